@@ -1,0 +1,431 @@
+"""Backward graph nodes and the backward pass: a dependency count and a ready queue, no recursion."""
+from __future__ import annotations
+
+import heapq
+import itertools
+import weakref
+
+from engine.errors import TorchRuntimeError, TorchTypeError, shape_str
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
+    "or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
+    "or if you need to access saved tensors after calling backward."
+)
+
+# ----- grad mode -----
+
+_grad_enabled = [True]  # a list so that hot paths read it without a global statement
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled[0]
+
+
+class set_grad_enabled:  # noqa: N801 - torch's name
+    def __init__(self, mode: bool):
+        self.prev = _grad_enabled[0]
+        _grad_enabled[0] = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _grad_enabled[0] = self.prev
+        return False
+
+
+class _GradModeContext:
+    mode = True
+
+    def __enter__(self):
+        self.prev = _grad_enabled[0]
+        _grad_enabled[0] = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _grad_enabled[0] = self.prev
+        return False
+
+    def __call__(self, fn):  # usable as a decorator, as in torch
+        def wrapper(*a, **k):
+            with type(self)():
+                return fn(*a, **k)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+class no_grad(_GradModeContext):  # noqa: N801
+    mode = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801
+    mode = True
+
+
+# ----- nodes -----
+
+_seq = itertools.count()
+
+
+class Node:
+    """A grad_fn object. `next_functions` holds (node, input_nr) per differentiable input, (None, 0)
+    for constants, exactly as torch's."""
+
+    __slots__ = ("next_functions", "_seq", "_retained", "_pre_hooks", "_hooks", "__weakref__", "metadata")
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    def register_hook(self, fn):
+        if getattr(self, "_hooks", None) is None:
+            self._hooks = []
+        self._hooks.append(fn)
+
+    def register_prehook(self, fn):
+        if getattr(self, "_pre_hooks", None) is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(fn)
+
+    # subclasses implement: apply(grads: list) -> list of grads aligned with next_functions,
+    # release() to free saved tensors, num_outputs.
+    num_outputs = 1
+
+    def release(self):
+        pass
+
+
+class AccumulateGrad(Node):
+    """Sink of a leaf that requires grad: adds the incoming gradient into `variable.grad`."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_functions = ()
+        self._seq = float("inf")  # torch gives these UINT64_MAX: run as soon as ready
+        self._retained = None
+        self._hooks = None
+        self._pre_hooks = None
+
+    def apply(self, grads, create_graph):
+        accumulate_into(self.variable, grads[0], create_graph)
+        return ()
+
+
+def accumulate_into(var, new, create_graph):
+    """torch's AccumulateGrad: first grad stored (detached unless create_graph), later ones added."""
+    old = var._grad
+    if old is None:
+        var._grad = new if create_graph else new.detach()
+    elif create_graph:
+        var._grad = old + new
+    else:
+        # The same Tensor object is updated, as torch's in-place accumulation is: references that a
+        # caller holds to `.grad` see the sum. The array is replaced, never mutated, so a gradient
+        # buffer shared with another leaf (add's backward hands the same one to both) stays intact.
+        old._data = old._data + new._data
+
+
+def grad_accumulator(t) -> AccumulateGrad:
+    """The leaf's AccumulateGrad node, created once and shared while anything holds it (as torch)."""
+    ref = t._acc
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(t)
+        t._acc = weakref.ref(node)
+    return node
+
+
+def edge_of(t):
+    """(node, input_nr) for a tensor argument of an op, or (None, 0) for a constant."""
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    if t.requires_grad:
+        return (grad_accumulator(t), 0)
+    return (None, 0)
+
+
+# ----- the backward pass -----
+
+
+def _root_grads(tensors, grad_tensors, create_graph):
+    from engine.tensor import Tensor, ones_like_data  # noqa: PLC0415 - tensor imports this module
+
+    roots = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not t.requires_grad:
+            raise TorchRuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if t.numel() != 1:
+                raise TorchRuntimeError("grad can be implicitly created only for scalar outputs")
+            if not t.dtype.is_floating_point:
+                raise TorchRuntimeError(
+                    f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
+                )
+            g = Tensor._make(ones_like_data(t._data))
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor._make(ones_like_data(t._data) * g)
+            if tuple(g.shape) != tuple(t.shape):
+                raise TorchRuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {shape_str(g.shape)} and "
+                    f"output[{i}] has a shape of {shape_str(t.shape)}."
+                )
+            if not create_graph:
+                g = g.detach()
+        roots.append((edge_of(t), g))
+    return roots
+
+
+def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, accumulate=True,
+                 allow_unused=False):
+    """The engine behind Tensor.backward, autograd.backward and autograd.grad.
+
+    With `inputs`, only the nodes that lie on a path to one of them run, and the gradient reaching
+    each input is captured (autograd.grad) or accumulated into its .grad (backward(inputs=...)).
+    """
+    from engine.tensor import Tensor  # noqa: PLC0415
+
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _root_grads(tensors, grad_tensors, create_graph)
+
+    # Capture points: (node, input_nr) -> index into inputs
+    captures = None
+    if inputs is not None:
+        captures = {}
+        for k, x in enumerate(inputs):
+            if not isinstance(x, Tensor):
+                raise TorchTypeError(f"expected Tensor as element {k} in argument 1, but got {type(x).__name__}")
+            if not x.requires_grad:
+                raise TorchRuntimeError("One of the differentiated Tensors does not require grad")
+            key = (x.grad_fn, x._output_nr) if x.grad_fn is not None else (grad_accumulator(x), 0)
+            captures.setdefault(key, []).append(k)
+
+    # Count dependencies with an explicit stack (a chain of 100,000 ops must not hit recursion).
+    deps = {}
+    order = []
+    stack = [e[0][0] for e in roots if e[0][0] is not None]
+    seen = set(map(id, stack))
+    for n in stack:
+        deps.setdefault(n, 0)
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        for nxt, _ in n.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if id(nxt) not in seen:
+                seen.add(id(nxt))
+                stack.append(nxt)
+
+    needed = None
+    if captures is not None:
+        capture_nodes = {id(node) for node, _ in captures}
+        needed = _needed_nodes(order, capture_nodes)
+
+    buffers = {}
+    for (node, nr), g in roots:
+        if node is None:
+            continue
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node.num_outputs
+        buf[nr] = g if buf[nr] is None else _add(buf[nr], g)
+
+    results = [None] * len(inputs) if inputs is not None else None
+    ready = []
+    tie = itertools.count()
+    for node in {id(n): n for (n, _), _ in roots if n is not None}.values():
+        if deps[node] == 0:
+            heapq.heappush(ready, (-node._seq, next(tie), node))
+
+    with set_grad_enabled(create_graph):
+        while ready:
+            _, _, node = heapq.heappop(ready)
+            grads = buffers.pop(node, None)
+            if grads is None:
+                grads = [None] * node.num_outputs
+            if node._pre_hooks:
+                for h in node._pre_hooks:
+                    r = h(grads)
+                    if r is not None:
+                        grads = list(r)
+            if node._retained:
+                _store_retained(node, grads, create_graph)
+            if captures is not None:
+                for nr in range(node.num_outputs):
+                    ks = captures.get((node, nr))
+                    if ks:
+                        for k in ks:
+                            results[k] = grads[nr]
+                if id(node) not in needed:
+                    _release_children(node, deps, ready, tie, needed)
+                    if not retain_graph:
+                        node.release()
+                    continue
+                if id(node) in capture_nodes and not accumulate and not _has_needed_child(node, needed):
+                    if not retain_graph:
+                        node.release()
+                    _release_children(node, deps, ready, tie, needed)
+                    continue
+            if isinstance(node, AccumulateGrad):
+                if accumulate and grads[0] is not None:
+                    node.apply(grads, create_graph)
+                continue
+            if all(g is None for g in grads):
+                out = [None] * len(node.next_functions)
+            else:
+                out = node.apply(grads, create_graph)
+            if not retain_graph:
+                node.release()
+            if node._hooks:
+                for h in node._hooks:
+                    h(out, grads)
+            for (nxt, nr), g in zip(node.next_functions, out):
+                if nxt is None:
+                    continue
+                if g is not None and (needed is None or id(nxt) in needed):
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * nxt.num_outputs
+                    buf[nr] = g if buf[nr] is None else _add(buf[nr], g)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    heapq.heappush(ready, (-nxt._seq, next(tie), nxt))
+
+    if inputs is not None and not accumulate:
+        for k, r in enumerate(results):
+            if r is None and not allow_unused:
+                raise TorchRuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior."
+                )
+            if r is not None and not create_graph:
+                results[k] = r.detach()
+    if inputs is not None and accumulate:
+        for x, r in zip(inputs, results):
+            if r is not None and x.grad_fn is not None:  # non-leaf inputs of backward(inputs=)
+                accumulate_into(x, r, create_graph)
+    return results
+
+
+def _has_needed_child(node, needed):
+    return any(n is not None and id(n) in needed for n, _ in node.next_functions)
+
+
+def _release_children(node, deps, ready, tie, needed):
+    for nxt, _ in node.next_functions:
+        if nxt is None:
+            continue
+        deps[nxt] -= 1
+        if deps[nxt] == 0:
+            heapq.heappush(ready, (-nxt._seq, next(tie), nxt))
+
+
+def _needed_nodes(order, capture_nodes):
+    """Nodes from which a capture point is reachable (torch's exec_info), children before parents."""
+    # `order` is a DFS discovery order; compute reachability by iterating to a fixed point over a
+    # reverse topological order built with Kahn's algorithm.
+    indeg = {}
+    for n in order:
+        indeg.setdefault(id(n), 0)
+        for c, _ in n.next_functions:
+            if c is not None:
+                indeg[id(c)] = indeg.get(id(c), 0) + 1
+    topo = []
+    queue = [n for n in order if indeg[id(n)] == 0]
+    while queue:
+        n = queue.pop()
+        topo.append(n)
+        for c, _ in n.next_functions:
+            if c is not None:
+                indeg[id(c)] -= 1
+                if indeg[id(c)] == 0:
+                    queue.append(c)
+    needed = set()
+    for n in reversed(topo):
+        if id(n) in capture_nodes or any(c is not None and id(c) in needed for c, _ in n.next_functions):
+            needed.add(id(n))
+    return needed
+
+
+def _add(a, b):
+    if a._data.shape != b._data.shape:
+        return a + b  # broadcasting sum; shapes are validated by the caller
+    from engine.tensor import Tensor  # noqa: PLC0415
+
+    if a.requires_grad or b.requires_grad:
+        return a + b
+    return Tensor._make(a._data + b._data)
+
+
+def _store_retained(node, grads, create_graph):
+    for nr, ref in node._retained.items():
+        t = ref()
+        g = grads[nr]
+        if t is None or g is None:
+            continue
+        if t._grad is None:
+            t._grad = g.clone() if create_graph else g.detach().clone()
+        else:
+            t._grad = t._grad + g
+
+
+# ----- torch.autograd's functions -----
+
+
+def _as_list(x):
+    from engine.tensor import Tensor  # noqa: PLC0415
+
+    if x is None:
+        return None
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """torch.autograd.backward."""
+    tensors = _as_list(tensors)
+    grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
+    if len(grads) != len(tensors):
+        raise TorchRuntimeError(f"got {len(grads)} tensors and {len(tensors)} gradients")
+    inputs = _as_list(inputs)
+    if inputs is not None and not inputs:
+        raise TorchRuntimeError("'inputs' argument to backward() cannot be empty.")
+    run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """torch.autograd.grad: the gradients of `outputs` with respect to `inputs`, nothing accumulated."""
+    from engine.tensor import Tensor  # noqa: PLC0415
+
+    outputs = _as_list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = _as_list(inputs)
+    gos = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
+    if len(gos) != len(outputs):
+        raise TorchRuntimeError(
+            f"grad requires one grad_output for each output: got {len(gos)} grad_outputs and "
+            f"{len(outputs)} outputs"
+        )
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    res = run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs, accumulate=False,
+                       allow_unused=allow_unused)
+    if materialize_grads:
+        from engine.ops.factory import zeros_like  # noqa: PLC0415
+
+        res = [zeros_like(x) if r is None else r for x, r in zip(inputs, res)]
+    return tuple(res)

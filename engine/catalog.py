@@ -1,0 +1,44 @@
+"""The public op catalog: every function of `engine`, `engine.nn.functional` and Tensor, gathered from
+the `CATALOG` list at the bottom of each op-family module."""
+from __future__ import annotations
+
+from engine.ops.registry import Entry, entry  # noqa: F401 - re-exported
+
+
+def _gather():
+    from engine.ops import (  # noqa: PLC0415
+        factory,
+        indexing,
+        linalg,
+        nn_functional,
+        pointwise,
+        reduction,
+        shape,
+    )
+
+    out = []
+    for mod in (pointwise, reduction, shape, indexing, linalg, nn_functional, factory):
+        out.extend(getattr(mod, "CATALOG", ()))
+    return out
+
+
+ENTRIES: list[Entry] = _gather()
+FUNCTIONS = {e.name: e.fn for e in ENTRIES if e.function}
+METHODS = {e.name: e.fn for e in ENTRIES if e.method}
+FUNCTIONAL = {e.name: e.fn for e in ENTRIES if e.functional}
+# The names a request's `op` may use: torch.nn.functional wins where both have the name (API.md).
+OPS = {**FUNCTIONS, **METHODS, **FUNCTIONAL}
+BY_NAME = {}
+for _e in ENTRIES:
+    if _e.name not in BY_NAME or _e.functional:
+        BY_NAME[_e.name] = _e
+
+
+def describe() -> list[dict]:
+    """The GET /v1/ops document."""
+    return [
+        {"name": e.name, "signature": e.signature, "grad_fn": list(e.grad_fn_names), "description": e.doc,
+         "kinds": [k for k, on in (("function", e.function), ("method", e.method),
+                                   ("functional", e.functional)) if on]}
+        for e in sorted(BY_NAME.values(), key=lambda e: e.name)
+    ]

@@ -1,0 +1,58 @@
+"""Errors that carry PyTorch's exception class name, its message, and where in a request they arose."""
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose.
+
+    `type` is PyTorch's exception class name (RuntimeError, IndexError, ValueError, TypeError),
+    `msg` PyTorch's message, `loc` a path into the request document (filled in by evaluate).
+    """
+
+    type = "RuntimeError"
+
+    def __init__(self, msg: str, loc: tuple | list = (), type: str | None = None):
+        super().__init__(msg)
+        self.msg = msg
+        self.loc = list(loc)
+        if type is not None:
+            self.type = type
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "loc": self.loc, "msg": self.msg}
+
+
+# Each class also derives from the Python builtin of the same name, so that library users can
+# write `except RuntimeError` exactly as they would against torch.
+class TorchRuntimeError(EngineError, RuntimeError):
+    type = "RuntimeError"
+
+
+class TorchIndexError(EngineError, IndexError):
+    type = "IndexError"
+
+
+class TorchValueError(EngineError, ValueError):
+    type = "ValueError"
+
+
+class TorchTypeError(EngineError, TypeError):
+    type = "TypeError"
+
+
+class RequestError(EngineError, ValueError):
+    """The request document itself is malformed (schema, names, binding): FastAPI-style types."""
+
+    def __init__(self, msg: str, loc=(), type: str = "value_error"):
+        super().__init__(msg, loc, type)
+
+
+class LimitExceeded(EngineError):
+    """A configured limit (elements, ops, ...) would be crossed; maps to HTTP 413."""
+
+    type = "limit_exceeded"
+
+
+def shape_str(shape) -> str:
+    """torch.Size([2, 3]) as torch prints it in messages."""
+    return "torch.Size([" + ", ".join(str(int(s)) for s in shape) + "])"

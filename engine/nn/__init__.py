@@ -1,0 +1,2 @@
+"""engine.nn: only the functional namespace."""
+from engine.nn import functional  # noqa: F401

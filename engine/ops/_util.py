@@ -1,0 +1,89 @@
+"""Shared helpers of the op table: dim wrapping and torch's shape messages."""
+from __future__ import annotations
+
+from engine.errors import TorchIndexError, TorchRuntimeError
+
+
+def wrap_dim(dim, ndim):
+    n = max(ndim, 1)
+    if not isinstance(dim, int):
+        dim = int(dim)
+    if not -n <= dim < n:
+        raise TorchIndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def wrap_dims(dims, ndim):
+    """A dim or a list of dims -> sorted tuple of non-negative dims; None -> all dims."""
+    if dims is None:
+        return tuple(range(ndim))
+    if isinstance(dims, int):
+        dims = (dims,)
+    out = []
+    for d in dims:
+        w = wrap_dim(d, ndim)
+        if w in out:
+            raise TorchRuntimeError(f"dim {w} appears multiple times in the list of dims")
+        out.append(w)
+    return tuple(sorted(out))
+
+
+def broadcast_shapes(a, b):
+    """Broadcast two shapes with torch's message on mismatch (tensor a is the left operand)."""
+    if a == b:
+        return a
+    na, nb = len(a), len(b)
+    n = max(na, nb)
+    out = []
+    for i in range(n):
+        da = a[i - n + na] if i - n + na >= 0 else 1
+        db = b[i - n + nb] if i - n + nb >= 0 else 1
+        if da == db or db == 1:
+            out.append(da)
+        elif da == 1:
+            out.append(db)
+        else:
+            raise TorchRuntimeError(
+                f"The size of tensor a ({da}) must match the size of tensor b ({db}) at non-singleton "
+                f"dimension {i}"
+            )
+    return tuple(out)
+
+
+def infer_size(shape, numel):
+    """view/reshape's size inference with -1, with torch's messages."""
+    shape = [int(s) for s in shape]
+    infer = None
+    prod = 1
+    for i, s in enumerate(shape):
+        if s == -1:
+            if infer is not None:
+                raise TorchRuntimeError("only one dimension can be inferred")
+            infer = i
+        elif s < 0:
+            raise TorchRuntimeError(f"invalid shape dimension {s}")
+        else:
+            prod *= s
+    if infer is not None:
+        if prod == 0 or numel % prod:
+            if prod == 0:
+                raise TorchRuntimeError(
+                    f"cannot reshape tensor of 0 elements into shape {list_str(shape)} because the "
+                    "unspecified dimension size -1 can be any value and is ambiguous"
+                )
+            raise TorchRuntimeError(f"shape '{list_str(shape)}' is invalid for input of size {numel}")
+        shape[infer] = numel // prod
+    elif prod != numel:
+        raise TorchRuntimeError(f"shape '{list_str(shape)}' is invalid for input of size {numel}")
+    return tuple(shape)
+
+
+def list_str(shape):
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def size_arg(size):
+    """Accept f(2, 3), f((2, 3)) and f([2, 3]) as torch does."""
+    if len(size) == 1 and isinstance(size[0], list | tuple):
+        return tuple(size[0])
+    return tuple(size)

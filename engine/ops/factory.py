@@ -1,0 +1,139 @@
+"""Factories: zeros, ones, full, arange, linspace, eye, the *_like family and the seeded random ones."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import _backend as B
+from engine import dtypes as D
+from engine.errors import TorchRuntimeError
+from engine.ops._util import size_arg
+from engine.tensor import Tensor
+
+# One generator per process, reseeded by engine.manual_seed or a request's `seed`.
+_generator = [np.random.default_rng()]
+
+
+def manual_seed(seed: int):
+    _generator[0] = np.random.default_rng(int(seed))
+    return _generator[0]
+
+
+def _finish(arr, requires_grad):
+    if B.xp is not np:
+        arr = B.xp.asarray(arr)
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _check_size(size):
+    for s in size:
+        if not isinstance(s, int | np.integer) or isinstance(s, bool):
+            raise TorchRuntimeError(f"size must contain only integers, got {s!r}")
+        if s < 0:
+            raise TorchRuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    return tuple(int(s) for s in size)
+
+
+def zeros(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+    size = _check_size(size_arg(size))
+    return _finish(B.xp.zeros(size, dtype=(dtype or D.default_float).np), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+    size = _check_size(size_arg(size))
+    return _finish(B.xp.ones(size, dtype=(dtype or D.default_float).np), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, requires_grad=False, device=None) -> Tensor:
+    size = _check_size(size_arg((size,)) if not isinstance(size, int) else (size,))
+    dt = dtype or D.result_type(fill_value)
+    return _finish(B.xp.full(size, fill_value, dtype=dt.np), requires_grad)
+
+
+def zeros_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return _finish(B.xp.zeros(input._data.shape, dtype=(dtype or input.dtype).np), requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return _finish(B.xp.ones(input._data.shape, dtype=(dtype or input.dtype).np), requires_grad)
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
+    return _finish(B.xp.full(input._data.shape, fill_value, dtype=(dtype or input.dtype).np), requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return zeros_like(input, dtype=dtype, requires_grad=requires_grad)
+
+
+def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device=None) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise TorchRuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise TorchRuntimeError("upper bound and larger bound inconsistent with step sign")
+    dt = dtype or D.result_type(start, end, step)
+    n = max(0, int(np.ceil((end - start) / step)))
+    arr = (start + step * np.arange(n, dtype=np.float64)) if dt.is_floating_point else np.arange(start, end, step)
+    return _finish(np.asarray(arr).astype(dt.np), requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None) -> Tensor:
+    if steps < 0:
+        raise TorchRuntimeError("number of steps must be non-negative")
+    dt = dtype or D.default_float
+    return _finish(np.linspace(start, end, int(steps)).astype(dt.np), requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, requires_grad=False, device=None) -> Tensor:
+    if n < 0:
+        raise TorchRuntimeError(f"n must be greater or equal to 0, got {n}")
+    return _finish(np.eye(n, m if m is not None else n, dtype=(dtype or D.default_float).np), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+    size = _check_size(size_arg(size))
+    return _finish(_generator[0].random(size).astype((dtype or D.default_float).np), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+    size = _check_size(size_arg(size))
+    return _finish(_generator[0].standard_normal(size).astype((dtype or D.default_float).np), requires_grad)
+
+
+def randint(low, high=None, size=(), *, dtype=None, requires_grad=False, device=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    size = _check_size(tuple(size))
+    return _finish(_generator[0].integers(low, high, size).astype((dtype or D.int64).np), requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+from engine.ops.registry import entry  # noqa: E402
+
+CATALOG = [
+    entry(n, globals()[n], d, method=False) for n, d in (
+        ("zeros", "Tensor of zeros."), ("ones", "Tensor of ones."), ("full", "Tensor filled with fill_value."),
+        ("empty", "Uninitialised tensor (zeros here)."), ("zeros_like", "zeros with input's shape and dtype."),
+        ("ones_like", "ones with input's shape and dtype."), ("full_like", "full with input's shape."),
+        ("empty_like", "empty with input's shape."), ("arange", "Values from start to end by step."),
+        ("linspace", "steps values evenly from start to end."), ("eye", "Identity matrix."),
+        ("rand", "Uniform [0, 1) samples (seeded)."), ("randn", "Standard normal samples (seeded)."),
+        ("randint", "Integers in [low, high) (seeded)."), ("rand_like", "rand with input's shape."),
+        ("randn_like", "randn with input's shape."),
+    )
+]

@@ -1,0 +1,2 @@
+"""nn_functional ops."""
+CATALOG = []

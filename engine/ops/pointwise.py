@@ -1,0 +1,670 @@
+"""Elementwise ops: arithmetic, comparisons, and the unary math functions, with torch's formulas."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine import _backend as B
+from engine import dtypes as D
+from engine.errors import TorchRuntimeError
+from engine.ops.registry import defop, nondiff
+from engine.tensor import Tensor
+
+# ----- helpers for forwards -----
+
+
+def _float_out(fn):
+    """Unary float function: integer and bool inputs compute in the default float dtype, as torch."""
+
+    def f(a):
+        if a.dtype.kind != "f":
+            a = a.astype(D.default_float.np)
+        return fn(a)
+
+    return f
+
+
+def _true_div(a, b):
+    if getattr(a, "dtype", np.dtype("f")).kind != "f" and getattr(b, "dtype", np.dtype("f")).kind != "f":
+        if not isinstance(b, float) and not isinstance(a, float):
+            a = a.astype(D.default_float.np) if hasattr(a, "astype") else float(a)
+    return np.true_divide(a, b)
+
+
+def _where_zero(cond, g):
+    """g with zeros where cond holds (torch's masked_fill(cond, 0)), differentiable in g."""
+    return where(cond, 0.0, g)
+
+
+# ----- Binary arithmetic -----
+
+add_tensor = defop(
+    "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
+    lambda a, b, alpha=1: np.add(a, b) if alpha == 1 else np.add(a, np.multiply(b, alpha)),
+    promote=True,
+    self=lambda grad: grad,
+    other=lambda grad, alpha: grad if alpha == 1 else grad * alpha,
+)
+sub_tensor = defop(
+    "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
+    lambda a, b, alpha=1: np.subtract(a, b) if alpha == 1 else np.subtract(a, np.multiply(b, alpha)),
+    promote=True,
+    self=lambda grad: grad,
+    other=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
+)
+mul_tensor = defop(
+    "mul.Tensor(Tensor self, Tensor other) -> Tensor",
+    np.multiply,
+    promote=True,
+    self=lambda grad, other: grad * other,
+    other=lambda grad, self: grad * self,
+)
+div_tensor = defop(
+    "div.Tensor(Tensor self, Tensor other) -> Tensor",
+    _true_div,
+    promote=True,
+    self=lambda grad, other: grad / other,
+    other=lambda grad, self, other: -grad * self / (other * other),
+)
+
+
+def _div_mode(a, b, rounding_mode):
+    if rounding_mode == "trunc":
+        if a.dtype.kind == "f":
+            return np.trunc(np.true_divide(a, b)).astype(a.dtype)
+        if np.any(np.asarray(b) == 0):
+            raise TorchRuntimeError("ZeroDivisionError")
+        q = np.abs(a) // np.abs(b)
+        return (q * np.sign(a) * np.sign(b)).astype(a.dtype)
+    if a.dtype.kind != "f" and np.any(np.asarray(b) == 0):
+        raise TorchRuntimeError("ZeroDivisionError")
+    return np.floor_divide(a, b)
+
+
+div_tensor_mode = defop(
+    "div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor",
+    _div_mode,
+    promote=True,
+    index=2,
+    self=lambda grad: grad * 0.0,
+    other=lambda grad: grad * 0.0,
+)
+rsub_tensor = defop(
+    "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
+    lambda a, b, alpha=1: np.subtract(b, a if alpha == 1 else np.multiply(a, alpha)),
+    promote=True,
+    self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
+    other=lambda grad: grad,
+)
+rsub_scalar = defop(
+    "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
+    lambda a, other, alpha=1: np.subtract(other, a if alpha == 1 else np.multiply(a, alpha)),
+    self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
+)
+
+
+def _check_int_pow(a, e):
+    if a.dtype.kind in "iu" and getattr(e, "dtype", None) is None and isinstance(e, int) and e < 0:
+        raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
+
+
+def _pow_ts(a, exponent):
+    _check_int_pow(a, exponent)
+    if a.dtype.kind != "f" and isinstance(exponent, float):
+        a = a.astype(D.default_float.np)
+    if a.dtype.kind == "b":
+        a = a.astype(np.int64)
+    if exponent == 2:
+        return np.multiply(a, a)
+    if exponent == 0.5 and a.dtype.kind == "f":
+        return np.sqrt(a)
+    return np.power(a, exponent)
+
+
+pow_tensor_scalar = defop(
+    "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
+    _pow_ts,
+    self=lambda grad, self, exponent: grad * 0.0 if exponent == 0
+    else grad * (exponent * self.pow(exponent - 1)),
+)
+
+
+def _pow_tt(a, b):
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu" and np.any(b < 0):
+        raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
+    return np.power(a, b)
+
+
+pow_tensor_tensor = defop(
+    "pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor",
+    _pow_tt,
+    promote=True,
+    self=lambda grad, self, exponent: _where_zero(exponent == 0.0, grad * (exponent * self.pow(exponent - 1))),
+    exponent=lambda grad, self, exponent, result: _where_zero(
+        (self == 0.0) & (exponent >= 0.0), grad * (result * self.log())
+    ),
+)
+
+
+def _pow_scalar(base, e):
+    if e.dtype.kind != "f" and isinstance(base, float):
+        e = e.astype(D.default_float.np)
+    return np.power(np.asarray(base, dtype=e.dtype), e)
+
+
+pow_scalar = defop(
+    "pow.Scalar(Scalar self, Tensor exponent) -> Tensor",
+    _pow_scalar,
+    exponent=lambda grad, self, result: grad * 0.0 if self == 0
+    else grad * (result * math.log(self)),
+)
+neg = defop("neg(Tensor self) -> Tensor", np.negative, self=lambda grad: -grad)
+reciprocal = defop(
+    "reciprocal(Tensor self) -> Tensor",
+    _float_out(np.reciprocal),
+    self=lambda grad, result: -grad * (result * result),
+)
+square_ = None  # square is pow(x, 2): torch records PowBackward0
+abs_ = defop("abs(Tensor self) -> Tensor", np.abs, self=lambda grad, self: grad * self.sgn())
+sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign, self=lambda grad: grad * 0.0)
+sign_op = defop("sign(Tensor self) -> Tensor", lambda a: np.sign(a) if a.dtype.kind != "b" else a.copy(),
+             self=lambda grad: grad * 0.0)
+
+
+def _maxmin_grad(grad, self, other, pick_self):
+    """maximum/minimum: ties split the gradient in half, as torch's formula does."""
+    half = where(self == other, grad / 2, grad)
+    return _where_zero(pick_self, half)
+
+
+maximum = defop(
+    "maximum(Tensor self, Tensor other) -> Tensor", np.maximum, promote=True,
+    self=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
+    other=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
+)
+minimum = defop(
+    "minimum(Tensor self, Tensor other) -> Tensor", np.minimum, promote=True,
+    self=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
+    other=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
+)
+
+
+def _clamp(a, min=None, max=None):
+    if min is None and max is None:
+        raise TorchRuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if a.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        a = a.astype(D.default_float.np)
+    if min is not None:
+        a = np.maximum(a, np.asarray(min, dtype=a.dtype))
+    if max is not None:
+        a = np.minimum(a, np.asarray(max, dtype=a.dtype))
+    return a
+
+
+def _clamp_grad(grad, self, min, max):
+    keep = None
+    if min is not None:
+        keep = self >= min
+    if max is not None:
+        k2 = self <= max
+        keep = k2 if keep is None else keep & k2
+    return where(keep, grad, 0.0)
+
+
+clamp_op = defop(
+    "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor", _clamp,
+    self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
+)
+
+
+def _clamp_t(a, mn, mx):
+    if mn is not None:
+        a = np.maximum(a, mn)
+    if mx is not None:
+        a = np.minimum(a, mx)
+    return a
+
+
+clamp_tensor = defop(
+    "clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", _clamp_t, promote=True,
+    self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
+    min=lambda grad, self, min, max: where(self < min if max is None else (self < min) & (min < max), grad, 0.0),
+    max=lambda grad, self, min, max: where(self > max if min is None else (self > max) | (max < min), grad, 0.0),
+)
+
+
+def _where(cond, a, b):
+    return np.where(cond, a, b)
+
+
+where_self = defop(
+    "where.self(Tensor condition, Tensor self, Tensor other) -> Tensor", _where,
+    promote=False,
+    self=lambda grad, condition: where(condition, grad, 0.0),
+    other=lambda grad, condition: where(condition, 0.0, grad),
+)
+
+fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", np.fmod, promote=True, index=1,
+             self=lambda grad: grad,
+             other=lambda grad, self, other: -grad * (self / other).trunc())
+fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", np.fmod, index=0,
+                    self=lambda grad: grad)
+remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", np.mod, promote=True, index=1,
+                  self=lambda grad: grad,
+                  other=lambda grad, self, other: -grad * (self / other).floor())
+remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", np.mod, index=0,
+                         self=lambda grad: grad)
+floor = defop("floor(Tensor self) -> Tensor", lambda a: np.floor(a) if a.dtype.kind == "f" else a.copy(),
+              self=lambda grad: grad * 0.0)
+ceil = defop("ceil(Tensor self) -> Tensor", lambda a: np.ceil(a) if a.dtype.kind == "f" else a.copy(),
+             self=lambda grad: grad * 0.0)
+trunc = defop("trunc(Tensor self) -> Tensor", lambda a: np.trunc(a) if a.dtype.kind == "f" else a.copy(),
+              self=lambda grad: grad * 0.0)
+round_ = defop("round(Tensor self) -> Tensor", lambda a: np.round(a) if a.dtype.kind == "f" else a.copy(),
+               self=lambda grad: grad * 0.0)
+round_decimals = defop("round.decimals(Tensor self, *, int decimals) -> Tensor",
+                       lambda a, decimals: np.round(a, decimals), self=lambda grad: grad * 0.0)
+lerp_scalar = defop(
+    "lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor",
+    lambda a, b, weight: np.where(abs(weight) < 0.5, a + weight * (b - a), b - (b - a) * (1 - weight)),
+    promote=True,
+    self=lambda grad, weight: grad * (1 - weight),
+    end=lambda grad, weight: grad * weight,
+)
+lerp_tensor = defop(
+    "lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor",
+    lambda a, b, w: np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w)),
+    promote=True,
+    self=lambda grad, weight: grad * (1 - weight),
+    end=lambda grad, weight: grad * weight,
+    weight=lambda grad, self, end: grad * (end - self),
+)
+hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot, promote=True,
+              self=lambda grad, self, result: grad * self / result,
+              other=lambda grad, other, result: grad * other / result)
+atan2 = defop("atan2(Tensor self, Tensor other) -> Tensor", np.arctan2,
+              promote=True,
+              self=lambda grad, self, other: grad * other / (self * self + other * other),
+              other=lambda grad, self, other: grad * -self / (self * self + other * other))
+logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp, promote=True,
+                  self=lambda grad, self, other: grad / (1 + (other - self).exp()),
+                  other=lambda grad, self, other: grad / (1 + (self - other).exp()))
+
+# ----- Comparisons and logic (no derivative) -----
+
+eq = nondiff("eq.Tensor(Tensor self, Tensor other) -> Tensor", np.equal, promote=True)
+ne = nondiff("ne.Tensor(Tensor self, Tensor other) -> Tensor", np.not_equal, promote=True)
+lt = nondiff("lt.Tensor(Tensor self, Tensor other) -> Tensor", np.less, promote=True)
+le = nondiff("le.Tensor(Tensor self, Tensor other) -> Tensor", np.less_equal, promote=True)
+gt = nondiff("gt.Tensor(Tensor self, Tensor other) -> Tensor", np.greater, promote=True)
+ge = nondiff("ge.Tensor(Tensor self, Tensor other) -> Tensor", np.greater_equal, promote=True)
+logical_and = nondiff("logical_and(Tensor self, Tensor other) -> Tensor", np.logical_and)
+logical_or = nondiff("logical_or(Tensor self, Tensor other) -> Tensor", np.logical_or)
+logical_xor = nondiff("logical_xor(Tensor self, Tensor other) -> Tensor", np.logical_xor)
+logical_not = nondiff("logical_not(Tensor self) -> Tensor", np.logical_not)
+isnan = nondiff("isnan(Tensor self) -> Tensor", np.isnan)
+isinf = nondiff("isinf(Tensor self) -> Tensor", np.isinf)
+isfinite = nondiff("isfinite(Tensor self) -> Tensor", np.isfinite)
+bitwise_and = nondiff("bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor", np.bitwise_and, promote=True)
+bitwise_or = nondiff("bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor", np.bitwise_or, promote=True)
+bitwise_xor = nondiff("bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor", np.bitwise_xor, promote=True)
+bitwise_not = nondiff("bitwise_not(Tensor self) -> Tensor", lambda a: np.logical_not(a) if a.dtype.kind == "b"
+                      else np.invert(a))
+
+# ----- Unary math -----
+
+exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), self=lambda grad, result: grad * result)
+exp2 = defop("exp2(Tensor self) -> Tensor", _float_out(np.exp2),
+             self=lambda grad, result: grad * (result * math.log(2.0)))
+expm1 = defop("expm1(Tensor self) -> Tensor", _float_out(np.expm1),
+              self=lambda grad, result: grad * (result + 1))
+log = defop("log(Tensor self) -> Tensor", _float_out(np.log), self=lambda grad, self: grad / self)
+log2 = defop("log2(Tensor self) -> Tensor", _float_out(np.log2),
+             self=lambda grad, self: grad / (self * math.log(2.0)))
+log10 = defop("log10(Tensor self) -> Tensor", _float_out(np.log10),
+              self=lambda grad, self: grad / (self * math.log(10.0)))
+log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), self=lambda grad, self: grad / (self + 1))
+sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), self=lambda grad, result: grad / (2 * result))
+
+
+def _rsqrt(a):
+    return np.reciprocal(np.sqrt(a))
+
+
+rsqrt = defop("rsqrt(Tensor self) -> Tensor", _float_out(_rsqrt),
+              self=lambda grad, result: -0.5 * grad * result.pow(3))
+sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), self=lambda grad, self: grad * self.cos())
+cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), self=lambda grad, self: grad * -self.sin())
+tan = defop("tan(Tensor self) -> Tensor", _float_out(np.tan),
+            self=lambda grad, result: grad * (1 + result.pow(2)))
+asin = defop("asin(Tensor self) -> Tensor", _float_out(np.arcsin),
+             self=lambda grad, self: grad * (-self * self + 1).rsqrt())
+acos = defop("acos(Tensor self) -> Tensor", _float_out(np.arccos),
+             self=lambda grad, self: grad * -(-self * self + 1).rsqrt())
+atan = defop("atan(Tensor self) -> Tensor", _float_out(np.arctan),
+             self=lambda grad, self: grad / (self * self + 1))
+sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), self=lambda grad, self: grad * self.cosh())
+cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), self=lambda grad, self: grad * self.sinh())
+tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh),
+             self=lambda grad, result: grad * (1 - result * result))
+asinh = defop("asinh(Tensor self) -> Tensor", _float_out(np.arcsinh),
+              self=lambda grad, self: grad * (self.pow(2) + 1).rsqrt())
+acosh = defop("acosh(Tensor self) -> Tensor", _float_out(np.arccosh),
+              self=lambda grad, self: grad * (self.pow(2) - 1).rsqrt())
+atanh = defop("atanh(Tensor self) -> Tensor", _float_out(np.arctanh),
+              self=lambda grad, self: grad * (1 - self.pow(2)).reciprocal())
+
+
+def _sigmoid(a):
+    # exp of -|a| only, so that neither branch overflows
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid),
+                self=lambda grad, result: grad * (result * (1 - result)))
+
+
+def _logit(a, eps=None):
+    if eps is not None:
+        a = np.clip(a, eps, 1 - eps)
+    return np.log(a / (1 - a))
+
+
+logit_op = defop(
+    "logit(Tensor self, float? eps=None) -> Tensor",
+    (lambda a, eps=None: _logit(a if a.dtype.kind == "f" else a.astype(D.default_float.np), eps)),
+    self=lambda grad, self, eps: grad / (self * (1 - self)) if eps is None
+    else where((self < eps) | (self > 1 - eps), 0.0, grad / (self * (1 - self))),
+)
+
+
+def _erf(a):
+    try:
+        from scipy.special import erf as _e  # noqa: PLC0415
+
+        return _e(a).astype(a.dtype, copy=False)
+    except ImportError:
+        return _erf_np(a)
+
+
+def _erf_np(a):
+    """erf to double precision without SciPy: math.erf elementwise (vectorised for NumPy arrays)."""
+    flat = B.to_numpy(a).astype(np.float64).ravel()
+    out = np.fromiter((math.erf(v) for v in flat), dtype=np.float64, count=flat.size)
+    return B.xp.asarray(out.reshape(a.shape).astype(a.dtype))
+
+
+_TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
+erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf_np),
+            self=lambda grad, self: grad * (_TWO_OVER_SQRTPI * (-self * self).exp()))
+erfc = defop("erfc(Tensor self) -> Tensor", _float_out(lambda a: (1 - _erf_np(a)).astype(a.dtype)),
+             self=lambda grad, self: grad * (-_TWO_OVER_SQRTPI * (-self * self).exp()))
+
+
+def _to_dtype(a, dtype):
+    return a.astype(dtype.np)
+
+
+_to_copy = defop(
+    "_to_copy(Tensor self, *, ScalarType? dtype=None) -> Tensor", _to_dtype,
+    self=lambda grad, self_dtype: grad.to(self_dtype),
+)
+clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(), self=lambda grad: grad)
+
+
+def to_dtype(t, dtype):
+    return _to_copy(t, dtype=dtype)
+
+
+def clone(input):
+    return clone_op(input)
+
+
+# ----- Python-facing functions (the signatures the JSON binder reads) -----
+
+
+def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
+    if not isinstance(input, Tensor):
+        input, other = other, input  # a scalar on the left: torch wraps it; add is symmetric
+        if alpha != 1:
+            return add_tensor(other if isinstance(other, Tensor) else _wrap(other, input), input, alpha=alpha)
+    return add_tensor(input, other, alpha=alpha)
+
+
+def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
+    if not isinstance(input, Tensor):
+        return rsub_tensor(other, input, alpha=alpha)
+    return sub_tensor(input, other, alpha=alpha)
+
+
+subtract = sub
+
+
+def rsub(input: Tensor, other: Tensor | float, alpha: float = 1) -> Tensor:
+    if isinstance(other, Tensor):
+        return rsub_tensor(input, other, alpha=alpha)
+    return rsub_scalar(input, other, alpha=alpha)
+
+
+def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
+    if not isinstance(input, Tensor):
+        return mul_tensor(other, input)
+    return mul_tensor(input, other)
+
+
+multiply = mul
+
+
+def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise TorchRuntimeError(
+                "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                f"'{rounding_mode}'"
+            )
+        return div_tensor_mode(_as_tensor_like(input, other), other, rounding_mode=rounding_mode)
+    if not isinstance(input, Tensor):
+        return mul(reciprocal(other), input)  # torch: scalar / x is MulBackward0 over ReciprocalBackward0
+    return div_tensor(input, other)
+
+
+divide = true_divide = div
+
+
+def _as_tensor_like(x, ref):
+    return x if isinstance(x, Tensor) else _wrap(x, ref)
+
+
+def _wrap(x, ref):
+    return Tensor._make(B.xp.asarray(x, dtype=D.result_type(x).np))
+
+
+def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:  # noqa: A001
+    if not isinstance(input, Tensor):
+        return pow_scalar(input, exponent)
+    if isinstance(exponent, Tensor):
+        return pow_tensor_tensor(input, exponent)
+    return pow_tensor_scalar(input, exponent)
+
+
+def float_power(input: Tensor | float, exponent: Tensor | float) -> Tensor:
+    return pow(input.double() if isinstance(input, Tensor) else input,
+               exponent.double() if isinstance(exponent, Tensor) else exponent)
+
+
+def square(input: Tensor) -> Tensor:
+    return pow_tensor_scalar(input, 2)
+
+
+def abs(input: Tensor) -> Tensor:  # noqa: A001
+    return abs_(input)
+
+
+absolute = abs
+
+
+def clamp(input: Tensor, min: Tensor | float | None = None, max: Tensor | float | None = None) -> Tensor:  # noqa: A002
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return clamp_tensor(input, min, max)
+    return clamp_op(input, min=min, max=max)
+
+
+def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Tensor:
+    if not isinstance(condition, Tensor):
+        condition = Tensor._make(B.xp.asarray(condition))
+    if condition._data.dtype.kind != "b":
+        raise TorchRuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                 f"{_dtype_word(condition.dtype)}")
+    dt = D.result_type(*(x for x in (input, other)))
+    a = input if isinstance(input, Tensor) else Tensor._make(B.xp.asarray(input, dtype=dt.np))
+    b = other if isinstance(other, Tensor) else Tensor._make(B.xp.asarray(other, dtype=dt.np))
+    if a._data.dtype != dt.np:
+        a = a.to(dt)
+    if b._data.dtype != dt.np:
+        b = b.to(dt)
+    return where_self(condition, a, b)
+
+
+def _dtype_word(dt):
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+            "bool": "Bool", "int16": "Short", "int8": "Char", "uint8": "Byte"}[dt.name]
+
+
+def fmod(input: Tensor, other: Tensor | float) -> Tensor:
+    return fmod_tensor(input, other) if isinstance(other, Tensor) else fmod_scalar(input, other)
+
+
+def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
+    if isinstance(other, Tensor):
+        if not isinstance(input, Tensor):
+            input = _wrap(input, other)
+        return remainder_tensor(input, other)
+    return remainder_scalar(input, other)
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    return round_(input) if decimals == 0 else round_decimals(input, decimals=decimals)
+
+
+def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
+    if isinstance(weight, Tensor):
+        return lerp_tensor(input, end, weight)
+    return lerp_scalar(input, end, weight=weight)
+
+
+def logit(input: Tensor, eps: float | None = None) -> Tensor:
+    return logit_op(input, eps=eps)
+
+
+def sign(input: Tensor) -> Tensor:
+    return sign_op(input)
+
+
+def sgn(input: Tensor) -> Tensor:
+    return sgn_op(input)
+
+
+
+def _unary(name, opdef, doc):
+    def f(input: Tensor) -> Tensor:
+        return opdef(input)
+
+    f.__name__ = name
+    f.__doc__ = doc
+    return f
+
+
+_UNARY_DOCS = {
+    "neg": "Negation, -x.", "reciprocal": "1 / x.", "exp": "e ** x.", "exp2": "2 ** x.", "expm1": "e ** x - 1.",
+    "log": "Natural logarithm.", "log2": "Base-2 logarithm.", "log10": "Base-10 logarithm.",
+    "log1p": "log(1 + x).", "sqrt": "Square root.", "rsqrt": "1 / sqrt(x).", "sin": "Sine.", "cos": "Cosine.",
+    "tan": "Tangent.", "asin": "Arcsine.", "acos": "Arccosine.", "atan": "Arctangent.",
+    "sinh": "Hyperbolic sine.", "cosh": "Hyperbolic cosine.", "tanh": "Hyperbolic tangent.",
+    "asinh": "Inverse hyperbolic sine.", "acosh": "Inverse hyperbolic cosine.",
+    "atanh": "Inverse hyperbolic tangent.", "sigmoid": "Logistic sigmoid 1 / (1 + e ** -x).",
+    "erf": "Error function.", "erfc": "Complementary error function.",
+    "floor": "Round down.", "ceil": "Round up.", "trunc": "Round towards zero.",
+    "isnan": "Elementwise NaN test.", "isinf": "Elementwise infinity test.", "isfinite": "Elementwise finiteness test.",
+    "logical_not": "Elementwise logical not.", "bitwise_not": "Elementwise bitwise not.",
+}
+_UNARY_OPS = {n: globals()[n] for n in _UNARY_DOCS}
+_UNARY = {n: _unary(n, _UNARY_OPS[n], d) for n, d in _UNARY_DOCS.items()}
+globals().update(_UNARY)
+
+
+def _binary(name, opdef, doc):
+    def f(input: Tensor, other: Tensor | float) -> Tensor:
+        return opdef(input, other)
+
+    f.__name__ = name
+    f.__doc__ = doc
+    return f
+
+
+_BINARY_DOCS = {
+    "maximum": "Elementwise maximum (ties split the gradient).", "minimum": "Elementwise minimum.",
+    "hypot": "sqrt(x ** 2 + y ** 2).", "atan2": "Quadrant-aware arctangent of input / other.",
+    "logaddexp": "log(e ** x + e ** y).",
+    "eq": "Elementwise ==.", "ne": "Elementwise !=.", "lt": "Elementwise <.", "le": "Elementwise <=.",
+    "gt": "Elementwise >.", "ge": "Elementwise >=.", "logical_and": "Elementwise logical and.",
+    "logical_or": "Elementwise logical or.", "logical_xor": "Elementwise logical xor.",
+    "bitwise_and": "Elementwise bitwise and.", "bitwise_or": "Elementwise bitwise or.",
+    "bitwise_xor": "Elementwise bitwise xor.",
+}
+_BINARY_OPS = {n: globals()[n] for n in _BINARY_DOCS}
+
+
+def _binary_arg(opdef):
+    def g(input, other):
+        if not isinstance(other, Tensor) and opdef.promote:
+            other = _wrap(other, input)
+        return opdef(input, other)
+
+    return g
+
+
+_BINARY = {n: _binary(n, _binary_arg(_BINARY_OPS[n]), d) for n, d in _BINARY_DOCS.items()}
+globals().update(_BINARY)
+greater, greater_equal, less, less_equal, not_equal = _BINARY["gt"], _BINARY["ge"], _BINARY["lt"], \
+    _BINARY["le"], _BINARY["ne"]
+
+from engine.ops.registry import entry  # noqa: E402
+
+CATALOG = [
+    entry("add", add, "input + alpha * other, broadcasting.", add_tensor),
+    entry("sub", sub, "input - alpha * other, broadcasting.", sub_tensor, rsub_tensor),
+    entry("subtract", sub, "Alias of sub.", sub_tensor),
+    entry("rsub", rsub, "other - alpha * input.", rsub_tensor, rsub_scalar, method=False),
+    entry("mul", mul, "input * other, broadcasting.", mul_tensor),
+    entry("multiply", mul, "Alias of mul.", mul_tensor),
+    entry("div", div, "input / other; rounding_mode None, 'trunc' or 'floor'.", div_tensor, div_tensor_mode),
+    entry("divide", div, "Alias of div.", div_tensor),
+    entry("true_divide", div, "Alias of div.", div_tensor),
+    entry("pow", pow, "input ** exponent (tensor or scalar on either side).", pow_tensor_scalar,
+          pow_tensor_tensor, pow_scalar),
+    entry("float_power", float_power, "pow in float64.", pow_tensor_scalar, pow_tensor_tensor),
+    entry("square", square, "input ** 2.", pow_tensor_scalar),
+    entry("abs", abs, "Absolute value (gradient 0 at 0).", abs_),
+    entry("absolute", abs, "Alias of abs.", abs_),
+    entry("sign", sign, "Sign, -1, 0 or 1.", sign_op),
+    entry("sgn", sgn, "Sign, -1, 0 or 1.", sgn_op),
+    entry("clamp", clamp, "Clamp into [min, max].", clamp_op, clamp_tensor),
+    entry("clip", clamp, "Alias of clamp.", clamp_op, clamp_tensor),
+    entry("where", where, "Elementwise choice: input where condition, else other.", where_self, method=False),
+    entry("fmod", fmod, "C-style remainder (sign of the dividend).", fmod_scalar, fmod_tensor),
+    entry("remainder", remainder, "Python-style remainder (sign of the divisor).", remainder_scalar,
+          remainder_tensor),
+    entry("round", round, "Round half to even, optionally to `decimals` places.", round_, round_decimals),
+    entry("lerp", lerp, "input + weight * (end - input).", lerp_scalar, lerp_tensor),
+    entry("logit", logit, "log(p / (1 - p)), optionally clamped to [eps, 1 - eps].", logit_op),
+    entry("clone", clone, "A copy that stays in the graph.", clone_op),
+    *(entry(n, f, _UNARY_DOCS[n], _UNARY_OPS[n]) for n, f in _UNARY.items()),
+    *(entry(n, f, _BINARY_DOCS[n], _BINARY_OPS[n]) for n, f in _BINARY.items()),
+    entry("greater", greater, "Alias of gt."), entry("greater_equal", greater_equal, "Alias of ge."),
+    entry("less", less, "Alias of lt."), entry("less_equal", less_equal, "Alias of le."),
+    entry("not_equal", not_equal, "Alias of ne."),
+    entry("isclose", lambda input, other, rtol=1e-05, atol=1e-08, equal_nan=False: Tensor._make(
+        np.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan)), "Elementwise closeness."),
+]

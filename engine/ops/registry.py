@@ -1,0 +1,408 @@
+"""The op table's machinery: an entry per aten overload, its forward, one formula per differentiable input.
+
+An entry reads like a line of PyTorch's derivatives.yaml:
+
+    defop("mul.Tensor(Tensor self, Tensor other) -> Tensor", np.multiply, promote=True,
+          self=lambda grad, other: grad * other,
+          other=lambda grad, self: grad * self)
+
+A formula's parameter names say what it needs: `grad` (the incoming gradient; a list of them for ops
+with several outputs), an input's name (saved as a tensor, freed after the pass unless
+retain_graph), `result` / `result1` (an output, saved likewise), `<input>_shape` / `<input>_dtype`
+(metadata, never freed), or a non-tensor argument by name. Formulas are written with the engine's
+own differentiable functions, so the same lines give grad-of-grad. The grad_fn class name
+(`MulBackward0`) is derived from the entry's name and its position among the entries of that name.
+"""
+from __future__ import annotations
+
+import inspect
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from engine import _backend as B
+from engine import dtypes as D
+from engine.autograd import FREED_MSG, Node, _grad_enabled, _seq, edge_of
+from engine.errors import TorchRuntimeError
+
+REGISTRY: dict[str, OpDef] = {}
+_EMPTY: dict = {}  # "mul.Tensor" -> entry
+_BASE_COUNT: dict[str, int] = {}
+
+
+def backward_name(base: str, index: int) -> str:
+    """aten base name -> grad_fn class name, as torch's codegen does it."""
+    base = base.lstrip("_")
+    if base.endswith("_forward"):
+        base = base[: -len("_forward")]
+    return "".join(p.title() for p in base.split("_")) + f"Backward{index}"
+
+
+_SCHEMA = re.compile(r"^(?P<name>[\w]+)(?:\.(?P<overload>\w+))?\((?P<params>.*)\)\s*->\s*(?P<ret>.*)$")
+
+
+class Formula:
+    __slots__ = ("fn", "argnames", "inputs")
+
+    def __init__(self, fn, inputs):
+        self.fn = fn
+        self.inputs = inputs  # indices of the tensor inputs it computes (one, or several for joint formulas)
+        self.argnames = tuple(inspect.signature(fn).parameters)[1:]  # first is grad
+
+
+class OpNode(Node):
+    """grad_fn of one op application; subclassed once per entry so type(node).__name__ is torch's."""
+
+    __slots__ = ("_saved", "_attrs", "_needs", "_in_meta", "_released")
+    op: OpDef = None
+
+    @property
+    def num_outputs(self):
+        return self.op.nout
+
+    def release(self):
+        if self.op.saves_tensors:
+            self._released = True
+            self._saved = None
+
+    def _resolve(self, name):
+        op = self.op
+        kind = op.argkind[name]
+        if kind == 0:  # tensor input
+            if self._released:
+                raise TorchRuntimeError(FREED_MSG)
+            return self._saved[name]
+        if kind == 1:  # an output
+            if self._released:
+                raise TorchRuntimeError(FREED_MSG)
+            nr = 0 if name == "result" else int(name[6:])
+            return _unpack_output(self, self._saved[name], nr)
+        if kind == 2:
+            return self._in_meta[op.tensor_index[name[:-6]]][0]
+        if kind == 3:
+            return self._in_meta[op.tensor_index[name[:-6]]][1]
+        attrs = self._attrs
+        return attrs[name] if name in attrs else op.defaults.get(name)
+
+    def apply(self, grads, create_graph):
+        op = self.op
+        g = grads[0] if op.nout == 1 else grads
+        needs = self._needs
+        out = [None] * len(needs)
+        for f in op.formulas:
+            if not any(needs[i] for i in f.inputs):
+                continue
+            args = [self._resolve(n) for n in f.argnames]
+            if len(f.inputs) == 1:
+                out[f.inputs[0]] = f.fn(g, *args)
+            else:
+                res = f.fn(g, *args, output_mask=needs) if op.joint_mask else f.fn(g, *args)
+                for i, r in zip(f.inputs, res):
+                    out[i] = r
+        meta = self._in_meta
+        for i, gi in enumerate(out):
+            if gi is not None and needs[i]:
+                out[i] = _conform(gi, meta[i])
+            elif not needs[i]:
+                out[i] = None
+        return out
+
+    @property
+    def _saved_self(self):  # torch exposes saved tensors as _saved_<name>
+        return self._resolve("self")
+
+
+def _unpack_output(node, arr, nr):
+    from engine.tensor import Tensor  # noqa: PLC0415
+
+    t = Tensor._make(arr)
+    t._req = True
+    t.grad_fn = node
+    t._output_nr = nr
+    return t
+
+
+def _conform(g, meta):
+    """torch's validate_outputs: sum a broadcast gradient down to the input's shape, cast its dtype."""
+    from engine.tensor import Tensor  # noqa: PLC0415
+
+    shape, dt = meta
+    if not isinstance(g, Tensor):
+        g = Tensor._make(B.xp.full(shape, g, dtype=dt.np))
+        return g
+    if g._data.shape != shape:
+        from engine.ops.reduction import sum_to_shape  # noqa: PLC0415
+
+        g = sum_to_shape(g, shape)
+    if g._data.dtype != dt.np:
+        g = g.to(dt)
+    return g
+
+
+class OpDef:
+    """One entry of the op table."""
+
+    def __init__(this, schema, forward, *, promote=False, nout=1, index=None, differentiable=True,
+                 joint_mask=False, out_dtype=None, **formulas):
+        m = _SCHEMA.match(schema)
+        if m is None:
+            raise ValueError(f"bad schema {schema!r}")
+        this.schema = schema
+        this.base = m["name"]
+        this.overload = m["overload"] or ""
+        this.qualname = this.base + ("." + this.overload if this.overload else "")
+        params = [p.strip() for p in _split_params(m["params"]) if p.strip() and p.strip() != "*"]
+        this.tensor_params = []
+        this.attr_params = []
+        this.defaults = {}
+        for p in params:
+            typ, _, rest = p.partition(" ")
+            pname, eq, default = rest.partition("=")
+            pname = pname.strip()
+            if eq:
+                this.defaults[pname] = _literal(default.strip())
+            if typ.startswith("Tensor") and not typ.startswith("Tensor[]"):
+                this.tensor_params.append(pname)
+            else:
+                this.attr_params.append(pname)
+        this.tensor_index = {n: i for i, n in enumerate(this.tensor_params)}
+        this.params = tuple(p.partition(" ")[2].split("=")[0].strip() for p in params)
+        this.tensor_pos = tuple(this.params.index(n) for n in this.tensor_params)
+        this.attr_pos = tuple((this.params.index(n), n) for n in this.attr_params)
+        if index is None:
+            index = _BASE_COUNT.get(this.base.lstrip("_"), 0)
+        _BASE_COUNT[this.base.lstrip("_")] = max(_BASE_COUNT.get(this.base.lstrip("_"), 0), index + 1)
+        this.grad_fn_name = backward_name(this.base, index)
+        this.forward = forward
+        this.promote = promote
+        this.nout = nout
+        this.joint_mask = joint_mask
+        this.out_dtype = out_dtype  # None: as computed; or a callable(dtype)->dtype
+        this.formulas = []
+        this.argkind = {}
+        for key, fn in formulas.items():
+            names = key.split("__")
+            idx = tuple(this.tensor_index[n] for n in names)
+            f = Formula(fn, idx)
+            this.formulas.append(f)
+            for a in f.argnames:
+                if a in this.tensor_index:
+                    this.argkind[a] = 0
+                elif a == "result" or (a.startswith("result") and a[6:].isdigit()):
+                    this.argkind[a] = 1
+                elif a.endswith("_shape") and a[:-6] in this.tensor_index:
+                    this.argkind[a] = 2
+                elif a.endswith("_dtype") and a[:-6] in this.tensor_index:
+                    this.argkind[a] = 3
+                elif a == "output_mask":
+                    continue
+                else:
+                    this.argkind[a] = 4
+        this.differentiable = differentiable and bool(this.formulas)
+        this.saves_tensors = any(k in (0, 1) for k in this.argkind.values())
+        # Which names each input's formula needs, so only those are saved (as torch's codegen does).
+        this._needs_for = [set() for _ in this.tensor_params]
+        for f in this.formulas:
+            for i in f.inputs:
+                this._needs_for[i].update(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
+        this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this})
+        REGISTRY[this.qualname] = this
+
+    def __repr__(self):
+        return f"<op {self.schema}>"
+
+    def __call__(self, *args, **kwargs):
+        """Apply to tensors (or Python scalars where the schema takes a Tensor), recording a node.
+
+        Arguments bind to the schema's parameters in order, then by name, then to the defaults."""
+        from engine.tensor import Tensor  # noqa: PLC0415
+
+        params = self.params
+        if kwargs or len(args) != len(params):
+            vals = list(args)
+            for p in params[len(args):]:
+                vals.append(kwargs.pop(p) if p in kwargs else self.defaults.get(p))
+            if kwargs:
+                raise TypeError(f"{self.base}() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        else:
+            vals = list(args)
+        tensors = [vals[i] for i in self.tensor_pos]
+        arrays = []
+        req = False
+        for a in tensors:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                if a._req:
+                    req = True
+            else:
+                arrays.append(a)
+        if self.promote:
+            arrays = _promote(tensors, arrays)
+        for i, arr in zip(self.tensor_pos, arrays):
+            vals[i] = arr
+        out = self.forward(*vals)
+        if not (req and _grad_enabled[0] and self.differentiable):
+            if self.nout == 1:
+                return Tensor._make(out)
+            return tuple(Tensor._make(o) for o in out)
+        attrs = {p: vals[i] for i, p in self.attr_pos} if self.attr_pos else _EMPTY
+        return self._record(tensors, arrays, attrs, out)
+
+    def _record(self, args, arrays, attrs, out):
+        from engine.tensor import Tensor  # noqa: PLC0415
+
+        node = self.node_cls()
+        edges = []
+        needs = []
+        meta = []
+        for a, arr in zip(args, arrays):
+            if isinstance(a, Tensor):
+                e = edge_of(a)
+                edges.append(e)
+                needs.append(e[0] is not None)
+                meta.append((arr.shape, D.FROM_NP[arr.dtype]))
+            else:
+                edges.append((None, 0))
+                needs.append(False)
+                meta.append(None)
+        node.next_functions = tuple(edges)
+        node._seq = next(_seq)
+        node._retained = None
+        node._pre_hooks = None
+        node._hooks = None
+        node._needs = needs
+        node._in_meta = meta
+        node._released = False
+        node._attrs = attrs
+        saved = {}
+        if self.saves_tensors:
+            want = set()
+            for i, n in enumerate(needs):
+                if n:
+                    want |= self._needs_for[i]
+            for name in want:
+                k = self.argkind[name]
+                if k == 0:
+                    saved[name] = args[self.tensor_index[name]]
+                elif k == 1:
+                    nr = 0 if name == "result" else int(name[6:])
+                    saved[name] = out if self.nout == 1 else out[nr]
+        node._saved = saved
+        if self.nout == 1:
+            t = Tensor._make(out)
+            if t._data.dtype.kind == "f":
+                t._req = True
+                t.grad_fn = node
+            return t
+        res = []
+        for nr, o in enumerate(out):
+            t = Tensor._make(o)
+            if t._data.dtype.kind == "f":
+                t._req = True
+                t.grad_fn = node
+                t._output_nr = nr
+            res.append(t)
+        return tuple(res)
+
+
+def _promote(args, arrays):
+    """Cast tensor operands to torch.result_type of all operands; Python scalars stay scalars."""
+    dts = set()
+    for a in arrays:
+        dt = getattr(a, "dtype", None)
+        if dt is not None:
+            dts.add(dt)
+    if any(a is None for a in arrays):
+        args = [a for a in args if a is not None]
+    if len(dts) == 1:
+        dt = next(iter(dts))
+        kind = dt.kind
+        cat = 2 if kind == "f" else (0 if kind == "b" else 1)
+        ok = True
+        for a in arrays:
+            if a is not None and getattr(a, "dtype", None) is None:
+                c = 0 if isinstance(a, bool) else (1 if isinstance(a, int) else 2)
+                if c > cat:
+                    ok = False
+                    break
+        if ok:
+            return arrays
+    target = D.result_type(*args).np
+    return [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
+
+
+def _split_params(s):
+    """Split a schema's parameter list on top-level commas (defaults such as [0, 1] contain commas)."""
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
+
+
+def _literal(text):
+    import ast  # noqa: PLC0415
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def defop(schema, forward, **kw) -> OpDef:
+    return OpDef(schema, forward, **kw)
+
+
+def nondiff(schema, forward, **kw) -> OpDef:
+    """An op with no derivative (comparisons, argmax, ...): outputs never get a grad_fn."""
+    return OpDef(schema, forward, differentiable=False, **kw)
+
+
+_counter = itertools.count()
+
+
+# ----- the public catalog's entries (gathered by engine.catalog) -----
+
+
+@dataclass
+class Entry:
+    name: str
+    fn: object
+    doc: str
+    opdefs: tuple = ()
+    function: bool = True  # engine.<name>
+    method: bool = True  # Tensor.<name>
+    functional: bool = False  # engine.nn.functional.<name>
+    grad_fn_names: tuple = field(default=())
+
+    @property
+    def signature(self) -> str:
+        try:
+            sig = inspect.signature(self.fn)
+        except (TypeError, ValueError):
+            return f"{self.name}(...)"
+        parts = []
+        star = False
+        for p in sig.parameters.values():
+            if p.kind is p.VAR_POSITIONAL:
+                parts.append("*" + p.name)
+                star = True
+                continue
+            if p.kind is p.KEYWORD_ONLY and not star:
+                parts.append("*")
+                star = True
+            parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
+        return f"{self.name}({', '.join(parts)}) -> Tensor"
+
+
+def entry(name, fn, doc, *opdefs, function=True, method=True, functional=False, grad_fns=()):
+    names = tuple(o.grad_fn_name for o in opdefs if getattr(o, "differentiable", False)) + tuple(grad_fns)
+    return Entry(name, fn, doc, tuple(opdefs), function, method, functional, names)

@@ -1,0 +1,251 @@
+"""Pure-NumPy port of PyTorch 2.13's tensor printing (``torch/_tensor_str.py``).
+
+Only the default print options are supported (precision 4, threshold 1000,
+edgeitems 3, linewidth 80, sci_mode None), and only dense strided CPU tensors
+of the real dtypes this engine carries.  ``format_tensor`` returns exactly what
+``repr(torch_tensor)`` returns for the same data, dtype and autograd state.
+
+The structure mirrors torch's module function-for-function so that the two
+can be diffed when torch changes: ``_Formatter``, ``_scalar_str``,
+``_vector_str``, ``_tensor_str_with_formatter``, ``_tensor_str``,
+``_add_suffixes``, ``_get_summarized_data``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["format_tensor"]
+
+# torch.set_printoptions(profile="default")
+_PRECISION = 4
+_THRESHOLD = 1000
+_EDGEITEMS = 3
+_LINEWIDTH = 80
+_SCI_MODE = None  # None: chosen automatically by _Formatter
+
+_PREFIX = "tensor("
+
+_FLOAT_NAMES = frozenset({"float16", "float32", "float64"})
+_INT_NAMES = frozenset({"int64", "int32", "int16", "int8", "uint8"})
+# Dtypes torch never names in a non-empty tensor's repr (default float dtype,
+# its complex counterpart, int64 and bool).
+_DEFAULT_DTYPES = frozenset({"float32", "int64", "bool"})
+# An empty tensor names every dtype but the default float dtype.
+_DEFAULT_FLOAT = "float32"
+
+
+class _Formatter:
+    """Port of ``torch._tensor_str._Formatter``.
+
+    torch iterates over 0-d tensors and formats them through
+    ``Tensor.__format__``, i.e. ``tensor.item().__format__(spec)``: a Python
+    float (the exact double of the stored value) or a Python int/bool.  We do
+    the same on ``ndarray.tolist()`` values.  The min/max/ratio tests run in
+    float64, as torch converts with ``tensor_totype`` (double on CPU).
+    """
+
+    def __init__(self, arr: np.ndarray, floating: bool):
+        self.floating_dtype = floating
+        self.int_mode = True
+        self.sci_mode = False
+        self.max_width = 1
+
+        flat = arr.reshape(-1)
+
+        if not floating:
+            # Identical values give identical strings: widths over the unique set.
+            for value in np.unique(flat).tolist():
+                self.max_width = max(self.max_width, len(f"{value}"))
+            return
+
+        vals = flat.astype(np.float64)  # exact for float16/float32
+        nonzero_finite = vals[np.isfinite(vals) & (vals != 0)]
+        if nonzero_finite.size == 0:
+            # no valid number, do nothing
+            return
+
+        nonzero_finite_abs = np.abs(nonzero_finite)
+        nonzero_finite_min = nonzero_finite_abs.min()
+        nonzero_finite_max = nonzero_finite_abs.max()
+
+        if not np.all(np.ceil(nonzero_finite) == nonzero_finite):
+            self.int_mode = False
+
+        if _SCI_MODE is None:
+            self.sci_mode = bool(
+                nonzero_finite_max / nonzero_finite_min > 1000.0
+                or nonzero_finite_max > 1.0e8
+                or nonzero_finite_min < 1.0e-4
+            )
+        else:
+            self.sci_mode = _SCI_MODE
+
+        values = np.unique(nonzero_finite).tolist()
+        if self.int_mode:
+            # in int_mode for floats, all numbers are integers, and we append a
+            # decimal to nonfinites to indicate that the tensor is of floating
+            # type. add 1 to the len to account for this.
+            if self.sci_mode:
+                spec = f"{{:.{_PRECISION}e}}"
+                for value in values:
+                    self.max_width = max(self.max_width, len(spec.format(value)))
+            else:
+                for value in values:
+                    self.max_width = max(self.max_width, len(f"{value:.0f}") + 1)
+        else:
+            if self.sci_mode:
+                spec = f"{{:.{_PRECISION}e}}"
+            else:
+                spec = f"{{:.{_PRECISION}f}}"
+            for value in values:
+                self.max_width = max(self.max_width, len(spec.format(value)))
+
+    def width(self) -> int:
+        return self.max_width
+
+    def format(self, value) -> str:
+        if self.floating_dtype:
+            if self.sci_mode:
+                ret = f"{{:{self.max_width}.{_PRECISION}e}}".format(value)
+            elif self.int_mode:
+                ret = f"{value:.0f}"
+                if not (math.isinf(value) or math.isnan(value)):
+                    ret += "."
+            else:
+                ret = f"{{:.{_PRECISION}f}}".format(value)
+        else:
+            ret = f"{value}"
+        return (self.max_width - len(ret)) * " " + ret
+
+
+def _scalar_str(arr: np.ndarray, formatter: _Formatter) -> str:
+    return formatter.format(arr.item())
+
+
+def _vector_str(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
+    # length includes spaces and comma between elements
+    element_length = formatter.width() + 2
+    elements_per_line = max(1, math.floor((_LINEWIDTH - indent) / element_length))
+
+    if summarize and not _EDGEITEMS:
+        data = ["..."]
+    elif summarize and arr.shape[0] > 2 * _EDGEITEMS:
+        data = (
+            [formatter.format(v) for v in arr[:_EDGEITEMS].tolist()]
+            + [" ..."]
+            + [formatter.format(v) for v in arr[-_EDGEITEMS:].tolist()]
+        )
+    else:
+        data = [formatter.format(v) for v in arr.tolist()]
+
+    data_lines = [data[i : i + elements_per_line] for i in range(0, len(data), elements_per_line)]
+    lines = [", ".join(line) for line in data_lines]
+    return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _tensor_str_with_formatter(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
+    dim = arr.ndim
+
+    if dim == 0:
+        return _scalar_str(arr, formatter)
+
+    if dim == 1:
+        return _vector_str(arr, indent, summarize, formatter)
+
+    n = arr.shape[0]
+    if summarize and n > 2 * _EDGEITEMS:
+        slices = (
+            [_tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter) for i in range(_EDGEITEMS)]
+            + ["..."]
+            + [
+                _tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter)
+                for i in range(n - _EDGEITEMS, n)
+            ]
+        )
+    else:
+        slices = [_tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter) for i in range(n)]
+
+    tensor_str = ("," + "\n" * (dim - 1) + " " * (indent + 1)).join(slices)
+    return "[" + tensor_str + "]"
+
+
+def _get_summarized_data(arr: np.ndarray) -> np.ndarray:
+    """Keep the first and last ``edgeitems`` entries of every axis longer than
+    ``2 * edgeitems`` (what torch's recursive cat/stack produces)."""
+    if arr.ndim == 0:
+        return arr
+    if arr.ndim >= 2 and not _EDGEITEMS:
+        return arr[(slice(0, 0),) * arr.ndim]
+    for axis, size in enumerate(arr.shape):
+        if size > 2 * _EDGEITEMS:
+            idx = np.r_[0:_EDGEITEMS, size - _EDGEITEMS : size]
+            arr = np.take(arr, idx, axis=axis)
+    return arr
+
+
+def _tensor_str(arr: np.ndarray, indent: int, floating: bool) -> str:
+    if arr.size == 0:
+        return "[]"
+
+    summarize = arr.size > _THRESHOLD
+    formatter = _Formatter(_get_summarized_data(arr) if summarize else arr, floating)
+    return _tensor_str_with_formatter(arr, indent, summarize, formatter)
+
+
+def _add_suffixes(tensor_str: str, suffixes, indent: int, force_newline: bool) -> str:
+    tensor_strs = [tensor_str]
+    last_line_len = len(tensor_str) - tensor_str.rfind("\n") + 1
+    for suffix in suffixes:
+        suffix_len = len(suffix)
+        if force_newline or last_line_len + suffix_len + 2 > _LINEWIDTH:
+            tensor_strs.append(",\n" + " " * indent + suffix)
+            last_line_len = indent + suffix_len
+            force_newline = False
+        else:
+            tensor_strs.append(", " + suffix)
+            last_line_len += suffix_len + 2
+    tensor_strs.append(")")
+    return "".join(tensor_strs)
+
+
+def format_tensor(data, dtype_name: str, suffixes: list[str] = ()) -> str:
+    """``repr()`` of a dense CPU torch tensor holding ``data``.
+
+    ``data`` is an ndarray whose numpy dtype matches ``dtype_name`` (one of
+    float32/float64/float16/int64/int32/int16/int8/uint8/bool).  ``suffixes``
+    are already-formatted trailing items that torch places after ``size=`` and
+    ``dtype=`` (``"grad_fn=<MulBackward0>"`` or ``"requires_grad=True"``).
+    """
+    if dtype_name in _FLOAT_NAMES:
+        floating = True
+    elif dtype_name in _INT_NAMES or dtype_name == "bool":
+        floating = False
+    else:
+        raise ValueError(f"format_tensor: unsupported dtype {dtype_name!r}")
+
+    arr = np.asarray(data)
+    expected = np.dtype(np.bool_ if dtype_name == "bool" else dtype_name)
+    if arr.dtype != expected:
+        arr = arr.astype(expected)
+
+    indent = len(_PREFIX)
+    items: list[str] = []
+    if arr.size == 0:
+        # Explicitly print the shape if it is not (0,), to match NumPy behavior
+        if arr.ndim != 1:
+            items.append("size=" + str(tuple(int(s) for s in arr.shape)))
+        # In an empty tensor there are no elements to infer the dtype from.
+        if dtype_name != _DEFAULT_FLOAT:
+            items.append("dtype=torch." + dtype_name)
+        tensor_str = "[]"
+    else:
+        if not _EDGEITEMS:
+            items.append("size=" + str(tuple(int(s) for s in arr.shape)))
+        if dtype_name not in _DEFAULT_DTYPES:
+            items.append("dtype=torch." + dtype_name)
+        tensor_str = _tensor_str(arr, indent, floating)
+
+    items.extend(suffixes)
+    return _add_suffixes(_PREFIX + tensor_str, items, indent, force_newline=False)

@@ -1,0 +1,432 @@
+"""The Tensor: an array of the active backend plus autograd state, with torch's attributes and methods."""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from engine import _backend as B
+from engine import dtypes as D
+from engine.autograd import _grad_enabled, run_backward
+from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError
+
+NONLEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+    "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+    "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor "
+    "by mistake, make sure you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 "
+    "for more information."
+)
+REQUIRES_GRAD_DTYPE_MSG = "Only Tensors of floating point and complex dtype can require gradients"
+
+
+class Size(tuple):
+    """torch.Size: a tuple that prints as torch.Size([2, 3])."""
+
+    def __repr__(self):
+        return f"torch.Size([{', '.join(map(str, self))}])"
+
+    __str__ = __repr__
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class Tensor:
+    __slots__ = ("_data", "_req", "grad_fn", "_grad", "_output_nr", "_retains_grad", "_acc", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars on the left defer to our reflected operators
+
+    # ----- construction -----
+
+    @classmethod
+    def _make(cls, data):
+        t = object.__new__(cls)
+        t._data = data
+        t._req = False
+        t.grad_fn = None
+        t._grad = None
+        t._output_nr = 0
+        t._retains_grad = False
+        t._acc = None
+        return t
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use engine.tensor(data) to build a Tensor")
+
+    # ----- autograd attributes -----
+
+    @property
+    def requires_grad(self):
+        return self._req
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self._set_requires_grad(value, REQUIRES_GRAD_DTYPE_MSG)
+
+    def _set_requires_grad(self, value, dtype_msg):
+        if self.grad_fn is not None and not value:
+            raise TorchRuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed "
+                "variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+            )
+        if value and self._data.dtype.kind != "f":
+            raise TorchRuntimeError(dtype_msg)
+        self._req = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        self._set_requires_grad(requires_grad, "only Tensors of floating point dtype can require gradients")
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def retain_grad(self):
+        if not self.requires_grad:
+            raise TorchRuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        import weakref  # noqa: PLC0415
+
+        node = self.grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    def detach(self):
+        return Tensor._make(self._data)
+
+    def detach_(self):
+        self.grad_fn = None
+        self._req = False
+        return self
+
+    @property
+    def output_nr(self):
+        return self._output_nr
+
+    @property
+    def data(self):
+        return self.detach()
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            if not inputs:
+                raise TorchRuntimeError("'inputs' argument to backward() cannot be empty.")
+        run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        """Called with the gradient of this tensor during backward; may return a replacement."""
+        if not self.requires_grad:
+            raise TorchRuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            from engine.autograd import grad_accumulator  # noqa: PLC0415
+
+            node = grad_accumulator(self)
+        else:
+            node = self.grad_fn
+        nr = self._output_nr
+
+        def pre(grads):
+            g = grads[nr]
+            if g is None:
+                return None
+            r = hook(g)
+            if r is None:
+                return None
+            grads = list(grads)
+            grads[nr] = r
+            return grads
+
+        node.register_prehook(pre)
+
+    # ----- metadata -----
+
+    @property
+    def dtype(self):
+        return D.FROM_NP[self._data.dtype]
+
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self):
+        return self._data.dtype.itemsize
+
+    @property
+    def is_floating_point_(self):
+        return self._data.dtype.kind == "f"
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    @property
+    def device(self):
+        return "cpu" if B.xp is np else "cuda:0"
+
+    @property
+    def is_cuda(self):
+        return B.xp is not np
+
+    def stride(self, dim=None):
+        strides = []
+        acc = 1
+        for s in reversed(self._data.shape):
+            strides.append(acc)
+            acc *= s
+        strides = tuple(reversed(strides))
+        return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim)]
+
+    def is_contiguous(self):
+        return True
+
+    def contiguous(self):
+        return self
+
+    # ----- conversions -----
+
+    def item(self):
+        if self._data.size != 1:
+            raise TorchRuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return B.to_numpy(self._data).reshape(()).item()
+
+    def tolist(self):
+        return B.to_numpy(self._data).tolist()
+
+    def numpy(self, force=False):
+        if self.requires_grad and not force:
+            raise TorchRuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
+        return np.asarray(B.to_numpy(self._data))
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise TorchRuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous"
+            )
+        return bool(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TorchTypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TorchTypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TorchTypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from engine.printing import format_tensor  # noqa: PLC0415
+
+        suffixes = []
+        if self.grad_fn is not None:
+            suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            suffixes.append("requires_grad=True")
+        return format_tensor(B.to_numpy(self._data), self.dtype.name, suffixes)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return repr(self)
+
+    def __reduce_ex__(self, proto):
+        return (_rebuild, (B.to_numpy(self._data), self.requires_grad))
+
+    def to(self, *args, **kwargs):
+        dt = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, D.dtype):
+                dt = a
+        if dt is None or dt.np == self._data.dtype:
+            return self
+        from engine.ops.pointwise import to_dtype  # noqa: PLC0415
+
+        return to_dtype(self, dt)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor",
+                    "float16": "torch.HalfTensor", "int64": "torch.LongTensor", "int32": "torch.IntTensor",
+                    "bool": "torch.BoolTensor"}.get(self.dtype.name, "torch.Tensor")
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(D.float32)
+
+    def double(self):
+        return self.to(D.float64)
+
+    def half(self):
+        return self.to(D.float16)
+
+    def long(self):
+        return self.to(D.int64)
+
+    def int(self):
+        return self.to(D.int32)
+
+    def bool(self):
+        return self.to(D.bool_)
+
+    def cpu(self):
+        return self
+
+    def clone(self, memory_format=None):
+        from engine.ops.pointwise import clone  # noqa: PLC0415
+
+        return clone(self)
+
+
+def _rebuild(arr, requires_grad):
+    t = Tensor._make(B.xp.asarray(arr))
+    t._req = requires_grad
+    return t
+
+
+def _wrap_dim(dim, ndim):
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        from engine.errors import TorchIndexError  # noqa: PLC0415
+
+        raise TorchIndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim % n
+
+
+def ones_like_data(a):
+    return B.xp.ones(a.shape, dtype=a.dtype)
+
+
+# ----- building tensors from Python data -----
+
+
+def _check_rectangular(data, dt):
+    """torch.tensor's check, with its messages and its depth-first order, before NumPy sees the data."""
+    if not isinstance(data, list | tuple):
+        return
+    shape = []
+    x = data
+    while isinstance(x, list | tuple):
+        shape.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    ndim = len(shape)
+    stack = [(data, 0)]
+    while stack:
+        x, d = stack.pop()
+        if d == ndim:
+            if isinstance(x, list | tuple):
+                raise TorchTypeError(
+                    f"must be real number, not {type(x).__name__}" if dt.is_floating_point
+                    else f"'{type(x).__name__}' object cannot be interpreted as an integer"
+                )
+            if not isinstance(x, numbers.Number):
+                raise TorchTypeError(f"new(): invalid data type '{type(x).__name__}'")
+            continue
+        if not isinstance(x, list | tuple):
+            raise TorchTypeError("not a sequence")
+        if len(x) != shape[d]:
+            raise TorchValueError(f"expected sequence of length {shape[d]} at dim {d} (got {len(x)})")
+        stack.extend((y, d + 1) for y in reversed(x))
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """engine.tensor: like torch.tensor, a copy of `data` with dtype inferred as torch infers it."""
+    if isinstance(data, Tensor):
+        arr = data._data.copy()
+        if dtype is not None:
+            arr = arr.astype(dtype.np)
+    else:
+        if isinstance(data, np.ndarray):
+            dt = dtype or D.FROM_NP.get(data.dtype) or D.float32
+            arr = B.xp.asarray(data, dtype=dt.np)
+        else:
+            dt = dtype if dtype is not None else D.infer_from_data(data)
+            _check_rectangular(data, dt)
+            arr = np.array(data, dtype=dt.np)
+            if B.xp is not np:
+                arr = B.xp.asarray(arr)
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and (dtype is None or data.dtype is dtype):
+        return data
+    return tensor(data, dtype=dtype)
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def _grad_enabled_now():
+    return _grad_enabled[0]
