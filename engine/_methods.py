@@ -67,10 +67,9 @@ def install(functions: dict):
     for name, fn in OPERATORS.items():
         setattr(Tensor, name, fn)
     Tensor.__hash__ = builtins.object.__hash__
+    bind(functions)
     Tensor.T = property(S.numpy_T)
     Tensor.mT = property(S.mT)
-    Tensor.H = property(S.numpy_T)
-    bind(functions)
     Tensor.view = lambda self, *size: S.view(self, *size)
     Tensor.reshape = lambda self, *shape: S.reshape(self, shape if len(shape) != 1 else shape[0])
     Tensor.expand = lambda self, *size: S.expand(self, *size)

@@ -5,20 +5,16 @@ from __future__ import annotations
 from engine.ops.registry import Entry, entry  # noqa: F401 - re-exported
 
 
+FAMILIES = ("pointwise", "reduction", "shape", "indexing", "join", "linalg", "nn_functional", "loss", "conv",
+            "factory")
+
+
 def _gather():
-    from engine.ops import (  # noqa: PLC0415
-        factory,
-        indexing,
-        linalg,
-        nn_functional,
-        pointwise,
-        reduction,
-        shape,
-    )
+    import importlib  # noqa: PLC0415
 
     out = []
-    for mod in (pointwise, reduction, shape, indexing, linalg, nn_functional, factory):
-        out.extend(getattr(mod, "CATALOG", ()))
+    for fam in FAMILIES:
+        out.extend(getattr(importlib.import_module(f"engine.ops.{fam}"), "CATALOG", ()))
     return out
 
 

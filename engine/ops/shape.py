@@ -35,7 +35,7 @@ unsafe_view = defop("_unsafe_view(Tensor self, SymInt[] size) -> Tensor",
                     self=lambda grad, self_shape: grad.reshape(self_shape))
 
 
-def _expand(a, size):
+def _expand(a, size, implicit=False):
     size = tuple(int(s) for s in size)
     if len(size) < a.ndim:
         raise TorchRuntimeError(

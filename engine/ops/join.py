@@ -1,0 +1,2 @@
+"""join ops."""
+CATALOG = []
