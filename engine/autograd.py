@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import weakref
 
 from engine.errors import TorchRuntimeError, TorchTypeError, shape_str
@@ -16,23 +17,29 @@ FREED_MSG = (
 
 # ----- grad mode -----
 
-_grad_enabled = [True]  # a list so that hot paths read it without a global statement
+class _GradMode(threading.local):
+    """Per-thread, as in torch: a service runs requests on several threads at once."""
+
+    enabled = True
+
+
+grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled[0]
+    return grad_mode.enabled
 
 
 class set_grad_enabled:  # noqa: N801 - torch's name
     def __init__(self, mode: bool):
-        self.prev = _grad_enabled[0]
-        _grad_enabled[0] = bool(mode)
+        self.prev = grad_mode.enabled
+        grad_mode.enabled = bool(mode)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _grad_enabled[0] = self.prev
+        grad_mode.enabled = self.prev
         return False
 
 
@@ -40,12 +47,12 @@ class _GradModeContext:
     mode = True
 
     def __enter__(self):
-        self.prev = _grad_enabled[0]
-        _grad_enabled[0] = self.mode
+        self.prev = grad_mode.enabled
+        grad_mode.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        _grad_enabled[0] = self.prev
+        grad_mode.enabled = self.prev
         return False
 
     def __call__(self, fn):  # usable as a decorator, as in torch

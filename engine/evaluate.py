@@ -1,6 +1,772 @@
-"""engine.evaluate: the request document of API.md in, the response document out."""
+"""engine.evaluate: API.md's request document in, its response document out, over the library API."""
 from __future__ import annotations
 
+import inspect
+import math
+import re
+import warnings
+from dataclasses import dataclass
 
-def evaluate(spec: dict, **kw) -> dict:
-    raise NotImplementedError
+import numpy as np
+
+from engine import _backend as B
+from engine import dtypes as D
+from engine.autograd import grad_mode, run_backward
+from engine.errors import EngineError, LimitExceeded, RequestError, TorchRuntimeError, TorchTypeError
+from engine.tensor import Tensor, tensor
+
+# ----- limits -----
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Configured ceilings; crossing one raises LimitExceeded (HTTP 413) before anything is allocated."""
+
+    max_tensor_elements: int = 10_000_000
+    max_total_elements: int = 50_000_000
+    max_ops: int = 10_000
+
+
+DEFAULT_LIMITS = Limits()
+
+TOP_FIELDS = {"leaves", "ops", "backward", "retain_grad", "grads", "outputs", "device", "seed", "encoding"}
+LEAF_FIELDS = {"data", "dtype", "requires_grad"}
+OP_FIELDS = {"name", "op", "args", "kwargs", "no_grad"}
+BACKWARD_FIELDS = {"tensor", "gradient", "retain_graph", "create_graph", "inputs"}
+NAME_MAX = 128
+SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+ONCE_WARNINGS = ("The use of `x.T` on tensors of dimension other than 2",)
+_TRIGGERED = re.compile(r" \(Triggered internally at .*\)\s*$", re.S)
+
+
+class DeviceUnavailable(EngineError):
+    """device "cuda" asked of an engine without a CUDA backend: HTTP 503."""
+
+    type = "device_unavailable"
+
+
+# ----- request checking helpers -----
+
+
+def _req(cond, msg, loc, type="value_error"):
+    if not cond:
+        raise RequestError(msg, loc, type)
+
+
+def _check_fields(obj, allowed, loc):
+    _req(isinstance(obj, dict), "Input should be a valid dictionary", loc, "dict_type")
+    for k in obj:
+        if k not in allowed:
+            raise RequestError("Extra inputs are not permitted", [*loc, k], "extra_forbidden")
+
+
+def _check_name(name, loc):
+    _req(isinstance(name, str), "Input should be a valid string", loc, "string_type")
+    _req(len(name) >= 1, "String should have at least 1 character", loc, "string_too_short")
+    _req(len(name) <= NAME_MAX, f"String should have at most {NAME_MAX} characters", loc, "string_too_long")
+
+
+def decode_numbers(data, loc):
+    """Wire numbers -> Python numbers: "NaN"/"Infinity"/"-Infinity" become floats; other strings fail."""
+    if isinstance(data, str):
+        if data in SPECIAL:
+            return SPECIAL[data]
+        raise RequestError(f"invalid number {data!r}: only \"NaN\", \"Infinity\" and \"-Infinity\" may stand "
+                           "for numbers", loc, "value_error")
+    if isinstance(data, list):
+        out = []
+        stack = [(data, out)]
+        while stack:
+            src, dst = stack.pop()
+            for x in src:
+                if isinstance(x, list):
+                    sub = []
+                    dst.append(sub)
+                    stack.append((x, sub))
+                elif isinstance(x, str):
+                    dst.append(decode_numbers(x, loc))
+                elif x is None or isinstance(x, dict):
+                    raise RequestError("Input should be a number or a nested list of numbers", loc, "value_error")
+                else:
+                    dst.append(x)
+        return out
+    if data is None or isinstance(data, dict):
+        raise RequestError("Input should be a number or a nested list of numbers", loc, "value_error")
+    return data
+
+
+def _shape_of(data):
+    shape = []
+    x = data
+    while isinstance(x, list):
+        shape.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    return shape
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def encode_array(arr):
+    """An array -> JSON-ready nested lists, non-finite floats as the protocol's strings."""
+    a = B.to_numpy(arr)
+    if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
+        obj = a.astype(object)
+        obj[np.isnan(a)] = "NaN"
+        obj[np.isposinf(a)] = "Infinity"
+        obj[np.isneginf(a)] = "-Infinity"
+        return obj.tolist()
+    return a.tolist()
+
+
+# ----- argument binding -----
+
+
+class _Binder:
+    """How a request's args/kwargs map to a Python-facing function, read once from its signature."""
+
+    __slots__ = ("params", "var_positional")
+
+    def __init__(self, fn):
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self.params, self.var_positional = [], True
+            return
+        self.params = []
+        self.var_positional = False
+        for p in sig.parameters.values():
+            if p.kind is p.VAR_POSITIONAL:
+                self.var_positional = True
+                continue
+            if p.kind is p.VAR_KEYWORD:
+                continue
+            ann = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+            ann = ann or ""
+            if "list[Tensor]" in ann or "Sequence[Tensor]" in ann or "tuple[Tensor" in ann:
+                kind = "tensors"
+            elif ann.startswith("Tensor") or "| Tensor" in ann:
+                kind = "tensor_or_scalar" if re.search(r"\b(float|int|Number|bool)\b", ann) else "tensor"
+            elif p.name == "dtype":
+                kind = "dtype"
+            elif p.name == "index" and ann == "Index":
+                kind = "index"
+            else:
+                kind = "literal"
+            self.params.append((p.name, kind, p.kind is p.KEYWORD_ONLY))
+
+    def kind_of(self, i=None, name=None):
+        if name is not None:
+            for n, k, _ in self.params:
+                if n == name:
+                    return k
+            return "literal"
+        positional = [p for p in self.params if not p[2]]
+        if i < len(positional):
+            return positional[i][1]
+        return "literal"
+
+
+_BINDERS: dict = {}
+
+
+def _binder(fn):
+    b = _BINDERS.get(fn)
+    if b is None:
+        b = _BINDERS[fn] = _Binder(fn)
+    return b
+
+
+def _convert_index(ix, env, loc):
+    if isinstance(ix, bool):
+        return ix
+    if isinstance(ix, int):
+        return ix
+    if ix is None:
+        return None
+    if ix == "...":
+        return Ellipsis
+    if isinstance(ix, str):
+        return _lookup(ix, env, loc)
+    if isinstance(ix, dict):
+        _req(set(ix) == {"slice"} and isinstance(ix["slice"], list) and len(ix["slice"]) in (2, 3),
+             'a slice index is {"slice": [start, stop, step]}', loc)
+        parts = list(ix["slice"]) + [None] * (3 - len(ix["slice"]))
+        for p in parts:
+            _req(p is None or (isinstance(p, int) and not isinstance(p, bool)),
+                 "slice bounds must be integers or null", loc)
+        return slice(*parts)
+    if isinstance(ix, list):
+        return tuple(_convert_index(x, env, [*loc, k]) for k, x in enumerate(ix))
+    raise RequestError(f"invalid index {ix!r}", loc)
+
+
+def _lookup(name, env, loc):
+    t = env.get(name)
+    if t is None:
+        raise RequestError(f"unknown tensor name {name!r}: names must refer to an earlier leaf or op", loc,
+                           "value_error")
+    return t
+
+
+def _convert(value, kind, env, loc):
+    if kind == "tensor":
+        if isinstance(value, str):
+            return _lookup(value, env, loc)
+        if value is None:
+            return None
+        raise RequestError("a Tensor argument takes the name of an earlier leaf or op", loc)
+    if kind == "tensor_or_scalar":
+        if isinstance(value, str):
+            if value in SPECIAL and value not in env:
+                return SPECIAL[value]
+            return _lookup(value, env, loc)
+        return value
+    if kind == "tensors":
+        _req(isinstance(value, list), "a list-of-Tensors argument takes a list of names", loc)
+        return [_lookup(v, env, [*loc, k]) if isinstance(v, str) else v for k, v in enumerate(value)]
+    if kind == "dtype":
+        if value is None:
+            return None
+        _req(isinstance(value, str) and value in D.BY_NAME, f"unknown dtype {value!r}", loc)
+        return D.BY_NAME[value]
+    if kind == "index":
+        return _convert_index(value, env, loc)
+    if isinstance(value, list):
+        return [(_lookup(v, env, loc) if isinstance(v, str) and v in env else v) for v in value]
+    return value
+
+
+# ----- shape rules: output-size upper bounds checked before an op allocates -----
+
+
+def _bshape(shapes):
+    try:
+        return np.broadcast_shapes(*shapes) if shapes else ()
+    except ValueError:
+        return max(shapes, key=_numel)
+
+
+def _size_from(args, kwargs, name="size"):
+    size = kwargs.get(name, args[0] if args and not isinstance(args[0], Tensor) else None)
+    if size is None:
+        size = [a for a in args if isinstance(a, int)]
+    if isinstance(size, int):
+        size = [size]
+    if isinstance(size, list | tuple) and len(size) == 1 and isinstance(size[0], list | tuple):
+        size = size[0]
+    return size
+
+
+def _rule_expand(args, kwargs):
+    t = args[0]
+    size = kwargs.get("size") or args[1:]
+    if len(size) == 1 and isinstance(size[0], list | tuple):
+        size = size[0]
+    if size and isinstance(size[0], Tensor):  # expand_as
+        return tuple(size[0].shape)
+    shp = list(t.shape)
+    lead = len(size) - len(shp)
+    return tuple((shp[i - lead] if (s == -1 and i >= lead) else s) for i, s in enumerate(size))
+
+
+def _rule_repeat(args, kwargs):
+    t = args[0]
+    reps = kwargs.get("repeats") or kwargs.get("dims") or args[1:]
+    if len(reps) == 1 and isinstance(reps[0], list | tuple):
+        reps = reps[0]
+    reps = [int(r) for r in reps]
+    shp = [1] * max(0, len(reps) - t.ndim) + list(t.shape)
+    reps = [1] * max(0, len(shp) - len(reps)) + reps
+    return tuple(a * b for a, b in zip(shp, reps))
+
+
+def _rule_matmul(args, kwargs):
+    a, b = args[0], args[1]
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        return None
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    if len(sa) == 0 or len(sb) == 0:
+        return None
+    batch = _bshape([sa[:-2], sb[:-2]])
+    return tuple(batch) + ((sa[-2],) if len(sa) > 1 else ()) + ((sb[-1],) if len(sb) > 1 else ())
+
+
+def _rule_outer(args, kwargs):
+    return (args[0].numel(), args[1].numel())
+
+
+def _rule_cat(args, kwargs):
+    ts = args[0] if args else kwargs.get("tensors", [])
+    return (sum(t.numel() for t in ts if isinstance(t, Tensor)),)
+
+
+def _rule_factory(args, kwargs):
+    return tuple(int(s) for s in _size_from(args, kwargs))
+
+
+def _rule_full(args, kwargs):
+    size = kwargs.get("size", args[0] if args else ())
+    return (size,) if isinstance(size, int) else tuple(size)
+
+
+def _rule_arange(args, kwargs):
+    nums = [a for a in args if isinstance(a, int | float)]
+    start, end, step = 0, None, kwargs.get("step", 1)
+    if len(nums) == 1:
+        end = nums[0]
+    elif len(nums) >= 2:
+        start, end = nums[0], nums[1]
+        if len(nums) > 2:
+            step = nums[2]
+    start = kwargs.get("start", start)
+    end = kwargs.get("end", end)
+    if end is None or not step:
+        return ()
+    return (max(0, math.ceil((end - start) / step)),)
+
+
+def _rule_linspace(args, kwargs):
+    steps = kwargs.get("steps", args[2] if len(args) > 2 else 0)
+    return (int(steps),)
+
+
+def _rule_eye(args, kwargs):
+    n = kwargs.get("n", args[0] if args else 0)
+    m = kwargs.get("m", args[1] if len(args) > 1 else n)
+    return (int(n), int(m if m is not None else n))
+
+
+def _rule_one_hot(args, kwargs):
+    t = args[0]
+    n = kwargs.get("num_classes", args[1] if len(args) > 1 else -1)
+    if n is None or n < 0:
+        n = int(B.to_numpy(t._data).max()) + 1 if t.numel() else 0
+    return (*t.shape, int(n))
+
+
+def _rule_index(args, kwargs):
+    """Advanced indexing can gather more elements than the input holds."""
+    t = args[0]
+    tensors = [a for a in args[1:] if isinstance(a, Tensor)]
+    for v in list(kwargs.values()) + list(args[1:]):
+        if isinstance(v, tuple | list):
+            tensors += [x for x in v if isinstance(x, Tensor)]
+    if not tensors:
+        return None
+    idx = max(x.numel() for x in tensors)
+    return (max(idx, 1) * t.numel(),)
+
+
+def _rule_pad(args, kwargs):
+    t = args[0]
+    pad = kwargs.get("pad", args[1] if len(args) > 1 else ())
+    shp = list(t.shape)
+    for i in range(len(pad) // 2):
+        d = len(shp) - 1 - i
+        if d >= 0:
+            shp[d] += int(pad[2 * i]) + int(pad[2 * i + 1])
+    return tuple(max(0, s) for s in shp)
+
+
+def _rule_embedding(args, kwargs):
+    idx, w = args[0], args[1] if len(args) > 1 else kwargs.get("weight")
+    return (*idx.shape, w.shape[-1]) if isinstance(w, Tensor) else None
+
+
+def _rule_einsum(args, kwargs):
+    ts = [a for a in args[1:] if isinstance(a, Tensor)]
+    if args and isinstance(args[-1], list):
+        ts += [a for a in args[-1] if isinstance(a, Tensor)]
+    n = 1
+    for t in ts:
+        n *= max(1, t.numel())
+    return (n,)
+
+
+SHAPE_RULES = {
+    "expand": _rule_expand, "expand_as": _rule_expand, "broadcast_to": _rule_expand,
+    "repeat": _rule_repeat, "tile": _rule_repeat,
+    "matmul": _rule_matmul, "mm": _rule_matmul, "bmm": _rule_matmul, "outer": _rule_outer, "ger": _rule_outer,
+    "cat": _rule_cat, "concat": _rule_cat, "concatenate": _rule_cat, "stack": _rule_cat,
+    "zeros": _rule_factory, "ones": _rule_factory, "empty": _rule_factory, "rand": _rule_factory,
+    "randn": _rule_factory, "full": _rule_full, "arange": _rule_arange, "linspace": _rule_linspace,
+    "eye": _rule_eye, "one_hot": _rule_one_hot, "getitem": _rule_index, "index_select": _rule_index,
+    "gather": _rule_index, "pad": _rule_pad, "embedding": _rule_embedding, "einsum": _rule_einsum,
+}
+
+
+def output_bound(op, args, kwargs) -> int:
+    """An upper bound on the elements `op` will allocate, from its inputs' shapes alone."""
+    rule = SHAPE_RULES.get(op)
+    if rule is not None:
+        try:
+            shp = rule(args, kwargs)
+        except Exception:  # a malformed call: let the op itself raise torch's error
+            shp = None
+        if shp is not None:
+            return _numel(shp)
+    shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
+    shapes += [tuple(a.shape) for a in kwargs.values() if isinstance(a, Tensor)]
+    for a in args:
+        if isinstance(a, list | tuple):
+            shapes += [tuple(x.shape) for x in a if isinstance(x, Tensor)]
+    if not shapes:
+        return 1
+    return max(_numel(_bshape(shapes)), max(_numel(s) for s in shapes))
+
+
+# ----- the evaluator -----
+
+
+def _op_function(name):
+    from engine.catalog import OPS  # noqa: PLC0415
+
+    fn = OPS.get(name)
+    if fn is None and name == "getitem":
+        fn = getattr(Tensor, "__getitem__", None)
+    return fn
+
+
+def _leaf(name, spec, loc):
+    _check_fields(spec, LEAF_FIELDS, loc)
+    _req("data" in spec, "Field required", [*loc, "data"], "missing")
+    dt = spec.get("dtype")
+    if dt is not None:
+        _req(dt in D.WIRE, f"Input should be {', '.join(repr(w) for w in D.WIRE)}", [*loc, "dtype"], "enum")
+        dt = D.BY_NAME[dt]
+    rg = spec.get("requires_grad", False)
+    _req(isinstance(rg, bool), "Input should be a valid boolean", [*loc, "requires_grad"], "bool_type")
+    data = decode_numbers(spec["data"], [*loc, "data"])
+    return data, dt, rg
+
+
+def _make_tensor(data, dt, loc):
+    try:
+        return tensor(data, dtype=dt)
+    except EngineError as e:
+        e.loc = loc
+        raise
+    except OverflowError:
+        raise TorchRuntimeError("Overflow when unpacking long", loc) from None
+    except (TypeError, ValueError) as e:
+        raise RequestError(f"invalid tensor data: {e}", loc) from None
+
+
+def _torch_warning_text(w):
+    return _TRIGGERED.sub("", str(w.message))
+
+
+class _Run:
+    """State of one evaluation: tensors by name, limits, warnings."""
+
+    def __init__(self, spec, limits):
+        self.spec = spec
+        self.limits = limits
+        self.env: dict[str, Tensor] = {}
+        self.order: list[str] = []
+        self.kind: dict[str, str] = {}
+        self.total = 0
+        self.warnings: list[dict] = []
+        self._seen_once: set[str] = set()
+
+    def count(self, n, loc):
+        lim = self.limits
+        if n > lim.max_tensor_elements:
+            raise LimitExceeded(
+                f"tensor of {n} elements exceeds the limit of {lim.max_tensor_elements} elements per tensor "
+                "(max_tensor_elements)", loc)
+        if self.total + n > lim.max_total_elements:
+            raise LimitExceeded(
+                f"the request's tensors would hold {self.total + n} elements, over the limit of "
+                f"{lim.max_total_elements} elements in all (max_total_elements)", loc)
+        self.total += n
+
+    def record_warnings(self, caught):
+        for w in caught:
+            text = _torch_warning_text(w)
+            if any(text.startswith(p) for p in ONCE_WARNINGS):
+                if text in self._seen_once:
+                    continue
+                self._seen_once.add(text)
+            self.warnings.append({"category": w.category.__name__, "message": text})
+
+    def add(self, name, t, kind, loc):
+        _req(name not in self.env, f"duplicate name {name!r}: names are unique across leaves and ops", loc)
+        self.env[name] = t
+        self.order.append(name)
+        self.kind[name] = kind
+
+
+def evaluate(spec: dict, *, limits: Limits | None = None) -> dict:
+    """Run a request document (API.md) and return its response document, as plain Python objects."""
+    limits = limits or DEFAULT_LIMITS
+    _check_fields(spec, TOP_FIELDS, ["body"])
+    device = spec.get("device", "auto")
+    _req(device in ("cpu", "cuda", "auto"), "Input should be 'cpu', 'cuda' or 'auto'", ["body", "device"], "enum")
+    if device == "cuda" and B.xp is np:
+        raise DeviceUnavailable("device 'cuda' was requested but this engine has no CUDA backend",
+                                ["body", "device"])
+    run = _Run(spec, limits)
+    prev_mode = grad_mode.enabled
+    grad_mode.enabled = True
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _seed(spec)
+            _build_leaves(run, spec)
+            _run_ops(run, spec, caught)
+            _run_backward(run, spec, caught)
+            return _respond(run, spec, caught)
+    finally:
+        grad_mode.enabled = prev_mode
+
+
+def _seed(spec):
+    from engine.ops.factory import manual_seed  # noqa: PLC0415
+
+    seed = spec.get("seed")
+    if seed is not None:
+        _req(isinstance(seed, int) and not isinstance(seed, bool), "Input should be a valid integer",
+             ["body", "seed"], "int_type")
+        _req(0 <= seed < 2**63, "seed must be between 0 and 2**63 - 1", ["body", "seed"])
+    manual_seed(seed if seed is not None else np.random.SeedSequence().entropy % 2**63)
+
+
+def _build_leaves(run, spec):
+    leaves = spec.get("leaves", {})
+    _req(isinstance(leaves, dict), "Input should be a valid dictionary", ["body", "leaves"], "dict_type")
+    for name, lspec in leaves.items():
+        loc = ["body", "leaves", name]
+        _check_name(name, loc)
+        data, dt, rg = _leaf(name, lspec, loc)
+        run.count(_numel(_shape_of(data)), loc)
+        t = _make_tensor(data, dt, loc)
+        if rg:
+            try:
+                t.requires_grad = True
+            except EngineError as e:
+                e.loc = loc
+                raise
+        run.add(name, t, "leaf", loc)
+
+
+def _run_ops(run, spec, caught):
+    ops = spec.get("ops", [])
+    _req(isinstance(ops, list), "Input should be a valid list", ["body", "ops"], "list_type")
+    if len(ops) > run.limits.max_ops:
+        raise LimitExceeded(f"{len(ops)} ops exceed the limit of {run.limits.max_ops} ops per request (max_ops)",
+                            ["body", "ops"])
+    retain = set(spec.get("retain_grad", []) or [])
+    for i, op in enumerate(ops):
+        loc = ["body", "ops", i]
+        _check_fields(op, OP_FIELDS, loc)
+        for f in ("name", "op"):
+            _req(f in op, "Field required", [*loc, f], "missing")
+        name, opname = op["name"], op["op"]
+        names = name if isinstance(name, list) else [name]
+        _req(len(names) >= 1, "List should have at least 1 item", [*loc, "name"], "too_short")
+        for n in names:
+            _check_name(n, [*loc, "name"])
+            _req(n not in run.env, f"duplicate name {n!r}: names are unique across leaves and ops", [*loc, "name"])
+        _req(isinstance(opname, str), "Input should be a valid string", [*loc, "op"], "string_type")
+        fn = _op_function(opname)
+        _req(fn is not None, f"unknown op {opname!r}; GET /v1/ops lists the ops", [*loc, "op"])
+        args_in = op.get("args", [])
+        kwargs_in = op.get("kwargs", {})
+        _req(isinstance(args_in, list), "Input should be a valid list", [*loc, "args"], "list_type")
+        _req(isinstance(kwargs_in, dict), "Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
+        binder = _binder(fn)
+        args = [_convert(v, binder.kind_of(i=k), run.env, [*loc, "args", k]) for k, v in enumerate(args_in)]
+        kwargs = {k: _convert(v, binder.kind_of(name=k), run.env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()}
+        run.count(output_bound(opname, args, kwargs), loc)
+        no_grad = op.get("no_grad", False)
+        _req(isinstance(no_grad, bool), "Input should be a valid boolean", [*loc, "no_grad"], "bool_type")
+        n_before = len(caught)
+        grad_mode.enabled = not no_grad
+        try:
+            out = fn(*args, **kwargs)
+        except EngineError as e:
+            e.loc = loc
+            raise
+        except MemoryError:
+            raise LimitExceeded("the op ran out of memory", loc) from None
+        except TypeError as e:
+            raise TorchTypeError(str(e), loc) from None
+        except (ValueError, IndexError, ZeroDivisionError, FloatingPointError, OverflowError) as e:
+            raise TorchRuntimeError(str(e), loc) from None
+        finally:
+            grad_mode.enabled = True
+        run.record_warnings(caught[n_before:])
+        del caught[n_before:]
+        if isinstance(name, list):
+            outs = list(out) if isinstance(out, tuple | list) else [out]
+            _req(len(outs) == len(names),
+                 f"op {opname!r} returned {len(outs)} tensors but {len(names)} names were given", [*loc, "name"])
+        else:
+            _req(isinstance(out, Tensor),
+                 f"op {opname!r} returns {len(out) if isinstance(out, tuple | list) else 'no'} tensors: give a "
+                 "list of names", [*loc, "name"])
+            outs = [out]
+        for n, t in zip(names, outs):
+            if not isinstance(t, Tensor):
+                t = tensor(t)
+            run.add(n, t, "op", [*loc, "name"])
+            if n in retain:
+                try:
+                    t.retain_grad()
+                except EngineError as e:
+                    e.loc = ["body", "retain_grad"]
+                    raise
+    for n in retain:
+        _req(n in run.env, f"unknown tensor name {n!r}", ["body", "retain_grad"])
+
+
+def _run_backward(run, spec, caught):
+    passes = spec.get("backward", []) or []
+    _req(isinstance(passes, list), "Input should be a valid list", ["body", "backward"], "list_type")
+    for i, p in enumerate(passes):
+        loc = ["body", "backward", i]
+        _check_fields(p, BACKWARD_FIELDS, loc)
+        _req("tensor" in p, "Field required", [*loc, "tensor"], "missing")
+        t = _lookup(p["tensor"], run.env, [*loc, "tensor"])
+        g = p.get("gradient")
+        if g is not None:
+            g = _make_tensor(decode_numbers(g, [*loc, "gradient"]), t.dtype, [*loc, "gradient"])
+        inputs = p.get("inputs")
+        if inputs is not None:
+            _req(isinstance(inputs, list), "Input should be a valid list", [*loc, "inputs"], "list_type")
+            inputs = [_lookup(n, run.env, [*loc, "inputs", k]) for k, n in enumerate(inputs)]
+            if not inputs:
+                raise TorchRuntimeError("'inputs' argument to backward() cannot be empty.", loc)
+        rg, cg = p.get("retain_graph"), p.get("create_graph", False)
+        n_before = len(caught)
+        try:
+            run_backward([t], [g], rg, bool(cg), inputs=inputs)
+        except EngineError as e:
+            e.loc = loc
+            raise
+        run.record_warnings(caught[n_before:])
+        del caught[n_before:]
+
+
+def _respond(run, spec, caught):
+    env = run.env
+    grads = spec.get("grads")
+    if grads is None:
+        grads = [n for n in run.order if run.kind[n] == "leaf" and env[n].requires_grad]
+    for k, n in enumerate(grads):
+        _lookup(n, env, ["body", "grads", k])
+    outputs = spec.get("outputs")
+    if outputs is None:
+        outputs = list(run.order)
+    for k, n in enumerate(outputs):
+        _lookup(n, env, ["body", "outputs", k])
+    grad_set = set(grads)
+    names = list(dict.fromkeys([*[n for n in run.order if n in set(outputs) or n in grad_set]]))
+    encode = spec.get("encoding", "json")
+    _req(encode in ("json", "base64"), "Input should be 'json' or 'base64'", ["body", "encoding"], "enum")
+    tensors = {}
+    n_before = len(caught)
+    for n in names:
+        t = env[n]
+        g = t.grad if n in grad_set else t._grad
+        tensors[n] = {
+            "shape": list(t.shape),
+            "dtype": t.dtype.name,
+            "data": _wire(t._data, encode),
+            "requires_grad": t.requires_grad,
+            "is_leaf": t.is_leaf,
+            "grad_fn": t.grad_fn.name() if t.grad_fn is not None else None,
+            "grad": _wire(g._data, encode) if g is not None else None,
+            "retains_grad": t.retains_grad,
+            "repr": repr(t),
+        }
+    run.record_warnings(caught[n_before:])
+    return {
+        "tensors": tensors,
+        "graph": _graph(env, names),
+        "warnings": run.warnings,
+        "device": "cpu" if B.xp is np else "cuda",
+    }
+
+
+def _wire(arr, encode):
+    if encode == "base64":
+        import base64  # noqa: PLC0415
+
+        a = np.ascontiguousarray(B.to_numpy(arr))
+        return {"dtype": D.FROM_NP[a.dtype].name, "shape": list(a.shape),
+                "b64": base64.b64encode(a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()).decode()}
+    return encode_array(arr)
+
+
+def _graph(env, names):
+    """Every grad_fn reachable from the returned tensors, ids in breadth-first order."""
+    from engine.autograd import AccumulateGrad  # noqa: PLC0415
+
+    owner = {}
+    for n, t in env.items():
+        if t.grad_fn is not None and id(t.grad_fn) not in owner:
+            owner[id(t.grad_fn)] = n
+    leaf_names = {id(t): n for n, t in env.items() if t.grad_fn is None}
+    ids: dict[int, int] = {}
+    nodes = []
+    queue = []
+    for n in names:
+        fn = env[n].grad_fn
+        if fn is not None and id(fn) not in ids:
+            ids[id(fn)] = len(nodes)
+            nodes.append(fn)
+            queue.append(fn)
+    k = 0
+    while k < len(queue):
+        fn = queue[k]
+        k += 1
+        for nxt, _ in fn.next_functions:
+            if nxt is not None and id(nxt) not in ids:
+                ids[id(nxt)] = len(nodes)
+                nodes.append(nxt)
+                queue.append(nxt)
+    out = []
+    for i, fn in enumerate(nodes):
+        if isinstance(fn, AccumulateGrad):
+            tname = leaf_names.get(id(fn.variable))
+        else:
+            tname = owner.get(id(fn))
+        out.append({
+            "id": i,
+            "name": fn.name(),
+            "tensor": tname,
+            "next_functions": [[ids[id(nxt)], nr] if nxt is not None else None for nxt, nr in fn.next_functions],
+        })
+    return out
+
+
+def estimate(spec: dict, *, limits: Limits | None = None) -> dict:
+    """Cost of a request from its leaves' sizes and op count, without running it: the service uses it to
+    run cheap requests inline and costly ones in killable workers."""
+    limits = limits or DEFAULT_LIMITS
+    _check_fields(spec, TOP_FIELDS, ["body"])
+    leaves = spec.get("leaves", {})
+    _req(isinstance(leaves, dict), "Input should be a valid dictionary", ["body", "leaves"], "dict_type")
+    ops = spec.get("ops", [])
+    _req(isinstance(ops, list), "Input should be a valid list", ["body", "ops"], "list_type")
+    if len(ops) > limits.max_ops:
+        raise LimitExceeded(f"{len(ops)} ops exceed the limit of {limits.max_ops} ops per request (max_ops)",
+                            ["body", "ops"])
+    elements = 0
+    for v in leaves.values():
+        if isinstance(v, dict):
+            elements += _numel(_shape_of(v.get("data")))
+    heavy = {"matmul", "mm", "bmm", "einsum", "conv1d", "conv2d", "linear", "addmm", "expand", "repeat", "tile",
+             "outer", "zeros", "ones", "full", "rand", "randn", "arange", "linspace", "eye", "cdist"}
+    n_heavy = sum(1 for o in ops if isinstance(o, dict) and o.get("op") in heavy)
+    return {"elements": elements, "ops": len(ops), "heavy_ops": n_heavy,
+            "bytes": 8 * elements, "flops": elements * max(1, len(ops)) + n_heavy * 10**9}

@@ -8,7 +8,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.autograd import _grad_enabled, run_backward
+from engine.autograd import run_backward
 from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError
 
 NONLEAF_GRAD_WARNING = (
@@ -426,7 +426,3 @@ def as_tensor(data, dtype=None, device=None):
 
 def is_tensor(x):
     return isinstance(x, Tensor)
-
-
-def _grad_enabled_now():
-    return _grad_enabled[0]

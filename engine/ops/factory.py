@@ -1,6 +1,8 @@
 """Factories: zeros, ones, full, arange, linspace, eye, the *_like family and the seeded random ones."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from engine import _backend as B
@@ -9,8 +11,20 @@ from engine.errors import TorchRuntimeError
 from engine.ops._util import size_arg
 from engine.tensor import Tensor
 
-# One generator per process, reseeded by engine.manual_seed or a request's `seed`.
-_generator = [np.random.default_rng()]
+class _Generators(threading.local):
+    """The random generator, per thread: a request's `seed` must not leak into a concurrent request."""
+
+    def __getitem__(self, i):
+        g = getattr(self, "g", None)
+        if g is None:
+            g = self.g = np.random.default_rng()
+        return g
+
+    def __setitem__(self, i, value):
+        self.g = value
+
+
+_generator = _Generators()
 
 
 def manual_seed(seed: int):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.autograd import FREED_MSG, Node, _grad_enabled, _seq, edge_of
+from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
 from engine.errors import TorchRuntimeError
 
 REGISTRY: dict[str, OpDef] = {}
@@ -241,7 +241,7 @@ class OpDef:
         for i, arr in zip(self.tensor_pos, arrays):
             vals[i] = arr
         out = self.forward(*vals)
-        if not (req and _grad_enabled[0] and self.differentiable):
+        if not (req and grad_mode.enabled and self.differentiable):
             if self.nout == 1:
                 return Tensor._make(out)
             return tuple(Tensor._make(o) for o in out)
