@@ -40,6 +40,11 @@ class TorchTypeError(EngineError, TypeError):
     type = "TypeError"
 
 
+# Torch names its exceptions by the builtin classes; so do we, for tracebacks that read like torch's.
+for _cls in (TorchRuntimeError, TorchIndexError, TorchValueError, TorchTypeError):
+    _cls.__name__ = _cls.__qualname__ = _cls.type
+
+
 class RequestError(EngineError, ValueError):
     """The request document itself is malformed (schema, names, binding): FastAPI-style types."""
 

@@ -66,8 +66,37 @@ def _check_name(name, loc):
     _req(len(name) <= NAME_MAX, f"String should have at most {NAME_MAX} characters", loc, "string_too_long")
 
 
+def decode_b64(obj, loc):
+    """{"dtype", "shape", "b64"} -> a NumPy array (little-endian bytes), checked against its shape."""
+    import base64  # noqa: PLC0415
+    import binascii  # noqa: PLC0415
+
+    for k in obj:
+        if k not in ("dtype", "shape", "b64"):
+            raise RequestError("Extra inputs are not permitted", [*loc, k], "extra_forbidden")
+    for k in ("dtype", "shape", "b64"):
+        _req(k in obj, "Field required", [*loc, k], "missing")
+    dt, shape, text = obj["dtype"], obj["shape"], obj["b64"]
+    _req(dt in D.WIRE, f"Input should be {', '.join(repr(w) for w in D.WIRE)}", [*loc, "dtype"], "enum")
+    _req(isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape),
+         "shape must be a list of non-negative integers", [*loc, "shape"])
+    _req(isinstance(text, str), "Input should be a valid string", [*loc, "b64"], "string_type")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("invalid base64", [*loc, "b64"]) from None
+    npdt = D.BY_NAME[dt].np.newbyteorder("<")
+    n = _numel(shape)
+    _req(len(raw) == n * npdt.itemsize,
+         f"b64 holds {len(raw)} bytes but shape {shape} of {dt} needs {n * npdt.itemsize}", [*loc, "b64"])
+    return np.frombuffer(raw, dtype=npdt).astype(npdt.newbyteorder("="), copy=True).reshape(shape)
+
+
 def decode_numbers(data, loc):
-    """Wire numbers -> Python numbers: "NaN"/"Infinity"/"-Infinity" become floats; other strings fail."""
+    """Wire numbers -> Python numbers: "NaN"/"Infinity"/"-Infinity" become floats; other strings fail;
+    a {"dtype", "shape", "b64"} object becomes an array."""
+    if isinstance(data, dict) and "b64" in data:
+        return decode_b64(data, loc)
     if isinstance(data, str):
         if data in SPECIAL:
             return SPECIAL[data]
@@ -96,6 +125,8 @@ def decode_numbers(data, loc):
 
 
 def _shape_of(data):
+    if isinstance(data, np.ndarray):
+        return list(data.shape)
     shape = []
     x = data
     while isinstance(x, list):
@@ -449,6 +480,8 @@ def _leaf(name, spec, loc):
 
 def _make_tensor(data, dt, loc):
     try:
+        if isinstance(data, np.ndarray):
+            return tensor(data if dt is None else data.astype(dt.np), dtype=dt)
         return tensor(data, dtype=dt)
     except EngineError as e:
         e.loc = loc
@@ -517,7 +550,7 @@ def evaluate(spec: dict, *, limits: Limits | None = None) -> dict:
     prev_mode = grad_mode.enabled
     grad_mode.enabled = True
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
             warnings.simplefilter("always")
             _seed(spec)
             _build_leaves(run, spec)

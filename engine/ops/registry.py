@@ -26,6 +26,7 @@ from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
 from engine.errors import TorchRuntimeError
 
 REGISTRY: dict[str, OpDef] = {}
+_PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}  # "mul.Tensor" -> entry
 _BASE_COUNT: dict[str, int] = {}
 
@@ -105,7 +106,8 @@ class OpNode(Node):
                 out[i] = _conform(gi, meta[i])
             elif not needs[i]:
                 out[i] = None
-        return out
+        diff = op.diff_index
+        return out if diff is None else [out[i] for i in diff]
 
     @property
     def _saved_self(self):  # torch exposes saved tensors as _saved_<name>
@@ -143,7 +145,7 @@ class OpDef:
     """One entry of the op table."""
 
     def __init__(this, schema, forward, *, promote=False, nout=1, index=None, differentiable=True,
-                 joint_mask=False, out_dtype=None, **formulas):
+                 joint_mask=False, out_dtype=None, check=None, **formulas):
         m = _SCHEMA.match(schema)
         if m is None:
             raise ValueError(f"bad schema {schema!r}")
@@ -199,6 +201,13 @@ class OpDef:
                 else:
                     this.argkind[a] = 4
         this.differentiable = differentiable and bool(this.formulas)
+        # torch's next_functions hold an edge per input that has a formula only (where's condition,
+        # nll_loss's target have none); None when that is every tensor input.
+        covered = sorted({i for f in this.formulas for i in f.inputs})
+        this.diff_index = None if len(covered) == len(this.tensor_params) else tuple(covered)
+        # check(*values): torch's argument checks that need the inputs before promotion (their own
+        # dtypes, Python scalars as given); raises torch's error.
+        this.check = check
         this.saves_tensors = any(k in (0, 1) for k in this.argkind.values())
         # Which names each input's formula needs, so only those are saved (as torch's codegen does).
         this._needs_for = [set() for _ in this.tensor_params]
@@ -226,13 +235,16 @@ class OpDef:
                 raise TypeError(f"{self.base}() got an unexpected keyword argument '{next(iter(kwargs))}'")
         else:
             vals = list(args)
+        if self.check is not None:
+            self.check(*vals)
         tensors = [vals[i] for i in self.tensor_pos]
         arrays = []
         req = False
-        for a in tensors:
+        diff = self.diff_index
+        for k, a in enumerate(tensors):
             if isinstance(a, Tensor):
                 arrays.append(a._data)
-                if a._req:
+                if a._req and (diff is None or k in diff):
                     req = True
             else:
                 arrays.append(a)
@@ -240,7 +252,11 @@ class OpDef:
             arrays = _promote(tensors, arrays)
         for i, arr in zip(self.tensor_pos, arrays):
             vals[i] = arr
-        out = self.forward(*vals)
+        try:
+            out = self.forward(*vals)
+        except ValueError:
+            _check_broadcast(arrays)  # NumPy's broadcast failure, in torch's words
+            raise
         if not (req and grad_mode.enabled and self.differentiable):
             if self.nout == 1:
                 return Tensor._make(out)
@@ -260,12 +276,12 @@ class OpDef:
                 e = edge_of(a)
                 edges.append(e)
                 needs.append(e[0] is not None)
-                meta.append((arr.shape, D.FROM_NP[arr.dtype]))
+                meta.append((a._data.shape, D.FROM_NP[a._data.dtype]))  # the input's own dtype, before promotion
             else:
                 edges.append((None, 0))
                 needs.append(False)
                 meta.append(None)
-        node.next_functions = tuple(edges)
+        node.next_functions = tuple(edges) if self.diff_index is None else tuple(edges[i] for i in self.diff_index)
         node._seq = next(_seq)
         node._retained = None
         node._pre_hooks = None
@@ -305,8 +321,32 @@ class OpDef:
         return tuple(res)
 
 
+def _check_broadcast(arrays):
+    """Raise torch's message when the array operands do not broadcast (shapes folded left to right,
+    as TensorIterator does); return quietly when they do."""
+    from engine.ops._util import broadcast_shapes  # noqa: PLC0415
+
+    shape = None
+    for a in arrays:
+        s = getattr(a, "shape", None)
+        if s is None:
+            continue
+        shape = tuple(s) if shape is None else broadcast_shapes(shape, tuple(s))
+
+
 def _promote(args, arrays):
     """Cast tensor operands to torch.result_type of all operands; Python scalars stay scalars."""
+    if len(arrays) == 2:  # the common binary case, decided without building sets
+        a0, a1 = arrays
+        t1 = type(a1)
+        if type(a0) in _PY_SCALARS or a0 is None:
+            pass
+        elif t1 is float or t1 is int:
+            k = a0.dtype.kind
+            if k == "f" or (t1 is int and k in "iu"):
+                return arrays
+        elif t1 is not bool and a1 is not None and type(a0) is not float and a0.dtype == a1.dtype:
+            return arrays
     dts = set()
     for a in arrays:
         dt = getattr(a, "dtype", None)

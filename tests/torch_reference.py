@@ -1,0 +1,227 @@
+"""The oracle: API.md's request document run in real PyTorch 2.13, answered as the same response document.
+
+Tests compare engine.evaluate (and the HTTP service) with this, field by field.
+"""
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_TRIGGERED = re.compile(r" \(Triggered internally at .*\)\s*$", re.S)
+ONCE_WARNINGS = ("The use of `x.T` on tensors of dimension other than 2",)
+T_WARNING = (
+    "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and it will "
+    "throw an error in a future release. Consider `x.mT` to transpose batches of matrices or "
+    "`x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor."
+)
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "int64": torch.int64,
+          "int32": torch.int32, "bool": torch.bool}
+
+
+class TorchFailure(Exception):
+    """torch raised: carries the class name, the message (suffix removed) and the request location."""
+
+    def __init__(self, type_, msg, loc):
+        super().__init__(msg)
+        self.type, self.msg, self.loc = type_, msg, loc
+
+
+def _decode(x):
+    if isinstance(x, str):
+        return SPECIAL[x]
+    if isinstance(x, list):
+        return [_decode(v) for v in x]
+    return x
+
+
+def _encode(t):
+    def enc(v):
+        if isinstance(v, list):
+            return [enc(x) for x in v]
+        if isinstance(v, float):
+            if math.isnan(v):
+                return "NaN"
+            if math.isinf(v):
+                return "Infinity" if v > 0 else "-Infinity"
+        return v
+
+    return enc(t.detach().tolist())
+
+
+def resolve(op):
+    if op == "getitem":
+        return lambda t, idx: t[idx]
+    if op in ("T", "mT", "H", "mH"):
+        return lambda t: getattr(t, op)
+    if op.startswith("linalg."):
+        return getattr(torch.linalg, op.split(".", 1)[1])
+    if hasattr(F, op):
+        return getattr(F, op)
+    if hasattr(torch, op):
+        return getattr(torch, op)
+    return lambda t, *a, **k: getattr(t, op)(*a, **k)
+
+
+def _convert(v, env):
+    if isinstance(v, str):
+        if v in env:
+            return env[v]
+        if v in DTYPES:
+            return DTYPES[v]
+        if v == "...":
+            return Ellipsis
+        if v in SPECIAL:
+            return SPECIAL[v]
+        return v
+    if isinstance(v, list):
+        return [_convert(x, env) for x in v]
+    if isinstance(v, dict) and set(v) == {"slice"}:
+        return slice(*(list(v["slice"]) + [None] * (3 - len(v["slice"]))))
+    return v
+
+
+def _index(v, env):
+    if isinstance(v, list):
+        return tuple(_index(x, env) for x in v)
+    return _convert(v, env)
+
+
+def evaluate(spec: dict) -> dict:
+    env, order, kinds = {}, [], {}
+    seen_once = set()
+    out_warnings = []
+
+    def record(caught):
+        for w in caught:
+            text = _TRIGGERED.sub("", str(w.message))
+            if any(text.startswith(p) for p in ONCE_WARNINGS):
+                if text in seen_once:
+                    continue
+                seen_once.add(text)
+            out_warnings.append({"category": w.category.__name__, "message": text})
+
+    def fail(e, loc):
+        raise TorchFailure(type(e).__name__, _TRIGGERED.sub("", str(e)), loc) from e
+
+    retain = set(spec.get("retain_grad", []))
+    if spec.get("seed") is not None:
+        torch.manual_seed(spec["seed"])
+    for name, leaf in spec.get("leaves", {}).items():
+        loc = ["body", "leaves", name]
+        try:
+            t = torch.tensor(_decode(leaf["data"]), dtype=DTYPES.get(leaf.get("dtype")),
+                             requires_grad=leaf.get("requires_grad", False))
+        except Exception as e:  # noqa: BLE001
+            fail(e, loc)
+        env[name] = t
+        order.append(name)
+        kinds[name] = "leaf"
+    for i, op in enumerate(spec.get("ops", [])):
+        loc = ["body", "ops", i]
+        fn = resolve(op["op"])
+        if op["op"] == "getitem":
+            args = [env[op["args"][0]], _index(op["args"][1], env)]
+        else:
+            args = [_convert(a, env) for a in op.get("args", [])]
+        kwargs = {k: _convert(v, env) for k, v in op.get("kwargs", {}).items()}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with torch.set_grad_enabled(not op.get("no_grad", False)):
+                    out = fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001
+                fail(e, loc)
+        if op["op"] == "T" and args[0].ndim != 2 and not any(str(w.message).startswith(ONCE_WARNINGS[0])
+                                                             for w in caught):
+            # torch warns once per process (TORCH_WARN_ONCE); gradserve answers as a fresh process
+            # would, once per request: restore the warning torch already spent earlier in this process.
+            caught.append(warnings.WarningMessage(T_WARNING, UserWarning, __file__, 0))
+        record(caught)
+        names = op["name"] if isinstance(op["name"], list) else [op["name"]]
+        outs = list(out) if isinstance(op["name"], list) else [out]
+        for n, t in zip(names, outs):
+            env[n] = t
+            order.append(n)
+            kinds[n] = "op"
+            if n in retain:
+                try:
+                    t.retain_grad()
+                except Exception as e:  # noqa: BLE001
+                    fail(e, ["body", "retain_grad"])
+    for i, p in enumerate(spec.get("backward", [])):
+        loc = ["body", "backward", i]
+        t = env[p["tensor"]]
+        g = p.get("gradient")
+        if g is not None:
+            g = torch.tensor(_decode(g), dtype=t.dtype)
+        inputs = [env[n] for n in p["inputs"]] if p.get("inputs") is not None else None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                torch.autograd.backward(t, g, retain_graph=p.get("retain_graph"),
+                                        create_graph=p.get("create_graph", False), inputs=inputs)
+            except Exception as e:  # noqa: BLE001
+                fail(e, loc)
+        record(caught)
+    grads = spec.get("grads")
+    if grads is None:
+        grads = [n for n in order if kinds[n] == "leaf" and env[n].requires_grad]
+    outputs = spec.get("outputs")
+    if outputs is None:
+        outputs = list(order)
+    grad_set, out_set = set(grads), set(outputs)
+    names = [n for n in order if n in out_set or n in grad_set]
+    tensors = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n in names:
+            t = env[n]
+            g = t.grad if n in grad_set else (t.grad if t.is_leaf or t.retains_grad else None)
+            tensors[n] = {
+                "shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""), "data": _encode(t),
+                "requires_grad": t.requires_grad, "is_leaf": t.is_leaf,
+                "grad_fn": t.grad_fn.name() if t.grad_fn is not None else None,
+                "grad": _encode(g) if g is not None else None, "retains_grad": t.retains_grad,
+                "repr": repr(t),
+            }
+    record(caught)
+    return {"tensors": tensors, "graph": graph(env, names), "warnings": out_warnings, "device": "cpu"}
+
+
+def graph(env, names):
+    owner, leaf_names = {}, {}
+    for n, t in env.items():
+        if t.grad_fn is not None and t.grad_fn not in owner:
+            owner[t.grad_fn] = n
+        if t.grad_fn is None:
+            leaf_names[id(t)] = n
+    ids, nodes = {}, []
+    for n in names:
+        fn = env[n].grad_fn
+        if fn is not None and fn not in ids:
+            ids[fn] = len(nodes)
+            nodes.append(fn)
+    k = 0
+    while k < len(nodes):
+        fn = nodes[k]
+        k += 1
+        for nxt, _ in fn.next_functions:
+            if nxt is not None and nxt not in ids:
+                ids[nxt] = len(nodes)
+                nodes.append(nxt)
+    out = []
+    for i, fn in enumerate(nodes):
+        if fn.name() == "torch::autograd::AccumulateGrad" or type(fn).__name__ == "AccumulateGrad":
+            tname = leaf_names.get(id(fn.variable))
+            name = "AccumulateGrad"
+        else:
+            tname = owner.get(fn)
+            name = fn.name()
+        out.append({"id": i, "name": name, "tensor": tname,
+                    "next_functions": [[ids[nxt], nr] if nxt is not None else None for nxt, nr in fn.next_functions]})
+    return out
