@@ -36,9 +36,9 @@ OPERATORS = {
     "__mul__": lambda s, o: P.mul_tensor(s, o),
     "__rmul__": lambda s, o: P.mul_tensor(s, o),
     "__truediv__": lambda s, o: P.div_tensor(s, o),
-    "__rtruediv__": lambda s, o: P.div(o, s),
-    "__floordiv__": lambda s, o: P.div(s, o, rounding_mode="floor"),
-    "__rfloordiv__": lambda s, o: P.div(P._wrap(o, s), s, rounding_mode="floor"),
+    "__rtruediv__": lambda s, o: P.mul_tensor(P.reciprocal(s), o),  # torch: MulBackward0 over ReciprocalBackward0
+    "__floordiv__": lambda s, o: P.floor_divide(s, o),
+    "__rfloordiv__": lambda s, o: P.floor_divide(o, s),
     "__mod__": lambda s, o: P.remainder(s, o),
     "__rmod__": lambda s, o: P.remainder(o, s),
     "__pow__": lambda s, o: P.pow(s, o),

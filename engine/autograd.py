@@ -166,21 +166,10 @@ def edge_of(t):
 def _root_grads(tensors, grad_tensors, create_graph):
     from engine.tensor import Tensor, ones_like_data  # noqa: PLC0415 - tensor imports this module
 
-    roots = []
+    # torch.autograd's _make_grads first (pairwise, as zip), then the C++ engine's checks
+    grads = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
-        if not t.requires_grad:
-            raise TorchRuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        if g is None:
-            if t.numel() != 1:
-                raise TorchRuntimeError("grad can be implicitly created only for scalar outputs")
-            if not t.dtype.is_floating_point:
-                raise TorchRuntimeError(
-                    f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
-                )
-            g = Tensor._make(ones_like_data(t._data))
-        else:
-            if not isinstance(g, Tensor):
-                g = Tensor._make(ones_like_data(t._data) * g)
+        if isinstance(g, Tensor):
             if tuple(g.shape) != tuple(t.shape):
                 raise TorchRuntimeError(
                     f"Mismatch in shape: grad_output[{i}] has a shape of {shape_str(g.shape)} and "
@@ -188,6 +177,24 @@ def _root_grads(tensors, grad_tensors, create_graph):
                 )
             if not create_graph:
                 g = g.detach()
+        elif g is None:
+            if t.requires_grad:
+                if t.numel() != 1:
+                    raise TorchRuntimeError("grad can be implicitly created only for scalar outputs")
+                if not t.dtype.is_floating_point:
+                    raise TorchRuntimeError(
+                        f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
+                    )
+                g = Tensor._make(ones_like_data(t._data))
+        else:
+            raise TorchTypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+        grads.append(g)
+    if len(grads) != len(tensors):
+        raise TorchRuntimeError(f"got {len(tensors)} tensors and {len(grads)} gradients")
+    roots = []
+    for i, (t, g) in enumerate(zip(tensors, grads)):
+        if not t.requires_grad:
+            raise TorchRuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         roots.append((edge_of(t), g))
     return roots
 
@@ -314,7 +321,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         for k, r in enumerate(results):
             if r is None and not allow_unused:
                 raise TorchRuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    f"The differentiated Tensor at index {k} appears to not have been used in the graph. "
                     "Set allow_unused=True if this is the desired behavior."
                 )
             if r is not None and not create_graph:
@@ -405,11 +412,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """torch.autograd.backward."""
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(tensors)
-    if len(grads) != len(tensors):
-        raise TorchRuntimeError(f"got {len(grads)} tensors and {len(tensors)} gradients")
     inputs = _as_list(inputs)
     if inputs is not None and not inputs:
-        raise TorchRuntimeError("'inputs' argument to backward() cannot be empty.")
+        raise TorchRuntimeError("`inputs` argument to `backward()` cannot be empty.")
     run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs)
 
 
@@ -421,12 +426,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     outputs = _as_list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = _as_list(inputs)
+    if not inputs:
+        raise TorchRuntimeError("`inputs` argument to `grad()` cannot be empty.")
     gos = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
-    if len(gos) != len(outputs):
-        raise TorchRuntimeError(
-            f"grad requires one grad_output for each output: got {len(gos)} grad_outputs and "
-            f"{len(outputs)} outputs"
-        )
     if allow_unused is None:
         allow_unused = materialize_grads
     res = run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs, accumulate=False,

@@ -18,6 +18,10 @@ NONLEAF_GRAD_WARNING = (
     "by mistake, make sure you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 "
     "for more information."
 )
+# torch's factories (torch.tensor, torch.ones, ... with requires_grad=True) say "Only ..."; its Python setter
+# `t.requires_grad = True` says "only Tensors of floating point and complex dtype ..." (lower case), and
+# requires_grad_() "only Tensors of floating point dtype ...". engine.ops.factory reaches this through the
+# setter, so the setter keeps the factories' text until factory._finish calls _set_requires_grad itself.
 REQUIRES_GRAD_DTYPE_MSG = "Only Tensors of floating point and complex dtype can require gradients"
 
 
@@ -132,7 +136,7 @@ class Tensor:
         if inputs is not None:
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             if not inputs:
-                raise TorchRuntimeError("'inputs' argument to backward() cannot be empty.")
+                raise TorchRuntimeError("`inputs` argument to `backward()` cannot be empty.")
         run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
@@ -333,6 +337,27 @@ class Tensor:
         return self.to(D.bool_)
 
     def cpu(self):
+        return self
+
+    def zero_(self):
+        """Fill with zeros in place (the tensor object is updated; returns self), as torch's zero_:
+        refused on a leaf that requires grad while grad mode is on; a non-leaf gets ZeroBackward0.
+
+        The array is replaced rather than written into, so that a buffer this tensor shares (a .grad
+        handed to two leaves, a broadcast view) is left intact."""
+        from engine.autograd import grad_mode  # noqa: PLC0415
+
+        if self._req and grad_mode.enabled:
+            if self.grad_fn is None:
+                raise TorchRuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            from engine.ops.pointwise import zero_inplace  # noqa: PLC0415
+
+            out = zero_inplace(self)
+            self._data = out._data
+            self.grad_fn = out.grad_fn
+            self._output_nr = 0
+            return self
+        self._data = B.xp.zeros_like(self._data)
         return self
 
     def clone(self, memory_format=None):

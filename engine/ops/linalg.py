@@ -1,34 +1,48 @@
-"""Matrix products: mm, mv, dot, bmm, addmm, outer, and matmul decomposed exactly as torch decomposes it."""
+"""Matrix products: mm, mv, dot, bmm, addmm, outer, matmul and einsum, decomposed exactly as torch decomposes
+them (at::matmul's folding and batching, at::einsum's permute / diagonal / sum / bmm pipeline)."""
 from __future__ import annotations
+
+import string
 
 import numpy as np
 
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchRuntimeError, TorchValueError
+from engine.ops import pointwise as P
 from engine.ops import shape as S
-from engine.ops.registry import defop
+from engine.ops._util import broadcast_shapes, infer_size, wrap_dim
+from engine.ops.registry import REGISTRY, defop
 from engine.tensor import Tensor
 
+# ----- dtype words in torch's messages -----
 
-def _same_dtype(name, a, b):
-    if a.dtype != b.dtype:
-        raise TorchRuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_cname(a)} != {_cname(b)}")
+_CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
+          "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+_WORD = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+         "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 def _cname(a):
-    return {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-            "int32": "int", "bool": "bool"}[a.dtype.name]
+    return _CNAME.get(a.dtype.name, a.dtype.name)
+
+
+def _word(a):
+    return _WORD.get(a.dtype.name, a.dtype.name)
+
+
+# ----- the entries -----
 
 
 def _mm(a, b):
     if a.ndim != 2:
-        raise TorchRuntimeError(f"self must be a matrix")
+        raise TorchRuntimeError("self must be a matrix")
     if b.ndim != 2:
-        raise TorchRuntimeError(f"mat2 must be a matrix")
+        raise TorchRuntimeError("mat2 must be a matrix")
     if a.shape[1] != b.shape[0]:
         raise TorchRuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})"
         )
-    _same_dtype("mm", a, b)
+    if a.dtype != b.dtype:
+        raise TorchRuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_cname(a)} != {_cname(b)}")
     return np.matmul(a, b)
 
 
@@ -44,12 +58,14 @@ def _mv(a, v):
         raise TorchRuntimeError(
             f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), vec ({v.shape[0]})"
         )
-    _same_dtype("mv", a, v)
+    if a.dtype != v.dtype:
+        raise TorchRuntimeError(
+            f"addmv input tensors must have the same dtype, but got {_word(v)}, {_word(a)}, and {_word(v)}")
     return np.matmul(a, v)
 
 
 mv_op = defop("mv(Tensor self, Tensor vec) -> Tensor", _mv,
-              self=lambda grad, vec: grad.unsqueeze(1) * vec.unsqueeze(0) if False else outer(grad, vec),
+              self=lambda grad, vec: outer(grad, vec),
               vec=lambda grad, self: self.t().mv(grad))
 
 
@@ -59,18 +75,13 @@ def _dot(a, b):
     if a.shape[0] != b.shape[0]:
         raise TorchRuntimeError(
             f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have the same "
-            "number of elements, but got {} and {} elements respectively".format(a.shape[0], b.shape[0])
+            f"number of elements, but got {a.shape[0]} and {b.shape[0]} elements respectively"
         )
     if a.dtype != b.dtype:
         raise TorchRuntimeError(
             f"dot : expected both vectors to have same dtype, but found {_word(a)} and {_word(b)}"
         )
-    return np.dot(a, b)
-
-
-def _word(a):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-            "bool": "Bool"}[a.dtype.name]
+    return np.asarray(np.dot(a, b))
 
 
 dot_op = defop("dot(Tensor self, Tensor tensor) -> Tensor", _dot,
@@ -88,7 +99,8 @@ def _bmm(a, b):
             f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] but "
             f"got: [{b.shape[0]}, {b.shape[1]}]."
         )
-    _same_dtype("bmm", a, b)
+    if a.dtype != b.dtype:
+        raise TorchRuntimeError(f"expected scalar type {_word(a)} but found {_word(b)}")
     return np.matmul(a, b)
 
 
@@ -98,22 +110,70 @@ bmm_op = defop("bmm(Tensor self, Tensor mat2) -> Tensor", _bmm,
 
 
 def _addmm(c, a, b, beta=1, alpha=1):
-    p = _mm(a, b)
+    if a.ndim != 2:
+        raise TorchRuntimeError(f"mat1 must be a matrix, got {a.ndim}-D tensor")
+    if b.ndim != 2:
+        raise TorchRuntimeError(f"mat2 must be a matrix, got {b.ndim}-D tensor")
+    if c.dtype != b.dtype:
+        raise TorchRuntimeError(f"self and mat2 must have the same dtype, but got {_word(c)} and {_word(b)}")
+    if a.dtype != b.dtype:
+        raise TorchRuntimeError(f"mat1 and mat2 must have the same dtype, but got {_word(a)} and {_word(b)}")
+    if a.shape[1] != b.shape[0]:
+        raise TorchRuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})"
+        )
+    c = S._expand(c, (a.shape[0], b.shape[1]))
+    p = np.matmul(a, b)
     if alpha != 1:
-        p = p * alpha
-    return c + p if beta == 1 else c * beta + p
+        p = p * np.asarray(alpha, dtype=p.dtype)
+    if beta == 0:
+        return p
+    return c + p if beta == 1 else c * np.asarray(beta, dtype=c.dtype) + p
 
 
 addmm_op = defop(
     "addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor", _addmm,
-    self=lambda grad, self_shape, beta: S._sum_to(grad if beta == 1 else grad * beta, self_shape),
+    self=lambda grad, beta: grad if beta == 1 else grad * beta,
     mat1=lambda grad, mat2, alpha: grad.mm(mat2.t()) if alpha == 1 else grad.mm(mat2.t()) * alpha,
     mat2=lambda grad, mat1, alpha: mat1.t().mm(grad) if alpha == 1 else mat1.t().mm(grad) * alpha,
 )
 
 
-def _outer(a, b):
-    return np.multiply.outer(a, b)
+# ----- torch's reshape / contiguous, as the decompositions below record them -----
+
+_LAZY: dict = {}
+
+
+def _reshape_alias_op():
+    """`_reshape_alias` (ReshapeAliasBackward0): reshape of a non-contiguous tensor that a view can express."""
+    op = _LAZY.get("_reshape_alias") or REGISTRY.get("_reshape_alias")
+    if op is None:
+        op = defop("_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a)",
+                   lambda a, size, stride=None: np.reshape(a, tuple(size), copy=False), index=0,
+                   self=lambda grad, self_shape: grad.reshape(self_shape))
+    _LAZY["_reshape_alias"] = op
+    return op
+
+
+def _reshape(t, shape):
+    """at::reshape: a view when contiguous, `_reshape_alias` when strides allow, else clone + _unsafe_view."""
+    a = t._data
+    shape = infer_size(shape, a.size)
+    if a.flags.c_contiguous:
+        return S.view_op(t, size=shape)
+    try:
+        np.reshape(a, shape, copy=False)
+    except ValueError:
+        return S.unsafe_view(P.clone(t), size=shape)
+    return _reshape_alias_op()(t, size=shape, stride=None)
+
+
+def _contiguous(t):
+    return t if t._data.flags.c_contiguous else P.clone(t)
+
+
+def _mT(t):
+    return S.transpose_op(t, dim0=-2, dim1=-1)
 
 
 # ----- Python-facing functions -----
@@ -131,9 +191,6 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     return dot_op(input, tensor)
 
 
-inner_1d = dot
-
-
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     return bmm_op(input, mat2)
 
@@ -143,74 +200,425 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: 
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
-    # torch: outer is mul of a column and a row
-    return S.unsqueeze(input, 1) * vec2
+    """torch: input.reshape({n, 1}) * vec2 (MulBackward0 over ViewBackward0)."""
+    if input.ndim != 1:
+        raise TorchRuntimeError(f"outer: Expected 1-D argument self, but got {input.ndim}-D")
+    if vec2.ndim != 1:
+        raise TorchRuntimeError(f"outer: Expected 1-D argument vec2, but got {vec2.ndim}-D")
+    return P.mul(_reshape(input, (input.shape[0], 1)), vec2)
 
 
 ger = outer
 
 
+def _should_fold(t1, t2):
+    """at::matmul's should_fold (no out=): fold the batch of the larger operand into mm / mv rows."""
+    larger = t1.ndim >= t2.ndim
+    dim_big = t1.ndim if larger else t2.ndim
+    dim_small = t2.ndim if larger else t1.ndim
+    if not (dim_big >= 3 and dim_small <= 2):
+        return False
+    if (t2 if larger else t1).requires_grad:
+        return True
+    if t1.ndim == 2:
+        return False
+    a = t1._data if larger else np.swapaxes(t2._data, -1, -2)
+    if a.size == 0:
+        return True
+    shape, strides = a.shape, a.strides
+    return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(dim_big - 2))
+
+
 def matmul(input: Tensor, other: Tensor) -> Tensor:
-    """torch's at::matmul, including the graph it records for each rank combination."""
-    d1, d2 = input.ndim, other.ndim
+    """torch's at::matmul (_matmul_impl), including the graph it records for each rank combination."""
+    t1, t2 = input, other
+    d1, d2 = t1.ndim, t2.ndim
     if d1 == 0 or d2 == 0:
         raise TorchRuntimeError(f"both arguments to matmul need to be at least 1D, but they are {d1}D and {d2}D")
     if d1 == 1 and d2 == 1:
-        return dot_op(input, other)
+        return dot_op(t1, t2)
     if d1 == 2 and d2 == 1:
-        return mv_op(input, other)
+        return mv_op(t1, t2)
     if d1 == 1 and d2 == 2:
-        return S.squeeze_inplace_dim(mm_op(S.unsqueeze(input, 0), other), dim=0)
+        return S.squeeze_inplace_dim(mm_op(S.unsqueeze(t1, 0), t2), dim=0)
     if d1 == 2 and d2 == 2:
-        return mm_op(input, other)
-    if d1 >= 3 and d2 in (1, 2):
-        # fold the batch into the rows: one mm, then _unsafe_view back
-        t2 = S.unsqueeze(other, -1) if d2 == 1 else other
-        sizes = tuple(input.shape)
-        out_shape = sizes[:-1] + ((t2.shape[-1],) if d2 == 2 else ())
-        if sizes[-1] != t2.shape[0]:
-            raise TorchRuntimeError(
-                f"mat1 and mat2 shapes cannot be multiplied ({int(np.prod(sizes[:-1]))}x{sizes[-1]} and "
-                f"{t2.shape[0]}x{t2.shape[1]})"
-            )
-        folded = S.reshape(input, (-1, sizes[-1]))
-        out = mm_op(folded, t2)
-        return S.unsafe_view(out, size=out_shape)
-    if d1 in (1, 2) and d2 >= 3 and False:
-        pass
-    # general batched case: broadcast the batch dims, expand, reshape to 3-D, bmm, _unsafe_view
-    t1 = S.unsqueeze(input, 0) if d1 == 1 else input
-    t2 = S.unsqueeze(other, -1) if d2 == 1 else other
-    n, m1 = t1.shape[-2], t1.shape[-1]
-    m2, p = t2.shape[-2], t2.shape[-1]
-    from engine.ops._util import broadcast_shapes  # noqa: PLC0415
+        return mm_op(t1, t2)
+    if _should_fold(t1, t2):
+        transpose = d2 > d1
+        a = _mT(t2) if transpose else t1
+        b = (S.t(t1) if d1 == 2 else t1) if transpose else t2
+        sizes = tuple(a.shape)
+        out_shape = sizes[:-1]
+        folded = int(np.prod(out_shape)) if out_shape else 1
+        if b.ndim == 2:
+            out_shape = out_shape + (b.shape[1],)
+        a_folded = _reshape(a, (folded, sizes[-1]))
+        if b.ndim == 2:
+            out = S.unsafe_view(mm_op(a_folded, b), size=out_shape)
+            return _contiguous(_mT(out)) if transpose else out
+        return S.unsafe_view(mv_op(a_folded, b), size=out_shape)
+    # batched: expand both batches to their broadcast, fold into 3-D, bmm, _unsafe_view back
+    n = t1.shape[-2] if d1 > 1 else 1
+    m1 = t1.shape[-1]
+    batch1 = tuple(t1.shape[:max(d1 - 2, 0)])
+    m2 = t2.shape[-2] if d2 > 1 else t2.shape[0]
+    p = t2.shape[-1] if d2 > 1 else 1
+    batch2 = tuple(t2.shape[:max(d2 - 2, 0)])
+    if d1 == 3 and d2 == 3 and batch1[0] != batch2[0]:
+        if batch1[0] == 1 and t1.requires_grad:
+            return matmul(S.squeeze_dim(t1, dim=0), t2)
+        if batch2[0] == 1 and t2.requires_grad:
+            return matmul(t1, S.squeeze_dim(t2, dim=0))
+    out_batch = broadcast_shapes(batch1, batch2)
+    bprod = int(np.prod(out_batch)) if out_batch else 1
+    e1 = _reshape(S.expand_op(t1, size=out_batch + (n, m1)), (bprod, n, m1))
+    vector_rhs = d2 == 1
+    e2 = S.expand_op(t2, size=out_batch + ((m2,) if vector_rhs else (m2, p)))
+    if vector_rhs:
+        e2 = S.unsqueeze(_reshape(e2, (bprod, m2)), 2)
+    else:
+        e2 = _reshape(e2, (bprod, m2, p))
+    out_shape = out_batch + ((n,) if d1 > 1 else ()) + ((p,) if d2 > 1 else ())
+    r = bmm_op(e1, e2)
+    if vector_rhs:
+        r = S.squeeze_dim(r, dim=-1)
+    return S.unsafe_view(r, size=out_shape)
 
-    batch1, batch2 = tuple(t1.shape[:-2]), tuple(t2.shape[:-2])
-    batch = broadcast_shapes(batch1, batch2)
-    if m1 != m2:
-        raise TorchRuntimeError(
-            f"Expected size for first two dimensions of batch2 tensor to be: [{int(np.prod(batch))}, {m1}] but "
-            f"got: [{int(np.prod(batch))}, {m2}]."
-        )
-    bn = int(np.prod(batch)) if batch else 1
-    e1 = t1 if batch1 + (n, m1) == batch + (n, m1) else S.expand(t1, batch + (n, m1))
-    e2 = t2 if batch2 + (m2, p) == batch + (m2, p) else S.expand(t2, batch + (m2, p))
-    r1 = S.reshape(e1, (bn, n, m1))
-    r2 = S.reshape(e2, (bn, m2, p))
-    out = bmm_op(r1, r2)
-    out_shape = batch + ((n,) if d1 > 1 else ()) + ((p,) if d2 > 1 else ())
-    return S.unsafe_view(out, size=out_shape)
+
+# ----- einsum -----
+
+
+def _diagonal_ops():
+    """diagonal (DiagonalBackward0) and its backward diagonal_backward (DiagonalBackwardBackward0)."""
+    if "diagonal" in _LAZY:
+        return _LAZY["diagonal"]
+    diag = REGISTRY.get("diagonal")
+    if diag is None:
+        def fwd(a, offset=0, dim1=0, dim2=1):
+            return np.diagonal(a, offset, wrap_dim(dim1, a.ndim), wrap_dim(dim2, a.ndim))
+
+        def bwd_fwd(g, input_sizes, offset, dim1, dim2):
+            out = np.zeros(tuple(input_sizes), dtype=g.dtype)
+            view = np.diagonal(out, offset, wrap_dim(dim1, out.ndim), wrap_dim(dim2, out.ndim))
+            view.setflags(write=True)
+            view[...] = g
+            return out
+
+        holder = {}
+        holder["bwd"] = defop(
+            "diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor",
+            bwd_fwd, index=0,
+            grad_output=lambda grad, offset, dim1, dim2: holder["diag"](grad, offset, dim1, dim2))
+        holder["diag"] = defop(
+            "diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)", fwd, index=0,
+            self=lambda grad, self_shape, offset, dim1, dim2: holder["bwd"](grad, list(self_shape), offset, dim1,
+                                                                            dim2))
+        diag = holder["diag"]
+    _LAZY["diagonal"] = diag
+    return diag
+
+
+_NUM_LETTERS = 26
+_TOTAL_LABELS = 52
+_ELLIPSIS = 52
+
+
+def _label_to_subscript(c):
+    return ord(c) - ord("A") if c.isupper() else ord(c) - ord("a") + _NUM_LETTERS
+
+
+def _subscript_to_label(s):
+    return chr(s + ord("A")) if s < _NUM_LETTERS else chr(s - _NUM_LETTERS + ord("a"))
+
+
+def _sumproduct_pair(left, right, sum_dims, keepdim):
+    """(left * right).sum(sum_dims) by permutes and one bmm, as at::native::sumproduct_pair."""
+    if left.ndim != right.ndim:
+        raise TorchRuntimeError("number of dimensions must match")
+    if not sum_dims:
+        return P.mul(left, right)
+    dim = left.ndim
+    sum_set = set(sum_dims)
+    lro, lo, ro = [], [], []
+    lro_size = lo_size = ro_size = sum_size = 1
+    for i in range(dim):
+        sl = left.shape[i] != 1
+        sr = right.shape[i] != 1
+        if i in sum_set:
+            if sl and sr:
+                if left.shape[i] != right.shape[i]:
+                    raise TorchRuntimeError("non-broadcast dimensions must match")
+                sum_size *= left.shape[i]
+            elif sl:
+                left = _sum_keep(left, [i])
+            elif sr:
+                right = _sum_keep(right, [i])
+        elif sl and sr:
+            if left.shape[i] != right.shape[i]:
+                raise TorchRuntimeError("non-broadcast dimensions must match")
+            lro.append(i)
+            lro_size *= left.shape[i]
+        elif sl:
+            lo.append(i)
+            lo_size *= left.shape[i]
+        else:
+            ro.append(i)
+            ro_size *= right.shape[i]
+    out_size = ([left.shape[d] for d in lro] + [left.shape[d] for d in lo] + [1] * len(sum_dims)
+                + [right.shape[d] for d in ro])
+    lperm = lro + lo + list(sum_dims) + ro
+    rperm = lro + list(sum_dims) + ro + lo
+    operm = [-1] * len(out_size)
+    i = 0
+    for group in (lro, lo, list(sum_dims), ro):
+        for d in group:
+            operm[d] = i
+            i += 1
+    left = _reshape(S.permute_op(left, dims=lperm), (lro_size, lo_size, sum_size))
+    right = _reshape(S.permute_op(right, dims=rperm), (lro_size, sum_size, ro_size))
+    result = bmm_op(left, right)
+    result = S.permute_op(S.view_op(result, size=out_size), dims=operm)
+    if not keepdim:
+        sizes = [s for k, s in enumerate(result.shape) if k not in sum_set]
+        result = S.view_op(result, size=sizes)
+    return result
+
+
+def _sum_keep(t, dims):
+    from engine.ops.reduction import sum_dim  # noqa: PLC0415
+
+    return sum_dim(t, dim=list(dims), keepdim=True)
+
+
+def _einsum(equation, operands):
+    if not operands:
+        raise TorchRuntimeError("einsum(): must provide at least one operand")
+    num_ops = len(operands)
+    arrow = equation.find("->")
+    lhs = equation if arrow < 0 else equation[:arrow]
+
+    op_labels = [[] for _ in range(num_ops)]
+    ell_in_input = False
+    curr = 0
+    i = 0
+    while i < len(lhs):
+        c = lhs[i]
+        if c == " ":
+            pass
+        elif c == ".":
+            if ell_in_input:
+                raise TorchRuntimeError(
+                    f"einsum(): found '.' for operand {curr} for which an ellipsis was already found")
+            if not (i + 2 < len(lhs) and lhs[i + 1] == "." and lhs[i + 2] == "."):
+                raise TorchRuntimeError(f"einsum(): found '.' for operand {curr} that is not part of any ellipsis")
+            i += 2
+            op_labels[curr].append(_ELLIPSIS)
+            ell_in_input = True
+        elif c == ",":
+            curr += 1
+            if curr >= num_ops:
+                raise TorchRuntimeError("einsum(): fewer operands were provided than specified in the equation")
+            ell_in_input = False
+        else:
+            if c not in string.ascii_letters:
+                raise TorchRuntimeError(
+                    f"einsum(): invalid subscript given at index {i} in the equation string, subscripts must be "
+                    "in [a-zA-Z]")
+            op_labels[curr].append(_label_to_subscript(c))
+        i += 1
+    if curr != num_ops - 1:
+        raise TorchRuntimeError("einsum(): more operands were provided than specified in the equation")
+
+    label_count = [0] * _TOTAL_LABELS
+    ell_num_dim = 0
+    for k, op in enumerate(operands):
+        labels = op_labels[k]
+        ndims = op.ndim
+        nlabels = len(labels)
+        has_ell = False
+        for lab in labels:
+            if lab == _ELLIPSIS:
+                nlabels -= 1
+                has_ell = True
+                ell_num_dim = max(ell_num_dim, ndims - nlabels)
+            else:
+                label_count[lab] += 1
+        if not (nlabels <= ndims if has_ell else nlabels == ndims):
+            raise TorchRuntimeError(
+                f"einsum(): the number of subscripts in the equation ({nlabels}) "
+                + ("is more than the number of dimensions (" if has_ell else "does not match the number of "
+                   "dimensions (")
+                + f"{ndims}) for operand {k}" + ("" if has_ell else " and no ellipsis was given"))
+
+    label_perm_index = [-1] * _TOTAL_LABELS
+    perm_index = 0
+    ell_index = 0
+    ell_in_output = False
+    if arrow < 0:
+        perm_index = ell_num_dim
+        ell_in_output = True
+        for lab in range(_TOTAL_LABELS):
+            if label_count[lab] == 1:
+                label_perm_index[lab] = perm_index
+                perm_index += 1
+    else:
+        rhs = equation[arrow + 2:]
+        i = 0
+        while i < len(rhs):
+            c = rhs[i]
+            if c == " ":
+                pass
+            elif c == ".":
+                if ell_in_output:
+                    raise TorchRuntimeError(
+                        "einsum(): found '.' for output but an ellipsis (...) was already found")
+                if not (i + 2 < len(rhs) and rhs[i + 1] == "." and rhs[i + 2] == "."):
+                    raise TorchRuntimeError(
+                        "einsum(): found '.' for output that is not part of any ellipsis (...)")
+                i += 2
+                ell_index = perm_index
+                perm_index += ell_num_dim
+                ell_in_output = True
+            else:
+                if c not in string.ascii_letters:
+                    raise TorchRuntimeError(
+                        f"einsum(): invalid subscript given at index {len(lhs) + 2 + i} in the equation string, "
+                        "subscripts must be in [a-zA-Z]")
+                idx = _label_to_subscript(c)
+                if not (label_count[idx] > 0 and label_perm_index[idx] == -1):
+                    raise TorchRuntimeError(
+                        f"einsum(): output subscript {c}"
+                        + (" appears more than once in the output" if label_perm_index[idx] > -1
+                           else " does not appear in the equation for any input operand"))
+                label_perm_index[idx] = perm_index
+                perm_index += 1
+            i += 1
+
+    out_num_dim = perm_index
+    if not ell_in_output:
+        ell_index = perm_index
+        perm_index += ell_num_dim
+    for lab in range(_TOTAL_LABELS):
+        if label_count[lab] > 0 and label_perm_index[lab] == -1:
+            label_perm_index[lab] = perm_index
+            perm_index += 1
+
+    label_size = [1] * _TOTAL_LABELS
+    ell_sizes = [1] * ell_num_dim
+    dim_counts = [0] * perm_index
+    ops = []
+    for k in range(num_ops):
+        op = operands[k]
+        permutation = [-1] * perm_index
+        dim = 0
+        for s in op_labels[k]:
+            if s == _ELLIPSIS:
+                ndim = operands[k].ndim - (len(op_labels[k]) - 1)
+                for j in range(ell_num_dim - ndim, ell_num_dim):
+                    if op.shape[dim] != 1:
+                        if not (ell_sizes[j] == 1 or ell_sizes[j] == op.shape[dim]):
+                            raise TorchRuntimeError(
+                                f"einsum(): dimension {dim} covered by ellipsis in operand {k}has size "
+                                f"{op.shape[dim]} which does not broadcast with previously seen ellipsis with size "
+                                f"{ell_sizes[j]} for the respective dimension")
+                        ell_sizes[j] = op.shape[dim]
+                        dim_counts[ell_index + j] += 1
+                    permutation[ell_index + j] = dim
+                    dim += 1
+            elif permutation[label_perm_index[s]] == -1:
+                if op.shape[dim] != 1:
+                    if not (label_size[s] == 1 or label_size[s] == op.shape[dim]):
+                        raise TorchRuntimeError(
+                            f"einsum(): subscript {_subscript_to_label(s)} has size {op.shape[dim]} for operand {k} "
+                            f"which does not broadcast with previously seen size {label_size[s]}")
+                    label_size[s] = op.shape[dim]
+                    dim_counts[label_perm_index[s]] += 1
+                permutation[label_perm_index[s]] = dim
+                dim += 1
+            else:
+                prev_dim = permutation[label_perm_index[s]]
+                if op.shape[dim] != op.shape[prev_dim]:
+                    raise TorchRuntimeError(
+                        f"einsum(): subscript {_subscript_to_label(s)} is repeated for operand {k} but the sizes "
+                        f"don't match, {op.shape[dim]} != {op.shape[prev_dim]}")
+                op = _movedim_last(_diagonal_ops()(op, 0, prev_dim, dim), prev_dim)
+        for idx, val in enumerate(permutation):
+            if val == -1:
+                op = S.unsqueeze(op, dim)
+                permutation[idx] = dim
+                dim += 1
+        ops.append(S.permute_op(op, dims=permutation))
+
+    while len(ops) > 1:
+        a, b = ops[0], ops[1]
+        del ops[:2]
+        sum_dims = []
+        a_dims_to_sum = []
+        b_dims_to_sum = []
+        for dim in range(out_num_dim, perm_index):
+            if a.shape[dim] != 1 and b.shape[dim] != 1:
+                dim_counts[dim] -= 1
+                if dim_counts[dim] == 1:
+                    sum_dims.append(dim)
+                    dim_counts[dim] = 0
+            elif dim_counts[dim] == 1:
+                if a.shape[dim] != 1:
+                    a_dims_to_sum.append(dim)
+                    dim_counts[dim] = 0
+                elif b.shape[dim] != 1:
+                    b_dims_to_sum.append(dim)
+                    dim_counts[dim] = 0
+        if a_dims_to_sum:
+            a = _sum_keep(a, a_dims_to_sum)
+        if b_dims_to_sum:
+            b = _sum_keep(b, b_dims_to_sum)
+        ops.insert(0, _sumproduct_pair(a, b, sum_dims, True))
+
+    if perm_index - out_num_dim > 0:
+        if num_ops > 1:
+            sizes = list(ops[0].shape)
+            for dim in range(perm_index - 1, out_num_dim - 1, -1):
+                del sizes[dim]
+            return S.view_op(ops[0], size=sizes)
+        from engine.ops.reduction import sum_dim  # noqa: PLC0415
+
+        return sum_dim(ops[0], dim=list(range(out_num_dim, perm_index)), keepdim=False)
+    return ops[0]
+
+
+def _movedim_last(t, dst):
+    """t.movedim(-1, dst): torch implements movedim as a permute (recorded even when it is the identity)."""
+    n = t.ndim
+    src = n - 1
+    order = [d for d in range(n) if d != src]
+    order.insert(dst, src)
+    return S.permute_op(t, dims=order)
+
+
+def einsum(equation: str, *operands: Tensor) -> Tensor:
+    """torch.einsum(equation, *operands) (or a list of operands), contracted left to right as torch does
+    without opt_einsum."""
+    if len(operands) < 1 or not isinstance(equation, str):
+        raise TorchValueError(
+            "einsum(): must specify the equation string and at least one operand, or at least one operand and "
+            "its subscripts list")
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        return einsum(equation, *operands[0])
+    return _einsum(equation, list(operands))
 
 
 from engine.ops.registry import entry  # noqa: E402
 
 CATALOG = [
-    entry("matmul", matmul, "Matrix product with torch's rank rules (dot, mv, mm, batched bmm).", dot_op, mv_op,
-          mm_op, bmm_op, unsafe_view_op := S.unsafe_view),
+    entry("matmul", matmul, "Matrix product with torch's rank rules (dot, mv, mm, folded mm/mv, batched bmm).",
+          dot_op, mv_op, mm_op, bmm_op, S.unsafe_view),
     entry("mm", mm, "Matrix @ matrix.", mm_op),
     entry("mv", mv, "Matrix @ vector.", mv_op),
     entry("dot", dot, "Dot product of two 1-D tensors.", dot_op),
     entry("bmm", bmm, "Batched matrix product of 3-D tensors.", bmm_op),
     entry("addmm", addmm, "beta * input + alpha * (mat1 @ mat2).", addmm_op),
     entry("outer", outer, "Outer product of two vectors.", grad_fns=("MulBackward0",)),
+    entry("ger", outer, "Alias of outer.", grad_fns=("MulBackward0",)),
+    entry("einsum", einsum, "Einstein summation, decomposed into permute / diagonal / sum / bmm as torch does.",
+          bmm_op, method=False, grad_fns=("ViewBackward0", "PermuteBackward0", "SumBackward1", "MulBackward0")),
 ]

@@ -7,6 +7,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
+from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchRuntimeError
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
@@ -25,11 +26,63 @@ def _float_out(fn):
     return f
 
 
+def _is_float(x):
+    return isinstance(x, float) or (hasattr(x, "dtype") and x.dtype.kind == "f")
+
+
 def _true_div(a, b):
-    if getattr(a, "dtype", np.dtype("f")).kind != "f" and getattr(b, "dtype", np.dtype("f")).kind != "f":
-        if not isinstance(b, float) and not isinstance(a, float):
-            a = a.astype(D.default_float.np) if hasattr(a, "astype") else float(a)
+    """True division: integer and bool operands compute in the default float dtype, as torch."""
+    if not _is_float(a) and not _is_float(b):
+        f = D.default_float.np
+        a = a.astype(f) if hasattr(a, "astype") else a
+        b = b.astype(f) if hasattr(b, "astype") else b
     return np.true_divide(a, b)
+
+
+def _scale(b, alpha):
+    """b * alpha keeping b's dtype (a NumPy scalar from multiplying two Python numbers would not)."""
+    return b * alpha if type(b) in (int, float, bool) else np.multiply(b, alpha)
+
+
+def _float_binary(fn):
+    """Binary float function: integer operands (already promoted to one dtype) compute in the default float."""
+
+    def f(a, b):
+        if not _is_float(a) and not _is_float(b):
+            a = a.astype(D.default_float.np) if hasattr(a, "astype") else a
+            b = b.astype(D.default_float.np) if hasattr(b, "astype") else b
+        return fn(a, b)
+
+    return f
+
+
+class NotImplemented(Node):  # noqa: A001 - torch's class name (torch::autograd::NotImplemented)
+    """grad_fn of an op whose derivative torch does not implement (floor_divide, remainder with a scalar
+    dividend): its edges are the inputs that require grad, and a backward through it raises."""
+
+    __slots__ = ("_aten",)
+
+    def apply(self, grads, create_graph):
+        raise TorchRuntimeError(f"derivative for aten::{self._aten} is not implemented")
+
+
+def _not_implemented(aten_name, out, *inputs):
+    """Attach a NotImplemented node to `out` when an input requires grad (torch's not_implemented formula)."""
+    if not grad_mode.enabled or out._data.dtype.kind != "f":
+        return out
+    edges = tuple(edge_of(t) for t in inputs if isinstance(t, Tensor) and t.requires_grad)
+    if not edges:
+        return out
+    node = NotImplemented()
+    node._aten = aten_name
+    node.next_functions = edges
+    node._seq = next(_seq)
+    node._retained = None
+    node._pre_hooks = None
+    node._hooks = None
+    out._req = True
+    out.grad_fn = node
+    return out
 
 
 def _where_zero(cond, g):
@@ -37,19 +90,90 @@ def _where_zero(cond, g):
     return where(cond, 0.0, g)
 
 
+# ----- argument checks torch makes before computing (on the inputs' own dtypes) -----
+
+
+def _is_bool(x):
+    return isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype.kind == "b")
+
+
+def _alpha_check(self, other, alpha):
+    """torch's alpha_check, on the result dtype of the operands."""
+    if alpha is None or (type(alpha) is int and alpha == 1):
+        return
+    dt = D.result_type(self, other)
+    if isinstance(alpha, bool) and dt is not D.bool_:
+        raise TorchRuntimeError("Boolean alpha only supported for Boolean results.")
+    if not dt.is_floating_point and isinstance(alpha, float):
+        raise TorchRuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+
+
+def _sub_check(self, other, alpha=1):
+    if _is_bool(self) and _is_bool(other):
+        raise TorchRuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+            "`logical_xor()` operator instead."
+        )
+    if _is_bool(self) or _is_bool(other):
+        raise TorchRuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+            "a mask, use the `~` or `logical_not()` operator instead."
+        )
+    _alpha_check(self, other, alpha)
+
+
+def _neg_check(self):
+    if _is_bool(self):
+        raise TorchRuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
+            "use the `~` or `logical_not()` operator instead."
+        )
+
+
+def _int_zero_div_check(a, b):
+    """Integer division by zero (fmod, remainder, floor/trunc div) raises, as torch's CPU kernels do."""
+    if getattr(a, "dtype", np.dtype("f")).kind in "iub" and (
+        getattr(b, "dtype", None) is not None and b.dtype.kind in "iub" or type(b) in (int, bool)
+    ) and np.any(np.asarray(b) == 0):
+        raise TorchRuntimeError("ZeroDivisionError")
+
+
+def _checked(fn):
+    def f(a, b):
+        _int_zero_div_check(a, b)
+        return fn(a, b)
+
+    return f
+
+
+def _checked_scalar(fn):
+    """fn(tensor, Python scalar) with torch's result dtype (a float scalar lifts an integer tensor to the
+    default float dtype, an int scalar lifts bool to int64)."""
+
+    def f(a, b):
+        _int_zero_div_check(a, b)
+        if isinstance(b, float) and a.dtype.kind != "f":
+            a = a.astype(D.default_float.np)
+        elif type(b) is int and a.dtype.kind == "b":
+            a = a.astype(np.int64)
+        return fn(a, b)
+
+    return f
+
+
 # ----- Binary arithmetic -----
 
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-    lambda a, b, alpha=1: np.add(a, b) if alpha == 1 else np.add(a, np.multiply(b, alpha)),
-    promote=True,
+    lambda a, b, alpha=1: np.add(a, b) if alpha == 1 else np.add(a, _scale(b, alpha)),
+    promote=True, check=_alpha_check,
     self=lambda grad: grad,
     other=lambda grad, alpha: grad if alpha == 1 else grad * alpha,
 )
 sub_tensor = defop(
     "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-    lambda a, b, alpha=1: np.subtract(a, b) if alpha == 1 else np.subtract(a, np.multiply(b, alpha)),
-    promote=True,
+    lambda a, b, alpha=1: np.subtract(a, b) if alpha == 1 else np.subtract(a, _scale(b, alpha)),
+    promote=True, check=_sub_check,
     self=lambda grad: grad,
     other=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
@@ -65,11 +189,13 @@ div_tensor = defop(
     _true_div,
     promote=True,
     self=lambda grad, other: grad / other,
-    other=lambda grad, self, other: -grad * self / (other * other),
+    other=lambda grad, self, other: -grad * ((self / other) / other),
 )
 
 
 def _div_mode(a, b, rounding_mode):
+    if rounding_mode is None:
+        return _true_div(a, b)
     if rounding_mode == "trunc":
         if a.dtype.kind == "f":
             return np.trunc(np.true_divide(a, b)).astype(a.dtype)
@@ -87,19 +213,22 @@ div_tensor_mode = defop(
     _div_mode,
     promote=True,
     index=2,
-    self=lambda grad: grad * 0.0,
-    other=lambda grad: grad * 0.0,
+    # rounding: zero gradients; an explicit rounding_mode=None is true division (torch's DivBackward2)
+    self=lambda grad, other, rounding_mode: grad * 0.0 if rounding_mode is not None else grad / other,
+    other=lambda grad, self, other, rounding_mode: grad * 0.0 if rounding_mode is not None
+    else -grad * self / (other * other),
 )
 rsub_tensor = defop(
     "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-    lambda a, b, alpha=1: np.subtract(b, a if alpha == 1 else np.multiply(a, alpha)),
-    promote=True,
+    lambda a, b, alpha=1: np.subtract(b, a if alpha == 1 else _scale(a, alpha)),
+    promote=True, check=_sub_check,
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
     other=lambda grad: grad,
 )
 rsub_scalar = defop(
     "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
-    lambda a, other, alpha=1: np.subtract(other, a if alpha == 1 else np.multiply(a, alpha)),
+    lambda a, other, alpha=1: np.subtract(other, a if alpha == 1 else _scale(a, alpha)),
+    check=_sub_check,
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
 
@@ -132,7 +261,11 @@ pow_tensor_scalar = defop(
 
 def _pow_tt(a, b):
     if a.dtype.kind in "iu" and b.dtype.kind in "iu" and np.any(b < 0):
-        raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
+        # torch's integer pow with tensor exponents: x ** -n is 1 for 1, +-1 for -1, else 0 (no error)
+        neg = b < 0
+        r = np.power(a, np.where(neg, 0, b))
+        inv = np.where(a == 1, 1, np.where(a == -1, np.where(b % 2 == 0, 1, -1), 0))
+        return np.where(neg, inv, r).astype(r.dtype, copy=False)
     return np.power(a, b)
 
 
@@ -156,10 +289,16 @@ def _pow_scalar(base, e):
 pow_scalar = defop(
     "pow.Scalar(Scalar self, Tensor exponent) -> Tensor",
     _pow_scalar,
-    exponent=lambda grad, self, result: grad * 0.0 if self == 0
-    else grad * (result * math.log(self)),
+    exponent=lambda grad, self, exponent, result: _pow_scalar_grad(grad, self, exponent, result),
 )
-neg = defop("neg(Tensor self) -> Tensor", np.negative, self=lambda grad: -grad)
+
+
+def _pow_scalar_grad(grad, base, exponent, result):
+    """torch's pow_backward_exponent for a scalar base: 0 ** y has gradient 0 where y >= 0."""
+    if base == 0:
+        return grad * where(exponent >= 0, 0.0, result * -math.inf)
+    return grad * (result * (math.log(base) if base > 0 else math.nan))
+neg = defop("neg(Tensor self) -> Tensor", np.negative, check=_neg_check, self=lambda grad: -grad)
 reciprocal = defop(
     "reciprocal(Tensor self) -> Tensor",
     _float_out(np.reciprocal),
@@ -213,7 +352,7 @@ def _clamp_grad(grad, self, min, max):
 
 
 clamp_op = defop(
-    "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor", _clamp,
+    "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor", _clamp, index=1,
     self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
 )
 
@@ -227,7 +366,7 @@ def _clamp_t(a, mn, mx):
 
 
 clamp_tensor = defop(
-    "clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", _clamp_t, promote=True,
+    "clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", _clamp_t, promote=True, index=0,
     self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
     min=lambda grad, self, min, max: where(self < min if max is None else (self < min) & (min < max), grad, 0.0),
     max=lambda grad, self, min, max: where(self > max if min is None else (self > max) | (max < min), grad, 0.0),
@@ -235,6 +374,9 @@ clamp_tensor = defop(
 
 
 def _where(cond, a, b):
+    if a.dtype != b.dtype:  # torch.result_type of the two (0-d arrays are wrapped scalars or 0-d tensors)
+        dt = D.result_type(Tensor._make(a), Tensor._make(b)).np
+        a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
     return np.where(cond, a, b)
 
 
@@ -245,15 +387,17 @@ where_self = defop(
     other=lambda grad, condition: where(condition, 0.0, grad),
 )
 
-fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", np.fmod, promote=True, index=1,
+fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod), promote=True, index=1,
              self=lambda grad: grad,
              other=lambda grad, self, other: -grad * (self / other).trunc())
-fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", np.fmod, index=0,
+fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod), index=0,
                     self=lambda grad: grad)
-remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", np.mod, promote=True, index=1,
+remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.mod), promote=True,
+                         index=1,
                   self=lambda grad: grad,
                   other=lambda grad, self, other: -grad * (self / other).floor())
-remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", np.mod, index=0,
+remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.mod),
+                         index=0,
                          self=lambda grad: grad)
 floor = defop("floor(Tensor self) -> Tensor", lambda a: np.floor(a) if a.dtype.kind == "f" else a.copy(),
               self=lambda grad: grad * 0.0)
@@ -283,7 +427,7 @@ lerp_tensor = defop(
 hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot, promote=True,
               self=lambda grad, self, result: grad * self / result,
               other=lambda grad, other, result: grad * other / result)
-atan2 = defop("atan2(Tensor self, Tensor other) -> Tensor", np.arctan2,
+atan2 = defop("atan2(Tensor self, Tensor other) -> Tensor", _float_binary(np.arctan2),
               promote=True,
               self=lambda grad, self, other: grad * other / (self * self + other * other),
               other=lambda grad, self, other: grad * -self / (self * self + other * other))
@@ -412,6 +556,9 @@ _to_copy = defop(
     self=lambda grad, self_dtype: grad.to(self_dtype),
 )
 clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(), self=lambda grad: grad)
+# Tensor.zero_ on a non-leaf that requires grad (torch rebases its history onto ZeroBackward0)
+zero_inplace = defop("zero_(Tensor(a!) self) -> Tensor(a!)", lambda a: B.xp.zeros_like(a),
+                     self=lambda grad: grad * 0.0)
 
 
 def to_dtype(t, dtype):
@@ -426,16 +573,11 @@ def clone(input):
 
 
 def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
-    if not isinstance(input, Tensor):
-        input, other = other, input  # a scalar on the left: torch wraps it; add is symmetric
-        if alpha != 1:
-            return add_tensor(other if isinstance(other, Tensor) else _wrap(other, input), input, alpha=alpha)
+    # a scalar on the left stays the first operand: torch wraps it, and its edge is next_functions[0]
     return add_tensor(input, other, alpha=alpha)
 
 
 def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
-    if not isinstance(input, Tensor):
-        return rsub_tensor(other, input, alpha=alpha)
     return sub_tensor(input, other, alpha=alpha)
 
 
@@ -449,25 +591,31 @@ def rsub(input: Tensor, other: Tensor | float, alpha: float = 1) -> Tensor:
 
 
 def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
-    if not isinstance(input, Tensor):
-        return mul_tensor(other, input)
     return mul_tensor(input, other)
 
 
 multiply = mul
 
 
-def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
-    if rounding_mode is not None:
-        if rounding_mode not in ("trunc", "floor"):
+class _NotGiven:
+    """Default of div's rounding_mode: torch dispatches an explicit None to div.Tensor_mode (DivBackward2)."""
+
+    def __repr__(self):
+        return "None"
+
+
+_NOT_GIVEN = _NotGiven()
+
+
+def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = _NOT_GIVEN) -> Tensor:
+    if rounding_mode is not _NOT_GIVEN:
+        if rounding_mode not in (None, "trunc", "floor"):
             raise TorchRuntimeError(
                 "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                 f"'{rounding_mode}'"
             )
         return div_tensor_mode(_as_tensor_like(input, other), other, rounding_mode=rounding_mode)
-    if not isinstance(input, Tensor):
-        return mul(reciprocal(other), input)  # torch: scalar / x is MulBackward0 over ReciprocalBackward0
-    return div_tensor(input, other)
+    return div_tensor(input, other)  # torch.div(2, x) is DivBackward0; the operator 2 / x is not (_methods)
 
 
 divide = true_divide = div
@@ -520,11 +668,7 @@ def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Te
     dt = D.result_type(*(x for x in (input, other)))
     a = input if isinstance(input, Tensor) else Tensor._make(B.xp.asarray(input, dtype=dt.np))
     b = other if isinstance(other, Tensor) else Tensor._make(B.xp.asarray(other, dtype=dt.np))
-    if a._data.dtype != dt.np:
-        a = a.to(dt)
-    if b._data.dtype != dt.np:
-        b = b.to(dt)
-    return where_self(condition, a, b)
+    return where_self(condition, a, b)  # the forward promotes; gradients are cast back per input
 
 
 def _dtype_word(dt):
@@ -539,9 +683,26 @@ def fmod(input: Tensor, other: Tensor | float) -> Tensor:
 def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
     if isinstance(other, Tensor):
         if not isinstance(input, Tensor):
-            input = _wrap(input, other)
+            # remainder.Scalar_Tensor: torch has no derivative for it (a NotImplemented node)
+            with grad_mode_off():
+                out = remainder_tensor(_wrap(input, other), other)
+            return _not_implemented("remainder", out, other)
         return remainder_tensor(input, other)
     return remainder_scalar(input, other)
+
+
+def floor_divide(input: Tensor | float, other: Tensor | float) -> Tensor:
+    """torch.floor_divide (the // operator): div(rounding_mode='floor') values, no derivative."""
+    a = input if isinstance(input, Tensor) else _wrap(input, other)
+    with grad_mode_off():
+        out = div_tensor_mode(a, other, rounding_mode="floor")
+    return _not_implemented("floor_divide", out, input, other)
+
+
+def grad_mode_off():
+    from engine.autograd import no_grad  # noqa: PLC0415
+
+    return no_grad()
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001

@@ -1,12 +1,18 @@
 """Reductions: sum, mean and the rest, with torch's keepdim, dtype and overload rules."""
 from __future__ import annotations
 
+import builtins
+import math
+import warnings
+
 import numpy as np
 
 from engine import dtypes as D
-from engine.errors import TorchRuntimeError
-from engine.ops._util import wrap_dims
-from engine.ops.registry import defop
+from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
+from engine.ops import pointwise as P
+from engine.ops import shape as S
+from engine.ops._util import list_str, wrap_dim, wrap_dims
+from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
 
 
@@ -119,9 +125,677 @@ def sum_to_shape(g: Tensor, shape) -> Tensor:
     return g
 
 
+
+# ======================================================================================================
+# prod, amax/amin, max/min, var/std, vector_norm/norm, logsumexp, cumsum/cumprod, argmax/argmin
+# ======================================================================================================
+
+
+def _all_dims(dim):
+    return dim is None or (isinstance(dim, list | tuple) and len(dim) == 0)
+
+
+def _reduced_dims(dim, ndim):
+    """The dims a reduction covers, sorted and wrapped; None / [] / () mean all of them."""
+    if _all_dims(dim):
+        return tuple(range(ndim))
+    return wrap_dims(dim, ndim)
+
+
+def _unsqueeze_multiple(t, dims, ndim):
+    """torch's unsqueeze_multiple: put back reduced dims (sorted ascending) on a grad / result."""
+    for d in sorted(dims):
+        t = t.unsqueeze(d)
+    return t
+
+
+def _out(x):
+    return np.asarray(x)
+
+
+def _half_acc(a):
+    return a.astype(np.float32) if a.dtype == np.float16 else a
+
+
+# ----- private helpers for the formulas (their own backward is each other's; used for grad-of-grad) -----
+
+
+def _flip_fwd(a, dim):
+    return np.flip(a, axis=dim).copy() if a.ndim else a.copy()
+
+
+_flip_helper = defop("_reduction_flip(Tensor self, int dim) -> Tensor", _flip_fwd,
+                     self=lambda grad, dim: _flip_helper(grad, dim=dim))
+
+
+def _shift_fwd(a, dim, offset, fill):
+    """out[i] = a[i - offset] along dim, `fill` where that index falls outside."""
+    out = np.full_like(a, fill)
+    n = a.shape[dim]
+    src = [slice(None)] * a.ndim
+    dst = [slice(None)] * a.ndim
+    if offset >= 0:
+        src[dim] = slice(0, builtins.max(n - offset, 0))
+        dst[dim] = slice(offset, n)
+    else:
+        src[dim] = slice(-offset, n)
+        dst[dim] = slice(0, builtins.max(n + offset, 0))
+    out[tuple(dst)] = a[tuple(src)]
+    return out
+
+
+_shift_helper = defop(
+    "_reduction_shift(Tensor self, int dim, int offset, float fill) -> Tensor", _shift_fwd,
+    self=lambda grad, dim, offset: _shift_helper(grad, dim=dim, offset=-offset, fill=0.0),
+)
+
+
+def _reversed_cumsum(w, dim):
+    return _flip_helper(cumsum_op(_flip_helper(w, dim=dim), dim=dim), dim=dim)
+
+
+def _exclusive_prods(x, dim):
+    """prod of every other element along dim (torch's prod_safe_zeros_backward without the grad)."""
+    normal = cumprod_op(_shift_helper(x, dim=dim, offset=1, fill=1.0), dim=dim)
+    reverse = _flip_helper(cumprod_op(_flip_helper(_shift_helper(x, dim=dim, offset=-1, fill=1.0), dim=dim),
+                                      dim=dim), dim=dim)
+    return normal * reverse
+
+
+# ----- prod -----
+
+
+def _prod_acc(a, dtype):
+    if dtype is not None:
+        return dtype.np
+    if a.dtype.kind in "biu":
+        return np.int64
+    return None
+
+
+def _prod_all(a, dtype=None):
+    acc = _prod_acc(a, dtype)
+    if a.dtype == np.float16 and dtype is None:
+        return _out(np.prod(a, dtype=np.float32).astype(np.float16))
+    return _out(np.prod(a, dtype=acc))
+
+
+def _prod_dim(a, dim, keepdim=False, dtype=None):
+    d = wrap_dim(dim, a.ndim)
+    acc = _prod_acc(a, dtype)
+    if a.ndim == 0:
+        return a.astype(acc) if acc is not None else a.copy()
+    if a.dtype == np.float16 and dtype is None:
+        return _out(np.prod(a, axis=d, keepdims=keepdim, dtype=np.float32).astype(np.float16))
+    return _out(np.prod(a, axis=d, keepdims=keepdim, dtype=acc))
+
+
+def _prod_backward_all(grad, self, result):
+    if self.ndim == 0:
+        return grad
+    self = self.to(grad.dtype)
+    if not (self._data == 0).any():
+        return grad * (result / self)
+    flat = S.reshape(self, (-1,))
+    return S.view(grad * _exclusive_prods(flat, 0), *self.shape)
+
+
+def _prod_backward_dim(grad, self, result, dim, keepdim):
+    if self.ndim == 0:
+        return grad
+    self = self.to(grad.dtype)
+    d = wrap_dim(dim, self.ndim)
+    if not keepdim:
+        grad = grad.unsqueeze(d)
+        result = result.unsqueeze(d)
+    if not (self._data == 0).any():
+        return grad * (result / self)
+    if self.numel() == 0:
+        return grad.expand(self.shape)
+    return grad * _exclusive_prods(self, d)
+
+
+prod_op = defop("prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", _prod_all,
+                self=_prod_backward_all)
+prod_dim = defop("prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
+                 _prod_dim, self=_prod_backward_dim)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    if dim is None:
+        return prod_op(input, dtype=dtype)
+    if isinstance(dim, list | tuple):
+        raise TorchTypeError(
+            "prod() received an invalid combination of arguments - got (Tensor, tuple), but expected one of:\n"
+            " * (Tensor input, *, torch.dtype dtype = None)\n"
+            " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = None)\n"
+        )
+    return prod_dim(input, dim=dim, keepdim=keepdim, dtype=dtype)
+
+
+# ----- amax / amin -----
+
+
+def _check_nonempty(a, name, dims, all_dims, index_error=False, suffix=True):
+    if a.size != 0:
+        return
+    if all_dims:
+        msg = f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+        if suffix:
+            msg += " Specify the reduction dim with the 'dim' argument."
+        raise (TorchIndexError if index_error else TorchRuntimeError)(msg)
+    for d in dims:
+        if a.shape[d] == 0:
+            raise TorchIndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
+def _amaxmin(name, fn):
+    def f(a, dim=(), keepdim=False):
+        dims = _reduced_dims(dim, a.ndim)
+        _check_nonempty(a, name, dims, _all_dims(dim) or a.ndim == 0)
+        if a.ndim == 0:
+            return a.copy()
+        return _out(fn(a, axis=dims, keepdims=keepdim))
+
+    return f
+
+
+def _amaxmin_backward(grad, self, result, dim, keepdim):
+    """scale_grad_by_count: ties share the gradient evenly."""
+    dims = _reduced_dims(dim, self.ndim)
+    if not keepdim and self.ndim:
+        grad = _unsqueeze_multiple(grad, dims, self.ndim)
+        result = _unsqueeze_multiple(result, dims, self.ndim)
+    mask = result == self
+    return (grad / sum_dim(mask, dim=list(dims), keepdim=True)) * mask
+
+
+amax_op = defop("amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor", _amaxmin("amax", np.amax),
+                self=_amaxmin_backward)
+amin_op = defop("amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor", _amaxmin("amin", np.amin),
+                self=_amaxmin_backward)
+
+
+def _dims_arg(dim):
+    if isinstance(dim, int):
+        return [dim]
+    return list(dim) if dim is not None else []
+
+
+def amax(input: Tensor, dim: int | list[int] = (), keepdim: bool = False) -> Tensor:
+    return amax_op(input, dim=_dims_arg(dim), keepdim=keepdim)
+
+
+def amin(input: Tensor, dim: int | list[int] = (), keepdim: bool = False) -> Tensor:
+    return amin_op(input, dim=_dims_arg(dim), keepdim=keepdim)
+
+
+# ----- max / min -----
+
+
+class _ReturnType(tuple):
+    """torch.return_types.<name>: a (values, indices) tuple with attribute access."""
+
+    __slots__ = ()
+    _name = "max"
+    n_fields = 2
+    n_sequence_fields = 2
+    n_unnamed_fields = 0
+
+    def __new__(cls, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+    def __repr__(self):
+        return f"torch.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        return (type(self), (self[0], self[1]))
+
+
+def _return_type(name):
+    return type(name, (_ReturnType,), {"__slots__": (), "_name": name, "__qualname__": f"return_types.{name}"})
+
+
+return_types_max = _return_type("max")
+return_types_min = _return_type("min")
+
+
+def _maxmin_all(name, fn):
+    def f(a):
+        _check_nonempty(a, name, (), True)
+        return _out(fn(a))
+
+    return f
+
+
+def _maxmin_dim(name, argfn):
+    def f(a, dim, keepdim=False):
+        d = wrap_dim(dim, a.ndim)
+        if a.ndim == 0:
+            return a.copy(), np.zeros((), dtype=np.int64)
+        _check_nonempty(a, name, (d,), False)
+        if a.size == 0:
+            shape = list(a.shape)
+            if keepdim:
+                shape[d] = 1
+            else:
+                del shape[d]
+            return np.empty(shape, a.dtype), np.empty(shape, np.int64)
+        idx = argfn(a, axis=d, keepdims=True)
+        vals = np.take_along_axis(a, idx, axis=d)
+        if not keepdim:
+            idx = np.squeeze(idx, axis=d)
+            vals = np.squeeze(vals, axis=d)
+        return _out(vals), _out(idx.astype(np.int64))
+
+    return f
+
+
+def _evenly_distribute_backward(grad, self, result):
+    """max()/min() over everything: ties (or NaNs, when the result is NaN) share the gradient."""
+    r = result._data
+    mask = P.isnan(self) if np.isnan(r).any() else (self == result)
+    return P.where(mask, grad / sum_op(mask), 0.0)
+
+
+def _value_selecting_backward(grad, dim, result1, self_shape, keepdim):
+    """max.dim / min.dim: the gradient goes to the selected index only."""
+    g = grad[0]
+    n = len(self_shape)
+    if n == 0:
+        return g
+    d = wrap_dim(dim, n)
+    idx = result1._data
+    if not keepdim:
+        idx = np.expand_dims(idx, d)
+        g = g.unsqueeze(d)
+    ar = np.arange(self_shape[d]).reshape([-1 if i == d else 1 for i in range(n)])
+    mask = Tensor._make(np.broadcast_to(ar == idx, self_shape))
+    return P.where(mask, g, 0.0)
+
+
+max_dim = defop("max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
+                _maxmin_dim("max", np.argmax), nout=2, self=_value_selecting_backward)
+max_op = defop("max(Tensor self) -> Tensor", _maxmin_all("max", np.max), self=_evenly_distribute_backward)
+min_dim = defop("min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
+                _maxmin_dim("min", np.argmin), nout=2, self=_value_selecting_backward)
+min_op = defop("min(Tensor self) -> Tensor", _maxmin_all("min", np.min), self=_evenly_distribute_backward)
+
+
+def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False, *,  # noqa: A001
+        other: Tensor | None = None) -> Tensor:
+    """max(input), max(input, dim, keepdim=False) -> (values, indices), max(input, other) = maximum."""
+    if isinstance(dim, Tensor):
+        other, dim = dim, None
+    if other is not None:
+        return P.maximum(input, other)
+    if dim is None:
+        return max_op(input)
+    v, i = max_dim(input, dim=dim, keepdim=keepdim)
+    return return_types_max(v, i)
+
+
+def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False, *,  # noqa: A001
+        other: Tensor | None = None) -> Tensor:
+    """min(input), min(input, dim, keepdim=False) -> (values, indices), min(input, other) = minimum."""
+    if isinstance(dim, Tensor):
+        other, dim = dim, None
+    if other is not None:
+        return P.minimum(input, other)
+    if dim is None:
+        return min_op(input)
+    v, i = min_dim(input, dim=dim, keepdim=keepdim)
+    return return_types_min(v, i)
+
+
+# ----- var / std -----
+
+
+DOF_WARNING = ("{}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction factor "
+               "(input numel divided by output numel).")
+
+
+def _var_fwd(name):
+    def f(a, dim=None, correction=None, keepdim=False):
+        if a.dtype.kind != "f":
+            raise TorchRuntimeError("std and var only support floating point and complex dtypes")
+        dims = _reduced_dims(dim, a.ndim)
+        corr = 1 if correction is None else correction
+        n = 1
+        for d in dims:
+            n *= a.shape[d]
+        dof = n - corr
+        if dof <= 0:
+            warnings.warn(DOF_WARNING.format(name), UserWarning, stacklevel=4)
+        x = _half_acc(a)
+        axes = dims if a.ndim else None
+        with np.errstate(all="ignore"):
+            mean_ = np.mean(x, axis=axes, keepdims=True) if x.size else np.zeros([1] * x.ndim, x.dtype)
+            dev = x - mean_
+            ss = np.sum(dev * dev, axis=axes, keepdims=keepdim)
+            out = ss / builtins.max(dof, 0)
+            if name == "std":
+                out = np.sqrt(out)
+        return _out(np.asarray(out).astype(a.dtype))
+
+    return f
+
+
+def _var_backward(grad, self, dim, correction, keepdim):
+    corr = 1 if correction is None else correction
+    if self.ndim == 0 or dim is None:
+        dof = self.numel() - corr
+        if dof <= 0:
+            return grad * P.where(self == mean(self), math.nan, math.inf)
+        return (2.0 / dof) * grad * (self - mean(self))
+    dims = _reduced_dims(dim, self.ndim)
+    if not keepdim and self.ndim > 1:
+        grad = _unsqueeze_multiple(grad, dims, self.ndim)
+    n = 1
+    for d in dims:
+        n *= self.shape[d]
+    return (2.0 / (n - corr)) * grad * (self - mean(self, dim=list(dims), keepdim=True))
+
+
+def _std_backward(grad, self, result, dim, correction, keepdim):
+    grad_var = P.where(result == 0, 0.0, grad / (result * 2))
+    return _var_backward(grad_var, self, dim, correction, keepdim)
+
+
+var_op = defop("var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) "
+               "-> Tensor", _var_fwd("var"), self=_var_backward)
+std_op = defop("std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) "
+               "-> Tensor", _var_fwd("std"), self=_std_backward)
+
+
+def _var_args(dim, unbiased, correction):
+    if isinstance(dim, bool):  # var(input, unbiased)
+        unbiased, dim = dim, None
+    if isinstance(dim, int):
+        dim = [dim]
+    if unbiased is not None and correction is None:
+        correction = 1 if unbiased else 0
+    return (list(dim) if dim is not None else None), correction
+
+
+def var(input: Tensor, dim: int | list[int] | None = None, unbiased: bool | None = None, keepdim: bool = False,
+        *, correction: float | None = None) -> Tensor:
+    dim, correction = _var_args(dim, unbiased, correction)
+    return var_op(input, dim=dim, correction=correction, keepdim=keepdim)
+
+
+def std(input: Tensor, dim: int | list[int] | None = None, unbiased: bool | None = None, keepdim: bool = False,
+        *, correction: float | None = None) -> Tensor:
+    dim, correction = _var_args(dim, unbiased, correction)
+    return std_op(input, dim=dim, correction=correction, keepdim=keepdim)
+
+
+# ----- vector norm -----
+
+
+def _scalar_str(x):
+    x = float(x)
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return str(int(x)) if x == int(x) else repr(x)
+
+
+def _vector_norm_fwd(a, ord=2, dim=None, keepdim=False, dtype=None):
+    if a.dtype.kind != "f":
+        raise TorchRuntimeError(
+            f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_word(a.dtype)}")
+    if dtype is not None:
+        if not dtype.is_floating_point:
+            raise TorchRuntimeError(
+                f"linalg.vector_norm: dtype should be floating point or complex, but got {_word(dtype.np)}")
+        a = a.astype(dtype.np)
+    dims = _reduced_dims(dim, a.ndim)
+    p = float(ord)
+    if a.size == 0 and (p < 0 or p == math.inf):
+        if _all_dims(dim):
+            raise TorchRuntimeError(
+                f"linalg.vector_norm cannot compute the {_scalar_str(p)} norm on an empty tensor because the "
+                "operation does not have an identity")
+        for d in dims:
+            if a.shape[d] == 0:
+                raise TorchRuntimeError(
+                    f"linalg.vector_norm cannot compute the {_scalar_str(p)} norm on the dimension {d}because "
+                    "this dimension is empty and the operation does not have an identity")
+    x = _half_acc(a)
+    axes = dims if a.ndim else None
+    with np.errstate(all="ignore"):
+        ab = np.abs(x)
+        if p == 2:
+            out = np.sqrt(np.sum(ab * ab, axis=axes, keepdims=keepdim))
+        elif p == 1:
+            out = np.sum(ab, axis=axes, keepdims=keepdim)
+        elif p == math.inf:
+            out = np.max(ab, axis=axes, keepdims=keepdim)
+        elif p == -math.inf:
+            out = np.min(ab, axis=axes, keepdims=keepdim)
+        elif p == 0:
+            out = np.sum(x != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
+        else:
+            out = np.power(np.sum(np.power(ab, p), axis=axes, keepdims=keepdim), 1.0 / p)
+    return _out(np.asarray(out).astype(a.dtype))
+
+
+def _vector_norm_backward(grad, self, ord, result, dim, keepdim):
+    """torch's linalg_vector_norm_backward (norm_backward) case by case."""
+    p = float(ord)
+    norm = result
+    dims = _reduced_dims(dim, self.ndim)
+    if not keepdim and self.ndim != 0:
+        grad = _unsqueeze_multiple(grad, dims, self.ndim)
+        norm = _unsqueeze_multiple(norm, dims, self.ndim)
+    if p == 0.0:
+        return None
+    if p == 1.0:
+        return self.sgn() * grad
+    if p == 2.0:
+        return grad * P.where(norm == 0, 0.0, self / norm)
+    if math.isinf(p):
+        self_abs = self.abs()
+        mask = P.logical_or(self_abs == norm, P.isnan(self_abs))
+        return self.sgn() * ((grad / sum_dim(mask, dim=list(dims), keepdim=True)) * mask)
+    if p < 1.0:
+        self_scaled = self.sgn() * P.where(self == 0, 0.0, self.abs() ** (p - 1))
+        return self_scaled * grad * norm ** (1 - p)
+    if p < 2.0:
+        self_scaled = self.sgn() * self.abs() ** (p - 1)
+    else:
+        self_scaled = self * self.abs() ** (p - 2)
+    scale_v = P.where(norm == 0, 0.0, grad / norm ** (p - 1))
+    return self_scaled * scale_v
+
+
+vector_norm_op = defop(
+    "linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None)"
+    " -> Tensor", _vector_norm_fwd, self=_vector_norm_backward)
+
+
+def vector_norm(x: Tensor, ord: float = 2, dim: int | list[int] | None = None, keepdim: bool = False, *,
+                dtype=None) -> Tensor:
+    if isinstance(dim, int):
+        dim = [dim]
+    return vector_norm_op(x, ord=ord, dim=list(dim) if dim is not None else None, keepdim=keepdim, dtype=dtype)
+
+
+def norm(input: Tensor, p: float | str | None = "fro", dim: int | list[int] | None = None, keepdim: bool = False,
+         dtype=None) -> Tensor:
+    """torch.norm: every vector case is linalg.vector_norm (LinalgVectorNormBackward0)."""
+    _dim = [dim] if isinstance(dim, int) else (list(dim) if dim is not None else None)
+    if isinstance(p, str):
+        if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
+            return vector_norm(input, 2, _dim, keepdim, dtype=dtype)
+        if _dim is None:
+            _dim = list(range(input.ndim))
+        if p not in ("fro", "nuc"):
+            raise TorchRuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+        if len(_dim) != 2:
+            raise TorchRuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, _dim))}")
+        raise TorchRuntimeError("norm(p='nuc') is not supported by this engine")
+    return vector_norm(input, 2.0 if p is None else p, _dim, keepdim, dtype=dtype)
+
+
+# ----- logsumexp -----
+
+
+def _logsumexp_fwd(a, dim, keepdim=False):
+    if a.dtype.kind != "f":
+        a = a.astype(D.default_float.np)
+    if _all_dims(dim) and a.ndim:
+        raise TorchRuntimeError(
+            f"output with shape [] doesn't match the broadcast shape {list_str([1] * a.ndim)}")
+    dims = _reduced_dims(dim, a.ndim)
+    if a.ndim == 0:
+        return a.copy()
+    x = _half_acc(a)
+    with np.errstate(all="ignore"):
+        maxes = np.amax(x, axis=dims, keepdims=True) if x.size else np.zeros([1] * x.ndim, x.dtype)
+        maxes = np.where(np.isinf(maxes), 0, maxes)
+        s = np.sum(np.exp(x - maxes), axis=dims, keepdims=keepdim)
+        out = np.log(s) + (maxes if keepdim else np.squeeze(maxes, axis=dims))
+    return _out(np.asarray(out).astype(a.dtype))
+
+
+def _logsumexp_backward(grad, self, result, dim, keepdim):
+    if not keepdim and self.ndim != 0:
+        dims = _reduced_dims(dim, self.ndim)
+        grad = _unsqueeze_multiple(grad, dims, self.ndim)
+        result = _unsqueeze_multiple(result, dims, self.ndim)
+    return grad * (self - result).exp()
+
+
+logsumexp_op = defop("logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor", _logsumexp_fwd,
+                     self=_logsumexp_backward)
+
+
+def logsumexp(input: Tensor, dim: int | list[int], keepdim: bool = False) -> Tensor:
+    return logsumexp_op(input, dim=_dims_arg(dim), keepdim=keepdim)
+
+
+# ----- cumsum / cumprod -----
+
+
+def _cum_fwd(fn):
+    def f(a, dim, dtype=None):
+        d = wrap_dim(dim, a.ndim)
+        acc = dtype.np if dtype is not None else (np.int64 if a.dtype.kind in "biu" else a.dtype)
+        if a.ndim == 0:
+            return a.astype(acc)
+        if np.dtype(acc) == np.float16:
+            return _out(fn(a, axis=d, dtype=np.float32).astype(np.float16))
+        return _out(fn(a, axis=d, dtype=acc))
+
+    return f
+
+
+def _cumsum_backward(grad, self_dtype, dim):
+    grad = grad.to(self_dtype)
+    if grad.numel() <= 1 or grad.shape[wrap_dim(dim, grad.ndim)] == 1:
+        return grad
+    return _reversed_cumsum(grad, wrap_dim(dim, grad.ndim))
+
+
+def _cumprod_backward(grad, self, dim, result):
+    grad = grad.to(self.dtype)
+    if self.numel() <= 1:
+        return grad
+    d = wrap_dim(dim, self.ndim)
+    n = self.shape[d]
+    if n == 1:
+        return grad
+    if not (self._data == 0).any():
+        return _reversed_cumsum(result * grad, d) / self
+    # Zeros: d out_j / d x_k = prod_{i <= j, i != k} x_i for j >= k, built as an (n, n) table per slice.
+    x = S.transpose(self, d, -1)
+    g = S.transpose(grad, d, -1)
+    eye = Tensor._make(np.eye(n, dtype=bool))
+    table = P.where(eye, 1.0, S.unsqueeze(x, -2))  # [..., k, i]: x_i, or 1 at i == k
+    omitted = cumprod_op(table, dim=-1)  # [..., k, j] = prod_{i <= j, i != k} x_i
+    upper = Tensor._make(np.triu(np.ones((n, n), dtype=bool)))
+    contrib = P.where(upper, omitted * S.unsqueeze(g, -2), 0.0)
+    return S.transpose(sum_dim(contrib, dim=[-1]), d, -1)
+
+
+cumsum_op = defop("cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor", _cum_fwd(np.cumsum),
+                  self=_cumsum_backward)
+cumprod_op = defop("cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor", _cum_fwd(np.cumprod),
+                   self=_cumprod_backward)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    return cumsum_op(input, dim=dim, dtype=dtype)
+
+
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    return cumprod_op(input, dim=dim, dtype=dtype)
+
+
+# ----- argmax / argmin -----
+
+
+def _arg_fwd(name, fn):
+    def f(a, dim=None, keepdim=False):
+        if a.dtype == np.bool_:
+            raise TorchRuntimeError(f"{name}(): does not support bool input")
+        if dim is None:
+            if a.size == 0:
+                raise TorchIndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+            r = np.asarray(fn(a.reshape(-1)), dtype=np.int64)
+            return r.reshape([1] * a.ndim) if keepdim else r
+        d = wrap_dim(dim, a.ndim)
+        if a.ndim == 0:
+            return np.zeros((), np.int64)
+        if a.shape[d] == 0:
+            raise TorchIndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        return _out(fn(a, axis=d, keepdims=keepdim).astype(np.int64))
+
+    return f
+
+
+argmax_op = nondiff("argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmax", np.argmax))
+argmin_op = nondiff("argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmin", np.argmin))
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return argmax_op(input, dim=dim, keepdim=keepdim)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return argmin_op(input, dim=dim, keepdim=keepdim)
+
 from engine.ops.registry import entry  # noqa: E402
 
 CATALOG = [
     entry("sum", sum, "Sum over all elements or over `dim`.", sum_op, sum_dim),
     entry("mean", mean, "Mean over all elements or over `dim`.", mean_op, mean_dim),
+    entry("prod", prod, "Product over all elements or along `dim` (int inputs give int64).", prod_op, prod_dim),
+    entry("amax", amax, "Maximum over `dim` (all dims when empty); ties share the gradient.", amax_op),
+    entry("amin", amin, "Minimum over `dim` (all dims when empty); ties share the gradient.", amin_op),
+    entry("max", max, "max(input); max(input, dim, keepdim) -> (values, indices); max(input, other).",
+          max_dim, max_op, grad_fns=("MaximumBackward0",)),
+    entry("min", min, "min(input); min(input, dim, keepdim) -> (values, indices); min(input, other).",
+          min_dim, min_op, grad_fns=("MinimumBackward0",)),
+    entry("var", var, "Variance over `dim` with `correction` (or `unbiased`).", var_op),
+    entry("std", std, "Standard deviation over `dim` with `correction` (or `unbiased`).", std_op),
+    entry("norm", norm, "Vector norm (p = 2, 1, inf, 'fro', any float) over `dim`.", vector_norm_op),
+    entry("linalg.vector_norm", vector_norm, "Vector norm of order `ord` over `dim`.", vector_norm_op,
+          method=False),
+    entry("logsumexp", logsumexp, "log(sum(exp(input))) over `dim`, computed stably.", logsumexp_op),
+    entry("cumsum", cumsum, "Cumulative sum along `dim` (int inputs give int64).", cumsum_op),
+    entry("cumprod", cumprod, "Cumulative product along `dim` (int inputs give int64).", cumprod_op),
+    entry("argmax", argmax, "Index of the maximum (flattened, or along `dim`); int64, no gradient.", argmax_op),
+    entry("argmin", argmin, "Index of the minimum (flattened, or along `dim`); int64, no gradient.", argmin_op),
 ]

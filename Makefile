@@ -1,0 +1,86 @@
+# gradserve's developer tasks. `make run` serves the API, `make test` runs every test; both set up .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# pytest-xdist workers: "auto" is one per core; PYTEST_WORKERS=0 runs in this process (for pdb).
+PYTEST_WORKERS ?= auto
+# Extra arguments for pytest (make test ARGS='-k softmax tests/engine') or the bench.
+ARGS ?=
+
+# Install stamps are keyed on pyproject.toml's checksum: a dependency edit reinstalls, a touch does not,
+# and a second `make test` spends no time on pip. Deleting .venv starts over.
+KEY := $(firstword $(shell cksum pyproject.toml))
+RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
+DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
+
+.PHONY: help run test bench lint fuzz install install-dev clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    serve the API on http://$(HOST):$(PORT) (NumPy engine; docs at /docs)"
+	@echo "make test   run every test (pytest -n $(PYTEST_WORKERS)); ARGS='...' passes pytest arguments"
+	@echo "make bench  run the benchmarks (python -m bench)"
+	@echo "make lint   ruff check"
+	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
+	@echo "make clean  remove .venv and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch is pinned to 2.13.0 in the dev extra: it is the test oracle, and an unpinned torch pulls a CUDA build.
+$(RUNTIME_STAMP): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@rm -f $(VENV)/.installed-runtime-* && touch $@
+
+$(DEV_STAMP): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-dev-* $(VENV)/.installed-runtime-* && touch $@ $(RUNTIME_STAMP)
+
+install: $(RUNTIME_STAMP)
+install-dev: $(DEV_STAMP)
+
+run: $(RUNTIME_STAMP)
+	$(BIN)/gradserve serve --host $(HOST) --port $(PORT)
+
+# pytest exits 5 when it collected nothing. With ARGS that only means nothing matched the selection; on
+# the whole suite it means the tests went missing, which must not pass as green.
+test: $(DEV_STAMP)
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then \
+	  $(if $(strip $(ARGS)),echo "make test: no test matched the selection"; exit 0, \
+	       echo "make test: pytest collected no tests at all; the suite is missing"; exit 1); \
+	fi; exit $$rc
+
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+
+# Schemathesis against a server of this tree on a free port: every operation of /openapi.json, all checks.
+# Not part of `make test` (it reports schema findings rather than regressions); its state and replay
+# cassettes stay under .venv/fuzz.
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+FUZZ_EXAMPLES ?= 100
+$(FUZZ_STAMP): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'schemathesis>=4,<5'
+	@touch $@
+
+fuzz: $(RUNTIME_STAMP) $(FUZZ_STAMP)
+	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	$(BIN)/gradserve serve --host 127.0.0.1 --port $$port --log-level warning & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
+	for _ in $$(seq 1 150); do \
+	  $(BIN)/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$$port/healthz', timeout=1)" \
+	    2>/dev/null && break; sleep 0.2; \
+	done; \
+	mkdir -p $(VENV)/fuzz && cd $(VENV)/fuzz && \
+	$(abspath $(BIN))/schemathesis run http://127.0.0.1:$$port/openapi.json --checks all \
+	  --max-examples $(FUZZ_EXAMPLES) $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

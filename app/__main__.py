@@ -1,0 +1,4 @@
+"""`python -m app serve ...`, the same as the `gradserve` command."""
+from app.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""The `gradserve` command: `gradserve serve --host H --port P --workers N`."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+from app import __version__
+from app.core.config import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="gradserve", description="Gradient-as-a-service over HTTP.")
+    parser.add_argument("--version", action="version", version=f"gradserve {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP server",
+                           description="Run the HTTP server. Limits and other settings come from GRADSERVE_* "
+                                       "environment variables.")
+    serve.add_argument("--host", default=settings.host, help="interface to bind (default %(default)s)")
+    serve.add_argument("--port", type=int, default=settings.port, help="port (default %(default)s)")
+    serve.add_argument("--workers", type=int, default=settings.workers,
+                       help="server processes, each with its own compute workers and limits "
+                            "(default %(default)s)")
+    serve.add_argument("--log-level", default=settings.log_level,
+                       choices=["critical", "error", "warning", "info", "debug"])
+    args = parser.parse_args(argv)
+
+    import uvicorn  # noqa: PLC0415 - not needed for --help
+
+    # The app reads its settings from the environment, in this process and in every --workers process.
+    os.environ["GRADSERVE_LOG_LEVEL"] = args.log_level
+    get_settings.cache_clear()
+
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        server_header=False,
+        # In-flight evaluations end within the time limit; shutdown does not wait longer than that.
+        timeout_graceful_shutdown=math.ceil(settings.time_limit_s) + 5,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

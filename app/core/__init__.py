@@ -1,0 +1,1 @@
+"""Service plumbing: settings, errors, request bodies, middleware, the compute worker pool."""

@@ -1,0 +1,49 @@
+"""Settings from the environment (prefix GRADSERVE_), with safe defaults."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1 << 20
+
+
+class Settings(BaseSettings):
+    """Every limit is per server process; `gradserve serve --workers N` runs N of them."""
+
+    model_config = SettingsConfigDict(env_prefix="GRADSERVE_", extra="ignore", frozen=True)
+
+    # Serving (read by `gradserve serve`; its flags win over these).
+    host: str = Field("127.0.0.1", description="Interface `gradserve serve` binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `gradserve serve` listens on.")
+    workers: int = Field(1, ge=1, description="Server processes (uvicorn workers), each with its own limits.")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    # Request limits.
+    max_body_bytes: int = Field(16 * MiB, gt=0, description="Largest request body (413).")
+    max_tensor_elements: int = Field(10_000_000, gt=0, description="Most elements of any one tensor (413).")
+    max_total_elements: int = Field(50_000_000, gt=0,
+                                    description="Most elements of all tensors together (413).")
+    max_ops: int = Field(10_000, gt=0, description="Most entries in `ops` (413).")
+    time_limit_s: float = Field(30.0, gt=0, description="Wall time one evaluation may take (504).")
+    max_in_flight: int = Field(16, gt=0, description="Evaluations in progress at once before 503.")
+    retry_after_s: int = Field(1, ge=0, description="Retry-After seconds sent with a 503 over capacity.")
+
+    # Compute placement.
+    compute_workers: int = Field(
+        2, ge=0, description="Killable compute processes; 0 runs everything inline, with no hard time limit."
+    )
+    offload_min_flops: float = Field(
+        2e7, ge=0, description="Estimated flops from which a request runs in a worker process, not inline."
+    )
+    offload_min_bytes: int = Field(
+        16 * MiB, ge=0, description="Estimated bytes from which a request runs in a worker process."
+    )
+    worker_start_timeout_s: float = Field(60.0, gt=0, description="How long a new worker may take to start.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

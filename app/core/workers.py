@@ -1,0 +1,266 @@
+"""A small pool of compute processes that can be killed: the only way to really stop a computation on time.
+
+Each worker is a spawned process (never forked: the server has threads, and CUDA does not survive a fork)
+that answers one call at a time over its own pipe. A call past its deadline gets the worker SIGKILLed,
+reaped and replaced in the background; so does a worker that dies mid-call. Other calls go on meanwhile.
+This module imports neither FastAPI nor the engine, so a worker starts with only what `preload` names.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import threading
+import time
+import traceback
+from typing import Any
+
+import anyio.to_thread
+
+log = logging.getLogger("gradserve.workers")
+_CTX = mp.get_context("spawn")
+
+
+class WorkerTimeout(Exception):
+    """The call ran past its deadline (its worker was killed), or no worker was free before it (`waited`)."""
+
+    def __init__(self, msg: str, waited: bool = False):
+        super().__init__(msg)
+        self.waited = waited
+
+
+class WorkerDied(Exception):
+    """The worker died (killed, crashed) during the call."""
+
+    def __init__(self, pid: int, exitcode: int | None):
+        super().__init__(f"worker {pid} died with exit code {exitcode}")
+        self.pid, self.exitcode = pid, exitcode
+
+
+class PoolClosed(Exception):
+    pass
+
+
+# ----- the child process -----
+
+def _watch_parent(parent_pid: int) -> None:
+    # The pipe's EOF ends an idle worker when the server dies; this ends a busy one too.
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself when it survives pickling, else a RuntimeError saying what it was."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _worker_main(conn, parent_pid: int, preload: tuple[str, ...], threads: int) -> None:
+    # Ctrl-C reaches the whole process group; the server decides when its workers end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Workers share the cores: N workers each running BLAS on every core would starve one another (and the
+    # server). Set before `preload` imports NumPy; an explicit setting in the environment wins.
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, str(threads))
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    for name in preload:
+        importlib.import_module(name)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        fn, args = msg
+        try:
+            reply = ("ok", fn(*args))
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the caller
+            reply = ("raised", _portable(e), traceback.format_exc())
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
+
+
+# ----- the parent's view of one worker -----
+
+class Worker:
+    def __init__(self, preload: tuple[str, ...], threads: int):
+        self.conn, child = _CTX.Pipe(duplex=True)
+        self.proc = _CTX.Process(target=_worker_main, args=(child, os.getpid(), preload, threads),
+                                 name="gradserve-compute", daemon=True)
+        self.proc.start()
+        child.close()
+        self.pid = self.proc.pid
+        self.busy = False
+        self._lock = threading.Lock()
+        self._reaped = False
+
+    def wait_ready(self, timeout: float) -> bool:
+        try:
+            return self.conn.poll(timeout) and self.conn.recv()[0] == "ready"
+        except (EOFError, OSError):
+            return False
+
+    def call(self, fn, args: tuple, deadline: float) -> tuple:
+        """Blocking: send one call and wait for its reply until `deadline` (time.monotonic)."""
+        try:
+            self.conn.send((fn, args))
+            if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+                return ("timeout",)
+            return self.conn.recv()
+        except (EOFError, OSError):
+            return ("died",)
+
+    def signal_kill(self) -> None:
+        """SIGKILL only: whoever is in `call` then sees EOF, and reaps the worker through `kill`."""
+        if self.proc.exitcode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> int | None:
+        """SIGKILL (when still alive) and reap, so that no zombie stays behind; the exit code.
+        Only the worker's current user calls this: closing the pipe under a thread that polls it would let
+        the descriptor be reused beneath that thread."""
+        with self._lock:
+            if not self._reaped:
+                self.signal_kill()
+                self.proc.join(5)
+                self.conn.close()
+                self._reaped = True
+        return self.proc.exitcode
+
+    def stop(self) -> None:
+        """Ask an idle worker to leave, then make sure it did."""
+        try:
+            self.conn.send(None)
+        except (EOFError, OSError):
+            pass
+        self.proc.join(1)
+        self.kill()
+
+
+class WorkerPool:
+    """`await pool.run(fn, *args, timeout=...)` runs `fn(*args)` in a worker; fn and args must pickle."""
+
+    def __init__(self, size: int, preload: tuple[str, ...] = (), start_timeout: float = 60.0):
+        self.size = size
+        self.preload = tuple(preload)
+        self.start_timeout = start_timeout
+        self.threads = max(1, (os.cpu_count() or 1) // max(1, size))
+        self.restarts = 0
+        self._workers: set[Worker] = set()
+        self._idle: asyncio.Queue[Worker] | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        self._idle = asyncio.Queue()
+        await asyncio.gather(*(self._add_worker() for _ in range(self.size)))
+
+    async def _add_worker(self) -> None:
+        w = await anyio.to_thread.run_sync(Worker, self.preload, self.threads)
+        self._workers.add(w)
+        ready = not self._closed and await anyio.to_thread.run_sync(w.wait_ready, self.start_timeout)
+        if ready and not self._closed:
+            self._idle.put_nowait(w)
+            return
+        await anyio.to_thread.run_sync(w.kill)
+        self._workers.discard(w)
+        if self._closed:
+            return
+        # A worker that cannot start (bad preload, no memory) is logged, reaped and tried again later.
+        log.error("compute worker %s did not start (exit code %s); retrying", w.pid, w.proc.exitcode)
+        await asyncio.sleep(1.0)
+        if not self._closed:
+            self._spawn_replacement()
+
+    def _spawn_replacement(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._add_worker())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _retire(self, w: Worker) -> int | None:
+        self._workers.discard(w)
+        code = await anyio.to_thread.run_sync(w.kill)
+        self.restarts += 1
+        if not self._closed:
+            self._spawn_replacement()
+        return code
+
+    async def run(self, fn, *args: Any, timeout: float) -> Any:
+        if self._closed or self._idle is None:
+            raise PoolClosed("the worker pool is not running")
+        deadline = time.monotonic() + timeout
+        try:
+            w = await asyncio.wait_for(self._idle.get(), timeout)
+        except TimeoutError:
+            raise WorkerTimeout(f"no compute worker became free within {timeout:g} s", waited=True) from None
+        w.busy = True
+        try:
+            reply = await anyio.to_thread.run_sync(w.call, fn, args, deadline)
+        except BaseException:
+            await self._retire(w)
+            raise
+        w.busy = False
+        kind = reply[0]
+        if kind in ("ok", "raised"):
+            if self._closed:
+                await anyio.to_thread.run_sync(w.stop)
+            else:
+                self._idle.put_nowait(w)
+            if kind == "ok":
+                return reply[1]
+            exc, tb = reply[1], reply[2]
+            exc.add_note(f"in compute worker {w.pid}:\n{tb}")
+            raise exc
+        code = await self._retire(w)
+        if kind == "timeout":
+            raise WorkerTimeout(f"the call ran past its time limit of {timeout:g} s; its worker was killed")
+        raise WorkerDied(w.pid, code)
+
+    def stats(self) -> dict:
+        workers = sorted(self._workers, key=lambda w: w.pid)
+        return {
+            "size": self.size,
+            "alive": sum(w.proc.is_alive() for w in workers),
+            "busy": sum(w.busy for w in workers),
+            "idle": self._idle.qsize() if self._idle is not None else 0,
+            "restarts": self.restarts,
+            "processes": [{"pid": w.pid, "busy": w.busy} for w in workers],
+        }
+
+    async def close(self) -> None:
+        """Stop idle workers, SIGKILL the others (their callers and starters reap them), wait for starters."""
+        self._closed = True
+        idle = []
+        while self._idle is not None and not self._idle.empty():
+            idle.append(self._idle.get_nowait())
+        others = [w for w in self._workers if w not in idle]
+
+        def stop_all():
+            for w in idle:
+                w.stop()
+            for w in others:
+                w.signal_kill()
+
+        await anyio.to_thread.run_sync(stop_all)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._workers.difference_update(idle)

@@ -1,0 +1,103 @@
+"""Request examples for POST /v1/evaluate, selectable in Swagger UI (and run by the tests).
+
+Float leaves name their dtype: a browser's JSON writes 2.0 as 2, which torch would read as int64.
+"""
+from __future__ import annotations
+
+EXAMPLES: dict[str, dict] = {
+    "scalar_add": {
+        "summary": "a + b",
+        "description": "Two scalar leaves, their sum, one backward pass: both grads are 1.",
+        "value": {
+            "leaves": {"a": {"data": 2.0, "dtype": "float32", "requires_grad": True},
+                       "b": {"data": 3.0, "dtype": "float32", "requires_grad": True}},
+            "ops": [{"name": "c", "op": "add", "args": ["a", "b"]}],
+            "backward": [{"tensor": "c"}],
+        },
+    },
+    "leaf_grads": {
+        "summary": "f = a*b + c*d**2/e, with leaf gradients",
+        "description": "With a=2, b=4, c=6, d=8, e=10: f = 46.4 and df/da = 4, df/db = 2, df/dc = 6.4, "
+                       "df/dd = 9.6, df/de = -3.84.",
+        "value": {
+            "leaves": {n: {"data": v, "dtype": "float32", "requires_grad": True}
+                       for n, v in (("a", 2.0), ("b", 4.0), ("c", 6.0), ("d", 8.0), ("e", 10.0))},
+            "ops": [
+                {"name": "ab", "op": "mul", "args": ["a", "b"]},
+                {"name": "d2", "op": "pow", "args": ["d", 2]},
+                {"name": "cd2", "op": "mul", "args": ["c", "d2"]},
+                {"name": "q", "op": "div", "args": ["cd2", "e"]},
+                {"name": "f", "op": "add", "args": ["ab", "q"]},
+            ],
+            "backward": [{"tensor": "f"}],
+            "grads": ["a", "b", "c", "d", "e"],
+            "outputs": ["f", "a", "b", "c", "d", "e"],
+        },
+    },
+    "matrix_gradient": {
+        "summary": "3x3 matrix, backward with an explicit `gradient`",
+        "description": "y = x**2 is not a scalar, so backward needs `gradient` (the vector of the "
+                       "vector-Jacobian product): x.grad = 2 * x * gradient.",
+        "value": {
+            "leaves": {"x": {"data": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], "dtype": "float32",
+                             "requires_grad": True}},
+            "ops": [{"name": "y", "op": "pow", "args": ["x", 2]}],
+            "backward": [{"tensor": "y", "gradient": [[1.0, 0.1, 0.01], [1.0, 0.1, 0.01], [1.0, 0.1, 0.01]]}],
+        },
+    },
+    "x_matmul_x": {
+        "summary": "x @ x (1-D: a dot product)",
+        "description": "matmul of two vectors is their dot product, a scalar (DotBackward0); x.grad = 2 * x.",
+        "value": {
+            "leaves": {"x": {"data": [1.0, 2.0, 3.0], "dtype": "float32", "requires_grad": True}},
+            "ops": [{"name": "y", "op": "matmul", "args": ["x", "x"]}],
+            "backward": [{"tensor": "y"}],
+        },
+    },
+    "xT_matmul_x": {
+        "summary": "x.T @ x, with PyTorch's warning",
+        "description": "`x.T` on a tensor that is not 2-D is deprecated: the response carries PyTorch's "
+                       "UserWarning, and the result is still the dot product.",
+        "value": {
+            "leaves": {"x": {"data": [1.0, 2.0, 3.0], "dtype": "float32", "requires_grad": True}},
+            "ops": [{"name": "xt", "op": "T", "args": ["x"]},
+                    {"name": "y", "op": "matmul", "args": ["xt", "x"]}],
+            "backward": [{"tensor": "y"}],
+        },
+    },
+    "bce_with_logits": {
+        "summary": "One-layer network, binary_cross_entropy_with_logits (the autograd tutorial)",
+        "description": "x = ones(5), y = zeros(3), w (5x3) and b (3) are parameters: "
+                       "z = matmul(x, w) + b, loss = binary_cross_entropy_with_logits(z, y); "
+                       "the response has loss.grad_fn (BinaryCrossEntropyWithLogitsBackward0), w.grad and "
+                       "b.grad.",
+        "value": {
+            "leaves": {
+                "x": {"data": [1.0, 1.0, 1.0, 1.0, 1.0], "dtype": "float32"},
+                "y": {"data": [0.0, 0.0, 0.0], "dtype": "float32"},
+                "w": {"data": [[0.1, -0.2, 0.3], [0.4, 0.5, -0.6], [-0.7, 0.8, 0.9],
+                               [1.0, -1.1, 1.2], [-1.3, 1.4, 0.15]],
+                      "dtype": "float32", "requires_grad": True},
+                "b": {"data": [0.1, -0.1, 0.2], "dtype": "float32", "requires_grad": True},
+            },
+            "ops": [
+                {"name": "xw", "op": "matmul", "args": ["x", "w"]},
+                {"name": "z", "op": "add", "args": ["xw", "b"]},
+                {"name": "loss", "op": "binary_cross_entropy_with_logits", "args": ["z", "y"]},
+            ],
+            "backward": [{"tensor": "loss"}],
+            "grads": ["w", "b"],
+            "outputs": ["z", "loss", "w", "b"],
+        },
+    },
+    "error_shape_mismatch": {
+        "summary": "An error: shapes that do not broadcast (422)",
+        "description": "Adding a 3-vector to a 2-vector fails as in PyTorch: 422 with type RuntimeError, "
+                       "PyTorch's message, and loc [\"body\", \"ops\", 0].",
+        "value": {
+            "leaves": {"a": {"data": [1.0, 2.0, 3.0], "dtype": "float32"},
+                       "b": {"data": [1.0, 2.0], "dtype": "float32"}},
+            "ops": [{"name": "c", "op": "add", "args": ["a", "b"]}],
+        },
+    },
+}

@@ -1,0 +1,100 @@
+"""Builds the FastAPI app: settings, lifespan (worker pool), middleware, error handlers, routers, OpenAPI."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+
+from app import __version__
+from app.core.config import Settings, get_settings
+from app.core.errors import install_handlers
+from app.core.middleware import CatchAllMiddleware, InFlight, InFlightLimitMiddleware
+from app.core.workers import WorkerPool
+from app.routers import docs, evaluate, health, ops
+from app.schemas import EvaluateRequest
+from app.services import engine as eng
+from app.services.evaluate import EvaluateService
+
+DESCRIPTION = """\
+Gradient-as-a-service: POST a program of tensor operations, get back values, gradients, grad_fn names and the
+backward graph, with **PyTorch 2.13's autograd semantics** computed by gradserve's NumPy engine.
+
+Every error body has FastAPI's shape, `{"detail": [{"type", "loc", "msg"}]}`. In tensor data, the strings
+`"NaN"`, `"Infinity"` and `"-Infinity"` stand for non-finite numbers, in requests and responses alike.
+"""
+
+TAGS = [
+    {"name": "evaluate", "description": "Run tensor programs and their backward passes."},
+    {"name": "ops", "description": "The catalog of ops a program may use."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def _configure_logging(level: str) -> None:
+    log = logging.getLogger("gradserve")
+    log.setLevel(level.upper())
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    # Starlette runs the last added outermost. Inner to outer: catch-all (clean 500s), in-flight limit,
+    # then API keys and CORS when they come (CORS outermost, so that every answer carries its headers).
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(InFlightLimitMiddleware, in_flight=app.state.in_flight, limited=("/v1/evaluate",))
+
+
+def _openapi(app: FastAPI) -> dict:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes, tags=app.openapi_tags)
+        # The evaluate route reads its body by hand, so FastAPI has not collected its model: add it.
+        _, defs = models_json_schema([(EvaluateRequest, "validation")],
+                                     ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    _configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = None
+        if settings.compute_workers:
+            pool = WorkerPool(settings.compute_workers, preload=("app.services.engine",),
+                              start_timeout=settings.worker_start_timeout_s)
+            await pool.start()
+        await anyio.to_thread.run_sync(eng.cuda_status)  # warm the cache off the event loop
+        app.state.evaluator = EvaluateService(settings, pool)
+        try:
+            yield
+        finally:
+            app.state.evaluator = None
+            if pool is not None:
+                await pool.close()
+
+    app = FastAPI(title="gradserve", version=__version__, description=DESCRIPTION, openapi_tags=TAGS,
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.in_flight = InFlight(settings.max_in_flight, settings.retry_after_s)
+    app.state.evaluator = None
+    install_handlers(app)
+    _add_middleware(app, settings)
+    for module in (evaluate, ops, health):
+        app.include_router(module.router)
+    docs.install(app)
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Compute behind the routes; knows nothing of HTTP."""

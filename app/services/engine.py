@@ -1,0 +1,90 @@
+"""The service's only door to `engine`: evaluate, estimate, catalog, backends. Light enough for workers."""
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from typing import Any
+
+import numpy as np
+import orjson
+
+import engine  # noqa: F401 - the package first: it wires the op catalog up
+from engine import _backend, catalog
+from engine.errors import EngineError, LimitExceeded
+
+# `engine.evaluate` the attribute is the function (re-exported by engine/__init__); this is the module.
+_evaluate_mod = importlib.import_module("engine.evaluate")
+
+LimitsTuple = tuple[int, int, int]  # (max_tensor_elements, max_total_elements, max_ops): pickles anywhere
+
+
+def _default(obj: Any):
+    # The engine gives plain JSON-ready objects; this only keeps a stray NumPy scalar from failing a request.
+    if isinstance(obj, np.generic | np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def dumps(doc: Any) -> bytes:
+    return orjson.dumps(doc, default=_default)
+
+
+def make_limits(limits: LimitsTuple):
+    t, total, ops = limits
+    return _evaluate_mod.Limits(max_tensor_elements=t, max_total_elements=total, max_ops=ops)
+
+
+@functools.cache
+def _estimate_takes_limits() -> bool:
+    params = inspect.signature(_evaluate_mod.estimate).parameters
+    return "limits" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def estimate(spec: dict, limits: LimitsTuple) -> dict:
+    """Flops, bytes and elements of a valid request, by shape inference alone (nothing is allocated)."""
+    if _estimate_takes_limits():
+        return _evaluate_mod.estimate(spec, limits=make_limits(limits))
+    return _evaluate_mod.estimate(spec)
+
+
+def evaluate_json(spec: dict, limits: LimitsTuple) -> bytes:
+    """The response document, already encoded."""
+    return dumps(_evaluate_mod.evaluate(spec, limits=make_limits(limits)))
+
+
+def _portable(e: EngineError) -> EngineError:
+    """The same error as a class that pickles (the torch-named classes are renamed, so pickle cannot find
+    them), keeping what the HTTP mapping reads: the category, type, loc and msg."""
+    for cls in (LimitExceeded, _evaluate_mod.DeviceUnavailable):
+        if isinstance(e, cls):
+            return cls(e.msg, e.loc, e.type)
+    return EngineError(e.msg, e.loc, e.type)
+
+
+def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy") -> bytes:
+    """What a worker process runs: the raw request body (already checked by the server) in, JSON out.
+    The array backend is process-wide, which is safe here: a worker runs one request at a time."""
+    try:
+        if backend != "numpy":
+            _backend.use(backend)
+        return evaluate_json(orjson.loads(body), limits)
+    except EngineError as e:
+        raise _portable(e) from None
+    finally:
+        if backend != "numpy":
+            _backend.use("numpy")
+
+
+DeviceUnavailable = _evaluate_mod.DeviceUnavailable
+
+
+@functools.cache
+def cuda_status() -> tuple[bool, str]:
+    """(usable, reason). Asked once: a GPU does not come or go while the server runs."""
+    return _backend.cupy_available()
+
+
+@functools.cache
+def catalog_json() -> bytes:
+    return dumps(catalog.describe())

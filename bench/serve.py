@@ -1,0 +1,40 @@
+"""Start an app the way `uvicorn APP --workers N` does, but with TCP_NODELAY intact for N > 1.
+
+    python -m bench.serve app.main:app --port 8000 --workers 2 [--stock]
+
+uvicorn 0.54's multiprocess path binds the listening socket with proto 0; accepted sockets inherit it and
+asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP, so Nagle's algorithm meets the
+client's delayed ACK and every keep-alive response waits ~40 ms (Kludex/uvicorn#3149, still open). Here the
+socket is bound with IPPROTO_TCP; everything else is uvicorn's own run(). --stock runs uvicorn.run as is."""
+from __future__ import annotations
+
+import argparse
+import socket
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--stock", action="store_true", help="plain uvicorn.run (the Nagle stall included)")
+    a = p.parse_args(argv)
+
+    import uvicorn  # noqa: PLC0415
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+    kw = dict(host=a.host, port=a.port, workers=a.workers, log_level="warning", access_log=False)
+    if a.stock or a.workers == 1:  # one process: asyncio binds from getaddrinfo, proto 6, no stall
+        uvicorn.run(a.app, **kw)
+        return
+    config = uvicorn.Config(a.app, **kw)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((a.host, a.port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""A real server process over real HTTP: time limit, overload, worker crashes, body streaming, shutdown."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from app.examples import EXAMPLES
+from tests.app.conftest import (
+    SLOW_LIMITS,
+    Server,
+    alive,
+    cheap_program,
+    in_thread,
+    pid_state,
+    slow_program,
+    wait_until,
+)
+
+
+def test_examples_over_http(server):
+    r = server.client.post("/v1/evaluate", json=EXAMPLES["leaf_grads"]["value"])
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert {n: r.json()["tensors"][n]["grad"] for n in "abcde"} == pytest.approx(
+        {"a": 4.0, "b": 2.0, "c": 6.4, "d": 9.6, "e": -3.84})
+    r = server.client.post("/v1/evaluate", json=EXAMPLES["x_matmul_x"]["value"])  # runs in a worker
+    assert r.status_code == 200 and r.json()["tensors"]["x"]["grad"] == [2.0, 4.0, 6.0]
+
+
+def test_time_limit_stops_the_computation_while_others_are_served(server):
+    assert wait_until(lambda: server.ready()["workers"]["idle"] == 2, 20)
+    restarts = server.ready()["workers"]["restarts"]
+    t0 = time.monotonic()
+    slow, box = in_thread(server.client.post, "/v1/evaluate", json=slow_program())
+    assert wait_until(lambda: server.ready()["workers"]["busy"] == 1, 5)
+    busy_pid = next(p["pid"] for p in server.ready()["workers"]["processes"] if p["busy"])
+    fast = server.client.post("/v1/evaluate", json=cheap_program())
+    assert fast.status_code == 200 and fast.json()["tensors"]["a"]["grad"] == 3.0
+    assert time.monotonic() - t0 < 1.5  # answered while the slow one still ran
+    slow.join(30)
+    (r,) = box
+    elapsed = time.monotonic() - t0
+    assert r.status_code == 504, r.text[:500]
+    assert r.json()["detail"][0] == {
+        "type": "timeout", "loc": [],
+        "msg": "the computation ran past the time limit of 1.5 s (time_limit_s) and was stopped"}
+    assert 1.4 < elapsed < 4
+    # The computation really stopped: its process is gone, and a fresh one took its place.
+    assert wait_until(lambda: pid_state(busy_pid) is None, 5)
+    assert wait_until(lambda: server.ready()["workers"]["idle"] == 2, 10)
+    assert server.ready()["workers"]["restarts"] == restarts + 1
+    assert busy_pid not in server.worker_pids()
+
+
+def test_a_killed_worker_gives_a_clean_5xx_and_the_next_request_succeeds(server):
+    assert wait_until(lambda: server.ready()["workers"]["idle"] == 2, 20)
+    kids_before = len([p for p in server.worker_pids() if alive(p)])
+    slow, box = in_thread(server.client.post, "/v1/evaluate", json=slow_program())
+    assert wait_until(lambda: server.ready()["workers"]["busy"] == 1, 5)
+    victim = next(p["pid"] for p in server.ready()["workers"]["processes"] if p["busy"])
+    os.kill(victim, signal.SIGKILL)
+    slow.join(30)
+    (r,) = box
+    assert r.status_code == 500
+    (e,) = r.json()["detail"]
+    assert e["type"] == "worker_died" and str(victim) in e["msg"] and "SIGKILL" in e["msg"]
+    assert wait_until(lambda: pid_state(victim) is None, 5)  # reaped
+    r = server.client.post("/v1/evaluate", json=EXAMPLES["x_matmul_x"]["value"])
+    assert r.status_code == 200
+    assert wait_until(lambda: server.ready()["workers"]["alive"] == kids_before, 10)
+    assert victim not in server.worker_pids()
+
+
+def test_body_size_limit_with_and_without_content_length(server):
+    big = b'{"leaves": {"a": {"data": [' + b"1.0, " * 60_000 + b'1.0]}}}'
+    r = server.client.post("/v1/evaluate", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "max_body_bytes=200000" in r.json()["detail"][0]["msg"]
+
+    def chunks():
+        for i in range(0, len(big), 16_384):
+            yield big[i:i + 16_384]
+
+    r = server.client.post("/v1/evaluate", content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413 and r.json()["detail"][0]["type"] == "limit_exceeded"
+    assert server.client.get("/healthz").status_code == 200
+
+
+def test_deep_json_over_http(server):
+    r = server.client.post("/v1/evaluate", content=b"[" * 100_000,
+                           headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_huge_expand_over_http_is_fast(server):
+    t0 = time.monotonic()
+    r = server.client.post("/v1/evaluate", json={
+        "leaves": {"a": {"data": [1.0]}},
+        "ops": [{"name": "e", "op": "expand", "args": ["a", [10**6, 10**6]]}]})
+    assert r.status_code == 413 and time.monotonic() - t0 < 2
+
+
+@pytest.fixture(scope="module")
+def small_server():
+    """max in-flight 1; stopped with SIGKILL, after which its workers must still go away by themselves."""
+    s = Server({"GRADSERVE_MAX_IN_FLIGHT": "1", "GRADSERVE_COMPUTE_WORKERS": "1",
+                "GRADSERVE_TIME_LIMIT_S": "1", "GRADSERVE_RETRY_AFTER_S": "2", **SLOW_LIMITS})
+    yield s
+    kids = s.stop(signal.SIGKILL)
+    assert kids
+    assert wait_until(lambda: not any(alive(p) for p in kids), 10), [p for p in kids if alive(p)]
+
+
+def test_overload_is_503_with_retry_after(small_server):
+    slow, box = in_thread(small_server.client.post, "/v1/evaluate", json=slow_program())
+    assert wait_until(lambda: small_server.ready()["workers"]["in_flight"] == 1, 5)
+    r = small_server.client.post("/v1/evaluate", json=cheap_program())
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    assert r.json()["detail"][0]["type"] == "over_capacity"
+    assert small_server.client.get("/healthz").status_code == 200  # probes are never turned away
+    slow.join(30)
+    assert box[0].status_code == 504, box[0].text[:500]
+    r = small_server.client.post("/v1/evaluate", json=cheap_program())
+    assert r.status_code == 200
+
+
+def test_cuda_request_over_http(small_server):
+    ok = small_server.ready()["backends"]["cupy"]
+    r = small_server.client.post("/v1/evaluate", json={"device": "cuda", "leaves": {"a": {"data": 1.0}}})
+    if ok:
+        assert r.status_code == 200 and r.json()["device"] == "cuda"
+    else:
+        assert r.status_code == 503 and r.json()["detail"][0]["type"] == "device_unavailable"
+
+
+def test_cli_help():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and "--workers" in out.stdout and "--port" in out.stdout
+
+
+def test_client_errors_never_500(server):
+    bodies = [b"null", b"1", b'"x"', b"{}", b'{"leaves": null}', b'{"ops": [null]}',
+              b'{"ops": [{"name": []}]}', b'{"leaves": {"a": {"data": {"b64": 1}}}}',
+              b'{"leaves": {"a": {"data": [1, [2]]}}}',
+              b'{"leaves": {"a": {"data": 1e308, "dtype": "float16"}}}',
+              b'{"leaves": {"a": {"data": 99999999999999999999}}}',
+              b'{"ops": [{"name": "x", "op": "getitem", "args": ["x", 0]}]}']
+    for body in bodies:
+        r = server.client.post("/v1/evaluate", content=body, headers={"content-type": "application/json"})
+        assert r.status_code < 500, (body, r.status_code, r.text)
+        assert set(r.json()) <= {"detail", "tensors", "graph", "warnings", "device"}
+
+
+def test_server_stays_up(server):
+    assert isinstance(httpx.get(f"{server.url}/healthz").json(), dict)
