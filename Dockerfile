@@ -8,11 +8,16 @@ ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/gradserve && /opt/gradserve/bin/pip install --quiet --upgrade pip
 WORKDIR /src
-# Only what the wheel is built from: tests, bench and docs stay out of the image.
-COPY pyproject.toml README.md ./
+# Dependencies first, in a layer that only a pyproject.toml edit rebuilds (empty packages stand in for ours).
+COPY pyproject.toml ./
+RUN mkdir engine app && touch README.md \
+ && /opt/gradserve/bin/pip install --quiet ".${EXTRAS}" \
+ && /opt/gradserve/bin/pip uninstall --quiet --yes gradserve
+# Then gradserve itself, from only what the wheel is built of: tests, bench and docs stay out.
+COPY README.md ./
 COPY engine ./engine
 COPY app ./app
-RUN /opt/gradserve/bin/pip install --quiet ".${EXTRAS}" \
+RUN /opt/gradserve/bin/pip install --quiet --no-deps . \
  && /opt/gradserve/bin/python -m compileall -q /opt/gradserve/lib
 
 # ---- runtime: the venv alone on a fresh slim base ----

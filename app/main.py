@@ -37,11 +37,11 @@ TAGS = [
 def _configure_logging(level: str) -> None:
     log = logging.getLogger("gradserve")
     log.setLevel(level.upper())
-    if not log.handlers:
+    # uvicorn configures only its own loggers; where nobody configured logging, ours still reach stderr.
+    if not log.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         log.addHandler(handler)
-        log.propagate = False
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:

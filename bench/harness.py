@@ -50,23 +50,42 @@ def _calibrate(fn, target):
 
 def measure(columns: dict, *, rounds: int, target: float) -> dict[str, Samples]:
     """Time every column `rounds` times, interleaved (round r runs each column once, in a rotated order),
-    so that the machine's drifts hit all columns alike. A column that raises is reported, not timed."""
+    so that the machine's drifts hit all columns alike. A column that raises is reported, not timed.
+    A column may be (fn, setup): setup() runs before each of its samples and returns the undo."""
     out = {}
     fns = {}
-    for name, fn in columns.items():
+    for name, col in columns.items():
+        fn, setup = col if isinstance(col, tuple) else (col, None)
         s = out[name] = Samples()
         try:
-            s.loops = _calibrate(fn, target)
-            fns[name] = fn
+            with _setup(setup):
+                s.loops = _calibrate(fn, target)
+            fns[name] = (fn, setup)
         except Exception as e:  # noqa: BLE001 - a broken workload is a row note, not a crash
             s.error = f"{type(e).__name__}: {e}"[:160]
     names = list(fns)
     for r in range(rounds):
         k = r % len(names) if names else 0
         for name in names[k:] + names[:k]:
+            fn, setup = fns[name]
             gc.collect()
-            out[name].times.append(_time_loops(fns[name], out[name].loops))
+            with _setup(setup):
+                out[name].times.append(_time_loops(fn, out[name].loops))
     return out
+
+
+class _setup:
+    def __init__(self, setup):
+        self.setup, self.undo = setup, None
+
+    def __enter__(self):
+        if self.setup is not None:
+            self.undo = self.setup()
+
+    def __exit__(self, *exc):
+        if self.undo is not None:
+            self.undo()
+        return False
 
 
 def paired_ratio(a: Samples, b: Samples) -> float | None:

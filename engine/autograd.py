@@ -227,7 +227,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     # Count dependencies with an explicit stack (a chain of 100,000 ops must not hit recursion).
     deps = {}
     order = []
-    stack = [e[0][0] for e in roots if e[0][0] is not None]
+    stack = list({id(e[0][0]): e[0][0] for e in roots if e[0][0] is not None}.values())
     seen = set(map(id, stack))
     for n in stack:
         deps.setdefault(n, 0)

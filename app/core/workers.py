@@ -1,28 +1,35 @@
 """A small pool of compute processes that can be killed: the only way to really stop a computation on time.
 
-Each worker is a spawned process (never forked: the server has threads, and CUDA does not survive a fork)
-that answers one call at a time over its own pipe. A call past its deadline gets the worker SIGKILLed,
-reaped and replaced in the background; so does a worker that dies mid-call. Other calls go on meanwhile.
-This module imports neither FastAPI nor the engine, so a worker starts with only what `preload` names.
+Each worker is a fresh interpreter (never a fork: the server has threads, and CUDA does not survive a fork;
+nor multiprocessing's spawn, which re-runs the server's __main__ script in every child) that answers one
+call at a time over its own socket. A call past its deadline gets the worker SIGKILLed, reaped and replaced
+in the background; so does a worker that dies mid-call. Other calls go on meanwhile. This module imports
+neither FastAPI nor the engine, so a worker starts with only what `preload` names.
 """
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
-import multiprocessing as mp
 import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
+from multiprocessing.connection import Connection
 from typing import Any
 
 import anyio.to_thread
 
 log = logging.getLogger("gradserve.workers")
-_CTX = mp.get_context("spawn")
+# The child's whole program: the parent's sys.path (so it imports what the parent can), then the loop.
+_BOOTSTRAP = ("import json, sys; a = json.loads(sys.argv[1]); sys.path[:] = a['sys_path']; "
+              "from app.core.workers import _child_main; _child_main(a)")
 
 
 class WorkerTimeout(Exception):
@@ -67,7 +74,11 @@ def _portable(exc: BaseException) -> BaseException:
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _worker_main(conn, parent_pid: int, preload: tuple[str, ...], threads: int) -> None:
+def _child_main(a: dict) -> None:
+    _worker_main(Connection(a["fd"]), a["parent_pid"], tuple(a["preload"]), a["threads"])
+
+
+def _worker_main(conn: Connection, parent_pid: int, preload: tuple[str, ...], threads: int) -> None:
     # Ctrl-C reaches the whole process group; the server decides when its workers end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Workers share the cores: N workers each running BLAS on every core would starve one another (and the
@@ -100,11 +111,14 @@ def _worker_main(conn, parent_pid: int, preload: tuple[str, ...], threads: int) 
 
 class Worker:
     def __init__(self, preload: tuple[str, ...], threads: int):
-        self.conn, child = _CTX.Pipe(duplex=True)
-        self.proc = _CTX.Process(target=_worker_main, args=(child, os.getpid(), preload, threads),
-                                 name="gradserve-compute", daemon=True)
-        self.proc.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            fd = theirs.fileno()
+            args = {"fd": fd, "parent_pid": os.getpid(), "preload": list(preload), "threads": threads,
+                    "sys_path": [p for p in sys.path if isinstance(p, str)]}
+            self.proc = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, json.dumps(args)], pass_fds=(fd,),
+                                         stdin=subprocess.DEVNULL)
+            self.conn = Connection(ours.detach())
         self.pid = self.proc.pid
         self.busy = False
         self._lock = threading.Lock()
@@ -126,13 +140,19 @@ class Worker:
         except (EOFError, OSError):
             return ("died",)
 
+    @property
+    def exitcode(self) -> int | None:
+        return self.proc.poll()
+
+    def is_alive(self) -> bool:
+        return self.proc.poll() is None
+
     def signal_kill(self) -> None:
         """SIGKILL only: whoever is in `call` then sees EOF, and reaps the worker through `kill`."""
-        if self.proc.exitcode is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        try:
+            self.proc.kill()  # a no-op once the worker is reaped: never a signal to a reused pid
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> int | None:
         """SIGKILL (when still alive) and reap, so that no zombie stays behind; the exit code.
@@ -141,10 +161,13 @@ class Worker:
         with self._lock:
             if not self._reaped:
                 self.signal_kill()
-                self.proc.join(5)
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:  # unkillable (D state): left to subprocess's own reaping
+                    log.error("compute worker %s did not die on SIGKILL", self.pid)
                 self.conn.close()
                 self._reaped = True
-        return self.proc.exitcode
+        return self.proc.returncode
 
     def stop(self) -> None:
         """Ask an idle worker to leave, then make sure it did."""
@@ -152,7 +175,10 @@ class Worker:
             self.conn.send(None)
         except (EOFError, OSError):
             pass
-        self.proc.join(1)
+        try:
+            self.proc.wait(1)
+        except subprocess.TimeoutExpired:
+            pass
         self.kill()
 
 
@@ -163,7 +189,8 @@ class WorkerPool:
         self.size = size
         self.preload = tuple(preload)
         self.start_timeout = start_timeout
-        self.threads = max(1, (os.cpu_count() or 1) // max(1, size))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.threads = max(1, cores // max(1, size))
         self.restarts = 0
         self._workers: set[Worker] = set()
         self._idle: asyncio.Queue[Worker] | None = None
@@ -186,7 +213,7 @@ class WorkerPool:
         if self._closed:
             return
         # A worker that cannot start (bad preload, no memory) is logged, reaped and tried again later.
-        log.error("compute worker %s did not start (exit code %s); retrying", w.pid, w.proc.exitcode)
+        log.error("compute worker %s did not start (exit code %s); retrying", w.pid, w.exitcode)
         await asyncio.sleep(1.0)
         if not self._closed:
             self._spawn_replacement()
@@ -239,7 +266,7 @@ class WorkerPool:
         workers = sorted(self._workers, key=lambda w: w.pid)
         return {
             "size": self.size,
-            "alive": sum(w.proc.is_alive() for w in workers),
+            "alive": sum(w.is_alive() for w in workers),
             "busy": sum(w.busy for w in workers),
             "idle": self._idle.qsize() if self._idle is not None else 0,
             "restarts": self.restarts,

@@ -12,6 +12,7 @@ formulas are engine ops whose own backwards close the loop, so grad-of-grad work
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -247,72 +248,101 @@ def _output_padding_for(target_hw, in_hw, k_hw, stride, padding, dilation):
             for i in range(len(target_hw))]
 
 
-def _bias_grad(grad):
-    from engine.ops.reduction import sum_dim  # noqa: PLC0415
+def _with_mask(fn, names):
+    """A joint formula that also takes output_mask: the registry passes it by keyword (joint_mask=True), so it
+    is kept out of the signature the registry reads its argument names from."""
 
-    return sum_dim(grad, dim=[0] + list(range(2, grad.ndim)), keepdim=False)
+    def f(grad, *args, output_mask=None):
+        return fn(grad, *args, output_mask=output_mask)
+
+    f.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("grad", *names)])
+    return f
 
 
-def _conv_params(weight, stride, padding, dilation):
+def _conv_backward_fwd(gy, x, w, bias_sizes, stride, padding, dilation, transposed, output_padding, groups,
+                       output_mask):
+    """at::convolution_backward: (grad_input, grad_weight, grad_bias), each only where output_mask asks."""
+    nd = w.ndim - 2
+    stride = _expand_param(stride, "stride", nd)
+    padding = _expand_param(padding, "padding", nd)
+    dilation = _expand_param(dilation, "dilation", nd)
+    s2, p2, d2 = _p2(stride, nd, 1), _p2(padding, nd, 0), _p2(dilation, nd, 1)
+    gy2, x2, w2 = _to2d(gy, nd), _to2d(x, nd), _to2d(w, nd)
+    empty = np.zeros((0,), dtype=gy.dtype)
+    gi = gw = gb = empty
+    if output_mask[0]:
+        if transposed:
+            gi = _from2d(_conv2d_np(gy2, w2, s2, p2, d2, groups), nd)
+        else:
+            gi = _from2d(_conv2d_transpose_np(gy2, w2, x2.shape[2:], s2, p2, d2, groups), nd)
+    if output_mask[1]:
+        gw = (_conv2d_weight_np(x2, gy2, w2.shape, s2, p2, d2, groups) if transposed
+              else _conv2d_weight_np(gy2, x2, w2.shape, s2, p2, d2, groups))
+        gw = gw[:, :, 0, :] if nd == 1 else gw
+    if len(output_mask) > 2 and output_mask[2]:
+        gb = gy.sum(axis=(0, *range(2, gy.ndim)))
+    return gi, gw, gb
+
+
+def _detached(t):
+    return Tensor._make(t._data)
+
+
+def _conv_double_backward(grads, grad_output, input, weight, stride, padding, dilation, transposed,
+                          output_padding, groups, output_mask=None):
+    """L = <ggI, gI> + <ggW, gW> + <ggb, gb> = <gy, C(ggI, w) + C(x, ggW) + ggb>, C the (transposed or not)
+    convolution; so d/dgy is two convolutions, d/dx and d/dw are convolution_backward with ggW / ggI."""
+    ggi, ggw, ggb = (list(grads) + [None, None, None])[:3]
+    mask = output_mask if output_mask is not None else (True, True, True)
     nd = weight.ndim - 2
-    return (nd, _expand_param(stride, "stride", nd), _expand_param(padding, "padding", nd),
-            _expand_param(dilation, "dilation", nd))
+    r_gy = r_x = r_w = None
+    if mask[0]:
+        terms = []
+        if ggi is not None:
+            terms.append(convolution_op(ggi, weight, ggb, stride, padding, dilation, transposed, output_padding,
+                                        groups))
+        if ggw is not None:
+            terms.append(convolution_op(input, ggw, None, stride, padding, dilation, transposed, output_padding,
+                                        groups))
+        if ggb is not None and ggi is None:
+            terms.append(S.expand(S.view(ggb, *([1, -1] + [1] * nd)), *grad_output.shape))
+        for t in terms:
+            r_gy = t if r_gy is None else r_gy + t
+    if mask[1] and ggw is not None:
+        r_x = convolution_backward_op(grad_output, _detached(input), ggw, None, stride, padding, dilation,
+                                      transposed, output_padding, groups, [True, False, False])[0]
+    if mask[2] and ggi is not None:
+        r_w = convolution_backward_op(grad_output, ggi, _detached(weight), None, stride, padding, dilation,
+                                      transposed, output_padding, groups, [False, True, False])[1]
+    return r_gy, r_x, r_w
 
 
-def _conv_input_grad(grad, input, weight, stride, padding, dilation, transposed, groups):
-    nd, stride, padding, dilation = _conv_params(weight, stride, padding, dilation)
-    if transposed:
-        return convolution_op(grad, weight, None, stride, padding, dilation, False, [0] * nd, groups)
-    op = _output_padding_for(list(input.shape[2:]), list(grad.shape[2:]), list(weight.shape[2:]), stride, padding,
-                             dilation)
-    return convolution_op(grad, weight, None, stride, padding, dilation, True, op, groups)
+convolution_backward_op = defop(
+    "convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, SymInt[] stride, "
+    "SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups, "
+    "bool[3] output_mask) -> (Tensor, Tensor, Tensor)",
+    _conv_backward_fwd, nout=3, joint_mask=True,
+    grad_output__input__weight=_with_mask(_conv_double_backward, (
+        "grad_output", "input", "weight", "stride", "padding", "dilation", "transposed", "output_padding",
+        "groups")),
+)
 
 
-def _conv_weight_grad(grad, input, weight, stride, padding, dilation, transposed, groups):
-    nd, stride, padding, dilation = _conv_params(weight, stride, padding, dilation)
-    if transposed:
-        return convolution_weight_op(input, grad, list(weight.shape), stride, padding, dilation, groups)
-    return convolution_weight_op(grad, input, list(weight.shape), stride, padding, dilation, groups)
+def _convolution_backward(grad, input, weight, stride, padding, dilation, transposed, output_padding, groups,
+                          output_mask=None):
+    mask = list(output_mask) if output_mask is not None else [True, True, True]
+    res = convolution_backward_op(grad, input, weight, None, stride, padding, dilation, transposed, output_padding,
+                                  groups, mask)
+    return tuple(r if m else None for r, m in zip(res, mask))
 
 
 convolution_op = defop(
     "convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, "
     "bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor",
-    _convolution_fwd,
-    input=_conv_input_grad,
-    weight=lambda grad, input, weight, stride, padding, dilation, transposed, groups: _conv_weight_grad(
-        grad, input, weight, stride, padding, dilation, transposed, groups),
-    bias=lambda grad: _bias_grad(grad),
-)
-
-
-def _conv_weight_fwd(gy, x, weight_size, stride, padding, dilation, groups):
-    nd = len(weight_size) - 2
-    s2, p2, d2 = _p2(stride, nd, 1), _p2(padding, nd, 0), _p2(dilation, nd, 1)
-    ws2 = list(weight_size) if nd == 2 else [weight_size[0], weight_size[1], 1, weight_size[2]]
-    out = _conv2d_weight_np(_to2d(gy, nd), _to2d(x, nd), ws2, s2, p2, d2, groups)
-    return out[:, :, 0, :] if nd == 1 else out
-
-
-def _conv_weight_ggy(grad, input, stride, padding, dilation, groups):
-    """d _convolution_weight(gy, x) / d gy, applied to G: conv(x, G)."""
-    nd = grad.ndim - 2
-    return convolution_op(input, grad, None, stride, padding, dilation, False, [0] * nd, groups)
-
-
-def _conv_weight_gx(grad, grad_output, input_shape, stride, padding, dilation, groups):
-    """d _convolution_weight(gy, x) / d x, applied to G: conv_transpose(gy, G) at x's size."""
-    op = _output_padding_for(list(input_shape[2:]), list(grad_output.shape[2:]), list(grad.shape[2:]), stride,
-                             padding, dilation)
-    return convolution_op(grad_output, grad, None, stride, padding, dilation, True, op, groups)
-
-
-convolution_weight_op = defop(
-    "_convolution_weight(Tensor grad_output, Tensor input, SymInt[] weight_size, SymInt[] stride, SymInt[] padding, "
-    "SymInt[] dilation, SymInt groups) -> Tensor",
-    _conv_weight_fwd,
-    grad_output=_conv_weight_ggy,
-    input=_conv_weight_gx,
+    _convolution_fwd, joint_mask=True,
+    input__weight__bias=_with_mask(_convolution_backward, (
+        "input", "weight", "stride", "padding", "dilation", "transposed", "output_padding", "groups")),
 )
 
 
@@ -562,19 +592,33 @@ def _gather_fwd(g, indices):
     return np.take_along_axis(gi, ii, axis=1).reshape(indices.shape)
 
 
-max_pool_scatter_op = defop(
-    "_max_pool2d_scatter(Tensor grad_output, Tensor indices, SymInt[] input_size) -> Tensor", _scatter_fwd,
-    grad_output=lambda grad, indices: max_pool_gather_op(grad, indices),
+def _zeros_like(t):
+    return Tensor._make(np.zeros(t.shape, dtype=t._data.dtype))
+
+
+def _max_pool_bwd_fwd(g, x, kernel_size, stride, padding, dilation, ceil_mode, indices):
+    return _scatter_fwd(g, indices, x.shape)
+
+
+# torch: grad_output: max_pool_double_backward(grad, indices, 2); self: zeros_like(self)
+max_pool2d_backward_op = defop(
+    "max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, "
+    "int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor",
+    _max_pool_bwd_fwd,
+    grad_output=lambda grad, indices, self: max_pool_gather_op(grad, _detached(indices), _zeros_like(self)),
+    self=lambda grad, self: _zeros_like(self),
 )
 max_pool_gather_op = defop(
-    "_max_pool2d_gather(Tensor self, Tensor indices) -> Tensor", _gather_fwd,
-    self=lambda grad, indices, self_shape: max_pool_scatter_op(grad, indices, list(self_shape)),
+    "max_pool_double_backward(Tensor self, Tensor indices, Tensor input) -> Tensor",
+    lambda g, indices, input: _gather_fwd(g, indices),
+    self=lambda grad, indices, input: max_pool2d_backward_op(grad, input, [1], [], [0], [1], False,
+                                                             _detached(indices)),
 )
 
 
-def _max_pool_backward(grad, self, result1):
-    g = grad[0]
-    return max_pool_scatter_op(g, Tensor._make(result1._data), list(self.shape))
+def _max_pool_backward(grad, self, kernel_size, stride, padding, dilation, ceil_mode, result1):
+    return max_pool2d_backward_op(grad[0], self, kernel_size, stride, padding, dilation, ceil_mode,
+                                  _detached(result1))
 
 
 max_pool2d_with_indices_op = defop(
@@ -672,15 +716,16 @@ avg_pool2d_op = defop(
     "bool count_include_pad=True, int? divisor_override=None) -> Tensor",
     _avg_pool_fwd,
     self=lambda grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override:
-    avg_pool_backward_op(grad, list(self.shape), kernel_size, stride, padding, ceil_mode, count_include_pad,
-                         divisor_override),
+    avg_pool_backward_op(grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override),
 )
+# torch: grad_output: avg_pool2d(grad, ...); self: zeros_like(self)
 avg_pool_backward_op = defop(
-    "_avg_pool2d_backward(Tensor grad_output, SymInt[] input_size, int[2] kernel_size, int[2] stride, "
-    "int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor",
-    _avg_pool_bwd_fwd,
+    "avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
+    "bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor",
+    lambda g, x, *rest: _avg_pool_bwd_fwd(g, x.shape, *rest),
     grad_output=lambda grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override:
     avg_pool2d_op(grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override),
+    self=lambda grad, self: _zeros_like(self),
 )
 
 

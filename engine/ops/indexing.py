@@ -352,6 +352,12 @@ def _dispatch_index(t, out_indices):
     return index_op(t, _prepare_indices(tuple(t.shape), arrs))
 
 
+SEQUENCE_INDEX_WARNING = (
+    "Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed in pytorch "
+    "2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted as tensor index, "
+    "x[torch.tensor(seq)], which will result either in an error or a different result"
+)
+
 # What a request's getitem index may hold (engine.evaluate binds a parameter `index: Index` as an index)
 Index = int | slice | None | type(Ellipsis) | Tensor | list | tuple
 
@@ -371,7 +377,11 @@ def getitem(input: Tensor, index: Index) -> Tensor:
     if index is True or index is False:
         result = unsqueeze_op(self, dim=0)
         return _dispatch_index(result, [_bool_index(index)])
-    index = tuple(index) if _treat_sequence_as_tuple(index) else (index,)
+    if not _treat_sequence_as_tuple(index):
+        index = (index,)
+    elif not isinstance(index, tuple):
+        warnings.warn(SEQUENCE_INDEX_WARNING, UserWarning, stacklevel=2)
+        index = tuple(index)
     specified = _count_specified(index)
     if specified > self.ndim:
         raise TorchIndexError(f"too many indices for tensor of dimension {self.ndim}")

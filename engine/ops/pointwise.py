@@ -381,7 +381,7 @@ def _where(cond, a, b):
 
 
 where_self = defop(
-    "where.self(Tensor condition, Tensor self, Tensor other) -> Tensor", _where,
+    "where.self(BoolTensor condition, Tensor self, Tensor other) -> Tensor", _where,
     promote=False,
     self=lambda grad, condition: where(condition, grad, 0.0),
     other=lambda grad, condition: where(condition, 0.0, grad),

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from engine import dtypes as D
+from engine.autograd import is_grad_enabled
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
 from engine.ops import pointwise as P
 from engine.ops import shape as S
@@ -57,7 +58,17 @@ sum_dim = defop(
 )
 
 
+def _check_autograd_dtype(input, dtype, out):
+    """A grad-requiring input reduced into an integer dtype: torch's autograd refuses the output (after the
+    forward ran, so argument errors come first)."""
+    if dtype is not None and not dtype.is_floating_point and input.requires_grad and is_grad_enabled():
+        raise TorchRuntimeError(f"Autograd not support dtype: {_word(dtype.np)}")
+    return out
+
+
 def _numel_reduced(shape, dim):
+    if len(shape) == 0:
+        return 1
     if dim is None or dim == [] or dim == ():
         n = 1
         for s in shape:
@@ -74,6 +85,11 @@ def _mean(a, dim=None, keepdim=False, dtype=None):
         raise TorchRuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex "
             f"dtype. Got: {_word(a.dtype)}"
+        )
+    if dtype is not None and not dtype.is_floating_point:
+        raise TorchRuntimeError(
+            "mean(): could not infer output dtype. Optional dtype must be either a floating point or complex "
+            f"dtype. Got: {_word(dtype.np)}"
         )
     if dtype is not None:
         a = a.astype(dtype.np)
@@ -103,8 +119,8 @@ mean_dim = defop(
 
 def sum(input: Tensor, dim: int | list[int] | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     if dim is None and not keepdim:
-        return sum_op(input, dtype=dtype)
-    return sum_dim(input, dim=dim, keepdim=keepdim, dtype=dtype)
+        return _check_autograd_dtype(input, dtype, sum_op(input, dtype=dtype))
+    return _check_autograd_dtype(input, dtype, sum_dim(input, dim=dim, keepdim=keepdim, dtype=dtype))
 
 
 def mean(input: Tensor, dim: int | list[int] | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -263,14 +279,14 @@ prod_dim = defop("prod.dim_int(Tensor self, int dim, bool keepdim=False, *, Scal
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dim is None:
-        return prod_op(input, dtype=dtype)
+        return _check_autograd_dtype(input, dtype, prod_op(input, dtype=dtype))
     if isinstance(dim, list | tuple):
         raise TorchTypeError(
             "prod() received an invalid combination of arguments - got (Tensor, tuple), but expected one of:\n"
             " * (Tensor input, *, torch.dtype dtype = None)\n"
             " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = None)\n"
         )
-    return prod_dim(input, dim=dim, keepdim=keepdim, dtype=dtype)
+    return _check_autograd_dtype(input, dtype, prod_dim(input, dim=dim, keepdim=keepdim, dtype=dtype))
 
 
 # ----- amax / amin -----
@@ -736,11 +752,11 @@ cumprod_op = defop("cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> 
 
 
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    return cumsum_op(input, dim=dim, dtype=dtype)
+    return _check_autograd_dtype(input, dtype, cumsum_op(input, dim=dim, dtype=dtype))
 
 
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    return cumprod_op(input, dim=dim, dtype=dtype)
+    return _check_autograd_dtype(input, dtype, cumprod_op(input, dim=dim, dtype=dtype))
 
 
 # ----- argmax / argmin -----

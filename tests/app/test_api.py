@@ -260,3 +260,17 @@ def test_openapi_describes_every_field_and_carries_the_examples(client):
     missing = [f"{s}.{p}" for s, schema in schemas.items() for p, prop in schema.get("properties", {}).items()
                if not prop.get("description")]
     assert not missing, missing
+
+
+def test_unexpected_errors_are_a_clean_logged_500(caplog):
+    app = create_app(Settings(compute_workers=0))
+
+    @app.get("/boom")
+    async def boom():
+        raise KeyError("internal detail")
+
+    with TestClient(app, raise_server_exceptions=False) as c, caplog.at_level("ERROR", logger="gradserve"):
+        r = c.get("/boom")
+    e = only_error(r, 500)
+    assert e["type"] == "internal_error" and "KeyError" in e["msg"] and "internal detail" not in e["msg"]
+    assert any(rec.exc_info and rec.exc_info[0] is KeyError for rec in caplog.records)

@@ -160,3 +160,25 @@ def test_client_errors_never_500(server):
 
 def test_server_stays_up(server):
     assert isinstance(httpx.get(f"{server.url}/healthz").json(), dict)
+
+
+def test_an_app_built_in_an_unguarded_script_still_gets_workers(tmp_path):
+    """Workers are fresh interpreters: a script without `if __name__ == "__main__"` is not re-run in them."""
+    import subprocess
+    import sys
+
+    from tests.app.conftest import ROOT
+
+    script = tmp_path / "embed.py"
+    script.write_text(
+        "from fastapi.testclient import TestClient\n"
+        "from app.core.config import Settings\n"
+        "from app.main import create_app\n"
+        "with TestClient(create_app(Settings(compute_workers=1))) as c:\n"
+        "    x = {'data': [1.0, 2.0], 'requires_grad': True}\n"
+        "    r = c.post('/v1/evaluate', json={'leaves': {'x': x}, 'backward': [{'tensor': 'y'}],\n"
+        "        'ops': [{'name': 'y', 'op': 'matmul', 'args': ['x', 'x']}]})\n"
+        "    print(r.status_code, r.json()['tensors']['x']['grad'])\n")
+    out = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.strip() == "200 [2.0, 4.0]", out.stdout + out.stderr[-2000:]

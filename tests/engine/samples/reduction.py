@@ -202,4 +202,9 @@ err(
     ErrorSample("logsumexp", (T(S), 2)),
     ErrorSample("cumsum", (T(S), 2)),
     ErrorSample("cumprod", (T(()), 1)),
+    ErrorSample("prod", (T(S),), dict(dtype="int64")),
+    ErrorSample("prod", (T(S), 1), dict(dtype="int64")),
+    ErrorSample("cumsum", (T(S), 1), dict(dtype="int64")),
+    ErrorSample("cumprod", (T(S), 0), dict(dtype="int32")),
+    ErrorSample("prod", (T(S), 3), dict(dtype="int64")),
 )
