@@ -36,7 +36,8 @@ OPERATORS = {
     "__mul__": lambda s, o: P.mul_tensor(s, o),
     "__rmul__": lambda s, o: P.mul_tensor(s, o),
     "__truediv__": lambda s, o: P.div_tensor(s, o),
-    "__rtruediv__": lambda s, o: P.mul_tensor(P.reciprocal(s), o),  # torch: MulBackward0 over ReciprocalBackward0
+    # torch's `2 / x` is MulBackward0 over ReciprocalBackward0 (torch.div(2, x) is DivBackward0)
+    "__rtruediv__": lambda s, o: P.mul_tensor(P.reciprocal(s), o),
     "__floordiv__": lambda s, o: P.floor_divide(s, o),
     "__rfloordiv__": lambda s, o: P.floor_divide(o, s),
     "__mod__": lambda s, o: P.remainder(s, o),

@@ -6,7 +6,7 @@ import itertools
 import threading
 import weakref
 
-from engine.errors import TorchRuntimeError, TorchTypeError, shape_str
+from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError, shape_str
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -130,7 +130,10 @@ def accumulate_into(var, new, create_graph):
     """torch's AccumulateGrad: first grad stored (detached unless create_graph), later ones added."""
     old = var._grad
     if old is None:
-        var._grad = new if create_graph else new.detach()
+        # A new Tensor object either way (never one that another leaf's .grad may also be); under
+        # create_graph a differentiable gradient is copied into it as torch's clone_obey_contract does
+        # (new_empty_strided(...).copy_(grad)): grad_fn CopyBackwards.
+        var._grad = _copy_backwards(new) if create_graph and new.requires_grad else new.detach()
     elif create_graph:
         var._grad = old + new
     else:
@@ -138,6 +141,38 @@ def accumulate_into(var, new, create_graph):
         # caller holds to `.grad` see the sum. The array is replaced, never mutated, so a gradient
         # buffer shared with another leaf (add's backward hands the same one to both) stays intact.
         old._data = old._data + new._data
+
+
+class CopyBackwards(Node):
+    """grad_fn of `empty.copy_(src)`: edges (None for the overwritten tensor, src); passes the gradient to src."""
+
+    __slots__ = ()
+
+    def apply(self, grads, create_graph):
+        return [None, grads[0]]
+
+
+def _copy_backwards(src):
+    from engine.tensor import Tensor  # noqa: PLC0415
+
+    node = CopyBackwards()
+    node.next_functions = ((None, 0), edge_of(src))
+    node._seq = next(_seq)
+    node._retained = None
+    node._pre_hooks = None
+    node._hooks = None
+    t = Tensor._make(src._data)
+    t._req = True
+    t.grad_fn = node
+    return t
+
+
+BACKWARD_CREATE_GRAPH_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter and its "
+    "gradient which can cause a memory leak. We recommend using autograd.grad when creating the graph to "
+    "avoid this. If you have to use this function, make sure to reset the .grad fields of your parameters "
+    "to None after use to break the cycle and avoid the leak."
+)
 
 
 def grad_accumulator(t) -> AccumulateGrad:
@@ -211,6 +246,11 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     if retain_graph is None:
         retain_graph = create_graph
     roots = _root_grads(tensors, grad_tensors, create_graph)
+    if create_graph and accumulate:
+        # torch's engine warns here (TORCH_WARN_ONCE: once per process in torch, every call here)
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(BACKWARD_CREATE_GRAPH_WARNING, UserWarning, stacklevel=3)
 
     # Capture points: (node, input_nr) -> index into inputs
     captures = None
@@ -405,7 +445,10 @@ def _as_list(x):
         return None
     if isinstance(x, Tensor):
         return [x]
-    return list(x)
+    try:
+        return list(x)
+    except TypeError:
+        raise TorchTypeError(f"'{type(x).__name__}' object is not iterable") from None
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -429,6 +472,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if not inputs:
         raise TorchRuntimeError("`inputs` argument to `grad()` cannot be empty.")
     gos = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
+    if materialize_grads and allow_unused is not None and not allow_unused:
+        raise TorchValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, but got: "
+            "allow_unused=False."
+        )
     if allow_unused is None:
         allow_unused = materialize_grads
     res = run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs, accumulate=False,

@@ -783,8 +783,13 @@ def _graph(env, names):
 
 
 def estimate(spec: dict, *, limits: Limits | None = None) -> dict:
-    """Cost of a request from its leaves' sizes and op count, without running it: the service uses it to
-    run cheap requests inline and costly ones in killable workers."""
+    """Cost of a request without running it or allocating anything: shapes are propagated from the leaves'
+    shapes through the ops by kind (elementwise broadcasts, reductions, matmul family, factories, shape
+    ops; an unknown op is taken as elementwise over its largest input), and each op is charged flops by
+    kind (1 per output element, ~10 for transcendental ones, 2*M*N*K for matmuls, the input's size for
+    reductions); `backward` passes triple it. `bytes` is the tensor traffic (inputs read + outputs written,
+    at 4 bytes an element unless a leaf says float64/int64). The service uses it to run cheap requests
+    inline and costly ones in killable workers, and to send only big `auto` graphs to CUDA."""
     limits = limits or DEFAULT_LIMITS
     _check_fields(spec, TOP_FIELDS, ["body"])
     leaves = spec.get("leaves", {})
@@ -794,12 +799,153 @@ def estimate(spec: dict, *, limits: Limits | None = None) -> dict:
     if len(ops) > limits.max_ops:
         raise LimitExceeded(f"{len(ops)} ops exceed the limit of {limits.max_ops} ops per request (max_ops)",
                             ["body", "ops"])
+    shapes: dict = {}
+    item = 4
     elements = 0
-    for v in leaves.values():
+    for name, v in leaves.items():
         if isinstance(v, dict):
-            elements += _numel(_shape_of(v.get("data")))
-    heavy = {"matmul", "mm", "bmm", "einsum", "conv1d", "conv2d", "linear", "addmm", "expand", "repeat", "tile",
-             "outer", "zeros", "ones", "full", "rand", "randn", "arange", "linspace", "eye", "cdist"}
-    n_heavy = sum(1 for o in ops if isinstance(o, dict) and o.get("op") in heavy)
+            d = v.get("data")
+            shp = tuple(d["shape"]) if isinstance(d, dict) and isinstance(d.get("shape"), list) else \
+                tuple(_shape_of(d))
+            shapes[name] = shp
+            elements += _numel(shp)
+            if v.get("dtype") in ("float64", "int64"):
+                item = 8
+    flops = 0
+    traffic = elements
+    n_heavy = 0
+    for o in ops:
+        if not isinstance(o, dict):
+            continue
+        try:
+            out, f, read = _estimate_op(o, shapes)
+        except Exception:  # noqa: BLE001 - a malformed op fails later, in evaluate, with its own message
+            out, f, read = (), 1, 0
+        if f > 16 * max(1, _numel(out)):
+            n_heavy += 1
+        n_out = _numel(out)
+        flops += f
+        traffic += read + n_out
+        elements += n_out
+        names = o.get("name")
+        for n in names if isinstance(names, list) else [names]:
+            if isinstance(n, str):
+                shapes[n] = out
+    if spec.get("backward"):
+        flops *= 3
+        traffic *= 2
     return {"elements": elements, "ops": len(ops), "heavy_ops": n_heavy,
-            "bytes": 8 * elements, "flops": elements * max(1, len(ops)) + n_heavy * 10**9}
+            "bytes": item * traffic, "flops": max(flops, 1)}
+
+
+_TRANSCENDENTAL = {"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sigmoid", "softmax",
+                   "log_softmax", "pow", "sqrt", "rsqrt", "erf", "gelu", "silu", "softplus", "atan2", "asin",
+                   "acos", "atan", "sinh", "cosh", "logsumexp", "cross_entropy", "nll_loss", "mish", "elu",
+                   "binary_cross_entropy_with_logits", "binary_cross_entropy", "lgamma", "digamma", "exp2",
+                   "log2", "log10", "logsigmoid", "selu", "celu", "norm", "dropout"}
+_REDUCTIONS = {"sum", "mean", "prod", "amax", "amin", "max", "min", "var", "std", "argmax", "argmin", "all",
+               "any", "norm", "logsumexp", "nansum", "count_nonzero"}
+_FACTORIES = {"zeros", "ones", "empty", "rand", "randn", "full", "randint"}
+
+
+def _estimate_op(o, shapes):
+    """(output shape, flops, elements read) of one request op, from the known shapes; nothing allocated."""
+    op = o.get("op")
+    args = o.get("args", []) or []
+    kwargs = o.get("kwargs", {}) or {}
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        return (), 1, 0
+
+    def ins(values):
+        out = []
+        for a in values:
+            if isinstance(a, str) and a in shapes:
+                out.append(shapes[a])
+            elif isinstance(a, list):
+                out += [shapes[x] for x in a if isinstance(x, str) and x in shapes]
+        return out
+
+    tin = ins(args) + ins(kwargs.values())
+    read = sum(_numel(t) for t in tin)
+    ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+    if op in ("matmul", "mm", "bmm", "mv", "dot", "inner", "linear", "addmm") and len(tin) >= 2:
+        a, b = (tin[1], tin[2]) if op == "addmm" and len(tin) >= 3 else (tin[0], tin[1])
+        if op == "linear":
+            b = tuple(reversed(b)) if len(b) == 2 else b
+        if not a or not b:
+            return _bshape([a, b]), max(_numel(a), _numel(b)), read
+        k = a[-1]
+        out = tuple(_bshape([a[:-2], b[:-2]])) + ((a[-2],) if len(a) > 1 else ()) + \
+            ((b[-1],) if len(b) > 1 else ())
+        return out, 2 * _numel(out) * k, read
+    if op in ("einsum", "conv1d", "conv2d", "conv3d", "cdist", "tensordot", "kron") and tin:
+        # Without their full rules: as a matmul over the two largest operands (an upper-ish guess).
+        big = sorted((_numel(t) for t in tin), reverse=True)
+        m = big[0] * (big[1] if len(big) > 1 else 1)
+        return max(tin, key=_numel), 2 * int(math.sqrt(m)) * max(1, int(math.sqrt(m))), read
+    if op == "outer" and len(tin) >= 2:
+        out = (_numel(tin[0]), _numel(tin[1]))
+        return out, _numel(out), read
+    if op in _FACTORIES or op in ("eye", "arange", "linspace", "full_like", "zeros_like", "ones_like",
+                                  "rand_like", "randn_like"):
+        if tin:
+            out = tin[0]
+        elif op == "eye":
+            out = tuple(ints[:2]) if len(ints) >= 2 else (ints[0], ints[0]) if ints else ()
+        elif op in ("arange", "linspace"):
+            nums = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
+            if op == "linspace":
+                out = (int(kwargs.get("steps", nums[2] if len(nums) > 2 else 100)),)
+            else:
+                out = _rule_arange(nums, kwargs)
+        else:
+            size = kwargs.get("size", args[0] if args and isinstance(args[0], list) else ints)
+            if op == "full" and args and isinstance(args[0], list):
+                size = args[0]
+            out = tuple(int(x) for x in (size if isinstance(size, list | tuple) else [size]))
+        return out, _numel(out), 0
+    if not tin:
+        return (), 1, 0
+    x = tin[0]
+    if op in ("reshape", "view", "flatten", "squeeze", "unsqueeze", "t", "T", "mT", "transpose", "permute",
+              "detach", "clone", "contiguous", "movedim", "swapaxes", "narrow", "select", "getitem",
+              "view_as", "reshape_as"):
+        if op == "getitem" and len(tin) > 1:  # advanced indexing gathers
+            return (max(_numel(t) for t in tin[1:]),) + tuple(x[1:]), _numel(x), read
+        return x, 1, 0  # views (a copy at most)
+    if op in ("expand", "expand_as", "broadcast_to", "repeat", "tile"):
+        try:
+            sizes = [int(a) for a in (args[1] if len(args) > 1 and isinstance(args[1], list) else ints)]
+            if op in ("repeat", "tile"):
+                out = _rule_repeat([_Shaped(x), *sizes], {})
+            elif len(tin) > 1:
+                out = tin[1]
+            else:
+                out = tuple(x[i - (len(sizes) - len(x))] if s == -1 else s for i, s in enumerate(sizes))
+        except Exception:  # noqa: BLE001
+            out = x
+        return out, _numel(out), read
+    if op in ("cat", "concat", "stack", "hstack", "vstack"):
+        n = sum(_numel(t) for t in tin)
+        return (n,), n, read
+    if op in _REDUCTIONS:
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+        if dim is None:
+            out = ()
+        else:
+            dl = dim if isinstance(dim, list) else [dim]
+            dims = {d % max(1, len(x)) for d in dl if isinstance(d, int)}
+            out = tuple(1 if i in dims else s for i, s in enumerate(x)) if kwargs.get("keepdim") else \
+                tuple(s for i, s in enumerate(x) if i not in dims)
+        return out, max(1, read), read
+    out = tuple(_bshape(tin))
+    per = 10 if op in _TRANSCENDENTAL else 1
+    return out, per * max(_numel(out), 1), read
+
+
+class _Shaped:
+    """Stands in for a tensor in the shape rules: shape and ndim only."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+        self.ndim = len(shape)

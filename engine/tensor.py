@@ -8,7 +8,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.autograd import run_backward
+from engine.autograd import run_backward  # noqa: F401 - re-exported for callers that import it from here
 from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError
 
 NONLEAF_GRAD_WARNING = (
@@ -133,11 +133,9 @@ class Tensor:
         return self.detach()
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        if inputs is not None:
-            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-            if not inputs:
-                raise TorchRuntimeError("`inputs` argument to `backward()` cannot be empty.")
-        run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+        from engine.autograd import backward  # noqa: PLC0415
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)  # torch's Tensor.backward does
 
     def register_hook(self, hook):
         """Called with the gradient of this tensor during backward; may return a replacement."""
@@ -147,6 +145,9 @@ class Tensor:
             from engine.autograd import grad_accumulator  # noqa: PLC0415
 
             node = grad_accumulator(self)
+            # the leaf's AccumulateGrad is otherwise only weakly held until a graph uses it: keep it (and
+            # its hooks) alive with the tensor, as torch keeps a leaf's hooks on the tensor
+            self._acc = _StrongRef(node)
         else:
             node = self.grad_fn
         nr = self._output_nr
@@ -163,6 +164,7 @@ class Tensor:
             return grads
 
         node.register_prehook(pre)
+        return _RemovableHandle(node, pre)
 
     # ----- metadata -----
 
@@ -212,19 +214,28 @@ class Tensor:
         return B.xp is not np
 
     def stride(self, dim=None):
-        strides = []
-        acc = 1
-        for s in reversed(self._data.shape):
-            strides.append(acc)
-            acc *= s
-        strides = tuple(reversed(strides))
+        """Element strides of the array's actual layout (transposed and expanded views have torch's
+        strides); C-order strides where the backend's layout has no torch counterpart (negative)."""
+        a = self._data
+        strides = tuple(int(s) // a.itemsize for s in a.strides) if a.itemsize else ()
+        if len(strides) != a.ndim or any(s < 0 for s in strides):
+            strides = []
+            acc = 1
+            for s in reversed(a.shape):
+                strides.append(acc)
+                acc *= s
+            strides = tuple(reversed(strides))
         return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim)]
 
-    def is_contiguous(self):
-        return True
+    def is_contiguous(self, memory_format=None):
+        return bool(self._data.flags.c_contiguous)
 
-    def contiguous(self):
-        return self
+    def contiguous(self, memory_format=None):
+        """self when C-contiguous, else a contiguous copy recorded as CloneBackward0 (torch's graph), so
+        that x.t().contiguous().view(-1) works as in torch."""
+        if self._data.flags.c_contiguous:
+            return self
+        return self.clone()
 
     # ----- conversions -----
 
@@ -349,7 +360,9 @@ class Tensor:
 
         if self._req and grad_mode.enabled:
             if self.grad_fn is None:
-                raise TorchRuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+                raise TorchRuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation."
+                )
             from engine.ops.pointwise import zero_inplace  # noqa: PLC0415
 
             out = zero_inplace(self)
@@ -364,6 +377,37 @@ class Tensor:
         from engine.ops.pointwise import clone  # noqa: PLC0415
 
         return clone(self)
+
+
+class _StrongRef:
+    """Stands where a weakref.ref to the AccumulateGrad node is expected, holding it strongly."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+
+    def __call__(self):
+        return self.node
+
+
+class _RemovableHandle:
+    """What register_hook returns (torch.utils.hooks.RemovableHandle): .remove() unregisters the hook."""
+
+    def __init__(self, node, fn):
+        self._node = node
+        self._fn = fn
+
+    def remove(self):
+        hooks = self._node._pre_hooks
+        if hooks and self._fn in hooks:
+            hooks.remove(self._fn)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 def _rebuild(arr, requires_grad):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -85,6 +86,18 @@ def test_console_script_answers_help():
         assert done.returncode == 0, f"{argv[1:]} exited {done.returncode}:\n{done.stderr}"
         assert "usage" in done.stdout.lower()
     assert "serve" in subprocess.run([script, "--help"], capture_output=True, text=True).stdout
+
+
+def test_make_run_passes_flags_that_gradserve_serve_has():
+    if not _installed() or not shutil.which("make"):
+        pytest.skip("needs make and an installed gradserve")
+    dry = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    (command,) = [line for line in dry.stdout.splitlines() if "gradserve serve" in line]
+    script = shutil.which("gradserve", path=os.path.dirname(sys.executable))
+    usage = subprocess.run([script, "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
+    for flag in re.findall(r"\s(--[\w-]+)", command):
+        assert re.search(rf"{flag}\b", usage), f"`make run` passes {flag}, which `gradserve serve` lacks"
+    assert "--host 127.0.0.1 --port 8000" in command
 
 
 def test_wheel_carries_both_packages_and_the_entry_point(tmp_path):
@@ -216,3 +229,60 @@ def test_readme_documents_every_setting():
     missing = [f"GRADSERVE_{name.upper()}" for name in config.Settings.model_fields
                if f"`GRADSERVE_{name.upper()}`" not in readme]
     assert not missing, f"README.md's settings table lacks {missing}"
+
+
+def readme_blocks() -> list[tuple[str, str]]:
+    """README.md's fenced code blocks as (language, text)."""
+    return re.findall(r"```(\w*)\n(.*?)```", read("README.md"), re.S)
+
+
+def readme_example(lang: str, start: str) -> tuple[str, str]:
+    """The README's `lang` block that starts with `start`, and the block after it (what it prints)."""
+    blocks = readme_blocks()
+    i = next(i for i, (lg, code) in enumerate(blocks) if lg == lang and code.startswith(start))
+    return blocks[i][1], blocks[i + 1][1]
+
+
+def test_readme_library_example_prints_what_it_says():
+    code, printed = readme_example("python", "import engine as torch")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed
+
+
+@pytest.fixture(scope="module")
+def api():
+    """The app in this process, answering at the address the README's examples use."""
+    testclient = pytest.importorskip("fastapi.testclient")
+    from app.main import app
+
+    with testclient.TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+def test_readme_curl_example_answers_what_it_says(api):
+    command, printed = readme_example("sh", "curl ")
+    payload = re.search(r"-d '(.*)'", command, re.S).group(1)
+    answer = api.post("/v1/evaluate", content=payload, headers={"Content-Type": "application/json"})
+    assert answer.json() == json.loads(printed.replace("\n", ""))
+
+
+def test_readme_httpx_example_prints_what_it_says(api, monkeypatch, capsys):
+    import httpx
+
+    class InProcess:
+        """`with httpx.Client(base_url=...) as client:` hands out the in-process app."""
+
+        def __init__(self, base_url):
+            assert base_url == str(api.base_url)
+
+        def __enter__(self):
+            return api
+
+        def __exit__(self, *exc):
+            return False
+
+    code, printed = readme_example("python", "import httpx")
+    monkeypatch.setattr(httpx, "Client", InProcess)
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out == printed

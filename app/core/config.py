@@ -43,6 +43,28 @@ class Settings(BaseSettings):
     )
     worker_start_timeout_s: float = Field(60.0, gt=0, description="How long a new worker may take to start.")
 
+    # ----- CUDA routing (issue 4; owned by app/services/evaluate.py and app/services/cuda_forward.py) -----
+    backend: Literal["auto", "numpy", "cupy"] = Field(
+        "auto", description="In-process CUDA: `auto` uses CuPy in the compute workers where a GPU is "
+                            "usable, `numpy` never does, `cupy` requires it (/readyz answers 503 without "
+                            "one). Set `cupy` on a CUDA worker.")
+    cuda_worker_url: str = Field(
+        "", description="Base URL of a CUDA worker (this program with GRADSERVE_BACKEND=cupy) that a "
+                        "server without a usable GPU forwards `cuda` (and worthwhile `auto`) requests to; "
+                        "empty: none.")
+    cuda_min_flops: float = Field(
+        1e9, ge=0, description="`auto` runs on CUDA from this many estimated flops (a CUDA launch costs "
+                               "tens of microseconds: small graphs are faster on the CPU).")
+    cuda_min_bytes: int = Field(
+        256 * MiB, ge=0, description="`auto` runs on CUDA from this many estimated bytes of tensor traffic.")
+    cuda_worker_retry_s: float = Field(
+        5.0, ge=0, description="After the CUDA worker failed, `auto` stays on the CPU this long before "
+                               "trying it again (`cuda` requests always try).")
+    accept_cuda_on_cpu: bool = Field(
+        False, description="TESTING ONLY: accept `device: cuda` without a GPU, compute it with NumPy and "
+                           "report `device: cuda`, so that a CPU-only process can stand in for a CUDA "
+                           "worker. Never set it in production.")
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -35,6 +35,11 @@ async def readyz(request: Request) -> JSONBytes:
     if pool is not None and workers["alive"] == 0:
         raise NotReady(f"no compute worker is alive (0 of {pool.size})")
     workers |= {"in_flight": state.in_flight.count, "max_in_flight": state.in_flight.limit}
+    service = state.evaluator
+    problem = service.backend_problem()
+    if problem:
+        raise NotReady(problem)
     cupy, why = eng.cuda_status()
-    backends = {"numpy": True, "cupy": cupy, "cupy_reason": why}
+    # `cuda`: where CUDA work would run: in this process's workers, or the CUDA worker (probed now).
+    backends = {"numpy": True, "cupy": cupy, "cupy_reason": why, "cuda": await service.cuda_state()}
     return JSONBytes(eng.dumps({"status": "ready", "backends": backends, "workers": workers}))

@@ -48,9 +48,16 @@ def estimate(spec: dict, limits: LimitsTuple) -> dict:
     return _evaluate_mod.estimate(spec)
 
 
-def evaluate_json(spec: dict, limits: LimitsTuple) -> bytes:
-    """The response document, already encoded."""
-    return dumps(_evaluate_mod.evaluate(spec, limits=make_limits(limits)))
+def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None) -> bytes:
+    """The response document, already encoded. `extra`: fields set on the response (`device_note`; and
+    `device: "cuda"` under GRADSERVE_ACCEPT_CUDA_ON_CPU, testing only, where the NumPy engine then runs a
+    `cuda` request as if on the CPU)."""
+    if extra and extra.get("device") == "cuda" and spec.get("device") == "cuda" and _backend.xp is np:
+        spec = {**spec, "device": "cpu"}
+    out = _evaluate_mod.evaluate(spec, limits=make_limits(limits))
+    if extra:
+        out.update(extra)
+    return dumps(out)
 
 
 def _portable(e: EngineError) -> EngineError:
@@ -62,13 +69,14 @@ def _portable(e: EngineError) -> EngineError:
     return EngineError(e.msg, e.loc, e.type)
 
 
-def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy") -> bytes:
+def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
+                  extra: dict | None = None) -> bytes:
     """What a worker process runs: the raw request body (already checked by the server) in, JSON out.
     The array backend is process-wide, which is safe here: a worker runs one request at a time."""
     try:
         if backend != "numpy":
             _backend.use(backend)
-        return evaluate_json(orjson.loads(body), limits)
+        return evaluate_json(orjson.loads(body), limits, extra)
     except EngineError as e:
         raise _portable(e) from None
     finally:

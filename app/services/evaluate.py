@@ -3,11 +3,20 @@
 "Costly" is decided by the engine's estimate (shape inference, nothing allocated) against the
 offload thresholds. The time limit covers the whole evaluation; a worker past it is killed, an
 inline thread (cheap by construction) is abandoned and its result dropped.
+
+CUDA routing (`device`): `cpu` runs here on NumPy. `cuda` runs on CuPy in a compute worker where this
+server has a usable GPU (GRADSERVE_BACKEND auto|cupy), else it is forwarded to the CUDA worker at
+GRADSERVE_CUDA_WORKER_URL, else 503. `auto` goes to CUDA only where one of those is available AND the
+estimate reaches GRADSERVE_CUDA_MIN_FLOPS or GRADSERVE_CUDA_MIN_BYTES (a CUDA launch costs tens of
+microseconds, a forward a network hop: 200 tiny ops took 6.6 ms in torch on an H200 against 1.3 ms on
+its CPU). An `auto` request whose CUDA worker fails runs on the CPU, and its response says so in
+`device_note`; a `cuda` one gets 503.
 """
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import anyio
 import anyio.to_thread
@@ -25,6 +34,7 @@ from app.core.errors import (
 from app.core.workers import WorkerPool, WorkerTimeout
 from app.schemas import EvaluateRequest
 from app.services import engine as eng
+from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 
 log = logging.getLogger("gradserve")
 
@@ -42,31 +52,96 @@ def check_envelope(doc, max_ops: int) -> None:
         raise SchemaError(validation_errors(errors, ("body",))) from None
 
 
+@dataclass
+class Plan:
+    """Where a request runs, decided in the inline thread (which also runs it when cheap and on the CPU)."""
+
+    kind: str  # "pool" (a compute worker, on `backend`) or "forward" (the CUDA worker)
+    doc: dict
+    device: str  # as requested
+    backend: str = "numpy"
+    cpu_offload: bool = False  # costly enough for a compute worker when run on the CPU
+    extra: dict = field(default_factory=dict)
+
+
 class EvaluateService:
     def __init__(self, settings: Settings, pool: WorkerPool | None):
         self.settings = settings
         self.pool = pool
         self.limits: eng.LimitsTuple = (settings.max_tensor_elements, settings.max_total_elements,
                                         settings.max_ops)
+        url = (settings.cuda_worker_url or "").strip()
+        self.forwarder = (CudaForwarder(url, settings.time_limit_s, settings.cuda_worker_retry_s)
+                          if url else None)
+
+    async def aclose(self) -> None:
+        if self.forwarder is not None:
+            await self.forwarder.aclose()
+
+    # ----- backends -----
+
+    def cuda_in_process(self) -> tuple[bool, str]:
+        """Whether this server runs CUDA work itself (CuPy in its compute workers), and why (not)."""
+        if self.settings.backend == "numpy":
+            return False, "GRADSERVE_BACKEND=numpy"
+        cupy, why = eng.cuda_status()
+        if not cupy:
+            return False, why
+        if self.pool is None:
+            return False, f"{why}, but CUDA runs only in compute workers and GRADSERVE_COMPUTE_WORKERS is 0"
+        return True, why
+
+    def backend_problem(self) -> str | None:
+        """Why this server is not ready for its configured backend (GRADSERVE_BACKEND=cupy without a GPU)."""
+        if self.settings.backend == "cupy":
+            ok, why = self.cuda_in_process()
+            if not ok:
+                return f"GRADSERVE_BACKEND=cupy but CuPy is not usable here ({why})"
+        return None
+
+    async def cuda_state(self) -> dict:
+        """The CUDA backend's state for /readyz."""
+        ok, why = self.cuda_in_process()
+        s = self.settings
+        return {
+            "in_process": ok,
+            "in_process_reason": why,
+            "worker": await self.forwarder.probe() if self.forwarder is not None else None,
+            "accept_cuda_on_cpu": s.accept_cuda_on_cpu,
+            "auto_min_flops": s.cuda_min_flops,
+            "auto_min_bytes": s.cuda_min_bytes,
+        }
+
+    # ----- evaluation -----
 
     async def evaluate(self, body: bytes) -> bytes:
         """The response document, encoded; raises the errors that errors.to_response maps."""
         limit = self.settings.time_limit_s
         deadline = time.monotonic() + limit
-        try:
-            with anyio.fail_after(limit):
-                out = await anyio.to_thread.run_sync(self._inline, body, abandon_on_cancel=True)
-        except TimeoutError:
-            # The estimate called this cheap, so it ran inline, where it cannot be stopped: it is left to
-            # finish in its thread. Worth knowing: the estimate needs a better rule for this program.
-            log.warning("an inline evaluation ran past the time limit of %g s; its thread runs on", limit)
-            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s)") \
-                from None
-        if isinstance(out, bytes):
-            return out
+        plan = await self._in_thread(self._inline, body, limit=limit)
+        if isinstance(plan, bytes):
+            return plan
+        if plan.kind == "forward":
+            try:
+                left = max(deadline - time.monotonic(), 0.001)
+                return await self.forwarder.forward(body, plan.doc, timeout=left)
+            except TimeoutError:
+                raise ComputeTimeout(f"the CUDA worker did not answer within the time limit of {limit:g} s "
+                                     "(time_limit_s)") from None
+            except CudaWorkerUnavailable as e:
+                if plan.device == "cuda":
+                    raise DeviceUnavailable(
+                        f"device 'cuda' was requested but the CUDA worker is unavailable ({e}); "
+                        "device 'auto' would run on the CPU", ["body", "device"]) from None
+                log.warning("CUDA worker failed (%s); running an 'auto' request on the CPU", e)
+                plan = self._cpu_fallback(plan, f"cuda worker unreachable: {e}; ran on cpu")
+                if not plan.cpu_offload or self.pool is None:
+                    left = max(deadline - time.monotonic(), 0.001)
+                    return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra,
+                                                 limit=left, total=limit)
         # The worker parses the raw body again (orjson, fast) rather than being sent a pickled dict.
         try:
-            return await self.pool.run(eng.evaluate_body, body, self.limits, out,
+            return await self.pool.run(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
                                        timeout=max(deadline - time.monotonic(), 0.001))
         except WorkerTimeout as e:
             if e.waited:
@@ -75,24 +150,54 @@ class EvaluateService:
             raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
                                  "and was stopped") from None
 
-    def _inline(self, body: bytes) -> bytes | str:
-        """Parse, check, estimate, and evaluate when cheap: the response; else the array backend ("numpy",
-        "cupy") of the worker process it belongs in."""
+    async def _in_thread(self, fn, *args, limit: float, total: float | None = None):
+        total = limit if total is None else total
+        try:
+            with anyio.fail_after(limit):
+                return await anyio.to_thread.run_sync(lambda: fn(*args), abandon_on_cancel=True)
+        except TimeoutError:
+            # The estimate called this cheap, so it ran inline, where it cannot be stopped: it is left to
+            # finish in its thread. Worth knowing: the estimate needs a better rule for this program.
+            log.warning("an inline evaluation ran past the time limit of %g s; its thread runs on", total)
+            raise ComputeTimeout(f"the computation ran past the time limit of {total:g} s (time_limit_s)") \
+                from None
+
+    @staticmethod
+    def _cpu_fallback(plan: Plan, note: str) -> Plan:
+        return Plan("pool", plan.doc, plan.device, "numpy", plan.cpu_offload, {"device_note": note})
+
+    def _inline(self, body: bytes) -> bytes | Plan:
+        """Parse, check, estimate, and evaluate when cheap and on the CPU: the response; else the Plan."""
         doc = parse_json(body)
         check_envelope(doc, self.settings.max_ops)
         device = doc.get("device", "auto")
-        cuda, why = eng.cuda_status()
-        if device == "cuda" and not (cuda and self.pool is not None):
-            why = why if not cuda else "CUDA runs only in compute workers, and GRADSERVE_COMPUTE_WORKERS is 0"
-            raise DeviceUnavailable(f"device 'cuda' was requested but no CUDA backend is available ({why})",
-                                    ["body", "device"])
-        if self.pool is None:
-            return eng.evaluate_json(doc, self.limits)
-        if device == "cuda":  # a CUDA context lives in a worker, never in the server process
-            return "cupy"
-        cost = eng.estimate(doc, self.limits)
-        if (cost.get("flops", 0) >= self.settings.offload_min_flops
-                or cost.get("bytes", 0) >= self.settings.offload_min_bytes):
-            # "auto": a costly request is worth the GPU where there is one.
-            return "cupy" if device == "auto" and cuda else "numpy"
-        return eng.evaluate_json(doc, self.limits)
+        s = self.settings
+        in_process, why = self.cuda_in_process() if device != "cpu" else (False, "")
+        forward = self.forwarder is not None and not in_process
+        extra: dict = {}
+        if device == "cuda" and not in_process and not forward:
+            if s.accept_cuda_on_cpu:
+                extra = {"device": "cuda"}  # TESTING ONLY: NumPy stands in for CUDA
+            else:
+                raise DeviceUnavailable(
+                    f"device 'cuda' was requested but no CUDA backend is available ({why}; and no "
+                    "GRADSERVE_CUDA_WORKER_URL is configured)", ["body", "device"])
+        if device == "cuda" and forward:
+            return Plan("forward", doc, device)
+        if device == "cuda" and in_process:  # a CUDA context lives in a worker, never in the server process
+            return Plan("pool", doc, device, "cupy")
+        need_cost = self.pool is not None or (device == "auto" and (in_process or forward))
+        cost = eng.estimate(doc, self.limits) if need_cost else {}
+        cpu_offload = self.pool is not None and (cost.get("flops", 0) >= s.offload_min_flops
+                                                 or cost.get("bytes", 0) >= s.offload_min_bytes)
+        if device == "auto" and (in_process or forward) and (
+                cost.get("flops", 0) >= s.cuda_min_flops or cost.get("bytes", 0) >= s.cuda_min_bytes):
+            if in_process:
+                return Plan("pool", doc, device, "cupy", cpu_offload)
+            if not self.forwarder.recently_failed():
+                return Plan("forward", doc, device, cpu_offload=cpu_offload)
+            note = f"cuda worker unreachable: {self.forwarder.last_error}; ran on cpu"
+            extra = {"device_note": note}
+        if cpu_offload:
+            return Plan("pool", doc, device, "numpy", True, extra)
+        return eng.evaluate_json(doc, self.limits, extra or None)

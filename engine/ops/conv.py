@@ -1,15 +1,19 @@
 """Convolution and 2-d pooling: conv1d / conv2d (torch's `convolution` op, ConvolutionBackward0), max_pool2d
 (MaxPool2DWithIndicesBackward0) and avg_pool2d (AvgPool2DBackward0).
 
-Forwards are im2col: a strided window view of the padded input and one batched matmul per group. The backward
-formulas are engine ops whose own backwards close the loop, so grad-of-grad works to any order:
+Forwards are im2col: a strided window view of the padded input and one batched matmul per group. Backwards are
+engine ops whose own backwards close the loop, so grad-of-grad works to any order:
 
-    convolution(x, w)            -> d/dx: convolution(g, w, transposed=True)   d/dw: _convolution_weight(g, x)
-    convolution(x, w, transposed) -> d/dx: convolution(g, w)                   d/dw: _convolution_weight(x, g)
-    _convolution_weight(g, x)    -> d/dg: convolution(x, G)                    d/dx: convolution(g, G, transposed)
-    max_pool2d_with_indices      -> _max_pool2d_scatter(g, indices)  <->  _max_pool2d_gather(G, indices)
-    avg_pool2d                   -> _avg_pool2d_backward(g)          <->  avg_pool2d(G)
+    convolution(x, w, b)  -> convolution_backward(g, x, w)  (ConvolutionBackwardBackward0, 3 outputs)
+    convolution_backward  -> d/dg: convolution(ggI, w) + convolution(x, ggW); d/dx, d/dw: convolution_backward
+                             with ggW / ggI  (as <gg, d y> = <g, C(ggI, w) + C(x, ggW)>, C bilinear)
+    max_pool2d_with_indices -> ..._backward (scatter by indices) <-> max_pool_double_backward (gather)
+    avg_pool2d            -> avg_pool2d_backward <-> avg_pool2d
+
+As in torch, the pooling backwards also take `self` (gradient zeros_like(self)), so first-order gradients
+require grad under create_graph exactly when torch's do.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -24,10 +28,28 @@ from engine.ops._util import list_str
 from engine.ops.registry import REGISTRY, defop
 from engine.tensor import Tensor
 
-_WORD = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-         "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-_NAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
-         "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+_WORD = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+_NAME = {
+    "float32": "float",
+    "float64": "double",
+    "float16": "c10::Half",
+    "int64": "long int",
+    "int32": "int",
+    "int16": "short int",
+    "int8": "signed char",
+    "uint8": "unsigned char",
+    "bool": "bool",
+}
 
 
 class TorchNotImplementedError(EngineError, NotImplementedError):
@@ -47,35 +69,47 @@ def _windows(xp, out_hw, k_hw, stride, dilation):
     """Strided view (N, C, P, Q, kH, kW) of the padded input xp."""
     n, c, h, w = xp.shape
     sn, sc, sh, sw = xp.strides
-    return as_strided(xp, shape=(n, c, out_hw[0], out_hw[1], k_hw[0], k_hw[1]),
-                      strides=(sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
-                      writeable=False)
+    return as_strided(
+        xp,
+        shape=(n, c, out_hw[0], out_hw[1], k_hw[0], k_hw[1]),
+        strides=(sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
+        writeable=False,
+    )
 
 
 def _pad_hw(x, pad, value=0, extra=(0, 0)):
     if not any(pad) and not any(extra):
         return np.ascontiguousarray(x)
-    return np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0] + extra[0]), (pad[1], pad[1] + extra[1])),
-                  constant_values=value)
+    return np.pad(
+        x, ((0, 0), (0, 0), (pad[0], pad[0] + extra[0]), (pad[1], pad[1] + extra[1])), constant_values=value
+    )
 
 
 def _conv_out_hw(in_hw, k_hw, stride, padding, dilation):
-    return tuple((in_hw[i] + 2 * padding[i] - dilation[i] * (k_hw[i] - 1) - 1) // stride[i] + 1 for i in range(2))
+    return tuple(
+        (in_hw[i] + 2 * padding[i] - dilation[i] * (k_hw[i] - 1) - 1) // stride[i] + 1 for i in range(2)
+    )
 
 
 def _conv2d_np(x, w, stride, padding, dilation, groups):
-    """out[n, g*Cog+o, p, q] = sum_{c, kh, kw} xpad[n, g*Cig+c, p*s+kh*d, q*s+kw*d] * w[g*Cog+o, c, kh, kw]."""
+    """out[n, g*Cog+o, p, q] = sum over c, kh, kw of
+    xpad[n, g*Cig+c, p*s+kh*d, q*s+kw*d] * w[g*Cog+o, c, kh, kw]."""
     n, cin, h, wd = x.shape
     cout, cig, kh, kw = w.shape
     g = groups
     cog = cout // g
     out_hw = _conv_out_hw((h, wd), (kh, kw), stride, padding, dilation)
     if n == 0 or cout == 0 or cig == 0 or out_hw[0] <= 0 or out_hw[1] <= 0:
-        return np.zeros((n, cout, builtin_max(out_hw[0], 0), builtin_max(out_hw[1], 0)),
-                        dtype=np.result_type(x, w))
+        return np.zeros(
+            (n, cout, builtin_max(out_hw[0], 0), builtin_max(out_hw[1], 0)), dtype=np.result_type(x, w)
+        )
     win = _windows(_pad_hw(x, padding), out_hw, (kh, kw), stride, dilation)  # N, C, P, Q, kh, kw
     p, q = out_hw
-    cols = win.reshape(n, g, cig, p, q, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6).reshape(g, n * p * q, cig * kh * kw)
+    cols = (
+        win.reshape(n, g, cig, p, q, kh, kw)
+        .transpose(1, 0, 3, 4, 2, 5, 6)
+        .reshape(g, n * p * q, cig * kh * kw)
+    )
     wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)
     out = np.matmul(cols, wm)  # g, N*P*Q, cog
     return np.ascontiguousarray(out.reshape(g, n, p, q, cog).transpose(1, 0, 4, 2, 3).reshape(n, cout, p, q))
@@ -103,9 +137,14 @@ def _conv2d_transpose_np(y, w, out_hw, stride, padding, dilation, groups):
             hs = i * dilation[0]
             for j in range(kw):
                 ws = j * dilation[1]
-                xv[:, :, :, hs:hs + (p - 1) * stride[0] + 1:stride[0], ws:ws + (q - 1) * stride[1] + 1:stride[1]] += \
-                    cols[:, :, i, j].transpose(2, 0, 1, 3, 4)
-    return np.ascontiguousarray(xp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + wd])
+                xv[
+                    :,
+                    :,
+                    :,
+                    hs : hs + (p - 1) * stride[0] + 1 : stride[0],
+                    ws : ws + (q - 1) * stride[1] + 1 : stride[1],
+                ] += cols[:, :, i, j].transpose(2, 0, 1, 3, 4)
+    return np.ascontiguousarray(xp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + wd])
 
 
 def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
@@ -119,7 +158,11 @@ def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
     if n == 0 or p == 0 or q == 0 or cout == 0 or cig == 0:
         return np.zeros(tuple(w_shape), dtype=dt)
     win = _windows(_pad_hw(x, padding), (p, q), (kh, kw), stride, dilation)
-    cols = win.reshape(n, g, cig, p, q, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6).reshape(g, n * p * q, cig * kh * kw)
+    cols = (
+        win.reshape(n, g, cig, p, q, kh, kw)
+        .transpose(1, 0, 3, 4, 2, 5, 6)
+        .reshape(g, n * p * q, cig * kh * kw)
+    )
     gm = gy.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
     return np.ascontiguousarray(np.matmul(gm, cols).reshape(cout, cig, kh, kw))
 
@@ -150,8 +193,10 @@ def _expand_param(v, name, dim):
         return v * dim
     if len(v) != dim:
         raise TorchRuntimeError(
-            f"expected {name} to be a single integer value or a list of {dim} values to match the convolution "
-            f"dimensions, but got {name}={list_str(v)}")
+            f"expected {name} to be a single integer value or a list of {dim} values to match the "
+            "convolution "
+            f"dimensions, but got {name}={list_str(v)}"
+        )
     return v
 
 
@@ -180,40 +225,54 @@ def _check_convolution(x, w, b, stride, padding, dilation, transposed, output_pa
     ws = list(w.shape)
     if x.ndim != k:
         raise TorchRuntimeError(
-            f"Expected {k}-dimensional input for {k}-dimensional weight {list_str(ws)}, but got {x.ndim}-dimensional "
-            f"input of size {list_str(x.shape)} instead")
+            f"Expected {k}-dimensional input for {k}-dimensional weight {list_str(ws)}, but got "
+            f"{x.ndim}-dimensional "
+            f"input of size {list_str(x.shape)} instead"
+        )
     if ws[0] < groups:
         raise TorchRuntimeError(
-            f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got weight of size "
-            f"{list_str(ws)} instead")
+            f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got weight "
+            "of size "
+            f"{list_str(ws)} instead"
+        )
     if ws[0] % groups:
         raise TorchRuntimeError(
-            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got weight of "
-            f"size [{list_str(ws)}] instead")
+            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got "
+            "weight of "
+            f"size [{list_str(ws)}] instead"
+        )
     if not transposed:
         if x.shape[1] != ws[1] * groups:
             raise TorchRuntimeError(
-                f"Given groups={groups}, weight of size {list_str(ws)}, expected input{list_str(x.shape)} to have "
-                f"{ws[1] * groups} channels, but got {x.shape[1]} channels instead")
+                f"Given groups={groups}, weight of size {list_str(ws)}, expected input{list_str(x.shape)} to "
+                "have "
+                f"{ws[1] * groups} channels, but got {x.shape[1]} channels instead"
+            )
         if b is not None and not (b.ndim == 1 and b.shape[0] == ws[0]):
             raise TorchRuntimeError(
-                f"Given weight of size {list_str(ws)}, expected bias to be 1-dimensional with {ws[0]} elements, but "
-                f"got bias of size {list_str(b.shape)} instead")
+                f"Given weight of size {list_str(ws)}, expected bias to be 1-dimensional with {ws[0]} "
+                "elements, but "
+                f"got bias of size {list_str(b.shape)} instead"
+            )
         ins = [x.shape[i] + 2 * padding[i - 2] for i in range(2, k)]
         kers = [dilation[i - 2] * (ws[i] - 1) + 1 for i in range(2, k)]
         if any(a < c for a, c in zip(ins, kers)):
             raise TorchRuntimeError(
                 f"Calculated padded input size per channel: ({' x '.join(map(str, ins))}). Kernel size: "
-                f"({' x '.join(map(str, kers))}). Kernel size can't be greater than actual input size")
+                f"({' x '.join(map(str, kers))}). Kernel size can't be greater than actual input size"
+            )
     else:
         if x.shape[1] != ws[0]:
             raise TorchRuntimeError(
-                f"Given transposed=1, weight of size {list_str(ws)}, expected input{list_str(x.shape)} to have "
-                f"{ws[0]} channels, but got {x.shape[1]} channels instead")
+                f"Given transposed=1, weight of size {list_str(ws)}, expected input{list_str(x.shape)} to "
+                "have "
+                f"{ws[0]} channels, but got {x.shape[1]} channels instead"
+            )
         if b is not None and not (b.ndim == 1 and b.shape[0] == ws[1] * groups):
             raise TorchRuntimeError(
                 f"Given transposed=1, weight of size {list_str(ws)}, expected bias to be 1-dimensional with "
-                f"{ws[1] * groups} elements, but got bias of size {list_str(b.shape)} instead")
+                f"{ws[1] * groups} elements, but got bias of size {list_str(b.shape)} instead"
+            )
     if x.dtype != w.dtype:
         raise TorchRuntimeError(f"expected scalar type {_word(x)} but found {_word(w)}")
     if b is not None and b.dtype != x.dtype:
@@ -223,7 +282,8 @@ def _check_convolution(x, w, b, stride, padding, dilation, transposed, output_pa
 
 def _convolution_fwd(x, w, b, stride, padding, dilation, transposed, output_padding, groups):
     stride, padding, dilation, output_padding = _check_convolution(
-        x, w, b, stride, padding, dilation, transposed, output_padding, groups)
+        x, w, b, stride, padding, dilation, transposed, output_padding, groups
+    )
     nd = w.ndim - 2
     if nd not in (1, 2):
         raise TorchRuntimeError(f"{nd}-d convolution is not supported by this engine")
@@ -234,7 +294,9 @@ def _convolution_fwd(x, w, b, stride, padding, dilation, transposed, output_padd
     else:
         op2 = _p2(output_padding, nd, 0)
         k2 = w2.shape[2:]
-        out_hw = tuple((x2.shape[2 + i] - 1) * s2[i] - 2 * p2[i] + d2[i] * (k2[i] - 1) + 1 + op2[i] for i in range(2))
+        out_hw = tuple(
+            (x2.shape[2 + i] - 1) * s2[i] - 2 * p2[i] + d2[i] * (k2[i] - 1) + 1 + op2[i] for i in range(2)
+        )
         out = _conv2d_transpose_np(x2, w2, out_hw, s2, p2, d2, groups)
     out = _from2d(out, nd)
     if b is not None:
@@ -244,8 +306,10 @@ def _convolution_fwd(x, w, b, stride, padding, dilation, transposed, output_padd
 
 def _output_padding_for(target_hw, in_hw, k_hw, stride, padding, dilation):
     """The output_padding that makes a transposed convolution of `in_hw` come out at `target_hw`."""
-    return [target_hw[i] - ((in_hw[i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (k_hw[i] - 1) + 1)
-            for i in range(len(target_hw))]
+    return [
+        target_hw[i] - ((in_hw[i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (k_hw[i] - 1) + 1)
+        for i in range(len(target_hw))
+    ]
 
 
 def _with_mask(fn, names):
@@ -256,12 +320,14 @@ def _with_mask(fn, names):
         return fn(grad, *args, output_mask=output_mask)
 
     f.__signature__ = inspect.Signature(
-        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("grad", *names)])
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("grad", *names)]
+    )
     return f
 
 
-def _conv_backward_fwd(gy, x, w, bias_sizes, stride, padding, dilation, transposed, output_padding, groups,
-                       output_mask):
+def _conv_backward_fwd(
+    gy, x, w, bias_sizes, stride, padding, dilation, transposed, output_padding, groups, output_mask
+):
     """at::convolution_backward: (grad_input, grad_weight, grad_bias), each only where output_mask asks."""
     nd = w.ndim - 2
     stride = _expand_param(stride, "stride", nd)
@@ -277,8 +343,11 @@ def _conv_backward_fwd(gy, x, w, bias_sizes, stride, padding, dilation, transpos
         else:
             gi = _from2d(_conv2d_transpose_np(gy2, w2, x2.shape[2:], s2, p2, d2, groups), nd)
     if output_mask[1]:
-        gw = (_conv2d_weight_np(x2, gy2, w2.shape, s2, p2, d2, groups) if transposed
-              else _conv2d_weight_np(gy2, x2, w2.shape, s2, p2, d2, groups))
+        gw = (
+            _conv2d_weight_np(x2, gy2, w2.shape, s2, p2, d2, groups)
+            if transposed
+            else _conv2d_weight_np(gy2, x2, w2.shape, s2, p2, d2, groups)
+        )
         gw = gw[:, :, 0, :] if nd == 1 else gw
     if len(output_mask) > 2 and output_mask[2]:
         gb = gy.sum(axis=(0, *range(2, gy.ndim)))
@@ -289,8 +358,19 @@ def _detached(t):
     return Tensor._make(t._data)
 
 
-def _conv_double_backward(grads, grad_output, input, weight, stride, padding, dilation, transposed,
-                          output_padding, groups, output_mask=None):
+def _conv_double_backward(
+    grads,
+    grad_output,
+    input,
+    weight,
+    stride,
+    padding,
+    dilation,
+    transposed,
+    output_padding,
+    groups,
+    output_mask=None,
+):
     """L = <ggI, gI> + <ggW, gW> + <ggb, gb> = <gy, C(ggI, w) + C(x, ggW) + ggb>, C the (transposed or not)
     convolution; so d/dgy is two convolutions, d/dx and d/dw are convolution_backward with ggW / ggI."""
     ggi, ggw, ggb = (list(grads) + [None, None, None])[:3]
@@ -300,49 +380,97 @@ def _conv_double_backward(grads, grad_output, input, weight, stride, padding, di
     if mask[0]:
         terms = []
         if ggi is not None:
-            terms.append(convolution_op(ggi, weight, ggb, stride, padding, dilation, transposed, output_padding,
-                                        groups))
+            terms.append(
+                convolution_op(
+                    ggi, weight, ggb, stride, padding, dilation, transposed, output_padding, groups
+                )
+            )
         if ggw is not None:
-            terms.append(convolution_op(input, ggw, None, stride, padding, dilation, transposed, output_padding,
-                                        groups))
+            terms.append(
+                convolution_op(
+                    input, ggw, None, stride, padding, dilation, transposed, output_padding, groups
+                )
+            )
         if ggb is not None and ggi is None:
             terms.append(S.expand(S.view(ggb, *([1, -1] + [1] * nd)), *grad_output.shape))
         for t in terms:
             r_gy = t if r_gy is None else r_gy + t
     if mask[1] and ggw is not None:
-        r_x = convolution_backward_op(grad_output, _detached(input), ggw, None, stride, padding, dilation,
-                                      transposed, output_padding, groups, [True, False, False])[0]
+        r_x = convolution_backward_op(
+            grad_output,
+            _detached(input),
+            ggw,
+            None,
+            stride,
+            padding,
+            dilation,
+            transposed,
+            output_padding,
+            groups,
+            [True, False, False],
+        )[0]
     if mask[2] and ggi is not None:
-        r_w = convolution_backward_op(grad_output, ggi, _detached(weight), None, stride, padding, dilation,
-                                      transposed, output_padding, groups, [False, True, False])[1]
+        r_w = convolution_backward_op(
+            grad_output,
+            ggi,
+            _detached(weight),
+            None,
+            stride,
+            padding,
+            dilation,
+            transposed,
+            output_padding,
+            groups,
+            [False, True, False],
+        )[1]
     return r_gy, r_x, r_w
 
 
 convolution_backward_op = defop(
-    "convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, SymInt[] stride, "
+    "convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, SymInt[] "
+    "stride, "
     "SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups, "
     "bool[3] output_mask) -> (Tensor, Tensor, Tensor)",
-    _conv_backward_fwd, nout=3, joint_mask=True,
-    grad_output__input__weight=_with_mask(_conv_double_backward, (
-        "grad_output", "input", "weight", "stride", "padding", "dilation", "transposed", "output_padding",
-        "groups")),
+    _conv_backward_fwd,
+    nout=3,
+    joint_mask=True,
+    grad_output__input__weight=_with_mask(
+        _conv_double_backward,
+        (
+            "grad_output",
+            "input",
+            "weight",
+            "stride",
+            "padding",
+            "dilation",
+            "transposed",
+            "output_padding",
+            "groups",
+        ),
+    ),
 )
 
 
-def _convolution_backward(grad, input, weight, stride, padding, dilation, transposed, output_padding, groups,
-                          output_mask=None):
+def _convolution_backward(
+    grad, input, weight, stride, padding, dilation, transposed, output_padding, groups, output_mask=None
+):
     mask = list(output_mask) if output_mask is not None else [True, True, True]
-    res = convolution_backward_op(grad, input, weight, None, stride, padding, dilation, transposed, output_padding,
-                                  groups, mask)
+    res = convolution_backward_op(
+        grad, input, weight, None, stride, padding, dilation, transposed, output_padding, groups, mask
+    )
     return tuple(r if m else None for r, m in zip(res, mask))
 
 
 convolution_op = defop(
-    "convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] dilation, "
+    "convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] "
+    "dilation, "
     "bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor",
-    _convolution_fwd, joint_mask=True,
-    input__weight__bias=_with_mask(_convolution_backward, (
-        "input", "weight", "stride", "padding", "dilation", "transposed", "output_padding", "groups")),
+    _convolution_fwd,
+    joint_mask=True,
+    input__weight__bias=_with_mask(
+        _convolution_backward,
+        ("input", "weight", "stride", "padding", "dilation", "transposed", "output_padding", "groups"),
+    ),
 )
 
 
@@ -354,17 +482,26 @@ _SAME_WARNED = [False]
 def _pad_op():
     op = REGISTRY.get("constant_pad_nd")
     if op is None:
+
         def fwd(a, pad, value=0):
             pads = [(0, 0)] * a.ndim
             for i in range(len(pad) // 2):
                 pads[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-            crop = tuple(slice(-lo if lo < 0 else 0, a.shape[d] + hi if hi < 0 else None)
-                         for d, (lo, hi) in enumerate(pads))
+            crop = tuple(
+                slice(-lo if lo < 0 else 0, a.shape[d] + hi if hi < 0 else None)
+                for d, (lo, hi) in enumerate(pads)
+            )
             a = a[crop]
-            return np.pad(a, [(builtin_max(lo, 0), builtin_max(hi, 0)) for lo, hi in pads], constant_values=value)
+            return np.pad(
+                a, [(builtin_max(lo, 0), builtin_max(hi, 0)) for lo, hi in pads], constant_values=value
+            )
 
-        op = defop("constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor", fwd, index=0,
-                   self=lambda grad, pad: op(grad, [-p for p in pad], 0))
+        op = defop(
+            "constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor",
+            fwd,
+            index=0,
+            self=lambda grad, pad: op(grad, [-p for p in pad], 0),
+        )
     return op
 
 
@@ -373,7 +510,8 @@ def _batchify(input, nsp, name):
     if input.ndim not in (nb, nb + 1):
         raise TorchRuntimeError(
             f"Expected {nb}D (unbatched) or {nb + 1}D (batched) input to {name}, but got input of size: "
-            f"{list_str(input.shape)}")
+            f"{list_str(input.shape)}"
+        )
     batched = input.ndim == nb + 1
     return (input if batched else S.unsqueeze(input, 0)), batched
 
@@ -389,16 +527,19 @@ def _int_list(v, n, name):
 def _conv_nd(name, nsp, input, weight, bias, stride, padding, dilation, groups):
     if bias is not None and bias._data.dtype != input._data.dtype:
         raise TorchRuntimeError(
-            f"Input type ({_NAME.get(input._data.dtype.name)}) and bias type ({_NAME.get(bias._data.dtype.name)}) "
-            "should be the same")
+            f"Input type ({_NAME.get(input._data.dtype.name)}) and bias type "
+            f"({_NAME.get(bias._data.dtype.name)}) "
+            "should be the same"
+        )
     stride = _int_list(stride, nsp, name)
     dilation = _int_list(dilation, nsp, name)
     x, batched = _batchify(input, nsp, name)
     if isinstance(padding, str):
         out = _convolution_mode(x, weight, bias, stride, padding, dilation, groups)
     else:
-        out = convolution_op(x, weight, bias, stride, _int_list(padding, nsp, name), dilation, False, [0] * nsp,
-                             groups)
+        out = convolution_op(
+            x, weight, bias, stride, _int_list(padding, nsp, name), dilation, False, [0] * nsp, groups
+        )
     return out if batched else S.squeeze_dim(out, dim=0)
 
 
@@ -415,8 +556,10 @@ def _convolution_mode(x, weight, bias, stride, padding, dilation, groups):
     dim = k - 2
     if k != x.ndim:
         raise TorchRuntimeError(
-            f"Expected {k}-dimensional input for {k}-dimensional weight{list_str(weight.shape)}, but got {x.ndim}"
-            f"-dimensional input of size {list_str(x.shape)} instead")
+            f"Expected {k}-dimensional input for {k}-dimensional weight{list_str(weight.shape)}, but got "
+            f"{x.ndim}"
+            f"-dimensional input of size {list_str(x.shape)} instead"
+        )
     if not (len(stride) == dim or len(stride) == 1):
         raise TorchRuntimeError(f"stride cannot broadcast to {dim} dimensions")
     if not (len(dilation) == dim or len(dilation) == 1):
@@ -433,8 +576,12 @@ def _convolution_mode(x, weight, bias, stride, padding, dilation, groups):
         return convolution_op(x, weight, bias, stride, pl, dilation, False, [0] * dim, groups)
     if not _SAME_WARNED[0]:
         _SAME_WARNED[0] = True
-        warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a zero-padded copy "
-                      "of the input be created", UserWarning, stacklevel=4)
+        warnings.warn(
+            "Using padding='same' with even kernel lengths and odd dilation may require a zero-padded copy "
+            "of the input be created",
+            UserWarning,
+            stacklevel=4,
+        )
     pad_nd = [0] * (2 * dim)
     for i in range(dim):
         delta = pr[i] - pl[i]
@@ -448,13 +595,27 @@ def _convolution_mode(x, weight, bias, stride, padding, dilation, groups):
     return convolution_op(padded, weight, bias, stride, pl, dilation, False, [0] * dim, groups)
 
 
-def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | list[int] = 1,
-           padding: int | list[int] | str = 0, dilation: int | list[int] = 1, groups: int = 1) -> Tensor:
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | list[int] = 1,
+    padding: int | list[int] | str = 0,
+    dilation: int | list[int] = 1,
+    groups: int = 1,
+) -> Tensor:
     return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | list[int] = 1,
-           padding: int | list[int] | str = 0, dilation: int | list[int] = 1, groups: int = 1) -> Tensor:
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | list[int] = 1,
+    padding: int | list[int] | str = 0,
+    dilation: int | list[int] = 1,
+    groups: int = 1,
+) -> Tensor:
     return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
@@ -472,7 +633,8 @@ def _pool_out(in_size, k, pad, stride, dilation, ceil_mode):
     if pad > ((k - 1) * dilation + 1) // 2:
         raise TorchRuntimeError(
             f"pad should be at most half of effective kernel size, but got pad={pad}, kernel_size={k} and "
-            f"dilation={dilation}")
+            f"dilation={dilation}"
+        )
     num = in_size + 2 * pad - dilation * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)
     out = num // stride + 1
     if ceil_mode and (out - 1) * stride >= in_size + pad:
@@ -491,7 +653,9 @@ def _pool_params(name, kernel_size, stride, padding, dilation=None):
     kh, kw = ks[0], ks[-1]
     st = [] if stride is None else (list(stride) if isinstance(stride, list | tuple) else [stride])
     if len(st) not in (0, 1, 2):
-        raise TorchRuntimeError(f"{name}: stride must either be omitted, a single int, or a tuple of two ints")
+        raise TorchRuntimeError(
+            f"{name}: stride must either be omitted, a single int, or a tuple of two ints"
+        )
     dh = kh if not st else st[0]
     dw = kw if not st else st[-1]
     pd = list(padding) if isinstance(padding, list | tuple) else [padding]
@@ -512,21 +676,27 @@ def _pool2d_shape_check(x, k, s, p, d, out_hw, pool_name):
     if s[0] <= 0 or s[1] <= 0:
         raise TorchRuntimeError(f"stride should be greater than zero, but got dH: {s[0]} dW: {s[1]}")
     if d[0] <= 0 or d[1] <= 0:
-        raise TorchRuntimeError(f"dilation should be greater than zero, but got dilationH: {d[0]} dilationW: {d[1]}")
+        raise TorchRuntimeError(
+            f"dilation should be greater than zero, but got dilationH: {d[0]} dilationW: {d[1]}"
+        )
     nd = x.ndim
     valid = x.shape[1] != 0 and x.shape[2] != 0
     if not ((nd == 3 and x.shape[0] != 0 and valid) or (nd == 4 and valid and x.shape[3] != 0)):
         raise TorchRuntimeError(
             "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:"
-            f"{list_str(x.shape)}")
+            f"{list_str(x.shape)}"
+        )
     if not (k[1] // 2 >= p[1] and k[0] // 2 >= p[0]):
         raise TorchRuntimeError(
-            f"pad should be smaller than or equal to half of kernel size, but got padW = {p[1]}, padH = {p[0]}, "
-            f"kW = {k[1]}, kH = {k[0]}")
+            f"pad should be smaller than or equal to half of kernel size, but got padW = {p[1]}, padH = "
+            f"{p[0]}, "
+            f"kW = {k[1]}, kH = {k[0]}"
+        )
     if out_hw[0] < 1 or out_hw[1] < 1:
         raise TorchRuntimeError(
             f"Given input size: ({x.shape[-3]}x{x.shape[-2]}x{x.shape[-1]}). Calculated output size: "
-            f"({x.shape[-3]}x{out_hw[0]}x{out_hw[1]}). Output size is too small")
+            f"({x.shape[-3]}x{out_hw[0]}x{out_hw[1]}). Output size is too small"
+        )
 
 
 def _plane(x):
@@ -539,7 +709,7 @@ def _max_pool_fwd(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=Fa
     if x.ndim not in (3, 4):
         raise TorchRuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
     if x.dtype == np.bool_:
-        raise TorchNotImplementedError('"max_pool2d" not implemented for \'Bool\'')
+        raise TorchNotImplementedError("\"max_pool2d\" not implemented for 'Bool'")
     h, w = x.shape[-2], x.shape[-1]
     oh = _pool_out(h, k[0], p[0], s[0], d[0], ceil_mode)
     ow = _pool_out(w, k[1], p[1], s[1], d[1], ceil_mode)
@@ -611,28 +781,39 @@ max_pool2d_backward_op = defop(
 max_pool_gather_op = defop(
     "max_pool_double_backward(Tensor self, Tensor indices, Tensor input) -> Tensor",
     lambda g, indices, input: _gather_fwd(g, indices),
-    self=lambda grad, indices, input: max_pool2d_backward_op(grad, input, [1], [], [0], [1], False,
-                                                             _detached(indices)),
+    self=lambda grad, indices, input: max_pool2d_backward_op(
+        grad, input, [1], [], [0], [1], False, _detached(indices)
+    ),
 )
 
 
 def _max_pool_backward(grad, self, kernel_size, stride, padding, dilation, ceil_mode, result1):
-    return max_pool2d_backward_op(grad[0], self, kernel_size, stride, padding, dilation, ceil_mode,
-                                  _detached(result1))
+    return max_pool2d_backward_op(
+        grad[0], self, kernel_size, stride, padding, dilation, ceil_mode, _detached(result1)
+    )
 
 
 max_pool2d_with_indices_op = defop(
     "max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, "
     "int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)",
-    _max_pool_fwd, nout=2, self=_max_pool_backward,
+    _max_pool_fwd,
+    nout=2,
+    self=_max_pool_backward,
 )
 
 
-def max_pool2d(input: Tensor, kernel_size: int | list[int], stride: int | list[int] | None = None,
-               padding: int | list[int] = 0, dilation: int | list[int] = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Tensor:
-    out, idx = max_pool2d_with_indices_op(input, kernel_size, [] if stride is None else stride, padding, dilation,
-                                          ceil_mode)
+def max_pool2d(
+    input: Tensor,
+    kernel_size: int | list[int],
+    stride: int | list[int] | None = None,
+    padding: int | list[int] = 0,
+    dilation: int | list[int] = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:
+    out, idx = max_pool2d_with_indices_op(
+        input, kernel_size, [] if stride is None else stride, padding, dilation, ceil_mode
+    )
     return (out, idx) if return_indices else out
 
 
@@ -663,7 +844,8 @@ def _avg_checks(x, kernel_size, stride, padding, ceil_mode, divisor_override):
     if x.ndim < 3:
         raise TorchIndexError(
             f"Dimension out of range (expected to be in range of [{-builtin_max(x.ndim, 1)}, "
-            f"{builtin_max(x.ndim, 1) - 1}], but got -3)")
+            f"{builtin_max(x.ndim, 1) - 1}], but got -3)"
+        )
     h, w = x.shape[-2], x.shape[-1]
     oh = _pool_out(h, k[0], p[0], s[0], 1, ceil_mode)
     ow = _pool_out(w, k[1], p[1], s[1], 1, ceil_mode)
@@ -671,17 +853,21 @@ def _avg_checks(x, kernel_size, stride, padding, ceil_mode, divisor_override):
     return k, s, p, oh, ow
 
 
-def _avg_pool_fwd(x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
-                  divisor_override=None):
+def _avg_pool_fwd(
+    x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     if x.dtype == np.bool_:
-        raise TorchNotImplementedError('"avg_pool2d" not implemented for \'Bool\'')
+        raise TorchNotImplementedError("\"avg_pool2d\" not implemented for 'Bool'")
     k, s, p, oh, ow = _avg_checks(x, kernel_size, stride, padding, ceil_mode, divisor_override)
     x4 = _plane(x)
     h, w = x4.shape[-2:]
     need = ((oh - 1) * s[0] + k[0], (ow - 1) * s[1] + k[1])
     extra = (builtin_max(need[0] - h - 2 * p[0], 0), builtin_max(need[1] - w - 2 * p[1], 0))
-    acc = x4.dtype if x4.dtype.kind == "f" and x4.dtype != np.float16 else (
-        np.float32 if x4.dtype == np.float16 else np.int64)
+    acc = (
+        x4.dtype
+        if x4.dtype.kind == "f" and x4.dtype != np.float16
+        else (np.float32 if x4.dtype == np.float16 else np.int64)
+    )
     xp = _pad_hw(x4.astype(acc, copy=False), p, 0, extra)
     sums = _windows(xp, (oh, ow), k, s, (1, 1)).sum(axis=(-2, -1), dtype=acc)
     div, empty = _avg_geometry(h, w, k, s, p, oh, ow, ceil_mode, count_include_pad, divisor_override)
@@ -693,7 +879,9 @@ def _avg_pool_fwd(x, kernel_size, stride=(), padding=0, ceil_mode=False, count_i
     return np.ascontiguousarray(out[0] if x.ndim == 3 else out)
 
 
-def _avg_pool_bwd_fwd(g, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+def _avg_pool_bwd_fwd(
+    g, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
     shape = tuple(input_size)
     k, s, p, _ = _pool_params("avg_pool2d", kernel_size, _stride_arg(stride), padding)
     h, w = shape[-2], shape[-1]
@@ -706,8 +894,8 @@ def _avg_pool_bwd_fwd(g, input_size, kernel_size, stride, padding, ceil_mode, co
     xp = np.zeros((n, c, ph, pw), dtype=g4.dtype)
     for i in range(k[0]):
         for j in range(k[1]):
-            xp[:, :, i:i + (oh - 1) * s[0] + 1:s[0], j:j + (ow - 1) * s[1] + 1:s[1]] += gd
-    out = np.ascontiguousarray(xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w])
+            xp[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], j : j + (ow - 1) * s[1] + 1 : s[1]] += gd
+    out = np.ascontiguousarray(xp[:, :, p[0] : p[0] + h, p[1] : p[1] + w])
     return out.reshape(shape)
 
 
@@ -715,36 +903,78 @@ avg_pool2d_op = defop(
     "avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, "
     "bool count_include_pad=True, int? divisor_override=None) -> Tensor",
     _avg_pool_fwd,
-    self=lambda grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override:
-    avg_pool_backward_op(grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override),
+    self=lambda grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
+        avg_pool_backward_op(
+            grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        )
+    ),
 )
 # torch: grad_output: avg_pool2d(grad, ...); self: zeros_like(self)
 avg_pool_backward_op = defop(
     "avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
     "bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor",
     lambda g, x, *rest: _avg_pool_bwd_fwd(g, x.shape, *rest),
-    grad_output=lambda grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override:
-    avg_pool2d_op(grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override),
+    grad_output=lambda grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
+        avg_pool2d_op(grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    ),
     self=lambda grad, self: _zeros_like(self),
 )
 
 
-def avg_pool2d(input: Tensor, kernel_size: int | list[int], stride: int | list[int] | None = None,
-               padding: int | list[int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None) -> Tensor:
-    return avg_pool2d_op(input, kernel_size, [] if stride is None else stride, padding, ceil_mode,
-                         count_include_pad, divisor_override)
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: int | list[int],
+    stride: int | list[int] | None = None,
+    padding: int | list[int] = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    return avg_pool2d_op(
+        input,
+        kernel_size,
+        [] if stride is None else stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
 
 
 from engine.ops.registry import entry  # noqa: E402
 
 CATALOG = [
-    entry("conv1d", conv1d, "1-d convolution (stride, padding incl. 'same'/'valid', dilation, groups).",
-          convolution_op, method=False, functional=True),
-    entry("conv2d", conv2d, "2-d convolution (stride, padding incl. 'same'/'valid', dilation, groups).",
-          convolution_op, method=False, functional=True),
-    entry("max_pool2d", max_pool2d, "2-d max pooling (kernel_size, stride, padding, dilation, ceil_mode, "
-          "return_indices).", max_pool2d_with_indices_op, method=False, functional=True),
-    entry("avg_pool2d", avg_pool2d, "2-d average pooling (count_include_pad, ceil_mode, divisor_override).",
-          avg_pool2d_op, function=False, method=False, functional=True),
+    entry(
+        "conv1d",
+        conv1d,
+        "1-d convolution (stride, padding incl. 'same'/'valid', dilation, groups).",
+        convolution_op,
+        method=False,
+        functional=True,
+    ),
+    entry(
+        "conv2d",
+        conv2d,
+        "2-d convolution (stride, padding incl. 'same'/'valid', dilation, groups).",
+        convolution_op,
+        method=False,
+        functional=True,
+    ),
+    entry(
+        "max_pool2d",
+        max_pool2d,
+        "2-d max pooling (kernel_size, stride, padding, dilation, ceil_mode, return_indices).",
+        max_pool2d_with_indices_op,
+        method=False,
+        functional=True,
+    ),
+    entry(
+        "avg_pool2d",
+        avg_pool2d,
+        "2-d average pooling (count_include_pad, ceil_mode, divisor_override).",
+        avg_pool2d_op,
+        function=False,
+        method=False,
+        functional=True,
+    ),
 ]

@@ -1,5 +1,6 @@
 """Matrix products: mm, mv, dot, bmm, addmm, outer, matmul and einsum, decomposed exactly as torch decomposes
 them (at::matmul's folding and batching, at::einsum's permute / diagonal / sum / bmm pipeline)."""
+
 from __future__ import annotations
 
 import string
@@ -15,10 +16,28 @@ from engine.tensor import Tensor
 
 # ----- dtype words in torch's messages -----
 
-_CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
-          "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
-_WORD = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-         "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_CNAME = {
+    "float32": "float",
+    "float64": "double",
+    "float16": "c10::Half",
+    "int64": "long int",
+    "int32": "int",
+    "int16": "short int",
+    "int8": "signed char",
+    "uint8": "unsigned char",
+    "bool": "bool",
+}
+_WORD = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
 
 
 def _cname(a):
@@ -39,16 +58,22 @@ def _mm(a, b):
         raise TorchRuntimeError("mat2 must be a matrix")
     if a.shape[1] != b.shape[0]:
         raise TorchRuntimeError(
-            f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})"
+            f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+            f"{b.shape[0]}x{b.shape[1]})"
         )
     if a.dtype != b.dtype:
-        raise TorchRuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_cname(a)} != {_cname(b)}")
+        raise TorchRuntimeError(
+            f"expected m1 and m2 to have the same dtype, but got: {_cname(a)} != {_cname(b)}"
+        )
     return np.matmul(a, b)
 
 
-mm_op = defop("mm(Tensor self, Tensor mat2) -> Tensor", _mm,
-              self=lambda grad, mat2: grad.mm(mat2.t()),
-              mat2=lambda grad, self: self.t().mm(grad))
+mm_op = defop(
+    "mm(Tensor self, Tensor mat2) -> Tensor",
+    _mm,
+    self=lambda grad, mat2: grad.mm(mat2.t()),
+    mat2=lambda grad, self: self.t().mm(grad),
+)
 
 
 def _mv(a, v):
@@ -60,13 +85,17 @@ def _mv(a, v):
         )
     if a.dtype != v.dtype:
         raise TorchRuntimeError(
-            f"addmv input tensors must have the same dtype, but got {_word(v)}, {_word(a)}, and {_word(v)}")
+            f"addmv input tensors must have the same dtype, but got {_word(v)}, {_word(a)}, and {_word(v)}"
+        )
     return np.matmul(a, v)
 
 
-mv_op = defop("mv(Tensor self, Tensor vec) -> Tensor", _mv,
-              self=lambda grad, vec: outer(grad, vec),
-              vec=lambda grad, self: self.t().mv(grad))
+mv_op = defop(
+    "mv(Tensor self, Tensor vec) -> Tensor",
+    _mv,
+    self=lambda grad, vec: outer(grad, vec),
+    vec=lambda grad, self: self.t().mv(grad),
+)
 
 
 def _dot(a, b):
@@ -74,7 +103,8 @@ def _dot(a, b):
         raise TorchRuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     if a.shape[0] != b.shape[0]:
         raise TorchRuntimeError(
-            f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have the same "
+            f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have the "
+            "same "
             f"number of elements, but got {a.shape[0]} and {b.shape[0]} elements respectively"
         )
     if a.dtype != b.dtype:
@@ -84,9 +114,12 @@ def _dot(a, b):
     return np.asarray(np.dot(a, b))
 
 
-dot_op = defop("dot(Tensor self, Tensor tensor) -> Tensor", _dot,
-               self=lambda grad, tensor: grad * tensor,
-               tensor=lambda grad, self: grad * self)
+dot_op = defop(
+    "dot(Tensor self, Tensor tensor) -> Tensor",
+    _dot,
+    self=lambda grad, tensor: grad * tensor,
+    tensor=lambda grad, self: grad * self,
+)
 
 
 def _bmm(a, b):
@@ -96,7 +129,8 @@ def _bmm(a, b):
         raise TorchRuntimeError("batch2 must be a 3D tensor")
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise TorchRuntimeError(
-            f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] but "
+            f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] "
+            "but "
             f"got: [{b.shape[0]}, {b.shape[1]}]."
         )
     if a.dtype != b.dtype:
@@ -104,9 +138,12 @@ def _bmm(a, b):
     return np.matmul(a, b)
 
 
-bmm_op = defop("bmm(Tensor self, Tensor mat2) -> Tensor", _bmm,
-               self=lambda grad, mat2: grad.bmm(mat2.transpose(1, 2)),
-               mat2=lambda grad, self: self.transpose(1, 2).bmm(grad))
+bmm_op = defop(
+    "bmm(Tensor self, Tensor mat2) -> Tensor",
+    _bmm,
+    self=lambda grad, mat2: grad.bmm(mat2.transpose(1, 2)),
+    mat2=lambda grad, self: self.transpose(1, 2).bmm(grad),
+)
 
 
 def _addmm(c, a, b, beta=1, alpha=1):
@@ -120,7 +157,8 @@ def _addmm(c, a, b, beta=1, alpha=1):
         raise TorchRuntimeError(f"mat1 and mat2 must have the same dtype, but got {_word(a)} and {_word(b)}")
     if a.shape[1] != b.shape[0]:
         raise TorchRuntimeError(
-            f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})"
+            f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+            f"{b.shape[0]}x{b.shape[1]})"
         )
     c = S._expand(c, (a.shape[0], b.shape[1]))
     p = np.matmul(a, b)
@@ -132,7 +170,8 @@ def _addmm(c, a, b, beta=1, alpha=1):
 
 
 addmm_op = defop(
-    "addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor", _addmm,
+    "addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor",
+    _addmm,
     self=lambda grad, beta: grad if beta == 1 else grad * beta,
     mat1=lambda grad, mat2, alpha: grad.mm(mat2.t()) if alpha == 1 else grad.mm(mat2.t()) * alpha,
     mat2=lambda grad, mat1, alpha: mat1.t().mm(grad) if alpha == 1 else mat1.t().mm(grad) * alpha,
@@ -145,12 +184,15 @@ _LAZY: dict = {}
 
 
 def _reshape_alias_op():
-    """`_reshape_alias` (ReshapeAliasBackward0): reshape of a non-contiguous tensor that a view can express."""
+    """`_reshape_alias` (ReshapeAliasBackward0): reshape of a non-contiguous tensor a view can express."""
     op = _LAZY.get("_reshape_alias") or REGISTRY.get("_reshape_alias")
     if op is None:
-        op = defop("_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a)",
-                   lambda a, size, stride=None: np.reshape(a, tuple(size), copy=False), index=0,
-                   self=lambda grad, self_shape: grad.reshape(self_shape))
+        op = defop(
+            "_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a)",
+            lambda a, size, stride=None: np.reshape(a, tuple(size), copy=False),
+            index=0,
+            self=lambda grad, self_shape: grad.reshape(self_shape),
+        )
     _LAZY["_reshape_alias"] = op
     return op
 
@@ -234,7 +276,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     t1, t2 = input, other
     d1, d2 = t1.ndim, t2.ndim
     if d1 == 0 or d2 == 0:
-        raise TorchRuntimeError(f"both arguments to matmul need to be at least 1D, but they are {d1}D and {d2}D")
+        raise TorchRuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {d1}D and {d2}D"
+        )
     if d1 == 1 and d2 == 1:
         return dot_op(t1, t2)
     if d1 == 2 and d2 == 1:
@@ -260,10 +304,10 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     # batched: expand both batches to their broadcast, fold into 3-D, bmm, _unsafe_view back
     n = t1.shape[-2] if d1 > 1 else 1
     m1 = t1.shape[-1]
-    batch1 = tuple(t1.shape[:max(d1 - 2, 0)])
+    batch1 = tuple(t1.shape[: max(d1 - 2, 0)])
     m2 = t2.shape[-2] if d2 > 1 else t2.shape[0]
     p = t2.shape[-1] if d2 > 1 else 1
-    batch2 = tuple(t2.shape[:max(d2 - 2, 0)])
+    batch2 = tuple(t2.shape[: max(d2 - 2, 0)])
     if d1 == 3 and d2 == 3 and batch1[0] != batch2[0]:
         if batch1[0] == 1 and t1.requires_grad:
             return matmul(S.squeeze_dim(t1, dim=0), t2)
@@ -294,6 +338,7 @@ def _diagonal_ops():
         return _LAZY["diagonal"]
     diag = REGISTRY.get("diagonal")
     if diag is None:
+
         def fwd(a, offset=0, dim1=0, dim2=1):
             return np.diagonal(a, offset, wrap_dim(dim1, a.ndim), wrap_dim(dim2, a.ndim))
 
@@ -306,13 +351,20 @@ def _diagonal_ops():
 
         holder = {}
         holder["bwd"] = defop(
-            "diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor",
-            bwd_fwd, index=0,
-            grad_output=lambda grad, offset, dim1, dim2: holder["diag"](grad, offset, dim1, dim2))
+            "diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> "
+            "Tensor",
+            bwd_fwd,
+            index=0,
+            grad_output=lambda grad, offset, dim1, dim2: holder["diag"](grad, offset, dim1, dim2),
+        )
         holder["diag"] = defop(
-            "diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)", fwd, index=0,
-            self=lambda grad, self_shape, offset, dim1, dim2: holder["bwd"](grad, list(self_shape), offset, dim1,
-                                                                            dim2))
+            "diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)",
+            fwd,
+            index=0,
+            self=lambda grad, self_shape, offset, dim1, dim2: holder["bwd"](
+                grad, list(self_shape), offset, dim1, dim2
+            ),
+        )
         diag = holder["diag"]
     _LAZY["diagonal"] = diag
     return diag
@@ -364,8 +416,12 @@ def _sumproduct_pair(left, right, sum_dims, keepdim):
         else:
             ro.append(i)
             ro_size *= right.shape[i]
-    out_size = ([left.shape[d] for d in lro] + [left.shape[d] for d in lo] + [1] * len(sum_dims)
-                + [right.shape[d] for d in ro])
+    out_size = (
+        [left.shape[d] for d in lro]
+        + [left.shape[d] for d in lo]
+        + [1] * len(sum_dims)
+        + [right.shape[d] for d in ro]
+    )
     lperm = lro + lo + list(sum_dims) + ro
     rperm = lro + list(sum_dims) + ro + lo
     operm = [-1] * len(out_size)
@@ -408,22 +464,29 @@ def _einsum(equation, operands):
         elif c == ".":
             if ell_in_input:
                 raise TorchRuntimeError(
-                    f"einsum(): found '.' for operand {curr} for which an ellipsis was already found")
+                    f"einsum(): found '.' for operand {curr} for which an ellipsis was already found"
+                )
             if not (i + 2 < len(lhs) and lhs[i + 1] == "." and lhs[i + 2] == "."):
-                raise TorchRuntimeError(f"einsum(): found '.' for operand {curr} that is not part of any ellipsis")
+                raise TorchRuntimeError(
+                    f"einsum(): found '.' for operand {curr} that is not part of any ellipsis"
+                )
             i += 2
             op_labels[curr].append(_ELLIPSIS)
             ell_in_input = True
         elif c == ",":
             curr += 1
             if curr >= num_ops:
-                raise TorchRuntimeError("einsum(): fewer operands were provided than specified in the equation")
+                raise TorchRuntimeError(
+                    "einsum(): fewer operands were provided than specified in the equation"
+                )
             ell_in_input = False
         else:
             if c not in string.ascii_letters:
                 raise TorchRuntimeError(
-                    f"einsum(): invalid subscript given at index {i} in the equation string, subscripts must be "
-                    "in [a-zA-Z]")
+                    f"einsum(): invalid subscript given at index {i} in the equation string, subscripts must "
+                    "be "
+                    "in [a-zA-Z]"
+                )
             op_labels[curr].append(_label_to_subscript(c))
         i += 1
     if curr != num_ops - 1:
@@ -446,9 +509,14 @@ def _einsum(equation, operands):
         if not (nlabels <= ndims if has_ell else nlabels == ndims):
             raise TorchRuntimeError(
                 f"einsum(): the number of subscripts in the equation ({nlabels}) "
-                + ("is more than the number of dimensions (" if has_ell else "does not match the number of "
-                   "dimensions (")
-                + f"{ndims}) for operand {k}" + ("" if has_ell else " and no ellipsis was given"))
+                + (
+                    "is more than the number of dimensions ("
+                    if has_ell
+                    else "does not match the number of dimensions ("
+                )
+                + f"{ndims}) for operand {k}"
+                + ("" if has_ell else " and no ellipsis was given")
+            )
 
     label_perm_index = [-1] * _TOTAL_LABELS
     perm_index = 0
@@ -462,7 +530,7 @@ def _einsum(equation, operands):
                 label_perm_index[lab] = perm_index
                 perm_index += 1
     else:
-        rhs = equation[arrow + 2:]
+        rhs = equation[arrow + 2 :]
         i = 0
         while i < len(rhs):
             c = rhs[i]
@@ -471,10 +539,12 @@ def _einsum(equation, operands):
             elif c == ".":
                 if ell_in_output:
                     raise TorchRuntimeError(
-                        "einsum(): found '.' for output but an ellipsis (...) was already found")
+                        "einsum(): found '.' for output but an ellipsis (...) was already found"
+                    )
                 if not (i + 2 < len(rhs) and rhs[i + 1] == "." and rhs[i + 2] == "."):
                     raise TorchRuntimeError(
-                        "einsum(): found '.' for output that is not part of any ellipsis (...)")
+                        "einsum(): found '.' for output that is not part of any ellipsis (...)"
+                    )
                 i += 2
                 ell_index = perm_index
                 perm_index += ell_num_dim
@@ -482,14 +552,20 @@ def _einsum(equation, operands):
             else:
                 if c not in string.ascii_letters:
                     raise TorchRuntimeError(
-                        f"einsum(): invalid subscript given at index {len(lhs) + 2 + i} in the equation string, "
-                        "subscripts must be in [a-zA-Z]")
+                        f"einsum(): invalid subscript given at index {len(lhs) + 2 + i} in the equation "
+                        "string, "
+                        "subscripts must be in [a-zA-Z]"
+                    )
                 idx = _label_to_subscript(c)
                 if not (label_count[idx] > 0 and label_perm_index[idx] == -1):
                     raise TorchRuntimeError(
                         f"einsum(): output subscript {c}"
-                        + (" appears more than once in the output" if label_perm_index[idx] > -1
-                           else " does not appear in the equation for any input operand"))
+                        + (
+                            " appears more than once in the output"
+                            if label_perm_index[idx] > -1
+                            else " does not appear in the equation for any input operand"
+                        )
+                    )
                 label_perm_index[idx] = perm_index
                 perm_index += 1
             i += 1
@@ -519,8 +595,10 @@ def _einsum(equation, operands):
                         if not (ell_sizes[j] == 1 or ell_sizes[j] == op.shape[dim]):
                             raise TorchRuntimeError(
                                 f"einsum(): dimension {dim} covered by ellipsis in operand {k}has size "
-                                f"{op.shape[dim]} which does not broadcast with previously seen ellipsis with size "
-                                f"{ell_sizes[j]} for the respective dimension")
+                                f"{op.shape[dim]} which does not broadcast with previously seen ellipsis "
+                                "with size "
+                                f"{ell_sizes[j]} for the respective dimension"
+                            )
                         ell_sizes[j] = op.shape[dim]
                         dim_counts[ell_index + j] += 1
                     permutation[ell_index + j] = dim
@@ -529,8 +607,10 @@ def _einsum(equation, operands):
                 if op.shape[dim] != 1:
                     if not (label_size[s] == 1 or label_size[s] == op.shape[dim]):
                         raise TorchRuntimeError(
-                            f"einsum(): subscript {_subscript_to_label(s)} has size {op.shape[dim]} for operand {k} "
-                            f"which does not broadcast with previously seen size {label_size[s]}")
+                            f"einsum(): subscript {_subscript_to_label(s)} has size {op.shape[dim]} for "
+                            f"operand {k} "
+                            f"which does not broadcast with previously seen size {label_size[s]}"
+                        )
                     label_size[s] = op.shape[dim]
                     dim_counts[label_perm_index[s]] += 1
                 permutation[label_perm_index[s]] = dim
@@ -539,8 +619,10 @@ def _einsum(equation, operands):
                 prev_dim = permutation[label_perm_index[s]]
                 if op.shape[dim] != op.shape[prev_dim]:
                     raise TorchRuntimeError(
-                        f"einsum(): subscript {_subscript_to_label(s)} is repeated for operand {k} but the sizes "
-                        f"don't match, {op.shape[dim]} != {op.shape[prev_dim]}")
+                        f"einsum(): subscript {_subscript_to_label(s)} is repeated for operand {k} but the "
+                        "sizes "
+                        f"don't match, {op.shape[dim]} != {op.shape[prev_dim]}"
+                    )
                 op = _movedim_last(_diagonal_ops()(op, 0, prev_dim, dim), prev_dim)
         for idx, val in enumerate(permutation):
             if val == -1:
@@ -600,8 +682,10 @@ def einsum(equation: str, *operands: Tensor) -> Tensor:
     without opt_einsum."""
     if len(operands) < 1 or not isinstance(equation, str):
         raise TorchValueError(
-            "einsum(): must specify the equation string and at least one operand, or at least one operand and "
-            "its subscripts list")
+            "einsum(): must specify the equation string and at least one operand, or at least one operand "
+            "and "
+            "its subscripts list"
+        )
     if len(operands) == 1 and isinstance(operands[0], list | tuple):
         return einsum(equation, *operands[0])
     return _einsum(equation, list(operands))
@@ -610,8 +694,16 @@ def einsum(equation: str, *operands: Tensor) -> Tensor:
 from engine.ops.registry import entry  # noqa: E402
 
 CATALOG = [
-    entry("matmul", matmul, "Matrix product with torch's rank rules (dot, mv, mm, folded mm/mv, batched bmm).",
-          dot_op, mv_op, mm_op, bmm_op, S.unsafe_view),
+    entry(
+        "matmul",
+        matmul,
+        "Matrix product with torch's rank rules (dot, mv, mm, folded mm/mv, batched bmm).",
+        dot_op,
+        mv_op,
+        mm_op,
+        bmm_op,
+        S.unsafe_view,
+    ),
     entry("mm", mm, "Matrix @ matrix.", mm_op),
     entry("mv", mv, "Matrix @ vector.", mv_op),
     entry("dot", dot, "Dot product of two 1-D tensors.", dot_op),
@@ -619,6 +711,12 @@ CATALOG = [
     entry("addmm", addmm, "beta * input + alpha * (mat1 @ mat2).", addmm_op),
     entry("outer", outer, "Outer product of two vectors.", grad_fns=("MulBackward0",)),
     entry("ger", outer, "Alias of outer.", grad_fns=("MulBackward0",)),
-    entry("einsum", einsum, "Einstein summation, decomposed into permute / diagonal / sum / bmm as torch does.",
-          bmm_op, method=False, grad_fns=("ViewBackward0", "PermuteBackward0", "SumBackward1", "MulBackward0")),
+    entry(
+        "einsum",
+        einsum,
+        "Einstein summation, decomposed into permute / diagonal / sum / bmm as torch does.",
+        bmm_op,
+        method=False,
+        grad_fns=("ViewBackward0", "PermuteBackward0", "SumBackward1", "MulBackward0"),
+    ),
 ]

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
-from engine.errors import TorchIndexError, TorchRuntimeError, TorchValueError
+from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops import nn_functional as NF
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
@@ -237,9 +237,8 @@ def _bcel_fwd(a, t, weight=None, pos_weight=None, reduction=MEAN):
         _inplace_shape(lsi.shape, lw.shape)
         lsi = (lsi * lw).astype(lsi.dtype, copy=False)
     one_m = 1 - t
-    rt = np.result_type(one_m, a)
-    if one_m.dtype.kind != "f" and rt.kind == "f":
-        raise TorchRuntimeError(f"result type {_word(rt)} can't be cast to the desired output type {_word(one_m)}")
+    if one_m.dtype.kind != "f":  # (1 - target).mul_(input): a float result cannot go into an integer tensor
+        raise TorchRuntimeError(f"result type {_word(a)} can't be cast to the desired output type {_word(one_m)}")
     _inplace_shape(one_m.shape, a.shape)
     loss = (one_m * a).astype(one_m.dtype, copy=False)
     _inplace_shape(loss.shape, lsi.shape)
@@ -327,8 +326,6 @@ def _nll_fwd(a, target, weight=None, reduction=MEAN, ignore_index=-100):
         raise TorchRuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if t.dtype not in (np.int64, np.uint8):
         raise TorchRuntimeError(f"expected target dtype to be Long or Byte, but got {_word(t)}")
-    if a.ndim == 1 and t.ndim == 1 and t.shape[0] != 1:
-        raise TorchValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
     if not (a.ndim == 1 or a.shape[0] == t.shape[0]):
         raise TorchRuntimeError(f"size mismatch (got input: {list_str(a.shape)}, target: {list_str(t.shape)})")
     c = a.shape[-1]
@@ -382,7 +379,12 @@ def _nll2d_fwd(a, target, weight=None, reduction=MEAN, ignore_index=-100):
 def _nll_backward_arr(g, shape, t, w, reduction, ignore_index, spatial):
     """grad_input of nll_loss / nll_loss2d: -w[t] * grad (over the total weight for a mean) at the targets."""
     w = _arr(w) if w is not None else None
-    t1 = _arr(t).reshape(-1).astype(np.int64)
+    t = _arr(t)
+    if not spatial and not (len(shape) == 1 and t.ndim == 0) and shape[0] != (t.shape[0] if t.ndim else 0):
+        # nll_loss_backward's meta (no_batch_dim only for a 0-d target): a 1-D input with a [1] target
+        # passes the forward but not the backward, in torch too
+        raise TorchRuntimeError(f"size mismatch (got input: {list_str(shape)}, target: {list_str(t.shape)})")
+    t1 = t.reshape(-1).astype(np.int64)
     c = shape[1] if spatial else shape[-1]
     n = t1.size
     valid = t1 != ignore_index
@@ -394,7 +396,8 @@ def _nll_backward_arr(g, shape, t, w, reduction, ignore_index, spatial):
     if reduction == MEAN:
         with _errstate():
             gv = gv / np.sum(wt.astype(np.float64)).astype(g.dtype)
-    vals = np.where(valid, -gv * wt, np.zeros((), g.dtype))
+    with _errstate():
+        vals = np.where(valid, -gv * wt, np.zeros((), g.dtype))
     if spatial:
         out = B.xp.zeros((shape[0], shape[2], shape[3], c), dtype=g.dtype)
         flat = out.reshape(-1, c)
@@ -449,6 +452,11 @@ def _nll_loss_nd(input, target, weight, reduction, ignore_index):
     if input.ndim != 1 and input.shape[0] != tb:
         raise TorchValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({tb}).")
     if input.ndim in (1, 2):
+        t = target._data
+        if input.ndim == 1 and t.ndim == 1 and t.dtype in (np.int64, np.uint8) and t.shape[0] != 1:
+            # nll_loss_forward's meta raises this one as a ValueError (kept out of the entry's forward, whose
+            # ValueErrors the registry reads as broadcast failures)
+            raise TorchValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
         return nll_loss_forward(input, target, weight, reduction, ignore_index)
     if input.ndim == 4:
         return nll_loss2d_forward(input, target, weight, reduction, ignore_index)
@@ -675,9 +683,17 @@ def _torch_bce_with_logits(input, target, weight=None, pos_weight=None, reductio
     return binary_cross_entropy_with_logits_op(input, target, weight, pos_weight, reduction)
 
 
+def _int_reduction(fn, reduction):
+    if not isinstance(reduction, int) or isinstance(reduction, bool):
+        raise TorchTypeError(f"{fn}(): argument 'reduction' must be int, not {type(reduction).__name__}")
+    return reduction
+
+
 def torch_binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                                           pos_weight: Tensor | None = None, reduction: int = 1) -> Tensor:
-    """torch.binary_cross_entropy_with_logits (reduction as an int: 0 none, 1 mean, 2 sum)."""
+                                           pos_weight: Tensor | None = None, reduction: int = 0) -> Tensor:
+    """torch.binary_cross_entropy_with_logits (reduction as an int: 0 none, 1 mean, 2 sum; torch's Python
+    binding defaults it to 0)."""
+    reduction = _int_reduction("binary_cross_entropy_with_logits", reduction)
     return _torch_bce_with_logits(input, target, weight, pos_weight, reduction)
 
 
@@ -722,9 +738,9 @@ def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, redu
     return reduced
 
 
-def torch_kl_div(input: Tensor, target: Tensor, reduction: int = 1, *, log_target: bool = False) -> Tensor:
-    """torch.kl_div (reduction as an int: 0 none, 1 mean, 2 sum)."""
-    return _kl_div(input, target, reduction, log_target)
+def torch_kl_div(input: Tensor, target: Tensor, reduction: int = 0, *, log_target: bool = False) -> Tensor:
+    """torch.kl_div (reduction as an int: 0 none, 1 mean, 2 sum; torch's Python binding defaults it to 0)."""
+    return _kl_div(input, target, _int_reduction("kl_div", reduction), log_target)
 
 
 torch_kl_div.__name__ = "kl_div"

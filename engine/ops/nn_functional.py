@@ -514,7 +514,8 @@ threshold_op = defop(
 )
 threshold_inplace_op = defop(
     "threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)", _threshold_fwd, index=1,
-    self=lambda grad, result, threshold: threshold_backward(grad, result, threshold),
+    # torch saves the original self for this in-place formula (the alias keeps the pre-op array)
+    self=lambda grad, self, threshold: threshold_backward(grad, self, threshold),
 )
 
 

@@ -45,7 +45,7 @@ def _scale(b, alpha):
 
 
 def _float_binary(fn):
-    """Binary float function: integer operands (already promoted to one dtype) compute in the default float."""
+    """Binary float function: integer operands (promoted to one dtype) compute in the default float."""
 
     def f(a, b):
         if not _is_float(a) and not _is_float(b):
@@ -105,7 +105,9 @@ def _alpha_check(self, other, alpha):
     if isinstance(alpha, bool) and dt is not D.bool_:
         raise TorchRuntimeError("Boolean alpha only supported for Boolean results.")
     if not dt.is_floating_point and isinstance(alpha, float):
-        raise TorchRuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+        raise TorchRuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
 
 
 def _sub_check(self, other, alpha=1):
@@ -125,8 +127,8 @@ def _sub_check(self, other, alpha=1):
 def _neg_check(self):
     if _is_bool(self):
         raise TorchRuntimeError(
-            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
-            "use the `~` or `logical_not()` operator instead."
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a "
+            "mask, use the `~` or `logical_not()` operator instead."
         )
 
 
@@ -387,13 +389,14 @@ where_self = defop(
     other=lambda grad, condition: where(condition, 0.0, grad),
 )
 
-fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod), promote=True, index=1,
+fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod), promote=True,
+                    index=1,
              self=lambda grad: grad,
              other=lambda grad, self, other: -grad * (self / other).trunc())
 fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod), index=0,
                     self=lambda grad: grad)
-remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.mod), promote=True,
-                         index=1,
+remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.mod),
+                         promote=True, index=1,
                   self=lambda grad: grad,
                   other=lambda grad, self, other: -grad * (self / other).floor())
 remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.mod),

@@ -1,4 +1,5 @@
 """Reductions: sum, mean and the rest, with torch's keepdim, dtype and overload rules."""
+
 from __future__ import annotations
 
 import builtins
@@ -41,7 +42,9 @@ def _sum(a, dim=None, keepdim=False, dtype=None):
 def _expand_reduced(grad, shape, dim, keepdim):
     """sum_backward: put back the reduced dims, then expand to the input's shape."""
     if not keepdim and len(shape) and grad.ndim != len(shape):
-        for d in wrap_dims(dim, len(shape)) if dim is not None and dim != [] and dim != () else range(len(shape)):
+        for d in (
+            wrap_dims(dim, len(shape)) if dim is not None and dim != [] and dim != () else range(len(shape))
+        ):
             grad = grad.unsqueeze(d)
     return grad.expand(shape)
 
@@ -100,8 +103,17 @@ def _mean(a, dim=None, keepdim=False, dtype=None):
 
 
 def _word(npdt):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-            "bool": "Bool", "int16": "Short", "int8": "Char", "uint8": "Byte"}[np.dtype(npdt).name]
+    return {
+        "float32": "Float",
+        "float64": "Double",
+        "float16": "Half",
+        "int64": "Long",
+        "int32": "Int",
+        "bool": "Bool",
+        "int16": "Short",
+        "int8": "Char",
+        "uint8": "Byte",
+    }[np.dtype(npdt).name]
 
 
 mean_op = defop(
@@ -112,8 +124,9 @@ mean_op = defop(
 mean_dim = defop(
     "mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _mean,
-    self=lambda grad, self_shape, dim, keepdim: _expand_reduced(grad, self_shape, dim, keepdim)
-    / _numel_reduced(self_shape, dim),
+    self=lambda grad, self_shape, dim, keepdim: (
+        _expand_reduced(grad, self_shape, dim, keepdim) / _numel_reduced(self_shape, dim)
+    ),
 )
 
 
@@ -139,7 +152,6 @@ def sum_to_shape(g: Tensor, shape) -> Tensor:
     if dims:
         g = sum_dim(g, dim=dims, keepdim=True)
     return g
-
 
 
 # ======================================================================================================
@@ -180,8 +192,11 @@ def _flip_fwd(a, dim):
     return np.flip(a, axis=dim).copy() if a.ndim else a.copy()
 
 
-_flip_helper = defop("_reduction_flip(Tensor self, int dim) -> Tensor", _flip_fwd,
-                     self=lambda grad, dim: _flip_helper(grad, dim=dim))
+_flip_helper = defop(
+    "_reduction_flip(Tensor self, int dim) -> Tensor",
+    _flip_fwd,
+    self=lambda grad, dim: _flip_helper(grad, dim=dim),
+)
 
 
 def _shift_fwd(a, dim, offset, fill):
@@ -201,7 +216,8 @@ def _shift_fwd(a, dim, offset, fill):
 
 
 _shift_helper = defop(
-    "_reduction_shift(Tensor self, int dim, int offset, float fill) -> Tensor", _shift_fwd,
+    "_reduction_shift(Tensor self, int dim, int offset, float fill) -> Tensor",
+    _shift_fwd,
     self=lambda grad, dim, offset: _shift_helper(grad, dim=dim, offset=-offset, fill=0.0),
 )
 
@@ -213,8 +229,9 @@ def _reversed_cumsum(w, dim):
 def _exclusive_prods(x, dim):
     """prod of every other element along dim (torch's prod_safe_zeros_backward without the grad)."""
     normal = cumprod_op(_shift_helper(x, dim=dim, offset=1, fill=1.0), dim=dim)
-    reverse = _flip_helper(cumprod_op(_flip_helper(_shift_helper(x, dim=dim, offset=-1, fill=1.0), dim=dim),
-                                      dim=dim), dim=dim)
+    reverse = _flip_helper(
+        cumprod_op(_flip_helper(_shift_helper(x, dim=dim, offset=-1, fill=1.0), dim=dim), dim=dim), dim=dim
+    )
     return normal * reverse
 
 
@@ -271,10 +288,12 @@ def _prod_backward_dim(grad, self, result, dim, keepdim):
     return grad * _exclusive_prods(self, d)
 
 
-prod_op = defop("prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", _prod_all,
-                self=_prod_backward_all)
-prod_dim = defop("prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
-                 _prod_dim, self=_prod_backward_dim)
+prod_op = defop("prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", _prod_all, self=_prod_backward_all)
+prod_dim = defop(
+    "prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
+    _prod_dim,
+    self=_prod_backward_dim,
+)
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -282,9 +301,11 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
         return _check_autograd_dtype(input, dtype, prod_op(input, dtype=dtype))
     if isinstance(dim, list | tuple):
         raise TorchTypeError(
-            "prod() received an invalid combination of arguments - got (Tensor, tuple), but expected one of:\n"
+            "prod() received an invalid combination of arguments - got (Tensor, tuple), but expected one "
+            "of:\n"
             " * (Tensor input, *, torch.dtype dtype = None)\n"
-            " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = None)\n"
+            " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = "
+            "None)\n"
         )
     return _check_autograd_dtype(input, dtype, prod_dim(input, dim=dim, keepdim=keepdim, dtype=dtype))
 
@@ -326,10 +347,16 @@ def _amaxmin_backward(grad, self, result, dim, keepdim):
     return (grad / sum_dim(mask, dim=list(dims), keepdim=True)) * mask
 
 
-amax_op = defop("amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor", _amaxmin("amax", np.amax),
-                self=_amaxmin_backward)
-amin_op = defop("amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor", _amaxmin("amin", np.amin),
-                self=_amaxmin_backward)
+amax_op = defop(
+    "amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
+    _amaxmin("amax", np.amax),
+    self=_amaxmin_backward,
+)
+amin_op = defop(
+    "amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
+    _amaxmin("amin", np.amin),
+    self=_amaxmin_backward,
+)
 
 
 def _dims_arg(dim):
@@ -379,7 +406,9 @@ class _ReturnType(tuple):
 
 
 def _return_type(name):
-    return type(name, (_ReturnType,), {"__slots__": (), "_name": name, "__qualname__": f"return_types.{name}"})
+    return type(
+        name, (_ReturnType,), {"__slots__": (), "_name": name, "__qualname__": f"return_types.{name}"}
+    )
 
 
 return_types_max = _return_type("max")
@@ -440,16 +469,29 @@ def _value_selecting_backward(grad, dim, result1, self_shape, keepdim):
     return P.where(mask, g, 0.0)
 
 
-max_dim = defop("max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
-                _maxmin_dim("max", np.argmax), nout=2, self=_value_selecting_backward)
+max_dim = defop(
+    "max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
+    _maxmin_dim("max", np.argmax),
+    nout=2,
+    self=_value_selecting_backward,
+)
 max_op = defop("max(Tensor self) -> Tensor", _maxmin_all("max", np.max), self=_evenly_distribute_backward)
-min_dim = defop("min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
-                _maxmin_dim("min", np.argmin), nout=2, self=_value_selecting_backward)
+min_dim = defop(
+    "min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
+    _maxmin_dim("min", np.argmin),
+    nout=2,
+    self=_value_selecting_backward,
+)
 min_op = defop("min(Tensor self) -> Tensor", _maxmin_all("min", np.min), self=_evenly_distribute_backward)
 
 
-def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False, *,  # noqa: A001
-        other: Tensor | None = None) -> Tensor:
+def max(
+    input: Tensor,
+    dim: int | Tensor | None = None,
+    keepdim: bool = False,
+    *,  # noqa: A001
+    other: Tensor | None = None,
+) -> Tensor:
     """max(input), max(input, dim, keepdim=False) -> (values, indices), max(input, other) = maximum."""
     if isinstance(dim, Tensor):
         other, dim = dim, None
@@ -461,8 +503,13 @@ def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False, *
     return return_types_max(v, i)
 
 
-def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False, *,  # noqa: A001
-        other: Tensor | None = None) -> Tensor:
+def min(
+    input: Tensor,
+    dim: int | Tensor | None = None,
+    keepdim: bool = False,
+    *,  # noqa: A001
+    other: Tensor | None = None,
+) -> Tensor:
     """min(input), min(input, dim, keepdim=False) -> (values, indices), min(input, other) = minimum."""
     if isinstance(dim, Tensor):
         other, dim = dim, None
@@ -477,8 +524,10 @@ def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False, *
 # ----- var / std -----
 
 
-DOF_WARNING = ("{}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction factor "
-               "(input numel divided by output numel).")
+DOF_WARNING = (
+    "{}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction factor "
+    "(input numel divided by output numel)."
+)
 
 
 def _var_fwd(name):
@@ -486,6 +535,8 @@ def _var_fwd(name):
         if a.dtype.kind != "f":
             raise TorchRuntimeError("std and var only support floating point and complex dtypes")
         dims = _reduced_dims(dim, a.ndim)
+        if a.ndim == 0:
+            dims = ()
         corr = 1 if correction is None else correction
         n = 1
         for d in dims:
@@ -520,7 +571,9 @@ def _var_backward(grad, self, dim, correction, keepdim):
     n = 1
     for d in dims:
         n *= self.shape[d]
-    return (2.0 / (n - corr)) * grad * (self - mean(self, dim=list(dims), keepdim=True))
+    dof = n - corr
+    coef = 2.0 / dof if dof != 0 else math.inf  # C++ double division: 2 / 0 is inf
+    return coef * grad * (self - mean(self, dim=list(dims), keepdim=True))
 
 
 def _std_backward(grad, self, result, dim, correction, keepdim):
@@ -528,10 +581,16 @@ def _std_backward(grad, self, result, dim, correction, keepdim):
     return _var_backward(grad_var, self, dim, correction, keepdim)
 
 
-var_op = defop("var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) "
-               "-> Tensor", _var_fwd("var"), self=_var_backward)
-std_op = defop("std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) "
-               "-> Tensor", _var_fwd("std"), self=_std_backward)
+var_op = defop(
+    "var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor",
+    _var_fwd("var"),
+    self=_var_backward,
+)
+std_op = defop(
+    "std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor",
+    _var_fwd("std"),
+    self=_std_backward,
+)
 
 
 def _var_args(dim, unbiased, correction):
@@ -544,14 +603,26 @@ def _var_args(dim, unbiased, correction):
     return (list(dim) if dim is not None else None), correction
 
 
-def var(input: Tensor, dim: int | list[int] | None = None, unbiased: bool | None = None, keepdim: bool = False,
-        *, correction: float | None = None) -> Tensor:
+def var(
+    input: Tensor,
+    dim: int | list[int] | None = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     dim, correction = _var_args(dim, unbiased, correction)
     return var_op(input, dim=dim, correction=correction, keepdim=keepdim)
 
 
-def std(input: Tensor, dim: int | list[int] | None = None, unbiased: bool | None = None, keepdim: bool = False,
-        *, correction: float | None = None) -> Tensor:
+def std(
+    input: Tensor,
+    dim: int | list[int] | None = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     dim, correction = _var_args(dim, unbiased, correction)
     return std_op(input, dim=dim, correction=correction, keepdim=keepdim)
 
@@ -569,11 +640,13 @@ def _scalar_str(x):
 def _vector_norm_fwd(a, ord=2, dim=None, keepdim=False, dtype=None):
     if a.dtype.kind != "f":
         raise TorchRuntimeError(
-            f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_word(a.dtype)}")
+            f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_word(a.dtype)}"
+        )
     if dtype is not None:
         if not dtype.is_floating_point:
             raise TorchRuntimeError(
-                f"linalg.vector_norm: dtype should be floating point or complex, but got {_word(dtype.np)}")
+                f"linalg.vector_norm: dtype should be floating point or complex, but got {_word(dtype.np)}"
+            )
         a = a.astype(dtype.np)
     dims = _reduced_dims(dim, a.ndim)
     p = float(ord)
@@ -581,12 +654,15 @@ def _vector_norm_fwd(a, ord=2, dim=None, keepdim=False, dtype=None):
         if _all_dims(dim):
             raise TorchRuntimeError(
                 f"linalg.vector_norm cannot compute the {_scalar_str(p)} norm on an empty tensor because the "
-                "operation does not have an identity")
+                "operation does not have an identity"
+            )
         for d in dims:
             if a.shape[d] == 0:
                 raise TorchRuntimeError(
-                    f"linalg.vector_norm cannot compute the {_scalar_str(p)} norm on the dimension {d}because "
-                    "this dimension is empty and the operation does not have an identity")
+                    f"linalg.vector_norm cannot compute the {_scalar_str(p)} norm on the dimension "
+                    f"{d}because "
+                    "this dimension is empty and the operation does not have an identity"
+                )
     x = _half_acc(a)
     axes = dims if a.ndim else None
     with np.errstate(all="ignore"):
@@ -636,19 +712,31 @@ def _vector_norm_backward(grad, self, ord, result, dim, keepdim):
 
 
 vector_norm_op = defop(
-    "linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None)"
-    " -> Tensor", _vector_norm_fwd, self=_vector_norm_backward)
+    "linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? "
+    "dtype=None)"
+    " -> Tensor",
+    _vector_norm_fwd,
+    self=_vector_norm_backward,
+)
 
 
-def vector_norm(x: Tensor, ord: float = 2, dim: int | list[int] | None = None, keepdim: bool = False, *,
-                dtype=None) -> Tensor:
+def vector_norm(
+    x: Tensor, ord: float = 2, dim: int | list[int] | None = None, keepdim: bool = False, *, dtype=None
+) -> Tensor:
     if isinstance(dim, int):
         dim = [dim]
-    return vector_norm_op(x, ord=ord, dim=list(dim) if dim is not None else None, keepdim=keepdim, dtype=dtype)
+    return vector_norm_op(
+        x, ord=ord, dim=list(dim) if dim is not None else None, keepdim=keepdim, dtype=dtype
+    )
 
 
-def norm(input: Tensor, p: float | str | None = "fro", dim: int | list[int] | None = None, keepdim: bool = False,
-         dtype=None) -> Tensor:
+def norm(
+    input: Tensor,
+    p: float | str | None = "fro",
+    dim: int | list[int] | None = None,
+    keepdim: bool = False,
+    dtype=None,
+) -> Tensor:
     """torch.norm: every vector case is linalg.vector_norm (LinalgVectorNormBackward0)."""
     _dim = [dim] if isinstance(dim, int) else (list(dim) if dim is not None else None)
     if isinstance(p, str):
@@ -659,7 +747,9 @@ def norm(input: Tensor, p: float | str | None = "fro", dim: int | list[int] | No
         if p not in ("fro", "nuc"):
             raise TorchRuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
         if len(_dim) != 2:
-            raise TorchRuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, _dim))}")
+            raise TorchRuntimeError(
+                f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, _dim))}"
+            )
         raise TorchRuntimeError("norm(p='nuc') is not supported by this engine")
     return vector_norm(input, 2.0 if p is None else p, _dim, keepdim, dtype=dtype)
 
@@ -672,7 +762,8 @@ def _logsumexp_fwd(a, dim, keepdim=False):
         a = a.astype(D.default_float.np)
     if _all_dims(dim) and a.ndim:
         raise TorchRuntimeError(
-            f"output with shape [] doesn't match the broadcast shape {list_str([1] * a.ndim)}")
+            f"output with shape [] doesn't match the broadcast shape {list_str([1] * a.ndim)}"
+        )
     dims = _reduced_dims(dim, a.ndim)
     if a.ndim == 0:
         return a.copy()
@@ -693,8 +784,11 @@ def _logsumexp_backward(grad, self, result, dim, keepdim):
     return grad * (self - result).exp()
 
 
-logsumexp_op = defop("logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor", _logsumexp_fwd,
-                     self=_logsumexp_backward)
+logsumexp_op = defop(
+    "logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor",
+    _logsumexp_fwd,
+    self=_logsumexp_backward,
+)
 
 
 def logsumexp(input: Tensor, dim: int | list[int], keepdim: bool = False) -> Tensor:
@@ -745,10 +839,16 @@ def _cumprod_backward(grad, self, dim, result):
     return S.transpose(sum_dim(contrib, dim=[-1]), d, -1)
 
 
-cumsum_op = defop("cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor", _cum_fwd(np.cumsum),
-                  self=_cumsum_backward)
-cumprod_op = defop("cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor", _cum_fwd(np.cumprod),
-                   self=_cumprod_backward)
+cumsum_op = defop(
+    "cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor",
+    _cum_fwd(np.cumsum),
+    self=_cumsum_backward,
+)
+cumprod_op = defop(
+    "cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor",
+    _cum_fwd(np.cumprod),
+    self=_cumprod_backward,
+)
 
 
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
@@ -768,7 +868,9 @@ def _arg_fwd(name, fn):
             raise TorchRuntimeError(f"{name}(): does not support bool input")
         if dim is None:
             if a.size == 0:
-                raise TorchIndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+                raise TorchIndexError(
+                    f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
+                )
             r = np.asarray(fn(a.reshape(-1)), dtype=np.int64)
             return r.reshape([1] * a.ndim) if keepdim else r
         d = wrap_dim(dim, a.ndim)
@@ -781,8 +883,12 @@ def _arg_fwd(name, fn):
     return f
 
 
-argmax_op = nondiff("argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmax", np.argmax))
-argmin_op = nondiff("argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmin", np.argmin))
+argmax_op = nondiff(
+    "argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmax", np.argmax)
+)
+argmin_op = nondiff(
+    "argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmin", np.argmin)
+)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -792,26 +898,50 @@ def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return argmin_op(input, dim=dim, keepdim=keepdim)
 
+
 from engine.ops.registry import entry  # noqa: E402
 
 CATALOG = [
     entry("sum", sum, "Sum over all elements or over `dim`.", sum_op, sum_dim),
     entry("mean", mean, "Mean over all elements or over `dim`.", mean_op, mean_dim),
-    entry("prod", prod, "Product over all elements or along `dim` (int inputs give int64).", prod_op, prod_dim),
+    entry(
+        "prod", prod, "Product over all elements or along `dim` (int inputs give int64).", prod_op, prod_dim
+    ),
     entry("amax", amax, "Maximum over `dim` (all dims when empty); ties share the gradient.", amax_op),
     entry("amin", amin, "Minimum over `dim` (all dims when empty); ties share the gradient.", amin_op),
-    entry("max", max, "max(input); max(input, dim, keepdim) -> (values, indices); max(input, other).",
-          max_dim, max_op, grad_fns=("MaximumBackward0",)),
-    entry("min", min, "min(input); min(input, dim, keepdim) -> (values, indices); min(input, other).",
-          min_dim, min_op, grad_fns=("MinimumBackward0",)),
+    entry(
+        "max",
+        max,
+        "max(input); max(input, dim, keepdim) -> (values, indices); max(input, other).",
+        max_dim,
+        max_op,
+        grad_fns=("MaximumBackward0",),
+    ),
+    entry(
+        "min",
+        min,
+        "min(input); min(input, dim, keepdim) -> (values, indices); min(input, other).",
+        min_dim,
+        min_op,
+        grad_fns=("MinimumBackward0",),
+    ),
     entry("var", var, "Variance over `dim` with `correction` (or `unbiased`).", var_op),
     entry("std", std, "Standard deviation over `dim` with `correction` (or `unbiased`).", std_op),
     entry("norm", norm, "Vector norm (p = 2, 1, inf, 'fro', any float) over `dim`.", vector_norm_op),
-    entry("linalg.vector_norm", vector_norm, "Vector norm of order `ord` over `dim`.", vector_norm_op,
-          method=False),
+    entry(
+        "linalg.vector_norm",
+        vector_norm,
+        "Vector norm of order `ord` over `dim`.",
+        vector_norm_op,
+        method=False,
+    ),
     entry("logsumexp", logsumexp, "log(sum(exp(input))) over `dim`, computed stably.", logsumexp_op),
     entry("cumsum", cumsum, "Cumulative sum along `dim` (int inputs give int64).", cumsum_op),
     entry("cumprod", cumprod, "Cumulative product along `dim` (int inputs give int64).", cumprod_op),
-    entry("argmax", argmax, "Index of the maximum (flattened, or along `dim`); int64, no gradient.", argmax_op),
-    entry("argmin", argmin, "Index of the minimum (flattened, or along `dim`); int64, no gradient.", argmin_op),
+    entry(
+        "argmax", argmax, "Index of the maximum (flattened, or along `dim`); int64, no gradient.", argmax_op
+    ),
+    entry(
+        "argmin", argmin, "Index of the minimum (flattened, or along `dim`); int64, no gradient.", argmin_op
+    ),
 ]

@@ -255,7 +255,7 @@ class OpDef:
         try:
             out = self.forward(*vals)
         except ValueError:
-            _check_broadcast(arrays)  # NumPy's broadcast failure, in torch's words
+            _check_broadcast(vals)  # NumPy's broadcast failure, in torch's words (every array argument)
             raise
         if not (req and grad_mode.enabled and self.differentiable):
             if self.nout == 1:
@@ -271,17 +271,19 @@ class OpDef:
         edges = []
         needs = []
         meta = []
-        for a, arr in zip(args, arrays):
+        for a in args:
             if isinstance(a, Tensor):
                 e = edge_of(a)
                 edges.append(e)
                 needs.append(e[0] is not None)
-                meta.append((a._data.shape, D.FROM_NP[a._data.dtype]))  # the input's own dtype, before promotion
+                # the input's own dtype (before promotion): its gradient is cast back to it
+                meta.append((a._data.shape, D.FROM_NP[a._data.dtype]))
             else:
                 edges.append((None, 0))
                 needs.append(False)
                 meta.append(None)
-        node.next_functions = tuple(edges) if self.diff_index is None else tuple(edges[i] for i in self.diff_index)
+        diff = self.diff_index
+        node.next_functions = tuple(edges) if diff is None else tuple(edges[i] for i in diff)
         node._seq = next(_seq)
         node._retained = None
         node._pre_hooks = None

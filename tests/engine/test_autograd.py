@@ -76,6 +76,14 @@ def leaf(m, values=X, dtype=None):
     return m.tensor(values, dtype=dtype or m.float64, requires_grad=True)
 
 
+# torch issues these with TORCH_WARN_ONCE (once per process): capture their text at import, before any
+# test of this worker can trigger them. The engine warns on every call.
+TORCH_ONCE_WARNINGS = {
+    "T": recorded_warnings(lambda m: m.ones(3).T, torch),
+    "create_graph": recorded_warnings(lambda m: (leaf(m) * 2).sum().backward(create_graph=True), torch),
+}
+
+
 # ----- accumulation and retain_graph -----
 
 
@@ -305,21 +313,10 @@ def test_leaf_grad_read_does_not_warn():
     assert recorded_warnings(fn, engine) == recorded_warnings(fn, torch) == []
 
 
-_TORCH_T_WARNING = []
-
-
-def torch_T_warning():
-    """torch warns about x.T once per process (TORCH_WARN_ONCE): capture its text the first time."""
-    if not _TORCH_T_WARNING:
-        w = recorded_warnings(lambda m: m.ones(3).T, torch)
-        assert w, "torch's x.T warning was already issued in this process before it could be captured"
-        _TORCH_T_WARNING.extend(w)
-    return _TORCH_T_WARNING
-
-
 @pytest.mark.parametrize("shape", [(3,), (), (2, 3, 4)])
 def test_T_on_non_2d_warns(shape):
-    expected = torch_T_warning()
+    expected = TORCH_ONCE_WARNINGS["T"]
+    assert expected, "torch's x.T warning was issued in this process before it could be captured"
 
     def fn(m):
         x = m.ones(shape, requires_grad=True)
@@ -591,6 +588,123 @@ def test_create_graph_then_third_derivative():
         assert_close(ei, ti)
 
 
+def _grad_fn_tree(t):
+    g = t.grad_fn
+    if g is None:
+        return None
+    return (type(g).__name__, [type(n).__name__ if n is not None else None for n, _ in g.next_functions])
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: (x * 2).sum(),
+    lambda x: (x * x).sum(),
+    lambda x: x.exp().sum(),
+    lambda x: (x.exp() + x.sin()).sum(),
+], ids=["linear", "square", "exp", "two-paths"])
+def test_backward_create_graph_grad_history(build):
+    """With create_graph, a leaf's first .grad is a copy (CopyBackwards), later ones an AddBackward0."""
+
+    def fn(m):
+        x = leaf(m)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            build(x).backward(create_graph=True)
+            first = _grad_fn_tree(x.grad), x.grad.requires_grad, x.grad.is_leaf
+            build(x).backward(create_graph=True)
+            second = _grad_fn_tree(x.grad)
+        return first, second, arr(x.grad)
+
+    t, e = fn(torch), fn(engine)
+    assert e[:2] == t[:2]
+    np.testing.assert_allclose(e[2], t[2])
+
+
+def test_backward_create_graph_warns():
+    expected = TORCH_ONCE_WARNINGS["create_graph"]
+    assert expected, "torch's create_graph warning was issued in this process before it could be captured"
+    got = recorded_warnings(lambda m: (leaf(m) * leaf(m)).sum().backward(create_graph=True), engine)
+    assert got == expected
+
+
+def test_autograd_grad_create_graph_does_not_warn():
+    assert recorded_warnings(lambda m: m.autograd.grad((leaf(m) ** 2).sum(), leaf(m), allow_unused=True,
+                                                       create_graph=True), engine) == []
+
+
+def test_autograd_grad_allow_unused_false_with_materialize_grads():
+    def fn(m):
+        x = leaf(m)
+        m.autograd.grad((x * 2).sum(), x, allow_unused=False, materialize_grads=True)
+
+    assert_raises_like_torch(fn)
+
+
+def test_autograd_grad_inputs_empty():
+    assert_raises_like_torch(lambda m: m.autograd.grad((leaf(m) * 2).sum(), []))
+
+
+@pytest.mark.parametrize("gradient", [2.0, 1], ids=["float", "int"])
+def test_backward_with_a_python_number_gradient(gradient):
+    assert_raises_like_torch(lambda m: (leaf(m) * 2).sum().backward(gradient))
+
+
+def test_autograd_backward_count_mismatch():
+    def fn(m):
+        x = leaf(m)
+        m.autograd.backward([x * 2, x * 3], [m.ones(3, dtype=m.float64)])
+
+    assert_raises_like_torch(fn)
+
+
+# ----- hooks -----
+
+
+def test_hook_on_leaf_replaces_gradient():
+    def fn(m):
+        x = leaf(m)
+        seen = []
+        x.register_hook(lambda g: seen.append(arr(g)) or g * 10)
+        (x * x).sum().backward()
+        return arr(x.grad), seen
+
+    t, e = fn(torch), fn(engine)
+    np.testing.assert_allclose(e[0], t[0])
+    np.testing.assert_allclose(e[1], t[1])
+
+
+def test_hook_on_non_leaf_and_retain_grad():
+    def fn(m):
+        x = leaf(m)
+        y = x * 3
+        y.register_hook(lambda g: g + 1)
+        y.retain_grad()
+        (y * y).sum().backward()
+        return arr(x.grad), arr(y.grad)
+
+    t, e = fn(torch), fn(engine)
+    for a, b in zip(e, t):
+        np.testing.assert_allclose(a, b)
+
+
+def test_hook_handle_remove():
+    def fn(m):
+        x = leaf(m)
+        calls = []
+        h = x.register_hook(lambda g: calls.append(1))
+        (x * 2).sum().backward()
+        h.remove()
+        (x * 2).sum().backward()
+        return len(calls), arr(x.grad)
+
+    t, e = fn(torch), fn(engine)
+    assert e[0] == t[0]
+    np.testing.assert_allclose(e[1], t[1])
+
+
+def test_hook_on_tensor_without_grad():
+    assert_raises_like_torch(lambda m: m.ones(3).register_hook(lambda g: g))
+
+
 # ----- backward(inputs=...) -----
 
 
@@ -731,7 +845,7 @@ def _make(m, dtype, zero_d=False):
 @pytest.mark.parametrize("a, b", list(itertools.product(DTYPES, DTYPES)))
 def test_promotion_tensor_tensor(a, b):
     for za, zb in [(False, False), (True, False), (False, True), (True, True)]:
-        def fn(m):
+        def fn(m, za=za, zb=zb):
             return str((_make(m, a, za) + _make(m, b, zb)).dtype)
 
         t, e = same_outcome(fn)
@@ -751,7 +865,7 @@ def test_promote_types_and_result_type(a, b):
 @pytest.mark.parametrize("zero_d", [False, True], ids=["nd", "0d"])
 def test_promotion_tensor_python_scalar(a, scalar, zero_d):
     for order in ("left", "right"):
-        def fn(m):
+        def fn(m, order=order):
             t = _make(m, a, zero_d)
             return str((t + scalar if order == "left" else scalar + t).dtype)
 
@@ -764,7 +878,7 @@ def test_promotion_tensor_python_scalar(a, scalar, zero_d):
 @pytest.mark.parametrize("a, b", list(itertools.product(DTYPES, DTYPES)))
 def test_promotion_mul_and_div(a, b):
     for op in ("mul", "div"):
-        def fn(m):
+        def fn(m, op=op):
             return str(getattr(m, op)(_make(m, a), _make(m, b, True)).dtype)
 
         t, e = same_outcome(fn)
@@ -783,3 +897,82 @@ def test_mixed_precision_gradients_keep_input_dtypes():
     assert e[:3] == t[:3]
     assert_close(e[3], t[3])
     assert_close(e[4], t[4])
+
+
+# ----- composite programs: values, gradients and the whole recorded graph -----
+
+
+def graph_of(outs, leaves):
+    """Node names and (child, input_nr) edges in BFS order from the outputs, shared nodes numbered once."""
+    index = {id(t): i for i, t in enumerate(leaves)}
+    number, nodes, queue = {}, [], []
+
+    def visit(n):
+        if n is None:
+            return None
+        if id(n) not in number:
+            number[id(n)] = len(number)
+            nodes.append(None)
+            queue.append(n)
+        return number[id(n)]
+
+    roots = [visit(o.grad_fn) for o in outs]
+    keep = []
+    while queue:
+        n = queue.pop(0)
+        keep.append(n)
+        var = index.get(id(n.variable), "?") if type(n).__name__ == "AccumulateGrad" else None
+        nodes[number[id(n)]] = (type(n).__name__, var, tuple((visit(c), k) for c, k in n.next_functions))
+    return roots, nodes
+
+
+PROGRAMS = {
+    "t-contiguous-view": lambda m, x: x.t().contiguous().view(-1),
+    "t-reshape-copy": lambda m, x: x.t().reshape(-1),
+    "unsqueeze-expand-reshape": lambda m, x: x.unsqueeze(0).expand(2, 3, 4).reshape(6, 4),
+    "permute-flatten": lambda m, x: x.unsqueeze(0).permute(2, 0, 1).flatten(),
+    "T-2d": lambda m, x: x.T * 2,
+    "mT-matmul": lambda m, x: x.mT @ x,
+    "matmul-chain": lambda m, x: (x @ x.t()) @ x,
+    "normalize": lambda m, x: x / x.sum(-1, keepdim=True),
+    "sum-mean": lambda m, x: (x * 2).sum(1).mean(),
+    "leaky": lambda m, x: m.where(x > 0, x, x * 0.1),
+    "scalar-over-x": lambda m, x: 2.0 / (x + 5),
+    "scalar-minus-x": lambda m, x: x ** 2 + 3 - x,
+    "clamp-sigmoid": lambda m, x: (x.clamp(min=0) * x.sigmoid()).sum(),
+    "reuse": lambda m, x: (x * x + x.exp() * x).mean(0),
+    "shared-view": lambda m, x: x.view(12) @ x.view(12),
+    "int-scalar-promote": lambda m, x: (x + 1) * 2 - 1.5,
+    "pow-chain": lambda m, x: (x.abs() + 1).pow(0.5).pow(x.tanh()),
+    "vector-matrix": lambda m, x: x.sum(0) @ x.t(),
+}
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_composite_program(name):
+    prog = PROGRAMS[name]
+    data = np.random.default_rng(7).uniform(-2, 2, (3, 4))
+
+    def fn(m):
+        x = m.tensor(data, dtype=m.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = prog(m, x)
+        g = graph_of([out], [x])
+        w = m.tensor(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape)), dtype=m.float64)
+        (out * w).sum().backward()
+        return out, g, x.grad
+
+    (to, tg, tgrad), (eo, eg, egrad) = fn(torch), fn(engine)
+    assert_close(eo, to)
+    assert eg == tg, f"engine graph {eg}\ntorch graph {tg}"
+    assert_close(egrad, tgrad)
+
+
+def test_layout_queries():
+    def fn(m):
+        x = m.ones(3, 4)
+        return (x.t().is_contiguous(), x.is_contiguous(), x.expand(2, 3, 4).is_contiguous(),
+                x.t().contiguous().is_contiguous(), x.t().stride(), x.stride(), x.expand(2, 3, 4).stride())
+
+    assert fn(engine) == fn(torch)

@@ -243,7 +243,9 @@ def sample_seed(sample_id):
 def tolerances(sample, dtype):
     """Defaults per dtype; a sample's rtol/atol override them for both dtypes."""
     rtol, atol = DEFAULT_TOL.get(dtype, DEFAULT_TOL["float64"])
-    return (sample.rtol if sample.rtol is not None else rtol), (sample.atol if sample.atol is not None else atol)
+    rtol = sample.rtol if sample.rtol is not None else rtol
+    atol = sample.atol if sample.atol is not None else atol
+    return rtol, atol
 
 
 def assert_same_tensor(tt, et, what, rtol, atol, check_req=True):
@@ -254,7 +256,7 @@ def assert_same_tensor(tt, et, what, rtol, atol, check_req=True):
         assert et.requires_grad == tt.requires_grad, (
             f"{what}: requires_grad {et.requires_grad} != torch {tt.requires_grad}")
     a, b = to_np(et), to_np(tt)
-    if b.dtype.name in DEFAULT_TOL:  # a lower-precision output than the dtype under test gets its own tolerance
+    if b.dtype.name in DEFAULT_TOL:  # an output less precise than the dtype under test: its own tolerance
         rtol, atol = max(rtol, DEFAULT_TOL[b.dtype.name][0]), max(atol, DEFAULT_TOL[b.dtype.name][1])
     if b.dtype.kind in "biu":
         np.testing.assert_array_equal(a, b, err_msg=what)

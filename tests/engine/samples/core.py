@@ -14,9 +14,6 @@ def add(*items):
 
 # ----- sum / mean -----
 
-_ZD_XFAIL = ("xfail[grad,gradcheck,gradgrad]: engine/ops/reduction.py _numel_reduced indexes shape[d] of the 0-d "
-             "input: mean(x0d, dim) backward raises IndexError")
-
 for _op in ("sum", "mean"):
     add(
         Sample(_op, (T((3, 4)),)),
@@ -31,8 +28,8 @@ for _op in ("sum", "mean"):
         Sample(_op, (T((2, 3, 4)), [])),
         Sample(_op, (T((2, 3, 4)),), {"dim": 1}),
         Sample(_op, (T((2, 3, 4)),), {"dim": None, "keepdim": True}),
-        Sample(_op, (T(()), 0), note=_ZD_XFAIL if _op == "mean" else ""),
-        Sample(_op, (T(()), -1), {"keepdim": True}, note=_ZD_XFAIL if _op == "mean" else ""),
+        Sample(_op, (T(()), 0)),
+        Sample(_op, (T(()), -1), {"keepdim": True}),
         Sample(_op, (T((0, 3)),), gradcheck=False),
         Sample(_op, (T((0, 3)), 0)),
         Sample(_op, (T((3, 4)),), {"dtype": "float64"}),
@@ -231,6 +228,7 @@ add(
     Sample("outer", (T((3,)), T((4,), requires_grad=False))),
     Sample("outer", (T((3,)), T((4,))), kind="method"),
     Sample("outer", (T((3,), dtype="int64"), T((2,), dtype="int64")), grad=False),
+    Sample("ger", (T((3,)), T((4,)))),
 )
 
 # ----- errors -----
@@ -245,20 +243,15 @@ ERRORS += [
     ErrorSample("mean", (T((3, 4)), (0, 0))),
     ErrorSample("sum", (T((3, 4)), [1, -1])),
     ErrorSample("sum", (T(()), 1)),
-    ErrorSample("sum", (T((3, 4)),), {"dtype": "int64"},  # a grad-requiring input: autograd refuses Long
-                note="xfail: engine/ops/reduction.py sum(dtype=int64) of a grad-requiring input returns a tensor; "
-                "torch raises 'Autograd not support dtype: Long'"),
-    ErrorSample("mean", (T((3, 4)),), {"dtype": "int64"},
-                note="xfail: engine/ops/reduction.py _mean does not raise for an integer dtype= (torch: 'mean(): "
-                "could not infer output dtype. Optional dtype must be either a floating point or complex dtype. "
-                "Got: Long')"),
+    ErrorSample("sum", (T((3, 4)),), {"dtype": "int64"}),  # a grad-requiring input: autograd refuses Long
+    ErrorSample("mean", (T((3, 4)),), {"dtype": "int64"}),
     # view / reshape
     ErrorSample("view", (T((2, 6)), 5, 3), kind="method"),
     ErrorSample("view", (T((2, 6)), -1, -1), kind="method"),
     ErrorSample("view", (T((2, 6)), 5, -1), kind="method"),
     ErrorSample("view", (T((2, 6)), -2, 6), kind="method",
-                note="xfail: engine/ops/_util.py infer_size says 'invalid shape dimension -2' without torch's "
-                "' at index 0 of shape [-2, 6]'"),
+                note="xfail: engine/ops/_util.py infer_size says 'invalid shape dimension -2' without "
+                "torch's ' at index 0 of shape [-2, 6]'"),
     ErrorSample("view", (T((0, 3)), -1, 0), kind="method"),
     ErrorSample("reshape", (T((2, 6)), (5, 2))),
     ErrorSample("reshape", (T((2, 6)), (-1, 5))),

@@ -1,7 +1,9 @@
 """Samples for engine/ops/linalg.py: einsum (torch's permute / diagonal / sum / bmm decomposition), the matmul
 decompositions that depend on which operand requires grad or on strides (folded mm / mv, the transposed fold,
-batch-1 squeeze, expand + _reshape_alias / clone), outer, and the error messages of mm / mv / dot / bmm / addmm.
+batch-1 squeeze, expand + _reshape_alias / clone), outer, and the error messages of mm / mv / dot / bmm /
+addmm.
 The plain mm / mv / dot / bmm / addmm / matmul samples live in core.py."""
+
 from __future__ import annotations
 
 from tests.engine.opinfo import ErrorSample, Sample, T
@@ -55,15 +57,20 @@ for _eq, _shapes in EINSUM:
     add(Sample("einsum", (_eq, *(T(s) for s in _shapes))))
 add(
     Sample("einsum", ("ij,jk->ik", C(2, 3), T((3, 4)))),
-    Sample("einsum", ("ij,jk->ik", T((2, 3), dtype="int64", low=-2, high=3), T((3, 4), dtype="int64")),
-           grad=False),
+    Sample(
+        "einsum",
+        ("ij,jk->ik", T((2, 3), dtype="int64", low=-2, high=3), T((3, 4), dtype="int64")),
+        grad=False,
+    ),
 )
 
 # ----- matmul decompositions that depend on requires_grad and strides -----
 add(
     Sample("matmul", (T((5, 2, 3)), C(3, 4)), note="folded mm, constant rhs"),
     Sample("matmul", (C(5, 2, 3), T((3, 4)))),
-    Sample("matmul", (T((2, 3)), T((5, 3, 4))), note="transposed fold: CloneBackward0(TransposeBackward0(...))"),
+    Sample(
+        "matmul", (T((2, 3)), T((5, 3, 4))), note="transposed fold: CloneBackward0(TransposeBackward0(...))"
+    ),
     Sample("matmul", (T((2, 3)), C(5, 3, 4))),
     Sample("matmul", (C(2, 3), T((5, 3, 4))), note="no fold: expand + bmm"),
     Sample("matmul", (T((3,)), T((5, 3, 4))), note="fold through mv"),

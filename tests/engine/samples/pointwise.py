@@ -122,9 +122,11 @@ for _op in ("add", "sub", "subtract", "mul", "multiply"):
         Sample(_op, (T((), dtype="float64"), T(S, dtype="float32"))),
         Sample(_op, (T(S, dtype="float32"), T(S, dtype="float64"))),
         Sample(_op, (T(S, dtype="bool"), T(S, dtype="bool")), grad=False)
-        if _op in ("add", "mul", "multiply") else Sample(_op, (T(S, dtype="int32"), T(S, dtype="int64")), grad=False),
+        if _op in ("add", "mul", "multiply")
+        else Sample(_op, (T(S, dtype="int32"), T(S, dtype="int64")), grad=False),
         Sample(_op, (T(S, dtype="bool"), 2), grad=False)
-        if _op in ("add", "mul", "multiply") else Sample(_op, (T(S, dtype="int64"), 2.5), kind="method", grad=False),
+        if _op in ("add", "mul", "multiply")
+        else Sample(_op, (T(S, dtype="int64"), 2.5), kind="method", grad=False),
     )
 
 # scalar on the left: torch wraps it as the first argument
@@ -208,8 +210,8 @@ add(
     Sample("pow", (T(S, dtype="int64", low=1, high=4), 0.5), grad=False),
     Sample("pow", (T(S, dtype="int64", low=0, high=4), T(S, dtype="int64", low=0, high=3)), grad=False),
     # integer tensor ** negative integer tensor: no error in torch (1, +-1 for -1, else 0)
-    Sample("pow", (T(values=[1, -1, 2, 0, -1, 3], dtype="int64"), T(values=[-1, -1, -2, -1, -2, 0], dtype="int64")),
-           grad=False),
+    Sample("pow", (T(values=[1, -1, 2, 0, -1, 3], dtype="int64"),
+                   T(values=[-1, -1, -2, -1, -2, 0], dtype="int64")), grad=False),
     Sample("pow", (0.0, T(values=[-1.0, 0.0, 2.0])), gradcheck=False, gradgrad=False),
     Sample("pow", (-2.0, T(values=[1.0, 2.0, 3.0])), gradcheck=False, gradgrad=False),
     Sample("pow", (2, T(S, dtype="int64", low=0, high=5)), grad=False),
@@ -237,7 +239,8 @@ for _op in ("clamp", "clip"):
         Sample(_op, (T(S),), {"min": T(S), "max": T(S, low=2.5, high=3)}),
         Sample(_op, (T(S),), {"min": T((4,), low=-1, high=0)}),
         Sample(_op, (T(S),), {"max": T((3, 1), low=0, high=1)}),
-        Sample(_op, (T(S),), {"min": T(S, requires_grad=False), "max": T(S, requires_grad=False, low=2.5, high=3)}),
+        Sample(_op, (T(S),), {"min": T(S, requires_grad=False),
+                              "max": T(S, requires_grad=False, low=2.5, high=3)}),
         Sample(_op, (T(S, dtype="int64", low=-5, high=5),), {"min": -2, "max": 2}, grad=False),
         Sample(_op, (T(S, dtype="int64", low=-5, high=5),), {"min": -1.5}, grad=False),
     )
@@ -312,7 +315,8 @@ add(
 
 # ----- comparisons and logic (no grad) -----
 
-for _op in ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal"):
+for _op in ("eq", "ne", "lt", "le", "gt", "ge",
+            "greater", "greater_equal", "less", "less_equal", "not_equal"):
     add(
         Sample(_op, (T(S, dtype="int64", low=0, high=3), T(S, dtype="int64", low=0, high=3)), grad=False),
         Sample(_op, (T(S), T((4,))), grad=False),
@@ -360,8 +364,10 @@ add(
     Sample("__floordiv__", (T(S, low=-5, high=5), T(S, **POS)), kind="method", gradcheck=False, grad=False),
     Sample("__rfloordiv__", (T(S, **POS), 7.5), kind="method", gradcheck=False, grad=False),
     Sample("__floordiv__", (T(S, dtype="int64", low=-7, high=7), 2), kind="method", grad=False),
-    Sample("__floordiv__", (T(S, low=-5, high=5), T(S, **POS, requires_grad=False)), kind="method", grad=False),
-    Sample("__floordiv__", (T(S, low=-5, high=5, requires_grad=False), T(S, **POS)), kind="method", grad=False),
+    Sample("__floordiv__", (T(S, low=-5, high=5), T(S, **POS, requires_grad=False)), kind="method",
+           grad=False),
+    Sample("__floordiv__", (T(S, low=-5, high=5, requires_grad=False), T(S, **POS)), kind="method",
+           grad=False),
     Sample("__mod__", (T(S, low=-5, high=5), 1.5), kind="method"),
     Sample("__mod__", (T(S, low=-5, high=5), T(S, **POS)), kind="method"),
     Sample("__rmod__", (T(S, **POS), 5.5), kind="method", grad=False),
@@ -401,7 +407,8 @@ ERRORS += [
     ErrorSample("where", (T((2, 3), dtype="int64"), T((2, 3)), T((2, 3)))),
     ErrorSample("pow", (T((3,), dtype="int64", low=1, high=3), -1)),
     ErrorSample("div", (T((3,)), T((3,))), {"rounding_mode": "round"}),
-    ErrorSample("div", (T((3,), dtype="int64"), T((3,), dtype="int64", low=0, high=1)), {"rounding_mode": "floor"}),
+    ErrorSample("div", (T((3,), dtype="int64"), T((3,), dtype="int64", low=0, high=1)),
+                {"rounding_mode": "floor"}),
     ErrorSample("div", (T((3,), dtype="int64"), 0), {"rounding_mode": "trunc"}),
     ErrorSample("remainder", (T((3,), dtype="int64"), 0)),
     ErrorSample("clamp", (T((3,)),)),
@@ -409,7 +416,8 @@ ERRORS += [
     ErrorSample("rsub", (T((3,), dtype="bool"), T((3,), dtype="bool"))),
     ErrorSample("neg", (T((3,), dtype="bool"),)),
     ErrorSample("bitwise_and", (T((3,)), T((3,))),
-                note="xfail: torch raises NotImplementedError; engine.errors has no NotImplementedError class "
+                note="xfail: torch raises NotImplementedError; engine.errors has no NotImplementedError "
+                "class "
                 "(the engine raises numpy's TypeError)"),
     ErrorSample("add", (T((3,), dtype="int64"), T((3,), dtype="int64")), {"alpha": 0.5}),
     ErrorSample("sub", (T((3,), dtype="int64"), 2), {"alpha": 1.5}),

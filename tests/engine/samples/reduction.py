@@ -1,5 +1,6 @@
-"""Samples for the reductions of engine/ops/reduction.py beyond sum/mean (those live in core.py): prod, amax/amin,
-max/min, var/std, norm/linalg.vector_norm, logsumexp, cumsum/cumprod, argmax/argmin."""
+"""Samples for the reductions of engine/ops/reduction.py beyond sum/mean (those live in core.py): prod,
+amax/amin, max/min, var/std, norm/linalg.vector_norm, logsumexp, cumsum/cumprod, argmax/argmin."""
+
 from __future__ import annotations
 
 import math
@@ -80,8 +81,9 @@ for _op in ("max", "min"):
         Sample(_op, (T(S, values=TIES), 0), gradcheck=False),
         Sample(_op, (T(S, dtype="int64", low=-5, high=5),), grad=False),
         Sample(_op, (T(S, dtype="int64", low=-5, high=5), 1), grad=False),
-        Sample(_op, (T((3,), values=(1.0, math.nan, 3.0)), 0), gradcheck=False, gradgrad=False,
-               note="NaN wins"),
+        Sample(
+            _op, (T((3,), values=(1.0, math.nan, 3.0)), 0), gradcheck=False, gradgrad=False, note="NaN wins"
+        ),
     )
 
 # ----- var / std -----
@@ -98,6 +100,19 @@ for _op in ("var", "std"):
         Sample(_op, (T((2, 3, 2)),), dict(dim=1), kind="method"),
         Sample(_op, (T((5,)),), dict(correction=0)),
     )
+
+add(
+    Sample(
+        "std",
+        (T(S, values=((1.0, 1.0, 1.0, 1.0), (2.0, -1.0, 0.5, 0.0), (3.0, 3.0, 3.0, 3.0))), 1),
+        gradcheck=False,
+        note="constant rows: masked_fill(result == 0, 0)",
+    ),
+    Sample("var", (T((2, 1)), 1), gradcheck=False, note="no degrees of freedom: nan"),
+    Sample("var", (T(()), 0), dict(correction=0)),
+    Sample("std", (T((2, 0)), 1), gradcheck=False),
+    Sample("var", (T((2, 3)),), dict(dim=1, correction=3), gradcheck=False, note="2 / 0 = inf"),
+)
 
 # ----- norm / linalg.vector_norm -----
 add(
@@ -118,13 +133,20 @@ add(
     Sample("norm", (T(S),), kind="method"),
     Sample("norm", (T(()),)),
     Sample("norm", (T(S),), dict(dtype="float64")),
-    Sample("norm", (T(S, values=((0.0,) * 4, (1.0, -2.0, 0.5, 0.0), (0.0,) * 4)),), dict(dim=1),
-           gradcheck=False, note="zero rows: masked_fill(norm == 0, 0)"),
+    Sample(
+        "norm",
+        (T(S, values=((0.0,) * 4, (1.0, -2.0, 0.5, 0.0), (0.0,) * 4)),),
+        dict(dim=1),
+        gradcheck=False,
+        note="zero rows: masked_fill(norm == 0, 0)",
+    ),
     Sample("linalg.vector_norm", (T(S),), note=DOTTED),
     Sample("linalg.vector_norm", (T(S),), dict(ord=inf, dim=1), note=DOTTED),
     Sample("linalg.vector_norm", (T(S),), dict(ord=1.5, dim=(0, 1), keepdim=True), note=DOTTED),
     Sample("linalg.vector_norm", (T(S), 4, -1), note=DOTTED),
-    Sample("linalg.vector_norm", (T(S),), dict(ord=0), gradcheck=False, note=DOTTED + " (ord 0: no gradient)"),
+    Sample(
+        "linalg.vector_norm", (T(S),), dict(ord=0), gradcheck=False, note=DOTTED + " (ord 0: no gradient)"
+    ),
     Sample("linalg.vector_norm", (T(S),), dict(dtype="float64"), note=DOTTED),
 )
 
@@ -142,6 +164,8 @@ add(
 
 # ----- cumsum / cumprod -----
 add(
+    Sample("prod", (T((2, 0)), 1)),
+    Sample("logsumexp", (T((2, 0)), 1)),
     Sample("cumsum", (T(S), 0)),
     Sample("cumsum", (T(S), -1)),
     Sample("cumsum", (T((2, 3, 2)), 1), kind="method"),
