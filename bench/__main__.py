@@ -1,10 +1,11 @@
 """`python -m bench` (`make bench`): one table per group, every figure a ratio measured in the same run.
 
-    python -m bench                  all groups (under 10 minutes on a 2-core machine)
-    python -m bench --quick          fewer rounds, shorter load runs (about 2 minutes)
-    python -m bench --groups engine,payload --only scalar,mlp
-    python -m bench --json out.json  also write the raw figures
+python -m bench                  all groups (under 10 minutes on a 2-core machine)
+python -m bench --quick          fewer rounds, shorter load runs (about 2 minutes)
+python -m bench --groups engine,payload --only scalar,mlp
+python -m bench --json out.json  also write the raw figures
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,18 +18,27 @@ GROUPS = ("engine", "service", "payload", "memory")
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="a fast subset: 3 rounds, short load runs")
     p.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}")
-    p.add_argument("--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate)")
+    p.add_argument(
+        "--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate)"
+    )
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per row (default 7, quick 3)")
-    p.add_argument("--target", type=float, default=None, help="seconds per timing sample (default 0.2, quick 0.1)")
+    p.add_argument(
+        "--target", type=float, default=None, help="seconds per timing sample (default 0.2, quick 0.1)"
+    )
     p.add_argument("--duration", type=float, default=None, help="seconds per load run (default 6, quick 3)")
     p.add_argument("--connections", type=int, default=16, help="concurrent connections for the service group")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS/OpenMP/torch threads for every library and server (default 1: on a small shared "
-                        "machine a second thread mostly measures the neighbours)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/OpenMP/torch threads for every library and server (default 1: on a small shared "
+        "machine a second thread mostly measures the neighbours)",
+    )
     p.add_argument("--json", default=None, help="write the raw figures to this file")
     a = p.parse_args(argv)
     a.rounds = a.rounds or (3 if a.quick else 7)

@@ -6,6 +6,7 @@ instead: parse, engine.evaluate inline, orjson-encode; the cost floor of any app
 
     uvicorn bench.bare_app:app --workers 2 --log-level warning --no-access-log
 """
+
 from __future__ import annotations
 
 import os

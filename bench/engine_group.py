@@ -1,4 +1,5 @@
 """Group 1: engine workloads, forward + backward, against torch eager, HIPS autograd and the NumPy floor."""
+
 from __future__ import annotations
 
 from bench.harness import fmt_ratio, fmt_time, measure, paired_ratio, table
@@ -24,19 +25,30 @@ def run(args) -> tuple[str, dict]:
         s = measure(fns, rounds=args.rounds, target=args.target)
         r_t = paired_ratio(s["engine"], s["torch"]) if "torch" in s else None
         r_f = paired_ratio(s["engine"], s["numpy floor"]) if "numpy floor" in s else None
-        results[key] = {"engine/torch": r_t, "engine/floor": r_f,
-                        **{c: s[c].median for c in cols if c in s}}
-        rows.append([label, *(fmt_time(s[c].median) if c in s else "n/a" for c in cols),
-                     fmt_ratio(r_t, GOAL_TORCH.get(key)), fmt_ratio(r_f, GOAL_FLOOR if floor_goal else None)])
+        results[key] = {"engine/torch": r_t, "engine/floor": r_f, **{c: s[c].median for c in cols if c in s}}
+        rows.append(
+            [
+                label,
+                *(fmt_time(s[c].median) if c in s else "n/a" for c in cols),
+                fmt_ratio(r_t, GOAL_TORCH.get(key)),
+                fmt_ratio(r_f, GOAL_FLOOR if floor_goal else None),
+            ]
+        )
         notes.append(f"{label}: {desc}")
         for c in s.values():
             if c.error:
                 notes.append(f"{label}: a column failed: {c.error}")
         if bad:
             notes.append(f"{label}: CHECK FAILED: {bad}")
-    notes.append("✓/✗: goal met or not (scalar chain and MLP ≤ 1.0× torch eager; the two large chains ≤ 1.10× NumPy "
-                 "floor). Times are per forward+backward call, leaves built fresh each call. numpy floor: the same "
-                 "arithmetic written by hand in NumPy, no autograd (for the small workloads it shows what the "
-                 "per-op Python machinery costs; only the large ones carry a floor goal).")
-    return table("Engine workloads (forward + backward)",
-                 ["workload", *cols, "engine/torch", "engine/numpy floor"], rows, notes), results
+    notes.append(
+        "✓/✗: goal met or not (scalar chain and MLP ≤ 1.0× torch eager; the two large chains ≤ 1.10× NumPy "
+        "floor). Times are per forward+backward call, leaves built fresh each call. numpy floor: the same "
+        "arithmetic written by hand in NumPy, no autograd (for the small workloads it shows what the "
+        "per-op Python machinery costs; only the large ones carry a floor goal)."
+    )
+    return table(
+        "Engine workloads (forward + backward)",
+        ["workload", *cols, "engine/torch", "engine/numpy floor"],
+        rows,
+        notes,
+    ), results

@@ -1,4 +1,5 @@
 """Timing and table helpers: interleaved rounds, medians, paired ratios, and the run's header."""
+
 from __future__ import annotations
 
 import gc
@@ -163,12 +164,13 @@ def _version(mod):
 
 def blas_threads() -> str:
     try:
+        import numpy  # noqa: F401, PLC0415 - load NumPy's BLAS so threadpoolctl sees it
         from threadpoolctl import threadpool_info  # noqa: PLC0415
 
-        import numpy  # noqa: F401, PLC0415 - load NumPy's BLAS so threadpoolctl sees it
-
-        parts = [f"{i['internal_api']} {i.get('version') or ''} ({i['prefix']}): {i['num_threads']} threads"
-                 for i in threadpool_info()]
+        parts = [
+            f"{i['internal_api']} {i.get('version') or ''} ({i['prefix']}): {i['num_threads']} threads"
+            for i in threadpool_info()
+        ]
         return "; ".join(parts) or "threadpoolctl saw no pool"
     except ImportError:
         import io  # noqa: PLC0415
@@ -179,18 +181,29 @@ def blas_threads() -> str:
         buf = io.StringIO()
         with redirect_stdout(buf):
             numpy.show_config()
-        env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-               if k in os.environ}
+        env = {
+            k: os.environ[k]
+            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+            if k in os.environ
+        }
         blas = [ln.strip() for ln in buf.getvalue().splitlines() if "name" in ln][:2]
-        return f"numpy.show_config: {', '.join(blas)}; env {env or 'unset'} (install threadpoolctl for counts)"
+        return (
+            f"numpy.show_config: {', '.join(blas)}; env {env or 'unset'} (install threadpoolctl for counts)"
+        )
 
 
 def _git():
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return f"{rev}{' + uncommitted changes' if dirty else ''}" if rev else "?"
     except Exception:  # noqa: BLE001
         return "?"
@@ -207,16 +220,28 @@ def header(args) -> str:
     rows = [
         ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("command", "python -m bench " + " ".join(sys.argv[1:])),
-        ("machine", f"{_cpu_model()}, {os.cpu_count()} logical cores, {_mem_total_gib()} RAM, "
-                    f"{platform.system()} {platform.release()}; load avg at start {load[0]:.2f}"
-         if load[0] != "?" else f"{_cpu_model()}, {os.cpu_count()} cores"),
+        (
+            "machine",
+            f"{_cpu_model()}, {os.cpu_count()} logical cores, {_mem_total_gib()} RAM, "
+            f"{platform.system()} {platform.release()}; load avg at start {load[0]:.2f}"
+            if load[0] != "?"
+            else f"{_cpu_model()}, {os.cpu_count()} cores",
+        ),
         ("python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("versions", ", ".join(f"{m} {_version(m)}" for m in
-                               ("numpy", "torch", "autograd", "fastapi", "uvicorn", "orjson", "pydantic"))),
+        (
+            "versions",
+            ", ".join(
+                f"{m} {_version(m)}"
+                for m in ("numpy", "torch", "autograd", "fastapi", "uvicorn", "orjson", "pydantic")
+            ),
+        ),
         ("BLAS/OpenMP", f"{blas_threads()}; {torch_threads}"),
         ("gradserve", f"git {_git()}"),
-        ("method", f"{args.rounds} interleaved rounds per row, each sample >= {args.target * 1e3:.0f} ms of "
-                   "repeated calls; figures are medians, ratios are medians of per-round paired ratios"),
+        (
+            "method",
+            f"{args.rounds} interleaved rounds per row, each sample >= {args.target * 1e3:.0f} ms of "
+            "repeated calls; figures are medians, ratios are medians of per-round paired ratios",
+        ),
     ]
     w = max(len(k) for k, _ in rows)
     return "## gradserve benchmarks\n\n```\n" + "\n".join(f"{k.ljust(w)}  {v}" for k, v in rows) + "\n```\n"

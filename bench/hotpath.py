@@ -1,6 +1,6 @@
 """Prototype fast paths for the engine's per-op overhead, measured against the stock engine in one run.
 
-    python -m bench.hotpath [--rounds 7] [--target 0.2] [--only scalar,mlp,graph,evaluate]
+    python -m bench.hotpath [--rounds 7] [--target 0.2] [--only scalar,mlp,graph,evaluate,payload]
 
 Nothing under engine/ is edited: each variant monkeypatches the stock functions for the duration of its
 sample and puts them back. The variants are cumulative, so each row's gain over the row above is what
@@ -22,6 +22,7 @@ stock sources' fingerprints are printed; a changed fingerprint means the prototy
      create_graph=False, the gradient is computed on the arrays directly, without building Tensors
      or dispatching engine ops inside the formula; create_graph=True keeps the Tensor formulas.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,13 @@ def _engine():
 
 def fingerprints():
     A, _, R, _ = _engine()
-    fns = {"OpDef.__call__": R.OpDef.__call__, "OpDef._record": R.OpDef._record, "OpNode.apply": R.OpNode.apply,
-           "_conform": R._conform, "run_backward": A.run_backward}
+    fns = {
+        "OpDef.__call__": R.OpDef.__call__,
+        "OpDef._record": R.OpDef._record,
+        "OpNode.apply": R.OpNode.apply,
+        "_conform": R._conform,
+        "run_backward": A.run_backward,
+    }
     return {k: hashlib.sha1(inspect.getsource(f).encode()).hexdigest()[:8] for k, f in fns.items()}
 
 
@@ -64,8 +70,15 @@ def patch_hoist():
     import textwrap  # noqa: PLC0415
 
     A, D, R, Tensor = _engine()
-    targets = [(R.OpDef, "__call__", R), (R.OpDef, "_record", R), (R, "_conform", R), (R, "_unpack_output", R),
-               (A, "run_backward", A), (A, "_root_grads", A), (A, "_add", A)]
+    targets = [
+        (R.OpDef, "__call__", R),
+        (R.OpDef, "_record", R),
+        (R, "_conform", R),
+        (R, "_unpack_output", R),
+        (A, "run_backward", A),
+        (A, "_root_grads", A),
+        (A, "_add", A),
+    ]
     swaps = []
     for owner, name, mod in targets:
         stock = getattr(owner, name)
@@ -77,10 +90,16 @@ def patch_hoist():
         for ln in lines:
             st = ln.strip()
             if st.startswith(_IMPORT_LINE):
-                rest = st[len(_IMPORT_LINE):].split("#")[0].strip()
-                if rest.startswith(","):  # `from engine.tensor import Tensor, ones_like_data`: keep the others
-                    kept.append(ln[: len(ln) - len(ln.lstrip())] + "from engine.tensor import " + rest[1:].strip()
-                                + "\n")
+                rest = st[len(_IMPORT_LINE) :].split("#")[0].strip()
+                if rest.startswith(
+                    ","
+                ):  # `from engine.tensor import Tensor, ones_like_data`: keep the others
+                    kept.append(
+                        ln[: len(ln) - len(ln.lstrip())]
+                        + "from engine.tensor import "
+                        + rest[1:].strip()
+                        + "\n"
+                    )
                 continue
             kept.append(ln)
         if "Tensor" not in vars(mod):
@@ -106,6 +125,57 @@ def patch_hoist():
                 delattr(owner, name)
             else:
                 setattr(owner, name, stock)
+
+    return undo
+
+
+# ----- J: JSON-list leaves -----
+
+
+def _depth(data):
+    d = 0
+    while isinstance(data, list):
+        d += 1
+        if not data:
+            break
+        data = data[0]
+    return d
+
+
+def _numeric_probe(data):
+    """np.array(data) when `data` is a rectangular nested list of plain numbers (no "NaN" strings, no None),
+    else None: one C pass that stands in for two Python walks over every element."""
+    try:
+        probe = np.array(data)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return probe if probe.dtype.kind in "biuf" and probe.ndim == _depth(data) else None
+
+
+def patch_json_leaves():
+    """decode_numbers and _check_rectangular: skip the per-element Python walks when one np.array() call shows
+    the data is a rectangular list of numbers; anything else (special strings, ragged, wrong types) takes the
+    stock path and its exact messages. A prototype: the real change decodes once, into the final array."""
+    import engine  # noqa: F401, PLC0415
+
+    EV, TN = sys.modules["engine.evaluate"], sys.modules["engine.tensor"]  # engine.evaluate is the function
+
+    stock_decode, stock_check = EV.decode_numbers, TN._check_rectangular
+
+    def decode_numbers(data, loc):
+        if isinstance(data, list) and _numeric_probe(data) is not None:
+            return data
+        return stock_decode(data, loc)
+
+    def check_rectangular(data, dt):
+        if isinstance(data, list) and _numeric_probe(data) is not None:
+            return
+        stock_check(data, dt)
+
+    EV.decode_numbers, TN._check_rectangular = decode_numbers, check_rectangular
+
+    def undo():
+        EV.decode_numbers, TN._check_rectangular = stock_decode, stock_check
 
     return undo
 
@@ -281,21 +351,32 @@ def _raw_table():
 
     # op qualname -> fn(g, saved, attrs, meta, needs) -> per-input arrays (None where not needed)
     return {
-        "mul.Tensor": lambda g, s, a, m, n: (g * arr(s["other"]) if n[0] else None,
-                                             g * arr(s["self"]) if n[1] else None),
-        "add.Tensor": lambda g, s, a, m, n: (g if n[0] else None,
-                                             (g if a.get("alpha", 1) == 1 else g * a["alpha"]) if n[1] else None),
-        "sub.Tensor": lambda g, s, a, m, n: (g if n[0] else None,
-                                             (-g if a.get("alpha", 1) == 1 else g * -a["alpha"]) if n[1] else None),
+        "mul.Tensor": lambda g, s, a, m, n: (
+            g * arr(s["other"]) if n[0] else None,
+            g * arr(s["self"]) if n[1] else None,
+        ),
+        "add.Tensor": lambda g, s, a, m, n: (
+            g if n[0] else None,
+            (g if a.get("alpha", 1) == 1 else g * a["alpha"]) if n[1] else None,
+        ),
+        "sub.Tensor": lambda g, s, a, m, n: (
+            g if n[0] else None,
+            (-g if a.get("alpha", 1) == 1 else g * -a["alpha"]) if n[1] else None,
+        ),
         "sin": lambda g, s, a, m, n: (g * np.cos(arr(s["self"])),),
         "cos": lambda g, s, a, m, n: (g * -np.sin(arr(s["self"])),),
         "exp": lambda g, s, a, m, n: (g * s["result"],),
         "log": lambda g, s, a, m, n: (g / arr(s["self"]),),
         "tanh": lambda g, s, a, m, n: (g * (1 - s["result"] * s["result"]),),
         "sum": lambda g, s, a, m, n: (np.broadcast_to(g, m[0][0]),),
-        "sum.dim_IntList": lambda g, s, a, m, n: (reduced(g, m[0][0], a.get("dim"), a.get("keepdim", False)),),
+        "sum.dim_IntList": lambda g, s, a, m, n: (
+            reduced(g, m[0][0], a.get("dim"), a.get("keepdim", False)),
+        ),
         "mean": lambda g, s, a, m, n: (np.broadcast_to(g, m[0][0]) / numel(m[0][0]),),
-        "mm": lambda g, s, a, m, n: (g @ arr(s["mat2"]).T if n[0] else None, arr(s["self"]).T @ g if n[1] else None),
+        "mm": lambda g, s, a, m, n: (
+            g @ arr(s["mat2"]).T if n[0] else None,
+            arr(s["self"]).T @ g if n[1] else None,
+        ),
     }
 
 
@@ -413,8 +494,9 @@ def patch_loop():
     AccumulateGrad = A.AccumulateGrad
     add = A._add
 
-    def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, accumulate=True,
-                     allow_unused=False):
+    def run_backward(
+        tensors, grad_tensors, retain_graph, create_graph, inputs=None, accumulate=True, allow_unused=False
+    ):
         if inputs is not None or not accumulate:
             return stock(tensors, grad_tensors, retain_graph, create_graph, inputs, accumulate, allow_unused)
         if retain_graph is None:
@@ -556,7 +638,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.hotpath")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--target", type=float, default=0.2)
-    p.add_argument("--only", default="scalar,mlp,graph,evaluate")
+    p.add_argument("--only", default="scalar,mlp,graph,evaluate,payload")
     a = p.parse_args(argv)
     sys.argv = ["python -m bench.hotpath"] + (argv if argv is not None else sys.argv[1:])
     from bench.__main__ import pin_threads  # noqa: PLC0415
@@ -566,6 +648,8 @@ def main(argv=None):
 
     print("stock source fingerprints:", fingerprints())
     patch_hoist()()  # read the sources now, right after import
+    if "payload" in a.only.split(","):
+        _payload(a)
     for key, label, build, _ in WORKLOADS:
         if key not in a.only.split(","):
             continue
@@ -581,11 +665,50 @@ def main(argv=None):
         rows = []
         stock = s["stock engine"]
         for name, _ in VARIANTS:
-            rows.append([name, fmt_time(s[name].median), fmt_ratio(_pr(s[name], stock)),
-                         fmt_ratio(_pr(s[name], s["torch"]))])
+            rows.append(
+                [
+                    name,
+                    fmt_time(s[name].median),
+                    fmt_ratio(_pr(s[name], stock)),
+                    fmt_ratio(_pr(s[name], s["torch"])),
+                ]
+            )
         rows.append(["torch eager", fmt_time(s["torch"].median), fmt_ratio(_pr(s["torch"], stock)), "1.00×"])
-        print(table(f"{label}: cumulative prototypes", ["variant", "time", "vs stock", "vs torch"], rows, notes))
+        print(
+            table(f"{label}: cumulative prototypes", ["variant", "time", "vs stock", "vs torch"], rows, notes)
+        )
     return 0
+
+
+def _payload(a):
+    """engine.evaluate on the payload group's JSON-list request (1000×1000 float32 leaf), stock vs J."""
+    import orjson  # noqa: PLC0415
+
+    import engine  # noqa: PLC0415
+    from bench.payload_group import _spec  # noqa: PLC0415
+
+    arr = np.random.default_rng(4).standard_normal((1000, 1000), dtype=np.float32)
+    spec = orjson.loads(orjson.dumps(_spec({"data": arr.tolist(), "dtype": "float32"}, "json")))
+    ref = engine.evaluate(spec)
+    undo = patch_json_leaves()
+    try:
+        same = engine.evaluate(spec) == ref
+    finally:
+        undo()
+    cols = {
+        "stock engine": lambda: engine.evaluate(spec),
+        "+J numeric probe": (lambda: engine.evaluate(spec), patch_json_leaves),
+    }
+    s = measure(cols, rounds=max(3, a.rounds // 2), target=a.target)
+    rows = [[k, fmt_time(v.median), fmt_ratio(_pr(v, s["stock engine"]))] for k, v in s.items()]
+    print(
+        table(
+            "engine.evaluate, 1000×1000 float32 leaf as JSON lists: cumulative prototypes",
+            ["variant", "time", "vs stock"],
+            rows,
+            [f"responses identical to stock: {same}"],
+        )
+    )
 
 
 def _pr(a, b):

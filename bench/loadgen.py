@@ -1,5 +1,6 @@
 """Fallback load generator where wrk is not installed: `python -m bench.loadgen URL BODYFILE CONNS SECONDS`
 prints {"rps", "p50", "p99", "errors", "requests"} as JSON. Runs in its own process (own core)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,7 +34,13 @@ async def _main(url, body, conns, seconds):
         wall = time.perf_counter() - t0
     lat.sort()
     pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else None  # noqa: E731
-    return {"rps": len(lat) / wall, "p50": pick(0.50), "p99": pick(0.99), "errors": errors, "requests": len(lat)}
+    return {
+        "rps": len(lat) / wall,
+        "p50": pick(0.50),
+        "p99": pick(0.99),
+        "errors": errors,
+        "requests": len(lat),
+    }
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 cProfile by default (sorted by own time, the view that finds per-op overhead); --pyinstrument for a
 call tree where pyinstrument is installed. Workloads: scalar, mlp, matmul, elementwise, graph, evaluate."""
+
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,7 @@ uvicorn 0.54's multiprocess path binds the listening socket with proto 0; accept
 asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP, so Nagle's algorithm meets the
 client's delayed ACK and every keep-alive response waits ~40 ms (Kludex/uvicorn#3149, still open). Here the
 socket is bound with IPPROTO_TCP; everything else is uvicorn's own run(). --stock runs uvicorn.run as is."""
+
 from __future__ import annotations
 
 import argparse

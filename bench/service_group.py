@@ -3,6 +3,7 @@
 Every server is started up front (idle ones cost nothing) and the load runs rotate through them round by
 round, so a noisy minute hits all configurations alike. Load: wrk (a Lua script POSTs the seed example)
 or, without wrk, bench/loadgen.py in a separate process."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,13 @@ def _free_port():
 
 
 def _app_importable():
-    r = subprocess.run([sys.executable, "-c", "import app.main as m; m.app"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", "import app.main as m; m.app"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if r.returncode == 0:
         return None
     last = (r.stderr.strip().splitlines() or ["?"])[-1]
@@ -46,12 +52,27 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         # The same settings for every server: uvicorn.run, its default loop/http implementations; see
         # bench/serve.py for the one difference from `uvicorn --workers N` (TCP_NODELAY kept).
-        cmd = [sys.executable, "-m", "bench.serve", target, "--port", str(self.port), "--workers", str(workers)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.serve",
+            target,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
         if stock:
             cmd.append("--stock")
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_ready(self, body, timeout=90):
         end = time.time() + timeout
@@ -59,8 +80,9 @@ class Server:
             if self.proc.poll() is not None:
                 return f"exited with {self.proc.returncode}: {self._log_tail()}"
             try:
-                req = urllib.request.Request(self.url + "/v1/evaluate", data=body,
-                                             headers={"content-type": "application/json"})
+                req = urllib.request.Request(
+                    self.url + "/v1/evaluate", data=body, headers={"content-type": "application/json"}
+                )
                 with urllib.request.urlopen(req, timeout=5) as r:
                     if r.status == 200:
                         return None
@@ -91,21 +113,34 @@ def _seconds(text):
 
 
 def _wrk(url, lua, conns, seconds):
-    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", "-s", lua, url],
-                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", "-s", lua, url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errs = re.search(r"Socket errors:.*", out)
-    return {"rps": float(rps[1]) if rps else None, "p50": _seconds(p50[1]) if p50 else None,
-            "p99": _seconds(p99[1]) if p99 else None, "errors": int(non2xx[1]) if non2xx else 0,
-            "socket": errs[0] if errs else None}
+    return {
+        "rps": float(rps[1]) if rps else None,
+        "p50": _seconds(p50[1]) if p50 else None,
+        "p99": _seconds(p99[1]) if p99 else None,
+        "errors": int(non2xx[1]) if non2xx else 0,
+        "socket": errs[0] if errs else None,
+    }
 
 
 def _loadgen(url, body_path, conns, seconds):
-    out = subprocess.run([sys.executable, "-m", "bench.loadgen", url, body_path, str(conns), str(seconds)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", url, body_path, str(conns), str(seconds)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     return json.loads(out.stdout)
 
 
@@ -122,19 +157,25 @@ def run(args) -> tuple[str, dict]:
     except Exception:  # noqa: BLE001
         (tmp / "reply.json").write_bytes(b'{"tensors":{}}' + b" " * 2500)
     lua = tmp / "post.lua"
-    lua.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                   f"wrk.body = [==[{body.decode()}]==]\n")
+    lua.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [==[{body.decode()}]==]\n"
+    )
     use_wrk = shutil.which("wrk") is not None
-    notes = [f"load: {'wrk -t1' if use_wrk else 'bench/loadgen.py (httpx; wrk not installed)'}, "
-             f"{args.connections} connections, {args.duration:g} s per run, {args.service_rounds} rounds rotating "
-             "through the servers; POST /v1/evaluate with the seed example",
-             "server: python -m bench.serve <app> --workers N = uvicorn.run(<app>, workers=N, log_level='warning', "
-             "access_log=False), uvicorn's default loop and HTTP parser, the listening socket bound with IPPROTO_TCP "
-             f"so TCP_NODELAY holds with 2 workers; {args.threads} BLAS thread(s); the load generator shares the "
-             "machine's cores"]
+    notes = [
+        f"load: {'wrk -t1' if use_wrk else 'bench/loadgen.py (httpx; wrk not installed)'}, "
+        f"{args.connections} connections, {args.duration:g} s per run, {args.service_rounds} rounds rotating "
+        "through the servers; POST /v1/evaluate with the seed example",
+        "server: python -m bench.serve <app> --workers N = uvicorn.run(<app>, workers=N, "
+        "log_level='warning', access_log=False), uvicorn's default loop and HTTP parser, the listening "
+        f"socket bound with IPPROTO_TCP so TCP_NODELAY holds with 2 workers; {args.threads} BLAS thread(s); "
+        "the load generator shares the machine's cores",
+    ]
     why = _app_importable()
-    configs = [("bare FastAPI (parse only)", "bench.bare_app:app", {"BENCH_BARE_REPLY": str(tmp / "reply.json")}),
-               ("reference: bare + engine.evaluate", "bench.bare_app:app", {"BENCH_BARE_MODE": "engine"})]
+    configs = [
+        ("bare FastAPI (parse only)", "bench.bare_app:app", {"BENCH_BARE_REPLY": str(tmp / "reply.json")}),
+        ("reference: bare + engine.evaluate", "bench.bare_app:app", {"BENCH_BARE_MODE": "engine"}),
+    ]
     if why is None:
         configs.append(("app.main", "app.main:app", {}))
     else:
@@ -153,14 +194,20 @@ def run(args) -> tuple[str, dict]:
             s.error = s.wait_ready(body)
         live = [s for s in servers if s.error is None]
         for s in live:  # warm-up: imports, first-request caches
-            (_wrk if use_wrk else _loadgen)(s.url + "/v1/evaluate", str(lua if use_wrk else tmp / "body.json"),
-                                            args.connections, 1)
+            (_wrk if use_wrk else _loadgen)(
+                s.url + "/v1/evaluate", str(lua if use_wrk else tmp / "body.json"), args.connections, 1
+            )
             s.runs = []
         for r in range(args.service_rounds):
             k = r % len(live) if live else 0
             for s in live[k:] + live[:k]:
-                res = (_wrk(s.url + "/v1/evaluate", str(lua), args.connections, args.duration) if use_wrk else
-                       _loadgen(s.url + "/v1/evaluate", str(tmp / "body.json"), args.connections, args.duration))
+                res = (
+                    _wrk(s.url + "/v1/evaluate", str(lua), args.connections, args.duration)
+                    if use_wrk
+                    else _loadgen(
+                        s.url + "/v1/evaluate", str(tmp / "body.json"), args.connections, args.duration
+                    )
+                )
                 s.runs.append(res)
     finally:
         for s in servers:
@@ -174,23 +221,44 @@ def run(args) -> tuple[str, dict]:
                 rows.append([s.label, w, "-", "-", "-", "-"])
                 notes.append(f"{s.label}, {w} worker(s): failed to start: {s.error}")
                 continue
-            med = {k: statistics.median([x[k] for x in s.runs if x[k] is not None] or [0]) for k in ("rps", "p50", "p99")}
+            med = {
+                k: statistics.median([x[k] for x in s.runs if x[k] is not None] or [0])
+                for k in ("rps", "p50", "p99")
+            }
             ratio = None
             if bare is not None and bare is not s:
-                ratio = statistics.median(a["rps"] / b["rps"] for a, b in zip(s.runs, bare.runs) if a["rps"] and b["rps"])
+                ratio = statistics.median(
+                    a["rps"] / b["rps"] for a, b in zip(s.runs, bare.runs) if a["rps"] and b["rps"]
+                )
             errors = sum(x["errors"] for x in s.runs)
             if errors:
                 notes.append(f"{s.label}, {w} worker(s): {errors} non-2xx responses")
             figures[f"{s.label} w{w}"] = {**med, "vs_bare": ratio, "errors": errors}
             goal = GOAL if s.label == "app.main" else None
             if s.stock and s is bare:
-                notes.append("stock --workers rows: uvicorn 0.54 binds the shared socket with proto 0, asyncio then "
-                             "never sets TCP_NODELAY, and each keep-alive response waits ~40 ms for the client's "
-                             "delayed ACK (Kludex/uvicorn#3149); `gradserve serve --workers N` inherits this")
-            rows.append([s.label, w, f"{med['rps']:.0f}", fmt_time(med["p50"]), fmt_time(med["p99"]),
-                         "1.00× (baseline)" if s is bare else fmt_ratio(ratio, goal, higher_is_better=True)])
-    notes.append(f"goal: app.main ≥ {GOAL:.2f}× bare FastAPI rps at the same worker count; the reference row is "
-                 "the floor any app/ built on engine.evaluate starts from")
+                notes.append(
+                    "stock --workers rows: uvicorn 0.54 binds the shared socket with proto 0, asyncio then "
+                    "never sets TCP_NODELAY, and each keep-alive response waits ~40 ms for the client's "
+                    "delayed ACK (Kludex/uvicorn#3149); `gradserve serve --workers N` inherits this"
+                )
+            rows.append(
+                [
+                    s.label,
+                    w,
+                    f"{med['rps']:.0f}",
+                    fmt_time(med["p50"]),
+                    fmt_time(med["p99"]),
+                    "1.00× (baseline)" if s is bare else fmt_ratio(ratio, goal, higher_is_better=True),
+                ]
+            )
+    notes.append(
+        f"goal: app.main ≥ {GOAL:.2f}× bare FastAPI rps at the same worker count; the reference row is "
+        "the floor any app/ built on engine.evaluate starts from"
+    )
     shutil.rmtree(tmp, ignore_errors=True)
-    return table(f"Service: POST /v1/evaluate (seed example), {args.connections} connections",
-                 ["server", "workers", "req/s", "p50", "p99", "rps vs bare"], rows, notes), figures
+    return table(
+        f"Service: POST /v1/evaluate (seed example), {args.connections} connections",
+        ["server", "workers", "req/s", "p50", "p99", "rps vs bare"],
+        rows,
+        notes,
+    ), figures

@@ -3,17 +3,26 @@ and for the large ones the NumPy floor (the same arithmetic by hand, no autograd
 
 Every builder returns {column: zero-argument callable}; each call builds fresh leaves (no .grad carried
 over), runs forward and backward, and returns the leaves' gradients as NumPy arrays (for the check)."""
+
 from __future__ import annotations
 
 import numpy as np
 
 SEED_SPEC = {  # the seed example of API.md / container-smoke: f = a*b + c*d**2/e
-    "leaves": {"a": {"data": 2.0, "requires_grad": True}, "b": {"data": 4.0, "requires_grad": True},
-               "c": {"data": 6.0, "requires_grad": True}, "d": {"data": 8.0, "requires_grad": True},
-               "e": {"data": 10.0, "requires_grad": True}},
-    "ops": [{"name": "g", "op": "mul", "args": ["a", "b"]}, {"name": "d2", "op": "pow", "args": ["d", 2]},
-            {"name": "cd2", "op": "mul", "args": ["c", "d2"]}, {"name": "h", "op": "div", "args": ["cd2", "e"]},
-            {"name": "f", "op": "add", "args": ["g", "h"]}],
+    "leaves": {
+        "a": {"data": 2.0, "requires_grad": True},
+        "b": {"data": 4.0, "requires_grad": True},
+        "c": {"data": 6.0, "requires_grad": True},
+        "d": {"data": 8.0, "requires_grad": True},
+        "e": {"data": 10.0, "requires_grad": True},
+    },
+    "ops": [
+        {"name": "g", "op": "mul", "args": ["a", "b"]},
+        {"name": "d2", "op": "pow", "args": ["d", 2]},
+        {"name": "cd2", "op": "mul", "args": ["c", "d2"]},
+        {"name": "h", "op": "div", "args": ["cd2", "e"]},
+        {"name": "f", "op": "add", "args": ["g", "h"]},
+    ],
     "backward": [{"tensor": "f"}],
 }
 
@@ -88,8 +97,10 @@ def scalar_chain(n_ops=200):
             g = g * w
         return g, gw
 
-    return ({"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
-            f"{cycles * 4} ops (mul, add, sin, exp)×{cycles} on 0-d float32")
+    return (
+        {"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
+        f"{cycles * 4} ops (mul, add, sin, exp)×{cycles} on 0-d float32",
+    )
 
 
 # ----- small MLP -----
@@ -104,7 +115,11 @@ def mlp(batch=32, d_in=64, d_hidden=128, d_out=10):
     w2 = (rng.standard_normal((d_hidden, d_out), dtype=np.float32) / np.sqrt(d_hidden)).astype(np.float32)
     b2 = np.zeros(d_out, np.float32)
     native = hasattr(E.nn.functional, "log_softmax")
-    note = "F.log_softmax(z, 1)" if native else "log_softmax as z - log(exp(z).sum(1, keepdim=True)) in every column (engine has no log_softmax yet)"
+    note = (
+        "F.log_softmax(z, 1)"
+        if native
+        else "log_softmax as z - log(exp(z).sum(1, keepdim=True)) in all columns (no engine log_softmax)"
+    )
 
     def eng():
         p = [E.tensor(a, requires_grad=True) for a in (w1, b1, w2, b2)]
@@ -155,8 +170,10 @@ def mlp(batch=32, d_in=64, d_hidden=128, d_out=10):
         gh = (gz @ w2.T) * (1 - h * h)
         return [x.T @ gh, gh.sum(0), h.T @ gz, gz.sum(0)]
 
-    return ({"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
-            f"{batch}×{d_in}→{d_hidden}→{d_out}, tanh, {note}, mean")
+    return (
+        {"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
+        f"{batch}×{d_in}→{d_hidden}→{d_out}, tanh, {note}, mean",
+    )
 
 
 # ----- five 512x512 float32 matmuls -----
@@ -165,7 +182,9 @@ def mlp(batch=32, d_in=64, d_hidden=128, d_out=10):
 def matmul_chain(n=512, k=5):
     E, torch, autograd, anp = _libs()
     rng = np.random.default_rng(1)
-    mats = [(rng.standard_normal((n, n), dtype=np.float32) / np.sqrt(n)).astype(np.float32) for _ in range(k + 1)]
+    mats = [
+        (rng.standard_normal((n, n), dtype=np.float32) / np.sqrt(n)).astype(np.float32) for _ in range(k + 1)
+    ]
 
     def eng():
         p = [E.tensor(a, requires_grad=True) for a in mats]
@@ -207,8 +226,10 @@ def matmul_chain(n=512, k=5):
         grads[0] = g
         return grads
 
-    return ({"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
-            f"x@W1@…@W{k}, {n}², float32, all {k + 1} require grad; sum")
+    return (
+        {"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
+        f"x@W1@…@W{k}, {n}², float32, all {k + 1} require grad; sum",
+    )
 
 
 # ----- 4M-element exp/sin chain -----
@@ -250,8 +271,10 @@ def elementwise_chain(shape=(2000, 2000)):
         return [g * np.cos(x0)]  # sin
 
     n = int(np.prod(shape))
-    return ({"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
-            f"{n / 1e6:.1f}M float32: sin, exp, sin, exp, sum")
+    return (
+        {"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
+        f"{n / 1e6:.1f}M float32: sin, exp, sin, exp, sum",
+    )
 
 
 # ----- a 10,000-op graph with fan-out -----
@@ -300,8 +323,15 @@ def big_graph(n_ops=10_000, width=16):
         v = [x0]
         for i in range(steps):
             k = i & 3
-            v.append(v[-1] * w0 if k == 0 else v[-1] + v[-3 if len(v) >= 3 else 0] if k == 1 else
-                     np.tanh(v[-1]) if k == 2 else np.sin(v[-1]))
+            v.append(
+                v[-1] * w0
+                if k == 0
+                else v[-1] + v[-3 if len(v) >= 3 else 0]
+                if k == 1
+                else np.tanh(v[-1])
+                if k == 2
+                else np.sin(v[-1])
+            )
         grads = [None] * len(v)
         grads[-1] = np.ones_like(v[-1])
         gw = np.float32(0.0)
@@ -322,8 +352,10 @@ def big_graph(n_ops=10_000, width=16):
             grads[j] = None
         return [grads[0], gw]
 
-    return ({"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
-            f"{n_ops} ops on [{width}] float32 (mul, add with fan-out, tanh, sin), sum")
+    return (
+        {"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
+        f"{n_ops} ops on [{width}] float32 (mul, add with fan-out, tanh, sin), sum",
+    )
 
 
 # ----- engine.evaluate on the seed document -----
@@ -341,9 +373,11 @@ def evaluate_seed():
         r = torch_evaluate(SEED_SPEC)
         return [np.float32(r["tensors"][k]["grad"]) for k in "abcde"]
 
-    return ({"engine": eng, "torch": tch},
-            "f = a*b + c*d**2/e as a JSON document -> response document; torch column: bench/torch_ref.py, the "
-            "same document interpreted over torch (9 fields + repr + graph)")
+    return (
+        {"engine": eng, "torch": tch},
+        "f = a*b + c*d**2/e as a JSON document -> response document; torch column: bench/torch_ref.py, the "
+        "same document interpreted over torch (9 fields + repr + graph)",
+    )
 
 
 WORKLOADS = [  # (key, row label, builder, judged against the NumPy floor)
@@ -371,7 +405,8 @@ def check(columns) -> str:
         except Exception as e:  # noqa: BLE001
             bad.append(f"{name}: {type(e).__name__}: {e}"[:120])
             continue
-        if len(got) != len(ref) or not all(g.shape == r.shape and np.allclose(g, r, rtol=2e-3, atol=1e-4)
-                                           for g, r in zip(got, ref)):
+        if len(got) != len(ref) or not all(
+            g.shape == r.shape and np.allclose(g, r, rtol=2e-3, atol=1e-4) for g, r in zip(got, ref)
+        ):
             bad.append(f"{name} grads differ from torch")
     return "; ".join(bad)
