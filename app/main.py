@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.evaluator.aclose()  # the CUDA worker's HTTP client
             app.state.evaluator = None
             if pool is not None:
                 await pool.close()

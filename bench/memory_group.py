@@ -21,9 +21,10 @@ from bench.harness import ROOT, fmt_ratio, table
 
 GOAL = 3.0
 N = 1000
-VARIANTS = {  # key: (label, request encoding, outputs, also encode the response with orjson)
+# key: (label, request encoding, (outputs, grads) or None for the defaults, orjson-encode the response)
+VARIANTS = {
     "b64": ("base64 leaves, all tensors returned", "base64", None, False),
-    "b64-grads": ("base64 leaves, only grads returned", "base64", ["s"], False),
+    "b64-compute": ("base64 leaves, only s returned (compute alone)", "base64", (["s"], []), False),
     "b64-orjson": ("base64, all returned, + orjson.dumps of the response", "base64", None, True),
     "json": ("JSON-list leaves, all tensors returned", "json", None, False),
 }
@@ -80,7 +81,7 @@ def child(key):
     if enc == "base64":
         spec["encoding"] = "base64"
     if outputs is not None:
-        spec["outputs"] = outputs
+        spec["outputs"], spec["grads"] = outputs
     del mats
     warm = {
         "leaves": {"w": {"data": [[1.0, 2.0], [3.0, 4.0]], "requires_grad": True}},  # load the code paths

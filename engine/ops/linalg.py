@@ -50,6 +50,28 @@ def _word(a):
 
 # ----- the entries -----
 
+_SEQ_MAX_K = 64
+_SEQ_MAX_OUT = 1 << 20
+
+
+def _matmul_np(a, b, acc=None):
+    """a @ b (batched), or acc + a @ b. For small inner sizes the products are added in k order, one rounding
+    per step: that is the order torch's CPU kernels (MKL gemm for small k, its own bmm loop) use, so the bits
+    agree far more often than with NumPy's BLAS (which fuses and reorders)."""
+    k = a.shape[-1]
+    if (
+        a.dtype.kind == "f"
+        and a.dtype.itemsize >= 4
+        and 0 < k <= _SEQ_MAX_K
+        and a.size // k * b.shape[-1] <= _SEQ_MAX_OUT
+    ):
+        out = a[..., :, 0:1] * b[..., 0:1, :] if acc is None else acc + a[..., :, 0:1] * b[..., 0:1, :]
+        for i in range(1, k):
+            out += a[..., :, i : i + 1] * b[..., i : i + 1, :]
+        return out
+    out = np.matmul(a, b)
+    return out if acc is None else acc + out
+
 
 def _mm(a, b):
     if a.ndim != 2:
@@ -65,7 +87,7 @@ def _mm(a, b):
         raise TorchRuntimeError(
             f"expected m1 and m2 to have the same dtype, but got: {_cname(a)} != {_cname(b)}"
         )
-    return np.matmul(a, b)
+    return _matmul_np(a, b)
 
 
 mm_op = defop(
@@ -87,7 +109,7 @@ def _mv(a, v):
         raise TorchRuntimeError(
             f"addmv input tensors must have the same dtype, but got {_word(v)}, {_word(a)}, and {_word(v)}"
         )
-    return np.matmul(a, v)
+    return _matmul_np(a, v[:, None])[:, 0]
 
 
 mv_op = defop(
@@ -135,7 +157,7 @@ def _bmm(a, b):
         )
     if a.dtype != b.dtype:
         raise TorchRuntimeError(f"expected scalar type {_word(a)} but found {_word(b)}")
-    return np.matmul(a, b)
+    return _matmul_np(a, b)
 
 
 bmm_op = defop(
@@ -161,12 +183,14 @@ def _addmm(c, a, b, beta=1, alpha=1):
             f"{b.shape[0]}x{b.shape[1]})"
         )
     c = S._expand(c, (a.shape[0], b.shape[1]))
-    p = np.matmul(a, b)
+    if beta == 1 and alpha == 1:
+        return _matmul_np(a, b, acc=c)  # gemm accumulates onto C
+    p = _matmul_np(a, b)
     if alpha != 1:
         p = p * np.asarray(alpha, dtype=p.dtype)
     if beta == 0:
         return p
-    return c + p if beta == 1 else c * np.asarray(beta, dtype=c.dtype) + p
+    return c * np.asarray(beta, dtype=c.dtype) + p
 
 
 addmm_op = defop(
