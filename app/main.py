@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
@@ -13,8 +14,10 @@ from app import __version__
 from app.core.config import Settings, get_settings
 from app.core.errors import install_handlers
 from app.core.middleware import CatchAllMiddleware, InFlight, InFlightLimitMiddleware
+from app.core.observability import Metrics, ObservabilityMiddleware, configure_access_log
+from app.core.security import APIKeyMiddleware
 from app.core.workers import WorkerPool
-from app.routers import docs, evaluate, health, ops
+from app.routers import docs, evaluate, health, metrics, ops
 from app.schemas import EvaluateRequest
 from app.services import engine as eng
 from app.services.evaluate import EvaluateService
@@ -46,9 +49,18 @@ def _configure_logging(level: str) -> None:
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Starlette runs the last added outermost. Inner to outer: catch-all (clean 500s), in-flight limit,
-    # then API keys and CORS when they come (CORS outermost, so that every answer carries its headers).
+    # API keys, request id + metrics + access log, then CORS outermost (so that every answer, a 401 too,
+    # carries its headers).
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(InFlightLimitMiddleware, in_flight=app.state.in_flight, limited=("/v1/evaluate",))
+    app.add_middleware(APIKeyMiddleware, keys=settings.api_key_list())
+    # Request id, metrics and access log outside the key check, so that 401s are counted and logged too.
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_access=settings.access_log)
+    origins = settings.cors_origin_list()
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
 
 
 def _openapi(app: FastAPI) -> dict:
@@ -89,9 +101,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.in_flight = InFlight(settings.max_in_flight, settings.retry_after_s)
     app.state.evaluator = None
+    app.state.metrics = Metrics(app.state) if settings.metrics else None
+    if settings.access_log:
+        configure_access_log()
     install_handlers(app)
     _add_middleware(app, settings)
-    for module in (evaluate, ops, health):
+    for module in (evaluate, ops, health, metrics):
         app.include_router(module.router)
     docs.install(app)
     app.openapi = lambda: _openapi(app)

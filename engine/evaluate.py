@@ -677,7 +677,7 @@ def _run_backward(run, spec, caught):
             _req(isinstance(inputs, list), "Input should be a valid list", [*loc, "inputs"], "list_type")
             inputs = [_lookup(n, run.env, [*loc, "inputs", k]) for k, n in enumerate(inputs)]
             if not inputs:
-                raise TorchRuntimeError("'inputs' argument to backward() cannot be empty.", loc)
+                raise TorchRuntimeError("`inputs` argument to `backward()` cannot be empty.", loc)
         rg, cg = p.get("retain_graph"), p.get("create_graph", False)
         n_before = len(caught)
         try:

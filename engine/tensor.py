@@ -69,6 +69,8 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value):
+        if self.grad_fn is not None and value:  # torch's setter refuses True too (requires_grad_ does not)
+            raise TorchRuntimeError("you can only change requires_grad flags of leaf variables.")
         self._set_requires_grad(value, REQUIRES_GRAD_DTYPE_MSG)
 
     def _set_requires_grad(self, value, dtype_msg):
@@ -261,16 +263,20 @@ class Tensor:
         return a if dtype is None else a.astype(dtype)
 
     def __float__(self):
+        if self._data.size != 1:
+            raise TorchValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self):
+        if self._data.size != 1:
+            raise TorchValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __bool__(self):
+        if self._data.size == 0:
+            raise TorchRuntimeError("Boolean value of Tensor with no values is ambiguous")
         if self._data.size != 1:
-            raise TorchRuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
-            )
+            raise TorchRuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __index__(self):

@@ -65,6 +65,22 @@ class Settings(BaseSettings):
                            "report `device: cuda`, so that a CPU-only process can stand in for a CUDA "
                            "worker. Never set it in production.")
 
+    # ----- Access control and observability (issue 6; read by app/core/security.py, observability.py) -----
+    api_keys: str = Field(
+        "", description="Comma-separated API keys; a request must carry one as `Authorization: Bearer <key>` "
+                        "or `X-API-Key: <key>` (401 otherwise). Empty: the API is open. /docs, /redoc, "
+                        "/openapi.json, /healthz, /readyz and /metrics are always open.")
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS (`*` for any); empty: no CORS headers.")
+    access_log: bool = Field(True, description="One JSON line per request on the `gradserve.access` logger.")
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics (per server process).")
+
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -20,8 +20,8 @@ import inspect
 import warnings
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from engine import _backend as B
 from engine.errors import EngineError, TorchIndexError, TorchRuntimeError, TorchTypeError
 from engine.ops import shape as S
 from engine.ops._util import list_str
@@ -66,15 +66,14 @@ def _word(a):
 
 
 def _windows(xp, out_hw, k_hw, stride, dilation):
-    """Strided view (N, C, P, Q, kH, kW) of the padded input xp."""
+    """Strided view (N, C, P, Q, kH, kW) of the padded input xp (read-only: the windows overlap)."""
     n, c, h, w = xp.shape
     sn, sc, sh, sw = xp.strides
-    return as_strided(
-        xp,
-        shape=(n, c, out_hw[0], out_hw[1], k_hw[0], k_hw[1]),
-        strides=(sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1]),
-        writeable=False,
-    )
+    shape = (n, c, out_hw[0], out_hw[1], k_hw[0], k_hw[1])
+    strides = (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1])
+    if isinstance(xp, np.ndarray):
+        return np.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides, writeable=False)
+    return B.xp.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides)  # CuPy
 
 
 def _pad_hw(x, pad, value=0, extra=(0, 0)):
@@ -100,8 +99,9 @@ def _conv2d_np(x, w, stride, padding, dilation, groups):
     cog = cout // g
     out_hw = _conv_out_hw((h, wd), (kh, kw), stride, padding, dilation)
     if n == 0 or cout == 0 or cig == 0 or out_hw[0] <= 0 or out_hw[1] <= 0:
-        return np.zeros(
-            (n, cout, builtin_max(out_hw[0], 0), builtin_max(out_hw[1], 0)), dtype=np.result_type(x, w)
+        return B.xp.zeros(
+            (n, cout, builtin_max(out_hw[0], 0), builtin_max(out_hw[1], 0)),
+            dtype=np.result_type(x.dtype, w.dtype),
         )
     win = _windows(_pad_hw(x, padding), out_hw, (kh, kw), stride, dilation)  # N, C, P, Q, kh, kw
     p, q = out_hw
@@ -122,12 +122,12 @@ def _conv2d_transpose_np(y, w, out_hw, stride, padding, dilation, groups):
     g = groups
     cog = cout // g
     h, wd = out_hw
-    dt = np.result_type(y, w)
+    dt = np.result_type(y.dtype, w.dtype)
     need_h = (p - 1) * stride[0] + (kh - 1) * dilation[0] + 1 if p else 0
     need_w = (q - 1) * stride[1] + (kw - 1) * dilation[1] + 1 if q else 0
     ph = builtin_max(h + 2 * padding[0], need_h)
     pw = builtin_max(wd + 2 * padding[1], need_w)
-    xp = np.zeros((n, g * cig, ph, pw), dtype=dt)
+    xp = B.xp.zeros((n, g * cig, ph, pw), dtype=dt)
     if n and p and q and cout and cig:
         ym = y.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
         wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)  # g, cig*kk, cog
@@ -154,9 +154,9 @@ def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
     g = groups
     cog = cout // g
     _, _, p, q = gy.shape
-    dt = np.result_type(gy, x)
+    dt = np.result_type(gy.dtype, x.dtype)
     if n == 0 or p == 0 or q == 0 or cout == 0 or cig == 0:
-        return np.zeros(tuple(w_shape), dtype=dt)
+        return B.xp.zeros(tuple(w_shape), dtype=dt)
     win = _windows(_pad_hw(x, padding), (p, q), (kh, kw), stride, dilation)
     cols = (
         win.reshape(n, g, cig, p, q, kh, kw)
@@ -335,7 +335,7 @@ def _conv_backward_fwd(
     dilation = _expand_param(dilation, "dilation", nd)
     s2, p2, d2 = _p2(stride, nd, 1), _p2(padding, nd, 0), _p2(dilation, nd, 1)
     gy2, x2, w2 = _to2d(gy, nd), _to2d(x, nd), _to2d(w, nd)
-    empty = np.zeros((0,), dtype=gy.dtype)
+    empty = B.xp.zeros((0,), dtype=gy.dtype)
     gi = gw = gb = empty
     if output_mask[0]:
         if transposed:
@@ -720,7 +720,7 @@ def _max_pool_fwd(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=Fa
     extra = (builtin_max(need[0] - h - 2 * p[0], 0), builtin_max(need[1] - w - 2 * p[1], 0))
     low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = _pad_hw(x4, p, low, extra)
-    valid = _pad_hw(np.ones((1, 1, h, w), dtype=bool), p, False, extra)
+    valid = _pad_hw(B.xp.ones((1, 1, h, w), dtype=bool), p, False, extra)
     win = _windows(xp, (oh, ow), k, s, d).reshape(n, c, oh, ow, k[0] * k[1])
     vwin = _windows(valid, (oh, ow), k, s, d).reshape(1, 1, oh, ow, k[0] * k[1])
     vals = np.where(vwin, win, low)
@@ -735,8 +735,8 @@ def _max_pool_fwd(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=Fa
             idx = np.where(nan.any(-1), last_nan, idx)
     out = np.take_along_axis(vals, idx[..., None], -1)[..., 0]
     kh_i, kw_i = idx // k[1], idx % k[1]
-    rows = np.arange(oh)[:, None] * s[0] - p[0] + kh_i * d[0]
-    cols = np.arange(ow)[None, :] * s[1] - p[1] + kw_i * d[1]
+    rows = B.xp.arange(oh)[:, None] * s[0] - p[0] + kh_i * d[0]
+    cols = B.xp.arange(ow)[None, :] * s[1] - p[1] + kw_i * d[1]
     flat = (rows * w + cols).astype(np.int64)
     if x.ndim == 3:
         out, flat = out[0], flat[0]
@@ -748,7 +748,7 @@ def _scatter_fwd(g, indices, input_size):
     hw = shape[-1] * shape[-2]
     planes = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
     gi = g.reshape(planes, -1)
-    ii = indices.reshape(planes, -1) + (np.arange(planes, dtype=np.int64) * hw)[:, None]
+    ii = indices.reshape(planes, -1) + (B.xp.arange(planes, dtype=np.int64) * hw)[:, None]
     out = np.bincount(ii.ravel(), weights=gi.ravel(), minlength=planes * hw)
     return out.astype(g.dtype).reshape(shape)
 
@@ -756,14 +756,14 @@ def _scatter_fwd(g, indices, input_size):
 def _gather_fwd(g, indices):
     planes = indices.size // (indices.shape[-1] * indices.shape[-2]) if indices.size else 0
     if indices.size == 0:
-        return np.zeros(indices.shape, dtype=g.dtype)
+        return B.xp.zeros(indices.shape, dtype=g.dtype)
     gi = g.reshape(planes, -1)
     ii = indices.reshape(planes, -1)
     return np.take_along_axis(gi, ii, axis=1).reshape(indices.shape)
 
 
 def _zeros_like(t):
-    return Tensor._make(np.zeros(t.shape, dtype=t._data.dtype))
+    return Tensor._make(B.xp.zeros(t.shape, dtype=t._data.dtype))
 
 
 def _max_pool_bwd_fwd(g, x, kernel_size, stride, padding, dilation, ceil_mode, indices):
@@ -819,8 +819,8 @@ def max_pool2d(
 
 def _avg_geometry(h, w, k, s, p, oh, ow, ceil_mode, count_include_pad, divisor_override):
     """Per-output divisor (oh, ow) as torch's CPU kernel computes it."""
-    hs = np.arange(oh) * s[0] - p[0]
-    ws = np.arange(ow) * s[1] - p[1]
+    hs = B.xp.arange(oh) * s[0] - p[0]
+    ws = B.xp.arange(ow) * s[1] - p[1]
     he = np.minimum(hs + k[0], h + p[0])
     we = np.minimum(ws + k[1], w + p[1])
     pool = (he - hs)[:, None] * (we - ws)[None, :]
@@ -828,7 +828,7 @@ def _avg_geometry(h, w, k, s, p, oh, ow, ceil_mode, count_include_pad, divisor_o
     he0, we0 = np.minimum(he, h), np.minimum(we, w)
     valid = (he0 - hs0)[:, None] * (we0 - ws0)[None, :]
     if divisor_override is not None:
-        div = np.full((oh, ow), divisor_override)
+        div = B.xp.full((oh, ow), divisor_override)
     elif count_include_pad:
         div = pool
     else:
@@ -891,7 +891,7 @@ def _avg_pool_bwd_fwd(
     gd = np.where(empty, 0, g4 / div.astype(g4.dtype)).astype(g4.dtype)
     ph = builtin_max(h + 2 * p[0], (oh - 1) * s[0] + k[0])
     pw = builtin_max(w + 2 * p[1], (ow - 1) * s[1] + k[1])
-    xp = np.zeros((n, c, ph, pw), dtype=g4.dtype)
+    xp = B.xp.zeros((n, c, ph, pw), dtype=g4.dtype)
     for i in range(k[0]):
         for j in range(k[1]):
             xp[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], j : j + (ow - 1) * s[1] + 1 : s[1]] += gd

@@ -7,6 +7,7 @@ import string
 
 import numpy as np
 
+from engine import _backend as B
 from engine.errors import TorchRuntimeError, TorchValueError
 from engine.ops import pointwise as P
 from engine.ops import shape as S
@@ -51,7 +52,7 @@ def _word(a):
 # ----- the entries -----
 
 _SEQ_MAX_K = 64
-_SEQ_MAX_OUT = 1 << 20
+_SEQ_MAX_WORK = 1 << 22  # multiply-adds; past that, NumPy's BLAS
 
 
 def _matmul_np(a, b, acc=None):
@@ -63,7 +64,7 @@ def _matmul_np(a, b, acc=None):
         a.dtype.kind == "f"
         and a.dtype.itemsize >= 4
         and 0 < k <= _SEQ_MAX_K
-        and a.size // k * b.shape[-1] <= _SEQ_MAX_OUT
+        and a.size * b.shape[-1] <= _SEQ_MAX_WORK
     ):
         out = a[..., :, 0:1] * b[..., 0:1, :] if acc is None else acc + a[..., :, 0:1] * b[..., 0:1, :]
         for i in range(1, k):
@@ -133,7 +134,7 @@ def _dot(a, b):
         raise TorchRuntimeError(
             f"dot : expected both vectors to have same dtype, but found {_word(a)} and {_word(b)}"
         )
-    return np.asarray(np.dot(a, b))
+    return B.xp.asarray(np.dot(a, b))
 
 
 dot_op = defop(
@@ -187,10 +188,10 @@ def _addmm(c, a, b, beta=1, alpha=1):
         return _matmul_np(a, b, acc=c)  # gemm accumulates onto C
     p = _matmul_np(a, b)
     if alpha != 1:
-        p = p * np.asarray(alpha, dtype=p.dtype)
+        p = p * p.dtype.type(alpha)
     if beta == 0:
         return p
-    return c * np.asarray(beta, dtype=c.dtype) + p
+    return c * c.dtype.type(beta) + p
 
 
 addmm_op = defop(
@@ -367,7 +368,7 @@ def _diagonal_ops():
             return np.diagonal(a, offset, wrap_dim(dim1, a.ndim), wrap_dim(dim2, a.ndim))
 
         def bwd_fwd(g, input_sizes, offset, dim1, dim2):
-            out = np.zeros(tuple(input_sizes), dtype=g.dtype)
+            out = B.xp.zeros(tuple(input_sizes), dtype=g.dtype)
             view = np.diagonal(out, offset, wrap_dim(dim1, out.ndim), wrap_dim(dim2, out.ndim))
             view.setflags(write=True)
             view[...] = g

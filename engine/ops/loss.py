@@ -28,7 +28,7 @@ from engine.ops.nn_functional import (
     _word,
 )
 from engine.ops.registry import defop
-from engine.tensor import Size, Tensor
+from engine.tensor import Tensor
 
 NONE, MEAN, SUM = 0, 1, 2
 
@@ -87,8 +87,9 @@ def _norm(self, reduction):
 def _size_warning(input, target):
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(
-            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). This will "
-            "likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+            "This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.",
             UserWarning, stacklevel=3,
         )
 
@@ -171,14 +172,17 @@ def _huber_grad(grad, x, y, reduction, delta, numel_of):
 smooth_l1_loss_op = defop(
     "smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.0) -> Tensor", _smooth_l1_fwd,
     promote=True, index=0,
-    self=lambda grad, self, target, reduction, beta: _smooth_l1_grad(grad, self, target, reduction, beta, self),
-    target=lambda grad, self, target, reduction, beta: _smooth_l1_grad(grad, target, self, reduction, beta, self),
+    self=lambda grad, self, target, reduction, beta: _smooth_l1_grad(
+        grad, self, target, reduction, beta, self),
+    target=lambda grad, self, target, reduction, beta: _smooth_l1_grad(
+        grad, target, self, reduction, beta, self),
 )
 huber_loss_op = defop(
     "huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.0) -> Tensor", _huber_fwd,
     promote=True, index=0,
     self=lambda grad, self, target, reduction, delta: _huber_grad(grad, self, target, reduction, delta, self),
-    target=lambda grad, self, target, reduction, delta: _huber_grad(grad, target, self, reduction, delta, self),
+    target=lambda grad, self, target, reduction, delta: _huber_grad(
+        grad, target, self, reduction, delta, self),
 )
 
 
@@ -220,8 +224,8 @@ def _bce_grad_target(grad, self, weight, reduction):
 
 # weight is an attribute: torch does not differentiate it (BinaryCrossEntropyBackward0 has two edges)
 binary_cross_entropy_op = defop(
-    "binary_cross_entropy(Tensor self, Tensor target, Weight weight=None, int reduction=1) -> Tensor", _bce_fwd,
-    index=0,
+    "binary_cross_entropy(Tensor self, Tensor target, Weight weight=None, int reduction=1) -> Tensor",
+    _bce_fwd, index=0,
     self=lambda grad, self, target, weight, reduction: _bce_grad_self(grad, self, target, weight, reduction),
     target=lambda grad, self, weight, reduction: _bce_grad_target(grad, self, weight, reduction),
 )
@@ -238,7 +242,8 @@ def _bcel_fwd(a, t, weight=None, pos_weight=None, reduction=MEAN):
         lsi = (lsi * lw).astype(lsi.dtype, copy=False)
     one_m = 1 - t
     if one_m.dtype.kind != "f":  # (1 - target).mul_(input): a float result cannot go into an integer tensor
-        raise TorchRuntimeError(f"result type {_word(a)} can't be cast to the desired output type {_word(one_m)}")
+        raise TorchRuntimeError(
+            f"result type {_word(a)} can't be cast to the desired output type {_word(one_m)}")
     _inplace_shape(one_m.shape, a.shape)
     loss = (one_m * a).astype(one_m.dtype, copy=False)
     _inplace_shape(loss.shape, lsi.shape)
@@ -274,8 +279,8 @@ def _bcel_grad_target(grad, self, weight, pos_weight, reduction):
 
 
 binary_cross_entropy_with_logits_op = defop(
-    "binary_cross_entropy_with_logits(Tensor self, Tensor target, Weight weight=None, Weight pos_weight=None, "
-    "int reduction=1) -> Tensor",
+    "binary_cross_entropy_with_logits(Tensor self, Tensor target, Weight weight=None, "
+    "Weight pos_weight=None, int reduction=1) -> Tensor",
     _bcel_fwd, index=0,
     self=lambda grad, self, target, weight, pos_weight, reduction: _bcel_grad_self(
         grad, self, target, weight, pos_weight, reduction),
@@ -287,14 +292,14 @@ binary_cross_entropy_with_logits_op = defop(
 
 
 def _nll_values(a2, t1, w, ignore_index):
-    """Per-row -w[t] * x[t] (0 where ignored) and w[t] (0 where ignored), in the order torch checks targets."""
+    """Per-row -w[t] * x[t] and w[t] (0 where ignored); bad targets raise in the order torch checks them."""
     n, c = a2.shape
     valid = t1 != ignore_index
     bad = valid & ((t1 < 0) | (t1 >= c))
     if bad.any():
         raise TorchIndexError(f"Target {int(t1[np.argmax(bad)])} is out of bounds.")
     tc = np.where(valid, t1, 0)
-    picked = a2[np.arange(n), tc]
+    picked = a2[B.xp.arange(n), tc]
     wt = w[tc].astype(a2.dtype) if w is not None else B.xp.ones(n, dtype=a2.dtype)
     wt = np.where(valid, wt, np.zeros((), a2.dtype))
     vals = np.where(valid, -picked * wt, np.zeros((), a2.dtype))
@@ -327,12 +332,13 @@ def _nll_fwd(a, target, weight=None, reduction=MEAN, ignore_index=-100):
     if t.dtype not in (np.int64, np.uint8):
         raise TorchRuntimeError(f"expected target dtype to be Long or Byte, but got {_word(t)}")
     if not (a.ndim == 1 or a.shape[0] == t.shape[0]):
-        raise TorchRuntimeError(f"size mismatch (got input: {list_str(a.shape)}, target: {list_str(t.shape)})")
+        raise TorchRuntimeError(
+            f"size mismatch (got input: {list_str(a.shape)}, target: {list_str(t.shape)})")
     c = a.shape[-1]
     if w is not None and (w.ndim != 1 or w.size != c):
         raise TorchRuntimeError(
-            f"weight tensor should be defined either for all {c} classes or no classes but got weight tensor of "
-            f"shape: {list_str(w.shape)}")
+            f"weight tensor should be defined either for all {c} classes or no classes but got weight "
+            f"tensor of shape: {list_str(w.shape)}")
     _need_float(a, "nll_loss_out_frame")
     _nll_weight_dtype(a, w)
     a2 = a.reshape(-1, c)
@@ -355,7 +361,8 @@ def _nll2d_check(a, t, w):
     if w is not None and w.size != a.shape[1]:
         raise TorchRuntimeError("weight tensor should be defined either for all or no classes")
     if a.shape[0] != t.shape[0] or a.shape[2] != t.shape[1] or a.shape[3] != t.shape[2]:
-        raise TorchRuntimeError(f"size mismatch (got input: {list_str(a.shape)} , target: {list_str(t.shape)}")
+        raise TorchRuntimeError(
+            f"size mismatch (got input: {list_str(a.shape)} , target: {list_str(t.shape)}")
     if t.dtype not in (np.int64, np.uint8):
         raise TorchRuntimeError(f"expected target dtype to be Long or Byte, but got {_word(t)}")
 
@@ -401,27 +408,29 @@ def _nll_backward_arr(g, shape, t, w, reduction, ignore_index, spatial):
     if spatial:
         out = B.xp.zeros((shape[0], shape[2], shape[3], c), dtype=g.dtype)
         flat = out.reshape(-1, c)
-        flat[np.arange(n)[valid], tc[valid]] = vals[valid]
+        flat[B.xp.arange(n)[valid], tc[valid]] = vals[valid]
         return np.ascontiguousarray(np.moveaxis(out, -1, 1))
     out = B.xp.zeros((max(n, 1) if len(shape) == 1 else shape[0], c), dtype=g.dtype)
-    out[np.arange(n)[valid], tc[valid]] = vals[valid]
+    out[B.xp.arange(n)[valid], tc[valid]] = vals[valid]
     return out.reshape(shape)
 
 
 nll_loss_forward = defop(
-    "nll_loss_forward(Tensor self, Target target, Weight? weight, int reduction, SymInt ignore_index) -> Tensor",
+    "nll_loss_forward(Tensor self, Target target, Weight? weight, int reduction, SymInt ignore_index) "
+    "-> Tensor",
     _nll_fwd, index=0,
     self=lambda grad, self, target, weight, reduction, ignore_index: nll_loss_backward(
         grad, self, target, weight, reduction, ignore_index),
 )
 nll_loss2d_forward = defop(
-    "nll_loss2d_forward(Tensor self, Target target, Weight? weight, int reduction, SymInt ignore_index) -> Tensor",
+    "nll_loss2d_forward(Tensor self, Target target, Weight? weight, int reduction, SymInt ignore_index) "
+    "-> Tensor",
     _nll2d_fwd, index=0,
     self=lambda grad, self, target, weight, reduction, ignore_index: nll_loss2d_backward(
         grad, self, target, weight, reduction, ignore_index),
 )
-# torch's derivatives: grad_output -> nll_loss(grad, ...), self -> zeros (so a first-order gradient requires grad
-# under create_graph whenever the input does, and its own gradient is zero)
+# torch's derivatives: grad_output -> nll_loss(grad, ...), self -> zeros (so a first-order gradient requires
+# grad under create_graph whenever the input does, and its own gradient is zero)
 nll_loss_backward = defop(
     "nll_loss_backward(Tensor grad_output, Tensor self, Target target, Weight? weight, int reduction, "
     "SymInt ignore_index) -> Tensor",
@@ -450,13 +459,15 @@ def _nll_loss_nd(input, target, weight, reduction, ignore_index):
         raise TorchValueError(f"Expected 1 or more dimensions (got {input.ndim})")
     tb = target.shape[0] if target.ndim else 0
     if input.ndim != 1 and input.shape[0] != tb:
-        raise TorchValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({tb}).")
+        raise TorchValueError(
+            f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({tb}).")
     if input.ndim in (1, 2):
         t = target._data
         if input.ndim == 1 and t.ndim == 1 and t.dtype in (np.int64, np.uint8) and t.shape[0] != 1:
             # nll_loss_forward's meta raises this one as a ValueError (kept out of the entry's forward, whose
             # ValueErrors the registry reads as broadcast failures)
-            raise TorchValueError(f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
+            raise TorchValueError(
+                f"For 1D input, 1D target must have size 1, but got target size: {t.shape[0]}")
         return nll_loss_forward(input, target, weight, reduction, ignore_index)
     if input.ndim == 4:
         return nll_loss2d_forward(input, target, weight, reduction, ignore_index)
@@ -480,8 +491,8 @@ def _ce_prob_target(self, target, weight, reduction, label_smoothing):
     n_classes = self.shape[NF.wrap_dim(class_dim, self.ndim)]
     if weight is not None and not (weight.ndim == 1 and weight.numel() == n_classes):
         raise TorchRuntimeError(
-            f"cross_entropy: weight tensor should be defined either for all {n_classes} classes or no classes but "
-            f"got weight tensor of shape: {list_str(weight.shape)}")
+            f"cross_entropy: weight tensor should be defined either for all {n_classes} classes or no "
+            f"classes but got weight tensor of shape: {list_str(weight.shape)}")
     inp = NF.log_softmax_op(self, class_dim, False)
     if label_smoothing > 0.0:
         if label_smoothing > 1.0:
@@ -536,13 +547,15 @@ def _cross_entropy_loss(self, target, weight, reduction, ignore_index, label_smo
     if tuple(self.shape) == tuple(target.shape):
         if not target.dtype.is_floating_point:
             raise TorchRuntimeError(
-                f"Expected floating point type for target with class probabilities, got {_word(target.dtype)}")
+                "Expected floating point type for target with class probabilities, got "
+                f"{_word(target.dtype)}")
         if ignore_index >= 0:
             raise TorchRuntimeError("ignore_index is not supported for floating point target")
         return _ce_prob_target(self, target, weight, reduction, label_smoothing)
     if label_smoothing > 0.0:
         if label_smoothing > 1.0:
-            raise TorchRuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {NF._cfmt(label_smoothing)}")
+            raise TorchRuntimeError(
+                f"label_smoothing must be between 0.0 and 1.0. Got: {NF._cfmt(label_smoothing)}")
         return _ce_label_smoothing(self, target, weight, reduction, ignore_index, label_smoothing)
     class_dim = 0 if self.ndim == 1 else 1
     return _nll_loss_nd(NF.log_softmax_op(self, class_dim, False), target, weight, reduction, ignore_index)
@@ -603,8 +616,8 @@ def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, red
     return _apply_reduction((ei - et).abs(), _get_enum(reduction))
 
 
-def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
-                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 * d ** 2 / beta where |d| < beta, else |d| - beta / 2: SmoothL1LossBackward0 (beta 0: l1_loss)."""
     _size_warning(input, target)
     if size_average is not None or reduce is not None:
@@ -640,8 +653,8 @@ def _ref_broadcast_shapes(*shapes):
                 continue
             if common[i] != shape[i]:
                 raise TorchRuntimeError(
-                    f"Attempting to broadcast a dimension of length {shape[i]} at {i}! Mismatching argument at index "
-                    f"{k} had {shape}; but expected shape should be broadcastable to {common}")
+                    f"Attempting to broadcast a dimension of length {shape[i]} at {i}! Mismatching argument "
+                    f"at index {k} had {shape}; but expected shape should be broadcastable to {common}")
     return tuple(common)
 
 
@@ -700,9 +713,9 @@ def torch_binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight
 torch_binary_cross_entropy_with_logits.__name__ = "binary_cross_entropy_with_logits"
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
-                  ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over the class dim then nll_loss (class indices), or -sum(target * log_softmax) for class
     probabilities (target shaped like input); label_smoothing mixes in the uniform distribution."""
     if size_average is not None or reduce is not None:
@@ -720,7 +733,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
-    """KL divergence with input as log-probabilities; reduction 'batchmean' divides the sum by the batch size."""
+    """KL divergence, input as log-probabilities; reduction 'batchmean' divides the sum by the batch size."""
     if size_average is not None or reduce is not None:
         red = _get_enum(_legacy_string(size_average, reduce))
     else:
@@ -752,7 +765,8 @@ _T = {"function": True, "method": False, "functional": False}
 
 CATALOG = [
     entry("mse_loss", mse_loss, "Mean squared error.", mse_loss_op, **_F),
-    entry("l1_loss", l1_loss, "Mean absolute error.", grad_fns=("MeanBackward0", "SumBackward0", "AbsBackward0"), **_F),
+    entry("l1_loss", l1_loss, "Mean absolute error.",
+          grad_fns=("MeanBackward0", "SumBackward0", "AbsBackward0"), **_F),
     entry("smooth_l1_loss", smooth_l1_loss, "Smooth L1 (quadratic below beta).", smooth_l1_loss_op, **_F),
     entry("huber_loss", huber_loss, "Huber loss (quadratic below delta).", huber_loss_op, **_F),
     entry("binary_cross_entropy", binary_cross_entropy, "BCE on probabilities (logs clamped at -100).",
@@ -760,7 +774,8 @@ CATALOG = [
     entry("binary_cross_entropy_with_logits", binary_cross_entropy_with_logits, "BCE on logits (stable).",
           binary_cross_entropy_with_logits_op, **_F),
     entry("binary_cross_entropy_with_logits", torch_binary_cross_entropy_with_logits,
-          "torch.binary_cross_entropy_with_logits (reduction as an int).", binary_cross_entropy_with_logits_op, **_T),
+          "torch.binary_cross_entropy_with_logits (reduction as an int).",
+          binary_cross_entropy_with_logits_op, **_T),
     entry("cross_entropy", cross_entropy, "log_softmax + nll_loss; class probabilities and label smoothing.",
           NF.log_softmax_op, nll_loss_forward, nll_loss2d_forward, **_F),
     entry("nll_loss", nll_loss, "Negative log likelihood of class indices (N-D via nll_loss2d).",

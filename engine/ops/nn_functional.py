@@ -87,7 +87,8 @@ def _inplace(input, fn, inplace_op=None, *args):
     `inplace_op` is the entry torch records for the in-place overload where its name differs."""
     if input.requires_grad and grad_mode.enabled:
         if input.grad_fn is None:
-            raise TorchRuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            raise TorchRuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
         alias = Tensor._make(input._data)
         alias._req = True
         alias.grad_fn = input.grad_fn
@@ -114,13 +115,19 @@ def _mul_scalar_fwd(a, other):
 
 mul_scalar = defop("mul.Scalar_nn(Tensor self, Scalar other) -> Tensor", _mul_scalar_fwd, index=1,
                    self=lambda grad, other: grad * other)
-div_scalar = defop("div.Scalar_nn(Tensor self, Scalar other) -> Tensor",
-                   lambda a, other: np.true_divide(a, _scalar(other, a.dtype) if a.dtype.kind == "f" else other),
-                   index=1, self=lambda grad, other: grad / other)
+def _div_scalar_fwd(a, other):
+    return np.true_divide(a, _scalar(other, a.dtype) if a.dtype.kind == "f" else other)
+
+
+def _add_scalar_fwd(a, other, alpha=1):
+    return np.add(a, _scalar(other * alpha, a.dtype) if a.dtype.kind == "f" else other * alpha)
+
+
+div_scalar = defop("div.Scalar_nn(Tensor self, Scalar other) -> Tensor", _div_scalar_fwd, index=1,
+                   self=lambda grad, other: grad / other)
 add_scalar = defop(
     "add.Scalar_nn(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
-    lambda a, other, alpha=1: np.add(a, _scalar(other * alpha, a.dtype) if a.dtype.kind == "f" else other * alpha),
-    index=1, self=lambda grad: grad,
+    _add_scalar_fwd, index=1, self=lambda grad: grad,
 )
 
 
@@ -243,18 +250,20 @@ threshold_backward = _bw(
 )
 hardtanh_backward = _bw(
     "hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor",
-    lambda g, x, min_val, max_val: np.where((x <= _scalar(min_val, x.dtype)) | (x >= _scalar(max_val, x.dtype)),
-                                            np.zeros((), g.dtype), g),
+    lambda g, x, min_val, max_val: np.where(
+        (x <= _scalar(min_val, x.dtype)) | (x >= _scalar(max_val, x.dtype)), np.zeros((), g.dtype), g),
     lambda grad, self, min_val, max_val: hardtanh_backward(grad, self, min_val, max_val),
 )
 leaky_relu_backward = _bw(
-    "leaky_relu_backward(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result) -> Tensor",
+    "leaky_relu_backward(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result) "
+    "-> Tensor",
     lambda g, x, negative_slope, self_is_result: np.where(x > 0, g, g * _scalar(negative_slope, g.dtype)),
     lambda grad, self, negative_slope: leaky_relu_backward(grad, self, negative_slope, False),
 )
 hardsigmoid_backward = defop(  # torch has no derivative for it: a double backward raises
     "hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor",
-    lambda g, x: np.where((x > -3) & (x < 3), g * _scalar(1.0 / 6.0, g.dtype), np.zeros((), g.dtype)), index=0,
+    lambda g, x: np.where((x > -3) & (x < 3), g * _scalar(1.0 / 6.0, g.dtype), np.zeros((), g.dtype)),
+    index=0,
     grad_output=_not_implemented("hardsigmoid_backward"), self=_not_implemented("hardsigmoid_backward"),
 )
 hardshrink_backward = _bw(
@@ -283,7 +292,7 @@ relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, index=0,
 
 def _hardtanh_fwd(a, min_val=-1, max_val=1):
     if a.dtype.kind == "b":
-        raise TorchRuntimeError("Boolean inputs not supported for hardtanh")
+        raise TorchRuntimeError("Bool inputs not supported for hardtanh")
     lo = _scalar(min_val, a.dtype)
     hi = _scalar(max_val, a.dtype)
     return np.minimum(np.maximum(a, lo), hi)
@@ -341,7 +350,8 @@ elu_op = defop(
 elu_inplace_op = defop(
     "elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)", _elu_fwd,
     index=1,
-    self=lambda grad, result, alpha, scale, input_scale: _elu_grad_result(grad, result, alpha, scale, input_scale),
+    self=lambda grad, result, alpha, scale, input_scale: _elu_grad_result(
+        grad, result, alpha, scale, input_scale),
 )
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -372,11 +382,56 @@ celu_inplace_op = defop(
 )
 
 
+# W. J. Cody's rational Chebyshev approximations (netlib specfun CALERF): erf to ~2 ulp in double precision,
+# vectorised (SciPy is not a dependency of the engine; math.erf per element is slow on large tensors)
+_ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
+          1.85777706184603153e-1)
+_ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03)
+_ERF_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01, 2.98635138197400131e02,
+          8.81952221241769090e02, 1.71204761263407058e03, 2.05107837782607147e03, 1.23033935479799725e03,
+          2.15311535474403846e-8)
+_ERF_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02, 1.62138957456669019e03,
+          3.29079923573345963e03, 4.36261909014324716e03, 3.43936767414372164e03, 1.23033935480374942e03)
+_ERF_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2,
+          6.58749161529837803e-4, 1.63153871373020978e-2)
+_ERF_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1, 6.05183413124413191e-2,
+          2.33520497626869185e-3)
+_SQRPI = 5.6418958354775628695e-1  # 1 / sqrt(pi)
+
+
 def _erf_arr(x):
-    """erf to double precision (math.erf per element; SciPy is not a dependency of the engine)."""
-    flat = B.to_numpy(x).astype(np.float64).ravel()
-    out = np.fromiter((math.erf(v) for v in flat), dtype=np.float64, count=flat.size)
-    return B.xp.asarray(out.reshape(np.shape(x)))
+    """erf in float64 of an array (Cody's three ranges: |x| <= 0.46875, <= 4, beyond)."""
+    x = x.astype(np.float64)
+    y = np.abs(x)
+    with _errstate():
+        ysq = y * y
+        num, den = _ERF_A[4] * ysq, ysq
+        for i in range(3):
+            num = (num + _ERF_A[i]) * ysq
+            den = (den + _ERF_B[i]) * ysq
+        small = x * (num + _ERF_A[3]) / (den + _ERF_B[3])
+        num, den = _ERF_C[8] * y, y
+        for i in range(7):
+            num = (num + _ERF_C[i]) * y
+            den = (den + _ERF_D[i]) * y
+        mid = (num + _ERF_C[7]) / (den + _ERF_D[7])
+        inv = 1.0 / ysq
+        num, den = _ERF_P[5] * inv, inv
+        for i in range(4):
+            num = (num + _ERF_P[i]) * inv
+            den = (den + _ERF_Q[i]) * inv
+        big = (_SQRPI - inv * (num + _ERF_P[4]) / (den + _ERF_Q[4])) / y
+        yt = np.trunc(y * 16.0) / 16.0
+        erfc = np.exp(-yt * yt) * np.exp(-(y - yt) * (y + yt)) * np.where(y <= 4.0, mid, big)
+        erfc = np.where(y > 26.6, 0.0, erfc)
+        out = np.where(y <= 0.46875, small, np.sign(x) * (1.0 - erfc))
+    return np.where(np.isnan(x), x, out)
+
+
+_TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
+# erf for the gelu formulas (vectorised; ErfBackward0 as torch's erf)
+erf_op = defop("erf.nn(Tensor self) -> Tensor", lambda a: _erf_arr(a).astype(a.dtype), index=0,
+               self=lambda grad, self: grad * ((-self * self).exp() * _TWO_OVER_SQRTPI))
 
 
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
@@ -406,7 +461,7 @@ def _gelu_grad(grad, x, approximate):
         left_d = right * 0.5
         right_d = left * (1 - t * t) * ((x_sq * (3 * _GELU_KAPPA) + 1) * _GELU_BETA)
         return grad * (left_d + right_d)
-    cdf = ((x * _SQRT1_2).erf() + 1) * 0.5
+    cdf = (erf_op(x * _SQRT1_2) + 1) * 0.5
     pdf = (x * x * -0.5).exp() * (1.0 / math.sqrt(2.0 * math.pi))
     return grad * (cdf + x * pdf)
 
@@ -426,7 +481,8 @@ def _silu_grad(grad, x):
     return grad * s * (1 + x * (1 - s))
 
 
-silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, index=0, self=lambda grad, self: _silu_grad(grad, self))
+silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, index=0,
+                self=lambda grad, self: _silu_grad(grad, self))
 
 
 def _softplus_arr(a, beta=1.0, threshold=20.0):
@@ -445,7 +501,8 @@ def _softplus_fwd(a, beta=1.0, threshold=20.0):
 
 softplus_op = defop(
     "softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor", _softplus_fwd, index=0,
-    self=lambda grad, self, beta, threshold: P.where(self * beta > threshold, grad, grad * (self * beta).sigmoid()),
+    self=lambda grad, self, beta, threshold: P.where(
+        self * beta > threshold, grad, grad * (self * beta).sigmoid()),
 )
 
 
@@ -461,7 +518,8 @@ def _mish_grad(grad, x):
     return grad * (t + x * s * (1 - t * t))
 
 
-mish_op = defop("mish(Tensor self) -> Tensor", _mish_fwd, index=0, self=lambda grad, self: _mish_grad(grad, self))
+mish_op = defop("mish(Tensor self) -> Tensor", _mish_fwd, index=0,
+                self=lambda grad, self: _mish_grad(grad, self))
 
 
 def _hardsigmoid_fwd(a):
@@ -581,13 +639,42 @@ def _sum_keep(t, dim):
     return t.sum(dim, True) if t.ndim else t
 
 
+def _asum(a, dim):
+    return np.sum(a, axis=wrap_dim(dim, a.ndim), keepdims=True) if a.ndim else a
+
+
+def _softmax_bw_fwd(g, out, dim, input_dtype=None):
+    return (out * (g - _asum(g * out, dim))).astype(g.dtype, copy=False)
+
+
+def _log_softmax_bw_fwd(g, out, dim, input_dtype=None):
+    with _errstate():
+        return (g - np.exp(out) * _asum(g, dim)).astype(g.dtype, copy=False)
+
+
+# torch's _softmax_backward_data / _log_softmax_backward_data: one node for the first-order gradient, with
+# their own derivatives (so grad-of-grad works and the first-order gradient depends on the output)
+softmax_backward_data = defop(
+    "_softmax_backward_data(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) -> Tensor",
+    _softmax_bw_fwd, index=0,
+    grad_output=lambda grad, output, dim: softmax_backward_data(grad, output, dim, None),
+    output=lambda grad, grad_output, output, dim: grad * (grad_output - _sum_keep(grad_output * output, dim))
+    - grad_output * _sum_keep(grad * output, dim),
+)
+log_softmax_backward_data = defop(
+    "_log_softmax_backward_data(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) "
+    "-> Tensor",
+    _log_softmax_bw_fwd, index=0,
+    grad_output=lambda grad, output, dim: grad - _sum_keep(grad * output.exp(), dim),  # the adjoint map
+    output=lambda grad, grad_output, output, dim: -grad * output.exp() * _sum_keep(grad_output, dim),
+)
 softmax_op = defop(
     "_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _softmax_fwd, index=0,
-    self=lambda grad, result, dim: result * (grad - _sum_keep(grad * result, dim)),
+    self=lambda grad, result, dim: softmax_backward_data(grad, result, dim, None),
 )
 log_softmax_op = defop(
     "_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _log_softmax_fwd, index=0,
-    self=lambda grad, result, dim: grad - result.exp() * _sum_keep(grad, dim),
+    self=lambda grad, result, dim: log_softmax_backward_data(grad, result, dim, None),
 )
 
 
@@ -658,8 +745,8 @@ def _constant_pad_fwd(a, pad, value=0):
     lp = len(pad) // 2
     if n < lp:
         raise TorchRuntimeError(
-            f"Length of pad should be no more than twice the number of dimensions of the input. Pad length is "
-            f"{len(pad)}while the input has {n}dimensions.")
+            "Length of pad should be no more than twice the number of dimensions of the input. "
+            f"Pad length is {len(pad)}while the input has {n}dimensions.")
     ld = n - lp
     slices = [slice(None)] * n
     cur = list(a.shape)
@@ -705,8 +792,8 @@ def _check_indices(indices, fn):
     a = indices._data if isinstance(indices, Tensor) else indices
     if a.dtype not in (np.int64, np.int32):
         raise TorchRuntimeError(
-            f"Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but "
-            f"got {S._type_name(a)} instead (while checking arguments for {fn})")
+            "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, "
+            f"Int; but got {S._type_name(a)} instead (while checking arguments for {fn})")
     return a
 
 
@@ -783,8 +870,8 @@ def _ln_check(x, normalized_shape, w, b):
     ns = [int(s) for s in normalized_shape]
     if len(ns) < 1:
         raise TorchRuntimeError(
-            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, but "
-            f"got normalized_shape = {list_str(ns)}")
+            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, "
+            f"but got normalized_shape = {list_str(ns)}")
     if w is not None and list(w.shape) != ns:
         raise TorchRuntimeError(
             "Expected weight to be of same shape as normalized_shape, but got weight of shape "
@@ -795,8 +882,8 @@ def _ln_check(x, normalized_shape, w, b):
             f"{list_str(b.shape)} and normalized_shape = {list_str(ns)}")
     if x.ndim < len(ns) or list(x.shape[x.ndim - len(ns):]) != ns:
         raise TorchRuntimeError(
-            f"Given normalized_shape={list_str(ns)}, expected input with shape [*{''.join(', ' + str(s) for s in ns)}]"
-            f", but got input of size{list_str(x.shape)}")
+            f"Given normalized_shape={list_str(ns)}, expected input with shape "
+            f"[*{''.join(', ' + str(s) for s in ns)}], but got input of size{list_str(x.shape)}")
     _need_float(x, "LayerNormKernelImpl")
     for p in (w, b):
         if p is not None and p.dtype != x.dtype:
@@ -859,7 +946,8 @@ def _ln_grad(grad, input, weight, normalized_shape, eps, output_mask=(True, True
 
 
 layer_norm_op = defop(
-    "native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> Tensor",
+    "native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) "
+    "-> Tensor",
     _ln_fwd, index=0,
     input__weight__bias=lambda grad, input, weight, normalized_shape, eps: _ln_grad(
         grad, input, weight, normalized_shape, eps),
@@ -878,7 +966,8 @@ def _bn_fwd(x, w, b, running_mean, running_var, training, momentum, eps):
             n = x.size // c if c else 0
             if running_mean is not None:
                 rm = running_mean._data
-                rm[...] = ((1 - momentum) * rm.astype(np.float64) + momentum * mean.reshape(c)).astype(rm.dtype)
+                new = (1 - momentum) * rm.astype(np.float64) + momentum * mean.reshape(c)
+                rm[...] = new.astype(rm.dtype)
             if running_var is not None:
                 rv = running_var._data
                 unbiased = var.reshape(c) * (n / (n - 1)) if n > 1 else np.full(c, np.nan)
@@ -906,7 +995,8 @@ def _bn_grad(grad, input, weight, running_mean, running_var, training, eps, outp
     else:
         dt = input._data.dtype
         xc = input - _const(running_mean._data.astype(dt).reshape(cshape))
-        invstd = _const((1.0 / np.sqrt(running_var._data.astype(np.float64) + eps)).astype(dt).reshape(cshape))
+        inv = 1.0 / np.sqrt(running_var._data.astype(np.float64) + eps)
+        invstd = _const(inv.astype(dt).reshape(cshape))
     xhat = xc * invstd
     gi = gw = gb = None
     if output_mask[0]:
@@ -983,7 +1073,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     if inplace:
-        return _inplace(input, lambda t: leaky_relu_op(t, negative_slope), leaky_relu_inplace_op, negative_slope)
+        return _inplace(input, lambda t: leaky_relu_op(t, negative_slope), leaky_relu_inplace_op,
+                        negative_slope)
     return leaky_relu_op(input, negative_slope)
 
 
@@ -996,7 +1087,8 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha): torch records EluBackward0."""
     if inplace:
-        return _inplace(input, lambda t: elu_op(t, SELU_ALPHA, SELU_SCALE), elu_inplace_op, SELU_ALPHA, SELU_SCALE)
+        return _inplace(input, lambda t: elu_op(t, SELU_ALPHA, SELU_SCALE), elu_inplace_op, SELU_ALPHA,
+                        SELU_SCALE)
     return elu_op(input, SELU_ALPHA, SELU_SCALE)
 
 
@@ -1054,7 +1146,8 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     if inplace:
-        return _inplace(input, lambda t: threshold_op(t, threshold, value), threshold_inplace_op, threshold, value)
+        return _inplace(input, lambda t: threshold_op(t, threshold, value), threshold_inplace_op, threshold,
+                        value)
     return threshold_op(input, threshold, value)
 
 
@@ -1100,7 +1193,8 @@ torch_softmax.__name__ = "softmax"
 torch_log_softmax.__name__ = "log_softmax"
 
 
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Tensor | None = None) -> Tensor:
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:
     """input / max(||input||_p over dim, eps), as torch composes it."""
     denom = S.expand_as(clamp_min(vector_norm(input, p, [dim], True), eps), input)
     res = P.div(input, denom)
@@ -1114,7 +1208,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias with at::linear's graph: addmm for 2-D input (and flattened N-D input)."""
     di, dw = input.ndim, weight.ndim
     if di == 0 or dw == 0:
-        raise TorchRuntimeError(f"both arguments to linear need to be at least 1D, but they are {di}D and {dw}D")
+        raise TorchRuntimeError(
+            f"both arguments to linear need to be at least 1D, but they are {di}D and {dw}D")
     if bias is not None:
         if di == 2:
             return _addmm_checked(bias, input, weight.t())
@@ -1162,8 +1257,8 @@ def pad(input: Tensor, pad: list[int], mode: str = "constant", value: float | No
         raise TorchRuntimeError("Padding length must be divisible by 2")
     if len(pad) > input.ndim * 2:
         raise TorchRuntimeError(
-            "Padding length should be less than or equal to two times the input dimension but got padding length "
-            f"{len(pad)} and input of dimension {input.ndim}")
+            "Padding length should be less than or equal to two times the input dimension but got padding "
+            f"length {len(pad)} and input of dimension {input.ndim}")
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise TorchNotImplementedError(f"Unrecognised padding mode {mode}")
     if mode == "constant":
@@ -1239,12 +1334,14 @@ def _verify_batch_size(size):
     for s in size[2:]:
         prods *= s
     if prods == 1:
-        raise TorchValueError(f"Expected more than 1 value per channel when training, got input size {Size(size)}")
+        raise TorchValueError(
+            f"Expected more than 1 value per channel when training, got input size {Size(size)}")
 
 
 def _torch_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps):
     _bn_checks(input, weight, bias, running_mean, running_var, training)
-    return batch_norm_op(input, weight, bias, running_mean, running_var, bool(training), float(momentum), float(eps))
+    return batch_norm_op(input, weight, bias, running_mean, running_var, bool(training), float(momentum),
+                         float(eps))
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -1276,7 +1373,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-08) 
     is applied in place under no_grad, so it leaves no node)."""
     dt = D.result_type(x1, x2)
     if not dt.is_floating_point:
-        raise TorchRuntimeError(f"expected common dtype to be floating point, yet common dtype is {_word(dt)}")
+        raise TorchRuntimeError(
+            f"expected common dtype to be floating point, yet common dtype is {_word(dt)}")
     if not x1.dtype.is_floating_point:
         x1 = x1.to(dt)
     if not x2.dtype.is_floating_point:
@@ -1312,7 +1410,8 @@ CATALOG = [
     entry("silu", silu, "x * sigmoid(x).", silu_op, **_F),
     entry("mish", mish, "x * tanh(softplus(x)).", mish_op, **_F),
     entry("softplus", softplus, "log(1 + exp(beta * x)) / beta, linear above threshold.", softplus_op, **_F),
-    entry("hardsigmoid", hardsigmoid, "Piecewise-linear sigmoid: clamp(x / 6 + 1 / 2, 0, 1).", hardsigmoid_op, **_F),
+    entry("hardsigmoid", hardsigmoid, "Piecewise-linear sigmoid: clamp(x / 6 + 1 / 2, 0, 1).", hardsigmoid_op,
+          **_F),
     entry("hardswish", hardswish, "x * hardsigmoid(x).", hardswish_op, **_F),
     entry("softsign", softsign, "x / (1 + |x|).", grad_fns=("DivBackward0",), **_F),
     entry("tanhshrink", tanhshrink, "x - tanh(x).", grad_fns=("SubBackward0",), **_F),
@@ -1322,7 +1421,8 @@ CATALOG = [
     entry("softshrink", softshrink, "x - sign(x) * lambd where |x| > lambd, else 0.", softshrink_op, **_F),
     entry("softmax", softmax, "exp(x) / sum(exp(x)) along dim (dtype: cast first).", softmax_op, **_F),
     entry("softmax", torch_softmax, "exp(x) / sum(exp(x)) along dim.", softmax_op, **_TM),
-    entry("log_softmax", log_softmax, "x - logsumexp(x) along dim (dtype: cast first).", log_softmax_op, **_F),
+    entry("log_softmax", log_softmax, "x - logsumexp(x) along dim (dtype: cast first).", log_softmax_op,
+          **_F),
     entry("log_softmax", torch_log_softmax, "x - logsumexp(x) along dim.", log_softmax_op, **_TM),
     entry("softmin", softmin, "softmax(-x) along dim.", softmax_op, **_F),
     entry("normalize", normalize, "x / max(||x||_p along dim, eps).", grad_fns=("DivBackward0",), **_F),
@@ -1334,9 +1434,10 @@ CATALOG = [
     entry("embedding", embedding, "Rows of weight at the indices in input.", embedding_op, **_F),
     entry("embedding", torch_embedding, "torch.embedding(weight, indices, ...).", embedding_op, **_T),
     entry("one_hot", one_hot, "int64 one-hot encoding (num_classes=-1 infers).", **_F),
-    entry("layer_norm", layer_norm, "Normalize over the trailing normalized_shape dims.", layer_norm_op, **_F),
+    entry("layer_norm", layer_norm, "Normalize over the trailing normalized_shape dims.", layer_norm_op,
+          **_F),
     entry("layer_norm", torch_layer_norm, "torch.layer_norm.", layer_norm_op, **_T),
-    entry("batch_norm", batch_norm, "Per-channel normalization (training: batch stats, updates running stats).",
+    entry("batch_norm", batch_norm, "Per-channel normalization (batch stats when training; running stats).",
           batch_norm_op, **_F),
     entry("batch_norm", torch_batch_norm, "torch.batch_norm (aten's argument order).", batch_norm_op, **_T),
     entry("cosine_similarity", cosine_similarity, "Cosine of the angle between x1 and x2 along dim.",

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import is_grad_enabled
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
@@ -178,7 +179,7 @@ def _unsqueeze_multiple(t, dims, ndim):
 
 
 def _out(x):
-    return np.asarray(x)
+    return B.xp.asarray(x)
 
 
 def _half_acc(a):
@@ -427,7 +428,7 @@ def _maxmin_dim(name, argfn):
     def f(a, dim, keepdim=False):
         d = wrap_dim(dim, a.ndim)
         if a.ndim == 0:
-            return a.copy(), np.zeros((), dtype=np.int64)
+            return a.copy(), B.xp.zeros((), dtype=np.int64)
         _check_nonempty(a, name, (d,), False)
         if a.size == 0:
             shape = list(a.shape)
@@ -435,7 +436,7 @@ def _maxmin_dim(name, argfn):
                 shape[d] = 1
             else:
                 del shape[d]
-            return np.empty(shape, a.dtype), np.empty(shape, np.int64)
+            return B.xp.empty(shape, a.dtype), B.xp.empty(shape, np.int64)
         idx = argfn(a, axis=d, keepdims=True)
         vals = np.take_along_axis(a, idx, axis=d)
         if not keepdim:
@@ -464,7 +465,7 @@ def _value_selecting_backward(grad, dim, result1, self_shape, keepdim):
     if not keepdim:
         idx = np.expand_dims(idx, d)
         g = g.unsqueeze(d)
-    ar = np.arange(self_shape[d]).reshape([-1 if i == d else 1 for i in range(n)])
+    ar = B.xp.arange(self_shape[d]).reshape([-1 if i == d else 1 for i in range(n)])
     mask = Tensor._make(np.broadcast_to(ar == idx, self_shape))
     return P.where(mask, g, 0.0)
 
@@ -547,13 +548,13 @@ def _var_fwd(name):
         x = _half_acc(a)
         axes = dims if a.ndim else None
         with np.errstate(all="ignore"):
-            mean_ = np.mean(x, axis=axes, keepdims=True) if x.size else np.zeros([1] * x.ndim, x.dtype)
+            mean_ = np.mean(x, axis=axes, keepdims=True) if x.size else B.xp.zeros([1] * x.ndim, x.dtype)
             dev = x - mean_
             ss = np.sum(dev * dev, axis=axes, keepdims=keepdim)
             out = ss / builtins.max(dof, 0)
             if name == "std":
                 out = np.sqrt(out)
-        return _out(np.asarray(out).astype(a.dtype))
+        return _out(B.xp.asarray(out).astype(a.dtype))
 
     return f
 
@@ -679,7 +680,7 @@ def _vector_norm_fwd(a, ord=2, dim=None, keepdim=False, dtype=None):
             out = np.sum(x != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
         else:
             out = np.power(np.sum(np.power(ab, p), axis=axes, keepdims=keepdim), 1.0 / p)
-    return _out(np.asarray(out).astype(a.dtype))
+    return _out(B.xp.asarray(out).astype(a.dtype))
 
 
 def _vector_norm_backward(grad, self, ord, result, dim, keepdim):
@@ -769,11 +770,11 @@ def _logsumexp_fwd(a, dim, keepdim=False):
         return a.copy()
     x = _half_acc(a)
     with np.errstate(all="ignore"):
-        maxes = np.amax(x, axis=dims, keepdims=True) if x.size else np.zeros([1] * x.ndim, x.dtype)
+        maxes = np.amax(x, axis=dims, keepdims=True) if x.size else B.xp.zeros([1] * x.ndim, x.dtype)
         maxes = np.where(np.isinf(maxes), 0, maxes)
         s = np.sum(np.exp(x - maxes), axis=dims, keepdims=keepdim)
         out = np.log(s) + (maxes if keepdim else np.squeeze(maxes, axis=dims))
-    return _out(np.asarray(out).astype(a.dtype))
+    return _out(B.xp.asarray(out).astype(a.dtype))
 
 
 def _logsumexp_backward(grad, self, result, dim, keepdim):
@@ -831,10 +832,10 @@ def _cumprod_backward(grad, self, dim, result):
     # Zeros: d out_j / d x_k = prod_{i <= j, i != k} x_i for j >= k, built as an (n, n) table per slice.
     x = S.transpose(self, d, -1)
     g = S.transpose(grad, d, -1)
-    eye = Tensor._make(np.eye(n, dtype=bool))
+    eye = Tensor._make(B.xp.eye(n, dtype=bool))
     table = P.where(eye, 1.0, S.unsqueeze(x, -2))  # [..., k, i]: x_i, or 1 at i == k
     omitted = cumprod_op(table, dim=-1)  # [..., k, j] = prod_{i <= j, i != k} x_i
-    upper = Tensor._make(np.triu(np.ones((n, n), dtype=bool)))
+    upper = Tensor._make(B.xp.triu(B.xp.ones((n, n), dtype=bool)))
     contrib = P.where(upper, omitted * S.unsqueeze(g, -2), 0.0)
     return S.transpose(sum_dim(contrib, dim=[-1]), d, -1)
 
@@ -871,11 +872,11 @@ def _arg_fwd(name, fn):
                 raise TorchIndexError(
                     f"{name}(): Expected reduction dim to be specified for input.numel() == 0."
                 )
-            r = np.asarray(fn(a.reshape(-1)), dtype=np.int64)
+            r = B.xp.asarray(fn(a.reshape(-1)), dtype=np.int64)
             return r.reshape([1] * a.ndim) if keepdim else r
         d = wrap_dim(dim, a.ndim)
         if a.ndim == 0:
-            return np.zeros((), np.int64)
+            return B.xp.zeros((), np.int64)
         if a.shape[d] == 0:
             raise TorchIndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
         return _out(fn(a, axis=d, keepdims=keepdim).astype(np.int64))

@@ -211,14 +211,21 @@ def permute(input: Tensor, *dims) -> Tensor:
     return permute_op(input, dims=size_arg(dims))
 
 
+T_0D_WARNING = "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."
+MT_0D_WARNING = "Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases."
+
+
 def numpy_T(input: Tensor) -> Tensor:  # noqa: N802 - torch's name for the .T property
     n = input.ndim
     if n != 2:
-        warnings.warn(T_WARNING, UserWarning, stacklevel=3)
+        warnings.warn(T_0D_WARNING if n == 0 else T_WARNING, UserWarning, stacklevel=3)
     return permute_op(input, dims=tuple(range(n - 1, -1, -1)))
 
 
 def mT(input: Tensor) -> Tensor:  # noqa: N802
+    if input.ndim == 0:  # torch: a warning, and the tensor itself
+        warnings.warn(MT_0D_WARNING, UserWarning, stacklevel=3)
+        return input
     if input.ndim < 2:
         raise TorchRuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {input.ndim}-D tensor.")
     return transpose_op(input, dim0=-2, dim1=-1)

@@ -80,6 +80,8 @@ def leaf(m, values=X, dtype=None):
 # test of this worker can trigger them. The engine warns on every call.
 TORCH_ONCE_WARNINGS = {
     "T": recorded_warnings(lambda m: m.ones(3).T, torch),
+    "T-0d": recorded_warnings(lambda m: m.ones(()).T, torch),
+    "mT-0d": recorded_warnings(lambda m: m.ones(()).mT, torch),
     "create_graph": recorded_warnings(lambda m: (leaf(m) * 2).sum().backward(create_graph=True), torch),
 }
 
@@ -315,7 +317,7 @@ def test_leaf_grad_read_does_not_warn():
 
 @pytest.mark.parametrize("shape", [(3,), (), (2, 3, 4)])
 def test_T_on_non_2d_warns(shape):
-    expected = TORCH_ONCE_WARNINGS["T"]
+    expected = TORCH_ONCE_WARNINGS["T-0d" if shape == () else "T"]
     assert expected, "torch's x.T warning was issued in this process before it could be captured"
 
     def fn(m):
@@ -324,6 +326,20 @@ def test_T_on_non_2d_warns(shape):
 
     assert recorded_warnings(fn, engine) == expected
     assert tuple(fn(engine).shape) == tuple(fn(torch).shape)
+
+
+def test_mT_on_0d_warns_and_is_identity():
+    expected = TORCH_ONCE_WARNINGS["mT-0d"]
+    assert expected
+
+    def fn(m):
+        x = m.ones((), requires_grad=True)
+        return x.mT is x
+
+    assert recorded_warnings(fn, engine) == expected
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert fn(engine) is fn(torch) is True
 
 
 def test_T_on_2d_does_not_warn():
@@ -976,3 +992,67 @@ def test_layout_queries():
                 x.t().contiguous().is_contiguous(), x.t().stride(), x.stride(), x.expand(2, 3, 4).stride())
 
     assert fn(engine) == fn(torch)
+
+
+# ----- Tensor basics: conversions, metadata, construction, requires_grad rules -----
+
+TENSOR_PROBES = {
+    "bool_multi": lambda m: bool(m.ones(2)),
+    "bool_one": lambda m: bool(m.ones(1)),
+    "bool_empty": lambda m: bool(m.ones(0)),
+    "item_multi": lambda m: m.ones(2).item(),
+    "item_one": lambda m: m.tensor([[2.5]]).item(),
+    "len0d": lambda m: len(m.tensor(1.0)),
+    "iter0d": lambda m: list(m.tensor(1.0)),
+    "numpy_req": lambda m: m.ones(2, requires_grad=True).numpy(),
+    "float_multi": lambda m: float(m.ones(2)),
+    "int_of_float": lambda m: int(m.tensor(2.7)),
+    "index_float": lambda m: [1,2,3][m.tensor(1.0)],
+    "index_int": lambda m: [1,2,3][m.tensor(1)],
+    "size_neg": lambda m: m.ones(2,3).size(-1),
+    "size_oob": lambda m: m.ones(2,3).size(2),
+    "dim": lambda m: (m.ones(2,3).dim(), m.ones(2,3).ndim, m.ones(2,3).numel(), m.ones(2,3).nelement()),
+    "shape_repr": lambda m: repr(m.ones(2,3).shape),
+    "tolist": lambda m: m.tensor([[1,2],[3,4]]).tolist(),
+    "type": lambda m: (m.ones(2).type(), m.ones(2, dtype=m.int64).type()),
+    "element_size": lambda m: (m.ones(2).element_size(), m.ones(2,dtype=m.float64).element_size()),
+    "is_fp": lambda m: (m.ones(2).is_floating_point(), m.ones(2, dtype=m.int32).is_floating_point()),
+    "to_same": lambda m: (lambda x: x.to(m.float32) is x)(m.ones(2)),
+    "to_grad": lambda m: type(m.ones(2, requires_grad=True).to(m.float64).grad_fn).__name__,
+    "double_grad": lambda m: type(m.ones(2, requires_grad=True).double().grad_fn).__name__,
+    "long_grad": lambda m: (lambda y: (y.requires_grad, y.grad_fn))(m.ones(2, requires_grad=True).long()),
+    "clone_grad": lambda m: type(m.ones(2, requires_grad=True).clone().grad_fn).__name__,
+    "detach_shares": lambda m: (lambda x: (x.detach().requires_grad, x.data.requires_grad))(
+        m.ones(2, requires_grad=True)),
+    "eq_list": lambda m: (m.ones(2) == 1).tolist(),
+    "format0d": lambda m: f"{m.tensor(2.5):.2f}",
+    "format1d": lambda m: f"{m.tensor([2.5])}",
+    "grad_set": lambda m: (lambda x: (setattr(x, "grad", m.ones(2)), x.grad.tolist())[1])(
+        m.ones(2, requires_grad=True)),
+    "output_nr": lambda m: (m.ones(2, requires_grad=True)*2).output_nr,
+    "req_nonleaf_false": lambda m: setattr(m.ones(2, requires_grad=True)*2, "requires_grad", False),
+    "req_nonleaf_true": lambda m: setattr(m.ones(2, requires_grad=True)*2, "requires_grad", True),
+    "tensor_of_tensor": lambda m: m.tensor(m.ones(2)).tolist(),
+    "tensor_ragged": lambda m: m.tensor([[1,2],[3]]),
+    "tensor_bool_inf": lambda m: str(m.tensor([True, False]).dtype),
+    "tensor_mixed": lambda m: str(m.tensor([1, 2.5]).dtype),
+    "tensor_empty": lambda m: (str(m.tensor([]).dtype), tuple(m.tensor([]).shape)),
+    "tensor_np_int32": lambda m: str(m.tensor(np.array([1,2], dtype=np.int32)).dtype),
+    "tensor_np_f64_dtype": lambda m: str(m.tensor(np.array([1,2], dtype=np.float64), dtype=m.float32).dtype),
+    "req_grad_on_float16": lambda m: m.ones(2, dtype=m.float16, requires_grad=True).requires_grad,
+    "result_type_scalars": lambda m: str(m.result_type(m.tensor([1,2]), 2.5)),
+    "is_leaf_no_grad": lambda m: (m.ones(2)*2).is_leaf,
+}
+
+
+@pytest.mark.parametrize("name", list(TENSOR_PROBES))
+def test_tensor_basics(name):
+    probe = TENSOR_PROBES[name]
+
+    def fn(m):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return probe(m)
+
+    t, e = same_outcome(fn)
+    assert e == t

@@ -21,6 +21,7 @@ builtin named like torch's exception class, with torch's message ("(Triggered in
 suffix removed).
 
 Conventions understood by the runner (no change to opinfo.py needed):
+- `op` may be dotted ("linalg.vector_norm"): torch.linalg.vector_norm, engine's catalog name;
 - a keyword argument named `dtype` given as a string ("float64") is the framework's dtype object;
 - `note="xfail: <reason>"` marks the whole sample xfail (non-strict); `note="xfail[grad,gradgrad]: <reason>"`
   expects failures only in the named checks (values, graph, grad, gradcheck, gradgrad) and still runs the
@@ -185,14 +186,25 @@ def arrs_of(spec):
     return out
 
 
+def resolve(namespace, name):
+    """namespace.<name>, following dots (torch.linalg.vector_norm); a dotted name the namespace holds as
+    one attribute (the engine's catalog key "linalg.vector_norm") is taken as it is."""
+    if hasattr(namespace, name):
+        return getattr(namespace, name)
+    obj = namespace
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def call(fw, sample, args, kwargs):
     kind = sample.kind
     if kind == "function":
-        return getattr(fw.mod, sample.op)(*args, **kwargs)
+        return resolve(fw.mod, sample.op)(*args, **kwargs)
     if kind == "method":
-        return getattr(args[0], sample.op)(*args[1:], **kwargs)
+        return resolve(args[0], sample.op)(*args[1:], **kwargs)
     if kind == "functional":
-        return getattr(fw.F, sample.op)(*args, **kwargs)
+        return resolve(fw.F, sample.op)(*args, **kwargs)
     if kind == "property":
         return getattr(args[0], sample.op)
     raise ValueError(f"unknown kind {kind!r}")

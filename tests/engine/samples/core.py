@@ -153,6 +153,7 @@ add(
     Sample("mT", (T((3, 4)),), kind="property"),
     Sample("mT", (T((2, 3, 4)),), kind="property"),
     Sample("mT", (T((2, 1, 3, 4)),), kind="property"),
+    Sample("mT", (T(()),), kind="property"),  # torch: a warning, and the tensor itself
 )
 
 # ----- matmul: every rank combination, with batch broadcasting -----

@@ -94,14 +94,15 @@ for _r in REDUCTIONS:
     add(
         F("binary_cross_entropy", T(S, **PROB), T(S, **PROB), reduction=_r),
         F("binary_cross_entropy", T(S, **PROB), T(S, **PROB, requires_grad=False), reduction=_r),
-        F("binary_cross_entropy", T(S, **PROB), T(S, **PROB), T((4,), **PROB, requires_grad=False), reduction=_r),
+        F("binary_cross_entropy", T(S, **PROB), T(S, **PROB), T((4,), **PROB, requires_grad=False),
+          reduction=_r),
         F("binary_cross_entropy_with_logits", T(S), T(S, **PROB), reduction=_r),
         F("binary_cross_entropy_with_logits", T(S), T(S, **PROB), T((4,), **PROB, requires_grad=False),
           reduction=_r),
         F("binary_cross_entropy_with_logits", T(S), T(S, **PROB), reduction=_r,
           pos_weight=T((4,), low=0.5, high=3.0, requires_grad=False)),
-        F("binary_cross_entropy_with_logits", T(S), T(S, **PROB), T(S, **PROB, requires_grad=False), reduction=_r,
-          pos_weight=T((4,), low=0.5, high=3.0, requires_grad=False)),
+        F("binary_cross_entropy_with_logits", T(S), T(S, **PROB), T(S, **PROB, requires_grad=False),
+          reduction=_r, pos_weight=T((4,), low=0.5, high=3.0, requires_grad=False)),
     )
 add(
     F("binary_cross_entropy", T((), **PROB), T((), **PROB)),

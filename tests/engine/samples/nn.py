@@ -29,8 +29,9 @@ def add(*items):
 
 # ----- activations: plain, 0-d, 3-D, and parameters -----
 
-for _op in ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "hardtanh",
-            "hardsigmoid", "hardswish", "softsign", "logsigmoid", "tanhshrink", "hardshrink", "softshrink"):
+for _op in ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
+            "hardtanh", "hardsigmoid", "hardswish", "softsign", "logsigmoid", "tanhshrink", "hardshrink",
+            "softshrink"):
     _gg = _op != "hardsigmoid"  # torch: "derivative for aten::hardsigmoid_backward is not implemented"
     add(F(_op, T(S, low=-4, high=4), gradgrad=_gg), F(_op, T(()), gradgrad=_gg),
         F(_op, T((2, 3, 2), low=-4, high=4), gradgrad=_gg))
@@ -261,10 +262,10 @@ add(
     F("embedding", T((), **_IDX), T((6, 4))),
     # padding rows get no gradient and scale_grad_by_freq divides by counts: torch's choices, not the
     # derivative, so no gradcheck; max_norm renormalizes the weight in place on every call
-    F("embedding", T(values=[[1, 2, 1], [0, 2, 5]], dtype="int64", requires_grad=False), T((6, 4)), padding_idx=2,
-      gradcheck=False),
-    F("embedding", T(values=[[1, 2, 1], [0, 2, 5]], dtype="int64", requires_grad=False), T((6, 4)), padding_idx=-1,
-      gradcheck=False),
+    F("embedding", T(values=[[1, 2, 1], [0, 2, 5]], dtype="int64", requires_grad=False), T((6, 4)),
+      padding_idx=2, gradcheck=False),
+    F("embedding", T(values=[[1, 2, 1], [0, 2, 5]], dtype="int64", requires_grad=False), T((6, 4)),
+      padding_idx=-1, gradcheck=False),
     F("embedding", T(values=[1, 1, 3, 1, 0], dtype="int64", requires_grad=False), T((6, 4)),
       scale_grad_by_freq=True, gradcheck=False),
     F("embedding", T(values=[1, 1, 3], dtype="int32", requires_grad=False), T((6, 4))),
@@ -273,7 +274,8 @@ add(
     F("embedding", T(values=[[1, 3], [3, 0]], dtype="int64", requires_grad=False), T((6, 4)), max_norm=0.5,
       norm_type=1.0, gradcheck=False),
     Sample("embedding", (T((6, 4)), T((2, 3), **_IDX))),
-    Sample("embedding", (T((6, 4)), T(values=[1, 2, 2], dtype="int64", requires_grad=False), 2), gradcheck=False),
+    Sample("embedding", (T((6, 4)), T(values=[1, 2, 2], dtype="int64", requires_grad=False), 2),
+           gradcheck=False),
     F("one_hot", T((5,), dtype="int64", low=0, high=4)),
     F("one_hot", T((2, 3), dtype="int64", low=0, high=4), 6),
     F("one_hot", T((), dtype="int64", low=0, high=4), num_classes=4),
@@ -323,7 +325,8 @@ _RV = dict(low=0.5, high=1.5, requires_grad=False)
 add(
     F("batch_norm", T(S), None, None, training=True),
     F("batch_norm", T(S), None, None, T((4,)), T((4,)), True),
-    F("batch_norm", T((2, 3, 5)), T((3,), **_RM), T((3,), **_RV), T((3,)), T((3,)), training=True, momentum=0.3),
+    F("batch_norm", T((2, 3, 5)), T((3,), **_RM), T((3,), **_RV), T((3,)), T((3,)), training=True,
+      momentum=0.3),
     F("batch_norm", T((2, 3, 2, 2)), T((3,), **_RM), T((3,), **_RV), T((3,)), T((3,)), True, 0.1, 1e-3),
     F("batch_norm", T(S), T((4,), **_RM), T((4,), **_RV)),
     F("batch_norm", T((2, 3, 5)), T((3,), **_RM), T((3,), **_RV), T((3,)), T((3,))),
@@ -349,8 +352,8 @@ ERRORS.extend([
 
 # ----- dtype errors of the float-only kernels -----
 
-for _op in ("gelu", "elu", "selu", "celu", "silu", "softplus", "leaky_relu", "hardsigmoid", "hardswish", "mish",
-            "logsigmoid", "hardshrink", "softshrink"):
+for _op in ("gelu", "elu", "selu", "celu", "silu", "softplus", "leaky_relu", "hardsigmoid", "hardswish",
+            "mish", "logsigmoid", "hardshrink", "softshrink"):
     ERRORS.append(FE(_op, T(S, dtype="int64")))
 ERRORS.extend([
     FE("gelu", T(S), approximate="foo"),
@@ -362,3 +365,14 @@ ERRORS.extend([
     FE("linear", T((2, 3, 4)), T((5, 4)), T((2, 2, 3, 5))),
     FE("linear", T((2, 3, 4)), T((5, 4)), T((1, 1, 5))),
 ])
+ERRORS.extend([
+    FE("relu", T(S, dtype="bool")),
+    FE("relu6", T(S, dtype="bool")),
+    FE("hardtanh", T(S, dtype="bool")),
+])
+add(
+    F("threshold", T(S, dtype="int64", low=-3, high=3), -1.5, 9.7),
+    F("hardtanh", T(S, dtype="int64", low=-3, high=3), -1.5, 2.5),
+    F("pad", T(S, dtype="int64", low=-3, high=3), (1, 1), value=-1.7),
+    F("pad", T(S, dtype="bool"), (1, 1), value=2.5),
+)

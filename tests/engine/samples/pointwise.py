@@ -82,6 +82,18 @@ add(
     Sample("clone", (T(()),), kind="method"),
 )
 
+# ----- empty tensors -----
+
+add(
+    Sample("exp", (T((0,)),)),
+    Sample("add", (T((0, 3)), T((3,)))),
+    Sample("mul", (T((0, 1)), T((1, 3)))),
+    Sample("pow", (T((2, 0)), 2)),
+    Sample("where", (T((0, 2), dtype="bool"), T((0, 2)), 1.0)),
+    Sample("clamp", (T((0, 4)),), {"min": 0.0}),
+    Sample("sigmoid", (T((3, 0)),), kind="method"),
+)
+
 # ----- predicates (no grad) -----
 
 SPECIAL = T(values=[1.0, nan, inf, -inf, 0.0, -2.5])

@@ -1,0 +1,157 @@
+"""Prometheus metrics, request ids and structured JSON access logs (one pure ASGI middleware).
+
+Metrics are per server process: `gradserve serve --workers N` runs N uvicorn processes, and each one
+serves its own /metrics (a scrape reaches whichever process accepted the connection). Run one process
+per pod/container (the default) and scrape every one, or sum the series by instance in Prometheus.
+Each app instance has its own CollectorRegistry, so several apps in one process (tests) do not clash.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("gradserve.access")
+
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_DEVICE = re.compile(rb'"device":"([a-z]{1,16})"')
+_TAIL = 4096  # bytes of a 200 /v1/evaluate body kept to find its top-level "device" (the last key)
+
+
+def configure_access_log() -> None:
+    """JSON lines as they are (no prefix), on stderr, unless someone configured the logger already."""
+    if not access_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.propagate = False
+    # Its level is inherited from the `gradserve` logger (GRADSERVE_LOG_LEVEL): `warning` silences it.
+
+
+class _WorkerRestarts:
+    """Reads the compute pool's restart count at scrape time (the pool owns the number)."""
+
+    def __init__(self, app_state):
+        self.state = app_state
+
+    def collect(self):
+        evaluator = getattr(self.state, "evaluator", None)
+        pool = getattr(evaluator, "pool", None)
+        c = CounterMetricFamily("gradserve_compute_worker_restarts",
+                                "Compute worker processes replaced (killed past the time limit, or died).")
+        c.add_metric([], float(getattr(pool, "restarts", 0) if pool is not None else 0))
+        yield c
+
+
+class Metrics:
+    def __init__(self, app_state=None):
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("gradserve_http_requests", "HTTP requests by method, route and status.",
+                                ["method", "route", "status"], registry=r)
+        self.latency = Histogram("gradserve_http_request_duration_seconds",
+                                 "HTTP request latency (until the response is sent).", ["method", "route"],
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                          5, 10, 30, 60), registry=r)
+        self.errors = Counter("gradserve_http_errors", "Error responses (4xx/5xx) by route, status and error "
+                              "type (the first `detail[].type`).", ["route", "status", "type"], registry=r)
+        self.in_flight = Gauge("gradserve_http_requests_in_flight", "HTTP requests being served.", registry=r)
+        self.devices = Counter("gradserve_evaluations_by_device", "Successful evaluations by the device "
+                               "they ran on.", ["device"], registry=r)
+        if app_state is not None:
+            r.register(_WorkerRestarts(app_state))
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"  # never the raw path: bounded cardinality
+
+
+def _error_type(body: bytes) -> str:
+    try:
+        t = orjson.loads(body)["detail"][0]["type"]
+        return t if isinstance(t, str) and len(t) <= 64 else "unknown"
+    except Exception:
+        return "unknown"
+
+
+class ObservabilityMiddleware:
+    """Request id (a sane incoming X-Request-ID, else a uuid4 hex) echoed in the response, metrics, and
+    one JSON access-log line per request: method, path, status, duration_ms, request_id, client."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None, log_access: bool = True):
+        self.app = app
+        self.metrics = metrics
+        self.log_access = log_access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for k, v in scope.get("headers", ()):
+            if k == b"x-request-id":
+                try:
+                    s = v.decode("ascii")
+                except UnicodeDecodeError:
+                    break
+                rid = s if _SANE_ID.fullmatch(s) else None
+                break
+        rid = rid or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        status = 500
+        keep: list[bytes] = []
+        kept = 0
+        evaluate = scope["path"].rstrip("/") == "/v1/evaluate"
+
+        async def send_wrapped(message: Message) -> None:
+            nonlocal status, kept
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and self.metrics is not None:
+                chunk = message.get("body", b"")
+                if status >= 400 and kept < _TAIL:
+                    keep.append(chunk[:_TAIL - kept])
+                    kept += len(keep[-1])
+                elif status == 200 and evaluate and chunk:
+                    keep.append(chunk[-_TAIL:])
+                    if len(keep) > 2:
+                        del keep[0]
+            await send(message)
+
+        m = self.metrics
+        if m is not None:
+            m.in_flight.inc()
+        t0 = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_wrapped)
+        finally:
+            elapsed = time.perf_counter() - t0
+            route = _route(scope)
+            if m is not None:
+                m.in_flight.dec()
+                m.requests.labels(scope["method"], route, str(status)).inc()
+                m.latency.labels(scope["method"], route).observe(elapsed)
+                if status >= 400:
+                    m.errors.labels(route, str(status), _error_type(b"".join(keep))).inc()
+                elif status == 200 and evaluate:
+                    found = _DEVICE.findall(b"".join(keep)[-_TAIL:])
+                    if found:
+                        m.devices.labels(found[-1].decode()).inc()
+            if self.log_access and access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info(orjson.dumps({
+                    "ts": round(time.time(), 3), "event": "access", "method": scope["method"],
+                    "path": scope["path"], "route": route, "status": status,
+                    "duration_ms": round(elapsed * 1000, 3), "request_id": rid,
+                    "client": f"{client[0]}:{client[1]}" if client else None,
+                }).decode())

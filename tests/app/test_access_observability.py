@@ -1,0 +1,106 @@
+"""Issue 6: API keys, CORS, request ids, JSON access logs and /metrics."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.core.security import key_matches
+from app.main import create_app
+
+from .conftest import cheap_program
+
+
+@pytest.fixture(scope="module")
+def keyed():
+    s = Settings(compute_workers=0, api_keys="k1-secret, k2-secret", cors_origins="https://ui.example")
+    with TestClient(create_app(s)) as c:
+        yield c
+
+
+def test_key_matches_constant_time_helper():
+    keys = [b"abc", b"def"]
+    assert key_matches("def", keys) and key_matches("abc", keys)
+    assert not key_matches("abd", keys) and not key_matches("", keys) and not key_matches("é", keys)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"X-API-Key": "k1"},
+                                     {"Authorization": "Basic k1-secret"}, {"Authorization": "Bearer "}])
+def test_missing_or_bad_key_is_401(keyed, headers):
+    r = keyed.post("/v1/evaluate", json=cheap_program(), headers=headers)
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+    [err] = r.json()["detail"]
+    assert err["type"] == "unauthorized" and err["loc"] == ["header", "authorization"] and err["msg"]
+    assert keyed.get("/v1/ops", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize("headers", [{"Authorization": "Bearer k1-secret"}, {"authorization": "bearer k2-secret"},
+                                     {"X-API-Key": "k2-secret"}])
+def test_valid_key_passes(keyed, headers):
+    assert keyed.post("/v1/evaluate", json=cheap_program(), headers=headers).status_code == 200
+    assert keyed.get("/v1/ops", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics"])
+def test_open_paths_need_no_key(keyed, path):
+    assert keyed.get(path).status_code == 200
+
+
+def test_open_without_keys(client):
+    assert client.post("/v1/evaluate", json=cheap_program()).status_code == 200
+
+
+def test_cors(keyed, client):
+    pre = keyed.options("/v1/evaluate", headers={"Origin": "https://ui.example",
+                                                 "Access-Control-Request-Method": "POST",
+                                                 "Access-Control-Request-Headers": "authorization"})
+    assert pre.status_code == 200
+    assert pre.headers["access-control-allow-origin"] == "https://ui.example"
+    r = keyed.post("/v1/evaluate", json=cheap_program(), headers={"Origin": "https://ui.example"})
+    assert r.status_code == 401 and r.headers["access-control-allow-origin"] == "https://ui.example"
+    bad = keyed.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in bad.headers
+    assert "access-control-allow-origin" not in client.get("/healthz", headers={"Origin": "https://x"}).headers
+
+
+def test_request_id(client):
+    r = client.get("/healthz", headers={"X-Request-ID": "abc-123.X"})
+    assert r.headers["x-request-id"] == "abc-123.X"
+    for bad in ["has space", "x" * 200, "<script>", ""]:
+        rid = client.get("/healthz", headers={"X-Request-ID": bad}).headers["x-request-id"]
+        assert rid != bad and len(rid) == 32 and int(rid, 16) >= 0
+    a, b = client.get("/healthz").headers["x-request-id"], client.get("/healthz").headers["x-request-id"]
+    assert a != b
+
+
+def test_access_log_is_one_json_line(client, caplog):
+    logger = logging.getLogger("gradserve.access")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="gradserve.access"):
+            client.get("/healthz", headers={"X-Request-ID": "log-me"})
+    finally:
+        logger.removeHandler(caplog.handler)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gradserve.access"]
+    [line] = [x for x in lines if x["request_id"] == "log-me"]
+    assert line["method"] == "GET" and line["path"] == "/healthz" and line["status"] == 200
+    assert line["duration_ms"] >= 0 and line["client"]
+
+
+def test_metrics(client):
+    client.post("/v1/evaluate", json=cheap_program())
+    client.post("/v1/evaluate", json={"ops": [{"name": "x", "op": "nope"}]})
+    text = client.get("/metrics").text
+    assert 'gradserve_http_requests_total{method="POST",route="/v1/evaluate",status="200"}' in text
+    assert 'gradserve_http_request_duration_seconds_bucket{le="0.001",method="POST",route="/v1/evaluate"}' \
+        in text
+    assert 'gradserve_http_errors_total{route="/v1/evaluate",status="422"' in text
+    assert "gradserve_http_requests_in_flight 1.0" in text  # this scrape itself
+    assert "gradserve_compute_worker_restarts_total 0.0" in text
+    assert 'gradserve_evaluations_by_device_total{device="cpu"}' in text
+    client.get("/no/such/path/12345")
+    assert "/no/such/path" not in client.get("/metrics").text  # unmatched paths share one label
