@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -47,6 +48,29 @@ class LeafSpec(_Request):
         None, description="Element type. Absent: inferred as torch infers it (a float anywhere -> float32, "
                           "all ints -> int64, all bools -> bool).")
     requires_grad: bool = Field(False, description="Whether autograd records operations on this leaf.")
+
+    @field_validator("data")
+    @classmethod
+    def _b64_envelope(cls, v: Any) -> Any:
+        # A {dtype, shape, b64} object's envelope is checked here, before the service's cost estimate reads
+        # its shape (a shape of dicts or strings made the estimate raise TypeError: a 500). The engine still
+        # decodes and checks the bytes; messages follow the engine's.
+        if isinstance(v, dict):
+            for k in v:
+                if k not in ("dtype", "shape", "b64"):
+                    raise PydanticCustomError("extra_forbidden", "{key}: Extra inputs are not permitted",
+                                              {"key": str(k)[:64]})
+            for k in ("dtype", "shape", "b64"):
+                if k not in v:
+                    raise PydanticCustomError("missing", "{key}: Field required", {"key": k})
+            shape = v["shape"]
+            if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+                raise PydanticCustomError("value_error", "shape must be a list of non-negative integers")
+            if not isinstance(v["b64"], str):
+                raise PydanticCustomError("string_type", "b64: Input should be a valid string")
+            if not isinstance(v["dtype"], str):
+                raise PydanticCustomError("string_type", "dtype: Input should be a valid string")
+        return v
 
 
 class OpSpec(_Request):

@@ -35,7 +35,9 @@ OP_FIELDS = {"name", "op", "args", "kwargs", "no_grad"}
 BACKWARD_FIELDS = {"tensor", "gradient", "retain_graph", "create_graph", "inputs"}
 NAME_MAX = 128
 SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-ONCE_WARNINGS = ("The use of `x.T` on tensors of dimension other than 2",)
+# torch raises these with TORCH_WARN_ONCE: once per process. A request answers as a fresh process would.
+ONCE_WARNINGS = ("The use of `x.T` on tensors of dimension other than 2", "Tensor.T is deprecated on 0-D",
+                 "Tensor.mT is deprecated on 0-D", "Using backward() with create_graph=True")
 _TRIGGERED = re.compile(r" \(Triggered internally at .*\)\s*$", re.S)
 
 

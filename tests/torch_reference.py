@@ -13,7 +13,10 @@ import torch.nn.functional as F
 
 SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _TRIGGERED = re.compile(r" \(Triggered internally at .*\)\s*$", re.S)
-ONCE_WARNINGS = ("The use of `x.T` on tensors of dimension other than 2",)
+ONCE_WARNINGS = ("The use of `x.T` on tensors of dimension other than 2", "Tensor.T is deprecated on 0-D",
+                 "Tensor.mT is deprecated on 0-D", "Using backward() with create_graph=True")
+T_0D = {"T": "Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
+        "mT": "Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases."}
 T_WARNING = (
     "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and it will "
     "throw an error in a future release. Consider `x.mT` to transpose batches of matrices or "
@@ -136,11 +139,15 @@ def evaluate(spec: dict) -> dict:
                     out = fn(*args, **kwargs)
             except Exception as e:  # noqa: BLE001
                 fail(e, loc)
-        if op["op"] == "T" and args[0].ndim != 2 and not any(str(w.message).startswith(ONCE_WARNINGS[0])
-                                                             for w in caught):
-            # torch warns once per process (TORCH_WARN_ONCE); gradserve answers as a fresh process
-            # would, once per request: restore the warning torch already spent earlier in this process.
-            caught.append(warnings.WarningMessage(T_WARNING, UserWarning, __file__, 0))
+        # torch warns once per process (TORCH_WARN_ONCE); gradserve answers as a fresh process would,
+        # once per request: restore a warning torch already spent earlier in this process.
+        expected = None
+        if op["op"] in T_0D and args[0].ndim == 0:
+            expected = T_0D[op["op"]]
+        elif op["op"] == "T" and args[0].ndim != 2:
+            expected = T_WARNING
+        if expected and not any(str(w.message).startswith(expected[:40]) for w in caught):
+            caught.append(warnings.WarningMessage(expected, UserWarning, __file__, 0))
         record(caught)
         names = op["name"] if isinstance(op["name"], list) else [op["name"]]
         outs = list(out) if isinstance(op["name"], list) else [out]

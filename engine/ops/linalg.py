@@ -66,7 +66,8 @@ def _matmul_np(a, b, acc=None):
         and 0 < k <= _SEQ_MAX_K
         and a.size * b.shape[-1] <= _SEQ_MAX_WORK
     ):
-        out = a[..., :, 0:1] * b[..., 0:1, :] if acc is None else acc + a[..., :, 0:1] * b[..., 0:1, :]
+        # from a +0 accumulator, as BLAS: -0 products sum to +0
+        out = (0.0 if acc is None else acc) + a[..., :, 0:1] * b[..., 0:1, :]
         for i in range(1, k):
             out += a[..., :, i : i + 1] * b[..., i : i + 1, :]
         return out

@@ -102,7 +102,10 @@ def _inplace(input, fn, inplace_op=None, *args):
     if out._data.dtype != input._data.dtype:
         raise TorchRuntimeError(
             f"result type {_word(out._data)} can't be cast to the desired output type {_word(input._data)}")
-    input._data = out._data
+    try:
+        input._data[...] = out._data  # in the storage, so that views of it see the change as in torch
+    except (ValueError, TypeError):
+        input._data = out._data
     return input
 
 

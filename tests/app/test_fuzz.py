@@ -24,7 +24,9 @@ SENT = {"requests": 0, "by_operation": {}}
 @pytest.fixture(scope="module")
 def fuzz_server():
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_TIME_LIMIT_S": "5",
-                "GRADSERVE_MAX_IN_FLIGHT": "64"})
+                "GRADSERVE_MAX_IN_FLIGHT": "64",
+                # `device: cuda` without a GPU is a documented 503; let NumPy stand in so it is fuzzed too.
+                "GRADSERVE_ACCEPT_CUDA_ON_CPU": "true"})
     yield s
     s.stop()
 
@@ -41,7 +43,10 @@ def test_fuzz(case, fuzz_server):
     SENT["requests"] += 1
     key = f"{case.method} {case.path}"
     SENT["by_operation"][key] = SENT["by_operation"].get(key, 0) + 1
-    case.call_and_validate(base_url=fuzz_server.url, timeout=30)
+    # positive_data_acceptance is left out: a schema-valid program may still be a wrong one (an unknown
+    # name, a shape mismatch), and the contract answers those with 422. Every other check runs.
+    case.call_and_validate(base_url=fuzz_server.url, timeout=30,
+                           excluded_checks=[schemathesis.checks.positive_data_acceptance])
 
 
 def test_fuzz_sent_enough(fuzz_server):
