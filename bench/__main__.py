@@ -30,7 +30,7 @@ def parse(argv=None):
     p.add_argument(
         "--target", type=float, default=None, help="seconds per timing sample (default 0.2, quick 0.1)"
     )
-    p.add_argument("--duration", type=float, default=None, help="seconds per load run (default 6, quick 3)")
+    p.add_argument("--duration", type=float, default=None, help="seconds per load run (default 4, quick 3)")
     p.add_argument("--connections", type=int, default=16, help="concurrent connections for the service group")
     p.add_argument(
         "--threads",
@@ -43,8 +43,8 @@ def parse(argv=None):
     a = p.parse_args(argv)
     a.rounds = a.rounds or (3 if a.quick else 7)
     a.target = a.target or (0.1 if a.quick else 0.2)
-    a.duration = a.duration or (3.0 if a.quick else 5.0)
-    a.service_rounds = 2 if a.quick else 3
+    a.duration = a.duration or (3.0 if a.quick else 4.0)
+    a.service_rounds = 2 if a.quick else 5
     a.groups = [g for g in a.groups.split(",") if g]
     a.only = [w for w in a.only.split(",") if w]
     unknown = set(a.groups) - set(GROUPS)

@@ -9,6 +9,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchRuntimeError
+from engine.ops._special import erf_array, erfc_array
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
 
@@ -528,25 +529,17 @@ logit_op = defop(
 
 
 def _erf(a):
-    try:
-        from scipy.special import erf as _e  # noqa: PLC0415
-
-        return _e(a).astype(a.dtype, copy=False)
-    except ImportError:
-        return _erf_np(a)
+    return erf_array(a).astype(a.dtype, copy=False)
 
 
-def _erf_np(a):
-    """erf to double precision without SciPy: math.erf elementwise (vectorised for NumPy arrays)."""
-    flat = B.to_numpy(a).astype(np.float64).ravel()
-    out = np.fromiter((math.erf(v) for v in flat), dtype=np.float64, count=flat.size)
-    return B.xp.asarray(out.reshape(a.shape).astype(a.dtype))
+def _erfc(a):
+    return erfc_array(a).astype(a.dtype, copy=False)
 
 
 _TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
-erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf_np),
+erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf),
             self=lambda grad, self: grad * (_TWO_OVER_SQRTPI * (-self * self).exp()))
-erfc = defop("erfc(Tensor self) -> Tensor", _float_out(lambda a: (1 - _erf_np(a)).astype(a.dtype)),
+erfc = defop("erfc(Tensor self) -> Tensor", _float_out(_erfc),
              self=lambda grad, self: grad * (-_TWO_OVER_SQRTPI * (-self * self).exp()))
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
-from engine.errors import TorchRuntimeError
+from engine.errors import EngineError, TorchRuntimeError
 
 REGISTRY: dict[str, OpDef] = {}
 _PY_SCALARS = (bool, int, float)
@@ -48,7 +48,8 @@ class Formula:
     def __init__(self, fn, inputs):
         self.fn = fn
         self.inputs = inputs  # indices of the tensor inputs it computes (one, or several for joint formulas)
-        self.argnames = tuple(inspect.signature(fn).parameters)[1:]  # first is grad
+        # the first parameter is grad; output_mask is passed by keyword to joint formulas, never resolved
+        self.argnames = tuple(n for n in tuple(inspect.signature(fn).parameters)[1:] if n != "output_mask")
 
 
 class OpNode(Node):
@@ -254,6 +255,8 @@ class OpDef:
             vals[i] = arr
         try:
             out = self.forward(*vals)
+        except EngineError:
+            raise
         except ValueError:
             _check_broadcast(vals)  # NumPy's broadcast failure, in torch's words (every array argument)
             raise
