@@ -16,7 +16,7 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz install install-dev clean
+.PHONY: help run test bench lint fuzz fuzz-cli load install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
@@ -25,6 +25,7 @@ help:
 	@echo "make bench  run the benchmarks (python -m bench)"
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
+	@echo "make load   load test + 10-minute soak (python -m bench.load; ARGS='--soak-seconds 20' for short)"
 	@echo "make clean  remove .venv and caches"
 
 $(BIN)/python:
@@ -61,16 +62,21 @@ bench: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
-# Schemathesis against a server of this tree on a free port: every operation of /openapi.json, all checks.
-# Not part of `make test` (it reports schema findings rather than regressions); its state and replay
-# cassettes stay under .venv/fuzz.
+# Schema fuzzing (tests/app/test_fuzz.py): schemathesis generates requests from the app's own OpenAPI schema
+# and sends them to a real server of this tree on a free port; every check but positive_data_acceptance
+# (a schema-valid program may still be a wrong one: 422). `make test` runs it at 1,000 examples per
+# operation; `make fuzz` at FUZZ_EXAMPLES (5,000). `make fuzz-cli` runs schemathesis's own CLI instead
+# (it reports schema findings rather than regressions); its cassettes stay under .venv/fuzz.
 FUZZ_STAMP := $(VENV)/.installed-fuzz
-FUZZ_EXAMPLES ?= 100
+FUZZ_EXAMPLES ?= 5000
 $(FUZZ_STAMP): | $(BIN)/python
 	$(BIN)/python -m pip install --quiet 'schemathesis>=4,<5'
 	@touch $@
 
-fuzz: $(RUNTIME_STAMP) $(FUZZ_STAMP)
+fuzz: $(DEV_STAMP) $(FUZZ_STAMP)
+	GRADSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 0 -s tests/app/test_fuzz.py $(ARGS)
+
+fuzz-cli: $(RUNTIME_STAMP) $(FUZZ_STAMP)
 	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	$(BIN)/gradserve serve --host 127.0.0.1 --port $$port --log-level warning & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
@@ -81,6 +87,10 @@ fuzz: $(RUNTIME_STAMP) $(FUZZ_STAMP)
 	mkdir -p $(VENV)/fuzz && cd $(VENV)/fuzz && \
 	$(abspath $(BIN))/schemathesis run http://127.0.0.1:$$port/openapi.json --checks all \
 	  --max-examples $(FUZZ_EXAMPLES) $(ARGS)
+
+# Load test + soak (bench/load.py): the highest rate with 0 errors for 60 s, then 10 minutes at 80% of it.
+load: $(RUNTIME_STAMP)
+	$(BIN)/python -m bench.load $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

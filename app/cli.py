@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         log_level=args.log_level,
         server_header=False,
+        # gradserve writes its own JSON access log (GRADSERVE_ACCESS_LOG); uvicorn's would say it twice.
+        access_log=not settings.access_log,
         # In-flight evaluations end within the time limit; shutdown does not wait longer than that.
         timeout_graceful_shutdown=math.ceil(settings.time_limit_s) + 5,
     )

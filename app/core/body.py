@@ -72,6 +72,25 @@ def _first_duplicate(body: bytes) -> str | None:
     return found[0] if found else None
 
 
+# An integer literal orjson may not keep exact: it turns those outside [-2**63, 2**64) into floats, silently
+# (2**70 in int64 data became 1.18e21 and -2**63-1 became -2**63, where PyTorch raises "Overflow when
+# unpacking long"). Over-matching (digits inside a string) only costs a second, exact parse.
+_BIG_INT = re.compile(rb"(?<![0-9.eE+\-])-?[0-9]{19,}(?![0-9.eE])")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _exact_ints(body: bytes, doc: Any) -> Any:
+    """The document again, parsed by the standard library, which keeps every integer exact. orjson has
+    already accepted the text, so only the integers can differ."""
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return doc
+
+
 def parse_json(body: bytes) -> Any:
     """orjson's parse, plus what it lets through: a key given twice in one object (it keeps the last)."""
     if not body.strip():
@@ -80,6 +99,8 @@ def parse_json(body: bytes) -> Any:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as e:  # also nesting deeper than 1024, with no recursion on our side
         raise InvalidJSON(f"JSON decode error: {e.msg}", ["body", e.pos]) from None
+    if _BIG_INT.search(body):
+        doc = _exact_ints(body, doc)
     if type(doc) in (dict, list) and _pairs_in_text(body) != _keys_in_doc(doc):
         key = _first_duplicate(body)
         what = f"the key {key!r} appears" if key is not None else "a key appears"

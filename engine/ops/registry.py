@@ -24,6 +24,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
 from engine.errors import EngineError, TorchRuntimeError
+from engine.tensor import Tensor
 
 REGISTRY: dict[str, OpDef] = {}
 _PY_SCALARS = (bool, int, float)
@@ -82,7 +83,7 @@ class OpNode(Node):
         if kind == 2:
             return self._in_meta[op.tensor_index[name[:-6]]][0]
         if kind == 3:
-            return self._in_meta[op.tensor_index[name[:-6]]][1]
+            return D.FROM_NP[self._in_meta[op.tensor_index[name[:-6]]][1]]
         attrs = self._attrs
         return attrs[name] if name in attrs else op.defaults.get(name)
 
@@ -116,8 +117,6 @@ class OpNode(Node):
 
 
 def _unpack_output(node, arr, nr):
-    from engine.tensor import Tensor  # noqa: PLC0415
-
     t = Tensor._make(arr)
     t._req = True
     t.grad_fn = node
@@ -127,18 +126,15 @@ def _unpack_output(node, arr, nr):
 
 def _conform(g, meta):
     """torch's validate_outputs: sum a broadcast gradient down to the input's shape, cast its dtype."""
-    from engine.tensor import Tensor  # noqa: PLC0415
-
     shape, dt = meta
     if not isinstance(g, Tensor):
-        g = Tensor._make(B.xp.full(shape, g, dtype=dt.np))
-        return g
+        return Tensor._make(B.xp.full(shape, g, dtype=dt))
     if g._data.shape != shape:
         from engine.ops.reduction import sum_to_shape  # noqa: PLC0415
 
         g = sum_to_shape(g, shape)
-    if g._data.dtype != dt.np:
-        g = g.to(dt)
+    if g._data.dtype != dt:
+        g = g.to(D.FROM_NP[dt])
     return g
 
 
@@ -216,6 +212,11 @@ class OpDef:
             for i in f.inputs:
                 this._needs_for[i].update(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this})
+        this._save_plans = {}
+        this.nparams = len(this.params)
+        # the lean path of __call__: only tensor parameters, all differentiable, nothing to check first
+        this.simple = (not this.attr_params and this.differentiable and this.diff_index is None
+                       and check is None and list(this.tensor_pos) == list(range(len(this.params))))
         REGISTRY[this.qualname] = this
 
     def __repr__(self):
@@ -225,8 +226,31 @@ class OpDef:
         """Apply to tensors (or Python scalars where the schema takes a Tensor), recording a node.
 
         Arguments bind to the schema's parameters in order, then by name, then to the defaults."""
-        from engine.tensor import Tensor  # noqa: PLC0415
-
+        if self.simple and not kwargs and len(args) == self.nparams:
+            # every parameter is a differentiable tensor input, in schema order: the common case, lean
+            req = False
+            arrays = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a._data)
+                    if a._req:
+                        req = True
+                else:
+                    arrays.append(a)
+            if self.promote:
+                arrays = _promote(args, arrays)
+            try:
+                out = self.forward(*arrays)
+            except EngineError:
+                raise
+            except ValueError:
+                _check_broadcast(arrays)
+                raise
+            if req and grad_mode.enabled:
+                return self._record(args, arrays, _EMPTY, out)
+            if self.nout == 1:
+                return Tensor._make(out)
+            return tuple(Tensor._make(o) for o in out)
         params = self.params
         if kwargs or len(args) != len(params):
             vals = list(args)
@@ -267,9 +291,22 @@ class OpDef:
         attrs = {p: vals[i] for i, p in self.attr_pos} if self.attr_pos else _EMPTY
         return self._record(tensors, arrays, attrs, out)
 
-    def _record(self, args, arrays, attrs, out):
-        from engine.tensor import Tensor  # noqa: PLC0415
+    def _save_plan(self, needs):
+        """What to save when these inputs need a grad: (name, kind, input index or output number)."""
+        want = set()
+        for i, n in enumerate(needs):
+            if n:
+                want |= self._needs_for[i]
+        plan = []
+        for name in sorted(want):
+            k = self.argkind[name]
+            if k == 0:
+                plan.append((name, 0, self.tensor_index[name]))
+            elif k == 1:
+                plan.append((name, 1, 0 if name == "result" else int(name[6:])))
+        return tuple(plan)
 
+    def _record(self, args, arrays, attrs, out):
         node = self.node_cls()
         edges = []
         needs = []
@@ -280,7 +317,7 @@ class OpDef:
                 edges.append(e)
                 needs.append(e[0] is not None)
                 # the input's own dtype (before promotion): its gradient is cast back to it
-                meta.append((a._data.shape, D.FROM_NP[a._data.dtype]))
+                meta.append((a._data.shape, a._data.dtype))
             else:
                 edges.append((None, 0))
                 needs.append(False)
@@ -297,17 +334,15 @@ class OpDef:
         node._attrs = attrs
         saved = {}
         if self.saves_tensors:
-            want = set()
-            for i, n in enumerate(needs):
-                if n:
-                    want |= self._needs_for[i]
-            for name in want:
-                k = self.argkind[name]
+            key = tuple(needs)
+            plan = self._save_plans.get(key)
+            if plan is None:
+                plan = self._save_plans[key] = self._save_plan(needs)
+            for name, k, idx in plan:
                 if k == 0:
-                    saved[name] = args[self.tensor_index[name]]
-                elif k == 1:
-                    nr = 0 if name == "result" else int(name[6:])
-                    saved[name] = out if self.nout == 1 else out[nr]
+                    saved[name] = args[idx]
+                else:
+                    saved[name] = out if self.nout == 1 else out[idx]
         node._saved = saved
         if self.nout == 1:
             t = Tensor._make(out)
