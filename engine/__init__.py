@@ -24,7 +24,7 @@ from engine import _methods  # noqa: E402
 _methods.install(METHODS)
 globals().update({k: v for k, v in FUNCTIONS.items() if k not in globals() or k in FUNCTIONS})
 
-from engine import nn  # noqa: E402
+from engine import linalg, nn  # noqa: E402
 from engine.evaluate import evaluate  # noqa: E402
 from engine.ops.factory import manual_seed  # noqa: E402
 

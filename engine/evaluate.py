@@ -164,7 +164,7 @@ def encode_array(arr):
 class _Binder:
     """How a request's args/kwargs map to a Python-facing function, read once from its signature."""
 
-    __slots__ = ("params", "var_positional")
+    __slots__ = ("params", "var_positional", "var_kind")
 
     def __init__(self, fn):
         try:
@@ -174,9 +174,12 @@ class _Binder:
             return
         self.params = []
         self.var_positional = False
+        self.var_kind = "literal"
         for p in sig.parameters.values():
             if p.kind is p.VAR_POSITIONAL:
                 self.var_positional = True
+                ann = p.annotation if isinstance(p.annotation, str) else ""
+                self.var_kind = "tensor" if ann.startswith("Tensor") else "literal"
                 continue
             if p.kind is p.VAR_KEYWORD:
                 continue
@@ -190,6 +193,8 @@ class _Binder:
                 kind = "dtype"
             elif p.name == "index" and ann == "Index":
                 kind = "index"
+            elif re.search(r"\bfloat\b", ann):
+                kind = "number"  # the protocol's "Infinity"/"NaN" strings stand for floats here too
             else:
                 kind = "literal"
             self.params.append((p.name, kind, p.kind is p.KEYWORD_ONLY))
@@ -203,7 +208,7 @@ class _Binder:
         positional = [p for p in self.params if not p[2]]
         if i < len(positional):
             return positional[i][1]
-        return "literal"
+        return self.var_kind
 
 
 _BINDERS: dict = {}
@@ -271,6 +276,8 @@ def _convert(value, kind, env, loc):
         return D.BY_NAME[value]
     if kind == "index":
         return _convert_index(value, env, loc)
+    if kind == "number" and isinstance(value, str) and value in SPECIAL:
+        return SPECIAL[value]
     if isinstance(value, list):
         return [(_lookup(v, env, loc) if isinstance(v, str) and v in env else v) for v in value]
     return value

@@ -206,34 +206,9 @@ addmm_op = defop(
 
 # ----- torch's reshape / contiguous, as the decompositions below record them -----
 
-_LAZY: dict = {}
-
-
-def _reshape_alias_op():
-    """`_reshape_alias` (ReshapeAliasBackward0): reshape of a non-contiguous tensor a view can express."""
-    op = _LAZY.get("_reshape_alias") or REGISTRY.get("_reshape_alias")
-    if op is None:
-        op = defop(
-            "_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a)",
-            lambda a, size, stride=None: np.reshape(a, tuple(size), copy=False),
-            index=0,
-            self=lambda grad, self_shape: grad.reshape(self_shape),
-        )
-    _LAZY["_reshape_alias"] = op
-    return op
-
 
 def _reshape(t, shape):
-    """at::reshape: a view when contiguous, `_reshape_alias` when strides allow, else clone + _unsafe_view."""
-    a = t._data
-    shape = infer_size(shape, a.size)
-    if a.flags.c_contiguous:
-        return S.view_op(t, size=shape)
-    try:
-        np.reshape(a, shape, copy=False)
-    except ValueError:
-        return S.unsafe_view(P.clone(t), size=shape)
-    return _reshape_alias_op()(t, size=shape, stride=None)
+    return S.reshape(t, shape)
 
 
 def _contiguous(t):
@@ -359,41 +334,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 
 def _diagonal_ops():
-    """diagonal (DiagonalBackward0) and its backward diagonal_backward (DiagonalBackwardBackward0)."""
-    if "diagonal" in _LAZY:
-        return _LAZY["diagonal"]
-    diag = REGISTRY.get("diagonal")
-    if diag is None:
-
-        def fwd(a, offset=0, dim1=0, dim2=1):
-            return np.diagonal(a, offset, wrap_dim(dim1, a.ndim), wrap_dim(dim2, a.ndim))
-
-        def bwd_fwd(g, input_sizes, offset, dim1, dim2):
-            out = B.xp.zeros(tuple(input_sizes), dtype=g.dtype)
-            view = np.diagonal(out, offset, wrap_dim(dim1, out.ndim), wrap_dim(dim2, out.ndim))
-            view.setflags(write=True)
-            view[...] = g
-            return out
-
-        holder = {}
-        holder["bwd"] = defop(
-            "diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> "
-            "Tensor",
-            bwd_fwd,
-            index=0,
-            grad_output=lambda grad, offset, dim1, dim2: holder["diag"](grad, offset, dim1, dim2),
-        )
-        holder["diag"] = defop(
-            "diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)",
-            fwd,
-            index=0,
-            self=lambda grad, self_shape, offset, dim1, dim2: holder["bwd"](
-                grad, list(self_shape), offset, dim1, dim2
-            ),
-        )
-        diag = holder["diag"]
-    _LAZY["diagonal"] = diag
-    return diag
+    """diagonal (DiagonalBackward0), the entry join.py registers."""
+    return REGISTRY["diagonal"]
 
 
 _NUM_LETTERS = 26

@@ -25,7 +25,7 @@ from engine.ops import pointwise as P
 from engine.ops._special import erf_array
 from engine.ops import reduction as R
 from engine.ops import shape as S
-from engine.ops._util import broadcast_shapes, list_str, wrap_dim, wrap_dims
+from engine.ops._util import broadcast_shapes, list_str, wrap_dim
 from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
 
@@ -163,67 +163,6 @@ xlogy = defop(
     "xlogy.Tensor_nn(Tensor self, Tensor other) -> Tensor", _xlogy_fwd, promote=True, index=0,
     self=lambda grad, self, other: grad * xlogy((self != 0).to(other.dtype), other),
     other=lambda grad, self, other: grad * self / other,
-)
-
-
-def _vnorm_fwd(a, ord=2, dim=None, keepdim=False, dtype=None):
-    if a.dtype.kind != "f":
-        raise TorchRuntimeError(
-            f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_word(a)}")
-    axes = None if dim is None else wrap_dims(dim, a.ndim)
-    if a.ndim == 0:
-        axes = None
-    p = float(ord)
-    x = np.abs(a).astype(np.float64)
-    with _errstate():
-        if p == 2:
-            r = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim))
-        elif p == 1:
-            r = np.sum(x, axis=axes, keepdims=keepdim)
-        elif p == math.inf:
-            r = np.max(x, axis=axes, keepdims=keepdim)
-        elif p == -math.inf:
-            r = np.min(x, axis=axes, keepdims=keepdim)
-        elif p == 0:
-            r = np.sum(x != 0, axis=axes, keepdims=keepdim).astype(np.float64)
-        else:
-            r = np.power(np.sum(np.power(x, p), axis=axes, keepdims=keepdim), 1.0 / p)
-    return np.asarray(r).astype(a.dtype)
-
-
-def _vnorm_grad(grad, self, result, ord, dim, keepdim):
-    """torch's linalg_vector_norm_backward (norm_backward), with the engine's ops."""
-    if not keepdim and dim is not None and self.ndim:
-        for d in wrap_dims(dim, self.ndim):
-            grad = grad.unsqueeze(d)
-            result = result.unsqueeze(d)
-    p = float(ord)
-    if p == 0:
-        return self * 0.0
-    if p == 1:
-        return self.sgn() * grad
-    if p == 2:
-        return grad * P.where(result == 0, 0.0, self / result)
-    if math.isinf(p):
-        a = self.abs()
-        mask = (a == result) | a.isnan()
-        cnt = mask.sum(dim, True) if dim is not None else mask.sum()
-        return self.sgn() * ((grad / cnt) * mask)
-    if p < 1:
-        scaled = self.sgn() * P.where(self == 0, 0.0, self.abs().pow(p - 1))
-        return scaled * grad * result.pow(1 - p)
-    if p < 2:
-        scaled = self.sgn() * self.abs().pow(p - 1)
-    else:
-        scaled = self * self.abs().pow(p - 2)
-    return scaled * P.where(result == 0, 0.0, grad / result.pow(p - 1))
-
-
-vector_norm = defop(
-    "linalg_vector_norm.nn(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, "
-    "ScalarType? dtype=None) -> Tensor",
-    _vnorm_fwd, index=0,
-    self=lambda grad, self, result, ord, dim, keepdim: _vnorm_grad(grad, self, result, ord, dim, keepdim),
 )
 
 
@@ -1153,7 +1092,7 @@ torch_log_softmax.__name__ = "log_softmax"
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
               out: Tensor | None = None) -> Tensor:
     """input / max(||input||_p over dim, eps), as torch composes it."""
-    denom = S.expand_as(clamp_min(vector_norm(input, p, [dim], True), eps), input)
+    denom = S.expand_as(clamp_min(R.vector_norm_op(input, p, [dim], True), eps), input)
     res = P.div(input, denom)
     if out is not None:
         out._data = res._data
@@ -1340,8 +1279,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-08) 
         shape = broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
         x1 = S.expand(x1, shape)
         x2 = S.expand(x2, shape)
-    n1 = P.clone(vector_norm(x1, 2, [dim], True))
-    n2 = P.clone(vector_norm(x2, 2, [dim], True))
+    n1 = P.clone(R.vector_norm_op(x1, 2, [dim], True))
+    n2 = P.clone(R.vector_norm_op(x2, 2, [dim], True))
     n1._data = np.maximum(n1._data, _scalar(eps, n1._data.dtype))
     n2._data = np.maximum(n2._data, _scalar(eps, n2._data.dtype))
     return R.sum((x1 / n1) * (x2 / n2), dim)

@@ -164,16 +164,26 @@ def view(input: Tensor, *size) -> Tensor:
     return view_op(input, size=size_arg(size))
 
 
+reshape_alias = defop(
+    "_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a)",
+    lambda a, size, stride=None: np.reshape(a, tuple(size), copy=False),
+    self=lambda grad, self_shape: grad.reshape(self_shape),
+)
+
+
 def reshape(input: Tensor, shape: list[int]) -> Tensor:
+    """at::reshape: a view when contiguous, `_reshape_alias` when strides allow a view, else a copy."""
     shape = size_arg(shape) if not isinstance(shape, int) else (shape,)
     a = input._data
     new = infer_size(shape, a.size)
+    if a.flags.c_contiguous:
+        return view_op(input, size=new)
     try:
         np.reshape(a, new, copy=False)
     except ValueError:
         # torch copies a tensor whose strides allow no view: CloneBackward0 under UnsafeViewBackward0
         return unsafe_view(input.clone(), size=new)
-    return view_op(input, size=new)
+    return reshape_alias(input, size=new, stride=None)
 
 
 def expand(input: Tensor, *size) -> Tensor:
