@@ -188,9 +188,16 @@ def patch_forward():
     stock_call, stock_record = R.OpDef.__call__, R.OpDef._record
     new = object.__new__
     grad_mode, seq, grad_accumulator = A.grad_mode, A._seq, A.grad_accumulator
-    from_np = D.FROM_NP
     make = Tensor._make
     no_edge = (None, 0)
+    # _in_meta's dtype: the engine has stored both engine dtypes and NumPy dtypes; store what the stock does
+    probe = stock_call(
+        R.REGISTRY["mul.Tensor"],
+        Tensor._make(np.ones(1, np.float32)).requires_grad_(),
+        Tensor._make(np.ones(1, np.float32)),
+    )
+    engine_dtypes = hasattr(probe.grad_fn._in_meta[0][1], "np")
+    from_np = D.FROM_NP if engine_dtypes else {d.np: d.np for d in D.FROM_NP.values()}
 
     def tails(op):
         t = op.__dict__.get("_hp_tail")
@@ -471,7 +478,7 @@ def patch_apply(raw=False):
             m = meta[i]
             if isinstance(gi, Tensor):
                 d = gi._data
-                if d.shape == m[0] and d.dtype == m[1].np:
+                if d.shape == m[0] and d.dtype == getattr(m[1], "np", m[1]):
                     continue
             out[i] = conform(gi, m)
         diff = op.diff_index

@@ -14,6 +14,7 @@ version: `python -m bench.load --rate 50 --hold-seconds 0 --soak-seconds 20` (te
 Prints one JSON document (and writes it to `--out`). Client and server share the machine's cores:
 on a small machine the client's own CPU use caps the rates found.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,17 +33,37 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The mix: mostly small programs (the service's common case), some medium ones with a backward pass.
 BODIES = [
-    {"leaves": {"a": {"data": 2.0, "requires_grad": True}, "b": {"data": 3.0}},
-     "ops": [{"name": "c", "op": "mul", "args": ["a", "b"]}], "backward": [{"tensor": "c"}]},
-    {"leaves": {"x": {"data": [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], "requires_grad": True},
-                "w": {"data": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "requires_grad": True}},
-     "ops": [{"name": "h", "op": "matmul", "args": ["x", "w"]}, {"name": "p", "op": "softmax", "args": ["h", 1]},
-             {"name": "l", "op": "sum", "args": ["p"]}],
-     "backward": [{"tensor": "l"}], "outputs": ["l"], "grads": ["x", "w"]},
-    {"ops": [{"name": "a", "op": "randn", "args": [32, 32], "kwargs": {"requires_grad": True}},
-             {"name": "b", "op": "tanh", "args": ["a"]}, {"name": "c", "op": "matmul", "args": ["b", "b"]},
-             {"name": "s", "op": "mean", "args": ["c"]}],
-     "seed": 1, "backward": [{"tensor": "s"}], "outputs": ["s"], "grads": ["a"]},
+    {
+        "leaves": {"a": {"data": 2.0, "requires_grad": True}, "b": {"data": 3.0}},
+        "ops": [{"name": "c", "op": "mul", "args": ["a", "b"]}],
+        "backward": [{"tensor": "c"}],
+    },
+    {
+        "leaves": {
+            "x": {"data": [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], "requires_grad": True},
+            "w": {"data": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "requires_grad": True},
+        },
+        "ops": [
+            {"name": "h", "op": "matmul", "args": ["x", "w"]},
+            {"name": "p", "op": "softmax", "args": ["h", 1]},
+            {"name": "l", "op": "sum", "args": ["p"]},
+        ],
+        "backward": [{"tensor": "l"}],
+        "outputs": ["l"],
+        "grads": ["x", "w"],
+    },
+    {
+        "ops": [
+            {"name": "a", "op": "randn", "args": [32, 32], "kwargs": {"requires_grad": True}},
+            {"name": "b", "op": "tanh", "args": ["a"]},
+            {"name": "c", "op": "matmul", "args": ["b", "b"]},
+            {"name": "s", "op": "mean", "args": ["c"]},
+        ],
+        "seed": 1,
+        "backward": [{"tensor": "s"}],
+        "outputs": ["s"],
+        "grads": ["a"],
+    },
 ]
 ENCODED = [json.dumps(b).encode() for b in BODIES]
 
@@ -55,7 +76,7 @@ def rss_bytes(pid: int) -> int:
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
-                if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
                     pids.append(int(entry.name))
             except (OSError, ValueError):
                 pass
@@ -75,8 +96,14 @@ def _pct(sorted_lat: list[float], q: float) -> float | None:
     return round(sorted_lat[min(len(sorted_lat) - 1, int(q * len(sorted_lat)))] * 1000, 3)
 
 
-async def run_rate(url: str, rate: float, seconds: float, pid: int | None = None, sample_every: float = 5.0,
-                   max_outstanding: int = 512) -> dict:
+async def run_rate(
+    url: str,
+    rate: float,
+    seconds: float,
+    pid: int | None = None,
+    sample_every: float = 5.0,
+    max_outstanding: int = 512,
+) -> dict:
     """Open loop: request i is sent at t0 + i/rate whatever the earlier ones do. Returns counts, latency
     percentiles (ms), the rate achieved, error kinds and RSS samples."""
     lat: list[float] = []
@@ -86,11 +113,14 @@ async def run_rate(url: str, rate: float, seconds: float, pid: int | None = None
     rss: list[tuple[float, int]] = []
     limits = httpx.Limits(max_connections=max_outstanding, max_keepalive_connections=max_outstanding)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
         async def one(body: bytes) -> None:
             nonlocal outstanding
             t0 = time.perf_counter()
             try:
-                r = await client.post("/v1/evaluate", content=body, headers={"content-type": "application/json"})
+                r = await client.post(
+                    "/v1/evaluate", content=body, headers={"content-type": "application/json"}
+                )
                 if r.status_code >= 400:
                     key = f"http_{r.status_code}"
                     errors[key] = errors.get(key, 0) + 1
@@ -128,18 +158,29 @@ async def run_rate(url: str, rate: float, seconds: float, pid: int | None = None
     if pid is not None:
         rss.append((round(time.perf_counter() - start, 1), rss_bytes(pid)))
     lat.sort()
-    return {"target_rps": rate, "seconds": round(wall, 2), "sent": sent, "completed": len(lat),
-            "achieved_rps": round(len(lat) / wall, 1) if wall else 0.0,
-            "errors": sum(errors.values()), "error_kinds": errors,
-            "p50_ms": _pct(lat, 0.50), "p90_ms": _pct(lat, 0.90), "p99_ms": _pct(lat, 0.99),
-            "max_ms": round(lat[-1] * 1000, 3) if lat else None,
-            "rss_mib": [(t, round(b / (1 << 20), 1)) for t, b in rss]}
+    return {
+        "target_rps": rate,
+        "seconds": round(wall, 2),
+        "sent": sent,
+        "completed": len(lat),
+        "achieved_rps": round(len(lat) / wall, 1) if wall else 0.0,
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "p50_ms": _pct(lat, 0.50),
+        "p90_ms": _pct(lat, 0.90),
+        "p99_ms": _pct(lat, 0.99),
+        "max_ms": round(lat[-1] * 1000, 3) if lat else None,
+        "rss_mib": [(t, round(b / (1 << 20), 1)) for t, b in rss],
+    }
 
 
 def _clean(res: dict, p99_limit_ms: float) -> bool:
-    return (res["errors"] == 0 and res["completed"] >= 0.95 * res["sent"]
-            and res["achieved_rps"] >= 0.9 * res["target_rps"]
-            and (res["p99_ms"] or 0) <= p99_limit_ms)
+    return (
+        res["errors"] == 0
+        and res["completed"] >= 0.95 * res["sent"]
+        and res["achieved_rps"] >= 0.9 * res["target_rps"]
+        and (res["p99_ms"] or 0) <= p99_limit_ms
+    )
 
 
 async def find_rate(url: str, a, pid: int | None, log) -> tuple[float, list[dict]]:
@@ -147,7 +188,10 @@ async def find_rate(url: str, a, pid: int | None, log) -> tuple[float, list[dict
     while rate <= a.max_rate:
         res = await run_rate(url, rate, a.step_seconds, pid, a.sample_every)
         steps.append(res)
-        log(f"step {rate:.0f} rps: {res['errors']} errors, achieved {res['achieved_rps']}, p99 {res['p99_ms']} ms")
+        log(
+            f"step {rate:.0f} rps: {res['errors']} errors, achieved {res['achieved_rps']}, "
+            f"p99 {res['p99_ms']} ms"
+        )
         if not _clean(res, a.p99_limit_ms):
             break
         best = rate
@@ -160,9 +204,26 @@ def start_server(workers: int) -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "GRADSERVE_ACCESS_LOG": os.environ.get("GRADSERVE_ACCESS_LOG", "false")}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(workers), "--log-level", "warning"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -199,7 +260,10 @@ async def main_async(a) -> dict:
                 return out
         while a.hold_seconds > 0:
             hold = await run_rate(url, rate, a.hold_seconds, pid, a.sample_every)
-            log(f"hold {rate:.0f} rps for {a.hold_seconds} s: {hold['errors']} errors, p99 {hold['p99_ms']} ms")
+            log(
+                f"hold {rate:.0f} rps for {a.hold_seconds} s: {hold['errors']} errors, "
+                f"p99 {hold['p99_ms']} ms"
+            )
             out["hold"] = hold
             if hold["errors"] == 0 or rate < 2:
                 break
@@ -222,8 +286,9 @@ async def main_async(a) -> dict:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--url", help="an already running server (default: start one here)")
     p.add_argument("--pid", type=int, help="the --url server's pid, for RSS samples")
     p.add_argument("--workers", type=int, default=1, help="server processes when started here")

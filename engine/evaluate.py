@@ -13,7 +13,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import grad_mode, run_backward
 from engine.errors import EngineError, LimitExceeded, RequestError, TorchRuntimeError, TorchTypeError
-from engine.tensor import Tensor, tensor
+from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, tensor
 
 # ----- limits -----
 
@@ -294,9 +294,12 @@ def _bshape(shapes):
 
 
 def _size_from(args, kwargs, name="size"):
-    size = kwargs.get(name, args[0] if args and not isinstance(args[0], Tensor) else None)
-    if size is None:
-        size = [a for a in args if isinstance(a, int)]
+    if name in kwargs:
+        size = kwargs[name]
+    elif args and all(isinstance(a, int) for a in args):
+        size = list(args)  # zeros(2, 3): the sizes as separate arguments
+    else:
+        size = args[0] if args and not isinstance(args[0], Tensor) else []
     if isinstance(size, int):
         size = [size]
     if isinstance(size, list | tuple) and len(size) == 1 and isinstance(size[0], list | tuple):
@@ -592,7 +595,7 @@ def _build_leaves(run, spec):
         t = _make_tensor(data, dt, loc)
         if rg:
             try:
-                t.requires_grad = True
+                t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
             except EngineError as e:
                 e.loc = loc
                 raise

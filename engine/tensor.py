@@ -20,9 +20,9 @@ NONLEAF_GRAD_WARNING = (
 )
 # torch's factories (torch.tensor, torch.ones, ... with requires_grad=True) say "Only ..."; its Python setter
 # `t.requires_grad = True` says "only Tensors of floating point and complex dtype ..." (lower case), and
-# requires_grad_() "only Tensors of floating point dtype ...". engine.ops.factory reaches this through the
-# setter, so the setter keeps the factories' text until factory._finish calls _set_requires_grad itself.
+# requires_grad_() "only Tensors of floating point dtype ...".
 REQUIRES_GRAD_DTYPE_MSG = "Only Tensors of floating point and complex dtype can require gradients"
+SETTER_DTYPE_MSG = "only Tensors of floating point and complex dtype can require gradients"
 
 
 class Size(tuple):
@@ -71,7 +71,7 @@ class Tensor:
     def requires_grad(self, value):
         if self.grad_fn is not None and value:  # torch's setter refuses True too (requires_grad_ does not)
             raise TorchRuntimeError("you can only change requires_grad flags of leaf variables.")
-        self._set_requires_grad(value, REQUIRES_GRAD_DTYPE_MSG)
+        self._set_requires_grad(value, SETTER_DTYPE_MSG)
 
     def _set_requires_grad(self, value, dtype_msg):
         if self.grad_fn is not None and not value:
@@ -489,7 +489,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
                 arr = B.xp.asarray(arr)
     t = Tensor._make(arr)
     if requires_grad:
-        t.requires_grad = True
+        t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
     return t
 
 

@@ -1,13 +1,18 @@
 """Shared helpers of the op table: dim wrapping and torch's shape messages."""
 from __future__ import annotations
 
-from engine.errors import TorchIndexError, TorchRuntimeError
+import operator
+
+from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
 
 
 def wrap_dim(dim, ndim):
     n = max(ndim, 1)
     if not isinstance(dim, int):
-        dim = int(dim)
+        try:
+            dim = operator.index(dim)  # NumPy and 0-d integer tensors pass; 0.5 does not, as in torch
+        except TypeError:
+            raise TorchTypeError(f"dim must be an integer, not {type(dim).__name__}") from None
     if not -n <= dim < n:
         raise TorchIndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim % n
@@ -61,7 +66,7 @@ def infer_size(shape, numel):
                 raise TorchRuntimeError("only one dimension can be inferred")
             infer = i
         elif s < 0:
-            raise TorchRuntimeError(f"invalid shape dimension {s}")
+            raise TorchRuntimeError(f"invalid shape dimension {s} at index {i} of shape {list_str(shape)}")
         else:
             prod *= s
     if infer is not None:

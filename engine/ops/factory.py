@@ -9,7 +9,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError
 from engine.ops._util import size_arg
-from engine.tensor import Tensor
+from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
 class _Generators(threading.local):
     """The random generator, per thread: a request's `seed` must not leak into a concurrent request."""
@@ -37,7 +37,7 @@ def _finish(arr, requires_grad):
         arr = B.xp.asarray(arr)
     t = Tensor._make(arr)
     if requires_grad:
-        t.requires_grad = True
+        t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
     return t
 
 

@@ -38,8 +38,8 @@ def test_missing_or_bad_key_is_401(keyed, headers):
     assert keyed.get("/v1/ops", headers=headers).status_code == 401
 
 
-@pytest.mark.parametrize("headers", [{"Authorization": "Bearer k1-secret"}, {"authorization": "bearer k2-secret"},
-                                     {"X-API-Key": "k2-secret"}])
+@pytest.mark.parametrize("headers", [{"Authorization": "Bearer k1-secret"},
+                                     {"authorization": "bearer k2-secret"}, {"X-API-Key": "k2-secret"}])
 def test_valid_key_passes(keyed, headers):
     assert keyed.post("/v1/evaluate", json=cheap_program(), headers=headers).status_code == 200
     assert keyed.get("/v1/ops", headers=headers).status_code == 200

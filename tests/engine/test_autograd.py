@@ -430,10 +430,6 @@ def test_requires_grad_on_int_tensor(dtype):
     assert_raises_like_torch(ones)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "torch's setter says 'only Tensors of floating point and complex dtype can require gradients' (lower "
-    "case); engine/tensor.py's setter keeps the factories' 'Only ...' because engine/ops/factory.py's "
-    "_finish sets requires_grad through the setter"))
 @pytest.mark.parametrize("dtype", ["int64", "bool"])
 def test_requires_grad_setter_on_int_tensor(dtype):
     def setter(m):

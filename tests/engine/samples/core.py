@@ -250,9 +250,8 @@ ERRORS += [
     ErrorSample("view", (T((2, 6)), 5, 3), kind="method"),
     ErrorSample("view", (T((2, 6)), -1, -1), kind="method"),
     ErrorSample("view", (T((2, 6)), 5, -1), kind="method"),
-    ErrorSample("view", (T((2, 6)), -2, 6), kind="method",
-                note="xfail: engine/ops/_util.py infer_size says 'invalid shape dimension -2' without "
-                "torch's ' at index 0 of shape [-2, 6]'"),
+    ErrorSample("view", (T((2, 6)), -2, 6), kind="method"),
+    ErrorSample("reshape", (T((2, 6)), (3, -2))),
     ErrorSample("view", (T((0, 3)), -1, 0), kind="method"),
     ErrorSample("reshape", (T((2, 6)), (5, 2))),
     ErrorSample("reshape", (T((2, 6)), (-1, 5))),
