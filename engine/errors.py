@@ -40,8 +40,12 @@ class TorchTypeError(EngineError, TypeError):
     type = "TypeError"
 
 
+class TorchNotImplementedError(EngineError, NotImplementedError):
+    type = "NotImplementedError"
+
+
 # Torch names its exceptions by the builtin classes; so do we, for tracebacks that read like torch's.
-for _cls in (TorchRuntimeError, TorchIndexError, TorchValueError, TorchTypeError):
+for _cls in (TorchRuntimeError, TorchIndexError, TorchValueError, TorchTypeError, TorchNotImplementedError):
     _cls.__name__ = _cls.__qualname__ = _cls.type
 
 

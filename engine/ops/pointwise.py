@@ -8,7 +8,7 @@ import numpy as np
 from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import Node, _seq, edge_of, grad_mode
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops._special import erf_array, erfc_array
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
@@ -454,11 +454,26 @@ logical_not = nondiff("logical_not(Tensor self) -> Tensor", np.logical_not)
 isnan = nondiff("isnan(Tensor self) -> Tensor", np.isnan)
 isinf = nondiff("isinf(Tensor self) -> Tensor", np.isinf)
 isfinite = nondiff("isfinite(Tensor self) -> Tensor", np.isfinite)
-bitwise_and = nondiff("bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor", np.bitwise_and, promote=True)
-bitwise_or = nondiff("bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor", np.bitwise_or, promote=True)
-bitwise_xor = nondiff("bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor", np.bitwise_xor, promote=True)
-bitwise_not = nondiff("bitwise_not(Tensor self) -> Tensor", lambda a: np.logical_not(a) if a.dtype.kind == "b"
-                      else np.invert(a))
+def _integral_only(name, fn):
+    """Bitwise kernels exist for integers and bools only: torch's NotImplementedError otherwise."""
+
+    def f(*arrays):
+        for a in arrays:
+            if getattr(a, "dtype", None) is not None and a.dtype.kind == "f":
+                raise TorchNotImplementedError(f'"{name}_cpu" not implemented for \'{_dtype_word(D.FROM_NP[a.dtype])}\'')
+        return fn(*arrays)
+
+    return f
+
+
+bitwise_and = nondiff("bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor",
+                      _integral_only("bitwise_and", np.bitwise_and), promote=True)
+bitwise_or = nondiff("bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor",
+                     _integral_only("bitwise_or", np.bitwise_or), promote=True)
+bitwise_xor = nondiff("bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor",
+                      _integral_only("bitwise_xor", np.bitwise_xor), promote=True)
+bitwise_not = nondiff("bitwise_not(Tensor self) -> Tensor", _integral_only(
+    "bitwise_not", lambda a: np.logical_not(a) if a.dtype.kind == "b" else np.invert(a)))
 
 # ----- Unary math -----
 

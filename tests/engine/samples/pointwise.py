@@ -427,10 +427,9 @@ ERRORS += [
     ErrorSample("sub", (T((3,), dtype="bool"), T((3,), dtype="bool"))),
     ErrorSample("rsub", (T((3,), dtype="bool"), T((3,), dtype="bool"))),
     ErrorSample("neg", (T((3,), dtype="bool"),)),
-    ErrorSample("bitwise_and", (T((3,)), T((3,))),
-                note="xfail: torch raises NotImplementedError; engine.errors has no NotImplementedError "
-                "class "
-                "(the engine raises numpy's TypeError)"),
+    ErrorSample("bitwise_and", (T((3,)), T((3,)))),
+    ErrorSample("bitwise_or", (T((3,), dtype="float64"), T((3,), dtype="int64"))),
+    ErrorSample("bitwise_not", (T((3,)),)),
     ErrorSample("add", (T((3,), dtype="int64"), T((3,), dtype="int64")), {"alpha": 0.5}),
     ErrorSample("sub", (T((3,), dtype="int64"), 2), {"alpha": 1.5}),
     ErrorSample("add", (T((3,)), T((3,))), {"alpha": True}),
