@@ -464,10 +464,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """torch.autograd.grad: the gradients of `outputs` with respect to `inputs`, nothing accumulated."""
-    from engine.tensor import Tensor  # noqa: PLC0415
-
     outputs = _as_list(outputs)
-    single = isinstance(inputs, Tensor)
     inputs = _as_list(inputs)
     if not inputs:
         raise TorchRuntimeError("`inputs` argument to `grad()` cannot be empty.")

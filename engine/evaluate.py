@@ -12,7 +12,14 @@ import numpy as np
 from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import grad_mode, run_backward
-from engine.errors import EngineError, LimitExceeded, RequestError, TorchRuntimeError, TorchTypeError
+from engine.errors import (
+    EngineError,
+    LimitExceeded,
+    RequestError,
+    TorchNotImplementedError,
+    TorchRuntimeError,
+    TorchTypeError,
+)
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, tensor
 
 # ----- limits -----
@@ -644,8 +651,13 @@ def _run_ops(run, spec, caught):
             raise LimitExceeded("the op ran out of memory", loc) from None
         except TypeError as e:
             raise TorchTypeError(str(e), loc) from None
-        except (ValueError, IndexError, ZeroDivisionError, FloatingPointError, OverflowError) as e:
-            raise TorchRuntimeError(str(e), loc) from None
+        except NotImplementedError as e:
+            raise TorchNotImplementedError(str(e), loc) from None
+        except RecursionError:
+            raise LimitExceeded("the op nests too deeply", loc) from None
+        except Exception as e:  # noqa: BLE001 - a client's program must never surface as a server error
+            raise TorchRuntimeError(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError | IndexError)
+                                    else str(e), loc) from None
         finally:
             grad_mode.enabled = True
         run.record_warnings(caught[n_before:])

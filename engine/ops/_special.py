@@ -1,7 +1,6 @@
 """Special functions on arrays that NumPy lacks, vectorised in float64 (no SciPy dependency)."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -22,7 +22,12 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
-from engine.errors import EngineError, TorchIndexError, TorchRuntimeError, TorchTypeError
+from engine.errors import (
+    TorchIndexError,
+    TorchNotImplementedError,
+    TorchRuntimeError,
+    TorchTypeError,
+)
 from engine.ops import shape as S
 from engine.ops._util import list_str
 from engine.ops.registry import REGISTRY, defop
@@ -50,10 +55,6 @@ _NAME = {
     "uint8": "unsigned char",
     "bool": "bool",
 }
-
-
-class TorchNotImplementedError(EngineError, NotImplementedError):
-    type = "NotImplementedError"
 
 
 def _word(a):

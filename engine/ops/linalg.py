@@ -11,7 +11,7 @@ from engine import _backend as B
 from engine.errors import TorchRuntimeError, TorchValueError
 from engine.ops import pointwise as P
 from engine.ops import shape as S
-from engine.ops._util import broadcast_shapes, infer_size, wrap_dim
+from engine.ops._util import broadcast_shapes
 from engine.ops.registry import REGISTRY, defop
 from engine.tensor import Tensor
 

@@ -19,7 +19,12 @@ import numpy as np
 from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import grad_mode
-from engine.errors import EngineError, TorchIndexError, TorchRuntimeError, TorchValueError
+from engine.errors import (
+    TorchIndexError,
+    TorchNotImplementedError,
+    TorchRuntimeError,
+    TorchValueError,
+)
 from engine.ops import linalg as L
 from engine.ops import pointwise as P
 from engine.ops._special import erf_array
@@ -28,12 +33,6 @@ from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
 from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
-
-
-class TorchNotImplementedError(EngineError, NotImplementedError):
-    """torch's NotImplementedError (a kernel without an implementation for a dtype)."""
-
-    type = "NotImplementedError"
 
 
 _WORD = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
