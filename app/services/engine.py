@@ -76,7 +76,10 @@ def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
     try:
         if backend != "numpy":
             _backend.use(backend)
-        return evaluate_json(orjson.loads(body), limits, extra)
+        # the same parse as the server's (big integers stay exact, so the engine reports their overflow)
+        from app.core.body import parse_json  # noqa: PLC0415
+
+        return evaluate_json(parse_json(body), limits, extra)
     except EngineError as e:
         raise _portable(e) from None
     finally:
