@@ -9,6 +9,7 @@ neither FastAPI nor the engine, so a worker starts with only what `preload` name
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import json
 import logging
@@ -88,6 +89,10 @@ def _worker_main(conn: Connection, parent_pid: int, preload: tuple[str, ...], th
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     for name in preload:
         importlib.import_module(name)
+    # as the server does (app.main._tune_gc): graphs are many small objects and no cycles
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     conn.send(("ready", os.getpid()))
     while True:
         try:
