@@ -120,3 +120,31 @@ def _walk_category(data) -> int:
                 return 2
             cat = max(cat, c)
     return 2 if cat < 0 else cat  # an empty list is float, as in torch
+
+
+# ----- how torch's messages name dtypes -----
+
+_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_CPP_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
+             "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+
+
+def _key(x) -> str:
+    """The dtype name of an engine dtype, a NumPy dtype, or anything with a .dtype (array, Tensor)."""
+    if isinstance(x, dtype):
+        return x.name
+    dt = getattr(x, "dtype", x)
+    return dt.name if isinstance(dt, dtype) else np.dtype(dt).name
+
+
+def scalar_type_name(x) -> str:
+    """torch's ScalarType name, as in "not implemented for 'Float'"."""
+    k = _key(x)
+    return _SCALAR_TYPE.get(k, k)
+
+
+def cpp_type_name(x) -> str:
+    """The C++ type name torch prints in some messages ("long int", "c10::Half")."""
+    k = _key(x)
+    return _CPP_TYPE.get(k, k)

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import dtypes as D
 from engine.errors import (
     TorchIndexError,
     TorchNotImplementedError,
@@ -33,32 +34,7 @@ from engine.ops._util import list_str
 from engine.ops.registry import REGISTRY, defop
 from engine.tensor import Tensor
 
-_WORD = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
-_NAME = {
-    "float32": "float",
-    "float64": "double",
-    "float16": "c10::Half",
-    "int64": "long int",
-    "int32": "int",
-    "int16": "short int",
-    "int8": "signed char",
-    "uint8": "unsigned char",
-    "bool": "bool",
-}
-
-
-def _word(a):
-    return _WORD.get(a.dtype.name, a.dtype.name)
+_word = D.scalar_type_name
 
 
 # ======================================================================================================
@@ -528,8 +504,8 @@ def _int_list(v, n, name):
 def _conv_nd(name, nsp, input, weight, bias, stride, padding, dilation, groups):
     if bias is not None and bias._data.dtype != input._data.dtype:
         raise TorchRuntimeError(
-            f"Input type ({_NAME.get(input._data.dtype.name)}) and bias type "
-            f"({_NAME.get(bias._data.dtype.name)}) "
+            f"Input type ({D.cpp_type_name(input._data)}) and bias type "
+            f"({D.cpp_type_name(bias._data)}) "
             "should be the same"
         )
     stride = _int_list(stride, nsp, name)

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
 from engine.ops.registry import defop
@@ -42,10 +43,6 @@ def _dim_prefix(d):
     return (slice(None),) * d
 
 
-# torch prints dtypes in these messages as C++ type names
-_CPP_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
-              "uint8": "unsigned char", "float32": "float", "float64": "double", "float16": "c10::Half",
-              "bool": "bool"}
 
 
 # ----- select / slice / alias -----
@@ -618,7 +615,7 @@ def _index_add_source_grad(grad, source, dim, index, alpha):
 
 def _check_mask(mask):
     if mask.dtype.kind != "b":
-        name = _CPP_NAMES.get(mask.dtype.name, mask.dtype.name)
+        name = D.cpp_type_name(mask)
         raise TorchRuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {name}")
 
 

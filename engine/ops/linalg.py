@@ -8,6 +8,7 @@ import string
 import numpy as np
 
 from engine import _backend as B
+from engine import dtypes as D
 from engine.errors import TorchRuntimeError, TorchValueError
 from engine.ops import pointwise as P
 from engine.ops import shape as S
@@ -17,36 +18,8 @@ from engine.tensor import Tensor
 
 # ----- dtype words in torch's messages -----
 
-_CNAME = {
-    "float32": "float",
-    "float64": "double",
-    "float16": "c10::Half",
-    "int64": "long int",
-    "int32": "int",
-    "int16": "short int",
-    "int8": "signed char",
-    "uint8": "unsigned char",
-    "bool": "bool",
-}
-_WORD = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
-
-
-def _cname(a):
-    return _CNAME.get(a.dtype.name, a.dtype.name)
-
-
-def _word(a):
-    return _WORD.get(a.dtype.name, a.dtype.name)
+_cname = D.cpp_type_name
+_word = D.scalar_type_name
 
 
 # ----- the entries -----

@@ -35,16 +35,9 @@ from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
 
 
-_WORD = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-         "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
-def _word(a) -> str:
-    """torch's ScalarType name (Float, Long, ...) of an array, a Tensor or an engine dtype."""
-    dt = a if isinstance(a, D.dtype) else getattr(a, "dtype", a)
-    if isinstance(dt, D.dtype):
-        return _WORD[dt.name]
-    return _WORD[np.dtype(dt).name]
+_word = D.scalar_type_name
 
 
 def _need_float(a, kernel):

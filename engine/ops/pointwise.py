@@ -682,9 +682,7 @@ def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Te
     return where_self(condition, a, b)  # the forward promotes; gradients are cast back per input
 
 
-def _dtype_word(dt):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-            "bool": "Bool", "int16": "Short", "int8": "Char", "uint8": "Byte"}[dt.name]
+_dtype_word = D.scalar_type_name
 
 
 def fmod(input: Tensor, other: Tensor | float) -> Tensor:

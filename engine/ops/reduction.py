@@ -224,18 +224,7 @@ def _mean(a, dim=None, keepdim=False, dtype=None):
         return np.true_divide(_fsum(a, axes, keepdim), n)  # torch: sum, then div_(numel reduced)
 
 
-def _word(npdt):
-    return {
-        "float32": "Float",
-        "float64": "Double",
-        "float16": "Half",
-        "int64": "Long",
-        "int32": "Int",
-        "bool": "Bool",
-        "int16": "Short",
-        "int8": "Char",
-        "uint8": "Byte",
-    }[np.dtype(npdt).name]
+_word = D.scalar_type_name
 
 
 mean_op = defop(
