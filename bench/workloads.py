@@ -363,7 +363,7 @@ def big_graph(n_ops=10_000, width=16):
 
 def evaluate_seed():
     E, torch, _, _ = _libs()
-    from bench.torch_ref import torch_evaluate  # noqa: PLC0415
+    from tests.torch_reference import evaluate as torch_evaluate  # noqa: PLC0415 - the tests' oracle
 
     def eng():
         r = E.evaluate(SEED_SPEC)
@@ -375,7 +375,7 @@ def evaluate_seed():
 
     return (
         {"engine": eng, "torch": tch},
-        "f = a*b + c*d**2/e as a JSON document -> response document; torch column: bench/torch_ref.py, the "
+        "f = a*b + c*d**2/e as a JSON document -> response document; torch column: tests/torch_reference.py, the "
         "same document interpreted over torch (9 fields + repr + graph)",
     )
 

@@ -336,7 +336,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 if accumulate and grads[0] is not None:
                     node.apply(grads, create_graph)
                 continue
-            if all(g is None for g in grads):
+            if grads[0] is None and (len(grads) == 1 or all(g is None for g in grads)):
                 out = [None] * len(node.next_functions)
             else:
                 out = node.apply(grads, create_graph)

@@ -30,7 +30,11 @@ def _acc_dtype(a, dtype):
 
 
 # ----- torch's summation order (SumKernel.cpp's cascade_sum), so float sums agree to the last bit -----
-_TORCH_SUM_MAX = 32768  # at::internal::GRAIN_SIZE: above it torch may split the reduction across threads
+# Replaying torch's order costs ~10 NumPy calls a sum (16-80 us against 2-7 us for np.sum), which made the
+# MLP benchmark 2x torch and dominated the gradient reductions of broadcast inputs. It is kept for the small
+# sums a person reads off a printout; past this size np.sum's pairwise order differs from torch's only in the
+# last bits. (torch itself splits reductions across threads past at::internal::GRAIN_SIZE, 32768.)
+_TORCH_SUM_MAX = 64
 
 
 def _ceil_log2(x):

@@ -58,10 +58,7 @@ class OpNode(Node):
 
     __slots__ = ("_saved", "_attrs", "_needs", "_in_meta", "_released")
     op: OpDef = None
-
-    @property
-    def num_outputs(self):
-        return self.op.nout
+    num_outputs = 1  # each entry's node class sets its own (a class attribute: read per node in backward)
 
     def release(self):
         if self.op.saves_tensors:
@@ -93,15 +90,18 @@ class OpNode(Node):
         needs = self._needs
         out = [None] * len(needs)
         for f in op.formulas:
-            if not any(needs[i] for i in f.inputs):
+            inputs = f.inputs
+            if len(inputs) == 1:
+                i = inputs[0]
+                if needs[i]:
+                    out[i] = f.fn(g, *[self._resolve(n) for n in f.argnames])
+                continue
+            if not any(needs[i] for i in inputs):
                 continue
             args = [self._resolve(n) for n in f.argnames]
-            if len(f.inputs) == 1:
-                out[f.inputs[0]] = f.fn(g, *args)
-            else:
-                res = f.fn(g, *args, output_mask=needs) if op.joint_mask else f.fn(g, *args)
-                for i, r in zip(f.inputs, res):
-                    out[i] = r
+            res = f.fn(g, *args, output_mask=needs) if op.joint_mask else f.fn(g, *args)
+            for i, r in zip(inputs, res):
+                out[i] = r
         meta = self._in_meta
         for i, gi in enumerate(out):
             if gi is not None and needs[i]:
@@ -211,7 +211,7 @@ class OpDef:
         for f in this.formulas:
             for i in f.inputs:
                 this._needs_for[i].update(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
-        this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this})
+        this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
         this._save_plans = {}
         this.nparams = len(this.params)
         # the lean path of __call__: only tensor parameters, all differentiable, nothing to check first
