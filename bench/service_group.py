@@ -239,7 +239,8 @@ def run(args) -> tuple[str, dict]:
                 notes.append(
                     "stock --workers rows: uvicorn 0.54 binds the shared socket with proto 0, asyncio then "
                     "never sets TCP_NODELAY, and each keep-alive response waits ~40 ms for the client's "
-                    "delayed ACK (Kludex/uvicorn#3149); `gradserve serve --workers N` binds its socket as bench.serve does, so it does not"
+                    "delayed ACK (Kludex/uvicorn#3149); `gradserve serve --workers N` binds its socket "
+                    "as bench.serve does, so it does not"
                 )
             rows.append(
                 [

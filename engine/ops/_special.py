@@ -1,7 +1,6 @@
 """Special functions on arrays that NumPy lacks, vectorised in float64 (no SciPy dependency)."""
 from __future__ import annotations
 
-
 import numpy as np
 
 _ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,

@@ -11,6 +11,7 @@ from engine.errors import TorchRuntimeError
 from engine.ops._util import size_arg
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
+
 class _Generators(threading.local):
     """The random generator, per thread: a request's `seed` must not leak into a concurrent request."""
 

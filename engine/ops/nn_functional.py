@@ -27,15 +27,12 @@ from engine.errors import (
 )
 from engine.ops import linalg as L
 from engine.ops import pointwise as P
-from engine.ops._special import erf_array
 from engine.ops import reduction as R
 from engine.ops import shape as S
+from engine.ops._special import erf_array
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
 from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
-
-
-
 
 _word = D.scalar_type_name
 

@@ -460,7 +460,8 @@ def _integral_only(name, fn):
     def f(*arrays):
         for a in arrays:
             if getattr(a, "dtype", None) is not None and a.dtype.kind == "f":
-                raise TorchNotImplementedError(f'"{name}_cpu" not implemented for \'{_dtype_word(D.FROM_NP[a.dtype])}\'')
+                word = _dtype_word(a.dtype)
+                raise TorchNotImplementedError(f'"{name}_cpu" not implemented for \'{word}\'')
         return fn(*arrays)
 
     return f

@@ -237,7 +237,9 @@ def mT(input: Tensor) -> Tensor:  # noqa: N802
         warnings.warn(MT_0D_WARNING, UserWarning, stacklevel=3)
         return input
     if input.ndim < 2:
-        raise TorchRuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {input.ndim}-D tensor.")
+        raise TorchRuntimeError(
+            f"tensor.mT is only supported on matrices or batches of matrices. Got {input.ndim}-D tensor."
+        )
     return transpose_op(input, dim0=-2, dim1=-1)
 
 
