@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import types
 
 from engine.ops import linalg as L
 from engine.ops import pointwise as P
@@ -21,7 +22,8 @@ def _method(fn):
 
 def bind(names: dict):
     for name, fn in names.items():
-        setattr(Tensor, name, _method(fn))
+        # a plain function binds as a method by itself; anything else callable gets a thin wrapper
+        setattr(Tensor, name, fn if isinstance(fn, types.FunctionType) else _method(fn))
 
 
 def _reflect(fn):

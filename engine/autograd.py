@@ -264,23 +264,25 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             key = (x.grad_fn, x._output_nr) if x.grad_fn is not None else (grad_accumulator(x), 0)
             captures.setdefault(key, []).append(k)
 
-    # Count dependencies with an explicit stack (a chain of 100,000 ops must not hit recursion).
+    # Count dependencies with an explicit stack (a chain of 100,000 ops must not hit recursion). A node is
+    # in `deps` once it has been seen; its count is the number of edges into it from the nodes that run.
     deps = {}
     order = []
     stack = list({id(e[0][0]): e[0][0] for e in roots if e[0][0] is not None}.values())
-    seen = set(map(id, stack))
     for n in stack:
-        deps.setdefault(n, 0)
+        deps[n] = 0
     while stack:
         n = stack.pop()
         order.append(n)
         for nxt, _ in n.next_functions:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if id(nxt) not in seen:
-                seen.add(id(nxt))
+            c = deps.get(nxt)
+            if c is None:
+                deps[nxt] = 1
                 stack.append(nxt)
+            else:
+                deps[nxt] = c + 1
 
     needed = None
     if captures is not None:
@@ -303,9 +305,10 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         if deps[node] == 0:
             heapq.heappush(ready, (-node._seq, next(tie), node))
 
+    heappush, heappop = heapq.heappush, heapq.heappop
     with set_grad_enabled(create_graph):
         while ready:
-            _, _, node = heapq.heappop(ready)
+            node = heappop(ready)[2]
             grads = buffers.pop(node, None)
             if grads is None:
                 grads = [None] * node.num_outputs
@@ -351,11 +354,19 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 if g is not None and (needed is None or id(nxt) in needed):
                     buf = buffers.get(nxt)
                     if buf is None:
-                        buf = buffers[nxt] = [None] * nxt.num_outputs
-                    buf[nr] = g if buf[nr] is None else _add(buf[nr], g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    heapq.heappush(ready, (-nxt._seq, next(tie), nxt))
+                        if nxt.num_outputs == 1:
+                            buffers[nxt] = [g]
+                        else:
+                            buf = buffers[nxt] = [None] * nxt.num_outputs
+                            buf[nr] = g
+                    elif buf[nr] is None:
+                        buf[nr] = g
+                    else:
+                        buf[nr] = _add(buf[nr], g)
+                c = deps[nxt] - 1
+                deps[nxt] = c
+                if c == 0:
+                    heappush(ready, (-nxt._seq, next(tie), nxt))
 
     if inputs is not None and not accumulate:
         for k, r in enumerate(results):

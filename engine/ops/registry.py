@@ -216,8 +216,15 @@ class OpDef:
         this._save_plans = {}
         this.nparams = len(this.params)
         # the lean path of __call__: only tensor parameters, all differentiable, nothing to check first
-        this.simple = (not this.attr_params and this.differentiable and this.diff_index is None
-                       and check is None and list(this.tensor_pos) == list(range(len(this.params))))
+        # The lean path of __call__: the tensor parameters come first, all differentiable, and are the
+        # only arguments given; the attributes (alpha=1, ...) take their defaults.
+        n = len(this.tensor_params)
+        this.simple = (this.differentiable and this.diff_index is None
+                       and list(this.tensor_pos) == list(range(n))
+                       and all(p in this.defaults for p in this.attr_params))
+        this.n_lead = n
+        this.default_vals = tuple(this.defaults[p] for p in this.attr_params) if this.simple else ()
+        this.default_attrs = {p: this.defaults[p] for p in this.attr_params} if this.simple else {}
         REGISTRY[this.qualname] = this
 
     def __repr__(self):
@@ -227,8 +234,10 @@ class OpDef:
         """Apply to tensors (or Python scalars where the schema takes a Tensor), recording a node.
 
         Arguments bind to the schema's parameters in order, then by name, then to the defaults."""
-        if self.simple and not kwargs and len(args) == self.nparams:
-            # every parameter is a differentiable tensor input, in schema order: the common case, lean
+        if self.simple and not kwargs and len(args) == self.n_lead:
+            # only the differentiable tensor inputs are given, in schema order: the common case, lean
+            if self.check is not None:
+                self.check(*args, *self.default_vals)
             req = False
             arrays = []
             for a in args:
@@ -241,14 +250,14 @@ class OpDef:
             if self.promote:
                 arrays = _promote(args, arrays)
             try:
-                out = self.forward(*arrays)
+                out = self.forward(*arrays, *self.default_vals)
             except EngineError:
                 raise
             except ValueError:
                 _check_broadcast(arrays)
                 raise
             if req and grad_mode.enabled:
-                return self._record(args, arrays, _EMPTY, out)
+                return self._record(args, arrays, self.default_attrs, out)
             if self.nout == 1:
                 return Tensor._make(out)
             return tuple(Tensor._make(o) for o in out)
