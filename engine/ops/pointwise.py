@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -37,7 +38,7 @@ def _true_div(a, b):
         f = D.default_float.np
         a = a.astype(f) if hasattr(a, "astype") else a
         b = b.astype(f) if hasattr(b, "astype") else b
-    return np.true_divide(a, b)
+    return a / b
 
 
 def _scale(b, alpha):
@@ -165,24 +166,26 @@ def _checked_scalar(fn):
 
 
 # ----- Binary arithmetic -----
+# The forwards use Python's operators rather than the ufuncs: on NumPy scalars (every 0-d result) `a * b` is
+# ~14x faster than np.multiply(a, b) (0.05 against 0.69 us), with the same dtype rules and the same bits.
 
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-    lambda a, b, alpha=1: np.add(a, b) if alpha == 1 else np.add(a, _scale(b, alpha)),
+    lambda a, b, alpha=1: a + b if alpha == 1 else a + _scale(b, alpha),
     promote=True, check=_alpha_check,
     self=lambda grad: grad,
     other=lambda grad, alpha: grad if alpha == 1 else grad * alpha,
 )
 sub_tensor = defop(
     "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-    lambda a, b, alpha=1: np.subtract(a, b) if alpha == 1 else np.subtract(a, _scale(b, alpha)),
+    lambda a, b, alpha=1: a - b if alpha == 1 else a - _scale(b, alpha),
     promote=True, check=_sub_check,
     self=lambda grad: grad,
     other=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
-    np.multiply,
+    operator.mul,
     promote=True,
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
@@ -301,7 +304,7 @@ def _pow_scalar_grad(grad, base, exponent, result):
     if base == 0:
         return grad * where(exponent >= 0, 0.0, result * -math.inf)
     return grad * (result * (math.log(base) if base > 0 else math.nan))
-neg = defop("neg(Tensor self) -> Tensor", np.negative, check=_neg_check, self=lambda grad: -grad)
+neg = defop("neg(Tensor self) -> Tensor", operator.neg, check=_neg_check, self=lambda grad: -grad)
 reciprocal = defop(
     "reciprocal(Tensor self) -> Tensor",
     _float_out(np.reciprocal),
