@@ -246,7 +246,27 @@ def grad_of(t):
 
 
 def sample_seed(sample_id):
-    return zlib.crc32(sample_id.encode())
+    # the backend is not part of the data: NumPy and CuPy runs of a sample see the same inputs
+    base = "-".join(t for t in sample_id.split("-") if t not in BACKENDS)
+    return zlib.crc32(base.encode())
+
+
+# ----- backends: the whole table runs once per available array backend (CuPy skips, with why, without a GPU)
+
+BACKENDS = ("numpy", "cupy")
+_CUPY_OK, _CUPY_WHY = engine._backend.cupy_available()
+
+
+@pytest.fixture(params=[
+    "numpy",
+    pytest.param("cupy", marks=pytest.mark.skipif(not _CUPY_OK, reason=f"CuPy/CUDA not usable here: {_CUPY_WHY}")),
+])
+def backend(request):
+    engine._backend.use(request.param)
+    try:
+        yield request.param
+    finally:
+        engine._backend.use("numpy")
 
 
 # ----- comparisons -----
@@ -441,7 +461,7 @@ def gradgrad(fw, sample, spec_args, spec_kwargs, ws, rng_seed):
 
 
 @pytest.mark.parametrize("sample, dtype", SAMPLE_PARAMS)
-def test_sample(sample: Sample, dtype, request):
+def test_sample(sample: Sample, dtype, backend, request):
     seed = sample_seed(request.node.callspec.id)
     rng = np.random.default_rng(seed)
     spec_args = materialize(tuple(sample.args), rng, dtype)
@@ -505,7 +525,7 @@ def torch_message(e):
 
 
 @pytest.mark.parametrize("sample", ERROR_PARAMS)
-def test_error(sample: ErrorSample, request):
+def test_error(sample: ErrorSample, backend, request):
     rng = np.random.default_rng(sample_seed(request.node.callspec.id))
     spec_args = materialize(tuple(sample.args), rng, "float32")
     spec_kwargs = materialize(dict(sample.kwargs), rng, "float32")
