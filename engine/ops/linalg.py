@@ -114,7 +114,8 @@ def _dot(a, b):
         raise TorchRuntimeError(
             f"dot : expected both vectors to have same dtype, but found {_word(a)} and {_word(b)}"
         )
-    return B.xp.asarray(np.dot(a, b))
+    out = B.xp.asarray(np.dot(a, b))
+    return out + 0.0 if out.dtype.kind == "f" else out  # BLAS sums from +0: a sum of -0 products is +0
 
 
 dot_op = defop(

@@ -25,7 +25,7 @@ def _post(server, spec):
                               headers={"Content-Type": "application/json"})
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(spec=programs())
 def test_random_program_over_http_matches_torch(http_server, spec):

@@ -45,8 +45,10 @@ def programs(draw, min_ops=20, max_ops=28):
         name = new()
         if kind == "unary":
             op = draw(st.sampled_from(UNARY))
-            if op == "square":
-                ops.append({"name": name, "op": "pow", "args": [src, 2]})
+            if op == "square":  # of a tanh: repeated squaring of unbounded values makes the program chaotic
+                t = new()
+                ops.append({"name": t, "op": "tanh", "args": [src]})
+                ops.append({"name": name, "op": "pow", "args": [t, 2]})
             elif op == "relu_like":
                 ops.append({"name": name, "op": "clamp", "args": [src], "kwargs": {"min": -0.5}})
             elif op == "exp":
@@ -58,7 +60,7 @@ def programs(draw, min_ops=20, max_ops=28):
             avail.append((name, shape))
         elif kind == "scalar":
             op = draw(st.sampled_from(["mul", "add", "sub", "rsub_py", "div"]))
-            c = draw(st.sampled_from([0.5, 2, -1.25, 3]))
+            c = draw(st.sampled_from([0.5, 1.5, -1.25, 0.75]))
             if op == "rsub_py":
                 ops.append({"name": name, "op": "rsub", "args": [src, c]})
             else:
@@ -69,16 +71,23 @@ def programs(draw, min_ops=20, max_ops=28):
             other, oshape = draw(st.sampled_from(others))
             op = draw(st.sampled_from(BINARY))
             out_shape = tuple(np.broadcast_shapes(shape, oshape))
-            if op == "div_pos":
-                t = new()
+            if op == "div_pos":  # by sigmoid + 0.5, in [0.5, 1.5]: a tiny denominator makes it chaotic
+                t, t2 = new(), new()
                 ops.append({"name": t, "op": "sigmoid", "args": [other]})
-                ops.append({"name": name, "op": "div", "args": [src, t]})
+                ops.append({"name": t2, "op": "add", "args": [t, 0.5]})
+                ops.append({"name": name, "op": "div", "args": [src, t2]})
+            elif op == "mul":  # by a tanh: products of growing values grow exponentially
+                t = new()
+                ops.append({"name": t, "op": "tanh", "args": [other]})
+                ops.append({"name": name, "op": "mul", "args": [src, t]})
             else:
                 ops.append({"name": name, "op": op, "args": [src, other]})
             avail.append((name, out_shape))
         elif kind == "reduce":
             if not shape:
-                ops.append({"name": name, "op": "mul", "args": [src, src]})
+                t = new()
+                ops.append({"name": t, "op": "tanh", "args": [src]})
+                ops.append({"name": name, "op": "mul", "args": [t, t]})
                 avail.append((name, shape))
                 continue
             dim = draw(st.integers(-len(shape), len(shape) - 1))
@@ -165,7 +174,9 @@ def compare(mine, ref):
     assert mine["warnings"] == ref["warnings"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI sees the same programs every run (a failure reproduces); more exploration is a matter of
+# raising max_examples locally.
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_random_program_matches_torch(spec):
     check_against_torch(spec, engine.evaluate)
