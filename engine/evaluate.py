@@ -171,20 +171,17 @@ def encode_array(arr):
 class _Binder:
     """How a request's args/kwargs map to a Python-facing function, read once from its signature."""
 
-    __slots__ = ("params", "var_positional", "var_kind")
+    __slots__ = ("params", "var_kind")
 
     def __init__(self, fn):
+        self.params = []
+        self.var_kind = "literal"  # how extra positional arguments (*size, *operands) bind
         try:
             sig = inspect.signature(fn)
         except (TypeError, ValueError):
-            self.params, self.var_positional = [], True
             return
-        self.params = []
-        self.var_positional = False
-        self.var_kind = "literal"
         for p in sig.parameters.values():
             if p.kind is p.VAR_POSITIONAL:
-                self.var_positional = True
                 ann = p.annotation if isinstance(p.annotation, str) else ""
                 self.var_kind = "tensor" if ann.startswith("Tensor") else "literal"
                 continue

@@ -10,6 +10,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import run_backward  # noqa: F401 - re-exported for callers that import it from here
 from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError
+from engine.ops._util import wrap_dim
 
 NONLEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
@@ -181,7 +182,7 @@ class Tensor:
     def size(self, dim=None):
         if dim is None:
             return Size(self._data.shape)
-        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+        return self._data.shape[wrap_dim(dim, self._data.ndim)]
 
     def dim(self):
         return self._data.ndim
@@ -199,10 +200,6 @@ class Tensor:
 
     def element_size(self):
         return self._data.dtype.itemsize
-
-    @property
-    def is_floating_point_(self):
-        return self._data.dtype.kind == "f"
 
     def is_floating_point(self):
         return self._data.dtype.kind == "f"
@@ -227,7 +224,7 @@ class Tensor:
                 strides.append(acc)
                 acc *= s
             strides = tuple(reversed(strides))
-        return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim)]
+        return strides if dim is None else strides[wrap_dim(dim, self._data.ndim)]
 
     def is_contiguous(self, memory_format=None):
         return bool(self._data.flags.c_contiguous)
@@ -420,17 +417,6 @@ def _rebuild(arr, requires_grad):
     t = Tensor._make(B.xp.asarray(arr))
     t._req = requires_grad
     return t
-
-
-def _wrap_dim(dim, ndim):
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        from engine.errors import TorchIndexError  # noqa: PLC0415
-
-        raise TorchIndexError(
-            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
-        )
-    return dim % n
 
 
 def ones_like_data(a):

@@ -310,7 +310,6 @@ reciprocal = defop(
     _float_out(np.reciprocal),
     self=lambda grad, result: -grad * (result * result),
 )
-square_ = None  # square is pow(x, 2): torch records PowBackward0
 abs_ = defop("abs(Tensor self) -> Tensor", np.abs, self=lambda grad, self: grad * self.sgn())
 sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign, self=lambda grad: grad * 0.0)
 sign_op = defop("sign(Tensor self) -> Tensor", lambda a: np.sign(a) if a.dtype.kind != "b" else a.copy(),

@@ -16,7 +16,6 @@ own differentiable functions, so the same lines give grad-of-grad. The grad_fn c
 from __future__ import annotations
 
 import inspect
-import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -143,7 +142,7 @@ class OpDef:
     """One entry of the op table."""
 
     def __init__(this, schema, forward, *, promote=False, nout=1, index=None, differentiable=True,
-                 joint_mask=False, out_dtype=None, check=None, **formulas):
+                 joint_mask=False, check=None, **formulas):
         m = _SCHEMA.match(schema)
         if m is None:
             raise ValueError(f"bad schema {schema!r}")
@@ -177,7 +176,6 @@ class OpDef:
         this.promote = promote
         this.nout = nout
         this.joint_mask = joint_mask
-        this.out_dtype = out_dtype  # None: as computed; or a callable(dtype)->dtype
         this.formulas = []
         this.argkind = {}
         for key, fn in formulas.items():
@@ -478,8 +476,6 @@ def nondiff(schema, forward, **kw) -> OpDef:
     """An op with no derivative (comparisons, argmax, ...): outputs never get a grad_fn."""
     return OpDef(schema, forward, differentiable=False, **kw)
 
-
-_counter = itertools.count()
 
 
 # ----- the public catalog's entries (gathered by engine.catalog) -----
