@@ -34,24 +34,22 @@ def wrap_dims(dims, ndim):
 
 
 def broadcast_shapes(a, b):
-    """Broadcast two shapes with torch's message on mismatch (tensor a is the left operand)."""
+    """at::infer_size: broadcast two shapes, comparing dims from the last one, so that the message names the
+    last mismatching dimension as torch's does (tensor a is the left operand)."""
     if a == b:
-        return a
-    na, nb = len(a), len(b)
-    n = max(na, nb)
-    out = []
-    for i in range(n):
-        da = a[i - n + na] if i - n + na >= 0 else 1
-        db = b[i - n + nb] if i - n + nb >= 0 else 1
-        if da == db or db == 1:
-            out.append(da)
-        elif da == 1:
-            out.append(db)
-        else:
+        return tuple(a)
+    n = max(len(a), len(b))
+    out = [0] * n
+    for i in range(n - 1, -1, -1):
+        off = n - 1 - i
+        da = a[len(a) - 1 - off] if len(a) - 1 - off >= 0 else 1
+        db = b[len(b) - 1 - off] if len(b) - 1 - off >= 0 else 1
+        if da != db and da != 1 and db != 1:
             raise TorchRuntimeError(
                 f"The size of tensor a ({da}) must match the size of tensor b ({db}) at non-singleton "
                 f"dimension {i}"
             )
+        out[i] = db if da == 1 else da
     return tuple(out)
 
 

@@ -23,6 +23,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, grad_accumulator, grad_mode
 from engine.errors import EngineError, TorchRuntimeError
+from engine.ops._util import broadcast_shapes
 from engine.tensor import Tensor
 
 REGISTRY: dict[str, OpDef] = {}
@@ -385,24 +386,7 @@ def _check_broadcast(arrays):
         s = getattr(a, "shape", None)
         if s is None:
             continue
-        shape = tuple(s) if shape is None else _infer_size(shape, tuple(s))
-
-
-def _infer_size(a, b):
-    """at::infer_size: dims compared from the last one, so the message names the last mismatch."""
-    n = max(len(a), len(b))
-    out = [0] * n
-    for i in range(n - 1, -1, -1):
-        off = n - 1 - i
-        da = a[len(a) - 1 - off] if len(a) - 1 - off >= 0 else 1
-        db = b[len(b) - 1 - off] if len(b) - 1 - off >= 0 else 1
-        if da != db and da != 1 and db != 1:
-            raise TorchRuntimeError(
-                f"The size of tensor a ({da}) must match the size of tensor b ({db}) at non-singleton "
-                f"dimension {i}"
-            )
-        out[i] = db if da == 1 else da
-    return tuple(out)
+        shape = tuple(s) if shape is None else broadcast_shapes(shape, tuple(s))
 
 
 def _promote(args, arrays):
