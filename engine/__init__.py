@@ -18,7 +18,7 @@ from engine.dtypes import (  # noqa: F401
     uint8,
 )
 from engine.errors import EngineError
-from engine.tensor import Size, Tensor, as_tensor, is_tensor, tensor  # noqa: F401
+from engine.tensor import Size, Tensor, as_tensor, from_numpy, is_tensor, tensor  # noqa: F401
 
 half, double, long = float16, float64, int64
 float = float32  # noqa: A001
@@ -34,5 +34,6 @@ from engine import linalg, nn  # noqa: E402, F401
 from engine.evaluate import evaluate  # noqa: E402
 from engine.ops.factory import manual_seed  # noqa: E402, F401
 
-__all__ = ["Tensor", "tensor", "evaluate", "autograd", "nn", "linalg", "no_grad", "enable_grad", "EngineError",
+__all__ = ["Tensor", "tensor", "as_tensor", "from_numpy",
+           "evaluate", "autograd", "nn", "linalg", "no_grad", "enable_grad", "EngineError",
            *FUNCTIONS]

@@ -30,6 +30,19 @@ def cupy_available() -> tuple[bool, str]:
         return False, f"{type(e).__name__}: {e}"
 
 
+def reshape_view(a, shape):
+    """`a` reshaped without a copy; ValueError where its strides allow no such view (as NumPy's
+    reshape(copy=False) says it; CuPy's reshape has no `copy`, so a view's shape is set instead)."""
+    if isinstance(a, np.ndarray | np.generic):
+        return np.reshape(a, shape, copy=False)
+    v = a.view()
+    try:
+        v.shape = shape
+    except AttributeError as e:
+        raise ValueError(str(e)) from None
+    return v
+
+
 def to_numpy(a):
     """Host copy of an array of the active backend."""
     if isinstance(a, np.ndarray | np.generic):

@@ -20,7 +20,7 @@ from engine.errors import (
     TorchRuntimeError,
     TorchTypeError,
 )
-from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, tensor
+from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, as_tensor, tensor
 
 # ----- limits -----
 
@@ -523,7 +523,7 @@ def _make_tensor(data, dt, loc):
                 lo, hi = data.min(), data.max()
                 if not (info.min <= lo and hi <= info.max):  # NaN compares False: refused as well
                     raise OverflowError
-            return tensor(data if dt is None else data.astype(dt.np), dtype=dt)
+            return as_tensor(data if dt is None else data.astype(dt.np), dtype=dt)  # fresh: no copy
         return tensor(data, dtype=dt)
     except EngineError as e:
         e.loc = loc

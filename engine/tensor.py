@@ -464,9 +464,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         if dtype is not None:
             arr = arr.astype(dtype.np)
     else:
-        if isinstance(data, np.ndarray):
+        if _is_array(data):
             dt = dtype or D.FROM_NP.get(data.dtype) or D.float32
-            arr = B.xp.asarray(data, dtype=dt.np)
+            arr = B.xp.array(data, dtype=dt.np)  # a copy, as torch.tensor makes
         else:
             dt = dtype if dtype is not None else D.infer_from_data(data)
             _check_rectangular(data, dt)
@@ -479,10 +479,34 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     return t
 
 
+def _is_array(data) -> bool:
+    """A NumPy array, or an array of the active backend (a CuPy array under CuPy)."""
+    return isinstance(data, np.ndarray) or (B.xp is not np and isinstance(data, B.xp.ndarray))
+
+
 def as_tensor(data, dtype=None, device=None):
+    """torch.as_tensor: shares the memory of a Tensor or an array of the active backend where the dtype
+    already matches (no copy), else copies as `tensor` does."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype is dtype):
         return data
+    if isinstance(data, B.xp.ndarray):
+        dt = dtype or D.FROM_NP.get(data.dtype)
+        if dt is not None and dt.np == data.dtype:
+            return Tensor._make(data)
     return tensor(data, dtype=dtype)
+
+
+def from_numpy(ndarray):
+    """torch.from_numpy: a tensor sharing the array's memory (under CuPy, a device copy of it)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TorchTypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    dt = D.FROM_NP.get(ndarray.dtype)
+    if dt is None:
+        raise TorchTypeError(
+            f"can't convert np.ndarray of type numpy.{ndarray.dtype.type.__name__}. The only supported types are: "
+            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, "
+            "uint16, uint8, and bool.")
+    return Tensor._make(B.xp.asarray(ndarray))
 
 
 def is_tensor(x):

@@ -626,7 +626,7 @@ def _diagonal_backward(grad, input_sizes, offset, dim1, dim2):
     d1, d2 = _diag_dims(len(input_sizes), dim1, dim2)
     n = grad.shape[-1]
     if n:
-        i = np.arange(n)
+        i = B.xp.arange(n)
         r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
         moved = np.moveaxis(out, (d1, d2), (-2, -1))  # a view: np.diagonal's own view is read-only
         moved[..., B.xp.asarray(r), B.xp.asarray(c)] = grad
@@ -657,7 +657,7 @@ def _diag_embed(a, offset=0, dim1=-2, dim2=-1):
     d1, d2 = _diag_dims(nd, dim1, dim2)
     out_shape_front = tuple(a.shape[:-1]) + (n, n)
     out = B.xp.zeros(out_shape_front, dtype=a.dtype)
-    i = np.arange(a.shape[-1])
+    i = B.xp.arange(a.shape[-1])
     r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
     out[..., B.xp.asarray(r), B.xp.asarray(c)] = a
     return np.moveaxis(out, (-2, -1), (d1, d2))

@@ -73,9 +73,9 @@ def _reduce_arr(loss, reduction):
     """The same reduction inside a kernel (one node for loss and reduction)."""
     if reduction == MEAN:
         with _errstate():
-            return np.asarray(np.mean(loss)).astype(loss.dtype)
+            return B.xp.asarray(np.mean(loss)).astype(loss.dtype)
     if reduction == SUM:
-        return np.asarray(np.sum(loss)).astype(loss.dtype)
+        return B.xp.asarray(np.sum(loss)).astype(loss.dtype)
     return loss
 
 
@@ -301,8 +301,8 @@ def _nll_values(a2, t1, w, ignore_index):
     tc = np.where(valid, t1, 0)
     picked = a2[B.xp.arange(n), tc]
     wt = w[tc].astype(a2.dtype) if w is not None else B.xp.ones(n, dtype=a2.dtype)
-    wt = np.where(valid, wt, np.zeros((), a2.dtype))
-    vals = np.where(valid, -picked * wt, np.zeros((), a2.dtype))
+    wt = np.where(valid, wt, B.xp.zeros((), a2.dtype))
+    vals = np.where(valid, -picked * wt, B.xp.zeros((), a2.dtype))
     return vals, wt, valid, tc
 
 
@@ -397,14 +397,14 @@ def _nll_backward_arr(g, shape, t, w, reduction, ignore_index, spatial):
     valid = t1 != ignore_index
     tc = np.where(valid, t1, 0)
     wt = w[tc].astype(g.dtype) if w is not None else B.xp.ones(n, dtype=g.dtype)
-    wt = np.where(valid, wt, np.zeros((), g.dtype))
+    wt = np.where(valid, wt, B.xp.zeros((), g.dtype))
     per_row = reduction == NONE and (spatial or len(shape) == 2)
     gv = g.reshape(-1) if per_row else g.reshape(())
     if reduction == MEAN:
         with _errstate():
             gv = gv / np.sum(wt.astype(np.float64)).astype(g.dtype)
     with _errstate():
-        vals = np.where(valid, -gv * wt, np.zeros((), g.dtype))
+        vals = np.where(valid, -gv * wt, B.xp.zeros((), g.dtype))
     if spatial:
         out = B.xp.zeros((shape[0], shape[2], shape[3], c), dtype=g.dtype)
         flat = out.reshape(-1, c)
@@ -533,9 +533,9 @@ def _ce_label_smoothing(self, target, weight, reduction, ignore_index, label_smo
     if reduction == MEAN:
         if weight is not None:
             picked = weight._data[target._data[~ignore_mask].reshape(-1).astype(np.int64)]
-            ret = R.sum(smooth) / _const(np.asarray(np.sum(picked)).astype(weight._data.dtype))
+            ret = R.sum(smooth) / _const(B.xp.asarray(np.sum(picked)).astype(weight._data.dtype))
         else:
-            ret = R.sum(smooth) / _const(np.asarray(np.sum(~ignore_mask), dtype=np.int64))
+            ret = R.sum(smooth) / _const(B.xp.asarray(np.sum(~ignore_mask), dtype=np.int64))
     elif reduction == SUM:
         ret = R.sum(smooth)
     else:

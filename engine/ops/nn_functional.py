@@ -50,7 +50,7 @@ def _cfmt(x) -> str:
 
 def _scalar(x, dtype):
     """A Python number as a 0-d value of dtype (the scalar_t cast torch's kernels make)."""
-    return np.asarray(x).astype(dtype)
+    return B.xp.asarray(x).astype(dtype)
 
 
 def _const(arr) -> Tensor:
@@ -144,7 +144,7 @@ clamp_min = defop("clamp_min.nn(Tensor self, Scalar min) -> Tensor", _clamp_min_
 
 def _xlogy_fwd(x, y):
     with _errstate():
-        out = np.where(x == 0, np.zeros((), dtype=np.result_type(x, y)), x * np.log(y))
+        out = np.where(x == 0, B.xp.zeros((), dtype=np.result_type(x, y)), x * np.log(y))
         return np.where(np.isnan(y), y, out).astype(np.result_type(x, y), copy=False)
 
 
@@ -177,13 +177,13 @@ def _bw(schema, fwd, again):
 
 threshold_backward = _bw(
     "threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor",
-    lambda g, x, threshold: np.where(x <= _scalar(threshold, x.dtype), np.zeros((), g.dtype), g),
+    lambda g, x, threshold: np.where(x <= _scalar(threshold, x.dtype), B.xp.zeros((), g.dtype), g),
     lambda grad, self, threshold: threshold_backward(grad, self, threshold),
 )
 hardtanh_backward = _bw(
     "hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor",
     lambda g, x, min_val, max_val: np.where(
-        (x <= _scalar(min_val, x.dtype)) | (x >= _scalar(max_val, x.dtype)), np.zeros((), g.dtype), g),
+        (x <= _scalar(min_val, x.dtype)) | (x >= _scalar(max_val, x.dtype)), B.xp.zeros((), g.dtype), g),
     lambda grad, self, min_val, max_val: hardtanh_backward(grad, self, min_val, max_val),
 )
 leaky_relu_backward = _bw(
@@ -194,20 +194,20 @@ leaky_relu_backward = _bw(
 )
 hardsigmoid_backward = defop(  # torch has no derivative for it: a double backward raises
     "hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor",
-    lambda g, x: np.where((x > -3) & (x < 3), g * _scalar(1.0 / 6.0, g.dtype), np.zeros((), g.dtype)),
+    lambda g, x: np.where((x > -3) & (x < 3), g * _scalar(1.0 / 6.0, g.dtype), B.xp.zeros((), g.dtype)),
     index=0,
     grad_output=_not_implemented("hardsigmoid_backward"), self=_not_implemented("hardsigmoid_backward"),
 )
 hardshrink_backward = _bw(
     "hardshrink_backward(Tensor grad_output, Tensor self, Scalar lambd) -> Tensor",
     lambda g, x, lambd: np.where((x >= -_scalar(lambd, x.dtype)) & (x <= _scalar(lambd, x.dtype)),
-                                 np.zeros((), g.dtype), g),
+                                 B.xp.zeros((), g.dtype), g),
     lambda grad, self, lambd: hardshrink_backward(grad, self, lambd),
 )
 softshrink_backward = _bw(
     "softshrink_backward(Tensor grad_output, Tensor self, Scalar lambd) -> Tensor",
     lambda g, x, lambd: np.where((x >= -_scalar(lambd, x.dtype)) & (x <= _scalar(lambd, x.dtype)),
-                                 np.zeros((), g.dtype), g),
+                                 B.xp.zeros((), g.dtype), g),
     lambda grad, self, lambd: softshrink_backward(grad, self, lambd),
 )
 
@@ -215,7 +215,7 @@ softshrink_backward = _bw(
 def _relu_fwd(a):
     if a.dtype.kind == "b":
         raise TorchRuntimeError("Boolean inputs not supported for relu")
-    return np.maximum(a, np.zeros((), dtype=a.dtype))
+    return np.maximum(a, B.xp.zeros((), dtype=a.dtype))
 
 
 relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, index=0,
@@ -465,7 +465,7 @@ threshold_inplace_op = defop(
 def _hardshrink_fwd(a, lambd=0.5):
     _need_float(a, "hardshrink_cpu")
     lam = _scalar(lambd, a.dtype)
-    return np.where((a >= -lam) & (a <= lam), np.zeros((), a.dtype), a)
+    return np.where((a >= -lam) & (a <= lam), B.xp.zeros((), a.dtype), a)
 
 
 hardshrink_op = defop(
@@ -481,7 +481,7 @@ def _softshrink_fwd(a, lambd=0.5):
         raise TorchRuntimeError(
             f"lambda must be in range [0, {_cfmt(top)}] for input dtype {_word(a)}, but found {_cfmt(lambd)}")
     lam = _scalar(lambd, a.dtype)
-    return np.where(a > lam, a - lam, np.where(a < -lam, a + lam, np.zeros((), a.dtype))).astype(a.dtype)
+    return np.where(a > lam, a - lam, np.where(a < -lam, a + lam, B.xp.zeros((), a.dtype))).astype(a.dtype)
 
 
 softshrink_op = defop(
@@ -855,7 +855,7 @@ def _bn_fwd(x, w, b, running_mean, running_var, training, momentum, eps):
                 rm[...] = new.astype(rm.dtype)
             if running_var is not None:
                 rv = running_var._data
-                unbiased = var.reshape(c) * (n / (n - 1)) if n > 1 else np.full(c, np.nan)
+                unbiased = var.reshape(c) * (n / (n - 1)) if n > 1 else B.xp.full(c, np.nan)
                 rv[...] = ((1 - momentum) * rv.astype(np.float64) + momentum * unbiased).astype(rv.dtype)
         else:
             mean = running_mean._data.astype(np.float64).reshape(cshape)

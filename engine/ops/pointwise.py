@@ -138,7 +138,7 @@ def _int_zero_div_check(a, b):
     """Integer division by zero (fmod, remainder, floor/trunc div) raises, as torch's CPU kernels do."""
     if getattr(a, "dtype", np.dtype("f")).kind in "iub" and (
         getattr(b, "dtype", None) is not None and b.dtype.kind in "iub" or type(b) in (int, bool)
-    ) and np.any(np.asarray(b) == 0):
+    ) and np.any(B.xp.asarray(b) == 0):
         raise TorchRuntimeError("ZeroDivisionError")
 
 
@@ -205,11 +205,11 @@ def _div_mode(a, b, rounding_mode):
     if rounding_mode == "trunc":
         if a.dtype.kind == "f":
             return np.trunc(np.true_divide(a, b)).astype(a.dtype)
-        if np.any(np.asarray(b) == 0):
+        if np.any(B.xp.asarray(b) == 0):
             raise TorchRuntimeError("ZeroDivisionError")
         q = np.abs(a) // np.abs(b)
         return (q * np.sign(a) * np.sign(b)).astype(a.dtype)
-    if a.dtype.kind != "f" and np.any(np.asarray(b) == 0):
+    if a.dtype.kind != "f" and np.any(B.xp.asarray(b) == 0):
         raise TorchRuntimeError("ZeroDivisionError")
     return np.floor_divide(a, b)
 
@@ -289,7 +289,7 @@ pow_tensor_tensor = defop(
 def _pow_scalar(base, e):
     if e.dtype.kind != "f" and isinstance(base, float):
         e = e.astype(D.default_float.np)
-    return np.power(np.asarray(base, dtype=e.dtype), e)
+    return np.power(B.xp.asarray(base, dtype=e.dtype), e)
 
 
 pow_scalar = defop(
@@ -340,9 +340,9 @@ def _clamp(a, min=None, max=None):
     if a.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
         a = a.astype(D.default_float.np)
     if min is not None:
-        a = np.maximum(a, np.asarray(min, dtype=a.dtype))
+        a = np.maximum(a, B.xp.asarray(min, dtype=a.dtype))
     if max is not None:
-        a = np.minimum(a, np.asarray(max, dtype=a.dtype))
+        a = np.minimum(a, B.xp.asarray(max, dtype=a.dtype))
     return a
 
 

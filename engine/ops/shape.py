@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from engine import _backend as B
 from engine.errors import TorchRuntimeError
 from engine.ops._util import infer_size, list_str, size_arg, wrap_dim, wrap_dims
 from engine.ops.registry import defop
@@ -20,7 +21,7 @@ T_WARNING = (
 def _view(a, size):
     shape = infer_size(size, a.size)
     try:
-        return np.reshape(a, shape, copy=False)
+        return B.reshape_view(a, shape)
     except ValueError:
         raise TorchRuntimeError(
             "view size is not compatible with input tensor's size and stride (at least one dimension spans "
@@ -166,7 +167,7 @@ def view(input: Tensor, *size) -> Tensor:
 
 reshape_alias = defop(
     "_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a)",
-    lambda a, size, stride=None: np.reshape(a, tuple(size), copy=False),
+    lambda a, size, stride=None: B.reshape_view(a, tuple(size)),
     self=lambda grad, self_shape: grad.reshape(self_shape),
 )
 
@@ -179,7 +180,7 @@ def reshape(input: Tensor, shape: list[int]) -> Tensor:
     if a.flags.c_contiguous:
         return view_op(input, size=new)
     try:
-        np.reshape(a, new, copy=False)
+        B.reshape_view(a, new)
     except ValueError:
         # torch copies a tensor whose strides allow no view: CloneBackward0 under UnsafeViewBackward0
         return unsafe_view(input.clone(), size=new)
