@@ -55,7 +55,7 @@ def _windows(xp, out_hw, k_hw, stride, dilation):
 
 def _pad_hw(x, pad, value=0, extra=(0, 0)):
     if not any(pad) and not any(extra):
-        return np.ascontiguousarray(x)
+        return B.xp.ascontiguousarray(x)
     return np.pad(
         x, ((0, 0), (0, 0), (pad[0], pad[0] + extra[0]), (pad[1], pad[1] + extra[1])), constant_values=value
     )
@@ -89,7 +89,7 @@ def _conv2d_np(x, w, stride, padding, dilation, groups):
     )
     wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)
     out = np.matmul(cols, wm)  # g, N*P*Q, cog
-    return np.ascontiguousarray(out.reshape(g, n, p, q, cog).transpose(1, 0, 4, 2, 3).reshape(n, cout, p, q))
+    return B.xp.ascontiguousarray(out.reshape(g, n, p, q, cog).transpose(1, 0, 4, 2, 3).reshape(n, cout, p, q))
 
 
 def _conv2d_transpose_np(y, w, out_hw, stride, padding, dilation, groups):
@@ -121,7 +121,7 @@ def _conv2d_transpose_np(y, w, out_hw, stride, padding, dilation, groups):
                     hs : hs + (p - 1) * stride[0] + 1 : stride[0],
                     ws : ws + (q - 1) * stride[1] + 1 : stride[1],
                 ] += cols[:, :, i, j].transpose(2, 0, 1, 3, 4)
-    return np.ascontiguousarray(xp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + wd])
+    return B.xp.ascontiguousarray(xp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + wd])
 
 
 def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
@@ -141,7 +141,7 @@ def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
         .reshape(g, n * p * q, cig * kh * kw)
     )
     gm = gy.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
-    return np.ascontiguousarray(np.matmul(gm, cols).reshape(cout, cig, kh, kw))
+    return B.xp.ascontiguousarray(np.matmul(gm, cols).reshape(cout, cig, kh, kw))
 
 
 builtin_max = max
@@ -717,7 +717,7 @@ def _max_pool_fwd(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=Fa
     flat = (rows * w + cols).astype(np.int64)
     if x.ndim == 3:
         out, flat = out[0], flat[0]
-    return np.ascontiguousarray(out), np.ascontiguousarray(flat)
+    return B.xp.ascontiguousarray(out), B.xp.ascontiguousarray(flat)
 
 
 def _scatter_fwd(g, indices, input_size):
@@ -853,7 +853,7 @@ def _avg_pool_fwd(
     else:
         out = np.sign(sums) * (np.abs(sums) // div)
     out = np.where(empty, 0, out).astype(x.dtype)
-    return np.ascontiguousarray(out[0] if x.ndim == 3 else out)
+    return B.xp.ascontiguousarray(out[0] if x.ndim == 3 else out)
 
 
 def _avg_pool_bwd_fwd(
@@ -872,7 +872,7 @@ def _avg_pool_bwd_fwd(
     for i in range(k[0]):
         for j in range(k[1]):
             xp[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], j : j + (ow - 1) * s[1] + 1 : s[1]] += gd
-    out = np.ascontiguousarray(xp[:, :, p[0] : p[0] + h, p[1] : p[1] + w])
+    out = B.xp.ascontiguousarray(xp[:, :, p[0] : p[0] + h, p[1] : p[1] + w])
     return out.reshape(shape)
 
 

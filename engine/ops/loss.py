@@ -409,7 +409,7 @@ def _nll_backward_arr(g, shape, t, w, reduction, ignore_index, spatial):
         out = B.xp.zeros((shape[0], shape[2], shape[3], c), dtype=g.dtype)
         flat = out.reshape(-1, c)
         flat[B.xp.arange(n)[valid], tc[valid]] = vals[valid]
-        return np.ascontiguousarray(np.moveaxis(out, -1, 1))
+        return B.xp.ascontiguousarray(np.moveaxis(out, -1, 1))
     out = B.xp.zeros((max(n, 1) if len(shape) == 1 else shape[0], c), dtype=g.dtype)
     out[B.xp.arange(n)[valid], tc[valid]] = vals[valid]
     return out.reshape(shape)

@@ -701,7 +701,7 @@ def _embedding_backward_fwd(grad, indices, num_weights, padding_idx, scale_grad_
     if scale_grad_by_freq:
         counts = np.bincount(B.to_numpy(idx), minlength=int(num_weights))
         g = g / B.xp.asarray(counts[B.to_numpy(idx)]).astype(grad.dtype)[:, None]
-    np.add.at(out, idx[keep], g[keep])
+    B.xp.add.at(out, idx[keep], g[keep])
     return out
 
 

@@ -379,6 +379,7 @@ clamp_tensor = defop(
 
 
 def _where(cond, a, b):
+    cond = cond._data if isinstance(cond, Tensor) else cond  # a BoolTensor attribute, not an input
     if a.dtype != b.dtype:  # torch.result_type of the two (0-d arrays are wrapped scalars or 0-d tensors)
         dt = D.result_type(Tensor._make(a), Tensor._make(b)).np
         a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)

@@ -88,9 +88,9 @@ def _inner_sum(x):
     r, n = x.shape
     w = 32 // x.dtype.itemsize
     if n < w:
-        return _row_sum(np.ascontiguousarray(x.T))
+        return _row_sum(B.xp.ascontiguousarray(x.T))
     v = n // w
-    vacc = _row_sum(np.ascontiguousarray(x[:, : v * w].reshape(r, v, w).transpose(1, 0, 2)))  # (R, W)
+    vacc = _row_sum(B.xp.ascontiguousarray(x[:, : v * w].reshape(r, v, w).transpose(1, 0, 2)))  # (R, W)
     final = np.zeros(r, x.dtype)
     for c in range(v * w, n):
         final = final + x[:, c]
