@@ -416,9 +416,14 @@ round_ = defop("round(Tensor self) -> Tensor", lambda a: np.round(a) if a.dtype.
                self=lambda grad: grad * 0.0)
 round_decimals = defop("round.decimals(Tensor self, *, int decimals) -> Tensor",
                        lambda a, decimals: np.round(a, decimals), self=lambda grad: grad * 0.0)
+def _lerp_scalar(a, b, w):
+    """lerp_kernel's two forms (the one from `end` past |w| = 0.5), for a Scalar weight."""
+    return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1 - w)
+
+
 lerp_scalar = defop(
     "lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor",
-    lambda a, b, weight: np.where(abs(weight) < 0.5, a + weight * (b - a), b - (b - a) * (1 - weight)),
+    lambda a, b, weight: _lerp_scalar(a, b, weight.item() if isinstance(weight, Tensor) else weight),
     promote=True,
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
