@@ -43,21 +43,23 @@ def main():
         finally:
             cp._core.set_reduction_accelerators(prev)
 
-    vsin = cp.RawKernel(r"""
-extern "C" __global__ void vsin(const float4* __restrict__ x, float4* __restrict__ y, long long n4) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n4;
-       i += (long long)gridDim.x * blockDim.x) {
-    float4 v = x[i]; v.x = sinf(v.x); v.y = sinf(v.y); v.z = sinf(v.z); v.w = sinf(v.w); y[i] = v;
-  }
-}""", "vsin")
-    out = cp.empty_like(x)
-    n4 = n // 4
-    blocks = min((n4 + 255) // 256, 132 * 16)
-    gcos = cp.ElementwiseKernel("T g, T x", "T y", "y = g * cos(x)", "gcos")
+    from engine import _backend as B  # noqa: PLC0415
 
-    rows = [
-        ("sin, float4 RawKernel (one pass, vectorized)", lambda: vsin((blocks,), (256,), (x, out, cp.int64(n4))),
-         lambda: torch.sin(tx)),
+    B.use("cupy")
+    gcos = cp.ElementwiseKernel("T g, T x", "T y", "y = g * cos(x)", "gcos")
+    vec = []
+    for ilp in (1, 2, 4):
+        vec += [(f"sin, engine kernel, ILP {ilp}", lambda ilp=ilp: B.cuda_pointwise("sin(a)", (x,), ilp),
+                 lambda: torch.sin(tx)),
+                (f"mul, engine kernel, ILP {ilp}", lambda ilp=ilp: B.cuda_pointwise("a * b", (x, y), ilp),
+                 lambda: tx * ty)]
+    vec.append(("mul, one operand expanded, engine kernel", lambda: B.cuda_pointwise("a * b", (one, y)),
+                lambda: tone * ty))
+    for name, c, _ in vec[:1] + vec[-1:]:  # the kernels compute what CuPy's ufuncs do, to the bit
+        ref = cp.sin(x) if name.startswith("sin") else one * y
+        print(f"{name}: equal to CuPy's ufunc to the bit: {bool((c() == ref).all())}")
+
+    rows = vec + [
         ("g * cos(x), one fused ElementwiseKernel", lambda: gcos(y, x), lambda: ty * torch.cos(tx)),
         ("sin", lambda: cp.sin(x), lambda: torch.sin(tx)),
         ("exp", lambda: cp.exp(x), lambda: torch.exp(tx)),
@@ -74,7 +76,7 @@ extern "C" __global__ void vsin(const float4* __restrict__ x, float4* __restrict
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, c, t in rows:
         tc, tt = _time(c, sync), _time(t, sync)
-        nbytes = x.nbytes * (3 if name.startswith("mul") and "expanded" not in name else 2)
+        nbytes = x.nbytes * (3 if name.startswith(("mul", "g *")) and "expanded" not in name else 2)
         nbytes = x.nbytes if name.startswith("sum") else nbytes
         print(f"| {name} | {tc * 1e3:.3f} | {tt * 1e3:.3f} | {tc / tt:.2f} | {nbytes / tc / 1e9:.0f} |")
 

@@ -143,7 +143,7 @@ class OpDef:
     """One entry of the op table."""
 
     def __init__(this, schema, forward, *, promote=False, nout=1, index=None, differentiable=True,
-                 joint_mask=False, check=None, **formulas):
+                 joint_mask=False, check=None, cuda=None, **formulas):
         m = _SCHEMA.match(schema)
         if m is None:
             raise ValueError(f"bad schema {schema!r}")
@@ -173,7 +173,10 @@ class OpDef:
             index = _BASE_COUNT.get(this.base.lstrip("_"), 0)
         _BASE_COUNT[this.base.lstrip("_")] = max(_BASE_COUNT.get(this.base.lstrip("_"), 0), index + 1)
         this.grad_fn_name = backward_name(this.base, index)
-        this.forward = forward
+        this.forward = this.array_forward = forward
+        # cuda: the op as a C expression over its tensor operands (a, b), run under CuPy by a vectorized
+        # kernel where the operands allow (engine._backend.cuda_pointwise); the forward computes the rest.
+        this.cuda = cuda
         this.promote = promote
         this.nout = nout
         this.joint_mask = joint_mask
@@ -214,7 +217,6 @@ class OpDef:
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
         this._save_plans = {}
         this.nparams = len(this.params)
-        # the lean path of __call__: only tensor parameters, all differentiable, nothing to check first
         # The lean path of __call__: the tensor parameters come first, all differentiable, and are the
         # only arguments given; the attributes (alpha=1, ...) take their defaults.
         n = len(this.tensor_params)
@@ -450,6 +452,30 @@ def _literal(text):
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def _cuda_forward(op: OpDef):
+    expr, fallback, n = op.cuda, op.array_forward, len(op.tensor_params)
+
+    def forward(*args):
+        # the attributes after the tensors (add/sub's alpha) must be 1 for the expression to hold
+        if all(a == 1 for a in args[n:]):
+            out = B.cuda_pointwise(expr, args[:n])
+            if out is not None:
+                return out
+        return fallback(*args)
+
+    return forward
+
+
+def _switch_forwards(backend: str) -> None:
+    """Under CuPy the ops with a C expression run through engine._backend's vectorized kernels."""
+    for op in REGISTRY.values():
+        if op.cuda is not None:
+            op.forward = _cuda_forward(op) if backend == "cupy" else op.array_forward
+
+
+B.on_switch(_switch_forwards)
 
 
 def defop(schema, forward, **kw) -> OpDef:
