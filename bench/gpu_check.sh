@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything issue 4 checks on a GPU machine, in one call (the device tool lends one for minutes):
-#   1. the GPU benchmark (python -m bench.gpu): the engine on CuPy against torch on CUDA;
+#   1. the GPU benchmark (python -m bench.gpu): the engine on CuPy against torch on CUDA; and where CUDA starts
+#      to pay for engine.evaluate (python -m bench.gpu_crossover);
 #   2. the service with GRADSERVE_BACKEND=cupy, over real HTTP (tests/app/test_cuda_gpu.py), and
 #      engine.evaluate on CuPy against NumPy (tests/engine/test_backend.py);
 #   3. the engine's op-table suite on CuPy (tests/engine/test_ops.py: its cupy half);
@@ -24,6 +25,9 @@ python3 -c "import cupy, torch, numpy, sys; print('cupy', cupy.__version__, 'tor
 
 echo "== 1. bench.gpu"
 python3 -m bench.gpu --rounds 30 --json "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/gpu_bench.txt"
+
+echo "== 1b. bench.gpu_crossover (where device auto should pick CUDA)"
+python3 -m bench.gpu_crossover 2>&1 | tee "$OUT/gpu_crossover.txt"
 
 echo "== 2. service on CuPy; engine.evaluate on CuPy"
 python3 -m pytest -o addopts= -q -rfEs -p no:cacheprovider tests/app/test_cuda_gpu.py tests/engine/test_backend.py 2>&1 | tee "$OUT/app_gpu.log" | tail -15
@@ -62,5 +66,5 @@ for f in cupy_only[:60]:
     print("  ", f)
 open(f"{out}/cupy_only.txt", "w").write("\n".join(cupy_only) + "\n")
 EOF
-echo "== bench table"
-cat "$OUT/gpu_bench.txt"
+echo "== bench tables"
+cat "$OUT/gpu_bench.txt" "$OUT/gpu_crossover.txt"
