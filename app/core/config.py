@@ -52,11 +52,14 @@ class Settings(BaseSettings):
         "", description="Base URL of a CUDA worker (this program with GRADSERVE_BACKEND=cupy) that a "
                         "server without a usable GPU forwards `cuda` (and worthwhile `auto`) requests to; "
                         "empty: none.")
+    # Measured on an H200 host (16 cores) with bench/gpu_crossover.py: engine.evaluate on CUDA beat the CPU
+    # from ~5e8 estimated flops (a 512² matmul chain: 0.82x the CPU's time; 256²: 1.15x) and, for
+    # elementwise chains, from ~32 MiB of estimated traffic (2^19 elements: 0.58x; 2^16: 1.07x).
     cuda_min_flops: float = Field(
-        1e9, ge=0, description="`auto` runs on CUDA from this many estimated flops (a CUDA launch costs "
-                               "tens of microseconds: small graphs are faster on the CPU).")
+        5e8, ge=0, description="`auto` runs on CUDA from this many estimated flops (measured crossover; "
+                               "smaller graphs are faster on the CPU: a CUDA launch costs microseconds).")
     cuda_min_bytes: int = Field(
-        256 * MiB, ge=0, description="`auto` runs on CUDA from this many estimated bytes of tensor traffic.")
+        32 * MiB, ge=0, description="`auto` runs on CUDA from this many estimated bytes of tensor traffic.")
     cuda_worker_retry_s: float = Field(
         5.0, ge=0, description="After the CUDA worker failed, `auto` stays on the CPU this long before "
                                "trying it again (`cuda` requests always try).")

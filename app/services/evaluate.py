@@ -7,9 +7,9 @@ inline thread (cheap by construction) is abandoned and its result dropped.
 CUDA routing (`device`): `cpu` runs here on NumPy. `cuda` runs on CuPy in a compute worker where this
 server has a usable GPU (GRADSERVE_BACKEND auto|cupy), else it is forwarded to the CUDA worker at
 GRADSERVE_CUDA_WORKER_URL, else 503. `auto` goes to CUDA only where one of those is available AND the
-estimate reaches GRADSERVE_CUDA_MIN_FLOPS or GRADSERVE_CUDA_MIN_BYTES (a CUDA launch costs tens of
-microseconds, a forward a network hop: 200 tiny ops took 6.6 ms in torch on an H200 against 1.3 ms on
-its CPU). An `auto` request whose CUDA worker fails runs on the CPU, and its response says so in
+estimate reaches GRADSERVE_CUDA_MIN_FLOPS or GRADSERVE_CUDA_MIN_BYTES (a CUDA launch costs microseconds,
+a forward a network hop: 200 tiny ops took 6.6 ms in torch on an H200 against 1.3 ms on its CPU; the
+defaults are the crossover bench/gpu_crossover.py measured for engine.evaluate on an H200 host). An `auto` request whose CUDA worker fails runs on the CPU, and its response says so in
 `device_note`; a `cuda` one gets 503.
 """
 from __future__ import annotations
