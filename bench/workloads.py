@@ -122,8 +122,8 @@ def mlp(batch=32, d_in=64, d_hidden=128, d_out=10):
     )
 
     def eng():
-        p = [E.tensor(a, requires_grad=True) for a in (w1, b1, w2, b2)]
-        h = (E.tensor(x) @ p[0] + p[1]).tanh()
+        p = [E.from_numpy(a).requires_grad_(True) for a in (w1, b1, w2, b2)]
+        h = (E.from_numpy(x) @ p[0] + p[1]).tanh()
         z = h @ p[2] + p[3]
         ls = E.nn.functional.log_softmax(z, 1) if native else z - z.exp().sum(1, keepdim=True).log()
         ls.mean().backward()
@@ -187,7 +187,7 @@ def matmul_chain(n=512, k=5):
     ]
 
     def eng():
-        p = [E.tensor(a, requires_grad=True) for a in mats]
+        p = [E.from_numpy(a).requires_grad_(True) for a in mats]
         y = p[0]
         for w in p[1:]:
             y = y @ w
@@ -241,7 +241,7 @@ def elementwise_chain(shape=(2000, 2000)):
     x0 = rng.uniform(-1, 1, size=shape).astype(np.float32)
 
     def eng():
-        x = E.tensor(x0, requires_grad=True)
+        x = E.from_numpy(x0).requires_grad_(True)
         x.sin().exp().sin().exp().sum().backward()
         return [_e(x.grad)]
 
@@ -303,7 +303,7 @@ def big_graph(n_ops=10_000, width=16):
         return v[-1]
 
     def eng():
-        x = E.tensor(x0, requires_grad=True)
+        x = E.from_numpy(x0).requires_grad_(True)
         w = E.tensor(w0, requires_grad=True)
         run(x, w, E.tanh, E.sin).sum().backward()
         return [_e(x.grad), _e(w.grad)]
