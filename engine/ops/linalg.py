@@ -74,6 +74,7 @@ def _mm(a, b):
 mm_op = defop(
     "mm(Tensor self, Tensor mat2) -> Tensor",
     _mm,
+    vjp={"self": lambda grad, mat2: _mm(grad, mat2.T), "mat2": lambda grad, self: _mm(self.T, grad)},
     self=lambda grad, mat2: grad.mm(mat2.t()),
     mat2=lambda grad, self: self.t().mm(grad),
 )

@@ -172,28 +172,28 @@ def _checked_scalar(fn):
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: a + b if alpha == 1 else a + _scale(b, alpha),
-    promote=True, check=_alpha_check, cuda="a + b",
+    promote=True, check=_alpha_check, cuda="a + b", vjp={"self": True, "other": True},
     self=lambda grad: grad,
     other=lambda grad, alpha: grad if alpha == 1 else grad * alpha,
 )
 sub_tensor = defop(
     "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: a - b if alpha == 1 else a - _scale(b, alpha),
-    promote=True, check=_sub_check, cuda="a - b",
+    promote=True, check=_sub_check, cuda="a - b", vjp={"self": True, "other": True},
     self=lambda grad: grad,
     other=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
     operator.mul,
-    promote=True, cuda="a * b",
+    promote=True, cuda="a * b", vjp={"self": True, "other": True},
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
 )
 div_tensor = defop(
     "div.Tensor(Tensor self, Tensor other) -> Tensor",
     _true_div,
-    promote=True, cuda="a / b",
+    promote=True, cuda="a / b", vjp={"self": True, "other": True},
     self=lambda grad, other: grad / other,
     other=lambda grad, self, other: -grad * ((self / other) / other),
 )
@@ -304,7 +304,8 @@ def _pow_scalar_grad(grad, base, exponent, result):
     if base == 0:
         return grad * where(exponent >= 0, 0.0, result * -math.inf)
     return grad * (result * (math.log(base) if base > 0 else math.nan))
-neg = defop("neg(Tensor self) -> Tensor", operator.neg, check=_neg_check, cuda="-a", self=lambda grad: -grad)
+neg = defop("neg(Tensor self) -> Tensor", operator.neg, check=_neg_check, cuda="-a", vjp={"self": True},
+            self=lambda grad: -grad)
 reciprocal = defop(
     "reciprocal(Tensor self) -> Tensor",
     _float_out(np.reciprocal),
@@ -486,18 +487,20 @@ bitwise_not = nondiff("bitwise_not(Tensor self) -> Tensor", _integral_only(
 
 # ----- Unary math -----
 
-exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), cuda="exp(a)", self=lambda grad, result: grad * result)
+exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), cuda="exp(a)", vjp={"self": True},
+            self=lambda grad, result: grad * result)
 exp2 = defop("exp2(Tensor self) -> Tensor", _float_out(np.exp2),
              self=lambda grad, result: grad * (result * math.log(2.0)))
 expm1 = defop("expm1(Tensor self) -> Tensor", _float_out(np.expm1),
               self=lambda grad, result: grad * (result + 1))
-log = defop("log(Tensor self) -> Tensor", _float_out(np.log), cuda="log(a)", self=lambda grad, self: grad / self)
+log = defop("log(Tensor self) -> Tensor", _float_out(np.log), cuda="log(a)", vjp={"self": True},
+            self=lambda grad, self: grad / self)
 log2 = defop("log2(Tensor self) -> Tensor", _float_out(np.log2),
              self=lambda grad, self: grad / (self * math.log(2.0)))
 log10 = defop("log10(Tensor self) -> Tensor", _float_out(np.log10),
               self=lambda grad, self: grad / (self * math.log(10.0)))
 log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), self=lambda grad, self: grad / (self + 1))
-sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), cuda="sqrt(a)",
+sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), cuda="sqrt(a)", vjp={"self": True},
              self=lambda grad, result: grad / (2 * result))
 
 
@@ -507,8 +510,10 @@ def _rsqrt(a):
 
 rsqrt = defop("rsqrt(Tensor self) -> Tensor", _float_out(_rsqrt),
               self=lambda grad, result: -0.5 * grad * result.pow(3))
-sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), cuda="sin(a)", self=lambda grad, self: grad * self.cos())
-cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), cuda="cos(a)", self=lambda grad, self: grad * -self.sin())
+sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), cuda="sin(a)",
+            vjp={"self": lambda grad, self: grad * np.cos(self)}, self=lambda grad, self: grad * self.cos())
+cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), cuda="cos(a)",
+            vjp={"self": lambda grad, self: grad * -np.sin(self)}, self=lambda grad, self: grad * -self.sin())
 tan = defop("tan(Tensor self) -> Tensor", _float_out(np.tan),
             self=lambda grad, result: grad * (1 + result.pow(2)))
 asin = defop("asin(Tensor self) -> Tensor", _float_out(np.arcsin),
@@ -519,7 +524,7 @@ atan = defop("atan(Tensor self) -> Tensor", _float_out(np.arctan),
              self=lambda grad, self: grad / (self * self + 1))
 sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), self=lambda grad, self: grad * self.cosh())
 cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), self=lambda grad, self: grad * self.sinh())
-tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), cuda="tanh(a)",
+tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), cuda="tanh(a)", vjp={"self": True},
              self=lambda grad, result: grad * (1 - result * result))
 asinh = defop("asinh(Tensor self) -> Tensor", _float_out(np.arcsinh),
               self=lambda grad, self: grad * (self.pow(2) + 1).rsqrt())

@@ -176,6 +176,7 @@ def _expand_reduced(grad, shape, dim, keepdim):
 sum_op = defop(
     "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _sum(a, None, False, dtype),
+    vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape)},
     self=lambda grad, self_shape: grad.expand(self_shape),
 )
 sum_dim = defop(
@@ -234,6 +235,7 @@ _word = D.scalar_type_name
 mean_op = defop(
     "mean(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _mean(a, None, False, dtype),
+    vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape) / _numel_reduced(self_shape, None)},
     self=lambda grad, self_shape: grad.expand(self_shape) / _numel_reduced(self_shape, None),
 )
 mean_dim = defop(

@@ -19,6 +19,8 @@ import inspect
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, grad_accumulator, grad_mode
@@ -45,10 +47,11 @@ _SCHEMA = re.compile(r"^(?P<name>[\w]+)(?:\.(?P<overload>\w+))?\((?P<params>.*)\
 
 
 class Formula:
-    __slots__ = ("fn", "argnames", "inputs")
+    __slots__ = ("fn", "argnames", "inputs", "array_fn")
 
     def __init__(self, fn, inputs):
         self.fn = fn
+        self.array_fn = None  # the same formula over arrays (defop's vjp=), for backward without create_graph
         self.inputs = inputs  # indices of the tensor inputs it computes (one, or several for joint formulas)
         # the first parameter is grad; output_mask is passed by keyword to joint formulas, never resolved
         self.argnames = tuple(n for n in tuple(inspect.signature(fn).parameters)[1:] if n != "output_mask")
@@ -85,16 +88,37 @@ class OpNode(Node):
         attrs = self._attrs
         return attrs[name] if name in attrs else op.defaults.get(name)
 
+    def _resolve_array(self, name):
+        """_resolve, with tensors as their arrays (the saved inputs, the outputs)."""
+        kind = self.op.argkind[name]
+        if kind > 1:
+            return self._resolve(name)
+        if self._released:
+            raise TorchRuntimeError(FREED_MSG)
+        v = self._saved[name]
+        return v._data if kind == 0 and isinstance(v, Tensor) else v
+
     def apply(self, grads, create_graph):
         op = self.op
         g = grads[0] if op.nout == 1 else grads
         needs = self._needs
         out = [None] * len(needs)
+        # Without create_graph nothing records the formulas: where an op has array formulas, the NumPy engine
+        # runs them on the arrays (the same operations in the same order, so the same bits) instead of
+        # dispatching engine ops per term. Only when every array has the gradient's dtype: a mixed-dtype
+        # formula takes the Tensor route, where torch's promotion rules apply.
+        raw = g._data if op.has_vjp and not create_graph and B.xp is np and isinstance(g, Tensor) else None
         for f in op.formulas:
             inputs = f.inputs
             if len(inputs) == 1:
                 i = inputs[0]
                 if needs[i]:
+                    if raw is not None and f.array_fn is not None:
+                        args = [self._resolve_array(n) for n in f.argnames]
+                        dt = raw.dtype
+                        if all(getattr(a, "dtype", dt) == dt for a in args):
+                            out[i] = Tensor._make(f.array_fn(raw, *args))
+                            continue
                     out[i] = f.fn(g, *[self._resolve(n) for n in f.argnames])
                 continue
             if not any(needs[i] for i in inputs):
@@ -143,7 +167,7 @@ class OpDef:
     """One entry of the op table."""
 
     def __init__(this, schema, forward, *, promote=False, nout=1, index=None, differentiable=True,
-                 joint_mask=False, check=None, cuda=None, **formulas):
+                 joint_mask=False, check=None, cuda=None, vjp=None, **formulas):
         m = _SCHEMA.match(schema)
         if m is None:
             raise ValueError(f"bad schema {schema!r}")
@@ -200,6 +224,14 @@ class OpDef:
                     continue
                 else:
                     this.argkind[a] = 4
+        # vjp: {input: array formula, or True where the Tensor formula uses operators only and so runs as
+        # written on arrays}; same parameters as the Tensor formula (see OpNode.apply).
+        for key, fn in (vjp or {}).items():
+            f = next(f for f, k in zip(this.formulas, formulas) if k == key)
+            f.array_fn = f.fn if fn is True else fn
+            if f.array_fn is not f.fn and tuple(inspect.signature(fn).parameters)[1:] != f.argnames:
+                raise ValueError(f"{schema}: vjp[{key!r}] must take the formula's parameters {f.argnames}")
+        this.has_vjp = bool(vjp)
         this.differentiable = differentiable and bool(this.formulas)
         # torch's next_functions hold an edge per input that has a formula only (where's condition,
         # nll_loss's target have none); None when that is every tensor input.
