@@ -30,32 +30,39 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _SCALARS = frozenset((int, float, str, bool, type(None)))
 
 
-def _pairs_in_text(body: bytes) -> int:
-    """Key-value pairs in the JSON text: its colons outside of strings."""
-    colons = body.count(b":")
-    if colons:
-        colons -= sum(s.count(b":") for s in _STRING.findall(body) if b":" in s)
-    return colons
-
-
-def _keys_in_doc(doc: Any) -> int:
-    """Keys in the parsed document; lists of scalars (tensor data) are skipped at C speed."""
-    n, stack = 0, [doc]
+def _keys_and_colons(doc: Any) -> tuple[int, int]:
+    """Keys in the parsed document, and the colons inside its strings (keys and values). Together they are
+    the colons of the text, unless a key was given twice (orjson keeps one) or a colon was escaped
+    (\\u003a): a mismatch sends the body to the exact check. Lists of numbers (tensor data) cost C speed."""
+    keys = colons = 0
+    stack = [doc]
     while stack:
         x = stack.pop()
         if type(x) is dict:
-            n += len(x)
-            stack.extend(v for v in x.values() if type(v) in (dict, list))
-        elif type(x) is list and not set(map(type, x)) <= _SCALARS:
-            stack.extend(v for v in x if type(v) in (dict, list))
-    return n
+            keys += len(x)
+            for k, v in x.items():
+                if ":" in k:
+                    colons += k.count(":")
+                t = type(v)
+                if t is str:
+                    colons += v.count(":")
+                elif t is dict or t is list:
+                    stack.append(v)
+        elif type(x) is list:
+            types = set(map(type, x))
+            if str in types:
+                colons += sum(v.count(":") for v in x if type(v) is str)
+            if not types <= _SCALARS:
+                stack.extend(v for v in x if type(v) in (dict, list))
+    return keys, colons
 
 
 def _first_duplicate(body: bytes) -> str | None:
+    """The first key given twice in one object; "" where the text cannot be checked (nesting too deep for
+    the standard library's parser), None where no key repeats."""
     found: list[str] = []
 
     def hook(pairs):
@@ -68,7 +75,7 @@ def _first_duplicate(body: bytes) -> str | None:
     try:
         json.loads(body, object_pairs_hook=hook)
     except (ValueError, RecursionError):
-        return None
+        return ""
     return found[0] if found else None
 
 
@@ -101,8 +108,9 @@ def parse_json(body: bytes) -> Any:
         raise InvalidJSON(f"JSON decode error: {e.msg}", ["body", e.pos]) from None
     if _BIG_INT.search(body):
         doc = _exact_ints(body, doc)
-    if type(doc) in (dict, list) and _pairs_in_text(body) != _keys_in_doc(doc):
+    if type(doc) in (dict, list) and body.count(b":") != sum(_keys_and_colons(doc)):
         key = _first_duplicate(body)
-        what = f"the key {key!r} appears" if key is not None else "a key appears"
-        raise InvalidJSON(f"JSON decode error: {what} more than once in one object", ["body"])
+        if key is not None:  # else the difference was an escaped colon
+            what = f"the key {key!r} appears" if key else "a key appears"
+            raise InvalidJSON(f"JSON decode error: {what} more than once in one object", ["body"])
     return doc

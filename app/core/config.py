@@ -42,6 +42,16 @@ class Settings(BaseSettings):
         16 * MiB, ge=0, description="Estimated bytes from which a request runs in a worker process."
     )
     worker_start_timeout_s: float = Field(60.0, gt=0, description="How long a new worker may take to start.")
+    # Tiny requests (most calls) run on the event loop itself: a hop to a thread cost ~0.8 ms a request on a
+    # 2-core machine under load (GIL hand-offs), more than the evaluation. Their cost is bounded by the body
+    # size (parse, checks, estimate) and by the estimate (evaluation); anything bigger goes to a thread.
+    loop_max_body_bytes: int = Field(
+        16 * 1024, ge=0, description="Bodies up to this size are parsed, checked and estimated on the event "
+                                     "loop, without a thread hop; 0 sends every request to a thread.")
+    loop_max_flops: float = Field(
+        1e5, ge=0, description="Such a request is also evaluated on the event loop when its estimate is at "
+                               "most this many flops and `loop_max_elements` elements (and 64 ops).")
+    loop_max_elements: int = Field(4096, ge=0, description="See `loop_max_flops`.")
 
     # ----- CUDA routing (issue 4; owned by app/services/evaluate.py and app/services/cuda_forward.py) -----
     backend: Literal["auto", "numpy", "cupy"] = Field(

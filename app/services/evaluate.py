@@ -1,16 +1,20 @@
-"""Evaluation of one request: cheap ones inline in a thread, costly ones in a killable worker process.
+"""Evaluation of one request: tiny ones on the event loop, cheap ones in a thread, costly ones in a killable
+worker process.
 
-"Costly" is decided by the engine's estimate (shape inference, nothing allocated) against the
-offload thresholds. The time limit covers the whole evaluation; a worker past it is killed, an
-inline thread (cheap by construction) is abandoned and its result dropped.
+A small body (GRADSERVE_LOOP_MAX_BODY_BYTES) is parsed, checked and estimated on the event loop, and a
+tiny program (GRADSERVE_LOOP_MAX_FLOPS / _ELEMENTS, 64 ops) evaluated there as well: the hop to a thread
+cost more than such an evaluation. "Costly" is decided by the engine's estimate (shape inference, nothing
+allocated) against the offload thresholds. The time limit covers the whole evaluation; a worker past it is
+killed, an inline thread (cheap by construction) is abandoned and its result dropped.
 
 CUDA routing (`device`): `cpu` runs here on NumPy. `cuda` runs on CuPy in a compute worker where this
 server has a usable GPU (GRADSERVE_BACKEND auto|cupy), else it is forwarded to the CUDA worker at
 GRADSERVE_CUDA_WORKER_URL, else 503. `auto` goes to CUDA only where one of those is available AND the
 estimate reaches GRADSERVE_CUDA_MIN_FLOPS or GRADSERVE_CUDA_MIN_BYTES (a CUDA launch costs microseconds,
 a forward a network hop: 200 tiny ops took 6.6 ms in torch on an H200 against 1.3 ms on its CPU; the
-defaults are the crossover bench/gpu_crossover.py measured for engine.evaluate on an H200 host). An `auto` request whose CUDA worker fails runs on the CPU, and its response says so in
-`device_note`; a `cuda` one gets 503.
+defaults are the crossover bench/gpu_crossover.py measured for engine.evaluate on an H200 host). An
+`auto` request whose CUDA worker fails runs on the CPU, and its response says so in `device_note`; a
+`cuda` one gets 503.
 """
 from __future__ import annotations
 
@@ -56,7 +60,7 @@ def check_envelope(doc, max_ops: int) -> None:
 class Plan:
     """Where a request runs, decided in the inline thread (which also runs it when cheap and on the CPU)."""
 
-    kind: str  # "pool" (a compute worker, on `backend`) or "forward" (the CUDA worker)
+    kind: str  # "pool" (a compute worker, on `backend`), "forward" (the CUDA worker) or "thread" (inline)
     doc: dict
     device: str  # as requested
     backend: str = "numpy"
@@ -118,9 +122,15 @@ class EvaluateService:
         """The response document, encoded; raises the errors that errors.to_response maps."""
         limit = self.settings.time_limit_s
         deadline = time.monotonic() + limit
-        plan = await self._in_thread(self._inline, body, limit=limit)
+        if len(body) <= self.settings.loop_max_body_bytes:  # small: parsed and planned here, on the loop
+            plan = self._inline(body, on_loop=True)
+        else:
+            plan = await self._in_thread(self._inline, body, limit=limit)
         if isinstance(plan, bytes):
             return plan
+        if plan.kind == "thread":
+            return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra or None,
+                                         limit=max(deadline - time.monotonic(), 0.001), total=limit)
         if plan.kind == "forward":
             try:
                 left = max(deadline - time.monotonic(), 0.001)
@@ -166,8 +176,14 @@ class EvaluateService:
     def _cpu_fallback(plan: Plan, note: str) -> Plan:
         return Plan("pool", plan.doc, plan.device, "numpy", plan.cpu_offload, {"device_note": note})
 
-    def _inline(self, body: bytes) -> bytes | Plan:
-        """Parse, check, estimate, and evaluate when cheap and on the CPU: the response; else the Plan."""
+    def _tiny(self, doc: dict, cost: dict) -> bool:
+        s = self.settings
+        return (cost.get("flops", 0) <= s.loop_max_flops and cost.get("elements", 0) <= s.loop_max_elements
+                and len(doc.get("ops", ())) <= 64)
+
+    def _inline(self, body: bytes, on_loop: bool = False) -> bytes | Plan:
+        """Parse, check, estimate, and evaluate when cheap and on the CPU: the response; else the Plan.
+        On the event loop (a small body) it evaluates only a tiny program, and plans a thread otherwise."""
         doc = parse_json(body)
         check_envelope(doc, self.settings.max_ops)
         device = doc.get("device", "auto")
@@ -186,7 +202,7 @@ class EvaluateService:
             return Plan("forward", doc, device)
         if device == "cuda" and in_process:  # a CUDA context lives in a worker, never in the server process
             return Plan("pool", doc, device, "cupy")
-        need_cost = self.pool is not None or (device == "auto" and (in_process or forward))
+        need_cost = on_loop or self.pool is not None or (device == "auto" and (in_process or forward))
         cost = eng.estimate(doc, self.limits) if need_cost else {}
         cpu_offload = self.pool is not None and (cost.get("flops", 0) >= s.offload_min_flops
                                                  or cost.get("bytes", 0) >= s.offload_min_bytes)
@@ -200,4 +216,6 @@ class EvaluateService:
             extra = {"device_note": note}
         if cpu_offload:
             return Plan("pool", doc, device, "numpy", True, extra)
+        if on_loop and not self._tiny(doc, cost):
+            return Plan("thread", doc, device, extra=extra)
         return eng.evaluate_json(doc, self.limits, extra or None)

@@ -1,6 +1,7 @@
 """A real server process over real HTTP: time limit, overload, worker crashes, body streaming, shutdown."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -182,3 +183,27 @@ def test_an_app_built_in_an_unguarded_script_still_gets_workers(tmp_path):
     out = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.strip() == "200 [2.0, 4.0]", out.stdout + out.stderr[-2000:]
+
+
+def test_small_body_with_a_big_program_leaves_the_event_loop_free():
+    """A small body is parsed and planned on the event loop, and a tiny program evaluated there too; but a
+    big program in a small body (4000² matmuls in a few hundred bytes) goes to a thread, so that tiny
+    requests are answered meanwhile (compute_workers=0: no worker process to hide a mistake)."""
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_TIME_LIMIT_S": "120", **SLOW_LIMITS})
+    try:
+        program = slow_program(n_matmuls=3)
+        assert len(json.dumps(program)) <= 16 * 1024
+        t0 = time.monotonic()
+        slow, box = in_thread(s.client.post, "/v1/evaluate", json=program)
+        time.sleep(0.3)
+        fast = s.client.post("/v1/evaluate", json=cheap_program())
+        fast_at = time.monotonic() - t0
+        slow.join(120)
+        slow_at = time.monotonic() - t0
+        assert fast.status_code == 200 and fast.json()["tensors"]["a"]["grad"] == 3.0
+        (r,) = box
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["tensors"]["s"]["data"] == pytest.approx(4000.0 ** 5, rel=1e-3)
+        assert fast_at < slow_at - 0.5, (fast_at, slow_at)  # answered while the big one still ran
+    finally:
+        s.stop()
