@@ -156,6 +156,11 @@ def _numel(shape):
 def encode_array(arr):
     """An array -> JSON-ready nested lists, non-finite floats as the protocol's strings."""
     a = B.to_numpy(arr)
+    if a.ndim == 0:  # most values of small graphs: one Python number, no array pass
+        v = a.item()
+        if type(v) is float and not math.isfinite(v):
+            return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+        return v
     if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
         obj = a.astype(object)
         obj[np.isnan(a)] = "NaN"
@@ -466,6 +471,9 @@ def output_bound(op, args, kwargs) -> int:
             shapes += [tuple(x.shape) for x in a if isinstance(x, Tensor)]
     if not shapes:
         return 1
+    first = shapes[0]
+    if all(s == first or not s for s in shapes):  # one shape (0-d operands broadcast to anything)
+        return _numel(first) if first else max(_numel(s) for s in shapes)
     return max(_numel(_bshape(shapes)), max(_numel(s) for s in shapes))
 
 
