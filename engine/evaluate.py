@@ -499,7 +499,7 @@ def _leaf(name, spec, loc):
     rg = spec.get("requires_grad", False)
     _req(isinstance(rg, bool), "Input should be a valid boolean", [*loc, "requires_grad"], "bool_type")
     raw = spec["data"]
-    if isinstance(raw, list):
+    if isinstance(raw, list) or type(raw) in (float, int, bool):
         arr = _fast_array(raw)
         if arr is not None:
             return arr, dt or _INFERRED[arr.dtype.kind], rg
