@@ -20,6 +20,7 @@ from engine.errors import (
     TorchRuntimeError,
     TorchTypeError,
 )
+from engine.ops._util import infer_size, wrap_dim
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, as_tensor, tensor
 
 # ----- limits -----
@@ -292,7 +293,28 @@ def _convert(value, kind, env, loc):
     return value
 
 
-# ----- shape rules: output-size upper bounds checked before an op allocates -----
+# ----- shape rules: output shapes from input shapes, for the 413 guard and for the estimate -----
+# Each rule takes the op's (args, kwargs) with tensors as engine Tensors (evaluate's guard, before an op
+# allocates) or as _Shaped stand-ins (estimate, before anything runs) and returns the output's shape (an
+# upper bound where the exact one depends on values), or None where it cannot say.
+
+
+class _Shaped:
+    """Stands in for a tensor in the shape rules: its shape, nothing else."""
+
+    __slots__ = ("shape", "ndim")
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+        self.ndim = len(self.shape)
+
+    def numel(self):
+        return _numel(self.shape)
+
+
+def _is_t(a) -> bool:
+    return isinstance(a, Tensor | _Shaped)
+
 
 
 def _bshape(shapes):
@@ -308,7 +330,7 @@ def _size_from(args, kwargs, name="size"):
     elif args and all(isinstance(a, int) for a in args):
         size = list(args)  # zeros(2, 3): the sizes as separate arguments
     else:
-        size = args[0] if args and not isinstance(args[0], Tensor) else []
+        size = args[0] if args and not _is_t(args[0]) else []
     if isinstance(size, int):
         size = [size]
     if isinstance(size, list | tuple) and len(size) == 1 and isinstance(size[0], list | tuple):
@@ -321,7 +343,7 @@ def _rule_expand(args, kwargs):
     size = kwargs.get("size") or args[1:]
     if len(size) == 1 and isinstance(size[0], list | tuple):
         size = size[0]
-    if size and isinstance(size[0], Tensor):  # expand_as
+    if size and _is_t(size[0]):  # expand_as
         return tuple(size[0].shape)
     shp = list(t.shape)
     lead = len(size) - len(shp)
@@ -341,7 +363,7 @@ def _rule_repeat(args, kwargs):
 
 def _rule_matmul(args, kwargs):
     a, b = args[0], args[1]
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+    if not _is_t(a) or not _is_t(b):
         return None
     sa, sb = tuple(a.shape), tuple(b.shape)
     if len(sa) == 0 or len(sb) == 0:
@@ -355,8 +377,78 @@ def _rule_outer(args, kwargs):
 
 
 def _rule_cat(args, kwargs):
-    ts = args[0] if args else kwargs.get("tensors", [])
-    return (sum(t.numel() for t in ts if isinstance(t, Tensor)),)
+    """cat / stack: the real shape where the operands agree, else their total size (a bound)."""
+    ts = [t for t in (args[0] if args else kwargs.get("tensors", [])) if _is_t(t)]
+    total = (sum(t.numel() for t in ts),)
+    dim = kwargs.get("dim", args[1] if len(args) > 1 else 0)
+    shapes = [tuple(t.shape) for t in ts if tuple(t.shape) != (0,)]  # cat skips legacy empty tensors
+    if not isinstance(dim, int) or not shapes:
+        return total
+    first = shapes[0]
+    try:
+        if kwargs.get("_stack"):
+            if any(sh != first for sh in shapes):
+                return total
+            d = wrap_dim(dim, len(first) + 1)
+            return first[:d] + (len(ts),) + first[d:]
+        d = wrap_dim(dim, len(first))
+        if any(len(sh) != len(first) or sh[:d] + sh[d + 1:] != first[:d] + first[d + 1:] for sh in shapes):
+            return total
+        return first[:d] + (sum(sh[d] for sh in shapes),) + first[d + 1:]
+    except EngineError:
+        return total
+
+
+def _rule_stack(args, kwargs):
+    return _rule_cat(args, {**kwargs, "_stack": True})
+
+
+def _size_list(args, kwargs, key):
+    size = kwargs.get(key, args[1:])
+    if len(size) == 1 and isinstance(size[0], list | tuple):
+        size = size[0]
+    return [int(x) for x in size]
+
+
+def _rule_reshape(args, kwargs):
+    t = args[0]
+    return tuple(infer_size(_size_list(args, kwargs, "shape" if "shape" in kwargs else "size"), t.numel()))
+
+
+def _rule_transpose(args, kwargs):
+    t = args[0]
+    shp = list(t.shape)
+    if not shp:
+        return ()
+    d0 = wrap_dim(kwargs.get("dim0", args[1] if len(args) > 1 else 0), len(shp))
+    d1 = wrap_dim(kwargs.get("dim1", args[2] if len(args) > 2 else 1), len(shp))
+    shp[d0], shp[d1] = shp[d1], shp[d0]
+    return tuple(shp)
+
+
+def _rule_permute(args, kwargs):
+    t = args[0]
+    dims = _size_list(args, kwargs, "dims")
+    return tuple(t.shape[wrap_dim(d, t.ndim)] for d in dims)
+
+
+def _rule_reverse(args, kwargs):  # t, T
+    return tuple(reversed(args[0].shape))
+
+
+def _rule_unsqueeze(args, kwargs):
+    t = args[0]
+    d = wrap_dim(kwargs.get("dim", args[1] if len(args) > 1 else 0), t.ndim + 1)
+    return tuple(t.shape[:d]) + (1,) + tuple(t.shape[d:])
+
+
+def _rule_flatten(args, kwargs):
+    t = args[0]
+    if not t.ndim:
+        return (1,)
+    a = wrap_dim(kwargs.get("start_dim", args[1] if len(args) > 1 else 0), t.ndim)
+    b = wrap_dim(kwargs.get("end_dim", args[2] if len(args) > 2 else -1), t.ndim)
+    return tuple(t.shape[:a]) + (_numel(t.shape[a:b + 1]),) + tuple(t.shape[b + 1:])
 
 
 def _rule_factory(args, kwargs):
@@ -399,6 +491,8 @@ def _rule_one_hot(args, kwargs):
     t = args[0]
     n = kwargs.get("num_classes", args[1] if len(args) > 1 else -1)
     if n is None or n < 0:
+        if not isinstance(t, Tensor):
+            return None  # the class count comes from the values
         n = int(B.to_numpy(t._data).max()) + 1 if t.numel() else 0
     return (*t.shape, int(n))
 
@@ -406,10 +500,10 @@ def _rule_one_hot(args, kwargs):
 def _rule_index(args, kwargs):
     """Advanced indexing can gather more elements than the input holds."""
     t = args[0]
-    tensors = [a for a in args[1:] if isinstance(a, Tensor)]
+    tensors = [a for a in args[1:] if _is_t(a)]
     for v in list(kwargs.values()) + list(args[1:]):
         if isinstance(v, tuple | list):
-            tensors += [x for x in v if isinstance(x, Tensor)]
+            tensors += [x for x in v if _is_t(x)]
     if not tensors:
         return None
     idx = max(x.numel() for x in tensors)
@@ -429,29 +523,53 @@ def _rule_pad(args, kwargs):
 
 def _rule_embedding(args, kwargs):
     idx, w = args[0], args[1] if len(args) > 1 else kwargs.get("weight")
-    return (*idx.shape, w.shape[-1]) if isinstance(w, Tensor) else None
+    return (*idx.shape, w.shape[-1]) if _is_t(w) else None
 
 
 def _rule_einsum(args, kwargs):
-    ts = [a for a in args[1:] if isinstance(a, Tensor)]
+    ts = [a for a in args[1:] if _is_t(a)]
     if args and isinstance(args[-1], list):
-        ts += [a for a in args[-1] if isinstance(a, Tensor)]
+        ts += [a for a in args[-1] if _is_t(a)]
     n = 1
     for t in ts:
         n *= max(1, t.numel())
     return (n,)
 
 
+def _rule_linear(args, kwargs):
+    x, w = args[0], args[1] if len(args) > 1 else kwargs.get("weight")
+    if not (_is_t(x) and _is_t(w)) or not x.ndim:
+        return None
+    return tuple(x.shape[:-1]) + ((w.shape[0],) if w.ndim == 2 else ())
+
+
+def _rule_addmm(args, kwargs):
+    m1 = args[1] if len(args) > 1 else kwargs.get("mat1")
+    m2 = args[2] if len(args) > 2 else kwargs.get("mat2")
+    if not (_is_t(m1) and _is_t(m2)) or m1.ndim != 2 or m2.ndim != 2:
+        return None
+    return (m1.shape[0], m2.shape[1])
+
+
+def _rule_mv(args, kwargs):
+    return (args[0].shape[0],) if _is_t(args[0]) and args[0].ndim == 2 else None
+
+
 SHAPE_RULES = {
-    "expand": _rule_expand, "expand_as": _rule_expand, "broadcast_to": _rule_expand,
+    "expand": _rule_expand, "expand_as": _rule_expand,
     "repeat": _rule_repeat, "tile": _rule_repeat,
     "matmul": _rule_matmul, "mm": _rule_matmul, "bmm": _rule_matmul, "outer": _rule_outer, "ger": _rule_outer,
-    "cat": _rule_cat, "concat": _rule_cat, "concatenate": _rule_cat, "stack": _rule_cat,
+    "cat": _rule_cat, "concat": _rule_cat, "concatenate": _rule_cat, "stack": _rule_stack,
+    "reshape": _rule_reshape, "view": _rule_reshape, "transpose": _rule_transpose, "swapaxes": _rule_transpose,
+    "permute": _rule_permute, "t": _rule_reverse, "T": _rule_reverse, "unsqueeze": _rule_unsqueeze,
+    "flatten": _rule_flatten,
     "zeros": _rule_factory, "ones": _rule_factory, "empty": _rule_factory, "rand": _rule_factory,
     "randn": _rule_factory, "full": _rule_full, "arange": _rule_arange, "linspace": _rule_linspace,
     "eye": _rule_eye, "one_hot": _rule_one_hot, "getitem": _rule_index, "index_select": _rule_index,
     "gather": _rule_index, "pad": _rule_pad, "embedding": _rule_embedding, "einsum": _rule_einsum,
+    "linear": _rule_linear, "addmm": _rule_addmm, "mv": _rule_mv, "dot": lambda a, k: (),
 }
+_MATMULS = {"matmul", "mm", "bmm", "mv", "dot", "linear", "addmm"}  # flops: 2 * out * contraction
 
 
 def output_bound(op, args, kwargs) -> int:
@@ -906,89 +1024,71 @@ _TRANSCENDENTAL = {"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", 
                    "log2", "log10", "logsigmoid", "selu", "celu", "norm", "dropout"}
 _REDUCTIONS = {"sum", "mean", "prod", "amax", "amin", "max", "min", "var", "std", "argmax", "argmin", "all",
                "any", "norm", "logsumexp", "nansum", "count_nonzero"}
-_FACTORIES = {"zeros", "ones", "empty", "rand", "randn", "full", "randint"}
+
+
+_LIKE = {"full_like", "zeros_like", "ones_like", "rand_like", "randn_like", "empty_like"}
+_VIEWS = {"reshape", "view", "flatten", "squeeze", "unsqueeze", "t", "T", "mT", "transpose", "permute", "detach",
+          "clone", "contiguous", "movedim", "swapaxes", "narrow", "select", "getitem", "view_as", "reshape_as"}
 
 
 def _estimate_op(o, shapes):
-    """(output shape, flops, elements read) of one request op, from the known shapes; nothing allocated."""
+    """(output shape, flops, elements read) of one request op, from the known shapes; nothing allocated.
+    Output shapes come from the same SHAPE_RULES as evaluate's 413 guard, over _Shaped stand-ins."""
     op = o.get("op")
     args = o.get("args", []) or []
     kwargs = o.get("kwargs", {}) or {}
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         return (), 1, 0
 
-    def ins(values):
-        out = []
-        for a in values:
-            if isinstance(a, str) and a in shapes:
-                out.append(shapes[a])
-            elif isinstance(a, list):
-                out += [shapes[x] for x in a if isinstance(x, str) and x in shapes]
-        return out
+    def stand(v):
+        if isinstance(v, str) and v in shapes:
+            return _Shaped(shapes[v])
+        if isinstance(v, list) and any(isinstance(x, str) for x in v):
+            return [stand(x) for x in v]
+        return v
 
-    tin = ins(args) + ins(kwargs.values())
+    sargs = [stand(v) for v in args]
+    skw = {k: stand(v) for k, v in kwargs.items()}
+    flat = [*sargs, *skw.values()]
+    tin = [x.shape for v in flat for x in (v if isinstance(v, list) else [v]) if isinstance(x, _Shaped)]
     read = sum(_numel(t) for t in tin)
-    ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
-    if op in ("matmul", "mm", "bmm", "mv", "dot", "inner", "linear", "addmm") and len(tin) >= 2:
-        a, b = (tin[1], tin[2]) if op == "addmm" and len(tin) >= 3 else (tin[0], tin[1])
-        if op == "linear":
-            b = tuple(reversed(b)) if len(b) == 2 else b
-        if not a or not b:
-            return _bshape([a, b]), max(_numel(a), _numel(b)), read
-        k = a[-1]
-        out = tuple(_bshape([a[:-2], b[:-2]])) + ((a[-2],) if len(a) > 1 else ()) + \
-            ((b[-1],) if len(b) > 1 else ())
-        return out, 2 * _numel(out) * k, read
     if op in ("einsum", "conv1d", "conv2d", "conv3d", "cdist", "tensordot", "kron") and tin:
         # Without their full rules: as a matmul over the two largest operands (an upper-ish guess).
         big = sorted((_numel(t) for t in tin), reverse=True)
         m = big[0] * (big[1] if len(big) > 1 else 1)
         return max(tin, key=_numel), 2 * int(math.sqrt(m)) * max(1, int(math.sqrt(m))), read
-    if op == "outer" and len(tin) >= 2:
-        out = (_numel(tin[0]), _numel(tin[1]))
-        return out, _numel(out), read
-    if op in _FACTORIES or op in ("eye", "arange", "linspace", "full_like", "zeros_like", "ones_like",
-                                  "rand_like", "randn_like"):
-        if tin:
-            out = tin[0]
-        elif op == "eye":
-            out = tuple(ints[:2]) if len(ints) >= 2 else (ints[0], ints[0]) if ints else ()
-        elif op in ("arange", "linspace"):
-            nums = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-            if op == "linspace":
-                out = (int(kwargs.get("steps", nums[2] if len(nums) > 2 else 100)),)
-            else:
-                out = _rule_arange(nums, kwargs)
-        else:
-            size = kwargs.get("size", args[0] if args and isinstance(args[0], list) else ints)
-            if op == "full" and args and isinstance(args[0], list):
-                size = args[0]
-            out = tuple(int(x) for x in (size if isinstance(size, list | tuple) else [size]))
+    if op in _LIKE and tin:
+        return tin[0], _numel(tin[0]), 0
+    if op == "randint":
+        size = kwargs.get("size", next((x for x in args if isinstance(x, list)), []))
+        out = tuple(int(x) for x in size)
         return out, _numel(out), 0
+    if op in _VIEWS and tin:
+        x = tin[0]
+        if op == "getitem" and len(tin) > 1:  # advanced indexing gathers
+            return (max(_numel(t) for t in tin[1:]),) + tuple(x[1:]), _numel(x), read
+        rule = SHAPE_RULES.get(op)
+        try:
+            out = tuple(rule(sargs, skw)) if rule is not None else x
+        except Exception:  # noqa: BLE001 - evaluate gives the error
+            out = x
+        return out, 1, 0  # views (a copy at most)
+    rule = SHAPE_RULES.get(op) if op not in ("getitem", "index_select", "gather") else None
+    if rule is not None:
+        try:
+            out = rule(sargs, skw)
+        except Exception:  # noqa: BLE001 - a malformed op fails later, in evaluate, with its own message
+            out = None
+        if out is not None:
+            out = tuple(int(n) for n in out)
+            if op in _MATMULS and len(tin) >= 2:
+                first = tin[1] if op == "addmm" and len(tin) >= 3 else tin[0]
+                k = first[-1] if first else 1
+                return out, 2 * max(_numel(out), 1) * k, read
+            return out, max(_numel(out), 1), read
     if not tin:
         return (), 1, 0
     x = tin[0]
-    if op in ("reshape", "view", "flatten", "squeeze", "unsqueeze", "t", "T", "mT", "transpose", "permute",
-              "detach", "clone", "contiguous", "movedim", "swapaxes", "narrow", "select", "getitem",
-              "view_as", "reshape_as"):
-        if op == "getitem" and len(tin) > 1:  # advanced indexing gathers
-            return (max(_numel(t) for t in tin[1:]),) + tuple(x[1:]), _numel(x), read
-        return x, 1, 0  # views (a copy at most)
-    if op in ("expand", "expand_as", "broadcast_to", "repeat", "tile"):
-        try:
-            sizes = [int(a) for a in (args[1] if len(args) > 1 and isinstance(args[1], list) else ints)]
-            if op in ("repeat", "tile"):
-                out = _rule_repeat([_Shaped(x), *sizes], {})
-            elif len(tin) > 1:
-                out = tin[1]
-            else:
-                out = tuple(x[i - (len(sizes) - len(x))] if s == -1 else s for i, s in enumerate(sizes))
-        except Exception:  # noqa: BLE001
-            out = x
-        return out, _numel(out), read
-    if op in ("cat", "concat", "stack", "hstack", "vstack"):
-        n = sum(_numel(t) for t in tin)
-        return (n,), n, read
     if op in _REDUCTIONS:
         dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
         if dim is None:
@@ -1002,11 +1102,3 @@ def _estimate_op(o, shapes):
     out = tuple(_bshape(tin))
     per = 10 if op in _TRANSCENDENTAL else 1
     return out, per * max(_numel(out), 1), read
-
-
-class _Shaped:
-    """Stands in for a tensor in the shape rules: shape and ndim only."""
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-        self.ndim = len(shape)
