@@ -29,6 +29,7 @@ from engine.ops._util import broadcast_shapes
 from engine.tensor import Tensor
 
 REGISTRY: dict[str, OpDef] = {}
+_new = object.__new__  # a node without the class call's __init__ lookup
 _PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}
 _NO_EDGE = (None, 0)  # "mul.Tensor" -> entry
@@ -350,7 +351,7 @@ class OpDef:
         return tuple(plan)
 
     def _record(self, args, arrays, attrs, out):
-        node = self.node_cls()
+        node = _new(self.node_cls)
         edges = []
         needs = []
         meta = []
