@@ -19,6 +19,8 @@ import statistics
 import sys
 import time
 
+from bench.workloads import elementwise_chain_floor, matmul_chain_floor
+
 
 def _setup():
     import cupy  # noqa: PLC0415
@@ -60,17 +62,7 @@ def matmul_chain(cp, torch, E, n=4096, k=5):
         return [t.grad for t in p]
 
     def floor():
-        acts = [mats[0]]
-        for w in mats[1:]:
-            acts.append(acts[-1] @ w)
-        acts[-1].sum()
-        g = cp.ones_like(acts[-1])
-        grads = [None] * (k + 1)
-        for i in range(k, 0, -1):
-            grads[i] = acts[i - 1].T @ g
-            g = g @ mats[i].T
-        grads[0] = g
-        return grads
+        return matmul_chain_floor(cp, mats)
 
     flops = 2 * n ** 3 * (k + 2 * k)  # k forward products, 2k backward
     return {"engine (CuPy)": eng, "torch CUDA": tch, "CuPy floor": floor}, f"x@W1@…@W{k}, {n}², float32", flops
@@ -92,16 +84,7 @@ def elementwise_chain(cp, torch, E, n=64 * 2 ** 20):
         return [x.grad]
 
     def floor():
-        a = cp.sin(x0)
-        b = cp.exp(a)
-        c = cp.sin(b)
-        d = cp.exp(c)
-        d.sum()
-        g = cp.broadcast_to(cp.ones((), cp.float32), d.shape)
-        g = g * d
-        g = g * cp.cos(b)
-        g = g * b
-        return [g * cp.cos(x0)]
+        return elementwise_chain_floor(cp, x0)
 
     return ({"engine (CuPy)": eng, "torch CUDA": tch, "CuPy floor": floor},
             f"{n / 2 ** 20:.0f}Mi float32: sin, exp, sin, exp, sum", None)

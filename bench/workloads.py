@@ -176,6 +176,39 @@ def mlp(batch=32, d_in=64, d_hidden=128, d_out=10):
     )
 
 
+# ----- the floors of the two large chains, for any array module (NumPy here, CuPy in bench/gpu.py) -----
+
+
+def matmul_chain_floor(xp, mats):
+    """x@W1@...@Wk, sum, and its backward written by hand: the gradients of all k+1 matrices."""
+    k = len(mats) - 1
+    acts = [mats[0]]
+    for w in mats[1:]:
+        acts.append(acts[-1] @ w)
+    acts[-1].sum()
+    g = xp.ones_like(acts[-1])  # sum's backward: a gradient of ones
+    grads = [None] * (k + 1)
+    for i in range(k, 0, -1):
+        grads[i] = acts[i - 1].T @ g
+        g = g @ mats[i].T
+    grads[0] = g
+    return grads
+
+
+def elementwise_chain_floor(xp, x0):
+    """sin, exp, sin, exp, sum, and its backward written by hand."""
+    a = xp.sin(x0)
+    b = xp.exp(a)
+    c = xp.sin(b)
+    d = xp.exp(c)
+    d.sum()
+    g = xp.broadcast_to(xp.ones((), x0.dtype), d.shape)  # sum's backward: expand, no copy
+    g = g * d  # exp: grad * result
+    g = g * xp.cos(b)  # sin: grad * cos(self)
+    g = g * b  # exp
+    return [g * xp.cos(x0)]  # sin
+
+
 # ----- five 512x512 float32 matmuls -----
 
 
@@ -214,17 +247,7 @@ def matmul_chain(n=512, k=5):
         return g(list(mats))
 
     def floor():
-        acts = [mats[0]]
-        for w in mats[1:]:
-            acts.append(acts[-1] @ w)
-        acts[-1].sum()
-        g = np.ones_like(acts[-1])  # sum's backward: a gradient of ones
-        grads = [None] * (k + 1)
-        for i in range(k, 0, -1):
-            grads[i] = acts[i - 1].T @ g
-            g = g @ mats[i].T
-        grads[0] = g
-        return grads
+        return matmul_chain_floor(np, mats)
 
     return (
         {"engine": eng, "torch": tch, "autograd": hips, "numpy floor": floor},
@@ -259,16 +282,7 @@ def elementwise_chain(shape=(2000, 2000)):
         return [g(x0)]
 
     def floor():
-        a = np.sin(x0)
-        b = np.exp(a)
-        c = np.sin(b)
-        d = np.exp(c)
-        d.sum()
-        g = np.broadcast_to(np.float32(1), d.shape)  # sum's backward: expand, no copy
-        g = g * d  # exp: grad * result
-        g = g * np.cos(b)  # sin: grad * cos(self)
-        g = g * b  # exp
-        return [g * np.cos(x0)]  # sin
+        return elementwise_chain_floor(np, x0)
 
     n = int(np.prod(shape))
     return (
