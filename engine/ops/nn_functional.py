@@ -555,10 +555,12 @@ log_softmax_backward_data = defop(
 )
 softmax_op = defop(
     "_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _softmax_fwd, index=0,
+    vjp={"self": lambda grad, result, dim: _softmax_bw_fwd(grad, result, dim)},
     self=lambda grad, result, dim: softmax_backward_data(grad, result, dim, None),
 )
 log_softmax_op = defop(
     "_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _log_softmax_fwd, index=0,
+    vjp={"self": lambda grad, result, dim: _log_softmax_bw_fwd(grad, result, dim)},
     self=lambda grad, result, dim: log_softmax_backward_data(grad, result, dim, None),
 )
 

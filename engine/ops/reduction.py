@@ -259,6 +259,18 @@ def mean(input: Tensor, dim: int | list[int] | None = None, keepdim: bool = Fals
     return mean_dim(input, dim=dim, keepdim=keepdim, dtype=dtype)
 
 
+def sum_to_shape_array(a, shape):
+    """sum_to_shape on an array (backward without create_graph): the same sums by the same forward."""
+    shape = tuple(shape)
+    lead = a.ndim - len(shape)
+    if lead > 0:
+        a = _sum(a, list(range(lead)), False)
+    dims = [i for i, s in enumerate(shape) if s == 1 and a.shape[i] != 1]
+    if dims:
+        a = _sum(a, dims, True)
+    return a
+
+
 def sum_to_shape(g: Tensor, shape) -> Tensor:
     """Sum a broadcast gradient back down to `shape` (torch's at::sum_to), once, in the engine."""
     shape = tuple(shape)

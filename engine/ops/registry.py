@@ -129,9 +129,10 @@ class OpNode(Node):
             for i, r in zip(inputs, res):
                 out[i] = r
         meta = self._in_meta
+        arrays = not create_graph and B.xp is np
         for i, gi in enumerate(out):
             if gi is not None and needs[i]:
-                out[i] = _conform(gi, meta[i])
+                out[i] = _conform(gi, meta[i], arrays)
             elif not needs[i]:
                 out[i] = None
         diff = op.diff_index
@@ -150,15 +151,17 @@ def _unpack_output(node, arr, nr):
     return t
 
 
-def _conform(g, meta):
-    """torch's validate_outputs: sum a broadcast gradient down to the input's shape, cast its dtype."""
+def _conform(g, meta, arrays=False):
+    """torch's validate_outputs: sum a broadcast gradient down to the input's shape, cast its dtype.
+    arrays: nothing records (no create_graph, NumPy): the sums run on the array, through the same
+    forward as the engine's sum op."""
     shape, dt = meta
     if not isinstance(g, Tensor):
         return Tensor._make(B.xp.full(shape, g, dtype=dt))
     if g._data.shape != shape:
-        from engine.ops.reduction import sum_to_shape  # noqa: PLC0415
+        from engine.ops.reduction import sum_to_shape, sum_to_shape_array  # noqa: PLC0415
 
-        g = sum_to_shape(g, shape)
+        g = Tensor._make(sum_to_shape_array(g._data, shape)) if arrays else sum_to_shape(g, shape)
     if g._data.dtype != dt:
         g = g.to(D.FROM_NP[dt])
     return g

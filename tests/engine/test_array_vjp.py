@@ -32,6 +32,8 @@ CASES = {  # op qualname -> programs over fresh leaves (x, y): each returns the 
     "tanh": [lambda x, y: x.tanh()],
     "sum": [lambda x, y: x.sum()],
     "mean": [lambda x, y: x.mean()],
+    "_softmax": [lambda x, y: engine.nn.functional.softmax(x, -1)],
+    "_log_softmax": [lambda x, y: engine.nn.functional.log_softmax(x, -1)],
 }
 MM = [lambda x, y: x @ y.T, lambda x, y: x.mm(y.T).tanh()]
 SHAPES = [(), (5,), (3, 4)]
@@ -95,3 +97,25 @@ def test_mixed_dtypes_take_the_tensor_route():
     (x * s).sum().backward()
     assert x.grad.dtype == engine.float32 and s.grad.dtype == engine.float64
     assert x.grad.tolist() == [3.0, 3.0] and s.grad.item() == 3.0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("xs, bs", [((3, 4), (4,)), ((3, 4), (3, 1)), ((2, 3, 4), (4,)), ((2, 3, 4), (1, 3, 1)),
+                                    ((40, 30), (30,))])
+def test_broadcast_gradients_summed_on_arrays_equal_the_tensor_route(xs, bs, dtype):
+    """The sum of a broadcast gradient down to its input's shape (validate_outputs) runs on the arrays
+    without create_graph: the same bits as the engine's sum ops under create_graph."""
+
+    def grads(create_graph):
+        r = np.random.default_rng(3)
+        x = engine.tensor(r.standard_normal(xs).astype(dtype), requires_grad=True)
+        b = engine.tensor(r.standard_normal(bs).astype(dtype), requires_grad=True)
+        out = (x + b) * b
+        w = engine.tensor(r.standard_normal(out.shape).astype(dtype))
+        out.backward(w, create_graph=create_graph)
+        return [t.grad.detach().numpy() for t in (x, b)]
+
+    with pytest.warns(UserWarning):
+        tensor_route = grads(True)
+    for a, t in zip(grads(False), tensor_route):
+        assert a.shape == t.shape and a.dtype == t.dtype and a.tobytes() == t.tobytes()
