@@ -7,7 +7,9 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import autograd as _autograd
 from engine import dtypes as D
+from engine.autograd import backward as _backward
 from engine.autograd import run_backward  # noqa: F401 - re-exported for callers that import it from here
 from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops._util import wrap_dim
@@ -136,9 +138,7 @@ class Tensor:
         return self.detach()
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from engine.autograd import backward  # noqa: PLC0415
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)  # torch's Tensor.backward does
+        _backward(self, gradient, retain_graph, create_graph, inputs=inputs)  # torch's Tensor.backward does
 
     def register_hook(self, hook):
         """Called with the gradient of this tensor during backward; may return a replacement."""
@@ -511,3 +511,6 @@ def from_numpy(ndarray):
 
 def is_tensor(x):
     return isinstance(x, Tensor)
+
+
+_autograd._bind(Tensor, ones_like_data)
