@@ -11,7 +11,8 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.autograd import grad_mode, run_backward
+from engine.autograd import AccumulateGrad, grad_mode, run_backward
+from engine.catalog import OPS
 from engine.errors import (
     EngineError,
     LimitExceeded,
@@ -599,8 +600,6 @@ def output_bound(op, args, kwargs) -> int:
 
 
 def _op_function(name):
-    from engine.catalog import OPS  # noqa: PLC0415
-
     fn = OPS.get(name)
     if fn is None and name == "getitem":
         fn = getattr(Tensor, "__getitem__", None)
@@ -918,8 +917,6 @@ def _wire(arr, encode):
 
 def _graph(env, names):
     """Every grad_fn reachable from the returned tensors, ids in breadth-first order."""
-    from engine.autograd import AccumulateGrad  # noqa: PLC0415
-
     owner = {}
     for n, t in env.items():
         if t.grad_fn is not None and id(t.grad_fn) not in owner:

@@ -13,6 +13,7 @@ from engine import dtypes as D
 from engine.autograd import is_grad_enabled
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
 from engine.ops import pointwise as P
+from engine.ops import registry as _registry
 from engine.ops import shape as S
 from engine.ops._util import list_str, wrap_dim, wrap_dims
 from engine.ops.registry import defop, nondiff
@@ -281,6 +282,9 @@ def sum_to_shape(g: Tensor, shape) -> Tensor:
     if dims:
         g = sum_dim(g, dim=dims, keepdim=True)
     return g
+
+
+_registry._SUM_TO = (sum_to_shape, sum_to_shape_array)  # validate_outputs' sum, for the registry
 
 
 # ======================================================================================================

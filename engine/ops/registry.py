@@ -30,6 +30,7 @@ from engine.tensor import Tensor
 
 REGISTRY: dict[str, OpDef] = {}
 _new = object.__new__  # a node without the class call's __init__ lookup
+_SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction imports this module, and sets it
 _PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}
 _NO_EDGE = (None, 0)  # "mul.Tensor" -> entry
@@ -159,8 +160,7 @@ def _conform(g, meta, arrays=False):
     if not isinstance(g, Tensor):
         return Tensor._make(B.xp.full(shape, g, dtype=dt))
     if g._data.shape != shape:
-        from engine.ops.reduction import sum_to_shape, sum_to_shape_array  # noqa: PLC0415
-
+        sum_to_shape, sum_to_shape_array = _SUM_TO
         g = Tensor._make(sum_to_shape_array(g._data, shape)) if arrays else sum_to_shape(g, shape)
     if g._data.dtype != dt:
         g = g.to(D.FROM_NP[dt])
