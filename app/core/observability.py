@@ -63,6 +63,9 @@ class Metrics:
         self.in_flight = Gauge("gradserve_http_requests_in_flight", "HTTP requests being served.", registry=r)
         self.devices = Counter("gradserve_evaluations_by_device", "Successful evaluations by the device "
                                "they ran on.", ["device"], registry=r)
+        self.placements = Counter("gradserve_evaluations_by_placement", "Successful evaluations by where the "
+                                  "service ran them: loop (tiny, on the event loop), thread, worker (a compute "
+                                  "process) or cuda_worker (forwarded).", ["placement"], registry=r)
         if app_state is not None:
             r.register(_WorkerRestarts(app_state))
 

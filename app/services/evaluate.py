@@ -69,9 +69,10 @@ class Plan:
 
 
 class EvaluateService:
-    def __init__(self, settings: Settings, pool: WorkerPool | None):
+    def __init__(self, settings: Settings, pool: WorkerPool | None, placed=None):
         self.settings = settings
         self.pool = pool
+        self._placed = placed  # a Prometheus counter labelled by placement, or None
         self.limits: eng.LimitsTuple = (settings.max_tensor_elements, settings.max_total_elements,
                                         settings.max_ops)
         url = (settings.cuda_worker_url or "").strip()
@@ -120,21 +121,28 @@ class EvaluateService:
 
     async def evaluate(self, body: bytes) -> bytes:
         """The response document, encoded; raises the errors that errors.to_response maps."""
+        out, placement = await self._evaluate(body)
+        if self._placed is not None:
+            self._placed.labels(placement).inc()
+        return out
+
+    async def _evaluate(self, body: bytes) -> tuple[bytes, str]:
         limit = self.settings.time_limit_s
         deadline = time.monotonic() + limit
-        if len(body) <= self.settings.loop_max_body_bytes:  # small: parsed and planned here, on the loop
+        on_loop = len(body) <= self.settings.loop_max_body_bytes
+        if on_loop:  # small: parsed and planned here, on the loop
             plan = self._inline(body, on_loop=True)
         else:
             plan = await self._in_thread(self._inline, body, limit=limit)
         if isinstance(plan, bytes):
-            return plan
+            return plan, "loop" if on_loop else "thread"
         if plan.kind == "thread":
             return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra or None,
-                                         limit=max(deadline - time.monotonic(), 0.001), total=limit)
+                                         limit=max(deadline - time.monotonic(), 0.001), total=limit), "thread"
         if plan.kind == "forward":
             try:
                 left = max(deadline - time.monotonic(), 0.001)
-                return await self.forwarder.forward(body, plan.doc, timeout=left)
+                return await self.forwarder.forward(body, plan.doc, timeout=left), "cuda_worker"
             except TimeoutError:
                 raise ComputeTimeout(f"the CUDA worker did not answer within the time limit of {limit:g} s "
                                      "(time_limit_s)") from None
@@ -148,11 +156,11 @@ class EvaluateService:
                 if not plan.cpu_offload or self.pool is None:
                     left = max(deadline - time.monotonic(), 0.001)
                     return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra,
-                                                 limit=left, total=limit)
+                                                 limit=left, total=limit), "thread"
         # The worker parses the raw body again (orjson, fast) rather than being sent a pickled dict.
         try:
             return await self.pool.run(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
-                                       timeout=max(deadline - time.monotonic(), 0.001))
+                                       timeout=max(deadline - time.monotonic(), 0.001)), "worker"
         except WorkerTimeout as e:
             if e.waited:
                 raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "

@@ -104,3 +104,28 @@ def test_metrics(client):
     assert 'gradserve_evaluations_by_device_total{device="cpu"}' in text
     client.get("/no/such/path/12345")
     assert "/no/such/path" not in client.get("/metrics").text  # unmatched paths share one label
+
+
+def _counter(text: str, name: str, label: str) -> float:
+    line = next((ln for ln in text.splitlines() if ln.startswith(f"{name}{{{label}}}")), None)
+    return float(line.split()[-1]) if line else 0.0
+
+
+def test_placements_are_counted():
+    """Where each evaluation ran: a tiny program on the event loop, a costly one in a compute worker, and with
+    loop_max_body_bytes=0 a tiny one in a thread."""
+    big = {"ops": [{"name": "a", "op": "randn", "args": [300, 300]}, {"name": "m", "op": "matmul", "args": ["a", "a"]},
+                   {"name": "s", "op": "sum", "args": ["m"]}], "outputs": ["s"]}
+    name = "gradserve_evaluations_by_placement_total"
+    with TestClient(create_app(Settings(compute_workers=1))) as c:
+        assert c.post("/v1/evaluate", json=cheap_program()).status_code == 200
+        assert c.post("/v1/evaluate", json=big).status_code == 200
+        text = c.get("/metrics").text
+        assert _counter(text, name, 'placement="loop"') == 1.0
+        assert _counter(text, name, 'placement="worker"') == 1.0
+        assert _counter(text, name, 'placement="thread"') == 0.0
+    with TestClient(create_app(Settings(compute_workers=0, loop_max_body_bytes=0))) as c:
+        assert c.post("/v1/evaluate", json=cheap_program()).status_code == 200
+        text = c.get("/metrics").text
+        assert _counter(text, name, 'placement="thread"') == 1.0
+        assert _counter(text, name, 'placement="loop"') == 0.0
