@@ -31,6 +31,7 @@ from engine.tensor import Tensor
 REGISTRY: dict[str, OpDef] = {}
 _new = object.__new__  # a node without the class call's __init__ lookup
 _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction imports this module, and sets it
+_NOTHING_SAVED: dict = {}  # the saved tensors of every node that saves none (never written to)
 _PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}
 _NO_EDGE = (None, 0)  # "mul.Tensor" -> entry
@@ -252,6 +253,7 @@ class OpDef:
                 this._needs_for[i].update(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
         this._save_plans = {}
+        this._plan_every = this._save_plan([True] * len(this.tensor_params))
         this.nparams = len(this.params)
         # The lean path of __call__: the tensor parameters come first, all differentiable, and are the
         # only arguments given; the attributes (alpha=1, ...) take their defaults.
@@ -358,6 +360,7 @@ class OpDef:
         edges = []
         needs = []
         meta = []
+        every = True  # every input needs a grad: the precomputed save plan applies
         for a in args:
             if isinstance(a, Tensor):
                 fn = a.grad_fn  # edge_of, inlined: this loop runs for every input of every recorded op
@@ -365,11 +368,14 @@ class OpDef:
                     edges.append((fn, a._output_nr))
                     needs.append(True)
                 elif a._req:
-                    edges.append((grad_accumulator(a), 0))
+                    ref = a._acc  # grad_accumulator, its common case inlined: the leaf's live node
+                    acc = ref() if ref is not None else None
+                    edges.append((acc if acc is not None else grad_accumulator(a), 0))
                     needs.append(True)
                 else:
                     edges.append(_NO_EDGE)
                     needs.append(False)
+                    every = False
                 d = a._data
                 # the input's own dtype (before promotion): its gradient is cast back to it
                 meta.append((d.shape, d.dtype))
@@ -377,6 +383,7 @@ class OpDef:
                 edges.append(_NO_EDGE)
                 needs.append(False)
                 meta.append(None)
+                every = False
         diff = self.diff_index
         node.next_functions = tuple(edges) if diff is None else tuple(edges[i] for i in diff)
         node._seq = next(_seq)
@@ -387,28 +394,33 @@ class OpDef:
         node._in_meta = meta
         node._released = False
         node._attrs = attrs
-        saved = {}
         if self.saves_tensors:
-            key = tuple(needs)
-            plan = self._save_plans.get(key)
-            if plan is None:
-                plan = self._save_plans[key] = self._save_plan(needs)
+            saved = {}
+            if every:
+                plan = self._plan_every
+            else:
+                key = tuple(needs)
+                plan = self._save_plans.get(key)
+                if plan is None:
+                    plan = self._save_plans[key] = self._save_plan(needs)
             for name, k, idx in plan:
                 if k == 0:
                     saved[name] = args[idx]
                 else:
                     saved[name] = out if self.nout == 1 else out[idx]
-        node._saved = saved
+            node._saved = saved
+        else:
+            node._saved = _NOTHING_SAVED
         if self.nout == 1:
             t = Tensor._make(out)
-            if t._data.dtype.kind == "f":
+            if out.dtype.kind == "f":
                 t._req = True
                 t.grad_fn = node
             return t
         res = []
         for nr, o in enumerate(out):
             t = Tensor._make(o)
-            if t._data.dtype.kind == "f":
+            if o.dtype.kind == "f":
                 t._req = True
                 t.grad_fn = node
                 t._output_nr = nr
