@@ -618,40 +618,34 @@ min_dim = defop(
 min_op = defop("min(Tensor self) -> Tensor", _maxmin_all("min", np.min), self=_evenly_distribute_backward)
 
 
-def max(
-    input: Tensor,
-    dim: int | Tensor | None = None,
-    keepdim: bool = False,
-    *,  # noqa: A001
-    other: Tensor | None = None,
-) -> Tensor:
-    """max(input), max(input, dim, keepdim=False) -> (values, indices), max(input, other) = maximum."""
-    if isinstance(dim, Tensor):
-        other, dim = dim, None
-    if other is not None:
-        return P.maximum(input, other)
-    if dim is None:
-        return max_op(input)
-    v, i = max_dim(input, dim=dim, keepdim=keepdim)
-    return return_types_max(v, i)
+def _max_min(name, elementwise, all_op, dim_op, return_type):
+    """torch.max / torch.min: one Python signature (the evaluator binds request arguments to it), three
+    overloads: max(input), max(input, dim, keepdim=False) -> (values, indices), max(input, other)."""
+
+    def fn(
+        input: Tensor,
+        dim: int | Tensor | None = None,
+        keepdim: bool = False,
+        *,
+        other: Tensor | None = None,
+    ) -> Tensor:
+        if isinstance(dim, Tensor):
+            other, dim = dim, None
+        if other is not None:
+            return elementwise(input, other)
+        if dim is None:
+            return all_op(input)
+        v, i = dim_op(input, dim=dim, keepdim=keepdim)
+        return return_type(v, i)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"{name}(input), {name}(input, dim, keepdim=False) -> (values, indices), {name}(input, other) "
+                  f"= {name}imum.")
+    return fn
 
 
-def min(
-    input: Tensor,
-    dim: int | Tensor | None = None,
-    keepdim: bool = False,
-    *,  # noqa: A001
-    other: Tensor | None = None,
-) -> Tensor:
-    """min(input), min(input, dim, keepdim=False) -> (values, indices), min(input, other) = minimum."""
-    if isinstance(dim, Tensor):
-        other, dim = dim, None
-    if other is not None:
-        return P.minimum(input, other)
-    if dim is None:
-        return min_op(input)
-    v, i = min_dim(input, dim=dim, keepdim=keepdim)
-    return return_types_min(v, i)
+max = _max_min("max", P.maximum, max_op, max_dim, return_types_max)  # noqa: A001
+min = _max_min("min", P.minimum, min_op, min_dim, return_types_min)  # noqa: A001
 
 
 # ----- var / std -----
