@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 from typing import Any
 
 import numpy as np
@@ -30,22 +29,15 @@ def dumps(doc: Any) -> bytes:
     return orjson.dumps(doc, default=_default)
 
 
+@functools.cache  # one Limits per configuration, not two per request
 def make_limits(limits: LimitsTuple):
     t, total, ops = limits
     return _evaluate_mod.Limits(max_tensor_elements=t, max_total_elements=total, max_ops=ops)
 
 
-@functools.cache
-def _estimate_takes_limits() -> bool:
-    params = inspect.signature(_evaluate_mod.estimate).parameters
-    return "limits" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 def estimate(spec: dict, limits: LimitsTuple) -> dict:
     """Flops, bytes and elements of a valid request, by shape inference alone (nothing is allocated)."""
-    if _estimate_takes_limits():
-        return _evaluate_mod.estimate(spec, limits=make_limits(limits))
-    return _evaluate_mod.estimate(spec)
+    return _evaluate_mod.estimate(spec, limits=make_limits(limits))
 
 
 def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None) -> bytes:
