@@ -10,10 +10,8 @@ import pytest
 import engine
 from engine.ops.registry import REGISTRY
 
-rng = np.random.default_rng(7)
 
-
-def _t(shape, dtype, positive=False):
+def _t(rng, shape, dtype, positive=False):
     a = rng.standard_normal(shape).astype(dtype)
     return engine.tensor(np.abs(a) + 0.5 if positive else a, requires_grad=True)
 
@@ -40,9 +38,8 @@ SHAPES = [(), (5,), (3, 4)]
 
 
 def _grads(fn, shape, dtype, create_graph, seed):
-    global rng
     rng = np.random.default_rng(seed)
-    x, y = _t(shape, dtype), _t(shape, dtype, positive=True)
+    x, y = _t(rng, shape, dtype), _t(rng, shape, dtype, positive=True)
     out = fn(x, y)
     w = engine.tensor(np.random.default_rng(seed + 1).standard_normal(out.shape).astype(dtype))
     out.backward(w, create_graph=create_graph)
