@@ -28,13 +28,12 @@ from engine.errors import EngineError, TorchRuntimeError
 from engine.ops._util import broadcast_shapes
 from engine.tensor import Tensor
 
-REGISTRY: dict[str, OpDef] = {}
+REGISTRY: dict[str, OpDef] = {}  # "mul.Tensor" -> entry
 _new = object.__new__  # a node without the class call's __init__ lookup
 _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction imports this module, and sets it
-_NOTHING_SAVED: dict = {}  # the saved tensors of every node that saves none (never written to)
 _PY_SCALARS = (bool, int, float)
-_EMPTY: dict = {}
-_NO_EDGE = (None, 0)  # "mul.Tensor" -> entry
+_EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
+_NO_EDGE = (None, 0)
 _BASE_COUNT: dict[str, int] = {}
 
 
@@ -110,7 +109,8 @@ class OpNode(Node):
         # runs them on the arrays (the same operations in the same order, so the same bits) instead of
         # dispatching engine ops per term. Only when every array has the gradient's dtype: a mixed-dtype
         # formula takes the Tensor route, where torch's promotion rules apply.
-        raw = g._data if op.has_vjp and not create_graph and B.xp is np and isinstance(g, Tensor) else None
+        arrays = not create_graph and B.xp is np
+        raw = g._data if arrays and op.has_vjp and isinstance(g, Tensor) else None
         for f in op.formulas:
             inputs = f.inputs
             if len(inputs) == 1:
@@ -131,7 +131,6 @@ class OpNode(Node):
             for i, r in zip(inputs, res):
                 out[i] = r
         meta = self._in_meta
-        arrays = not create_graph and B.xp is np
         for i, gi in enumerate(out):
             if gi is not None and needs[i]:
                 out[i] = _conform(gi, meta[i], arrays)
@@ -410,7 +409,7 @@ class OpDef:
                     saved[name] = out if self.nout == 1 else out[idx]
             node._saved = saved
         else:
-            node._saved = _NOTHING_SAVED
+            node._saved = _EMPTY
         if self.nout == 1:
             t = Tensor._make(out)
             if out.dtype.kind == "f":
