@@ -21,7 +21,7 @@ from engine.errors import (
     TorchRuntimeError,
     TorchTypeError,
 )
-from engine.ops._util import infer_size, wrap_dim
+from engine.ops._util import infer_size, size_arg, wrap_dim
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, as_tensor, tensor
 
 # ----- limits -----
@@ -341,9 +341,7 @@ def _size_from(args, kwargs, name="size"):
 
 def _rule_expand(args, kwargs):
     t = args[0]
-    size = kwargs.get("size") or args[1:]
-    if len(size) == 1 and isinstance(size[0], list | tuple):
-        size = size[0]
+    size = size_arg(kwargs.get("size") or args[1:])
     if size and _is_t(size[0]):  # expand_as
         return tuple(size[0].shape)
     shp = list(t.shape)
@@ -353,10 +351,7 @@ def _rule_expand(args, kwargs):
 
 def _rule_repeat(args, kwargs):
     t = args[0]
-    reps = kwargs.get("repeats") or kwargs.get("dims") or args[1:]
-    if len(reps) == 1 and isinstance(reps[0], list | tuple):
-        reps = reps[0]
-    reps = [int(r) for r in reps]
+    reps = [int(r) for r in size_arg(kwargs.get("repeats") or kwargs.get("dims") or args[1:])]
     shp = [1] * max(0, len(reps) - t.ndim) + list(t.shape)
     reps = [1] * max(0, len(shp) - len(reps)) + reps
     return tuple(a * b for a, b in zip(shp, reps))
@@ -377,7 +372,7 @@ def _rule_outer(args, kwargs):
     return (args[0].numel(), args[1].numel())
 
 
-def _rule_cat(args, kwargs):
+def _cat_shape(args, kwargs, stack):
     """cat / stack: the real shape where the operands agree, else their total size (a bound)."""
     ts = [t for t in (args[0] if args else kwargs.get("tensors", [])) if _is_t(t)]
     total = (sum(t.numel() for t in ts),)
@@ -387,7 +382,7 @@ def _rule_cat(args, kwargs):
         return total
     first = shapes[0]
     try:
-        if kwargs.get("_stack"):
+        if stack:
             if any(sh != first for sh in shapes):
                 return total
             d = wrap_dim(dim, len(first) + 1)
@@ -400,15 +395,16 @@ def _rule_cat(args, kwargs):
         return total
 
 
+def _rule_cat(args, kwargs):
+    return _cat_shape(args, kwargs, stack=False)
+
+
 def _rule_stack(args, kwargs):
-    return _rule_cat(args, {**kwargs, "_stack": True})
+    return _cat_shape(args, kwargs, stack=True)
 
 
 def _size_list(args, kwargs, key):
-    size = kwargs.get(key, args[1:])
-    if len(size) == 1 and isinstance(size[0], list | tuple):
-        size = size[0]
-    return [int(x) for x in size]
+    return [int(x) for x in size_arg(kwargs.get(key, args[1:]))]
 
 
 def _rule_reshape(args, kwargs):
