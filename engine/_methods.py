@@ -30,14 +30,14 @@ def _reflect(fn):
     return lambda self, other: fn(other, self)
 
 
-OPERATORS = {
-    "__add__": lambda s, o: P.add_tensor(s, o),
-    "__radd__": lambda s, o: P.add_tensor(s, o),
-    "__sub__": lambda s, o: P.sub_tensor(s, o),
+OPERATORS = {  # add/sub/mul/div run their entry's unrolled call (registry._fast_call) directly
+    "__add__": P.add_tensor.fast,
+    "__radd__": P.add_tensor.fast,
+    "__sub__": P.sub_tensor.fast,
     "__rsub__": lambda s, o: P.rsub_scalar(s, o) if not isinstance(o, Tensor) else P.sub_tensor(o, s),
-    "__mul__": lambda s, o: P.mul_tensor(s, o),
-    "__rmul__": lambda s, o: P.mul_tensor(s, o),
-    "__truediv__": lambda s, o: P.div_tensor(s, o),
+    "__mul__": P.mul_tensor.fast,
+    "__rmul__": P.mul_tensor.fast,
+    "__truediv__": P.div_tensor.fast,
     # torch's `2 / x` is MulBackward0 over ReciprocalBackward0 (torch.div(2, x) is DivBackward0)
     "__rtruediv__": lambda s, o: P.mul_tensor(P.reciprocal(s), o),
     "__floordiv__": lambda s, o: P.floor_divide(s, o),

@@ -753,8 +753,10 @@ def sgn(input: Tensor) -> Tensor:
 
 
 def _unary(name, opdef, doc):
+    fast = opdef.fast or opdef
+
     def f(input: Tensor) -> Tensor:
-        return opdef(input)
+        return fast(input)
 
     f.__name__ = name
     f.__doc__ = doc

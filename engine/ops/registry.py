@@ -102,6 +102,11 @@ class OpNode(Node):
 
     def apply(self, grads, create_graph):
         op = self.op
+        plan = op.vjp_plan
+        if plan is not None and not create_graph and B.xp is np and not self._released:
+            out = self._apply_arrays(plan, grads[0])
+            if out is not None:
+                return out
         g = grads[0] if op.nout == 1 else grads
         needs = self._needs
         out = [None] * len(needs)
@@ -138,6 +143,42 @@ class OpNode(Node):
                 out[i] = None
         diff = op.diff_index
         return out if diff is None else [out[i] for i in diff]
+
+    def _apply_arrays(self, plan, g):
+        """apply's array route with its lookups resolved ahead (OpDef.vjp_plan): one array formula per
+        input, run where every operand has the gradient's dtype and the result needs no cast; None sends
+        the node to the general route, which computes the same bits."""
+        if type(g) is not Tensor:
+            return None
+        raw = g._data
+        dt = raw.dtype
+        needs, saved, meta = self._needs, self._saved, self._in_meta
+        out = []
+        for i, (fn, spec) in enumerate(plan):
+            if not needs[i]:
+                out.append(None)
+                continue
+            args = []
+            for kind, name in spec:
+                if kind == 0:
+                    v = saved[name]
+                    if type(v) is Tensor:
+                        v = v._data
+                elif kind == 1:
+                    v = saved[name]
+                else:
+                    v = self._resolve(name)
+                if getattr(v, "dtype", dt) != dt:
+                    return None
+                args.append(v)
+            r = fn(raw, *args)
+            shape, want = meta[i]
+            if r.dtype != want:
+                return None
+            if r.shape != shape:
+                r = _SUM_TO[1](r, shape)
+            out.append(Tensor._make(r))
+        return out
 
     @property
     def _saved_self(self):  # torch exposes saved tensors as _saved_<name>
@@ -236,6 +277,13 @@ class OpDef:
             if f.array_fn is not f.fn and tuple(inspect.signature(fn).parameters)[1:] != f.argnames:
                 raise ValueError(f"{schema}: vjp[{key!r}] must take the formula's parameters {f.argnames}")
         this.has_vjp = bool(vjp)
+        # OpNode._apply_arrays' plan: per tensor input, its array formula and (argkind, name) of each argument;
+        # for the entries with one output whose every input has a one-input array formula.
+        by_input = {f.inputs[0]: f for f in this.formulas if len(f.inputs) == 1 and f.array_fn is not None}
+        this.vjp_plan = (tuple((by_input[i].array_fn, tuple((this.argkind[a], a) for a in by_input[i].argnames))
+                               for i in range(len(this.tensor_params)))
+                         if nout == 1 and len(by_input) == len(this.formulas) == len(this.tensor_params)
+                         else None)
         this.differentiable = differentiable and bool(this.formulas)
         # torch's next_functions hold an edge per input that has a formula only (where's condition,
         # nll_loss's target have none); None when that is every tensor input.
@@ -263,6 +311,8 @@ class OpDef:
         this.n_lead = n
         this.default_vals = tuple(this.defaults[p] for p in this.attr_params) if this.simple else ()
         this.default_attrs = {p: this.defaults[p] for p in this.attr_params} if this.simple else {}
+        # A plain function for the commonest calls (Tensor operators, unary methods): see _fast_call.
+        this.fast = _fast_call(this) if this.simple and nout == 1 and n in (1, 2) else None
         REGISTRY[this.qualname] = this
 
     def __repr__(self):
@@ -425,6 +475,105 @@ class OpDef:
                 t._output_nr = nr
             res.append(t)
         return tuple(res)
+
+
+_ALL_NEED = ((True,), (True, True))
+
+
+def _fast_call(op):
+    """`op(a)` / `op(a, b)` for an entry on the lean path (every tensor input differentiable, attributes at
+    their defaults, one output), as a plain function with the loops of __call__ and _record unrolled: the
+    per-op cost of a scalar chain is mostly this bookkeeping (docs/PERFORMANCE.md). Anything off the common
+    case (a non-Tensor first operand, promotion, an input that needs no grad) goes to __call__, which is
+    the reference: tests/engine/test_array_vjp.py holds the two to the same nodes, values and grads."""
+    node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
+    attrs = op.default_attrs or _EMPTY
+    saves = op.saves_tensors
+    plan = op._plan_every
+
+    def edge(t):
+        fn = t.grad_fn
+        if fn is not None:
+            return (fn, t._output_nr)
+        ref = t._acc
+        acc = ref() if ref is not None else None
+        return (acc if acc is not None else grad_accumulator(t), 0)
+
+    def finish(node, args, meta, out):
+        node._seq = next(_seq)
+        node._retained = node._pre_hooks = node._hooks = None
+        node._needs = _ALL_NEED[len(args) - 1]
+        node._in_meta = meta
+        node._released = False
+        node._attrs = attrs
+        if saves:
+            saved = {}
+            for name, k, idx in plan:
+                saved[name] = args[idx] if k == 0 else out
+            node._saved = saved
+        else:
+            node._saved = _EMPTY
+        t = make(out)
+        if out.dtype.kind == "f":
+            t._req = True
+            t.grad_fn = node
+        return t
+
+    if op.n_lead == 1:
+
+        def call(input):
+            if type(input) is not Tensor or check is not None:
+                return op(input)
+            d = input._data
+            out = op.forward(d, *vals)
+            if not (input._req and grad_mode.enabled):
+                return make(out)
+            node = _new(node_cls)
+            node.next_functions = (edge(input),)
+            return finish(node, (input,), ((d.shape, d.dtype),), out)
+
+        return call
+
+    promote = op.promote
+
+    def call2(a, b):
+        if type(a) is not Tensor:
+            return op(a, b)
+        da = a._data
+        tb = type(b)
+        if tb is Tensor:
+            db = b._data
+            if promote and da.dtype != db.dtype:
+                return op(a, b)
+        elif tb is float or tb is int:  # a Python scalar operand: no promotion where torch's rules keep a's dtype
+            k = da.dtype.kind
+            if promote and not (k == "f" or (tb is int and k in "iu")):
+                return op(a, b)
+            db = b
+        else:
+            return op(a, b)
+        if check is not None:
+            check(a, b, *vals)
+        try:
+            out = op.forward(da, db, *vals)
+        except EngineError:
+            raise
+        except ValueError:
+            _check_broadcast((da, db))
+            raise
+        if tb is not Tensor:
+            if not (a._req and grad_mode.enabled):
+                return make(out)
+            return op._record((a, b), [da, db], op.default_attrs, out)
+        if not ((a._req or b._req) and grad_mode.enabled):
+            return make(out)
+        if not (a._req and b._req):  # one input needs no grad: the general save plan
+            return op._record((a, b), [da, db], op.default_attrs, out)
+        node = _new(node_cls)
+        node.next_functions = (edge(a), edge(b))
+        return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out)
+
+    return call2
 
 
 def _check_broadcast(arrays):

@@ -116,3 +116,58 @@ def test_broadcast_gradients_summed_on_arrays_equal_the_tensor_route(xs, bs, dty
         tensor_route = grads(True)
     for a, t in zip(grads(False), tensor_route):
         assert a.shape == t.shape and a.dtype == t.dtype and a.tobytes() == t.tobytes()
+
+
+# ----- the unrolled call path (registry._fast_call) against __call__ -----
+
+FAST_OPS = sorted(name for name, op in REGISTRY.items() if op.fast is not None)
+OPERANDS = {  # (a, b) builders; b unused by one-input entries
+    "f32 leaves": lambda r: (engine.tensor(r.standard_normal(3).astype("float32"), requires_grad=True),
+                             engine.tensor(r.standard_normal(3).astype("float32") + 3, requires_grad=True)),
+    "non-leaf and 0-d leaf": lambda r: (engine.tensor(r.standard_normal((2, 3)), requires_grad=True) * 1.5,
+                                        engine.tensor(2.5, dtype=engine.float64, requires_grad=True)),
+    "one without grad": lambda r: (engine.tensor(r.standard_normal(3).astype("float32"), requires_grad=True),
+                                   engine.tensor(r.standard_normal(3).astype("float32") + 3)),
+    "Python float": lambda r: (engine.tensor(r.standard_normal(3).astype("float32"), requires_grad=True), 0.75),
+    "Python int": lambda r: (engine.tensor(r.standard_normal(3), requires_grad=True), 3),
+    "mixed dtypes": lambda r: (engine.tensor(r.standard_normal(3).astype("float32"), requires_grad=True),
+                               engine.tensor(r.standard_normal(3) + 3, requires_grad=True)),
+    "int tensors": lambda r: (engine.tensor([1, 2, 3]), engine.tensor([4, 5, 6])),
+    "int tensor, float": lambda r: (engine.tensor([1, 2, 3]), 0.5),
+    "no grad at all": lambda r: (engine.tensor([0.5, 1.5]), engine.tensor([2.0, 3.0])),
+}
+
+
+def _outcome(call, op, operands):
+    """What a call gives: the output (dtype, shape, bits, requires_grad, grad_fn and its edges) and the
+    gradients a backward of ones leaves; or the error, where the call or its backward raises."""
+    a, b = operands
+    try:
+        out = call(a) if op.n_lead == 1 else call(a, b)
+        fn = out.grad_fn
+        desc = (out.dtype, tuple(out.shape), np.asarray(out.detach().numpy()).tobytes(), out.requires_grad,
+                None if fn is None else (fn.name(), tuple((None if n is None else n.name(), nr)
+                                                          for n, nr in fn.next_functions)))
+        grads = ()
+        if out.requires_grad:
+            out.backward(engine.ones_like(out))
+            grads = tuple(None if t.grad is None else t.grad.numpy().tobytes()
+                          for t in (a, b) if isinstance(t, engine.Tensor))
+    except Exception as e:  # noqa: BLE001 - the two paths must raise alike
+        return ("raised", type(e).__name__, str(e))
+    return desc, grads
+
+
+@pytest.mark.parametrize("case", list(OPERANDS))
+@pytest.mark.parametrize("name", FAST_OPS)
+def test_fast_call_equals_the_general_call(name, case):
+    op = REGISTRY[name]
+    fast = _outcome(op.fast, op, OPERANDS[case](np.random.default_rng(7)))
+    general = _outcome(op, op, OPERANDS[case](np.random.default_rng(7)))
+    assert fast == general
+
+
+def test_operators_and_unary_methods_run_the_fast_call():
+    assert engine.Tensor.__mul__ is REGISTRY["mul.Tensor"].fast
+    assert engine.Tensor.__add__ is REGISTRY["add.Tensor"].fast
+    assert {"add.Tensor", "sub.Tensor", "mul.Tensor", "div.Tensor", "sin", "exp", "tanh"} <= set(FAST_OPS)
