@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               start_timeout=settings.worker_start_timeout_s)
             await pool.start()
         await anyio.to_thread.run_sync(eng.cuda_status)  # warm the cache off the event loop
-        app.state.evaluator = EvaluateService(settings, pool, placed=app.state.metrics.placements)
+        metrics = app.state.metrics
+        app.state.evaluator = EvaluateService(settings, pool, placed=metrics.placements if metrics else None)
         _tune_gc()
         try:
             yield

@@ -129,3 +129,11 @@ def test_placements_are_counted():
         text = c.get("/metrics").text
         assert _counter(text, name, 'placement="thread"') == 1.0
         assert _counter(text, name, 'placement="loop"') == 0.0
+
+
+def test_metrics_disabled_still_serves():
+    """GRADSERVE_METRICS=false: the lifespan ran into the missing metrics once (an AttributeError at start)."""
+    with TestClient(create_app(Settings(compute_workers=0, metrics=False, access_log=False))) as c:
+        r = c.post("/v1/evaluate", json=cheap_program())
+        assert r.status_code == 200 and r.json()["tensors"]["a"]["grad"] == 3.0
+        assert c.get("/metrics").status_code == 404
