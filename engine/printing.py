@@ -12,7 +12,6 @@ can be diffed when torch changes: ``_Formatter``, ``_scalar_str``,
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -33,6 +32,7 @@ _INT_NAMES = frozenset({"int64", "int32", "int16", "int8", "uint8"})
 # Dtypes torch never names in a non-empty tensor's repr (default float dtype,
 # its complex counterpart, int64 and bool).
 _DEFAULT_DTYPES = frozenset({"float32", "int64", "bool"})
+_NP_DTYPES = {n: np.dtype(np.bool_ if n == "bool" else n) for n in (*_FLOAT_NAMES, *_INT_NAMES, "bool")}
 # An empty tensor names every dtype but the default float dtype.
 _DEFAULT_FLOAT = "float32"
 
@@ -219,29 +219,34 @@ def format_tensor(data, dtype_name: str, suffixes: list[str] = ()) -> str:
     are already-formatted trailing items that torch places after ``size=`` and
     ``dtype=`` (``"grad_fn=<MulBackward0>"`` or ``"requires_grad=True"``).
     """
-    if dtype_name in _FLOAT_NAMES:
-        floating = True
-    elif dtype_name in _INT_NAMES or dtype_name == "bool":
-        floating = False
-    else:
+    expected = _NP_DTYPES.get(dtype_name)
+    if expected is None:
         raise ValueError(f"format_tensor: unsupported dtype {dtype_name!r}")
-
-    arr = np.asarray(data)
-    expected = np.dtype(np.bool_ if dtype_name == "bool" else dtype_name)
+    floating = dtype_name in _FLOAT_NAMES
+    arr = data if getattr(data, "ndim", None) == 0 else np.asarray(data)  # a NumPy scalar stays one
     if arr.dtype != expected:
-        arr = arr.astype(expected)
+        arr = np.asarray(arr).astype(expected)
     if arr.ndim == 0:
-        # A 0-d repr depends on the value's bits alone: cache it (the Formatter costs ~30 us, and a response
-        # prints every returned tensor).
-        return _format_scalar(dtype_name, arr.tobytes(), tuple(suffixes))
+        items = [] if dtype_name in _DEFAULT_DTYPES else ["dtype=torch." + dtype_name]
+        items.extend(suffixes)
+        return _add_suffixes(_PREFIX + _scalar_text(arr.item(), floating), items, len(_PREFIX),
+                             force_newline=False)
     return _format_array(arr, dtype_name, floating, suffixes)
 
 
-@functools.lru_cache(maxsize=8192)
-def _format_scalar(dtype_name, raw, suffixes):
-    dt = np.dtype(np.bool_ if dtype_name == "bool" else dtype_name)
-    arr = np.frombuffer(raw, dtype=dt).reshape(())
-    return _format_array(arr, dtype_name, dtype_name in _FLOAT_NAMES, suffixes)
+def _scalar_text(v, floating: bool) -> str:
+    """What _Formatter prints for a tensor of one element `v` (its .item()), without building one: a lone
+    value's max/min ratio is 1, so sci_mode is its magnitude alone, and its width is its own text's.
+    tests/engine/test_printing.py holds it to torch's repr over values at every boundary."""
+    if not floating:
+        return f"{v}"
+    if v != v or v == 0 or math.isinf(v):  # no nonzero finite value: int_mode, no sci_mode
+        return f"{v:.0f}" if v != 0 else f"{v:.0f}."
+    a = abs(v)
+    sci = a > 1.0e8 or a < 1.0e-4
+    if math.ceil(v) == v:
+        return f"{v:.{_PRECISION}e}" if sci else f"{v:.0f}."
+    return f"{v:.{_PRECISION}e}" if sci else f"{v:.{_PRECISION}f}"
 
 
 def _format_array(arr, dtype_name, floating, suffixes):

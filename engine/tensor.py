@@ -13,6 +13,7 @@ from engine.autograd import backward as _backward
 from engine.autograd import run_backward  # noqa: F401 - re-exported for callers that import it from here
 from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops._util import wrap_dim
+from engine.printing import format_tensor
 
 NONLEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
@@ -295,14 +296,13 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
-        from engine.printing import format_tensor  # noqa: PLC0415
-
-        suffixes = []
-        if self.grad_fn is not None:
-            suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
-        elif self.requires_grad:
-            suffixes.append("requires_grad=True")
-        return format_tensor(B.to_numpy(self._data), self.dtype.name, suffixes)
+        fn = self.grad_fn
+        if fn is not None:
+            suffixes = [f"grad_fn=<{fn.name()}>"]
+        else:
+            suffixes = ["requires_grad=True"] if self._req else []
+        d = self._data
+        return format_tensor(B.to_numpy(d), D.FROM_NP[d.dtype].name, suffixes)
 
     __str__ = __repr__
 

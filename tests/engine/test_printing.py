@@ -113,6 +113,36 @@ def test_zero_dim(name, value):
     check(as_array(value, name), name)
 
 
+def _zero_dim_values():
+    """Values at every boundary of the one-value formatter (sci below 1e-4 and above 1e8, integer-valued or
+    not, each side of the float32 rounding of the boundary), and random ones over 24 decades."""
+    edges = []
+    for b in (1e-4, 1e8):
+        for f in (np.nextafter(b, 0), b, np.nextafter(b, 2 * b), b * 0.999, b * 1.001):
+            edges += [f, -f]
+    rng = np.random.default_rng(11)
+    rand = (np.sign(rng.standard_normal(300)) * 10.0 ** rng.uniform(-12, 12, 300)).tolist()
+    return edges + rand + np.round(rand).tolist() + [2.0**24 + 1, 99999999.0, 100000001.0, 0.99995, 9.99995e-5]
+
+
+@pytest.mark.parametrize("name", FLOATS)
+@pytest.mark.parametrize("mode", [None, "requires_grad", "grad_fn"])
+def test_zero_dim_fast_path_at_the_boundaries(name, mode):
+    """A 0-d tensor's repr is printed without the Formatter (printing._scalar_text): torch's own repr at
+    each boundary of its rules, for every float dtype and suffix."""
+    for v in _zero_dim_values():
+        check(as_array(v, name), name, mode)
+
+
+def test_zero_dim_long_suffix_wraps_as_torch():
+    """dtype and a long grad_fn name pass 80 columns: torch moves the suffix to a new line, so must we."""
+    x = torch.tensor(-20.123456, dtype=torch.float64, requires_grad=True)
+    out = torch.nn.functional.binary_cross_entropy_with_logits(x, torch.tensor(1.0, dtype=torch.float64))
+    expected = repr(out)
+    got = format_tensor(out.detach().numpy(), "float64", [f"grad_fn=<{type(out.grad_fn).__name__}>"])
+    assert got == expected and "\n" in got
+
+
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 3, 4), (0, 0), (3, 0, 1)], ids=str)
 def test_empty(name, shape):
