@@ -1,13 +1,17 @@
 """engine.evaluate: API.md's request document in, its response document out, over the library API."""
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import math
 import re
+import threading
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 from engine import _backend as B
 from engine import dtypes as D
@@ -79,9 +83,6 @@ def _check_name(name, loc):
 
 def decode_b64(obj, loc):
     """{"dtype", "shape", "b64"} -> a NumPy array (little-endian bytes), checked against its shape."""
-    import base64  # noqa: PLC0415
-    import binascii  # noqa: PLC0415
-
     for k in obj:
         if k not in ("dtype", "shape", "b64"):
             raise RequestError("Extra inputs are not permitted", [*loc, k], "extra_forbidden")
@@ -673,6 +674,7 @@ class _Run:
         self.total = 0
         self.warnings: list[dict] = []
         self._seen_once: set[str] = set()
+        self.program: Program | None = None  # filled in as the run goes, where a PlanCache asked for it
 
     def count(self, n, loc):
         lim = self.limits
@@ -702,9 +704,26 @@ class _Run:
         self.kind[name] = kind
 
 
-def evaluate(spec: dict, *, limits: Limits | None = None) -> dict:
-    """Run a request document (API.md) and return its response document, as plain Python objects."""
+def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | None = None) -> dict:
+    """Run a request document (API.md) and return its response document, as plain Python objects.
+
+    cache: where a document of the same structure (everything but the leaves' values) ran before, run its
+    Program (the checks skipped, the same functions called), and record one after a first success. Only
+    for documents as a JSON parser gives them (see PlanCache)."""
     limits = limits or DEFAULT_LIMITS
+    if cache is not None:
+        found = cache.lookup(spec, limits)
+        if found is not None:
+            key, program, arrays = found
+            if program is not None:
+                out = program.run(spec, arrays, limits)
+                if out is not None:
+                    return out
+            return _evaluate(spec, limits, cache, key)
+    return _evaluate(spec, limits)
+
+
+def _evaluate(spec, limits, cache=None, key=None):
     _check_fields(spec, TOP_FIELDS, ["body"])
     device = spec.get("device", "auto")
     _req(device in ("cpu", "cuda", "auto"), "Input should be 'cpu', 'cuda' or 'auto'", ["body", "device"], "enum")
@@ -712,6 +731,8 @@ def evaluate(spec: dict, *, limits: Limits | None = None) -> dict:
         raise DeviceUnavailable("device 'cuda' was requested but this engine has no CUDA backend",
                                 ["body", "device"])
     run = _Run(spec, limits)
+    if key is not None:
+        run.program = Program()
     prev_mode = grad_mode.enabled
     grad_mode.enabled = True
     try:
@@ -721,9 +742,12 @@ def evaluate(spec: dict, *, limits: Limits | None = None) -> dict:
             _build_leaves(run, spec)
             _run_ops(run, spec, caught)
             _run_backward(run, spec, caught)
-            return _respond(run, spec, caught)
+            out = _respond(run, spec, caught)
     finally:
         grad_mode.enabled = prev_mode
+    if key is not None:
+        cache.store(key, run.program)
+    return out
 
 
 def _seed(spec):
@@ -754,6 +778,8 @@ def _build_leaves(run, spec):
                 e.loc = loc
                 raise
         run.add(name, t, "leaf", loc)
+        if run.program is not None:
+            run.program.leaves.append((name, dt, rg, loc))
 
 
 def _run_ops(run, spec, caught):
@@ -782,8 +808,10 @@ def _run_ops(run, spec, caught):
         _req(isinstance(args_in, list), "Input should be a valid list", [*loc, "args"], "list_type")
         _req(isinstance(kwargs_in, dict), "Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
         binder = _binder(fn)
-        args = [_convert(v, binder.kind_of(i=k), run.env, [*loc, "args", k]) for k, v in enumerate(args_in)]
-        kwargs = {k: _convert(v, binder.kind_of(name=k), run.env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()}
+        akinds = [binder.kind_of(i=k) for k in range(len(args_in))]
+        kkinds = {k: binder.kind_of(name=k) for k in kwargs_in}
+        args = [_convert(v, akinds[k], run.env, [*loc, "args", k]) for k, v in enumerate(args_in)]
+        kwargs = {k: _convert(v, kkinds[k], run.env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()}
         run.count(output_bound(opname, args, kwargs), loc)
         no_grad = op.get("no_grad", False)
         _req(isinstance(no_grad, bool), "Input should be a valid boolean", [*loc, "no_grad"], "bool_type")
@@ -818,16 +846,22 @@ def _run_ops(run, spec, caught):
                  f"op {opname!r} returns {len(out) if isinstance(out, tuple | list) else 'no'} tensors: give a "
                  "list of names", [*loc, "name"])
             outs = [out]
+        shapes = []
         for n, t in zip(names, outs):
             if not isinstance(t, Tensor):
                 t = tensor(t)
             run.add(n, t, "op", [*loc, "name"])
+            shapes.append(t._data.shape)
             if n in retain:
                 try:
                     t.retain_grad()
                 except EngineError as e:
                     e.loc = ["body", "retain_grad"]
                     raise
+        if run.program is not None:
+            run.program.steps.append(_Step(
+                fn, list(zip(args_in, akinds)), {k: (v, kkinds[k]) for k, v in kwargs_in.items()}, no_grad,
+                isinstance(name, list), names, tuple(shapes), [n for n in names if n in retain], loc))
     for n in retain:
         _req(n in run.env, f"unknown tensor name {n!r}", ["body", "retain_grad"])
 
@@ -839,25 +873,31 @@ def _run_backward(run, spec, caught):
         loc = ["body", "backward", i]
         _check_fields(p, BACKWARD_FIELDS, loc)
         _req("tensor" in p, "Field required", [*loc, "tensor"], "missing")
-        t = _lookup(p["tensor"], run.env, [*loc, "tensor"])
-        g = p.get("gradient")
-        if g is not None:
-            g = _make_tensor(decode_numbers(g, [*loc, "gradient"]), t.dtype, [*loc, "gradient"])
-        inputs = p.get("inputs")
-        if inputs is not None:
-            _req(isinstance(inputs, list), "Input should be a valid list", [*loc, "inputs"], "list_type")
-            inputs = [_lookup(n, run.env, [*loc, "inputs", k]) for k, n in enumerate(inputs)]
-            if not inputs:
-                raise TorchRuntimeError("`inputs` argument to `backward()` cannot be empty.", loc)
-        rg, cg = p.get("retain_graph"), p.get("create_graph", False)
-        n_before = len(caught)
-        try:
-            run_backward([t], [g], rg, bool(cg), inputs=inputs)
-        except EngineError as e:
-            e.loc = loc
-            raise
-        run.record_warnings(caught[n_before:])
-        del caught[n_before:]
+        _backward_pass(run, p, loc, caught)
+    if run.program is not None:
+        run.program.passes = [(p, ["body", "backward", i]) for i, p in enumerate(passes)]
+
+
+def _backward_pass(run, p, loc, caught):
+    t = _lookup(p["tensor"], run.env, [*loc, "tensor"])
+    g = p.get("gradient")
+    if g is not None:
+        g = _make_tensor(decode_numbers(g, [*loc, "gradient"]), t.dtype, [*loc, "gradient"])
+    inputs = p.get("inputs")
+    if inputs is not None:
+        _req(isinstance(inputs, list), "Input should be a valid list", [*loc, "inputs"], "list_type")
+        inputs = [_lookup(n, run.env, [*loc, "inputs", k]) for k, n in enumerate(inputs)]
+        if not inputs:
+            raise TorchRuntimeError("`inputs` argument to `backward()` cannot be empty.", loc)
+    rg, cg = p.get("retain_graph"), p.get("create_graph", False)
+    n_before = len(caught)
+    try:
+        run_backward([t], [g], rg, bool(cg), inputs=inputs)
+    except EngineError as e:
+        e.loc = loc
+        raise
+    run.record_warnings(caught[n_before:])
+    del caught[n_before:]
 
 
 def _respond(run, spec, caught):
@@ -876,20 +916,30 @@ def _respond(run, spec, caught):
     names = list(dict.fromkeys([*[n for n in run.order if n in set(outputs) or n in grad_set]]))
     encode = spec.get("encoding", "json")
     _req(encode in ("json", "base64"), "Input should be 'json' or 'base64'", ["body", "encoding"], "enum")
+    if run.program is not None:
+        run.program.respond = (names, grad_set, encode)
+    return _response(run, names, grad_set, encode, caught)
+
+
+def _response(run, names, grad_set, encode, caught):
+    env = run.env
     tensors = {}
     n_before = len(caught)
+    wire = encode_array if encode == "json" else _wire_b64
     for n in names:
         t = env[n]
         g = t.grad if n in grad_set else t._grad
-        tensors[n] = {
-            "shape": list(t.shape),
-            "dtype": t.dtype.name,
-            "data": _wire(t._data, encode),
-            "requires_grad": t.requires_grad,
-            "is_leaf": t.is_leaf,
-            "grad_fn": t.grad_fn.name() if t.grad_fn is not None else None,
-            "grad": _wire(g._data, encode) if g is not None else None,
-            "retains_grad": t.retains_grad,
+        d = t._data
+        fn = t.grad_fn
+        tensors[n] = {  # the fields as the Tensor properties give them, read off the slots
+            "shape": list(d.shape),
+            "dtype": D.FROM_NP[d.dtype].name,
+            "data": wire(d),
+            "requires_grad": t._req,
+            "is_leaf": fn is None,
+            "grad_fn": type(fn).__name__ if fn is not None else None,
+            "grad": wire(g._data) if g is not None else None,
+            "retains_grad": t._retains_grad,
             "repr": repr(t),
         }
     run.record_warnings(caught[n_before:])
@@ -901,14 +951,10 @@ def _respond(run, spec, caught):
     }
 
 
-def _wire(arr, encode):
-    if encode == "base64":
-        import base64  # noqa: PLC0415
-
-        a = np.ascontiguousarray(B.to_numpy(arr))
-        return {"dtype": D.FROM_NP[a.dtype].name, "shape": list(a.shape),
-                "b64": base64.b64encode(a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()).decode()}
-    return encode_array(arr)
+def _wire_b64(arr):
+    a = np.ascontiguousarray(B.to_numpy(arr))
+    return {"dtype": D.FROM_NP[a.dtype].name, "shape": list(a.shape),
+            "b64": base64.b64encode(a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()).decode()}
 
 
 def _graph(env, names):
@@ -949,6 +995,160 @@ def _graph(env, names):
             "next_functions": [[ids[id(nxt)], nr] if nxt is not None else None for nxt, nr in fn.next_functions],
         })
     return out
+
+
+# ----- programs: a request's structure, checked once, run again with other values -----
+
+
+class _Step:
+    __slots__ = ("fn", "args", "kwargs", "no_grad", "multi", "names", "shapes", "retain", "loc")
+
+    def __init__(self, fn, args, kwargs, no_grad, multi, names, shapes, retain, loc):
+        self.fn, self.args, self.kwargs, self.no_grad = fn, args, kwargs, no_grad
+        self.multi, self.names, self.shapes, self.retain, self.loc = multi, names, shapes, retain, loc
+
+
+class _Diverged(Exception):
+    """A replayed op gave another shape than the recorded run (a value-dependent shape): run it in full."""
+
+
+class Program:
+    """What a successful evaluation learned about its document's structure: each leaf's dtype and
+    requires_grad, each op's function, its arguments with their binding kinds and its outputs' shapes, the
+    backward passes, and the response's names. `run` evaluates a document of the same structure with other
+    leaf values, calling the same functions in the same order, without the checks that structure alone
+    decides (fields, names, signatures, the 413 guard): so its response is the one the full path gives,
+    bit for bit (tests/engine/test_plans.py holds the two together). Where anything goes differently (an
+    error, a warning with a value-dependent text, an op whose output shape depends on values) it gives up
+    and the full path runs, which answers as it always does. `notes`: free for the caller (the service keeps
+    its cost estimate and the body's colon count there)."""
+
+    __slots__ = ("leaves", "steps", "passes", "respond", "notes")
+
+    def __init__(self):
+        self.leaves: list = []  # (name, dtype or None, requires_grad, loc)
+        self.steps: list[_Step] = []
+        self.passes: list = []  # (pass spec, loc)
+        self.respond = None  # (names, grad_set, encoding)
+        self.notes: dict = {}
+
+    def run(self, spec, arrays, limits):
+        """The response document, or None where the full path must answer instead."""
+        run = _Run(spec, limits)
+        env = run.env
+        prev_mode = grad_mode.enabled
+        grad_mode.enabled = True
+        try:
+            with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+                warnings.simplefilter("always")
+                _seed(spec)
+                for (name, dt, rg, loc), arr in zip(self.leaves, arrays):
+                    t = _make_tensor(arr, dt, loc)
+                    if rg:
+                        t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
+                    env[name] = t
+                for st in self.steps:
+                    args = [_convert(v, k, env, st.loc) for v, k in st.args]
+                    kwargs = {n: _convert(v, k, env, st.loc) for n, (v, k) in st.kwargs.items()} if st.kwargs \
+                        else _NO_KWARGS
+                    grad_mode.enabled = not st.no_grad
+                    out = st.fn(*args, **kwargs)
+                    grad_mode.enabled = True
+                    if caught:
+                        run.record_warnings(caught)
+                        del caught[:]
+                    outs = (list(out) if isinstance(out, tuple | list) else [out]) if st.multi else [out]
+                    for n, t, shape in zip(st.names, outs, st.shapes):
+                        if type(t) is not Tensor or t._data.shape != shape:
+                            raise _Diverged
+                        env[n] = t
+                    for n in st.retain:
+                        env[n].retain_grad()
+                for p, loc in self.passes:
+                    _backward_pass(run, p, loc, caught)
+                names, grad_set, encode = self.respond
+                return _response(run, names, grad_set, encode, caught)
+        except Exception:  # noqa: BLE001 - any surprise: the full path answers (and raises what it must)
+            return None
+        finally:
+            grad_mode.enabled = prev_mode
+
+
+_NO_KWARGS: dict = {}
+
+
+class PlanCache:
+    """Programs by structure: the leaves' names, shapes, kinds (bool/int/float, as dtype inference sees them)
+    and their other fields; every other field of the document as JSON; the limits and the array backend.
+    For documents as a JSON parser gives them (dicts, lists, str, int, float, bool, None): the key is their
+    JSON text, where a tuple and a list, or a float NaN and None, would read alike. Bounded (max_entries,
+    the oldest dropped first; documents over max_key_bytes are not kept). Threads may share one: a Program
+    is never changed after it is stored."""
+
+    def __init__(self, max_entries: int = 256, max_key_bytes: int = 16384):
+        self.max_entries = max_entries
+        self.max_key_bytes = max_key_bytes
+        self._programs: dict = {}
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def key(self, spec, limits):
+        """(key, leaf arrays), or None where this document cannot be cached (b64 or special-number data,
+        a value that is not JSON, a document over max_key_bytes)."""
+        leaves = spec.get("leaves", _NO_KWARGS) if type(spec) is dict else None
+        if type(leaves) is not dict:
+            return None
+        sig = []
+        arrays = []
+        for name, lspec in leaves.items():
+            if type(lspec) is not dict:
+                return None
+            raw = lspec.get("data")
+            if type(raw) is not list and type(raw) not in (float, int, bool):
+                return None
+            arr = _fast_array(raw)
+            if arr is None:
+                return None
+            sig += (name, arr.shape, arr.dtype.kind)
+            for k, v in lspec.items():
+                if k != "data":
+                    sig += (k, v)
+            arrays.append(arr)
+        try:
+            rest = orjson.dumps([[k, v] for k, v in spec.items() if k != "leaves"])
+            key = (tuple(sig), rest, limits, B.xp)
+            hash(key)
+        except (TypeError, orjson.JSONEncodeError):
+            return None
+        if len(rest) > self.max_key_bytes:
+            return None
+        return key, arrays
+
+    def lookup(self, spec, limits):
+        """(key, Program or None, leaf arrays), or None where the document cannot be cached."""
+        k = self.key(spec, limits)
+        if k is None:
+            return None
+        key, arrays = k
+        program = self._programs.get(key)
+        if program is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return key, program, arrays
+
+    def get(self, key):
+        return self._programs.get(key)
+
+    def store(self, key, program):
+        with self._lock:
+            programs = self._programs
+            while len(programs) >= self.max_entries:
+                del programs[next(iter(programs))]
+            programs[key] = program
+
+    def __len__(self):
+        return len(self._programs)
 
 
 def estimate(spec: dict, *, limits: Limits | None = None) -> dict:

@@ -40,13 +40,36 @@ def estimate(spec: dict, limits: LimitsTuple) -> dict:
     return _evaluate_mod.estimate(spec, limits=make_limits(limits))
 
 
-def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None) -> bytes:
+# The programs this process has run, by structure (engine.evaluate.PlanCache): a request shaped like an
+# earlier one skips the checks its structure alone decides, here (schema, duplicate keys, cost estimate)
+# and in the engine (fields, names, signatures, the 413 guard). Per process: each compute worker has its own.
+PLANS = _evaluate_mod.PlanCache()
+
+
+def lookup(spec: Any, limits: LimitsTuple):
+    """(key, Program or None, leaf arrays) for a parsed request, or None where it cannot be cached."""
+    return PLANS.lookup(spec, make_limits(limits)) if type(spec) is dict else None
+
+
+def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hit=None,
+                  settled: dict | None = None) -> bytes:
     """The response document, already encoded. `extra`: fields set on the response (`device_note`; and
     `device: "cuda"` under GRADSERVE_ACCEPT_CUDA_ON_CPU, testing only, where the NumPy engine then runs a
-    `cuda` request as if on the CPU)."""
+    `cuda` request as if on the CPU). `hit`: what `lookup` gave for this very document, if it was asked;
+    `settled`: what the service checked of it, noted on the program its first run stores."""
+    lim = make_limits(limits)
     if extra and extra.get("device") == "cuda" and spec.get("device") == "cuda" and _backend.xp is np:
-        spec = {**spec, "device": "cpu"}
-    out = _evaluate_mod.evaluate(spec, limits=make_limits(limits))
+        out = _evaluate_mod.evaluate({**spec, "device": "cpu"}, limits=lim, cache=PLANS)
+    else:
+        out = None
+        if hit is not None and hit[1] is not None:
+            out = hit[1].run(spec, hit[2], lim)
+        if out is None:
+            out = _evaluate_mod.evaluate(spec, limits=lim, cache=PLANS)
+    if settled is not None and hit is not None:
+        program = PLANS.get(hit[0])
+        if program is not None:
+            program.notes.update(settled)
     if extra:
         out.update(extra)
     return dumps(out)

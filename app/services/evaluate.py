@@ -26,7 +26,7 @@ import anyio
 import anyio.to_thread
 from pydantic import ValidationError
 
-from app.core.body import parse_json
+from app.core.body import check_duplicate_keys, colons_known, parse_doc
 from app.core.config import Settings
 from app.core.errors import (
     ComputeTimeout,
@@ -66,6 +66,8 @@ class Plan:
     backend: str = "numpy"
     cpu_offload: bool = False  # costly enough for a compute worker when run on the CPU
     extra: dict = field(default_factory=dict)
+    hit: tuple | None = None  # engine.lookup's answer for this document
+    settled: dict | None = None  # checks passed by this document, for its program's notes
 
 
 class EvaluateService:
@@ -137,8 +139,9 @@ class EvaluateService:
         if isinstance(plan, bytes):
             return plan, "loop" if on_loop else "thread"
         if plan.kind == "thread":
-            return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra or None,
-                                         limit=max(deadline - time.monotonic(), 0.001), total=limit), "thread"
+            return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra or None, plan.hit,
+                                         plan.settled, limit=max(deadline - time.monotonic(), 0.001),
+                                         total=limit), "thread"
         if plan.kind == "forward":
             try:
                 left = max(deadline - time.monotonic(), 0.001)
@@ -192,8 +195,15 @@ class EvaluateService:
     def _inline(self, body: bytes, on_loop: bool = False) -> bytes | Plan:
         """Parse, check, estimate, and evaluate when cheap and on the CPU: the response; else the Plan.
         On the event loop (a small body) it evaluates only a tiny program, and plans a thread otherwise."""
-        doc = parse_json(body)
-        check_envelope(doc, self.settings.max_ops)
+        doc = parse_doc(body)
+        # A request shaped like one that ran before (engine PlanCache): its schema, duplicate keys and cost
+        # were settled then, as its colon count, for the same structure, says (body.colons_known).
+        hit = eng.lookup(doc, self.limits)
+        notes = hit[1].notes if hit is not None and hit[1] is not None else None
+        if notes is None or not colons_known(body, notes.get("colons", -1)):
+            notes = None
+            check_duplicate_keys(body, doc)
+            check_envelope(doc, self.settings.max_ops)
         device = doc.get("device", "auto")
         s = self.settings
         in_process, why = self.cuda_in_process() if device != "cpu" else (False, "")
@@ -211,7 +221,13 @@ class EvaluateService:
         if device == "cuda" and in_process:  # a CUDA context lives in a worker, never in the server process
             return Plan("pool", doc, device, "cupy")
         need_cost = on_loop or self.pool is not None or (device == "auto" and (in_process or forward))
-        cost = eng.estimate(doc, self.limits) if need_cost else {}
+        cost = {}
+        if need_cost:
+            cost = notes.get("cost") if notes is not None else None
+            if cost is None:
+                cost = eng.estimate(doc, self.limits)
+                if notes is not None:
+                    notes["cost"] = cost
         cpu_offload = self.pool is not None and (cost.get("flops", 0) >= s.offload_min_flops
                                                  or cost.get("bytes", 0) >= s.offload_min_bytes)
         if device == "auto" and (in_process or forward) and (
@@ -224,6 +240,8 @@ class EvaluateService:
             extra = {"device_note": note}
         if cpu_offload:
             return Plan("pool", doc, device, "numpy", True, extra)
+        # what this request settled, kept with its program once the engine has stored one
+        settled = {"colons": body.count(b":"), **({"cost": cost} if cost else {})} if notes is None else None
         if on_loop and not self._tiny(doc, cost):
-            return Plan("thread", doc, device, extra=extra)
-        return eng.evaluate_json(doc, self.limits, extra or None)
+            return Plan("thread", doc, device, extra=extra, hit=hit, settled=settled)
+        return eng.evaluate_json(doc, self.limits, extra or None, hit, settled)

@@ -260,6 +260,9 @@ def _pow_ts(a, exponent):
 pow_tensor_scalar = defop(
     "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
     _pow_ts,
+    # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
+    vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
+         else grad * (_pow_ts(self, exponent - 1) * exponent)},
     self=lambda grad, self, exponent: grad * 0.0 if exponent == 0
     else grad * (exponent * self.pow(exponent - 1)),
 )
@@ -597,13 +600,20 @@ def clone(input):
 
 # ----- Python-facing functions (the signatures the JSON binder reads) -----
 
+# the entries' unrolled calls (registry._fast_call), for the calls that give only the two operands
+_add_fast, _sub_fast, _mul_fast, _div_fast = add_tensor.fast, sub_tensor.fast, mul_tensor.fast, div_tensor.fast
+
 
 def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     # a scalar on the left stays the first operand: torch wraps it, and its edge is next_functions[0]
+    if type(alpha) is int and alpha == 1:  # the default (True is not: torch refuses a bool alpha on floats)
+        return _add_fast(input, other)
     return add_tensor(input, other, alpha=alpha)
 
 
 def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
+    if type(alpha) is int and alpha == 1:
+        return _sub_fast(input, other)
     return sub_tensor(input, other, alpha=alpha)
 
 
@@ -617,7 +627,7 @@ def rsub(input: Tensor, other: Tensor | float, alpha: float = 1) -> Tensor:
 
 
 def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
-    return mul_tensor(input, other)
+    return _mul_fast(input, other)
 
 
 multiply = mul
@@ -641,7 +651,7 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
                 f"'{rounding_mode}'"
             )
         return div_tensor_mode(_as_tensor_like(input, other), other, rounding_mode=rounding_mode)
-    return div_tensor(input, other)  # torch.div(2, x) is DivBackward0; the operator 2 / x is not (_methods)
+    return _div_fast(input, other)  # torch.div(2, x) is DivBackward0; the operator 2 / x is not (_methods)
 
 
 divide = true_divide = div

@@ -135,6 +135,23 @@ def test_duplicate_keys(client, body, key):
     assert e["type"] == "json_invalid" and repr(key) in e["msg"]
 
 
+def test_duplicate_keys_are_refused_after_the_same_structure_ran(client):
+    """A cached program skips the duplicate-key parse only where the body's colons match its structure's
+    and no \\u escape could hide one (app.core.body.colons_known)."""
+    ok = {"leaves": {"a": {"data": 1.0, "requires_grad": True}},
+          "ops": [{"name": "y:", "op": "exp", "args": ["a"]}], "outputs": ["a"]}
+    for _ in range(2):  # the second runs the stored program
+        assert post(client, ok).status_code == 200
+    dup = (b'{"leaves": {"a": {"data": 2.0, "requires_grad": true, "requires_grad": true}}, '
+           b'"ops": [{"name": "y:", "op": "exp", "args": ["a"]}], "outputs": ["a"]}')
+    assert "requires_grad" in only_error(post(client, dup), 422)["msg"]
+    # the same colon count as `ok`: a key twice, and a colon written as \u003a
+    hidden = (b'{"leaves": {"a": {"data": 2.0, "requires_grad": true, "requires_grad": true}}, '
+              b'"ops": [{"name": "y\\u003a", "op": "exp", "args": ["a"]}], "outputs": ["a"]}')
+    assert hidden.count(b":") == orjson.dumps(ok).count(b":")
+    assert "requires_grad" in only_error(post(client, hidden), 422)["msg"]
+
+
 def test_colons_and_quotes_inside_strings_are_not_keys(client):
     body = rb'{"leaves": {"a:\"b\\": {"data": 1.0}}, "outputs": ["a:\"b\\"]}'
     r = post(client, body)

@@ -6,6 +6,7 @@ import math
 import pytest
 
 from app.examples import EXAMPLES
+from tests.engine.test_plans import _revalue as revalue
 from tests.torch_reference import TorchFailure
 from tests.torch_reference import evaluate as torch_evaluate
 
@@ -37,6 +38,30 @@ def test_example_matches_torch(client, name):
         assert close(g["grad"], w["grad"]), (n, g["grad"], w["grad"])
     assert got["warnings"] == want["warnings"]
     assert got["device"] == "cpu"
+
+
+@pytest.mark.parametrize("name", OK_EXAMPLES)
+def test_example_again_with_other_values_matches_torch(client, name):
+    """The second request of a structure runs its recorded program (the plan cache): other leaf values,
+    still torch's answer, reprs included."""
+    spec = EXAMPLES[name]["value"]
+    assert client.post("/v1/evaluate", json=spec).status_code == 200
+    twin = revalue(spec, 5)
+    try:
+        want = torch_evaluate(twin)
+    except TorchFailure:
+        pytest.skip("torch refuses these values")
+    r = client.post("/v1/evaluate", json=twin)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    for n, w in want["tensors"].items():
+        g = got["tensors"][n]
+        for field in ("shape", "dtype", "requires_grad", "is_leaf", "grad_fn", "retains_grad"):
+            assert g[field] == w[field], (n, field, g[field], w[field])
+        assert close(g["data"], w["data"]) and close(g["grad"], w["grad"]), n
+        if w.get("repr") is not None and g["dtype"] != "float16":
+            assert g["repr"] == w["repr"], (n, g["repr"], w["repr"])
+    assert got["warnings"] == want["warnings"] and got["graph"] == want["graph"]
 
 
 def test_leaf_grads_example_numbers(client):

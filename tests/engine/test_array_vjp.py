@@ -22,6 +22,8 @@ CASES = {  # op qualname -> programs over fresh leaves (x, y): each returns the 
     "mul.Tensor": [lambda x, y: x * y, lambda x, y: x * 3, lambda x, y: x * x],
     "div.Tensor": [lambda x, y: x / y, lambda x, y: 2 / y, lambda x, y: x / 7],
     "neg": [lambda x, y: -x],
+    "pow.Tensor_Scalar": [lambda x, y: x**2, lambda x, y: y**0.5, lambda x, y: x**3, lambda x, y: y.pow(-1.5),
+                          lambda x, y: x**0, lambda x, y: y**2.5],
     "exp": [lambda x, y: x.exp()],
     "log": [lambda x, y: y.log()],
     "sqrt": [lambda x, y: y.sqrt()],

@@ -1,0 +1,163 @@
+"""engine.evaluate's plan cache: a document run again through its recorded Program answers exactly as the
+full path does for that document (values, grads, reprs, graph, warnings, errors), and is really taken."""
+from __future__ import annotations
+
+import copy
+import importlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.examples import EXAMPLES
+from engine.errors import EngineError
+from tests.engine.test_random_programs import programs
+
+E = importlib.import_module("engine.evaluate")
+
+
+def _outcome(spec, cache=None):
+    try:
+        return E.evaluate(copy.deepcopy(spec), cache=cache)
+    except EngineError as e:
+        return ("raised", type(e).__name__, e.msg, e.loc)
+
+
+def _revalue(spec, seed):
+    """The same structure, other leaf values: every number of every leaf's data redrawn (ints stay ints,
+    floats floats, bools bools, so dtype inference and the key stay the same)."""
+    rng = np.random.default_rng(seed)
+    out = copy.deepcopy(spec)
+
+    def redraw(x):
+        if isinstance(x, list):
+            return [redraw(v) for v in x]
+        if isinstance(x, bool):
+            return bool(rng.integers(2))
+        if isinstance(x, int):
+            return int(rng.integers(-3, 4))
+        if isinstance(x, float):
+            return round(float(rng.uniform(-2, 2)), 3)
+        return x
+
+    for leaf in out.get("leaves", {}).values():
+        if isinstance(leaf, dict) and "data" in leaf:
+            leaf["data"] = redraw(leaf["data"])
+    return out
+
+
+def check_replay(spec, seed=1):
+    """Prime a cache with `spec`, then evaluate a re-valued twin through it: the twin's answer must equal
+    the full path's for the twin, and come from the Program (a hit that the replay answered)."""
+    cache = E.PlanCache()
+    first = _outcome(spec, cache)
+    twin = _revalue(spec, seed)
+    expected = _outcome(twin)
+    key = cache.key(twin, E.DEFAULT_LIMITS)
+    program = cache.get(key[0]) if key is not None else None
+    replayed = program.run(copy.deepcopy(twin), key[1], E.DEFAULT_LIMITS) if program is not None else None
+    got = _outcome(twin, cache)
+    assert got == expected
+    if replayed is not None:
+        assert replayed == expected
+    return first, program, replayed
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_examples_replay_as_the_full_path(name):
+    spec = EXAMPLES[name]["value"]
+    first, program, replayed = check_replay(spec)
+    if isinstance(first, dict):  # a success stores a program, and its twin is answered by it
+        assert program is not None and replayed is not None
+    else:  # an error stores nothing
+        assert program is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.integers(0, 2**31))
+def test_random_programs_replay_as_the_full_path(spec, seed):
+    first, program, replayed = check_replay(spec, seed)
+    if isinstance(first, dict):
+        assert program is not None and replayed is not None
+
+
+def test_the_program_is_taken_and_skips_the_checks(monkeypatch):
+    spec = EXAMPLES["leaf_grads"]["value"]
+    cache = E.PlanCache()
+    E.evaluate(copy.deepcopy(spec), cache=cache)
+    calls = []
+    real = E._check_fields
+    monkeypatch.setattr(E, "_check_fields", lambda *a: calls.append(1) or real(*a))
+    out = E.evaluate(_revalue(spec, 3), cache=cache)
+    assert calls == [] and cache.hits == 1 and cache.misses == 1
+    assert out == E.evaluate(_revalue(spec, 3))
+    assert calls  # the full path does check
+
+
+def _doc(data, ops, dtype=None, **top):
+    leaf = {"data": data, "requires_grad": dtype is None or dtype.startswith("float")}
+    if dtype:
+        leaf["dtype"] = dtype
+    return {"leaves": {"x": leaf}, "ops": ops, **top}
+
+
+def test_value_dependent_shapes_fall_back_to_the_full_path():
+    ops = [{"name": "m", "op": "gt", "args": ["x", 0]}, {"name": "y", "op": "getitem", "args": ["x", "m"]},
+           {"name": "s", "op": "sum", "args": ["y"]}]
+    cache = E.PlanCache()
+    E.evaluate(_doc([1.0, -1.0, 2.0], ops, backward=[{"tensor": "s"}]), cache=cache)
+    twin = _doc([1.0, 1.0, 2.0], ops, backward=[{"tensor": "s"}])
+    key, arrays = cache.key(twin, E.DEFAULT_LIMITS)
+    assert cache.get(key).run(copy.deepcopy(twin), arrays, E.DEFAULT_LIMITS) is None  # shape (2,) became (3,)
+    out = E.evaluate(copy.deepcopy(twin), cache=cache)
+    assert out == E.evaluate(copy.deepcopy(twin)) and out["tensors"]["y"]["shape"] == [3]
+
+
+def test_value_dependent_errors_are_the_full_paths():
+    cache = E.PlanCache()
+    E.evaluate(_doc([1, 2], [], dtype="int32"), cache=cache)  # int32 data: overflow depends on the values
+    bad = _doc([1, 2**40], [], dtype="int32")
+    assert _outcome(bad, cache) == _outcome(bad) and _outcome(bad)[0] == "raised"
+    def indexed(ix):
+        return {"leaves": {"x": {"data": [1.0, 2.0, 3.0], "requires_grad": True}, "i": {"data": ix}},
+                "ops": [{"name": "y", "op": "getitem", "args": ["x", "i"]}, {"name": "s", "op": "sum", "args": ["y"]}],
+                "backward": [{"tensor": "s"}]}
+
+    E.evaluate(indexed([0, 2]), cache=cache)
+    out = _outcome(indexed([0, 5]), cache)  # an index out of range: torch's IndexError, at the op
+    assert out == _outcome(indexed([0, 5])) and out[:2] == ("raised", "IndexError") and out[3] == ["body", "ops", 0]
+    assert _outcome(indexed([2, 2]), cache) == _outcome(indexed([2, 2]))
+
+
+def test_keys_tell_structures_apart():
+    cache = E.PlanCache()
+    lim = E.DEFAULT_LIMITS
+    k = [cache.key(d, lim)[0] for d in (_doc(2.0, []), _doc(2, []), _doc([2.0], []), _doc(2.0, [], "float64"),
+                                       _doc(2.0, [], seed=1), _doc(2.0, [], seed=2))]
+    assert len(set(k)) == len(k)
+    assert cache.key(_doc(3.5, []), lim)[0] == k[0]  # only the value differs
+    assert cache.key(_doc(2.0, []), E.Limits(max_ops=5))[0] != k[0]
+    for uncacheable in (_doc("NaN", []), _doc({"dtype": "float32", "shape": [], "b64": "AAAAQA=="}, []),
+                        _doc([[1.0], [2.0, 3.0]], []), {"leaves": [], "ops": []}):
+        assert cache.key(uncacheable, lim) is None
+
+
+def test_warnings_and_seeded_randomness_replay():
+    spec = {"leaves": {"x": {"data": [[1.0, 2.0], [3.0, 4.0]], "requires_grad": True}},
+            "ops": [{"name": "r", "op": "rand", "args": [[2, 2]]},
+                    {"name": "y", "op": "mul", "args": ["x", "r"]},
+                    {"name": "s", "op": "sum", "args": ["y"]}],
+            "backward": [{"tensor": "s"}], "grads": ["x", "y"], "seed": 7}
+    first, program, replayed = check_replay(spec)
+    assert replayed is not None and replayed["warnings"] and replayed["warnings"] == first["warnings"]
+
+
+def test_cache_is_bounded():
+    cache = E.PlanCache(max_entries=3, max_key_bytes=200)
+    for k in range(5):
+        E.evaluate(_doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]}]), cache=cache)
+    assert len(cache) == 3
+    big = _doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]} for k in range(20)])
+    E.evaluate(big, cache=cache)
+    assert cache.key(big, E.DEFAULT_LIMITS) is None and len(cache) == 3
