@@ -2,7 +2,8 @@
 
 POST /v1/evaluate only parses the body (orjson) and answers a fixed reply of the real response's size
 (BENCH_BARE_REPLY names a file holding it). With BENCH_BARE_MODE=engine it is the reference handler
-instead: parse, engine.evaluate inline, orjson-encode; the cost floor of any app/ built on the engine.
+instead: parse, engine.evaluate inline (with a plan cache), orjson-encode; the cost floor of any app/
+built on the engine.
 
     uvicorn bench.bare_app:app --workers 2 --log-level warning --no-access-log
 """
@@ -29,10 +30,12 @@ async def healthz():
 if MODE == "engine":
     import engine
 
+    plans = engine.PlanCache()  # as app/ does: a document shaped like an earlier one runs its recorded program
+
     @app.post("/v1/evaluate")
     async def evaluate(request: Request):
         spec = orjson.loads(await request.body())
-        return Response(orjson.dumps(engine.evaluate(spec)), media_type="application/json")
+        return Response(orjson.dumps(engine.evaluate(spec, cache=plans)), media_type="application/json")
 
 else:
 

@@ -1,10 +1,12 @@
 """Fallback load generator where wrk is not installed: `python -m bench.loadgen URL BODYFILE CONNS SECONDS`
-prints {"rps", "p50", "p99", "errors", "requests"} as JSON. Runs in its own process (own core)."""
+prints {"rps", "p50", "p99", "errors", "requests"} as JSON. Runs in its own process (own core). A body
+holding %s placeholders is a template: each request fills them with fresh floats (as the wrk script does)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 import time
 
@@ -13,6 +15,7 @@ async def _main(url, body, conns, seconds):
     import httpx  # noqa: PLC0415
 
     lat, errors = [], 0
+    holes = body.count(b"%s")
     limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
         end = time.perf_counter() + seconds
@@ -21,8 +24,10 @@ async def _main(url, body, conns, seconds):
             nonlocal errors
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
+                content = body % tuple(f"{1 + 9 * random.random():.3f}".encode() for _ in range(holes)) \
+                    if holes else body
                 try:
-                    r = await client.post(url, content=body, headers={"content-type": "application/json"})
+                    r = await client.post(url, content=content, headers={"content-type": "application/json"})
                     if r.status_code >= 400:
                         errors += 1
                 except httpx.HTTPError:

@@ -6,6 +6,7 @@ or, without wrk, bench/loadgen.py in a separate process."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -144,6 +145,15 @@ def _loadgen(url, body_path, conns, seconds):
     return json.loads(out.stdout)
 
 
+def _template():
+    """The seed example as a printf template: each leaf's data a %s (filled per request by the load
+    generator with a fresh float), and how many there are."""
+    spec = copy.deepcopy(SEED_SPEC)
+    for leaf in spec["leaves"].values():
+        leaf["data"] = "@V@"
+    return json.dumps(spec).replace('"@V@"', "%s"), len(spec["leaves"])
+
+
 def run(args) -> tuple[str, dict]:
     body = json.dumps(SEED_SPEC).encode()
     tmp = Path(tempfile.mkdtemp(prefix="gradserve-bench-"))
@@ -156,16 +166,25 @@ def run(args) -> tuple[str, dict]:
         (tmp / "reply.json").write_bytes(orjson.dumps(engine.evaluate(SEED_SPEC)))
     except Exception:  # noqa: BLE001
         (tmp / "reply.json").write_bytes(b'{"tensors":{}}' + b" " * 2500)
+    # Every request carries new leaf values (the seed's structure, five fresh floats): no answer can be
+    # served from a cache of earlier answers, while the plan cache (same structure) is fair game.
+    template, n_values = _template()
+    (tmp / "template.json").write_text(template)
     lua = tmp / "post.lua"
     lua.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [==[{body.decode()}]==]\n"
+        f"local template = [==[{template}]==]\n"
+        'local function v() return string.format("%.3f", 1 + 9 * math.random()) end\n'
+        "request = function()\n"
+        f"  return wrk.format(nil, nil, nil, string.format(template, {', '.join(['v()'] * n_values)}))\n"
+        "end\n"
     )
     use_wrk = shutil.which("wrk") is not None
     notes = [
         f"load: {'wrk -t1' if use_wrk else 'bench/loadgen.py (httpx; wrk not installed)'}, "
         f"{args.connections} connections, {args.duration:g} s per run, {args.service_rounds} rounds rotating "
-        "through the servers; POST /v1/evaluate with the seed example",
+        "through the servers; POST /v1/evaluate with the seed example, its five leaf values drawn afresh for "
+        "every request (so no server can answer from a cache of earlier answers)",
         "server: python -m bench.serve <app> --workers N = uvicorn.run(<app>, workers=N, "
         "log_level='warning', access_log=False), uvicorn's default loop and HTTP parser, the listening "
         f"socket bound with IPPROTO_TCP so TCP_NODELAY holds with 2 workers; {args.threads} BLAS thread(s); "
@@ -195,7 +214,7 @@ def run(args) -> tuple[str, dict]:
         live = [s for s in servers if s.error is None]
         for s in live:  # warm-up: imports, first-request caches
             (_wrk if use_wrk else _loadgen)(
-                s.url + "/v1/evaluate", str(lua if use_wrk else tmp / "body.json"), args.connections, 1
+                s.url + "/v1/evaluate", str(lua if use_wrk else tmp / "template.json"), args.connections, 1
             )
             s.runs = []
         for r in range(args.service_rounds):
@@ -205,7 +224,7 @@ def run(args) -> tuple[str, dict]:
                     _wrk(s.url + "/v1/evaluate", str(lua), args.connections, args.duration)
                     if use_wrk
                     else _loadgen(
-                        s.url + "/v1/evaluate", str(tmp / "body.json"), args.connections, args.duration
+                        s.url + "/v1/evaluate", str(tmp / "template.json"), args.connections, args.duration
                     )
                 )
                 s.runs.append(res)

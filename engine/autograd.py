@@ -313,7 +313,9 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             heapq.heappush(ready, (-node._seq, next(tie), node))
 
     heappush, heappop = heapq.heappush, heapq.heappop
-    with set_grad_enabled(create_graph):
+    prev_mode = grad_mode.enabled
+    grad_mode.enabled = create_graph
+    try:
         while ready:
             node = heappop(ready)[2]
             grads = buffers.pop(node, None)
@@ -342,9 +344,9 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                         node.release()
                     _release_children(node, deps, ready, tie, needed)
                     continue
-            if isinstance(node, AccumulateGrad):
+            if type(node) is AccumulateGrad:
                 if accumulate and grads[0] is not None:
-                    node.apply(grads, create_graph)
+                    accumulate_into(node.variable, grads[0], create_graph)
                 continue
             if grads[0] is None and (len(grads) == 1 or all(g is None for g in grads)):
                 out = [None] * len(node.next_functions)
@@ -374,6 +376,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 deps[nxt] = c
                 if c == 0:
                     heappush(ready, (-nxt._seq, next(tie), nxt))
+    finally:
+        grad_mode.enabled = prev_mode
 
     if inputs is not None and not accumulate:
         for k, r in enumerate(results):

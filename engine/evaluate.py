@@ -26,6 +26,7 @@ from engine.errors import (
     TorchTypeError,
 )
 from engine.ops._util import infer_size, size_arg, wrap_dim
+from engine.printing import format_tensor
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, as_tensor, tensor
 
 # ----- limits -----
@@ -921,34 +922,67 @@ def _respond(run, spec, caught):
     return _response(run, names, grad_set, encode, caught)
 
 
-def _response(run, names, grad_set, encode, caught):
+def _response(run, names, grad_set, encode, caught, fixed=None):
+    """The response document. fixed: a replay's Program.fixed, the fields that structure alone decides
+    (shape, dtype, flags, grad_fn, the graph), as the first run found them; values are read afresh."""
     env = run.env
     tensors = {}
     n_before = len(caught)
     wire = encode_array if encode == "json" else _wire_b64
-    for n in names:
-        t = env[n]
-        g = t.grad if n in grad_set else t._grad
-        d = t._data
-        fn = t.grad_fn
-        tensors[n] = {  # the fields as the Tensor properties give them, read off the slots
-            "shape": list(d.shape),
-            "dtype": D.FROM_NP[d.dtype].name,
-            "data": wire(d),
-            "requires_grad": t._req,
-            "is_leaf": fn is None,
-            "grad_fn": type(fn).__name__ if fn is not None else None,
-            "grad": wire(g._data) if g is not None else None,
-            "retains_grad": t._retains_grad,
-            "repr": repr(t),
-        }
+    if fixed is not None:
+        rows, nodes = fixed
+        for n, shape, dn, rq, fn_cls, gf, rg, suffixes in rows:
+            t = env[n]
+            if type(t.grad_fn) is not fn_cls:
+                raise _Diverged
+            g = t.grad if n in grad_set else t._grad
+            d = t._data
+            tensors[n] = {"shape": list(shape), "dtype": dn, "data": wire(d), "requires_grad": rq,
+                          "is_leaf": gf is None, "grad_fn": gf, "grad": wire(g._data) if g is not None else None,
+                          "retains_grad": rg, "repr": format_tensor(B.to_numpy(d), dn, suffixes)}
+        graph = [{"id": i, "name": nm, "tensor": tn,
+                  "next_functions": [list(e) if e is not None else None for e in nf]} for i, nm, tn, nf in nodes]
+    else:
+        for n in names:
+            t = env[n]
+            g = t.grad if n in grad_set else t._grad
+            d = t._data
+            fn = t.grad_fn
+            tensors[n] = {  # the fields as the Tensor properties give them, read off the slots
+                "shape": list(d.shape),
+                "dtype": D.FROM_NP[d.dtype].name,
+                "data": wire(d),
+                "requires_grad": t._req,
+                "is_leaf": fn is None,
+                "grad_fn": type(fn).__name__ if fn is not None else None,
+                "grad": wire(g._data) if g is not None else None,
+                "retains_grad": t._retains_grad,
+                "repr": repr(t),
+            }
+        graph = _graph(env, names)
+        if run.program is not None:
+            run.program.fixed = _fixed(env, tensors, graph)
     run.record_warnings(caught[n_before:])
     return {
         "tensors": tensors,
-        "graph": _graph(env, names),
+        "graph": graph,
         "warnings": run.warnings,
         "device": "cpu" if B.xp is np else "cuda",
     }
+
+
+def _fixed(env, tensors, graph):
+    """Program.fixed: per returned tensor what structure decides (repr's suffixes included), and the graph."""
+    rows = []
+    for n, doc in tensors.items():
+        fn = env[n].grad_fn
+        suffixes = [f"grad_fn=<{doc['grad_fn']}>"] if fn is not None else \
+            (["requires_grad=True"] if doc["requires_grad"] else [])
+        rows.append((n, tuple(doc["shape"]), doc["dtype"], doc["requires_grad"], type(fn), doc["grad_fn"],
+                     doc["retains_grad"], suffixes))
+    nodes = [(g["id"], g["name"], g["tensor"], tuple(tuple(e) if e is not None else None
+                                                     for e in g["next_functions"])) for g in graph]
+    return rows, nodes
 
 
 def _wire_b64(arr):
@@ -1023,13 +1057,14 @@ class Program:
     and the full path runs, which answers as it always does. `notes`: free for the caller (the service keeps
     its cost estimate and the body's colon count there)."""
 
-    __slots__ = ("leaves", "steps", "passes", "respond", "notes")
+    __slots__ = ("leaves", "steps", "passes", "respond", "fixed", "notes")
 
     def __init__(self):
         self.leaves: list = []  # (name, dtype or None, requires_grad, loc)
         self.steps: list[_Step] = []
         self.passes: list = []  # (pass spec, loc)
         self.respond = None  # (names, grad_set, encoding)
+        self.fixed = None  # what structure decides of the response (_response, _fixed)
         self.notes: dict = {}
 
     def run(self, spec, arrays, limits):
@@ -1067,7 +1102,7 @@ class Program:
                 for p, loc in self.passes:
                     _backward_pass(run, p, loc, caught)
                 names, grad_set, encode = self.respond
-                return _response(run, names, grad_set, encode, caught)
+                return _response(run, names, grad_set, encode, caught, self.fixed)
         except Exception:  # noqa: BLE001 - any surprise: the full path answers (and raises what it must)
             return None
         finally:
