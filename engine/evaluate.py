@@ -705,15 +705,18 @@ class _Run:
         self.kind[name] = kind
 
 
-def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | None = None) -> dict:
+def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | None = None,
+             found: tuple | None = None) -> dict:
     """Run a request document (API.md) and return its response document, as plain Python objects.
 
     cache: where a document of the same structure (everything but the leaves' values) ran before, run its
     Program (the checks skipped, the same functions called), and record one after a first success. Only
-    for documents as a JSON parser gives them (see PlanCache)."""
+    for documents as a JSON parser gives them (see PlanCache). found: what cache.lookup(spec, limits) gave,
+    where the caller has asked already."""
     limits = limits or DEFAULT_LIMITS
     if cache is not None:
-        found = cache.lookup(spec, limits)
+        if found is None:
+            found = cache.lookup(spec, limits)
         if found is not None:
             key, program, arrays = found
             if program is not None:
@@ -1129,7 +1132,9 @@ class PlanCache:
 
     def key(self, spec, limits):
         """(key, leaf arrays), or None where this document cannot be cached (b64 or special-number data,
-        a value that is not JSON, a document over max_key_bytes)."""
+        a value that is not JSON, a document over max_key_bytes, a cache of no entries)."""
+        if self.max_entries <= 0:
+            return None
         leaves = spec.get("leaves", _NO_KWARGS) if type(spec) is dict else None
         if type(leaves) is not dict:
             return None
@@ -1176,11 +1181,17 @@ class PlanCache:
         return self._programs.get(key)
 
     def store(self, key, program):
+        if self.max_entries <= 0:
+            return
         with self._lock:
             programs = self._programs
             while len(programs) >= self.max_entries:
                 del programs[next(iter(programs))]
             programs[key] = program
+
+    def clear(self):
+        with self._lock:
+            self._programs.clear()
 
     def __len__(self):
         return len(self._programs)

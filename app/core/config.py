@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         1e5, ge=0, description="Such a request is also evaluated on the event loop when its estimate is at "
                                "most this many flops and `loop_max_elements` elements (and 64 ops).")
     loop_max_elements: int = Field(4096, ge=0, description="See `loop_max_flops`.")
+    plan_cache_entries: int = Field(
+        256, ge=0, description="Programs kept per process by structure (engine.PlanCache): a request shaped "
+                               "like an earlier one (other leaf values) skips the checks its structure "
+                               "settled. 0 turns the cache off.")
 
     # ----- CUDA routing (issue 4; owned by app/services/evaluate.py and app/services/cuda_forward.py) -----
     backend: Literal["auto", "numpy", "cupy"] = Field(

@@ -14,8 +14,10 @@ import uuid
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.services.engine import PLANS
 
 access_log = logging.getLogger("gradserve.access")
 
@@ -49,6 +51,21 @@ class _WorkerRestarts:
         yield c
 
 
+class _PlanCache:
+    """Reads this process's plan cache (app.services.engine.PLANS) at scrape time."""
+
+    def collect(self):
+        for name, doc, value in (
+                ("gradserve_plan_cache_hits", "Requests whose structure had a recorded program.", PLANS.hits),
+                ("gradserve_plan_cache_misses", "Cacheable requests whose structure had none yet.", PLANS.misses)):
+            c = CounterMetricFamily(name, doc)
+            c.add_metric([], float(value))
+            yield c
+        g = GaugeMetricFamily("gradserve_plan_cache_programs", "Programs held by this process's plan cache.")
+        g.add_metric([], float(len(PLANS)))
+        yield g
+
+
 class Metrics:
     def __init__(self, app_state=None):
         self.registry = r = CollectorRegistry(auto_describe=True)
@@ -68,6 +85,7 @@ class Metrics:
                                   "process) or cuda_worker (forwarded).", ["placement"], registry=r)
         if app_state is not None:
             r.register(_WorkerRestarts(app_state))
+            r.register(_PlanCache())
 
 
 def _route(scope: Scope) -> str:

@@ -46,6 +46,13 @@ def estimate(spec: dict, limits: LimitsTuple) -> dict:
 PLANS = _evaluate_mod.PlanCache()
 
 
+def configure_plans(max_entries: int) -> None:
+    """GRADSERVE_PLAN_CACHE_ENTRIES for this process (the server's, or a compute worker's)."""
+    if PLANS.max_entries != max_entries:
+        PLANS.max_entries = max_entries
+        PLANS.clear()
+
+
 def lookup(spec: Any, limits: LimitsTuple):
     """(key, Program or None, leaf arrays) for a parsed request, or None where it cannot be cached."""
     return PLANS.lookup(spec, make_limits(limits)) if type(spec) is dict else None
@@ -61,11 +68,7 @@ def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hi
     if extra and extra.get("device") == "cuda" and spec.get("device") == "cuda" and _backend.xp is np:
         out = _evaluate_mod.evaluate({**spec, "device": "cpu"}, limits=lim, cache=PLANS)
     else:
-        out = None
-        if hit is not None and hit[1] is not None:
-            out = hit[1].run(spec, hit[2], lim)
-        if out is None:
-            out = _evaluate_mod.evaluate(spec, limits=lim, cache=PLANS)
+        out = _evaluate_mod.evaluate(spec, limits=lim, cache=PLANS, found=hit)
     if settled is not None and hit is not None:
         program = PLANS.get(hit[0])
         if program is not None:
@@ -85,9 +88,10 @@ def _portable(e: EngineError) -> EngineError:
 
 
 def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
-                  extra: dict | None = None) -> bytes:
+                  extra: dict | None = None, plan_entries: int = 256) -> bytes:
     """What a worker process runs: the raw request body (already checked by the server) in, JSON out.
     The array backend is process-wide, which is safe here: a worker runs one request at a time."""
+    configure_plans(plan_entries)
     try:
         if backend != "numpy":
             _backend.use(backend)

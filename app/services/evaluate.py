@@ -77,6 +77,7 @@ class EvaluateService:
         self._placed = placed  # a Prometheus counter labelled by placement, or None
         self.limits: eng.LimitsTuple = (settings.max_tensor_elements, settings.max_total_elements,
                                         settings.max_ops)
+        eng.configure_plans(settings.plan_cache_entries)
         url = (settings.cuda_worker_url or "").strip()
         self.forwarder = (CudaForwarder(url, settings.time_limit_s, settings.cuda_worker_retry_s)
                           if url else None)
@@ -163,6 +164,7 @@ class EvaluateService:
         # The worker parses the raw body again (orjson, fast) rather than being sent a pickled dict.
         try:
             return await self.pool.run(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
+                                       self.settings.plan_cache_entries,
                                        timeout=max(deadline - time.monotonic(), 0.001)), "worker"
         except WorkerTimeout as e:
             if e.waited:

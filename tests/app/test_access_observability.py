@@ -137,3 +137,32 @@ def test_metrics_disabled_still_serves():
         r = c.post("/v1/evaluate", json=cheap_program())
         assert r.status_code == 200 and r.json()["tensors"]["a"]["grad"] == 3.0
         assert c.get("/metrics").status_code == 404
+
+
+def _plain(text: str, name: str) -> float:
+    line = next((ln for ln in text.splitlines() if ln.startswith(name + " ")), None)
+    return float(line.split()[-1]) if line else -1.0
+
+
+@pytest.mark.parametrize("entries", [256, 0])
+def test_plan_cache_is_used_and_can_be_turned_off(entries):
+    """The second request of a structure (other values) is a plan-cache hit, the first a miss; with
+    GRADSERVE_PLAN_CACHE_ENTRIES=0 neither is counted and no program is kept. Same answer either way."""
+    import uuid  # noqa: PLC0415
+
+    leaf = "x" + uuid.uuid4().hex[:8]  # a structure no earlier test in this process has sent
+
+    def doc(v):
+        return {"leaves": {leaf: {"data": [v, 2.0], "requires_grad": True}},
+                "ops": [{"name": "y", "op": "exp", "args": [leaf]}, {"name": "s", "op": "sum", "args": ["y"]}],
+                "backward": [{"tensor": "s"}]}
+
+    with TestClient(create_app(Settings(compute_workers=0, plan_cache_entries=entries))) as c:
+        before = c.get("/metrics").text
+        answers = [c.post("/v1/evaluate", json=doc(v)).json() for v in (1.0, 0.5)]
+        after = c.get("/metrics").text
+    hits = _plain(after, "gradserve_plan_cache_hits_total") - _plain(before, "gradserve_plan_cache_hits_total")
+    misses = _plain(after, "gradserve_plan_cache_misses_total") - _plain(before, "gradserve_plan_cache_misses_total")
+    assert (hits, misses) == ((1.0, 1.0) if entries else (0.0, 0.0))
+    assert (_plain(after, "gradserve_plan_cache_programs") > 0) == bool(entries)
+    assert answers[1]["tensors"][leaf]["grad"] == pytest.approx([1.6487213, 7.3890561])
