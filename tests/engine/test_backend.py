@@ -57,6 +57,20 @@ def test_evaluate_matches_numpy(cupy_backend):
     assert gpu["graph"] == cpu["graph"]
 
 
+def test_plan_cache_on_cupy(cupy_backend):
+    """A program recorded on CuPy replays on CuPy (equal to the full path there) and is not taken for a
+    NumPy run of the same document (the array module is part of the key)."""
+    cache = engine.PlanCache()
+    doc = {**PROGRAM, "device": "cuda"}
+    engine.evaluate(doc, cache=cache)
+    twin = {**doc, "leaves": {"a": {"data": [[0.5, 1.0], [1.5, -2.0]], "requires_grad": True},
+                              "b": {"data": [2.0, 0.25], "requires_grad": True}}}
+    replayed = engine.evaluate(twin, cache=cache)
+    assert cache.hits == 1 and replayed == engine.evaluate(twin)
+    _backend.use("numpy")
+    assert engine.evaluate({**twin, "device": "cpu"}, cache=cache)["device"] == "cpu" and cache.hits == 1
+
+
 def test_no_cuda_message():
     """Runs everywhere the module runs; documents what a NumPy engine says to device cuda."""
     with pytest.raises(Exception, match="no CUDA backend"):
