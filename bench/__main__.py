@@ -24,7 +24,7 @@ def parse(argv=None):
     p.add_argument("--quick", action="store_true", help="a fast subset: 3 rounds, short load runs")
     p.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}")
     p.add_argument(
-        "--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate)"
+        "--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate,plan)"
     )
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per row (default 7, quick 3)")
     p.add_argument(

@@ -75,6 +75,7 @@ class EvaluateService:
         self.settings = settings
         self.pool = pool
         self._placed = placed  # a Prometheus counter labelled by placement, or None
+        self._placed_by: dict = {}  # its children, by placement
         self.limits: eng.LimitsTuple = (settings.max_tensor_elements, settings.max_total_elements,
                                         settings.max_ops)
         eng.configure_plans(settings.plan_cache_entries)
@@ -126,7 +127,10 @@ class EvaluateService:
         """The response document, encoded; raises the errors that errors.to_response maps."""
         out, placement = await self._evaluate(body)
         if self._placed is not None:
-            self._placed.labels(placement).inc()
+            child = self._placed_by.get(placement)
+            if child is None:
+                child = self._placed_by[placement] = self._placed.labels(placement)
+            child.inc()
         return out
 
     async def _evaluate(self, body: bytes) -> tuple[bytes, str]:
