@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import inspect
 import math
 import re
@@ -787,6 +788,8 @@ def _build_leaves(run, spec):
 
 
 def _run_ops(run, spec, caught):
+    if run.program is not None:
+        run.program.leaf_total = run.total
     ops = spec.get("ops", [])
     _req(isinstance(ops, list), "Input should be a valid list", ["body", "ops"], "list_type")
     if len(ops) > run.limits.max_ops:
@@ -862,10 +865,11 @@ def _run_ops(run, spec, caught):
                 except EngineError as e:
                     e.loc = ["body", "retain_grad"]
                     raise
-        if run.program is not None:
+        if run.program is not None:  # copies: the caller may reuse (and change) its document afterwards
             run.program.steps.append(_Step(
-                fn, list(zip(args_in, akinds)), {k: (v, kkinds[k]) for k, v in kwargs_in.items()}, no_grad,
-                isinstance(name, list), names, tuple(shapes), [n for n in names if n in retain], loc))
+                opname, fn, copy.deepcopy(list(zip(args_in, akinds))),
+                {k: (copy.deepcopy(v), kkinds[k]) for k, v in kwargs_in.items()}, no_grad,
+                isinstance(name, list), list(names), tuple(shapes), [n for n in names if n in retain], loc))
     for n in retain:
         _req(n in run.env, f"unknown tensor name {n!r}", ["body", "retain_grad"])
 
@@ -879,7 +883,7 @@ def _run_backward(run, spec, caught):
         _req("tensor" in p, "Field required", [*loc, "tensor"], "missing")
         _backward_pass(run, p, loc, caught)
     if run.program is not None:
-        run.program.passes = [(p, ["body", "backward", i]) for i, p in enumerate(passes)]
+        run.program.passes = [(copy.deepcopy(p), ["body", "backward", i]) for i, p in enumerate(passes)]
 
 
 def _backward_pass(run, p, loc, caught):
@@ -936,10 +940,10 @@ def _response(run, names, grad_set, encode, caught, fixed=None):
         rows, nodes = fixed
         for n, shape, dn, rq, fn_cls, gf, rg, suffixes in rows:
             t = env[n]
-            if type(t.grad_fn) is not fn_cls:
+            d = t._data
+            if type(t.grad_fn) is not fn_cls or D.FROM_NP[d.dtype].name != dn:
                 raise _Diverged
             g = t.grad if n in grad_set else t._grad
-            d = t._data
             tensors[n] = {"shape": list(shape), "dtype": dn, "data": wire(d), "requires_grad": rq,
                           "is_leaf": gf is None, "grad_fn": gf, "grad": wire(g._data) if g is not None else None,
                           "retains_grad": rg, "repr": format_tensor(B.to_numpy(d), dn, suffixes)}
@@ -1038,10 +1042,10 @@ def _graph(env, names):
 
 
 class _Step:
-    __slots__ = ("fn", "args", "kwargs", "no_grad", "multi", "names", "shapes", "retain", "loc")
+    __slots__ = ("op", "fn", "args", "kwargs", "no_grad", "multi", "names", "shapes", "retain", "loc")
 
-    def __init__(self, fn, args, kwargs, no_grad, multi, names, shapes, retain, loc):
-        self.fn, self.args, self.kwargs, self.no_grad = fn, args, kwargs, no_grad
+    def __init__(self, op, fn, args, kwargs, no_grad, multi, names, shapes, retain, loc):
+        self.op, self.fn, self.args, self.kwargs, self.no_grad = op, fn, args, kwargs, no_grad
         self.multi, self.names, self.shapes, self.retain, self.loc = multi, names, shapes, retain, loc
 
 
@@ -1060,10 +1064,11 @@ class Program:
     and the full path runs, which answers as it always does. `notes`: free for the caller (the service keeps
     its cost estimate and the body's colon count there)."""
 
-    __slots__ = ("leaves", "steps", "passes", "respond", "fixed", "notes")
+    __slots__ = ("leaves", "leaf_total", "steps", "passes", "respond", "fixed", "notes")
 
     def __init__(self):
         self.leaves: list = []  # (name, dtype or None, requires_grad, loc)
+        self.leaf_total = 0  # their elements, as counted against the limits
         self.steps: list[_Step] = []
         self.passes: list = []  # (pass spec, loc)
         self.respond = None  # (names, grad_set, encoding)
@@ -1085,10 +1090,14 @@ class Program:
                     if rg:
                         t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
                     env[name] = t
+                run.total = self.leaf_total  # the leaves' shapes are the key's: their count passed before
                 for st in self.steps:
                     args = [_convert(v, k, env, st.loc) for v, k in st.args]
                     kwargs = {n: _convert(v, k, env, st.loc) for n, (v, k) in st.kwargs.items()} if st.kwargs \
                         else _NO_KWARGS
+                    # the 413 guard, as in the full path: a few bounds (one_hot's class count, a size given
+                    # as a tensor) read values, and nothing may allocate past the limits before it is checked
+                    run.count(output_bound(st.op, args, kwargs), st.loc)
                     grad_mode.enabled = not st.no_grad
                     out = st.fn(*args, **kwargs)
                     grad_mode.enabled = True
@@ -1115,18 +1124,27 @@ class Program:
 _NO_KWARGS: dict = {}
 
 
+def _key_size(key) -> int:
+    """The size a key stands for: its JSON text, and ~64 bytes per leaf field (names, shapes, values)."""
+    return len(key[1]) + 64 * len(key[0])
+
+
 class PlanCache:
     """Programs by structure: the leaves' names, shapes, kinds (bool/int/float, as dtype inference sees them)
     and their other fields; every other field of the document as JSON; the limits and the array backend.
     For documents as a JSON parser gives them (dicts, lists, str, int, float, bool, None): the key is their
-    JSON text, where a tuple and a list, or a float NaN and None, would read alike. Bounded (max_entries,
-    the oldest dropped first; documents over max_key_bytes are not kept). Threads may share one: a Program
-    is never changed after it is stored."""
+    JSON text, where a tuple and a list, or a float NaN and None, would read alike. Bounded: max_entries
+    programs and max_bytes of key text (the least recently used dropped first); a document whose key passes
+    max_key_bytes is not kept. Threads may share one: a Program is never changed after it is stored (but
+    for its notes), and holds copies of the document's parts, none of the caller's objects. hits/misses
+    are counted without a lock (metrics, not accounts)."""
 
-    def __init__(self, max_entries: int = 256, max_key_bytes: int = 16384):
+    def __init__(self, max_entries: int = 256, max_key_bytes: int = 16384, max_bytes: int = 1 << 20):
         self.max_entries = max_entries
         self.max_key_bytes = max_key_bytes
+        self.max_bytes = max_bytes  # of key text in all; a program holds ~20x its key's size
         self._programs: dict = {}
+        self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -1152,7 +1170,7 @@ class PlanCache:
             sig += (name, arr.shape, arr.dtype.kind)
             for k, v in lspec.items():
                 if k != "data":
-                    sig += (k, v)
+                    sig += (k, type(v), v)  # typed: 1, 1.0 and True are equal keys, not equal requests
             arrays.append(arr)
         try:
             rest = orjson.dumps([[k, v] for k, v in spec.items() if k != "leaves"])
@@ -1160,7 +1178,7 @@ class PlanCache:
             hash(key)
         except (TypeError, orjson.JSONEncodeError):
             return None
-        if len(rest) > self.max_key_bytes:
+        if _key_size(key) > self.max_key_bytes:
             return None
         return key, arrays
 
@@ -1175,6 +1193,9 @@ class PlanCache:
             self.misses += 1
         else:
             self.hits += 1
+            with self._lock:  # least recently used goes first: a hit moves to the end
+                if self._programs.pop(key, None) is not None:
+                    self._programs[key] = program
         return key, program, arrays
 
     def get(self, key):
@@ -1183,15 +1204,21 @@ class PlanCache:
     def store(self, key, program):
         if self.max_entries <= 0:
             return
+        size = _key_size(key)
         with self._lock:
             programs = self._programs
-            while len(programs) >= self.max_entries:
+            if key in programs:
+                return
+            while programs and (len(programs) >= self.max_entries or self._bytes + size > self.max_bytes):
+                self._bytes -= _key_size(next(iter(programs)))
                 del programs[next(iter(programs))]
             programs[key] = program
+            self._bytes += size
 
     def clear(self):
         with self._lock:
             self._programs.clear()
+            self._bytes = 0
 
     def __len__(self):
         return len(self._programs)

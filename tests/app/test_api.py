@@ -152,6 +152,17 @@ def test_duplicate_keys_are_refused_after_the_same_structure_ran(client):
     assert "requires_grad" in only_error(post(client, hidden), 422)["msg"]
 
 
+@pytest.mark.parametrize("bad", [b"1", b"1.0"])
+def test_schema_still_checked_after_the_same_structure_ran(client, bad):
+    """1 == 1.0 == True in Python: a cached program must not take `"requires_grad": 1` for `true`."""
+    ok = (b'{"leaves": {"q": {"data": [1.0], "requires_grad": true}}, '
+          b'"ops": [{"name": "s", "op": "sum", "args": ["q"]}]}')
+    for _ in range(2):
+        assert post(client, ok).status_code == 200
+    e = only_error(post(client, ok.replace(b"true", bad)), 422)
+    assert e["loc"][-1] == "requires_grad"
+
+
 def test_colons_and_quotes_inside_strings_are_not_keys(client):
     body = rb'{"leaves": {"a:\"b\\": {"data": 1.0}}, "outputs": ["a:\"b\\"]}'
     r = post(client, body)

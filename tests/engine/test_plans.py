@@ -154,10 +154,78 @@ def test_warnings_and_seeded_randomness_replay():
 
 
 def test_cache_is_bounded():
-    cache = E.PlanCache(max_entries=3, max_key_bytes=200)
+    cache = E.PlanCache(max_entries=3, max_key_bytes=2000)
     for k in range(5):
         E.evaluate(_doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]}]), cache=cache)
     assert len(cache) == 3
-    big = _doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]} for k in range(20)])
+    big = _doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]} for k in range(60)])
     E.evaluate(big, cache=cache)
     assert cache.key(big, E.DEFAULT_LIMITS) is None and len(cache) == 3
+    many_leaves = {"leaves": {f"x{i}": {"data": 1.0} for i in range(100)}, "ops": []}
+    assert cache.key(many_leaves, E.DEFAULT_LIMITS) is None  # leaves count against max_key_bytes too
+    by_bytes = E.PlanCache(max_entries=100, max_bytes=1500)
+    for k in range(10):
+        E.evaluate(_doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]}]), cache=by_bytes)
+    assert 1 <= len(by_bytes) < 10 and by_bytes._bytes <= 1500
+
+
+def test_least_recently_used_goes_first():
+    cache = E.PlanCache(max_entries=2)
+    docs = [_doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]}]) for k in range(3)]
+    E.evaluate(docs[0], cache=cache)
+    E.evaluate(docs[1], cache=cache)
+    E.evaluate(docs[0], cache=cache)  # a hit: docs[0] is now the most recent
+    E.evaluate(docs[2], cache=cache)  # evicts docs[1]
+    kept = [cache.get(cache.key(d, E.DEFAULT_LIMITS)[0]) is not None for d in docs]
+    assert kept == [True, False, True]
+
+
+def test_field_types_are_part_of_the_key():
+    """1, 1.0 and True compare equal in Python; as requests they differ (requires_grad must be a bool)."""
+    cache = E.PlanCache()
+    ops = [{"name": "s", "op": "sum", "args": ["x"]}]
+    ok = {"leaves": {"x": {"data": [1.0], "requires_grad": True}}, "ops": ops, "backward": [{"tensor": "s"}]}
+    E.evaluate(ok, cache=cache)
+    for bad in (1, 1.0):
+        doc = copy.deepcopy(ok)
+        doc["leaves"]["x"]["requires_grad"] = bad
+        assert _outcome(doc, cache) == _outcome(doc) and _outcome(doc)[0] == "raised"
+
+
+def test_replay_keeps_the_413_guard_of_value_dependent_sizes():
+    """one_hot without num_classes sizes its output by the values: the replay checks the bound before the
+    op allocates, as the full path does (tracemalloc sees NumPy's allocations)."""
+    import tracemalloc  # noqa: PLC0415
+
+    lim = E.Limits(max_tensor_elements=1000)
+
+    def doc(i):
+        return {"leaves": {"i": {"data": [i]}}, "ops": [{"name": "h", "op": "one_hot", "args": ["i"]}]}
+
+    cache = E.PlanCache()
+    E.evaluate(doc(3), limits=lim, cache=cache)
+    key, arrays = cache.key(doc(3_000_000), lim)
+    tracemalloc.start()
+    try:
+        assert cache.get(key).run(doc(3_000_000), arrays, lim) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # the 12 MB one-hot row was never allocated
+    with pytest.raises(E.LimitExceeded):
+        E.evaluate(doc(3_000_000), limits=lim, cache=cache)
+
+
+def test_programs_do_not_share_the_callers_document():
+    cache = E.PlanCache()
+    first = {"leaves": {"x": {"data": [1.0], "requires_grad": True}},
+             "ops": [{"name": "y", "op": "mul", "args": ["x", 2.0]}],
+             "backward": [{"tensor": "y", "gradient": [1.0]}]}
+    E.evaluate(first, cache=cache)
+    first["backward"][0]["gradient"][0] = 7.0  # the caller reuses its dict
+    first["ops"][0]["args"][1] = 5.0
+    again = {"leaves": {"x": {"data": [3.0], "requires_grad": True}},
+             "ops": [{"name": "y", "op": "mul", "args": ["x", 2.0]}],
+             "backward": [{"tensor": "y", "gradient": [1.0]}]}
+    out = E.evaluate(copy.deepcopy(again), cache=cache)
+    assert cache.hits == 1 and out == E.evaluate(again) and out["tensors"]["x"]["grad"] == [2.0]
