@@ -582,17 +582,32 @@ def output_bound(op, args, kwargs) -> int:
             shp = None
         if shp is not None:
             return _numel(shp)
-    shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
-    shapes += [tuple(a.shape) for a in kwargs.values() if isinstance(a, Tensor)]
+    shapes = [tuple(a.shape) for a in args if _is_t(a)]
+    shapes += [tuple(a.shape) for a in kwargs.values() if _is_t(a)]
     for a in args:
         if isinstance(a, list | tuple):
-            shapes += [tuple(x.shape) for x in a if isinstance(x, Tensor)]
+            shapes += [tuple(x.shape) for x in a if _is_t(x)]
     if not shapes:
         return 1
     first = shapes[0]
     if all(s == first or not s for s in shapes):  # one shape (0-d operands broadcast to anything)
         return _numel(first) if first else max(_numel(s) for s in shapes)
     return max(_numel(_bshape(shapes)), max(_numel(s) for s in shapes))
+
+
+def _bound_reads_values(op, args, kwargs, bound) -> bool:
+    """Whether output_bound gave `bound` from the tensors' values too (one_hot's class count, a size given
+    as a tensor), not from their shapes alone: the bound again over shape-only stand-ins differs. A
+    Program replays only documents whose shapes are the recorded ones, so it re-checks just these."""
+    def shaped(v):
+        if isinstance(v, Tensor):
+            return _Shaped(v._data.shape)
+        return [shaped(x) for x in v] if isinstance(v, list | tuple) else v
+
+    try:
+        return output_bound(op, [shaped(a) for a in args], {k: shaped(v) for k, v in kwargs.items()}) != bound
+    except Exception:  # noqa: BLE001 - cannot tell: check it on every replay
+        return True
 
 
 # ----- the evaluator -----
@@ -819,7 +834,8 @@ def _run_ops(run, spec, caught):
         kkinds = {k: binder.kind_of(name=k) for k in kwargs_in}
         args = [_convert(v, akinds[k], run.env, [*loc, "args", k]) for k, v in enumerate(args_in)]
         kwargs = {k: _convert(v, kkinds[k], run.env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()}
-        run.count(output_bound(opname, args, kwargs), loc)
+        bound = output_bound(opname, args, kwargs)
+        run.count(bound, loc)
         no_grad = op.get("no_grad", False)
         _req(isinstance(no_grad, bool), "Input should be a valid boolean", [*loc, "no_grad"], "bool_type")
         n_before = len(caught)
@@ -867,7 +883,8 @@ def _run_ops(run, spec, caught):
                     raise
         if run.program is not None:  # copies: the caller may reuse (and change) its document afterwards
             run.program.steps.append(_Step(
-                opname, fn, copy.deepcopy(list(zip(args_in, akinds))),
+                opname if _bound_reads_values(opname, args, kwargs, bound) else None,
+                fn, copy.deepcopy(list(zip(args_in, akinds))),
                 {k: (copy.deepcopy(v), kkinds[k]) for k, v in kwargs_in.items()}, no_grad,
                 isinstance(name, list), list(names), tuple(shapes), [n for n in names if n in retain], loc))
     for n in retain:
@@ -1095,9 +1112,8 @@ class Program:
                     args = [_convert(v, k, env, st.loc) for v, k in st.args]
                     kwargs = {n: _convert(v, k, env, st.loc) for n, (v, k) in st.kwargs.items()} if st.kwargs \
                         else _NO_KWARGS
-                    # the 413 guard, as in the full path: a few bounds (one_hot's class count, a size given
-                    # as a tensor) read values, and nothing may allocate past the limits before it is checked
-                    run.count(output_bound(st.op, args, kwargs), st.loc)
+                    if st.op is not None:  # the 413 guard, where the bound reads values (_bound_reads_values)
+                        run.count(output_bound(st.op, args, kwargs), st.loc)
                     grad_mode.enabled = not st.no_grad
                     out = st.fn(*args, **kwargs)
                     grad_mode.enabled = True

@@ -205,6 +205,10 @@ def test_replay_keeps_the_413_guard_of_value_dependent_sizes():
     cache = E.PlanCache()
     E.evaluate(doc(3), limits=lim, cache=cache)
     key, arrays = cache.key(doc(3_000_000), lim)
+    assert [st.op for st in cache.get(key).steps] == ["one_hot"]  # marked for the guard on replay
+    seed = E.PlanCache()
+    E.evaluate(EXAMPLES["leaf_grads"]["value"], cache=seed)
+    assert all(st.op is None for p in seed._programs.values() for st in p.steps)  # shape-only bounds
     tracemalloc.start()
     try:
         assert cache.get(key).run(doc(3_000_000), arrays, lim) is None
