@@ -753,21 +753,45 @@ def _evaluate(spec, limits, cache=None, key=None):
     run = _Run(spec, limits)
     if key is not None:
         run.program = Program()
-    prev_mode = grad_mode.enabled
-    grad_mode.enabled = True
-    try:
-        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
-            warnings.simplefilter("always")
-            _seed(spec)
-            _build_leaves(run, spec)
-            _run_ops(run, spec, caught)
-            _run_backward(run, spec, caught)
-            out = _respond(run, spec, caught)
-    finally:
-        grad_mode.enabled = prev_mode
+    with _Evaluating(spec) as caught:
+        _build_leaves(run, spec)
+        _run_ops(run, spec, caught)
+        _run_backward(run, spec, caught)
+        out = _respond(run, spec, caught)
     if key is not None:
         cache.store(key, run.program)
     return out
+
+
+class _Evaluating:
+    """The context of one evaluation (the full path's and a Program's): grad mode on, warnings recorded
+    (`as` gives their list), NumPy's floating-point warnings off, the request's seed applied."""
+
+    __slots__ = ("spec", "prev", "cw", "es")
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __enter__(self):
+        self.prev = grad_mode.enabled
+        grad_mode.enabled = True
+        self.cw = warnings.catch_warnings(record=True)
+        caught = self.cw.__enter__()
+        self.es = np.errstate(all="ignore")
+        self.es.__enter__()
+        try:
+            warnings.simplefilter("always")
+            _seed(self.spec)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return caught
+
+    def __exit__(self, *exc):
+        self.es.__exit__(None, None, None)
+        self.cw.__exit__(None, None, None)
+        grad_mode.enabled = self.prev
+        return False
 
 
 def _seed(spec):
@@ -1096,12 +1120,8 @@ class Program:
         """The response document, or None where the full path must answer instead."""
         run = _Run(spec, limits)
         env = run.env
-        prev_mode = grad_mode.enabled
-        grad_mode.enabled = True
         try:
-            with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
-                warnings.simplefilter("always")
-                _seed(spec)
+            with _Evaluating(spec) as caught:
                 for (name, dt, rg, loc), arr in zip(self.leaves, arrays):
                     t = _make_tensor(arr, dt, loc)
                     if rg:
@@ -1133,8 +1153,6 @@ class Program:
                 return _response(run, names, grad_set, encode, caught, self.fixed)
         except Exception:  # noqa: BLE001 - any surprise: the full path answers (and raises what it must)
             return None
-        finally:
-            grad_mode.enabled = prev_mode
 
 
 _NO_KWARGS: dict = {}
