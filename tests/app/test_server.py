@@ -7,6 +7,7 @@ import signal
 import time
 
 import httpx
+import numpy as np
 import pytest
 
 from app.examples import EXAMPLES
@@ -207,3 +208,35 @@ def test_small_body_with_a_big_program_leaves_the_event_loop_free():
         assert fast_at < slow_at - 0.5, (fast_at, slow_at)  # answered while the big one still ran
     finally:
         s.stop()
+
+
+def test_concurrent_requests_of_one_structure_in_threads_answer_as_the_engine():
+    """Many requests of one structure at once, each with its own values, all evaluated in threads that share
+    the server's plan cache (GRADSERVE_LOOP_MAX_BODY_BYTES=0): every answer is the engine's own, uncached,
+    for that request's document, and the structure ran from its recorded program."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    import engine  # noqa: PLC0415
+
+    def doc(k):
+        rng = np.random.default_rng(k)
+        return {"leaves": {"w": {"data": rng.standard_normal((3, 4)).round(3).tolist(), "requires_grad": True},
+                           "x": {"data": rng.standard_normal(4).round(3).tolist()}},
+                "ops": [{"name": "y", "op": "matmul", "args": ["w", "x"]},
+                        {"name": "z", "op": "tanh", "args": ["y"]},
+                        {"name": "s", "op": "sum", "args": ["z"]}],
+                "backward": [{"tensor": "s"}]}
+
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_LOOP_MAX_BODY_BYTES": "0"})
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda k: s.client.post("/v1/evaluate", json=doc(k)), range(64)))
+        metrics = s.client.get("/metrics").text
+    finally:
+        s.stop()
+    for k, r in enumerate(answers):
+        assert r.status_code == 200, r.text[:300]
+        assert r.json() == json.loads(json.dumps(engine.evaluate(doc(k)))), k
+    hits = next(float(ln.split()[-1]) for ln in metrics.splitlines()
+                if ln.startswith("gradserve_plan_cache_hits_total "))
+    assert hits >= 50  # all but the first few (racing on the empty cache) replayed
