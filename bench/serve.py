@@ -1,11 +1,13 @@
 """Start an app the way `uvicorn APP --workers N` does, but with TCP_NODELAY intact for N > 1.
 
-    python -m bench.serve app.main:app --port 8000 --workers 2 [--stock]
+    python -m bench.serve app.main:app --port 8000 --workers 2 [--stock] [--stack h11|fast]
 
 uvicorn 0.54's multiprocess path binds the listening socket with proto 0; accepted sockets inherit it and
 asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP, so Nagle's algorithm meets the
 client's delayed ACK and every keep-alive response waits ~40 ms (Kludex/uvicorn#3149, still open). Here the
-socket is bound with IPPROTO_TCP; everything else is uvicorn's own run(). --stock runs uvicorn.run as is."""
+socket is bound with IPPROTO_TCP; everything else is uvicorn's own run(). --stock runs uvicorn.run as is.
+--stack: h11 (pure-Python HTTP parser, asyncio's loop) or fast (httptools and uvloop, what uvicorn picks by
+itself where they are installed, as they are with gradserve)."""
 
 from __future__ import annotations
 
@@ -20,12 +22,14 @@ def main(argv=None):
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--stock", action="store_true", help="plain uvicorn.run (the Nagle stall included)")
+    p.add_argument("--stack", choices=("h11", "fast"), default="h11")
     a = p.parse_args(argv)
 
     import uvicorn  # noqa: PLC0415
     from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
-    kw = dict(host=a.host, port=a.port, workers=a.workers, log_level="warning", access_log=False)
+    kw = dict(host=a.host, port=a.port, workers=a.workers, log_level="warning", access_log=False,
+              **({"loop": "asyncio", "http": "h11"} if a.stack == "h11" else {"loop": "uvloop", "http": "httptools"}))
     if a.stock or a.workers == 1:  # one process: asyncio binds from getaddrinfo, proto 6, no stall
         uvicorn.run(a.app, **kw)
         return

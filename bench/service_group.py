@@ -24,6 +24,9 @@ from bench.harness import ROOT, fmt_ratio, fmt_time, table
 from bench.workloads import SEED_SPEC
 
 GOAL = 0.80  # app rps / bare rps
+# uvicorn's two stacks: its pure-Python parser on asyncio's loop, and the C ones it picks by itself where
+# installed (gradserve installs them). Every ratio compares servers of one stack.
+STACKS = {"h11": "h11 / asyncio", "fast": "httptools / uvloop"}
 
 
 def _free_port():
@@ -47,8 +50,8 @@ def _app_importable():
 
 
 class Server:
-    def __init__(self, label, target, workers, env, stock=False):
-        self.label, self.workers, self.stock = label, workers, stock
+    def __init__(self, label, target, workers, env, stock=False, stack="h11"):
+        self.label, self.workers, self.stock, self.stack = label, workers, stock, stack
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # The same settings for every server: uvicorn.run, its default loop/http implementations; see
@@ -62,6 +65,8 @@ class Server:
             str(self.port),
             "--workers",
             str(workers),
+            "--stack",
+            stack,
         ]
         if stock:
             cmd.append("--stock")
@@ -185,10 +190,10 @@ def run(args) -> tuple[str, dict]:
         f"{args.connections} connections, {args.duration:g} s per run, {args.service_rounds} rounds rotating "
         "through the servers; POST /v1/evaluate with the seed example, its five leaf values drawn afresh for "
         "every request (so no server can answer from a cache of earlier answers)",
-        "server: python -m bench.serve <app> --workers N = uvicorn.run(<app>, workers=N, "
-        "log_level='warning', access_log=False), uvicorn's default loop and HTTP parser, the listening "
+        "server: python -m bench.serve <app> --workers N --stack S = uvicorn.run(<app>, workers=N, "
+        "log_level='warning', access_log=False, loop/http: asyncio/h11 or uvloop/httptools), the listening "
         f"socket bound with IPPROTO_TCP so TCP_NODELAY holds with 2 workers; {args.threads} BLAS thread(s); "
-        "the load generator shares the machine's cores",
+        "the load generator shares the machine's cores; ratios compare servers of one stack",
     ]
     why = _app_importable()
     configs = [
@@ -202,9 +207,10 @@ def run(args) -> tuple[str, dict]:
     servers = []
     figures = {}
     try:
-        for w in (1, 2):
-            for label, target, env in configs:
-                servers.append(Server(label, target, w, env))
+        for stack in STACKS:
+            for w in (1, 2):
+                for label, target, env in configs:
+                    servers.append(Server(label, target, w, env, stack=stack))
         if not args.quick:  # what `uvicorn --workers 2` and `gradserve serve --workers 2` do today
             for label, target, env in configs:
                 if not label.startswith("reference"):
@@ -232,12 +238,12 @@ def run(args) -> tuple[str, dict]:
         for s in servers:
             s.stop()
     rows = []
-    for w, stock in ((1, False), (2, False), (2, True)):
-        group = [s for s in servers if s.workers == w and s.stock == stock]
+    for stack, w, stock in [(st, w, False) for st in STACKS for w in (1, 2)] + [("h11", 2, True)]:
+        group = [s for s in servers if s.workers == w and s.stock == stock and s.stack == stack]
         bare = next((s for s in group if s.label.startswith("bare") and s.error is None), None)
         for s in group:
             if s.error is not None:
-                rows.append([s.label, w, "-", "-", "-", "-"])
+                rows.append([s.label, STACKS[stack], w, "-", "-", "-", "-"])
                 notes.append(f"{s.label}, {w} worker(s): failed to start: {s.error}")
                 continue
             med = {
@@ -252,7 +258,7 @@ def run(args) -> tuple[str, dict]:
             errors = sum(x["errors"] for x in s.runs)
             if errors:
                 notes.append(f"{s.label}, {w} worker(s): {errors} non-2xx responses")
-            figures[f"{s.label} w{w}"] = {**med, "vs_bare": ratio, "errors": errors}
+            figures[f"{s.label} {stack} w{w}"] = {**med, "vs_bare": ratio, "errors": errors}
             goal = GOAL if s.label == "app.main" else None
             if s.stock and s is bare:
                 notes.append(
@@ -264,6 +270,7 @@ def run(args) -> tuple[str, dict]:
             rows.append(
                 [
                     s.label,
+                    STACKS[stack],
                     w,
                     f"{med['rps']:.0f}",
                     fmt_time(med["p50"]),
@@ -278,7 +285,7 @@ def run(args) -> tuple[str, dict]:
     shutil.rmtree(tmp, ignore_errors=True)
     return table(
         f"Service: POST /v1/evaluate (seed example), {args.connections} connections",
-        ["server", "workers", "req/s", "p50", "p99", "rps vs bare"],
+        ["server", "HTTP / loop", "workers", "req/s", "p50", "p99", "rps vs bare"],
         rows,
         notes,
     ), figures
