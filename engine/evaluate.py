@@ -27,7 +27,7 @@ from engine.errors import (
     TorchTypeError,
 )
 from engine.ops._util import infer_size, size_arg, wrap_dim
-from engine.printing import format_tensor
+from engine.printing import format_tensor, format_value
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, as_tensor, tensor
 
 # ----- limits -----
@@ -158,14 +158,18 @@ def _numel(shape):
     return n
 
 
+def _wire_number(v):
+    """A Python number as the protocol writes it: non-finite floats as strings."""
+    if type(v) is float and not math.isfinite(v):
+        return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+    return v
+
+
 def encode_array(arr):
     """An array -> JSON-ready nested lists, non-finite floats as the protocol's strings."""
     a = B.to_numpy(arr)
     if a.ndim == 0:  # most values of small graphs: one Python number, no array pass
-        v = a.item()
-        if type(v) is float and not math.isfinite(v):
-            return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
-        return v
+        return _wire_number(a.item())
     if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
         obj = a.astype(object)
         obj[np.isnan(a)] = "NaN"
@@ -985,9 +989,14 @@ def _response(run, names, grad_set, encode, caught, fixed=None):
             if type(t.grad_fn) is not fn_cls or D.FROM_NP[d.dtype].name != dn:
                 raise _Diverged
             g = t.grad if n in grad_set else t._grad
-            tensors[n] = {"shape": list(shape), "dtype": dn, "data": wire(d), "requires_grad": rq,
+            if not shape and encode == "json" and B.xp is np:  # one value: read once, for data and repr
+                v = d.item()
+                data, text = _wire_number(v), format_value(v, dn, suffixes)
+            else:
+                data, text = wire(d), format_tensor(B.to_numpy(d), dn, suffixes)
+            tensors[n] = {"shape": list(shape), "dtype": dn, "data": data, "requires_grad": rq,
                           "is_leaf": gf is None, "grad_fn": gf, "grad": wire(g._data) if g is not None else None,
-                          "retains_grad": rg, "repr": format_tensor(B.to_numpy(d), dn, suffixes)}
+                          "retains_grad": rg, "repr": text}
         graph = [{"id": i, "name": nm, "tensor": tn,
                   "next_functions": [list(e) if e is not None else None for e in nf]} for i, nm, tn, nf in nodes]
     else:

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-__all__ = ["format_tensor"]
+__all__ = ["format_tensor", "format_value"]
 
 # torch.set_printoptions(profile="default")
 _PRECISION = 4
@@ -227,11 +227,16 @@ def format_tensor(data, dtype_name: str, suffixes: list[str] = ()) -> str:
     if arr.dtype != expected:
         arr = np.asarray(arr).astype(expected)
     if arr.ndim == 0:
-        items = [] if dtype_name in _DEFAULT_DTYPES else ["dtype=torch." + dtype_name]
-        items.extend(suffixes)
-        return _add_suffixes(_PREFIX + _scalar_text(arr.item(), floating), items, len(_PREFIX),
-                             force_newline=False)
+        return format_value(arr.item(), dtype_name, suffixes)
     return _format_array(arr, dtype_name, floating, suffixes)
+
+
+def format_value(v, dtype_name: str, suffixes=()) -> str:
+    """``repr()`` of a 0-d tensor of ``dtype_name`` holding the Python number ``v`` (its ``.item()``)."""
+    items = [] if dtype_name in _DEFAULT_DTYPES else ["dtype=torch." + dtype_name]
+    items.extend(suffixes)
+    return _add_suffixes(_PREFIX + _scalar_text(v, dtype_name in _FLOAT_NAMES), items, len(_PREFIX),
+                         force_newline=False)
 
 
 def _scalar_text(v, floating: bool) -> str:

@@ -233,3 +233,19 @@ def test_programs_do_not_share_the_callers_document():
              "backward": [{"tensor": "y", "gradient": [1.0]}]}
     out = E.evaluate(copy.deepcopy(again), cache=cache)
     assert cache.hits == 1 and out == E.evaluate(again) and out["tensors"]["x"]["grad"] == [2.0]
+
+
+@pytest.mark.parametrize("value", [-1.0, 0.0, 1e-7, 3e9])
+def test_zero_d_values_replay_as_the_full_path(value):
+    """Single values are read once for data and repr on replay: NaN, -inf, sci-mode and plain ones
+    (log of -1, 0, 1e-7 and 3e9) all come out as the full path writes them."""
+    def doc(v):
+        return {"leaves": {"x": {"data": v, "requires_grad": True}, "n": {"data": 3}},
+                "ops": [{"name": "y", "op": "log", "args": ["x"]}, {"name": "m", "op": "mul", "args": ["n", 2]}],
+                "backward": [{"tensor": "y"}]}
+
+    cache = E.PlanCache()
+    E.evaluate(doc(2.0), cache=cache)
+    key, arrays = cache.key(doc(value), E.DEFAULT_LIMITS)
+    replayed = cache.get(key).run(doc(value), arrays, E.DEFAULT_LIMITS)
+    assert replayed is not None and replayed == E.evaluate(doc(value))
