@@ -232,7 +232,8 @@ def header(args) -> str:
             "versions",
             ", ".join(
                 f"{m} {_version(m)}"
-                for m in ("numpy", "torch", "autograd", "fastapi", "uvicorn", "orjson", "pydantic")
+                for m in ("numpy", "torch", "autograd", "fastapi", "uvicorn", "httptools", "uvloop", "orjson",
+                          "pydantic")
             ),
         ),
         ("BLAS/OpenMP", f"{blas_threads()}; {torch_threads}"),
