@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): one table per group, every figure a ratio measured in the same run.
 
-python -m bench                  all groups (under 10 minutes on a 2-core machine)
-python -m bench --quick          fewer rounds, shorter load runs (about 2 minutes)
+python -m bench                  all groups (about 6.5 minutes on a 2-core machine; under 10)
+python -m bench --quick          fewer rounds, shorter load runs (about 2.5 minutes)
 python -m bench --groups engine,payload --only scalar,mlp
 python -m bench --json out.json  also write the raw figures
 """
