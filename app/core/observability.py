@@ -26,14 +26,45 @@ _DEVICE = re.compile(rb'"device":"([a-z]{1,16})"')
 _TAIL = 4096  # bytes of a 200 /v1/evaluate body kept to find its top-level "device" (the last key)
 
 
+class _LineHandler(logging.StreamHandler):
+    """The access log's own handler: the message as it is, one line each, on stderr."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def write_line(self, line: str) -> None:
+        """What handle(record) would do for this handler alone, without building the LogRecord: a line and
+        a flush under the handler's lock (~15 us a request less, in a server, than Logger.handle)."""
+        with self.lock:
+            try:
+                self.stream.write(line + self.terminator)
+                self.flush()
+            except Exception:  # noqa: BLE001 - as logging does: a log write never fails a request
+                self.handleError(logging.makeLogRecord({"msg": line}))
+
+
 def configure_access_log() -> None:
     """JSON lines as they are (no prefix), on stderr, unless someone configured the logger already."""
     if not access_log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access_log.addHandler(handler)
+        access_log.addHandler(_LineHandler())
         access_log.propagate = False
     # Its level is inherited from the `gradserve` logger (GRADSERVE_LOG_LEVEL): `warning` silences it.
+
+
+def _write_access(line: str) -> None:
+    """One access line. Where the logger is as configure_access_log left it (its one handler ours, no
+    filters, not propagating), the line goes straight to that handler; any other setup (a handler or a
+    filter added, tests' capture) gets a LogRecord through Logger.handle, as always."""
+    handlers = access_log.handlers
+    if (len(handlers) == 1 and type(handlers[0]) is _LineHandler and not access_log.filters
+            and not handlers[0].filters and not access_log.propagate
+            and handlers[0].level <= logging.INFO):
+        handlers[0].write_line(line)
+        return
+    # handle() a record made here: Logger.info would walk the stack for the caller's file and line, which
+    # an access line does not carry
+    access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, line, None, None))
 
 
 class _WorkerRestarts:
@@ -181,13 +212,9 @@ class ObservabilityMiddleware:
                         m.child(m.devices, found[-1].decode()).inc()
             if self.log_access and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
-                line = orjson.dumps({
+                _write_access(orjson.dumps({
                     "ts": round(time.time(), 3), "event": "access", "method": scope["method"],
                     "path": scope["path"], "route": route, "status": status,
                     "duration_ms": round(elapsed * 1000, 3), "request_id": rid,
                     "client": f"{client[0]}:{client[1]}" if client else None,
-                }).decode()
-                # handle() a record made here: Logger.info would walk the stack for the caller's file and
-                # line, which an access line does not carry
-                access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, line,
-                                                        None, None))
+                }).decode())

@@ -166,3 +166,47 @@ def test_plan_cache_is_used_and_can_be_turned_off(entries):
     assert (hits, misses) == ((1.0, 1.0) if entries else (0.0, 0.0))
     assert (_plain(after, "gradserve_plan_cache_programs") > 0) == bool(entries)
     assert answers[1]["tensors"][leaf]["grad"] == pytest.approx([1.6487213, 7.3890561])
+
+
+def test_a_real_server_writes_one_json_access_line_per_request(tmp_path):
+    """`gradserve serve` with the access log as configure_access_log sets it up: the lines go straight to
+    its handler (observability._write_access), one JSON object per request on stderr, in order."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    from .conftest import ROOT, free_port, wait_until  # noqa: PLC0415
+
+    port = free_port()
+    err = open(tmp_path / "stderr.txt", "w")  # noqa: SIM115
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADSERVE_")}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=ROOT, env={**env, "GRADSERVE_COMPUTE_WORKERS": "0"}, stdout=err, stderr=err)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+            assert wait_until(lambda: _ready(c), 60)
+            for k in range(3):
+                r = c.post("/v1/evaluate", json=cheap_program(), headers={"X-Request-ID": f"line-{k}"})
+                assert r.status_code == 200
+            assert c.get("/nope", headers={"X-Request-ID": "line-404"}).status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        err.close()
+    lines = []
+    for text in (tmp_path / "stderr.txt").read_text().splitlines():
+        if text.startswith("{"):
+            lines.append(json.loads(text))
+    mine = [x for x in lines if x.get("event") == "access" and str(x.get("request_id")).startswith("line-")]
+    assert [x["request_id"] for x in mine] == ["line-0", "line-1", "line-2", "line-404"]
+    assert [x["status"] for x in mine] == [200, 200, 200, 404]
+    assert all(x["method"] in ("POST", "GET") and x["duration_ms"] >= 0 and x["client"] for x in mine)
+
+
+def _ready(c) -> bool:
+    try:
+        return c.get("/healthz").status_code == 200
+    except Exception:  # noqa: BLE001 - not listening yet
+        return False
