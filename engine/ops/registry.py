@@ -23,7 +23,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.autograd import FREED_MSG, Node, _seq, grad_accumulator, grad_mode
+from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
 from engine.errors import EngineError, TorchRuntimeError
 from engine.ops._util import broadcast_shapes
 from engine.tensor import Tensor
@@ -90,16 +90,6 @@ class OpNode(Node):
         attrs = self._attrs
         return attrs[name] if name in attrs else op.defaults.get(name)
 
-    def _resolve_array(self, name):
-        """_resolve, with tensors as their arrays (the saved inputs, the outputs)."""
-        kind = self.op.argkind[name]
-        if kind > 1:
-            return self._resolve(name)
-        if self._released:
-            raise TorchRuntimeError(FREED_MSG)
-        v = self._saved[name]
-        return v._data if kind == 0 and isinstance(v, Tensor) else v
-
     def apply(self, grads, create_graph):
         op = self.op
         plan = op.vjp_plan
@@ -110,23 +100,12 @@ class OpNode(Node):
         g = grads[0] if op.nout == 1 else grads
         needs = self._needs
         out = [None] * len(needs)
-        # Without create_graph nothing records the formulas: where an op has array formulas, the NumPy engine
-        # runs them on the arrays (the same operations in the same order, so the same bits) instead of
-        # dispatching engine ops per term. Only when every array has the gradient's dtype: a mixed-dtype
-        # formula takes the Tensor route, where torch's promotion rules apply.
-        arrays = not create_graph and B.xp is np
-        raw = g._data if arrays and op.has_vjp and isinstance(g, Tensor) else None
+        arrays = not create_graph and B.xp is np  # nothing records: broadcast sums may run on the arrays
         for f in op.formulas:
             inputs = f.inputs
             if len(inputs) == 1:
                 i = inputs[0]
                 if needs[i]:
-                    if raw is not None and f.array_fn is not None:
-                        args = [self._resolve_array(n) for n in f.argnames]
-                        dt = raw.dtype
-                        if all(getattr(a, "dtype", dt) == dt for a in args):
-                            out[i] = Tensor._make(f.array_fn(raw, *args))
-                            continue
                     out[i] = f.fn(g, *[self._resolve(n) for n in f.argnames])
                 continue
             if not any(needs[i] for i in inputs):
@@ -145,9 +124,11 @@ class OpNode(Node):
         return out if diff is None else [out[i] for i in diff]
 
     def _apply_arrays(self, plan, g):
-        """apply's array route with its lookups resolved ahead (OpDef.vjp_plan): one array formula per
-        input, run where every operand has the gradient's dtype and the result needs no cast; None sends
-        the node to the general route, which computes the same bits."""
+        """apply without create_graph, where the entry has array formulas (defop's vjp=): nothing records
+        the formulas, so they run on the arrays (the same operations in the same order, so the same bits)
+        instead of dispatching engine ops per term, with their arguments resolved ahead (OpDef.vjp_plan).
+        Only where every operand has the gradient's dtype: None sends a mixed-dtype node to the Tensor
+        route, where torch's promotion rules apply."""
         if type(g) is not Tensor:
             return None
         raw = g._data
@@ -171,13 +152,7 @@ class OpNode(Node):
                 if getattr(v, "dtype", dt) != dt:
                     return None
                 args.append(v)
-            r = fn(raw, *args)
-            shape, want = meta[i]
-            if r.dtype != want:
-                return None
-            if r.shape != shape:
-                r = _SUM_TO[1](r, shape)
-            out.append(Tensor._make(r))
+            out.append(_conform(Tensor._make(fn(raw, *args)), meta[i], True))
         return out
 
     @property
@@ -412,19 +387,13 @@ class OpDef:
         every = True  # every input needs a grad: the precomputed save plan applies
         for a in args:
             if isinstance(a, Tensor):
-                fn = a.grad_fn  # edge_of, inlined: this loop runs for every input of every recorded op
-                if fn is not None:
-                    edges.append((fn, a._output_nr))
-                    needs.append(True)
-                elif a._req:
-                    ref = a._acc  # grad_accumulator, its common case inlined: the leaf's live node
-                    acc = ref() if ref is not None else None
-                    edges.append((acc if acc is not None else grad_accumulator(a), 0))
-                    needs.append(True)
-                else:
-                    edges.append(_NO_EDGE)
+                e = edge_of(a)
+                edges.append(e)
+                if e[0] is None:
                     needs.append(False)
                     every = False
+                else:
+                    needs.append(True)
                 d = a._data
                 # the input's own dtype (before promotion): its gradient is cast back to it
                 meta.append((d.shape, d.dtype))
@@ -491,14 +460,6 @@ def _fast_call(op):
     saves = op.saves_tensors
     plan = op._plan_every
 
-    def edge(t):
-        fn = t.grad_fn
-        if fn is not None:
-            return (fn, t._output_nr)
-        ref = t._acc
-        acc = ref() if ref is not None else None
-        return (acc if acc is not None else grad_accumulator(t), 0)
-
     def finish(node, args, meta, out):
         node._seq = next(_seq)
         node._retained = node._pre_hooks = node._hooks = None
@@ -529,7 +490,7 @@ def _fast_call(op):
             if not (input._req and grad_mode.enabled):
                 return make(out)
             node = _new(node_cls)
-            node.next_functions = (edge(input),)
+            node.next_functions = (edge_of(input),)
             return finish(node, (input,), ((d.shape, d.dtype),), out)
 
         return call
@@ -570,7 +531,7 @@ def _fast_call(op):
         if not (a._req and b._req):  # one input needs no grad: the general save plan
             return op._record((a, b), [da, db], op.default_attrs, out)
         node = _new(node_cls)
-        node.next_functions = (edge(a), edge(b))
+        node.next_functions = (edge_of(a), edge_of(b))
         return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out)
 
     return call2

@@ -96,6 +96,17 @@ def test_mixed_dtypes_take_the_tensor_route():
     (x * s).sum().backward()
     assert x.grad.dtype == engine.float32 and s.grad.dtype == engine.float64
     assert x.grad.tolist() == [3.0, 3.0] and s.grad.item() == 3.0
+    # and the bits are torch's: x.grad = y * s in float32 (s rounded to float32 first), not in float64
+    import torch  # noqa: PLC0415
+
+    ys = np.random.default_rng(5).standard_normal(64).astype("float32")
+    grads = []
+    for lib in (engine, torch):
+        x = lib.tensor(np.ones(64, dtype="float32"), requires_grad=True)
+        s = lib.tensor(0.1, dtype=lib.float64, requires_grad=True)
+        ((x * s) * lib.tensor(ys)).sum().backward()
+        grads.append(np.asarray(x.grad.detach().numpy()).tobytes())
+    assert grads[0] == grads[1]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
