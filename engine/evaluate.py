@@ -976,70 +976,55 @@ def _respond(run, spec, caught):
 
 def _response(run, names, grad_set, encode, caught, fixed=None):
     """The response document. fixed: a replay's Program.fixed, the fields that structure alone decides
-    (shape, dtype, flags, grad_fn, the graph), as the first run found them; values are read afresh."""
+    (shape, dtype, flags, grad_fn, repr's suffixes, the graph), as the first run found them, checked
+    against the replay's tensors; values are read afresh either way."""
     env = run.env
-    tensors = {}
     n_before = len(caught)
-    wire = encode_array if encode == "json" else _wire_b64
-    if fixed is not None:
-        rows, nodes = fixed
-        for n, shape, dn, rq, fn_cls, gf, rg, suffixes in rows:
-            t = env[n]
-            d = t._data
-            if type(t.grad_fn) is not fn_cls or D.FROM_NP[d.dtype].name != dn:
-                raise _Diverged
-            g = t.grad if n in grad_set else t._grad
-            if not shape and encode == "json" and B.xp is np:  # one value: read once, for data and repr
-                v = d.item()
-                data, text = _wire_number(v), format_value(v, dn, suffixes)
-            else:
-                data, text = wire(d), format_tensor(B.to_numpy(d), dn, suffixes)
-            tensors[n] = {"shape": list(shape), "dtype": dn, "data": data, "requires_grad": rq,
-                          "is_leaf": gf is None, "grad_fn": gf, "grad": wire(g._data) if g is not None else None,
-                          "retains_grad": rg, "repr": text}
-        graph = [{"id": i, "name": nm, "tensor": tn,
-                  "next_functions": [list(e) if e is not None else None for e in nf]} for i, nm, tn, nf in nodes]
-    else:
-        for n in names:
-            t = env[n]
-            g = t.grad if n in grad_set else t._grad
-            d = t._data
-            fn = t.grad_fn
-            tensors[n] = {  # the fields as the Tensor properties give them, read off the slots
-                "shape": list(d.shape),
-                "dtype": D.FROM_NP[d.dtype].name,
-                "data": wire(d),
-                "requires_grad": t._req,
-                "is_leaf": fn is None,
-                "grad_fn": type(fn).__name__ if fn is not None else None,
-                "grad": wire(g._data) if g is not None else None,
-                "retains_grad": t._retains_grad,
-                "repr": repr(t),
-            }
-        graph = _graph(env, names)
+    if fixed is None:
+        rows, nodes = _structure(env, names), _graph(env, names)
         if run.program is not None:
-            run.program.fixed = _fixed(env, tensors, graph)
+            run.program.fixed = (rows, nodes)
+    else:
+        rows, nodes = fixed
+    wire = encode_array if encode == "json" else _wire_b64
+    one_value = encode == "json" and B.xp is np
+    tensors = {}
+    for n, shape, dn, rq, fn_cls, gf, rg, suffixes in rows:
+        t = env[n]
+        d = t._data
+        if fixed is not None and (type(t.grad_fn) is not fn_cls or D.FROM_NP[d.dtype].name != dn):
+            raise _Diverged
+        g = t.grad if n in grad_set else t._grad
+        if not shape and one_value:  # one value: read once, for data and repr
+            v = d.item()
+            data, text = _wire_number(v), format_value(v, dn, suffixes)
+        else:
+            data, text = wire(d), format_tensor(B.to_numpy(d), dn, suffixes)
+        tensors[n] = {"shape": list(shape), "dtype": dn, "data": data, "requires_grad": rq, "is_leaf": gf is None,
+                      "grad_fn": gf, "grad": wire(g._data) if g is not None else None, "retains_grad": rg,
+                      "repr": text}
     run.record_warnings(caught[n_before:])
     return {
         "tensors": tensors,
-        "graph": graph,
+        "graph": [{"id": i, "name": nm, "tensor": tn, "next_functions": [list(e) if e is not None else None
+                                                                          for e in nf]}
+                  for i, nm, tn, nf in nodes],
         "warnings": run.warnings,
         "device": "cpu" if B.xp is np else "cuda",
     }
 
 
-def _fixed(env, tensors, graph):
-    """Program.fixed: per returned tensor what structure decides (repr's suffixes included), and the graph."""
+def _structure(env, names):
+    """Per returned tensor what structure decides, as the Tensor properties give it: (name, shape, dtype
+    name, requires_grad, grad_fn class, grad_fn name, retains_grad, repr's suffixes)."""
     rows = []
-    for n, doc in tensors.items():
-        fn = env[n].grad_fn
-        suffixes = [f"grad_fn=<{doc['grad_fn']}>"] if fn is not None else \
-            (["requires_grad=True"] if doc["requires_grad"] else [])
-        rows.append((n, tuple(doc["shape"]), doc["dtype"], doc["requires_grad"], type(fn), doc["grad_fn"],
-                     doc["retains_grad"], suffixes))
-    nodes = [(g["id"], g["name"], g["tensor"], tuple(tuple(e) if e is not None else None
-                                                     for e in g["next_functions"])) for g in graph]
-    return rows, nodes
+    for n in names:
+        t = env[n]
+        d = t._data
+        fn = t.grad_fn
+        rows.append((n, d.shape, D.FROM_NP[d.dtype].name, t._req, type(fn),
+                     type(fn).__name__ if fn is not None else None, t._retains_grad, t._repr_suffixes()))
+    return rows
 
 
 def _wire_b64(arr):
@@ -1049,7 +1034,8 @@ def _wire_b64(arr):
 
 
 def _graph(env, names):
-    """Every grad_fn reachable from the returned tensors, ids in breadth-first order."""
+    """Every grad_fn reachable from the returned tensors, ids in breadth-first order: (id, name, tensor,
+    next_functions) each, which _response writes out."""
     owner = {}
     for n, t in env.items():
         if t.grad_fn is not None and id(t.grad_fn) not in owner:
@@ -1079,12 +1065,8 @@ def _graph(env, names):
             tname = leaf_names.get(id(fn.variable))
         else:
             tname = owner.get(id(fn))
-        out.append({
-            "id": i,
-            "name": fn.name(),
-            "tensor": tname,
-            "next_functions": [[ids[id(nxt)], nr] if nxt is not None else None for nxt, nr in fn.next_functions],
-        })
+        out.append((i, fn.name(), tname,
+                    tuple((ids[id(nxt)], nr) if nxt is not None else None for nxt, nr in fn.next_functions)))
     return out
 
 
@@ -1122,7 +1104,7 @@ class Program:
         self.steps: list[_Step] = []
         self.passes: list = []  # (pass spec, loc)
         self.respond = None  # (names, grad_set, encoding)
-        self.fixed = None  # what structure decides of the response (_response, _fixed)
+        self.fixed = None  # what structure decides of the response: (_structure rows, _graph nodes)
         self.notes: dict = {}
 
     def run(self, spec, arrays, limits):
@@ -1253,8 +1235,9 @@ class PlanCache:
             if key in programs:
                 return
             while programs and (len(programs) >= self.max_entries or self._bytes + size > self.max_bytes):
-                self._bytes -= _key_size(next(iter(programs)))
-                del programs[next(iter(programs))]
+                oldest = next(iter(programs))
+                self._bytes -= _key_size(oldest)
+                del programs[oldest]
             programs[key] = program
             self._bytes += size
 

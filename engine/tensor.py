@@ -296,13 +296,15 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
+        d = self._data
+        return format_tensor(B.to_numpy(d), D.FROM_NP[d.dtype].name, self._repr_suffixes())
+
+    def _repr_suffixes(self) -> list[str]:
+        """What repr prints after the values: the grad_fn, or requires_grad on a leaf that has it."""
         fn = self.grad_fn
         if fn is not None:
-            suffixes = [f"grad_fn=<{fn.name()}>"]
-        else:
-            suffixes = ["requires_grad=True"] if self._req else []
-        d = self._data
-        return format_tensor(B.to_numpy(d), D.FROM_NP[d.dtype].name, suffixes)
+            return [f"grad_fn=<{fn.name()}>"]
+        return ["requires_grad=True"] if self._req else []
 
     __str__ = __repr__
 
