@@ -26,8 +26,10 @@ from engine.errors import (
     TorchRuntimeError,
     TorchTypeError,
 )
+from engine.lower import lower
 from engine.ops._util import infer_size, size_arg, wrap_dim
-from engine.printing import format_tensor, format_value
+from engine.ops.registry import trace
+from engine.printing import format_tensor, format_value, value_repr
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, as_tensor, tensor
 
 # ----- limits -----
@@ -696,6 +698,7 @@ class _Run:
         self.warnings: list[dict] = []
         self._seen_once: set[str] = set()
         self.program: Program | None = None  # filled in as the run goes, where a PlanCache asked for it
+        self.traces: list | None = None  # per op, the entries its function ran (registry.trace), to lower
 
     def count(self, n, loc):
         lim = self.limits
@@ -740,6 +743,8 @@ def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | Non
         if found is not None:
             key, program, arrays = found
             if program is not None:
+                if program.lowered is None:  # its first replay: run in full once more, traced, to lower it
+                    return _evaluate(spec, limits, cache, key, lowering=True)
                 out = program.run(spec, arrays, limits)
                 if out is not None:
                     return out
@@ -747,7 +752,7 @@ def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | Non
     return _evaluate(spec, limits)
 
 
-def _evaluate(spec, limits, cache=None, key=None):
+def _evaluate(spec, limits, cache=None, key=None, lowering=False):
     _check_fields(spec, TOP_FIELDS, ["body"])
     device = spec.get("device", "auto")
     _req(device in ("cpu", "cuda", "auto"), "Input should be 'cpu', 'cuda' or 'auto'", ["body", "device"], "enum")
@@ -757,14 +762,51 @@ def _evaluate(spec, limits, cache=None, key=None):
     run = _Run(spec, limits)
     if key is not None:
         run.program = Program()
+        if lowering:
+            run.traces = []
     with _Evaluating(spec) as caught:
         _build_leaves(run, spec)
         _run_ops(run, spec, caught)
         _run_backward(run, spec, caught)
         out = _respond(run, spec, caught)
     if key is not None:
-        cache.store(key, run.program)
+        if lowering:
+            run.program.lowered = _lowered(run, out, limits)
+        cache.store(key, run.program, replace=lowering)
     return out
+
+
+def _lowered(run, out, limits):
+    """The run's Program lowered (engine.lower), and checked once more at other leaf values against the full
+    path, response against response: a constant that depended on values after all, or anything else that
+    only the values decide, shows there. False where it does not lower, or disagrees."""
+    program = run.program
+    try:
+        low = lower(program, run, run.traces)
+        if low is None:
+            return False
+        json = program.respond[2] == "json"  # per response row, its repr as a function of its one value
+        low.reprs = [value_repr(dn, suffixes) if json and not shape else None
+                     for _n, shape, dn, _rq, _cls, _gf, _rg, suffixes in program.fixed[0]]
+        program.lowered = low
+        twin, arrays = _other_values(run.spec)
+        if orjson.dumps(program._run_lowered(twin, arrays)) != orjson.dumps(_evaluate(twin, limits)):
+            return False
+        return low
+    except Exception:  # noqa: BLE001 - lowering is an optimization: the Program's own replay stays
+        return False
+
+
+def _other_values(spec):
+    """The document with every leaf's numbers moved (floats scaled and shifted, ints shifted, bools
+    flipped), so its key stays the same; and its leaf arrays, as PlanCache.key gives them."""
+    leaves, arrays = {}, []
+    for name, lspec in spec["leaves"].items():
+        a = _fast_array(lspec["data"])
+        b = a * -0.75 + 0.3125 if a.dtype.kind == "f" else (a + 1 if a.dtype.kind == "i" else ~a)
+        leaves[name] = {**lspec, "data": b.tolist()}
+        arrays.append(np.array(leaves[name]["data"]))
+    return {**spec, "leaves": leaves}, arrays
 
 
 class _Evaluating:
@@ -869,7 +911,12 @@ def _run_ops(run, spec, caught):
         n_before = len(caught)
         grad_mode.enabled = not no_grad
         try:
-            out = fn(*args, **kwargs)
+            if run.traces is None:
+                out = fn(*args, **kwargs)
+            else:
+                with trace() as log:
+                    out = fn(*args, **kwargs)
+                run.traces.append(log)
         except EngineError as e:
             e.loc = loc
             raise
@@ -1000,16 +1047,24 @@ def _response(run, names, grad_set, encode, caught, fixed=None):
             data, text = _wire_number(v), format_value(v, dn, suffixes)
         else:
             data, text = wire(d), format_tensor(B.to_numpy(d), dn, suffixes)
-        tensors[n] = {"shape": list(shape), "dtype": dn, "data": data, "requires_grad": rq, "is_leaf": gf is None,
-                      "grad_fn": gf, "grad": wire(g._data) if g is not None else None, "retains_grad": rg,
-                      "repr": text}
+        tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, data, wire(g._data) if g is not None else None, text)
     run.record_warnings(caught[n_before:])
+    return _document(tensors, nodes, run.warnings)
+
+
+def _tensor_doc(shape, dn, rq, gf, rg, data, grad, text):
+    """One tensor of the response: what structure decides (a _structure row's fields), data, grad, repr."""
+    return {"shape": list(shape), "dtype": dn, "data": data, "requires_grad": rq, "is_leaf": gf is None,
+            "grad_fn": gf, "grad": grad, "retains_grad": rg, "repr": text}
+
+
+def _document(tensors, nodes, warnings_):
     return {
         "tensors": tensors,
         "graph": [{"id": i, "name": nm, "tensor": tn, "next_functions": [list(e) if e is not None else None
                                                                           for e in nf]}
                   for i, nm, tn, nf in nodes],
-        "warnings": run.warnings,
+        "warnings": warnings_,
         "device": "cpu" if B.xp is np else "cuda",
     }
 
@@ -1096,7 +1151,7 @@ class Program:
     and the full path runs, which answers as it always does. `notes`: free for the caller (the service keeps
     its cost estimate and the body's colon count there)."""
 
-    __slots__ = ("leaves", "leaf_total", "steps", "passes", "respond", "fixed", "notes")
+    __slots__ = ("leaves", "leaf_total", "steps", "passes", "respond", "fixed", "notes", "lowered")
 
     def __init__(self):
         self.leaves: list = []  # (name, dtype or None, requires_grad, loc)
@@ -1106,9 +1161,17 @@ class Program:
         self.respond = None  # (names, grad_set, encoding)
         self.fixed = None  # what structure decides of the response: (_structure rows, _graph nodes)
         self.notes: dict = {}
+        # engine.lower.Lowered: the same program as a function over arrays; None until its first replay tries
+        # (evaluate), False where it does not lower
+        self.lowered = None
 
     def run(self, spec, arrays, limits):
         """The response document, or None where the full path must answer instead."""
+        if self.lowered:
+            try:
+                return self._run_lowered(spec, arrays)
+            except Exception:  # noqa: BLE001 - the replay below answers (or gives up) as it would have
+                pass
         run = _Run(spec, limits)
         env = run.env
         try:
@@ -1144,6 +1207,26 @@ class Program:
                 return _response(run, names, grad_set, encode, caught, self.fixed)
         except Exception:  # noqa: BLE001 - any surprise: the full path answers (and raises what it must)
             return None
+
+
+    def _run_lowered(self, spec, arrays):
+        low = self.lowered
+        xs = [a.astype(d) for a, d in zip(arrays, low.leaf_np)]  # as _make_tensor converts a leaf's data
+        if "seed" in spec:  # the generator's state goes on as the full path leaves it
+            _seed(spec)
+        with np.errstate(all="ignore"):
+            data, grads = low.fn(*xs)
+        wire = encode_array if self.respond[2] == "json" else _wire_b64
+        tensors = {}
+        for (n, shape, dn, rq, _cls, gf, rg, suffixes), rep, d, g in zip(self.fixed[0], low.reprs, data, grads):
+            if rep is not None:  # one value, as JSON: read once, for data and repr (and its grad's one)
+                v = d.item()
+                tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, _wire_number(v),
+                                         _wire_number(g.item()) if g is not None else None, rep(v))
+            else:
+                tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, wire(d), wire(g) if g is not None else None,
+                                         format_tensor(d, dn, suffixes))
+        return _document(tensors, self.fixed[1], [])
 
 
 _NO_KWARGS: dict = {}
@@ -1226,13 +1309,16 @@ class PlanCache:
     def get(self, key):
         return self._programs.get(key)
 
-    def store(self, key, program):
+    def store(self, key, program, replace=False):
         if self.max_entries <= 0:
             return
         size = _key_size(key)
         with self._lock:
             programs = self._programs
             if key in programs:
+                if replace:  # the same structure, lowered now: what the caller noted of it stays
+                    program.notes = programs[key].notes
+                    programs[key] = program
                 return
             while programs and (len(programs) >= self.max_entries or self._bytes + size > self.max_bytes):
                 oldest = next(iter(programs))

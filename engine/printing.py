@@ -239,6 +239,27 @@ def format_value(v, dtype_name: str, suffixes=()) -> str:
                          force_newline=False)
 
 
+def value_repr(dtype_name: str, suffixes=()):
+    """format_value(·, dtype_name, suffixes) as a function of the value alone, what does not depend on the
+    value worked out once: the items after the value, and how long its text may be before _add_suffixes
+    would break the line (the whole tail fits on the first line while prefix, text and items stay within
+    the line width)."""
+    items = [] if dtype_name in _DEFAULT_DTYPES else ["dtype=torch." + dtype_name]
+    items.extend(suffixes)
+    floating = dtype_name in _FLOAT_NAMES
+    tail = "".join(", " + s for s in items) + ")"
+    room = _LINEWIDTH - len(_PREFIX) - 2 - sum(len(s) + 2 for s in items)
+    text_of = _scalar_text
+
+    def rep(v):
+        text = text_of(v, floating)
+        if len(text) <= room:
+            return _PREFIX + text + tail
+        return format_value(v, dtype_name, suffixes)
+
+    return rep
+
+
 def _scalar_text(v, floating: bool) -> str:
     """What _Formatter prints for a tensor of one element `v` (its .item()), without building one: a lone
     value's max/min ratio is 1, so sci_mode is its magnitude alone, and its width is its own text's.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,41 @@ _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction impor
 _PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
+
+# ----- tracing: which entry ran on which operands (engine.lower reads it to lower a Program) -----
+
+_tracing = 0  # threads tracing now: while 0, recording a node costs one global read more
+_trace_local = threading.local()
+_trace_lock = threading.Lock()
+
+
+class trace:
+    """`with trace() as log:` appends (entry, args, forward operands, attrs, output Tensor) to log for every
+    node this thread records meanwhile (the op paths that record one: _record and the unrolled call), so
+    that a caller can tell which entries a function of the catalog ran, on what."""
+
+    def __enter__(self):
+        global _tracing
+        self.prev = getattr(_trace_local, "log", None)
+        log = _trace_local.log = []
+        with _trace_lock:
+            _tracing += 1
+        return log
+
+    def __exit__(self, *exc):
+        global _tracing
+        with _trace_lock:
+            _tracing -= 1
+        _trace_local.log = self.prev
+        return False
+
+
+def _traced(op, args, arrays, attrs, out):
+    log = getattr(_trace_local, "log", None)
+    if log is not None:
+        log.append((op, tuple(args), tuple(arrays), attrs, out))
+
+
 _BASE_COUNT: dict[str, int] = {}
 
 
@@ -434,6 +470,8 @@ class OpDef:
             if out.dtype.kind == "f":
                 t._req = True
                 t.grad_fn = node
+            if _tracing:
+                _traced(self, args, arrays, attrs, t)
             return t
         res = []
         for nr, o in enumerate(out):
@@ -443,6 +481,8 @@ class OpDef:
                 t.grad_fn = node
                 t._output_nr = nr
             res.append(t)
+        if _tracing:
+            _traced(self, args, arrays, attrs, tuple(res))
         return tuple(res)
 
 
@@ -478,6 +518,8 @@ def _fast_call(op):
         if out.dtype.kind == "f":
             t._req = True
             t.grad_fn = node
+        if _tracing:
+            _traced(op, args, [a._data if type(a) is Tensor else a for a in args], attrs, t)
         return t
 
     if op.n_lead == 1:

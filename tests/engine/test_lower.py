@@ -1,0 +1,251 @@
+"""engine.lower: a Program lowered to one function over arrays answers as the full path does, bit for bit
+(values, grads, reprs, graph), for the programs it takes; the others keep the Program's own replay."""
+from __future__ import annotations
+
+import copy
+import importlib
+import threading
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import engine
+from bench.workloads import SEED_SPEC
+from engine.catalog import OPS
+from engine.ops.registry import trace
+from engine.tensor import Tensor
+
+E = importlib.import_module("engine.evaluate")
+
+UNARY = ["neg", "exp", "log", "sqrt", "sin", "cos", "tanh"]
+BINARY = ["add", "sub", "mul", "div"]
+
+
+def _bytes(doc):
+    return orjson.dumps(doc)
+
+
+def _primed(spec, cache=None):
+    """A cache whose program for spec's structure has had its first replay (the one that lowers it)."""
+    cache = cache or E.PlanCache()
+    for _ in range(2):
+        E.evaluate(copy.deepcopy(spec), cache=cache)
+    key, _ = cache.key(spec, E.DEFAULT_LIMITS)
+    return cache, cache.get(key)
+
+
+def _revalue(spec, rng):
+    out = copy.deepcopy(spec)
+    for leaf in out["leaves"].values():
+        a = np.asarray(leaf["data"], dtype=float)
+        leaf["data"] = np.round(rng.uniform(-3, 3, a.shape), 4).tolist()
+    return out
+
+
+def check_lowered(spec, seeds=(1, 2, 3)):
+    """Lowered replays of re-valued twins equal the full path's answers, and the lowered function ran."""
+    cache, program = _primed(spec)
+    assert program.lowered, "expected this program to lower"
+    calls = []
+    fn = program.lowered.fn
+    program.lowered.fn = lambda *a: calls.append(1) or fn(*a)
+    for s in seeds:
+        twin = _revalue(spec, np.random.default_rng(s))
+        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+    assert len(calls) == len(seeds)
+    return program
+
+
+def _broadcasts(a, b):
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        return False
+    return True
+
+
+@st.composite
+def lowerable(draw):
+    """Programs of the entries with array formulas: float leaves of one dtype, broadcasting shapes, Python
+    scalars, shared subexpressions (so gradient sums meet in buffers), reductions, mm, (log_)softmax."""
+    dtype = draw(st.sampled_from(["float32", "float64"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    leaves, avail = {}, []
+    for i in range(draw(st.integers(1, 4))):
+        shape = draw(st.sampled_from([(), (3,), (4, 3)]))
+        leaves[f"x{i}"] = {"data": np.round(rng.uniform(-2, 2, shape), 3).tolist(), "dtype": dtype,
+                           "requires_grad": i == 0 or draw(st.booleans())}
+        avail.append((f"x{i}", shape))
+    ops = []
+    for k in range(draw(st.integers(1, 12))):
+        name = f"t{k}"
+        kind = draw(st.sampled_from(["unary", "binary", "binary", "scalar", "reduce", "mm", "softmax"]))
+        src, shape = draw(st.sampled_from(avail))
+        if kind == "unary":
+            op = draw(st.sampled_from(UNARY))
+            ops.append({"name": name, "op": op, "args": [src]})
+        elif kind == "binary":
+            other, oshape = draw(st.sampled_from([a for a in avail if _broadcasts(shape, a[1])]))
+            ops.append({"name": name, "op": draw(st.sampled_from(BINARY)), "args": [src, other]})
+            shape = np.broadcast_shapes(shape, oshape)
+        elif kind == "scalar":
+            c = draw(st.sampled_from([2, 0.5, -1.5, 3]))
+            op = draw(st.sampled_from(["add", "mul", "sub", "div", "pow"]))
+            args = [c, src] if op in ("add", "mul", "sub") and draw(st.booleans()) else [src, c]
+            ops.append({"name": name, "op": op, "args": args})
+        elif kind == "reduce":
+            ops.append({"name": name, "op": draw(st.sampled_from(["sum", "mean"])), "args": [src]})
+            shape = ()
+        elif kind == "mm":
+            if shape != (4, 3):
+                continue
+            ops.append({"name": name, "op": "mm", "args": [src, "w"]})
+            leaves.setdefault("w", {"data": np.round(rng.uniform(-1, 1, (3, 2)), 3).tolist(), "dtype": dtype,
+                                    "requires_grad": True})
+            shape = (4, 2)
+        else:
+            if shape != (4, 3):
+                continue
+            op = draw(st.sampled_from(["softmax", "log_softmax"]))
+            ops.append({"name": name, "op": op, "args": [src], "kwargs": {"dim": draw(st.sampled_from([0, 1]))}})
+        avail.append((name, tuple(shape)))
+    ops.append({"name": "loss", "op": "sum", "args": [avail[-1][0]]})
+    return {"leaves": leaves, "ops": ops}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lowerable(), st.booleans())
+def test_random_programs_lower_and_answer_as_the_full_path(doc, backward):
+    full = E.evaluate(copy.deepcopy(doc))
+    ops_need_grads = all(full["tensors"][o["name"]]["requires_grad"] for o in doc["ops"])
+    if backward and full["tensors"]["loss"]["requires_grad"]:
+        doc["backward"] = [{"tensor": "loss"}]
+    if ops_need_grads:
+        check_lowered(doc)
+    else:  # an op whose inputs need no grad records no node, so nothing traces it: not lowered
+        cache, program = _primed(doc)
+        assert program.lowered is False
+
+
+def test_the_seed_lowers_and_reads_as_straight_line_code():
+    program = check_lowered(SEED_SPEC)
+    src = program.lowered.source
+    assert src.startswith("def lowered(x0, x1, x2, x3, x4):")
+    assert src.count("\n    y") == 5  # one line per op ...
+    assert "heap" not in src and "Tensor" not in src  # ... and no engine objects
+
+
+def test_first_replay_lowers_and_the_miss_does_not():
+    cache = E.PlanCache()
+    E.evaluate(copy.deepcopy(SEED_SPEC), cache=cache)
+    program = cache.get(cache.key(SEED_SPEC, E.DEFAULT_LIMITS)[0])
+    assert program.lowered is None  # a structure seen once costs no lowering
+    program.notes["kept"] = True
+    E.evaluate(copy.deepcopy(SEED_SPEC), cache=cache)
+    lowered = cache.get(cache.key(SEED_SPEC, E.DEFAULT_LIMITS)[0])
+    assert lowered.lowered and lowered.notes == {"kept": True}  # the caller's notes carry over
+
+
+def _one(x, ops, backward=True, **top):
+    doc = {"leaves": {"x": {"data": x, "requires_grad": True}, **top.pop("leaves", {})}, "ops": ops, **top}
+    if backward:
+        doc["backward"] = [{"tensor": ops[-1]["name"] if ops else "x"}]
+    return doc
+
+
+@pytest.mark.parametrize("doc", [
+    _one([1.0, 2.0], [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}],
+         retain_grad=["y"]),
+    _one([1.0, 2.0], [{"name": "y", "op": "mul", "args": ["x", "k"]}, {"name": "s", "op": "sum", "args": ["y"]}],
+         leaves={"k": {"data": [1.0, 2.0], "dtype": "float64"}}),  # float32 * float64: a promotion cast
+    {"leaves": {"x": {"data": [1, 2]}}, "ops": [{"name": "y", "op": "mul", "args": ["x", 2]}]},  # int leaf
+    _one(2.0, [{"name": "y", "op": "exp", "args": ["x"]}], backward=False,
+         leaves={"i": {"data": 3}}),  # an integer leaf, even an unused one
+    _one(2.0, [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "z", "op": "mul", "args": ["y", "y"]}],
+         backward=False) | {"backward": [{"tensor": "y", "retain_graph": True}, {"tensor": "z"}]},  # two passes
+    _one(2.0, [{"name": "y", "op": "exp", "args": ["x"]}], backward=False)
+    | {"backward": [{"tensor": "y", "gradient": 2.0}]},
+    _one(2.0, [{"name": "y", "op": "exp", "args": ["x"]}], backward=False)
+    | {"backward": [{"tensor": "y", "create_graph": True}]},  # a warning, too
+    _one([[1.0, 2.0]], [{"name": "y", "op": "linear", "args": ["x", "w"]}, {"name": "s", "op": "sum", "args": ["y"]}],
+         leaves={"w": {"data": [[1.0, 2.0]], "requires_grad": True}}),  # two entries in one op
+    _one([1.0, 2.0], [{"name": "y", "op": "clamp", "args": ["x"], "kwargs": {"min": 0.0}},
+                      {"name": "s", "op": "sum", "args": ["y"]}]),  # no array formulas
+    _one([1.0, 2.0], [{"name": "s", "op": "sum", "args": ["x"]}], grads=["x", "s"]),  # a non-leaf's .grad warns
+])
+def test_what_does_not_lower_keeps_the_programs_replay(doc):
+    cache, program = _primed(doc)
+    assert program is not None and program.lowered is False
+    twin = _revalue(doc, np.random.default_rng(5)) if all(
+        isinstance(v, float) or isinstance(v, list) and v and isinstance(np.asarray(v).flat[0], float)
+        for v in (lf["data"] for lf in doc["leaves"].values())) else doc
+    assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+
+
+def test_a_leafs_own_backward_lowers():
+    check_lowered({"leaves": {"x": {"data": 2.5, "requires_grad": True}}, "ops": [], "backward": [{"tensor": "x"}]})
+
+
+def test_constants_that_values_decide_are_caught(monkeypatch):
+    """A catalog function that reads its input's values for a constant: the lowered function would bake in
+    the first one. The float guard refuses a float that is not the document's; an int slips past it, and
+    the second run at other values (sign flipped) refuses that."""
+    def scale_f(input: Tensor) -> Tensor:
+        return engine.mul(input, float(np.abs(input._data).max()))
+
+    def scale_i(input: Tensor) -> Tensor:
+        return engine.mul(input, 2 if float(input._data.max()) > 0 else 3)
+
+    for name, fn in (("test_scale_f", scale_f), ("test_scale_i", scale_i)):
+        monkeypatch.setitem(OPS, name, fn)
+        doc = _one([1.0, 2.0], [{"name": "y", "op": name, "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}])
+        cache, program = _primed(doc)
+        assert program.lowered is False, name
+        twin = copy.deepcopy(doc)
+        twin["leaves"]["x"]["data"] = [-1.0, -4.0]
+        got = E.evaluate(copy.deepcopy(twin), cache=cache)
+        assert _bytes(got) == _bytes(E.evaluate(copy.deepcopy(twin)))
+
+
+def test_nan_and_inf_values_lower_exactly():
+    doc = _one([1.0, 2.0], [{"name": "y", "op": "log", "args": ["x"]}, {"name": "z", "op": "div", "args": [1.0, "y"]},
+                            {"name": "s", "op": "sum", "args": ["z"]}])
+    cache, program = _primed(doc)
+    assert program.lowered
+    for x in ([1.0, -1.0], [0.0, 1.0], [1e-30, 3e38]):
+        twin = copy.deepcopy(doc)
+        twin["leaves"]["x"]["data"] = x
+        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+
+
+def test_a_trace_sees_its_own_thread_only():
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+
+    def other():
+        seen.append(engine.exp(x))
+
+    with trace() as log:
+        th = threading.Thread(target=other)
+        th.start()
+        th.join()
+        y = engine.sin(x)
+    assert [e[0].qualname for e in log] == ["sin"] and log[0][4] is y and seen
+
+
+def test_gradient_sums_meet_in_run_backwards_order():
+    """x reaches the loss by three branches whose gradients are 1e8, 1 and -1e8 in float32: the 1 survives
+    or is lost by the order of the sums. The lowered schedule must sum as run_backward (and torch) does."""
+    ops = [{"name": "a", "op": "mul", "args": ["x", 1e8]}, {"name": "b", "op": "mul", "args": ["x", 1.0]},
+           {"name": "c", "op": "mul", "args": ["x", -1e8]}, {"name": "ab", "op": "add", "args": ["a", "b"]},
+           {"name": "abc", "op": "add", "args": ["ab", "c"]}, {"name": "s", "op": "sum", "args": ["abc"]}]
+    doc = _one([0.5, -2.0], ops)
+    program = check_lowered(doc)
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([0.5, -2.0], requires_grad=True)
+    (x * 1e8 + x * 1.0 + x * -1e8).sum().backward()
+    assert E.evaluate(copy.deepcopy(doc))["tensors"]["x"]["grad"] == x.grad.tolist()  # torch's order, too
+    assert program.lowered.source.count(" + g") == 2  # two buffer sums, written in the recorded order
