@@ -174,6 +174,15 @@ def _expand_reduced(grad, shape, dim, keepdim):
     return grad.expand(shape)
 
 
+def _expand_reduced_array(grad, shape, dim, keepdim):
+    """_expand_reduced on an array (backward without create_graph): the same unsqueezes, as one expand_dims
+    (the dims ascending, as wrap_dims gives them), then the same broadcast view."""
+    if not keepdim and len(shape) and np.ndim(grad) != len(shape):
+        grad = np.expand_dims(grad, tuple(
+            wrap_dims(dim, len(shape)) if dim is not None and dim != [] and dim != () else range(len(shape))))
+    return np.broadcast_to(grad, shape)
+
+
 sum_op = defop(
     "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _sum(a, None, False, dtype),
@@ -183,6 +192,7 @@ sum_op = defop(
 sum_dim = defop(
     "sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _sum,
+    vjp={"self": lambda grad, self_shape, dim, keepdim: _expand_reduced_array(grad, self_shape, dim, keepdim)},
     self=lambda grad, self_shape, dim, keepdim: _expand_reduced(grad, self_shape, dim, keepdim),
 )
 
@@ -242,6 +252,8 @@ mean_op = defop(
 mean_dim = defop(
     "mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _mean,
+    vjp={"self": lambda grad, self_shape, dim, keepdim: (
+        _expand_reduced_array(grad, self_shape, dim, keepdim) / _numel_reduced(self_shape, dim))},
     self=lambda grad, self_shape, dim, keepdim: (
         _expand_reduced(grad, self_shape, dim, keepdim) / _numel_reduced(self_shape, dim)
     ),

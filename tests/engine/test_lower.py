@@ -70,7 +70,8 @@ def _broadcasts(a, b):
 @st.composite
 def lowerable(draw):
     """Programs of the entries with array formulas: float leaves of one dtype, broadcasting shapes, Python
-    scalars, shared subexpressions (so gradient sums meet in buffers), reductions, mm, (log_)softmax."""
+    scalars, shared subexpressions (so gradient sums meet in buffers), reductions (all, or over a dim), mm,
+    (log_)softmax."""
     dtype = draw(st.sampled_from(["float32", "float64"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     leaves, avail = {}, []
@@ -97,8 +98,14 @@ def lowerable(draw):
             args = [c, src] if op in ("add", "mul", "sub") and draw(st.booleans()) else [src, c]
             ops.append({"name": name, "op": op, "args": args})
         elif kind == "reduce":
-            ops.append({"name": name, "op": draw(st.sampled_from(["sum", "mean"])), "args": [src]})
-            shape = ()
+            op = draw(st.sampled_from(["sum", "mean"]))
+            if shape and draw(st.booleans()):  # over the last dim (sum.dim_IntList, mean.dim)
+                keep = draw(st.booleans())
+                ops.append({"name": name, "op": op, "args": [src], "kwargs": {"dim": -1, "keepdim": keep}})
+                shape = (*shape[:-1], 1) if keep else shape[:-1]
+            else:
+                ops.append({"name": name, "op": op, "args": [src]})
+                shape = ()
         elif kind == "mm":
             if shape != (4, 3):
                 continue
