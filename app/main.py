@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_access_log()
     install_handlers(app)
     _add_middleware(app, settings)
+    app.router.routes.append(evaluate.LEAN_ROUTE)  # matched before the documented route of the same path
     for module in (evaluate, ops, health, metrics):
         app.include_router(module.router)
     docs.install(app)

@@ -1221,8 +1221,13 @@ class Program:
         for (n, shape, dn, rq, _cls, gf, rg, suffixes), rep, d, g in zip(self.fixed[0], low.reprs, data, grads):
             if rep is not None:  # one value, as JSON: read once, for data and repr (and its grad's one)
                 v = d.item()
-                tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, _wire_number(v),
-                                         _wire_number(g.item()) if g is not None else None, rep(v))
+                if g is not None:
+                    g = g.item()
+                    if g - g != 0:  # inf - inf and NaN - NaN are NaN: a non-finite grad, written as a string
+                        g = _wire_number(g)
+                tensors[n] = {"shape": [], "dtype": dn, "data": v if v - v == 0 else _wire_number(v),
+                              "requires_grad": rq, "is_leaf": gf is None, "grad_fn": gf, "grad": g,
+                              "retains_grad": rg, "repr": rep(v)}
             else:
                 tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, wire(d), wire(g) if g is not None else None,
                                          format_tensor(d, dn, suffixes))
