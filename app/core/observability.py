@@ -23,7 +23,8 @@ access_log = logging.getLogger("gradserve.access")
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _DEVICE = re.compile(rb'"device":"([a-z]{1,16})"')
-_TAIL = 4096  # bytes of a 200 /v1/evaluate body kept to find its top-level "device" (the last key)
+_DEVICE_KEY = b'"device":"'
+_TAIL = 4096  # bytes of an error body kept for its type
 
 
 class _LineHandler(logging.StreamHandler):
@@ -109,6 +110,9 @@ class Metrics:
         self.errors = Counter("gradserve_http_errors", "Error responses (4xx/5xx) by route, status and error "
                               "type (the first `detail[].type`).", ["route", "status", "type"], registry=r)
         self.in_flight = Gauge("gradserve_http_requests_in_flight", "HTTP requests being served.", registry=r)
+        # read at scrape time: the middleware counts in a plain int (one event loop, no lock per request)
+        self.serving = 0
+        self.in_flight.set_function(lambda: self.serving)
         self.devices = Counter("gradserve_evaluations_by_device", "Successful evaluations by the device "
                                "they ran on.", ["device"], registry=r)
         self.placements = Counter("gradserve_evaluations_by_placement", "Successful evaluations by where the "
@@ -134,6 +138,16 @@ def _route(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "<unmatched>"  # never the raw path: bounded cardinality
+
+
+def _device(body: bytes) -> str | None:
+    """The top-level "device" of a 200 /v1/evaluate body (its last key but a device_note): the text cannot
+    occur inside a JSON string, where a quote is written \\", nor as a tensor's key, followed by `{`."""
+    i = body.rfind(_DEVICE_KEY)
+    if i < 0:
+        return None
+    m = _DEVICE.match(body, i)
+    return m.group(1).decode() if m else None
 
 
 def _error_type(body: bytes) -> str:
@@ -169,7 +183,7 @@ class ObservabilityMiddleware:
         rid = rid or os.urandom(16).hex()  # 128 random bits as 32 hex digits (uuid4().hex's form, 4x cheaper)
         scope.setdefault("state", {})["request_id"] = rid
         status = 500
-        keep: list[bytes] = []
+        keep: list[bytes] = []  # an error body's head (its type); a 200 evaluate body's last two chunks
         kept = 0
         evaluate = scope["path"].rstrip("/") == "/v1/evaluate"
 
@@ -186,14 +200,14 @@ class ObservabilityMiddleware:
                     keep.append(chunk[:_TAIL - kept])
                     kept += len(keep[-1])
                 elif status == 200 and evaluate and chunk:
-                    keep.append(chunk[-_TAIL:])
+                    keep.append(chunk)  # the body itself, not a copy: only the last two are kept
                     if len(keep) > 2:
                         del keep[0]
             await send(message)
 
         m = self.metrics
         if m is not None:
-            m.in_flight.inc()
+            m.serving += 1
         t0 = time.perf_counter()
         try:
             await self.app(scope, receive, send_wrapped)
@@ -201,15 +215,15 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - t0
             route = _route(scope)
             if m is not None:
-                m.in_flight.dec()
+                m.serving -= 1
                 m.child(m.requests, scope["method"], route, str(status)).inc()
                 m.child(m.latency, scope["method"], route).observe(elapsed)
                 if status >= 400:
                     m.errors.labels(route, str(status), _error_type(b"".join(keep))).inc()
-                elif status == 200 and evaluate:
-                    found = _DEVICE.findall(b"".join(keep)[-_TAIL:])
-                    if found:
-                        m.child(m.devices, found[-1].decode()).inc()
+                elif status == 200 and evaluate and keep:
+                    device = _device(keep[-1] if len(keep) == 1 else keep[-2][-_TAIL:] + keep[-1])
+                    if device is not None:
+                        m.child(m.devices, device).inc()
             if self.log_access and access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 _write_access(orjson.dumps({
