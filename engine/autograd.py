@@ -242,6 +242,30 @@ def _root_grads(tensors, grad_tensors, create_graph):
     return roots
 
 
+def dependencies(roots):
+    """Every node reachable from `roots` with the number of edges into it from reachable nodes (0 for the
+    roots), and the order the traversal found them in (an explicit stack: a chain of 100,000 ops must not
+    hit recursion). run_backward counts with it, and so does engine.lower, which writes its schedule down."""
+    deps = {}
+    order = []
+    stack = list(roots)
+    for n in stack:
+        deps[n] = 0
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        for nxt, _ in n.next_functions:
+            if nxt is None:
+                continue
+            c = deps.get(nxt)
+            if c is None:
+                deps[nxt] = 1
+                stack.append(nxt)
+            else:
+                deps[nxt] = c + 1
+    return deps, order
+
+
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, accumulate=True,
                  allow_unused=False):
     """The engine behind Tensor.backward, autograd.backward and autograd.grad.
@@ -271,25 +295,9 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             key = (x.grad_fn, x._output_nr) if x.grad_fn is not None else (grad_accumulator(x), 0)
             captures.setdefault(key, []).append(k)
 
-    # Count dependencies with an explicit stack (a chain of 100,000 ops must not hit recursion). A node is
-    # in `deps` once it has been seen; its count is the number of edges into it from the nodes that run.
-    deps = {}
-    order = []
-    stack = list({id(e[0][0]): e[0][0] for e in roots if e[0][0] is not None}.values())
-    for n in stack:
-        deps[n] = 0
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        for nxt, _ in n.next_functions:
-            if nxt is None:
-                continue
-            c = deps.get(nxt)
-            if c is None:
-                deps[nxt] = 1
-                stack.append(nxt)
-            else:
-                deps[nxt] = c + 1
+    # A node is in `deps` once it has been seen; its count is the number of edges into it from the nodes
+    # that run.
+    deps, order = dependencies({id(e[0][0]): e[0][0] for e in roots if e[0][0] is not None}.values())
 
     needed = None
     if captures is not None:

@@ -25,7 +25,7 @@ import itertools
 import numpy as np
 
 from engine import _backend as B
-from engine.autograd import AccumulateGrad
+from engine.autograd import AccumulateGrad, dependencies
 from engine.ops import registry as R
 from engine.tensor import Tensor
 
@@ -218,21 +218,10 @@ class _Lowering:
             _need(id(t) in self.var)
             return {id(t): g0}
         buffers = {root: [g0]}
-        deps = {root: 0}
-        stack = [root]
-        while stack:  # run_backward's dependency count, the same traversal
-            n = stack.pop()
+        deps, order = dependencies([root])  # run_backward's own count
+        for n in order:
             _need(not n._pre_hooks and not n._hooks and not n._retained)
             _need(type(n) is AccumulateGrad or id(n) in self.ops)
-            for nxt, _ in n.next_functions:
-                if nxt is None:
-                    continue
-                c = deps.get(nxt)
-                if c is None:
-                    deps[nxt] = 1
-                    stack.append(nxt)
-                else:
-                    deps[nxt] = c + 1
         leaf_grads = {}
         tie = itertools.count()
         ready = [(-root._seq, next(tie), root)]
