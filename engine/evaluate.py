@@ -772,8 +772,18 @@ def _evaluate(spec, limits, cache=None, key=None, lowering=False):
     if key is not None:
         if lowering:
             run.program.lowered = _lowered(run, out, limits)
+        elif run.total > LOWER_MAX_ELEMENTS or len(run.program.steps) > LOWER_MAX_OPS:
+            run.program.lowered = False  # never tried: see LOWER_MAX_ELEMENTS
         cache.store(key, run.program, replace=lowering)
     return out
+
+
+# Programs that lower: up to this many elements in all their tensors (as the limits count them) and ops.
+# Lowering costs its one request a few times a full run (the traced run, the walk, the check at other
+# values: time and memory outside what the limits bound), and saves only per-op Python: worth it for the
+# small programs that are most requests, not for large tensors, whose time is the arrays'.
+LOWER_MAX_ELEMENTS = 1 << 16
+LOWER_MAX_OPS = 1024
 
 
 def _lowered(run, out, limits):
@@ -782,7 +792,8 @@ def _lowered(run, out, limits):
     only the values decide, shows there. False where it does not lower, or disagrees."""
     program = run.program
     try:
-        low = lower(program, run, run.traces)
+        with np.errstate(all="ignore"):  # the walk runs the forwards and formulas again, on the recording's values
+            low = lower(program, run, run.traces)
         if low is None:
             return False
         json = program.respond[2] == "json"  # per response row, its repr as a function of its one value
@@ -1211,10 +1222,10 @@ class Program:
 
     def _run_lowered(self, spec, arrays):
         low = self.lowered
-        xs = [a.astype(d) for a, d in zip(arrays, low.leaf_np)]  # as _make_tensor converts a leaf's data
         if "seed" in spec:  # the generator's state goes on as the full path leaves it
             _seed(spec)
         with np.errstate(all="ignore"):
+            xs = [a.astype(d) for a, d in zip(arrays, low.leaf_np)]  # as _make_tensor converts a leaf's data
             data, grads = low.fn(*xs)
         wire = encode_array if self.respond[2] == "json" else _wire_b64
         tensors = {}

@@ -256,3 +256,38 @@ def test_gradient_sums_meet_in_run_backwards_order():
     (x * 1e8 + x * 1.0 + x * -1e8).sum().backward()
     assert E.evaluate(copy.deepcopy(doc))["tensors"]["x"]["grad"] == x.grad.tolist()  # torch's order, too
     assert program.lowered.source.count(" + g") == 2  # two buffer sums, written in the recorded order
+
+
+def test_lowering_raises_no_numpy_warnings():
+    """The walk and the generated function run under the same errstate as the full path: a recording with
+    log of -1 and 0, and a float16 twin whose values overflow in the cast, warn nowhere."""
+    import warnings  # noqa: PLC0415
+
+    doc = _one([-1.0, 0.0], [{"name": "y", "op": "log", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}])
+    doc["leaves"]["x"]["dtype"] = "float16"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        cache, program = _primed(doc)
+        twin = copy.deepcopy(doc)
+        twin["leaves"]["x"]["data"] = [1e6, -2.0]
+        got = E.evaluate(copy.deepcopy(twin), cache=cache)
+    assert program.lowered and [str(w.message) for w in seen] == []
+    assert _bytes(got) == _bytes(E.evaluate(copy.deepcopy(twin)))
+
+
+def test_large_programs_are_not_lowered():
+    """Past LOWER_MAX_ELEMENTS the first replay is no traced full run: the program keeps its own replay."""
+    n = E.LOWER_MAX_ELEMENTS // 2 + 1
+    doc = _one(np.linspace(-1, 1, n).tolist(),
+               [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}])
+    cache = E.PlanCache()
+    E.evaluate(copy.deepcopy(doc), cache=cache)
+    program = cache.get(cache.key(doc, E.DEFAULT_LIMITS)[0])
+    assert program.lowered is False  # decided when it was recorded
+    twin = copy.deepcopy(doc)
+    twin["leaves"]["x"]["data"] = np.linspace(-2, 0, n).tolist()
+    assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+    small = _one([1.0, 2.0], doc["ops"])
+    cache2 = E.PlanCache()
+    E.evaluate(copy.deepcopy(small), cache=cache2)
+    assert cache2.get(cache2.key(small, E.DEFAULT_LIMITS)[0]).lowered is None  # lowered at its first replay
