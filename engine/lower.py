@@ -168,13 +168,18 @@ class _Lowering:
         return Lowered(fn, source, tuple(leaf_np))
 
     def step(self, st, log):
-        _need(st.op is None and not st.multi and not st.no_grad and not st.retain and len(log) == 1)
-        op, args, arrays, attrs, out = log[0]
-        t = self.run.env[st.names[0]]
-        _need(out is t and op.nout == 1 and op.vjp_plan is not None and op.diff_index is None)
-        _need(type(t.grad_fn) is op.node_cls and t._data.dtype.kind == "f")
+        """One op of the document: the entries its function ran, in order (F.linear: t, then addmm), each on
+        known tensors (the document's, or an earlier entry's of this op); the last one's output is the op's."""
+        _need(st.op is None and not st.multi and not st.no_grad and not st.retain and len(log) >= 1)
+        _need(log[-1][4] is self.run.env[st.names[0]])
         allowed = _constants([v for v, _ in st.args], [])
         _constants([v for v, _ in st.kwargs.values()], allowed)
+        for op, args, arrays, attrs, t in log:
+            self.entry(op, args, arrays, attrs, t, allowed)
+
+    def entry(self, op, args, arrays, attrs, t, allowed):
+        _need(type(t) is Tensor and op.nout == 1 and op.vjp_plan is not None and op.diff_index is None)
+        _need(type(t.grad_fn) is op.node_cls and t._data.dtype.kind == "f")
         for p, v in attrs.items():
             _need(_is_constant(v, [op.defaults.get(p), *allowed]))
         vals = [None] * op.nparams
@@ -195,7 +200,7 @@ class _Lowering:
             exprs[pos], vals[pos] = self.const(attrs[p]), attrs[p]
         value = op.forward(*vals)
         _need(_same(value, t._data))
-        y = self.emit("y", f"{self.const(op.forward)}({', '.join(exprs)})", value)
+        y = self.emit("y", f"{self.const(op.forward)}({', '.join(exprs)})  # {op.qualname}", value)
         self.bind(t, y)
         self.ops[id(t.grad_fn)] = (op, args, y, t.grad_fn)
         self.keep.append(t.grad_fn)
@@ -212,7 +217,7 @@ class _Lowering:
         _need(t._data.size == 1 and t._data.dtype.kind == "f" and t._output_nr == 0 and t._req)
         g0 = np.ones(t._data.shape, dtype=t._data.dtype)  # ones_like_data, as _root_grads makes it
         g0 = self.emit("g", f"{self.const(np.ones)}({self.const(t._data.shape)}, "
-                            f"dtype={self.const(t._data.dtype)})", g0)
+                            f"dtype={self.const(t._data.dtype)})  # the implicit gradient", g0)
         root = t.grad_fn
         if root is None:  # a leaf's own backward: its AccumulateGrad alone runs, and stores the ones
             _need(id(t) in self.var)
@@ -246,7 +251,7 @@ class _Lowering:
                     else:  # autograd._add: same shapes, nothing requires grad: the arrays' sum
                         a, b = self.val[buf[0]], self.val[g]
                         _need(a.shape == b.shape)
-                        buf[0] = self.emit("g", f"{buf[0]} + {g}", a + b)
+                        buf[0] = self.emit("g", f"{buf[0]} + {g}  # summed in the buffer", a + b)
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     heapq.heappush(ready, (-nxt._seq, next(tie), nxt))
@@ -283,11 +288,12 @@ class _Lowering:
                 vals.append(v)
             r = fn(*vals)
             _need(hasattr(r, "shape") and hasattr(r, "dtype"))
-            name = self.emit("g", f"{self.const(fn)}({', '.join(exprs)})", r)
+            name = self.emit("g", f"{self.const(fn)}({', '.join(exprs)})  # {type(node).__name__}: "
+                                  f"{op.tensor_params[i]}", r)
             shape, want = node._in_meta[i]
             if r.shape != shape:  # _conform: the broadcast sum, on the array
                 r = R._SUM_TO[1](r, shape)
-                name = self.emit("g", f"{self.const(R._SUM_TO[1])}({name}, {self.const(shape)})", r)
+                name = self.emit("g", f"{self.const(R._SUM_TO[1])}({name}, {self.const(shape)})  # to {shape}", r)
             _need(r.dtype == want)
             out.append(name)
         return out

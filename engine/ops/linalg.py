@@ -179,6 +179,10 @@ def _addmm(c, a, b, beta=1, alpha=1):
 addmm_op = defop(
     "addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor",
     _addmm,
+    # the Tensor formulas' operations on the arrays: mm's forward, t() as .T, the operators as written
+    vjp={"self": True,
+         "mat1": lambda grad, mat2, alpha: _mm(grad, mat2.T) if alpha == 1 else _mm(grad, mat2.T) * alpha,
+         "mat2": lambda grad, mat1, alpha: _mm(mat1.T, grad) if alpha == 1 else _mm(mat1.T, grad) * alpha},
     self=lambda grad, beta: grad if beta == 1 else grad * beta,
     mat1=lambda grad, mat2, alpha: grad.mm(mat2.t()) if alpha == 1 else grad.mm(mat2.t()) * alpha,
     mat2=lambda grad, mat1, alpha: mat1.t().mm(grad) if alpha == 1 else mat1.t().mm(grad) * alpha,

@@ -130,7 +130,7 @@ def _t(a):
     return a.T
 
 
-t_op = defop("t(Tensor(a) self) -> Tensor(a)", _t, self=lambda grad: grad.t())
+t_op = defop("t(Tensor(a) self) -> Tensor(a)", _t, vjp={"self": lambda grad: _t(grad)}, self=lambda grad: grad.t())
 
 
 def _permute(a, dims):

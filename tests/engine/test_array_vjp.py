@@ -40,6 +40,11 @@ CASES = {  # op qualname -> programs over fresh leaves (x, y): each returns the 
     "_log_softmax": [lambda x, y: engine.nn.functional.log_softmax(x, -1)],
 }
 MM = [lambda x, y: x @ y.T, lambda x, y: x.mm(y.T).tanh()]
+LINEAR = {  # 2-D operands: t and addmm (F.linear with a bias is t, then addmm)
+    "t": [lambda x, y: x.t().mm(y), lambda x, y: x.t() * y.t()],
+    "addmm": [lambda x, y: engine.nn.functional.linear(x, y, y[:, 0]),
+              lambda x, y: engine.addmm(x[:, 0], x, y.T, beta=2.5, alpha=-0.5)],
+}
 SHAPES = [(), (5,), (3, 4)]
 
 
@@ -54,14 +59,14 @@ def _grads(fn, shape, dtype, create_graph, seed):
 
 def test_every_op_with_array_formulas_is_covered():
     with_vjp = {name for name, op in REGISTRY.items() if op.has_vjp}
-    assert with_vjp == set(CASES) | {"mm"}
+    assert with_vjp == set(CASES) | {"mm"} | set(LINEAR)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", [*CASES, "mm"])
+@pytest.mark.parametrize("name", [*CASES, "mm", *LINEAR])
 def test_array_formulas_equal_tensor_formulas_to_the_bit(name, dtype):
-    programs = MM if name == "mm" else CASES[name]
-    shapes = [(3, 4)] if name == "mm" else SHAPES
+    programs = MM if name == "mm" else LINEAR[name] if name in LINEAR else CASES[name]
+    shapes = [(3, 4)] if name == "mm" or name in LINEAR else SHAPES
     for k, fn in enumerate(programs):
         for shape in shapes:
             seed = zlib.crc32(f"{name}-{k}-{shape}".encode())
