@@ -178,8 +178,10 @@ class _Lowering:
             self.entry(op, args, arrays, attrs, t, allowed)
 
     def entry(self, op, args, arrays, attrs, t, allowed):
+        # entries with array formulas only (forwards known to be pure), a node recorded, or a constant of the
+        # program (no input needs a grad)
         _need(type(t) is Tensor and op.nout == 1 and op.vjp_plan is not None and op.diff_index is None)
-        _need(type(t.grad_fn) is op.node_cls and t._data.dtype.kind == "f")
+        _need((type(t.grad_fn) is op.node_cls or (t.grad_fn is None and not t._req)) and t._data.dtype.kind == "f")
         for p, v in attrs.items():
             _need(_is_constant(v, [op.defaults.get(p), *allowed]))
         vals = [None] * op.nparams
@@ -202,8 +204,9 @@ class _Lowering:
         _need(_same(value, t._data))
         y = self.emit("y", f"{self.const(op.forward)}({', '.join(exprs)})  # {op.qualname}", value)
         self.bind(t, y)
-        self.ops[id(t.grad_fn)] = (op, args, y, t.grad_fn)
-        self.keep.append(t.grad_fn)
+        if t.grad_fn is not None:
+            self.ops[id(t.grad_fn)] = (op, args, y, t.grad_fn)
+            self.keep.append(t.grad_fn)
 
     def backward(self) -> dict:
         """Walk run_backward's schedule for the one pass; the leaves' gradient variables, by id(leaf)."""

@@ -44,9 +44,10 @@ _trace_lock = threading.Lock()
 
 
 class trace:
-    """`with trace() as log:` appends (entry, args, forward operands, attrs, output Tensor) to log for every
-    node this thread records meanwhile (the op paths that record one: _record and the unrolled call), so
-    that a caller can tell which entries a function of the catalog ran, on what."""
+    """`with trace() as log:` appends (entry, args, forward operands, attrs, output) to log for every entry
+    this thread applies meanwhile: for each node recorded (_record, the unrolled call), and for each
+    single-output application that records none (no input needs a grad, or grad mode is off), so that a
+    caller can tell which entries a function of the catalog ran, on what."""
 
     def __enter__(self):
         global _tracing
@@ -358,7 +359,10 @@ class OpDef:
             if req and grad_mode.enabled:
                 return self._record(args, arrays, self.default_attrs, out)
             if self.nout == 1:
-                return Tensor._make(out)
+                t = Tensor._make(out)
+                if _tracing:  # an output that needs no grad: traced all the same (a constant of the program)
+                    _traced(self, args, arrays, self.default_attrs, t)
+                return t
             return tuple(Tensor._make(o) for o in out)
         params = self.params
         if kwargs or len(args) != len(params):
@@ -395,7 +399,10 @@ class OpDef:
             raise
         if not (req and grad_mode.enabled and self.differentiable):
             if self.nout == 1:
-                return Tensor._make(out)
+                t = Tensor._make(out)
+                if _tracing:
+                    _traced(self, tensors, arrays, {p: vals[i] for i, p in self.attr_pos}, t)
+                return t
             return tuple(Tensor._make(o) for o in out)
         attrs = {p: vals[i] for i, p in self.attr_pos} if self.attr_pos else _EMPTY
         return self._record(tensors, arrays, attrs, out)
@@ -530,7 +537,10 @@ def _fast_call(op):
             d = input._data
             out = op.forward(d, *vals)
             if not (input._req and grad_mode.enabled):
-                return make(out)
+                t = make(out)
+                if _tracing:
+                    _traced(op, (input,), (d,), attrs, t)
+                return t
             node = _new(node_cls)
             node.next_functions = (edge_of(input),)
             return finish(node, (input,), ((d.shape, d.dtype),), out)
@@ -564,12 +574,13 @@ def _fast_call(op):
         except ValueError:
             _check_broadcast((da, db))
             raise
+        if not ((a._req or (tb is Tensor and b._req)) and grad_mode.enabled):
+            t = make(out)
+            if _tracing:
+                _traced(op, (a, b), (da, db), attrs, t)
+            return t
         if tb is not Tensor:
-            if not (a._req and grad_mode.enabled):
-                return make(out)
             return op._record((a, b), [da, db], op.default_attrs, out)
-        if not ((a._req or b._req) and grad_mode.enabled):
-            return make(out)
         if not (a._req and b._req):  # one input needs no grad: the general save plan
             return op._record((a, b), [da, db], op.default_attrs, out)
         node = _new(node_cls)
