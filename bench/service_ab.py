@@ -12,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from bench.service_group import Server, _template, _wrk
+from bench.service_group import Server, _wrk, write_wrk_script
 from bench.workloads import SEED_SPEC
 
 
@@ -28,16 +28,7 @@ def main(argv=None):
     import engine  # noqa: PLC0415
 
     tmp = Path(tempfile.mkdtemp(prefix="gradserve-ab-"))
-    template, n = _template()
-    lua = tmp / "post.lua"
-    lua.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"local template = [==[{template}]==]\n"
-        'local function v() return string.format("%.3f", 1 + 9 * math.random()) end\n'
-        "request = function()\n"
-        f"  return wrk.format(nil, nil, nil, string.format(template, {', '.join(['v()'] * n)}))\n"
-        "end\n"
-    )
+    lua = write_wrk_script(tmp / "post.lua")
     (tmp / "reply.json").write_bytes(orjson.dumps(engine.evaluate(SEED_SPEC)))
     configs = [
         ("bare FastAPI (parse only)", "bench.bare_app:app", {"BENCH_BARE_REPLY": str(tmp / "reply.json")}),

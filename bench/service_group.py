@@ -159,6 +159,20 @@ def _template():
     return json.dumps(spec).replace('"@V@"', "%s"), len(spec["leaves"])
 
 
+def write_wrk_script(path: Path) -> Path:
+    """wrk's Lua script: POST the seed example, its leaves' values drawn afresh for every request."""
+    template, n_values = _template()
+    path.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"local template = [==[{template}]==]\n"
+        'local function v() return string.format("%.3f", 1 + 9 * math.random()) end\n'
+        "request = function()\n"
+        f"  return wrk.format(nil, nil, nil, string.format(template, {', '.join(['v()'] * n_values)}))\n"
+        "end\n"
+    )
+    return path
+
+
 def run(args) -> tuple[str, dict]:
     body = json.dumps(SEED_SPEC).encode()
     tmp = Path(tempfile.mkdtemp(prefix="gradserve-bench-"))
@@ -173,17 +187,9 @@ def run(args) -> tuple[str, dict]:
         (tmp / "reply.json").write_bytes(b'{"tensors":{}}' + b" " * 2500)
     # Every request carries new leaf values (the seed's structure, five fresh floats): no answer can be
     # served from a cache of earlier answers, while the plan cache (same structure) is fair game.
-    template, n_values = _template()
+    template, _ = _template()
     (tmp / "template.json").write_text(template)
-    lua = tmp / "post.lua"
-    lua.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"local template = [==[{template}]==]\n"
-        'local function v() return string.format("%.3f", 1 + 9 * math.random()) end\n'
-        "request = function()\n"
-        f"  return wrk.format(nil, nil, nil, string.format(template, {', '.join(['v()'] * n_values)}))\n"
-        "end\n"
-    )
+    lua = write_wrk_script(tmp / "post.lua")
     use_wrk = shutil.which("wrk") is not None
     notes = [
         f"load: {'wrk -t1' if use_wrk else 'bench/loadgen.py (httpx; wrk not installed)'}, "
