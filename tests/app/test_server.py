@@ -130,6 +130,8 @@ def test_overload_is_503_with_retry_after(small_server):
 
 
 def test_cuda_request_over_http(small_server):
+    # the test before killed the one compute worker (504): readyz is 503 until its replacement is up
+    assert wait_until(lambda: "backends" in small_server.ready(), 60)
     ok = small_server.ready()["backends"]["cupy"]
     r = small_server.client.post("/v1/evaluate", json={"device": "cuda", "leaves": {"a": {"data": 1.0}}})
     if ok:
