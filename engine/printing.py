@@ -250,11 +250,17 @@ def value_repr(dtype_name: str, suffixes=()):
     tail = "".join(", " + s for s in items) + ")"
     room = _LINEWIDTH - len(_PREFIX) - 2 - sum(len(s) + 2 for s in items)
     text_of = _scalar_text
+    head = _PREFIX
 
     def rep(v):
-        text = text_of(v, floating)
+        # the commonest value first: a float between 1e-4 and 1e8 in magnitude, printed fixed as _scalar_text
+        # prints it (4 digits: _PRECISION)
+        if floating and 1.0e-4 <= (v if v > 0 else -v) <= 1.0e8:
+            text = f"{v:.0f}." if v == int(v) else f"{v:.4f}"
+        else:
+            text = text_of(v, floating)
         if len(text) <= room:
-            return _PREFIX + text + tail
+            return head + text + tail
         return format_value(v, dtype_name, suffixes)
 
     return rep

@@ -9,7 +9,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.printing import format_tensor
+from engine.printing import format_tensor, format_value, value_repr
 
 FLOATS = ["float32", "float64", "float16"]
 INTS = ["int64", "int32", "int16", "int8", "uint8"]
@@ -132,6 +132,28 @@ def test_zero_dim_fast_path_at_the_boundaries(name, mode):
     each boundary of its rules, for every float dtype and suffix."""
     for v in _zero_dim_values():
         check(as_array(v, name), name, mode)
+
+
+@pytest.mark.parametrize("name", [*FLOATS, "int64", "int32", "bool"])
+def test_value_repr_is_format_value(name):
+    """printing.value_repr (a lowered replay's repr per row: the items and the line room worked out once)
+    gives format_value's text for every value at every boundary, with suffixes that fit on the first line
+    and ones that wrap, NaN, infinities and signed zeros included; and torch's own at the boundaries."""
+    suffix_sets = [[], ["requires_grad=True"], ["grad_fn=<MulBackward0>"], ["grad_fn=<" + "X" * 48 + ">"],
+                   ["grad_fn=<" + "X" * 60 + ">"], ["grad_fn=<AddBackward0>", "y" * 40]]
+    values = _zero_dim_values() + [0.0, -0.0, float("nan"), float("inf"), -float("inf"), 1.0, -2.5, 1 / 3]
+    if name in ("int64", "int32"):
+        values = [int(v) for v in values if np.isfinite(v) and abs(v) < 2**31] + [0, -7]
+    elif name == "bool":
+        values = [True, False]
+    for suffixes in suffix_sets:
+        rep = value_repr(name, suffixes)
+        for v in values:
+            assert rep(v) == format_value(v, name, suffixes), (v, suffixes)
+    rep = value_repr(name, ["requires_grad=True"] if name in FLOATS else [])
+    for v in values[:40]:
+        t = torch.tensor(v, dtype=getattr(torch, name), requires_grad=name in FLOATS)
+        assert rep(t.item()) == repr(t), v
 
 
 def test_zero_dim_long_suffix_wraps_as_torch():
