@@ -787,9 +787,9 @@ LOWER_MAX_OPS = 1024
 
 
 def _lowered(run, out, limits):
-    """The run's Program lowered (engine.lower), and checked once more at other leaf values against the full
-    path, response against response: a constant that depended on values after all, or anything else that
-    only the values decide, shows there. False where it does not lower, or disagrees."""
+    """The run's Program lowered (engine.lower), and checked at two sets of other leaf values against the
+    full path, response against response: a constant that depended on values after all, or anything else
+    that only the values decide, shows there. False where it does not lower, or disagrees."""
     program = run.program
     try:
         with np.errstate(all="ignore"):  # the walk runs the forwards and formulas again, on the recording's values
@@ -800,21 +800,29 @@ def _lowered(run, out, limits):
         low.reprs = [value_repr(dn, suffixes) if json and not shape else None
                      for _n, shape, dn, _rq, _cls, _gf, _rg, suffixes in program.fixed[0]]
         program.lowered = low
-        twin, arrays = _other_values(run.spec)
-        if orjson.dumps(program._run_lowered(twin, arrays)) != orjson.dumps(_evaluate(twin, limits)):
-            return False
+        for k in range(len(_MOVES)):
+            twin, arrays = _other_values(run.spec, k)
+            if orjson.dumps(program._run_lowered(twin, arrays)) != orjson.dumps(_evaluate(twin, limits)):
+                return False
         return low
     except Exception:  # noqa: BLE001 - lowering is an optimization: the Program's own replay stays
         return False
 
 
-def _other_values(spec):
-    """The document with every leaf's numbers moved (floats scaled and shifted, ints shifted, bools
-    flipped), so its key stays the same; and its leaf arrays, as PlanCache.key gives them."""
+# How _lowered moves a document's leaf values for its checks: floats, ints, bools. Two moves, so that a
+# constant a function derived from values (a sign, a magnitude, a maximum) differs under one of them.
+_MOVES = ((lambda a: a * -0.75 + 0.3125, lambda a: a + 1, lambda a: ~a),
+          (lambda a: a * 1.5 + 0.75, lambda a: a * 2 - 3, lambda a: ~a))
+
+
+def _other_values(spec, k=0):
+    """The document with every leaf's numbers moved by _MOVES[k], so its key stays the same; and its leaf
+    arrays, as PlanCache.key gives them."""
+    moves = _MOVES[k]
     leaves, arrays = {}, []
     for name, lspec in spec["leaves"].items():
         a = _fast_array(lspec["data"])
-        b = a * -0.75 + 0.3125 if a.dtype.kind == "f" else (a + 1 if a.dtype.kind == "i" else ~a)
+        b = moves[0](a) if a.dtype.kind == "f" else (moves[1](a) if a.dtype.kind == "i" else moves[2](a))
         leaves[name] = {**lspec, "data": b.tolist()}
         arrays.append(np.array(leaves[name]["data"]))
     return {**spec, "leaves": leaves}, arrays

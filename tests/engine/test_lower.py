@@ -297,3 +297,20 @@ def test_large_programs_are_not_lowered():
     cache2 = E.PlanCache()
     E.evaluate(copy.deepcopy(small), cache=cache2)
     assert cache2.get(cache2.key(small, E.DEFAULT_LIMITS)[0]).lowered is None  # lowered at its first replay
+
+
+def test_a_constant_the_first_move_keeps_is_caught_by_the_second(monkeypatch):
+    """An int constant from the values' magnitude (max |x| > 1): the first move (-0.75x + 0.3125) keeps it
+    for these values, the second (1.5x + 0.75) does not."""
+    def scale(input: Tensor) -> Tensor:
+        return engine.mul(input, 2 if float(np.abs(input._data).max()) > 1.0 else 3)
+
+    monkeypatch.setitem(OPS, "test_scale_m", scale)
+    doc = _one([0.5, -0.5], [{"name": "y", "op": "test_scale_m", "args": ["x"]},
+                             {"name": "s", "op": "sum", "args": ["y"]}])
+    assert float(np.abs(np.array([0.5, -0.5]) * -0.75 + 0.3125).max()) <= 1.0  # the first move keeps it
+    cache, program = _primed(doc)
+    assert program.lowered is False
+    twin = copy.deepcopy(doc)
+    twin["leaves"]["x"]["data"] = [4.0, 1.0]
+    assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
