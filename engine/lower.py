@@ -70,7 +70,7 @@ def _constants(raw, out):
 def _is_constant(v, allowed):
     """An attribute or scalar operand the structure fixes: plain, and a float only where it is an entry's
     default or one of the document's numbers (a scale a function computed from values would be neither;
-    the caller's second run at other values is the check for everything else)."""
+    the caller's runs at other values are the check for everything else)."""
     if isinstance(v, tuple | list):
         return all(_is_constant(x, allowed) for x in v)
     if type(v) is float:
