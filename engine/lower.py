@@ -14,7 +14,8 @@ retain_grad, no warnings. Anything else keeps the Program's own replay.
 
 The schedule is the one run_backward follows (the same dependency count, the same heap order, the same
 buffer sums), walked once over the recording's nodes while the formulas run on the recording's own
-arrays; the function is kept only where running it gives the recording's values and grads bit for bit.
+arrays; the function is kept only where running it gives the recording's values and grads bit for bit
+(and engine.evaluate then holds its responses to the full path's at two other sets of leaf values).
 tests/engine/test_lower.py holds lowered replays to the full path.
 """
 from __future__ import annotations
