@@ -97,8 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               start_timeout=settings.worker_start_timeout_s)
             await pool.start()
         await anyio.to_thread.run_sync(eng.cuda_status)  # warm the cache off the event loop
-        metrics = app.state.metrics
-        app.state.evaluator = EvaluateService(settings, pool, placed=metrics.placements if metrics else None)
+        app.state.evaluator = EvaluateService(settings, pool, metrics=app.state.metrics)
         _tune_gc()
         try:
             yield

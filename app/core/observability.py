@@ -123,7 +123,6 @@ class Metrics:
             r.register(_WorkerRestarts(app_state))
             r.register(_PlanCache())
 
-
     def child(self, metric, *labels):
         """metric.labels(*labels), kept: prometheus_client takes a lock and builds a key on every call.
         Labels here are bounded (routes, statuses, devices, placements), so the dict is too."""

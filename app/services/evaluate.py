@@ -71,11 +71,10 @@ class Plan:
 
 
 class EvaluateService:
-    def __init__(self, settings: Settings, pool: WorkerPool | None, placed=None):
+    def __init__(self, settings: Settings, pool: WorkerPool | None, metrics=None):
         self.settings = settings
         self.pool = pool
-        self._placed = placed  # a Prometheus counter labelled by placement, or None
-        self._placed_by: dict = {}  # its children, by placement
+        self._metrics = metrics  # app.core.observability.Metrics (placements counted there), or None
         self.limits: eng.LimitsTuple = (settings.max_tensor_elements, settings.max_total_elements,
                                         settings.max_ops)
         eng.configure_plans(settings.plan_cache_entries)
@@ -126,11 +125,9 @@ class EvaluateService:
     async def evaluate(self, body: bytes) -> bytes:
         """The response document, encoded; raises the errors that errors.to_response maps."""
         out, placement = await self._evaluate(body)
-        if self._placed is not None:
-            child = self._placed_by.get(placement)
-            if child is None:
-                child = self._placed_by[placement] = self._placed.labels(placement)
-            child.inc()
+        m = self._metrics
+        if m is not None:
+            m.child(m.placements, placement).inc()
         return out
 
     async def _evaluate(self, body: bytes) -> tuple[bytes, str]:
