@@ -29,7 +29,7 @@ from engine.errors import (
 from engine.lower import lower
 from engine.ops._util import infer_size, size_arg, wrap_dim
 from engine.ops.registry import trace
-from engine.printing import format_tensor, format_value, value_repr
+from engine.printing import format_tensor, format_value
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, as_tensor, tensor
 
 # ----- limits -----
@@ -162,7 +162,7 @@ def _numel(shape):
 
 def _wire_number(v):
     """A Python number as the protocol writes it: non-finite floats as strings."""
-    if type(v) is float and not math.isfinite(v):
+    if type(v) is float and v - v != 0:  # inf - inf and NaN - NaN are NaN: not finite
         return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
     return v
 
@@ -771,7 +771,7 @@ def _evaluate(spec, limits, cache=None, key=None, lowering=False):
         out = _respond(run, spec, caught)
     if key is not None:
         if lowering:
-            run.program.lowered = _lowered(run, out, limits)
+            run.program.lowered = _lowered(run, limits)
         elif run.total > LOWER_MAX_ELEMENTS or len(run.program.steps) > LOWER_MAX_OPS:
             run.program.lowered = False  # never tried: see LOWER_MAX_ELEMENTS
         cache.store(key, run.program, replace=lowering)
@@ -786,7 +786,7 @@ LOWER_MAX_ELEMENTS = 1 << 16
 LOWER_MAX_OPS = 1024
 
 
-def _lowered(run, out, limits):
+def _lowered(run, limits):
     """The run's Program lowered (engine.lower), and checked at two sets of other leaf values against the
     full path, response against response: a constant that depended on values after all, or anything else
     that only the values decide, shows there. False where it does not lower, or disagrees."""
@@ -796,9 +796,6 @@ def _lowered(run, out, limits):
             low = lower(program, run, run.traces)
         if low is None:
             return False
-        json = program.respond[2] == "json"  # per response row, its repr as a function of its one value
-        low.reprs = [value_repr(dn, suffixes) if json and not shape else None
-                     for _n, shape, dn, _rq, _cls, _gf, _rg, suffixes in program.fixed[0]]
         program.lowered = low
         for k in range(len(_MOVES)):
             twin, arrays = _other_values(run.spec, k)
@@ -1227,7 +1224,6 @@ class Program:
         except Exception:  # noqa: BLE001 - any surprise: the full path answers (and raises what it must)
             return None
 
-
     def _run_lowered(self, spec, arrays):
         low = self.lowered
         if "seed" in spec:  # the generator's state goes on as the full path leaves it
@@ -1240,13 +1236,8 @@ class Program:
         for (n, shape, dn, rq, _cls, gf, rg, suffixes), rep, d, g in zip(self.fixed[0], low.reprs, data, grads):
             if rep is not None:  # one value, as JSON: read once, for data and repr (and its grad's one)
                 v = d.item()
-                if g is not None:
-                    g = g.item()
-                    if g - g != 0:  # inf - inf and NaN - NaN are NaN: a non-finite grad, written as a string
-                        g = _wire_number(g)
-                tensors[n] = {"shape": [], "dtype": dn, "data": v if v - v == 0 else _wire_number(v),
-                              "requires_grad": rq, "is_leaf": gf is None, "grad_fn": gf, "grad": g,
-                              "retains_grad": rg, "repr": rep(v)}
+                tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, _wire_number(v),
+                                         _wire_number(g.item()) if g is not None else None, rep(v))
             else:
                 tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, wire(d), wire(g) if g is not None else None,
                                          format_tensor(d, dn, suffixes))

@@ -28,6 +28,7 @@ import numpy as np
 from engine import _backend as B
 from engine.autograd import AccumulateGrad, dependencies
 from engine.ops import registry as R
+from engine.printing import value_repr
 from engine.tensor import Tensor
 
 
@@ -36,11 +37,11 @@ class Lowered:
 
     __slots__ = ("fn", "source", "leaf_np", "reprs")
 
-    def __init__(self, fn, source, leaf_np):
+    def __init__(self, fn, source, leaf_np, reprs):
         self.fn = fn
         self.source = source  # the generated Python, for reading (docs/ENGINE.md, "Lowering")
         self.leaf_np = leaf_np  # each leaf's NumPy dtype, as _make_tensor converts its data
-        self.reprs = None  # the caller's (engine.evaluate: per response row, its repr function or None)
+        self.reprs = reprs  # per response row, its repr as a function of its one value (JSON, 0-d), or None
 
 
 class _NotLowerable(Exception):
@@ -166,7 +167,10 @@ class _Lowering:
             t = run.env[n]
             _need(_same(d, t._data))
             _need((g is None and t._grad is None) or (g is not None and _same(g, t._grad._data)))
-        return Lowered(fn, source, tuple(leaf_np))
+        json = program.respond[2] == "json"
+        reprs = [value_repr(dn, suffixes) if json and not shape else None
+                 for _n, shape, dn, _rq, _cls, _gf, _rg, suffixes in program.fixed[0]]
+        return Lowered(fn, source, tuple(leaf_np), reprs)
 
     def step(self, st, log):
         """One op of the document: the entries its function ran, in order (F.linear: t, then addmm), each on
@@ -205,9 +209,8 @@ class _Lowering:
         _need(_same(value, t._data))
         y = self.emit("y", f"{self.const(op.forward)}({', '.join(exprs)})  # {op.qualname}", value)
         self.bind(t, y)
-        if t.grad_fn is not None:
+        if t.grad_fn is not None:  # (the tuple keeps the node alive while its id is a key)
             self.ops[id(t.grad_fn)] = (op, args, y, t.grad_fn)
-            self.keep.append(t.grad_fn)
 
     def backward(self) -> dict:
         """Walk run_backward's schedule for the one pass; the leaves' gradient variables, by id(leaf)."""

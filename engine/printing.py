@@ -231,10 +231,14 @@ def format_tensor(data, dtype_name: str, suffixes: list[str] = ()) -> str:
     return _format_array(arr, dtype_name, floating, suffixes)
 
 
+def _value_items(dtype_name, suffixes):
+    """What a 0-d repr prints after its value: the dtype where torch names it, then the suffixes."""
+    return ([] if dtype_name in _DEFAULT_DTYPES else ["dtype=torch." + dtype_name]) + list(suffixes)
+
+
 def format_value(v, dtype_name: str, suffixes=()) -> str:
     """``repr()`` of a 0-d tensor of ``dtype_name`` holding the Python number ``v`` (its ``.item()``)."""
-    items = [] if dtype_name in _DEFAULT_DTYPES else ["dtype=torch." + dtype_name]
-    items.extend(suffixes)
+    items = _value_items(dtype_name, suffixes)
     return _add_suffixes(_PREFIX + _scalar_text(v, dtype_name in _FLOAT_NAMES), items, len(_PREFIX),
                          force_newline=False)
 
@@ -244,23 +248,15 @@ def value_repr(dtype_name: str, suffixes=()):
     value worked out once: the items after the value, and how long its text may be before _add_suffixes
     would break the line (the whole tail fits on the first line while prefix, text and items stay within
     the line width)."""
-    items = [] if dtype_name in _DEFAULT_DTYPES else ["dtype=torch." + dtype_name]
-    items.extend(suffixes)
+    items = _value_items(dtype_name, suffixes)
     floating = dtype_name in _FLOAT_NAMES
     tail = "".join(", " + s for s in items) + ")"
     room = _LINEWIDTH - len(_PREFIX) - 2 - sum(len(s) + 2 for s in items)
-    text_of = _scalar_text
-    head = _PREFIX
 
     def rep(v):
-        # the commonest value first: a float between 1e-4 and 1e8 in magnitude, printed fixed as _scalar_text
-        # prints it (4 digits: _PRECISION)
-        if floating and 1.0e-4 <= (v if v > 0 else -v) <= 1.0e8:
-            text = f"{v:.0f}." if v == int(v) else f"{v:.4f}"
-        else:
-            text = text_of(v, floating)
+        text = _scalar_text(v, floating)
         if len(text) <= room:
-            return head + text + tail
+            return _PREFIX + text + tail
         return format_value(v, dtype_name, suffixes)
 
     return rep

@@ -579,9 +579,7 @@ def _fast_call(op):
             if _tracing:
                 _traced(op, (a, b), (da, db), attrs, t)
             return t
-        if tb is not Tensor:
-            return op._record((a, b), [da, db], op.default_attrs, out)
-        if not (a._req and b._req):  # one input needs no grad: the general save plan
+        if tb is not Tensor or not (a._req and b._req):  # an input that needs no grad: the general save plan
             return op._record((a, b), [da, db], op.default_attrs, out)
         node = _new(node_cls)
         node.next_functions = (edge_of(a), edge_of(b))
