@@ -14,9 +14,8 @@ from pydantic.json_schema import models_json_schema
 from app import __version__
 from app.core.config import Settings, get_settings
 from app.core.errors import install_handlers
-from app.core.middleware import CatchAllMiddleware, InFlight, InFlightLimitMiddleware
-from app.core.observability import Metrics, ObservabilityMiddleware, configure_access_log
-from app.core.security import APIKeyMiddleware
+from app.core.front import Front, InFlight
+from app.core.observability import Metrics, configure_access_log
 from app.core.workers import WorkerPool
 from app.routers import docs, evaluate, health, metrics, ops
 from app.schemas import EvaluateRequest
@@ -49,14 +48,12 @@ def _configure_logging(level: str) -> None:
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    # Starlette runs the last added outermost. Inner to outer: catch-all (clean 500s), in-flight limit,
-    # API keys, request id + metrics + access log, then CORS outermost (so that every answer, a 401 too,
-    # carries its headers).
-    app.add_middleware(CatchAllMiddleware)
-    app.add_middleware(InFlightLimitMiddleware, in_flight=app.state.in_flight, limited=("/v1/evaluate",))
-    app.add_middleware(APIKeyMiddleware, keys=settings.api_key_list())
-    # Request id, metrics and access log outside the key check, so that 401s are counted and logged too.
-    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics, log_access=settings.access_log)
+    """The front door (request id, API keys, in-flight limit, catch-all, metrics, access log; POST
+    /v1/evaluate served from there), and CORS outermost, so that every answer, a 401 too, carries its
+    headers."""
+    app.add_middleware(Front, metrics=app.state.metrics, log_access=settings.access_log,
+                       keys=settings.api_key_list(), in_flight=app.state.in_flight, limited=("/v1/evaluate",),
+                       direct=evaluate.DIRECT)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
@@ -117,7 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_access_log()
     install_handlers(app)
     _add_middleware(app, settings)
-    app.router.routes.append(evaluate.LEAN_ROUTE)  # matched before the documented route of the same path
     for module in (evaluate, ops, health, metrics):
         app.include_router(module.router)
     docs.install(app)

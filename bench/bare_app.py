@@ -2,9 +2,9 @@
 
 POST /v1/evaluate only parses the body (orjson) and answers a fixed reply of the real response's size
 (BENCH_BARE_REPLY names a file holding it). With BENCH_BARE_MODE=engine it is the reference handler
-instead: parse, engine.evaluate inline (with a plan cache), orjson-encode, served by a plain Starlette route
-as app.main serves /v1/evaluate (app/routers/evaluate.py, LEAN_ROUTE); the cost floor of any app/ built on
-the engine.
+instead: parse, engine.evaluate inline (with a plan cache), orjson-encode, answered by a pure ASGI layer in
+front of the router, as app.main's front door (app/core/front.py) serves /v1/evaluate; the cost floor of any
+app/ built on the engine.
 
     uvicorn bench.bare_app:app --workers 2 --log-level warning --no-access-log
 """
@@ -15,7 +15,6 @@ import os
 
 import orjson
 from fastapi import FastAPI, Request, Response
-from starlette.routing import Route
 
 MODE = os.environ.get("BENCH_BARE_MODE", "parse")
 _path = os.environ.get("BENCH_BARE_REPLY")
@@ -34,11 +33,26 @@ if MODE == "engine":
 
     plans = engine.PlanCache()  # as app/ does: a document shaped like an earlier one runs its recorded program
 
-    async def evaluate(request: Request):
-        spec = orjson.loads(await request.body())
-        return Response(orjson.dumps(engine.evaluate(spec, cache=plans)), media_type="application/json")
+    class Direct:
+        def __init__(self, app):
+            self.app = app
 
-    app.router.routes.append(Route("/v1/evaluate", evaluate, methods=["POST"]))
+        async def __call__(self, scope, receive, send):
+            if scope["type"] != "http" or scope["path"] != "/v1/evaluate" or scope["method"] != "POST":
+                await self.app(scope, receive, send)
+                return
+            chunks = []
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            out = orjson.dumps(engine.evaluate(orjson.loads(b"".join(chunks)), cache=plans))
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-length", str(len(out)).encode()), (b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": out})
+
+    app.add_middleware(Direct)
 
 else:
 

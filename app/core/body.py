@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope
 
 from app.core.errors import BodyTooLarge, InvalidJSON, MissingBody
 
@@ -15,19 +16,27 @@ def _too_large(size: int | str, limit: int) -> BodyTooLarge:
     return BodyTooLarge(f"request body of {size} bytes is over the limit max_body_bytes={limit}", ["body"])
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole body, refused as soon as it is known to pass `limit`: by Content-Length, else while
-    streaming."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(declared, limit)
+    streaming. A client gone before the end raises ClientDisconnect, as Request.stream() does."""
+    for k, v in scope["headers"]:
+        if k == b"content-length":
+            if v.isdigit() and int(v) > limit:
+                raise _too_large(v.decode(), limit)
+            break
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(f"more than {limit}", limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(f"more than {limit}", limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
 _SCALARS = frozenset((int, float, str, bool, type(None)))

@@ -1,4 +1,4 @@
-"""Prometheus metrics, request ids and structured JSON access logs (one pure ASGI middleware).
+"""Prometheus metrics and structured JSON access logs (written by app/core/front.py, per request).
 
 Metrics are per server process: `gradserve serve --workers N` runs N uvicorn processes, and each one
 serves its own /metrics (a scrape reaches whichever process accepted the connection). Run one process
@@ -8,20 +8,18 @@ Each app instance has its own CollectorRegistry, so several apps in one process 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.services.engine import PLANS
 
 access_log = logging.getLogger("gradserve.access")
 
-_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _DEVICE = re.compile(rb'"device":"([a-z]{1,16})"')
 _DEVICE_KEY = b'"device":"'
 _TAIL = 4096  # bytes of an error body kept for its type
@@ -123,6 +121,19 @@ class Metrics:
             r.register(_WorkerRestarts(app_state))
             r.register(_PlanCache())
 
+    def observe(self, method: str, route: str, status: int, elapsed: float, kept: list[bytes],
+                evaluate: bool) -> None:
+        """One answered request. `kept`: an error body's head (for its type); a 200 evaluate body's last two
+        chunks (for its device)."""
+        self.child(self.requests, method, route, str(status)).inc()
+        self.child(self.latency, method, route).observe(elapsed)
+        if status >= 400:
+            self.errors.labels(route, str(status), _error_type(b"".join(kept))).inc()
+        elif status == 200 and evaluate and kept:
+            device = _device(kept[-1] if len(kept) == 1 else kept[-2][-_TAIL:] + kept[-1])
+            if device is not None:
+                self.child(self.devices, device).inc()
+
     def child(self, metric, *labels):
         """metric.labels(*labels), kept: prometheus_client takes a lock and builds a key on every call.
         Labels here are bounded (routes, statuses, devices, placements), so the dict is too."""
@@ -131,12 +142,6 @@ class Metrics:
         if c is None:
             c = self._children[key] = metric.labels(*labels)
         return c
-
-
-def _route(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "<unmatched>"  # never the raw path: bounded cardinality
 
 
 def _device(body: bytes) -> str | None:
@@ -157,77 +162,12 @@ def _error_type(body: bytes) -> str:
         return "unknown"
 
 
-class ObservabilityMiddleware:
-    """Request id (a sane incoming X-Request-ID, else a uuid4 hex) echoed in the response, metrics, and
-    one JSON access-log line per request: method, path, status, duration_ms, request_id, client."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics | None, log_access: bool = True):
-        self.app = app
-        self.metrics = metrics
-        self.log_access = log_access
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = None
-        for k, v in scope.get("headers", ()):
-            if k == b"x-request-id":
-                try:
-                    s = v.decode("ascii")
-                except UnicodeDecodeError:
-                    break
-                rid = s if _SANE_ID.fullmatch(s) else None
-                break
-        rid = rid or os.urandom(16).hex()  # 128 random bits as 32 hex digits (uuid4().hex's form, 4x cheaper)
-        scope.setdefault("state", {})["request_id"] = rid
-        status = 500
-        keep: list[bytes] = []  # an error body's head (its type); a 200 evaluate body's last two chunks
-        kept = 0
-        evaluate = scope["path"].rstrip("/") == "/v1/evaluate"
-
-        async def send_wrapped(message: Message) -> None:
-            nonlocal status, kept
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
-                headers.append((b"x-request-id", rid.encode()))
-                message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body" and self.metrics is not None:
-                chunk = message.get("body", b"")
-                if status >= 400 and kept < _TAIL:
-                    keep.append(chunk[:_TAIL - kept])
-                    kept += len(keep[-1])
-                elif status == 200 and evaluate and chunk:
-                    keep.append(chunk)  # the body itself, not a copy: only the last two are kept
-                    if len(keep) > 2:
-                        del keep[0]
-            await send(message)
-
-        m = self.metrics
-        if m is not None:
-            m.serving += 1
-        t0 = time.perf_counter()
-        try:
-            await self.app(scope, receive, send_wrapped)
-        finally:
-            elapsed = time.perf_counter() - t0
-            route = _route(scope)
-            if m is not None:
-                m.serving -= 1
-                m.child(m.requests, scope["method"], route, str(status)).inc()
-                m.child(m.latency, scope["method"], route).observe(elapsed)
-                if status >= 400:
-                    m.errors.labels(route, str(status), _error_type(b"".join(keep))).inc()
-                elif status == 200 and evaluate and keep:
-                    device = _device(keep[-1] if len(keep) == 1 else keep[-2][-_TAIL:] + keep[-1])
-                    if device is not None:
-                        m.child(m.devices, device).inc()
-            if self.log_access and access_log.isEnabledFor(logging.INFO):
-                client = scope.get("client")
-                _write_access(orjson.dumps({
-                    "ts": round(time.time(), 3), "event": "access", "method": scope["method"],
-                    "path": scope["path"], "route": route, "status": status,
-                    "duration_ms": round(elapsed * 1000, 3), "request_id": rid,
-                    "client": f"{client[0]}:{client[1]}" if client else None,
-                }).decode())
+def log_access(scope: Scope, route: str, status: int, elapsed: float, request_id: str) -> None:
+    """One JSON access line, where the access logger is enabled."""
+    if access_log.isEnabledFor(logging.INFO):
+        client = scope.get("client")
+        _write_access(orjson.dumps({
+            "ts": round(time.time(), 3), "event": "access", "method": scope["method"], "path": scope["path"],
+            "route": route, "status": status, "duration_ms": round(elapsed * 1000, 3), "request_id": request_id,
+            "client": f"{client[0]}:{client[1]}" if client else None,
+        }).decode())

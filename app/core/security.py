@@ -1,10 +1,11 @@
-"""Optional API keys (GRADSERVE_API_KEYS): pure ASGI middleware, keys compared in constant time."""
+"""Optional API keys (GRADSERVE_API_KEYS), compared in constant time; app/core/front.py asks `refusal`."""
 from __future__ import annotations
 
 import hmac
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Scope
 
 from app.core.errors import error_response
 
@@ -33,27 +34,16 @@ def presented_key(headers: Headers) -> str | None:
     return key.strip() if key is not None and key.strip() else None
 
 
-class APIKeyMiddleware:
-    """401 (FastAPI's error shape, `WWW-Authenticate: Bearer`) for requests without a valid key."""
-
-    def __init__(self, app: ASGIApp, keys: list[str]):
-        self.app = app
-        self.keys = [k.encode("utf-8") for k in keys]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys:
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        key = presented_key(Headers(scope=scope))
-        if key is not None and key_matches(key, self.keys):
-            await self.app(scope, receive, send)
-            return
-        msg = ("an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
-               if key is None else "the API key is not valid")
-        response = error_response(401, [{"type": "unauthorized", "loc": ["header", "authorization"],
-                                          "msg": msg}], headers={"WWW-Authenticate": "Bearer"})
-        await response(scope, receive, send)
+def refusal(scope: Scope, keys: list[bytes]) -> Response | None:
+    """The 401 (FastAPI's error shape, `WWW-Authenticate: Bearer`) for a request without a valid key to a
+    path that needs one; None where it may pass. `keys`: encoded; none means the server is open."""
+    path = scope["path"]
+    if not keys or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+        return None
+    key = presented_key(Headers(scope=scope))
+    if key is not None and key_matches(key, keys):
+        return None
+    msg = ("an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+           if key is None else "the API key is not valid")
+    return error_response(401, [{"type": "unauthorized", "loc": ["header", "authorization"], "msg": msg}],
+                          headers={"WWW-Authenticate": "Bearer"})

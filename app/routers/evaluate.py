@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from app.core.body import read_body
 from app.core.errors import NotReady
@@ -40,25 +40,25 @@ _ERRORS = {
         "schema": {"$ref": "#/components/schemas/EvaluateRequest"}, "examples": EXAMPLES}}}},
 )
 async def evaluate(request: Request) -> JSONBytes:
-    """Served through LEAN_ROUTE (a plain Starlette route, first in the app's routes); the FastAPI route
-    above declares it for OpenAPI and the docs, with its examples and error responses."""
-    service = getattr(request.app.state, "evaluator", None)
+    """Documents the route (and serves it under a root path); app/core/front.py calls `serve` directly."""
+    return JSONBytes(await _answer(request.scope, request.receive))
+
+
+async def _answer(scope: Scope, receive: Receive) -> bytes:
+    service = getattr(scope["app"].state, "evaluator", None)
     if service is None:
         raise NotReady("the server is starting (its lifespan has not run)")
-    body = await read_body(request, request.app.state.settings.max_body_bytes)
-    return JSONBytes(await service.evaluate(body))
+    return await service.evaluate(await read_body(scope, receive, service.settings.max_body_bytes))
 
 
-# The hot path: the same function as a plain Starlette route. FastAPI's route machinery (dependency solving,
-# its request and response wrapping) costs ~20 us a request in-process, a fifth of a small program's whole
-# time; this function has no parameters for FastAPI to solve, reads and answers by hand, and raises the same
-# exceptions, which the app's handlers map as they do for any route (docs/PERFORMANCE.md).
-class _LeanRoute(Route):
-    def matches(self, scope):
-        match, child = super().matches(scope)
-        if match is not Match.NONE:  # as FastAPI's routes do: the metrics and access log read the route's path
-            child["route"] = self
-        return match, child
+async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+    """POST /v1/evaluate as a plain ASGI function: what the route above answers, as its JSONBytes would send
+    it (the same two headers, in the same order); errors are raised for the caller to map."""
+    out = await _answer(scope, receive)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", str(len(out)).encode()), (b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": out})
 
 
-LEAN_ROUTE = _LeanRoute("/v1/evaluate", evaluate, methods=["POST"], include_in_schema=False)
+# What app/core/front.py serves itself: {path: (ASGI function, the route the router matches for it)}.
+DIRECT = {"/v1/evaluate": (serve, next(r for r in router.routes if r.path == "/v1/evaluate"))}

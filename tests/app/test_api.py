@@ -263,32 +263,6 @@ def test_not_found_has_the_error_shape(client):
     assert only_error(client.get("/v1/evaluate"), 405)["type"] == "method_not_allowed"
 
 
-def test_evaluate_is_served_by_the_lean_route_and_documented_once():
-    """POST /v1/evaluate runs through the plain Starlette route (no FastAPI dependency solving), whose path
-    the metrics and access log read; the FastAPI route of the same path only documents it."""
-    from app.routers import evaluate as ev  # noqa: PLC0415
-
-    app = create_app(Settings(compute_workers=0, access_log=False))
-    seen = []
-
-    async def outer(scope, receive, send):
-        await app(scope, receive, send)
-        if scope["type"] == "http":
-            seen.append(scope.get("route"))
-
-    with TestClient(outer) as c:
-        r = c.post("/v1/evaluate", json={"leaves": {"a": {"data": 2.0, "requires_grad": True}},
-                                         "ops": [{"name": "y", "op": "mul", "args": ["a", "a"]}],
-                                         "backward": [{"tensor": "y"}]})
-        assert r.status_code == 200 and r.json()["tensors"]["a"]["grad"] == 4.0
-        bad = c.post("/v1/evaluate", content=b"{")
-        assert bad.status_code == 422 and bad.json()["detail"][0]["type"] == "json_invalid"
-        assert c.get("/v1/evaluate").status_code == 405
-        paths = c.get("/openapi.json").json()["paths"]
-    assert seen[0] is ev.LEAN_ROUTE and seen[1] is ev.LEAN_ROUTE
-    assert list(paths["/v1/evaluate"]) == ["post"] and paths["/v1/evaluate"]["post"]["requestBody"]
-
-
 def test_docs_pages_are_served_without_a_cdn(client):
     for path in ("/docs", "/redoc"):
         r = client.get(path)

@@ -1,0 +1,154 @@
+"""The app's front door: one pure ASGI layer for what every HTTP request gets, and the direct dispatch of
+the hot route.
+
+Every request, in this order: a request id (echoed as X-Request-ID), the API key check (401), the in-flight
+limit of the evaluate path (503 with Retry-After), a last-resort catch-all (whatever escaped the exception
+handlers becomes a logged, clean 500), then metrics and one access-log line once it is answered.
+
+`direct` routes (POST /v1/evaluate) are called from here as plain ASGI functions: not through Starlette's
+exception middleware, FastAPI's exit-stack middleware, the router and a route's request/response wrapping.
+Their exceptions are mapped by the same `errors.to_response` the app's exception handlers call, and
+`scope["route"]` is set to the app's own route of that path, as the router would, for the metrics and the
+access log. Where the app is mounted under a root path, the router serves them instead (the same function,
+behind the documented FastAPI route): the answers are the same either way (tests/app/test_front.py).
+
+One layer, not four middlewares: each ASGI layer costs a coroutine and a send wrapper per request, and the
+framework's path to a route ~20-30 us more, against ~50 us for a small program's whole evaluation
+(docs/PERFORMANCE.md, "The front door")."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import OverCapacity, to_response
+from app.core.observability import _TAIL, Metrics, log_access
+from app.core.security import refusal
+
+log = logging.getLogger("gradserve")
+
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+class InFlight:
+    """Counter of evaluations in progress in this process (one event loop: no lock needed)."""
+
+    def __init__(self, limit: int, retry_after_s: int):
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.count = 0
+
+
+def _request_id(scope: Scope) -> str:
+    """A sane incoming X-Request-ID, else 128 random bits as 32 hex digits (uuid4().hex's form, 4x cheaper)."""
+    for k, v in scope.get("headers", ()):
+        if k == b"x-request-id":
+            try:
+                s = v.decode("ascii")
+            except UnicodeDecodeError:
+                break
+            if _SANE_ID.fullmatch(s):
+                return s
+            break
+    return os.urandom(16).hex()
+
+
+class Front:
+    """See the module. `keys`: the API keys (none: open); `limited`: path endings under the in-flight limit;
+    `direct`: {path: (ASGI function, the app's route of that path)} for POST requests served from here."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics | None, log_access: bool, keys: list[str],
+                 in_flight: InFlight, limited: tuple[str, ...], direct: dict):
+        self.app = app
+        self.metrics = metrics
+        self.log_access = log_access
+        self.keys = [k.encode("utf-8") for k in keys]
+        self.in_flight = in_flight
+        self.limited = limited
+        self.direct = direct
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = rid
+        m = self.metrics
+        evaluate = scope["path"].rstrip("/") == "/v1/evaluate"
+        status = 0  # nothing sent yet
+        kept: list[bytes] = []  # for the metrics: an error body's head; a 200 evaluate body's last two chunks
+        size = 0
+
+        async def send_wrapped(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and m is not None:
+                chunk = message.get("body", b"")
+                if status >= 400 and size < _TAIL:
+                    kept.append(chunk[:_TAIL - size])
+                    size += len(kept[-1])
+                elif status == 200 and evaluate and chunk:
+                    kept.append(chunk)  # the body itself, not a copy: only the last two are kept
+                    if len(kept) > 2:
+                        del kept[0]
+            await send(message)
+
+        if m is not None:
+            m.serving += 1
+        t0 = time.perf_counter()
+        try:
+            await self._answer(scope, receive, send_wrapped)
+        except Exception as exc:  # noqa: BLE001 - the catch-all: the mapped error, or a clean, logged 500
+            if status:  # too late for a clean body: log, and let the connection close
+                log.error("error after the response started", exc_info=exc)
+            else:
+                await to_response(exc)(scope, receive, send_wrapped)
+        finally:
+            elapsed = time.perf_counter() - t0
+            status = status or 500
+            route = _route(scope)
+            if m is not None:
+                m.serving -= 1
+                m.observe(scope["method"], route, status, elapsed, kept, evaluate)
+            if self.log_access:
+                log_access(scope, route, status, elapsed, rid)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused = refusal(scope, self.keys)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        path = scope["path"]
+        limited = path.rstrip("/").endswith(self.limited)
+        f = self.in_flight
+        if limited:
+            if f.count >= f.limit:
+                exc = OverCapacity(f"the server is at capacity ({f.limit} evaluations in flight); retry later",
+                                   headers={"Retry-After": str(f.retry_after_s)})
+                await to_response(exc)(scope, receive, send)
+                return
+            f.count += 1
+        try:
+            direct = self.direct.get(path) if scope["method"] == "POST" and not scope.get("root_path") else None
+            if direct is None:
+                await self.app(scope, receive, send)
+            else:
+                scope["route"] = direct[1]
+                await direct[0](scope, receive, send)
+        finally:
+            if limited:
+                f.count -= 1
+
+
+def _route(scope: Scope) -> str:
+    """The matched route's template, never the raw path (bounded cardinality for the metrics)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"

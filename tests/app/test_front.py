@@ -1,0 +1,153 @@
+"""The front door (app/core/front.py) serves POST /v1/evaluate itself, not through the router: its answers,
+metrics and access-log lines must be the ones the framework's route of that path gives."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.core.front import Front
+from app.main import create_app
+from app.routers import evaluate as ev
+from tests.app.conftest import cheap_program
+
+SEED = cheap_program()
+
+
+def _through_router(app):
+    """The same app with nothing served directly: every request goes through the router."""
+    (front,) = [m for m in app.user_middleware if m.cls is Front]
+    front.kwargs["direct"] = {}
+    return app
+
+
+def _cases():
+    unknown_op = {**SEED, "ops": [{"name": "c", "op": "no_such_op", "args": ["a"]}]}
+    torch_error = {"leaves": {"a": {"data": [1.0, 2.0], "requires_grad": True}},
+                   "ops": [{"name": "c", "op": "mm", "args": ["a", "a"]}]}
+    many_ops = {"leaves": {"a": {"data": 1.0}},
+                "ops": [{"name": f"c{i}", "op": "neg", "args": ["a"]} for i in range(5)]}
+    big = {"leaves": {"a": {"data": [0.0] * 400}}}
+    return [
+        ("seed, first", json.dumps(SEED).encode(), {}),
+        ("seed, replayed", json.dumps(SEED).encode(), {}),
+        ("seed, other values", json.dumps({**SEED, "leaves": {"a": {"data": 5.0, "requires_grad": True},
+                                                              "b": {"data": -1.5}}}).encode(), {}),
+        ("invalid JSON", b"{", {}),
+        ("empty body", b"", {}),
+        ("not an object", b"[1, 2]", {}),
+        ("duplicate key", b'{"leaves": {}, "leaves": {}}', {}),
+        ("unknown op", json.dumps(unknown_op).encode(), {}),
+        ("PyTorch's error", json.dumps(torch_error).encode(), {}),
+        ("over max_ops", json.dumps(many_ops).encode(), {}),
+        ("over max_body_bytes", json.dumps(big).encode(), {}),
+        ("cuda without a GPU", json.dumps({**SEED, "device": "cuda"}).encode(), {}),
+        ("no key", json.dumps(SEED).encode(), {"x-api-key": None}),
+        ("wrong key", json.dumps(SEED).encode(), {"x-api-key": "nope"}),
+        ("trailing slash", json.dumps(SEED).encode(), {"path": "/v1/evaluate/"}),
+    ]
+
+
+def _exchange(app, caplog) -> list:
+    settings = app.state.settings
+    out = []
+    with TestClient(app) as c:
+        for name, body, how in _cases():
+            headers = {"content-type": "application/json", "x-request-id": f"case-{len(out)}"}
+            key = how.get("x-api-key", "k1")
+            if key is not None:
+                headers["x-api-key"] = key
+            caplog.clear()
+            r = c.post(how.get("path", "/v1/evaluate"), content=body, headers=headers, follow_redirects=False)
+            lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "gradserve.access"]
+            for line in lines:
+                del line["ts"], line["duration_ms"]
+            out.append((name, r.status_code, list(r.headers.raw), r.content, lines))
+        metrics = c.get("/metrics").text
+    assert settings.max_ops == 3
+    series = sorted(ln for ln in metrics.splitlines()
+                    if re.match(r"gradserve_(http_requests_total|http_errors_total|evaluations_by_\w+_total)\{", ln))
+    return out, series
+
+
+def test_direct_answers_are_the_routers(caplog):
+    caplog.set_level(logging.INFO, logger="gradserve.access")
+
+    def make():
+        return create_app(Settings(compute_workers=0, api_keys="k1", max_ops=3, max_body_bytes=1000))
+
+    direct, direct_series = _exchange(make(), caplog)
+    routed, routed_series = _exchange(_through_router(make()), caplog)
+    assert [c[0] for c in direct] == [c[0] for c in _cases()]
+    for d, r in zip(direct, routed, strict=True):
+        assert d == r, d[0]
+    statuses = {name: status for name, status, *_ in direct}
+    assert statuses["seed, replayed"] == 200 and statuses["invalid JSON"] == 422
+    assert statuses["over max_body_bytes"] == 413 and statuses["no key"] == 401
+    assert statuses["cuda without a GPU"] == 503 and statuses["trailing slash"] == 307
+    assert all(len(lines) == 1 for *_, lines in direct)
+    assert direct_series == routed_series
+    assert any('route="/v1/evaluate",status="200"' in s for s in direct_series)
+
+
+def test_direct_route_is_the_routers_and_documented_once():
+    """Served from the front door, a request carries the route the router would have matched (the metrics
+    and access log read its path); OpenAPI documents the path once."""
+    app = create_app(Settings(compute_workers=0, access_log=False))
+    seen = []
+
+    async def outer(scope, receive, send):
+        await app(scope, receive, send)
+        if scope["type"] == "http":
+            seen.append(scope.get("route"))
+
+    with TestClient(outer) as c:
+        assert c.post("/v1/evaluate", json=SEED).json()["tensors"]["a"]["grad"] == 3.0
+        assert c.post("/v1/evaluate", content=b"{").status_code == 422
+        assert c.get("/v1/evaluate").status_code == 405
+        paths = c.get("/openapi.json").json()["paths"]
+    (route,) = [r for r in ev.router.routes if r.path == "/v1/evaluate"]
+    # the first two served directly; the GET by the router, whose partial match (405) names the same route
+    assert seen[0] is route and seen[1] is route and seen[2] is route
+    assert list(paths["/v1/evaluate"]) == ["post"] and paths["/v1/evaluate"]["post"]["requestBody"]
+
+
+def test_under_a_root_path_the_router_serves_it():
+    app = create_app(Settings(compute_workers=0, access_log=False))
+    with TestClient(app, root_path="/api") as c:
+        direct = c.post("/v1/evaluate", json=SEED)
+    with TestClient(create_app(Settings(compute_workers=0, access_log=False))) as c:
+        plain = c.post("/v1/evaluate", json=SEED)
+    assert direct.status_code == 200 and direct.content == plain.content
+
+
+@pytest.mark.parametrize("through_router", [False, True])
+def test_an_unexpected_error_is_a_clean_logged_500(through_router, caplog):
+    app = create_app(Settings(compute_workers=0, access_log=False))
+    if through_router:
+        _through_router(app)
+    with TestClient(app) as c:
+        async def broken(body):
+            raise ValueError("boom")
+        app.state.evaluator.evaluate = broken  # a fault injected into the service, not the front door
+        r = c.post("/v1/evaluate", json=SEED)
+    assert r.status_code == 500
+    assert r.json()["detail"][0]["type"] == "internal_error" and "ValueError" in r.json()["detail"][0]["msg"]
+    assert "x-request-id" in r.headers
+    assert any("unexpected error" in rec.getMessage() for rec in caplog.records)
+
+
+def test_in_flight_limit_answers_503_before_reading():
+    app = create_app(Settings(compute_workers=0, access_log=False, max_in_flight=1))
+    with TestClient(app) as c:
+        app.state.in_flight.count = 1  # one evaluation in progress
+        r = c.post("/v1/evaluate", json=SEED)
+        assert r.status_code == 503 and r.headers["retry-after"]
+        assert r.json()["detail"][0]["type"] == "over_capacity"
+        app.state.in_flight.count = 0
+        assert c.post("/v1/evaluate", json=SEED).status_code == 200
+        assert app.state.in_flight.count == 0
