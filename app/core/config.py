@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         "", description="Comma-separated origins allowed by CORS (`*` for any); empty: no CORS headers.")
     access_log: bool = Field(True, description="One JSON line per request on the `gradserve.access` logger.")
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics (per server process).")
+    otel: bool = Field(
+        False, description="FastAPI's native OpenTelemetry: traces, metrics and logs through the global "
+                           "providers you configure (an OpenTelemetry SDK, not shipped). Off, FastAPI does not "
+                           "ask for those providers on every request (~3 us); /metrics and the access log "
+                           "do not depend on it.")
 
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]

@@ -210,3 +210,10 @@ def _ready(c) -> bool:
         return c.get("/healthz").status_code == 200
     except Exception:  # noqa: BLE001 - not listening yet
         return False
+
+
+@pytest.mark.parametrize("otel", [False, True])
+def test_fastapi_native_telemetry_follows_the_otel_setting(otel):
+    """GRADSERVE_OTEL: FastAPI's own OpenTelemetry is asked for its providers per request only where on."""
+    config = create_app(Settings(compute_workers=0, otel=otel))._telemetry
+    assert (config["tracing"], config["metrics"], config["logs"]) == (otel, otel, otel)
