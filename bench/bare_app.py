@@ -2,9 +2,9 @@
 
 POST /v1/evaluate only parses the body (orjson) and answers a fixed reply of the real response's size
 (BENCH_BARE_REPLY names a file holding it). With BENCH_BARE_MODE=engine it is the reference handler
-instead: parse, engine.evaluate inline (with a plan cache), orjson-encode, answered by a pure ASGI layer in
-front of the router, as app.main's front door (app/core/front.py) serves /v1/evaluate; the cost floor of any
-app/ built on the engine.
+instead: parse, engine.evaluate_json inline (with a plan cache: a lowered replay writes its JSON bytes),
+answered by a pure ASGI layer in front of the router, as app.main's front door (app/core/front.py) serves
+/v1/evaluate; the cost floor of any app/ built on the engine.
 
     uvicorn bench.bare_app:app --workers 2 --log-level warning --no-access-log
 """
@@ -47,7 +47,7 @@ if MODE == "engine":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     break
-            out = orjson.dumps(engine.evaluate(orjson.loads(b"".join(chunks)), cache=plans))
+            out = engine.evaluate_json(orjson.loads(b"".join(chunks)), cache=plans)
             await send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-length", str(len(out)).encode()), (b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": out})

@@ -5,6 +5,7 @@ import base64
 import binascii
 import copy
 import inspect
+import itertools
 import math
 import re
 import threading
@@ -736,7 +737,31 @@ def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | Non
     Program (the checks skipped, the same functions called), and record one after a first success. Only
     for documents as a JSON parser gives them (see PlanCache). found: what cache.lookup(spec, limits) gave,
     where the caller has asked already."""
+    return _answer(spec, limits, cache, found, False)
+
+
+def evaluate_json(spec: dict, *, limits: Limits | None = None, cache: PlanCache | None = None,
+                  found: tuple | None = None) -> bytes:
+    """evaluate's response, encoded: encode(evaluate(...)) byte for byte, but a lowered replay writes its
+    bytes straight from its arrays (no document built; _Writer)."""
+    return _answer(spec, limits, cache, found, True)
+
+
+def encode(doc) -> bytes:
+    """A response document as JSON (orjson). The engine's documents are plain Python objects; a stray NumPy
+    scalar or array is written as its list rather than failing the request."""
+    return orjson.dumps(doc, default=_plain)
+
+
+def _plain(obj):
+    if isinstance(obj, np.generic | np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _answer(spec, limits, cache, found, encoded):
     limits = limits or DEFAULT_LIMITS
+    out = None
     if cache is not None:
         if found is None:
             found = cache.lookup(spec, limits)
@@ -744,12 +769,14 @@ def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | Non
             key, program, arrays = found
             if program is not None:
                 if program.lowered is None:  # its first replay: run in full once more, traced, to lower it
-                    return _evaluate(spec, limits, cache, key, lowering=True)
-                out = program.run(spec, arrays, limits)
-                if out is not None:
-                    return out
-            return _evaluate(spec, limits, cache, key)
-    return _evaluate(spec, limits)
+                    out = _evaluate(spec, limits, cache, key, lowering=True)
+                else:
+                    out = program.run(spec, arrays, limits, encoded)
+            if out is None:
+                out = _evaluate(spec, limits, cache, key)
+    if out is None:
+        out = _evaluate(spec, limits)
+    return encode(out) if encoded and type(out) is dict else out
 
 
 def _evaluate(spec, limits, cache=None, key=None, lowering=False):
@@ -797,10 +824,16 @@ def _lowered(run, limits):
         if low is None:
             return False
         program.lowered = low
+        with np.errstate(all="ignore"):
+            data, grads = low.fn(*[run.env[name]._data for name, *_ in program.leaves])
+        low.writer = _writer(program, data, grads)
         for k in range(len(_MOVES)):
             twin, arrays = _other_values(run.spec, k)
-            if orjson.dumps(program._run_lowered(twin, arrays)) != orjson.dumps(_evaluate(twin, limits)):
+            full = encode(_evaluate(twin, limits))
+            if encode(program._run_lowered(twin, arrays)) != full:
                 return False
+            if low.writer is not None and program._run_lowered(twin, arrays, encoded=True) != full:
+                low.writer = None
         return low
     except Exception:  # noqa: BLE001 - lowering is an optimization: the Program's own replay stays
         return False
@@ -1181,11 +1214,12 @@ class Program:
         # (evaluate), False where it does not lower
         self.lowered = None
 
-    def run(self, spec, arrays, limits):
-        """The response document, or None where the full path must answer instead."""
+    def run(self, spec, arrays, limits, encoded=False):
+        """The response document (or, encoded, its JSON bytes where a lowered replay writes them), or None
+        where the full path must answer instead."""
         if self.lowered:
             try:
-                return self._run_lowered(spec, arrays)
+                return self._run_lowered(spec, arrays, encoded)
             except Exception:  # noqa: BLE001 - the replay below answers (or gives up) as it would have
                 pass
         run = _Run(spec, limits)
@@ -1224,13 +1258,20 @@ class Program:
         except Exception:  # noqa: BLE001 - any surprise: the full path answers (and raises what it must)
             return None
 
-    def _run_lowered(self, spec, arrays):
+    def _run_lowered(self, spec, arrays, encoded=False):
         low = self.lowered
         if "seed" in spec:  # the generator's state goes on as the full path leaves it
             _seed(spec)
         with np.errstate(all="ignore"):
             xs = [a.astype(d) for a, d in zip(arrays, low.leaf_np)]  # as _make_tensor converts a leaf's data
             data, grads = low.fn(*xs)
+        if encoded and low.writer is not None:
+            return low.writer.write(low.reprs, data, grads)
+        return self._lowered_doc(data, grads)
+
+    def _lowered_doc(self, data, grads):
+        """The response document of a lowered replay from its function's output."""
+        low = self.lowered
         wire = encode_array if self.respond[2] == "json" else _wire_b64
         tensors = {}
         for (n, shape, dn, rq, _cls, gf, rg, suffixes), rep, d, g in zip(self.fixed[0], low.reprs, data, grads):
@@ -1242,6 +1283,79 @@ class Program:
                 tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, wire(d), wire(g) if g is not None else None,
                                          format_tensor(d, dn, suffixes))
         return _document(tensors, self.fixed[1], [])
+
+
+class _Writer:
+    """A lowered program's response written as JSON bytes straight from its arrays: what structure decides
+    (keys, shapes, dtypes, flags, grad_fn names, the graph) is orjson's own text of the document, made once
+    with placeholders; per request only the values, grads and reprs are formatted into its holes, numbers
+    in one orjson call and reprs in another. It gives orjson's text of _run_lowered's document byte for byte
+    (_writer checks that before it is kept, and _lowered again at other values)."""
+
+    __slots__ = ("template", "rows", "order")
+
+    def __init__(self, template, rows, order):
+        self.template = template  # bytes, a %b per hole
+        self.rows = rows  # per response row: (dtype name, repr suffixes, has a grad)
+        self.order = order  # the holes in the document's order, as indices into numbers + arrays + reprs
+
+    def write(self, reprs, data, grads):
+        numbers, arrays, texts = [], [], []
+        for rep, (dn, suffixes, has_grad), d, g in zip(reprs, self.rows, data, grads):
+            if rep is not None:  # one value: read once, for data and repr
+                v = d.item()
+                numbers.append(_wire_number(v))
+                if has_grad:
+                    numbers.append(_wire_number(g.item()))
+                texts.append(rep(v))
+            else:
+                arrays.append(orjson.dumps(encode_array(d)))
+                if has_grad:
+                    arrays.append(orjson.dumps(encode_array(g)))
+                texts.append(format_tensor(d, dn, suffixes))
+        pool = orjson.dumps(numbers)[1:-1].split(b",") if numbers else []
+        pool += arrays
+        if texts:  # ["t1","t2"], split at '","': a repr holds no quote (numbers, dtype and grad_fn names)
+            pool += orjson.dumps(texts)[2:-2].split(b'","')
+        return self.template % tuple(map(pool.__getitem__, self.order))
+
+
+_HOLE = re.compile(rb'"\xee\x80\x80([0-9]+)\xee\x80\x81"')  # "\ue000<k>\ue001", placeholders k
+
+
+def _writer(program, data, grads):
+    """The _Writer of a lowered program whose response is JSON, None where its text cannot be templated.
+    data, grads: the lowered function's output on some values, which the writer must reproduce."""
+    low = program.lowered
+    if program.respond[2] != "json" or B.xp is not np:
+        return None
+    rows, nodes = program.fixed
+    tensors, order, meta = {}, [], []
+    hole = "\ue000{}\ue001".format
+    n_numbers = sum((1 + (g is not None)) for rep, g in zip(low.reprs, grads) if rep is not None)
+    n_arrays = sum((1 + (g is not None)) for rep, g in zip(low.reprs, grads) if rep is None)
+    numbers, arrays, texts = itertools.count(), itertools.count(n_numbers), itertools.count(n_numbers + n_arrays)
+    for (n, shape, dn, rq, _cls, gf, rg, suffixes), rep, g in zip(rows, low.reprs, grads):
+        source = numbers if rep is not None else arrays
+        d_at = next(source)
+        g_at = next(source) if g is not None else None
+        r_at = next(texts)
+        order += [d_at] + ([g_at] if g is not None else []) + [r_at]
+        tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, hole(d_at), hole(g_at) if g is not None else None,
+                                 hole(r_at))
+        meta.append((dn, suffixes, g is not None))
+    text = orjson.dumps(_document(tensors, nodes, []))
+    parts = _HOLE.split(text)  # text, k, text, k, ..., text
+    if [int(k) for k in parts[1::2]] != order:
+        return None  # a placeholder's text also in a name, say: no writer
+    pieces = [p.replace(b"%", b"%%") for p in parts[0::2]]
+    template = pieces[0]
+    for k, piece in zip(parts[1::2], pieces[1:]):  # a repr's hole keeps its quotes: reprs come unquoted
+        template += (b'"%b"' if int(k) >= n_numbers + n_arrays else b"%b") + piece
+    writer = _Writer(template, tuple(meta), tuple(order))
+    if writer.write(low.reprs, data, grads) != orjson.dumps(program._lowered_doc(data, grads)):
+        return None
+    return writer
 
 
 _NO_KWARGS: dict = {}

@@ -35,13 +35,14 @@ from engine.tensor import Tensor
 class Lowered:
     """A lowered program: fn(leaf arrays...) -> (data per response name, grad per response name)."""
 
-    __slots__ = ("fn", "source", "leaf_np", "reprs")
+    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer")
 
     def __init__(self, fn, source, leaf_np, reprs):
         self.fn = fn
         self.source = source  # the generated Python, for reading (docs/ENGINE.md, "Lowering")
         self.leaf_np = leaf_np  # each leaf's NumPy dtype, as _make_tensor converts its data
         self.reprs = reprs  # per response row, its repr as a function of its one value (JSON, 0-d), or None
+        self.writer = None  # engine.evaluate's _Writer: the response as JSON bytes (JSON encoding only)
 
 
 class _NotLowerable(Exception):

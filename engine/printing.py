@@ -259,7 +259,22 @@ def value_repr(dtype_name: str, suffixes=()):
             return _PREFIX + text + tail
         return format_value(v, dtype_name, suffixes)
 
+    if floating and room >= _FIXED_MAX:  # then a fixed-point text always fits: one %-format for the row
+        fixed, whole = (_PREFIX + f + tail.replace("%", "%%") for f in (_FIXED, _WHOLE))
+
+        def rep_fixed(v):
+            if 1.0e-4 <= abs(v) <= 1.0e8:  # _scalar_text's first case
+                return fixed % v if v % 1 else whole % v
+            return rep(v)
+
+        return rep_fixed
     return rep
+
+
+_FIXED = f"%.{_PRECISION}f"
+_WHOLE = "%.0f."
+_SCI = f"%.{_PRECISION}e"
+_FIXED_MAX = len(_FIXED % -1.0e8)  # the longest fixed-point text: -100000000.0000
 
 
 def _scalar_text(v, floating: bool) -> str:
@@ -268,13 +283,12 @@ def _scalar_text(v, floating: bool) -> str:
     tests/engine/test_printing.py holds it to torch's repr over values at every boundary."""
     if not floating:
         return f"{v}"
-    if v != v or v == 0 or math.isinf(v):  # no nonzero finite value: int_mode, no sci_mode
-        return f"{v:.0f}" if v != 0 else f"{v:.0f}."
     a = abs(v)
-    sci = a > 1.0e8 or a < 1.0e-4
-    if math.ceil(v) == v:
-        return f"{v:.{_PRECISION}e}" if sci else f"{v:.0f}."
-    return f"{v:.{_PRECISION}e}" if sci else f"{v:.{_PRECISION}f}"
+    if 1.0e-4 <= a <= 1.0e8:  # no sci_mode (NaN, zero and the infinities fail both comparisons or one)
+        return _FIXED % v if v % 1 else _WHOLE % v  # int_mode where the value is whole
+    if a != a or a == 0 or a == math.inf:  # no nonzero finite value: int_mode, no sci_mode
+        return f"{v:.0f}" if v != 0 else f"{v:.0f}."
+    return _SCI % v
 
 
 def _format_array(arr, dtype_name, floating, suffixes):

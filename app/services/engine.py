@@ -6,7 +6,6 @@ import importlib
 from typing import Any
 
 import numpy as np
-import orjson
 
 import engine  # noqa: F401 - the package first: it wires the op catalog up
 from engine import _backend, catalog
@@ -18,15 +17,7 @@ _evaluate_mod = importlib.import_module("engine.evaluate")
 LimitsTuple = tuple[int, int, int]  # (max_tensor_elements, max_total_elements, max_ops): pickles anywhere
 
 
-def _default(obj: Any):
-    # The engine gives plain JSON-ready objects; this only keeps a stray NumPy scalar from failing a request.
-    if isinstance(obj, np.generic | np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
-
-
-def dumps(doc: Any) -> bytes:
-    return orjson.dumps(doc, default=_default)
+dumps = _evaluate_mod.encode  # orjson; a stray NumPy scalar becomes its number rather than a failed request
 
 
 @functools.cache  # one Limits per configuration, not two per request
@@ -65,7 +56,9 @@ def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hi
     `cuda` request as if on the CPU). `hit`: what `lookup` gave for this very document, if it was asked;
     `settled`: what the service checked of it, noted on the program its first run stores."""
     lim = make_limits(limits)
-    if extra and extra.get("device") == "cuda" and spec.get("device") == "cuda" and _backend.xp is np:
+    if not extra:  # a lowered replay writes its bytes directly
+        out = _evaluate_mod.evaluate_json(spec, limits=lim, cache=PLANS, found=hit)
+    elif extra.get("device") == "cuda" and spec.get("device") == "cuda" and _backend.xp is np:
         out = _evaluate_mod.evaluate({**spec, "device": "cpu"}, limits=lim, cache=PLANS)
     else:
         out = _evaluate_mod.evaluate(spec, limits=lim, cache=PLANS, found=hit)
@@ -73,8 +66,9 @@ def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hi
         program = PLANS.get(hit[0])
         if program is not None:
             program.notes.update(settled)
-    if extra:
-        out.update(extra)
+    if not extra:
+        return out
+    out.update(extra)
     return dumps(out)
 
 

@@ -54,8 +54,11 @@ def check_lowered(spec, seeds=(1, 2, 3)):
     program.lowered.fn = lambda *a: calls.append(1) or fn(*a)
     for s in seeds:
         twin = _revalue(spec, np.random.default_rng(s))
-        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
-    assert len(calls) == len(seeds)
+        full = _bytes(E.evaluate(copy.deepcopy(twin)))
+        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == full
+        assert E.evaluate_json(copy.deepcopy(twin), cache=cache) == full  # written by the _Writer
+    assert len(calls) == 2 * len(seeds)
+    assert program.lowered.writer is not None
     return program
 
 
@@ -231,7 +234,37 @@ def test_nan_and_inf_values_lower_exactly():
     for x in ([1.0, -1.0], [0.0, 1.0], [1e-30, 3e38]):
         twin = copy.deepcopy(doc)
         twin["leaves"]["x"]["data"] = x
-        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+        full = _bytes(E.evaluate(copy.deepcopy(twin)))
+        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == full
+        assert E.evaluate_json(copy.deepcopy(twin), cache=cache) == full
+    scalar = {"leaves": {"x": {"data": 2.0, "requires_grad": True}},
+              "ops": [{"name": "y", "op": "log", "args": ["x"]}, {"name": "z", "op": "div", "args": [1.0, "y"]}],
+              "backward": [{"tensor": "z"}]}
+    cache, program = _primed(scalar)
+    assert program.lowered.writer is not None
+    for x in (1.0, 0.0, -1.0, 1e-30, 3e38, 1e9, 123456.0, 5e-5):  # inf, NaN, sci and whole numbers as text
+        twin = copy.deepcopy(scalar)
+        twin["leaves"]["x"]["data"] = x
+        assert E.evaluate_json(copy.deepcopy(twin), cache=cache) == _bytes(E.evaluate(copy.deepcopy(twin))), x
+
+
+@pytest.mark.parametrize("names", [("a%b", "%s"), ('q"uote', "back\\slash"), ("\ue0000\ue001", "\ue0003\ue001"),
+                                   ("x", "y")])
+def test_the_writer_takes_any_names(names):
+    """The writer's template is orjson's text of the document: names with %, quotes, backslashes, or the
+    text of its own placeholders are written as the full path writes them (or the writer stands aside)."""
+    a, b = names
+    doc = {"leaves": {a: {"data": [1.5, -2.0], "requires_grad": True}, b: {"data": 3.0}},
+           "ops": [{"name": "m", "op": "mul", "args": [a, b]}, {"name": "s", "op": "sum", "args": ["m"]}],
+           "backward": [{"tensor": "s"}]}
+    cache, program = _primed(doc)
+    assert program.lowered
+    if "\ue000" not in a:
+        assert program.lowered.writer is not None
+    for v in (0.25, -7.0):
+        twin = copy.deepcopy(doc)
+        twin["leaves"][b]["data"] = v
+        assert E.evaluate_json(copy.deepcopy(twin), cache=cache) == _bytes(E.evaluate(copy.deepcopy(twin)))
 
 
 def test_a_trace_sees_its_own_thread_only():
