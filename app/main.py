@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 from app import __version__
 from app.core.config import Settings, get_settings
 from app.core.errors import install_handlers
-from app.core.front import Front, InFlight
+from app.core.front import Front, FrontedAPI, InFlight
 from app.core.observability import Metrics, configure_access_log
 from app.core.workers import WorkerPool
 from app.routers import docs, evaluate, health, metrics, ops
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if pool is not None:
                 await pool.close()
 
-    app = FastAPI(title="gradserve", version=__version__, description=DESCRIPTION, openapi_tags=TAGS,
+    app = FrontedAPI(title="gradserve", version=__version__, description=DESCRIPTION, openapi_tags=TAGS,
                   lifespan=lifespan, docs_url=None, redoc_url=None,
                   telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings

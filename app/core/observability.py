@@ -7,6 +7,7 @@ Each app instance has its own CollectorRegistry, so several apps in one process 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -26,21 +27,41 @@ _TAIL = 4096  # bytes of an error body kept for its type
 
 
 class _LineHandler(logging.StreamHandler):
-    """The access log's own handler: the message as it is, one line each, on stderr."""
+    """The access log's own handler: the message as it is, one line each, on stderr. Lines written on an
+    event loop within one turn of it go out together in one write at the turn's end (a flush scheduled with
+    call_soon), not one write and flush each: under load several requests end per turn. Nothing waits
+    longer than that turn; logging.shutdown (at exit) flushes what is left."""
 
     def __init__(self):
         super().__init__()
         self.setFormatter(logging.Formatter("%(message)s"))
+        self._pending: list[str] = []
 
     def write_line(self, line: str) -> None:
-        """What handle(record) would do for this handler alone, without building the LogRecord: a line and
-        a flush under the handler's lock (~12 us a request less than Logger.handle, measured in-process)."""
-        with self.lock:
+        """What handle(record) would do for this handler alone, without building the LogRecord (~12 us a
+        request less than Logger.handle, measured in-process)."""
+        pending = self._pending
+        pending.append(line)
+        if len(pending) == 1:
             try:
-                self.stream.write(line + self.terminator)
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop in this thread: now
                 self.flush()
-            except Exception:  # noqa: BLE001 - as logging does: a log write never fails a request
-                self.handleError(logging.makeLogRecord({"msg": line}))
+        elif len(pending) >= _MAX_PENDING:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            if self._pending:
+                lines, self._pending = self._pending, []
+                try:
+                    self.stream.write("\n".join(lines) + "\n")
+                except Exception:  # noqa: BLE001 - as logging does: a log write never fails a request
+                    self.handleError(logging.makeLogRecord({"msg": lines[0]}))
+            super().flush()
+
+
+_MAX_PENDING = 256  # lines held within one turn of the loop before they are written anyway
 
 
 def configure_access_log() -> None:

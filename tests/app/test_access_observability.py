@@ -217,3 +217,40 @@ def test_fastapi_native_telemetry_follows_the_otel_setting(otel):
     """GRADSERVE_OTEL: FastAPI's own OpenTelemetry is asked for its providers per request only where on."""
     config = create_app(Settings(compute_workers=0, otel=otel))._telemetry
     assert (config["tracing"], config["metrics"], config["logs"]) == (otel, otel, otel)
+
+
+def test_access_lines_of_one_loop_turn_go_out_in_one_write():
+    """The access log's handler writes the lines of one turn of the event loop together, at the turn's end;
+    with no loop running, at once; whatever is pending at shutdown, on flush."""
+    import asyncio  # noqa: PLC0415
+
+    from app.core.observability import _LineHandler  # noqa: PLC0415
+
+    class Stream:
+        def __init__(self):
+            self.writes = []
+
+        def write(self, s):
+            self.writes.append(s)
+
+        def flush(self):
+            pass
+
+    h = _LineHandler()
+    h.setStream(stream := Stream())
+
+    async def requests():
+        for i in range(3):
+            h.write_line(f'{{"n":{i}}}')
+        assert stream.writes == []  # not yet: the turn is not over
+        await asyncio.sleep(0)
+        assert stream.writes == ['{"n":0}\n{"n":1}\n{"n":2}\n']
+        h.write_line('{"n":3}')
+        h.flush()  # as logging.shutdown does
+        assert stream.writes[-1] == '{"n":3}\n'
+        await asyncio.sleep(0)  # the turn's scheduled flush finds nothing left
+        assert len(stream.writes) == 2
+
+    asyncio.run(requests())
+    h.write_line('{"n":4}')  # no loop: written at once
+    assert stream.writes[-1] == '{"n":4}\n'

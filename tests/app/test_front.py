@@ -151,3 +151,17 @@ def test_in_flight_limit_answers_503_before_reading():
         app.state.in_flight.count = 0
         assert c.post("/v1/evaluate", json=SEED).status_code == 200
         assert app.state.in_flight.count == 0
+
+
+@pytest.mark.parametrize("settings", [{"cors_origins": "https://a.example"}, {"otel": True}, {}])
+def test_cors_and_otel_keep_the_whole_stack(settings):
+    """The front door takes its routes before the framework's outer layers only where those have nothing
+    to do: with CORS on, a browser's POST still gets its CORS headers; with OpenTelemetry on, FastAPI sees
+    every request."""
+    app = create_app(Settings(compute_workers=0, access_log=False, **settings))
+    with TestClient(app) as c:
+        r = c.post("/v1/evaluate", json=SEED, headers={"origin": "https://a.example"})
+        assert r.status_code == 200 and r.json()["tensors"]["a"]["grad"] == 3.0 and "x-request-id" in r.headers
+        if "cors_origins" in settings:
+            assert r.headers["access-control-allow-origin"] == "https://a.example"
+        assert (app._front is None) == bool(settings)  # white-box: whether the outer layers were skipped
