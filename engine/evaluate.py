@@ -1304,16 +1304,20 @@ class _Writer:
         for rep, (dn, suffixes, has_grad), d, g in zip(reprs, self.rows, data, grads):
             if rep is not None:  # one value: read once, for data and repr
                 v = d.item()
-                numbers.append(_wire_number(v))
+                numbers.append(v)
                 if has_grad:
-                    numbers.append(_wire_number(g.item()))
+                    numbers.append(g.item())
                 texts.append(rep(v))
             else:
                 arrays.append(orjson.dumps(encode_array(d)))
                 if has_grad:
                     arrays.append(orjson.dumps(encode_array(g)))
                 texts.append(format_tensor(d, dn, suffixes))
-        pool = orjson.dumps(numbers)[1:-1].split(b",") if numbers else []
+        if numbers:
+            blob = orjson.dumps(numbers)  # orjson writes a non-finite float as null: then the protocol's strings
+            pool = (blob if b"null" not in blob else orjson.dumps(list(map(_wire_number, numbers))))[1:-1].split(b",")
+        else:
+            pool = []
         pool += arrays
         if texts:  # ["t1","t2"], split at '","': a repr holds no quote (numbers, dtype and grad_fn names)
             pool += orjson.dumps(texts)[2:-2].split(b'","')

@@ -8,13 +8,16 @@ Each app instance has its own CollectorRegistry, so several apps in one process 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import math
 import re
 import time
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 from starlette.types import Scope
 
 from app.services.engine import PLANS
@@ -117,27 +120,84 @@ class _PlanCache:
         yield g
 
 
+class PlainCounter:
+    """A labelled counter kept as plain numbers, for what every request counts: no lock, no label checks
+    per call (one event loop writes it; a scrape, served on that loop, reads it). A Collector that writes it
+    out as prometheus_client's Counter writes its own, sample for sample: name_total and name_created per
+    child (tests/app/test_access_observability.py holds the two texts together)."""
+
+    def __init__(self, name: str, doc: str, labelnames: list[str], registry: CollectorRegistry):
+        self.name, self.doc, self.labelnames = name, doc, tuple(labelnames)
+        self.counts: dict[tuple, list[float]] = {}  # label values -> [count, created]
+        registry.register(self)
+
+    def inc(self, *labels) -> None:
+        c = self.counts.get(labels)
+        if c is None:
+            c = self.counts[labels] = [0.0, time.time()]
+        c[0] += 1.0
+
+    def collect(self):
+        m = Metric(self.name, self.doc, "counter")
+        for labels, (n, created) in list(self.counts.items()):
+            ls = dict(zip(self.labelnames, map(str, labels)))
+            m.add_sample(self.name + "_total", ls, n)
+            m.add_sample(self.name + "_created", ls, created)
+        yield m
+
+
+class PlainHistogram:
+    """A labelled histogram kept as plain numbers, as PlainCounter is; written out as prometheus_client's
+    Histogram writes its own (cumulative buckets, count, sum, created per child)."""
+
+    def __init__(self, name: str, doc: str, labelnames: list[str], buckets, registry: CollectorRegistry):
+        self.name, self.doc, self.labelnames = name, doc, tuple(labelnames)
+        self.bounds = [float(b) for b in buckets] + [math.inf]
+        self.series: dict[tuple, list[float]] = {}  # label values -> [per bucket..., sum, created]
+        registry.register(self)
+
+    def observe(self, value: float, *labels) -> None:
+        s = self.series.get(labels)
+        if s is None:
+            s = self.series[labels] = [0.0] * len(self.bounds) + [0.0, time.time()]
+        s[bisect.bisect_left(self.bounds, value)] += 1.0  # the first bucket whose bound is >= value
+        s[-2] += value
+
+    def collect(self):
+        m = Metric(self.name, self.doc, "histogram")
+        for labels, s in list(self.series.items()):
+            ls = dict(zip(self.labelnames, map(str, labels)))
+            total = 0.0
+            for bound, n in zip(self.bounds, s):
+                total += n
+                m.add_sample(self.name + "_bucket", {**ls, "le": floatToGoString(bound)}, total)
+            m.add_sample(self.name + "_count", ls, total)
+            m.add_sample(self.name + "_sum", ls, s[-2])
+            m.add_sample(self.name + "_created", ls, s[-1])
+        yield m
+
+
 class Metrics:
     def __init__(self, app_state=None):
         self.registry = r = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("gradserve_http_requests", "HTTP requests by method, route and status.",
-                                ["method", "route", "status"], registry=r)
-        self.latency = Histogram("gradserve_http_request_duration_seconds",
-                                 "HTTP request latency (until the response is sent).", ["method", "route"],
-                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                                          5, 10, 30, 60), registry=r)
+        # what every request changes: plain numbers (PlainCounter, PlainHistogram)
+        self.requests = PlainCounter("gradserve_http_requests", "HTTP requests by method, route and status.",
+                                     ["method", "route", "status"], r)
+        self.latency = PlainHistogram("gradserve_http_request_duration_seconds",
+                                      "HTTP request latency (until the response is sent).", ["method", "route"],
+                                      (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+                                       30, 60), r)
         self.errors = Counter("gradserve_http_errors", "Error responses (4xx/5xx) by route, status and error "
                               "type (the first `detail[].type`).", ["route", "status", "type"], registry=r)
         self.in_flight = Gauge("gradserve_http_requests_in_flight", "HTTP requests being served.", registry=r)
-        # read at scrape time: the middleware counts in a plain int (one event loop, no lock per request)
+        # read at scrape time: the front door counts in a plain int (one event loop, no lock per request)
         self.serving = 0
         self.in_flight.set_function(lambda: self.serving)
-        self.devices = Counter("gradserve_evaluations_by_device", "Successful evaluations by the device "
-                               "they ran on.", ["device"], registry=r)
-        self.placements = Counter("gradserve_evaluations_by_placement", "Successful evaluations by where the "
-                                  "service ran them: loop (tiny, on the event loop), thread, worker (a compute "
-                                  "process) or cuda_worker (forwarded).", ["placement"], registry=r)
-        self._children: dict = {}
+        self.devices = PlainCounter("gradserve_evaluations_by_device", "Successful evaluations by the device "
+                                    "they ran on.", ["device"], r)
+        self.placements = PlainCounter("gradserve_evaluations_by_placement", "Successful evaluations by where "
+                                       "the service ran them: loop (tiny, on the event loop), thread, worker (a "
+                                       "compute process) or cuda_worker (forwarded).", ["placement"], r)
         if app_state is not None:
             r.register(_WorkerRestarts(app_state))
             r.register(_PlanCache())
@@ -146,23 +206,14 @@ class Metrics:
                 evaluate: bool) -> None:
         """One answered request. `kept`: an error body's head (for its type); a 200 evaluate body's last two
         chunks (for its device)."""
-        self.child(self.requests, method, route, str(status)).inc()
-        self.child(self.latency, method, route).observe(elapsed)
+        self.requests.inc(method, route, status)
+        self.latency.observe(elapsed, method, route)
         if status >= 400:
             self.errors.labels(route, str(status), _error_type(b"".join(kept))).inc()
         elif status == 200 and evaluate and kept:
             device = _device(kept[-1] if len(kept) == 1 else kept[-2][-_TAIL:] + kept[-1])
             if device is not None:
-                self.child(self.devices, device).inc()
-
-    def child(self, metric, *labels):
-        """metric.labels(*labels), kept: prometheus_client takes a lock and builds a key on every call.
-        Labels here are bounded (routes, statuses, devices, placements), so the dict is too."""
-        key = (id(metric), labels)
-        c = self._children.get(key)
-        if c is None:
-            c = self._children[key] = metric.labels(*labels)
-        return c
+                self.devices.inc(device)
 
 
 def _device(body: bytes) -> str | None:

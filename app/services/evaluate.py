@@ -127,7 +127,7 @@ class EvaluateService:
         out, placement = await self._evaluate(body)
         m = self._metrics
         if m is not None:
-            m.child(m.placements, placement).inc()
+            m.placements.inc(placement)
         return out
 
     async def _evaluate(self, body: bytes) -> tuple[bytes, str]:

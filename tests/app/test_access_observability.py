@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -254,3 +255,35 @@ def test_access_lines_of_one_loop_turn_go_out_in_one_write():
     asyncio.run(requests())
     h.write_line('{"n":4}')  # no loop: written at once
     assert stream.writes[-1] == '{"n":4}\n'
+
+
+def test_plain_metrics_write_what_prometheus_clients_own_write():
+    """PlainCounter and PlainHistogram (what every request changes, without prometheus_client's lock per
+    call) give the exposition text prometheus_client's Counter and Histogram give for the same
+    observations; only the _created timestamps differ (each object's own creation time)."""
+    import re  # noqa: PLC0415
+
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest  # noqa: PLC0415
+
+    from app.core.observability import PlainCounter, PlainHistogram  # noqa: PLC0415
+
+    buckets = (0.001, 0.01, 0.1, 1, 10)
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    oc = PlainCounter("t_requests", "Requests.", ["method", "status"], ours)
+    oh = PlainHistogram("t_seconds", "Latency.", ["method"], buckets, ours)
+    tc = Counter("t_requests", "Requests.", ["method", "status"], registry=theirs)
+    th = Histogram("t_seconds", "Latency.", ["method"], buckets=buckets, registry=theirs)
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        method, status = rng.choice(["GET", "POST"]), int(rng.choice([200, 404, 422]))
+        value = float(rng.choice([0.001, 0.01, 1, 60, 0.0]) if rng.random() < 0.2 else rng.exponential(0.05))
+        oc.inc(method, status)
+        tc.labels(method, str(status)).inc()
+        oh.observe(value, method)
+        th.labels(method).observe(value)
+
+    def text(registry):
+        return re.sub(r"(_created\{[^}]*\}) \S+", r"\1 T", generate_latest(registry).decode())
+
+    assert text(ours) == text(theirs)
+    assert 't_requests_total{method="POST",status="404"}' in text(ours) and 't_seconds_sum{method="GET"}' in text(ours)
