@@ -5,7 +5,6 @@ import base64
 import binascii
 import copy
 import inspect
-import itertools
 import math
 import re
 import threading
@@ -1266,7 +1265,7 @@ class Program:
             xs = [a.astype(d) for a, d in zip(arrays, low.leaf_np)]  # as _make_tensor converts a leaf's data
             data, grads = low.fn(*xs)
         if encoded and low.writer is not None:
-            return low.writer.write(low.reprs, data, grads)
+            return low.writer.write(data, grads)
         return self._lowered_doc(data, grads)
 
     def _lowered_doc(self, data, grads):
@@ -1288,40 +1287,16 @@ class Program:
 class _Writer:
     """A lowered program's response written as JSON bytes straight from its arrays: what structure decides
     (keys, shapes, dtypes, flags, grad_fn names, the graph) is orjson's own text of the document, made once
-    with placeholders; per request only the values, grads and reprs are formatted into its holes, numbers
-    in one orjson call and reprs in another. It gives orjson's text of _run_lowered's document byte for byte
-    (_writer checks that before it is kept, and _lowered again at other values)."""
+    with placeholders; per request a generated straight-line function (`source`) formats the values,
+    grads and reprs into its holes, the numbers in one orjson call and the reprs in another. It gives
+    orjson's text of _lowered_doc's document byte for byte (_writer checks that before it is kept, and
+    _lowered again at other values)."""
 
-    __slots__ = ("template", "rows", "order")
+    __slots__ = ("write", "source")
 
-    def __init__(self, template, rows, order):
-        self.template = template  # bytes, a %b per hole
-        self.rows = rows  # per response row: (dtype name, repr suffixes, has a grad)
-        self.order = order  # the holes in the document's order, as indices into numbers + arrays + reprs
-
-    def write(self, reprs, data, grads):
-        numbers, arrays, texts = [], [], []
-        for rep, (dn, suffixes, has_grad), d, g in zip(reprs, self.rows, data, grads):
-            if rep is not None:  # one value: read once, for data and repr
-                v = d.item()
-                numbers.append(v)
-                if has_grad:
-                    numbers.append(g.item())
-                texts.append(rep(v))
-            else:
-                arrays.append(orjson.dumps(encode_array(d)))
-                if has_grad:
-                    arrays.append(orjson.dumps(encode_array(g)))
-                texts.append(format_tensor(d, dn, suffixes))
-        if numbers:
-            blob = orjson.dumps(numbers)  # orjson writes a non-finite float as null: then the protocol's strings
-            pool = (blob if b"null" not in blob else orjson.dumps(list(map(_wire_number, numbers))))[1:-1].split(b",")
-        else:
-            pool = []
-        pool += arrays
-        if texts:  # ["t1","t2"], split at '","': a repr holds no quote (numbers, dtype and grad_fn names)
-            pool += orjson.dumps(texts)[2:-2].split(b'","')
-        return self.template % tuple(map(pool.__getitem__, self.order))
+    def __init__(self, write, source):
+        self.write = write  # write(data, grads) -> bytes: the lowered function's output in, the response out
+        self.source = source
 
 
 _HOLE = re.compile(rb'"\xee\x80\x80([0-9]+)\xee\x80\x81"')  # "\ue000<k>\ue001", placeholders k
@@ -1334,30 +1309,59 @@ def _writer(program, data, grads):
     if program.respond[2] != "json" or B.xp is not np:
         return None
     rows, nodes = program.fixed
-    tensors, order, meta = {}, [], []
-    hole = "\ue000{}\ue001".format
-    n_numbers = sum((1 + (g is not None)) for rep, g in zip(low.reprs, grads) if rep is not None)
-    n_arrays = sum((1 + (g is not None)) for rep, g in zip(low.reprs, grads) if rep is None)
-    numbers, arrays, texts = itertools.count(), itertools.count(n_numbers), itertools.count(n_numbers + n_arrays)
-    for (n, shape, dn, rq, _cls, gf, rg, suffixes), rep, g in zip(rows, low.reprs, grads):
-        source = numbers if rep is not None else arrays
-        d_at = next(source)
-        g_at = next(source) if g is not None else None
-        r_at = next(texts)
-        order += [d_at] + ([g_at] if g is not None else []) + [r_at]
-        tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, hole(d_at), hole(g_at) if g is not None else None,
-                                 hole(r_at))
-        meta.append((dn, suffixes, g is not None))
+    # the holes, each a Python expression of the generated function, in the order of the document's text
+    numbers, arrays, texts, tensors, holes = [], [], [], {}, {}
+    ns = {"dumps": orjson.dumps, "wire": _wire_number, "encode_array": encode_array,
+          "format_tensor": format_tensor}
+    lines = []
+    for i, ((n, shape, dn, rq, _cls, gf, rg, suffixes), rep, g) in enumerate(zip(rows, low.reprs, grads)):
+        if rep is not None:  # one value: read once, for data and repr
+            lines.append(f"    v{i} = data[{i}].item()")
+            holes[3 * i] = ("numbers", len(numbers))
+            numbers.append(f"v{i}")
+            if g is not None:
+                lines.append(f"    w{i} = grads[{i}].item()")
+                holes[3 * i + 1] = ("numbers", len(numbers))
+                numbers.append(f"w{i}")
+            ns[f"rep{i}"] = rep
+            texts.append(f"rep{i}(v{i})")
+        else:
+            holes[3 * i] = ("arrays", len(arrays))
+            arrays.append(f"dumps(encode_array(data[{i}]))")
+            if g is not None:
+                holes[3 * i + 1] = ("arrays", len(arrays))
+                arrays.append(f"dumps(encode_array(grads[{i}]))")
+            ns[f"suffixes{i}"] = suffixes
+            texts.append(f"format_tensor(data[{i}], {dn!r}, suffixes{i})")
+        holes[3 * i + 2] = ("texts", len(texts) - 1)
+        tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, f"\ue000{3 * i}\ue001",
+                                 f"\ue000{3 * i + 1}\ue001" if g is not None else None, f"\ue000{3 * i + 2}\ue001")
     text = orjson.dumps(_document(tensors, nodes, []))
     parts = _HOLE.split(text)  # text, k, text, k, ..., text
-    if [int(k) for k in parts[1::2]] != order:
+    found = [int(k) for k in parts[1::2]]
+    if found != sorted(holes):
         return None  # a placeholder's text also in a name, say: no writer
-    pieces = [p.replace(b"%", b"%%") for p in parts[0::2]]
-    template = pieces[0]
-    for k, piece in zip(parts[1::2], pieces[1:]):  # a repr's hole keeps its quotes: reprs come unquoted
-        template += (b'"%b"' if int(k) >= n_numbers + n_arrays else b"%b") + piece
-    writer = _Writer(template, tuple(meta), tuple(order))
-    if writer.write(low.reprs, data, grads) != orjson.dumps(program._lowered_doc(data, grads)):
+    template = parts[0].replace(b"%", b"%%")
+    refs = []
+    for k, piece in zip(found, parts[2::2]):  # a repr's hole keeps its quotes: reprs come unquoted
+        kind, j = holes[k]
+        refs.append(f"{kind}[{j}]")
+        template += (b'"%b"' if kind == "texts" else b"%b") + piece.replace(b"%", b"%%")
+    ns["TEMPLATE"] = template
+    if numbers:
+        lines += [f"    numbers = dumps(({', '.join(numbers)},))",
+                  "    if b'null' in numbers:  # orjson writes a non-finite float as null: the protocol's strings",
+                  f"        numbers = dumps(tuple(map(wire, ({', '.join(numbers)},))))",
+                  "    numbers = numbers[1:-1].split(b',')"]
+    if arrays:
+        lines.append(f"    arrays = ({', '.join(arrays)},)")
+    if texts:  # ["t1","t2"], split at '","': a repr holds no quote (numbers, dtype and grad_fn names)
+        lines.append(f"""    texts = dumps(({', '.join(texts)},))[2:-2].split(b'","')""")
+    lines.append(f"    return TEMPLATE % ({''.join(r + ', ' for r in refs)})")
+    source = "def write(data, grads):\n" + "\n".join(lines) + "\n"
+    exec(compile(source, "<engine.evaluate writer>", "exec"), ns)  # noqa: S102 - our own generated source
+    writer = _Writer(ns["write"], source)
+    if writer.write(data, grads) != orjson.dumps(program._lowered_doc(data, grads)):
         return None
     return writer
 
