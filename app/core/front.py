@@ -5,16 +5,18 @@ Every request, in this order: a request id (echoed as X-Request-ID), the API key
 limit of the evaluate path (503 with Retry-After), a last-resort catch-all (whatever escaped the exception
 handlers becomes a logged, clean 500), then metrics and one access-log line once it is answered.
 
-`direct` routes (POST /v1/evaluate) are called from here as plain ASGI functions: not through Starlette's
-exception middleware, FastAPI's exit-stack middleware, the router and a route's request/response wrapping.
-Their exceptions are mapped by the same `errors.to_response` the app's exception handlers call, and
-`scope["route"]` is set to the app's own route of that path, as the router would, for the metrics and the
-access log. Where the app is mounted under a root path, the router serves them instead (the same function,
-behind the documented FastAPI route): the answers are the same either way (tests/app/test_front.py).
+`direct` routes (POST /v1/evaluate) are answered from here: their function gives the 200 body, which the
+front door writes itself (the headers the route's JSONBytes would send, then X-Request-ID), not through
+Starlette's exception middleware, FastAPI's exit-stack middleware, the router and a route's
+request/response wrapping. Their exceptions are mapped by the same `errors.to_response` the app's exception
+handlers call, and `scope["route"]` is set to the app's own route of that path, as the router would, for
+the metrics and the access log. Where the app is mounted under a root path, the router serves them instead
+(the same function, behind the documented FastAPI route): the answers are the same either way
+(tests/app/test_front.py, which compares status, headers in order, body, metrics and access lines).
 
 One layer, not four middlewares: each ASGI layer costs a coroutine and a send wrapper per request, and the
-framework's path to a route ~20-30 us more, against ~50 us for a small program's whole evaluation
-(docs/PERFORMANCE.md, "The front door")."""
+framework's path to a route ~20-30 us more, against ~30 us for a small program's whole evaluation
+(docs/PERFORMANCE.md, fifth session)."""
 from __future__ import annotations
 
 import logging
@@ -60,7 +62,8 @@ def _request_id(scope: Scope) -> str:
 
 class Front:
     """See the module. `keys`: the API keys (none: open); `limited`: path endings under the in-flight limit;
-    `direct`: {path: (ASGI function, the app's route of that path)} for POST requests served from here."""
+    `direct`: {path: (answer, the app's route of that path)} for POST requests served from here, where
+    `await answer(scope, receive)` gives the 200 body (JSON) or raises what errors.to_response maps."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics | None, log_access: bool, keys: list[str],
                  in_flight: InFlight, limited: tuple[str, ...], direct: dict):
@@ -106,7 +109,14 @@ class Front:
             m.serving += 1
         t0 = time.perf_counter()
         try:
-            await self._answer(scope, receive, send_wrapped)
+            body = await self._answer(scope, receive, send_wrapped)
+            if body is not None:  # a direct route's answer: written here, as its route's JSONBytes would be
+                status = 200
+                kept.append(body)
+                await send({"type": "http.response.start", "status": 200, "headers": [
+                    (b"content-length", b"%d" % len(body)), (b"content-type", b"application/json"),
+                    (b"x-request-id", rid.encode())]})
+                await send({"type": "http.response.body", "body": body})
         except Exception as exc:  # noqa: BLE001 - the catch-all: the mapped error, or a clean, logged 500
             if status:  # too late for a clean body: log, and let the connection close
                 log.error("error after the response started", exc_info=exc)
@@ -122,11 +132,12 @@ class Front:
             if self.log_access:
                 log_access(scope, route, status, elapsed, rid)
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The request answered through `send`; or, for a direct route, its 200 body, for the caller to write."""
         refused = refusal(scope, self.keys)
         if refused is not None:
             await refused(scope, receive, send)
-            return
+            return None
         path = scope["path"]
         limited = path.rstrip("/").endswith(self.limited)
         f = self.in_flight
@@ -135,15 +146,15 @@ class Front:
                 exc = OverCapacity(f"the server is at capacity ({f.limit} evaluations in flight); retry later",
                                    headers={"Retry-After": str(f.retry_after_s)})
                 await to_response(exc)(scope, receive, send)
-                return
+                return None
             f.count += 1
         try:
             direct = self.direct.get(path) if scope["method"] == "POST" and not scope.get("root_path") else None
             if direct is None:
                 await self.app(scope, receive, send)
-            else:
-                scope["route"] = direct[1]
-                await direct[0](scope, receive, send)
+                return None
+            scope["route"] = direct[1]
+            return await direct[0](scope, receive)
         finally:
             if limited:
                 f.count -= 1

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from app.core.body import read_body
 from app.core.errors import NotReady
@@ -40,25 +40,17 @@ _ERRORS = {
         "schema": {"$ref": "#/components/schemas/EvaluateRequest"}, "examples": EXAMPLES}}}},
 )
 async def evaluate(request: Request) -> JSONBytes:
-    """Documents the route (and serves it under a root path); app/core/front.py calls `serve` directly."""
-    return JSONBytes(await _answer(request.scope, request.receive))
+    """Documents the route (and serves it under a root path); app/core/front.py calls `answer` directly."""
+    return JSONBytes(await answer(request.scope, request.receive))
 
 
-async def _answer(scope: Scope, receive: Receive) -> bytes:
+async def answer(scope: Scope, receive: Receive) -> bytes:
+    """POST /v1/evaluate's 200 body; errors are raised for the caller to map (errors.to_response)."""
     service = getattr(scope["app"].state, "evaluator", None)
     if service is None:
         raise NotReady("the server is starting (its lifespan has not run)")
     return await service.evaluate(await read_body(scope, receive, service.settings.max_body_bytes))
 
 
-async def serve(scope: Scope, receive: Receive, send: Send) -> None:
-    """POST /v1/evaluate as a plain ASGI function: what the route above answers, as its JSONBytes would send
-    it (the same two headers, in the same order); errors are raised for the caller to map."""
-    out = await _answer(scope, receive)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-length", str(len(out)).encode()), (b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": out})
-
-
-# What app/core/front.py serves itself: {path: (ASGI function, the route the router matches for it)}.
-DIRECT = {"/v1/evaluate": (serve, next(r for r in router.routes if r.path == "/v1/evaluate"))}
+# What app/core/front.py serves itself: {path: (answer, the route the router matches for it)}.
+DIRECT = {"/v1/evaluate": (answer, next(r for r in router.routes if r.path == "/v1/evaluate"))}
