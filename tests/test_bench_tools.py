@@ -1,0 +1,20 @@
+"""The benchmark tools that docs/PERFORMANCE.md cites run and print their tables (no timings are judged)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_inprocess_bench_prints_one_row_per_app():
+    r = subprocess.run([sys.executable, "-m", "bench.inprocess", "--rounds", "1", "--requests", "20"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = re.findall(r"^\| ([^|]+) \| ([0-9.]+) \|$", r.stdout, re.M)
+    assert [name for name, _ in rows] == [
+        "bare FastAPI (parse only)", "reference: bare + engine.evaluate_json", "app.main",
+        "app.main, no access log", "app.main, no access log, no metrics"]
+    assert all(float(us) > 0 for _, us in rows)
