@@ -15,7 +15,7 @@ from app import __version__
 from app.core.config import Settings, get_settings
 from app.core.errors import install_handlers
 from app.core.front import Front, FrontedAPI, InFlight
-from app.core.observability import Metrics, configure_access_log
+from app.core.observability import Metrics, configure_access_log, flush_access_log
 from app.core.workers import WorkerPool
 from app.routers import docs, evaluate, health, metrics, ops
 from app.schemas import EvaluateRequest
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            flush_access_log()
             await app.state.evaluator.aclose()  # the CUDA worker's HTTP client
             app.state.evaluator = None
             if pool is not None:

@@ -75,8 +75,10 @@ class _Formatter:
             self.int_mode = False
 
         if _SCI_MODE is None:
+            with np.errstate(over="ignore"):  # 1e300 / 1e-300: inf, as torch computes it, without a warning
+                ratio = nonzero_finite_max / nonzero_finite_min
             self.sci_mode = bool(
-                nonzero_finite_max / nonzero_finite_min > 1000.0
+                ratio > 1000.0
                 or nonzero_finite_max > 1.0e8
                 or nonzero_finite_min < 1.0e-4
             )

@@ -32,29 +32,34 @@ _TAIL = 4096  # bytes of an error body kept for its type
 class _LineHandler(logging.StreamHandler):
     """The access log's own handler: the message as it is, one line each, on stderr. Lines written on an
     event loop within one turn of it go out together in one write at the turn's end (a flush scheduled with
-    call_soon), not one write and flush each: under load several requests end per turn. Nothing waits
-    longer than that turn; logging.shutdown (at exit) flushes what is left."""
+    call_soon), not one write and flush each: under load several requests end per turn. A line written with
+    no loop running goes out at once, with any still held; the app's shutdown (lifespan) and
+    logging.shutdown flush what is left."""
 
     def __init__(self):
         super().__init__()
         self.setFormatter(logging.Formatter("%(message)s"))
         self._pending: list[str] = []
+        self._scheduled = None  # the loop whose next turn writes the pending lines
 
     def write_line(self, line: str) -> None:
         """What handle(record) would do for this handler alone, without building the LogRecord (~12 us a
         request less than Logger.handle, measured in-process)."""
-        pending = self._pending
-        pending.append(line)
-        if len(pending) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no event loop in this thread: now
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop in this thread: now
+            loop = None
+        with self.lock:
+            self._pending.append(line)
+            if loop is None or len(self._pending) >= _MAX_PENDING:
                 self.flush()
-        elif len(pending) >= _MAX_PENDING:
-            self.flush()
+            elif self._scheduled is not loop:  # also where a loop stopped before its turn wrote them
+                self._scheduled = loop
+                loop.call_soon(self.flush)
 
     def flush(self) -> None:
         with self.lock:
+            self._scheduled = None
             if self._pending:
                 lines, self._pending = self._pending, []
                 try:
@@ -73,6 +78,13 @@ def configure_access_log() -> None:
         access_log.addHandler(_LineHandler())
         access_log.propagate = False
     # Its level is inherited from the `gradserve` logger (GRADSERVE_LOG_LEVEL): `warning` silences it.
+
+
+def flush_access_log() -> None:
+    """Writes the access lines still held (the app's lifespan calls it at shutdown: uvicorn ends on SIGTERM
+    by the signal again, so neither atexit nor logging.shutdown runs there)."""
+    for handler in access_log.handlers:
+        handler.flush()
 
 
 def _write_access(line: str) -> None:

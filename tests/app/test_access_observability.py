@@ -287,3 +287,58 @@ def test_plain_metrics_write_what_prometheus_clients_own_write():
 
     assert text(ours) == text(theirs)
     assert 't_requests_total{method="POST",status="404"}' in text(ours) and 't_seconds_sum{method="GET"}' in text(ours)
+
+
+def test_access_lines_held_for_a_loop_that_stopped_are_written_by_the_next_line():
+    """A line written on a loop that stops before its next turn (whose flush then never runs) is not held for
+    good: the next line, with no loop running, writes both at once; on another loop, at that loop's turn."""
+    import asyncio  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from app.core.observability import _LineHandler  # noqa: PLC0415
+
+    h = _LineHandler()
+    h.setStream(stream := io.StringIO())
+    loop = asyncio.new_event_loop()
+
+    def request_then_stop():
+        h.write_line("1")
+        loop.stop()
+
+    loop.call_soon(request_then_stop)
+    loop.run_forever()
+    loop.close()
+    assert stream.getvalue() == ""  # its turn's flush never ran
+    h.write_line("2")  # no loop running
+    assert stream.getvalue() == "1\n2\n"
+
+    async def on_a_new_loop():
+        h.write_line("3")
+        await asyncio.sleep(0)
+        assert stream.getvalue() == "1\n2\n3\n"
+
+    asyncio.run(on_a_new_loop())
+
+
+def test_shutdown_writes_the_access_lines_still_held():
+    """The app's lifespan calls flush_access_log at shutdown (uvicorn ends on SIGTERM by the signal again:
+    no atexit there): lines held for the current turn are written by it."""
+    import asyncio  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from app.core import observability as obs  # noqa: PLC0415
+
+    h = obs._LineHandler()
+    h.setStream(stream := io.StringIO())
+    obs.access_log.addHandler(h)
+
+    async def last_request_then_shutdown():
+        h.write_line('{"last":true}')
+        assert stream.getvalue() == ""  # held for the turn's end
+        obs.flush_access_log()
+        assert stream.getvalue() == '{"last":true}\n'
+
+    try:
+        asyncio.run(last_request_then_shutdown())
+    finally:
+        obs.access_log.removeHandler(h)

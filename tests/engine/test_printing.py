@@ -305,3 +305,14 @@ def tensors(draw):
 def test_property_matches_torch(case):
     arr, name, mode = case
     check(arr, name, mode)
+
+
+@pytest.mark.parametrize("values", [[1e300, 1e-300], [-1.7e308, 5e-324, 1.0]])
+def test_a_range_past_float64_formats_without_a_warning(values):
+    """The formatter's max/min ratio overflows to inf (sci mode, as torch decides it) with no NumPy
+    RuntimeWarning: under threads such a warning reached another request's `warnings`."""
+    arr = np.array(values, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        text = format_tensor(arr, "float64")
+    assert text == torch_repr(arr)
