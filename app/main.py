@@ -106,8 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await pool.close()
 
     app = FrontedAPI(title="gradserve", version=__version__, description=DESCRIPTION, openapi_tags=TAGS,
-                  lifespan=lifespan, docs_url=None, redoc_url=None,
-                  telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False})
+                     lifespan=lifespan, docs_url=None, redoc_url=None,
+                     telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
     app.state.in_flight = InFlight(settings.max_in_flight, settings.retry_after_s)
     app.state.evaluator = None

@@ -1361,7 +1361,7 @@ def _writer(program, data, grads):
     source = "def write(data, grads):\n" + "\n".join(lines) + "\n"
     exec(compile(source, "<engine.evaluate writer>", "exec"), ns)  # noqa: S102 - our own generated source
     writer = _Writer(ns["write"], source)
-    if writer.write(data, grads) != orjson.dumps(program._lowered_doc(data, grads)):
+    if writer.write(data, grads) != encode(program._lowered_doc(data, grads)):
         return None
     return writer
 

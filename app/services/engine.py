@@ -66,10 +66,7 @@ def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hi
         program = PLANS.get(hit[0])
         if program is not None:
             program.notes.update(settled)
-    if not extra:
-        return out
-    out.update(extra)
-    return dumps(out)
+    return dumps({**out, **extra}) if extra else out
 
 
 def _portable(e: EngineError) -> EngineError:
