@@ -117,12 +117,16 @@ def test_direct_route_is_the_routers_and_documented_once():
 
 
 def test_under_a_root_path_the_router_serves_it():
-    app = create_app(Settings(compute_workers=0, access_log=False))
-    with TestClient(app, root_path="/api") as c:
-        direct = c.post("/v1/evaluate", json=SEED)
+    """Mounted under a root path, the router decides what a path means: /v1/evaluate under root path /v1 is
+    the app's /evaluate (404), which the front door must not answer as its own /v1/evaluate; the app's
+    /v1/evaluate there is /v1/v1/evaluate, answered as without a root path."""
+    with TestClient(create_app(Settings(compute_workers=0, access_log=False)), root_path="/v1") as c:
+        shadowed = c.post("/v1/evaluate", json=SEED)
+        mounted = c.post("/v1/v1/evaluate", json=SEED)
     with TestClient(create_app(Settings(compute_workers=0, access_log=False))) as c:
         plain = c.post("/v1/evaluate", json=SEED)
-    assert direct.status_code == 200 and direct.content == plain.content
+    assert shadowed.status_code == 404
+    assert mounted.status_code == 200 and mounted.content == plain.content
 
 
 @pytest.mark.parametrize("through_router", [False, True])
