@@ -660,6 +660,11 @@ def _fast_array(raw):
     return arr
 
 
+def leaf_array(a):
+    """A leaf's array as PlanCache.key gives it: a float leaf's is the float itself."""
+    return np.array(a) if type(a) is float else a
+
+
 def _make_tensor(data, dt, loc):
     try:
         if isinstance(data, np.ndarray):
@@ -1226,7 +1231,7 @@ class Program:
         try:
             with _Evaluating(spec) as caught:
                 for (name, dt, rg, loc), arr in zip(self.leaves, arrays):
-                    t = _make_tensor(arr, dt, loc)
+                    t = _make_tensor(leaf_array(arr), dt, loc)
                     if rg:
                         t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
                     env[name] = t
@@ -1262,7 +1267,7 @@ class Program:
         if "seed" in spec:  # the generator's state goes on as the full path leaves it
             _seed(spec)
         with np.errstate(all="ignore"):
-            xs = [a.astype(d) for a, d in zip(arrays, low.leaf_np)]  # as _make_tensor converts a leaf's data
+            xs = [np.array(a, d) for a, d in zip(arrays, low.leaf_np)]  # as _make_tensor converts a leaf's data
             data, grads = low.fn(*xs)
         if encoded and low.writer is not None:
             return low.writer.write(data, grads)
@@ -1370,15 +1375,19 @@ _NO_KWARGS: dict = {}
 
 
 def _key_size(key) -> int:
-    """The size a key stands for: its JSON text, and ~64 bytes per leaf field (names, shapes, values)."""
-    return len(key[1]) + 64 * len(key[0])
+    """The size a key stands for: its text."""
+    return len(key)
+
+
+_FLOAT_LEAF = ((), "f")  # a leaf whose data is one Python float: its shape and kind, without an array
 
 
 class PlanCache:
     """Programs by structure: the leaves' names, shapes, kinds (bool/int/float, as dtype inference sees them)
-    and their other fields; every other field of the document as JSON; the limits and the array backend.
-    For documents as a JSON parser gives them (dicts, lists, str, int, float, bool, None): the key is their
-    JSON text, where a tuple and a list, or a float NaN and None, would read alike. Bounded: max_entries
+    and their other fields; every other field of the document; the limits and the array backend. The key is
+    all of that as one JSON text (bytes hash once and compare by memcmp: a tuple key was hashed afresh by
+    every dict operation). For documents as a JSON parser gives them (dicts, lists, str, int, float, bool,
+    None): where a tuple and a list, or a float NaN and None, would read alike. Bounded: max_entries
     programs and max_bytes of key text (the least recently used dropped first); a document whose key passes
     max_key_bytes is not kept. Threads may share one: a Program is never changed after it is stored (but
     for its notes), and holds copies of the document's parts, none of the caller's objects. hits/misses
@@ -1395,7 +1404,8 @@ class PlanCache:
 
     def key(self, spec, limits):
         """(key, leaf arrays), or None where this document cannot be cached (b64 or special-number data,
-        a value that is not JSON, a document over max_key_bytes, a cache of no entries)."""
+        a value that is not JSON, a document over max_key_bytes, a cache of no entries). A leaf of one float
+        gives that float as its array (leaf_array makes it one where an array is needed)."""
         if self.max_entries <= 0:
             return None
         leaves = spec.get("leaves", _NO_KWARGS) if type(spec) is dict else None
@@ -1407,23 +1417,26 @@ class PlanCache:
             if type(lspec) is not dict:
                 return None
             raw = lspec.get("data")
-            if type(raw) is not list and type(raw) not in (float, int, bool):
-                return None
-            arr = _fast_array(raw)
-            if arr is None:
-                return None
-            sig += (name, arr.shape, arr.dtype.kind)
-            for k, v in lspec.items():
+            if type(raw) is float:
+                sig += (name, _FLOAT_LEAF, len(lspec))
+                arrays.append(raw)
+            else:
+                if type(raw) is not list and type(raw) not in (int, bool):
+                    return None
+                arr = _fast_array(raw)
+                if arr is None:
+                    return None
+                sig += (name, (arr.shape, arr.dtype.kind), len(lspec))
+                arrays.append(arr)
+            for k, v in lspec.items():  # len(lspec) above: where a leaf's fields end
                 if k != "data":
-                    sig += (k, type(v), v)  # typed: 1, 1.0 and True are equal keys, not equal requests
-            arrays.append(arr)
+                    sig += (k, v)  # as JSON: 1, 1.0 and true are equal in Python, not equal requests
         try:
-            rest = orjson.dumps([[k, v] for k, v in spec.items() if k != "leaves"])
-            key = (tuple(sig), rest, limits, B.xp)
-            hash(key)
+            key = orjson.dumps((sig, [[k, v] for k, v in spec.items() if k != "leaves"], limits,
+                                B.xp.__name__))
         except (TypeError, orjson.JSONEncodeError):
             return None
-        if _key_size(key) > self.max_key_bytes:
+        if len(key) > self.max_key_bytes:
             return None
         return key, arrays
 

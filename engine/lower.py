@@ -224,8 +224,8 @@ class _Lowering:
         t = self.run.env[p["tensor"]]
         _need(t._data.size == 1 and t._data.dtype.kind == "f" and t._output_nr == 0 and t._req)
         g0 = np.ones(t._data.shape, dtype=t._data.dtype)  # ones_like_data, as _root_grads makes it
-        g0 = self.emit("g", f"{self.const(np.ones)}({self.const(t._data.shape)}, "
-                            f"dtype={self.const(t._data.dtype)})  # the implicit gradient", g0)
+        # a fresh copy of one kept array per call (np.ones costs 6x a copy): formulas may write into it
+        g0 = self.emit("g", f"{self.const(g0.copy())}.copy()  # the implicit gradient", g0)
         root = t.grad_fn
         if root is None:  # a leaf's own backward: its AccumulateGrad alone runs, and stores the ones
             _need(id(t) in self.var)

@@ -162,7 +162,7 @@ def test_cache_is_bounded():
     big = _doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]} for k in range(60)])
     E.evaluate(big, cache=cache)
     assert cache.key(big, E.DEFAULT_LIMITS) is None and len(cache) == 3
-    many_leaves = {"leaves": {f"x{i}": {"data": 1.0} for i in range(100)}, "ops": []}
+    many_leaves = {"leaves": {f"x{i}": {"data": 1.0} for i in range(200)}, "ops": []}
     assert cache.key(many_leaves, E.DEFAULT_LIMITS) is None  # leaves count against max_key_bytes too
     by_bytes = E.PlanCache(max_entries=100, max_bytes=1500)
     for k in range(10):
