@@ -265,14 +265,16 @@ def value_repr(dtype_name: str, suffixes=()):
         fixed, whole = (_PREFIX + f + tail.replace("%", "%%") for f in (_FIXED, _WHOLE))
 
         def rep_fixed(v):
-            if 1.0e-4 <= abs(v) <= 1.0e8:  # _scalar_text's first case
+            if 1.0e-4 <= abs(v) <= 1.0e8:  # _scalar_text's first case (FIXED_RANGE)
                 return fixed % v if v % 1 else whole % v
             return rep(v)
 
+        rep_fixed.fixed = (fixed, whole)  # for engine.evaluate's writer, which writes this choice inline
         return rep_fixed
     return rep
 
 
+FIXED_RANGE = (1.0e-4, 1.0e8)  # the magnitudes printed in fixed point, not sci_mode (bounds included)
 _FIXED = f"%.{_PRECISION}f"
 _WHOLE = "%.0f."
 _SCI = f"%.{_PRECISION}e"

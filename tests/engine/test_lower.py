@@ -237,12 +237,21 @@ def test_nan_and_inf_values_lower_exactly():
         full = _bytes(E.evaluate(copy.deepcopy(twin)))
         assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == full
         assert E.evaluate_json(copy.deepcopy(twin), cache=cache) == full
-    scalar = {"leaves": {"x": {"data": 2.0, "requires_grad": True}},
-              "ops": [{"name": "y", "op": "log", "args": ["x"]}, {"name": "z", "op": "div", "args": [1.0, "y"]}],
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scalar_reprs_are_written_exactly_at_every_boundary(dtype):
+    """The writer formats a one-value repr inline (printing's rep_fixed, written out): fixed point, whole,
+    sci_mode, inf, NaN, at both ends of FIXED_RANGE and just past them, in both dtypes (float32 rounds 1e-4
+    below the bound)."""
+    scalar = {"leaves": {"x": {"data": 2.0, "requires_grad": True, "dtype": dtype}},
+              "ops": [{"name": "y", "op": "log", "args": ["x"]}, {"name": "z", "op": "div", "args": [1.0, "y"]},
+                      {"name": "n", "op": "neg", "args": ["x"]}],
               "backward": [{"tensor": "z"}]}
     cache, program = _primed(scalar)
-    assert program.lowered.writer is not None
-    for x in (1.0, 0.0, -1.0, 1e-30, 3e38, 1e9, 123456.0, 5e-5):  # inf, NaN, sci and whole numbers as text
+    assert program.lowered.writer is not None and " % v0 if v0 % 1 else " in program.lowered.writer.source
+    for x in (1.0, 0.0, -1.0, 1e-30, 3e38, 1e9, 123456.0, 5e-5, 1e-4, 1.0001e-4, 9.999e-5, 1e8, 1.0000001e8,
+              99999999.5, -2.5, -3.0, 2.0 ** 0.5, 1e300, 2.718281828459045):
         twin = copy.deepcopy(scalar)
         twin["leaves"]["x"]["data"] = x
         assert E.evaluate_json(copy.deepcopy(twin), cache=cache) == _bytes(E.evaluate(copy.deepcopy(twin))), x
