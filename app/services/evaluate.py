@@ -81,6 +81,10 @@ class EvaluateService:
         url = (settings.cuda_worker_url or "").strip()
         self.forwarder = (CudaForwarder(url, settings.time_limit_s, settings.cuda_worker_retry_s)
                           if url else None)
+        # Noted on a program whose structure this service runs on the loop, with nothing else to decide
+        # (_inline); one per service: the plan cache is the process's, and another app in this process
+        # (tests) may route the same structure elsewhere.
+        self._on_loop = object()
 
     async def aclose(self) -> None:
         if self.forwarder is not None:
@@ -124,22 +128,26 @@ class EvaluateService:
 
     async def evaluate(self, body: bytes) -> bytes:
         """The response document, encoded; raises the errors that errors.to_response maps."""
-        out, placement = await self._evaluate(body)
+        if len(body) <= self.settings.loop_max_body_bytes:  # small: parsed and planned here, on the loop
+            out = self._inline(body, on_loop=True)
+            placement = "loop"
+            if not isinstance(out, bytes):
+                out, placement = await self._evaluate(body, out)
+        else:
+            out, placement = await self._evaluate(body)
         m = self._metrics
         if m is not None:
             m.placements.inc(placement)
         return out
 
-    async def _evaluate(self, body: bytes) -> tuple[bytes, str]:
+    async def _evaluate(self, body: bytes, plan: Plan | None = None) -> tuple[bytes, str]:
+        """(response, placement) of a body planned on the loop (`plan`), or of a large one, planned here."""
         limit = self.settings.time_limit_s
-        deadline = time.monotonic() + limit
-        on_loop = len(body) <= self.settings.loop_max_body_bytes
-        if on_loop:  # small: parsed and planned here, on the loop
-            plan = self._inline(body, on_loop=True)
-        else:
+        deadline = time.monotonic() + limit  # the planning on the loop took microseconds
+        if plan is None:
             plan = await self._in_thread(self._inline, body, limit=limit)
-        if isinstance(plan, bytes):
-            return plan, "loop" if on_loop else "thread"
+            if isinstance(plan, bytes):
+                return plan, "thread"
         if plan.kind == "thread":
             return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra or None, plan.hit,
                                          plan.settled, limit=max(deadline - time.monotonic(), 0.001),
@@ -207,6 +215,8 @@ class EvaluateService:
             notes = None
             check_duplicate_keys(body, doc)
             check_envelope(doc, self.settings.max_ops)
+        elif on_loop and notes.get("route") is self._on_loop:  # decided below for this structure before
+            return eng.evaluate_json(doc, self.limits, None, hit, None)
         device = doc.get("device", "auto")
         s = self.settings
         in_process, why = self.cuda_in_process() if device != "cpu" else (False, "")
@@ -247,4 +257,6 @@ class EvaluateService:
         settled = {"colons": body.count(b":"), **({"cost": cost} if cost else {})} if notes is None else None
         if on_loop and not self._tiny(doc, cost):
             return Plan("thread", doc, device, extra=extra, hit=hit, settled=settled)
+        if settled is not None and on_loop and not extra and (device == "cpu" or not (in_process or forward)):
+            settled["route"] = self._on_loop  # nothing above depended on more than structure and settings
         return eng.evaluate_json(doc, self.limits, extra or None, hit, settled)

@@ -251,7 +251,7 @@ def _pow_ts(a, exponent):
     if a.dtype.kind == "b":
         a = a.astype(np.int64)
     if exponent == 2:
-        return np.multiply(a, a)
+        return a * a  # np.multiply for arrays; NumPy's scalar arithmetic (the same IEEE product) for a scalar
     if exponent == 0.5 and a.dtype.kind == "f":
         return np.sqrt(a)
     return np.power(a, exponent)

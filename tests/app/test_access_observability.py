@@ -132,6 +132,22 @@ def test_placements_are_counted():
         assert _counter(text, name, 'placement="loop"') == 0.0
 
 
+def test_a_structures_noted_route_is_its_own_apps():
+    """A structure that ran on the loop is noted so (one check on later requests), in the process's plan cache;
+    another app in the same process with other thresholds still decides for itself (here: a thread)."""
+    name = "gradserve_evaluations_by_placement_total"
+    program = cheap_program()
+    program["leaves"]["noted_route"] = {"data": 1.0}  # a structure no other test ran
+    with TestClient(create_app(Settings(compute_workers=0))) as a, \
+            TestClient(create_app(Settings(compute_workers=0, loop_max_flops=0))) as b:
+        for client in (a, a, a, b, b, a):
+            r = client.post("/v1/evaluate", json=program)
+            assert r.status_code == 200 and r.json()["tensors"]["a"]["grad"] == 3.0
+        text_a, text_b = a.get("/metrics").text, b.get("/metrics").text
+    assert _counter(text_a, name, 'placement="loop"') == 4.0 and _counter(text_a, name, 'placement="thread"') == 0.0
+    assert _counter(text_b, name, 'placement="thread"') == 2.0 and _counter(text_b, name, 'placement="loop"') == 0.0
+
+
 def test_metrics_disabled_still_serves():
     """GRADSERVE_METRICS=false: the lifespan ran into the missing metrics once (an AttributeError at start)."""
     with TestClient(create_app(Settings(compute_workers=0, metrics=False, access_log=False))) as c:
