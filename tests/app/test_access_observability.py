@@ -236,9 +236,9 @@ def test_fastapi_native_telemetry_follows_the_otel_setting(otel):
     assert (config["tracing"], config["metrics"], config["logs"]) == (otel, otel, otel)
 
 
-def test_access_lines_of_one_loop_turn_go_out_in_one_write():
-    """The access log's handler writes the lines of one turn of the event loop together, at the turn's end;
-    with no loop running, at once; whatever is pending at shutdown, on flush."""
+def test_access_lines_go_out_together_after_the_delay():
+    """The access log's handler writes the lines of `delay` seconds together, in one write; with no loop
+    running, at once; whatever is pending at shutdown, on flush."""
     import asyncio  # noqa: PLC0415
 
     from app.core.observability import _LineHandler  # noqa: PLC0415
@@ -257,15 +257,17 @@ def test_access_lines_of_one_loop_turn_go_out_in_one_write():
     h.setStream(stream := Stream())
 
     async def requests():
-        for i in range(3):
-            h.write_line(f'{{"n":{i}}}')
-        assert stream.writes == []  # not yet: the turn is not over
+        h.write_line('{"n":0}')
         await asyncio.sleep(0)
+        for i in (1, 2):
+            h.write_line(f'{{"n":{i}}}')
+        assert stream.writes == []  # not yet: within the delay of the first line
+        await asyncio.sleep(2 * h.delay)
         assert stream.writes == ['{"n":0}\n{"n":1}\n{"n":2}\n']
         h.write_line('{"n":3}')
         h.flush()  # as logging.shutdown does
         assert stream.writes[-1] == '{"n":3}\n'
-        await asyncio.sleep(0)  # the turn's scheduled flush finds nothing left
+        await asyncio.sleep(2 * h.delay)  # the scheduled flush finds nothing left
         assert len(stream.writes) == 2
 
     asyncio.run(requests())
@@ -307,7 +309,7 @@ def test_plain_metrics_write_what_prometheus_clients_own_write():
 
 def test_access_lines_held_for_a_loop_that_stopped_are_written_by_the_next_line():
     """A line written on a loop that stops before its next turn (whose flush then never runs) is not held for
-    good: the next line, with no loop running, writes both at once; on another loop, at that loop's turn."""
+    good: the next line, with no loop running, writes both at once; on another loop, after its delay."""
     import asyncio  # noqa: PLC0415
     import io  # noqa: PLC0415
 
@@ -324,13 +326,13 @@ def test_access_lines_held_for_a_loop_that_stopped_are_written_by_the_next_line(
     loop.call_soon(request_then_stop)
     loop.run_forever()
     loop.close()
-    assert stream.getvalue() == ""  # its turn's flush never ran
+    assert stream.getvalue() == ""  # its scheduled flush never ran
     h.write_line("2")  # no loop running
     assert stream.getvalue() == "1\n2\n"
 
     async def on_a_new_loop():
         h.write_line("3")
-        await asyncio.sleep(0)
+        await asyncio.sleep(2 * h.delay)
         assert stream.getvalue() == "1\n2\n3\n"
 
     asyncio.run(on_a_new_loop())
@@ -338,7 +340,7 @@ def test_access_lines_held_for_a_loop_that_stopped_are_written_by_the_next_line(
 
 def test_shutdown_writes_the_access_lines_still_held():
     """The app's lifespan calls flush_access_log at shutdown (uvicorn ends on SIGTERM by the signal again:
-    no atexit there): lines held for the current turn are written by it."""
+    no atexit there): lines held for the delay are written by it."""
     import asyncio  # noqa: PLC0415
     import io  # noqa: PLC0415
 
@@ -350,7 +352,7 @@ def test_shutdown_writes_the_access_lines_still_held():
 
     async def last_request_then_shutdown():
         h.write_line('{"last":true}')
-        assert stream.getvalue() == ""  # held for the turn's end
+        assert stream.getvalue() == ""  # held for the delay
         obs.flush_access_log()
         assert stream.getvalue() == '{"last":true}\n'
 
