@@ -51,23 +51,62 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_multiprocess(uvicorn, kw):
-    """uvicorn --workers N, with the listening socket bound as IPPROTO_TCP.
+    """uvicorn --workers N, each worker listening on its own socket (SO_REUSEPORT), bound as IPPROTO_TCP.
 
-    uvicorn's own multiprocess path binds with proto 0, so asyncio never sets TCP_NODELAY on accepted
-    connections and each keep-alive response waits ~40 ms for Nagle and the client's delayed ACK
+    One shared socket (uvicorn's way) lets a burst of connections land on one worker: every worker wakes
+    for it and the first to run accepts all that are waiting (asyncio takes up to `backlog` a wakeup), so
+    16 keep-alive clients often all sat on one of two workers, which then served at one worker's rate
+    (docs/PERFORMANCE.md, sixth session). With a socket per worker in one SO_REUSEPORT group, the kernel
+    spreads connections over the workers by their addresses. The supervisor holds the port with a socket
+    of the group that never listens (a port in use fails here, at once; port 0 is resolved here); each
+    worker binds its own when it starts (WorkerSocket), and closes it with its life, so no connection
+    waits on the socket of a worker that died. Where SO_REUSEPORT is missing, one shared socket.
+
+    IPPROTO_TCP: uvicorn's own multiprocess path binds with proto 0, so asyncio never sets TCP_NODELAY on
+    accepted connections and each keep-alive response waits ~40 ms for Nagle and the client's delayed ACK
     (Kludex/uvicorn#3149): 361 against 4,635 requests/s for a bare app at 2 workers (docs/PERFORMANCE.md).
     """
-    import socket  # noqa: PLC0415
-
     from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
     config = uvicorn.Config("app.main:app", **kw)
-    family = socket.AF_INET6 if ":" in kw["host"] else socket.AF_INET
+    Multiprocess(config, sockets=worker_sockets(kw["host"], kw["port"])).run()
+
+
+def listening_socket(host: str, port: int, reuse_port: bool = False):
+    """A TCP socket bound to (host, port), IPPROTO_TCP (see _run_multiprocess), inheritable."""
+    import socket  # noqa: PLC0415
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((kw["host"], kw["port"]))
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
     sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    return sock
+
+
+class WorkerSocket:
+    """Stands in for the listening socket in uvicorn's supervisor: a worker process it is sent to (pickled,
+    as the supervisor sends sockets) unpickles it as its own socket, bound to the port in the SO_REUSEPORT
+    group. `reserved`: the supervisor's socket of the group, which never listens (TCP gives connections to
+    listening sockets only)."""
+
+    def __init__(self, host: str, port: int):
+        self.reserved = listening_socket(host, port, reuse_port=True)
+        self.host, self.port = host, self.reserved.getsockname()[1]
+
+    def __reduce__(self):
+        return listening_socket, (self.host, self.port, True)
+
+
+def worker_sockets(host: str, port: int) -> list:
+    """What uvicorn's Multiprocess takes as its sockets: a WorkerSocket, or one shared socket."""
+    import socket  # noqa: PLC0415
+
+    if hasattr(socket, "SO_REUSEPORT"):
+        return [WorkerSocket(host, port)]
+    return [listening_socket(host, port)]
 
 
 if __name__ == "__main__":

@@ -1,18 +1,22 @@
-"""Start an app the way `uvicorn APP --workers N` does, but with TCP_NODELAY intact for N > 1.
+"""Start an app the way `gradserve serve --workers N` does: uvicorn's supervisor, TCP_NODELAY intact for
+N > 1, and a listening socket per worker (app.cli.worker_sockets).
 
     python -m bench.serve app.main:app --port 8000 --workers 2 [--stock] [--stack h11|fast]
 
 uvicorn 0.54's multiprocess path binds the listening socket with proto 0; accepted sockets inherit it and
 asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP, so Nagle's algorithm meets the
 client's delayed ACK and every keep-alive response waits ~40 ms (Kludex/uvicorn#3149, still open). Here the
-socket is bound with IPPROTO_TCP; everything else is uvicorn's own run(). --stock runs uvicorn.run as is.
+sockets are bound with IPPROTO_TCP, one per worker in an SO_REUSEPORT group (one shared socket let a burst of
+connections land on one worker: see app/cli.py); everything else is uvicorn's own. --stock runs uvicorn.run
+as is.
 --stack: h11 (pure-Python HTTP parser, asyncio's loop) or fast (httptools and uvloop, what uvicorn picks by
 itself where they are installed, as they are with gradserve)."""
 
 from __future__ import annotations
 
 import argparse
-import socket
+
+from app.cli import worker_sockets
 
 
 def main(argv=None):
@@ -34,11 +38,7 @@ def main(argv=None):
         uvicorn.run(a.app, **kw)
         return
     config = uvicorn.Config(a.app, **kw)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((a.host, a.port))
-    sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    Multiprocess(config, sockets=worker_sockets(a.host, a.port)).run()
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@ worker process.
 
 A small body (GRADSERVE_LOOP_MAX_BODY_BYTES) is parsed, checked and estimated on the event loop, and a
 tiny program (GRADSERVE_LOOP_MAX_FLOPS / _ELEMENTS, 64 ops) evaluated there as well: the hop to a thread
-cost more than such an evaluation. "Costly" is decided by the engine's estimate (shape inference, nothing
-allocated) against the offload thresholds. The time limit covers the whole evaluation; a worker past it is
-killed, an inline thread (cheap by construction) is abandoned and its result dropped.
+cost more than such an evaluation; where nothing but its structure and the settings decided that (no CUDA
+to weigh), the program's notes say so and a later request of that structure skips the deciding. "Costly"
+is decided by the engine's estimate (shape inference, nothing allocated) against the offload thresholds.
+The time limit covers the whole evaluation; a worker past it is killed, an inline thread (cheap by
+construction) is abandoned and its result dropped.
 
 CUDA routing (`device`): `cpu` runs here on NumPy. `cuda` runs on CuPy in a compute worker where this
 server has a usable GPU (GRADSERVE_BACKEND auto|cupy), else it is forwarded to the CUDA worker at

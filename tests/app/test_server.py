@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -16,6 +17,7 @@ from tests.app.conftest import (
     Server,
     alive,
     cheap_program,
+    children,
     in_thread,
     pid_state,
     slow_program,
@@ -242,3 +244,59 @@ def test_concurrent_requests_of_one_structure_in_threads_answer_as_the_engine():
     hits = next(float(ln.split()[-1]) for ln in metrics.splitlines()
                 if ln.startswith("gradserve_plan_cache_hits_total "))
     assert hits >= 50  # all but the first few (racing on the empty cache) replayed
+
+
+def _sockets(pid: int, port: int, state: str) -> int:
+    """TCP sockets on local `port` in `state` ("0A" listening, "01" established) held by process `pid`
+    (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == state and f[9] in inodes:
+                count += 1
+    return count
+
+
+def test_workers_share_a_burst_of_connections():
+    """`gradserve serve --workers 2`: 16 connections opened at once (as a load generator opens them) are
+    spread over both server processes, each listening on its own socket of one SO_REUSEPORT group. With one
+    shared socket the first worker to wake took all of them, and the other served none."""
+    import socket
+
+    server = Server({"GRADSERVE_WORKERS": "2", "GRADSERVE_COMPUTE_WORKERS": "0"})
+    conns = []
+    try:
+        def listening():
+            kids = children(server.proc.pid)
+            on = [pid for pid in kids if _sockets(pid, server.port, "0A")]
+            return on if len(on) == 2 else None
+
+        workers = wait_until(listening, 30)
+        assert workers, "expected two server processes, each listening on the port"
+        conns = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(16)]
+        for c in conns:  # each connection answered: accepted by a worker, kept alive
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        for c in conns:
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        held = {pid: _sockets(pid, server.port, "01") for pid in workers}
+        assert sum(held.values()) >= 16, held  # and the test client's own keep-alive connection
+        assert min(held.values()) >= 1, held  # all on one worker: 2 of 65,536 hash draws with two sockets
+        r = server.client.post("/v1/evaluate", json=cheap_program())
+        assert r.status_code == 200 and r.json()["tensors"]["a"]["grad"] == 3.0
+    finally:
+        for c in conns:
+            c.close()
+        server.stop()
