@@ -55,7 +55,7 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # The same settings for every server: uvicorn.run, its default loop/http implementations; see
-        # bench/serve.py for the one difference from `uvicorn --workers N` (TCP_NODELAY kept).
+        # bench/serve.py for the differences from `uvicorn --workers N` (TCP_NODELAY kept, a socket per worker).
         cmd = [
             sys.executable,
             "-m",
@@ -197,8 +197,9 @@ def run(args) -> tuple[str, dict]:
         "through the servers; POST /v1/evaluate with the seed example, its five leaf values drawn afresh for "
         "every request (so no server can answer from a cache of earlier answers)",
         "server: python -m bench.serve <app> --workers N --stack S = uvicorn.run(<app>, workers=N, "
-        "log_level='warning', access_log=False, loop/http: asyncio/h11 or uvloop/httptools), the listening "
-        f"socket bound with IPPROTO_TCP so TCP_NODELAY holds with 2 workers; {args.threads} BLAS thread(s); "
+        "log_level='warning', access_log=False, loop/http: asyncio/h11 or uvloop/httptools); with 2 workers, "
+        "as gradserve serve: a listening socket per worker in one SO_REUSEPORT group, bound with IPPROTO_TCP "
+        f"so TCP_NODELAY holds; {args.threads} BLAS thread(s); "
         "the load generator shares the machine's cores; ratios compare servers of one stack",
     ]
     why = _app_importable()
