@@ -858,7 +858,8 @@ def _other_values(spec, k=0):
         a = _fast_array(lspec["data"])
         b = moves[0](a) if a.dtype.kind == "f" else (moves[1](a) if a.dtype.kind == "i" else moves[2](a))
         leaves[name] = {**lspec, "data": b.tolist()}
-        arrays.append(np.array(leaves[name]["data"]))
+        v = leaves[name]["data"]
+        arrays.append(v if type(v) is float else np.array(v))  # a float leaf's is the float (PlanCache.key)
     return {**spec, "leaves": leaves}, arrays
 
 
