@@ -59,8 +59,10 @@ def _run_multiprocess(uvicorn, kw):
     (docs/PERFORMANCE.md, sixth session). With a socket per worker in one SO_REUSEPORT group, the kernel
     spreads connections over the workers by their addresses. The supervisor holds the port with a socket
     of the group that never listens (a port in use fails here, at once; port 0 is resolved here); each
-    worker binds its own when it starts (WorkerSocket), and closes it with its life, so no connection
-    waits on the socket of a worker that died. Where SO_REUSEPORT is missing, one shared socket.
+    worker binds its own when it starts (WorkerSocket), and closes it with its life, so no new connection
+    waits on the socket of a worker that died. The trade-off: connections queued on a stopping worker's
+    socket, not yet accepted, are reset rather than taken by another worker (Linux migrates them where
+    net.ipv4.tcp_migrate_req=1; docs/RELIABILITY.md). Where SO_REUSEPORT is missing, one shared socket.
 
     IPPROTO_TCP: uvicorn's own multiprocess path binds with proto 0, so asyncio never sets TCP_NODELAY on
     accepted connections and each keep-alive response waits ~40 ms for Nagle and the client's delayed ACK
@@ -88,16 +90,36 @@ def listening_socket(host: str, port: int, reuse_port: bool = False):
 
 class WorkerSocket:
     """Stands in for the listening socket in uvicorn's supervisor: a worker process it is sent to (pickled,
-    as the supervisor sends sockets) unpickles it as its own socket, bound to the port in the SO_REUSEPORT
-    group. `reserved`: the supervisor's socket of the group, which never listens (TCP gives connections to
-    listening sockets only)."""
+    as the supervisor sends sockets) unpickles it as its own socket (worker_socket), bound to the port in the
+    SO_REUSEPORT group. `reserved`: the supervisor's socket of the group, which never listens (TCP gives
+    connections to listening sockets only). A port already in use fails here: a probe socket without
+    SO_REUSEPORT is bound first (it also resolves port 0), else a second server with this group's option
+    would join it and share its traffic."""
 
     def __init__(self, host: str, port: int):
+        probe = listening_socket(host, port)  # OSError (address in use) where anything listens there
+        port = probe.getsockname()[1]
+        probe.close()
         self.reserved = listening_socket(host, port, reuse_port=True)
-        self.host, self.port = host, self.reserved.getsockname()[1]
+        self.host, self.port = host, port
 
     def __reduce__(self):
-        return listening_socket, (self.host, self.port, True)
+        return worker_socket, (self.host, self.port)
+
+
+def worker_socket(host: str, port: int):
+    """A worker's own socket of the group. Where it cannot bind (another program took the port while no
+    worker listened), the worker exits with uvicorn's STARTUP_FAILURE, so the supervisor stops with the
+    error instead of starting a worker every half second that fails the same way."""
+    import sys  # noqa: PLC0415
+
+    try:
+        return listening_socket(host, port, reuse_port=True)
+    except OSError as e:
+        from uvicorn.config import STARTUP_FAILURE  # noqa: PLC0415
+
+        print(f"gradserve: worker cannot bind {host}:{port}: {e}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
 
 
 def worker_sockets(host: str, port: int) -> list:

@@ -1269,7 +1269,9 @@ class Program:
             _seed(spec)
         with np.errstate(all="ignore"):
             # as _make_tensor converts a leaf's data; a float leaf as a NumPy scalar of its dtype, what the
-            # formulas give for a 0-d array anyway (NumPy's scalar arithmetic: ~1.5 us less for the seed)
+            # formulas give for a 0-d array anyway (NumPy's scalar arithmetic: ~1.5 us less for the seed).
+            # That holds for ufuncs and + - * /, not for `**`: on a scalar it is libm's pow, on an array
+            # NumPy's (other roundings at some values); array formulas call np.power, never `**`.
             xs = [d.type(a) if type(a) is float else np.array(a, d) for a, d in zip(arrays, low.leaf_np)]
             data, grads = low.fn(*xs)
         if encoded and low.writer is not None:

@@ -300,3 +300,44 @@ def test_workers_share_a_burst_of_connections():
         for c in conns:
             c.close()
         server.stop()
+
+
+def test_workers_refuse_a_port_in_use_and_stop_where_they_cannot_bind():
+    """A port something listens on (another gradserve's SO_REUSEPORT group, or a server bound with
+    SO_REUSEADDR, as most are) is refused by the supervisor at once, not joined; and a worker that cannot
+    bind (the port taken while no worker listened) exits with uvicorn's STARTUP_FAILURE, which stops the
+    supervisor instead of respawning it forever."""
+    import socket
+    import subprocess
+    import sys
+
+    from uvicorn.config import STARTUP_FAILURE
+
+    from app.cli import worker_sockets
+
+    group = socket.socket()  # another gradserve's worker: its socket in an SO_REUSEPORT group
+    group.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    group.bind(("127.0.0.1", 0))
+    group.listen()
+    try:
+        with pytest.raises(OSError):  # refused, not joined
+            worker_sockets("127.0.0.1", group.getsockname()[1])
+    finally:
+        group.close()
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    port = other.getsockname()[1]
+    try:
+        with pytest.raises(OSError):
+            worker_sockets("127.0.0.1", port)
+        code = f"from app.cli import worker_socket; worker_socket('127.0.0.1', {port})"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                             cwd=Path(__file__).resolve().parents[2])
+        assert out.returncode == STARTUP_FAILURE and "cannot bind" in out.stderr
+    finally:
+        other.close()
+    free = worker_sockets("127.0.0.1", 0)[0]  # port 0: resolved by the supervisor, once
+    assert free.port > 0 and free.reserved.getsockname()[1] == free.port
+    free.reserved.close()
