@@ -1328,7 +1328,7 @@ def _writer(program, data, grads):
     for i, ((n, shape, dn, rq, _cls, gf, rg, suffixes), rep, g) in enumerate(zip(rows, low.reprs, grads)):
         if rep is not None:  # one value: read once, for data and repr
             # a float's value by float(): .item() gives the same number at 5x the cost (258 vs 47 ns)
-            read = "float({})" if dn in ("float16", "float32", "float64") else "{}.item()"
+            read = "float({})" if data[i].dtype.kind == "f" else "{}.item()"
             lines.append(f"    v{i} = " + read.format(f"data[{i}]"))
             holes[3 * i] = ("numbers", len(numbers))
             numbers.append(f"v{i}")
@@ -1342,12 +1342,11 @@ def _writer(program, data, grads):
                 # rep_fixed's own choice, written out here: its formats are bytes needing no JSON escape,
                 # formatted straight into the text (no call, no list of texts); elsewhere its own call
                 ns[f"F{i}"], ns[f"W{i}"] = (f.encode() for f in fixed)
-                holes[3 * i + 2] = ("inline", f"((F{i} % v{i} if v{i} % 1 else W{i} % v{i}) if {_LO!r} <= abs(v{i}) "
-                                              f"<= {_HI!r} else dumps(rep{i}(v{i}))[1:-1])")
-                tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, f"\ue000{3 * i}\ue001", f"\ue000{3 * i + 1}\ue001"
-                                         if g is not None else None, f"\ue000{3 * i + 2}\ue001")
-                continue
-            texts.append(f"rep{i}(v{i})")
+                text_hole = ("inline", f"((F{i} % v{i} if v{i} % 1 else W{i} % v{i}) if {_LO!r} <= abs(v{i}) "
+                                       f"<= {_HI!r} else dumps(rep{i}(v{i}))[1:-1])")
+            else:
+                texts.append(f"rep{i}(v{i})")
+                text_hole = ("texts", len(texts) - 1)
         else:
             holes[3 * i] = ("arrays", len(arrays))
             arrays.append(f"dumps(encode_array(data[{i}]))")
@@ -1356,7 +1355,8 @@ def _writer(program, data, grads):
                 arrays.append(f"dumps(encode_array(grads[{i}]))")
             ns[f"suffixes{i}"] = suffixes
             texts.append(f"format_tensor(data[{i}], {dn!r}, suffixes{i})")
-        holes[3 * i + 2] = ("texts", len(texts) - 1)
+            text_hole = ("texts", len(texts) - 1)
+        holes[3 * i + 2] = text_hole
         tensors[n] = _tensor_doc(shape, dn, rq, gf, rg, f"\ue000{3 * i}\ue001",
                                  f"\ue000{3 * i + 1}\ue001" if g is not None else None, f"\ue000{3 * i + 2}\ue001")
     text = orjson.dumps(_document(tensors, nodes, []))
@@ -1390,11 +1390,6 @@ def _writer(program, data, grads):
 
 
 _NO_KWARGS: dict = {}
-
-
-def _key_size(key) -> int:
-    """The size a key stands for: its text."""
-    return len(key)
 
 
 _FLOAT_LEAF = ((), "f")  # a leaf whose data is one Python float: its shape and kind, without an array
@@ -1480,7 +1475,7 @@ class PlanCache:
     def store(self, key, program, replace=False):
         if self.max_entries <= 0:
             return
-        size = _key_size(key)
+        size = len(key)  # the key's text
         with self._lock:
             programs = self._programs
             if key in programs:
@@ -1490,7 +1485,7 @@ class PlanCache:
                 return
             while programs and (len(programs) >= self.max_entries or self._bytes + size > self.max_bytes):
                 oldest = next(iter(programs))
-                self._bytes -= _key_size(oldest)
+                self._bytes -= len(oldest)
                 del programs[oldest]
             programs[key] = program
             self._bytes += size

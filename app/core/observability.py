@@ -228,9 +228,6 @@ class Metrics:
         if status >= 400:
             self.errors.labels(route, str(status), _error_type(b"".join(kept))).inc()
         elif status == 200 and evaluate and kept:
-            if kept[-1].endswith(_CPU_END):  # the commonest body: no search (see _device)
-                self.devices.inc("cpu")
-                return
             device = _device(kept[-1] if len(kept) == 1 else kept[-2][-_TAIL:] + kept[-1])
             if device is not None:
                 self.devices.inc(device)
@@ -240,6 +237,8 @@ def _device(body: bytes) -> str | None:
     """The top-level "device" of a 200 /v1/evaluate body (its last key but a device_note): the text cannot
     occur inside a JSON string, where a quote is written \\", nor as a tensor's key, followed by `{`. A body
     that ends with _CPU_END ends with that key: a comma followed by a quote is outside any string."""
+    if body.endswith(_CPU_END):  # the commonest body: no search
+        return "cpu"
     i = body.rfind(_DEVICE_KEY)
     if i < 0:
         return None
