@@ -26,6 +26,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
 from engine.errors import EngineError, TorchRuntimeError
+from engine.ops import rules as _rules
 from engine.ops._util import broadcast_shapes
 from engine.tensor import Tensor
 
@@ -224,7 +225,7 @@ class OpDef:
     """One entry of the op table."""
 
     def __init__(this, schema, forward, *, promote=False, nout=1, index=None, differentiable=True,
-                 joint_mask=False, check=None, cuda=None, vjp=None, **formulas):
+                 joint_mask=False, check=None, cuda=None, vjp=None, rule=None, jvp=None, **formulas):
         m = _SCHEMA.match(schema)
         if m is None:
             raise ValueError(f"bad schema {schema!r}")
@@ -314,6 +315,14 @@ class OpDef:
         this._save_plans = {}
         this._plan_every = this._save_plan([True] * len(this.tensor_params))
         this.nparams = len(this.params)
+        # The shape and cost rule (engine.ops.rules): what a call allocates and computes, from its operands'
+        # shapes, charged to the request's budget before the forward runs.
+        this.rule = _rules.Bound(rule, this.params, this.tensor_pos) if rule is not None else None
+        # The forward-mode formula (derivatives.yaml's `result:` line): a function whose parameters are named
+        # like a formula's, `<input>_t` being that input's tangent (None where it has none) and `<input>`,
+        # `result`, attributes the primal values; it returns the output's tangent (a tuple with nout > 1).
+        # "element_wise" / "linear" are derivatives.yaml's auto_element_wise / auto_linear.
+        this.jvp = jvp
         # The lean path of __call__: the tensor parameters come first, all differentiable, and are the
         # only arguments given; the attributes (alpha=1, ...) take their defaults.
         n = len(this.tensor_params)
@@ -329,6 +338,21 @@ class OpDef:
 
     def __repr__(self):
         return f"<op {self.schema}>"
+
+    def bind(self, args, kwargs):
+        """The forward's positional values for a call's arguments (schema order, defaults filled in)."""
+        vals = list(args)
+        kwargs = dict(kwargs)
+        for p in self.params[len(args):]:
+            vals.append(kwargs.pop(p) if p in kwargs else self.defaults.get(p))
+        return vals
+
+    def cost(self, *args, **kwargs):
+        """The rule's Cost of a call with these arguments (Tensors or arrays), or None without a rule."""
+        if self.rule is None:
+            return None
+        vals = [a._data if isinstance(a, Tensor) else a for a in self.bind(args, kwargs)]
+        return self.rule.cost(vals)
 
     def __call__(self, *args, **kwargs):
         """Apply to tensors (or Python scalars where the schema takes a Tensor), recording a node.
