@@ -16,12 +16,13 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz fuzz-cli load install install-dev clean
+.PHONY: help run test test-full bench lint fuzz fuzz-cli load install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    serve the API on http://$(HOST):$(PORT) (NumPy engine; docs at /docs)"
 	@echo "make test   run every test (pytest -n $(PYTEST_WORKERS)); ARGS='...' passes pytest arguments"
+	@echo "make test-full  the OpInfo-driven op tests on every sample (make test runs a fixed subset)"
 	@echo "make bench  run the benchmarks (python -m bench)"
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
@@ -55,6 +56,10 @@ test: $(DEV_STAMP)
 	  $(if $(strip $(ARGS)),echo "make test: no test matched the selection"; exit 0, \
 	       echo "make test: pytest collected no tests at all; the suite is missing"; exit 1); \
 	fi; exit $$rc
+
+# tests/engine/test_opinfo.py on every OpInfo sample of every covered op (make test runs a seeded subset).
+test-full: $(DEV_STAMP)
+	GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/engine/test_opinfo.py $(ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(ARGS)

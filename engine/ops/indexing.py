@@ -514,6 +514,8 @@ def _scatter_add(a, dim, index, src):
         raise TorchRuntimeError(
             f"Expected index {list_str(idx.shape)} to be no larger than self {list_str(a.shape)} apart from "
             f"dimension {d} and to be no larger size than src {list_str(src.shape)}")
+    if len(_nonempty(src.shape)) != len(si):
+        raise TorchRuntimeError("Index tensor must have the same number of dimensions as src tensor")
     i2 = np.asarray(B.to_numpy(idx), dtype=np.int64).reshape(si)
     bad = _first_bad_along(i2, d, sa[d])
     if bad is not None:
