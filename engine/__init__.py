@@ -30,7 +30,7 @@ from engine.catalog import FUNCTIONS, METHODS  # noqa: E402
 _methods.install(METHODS)
 globals().update(FUNCTIONS)  # engine.add, engine.matmul, ... from the op catalog
 
-from engine import linalg, nn  # noqa: E402, F401
+from engine import linalg, nn, special  # noqa: E402, F401
 from engine.evaluate import PlanCache, evaluate, evaluate_json  # noqa: E402
 from engine.ops.factory import manual_seed  # noqa: E402, F401
 

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget
 from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchNotImplementedError, TorchRuntimeError
 from engine.ops import indexing as I
@@ -456,6 +457,7 @@ def _unfold_backward(grad, input_sizes, dim, size, step):
     g = np.moveaxis(grad, d, -2)  # (..., windows, size)
     o = np.moveaxis(out, d, -1)
     for w in range(g.shape[-2]):
+        budget.check()
         o[..., w * step:w * step + size] += g[..., w, :]
     return out
 
