@@ -9,8 +9,8 @@ import math
 import numpy as np
 
 from engine import _backend as B
-from engine import dtypes as D
 from engine import budget
+from engine import dtypes as D
 from engine.errors import TorchRuntimeError
 from engine.ops import _special as S
 from engine.ops import nn_functional as NF
