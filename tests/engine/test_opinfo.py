@@ -256,7 +256,7 @@ def check_sample(case: Case, dtype: str, seed: int):
     compare_grads(tg, eg, rtol * 10, atol * 10, "grad")
 
     # finite differences need double precision throughout (a float32 output in the float64 run has none)
-    if (dtype == "float64" and all(o.dtype == torch.float64 for o in touts)
+    if (dtype == "float64" and all(o.dtype == torch.float64 for o in touts) and not torch_gradcheck_fails(info)
             and sum(t.numel() for t in case.t_leaves) <= GRADCHECK_MAX_ELEMENTS):
         numeric_gradcheck(case, eg, [to_np(g) for g in e_go], wrapped)
 
@@ -319,6 +319,19 @@ def numeric_gradcheck(case: Case, analytic, ws, wrapped, eps=1e-6, atol=1e-5, rt
         an = np.zeros(b.shape) if analytic[k] is None else to_np(analytic[k])
         np.testing.assert_allclose(an.reshape(-1), num, rtol=rtol, atol=atol,
                                    err_msg=f"gradcheck: analytic vs numeric gradient of input {k}")
+
+
+def torch_gradcheck_fails(info) -> bool:
+    """torch's own OpInfo marks its float64 CPU gradcheck as an expected failure or a skip (as_strided_scatter's
+    backward, cov's, ...): the engine follows torch's formula, so the finite-difference check is not run."""
+    for d in info.decorators:
+        if getattr(d, "cls_name", None) != "TestBwdGradients" or getattr(d, "test_name", None) != "test_fn_grad":
+            continue
+        if d.device_type not in (None, "cpu") or (d.dtypes is not None and torch.float64 not in d.dtypes):
+            continue
+        if any(getattr(x, "__name__", "") in ("expectedFailure", "skip") for x in d.decorators):
+            return True
+    return False
 
 
 def _pick(n, key):
