@@ -116,8 +116,9 @@ scatter_value = defop("scatter.value(Tensor self, int dim, LongTensor index, Sca
                       _scatter_value, self=lambda grad, dim, index: scatter_value(grad, dim, index, 0.0),
                       rule=_like_self)
 
-SCATTER_REDUCE_DEPRECATED = ("The reduce argument of torch.scatter with Tensor src is deprecated and will be removed "
-                             "in a future PyTorch release. Use torch.scatter_reduce instead for more reduction options.")
+SCATTER_REDUCE_DEPRECATED = (
+    "The reduce argument of torch.scatter with Tensor src is deprecated and will be removed in a future PyTorch "
+    "release. Use torch.scatter_reduce instead for more reduction options.")
 
 
 def scatter(input: Tensor, dim: int, index: Tensor, src: Tensor | float | None = None, *, value: float | None = None,
