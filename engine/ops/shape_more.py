@@ -788,6 +788,12 @@ def fill(input: Tensor, value: Tensor | float) -> Tensor:
     return fill_scalar(input, value)
 
 
+def constant_pad_nd(input: Tensor, pad: list[int], value: float = 0) -> Tensor:
+    from engine.ops.nn_functional import constant_pad_nd as op  # noqa: PLC0415
+
+    return op(input, list(pad), value)
+
+
 def zero_(input: Tensor) -> Tensor:
     return input.zero_()
 
@@ -864,5 +870,7 @@ CATALOG = [
           function=False),
     entry("positive", positive, "The tensor itself (refused for bool).", grad_fns=()),
     entry("fill", fill, "A tensor of input's shape filled with `value`.", fill_scalar, fill_tensor),
+    entry("constant_pad_nd", constant_pad_nd, "Pad the last dims by `pad` (negative pads crop) with `value`.",
+          grad_fns=("ConstantPadNdBackward0",)),
     entry("zero_", zero_, "Fill with zeros in place (torch.zero_; Tensor.zero_ is the method).", method=False),
 ]

@@ -54,7 +54,11 @@ RANDOM = {"bernoulli", "normal", "nn.functional.dropout", "nn.functional.dropout
 STORAGE_OPS = {"as_strided", "as_strided_copy", "as_strided_scatter"}
 
 # Tolerances looser than TOL, by OpInfo id: (rtol, atol) for both dtypes, or a dict per dtype.
-TOLERANCE = {}
+TOLERANCE = {
+    # OpInfo's sample holds 1e4 beside O(1) values: the backward's reversed logcumsumexp cancels in float32, where
+    # torch and the engine round differently (both ~1e-3 from the float64 gradient; torch tests grads in float64)
+    "logcumsumexp": {"float32": (1e-3, 1e-4)},
+}
 
 # Known gaps, by OpInfo id: the entry's sample test is an expected failure (strict: it fails once the gap is
 # closed, so the line is removed then), with the reason. Every id here is listed in docs/ENGINE.md.

@@ -193,6 +193,8 @@ def to_engine(x, memo):
         key = id(x)
         if key in memo:
             return memo[key]
+        if x.device.type != "cpu":
+            raise Unsupported(f"a tensor on the {x.device.type} device")
         if x.layout != torch.strided:
             raise Unsupported(f"{x.layout} tensors")
         if x.ndim > 64:
