@@ -53,8 +53,51 @@ RANDOM = {"bernoulli", "normal", "nn.functional.dropout", "nn.functional.dropout
 # Ops that read the storage itself (a sample on a view of a larger storage is skipped).
 STORAGE_OPS = {"as_strided", "as_strided_copy", "as_strided_scatter"}
 
+def _sign_fix(cols, *others):
+    """Flip each column (last-but-one axis vectors) so its largest-magnitude entry is positive; the same flips
+    apply to the matching rows / columns of the other factors."""
+    idx = np.argmax(np.abs(cols), axis=-2)[..., None, :]
+    sign = np.sign(np.take_along_axis(cols, idx, axis=-2))
+    sign = np.where(sign == 0, 1, sign)
+    return sign
+
+
+def _svd_canon(vh_is_v):
+    def canon(case, outs):
+        u, s, vh = outs
+        k = s.shape[-1]
+        u = u[..., :k]
+        vh = np.swapaxes(vh, -1, -2)[..., :k, :] if vh_is_v else vh[..., :k, :]
+        if u.size == 0:
+            return [u, s, vh]
+        sign = _sign_fix(u)
+        return [u * sign, s, vh * np.swapaxes(sign, -1, -2)]
+
+    return canon
+
+
+def _eigh_canon(case, outs):
+    w, v = outs
+    if v.size == 0:
+        return [w, v]
+    return [w, v * _sign_fix(v)]
+
+
+# Decompositions whose factors are unique only up to signs (the engine's LAPACK and torch's may choose
+# differently): their values are compared after both are put in one sign convention.
+GAUGE = {"linalg.svd": _svd_canon(False), "svd": _svd_canon(True), "linalg.eigh": _eigh_canon}
+
 # Tolerances looser than TOL, by OpInfo id: (rtol, atol) for both dtypes, or a dict per dtype.
 TOLERANCE = {
+    # torch sums the batch of products in float32 in its own order: near-cancelling entries differ ~1e-5
+    "addbmm": {"float32": (1.3e-6, 1e-4)},
+    # float32 matrix exponentials of entries with norms ~10 (OpInfo's samples): torch's float32 Pade
+    # (Bader-Blanes-Casas) and the engine's float64 one differ by float32's rounding amplified ~1e3
+    "matrix_exp": {"float32": (3e-3, 1e-3)},
+    # lstsq's float32 gradient goes through pinv_backward's products: torch's float32 LAPACK and the engine's
+    # float64 one (rounded) differ by ~1e-4 where terms cancel
+    "linalg.lstsq": {"float32": (1.3e-5, 1e-4)},
+    "linalg.matrix_exp": {"float32": (3e-3, 1e-3)},
     # OpInfo's sample holds 1e4 beside O(1) values: the backward's reversed logcumsumexp cancels in float32, where
     # torch and the engine round differently (both ~1e-3 from the float64 gradient; torch tests grads in float64)
     "logcumsumexp": {"float32": (1e-3, 1e-4)},
@@ -67,7 +110,6 @@ KNOWN: dict[str, str] = {
     "nn.functional.pad.replicate": "padding modes other than 'constant' are not implemented yet",
     "nn.functional.pad.replicate_negative": "padding modes other than 'constant' are not implemented yet",
     "nn.functional.pad.circular": "padding modes other than 'constant' are not implemented yet",
-    "norm.nuc": "the nuclear norm needs svd (linalg family)",
 }
 
 
@@ -158,11 +200,11 @@ def compare_grads(tg, eg, rtol, atol, what):
         if a is None and b is None:
             continue
         # None and a zero gradient say the same thing (torch's allow_unused gives None for an unused input)
-        if a is None:
-            assert not to_np(b).any(), f"{what} of input {k}: torch None, engine a nonzero gradient"
+        if a is None:  # (zero up to rounding: a formula whose terms cancel, as det's second derivative on 1x1)
+            assert np.allclose(to_np(b), 0, rtol=0, atol=atol), f"{what} of input {k}: torch None, engine nonzero"
             continue
         if b is None:
-            assert not to_np(a).any(), f"{what} of input {k}: engine None, torch a nonzero gradient"
+            assert np.allclose(to_np(a), 0, rtol=0, atol=atol), f"{what} of input {k}: engine None, torch nonzero"
             continue
         assert_same(a, b, f"{what} of input {k}", rtol, atol, check_req=False)
 
@@ -224,7 +266,13 @@ def check_sample(case: Case, dtype: str, seed: int):
         tout = case.torch()
     eout = case.engine()
     touts, eouts = flatten(tout), flatten(eout)
-    assert_outputs(touts, eouts, rtol, atol, values)
+    canon = GAUGE.get(info.name)
+    if canon is not None and values:  # compare what the decomposition fixes (singular vectors up to sign)
+        assert_outputs(touts, eouts, rtol, atol, False)
+        for k, (a, b) in enumerate(zip(canon(case, [to_np(t) for t in touts]), canon(case, [to_np(t) for t in eouts]))):
+            np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, err_msg=f"output {k} (sign-canonical)")
+    else:
+        assert_outputs(touts, eouts, rtol, atol, values)
     tg_struct = graph_structure(touts, case.t_leaves)
     eg_struct = graph_structure(eouts, case.e_leaves)
     assert eg_struct == tg_struct, (
@@ -236,17 +284,26 @@ def check_sample(case: Case, dtype: str, seed: int):
             warnings.simplefilter("ignore")
             tm = flatten(info.method_variant(case.t_in, *case.t_args, **case.t_kwargs))
             em = flatten(getattr(case.e_in, info.name)(*case.e_args, **case.e_kwargs))
-        assert_outputs(tm, em, rtol, atol, values, "method variant output")
+        if canon is not None and values:
+            assert_outputs(tm, em, rtol, atol, False, "method variant output")
+            for k, (a, b) in enumerate(zip(canon(case, [to_np(t) for t in tm]), canon(case, [to_np(t) for t in em]))):
+                np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, err_msg=f"method output {k} (sign-canonical)")
+        else:
+            assert_outputs(tm, em, rtol, atol, values, "method variant output")
 
     if not (info.supports_autograd and values and case.t_leaves):
         return
     wrapped = getattr(info.gradcheck_wrapper, "__name__", "") != "<lambda>"
     process = s.output_process_fn_grad
     if wrapped:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            tout = case.torch(wrapped=True)
-        eout = case.engine(wrapped=True)
+        try:
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                tout = case.torch(wrapped=True)
+        except TypeError:  # a wrapper that needs kwargs the sample lacks (torch's own tests cannot run it either)
+            wrapped = False
+        else:
+            eout = case.engine(wrapped=True)
     touts, eouts = _diff_outputs(flatten(process(tout))), _diff_outputs(flatten(process(eout)))
     assert len(touts) == len(eouts), f"differentiable outputs: engine {len(eouts)}, torch {len(touts)}"
     if not touts:
@@ -360,18 +417,22 @@ def test_opinfo_sample(info, dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         samples = list(info.sample_inputs("cpu", tdt, requires_grad=info.supports_autograd))
-    cases, skipped = [], {}
+    usable, skipped = [], {}
     for i, s in enumerate(samples):
         try:
-            cases.append((i, Case(info, fn, s)))
+            Case(info, fn, s)  # a probe: what the engine cannot model is known before any sample runs
+            usable.append(i)
         except O.Unsupported as e:
             skipped[str(e)] = skipped.get(str(e), 0) + 1
-    if not cases:
+    if not usable:
         pytest.skip("every sample uses what the engine does not model: "
                     + "; ".join(f"{r} ({n})" for r, n in skipped.items()))
     failures = []
-    for j in _pick(len(cases), key):
-        i, case = cases[j]
+    for j in _pick(len(usable), key):
+        i = usable[j]
+        # built just before it runs: OpInfo's samples may share tensors that an earlier sample's torch call
+        # updated in place (batch_norm's running statistics), and the engine must start from the same values
+        case = Case(info, fn, samples[i])
         try:
             check_sample(case, dtype, seed_of(f"{key}-{i}"))
         except Exception as e:  # noqa: BLE001 - every sample's failure is reported, not the first only

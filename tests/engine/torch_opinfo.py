@@ -92,7 +92,9 @@ def rebind(fn):
     """A Python function of torch's test suite, with `torch` (and `F`) meaning the engine."""
     if not isinstance(fn, types.FunctionType):
         return fn
-    return types.FunctionType(fn.__code__, _engine_globals(fn), fn.__name__, fn.__defaults__, fn.__closure__)
+    new = types.FunctionType(fn.__code__, _engine_globals(fn), fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    return new
 
 
 def _lookup(path):
