@@ -204,6 +204,8 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
 
 
 def _rrelu_fwd(a, noise, lower, upper, training=False, generator=None):
+    if lower > upper:
+        raise TorchRuntimeError("Lower bound should be less than or equal to the upper bound")
     if training:
         r = _gen().uniform(lower, upper, a.shape).astype(a.dtype)
         slope = np.where(a >= 0, np.asarray(1, dtype=a.dtype), r)
@@ -220,7 +222,8 @@ def _rrelu_backward(grad, self, noise, lower, upper, training):
 
 
 rrelu_op = defop("rrelu_with_noise(Tensor self, NoiseTensor noise, Scalar lower=0.125, "
-                 "Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor", _rrelu_fwd, self=_rrelu_backward,
+                 "Scalar upper=0.3333333333333333, bool training=False, Generator? generator=None) -> Tensor",
+                 _rrelu_fwd, self=_rrelu_backward,
                  rule=lambda self: Cost(tuple(self.shape), 3 * numel(self.shape), numel(self.shape)))
 
 

@@ -131,8 +131,9 @@ def engine_op(info):
     """The engine's callable for an OpInfo, or None where the engine does not have it."""
     op = info.op
     if isinstance(op, types.FunctionType) and op.__module__.startswith("torch.testing"):
+        spaces = (ENGINE_TORCH, engine.nn.functional, engine.linalg, engine.Tensor, _special())
         missing = [n for n in _names_reached(op.__code__) - _HELPERS
-                   if n not in op.__globals__ and not hasattr(ENGINE_TORCH, n) and not hasattr(engine.Tensor, n)]
+                   if n not in op.__globals__ and not any(s is not None and hasattr(s, n) for s in spaces)]
         if missing:
             return None
         # torch.<name> the function calls (torch.einsum, torch.nn.functional.embedding) must be the engine's
