@@ -112,10 +112,12 @@ def _lu_unpack_backward(grad, LU_data_shape):  # noqa: N803
     return J.cat([J.tril(J.narrow(gL, -2, 0, k), -1), J.narrow(gL, -2, k, m - k)], -2)
 
 
-def _unpack_rule(LU_data):  # noqa: N803
+def _unpack_rule(LU_data, LU_pivots=None, unpack_data=True, unpack_pivots=True):  # noqa: N803
     *b, m, n = LU_data.shape
     k = min(m, n)
-    return Cost((tuple(b) + (m, k), tuple(b) + (k, n), tuple(b) + (m, m)), numel(LU_data.shape) + m * m)
+    low, up = (tuple(b) + (m, k), tuple(b) + (k, n)) if unpack_data else ((0,), (0,))
+    p = tuple(b) + (m, m) if unpack_pivots else (0,)
+    return Cost((low, up, p), numel(LU_data.shape) + m * m)
 
 
 lu_unpack_op = defop("lu_unpack(Tensor LU_data, IntTensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) "

@@ -388,9 +388,14 @@ lstsq_op = defop(
     "linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor "
     "residuals, Tensor rank, Tensor singular_values)", _lstsq, nout=4, joint_mask=True,
     self__b=lambda grad, self, b, result, output_mask: _lstsq_backward(grad, self, b, result, output_mask),
-    rule=lambda self, b: Cost((tuple(self.shape[:-2]) + (self.shape[-1],) + tuple(b.shape[-1:]), (0,), (), (0,)),
-                              20 * numel(self.shape) * (self.shape[-1] if self.shape else 1),
-                              2 * numel(self.shape), exact=False))
+    rule=lambda self, b: _lstsq_rule(self, b))
+
+
+def _lstsq_rule(self, b):
+    # an upper bound; inputs of fewer than 2 dims raise in the forward (any bound does)
+    a_shape = tuple(self.shape) if len(self.shape) >= 2 else (1, 1)
+    out = a_shape[:-2] + (a_shape[-1],) + tuple(b.shape[-1:])
+    return Cost((out, (0,), (), (0,)), 20 * numel(a_shape) * a_shape[-1], 2 * numel(a_shape), exact=False)
 
 
 def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> tuple:  # noqa: N803

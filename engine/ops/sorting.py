@@ -13,6 +13,7 @@ from engine.ops import indexing as I
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
 from engine.ops import shape as S
+from engine.ops._cost import by_forward
 from engine.ops._returns import make
 from engine.ops._util import wrap_dim
 from engine.ops.registry import defop, entry
@@ -349,10 +350,10 @@ def cummin(input: Tensor, dim: int) -> tuple:
 
 unsqueeze_inplace = defop("unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)", S._unsqueeze, index=1,
                           self=lambda grad, dim: grad.squeeze(dim),
-                          rule=lambda self: Cost(tuple(self.shape) + (1,), 0))
+                          rule=by_forward(S._unsqueeze, ("self", "dim"), ("self",)))
 transpose_inplace = defop("transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)", S._transpose, index=1,
                           self=lambda grad, dim0, dim1: grad.transpose(dim0, dim1),
-                          rule=lambda self: Cost(tuple(self.shape), 0))
+                          rule=by_forward(S._transpose, ("self", "dim0", "dim1"), ("self",)))
 _MODES = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
