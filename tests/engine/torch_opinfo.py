@@ -235,6 +235,8 @@ def to_engine(x, memo):
         if "out" in x:
             raise Unsupported("out= (the engine has no out= variants)")
         return {k: to_engine(v, memo) for k, v in x.items()}
+    if isinstance(x, torch.nn.PairwiseDistance):  # a distance_function: the same distance, the engine's
+        return functools.partial(engine.nn.functional.pairwise_distance, p=x.norm, eps=x.eps, keepdim=x.keepdim)
     if isinstance(x, types.FunctionType | types.BuiltinFunctionType):
         raise Unsupported("a function argument")
     if type(x).__module__.startswith("torch"):
