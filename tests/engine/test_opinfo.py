@@ -101,6 +101,9 @@ TOLERANCE = {
     # OpInfo's sample holds 1e4 beside O(1) values: the backward's reversed logcumsumexp cancels in float32, where
     # torch and the engine round differently (both ~1e-3 from the float64 gradient; torch tests grads in float64)
     "logcumsumexp": {"float32": (1e-3, 1e-4)},
+    # one normalized element: the exact gradient is 0, torch's float32 kernel leaves rstd * rounding (~5e-4
+    # with rstd = 1 / sqrt(eps) = 316)
+    "native_layer_norm": {"float32": (1.3e-6, 1e-4)},
 }
 
 # Known gaps, by OpInfo id: the entry's sample test is an expected failure (strict: it fails once the gap is
@@ -336,7 +339,14 @@ def check_sample(case: Case, dtype: str, seed: int):
         wrt_t, wrt_e = [*case.t_leaves, *t_go], [*case.e_leaves, *e_go]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tgg = torch.autograd.grad(sum(t_terms), wrt_t, allow_unused=True)
+            try:
+                tgg = torch.autograd.grad(sum(t_terms), wrt_t, allow_unused=True)
+            except RuntimeError as e:
+                if "Expected a proper Tensor but got None" not in str(e):
+                    raise
+                # torch's own double backward fails here (native_layer_norm without weight but with bias
+                # passes an undefined tensor on): nothing to compare against
+                return
         egg = engine.autograd.grad(sum(e_terms), wrt_e, allow_unused=True)
         compare_grads(tgg, egg, rtol * 100, atol * 100, "grad-of-grad")
 
