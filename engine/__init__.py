@@ -31,8 +31,8 @@ _methods.install(METHODS)
 globals().update(FUNCTIONS)  # engine.add, engine.matmul, ... from the op catalog
 
 from engine import linalg, nn  # noqa: E402, F401
-from engine.evaluate import PlanCache, evaluate, evaluate_json  # noqa: E402
 from engine.ops.factory import manual_seed  # noqa: E402, F401
+from engine.program import PlanCache, evaluate, evaluate_json  # noqa: E402
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy",
            "evaluate", "evaluate_json", "PlanCache", "autograd", "nn", "linalg", "no_grad", "enable_grad",

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from app.core.workers import WorkerDied, WorkerTimeout
 from engine.errors import EngineError, LimitExceeded
-from engine.evaluate import DeviceUnavailable as EngineDeviceUnavailable
+from engine.program import DeviceUnavailable as EngineDeviceUnavailable
 
 log = logging.getLogger("gradserve")
 

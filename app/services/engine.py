@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import functools
-import importlib
 from typing import Any
 
 import numpy as np
 
 import engine  # noqa: F401 - the package first: it wires the op catalog up
 from engine import _backend, catalog
+from engine import program as _evaluate_mod  # the request path: evaluate, estimate, plans, limits
 from engine.errors import EngineError, LimitExceeded
-
-# `engine.evaluate` the attribute is the function (re-exported by engine/__init__); this is the module.
-_evaluate_mod = importlib.import_module("engine.evaluate")
 
 LimitsTuple = tuple[int, int, int]  # (max_tensor_elements, max_total_elements, max_ops): pickles anywhere
 
@@ -31,7 +28,7 @@ def estimate(spec: dict, limits: LimitsTuple) -> dict:
     return _evaluate_mod.estimate(spec, limits=make_limits(limits))
 
 
-# The programs this process has run, by structure (engine.evaluate.PlanCache): a request shaped like an
+# The programs this process has run, by structure (engine.program.PlanCache): a request shaped like an
 # earlier one skips the checks its structure alone decides, here (schema, duplicate keys, cost estimate)
 # and in the engine (fields, names, signatures, the 413 guard). Per process: each compute worker has its own.
 PLANS = _evaluate_mod.PlanCache()

@@ -245,7 +245,7 @@ def _root_grads(tensors, grad_tensors, create_graph):
 def dependencies(roots):
     """Every node reachable from `roots` with the number of edges into it from reachable nodes (0 for the
     roots), and the order the traversal found them in (an explicit stack: a chain of 100,000 ops must not
-    hit recursion). run_backward counts with it, and so does engine.lower, which writes its schedule down."""
+    hit recursion). run_backward counts with it, and so does engine.program.lower, which writes its schedule down."""
     deps = {}
     order = []
     stack = list(roots)

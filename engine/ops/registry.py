@@ -37,7 +37,7 @@ _PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
 
-# ----- tracing: which entry ran on which operands (engine.lower reads it to lower a Program) -----
+# ----- tracing: which entry ran on which operands (engine.program.lower reads it to lower a Program) -----
 
 _tracing = 0  # threads tracing now: while 0, recording a node costs one global read more
 _trace_local = threading.local()

@@ -1,0 +1,76 @@
+"""engine.evaluate: API.md's request document in, its response document out, over the library API."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import _backend as B
+from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
+from engine.program.plans import LOWER_MAX_ELEMENTS, LOWER_MAX_OPS, PlanCache, Program, lowered_checked
+from engine.program.respond import encode, respond
+from engine.program.run import Evaluating, Run, build_leaves, run_backward_section, run_ops
+from engine.program.wire import TOP_FIELDS, check_fields, req
+
+
+def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | None = None,
+             found: tuple | None = None) -> dict:
+    """Run a request document (API.md) and return its response document, as plain Python objects.
+
+    cache: where a document of the same structure (everything but the leaves' values) ran before, run its
+    Program (the checks skipped, the same functions called), and record one after a first success. Only
+    for documents as a JSON parser gives them (see PlanCache). found: what cache.lookup(spec, limits) gave,
+    where the caller has asked already."""
+    return _answer(spec, limits, cache, found, False)
+
+
+def evaluate_json(spec: dict, *, limits: Limits | None = None, cache: PlanCache | None = None,
+                  found: tuple | None = None) -> bytes:
+    """evaluate's response, encoded: encode(evaluate(...)) byte for byte, but a lowered replay writes its
+    bytes straight from its arrays (no document built; Writer)."""
+    return _answer(spec, limits, cache, found, True)
+
+
+def _answer(spec, limits, cache, found, encoded):
+    limits = limits or DEFAULT_LIMITS
+    out = None
+    if cache is not None:
+        if found is None:
+            found = cache.lookup(spec, limits)
+        if found is not None:
+            key, program, arrays = found
+            if program is not None:
+                if program.lowered is None:  # its first replay: run in full once more, traced, to lower it
+                    out = _evaluate(spec, limits, cache, key, lowering=True)
+                else:
+                    out = program.run(spec, arrays, limits, encoded)
+            if out is None:
+                out = _evaluate(spec, limits, cache, key)
+    if out is None:
+        out = _evaluate(spec, limits)
+    return encode(out) if encoded and type(out) is dict else out
+
+
+def _evaluate(spec, limits, cache=None, key=None, lowering=False):
+    check_fields(spec, TOP_FIELDS, ["body"])
+    device = spec.get("device", "auto")
+    req(device in ("cpu", "cuda", "auto"), "Input should be 'cpu', 'cuda' or 'auto'", ["body", "device"], "enum")
+    if device == "cuda" and B.xp is np:
+        raise DeviceUnavailable("device 'cuda' was requested but this engine has no CUDA backend",
+                                ["body", "device"])
+    run = Run(spec, limits)
+    if key is not None:
+        run.program = Program()
+        if lowering:
+            run.traces = []
+    with Evaluating(spec) as caught:
+        build_leaves(run, spec)
+        run_ops(run, spec, caught)
+        run_backward_section(run, spec, caught)
+        out = respond(run, spec, caught)
+    if key is not None:
+        if lowering:
+            run.program.lowered = lowered_checked(run, lambda twin: _evaluate(twin, limits))
+        elif run.total > LOWER_MAX_ELEMENTS or len(run.program.steps) > LOWER_MAX_OPS:
+            run.program.lowered = False  # never tried: see LOWER_MAX_ELEMENTS
+        cache.store(key, run.program, replace=lowering)
+    return out
+
