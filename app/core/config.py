@@ -27,6 +27,21 @@ class Settings(BaseSettings):
     max_total_elements: int = Field(50_000_000, gt=0,
                                     description="Most elements of all tensors together (413).")
     max_ops: int = Field(10_000, gt=0, description="Most entries in `ops` (413).")
+    # Budgets the engine charges before each op runs (engine/budget.py; the arithmetic behind the defaults is
+    # in docs/RELIABILITY.md, "Memory").
+    max_request_bytes: int = Field(
+        256 * MiB, gt=0, description="One request's live tensor bytes plus what its next op holds at its peak "
+                                     "(413 the moment it would pass).")
+    max_process_bytes: int = Field(
+        768 * MiB, ge=0, description="The live tensor bytes of all requests a server process (or a compute "
+                                     "worker) runs at once (503 with Retry-After past it); 0: no process limit.")
+    max_flops: float = Field(1e12, gt=0, description="One request's estimated flops, all ops and backward "
+                                                     "passes together (413).")
+    max_op_flops: float = Field(
+        5e10, gt=0, description="One op's flops (413): one NumPy call cannot be stopped midway, so this bounds "
+                                "how far past the time limit a request can run.")
+    max_response_bytes: int = Field(32 * MiB, gt=0, description="Largest response body, bounded from the "
+                                                                "returned tensors' sizes before writing (413).")
     time_limit_s: float = Field(30.0, gt=0, description="Wall time one evaluation may take (504).")
     max_in_flight: int = Field(16, gt=0, description="Evaluations in progress at once before 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After seconds sent with a 503 over capacity.")

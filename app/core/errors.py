@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.core.workers import WorkerDied, WorkerTimeout
+from engine.budget import DeadlinePassed, ProcessBusy
 from engine.errors import EngineError, LimitExceeded
 from engine.program import DeviceUnavailable as EngineDeviceUnavailable
 
@@ -114,13 +115,18 @@ def to_response(exc: BaseException) -> Response:
     if isinstance(exc, EngineError):
         # LimitExceeded is over a configured limit; everything else the engine raises is the request's
         # fault (RequestError) or an error PyTorch itself raises for this program (TorchRuntimeError, ...).
+        headers = None
         if isinstance(exc, LimitExceeded):
             status = 413
         elif isinstance(exc, EngineDeviceUnavailable):
             status = 503
+        elif isinstance(exc, DeadlinePassed):
+            status = 504
+        elif isinstance(exc, ProcessBusy):
+            status, headers = 503, {"Retry-After": "1"}
         else:
             status = 422
-        return error_response(status, [exc.to_dict()])
+        return error_response(status, [exc.to_dict()], headers)
     if isinstance(exc, WorkerTimeout):
         return error_response(504, [{"type": "timeout", "loc": [], "msg": str(exc)}])
     if isinstance(exc, WorkerDied):

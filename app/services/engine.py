@@ -9,9 +9,12 @@ import numpy as np
 import engine  # noqa: F401 - the package first: it wires the op catalog up
 from engine import _backend, catalog
 from engine import program as _evaluate_mod  # the request path: evaluate, estimate, plans, limits
+from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, set_process_limit  # noqa: F401
 from engine.errors import EngineError, LimitExceeded
 
-LimitsTuple = tuple[int, int, int]  # (max_tensor_elements, max_total_elements, max_ops): pickles anywhere
+# (max_tensor_elements, max_total_elements, max_ops, max_request_bytes, max_flops, op_max_flops,
+# max_response_bytes): engine.program.Limits' fields in order, as a tuple that pickles anywhere
+LimitsTuple = tuple
 
 
 dumps = _evaluate_mod.encode  # orjson; a stray NumPy scalar becomes its number rather than a failed request
@@ -19,8 +22,14 @@ dumps = _evaluate_mod.encode  # orjson; a stray NumPy scalar becomes its number 
 
 @functools.cache  # one Limits per configuration, not two per request
 def make_limits(limits: LimitsTuple):
-    t, total, ops = limits
-    return _evaluate_mod.Limits(max_tensor_elements=t, max_total_elements=total, max_ops=ops)
+    return _evaluate_mod.Limits(*limits)
+
+
+def make_budget(limits: LimitsTuple, deadline: float | None, spill_flops: float = float("inf"),
+                spill_bytes: int = 1 << 62) -> Budget:
+    """The engine budget of one run: the limits, the request's deadline (time.monotonic(), the same clock in
+    every process of this machine), and the caps of where it runs (past them the engine raises Spill)."""
+    return make_limits(limits).budget(deadline, spill_flops, spill_bytes)
 
 
 def estimate(spec: dict, limits: LimitsTuple) -> dict:
@@ -47,18 +56,19 @@ def lookup(spec: Any, limits: LimitsTuple):
 
 
 def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hit=None,
-                  settled: dict | None = None) -> bytes:
+                  settled: dict | None = None, budget: Budget | None = None) -> bytes:
     """The response document, already encoded. `extra`: fields set on the response (`device_note`; and
     `device: "cuda"` under GRADSERVE_ACCEPT_CUDA_ON_CPU, testing only, where the NumPy engine then runs a
     `cuda` request as if on the CPU). `hit`: what `lookup` gave for this very document, if it was asked;
-    `settled`: what the service checked of it, noted on the program its first run stores."""
+    `settled`: what the service checked of it, noted on the program its first run stores. `budget`: the run's
+    engine budget (make_budget); raises engine.budget.Spill past its caps."""
     lim = make_limits(limits)
     if not extra:  # a lowered replay writes its bytes directly
-        out = _evaluate_mod.evaluate_json(spec, limits=lim, cache=PLANS, found=hit)
+        out = _evaluate_mod.evaluate_json(spec, limits=lim, cache=PLANS, found=hit, budget=budget)
     elif extra.get("device") == "cuda" and spec.get("device") == "cuda" and _backend.xp is np:
-        out = _evaluate_mod.evaluate({**spec, "device": "cpu"}, limits=lim, cache=PLANS)
+        out = _evaluate_mod.evaluate({**spec, "device": "cpu"}, limits=lim, cache=PLANS, budget=budget)
     else:
-        out = _evaluate_mod.evaluate(spec, limits=lim, cache=PLANS, found=hit)
+        out = _evaluate_mod.evaluate(spec, limits=lim, cache=PLANS, found=hit, budget=budget)
     if settled is not None and hit is not None:
         program = PLANS.get(hit[0])
         if program is not None:
@@ -69,24 +79,28 @@ def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hi
 def _portable(e: EngineError) -> EngineError:
     """The same error as a class that pickles (the torch-named classes are renamed, so pickle cannot find
     them), keeping what the HTTP mapping reads: the category, type, loc and msg."""
-    for cls in (LimitExceeded, _evaluate_mod.DeviceUnavailable):
+    for cls in (LimitExceeded, _evaluate_mod.DeviceUnavailable, DeadlinePassed, ProcessBusy):
         if isinstance(e, cls):
             return cls(e.msg, e.loc, e.type)
     return EngineError(e.msg, e.loc, e.type)
 
 
 def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
-                  extra: dict | None = None, plan_entries: int = 256) -> bytes:
-    """What a worker process runs: the raw request body (already checked by the server) in, JSON out.
-    The array backend is process-wide, which is safe here: a worker runs one request at a time."""
+                  extra: dict | None = None, plan_entries: int = 256, deadline: float | None = None,
+                  process_bytes: int = 0) -> bytes:
+    """What a worker process runs: the raw request body (already checked by the server) in, JSON out, under a
+    budget of the limits and the request's deadline (the server kills the worker a little later, should a
+    NumPy call overrun it). The array backend is process-wide, which is safe here: a worker runs one request
+    at a time."""
     configure_plans(plan_entries)
+    set_process_limit(process_bytes)
     try:
         if backend != "numpy":
             _backend.use(backend)
         # the same parse as the server's (big integers stay exact, so the engine reports their overflow)
         from app.core.body import parse_json  # noqa: PLC0415
 
-        return evaluate_json(parse_json(body), limits, extra)
+        return evaluate_json(parse_json(body), limits, extra, budget=make_budget(limits, deadline))
     except EngineError as e:
         raise _portable(e) from None
     finally:

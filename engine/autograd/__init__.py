@@ -6,6 +6,7 @@ import itertools
 import threading
 import weakref
 
+from engine import budget as _budget
 from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError, shape_str
 
 # engine.tensor imports this module, so the Tensor class is handed over once it exists (_bind, at the end of
@@ -321,6 +322,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             heapq.heappush(ready, (-node._seq, next(tie), node))
 
     heappush, heappop = heapq.heappush, heapq.heappop
+    bud = _budget._local.budget
     prev_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
     try:
@@ -329,6 +331,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             grads = buffers.pop(node, None)
             if grads is None:
                 grads = [None] * node.num_outputs
+            if bud is not None:
+                _charge_node(bud, node, grads)
             if node._pre_hooks:
                 for h in node._pre_hooks:
                     r = h(grads)
@@ -355,6 +359,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             if type(node) is AccumulateGrad:
                 if accumulate and grads[0] is not None:
                     accumulate_into(node.variable, grads[0], create_graph)
+                    if bud is not None:
+                        bud.track(node.variable._grad._data)
                 continue
             if grads[0] is None and (len(grads) == 1 or all(g is None for g in grads)):
                 out = [None] * len(node.next_functions)
@@ -401,6 +407,20 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             if r is not None and x.grad_fn is not None:  # non-leaf inputs of backward(inputs=)
                 accumulate_into(x, r, create_graph)
     return results
+
+
+def _charge_node(bud, node, grads):
+    """Charge a node's backward before it runs (engine.budget): an op node's from its entry's rule (what its
+    forward's charge left on it), any other node's as twice the gradients it receives, plus one pass over them."""
+    cost = getattr(node, "_bwd", None)
+    if cost is not None:
+        bud.charge(cost[0], cost[1], type(node).__name__)
+        return
+    n = 0
+    for g in grads:
+        if g is not None:
+            n += g._data.nbytes
+    bud.charge(2 * n, n, type(node).__name__)
 
 
 def _has_needed_child(node, needed):

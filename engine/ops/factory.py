@@ -13,24 +13,55 @@ from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
 
 class _Generators(threading.local):
-    """The random generator, per thread: a request's `seed` must not leak into a concurrent request."""
+    """The random generator, per thread; and while a request runs (`request_stream`), the request's own: seeded
+    by its `seed`, else from the OS's entropy when it first draws, so that no request's stream follows from
+    another's (a seeded request must not make the next client's unseeded draws predictable)."""
+
+    g = None  # the library's generator (manual_seed)
+    req = None  # the running request's: None (no request), a Generator, or its seed (an int, or _FRESH)
 
     def __getitem__(self, i):
-        g = getattr(self, "g", None)
+        r = self.req
+        if r is not None:
+            if type(r) is not np.random.Generator:
+                r = self.req = np.random.default_rng(None if r is _FRESH else r)
+            return r
+        g = self.g
         if g is None:
             g = self.g = np.random.default_rng()
         return g
 
     def __setitem__(self, i, value):
-        self.g = value
+        if self.req is not None:
+            self.req = value
+        else:
+            self.g = value
 
 
+_FRESH = object()
 _generator = _Generators()
 
 
 def manual_seed(seed: int):
     _generator[0] = np.random.default_rng(int(seed))
     return _generator[0]
+
+
+class request_stream:  # noqa: N801 - a context manager
+    """The random stream of one request: `seed` (an int) or, with None, fresh entropy on first use."""
+
+    __slots__ = ("seed", "prev")
+
+    def __init__(self, seed):
+        self.seed = _FRESH if seed is None else int(seed)
+
+    def __enter__(self):
+        self.prev = _generator.req
+        _generator.req = self.seed
+
+    def __exit__(self, *exc):
+        _generator.req = self.prev
+        return False
 
 
 def _finish(arr, requires_grad):

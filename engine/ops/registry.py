@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
 from engine.errors import EngineError, TorchRuntimeError
@@ -36,6 +37,7 @@ _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction impor
 _PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
+_tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
 
 # ----- tracing: which entry ran on which operands (engine.program.lower reads it to lower a Program) -----
 
@@ -100,7 +102,7 @@ class Formula:
 class OpNode(Node):
     """grad_fn of one op application; subclassed once per entry so type(node).__name__ is torch's."""
 
-    __slots__ = ("_saved", "_attrs", "_needs", "_in_meta", "_released")
+    __slots__ = ("_saved", "_attrs", "_needs", "_in_meta", "_released", "_bwd")
     op: OpDef = None
     num_outputs = 1  # each entry's node class sets its own (a class attribute: read per node in backward)
 
@@ -373,6 +375,8 @@ class OpDef:
                     arrays.append(a)
             if self.promote:
                 arrays = _promote(args, arrays)
+            b = _tl.budget
+            bwd = charge(b, self, (*arrays, *self.default_vals)) if b is not None else None
             try:
                 out = self.forward(*arrays, *self.default_vals)
             except EngineError:
@@ -380,8 +384,10 @@ class OpDef:
             except ValueError:
                 _check_broadcast(arrays)
                 raise
+            if b is not None:
+                _track(b, out, self.nout)
             if req and grad_mode.enabled:
-                return self._record(args, arrays, self.default_attrs, out)
+                return self._record(args, arrays, self.default_attrs, out, bwd)
             if self.nout == 1:
                 t = Tensor._make(out)
                 if _tracing:  # an output that needs no grad: traced all the same (a constant of the program)
@@ -414,6 +420,8 @@ class OpDef:
             arrays = _promote(tensors, arrays)
         for i, arr in zip(self.tensor_pos, arrays):
             vals[i] = arr
+        b = _tl.budget
+        bwd = charge(b, self, vals) if b is not None else None
         try:
             out = self.forward(*vals)
         except EngineError:
@@ -421,6 +429,8 @@ class OpDef:
         except ValueError:
             _check_broadcast(vals)  # NumPy's broadcast failure, in torch's words (every array argument)
             raise
+        if b is not None:
+            _track(b, out, self.nout)
         if not (req and grad_mode.enabled and self.differentiable):
             if self.nout == 1:
                 t = Tensor._make(out)
@@ -429,7 +439,7 @@ class OpDef:
                 return t
             return tuple(Tensor._make(o) for o in out)
         attrs = {p: vals[i] for i, p in self.attr_pos} if self.attr_pos else _EMPTY
-        return self._record(tensors, arrays, attrs, out)
+        return self._record(tensors, arrays, attrs, out, bwd)
 
     def _save_plan(self, needs):
         """What to save when these inputs need a grad: (name, kind, input index or output number)."""
@@ -446,8 +456,9 @@ class OpDef:
                 plan.append((name, 1, 0 if name == "result" else int(name[6:])))
         return tuple(plan)
 
-    def _record(self, args, arrays, attrs, out):
+    def _record(self, args, arrays, attrs, out, bwd=None):
         node = _new(self.node_cls)
+        node._bwd = bwd
         edges = []
         needs = []
         meta = []
@@ -531,7 +542,8 @@ def _fast_call(op):
     saves = op.saves_tensors
     plan = op._plan_every
 
-    def finish(node, args, meta, out):
+    def finish(node, args, meta, out, bwd):
+        node._bwd = bwd
         node._seq = next(_seq)
         node._retained = node._pre_hooks = node._hooks = None
         node._needs = _ALL_NEED[len(args) - 1]
@@ -559,7 +571,11 @@ def _fast_call(op):
             if type(input) is not Tensor or check is not None:
                 return op(input)
             d = input._data
+            b = _tl.budget
+            bwd = charge(b, op, (d, *vals)) if b is not None else None
             out = op.forward(d, *vals)
+            if b is not None:
+                b.track(out)
             if not (input._req and grad_mode.enabled):
                 t = make(out)
                 if _tracing:
@@ -567,7 +583,7 @@ def _fast_call(op):
                 return t
             node = _new(node_cls)
             node.next_functions = (edge_of(input),)
-            return finish(node, (input,), ((d.shape, d.dtype),), out)
+            return finish(node, (input,), ((d.shape, d.dtype),), out, bwd)
 
         return call
 
@@ -591,6 +607,8 @@ def _fast_call(op):
             return op(a, b)
         if check is not None:
             check(a, b, *vals)
+        bud = _tl.budget
+        bwd = charge(bud, op, (da, db, *vals)) if bud is not None else None
         try:
             out = op.forward(da, db, *vals)
         except EngineError:
@@ -598,18 +616,74 @@ def _fast_call(op):
         except ValueError:
             _check_broadcast((da, db))
             raise
+        if bud is not None:
+            bud.track(out)
         if not ((a._req or (tb is Tensor and b._req)) and grad_mode.enabled):
             t = make(out)
             if _tracing:
                 _traced(op, (a, b), (da, db), attrs, t)
             return t
         if tb is not Tensor or not (a._req and b._req):  # an input that needs no grad: the general save plan
-            return op._record((a, b), [da, db], op.default_attrs, out)
+            return op._record((a, b), [da, db], op.default_attrs, out, bwd)
         node = _new(node_cls)
         node.next_functions = (edge_of(a), edge_of(b))
-        return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out)
+        return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd)
 
     return call2
+
+
+# ----- budgets: each call's rule charged before its forward runs (engine.budget) -----
+
+
+def charge(b, op, vals):
+    """Charge an entry's call to budget `b` before its forward runs: its rule's outputs and temporaries at
+    the operands' widest item size (at least 4 bytes; 8 where the outputs may be indices or the call names a
+    dtype), and its flops. Returns what its node's backward will cost, (bytes, flops), which run_backward
+    charges before the node runs."""
+    rule = op.rule
+    cost = rule.cost(vals) if rule is not None else _default_cost(op, vals)
+    isz = 4 if op.differentiable else 8
+    for v in vals:
+        d = getattr(v, "dtype", None)
+        if d is not None:
+            n = getattr(d, "itemsize", 0)
+            if n > isz:
+                isz = n
+        elif isinstance(v, D.dtype) and v.np.itemsize > isz:
+            isz = v.np.itemsize
+    out = cost.out
+    if out and isinstance(out[0], tuple | list):
+        n_out, largest = 0, 0
+        for shape in out:
+            n = _rules.numel(shape)
+            n_out += n
+            largest = max(largest, n)
+    else:
+        n_out = largest = _rules.numel(out)
+    b.charge((n_out + cost.temp) * isz, cost.flops, op.qualname, largest)
+    if not op.differentiable:
+        return None
+    n_in = 0
+    for i in op.tensor_pos:
+        n_in += getattr(vals[i], "size", 1)
+    bwd_temp = cost.bwd_temp if cost.bwd_temp is not None else cost.temp + n_out
+    bwd_flops = cost.bwd_flops if cost.bwd_flops is not None else 2 * cost.flops
+    return ((n_in + bwd_temp) * isz, bwd_flops)
+
+
+def _default_cost(op, vals):
+    """Until every entry has its rule: the broadcast of the tensor operands, ten flops an element."""
+    out = _rules.broadcast(*(_rules.shape_of(vals[i]) for i in op.tensor_pos))
+    n = _rules.numel(out)
+    return _rules.Cost(out if op.nout == 1 else (out,) * op.nout, 10 * n)
+
+
+def _track(b, out, nout):
+    if nout == 1:
+        b.track(out)
+    else:
+        for o in out:
+            b.track(o)
 
 
 def _check_broadcast(arrays):

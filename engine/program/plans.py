@@ -7,12 +7,14 @@ import numpy as np
 import orjson
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine.autograd import grad_mode
+from engine.errors import LimitExceeded
 from engine.printing import format_tensor
 from engine.program.bind import convert
 from engine.program.lower import lower
 from engine.program.respond import Diverged, document, encode, response, tensor_doc
-from engine.program.run import Evaluating, Run, Step, apply_seed, backward_pass
+from engine.program.run import Evaluating, Run, Step, backward_pass
 from engine.program.shapes import output_bound
 from engine.program.wire import encode_array, fast_array, leaf_array, make_tensor, wire_b64, wire_number
 from engine.program.writer import make_writer
@@ -30,7 +32,7 @@ class Program:
     and the full path runs, which answers as it always does. `notes`: free for the caller (the service keeps
     its cost estimate and the body's colon count there)."""
 
-    __slots__ = ("leaves", "leaf_total", "steps", "passes", "respond", "fixed", "notes", "lowered")
+    __slots__ = ("leaves", "leaf_total", "steps", "passes", "respond", "fixed", "notes", "lowered", "cost")
 
     def __init__(self):
         self.leaves: list = []  # (name, dtype or None, requires_grad, loc)
@@ -43,6 +45,9 @@ class Program:
         # engine.program.lower.Lowered: the same program as a function over arrays; None until its first replay tries
         # (evaluate), False where it does not lower
         self.lowered = None
+        # (peak bytes, flops) the recorded run charged to its budget: what a lowered replay charges at once (its
+        # ops are the recording's on the same shapes, so the same rules give the same costs)
+        self.cost = (0, 0.0)
 
     def run(self, spec, arrays, limits, encoded=False):
         """The response document (or, encoded, its JSON bytes where a lowered replay writes them), or None
@@ -50,14 +55,22 @@ class Program:
         if self.lowered:
             try:
                 return self._run_lowered(spec, arrays, encoded)
+            except (_budget.DeadlinePassed, _budget.ProcessBusy, LimitExceeded):
+                raise  # the cost is the recording's: the full path would pass its limits as well
             except Exception:  # noqa: BLE001 - the replay below answers (or gives up) as it would have
                 pass
         run = Run(spec, limits)
         env = run.env
+        bud = _budget.current()
         try:
             with Evaluating(spec) as caught:
                 for (name, dt, rg, loc), arr in zip(self.leaves, arrays):
-                    t = make_tensor(leaf_array(arr), dt, loc)
+                    a = leaf_array(arr)
+                    if bud is not None:
+                        bud.charge(a.size * 8, a.size, "the leaf")
+                    t = make_tensor(a, dt, loc)
+                    if bud is not None:
+                        bud.track(t._data)
                     if rg:
                         t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
                     env[name] = t
@@ -85,13 +98,17 @@ class Program:
                     backward_pass(run, p, loc, caught)
                 names, grad_set, encode = self.respond
                 return response(run, names, grad_set, encode, caught, self.fixed)
+        except (_budget.DeadlinePassed, _budget.ProcessBusy):
+            raise  # the full path would meet them at its first op
         except Exception:  # noqa: BLE001 - any surprise: the full path answers (and raises what it must)
             return None
 
     def _run_lowered(self, spec, arrays, encoded=False):
         low = self.lowered
-        if "seed" in spec:  # the generator's state goes on as the full path leaves it
-            apply_seed(spec)
+        bud = _budget.current()
+        if bud is not None:  # the recorded run's cost, at once: the same entries on the same shapes
+            bud.charge(self.cost[0], self.cost[1], "the program")
+        # no random stream to set up: a lowered program draws no random numbers (its ops have array formulas)
         with np.errstate(all="ignore"):
             # as make_tensor converts a leaf's data; a float leaf as a NumPy scalar of its dtype, what the
             # formulas give for a 0-d array anyway (NumPy's scalar arithmetic: ~1.5 us less for the seed).

@@ -5,8 +5,10 @@ import numpy as np
 import orjson
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import AccumulateGrad
+from engine.errors import LimitExceeded
 from engine.printing import format_tensor, format_value
 from engine.program.bind import lookup
 from engine.program.wire import encode_array, req, wire_b64, wire_number
@@ -56,6 +58,7 @@ def response(run, names, grad_set, encode, caught, fixed=None):
     against the replay's tensors; values are read afresh either way."""
     env = run.env
     n_before = len(caught)
+    check_response_size(run, names, grad_set, encode)
     if fixed is None:
         rows, nodes = structure(env, names), graph_nodes(env, names)
         if run.program is not None:
@@ -79,6 +82,49 @@ def response(run, names, grad_set, encode, caught, fixed=None):
         tensors[n] = tensor_doc(shape, dn, rq, gf, rg, data, wire(g._data) if g is not None else None, text)
     run.record_warnings(caught[n_before:])
     return document(tensors, nodes, run.warnings)
+
+
+# The most bytes one element can take in the response's JSON, by dtype: float32 "-1.1754944e-38,", float64
+# "-2.2250738585072014e-308,", a non-finite float '"-Infinity",'; base64 is 4/3 of the item size.
+_ELEMENT_BYTES = {"float64": 25, "float32": 16, "float16": 16, "int64": 21, "int32": 12, "int16": 7, "int8": 5,
+                  "uint8": 4, "bool": 6}
+
+
+def _repr_bound(t, per):
+    """Bytes of a tensor's repr at most: every printed element at its widest, with its brackets, separator
+    and indentation (escaped as JSON). Past 1,000 elements torch prints three from each end of every dim."""
+    shape = t._data.shape
+    n = t._data.size
+    if n > 1000:
+        shown = 1
+        for s in shape:
+            shown *= min(s, 6)
+        n = min(n, shown)
+    return n * (per + 8 + 2 * len(shape)) + 200
+
+
+def check_response_size(run, names, grad_set, encode):
+    """The response's size bounded from its tensors' sizes before anything is written (413 over
+    limits.max_response_bytes); the bound is charged to the request's budget, which the encoding will hold.
+    It depends on shapes and dtypes only, so a replay of the same structure (a Program's, a lowered one's)
+    has the bound this check passed."""
+    env = run.env
+    total = 300
+    for n in names:
+        t = env[n]
+        d = t._data
+        per = _ELEMENT_BYTES.get(d.dtype.name, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
+        g = t._grad if n in grad_set else None
+        items = d.size + (g._data.size if g is not None else 0)
+        total += items * per + _repr_bound(t, per) + 300 + 4 * len(n)
+    total += 200 * len(run.env)  # the graph: a few nodes per op, ~100 bytes each
+    limit = run.limits.max_response_bytes
+    if total > limit:
+        raise LimitExceeded(f"the response would take up to {total} bytes, over the limit of {limit} bytes "
+                            "(max_response_bytes); ask for fewer `outputs` or `grads`", ["body", "outputs"])
+    bud = _budget.current()
+    if bud is not None:
+        bud.charge(total, total, "the response")
 
 
 def tensor_doc(shape, dn, rq, gf, rg, data, grad, text):

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from engine import budget as _budget
 from engine.autograd import grad_mode, run_backward
 from engine.errors import (
     EngineError,
@@ -15,6 +16,7 @@ from engine.errors import (
     TorchRuntimeError,
     TorchTypeError,
 )
+from engine.ops.factory import request_stream
 from engine.ops.registry import trace
 from engine.program.bind import binder, convert, lookup, op_function
 from engine.program.shapes import bound_reads_values, output_bound
@@ -90,7 +92,7 @@ class Evaluating:
     """The context of one evaluation (the full path's and a Program's): grad mode on, warnings recorded
     (`as` gives their list), NumPy's floating-point warnings off, the request's seed applied."""
 
-    __slots__ = ("spec", "prev", "cw", "es")
+    __slots__ = ("spec", "prev", "cw", "es", "rs")
 
     def __init__(self, spec):
         self.spec = spec
@@ -102,31 +104,33 @@ class Evaluating:
         caught = self.cw.__enter__()
         self.es = np.errstate(all="ignore")
         self.es.__enter__()
+        self.rs = None
         try:
             warnings.simplefilter("always")
-            apply_seed(self.spec)
+            self.rs = request_stream(request_seed(self.spec))
+            self.rs.__enter__()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return caught
 
     def __exit__(self, *exc):
+        if self.rs is not None:
+            self.rs.__exit__(None, None, None)
         self.es.__exit__(None, None, None)
         self.cw.__exit__(None, None, None)
         grad_mode.enabled = self.prev
         return False
 
 
-def apply_seed(spec):
-    from engine.ops.factory import manual_seed  # noqa: PLC0415
-
+def request_seed(spec):
+    """The request's `seed`, checked, or None: its random ops then draw from fresh entropy (request_stream)."""
     seed = spec.get("seed")
     if seed is not None:
         req(isinstance(seed, int) and not isinstance(seed, bool), "Input should be a valid integer",
-             ["body", "seed"], "int_type")
+            ["body", "seed"], "int_type")
         req(0 <= seed < 2**63, "seed must be between 0 and 2**63 - 1", ["body", "seed"])
-        manual_seed(seed)
-    # without a seed the thread's generator goes on drawing: reseeding from the OS costs ~20 us a request
+    return seed
 
 
 def build_leaves(run, spec):
@@ -136,8 +140,18 @@ def build_leaves(run, spec):
         loc = ["body", "leaves", name]
         check_name(name, loc)
         data, dt, rg = read_leaf(name, lspec, loc)
-        run.count(numel(shape_of(data)), loc)
+        n = numel(shape_of(data))
+        run.count(n, loc)
+        bud = _budget.current()
+        if bud is not None:
+            try:
+                bud.charge(n * 8, n, "the leaf")
+            except EngineError as e:
+                e.loc = loc
+                raise
         t = make_tensor(data, dt, loc)
+        if bud is not None:
+            bud.track(t._data)
         if rg:
             try:
                 t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)

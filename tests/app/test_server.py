@@ -99,12 +99,13 @@ def test_deep_json_over_http(server):
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
 
 
-def test_huge_expand_over_http_is_fast(server):
-    t0 = time.monotonic()
+def test_huge_expand_over_http_is_refused(server):
+    # a view of 10^12 elements: refused by its size, not by the time it would take (no timed assertions here:
+    # the machine is shared), and nothing of it is written
     r = server.client.post("/v1/evaluate", json={
         "leaves": {"a": {"data": [1.0]}},
         "ops": [{"name": "e", "op": "expand", "args": ["a", [10**6, 10**6]]}]})
-    assert r.status_code == 413 and time.monotonic() - t0 < 2
+    assert r.status_code == 413 and "max_tensor_elements" in r.json()["detail"][0]["msg"]
 
 
 @pytest.fixture(scope="module")
