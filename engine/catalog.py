@@ -18,6 +18,15 @@ def _gather():
 
 
 ENTRIES: list[Entry] = _gather()
+
+
+def _inplace():
+    from engine.ops.inplace import install  # noqa: PLC0415
+
+    return install(ENTRIES)
+
+
+ENTRIES += _inplace()  # add_, mul_, ..., fill_, zero_, copy_: the in-place variants of the ops above
 FUNCTIONS = {e.name: e.fn for e in ENTRIES if e.function}
 METHODS = {e.name: e.fn for e in ENTRIES if e.method}
 FUNCTIONAL = {e.name: e.fn for e in ENTRIES if e.functional}

@@ -44,8 +44,23 @@ class Size(tuple):
         return n
 
 
+class Storage:
+    """What tensors that share memory share (a view and its base, a tensor and its `detach()`): the version
+    counter that in-place ops bump, the live views to regenerate when one of them is modified in place, and
+    the nodes that saved these values as their output (their check at backward is against this counter).
+    Made when a tensor is first aliased or modified in place; a tensor without one is at version 0."""
+
+    __slots__ = ("version", "views", "savers")
+
+    def __init__(self):
+        self.version = 0
+        self.views = None  # weak references to the live views of this memory, or None
+        self.savers = None  # [(node, output_nr, version at save)] of nodes that saved these values as an output
+
+
 class Tensor:
-    __slots__ = ("_data", "_req", "grad_fn", "_grad", "_output_nr", "_retains_grad", "_acc", "__weakref__")
+    __slots__ = ("_data", "_req", "grad_fn", "_grad", "_output_nr", "_retains_grad", "_acc", "_vc", "_base",
+                 "_vflags", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our reflected operators
 
     # ----- construction -----
@@ -60,6 +75,9 @@ class Tensor:
         t._output_nr = 0
         t._retains_grad = False
         t._acc = None
+        t._vc = None  # its Storage, once aliased or modified in place
+        t._base = None  # the tensor it is a view of (the root of its views), or None
+        t._vflags = 0  # VIEW_MULTI: one of several views an op returned; VIEW_NO_GRAD: made under no_grad
         return t
 
     def __init__(self, *args, **kwargs):
@@ -123,7 +141,11 @@ class Tensor:
         self._retains_grad = True
 
     def detach(self):
-        return Tensor._make(self._data)
+        """A tensor of the same memory and version counter, outside the graph (an in-place change of either is
+        seen by the other, and by the graph's checks)."""
+        t = Tensor._make(self._data)
+        t._vc = self._storage()
+        return t
 
     def detach_(self):
         self.grad_fn = None
@@ -131,12 +153,35 @@ class Tensor:
         return self
 
     @property
+    def _version(self):
+        vc = self._vc
+        return vc.version if vc is not None else 0
+
+    def _is_view(self):
+        return self._base is not None
+
+    def _storage(self):
+        """This tensor's Storage, made on first need (see Storage)."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = Storage()
+            fn = self.grad_fn
+            if fn is not None:  # its values may be saved by the node that made them: checked against this counter
+                _autograd.note_output_storage(fn, self._output_nr, vc, self)
+        return vc
+
+    @property
     def output_nr(self):
         return self._output_nr
 
     @property
     def data(self):
-        return self.detach()
+        """The same memory outside the graph, with a version counter of its own (torch's `.data`): both are
+        aliased now, so an in-place change of either writes where the other sees it."""
+        self._storage()
+        t = Tensor._make(self._data)
+        t._vc = Storage()
+        return t
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         _backward(self, gradient, retain_graph, create_graph, inputs=inputs)  # torch's Tensor.backward does
@@ -353,29 +398,6 @@ class Tensor:
         return self.to(D.bool_)
 
     def cpu(self):
-        return self
-
-    def zero_(self):
-        """Fill with zeros in place (the tensor object is updated; returns self), as torch's zero_:
-        refused on a leaf that requires grad while grad mode is on; a non-leaf gets ZeroBackward0.
-
-        The array is replaced rather than written into, so that a buffer this tensor shares (a .grad
-        handed to two leaves, a broadcast view) is left intact."""
-        from engine.autograd import grad_mode  # noqa: PLC0415
-
-        if self._req and grad_mode.enabled:
-            if self.grad_fn is None:
-                raise TorchRuntimeError(
-                    "a leaf Variable that requires grad is being used in an in-place operation."
-                )
-            from engine.ops.pointwise import zero_inplace  # noqa: PLC0415
-
-            out = zero_inplace(self)
-            self._data = out._data
-            self.grad_fn = out.grad_fn
-            self._output_nr = 0
-            return self
-        self._data = B.xp.zeros_like(self._data)
         return self
 
     def clone(self, memory_format=None):

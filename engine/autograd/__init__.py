@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 import threading
 import weakref
 
@@ -84,6 +85,21 @@ class enable_grad(_GradModeContext):  # noqa: N801
     mode = True
 
 
+# ----- anomaly mode -----
+
+
+class _Anomaly(threading.local):
+    enabled = False
+    check_nan = True
+
+
+anomaly = _Anomaly()
+
+
+def anomaly_enabled() -> bool:
+    return anomaly.enabled
+
+
 # ----- nodes -----
 
 _seq = itertools.count()
@@ -144,29 +160,69 @@ def accumulate_into(var, new, create_graph):
         # A new Tensor object either way (never one that another leaf's .grad may also be); under
         # create_graph a differentiable gradient is copied into it as torch's clone_obey_contract does
         # (new_empty_strided(...).copy_(grad)): grad_fn CopyBackwards.
-        var._grad = _copy_backwards(new) if create_graph and new.requires_grad else new.detach()
+        if create_graph and new.requires_grad:
+            var._grad = _copy_backwards(new)
+        else:
+            var._grad = Tensor._make(_own(new._data))
     elif create_graph:
         var._grad = old + new
     else:
-        # The same Tensor object is updated, as torch's in-place accumulation is: references that a
-        # caller holds to `.grad` see the sum. The array is replaced, never mutated, so a gradient
-        # buffer shared with another leaf (add's backward hands the same one to both) stays intact.
-        old._data = old._data + new._data
+        # The same Tensor object is updated in place, as torch's accumulation is: references to `.grad` (a
+        # program's `grad` op, a view of it) see the sum, and its version counter moves. The buffer is the
+        # grad's own (_own made it so), never one shared with another leaf's gradient.
+        d = old._data
+        if d.flags.writeable and d.base is None and d.shape == new._data.shape and d.dtype == new._data.dtype:
+            d += new._data
+        else:
+            old._data = d + new._data
+        if old._vc is not None:
+            old._vc.version += 1
+
+
+def _own(arr):
+    """The gradient buffer itself where nothing else holds it (torch steals it then), else a copy of it, so that
+    an in-place change of one leaf's .grad never reaches another's (add's backward hands one buffer to both)."""
+    # references: the one Tensor that holds it, this frame's argument and getrefcount's own (three, measured
+    # on CPython 3.11-3.13); any more is another holder
+    if arr.base is None and arr.flags.writeable and sys.getrefcount(arr) <= 3:
+        return arr
+    return arr.copy()
+
+
+def note_output_storage(node, nr, storage, tensor) -> None:
+    """A node's output `nr` (`tensor`) now has a Storage (it was aliased, or is being modified in place): if
+    the node saved those values for its backward, its backward checks them against this counter."""
+    saved = getattr(node, "_saved", None)
+    if saved and ("result" if nr == 0 else f"result{nr}") in saved:
+        saved[("out", nr)] = (storage, storage.version, weakref.ref(tensor))
 
 
 class CopyBackwards(Node):
-    """grad_fn of `empty.copy_(src)`: edges (None for the overwritten tensor, src); passes the gradient to src."""
+    """grad_fn of `self.copy_(src)`: edges (the overwritten tensor's history, src); zeros for the overwritten
+    tensor, the gradient for src, summed to src's shape where it was broadcast and cast to its dtype."""
 
-    __slots__ = ()
+    __slots__ = ("src_meta",)
 
     def apply(self, grads, create_graph):
-        return [None, grads[0]]
+        g = grads[0]
+        first = None
+        if self.next_functions[0][0] is not None:
+            from engine.ops.factory import zeros_like  # noqa: PLC0415
+
+            first = zeros_like(g)
+        shape, dt = self.src_meta
+        if g._data.shape != shape or g._data.dtype != dt:
+            from engine.ops.registry import _conform  # noqa: PLC0415
+
+            g = _conform(g, (shape, dt), not create_graph)
+        return [first, g]
 
 
 def _copy_backwards(src):
 
     node = CopyBackwards()
     node.next_functions = ((None, 0), edge_of(src))
+    node.src_meta = (src._data.shape, src._data.dtype)
     node._seq = next(_seq)
     node._retained = None
     node._pre_hooks = None

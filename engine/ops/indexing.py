@@ -22,6 +22,7 @@ import numpy as np
 from engine import _backend as B
 from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
+from engine.ops import rules as R
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
 from engine.ops.registry import defop
 from engine.ops.shape import unsqueeze_op
@@ -156,6 +157,36 @@ index_put_impl_op = defop(
     values=lambda grad, indices: index_op(grad, indices))
 
 _INDEX_DTYPES = ("int64", "int32", "uint8", "bool")
+
+
+def _index_put_fwd(a, indices, values, accumulate=False):
+    if values.dtype != a.dtype:
+        raise TorchRuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{_TYPE_WORD.get(a.dtype.name, a.dtype.name)} for the destination and "
+            f"{_TYPE_WORD.get(values.dtype.name, values.dtype.name)} for the source.")
+    return _index_put_impl(a, indices, values, accumulate)
+
+
+_TYPE_WORD = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+              "bool": "Bool", "uint8": "Byte", "int16": "Short", "int8": "Char"}
+
+
+def _index_put_rule(self, indices, values):
+    n = 1
+    for s in self.shape:
+        n *= s
+    return R.Cost(tuple(self.shape), n + getattr(values, "size", 1))
+
+
+# torch's index_put (IndexPutBackward0): a copy of self with values written (or added) at the indices; t[idx] = v
+# with an advanced index is its in-place form.
+index_put_op = defop(
+    "index_put(Tensor self, LongTensor?[] indices, Tensor values, bool accumulate=False) -> Tensor",
+    _index_put_fwd, rule=_index_put_rule,
+    self=lambda grad, indices, accumulate: grad if accumulate else index_put_impl_op(
+        grad, indices, Tensor._make(_zeros((), grad._data.dtype)), accumulate=False),
+    values=lambda grad, indices: index_op(grad, indices))
 
 
 def _check_index_bounds(shape, norm):
@@ -361,19 +392,37 @@ Index = int | slice | None | type(Ellipsis) | Tensor | list | tuple
 
 def getitem(input: Tensor, index: Index) -> Tensor:
     """input[index], as torch's Tensor.__getitem__."""
+    result, out = _split_index(input, index)
+    return _dispatch_index(result, out) if out else result
+
+
+def advanced_parts(input: Tensor, index: Index):
+    """None where index is basic (input[index] is a view), else (the view its basic parts select, the advanced
+    indices for index_put_ on it), as torch's Tensor.__setitem__ splits an index."""
+    result, out = _split_index(input, index)
+    if not out:
+        return None
+    while out and out[-1] is None:
+        out.pop()
+    arrs = [None if i is None else np.asarray(B.to_numpy(i)) for i in out]
+    return result, _prepare_indices(tuple(result.shape), arrs)
+
+
+def _split_index(input, index):
+    """(the view the basic parts of index select, the per-dim advanced indices left to apply: [] for none)."""
     self = input
     if index is None:
-        return unsqueeze_op(self, dim=0)
+        return unsqueeze_op(self, dim=0), []
     if index is Ellipsis:
-        return alias_op(self)
+        return alias_op(self), []
     if _is_int(index):
-        return _apply_select(self, 0, int(index), 0)
+        return _apply_select(self, 0, int(index), 0), []
     if isinstance(index, slice):
         start, stop, step = _unpack_slice(index)
-        return _apply_slice(self, 0, start, stop, step, True)
+        return _apply_slice(self, 0, start, stop, step, True), []
     if index is True or index is False:
         result = unsqueeze_op(self, dim=0)
-        return _dispatch_index(result, [_bool_index(index)])
+        return result, [_bool_index(index)]
     if not _treat_sequence_as_tuple(index):
         index = (index,)
     elif not isinstance(index, tuple):
@@ -428,11 +477,9 @@ def getitem(input: Tensor, index: Index) -> Tensor:
                     "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
                     f"valid indices (got {type(obj).__name__})") from None
             result = _apply_select(result, dim, int(v), i)
-    if not out:
-        if result is self:
-            result = alias_op(self)
-        return result
-    return _dispatch_index(result, out)
+    if not out and result is self:
+        result = alias_op(self)
+    return result, out
 
 
 Tensor.__getitem__ = lambda self, idx: getitem(self, idx)
@@ -672,7 +719,27 @@ def masked_fill(input: Tensor, mask: Tensor, value: Tensor | float) -> Tensor:
 
 from engine.ops.registry import entry  # noqa: E402
 
+
+def index_put(input: Tensor, indices: list[Tensor], values: Tensor, accumulate: bool = False) -> Tensor:
+    """A copy of input with values written (accumulate: added) at the positions the index tensors give."""
+    arrs = [None if i is None else np.asarray(B.to_numpy(i._data if isinstance(i, Tensor) else i)) for i in indices]
+    return index_put_op(input, _prepare_indices(tuple(input.shape), arrs), values, accumulate)
+
+
+def index_put_(input: Tensor, indices: list[Tensor], values: Tensor, accumulate: bool = False) -> Tensor:
+    """index_put written into input (IndexPutBackward0): what t[idx] = v does for an advanced index."""
+    from engine.ops.inplace import apply  # noqa: PLC0415 - engine.ops.inplace imports this module
+
+    arrs = [None if i is None else np.asarray(B.to_numpy(i._data if isinstance(i, Tensor) else i)) for i in indices]
+    prepared = _prepare_indices(tuple(input.shape), arrs)
+    if values._data.dtype != input._data.dtype and values._data.ndim == 0:
+        values = values.to(input.dtype)
+    return apply(input, lambda s: index_put_op(s, prepared, values, accumulate), values._req)
+
+
 CATALOG = [
+    entry("index_put", index_put, "A copy of input with values written (or added) at the index tensors' positions.",
+          index_put_op),
     entry("select", select, "The slice at `index` along `dim` (the dim is removed).", select_int),
     entry("getitem", getitem, "input[index]: ints, slices, None, ..., bool / integer tensors and lists, or a "
           "tuple of these, with torch's basic and advanced indexing.", select_int, slice_op, unsqueeze_op,

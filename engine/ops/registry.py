@@ -26,6 +26,7 @@ from engine import _backend as B
 from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
+from engine.autograd.views import mark_views
 from engine.errors import EngineError, TorchRuntimeError
 from engine.ops import rules as _rules
 from engine.ops._util import broadcast_shapes
@@ -117,11 +118,17 @@ class OpNode(Node):
         if kind == 0:  # tensor input
             if self._released:
                 raise TorchRuntimeError(FREED_MSG)
-            return self._saved[name]
+            t = self._saved[name]
+            if type(t) is Tensor and t._vc is not None:
+                check_saved_version(t, self._saved.get(("v", name), 0))
+            return t
         if kind == 1:  # an output
             if self._released:
                 raise TorchRuntimeError(FREED_MSG)
             nr = 0 if name == "result" else int(name[6:])
+            out = self._saved.get(("out", nr))
+            if out is not None:
+                check_saved_output(self, nr, *out)
             return _unpack_output(self, self._saved[name], nr)
         if kind == 2:
             return self._in_meta[op.tensor_index[name[:-6]]][0]
@@ -184,9 +191,14 @@ class OpNode(Node):
                 if kind == 0:
                     v = saved[name]
                     if type(v) is Tensor:
+                        if v._vc is not None:
+                            check_saved_version(v, saved.get(("v", name), 0))
                         v = v._data
                 elif kind == 1:
                     v = saved[name]
+                    out_nr = 0 if name == "result" else int(name[6:])
+                    if ("out", out_nr) in saved:
+                        check_saved_output(self, out_nr, *saved[("out", out_nr)])
                 else:
                     v = self._resolve(name)
                 if getattr(v, "dtype", dt) != dt:
@@ -336,6 +348,14 @@ class OpDef:
         this.default_attrs = {p: this.defaults[p] for p in this.attr_params} if this.simple else {}
         # A plain function for the commonest calls (Tensor operators, unary methods): see _fast_call.
         this.fast = _fast_call(this) if this.simple and nout == 1 and n in (1, 2) else None
+        # A view (`Tensor(a) self -> Tensor(a)`): its outputs share the input's memory and version counter
+        # (engine.autograd.views.mark_views); "multi" where it returns several (unbind, split).
+        ret = m["ret"].replace(" ", "")
+        this.view = ("multi" if ret.startswith("Tensor(a)[]") else "one") \
+            if ret.startswith("Tensor(a)") and "!" not in ret else None
+        if this.view is not None:
+            this.__class__ = _ViewOpDef
+            this.fast = None
         REGISTRY[this.qualname] = this
 
     def __repr__(self):
@@ -501,7 +521,10 @@ class OpDef:
                     plan = self._save_plans[key] = self._save_plan(needs)
             for name, k, idx in plan:
                 if k == 0:
-                    saved[name] = args[idx]
+                    a = args[idx]
+                    saved[name] = a
+                    if type(a) is Tensor and a._vc is not None and a._vc.version:
+                        saved[("v", name)] = a._vc.version  # checked against its counter at backward
                 else:
                     saved[name] = out if self.nout == 1 else out[idx]
             node._saved = saved
@@ -526,6 +549,64 @@ class OpDef:
         if _tracing:
             _traced(self, args, arrays, attrs, tuple(res))
         return tuple(res)
+
+
+class _ViewOpDef(OpDef):
+    """An entry whose outputs are views of its first tensor input (the class OpDef gives view entries)."""
+
+    def __call__(self, *args, **kwargs):
+        out = OpDef.__call__(self, *args, **kwargs)
+        src = args[0] if args else kwargs.get(self.tensor_params[0])
+        if isinstance(src, Tensor):
+            mark_views(out if isinstance(out, tuple | list) else (out,), src, self.view == "multi",
+                       grad_mode.enabled)
+        return out
+
+
+# ----- saved tensors: what backward reads was not modified in place since it was saved -----
+
+
+def _type_desc(t):
+    return t.type() + " [" + ", ".join(str(s) for s in t._data.shape) + "]"
+
+
+def friendly_name(fn) -> str:
+    """A node's name as torch 2.13's messages print it: MulBackward0 -> Mul, CopySlices stays."""
+    return re.sub(r"Backward\d*$", "", fn.name())
+
+
+def version_error(t, current, expected, fn=None, output_nr=0):
+    where = f", which is output {output_nr} of {friendly_name(fn)}," if fn is not None else ""
+    return TorchRuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[{_type_desc(t)}]{where} is at version {current}; expected version {expected} instead. "
+        + anomaly_hint())
+
+
+def anomaly_hint():
+    from engine.autograd import anomaly_enabled  # noqa: PLC0415
+
+    if anomaly_enabled():
+        return ("Hint: the backtrace further above shows the operation that failed to compute its gradient. The "
+                "variable in question was changed in there or anywhere later. Good luck!")
+    return ("Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
+            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+def check_saved_version(t, expected):
+    cur = t._vc.version
+    if cur != expected:
+        raise version_error(t, cur, expected, t.grad_fn, t._output_nr)
+
+
+def check_saved_output(node, nr, storage, expected, ref):
+    """An output this node saved (its values, in `storage`) was not changed in place since."""
+    cur = storage.version
+    if cur != expected:  # named by the node that saved it, as torch names a saved output
+        t = ref()
+        if t is None:
+            t = _unpack_output(node, node._saved["result" if nr == 0 else f"result{nr}"], nr)
+        raise version_error(t, cur, expected, node, nr)
 
 
 _ALL_NEED = ((True,), (True, True))
@@ -553,7 +634,13 @@ def _fast_call(op):
         if saves:
             saved = {}
             for name, k, idx in plan:
-                saved[name] = args[idx] if k == 0 else out
+                if k == 0:
+                    a = args[idx]
+                    saved[name] = a
+                    if a._vc is not None and a._vc.version:
+                        saved[("v", name)] = a._vc.version
+                else:
+                    saved[name] = out
             node._saved = saved
         else:
             node._saved = _EMPTY

@@ -29,7 +29,7 @@ def _view(a, size):
         ) from None
 
 
-view_op = defop("view(Tensor self, SymInt[] size) -> Tensor", _view,
+view_op = defop("view(Tensor(a) self, SymInt[] size) -> Tensor(a)", _view,
                 self=lambda grad, self_shape: grad.reshape(self_shape))
 unsafe_view = defop("_unsafe_view(Tensor self, SymInt[] size) -> Tensor",
                     lambda a, size: np.reshape(a, infer_size(size, a.size)),
@@ -73,7 +73,7 @@ def _type_name(a):
         a.dtype.name, "torch.Tensor")
 
 
-expand_op = defop("expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor", _expand,
+expand_op = defop("expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)", _expand,
                   self=lambda grad, self_shape: _sum_to(grad, self_shape))
 
 
