@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.ops.registry import Entry, entry  # noqa: F401 - re-exported
 
 FAMILIES = ("pointwise", "reduction", "shape", "indexing", "join", "linalg", "nn_functional", "loss", "conv",
-            "factory")
+            "factory", "steps")
 
 
 def _gather():
@@ -30,8 +30,10 @@ ENTRIES += _inplace()  # add_, mul_, ..., fill_, zero_, copy_: the in-place vari
 FUNCTIONS = {e.name: e.fn for e in ENTRIES if e.function}
 METHODS = {e.name: e.fn for e in ENTRIES if e.method}
 FUNCTIONAL = {e.name: e.fn for e in ENTRIES if e.functional}
+# Steps of a program that are no function of engine's (backward, grad, autograd.grad, setitem: engine.ops.steps)
+REQUEST = {e.name: e.fn for e in ENTRIES if not (e.function or e.method or e.functional)}
 # The names a request's `op` may use: torch.nn.functional wins where both have the name (API.md).
-OPS = {**FUNCTIONS, **METHODS, **FUNCTIONAL}
+OPS = {**FUNCTIONS, **METHODS, **FUNCTIONAL, **REQUEST}
 BY_NAME = {}
 for _e in ENTRIES:
     if _e.name not in BY_NAME or _e.functional:
@@ -43,6 +45,6 @@ def describe() -> list[dict]:
     return [
         {"name": e.name, "signature": e.signature, "grad_fn": list(e.grad_fn_names), "description": e.doc,
          "kinds": [k for k, on in (("function", e.function), ("method", e.method),
-                                   ("functional", e.functional)) if on]}
+                                   ("functional", e.functional)) if on] or ["request"]}
         for e in sorted(BY_NAME.values(), key=lambda e: e.name)
     ]

@@ -56,7 +56,43 @@ def _encode(t):
     return enc(t.detach().tolist())
 
 
+def _data(v, like):
+    """A gradient given as data (API.md v1.1 steps) as a tensor of `like`'s dtype; names were resolved before."""
+    if v is None or isinstance(v, torch.Tensor):
+        return v
+    return torch.tensor(_decode(v), dtype=like.dtype)
+
+
+def _listed(v):
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+def _autograd_grad(outputs, inputs, grad_outputs=None, **kw):
+    outs = _listed(outputs)
+    gos = None
+    if grad_outputs is not None:
+        gos = _listed(grad_outputs) if not (isinstance(grad_outputs, list) and len(outs) == 1
+                                           and len(grad_outputs) != 1) else [grad_outputs]
+        gos = [_data(g, o) for g, o in zip(gos, outs)]
+    return list(torch.autograd.grad(outs, _listed(inputs), gos, **kw))
+
+
+def _setitem(t, idx, value):
+    t[idx] = value
+
+
+STEPS = {
+    "backward": lambda t, gradient=None, **kw: t.backward(_data(gradient, t), **kw),
+    "grad": lambda t: t.grad,
+    "autograd.grad": _autograd_grad,
+    "setitem": _setitem,
+    "retain_grad": lambda t: t.retain_grad(),
+}
+
+
 def resolve(op):
+    if op in STEPS:
+        return STEPS[op]
     if op == "getitem":
         return lambda t, idx: t[idx]
     if op in ("T", "mT", "H", "mH"):
@@ -102,6 +138,8 @@ def evaluate(spec: dict) -> dict:
     def record(caught):
         for w in caught:
             text = _TRIGGERED.sub("", str(w.message))
+            if text.startswith("Error detected in "):  # anomaly mode's warning: its first line (API.md v1.1)
+                text = text.split("\n", 1)[0]
             if any(text.startswith(p) for p in ONCE_WARNINGS):
                 if text in seen_once:
                     continue
@@ -114,11 +152,25 @@ def evaluate(spec: dict) -> dict:
     retain = set(spec.get("retain_grad", []))
     if spec.get("seed") is not None:
         torch.manual_seed(spec["seed"])
+    anomaly = torch.autograd.set_detect_anomaly(bool(spec.get("detect_anomaly", False)))
+    with anomaly:
+        return _run(spec, env, order, kinds, retain, record, fail, out_warnings)
+
+
+def _whole(data):
+    if isinstance(data, list):
+        return all(_whole(x) for x in data)
+    return isinstance(data, int) and not isinstance(data, bool)
+
+
+def _run(spec, env, order, kinds, retain, record, fail, out_warnings):
     for name, leaf in spec.get("leaves", {}).items():
         loc = ["body", "leaves", name]
+        dtype = DTYPES.get(leaf.get("dtype"))
+        if dtype is None and leaf.get("requires_grad") and _whole(leaf["data"]):
+            dtype = torch.float32  # API.md v1.1: whole numbers of a leaf that requires grad are floats
         try:
-            t = torch.tensor(_decode(leaf["data"]), dtype=DTYPES.get(leaf.get("dtype")),
-                             requires_grad=leaf.get("requires_grad", False))
+            t = torch.tensor(_decode(leaf["data"]), dtype=dtype, requires_grad=leaf.get("requires_grad", False))
         except Exception as e:  # noqa: BLE001
             fail(e, loc)
         env[name] = t
@@ -127,8 +179,8 @@ def evaluate(spec: dict) -> dict:
     for i, op in enumerate(spec.get("ops", [])):
         loc = ["body", "ops", i]
         fn = resolve(op["op"])
-        if op["op"] == "getitem":
-            args = [env[op["args"][0]], _index(op["args"][1], env)]
+        if op["op"] in ("getitem", "setitem"):
+            args = [env[op["args"][0]], _index(op["args"][1], env), *[_convert(a, env) for a in op["args"][2:]]]
         else:
             args = [_convert(a, env) for a in op.get("args", [])]
         kwargs = {k: _convert(v, env) for k, v in op.get("kwargs", {}).items()}
@@ -149,13 +201,14 @@ def evaluate(spec: dict) -> dict:
         if expected and not any(str(w.message).startswith(expected[:40]) for w in caught):
             caught.append(warnings.WarningMessage(expected, UserWarning, __file__, 0))
         record(caught)
-        names = op["name"] if isinstance(op["name"], list) else [op["name"]]
-        outs = list(out) if isinstance(op["name"], list) else [out]
+        name = op.get("name")
+        names = name if isinstance(name, list) else ([] if name is None else [name])
+        outs = list(out) if isinstance(name, list) else [out]
         for n, t in zip(names, outs):
             env[n] = t
             order.append(n)
             kinds[n] = "op"
-            if n in retain:
+            if n in retain and t is not None:
                 try:
                     t.retain_grad()
                 except Exception as e:  # noqa: BLE001
@@ -177,7 +230,7 @@ def evaluate(spec: dict) -> dict:
         record(caught)
     grads = spec.get("grads")
     if grads is None:
-        grads = [n for n in order if kinds[n] == "leaf" and env[n].requires_grad]
+        grads = [n for n in order if kinds[n] == "leaf" and env[n] is not None and env[n].requires_grad]
     outputs = spec.get("outputs")
     if outputs is None:
         outputs = list(order)
@@ -188,11 +241,14 @@ def evaluate(spec: dict) -> dict:
         warnings.simplefilter("always")
         for n in names:
             t = env[n]
+            if t is None:
+                tensors[n] = None
+                continue
             g = t.grad if n in grad_set else (t.grad if t.is_leaf or t.retains_grad else None)
             tensors[n] = {
                 "shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""), "data": _encode(t),
                 "requires_grad": t.requires_grad, "is_leaf": t.is_leaf,
-                "grad_fn": t.grad_fn.name() if t.grad_fn is not None else None,
+                "grad_fn": node_name(t.grad_fn) if t.grad_fn is not None else None,
                 "grad": _encode(g) if g is not None else None, "retains_grad": t.retains_grad,
                 "repr": repr(t),
             }
@@ -200,15 +256,25 @@ def evaluate(spec: dict) -> dict:
     return {"tensors": tensors, "graph": graph(env, names), "warnings": out_warnings, "device": "cpu"}
 
 
+def node_name(fn):
+    """A node's class name as the protocol writes it: torch's name() says "torch::autograd::CopySlices" for the
+    nodes its C++ defines by hand (AccumulateGrad, CopySlices, CopyBackwards), their class names without it."""
+    return fn.name().removeprefix("torch::autograd::")
+
+
 def graph(env, names):
     owner, leaf_names = {}, {}
     for n, t in env.items():
+        if t is None:
+            continue
         if t.grad_fn is not None and t.grad_fn not in owner:
             owner[t.grad_fn] = n
         if t.grad_fn is None:
-            leaf_names[id(t)] = n
+            leaf_names.setdefault(id(t), n)  # the first name bound to it (an in-place op binds it again)
     ids, nodes = {}, []
     for n in names:
+        if env[n] is None:
+            continue
         fn = env[n].grad_fn
         if fn is not None and fn not in ids:
             ids[fn] = len(nodes)
@@ -225,10 +291,9 @@ def graph(env, names):
     for i, fn in enumerate(nodes):
         if fn.name() == "torch::autograd::AccumulateGrad" or type(fn).__name__ == "AccumulateGrad":
             tname = leaf_names.get(id(fn.variable))
-            name = "AccumulateGrad"
         else:
             tname = owner.get(fn)
-            name = fn.name()
+        name = node_name(fn)
         out.append({"id": i, "name": name, "tensor": tname,
                     "next_functions": [[ids[nxt], nr] if nxt is not None else None for nxt, nr in fn.next_functions]})
     return out

@@ -420,6 +420,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 continue
             if grads[0] is None and (len(grads) == 1 or all(g is None for g in grads)):
                 out = [None] * len(node.next_functions)
+            elif anomaly.enabled:
+                out = _apply_anomalous(node, grads, create_graph)
             else:
                 out = node.apply(grads, create_graph)
             if not retain_graph:
@@ -463,6 +465,69 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             if r is not None and x.grad_fn is not None:  # non-leaf inputs of backward(inputs=)
                 accumulate_into(x, r, create_graph)
     return results
+
+
+def _apply_anomalous(node, grads, create_graph):
+    """node.apply under anomaly mode: an error is preceded by torch's warning naming the node, and an output
+    holding NaN fails (check_nan), as torch's engine does."""
+    import warnings  # noqa: PLC0415
+
+    try:
+        out = node.apply(grads, create_graph)
+        if anomaly.check_nan:
+            for i, g in enumerate(out):
+                if g is not None and g._data.dtype.kind == "f" and g._data.size and _isnan_any(g._data):
+                    raise TorchRuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+    except Exception:
+        warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the error:",
+                      UserWarning, stacklevel=2)
+        raise
+    return out
+
+
+def _isnan_any(a):
+    import numpy as np  # noqa: PLC0415
+
+    return bool(np.isnan(a).any())
+
+
+class set_detect_anomaly:  # noqa: N801 - torch's name
+    """torch.autograd.set_detect_anomaly(mode, check_nan=True): on from the call, restored on leaving a `with`."""
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self.prev = (anomaly.enabled, anomaly.check_nan)
+        anomaly.enabled, anomaly.check_nan = bool(mode), bool(check_nan)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        anomaly.enabled, anomaly.check_nan = self.prev
+        return False
+
+
+class detect_anomaly:  # noqa: N801 - torch's name
+    """torch.autograd.detect_anomaly(check_nan=True): a context that turns anomaly mode on, with torch's warning."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        import warnings  # noqa: PLC0415
+
+        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should only be "
+                      "enabled for debugging.", UserWarning, stacklevel=2)
+        self.prev = (anomaly.enabled, anomaly.check_nan)
+        anomaly.enabled, anomaly.check_nan = True, self.check_nan
+        return self
+
+    def __exit__(self, *exc):
+        anomaly.enabled, anomaly.check_nan = self.prev
+        return False
+
+
+def is_anomaly_enabled() -> bool:
+    return anomaly.enabled
 
 
 def _charge_node(bud, node, grads):

@@ -220,7 +220,7 @@ fill_tensor = defop("fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)",
                     self=lambda grad: _zeros_like(grad), value=lambda grad: grad.sum())
 
 
-def fill_(self, value):
+def fill_(self: Tensor, value: Tensor | float) -> Tensor:
     """Every element set to value (a number or a 0-d tensor): FillBackward2 / FillBackward3."""
     _fill_value_check(value)
     if isinstance(value, Tensor):
@@ -228,13 +228,13 @@ def fill_(self, value):
     return apply(self, lambda s: fill_scalar(s, value))
 
 
-def zero_(self):
+def zero_(self: Tensor) -> Tensor:
     """Every element set to zero: ZeroBackward0."""
     entry = REGISTRY["zero_"]
     return apply(self, lambda s: entry(s))
 
 
-def copy_(self, src, non_blocking=False):
+def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
     """src's values (broadcast to self's shape, cast to its dtype) into self: CopyBackwards."""
     if not isinstance(src, Tensor):
         raise TorchTypeError(f"copy_(): argument 'src' (position 1) must be Tensor, not {type(src).__name__}")
@@ -270,11 +270,11 @@ def _random_fill(self, draw):
     return self
 
 
-def uniform_(self, a=0.0, b=1.0, *, generator=None):
+def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
     return _random_fill(self, lambda g, shape: g.uniform(a, b, shape))
 
 
-def normal_(self, mean=0.0, std=1.0, *, generator=None):
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
     return _random_fill(self, lambda g, shape: g.normal(mean, std, shape))
 
 

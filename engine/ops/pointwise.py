@@ -190,6 +190,14 @@ mul_tensor = defop(
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
 )
+# torch's C++ formulas multiply by a Scalar with mul.Scalar (MulBackward1): the graph of a create_graph backward
+# names it so; a Python `t * 2` is mul.Tensor (MulBackward0), as in torch.
+mul_scalar = defop(
+    "mul.Scalar(Tensor self, Scalar other) -> Tensor",
+    lambda a, other: _scale(a, other),
+    vjp={"self": lambda grad, other: _scale(grad, other)},
+    self=lambda grad, other: mul_scalar(grad, other),
+)
 div_tensor = defop(
     "div.Tensor(Tensor self, Tensor other) -> Tensor",
     _true_div,
@@ -264,7 +272,7 @@ pow_tensor_scalar = defop(
     vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
          else grad * (_pow_ts(self, exponent - 1) * exponent)},
     self=lambda grad, self, exponent: grad * 0.0 if exponent == 0
-    else grad * (exponent * self.pow(exponent - 1)),
+    else grad * mul_scalar(self.pow(exponent - 1), exponent),
 )
 
 

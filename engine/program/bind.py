@@ -34,8 +34,8 @@ class _Binder:
                 continue
             ann = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
             ann = ann or ""
-            if "list[Tensor]" in ann or "Sequence[Tensor]" in ann or "tuple[Tensor" in ann:
-                kind = "tensors"
+            if "list[Tensor" in ann or "Sequence[Tensor]" in ann or "tuple[Tensor" in ann:
+                kind = "tensor_or_tensors" if "| Tensor" in ann else "tensors"
             elif ann.startswith("Tensor") or "| Tensor" in ann:
                 kind = "tensor_or_scalar" if re.search(r"\b(float|int|Number|bool)\b", ann) else "tensor"
             elif p.name == "dtype":
@@ -94,9 +94,13 @@ def _convert_index(ix, env, loc):
     raise RequestError(f"invalid index {ix!r}", loc)
 
 
+_MISSING = object()
+
+
 def lookup(name, env, loc):
-    t = env.get(name)
-    if t is None:
+    """The tensor a name is bound to (None where a step bound it to null: a grad that is None)."""
+    t = env.get(name, _MISSING)
+    if t is _MISSING:
         raise RequestError(f"unknown tensor name {name!r}: names must refer to an earlier leaf or op", loc,
                            "value_error")
     return t
@@ -115,7 +119,9 @@ def convert(value, kind, env, loc):
                 return SPECIAL[value]
             return lookup(value, env, loc)
         return value
-    if kind == "tensors":
+    if kind == "tensor_or_tensors" and not isinstance(value, list):
+        return convert(value, "tensor_or_scalar", env, loc)
+    if kind in ("tensors", "tensor_or_tensors"):
         req(isinstance(value, list), "a list-of-Tensors argument takes a list of names", loc)
         return [lookup(v, env, [*loc, k]) if isinstance(v, str) else v for k, v in enumerate(value)]
     if kind == "dtype":
@@ -136,7 +142,11 @@ def convert(value, kind, env, loc):
 # ----- the evaluator -----
 
 
-def op_function(name):
+def op_function(name, run=None):
+    """The function a request op names: the catalog's, getitem, or one of the request's own Functions."""
+    functions = getattr(run, "functions", None)
+    if functions and name in functions:
+        return functions[name]
     fn = OPS.get(name)
     if fn is None and name == "getitem":
         fn = getattr(Tensor, "__getitem__", None)

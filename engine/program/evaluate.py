@@ -98,6 +98,8 @@ def _lower(run, limits, bud):
     """lowered_checked of the run, its cost (two full runs more, and as much again for the lowered ones)
     charged to the request first; None where the request cannot afford it now. The checks charge a budget
     of their own, so that they are not counted twice."""
+    if run.program.stateful:
+        return False
     peak, flops = run.program.cost
     try:
         bud.charge(2 * peak, 4 * flops, "lowering the program")

@@ -32,7 +32,8 @@ class Program:
     and the full path runs, which answers as it always does. `notes`: free for the caller (the service keeps
     its cost estimate and the body's colon count there)."""
 
-    __slots__ = ("leaves", "leaf_total", "steps", "passes", "respond", "fixed", "notes", "lowered", "cost")
+    __slots__ = ("leaves", "leaf_total", "steps", "passes", "respond", "fixed", "notes", "lowered", "cost",
+                 "stateful")
 
     def __init__(self):
         self.leaves: list = []  # (name, dtype or None, requires_grad, loc)
@@ -48,6 +49,7 @@ class Program:
         # (peak bytes, flops) the recorded run charged to its budget: what a lowered replay charges at once (its
         # ops are the recording's on the same shapes, so the same rules give the same costs)
         self.cost = (0, 0.0)
+        self.stateful = False  # an op changes tensors or autograd state (run.is_stateful): never lowered
 
     def run(self, spec, arrays, limits, encoded=False):
         """The response document (or, encoded, its JSON bytes where a lowered replay writes them), or None

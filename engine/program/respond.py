@@ -35,7 +35,7 @@ def respond(run, spec, caught):
     env = run.env
     grads = spec.get("grads")
     if grads is None:
-        grads = [n for n in run.order if run.kind[n] == "leaf" and env[n].requires_grad]
+        grads = [n for n in run.order if run.kind[n] == "leaf" and env[n] is not None and env[n].requires_grad]
     for k, n in enumerate(grads):
         lookup(n, env, ["body", "grads", k])
     outputs = spec.get("outputs")
@@ -80,6 +80,8 @@ def response(run, names, grad_set, encode, caught, fixed=None):
         else:
             data, text = wire(d), format_tensor(B.to_numpy(d), dn, suffixes)
         tensors[n] = tensor_doc(shape, dn, rq, gf, rg, data, wire(g._data) if g is not None else None, text)
+    if len(tensors) != len(names):  # names bound to null (a grad that is None): null, in their place
+        tensors = {n: tensors.get(n) for n in names}
     run.record_warnings(caught[n_before:])
     return document(tensors, nodes, run.warnings)
 
@@ -112,6 +114,8 @@ def check_response_size(run, names, grad_set, encode):
     total = 300
     for n in names:
         t = env[n]
+        if t is None:
+            continue
         d = t._data
         per = _ELEMENT_BYTES.get(d.dtype.name, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
         g = t._grad if n in grad_set else None
@@ -150,6 +154,8 @@ def structure(env, names):
     rows = []
     for n in names:
         t = env[n]
+        if t is None:
+            continue
         d = t._data
         fn = t.grad_fn
         rows.append((n, d.shape, D.FROM_NP[d.dtype].name, t._req, type(fn),
@@ -157,20 +163,24 @@ def structure(env, names):
     return rows
 
 
-
-
 def graph_nodes(env, names):
     """Every grad_fn reachable from the returned tensors, ids in breadth-first order: (id, name, tensor,
     next_functions) each, which response writes out."""
-    owner = {}
+    owner = {}  # a node's tensor, a leaf's name: the first name bound to it (in-place ops bind a tensor twice)
+    leaf_names = {}
     for n, t in env.items():
-        if t.grad_fn is not None and id(t.grad_fn) not in owner:
-            owner[id(t.grad_fn)] = n
-    leaf_names = {id(t): n for n, t in env.items() if t.grad_fn is None}
+        if t is None:
+            continue
+        if t.grad_fn is not None:
+            owner.setdefault(id(t.grad_fn), n)
+        else:
+            leaf_names.setdefault(id(t), n)
     ids: dict[int, int] = {}
     nodes = []
     queue = []
     for n in names:
+        if env[n] is None:
+            continue
         fn = env[n].grad_fn
         if fn is not None and id(fn) not in ids:
             ids[id(fn)] = len(nodes)

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from engine import budget as _budget
-from engine.autograd import grad_mode, run_backward
+from engine.autograd import grad_mode, run_backward, set_detect_anomaly
 from engine.errors import (
     EngineError,
     LimitExceeded,
@@ -33,6 +33,16 @@ from engine.program.wire import (
     shape_of,
 )
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor, tensor
+
+# Ops that change tensors or autograd state in place: a program holding one is replayed op by op, never lowered
+# (a lowered function computes values, it does not write them back).
+STATEFUL = frozenset(("backward", "grad", "autograd.grad", "detach", "detach_", "requires_grad_", "retain_grad",
+                      "setitem"))
+
+
+def is_stateful(opname: str) -> bool:
+    return opname in STATEFUL or opname.endswith("_")
+
 
 # torch raises these with TORCH_WARN_ONCE: once per process. A request answers as a fresh process would.
 ONCE_WARNINGS = ("The use of `x.T` on tensors of dimension other than 2", "Tensor.T is deprecated on 0-D",
@@ -92,7 +102,7 @@ class Evaluating:
     """The context of one evaluation (the full path's and a Program's): grad mode on, warnings recorded
     (`as` gives their list), NumPy's floating-point warnings off, the request's seed applied."""
 
-    __slots__ = ("spec", "prev", "cw", "es", "rs")
+    __slots__ = ("spec", "prev", "cw", "es", "rs", "an")
 
     def __init__(self, spec):
         self.spec = spec
@@ -104,17 +114,22 @@ class Evaluating:
         caught = self.cw.__enter__()
         self.es = np.errstate(all="ignore")
         self.es.__enter__()
-        self.rs = None
+        self.rs = self.an = None
         try:
             warnings.simplefilter("always")
             self.rs = request_stream(request_seed(self.spec))
             self.rs.__enter__()
+            mode = self.spec.get("detect_anomaly", False)
+            req(isinstance(mode, bool), "Input should be a valid boolean", ["body", "detect_anomaly"], "bool_type")
+            self.an = set_detect_anomaly(mode)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return caught
 
     def __exit__(self, *exc):
+        if self.an is not None:
+            self.an.__exit__(None, None, None)
         if self.rs is not None:
             self.rs.__exit__(None, None, None)
         self.es.__exit__(None, None, None)
@@ -172,89 +187,101 @@ def run_ops(run, spec, caught):
         raise LimitExceeded(f"{len(ops)} ops exceed the limit of {run.limits.max_ops} ops per request (max_ops)",
                             ["body", "ops"])
     retain = set(spec.get("retain_grad", []) or [])
-    for i, op in enumerate(ops):
-        loc = ["body", "ops", i]
-        check_fields(op, OP_FIELDS, loc)
-        for f in ("name", "op"):
-            req(f in op, "Field required", [*loc, f], "missing")
-        name, opname = op["name"], op["op"]
-        names = name if isinstance(name, list) else [name]
-        req(len(names) >= 1, "List should have at least 1 item", [*loc, "name"], "too_short")
-        for n in names:
-            check_name(n, [*loc, "name"])
-            req(n not in run.env, f"duplicate name {n!r}: names are unique across leaves and ops", [*loc, "name"])
-        req(isinstance(opname, str), "Input should be a valid string", [*loc, "op"], "string_type")
-        fn = op_function(opname)
-        req(fn is not None, f"unknown op {opname!r}; GET /v1/ops lists the ops", [*loc, "op"])
-        args_in = op.get("args", [])
-        kwargs_in = op.get("kwargs", {})
-        req(isinstance(args_in, list), "Input should be a valid list", [*loc, "args"], "list_type")
-        req(isinstance(kwargs_in, dict), "Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
-        sig = binder(fn)
-        akinds = [sig.kind_of(i=k) for k in range(len(args_in))]
-        kkinds = {k: sig.kind_of(name=k) for k in kwargs_in}
-        args = [convert(v, akinds[k], run.env, [*loc, "args", k]) for k, v in enumerate(args_in)]
-        kwargs = {k: convert(v, kkinds[k], run.env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()}
-        bound = output_bound(opname, args, kwargs)
-        run.count(bound, loc)
-        no_grad = op.get("no_grad", False)
-        req(isinstance(no_grad, bool), "Input should be a valid boolean", [*loc, "no_grad"], "bool_type")
-        n_before = len(caught)
-        grad_mode.enabled = not no_grad
-        try:
-            if run.traces is None:
-                out = fn(*args, **kwargs)
-            else:
-                with trace() as log:
-                    out = fn(*args, **kwargs)
-                run.traces.append(log)
-        except EngineError as e:
-            e.loc = loc
-            raise
-        except MemoryError:
-            raise LimitExceeded("the op ran out of memory", loc) from None
-        except TypeError as e:
-            raise TorchTypeError(str(e), loc) from None
-        except NotImplementedError as e:
-            raise TorchNotImplementedError(str(e), loc) from None
-        except RecursionError:
-            raise LimitExceeded("the op nests too deeply", loc) from None
-        except Exception as e:  # noqa: BLE001 - a client's program must never surface as a server error
-            raise TorchRuntimeError(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError | IndexError)
-                                    else str(e), loc) from None
-        finally:
-            grad_mode.enabled = True
-        run.record_warnings(caught[n_before:])
-        del caught[n_before:]
-        if isinstance(name, list):
-            outs = list(out) if isinstance(out, tuple | list) else [out]
-            req(len(outs) == len(names),
-                 f"op {opname!r} returned {len(outs)} tensors but {len(names)} names were given", [*loc, "name"])
-        else:
-            req(isinstance(out, Tensor),
-                 f"op {opname!r} returns {len(out) if isinstance(out, tuple | list) else 'no'} tensors: give a "
-                 "list of names", [*loc, "name"])
-            outs = [out]
-        shapes = []
-        for n, t in zip(names, outs):
-            if not isinstance(t, Tensor):
-                t = tensor(t)
-            run.add(n, t, "op", [*loc, "name"])
-            shapes.append(t._data.shape)
-            if n in retain:
-                try:
-                    t.retain_grad()
-                except EngineError as e:
-                    e.loc = ["body", "retain_grad"]
-                    raise
-        if run.program is not None:  # copies: the caller may reuse (and change) its document afterwards
-            run.program.steps.append(Step(
-                opname if bound_reads_values(opname, args, kwargs, bound) else None,
-                fn, copy.deepcopy(list(zip(args_in, akinds))),
-                {k: (copy.deepcopy(v), kkinds[k]) for k, v in kwargs_in.items()}, no_grad,
-                isinstance(name, list), list(names), tuple(shapes), [n for n in names if n in retain], loc))
+    run_op_list(run, ops, ["body", "ops"], caught, retain)
     for n in retain:
         req(n in run.env, f"unknown tensor name {n!r}", ["body", "retain_grad"])
+
+
+def run_op_list(run, ops, where, caught, retain=frozenset()):
+    """Run `ops` (a request's, or a sub-program's: a custom Function's forward or backward) in order on
+    run.env; each op's errors are located at [*where, i]."""
+    for i, op in enumerate(ops):
+        run_op(run, op, [*where, i], caught, retain)
+
+
+def run_op(run, op, loc, caught, retain):
+    check_fields(op, OP_FIELDS, loc)
+    req("op" in op, "Field required", [*loc, "op"], "missing")
+    name, opname = op.get("name"), op["op"]
+    names = name if isinstance(name, list) else ([] if name is None else [name])
+    req(name is None or len(names) >= 1, "List should have at least 1 item", [*loc, "name"], "too_short")
+    for n in names:
+        check_name(n, [*loc, "name"])
+        req(n not in run.env, f"duplicate name {n!r}: names are unique across leaves and ops", [*loc, "name"])
+    req(isinstance(opname, str), "Input should be a valid string", [*loc, "op"], "string_type")
+    fn = op_function(opname, run)
+    req(fn is not None, f"unknown op {opname!r}; GET /v1/ops lists the ops", [*loc, "op"])
+    args_in = op.get("args", [])
+    kwargs_in = op.get("kwargs", {})
+    req(isinstance(args_in, list), "Input should be a valid list", [*loc, "args"], "list_type")
+    req(isinstance(kwargs_in, dict), "Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
+    sig = binder(fn)
+    akinds = [sig.kind_of(i=k) for k in range(len(args_in))]
+    kkinds = {k: sig.kind_of(name=k) for k in kwargs_in}
+    args = [convert(v, akinds[k], run.env, [*loc, "args", k]) for k, v in enumerate(args_in)]
+    kwargs = {k: convert(v, kkinds[k], run.env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()}
+    bound = output_bound(opname, args, kwargs)
+    run.count(bound, loc)
+    no_grad = op.get("no_grad", False)
+    req(isinstance(no_grad, bool), "Input should be a valid boolean", [*loc, "no_grad"], "bool_type")
+    if run.program is not None and is_stateful(opname):
+        run.program.stateful = True  # it changes tensors or autograd state: never lowered
+    n_before = len(caught)
+    grad_mode.enabled = not no_grad
+    try:
+        if run.traces is None:
+            out = fn(*args, **kwargs)
+        else:
+            with trace() as log:
+                out = fn(*args, **kwargs)
+            run.traces.append(log)
+    except EngineError as e:
+        e.loc = loc
+        raise
+    except MemoryError:
+        raise LimitExceeded("the op ran out of memory", loc) from None
+    except TypeError as e:
+        raise TorchTypeError(str(e), loc) from None
+    except NotImplementedError as e:
+        raise TorchNotImplementedError(str(e), loc) from None
+    except RecursionError:
+        raise LimitExceeded("the op nests too deeply", loc) from None
+    except Exception as e:  # noqa: BLE001 - a client's program must never surface as a server error
+        raise TorchRuntimeError(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError | IndexError)
+                                else str(e), loc) from None
+    finally:
+        grad_mode.enabled = True
+    run.record_warnings(caught[n_before:])
+    del caught[n_before:]
+    if isinstance(name, list):
+        outs = list(out) if isinstance(out, tuple | list) else [out]
+        req(len(outs) == len(names),
+            f"op {opname!r} returned {len(outs)} tensors but {len(names)} names were given", [*loc, "name"])
+    elif name is None:
+        outs = []
+    else:
+        req(isinstance(out, Tensor) or out is None,
+            f"op {opname!r} returns {len(out) if isinstance(out, tuple | list) else 'no'} tensors: give a "
+            "list of names", [*loc, "name"])
+        outs = [out]
+    shapes = []
+    for n, t in zip(names, outs):
+        if t is not None and not isinstance(t, Tensor):
+            t = tensor(t)
+        run.add(n, t, "op", [*loc, "name"])
+        shapes.append(t._data.shape if t is not None else None)
+        if n in retain and t is not None:
+            try:
+                t.retain_grad()
+            except EngineError as e:
+                e.loc = ["body", "retain_grad"]
+                raise
+    if run.program is not None:  # copies: the caller may reuse (and change) its document afterwards
+        run.program.steps.append(Step(
+            opname if bound_reads_values(opname, args, kwargs, bound) else None,
+            fn, copy.deepcopy(list(zip(args_in, akinds))),
+            {k: (copy.deepcopy(v), kkinds[k]) for k, v in kwargs_in.items()}, no_grad,
+            isinstance(name, list), list(names), tuple(shapes), [n for n in names if n in retain], loc))
 
 
 def run_backward_section(run, spec, caught):

@@ -12,7 +12,8 @@ from engine import dtypes as D
 from engine.errors import EngineError, RequestError, TorchRuntimeError
 from engine.tensor import as_tensor, tensor
 
-TOP_FIELDS = {"leaves", "ops", "backward", "retain_grad", "grads", "outputs", "device", "seed", "encoding"}
+TOP_FIELDS = {"leaves", "ops", "backward", "retain_grad", "grads", "outputs", "device", "seed", "encoding",
+              "detect_anomaly", "functions"}
 LEAF_FIELDS = {"data", "dtype", "requires_grad"}
 OP_FIELDS = {"name", "op", "args", "kwargs", "no_grad"}
 BACKWARD_FIELDS = {"tensor", "gradient", "retain_graph", "create_graph", "inputs"}
@@ -151,9 +152,30 @@ def read_leaf(name, spec, loc):
     if isinstance(raw, list) or type(raw) in (float, int, bool):
         arr = fast_array(raw)
         if arr is not None:
+            if dt is None and rg and arr.dtype.kind == "i":
+                dt = D.default_float  # whole numbers of a leaf that requires grad (API.md v1.1)
             return arr, dt or INFERRED[arr.dtype.kind], rg
     data = decode_numbers(raw, [*loc, "data"])
+    if dt is None and rg and _whole_numbers(data):
+        dt = D.default_float
     return data, dt, rg
+
+
+def _whole_numbers(data) -> bool:
+    """Only integers (no floats, no bools) in a decoded leaf: JSON's `2` for 2.0 (API.md v1.1, whole numbers)."""
+    if isinstance(data, np.ndarray):
+        return data.dtype.kind in "iu" and data.size > 0
+    stack = [data]
+    seen = False
+    while stack:
+        x = stack.pop()
+        if isinstance(x, list):
+            stack.extend(x)
+        elif type(x) is int:
+            seen = True
+        else:
+            return False
+    return seen
 
 
 INFERRED = {"b": D.bool_, "i": D.int64, "f": D.default_float}

@@ -104,7 +104,7 @@ def test_duplicate_name(client):
     {"leaves": {"a": {"data": 2.0, "requires_grad": True}},
      "ops": [{"name": "b", "op": "exp", "args": ["a"]}],
      "backward": [{"tensor": "b"}, {"tensor": "b"}]},
-    {"leaves": {"a": {"data": [1, 2], "requires_grad": True}}},
+    {"leaves": {"a": {"data": [1, 2], "dtype": "int64", "requires_grad": True}}},
 ])
 def test_torch_errors_have_torch_type_msg_and_loc(client, spec):
     e = only_error(post(client, spec), 422)
