@@ -6,10 +6,13 @@
   with the security schemes where API keys are configured, so Swagger UI's Authorize button sends the key).
 - Examples of responses, computed by the engine itself from the request examples (so they never drift).
 
-`/openapi.json?flat=true` serves the same document with the recursive non-object components (`TensorData`,
-`Scalar`, `NestedList`, `FunctionalValue`) written inline, nested lists unrolled to FLAT_DEPTH dimensions:
-for generators that follow a `$ref` only to an object or an enum (openapi-python-client 0.29 drops every
-model that refers to `TensorData`). Objects and enums stay named in both.
+What /openapi.json serves is the generators' form: the recursive non-object components (`TensorData`,
+`Scalar`, `NestedList`, `FunctionalValue`) written inline, nested lists unrolled to FLAT_DEPTH dimensions
+(deeper: any array), objects and enums still named. Neither generator the issue names can read the recursive
+form: openapi-python-client 0.29 follows a `$ref` only to an object or an enum and drops every model that
+refers to `TensorData`; openapi-typescript 7 writes `NestedList: (Scalar | NestedList)[]` as an interface
+property, which tsc rejects (TS2502, openapi-typescript#1603). `/openapi.json?recursive=true` serves the
+recursive form, exact at any depth, for validators and generators that follow recursive references.
 """
 from __future__ import annotations
 
@@ -172,7 +175,7 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict:
     return schema
 
 
-# ----- the flat document, and the route that serves both -----
+# ----- the generators' form, and the route that serves both forms -----
 
 FLAT_DEPTH = 6  # dimensions of nested lists typed in the flat document (deeper levels: any JSON array)
 _INLINE = ("TensorData", "Scalar", "NestedList", "FunctionalValue")
@@ -191,7 +194,7 @@ def _functional(depth: int) -> dict:
 
 
 def flatten(doc: dict) -> dict:
-    """The document with the recursive non-object components inline (see the module)."""
+    """The document with the recursive non-object components inline (the generators' form, see the module)."""
     flat = {
         "Scalar": {"anyOf": [_NUMBER, _BOOL, _NON_FINITE]},
         "NestedList": _nested(FLAT_DEPTH),
@@ -219,20 +222,23 @@ def flatten(doc: dict) -> dict:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """app.openapi() builds (once) the document above; GET /openapi.json serves it, `?flat=true` its flat form."""
-    flat: list[dict] = []
+    """app.openapi() builds (once) the generators' form above, which GET /openapi.json serves;
+    `?recursive=true` serves the recursive form."""
+    recursive: list[dict] = []
+
+    def exact() -> dict:
+        if not recursive:
+            recursive.append(build_openapi(app, settings))
+        return recursive[0]
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app, settings)
+            app.openapi_schema = flatten(exact())
         return app.openapi_schema
 
     async def serve(request: Request) -> JSONResponse:
-        schema = openapi()
-        if request.query_params.get("flat", "").lower() in ("1", "true", "yes"):
-            if not flat:
-                flat.append(flatten(schema))
-            schema = flat[0]
+        wanted = request.query_params.get("recursive", "").lower() in ("1", "true", "yes")
+        schema = exact() if wanted else openapi()
         root_path = request.scope.get("root_path", "").rstrip("/")  # as FastAPI's own route does
         servers = {s.get("url") for s in schema.get("servers", [])}
         if root_path and app.root_path_in_servers and root_path not in servers:
