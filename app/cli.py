@@ -24,7 +24,12 @@ def main(argv: list[str] | None = None) -> int:
                             "(default %(default)s)")
     serve.add_argument("--log-level", default=settings.log_level,
                        choices=["critical", "error", "warning", "info", "debug"])
+    from gradserve.cli import add_parser as add_eval  # noqa: PLC0415 - `gradserve eval`, the client's command
+
+    add_eval(sub)
     args = parser.parse_args(argv)
+    if args.command == "eval":
+        return args.func(args)
 
     import uvicorn  # noqa: PLC0415 - not needed for --help
 

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
                                 "how far past the time limit a request can run.")
     max_response_bytes: int = Field(32 * MiB, gt=0, description="Largest response body, bounded from the "
                                                                 "returned tensors' sizes before writing (413).")
+    max_batch_documents: int = Field(
+        1_000, gt=0, description="Most documents in one POST /v1/evaluate/batch (413); each is also held to "
+                                 "every limit above, and the body limit is the whole batch's.")
+    max_batch_response_bytes: int = Field(
+        64 * MiB, gt=0, description="Most bytes of a batch's answers: the documents after the one that reaches "
+                                    "it are not run and answer 413 (a batch's response is held in memory).")
     time_limit_s: float = Field(30.0, gt=0, description="Wall time one evaluation may take (504).")
     max_in_flight: int = Field(16, gt=0, description="Evaluations in progress at once before 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After seconds sent with a 503 over capacity.")
