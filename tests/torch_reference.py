@@ -176,43 +176,8 @@ def _run(spec, env, order, kinds, retain, record, fail, out_warnings):
         env[name] = t
         order.append(name)
         kinds[name] = "leaf"
-    for i, op in enumerate(spec.get("ops", [])):
-        loc = ["body", "ops", i]
-        fn = resolve(op["op"])
-        if op["op"] in ("getitem", "setitem"):
-            args = [env[op["args"][0]], _index(op["args"][1], env), *[_convert(a, env) for a in op["args"][2:]]]
-        else:
-            args = [_convert(a, env) for a in op.get("args", [])]
-        kwargs = {k: _convert(v, env) for k, v in op.get("kwargs", {}).items()}
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                with torch.set_grad_enabled(not op.get("no_grad", False)):
-                    out = fn(*args, **kwargs)
-            except Exception as e:  # noqa: BLE001
-                fail(e, loc)
-        # torch warns once per process (TORCH_WARN_ONCE); gradserve answers as a fresh process would,
-        # once per request: restore a warning torch already spent earlier in this process.
-        expected = None
-        if op["op"] in T_0D and args[0].ndim == 0:
-            expected = T_0D[op["op"]]
-        elif op["op"] == "T" and args[0].ndim != 2:
-            expected = T_WARNING
-        if expected and not any(str(w.message).startswith(expected[:40]) for w in caught):
-            caught.append(warnings.WarningMessage(expected, UserWarning, __file__, 0))
-        record(caught)
-        name = op.get("name")
-        names = name if isinstance(name, list) else ([] if name is None else [name])
-        outs = list(out) if isinstance(name, list) else [out]
-        for n, t in zip(names, outs):
-            env[n] = t
-            order.append(n)
-            kinds[n] = "op"
-            if n in retain and t is not None:
-                try:
-                    t.retain_grad()
-                except Exception as e:  # noqa: BLE001
-                    fail(e, ["body", "retain_grad"])
+    functions = _functions(spec.get("functions") or {}, record)
+    _run_ops(spec.get("ops", []), env, ["body", "ops"], record, fail, retain, order, kinds, functions)
     for i, p in enumerate(spec.get("backward", [])):
         loc = ["body", "backward", i]
         t = env[p["tensor"]]
@@ -254,6 +219,78 @@ def _run(spec, env, order, kinds, retain, record, fail, out_warnings):
             }
     record(caught)
     return {"tensors": tensors, "graph": graph(env, names), "warnings": out_warnings, "device": "cpu"}
+
+
+def _run_ops(ops, env, where, record, fail, retain=(), order=None, kinds=None, functions=None):
+    """Run ops on env. fail(e, loc) turns torch's errors into TorchFailure; None (a Function's sub-program)
+    lets them through, to be located at the op that applied the Function."""
+    for i, op in enumerate(ops):
+        loc = [*where, i]
+        fn = functions[op["op"]].apply if functions and op["op"] in functions else resolve(op["op"])
+        if op["op"] in ("getitem", "setitem"):
+            args = [env[op["args"][0]], _index(op["args"][1], env), *[_convert(a, env) for a in op["args"][2:]]]
+        else:
+            args = [_convert(a, env) for a in op.get("args", [])]
+        kwargs = {k: _convert(v, env) for k, v in op.get("kwargs", {}).items()}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with torch.set_grad_enabled(torch.is_grad_enabled() and not op.get("no_grad", False)):
+                    out = fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001
+                if fail is None:
+                    raise
+                fail(e, loc)
+        # torch warns once per process (TORCH_WARN_ONCE); gradserve answers as a fresh process would,
+        # once per request: restore a warning torch already spent earlier in this process.
+        expected = None
+        if op["op"] in T_0D and args[0].ndim == 0:
+            expected = T_0D[op["op"]]
+        elif op["op"] == "T" and args[0].ndim != 2:
+            expected = T_WARNING
+        if expected and not any(str(w.message).startswith(expected[:40]) for w in caught):
+            caught.append(warnings.WarningMessage(expected, UserWarning, __file__, 0))
+        record(caught)
+        name = op.get("name")
+        names = name if isinstance(name, list) else ([] if name is None else [name])
+        outs = list(out) if isinstance(name, list) else [out]
+        for n, t in zip(names, outs):
+            env[n] = t
+            if order is not None:
+                order.append(n)
+                kinds[n] = "op"
+            if n in retain and t is not None:
+                try:
+                    t.retain_grad()
+                except Exception as e:  # noqa: BLE001
+                    fail(e, ["body", "retain_grad"])
+
+
+def _functions(defs, record):
+    """The request's custom Functions as torch.autograd.Function subclasses running their sub-programs."""
+    out = {}
+
+    def make(name, fwd, bwd):
+        def forward(ctx, *args):
+            env = dict(zip(fwd["inputs"], args))
+            _run_ops(fwd["ops"], env, [], record, None, functions=out)
+            outs = [env[n] for n in _listed(fwd["output"])]
+            ctx.save_for_backward(*[env[n] for n in fwd.get("save", [])])
+            return tuple(outs) if isinstance(fwd["output"], list) else outs[0]
+
+        def backward(ctx, *grads):
+            env = dict(zip(fwd.get("save", []), ctx.saved_tensors))
+            env.update(zip(bwd["inputs"], grads))
+            _run_ops(bwd["ops"], env, [], record, None, functions=out)
+            res = tuple(None if n is None else env[n] for n in _listed(bwd["output"]))
+            return res if isinstance(bwd["output"], list) else res[0]
+
+        return type(name, (torch.autograd.Function,), {"forward": staticmethod(forward),
+                                                        "backward": staticmethod(backward)})
+
+    for name, d in defs.items():
+        out[name] = make(name, d["forward"], d["backward"])
+    return out
 
 
 def node_name(fn):

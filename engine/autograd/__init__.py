@@ -652,3 +652,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
         res = [zeros_like(x) if r is None else r for x, r in zip(inputs, res)]
     return tuple(res)
+
+
+from engine.autograd import function  # noqa: E402, F401
+from engine.autograd.function import Function, once_differentiable  # noqa: E402, F401 - torch.autograd's names

@@ -6,6 +6,7 @@ import numpy as np
 from engine import _backend as B
 from engine.budget import Budget, ProcessBusy, Spill, active, current
 from engine.errors import LimitExceeded
+from engine.program import functions
 from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
 from engine.program.plans import LOWER_MAX_ELEMENTS, LOWER_MAX_OPS, PlanCache, Program, lowered_checked
 from engine.program.respond import encode, respond
@@ -44,7 +45,7 @@ def _answer(spec, limits, cache, found, encoded, budget):
 
 def _answer_within(spec, limits, cache, found, encoded):
     out = None
-    if cache is not None:
+    if cache is not None and "functions" not in spec:  # a request's Functions are its own: never replayed
         if found is None:
             found = cache.lookup(spec, limits)
         if found is not None:
@@ -78,6 +79,7 @@ def _evaluate(spec, limits, cache=None, key=None, lowering=False):
             run.traces = []
     with Evaluating(spec) as caught:
         build_leaves(run, spec)
+        functions.build(run, spec, caught)
         run_ops(run, spec, caught)
         run_backward_section(run, spec, caught)
         out = respond(run, spec, caught)

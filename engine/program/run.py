@@ -67,6 +67,7 @@ class Run:
         self.warnings: list[dict] = []
         self._seen_once: set[str] = set()
         self.program = None  # a plans.Program filled in as the run goes, where a PlanCache asked for it
+        self.functions: dict = {}  # the request's custom Functions by name (engine.program.functions)
         self.traces: list | None = None  # per op, the entries its function ran (registry.trace), to lower
 
     def count(self, n, loc):
@@ -227,7 +228,8 @@ def run_op(run, op, loc, caught, retain):
     if run.program is not None and is_stateful(opname):
         run.program.stateful = True  # it changes tensors or autograd state: never lowered
     n_before = len(caught)
-    grad_mode.enabled = not no_grad
+    prev = grad_mode.enabled  # off inside a custom Function's forward (a sub-program)
+    grad_mode.enabled = prev and not no_grad
     try:
         if run.traces is None:
             out = fn(*args, **kwargs)
@@ -250,7 +252,7 @@ def run_op(run, op, loc, caught, retain):
         raise TorchRuntimeError(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError | IndexError)
                                 else str(e), loc) from None
     finally:
-        grad_mode.enabled = True
+        grad_mode.enabled = prev
     run.record_warnings(caught[n_before:])
     del caught[n_before:]
     if isinstance(name, list):

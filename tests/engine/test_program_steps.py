@@ -153,3 +153,67 @@ def test_in_place_programs_are_never_lowered():
         check_against_torch(spec, lambda s: engine.evaluate(s, cache=cache))
     (program,) = cache._programs.values()
     assert program.stateful and program.lowered is False
+
+
+def _ops(*specs):
+    return [op(*s[:-1], **s[-1]) if isinstance(s[-1], dict) else op(*s) for s in specs]
+
+
+LEGENDRE = {"LegendreP3": {
+    "forward": {"inputs": ["x"], "ops": _ops(("x3", "pow", "x", 3), ("a", "mul", "x3", 5), ("b", "mul", "x", 3),
+                                            ("c", "sub", "a", "b"), ("y", "mul", "c", 0.5)),
+                "output": "y", "save": ["x"]},
+    "backward": {"inputs": ["gy"], "ops": _ops(("x2", "pow", "x", 2), ("d", "mul", "x2", 5), ("e", "sub", "d", 1),
+                                               ("f", "mul", "e", 1.5), ("gx", "mul", "gy", "f")),
+                 "output": "gx"}}}
+
+FUNCTION_PROGRAMS = {
+    "legendre": {"leaves": {"x": leaf([0.5, 2.0])}, "functions": LEGENDRE,
+                 "ops": [op("y", "LegendreP3", "x"), op("s", "sum", "y")], "backward": [{"tensor": "s"}]},
+    "legendre_double_backward": {
+        "leaves": {"x": leaf([0.5, 2.0])}, "functions": LEGENDRE,
+        "ops": [op("y", "LegendreP3", "x"), op("s", "sum", "y"),
+                op(["g"], "autograd.grad", "s", "x", create_graph=True), op("gs", "sum", "g"),
+                op(None, "backward", "gs")]},
+    "wrong_number_of_gradients": {
+        "leaves": {"x": leaf([1.0, 2.0])},
+        "functions": {"Bad": {"forward": {"inputs": ["x"], "ops": _ops(("y", "mul", "x", 2)), "output": "y"},
+                              "backward": {"inputs": ["g"], "ops": [], "output": ["g", "g"]}}},
+        "ops": [op("y", "Bad", "x"), op("s", "sum", "y")], "backward": [{"tensor": "s"}]},
+    "wrong_gradient_shape": {
+        "leaves": {"x": leaf([1.0, 2.0]), "o": leaf([1.0, 1.0, 1.0], False)},
+        "functions": {"Bad2": {"forward": {"inputs": ["x"], "ops": _ops(("y", "mul", "x", 2)), "output": "y"},
+                               "backward": {"inputs": ["g"], "ops": _ops(("z", "ones", 3)), "output": "z"}}},
+        "ops": [op("y", "Bad2", "x"), op("s", "sum", "y")], "backward": [{"tensor": "s"}]},
+    "two_outputs_and_a_number": {
+        "leaves": {"a": leaf([1.0, 2.0]), "b": leaf([3.0, 4.0])},
+        "functions": {"Two": {
+            "forward": {"inputs": ["a", "b", "k"], "ops": _ops(("p", "mul", "a", "b"), ("q", "mul", "a", "k")),
+                        "output": ["p", "q"], "save": ["a", "b"]},
+            "backward": {"inputs": ["gp", "gq"], "ops": _ops(("u", "mul", "gp", "b"), ("v", "mul", "gp", "a")),
+                         "output": ["u", "v", None]}}},
+        "ops": [op(["p", "q"], "Two", "a", "b", 2.0), op("s", "sum", "p")], "backward": [{"tensor": "s"}]},
+    "saved_output_modified": {
+        "leaves": {"x": leaf([1.0, 2.0])},
+        "functions": {"Sv": {"forward": {"inputs": ["x"], "ops": _ops(("y", "exp", "x")), "output": "y",
+                                         "save": ["y"]},
+                             "backward": {"inputs": ["g"], "ops": _ops(("gx", "mul", "g", "y")), "output": "gx"}}},
+        "ops": [op("z", "Sv", "x"), op("z2", "add_", "z", 1), op("s", "sum", "z")], "backward": [{"tensor": "s"}]},
+    "error_inside_forward": {
+        "leaves": {"x": leaf([1.0, 2.0]), "w": leaf([1.0, 2.0, 3.0], False)},
+        "functions": {"F": {"forward": {"inputs": ["x", "w"], "ops": _ops(("y", "mul", "x", "w")), "output": "y"},
+                            "backward": {"inputs": ["g"], "ops": [], "output": ["g", None]}}},
+        "ops": [op("y", "F", "x", "w")]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTION_PROGRAMS))
+def test_custom_function_like_torch(name):
+    check_against_torch(FUNCTION_PROGRAMS[name], engine.evaluate)
+
+
+def test_a_function_may_not_shadow_a_catalog_op():
+    spec = {**FUNCTION_PROGRAMS["legendre"], "functions": {"exp": LEGENDRE["LegendreP3"]}}
+    with pytest.raises(engine.EngineError) as e:
+        engine.evaluate(spec)
+    assert e.value.loc == ["body", "functions", "exp"] and "shadows" in e.value.msg
