@@ -58,7 +58,8 @@ def _batched_roots(tensors, grad_tensors):
             if g.shape[0] == 0:
                 raise TorchIndexError("index 0 is out of bounds for dimension 0 with size 0")
             if tuple(g.shape[1:]) != tuple(t.shape):
-                raise TorchRuntimeError(BATCH_MISMATCH.format(i=i, g=shape_str(g.shape[1:]), o=shape_str(t.shape)))
+                # torch prints the shape of grad[0] less its first dim (its _calculate_shape gets grad[0])
+                raise TorchRuntimeError(BATCH_MISMATCH.format(i=i, g=shape_str(g.shape[2:]), o=shape_str(t.shape)))
             if g.dtype is not t.dtype and t.dtype.is_floating_point:
                 g = g.to(t.dtype)  # the engine's validate_outputs on the root gradients, as torch's
         elif g is None:
@@ -392,8 +393,7 @@ def _rows_mm(a, b, create_graph):
     from engine.ops import linalg as L  # noqa: PLC0415
 
     if create_graph and (a.requires_grad or b.requires_grad):
-        bsz, n, k = a.shape
-        return L.mm_op(a.reshape(bsz * n, k), b).reshape(bsz, n, b.shape[1])
+        return L.matmul(a, b)  # torch's vmap runs at::matmul here: the same nodes (_unsafe_view over mm)
     ad, bd = a._data, b._data
     k = ad.shape[-1]
     if (ad.dtype.kind == "f" and ad.dtype.itemsize >= 4 and 0 < k <= L._SEQ_MAX_K
@@ -420,8 +420,13 @@ def _mm_pair(node, g, bsz, create_graph, alpha, first="self", second="mat2"):
         out[i1] = r if alpha == 1 else r * alpha
     if needs[i2]:
         m1 = node._resolve(first)
-        # first^T @ grad row by row = (grad^T @ first)^T row by row: the same products, each summed over n
-        r = _rows_mm(g.transpose(1, 2), m1, create_graph).transpose(1, 2)
+        if create_graph and (g.requires_grad or m1.requires_grad):
+            from engine.ops.linalg import matmul  # noqa: PLC0415
+
+            r = matmul(m1.t(), g)
+        else:
+            # first^T @ grad row by row = (grad^T @ first)^T row by row: the same products, summed over n
+            r = _rows_mm(g.transpose(1, 2), m1, create_graph).transpose(1, 2)
         out[i2] = r if alpha == 1 else r * alpha
     return out
 
