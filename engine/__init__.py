@@ -46,3 +46,4 @@ from engine.autograd import gradcheck as _gradcheck_module  # noqa: E402
 
 autograd.gradcheck = _gradcheck_module.gradcheck
 autograd.gradgradcheck = _gradcheck_module.gradgradcheck
+from engine import func  # noqa: E402, F401
