@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-GROUPS = ("engine", "service", "payload", "memory")
+GROUPS = ("engine", "functional", "service", "payload", "memory")
 
 
 def parse(argv=None):

@@ -473,6 +473,19 @@ def _slice_back(node, g, bsz, create_graph):
     return _finish(node, [slice_backward_op(g, (bsz,) + shape, d + 1, *r)], bsz)
 
 
+def _softmax_back(node, g, bsz, create_graph):
+    """softmax / log_softmax: their backward entries with the dim shifted past the batch (the saved output
+    broadcasts against the batched grad)."""
+    from engine.ops import nn_functional as NF  # noqa: PLC0415
+
+    n = len(_shape(node))
+    entry = NF.softmax_backward_data if node.op.qualname == "_softmax" else NF.log_softmax_backward_data
+    result = node._resolve("result")
+    if n == 0:  # a 0-d softmax is over one element: each row alone, as (B, 1) over dim 1
+        return _finish(node, [entry(g.reshape(bsz, 1), result.reshape(1), 1, None).reshape(bsz)], bsz)
+    return _finish(node, [entry(g, result, wrap_dim(node._resolve("dim"), n) + 1, None)], bsz)
+
+
 # Entries (by aten qualname) whose every formula is elementwise in grad: grad combined with saved tensors,
 # results and scalars by broadcasting operations only (no dims, no shapes, no reductions).
 ELEMENTWISE = (
@@ -495,4 +508,5 @@ RULES.update({
     "sum": _sum_back, "sum.dim_IntList": _sum_dim_back, "mean": _mean_back, "mean.dim": _mean_dim_back,
     "mm": _mm_back, "addmm": _addmm_back, "dot": _dot_back,
     "select.int": _select_back, "slice.Tensor": _slice_back,
+    "_softmax": _softmax_back, "_log_softmax": _softmax_back,
 })
