@@ -11,6 +11,8 @@ from __future__ import annotations
 import heapq
 import itertools
 
+import numpy as np
+
 from engine import _backend as B
 from engine import budget
 from engine import dtypes as D
@@ -269,6 +271,7 @@ def _conform(g, meta, bsz):
     Tensor = _tensor()
     shape, dt = meta
     if not isinstance(g, Tensor):
+        budget.charge(bsz * _numel(shape), np.dtype(dt).itemsize, what="a batched gradient")
         return Tensor._make(B.xp.full((bsz,) + tuple(shape), g, dtype=dt))
     gs = g._data.shape
     if len(gs) < 1 + len(shape) or gs[0] != bsz:
@@ -287,6 +290,13 @@ def _conform(g, meta, bsz):
     if g._data.dtype != dt:
         g = g.to(D.FROM_NP[dt])
     return g
+
+
+def _numel(shape):
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
 
 
 def _finish(node, out, bsz):
@@ -396,14 +406,14 @@ def _rows_mm(a, b, create_graph):
         return L.matmul(a, b)  # torch's vmap runs at::matmul here: the same nodes (_unsafe_view over mm)
     ad, bd = a._data, b._data
     k = ad.shape[-1]
+    budget.charge(ad.shape[0] * ad.shape[1] * bd.shape[-1], ad.dtype.itemsize, 2.0 * ad.size * bd.shape[-1],
+                  what="a batched mm")
     if (ad.dtype.kind == "f" and ad.dtype.itemsize >= 4 and 0 < k <= L._SEQ_MAX_K
             and ad.shape[1] * k * bd.shape[-1] <= L._SEQ_MAX_WORK):
         out = 0.0 + ad[..., :, 0:1] * bd[..., 0:1, :]
         for i in range(1, k):
             out += ad[..., :, i:i + 1] * bd[..., i:i + 1, :]
         return Tensor._make(out)
-    budget.charge(ad.shape[0] * ad.shape[1] * bd.shape[-1], ad.dtype.itemsize,
-                  2.0 * ad.size * bd.shape[-1], what="a batched mm")
     out = B.xp.matmul(ad, bd)
     out += 0.0
     return Tensor._make(out)
