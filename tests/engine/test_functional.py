@@ -488,3 +488,28 @@ def test_vectorized_jacobian_is_one_backward_pass(monkeypatch):
     assert calls["grad"] == 1 + 2  # row by row: one pass per output element
     functional.jacobian(f_fallback_ops(engine), inputs[0], vectorize=True)
     assert calls["grad"] == 4 and calls["rows"] > 0  # cat, softmax, ...: per row inside the one pass
+
+
+EDGE_CASES = {
+    "empty_output_rows": lambda m: m.autograd.functional.jacobian(lambda x: x[:0], m.ones(3, dtype=m.float64)),
+    "empty_output_vectorized": lambda m: m.autograd.functional.jacobian(
+        lambda x: x[:0], m.ones(3, dtype=m.float64), vectorize=True),
+    "empty_and_full_outputs": lambda m: m.autograd.functional.jacobian(
+        lambda x: (x[:0], x * 2), m.ones(3, dtype=m.float64), vectorize=True),
+    "empty_input": lambda m: m.autograd.functional.jacobian(
+        lambda x: x.sum() + 1, m.ones(0, dtype=m.float64), vectorize=True),
+    "integer_output_vectorized": lambda m: m.autograd.functional.jacobian(
+        lambda x: (x * 2, x.argmax()), m.ones(3, dtype=m.float64), vectorize=True),
+    "integer_output_rows": lambda m: m.autograd.functional.jacobian(
+        lambda x: (x * 2, x.argmax()), m.ones(3, dtype=m.float64)),
+    "zero_dim": lambda m: m.autograd.functional.jacobian(lambda x: x * x, m.tensor(3.0), vectorize=True),
+    "hessian_zero_dim": lambda m: m.autograd.functional.hessian(lambda x: x * x * x, m.tensor(3.0), vectorize=True),
+    "float32_in_float64_out": lambda m: m.autograd.functional.jacobian(
+        lambda x: x.double() * 2, m.ones(2), vectorize=True),
+    "output_without_grad": lambda m: m.autograd.functional.jacobian(lambda x: m.ones(2), m.ones(2), vectorize=True),
+}
+
+
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+def test_edge_cases(case):
+    same(EDGE_CASES[case])
