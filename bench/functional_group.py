@@ -43,13 +43,17 @@ def _workloads():
         return ("jacobian", lambda x: S.mm(x.reshape(24, 1)).reshape(1, 24).softmax(1).reshape(24),
                 t(m, np.tile(x16[:8], 3)))
 
+    def fallback(m):
+        return "jacobian", lambda x: (x.sin().cumsum(0) * x).flip(0), t(m, x32)
+
     return [
         ("mlp_input", "jacobian: MLP 16→64→16 w.r.t. its input (16×16)", mlp_input),
         ("elementwise", "jacobian: elementwise chain of 256 (256×256)", elementwise),
         ("mlp_weights", "jacobian: MLP outputs (8) w.r.t. both weight matrices (1,024 + 1,024)", mlp_weights),
         ("hessian", "hessian: scalar function of 32 inputs (32×32)", hessian),
-        ("softmax", "jacobian: softmax(S x), 24 outputs (softmax has no batch rule: its node runs per row)",
-         softmax_rows),
+        ("softmax", "jacobian: softmax(S x), 24 outputs", softmax_rows),
+        ("fallback", "jacobian: flip(cumsum(sin x) * x), 32 (cumsum, flip: no batch rule, their nodes per row)",
+         fallback),
     ]
 
 

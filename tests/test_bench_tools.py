@@ -28,6 +28,6 @@ def test_functional_group_prints_its_rows_and_checks_them():
     assert r.returncode == 0, r.stderr[-2000:]
     assert "CHECK FAILED" not in r.stdout
     rows = re.findall(r"^\| (jacobian|hessian): [^|]+\|(.*)\|$", r.stdout, re.M)
-    assert len(rows) == 5
+    assert len(rows) == 6
     for _, cells in rows:
         assert all(c.strip() not in ("-", "") for c in cells.split("|")), cells

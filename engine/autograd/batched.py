@@ -496,6 +496,32 @@ def _softmax_back(node, g, bsz, create_graph):
     return _finish(node, [entry(g, result, wrap_dim(node._resolve("dim"), n) + 1, None)], bsz)
 
 
+def _stack_back(node, g, bsz, create_graph):
+    """stack (every arity): the batched grad unbound along the stacked dim, shifted past the batch."""
+    from engine.ops.join import unbind  # noqa: PLC0415
+
+    n = len(_shape(node))
+    parts = unbind(g, wrap_dim(node._resolve("dim"), n + 1) + 1)
+    return _finish(node, [p if need else None for p, need in zip(parts, node._needs)], bsz)
+
+
+def _cat_back(node, g, bsz, create_graph):
+    """cat (every arity): each input's stretch of the batched grad along the cat dim, shifted past the batch
+    (torch's legacy empty (0,) inputs get (B, 0) zeros)."""
+    from engine.ops.join import _cat_dim, _legacy_empty, narrow  # noqa: PLC0415
+
+    shapes = [tuple(m[0]) for m in node._in_meta]
+    d = _cat_dim(shapes, node._resolve("dim"))
+    out, offset = [], 0
+    for shape, need in zip(shapes, node._needs):
+        if _legacy_empty(shape):
+            out.append(_tensor()._make(B.xp.zeros((bsz, 0), dtype=g._data.dtype)) if need else None)
+            continue
+        out.append(narrow(g, d + 1, offset, shape[d]) if need else None)
+        offset += shape[d]
+    return _finish(node, out, bsz)
+
+
 # Entries (by aten qualname) whose every formula is elementwise in grad: grad combined with saved tensors,
 # results and scalars by broadcasting operations only (no dims, no shapes, no reductions).
 ELEMENTWISE = (
@@ -519,4 +545,5 @@ RULES.update({
     "mm": _mm_back, "addmm": _addmm_back, "dot": _dot_back,
     "select.int": _select_back, "slice.Tensor": _slice_back,
     "_softmax": _softmax_back, "_log_softmax": _softmax_back,
+    "stack": _stack_back, "cat": _cat_back,
 })
