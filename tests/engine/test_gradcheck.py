@@ -250,7 +250,7 @@ def test_gradcheck_error_class():
 
 def test_fast_mode_vectors_are_torchs():
     """Fast mode's u and v come from torch.Generator()'s stream: the engine's copy draws the same bits."""
-    from engine.autograd.gradcheck import _TorchCPUGenerator
+    from engine.autograd.gradcheck_jacobians import _TorchCPUGenerator
 
     g, tg = _TorchCPUGenerator(), torch.Generator()
     for n in (1, 7, 700):
