@@ -38,3 +38,12 @@ __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy",
            "evaluate", "evaluate_json", "PlanCache", "autograd", "nn", "linalg", "no_grad", "enable_grad",
            "EngineError",
            *FUNCTIONS]
+
+# torch.autograd.functional, gradcheck and torch.func: as torch, `autograd.gradcheck` is the function (the
+# module stays importable by its path: `from engine.autograd.gradcheck import GradcheckError`).
+from engine.autograd import functional as _autograd_functional  # noqa: E402, F401
+from engine.autograd import gradcheck as _gradcheck_module  # noqa: E402
+
+autograd.gradcheck = _gradcheck_module.gradcheck
+autograd.gradgradcheck = _gradcheck_module.gradgradcheck
+from engine import func  # noqa: E402, F401

@@ -645,8 +645,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         )
     if allow_unused is None:
         allow_unused = materialize_grads
-    res = run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs, accumulate=False,
-                       allow_unused=allow_unused)
+    if is_grads_batched:
+        from engine.autograd.batched import run_backward_batched  # noqa: PLC0415
+
+        res = run_backward_batched(outputs, gos, retain_graph, create_graph, inputs, allow_unused)
+    else:
+        res = run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs, accumulate=False,
+                           allow_unused=allow_unused)
     if materialize_grads:
         from engine.ops.factory import zeros_like  # noqa: PLC0415
 
