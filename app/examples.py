@@ -1,6 +1,7 @@
 """Request examples for POST /v1/evaluate, selectable in Swagger UI (and run by the tests).
 
-Float leaves name their dtype: a browser's JSON writes 2.0 as 2, which torch would read as int64.
+A browser's JSON writes 2.0 as 2: since API v1.1 a leaf that requires grad reads whole numbers as floats, and
+the v1 examples name their dtype anyway.
 """
 from __future__ import annotations
 
@@ -98,6 +99,85 @@ EXAMPLES: dict[str, dict] = {
             "leaves": {"a": {"data": [1.0, 2.0, 3.0], "dtype": "float32"},
                        "b": {"data": [1.0, 2.0], "dtype": "float32"}},
             "ops": [{"name": "c", "op": "add", "args": ["a", "b"]}],
+        },
+    },
+    "training_step": {
+        "summary": "A gradient-descent step inside the program (v1.1)",
+        "description": "Forward, `backward` as a step, the `grad` of w (the same tensor object), `w -= lr * grad` "
+                       "under no_grad (`sub_`: w2 is w), `zero_` of the grad, then the loss again. Whole numbers "
+                       "are floats for leaves that require grad.",
+        "value": {
+            "leaves": {"w": {"data": [1, -2], "requires_grad": True},
+                       "x": {"data": [[1.0, 2.0], [3.0, -1.0]], "dtype": "float32"},
+                       "y": {"data": [1.0, 0.0], "dtype": "float32"}},
+            "ops": [
+                {"name": "p", "op": "matmul", "args": ["x", "w"]},
+                {"name": "d", "op": "sub", "args": ["p", "y"]},
+                {"name": "loss", "op": "mean", "args": ["d"]},
+                {"op": "backward", "args": ["loss"]},
+                {"name": "gw", "op": "grad", "args": ["w"]},
+                {"name": "step", "op": "mul", "args": ["gw", 0.1]},
+                {"name": "w2", "op": "sub_", "args": ["w", "step"], "no_grad": True},
+                {"name": "z", "op": "zero_", "args": ["gw"]},
+                {"name": "p2", "op": "matmul", "args": ["x", "w"]},
+                {"name": "loss2", "op": "mean", "args": ["p2"]},
+            ],
+            "outputs": ["loss", "w", "loss2"],
+        },
+    },
+    "error_version": {
+        "summary": "An in-place change of a saved tensor fails at backward (422)",
+        "description": "exp saves its result; add_ changes it in place (version 0 -> 1), so backward fails with "
+                       "PyTorch's message, at [\"body\", \"backward\", 0].",
+        "value": {
+            "leaves": {"x": {"data": [1.0, 2.0, 3.0], "requires_grad": True}},
+            "ops": [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "y2", "op": "add_", "args": ["y", 1]},
+                    {"name": "s", "op": "sum", "args": ["y"]}],
+            "backward": [{"tensor": "s"}],
+        },
+    },
+    "copy_slices": {
+        "summary": "An in-place op on a view: CopySlices (v1.1)",
+        "description": "v is a view of b; v.mul_(2) rewrites b's history: b's grad_fn becomes CopySlices (wrapping "
+                       "MulBackward0) and v's AsStridedBackward0. x.grad doubles where the view lies.",
+        "value": {
+            "leaves": {"x": {"data": [1.0, 2.0, 3.0, 4.0], "requires_grad": True}},
+            "ops": [{"name": "b", "op": "mul", "args": ["x", 1]},
+                    {"name": "v", "op": "getitem", "args": ["b", {"slice": [1, 3]}]},
+                    {"name": "v2", "op": "mul_", "args": ["v", 2]},
+                    {"name": "s", "op": "sum", "args": ["b"]}],
+            "backward": [{"tensor": "s"}],
+        },
+    },
+    "grad_of_grad": {
+        "summary": "A gradient used inside the program: grad of grad (v1.1)",
+        "description": "autograd.grad with create_graph gives g = 3x², itself differentiable; the second "
+                       "autograd.grad gives 6x.",
+        "value": {
+            "leaves": {"x": {"data": [1.0, 2.0], "requires_grad": True}},
+            "ops": [{"name": "y", "op": "pow", "args": ["x", 3]}, {"name": "s", "op": "sum", "args": ["y"]},
+                    {"name": ["g"], "op": "autograd.grad", "args": ["s", "x"], "kwargs": {"create_graph": True}},
+                    {"name": "gs", "op": "sum", "args": ["g"]},
+                    {"name": ["gg"], "op": "autograd.grad", "args": ["gs", "x"]}],
+        },
+    },
+    "custom_function": {
+        "summary": "A custom autograd.Function: LegendreP3 from PyTorch's tutorial (v1.1)",
+        "description": "forward: y = ½(5x³ − 3x), saving x; backward: grad · 1.5(5x² − 1). The node is "
+                       "LegendreP3Backward, as PyTorch names it.",
+        "value": {
+            "leaves": {"x": {"data": [0.5, 2.0], "requires_grad": True}},
+            "functions": {"LegendreP3": {
+                "forward": {"inputs": ["x"], "output": "y", "save": ["x"], "ops": [
+                    {"name": "x3", "op": "pow", "args": ["x", 3]}, {"name": "a", "op": "mul", "args": ["x3", 5]},
+                    {"name": "b", "op": "mul", "args": ["x", 3]}, {"name": "c", "op": "sub", "args": ["a", "b"]},
+                    {"name": "y", "op": "mul", "args": ["c", 0.5]}]},
+                "backward": {"inputs": ["gy"], "output": "gx", "ops": [
+                    {"name": "x2", "op": "pow", "args": ["x", 2]}, {"name": "d", "op": "mul", "args": ["x2", 5]},
+                    {"name": "e", "op": "sub", "args": ["d", 1]}, {"name": "f", "op": "mul", "args": ["e", 1.5]},
+                    {"name": "gx", "op": "mul", "args": ["gy", "f"]}]}}},
+            "ops": [{"name": "y", "op": "LegendreP3", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}],
+            "backward": [{"tensor": "s"}],
         },
     },
 }

@@ -44,6 +44,13 @@ class Size(tuple):
         return n
 
 
+# torch's names of dtypes in messages: its C++ type names, and its ScalarType names
+_CPP_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
+             "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
 class Storage:
     """What tensors that share memory share (a view and its base, a tensor and its `detach()`): the version
     counter that in-place ops bump, the live views to regenerate when one of them is modified in place, and
@@ -121,6 +128,22 @@ class Tensor:
 
     @grad.setter
     def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TorchTypeError("assigned grad expected to be a Tensor or None but got grad of type "
+                                     f"{type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise TorchRuntimeError(
+                    f"attempting to assign a gradient of size '[{', '.join(map(str, value._data.shape))}]' to a "
+                    f"tensor of size '[{', '.join(map(str, self._data.shape))}]'. Please ensure that the gradient "
+                    "and the tensor are the same size")
+            if value._data.dtype != self._data.dtype:
+                raise TorchRuntimeError(
+                    f"attempting to assign a gradient with dtype '{_CPP_TYPE.get(value.dtype.name)}' to a tensor "
+                    f"with grad_dtype '{_SCALAR_TYPE.get(self.dtype.name)}'. The gradient must match the tensor's "
+                    "grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with "
+                    "a specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the "
+                    "dtypes of a tensor and its gradient may break downstream systems that assume they match.")
         self._grad = value
 
     @property

@@ -207,9 +207,22 @@ class OpNode(Node):
             out.append(_conform(Tensor._make(fn(raw, *args)), meta[i], True))
         return out
 
-    @property
-    def _saved_self(self):  # torch exposes saved tensors as _saved_<name>
-        return self._resolve("self")
+    def __getattr__(self, name):
+        """torch's grad_fn._saved_<name>: a saved input or output (version-checked, as torch unpacks it), an
+        attribute (`_saved_exponent`), an input's shape (`_saved_self_sym_sizes`); None where this node did not
+        need to save it. Reached only for names the class does not have."""
+        if name.startswith("_saved_"):
+            key = name[7:]
+            if key.endswith("_sym_sizes"):
+                key = key[:-10] + "_shape"
+            op = type(self).op
+            if key in op.argkind or key in op.params:
+                kind = op.argkind.get(key, 4)
+                if kind in (0, 1) and key not in (self._saved or {}) and not self._released:
+                    return None
+                value = self._resolve(key)
+                return tuple(value) if key.endswith("_shape") else value
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
 
 def _unpack_output(node, arr, nr):

@@ -375,6 +375,51 @@ def broadcast_into_smaller(m):
     m.zeros(3).add_(m.ones(2, 3))
 
 
+@case
+def grad_assigned_a_number(m):
+    m.ones(2, requires_grad=True).grad = 5
+
+
+@case
+def grad_assigned_another_size(m):
+    m.ones(2, requires_grad=True).grad = m.zeros(3)
+
+
+@case
+def grad_assigned_another_dtype(m):
+    m.ones(2, requires_grad=True).grad = m.zeros(2, dtype=m.float64)
+
+
+@case
+def grad_assigned(m):
+    x = m.ones(2, requires_grad=True)
+    x.grad = m.tensor([1.0, 2.0])
+    return {"x": x}
+
+
+@case
+def saved_attributes(m):
+    x = m.ones(2, requires_grad=True)
+    y = x * m.ones(2, requires_grad=True)
+    z = x.pow(3)
+    e = x.exp()
+    return {"self": y.grad_fn._saved_self, "other": y.grad_fn._saved_other, "exponent": z.grad_fn._saved_exponent,
+            "result": e.grad_fn._saved_result, "sizes": x.sum().grad_fn._saved_self_sym_sizes}
+
+
+@case
+def saved_attribute_unknown(m):
+    return (m.ones(2, requires_grad=True).exp()).grad_fn._saved_foo
+
+
+@case
+def saved_attribute_after_backward(m):
+    x = m.ones(2, requires_grad=True)
+    e = x.exp()
+    e.sum().backward()
+    return e.grad_fn._saved_result
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_like_torch(name):
     same(CASES[name])
