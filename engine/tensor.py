@@ -187,6 +187,8 @@ class Tensor:
         """This tensor's Storage, made on first need (see Storage)."""
         vc = self._vc
         if vc is None:
+            if isinstance(self._data, np.generic):  # a NumPy scalar shares no memory: an array from here on
+                self._data = np.array(self._data)
             vc = self._vc = Storage()
             fn = self.grad_fn
             if fn is not None:  # its values may be saved by the node that made them: checked against this counter

@@ -72,20 +72,72 @@ def _scatter(shape, pos, g, into=None):
     return index_put_impl_op(into.reshape(-1), [pos.reshape(-1)], g.reshape(-1)).reshape(shape)
 
 
+def _affine(pos):
+    """(offset, element strides) where flat positions `pos` are offset + sum(index * stride), else None."""
+    if pos.size == 0:
+        return None
+    offset = int(pos.reshape(-1)[0])
+    strides = []
+    for k, n in enumerate(pos.shape):
+        if n > 1:
+            idx = [0] * pos.ndim
+            idx[k] = 1
+            strides.append(int(pos[tuple(idx)]) - offset)
+        else:
+            strides.append(0)
+    grid = offset + sum(np.arange(n).reshape([-1 if j == k else 1 for j in range(pos.ndim)]) * st
+                        for k, (n, st) in enumerate(zip(pos.shape, strides)))
+    if not np.array_equal(np.broadcast_to(grid, pos.shape), pos) or len(np.unique(pos)) != pos.size:
+        return None
+    return offset, strides
+
+
+def strided_view(t, pos, geometry):
+    """t.as_strided(...) of a C-contiguous t at the flat positions pos (their `geometry`, from _affine): a view
+    sharing t's memory, its grad_fn AsStridedBackward0 where it records, as torch's as_strided."""
+    Tensor = _tensor()
+    offset, strides = geometry
+    flat = t._data.reshape(-1)
+    item = flat.itemsize
+    arr = np.lib.stride_tricks.as_strided(flat[offset:], pos.shape, tuple(s * item for s in strides))
+    v = Tensor._make(arr)
+    mark_views((v,), t, False, True)
+    from engine.autograd import grad_mode  # noqa: PLC0415
+
+    if grad_mode.enabled and t._req:
+        node = _new_node(AsStridedBackward0, (edge_of(t),))
+        node.shape, node.pos = t._data.shape, pos
+        v.grad_fn, v._req = node, True
+    return v
+
+
 class CopySlices(Node):
     """grad_fn of a base one of whose views was modified in place: `fn` is the in-place op's node, applied to
     the view's region of the base's gradient; its gradient for the view goes back into that region, which
-    then flows to the base's old history (next_functions[0]); its other inputs' gradients flow as fn gives."""
+    then flows to the base's old history (next_functions[0]); its other inputs' gradients flow as fn gives.
+    Computed as torch computes it (a copy of the gradient, its strided view, fn on a clone of that, copied back
+    in), so that a create_graph backward records torch's nodes."""
 
-    __slots__ = ("fn", "shape", "pos")
+    __slots__ = ("fn", "shape", "pos", "geometry")
 
     def apply(self, grads, create_graph):
         g = grads[0]
-        region = _gather(g, self.pos)
-        res = self.fn.apply([region], create_graph)
         out = [None] * len(self.next_functions)
-        if res and res[0] is not None:
-            out[0] = _scatter(self.shape, self.pos, res[0], into=g)
+        if self.geometry is None:  # a region no strided view gives (a view NumPy laid out otherwise): by index
+            res = self.fn.apply([_gather(g, self.pos)], create_graph)
+            if res and res[0] is not None:
+                out[0] = _scatter(self.shape, self.pos, res[0], into=g)
+        else:
+            from engine.ops.inplace import copy_  # noqa: PLC0415 - the op table imports this package
+
+            Tensor = _tensor()
+            result = Tensor._make(np.empty(self.shape, dtype=g._data.dtype))
+            copy_(result, g)
+            grad_slice = strided_view(result, self.pos, self.geometry)
+            res = self.fn.apply([grad_slice.clone()], create_graph)
+            if res and res[0] is not None:
+                copy_(grad_slice, res[0])
+                out[0] = result
         for i, r in enumerate(res[1:], 1):
             out[i] = r
         return out
@@ -96,12 +148,37 @@ class CopySlices(Node):
 
 class AsStridedBackward0(Node):
     """grad_fn of a view regenerated after an in-place change of its memory: its gradient is scattered into
-    a gradient of the base's shape (elements the view repeats add up)."""
+    a gradient of the base's shape (elements the view repeats add up). As torch computes it where the view does
+    not repeat elements: zeros, the view's region of them copied from the gradient, as_strided back."""
 
     __slots__ = ("shape", "pos")
 
     def apply(self, grads, create_graph):
-        return [_scatter(self.shape, self.pos, grads[0])]
+        g = grads[0]
+        geometry = _affine(self.pos)
+        if geometry is None:
+            return [_scatter(self.shape, self.pos, g)]
+        from engine.ops.inplace import copy_  # noqa: PLC0415
+
+        Tensor = _tensor()
+        result = Tensor._make(np.zeros(self.shape, dtype=g._data.dtype))
+        copy_(strided_view(result, self.pos, geometry), g)
+        whole = np.arange(result._data.size, dtype=np.int64).reshape(self.shape)
+        return [strided_view(result, whole, (0, [int(s) // result._data.itemsize for s in result._data.strides]))]
+
+
+def rebase(t, node, nr=0):
+    """t's history is now `node` (an in-place change): its grad_fn, and its retain_grad with it, as torch moves
+    the retains_grad hook to the new grad_fn."""
+    old, old_nr = t.grad_fn, t._output_nr
+    t.grad_fn, t._output_nr, t._req = node, nr, True
+    if t._retains_grad and old is not None and old is not node:
+        retained = old._retained
+        if retained and old_nr in retained:
+            del retained[old_nr]
+        if node._retained is None:
+            node._retained = {}
+        node._retained[nr] = weakref.ref(t)
 
 
 def copy_slices(base, view, fn):
@@ -110,9 +187,8 @@ def copy_slices(base, view, fn):
     node.fn = fn
     node.shape = base._data.shape
     node.pos = positions(view._data, base._data)
-    base.grad_fn = node
-    base._output_nr = 0
-    base._req = True
+    node.geometry = _affine(node.pos)
+    rebase(base, node)
 
 
 def regenerate_views(storage, base) -> None:
@@ -131,9 +207,7 @@ def regenerate_views(storage, base) -> None:
             node = _new_node(AsStridedBackward0, ((base.grad_fn, base._output_nr),))
             node.shape = base._data.shape
             node.pos = positions(w._data, base._data)
-            w.grad_fn = node
-            w._output_nr = 0
-            w._req = True
+            rebase(w, node)
     storage.views = live
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine import budget as _budget
 from engine.autograd import CopyBackwards, _seq, edge_of, grad_mode, note_output_storage
-from engine.autograd.views import VIEW_MULTI, VIEW_NO_GRAD, copy_slices, regenerate_views
+from engine.autograd.views import VIEW_MULTI, VIEW_NO_GRAD, copy_slices, rebase, regenerate_views
 from engine.errors import TorchRuntimeError, TorchTypeError
 from engine.ops import rules as R
 from engine.ops._util import broadcast_shapes
@@ -94,7 +94,7 @@ def apply(t, compute, others_require_grad=False):
     note_output_storage(node, out._output_nr, st, t)  # what the node saved of its output is t's memory now
     base = t._base
     if base is None:
-        t.grad_fn, t._output_nr, t._req = node, out._output_nr, True
+        rebase(t, node, out._output_nr)
         regenerate_views(st, t)
     else:
         copy_slices(base, t, node)

@@ -535,8 +535,18 @@ atan = defop("atan(Tensor self) -> Tensor", _float_out(np.arctan),
              self=lambda grad, self: grad / (self * self + 1))
 sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), self=lambda grad, self: grad * self.cosh())
 cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), self=lambda grad, self: grad * self.sinh())
-tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), cuda="tanh(a)", vjp={"self": True},
-             self=lambda grad, result: grad * (1 - result * result))
+# torch differentiates tanh and sigmoid through their own backward ops (TanhBackwardBackward0 under create_graph)
+tanh_backward = defop(
+    "tanh_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (1 - y * y), promote=True,
+    grad_output=lambda grad, output: tanh_backward(grad, output),
+    output=lambda grad, grad_output, output: grad * (mul_scalar(output, -2) * grad_output))
+sigmoid_backward = defop(
+    "sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (y * (1 - y)), promote=True,
+    grad_output=lambda grad, output: sigmoid_backward(grad, output),
+    output=lambda grad, grad_output, output: grad * grad_output * (mul_scalar(output, -2) + 1))
+tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), cuda="tanh(a)",
+             vjp={"self": lambda grad, result: grad * (1 - result * result)},
+             self=lambda grad, result: tanh_backward(grad, result))
 asinh = defop("asinh(Tensor self) -> Tensor", _float_out(np.arcsinh),
               self=lambda grad, self: grad * (self.pow(2) + 1).rsqrt())
 acosh = defop("acosh(Tensor self) -> Tensor", _float_out(np.arccosh),
@@ -552,7 +562,7 @@ def _sigmoid(a):
 
 
 sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid),
-                self=lambda grad, result: grad * (result * (1 - result)))
+                self=lambda grad, result: sigmoid_backward(grad, result))
 
 
 def _logit(a, eps=None):

@@ -272,27 +272,37 @@ def mean(input: Tensor, dim: int | list[int] | None = None, keepdim: bool = Fals
     return mean_dim(input, dim=dim, keepdim=keepdim, dtype=dtype)
 
 
+def _sum_to_dims(gshape, shape):
+    """The dims torch's at::sum_to sums over: the leading ones, and those `shape` has as 1 and the gradient not."""
+    lead = len(gshape) - len(shape)
+    return [*range(lead), *(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)], lead
+
+
 def sum_to_shape_array(a, shape):
     """sum_to_shape on an array (backward without create_graph): the same sums by the same forward."""
     shape = tuple(shape)
-    lead = a.ndim - len(shape)
-    if lead > 0:
-        a = _sum(a, list(range(lead)), False)
-    dims = [i for i, s in enumerate(shape) if s == 1 and a.shape[i] != 1]
+    if not shape:
+        return _sum(a, None, False)
+    dims, lead = _sum_to_dims(a.shape, shape)
     if dims:
         a = _sum(a, dims, True)
-    return a
+    return a.reshape(shape) if lead > 0 else a
 
 
 def sum_to_shape(g: Tensor, shape) -> Tensor:
-    """Sum a broadcast gradient back down to `shape` (torch's at::sum_to), once, in the engine."""
+    """Sum a broadcast gradient back down to `shape` as torch's at::sum_to does (so a create_graph backward
+    records its nodes): a 0-d target is sum() (SumBackward0); else one keepdim sum over the leading dims and
+    the broadcast ones (SumBackward1), then a view to drop the leading ones (ViewBackward0)."""
     shape = tuple(shape)
-    lead = g.ndim - len(shape)
-    if lead > 0:
-        g = sum_dim(g, dim=list(range(lead)), keepdim=False)
-    dims = [i for i, s in enumerate(shape) if s == 1 and g._data.shape[i] != 1]
+    if not shape:
+        return sum_op(g)
+    dims, lead = _sum_to_dims(g._data.shape, shape)
     if dims:
         g = sum_dim(g, dim=dims, keepdim=True)
+    if lead > 0:
+        from engine.ops.shape import view_op  # noqa: PLC0415 - engine.ops.shape imports this module
+
+        g = view_op(g, list(shape))
     return g
 
 

@@ -568,11 +568,12 @@ class _ViewOpDef(OpDef):
     """An entry whose outputs are views of its first tensor input (the class OpDef gives view entries)."""
 
     def __call__(self, *args, **kwargs):
-        out = OpDef.__call__(self, *args, **kwargs)
         src = args[0] if args else kwargs.get(self.tensor_params[0])
-        if isinstance(src, Tensor):
-            mark_views(out if isinstance(out, tuple | list) else (out,), src, self.view == "multi",
-                       grad_mode.enabled)
+        if not isinstance(src, Tensor):
+            return OpDef.__call__(self, *args, **kwargs)
+        src._storage()  # first: a one-value tensor's NumPy scalar becomes an array its views can share
+        out = OpDef.__call__(self, *args, **kwargs)
+        mark_views(out if isinstance(out, tuple | list) else (out,), src, self.view == "multi", grad_mode.enabled)
         return out
 
 
@@ -583,9 +584,17 @@ def _type_desc(t):
     return t.type() + " [" + ", ".join(str(s) for s in t._data.shape) + "]"
 
 
+# Nodes torch writes by hand in C++: its messages name them with their namespace
+_CPP_NODES = frozenset(("CopySlices", "CopyBackwards", "AccumulateGrad", "DelayedError", "NotImplemented", "Error"))
+
+
 def friendly_name(fn) -> str:
-    """A node's name as torch 2.13's messages print it: MulBackward0 -> Mul, CopySlices stays."""
-    return re.sub(r"Backward\d*$", "", fn.name())
+    """A node's name as torch 2.13's messages print it: MulBackward0 -> Mul, CopySlices ->
+    torch::autograd::CopySlices."""
+    name = fn.name()
+    if name in _CPP_NODES:
+        return "torch::autograd::" + name
+    return re.sub(r"Backward\d*$", "", name)
 
 
 def version_error(t, current, expected, fn=None, output_nr=0):

@@ -420,6 +420,37 @@ def saved_attribute_after_backward(m):
     return e.grad_fn._saved_result
 
 
+@case
+def retained_base_of_a_modified_view(m):
+    x = _x(m)
+    t = x * 2
+    t.retain_grad()
+    t[0:1].mul_(1.5)
+    t.sum().backward()
+    return {"t": t.grad, "x": x}
+
+
+@case
+def retained_view_of_a_modified_base(m):
+    x = _x(m)
+    t = x * 2
+    v = t[0:2]
+    v.retain_grad()
+    t.mul_(3)
+    (v.sum() * 2).backward()
+    return {"v": v.grad, "x": x, "v_node": v}
+
+
+@case
+def retained_then_modified(m):
+    x = _x(m)
+    t = x * 2
+    t.retain_grad()
+    t.tanh_()
+    t.sum().backward()
+    return {"t": t.grad, "x": x}
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_like_torch(name):
     same(CASES[name])
