@@ -3,9 +3,10 @@
 Brings the compose stack up as it is, pins API replica i to CPU i (`podman update --cpuset-cpus`), and drives
 it with wrk at a fixed concurrency: the seed example and a mid-size program (a 2-layer MLP, forward and
 backward), through the balancer with 1 and with 2 replicas, and one replica without the balancer (the
-balancer's overhead). Then, with 2 replicas under load, one replica is SIGKILLed and another stopped with
-SIGTERM (what a rolling update or `docker compose stop` does): HAProxy's counters say which failed requests
-had reached the replica that went (never replayable) and which were retried elsewhere.
+balancer's overhead). Then, with 2 replicas under load, one replica is lost three ways: SIGKILL; SIGTERM
+(what `docker compose stop` and a rolling update send); SIGTERM after the balancer drained it. HAProxy's
+counters say which failed requests had reached the replica that went (never replayed) and which were
+retried elsewhere.
 
 Prints a table and writes the figures as JSON (--out); docs/SCALING.md holds the last run. Needs root,
 podman and Debian's mirror (installs podman, runc, wrk and podman-compose where missing), and the images:
@@ -186,6 +187,17 @@ class Stack:
         rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
         return {r["svname"]: r for r in rows if r["pxname"] == "api"}
 
+    def set_state(self, server: str, action: str) -> None:
+        """An action of the stats page's admin form (drain, ready, maint) on one server of backend api."""
+        form = f"s={server}&action={action}&b=api".encode()
+        urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/stats", form, timeout=5).read()
+        for _ in range(50):
+            status = self.stats()[server]["status"]
+            if status.startswith("DRAIN") == (action == "drain") and status.startswith("MAINT") == (action == "maint"):
+                return
+            time.sleep(0.1)
+        raise SystemExit(f"scale-test: {server} did not take `{action}` ({self.stats()[server]['status']})")
+
     def address(self, container: str) -> str:
         return sh("podman", "inspect", container, "--format",
                   "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}").stdout.strip()
@@ -283,7 +295,8 @@ def wrk(url: str, lua: Path, conns: int, seconds: float, during=None) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", "-s", str(lua),
                              url + "/v1/evaluate"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    extra = during(proc) if during else None
+    if during:
+        during(proc)
     out, _ = proc.communicate(timeout=seconds + 60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     num = lambda pat: int(m[1]) if (m := re.search(pat, out)) else 0  # noqa: E731
@@ -300,7 +313,7 @@ def wrk(url: str, lua: Path, conns: int, seconds: float, during=None) -> dict:
         "p50": lat["50"][1] if lat["50"] else None,
         "p99": lat["99"][1] if lat["99"] else None,
         "wrk_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-        "extra": extra,
+        "raw_errors": sock[0] if sock else None,
         "raw": out if not rps else None,
     }
 
@@ -335,6 +348,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rebuild-lb", action="store_true", help="rebuild the HAProxy stand-in image")
     ap.add_argument("--out", type=Path, default=STATE / "last-run.json")
     ap.add_argument("--keep", action="store_true", help="leave the stack running at the end")
+    ap.add_argument("--loss-only", action="store_true", help="only the lost-replica runs (no throughput rounds)")
     a = ap.parse_args(argv)
     if a.seconds <= 0 or a.seconds > 120 or a.rounds < 1 or a.rounds > 10 or not 1 <= a.connections <= 256:
         ap.error("bounded runs only: 0 < --seconds <= 120, 1 <= --rounds <= 10, 1 <= --connections <= 256")
@@ -379,7 +393,7 @@ def main(argv=None) -> int:
             return stack.url, {**{f"api{i + 1}": c for i, c in enumerate(stack.api[:n])}, "lb": stack.lb}
 
         labels = ["direct", "1 replica", "2 replicas"]
-        for rnd in range(a.rounds):
+        for rnd in range(0 if a.loss_only else a.rounds):
             for label in labels:
                 url, containers = config(label)
                 for work in ("seed", "mid"):
@@ -393,16 +407,20 @@ def main(argv=None) -> int:
         direct = None
 
         # Losing a replica under load, 2 replicas, the seed example.
-        for how in ("SIGKILL", "SIGTERM"):
+        for how in ("SIGKILL", "SIGTERM", "drain, SIGTERM"):
             config("2 replicas")
             k = lose_replica(stack, how, lua["seed"], a.connections, a.seconds)
             results["kills"].append(k)
             say(f"{how} one of 2 replicas under load: {k['errors']} failed of {k['requests']} "
-                f"({k['aborted_by_lost_replica']} aborted by the lost replica, {k['in_flight_at_loss']} were in "
-                f"flight on it), {k['redispatched']} redispatched, {k['unexplained_errors']} unexplained")
+                f"({k['aborted_by_lost_replica']} aborted by the lost replica), {k['redispatched']} redispatched, "
+                f"{k['unexplained_errors']} unexplained")
+            if how.startswith("drain"):  # its slot back in rotation (DOWN until the replica is back)
+                stack.set_state(k["server"], "ready")
             stack.pin(stack.api[1])
             stack.wait_up(2)
     finally:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(results, indent=1, default=str))  # also what a failed run got to
         if direct:
             sh("podman", "rm", "-f", "-t", "2", direct, check=False)
         if stack and not a.keep:
@@ -426,9 +444,10 @@ def main(argv=None) -> int:
 
 
 def lose_replica(stack: Stack, how: str, lua: Path, conns: int, seconds: float) -> dict:
-    """wrk through the balancer; halfway, the second replica gets SIGKILL, or SIGTERM as `docker compose
-    stop`, `podman stop` and a rolling update's old replica do. HAProxy's counters, before and after, say
-    what became of the requests."""
+    """wrk through the balancer; halfway, the second replica gets SIGKILL; or SIGTERM, as `docker compose
+    stop`, `podman stop` and a rolling update's old replica do; or SIGTERM once the balancer has drained it
+    (deploy/README.md's way to stop a replica). HAProxy's counters, before and after, say what became of
+    the requests."""
     victim = stack.api[1]
     server = stack.server_of(victim)
     before = stack.stats()
@@ -436,41 +455,52 @@ def lose_replica(stack: Stack, how: str, lua: Path, conns: int, seconds: float) 
 
     def lose(proc):
         time.sleep(seconds / 2)
-        in_flight = int(stack.stats()[server]["scur"] or 0)
+        if how == "drain, SIGTERM":  # the balancer stops sending it requests; it finishes those it has
+            stack.set_state(server, "drain")
+            for _ in range(100):
+                if int(stack.stats()[server]["scur"] or 0) == 0:
+                    break
+                time.sleep(0.1)
         if how == "SIGKILL":
             sh("podman", "kill", "-s", "KILL", victim)
         else:
             stopping.append(subprocess.Popen(["podman", "stop", "-t", "40", victim],
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        return in_flight
 
     r = wrk(stack.url, lua, conns, seconds, during=lose)
     for p in stopping:
         p.wait(timeout=60)
-    time.sleep(1)
+    time.sleep(3)  # HAProxy counts an aborted stream when it ends
     after = stack.stats()
 
     def d(s, key):
         return int(after[s][key] or 0) - int(before[s][key] or 0)
 
     others = [s for s in after if s.startswith("api") and s != server]
+    counters = ("stot", "eresp", "srv_abrt", "cli_abrt", "econ", "wretr", "wredis", "hrsp_5xx", "ereq", "dreq",
+                "dresp", "hrsp_2xx")
+    deltas = {s: {c: d(s, c) for c in counters if after[s].get(c, "") != "" and d(s, c)}
+              for s in (server, "BACKEND", "FRONTEND")}
     k = {"how": how, "server": server, "requests": r["requests"], "errors": r["errors"],
-         "non2xx": r["non2xx"], "socket_errors": r["socket_errors"], "in_flight_at_loss": r["extra"],
+         "non2xx": r["non2xx"], "socket_errors": r["socket_errors"],
          "aborted_by_lost_replica": d(server, "eresp"), "redispatched": d("BACKEND", "wredis"),
          "retried": d("BACKEND", "wretr"), "conn_errors": d("BACKEND", "econ"),
          "errors_on_other_replicas": sum(d(s, "eresp") + d(s, "econ") for s in others),
-         "balancer_5xx": d("BACKEND", "hrsp_5xx"), "rps": r["rps"], "p99": r["p99"]}
+         "balancer_5xx": d("BACKEND", "hrsp_5xx"), "rps": r["rps"], "p99": r["p99"], "haproxy": deltas,
+         "wrk": r["raw_errors"]}
     # Every error must be a request the lost replica had already taken (HAProxy counts it as aborted by
     # that server's response): those are never replayed. Anything else (a refused connection that was not
     # retried, an error on another replica) was the balancer's to save.
     k["unexplained_errors"] = max(0, k["errors"] - k["aborted_by_lost_replica"]) + k["errors_on_other_replicas"]
-    # A replica stopped with SIGTERM finishes what it has taken: nothing may fail there.
-    k["ok"] = k["unexplained_errors"] == 0 and (how != "SIGTERM" or k["errors"] == 0)
+    # Drained first, a replica stopped with SIGTERM has nothing left to lose.
+    k["ok"] = k["unexplained_errors"] == 0 and (how != "drain, SIGTERM" or k["errors"] == 0)
     return k
 
 
 def summarise(results: dict) -> dict:
     out = {}
+    if not results["runs"]:
+        return out
     for work in ("seed", "mid"):
         med = {}
         for label in ("direct", "1 replica", "2 replicas"):
@@ -489,7 +519,8 @@ def summarise(results: dict) -> dict:
 
 
 def render(results: dict) -> str:
-    lines = [f"| workload | config | req/s (median of {max(r['round'] for r in results['runs'])}) | API CPU us/req "
+    rounds = max((r["round"] for r in results["runs"]), default=0)
+    lines = [f"| workload | config | req/s (median of {rounds}) | API CPU us/req "
              "| HAProxy CPU us/req | wrk CPU us/req | other load CPU-s/run |", "| --- " * 7 + "|"]
     for work, s in results["summary"].items():
         for label in ("direct", "1 replica", "2 replicas"):
@@ -497,11 +528,11 @@ def render(results: dict) -> str:
             lines.append(f"| {work} | {label} | {m['rps']:.0f} | {m['api_cpu_us']:.0f} | {m['lb_cpu_us']:.0f} "
                          f"| {m['wrk_cpu_us']:.0f} | {m['other_cpu_s']:.1f} |")
         lines.append(f"| {work} | **2 / 1 replicas** | **{s['ratio']:.2f}x** | | | | |")
-    lines += ["", "| loss | failed | of | aborted by the lost replica | in flight on it | redispatched | unexplained |",
-              "| --- " * 7 + "|"]
+    lines += ["", "| loss | failed | of | aborted by the lost replica | redispatched | unexplained |",
+              "| --- " * 6 + "|"]
     for k in results["kills"]:
         lines.append(f"| {k['how']} | {k['errors']} | {k['requests']} | {k['aborted_by_lost_replica']} "
-                     f"| {k['in_flight_at_loss']} | {k['redispatched']} | {k['unexplained_errors']} |")
+                     f"| {k['redispatched']} | {k['unexplained_errors']} |")
     return "\n".join(lines)
 
 
