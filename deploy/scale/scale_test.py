@@ -193,7 +193,8 @@ class Stack:
         urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/stats", form, timeout=5).read()
         for _ in range(50):
             status = self.stats()[server]["status"]
-            if status.startswith("DRAIN") == (action == "drain") and status.startswith("MAINT") == (action == "maint"):
+            admin_maint = status.startswith("MAINT") and "resolution" not in status  # not DNS's own MAINT
+            if status.startswith("DRAIN") == (action == "drain") and admin_maint == (action == "maint"):
                 return
             time.sleep(0.1)
         raise SystemExit(f"scale-test: {server} did not take `{action}` ({self.stats()[server]['status']})")
