@@ -16,7 +16,7 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz fuzz-cli load install install-dev clean
+.PHONY: help run test bench lint fuzz fuzz-cli load scale-test install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
 	@echo "make load   load test + 10-minute soak (python -m bench.load; ARGS='--soak-seconds 20' for short)"
+	@echo "make scale-test  1 vs 2 API replicas behind HAProxy under podman-compose, a replica lost under load"
 	@echo "make clean  remove .venv and caches"
 
 $(BIN)/python:
@@ -91,6 +92,12 @@ fuzz-cli: $(RUNTIME_STAMP) $(FUZZ_STAMP)
 # Load test + soak (bench/load.py): the highest rate with 0 errors for 60 s, then 10 minutes at 80% of it.
 load: $(RUNTIME_STAMP)
 	$(BIN)/python -m bench.load $(ARGS)
+
+# Scale test (deploy/scale/scale_test.py; not in `make test`: it needs root and podman, and takes minutes):
+# deploy/compose/compose.yaml under podman-compose, API replicas pinned one per CPU, wrk through HAProxy;
+# figures in docs/SCALING.md. ARGS='--seconds 30 --rounds 3' for longer runs.
+scale-test: $(DEV_STAMP)
+	$(BIN)/python deploy/scale/scale_test.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
