@@ -5,6 +5,7 @@ import itertools
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
+from engine._hooks import RemovableHandle
 from engine.autograd import no_grad
 from engine.errors import TorchRuntimeError, TorchTypeError
 from engine.nn.parameter import Parameter
@@ -41,25 +42,6 @@ def _typename(x) -> str:
     mod = type(x).__module__
     name = type(x).__qualname__
     return name if mod in ("builtins", "__builtin__", None) else f"{mod}.{name}"
-
-
-class RemovableHandle:
-    """What the register_*_hook methods return: .remove() unregisters the hook."""
-
-    _next_id = itertools.count()
-
-    def __init__(self, hooks_dict):
-        self.hooks_dict = hooks_dict
-        self.id = next(RemovableHandle._next_id)
-
-    def remove(self):
-        self.hooks_dict.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _forward_unimplemented(self, *input):
