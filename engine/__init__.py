@@ -30,6 +30,10 @@ from engine.catalog import FUNCTIONS, METHODS  # noqa: E402
 _methods.install(METHODS)
 globals().update(FUNCTIONS)  # engine.add, engine.matmul, ... from the op catalog
 
+from engine import _out  # noqa: E402
+
+_out.install(globals())  # out= on the common functions (the catalog's own entries stay as they are)
+
 from engine import cuda, linalg, nn, optim  # noqa: E402, F401
 from engine._device import device, get_default_device, set_default_device  # noqa: E402, F401
 from engine.compare import allclose, equal  # noqa: E402, F401
