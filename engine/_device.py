@@ -183,7 +183,7 @@ def parse_to(args, kwargs):
         dt = rest.pop(0)
     elif rest and (rest[0] is None or isinstance(rest[0], str | device | int)) and not isinstance(rest[0], bool):
         dev = rest.pop(0)
-        if rest and isinstance(rest[0], _dtype):
+        if rest and (rest[0] is None or isinstance(rest[0], _dtype)):
             dt = rest.pop(0)
     if rest and isinstance(rest[0], bool):  # non_blocking
         rest.pop(0)
