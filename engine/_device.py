@@ -39,14 +39,14 @@ class device:  # noqa: N801 - torch's name
                 f"device() received an invalid combination of arguments - got ({_typename(type)}), but expected "
                 "one of:\n * (torch.device device)\n      didn't match because some of the arguments have invalid "
                 f"types: (!{_typename(type)}!)\n * (str type, int index = -1)\n")
-        kind, _, idx = type.partition(":")
+        kind, idx = _parse(type)
         if kind not in DEVICE_TYPES:
             raise TorchRuntimeError(f"Expected one of {', '.join(DEVICE_TYPES)} device type at start of device "
-                                    f"string: {type}")
-        if _:
-            if not idx.isdigit() or (len(idx) > 1 and idx[0] == "0") or index is not None:
-                raise TorchRuntimeError(f"Invalid device string: '{type}'")
-            index = int(idx)
+                                    f"string: {kind}")
+        if idx is not None:
+            if index is not None:
+                raise TorchTypeError("device(): the index is given twice (in the string and as an argument)")
+            index = idx
         if index is not None and index < 0:
             raise TorchRuntimeError("Device index must not be negative")
         self.type, self.index = kind, index
@@ -69,6 +69,20 @@ class device:  # noqa: N801 - torch's name
 
     def __reduce__(self):
         return (device, (self.type, self.index))
+
+
+def _parse(text: str):
+    """c10::Device's string parser: a name of letters, digits and '_', then optionally ':' and an index of
+    digits without a leading zero; anything else is an invalid device string."""
+    if not text:
+        raise TorchRuntimeError("Device string must not be empty")
+    name, sep, idx = text.partition(":")
+    ok = bool(name) and all(c.isascii() and (c.isalnum() or c == "_") for c in name)
+    if sep:
+        ok = ok and idx.isascii() and idx.isdigit() and not (len(idx) > 1 and idx[0] == "0")
+    if not ok:
+        raise TorchRuntimeError(f"Invalid device string: '{text}'")
+    return name, (int(idx) if sep else None)
 
 
 def _typename(x) -> str:

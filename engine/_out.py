@@ -25,7 +25,7 @@ NAMES = (
     "matmul", "mm", "bmm", "mv", "dot", "addmm", "outer", "sum", "mean", "prod", "cumsum", "cumprod", "amax",
     "amin", "logsumexp", "cat", "concat", "concatenate", "stack", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
     "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "index_select", "gather", "arange", "tril", "triu",
+    "index_select", "gather", "arange", "tril", "triu", "where",
 )
 _FACTORIES = ("arange",)
 _RESIZE_WARNING = (

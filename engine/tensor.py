@@ -259,7 +259,10 @@ class Tensor:
     def tolist(self):
         return B.to_numpy(self._data).tolist()
 
-    def numpy(self, force=False):
+    def numpy(self, *args, force=False):
+        if args:
+            raise TorchTypeError(f"numpy() takes 0 positional arguments but {len(args)} "
+                                 f"{'was' if len(args) == 1 else 'were'} given")
         if self.requires_grad and not force:
             raise TorchRuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
