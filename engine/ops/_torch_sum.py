@@ -12,7 +12,9 @@ NumPy calls and one pass over the data.
 Past at::internal::GRAIN_SIZE (32768 elements) torch splits a reduction among its threads. A full sum is then
 a two-pass reduction: each thread sums its own contiguous range, and the per-thread sums are summed; the split
 depends on torch's thread count, assumed to be one thread per CPU this process may run on (OMP_NUM_THREADS
-where set), torch's default. Reductions over dims past that size are left to NumPy (the caller's fallback).
+where set), torch's default. A reduction over trailing dims splits whole rows among the threads, which leaves
+each row's order as it is; one over leading dims splits the kept columns, which regroups them: those, past
+that size, are left to NumPy (the caller's fallback).
 """
 from __future__ import annotations
 
@@ -157,8 +159,6 @@ def torch_sum(a, axes):
     out_shape = tuple(1 if i in axes else s for i, s in enumerate(shape))
     if all([i in axes or s == 1 for i, s in enumerate(shape)]):
         return (_full_sum(a.reshape(-1)) + a.dtype.type(0)).reshape(out_shape)
-    if a.size >= GRAIN_SIZE and torch_threads() > 1:
-        return None  # torch splits the kept dims among its threads: not modelled
     keep = [(i, s) for i, s in enumerate(shape) if s != 1]
     red = [k for k, (i, s) in enumerate(keep) if i in axes]
     sizes = [s for _, s in keep]
@@ -168,5 +168,7 @@ def torch_sum(a, axes):
     if hi - lo + 1 != len(red):
         return None
     pre, mid, post = math.prod(sizes[:lo]), math.prod(sizes[lo: hi + 1]), math.prod(sizes[hi + 1:])
+    if post > 1 and a.size >= GRAIN_SIZE and torch_threads() > 1:
+        return None  # torch splits the kept columns among its threads, which regroups them: not modelled
     res = _inner_sum(a.reshape(pre, mid)) if post == 1 else _outer_sum(a.reshape(pre, mid, post))
     return (res + 0.0).reshape(out_shape)

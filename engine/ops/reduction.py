@@ -838,8 +838,9 @@ def _cum_fwd(fn):
         acc = dtype.np if dtype is not None else (np.int64 if a.dtype.kind in "biu" else a.dtype)
         if a.ndim == 0:
             return a.astype(acc)
-        if np.dtype(acc) == np.float16:
-            return _out(fn(a, axis=d, dtype=np.float32).astype(np.float16))
+        if np.dtype(acc) in (np.float16, np.float32):  # torch accumulates in acc_type: float for half, double
+            wide = np.float32 if np.dtype(acc) == np.float16 else np.float64  # for float (cpu_cum_base_kernel)
+            return _out(fn(a, axis=d, dtype=wide).astype(acc))
         return _out(fn(a, axis=d, dtype=acc))
 
     return f

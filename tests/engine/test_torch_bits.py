@@ -121,7 +121,7 @@ def test_pow_bits(exponent, dt):
 # ----- sums and means -----
 
 SUMS = [((n,), None) for n in (1, 3, 7, 8, 9, 15, 16, 31, 33, 64, 65, 100, 257, 513, 1000, 4097, 20000, 32767)]
-SUMS += [((5, 7), 1), ((5, 16), 1), ((3, 1000), 1), ((5, 7), 0), ((40, 7), 0), ((300, 7), 0), ((32, 128), 0),
+SUMS += [((1000, 100), 1), ((200, 300), -1), ((5, 7), 1), ((5, 16), 1), ((3, 1000), 1), ((5, 7), 0), ((40, 7), 0), ((300, 7), 0), ((32, 128), 0),
          ((32, 10), 0), ((32, 10), 1), ((50, 100), 0), ((7, 40), 0), ((1000, 10), 0), ((4, 5, 6), 1),
          ((4, 5, 6), (0, 1)), ((4, 5, 6), (1, 2)), ((2, 3, 4, 5), (1, 2)), ((3, 1, 200), 2), ((64, 64, 7), None),
          ((2, 3), (0, 1))]
@@ -162,3 +162,13 @@ def test_sum_order_matters_here():
     t = torch.from_numpy(a).sum().numpy()
     assert not bits_equal(np.sum(a), t)
     assert bits_equal(engine.from_numpy(a).sum().numpy(), t)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+def test_cumulative_bits(op, dt):
+    """torch accumulates cumsum/cumprod in double for float32 (acc_type), float for float16."""
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((40, 90)) * 3 if op == "cumsum" else rng.uniform(0.5, 1.5, (40, 30))).astype(dt)
+    for d in (0, 1):
+        assert bits_equal(getattr(engine.from_numpy(a), op)(d).numpy(), getattr(torch.from_numpy(a), op)(d).numpy())
