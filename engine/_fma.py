@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine import _backend as B
+
 _SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter for float64
 
 
@@ -30,9 +32,18 @@ def _two_prod(a, b):
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
+def _xp(*arrays):
+    """The array module of the operands: CuPy's where one is a CuPy array (engine._backend), else NumPy."""
+    for a in arrays:
+        if not isinstance(a, np.ndarray | np.generic | float | int):
+            return B.xp
+    return np
+
+
 def _round_to_odd(s, e):
     """s + e is exact and s is s + e rounded to nearest: the same sum rounded to odd instead."""
-    s = np.array(s, dtype=np.float64, copy=True, ndmin=1)
+    s = _xp(s).asarray(s, dtype=np.float64).reshape(-1).copy()
+    e = _xp(e).asarray(e).reshape(-1) if np.ndim(e) else e
     e = np.broadcast_to(e, s.shape)
     fix = (e != 0) & ((s.view(np.int64) & 1) == 0) & np.isfinite(s)
     if fix.any():
@@ -47,11 +58,13 @@ def fma(a, b, c, dtype):
         return fma(a, b, c, np.float32).astype(np.float16)
     with np.errstate(all="ignore"):
         if dtype == np.float32:
-            a, b, c = (np.asarray(x, np.float32).astype(np.float64) for x in (a, b, c))
+            xp = _xp(a, b, c)
+            a, b, c = (xp.asarray(x, np.float32).astype(np.float64) for x in (a, b, c))
             shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
             s, e = _two_sum(a * b, c)  # a * b is exact in float64
             return _round_to_odd(s, e).reshape(shape).astype(np.float32)
-        a, b, c = (np.asarray(x, np.float64) for x in (a, b, c))
+        xp = _xp(a, b, c)
+        a, b, c = (xp.asarray(x, np.float64) for x in (a, b, c))
         shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
         uh, ul = _two_prod(a, b)
         th, tl = _two_sum(c, ul)
@@ -62,4 +75,4 @@ def fma(a, b, c, dtype):
         bad = ~np.isfinite(uh) | ~np.isfinite(ul) | ~np.isfinite(r)
         if np.any(bad):
             r = np.where(bad, a * b + c, r)
-        return np.asarray(r, np.float64)
+        return xp.asarray(r, np.float64)

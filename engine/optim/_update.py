@@ -7,6 +7,8 @@ they are the single place to route through the version counter later.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from engine import _backend as B
 from engine.autograd import no_grad
 
@@ -16,7 +18,9 @@ def assign_(tensor, array):
     same object and the same storage. Returns `tensor`."""
     with no_grad():
         data = tensor._data
-        if isinstance(array, B.xp.ndarray) and array.dtype != data.dtype:
+        if B.xp is not np and not isinstance(array, B.xp.ndarray) and not isinstance(data, np.ndarray):
+            array = B.xp.asarray(array)  # a host array into a device tensor
+        if hasattr(array, "dtype") and array.dtype != data.dtype:
             array = array.astype(data.dtype)
         data[...] = array
     return tensor
