@@ -1,4 +1,4 @@
-"""engine.allclose and engine.equal: whole-tensor comparisons that answer a Python bool, as torch's do."""
+"""engine.allclose, engine.equal (a Python bool, as torch's) and engine.isclose with torch's argument checks."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,10 +19,9 @@ def _num(x) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    """|input - other| <= atol + rtol * |other| everywhere (broadcast); both of one dtype."""
-    _need_tensor("allclose", "input", 1, input)
-    _need_tensor("allclose", "other", 2, other)
+def _checked(fn, input, other, rtol, atol):
+    _need_tensor(fn, "input", 1, input)
+    _need_tensor(fn, "other", 2, other)
     a, b = input._data, other._data
     if a.dtype != b.dtype:
         raise TorchRuntimeError(f"{scalar_type_name(a.dtype)} did not match {scalar_type_name(b.dtype)}")
@@ -31,10 +30,26 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     if atol < 0:
         raise TorchRuntimeError(f"atol must be greater than or equal to zero, but got {_num(atol)}")
     broadcast_shapes(tuple(a.shape), tuple(b.shape))  # torch's message where they do not broadcast
+    return a, b
+
+
+def _isclose(a, b, rtol, atol, equal_nan):
     if a.dtype.kind == "b":
-        return bool((a == b).all())
+        return a == b
     with np.errstate(invalid="ignore", over="ignore"):
-        return bool(B.xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan).all())
+        return B.xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise |input - other| <= atol + rtol * |other| (a bool tensor); both of one dtype, as torch's."""
+    a, b = _checked("isclose", input, other, rtol, atol)
+    return Tensor._make(_isclose(a, b, rtol, atol, equal_nan))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """|input - other| <= atol + rtol * |other| everywhere (broadcast); both of one dtype."""
+    a, b = _checked("allclose", input, other, rtol, atol)
+    return bool(_isclose(a, b, rtol, atol, equal_nan).all())
 
 
 def equal(input, other) -> bool:
@@ -45,3 +60,9 @@ def equal(input, other) -> bool:
     if a.shape != b.shape:
         return False
     return bool((a == b).all())
+
+
+# as Tensor methods too (t.allclose(o), t.equal(o), t.isclose(o))
+Tensor.allclose = allclose
+Tensor.equal = equal
+Tensor.isclose = isclose

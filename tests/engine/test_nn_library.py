@@ -149,6 +149,13 @@ COMPARE = [
     lambda lib: lib.equal(lib.tensor([1.0, float("nan")]), lib.tensor([1.0, float("nan")])),
     lambda lib: lib.equal(lib.tensor([1.0, 2]), [1.0, 2]),
     lambda lib: lib.equal(lib.tensor([True]), lib.tensor([1])),
+    lambda lib: lib.isclose(lib.tensor([1.0, 2]), lib.tensor([1.0, 2], dtype=lib.float64)),
+    lambda lib: lib.isclose(lib.tensor([1.0, 2, float("nan")]), lib.tensor([1.0, 2.1, float("nan")]), equal_nan=True),
+    lambda lib: lib.isclose(lib.tensor([1.0, 2]), lib.tensor([1.0, 2.5]), rtol=-1.5),
+    lambda lib: lib.isclose(lib.tensor([[1.0], [2.0]]), lib.tensor([1.0, 2.0])),
+    lambda lib: lib.tensor([1.0, 2]).allclose(lib.tensor([1.0, 2.0000001])),
+    lambda lib: lib.tensor([1.0, 2]).equal(lib.tensor([1.0, 2])),
+    lambda lib: lib.tensor([1.0, 2]).isclose(lib.tensor([1.0, 3])),
 ]
 
 
