@@ -36,7 +36,7 @@ _out.install(globals())  # out= on the common functions (the catalog's own entri
 
 from engine import cuda, linalg, nn, optim  # noqa: E402, F401
 from engine._device import device, get_default_device, set_default_device  # noqa: E402, F401
-from engine.compare import allclose, equal  # noqa: E402, F401
+from engine.compare import allclose, equal, isclose  # noqa: E402, F401
 from engine.evaluate import PlanCache, evaluate, evaluate_json  # noqa: E402
 from engine.ops.factory import manual_seed  # noqa: E402, F401
 from engine.serialization import load, save  # noqa: E402, F401
