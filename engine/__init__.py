@@ -30,13 +30,21 @@ from engine.catalog import FUNCTIONS, METHODS  # noqa: E402
 _methods.install(METHODS)
 globals().update(FUNCTIONS)  # engine.add, engine.matmul, ... from the op catalog
 
-from engine import linalg, nn  # noqa: E402, F401
+from engine import _out  # noqa: E402
+
+_out.install(globals())  # out= on the common functions (the catalog's own entries stay as they are)
+
+from engine import cuda, linalg, nn, optim  # noqa: E402, F401
+from engine._device import device, get_default_device, set_default_device  # noqa: E402, F401
+from engine.compare import allclose, equal, isclose  # noqa: E402, F401
 from engine.ops.factory import manual_seed  # noqa: E402, F401
 from engine.program import PlanCache, evaluate, evaluate_json  # noqa: E402
+from engine.serialization import load, save  # noqa: E402, F401
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy",
            "evaluate", "evaluate_json", "PlanCache", "autograd", "nn", "linalg", "no_grad", "enable_grad",
-           "EngineError",
+           "EngineError", "device", "cuda", "optim", "save", "load", "allclose", "equal", "set_default_device",
+           "get_default_device",
            *FUNCTIONS]
 
 # torch.autograd.functional, gradcheck and torch.func: as torch, `autograd.gradcheck` is the function (the

@@ -87,8 +87,16 @@ class Tensor:
         t._vflags = 0  # VIEW_MULTI: one of several views an op returned; VIEW_NO_GRAD: made under no_grad
         return t
 
+    def __new__(cls, *args, **kwargs):
+        """torch.Tensor(...), the legacy constructor: Tensor(2, 3) (a size), Tensor([..]) (data, default
+        float dtype), Tensor(other) (an alias of other's storage), Tensor() (empty)."""
+        if cls is not Tensor:  # a subclass with no __new__ of its own builds from data as Tensor does
+            t = Tensor.__new__(Tensor, *args, **kwargs)
+            return cls._make(t._data)
+        return _legacy_new(args, kwargs)
+
     def __init__(self, *args, **kwargs):
-        raise TypeError("use engine.tensor(data) to build a Tensor")
+        pass  # __new__ built it
 
     # ----- autograd attributes -----
 
@@ -277,11 +285,13 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu" if B.xp is np else "cuda:0"
+        from engine._device import of_array  # noqa: PLC0415
+
+        return of_array(self._data)
 
     @property
     def is_cuda(self):
-        return B.xp is not np
+        return not isinstance(self._data, np.ndarray | np.generic)
 
     def stride(self, dim=None):
         """Element strides of the array's actual layout (transposed and expanded views have torch's
@@ -319,7 +329,10 @@ class Tensor:
     def tolist(self):
         return B.to_numpy(self._data).tolist()
 
-    def numpy(self, force=False):
+    def numpy(self, *args, force=False):
+        if args:
+            raise TorchTypeError(f"numpy() takes 0 positional arguments but {len(args)} "
+                                 f"{'was' if len(args) == 1 else 'were'} given")
         if self.requires_grad and not force:
             raise TorchRuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
@@ -387,15 +400,10 @@ class Tensor:
         return (_rebuild, (B.to_numpy(self._data), self.requires_grad))
 
     def to(self, *args, **kwargs):
-        dt = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, D.dtype):
-                dt = a
-        if dt is None or dt.np == self._data.dtype:
-            return self
-        from engine.ops.pointwise import to_dtype  # noqa: PLC0415
+        """Tensor.to(device, dtype), .to(dtype), .to(other): self where nothing changes (engine/_device.py)."""
+        from engine._device import move, parse_to  # noqa: PLC0415
 
-        return to_dtype(self, dt)
+        return move(self, *parse_to(args, kwargs))
 
     def type(self, dtype=None):
         if dtype is None:
@@ -423,7 +431,10 @@ class Tensor:
         return self.to(D.bool_)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking=False):
+        return self.to("cuda" if device is None else device if not isinstance(device, int) else f"cuda:{device}")
 
     def clone(self, memory_format=None):
         from engine.ops.pointwise import clone  # noqa: PLC0415
@@ -460,6 +471,55 @@ class _RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def _legacy_new(args, kwargs):
+    """torch's legacy constructor (torch/csrc/utils/tensor_new.cpp legacy_tensor_new), its errors included."""
+    from engine._device import as_device, check_target  # noqa: PLC0415
+
+    extra = set(kwargs) - {"device"}
+    if extra:
+        def tn(x):
+            return "torch.dtype" if isinstance(x, D.dtype) else type(x).__name__
+
+        got = ", ".join([tn(a) for a in args] + [f"{k}={tn(v)}" for k, v in kwargs.items()])
+        raise TorchTypeError(
+            f"new() received an invalid combination of arguments - got ({got}), but expected one of:\n"
+            " * (*, torch.device device = None)\n"
+            f"      didn't match because some of the keywords were incorrect: {', '.join(sorted(extra))}\n"
+            " * (torch.Storage storage)\n * (Tensor other)\n * (tuple of ints size, *, torch.device device = None)\n"
+            " * (object data, *, torch.device device = None)\n")
+    if kwargs.get("device") is not None:
+        d = as_device(kwargs["device"])
+        if d.type != ("cpu" if B.xp is np else "cuda"):
+            check_target(d)
+    dt = D.default_float
+    if not args:
+        return Tensor._make(B.xp.zeros((0,), dtype=dt.np))
+    first = args[0]
+    if len(args) == 1 and isinstance(first, Tensor):
+        return Tensor._make(first._data)  # shares the storage, whatever its dtype (as torch's does)
+    if len(args) == 1 and isinstance(first, Size):
+        args = tuple(first)
+    if all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in args):
+        size = tuple(int(a) for a in args)
+        for s in size:
+            if s < 0:
+                raise TorchRuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        return Tensor._make(B.xp.zeros(size, dtype=dt.np))  # torch leaves it uninitialised; zeros here
+    if len(args) == 1:
+        if isinstance(first, str):
+            raise TorchTypeError(f"new(): invalid data type '{type(first).__name__}'")
+        if not isinstance(first, list | tuple) and not _is_array(first):
+            mod = type(first).__module__
+            name = type(first).__name__ if mod == "builtins" else f"{mod}.{type(first).__name__}"
+            raise TorchTypeError(f"new(): data must be a sequence (got {name})")
+        return tensor(first, dtype=dt)
+    for i, a in enumerate(args):
+        if not (isinstance(a, int | np.integer) and not isinstance(a, bool)):
+            raise TorchTypeError(f"new(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                                 f"\"type must be tuple of ints,but got {type(a).__name__}\"")
+    raise AssertionError("unreachable")
 
 
 def _rebuild(arr, requires_grad):

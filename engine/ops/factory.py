@@ -8,6 +8,7 @@ import numpy as np
 from engine import _backend as B
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError
+from engine.ops._torch_range import arange_values, linspace_values
 from engine.ops._util import size_arg
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
@@ -127,7 +128,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device
         raise TorchRuntimeError("upper bound and larger bound inconsistent with step sign")
     dt = dtype or D.result_type(start, end, step)
     n = max(0, int(np.ceil((end - start) / step)))
-    arr = (start + step * np.arange(n, dtype=np.float64)) if dt.is_floating_point else np.arange(start, end, step)
+    arr = arange_values(start, step, n, dt.np) if dt.is_floating_point else np.arange(start, end, step)
     return _finish(np.asarray(arr).astype(dt.np), requires_grad)
 
 
@@ -135,7 +136,7 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None)
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
-    return _finish(np.linspace(start, end, int(steps)).astype(dt.np), requires_grad)
+    return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, requires_grad=False, device=None) -> Tensor:

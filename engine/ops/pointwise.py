@@ -260,8 +260,21 @@ def _pow_ts(a, exponent):
         a = a.astype(np.int64)
     if exponent == 2:
         return a * a  # np.multiply for arrays; NumPy's scalar arithmetic (the same IEEE product) for a scalar
-    if exponent == 0.5 and a.dtype.kind == "f":
-        return np.sqrt(a)
+    if a.dtype.kind == "f" and a.dtype != np.float16:
+        # torch's CPU kernel (PowKernel.cpp) multiplies for these exponents rather than calling pow: the same
+        # operations give the same bits
+        if exponent == 3:
+            return a * a * a
+        if exponent == 0.5:
+            return np.sqrt(a)
+        one = a.dtype.type(1)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if exponent == -1:
+                return one / a
+            if exponent == -2:
+                return one / (a * a)
+            if exponent == -0.5:
+                return one / np.sqrt(a)
     return np.power(a, exponent)
 
 

@@ -15,6 +15,7 @@ from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
 from engine.ops import pointwise as P
 from engine.ops import registry as _registry
 from engine.ops import shape as S
+from engine.ops._torch_sum import torch_sum
 from engine.ops._util import list_str, wrap_dim, wrap_dims
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
@@ -31,114 +32,8 @@ def _acc_dtype(a, dtype):
 
 
 # ----- torch's summation order (SumKernel.cpp's cascade_sum), so float sums agree to the last bit -----
-# Replaying torch's order costs ~10 NumPy calls a sum (16-80 us against 2-7 us for np.sum), which made the
-# MLP benchmark 2x torch and dominated the gradient reductions of broadcast inputs. It is kept for the small
-# sums a person reads off a printout; past this size np.sum's pairwise order differs from torch's only in the
-# last bits. (torch itself splits reductions across threads past at::internal::GRAIN_SIZE, 32768.)
-_TORCH_SUM_MAX = 64
-
-
-def _ceil_log2(x):
-    return 0 if x <= 1 else int(x - 1).bit_length()
-
-
-def _seq(a):
-    """Sum over axis 0, one rounding per step, from a +0 accumulator."""
-    out = np.zeros(a.shape[1:], a.dtype)
-    for i in range(a.shape[0]):
-        out = out + a[i]
-    return out
-
-
-def _cascade(rows):
-    """multi_row_sum: rows (S, ...) summed over axis 0 in torch's cascade (levels of G = 2**p rows)."""
-    s = rows.shape[0]
-    g = 1 << builtins.max(4, _ceil_log2(s) // 4)
-    tail = rows.shape[1:]
-    n0 = s // g
-    acc0 = _seq(rows[n0 * g :])
-    if n0 == 0:
-        return acc0
-    chunks = _seq(np.moveaxis(rows[: n0 * g].reshape((n0, g) + tail), 1, 0))
-    n1 = n0 // g
-    acc1 = _seq(chunks[n1 * g :])
-    l1 = _seq(np.moveaxis(chunks[: n1 * g].reshape((n1, g) + tail), 1, 0)) if n1 else chunks[:0]
-    n2 = n1 // g
-    acc2 = _seq(l1[n2 * g :])
-    l2 = _seq(np.moveaxis(l1[: n2 * g].reshape((n2, g) + tail), 1, 0)) if n2 else l1[:0]
-    acc3 = _seq(l2)
-    return ((acc0 + acc1) + acc2) + acc3
-
-
-def _row_sum(items):
-    """row_sum: items (n, ...) summed over axis 0 with 4 interleaved accumulators (ilp) and the cascade."""
-    n = items.shape[0]
-    s = n // 4
-    tail = items.shape[1:]
-    partial = _cascade(items[: s * 4].reshape((s, 4) + tail)) if s else np.zeros((4,) + tail, items.dtype)
-    p0 = partial[0]
-    for i in range(s * 4, n):
-        p0 = p0 + items[i]
-    for k in range(1, 4):
-        p0 = p0 + partial[k]
-    return p0
-
-
-def _inner_sum(x):
-    """x (R, n) summed over its contiguous last axis: vectorized_inner_sum / scalar_inner_sum."""
-    r, n = x.shape
-    w = 32 // x.dtype.itemsize
-    if n < w:
-        return _row_sum(B.xp.ascontiguousarray(x.T))
-    v = n // w
-    vacc = _row_sum(B.xp.ascontiguousarray(x[:, : v * w].reshape(r, v, w).transpose(1, 0, 2)))  # (R, W)
-    final = np.zeros(r, x.dtype)
-    for c in range(v * w, n):
-        final = final + x[:, c]
-    for lane in range(w):
-        final = final + vacc[:, lane]
-    return final
-
-
-def _outer_sum(x):
-    """x (B, size0, size1) summed over axis 1, the kept axis 2 contiguous: vectorized / scalar_outer_sum."""
-    b, n, m = x.shape
-    w = 32 // x.dtype.itemsize
-    j1 = (m // (4 * w)) * 4 * w if m >= w else (m // 4) * 4
-    rows = np.moveaxis(x, 1, 0)  # (size0, B, size1)
-    out = np.empty((b, m), x.dtype)
-    if j1:
-        out[:, :j1] = _cascade(rows[:, :, :j1])
-    if j1 < m:
-        out[:, j1:] = _row_sum(rows[:, :, j1:])
-    return out
-
-
-def torch_sum(a, axes):
-    """The float32 / float64 sum of a C-contiguous array over `axes` (sorted tuple) in the order torch's CPU
-    kernel adds, or None where that order is not modelled (the caller falls back to NumPy)."""
-    if a.dtype not in (np.float32, np.float64) or a.size > _TORCH_SUM_MAX or a.size == 0:
-        return None
-    if not a.flags.c_contiguous or not isinstance(a, np.ndarray):
-        return None
-    shape = a.shape
-    keep = [(i, s) for i, s in enumerate(shape) if s != 1]
-    red = [k for k, (i, s) in enumerate(keep) if i in axes]
-    sizes = [s for _, s in keep]
-    out_shape = tuple(1 if i in axes else s for i, s in enumerate(shape))
-    if not red:
-        return (a + 0.0).reshape(out_shape)
-    lo, hi = red[0], red[-1]
-    if hi - lo + 1 != len(red):
-        return None
-    pre = int(np.prod(sizes[:lo])) if lo else 1
-    mid = int(np.prod(sizes[lo : hi + 1]))
-    post = int(np.prod(sizes[hi + 1 :])) if hi + 1 < len(sizes) else 1
-    if post == 1:
-        res = _inner_sum(a.reshape(pre, mid))
-    else:
-        res = _outer_sum(a.reshape(pre, mid, post))
-    return (res + 0.0).reshape(out_shape)
+# engine/ops/_torch_sum.py replays it for contiguous float32/float64 arrays: full sums of any size (torch's
+# two-pass split among its threads past GRAIN_SIZE included) and dim sums below GRAIN_SIZE.
 
 
 def _fsum(a, axes, keepdims):
@@ -953,8 +848,9 @@ def _cum_fwd(fn):
         acc = dtype.np if dtype is not None else (np.int64 if a.dtype.kind in "biu" else a.dtype)
         if a.ndim == 0:
             return a.astype(acc)
-        if np.dtype(acc) == np.float16:
-            return _out(fn(a, axis=d, dtype=np.float32).astype(np.float16))
+        if np.dtype(acc) in (np.float16, np.float32):  # torch accumulates in acc_type: float for half, double
+            wide = np.float32 if np.dtype(acc) == np.float16 else np.float64  # for float (cpu_cum_base_kernel)
+            return _out(fn(a, axis=d, dtype=wide).astype(acc))
         return _out(fn(a, axis=d, dtype=acc))
 
     return f
