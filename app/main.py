@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from app import __version__
+from app.core.body import BodyBudget
 from app.core.config import Settings, get_settings
 from app.core.errors import install_handlers
 from app.core.front import Front, FrontedAPI, InFlight
@@ -53,7 +54,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     headers."""
     app.add_middleware(Front, metrics=app.state.metrics, log_access=settings.access_log,
                        keys=settings.api_key_list(), in_flight=app.state.in_flight, limited=("/v1/evaluate",),
-                       direct=evaluate.DIRECT)
+                       direct=evaluate.DIRECT, max_body_bytes=settings.max_body_bytes,
+                       bodies=BodyBudget(settings.body_budget_bytes(), settings.retry_after_s))
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],

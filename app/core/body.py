@@ -1,4 +1,5 @@
-"""Request bodies: read under a size limit, parsed by orjson, with duplicate keys refused."""
+"""Request bodies: declared JSON, read under a size limit and a process-wide budget, parsed by orjson, with
+duplicate keys refused."""
 from __future__ import annotations
 
 import json
@@ -9,34 +10,106 @@ import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
-from app.core.errors import BodyTooLarge, InvalidJSON, MissingBody
+from app.core.errors import BodyTooLarge, InvalidJSON, MissingBody, OverCapacity, UnsupportedMediaType
+
+# An answer sent before the whole body was read closes the connection: what the client still sends is not
+# read for nothing, nor mistaken for its next request.
+CLOSE = {"Connection": "close"}
 
 
 def _too_large(size: int | str, limit: int) -> BodyTooLarge:
-    return BodyTooLarge(f"request body of {size} bytes is over the limit max_body_bytes={limit}", ["body"])
+    return BodyTooLarge(f"request body of {size} bytes is over the limit max_body_bytes={limit}", ["body"],
+                        CLOSE)
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+def check_json_media_type(scope: Scope) -> None:
+    """415 unless the body is declared `application/json` (parameters allowed, charset UTF-8 only). A web page
+    can POST text/plain, form data or no type at all to any origin without a CORS preflight; to send
+    application/json it must ask first, so a server on localhost is not a target for every page a user opens."""
+    for k, v in scope["headers"]:
+        if k == b"content-type":
+            if v == b"application/json":
+                return
+            kind, _, params = v.partition(b";")
+            if kind.strip().lower() == b"application/json" and all(
+                    name.strip().lower() != b"charset" or value.strip().strip(b'"').lower() in (b"utf-8", b"utf8")
+                    for name, _, value in (p.partition(b"=") for p in params.split(b";") if p.strip())):
+                return
+            got = v.decode("latin-1")[:100]
+            raise UnsupportedMediaType(f"the body must be JSON, sent as Content-Type: application/json (got "
+                                       f"{got!r})", ["header", "content-type"], CLOSE)
+    raise UnsupportedMediaType("the body must be JSON, sent as Content-Type: application/json (the request "
+                               "has no Content-Type)", ["header", "content-type"], CLOSE)
+
+
+class BodyBudget:
+    """Bytes of request bodies this process holds at once: a process-wide bound, so that hundreds of large or
+    slow bodies cannot grow memory without one. The front door takes a body's bytes as they arrive and gives
+    them back once its request is answered (the parsed document and the engine's arrays, which grow from the
+    body, live no longer than that). A body's first `free` bytes are not counted: every connection may hold
+    that much (uvicorn itself buffers 64 KiB of a body per connection), connections are bounded
+    (GRADSERVE_MAX_CONNECTIONS), and so small requests, most of them, are never refused for the large ones
+    that fill the budget. One event loop: no lock."""
+
+    free = 64 * 1024
+
+    def __init__(self, limit: int, retry_after_s: int):
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.used = 0
+
+    def charge(self, size: int) -> int:
+        """What a body of `size` bytes takes from the budget."""
+        return size - self.free if size > self.free else 0
+
+    def refusal(self) -> OverCapacity:
+        return OverCapacity(f"the server holds as many request bodies as it may (max_buffered_body_bytes="
+                            f"{self.limit}); retry later", ["body"],
+                            {"Retry-After": str(self.retry_after_s), **CLOSE})
+
+    def take(self, n: int) -> None:
+        if self.used + n > self.limit:
+            raise self.refusal()
+        self.used += n
+
+    def give(self, n: int) -> None:
+        self.used -= n
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, budget: BodyBudget | None = None) -> bytes:
     """The whole body, refused as soon as it is known to pass `limit`: by Content-Length, else while
-    streaming. A client gone before the end raises ClientDisconnect, as Request.stream() does."""
+    streaming. A client gone before the end raises ClientDisconnect, as Request.stream() does. With a
+    `budget`, the body's bytes are taken from it as they arrive (503 where it has too few); the caller gives
+    back budget.charge(len(body)) once done with it (on an error, this function gives back what it took)."""
     for k, v in scope["headers"]:
         if k == b"content-length":
-            if v.isdigit() and int(v) > limit:
-                raise _too_large(v.decode(), limit)
+            if v.isdigit():
+                if int(v) > limit:
+                    raise _too_large(v.decode(), limit)
+                if budget is not None and budget.used + budget.charge(int(v)) > budget.limit:
+                    raise budget.refusal()
             break
     chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(f"more than {limit}", limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                grown = size + len(chunk)
+                if grown > limit:
+                    raise _too_large(f"more than {limit}", limit)
+                if budget is not None and grown > budget.free:
+                    budget.take(budget.charge(grown) - budget.charge(size))
+                size = grown
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            elif message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+    except BaseException:
+        if budget is not None:
+            budget.give(budget.charge(size))
+        raise
 
 
 _SCALARS = frozenset((int, float, str, bool, type(None)))
