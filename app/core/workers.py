@@ -3,8 +3,10 @@
 Each worker is a fresh interpreter (never a fork: the server has threads, and CUDA does not survive a fork;
 nor multiprocessing's spawn, which re-runs the server's __main__ script in every child) that answers one
 call at a time over its own socket. A call past its deadline gets the worker SIGKILLed, reaped and replaced
-in the background; so does a worker that dies mid-call. Other calls go on meanwhile. This module imports
-neither FastAPI nor the engine, so a worker starts with only what `preload` names.
+in the background; so does a worker that dies mid-call, and one that dies while idle, as it dies: the event
+loop watches an idle worker's socket, which turns readable (EOF) when the process ends, so no request is
+sent to a dead worker. Other calls go on meanwhile. This module imports neither FastAPI nor the engine, so
+a worker starts with only what `preload` names.
 """
 from __future__ import annotations
 
@@ -126,6 +128,8 @@ class Worker:
             self.conn = Connection(ours.detach())
         self.pid = self.proc.pid
         self.busy = False
+        self.idle = False  # in the pool's queue of idle workers
+        self.dead = False  # found dead (or broken) while idle, and retired
         self._lock = threading.Lock()
         self._reaped = False
 
@@ -211,7 +215,7 @@ class WorkerPool:
         self._workers.add(w)
         ready = not self._closed and await anyio.to_thread.run_sync(w.wait_ready, self.start_timeout)
         if ready and not self._closed:
-            self._idle.put_nowait(w)
+            self._put_idle(w)
             return
         await anyio.to_thread.run_sync(w.kill)
         self._workers.discard(w)
@@ -228,6 +232,36 @@ class WorkerPool:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _put_idle(self, w: Worker) -> None:
+        """Into the idle queue, watched: its socket turns readable only where the worker died (EOF) or broke
+        the protocol (it sends nothing unasked); either way it is replaced then, not when next used."""
+        w.idle = True
+        self._idle.put_nowait(w)
+        try:
+            asyncio.get_running_loop().add_reader(w.conn.fileno(), self._stirred, w)
+        except (NotImplementedError, OSError):  # a loop without add_reader: found at its next call instead
+            pass
+
+    def _take_idle(self, w: Worker) -> None:
+        """Out of the idle queue, unwatched (its caller reads the socket now)."""
+        w.idle = False
+        try:
+            asyncio.get_running_loop().remove_reader(w.conn.fileno())
+        except (NotImplementedError, OSError, ValueError):
+            pass
+
+    def _stirred(self, w: Worker) -> None:
+        if w.idle and not w.dead:
+            self._take_idle(w)
+            self._found_dead(w)
+
+    def _found_dead(self, w: Worker) -> None:
+        w.dead = True
+        log.warning("compute worker %s died while idle (exit code %s); replacing it", w.pid, w.exitcode)
+        task = asyncio.get_running_loop().create_task(self._retire(w))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _retire(self, w: Worker) -> int | None:
         self._workers.discard(w)
         code = await anyio.to_thread.run_sync(w.kill)
@@ -240,10 +274,18 @@ class WorkerPool:
         if self._closed or self._idle is None:
             raise PoolClosed("the worker pool is not running")
         deadline = time.monotonic() + timeout
-        try:
-            w = await asyncio.wait_for(self._idle.get(), timeout)
-        except TimeoutError:
-            raise WorkerTimeout(f"no compute worker became free within {timeout:g} s", waited=True) from None
+        while True:
+            try:
+                w = await asyncio.wait_for(self._idle.get(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise WorkerTimeout(f"no compute worker became free within {timeout:g} s", waited=True) \
+                    from None
+            if w.dead:  # retired by the watch while it waited in the queue
+                continue
+            self._take_idle(w)
+            if w.exitcode is None:
+                break
+            self._found_dead(w)  # died just now, before the watch saw it
         w.busy = True
         try:
             reply = await anyio.to_thread.run_sync(w.call, fn, args, deadline)
@@ -256,7 +298,7 @@ class WorkerPool:
             if self._closed:
                 await anyio.to_thread.run_sync(w.stop)
             else:
-                self._idle.put_nowait(w)
+                self._put_idle(w)
             if kind == "ok":
                 return reply[1]
             exc, tb = reply[1], reply[2]
@@ -273,7 +315,7 @@ class WorkerPool:
             "size": self.size,
             "alive": sum(w.is_alive() for w in workers),
             "busy": sum(w.busy for w in workers),
-            "idle": self._idle.qsize() if self._idle is not None else 0,
+            "idle": sum(w.idle and not w.dead for w in workers),
             "restarts": self.restarts,
             "processes": [{"pid": w.pid, "busy": w.busy} for w in workers],
         }
@@ -283,7 +325,10 @@ class WorkerPool:
         self._closed = True
         idle = []
         while self._idle is not None and not self._idle.empty():
-            idle.append(self._idle.get_nowait())
+            w = self._idle.get_nowait()
+            if not w.dead:
+                self._take_idle(w)
+                idle.append(w)
         others = [w for w in self._workers if w not in idle]
 
         def stop_all():
