@@ -41,9 +41,10 @@ class Settings(BaseSettings):
         512, gt=0, description="Open connections per server process; one more is answered 503 and closed "
                                "(`gradserve serve`).")
     max_buffered_body_bytes: int = Field(
-        32 * MiB, gt=0, description="Request bytes of /v1/evaluate bodies this process holds at once, from "
-                                    "the first byte read until the answer is sent (at least max_body_bytes); "
-                                    "a body that would pass it gets 503 with Retry-After.")
+        32 * MiB, gt=0, description="Bytes of /v1/evaluate bodies this process holds at once, past each "
+                                    "body's first 64 KiB, from the first byte read until the answer is sent "
+                                    "(never less than max_body_bytes); a body that would pass it gets 503 "
+                                    "with Retry-After.")
 
     # Compute placement.
     compute_workers: int = Field(

@@ -28,6 +28,7 @@ import logging
 import random
 import re
 import time
+from types import SimpleNamespace
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -131,6 +132,8 @@ class Front:
             if status:  # too late for a clean body: log, and let the connection close
                 log.error("error after the response started", exc_info=exc)
             else:
+                if "route" not in scope:  # refused before it was routed (413, 408, 503 of a limited path)
+                    scope["route"] = self._limited_route(scope["path"])
                 await to_response(exc)(scope, receive, send_wrapped)
         finally:
             elapsed = time.perf_counter() - t0
@@ -142,6 +145,12 @@ class Front:
                 m.observe(scope["method"], route, status, elapsed, kept, evaluate)
             if self.log_access:
                 log_access(scope, route, status, elapsed, rid)
+
+    def _limited_route(self, path: str) -> SimpleNamespace | None:
+        """For the metrics and the access log, the route of a limited path refused before its route ran: the
+        path ending it matched, the template the router's route has."""
+        path = path.rstrip("/")
+        return next((SimpleNamespace(path=end) for end in self.limited if path.endswith(end)), None)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The request answered through `send`; or, for a direct route, its 200 body, for the caller to write."""

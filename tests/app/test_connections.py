@@ -135,6 +135,10 @@ def test_header_only_connections_hold_no_slot(srv):
         assert status == 408 and closed, body
         assert body["detail"][0]["loc"] == ["body"]
     assert status_of(srv) == {"GET": 200, "POST": 200}
+    # the front door counts what the connection answered in its place, and nothing is a 500
+    metrics = srv.client.get("/metrics").text
+    assert 'gradserve_http_requests_total{method="POST",route="/v1/evaluate",status="408"}' in metrics
+    assert 'status="500"' not in metrics and 'status="499"' not in metrics
 
 
 def test_a_body_that_trickles_after_the_answer_is_cut_off(srv):
