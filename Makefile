@@ -16,7 +16,7 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz fuzz-cli load install install-dev clean
+.PHONY: help run test bench lint fuzz fuzz-cli load redteam install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
 	@echo "make load   load test + 10-minute soak (python -m bench.load; ARGS='--soak-seconds 20' for short)"
+	@echo "make redteam  issue 14's attacks against a live local server, one line each (python -m bench.redteam)"
 	@echo "make clean  remove .venv and caches"
 
 $(BIN)/python:
@@ -91,6 +92,12 @@ fuzz-cli: $(RUNTIME_STAMP) $(FUZZ_STAMP)
 # Load test + soak (bench/load.py): the highest rate with 0 errors for 60 s, then 10 minutes at 80% of it.
 load: $(RUNTIME_STAMP)
 	$(BIN)/python -m bench.load $(ARGS)
+
+# Red team (bench/redteam.py): the attacks that once hurt the service, against a server of this tree on a free
+# port of 127.0.0.1, one table line each (status, time, worst /healthz latency, peak RSS, verdict); exits 1
+# where any attack failed. ARGS='--only seed,headers' picks some; '--url URL --pid PID' attacks a running one.
+redteam: $(RUNTIME_STAMP)
+	$(BIN)/python -m bench.redteam $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
