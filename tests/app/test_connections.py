@@ -15,7 +15,7 @@ import pytest
 from .conftest import Server, cheap_program, wait_until
 
 MiB = 1 << 20
-TIMEOUT_S = 6  # the servers' GRADSERVE_BODY_TIMEOUT_S: long enough to open hundreds of connections within it
+TIMEOUT_S = 4  # the servers' GRADSERVE_BODY_TIMEOUT_S: long enough to open hundreds of connections within it
 READ_S = 60  # how long a test waits for the server to answer or close a connection (never a time assertion)
 
 
