@@ -1,8 +1,8 @@
 """The app's front door: one pure ASGI layer for what every HTTP request gets, and the direct dispatch of
 the hot route.
 
-Every request, in this order: a request id (echoed as X-Request-ID), the API key check (401), a POST body
-declared JSON (415), then for the evaluate path its whole body read, under max_body_bytes (413) and the
+Every request, in this order: a request id (echoed as X-Request-ID), the API key check (401), then for the
+evaluate path a POST body declared JSON (415) and its whole body read, under max_body_bytes (413) and the
 process's budget of buffered body bytes (503 with Retry-After), and only then its in-flight slot (503 with
 Retry-After), so that a connection that is slow to send its body holds no slot (app/core/protocol.py
 closes it, 408, at GRADSERVE_BODY_TIMEOUT_S); a last-resort catch-all (whatever escaped the exception
@@ -159,12 +159,12 @@ class Front:
             await refused(scope, receive, send)
             return None
         post = scope["method"] == "POST"
-        if post:
-            check_json_media_type(scope)
         path = scope["path"]
         if not path.rstrip("/").endswith(self.limited):
             return await self._dispatch(scope, receive, send, post)
         # The whole body first: a slot is taken only by a request that is complete.
+        if post:
+            check_json_media_type(scope)
         body = await read_body(scope, receive, self.max_body_bytes, self.bodies)
         try:
             f = self.in_flight
