@@ -13,7 +13,7 @@ from tests.app.conftest import Server, cheap_program
 from tests.app.test_cuda_routing import WORKER_ENV, big_program, front_env
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def frozen_pair():
     worker = Server(WORKER_ENV)
     front = Server({**front_env(worker.url), "GRADSERVE_TIME_LIMIT_S": "30", "GRADSERVE_CUDA_WORKER_TIMEOUT_S": "1",
