@@ -22,24 +22,22 @@ def _too_large(size: int | str, limit: int) -> BodyTooLarge:
                         CLOSE)
 
 
-def check_json_media_type(scope: Scope) -> None:
-    """415 unless the body is declared `application/json` (parameters allowed, charset UTF-8 only). A web page
-    can POST text/plain, form data or no type at all to any origin without a CORS preflight; to send
-    application/json it must ask first, so a server on localhost is not a target for every page a user opens."""
-    for k, v in scope["headers"]:
-        if k == b"content-type":
-            if v == b"application/json":
-                return
-            kind, _, params = v.partition(b";")
-            if kind.strip().lower() == b"application/json" and all(
-                    name.strip().lower() != b"charset" or value.strip().strip(b'"').lower() in (b"utf-8", b"utf8")
-                    for name, _, value in (p.partition(b"=") for p in params.split(b";") if p.strip())):
-                return
-            got = v.decode("latin-1")[:100]
-            raise UnsupportedMediaType(f"the body must be JSON, sent as Content-Type: application/json (got "
-                                       f"{got!r})", ["header", "content-type"], CLOSE)
-    raise UnsupportedMediaType("the body must be JSON, sent as Content-Type: application/json (the request "
-                               "has no Content-Type)", ["header", "content-type"], CLOSE)
+def _not_json(kind: bytes | None) -> UnsupportedMediaType | None:
+    """None where `kind` (a Content-Type) is `application/json` (parameters allowed, charset UTF-8 only), else
+    the 415. A web page can POST text/plain, form data or no type at all to any origin without a CORS
+    preflight; to send application/json it must ask first, so a server on localhost is not a target for every
+    page a user opens."""
+    if kind == b"application/json":
+        return None
+    if kind is not None:
+        base, _, params = kind.partition(b";")
+        if base.strip().lower() == b"application/json" and all(
+                name.strip().lower() != b"charset" or value.strip().strip(b'"').lower() in (b"utf-8", b"utf8")
+                for name, _, value in (p.partition(b"=") for p in params.split(b";") if p.strip())):
+            return None
+    got = f"got {kind.decode('latin-1')[:100]!r}" if kind is not None else "the request has no Content-Type"
+    return UnsupportedMediaType(f"the body must be JSON, sent as Content-Type: application/json ({got})",
+                                ["header", "content-type"], CLOSE)
 
 
 class BodyBudget:
@@ -76,19 +74,34 @@ class BodyBudget:
         self.used -= n
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int, budget: BodyBudget | None = None) -> bytes:
+READ = "gradserve.body"  # the scope key under which the front door hands on the body it read
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, budget: BodyBudget | None = None,
+                    json_only: bool = False) -> bytes:
     """The whole body, refused as soon as it is known to pass `limit`: by Content-Length, else while
     streaming. A client gone before the end raises ClientDisconnect, as Request.stream() does. With a
     `budget`, the body's bytes are taken from it as they arrive (503 where it has too few); the caller gives
-    back budget.charge(len(body)) once done with it (on an error, this function gives back what it took)."""
+    back budget.charge(len(body)) once done with it (on an error, this function gives back what it took).
+    `json_only`: 415 unless it is declared JSON. A body the front door read already (scope[READ]) is
+    returned as it is."""
+    body = scope.get(READ)
+    if body is not None:
+        return body
+    length = kind = None
     for k, v in scope["headers"]:
         if k == b"content-length":
-            if v.isdigit():
-                if int(v) > limit:
-                    raise _too_large(v.decode(), limit)
-                if budget is not None and budget.used + budget.charge(int(v)) > budget.limit:
-                    raise budget.refusal()
-            break
+            length = v
+        elif k == b"content-type" and kind is None:
+            kind = v
+    if json_only and (refusal := _not_json(kind)) is not None:
+        raise refusal
+    if length is not None and length.isdigit():
+        n = int(length)
+        if n > limit:
+            raise _too_large(n, limit)
+        if budget is not None and n > budget.free and budget.used + n - budget.free > budget.limit:
+            raise budget.refusal()
     chunks, size = [], 0
     try:
         while True:
@@ -101,9 +114,12 @@ async def read_body(scope: Scope, receive: Receive, limit: int, budget: BodyBudg
                 if budget is not None and grown > budget.free:
                     budget.take(budget.charge(grown) - budget.charge(size))
                 size = grown
-                chunks.append(chunk)
                 if not message.get("more_body", False):
-                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                    if not chunks:  # the common case: the whole body in one message
+                        return chunk
+                    chunks.append(chunk)
+                    return b"".join(chunks)
+                chunks.append(chunk)
             elif message["type"] == "http.disconnect":
                 raise ClientDisconnect()
     except BaseException:

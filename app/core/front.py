@@ -7,8 +7,8 @@ process's budget of buffered body bytes (503 with Retry-After), and only then it
 Retry-After), so that a connection that is slow to send its body holds no slot (app/core/protocol.py
 closes it, 408, at GRADSERVE_BODY_TIMEOUT_S); a last-resort catch-all (whatever escaped the exception
 handlers becomes a logged, clean 500), then metrics and one access-log line once it is answered. The body
-read here is handed on as the request's one `http.request` message; its bytes stay taken from the budget
-until the request is answered.
+read here is handed on in the scope (body.READ, which read_body returns), and to the router as the request's
+one `http.request` message; its bytes stay taken from the budget until the request is answered.
 
 `direct` routes (POST /v1/evaluate) are answered from here: their function gives the 200 body, which the
 front door writes itself (the headers the route's JSONBytes would send, then X-Request-ID), not through
@@ -34,7 +34,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.body import BodyBudget, check_json_media_type, read_body
+from app.core.body import READ, BodyBudget, read_body
 from app.core.errors import OverCapacity, to_response
 from app.core.observability import _TAIL, Metrics, log_access
 from app.core.security import refusal
@@ -163,34 +163,35 @@ class Front:
         if not path.rstrip("/").endswith(self.limited):
             return await self._dispatch(scope, receive, send, post)
         # The whole body first: a slot is taken only by a request that is complete.
-        if post:
-            check_json_media_type(scope)
-        body = await read_body(scope, receive, self.max_body_bytes, self.bodies)
+        budget = self.bodies
+        body = await read_body(scope, receive, self.max_body_bytes, budget, json_only=post)
         try:
             f = self.in_flight
             if f.count >= f.limit:
                 raise OverCapacity(f"the server is at capacity ({f.limit} evaluations in flight); retry later",
                                    headers={"Retry-After": str(f.retry_after_s)})
             f.count += 1
+            scope[READ] = body  # for read_body, the direct route's and the router's
             try:
-                return await self._dispatch(scope, _replay(body, receive), send, post)
+                return await self._dispatch(scope, receive, send, post)
             finally:
                 f.count -= 1
         finally:
-            self.bodies.give(self.bodies.charge(len(body)))
+            if len(body) > budget.free:
+                budget.give(budget.charge(len(body)))
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, post: bool) -> bytes | None:
         direct = self.direct.get(scope["path"]) if post and not scope.get("root_path") else None
         if direct is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, _replay(scope.get(READ), receive) if READ in scope else receive, send)
             return None
         scope["route"] = direct[1]
         return await direct[0](scope, receive)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` for a request whose body the front door has read: the body, in one message; then the
-    connection's own messages (a disconnect)."""
+    """`receive` for the router's path of a request whose body the front door has read (a route other than
+    read_body may read it): the body, in one message; then the connection's own messages (a disconnect)."""
     pending = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def replay() -> Message:
