@@ -4,9 +4,11 @@ Each worker is a fresh interpreter (never a fork: the server has threads, and CU
 nor multiprocessing's spawn, which re-runs the server's __main__ script in every child) that answers one
 call at a time over its own socket. A call past its deadline gets the worker SIGKILLed, reaped and replaced
 in the background; so does a worker that dies mid-call, and one that dies while idle, as it dies: the event
-loop watches an idle worker's socket, which turns readable (EOF) when the process ends, so no request is
-sent to a dead worker. Other calls go on meanwhile. This module imports neither FastAPI nor the engine, so
-a worker starts with only what `preload` names.
+loop watches each worker's pidfd (Linux 5.3+), which turns readable when the process ends, so no request is
+sent to a dead worker (elsewhere, a call checks the worker it takes). Not its socket: uvloop's add_reader
+makes a descriptor non-blocking, and the blocking reads of the thread that waits for a reply then failed
+with EAGAIN on any reply longer than one read. Other calls go on meanwhile. This module imports neither
+FastAPI nor the engine, so a worker starts with only what `preload` names.
 """
 from __future__ import annotations
 
@@ -129,7 +131,12 @@ class Worker:
         self.pid = self.proc.pid
         self.busy = False
         self.idle = False  # in the pool's queue of idle workers
-        self.dead = False  # found dead (or broken) while idle, and retired
+        self.dead = False  # found dead while idle, and retired
+        self.watched = False  # its pidfd is on the event loop's watch
+        try:
+            self.pidfd: int | None = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # not Linux 5.3+: no watch
+            self.pidfd = None
         self._lock = threading.Lock()
         self._reaped = False
 
@@ -175,6 +182,8 @@ class Worker:
                 except subprocess.TimeoutExpired:  # unkillable (D state): left to subprocess's own reaping
                     log.error("compute worker %s did not die on SIGKILL", self.pid)
                 self.conn.close()
+                if self.pidfd is not None:  # off the loop's watch already (WorkerPool._unwatch)
+                    os.close(self.pidfd)
                 self._reaped = True
         return self.proc.returncode
 
@@ -233,24 +242,30 @@ class WorkerPool:
         task.add_done_callback(self._tasks.discard)
 
     def _put_idle(self, w: Worker) -> None:
-        """Into the idle queue, watched: its socket turns readable only where the worker died (EOF) or broke
-        the protocol (it sends nothing unasked); either way it is replaced then, not when next used."""
         w.idle = True
         self._idle.put_nowait(w)
-        try:
-            asyncio.get_running_loop().add_reader(w.conn.fileno(), self._stirred, w)
-        except (NotImplementedError, OSError):  # a loop without add_reader: found at its next call instead
-            pass
+        if not w.watched and w.pidfd is not None:  # watched from its first idle moment to its retirement
+            try:
+                asyncio.get_running_loop().add_reader(w.pidfd, self._exited, w)
+                w.watched = True
+            except (NotImplementedError, OSError):  # a loop without add_reader: found at its next call
+                pass
 
     def _take_idle(self, w: Worker) -> None:
-        """Out of the idle queue, unwatched (its caller reads the socket now)."""
         w.idle = False
-        try:
-            asyncio.get_running_loop().remove_reader(w.conn.fileno())
-        except (NotImplementedError, OSError, ValueError):
-            pass
 
-    def _stirred(self, w: Worker) -> None:
+    def _unwatch(self, w: Worker) -> None:
+        if w.watched:
+            w.watched = False
+            try:
+                asyncio.get_running_loop().remove_reader(w.pidfd)
+            except (NotImplementedError, OSError, ValueError):
+                pass
+
+    def _exited(self, w: Worker) -> None:
+        """Its pidfd turned readable: the process ended. An idle worker is retired now; a busy one by its
+        caller, who sees the end of its socket."""
+        self._unwatch(w)
         if w.idle and not w.dead:
             self._take_idle(w)
             self._found_dead(w)
@@ -264,6 +279,7 @@ class WorkerPool:
 
     async def _retire(self, w: Worker) -> int | None:
         self._workers.discard(w)
+        self._unwatch(w)
         code = await anyio.to_thread.run_sync(w.kill)
         self.restarts += 1
         if not self._closed:
@@ -296,6 +312,7 @@ class WorkerPool:
         kind = reply[0]
         if kind in ("ok", "raised"):
             if self._closed:
+                self._unwatch(w)
                 await anyio.to_thread.run_sync(w.stop)
             else:
                 self._put_idle(w)
@@ -330,6 +347,8 @@ class WorkerPool:
                 self._take_idle(w)
                 idle.append(w)
         others = [w for w in self._workers if w not in idle]
+        for w in self._workers:
+            self._unwatch(w)
 
         def stop_all():
             for w in idle:

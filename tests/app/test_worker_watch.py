@@ -7,6 +7,9 @@ import os
 import signal
 import time
 
+import pytest
+import uvloop
+
 from app.core.workers import WorkerPool
 from app.examples import EXAMPLES
 from tests.app.conftest import Server, children, pid_state, wait_until
@@ -44,6 +47,24 @@ def test_an_idle_worker_that_dies_is_reaped_and_replaced_without_a_call():
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_watch_leaves_replies_of_any_size_alone(loop):
+    """The server runs on uvloop, whose add_reader makes a descriptor non-blocking: a watch on the worker's
+    socket made every reply longer than one read fail (EAGAIN in the waiting thread: a 500, the worker
+    killed). The watch is on the pidfd; replies of every size come back, on either loop."""
+    async def main():
+        pool = WorkerPool(1)
+        await pool.start()
+        try:
+            for n in (10, 1 << 20, 16 << 20, 3 << 20, 10):
+                assert len(await pool.run(bytes, n, timeout=WAIT_S)) == n
+            assert pool.stats()["restarts"] == 0
+        finally:
+            await pool.close()
+
+    (uvloop.run if loop == "uvloop" else asyncio.run)(main())
+
+
 def test_a_worker_that_died_just_before_a_call_is_not_used():
     """Killed and the call made at once, before the watch can run: the call checks the worker it takes."""
     async def main():
@@ -73,6 +94,12 @@ def test_a_server_whose_idle_worker_was_killed_answers_every_request():
         for _ in range(4):
             r = s.client.post("/v1/evaluate", json=program)
             assert r.status_code == 200, r.text
+        # and answers of several MB, which come back from a worker in many reads
+        big = {"ops": [{"name": "x", "op": "ones", "args": [1000, 1000]},
+                       {"name": "y", "op": "matmul", "args": ["x", "x"]}], "outputs": ["x"]}
+        for _ in range(3):
+            r = s.client.post("/v1/evaluate", json=big)
+            assert r.status_code == 200 and len(r.json()["tensors"]["x"]["data"]) == 1000, r.text[:300]
         assert 'gradserve_compute_worker_restarts_total 1.0' in s.client.get("/metrics").text
     finally:
         s.stop()
