@@ -16,7 +16,7 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz fuzz-cli load scale-test install install-dev clean
+.PHONY: help run test bench lint fuzz fuzz-cli load scale-test redteam install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
 	@echo "make load   load test + 10-minute soak (python -m bench.load; ARGS='--soak-seconds 20' for short)"
 	@echo "make scale-test  1 vs 2 API replicas behind HAProxy under podman-compose, a replica lost under load"
+	@echo "make redteam  issue 14's attacks against a live local server, one line each (python -m bench.redteam)"
 	@echo "make clean  remove .venv and caches"
 
 $(BIN)/python:
@@ -98,6 +99,12 @@ load: $(RUNTIME_STAMP)
 # figures in docs/SCALING.md. ARGS='--seconds 30 --rounds 3' for longer runs.
 scale-test: $(DEV_STAMP)
 	$(BIN)/python deploy/scale/scale_test.py $(ARGS)
+
+# Red team (bench/redteam.py): the attacks that once hurt the service, against a server of this tree on a free
+# port of 127.0.0.1, one table line each (status, time, worst /healthz latency, peak RSS, verdict); exits 1
+# where any attack failed. ARGS='--only seed,headers' picks some; '--url URL --pid PID' attacks a running one.
+redteam: $(RUNTIME_STAMP)
+	$(BIN)/python -m bench.redteam $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__, openapi
+from app.core.body import BodyBudget
 from app.core.config import Settings, get_settings
 from app.core.errors import install_handlers
 from app.core.front import Front, FrontedAPI, InFlight
@@ -50,7 +51,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     headers."""
     app.add_middleware(Front, metrics=app.state.metrics, log_access=settings.access_log,
                        keys=settings.api_key_list(), in_flight=app.state.in_flight,
-                       limited=("/v1/evaluate", "/v1/evaluate/batch"), direct=evaluate.DIRECT)
+                       limited=("/v1/evaluate", "/v1/evaluate/batch"), direct=evaluate.DIRECT,
+                       max_body_bytes=settings.max_body_bytes,
+                       bodies=BodyBudget(settings.body_budget_bytes(), settings.retry_after_s))
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],

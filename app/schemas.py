@@ -470,8 +470,8 @@ class Workers(BaseModel):
 
 
 class Ready(BaseModel):
-    """Readiness, with the backends and workers."""
+    """Readiness; with the backends and workers only for a caller with a valid API key."""
 
     status: Literal["ready"] = Field(description="`ready` when requests can be served.")
-    backends: Backends = Field(description="Array backends available.")
-    workers: Workers = Field(description="Compute workers and load.")
+    backends: Backends | None = Field(None, description="Array backends available (with a valid API key).")
+    workers: Workers | None = Field(None, description="Compute workers and load (with a valid API key).")

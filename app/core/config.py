@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(16, gt=0, description="Evaluations in progress at once before 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After seconds sent with a 503 over capacity.")
 
+    # ----- Connections and request bodies (issue 14; read by app/core/protocol.py and app/core/front.py) -----
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers and body must arrive within this many seconds of its "
+                                "first byte: past it, 408 and the connection is closed (`gradserve serve`).")
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="Most bytes of a request's line and headers (431, connection closed).")
+    max_connections: int = Field(
+        512, gt=0, description="Open connections per server process; one more is answered 503 and closed "
+                               "(`gradserve serve`).")
+    max_buffered_body_bytes: int = Field(
+        32 * MiB, gt=0, description="Bytes of /v1/evaluate bodies this process holds at once, past each "
+                                    "body's first 64 KiB, from the first byte read until the answer is sent "
+                                    "(never less than max_body_bytes); a body that would pass it gets 503 "
+                                    "with Retry-After.")
+
     # Compute placement.
     compute_workers: int = Field(
         2, ge=0, description="Killable compute processes; 0 runs everything inline, with no hard time limit."
@@ -95,6 +110,10 @@ class Settings(BaseSettings):
                                "smaller graphs are faster on the CPU: a CUDA launch costs microseconds).")
     cuda_min_bytes: int = Field(
         32 * MiB, ge=0, description="`auto` runs on CUDA from this many estimated bytes of tensor traffic.")
+    cuda_worker_timeout_s: float = Field(
+        2.0, gt=0, description="A CUDA worker that does not connect, or answer a liveness probe (/healthz) "
+                               "while a request waits on it, within this many seconds counts as down: "
+                               "`auto` then runs on the CPU, `cuda` gets 503.")
     cuda_worker_retry_s: float = Field(
         5.0, ge=0, description="After the CUDA worker failed, `auto` stays on the CPU this long before "
                                "trying it again (`cuda` requests always try).")
@@ -117,6 +136,10 @@ class Settings(BaseSettings):
                            "providers you configure (an OpenTelemetry SDK, not shipped). Off, FastAPI does not "
                            "ask for those providers on every request (~3 us); /metrics and the access log "
                            "do not depend on it.")
+
+    def body_budget_bytes(self) -> int:
+        """max_buffered_body_bytes, but never below max_body_bytes (else a largest body could never pass)."""
+        return max(self.max_buffered_body_bytes, self.max_body_bytes)
 
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]

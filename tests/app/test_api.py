@@ -251,7 +251,12 @@ def test_ops_catalog(client):
 
 def test_health_and_ready(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    r = client.get("/readyz").json()
+    # open server: nobody holds a key, so /readyz says ready and nothing else (issue 14, item 9)
+    assert client.get("/readyz").json() == {"status": "ready"}
+    with TestClient(create_app(Settings(compute_workers=1, api_keys="k1"))) as keyed:
+        assert keyed.get("/readyz").json() == {"status": "ready"}
+        assert keyed.get("/readyz", headers={"x-api-key": "wrong"}).json() == {"status": "ready"}
+        r = keyed.get("/readyz", headers={"x-api-key": "k1"}).json()
     assert r["status"] == "ready"
     assert r["backends"]["numpy"] is True and isinstance(r["backends"]["cupy"], bool)
     assert isinstance(r["backends"]["cupy_reason"], str)

@@ -14,6 +14,7 @@ import pytest
 from app.examples import EXAMPLES
 from tests.app.conftest import (
     SLOW_LIMITS,
+    TEST_KEY,
     Server,
     alive,
     cheap_program,
@@ -112,7 +113,7 @@ def test_huge_expand_over_http_is_refused(server):
 def small_server():
     """max in-flight 1; stopped with SIGKILL, after which its workers must still go away by themselves."""
     s = Server({"GRADSERVE_MAX_IN_FLIGHT": "1", "GRADSERVE_COMPUTE_WORKERS": "1",
-                "GRADSERVE_TIME_LIMIT_S": "1", "GRADSERVE_RETRY_AFTER_S": "2", **SLOW_LIMITS})
+                "GRADSERVE_TIME_LIMIT_S": "1", "GRADSERVE_RETRY_AFTER_S": "2", **SLOW_LIMITS}, api_key=TEST_KEY)
     yield s
     kids = s.stop(signal.SIGKILL)
     assert kids
