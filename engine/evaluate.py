@@ -26,6 +26,7 @@ from engine.errors import (
     TorchRuntimeError,
     TorchTypeError,
 )
+from engine.expression import expand as expand_expression
 from engine.lower import lower
 from engine.ops._util import infer_size, size_arg, wrap_dim
 from engine.ops.registry import trace
@@ -46,7 +47,8 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
-TOP_FIELDS = {"leaves", "ops", "backward", "retain_grad", "grads", "outputs", "device", "seed", "encoding"}
+TOP_FIELDS = {"leaves", "ops", "backward", "retain_grad", "grads", "outputs", "device", "seed", "encoding",
+              "expression"}
 LEAF_FIELDS = {"data", "dtype", "requires_grad"}
 OP_FIELDS = {"name", "op", "args", "kwargs", "no_grad"}
 BACKWARD_FIELDS = {"tensor", "gradient", "retain_graph", "create_graph", "inputs"}
@@ -784,6 +786,8 @@ def _answer(spec, limits, cache, found, encoded):
 
 
 def _evaluate(spec, limits, cache=None, key=None, lowering=False):
+    if isinstance(spec, dict) and "expression" in spec:  # API.md v1.1: the ops it parses into (engine/expression)
+        spec = expand_expression(spec, limits.max_ops)
     _check_fields(spec, TOP_FIELDS, ["body"])
     device = spec.get("device", "auto")
     _req(device in ("cpu", "cuda", "auto"), "Input should be 'cpu', 'cuda' or 'auto'", ["body", "device"], "enum")

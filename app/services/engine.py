@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 import engine  # noqa: F401 - the package first: it wires the op catalog up
-from engine import _backend, catalog
+from engine import _backend, catalog, expression
 from engine.errors import EngineError, LimitExceeded
 
 # `engine.evaluate` the attribute is the function (re-exported by engine/__init__); this is the module.
@@ -24,6 +24,12 @@ dumps = _evaluate_mod.encode  # orjson; a stray NumPy scalar becomes its number 
 def make_limits(limits: LimitsTuple):
     t, total, ops = limits
     return _evaluate_mod.Limits(max_tensor_elements=t, max_total_elements=total, max_ops=ops)
+
+
+def expand(spec: dict, limits: LimitsTuple) -> dict:
+    """A request's `expression` (API.md v1.1) replaced by the `ops` it means: the schema check, the estimate
+    and the plan cache then see ops (a worker given the raw body expands it again, identically)."""
+    return expression.expand(spec, limits[2])
 
 
 def estimate(spec: dict, limits: LimitsTuple) -> dict:

@@ -209,13 +209,18 @@ class EvaluateService:
         """Parse, check, estimate, and evaluate when cheap and on the CPU: the response; else the Plan.
         On the event loop (a small body) it evaluates only a tiny program, and plans a thread otherwise."""
         doc = parse_doc(body)
+        expression = type(doc) is dict and "expression" in doc
+        if expression:  # from here on, the ops it means; duplicate keys checked first, on the text it came from
+            check_duplicate_keys(body, doc)
+            doc = eng.expand(doc, self.limits)
         # A request shaped like one that ran before (engine PlanCache): its schema, duplicate keys and cost
         # were settled then, as its colon count, for the same structure, says (body.colons_known).
         hit = eng.lookup(doc, self.limits)
         notes = hit[1].notes if hit is not None and hit[1] is not None else None
         if notes is None or not colons_known(body, notes.get("colons", -1)):
             notes = None
-            check_duplicate_keys(body, doc)
+            if not expression:
+                check_duplicate_keys(body, doc)
             check_envelope(doc, self.settings.max_ops)
         elif on_loop and notes.get("route") is self._on_loop:  # decided below for this structure before
             return eng.evaluate_json(doc, self.limits, None, hit, None)
