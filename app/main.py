@@ -17,7 +17,7 @@ from app.core.errors import install_handlers
 from app.core.front import Front, FrontedAPI, InFlight
 from app.core.observability import Metrics, configure_access_log, flush_access_log
 from app.core.workers import WorkerPool
-from app.routers import docs, evaluate, health, metrics, ops
+from app.routers import docs, evaluate, graph, health, metrics, ops, playground
 from app.schemas import EvaluateRequest
 from app.services import engine as eng
 from app.services.evaluate import EvaluateService
@@ -52,8 +52,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     /v1/evaluate served from there), and CORS outermost, so that every answer, a 401 too, carries its
     headers."""
     app.add_middleware(Front, metrics=app.state.metrics, log_access=settings.access_log,
-                       keys=settings.api_key_list(), in_flight=app.state.in_flight, limited=("/v1/evaluate",),
-                       direct=evaluate.DIRECT)
+                       keys=settings.api_key_list(), in_flight=app.state.in_flight,
+                       limited=("/v1/evaluate", "/v1/graph"), direct=evaluate.DIRECT)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
@@ -65,8 +65,8 @@ def _openapi(app: FastAPI) -> dict:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes, tags=app.openapi_tags)
-        # The evaluate route reads its body by hand, so FastAPI has not collected its model: add it.
-        _, defs = models_json_schema([(EvaluateRequest, "validation")],
+        # The evaluate and graph routes read their bodies by hand, so FastAPI has not collected their models.
+        _, defs = models_json_schema([(EvaluateRequest, "validation"), (graph.GraphRequest, "validation")],
                                      ref_template="#/components/schemas/{model}")
         schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
         app.openapi_schema = schema
@@ -116,9 +116,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_access_log()
     install_handlers(app)
     _add_middleware(app, settings)
-    for module in (evaluate, ops, health, metrics):
+    for module in (evaluate, graph, ops, health, metrics):
         app.include_router(module.router)
     docs.install(app)
+    playground.install(app)
     app.openapi = lambda: _openapi(app)
     return app
 

@@ -20,7 +20,7 @@ import functools
 import inspect
 import math
 
-from engine.catalog import FUNCTIONAL, FUNCTIONS, METHODS, OPS
+from engine.catalog import FUNCTIONAL, METHODS, OPS
 from engine.errors import LimitExceeded, RequestError
 
 LOC = ["body", "expression"]
