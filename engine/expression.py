@@ -55,6 +55,7 @@ _MATH = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": "Infinity", "nan": 
 _FLOAT_WORDS = {"inf": "Infinity", "+inf": "Infinity", "-inf": "-Infinity", "infinity": "Infinity",
                 "-infinity": "-Infinity", "nan": "NaN"}
 _FUNCTIONAL_PREFIXES = ("torch.nn.functional.", "nn.functional.", "F.")
+_NAMESPACES = ("torch", "F", "nn")
 _KINDS = {ast.Lambda: "a lambda", ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
           ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator expression", ast.Dict: "a dict",
           ast.Set: "a set", ast.JoinedStr: "an f-string", ast.FormattedValue: "an f-string",
@@ -263,7 +264,8 @@ class _Parser:
 
     def bare(self, node, last: bool):
         if isinstance(node, ast.Call):
-            op = self._callee(node)[0]
+            func = node.func
+            op = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
             if op in NAMELESS:
                 self.value(node, name=False)
                 return
@@ -316,8 +318,8 @@ class _Parser:
             if type(node.ops[0]) not in _COMPARE:
                 self.fail(node, "`is`/`in` are not tensor ops; compare with == or !=")
             return [node.left, node.comparators[0]]
-        if isinstance(node, ast.Call):
-            op, receiver = self._callee(node)
+        if isinstance(node, ast.Call):  # the callee is checked at build time, after its receiver (source order)
+            receiver = self._receiver(node.func)
             for a in node.args:
                 if isinstance(a, ast.Starred):
                     self.fail(a, "starred arguments (*args) are not supported: write the arguments out")
@@ -430,6 +432,14 @@ class _Parser:
 
     # ----- calls -----
 
+    def _receiver(self, func):
+        """The tensor a method is called on (x in x.sum()), or None for a function (sum, torch.sum, F.relu)."""
+        if not isinstance(func, ast.Attribute):
+            return None
+        dotted = _dotted(func)
+        root = dotted.split(".", 1)[0] if dotted else None
+        return None if dotted is not None and root not in self.defined and root in _NAMESPACES else func.value
+
     def _callee(self, node: ast.Call):
         """(op name, receiver node or None) of a call; refuses calls of anything but catalog ops."""
         func = node.func
@@ -444,10 +454,8 @@ class _Parser:
             return func.id, None
         if isinstance(func, ast.Attribute):
             self._check_identifier(func, func.attr)
-            dotted = _dotted(func)
-            root = dotted.split(".", 1)[0] if dotted else None
-            if dotted is not None and root not in self.defined and root in ("torch", "F", "nn"):
-                return self._namespaced(func, dotted), None
+            if self._receiver(func) is None:
+                return self._namespaced(func, _dotted(func)), None
             if func.attr not in METHODS and func.attr not in NAMELESS:
                 hint = f"; call {func.attr}(x)" if func.attr in OPS else ""
                 self.fail(func, f"{func.attr!r} is not a Tensor method of this server{hint}")

@@ -273,6 +273,7 @@ def _write(verts, ranks, chains, d: Drawing) -> bytes:
 
 def _svg(width, height, parts) -> bytes:
     w, h = _fmt(width), _fmt(height)
-    head = (f'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{w}" '
-            f'height="{h}" viewBox="0 0 {w} {h}">\n')
+    # sized in points over a viewBox in pixels, as dot's SVG is: the two layouts show at the same scale
+    head = (f'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{w}pt" '
+            f'height="{h}pt" viewBox="0 0 {w} {h}">\n')
     return (head + "\n".join(parts) + "\n</svg>\n").encode()
