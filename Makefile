@@ -16,7 +16,7 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz fuzz-cli load install install-dev clean
+.PHONY: help run test bench lint fuzz fuzz-cli load screenshots install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
 	@echo "make load   load test + 10-minute soak (python -m bench.load; ARGS='--soak-seconds 20' for short)"
+	@echo "make screenshots  the README's pictures of the playground (docs/img/), from the browser test"
 	@echo "make clean  remove .venv and caches"
 
 $(BIN)/python:
@@ -91,6 +92,11 @@ fuzz-cli: $(RUNTIME_STAMP) $(FUZZ_STAMP)
 # Load test + soak (bench/load.py): the highest rate with 0 errors for 60 s, then 10 minutes at 80% of it.
 load: $(RUNTIME_STAMP)
 	$(BIN)/python -m bench.load $(ARGS)
+
+# The README's pictures: tests/app/test_playground_browser.py drives the real page in Chromium and, with
+# GRADSERVE_SCREENSHOTS set, leaves its screenshots there (elsewhere they go to a temporary folder).
+screenshots: $(DEV_STAMP)
+	GRADSERVE_SCREENSHOTS=docs/img $(BIN)/python -m pytest -n 0 tests/app/test_playground_browser.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

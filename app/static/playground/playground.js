@@ -253,7 +253,7 @@
     if (!rest.length) return "in the request body";
     if (rest[0] === "expression") return "in the expression";
     if (rest[0] === "ops" && mode === "expression" && typeof rest[1] === "number") {
-      return `in the expression: at its op ${rest[1]} (ops are made in Python's evaluation order, from 0)`;
+      return `in the expression (at its op ${rest[1]}, counting from 0 in evaluation order)`;
     }
     let s = String(rest[0]);
     for (const p of rest.slice(1)) s += typeof p === "number" ? `[${p}]` : `.${p}`;
@@ -531,6 +531,7 @@
 
   function init() {
     const select = $("example");
+    select.append(Object.assign(new Option("— your own program —", ""), { disabled: true }));
     const g1 = Object.assign(document.createElement("optgroup"), { label: "Expressions" });
     for (const e of EXPRESSIONS) g1.append(new Option(e.summary, `expr:${e.key}`));
     const g2 = Object.assign(document.createElement("optgroup"), { label: "Programs (JSON, the API's examples)" });
@@ -543,7 +544,12 @@
     }
     for (const b of document.querySelectorAll("[role=tab]")) b.addEventListener("click", () => setMode(b.dataset.mode));
     $("as-json").addEventListener("click", showAsJson);
-    $("expression").addEventListener("input", syncLeaves);
+    $("expression").addEventListener("input", () => {
+      syncLeaves();
+      const same = EXPRESSIONS.find((e) => e.expression === $("expression").value);
+      select.value = same ? `expr:${same.key}` : "";
+      $("example-description").textContent = same ? same.description : "";
+    });
     $("backward-of").addEventListener("input", () => { $("backward-of").dataset.edited = "1"; });
     $("add-leaf").addEventListener("click", () => {
       manualLeaves.push({ name: "", state: { value: "1.0", dtype: "float32", grad: true } });
