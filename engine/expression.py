@@ -78,8 +78,11 @@ class _Lit:
 
 
 def expand(spec: dict, max_ops: int) -> dict:
-    """The request with its `expression` replaced by the `ops` it means (a new dict; `spec` is not changed)."""
+    """The request with its `expression` replaced by the `ops` it means (a new dict; `spec` is not changed).
+    `"expression": null` is no expression, as null is the default of every other optional field."""
     text = spec["expression"]
+    if text is None:
+        return {k: v for k, v in spec.items() if k != "expression"}
     if "ops" in spec:
         raise RequestError("give either `ops` or `expression`, not both", LOC)
     if not isinstance(text, str):

@@ -100,7 +100,7 @@ def _split_format(body: bytes) -> tuple[str, bytes]:
         return "svg", body
     check_duplicate_keys(body, doc)
     fmt = doc.pop("format", "svg")
-    if fmt not in MEDIA_TYPES:
+    if not isinstance(fmt, str) or fmt not in MEDIA_TYPES:
         raise SchemaError([{"type": "literal_error", "loc": ["body", "format"],
                             "msg": "Input should be 'svg' or 'dot'"}])
     doc.setdefault("encoding", "base64")

@@ -140,8 +140,9 @@ def test_errors_are_evaluates(graph_server, body):
     assert g.json() == e.json()
 
 
-def test_bad_format(graph_server):
-    r = graph_server.client.post("/v1/graph", json={**cheap_program(), "format": "png"})
+@pytest.mark.parametrize("fmt", ["png", {}, [], None, 1])
+def test_bad_format(graph_server, fmt):
+    r = graph_server.client.post("/v1/graph", json={**cheap_program(), "format": fmt})
     assert r.status_code == 422
     assert r.json()["detail"] == [{"type": "literal_error", "loc": ["body", "format"],
                                    "msg": "Input should be 'svg' or 'dot'"}]

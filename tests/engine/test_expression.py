@@ -298,6 +298,8 @@ def test_ops_and_expression_together_are_refused():
     with pytest.raises(RequestError) as info:
         engine.evaluate({"leaves": {"a": {"data": 1.0}}, "expression": 42})
     assert info.value.loc == ["body", "expression"] and info.value.type == "string_type"
+    as_ops = {"leaves": {"a": {"data": 1.0}}, "ops": [{"name": "b", "op": "mul", "args": ["a", 2]}]}
+    assert engine.evaluate({**as_ops, "expression": None}) == engine.evaluate(as_ops)  # null: no expression
 
 
 def test_runtime_errors_are_located_at_the_op_in_evaluation_order():
