@@ -5,11 +5,23 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests import torch_reference
 
-from .conftest import cheap_program
+from .conftest import SLOW_LIMITS, Server, cheap_program
 
 LEAVES = {n: {"data": v, "requires_grad": True} for n, v in zip("abcde", (2.0, 4.0, 6.0, 8.0, 10.0))}
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One compute worker; a 5 s time limit: far past what the costly request needs even on a busy machine,
+    far below what the slow one takes (~1 TFLOP)."""
+    s = Server({"GRADSERVE_TIME_LIMIT_S": "5", "GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_ACCESS_LOG": "false",
+                **SLOW_LIMITS})
+    yield s
+    s.stop()
 
 
 def post(server, body):
@@ -52,7 +64,7 @@ def placed(server, where: str) -> float:
 
 
 def test_slow_expression_is_stopped_at_the_time_limit(server):
-    """conftest.slow_program as an expression (~10 s of matmuls): 504 at the 1.5 s limit. Had the estimate not
+    """conftest.slow_program as an expression (~10 s of matmuls): 504 at the 5 s limit. Had the estimate not
     seen its ops, it would have been taken for a tiny request and run on the event loop to the end."""
     lines = ["x = ones(4000, 4000)"] + [f"y{i} = {'x' if i == 0 else f'y{i - 1}'} @ x" for i in range(8)]
     r = post(server, {"expression": "\n".join(lines) + "\ns = y7.sum()", "outputs": ["s"]})
@@ -61,7 +73,7 @@ def test_slow_expression_is_stopped_at_the_time_limit(server):
 
 
 def test_refusals(server):
-    r = post(server, {"leaves": {"a": {"data": 1.0}}, "expression": "(" * 90_000 + "a" + ")" * 90_000})
+    r = post(server, {"leaves": {"a": {"data": 1.0}}, "expression": "(" * 100_000 + "a" + ")" * 100_000})
     assert r.status_code == 422, r.text[:300]
     [err] = r.json()["detail"]
     assert err["loc"] == ["body", "expression"] and err["msg"].startswith("line 1, column ")
