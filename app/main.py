@@ -28,6 +28,8 @@ backward graph, with **PyTorch 2.13's autograd semantics** computed by gradserve
 
 Every error body has FastAPI's shape, `{"detail": [{"type", "loc", "msg"}]}`. In tensor data, the strings
 `"NaN"`, `"Infinity"` and `"-Infinity"` stand for non-finite numbers, in requests and responses alike.
+
+The playground at [`/`](/) runs a formula or a program and draws its backward graph (`POST /v1/graph`).
 """
 
 TAGS = [

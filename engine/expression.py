@@ -101,7 +101,7 @@ def parse(text: str, leaves=(), max_ops: int = 10_000) -> list[dict]:
         raise LimitExceeded(f"the expression has {len(text)} characters, over the limit of {limit} "
                             f"({MAX_CHARS_PER_OP} per op of max_ops={max_ops})", LOC)
     if not text.strip():
-        raise RequestError("the expression is empty", LOC)
+        raise RequestError("line 1, column 1: the expression is empty", LOC)
     return _Parser(text, leaves, max_ops).run()
 
 
@@ -109,8 +109,8 @@ def _syntax_tree(text: str) -> ast.Module:
     try:
         return ast.parse(text, "<expression>", "exec")
     except SyntaxError as e:
-        line, col = e.lineno or 1, e.offset or 1
-        raise RequestError(f"line {line}, column {col}: invalid syntax: {e.msg}", LOC, "syntax_error") from None
+        what = e.msg if e.msg.startswith("invalid syntax") else f"invalid syntax: {e.msg}"
+        raise RequestError(f"line {e.lineno or 1}, column {e.offset or 1}: {what}", LOC, "syntax_error") from None
     except (RecursionError, MemoryError):  # Python's parser stops at ~3,000 levels (chains count too)
         lines = text.splitlines() or [text]
         line = max(range(len(lines)), key=lambda i: len(lines[i])) + 1
@@ -179,11 +179,7 @@ class _Parser:
         if kwargs:
             entry["kwargs"] = {k: _wire(v) for k, v in kwargs.items()}
         self.ops.append(entry)
-        if name is False:
-            return None
-        if isinstance(entry["name"], list):
-            return None
-        return _Ref(entry["name"])
+        return None if name is False or isinstance(name, list) else _Ref(entry["name"])
 
     def _check_strings(self, node, op, args, kwargs):
         """A quoted string where the op takes a tensor would be read as a tensor's name on the wire."""
@@ -201,14 +197,11 @@ class _Parser:
 
     def run(self) -> list[dict]:
         tree = _syntax_tree(self.text)
-        for stmt in tree.body:
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else ()
-            for t in targets:
-                for n in ast.walk(t):
-                    if isinstance(n, ast.Name):
-                        self.taken.add(n.id)
         if not tree.body:
-            raise RequestError("the expression has no statements", LOC)
+            raise RequestError("line 1, column 1: the expression has no statements", LOC)
+        for stmt in tree.body:
+            for t in stmt.targets if isinstance(stmt, ast.Assign) else ():
+                self.taken.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
         last = len(tree.body) - 1
         for i, stmt in enumerate(tree.body):
             if isinstance(stmt, ast.Assign):

@@ -247,6 +247,8 @@ def refused(text, leaves=("a", "b", "x"), cls=RequestError, max_ops=10_000) -> s
     ("def f(): pass", 1, 1, "statements are not part"),
     ("for v in a: pass", 1, 1, "statements are not part"),
     ("a.T = b", 1, 1, "assign to a name"),
+    ("# only a comment", 1, 1, "no statements"),
+    (" \n ", 1, 1, "empty"),
 ])
 def test_refused_with_line_and_column(text, line, col, words):
     msg = refused(text)
