@@ -26,6 +26,7 @@ DUMMY_W = 8
 SWEEPS = 12
 PASSES = 8
 MARGIN = 8
+MAX_DUMMIES = 20_000  # vertices routing long edges, at most (the graph itself is capped at graph_max_nodes)
 
 
 class _V:
@@ -40,12 +41,17 @@ def to_svg(d: Drawing) -> bytes:
     if not d.nodes:
         return _svg(300, 40, ['<text x="150" y="24" text-anchor="middle" font-family="monospace" font-size="11">'
                               "no backward graph: no tensor of this program requires grad</text>"])
+    return _write(*layout(d), d)
+
+
+def layout(d: Drawing):
+    """(vertices by key: the nodes' ids and the dummies' tuples; each rank's keys in order; [(edge, chain)])."""
     verts = {n.id: _V(n.id, _width(n.lines), len(n.lines) * LINE_H + 2 * PAD_Y, n) for n in d.nodes}
     _rank(verts, d.edges)
     chains, adj_up, adj_down = _dummies(verts, d.edges)
     ranks = _order(verts, adj_up, adj_down)
     _place(verts, ranks, adj_up, adj_down)
-    return _write(verts, ranks, chains, d)
+    return verts, ranks, chains
 
 
 def _width(lines) -> float:
@@ -76,13 +82,20 @@ def _rank(verts, edges):
 
 
 def _dummies(verts, edges):
-    """Each edge as a chain of vertices one rank apart; the up/down adjacency of all vertices."""
+    """[(edge, its chain of vertices one rank apart)] (up to MAX_DUMMIES added vertices in all: past that an
+    edge is drawn straight, so 4,000 edges that each span 1,000 ranks cost no millions); the up/down
+    adjacency of all vertices."""
     adj_up = {k: [] for k in verts}
     adj_down = {k: [] for k in verts}
     chains = []
-    for e in edges:
+    budget = MAX_DUMMIES
+    for e in sorted(edges, key=lambda e: verts[e.dst].rank - verts[e.src].rank):  # short ones first
         chain = [e.src]
         r = verts[e.src].rank + 1
+        span = verts[e.dst].rank - r
+        if span > budget:
+            r = verts[e.dst].rank  # no room left to route it: a straight edge
+        budget -= max(span, 0) if r < verts[e.dst].rank else 0
         while r < verts[e.dst].rank:
             key = ("d", e.dst, e.slot, r)
             verts[key] = _V(key, DUMMY_W, 0)
@@ -94,7 +107,7 @@ def _dummies(verts, edges):
         for a, b in zip(chain, chain[1:]):
             adj_down[a].append(b)
             adj_up[b].append(a)
-        chains.append(chain)
+        chains.append((e, chain))
     return chains, adj_up, adj_down
 
 
@@ -223,7 +236,7 @@ def _write(verts, ranks, chains, d: Drawing) -> bytes:
 
     # where an edge meets its nodes: spread along the box's bottom (leaving) and top (arriving) edges
     ends: dict = {}
-    for chain in chains:
+    for _, chain in chains:
         ends.setdefault(("out", chain[0]), []).append(chain)
         ends.setdefault(("in", chain[-1]), []).append(chain)
     port = {}
@@ -236,7 +249,7 @@ def _write(verts, ranks, chains, d: Drawing) -> bytes:
             port[(side, id(c))] = v.x + (i - (len(group) - 1) / 2) * step
 
     parts = ['<g id="graph0" class="graph">', "<title>backward</title>"]
-    for chain, e in zip(chains, d.edges):
+    for e, chain in chains:
         src, dst = verts[chain[0]], verts[chain[-1]]
         pts = [(port[("out", id(chain))], centre_y(src) + src.h / 2)]
         pts += [(verts[k].x, centre_y(verts[k])) for k in chain[1:-1]]

@@ -16,7 +16,7 @@ import pytest
 from app.examples import EXAMPLES
 from app.main import create_app
 from app.services import graph as drawings
-from app.services.layout import to_svg
+from app.services import layout
 from tests import torch_reference
 
 from .conftest import SLOW_LIMITS, Server, cheap_program, children, in_thread, slow_program, wait_until
@@ -263,7 +263,7 @@ def test_builtin_layout_boxes_never_overlap():
             graph.append({"id": i, "name": f"Op{i}Backward0", "tensor": f"t{i}" if i % 3 else None,
                           "next_functions": nfs + ([None] if i % 5 == 0 else [])})
         d = drawings.drawing({"graph": graph, "tensors": {}}, 1000, 4000)
-        root = ET.fromstring(to_svg(d))
+        root = ET.fromstring(layout.to_svg(d))
         boxes = [(float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height")))
                  for r in root.iter(f"{SVG}rect")]
         assert len(boxes) == n
@@ -273,6 +273,22 @@ def test_builtin_layout_boxes_never_overlap():
                 assert apart, (seed, a, b)
         _, _, edges = svg_graph(ET.tostring(root))
         assert edges == expected_edges(graph)
+
+
+def test_builtin_layout_routes_a_bounded_number_of_long_edges():
+    """A chain of 1,000 nodes that each also use the leaf and a node 500 back: ~1.2M ranks of edge span in
+    all. The layout routes MAX_DUMMIES vertices' worth and draws the rest straight; every edge is drawn."""
+    graph = [{"id": 0, "name": "AccumulateGrad", "tensor": "x", "next_functions": []}]
+    for i in range(1, 1000):
+        graph.append({"id": i, "name": "MulBackward0", "tensor": f"t{i}",
+                      "next_functions": [[i - 1, 0], [0, 0], [0, 0], [max(0, i - 500), 0]]})
+    d = drawings.drawing({"graph": graph, "tensors": {}}, 1000, 4000)
+    verts, ranks, chains = layout.layout(d)
+    dummies = [k for k in verts if isinstance(k, tuple)]
+    assert 0 < len(dummies) <= 20_000
+    assert len(chains) == len(d.edges) == 3996
+    _, _, edges = svg_graph(layout.to_svg(d))
+    assert edges == expected_edges(graph)
 
 
 def test_openapi_documents_graph():
