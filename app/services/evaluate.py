@@ -43,6 +43,9 @@ from app.services import engine as eng
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 
 log = logging.getLogger("gradserve")
+# Bodies with an expression are planned on the event loop up to this size (~100 ops of parsing, a few ms);
+# a longer one is parsed in a thread, as a large body is.
+LOOP_MAX_EXPRESSION_BYTES = 1024
 
 
 def check_envelope(doc, max_ops: int) -> None:
@@ -130,7 +133,10 @@ class EvaluateService:
 
     async def evaluate(self, body: bytes) -> bytes:
         """The response document, encoded; raises the errors that errors.to_response maps."""
-        if len(body) <= self.settings.loop_max_body_bytes:  # small: parsed and planned here, on the loop
+        size = len(body)
+        # small: parsed and planned here, on the loop; but an expression's parse costs ~40 us an op
+        if size <= self.settings.loop_max_body_bytes and (size <= LOOP_MAX_EXPRESSION_BYTES
+                                                          or b'"expression"' not in body):
             out = self._inline(body, on_loop=True)
             placement = "loop"
             if not isinstance(out, bytes):
