@@ -14,7 +14,7 @@ import engine
 from app.examples import EXAMPLES
 from engine.errors import EngineError, LimitExceeded, RequestError
 from engine.evaluate import Limits
-from engine.expression import MAX_CHARS_PER_OP, parse
+from engine.expression import MAX_CHARS_PER_OP, MAX_WORDS_PER_OP, parse
 from tests.torch_reference import DTYPES, resolve
 
 V3 = [0.5, -1.25, 2.0]
@@ -266,7 +266,7 @@ def test_nothing_is_ever_run(tmp_path):
 
 @pytest.mark.parametrize("text", [
     "(" * 100_000 + "a" + ")" * 100_000,  # Python's parser: too many nested parentheses
-    "+".join(["a"] * 100_000),  # an operator chain past the parser's depth: RecursionError inside it
+    "+".join(["a"] * 5_000),  # an operator chain past the parser's depth: RecursionError inside it
     "-" * 100_000 + "a",  # unary chain: MemoryError inside the parser
     "a" + ".exp()" * 20_000,  # method chain
     "[" * 1000 + "]" * 1000,
@@ -289,8 +289,10 @@ def test_deep_but_allowed_chains_parse_without_recursion():
 def test_long_text_and_op_count_are_limited():
     msg = refused("a" * (MAX_CHARS_PER_OP * 100 + 1), cls=LimitExceeded, max_ops=100)
     assert f"over the limit of {MAX_CHARS_PER_OP * 100}" in msg and "max_ops=100" in msg
-    msg = refused("; ".join(f"t{i} = a * {i}" for i in range(101)), cls=LimitExceeded, max_ops=100)
+    msg = refused("; ".join(f"t{i} = a * 2" for i in range(101)), cls=LimitExceeded, max_ops=100)
     assert "more than 100 ops" in msg
+    msg = refused("a;" * 401, cls=LimitExceeded, max_ops=100)  # no ops, but a syntax tree of 401 statements
+    assert f"401 names and numbers, over the limit of {MAX_WORDS_PER_OP * 100}" in msg
 
 
 def test_ops_and_expression_together_are_refused():
