@@ -132,6 +132,7 @@ def test_pytorch_error(browser, open_server, shots):
     run(page)
     with pytest.raises(RuntimeError) as info:
         torch.tensor([1.0, 2.0, 3.0], requires_grad=True) + torch.tensor([1.0, 2.0], requires_grad=True)
+    assert page.is_visible("#error")
     assert page.inner_text("#error .exc") == f"RuntimeError: {info.value}"
     assert "in the expression" in page.inner_text("#error .where")
     assert page.inner_text("#graph").startswith("The request failed")
@@ -144,6 +145,14 @@ def test_pytorch_error(browser, open_server, shots):
     page.fill("#expression", "a + __import__('os')")
     run(page)
     assert page.inner_text("#error .exc").startswith("value_error: line 1, column 5: dunder names")
+
+    # PyTorch's warnings, as it words them
+    page.select_option("#example", "json:xT_matmul_x")
+    run(page)
+    assert not page.is_visible("#error")
+    [warning] = torch_reference.evaluate(json.loads(page.input_value("#program")))["warnings"]
+    assert page.is_visible("#warnings")
+    assert page.inner_text("#warnings .w") == f"{warning['category']}: {warning['message']}"
     assert page.errors == []
     page.close()
 
