@@ -16,7 +16,7 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz fuzz-cli load scale-test redteam install install-dev clean
+.PHONY: help run test bench lint fuzz fuzz-cli load scale-test redteam screenshots install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make load   load test + 10-minute soak (python -m bench.load; ARGS='--soak-seconds 20' for short)"
 	@echo "make scale-test  1 vs 2 API replicas behind HAProxy under podman-compose, a replica lost under load"
 	@echo "make redteam  issue 14's attacks against a live local server, one line each (python -m bench.redteam)"
+	@echo "make screenshots  the README's pictures of the playground (docs/img/), from the browser test"
 	@echo "make clean  remove .venv and caches"
 
 $(BIN)/python:
@@ -105,6 +106,11 @@ scale-test: $(DEV_STAMP)
 # where any attack failed. ARGS='--only seed,headers' picks some; '--url URL --pid PID' attacks a running one.
 redteam: $(RUNTIME_STAMP)
 	$(BIN)/python -m bench.redteam $(ARGS)
+
+# The README's pictures: tests/app/test_playground_browser.py drives the real page in Chromium and, with
+# GRADSERVE_SCREENSHOTS set, leaves its screenshots there (elsewhere they go to a temporary folder).
+screenshots: $(DEV_STAMP)
+	GRADSERVE_SCREENSHOTS=docs/img $(BIN)/python -m pytest -n 0 tests/app/test_playground_browser.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -16,7 +16,7 @@ from app.core.errors import install_handlers
 from app.core.front import Front, FrontedAPI, InFlight
 from app.core.observability import Metrics, configure_access_log, flush_access_log
 from app.core.workers import WorkerPool
-from app.routers import batch, docs, evaluate, health, metrics, ops
+from app.routers import batch, docs, evaluate, graph, health, metrics, ops, playground
 from app.services import engine as eng
 from app.services.evaluate import EvaluateService
 
@@ -26,6 +26,8 @@ backward graph, with **PyTorch 2.13's autograd semantics** computed by gradserve
 
 Every error body has FastAPI's shape, `{"detail": [{"type", "loc", "msg"}]}`. In tensor data, the strings
 `"NaN"`, `"Infinity"` and `"-Infinity"` stand for non-finite numbers, in requests and responses alike.
+
+The playground at [`/`](/) runs a formula or a program and draws its backward graph (`POST /v1/graph`).
 """
 
 TAGS = [
@@ -51,7 +53,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     headers."""
     app.add_middleware(Front, metrics=app.state.metrics, log_access=settings.access_log,
                        keys=settings.api_key_list(), in_flight=app.state.in_flight,
-                       limited=("/v1/evaluate", "/v1/evaluate/batch"), direct=evaluate.DIRECT,
+                       limited=("/v1/evaluate", "/v1/evaluate/batch", "/v1/graph"), direct=evaluate.DIRECT,
                        max_body_bytes=settings.max_body_bytes,
                        bodies=BodyBudget(settings.body_budget_bytes(), settings.retry_after_s))
     origins = settings.cors_origin_list()
@@ -104,9 +106,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_access_log()
     install_handlers(app)
     _add_middleware(app, settings)
-    for module in (evaluate, batch, ops, health, metrics):
+    for module in (evaluate, batch, graph, ops, health, metrics):
         app.include_router(module.router)
     docs.install(app)
+    playground.install(app)
     openapi.install(app, settings)
     return app
 

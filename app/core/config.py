@@ -141,6 +141,15 @@ class Settings(BaseSettings):
         """max_buffered_body_bytes, but never below max_body_bytes (else a largest body could never pass)."""
         return max(self.max_buffered_body_bytes, self.max_body_bytes)
 
+    # ----- POST /v1/graph (issue 18; read by app/routers/graph.py and app/services/graph.py) -----
+    graph_layout: Literal["auto", "dot", "builtin"] = Field(
+        "auto", description="How /v1/graph lays out its SVG: `auto` runs Graphviz's `dot` where it is installed "
+                            "and else the built-in layered layout; `dot` requires Graphviz; `builtin` never runs it.")
+    graph_max_nodes: int = Field(
+        1000, gt=0, description="Most backward-graph nodes /v1/graph draws (413 past it): a layout's time grows "
+                                "faster than the graph (dot: ~1.5 s for 1,000 nodes of two inputs each).")
+    graph_max_edges: int = Field(4000, gt=0, description="Most backward-graph edges /v1/graph draws (413 past it).")
+
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 import engine  # noqa: F401 - the package first: it wires the op catalog up
-from engine import _backend, catalog
+from engine import _backend, catalog, expression
 from engine import program as _evaluate_mod  # the request path: evaluate, estimate, plans, limits
 from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, set_process_limit  # noqa: F401
 from engine.errors import EngineError, LimitExceeded
@@ -30,6 +30,12 @@ def make_budget(limits: LimitsTuple, deadline: float | None, spill_flops: float 
     """The engine budget of one run: the limits, the request's deadline (time.monotonic(), the same clock in
     every process of this machine), and the caps of where it runs (past them the engine raises Spill)."""
     return make_limits(limits).budget(deadline, spill_flops, spill_bytes)
+
+
+def expand(spec: dict, limits: LimitsTuple) -> dict:
+    """A request's `expression` (API.md v1.1) replaced by the `ops` it means: the schema check, the estimate
+    and the plan cache then see ops (a worker given the raw body expands it again, identically)."""
+    return expression.expand(spec, limits[2])
 
 
 def estimate(spec: dict, limits: LimitsTuple) -> dict:

@@ -43,6 +43,9 @@ from app.services import engine as eng
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 
 log = logging.getLogger("gradserve")
+# Bodies with an expression are planned on the event loop up to this size (~100 ops of parsing, a few ms);
+# a longer one is parsed in a thread, as a large body is.
+LOOP_MAX_EXPRESSION_BYTES = 1024
 
 # A cancelled thread stops at its next check: between two ops, or in a long kernel's loop; one NumPy call is at
 # most max_op_flops. A worker is killed this long after the deadline, should its own stop not come first.
@@ -138,7 +141,10 @@ class EvaluateService:
     async def evaluate(self, body: bytes) -> bytes:
         """The response document, encoded; raises the errors that errors.to_response maps."""
         deadline = time.monotonic() + self.settings.time_limit_s
-        if len(body) <= self.settings.loop_max_body_bytes:  # small: parsed and planned here, on the loop
+        size = len(body)
+        # small: parsed and planned here, on the loop; but an expression's parse costs ~40 us an op
+        if size <= self.settings.loop_max_body_bytes and (size <= LOOP_MAX_EXPRESSION_BYTES
+                                                          or b'"expression"' not in body):
             out = self._inline(body, deadline, on_loop=True)
             placement = "loop"
             if not isinstance(out, bytes):
@@ -269,13 +275,18 @@ class EvaluateService:
         On the event loop (a small body) it evaluates only what the loop's budget lets through (a program
         that passes it spills, and a thread runs it); in a thread, under `budget`, which spills to a worker."""
         doc = parse_doc(body)
+        expression = type(doc) is dict and "expression" in doc
+        if expression:  # from here on, the ops it means; duplicate keys checked first, on the text it came from
+            check_duplicate_keys(body, doc)
+            doc = eng.expand(doc, self.limits)
         # A request shaped like one that ran before (engine PlanCache): its schema, duplicate keys and cost
         # were settled then, as its colon count, for the same structure, says (body.colons_known).
         hit = eng.lookup(doc, self.limits)
         notes = hit[1].notes if hit is not None and hit[1] is not None else None
         if notes is None or not colons_known(body, notes.get("colons", -1)):
             notes = None
-            check_duplicate_keys(body, doc)
+            if not expression:
+                check_duplicate_keys(body, doc)
             check_envelope(doc, self.settings.max_ops)
         elif on_loop and notes.get("route") is self._on_loop:  # decided below for this structure before
             try:

@@ -884,6 +884,8 @@ CATALOG = [
     entry("fmod", fmod, "C-style remainder (sign of the dividend).", fmod_scalar, fmod_tensor),
     entry("remainder", remainder, "Python-style remainder (sign of the divisor).", remainder_scalar,
           remainder_tensor),
+    entry("floor_divide", floor_divide, "input // other, rounded down; torch has no derivative for it (its "
+          "grad_fn is NotImplemented, and a backward through it fails).", grad_fns=("NotImplemented",)),
     entry("round", round, "Round half to even, optionally to `decimals` places.", round_, round_decimals),
     entry("lerp", lerp, "input + weight * (end - input).", lerp_scalar, lerp_tensor),
     entry("logit", logit, "log(p / (1 - p)), optionally clamped to [eps, 1 - eps].", logit_op),

@@ -6,6 +6,7 @@ import numpy as np
 from engine import _backend as B
 from engine.budget import Budget, ProcessBusy, Spill, active, current
 from engine.errors import LimitExceeded
+from engine.expression import expand as expand_expression
 from engine.program import functions
 from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
 from engine.program.plans import LOWER_MAX_ELEMENTS, LOWER_MAX_OPS, PlanCache, Program, lowered_checked
@@ -63,6 +64,8 @@ def _answer_within(spec, limits, cache, found, encoded):
 
 
 def _evaluate(spec, limits, cache=None, key=None, lowering=False):
+    if isinstance(spec, dict) and "expression" in spec:  # API.md v1.1: the ops it parses into (engine/expression)
+        spec = expand_expression(spec, limits.max_ops)
     check_fields(spec, TOP_FIELDS, ["body"])
     device = spec.get("device", "auto")
     req(device in ("cpu", "cuda", "auto"), "Input should be 'cpu', 'cuda' or 'auto'", ["body", "device"], "enum")

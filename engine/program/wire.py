@@ -13,7 +13,7 @@ from engine.errors import EngineError, RequestError, TorchRuntimeError
 from engine.tensor import as_tensor, tensor
 
 TOP_FIELDS = {"leaves", "ops", "backward", "retain_grad", "grads", "outputs", "device", "seed", "encoding",
-              "detect_anomaly", "functions"}
+              "detect_anomaly", "functions", "expression"}
 LEAF_FIELDS = {"data", "dtype", "requires_grad"}
 OP_FIELDS = {"name", "op", "args", "kwargs", "no_grad"}
 BACKWARD_FIELDS = {"tensor", "gradient", "retain_graph", "create_graph", "inputs"}

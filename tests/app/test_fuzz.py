@@ -18,6 +18,9 @@ from app.main import create_app  # noqa: E402
 from .conftest import Server  # noqa: E402
 
 EXAMPLES = int(os.environ.get("GRADSERVE_FUZZ_EXAMPLES", "1000"))  # per operation (evaluate dominates)
+# POST /v1/graph takes evaluate's body (plus `format`) and runs it through the same service path: a fifth of
+# the examples covers what is its own (the format, the drawing) without doubling the run.
+GRAPH_EXAMPLES = max(EXAMPLES // 5, 100)
 SENT = {"requests": 0, "by_operation": {}}
 
 
@@ -36,10 +39,7 @@ _app = create_app(Settings(compute_workers=0))
 schema = schemathesis.openapi.from_dict(_app.openapi())
 
 
-@schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
-def test_fuzz(case, fuzz_server):
+def _check(case, fuzz_server):
     SENT["requests"] += 1
     key = f"{case.method} {case.path}"
     SENT["by_operation"][key] = SENT["by_operation"].get(key, 0) + 1
@@ -47,6 +47,20 @@ def test_fuzz(case, fuzz_server):
     # name, a shape mismatch), and the contract answers those with 422. Every other check runs.
     case.call_and_validate(base_url=fuzz_server.url, timeout=30,
                            excluded_checks=[schemathesis.checks.positive_data_acceptance])
+
+
+@schema.exclude(path="/v1/graph").parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_fuzz(case, fuzz_server):
+    _check(case, fuzz_server)
+
+
+@schema.include(path="/v1/graph").parametrize()
+@settings(max_examples=GRAPH_EXAMPLES, deadline=None, database=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_fuzz_graph(case, fuzz_server):
+    _check(case, fuzz_server)
 
 
 def test_fuzz_sent_enough(fuzz_server):
