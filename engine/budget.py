@@ -73,11 +73,12 @@ class Budget:
     """Limits of one request and what it has used. deadline: a time.monotonic() value, or None."""
 
     __slots__ = ("max_bytes", "max_flops", "op_max_flops", "max_elements", "deadline", "spill_flops", "spill_bytes",
-                 "cancelled", "used_flops", "live", "peak", "small", "_refs", "__weakref__")
+                 "spill_op_flops", "cancelled", "used_flops", "live", "peak", "small", "_refs", "__weakref__")
 
     def __init__(self, *, max_bytes: int = 1 << 62, max_flops: float = float("inf"),
                  op_max_flops: float = float("inf"), max_elements: int = 1 << 62, deadline: float | None = None,
-                 spill_flops: float = float("inf"), spill_bytes: int = 1 << 62):
+                 spill_flops: float = float("inf"), spill_bytes: int = 1 << 62,
+                 spill_op_flops: float = float("inf")):
         self.max_bytes = max_bytes
         self.max_elements = max_elements
         self.max_flops = max_flops
@@ -85,6 +86,7 @@ class Budget:
         self.deadline = deadline
         self.spill_flops = spill_flops
         self.spill_bytes = spill_bytes
+        self.spill_op_flops = spill_op_flops  # one op past it belongs where it can be killed (a worker process)
         self.cancelled = False
         self.used_flops = 0.0
         self.live = 0  # bytes of the request's arrays alive now (small ones: until the request ends)
@@ -120,7 +122,7 @@ class Budget:
         if peak > self.max_bytes:
             raise LimitExceeded(f"{what} would bring the request's tensors to {peak} bytes, over the limit of "
                                 f"{self.max_bytes} bytes (max_request_bytes)")
-        if used > self.spill_flops or peak > self.spill_bytes:
+        if used > self.spill_flops or peak > self.spill_bytes or flops > self.spill_op_flops:
             raise Spill(what)
         pmax = PROCESS.max_bytes
         if pmax and PROCESS.live + nbytes > pmax:

@@ -6,33 +6,21 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Literal
 
 import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import Field
 
 from app.core.body import check_duplicate_keys, parse_doc, read_body
 from app.core.errors import NotReady, SchemaError
 from app.examples import EXAMPLES
-from app.schemas import ErrorResponse, EvaluateRequest
+from app.schemas import ErrorResponse
 from app.services import graph as drawings
 
 router = APIRouter(prefix="/v1", tags=["evaluate"])
 
 MEDIA_TYPES = {"svg": "image/svg+xml", "dot": "text/vnd.graphviz; charset=utf-8"}
-
-
-class GraphRequest(EvaluateRequest):
-    """A program, as for POST /v1/evaluate, and the form its backward graph is wanted in."""
-
-    expression: str | None = Field(
-        None, description="Instead of `ops`: Python-syntax statements (`g = a*b; f = g + c`, or `a*b + c`, "
-                          "named `out`), parsed into the ops they mean.")
-    format: Literal["svg", "dot"] = Field(
-        "svg", description="`svg`: drawn (laid out by Graphviz where installed); `dot`: the Graphviz DOT text.")
 
 
 _EXAMPLES = {

@@ -26,10 +26,12 @@ def make_limits(limits: LimitsTuple):
 
 
 def make_budget(limits: LimitsTuple, deadline: float | None, spill_flops: float = float("inf"),
-                spill_bytes: int = 1 << 62) -> Budget:
+                spill_bytes: int = 1 << 62, killable: bool = False, spill_ops: bool = False) -> Budget:
     """The engine budget of one run: the limits, the request's deadline (time.monotonic(), the same clock in
-    every process of this machine), and the caps of where it runs (past them the engine raises Spill)."""
-    return make_limits(limits).budget(deadline, spill_flops, spill_bytes)
+    every process of this machine), and the caps of where it runs (past them the engine raises Spill);
+    killable: a compute worker's run (one op may be long: the worker is killed at the deadline); spill_ops: a
+    long op goes to a worker (there is a pool)."""
+    return make_limits(limits).budget(deadline, spill_flops, spill_bytes, killable, spill_ops)
 
 
 def expand(spec: dict, limits: LimitsTuple) -> dict:
@@ -106,7 +108,7 @@ def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
         # the same parse as the server's (big integers stay exact, so the engine reports their overflow)
         from app.core.body import parse_json  # noqa: PLC0415
 
-        return evaluate_json(parse_json(body), limits, extra, budget=make_budget(limits, deadline))
+        return evaluate_json(parse_json(body), limits, extra, budget=make_budget(limits, deadline, killable=True))
     except EngineError as e:
         raise _portable(e) from None
     finally:

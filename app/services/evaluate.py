@@ -162,10 +162,11 @@ class EvaluateService:
         the request goes to the next tier. The loop runs only what its caps let through; a thread spills to a
         worker where there is a pool."""
         s = self.settings
+        pool = self.pool is not None
         if tier == "loop":
-            return eng.make_budget(self.limits, deadline, s.loop_max_flops, s.loop_max_elements * 8)
-        if tier == "thread" and self.pool is not None:
-            return eng.make_budget(self.limits, deadline, s.offload_min_flops, s.offload_min_bytes)
+            return eng.make_budget(self.limits, deadline, s.loop_max_flops, s.loop_max_elements * 8, spill_ops=pool)
+        if tier == "thread" and pool:
+            return eng.make_budget(self.limits, deadline, s.offload_min_flops, s.offload_min_bytes, spill_ops=True)
         return eng.make_budget(self.limits, deadline)
 
     async def _evaluate(self, body: bytes, deadline: float, plan: Plan | None = None) -> tuple[bytes, str]:

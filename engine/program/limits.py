@@ -27,11 +27,14 @@ class Limits:
     max_response_bytes: int = 32 * MiB
 
     def budget(self, deadline: float | None = None, spill_flops: float = float("inf"),
-               spill_bytes: int = 1 << 62) -> Budget:
-        """A fresh Budget of these limits (deadline: a time.monotonic() value)."""
-        return Budget(max_bytes=self.max_request_bytes, max_flops=self.max_flops, op_max_flops=self.op_max_flops,
+               spill_bytes: int = 1 << 62, killable: bool = False, spill_ops: bool = False) -> Budget:
+        """A fresh Budget of these limits (deadline: a time.monotonic() value). op_max_flops bounds one op where
+        it cannot be killed: killable (a worker process, stopped by a kill at the deadline) lifts it; spill_ops
+        (there is a worker to go to) makes an op past it a spill rather than a 413."""
+        op_cap = float("inf") if killable or spill_ops else self.op_max_flops
+        return Budget(max_bytes=self.max_request_bytes, max_flops=self.max_flops, op_max_flops=op_cap,
                       max_elements=self.max_tensor_elements, deadline=deadline, spill_flops=spill_flops,
-                      spill_bytes=spill_bytes)
+                      spill_bytes=spill_bytes, spill_op_flops=self.op_max_flops if spill_ops else float("inf"))
 
 
 DEFAULT_LIMITS = Limits()

@@ -31,7 +31,9 @@ def slow_program(n_matmuls: int = 8, size: int = 4000) -> dict:
 
 
 TEST_KEY = "test-key"  # servers whose tests read /readyz's details run with it
-SLOW_LIMITS = {"GRADSERVE_MAX_TENSOR_ELEMENTS": "16000000", "GRADSERVE_MAX_TOTAL_ELEMENTS": "200000000"}
+# slow_program's 4000 x 4000 float32 tensors: 64 MB each, nine of them
+SLOW_LIMITS = {"GRADSERVE_MAX_TENSOR_ELEMENTS": "16000000", "GRADSERVE_MAX_TOTAL_ELEMENTS": "200000000",
+               "GRADSERVE_MAX_REQUEST_BYTES": str(1 << 30), "GRADSERVE_MAX_PROCESS_BYTES": str(2 << 30)}
 
 
 def cheap_program() -> dict:

@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.app.conftest import SLOW_LIMITS, Server, cheap_program, in_thread, slow_program, wait_until
+from tests.app.conftest import SLOW_LIMITS, TEST_KEY, Server, cheap_program, in_thread, slow_program, wait_until
+
+JSON = {"content-type": "application/json"}
 
 
 def app_client(**settings) -> TestClient:
@@ -38,7 +40,7 @@ def test_each_document_is_answered_as_evaluate_answers_it_in_order():
         results = r.json()["results"]
         assert len(results) == len(MIXED)
         for doc, got in zip(MIXED, results):
-            alone = c.post("/v1/evaluate", content=json.dumps(doc))
+            alone = c.post("/v1/evaluate", content=json.dumps(doc), headers=JSON)
             assert got == {"status": alone.status_code, "body": alone.json()}, doc
         assert [x["status"] for x in results] == [200, 422, 200, 422, 422, 413, 422, 422]
         assert results[2]["body"]["warnings"]
@@ -50,7 +52,7 @@ def test_the_batch_envelope():
                           ({"requests": [], "x": 1}, ["body", "x"])):
             r = c.post("/v1/evaluate/batch", json=body)
             assert r.status_code == 422 and r.json()["detail"][0]["loc"] == loc, r.text
-        assert c.post("/v1/evaluate/batch", content=b"{").status_code == 422
+        assert c.post("/v1/evaluate/batch", content=b"{", headers=JSON).status_code == 422
         assert c.post("/v1/evaluate/batch", json={"requests": []}).json() == {"results": []}
 
 
@@ -58,11 +60,11 @@ def test_duplicate_keys_fail_their_own_document():
     with app_client() as c:
         body = (b'{"requests": [{"leaves": {"a": {"data": 1.0}, "a": {"data": 2.0}}}, '
                 b'{"leaves": {"a": {"data": 1.0}}}, {"ops": [], "ops": []}]}')
-        results = c.post("/v1/evaluate/batch", content=body).json()["results"]
+        results = c.post("/v1/evaluate/batch", content=body, headers=JSON).json()["results"]
         assert [x["status"] for x in results] == [422, 200, 422]
         assert "the key 'a' appears more than once" in results[0]["body"]["detail"][0]["msg"]
         assert "the key 'ops' appears more than once" in results[2]["body"]["detail"][0]["msg"]
-        r = c.post("/v1/evaluate/batch", content=b'{"requests": [], "requests": []}')
+        r = c.post("/v1/evaluate/batch", content=b'{"requests": [], "requests": []}', headers=JSON)
         assert r.status_code == 422 and "'requests' appears more than once" in r.json()["detail"][0]["msg"]
 
 
@@ -99,7 +101,7 @@ def test_the_body_limit_is_the_whole_batchs_and_answers_have_a_size_limit():
 
 def test_a_batch_holds_an_in_flight_slot_and_ends_within_the_time_limit():
     s = Server({"GRADSERVE_TIME_LIMIT_S": "1.5", "GRADSERVE_MAX_IN_FLIGHT": "1", "GRADSERVE_COMPUTE_WORKERS": "1",
-                **SLOW_LIMITS})
+                **SLOW_LIMITS}, api_key=TEST_KEY)
     try:
         slow, box = in_thread(s.client.post, "/v1/evaluate/batch",
                               json={"requests": [slow_program(), cheap_program(), slow_program()]})

@@ -14,7 +14,7 @@ import torch
 from gradserve import AsyncClient, Client, Retry, TorchIndexError, TorchRuntimeError
 from gradserve.cli import grad_repr
 from gradserve.errors import InvalidRequest, LimitExceeded, TransportError, Unauthorized, Unavailable
-from tests.app.conftest import SLOW_LIMITS, Server, cheap_program, in_thread, slow_program, wait_until
+from tests.app.conftest import SLOW_LIMITS, TEST_KEY, Server, cheap_program, in_thread, slow_program, wait_until
 from tests.torch_reference import TorchFailure
 from tests.torch_reference import evaluate as torch_evaluate
 
@@ -155,15 +155,15 @@ def test_api_keys():
 
 def test_retries_on_503_with_retry_after_until_the_server_has_room():
     s = Server({"GRADSERVE_TIME_LIMIT_S": "2", "GRADSERVE_MAX_IN_FLIGHT": "1", "GRADSERVE_COMPUTE_WORKERS": "1",
-                "GRADSERVE_RETRY_AFTER_S": "1", **SLOW_LIMITS})
+                "GRADSERVE_RETRY_AFTER_S": "1", **SLOW_LIMITS}, api_key=TEST_KEY)
     try:
         slow, box = in_thread(s.client.post, "/v1/evaluate", json=slow_program())
         assert wait_until(lambda: s.ready()["workers"]["in_flight"] == 1, 10)
-        with Client(s.url, retry=0) as impatient, pytest.raises(Unavailable) as caught:
+        with Client(s.url, retry=0, api_key=TEST_KEY) as impatient, pytest.raises(Unavailable) as caught:
             impatient.evaluate(cheap_program())
         assert caught.value.status == 503 and caught.value.retry_after == 1.0
         assert caught.value.type == "over_capacity"
-        with Client(s.url, retry=Retry(attempts=30, backoff=0.1, max_delay=1.0)) as patient:
+        with Client(s.url, retry=Retry(attempts=30, backoff=0.1, max_delay=1.0), api_key=TEST_KEY) as patient:
             r = patient.evaluate(cheap_program())  # refused while the slow one runs, then served
             assert r.grad("a") == 3.0
             assert patient.attempts_made >= 2

@@ -9,12 +9,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from engine.evaluate import Limits
 
 import engine
 from app.examples import EXAMPLES
 from engine.errors import EngineError, LimitExceeded, RequestError
 from engine.expression import MAX_CHARS_PER_OP, MAX_WORDS_PER_OP, parse
+from engine.program import Limits
 from tests.torch_reference import DTYPES, resolve
 
 V3 = [0.5, -1.25, 2.0]
