@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
 from engine.errors import EngineError, TorchRuntimeError
@@ -657,6 +658,9 @@ def _promote(args, arrays):
         if ok:
             return arrays
     target = D.result_type(*args).np
+    # the casts are allocations outside the entry's forward: charged to the request first (engine.budget)
+    _budget.charge(sum(a.size for a in arrays if a is not None and getattr(a, "dtype", target) != target),
+                   target.itemsize, what="the dtype promotion")
     return [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
 
 
