@@ -1,8 +1,12 @@
 """Convolution and 2-d pooling: conv1d / conv2d (torch's `convolution` op, ConvolutionBackward0), max_pool2d
 (MaxPool2DWithIndicesBackward0) and avg_pool2d (AvgPool2DBackward0).
 
-Forwards are im2col: a strided window view of the padded input and one batched matmul per group. Backwards are
-engine ops whose own backwards close the loop, so grad-of-grad works to any order:
+Convolutions are im2col (a strided window view of the padded input copied into columns, one batched matmul per
+group) while that buffer is small (_IM2COL_MAX); past it they loop over the kernel offsets, one matmul of a
+strided slice each, so that memory stays near the input and output sizes at any kernel size. Pooling loops over
+the kernel offsets with a running maximum (max_pool2d) or, separably, running sums over columns then rows
+(avg_pool2d). Every loop over kernel offsets checks the request's deadline. Backwards are engine ops whose own
+backwards close the loop, so grad-of-grad works to any order:
 
     convolution(x, w, b)  -> convolution_backward(g, x, w)  (ConvolutionBackwardBackward0, 3 outputs)
     convolution_backward  -> d/dg: convolution(ggI, w) + convolution(x, ggW); d/dx, d/dw: convolution_backward
@@ -22,6 +26,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import (
     TorchIndexError,
@@ -29,6 +34,7 @@ from engine.errors import (
     TorchRuntimeError,
     TorchTypeError,
 )
+from engine.ops import rules as R
 from engine.ops import shape as S
 from engine.ops._util import list_str
 from engine.ops.registry import REGISTRY, defop
@@ -61,6 +67,36 @@ def _pad_hw(x, pad, value=0, extra=(0, 0)):
     )
 
 
+# elements of an im2col buffer (N*P*Q rows of C*kh*kw) past which the convolution kernels loop over the kernel
+# offsets instead: a 20x20 kernel over a 1000x1000 image made a 1.5 GiB buffer
+_IM2COL_MAX = 1 << 20
+
+
+def _im2col(n, c, p, q, kh, kw):
+    return n * p * q * c * kh * kw <= _IM2COL_MAX
+
+
+def _offsets(kh, kw):
+    """The kernel offsets (i, j) in row-major order; the request's deadline is checked at each."""
+    for i in range(kh):
+        for j in range(kw):
+            _budget.check()
+            yield i, j
+
+
+def _tap(xp, i, j, out_hw, stride, dilation):
+    """The (N, C, P, Q) view of the padded input xp that kernel offset (i, j) reads."""
+    hs, ws = i * dilation[0], j * dilation[1]
+    p, q = out_hw
+    return xp[:, :, hs : hs + (p - 1) * stride[0] + 1 : stride[0], ws : ws + (q - 1) * stride[1] + 1 : stride[1]]
+
+
+def _tap_cols(t, g):
+    """A tap (N, G*Cig, P, Q) as (G, N*P*Q, Cig) rows, the layout of one kernel offset's im2col columns."""
+    n, c, p, q = t.shape
+    return t.reshape(n, g, c // g, p, q).transpose(1, 0, 3, 4, 2).reshape(g, n * p * q, c // g)
+
+
 def _conv_out_hw(in_hw, k_hw, stride, padding, dilation):
     return tuple(
         (in_hw[i] + 2 * padding[i] - dilation[i] * (k_hw[i] - 1) - 1) // stride[i] + 1 for i in range(2)
@@ -80,15 +116,27 @@ def _conv2d_np(x, w, stride, padding, dilation, groups):
             (n, cout, builtin_max(out_hw[0], 0), builtin_max(out_hw[1], 0)),
             dtype=np.result_type(x.dtype, w.dtype),
         )
-    win = _windows(_pad_hw(x, padding), out_hw, (kh, kw), stride, dilation)  # N, C, P, Q, kh, kw
+    xpad = _pad_hw(x, padding)
     p, q = out_hw
-    cols = (
-        win.reshape(n, g, cig, p, q, kh, kw)
-        .transpose(1, 0, 3, 4, 2, 5, 6)
-        .reshape(g, n * p * q, cig * kh * kw)
-    )
-    wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)
-    out = np.matmul(cols, wm)  # g, N*P*Q, cog
+    if _im2col(n, cin, p, q, kh, kw):
+        win = _windows(xpad, out_hw, (kh, kw), stride, dilation)  # N, C, P, Q, kh, kw
+        cols = (
+            win.reshape(n, g, cig, p, q, kh, kw)
+            .transpose(1, 0, 3, 4, 2, 5, 6)
+            .reshape(g, n * p * q, cig * kh * kw)
+        )
+        wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)
+        out = np.matmul(cols, wm)  # g, N*P*Q, cog
+    else:
+        wg = w.reshape(g, cog, cig, kh, kw)
+        out = None
+        for i, j in _offsets(kh, kw):
+            term = np.matmul(_tap_cols(_tap(xpad, i, j, out_hw, stride, dilation), g),
+                             wg[:, :, :, i, j].transpose(0, 2, 1))  # g, N*P*Q, cog
+            if out is None:
+                out = term
+            else:
+                out += term
     return B.xp.ascontiguousarray(out.reshape(g, n, p, q, cog).transpose(1, 0, 4, 2, 3).reshape(n, cout, p, q))
 
 
@@ -107,20 +155,24 @@ def _conv2d_transpose_np(y, w, out_hw, stride, padding, dilation, groups):
     xp = B.xp.zeros((n, g * cig, ph, pw), dtype=dt)
     if n and p and q and cout and cig:
         ym = y.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
-        wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)  # g, cig*kk, cog
-        cols = np.matmul(wm, ym).reshape(g, cig, kh, kw, n, p, q)
         xv = xp.reshape(n, g, cig, ph, pw)
-        for i in range(kh):
-            hs = i * dilation[0]
-            for j in range(kw):
-                ws = j * dilation[1]
-                xv[
-                    :,
-                    :,
-                    :,
-                    hs : hs + (p - 1) * stride[0] + 1 : stride[0],
-                    ws : ws + (q - 1) * stride[1] + 1 : stride[1],
-                ] += cols[:, :, i, j].transpose(2, 0, 1, 3, 4)
+        whole = _im2col(n, g * cig, p, q, kh, kw)
+        if whole:
+            wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)  # g, cig*kk, cog
+            cols = np.matmul(wm, ym).reshape(g, cig, kh, kw, n, p, q)
+        else:
+            wg = w.reshape(g, cog, cig, kh, kw)
+        for i, j in _offsets(kh, kw):
+            hs, ws = i * dilation[0], j * dilation[1]
+            part = cols[:, :, i, j] if whole else np.matmul(
+                wg[:, :, :, i, j].transpose(0, 2, 1), ym).reshape(g, cig, n, p, q)
+            xv[
+                :,
+                :,
+                :,
+                hs : hs + (p - 1) * stride[0] + 1 : stride[0],
+                ws : ws + (q - 1) * stride[1] + 1 : stride[1],
+            ] += part.transpose(2, 0, 1, 3, 4)
     return B.xp.ascontiguousarray(xp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + wd])
 
 
@@ -134,17 +186,134 @@ def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
     dt = np.result_type(gy.dtype, x.dtype)
     if n == 0 or p == 0 or q == 0 or cout == 0 or cig == 0:
         return B.xp.zeros(tuple(w_shape), dtype=dt)
-    win = _windows(_pad_hw(x, padding), (p, q), (kh, kw), stride, dilation)
-    cols = (
-        win.reshape(n, g, cig, p, q, kh, kw)
-        .transpose(1, 0, 3, 4, 2, 5, 6)
-        .reshape(g, n * p * q, cig * kh * kw)
-    )
+    xpad = _pad_hw(x, padding)
     gm = gy.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
-    return B.xp.ascontiguousarray(np.matmul(gm, cols).reshape(cout, cig, kh, kw))
+    if _im2col(n, cin, p, q, kh, kw):
+        win = _windows(xpad, (p, q), (kh, kw), stride, dilation)
+        cols = (
+            win.reshape(n, g, cig, p, q, kh, kw)
+            .transpose(1, 0, 3, 4, 2, 5, 6)
+            .reshape(g, n * p * q, cig * kh * kw)
+        )
+        return B.xp.ascontiguousarray(np.matmul(gm, cols).reshape(cout, cig, kh, kw))
+    gw = B.xp.empty((g, cog, cig, kh, kw), dtype=dt)
+    for i, j in _offsets(kh, kw):
+        gw[:, :, :, i, j] = np.matmul(gm, _tap_cols(_tap(xpad, i, j, (p, q), stride, dilation), g))
+    return gw.reshape(cout, cig, kh, kw)
 
 
 builtin_max = max
+
+
+# ----- cost rules: the kernels' allocations, from the shapes alone (engine/ops/rules.py) -----
+
+
+def _spatial2(shape):
+    """(H, W) of a 1-d or 2-d convolution operand, as the kernels see it (1-d: a height of one)."""
+    return (1, shape[2]) if len(shape) == 3 else (shape[2], shape[3])
+
+
+def _conv_temp(n, cin, hw, k_hw, out_hw, padding, g):
+    """_conv2d_np beside its output: the padded input, the im2col buffer (or one offset's columns and one
+    product term), the product before its relayout into the output."""
+    p, q = out_hw
+    pad = n * cin * (hw[0] + 2 * padding[0]) * (hw[1] + 2 * padding[1])
+    if _im2col(n, cin, p, q, *k_hw):
+        return pad + n * p * q * cin * k_hw[0] * k_hw[1]
+    return pad + n * p * q * cin
+
+
+def _transpose_temp(y_n, n, cig_g, out_hw_padded, in_pq, k_hw):
+    """_conv2d_transpose_np beside its output: the zero-filled padded result, y's relayout, the columns (all
+    offsets at once, or one offset's)."""
+    p, q = in_pq
+    xp = n * cig_g * out_hw_padded[0] * out_hw_padded[1]
+    cols = n * p * q * cig_g * (k_hw[0] * k_hw[1] if _im2col(n, cig_g, p, q, *k_hw) else 1)
+    return xp + y_n + cols
+
+
+def _weight_temp(gy_n, n, cin, hw, k_hw, pq, padding):
+    """_conv2d_weight_np beside its output: the padded input, gy's relayout, the columns."""
+    p, q = pq
+    pad = n * cin * (hw[0] + 2 * padding[0]) * (hw[1] + 2 * padding[1])
+    cols = n * p * q * cin * (k_hw[0] * k_hw[1] if _im2col(n, cin, p, q, *k_hw) else 1)
+    return pad + gy_n + cols
+
+
+def _params2(w_shape, stride, padding, dilation, output_padding):
+    nd = len(w_shape) - 2
+    s, p, d, op = (_expand_param(v, name, nd) for v, name in (
+        (stride, "stride"), (padding, "padding"), (dilation, "dilation"), (output_padding, "output_padding")))
+    return nd, _p2(s, nd, 1), _p2(p, nd, 0), _p2(d, nd, 1), _p2(op, nd, 0)
+
+
+def _conv_shapes(x_shape, w_shape, stride, padding, dilation, transposed, output_padding, groups):
+    """The output shape of `convolution`, and its 2-d geometry: (out, hw, k, out_hw, s, p, d)."""
+    nd, s, p, d, op = _params2(w_shape, stride, padding, dilation, output_padding)
+    hw, k = _spatial2(x_shape), _spatial2(w_shape)
+    if not transposed:
+        cout = w_shape[0]
+        out_hw = tuple(builtin_max((hw[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1, 0) for i in range(2))
+    else:
+        cout = w_shape[1] * groups
+        out_hw = tuple((hw[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1 + op[i] for i in range(2))
+    out = (x_shape[0], cout) + (out_hw[1:] if nd == 1 else out_hw)
+    return out, hw, k, out_hw, s, p, d
+
+
+def _conv_backward_temp(gy_shape, x_shape, w_shape, stride, padding, dilation, transposed, output_padding,
+                        groups, mask=(True, True, True)):
+    """convolution_backward's forward beside its outputs: its input-gradient and weight-gradient kernels."""
+    nd, s, p, d, _ = _params2(w_shape, stride, padding, dilation, output_padding)
+    n = x_shape[0]
+    hw, k, pq = _spatial2(x_shape), _spatial2(w_shape), _spatial2(gy_shape)
+    gy_n, x_n = R.numel(gy_shape), R.numel(x_shape)
+    temp = 0
+    if mask[0]:
+        if transposed:
+            temp += _conv_temp(n, gy_shape[1], pq, k, hw, p, groups) + x_n
+        else:
+            padded = tuple(builtin_max(hw[i] + 2 * p[i], (pq[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1) for i in range(2))
+            temp += _transpose_temp(gy_n, n, x_shape[1], padded, pq, k)
+    if mask[1]:
+        if transposed:  # the roles of gy and x swap
+            temp += _weight_temp(x_n, n, gy_shape[1], pq, k, hw, p)
+        else:
+            temp += _weight_temp(gy_n, n, x_shape[1], hw, k, pq, p)
+        temp += R.numel(w_shape)
+    return temp
+
+
+def _convolution_rule(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    out, hw, k, out_hw, s, p, d = _conv_shapes(input.shape, weight.shape, stride, padding, dilation, transposed,
+                                               output_padding, groups)
+    n_out = R.numel(out)
+    x_n = R.numel(input.shape)
+    if not transposed:
+        temp = _conv_temp(input.shape[0], input.shape[1], hw, k, out_hw, p, groups) + 2 * n_out
+        macs = n_out * weight.shape[1] * k[0] * k[1]
+    else:
+        padded = tuple(builtin_max(out_hw[i] + 2 * p[i], (hw[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1)
+                       for i in range(2))
+        temp = _transpose_temp(x_n, input.shape[0], out[1], padded, hw, k)
+        macs = x_n * weight.shape[1] * k[0] * k[1]
+    if bias is not None:
+        temp += n_out  # out + bias, beside out
+    bwd = _conv_backward_temp(out, input.shape, weight.shape, stride, padding, dilation, transposed,
+                              output_padding, groups)
+    return R.Cost(out, 2.0 * macs, temp, True, bwd + n_out, 4.0 * macs)
+
+
+def _convolution_backward_rule(grad_output, input, weight, stride, padding, dilation, transposed, output_padding,
+                               groups, output_mask):
+    mask = list(output_mask) + [False] * (3 - len(output_mask))
+    outs = (tuple(input.shape) if mask[0] else (0,), tuple(weight.shape) if mask[1] else (0,),
+            (grad_output.shape[1],) if mask[2] else (0,))
+    temp = _conv_backward_temp(grad_output.shape, input.shape, weight.shape, stride, padding, dilation, transposed,
+                               output_padding, groups, mask)
+    k = _spatial2(weight.shape)
+    macs = R.numel(grad_output.shape) * weight.shape[1] * k[0] * k[1]
+    return R.Cost(outs, 4.0 * macs, temp, True, 2 * temp + sum(R.numel(o) for o in outs), 8.0 * macs)
 
 
 def _to2d(a, nd):
@@ -410,6 +579,7 @@ convolution_backward_op = defop(
     "bool[3] output_mask) -> (Tensor, Tensor, Tensor)",
     _conv_backward_fwd,
     nout=3,
+    rule=_convolution_backward_rule,
     joint_mask=True,
     grad_output__input__weight=_with_mask(
         _conv_double_backward,
@@ -444,6 +614,7 @@ convolution_op = defop(
     "bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor",
     _convolution_fwd,
     joint_mask=True,
+    rule=_convolution_rule,
     input__weight__bias=_with_mask(
         _convolution_backward,
         ("input", "weight", "stride", "padding", "dilation", "transposed", "output_padding", "groups"),
@@ -477,9 +648,17 @@ def _pad_op():
             "constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor",
             fwd,
             index=0,
+            rule=lambda self, pad: R.Cost(_padded_shape(self.shape, pad), R.numel(_padded_shape(self.shape, pad))),
             self=lambda grad, pad: op(grad, [-p for p in pad], 0),
         )
     return op
+
+
+def _padded_shape(shape, pad):
+    out = list(shape)
+    for i in range(len(pad) // 2):
+        out[len(shape) - 1 - i] += int(pad[2 * i]) + int(pad[2 * i + 1])
+    return tuple(out)
 
 
 def _batchify(input, nsp, name):
@@ -692,32 +871,51 @@ def _max_pool_fwd(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=Fa
     ow = _pool_out(w, k[1], p[1], s[1], d[1], ceil_mode)
     _pool2d_shape_check(x, k, s, p, d, (oh, ow), "max_pool2d")
     x4 = _plane(x)
-    n, c = x4.shape[:2]
     need = ((oh - 1) * s[0] + (k[0] - 1) * d[0] + 1, (ow - 1) * s[1] + (k[1] - 1) * d[1] + 1)
     extra = (builtin_max(need[0] - h - 2 * p[0], 0), builtin_max(need[1] - w - 2 * p[1], 0))
     low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = _pad_hw(x4, p, low, extra)
-    valid = _pad_hw(B.xp.ones((1, 1, h, w), dtype=bool), p, False, extra)
-    win = _windows(xp, (oh, ow), k, s, d).reshape(n, c, oh, ow, k[0] * k[1])
-    vwin = _windows(valid, (oh, ow), k, s, d).reshape(1, 1, oh, ow, k[0] * k[1])
-    vals = np.where(vwin, win, low)
-    idx = np.argmax(vals, axis=-1)
-    first_valid = np.argmax(vwin, axis=-1)
-    chosen_valid = np.take_along_axis(np.broadcast_to(vwin, vals.shape), idx[..., None], -1)[..., 0]
-    idx = np.where(chosen_valid, idx, first_valid)
-    if x.dtype.kind == "f":
-        nan = np.isnan(vals) & vwin
-        if nan.any():
-            last_nan = vals.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
-            idx = np.where(nan.any(-1), last_nan, idx)
-    out = np.take_along_axis(vals, idx[..., None], -1)[..., 0]
-    kh_i, kw_i = idx // k[1], idx % k[1]
+    # torch's kernel: over the window's in-bounds positions in row-major order, the first maximum, or the last
+    # NaN; a window whose values are all the lowest takes its first in-bounds position. Here: a running maximum
+    # over the kernel offsets (padding holds `low`, so it never wins a strict comparison), then those fix-ups.
+    at_r = B.xp.arange(oh)[None, :] * s[0] - p[0] + B.xp.arange(k[0])[:, None] * d[0]  # (kh, oh) input rows
+    at_c = B.xp.arange(ow)[None, :] * s[1] - p[1] + B.xp.arange(k[1])[:, None] * d[1]
+    row_ok, col_ok = (at_r >= 0) & (at_r < h), (at_c >= 0) & (at_c < w)
+    nans = x.dtype.kind == "f" and bool(np.isnan(x4).any())
+    best = best_at = last_nan = any_nan = None
+    for t, (i, j) in enumerate(_offsets(k[0], k[1])):
+        v = _tap(xp, i, j, (oh, ow), s, d)
+        if best is None:
+            best = v.copy()
+            best_at = B.xp.zeros(best.shape, dtype=np.int64)
+        else:
+            up = v > best
+            np.copyto(best, v, where=up)
+            np.copyto(best_at, t, where=up)
+        if nans:
+            hit = np.isnan(v) & (row_ok[i][:, None] & col_ok[j][None, :])
+            if last_nan is None:
+                last_nan = B.xp.zeros(best.shape, dtype=np.int64)
+                any_nan = B.xp.zeros(best.shape, dtype=bool)
+            np.copyto(last_nan, t, where=hit)
+            any_nan |= hit
+    first_i, first_j = np.argmax(row_ok, axis=0), np.argmax(col_ok, axis=0)  # the first in-bounds offsets
+    kh_i, kw_i = best_at // k[1], best_at % k[1]
     rows = B.xp.arange(oh)[:, None] * s[0] - p[0] + kh_i * d[0]
     cols = B.xp.arange(ow)[None, :] * s[1] - p[1] + kw_i * d[1]
-    flat = (rows * w + cols).astype(np.int64)
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    first_rows = B.xp.arange(oh)[:, None] * s[0] - p[0] + first_i[:, None] * d[0]
+    first_cols = B.xp.arange(ow)[None, :] * s[1] - p[1] + first_j[None, :] * d[1]
+    flat = np.where(inside, rows * w + cols, first_rows * w + first_cols)
+    if nans:
+        nan_rows = B.xp.arange(oh)[:, None] * s[0] - p[0] + (last_nan // k[1]) * d[0]
+        nan_cols = B.xp.arange(ow)[None, :] * s[1] - p[1] + (last_nan % k[1]) * d[1]
+        flat = np.where(any_nan, nan_rows * w + nan_cols, flat)
+        best = np.where(any_nan, np.nan, best).astype(x.dtype, copy=False)
+    flat = flat.astype(np.int64, copy=False)
     if x.ndim == 3:
-        out, flat = out[0], flat[0]
-    return B.xp.ascontiguousarray(out), B.xp.ascontiguousarray(flat)
+        best, flat = best[0], flat[0]
+    return B.xp.ascontiguousarray(best), B.xp.ascontiguousarray(flat)
 
 
 def _scatter_fwd(g, indices, input_size):
@@ -743,6 +941,29 @@ def _zeros_like(t):
     return Tensor._make(B.xp.zeros(t.shape, dtype=t._data.dtype))
 
 
+def _pool_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode, name):
+    """(out_hw, padded hw) of a pooling, as its forward computes them (its checks raise first)."""
+    k, s, p, d = _pool_params(name, kernel_size, _stride_arg(stride), padding, dilation)
+    h, w = x_shape[-2], x_shape[-1]
+    oh = _pool_out(h, k[0], p[0], s[0], d[0], ceil_mode)
+    ow = _pool_out(w, k[1], p[1], s[1], d[1], ceil_mode)
+    need = ((oh - 1) * s[0] + (k[0] - 1) * d[0] + 1, (ow - 1) * s[1] + (k[1] - 1) * d[1] + 1)
+    padded = (builtin_max(h + 2 * p[0], need[0]), builtin_max(w + 2 * p[1], need[1]))
+    return (oh, ow), padded, k
+
+
+def _max_pool_rule(self, kernel_size, stride, padding, dilation, ceil_mode):
+    out_hw, padded, k = _pool_geometry(self.shape, kernel_size, stride, padding, dilation, ceil_mode,
+                                       "max_pool2d")
+    out = tuple(self.shape[:-2]) + out_hw
+    n_out, x_n = R.numel(out), R.numel(self.shape)
+    planes = R.numel(self.shape[:-2])
+    # the padded copy; int64 offsets, rows, cols and flat positions (NaN's too), bool masks, isnan(x)
+    temp = planes * padded[0] * padded[1] + R.wide(12 * n_out + x_n // 8 + 1, self)
+    bwd = R.wide(3 * n_out, self) + R.wide(x_n, self) + x_n  # _scatter_fwd: its indices, the float64 bincount
+    return R.Cost((out, out), 3.0 * n_out * k[0] * k[1], temp, True, bwd)
+
+
 def _max_pool_bwd_fwd(g, x, kernel_size, stride, padding, dilation, ceil_mode, indices):
     return _scatter_fwd(g, indices, x.shape)
 
@@ -752,12 +973,17 @@ max_pool2d_backward_op = defop(
     "max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, "
     "int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor",
     _max_pool_bwd_fwd,
+    # _scatter_fwd: the indices offset per plane and raveled, the float64 bincount before its cast
+    rule=lambda grad_output, self: R.Cost(tuple(self.shape), R.numel(grad_output.shape) + R.numel(self.shape),
+                                          R.wide(3 * R.numel(grad_output.shape) + R.numel(self.shape), grad_output)),
     grad_output=lambda grad, indices, self: max_pool_gather_op(grad, _detached(indices), _zeros_like(self)),
     self=lambda grad, self: _zeros_like(self),
 )
 max_pool_gather_op = defop(
     "max_pool_double_backward(Tensor self, Tensor indices, Tensor input) -> Tensor",
     lambda g, indices, input: _gather_fwd(g, indices),
+    rule=lambda self, indices: R.Cost(tuple(indices.shape), R.numel(indices.shape),
+                                      R.wide(R.numel(indices.shape), self)),
     self=lambda grad, indices, input: max_pool2d_backward_op(
         grad, input, [1], [], [0], [1], False, _detached(indices)
     ),
@@ -775,6 +1001,7 @@ max_pool2d_with_indices_op = defop(
     "int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)",
     _max_pool_fwd,
     nout=2,
+    rule=_max_pool_rule,
     self=_max_pool_backward,
 )
 
@@ -830,6 +1057,23 @@ def _avg_checks(x, kernel_size, stride, padding, ceil_mode, divisor_override):
     return k, s, p, oh, ow
 
 
+def _window_sums(xp, k, s, out_hw):
+    """Sums over every (kh, kw) window of xp at stride s, separably: running sums over the window's columns,
+    then over its rows (kh + kw passes, whatever the kernel's area)."""
+    oh, ow = out_hw
+    cols = None
+    for j in range(k[1]):
+        _budget.check()
+        t = xp[:, :, :, j : j + (ow - 1) * s[1] + 1 : s[1]]
+        cols = t.copy() if cols is None else np.add(cols, t, out=cols)
+    sums = None
+    for i in range(k[0]):
+        _budget.check()
+        t = cols[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], :]
+        sums = t.copy() if sums is None else np.add(sums, t, out=sums)
+    return sums
+
+
 def _avg_pool_fwd(
     x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
 ):
@@ -846,7 +1090,7 @@ def _avg_pool_fwd(
         else (np.float32 if x4.dtype == np.float16 else np.int64)
     )
     xp = _pad_hw(x4.astype(acc, copy=False), p, 0, extra)
-    sums = _windows(xp, (oh, ow), k, s, (1, 1)).sum(axis=(-2, -1), dtype=acc)
+    sums = _window_sums(xp, k, s, (oh, ow))
     div, empty = _avg_geometry(h, w, k, s, p, oh, ow, ceil_mode, count_include_pad, divisor_override)
     if x.dtype.kind == "f":
         out = sums / div.astype(acc)
@@ -854,6 +1098,32 @@ def _avg_pool_fwd(
         out = np.sign(sums) * (np.abs(sums) // div)
     out = np.where(empty, 0, out).astype(x.dtype)
     return B.xp.ascontiguousarray(out[0] if x.ndim == 3 else out)
+
+
+def _avg_costs(x_shape, kernel_size, stride, padding, ceil_mode, itemsize_of):
+    """(out, forward temp, the backward kernel's temp, flops) of avg_pool2d on x_shape."""
+    out_hw, padded, k = _pool_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    planes = R.numel(x_shape[:-2])
+    out = tuple(x_shape[:-2]) + out_hw
+    n_out = R.numel(out)
+    geometry = R.wide(12 * (out_hw[0] + out_hw[1]) + 4 * out_hw[0] * out_hw[1], itemsize_of)
+    cols = planes * padded[0] * out_hw[1]
+    # the accumulation copy of integers, the padded copy, the column sums, sums / div, where, the cast
+    fwd = R.wide(R.numel(x_shape), itemsize_of) + planes * padded[0] * padded[1] + cols + 3 * n_out + geometry
+    # g / div and its where, the row spread, the padded result
+    bwd = 2 * n_out + cols + planes * padded[0] * padded[1] + geometry
+    flops = planes * (padded[0] * out_hw[1] * k[1] + n_out // builtin_max(planes, 1) * k[0])
+    return out, fwd, bwd, flops
+
+
+def _avg_pool_rule(self, kernel_size, stride, padding, ceil_mode):
+    out, fwd, bwd, flops = _avg_costs(self.shape, kernel_size, stride, padding, ceil_mode, self)
+    return R.Cost(out, flops, fwd, True, bwd + R.numel(self.shape), 2.0 * flops)
+
+
+def _avg_pool_backward_rule(grad_output, self, kernel_size, stride, padding, ceil_mode):
+    _, _, bwd, flops = _avg_costs(self.shape, kernel_size, stride, padding, ceil_mode, grad_output)
+    return R.Cost(tuple(self.shape), flops, bwd)
 
 
 def _avg_pool_bwd_fwd(
@@ -868,10 +1138,15 @@ def _avg_pool_bwd_fwd(
     gd = np.where(empty, 0, g4 / div.astype(g4.dtype)).astype(g4.dtype)
     ph = builtin_max(h + 2 * p[0], (oh - 1) * s[0] + k[0])
     pw = builtin_max(w + 2 * p[1], (ow - 1) * s[1] + k[1])
-    xp = B.xp.zeros((n, c, ph, pw), dtype=g4.dtype)
+    # the adjoint of _window_sums: spread over the window's rows, then over its columns
+    rows = B.xp.zeros((n, c, ph, ow), dtype=g4.dtype)
     for i in range(k[0]):
-        for j in range(k[1]):
-            xp[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], j : j + (ow - 1) * s[1] + 1 : s[1]] += gd
+        _budget.check()
+        rows[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], :] += gd
+    xp = B.xp.zeros((n, c, ph, pw), dtype=g4.dtype)
+    for j in range(k[1]):
+        _budget.check()
+        xp[:, :, :, j : j + (ow - 1) * s[1] + 1 : s[1]] += rows
     out = B.xp.ascontiguousarray(xp[:, :, p[0] : p[0] + h, p[1] : p[1] + w])
     return out.reshape(shape)
 
@@ -880,6 +1155,7 @@ avg_pool2d_op = defop(
     "avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, "
     "bool count_include_pad=True, int? divisor_override=None) -> Tensor",
     _avg_pool_fwd,
+    rule=_avg_pool_rule,
     self=lambda grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
         avg_pool_backward_op(
             grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
@@ -891,6 +1167,7 @@ avg_pool_backward_op = defop(
     "avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
     "bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor",
     lambda g, x, *rest: _avg_pool_bwd_fwd(g, x.shape, *rest),
+    rule=_avg_pool_backward_rule,
     grad_output=lambda grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
         avg_pool2d_op(grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     ),
