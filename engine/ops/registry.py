@@ -230,6 +230,8 @@ class OpDef:
         m = _SCHEMA.match(schema)
         if m is None:
             raise ValueError(f"bad schema {schema!r}")
+        if rule is None:  # before anything is counted or registered
+            raise ValueError(f"{schema}: an op entry needs rule=, its shape and cost rule (engine/ops/rules.py)")
         this.schema = schema
         this.base = m["name"]
         this.overload = m["overload"] or ""
@@ -318,7 +320,7 @@ class OpDef:
         this.nparams = len(this.params)
         # The shape and cost rule (engine.ops.rules): what a call allocates and computes, from its operands'
         # shapes, charged to the request's budget before the forward runs.
-        this.rule = _rules.Bound(rule, this.params, this.tensor_pos) if rule is not None else None
+        this.rule = _rules.Bound(rule, this.params, this.tensor_pos)
         # The forward-mode formula (derivatives.yaml's `result:` line): a function whose parameters are named
         # like a formula's, `<input>_t` being that input's tangent (None where it has none) and `<input>`,
         # `result`, attributes the primal values; it returns the output's tangent (a tuple with nout > 1).
