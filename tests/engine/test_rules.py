@@ -38,7 +38,7 @@ from engine.ops import join as _join
 from engine.ops import registry as _registry
 from engine.ops import rules as R
 from tests.engine import test_ops as TO
-from tests.engine.opinfo import TL, T
+from tests.engine.opinfo import TL, Sample, T
 
 # Python's own objects made around the arrays of one forward or one backward node (ndarray headers, Tensor
 # and node objects, index tuples, a formula's small 0-d constants): a fixed allowance per entry; and NumPy's
@@ -381,3 +381,166 @@ def test_rules_bound_the_sample(sample, dtype, tracing, request):
     seed = TO.sample_seed(request.node.callspec.id)
     check(sample, dtype, seed)
     check_scaled(sample, dtype, seed)
+
+
+def test_an_entry_without_a_rule_cannot_be_registered():
+    with pytest.raises(ValueError, match="needs rule="):
+        _registry.defop("zz_no_rule(Tensor self) -> Tensor", lambda a: a, self=lambda grad: grad)
+    assert "zz_no_rule" not in _registry.REGISTRY
+
+
+# ----- factories: charged before they allocate -----
+
+FACTORIES = {
+    "zeros": lambda n: engine.zeros(n, n),
+    "ones": lambda n: engine.ones(n, n, dtype=engine.float64),
+    "empty": lambda n: engine.empty(n, n),
+    "full": lambda n: engine.full((n, n), 1.5),
+    "eye": lambda n: engine.eye(n),
+    "arange": lambda n: engine.arange(0.0, float(n * n), 1.0),
+    "arange_int": lambda n: engine.arange(n * n),
+    "linspace": lambda n: engine.linspace(0, 1, n * n),
+    "rand": lambda n: engine.rand(n, n),
+    "randn": lambda n: engine.randn(n, n),
+    "randint": lambda n: engine.randint(0, 10, [n, n]),
+    "zeros_like": lambda n: engine.zeros_like(_ROW[0].expand(n, n)),
+    "ones_like": lambda n: engine.ones_like(_ROW[0].expand(n, n)),
+    "full_like": lambda n: engine.full_like(_ROW[0].expand(n, n), 2.0),
+    "rand_like": lambda n: engine.rand_like(_ROW[0].expand(n, n)),
+    "randn_like": lambda n: engine.randn_like(_ROW[0].expand(n, n)),
+}
+_ROW = [None]
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_factories_charge_what_they_allocate_first(name, tracing):
+    _ROW[0] = engine.ones(1)
+    make = FACTORIES[name]
+    make(2)  # first-call work (the thread's random generator)
+    b = _budget.Budget()
+    meter = Meter()
+    with _budget.active(b):
+        meter.enter()
+        t = make(300)
+        peak = meter.exit()
+    assert peak <= b.peak_bytes + SLACK + BUFFER, f"{name} peaked at {peak} bytes, charged {b.peak_bytes}"
+    assert b.peak_bytes >= t.numel() * t._data.dtype.itemsize
+    # randint(0, 10, [12000, 12000]) of issue 14, and the like: refused before anything is allocated
+    small = _budget.Budget(max_bytes=1 << 20)
+    meter.enter()
+    with _budget.active(small), pytest.raises(engine.errors.LimitExceeded):
+        make(12000)
+    assert meter.exit() < 1 << 20
+
+
+# ----- the attacks of issue 14: each rule reports its cost from shapes, without running the op -----
+
+
+def _rule_cost(op, *vals):
+    return op.rule.cost(list(vals), strict=True)
+
+
+def _shaped(*shape, dtype=np.float64):
+    """An operand that has a shape and a dtype and nothing else (a rule reads no element)."""
+    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape, (0,) * len(shape))
+
+
+def test_attack_padding_and_overlapping_pool_are_costed_before_they_run():
+    from engine.ops import conv  # noqa: PLC0415
+
+    x, w = _shaped(1, 1, 1, 1), _shaped(1, 1, 1, 1)
+    c = _rule_cost(conv.convolution_op, x, w, None, [1, 1], [600, 600], [1, 1], False, [0, 0], 1)
+    assert c.out == (1, 1, 1201, 1201)
+    assert c.temp >= 1201 * 1201  # the padded input
+    y = _shaped(*c.out)
+    p = _rule_cost(conv.avg_pool2d_op, y, [500, 500], [1, 1], [0, 0], False, True, None)
+    assert p.out == (1, 1, 702, 702)
+    # the separable sums: 500 passes over (1201 x 702) columns, 500 over (702 x 702) rows
+    assert p.flops >= 500 * 702 * (1201 + 702)
+    huge = _rule_cost(conv.convolution_op, x, w, None, [1, 1], [8000, 8000], [1, 1], False, [0, 0], 1)
+    assert R.out_elements(huge) >= 16001 ** 2 and huge.temp >= 16001 ** 2
+
+
+def test_attack_diag_and_its_pooling_are_costed_before_they_run():
+    from engine.ops import (
+        conv,  # noqa: PLC0415
+        join,  # noqa: PLC0415
+    )
+
+    d = _rule_cost(join.diag_embed_op, _shaped(12000), 0, 0, 1)
+    assert d.out == (12000, 12000)
+    d = _rule_cost(join.diag_embed_op, _shaped(1000), 0, 0, 1)
+    p = _rule_cost(conv.avg_pool2d_op, _shaped(1, 1, *d.out), [300, 300], [1, 1], [0, 0], False, True, None)
+    assert p.out == (1, 1, 701, 701) and p.flops >= 300 * 701 * (1000 + 701)
+
+
+def test_attack_intermediates_are_bounded_by_their_outputs():
+    """max_pool2d k=12 on 1000^2 held 144 copies of its output, conv2d with a 20x20 kernel a 400x im2col
+    buffer, cumprod's backward with a zero an (n, n) table: their rules (and so their kernels) now stay within
+    a few times their inputs and outputs."""
+    from engine.ops import (
+        conv,  # noqa: PLC0415
+        reduction,  # noqa: PLC0415
+    )
+
+    x = _shaped(1, 1, 1000, 1000)
+    m = _rule_cost(conv.max_pool2d_with_indices_op, x, [12, 12], [1, 1], [0, 0], [1, 1], False)
+    assert m.temp <= 16 * 1000 * 1000
+    c = _rule_cost(conv.convolution_op, x, _shaped(1, 1, 20, 20), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)
+    assert c.temp <= 4 * (1000 * 1000 + R.out_elements(c)) and c.bwd_temp <= 8 * 1000 * 1000
+    z = _rule_cost(reduction.cumprod_op, _shaped(8000), 0, None)
+    assert z.bwd_temp <= 16 * 8000
+
+
+# ----- the rewritten kernels, large enough to take their new paths: torch's values, within their rules -----
+
+BIG = [
+    # conv2d past _IM2COL_MAX (a 20x20 kernel): the loop over kernel offsets, forward and both gradients
+    Sample("conv2d", (T((1, 2, 90, 80)), T((3, 2, 20, 20)), T((3,))), dict(padding=2), kind="functional"),
+    Sample("conv1d", (T((2, 3, 400)), T((4, 3, 150))), dict(stride=2), kind="functional"),
+    # max_pool2d with a 12x12 window, stride 1, padding and dilation: the running maximum
+    Sample("max_pool2d", (T((2, 3, 90, 80)), 12), dict(stride=1, padding=3), kind="functional"),
+    Sample("max_pool2d", (T((1, 2, 60, 70)), 5), dict(stride=2, dilation=3, ceil_mode=True), kind="functional"),
+    # avg_pool2d with overlapping 30x30 windows, padding: the separable sums and their adjoint
+    Sample("avg_pool2d", (T((2, 2, 100, 90)), 30), dict(stride=1, padding=10), kind="functional"),
+    Sample("avg_pool2d", (T((1, 3, 64, 64)), (7, 5)),
+           dict(stride=(2, 3), ceil_mode=True, count_include_pad=False), kind="functional"),
+    # erf in 64K-element pieces (an odd size: a short last piece), gelu likewise
+    Sample("erf", (T((3, 50001)),)),
+    Sample("gelu", (T((70001,)),), kind="functional"),
+    # cumprod's O(n) backward with zeros (8000 elements, as issue 14's attack)
+    Sample("cumprod", (T((8000,), values=tuple(0.0 if i in (17, 4000, 7999) else 1.0 + (i % 7) * 1e-3
+                                             for i in range(8000))), 0), gradcheck=False),
+    Sample("cumprod", (T((40, 300), values=tuple(tuple(0.0 if (i * 7 + j) % 97 == 0 else 1.0 - 1e-3 * (j % 5)
+                                                       for j in range(300)) for i in range(40))), 1),
+           gradcheck=False),
+]
+
+
+def _compare_with_torch(sample, dtype, seed):
+    rng = np.random.default_rng(seed)
+    args = TO.materialize(tuple(sample.args), rng, dtype)
+    kwargs = TO.materialize(dict(sample.kwargs), rng, dtype)
+    tout, tleaves = TO.run(TO.TORCH, sample, args, kwargs)
+    eout, eleaves = TO.run(TO.ENGINE, sample, args, kwargs)
+    touts, eouts = TO.flatten(tout), TO.flatten(eout)
+    rtol, atol = (1e-4, 1e-4) if dtype == "float32" else (1e-9, 1e-9)
+    TO.assert_same_outputs(touts, eouts, rtol, atol)
+    ws = TO.grad_weights(touts, np.random.default_rng(seed + 1))
+    TO.weighted_loss(TO.TORCH, touts, ws).backward()
+    TO.weighted_loss(TO.ENGINE, eouts, ws).backward()
+    TO.compare_grads([TO.grad_of(t) for t in tleaves], [TO.grad_of(t) for t in eleaves], rtol * 10, atol * 10,
+                     "grad")
+
+
+@pytest.mark.parametrize("sample", BIG, ids=[f"{s.op}-{i}" for i, s in enumerate(BIG)])
+def test_large_kernels_match_torch_within_their_rules(sample, tracing):
+    from engine.ops import conv  # noqa: PLC0415
+
+    if sample.op.startswith("conv"):
+        x, w = sample.args[0].shape, sample.args[1].shape
+        cols = math.prod(x[:2]) * math.prod(w[1:]) * 1000
+        assert cols > conv._IM2COL_MAX, "the sample must take the loop over kernel offsets"
+    for dtype in ("float32", "float64"):
+        _compare_with_torch(sample, dtype, 7)
+        check(sample, dtype, 7)
