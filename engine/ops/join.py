@@ -166,6 +166,7 @@ def _cat_backward(grad, dim, shapes, output_mask=None):
     out = []
     offset = 0
     for i, s in enumerate(shapes):
+        _budget.check()
         if _legacy_empty(s):
             out.append(_zeros((0,), grad._data.dtype) if output_mask is None or output_mask[i] else None)
             continue
@@ -338,6 +339,7 @@ def _split_with_sizes_backward(grads, sizes, dim, self_shape):
     dt = _grad_dtype(grads)
     parts = []
     for g, s in zip(grads, sizes):
+        _budget.check()
         if g is None:
             shape = list(self_shape)
             shape[d] = s

@@ -8,6 +8,7 @@ import string
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError, TorchValueError
 from engine.ops import pointwise as P
@@ -601,6 +602,7 @@ def _einsum(equation, operands):
         ops.append(S.permute_op(op, dims=permutation))
 
     while len(ops) > 1:
+        _budget.check()
         a, b = ops[0], ops[1]
         del ops[:2]
         sum_dims = []

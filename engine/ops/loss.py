@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops import nn_functional as NF
 from engine.ops import pointwise as P
@@ -566,6 +567,7 @@ def _ce_label_smoothing(self, target, weight, reduction, ignore_index, label_smo
     class_dim = 0 if self.ndim == 1 else 1
     inp = NF.log_softmax_op(self, class_dim, False)
     nll = _nll_loss_nd(inp, target, weight, reduction, ignore_index)
+    _budget.charge(target._data.size, 2 + 8 + 8, what="label smoothing's masks")  # the masks, the kept targets
     ignore_mask = target._data == ignore_index
     n_classes = self.shape[class_dim]
     if weight is not None:
