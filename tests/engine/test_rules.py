@@ -557,3 +557,45 @@ def test_large_kernels_match_torch_within_their_rules(sample, tracing):
     for dtype in ("float32", "float64"):
         _compare_with_torch(sample, dtype, 7)
         check(sample, dtype, 7)
+
+
+# ----- the deadline inside long kernels: every loop whose trip count the request decides checks it -----
+
+
+class _Counting(_budget.Budget):
+    """A budget that counts deadline checks, and passes its deadline at the `stop`-th."""
+
+    __slots__ = ("checks", "stop")
+
+    def __init__(self, stop=None):
+        super().__init__()
+        self.checks = 0
+        self.stop = stop
+
+    def check(self):
+        self.checks += 1
+        if self.stop is not None and self.checks >= self.stop:
+            raise _budget.DeadlinePassed("stopped")
+
+
+LOOPS = {  # name: (call, the least number of checks its loops make)
+    "conv2d over 20x20 kernel offsets": (
+        lambda: engine.nn.functional.conv2d(engine.ones(1, 2, 90, 80), engine.ones(3, 2, 20, 20)), 400),
+    "max_pool2d over 12x12 offsets": (lambda: engine.nn.functional.max_pool2d(engine.ones(1, 1, 40, 40), 12, 1), 144),
+    "avg_pool2d over 30 rows and 30 columns": (
+        lambda: engine.nn.functional.avg_pool2d(engine.ones(1, 1, 60, 60), 30, 1), 60),
+    "erf over 64K pieces": (lambda: engine.erf(engine.ones(4, 1 << 16)), 4),
+    "unbind into 500 pieces": (lambda: engine.unbind(engine.ones(500, 2)), 500),
+    "split into 300 pieces": (lambda: engine.split(engine.ones(300, 2), 1), 300),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOOPS))
+def test_long_kernels_check_the_deadline_in_their_loops(name):
+    call, least = LOOPS[name]
+    counting = _Counting()
+    with _budget.active(counting):
+        call()
+    assert counting.checks >= least, f"{name}: {counting.checks} deadline checks, its loop has {least} steps"
+    with _budget.active(_Counting(stop=3)), pytest.raises(_budget.DeadlinePassed):
+        call()
