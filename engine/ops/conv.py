@@ -67,13 +67,18 @@ def _pad_hw(x, pad, value=0, extra=(0, 0)):
     )
 
 
-# elements of an im2col buffer (N*P*Q rows of C*kh*kw) past which the convolution kernels loop over the kernel
-# offsets instead: a 20x20 kernel over a 1000x1000 image made a 1.5 GiB buffer
+# An im2col buffer (N*P*Q rows of C*kh*kw) is built while it holds at most _IM2COL_MAX elements or
+# _IM2COL_RATIO times the kernel's input and output together (a 3x3 or 4x4 kernel: one matmul with a long
+# contraction is 3-4x faster than nine short ones); past that the kernels loop over the kernel offsets, one
+# strided slice and matmul each. A 20x20 kernel over a 1000x1000 image made a 1.5 GiB buffer.
 _IM2COL_MAX = 1 << 20
+_IM2COL_RATIO = 16
 
 
-def _im2col(n, c, p, q, kh, kw):
-    return n * p * q * c * kh * kw <= _IM2COL_MAX
+def _im2col(n, c, p, q, kh, kw, around):
+    """Whether a kernel builds the whole im2col buffer; around: the elements of its input and output."""
+    cols = n * p * q * c * kh * kw
+    return cols <= _IM2COL_MAX or cols <= _IM2COL_RATIO * around
 
 
 def _offsets(kh, kw):
@@ -118,7 +123,7 @@ def _conv2d_np(x, w, stride, padding, dilation, groups):
         )
     xpad = _pad_hw(x, padding)
     p, q = out_hw
-    if _im2col(n, cin, p, q, kh, kw):
+    if _im2col(n, cin, p, q, kh, kw, x.size + n * cout * p * q):
         win = _windows(xpad, out_hw, (kh, kw), stride, dilation)  # N, C, P, Q, kh, kw
         cols = (
             win.reshape(n, g, cig, p, q, kh, kw)
@@ -156,7 +161,7 @@ def _conv2d_transpose_np(y, w, out_hw, stride, padding, dilation, groups):
     if n and p and q and cout and cig:
         ym = y.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
         xv = xp.reshape(n, g, cig, ph, pw)
-        whole = _im2col(n, g * cig, p, q, kh, kw)
+        whole = _im2col(n, g * cig, p, q, kh, kw, y.size + n * g * cig * h * wd)
         if whole:
             wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)  # g, cig*kk, cog
             cols = np.matmul(wm, ym).reshape(g, cig, kh, kw, n, p, q)
@@ -188,7 +193,7 @@ def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
         return B.xp.zeros(tuple(w_shape), dtype=dt)
     xpad = _pad_hw(x, padding)
     gm = gy.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
-    if _im2col(n, cin, p, q, kh, kw):
+    if _im2col(n, cin, p, q, kh, kw, x.size + gy.size):
         win = _windows(xpad, (p, q), (kh, kw), stride, dilation)
         cols = (
             win.reshape(n, g, cig, p, q, kh, kw)
@@ -213,22 +218,22 @@ def _spatial2(shape):
     return (1, shape[2]) if len(shape) == 3 else (shape[2], shape[3])
 
 
-def _conv_temp(n, cin, hw, k_hw, out_hw, padding, g):
+def _conv_temp(n, cin, hw, k_hw, out_hw, padding, out_n):
     """_conv2d_np beside its output: the padded input, the im2col buffer (or one offset's columns and one
     product term), the product before its relayout into the output."""
     p, q = out_hw
     pad = n * cin * (hw[0] + 2 * padding[0]) * (hw[1] + 2 * padding[1])
-    if _im2col(n, cin, p, q, *k_hw):
+    if _im2col(n, cin, p, q, *k_hw, n * cin * hw[0] * hw[1] + out_n):
         return pad + n * p * q * cin * k_hw[0] * k_hw[1]
     return pad + n * p * q * cin
 
 
-def _transpose_temp(y_n, n, cig_g, out_hw_padded, in_pq, k_hw):
+def _transpose_temp(y_n, n, cig_g, out_hw_padded, in_pq, k_hw, out_n):
     """_conv2d_transpose_np beside its output: the zero-filled padded result, y's relayout, the columns (all
     offsets at once, or one offset's)."""
     p, q = in_pq
     xp = n * cig_g * out_hw_padded[0] * out_hw_padded[1]
-    cols = n * p * q * cig_g * (k_hw[0] * k_hw[1] if _im2col(n, cig_g, p, q, *k_hw) else 1)
+    cols = n * p * q * cig_g * (k_hw[0] * k_hw[1] if _im2col(n, cig_g, p, q, *k_hw, y_n + out_n) else 1)
     return xp + y_n + cols
 
 
@@ -236,7 +241,8 @@ def _weight_temp(gy_n, n, cin, hw, k_hw, pq, padding):
     """_conv2d_weight_np beside its output: the padded input, gy's relayout, the columns."""
     p, q = pq
     pad = n * cin * (hw[0] + 2 * padding[0]) * (hw[1] + 2 * padding[1])
-    cols = n * p * q * cin * (k_hw[0] * k_hw[1] if _im2col(n, cin, p, q, *k_hw) else 1)
+    x_n = n * cin * hw[0] * hw[1]
+    cols = n * p * q * cin * (k_hw[0] * k_hw[1] if _im2col(n, cin, p, q, *k_hw, x_n + gy_n) else 1)
     return pad + gy_n + cols
 
 
@@ -271,10 +277,10 @@ def _conv_backward_temp(gy_shape, x_shape, w_shape, stride, padding, dilation, t
     temp = 0
     if mask[0]:
         if transposed:
-            temp += _conv_temp(n, gy_shape[1], pq, k, hw, p, groups) + x_n
+            temp += _conv_temp(n, gy_shape[1], pq, k, hw, p, x_n) + x_n
         else:
             padded = tuple(builtin_max(hw[i] + 2 * p[i], (pq[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1) for i in range(2))
-            temp += _transpose_temp(gy_n, n, x_shape[1], padded, pq, k)
+            temp += _transpose_temp(gy_n, n, x_shape[1], padded, pq, k, x_n)
     if mask[1]:
         if transposed:  # the roles of gy and x swap
             temp += _weight_temp(x_n, n, gy_shape[1], pq, k, hw, p)
@@ -290,12 +296,12 @@ def _convolution_rule(input, weight, bias, stride, padding, dilation, transposed
     n_out = R.numel(out)
     x_n = R.numel(input.shape)
     if not transposed:
-        temp = _conv_temp(input.shape[0], input.shape[1], hw, k, out_hw, p, groups) + 2 * n_out
+        temp = _conv_temp(input.shape[0], input.shape[1], hw, k, out_hw, p, n_out) + 2 * n_out
         macs = n_out * weight.shape[1] * k[0] * k[1]
     else:
         padded = tuple(builtin_max(out_hw[i] + 2 * p[i], (hw[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1)
                        for i in range(2))
-        temp = _transpose_temp(x_n, input.shape[0], out[1], padded, hw, k)
+        temp = _transpose_temp(x_n, input.shape[0], out[1], padded, hw, k, n_out)
         macs = x_n * weight.shape[1] * k[0] * k[1]
     if bias is not None:
         temp += n_out  # out + bias, beside out

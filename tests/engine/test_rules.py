@@ -510,7 +510,7 @@ def test_attack_intermediates_are_bounded_by_their_outputs():
 BIG = [
     # conv2d past _IM2COL_MAX (a 20x20 kernel): the loop over kernel offsets, forward and both gradients
     Sample("conv2d", (T((1, 2, 90, 80)), T((3, 2, 20, 20)), T((3,))), dict(padding=2), kind="functional"),
-    Sample("conv1d", (T((2, 3, 400)), T((4, 3, 150))), dict(stride=2), kind="functional"),
+    Sample("conv1d", (T((2, 3, 3000)), T((4, 3, 500))), dict(stride=2), kind="functional"),
     # max_pool2d with a 12x12 window, stride 1, padding and dilation: the running maximum
     Sample("max_pool2d", (T((2, 3, 90, 80)), 12), dict(stride=1, padding=3), kind="functional"),
     Sample("max_pool2d", (T((1, 2, 60, 70)), 5), dict(stride=2, dilation=3, ceil_mode=True), kind="functional"),
@@ -550,10 +550,13 @@ def _compare_with_torch(sample, dtype, seed):
 def test_large_kernels_match_torch_within_their_rules(sample, tracing):
     from engine.ops import conv  # noqa: PLC0415
 
-    if sample.op.startswith("conv"):
+    if sample.op.startswith("conv"):  # the sample must take the loop over kernel offsets
         x, w = sample.args[0].shape, sample.args[1].shape
-        cols = math.prod(x[:2]) * math.prod(w[1:]) * 1000
-        assert cols > conv._IM2COL_MAX, "the sample must take the loop over kernel offsets"
+        vals = [_shaped(*x), _shaped(*w), None, [sample.kwargs.get("stride", 1)], [sample.kwargs.get("padding", 0)],
+                [1], False, [0], 1]
+        out = _rule_cost(conv.convolution_op, *vals).out
+        k, pq = conv._spatial2(w), conv._spatial2(out)
+        assert not conv._im2col(x[0], x[1], *pq, *k, math.prod(x) + math.prod(out)), "im2col: too small"
     for dtype in ("float32", "float64"):
         _compare_with_torch(sample, dtype, 7)
         check(sample, dtype, 7)
