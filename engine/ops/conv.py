@@ -67,18 +67,34 @@ def _pad_hw(x, pad, value=0, extra=(0, 0)):
     )
 
 
-# An im2col buffer (N*P*Q rows of C*kh*kw) is built while it holds at most _IM2COL_MAX elements or
-# _IM2COL_RATIO times the kernel's input and output together (a 3x3 or 4x4 kernel: one matmul with a long
-# contraction is 3-4x faster than nine short ones); past that the kernels loop over the kernel offsets, one
-# strided slice and matmul each. A 20x20 kernel over a 1000x1000 image made a 1.5 GiB buffer.
+# An im2col buffer (N*P*Q rows of C*kh*kw) is held at most _IM2COL_MAX elements or _IM2COL_RATIO times the
+# kernel's input and output together at once: past that, the convolution and its weight gradient build it in
+# tiles of output rows (each tile one matmul with the same long contraction), and where a single output row's
+# columns are past it too, loop over the kernel offsets (one strided slice and matmul each). A 20x20 kernel
+# over a 1000x1000 image made a 1.5 GiB buffer.
 _IM2COL_MAX = 1 << 20
-_IM2COL_RATIO = 16
+_IM2COL_RATIO = 4
+
+
+def _tile_rows(n, c, p, q, kh, kw, around):
+    """Output rows per im2col tile (p or more: the whole buffer at once), or 0: loop over kernel offsets.
+    around: the elements of the kernel's input and output."""
+    per_row = n * q * c * kh * kw
+    if per_row == 0:
+        return p
+    return builtin_max(_IM2COL_MAX, _IM2COL_RATIO * around) // per_row
 
 
 def _im2col(n, c, p, q, kh, kw, around):
-    """Whether a kernel builds the whole im2col buffer; around: the elements of its input and output."""
-    cols = n * p * q * c * kh * kw
-    return cols <= _IM2COL_MAX or cols <= _IM2COL_RATIO * around
+    """Whether a kernel builds the whole im2col buffer at once."""
+    return _tile_rows(n, c, p, q, kh, kw, around) >= p
+
+
+def _win_cols(win, g, r0, r1):
+    """Rows r0:r1 of the windows (N, C, P, Q, kh, kw) as im2col columns (G, N*rows*Q, Cig*kh*kw): a copy."""
+    n, c, _, q, kh, kw = win.shape
+    return (win[:, :, r0:r1].reshape(n, g, c // g, r1 - r0, q, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
+            .reshape(g, n * (r1 - r0) * q, (c // g) * kh * kw))
 
 
 def _offsets(kh, kw):
@@ -123,15 +139,18 @@ def _conv2d_np(x, w, stride, padding, dilation, groups):
         )
     xpad = _pad_hw(x, padding)
     p, q = out_hw
-    if _im2col(n, cin, p, q, kh, kw, x.size + n * cout * p * q):
+    rows = _tile_rows(n, cin, p, q, kh, kw, x.size + n * cout * p * q)
+    if rows:
         win = _windows(xpad, out_hw, (kh, kw), stride, dilation)  # N, C, P, Q, kh, kw
-        cols = (
-            win.reshape(n, g, cig, p, q, kh, kw)
-            .transpose(1, 0, 3, 4, 2, 5, 6)
-            .reshape(g, n * p * q, cig * kh * kw)
-        )
         wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)
-        out = np.matmul(cols, wm)  # g, N*P*Q, cog
+        if rows >= p:
+            out = np.matmul(_win_cols(win, g, 0, p), wm)  # g, N*P*Q, cog
+        else:
+            out = B.xp.empty((g, n, p, q, cog), dtype=np.result_type(x.dtype, w.dtype))
+            for r0 in range(0, p, rows):
+                _budget.check()
+                r1 = builtin_min(p, r0 + rows)
+                out[:, :, r0:r1] = np.matmul(_win_cols(win, g, r0, r1), wm).reshape(g, n, r1 - r0, q, cog)
     else:
         wg = w.reshape(g, cog, cig, kh, kw)
         out = None
@@ -192,22 +211,26 @@ def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
     if n == 0 or p == 0 or q == 0 or cout == 0 or cig == 0:
         return B.xp.zeros(tuple(w_shape), dtype=dt)
     xpad = _pad_hw(x, padding)
-    gm = gy.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
-    if _im2col(n, cin, p, q, kh, kw, x.size + gy.size):
+    rows = _tile_rows(n, cin, p, q, kh, kw, x.size + gy.size)
+    if rows:
         win = _windows(xpad, (p, q), (kh, kw), stride, dilation)
-        cols = (
-            win.reshape(n, g, cig, p, q, kh, kw)
-            .transpose(1, 0, 3, 4, 2, 5, 6)
-            .reshape(g, n * p * q, cig * kh * kw)
-        )
-        return B.xp.ascontiguousarray(np.matmul(gm, cols).reshape(cout, cig, kh, kw))
+        gw = None
+        for r0 in range(0, p, rows):
+            _budget.check()
+            r1 = builtin_min(p, r0 + rows)
+            gm = gy[:, :, r0:r1].reshape(n, g, cog, (r1 - r0) * q).transpose(1, 2, 0, 3).reshape(
+                g, cog, n * (r1 - r0) * q)
+            term = np.matmul(gm, _win_cols(win, g, r0, r1))
+            gw = term if gw is None else np.add(gw, term, out=gw)
+        return B.xp.ascontiguousarray(gw.reshape(cout, cig, kh, kw))
+    gm = gy.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
     gw = B.xp.empty((g, cog, cig, kh, kw), dtype=dt)
     for i, j in _offsets(kh, kw):
         gw[:, :, :, i, j] = np.matmul(gm, _tap_cols(_tap(xpad, i, j, (p, q), stride, dilation), g))
     return gw.reshape(cout, cig, kh, kw)
 
 
-builtin_max = max
+builtin_max, builtin_min = max, min
 
 
 # ----- cost rules: the kernels' allocations, from the shapes alone (engine/ops/rules.py) -----
@@ -223,8 +246,9 @@ def _conv_temp(n, cin, hw, k_hw, out_hw, padding, out_n):
     product term), the product before its relayout into the output."""
     p, q = out_hw
     pad = n * cin * (hw[0] + 2 * padding[0]) * (hw[1] + 2 * padding[1])
-    if _im2col(n, cin, p, q, *k_hw, n * cin * hw[0] * hw[1] + out_n):
-        return pad + n * p * q * cin * k_hw[0] * k_hw[1]
+    rows = _tile_rows(n, cin, p, q, *k_hw, n * cin * hw[0] * hw[1] + out_n)
+    if rows:
+        return pad + n * builtin_min(rows, p) * q * cin * k_hw[0] * k_hw[1]
     return pad + n * p * q * cin
 
 
@@ -242,7 +266,8 @@ def _weight_temp(gy_n, n, cin, hw, k_hw, pq, padding):
     p, q = pq
     pad = n * cin * (hw[0] + 2 * padding[0]) * (hw[1] + 2 * padding[1])
     x_n = n * cin * hw[0] * hw[1]
-    cols = n * p * q * cin * (k_hw[0] * k_hw[1] if _im2col(n, cin, p, q, *k_hw, x_n + gy_n) else 1)
+    rows = _tile_rows(n, cin, p, q, *k_hw, x_n + gy_n)
+    cols = n * builtin_min(rows, p) * q * cin * k_hw[0] * k_hw[1] if rows else n * p * q * cin
     return pad + gy_n + cols
 
 
@@ -286,7 +311,7 @@ def _conv_backward_temp(gy_shape, x_shape, w_shape, stride, padding, dilation, t
             temp += _weight_temp(x_n, n, gy_shape[1], pq, k, hw, p)
         else:
             temp += _weight_temp(gy_n, n, x_shape[1], hw, k, pq, p)
-        temp += R.numel(w_shape)
+        temp += 2 * R.numel(w_shape)  # a tile's term beside the sum
     return temp
 
 
