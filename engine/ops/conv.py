@@ -2,8 +2,9 @@
 (MaxPool2DWithIndicesBackward0) and avg_pool2d (AvgPool2DBackward0).
 
 Convolutions are im2col (a strided window view of the padded input copied into columns, one batched matmul per
-group) while that buffer is small (_IM2COL_MAX); past it they loop over the kernel offsets, one matmul of a
-strided slice each, so that memory stays near the input and output sizes at any kernel size. Pooling loops over
+group) while that buffer is small (_IM2COL_MAX, or 4x the input and output); past it, in tiles of output rows;
+where one row's columns are past it, a loop over the kernel offsets (one matmul of a strided slice each). So
+memory stays near the input and output sizes at any kernel size. Pooling loops over
 the kernel offsets with a running maximum (max_pool2d) or, separably, running sums over columns then rows
 (avg_pool2d). Every loop over kernel offsets checks the request's deadline. Backwards are engine ops whose own
 backwards close the loop, so grad-of-grad works to any order:
