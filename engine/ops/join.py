@@ -142,10 +142,25 @@ def _stack_rule(names):
     return rule
 
 
+# Entries with this many outputs or fewer are made once per arity and kept; past it, per call (a client that
+# asked for every arity would otherwise grow the caches, each entry's schema as long as its arity).
+_KEEP_ARITY = 64
+# Past this many pieces a rule stops listing their shapes (its own time and memory would grow with the
+# request): it bounds their elements by the input's (exact=False), with the pieces' objects in temp.
+_LIST_PIECES = 4096
+
+
+def _many(n, what):
+    """Charge n outputs' (or operands') Python objects and steps before a list or an entry of n is made."""
+    _budget.charge(n * R.OBJECT, 8, R.PY_STEP * n, what=what)
+
+
 def _pieces_cost(shape, d, sizes):
     """Views, one per size along d: their elements, and a Python step and objects per piece."""
+    k = len(sizes)
+    if k > _LIST_PIECES:
+        return R.Cost((tuple(shape),), R.PY_STEP * k, R.OBJECT * k, exact=False)
     outs = tuple(tuple(shape[:d]) + (s,) + tuple(shape[d + 1:]) for s in sizes)
-    k = len(outs)
     out = outs[0] if k == 1 else outs
     return R.Cost(out, R.PY_STEP * k, R.OBJECT * k if k > 1 else 0)
 
@@ -197,7 +212,8 @@ def _cat_op(n):
                 ["dim", *shape_names])
             op = defop(schema, _cat_forward, index=0, joint_mask=True, rule=_cat_rule(names),
                        **{"__".join(names): formula})
-        _CAT_OPS[n] = op
+        if n <= _KEEP_ARITY:
+            _CAT_OPS[n] = op
     return op
 
 
@@ -212,6 +228,8 @@ def cat(tensors: list[Tensor], dim: int = 0) -> Tensor:
     tensors = _tensor_list(tensors, "cat")
     if not tensors:
         raise TorchValueError("torch.cat(): expected a non-empty list of Tensors")
+    if len(tensors) > _KEEP_ARITY:
+        _many(len(tensors), "cat's operands")
     return _cat_op(len(tensors))(*tensors, dim)
 
 
@@ -262,7 +280,8 @@ def _stack_op(n):
             op = defop(schema, _stack_forward, index=0, joint_mask=True, rule=_stack_rule(names),
                        **{"__".join(names): _Formula(
                            lambda grad, dim, output_mask: _stack_backward(grad, dim, output_mask), ["dim"])})
-        _STACK_OPS[n] = op
+        if n <= _KEEP_ARITY:
+            _STACK_OPS[n] = op
     return op
 
 
@@ -270,6 +289,8 @@ def stack(tensors: list[Tensor], dim: int = 0) -> Tensor:
     tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise TorchRuntimeError("stack expects a non-empty TensorList")
+    if len(tensors) > _KEEP_ARITY:
+        _many(len(tensors), "stack's operands")
     return _stack_op(len(tensors))(*tensors, dim)
 
 
@@ -356,8 +377,15 @@ def _split_backward(grads, self_shape, split_size, dim):
     return _split_with_sizes_backward(grads, sizes, dim, self_shape)
 
 
+def _split_count(size, split_size):
+    """len(_split_sizes_of(size, split_size)), without the list."""
+    return 1 if split_size == 0 else max(-(-size // split_size), 1)
+
+
 def _split_rule(self, split_size, dim=0):
     d = wrap_dim(dim, self.ndim)
+    if _split_count(self.shape[d], split_size) > _LIST_PIECES:
+        return _pieces_cost(self.shape, d, range(_split_count(self.shape[d], split_size)))
     return _pieces_cost(self.shape, d, _split_sizes_of(self.shape[d], split_size))
 
 
@@ -368,6 +396,8 @@ def _split_with_sizes_rule(self, split_sizes, dim=0):
 def _unbind_rule(self, dim=0):
     d = wrap_dim(dim, self.ndim)
     k = self.shape[d]
+    if k > _LIST_PIECES:
+        return R.Cost((tuple(self.shape),), R.PY_STEP * k, R.OBJECT * k, exact=False)
     piece = tuple(self.shape[:d]) + tuple(self.shape[d + 1:])
     return R.Cost(piece if k == 1 else (piece,) * k, R.PY_STEP * k, R.OBJECT * k if k > 1 else 0)
 
@@ -399,11 +429,14 @@ def _split_op(kind, n):
             forward = fwd
             formula = _Formula(bwd, names)
         op = defop(schema, forward, nout=n, index=0, rule=rule, self=formula)
-        _SPLIT_OPS[(kind, n)] = op
+        if n <= _KEEP_ARITY:
+            _SPLIT_OPS[(kind, n)] = op
     return op
 
 
 def _call_split(kind, n, *args):
+    if n > _KEEP_ARITY:
+        _many(n, f"{kind}'s pieces")
     out = _split_op(kind, n)(*args)
     return (out,) if n == 1 else out
 
@@ -411,7 +444,7 @@ def _call_split(kind, n, *args):
 def _split_tensor(input, split_size, dim):
     split_size = int(split_size)
     _, size = _check_split(input._data, split_size, dim)
-    return _call_split("split", len(_split_sizes_of(size, split_size)), input, split_size, dim)
+    return _call_split("split", _split_count(size, split_size), input, split_size, dim)
 
 
 def split_with_sizes(input: Tensor, split_sizes: list[int], dim: int = 0) -> tuple:
@@ -435,6 +468,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     size = input.shape[wrap_dim(dim, input.ndim)]
     split_size = (size + chunks - 1) // chunks
     if split_size == 0 and size == 0:
+        _many(chunks, "chunk's pieces")  # as many empty pieces as asked for
         return split_with_sizes(input, [0] * chunks, dim)
     return _split_tensor(input, split_size, dim)
 
