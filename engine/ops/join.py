@@ -151,8 +151,9 @@ _LIST_PIECES = 4096
 
 
 def _many(n, what):
-    """Charge n outputs' (or operands') Python objects and steps before a list or an entry of n is made."""
-    _budget.charge(n * R.OBJECT, 8, R.PY_STEP * n, what=what)
+    """Charge n operands' or pieces' Python objects and steps before a list or an entry of n is made: an
+    entry of n parameters holds about 900 bytes for each (its schema, names, indices, save plans)."""
+    _budget.charge(n, 2048, R.PY_STEP * n, what=what)
 
 
 def _pieces_cost(shape, d, sizes):

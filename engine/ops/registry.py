@@ -252,8 +252,9 @@ class OpDef:
                 this.attr_params.append(pname)
         this.tensor_index = {n: i for i, n in enumerate(this.tensor_params)}
         this.params = tuple(p.partition(" ")[2].split("=")[0].strip() for p in params)
-        this.tensor_pos = tuple(this.params.index(n) for n in this.tensor_params)
-        this.attr_pos = tuple((this.params.index(n), n) for n in this.attr_params)
+        position = {n: i for i, n in enumerate(this.params)}  # (params.index per name was quadratic in arity)
+        this.tensor_pos = tuple(position[n] for n in this.tensor_params)
+        this.attr_pos = tuple((position[n], n) for n in this.attr_params)
         if index is None:
             index = _BASE_COUNT.get(this.base.lstrip("_"), 0)
         _BASE_COUNT[this.base.lstrip("_")] = max(_BASE_COUNT.get(this.base.lstrip("_"), 0), index + 1)
@@ -309,11 +310,14 @@ class OpDef:
         # dtypes, Python scalars as given); raises torch's error.
         this.check = check
         this.saves_tensors = any(k in (0, 1) for k in this.argkind.values())
-        # Which names each input's formula needs, so only those are saved (as torch's codegen does).
-        this._needs_for = [set() for _ in this.tensor_params]
+        # Which names each input's formula needs, so only those are saved (as torch's codegen does): per
+        # input, the name sets of its formulas, shared (a joint formula of n inputs names n shapes: a copy per
+        # input was quadratic in the arity of cat / stack).
+        this._needs_for = [[] for _ in this.tensor_params]
         for f in this.formulas:
+            names = frozenset(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
             for i in f.inputs:
-                this._needs_for[i].update(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
+                this._needs_for[i].append(names)
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
         this._save_plans = {}
         this._plan_every = this._save_plan([True] * len(this.tensor_params))
@@ -437,9 +441,13 @@ class OpDef:
     def _save_plan(self, needs):
         """What to save when these inputs need a grad: (name, kind, input index or output number)."""
         want = set()
+        seen = set()
         for i, n in enumerate(needs):
             if n:
-                want |= self._needs_for[i]
+                for names in self._needs_for[i]:
+                    if id(names) not in seen:
+                        seen.add(id(names))
+                        want |= names
         plan = []
         for name in sorted(want):
             k = self.argkind[name]

@@ -45,9 +45,10 @@ TRANSCENDENTAL = 10  # flops an element for exp, log, trig, erf, pow with a floa
 # flops of one interpreter-level step (a loop iteration that slices an array or makes a Tensor): about a
 # microsecond, what a thousand element operations take in a NumPy kernel
 PY_STEP = 1000
-# elements charged for the Python objects of one output (its Tensor, its ndarray header), where an entry
-# returns a number of outputs that the request decides (unbind of a long dim, split into size-1 pieces)
-OBJECT = 64
+# elements charged for the Python objects of one output (its Tensor, its ndarray header, its place in the
+# node: about 230 bytes), where an entry returns a number of outputs that the request decides (unbind of a
+# long dim, split into size-1 pieces): 512 bytes or more at any itemsize
+OBJECT = 128
 
 
 class Cost(NamedTuple):
