@@ -126,6 +126,18 @@ def _bound_holds(cost, shapes):
     return R.out_elements(cost) >= (sum(R.numel(s) for s in shapes) if multi else R.numel(shapes))
 
 
+class _Watching(dict):
+    """The registry while an Instrument is active: an entry registered meanwhile is wrapped at once."""
+
+    def __init__(self, base, inst):
+        super().__init__(base)
+        self.inst = inst
+
+    def __setitem__(self, key, op):
+        super().__setitem__(key, op)
+        self.inst.wrap(op)
+
+
 class Instrument:
     """Wraps every entry's forward and OpNode.apply while active; records what ran and what it cost."""
 
@@ -133,7 +145,7 @@ class Instrument:
         self.guard = guard
         self.meter = Meter()
         self.forwards = []  # (op, cost, out shapes, charged bytes, measured bytes, slack)
-        self.nodes = []  # (op, charged bytes, measured bytes)
+        self.nodes = []  # (node, measured bytes, bytes its formulas charged to the budget themselves)
         # id(output array) -> (cost, itemsize), for the nodes' charges: looked up only for outputs that
         # registry.trace's log holds (alive, so their ids are theirs); nothing here keeps an array alive
         self.costs = {}
@@ -142,9 +154,12 @@ class Instrument:
 
     def wrap_all(self):
         for op in all_entries():
-            if op not in self.wrapped:
-                self.wrapped[op] = op.forward
-                op.forward = self._forward(op, op.forward)
+            self.wrap(op)
+
+    def wrap(self, op):
+        if op not in self.wrapped:
+            self.wrapped[op] = op.forward
+            op.forward = self._forward(op, op.forward)
 
     def _forward(self, op, fwd):
         inst = self
@@ -171,22 +186,32 @@ class Instrument:
 
     def __enter__(self):
         self.wrap_all()
+        # entries made meanwhile (cat / split arities past join._KEEP_ARITY are made per call) register
+        # themselves in the registry's module dict: watch it
+        self.registry = _registry.REGISTRY
+        _registry.REGISTRY = _Watching(self.registry, self)
         self.orig_apply = orig = _registry.OpNode.apply
         inst = self
 
         def apply(node, grads, create_graph):
+            b = _budget.current()
+            charged = b.peak_bytes if b is not None else 0
             inst.meter.enter()
             try:
                 res = orig(node, grads, create_graph)
             finally:
                 peak = inst.meter.exit()
-            inst.nodes.append((node, peak))
+            # what the node's formulas charged themselves (the cat of split's pieces, made for n of them)
+            glue = b.peak_bytes - charged if b is not None else 0
+            inst.nodes.append((node, peak, glue))
             return res
 
         _registry.OpNode.apply = apply
         return self
 
     def __exit__(self, *exc):
+        self.registry.update(_registry.REGISTRY)
+        _registry.REGISTRY = self.registry
         _registry.OpNode.apply = self.orig_apply
         for op, fwd in self.wrapped.items():
             op.forward = fwd
@@ -333,15 +358,15 @@ def check(sample, dtype, seed, f=1):
     assert fwd_peak <= total, (
         f"{where}: the call peaked at {fwd_peak} bytes, its entries and glue charge {total} (with slack)")
     total = bwd_glue + SLACK
-    for node, peak in inst.nodes:
+    for node, peak, glue in inst.nodes:
         charged = inst.node_charge(node, node_outputs)
         if charged is None:  # a node of a backward formula's own graph (create_graph) or not traced
             continue
         slack = node_slack(node)
-        assert peak <= charged + slack, (
+        assert peak <= charged + glue + slack, (
             f"{where}: {type(node).__name__}'s backward peaked at {peak} bytes, the rule of "
-            f"{node.op.qualname} charges {charged} (+{slack} slack): {node_outputs[id(node)][0]}")
-        total += charged + slack
+            f"{node.op.qualname} charges {charged}, its formulas {glue} (+{slack} slack): {node_outputs[id(node)][0]}")
+        total += charged + slack  # (the formulas' own charges are in bwd_glue)
     assert bwd_peak <= total, (
         f"{where}: the backward peaked at {bwd_peak} bytes, its nodes and glue charge {total} (with slack)")
     return inst
