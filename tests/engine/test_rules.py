@@ -3,25 +3,28 @@
 The samples of tests/engine/samples/*.py (the ones test_ops.py compares with torch; float32 and float64) run
 with every entry's forward and every backward node measured:
 
-- shapes: each application's rule gives the exact shape of every output (an upper bound where exact=False);
+- shapes: each application's rule gives the exact shape of every output (where exact=False, at least their
+  elements);
 - memory: tracemalloc (NumPy reports its buffers to it) measures the peak of each forward above what was
   allocated before it, and of each node's backward; it must stay within what the rule charges, (outputs +
-  temp) x itemsize and (input gradients + bwd_temp) x itemsize, plus SLACK (below). The whole public call,
-  forward and backward separately, must stay within the sum of its entries' charges, plus what the code
-  around the entries charged to the request's budget (engine.budget.charge), plus SLACK per entry.
+  temp) x itemsize and (input gradients + bwd_temp) x itemsize, itemsize the widest of the entry's operands
+  and outputs, plus a slack (below). The whole public call, forward and backward separately, must stay
+  within the sum of its entries' charges, plus what the code around the entries charged to the request's
+  budget (engine.budget.charge: dtype promotion, factories, index arrays), plus the slacks.
 
 The samples are small (a dozen elements), so that a few Python objects weigh as much as their arrays. Each
-sample therefore also runs scaled up: every dim above 1 of every generated tensor argument multiplied by the
-same factor (so that equal sizes stay equal and broadcast dims stay 1), to about SCALED_ELEMENTS elements in
-the largest; there an array that a rule forgot is far larger than SLACK. A scaled call that the op refuses
-(a literal size argument no longer fits) is skipped: the original sample still checks its shapes.
+sample therefore also runs scaled up (in float32, the stricter unit: an int64 or float64 temporary counts
+twice there): every dim above 1 of every generated tensor argument multiplied by the same factor (so that
+equal sizes stay equal and broadcast dims stay 1), to about SCALED_ELEMENTS elements in the largest; there an
+array that a rule forgot is far larger than the slack. A scaled call that the op refuses (a literal size
+argument no longer fits) is skipped: the original sample still checks its shapes.
 
-Entry applications are seen by wrapping each entry's forward (it gets the same positional values the rule
-does, on every path: OpDef.__call__, the unrolled calls, and multi-output entries that record no node, which
-engine.ops.registry.trace does not log); backward nodes by wrapping OpNode.apply, and registry.trace links
-each node to the entry application that made it. No timed assertion: flops are not measured here.
-
-The attacks of issue 14 are checked at the rules alone: each reports its huge cost without running the op.
+Entry applications are seen by wrapping each entry's forward, once for the module (it gets the same
+positional values the rule does, on every path: OpDef.__call__, the unrolled calls, and multi-output entries
+that record no node, which engine.ops.registry.trace does not log); backward nodes by wrapping OpNode.apply,
+and registry.trace links each node to the entry application that made it. No timed assertion: flops are not
+measured here. Then: the issue's attacks, costed at the rules alone (without running the op); the factories;
+the rewritten kernels at sizes that take their new paths, against torch; their loops' deadline checks.
 """
 from __future__ import annotations
 
@@ -54,6 +57,8 @@ def entry_slack(nvals, nout):
 
 def node_slack(node):
     return SLACK + BUFFER * 2 * (len(node._in_meta) + 1)
+
+
 SCALED_ELEMENTS = 1 << 16
 # A scaled call where an entry would hold more elements or cost more flops than this (by its rule, checked
 # before its forward runs) is retried at half the factor: scaling every dim can square a size (outer, diag of
