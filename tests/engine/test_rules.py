@@ -514,14 +514,14 @@ def _shaped(*shape, dtype=np.float64):
 
 
 def test_attack_padding_and_overlapping_pool_are_costed_before_they_run():
-    from engine.ops import conv  # noqa: PLC0415
+    from engine.ops import conv, pool  # noqa: PLC0415
 
     x, w = _shaped(1, 1, 1, 1), _shaped(1, 1, 1, 1)
     c = _rule_cost(conv.convolution_op, x, w, None, [1, 1], [600, 600], [1, 1], False, [0, 0], 1)
     assert c.out == (1, 1, 1201, 1201)
     assert c.temp >= 1201 * 1201  # the padded input
     y = _shaped(*c.out)
-    p = _rule_cost(conv.avg_pool2d_op, y, [500, 500], [1, 1], [0, 0], False, True, None)
+    p = _rule_cost(pool.avg_pool2d_op, y, [500, 500], [1, 1], [0, 0], False, True, None)
     assert p.out == (1, 1, 702, 702)
     # the separable sums: 500 passes over (1201 x 702) columns, 500 over (702 x 702) rows
     assert p.flops >= 500 * 702 * (1201 + 702)
@@ -530,15 +530,12 @@ def test_attack_padding_and_overlapping_pool_are_costed_before_they_run():
 
 
 def test_attack_diag_and_its_pooling_are_costed_before_they_run():
-    from engine.ops import (
-        conv,  # noqa: PLC0415
-        join,  # noqa: PLC0415
-    )
+    from engine.ops import join, pool  # noqa: PLC0415
 
     d = _rule_cost(join.diag_embed_op, _shaped(12000), 0, 0, 1)
     assert d.out == (12000, 12000)
     d = _rule_cost(join.diag_embed_op, _shaped(1000), 0, 0, 1)
-    p = _rule_cost(conv.avg_pool2d_op, _shaped(1, 1, *d.out), [300, 300], [1, 1], [0, 0], False, True, None)
+    p = _rule_cost(pool.avg_pool2d_op, _shaped(1, 1, *d.out), [300, 300], [1, 1], [0, 0], False, True, None)
     assert p.out == (1, 1, 701, 701) and p.flops >= 300 * 701 * (1000 + 701)
 
 
@@ -546,13 +543,10 @@ def test_attack_intermediates_are_bounded_by_their_outputs():
     """max_pool2d k=12 on 1000^2 held 144 copies of its output, conv2d with a 20x20 kernel a 400x im2col
     buffer, cumprod's backward with a zero an (n, n) table: their rules (and so their kernels) now stay within
     a few times their inputs and outputs."""
-    from engine.ops import (
-        conv,  # noqa: PLC0415
-        reduction,  # noqa: PLC0415
-    )
+    from engine.ops import conv, pool, reduction  # noqa: PLC0415
 
     x = _shaped(1, 1, 1000, 1000)
-    m = _rule_cost(conv.max_pool2d_with_indices_op, x, [12, 12], [1, 1], [0, 0], [1, 1], False)
+    m = _rule_cost(pool.max_pool2d_with_indices_op, x, [12, 12], [1, 1], [0, 0], [1, 1], False)
     assert m.temp <= 16 * 1000 * 1000
     c = _rule_cost(conv.convolution_op, x, _shaped(1, 1, 20, 20), None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)
     assert c.temp <= 8 * (1000 * 1000 + R.out_elements(c)) and c.bwd_temp <= 16 * 1000 * 1000
