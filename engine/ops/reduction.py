@@ -1049,9 +1049,7 @@ def _cumprod_backward_zeros(g, x, out, d):
         gi = np.where(before, _rev_cumsum_array(np.where(before, out * g, 0), d) / x, 0).astype(g.dtype, copy=False)
     first = zeros == 1  # z1 <= j < z2
     z1 = np.expand_dims(np.argmax(first, axis=d), d)
-    at_z1 = np.zeros_like(first)
-    np.put_along_axis(at_z1, z1, True, axis=d)
-    at_z1 &= first
+    at_z1 = first & (np.cumsum(first, axis=d) == 1)  # the first of them: z1 itself
     between = first & ~at_z1
     tail = np.sum(np.cumprod(np.where(between, x, 1), axis=d) * np.where(first, g, 0), axis=d, keepdims=True)
     before_z1 = np.where(z1 == 0, 1, np.take_along_axis(out, np.maximum(z1 - 1, 0), axis=d))
