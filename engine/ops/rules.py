@@ -47,7 +47,7 @@ TRANSCENDENTAL = 10  # flops an element for exp, log, trig, erf, pow with a floa
 PY_STEP = 1000
 # elements charged for the Python objects of one output (its Tensor, its ndarray header, its place in the
 # node: about 230 bytes), where an entry returns a number of outputs that the request decides (unbind of a
-# long dim, split into size-1 pieces): 512 bytes or more at any itemsize
+# long dim, split into size-1 pieces): 512 bytes at float32's itemsize, 1 KiB at float64's
 OBJECT = 128
 
 
