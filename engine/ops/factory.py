@@ -1,11 +1,16 @@
-"""Factories: zeros, ones, full, arange, linspace, eye, the *_like family and the seeded random ones."""
+"""Factories: zeros, ones, full, arange, linspace, eye, the *_like family and the seeded random ones.
+
+Each charges what it is about to allocate to the request's budget (engine.budget.charge) before it allocates:
+a factory is sized by the request's numbers alone, so `randint(0, 10, [12000, 12000])` stops here."""
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError
 from engine.ops._torch_range import arange_values, linspace_values
@@ -74,6 +79,13 @@ def _finish(arr, requires_grad):
     return t
 
 
+def _charge(shape, itemsize, what, work_itemsize=0, flops_each=1):
+    """Charge a factory's output (and a work array of work_itemsize bytes an element: the float64 draws of
+    the random factories, arange's float64 steps) before it is made."""
+    n = math.prod(shape)
+    _budget.charge(n, itemsize + work_itemsize, flops_each * n, what=what)
+
+
 def _check_size(size):
     for s in size:
         if not isinstance(s, int | np.integer) or isinstance(s, bool):
@@ -85,12 +97,16 @@ def _check_size(size):
 
 def zeros(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg(size))
-    return _finish(B.xp.zeros(size, dtype=(dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge(size, dt.itemsize, "zeros")
+    return _finish(B.xp.zeros(size, dtype=dt), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg(size))
-    return _finish(B.xp.ones(size, dtype=(dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge(size, dt.itemsize, "ones")
+    return _finish(B.xp.ones(size, dtype=dt), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
@@ -100,19 +116,26 @@ def empty(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg((size,)) if not isinstance(size, int) else (size,))
     dt = dtype or D.result_type(fill_value)
+    _charge(size, dt.np.itemsize, "full")
     return _finish(B.xp.full(size, fill_value, dtype=dt.np), requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _finish(B.xp.zeros(input._data.shape, dtype=(dtype or input.dtype).np), requires_grad)
+    dt = (dtype or input.dtype).np
+    _charge(input._data.shape, dt.itemsize, "zeros_like")
+    return _finish(B.xp.zeros(input._data.shape, dtype=dt), requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _finish(B.xp.ones(input._data.shape, dtype=(dtype or input.dtype).np), requires_grad)
+    dt = (dtype or input.dtype).np
+    _charge(input._data.shape, dt.itemsize, "ones_like")
+    return _finish(B.xp.ones(input._data.shape, dtype=dt), requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
-    return _finish(B.xp.full(input._data.shape, fill_value, dtype=(dtype or input.dtype).np), requires_grad)
+    dt = (dtype or input.dtype).np
+    _charge(input._data.shape, dt.itemsize, "full_like")
+    return _finish(B.xp.full(input._data.shape, fill_value, dtype=dt), requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
@@ -128,6 +151,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device
         raise TorchRuntimeError("upper bound and larger bound inconsistent with step sign")
     dt = dtype or D.result_type(start, end, step)
     n = max(0, int(np.ceil((end - start) / step)))
+    # float: the float64 steps, step * them and start + that, then the cast; integers: int64, then the cast
+    _charge((n,), dt.np.itemsize, "arange", 24 if dt.is_floating_point else 8, 3)
     arr = arange_values(start, step, n, dt.np) if dt.is_floating_point else np.arange(start, end, step)
     return _finish(np.asarray(arr).astype(dt.np), requires_grad)
 
@@ -136,30 +161,39 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None)
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
+    _charge((int(steps),), dt.np.itemsize, "linspace", 16, 3)  # the float64 steps and the result
     return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, requires_grad=False, device=None) -> Tensor:
     if n < 0:
         raise TorchRuntimeError(f"n must be greater or equal to 0, got {n}")
-    return _finish(np.eye(n, m if m is not None else n, dtype=(dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge((n, m if m is not None else n), dt.itemsize, "eye")
+    return _finish(np.eye(n, m if m is not None else n, dtype=dt), requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg(size))
-    return _finish(_generator[0].random(size).astype((dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge(size, dt.itemsize, "rand", 8, 10)  # the generator's float64 draws, then the cast
+    return _finish(_generator[0].random(size).astype(dt), requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg(size))
-    return _finish(_generator[0].standard_normal(size).astype((dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge(size, dt.itemsize, "randn", 8, 20)
+    return _finish(_generator[0].standard_normal(size).astype(dt), requires_grad)
 
 
 def randint(low, high=None, size=(), *, dtype=None, requires_grad=False, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
     size = _check_size(tuple(size))
-    return _finish(_generator[0].integers(low, high, size).astype((dtype or D.int64).np), requires_grad)
+    dt = (dtype or D.int64).np
+    _charge(size, dt.itemsize, "randint", 8, 10)  # the generator's int64 draws, then the cast
+    return _finish(_generator[0].integers(low, high, size).astype(dt), requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops import rules as R
@@ -46,6 +47,48 @@ def _dim_prefix(d):
 
 
 
+# ----- cost rules (engine/ops/rules.py) -----
+
+
+def _view_cost(out):
+    return R.Cost(tuple(out), 0.0, 0)
+
+
+def _selected(shape, dim):
+    d = wrap_dim(dim, len(shape))
+    return tuple(shape[:d]) + tuple(shape[d + 1:])
+
+
+def _sliced(shape, dim, start, end, step):
+    d = wrap_dim(dim, len(shape))
+    s, e = _slice_bounds(shape[d], start, end, step)
+    out = list(shape)
+    out[d] = max(0, -(-(e - s) // int(step)))
+    return tuple(out)
+
+
+def _indexed(shape, indices):
+    """numpy's advanced indexing shape for index.Tensor's indices (int64 arrays, None for `:`): the
+    broadcast index shape in place of the indexed dims where they are adjacent, else in front."""
+    defined = [k for k, i in enumerate(indices) if i is not None]
+    bshape = R.broadcast(*(tuple(indices[k].shape) for k in defined))
+    first, last = defined[0], defined[-1]
+    rest = tuple(shape[len(indices):])
+    if last - first + 1 == len(defined):
+        return tuple(shape[:first]) + bshape + tuple(shape[last + 1:len(indices)]) + rest
+    return bshape + tuple(s for k, s in enumerate(shape[:len(indices)]) if indices[k] is None) + rest
+
+
+def _index_rule(self, indices):
+    out = _indexed(self.shape, indices)
+    n = R.numel(out)
+    return R.Cost(out, n, 0, True, 2 * R.numel(self.shape) + n)  # the zeros and their copy in index_put
+
+
+def _numel(x):
+    return R.numel(R.shape_of(x))
+
+
 # ----- select / slice / alias -----
 
 
@@ -69,10 +112,11 @@ def _select_backward(grad, input_sizes, dim, index):
 
 
 select_int = defop("select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)", _select,
+                   rule=lambda self, dim: _view_cost(_selected(self.shape, dim)),
                    self=lambda grad, self_shape, dim, index: select_backward_op(grad, self_shape, dim, index))
 select_backward_op = defop(
     "select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt index) -> Tensor",
-    _select_backward,
+    _select_backward, rule=lambda input_sizes: R.Cost(tuple(input_sizes), R.numel(input_sizes)),
     grad_output=lambda grad, dim, index: select_int(grad, dim, index))
 
 
@@ -111,15 +155,17 @@ slice_op = defop(
     "slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) "
     "-> Tensor(a)",
     _slice,
+    rule=lambda self, dim, start, end, step: _view_cost(_sliced(self.shape, dim, start, end, step)),
     self=lambda grad, self_shape, dim, start, end, step: slice_backward_op(
         grad, self_shape, dim, start, end, step))
 slice_backward_op = defop(
     "slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, "
     "SymInt step) -> Tensor",
-    _slice_backward,
+    _slice_backward, rule=lambda input_sizes: R.Cost(tuple(input_sizes), R.numel(input_sizes)),
     grad_output=lambda grad, dim, start, end, step: slice_op(grad, dim, start, end, step))
 
-alias_op = defop("alias(Tensor(a) self) -> Tensor(a)", lambda a: a[...], self=lambda grad: grad)
+alias_op = defop("alias(Tensor(a) self) -> Tensor(a)", lambda a: a[...], rule=lambda self: _view_cost(self.shape),
+                 self=lambda grad: grad)
 
 
 # ----- index.Tensor and its backward -----
@@ -145,7 +191,7 @@ def _index_put_impl(a, indices, values, accumulate=False, unsafe=False):
 
 # `indices` is aten's `Tensor?[] indices`: here already checked, mask-expanded int64 arrays (or None).
 # The formula names `self` only so that the node saves (and frees) a tensor, as torch's saves `indices`.
-index_op = defop("index.Tensor(Tensor self, LongTensor?[] indices) -> Tensor", _index_fwd,
+index_op = defop("index.Tensor(Tensor self, LongTensor?[] indices) -> Tensor", _index_fwd, rule=_index_rule,
                  self=lambda grad, self, indices: index_put_impl_op(
                      Tensor._make(_zeros(self.shape, grad._data.dtype)), indices, grad, accumulate=True,
                      unsafe=True))
@@ -153,6 +199,8 @@ index_put_impl_op = defop(
     "_index_put_impl_(Tensor(a!) self, LongTensor?[] indices, Tensor values, bool accumulate=False, "
     "bool unsafe=False) -> Tensor(a!)",
     _index_put_impl,
+    # the copy is the output; np.add.at's broadcast of the values to the index shape
+    rule=lambda self, values: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(values), _numel(values)),
     self=lambda grad: grad,
     values=lambda grad, indices: index_op(grad, indices))
 
@@ -219,6 +267,9 @@ def _prepare_indices(shape, indices):
     for i in indices:
         if i is not None and i.dtype.name not in _INDEX_DTYPES:
             raise TorchIndexError("tensors used as indices must be long, int, byte or bool tensors")
+    # the int64 index arrays made here (a mask's nonzero positions, one array per dim it covers), before
+    # they are made; the bounds check's masks below
+    _budget.charge(sum(i.size * max(i.ndim, 1) for i in indices if i is not None), 8, what="the index")
     out = []
     for i in indices:
         if i is None:
@@ -249,6 +300,7 @@ def _prepare_indices(shape, indices):
         raise TorchIndexError("index is out of bounds for dimension with size 0")
     numel = int(np.prod(bshape)) * int(np.prod([shape[k] for k, i in enumerate(out) if i is None]))
     if numel:
+        _budget.charge(R.numel(bshape) * 2 + 3 * sum(i.size for i in defined), 1, what="the index bounds check")
         _check_index_bounds(shape, out)
     else:  # nothing is read: torch checks no index; keep NumPy from checking them either
         out = [None if i is None else (np.zeros_like(i) if shape[k] else i) for k, i in enumerate(out)]
@@ -593,10 +645,15 @@ def _expandable(shape, desired):
 
 gather_op = defop(
     "gather(Tensor self, int dim, LongTensor index, *, bool sparse_grad=False) -> Tensor", _gather,
+    # the index's int64 copy and bounds mask; backward: zeros of self, their copy in scatter_add, its index
+    rule=lambda self, index: R.Cost(tuple(index.shape), _numel(index), R.wide(2 * _numel(index), self), True,
+                                    2 * _numel(self) + R.wide(3 * _numel(index), self)),
     self=lambda grad, self, dim, index: scatter_add_op(
         Tensor._make(_zeros(self.shape, grad._data.dtype)), dim, index, grad))
 scatter_add_op = defop(
     "scatter_add(Tensor self, int dim, LongTensor index, Tensor src) -> Tensor", _scatter_add,
+    rule=lambda self, index: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(index),
+                                    R.wide(3 * _numel(index), self)),
     self=lambda grad: grad,
     src=lambda grad, src, dim, index: _scatter_add_src_grad(grad, src, dim, index))
 
@@ -641,13 +698,24 @@ def _index_add(a, dim, index, source, alpha=1):
     return out
 
 
+def _index_select_rule(self, dim, index):
+    out = () if self.ndim == 0 else tuple(self.shape[:wrap_dim(dim, self.ndim)]) + (_numel(index),) + tuple(
+        self.shape[wrap_dim(dim, self.ndim) + 1:])
+    n = R.numel(out)
+    return R.Cost(out, n, R.wide(2 * _numel(index), self), True, 2 * R.numel(self.shape) + n
+                  + R.wide(2 * _numel(index), self))
+
+
 index_select_op = defop(
-    "index_select(Tensor self, int dim, LongTensor index) -> Tensor", _index_select,
+    "index_select(Tensor self, int dim, LongTensor index) -> Tensor", _index_select, rule=_index_select_rule,
     self=lambda grad, self, dim, index: index_add_op(
         Tensor._make(_zeros(self.shape, grad._data.dtype)), dim, index, grad))
 index_add_op = defop(
     "index_add(Tensor self, int dim, LongTensor index, Tensor source, *, Scalar alpha=1) -> Tensor",
     _index_add,
+    # the copy is the output; source * alpha, the index's int64 copy, add.at's broadcast of the source
+    rule=lambda self, index, source: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(source),
+                                            2 * _numel(source) + R.wide(_numel(index), self)),
     self=lambda grad: grad,
     source=lambda grad, source, dim, index, alpha: _index_add_source_grad(grad, source, dim, index, alpha))
 
@@ -689,9 +757,11 @@ def _not_mask(mask):
 
 masked_fill_scalar = defop(
     "masked_fill.Scalar(Tensor self, BoolTensor mask, Scalar value) -> Tensor", _masked_fill,
+    rule=lambda self, mask: R.elementwise()(self, mask),
     self=lambda grad, self, mask: masked_fill_scalar(grad, mask, 0))
 masked_fill_tensor = defop(
     "masked_fill.Tensor(Tensor self, BoolTensor mask, Tensor value) -> Tensor", _masked_fill_t,
+    rule=lambda self, mask: R.elementwise(bwd=3)(self, mask),
     self=lambda grad, self, mask: masked_fill_scalar(grad, mask, 0),
     value=lambda grad, value, mask: masked_fill_scalar(grad, _not_mask(mask), 0).sum())
 

@@ -8,9 +8,11 @@ import string
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError, TorchValueError
 from engine.ops import pointwise as P
+from engine.ops import rules as R
 from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes
 from engine.ops.registry import REGISTRY, defop
@@ -54,6 +56,15 @@ def _matmul_np(a, b, acc=None):
     return out
 
 
+def _product_cost(out, k, *operands, extra=0):
+    """A matrix product with contraction size k. Forward: _matmul_np's product terms (or acc + a @ b) beside
+    the output, and NumPy's contiguous copies of strided operands for BLAS. Backward: one product per input,
+    each with the same copies, the incoming gradient's own copy, and the sum of a broadcast bias."""
+    n = R.numel(out)
+    ins = sum(R.numel(R.shape_of(x)) for x in operands)
+    return R.Cost(tuple(out), 2.0 * n * max(k, 1), n * (1 + extra) + ins, True, 3 * n + 2 * ins, 4.0 * n * max(k, 1))
+
+
 def _mm(a, b):
     if a.ndim != 2:
         raise TorchRuntimeError("self must be a matrix")
@@ -74,6 +85,7 @@ def _mm(a, b):
 mm_op = defop(
     "mm(Tensor self, Tensor mat2) -> Tensor",
     _mm,
+    rule=lambda self, mat2: _product_cost((self.shape[0], mat2.shape[1]), self.shape[1], self, mat2),
     vjp={"self": lambda grad, mat2: _mm(grad, mat2.T), "mat2": lambda grad, self: _mm(self.T, grad)},
     self=lambda grad, mat2: grad.mm(mat2.t()),
     mat2=lambda grad, self: self.t().mm(grad),
@@ -97,6 +109,7 @@ def _mv(a, v):
 mv_op = defop(
     "mv(Tensor self, Tensor vec) -> Tensor",
     _mv,
+    rule=lambda self, vec: _product_cost((self.shape[0],), self.shape[1], self, vec),
     self=lambda grad, vec: outer(grad, vec),
     vec=lambda grad, self: self.t().mv(grad),
 )
@@ -122,6 +135,7 @@ def _dot(a, b):
 dot_op = defop(
     "dot(Tensor self, Tensor tensor) -> Tensor",
     _dot,
+    rule=lambda self, tensor: _product_cost((), self.shape[0], self, tensor),
     self=lambda grad, tensor: grad * tensor,
     tensor=lambda grad, self: grad * self,
 )
@@ -146,6 +160,7 @@ def _bmm(a, b):
 bmm_op = defop(
     "bmm(Tensor self, Tensor mat2) -> Tensor",
     _bmm,
+    rule=lambda self, mat2: _product_cost((self.shape[0], self.shape[1], mat2.shape[2]), self.shape[2], self, mat2),
     self=lambda grad, mat2: grad.bmm(mat2.transpose(1, 2)),
     mat2=lambda grad, self: self.transpose(1, 2).bmm(grad),
 )
@@ -179,6 +194,8 @@ def _addmm(c, a, b, beta=1, alpha=1):
 addmm_op = defop(
     "addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor",
     _addmm,
+    # beta / alpha != 1: the product, its scaled copy and beta * self at once
+    rule=lambda self, mat1, mat2: _product_cost((mat1.shape[0], mat2.shape[1]), mat1.shape[1], mat1, mat2, extra=2),
     # the Tensor formulas' operations on the arrays: mm's forward, t() as .T, the operators as written
     vjp={"self": True,
          "mat1": lambda grad, mat2, alpha: _mm(grad, mat2.T) if alpha == 1 else _mm(grad, mat2.T) * alpha,
@@ -585,6 +602,7 @@ def _einsum(equation, operands):
         ops.append(S.permute_op(op, dims=permutation))
 
     while len(ops) > 1:
+        _budget.check()
         a, b = ops[0], ops[1]
         del ops[:2]
         sum_dims = []

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import grad_mode
 from engine.errors import (
@@ -28,6 +29,7 @@ from engine.errors import (
 from engine.ops import linalg as L
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
+from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._special import erf_array
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
@@ -99,6 +101,42 @@ def _inplace(input, fn, inplace_op=None, *args):
     return input
 
 
+# ----- cost rules (engine/ops/rules.py): output-sized temporaries of each forward and backward -----
+
+_TR = C.TRANSCENDENTAL
+
+
+def _act(weight=1, temp=0, bwd=2, f64=0, work=0):
+    """An activation of self: `temp` / `bwd` output-sized temporaries, `f64` float64 work arrays of its size,
+    `work` float64 arrays of at most one erf piece (P._ERF_CHUNK elements)."""
+
+    def rule(self):
+        out = C.shape_of(self)
+        n = C.numel(out)
+        w = C.wide(f64 * n + work * min(n, P._ERF_CHUNK), self)
+        return C.Cost(out, weight * n, int(temp * n) + w, True, int(bwd * n) + w)
+
+    rule.tensors_only = True
+    return rule
+
+
+def _pointwise(temp=0, bwd=2):
+    """An elementwise entry of several tensors (the backward helpers, xlogy)."""
+    return C.elementwise(temp=temp, bwd=bwd)
+
+
+def _stat_rule(f64, bwd):
+    """native_layer_norm / native_batch_norm: float64 work arrays of the input's size; the backward's."""
+
+    def rule(input):
+        out = C.shape_of(input)
+        n = C.numel(out)
+        return C.Cost(out, 8 * n, C.wide(f64 * n, input), True, bwd * n)
+
+    rule.tensors_only = True
+    return rule
+
+
 # ----- small private entries used by the decompositions (overload names kept apart from other families) ---
 
 
@@ -106,7 +144,7 @@ def _mul_scalar_fwd(a, other):
     return np.multiply(a, _scalar(other, a.dtype) if a.dtype.kind == "f" else other)
 
 
-mul_scalar = defop("mul.Scalar_nn(Tensor self, Scalar other) -> Tensor", _mul_scalar_fwd, index=1,
+mul_scalar = defop("mul.Scalar_nn(Tensor self, Scalar other) -> Tensor", _mul_scalar_fwd, index=1, rule=_act(bwd=1),
                    self=lambda grad, other: grad * other)
 def _div_scalar_fwd(a, other):
     return np.true_divide(a, _scalar(other, a.dtype) if a.dtype.kind == "f" else other)
@@ -116,11 +154,11 @@ def _add_scalar_fwd(a, other, alpha=1):
     return np.add(a, _scalar(other * alpha, a.dtype) if a.dtype.kind == "f" else other * alpha)
 
 
-div_scalar = defop("div.Scalar_nn(Tensor self, Scalar other) -> Tensor", _div_scalar_fwd, index=1,
+div_scalar = defop("div.Scalar_nn(Tensor self, Scalar other) -> Tensor", _div_scalar_fwd, index=1, rule=_act(bwd=1),
                    self=lambda grad, other: grad / other)
 add_scalar = defop(
     "add.Scalar_nn(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
-    _add_scalar_fwd, index=1, self=lambda grad: grad,
+    _add_scalar_fwd, index=1, rule=_act(bwd=1), self=lambda grad: grad,
 )
 
 
@@ -131,14 +169,15 @@ def _masked_fill_fwd(a, mask, value):
 
 # mask is an attribute: torch's MaskedFillBackward0 has one edge (self)
 masked_fill = defop("masked_fill.Scalar_nn(Tensor self, Mask mask, Scalar value) -> Tensor", _masked_fill_fwd,
-                    index=0, self=lambda grad, mask: P.where(mask, 0.0, grad))
+                    index=0, rule=lambda self, mask: C.elementwise(bwd=2)(self, mask),
+                    self=lambda grad, mask: P.where(mask, 0.0, grad))
 
 
 def _clamp_min_fwd(a, min):
     return np.maximum(a, _scalar(min, a.dtype))
 
 
-clamp_min = defop("clamp_min.nn(Tensor self, Scalar min) -> Tensor", _clamp_min_fwd, index=0,
+clamp_min = defop("clamp_min.nn(Tensor self, Scalar min) -> Tensor", _clamp_min_fwd, index=0, rule=_act(bwd=2),
                   self=lambda grad, self, min: P.where(self >= min, grad, 0.0))
 
 
@@ -150,6 +189,8 @@ def _xlogy_fwd(x, y):
 
 xlogy = defop(
     "xlogy.Tensor_nn(Tensor self, Tensor other) -> Tensor", _xlogy_fwd, promote=True, index=0,
+    # log(y), x * log(y), the where, the NaN where; self's formula runs xlogy again beside a cast mask
+    rule=C.elementwise(_TR, temp=4, bwd=10),
     self=lambda grad, self, other: grad * xlogy((self != 0).to(other.dtype), other),
     other=lambda grad, self, other: grad * self / other,
 )
@@ -172,7 +213,8 @@ def _not_implemented(name):
 
 
 def _bw(schema, fwd, again):
-    return defop(schema, fwd, index=0, grad_output=again, self=_zero)
+    # the masks, a scaled gradient; backward: again beside self's zero-filled gradient
+    return defop(schema, fwd, index=0, rule=_pointwise(temp=2, bwd=4), grad_output=again, self=_zero)
 
 
 threshold_backward = _bw(
@@ -195,7 +237,7 @@ leaky_relu_backward = _bw(
 hardsigmoid_backward = defop(  # torch has no derivative for it: a double backward raises
     "hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor",
     lambda g, x: np.where((x > -3) & (x < 3), g * _scalar(1.0 / 6.0, g.dtype), B.xp.zeros((), g.dtype)),
-    index=0,
+    index=0, rule=_pointwise(temp=2),
     grad_output=_not_implemented("hardsigmoid_backward"), self=_not_implemented("hardsigmoid_backward"),
 )
 hardshrink_backward = _bw(
@@ -218,7 +260,7 @@ def _relu_fwd(a):
     return np.maximum(a, B.xp.zeros((), dtype=a.dtype))
 
 
-relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, index=0,
+relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, index=0, rule=_act(bwd=3),
                 self=lambda grad, result: threshold_backward(grad, result, 0))
 
 
@@ -232,6 +274,7 @@ def _hardtanh_fwd(a, min_val=-1, max_val=1):
 
 hardtanh_op = defop(
     "hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor", _hardtanh_fwd, index=0,
+    rule=_act(temp=1, bwd=3),
     self=lambda grad, self, min_val, max_val: hardtanh_backward(grad, self, min_val, max_val),
 )
 
@@ -243,10 +286,12 @@ def _leaky_fwd(a, negative_slope=0.01):
 
 leaky_relu_op = defop(
     "leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor", _leaky_fwd, index=0,
+    rule=_act(temp=2, bwd=4),
     self=lambda grad, self, negative_slope: leaky_relu_backward(grad, self, negative_slope, False),
 )
 leaky_relu_inplace_op = defop(
     "leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)", _leaky_fwd, index=1,
+    rule=_act(temp=2, bwd=4),
     self=lambda grad, result, negative_slope: leaky_relu_backward(grad, result, negative_slope, True),
 )
 
@@ -277,11 +322,12 @@ def _elu_grad_result(grad, result, alpha, scale, input_scale):
 
 elu_op = defop(
     "elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor", _elu_fwd, index=0,
+    rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, self, alpha, scale, input_scale: _elu_grad(grad, self, alpha, scale, input_scale),
 )
 elu_inplace_op = defop(
     "elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)", _elu_fwd,
-    index=1,
+    index=1, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, result, alpha, scale, input_scale: _elu_grad_result(
         grad, result, alpha, scale, input_scale),
 )
@@ -305,11 +351,11 @@ def _f32(x):
 
 
 celu_op = defop(
-    "celu(Tensor self, Scalar alpha=1.0) -> Tensor", _celu_fwd, index=0,
+    "celu(Tensor self, Scalar alpha=1.0) -> Tensor", _celu_fwd, index=0, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, self, alpha: _elu_grad(grad, self, alpha, 1.0, 1.0 / _f32(alpha)),
 )
 celu_inplace_op = defop(
-    "celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)", _celu_fwd, index=1,
+    "celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)", _celu_fwd, index=1, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, result, alpha: _elu_grad_result(grad, result, alpha, 1.0, 1.0 / _f32(alpha)),
 )
 
@@ -332,7 +378,7 @@ def _gelu_fwd(a, approximate="none"):
     if approximate == "tanh":
         out = 0.5 * x * (1.0 + np.tanh(_GELU_BETA * (x + _GELU_KAPPA * x * x * x)))
     else:
-        out = x * 0.5 * (1.0 + erf_array(x * _SQRT1_2))
+        out = x * 0.5 * (1.0 + P._chunked(erf_array, x * _SQRT1_2))
     return out.astype(a.dtype)
 
 
@@ -351,7 +397,9 @@ def _gelu_grad(grad, x, approximate):
     return grad * (cdf + x * pdf)
 
 
+# float64 work: x, its products, erf's (per piece); the backward's cdf and pdf terms (erf again, per piece)
 gelu_op = defop("gelu(Tensor self, *, str approximate='none') -> Tensor", _gelu_fwd, index=0,
+                rule=_act(6 * _TR, f64=6, work=P._ERF_WORK, bwd=12),
                 self=lambda grad, self, approximate: _gelu_grad(grad, self, approximate))
 
 
@@ -366,7 +414,7 @@ def _silu_grad(grad, x):
     return grad * s * (1 + x * (1 - s))
 
 
-silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, index=0,
+silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, index=0, rule=_act(_TR, temp=3, bwd=10),
                 self=lambda grad, self: _silu_grad(grad, self))
 
 
@@ -386,6 +434,7 @@ def _softplus_fwd(a, beta=1.0, threshold=20.0):
 
 softplus_op = defop(
     "softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor", _softplus_fwd, index=0,
+    rule=_act(2 * _TR, temp=4, bwd=10),
     self=lambda grad, self, beta, threshold: P.where(
         self * beta > threshold, grad, grad * (self * beta).sigmoid()),
 )
@@ -403,7 +452,7 @@ def _mish_grad(grad, x):
     return grad * (t + x * s * (1 - t * t))
 
 
-mish_op = defop("mish(Tensor self) -> Tensor", _mish_fwd, index=0,
+mish_op = defop("mish(Tensor self) -> Tensor", _mish_fwd, index=0, rule=_act(3 * _TR, temp=3, bwd=12),
                 self=lambda grad, self: _mish_grad(grad, self))
 
 
@@ -414,7 +463,7 @@ def _hardsigmoid_fwd(a):
 
 
 hardsigmoid_op = defop(
-    "hardsigmoid(Tensor self) -> Tensor", _hardsigmoid_fwd, index=0,
+    "hardsigmoid(Tensor self) -> Tensor", _hardsigmoid_fwd, index=0, rule=_act(4, temp=3, bwd=4),
     self=lambda grad, self: hardsigmoid_backward(grad, self),
 )
 
@@ -426,7 +475,7 @@ def _hardswish_fwd(a):
 
 
 hardswish_op = defop(
-    "hardswish(Tensor self) -> Tensor", _hardswish_fwd, index=0,
+    "hardswish(Tensor self) -> Tensor", _hardswish_fwd, index=0, rule=_act(5, temp=4, bwd=6),
     self=lambda grad, self: P.where(self <= -3.0, 0.0, P.where(self < 3.0, grad * (self / 3.0 + 0.5), grad)),
 )
 
@@ -442,6 +491,7 @@ def _log_sigmoid_fwd(a):
 
 
 log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, index=0,
+                       rule=_act(2 * _TR, temp=4, bwd=8),
                        self=lambda grad, self: grad * (-self).sigmoid())
 
 
@@ -453,10 +503,12 @@ def _threshold_fwd(a, threshold, value):
 
 threshold_op = defop(
     "threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor", _threshold_fwd, index=0,
+    rule=_act(temp=1, bwd=4),
     self=lambda grad, self, threshold: threshold_backward(grad, self, threshold),
 )
 threshold_inplace_op = defop(
     "threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)", _threshold_fwd, index=1,
+    rule=_act(temp=1, bwd=4),
     # torch saves the original self for this in-place formula (the alias keeps the pre-op array)
     self=lambda grad, self, threshold: threshold_backward(grad, self, threshold),
 )
@@ -469,7 +521,7 @@ def _hardshrink_fwd(a, lambd=0.5):
 
 
 hardshrink_op = defop(
-    "hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _hardshrink_fwd, index=0,
+    "hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _hardshrink_fwd, index=0, rule=_act(temp=1, bwd=4),
     self=lambda grad, self, lambd: hardshrink_backward(grad, self, lambd),
 )
 
@@ -485,7 +537,7 @@ def _softshrink_fwd(a, lambd=0.5):
 
 
 softshrink_op = defop(
-    "softshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _softshrink_fwd, index=0,
+    "softshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _softshrink_fwd, index=0, rule=_act(3, temp=5, bwd=4),
     self=lambda grad, self, lambd: softshrink_backward(grad, self, lambd),
 )
 
@@ -541,7 +593,7 @@ def _log_softmax_bw_fwd(g, out, dim, input_dtype=None):
 # their own derivatives (so grad-of-grad works and the first-order gradient depends on the output)
 softmax_backward_data = defop(
     "_softmax_backward_data(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) -> Tensor",
-    _softmax_bw_fwd, index=0,
+    _softmax_bw_fwd, index=0, rule=_pointwise(temp=3, bwd=9),
     grad_output=lambda grad, output, dim: softmax_backward_data(grad, output, dim, None),
     output=lambda grad, grad_output, output, dim: grad * (grad_output - _sum_keep(grad_output * output, dim))
     - grad_output * _sum_keep(grad * output, dim),
@@ -549,17 +601,19 @@ softmax_backward_data = defop(
 log_softmax_backward_data = defop(
     "_log_softmax_backward_data(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) "
     "-> Tensor",
-    _log_softmax_bw_fwd, index=0,
+    _log_softmax_bw_fwd, index=0, rule=_pointwise(temp=2, bwd=8),
     grad_output=lambda grad, output, dim: grad - _sum_keep(grad * output.exp(), dim),  # the adjoint map
     output=lambda grad, grad_output, output, dim: -grad * output.exp() * _sum_keep(grad_output, dim),
 )
 softmax_op = defop(
     "_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _softmax_fwd, index=0,
+    rule=_act(_TR + 3, temp=3, bwd=5),
     vjp={"self": lambda grad, result, dim: _softmax_bw_fwd(grad, result, dim)},
     self=lambda grad, result, dim: softmax_backward_data(grad, result, dim, None),
 )
 log_softmax_op = defop(
     "_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _log_softmax_fwd, index=0,
+    rule=_act(_TR + 3, temp=3, bwd=5),
     vjp={"self": lambda grad, result, dim: _log_softmax_bw_fwd(grad, result, dim)},
     self=lambda grad, result, dim: log_softmax_backward_data(grad, result, dim, None),
 )
@@ -614,6 +668,8 @@ def _dropout_impl(input, p, train):
         raise TorchRuntimeError(f"result type Float can't be cast to the desired output type {_word(a)}")
     from engine.ops.factory import _generator  # noqa: PLC0415
 
+    # the uniform draws (float64), their mask and the noise tensor, before they are made
+    _budget.charge(a.size, 8 + 1 + 2 * a.dtype.itemsize, 4.0 * a.size, what="dropout's noise")
     keep = _generator[0].random(a.shape) < (1.0 - p)
     noise = np.true_divide(B.xp.asarray(keep).astype(a.dtype), _scalar(1.0 - p, a.dtype))
     return P.mul(input, _const(noise))
@@ -669,8 +725,16 @@ def _constant_pad_fwd(a, pad, value=0):
     return out
 
 
+def _padded(shape, pad):
+    out = list(shape)
+    for i in range(len(pad) // 2):
+        out[len(shape) - 1 - i] += int(pad[2 * i]) + int(pad[2 * i + 1])
+    return tuple(out)
+
+
 constant_pad_nd = defop(
     "constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor", _constant_pad_fwd, index=0,
+    rule=lambda self, pad: C.Cost(_padded(self.shape, pad), C.numel(_padded(self.shape, pad))),
     self=lambda grad, pad: constant_pad_nd(grad, [-p for p in pad], 0),
 )
 
@@ -707,6 +771,14 @@ def _embedding_backward_fwd(grad, indices, num_weights, padding_idx, scale_grad_
     return out
 
 
+def _embedding_cost(weight, indices):
+    m = C.numel(C.shape_of(indices))
+    out = tuple(C.shape_of(indices)) + (weight.shape[1],)
+    n = C.numel(out)
+    bwd = C.numel(weight.shape) + _embedding_backward_temp(n, m, weight.shape[0], weight)
+    return C.Cost(out, n, C.wide(2 * m, weight), True, bwd)
+
+
 def _embedding_double(grad, indices, padding_idx):
     """torch's embedding_dense_double_backward: the rows of grad at indices, padding rows zeroed."""
     out = embedding_op(grad, indices, -1, False, False)
@@ -716,16 +788,26 @@ def _embedding_double(grad, indices, padding_idx):
     return out
 
 
+def _embedding_backward_temp(grad_n, indices_n, num_weights, like):
+    """The indices' int64 copy, the kept mask, the kept rows (and their scaled copy), the counts."""
+    return 2 * grad_n + C.wide(4 * indices_n + num_weights, like)
+
+
 embedding_dense_backward = defop(
     "embedding_dense_backward(Tensor grad_output, Index indices, SymInt num_weights, SymInt padding_idx, "
     "bool scale_grad_by_freq) -> Tensor",
     _embedding_backward_fwd, index=0,
+    rule=lambda grad_output, indices, num_weights: C.Cost(
+        (int(num_weights), grad_output.shape[-1]), C.numel(grad_output.shape),
+        _embedding_backward_temp(C.numel(grad_output.shape), C.numel(C.shape_of(indices)), int(num_weights),
+                                 grad_output)),
     grad_output=lambda grad, indices, padding_idx: _embedding_double(grad, indices, padding_idx),
 )
 embedding_op = defop(
     "embedding(Tensor weight, Index indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, "
     "bool sparse=False) -> Tensor",
     _embedding_fwd, index=0,
+    rule=lambda weight, indices: _embedding_cost(weight, indices),
     weight=lambda grad, weight_shape, indices, padding_idx, scale_grad_by_freq: embedding_dense_backward(
         grad, indices, weight_shape[0], padding_idx, scale_grad_by_freq),
 )
@@ -734,10 +816,13 @@ embedding_op = defop(
 def _embedding_renorm(weight, indices, max_norm, norm_type):
     """torch.embedding_renorm_ (under no_grad): rows used by indices rescaled to norm <= max_norm."""
     w = weight._data
-    idx = np.unique(B.to_numpy(_check_indices(indices, "embedding_renorm_")).reshape(-1))
+    ind = _check_indices(indices, "embedding_renorm_")
+    _budget.charge(3 * ind.size, 8, what="embedding's max_norm")  # np.unique's sorted copy and its list
+    idx = np.unique(B.to_numpy(ind).reshape(-1))
     if idx.size and (idx.min() < 0 or idx.max() >= w.shape[0]):
         raise TorchIndexError("index out of range in self")
     for i in idx.tolist():
+        _budget.check()
         row = w[i].astype(np.float64)
         p = float(norm_type)
         if p == math.inf:
@@ -807,7 +892,7 @@ def _tie(t, *deps):
 
 # t itself, recorded with an edge to dep whose gradient is undefined (None), as torch's double-backward
 # functions return undefined gradients for inputs a first-order output does not depend on
-_tie_op = defop("_tie_nn(Tensor self, Tensor dep) -> Tensor", lambda a, d: a, index=0,
+_tie_op = defop("_tie_nn(Tensor self, Tensor dep) -> Tensor", lambda a, d: a, index=0, rule=C.like(),
                 self=lambda grad: grad, dep=lambda grad: None)
 
 
@@ -836,6 +921,9 @@ layer_norm_op = defop(
     "native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) "
     "-> Tensor",
     _ln_fwd, index=0,
+    # float64: the copy, x - mean and its square, y and its scaled and shifted copies; the backward's xc, xhat,
+    # g and its centred and projected terms
+    rule=lambda input: _stat_rule(6, 9)(input),
     input__weight__bias=lambda grad, input, weight, normalized_shape, eps: _ln_grad(
         grad, input, weight, normalized_shape, eps),
 )
@@ -904,6 +992,7 @@ batch_norm_op = defop(
     "native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Stat running_mean, Stat running_var, "
     "bool training, float momentum, float eps) -> Tensor",
     _bn_fwd, index=0,
+    rule=lambda input: _stat_rule(6, 9)(input),
     input__weight__bias=lambda grad, input, weight, running_mean, running_var, training, eps: _bn_grad(
         grad, input, weight, running_mean, running_var, training, eps),
 )
@@ -1190,13 +1279,15 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if a.size == 0:
         if num_classes <= 0:
             raise TorchRuntimeError("Can not infer total number of classes from empty tensor.")
-        return _const(B.xp.zeros(tuple(a.shape) + (int(num_classes),), dtype=np.int64))
+        return _const(B.xp.zeros(tuple(a.shape) + (int(num_classes),), dtype=np.int64))  # no element
     if int(a.min()) < 0:
         raise TorchRuntimeError("Class values must be non-negative.")
     if num_classes == -1:
         num_classes = int(a.max()) + 1
     elif num_classes <= int(a.max()):
         raise TorchRuntimeError("Class values must be smaller than num_classes.")
+    # the int64 output, and the bool comparison it is cast from, sized by a value of the request's tensor
+    _budget.charge(a.size * int(num_classes), 9, a.size * int(num_classes), what="one_hot")
     return _const((a[..., None] == B.xp.arange(int(num_classes))).astype(np.int64))
 
 

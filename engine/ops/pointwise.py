@@ -7,12 +7,66 @@ import operator
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.ops import rules as R
 from engine.ops._special import erf_array, erfc_array
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
+
+# ----- cost rules (engine/ops/rules.py): out-sized temporaries, n = the output's elements -----
+
+_TR = R.TRANSCENDENTAL
+_ERF_WORK = 16  # float64 arrays of its input's size that erf_array / erfc_array hold at once (Cody's ranges)
+
+
+def _kind(x):
+    return getattr(getattr(x, "dtype", None), "kind", "f")
+
+
+def _unary(weight=1, temp=0, bwd=None, f64=0):
+    """A float function of one tensor (_float_out: an integer input is cast first, one temporary more).
+    temp / bwd: output-sized temporaries of the forward / backward; f64: float64 work arrays."""
+
+    def rule(self):
+        out = R.shape_of(self)
+        n = R.numel(out)
+        t = int(temp * n) + (n if _kind(self) != "f" else 0) + R.wide(f64 * n, self)
+        return R.Cost(out, weight * n, t, True, None if bwd is None else int(bwd * n))
+
+    rule.tensors_only = True
+    return rule
+
+
+def _binary(weight=1, temp=0, bwd=3, both_cast=False):
+    """An elementwise function of tensors (broadcast). both_cast: two integer operands are cast to float
+    first (_float_binary, _true_div): a temporary per operand. bwd: each input's formula result is held
+    until every formula has run, then summed down to its input's shape: counted in output sizes."""
+
+    def rule(*tensors):
+        out = R.broadcast(*(R.shape_of(t) for t in tensors))
+        n = R.numel(out)
+        t = int(temp * n)
+        if both_cast and all(_kind(x) != "f" for x in tensors):
+            t += sum(R.numel(R.shape_of(x)) for x in tensors)
+        return R.Cost(out, weight * n, t, True, int(bwd * n))
+
+    rule.tensors_only = True
+    return rule
+
+
+def _alpha_rule(scaled):
+    """add / sub / rsub: alpha != 1 scales one operand into a temporary first."""
+
+    def rule(self, other, alpha=1):
+        out = R.broadcast(R.shape_of(self), R.shape_of(other))
+        n = R.numel(out)
+        t = R.numel(R.shape_of(other if scaled == "other" else self)) if alpha != 1 else 0
+        return R.Cost(out, n, t, True, 3 * n)
+
+    return rule
 
 # ----- helpers for forwards -----
 
@@ -173,6 +227,7 @@ add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: a + b if alpha == 1 else a + _scale(b, alpha),
     promote=True, check=_alpha_check, cuda="a + b", vjp={"self": True, "other": True},
+    rule=_alpha_rule("other"),
     self=lambda grad: grad,
     other=lambda grad, alpha: grad if alpha == 1 else grad * alpha,
 )
@@ -180,13 +235,14 @@ sub_tensor = defop(
     "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: a - b if alpha == 1 else a - _scale(b, alpha),
     promote=True, check=_sub_check, cuda="a - b", vjp={"self": True, "other": True},
+    rule=_alpha_rule("other"),
     self=lambda grad: grad,
     other=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
     operator.mul,
-    promote=True, cuda="a * b", vjp={"self": True, "other": True},
+    promote=True, cuda="a * b", vjp={"self": True, "other": True}, rule=_binary(),
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
 )
@@ -195,13 +251,14 @@ mul_tensor = defop(
 mul_scalar = defop(
     "mul.Scalar(Tensor self, Scalar other) -> Tensor",
     lambda a, other: _scale(a, other),
+    rule=R.like("self"),
     vjp={"self": lambda grad, other: _scale(grad, other)},
     self=lambda grad, other: mul_scalar(grad, other),
 )
 div_tensor = defop(
     "div.Tensor(Tensor self, Tensor other) -> Tensor",
     _true_div,
-    promote=True, cuda="a / b", vjp={"self": True, "other": True},
+    promote=True, cuda="a / b", vjp={"self": True, "other": True}, rule=_binary(bwd=5, both_cast=True),
     self=lambda grad, other: grad / other,
     other=lambda grad, self, other: -grad * ((self / other) / other),
 )
@@ -227,6 +284,8 @@ div_tensor_mode = defop(
     _div_mode,
     promote=True,
     index=2,
+    # integer trunc: |a| // |b| * sign(a) * sign(b) holds four; true division casts integers
+    rule=_binary(temp=4, bwd=5, both_cast=True),
     # rounding: zero gradients; an explicit rounding_mode=None is true division (torch's DivBackward2)
     self=lambda grad, other, rounding_mode: grad * 0.0 if rounding_mode is not None else grad / other,
     other=lambda grad, self, other, rounding_mode: grad * 0.0 if rounding_mode is not None
@@ -235,14 +294,14 @@ div_tensor_mode = defop(
 rsub_tensor = defop(
     "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: np.subtract(b, a if alpha == 1 else _scale(a, alpha)),
-    promote=True, check=_sub_check,
+    promote=True, check=_sub_check, rule=_alpha_rule("self"),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
     other=lambda grad: grad,
 )
 rsub_scalar = defop(
     "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
     lambda a, other, alpha=1: np.subtract(other, a if alpha == 1 else _scale(a, alpha)),
-    check=_sub_check,
+    check=_sub_check, rule=R.elementwise(temp=1),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
 
@@ -280,7 +339,7 @@ def _pow_ts(a, exponent):
 
 pow_tensor_scalar = defop(
     "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
-    _pow_ts,
+    _pow_ts, rule=_unary(_TR, bwd=3),
     # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
     vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
          else grad * (_pow_ts(self, exponent - 1) * exponent)},
@@ -303,6 +362,8 @@ pow_tensor_tensor = defop(
     "pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor",
     _pow_tt,
     promote=True,
+    # integer exponents below 0: the masks and the 1 / -1 table (_pow_tt); each formula holds three
+    rule=_binary(_TR, temp=6, bwd=8),
     self=lambda grad, self, exponent: _where_zero(exponent == 0.0, grad * (exponent * self.pow(exponent - 1))),
     exponent=lambda grad, self, exponent, result: _where_zero(
         (self == 0.0) & (exponent >= 0.0), grad * (result * self.log())
@@ -318,7 +379,7 @@ def _pow_scalar(base, e):
 
 pow_scalar = defop(
     "pow.Scalar(Scalar self, Tensor exponent) -> Tensor",
-    _pow_scalar,
+    _pow_scalar, rule=_unary(_TR, bwd=4),
     exponent=lambda grad, self, exponent, result: _pow_scalar_grad(grad, self, exponent, result),
 )
 
@@ -329,16 +390,16 @@ def _pow_scalar_grad(grad, base, exponent, result):
         return grad * where(exponent >= 0, 0.0, result * -math.inf)
     return grad * (result * (math.log(base) if base > 0 else math.nan))
 neg = defop("neg(Tensor self) -> Tensor", operator.neg, check=_neg_check, cuda="-a", vjp={"self": True},
-            self=lambda grad: -grad)
+            rule=R.like(bwd=1), self=lambda grad: -grad)
 reciprocal = defop(
     "reciprocal(Tensor self) -> Tensor",
-    _float_out(np.reciprocal),
+    _float_out(np.reciprocal), rule=_unary(bwd=3),
     self=lambda grad, result: -grad * (result * result),
 )
-abs_ = defop("abs(Tensor self) -> Tensor", np.abs, self=lambda grad, self: grad * self.sgn())
-sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign, self=lambda grad: grad * 0.0)
+abs_ = defop("abs(Tensor self) -> Tensor", np.abs, rule=R.like(bwd=2), self=lambda grad, self: grad * self.sgn())
+sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign, rule=R.like(bwd=1), self=lambda grad: grad * 0.0)
 sign_op = defop("sign(Tensor self) -> Tensor", lambda a: np.sign(a) if a.dtype.kind != "b" else a.copy(),
-             self=lambda grad: grad * 0.0)
+             rule=R.like(bwd=1), self=lambda grad: grad * 0.0)
 
 
 def _maxmin_grad(grad, self, other, pick_self):
@@ -348,12 +409,12 @@ def _maxmin_grad(grad, self, other, pick_self):
 
 
 maximum = defop(
-    "maximum(Tensor self, Tensor other) -> Tensor", np.maximum, promote=True,
+    "maximum(Tensor self, Tensor other) -> Tensor", np.maximum, promote=True, rule=_binary(bwd=6),
     self=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
     other=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
 )
 minimum = defop(
-    "minimum(Tensor self, Tensor other) -> Tensor", np.minimum, promote=True,
+    "minimum(Tensor self, Tensor other) -> Tensor", np.minimum, promote=True, rule=_binary(bwd=6),
     self=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
     other=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
 )
@@ -383,6 +444,7 @@ def _clamp_grad(grad, self, min, max):
 
 clamp_op = defop(
     "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor", _clamp, index=1,
+    rule=R.like(temp_factor=2, bwd=2),  # the integer input's cast and max(a, min) before min(., max)
     self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
 )
 
@@ -397,10 +459,19 @@ def _clamp_t(a, mn, mx):
 
 clamp_tensor = defop(
     "clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", _clamp_t, promote=True, index=0,
+    rule=_binary(temp=1, bwd=6),
     self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
     min=lambda grad, self, min, max: where(self < min if max is None else (self < min) & (min < max), grad, 0.0),
     max=lambda grad, self, min, max: where(self > max if min is None else (self > max) | (max < min), grad, 0.0),
 )
+
+
+def _where_cost(condition, self, other):
+    out = R.broadcast(R.shape_of(condition), R.shape_of(self), R.shape_of(other))
+    n = R.numel(out)
+    cast = 0 if getattr(self, "dtype", None) == getattr(other, "dtype", None) else (
+        R.numel(R.shape_of(self)) + R.numel(R.shape_of(other)))  # both operands cast to their result type
+    return R.Cost(out, n, cast, True, 3 * n)
 
 
 def _where(cond, a, b):
@@ -413,34 +484,41 @@ def _where(cond, a, b):
 
 where_self = defop(
     "where.self(BoolTensor condition, Tensor self, Tensor other) -> Tensor", _where,
-    promote=False,
+    promote=False, rule=lambda condition, self, other: _where_cost(condition, self, other),
     self=lambda grad, condition: where(condition, grad, 0.0),
     other=lambda grad, condition: where(condition, 0.0, grad),
 )
 
+# _int_zero_div_check's `b == 0` mask (integers); other's formula: -grad, self / other, its trunc at once
 fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod), promote=True,
-                    index=1,
+                    index=1, rule=_binary(temp=1, bwd=5),
              self=lambda grad: grad,
              other=lambda grad, self, other: -grad * (self / other).trunc())
 fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod), index=0,
+                    rule=R.like(temp_factor=1),
                     self=lambda grad: grad)
 remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.mod),
-                         promote=True, index=1,
+                         promote=True, index=1, rule=_binary(temp=1, bwd=5),
                   self=lambda grad: grad,
                   other=lambda grad, self, other: -grad * (self / other).floor())
 remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.mod),
-                         index=0,
+                         index=0, rule=R.like(temp_factor=1),
                          self=lambda grad: grad)
 floor = defop("floor(Tensor self) -> Tensor", lambda a: np.floor(a) if a.dtype.kind == "f" else a.copy(),
+              rule=R.like(bwd=1),
               self=lambda grad: grad * 0.0)
 ceil = defop("ceil(Tensor self) -> Tensor", lambda a: np.ceil(a) if a.dtype.kind == "f" else a.copy(),
+              rule=R.like(bwd=1),
              self=lambda grad: grad * 0.0)
 trunc = defop("trunc(Tensor self) -> Tensor", lambda a: np.trunc(a) if a.dtype.kind == "f" else a.copy(),
+              rule=R.like(bwd=1),
               self=lambda grad: grad * 0.0)
 round_ = defop("round(Tensor self) -> Tensor", lambda a: np.round(a) if a.dtype.kind == "f" else a.copy(),
+               rule=R.like(bwd=1),
                self=lambda grad: grad * 0.0)
 round_decimals = defop("round.decimals(Tensor self, *, int decimals) -> Tensor",
-                       lambda a, decimals: np.round(a, decimals), self=lambda grad: grad * 0.0)
+                       lambda a, decimals: np.round(a, decimals), rule=R.like(temp_factor=2, bwd=1),
+                       self=lambda grad: grad * 0.0)
 def _lerp_scalar(a, b, w):
     """lerp_kernel's two forms (the one from `end` past |w| = 0.5), for a Scalar weight."""
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1 - w)
@@ -449,44 +527,46 @@ def _lerp_scalar(a, b, w):
 lerp_scalar = defop(
     "lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor",
     lambda a, b, weight: _lerp_scalar(a, b, weight.item() if isinstance(weight, Tensor) else weight),
-    promote=True,
+    promote=True, rule=_binary(temp=2, bwd=4),
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
 )
 lerp_tensor = defop(
     "lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor",
     lambda a, b, w: np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w)),
-    promote=True,
+    promote=True, rule=_binary(temp=6, bwd=7),
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
     weight=lambda grad, self, end: grad * (end - self),
 )
-hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot, promote=True,
+hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot, promote=True, rule=_binary(2, bwd=5),
               self=lambda grad, self, result: grad * self / result,
               other=lambda grad, other, result: grad * other / result)
 atan2 = defop("atan2(Tensor self, Tensor other) -> Tensor", _float_binary(np.arctan2),
-              promote=True,
+              promote=True, rule=_binary(_TR, bwd=7, both_cast=True),
               self=lambda grad, self, other: grad * other / (self * self + other * other),
               other=lambda grad, self, other: grad * -self / (self * self + other * other))
 logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp, promote=True,
+                  rule=_binary(2 * _TR, bwd=6),
                   self=lambda grad, self, other: grad / (1 + (other - self).exp()),
                   other=lambda grad, self, other: grad / (1 + (self - other).exp()))
 
 # ----- Comparisons and logic (no derivative) -----
 
-eq = nondiff("eq.Tensor(Tensor self, Tensor other) -> Tensor", np.equal, promote=True)
-ne = nondiff("ne.Tensor(Tensor self, Tensor other) -> Tensor", np.not_equal, promote=True)
-lt = nondiff("lt.Tensor(Tensor self, Tensor other) -> Tensor", np.less, promote=True)
-le = nondiff("le.Tensor(Tensor self, Tensor other) -> Tensor", np.less_equal, promote=True)
-gt = nondiff("gt.Tensor(Tensor self, Tensor other) -> Tensor", np.greater, promote=True)
-ge = nondiff("ge.Tensor(Tensor self, Tensor other) -> Tensor", np.greater_equal, promote=True)
-logical_and = nondiff("logical_and(Tensor self, Tensor other) -> Tensor", np.logical_and)
-logical_or = nondiff("logical_or(Tensor self, Tensor other) -> Tensor", np.logical_or)
-logical_xor = nondiff("logical_xor(Tensor self, Tensor other) -> Tensor", np.logical_xor)
-logical_not = nondiff("logical_not(Tensor self) -> Tensor", np.logical_not)
-isnan = nondiff("isnan(Tensor self) -> Tensor", np.isnan)
-isinf = nondiff("isinf(Tensor self) -> Tensor", np.isinf)
-isfinite = nondiff("isfinite(Tensor self) -> Tensor", np.isfinite)
+_ELEMENTWISE = R.elementwise()
+eq = nondiff("eq.Tensor(Tensor self, Tensor other) -> Tensor", np.equal, promote=True, rule=_ELEMENTWISE)
+ne = nondiff("ne.Tensor(Tensor self, Tensor other) -> Tensor", np.not_equal, promote=True, rule=_ELEMENTWISE)
+lt = nondiff("lt.Tensor(Tensor self, Tensor other) -> Tensor", np.less, promote=True, rule=_ELEMENTWISE)
+le = nondiff("le.Tensor(Tensor self, Tensor other) -> Tensor", np.less_equal, promote=True, rule=_ELEMENTWISE)
+gt = nondiff("gt.Tensor(Tensor self, Tensor other) -> Tensor", np.greater, promote=True, rule=_ELEMENTWISE)
+ge = nondiff("ge.Tensor(Tensor self, Tensor other) -> Tensor", np.greater_equal, promote=True, rule=_ELEMENTWISE)
+logical_and = nondiff("logical_and(Tensor self, Tensor other) -> Tensor", np.logical_and, rule=_ELEMENTWISE)
+logical_or = nondiff("logical_or(Tensor self, Tensor other) -> Tensor", np.logical_or, rule=_ELEMENTWISE)
+logical_xor = nondiff("logical_xor(Tensor self, Tensor other) -> Tensor", np.logical_xor, rule=_ELEMENTWISE)
+logical_not = nondiff("logical_not(Tensor self) -> Tensor", np.logical_not, rule=_ELEMENTWISE)
+isnan = nondiff("isnan(Tensor self) -> Tensor", np.isnan, rule=_ELEMENTWISE)
+isinf = nondiff("isinf(Tensor self) -> Tensor", np.isinf, rule=_ELEMENTWISE)
+isfinite = nondiff("isfinite(Tensor self) -> Tensor", np.isfinite, rule=_ELEMENTWISE)
 def _integral_only(name, fn):
     """Bitwise kernels exist for integers and bools only: torch's NotImplementedError otherwise."""
 
@@ -501,30 +581,38 @@ def _integral_only(name, fn):
 
 
 bitwise_and = nondiff("bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor",
-                      _integral_only("bitwise_and", np.bitwise_and), promote=True)
+                      _integral_only("bitwise_and", np.bitwise_and), promote=True, rule=_ELEMENTWISE)
 bitwise_or = nondiff("bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor",
-                     _integral_only("bitwise_or", np.bitwise_or), promote=True)
+                     _integral_only("bitwise_or", np.bitwise_or), promote=True, rule=_ELEMENTWISE)
 bitwise_xor = nondiff("bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor",
-                      _integral_only("bitwise_xor", np.bitwise_xor), promote=True)
+                      _integral_only("bitwise_xor", np.bitwise_xor), promote=True, rule=_ELEMENTWISE)
 bitwise_not = nondiff("bitwise_not(Tensor self) -> Tensor", _integral_only(
-    "bitwise_not", lambda a: np.logical_not(a) if a.dtype.kind == "b" else np.invert(a)))
+    "bitwise_not", lambda a: np.logical_not(a) if a.dtype.kind == "b" else np.invert(a)), rule=_ELEMENTWISE)
 
 # ----- Unary math -----
 
 exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), cuda="exp(a)", vjp={"self": True},
+            rule=_unary(_TR, bwd=1),
             self=lambda grad, result: grad * result)
 exp2 = defop("exp2(Tensor self) -> Tensor", _float_out(np.exp2),
+            rule=_unary(_TR, bwd=2),
              self=lambda grad, result: grad * (result * math.log(2.0)))
 expm1 = defop("expm1(Tensor self) -> Tensor", _float_out(np.expm1),
+            rule=_unary(_TR, bwd=2),
               self=lambda grad, result: grad * (result + 1))
 log = defop("log(Tensor self) -> Tensor", _float_out(np.log), cuda="log(a)", vjp={"self": True},
+            rule=_unary(_TR, bwd=1),
             self=lambda grad, self: grad / self)
 log2 = defop("log2(Tensor self) -> Tensor", _float_out(np.log2),
+            rule=_unary(_TR, bwd=2),
              self=lambda grad, self: grad / (self * math.log(2.0)))
 log10 = defop("log10(Tensor self) -> Tensor", _float_out(np.log10),
+            rule=_unary(_TR, bwd=2),
               self=lambda grad, self: grad / (self * math.log(10.0)))
-log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), self=lambda grad, self: grad / (self + 1))
+log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), rule=_unary(_TR, bwd=2),
+              self=lambda grad, self: grad / (self + 1))
 sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), cuda="sqrt(a)", vjp={"self": True},
+            rule=_unary(2, bwd=2),
              self=lambda grad, result: grad / (2 * result))
 
 
@@ -533,38 +621,53 @@ def _rsqrt(a):
 
 
 rsqrt = defop("rsqrt(Tensor self) -> Tensor", _float_out(_rsqrt),
+            rule=_unary(3, temp=1, bwd=3),
               self=lambda grad, result: -0.5 * grad * result.pow(3))
 sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), cuda="sin(a)",
+            rule=_unary(_TR, bwd=2),
             vjp={"self": lambda grad, self: grad * np.cos(self)}, self=lambda grad, self: grad * self.cos())
 cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), cuda="cos(a)",
+            rule=_unary(_TR, bwd=2),
             vjp={"self": lambda grad, self: grad * -np.sin(self)}, self=lambda grad, self: grad * -self.sin())
 tan = defop("tan(Tensor self) -> Tensor", _float_out(np.tan),
+            rule=_unary(_TR, bwd=2),
             self=lambda grad, result: grad * (1 + result.pow(2)))
 asin = defop("asin(Tensor self) -> Tensor", _float_out(np.arcsin),
+            rule=_unary(_TR, bwd=4),
              self=lambda grad, self: grad * (-self * self + 1).rsqrt())
 acos = defop("acos(Tensor self) -> Tensor", _float_out(np.arccos),
+            rule=_unary(_TR, bwd=4),
              self=lambda grad, self: grad * -(-self * self + 1).rsqrt())
 atan = defop("atan(Tensor self) -> Tensor", _float_out(np.arctan),
+            rule=_unary(_TR, bwd=2),
              self=lambda grad, self: grad / (self * self + 1))
-sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), self=lambda grad, self: grad * self.cosh())
-cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), self=lambda grad, self: grad * self.sinh())
+sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), rule=_unary(_TR, bwd=2),
+            self=lambda grad, self: grad * self.cosh())
+cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), rule=_unary(_TR, bwd=2),
+            self=lambda grad, self: grad * self.sinh())
 # torch differentiates tanh and sigmoid through their own backward ops (TanhBackwardBackward0 under create_graph)
 tanh_backward = defop(
     "tanh_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (1 - y * y), promote=True,
+    rule=R.elementwise(3),
     grad_output=lambda grad, output: tanh_backward(grad, output),
     output=lambda grad, grad_output, output: grad * (mul_scalar(output, -2) * grad_output))
 sigmoid_backward = defop(
     "sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (y * (1 - y)), promote=True,
+    rule=R.elementwise(3),
     grad_output=lambda grad, output: sigmoid_backward(grad, output),
     output=lambda grad, grad_output, output: grad * grad_output * (mul_scalar(output, -2) + 1))
 tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), cuda="tanh(a)",
              vjp={"self": lambda grad, result: grad * (1 - result * result)},
+             rule=_unary(_TR, bwd=2),
              self=lambda grad, result: tanh_backward(grad, result))
 asinh = defop("asinh(Tensor self) -> Tensor", _float_out(np.arcsinh),
+            rule=_unary(_TR, bwd=4),
               self=lambda grad, self: grad * (self.pow(2) + 1).rsqrt())
 acosh = defop("acosh(Tensor self) -> Tensor", _float_out(np.arccosh),
+            rule=_unary(_TR, bwd=4),
               self=lambda grad, self: grad * (self.pow(2) - 1).rsqrt())
 atanh = defop("atanh(Tensor self) -> Tensor", _float_out(np.arctanh),
+            rule=_unary(_TR, bwd=2),
               self=lambda grad, self: grad * (1 - self.pow(2)).reciprocal())
 
 
@@ -575,6 +678,7 @@ def _sigmoid(a):
 
 
 sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid),
+                rule=_unary(_TR, temp=4, bwd=3),  # |a|, -|a|, e, 1 + e, 1 / (1 + e), e / (1 + e)
                 self=lambda grad, result: sigmoid_backward(grad, result))
 
 
@@ -587,23 +691,51 @@ def _logit(a, eps=None):
 logit_op = defop(
     "logit(Tensor self, float? eps=None) -> Tensor",
     (lambda a, eps=None: _logit(a if a.dtype.kind == "f" else a.astype(D.default_float.np), eps)),
+    rule=_unary(_TR, temp=3, bwd=4),
     self=lambda grad, self, eps: grad / (self * (1 - self)) if eps is None
     else where((self < eps) | (self > 1 - eps), 0.0, grad / (self * (1 - self))),
 )
 
 
+_ERF_CHUNK = 1 << 16  # elements a call of erf_array / erfc_array works on: their float64 work arrays stay small
+
+
+def _chunked(fn, a):
+    """fn over a in pieces of _ERF_CHUNK elements, in a's dtype (fn works in float64 arrays, _ERF_WORK of
+    them at once: per piece, not per tensor)."""
+    if a.size <= _ERF_CHUNK:
+        return fn(a).astype(a.dtype, copy=False)
+    flat = a.reshape(-1)
+    out = B.xp.empty(flat.shape, dtype=a.dtype)
+    for i in range(0, flat.size, _ERF_CHUNK):
+        _budget.check()
+        out[i:i + _ERF_CHUNK] = fn(flat[i:i + _ERF_CHUNK])
+    return out.reshape(a.shape)
+
+
 def _erf(a):
-    return erf_array(a).astype(a.dtype, copy=False)
+    return _chunked(erf_array, a)
 
 
 def _erfc(a):
-    return erfc_array(a).astype(a.dtype, copy=False)
+    return _chunked(erfc_array, a)
+
+
+def _erf_rule(bwd):
+    def rule(self):
+        out = R.shape_of(self)
+        n = R.numel(out)
+        work = R.wide(_ERF_WORK * min(n, _ERF_CHUNK), self) + (n if _kind(self) != "f" else 0)
+        return R.Cost(out, 4 * _TR * n, work + (n if n > _ERF_CHUNK else 0), True, int(bwd * n))
+
+    rule.tensors_only = True
+    return rule
 
 
 _TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
-erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf),
+erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf), rule=_erf_rule(bwd=4),
             self=lambda grad, self: grad * (_TWO_OVER_SQRTPI * (-self * self).exp()))
-erfc = defop("erfc(Tensor self) -> Tensor", _float_out(_erfc),
+erfc = defop("erfc(Tensor self) -> Tensor", _float_out(_erfc), rule=_erf_rule(bwd=5),
              self=lambda grad, self: grad * (-_TWO_OVER_SQRTPI * (-self * self).exp()))
 
 
@@ -612,12 +744,12 @@ def _to_dtype(a, dtype):
 
 
 _to_copy = defop(
-    "_to_copy(Tensor self, *, ScalarType? dtype=None) -> Tensor", _to_dtype,
+    "_to_copy(Tensor self, *, ScalarType? dtype=None) -> Tensor", _to_dtype, rule=R.like(bwd=1),
     self=lambda grad, self_dtype: grad.to(self_dtype),
 )
-clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(), self=lambda grad: grad)
+clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(), rule=R.like(), self=lambda grad: grad)
 # Tensor.zero_ on a non-leaf that requires grad (torch rebases its history onto ZeroBackward0)
-zero_inplace = defop("zero_(Tensor(a!) self) -> Tensor(a!)", lambda a: B.xp.zeros_like(a),
+zero_inplace = defop("zero_(Tensor(a!) self) -> Tensor(a!)", lambda a: B.xp.zeros_like(a), rule=R.like(bwd=1),
                      self=lambda grad: grad * 0.0)
 
 

@@ -9,16 +9,34 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
-from engine.autograd import is_grad_enabled
+from engine.autograd import grad_mode, is_grad_enabled
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
 from engine.ops import pointwise as P
 from engine.ops import registry as _registry
+from engine.ops import rules as R
 from engine.ops import shape as S
 from engine.ops._torch_sum import torch_sum
 from engine.ops._util import list_str, wrap_dim, wrap_dims
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
+
+# ----- cost rules (engine/ops/rules.py): temp and bwd count input-sized arrays -----
+
+
+def _red(self, dim=None, keepdim=False, weight=1, temp=0, bwd=None, nout=1, out_temp=0):
+    """A reduction of self over dim: `temp` / `bwd` input-sized temporaries, `out_temp` output-sized ones."""
+    x = R.shape_of(self)
+    out = R.reduced_shape(x, dim, bool(keepdim))
+    n = R.numel(x)
+    t = int(temp * n) + int(out_temp * R.numel(out))
+    return R.Cost(out if nout == 1 else (out,) * nout, weight * builtins.max(n, 1), t, True,
+                  None if bwd is None else int(bwd * n))
+
+
+def _cast(dtype):
+    return 1 if dtype is not None else 0  # the input cast to dtype first: one input-sized temporary
 
 
 def _acc_dtype(a, dtype):
@@ -82,12 +100,14 @@ sum_op = defop(
     "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _sum(a, None, False, dtype),
     vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape)},
+    rule=lambda self, dtype: _red(self, temp=_cast(dtype), bwd=1),
     self=lambda grad, self_shape: grad.expand(self_shape),
 )
 sum_dim = defop(
     "sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _sum,
     vjp={"self": lambda grad, self_shape, dim, keepdim: _expand_reduced_array(grad, self_shape, dim, keepdim)},
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, temp=_cast(dtype), bwd=1),
     self=lambda grad, self_shape, dim, keepdim: _expand_reduced(grad, self_shape, dim, keepdim),
 )
 
@@ -142,11 +162,13 @@ mean_op = defop(
     "mean(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _mean(a, None, False, dtype),
     vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape) / _numel_reduced(self_shape, None)},
+    rule=lambda self, dtype: _red(self, weight=2, temp=_cast(dtype), out_temp=1, bwd=1),
     self=lambda grad, self_shape: grad.expand(self_shape) / _numel_reduced(self_shape, None),
 )
 mean_dim = defop(
     "mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _mean,
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, 2, temp=_cast(dtype), out_temp=1, bwd=1),
     vjp={"self": lambda grad, self_shape, dim, keepdim: (
         _expand_reduced_array(grad, self_shape, dim, keepdim) / _numel_reduced(self_shape, dim))},
     self=lambda grad, self_shape, dim, keepdim: (
@@ -244,7 +266,7 @@ def _flip_fwd(a, dim):
 
 _flip_helper = defop(
     "_reduction_flip(Tensor self, int dim) -> Tensor",
-    _flip_fwd,
+    _flip_fwd, rule=R.like(),
     self=lambda grad, dim: _flip_helper(grad, dim=dim),
 )
 
@@ -267,7 +289,7 @@ def _shift_fwd(a, dim, offset, fill):
 
 _shift_helper = defop(
     "_reduction_shift(Tensor self, int dim, int offset, float fill) -> Tensor",
-    _shift_fwd,
+    _shift_fwd, rule=R.like(),
     self=lambda grad, dim, offset: _shift_helper(grad, dim=dim, offset=-offset, fill=0.0),
 )
 
@@ -338,10 +360,12 @@ def _prod_backward_dim(grad, self, result, dim, keepdim):
     return grad * _exclusive_prods(self, d)
 
 
-prod_op = defop("prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", _prod_all, self=_prod_backward_all)
+prod_op = defop("prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", _prod_all,
+                rule=lambda self, dtype: _red(self, bwd=7), self=_prod_backward_all)
 prod_dim = defop(
     "prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _prod_dim,
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, bwd=7),
     self=_prod_backward_dim,
 )
 
@@ -400,11 +424,13 @@ def _amaxmin_backward(grad, self, result, dim, keepdim):
 amax_op = defop(
     "amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
     _amaxmin("amax", np.amax),
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, bwd=3),  # the tie mask, grad / count, * mask
     self=_amaxmin_backward,
 )
 amin_op = defop(
     "amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
     _amaxmin("amin", np.amin),
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, bwd=3),
     self=_amaxmin_backward,
 )
 
@@ -523,16 +549,22 @@ max_dim = defop(
     "max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
     _maxmin_dim("max", np.argmax),
     nout=2,
+    # np.argmax off the last axis works on a contiguous copy; its indices, then their int64 copy
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, nout=2, temp=1, out_temp=R.wide(2, self), bwd=3),
     self=_value_selecting_backward,
 )
-max_op = defop("max(Tensor self) -> Tensor", _maxmin_all("max", np.max), self=_evenly_distribute_backward)
+max_op = defop("max(Tensor self) -> Tensor", _maxmin_all("max", np.max), rule=lambda self: _red(self, bwd=3),
+               self=_evenly_distribute_backward)
 min_dim = defop(
     "min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
     _maxmin_dim("min", np.argmin),
     nout=2,
+    # np.argmin off the last axis works on a contiguous copy; its indices, then their int64 copy
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, nout=2, temp=1, out_temp=R.wide(2, self), bwd=3),
     self=_value_selecting_backward,
 )
-min_op = defop("min(Tensor self) -> Tensor", _maxmin_all("min", np.min), self=_evenly_distribute_backward)
+min_op = defop("min(Tensor self) -> Tensor", _maxmin_all("min", np.min), rule=lambda self: _red(self, bwd=3),
+               self=_evenly_distribute_backward)
 
 
 def _max_min(name, elementwise, all_op, dim_op, return_type):
@@ -628,11 +660,13 @@ def _std_backward(grad, self, result, dim, correction, keepdim):
 var_op = defop(
     "var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor",
     _var_fwd("var"),
+    rule=lambda self, dim, correction, keepdim: _red(self, dim, keepdim, 4, temp=3, out_temp=2, bwd=4),
     self=_var_backward,
 )
 std_op = defop(
     "std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor",
     _var_fwd("std"),
+    rule=lambda self, dim, correction, keepdim: _red(self, dim, keepdim, 5, temp=3, out_temp=2, bwd=4),
     self=_std_backward,
 )
 
@@ -760,6 +794,8 @@ vector_norm_op = defop(
     "dtype=None)"
     " -> Tensor",
     _vector_norm_fwd,
+    rule=lambda self, ord, dim, keepdim, dtype: _red(self, dim, keepdim, R.TRANSCENDENTAL, temp=3 + _cast(dtype),
+                                                     out_temp=2, bwd=6),
     self=_vector_norm_backward,
 )
 
@@ -831,6 +867,8 @@ def _logsumexp_backward(grad, self, result, dim, keepdim):
 logsumexp_op = defop(
     "logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor",
     _logsumexp_fwd,
+    # the integer cast, x - max and its exp at once
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, R.TRANSCENDENTAL + 2, temp=3, out_temp=3, bwd=3),
     self=_logsumexp_backward,
 )
 
@@ -856,6 +894,21 @@ def _cum_fwd(fn):
     return f
 
 
+# cumprod's backward where the input has zeros, without create_graph (_cumprod_backward_zeros): the masks and
+# their cumulative count, w, the reversed cumsum's flips, the products up to the second zero
+_CUMPROD_BWD = 12
+
+
+def _cum_cost(self, dtype, bwd):
+    """np.cumsum / np.cumprod into another dtype (dtype=, integers into int64, float16 through float32) cast
+    their input into a whole copy first."""
+    out = R.shape_of(self)
+    n = R.numel(out)
+    dt = self.dtype
+    acc = dtype.np if dtype is not None else (np.int64 if dt.kind in "biu" else dt)
+    return R.Cost(out, n, 0 if np.dtype(acc) == dt and dt.itemsize != 2 else 2 * n, True, int(bwd * n))
+
+
 def _cumsum_backward(grad, self_dtype, dim):
     grad = grad.to(self_dtype)
     if grad.numel() <= 1 or grad.shape[wrap_dim(dim, grad.ndim)] == 1:
@@ -873,7 +926,11 @@ def _cumprod_backward(grad, self, dim, result):
         return grad
     if not (self._data == 0).any():
         return _reversed_cumsum(result * grad, d) / self
-    # Zeros: d out_j / d x_k = prod_{i <= j, i != k} x_i for j >= k, built as an (n, n) table per slice.
+    if not grad_mode.enabled:  # no create_graph: torch's O(n) formula, on the arrays
+        return Tensor._make(_cumprod_backward_zeros(grad._data, self._data, result._data.astype(grad._data.dtype), d))
+    # Zeros under create_graph (torch does the same): d out_j / d x_k = prod_{i <= j, i != k} x_i for j >= k,
+    # built as an (n, n) table per slice; its masks are allocated here, the table by the entries below.
+    _budget.charge(3 * n * n, 1, what="cumprod's double-backward table")
     x = S.transpose(self, d, -1)
     g = S.transpose(grad, d, -1)
     eye = Tensor._make(B.xp.eye(n, dtype=bool))
@@ -884,14 +941,37 @@ def _cumprod_backward(grad, self, dim, result):
     return S.transpose(sum_dim(contrib, dim=[-1]), d, -1)
 
 
+def _rev_cumsum_array(w, d):
+    return np.flip(np.cumsum(np.flip(w, d), axis=d), d)
+
+
+def _cumprod_backward_zeros(g, x, out, d):
+    """torch's cumprod_backward for an input with zeros, when no graph is built: O(n) per slice. With z1, z2
+    the first and second zero along d: d/dx_k is sum_{k <= j < z1} g_j out_j / x_k below z1, 0 above z1, and
+    at z1 prod(x[:z1]) * sum_{z1 <= j < z2} g_j prod_{z1 < i <= j} x_i."""
+    zeros = np.cumsum(x == 0, axis=d)
+    before = zeros == 0  # k < z1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gi = np.where(before, _rev_cumsum_array(np.where(before, out * g, 0), d) / x, 0).astype(g.dtype, copy=False)
+    first = zeros == 1  # z1 <= j < z2
+    z1 = np.expand_dims(np.argmax(first, axis=d), d)
+    at_z1 = first & (np.cumsum(first, axis=d) == 1)  # the first of them: z1 itself
+    between = first & ~at_z1
+    tail = np.sum(np.cumprod(np.where(between, x, 1), axis=d) * np.where(first, g, 0), axis=d, keepdims=True)
+    before_z1 = np.where(z1 == 0, 1, np.take_along_axis(out, np.maximum(z1 - 1, 0), axis=d))
+    return np.where(at_z1, tail * before_z1, gi).astype(g.dtype, copy=False)
+
+
 cumsum_op = defop(
     "cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor",
     _cum_fwd(np.cumsum),
+    rule=lambda self, dim, dtype: _cum_cost(self, dtype, 4),
     self=_cumsum_backward,
 )
 cumprod_op = defop(
     "cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor",
     _cum_fwd(np.cumprod),
+    rule=lambda self, dim, dtype: _cum_cost(self, dtype, _CUMPROD_BWD),
     self=_cumprod_backward,
 )
 
@@ -928,11 +1008,14 @@ def _arg_fwd(name, fn):
     return f
 
 
+# the flattened copy of a strided input; the indices before their int64 copy
 argmax_op = nondiff(
-    "argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmax", np.argmax)
+    "argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmax", np.argmax),
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, temp=1, out_temp=1),
 )
 argmin_op = nondiff(
-    "argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmin", np.argmin)
+    "argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmin", np.argmin),
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, temp=1, out_temp=1),
 )
 
 

@@ -256,6 +256,8 @@ class OpDef:
         m = _SCHEMA.match(schema)
         if m is None:
             raise ValueError(f"bad schema {schema!r}")
+        if rule is None:  # before anything is counted or registered
+            raise ValueError(f"{schema}: an op entry needs rule=, its shape and cost rule (engine/ops/rules.py)")
         this.schema = schema
         this.base = m["name"]
         this.overload = m["overload"] or ""
@@ -276,8 +278,9 @@ class OpDef:
                 this.attr_params.append(pname)
         this.tensor_index = {n: i for i, n in enumerate(this.tensor_params)}
         this.params = tuple(p.partition(" ")[2].split("=")[0].strip() for p in params)
-        this.tensor_pos = tuple(this.params.index(n) for n in this.tensor_params)
-        this.attr_pos = tuple((this.params.index(n), n) for n in this.attr_params)
+        position = {n: i for i, n in enumerate(this.params)}  # (params.index per name was quadratic in arity)
+        this.tensor_pos = tuple(position[n] for n in this.tensor_params)
+        this.attr_pos = tuple((position[n], n) for n in this.attr_params)
         if index is None:
             index = _BASE_COUNT.get(this.base.lstrip("_"), 0)
         _BASE_COUNT[this.base.lstrip("_")] = max(_BASE_COUNT.get(this.base.lstrip("_"), 0), index + 1)
@@ -333,18 +336,21 @@ class OpDef:
         # dtypes, Python scalars as given); raises torch's error.
         this.check = check
         this.saves_tensors = any(k in (0, 1) for k in this.argkind.values())
-        # Which names each input's formula needs, so only those are saved (as torch's codegen does).
-        this._needs_for = [set() for _ in this.tensor_params]
+        # Which names each input's formula needs, so only those are saved (as torch's codegen does): per
+        # input, the name sets of its formulas, shared (a joint formula of n inputs names n shapes: a copy per
+        # input was quadratic in the arity of cat / stack).
+        this._needs_for = [[] for _ in this.tensor_params]
         for f in this.formulas:
+            names = frozenset(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
             for i in f.inputs:
-                this._needs_for[i].update(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
+                this._needs_for[i].append(names)
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
         this._save_plans = {}
         this._plan_every = this._save_plan([True] * len(this.tensor_params))
         this.nparams = len(this.params)
         # The shape and cost rule (engine.ops.rules): what a call allocates and computes, from its operands'
         # shapes, charged to the request's budget before the forward runs.
-        this.rule = _rules.Bound(rule, this.params, this.tensor_pos) if rule is not None else None
+        this.rule = _rules.Bound(rule, this.params, this.tensor_pos)
         # The forward-mode formula (derivatives.yaml's `result:` line): a function whose parameters are named
         # like a formula's, `<input>_t` being that input's tangent (None where it has none) and `<input>`,
         # `result`, attributes the primal values; it returns the output's tangent (a tuple with nout > 1).
@@ -477,9 +483,13 @@ class OpDef:
     def _save_plan(self, needs):
         """What to save when these inputs need a grad: (name, kind, input index or output number)."""
         want = set()
+        seen = set()
         for i, n in enumerate(needs):
             if n:
-                want |= self._needs_for[i]
+                for names in self._needs_for[i]:
+                    if id(names) not in seen:
+                        seen.add(id(names))
+                        want |= names
         plan = []
         for name in sorted(want):
             k = self.argkind[name]
@@ -840,6 +850,9 @@ def _promote(args, arrays):
         if ok:
             return arrays
     target = D.result_type(*args).np
+    # the casts are allocations outside the entry's forward: charged to the request first (engine.budget)
+    _budget.charge(sum(a.size for a in arrays if a is not None and getattr(a, "dtype", target) != target),
+                   target.itemsize, what="the dtype promotion")
     return [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
 
 
