@@ -152,7 +152,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device
     dt = dtype or D.result_type(start, end, step)
     n = max(0, int(np.ceil((end - start) / step)))
     # float: the float64 steps, step * them and start + that, then the cast; integers: int64, then the cast
-    _charge((n,), dt.np.itemsize, "arange", 24 if dt.is_floating_point else 8, 3)
+    _charge((n,), dt.np.itemsize, "arange", 32 if dt.is_floating_point else 8, 3)  # torch's two-sided formula
     arr = arange_values(start, step, n, dt.np) if dt.is_floating_point else np.arange(start, end, step)
     return _finish(np.asarray(arr).astype(dt.np), requires_grad)
 
@@ -161,7 +161,7 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None)
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
-    _charge((int(steps),), dt.np.itemsize, "linspace", 16, 3)  # the float64 steps and the result
+    _charge((int(steps),), dt.np.itemsize, "linspace", 32, 3)  # torch's two-sided step: four float64 arrays
     return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad)
 
 

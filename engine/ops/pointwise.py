@@ -339,7 +339,7 @@ def _pow_ts(a, exponent):
 
 pow_tensor_scalar = defop(
     "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
-    _pow_ts, rule=_unary(_TR, bwd=3),
+    _pow_ts, rule=_unary(_TR, temp=1, bwd=3),  # x ** 3 as x * x * x (torch's small exponents): one product held
     # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
     vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
          else grad * (_pow_ts(self, exponent - 1) * exponent)},
@@ -645,15 +645,21 @@ sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), rule=_unary(_TR
             self=lambda grad, self: grad * self.cosh())
 cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), rule=_unary(_TR, bwd=2),
             self=lambda grad, self: grad * self.sinh())
+def _two_temps(a, b):
+    """An elementwise formula of three operations holding two intermediates (y * y, 1 - y * y)."""
+    out = R.broadcast(R.shape_of(a), R.shape_of(b))
+    return R.Cost(out, 3 * R.numel(out), 2 * R.numel(out))
+
+
 # torch differentiates tanh and sigmoid through their own backward ops (TanhBackwardBackward0 under create_graph)
 tanh_backward = defop(
     "tanh_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (1 - y * y), promote=True,
-    rule=R.elementwise(3),
+    rule=lambda grad_output, output: _two_temps(grad_output, output),
     grad_output=lambda grad, output: tanh_backward(grad, output),
     output=lambda grad, grad_output, output: grad * (mul_scalar(output, -2) * grad_output))
 sigmoid_backward = defop(
     "sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (y * (1 - y)), promote=True,
-    rule=R.elementwise(3),
+    rule=lambda grad_output, output: _two_temps(grad_output, output),
     grad_output=lambda grad, output: sigmoid_backward(grad, output),
     output=lambda grad, grad_output, output: grad * grad_output * (mul_scalar(output, -2) + 1))
 tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), cuda="tanh(a)",

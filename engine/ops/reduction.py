@@ -39,6 +39,11 @@ def _cast(dtype):
     return 1 if dtype is not None else 0  # the input cast to dtype first: one input-sized temporary
 
 
+# A float sum in torch's order (engine/ops/_torch_sum.py) holds the input's lanes and partial sums of its cascade
+# levels: up to about three input-sized arrays at once (measured by tests/engine/test_rules.py)
+_TORCH_SUM = 3
+
+
 def _acc_dtype(a, dtype):
     if dtype is not None:
         return dtype.np
@@ -100,14 +105,14 @@ sum_op = defop(
     "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _sum(a, None, False, dtype),
     vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape)},
-    rule=lambda self, dtype: _red(self, temp=_cast(dtype), bwd=1),
+    rule=lambda self, dtype: _red(self, temp=_cast(dtype) + _TORCH_SUM, bwd=1),
     self=lambda grad, self_shape: grad.expand(self_shape),
 )
 sum_dim = defop(
     "sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _sum,
     vjp={"self": lambda grad, self_shape, dim, keepdim: _expand_reduced_array(grad, self_shape, dim, keepdim)},
-    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, temp=_cast(dtype), bwd=1),
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, temp=_cast(dtype) + _TORCH_SUM, bwd=1),
     self=lambda grad, self_shape, dim, keepdim: _expand_reduced(grad, self_shape, dim, keepdim),
 )
 
@@ -162,13 +167,14 @@ mean_op = defop(
     "mean(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _mean(a, None, False, dtype),
     vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape) / _numel_reduced(self_shape, None)},
-    rule=lambda self, dtype: _red(self, weight=2, temp=_cast(dtype), out_temp=1, bwd=1),
+    rule=lambda self, dtype: _red(self, weight=2, temp=_cast(dtype) + _TORCH_SUM, out_temp=1, bwd=1),
     self=lambda grad, self_shape: grad.expand(self_shape) / _numel_reduced(self_shape, None),
 )
 mean_dim = defop(
     "mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _mean,
-    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, 2, temp=_cast(dtype), out_temp=1, bwd=1),
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, 2, temp=_cast(dtype) + _TORCH_SUM, out_temp=1,
+                                                   bwd=1),
     vjp={"self": lambda grad, self_shape, dim, keepdim: (
         _expand_reduced_array(grad, self_shape, dim, keepdim) / _numel_reduced(self_shape, dim))},
     self=lambda grad, self_shape, dim, keepdim: (
@@ -906,6 +912,8 @@ def _cum_cost(self, dtype, bwd):
     n = R.numel(out)
     dt = self.dtype
     acc = dtype.np if dtype is not None else (np.int64 if dt.kind in "biu" else dt)
+    if np.dtype(acc) in (np.float16, np.float32):  # accumulated in float64 (float32 for half), then cast back
+        return R.Cost(out, n, 4 * n, True, int(bwd * n))
     return R.Cost(out, n, 0 if np.dtype(acc) == dt and dt.itemsize != 2 else 2 * n, True, int(bwd * n))
 
 

@@ -112,9 +112,11 @@ def _type_name(a):
         a.dtype.name, "torch.Tensor")
 
 
-# the output is a view; its elements are charged all the same (what it weighs once anything reads it)
+# the output is a view; its elements are charged all the same (what it weighs once anything reads it); its
+# backward sums the gradient back in torch's order (reduction._TORCH_SUM: three gradient-sized arrays at most)
 expand_op = defop("expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)", _expand,
-                  rule=lambda self, size: _view_cost(_expanded(self.shape, size)),
+                  rule=lambda self, size: R.Cost(_expanded(self.shape, size), 0.0, 0, True,
+                                                 3 * R.numel(_expanded(self.shape, size))),
                   self=lambda grad, self_shape: _sum_to(grad, self_shape))
 
 

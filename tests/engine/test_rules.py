@@ -216,14 +216,14 @@ class Instrument:
 
     def apply(self, orig, node, grads, create_graph):
         b = _budget.current()
-        charged = b.peak_bytes if b is not None else 0
+        charged = b.peak if b is not None else 0
         self.meter.enter()
         try:
             res = orig(node, grads, create_graph)
         finally:
             peak = self.meter.exit()
         # what the node's formulas charged themselves (the cat of split's pieces, made for n of them)
-        glue = b.peak_bytes - charged if b is not None else 0
+        glue = b.peak - charged if b is not None else 0
         self.nodes.append((node, peak, glue))
         return res
 
@@ -348,7 +348,7 @@ def run_measured(sample, dtype, seed, f=1, warm=True):
                     grads = None
                 finally:
                     bwd_peak = inst.meter.exit()
-            bwd_glue = bwd_budget.peak_bytes
+            bwd_glue = bwd_budget.peak
             if grads is None:
                 inst.nodes.clear()
                 bwd_peak = bwd_glue = 0
@@ -359,7 +359,7 @@ def run_measured(sample, dtype, seed, f=1, warm=True):
         for t in outs_:
             if t.grad_fn is not None and id(t._data) in inst.costs:
                 node_outputs[id(t.grad_fn)] = inst.costs[id(t._data)]
-    return inst, node_outputs, fwd_peak, fwd_budget.peak_bytes, bwd_peak, bwd_glue
+    return inst, node_outputs, fwd_peak, fwd_budget.peak, bwd_peak, bwd_glue
 
 
 def _grad_targets(out, leaves):
@@ -491,8 +491,8 @@ def test_factories_charge_what_they_allocate_first(name, tracing):
         meter.enter()
         t = make(300)
         peak = meter.exit()
-    assert peak <= b.peak_bytes + SLACK + BUFFER, f"{name} peaked at {peak} bytes, charged {b.peak_bytes}"
-    assert b.peak_bytes >= t.numel() * t._data.dtype.itemsize
+    assert peak <= b.peak + SLACK + BUFFER, f"{name} peaked at {peak} bytes, charged {b.peak}"
+    assert b.peak >= t.numel() * t._data.dtype.itemsize
     # randint(0, 10, [12000, 12000]) of issue 14, and the like: refused before anything is allocated
     small = _budget.Budget(max_bytes=1 << 20)
     meter.enter()
