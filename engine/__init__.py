@@ -32,10 +32,11 @@ globals().update(FUNCTIONS)  # engine.add, engine.matmul, ... from the op catalo
 
 from engine import linalg, nn  # noqa: E402, F401
 from engine.ops.factory import manual_seed  # noqa: E402, F401
-from engine.program import PlanCache, evaluate, evaluate_json  # noqa: E402
+from engine.program import PlanCache, evaluate, evaluate_json, functional, gradcheck  # noqa: E402
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy",
-           "evaluate", "evaluate_json", "PlanCache", "autograd", "nn", "linalg", "no_grad", "enable_grad",
+           "evaluate", "evaluate_json", "functional", "gradcheck", "PlanCache", "autograd", "nn", "linalg",
+           "no_grad", "enable_grad",
            "EngineError",
            *FUNCTIONS]
 
