@@ -15,7 +15,7 @@ from app.core.errors import install_handlers
 from app.core.front import Front, FrontedAPI, InFlight
 from app.core.observability import Metrics, configure_access_log, flush_access_log
 from app.core.workers import WorkerPool
-from app.routers import batch, docs, evaluate, health, metrics, ops
+from app.routers import batch, docs, evaluate, functional, gradcheck, health, metrics, ops
 from app.services import engine as eng
 from app.services.evaluate import EvaluateService
 
@@ -29,6 +29,7 @@ Every error body has FastAPI's shape, `{"detail": [{"type", "loc", "msg"}]}`. In
 
 TAGS = [
     {"name": "evaluate", "description": "Run tensor programs and their backward passes."},
+    {"name": "autograd", "description": "Jacobians, Hessians and their products of a program; gradient checks."},
     {"name": "ops", "description": "The catalog of ops a program may use."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -50,7 +51,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     headers."""
     app.add_middleware(Front, metrics=app.state.metrics, log_access=settings.access_log,
                        keys=settings.api_key_list(), in_flight=app.state.in_flight,
-                       limited=("/v1/evaluate", "/v1/evaluate/batch"), direct=evaluate.DIRECT)
+                       limited=("/v1/evaluate", "/v1/evaluate/batch", "/v1/functional", "/v1/gradcheck"),
+                       direct=evaluate.DIRECT)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
@@ -101,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_access_log()
     install_handlers(app)
     _add_middleware(app, settings)
-    for module in (evaluate, batch, ops, health, metrics):
+    for module in (evaluate, batch, functional, gradcheck, ops, health, metrics):
         app.include_router(module.router)
     docs.install(app)
     openapi.install(app, settings)

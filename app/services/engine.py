@@ -1,4 +1,4 @@
-"""The service's only door to `engine`: evaluate, estimate, catalog, backends. Light enough for workers."""
+"""The service's only door to `engine`: evaluate, transforms, estimate, catalog, backends. Light enough for workers."""
 from __future__ import annotations
 
 import functools
@@ -101,6 +101,33 @@ def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
         from app.core.body import parse_json  # noqa: PLC0415
 
         return evaluate_json(parse_json(body), limits, extra, budget=make_budget(limits, deadline))
+    except EngineError as e:
+        raise _portable(e) from None
+    finally:
+        if backend != "numpy":
+            _backend.use("numpy")
+
+
+# POST /v1/functional and /v1/gradcheck: the request's program as a function, under a transform or a check
+TRANSFORMS = {"functional": _evaluate_mod.functional, "gradcheck": _evaluate_mod.gradcheck}
+
+
+def transform_json(kind: str, spec: dict, limits: LimitsTuple, budget: Budget | None = None) -> bytes:
+    """POST /v1/functional's (kind "functional") or /v1/gradcheck's ("gradcheck") response, encoded, under
+    `budget` (make_budget); raises engine.budget.Spill past its caps."""
+    return dumps(TRANSFORMS[kind](spec, limits=make_limits(limits), budget=budget))
+
+
+def transform_body(kind: str, body: bytes, limits: LimitsTuple, backend: str = "numpy",
+                   deadline: float | None = None, process_bytes: int = 0) -> bytes:
+    """evaluate_body's sibling for a worker process: the raw body of a transform request in, JSON out."""
+    set_process_limit(process_bytes)
+    try:
+        if backend != "numpy":
+            _backend.use(backend)
+        from app.core.body import parse_json  # noqa: PLC0415
+
+        return transform_json(kind, parse_json(body), limits, make_budget(limits, deadline))
     except EngineError as e:
         raise _portable(e) from None
     finally:

@@ -38,11 +38,13 @@ from app.core.errors import (
     validation_errors,
 )
 from app.core.workers import WorkerPool, WorkerTimeout
-from app.schemas import EvaluateRequest
+from app.schemas import EvaluateRequest, FunctionalRequest, GradcheckRequest
 from app.services import engine as eng
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 
 log = logging.getLogger("gradserve")
+
+_TRANSFORM_MODELS = {"functional": FunctionalRequest, "gradcheck": GradcheckRequest}
 
 # A cancelled thread stops at its next check: between two ops, or in a long kernel's loop; one NumPy call is at
 # most max_op_flops. A worker is killed this long after the deadline, should its own stop not come first.
@@ -50,14 +52,14 @@ _STOP_GRACE_S = 2.0
 _KILL_GRACE_S = 0.5
 
 
-def check_envelope(doc, max_ops: int) -> None:
+def check_envelope(doc, max_ops: int, model=EvaluateRequest) -> None:
     """Schema of the request (not of tensor data: the engine reads that once, itself)."""
     if isinstance(doc, dict) and isinstance(ops := doc.get("ops"), list) and len(ops) > max_ops:
         # Before Pydantic walks them all.
         raise OpsLimitExceeded(f"the request has {len(ops)} ops, over the limit max_ops={max_ops}",
                                ["body", "ops"])
     try:
-        EvaluateRequest.model_validate(doc)
+        model.model_validate(doc)
     except ValidationError as e:
         errors = e.errors(include_url=False, include_input=False)
         raise SchemaError(validation_errors(errors, ("body",))) from None
@@ -150,6 +152,53 @@ class EvaluateService:
             m.placements.inc(placement)
         return out
 
+    # ----- POST /v1/functional, /v1/gradcheck -----
+
+    async def transform(self, kind: str, body: bytes) -> bytes:
+        """A transform request's response, encoded (kind "functional" or "gradcheck"; engine.program.transforms):
+        parsed, checked and run in a thread under the thread's caps, and where it passes them (engine Spill) in a
+        compute worker, within the time limit. Never on the event loop: what a transform costs is known only as
+        it runs (a Jacobian is a backward pass per output element). `device: "cuda"` runs in a compute worker on
+        CuPy where this server has one, else 503 (the CUDA worker forwards POST /v1/evaluate only)."""
+        deadline = time.monotonic() + self.settings.time_limit_s
+        s = self.settings
+
+        def first(budget):
+            doc = parse_doc(body)
+            check_duplicate_keys(body, doc)
+            check_envelope(doc, s.max_ops, _TRANSFORM_MODELS[kind])
+            if doc.get("device") == "cuda":
+                in_process, why = self.cuda_in_process()
+                if not in_process:
+                    raise DeviceUnavailable(f"device 'cuda' was requested but no CUDA backend is available ({why}); "
+                                            f"POST /v1/{kind} runs on CUDA only in this server's compute workers",
+                                            ["body", "device"])
+                return "cupy"
+            return eng.transform_json(kind, doc, self.limits, budget)
+
+        out = await self._in_thread(first, deadline, self._budget(deadline, "thread"))
+        placement = "thread"
+        if not isinstance(out, bytes):  # past the thread's caps (there is a pool), or for CuPy
+            out = await self._in_worker(eng.transform_body, kind, body, self.limits, out or "numpy", deadline,
+                                        s.max_process_bytes, deadline=deadline)
+            placement = "worker"
+        if self._metrics is not None:
+            self._metrics.placements.inc(placement)
+        return out
+
+    async def _in_worker(self, fn, *args, deadline: float):
+        """fn(*args) in a compute worker, which stops itself at the deadline (its budget) and is killed a little
+        later should one NumPy call overrun it."""
+        limit = self.settings.time_limit_s
+        try:
+            return await self.pool.run(fn, *args, timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S)
+        except WorkerTimeout as e:
+            if e.waited:
+                raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "
+                                     "(time_limit_s)") from None
+            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
+                                 "and was stopped") from None
+
     def _budget(self, deadline: float, tier: str):
         """The engine budget of a run on the loop, in a thread, or in a worker: the limits and the deadline,
         and the caps of that tier, past which the run stops (engine.budget.Spill) before it pays for more and
@@ -200,16 +249,8 @@ class EvaluateService:
         # The worker parses the raw body again (orjson, fast) rather than being sent a pickled dict. It stops
         # itself at the deadline (its budget); it is killed a little later should one NumPy call overrun it.
         s = self.settings
-        try:
-            return await self.pool.run(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
-                                       s.plan_cache_entries, deadline, s.max_process_bytes,
-                                       timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S), "worker"
-        except WorkerTimeout as e:
-            if e.waited:
-                raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "
-                                     "(time_limit_s)") from None
-            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
-                                 "and was stopped") from None
+        return await self._in_worker(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
+                                     s.plan_cache_entries, deadline, s.max_process_bytes, deadline=deadline), "worker"
 
     async def _in_thread(self, fn, deadline: float, budget):
         """fn(budget) in a thread, until the deadline. Past it the budget is cancelled, so the computation

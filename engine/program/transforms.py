@@ -44,7 +44,7 @@ from engine.program.wire import (
 )
 from engine.tensor import Tensor
 
-PROGRAM_FIELDS = {"leaves", "ops", "functions", "seed", "device", "detect_anomaly", "encoding"}
+PROGRAM_FIELDS = {"leaves", "ops", "functions", "seed", "device", "detect_anomaly"}
 FUNCTION_FIELDS = {"inputs", "output"}
 # torch.autograd.functional's keyword arguments, per transform (what its signature takes)
 OPTIONS = {
@@ -56,7 +56,7 @@ OPTIONS = {
     "vhp": ("v", "create_graph", "strict"),
 }
 ALL_OPTIONS = {"v", "create_graph", "strict", "vectorize", "strategy", "outer_jacobian_strategy"}
-FUNCTIONAL_FIELDS = PROGRAM_FIELDS | {"transform", "function"} | ALL_OPTIONS
+FUNCTIONAL_FIELDS = PROGRAM_FIELDS | {"transform", "function", "encoding"} | ALL_OPTIONS
 GRADCHECK_FIELDS = PROGRAM_FIELDS | {"function", "eps", "atol", "rtol", "fast_mode", "gradgrad"}
 TRANSFORMS = {"jacobian": F.jacobian, "hessian": F.hessian, "vjp": F.vjp, "jvp": F.jvp, "hvp": F.hvp,
               "vhp": F.vhp}
@@ -324,7 +324,6 @@ def _document(x, encode):
 def _gradcheck_doc(spec, limits):
     check_fields(spec, GRADCHECK_FIELDS, ["body"])
     _check_device(spec)
-    _encoding(spec)
     kwargs = {}
     for opt, low in (("eps", 0.0), ("atol", None), ("rtol", None)):
         if spec.get(opt) is not None:

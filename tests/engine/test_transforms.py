@@ -132,23 +132,28 @@ def same_as_torch(spec, kind="functional"):
         if "output" in ref:
             compare_value(mine["output"], ref["output"], "output")
     else:
-        for key in ("gradcheck", "gradgradcheck"):
-            assert same_verdict(mine[key], ref[key]), key
+        assert same_verdict(mine["gradcheck"], ref["gradcheck"])
+        assert same_verdict(mine["gradgradcheck"], ref["gradgradcheck"], random_grad_outputs=True)
     assert mine["warnings"] == ref["warnings"]
     assert mine["device"] == "cpu"
     return mine
 
 
-def same_verdict(mine, ref):
-    """Byte for byte, but for fast mode's two scalars (vdot orders: torch's is MKL's), to 1e-12."""
+def same_verdict(mine, ref, random_grad_outputs=False):
+    """Byte for byte, but for fast mode's two scalars (vdot orders: torch's is MKL's), to 1e-12 (float32: 1e-6).
+    random_grad_outputs (gradgradcheck without grad_outputs): the engine draws its own, so a failure's message
+    compares by its first line only."""
     if mine is None or ref is None or mine["ok"] or ref["ok"]:
         return mine == ref
-    m, r = _FAST_SCALARS.match(mine["error"]["msg"]), _FAST_SCALARS.match(ref["error"]["msg"])
+    a, b = mine["error"]["msg"], ref["error"]["msg"]
+    if random_grad_outputs:
+        return a.split("\n", 1)[0] == b.split("\n", 1)[0]
+    m, r = _FAST_SCALARS.match(a), _FAST_SCALARS.match(b)
     if m is None or r is None:
         return mine == ref
-    assert math.isclose(float(m[2]), float(r[2]), rel_tol=1e-12) and math.isclose(float(m[3]), float(r[3]),
-                                                                                   rel_tol=1e-12)
-    return mine["error"]["msg"][m.end():] == ref["error"]["msg"][r.end():] and m[1] == r[1]
+    tol = 1e-12 if "torch.float64" in b else 1e-6
+    assert math.isclose(float(m[2]), float(r[2]), rel_tol=tol) and math.isclose(float(m[3]), float(r[3]), rel_tol=tol)
+    return a[m.end():] == b[r.end():] and m[1] == r[1]
 
 
 # ----- every transform and option -----
