@@ -112,14 +112,19 @@ def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
 TRANSFORMS = {"functional": _evaluate_mod.functional, "gradcheck": _evaluate_mod.gradcheck}
 
 
-def transform_json(kind: str, spec: dict, limits: LimitsTuple, budget: Budget | None = None) -> bytes:
+def transform_json(kind: str, spec: dict, limits: LimitsTuple, budget: Budget | None = None,
+                   extra: dict | None = None) -> bytes:
     """POST /v1/functional's (kind "functional") or /v1/gradcheck's ("gradcheck") response, encoded, under
-    `budget` (make_budget); raises engine.budget.Spill past its caps."""
-    return dumps(TRANSFORMS[kind](spec, limits=make_limits(limits), budget=budget))
+    `budget` (make_budget); raises engine.budget.Spill past its caps. `extra`: as for evaluate_json (`device:
+    "cuda"` under GRADSERVE_ACCEPT_CUDA_ON_CPU, testing only: a `cuda` request then runs on the CPU)."""
+    if extra and extra.get("device") == "cuda" and spec.get("device") == "cuda" and _backend.xp is np:
+        spec = {**spec, "device": "cpu"}
+    out = TRANSFORMS[kind](spec, limits=make_limits(limits), budget=budget)
+    return dumps({**out, **extra} if extra else out)
 
 
 def transform_body(kind: str, body: bytes, limits: LimitsTuple, backend: str = "numpy",
-                   deadline: float | None = None, process_bytes: int = 0) -> bytes:
+                   deadline: float | None = None, process_bytes: int = 0, extra: dict | None = None) -> bytes:
     """evaluate_body's sibling for a worker process: the raw body of a transform request in, JSON out."""
     set_process_limit(process_bytes)
     try:
@@ -127,7 +132,7 @@ def transform_body(kind: str, body: bytes, limits: LimitsTuple, backend: str = "
             _backend.use(backend)
         from app.core.body import parse_json  # noqa: PLC0415
 
-        return transform_json(kind, parse_json(body), limits, make_budget(limits, deadline))
+        return transform_json(kind, parse_json(body), limits, make_budget(limits, deadline), extra)
     except EngineError as e:
         raise _portable(e) from None
     finally:

@@ -167,20 +167,27 @@ class EvaluateService:
             doc = parse_doc(body)
             check_duplicate_keys(body, doc)
             check_envelope(doc, s.max_ops, _TRANSFORM_MODELS[kind])
+            extra = None
             if doc.get("device") == "cuda":
                 in_process, why = self.cuda_in_process()
-                if not in_process:
+                if in_process:
+                    return "cupy", None
+                if not s.accept_cuda_on_cpu:
                     raise DeviceUnavailable(f"device 'cuda' was requested but no CUDA backend is available ({why}); "
                                             f"POST /v1/{kind} runs on CUDA only in this server's compute workers",
                                             ["body", "device"])
-                return "cupy"
-            return eng.transform_json(kind, doc, self.limits, budget)
+                extra = {"device": "cuda"}  # TESTING ONLY: NumPy stands in for CUDA
+            try:
+                return eng.transform_json(kind, doc, self.limits, budget, extra)
+            except eng.Spill:  # past the thread's caps (there is a pool): a worker runs it
+                return "numpy", extra
 
         out = await self._in_thread(first, deadline, self._budget(deadline, "thread"))
         placement = "thread"
-        if not isinstance(out, bytes):  # past the thread's caps (there is a pool), or for CuPy
-            out = await self._in_worker(eng.transform_body, kind, body, self.limits, out or "numpy", deadline,
-                                        s.max_process_bytes, deadline=deadline)
+        if not isinstance(out, bytes):
+            backend, extra = out
+            out = await self._in_worker(eng.transform_body, kind, body, self.limits, backend, deadline,
+                                        s.max_process_bytes, extra, deadline=deadline)
             placement = "worker"
         if self._metrics is not None:
             self._metrics.placements.inc(placement)
