@@ -9,8 +9,9 @@ import numpy as np
 import engine  # noqa: F401 - the package first: it wires the op catalog up
 from engine import _backend, catalog
 from engine import program as _evaluate_mod  # the request path: evaluate, estimate, plans, limits
-from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, set_process_limit  # noqa: F401
+from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, active, set_process_limit  # noqa: F401
 from engine.errors import EngineError, LimitExceeded
+from engine.program import batch as _batch
 
 # (max_tensor_elements, max_total_elements, max_ops, max_request_bytes, max_flops, op_max_flops,
 # max_response_bytes): engine.program.Limits' fields in order, as a tuple that pickles anywhere
@@ -106,6 +107,23 @@ def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
     finally:
         if backend != "numpy":
             _backend.use("numpy")
+
+
+def batch_keys(specs: list, limits: LimitsTuple) -> list:
+    """Per document of a batch, its plan cache key and leaf arrays (PlanCache.key), or None; once a structure
+    (engine.program.batch.keys)."""
+    return _batch.keys(specs, PLANS, make_limits(limits)) if PLANS.max_entries > 0 else [None] * len(specs)
+
+
+def evaluate_vectorized(program, arrays: list, budget: Budget) -> list[bytes] | None:
+    """Documents of one lowered program (their leaf arrays, as `lookup` gives them) in one call over their stacked
+    values (engine.program.batch): each one's response bytes, as evaluate_json writes them; None where the
+    program does not vectorize."""
+    try:
+        with active(budget):
+            return _batch.run(program, arrays)
+    finally:
+        budget.close()
 
 
 # POST /v1/functional and /v1/gradcheck: the request's program as a function, under a transform or a check

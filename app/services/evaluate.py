@@ -193,6 +193,33 @@ class EvaluateService:
             self._metrics.placements.inc(placement)
         return out
 
+    # ----- POST /v1/evaluate/batch: documents of one structure together -----
+
+    def vectorizes(self, doc: dict) -> bool:
+        """Whether a document would run on the CPU here, where the vectorized path runs (never for CUDA)."""
+        device = doc.get("device", "auto")
+        return device == "cpu" or (device == "auto" and self.forwarder is None and not self.cuda_in_process()[0])
+
+    def chunk_size(self, program, n: int) -> int:
+        """How many documents of a program run in one vectorized call: all n, up to 1,024, as long as together
+        they stay under what one thread-run request may cost (the offload thresholds: past them a request goes
+        to a worker, which a vectorized run does not); 0 where one document alone is past them."""
+        s = self.settings
+        peak, flops = program.cost
+        return min(n, 1024, int(s.offload_min_flops // max(flops, 1.0)), s.offload_min_bytes // max(peak, 1))
+
+    async def evaluate_vectorized(self, program, arrays: list) -> list[bytes] | None:
+        """Documents of one lowered program (their leaf arrays) answered by one call of its function over their
+        stacked values (engine.program.batch), in a thread within the time limit: each document's response, as
+        its own evaluation would write it; None where the program does not vectorize."""
+        deadline = time.monotonic() + self.settings.time_limit_s
+        out = await self._in_thread(lambda b: eng.evaluate_vectorized(program, arrays, b), deadline,
+                                    eng.make_budget(self.limits, deadline))
+        if out is not None and self._metrics is not None:
+            for _ in out:
+                self._metrics.placements.inc("vectorized")
+        return out
+
     async def _in_worker(self, fn, *args, deadline: float):
         """fn(*args) in a compute worker, which stops itself at the deadline (its budget) and is killed a little
         later should one NumPy call overrun it."""
