@@ -39,7 +39,9 @@ from engine.program.wire import (
     decode_numbers,
     encode_array,
     make_tensor,
+    numel,
     req,
+    shape_of,
     wire_b64,
 )
 from engine.tensor import Tensor
@@ -229,7 +231,7 @@ def _functional(spec, limits):
         fn = ProgramFunction(run, spec, caught, fio)
         inputs = tuple(run.env[n] for n in fn.inputs)
         if "v" in kwargs:
-            kwargs["v"] = _read_v(kwargs["v"], name, fn, inputs)
+            kwargs["v"] = _read_v(run, kwargs["v"], name, fn, inputs)
         try:
             out = TRANSFORMS[name](fn, inputs if fn.inputs_listed else inputs[0], **kwargs)
         except Exception as e:  # noqa: BLE001 - mapped to the engine's errors, located at the transform
@@ -246,7 +248,7 @@ def _functional(spec, limits):
     return doc
 
 
-def _read_v(value, name, fn, inputs):
+def _read_v(run, value, name, fn, inputs):
     """`v` as torch takes it: a Tensor, or a tuple of them where the function's inputs (jvp, hvp, vhp) or
     outputs (vjp) are a tuple. Each tensor takes the dtype of the one it stands beside, as the wire cannot tell
     2 from 2.0; for vjp that is an output, known once the function has run (data given as base64 keeps its
@@ -265,10 +267,13 @@ def _read_v(value, name, fn, inputs):
         typed = isinstance(data, np.ndarray)  # base64 data, the only array decode_numbers gives
         like = inputs[k] if name != "vjp" and k < len(inputs) else None
         dt = like.dtype if like is not None and not typed else None
+        n = numel(shape_of(data))
+        run.count(n, loc)
         bud = _budget.current()
+        if bud is not None:
+            bud.charge(n * 8, n, "v")
         t = make_tensor(data, dt, loc)
         if bud is not None:
-            bud.charge(t._data.nbytes, t._data.size, "v")
             bud.track(t._data)
         out.append((t, typed))
     if name == "vjp":
@@ -384,8 +389,6 @@ def _located(e, loc):
         return TorchTypeError(str(e), loc)
     if isinstance(e, NotImplementedError):
         return TorchNotImplementedError(str(e), loc)
-    if isinstance(e, _budget.Spill):  # not an error: the caller runs the request where it fits
-        raise e
     return TorchRuntimeError(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError | IndexError) else str(e),
                              loc)
 

@@ -529,3 +529,10 @@ def test_budget_is_charged_and_released():
     engine.functional({**mlp(), "transform": "jacobian"}, budget=b)
     assert b.used_flops > 0
     assert _budget.current() is None
+
+
+def test_v_counts_against_the_limits():
+    spec = {**scalar_fn(), "transform": "hvp", "v": [1.0, 2.0, 3.0, 4.0]}
+    with pytest.raises(EngineError) as info:
+        engine.functional(spec, limits=Limits(max_tensor_elements=3))
+    assert (info.value.type, info.value.loc) == ("limit_exceeded", ["body", "v"])
