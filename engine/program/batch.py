@@ -251,9 +251,10 @@ class _FastWriter:
             if self.grads[i]:
                 columns.append(np.array(g, dtype=np.float64))
         numbers = np.stack(columns, 1)  # documents x numbers, in the template's order
-        mag = np.abs(values)
-        ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
-        whole = (values % 1 == 0).T
+        with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
+            mag = np.abs(values)
+            ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
+            whole = (values % 1 == 0).T
         per_doc = orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].split(b"],[")
         templates: dict = {}
         out = [None] * n
