@@ -176,6 +176,9 @@ def read_function(spec, run):
     names_out = set(run.env)
     ops = spec.get("ops", [])
     req(isinstance(ops, list), "Input should be a valid list", ["body", "ops"], "list_type")
+    if len(ops) > run.limits.max_ops:
+        raise LimitExceeded(f"{len(ops)} ops exceed the limit of {run.limits.max_ops} ops per request (max_ops)",
+                            ["body", "ops"])
     for op in ops:
         name = op.get("name") if isinstance(op, dict) else None
         names_out.update(n for n in (name if isinstance(name, list) else [name]) if isinstance(n, str))

@@ -536,3 +536,11 @@ def test_v_counts_against_the_limits():
     with pytest.raises(EngineError) as info:
         engine.functional(spec, limits=Limits(max_tensor_elements=3))
     assert (info.value.type, info.value.loc) == ("limit_exceeded", ["body", "v"])
+
+
+def test_max_ops():
+    for run in (engine.functional, engine.gradcheck):
+        spec = {**wrong_backward(2), "transform": "jacobian"} if run is engine.functional else wrong_backward(2)
+        with pytest.raises(EngineError) as info:
+            run(spec, limits=Limits(max_ops=0))
+        assert (info.value.type, info.value.loc) == ("limit_exceeded", ["body", "ops"])
