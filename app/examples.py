@@ -1,4 +1,5 @@
-"""Request examples for POST /v1/evaluate, selectable in Swagger UI (and run by the tests).
+"""Request examples for POST /v1/evaluate, /v1/functional, /v1/gradcheck and /v1/evaluate/batch, selectable in
+Swagger UI (and run by the tests).
 
 A browser's JSON writes 2.0 as 2: since API v1.1 a leaf that requires grad reads whole numbers as floats, and
 the v1 examples name their dtype anyway.
@@ -179,5 +180,107 @@ EXAMPLES: dict[str, dict] = {
             "ops": [{"name": "y", "op": "LegendreP3", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}],
             "backward": [{"tensor": "s"}],
         },
+    },
+}
+
+
+def _leaf(data, dtype="float64", requires_grad=False) -> dict:
+    d = {"data": data, "dtype": dtype}
+    if requires_grad:
+        d["requires_grad"] = True
+    return d
+
+
+# f = a*b + c*d**2/e, the seed example, as ops
+_SEED_OPS = [
+    {"name": "ab", "op": "mul", "args": ["a", "b"]},
+    {"name": "d2", "op": "pow", "args": ["d", 2]},
+    {"name": "cd2", "op": "mul", "args": ["c", "d2"]},
+    {"name": "q", "op": "div", "args": ["cd2", "e"]},
+    {"name": "f", "op": "add", "args": ["ab", "q"]},
+]
+_SEED_LEAVES = {n: _leaf(v, "float32") for n, v in (("a", 2.0), ("b", 4.0), ("c", 6.0), ("d", 8.0), ("e", 10.0))}
+
+
+
+def _square(scale: float) -> dict:
+    """A custom Function x -> x*x whose backward is `scale * x * grad`: right with scale 2."""
+    return {"Square": {
+        "forward": {"inputs": ["x"], "ops": [{"name": "y", "op": "mul", "args": ["x", "x"]}], "output": "y",
+                    "save": ["x"]},
+        "backward": {"inputs": ["gy"], "ops": [{"name": "k", "op": "mul", "args": ["x", scale]},
+                                                {"name": "gx", "op": "mul", "args": ["gy", "k"]}], "output": "gx"}}}
+
+
+# Request examples for POST /v1/functional.
+FUNCTIONAL_EXAMPLES: dict[str, dict] = {
+    "hessian_seed": {
+        "summary": "Hessian of f = a*b + c*d**2/e",
+        "description": "`torch.autograd.functional.hessian(f, (a, b, c, d, e))`: a tuple of tuples, so `result` "
+                       "is a 5x5 list of lists of 0-d tensors (d2f/da db = 1, d2f/dd2 = 2c/e = 1.2, ...).",
+        "value": {"leaves": _SEED_LEAVES, "ops": _SEED_OPS, "transform": "hessian",
+                  "function": {"inputs": ["a", "b", "c", "d", "e"], "output": "f"}},
+    },
+    "jacobian_mlp_weights": {
+        "summary": "Jacobian of a small MLP w.r.t. its weights",
+        "description": "y = tanh(x @ w1) @ w2 for a batch of 2 inputs of 3 features (w1: 3x4, w2: 4x2); the "
+                       "function's inputs are (w1, w2), x a constant it closes over: `result` is [dy/dw1 "
+                       "(2x2x3x4), dy/dw2 (2x2x4x2)], computed in one batched backward pass (`vectorize`).",
+        "value": {
+            "leaves": {"x": _leaf([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]]),
+                       "w1": _leaf([[0.1, -0.2, 0.3, 0.4], [0.5, 0.6, -0.7, 0.8], [-0.9, 1.0, 1.1, -1.2]]),
+                       "w2": _leaf([[0.3, -0.1], [0.2, 0.4], [-0.5, 0.6], [0.7, -0.8]])},
+            "ops": [{"name": "h", "op": "matmul", "args": ["x", "w1"]},
+                    {"name": "a", "op": "tanh", "args": ["h"]},
+                    {"name": "y", "op": "matmul", "args": ["a", "w2"]}],
+            "transform": "jacobian", "vectorize": True,
+            "function": {"inputs": ["w1", "w2"], "output": "y"},
+        },
+    },
+    "hvp": {
+        "summary": "Hessian-vector product",
+        "description": "`hvp(f, x, v)` of f(x) = sum(x**3): returns (f(x), H v) as `output` and `result`; "
+                       "H = diag(6x), so H v = 6 x v.",
+        "value": {"leaves": {"x": _leaf([1.0, 2.0, 3.0])},
+                  "ops": [{"name": "c", "op": "pow", "args": ["x", 3]}, {"name": "f", "op": "sum", "args": ["c"]}],
+                  "transform": "hvp", "v": [1.0, 0.5, 0.0], "function": {"inputs": "x", "output": "f"}},
+    },
+    "error_hessian_not_scalar": {
+        "summary": "An error: hessian of a non-scalar (422)",
+        "description": "PyTorch's RuntimeError, located at [\"body\", \"transform\"].",
+        "value": {"leaves": {"x": _leaf([1.0, 2.0])}, "ops": [{"name": "y", "op": "exp", "args": ["x"]}],
+                  "transform": "hessian", "function": {"inputs": "x", "output": "y"}},
+    },
+}
+
+# Request examples for POST /v1/gradcheck.
+GRADCHECK_EXAMPLES: dict[str, dict] = {
+    "wrong_custom_backward": {
+        "summary": "A custom Function with a wrong backward: the check fails",
+        "description": "Square's forward is x*x, its backward returns 3*x*grad instead of 2*x*grad: `ok` is false "
+                       "and `msg` is PyTorch's GradcheckError, the numerical and analytical Jacobians side by side.",
+        "value": {"leaves": {"x": _leaf([0.5, -1.0, 2.0], requires_grad=True)}, "functions": _square(3.0),
+                  "ops": [{"name": "y", "op": "Square", "args": ["x"]}], "function": {"inputs": "x", "output": "y"}},
+    },
+    "right_custom_backward": {
+        "summary": "The same Function with the right backward, and gradgradcheck",
+        "description": "2*x*grad: both checks pass (the backward is itself differentiable).",
+        "value": {"leaves": {"x": _leaf([0.5, -1.0, 2.0], requires_grad=True)}, "functions": _square(2.0),
+                  "ops": [{"name": "y", "op": "Square", "args": ["x"]}], "function": {"inputs": "x", "output": "y"},
+                  "gradgrad": True},
+    },
+}
+
+# Request examples for POST /v1/evaluate/batch.
+BATCH_EXAMPLES: dict[str, dict] = {
+    "seed_at_three_points": {
+        "summary": "One program at three points, and a document that fails alone",
+        "description": "Documents of one structure run together; the fourth adds shapes that do not broadcast "
+                       "and answers 422 in its place, the others 200.",
+        "value": {"requests": [
+            {"leaves": {**_SEED_LEAVES, "a": _leaf(a, "float32", True)}, "ops": _SEED_OPS,
+             "backward": [{"tensor": "f"}]}
+            for a in (1.0, 2.0, 3.0)
+        ] + [EXAMPLES["error_shape_mismatch"]["value"]]},
     },
 }

@@ -16,7 +16,7 @@ from app.core.errors import install_handlers
 from app.core.front import Front, FrontedAPI, InFlight
 from app.core.observability import Metrics, configure_access_log, flush_access_log
 from app.core.workers import WorkerPool
-from app.routers import batch, docs, evaluate, graph, health, metrics, ops, playground
+from app.routers import batch, docs, evaluate, functional, gradcheck, graph, health, metrics, ops, playground
 from app.services import engine as eng
 from app.services.evaluate import EvaluateService
 
@@ -32,6 +32,7 @@ The playground at [`/`](/) runs a formula or a program and draws its backward gr
 
 TAGS = [
     {"name": "evaluate", "description": "Run tensor programs and their backward passes."},
+    {"name": "autograd", "description": "Jacobians, Hessians and their products of a program; gradient checks."},
     {"name": "ops", "description": "The catalog of ops a program may use."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -53,8 +54,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     headers."""
     app.add_middleware(Front, metrics=app.state.metrics, log_access=settings.access_log,
                        keys=settings.api_key_list(), in_flight=app.state.in_flight,
-                       limited=("/v1/evaluate", "/v1/evaluate/batch", "/v1/graph"), direct=evaluate.DIRECT,
-                       max_body_bytes=settings.max_body_bytes,
+                       limited=("/v1/evaluate", "/v1/evaluate/batch", "/v1/graph", "/v1/functional",
+                                "/v1/gradcheck"), direct=evaluate.DIRECT, max_body_bytes=settings.max_body_bytes,
                        bodies=BodyBudget(settings.body_budget_bytes(), settings.retry_after_s))
     origins = settings.cors_origin_list()
     if origins:
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_access_log()
     install_handlers(app)
     _add_middleware(app, settings)
-    for module in (evaluate, batch, graph, ops, health, metrics):
+    for module in (evaluate, batch, functional, gradcheck, graph, ops, health, metrics):
         app.include_router(module.router)
     docs.install(app)
     playground.install(app)

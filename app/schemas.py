@@ -292,6 +292,10 @@ class FunctionalRequest(Program):
     strategy: Strategy | None = Field(None, description="`jacobian` only; absent: PyTorch's default (reverse-mode).")
     outer_jacobian_strategy: Strategy | None = Field(
         None, description="`hessian` only; absent: PyTorch's default (reverse-mode).")
+    detect_anomaly: bool = Field(False, description="Run under `torch.autograd.set_detect_anomaly(True)`.")
+    encoding: Encoding = Field(
+        "json", description="How the result's tensors carry `data` and `grad`: nested lists (`json`) or "
+                            "{dtype, shape, b64} objects (`base64`, compact and exact for large Jacobians).")
 
 
 class GradcheckRequest(Program):
@@ -302,7 +306,9 @@ class GradcheckRequest(Program):
     atol: float | None = Field(None, ge=0, description="Absolute tolerance; absent: PyTorch's (1e-5).")
     rtol: float | None = Field(None, ge=0, description="Relative tolerance; absent: PyTorch's (1e-3).")
     fast_mode: bool | None = Field(None, description="PyTorch's fast mode; absent: its default (false).")
-    gradgrad: bool = Field(False, description="Also run `gradgradcheck`.")
+    gradgrad: bool = Field(False, description="Also run `gradgradcheck` (its random `grad_outputs` are the "
+                                              "engine's own draws, not torch's).")
+    detect_anomaly: bool = Field(False, description="Run under `torch.autograd.set_detect_anomaly(True)`.")
 
 
 class BatchRequest(_Request):

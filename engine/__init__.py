@@ -39,12 +39,14 @@ from engine._device import device, get_default_device, set_default_device  # noq
 from engine.compare import allclose, equal, isclose  # noqa: E402, F401
 from engine.ops.factory import manual_seed  # noqa: E402, F401
 from engine.program import PlanCache, evaluate, evaluate_json  # noqa: E402
+from engine.program import functional as evaluate_functional  # noqa: E402 - POST /v1/functional's document
+from engine.program import gradcheck as evaluate_gradcheck  # noqa: E402 - POST /v1/gradcheck's document
 from engine.serialization import load, save  # noqa: E402, F401
 
 __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy",
-           "evaluate", "evaluate_json", "PlanCache", "autograd", "nn", "linalg", "no_grad", "enable_grad",
-           "EngineError", "device", "cuda", "optim", "save", "load", "allclose", "equal", "set_default_device",
-           "get_default_device",
+           "evaluate", "evaluate_json", "evaluate_functional", "evaluate_gradcheck", "PlanCache", "autograd", "nn",
+           "linalg", "no_grad", "enable_grad", "EngineError", "device", "cuda", "optim", "save", "load", "allclose",
+           "equal", "set_default_device", "get_default_device",
            *FUNCTIONS]
 
 # torch.autograd.functional, gradcheck and torch.func: as torch, `autograd.gradcheck` is the function (the

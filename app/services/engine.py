@@ -1,4 +1,4 @@
-"""The service's only door to `engine`: evaluate, estimate, catalog, backends. Light enough for workers."""
+"""The service's only door to `engine`: evaluate, transforms, estimate, catalog, backends. Light enough for workers."""
 from __future__ import annotations
 
 import functools
@@ -9,8 +9,9 @@ import numpy as np
 import engine  # noqa: F401 - the package first: it wires the op catalog up
 from engine import _backend, catalog, expression
 from engine import program as _evaluate_mod  # the request path: evaluate, estimate, plans, limits
-from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, set_process_limit  # noqa: F401
+from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, active, set_process_limit  # noqa: F401
 from engine.errors import EngineError, LimitExceeded
+from engine.program import batch as _batch
 
 # (max_tensor_elements, max_total_elements, max_ops, max_request_bytes, max_flops, op_max_flops,
 # max_response_bytes): engine.program.Limits' fields in order, as a tuple that pickles anywhere
@@ -109,6 +110,55 @@ def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
         from app.core.body import parse_json  # noqa: PLC0415
 
         return evaluate_json(parse_json(body), limits, extra, budget=make_budget(limits, deadline, killable=True))
+    except EngineError as e:
+        raise _portable(e) from None
+    finally:
+        if backend != "numpy":
+            _backend.use("numpy")
+
+
+def batch_keys(specs: list, limits: LimitsTuple) -> list:
+    """Per document of a batch, its plan cache key and leaf arrays (PlanCache.key), or None; once a structure
+    (engine.program.batch.keys)."""
+    return _batch.keys(specs, PLANS, make_limits(limits)) if PLANS.max_entries > 0 else [None] * len(specs)
+
+
+def evaluate_vectorized(program, arrays: list, budget: Budget) -> list[bytes] | None:
+    """Documents of one lowered program (their leaf arrays, as `lookup` gives them) in one call over their stacked
+    values (engine.program.batch): each one's response bytes, as evaluate_json writes them; None where the
+    program does not vectorize."""
+    try:
+        with active(budget):
+            return _batch.run(program, arrays)
+    finally:
+        budget.close()
+
+
+# POST /v1/functional and /v1/gradcheck: the request's program as a function, under a transform or a check
+TRANSFORMS = {"functional": _evaluate_mod.functional, "gradcheck": _evaluate_mod.gradcheck}
+
+
+def transform_json(kind: str, spec: dict, limits: LimitsTuple, budget: Budget | None = None,
+                   extra: dict | None = None) -> bytes:
+    """POST /v1/functional's (kind "functional") or /v1/gradcheck's ("gradcheck") response, encoded, under
+    `budget` (make_budget); raises engine.budget.Spill past its caps. `extra`: as for evaluate_json (`device:
+    "cuda"` under GRADSERVE_ACCEPT_CUDA_ON_CPU, testing only: a `cuda` request then runs on the CPU)."""
+    if extra and extra.get("device") == "cuda" and spec.get("device") == "cuda" and _backend.xp is np:
+        spec = {**spec, "device": "cpu"}
+    out = TRANSFORMS[kind](spec, limits=make_limits(limits), budget=budget)
+    return dumps({**out, **extra} if extra else out)
+
+
+def transform_body(kind: str, body: bytes, limits: LimitsTuple, backend: str = "numpy",
+                   deadline: float | None = None, process_bytes: int = 0, extra: dict | None = None) -> bytes:
+    """evaluate_body's sibling for a worker process: the raw body of a transform request in, JSON out."""
+    set_process_limit(process_bytes)
+    try:
+        if backend != "numpy":
+            _backend.use(backend)
+        from app.core.body import parse_json  # noqa: PLC0415
+
+        return transform_json(kind, parse_json(body), limits, make_budget(limits, deadline), extra)
     except EngineError as e:
         raise _portable(e) from None
     finally:

@@ -38,7 +38,7 @@ from app.core.errors import (
     validation_errors,
 )
 from app.core.workers import WorkerPool, WorkerTimeout
-from app.schemas import EvaluateRequest
+from app.schemas import EvaluateRequest, FunctionalRequest, GradcheckRequest
 from app.services import engine as eng
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 
@@ -47,20 +47,22 @@ log = logging.getLogger("gradserve")
 # a longer one is parsed in a thread, as a large body is.
 LOOP_MAX_EXPRESSION_BYTES = 1024
 
+_TRANSFORM_MODELS = {"functional": FunctionalRequest, "gradcheck": GradcheckRequest}
+
 # A cancelled thread stops at its next check: between two ops, or in a long kernel's loop; one NumPy call is at
 # most max_op_flops. A worker is killed this long after the deadline, should its own stop not come first.
 _STOP_GRACE_S = 2.0
 _KILL_GRACE_S = 0.5
 
 
-def check_envelope(doc, max_ops: int) -> None:
+def check_envelope(doc, max_ops: int, model=EvaluateRequest) -> None:
     """Schema of the request (not of tensor data: the engine reads that once, itself)."""
     if isinstance(doc, dict) and isinstance(ops := doc.get("ops"), list) and len(ops) > max_ops:
         # Before Pydantic walks them all.
         raise OpsLimitExceeded(f"the request has {len(ops)} ops, over the limit max_ops={max_ops}",
                                ["body", "ops"])
     try:
-        EvaluateRequest.model_validate(doc)
+        model.model_validate(doc)
     except ValidationError as e:
         errors = e.errors(include_url=False, include_input=False)
         raise SchemaError(validation_errors(errors, ("body",))) from None
@@ -156,6 +158,86 @@ class EvaluateService:
             m.placements.inc(placement)
         return out
 
+    # ----- POST /v1/functional, /v1/gradcheck -----
+
+    async def transform(self, kind: str, body: bytes) -> bytes:
+        """A transform request's response, encoded (kind "functional" or "gradcheck"; engine.program.transforms):
+        parsed, checked and run in a thread under the thread's caps, and where it passes them (engine Spill) in a
+        compute worker, within the time limit. Never on the event loop: what a transform costs is known only as
+        it runs (a Jacobian is a backward pass per output element). `device: "cuda"` runs in a compute worker on
+        CuPy where this server has one, else 503 (the CUDA worker forwards POST /v1/evaluate only)."""
+        deadline = time.monotonic() + self.settings.time_limit_s
+        s = self.settings
+
+        def first(budget):
+            doc = parse_doc(body)
+            check_duplicate_keys(body, doc)
+            check_envelope(doc, s.max_ops, _TRANSFORM_MODELS[kind])
+            extra = None
+            if doc.get("device") == "cuda":
+                in_process, why = self.cuda_in_process()
+                if in_process:
+                    return "cupy", None
+                if not s.accept_cuda_on_cpu:
+                    raise DeviceUnavailable(f"device 'cuda' was requested but no CUDA backend is available ({why}); "
+                                            f"POST /v1/{kind} runs on CUDA only in this server's compute workers",
+                                            ["body", "device"])
+                extra = {"device": "cuda"}  # TESTING ONLY: NumPy stands in for CUDA
+            try:
+                return eng.transform_json(kind, doc, self.limits, budget, extra)
+            except eng.Spill:  # past the thread's caps (there is a pool): a worker runs it
+                return "numpy", extra
+
+        out = await self._in_thread(first, deadline, self._budget(deadline, "thread"))
+        placement = "thread"
+        if not isinstance(out, bytes):
+            backend, extra = out
+            out = await self._in_worker(eng.transform_body, kind, body, self.limits, backend, deadline,
+                                        s.max_process_bytes, extra, deadline=deadline)
+            placement = "worker"
+        if self._metrics is not None:
+            self._metrics.placements.inc(placement)
+        return out
+
+    # ----- POST /v1/evaluate/batch: documents of one structure together -----
+
+    def vectorizes(self, doc: dict) -> bool:
+        """Whether a document would run on the CPU here, where the vectorized path runs (never for CUDA)."""
+        device = doc.get("device", "auto")
+        return device == "cpu" or (device == "auto" and self.forwarder is None and not self.cuda_in_process()[0])
+
+    def chunk_size(self, program, n: int) -> int:
+        """How many documents of a program run in one vectorized call: all n, up to 1,024, as long as together
+        they stay under what one thread-run request may cost (the offload thresholds: past them a request goes
+        to a worker, which a vectorized run does not); 0 where one document alone is past them."""
+        s = self.settings
+        peak, flops = program.cost
+        return min(n, 1024, int(s.offload_min_flops // max(flops, 1.0)), s.offload_min_bytes // max(peak, 1))
+
+    async def evaluate_vectorized(self, program, arrays: list) -> list[bytes] | None:
+        """Documents of one lowered program (their leaf arrays) answered by one call of its function over their
+        stacked values (engine.program.batch), in a thread within the time limit: each document's response, as
+        its own evaluation would write it; None where the program does not vectorize."""
+        deadline = time.monotonic() + self.settings.time_limit_s
+        out = await self._in_thread(lambda b: eng.evaluate_vectorized(program, arrays, b), deadline,
+                                    eng.make_budget(self.limits, deadline))
+        if out is not None and self._metrics is not None:
+            self._metrics.placements.inc("vectorized", by=len(out))
+        return out
+
+    async def _in_worker(self, fn, *args, deadline: float):
+        """fn(*args) in a compute worker, which stops itself at the deadline (its budget) and is killed a little
+        later should one NumPy call overrun it."""
+        limit = self.settings.time_limit_s
+        try:
+            return await self.pool.run(fn, *args, timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S)
+        except WorkerTimeout as e:
+            if e.waited:
+                raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "
+                                     "(time_limit_s)") from None
+            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
+                                 "and was stopped") from None
+
     def _budget(self, deadline: float, tier: str):
         """The engine budget of a run on the loop, in a thread, or in a worker: the limits and the deadline,
         and the caps of that tier, past which the run stops (engine.budget.Spill) before it pays for more and
@@ -207,16 +289,8 @@ class EvaluateService:
         # The worker parses the raw body again (orjson, fast) rather than being sent a pickled dict. It stops
         # itself at the deadline (its budget); it is killed a little later should one NumPy call overrun it.
         s = self.settings
-        try:
-            return await self.pool.run(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
-                                       s.plan_cache_entries, deadline, s.max_process_bytes,
-                                       timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S), "worker"
-        except WorkerTimeout as e:
-            if e.waited:
-                raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "
-                                     "(time_limit_s)") from None
-            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
-                                 "and was stopped") from None
+        return await self._in_worker(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
+                                     s.plan_cache_entries, deadline, s.max_process_bytes, deadline=deadline), "worker"
 
     async def _in_thread(self, fn, deadline: float, budget):
         """fn(budget) in a thread, until the deadline. Past it the budget is cancelled, so the computation
