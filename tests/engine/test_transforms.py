@@ -1,4 +1,5 @@
-"""engine.evaluate_functional and engine.evaluate_gradcheck (POST /v1/functional, /v1/gradcheck's documents) against live torch 2.13:
+"""engine.evaluate_functional and engine.evaluate_gradcheck (POST /v1/functional, /v1/gradcheck's documents)
+against live torch 2.13:
 every transform and option over single and tuple inputs and outputs, float32 and float64, custom Functions,
 errors with their class, message and location; gradcheck's verdicts and messages byte for byte; the limits.
 
@@ -116,8 +117,8 @@ def compare_value(mine, ref, path="result"):
 def same_as_torch(spec, kind="functional"):
     """engine's document equals torch's (values to float tolerance; reprs where values are equal), or both raise
     the same class and message at the same location. Returns the engine's document (or error)."""
-    run, oracle = (engine.evaluate_functional, torch_functional) if kind == "functional" else (engine.evaluate_gradcheck,
-                                                                                       torch_gradcheck)
+    run, oracle = (engine.evaluate_functional, torch_functional) if kind == "functional" else \
+        (engine.evaluate_gradcheck, torch_gradcheck)
     try:
         ref = oracle(copy.deepcopy(spec))
     except TorchFailure as f:
@@ -540,7 +541,8 @@ def test_v_counts_against_the_limits():
 
 def test_max_ops():
     for run in (engine.evaluate_functional, engine.evaluate_gradcheck):
-        spec = {**wrong_backward(2), "transform": "jacobian"} if run is engine.evaluate_functional else wrong_backward(2)
+        spec = {**wrong_backward(2), "transform": "jacobian"} if run is engine.evaluate_functional \
+            else wrong_backward(2)
         with pytest.raises(EngineError) as info:
             run(spec, limits=Limits(max_ops=0))
         assert (info.value.type, info.value.loc) == ("limit_exceeded", ["body", "ops"])
