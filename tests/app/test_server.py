@@ -196,7 +196,10 @@ def test_small_body_with_a_big_program_leaves_the_event_loop_free():
     """A small body is parsed and planned on the event loop, and a tiny program evaluated there too; but a
     big program in a small body (4000² matmuls in a few hundred bytes) goes to a thread, so that tiny
     requests are answered meanwhile (compute_workers=0: no worker process to hide a mistake)."""
-    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_TIME_LIMIT_S": "120", **SLOW_LIMITS})
+    # without a worker to kill it, a 4000² matmul is past max_op_flops (refused by default: nothing could stop
+    # it at the time limit); this server's operator accepts that
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_TIME_LIMIT_S": "120", "GRADSERVE_MAX_OP_FLOPS": "1e12",
+                **SLOW_LIMITS})
     try:
         program = slow_program(n_matmuls=3)
         assert len(json.dumps(program)) <= 16 * 1024
@@ -212,6 +215,18 @@ def test_small_body_with_a_big_program_leaves_the_event_loop_free():
         assert r.status_code == 200, r.text[:300]
         assert r.json()["tensors"]["s"]["data"] == pytest.approx(4000.0 ** 5, rel=1e-3)
         assert fast_at < slow_at - 0.5, (fast_at, slow_at)  # answered while the big one still ran
+    finally:
+        s.stop()
+
+
+def test_an_op_nothing_could_stop_is_refused_without_workers():
+    """compute_workers=0: a thread cannot be killed, so one op past max_op_flops (a 4000² matmul) is a 413 naming
+    the limit, found before it runs; with a worker pool the same program runs in a worker (test_workers)."""
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", **SLOW_LIMITS})
+    try:
+        r = s.client.post("/v1/evaluate", json=slow_program(n_matmuls=1))
+        assert r.status_code == 413 and "max_op_flops" in r.json()["detail"][0]["msg"], r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "ops", 1]
     finally:
         s.stop()
 
