@@ -336,6 +336,13 @@ def update_inplace(t, new):
     set_tangent(t, view)
 
 
+def inplace_tangent(t, out):
+    """After an in-place op that wrote the values of `out` (its out-of-place result) into t outside
+    engine.ops.inplace (nn.functional's inplace=True): t's tangent follows out's."""
+    if _entered and active():
+        update_inplace(t, tangent_of(out))
+
+
 def _region_of_base_tangent(t, base):
     """A view of base's tangent (made, zeros, where it has none) at t's place in base, or None where no
     strided view gives that place."""

@@ -75,12 +75,13 @@ def tmap(t, fn):
 
 
 class Spec:
-    __slots__ = ("how", "batch", "dims")
+    __slots__ = ("how", "batch", "dims", "reduction")
 
-    def __init__(self, how, batch=None, dims=()):
+    def __init__(self, how, batch=None, dims=(), reduction=None):
         self.how = how  # "element_wise", "linear" or a function
         self.batch = batch  # None (per row), "pad", "shift", "reshape" or a function (op, vals, tangents, out, B)
         self.dims = dims  # the dim attributes "shift" moves
+        self.reduction = reduction  # a loss's reduction attribute: its tangent is summed unless it is 0 (none)
 
 
 def pointwise(how):
@@ -97,6 +98,22 @@ def shifted(how, *dims):
 def reshaped(how="linear"):
     """A shape-only entry (view, squeeze, unsqueeze): its batched tangent is the tangent reshaped."""
     return Spec(how, "reshape")
+
+
+def loss(reduction="reduction"):
+    """An elementwise loss with a reduction (its formulas scale the gradient by 1 / numel for a mean): the
+    elementwise tangent, summed unless the reduction is none (torch's apply_loss_reduction of its jvp)."""
+    return Spec("element_wise", "pad", reduction=reduction)
+
+
+def unsupported(aten_name):
+    """An entry torch has no forward formula for at all: with a tangent, torch's NotImplementedError."""
+
+    def refuse_all(*args):
+        raise TorchNotImplementedError(UNSUPPORTED.format(name=aten_name))
+
+    refuse_all.__signature__ = inspect.Signature()
+    return Spec(refuse_all)
 
 
 def batched(how, rule):
@@ -136,12 +153,13 @@ def call(op, args, kwargs):
         vals = list(args)
     tangents = []
     found = False
-    for i in op.tensor_pos:
+    diff = op.diff_index
+    for k, i in enumerate(op.tensor_pos):
         v = vals[i]
-        t = FW.tangent_of(v) if type(v) is Tensor or isinstance(v, Tensor) else None
+        t = FW.tangent_of(v) if isinstance(v, Tensor) else None
         if t is not None:
-            if v._data.dtype.kind != "f":
-                t = None
+            if v._data.dtype.kind != "f" or (diff is not None and k not in diff):
+                t = None  # an integer operand, or one the entry does not differentiate (indices)
             else:
                 found = True
         tangents.append(t)
@@ -181,6 +199,13 @@ def evaluate(op, vals, tangents, out):
 
 
 def _run(op, spec, vals, tangents, out, bsz=None):
+    res = _run_formula(op, spec, vals, tangents, out, bsz)
+    if spec.reduction is not None and res is not None and vals[op.params.index(spec.reduction)] != 0:
+        res = res.sum() if bsz is None else res.reshape((bsz, -1)).sum(1)
+    return res
+
+
+def _run_formula(op, spec, vals, tangents, out, bsz):
     how = spec.how
     if how == "linear":
         return _linear(op, vals, tangents, bsz)
@@ -198,10 +223,12 @@ def _linear(op, vals, tangents, bsz=None):
     """The entry applied to the tangents: zeros for a float operand without one (with the batch dim in front
     where bsz is given: the other tangents have it there)."""
     args = list(vals)
+    diff = op.diff_index
     for k, i in enumerate(op.tensor_pos):
         t = tangents[k]
         v = vals[i]
-        if t is None:  # an operand without tangent (an integer one too: a constant) counts as zeros
+        if t is None and (diff is None or k in diff):
+            # a differentiated operand without tangent (an integer one too: a constant) counts as zeros
             if isinstance(v, Tensor):
                 from engine.ops.factory import zeros, zeros_like  # noqa: PLC0415
 
@@ -289,8 +316,10 @@ def _run_batched(op, spec, vals, tangents, out, bsz):
     if rule == "pad":
         outs = out if op.nout > 1 else (out,)
         rank = 1 + max([o._data.ndim for o in outs if isinstance(o, Tensor)] + [0])
+        if spec.reduction is not None:  # the elementwise loss before its reduction: the inputs' broadcast rank
+            rank = 1 + max(v._data.ndim for v in vals if isinstance(v, Tensor))
         padded = [None if t is None else _pad(t, rank, 1) for t in tangents]
-        return _run(op, spec, vals, padded, out)
+        return _run(op, spec, vals, padded, out, bsz)
     if rule == "shift":
         shifted_vals = _shift_dims(op, spec.dims, vals)
         if shifted_vals is not None:
