@@ -95,6 +95,11 @@ def apply(t, compute, others_require_grad=False):
     st = t._storage()
     st.version += 1
     if _registry._dual:  # forward-mode AD: t's tangent takes the result's, in place (engine.autograd.forward_ad)
+        if node is not None and s is not t and FW.tangent_of(s) is not None:
+            saved = getattr(node, "_saved", None)
+            if saved and any(v is s for v in saved.values()):
+                with FW.suspended():  # the node keeps the tangent from before the write too
+                    FW.set_tangent(s, FW.tangent_of(s).clone())
         FW.inplace_tangent(t, out)
     if node is None:
         return t

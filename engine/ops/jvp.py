@@ -46,6 +46,13 @@ NOT_IMPLEMENTED = (
 UNSUPPORTED = "Trying to use forward AD with aten::{name} that does not support it."
 
 
+def no_forward_formula(name, *inputs):
+    """torch's error where its op `name` (a backward function the engine composes of other ops: huber_loss's)
+    has no forward formula and an input has a tangent."""
+    if R._dual and FW.active() and any(isinstance(t, Tensor) and FW.tangent_of(t) is not None for t in inputs):
+        raise TorchNotImplementedError(NOT_IMPLEMENTED.format(name=name))
+
+
 def refuse(aten_name, *inputs):
     """torch's error for an op with no forward formula at all (its grad_fn is NotImplemented), where an input has
     a tangent: the ops the engine computes outside the table (floor_divide) call it first."""
@@ -75,13 +82,16 @@ def tmap(t, fn):
 
 
 class Spec:
-    __slots__ = ("how", "batch", "dims", "reduction")
+    __slots__ = ("how", "batch", "dims", "reduction", "uses")
 
-    def __init__(self, how, batch=None, dims=(), reduction=None):
+    def __init__(self, how, batch=None, dims=(), reduction=None, uses=None):
         self.how = how  # "element_wise", "linear" or a function
         self.batch = batch  # None (per row), "pad", "shift", "reshape" or a function (op, vals, tangents, out, B)
         self.dims = dims  # the dim attributes "shift" moves
         self.reduction = reduction  # a loss's reduction attribute: its tangent is summed unless it is 0 (none)
+        # the inputs whose tangents the formula reads (None: every differentiable one; a function's: its
+        # `<input>_t` parameters): only these give the output a tangent, as torch's codegen decides
+        self.uses = uses
 
 
 def pointwise(how):
@@ -116,8 +126,17 @@ def unsupported(aten_name):
     return Spec(refuse_all)
 
 
+def only(inputs, how):
+    """A formula that reads the tangents of `inputs` only (a backward entry's `self` gives its shape): a
+    tangent of another input gives the output none, as in torch."""
+    spec = how if isinstance(how, Spec) else Spec(how, "pad" if how == "element_wise" else None)
+    spec.uses = tuple(inputs)
+    return spec
+
+
 def batched(how, rule):
-    """A formula with its own batch rule: rule(op, vals, tangents, out, B) gives the batched tangent(s)."""
+    """A formula with its own batch rule: rule(op, vals, tangents, out, B) gives the batched tangent(s), or MISS
+    where it does not apply (the rows are then run one at a time)."""
     return Spec(how, rule)
 
 
@@ -131,6 +150,9 @@ def spec_of(op):
         if j is None:
             return None
         s = j if isinstance(j, Spec) else Spec(j, "pad" if j == "element_wise" else None)
+        if s.uses is None and callable(s.how):
+            s.uses = tuple(n[:-2] for n in _params(s.how) if n.endswith("_t") and n[:-2] in op.tensor_index)
+        s.uses = None if s.uses is None else frozenset(op.tensor_index[n] for n in s.uses)
         _SPECS[op] = s
     return s
 
@@ -154,12 +176,15 @@ def call(op, args, kwargs):
     tangents = []
     found = False
     diff = op.diff_index
+    spec = spec_of(op)
+    uses = spec.uses if spec is not None else None
     for k, i in enumerate(op.tensor_pos):
         v = vals[i]
         t = FW.tangent_of(v) if isinstance(v, Tensor) else None
         if t is not None:
-            if v._data.dtype.kind != "f" or (diff is not None and k not in diff):
-                t = None  # an integer operand, or one the entry does not differentiate (indices)
+            if v._data.dtype.kind != "f" or (diff is not None and k not in diff) or (
+                    uses is not None and k not in uses):
+                t = None  # an integer operand, one the entry does not differentiate (indices), one the formula ignores
             else:
                 found = True
         tangents.append(t)
@@ -176,14 +201,17 @@ def call(op, args, kwargs):
 
 
 def attach(op, out, res):
-    """Each float output gets its tangent (res: one per output for nout > 1)."""
-    if op.nout == 1:
-        if res is not None and out._data.dtype.kind == "f":
-            FW.set_tangent(out, res)
-        return
-    for o, r in zip(out, res):
+    """Each float output gets its tangent (res: one per output for nout > 1); where the output's node saved the
+    output for its backward, the tangent is saved beside it (torch's SavedVariable keeps an output's forward
+    grad), so a backward run in the level differentiates through it (forward-over-reverse)."""
+    outs, ress = ((out,), (res,)) if op.nout == 1 else (out, res)
+    for nr, (o, r) in enumerate(zip(outs, ress)):
         if r is not None and isinstance(o, Tensor) and o._data.dtype.kind == "f":
             FW.set_tangent(o, r)
+            node = o.grad_fn
+            saved = getattr(node, "_saved", None)
+            if saved and ("result" if nr == 0 else f"result{nr}") in saved:
+                saved[("fw", nr)] = o._fw
 
 
 def evaluate(op, vals, tangents, out):
@@ -324,10 +352,10 @@ def _run_batched(op, spec, vals, tangents, out, bsz):
         shifted_vals = _shift_dims(op, spec.dims, vals)
         if shifted_vals is not None:
             return _run(op, spec, shifted_vals, tangents, out, bsz)
-    if rule == "reshape":
+    elif rule == "reshape":
         t = next(t for t in tangents if t is not None)
         return t.reshape((bsz, *out._data.shape))
-    if rule is not None:
+    elif rule is not None:
         r = rule(op, vals, tangents, out, bsz)
         if r is not MISS:
             return r
@@ -340,8 +368,8 @@ def _shift_dims(op, names, vals):
     vals = list(vals)
     first = vals[op.tensor_pos[0]]
     n = first._data.ndim if isinstance(first, Tensor) else 0
-    if n == 0:
-        return None  # a 0-d primal's dims are none of its tangent's: row by row
+    if n == 0 or any(isinstance(vals[i], Tensor) and vals[i]._data.ndim != n for i in op.tensor_pos):
+        return None  # a 0-d primal's dims are none of its tangent's, operands of other ranks (cat's (0,)): by row
     for name in names:
         every = name.startswith("*")
         i = op.params.index(name.lstrip("*"))

@@ -21,7 +21,7 @@ from engine.ops import reduction as R
 from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes, list_str
-from engine.ops.jvp import loss, tmap
+from engine.ops.jvp import loss, no_forward_formula, tmap
 from engine.ops.nn_functional import (
     _check_no_requires_grad,
     _const,
@@ -208,6 +208,7 @@ def _smooth_l1_grad(grad, x, y, reduction, beta, numel_of):
 
 
 def _huber_grad(grad, x, y, reduction, delta, numel_of):
+    no_forward_formula("huber_loss_backward", grad, x, y)  # torch's huber_loss_backward has none
     d = x - y
     g = grad * _norm(numel_of, reduction)
     return P.where(d <= -delta, -g * delta, P.where(d >= delta, g * delta, d * g))

@@ -34,7 +34,7 @@ from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._special import erf_array
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
-from engine.ops.jvp import pointwise, shifted, tmap, tsum, unsupported
+from engine.ops.jvp import only, pointwise, shifted, tmap, tsum, unsupported
 from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
 
@@ -223,17 +223,18 @@ def _not_implemented(name):
     return f
 
 
-def _bw(schema, fwd, again):
+def _bw(schema, fwd, again, reads_self=False):
     # the masks, a scaled gradient; backward: again beside self's zero-filled gradient (elementwise in grad_output,
-    # so its forward formula is again on grad_output's tangent)
-    return defop(schema, fwd, index=0, rule=_pointwise(temp=2, bwd=4), jvp="element_wise", grad_output=again,
+    # so its forward formula is again on grad_output's tangent; torch's reads self's tangent for threshold only)
+    return defop(schema, fwd, index=0, rule=_pointwise(temp=2, bwd=4),
+                 jvp="element_wise" if reads_self else only(("grad_output",), "element_wise"), grad_output=again,
                  self=_zero)
 
 
 threshold_backward = _bw(
     "threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor",
     lambda g, x, threshold: np.where(x <= _scalar(threshold, x.dtype), B.xp.zeros((), g.dtype), g),
-    lambda grad, self, threshold: threshold_backward(grad, self, threshold),
+    lambda grad, self, threshold: threshold_backward(grad, self, threshold), reads_self=True,
 )
 hardtanh_backward = _bw(
     "hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor",

@@ -25,6 +25,7 @@ from engine.ops._window import detached as _detached
 from engine.ops._window import offsets as _offsets
 from engine.ops._window import pad_hw as _pad_hw
 from engine.ops._window import tap as _tap
+from engine.ops.jvp import only
 from engine.ops.registry import defop
 from engine.tensor import Tensor
 
@@ -423,7 +424,7 @@ avg_pool_backward_op = defop(
     "avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
     "bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor",
     lambda g, x, *rest: _avg_pool_bwd_fwd(g, x.shape, *rest),
-    rule=_avg_pool_backward_rule, jvp="linear",  # in grad_output (self gives its shape only)
+    rule=_avg_pool_backward_rule, jvp=only(("grad_output",), "linear"),  # self gives its shape only
     grad_output=lambda grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
         avg_pool2d_op(grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     ),

@@ -237,6 +237,10 @@ def _unpack_output(node, arr, nr):
     t._req = True
     t.grad_fn = node
     t._output_nr = nr
+    if _dual:  # the output's tangent where forward-mode AD gave it one (engine.ops.jvp.attach saved it)
+        fw = node._saved.get(("fw", nr)) if node._saved else None
+        if fw is not None:
+            t._fw = fw
     return t
 
 
