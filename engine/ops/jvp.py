@@ -40,7 +40,7 @@ MISS = R._NO_JVP
 NOT_IMPLEMENTED = (
     "Trying to use forward AD with {name} that does not support it because it has not been implemented yet.\n"
     "Please file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template=feature-request.yml "
-    "so that we can prioritize its implementation."
+    "so that we can prioritize its implementation or submit a PR adding the implementation to derivatives.yaml"
 )
 
 UNSUPPORTED = "Trying to use forward AD with aten::{name} that does not support it."
@@ -82,9 +82,9 @@ def tmap(t, fn):
 
 
 class Spec:
-    __slots__ = ("how", "batch", "dims", "reduction", "uses")
+    __slots__ = ("how", "batch", "dims", "reduction", "uses", "cast")
 
-    def __init__(self, how, batch=None, dims=(), reduction=None, uses=None):
+    def __init__(self, how, batch=None, dims=(), reduction=None, uses=None, cast=True):
         self.how = how  # "element_wise", "linear" or a function
         self.batch = batch  # None (per row), "pad", "shift", "reshape" or a function (op, vals, tangents, out, B)
         self.dims = dims  # the dim attributes "shift" moves
@@ -92,6 +92,7 @@ class Spec:
         # the inputs whose tangents the formula reads (None: every differentiable one; a function's: its
         # `<input>_t` parameters): only these give the output a tangent, as torch's codegen decides
         self.uses = uses
+        self.cast = cast  # False: the tangent keeps the formula's dtype (torch's norm with dtype= does)
 
 
 def pointwise(how):
@@ -124,6 +125,12 @@ def unsupported(aten_name):
 
     refuse_all.__signature__ = inspect.Signature()
     return Spec(refuse_all)
+
+
+def own_dtype(how):
+    """A formula whose tangent keeps its own dtype rather than the output's (torch does not cast tangents: most
+    formulas give the output's dtype, linalg_vector_norm with dtype= its input's)."""
+    return Spec(how, cast=False)
 
 
 def only(inputs, how):
@@ -222,8 +229,8 @@ def evaluate(op, vals, tangents, out):
     bsz = FW.batch_size()
     if bsz is None:
         res = _run(op, spec, vals, tangents, out)
-        return _conform_all(op, res, out, None)
-    return _conform_all(op, _run_batched(op, spec, vals, tangents, out, bsz), out, bsz)
+        return _conform_all(op, res, out, None, spec.cast)
+    return _conform_all(op, _run_batched(op, spec, vals, tangents, out, bsz), out, bsz, spec.cast)
 
 
 def _run(op, spec, vals, tangents, out, bsz=None):
@@ -300,16 +307,16 @@ def _value(op, name, vals, tangents, out):
     raise TypeError(f"{op.qualname}: a forward formula's parameter {name!r} names nothing of the entry")
 
 
-def _conform_all(op, res, out, bsz):
+def _conform_all(op, res, out, bsz, cast=True):
     if op.nout == 1:
-        return _conform(res, out, bsz)
+        return _conform(res, out, bsz, cast)
     if not isinstance(res, tuple | list):
         raise TypeError(f"{op.qualname}: its forward formula must give a tuple of {op.nout} tangents")
-    return tuple(_conform(r, o, bsz) if isinstance(o, Tensor) and o._data.dtype.kind == "f" else None
+    return tuple(_conform(r, o, bsz, cast) if isinstance(o, Tensor) and o._data.dtype.kind == "f" else None
                  for r, o in zip(res, out))
 
 
-def _conform(r, o, bsz):
+def _conform(r, o, bsz, cast=True):
     """A tangent of the output's shape (a batch dim in front under a batched level) and dtype."""
     if r is None:
         return None
@@ -322,7 +329,7 @@ def _conform(r, o, bsz):
         from engine.ops.shape import expand_op  # noqa: PLC0415
 
         r = expand_op(_pad(r, len(shape)), size=shape).contiguous()
-    if r._data.dtype != o._data.dtype:
+    if cast and r._data.dtype != o._data.dtype:
         r = r.to(o.dtype)
     return r
 
@@ -393,7 +400,7 @@ def _per_row(op, spec, vals, tangents, out, bsz):
         _budget.check()
         row = [None if t is None else t.select(0, b) for t in tangents]
         res = _run(op, spec, vals, row, out)
-        rows.append(_conform_all(op, res, out, None))
+        rows.append(_conform_all(op, res, out, None, spec.cast))
     if op.nout == 1:
         return stack(rows, 0)
     return tuple(None if rows[0][k] is None else stack([r[k] for r in rows], 0) for k in range(op.nout))

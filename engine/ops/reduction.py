@@ -19,7 +19,7 @@ from engine.ops import rules as R
 from engine.ops import shape as S
 from engine.ops._torch_sum import torch_sum
 from engine.ops._util import list_str, wrap_dim, wrap_dims
-from engine.ops.jvp import batched, shifted
+from engine.ops.jvp import batched, own_dtype, shifted
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
 
@@ -875,7 +875,9 @@ vector_norm_op = defop(
     _vector_norm_fwd,
     rule=lambda self, ord, dim, keepdim, dtype: _red(self, dim, keepdim, R.TRANSCENDENTAL, temp=3 + _cast(dtype),
                                                      out_temp=2, bwd=6),
-    jvp=lambda self_t, self, ord, result, dim, keepdim: _norm_jvp(self_t, self, ord, result, dim, keepdim),
+    # in self's dtype whatever dtype= asks for the norm, as torch's tangent
+    jvp=own_dtype(lambda self_t, self, ord, result, dim, keepdim: _norm_jvp(self_t, self, ord, result, dim,
+                                                                            keepdim).to(self.dtype)),
     self=_vector_norm_backward,
 )
 
