@@ -392,11 +392,10 @@ def _jvp_with_argnums(func, primals, tangents, argnums=None, *, strict=False, ha
         flat_duals = tuple(fwAD.make_dual(p, t) for p, t in zip(flat_primals, flat_tangents))
         duals = tree_unflatten(list(flat_duals), primals_spec)
         if argnums is not None:  # torch's _replace_args: the differentiated arguments by their duals
-            nums = (argnums,) if isinstance(argnums, int) else argnums
-            new = list(primals)
-            for k, i in enumerate(nums):
-                new[i % len(primals)] = duals[k]
-            duals = tuple(new)
+            if isinstance(argnums, int):  # (compared as given: a negative argnums replaces nothing, as in torch)
+                duals = tuple(duals[0] if i == argnums else primals[i] for i in range(len(primals)))
+            else:
+                duals = tuple(duals[argnums.index(i)] if i in argnums else primals[i] for i in range(len(primals)))
         result_duals = func(*duals)
         aux = None
         if has_aux:
@@ -472,7 +471,7 @@ def _unflatten_last(t, shape):
     """torch's safe_unflatten(t, -1, shape): the last dim split into shape (squeezed for a 0-d shape)."""
     if len(shape) == 0:
         return t.squeeze(-1)
-    return t.reshape(tuple(t.shape[:-1]) + shape)
+    return t.view(tuple(t.shape[:-1]) + shape)  # unflatten is a view
 
 
 def hessian(func, argnums=0):

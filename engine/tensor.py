@@ -387,13 +387,14 @@ class Tensor:
     def _repr_suffixes(self) -> list[str]:
         """What repr prints after the values: the grad_fn, or requires_grad on a leaf that has it."""
         fn = self.grad_fn
-        out = [f"grad_fn=<{fn.name()}>"] if fn is not None else ["requires_grad=True"] if self._req else []
+        out = [f"grad_fn=<{fn.name().rsplit('::', 1)[-1]}>"] if fn is not None else \
+            ["requires_grad=True"] if self._req else []
         if getattr(self, "_fw", None) is not None:  # a tangent at the dual level entered: torch prints it last
             from engine.autograd.forward_ad import tangent_of  # noqa: PLC0415
 
             tangent = tangent_of(self)
             if tangent is not None:
-                out.append(f"tangent={tangent!r}")
+                out.append(f"tangent={tangent}")  # (format: a 0-d tangent prints as its number)
         return out
 
     __str__ = __repr__

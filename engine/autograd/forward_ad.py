@@ -284,7 +284,7 @@ def unpack_dual(tensor, *, level=None):
         level = current_level()
     if level < 0:
         return UnpackedDualTensor(tensor, None)
-    if level != current_level():
+    if level != current_level() and getattr(tensor, "_fw", None) is not None:  # (torch checks duals only)
         raise TorchRuntimeError("Invalid level given to _fw_primal")
     return UnpackedDualTensor(primal_view(tensor), tangent_of(tensor))
 
@@ -320,8 +320,13 @@ def update_inplace(t, new):
     old = tangent_of(t)
     if old is not None:
         with suspended():
-            write(old, new._data)
-            old._storage().version += 1
+            if (new._req or old._req) and _A.grad_mode.enabled:  # torch's self_t.copy_(...): recorded
+                from engine.ops.inplace import copy_  # noqa: PLC0415
+
+                copy_(old, new)
+            else:
+                write(old, new._data)
+                old._storage().version += 1
         return
     base = t._base
     if base is None or batch_size() is not None:
