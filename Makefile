@@ -16,12 +16,13 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz fuzz-cli load scale-test redteam screenshots install install-dev clean
+.PHONY: help run test test-full bench lint fuzz fuzz-cli load scale-test redteam screenshots install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    serve the API on http://$(HOST):$(PORT) (NumPy engine; docs at /docs)"
 	@echo "make test   run every test (pytest -n $(PYTEST_WORKERS)); ARGS='...' passes pytest arguments"
+	@echo "make test-full  make test with the sampled suites run whole (GRADSERVE_TEST_FULL=1: forward AD on every sample)"
 	@echo "make bench  run the benchmarks (python -m bench)"
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
@@ -58,6 +59,10 @@ test: $(DEV_STAMP)
 	  $(if $(strip $(ARGS)),echo "make test: no test matched the selection"; exit 0, \
 	       echo "make test: pytest collected no tests at all; the suite is missing"; exit 1); \
 	fi; exit $$rc
+
+# The suites that sample a fixed subset within make test's time (tests/engine/test_forward_ad_ops.py) run whole.
+test-full: $(DEV_STAMP)
+	GRADSERVE_TEST_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(ARGS)
