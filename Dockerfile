@@ -17,6 +17,7 @@ RUN mkdir engine app && touch README.md \
 COPY README.md ./
 COPY engine ./engine
 COPY app ./app
+COPY gradserve ./gradserve
 RUN /opt/gradserve/bin/pip install --quiet --no-deps . \
  && /opt/gradserve/bin/python -m compileall -q /opt/gradserve/lib
 

@@ -16,17 +16,20 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test test-full bench lint fuzz fuzz-cli load install install-dev clean
+.PHONY: help run test test-full bench lint fuzz fuzz-cli load scale-test redteam screenshots install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    serve the API on http://$(HOST):$(PORT) (NumPy engine; docs at /docs)"
 	@echo "make test   run every test (pytest -n $(PYTEST_WORKERS)); ARGS='...' passes pytest arguments"
-	@echo "make test-full  the OpInfo-driven op tests on every sample (make test runs a fixed subset)"
+	@echo "make test-full  make test with the sampled suites run whole (forward AD and OpInfo on every sample)"
 	@echo "make bench  run the benchmarks (python -m bench)"
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
 	@echo "make load   load test + 10-minute soak (python -m bench.load; ARGS='--soak-seconds 20' for short)"
+	@echo "make scale-test  1 vs 2 API replicas behind HAProxy under podman-compose, a replica lost under load"
+	@echo "make redteam  issue 14's attacks against a live local server, one line each (python -m bench.redteam)"
+	@echo "make screenshots  the README's pictures of the playground (docs/img/), from the browser test"
 	@echo "make clean  remove .venv and caches"
 
 $(BIN)/python:
@@ -57,9 +60,10 @@ test: $(DEV_STAMP)
 	       echo "make test: pytest collected no tests at all; the suite is missing"; exit 1); \
 	fi; exit $$rc
 
-# tests/engine/test_opinfo.py on every OpInfo sample of every covered op (make test runs a seeded subset).
+# The suites that sample a fixed subset within make test's time run whole: tests/engine/test_forward_ad_ops.py
+# (GRADSERVE_TEST_FULL=1) and tests/engine/test_opinfo.py (every OpInfo sample of every covered op).
 test-full: $(DEV_STAMP)
-	GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/engine/test_opinfo.py $(ARGS)
+	GRADSERVE_TEST_FULL=1 GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(ARGS)
@@ -69,8 +73,8 @@ lint: $(DEV_STAMP)
 
 # Schema fuzzing (tests/app/test_fuzz.py): schemathesis generates requests from the app's own OpenAPI schema
 # and sends them to a real server of this tree on a free port; every check but positive_data_acceptance
-# (a schema-valid program may still be a wrong one: 422). `make test` runs it at 1,000 examples per
-# operation; `make fuzz` at FUZZ_EXAMPLES (5,000). `make fuzz-cli` runs schemathesis's own CLI instead
+# (a schema-valid program may still be a wrong one: 422). `make test` runs it at 250 examples per
+# operation (over 1,000 requests); `make fuzz` at FUZZ_EXAMPLES (5,000). `make fuzz-cli` runs schemathesis's own CLI instead
 # (it reports schema findings rather than regressions); its cassettes stay under .venv/fuzz.
 FUZZ_STAMP := $(VENV)/.installed-fuzz
 FUZZ_EXAMPLES ?= 5000
@@ -96,6 +100,23 @@ fuzz-cli: $(RUNTIME_STAMP) $(FUZZ_STAMP)
 # Load test + soak (bench/load.py): the highest rate with 0 errors for 60 s, then 10 minutes at 80% of it.
 load: $(RUNTIME_STAMP)
 	$(BIN)/python -m bench.load $(ARGS)
+
+# Scale test (deploy/scale/scale_test.py; not in `make test`: it needs root and podman, and takes minutes):
+# deploy/compose/compose.yaml under podman-compose, API replicas pinned one per CPU, wrk through HAProxy;
+# figures in docs/SCALING.md. ARGS='--seconds 30 --rounds 3' for longer runs.
+scale-test: $(DEV_STAMP)
+	$(BIN)/python deploy/scale/scale_test.py $(ARGS)
+
+# Red team (bench/redteam.py): the attacks that once hurt the service, against a server of this tree on a free
+# port of 127.0.0.1, one table line each (status, time, worst /healthz latency, peak RSS, verdict); exits 1
+# where any attack failed. ARGS='--only seed,headers' picks some; '--url URL --pid PID' attacks a running one.
+redteam: $(RUNTIME_STAMP)
+	$(BIN)/python -m bench.redteam $(ARGS)
+
+# The README's pictures: tests/app/test_playground_browser.py drives the real page in Chromium and, with
+# GRADSERVE_SCREENSHOTS set, leaves its screenshots there (elsewhere they go to a temporary folder).
+screenshots: $(DEV_STAMP)
+	GRADSERVE_SCREENSHOTS=docs/img $(BIN)/python -m pytest -n 0 tests/app/test_playground_browser.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

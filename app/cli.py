@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 
 from app import __version__
 from app.core.config import get_settings
@@ -24,7 +25,12 @@ def main(argv: list[str] | None = None) -> int:
                             "(default %(default)s)")
     serve.add_argument("--log-level", default=settings.log_level,
                        choices=["critical", "error", "warning", "info", "debug"])
+    from gradserve.cli import add_parser as add_eval  # noqa: PLC0415 - `gradserve eval`, the client's command
+
+    add_eval(sub)
     args = parser.parse_args(argv)
+    if args.command == "eval":
+        return args.func(args)
 
     import uvicorn  # noqa: PLC0415 - not needed for --help
 
@@ -42,12 +48,28 @@ def main(argv: list[str] | None = None) -> int:
         access_log=not settings.access_log,
         # In-flight evaluations end within the time limit; shutdown does not wait longer than that.
         timeout_graceful_shutdown=math.ceil(settings.time_limit_s) + 5,
+        # A request's head and body within GRADSERVE_BODY_TIMEOUT_S, headers within GRADSERVE_MAX_HEADER_BYTES,
+        # at most GRADSERVE_MAX_CONNECTIONS connections (app/core/protocol.py); h11, where httptools is
+        # missing, gets the header limit from uvicorn and none of the rest.
+        http=_http_protocol(),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     if args.workers <= 1:
         uvicorn.run("app.main:app", **kw)
         return 0
     _run_multiprocess(uvicorn, kw)
     return 0
+
+
+def _http_protocol() -> str:
+    """uvicorn's `http=`: the guarded httptools protocol, by import path (the --workers processes import it)."""
+    import importlib.util  # noqa: PLC0415
+
+    if importlib.util.find_spec("httptools") is None:
+        print("gradserve: httptools is not installed: no header/body timeouts or connection limit (h11)",
+              file=sys.stderr)
+        return "h11"
+    return "app.core.protocol:GuardedHttpToolsProtocol"
 
 
 def _run_multiprocess(uvicorn, kw):
@@ -111,7 +133,6 @@ def worker_socket(host: str, port: int):
     """A worker's own socket of the group. Where it cannot bind (another program took the port while no
     worker listened), the worker exits with uvicorn's STARTUP_FAILURE, so the supervisor stops with the
     error instead of starting a worker every half second that fails the same way."""
-    import sys  # noqa: PLC0415
 
     try:
         return listening_socket(host, port, reuse_port=True)

@@ -8,17 +8,15 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.utils import get_openapi
-from pydantic.json_schema import models_json_schema
 
-from app import __version__
+from app import __version__, openapi
+from app.core.body import BodyBudget
 from app.core.config import Settings, get_settings
 from app.core.errors import install_handlers
 from app.core.front import Front, FrontedAPI, InFlight
 from app.core.observability import Metrics, configure_access_log, flush_access_log
 from app.core.workers import WorkerPool
-from app.routers import docs, evaluate, health, metrics, ops
-from app.schemas import EvaluateRequest
+from app.routers import batch, docs, evaluate, functional, gradcheck, graph, health, metrics, ops, playground
 from app.services import engine as eng
 from app.services.evaluate import EvaluateService
 
@@ -28,10 +26,13 @@ backward graph, with **PyTorch 2.13's autograd semantics** computed by gradserve
 
 Every error body has FastAPI's shape, `{"detail": [{"type", "loc", "msg"}]}`. In tensor data, the strings
 `"NaN"`, `"Infinity"` and `"-Infinity"` stand for non-finite numbers, in requests and responses alike.
+
+The playground at [`/`](/) runs a formula or a program and draws its backward graph (`POST /v1/graph`).
 """
 
 TAGS = [
     {"name": "evaluate", "description": "Run tensor programs and their backward passes."},
+    {"name": "autograd", "description": "Jacobians, Hessians and their products of a program; gradient checks."},
     {"name": "ops", "description": "The catalog of ops a program may use."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -52,25 +53,15 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     /v1/evaluate served from there), and CORS outermost, so that every answer, a 401 too, carries its
     headers."""
     app.add_middleware(Front, metrics=app.state.metrics, log_access=settings.access_log,
-                       keys=settings.api_key_list(), in_flight=app.state.in_flight, limited=("/v1/evaluate",),
-                       direct=evaluate.DIRECT)
+                       keys=settings.api_key_list(), in_flight=app.state.in_flight,
+                       limited=("/v1/evaluate", "/v1/evaluate/batch", "/v1/graph", "/v1/functional",
+                                "/v1/gradcheck"), direct=evaluate.DIRECT, max_body_bytes=settings.max_body_bytes,
+                       bodies=BodyBudget(settings.body_budget_bytes(), settings.retry_after_s))
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
-
-
-def _openapi(app: FastAPI) -> dict:
-    if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes, tags=app.openapi_tags)
-        # The evaluate route reads its body by hand, so FastAPI has not collected its model: add it.
-        _, defs = models_json_schema([(EvaluateRequest, "validation")],
-                                     ref_template="#/components/schemas/{model}")
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
-        app.openapi_schema = schema
-    return app.openapi_schema
 
 
 def _tune_gc() -> None:
@@ -116,10 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_access_log()
     install_handlers(app)
     _add_middleware(app, settings)
-    for module in (evaluate, ops, health, metrics):
+    for module in (evaluate, batch, functional, gradcheck, graph, ops, health, metrics):
         app.include_router(module.router)
     docs.install(app)
-    app.openapi = lambda: _openapi(app)
+    playground.install(app)
+    openapi.install(app, settings)
     return app
 
 

@@ -1,8 +1,10 @@
 """`python -m bench` (`make bench`): one table per group, every figure a ratio measured in the same run.
 
-python -m bench                  all groups (about 6.5 minutes on a 2-core machine; under 10)
-python -m bench --quick          fewer rounds, shorter load runs (about 2.5 minutes)
+python -m bench                  all groups (about 10 minutes on a 2-core machine; the batch group about 2.5)
+python -m bench --quick          fewer rounds, shorter load runs (about 4.5 minutes)
 python -m bench --groups engine,payload --only scalar,mlp
+python -m bench --groups functional   Jacobians and Hessians against torch, vectorize off and on
+python -m bench --groups batch        POST /v1/evaluate/batch vs the same documents as separate requests
 python -m bench --json out.json  also write the raw figures
 """
 
@@ -14,7 +16,7 @@ import os
 import sys
 import time
 
-GROUPS = ("engine", "service", "payload", "memory")
+GROUPS = ("engine", "functional", "service", "batch", "payload", "memory")
 
 
 def parse(argv=None):

@@ -39,7 +39,7 @@ def _median_ms(fn, reps):
 def main() -> int:
     import engine  # noqa: PLC0415
     from engine import _backend  # noqa: PLC0415
-    from engine.evaluate import Limits, estimate  # noqa: PLC0415
+    from engine.program import Limits, estimate  # noqa: PLC0415
 
     ok, why = _backend.cupy_available()
     if not ok:

@@ -27,6 +27,9 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--stock", action="store_true", help="plain uvicorn.run (the Nagle stall included)")
     p.add_argument("--stack", choices=("h11", "fast"), default="h11")
+    p.add_argument("--guarded", action="store_true",
+                   help="with --stack fast: gradserve serve's own HTTP protocol (app/core/protocol.py: request "
+                        "deadlines, header and connection limits), as app.main is deployed")
     a = p.parse_args(argv)
 
     import uvicorn  # noqa: PLC0415
@@ -34,6 +37,10 @@ def main(argv=None):
 
     kw = dict(host=a.host, port=a.port, workers=a.workers, log_level="warning", access_log=False,
               **({"loop": "asyncio", "http": "h11"} if a.stack == "h11" else {"loop": "uvloop", "http": "httptools"}))
+    if a.guarded and a.stack == "fast":
+        from app.cli import _http_protocol  # noqa: PLC0415
+
+        kw["http"] = _http_protocol()
     if a.stock or a.workers == 1:  # one process: asyncio binds from getaddrinfo, proto 6, no stall
         uvicorn.run(a.app, **kw)
         return

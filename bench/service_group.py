@@ -70,6 +70,8 @@ class Server:
         ]
         if stock:
             cmd.append("--stock")
+        elif target == "app.main:app" and stack == "fast":  # as `gradserve serve` runs it
+            cmd.append("--guarded")
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             cmd,
@@ -200,7 +202,8 @@ def run(args) -> tuple[str, dict]:
         "log_level='warning', access_log=False, loop/http: asyncio/h11 or uvloop/httptools); with 2 workers, "
         "as gradserve serve: a listening socket per worker in one SO_REUSEPORT group, bound with IPPROTO_TCP "
         f"so TCP_NODELAY holds; {args.threads} BLAS thread(s); "
-        "the load generator shares the machine's cores; ratios compare servers of one stack",
+        "the load generator shares the machine's cores; ratios compare servers of one stack; app.main on "
+        "httptools runs gradserve serve's own protocol (--guarded: app/core/protocol.py), the bare rows stock",
     ]
     why = _app_importable()
     configs = [

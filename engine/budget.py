@@ -6,20 +6,60 @@ runs, every backward node before it runs, and code that allocates outside an ent
 charges itself with `charge`; long loops call `check()`. Library use (no budget installed) costs one
 attribute read per op.
 
-This module holds the API the op code calls; the accounting lives here too.
+Memory is accounted as live bytes: a charge checks that the request's live bytes plus what the op will
+hold at its peak (outputs and temporaries) fit the request's limit and the process's; then the outputs the
+op really made are added (`track`), and subtracted again when NumPy frees them (a weak reference on each
+array of `TRACK_MIN_BYTES` or more; smaller ones stay counted until the request ends, which `max_ops`
+bounds). Views own no memory and are not counted. Flops are counted per op (one op may not pass
+`op_max_flops`: that bounds how long one uninterruptible NumPy call can run past the deadline) and per
+request.
+
+A budget may also carry the caps of where the request runs (`spill_flops`, `spill_bytes`): past them the
+run raises `Spill`, and the service runs the request again where bigger work belongs (the event loop ->
+a thread -> a worker process). A spill is not an error of the request; it derives from BaseException so
+that no handler of the engine's takes it for one.
 """
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 from engine.errors import EngineError, LimitExceeded
+
+TRACK_MIN_BYTES = 4096
 
 
 class DeadlinePassed(EngineError):
     """The request ran past its time limit, or was cancelled (its caller gave up): HTTP 504."""
 
     type = "timeout"
+
+
+class ProcessBusy(EngineError):
+    """The process's memory budget, shared by the requests it runs, is taken: HTTP 503, retry later."""
+
+    type = "over_capacity"
+
+
+class Spill(BaseException):  # noqa: N818 - not an error: the request belongs elsewhere
+    """The request passed the caps of where it runs (the event loop, a thread): run it where it fits."""
+
+
+class _Process:
+    """Live tensor bytes of every request of this process, against `max_bytes` (0: no process limit)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.live = 0
+        self.max_bytes = 0
+
+
+PROCESS = _Process()
+
+
+def set_process_limit(max_bytes: int) -> None:
+    PROCESS.max_bytes = int(max_bytes)
 
 
 class _Local(threading.local):
@@ -30,21 +70,29 @@ _local = _Local()
 
 
 class Budget:
-    """Limits of one request and what it has used. deadline: time.monotonic() value, or None."""
+    """Limits of one request and what it has used. deadline: a time.monotonic() value, or None."""
 
-    __slots__ = ("max_bytes", "max_flops", "op_max_flops", "deadline", "cancelled", "used_flops", "live_bytes",
-                 "peak_bytes")
+    __slots__ = ("max_bytes", "max_flops", "op_max_flops", "max_elements", "deadline", "spill_flops", "spill_bytes",
+                 "spill_op_flops", "cancelled", "used_flops", "live", "peak", "small", "_refs", "__weakref__")
 
     def __init__(self, *, max_bytes: int = 1 << 62, max_flops: float = float("inf"),
-                 op_max_flops: float = float("inf"), deadline: float | None = None):
+                 op_max_flops: float = float("inf"), max_elements: int = 1 << 62, deadline: float | None = None,
+                 spill_flops: float = float("inf"), spill_bytes: int = 1 << 62,
+                 spill_op_flops: float = float("inf")):
         self.max_bytes = max_bytes
+        self.max_elements = max_elements
         self.max_flops = max_flops
         self.op_max_flops = op_max_flops
         self.deadline = deadline
+        self.spill_flops = spill_flops
+        self.spill_bytes = spill_bytes
+        self.spill_op_flops = spill_op_flops  # one op past it belongs where it can be killed (a worker process)
         self.cancelled = False
         self.used_flops = 0.0
-        self.live_bytes = 0
-        self.peak_bytes = 0
+        self.live = 0  # bytes of the request's arrays alive now (small ones: until the request ends)
+        self.peak = 0  # the most `live` plus an op's peak has been
+        self.small = 0  # bytes of arrays under TRACK_MIN_BYTES, never subtracted
+        self._refs: dict = {}  # id(weakref) -> weakref of each tracked array, until it dies
 
     def cancel(self) -> None:
         """Called from another thread: the request's next check raises DeadlinePassed."""
@@ -54,21 +102,88 @@ class Budget:
         if self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline):
             raise DeadlinePassed("the computation ran past the time limit (time_limit_s) and was stopped")
 
-    def charge(self, nbytes: int, flops: float = 0.0, what: str = "the op") -> None:
-        self.check()
+    def charge(self, nbytes: int, flops: float = 0.0, what: str = "the op", elements: int = 0) -> None:
+        """Check that work of `flops` holding `nbytes` at its peak, its largest output of `elements`, fits, and
+        count its flops. Raises DeadlinePassed, LimitExceeded (413: the request's limits), ProcessBusy (503) or
+        Spill."""
+        if elements > self.max_elements:
+            raise LimitExceeded(f"tensor of {elements} elements exceeds the limit of {self.max_elements} elements "
+                                "per tensor (max_tensor_elements)")
+        if self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline):
+            self.check()
+        used = self.used_flops + flops
+        peak = self.live + nbytes
         if flops > self.op_max_flops:
             raise LimitExceeded(f"{what} would cost {flops:.3g} flops, over the limit of {self.op_max_flops:.3g} "
                                 "flops for one op (max_op_flops)")
-        if self.used_flops + flops > self.max_flops:
-            raise LimitExceeded(f"the request would cost {self.used_flops + flops:.3g} flops, over the limit of "
-                                f"{self.max_flops:.3g} flops (max_flops)")
-        if self.live_bytes + nbytes > self.max_bytes:
-            raise LimitExceeded(f"{what} would bring the request's tensors to {self.live_bytes + nbytes} bytes, "
-                                f"over the limit of {self.max_bytes} bytes (max_request_bytes)")
-        self.used_flops += flops
-        self.live_bytes += nbytes
-        if self.live_bytes > self.peak_bytes:
-            self.peak_bytes = self.live_bytes
+        if used > self.max_flops:
+            raise LimitExceeded(f"the request would cost {used:.3g} flops, over the limit of {self.max_flops:.3g} "
+                                "flops (max_flops)")
+        if peak > self.max_bytes:
+            raise LimitExceeded(f"{what} would bring the request's tensors to {peak} bytes, over the limit of "
+                                f"{self.max_bytes} bytes (max_request_bytes)")
+        if used > self.spill_flops or peak > self.spill_bytes or flops > self.spill_op_flops:
+            raise Spill(what)
+        pmax = PROCESS.max_bytes
+        if pmax and PROCESS.live + nbytes > pmax:
+            raise ProcessBusy(f"the server's memory for tensors ({pmax} bytes, max_process_bytes) is in use by "
+                              "other requests; retry later")
+        self.used_flops = used
+        if peak > self.peak:
+            self.peak = peak
+
+    def track(self, arr) -> None:
+        """Count an array the request now holds (an op's output), until NumPy frees it."""
+        if getattr(arr, "base", 0) is not None:  # a view (or not an array): no memory of its own
+            return
+        n = arr.nbytes
+        if n < TRACK_MIN_BYTES:
+            self.small += n
+            self.live += n
+            return
+        self.live += n
+        with PROCESS.lock:
+            PROCESS.live += n
+        try:
+            ref = weakref.ref(arr, _Release(self, n))
+        except TypeError:  # not weakly referenceable: counted until the request ends
+            return
+        self._refs[id(ref)] = ref
+
+    def close(self) -> None:
+        """The request is over: what it still holds no longer counts against the process (its arrays die
+        with its response, or live on only in a cache that holds no request's values)."""
+        refs, self._refs = self._refs, {}
+        n = 0
+        for ref in refs.values():
+            cb = ref.__callback__
+            if cb is not None and ref() is not None:
+                cb.released = True
+                n += cb.nbytes
+        if n:
+            with PROCESS.lock:
+                PROCESS.live -= n
+
+
+class _Release:
+    """A tracked array's weak-reference callback: its bytes leave the request's and the process's count."""
+
+    __slots__ = ("budget", "nbytes", "released")
+
+    def __init__(self, budget, nbytes):
+        self.budget = weakref.ref(budget)
+        self.nbytes = nbytes
+        self.released = False
+
+    def __call__(self, ref):
+        b = self.budget()
+        if b is not None:
+            b.live -= self.nbytes
+            b._refs.pop(id(ref), None)
+        if not self.released:
+            self.released = True
+            with PROCESS.lock:
+                PROCESS.live -= self.nbytes
 
 
 def current() -> Budget | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.ops.registry import Entry, entry  # noqa: F401 - re-exported
 
 FAMILIES = ("pointwise", "reduction", "shape", "indexing", "join", "linalg", "nn_functional", "loss", "conv",
-            "factory", "shape_more", "pointwise_more", "special", "scatter", "reduction_more", "sorting",
+            "factory", "steps", "shape_more", "pointwise_more", "special", "scatter", "reduction_more", "sorting",
             "linalg_more", "linalg_decomp", "linalg_spectral", "linalg_lu", "random_ops", "distance", "loss_more",
             "nn_more", "pooling")
 
@@ -20,11 +20,33 @@ def _gather():
 
 
 ENTRIES: list[Entry] = _gather()
+
+
+def _forward_formulas():
+    import importlib  # noqa: PLC0415
+
+    from engine.ops.forward_more import install  # noqa: PLC0415
+
+    install([importlib.import_module(f"engine.ops.{fam}") for fam in FAMILIES])
+
+
+_forward_formulas()  # jvp= of the OpInfo-coverage families' entries (engine/ops/forward_more.py)
+
+
+def _inplace():
+    from engine.ops.inplace import install  # noqa: PLC0415
+
+    return install(ENTRIES)
+
+
+ENTRIES += _inplace()  # add_, mul_, ..., fill_, zero_, copy_: the in-place variants of the ops above
 FUNCTIONS = {e.name: e.fn for e in ENTRIES if e.function}
 METHODS = {e.name: e.fn for e in ENTRIES if e.method}
 FUNCTIONAL = {e.name: e.fn for e in ENTRIES if e.functional}
+# Steps of a program that are no function of engine's (backward, grad, autograd.grad, setitem: engine.ops.steps)
+REQUEST = {e.name: e.fn for e in ENTRIES if not (e.function or e.method or e.functional)}
 # The names a request's `op` may use: torch.nn.functional wins where both have the name (API.md).
-OPS = {**FUNCTIONS, **METHODS, **FUNCTIONAL}
+OPS = {**FUNCTIONS, **METHODS, **FUNCTIONAL, **REQUEST}
 BY_NAME = {}
 for _e in ENTRIES:
     if _e.name not in BY_NAME or _e.functional:
@@ -36,6 +58,6 @@ def describe() -> list[dict]:
     return [
         {"name": e.name, "signature": e.signature, "grad_fn": list(e.grad_fn_names), "description": e.doc,
          "kinds": [k for k, on in (("function", e.function), ("method", e.method),
-                                   ("functional", e.functional)) if on]}
+                                   ("functional", e.functional)) if on] or ["request"]}
         for e in sorted(BY_NAME.values(), key=lambda e: e.name)
     ]

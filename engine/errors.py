@@ -44,8 +44,15 @@ class TorchNotImplementedError(EngineError, NotImplementedError):
     type = "NotImplementedError"
 
 
+class TorchAssertionError(EngineError, AssertionError):
+    """torch.autograd.functional and gradcheck check their own arguments with AssertionError."""
+
+    type = "AssertionError"
+
+
 # Torch names its exceptions by the builtin classes; so do we, for tracebacks that read like torch's.
-for _cls in (TorchRuntimeError, TorchIndexError, TorchValueError, TorchTypeError, TorchNotImplementedError):
+for _cls in (TorchRuntimeError, TorchIndexError, TorchValueError, TorchTypeError, TorchNotImplementedError,
+             TorchAssertionError):
     _cls.__name__ = _cls.__qualname__ = _cls.type
 
 

@@ -269,7 +269,7 @@ def value_repr(dtype_name: str, suffixes=()):
                 return fixed % v if v % 1 else whole % v
             return rep(v)
 
-        rep_fixed.fixed = (fixed, whole)  # for engine.evaluate's writer, which writes this choice inline
+        rep_fixed.fixed = (fixed, whole)  # for engine.program.writer, which writes this choice inline
         return rep_fixed
     return rep
 

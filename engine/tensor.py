@@ -44,8 +44,32 @@ class Size(tuple):
         return n
 
 
+# torch's names of dtypes in messages: its C++ type names, and its ScalarType names
+_CPP_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
+             "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+class Storage:
+    """What tensors that share memory share (a view and its base, a tensor and its `detach()`): the version
+    counter that in-place ops bump, the live views to regenerate when one of them is modified in place, and
+    the nodes that saved these values as their output (their check at backward is against this counter).
+    Made when a tensor is first aliased or modified in place; a tensor without one is at version 0."""
+
+    __slots__ = ("version", "views", "savers")
+
+    def __init__(self):
+        self.version = 0
+        self.views = None  # weak references to the live views of this memory, or None
+        self.savers = None  # [(node, output_nr, version at save)] of nodes that saved these values as an output
+
+
 class Tensor:
-    __slots__ = ("_data", "_req", "grad_fn", "_grad", "_output_nr", "_retains_grad", "_acc", "__weakref__")
+    # _fw: (dual level, tangent) once forward-mode AD gives it a tangent (engine.autograd.forward_ad); unset
+    # until then (not set by _make: no cost where forward AD is not used)
+    __slots__ = ("_data", "_req", "grad_fn", "_grad", "_output_nr", "_retains_grad", "_acc", "_vc", "_base",
+                 "_vflags", "_fw", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our reflected operators
 
     # ----- construction -----
@@ -60,10 +84,21 @@ class Tensor:
         t._output_nr = 0
         t._retains_grad = False
         t._acc = None
+        t._vc = None  # its Storage, once aliased or modified in place
+        t._base = None  # the tensor it is a view of (the root of its views), or None
+        t._vflags = 0  # VIEW_MULTI: one of several views an op returned; VIEW_NO_GRAD: made under no_grad
         return t
 
+    def __new__(cls, *args, **kwargs):
+        """torch.Tensor(...), the legacy constructor: Tensor(2, 3) (a size), Tensor([..]) (data, default
+        float dtype), Tensor(other) (an alias of other's storage), Tensor() (empty)."""
+        if cls is not Tensor:  # a subclass with no __new__ of its own builds from data as Tensor does
+            t = Tensor.__new__(Tensor, *args, **kwargs)
+            return cls._make(t._data)
+        return _legacy_new(args, kwargs)
+
     def __init__(self, *args, **kwargs):
-        raise TypeError("use engine.tensor(data) to build a Tensor")
+        pass  # __new__ built it
 
     # ----- autograd attributes -----
 
@@ -103,6 +138,22 @@ class Tensor:
 
     @grad.setter
     def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TorchTypeError("assigned grad expected to be a Tensor or None but got grad of type "
+                                     f"{type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise TorchRuntimeError(
+                    f"attempting to assign a gradient of size '[{', '.join(map(str, value._data.shape))}]' to a "
+                    f"tensor of size '[{', '.join(map(str, self._data.shape))}]'. Please ensure that the gradient "
+                    "and the tensor are the same size")
+            if value._data.dtype != self._data.dtype:
+                raise TorchRuntimeError(
+                    f"attempting to assign a gradient with dtype '{_CPP_TYPE.get(value.dtype.name)}' to a tensor "
+                    f"with grad_dtype '{_SCALAR_TYPE.get(self.dtype.name)}'. The gradient must match the tensor's "
+                    "grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with "
+                    "a specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the "
+                    "dtypes of a tensor and its gradient may break downstream systems that assume they match.")
         self._grad = value
 
     @property
@@ -123,7 +174,11 @@ class Tensor:
         self._retains_grad = True
 
     def detach(self):
-        return Tensor._make(self._data)
+        """A tensor of the same memory and version counter, outside the graph (an in-place change of either is
+        seen by the other, and by the graph's checks)."""
+        t = Tensor._make(self._data)
+        t._vc = self._storage()
+        return t
 
     def detach_(self):
         self.grad_fn = None
@@ -131,12 +186,37 @@ class Tensor:
         return self
 
     @property
+    def _version(self):
+        vc = self._vc
+        return vc.version if vc is not None else 0
+
+    def _is_view(self):
+        return self._base is not None
+
+    def _storage(self):
+        """This tensor's Storage, made on first need (see Storage)."""
+        vc = self._vc
+        if vc is None:
+            if isinstance(self._data, np.generic):  # a NumPy scalar shares no memory: an array from here on
+                self._data = np.array(self._data)
+            vc = self._vc = Storage()
+            fn = self.grad_fn
+            if fn is not None:  # its values may be saved by the node that made them: checked against this counter
+                _autograd.note_output_storage(fn, self._output_nr, vc, self)
+        return vc
+
+    @property
     def output_nr(self):
         return self._output_nr
 
     @property
     def data(self):
-        return self.detach()
+        """The same memory outside the graph, with a version counter of its own (torch's `.data`): both are
+        aliased now, so an in-place change of either writes where the other sees it."""
+        self._storage()
+        t = Tensor._make(self._data)
+        t._vc = Storage()
+        return t
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         _backward(self, gradient, retain_graph, create_graph, inputs=inputs)  # torch's Tensor.backward does
@@ -207,11 +287,13 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu" if B.xp is np else "cuda:0"
+        from engine._device import of_array  # noqa: PLC0415
+
+        return of_array(self._data)
 
     @property
     def is_cuda(self):
-        return B.xp is not np
+        return not isinstance(self._data, np.ndarray | np.generic)
 
     def stride(self, dim=None):
         """Element strides of the array's actual layout (transposed and expanded views have torch's
@@ -249,7 +331,10 @@ class Tensor:
     def tolist(self):
         return B.to_numpy(self._data).tolist()
 
-    def numpy(self, force=False):
+    def numpy(self, *args, force=False):
+        if args:
+            raise TorchTypeError(f"numpy() takes 0 positional arguments but {len(args)} "
+                                 f"{'was' if len(args) == 1 else 'were'} given")
         if self.requires_grad and not force:
             raise TorchRuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
@@ -302,9 +387,15 @@ class Tensor:
     def _repr_suffixes(self) -> list[str]:
         """What repr prints after the values: the grad_fn, or requires_grad on a leaf that has it."""
         fn = self.grad_fn
-        if fn is not None:
-            return [f"grad_fn=<{fn.name()}>"]
-        return ["requires_grad=True"] if self._req else []
+        out = [f"grad_fn=<{fn.name().rsplit('::', 1)[-1]}>"] if fn is not None else \
+            ["requires_grad=True"] if self._req else []
+        if getattr(self, "_fw", None) is not None:  # a tangent at the dual level entered: torch prints it last
+            from engine.autograd.forward_ad import tangent_of  # noqa: PLC0415
+
+            tangent = tangent_of(self)
+            if tangent is not None:
+                out.append(f"tangent={tangent}")  # (format: a 0-d tangent prints as its number)
+        return out
 
     __str__ = __repr__
 
@@ -317,15 +408,10 @@ class Tensor:
         return (_rebuild, (B.to_numpy(self._data), self.requires_grad))
 
     def to(self, *args, **kwargs):
-        dt = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, D.dtype):
-                dt = a
-        if dt is None or dt.np == self._data.dtype:
-            return self
-        from engine.ops.pointwise import to_dtype  # noqa: PLC0415
+        """Tensor.to(device, dtype), .to(dtype), .to(other): self where nothing changes (engine/_device.py)."""
+        from engine._device import move, parse_to  # noqa: PLC0415
 
-        return to_dtype(self, dt)
+        return move(self, *parse_to(args, kwargs))
 
     def type(self, dtype=None):
         if dtype is None:
@@ -353,30 +439,10 @@ class Tensor:
         return self.to(D.bool_)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
-    def zero_(self):
-        """Fill with zeros in place (the tensor object is updated; returns self), as torch's zero_:
-        refused on a leaf that requires grad while grad mode is on; a non-leaf gets ZeroBackward0.
-
-        The array is replaced rather than written into, so that a buffer this tensor shares (a .grad
-        handed to two leaves, a broadcast view) is left intact."""
-        from engine.autograd import grad_mode  # noqa: PLC0415
-
-        if self._req and grad_mode.enabled:
-            if self.grad_fn is None:
-                raise TorchRuntimeError(
-                    "a leaf Variable that requires grad is being used in an in-place operation."
-                )
-            from engine.ops.pointwise import zero_inplace  # noqa: PLC0415
-
-            out = zero_inplace(self)
-            self._data = out._data
-            self.grad_fn = out.grad_fn
-            self._output_nr = 0
-            return self
-        self._data = B.xp.zeros_like(self._data)
-        return self
+    def cuda(self, device=None, non_blocking=False):
+        return self.to("cuda" if device is None else device if not isinstance(device, int) else f"cuda:{device}")
 
     def clone(self, memory_format=None):
         from engine.ops.pointwise import clone  # noqa: PLC0415
@@ -413,6 +479,55 @@ class _RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+def _legacy_new(args, kwargs):
+    """torch's legacy constructor (torch/csrc/utils/tensor_new.cpp legacy_tensor_new), its errors included."""
+    from engine._device import as_device, check_target  # noqa: PLC0415
+
+    extra = set(kwargs) - {"device"}
+    if extra:
+        def tn(x):
+            return "torch.dtype" if isinstance(x, D.dtype) else type(x).__name__
+
+        got = ", ".join([tn(a) for a in args] + [f"{k}={tn(v)}" for k, v in kwargs.items()])
+        raise TorchTypeError(
+            f"new() received an invalid combination of arguments - got ({got}), but expected one of:\n"
+            " * (*, torch.device device = None)\n"
+            f"      didn't match because some of the keywords were incorrect: {', '.join(sorted(extra))}\n"
+            " * (torch.Storage storage)\n * (Tensor other)\n * (tuple of ints size, *, torch.device device = None)\n"
+            " * (object data, *, torch.device device = None)\n")
+    if kwargs.get("device") is not None:
+        d = as_device(kwargs["device"])
+        if d.type != ("cpu" if B.xp is np else "cuda"):
+            check_target(d)
+    dt = D.default_float
+    if not args:
+        return Tensor._make(B.xp.zeros((0,), dtype=dt.np))
+    first = args[0]
+    if len(args) == 1 and isinstance(first, Tensor):
+        return Tensor._make(first._data)  # shares the storage, whatever its dtype (as torch's does)
+    if len(args) == 1 and isinstance(first, Size):
+        args = tuple(first)
+    if all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in args):
+        size = tuple(int(a) for a in args)
+        for s in size:
+            if s < 0:
+                raise TorchRuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        return Tensor._make(B.xp.zeros(size, dtype=dt.np))  # torch leaves it uninitialised; zeros here
+    if len(args) == 1:
+        if isinstance(first, str):
+            raise TorchTypeError(f"new(): invalid data type '{type(first).__name__}'")
+        if not isinstance(first, list | tuple) and not _is_array(first):
+            mod = type(first).__module__
+            name = type(first).__name__ if mod == "builtins" else f"{mod}.{type(first).__name__}"
+            raise TorchTypeError(f"new(): data must be a sequence (got {name})")
+        return tensor(first, dtype=dt)
+    for i, a in enumerate(args):
+        if not (isinstance(a, int | np.integer) and not isinstance(a, bool)):
+            raise TorchTypeError(f"new(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                                 f"\"type must be tuple of ints,but got {type(a).__name__}\"")
+    raise AssertionError("unreachable")
 
 
 def _rebuild(arr, requires_grad):

@@ -18,3 +18,16 @@ def test_inprocess_bench_prints_one_row_per_app():
         "bare FastAPI (parse only)", "reference: bare + engine.evaluate_json", "app.main",
         "app.main, no access log", "app.main, no access log, no metrics"]
     assert all(float(us) > 0 for _, us in rows)
+
+
+def test_functional_group_prints_its_rows_and_checks_them():
+    """bench.functional_group: every column's Jacobian matches torch's before timing (a CHECK FAILED note
+    otherwise), one row per workload."""
+    r = subprocess.run([sys.executable, "-m", "bench", "--groups", "functional", "--rounds", "1", "--target", "0.01"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "CHECK FAILED" not in r.stdout
+    rows = re.findall(r"^\| (jacobian|hessian): [^|]+\|(.*)\|$", r.stdout, re.M)
+    assert len(rows) == 6
+    for _, cells in rows:
+        assert all(c.strip() not in ("-", "") for c in cells.split("|")), cells

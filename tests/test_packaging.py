@@ -118,7 +118,10 @@ def test_wheel_carries_both_packages_and_the_entry_point(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     (wheel,) = tmp_path.glob("gradserve-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for module in ("engine/__init__.py", "engine/evaluate.py", "app/cli.py", "app/main.py"):
+    for module in ("engine/__init__.py", "engine/program/evaluate.py", "app/cli.py", "app/main.py",
+                   # the playground's page and assets (GET /), which are files, not modules
+                   "app/static/playground/index.html", "app/static/playground/playground.js",
+                   "app/static/playground/playground.css"):
         assert module in names, f"{module} is missing from {wheel.name}"
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

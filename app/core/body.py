@@ -1,4 +1,5 @@
-"""Request bodies: read under a size limit, parsed by orjson, with duplicate keys refused."""
+"""Request bodies: declared JSON, read under a size limit and a process-wide budget, parsed by orjson, with
+duplicate keys refused."""
 from __future__ import annotations
 
 import json
@@ -9,34 +10,122 @@ import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
-from app.core.errors import BodyTooLarge, InvalidJSON, MissingBody
+from app.core.errors import BodyTooLarge, InvalidJSON, MissingBody, OverCapacity, UnsupportedMediaType
+
+# An answer sent before the whole body was read closes the connection: what the client still sends is not
+# read for nothing, nor mistaken for its next request.
+CLOSE = {"Connection": "close"}
 
 
 def _too_large(size: int | str, limit: int) -> BodyTooLarge:
-    return BodyTooLarge(f"request body of {size} bytes is over the limit max_body_bytes={limit}", ["body"])
+    return BodyTooLarge(f"request body of {size} bytes is over the limit max_body_bytes={limit}", ["body"],
+                        CLOSE)
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+def _not_json(kind: bytes | None) -> UnsupportedMediaType | None:
+    """None where `kind` (a Content-Type) is `application/json` (parameters allowed, charset UTF-8 only), else
+    the 415. A web page can POST text/plain, form data or no type at all to any origin without a CORS
+    preflight; to send application/json it must ask first, so a server on localhost is not a target for every
+    page a user opens."""
+    if kind == b"application/json":
+        return None
+    if kind is not None:
+        base, _, params = kind.partition(b";")
+        if base.strip().lower() == b"application/json" and all(
+                name.strip().lower() != b"charset" or value.strip().strip(b'"').lower() in (b"utf-8", b"utf8")
+                for name, _, value in (p.partition(b"=") for p in params.split(b";") if p.strip())):
+            return None
+    got = f"got {kind.decode('latin-1')[:100]!r}" if kind is not None else "the request has no Content-Type"
+    return UnsupportedMediaType(f"the body must be JSON, sent as Content-Type: application/json ({got})",
+                                ["header", "content-type"], CLOSE)
+
+
+class BodyBudget:
+    """Bytes of request bodies this process holds at once: a process-wide bound, so that hundreds of large or
+    slow bodies cannot grow memory without one. The front door takes a body's bytes as they arrive and gives
+    them back once its request is answered (the parsed document and the engine's arrays, which grow from the
+    body, live no longer than that). A body's first `free` bytes are not counted: every connection may hold
+    that much (uvicorn itself buffers 64 KiB of a body per connection), connections are bounded
+    (GRADSERVE_MAX_CONNECTIONS), and so small requests, most of them, are never refused for the large ones
+    that fill the budget. One event loop: no lock."""
+
+    free = 64 * 1024
+
+    def __init__(self, limit: int, retry_after_s: int):
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.used = 0
+
+    def charge(self, size: int) -> int:
+        """What a body of `size` bytes takes from the budget."""
+        return size - self.free if size > self.free else 0
+
+    def refusal(self) -> OverCapacity:
+        return OverCapacity(f"the server holds as many request bodies as it may (max_buffered_body_bytes="
+                            f"{self.limit}); retry later", ["body"],
+                            {"Retry-After": str(self.retry_after_s), **CLOSE})
+
+    def take(self, n: int) -> None:
+        if self.used + n > self.limit:
+            raise self.refusal()
+        self.used += n
+
+    def give(self, n: int) -> None:
+        self.used -= n
+
+
+READ = "gradserve.body"  # the scope key under which the front door hands on the body it read
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, budget: BodyBudget | None = None,
+                    json_only: bool = False) -> bytes:
     """The whole body, refused as soon as it is known to pass `limit`: by Content-Length, else while
-    streaming. A client gone before the end raises ClientDisconnect, as Request.stream() does."""
+    streaming. A client gone before the end raises ClientDisconnect, as Request.stream() does. With a
+    `budget`, the body's bytes are taken from it as they arrive (503 where it has too few); the caller gives
+    back budget.charge(len(body)) once done with it (on an error, this function gives back what it took).
+    `json_only`: 415 unless it is declared JSON. A body the front door read already (scope[READ]) is
+    returned as it is."""
+    body = scope.get(READ)
+    if body is not None:
+        return body
+    length = kind = None
     for k, v in scope["headers"]:
         if k == b"content-length":
-            if v.isdigit() and int(v) > limit:
-                raise _too_large(v.decode(), limit)
-            break
+            length = v
+        elif k == b"content-type" and kind is None:
+            kind = v
+    if json_only and (refusal := _not_json(kind)) is not None:
+        raise refusal
+    if length is not None and length.isdigit():
+        n = int(length)
+        if n > limit:
+            raise _too_large(n, limit)
+        if budget is not None and n > budget.free and budget.used + n - budget.free > budget.limit:
+            raise budget.refusal()
     chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(f"more than {limit}", limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                grown = size + len(chunk)
+                if grown > limit:
+                    raise _too_large(f"more than {limit}", limit)
+                if budget is not None and grown > budget.free:
+                    budget.take(budget.charge(grown) - budget.charge(size))
+                size = grown
+                if not message.get("more_body", False):
+                    if not chunks:  # the common case: the whole body in one message
+                        return chunk
+                    chunks.append(chunk)
+                    return b"".join(chunks)
+                chunks.append(chunk)
+            elif message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+    except BaseException:
+        if budget is not None:
+            budget.give(budget.charge(size))
+        raise
 
 
 _SCALARS = frozenset((int, float, str, bool, type(None)))

@@ -27,9 +27,45 @@ class Settings(BaseSettings):
     max_total_elements: int = Field(50_000_000, gt=0,
                                     description="Most elements of all tensors together (413).")
     max_ops: int = Field(10_000, gt=0, description="Most entries in `ops` (413).")
+    # Budgets the engine charges before each op runs (engine/budget.py; the arithmetic behind the defaults is
+    # in docs/RELIABILITY.md, "Memory").
+    max_request_bytes: int = Field(
+        256 * MiB, gt=0, description="One request's live tensor bytes plus what its next op holds at its peak "
+                                     "(413 the moment it would pass).")
+    max_process_bytes: int = Field(
+        768 * MiB, ge=0, description="The live tensor bytes of all requests a server process (or a compute "
+                                     "worker) runs at once (503 with Retry-After past it); 0: no process limit.")
+    max_flops: float = Field(1e12, gt=0, description="One request's estimated flops, all ops and backward "
+                                                     "passes together (413).")
+    max_op_flops: float = Field(
+        5e10, gt=0, description="One op's flops (413): one NumPy call cannot be stopped midway, so this bounds "
+                                "how far past the time limit a request can run.")
+    max_response_bytes: int = Field(32 * MiB, gt=0, description="Largest response body, bounded from the "
+                                                                "returned tensors' sizes before writing (413).")
+    max_batch_documents: int = Field(
+        1_000, gt=0, description="Most documents in one POST /v1/evaluate/batch (413); each is also held to "
+                                 "every limit above, and the body limit is the whole batch's.")
+    max_batch_response_bytes: int = Field(
+        64 * MiB, gt=0, description="Most bytes of a batch's answers: the documents after the one that reaches "
+                                    "it are not run and answer 413 (a batch's response is held in memory).")
     time_limit_s: float = Field(30.0, gt=0, description="Wall time one evaluation may take (504).")
     max_in_flight: int = Field(16, gt=0, description="Evaluations in progress at once before 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After seconds sent with a 503 over capacity.")
+
+    # ----- Connections and request bodies (issue 14; read by app/core/protocol.py and app/core/front.py) -----
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers and body must arrive within this many seconds of its "
+                                "first byte: past it, 408 and the connection is closed (`gradserve serve`).")
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="Most bytes of a request's line and headers (431, connection closed).")
+    max_connections: int = Field(
+        512, gt=0, description="Open connections per server process; one more is answered 503 and closed "
+                               "(`gradserve serve`).")
+    max_buffered_body_bytes: int = Field(
+        32 * MiB, gt=0, description="Bytes of /v1/evaluate bodies this process holds at once, past each "
+                                    "body's first 64 KiB, from the first byte read until the answer is sent "
+                                    "(never less than max_body_bytes); a body that would pass it gets 503 "
+                                    "with Retry-After.")
 
     # Compute placement.
     compute_workers: int = Field(
@@ -74,6 +110,10 @@ class Settings(BaseSettings):
                                "smaller graphs are faster on the CPU: a CUDA launch costs microseconds).")
     cuda_min_bytes: int = Field(
         32 * MiB, ge=0, description="`auto` runs on CUDA from this many estimated bytes of tensor traffic.")
+    cuda_worker_timeout_s: float = Field(
+        2.0, gt=0, description="A CUDA worker that does not connect, or answer a liveness probe (/healthz) "
+                               "while a request waits on it, within this many seconds counts as down: "
+                               "`auto` then runs on the CPU, `cuda` gets 503.")
     cuda_worker_retry_s: float = Field(
         5.0, ge=0, description="After the CUDA worker failed, `auto` stays on the CPU this long before "
                                "trying it again (`cuda` requests always try).")
@@ -96,6 +136,19 @@ class Settings(BaseSettings):
                            "providers you configure (an OpenTelemetry SDK, not shipped). Off, FastAPI does not "
                            "ask for those providers on every request (~3 us); /metrics and the access log "
                            "do not depend on it.")
+
+    def body_budget_bytes(self) -> int:
+        """max_buffered_body_bytes, but never below max_body_bytes (else a largest body could never pass)."""
+        return max(self.max_buffered_body_bytes, self.max_body_bytes)
+
+    # ----- POST /v1/graph (issue 18; read by app/routers/graph.py and app/services/graph.py) -----
+    graph_layout: Literal["auto", "dot", "builtin"] = Field(
+        "auto", description="How /v1/graph lays out its SVG: `auto` runs Graphviz's `dot` where it is installed "
+                            "and else the built-in layered layout; `dot` requires Graphviz; `builtin` never runs it.")
+    graph_max_nodes: int = Field(
+        1000, gt=0, description="Most backward-graph nodes /v1/graph draws (413 past it): a layout's time grows "
+                                "faster than the graph (dot: ~1.5 s for 1,000 nodes of two inputs each).")
+    graph_max_edges: int = Field(4000, gt=0, description="Most backward-graph edges /v1/graph draws (413 past it).")
 
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]

@@ -10,11 +10,13 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from app.core.workers import WorkerDied, WorkerTimeout
+from engine.budget import DeadlinePassed, ProcessBusy
 from engine.errors import EngineError, LimitExceeded
-from engine.evaluate import DeviceUnavailable as EngineDeviceUnavailable
+from engine.program import DeviceUnavailable as EngineDeviceUnavailable
 
 log = logging.getLogger("gradserve")
 
@@ -62,6 +64,26 @@ class BodyTooLarge(ServiceError):
     type = "limit_exceeded"
 
 
+class UnsupportedMediaType(ServiceError):
+    """A POST body that is not declared `application/json` (a web page can post text/plain cross-site
+    without a CORS preflight; it cannot post application/json)."""
+
+    status_code = 415
+    type = "unsupported_media_type"
+
+
+class RequestTimeout(ServiceError):
+    """The request's headers or body did not arrive in time (408; the connection is closed)."""
+
+    status_code = 408
+    type = "request_timeout"
+
+
+class HeadersTooLarge(ServiceError):
+    status_code = 431
+    type = "limit_exceeded"
+
+
 class OpsLimitExceeded(ServiceError):
     status_code = 413
     type = "limit_exceeded"
@@ -85,6 +107,9 @@ class NotReady(ServiceError):
 class ComputeTimeout(ServiceError):
     status_code = 504
     type = "timeout"
+
+
+CLIENT_GONE = 499
 
 
 def error_body(errors: list[dict]) -> bytes:
@@ -114,19 +139,29 @@ def to_response(exc: BaseException) -> Response:
     if isinstance(exc, EngineError):
         # LimitExceeded is over a configured limit; everything else the engine raises is the request's
         # fault (RequestError) or an error PyTorch itself raises for this program (TorchRuntimeError, ...).
+        headers = None
         if isinstance(exc, LimitExceeded):
             status = 413
         elif isinstance(exc, EngineDeviceUnavailable):
             status = 503
+        elif isinstance(exc, DeadlinePassed):
+            status = 504
+        elif isinstance(exc, ProcessBusy):
+            status, headers = 503, {"Retry-After": "1"}
         else:
             status = 422
-        return error_response(status, [exc.to_dict()])
+        return error_response(status, [exc.to_dict()], headers)
     if isinstance(exc, WorkerTimeout):
         return error_response(504, [{"type": "timeout", "loc": [], "msg": str(exc)}])
     if isinstance(exc, WorkerDied):
         msg = (f"the compute worker (pid {exc.pid}) died ({_signal_name(exc.exitcode)}) while computing this "
                "request; it has been replaced, the request may be retried")
         return error_response(500, [{"type": "worker_died", "loc": [], "msg": msg}])
+    if isinstance(exc, ClientDisconnect):
+        # The client left before its body was complete (or app/core/protocol.py answered 408 and closed the
+        # connection): nobody reads this answer; 499 (nginx's "client closed request") is for the metrics.
+        return error_response(CLIENT_GONE, [{"type": "client_disconnected", "loc": ["body"],
+                                             "msg": "the client closed the connection before its body ended"}])
     if isinstance(exc, RecursionError):
         # Only deeply nested data reaches this (orjson stops JSON deeper than 1024 before).
         return error_response(422, [{"type": "value_error", "loc": ["body"],

@@ -1,9 +1,14 @@
 """The app's front door: one pure ASGI layer for what every HTTP request gets, and the direct dispatch of
 the hot route.
 
-Every request, in this order: a request id (echoed as X-Request-ID), the API key check (401), the in-flight
-limit of the evaluate path (503 with Retry-After), a last-resort catch-all (whatever escaped the exception
-handlers becomes a logged, clean 500), then metrics and one access-log line once it is answered.
+Every request, in this order: a request id (echoed as X-Request-ID), the API key check (401), then for the
+evaluate path a POST body declared JSON (415) and its whole body read, under max_body_bytes (413) and the
+process's budget of buffered body bytes (503 with Retry-After), and only then its in-flight slot (503 with
+Retry-After), so that a connection that is slow to send its body holds no slot (app/core/protocol.py
+closes it, 408, at GRADSERVE_BODY_TIMEOUT_S); a last-resort catch-all (whatever escaped the exception
+handlers becomes a logged, clean 500), then metrics and one access-log line once it is answered. The body
+read here is handed on in the scope (body.READ, which read_body returns), and to the router as the request's
+one `http.request` message; its bytes stay taken from the budget until the request is answered.
 
 `direct` routes (POST /v1/evaluate) are answered from here: their function gives the 200 body, which the
 front door writes itself (the headers the route's JSONBytes would send, then X-Request-ID), not through
@@ -23,11 +28,13 @@ import logging
 import random
 import re
 import time
+from types import SimpleNamespace
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.body import READ, BodyBudget, read_body
 from app.core.errors import OverCapacity, to_response
 from app.core.observability import _TAIL, Metrics, log_access
 from app.core.security import refusal
@@ -63,10 +70,12 @@ def _request_id(scope: Scope) -> str:
 class Front:
     """See the module. `keys`: the API keys (none: open); `limited`: path endings under the in-flight limit;
     `direct`: {path: (answer, the app's route of that path)} for POST requests served from here, where
-    `await answer(scope, receive)` gives the 200 body (JSON) or raises what errors.to_response maps."""
+    `await answer(scope, receive)` gives the 200 body (JSON) or raises what errors.to_response maps;
+    `max_body_bytes` and `bodies` (the process's BodyBudget): how a limited path's body is read."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics | None, log_access: bool, keys: list[str],
-                 in_flight: InFlight, limited: tuple[str, ...], direct: dict):
+                 in_flight: InFlight, limited: tuple[str, ...], direct: dict, max_body_bytes: int,
+                 bodies: BodyBudget):
         self.app = app
         self.metrics = metrics
         self.log_access = log_access
@@ -74,6 +83,8 @@ class Front:
         self.in_flight = in_flight
         self.limited = limited
         self.direct = direct
+        self.max_body_bytes = max_body_bytes
+        self.bodies = bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,10 +132,13 @@ class Front:
             if status:  # too late for a clean body: log, and let the connection close
                 log.error("error after the response started", exc_info=exc)
             else:
+                if "route" not in scope:  # refused before it was routed (413, 408, 503 of a limited path)
+                    scope["route"] = self._limited_route(scope["path"])
                 await to_response(exc)(scope, receive, send_wrapped)
         finally:
             elapsed = time.perf_counter() - t0
-            status = status or 500
+            # the connection's own answer (app/core/protocol.py: 408), where it answered in the app's place
+            status = scope.get("extensions", {}).get("gradserve.answered", status) or 500
             route = _route(scope)
             if m is not None:
                 m.serving -= 1
@@ -132,32 +146,58 @@ class Front:
             if self.log_access:
                 log_access(scope, route, status, elapsed, rid)
 
+    def _limited_route(self, path: str) -> SimpleNamespace | None:
+        """For the metrics and the access log, the route of a limited path refused before its route ran: the
+        path ending it matched, the template the router's route has."""
+        path = path.rstrip("/")
+        return next((SimpleNamespace(path=end) for end in self.limited if path.endswith(end)), None)
+
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The request answered through `send`; or, for a direct route, its 200 body, for the caller to write."""
         refused = refusal(scope, self.keys)
         if refused is not None:
             await refused(scope, receive, send)
             return None
+        post = scope["method"] == "POST"
         path = scope["path"]
-        limited = path.rstrip("/").endswith(self.limited)
-        f = self.in_flight
-        if limited:
-            if f.count >= f.limit:
-                exc = OverCapacity(f"the server is at capacity ({f.limit} evaluations in flight); retry later",
-                                   headers={"Retry-After": str(f.retry_after_s)})
-                await to_response(exc)(scope, receive, send)
-                return None
-            f.count += 1
+        if not path.rstrip("/").endswith(self.limited):
+            return await self._dispatch(scope, receive, send, post)
+        # The whole body first: a slot is taken only by a request that is complete.
+        budget = self.bodies
+        body = await read_body(scope, receive, self.max_body_bytes, budget, json_only=post)
         try:
-            direct = self.direct.get(path) if scope["method"] == "POST" and not scope.get("root_path") else None
-            if direct is None:
-                await self.app(scope, receive, send)
-                return None
-            scope["route"] = direct[1]
-            return await direct[0](scope, receive)
-        finally:
-            if limited:
+            f = self.in_flight
+            if f.count >= f.limit:
+                raise OverCapacity(f"the server is at capacity ({f.limit} evaluations in flight); retry later",
+                                   headers={"Retry-After": str(f.retry_after_s)})
+            f.count += 1
+            scope[READ] = body  # for read_body, the direct route's and the router's
+            try:
+                return await self._dispatch(scope, receive, send, post)
+            finally:
                 f.count -= 1
+        finally:
+            if len(body) > budget.free:
+                budget.give(budget.charge(len(body)))
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, post: bool) -> bytes | None:
+        direct = self.direct.get(scope["path"]) if post and not scope.get("root_path") else None
+        if direct is None:
+            await self.app(scope, _replay(scope.get(READ), receive) if READ in scope else receive, send)
+            return None
+        scope["route"] = direct[1]
+        return await direct[0](scope, receive)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the router's path of a request whose body the front door has read (a route other than
+    read_body may read it): the body, in one message; then the connection's own messages (a disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 def _route(scope: Scope) -> str:

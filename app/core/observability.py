@@ -148,11 +148,11 @@ class PlainCounter:
         self.counts: dict[tuple, list[float]] = {}  # label values -> [count, created]
         registry.register(self)
 
-    def inc(self, *labels) -> None:
+    def inc(self, *labels, by: float = 1.0) -> None:
         c = self.counts.get(labels)
         if c is None:
             c = self.counts[labels] = [0.0, time.time()]
-        c[0] += 1.0
+        c[0] += by
 
     def collect(self):
         m = Metric(self.name, self.doc, "counter")

@@ -9,8 +9,9 @@ from starlette.types import Scope
 
 from app.core.errors import error_response
 
-# Always open: the docs, the schema, the probes and the metrics (and the docs' static assets).
-OPEN_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/healthz", "/readyz",
+# Always open: the playground page, the docs, the schema, the probes and the metrics (and the pages' static
+# assets). The playground sends the key a user types into it with each of its API calls.
+OPEN_PATHS = frozenset({"/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/healthz", "/readyz",
                         "/metrics"})
 OPEN_PREFIXES = ("/static/",)
 

@@ -3,8 +3,12 @@
 Each worker is a fresh interpreter (never a fork: the server has threads, and CUDA does not survive a fork;
 nor multiprocessing's spawn, which re-runs the server's __main__ script in every child) that answers one
 call at a time over its own socket. A call past its deadline gets the worker SIGKILLed, reaped and replaced
-in the background; so does a worker that dies mid-call. Other calls go on meanwhile. This module imports
-neither FastAPI nor the engine, so a worker starts with only what `preload` names.
+in the background; so does a worker that dies mid-call, and one that dies while idle, as it dies: the event
+loop watches each worker's pidfd (Linux 5.3+), which turns readable when the process ends, so no request is
+sent to a dead worker (elsewhere, a call checks the worker it takes). Not its socket: uvloop's add_reader
+makes a descriptor non-blocking, and the blocking reads of the thread that waits for a reply then failed
+with EAGAIN on any reply longer than one read. Other calls go on meanwhile. This module imports neither
+FastAPI nor the engine, so a worker starts with only what `preload` names.
 """
 from __future__ import annotations
 
@@ -126,6 +130,13 @@ class Worker:
             self.conn = Connection(ours.detach())
         self.pid = self.proc.pid
         self.busy = False
+        self.idle = False  # in the pool's queue of idle workers
+        self.dead = False  # found dead while idle, and retired
+        self.watched = False  # its pidfd is on the event loop's watch
+        try:
+            self.pidfd: int | None = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # not Linux 5.3+: no watch
+            self.pidfd = None
         self._lock = threading.Lock()
         self._reaped = False
 
@@ -171,6 +182,8 @@ class Worker:
                 except subprocess.TimeoutExpired:  # unkillable (D state): left to subprocess's own reaping
                     log.error("compute worker %s did not die on SIGKILL", self.pid)
                 self.conn.close()
+                if self.pidfd is not None:  # off the loop's watch already (WorkerPool._unwatch)
+                    os.close(self.pidfd)
                 self._reaped = True
         return self.proc.returncode
 
@@ -211,7 +224,7 @@ class WorkerPool:
         self._workers.add(w)
         ready = not self._closed and await anyio.to_thread.run_sync(w.wait_ready, self.start_timeout)
         if ready and not self._closed:
-            self._idle.put_nowait(w)
+            self._put_idle(w)
             return
         await anyio.to_thread.run_sync(w.kill)
         self._workers.discard(w)
@@ -228,8 +241,45 @@ class WorkerPool:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _put_idle(self, w: Worker) -> None:
+        w.idle = True
+        self._idle.put_nowait(w)
+        if not w.watched and w.pidfd is not None:  # watched from its first idle moment to its retirement
+            try:
+                asyncio.get_running_loop().add_reader(w.pidfd, self._exited, w)
+                w.watched = True
+            except (NotImplementedError, OSError):  # a loop without add_reader: found at its next call
+                pass
+
+    def _take_idle(self, w: Worker) -> None:
+        w.idle = False
+
+    def _unwatch(self, w: Worker) -> None:
+        if w.watched:
+            w.watched = False
+            try:
+                asyncio.get_running_loop().remove_reader(w.pidfd)
+            except (NotImplementedError, OSError, ValueError):
+                pass
+
+    def _exited(self, w: Worker) -> None:
+        """Its pidfd turned readable: the process ended. An idle worker is retired now; a busy one by its
+        caller, who sees the end of its socket."""
+        self._unwatch(w)
+        if w.idle and not w.dead:
+            self._take_idle(w)
+            self._found_dead(w)
+
+    def _found_dead(self, w: Worker) -> None:
+        w.dead = True
+        log.warning("compute worker %s died while idle (exit code %s); replacing it", w.pid, w.exitcode)
+        task = asyncio.get_running_loop().create_task(self._retire(w))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _retire(self, w: Worker) -> int | None:
         self._workers.discard(w)
+        self._unwatch(w)
         code = await anyio.to_thread.run_sync(w.kill)
         self.restarts += 1
         if not self._closed:
@@ -240,10 +290,18 @@ class WorkerPool:
         if self._closed or self._idle is None:
             raise PoolClosed("the worker pool is not running")
         deadline = time.monotonic() + timeout
-        try:
-            w = await asyncio.wait_for(self._idle.get(), timeout)
-        except TimeoutError:
-            raise WorkerTimeout(f"no compute worker became free within {timeout:g} s", waited=True) from None
+        while True:
+            try:
+                w = await asyncio.wait_for(self._idle.get(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise WorkerTimeout(f"no compute worker became free within {timeout:g} s", waited=True) \
+                    from None
+            if w.dead:  # retired by the watch while it waited in the queue
+                continue
+            self._take_idle(w)
+            if w.exitcode is None:
+                break
+            self._found_dead(w)  # died just now, before the watch saw it
         w.busy = True
         try:
             reply = await anyio.to_thread.run_sync(w.call, fn, args, deadline)
@@ -254,9 +312,10 @@ class WorkerPool:
         kind = reply[0]
         if kind in ("ok", "raised"):
             if self._closed:
+                self._unwatch(w)
                 await anyio.to_thread.run_sync(w.stop)
             else:
-                self._idle.put_nowait(w)
+                self._put_idle(w)
             if kind == "ok":
                 return reply[1]
             exc, tb = reply[1], reply[2]
@@ -273,7 +332,7 @@ class WorkerPool:
             "size": self.size,
             "alive": sum(w.is_alive() for w in workers),
             "busy": sum(w.busy for w in workers),
-            "idle": self._idle.qsize() if self._idle is not None else 0,
+            "idle": sum(w.idle and not w.dead for w in workers),
             "restarts": self.restarts,
             "processes": [{"pid": w.pid, "busy": w.busy} for w in workers],
         }
@@ -283,8 +342,13 @@ class WorkerPool:
         self._closed = True
         idle = []
         while self._idle is not None and not self._idle.empty():
-            idle.append(self._idle.get_nowait())
+            w = self._idle.get_nowait()
+            if not w.dead:
+                self._take_idle(w)
+                idle.append(w)
         others = [w for w in self._workers if w not in idle]
+        for w in self._workers:
+            self._unwatch(w)
 
         def stop_all():
             for w in idle:

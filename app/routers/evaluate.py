@@ -13,13 +13,16 @@ from app.schemas import ErrorResponse, EvaluateResponse
 router = APIRouter(prefix="/v1", tags=["evaluate"])
 
 _ERRORS = {
+    408: "The body did not arrive within GRADSERVE_BODY_TIMEOUT_S; the connection is closed.",
     413: "Over a configured limit: body size, elements of one tensor or of all tensors, number of ops.",
     422: "Invalid request: schema, unknown field, ragged data, unknown op or name, duplicate name, bad "
          "argument, or an error PyTorch itself raises for this program (`type` is PyTorch's exception "
          "class, `msg` its message, `loc` the entry).",
+    415: "The body is not sent as `Content-Type: application/json`.",
     500: "A compute worker died while running the request (it is replaced; retrying is safe), or an internal "
          "error.",
-    503: "`device: \"cuda\"` where no CUDA backend is available, or over capacity (with Retry-After).",
+    503: "`device: \"cuda\"` where no CUDA backend is available, or over capacity: evaluations in flight or "
+         "buffered body bytes (with Retry-After).",
     504: "The computation ran past the time limit and was stopped.",
 }
 

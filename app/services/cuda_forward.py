@@ -5,6 +5,12 @@ GRADSERVE_CUDA_WORKER_URL over HTTP, with one shared httpx.AsyncClient (keep-ali
 forwarded as the client sent it, bytes spliced only to force `"device": "cuda"`; the worker's response
 bytes come back as they are. A worker that cannot be reached, or answers 5xx (other than 504), raises
 `CudaWorkerUnavailable`; the caller turns that into a 503 (`cuda`) or a CPU fallback (`auto`).
+
+A worker that accepts the request and then says nothing (frozen: stopped, swapping, a hung driver) is down
+too, found within about twice GRADSERVE_CUDA_WORKER_TIMEOUT_S rather than at the time limit: while a
+request waits longer than that, the worker's /healthz is asked (one probe at a time for all waiting
+requests), and a worker that does not answer it within that time fails the request. A slow computation on
+a live worker is not cut short: its /healthz answers while it computes.
 """
 from __future__ import annotations
 
@@ -53,10 +59,18 @@ def force_cuda(body: bytes, doc: dict) -> bytes:
 
 
 class CudaForwarder:
-    def __init__(self, url: str, timeout_s: float, retry_s: float):
+    """`answer_s`: GRADSERVE_CUDA_WORKER_TIMEOUT_S (from the environment where not given)."""
+
+    def __init__(self, url: str, timeout_s: float, retry_s: float, answer_s: float | None = None):
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.retry_s = retry_s
+        if answer_s is None:
+            from app.core.config import get_settings  # noqa: PLC0415
+
+            answer_s = get_settings().cuda_worker_timeout_s
+        self.answer_s = answer_s
+        self._liveness: asyncio.Future | None = None  # the probe in flight, shared by waiting requests
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.last_ok_at: float | None = None
@@ -71,7 +85,7 @@ class CudaForwarder:
         if self._client is None or self._loop is not loop:
             self._client = httpx.AsyncClient(
                 base_url=self.url,
-                timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 5.0)),
+                timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, self.answer_s)),
                 limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=30.0),
             )
             self._loop = loop
@@ -104,11 +118,10 @@ class CudaForwarder:
         when it is unreachable or failing. `timeout`: what is left of the time limit (TimeoutError past
         it)."""
         client = self._get_client()
+        post = asyncio.ensure_future(client.post("/v1/evaluate", content=force_cuda(body, doc),
+                                                 headers={"content-type": "application/json"}))
         try:
-            r = await asyncio.wait_for(
-                client.post("/v1/evaluate", content=force_cuda(body, doc),
-                            headers={"content-type": "application/json"}),
-                timeout)
+            r = await self._answer(post, timeout)
         except httpx.TimeoutException as e:
             raise self._failed(f"{self.url} timed out ({type(e).__name__})") from None
         except httpx.HTTPError as e:
@@ -125,9 +138,42 @@ class CudaForwarder:
         headers = {"retry-after": r.headers["retry-after"]} if "retry-after" in r.headers else None
         raise ForwardedError(r.status_code, error, headers)
 
-    async def probe(self, timeout: float = 2.0) -> dict:
+    async def _answer(self, post: asyncio.Future, timeout: float) -> httpx.Response:
+        """The worker's response to `post`, within `timeout` (TimeoutError past it); CudaWorkerUnavailable
+        as soon as the worker, asked while the request waits, is found not to answer at all."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        try:
+            while not post.done():
+                left = end - loop.time()
+                if left <= 0:
+                    raise TimeoutError
+                await asyncio.wait((post,), timeout=min(self.answer_s, left))
+                if not post.done() and not await self._alive():
+                    raise self._failed(f"{self.url} did not answer within {self.answer_s:g} s "
+                                       "(cuda_worker_timeout_s)")
+            return post.result()
+        finally:
+            if not post.done():
+                post.cancel()
+
+    async def _alive(self) -> bool:
+        """Whether the worker's /healthz answers within answer_s; one probe at a time, shared."""
+        if self._liveness is None or self._liveness.done():
+            self._liveness = asyncio.ensure_future(self._healthz())
+        return await asyncio.shield(self._liveness)
+
+    async def _healthz(self) -> bool:
+        try:
+            r = await asyncio.wait_for(self._get_client().get("/healthz", timeout=self.answer_s), self.answer_s)
+            return r.status_code == 200
+        except (httpx.HTTPError, TimeoutError):
+            return False
+
+    async def probe(self, timeout: float | None = None) -> dict:
         """The worker's state for /readyz: asks its /readyz (briefly)."""
         out: dict = {"url": self.url}
+        timeout = self.answer_s if timeout is None else timeout
         try:
             r = await asyncio.wait_for(self._get_client().get("/readyz", timeout=timeout), timeout + 0.5)
             out["reachable"] = True

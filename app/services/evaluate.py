@@ -38,21 +38,31 @@ from app.core.errors import (
     validation_errors,
 )
 from app.core.workers import WorkerPool, WorkerTimeout
-from app.schemas import EvaluateRequest
+from app.schemas import EvaluateRequest, FunctionalRequest, GradcheckRequest
 from app.services import engine as eng
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 
 log = logging.getLogger("gradserve")
+# Bodies with an expression are planned on the event loop up to this size (~100 ops of parsing, a few ms);
+# a longer one is parsed in a thread, as a large body is.
+LOOP_MAX_EXPRESSION_BYTES = 1024
+
+_TRANSFORM_MODELS = {"functional": FunctionalRequest, "gradcheck": GradcheckRequest}
+
+# A cancelled thread stops at its next check: between two ops, or in a long kernel's loop; one NumPy call is at
+# most max_op_flops. A worker is killed this long after the deadline, should its own stop not come first.
+_STOP_GRACE_S = 2.0
+_KILL_GRACE_S = 0.5
 
 
-def check_envelope(doc, max_ops: int) -> None:
+def check_envelope(doc, max_ops: int, model=EvaluateRequest) -> None:
     """Schema of the request (not of tensor data: the engine reads that once, itself)."""
     if isinstance(doc, dict) and isinstance(ops := doc.get("ops"), list) and len(ops) > max_ops:
         # Before Pydantic walks them all.
         raise OpsLimitExceeded(f"the request has {len(ops)} ops, over the limit max_ops={max_ops}",
                                ["body", "ops"])
     try:
-        EvaluateRequest.model_validate(doc)
+        model.model_validate(doc)
     except ValidationError as e:
         errors = e.errors(include_url=False, include_input=False)
         raise SchemaError(validation_errors(errors, ("body",))) from None
@@ -78,7 +88,9 @@ class EvaluateService:
         self.pool = pool
         self._metrics = metrics  # app.core.observability.Metrics (placements counted there), or None
         self.limits: eng.LimitsTuple = (settings.max_tensor_elements, settings.max_total_elements,
-                                        settings.max_ops)
+                                        settings.max_ops, settings.max_request_bytes, settings.max_flops,
+                                        settings.max_op_flops, settings.max_response_bytes)
+        eng.set_process_limit(settings.max_process_bytes)
         eng.configure_plans(settings.plan_cache_entries)
         url = (settings.cuda_worker_url or "").strip()
         self.forwarder = (CudaForwarder(url, settings.time_limit_s, settings.cuda_worker_retry_s)
@@ -130,30 +142,130 @@ class EvaluateService:
 
     async def evaluate(self, body: bytes) -> bytes:
         """The response document, encoded; raises the errors that errors.to_response maps."""
-        if len(body) <= self.settings.loop_max_body_bytes:  # small: parsed and planned here, on the loop
-            out = self._inline(body, on_loop=True)
+        deadline = time.monotonic() + self.settings.time_limit_s
+        size = len(body)
+        # small: parsed and planned here, on the loop; but an expression's parse costs ~40 us an op
+        if size <= self.settings.loop_max_body_bytes and (size <= LOOP_MAX_EXPRESSION_BYTES
+                                                          or b'"expression"' not in body):
+            out = self._inline(body, deadline, on_loop=True)
             placement = "loop"
             if not isinstance(out, bytes):
-                out, placement = await self._evaluate(body, out)
+                out, placement = await self._evaluate(body, deadline, out)
         else:
-            out, placement = await self._evaluate(body)
+            out, placement = await self._evaluate(body, deadline)
         m = self._metrics
         if m is not None:
             m.placements.inc(placement)
         return out
 
-    async def _evaluate(self, body: bytes, plan: Plan | None = None) -> tuple[bytes, str]:
+    # ----- POST /v1/functional, /v1/gradcheck -----
+
+    async def transform(self, kind: str, body: bytes) -> bytes:
+        """A transform request's response, encoded (kind "functional" or "gradcheck"; engine.program.transforms):
+        parsed, checked and run in a thread under the thread's caps, and where it passes them (engine Spill) in a
+        compute worker, within the time limit. Never on the event loop: what a transform costs is known only as
+        it runs (a Jacobian is a backward pass per output element). `device: "cuda"` runs in a compute worker on
+        CuPy where this server has one, else 503 (the CUDA worker forwards POST /v1/evaluate only)."""
+        deadline = time.monotonic() + self.settings.time_limit_s
+        s = self.settings
+
+        def first(budget):
+            doc = parse_doc(body)
+            check_duplicate_keys(body, doc)
+            check_envelope(doc, s.max_ops, _TRANSFORM_MODELS[kind])
+            extra = None
+            if doc.get("device") == "cuda":
+                in_process, why = self.cuda_in_process()
+                if in_process:
+                    return "cupy", None
+                if not s.accept_cuda_on_cpu:
+                    raise DeviceUnavailable(f"device 'cuda' was requested but no CUDA backend is available ({why}); "
+                                            f"POST /v1/{kind} runs on CUDA only in this server's compute workers",
+                                            ["body", "device"])
+                extra = {"device": "cuda"}  # TESTING ONLY: NumPy stands in for CUDA
+            try:
+                return eng.transform_json(kind, doc, self.limits, budget, extra)
+            except eng.Spill:  # past the thread's caps (there is a pool): a worker runs it
+                return "numpy", extra
+
+        out = await self._in_thread(first, deadline, self._budget(deadline, "thread"))
+        placement = "thread"
+        if not isinstance(out, bytes):
+            backend, extra = out
+            out = await self._in_worker(eng.transform_body, kind, body, self.limits, backend, deadline,
+                                        s.max_process_bytes, extra, deadline=deadline)
+            placement = "worker"
+        if self._metrics is not None:
+            self._metrics.placements.inc(placement)
+        return out
+
+    # ----- POST /v1/evaluate/batch: documents of one structure together -----
+
+    def vectorizes(self, doc: dict) -> bool:
+        """Whether a document would run on the CPU here, where the vectorized path runs (never for CUDA)."""
+        device = doc.get("device", "auto")
+        return device == "cpu" or (device == "auto" and self.forwarder is None and not self.cuda_in_process()[0])
+
+    def chunk_size(self, program, n: int) -> int:
+        """How many documents of a program run in one vectorized call: all n, up to 1,024, as long as together
+        they stay under what one thread-run request may cost (the offload thresholds: past them a request goes
+        to a worker, which a vectorized run does not); 0 where one document alone is past them."""
+        s = self.settings
+        peak, flops = program.cost
+        return min(n, 1024, int(s.offload_min_flops // max(flops, 1.0)), s.offload_min_bytes // max(peak, 1))
+
+    async def evaluate_vectorized(self, program, arrays: list) -> list[bytes] | None:
+        """Documents of one lowered program (their leaf arrays) answered by one call of its function over their
+        stacked values (engine.program.batch), in a thread within the time limit: each document's response, as
+        its own evaluation would write it; None where the program does not vectorize."""
+        deadline = time.monotonic() + self.settings.time_limit_s
+        out = await self._in_thread(lambda b: eng.evaluate_vectorized(program, arrays, b), deadline,
+                                    eng.make_budget(self.limits, deadline))
+        if out is not None and self._metrics is not None:
+            self._metrics.placements.inc("vectorized", by=len(out))
+        return out
+
+    async def _in_worker(self, fn, *args, deadline: float):
+        """fn(*args) in a compute worker, which stops itself at the deadline (its budget) and is killed a little
+        later should one NumPy call overrun it."""
+        limit = self.settings.time_limit_s
+        try:
+            return await self.pool.run(fn, *args, timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S)
+        except WorkerTimeout as e:
+            if e.waited:
+                raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "
+                                     "(time_limit_s)") from None
+            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
+                                 "and was stopped") from None
+
+    def _budget(self, deadline: float, tier: str):
+        """The engine budget of a run on the loop, in a thread, or in a worker: the limits and the deadline,
+        and the caps of that tier, past which the run stops (engine.budget.Spill) before it pays for more and
+        the request goes to the next tier. The loop runs only what its caps let through; a thread spills to a
+        worker where there is a pool."""
+        s = self.settings
+        pool = self.pool is not None
+        if tier == "loop":
+            return eng.make_budget(self.limits, deadline, s.loop_max_flops, s.loop_max_elements * 8, spill_ops=pool)
+        if tier == "thread" and pool:
+            return eng.make_budget(self.limits, deadline, s.offload_min_flops, s.offload_min_bytes, spill_ops=True)
+        return eng.make_budget(self.limits, deadline)
+
+    async def _evaluate(self, body: bytes, deadline: float, plan: Plan | None = None) -> tuple[bytes, str]:
         """(response, placement) of a body planned on the loop (`plan`), or of a large one, planned here."""
         limit = self.settings.time_limit_s
-        deadline = time.monotonic() + limit  # the planning on the loop took microseconds
         if plan is None:
-            plan = await self._in_thread(self._inline, body, limit=limit)
+            plan = await self._in_thread(lambda b: self._inline(body, deadline, budget=b), deadline,
+                                         self._budget(deadline, "thread"))
             if isinstance(plan, bytes):
                 return plan, "thread"
         if plan.kind == "thread":
-            return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra or None, plan.hit,
-                                         plan.settled, limit=max(deadline - time.monotonic(), 0.001),
-                                         total=limit), "thread"
+            out = await self._in_thread(
+                lambda b: eng.evaluate_json(plan.doc, self.limits, plan.extra or None, plan.hit, plan.settled, b),
+                deadline, self._budget(deadline, "thread"))
+            if isinstance(out, bytes):
+                return out, "thread"
+            plan = Plan("pool", plan.doc, plan.device, "numpy", True, plan.extra)  # it spilled
         if plan.kind == "forward":
             try:
                 left = max(deadline - time.monotonic(), 0.001)
@@ -169,32 +281,60 @@ class EvaluateService:
                 log.warning("CUDA worker failed (%s); running an 'auto' request on the CPU", e)
                 plan = self._cpu_fallback(plan, f"cuda worker unreachable: {e}; ran on cpu")
                 if not plan.cpu_offload or self.pool is None:
-                    left = max(deadline - time.monotonic(), 0.001)
-                    return await self._in_thread(eng.evaluate_json, plan.doc, self.limits, plan.extra,
-                                                 limit=left, total=limit), "thread"
-        # The worker parses the raw body again (orjson, fast) rather than being sent a pickled dict.
-        try:
-            return await self.pool.run(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
-                                       self.settings.plan_cache_entries,
-                                       timeout=max(deadline - time.monotonic(), 0.001)), "worker"
-        except WorkerTimeout as e:
-            if e.waited:
-                raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "
-                                     "(time_limit_s)") from None
-            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
-                                 "and was stopped") from None
+                    out = await self._in_thread(
+                        lambda b: eng.evaluate_json(plan.doc, self.limits, plan.extra, budget=b), deadline,
+                        self._budget(deadline, "thread"))
+                    if isinstance(out, bytes):
+                        return out, "thread"
+        # The worker parses the raw body again (orjson, fast) rather than being sent a pickled dict. It stops
+        # itself at the deadline (its budget); it is killed a little later should one NumPy call overrun it.
+        s = self.settings
+        return await self._in_worker(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
+                                     s.plan_cache_entries, deadline, s.max_process_bytes, deadline=deadline), "worker"
 
-    async def _in_thread(self, fn, *args, limit: float, total: float | None = None):
-        total = limit if total is None else total
-        try:
-            with anyio.fail_after(limit):
-                return await anyio.to_thread.run_sync(lambda: fn(*args), abandon_on_cancel=True)
-        except TimeoutError:
-            # The estimate called this cheap, so it ran inline, where it cannot be stopped: it is left to
-            # finish in its thread. Worth knowing: the estimate needs a better rule for this program.
-            log.warning("an inline evaluation ran past the time limit of %g s; its thread runs on", total)
-            raise ComputeTimeout(f"the computation ran past the time limit of {total:g} s (time_limit_s)") \
-                from None
+    async def _in_thread(self, fn, deadline: float, budget):
+        """fn(budget) in a thread, until the deadline. Past it the budget is cancelled, so the computation
+        stops at its next check (between ops, inside long kernels' loops), and this waits for the thread to
+        end before answering 504: the request's in-flight slot is held for as long as its thread runs. A run
+        that spilled (engine.budget.Spill: past the thread's caps) gives None: it belongs in a worker."""
+        limit = self.settings.time_limit_s
+        result: list = []
+        done = anyio.Event()
+
+        def call():
+            try:
+                return ("ok", fn(budget))
+            except eng.Spill:
+                return ("spill",)
+
+        async def runner():
+            try:
+                result.append(await anyio.to_thread.run_sync(call, abandon_on_cancel=True))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller below
+                result.append(("raised", e))
+            finally:
+                done.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(runner)
+            with anyio.move_on_after(max(deadline - time.monotonic(), 0.0)):
+                await done.wait()
+            if not done.is_set():
+                budget.cancel()
+                with anyio.move_on_after(_STOP_GRACE_S):
+                    await done.wait()
+                if not done.is_set():  # one NumPy call past the grace: leave it, answer now
+                    log.error("an evaluation did not stop within %g s of its cancellation; its thread runs on",
+                              _STOP_GRACE_S)
+                    tg.cancel_scope.cancel()
+                raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
+                                     "and was stopped")
+        kind = result[0][0]
+        if kind == "ok":
+            return result[0][1]
+        if kind == "spill":
+            return None
+        raise result[0][1]
 
     @staticmethod
     def _cpu_fallback(plan: Plan, note: str) -> Plan:
@@ -205,20 +345,29 @@ class EvaluateService:
         return (cost.get("flops", 0) <= s.loop_max_flops and cost.get("elements", 0) <= s.loop_max_elements
                 and len(doc.get("ops", ())) <= 64)
 
-    def _inline(self, body: bytes, on_loop: bool = False) -> bytes | Plan:
+    def _inline(self, body: bytes, deadline: float, on_loop: bool = False, budget=None) -> bytes | Plan:
         """Parse, check, estimate, and evaluate when cheap and on the CPU: the response; else the Plan.
-        On the event loop (a small body) it evaluates only a tiny program, and plans a thread otherwise."""
+        On the event loop (a small body) it evaluates only what the loop's budget lets through (a program
+        that passes it spills, and a thread runs it); in a thread, under `budget`, which spills to a worker."""
         doc = parse_doc(body)
+        expression = type(doc) is dict and "expression" in doc
+        if expression:  # from here on, the ops it means; duplicate keys checked first, on the text it came from
+            check_duplicate_keys(body, doc)
+            doc = eng.expand(doc, self.limits)
         # A request shaped like one that ran before (engine PlanCache): its schema, duplicate keys and cost
         # were settled then, as its colon count, for the same structure, says (body.colons_known).
         hit = eng.lookup(doc, self.limits)
         notes = hit[1].notes if hit is not None and hit[1] is not None else None
         if notes is None or not colons_known(body, notes.get("colons", -1)):
             notes = None
-            check_duplicate_keys(body, doc)
+            if not expression:
+                check_duplicate_keys(body, doc)
             check_envelope(doc, self.settings.max_ops)
         elif on_loop and notes.get("route") is self._on_loop:  # decided below for this structure before
-            return eng.evaluate_json(doc, self.limits, None, hit, None)
+            try:
+                return eng.evaluate_json(doc, self.limits, None, hit, None, self._budget(deadline, "loop"))
+            except eng.Spill:
+                return Plan("thread", doc, doc.get("device", "auto"), hit=hit)
         device = doc.get("device", "auto")
         s = self.settings
         in_process, why = self.cuda_in_process() if device != "cpu" else (False, "")
@@ -261,4 +410,12 @@ class EvaluateService:
             return Plan("thread", doc, device, extra=extra, hit=hit, settled=settled)
         if settled is not None and on_loop and not extra and (device == "cpu" or not (in_process or forward)):
             settled["route"] = self._on_loop  # nothing above depended on more than structure and settings
-        return eng.evaluate_json(doc, self.limits, extra or None, hit, settled)
+        if on_loop:
+            try:
+                return eng.evaluate_json(doc, self.limits, extra or None, hit, settled, self._budget(deadline, "loop"))
+            except eng.Spill:  # past the loop's caps, found before the op that would pass them ran
+                return Plan("thread", doc, device, extra=extra, hit=hit)
+        try:
+            return eng.evaluate_json(doc, self.limits, extra or None, hit, settled, budget)
+        except eng.Spill:  # past the thread's caps (there is a pool): a worker runs it
+            return Plan("pool", doc, device, "numpy", True, extra)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 import threading
 import weakref
 
+from engine import budget as _budget
 from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError, shape_str
 
 # engine.tensor imports this module, so the Tensor class is handed over once it exists (_bind, at the end of
@@ -83,6 +85,21 @@ class enable_grad(_GradModeContext):  # noqa: N801
     mode = True
 
 
+# ----- anomaly mode -----
+
+
+class _Anomaly(threading.local):
+    enabled = False
+    check_nan = True
+
+
+anomaly = _Anomaly()
+
+
+def anomaly_enabled() -> bool:
+    return anomaly.enabled
+
+
 # ----- nodes -----
 
 _seq = itertools.count()
@@ -143,29 +160,69 @@ def accumulate_into(var, new, create_graph):
         # A new Tensor object either way (never one that another leaf's .grad may also be); under
         # create_graph a differentiable gradient is copied into it as torch's clone_obey_contract does
         # (new_empty_strided(...).copy_(grad)): grad_fn CopyBackwards.
-        var._grad = _copy_backwards(new) if create_graph and new.requires_grad else new.detach()
+        if create_graph and new.requires_grad:
+            var._grad = _copy_backwards(new)
+        else:
+            var._grad = Tensor._make(_own(new._data))
     elif create_graph:
         var._grad = old + new
     else:
-        # The same Tensor object is updated, as torch's in-place accumulation is: references that a
-        # caller holds to `.grad` see the sum. The array is replaced, never mutated, so a gradient
-        # buffer shared with another leaf (add's backward hands the same one to both) stays intact.
-        old._data = old._data + new._data
+        # The same Tensor object is updated in place, as torch's accumulation is: references to `.grad` (a
+        # program's `grad` op, a view of it) see the sum, and its version counter moves. The buffer is the
+        # grad's own (_own made it so), never one shared with another leaf's gradient.
+        d = old._data
+        if d.flags.writeable and d.base is None and d.shape == new._data.shape and d.dtype == new._data.dtype:
+            d += new._data
+        else:
+            old._data = d + new._data
+        if old._vc is not None:
+            old._vc.version += 1
+
+
+def _own(arr):
+    """The gradient buffer itself where nothing else holds it (torch steals it then), else a copy of it, so that
+    an in-place change of one leaf's .grad never reaches another's (add's backward hands one buffer to both)."""
+    # references: the one Tensor that holds it, this frame's argument and getrefcount's own (three, measured
+    # on CPython 3.11-3.13); any more is another holder
+    if arr.base is None and arr.flags.writeable and sys.getrefcount(arr) <= 3:
+        return arr
+    return arr.copy()
+
+
+def note_output_storage(node, nr, storage, tensor) -> None:
+    """A node's output `nr` (`tensor`) now has a Storage (it was aliased, or is being modified in place): if
+    the node saved those values for its backward, its backward checks them against this counter."""
+    saved = getattr(node, "_saved", None)
+    if saved and ("result" if nr == 0 else f"result{nr}") in saved:
+        saved[("out", nr)] = (storage, storage.version, weakref.ref(tensor))
 
 
 class CopyBackwards(Node):
-    """grad_fn of `empty.copy_(src)`: edges (None for the overwritten tensor, src); passes the gradient to src."""
+    """grad_fn of `self.copy_(src)`: edges (the overwritten tensor's history, src); zeros for the overwritten
+    tensor, the gradient for src, summed to src's shape where it was broadcast and cast to its dtype."""
 
-    __slots__ = ()
+    __slots__ = ("src_meta",)
 
     def apply(self, grads, create_graph):
-        return [None, grads[0]]
+        g = grads[0]
+        first = None
+        if self.next_functions[0][0] is not None:
+            from engine.ops.factory import zeros_like  # noqa: PLC0415
+
+            first = zeros_like(g)
+        shape, dt = self.src_meta
+        if g._data.shape != shape or g._data.dtype != dt:
+            from engine.ops.registry import _conform  # noqa: PLC0415
+
+            g = _conform(g, (shape, dt), not create_graph)
+        return [first, g]
 
 
 def _copy_backwards(src):
 
     node = CopyBackwards()
     node.next_functions = ((None, 0), edge_of(src))
+    node.src_meta = (src._data.shape, src._data.dtype)
     node._seq = next(_seq)
     node._retained = None
     node._pre_hooks = None
@@ -245,7 +302,7 @@ def _root_grads(tensors, grad_tensors, create_graph):
 def dependencies(roots):
     """Every node reachable from `roots` with the number of edges into it from reachable nodes (0 for the
     roots), and the order the traversal found them in (an explicit stack: a chain of 100,000 ops must not
-    hit recursion). run_backward counts with it, and so does engine.lower, which writes its schedule down."""
+    hit recursion). run_backward counts with it, and so does engine.program.lower, which writes its schedule down."""
     deps = {}
     order = []
     stack = list(roots)
@@ -321,6 +378,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             heapq.heappush(ready, (-node._seq, next(tie), node))
 
     heappush, heappop = heapq.heappush, heapq.heappop
+    bud = _budget._local.budget
     prev_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
     try:
@@ -329,6 +387,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             grads = buffers.pop(node, None)
             if grads is None:
                 grads = [None] * node.num_outputs
+            if bud is not None:
+                _charge_node(bud, node, grads)
             if node._pre_hooks:
                 for h in node._pre_hooks:
                     r = h(grads)
@@ -355,9 +415,13 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             if type(node) is AccumulateGrad:
                 if accumulate and grads[0] is not None:
                     accumulate_into(node.variable, grads[0], create_graph)
+                    if bud is not None:
+                        bud.track(node.variable._grad._data)
                 continue
             if grads[0] is None and (len(grads) == 1 or all(g is None for g in grads)):
                 out = [None] * len(node.next_functions)
+            elif anomaly.enabled:
+                out = _apply_anomalous(node, grads, create_graph)
             else:
                 out = node.apply(grads, create_graph)
             if not retain_graph:
@@ -403,6 +467,83 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     return results
 
 
+def _apply_anomalous(node, grads, create_graph):
+    """node.apply under anomaly mode: an error is preceded by torch's warning naming the node, and an output
+    holding NaN fails (check_nan), as torch's engine does."""
+    import warnings  # noqa: PLC0415
+
+    try:
+        out = node.apply(grads, create_graph)
+        if anomaly.check_nan:
+            for i, g in enumerate(out):
+                if g is not None and g._data.dtype.kind == "f" and g._data.size and _isnan_any(g._data):
+                    raise TorchRuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+    except Exception:
+        warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the error:",
+                      UserWarning, stacklevel=2)
+        raise
+    return out
+
+
+def _isnan_any(a):
+    import numpy as np  # noqa: PLC0415
+
+    return bool(np.isnan(a).any())
+
+
+class set_detect_anomaly:  # noqa: N801 - torch's name
+    """torch.autograd.set_detect_anomaly(mode, check_nan=True): on from the call, restored on leaving a `with`."""
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self.prev = (anomaly.enabled, anomaly.check_nan)
+        anomaly.enabled, anomaly.check_nan = bool(mode), bool(check_nan)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        anomaly.enabled, anomaly.check_nan = self.prev
+        return False
+
+
+class detect_anomaly:  # noqa: N801 - torch's name
+    """torch.autograd.detect_anomaly(check_nan=True): a context that turns anomaly mode on, with torch's warning."""
+
+    def __init__(self, check_nan: bool = True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        import warnings  # noqa: PLC0415
+
+        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should only be "
+                      "enabled for debugging.", UserWarning, stacklevel=2)
+        self.prev = (anomaly.enabled, anomaly.check_nan)
+        anomaly.enabled, anomaly.check_nan = True, self.check_nan
+        return self
+
+    def __exit__(self, *exc):
+        anomaly.enabled, anomaly.check_nan = self.prev
+        return False
+
+
+def is_anomaly_enabled() -> bool:
+    return anomaly.enabled
+
+
+def _charge_node(bud, node, grads):
+    """Charge a node's backward before it runs (engine.budget): an op node's from its entry's rule (what its
+    forward's charge left on it), any other node's as twice the gradients it receives, plus one pass over them."""
+    cost = getattr(node, "_bwd", None)
+    if cost is not None:
+        bud.charge(cost[0], cost[1], type(node).__name__)
+        return
+    n = 0
+    for g in grads:
+        if g is not None:
+            n += g._data.nbytes
+    bud.charge(2 * n, n, type(node).__name__)
+
+
 def _has_needed_child(node, needed):
     return any(n is not None and id(n) in needed for n, _ in node.next_functions)
 
@@ -443,11 +584,14 @@ def _needed_nodes(order, capture_nodes):
     return needed
 
 
+_fw_levels = 0  # threads with a forward-AD level entered (engine.autograd.forward_ad keeps it)
+
+
 def _add(a, b):
     if a._data.shape != b._data.shape:
         return a + b  # broadcasting sum; shapes are validated by the caller
 
-    if a.requires_grad or b.requires_grad:
+    if a.requires_grad or b.requires_grad or _fw_levels:  # (a tangent propagates through the op)
         return a + b
     return Tensor._make(a._data + b._data)
 
@@ -504,10 +648,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         )
     if allow_unused is None:
         allow_unused = materialize_grads
-    res = run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs, accumulate=False,
-                       allow_unused=allow_unused)
+    if is_grads_batched:
+        from engine.autograd.batched import run_backward_batched  # noqa: PLC0415
+
+        res = run_backward_batched(outputs, gos, retain_graph, create_graph, inputs, allow_unused)
+    else:
+        res = run_backward(outputs, gos, retain_graph, create_graph, inputs=inputs, accumulate=False,
+                           allow_unused=allow_unused)
     if materialize_grads:
         from engine.ops.factory import zeros_like  # noqa: PLC0415
 
         res = [zeros_like(x) if r is None else r for x, r in zip(inputs, res)]
     return tuple(res)
+
+
+from engine.autograd import function  # noqa: E402, F401
+from engine.autograd.function import Function, once_differentiable  # noqa: E402, F401 - torch.autograd's names

@@ -1,17 +1,15 @@
-"""Convolution and 2-d pooling: conv1d / conv2d (torch's `convolution` op, ConvolutionBackward0), max_pool2d
-(MaxPool2DWithIndicesBackward0) and avg_pool2d (AvgPool2DBackward0).
+"""Convolution: conv1d / conv2d (torch's `convolution` op, ConvolutionBackward0). Its catalog also lists the
+2-d pooling of engine/ops/pool.py (max_pool2d, avg_pool2d).
 
-Forwards are im2col: a strided window view of the padded input and one batched matmul per group. Backwards are
-engine ops whose own backwards close the loop, so grad-of-grad works to any order:
+Convolutions are im2col (a strided window view of the padded input copied into columns, one batched matmul per
+group) while that buffer is small (_IM2COL_MAX, or 4x the input and output); past it, in tiles of output rows;
+where one row's columns are past it, a loop over the kernel offsets (one matmul of a strided slice each). So
+memory stays near the input and output sizes at any kernel size; every loop checks the request's deadline.
+Backwards are engine ops whose own backwards close the loop, so grad-of-grad works to any order:
 
     convolution(x, w, b)  -> convolution_backward(g, x, w)  (ConvolutionBackwardBackward0, 3 outputs)
     convolution_backward  -> d/dg: convolution(ggI, w) + convolution(x, ggW); d/dx, d/dw: convolution_backward
                              with ggW / ggI  (as <gg, d y> = <g, C(ggI, w) + C(x, ggW)>, C bilinear)
-    max_pool2d_with_indices -> ..._backward (scatter by indices) <-> max_pool_double_backward (gather)
-    avg_pool2d            -> avg_pool2d_backward <-> avg_pool2d
-
-As in torch, the pooling backwards also take `self` (gradient zeros_like(self)), so first-order gradients
-require grad under create_graph exactly when torch's do.
 """
 
 from __future__ import annotations
@@ -22,15 +20,21 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import (
-    TorchIndexError,
-    TorchNotImplementedError,
     TorchRuntimeError,
     TorchTypeError,
 )
+from engine.ops import rules as R
 from engine.ops import shape as S
 from engine.ops._util import list_str
+from engine.ops._window import detached as _detached
+from engine.ops._window import offsets as _offsets
+from engine.ops._window import pad_hw as _pad_hw
+from engine.ops._window import tap as _tap
+from engine.ops._window import windows as _windows
+from engine.ops.jvp import tmap, tsum
 from engine.ops.registry import REGISTRY, defop
 from engine.tensor import Tensor
 
@@ -42,23 +46,42 @@ _word = D.scalar_type_name
 # ======================================================================================================
 
 
-def _windows(xp, out_hw, k_hw, stride, dilation):
-    """Strided view (N, C, P, Q, kH, kW) of the padded input xp (read-only: the windows overlap)."""
-    n, c, h, w = xp.shape
-    sn, sc, sh, sw = xp.strides
-    shape = (n, c, out_hw[0], out_hw[1], k_hw[0], k_hw[1])
-    strides = (sn, sc, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1])
-    if isinstance(xp, np.ndarray):
-        return np.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides, writeable=False)
-    return B.xp.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides)  # CuPy
+
+# An im2col buffer (N*P*Q rows of C*kh*kw) is held at most _IM2COL_MAX elements or _IM2COL_RATIO times the
+# kernel's input and output together at once: past that, the convolution and its weight gradient build it in
+# tiles of output rows (each tile one matmul with the same long contraction), and where a single output row's
+# columns are past it too, loop over the kernel offsets (one strided slice and matmul each). A 20x20 kernel
+# over a 1000x1000 image made a 1.5 GiB buffer.
+_IM2COL_MAX = 1 << 20
+_IM2COL_RATIO = 4
 
 
-def _pad_hw(x, pad, value=0, extra=(0, 0)):
-    if not any(pad) and not any(extra):
-        return B.xp.ascontiguousarray(x)
-    return np.pad(
-        x, ((0, 0), (0, 0), (pad[0], pad[0] + extra[0]), (pad[1], pad[1] + extra[1])), constant_values=value
-    )
+def _tile_rows(n, c, p, q, kh, kw, around):
+    """Output rows per im2col tile (p or more: the whole buffer at once), or 0: loop over kernel offsets.
+    around: the elements of the kernel's input and output."""
+    per_row = n * q * c * kh * kw
+    if per_row == 0:
+        return p
+    return builtin_max(_IM2COL_MAX, _IM2COL_RATIO * around) // per_row
+
+
+def _im2col(n, c, p, q, kh, kw, around):
+    """Whether a kernel builds the whole im2col buffer at once."""
+    return _tile_rows(n, c, p, q, kh, kw, around) >= p
+
+
+def _win_cols(win, g, r0, r1):
+    """Rows r0:r1 of the windows (N, C, P, Q, kh, kw) as im2col columns (G, N*rows*Q, Cig*kh*kw): a copy."""
+    n, c, _, q, kh, kw = win.shape
+    return (win[:, :, r0:r1].reshape(n, g, c // g, r1 - r0, q, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
+            .reshape(g, n * (r1 - r0) * q, (c // g) * kh * kw))
+
+
+
+def _tap_cols(t, g):
+    """A tap (N, G*Cig, P, Q) as (G, N*P*Q, Cig) rows, the layout of one kernel offset's im2col columns."""
+    n, c, p, q = t.shape
+    return t.reshape(n, g, c // g, p, q).transpose(1, 0, 3, 4, 2).reshape(g, n * p * q, c // g)
 
 
 def _conv_out_hw(in_hw, k_hw, stride, padding, dilation):
@@ -80,15 +103,30 @@ def _conv2d_np(x, w, stride, padding, dilation, groups):
             (n, cout, builtin_max(out_hw[0], 0), builtin_max(out_hw[1], 0)),
             dtype=np.result_type(x.dtype, w.dtype),
         )
-    win = _windows(_pad_hw(x, padding), out_hw, (kh, kw), stride, dilation)  # N, C, P, Q, kh, kw
+    xpad = _pad_hw(x, padding)
     p, q = out_hw
-    cols = (
-        win.reshape(n, g, cig, p, q, kh, kw)
-        .transpose(1, 0, 3, 4, 2, 5, 6)
-        .reshape(g, n * p * q, cig * kh * kw)
-    )
-    wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)
-    out = np.matmul(cols, wm)  # g, N*P*Q, cog
+    rows = _tile_rows(n, cin, p, q, kh, kw, x.size + n * cout * p * q)
+    if rows:
+        win = _windows(xpad, out_hw, (kh, kw), stride, dilation)  # N, C, P, Q, kh, kw
+        wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)
+        if rows >= p:
+            out = np.matmul(_win_cols(win, g, 0, p), wm)  # g, N*P*Q, cog
+        else:
+            out = B.xp.empty((g, n, p, q, cog), dtype=np.result_type(x.dtype, w.dtype))
+            for r0 in range(0, p, rows):
+                _budget.check()
+                r1 = builtin_min(p, r0 + rows)
+                out[:, :, r0:r1] = np.matmul(_win_cols(win, g, r0, r1), wm).reshape(g, n, r1 - r0, q, cog)
+    else:
+        wg = w.reshape(g, cog, cig, kh, kw)
+        out = None
+        for i, j in _offsets(kh, kw):
+            term = np.matmul(_tap_cols(_tap(xpad, i, j, out_hw, stride, dilation), g),
+                             wg[:, :, :, i, j].transpose(0, 2, 1))  # g, N*P*Q, cog
+            if out is None:
+                out = term
+            else:
+                out += term
     return B.xp.ascontiguousarray(out.reshape(g, n, p, q, cog).transpose(1, 0, 4, 2, 3).reshape(n, cout, p, q))
 
 
@@ -107,20 +145,24 @@ def _conv2d_transpose_np(y, w, out_hw, stride, padding, dilation, groups):
     xp = B.xp.zeros((n, g * cig, ph, pw), dtype=dt)
     if n and p and q and cout and cig:
         ym = y.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
-        wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)  # g, cig*kk, cog
-        cols = np.matmul(wm, ym).reshape(g, cig, kh, kw, n, p, q)
         xv = xp.reshape(n, g, cig, ph, pw)
-        for i in range(kh):
-            hs = i * dilation[0]
-            for j in range(kw):
-                ws = j * dilation[1]
-                xv[
-                    :,
-                    :,
-                    :,
-                    hs : hs + (p - 1) * stride[0] + 1 : stride[0],
-                    ws : ws + (q - 1) * stride[1] + 1 : stride[1],
-                ] += cols[:, :, i, j].transpose(2, 0, 1, 3, 4)
+        whole = _im2col(n, g * cig, p, q, kh, kw, y.size + n * g * cig * h * wd)
+        if whole:
+            wm = w.reshape(g, cog, cig * kh * kw).transpose(0, 2, 1)  # g, cig*kk, cog
+            cols = np.matmul(wm, ym).reshape(g, cig, kh, kw, n, p, q)
+        else:
+            wg = w.reshape(g, cog, cig, kh, kw)
+        for i, j in _offsets(kh, kw):
+            hs, ws = i * dilation[0], j * dilation[1]
+            part = cols[:, :, i, j] if whole else np.matmul(
+                wg[:, :, :, i, j].transpose(0, 2, 1), ym).reshape(g, cig, n, p, q)
+            xv[
+                :,
+                :,
+                :,
+                hs : hs + (p - 1) * stride[0] + 1 : stride[0],
+                ws : ws + (q - 1) * stride[1] + 1 : stride[1],
+            ] += part.transpose(2, 0, 1, 3, 4)
     return B.xp.ascontiguousarray(xp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + wd])
 
 
@@ -134,17 +176,141 @@ def _conv2d_weight_np(gy, x, w_shape, stride, padding, dilation, groups):
     dt = np.result_type(gy.dtype, x.dtype)
     if n == 0 or p == 0 or q == 0 or cout == 0 or cig == 0:
         return B.xp.zeros(tuple(w_shape), dtype=dt)
-    win = _windows(_pad_hw(x, padding), (p, q), (kh, kw), stride, dilation)
-    cols = (
-        win.reshape(n, g, cig, p, q, kh, kw)
-        .transpose(1, 0, 3, 4, 2, 5, 6)
-        .reshape(g, n * p * q, cig * kh * kw)
-    )
+    xpad = _pad_hw(x, padding)
+    rows = _tile_rows(n, cin, p, q, kh, kw, x.size + gy.size)
+    if rows:
+        win = _windows(xpad, (p, q), (kh, kw), stride, dilation)
+        gw = None
+        for r0 in range(0, p, rows):
+            _budget.check()
+            r1 = builtin_min(p, r0 + rows)
+            gm = gy[:, :, r0:r1].reshape(n, g, cog, (r1 - r0) * q).transpose(1, 2, 0, 3).reshape(
+                g, cog, n * (r1 - r0) * q)
+            term = np.matmul(gm, _win_cols(win, g, r0, r1))
+            gw = term if gw is None else np.add(gw, term, out=gw)
+        return B.xp.ascontiguousarray(gw.reshape(cout, cig, kh, kw))
     gm = gy.reshape(n, g, cog, p * q).transpose(1, 2, 0, 3).reshape(g, cog, n * p * q)
-    return B.xp.ascontiguousarray(np.matmul(gm, cols).reshape(cout, cig, kh, kw))
+    gw = B.xp.empty((g, cog, cig, kh, kw), dtype=dt)
+    for i, j in _offsets(kh, kw):
+        gw[:, :, :, i, j] = np.matmul(gm, _tap_cols(_tap(xpad, i, j, (p, q), stride, dilation), g))
+    return gw.reshape(cout, cig, kh, kw)
 
 
-builtin_max = max
+builtin_max, builtin_min = max, min
+
+
+# ----- cost rules: the kernels' allocations, from the shapes alone (engine/ops/rules.py) -----
+
+
+def _spatial2(shape):
+    """(H, W) of a 1-d or 2-d convolution operand, as the kernels see it (1-d: a height of one)."""
+    return (1, shape[2]) if len(shape) == 3 else (shape[2], shape[3])
+
+
+def _conv_temp(n, cin, hw, k_hw, out_hw, padding, out_n):
+    """_conv2d_np beside its output: the padded input, the im2col buffer (or one offset's columns and one
+    product term), the product before its relayout into the output."""
+    p, q = out_hw
+    pad = n * cin * (hw[0] + 2 * padding[0]) * (hw[1] + 2 * padding[1])
+    rows = _tile_rows(n, cin, p, q, *k_hw, n * cin * hw[0] * hw[1] + out_n)
+    if rows:
+        return pad + n * builtin_min(rows, p) * q * cin * k_hw[0] * k_hw[1]
+    return pad + n * p * q * cin
+
+
+def _transpose_temp(y_n, n, cig_g, out_hw_padded, in_pq, k_hw, out_n):
+    """_conv2d_transpose_np beside its output: the zero-filled padded result, y's relayout, the columns (all
+    offsets at once, or one offset's)."""
+    p, q = in_pq
+    xp = n * cig_g * out_hw_padded[0] * out_hw_padded[1]
+    cols = n * p * q * cig_g * (k_hw[0] * k_hw[1] if _im2col(n, cig_g, p, q, *k_hw, y_n + out_n) else 1)
+    return xp + y_n + cols
+
+
+def _weight_temp(gy_n, n, cin, hw, k_hw, pq, padding):
+    """_conv2d_weight_np beside its output: the padded input, gy's relayout, the columns."""
+    p, q = pq
+    pad = n * cin * (hw[0] + 2 * padding[0]) * (hw[1] + 2 * padding[1])
+    x_n = n * cin * hw[0] * hw[1]
+    rows = _tile_rows(n, cin, p, q, *k_hw, x_n + gy_n)
+    cols = n * builtin_min(rows, p) * q * cin * k_hw[0] * k_hw[1] if rows else n * p * q * cin
+    return pad + gy_n + cols
+
+
+def _params2(w_shape, stride, padding, dilation, output_padding):
+    nd = len(w_shape) - 2
+    s, p, d, op = (_expand_param(v, name, nd) for v, name in (
+        (stride, "stride"), (padding, "padding"), (dilation, "dilation"), (output_padding, "output_padding")))
+    return nd, _p2(s, nd, 1), _p2(p, nd, 0), _p2(d, nd, 1), _p2(op, nd, 0)
+
+
+def _conv_shapes(x_shape, w_shape, stride, padding, dilation, transposed, output_padding, groups):
+    """The output shape of `convolution`, and its 2-d geometry: (out, hw, k, out_hw, s, p, d)."""
+    nd, s, p, d, op = _params2(w_shape, stride, padding, dilation, output_padding)
+    hw, k = _spatial2(x_shape), _spatial2(w_shape)
+    if not transposed:
+        cout = w_shape[0]
+        out_hw = tuple(builtin_max((hw[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1, 0) for i in range(2))
+    else:
+        cout = w_shape[1] * groups
+        out_hw = tuple((hw[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1 + op[i] for i in range(2))
+    out = (x_shape[0], cout) + (out_hw[1:] if nd == 1 else out_hw)
+    return out, hw, k, out_hw, s, p, d
+
+
+def _conv_backward_temp(gy_shape, x_shape, w_shape, stride, padding, dilation, transposed, output_padding,
+                        groups, mask=(True, True, True)):
+    """convolution_backward's forward beside its outputs: its input-gradient and weight-gradient kernels."""
+    nd, s, p, d, _ = _params2(w_shape, stride, padding, dilation, output_padding)
+    n = x_shape[0]
+    hw, k, pq = _spatial2(x_shape), _spatial2(w_shape), _spatial2(gy_shape)
+    gy_n, x_n = R.numel(gy_shape), R.numel(x_shape)
+    temp = 0
+    if mask[0]:
+        if transposed:
+            temp += _conv_temp(n, gy_shape[1], pq, k, hw, p, x_n) + x_n
+        else:
+            padded = tuple(builtin_max(hw[i] + 2 * p[i], (pq[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1) for i in range(2))
+            temp += _transpose_temp(gy_n, n, x_shape[1], padded, pq, k, x_n)
+    if mask[1]:
+        if transposed:  # the roles of gy and x swap
+            temp += _weight_temp(x_n, n, gy_shape[1], pq, k, hw, p)
+        else:
+            temp += _weight_temp(gy_n, n, x_shape[1], hw, k, pq, p)
+        temp += 2 * R.numel(w_shape)  # a tile's term beside the sum
+    return temp
+
+
+def _convolution_rule(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    out, hw, k, out_hw, s, p, d = _conv_shapes(input.shape, weight.shape, stride, padding, dilation, transposed,
+                                               output_padding, groups)
+    n_out = R.numel(out)
+    x_n = R.numel(input.shape)
+    if not transposed:
+        temp = _conv_temp(input.shape[0], input.shape[1], hw, k, out_hw, p, n_out) + 2 * n_out
+        macs = n_out * weight.shape[1] * k[0] * k[1]
+    else:
+        padded = tuple(builtin_max(out_hw[i] + 2 * p[i], (hw[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1)
+                       for i in range(2))
+        temp = _transpose_temp(x_n, input.shape[0], out[1], padded, hw, k, n_out)
+        macs = x_n * weight.shape[1] * k[0] * k[1]
+    if bias is not None:
+        temp += n_out  # out + bias, beside out
+    bwd = _conv_backward_temp(out, input.shape, weight.shape, stride, padding, dilation, transposed,
+                              output_padding, groups)
+    return R.Cost(out, 2.0 * macs, temp, True, bwd + n_out, 4.0 * macs)
+
+
+def _convolution_backward_rule(grad_output, input, weight, stride, padding, dilation, transposed, output_padding,
+                               groups, output_mask):
+    mask = list(output_mask) + [False] * (3 - len(output_mask))
+    outs = (tuple(input.shape) if mask[0] else (0,), tuple(weight.shape) if mask[1] else (0,),
+            (grad_output.shape[1],) if mask[2] else (0,))
+    temp = _conv_backward_temp(grad_output.shape, input.shape, weight.shape, stride, padding, dilation, transposed,
+                               output_padding, groups, mask)
+    k = _spatial2(weight.shape)
+    macs = R.numel(grad_output.shape) * weight.shape[1] * k[0] * k[1]
+    return R.Cost(outs, 4.0 * macs, temp, True, 2 * temp + sum(R.numel(o) for o in outs), 8.0 * macs)
 
 
 def _to2d(a, nd):
@@ -331,10 +497,6 @@ def _conv_backward_fwd(
     return gi, gw, gb
 
 
-def _detached(t):
-    return Tensor._make(t._data)
-
-
 def _conv_double_backward(
     grads,
     grad_output,
@@ -410,7 +572,12 @@ convolution_backward_op = defop(
     "bool[3] output_mask) -> (Tensor, Tensor, Tensor)",
     _conv_backward_fwd,
     nout=3,
+    rule=_convolution_backward_rule,
     joint_mask=True,
+    jvp=lambda grad_output_t, input_t, weight_t, grad_output, input, weight, bias_sizes, stride, padding, dilation,
+    transposed, output_padding, groups, output_mask: _conv_backward_jvp(
+        (grad_output_t, input_t, weight_t), (grad_output, input, weight),
+        (bias_sizes, stride, padding, dilation, transposed, output_padding, groups), output_mask),
     grad_output__input__weight=_with_mask(
         _conv_double_backward,
         (
@@ -438,12 +605,48 @@ def _convolution_backward(
     return tuple(r if m else None for r, m in zip(res, mask))
 
 
+def _conv_backward_jvp(tangents, primals, attrs, output_mask):
+    """torch's: grad_input is bilinear in (grad_output, weight), grad_weight in (grad_output, input), grad_bias
+    linear in grad_output: each output's tangent is the sum over the tangents it depends on."""
+    gt, xt, wt = tangents
+    gy, x, w = primals
+    mask = list(output_mask) + [False] * (3 - len(output_mask))
+
+    def cb(a, b, c, want):
+        m = [mask[k] and want[k] for k in range(3)]
+        if not any(m):
+            return (None, None, None)
+        res = convolution_backward_op(a, b, c, attrs[0], *attrs[1:], m)
+        return tuple(r if m[k] else None for k, r in enumerate(res))
+
+    terms = []
+    if gt is not None:
+        terms.append(cb(gt, x, w, (True, True, True)))
+    if xt is not None:
+        terms.append(cb(gy, xt, w, (False, True, False)))
+    if wt is not None:
+        terms.append(cb(gy, x, wt, (True, False, False)))
+    return tuple(tsum(*(t[k] for t in terms)) for k in range(3))
+
+
+def _convolution_jvp(input_t, weight_t, bias_t, input, weight, attrs):
+    """torch's convolution_jvp: conv(input_t, weight) + conv(input, weight_t) + bias_t over the channels."""
+    nd = input.ndim
+    return tsum(tmap(input_t, lambda t: convolution_op(t, weight, None, *attrs)),
+                tmap(weight_t, lambda t: convolution_op(input, t, None, *attrs)),
+                tmap(bias_t, lambda t: t.reshape((1, -1) + (1,) * (nd - 2))))
+
+
 convolution_op = defop(
     "convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] "
     "dilation, "
     "bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor",
     _convolution_fwd,
     joint_mask=True,
+    rule=_convolution_rule,
+    jvp=lambda input_t, weight_t, bias_t, input, weight, stride, padding, dilation, transposed, output_padding,
+    groups: _convolution_jvp(input_t, weight_t, bias_t, input, weight,
+                             (stride, padding, dilation, transposed, output_padding, groups)),
     input__weight__bias=_with_mask(
         _convolution_backward,
         ("input", "weight", "stride", "padding", "dilation", "transposed", "output_padding", "groups"),
@@ -477,9 +680,18 @@ def _pad_op():
             "constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor",
             fwd,
             index=0,
+            rule=lambda self, pad: R.Cost(_padded_shape(self.shape, pad), R.numel(_padded_shape(self.shape, pad))),
+            jvp=lambda self_t, pad: op(self_t, pad, 0),
             self=lambda grad, pad: op(grad, [-p for p in pad], 0),
         )
     return op
+
+
+def _padded_shape(shape, pad):
+    out = list(shape)
+    for i in range(len(pad) // 2):
+        out[len(shape) - 1 - i] += int(pad[2 * i]) + int(pad[2 * i + 1])
+    return tuple(out)
 
 
 def _batchify(input, nsp, name):
@@ -596,328 +808,7 @@ def conv2d(
     return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
-# ======================================================================================================
-# pooling
-# ======================================================================================================
-
-
-def _pool_out(in_size, k, pad, stride, dilation, ceil_mode):
-    """pooling_output_shape, with its checks."""
-    if stride == 0:
-        raise TorchRuntimeError("stride should not be zero")
-    if pad < 0:
-        raise TorchRuntimeError(f"pad must be non-negative, but got pad: {pad}")
-    if pad > ((k - 1) * dilation + 1) // 2:
-        raise TorchRuntimeError(
-            f"pad should be at most half of effective kernel size, but got pad={pad}, kernel_size={k} and "
-            f"dilation={dilation}"
-        )
-    num = in_size + 2 * pad - dilation * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)
-    out = num // stride + 1
-    if ceil_mode and (out - 1) * stride >= in_size + pad:
-        out -= 1
-    return out
-
-
-def _stride_arg(stride):
-    return None if stride is None or (isinstance(stride, list | tuple) and len(stride) == 0) else stride
-
-
-def _pool_params(name, kernel_size, stride, padding, dilation=None):
-    ks = list(kernel_size) if isinstance(kernel_size, list | tuple) else [kernel_size]
-    if len(ks) not in (1, 2):
-        raise TorchRuntimeError(f"{name}: kernel_size must either be a single int, or a tuple of two ints")
-    kh, kw = ks[0], ks[-1]
-    st = [] if stride is None else (list(stride) if isinstance(stride, list | tuple) else [stride])
-    if len(st) not in (0, 1, 2):
-        raise TorchRuntimeError(
-            f"{name}: stride must either be omitted, a single int, or a tuple of two ints"
-        )
-    dh = kh if not st else st[0]
-    dw = kw if not st else st[-1]
-    pd = list(padding) if isinstance(padding, list | tuple) else [padding]
-    if len(pd) not in (1, 2):
-        raise TorchRuntimeError(f"{name}: padding must either be a single int, or a tuple of two ints")
-    ph, pw = pd[0], pd[-1]
-    if dilation is None:
-        return (kh, kw), (dh, dw), (ph, pw), (1, 1)
-    dl = list(dilation) if isinstance(dilation, list | tuple) else [dilation]
-    if len(dl) not in (1, 2):
-        raise TorchRuntimeError(f"{name}: dilation must be either a single int, or a tuple of two ints")
-    return (kh, kw), (dh, dw), (ph, pw), (dl[0], dl[-1])
-
-
-def _pool2d_shape_check(x, k, s, p, d, out_hw, pool_name):
-    if k[0] <= 0 or k[1] <= 0:
-        raise TorchRuntimeError(f"kernel size should be greater than zero, but got kH: {k[0]} kW: {k[1]}")
-    if s[0] <= 0 or s[1] <= 0:
-        raise TorchRuntimeError(f"stride should be greater than zero, but got dH: {s[0]} dW: {s[1]}")
-    if d[0] <= 0 or d[1] <= 0:
-        raise TorchRuntimeError(
-            f"dilation should be greater than zero, but got dilationH: {d[0]} dilationW: {d[1]}"
-        )
-    nd = x.ndim
-    valid = x.shape[1] != 0 and x.shape[2] != 0
-    if not ((nd == 3 and x.shape[0] != 0 and valid) or (nd == 4 and valid and x.shape[3] != 0)):
-        raise TorchRuntimeError(
-            "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got:"
-            f"{list_str(x.shape)}"
-        )
-    if not (k[1] // 2 >= p[1] and k[0] // 2 >= p[0]):
-        raise TorchRuntimeError(
-            f"pad should be smaller than or equal to half of kernel size, but got padW = {p[1]}, padH = "
-            f"{p[0]}, "
-            f"kW = {k[1]}, kH = {k[0]}"
-        )
-    if out_hw[0] < 1 or out_hw[1] < 1:
-        raise TorchRuntimeError(
-            f"Given input size: ({x.shape[-3]}x{x.shape[-2]}x{x.shape[-1]}). Calculated output size: "
-            f"({x.shape[-3]}x{out_hw[0]}x{out_hw[1]}). Output size is too small"
-        )
-
-
-def _plane(x):
-    """(N, C, H, W) view of a 3-d or 4-d input."""
-    return x[None] if x.ndim == 3 else x
-
-
-def _max_pool_fwd(x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
-    k, s, p, d = _pool_params("max_pool2d", kernel_size, _stride_arg(stride), padding, dilation)
-    if x.ndim not in (3, 4):
-        raise TorchRuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
-    if x.dtype == np.bool_:
-        raise TorchNotImplementedError("\"max_pool2d\" not implemented for 'Bool'")
-    h, w = x.shape[-2], x.shape[-1]
-    oh = _pool_out(h, k[0], p[0], s[0], d[0], ceil_mode)
-    ow = _pool_out(w, k[1], p[1], s[1], d[1], ceil_mode)
-    _pool2d_shape_check(x, k, s, p, d, (oh, ow), "max_pool2d")
-    x4 = _plane(x)
-    n, c = x4.shape[:2]
-    need = ((oh - 1) * s[0] + (k[0] - 1) * d[0] + 1, (ow - 1) * s[1] + (k[1] - 1) * d[1] + 1)
-    extra = (builtin_max(need[0] - h - 2 * p[0], 0), builtin_max(need[1] - w - 2 * p[1], 0))
-    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    xp = _pad_hw(x4, p, low, extra)
-    valid = _pad_hw(B.xp.ones((1, 1, h, w), dtype=bool), p, False, extra)
-    win = _windows(xp, (oh, ow), k, s, d).reshape(n, c, oh, ow, k[0] * k[1])
-    vwin = _windows(valid, (oh, ow), k, s, d).reshape(1, 1, oh, ow, k[0] * k[1])
-    vals = np.where(vwin, win, low)
-    idx = np.argmax(vals, axis=-1)
-    first_valid = np.argmax(vwin, axis=-1)
-    chosen_valid = np.take_along_axis(np.broadcast_to(vwin, vals.shape), idx[..., None], -1)[..., 0]
-    idx = np.where(chosen_valid, idx, first_valid)
-    if x.dtype.kind == "f":
-        nan = np.isnan(vals) & vwin
-        if nan.any():
-            last_nan = vals.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
-            idx = np.where(nan.any(-1), last_nan, idx)
-    out = np.take_along_axis(vals, idx[..., None], -1)[..., 0]
-    kh_i, kw_i = idx // k[1], idx % k[1]
-    rows = B.xp.arange(oh)[:, None] * s[0] - p[0] + kh_i * d[0]
-    cols = B.xp.arange(ow)[None, :] * s[1] - p[1] + kw_i * d[1]
-    flat = (rows * w + cols).astype(np.int64)
-    if x.ndim == 3:
-        out, flat = out[0], flat[0]
-    return B.xp.ascontiguousarray(out), B.xp.ascontiguousarray(flat)
-
-
-def _scatter_fwd(g, indices, input_size):
-    shape = tuple(input_size)
-    hw = shape[-1] * shape[-2]
-    planes = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
-    gi = g.reshape(planes, -1)
-    ii = indices.reshape(planes, -1) + (B.xp.arange(planes, dtype=np.int64) * hw)[:, None]
-    out = np.bincount(ii.ravel(), weights=gi.ravel(), minlength=planes * hw)
-    return out.astype(g.dtype).reshape(shape)
-
-
-def _gather_fwd(g, indices):
-    planes = indices.size // (indices.shape[-1] * indices.shape[-2]) if indices.size else 0
-    if indices.size == 0:
-        return B.xp.zeros(indices.shape, dtype=g.dtype)
-    gi = g.reshape(planes, -1)
-    ii = indices.reshape(planes, -1)
-    return np.take_along_axis(gi, ii, axis=1).reshape(indices.shape)
-
-
-def _zeros_like(t):
-    return Tensor._make(B.xp.zeros(t.shape, dtype=t._data.dtype))
-
-
-def _max_pool_bwd_fwd(g, x, kernel_size, stride, padding, dilation, ceil_mode, indices):
-    return _scatter_fwd(g, indices, x.shape)
-
-
-# torch: grad_output: max_pool_double_backward(grad, indices, 2); self: zeros_like(self)
-max_pool2d_backward_op = defop(
-    "max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, "
-    "int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor",
-    _max_pool_bwd_fwd,
-    grad_output=lambda grad, indices, self: max_pool_gather_op(grad, _detached(indices), _zeros_like(self)),
-    self=lambda grad, self: _zeros_like(self),
-)
-max_pool_gather_op = defop(
-    "max_pool_double_backward(Tensor self, Tensor indices, Tensor input) -> Tensor",
-    lambda g, indices, input: _gather_fwd(g, indices),
-    self=lambda grad, indices, input: max_pool2d_backward_op(
-        grad, input, [1], [], [0], [1], False, _detached(indices)
-    ),
-)
-
-
-def _max_pool_backward(grad, self, kernel_size, stride, padding, dilation, ceil_mode, result1):
-    return max_pool2d_backward_op(
-        grad[0], self, kernel_size, stride, padding, dilation, ceil_mode, _detached(result1)
-    )
-
-
-max_pool2d_with_indices_op = defop(
-    "max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, "
-    "int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)",
-    _max_pool_fwd,
-    nout=2,
-    self=_max_pool_backward,
-)
-
-
-def max_pool2d(
-    input: Tensor,
-    kernel_size: int | list[int],
-    stride: int | list[int] | None = None,
-    padding: int | list[int] = 0,
-    dilation: int | list[int] = 1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-) -> Tensor:
-    out, idx = max_pool2d_with_indices_op(
-        input, kernel_size, [] if stride is None else stride, padding, dilation, ceil_mode
-    )
-    return (out, idx) if return_indices else out
-
-
-def _avg_geometry(h, w, k, s, p, oh, ow, ceil_mode, count_include_pad, divisor_override):
-    """Per-output divisor (oh, ow) as torch's CPU kernel computes it."""
-    hs = B.xp.arange(oh) * s[0] - p[0]
-    ws = B.xp.arange(ow) * s[1] - p[1]
-    he = np.minimum(hs + k[0], h + p[0])
-    we = np.minimum(ws + k[1], w + p[1])
-    pool = (he - hs)[:, None] * (we - ws)[None, :]
-    hs0, ws0 = np.maximum(hs, 0), np.maximum(ws, 0)
-    he0, we0 = np.minimum(he, h), np.minimum(we, w)
-    valid = (he0 - hs0)[:, None] * (we0 - ws0)[None, :]
-    if divisor_override is not None:
-        div = B.xp.full((oh, ow), divisor_override)
-    elif count_include_pad:
-        div = pool
-    else:
-        div = valid
-    empty = ((hs0 >= he0)[:, None]) | ((ws0 >= we0)[None, :])
-    return div, empty
-
-
-def _avg_checks(x, kernel_size, stride, padding, ceil_mode, divisor_override):
-    k, s, p, _ = _pool_params("avg_pool2d", kernel_size, _stride_arg(stride), padding)
-    if divisor_override is not None and divisor_override == 0:
-        raise TorchRuntimeError("divisor must be not zero")
-    if x.ndim < 3:
-        raise TorchIndexError(
-            f"Dimension out of range (expected to be in range of [{-builtin_max(x.ndim, 1)}, "
-            f"{builtin_max(x.ndim, 1) - 1}], but got -3)"
-        )
-    h, w = x.shape[-2], x.shape[-1]
-    oh = _pool_out(h, k[0], p[0], s[0], 1, ceil_mode)
-    ow = _pool_out(w, k[1], p[1], s[1], 1, ceil_mode)
-    _pool2d_shape_check(x, k, s, p, (1, 1), (oh, ow), "avg_pool2d")
-    return k, s, p, oh, ow
-
-
-def _avg_pool_fwd(
-    x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
-):
-    if x.dtype == np.bool_:
-        raise TorchNotImplementedError("\"avg_pool2d\" not implemented for 'Bool'")
-    k, s, p, oh, ow = _avg_checks(x, kernel_size, stride, padding, ceil_mode, divisor_override)
-    x4 = _plane(x)
-    h, w = x4.shape[-2:]
-    need = ((oh - 1) * s[0] + k[0], (ow - 1) * s[1] + k[1])
-    extra = (builtin_max(need[0] - h - 2 * p[0], 0), builtin_max(need[1] - w - 2 * p[1], 0))
-    acc = (
-        x4.dtype
-        if x4.dtype.kind == "f" and x4.dtype != np.float16
-        else (np.float32 if x4.dtype == np.float16 else np.int64)
-    )
-    xp = _pad_hw(x4.astype(acc, copy=False), p, 0, extra)
-    sums = _windows(xp, (oh, ow), k, s, (1, 1)).sum(axis=(-2, -1), dtype=acc)
-    div, empty = _avg_geometry(h, w, k, s, p, oh, ow, ceil_mode, count_include_pad, divisor_override)
-    if x.dtype.kind == "f":
-        out = sums / div.astype(acc)
-    else:
-        out = np.sign(sums) * (np.abs(sums) // div)
-    out = np.where(empty, 0, out).astype(x.dtype)
-    return B.xp.ascontiguousarray(out[0] if x.ndim == 3 else out)
-
-
-def _avg_pool_bwd_fwd(
-    g, input_size, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
-):
-    shape = tuple(input_size)
-    k, s, p, _ = _pool_params("avg_pool2d", kernel_size, _stride_arg(stride), padding)
-    h, w = shape[-2], shape[-1]
-    g4 = _plane(g)
-    n, c, oh, ow = g4.shape
-    div, empty = _avg_geometry(h, w, k, s, p, oh, ow, ceil_mode, count_include_pad, divisor_override)
-    gd = np.where(empty, 0, g4 / div.astype(g4.dtype)).astype(g4.dtype)
-    ph = builtin_max(h + 2 * p[0], (oh - 1) * s[0] + k[0])
-    pw = builtin_max(w + 2 * p[1], (ow - 1) * s[1] + k[1])
-    xp = B.xp.zeros((n, c, ph, pw), dtype=g4.dtype)
-    for i in range(k[0]):
-        for j in range(k[1]):
-            xp[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], j : j + (ow - 1) * s[1] + 1 : s[1]] += gd
-    out = B.xp.ascontiguousarray(xp[:, :, p[0] : p[0] + h, p[1] : p[1] + w])
-    return out.reshape(shape)
-
-
-avg_pool2d_op = defop(
-    "avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, "
-    "bool count_include_pad=True, int? divisor_override=None) -> Tensor",
-    _avg_pool_fwd,
-    self=lambda grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
-        avg_pool_backward_op(
-            grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
-        )
-    ),
-)
-# torch: grad_output: avg_pool2d(grad, ...); self: zeros_like(self)
-avg_pool_backward_op = defop(
-    "avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
-    "bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor",
-    lambda g, x, *rest: _avg_pool_bwd_fwd(g, x.shape, *rest),
-    grad_output=lambda grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
-        avg_pool2d_op(grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
-    ),
-    self=lambda grad, self: _zeros_like(self),
-)
-
-
-def avg_pool2d(
-    input: Tensor,
-    kernel_size: int | list[int],
-    stride: int | list[int] | None = None,
-    padding: int | list[int] = 0,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-    divisor_override: int | None = None,
-) -> Tensor:
-    return avg_pool2d_op(
-        input,
-        kernel_size,
-        [] if stride is None else stride,
-        padding,
-        ceil_mode,
-        count_include_pad,
-        divisor_override,
-    )
-
-
+from engine.ops.pool import avg_pool2d, avg_pool2d_op, max_pool2d, max_pool2d_with_indices_op  # noqa: E402
 from engine.ops.registry import entry  # noqa: E402
 
 CATALOG = [

@@ -1,36 +1,73 @@
-"""Factories: zeros, ones, full, arange, linspace, eye, the *_like family and the seeded random ones."""
+"""Factories: zeros, ones, full, arange, linspace, eye, the *_like family and the seeded random ones.
+
+Each charges what it is about to allocate to the request's budget (engine.budget.charge) before it allocates:
+a factory is sized by the request's numbers alone, so `randint(0, 10, [12000, 12000])` stops here."""
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError
+from engine.ops._torch_range import arange_values, linspace_values
 from engine.ops._util import size_arg
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
 
 class _Generators(threading.local):
-    """The random generator, per thread: a request's `seed` must not leak into a concurrent request."""
+    """The random generator, per thread; and while a request runs (`request_stream`), the request's own: seeded
+    by its `seed`, else from the OS's entropy when it first draws, so that no request's stream follows from
+    another's (a seeded request must not make the next client's unseeded draws predictable)."""
+
+    g = None  # the library's generator (manual_seed)
+    req = None  # the running request's: None (no request), a Generator, or its seed (an int, or _FRESH)
 
     def __getitem__(self, i):
-        g = getattr(self, "g", None)
+        r = self.req
+        if r is not None:
+            if type(r) is not np.random.Generator:
+                r = self.req = np.random.default_rng(None if r is _FRESH else r)
+            return r
+        g = self.g
         if g is None:
             g = self.g = np.random.default_rng()
         return g
 
     def __setitem__(self, i, value):
-        self.g = value
+        if self.req is not None:
+            self.req = value
+        else:
+            self.g = value
 
 
+_FRESH = object()
 _generator = _Generators()
 
 
 def manual_seed(seed: int):
     _generator[0] = np.random.default_rng(int(seed))
     return _generator[0]
+
+
+class request_stream:  # noqa: N801 - a context manager
+    """The random stream of one request: `seed` (an int) or, with None, fresh entropy on first use."""
+
+    __slots__ = ("seed", "prev")
+
+    def __init__(self, seed):
+        self.seed = _FRESH if seed is None else int(seed)
+
+    def __enter__(self):
+        self.prev = _generator.req
+        _generator.req = self.seed
+
+    def __exit__(self, *exc):
+        _generator.req = self.prev
+        return False
 
 
 def _finish(arr, requires_grad):
@@ -40,6 +77,13 @@ def _finish(arr, requires_grad):
     if requires_grad:
         t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
     return t
+
+
+def _charge(shape, itemsize, what, work_itemsize=0, flops_each=1):
+    """Charge a factory's output (and a work array of work_itemsize bytes an element: the float64 draws of
+    the random factories, arange's float64 steps) before it is made."""
+    n = math.prod(shape)
+    _budget.charge(n, itemsize + work_itemsize, flops_each * n, what=what)
 
 
 def _check_size(size):
@@ -53,12 +97,16 @@ def _check_size(size):
 
 def zeros(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg(size))
-    return _finish(B.xp.zeros(size, dtype=(dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge(size, dt.itemsize, "zeros")
+    return _finish(B.xp.zeros(size, dtype=dt), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg(size))
-    return _finish(B.xp.ones(size, dtype=(dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge(size, dt.itemsize, "ones")
+    return _finish(B.xp.ones(size, dtype=dt), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
@@ -68,19 +116,26 @@ def empty(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg((size,)) if not isinstance(size, int) else (size,))
     dt = dtype or D.result_type(fill_value)
+    _charge(size, dt.np.itemsize, "full")
     return _finish(B.xp.full(size, fill_value, dtype=dt.np), requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _finish(B.xp.zeros(input._data.shape, dtype=(dtype or input.dtype).np), requires_grad)
+    dt = (dtype or input.dtype).np
+    _charge(input._data.shape, dt.itemsize, "zeros_like")
+    return _finish(B.xp.zeros(input._data.shape, dtype=dt), requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _finish(B.xp.ones(input._data.shape, dtype=(dtype or input.dtype).np), requires_grad)
+    dt = (dtype or input.dtype).np
+    _charge(input._data.shape, dt.itemsize, "ones_like")
+    return _finish(B.xp.ones(input._data.shape, dtype=dt), requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
-    return _finish(B.xp.full(input._data.shape, fill_value, dtype=(dtype or input.dtype).np), requires_grad)
+    dt = (dtype or input.dtype).np
+    _charge(input._data.shape, dt.itemsize, "full_like")
+    return _finish(B.xp.full(input._data.shape, fill_value, dtype=dt), requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
@@ -96,7 +151,9 @@ def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device
         raise TorchRuntimeError("upper bound and larger bound inconsistent with step sign")
     dt = dtype or D.result_type(start, end, step)
     n = max(0, int(np.ceil((end - start) / step)))
-    arr = (start + step * np.arange(n, dtype=np.float64)) if dt.is_floating_point else np.arange(start, end, step)
+    # float: the float64 steps, step * them and start + that, then the cast; integers: int64, then the cast
+    _charge((n,), dt.np.itemsize, "arange", 32 if dt.is_floating_point else 8, 3)  # torch's two-sided formula
+    arr = arange_values(start, step, n, dt.np) if dt.is_floating_point else np.arange(start, end, step)
     return _finish(np.asarray(arr).astype(dt.np), requires_grad)
 
 
@@ -104,30 +161,39 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None)
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
-    return _finish(np.linspace(start, end, int(steps)).astype(dt.np), requires_grad)
+    _charge((int(steps),), dt.np.itemsize, "linspace", 32, 3)  # torch's two-sided step: four float64 arrays
+    return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, requires_grad=False, device=None) -> Tensor:
     if n < 0:
         raise TorchRuntimeError(f"n must be greater or equal to 0, got {n}")
-    return _finish(np.eye(n, m if m is not None else n, dtype=(dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge((n, m if m is not None else n), dt.itemsize, "eye")
+    return _finish(np.eye(n, m if m is not None else n, dtype=dt), requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg(size))
-    return _finish(_generator[0].random(size).astype((dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge(size, dt.itemsize, "rand", 8, 10)  # the generator's float64 draws, then the cast
+    return _finish(_generator[0].random(size).astype(dt), requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
     size = _check_size(size_arg(size))
-    return _finish(_generator[0].standard_normal(size).astype((dtype or D.default_float).np), requires_grad)
+    dt = (dtype or D.default_float).np
+    _charge(size, dt.itemsize, "randn", 8, 20)
+    return _finish(_generator[0].standard_normal(size).astype(dt), requires_grad)
 
 
 def randint(low, high=None, size=(), *, dtype=None, requires_grad=False, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
     size = _check_size(tuple(size))
-    return _finish(_generator[0].integers(low, high, size).astype((dtype or D.int64).np), requires_grad)
+    dt = (dtype or D.int64).np
+    _charge(size, dt.itemsize, "randint", 8, 10)  # the generator's int64 draws, then the cast
+    return _finish(_generator[0].integers(low, high, size).astype(dt), requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:

@@ -20,9 +20,12 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
+from engine.ops import rules as R
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
+from engine.ops.jvp import batched, pointwise, shifted
 from engine.ops.registry import defop
 from engine.ops.shape import unsqueeze_op
 from engine.tensor import Tensor
@@ -43,6 +46,48 @@ def _dim_prefix(d):
     return (slice(None),) * d
 
 
+
+
+# ----- cost rules (engine/ops/rules.py) -----
+
+
+def _view_cost(out):
+    return R.Cost(tuple(out), 0.0, 0)
+
+
+def _selected(shape, dim):
+    d = wrap_dim(dim, len(shape))
+    return tuple(shape[:d]) + tuple(shape[d + 1:])
+
+
+def _sliced(shape, dim, start, end, step):
+    d = wrap_dim(dim, len(shape))
+    s, e = _slice_bounds(shape[d], start, end, step)
+    out = list(shape)
+    out[d] = max(0, -(-(e - s) // int(step)))
+    return tuple(out)
+
+
+def _indexed(shape, indices):
+    """numpy's advanced indexing shape for index.Tensor's indices (int64 arrays, None for `:`): the
+    broadcast index shape in place of the indexed dims where they are adjacent, else in front."""
+    defined = [k for k, i in enumerate(indices) if i is not None]
+    bshape = R.broadcast(*(tuple(indices[k].shape) for k in defined))
+    first, last = defined[0], defined[-1]
+    rest = tuple(shape[len(indices):])
+    if last - first + 1 == len(defined):
+        return tuple(shape[:first]) + bshape + tuple(shape[last + 1:len(indices)]) + rest
+    return bshape + tuple(s for k, s in enumerate(shape[:len(indices)]) if indices[k] is None) + rest
+
+
+def _index_rule(self, indices):
+    out = _indexed(self.shape, indices)
+    n = R.numel(out)
+    return R.Cost(out, n, 0, True, 2 * R.numel(self.shape) + n)  # the zeros and their copy in index_put
+
+
+def _numel(x):
+    return R.numel(R.shape_of(x))
 
 
 # ----- select / slice / alias -----
@@ -68,10 +113,13 @@ def _select_backward(grad, input_sizes, dim, index):
 
 
 select_int = defop("select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)", _select,
+                   rule=lambda self, dim: _view_cost(_selected(self.shape, dim)), jvp=shifted("linear", "dim"),
                    self=lambda grad, self_shape, dim, index: select_backward_op(grad, self_shape, dim, index))
 select_backward_op = defop(
     "select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt index) -> Tensor",
-    _select_backward,
+    _select_backward, rule=lambda input_sizes: R.Cost(tuple(input_sizes), R.numel(input_sizes)),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: select_backward_op(
+        tangents[0], (bsz, *vals[1]), wrap_dim(vals[2], len(vals[1])) + 1, vals[3])),
     grad_output=lambda grad, dim, index: select_int(grad, dim, index))
 
 
@@ -110,15 +158,20 @@ slice_op = defop(
     "slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) "
     "-> Tensor(a)",
     _slice,
+    rule=lambda self, dim, start, end, step: _view_cost(_sliced(self.shape, dim, start, end, step)),
+    jvp=shifted("linear", "dim"),
     self=lambda grad, self_shape, dim, start, end, step: slice_backward_op(
         grad, self_shape, dim, start, end, step))
 slice_backward_op = defop(
     "slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, "
     "SymInt step) -> Tensor",
-    _slice_backward,
+    _slice_backward, rule=lambda input_sizes: R.Cost(tuple(input_sizes), R.numel(input_sizes)),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: slice_backward_op(
+        tangents[0], (bsz, *vals[1]), wrap_dim(vals[2], len(vals[1])) + 1, *vals[3:])),
     grad_output=lambda grad, dim, start, end, step: slice_op(grad, dim, start, end, step))
 
-alias_op = defop("alias(Tensor(a) self) -> Tensor(a)", lambda a: a[...], self=lambda grad: grad)
+alias_op = defop("alias(Tensor(a) self) -> Tensor(a)", lambda a: a[...], rule=lambda self: _view_cost(self.shape),
+                 jvp=pointwise("linear"), self=lambda grad: grad)
 
 
 # ----- index.Tensor and its backward -----
@@ -144,7 +197,8 @@ def _index_put_impl(a, indices, values, accumulate=False, unsafe=False):
 
 # `indices` is aten's `Tensor?[] indices`: here already checked, mask-expanded int64 arrays (or None).
 # The formula names `self` only so that the node saves (and frees) a tensor, as torch's saves `indices`.
-index_op = defop("index.Tensor(Tensor self, LongTensor?[] indices) -> Tensor", _index_fwd,
+index_op = defop("index.Tensor(Tensor self, LongTensor?[] indices) -> Tensor", _index_fwd, rule=_index_rule,
+                 jvp="linear",
                  self=lambda grad, self, indices: index_put_impl_op(
                      Tensor._make(_zeros(self.shape, grad._data.dtype)), indices, grad, accumulate=True,
                      unsafe=True))
@@ -152,10 +206,44 @@ index_put_impl_op = defop(
     "_index_put_impl_(Tensor(a!) self, LongTensor?[] indices, Tensor values, bool accumulate=False, "
     "bool unsafe=False) -> Tensor(a!)",
     _index_put_impl,
+    # the copy is the output; np.add.at's broadcast of the values to the index shape
+    rule=lambda self, values: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(values), _numel(values)),
+    jvp="linear",
     self=lambda grad: grad,
     values=lambda grad, indices: index_op(grad, indices))
 
 _INDEX_DTYPES = ("int64", "int32", "uint8", "bool")
+
+
+def _index_put_fwd(a, indices, values, accumulate=False):
+    if values.dtype != a.dtype:
+        raise TorchRuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{_TYPE_WORD.get(a.dtype.name, a.dtype.name)} for the destination and "
+            f"{_TYPE_WORD.get(values.dtype.name, values.dtype.name)} for the source.")
+    return _index_put_impl(a, indices, values, accumulate)
+
+
+_TYPE_WORD = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+              "bool": "Bool", "uint8": "Byte", "int16": "Short", "int8": "Char"}
+
+
+def _index_put_rule(self, indices, values):
+    n = 1
+    for s in self.shape:
+        n *= s
+    return R.Cost(tuple(self.shape), n + getattr(values, "size", 1))
+
+
+# torch's index_put (IndexPutBackward0): a copy of self with values written (or added) at the indices; t[idx] = v
+# with an advanced index is its in-place form.
+index_put_op = defop(
+    "index_put(Tensor self, LongTensor?[] indices, Tensor values, bool accumulate=False) -> Tensor",
+    _index_put_fwd, rule=_index_put_rule, jvp="linear",
+    # torch's: grad.index_put(indices, zeros_like(values), false) (IndexPutBackward0 in a double backward)
+    self=lambda grad, indices, values_shape, accumulate: grad if accumulate else index_put_op(
+        grad, indices, Tensor._make(_zeros(values_shape, grad._data.dtype)), False),
+    values=lambda grad, indices: index_op(grad, indices))
 
 
 def _check_index_bounds(shape, norm):
@@ -188,6 +276,9 @@ def _prepare_indices(shape, indices):
     for i in indices:
         if i is not None and i.dtype.name not in _INDEX_DTYPES:
             raise TorchIndexError("tensors used as indices must be long, int, byte or bool tensors")
+    # the int64 index arrays made here (a mask's nonzero positions, one array per dim it covers), before
+    # they are made; the bounds check's masks below
+    _budget.charge(sum(i.size * max(i.ndim, 1) for i in indices if i is not None), 8, what="the index")
     out = []
     for i in indices:
         if i is None:
@@ -218,6 +309,7 @@ def _prepare_indices(shape, indices):
         raise TorchIndexError("index is out of bounds for dimension with size 0")
     numel = int(np.prod(bshape)) * int(np.prod([shape[k] for k, i in enumerate(out) if i is None]))
     if numel:
+        _budget.charge(R.numel(bshape) * 2 + 3 * sum(i.size for i in defined), 1, what="the index bounds check")
         _check_index_bounds(shape, out)
     else:  # nothing is read: torch checks no index; keep NumPy from checking them either
         out = [None if i is None else (np.zeros_like(i) if shape[k] else i) for k, i in enumerate(out)]
@@ -361,19 +453,37 @@ Index = int | slice | None | type(Ellipsis) | Tensor | list | tuple
 
 def getitem(input: Tensor, index: Index) -> Tensor:
     """input[index], as torch's Tensor.__getitem__."""
+    result, out = _split_index(input, index)
+    return _dispatch_index(result, out) if out else result
+
+
+def advanced_parts(input: Tensor, index: Index):
+    """None where index is basic (input[index] is a view), else (the view its basic parts select, the advanced
+    indices for index_put_ on it), as torch's Tensor.__setitem__ splits an index."""
+    result, out = _split_index(input, index)
+    if not out:
+        return None
+    while out and out[-1] is None:
+        out.pop()
+    arrs = [None if i is None else np.asarray(B.to_numpy(i)) for i in out]
+    return result, _prepare_indices(tuple(result.shape), arrs)
+
+
+def _split_index(input, index):
+    """(the view the basic parts of index select, the per-dim advanced indices left to apply: [] for none)."""
     self = input
     if index is None:
-        return unsqueeze_op(self, dim=0)
+        return unsqueeze_op(self, dim=0), []
     if index is Ellipsis:
-        return alias_op(self)
+        return alias_op(self), []
     if _is_int(index):
-        return _apply_select(self, 0, int(index), 0)
+        return _apply_select(self, 0, int(index), 0), []
     if isinstance(index, slice):
         start, stop, step = _unpack_slice(index)
-        return _apply_slice(self, 0, start, stop, step, True)
+        return _apply_slice(self, 0, start, stop, step, True), []
     if index is True or index is False:
         result = unsqueeze_op(self, dim=0)
-        return _dispatch_index(result, [_bool_index(index)])
+        return result, [_bool_index(index)]
     if not _treat_sequence_as_tuple(index):
         index = (index,)
     elif not isinstance(index, tuple):
@@ -428,11 +538,9 @@ def getitem(input: Tensor, index: Index) -> Tensor:
                     "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
                     f"valid indices (got {type(obj).__name__})") from None
             result = _apply_select(result, dim, int(v), i)
-    if not out:
-        if result is self:
-            result = alias_op(self)
-        return result
-    return _dispatch_index(result, out)
+    if not out and result is self:
+        result = alias_op(self)
+    return result, out
 
 
 Tensor.__getitem__ = lambda self, idx: getitem(self, idx)
@@ -548,10 +656,17 @@ def _expandable(shape, desired):
 
 gather_op = defop(
     "gather(Tensor self, int dim, LongTensor index, *, bool sparse_grad=False) -> Tensor", _gather,
+    # the index's int64 copy and bounds mask; backward: zeros of self, their copy in scatter_add, its index
+    rule=lambda self, index: R.Cost(tuple(index.shape), _numel(index), R.wide(2 * _numel(index), self), True,
+                                    2 * _numel(self) + R.wide(3 * _numel(index), self)),
+    jvp="linear",
     self=lambda grad, self, dim, index: scatter_add_op(
         Tensor._make(_zeros(self.shape, grad._data.dtype)), dim, index, grad))
 scatter_add_op = defop(
     "scatter_add(Tensor self, int dim, LongTensor index, Tensor src) -> Tensor", _scatter_add,
+    rule=lambda self, index: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(index),
+                                    R.wide(3 * _numel(index), self)),
+    jvp="linear",
     self=lambda grad: grad,
     src=lambda grad, src, dim, index: _scatter_add_src_grad(grad, src, dim, index))
 
@@ -596,13 +711,26 @@ def _index_add(a, dim, index, source, alpha=1):
     return out
 
 
+def _index_select_rule(self, dim, index):
+    out = () if self.ndim == 0 else tuple(self.shape[:wrap_dim(dim, self.ndim)]) + (_numel(index),) + tuple(
+        self.shape[wrap_dim(dim, self.ndim) + 1:])
+    n = R.numel(out)
+    return R.Cost(out, n, R.wide(2 * _numel(index), self), True, 2 * R.numel(self.shape) + n
+                  + R.wide(2 * _numel(index), self))
+
+
 index_select_op = defop(
-    "index_select(Tensor self, int dim, LongTensor index) -> Tensor", _index_select,
+    "index_select(Tensor self, int dim, LongTensor index) -> Tensor", _index_select, rule=_index_select_rule,
+    jvp=shifted("linear", "dim"),
     self=lambda grad, self, dim, index: index_add_op(
         Tensor._make(_zeros(self.shape, grad._data.dtype)), dim, index, grad))
 index_add_op = defop(
     "index_add(Tensor self, int dim, LongTensor index, Tensor source, *, Scalar alpha=1) -> Tensor",
     _index_add,
+    # the copy is the output; source * alpha, the index's int64 copy, add.at's broadcast of the source
+    rule=lambda self, index, source: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(source),
+                                            2 * _numel(source) + R.wide(_numel(index), self)),
+    jvp=shifted("linear", "dim"),
     self=lambda grad: grad,
     source=lambda grad, source, dim, index, alpha: _index_add_source_grad(grad, source, dim, index, alpha))
 
@@ -644,9 +772,11 @@ def _not_mask(mask):
 
 masked_fill_scalar = defop(
     "masked_fill.Scalar(Tensor self, BoolTensor mask, Scalar value) -> Tensor", _masked_fill,
+    rule=lambda self, mask: R.elementwise()(self, mask), jvp="element_wise",
     self=lambda grad, self, mask: masked_fill_scalar(grad, mask, 0))
 masked_fill_tensor = defop(
     "masked_fill.Tensor(Tensor self, BoolTensor mask, Tensor value) -> Tensor", _masked_fill_t,
+    rule=lambda self, mask: R.elementwise(bwd=3)(self, mask), jvp="linear",
     self=lambda grad, self, mask: masked_fill_scalar(grad, mask, 0),
     value=lambda grad, value, mask: masked_fill_scalar(grad, _not_mask(mask), 0).sum())
 
@@ -674,7 +804,27 @@ def masked_fill(input: Tensor, mask: Tensor, value: Tensor | float) -> Tensor:
 
 from engine.ops.registry import entry  # noqa: E402
 
+
+def index_put(input: Tensor, indices: list[Tensor], values: Tensor, accumulate: bool = False) -> Tensor:
+    """A copy of input with values written (accumulate: added) at the positions the index tensors give."""
+    arrs = [None if i is None else np.asarray(B.to_numpy(i._data if isinstance(i, Tensor) else i)) for i in indices]
+    return index_put_op(input, _prepare_indices(tuple(input.shape), arrs), values, accumulate)
+
+
+def index_put_(input: Tensor, indices: list[Tensor], values: Tensor, accumulate: bool = False) -> Tensor:
+    """index_put written into input (IndexPutBackward0): what t[idx] = v does for an advanced index."""
+    from engine.ops.inplace import apply  # noqa: PLC0415 - engine.ops.inplace imports this module
+
+    arrs = [None if i is None else np.asarray(B.to_numpy(i._data if isinstance(i, Tensor) else i)) for i in indices]
+    prepared = _prepare_indices(tuple(input.shape), arrs)
+    if values._data.dtype != input._data.dtype and values._data.ndim == 0:
+        values = values.to(input.dtype)
+    return apply(input, lambda s: index_put_op(s, prepared, values, accumulate), values._req)
+
+
 CATALOG = [
+    entry("index_put", index_put, "A copy of input with values written (or added) at the index tensors' positions.",
+          index_put_op),
     entry("select", select, "The slice at `index` along `dim` (the dim is removed).", select_int),
     entry("getitem", getitem, "input[index]: ints, slices, None, ..., bool / integer tensors and lists, or a "
           "tuple of these, with torch's basic and advanced indexing.", select_int, slice_op, unsqueeze_op,

@@ -12,10 +12,13 @@ import inspect
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
+from engine.ops import rules as R
 from engine.ops._util import list_str, wrap_dim, wrap_dims
 from engine.ops.indexing import slice_op
+from engine.ops.jvp import batched, pointwise, shifted
 from engine.ops.registry import defop
 from engine.ops.shape import view
 from engine.tensor import Tensor
@@ -107,6 +110,63 @@ def _result_dtype(arrays):
     return D.result_type(*(Tensor._make(a) for a in arrays)).np
 
 
+def _mixed(arrays):
+    """Elements cast to the result dtype first where the dtypes differ (a bound: all of them)."""
+    return 0 if len({a.dtype for a in arrays}) <= 1 else sum(R.numel(a.shape) for a in arrays)
+
+
+def _cat_rule(names):
+    def rule(**vals):
+        arrays = [vals[n] for n in names]
+        shapes = [tuple(a.shape) for a in arrays if not _legacy_empty(a.shape)]
+        if not shapes:
+            return R.Cost((0,), 0.0)
+        d = _cat_dim(shapes, vals["dim"])
+        out = list(shapes[0])
+        out[d] = sum(s[d] for s in shapes)
+        n = R.numel(out)
+        return R.Cost(tuple(out), n, _mixed(arrays))
+
+    rule.by_name = (*names, "dim")
+    return rule
+
+
+def _stack_rule(names):
+    def rule(**vals):
+        arrays = [vals[n] for n in names]
+        first = tuple(arrays[0].shape)
+        d = wrap_dim(vals["dim"], len(first) + 1)
+        out = first[:d] + (len(arrays),) + first[d:]
+        return R.Cost(out, R.numel(out), _mixed(arrays))
+
+    rule.by_name = (*names, "dim")
+    return rule
+
+
+# Entries with this many outputs or fewer are made once per arity and kept; past it, per call (a client that
+# asked for every arity would otherwise grow the caches, each entry's schema as long as its arity).
+_KEEP_ARITY = 64
+# Past this many pieces a rule stops listing their shapes (its own time and memory would grow with the
+# request): it bounds their elements by the input's (exact=False), with the pieces' objects in temp.
+_LIST_PIECES = 4096
+
+
+def _many(n, what):
+    """Charge n operands' or pieces' Python objects and steps before a list or an entry of n is made: an
+    entry of n parameters holds about 900 bytes for each (its schema, names, indices, save plans)."""
+    _budget.charge(n, 2048, R.PY_STEP * n, what=what)
+
+
+def _pieces_cost(shape, d, sizes):
+    """Views, one per size along d: their elements, and a Python step and objects per piece."""
+    k = len(sizes)
+    if k > _LIST_PIECES:
+        return R.Cost((tuple(shape),), R.PY_STEP * k, R.OBJECT * k, exact=False)
+    outs = tuple(tuple(shape[:d]) + (s,) + tuple(shape[d + 1:]) for s in sizes)
+    out = outs[0] if k == 1 else outs
+    return R.Cost(out, R.PY_STEP * k, R.OBJECT * k if k > 1 else 0)
+
+
 def _cat_forward(*args):
     arrays, dim = args[:-1], args[-1]
     shapes = [a.shape for a in arrays]
@@ -123,6 +183,7 @@ def _cat_backward(grad, dim, shapes, output_mask=None):
     out = []
     offset = 0
     for i, s in enumerate(shapes):
+        _budget.check()
         if _legacy_empty(s):
             out.append(_zeros((0,), grad._data.dtype) if output_mask is None or output_mask[i] else None)
             continue
@@ -146,13 +207,17 @@ def _cat_op(n):
         schema = "cat(" + ", ".join(f"Tensor {x}" for x in names) + ", int dim=0) -> Tensor"
         if n == 1:
             formula = _Formula(lambda grad, dim, s0: _cat_backward(grad, dim, [s0])[0], ["dim", *shape_names])
-            op = defop(schema, _cat_forward, index=0, tensors0=formula)
+            op = defop(schema, _cat_forward, index=0, rule=_cat_rule(names), jvp=shifted("linear", "dim"),
+                       tensors0=formula)
         else:
             formula = _Formula(
                 lambda grad, dim, *shapes, output_mask: _cat_backward(grad, dim, shapes, output_mask),
                 ["dim", *shape_names])
-            op = defop(schema, _cat_forward, index=0, joint_mask=True, **{"__".join(names): formula})
-        _CAT_OPS[n] = op
+            op = defop(schema, _cat_forward, index=0, joint_mask=True, rule=_cat_rule(names),
+                       jvp=shifted("linear", "dim"),
+                       **{"__".join(names): formula})
+        if n <= _KEEP_ARITY:
+            _CAT_OPS[n] = op
     return op
 
 
@@ -170,6 +235,8 @@ def cat(tensors: list[Tensor], dim: int = 0) -> Tensor:
     tensors = _tensor_list(tensors, "cat")
     if not tensors:
         raise TorchValueError("torch.cat(): expected a non-empty list of Tensors")
+    if len(tensors) > _KEEP_ARITY:
+        _many(len(tensors), "cat's operands")
     return _cat_op(len(tensors))(*tensors, dim)
 
 
@@ -206,6 +273,13 @@ def _stack_backward(grad, dim, output_mask=None):
 
 
 _STACK_OPS: dict[int, object] = {}
+# batched: the stack dim wraps over the inputs' rank + 1, then moves past the batch
+_STACK_JVP = batched("linear", lambda op, vals, tangents, out, bsz: op(
+    *_batched_or_zeros(vals[:-1], tangents, bsz), wrap_dim(vals[-1], vals[0].ndim + 1) + 1))
+
+
+def _batched_or_zeros(vals, tangents, bsz):
+    return [t if t is not None else _zeros((bsz, *v.shape), v._data.dtype) for v, t in zip(vals, tangents)]
 
 
 def _stack_op(n):
@@ -214,12 +288,14 @@ def _stack_op(n):
         names = [f"tensors{i}" for i in range(n)]
         schema = "stack(" + ", ".join(f"Tensor {x}" for x in names) + ", int dim=0) -> Tensor"
         if n == 1:
-            op = defop(schema, _stack_forward, index=0,
+            op = defop(schema, _stack_forward, index=0, rule=_stack_rule(names), jvp=_STACK_JVP,
                        tensors0=_Formula(lambda grad, dim: _stack_backward(grad, dim)[0], ["dim"]))
         else:
-            op = defop(schema, _stack_forward, index=0, joint_mask=True, **{"__".join(names): _Formula(
-                lambda grad, dim, output_mask: _stack_backward(grad, dim, output_mask), ["dim"])})
-        _STACK_OPS[n] = op
+            op = defop(schema, _stack_forward, index=0, joint_mask=True, rule=_stack_rule(names), jvp=_STACK_JVP,
+                       **{"__".join(names): _Formula(
+                           lambda grad, dim, output_mask: _stack_backward(grad, dim, output_mask), ["dim"])})
+        if n <= _KEEP_ARITY:
+            _STACK_OPS[n] = op
     return op
 
 
@@ -227,6 +303,8 @@ def stack(tensors: list[Tensor], dim: int = 0) -> Tensor:
     tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise TorchRuntimeError("stack expects a non-empty TensorList")
+    if len(tensors) > _KEEP_ARITY:
+        _many(len(tensors), "stack's operands")
     return _stack_op(len(tensors))(*tensors, dim)
 
 
@@ -246,6 +324,7 @@ def _split_pieces(a, d, sizes):
     out = []
     off = 0
     for s in sizes:
+        _budget.check()
         out.append(a[(slice(None),) * d + (slice(off, off + s),)])
         off += s
     return tuple(out)
@@ -295,6 +374,7 @@ def _split_with_sizes_backward(grads, sizes, dim, self_shape):
     dt = _grad_dtype(grads)
     parts = []
     for g, s in zip(grads, sizes):
+        _budget.check()
         if g is None:
             shape = list(self_shape)
             shape[d] = s
@@ -311,18 +391,43 @@ def _split_backward(grads, self_shape, split_size, dim):
     return _split_with_sizes_backward(grads, sizes, dim, self_shape)
 
 
+def _split_count(size, split_size):
+    """len(_split_sizes_of(size, split_size)), without the list."""
+    return 1 if split_size == 0 else max(-(-size // split_size), 1)
+
+
+def _split_rule(self, split_size, dim=0):
+    d = wrap_dim(dim, self.ndim)
+    if _split_count(self.shape[d], split_size) > _LIST_PIECES:
+        return _pieces_cost(self.shape, d, range(_split_count(self.shape[d], split_size)))
+    return _pieces_cost(self.shape, d, _split_sizes_of(self.shape[d], split_size))
+
+
+def _split_with_sizes_rule(self, split_sizes, dim=0):
+    return _pieces_cost(self.shape, wrap_dim(dim, self.ndim), split_sizes)
+
+
+def _unbind_rule(self, dim=0):
+    d = wrap_dim(dim, self.ndim)
+    k = self.shape[d]
+    if k > _LIST_PIECES:
+        return R.Cost((tuple(self.shape),), R.PY_STEP * k, R.OBJECT * k, exact=False)
+    piece = tuple(self.shape[:d]) + tuple(self.shape[d + 1:])
+    return R.Cost(piece if k == 1 else (piece,) * k, R.PY_STEP * k, R.OBJECT * k if k > 1 else 0)
+
+
 def _split_defs():
     return {
         "split": ("split.Tensor(Tensor(a) self, SymInt split_size, int dim=0) -> Tensor(a)[]", _split_forward,
-                  _split_backward, ("self_shape", "split_size", "dim")),
+                  _split_backward, ("self_shape", "split_size", "dim"), _split_rule),
         "split_with_sizes": ("split_with_sizes(Tensor(a) self, SymInt[] split_sizes, int dim=0) "
                              "-> Tensor(a)[]",
                              _split_with_sizes_forward,
                              lambda grads, split_sizes, dim, self_shape: _split_with_sizes_backward(
                                  grads, split_sizes, dim, self_shape),
-                             ("split_sizes", "dim", "self_shape")),
+                             ("split_sizes", "dim", "self_shape"), _split_with_sizes_rule),
         "unbind": ("unbind.int(Tensor(a) self, int dim=0) -> Tensor(a)[]", _unbind_forward, _unbind_backward,
-                   ("self_shape", "dim")),
+                   ("self_shape", "dim"), _unbind_rule),
     }
 
 
@@ -330,19 +435,22 @@ def _split_op(kind, n):
     """The entry for `kind` with n outputs (one output: the registry hands out a Tensor and one grad)."""
     op = _SPLIT_OPS.get((kind, n))
     if op is None:
-        schema, fwd, bwd, names = _split_defs()[kind]
+        schema, fwd, bwd, names, rule = _split_defs()[kind]
         if n == 1:
             forward = lambda *args, _f=fwd: _f(*args)[0]  # noqa: E731
             formula = _Formula(lambda grad, *rest, _b=bwd: _b([grad], *rest), names)
         else:
             forward = fwd
             formula = _Formula(bwd, names)
-        op = defop(schema, forward, nout=n, index=0, self=formula)
-        _SPLIT_OPS[(kind, n)] = op
+        op = defop(schema, forward, nout=n, index=0, rule=rule, jvp=shifted("linear", "dim"), self=formula)
+        if n <= _KEEP_ARITY:
+            _SPLIT_OPS[(kind, n)] = op
     return op
 
 
 def _call_split(kind, n, *args):
+    if n > _KEEP_ARITY:
+        _many(n, f"{kind}'s pieces")
     out = _split_op(kind, n)(*args)
     return (out,) if n == 1 else out
 
@@ -350,7 +458,7 @@ def _call_split(kind, n, *args):
 def _split_tensor(input, split_size, dim):
     split_size = int(split_size)
     _, size = _check_split(input._data, split_size, dim)
-    return _call_split("split", len(_split_sizes_of(size, split_size)), input, split_size, dim)
+    return _call_split("split", _split_count(size, split_size), input, split_size, dim)
 
 
 def split_with_sizes(input: Tensor, split_sizes: list[int], dim: int = 0) -> tuple:
@@ -374,6 +482,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     size = input.shape[wrap_dim(dim, input.ndim)]
     split_size = (size + chunks - 1) // chunks
     if split_size == 0 and size == 0:
+        _many(chunks, "chunk's pieces")  # as many empty pieces as asked for
         return split_with_sizes(input, [0] * chunks, dim)
     return _split_tensor(input, split_size, dim)
 
@@ -382,7 +491,11 @@ def _unbind_forward(a, dim=0):
     if a.ndim == 0:
         raise TorchIndexError("Dimension specified as 0 but tensor has no dimensions")
     d = wrap_dim(dim, a.ndim)
-    return tuple(a[(slice(None),) * d + (i, Ellipsis)] for i in range(a.shape[d]))
+    out = []
+    for i in range(a.shape[d]):
+        _budget.check()
+        out.append(a[(slice(None),) * d + (i, Ellipsis)])
+    return tuple(out)
 
 
 def _unbind_backward(grads, self_shape, dim):
@@ -436,6 +549,8 @@ def _repeat_forward(a, repeats):
         if t < 0:
             raise TorchRuntimeError(
                 f"Trying to create tensor with negative dimension {t}: {list_str(target)}")
+    if 0 in target:  # np.tile would repeat along the other dims first, for nothing
+        return B.xp.empty(tuple(target), dtype=a.dtype)
     return B.xp.tile(a.reshape(padded), repeats)
 
 
@@ -463,7 +578,17 @@ def _repeat_backward(grad, repeats, self_shape):
     return grad
 
 
-repeat_op = defop("repeat(Tensor self, SymInt[] repeats) -> Tensor", _repeat_forward,
+def _repeat_rule(self, repeats):
+    padded = (1,) * (len(repeats) - self.ndim) + tuple(self.shape)
+    out = tuple(p * int(r) for p, r in zip(padded, repeats))
+    n = R.numel(out)
+    return R.Cost(out, n, n, True, 2 * n)  # np.tile's repeat along each axis in turn; the backward's sums
+
+
+repeat_op = defop("repeat(Tensor self, SymInt[] repeats) -> Tensor", _repeat_forward, rule=_repeat_rule,
+                  jvp=batched("linear", lambda op, vals, tangents, out, bsz: repeat_op(
+                      tangents[0].reshape((bsz,) + (1,) * (len(vals[1]) - vals[0].ndim) + tuple(vals[0].shape)),
+                      (1, *vals[1]))),
                   self=lambda grad, repeats, self_shape: _repeat_backward(grad, repeats, self_shape))
 
 
@@ -492,7 +617,7 @@ def _flip(a, dims):
     return B.xp.flip(a, axis=w).copy()
 
 
-flip_op = defop("flip(Tensor self, int[] dims) -> Tensor", _flip,
+flip_op = defop("flip(Tensor self, int[] dims) -> Tensor", _flip, rule=R.like(), jvp=shifted("linear", "dims"),
                 self=lambda grad, dims: flip_op(grad, dims))
 
 
@@ -522,6 +647,7 @@ def _roll(a, shifts, dims=()):
 
 
 roll_op = defop("roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor", _roll,
+                rule=R.like(temp_factor=1), jvp="linear",  # the flattened copy of a strided input
                 self=lambda grad, shifts, dims: roll_op(grad, [-s for s in shifts], dims))
 
 
@@ -594,9 +720,14 @@ def _triu(a, diagonal=0):
     return B.xp.triu(a, int(diagonal))
 
 
-tril_op = defop("tril(Tensor self, int diagonal=0) -> Tensor", _tril,
+def _tri_rule(self):
+    n = R.numel(self.shape)
+    return R.Cost(tuple(self.shape), n, R.numel(self.shape[-2:]))  # np.tril's (rows, cols) mask
+
+
+tril_op = defop("tril(Tensor self, int diagonal=0) -> Tensor", _tril, rule=_tri_rule, jvp=pointwise("linear"),
                 self=lambda grad, diagonal: tril_op(grad, diagonal))
-triu_op = defop("triu(Tensor self, int diagonal=0) -> Tensor", _triu,
+triu_op = defop("triu(Tensor self, int diagonal=0) -> Tensor", _triu, rule=_tri_rule, jvp=pointwise("linear"),
                 self=lambda grad, diagonal: triu_op(grad, diagonal))
 
 
@@ -619,6 +750,25 @@ def _diag_dims(ndim, dim1, dim2):
     return d1, d2
 
 
+def _diagonal_shape(shape, offset, dim1, dim2):
+    d1, d2 = _diag_dims(len(shape), dim1, dim2)
+    offset = int(offset)
+    length = max(0, min(shape[d1], shape[d2] - offset) if offset >= 0 else min(shape[d1] + offset, shape[d2]))
+    return tuple(s for i, s in enumerate(shape) if i not in (d1, d2)) + (length,)
+
+
+def _diagonal_rule(self, offset=0, dim1=0, dim2=1):
+    out = _diagonal_shape(self.shape, offset, dim1, dim2)
+    return R.Cost(out, R.numel(out), 0)
+
+
+def _diag_embed_shape(shape, offset, dim1, dim2):
+    n = shape[-1] + abs(int(offset))
+    d1, d2 = _diag_dims(len(shape) + 1, dim1, dim2)
+    rest = iter(shape[:-1])
+    return tuple(n if i in (d1, d2) else next(rest) for i in range(len(shape) + 1))
+
+
 def _diagonal(a, offset=0, dim1=0, dim2=1):
     d1, d2 = _diag_dims(a.ndim, dim1, dim2)
     return B.xp.diagonal(a, int(offset), d1, d2)
@@ -637,17 +787,24 @@ def _diagonal_backward(grad, input_sizes, offset, dim1, dim2):
 
 
 diagonal_op = defop(
-    "diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)", _diagonal,
+    "diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)", _diagonal, rule=_diagonal_rule,
+    jvp=shifted("linear", "dim1", "dim2"),
     self=lambda grad, self_shape, offset, dim1, dim2: diagonal_backward_op(
         grad, self_shape, offset, dim1, dim2))
 diagonal_backward_op = defop(
     "diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor",
     _diagonal_backward,
+    # the zeros of input_sizes; arange and the row / column indices of the diagonal
+    rule=lambda grad_output, input_sizes: R.Cost(tuple(input_sizes), R.numel(input_sizes),
+                                                 R.wide(3 * grad_output.shape[-1], grad_output)),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: diagonal_backward_op(
+        tangents[0], (bsz, *vals[1]), vals[2], *(wrap_dim(d, len(vals[1])) + 1 for d in vals[3:]))),
     grad_output=lambda grad, offset, dim1, dim2: diagonal_op(grad, offset, dim1, dim2))
 # torch.diag of a matrix runs diagonal_copy, whose node torch names "DiagonalBackward0_copy"
 diagonal_copy_op = defop(
     "diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor",
-    lambda a, offset=0, dim1=0, dim2=1: _diagonal(a, offset, dim1, dim2).copy(),
+    lambda a, offset=0, dim1=0, dim2=1: _diagonal(a, offset, dim1, dim2).copy(), rule=_diagonal_rule,
+    jvp=shifted("linear", "dim1", "dim2"),
     self=lambda grad, self_shape, offset, dim1, dim2: diagonal_backward_op(
         grad, self_shape, offset, dim1, dim2))
 diagonal_copy_op.grad_fn_name = "DiagonalBackward0_copy"
@@ -668,6 +825,10 @@ def _diag_embed(a, offset=0, dim1=-2, dim2=-1):
 
 diag_embed_op = defop(
     "diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor", _diag_embed,
+    rule=lambda self, offset, dim1, dim2: R.Cost(_diag_embed_shape(self.shape, offset, dim1, dim2),
+                                                 R.numel(_diag_embed_shape(self.shape, offset, dim1, dim2)),
+                                                 R.wide(3 * self.shape[-1], self)),
+    jvp="linear",
     self=lambda grad, offset, dim1, dim2: diagonal_op(grad, offset, dim1, dim2))
 
 

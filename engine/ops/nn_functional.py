@@ -17,7 +17,9 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
+from engine.autograd import forward_ad as FW
 from engine.autograd import grad_mode
 from engine.errors import (
     TorchIndexError,
@@ -28,9 +30,11 @@ from engine.errors import (
 from engine.ops import linalg as L
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
+from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._special import erf_array
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
+from engine.ops.jvp import only, pointwise, shifted, tmap, tsum, unsupported
 from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
 
@@ -83,10 +87,12 @@ def _inplace(input, fn, inplace_op=None, *args):
         alias._req = True
         alias.grad_fn = input.grad_fn
         alias._output_nr = input._output_nr
+        alias._fw = getattr(input, "_fw", None)  # its tangent too (forward-mode AD)
         out = inplace_op(alias, *args) if inplace_op is not None else fn(alias)
         input._data = out._data
         input.grad_fn = out.grad_fn
         input._output_nr = out._output_nr
+        FW.inplace_tangent(input, out)
         return input
     out = fn(input)
     if out._data.dtype != input._data.dtype:
@@ -96,7 +102,44 @@ def _inplace(input, fn, inplace_op=None, *args):
         input._data[...] = out._data  # in the storage, so that views of it see the change as in torch
     except (ValueError, TypeError):
         input._data = out._data
+    FW.inplace_tangent(input, out)
     return input
+
+
+# ----- cost rules (engine/ops/rules.py): output-sized temporaries of each forward and backward -----
+
+_TR = C.TRANSCENDENTAL
+
+
+def _act(weight=1, temp=0, bwd=2, f64=0, work=0):
+    """An activation of self: `temp` / `bwd` output-sized temporaries, `f64` float64 work arrays of its size,
+    `work` float64 arrays of at most one erf piece (P._ERF_CHUNK elements)."""
+
+    def rule(self):
+        out = C.shape_of(self)
+        n = C.numel(out)
+        w = C.wide(f64 * n + work * min(n, P._ERF_CHUNK), self)
+        return C.Cost(out, weight * n, int(temp * n) + w, True, int(bwd * n) + w)
+
+    rule.tensors_only = True
+    return rule
+
+
+def _pointwise(temp=0, bwd=2):
+    """An elementwise entry of several tensors (the backward helpers, xlogy)."""
+    return C.elementwise(temp=temp, bwd=bwd)
+
+
+def _stat_rule(f64, bwd):
+    """native_layer_norm / native_batch_norm: float64 work arrays of the input's size; the backward's."""
+
+    def rule(input):
+        out = C.shape_of(input)
+        n = C.numel(out)
+        return C.Cost(out, 8 * n, C.wide(f64 * n, input), True, bwd * n)
+
+    rule.tensors_only = True
+    return rule
 
 
 # ----- small private entries used by the decompositions (overload names kept apart from other families) ---
@@ -106,7 +149,8 @@ def _mul_scalar_fwd(a, other):
     return np.multiply(a, _scalar(other, a.dtype) if a.dtype.kind == "f" else other)
 
 
-mul_scalar = defop("mul.Scalar_nn(Tensor self, Scalar other) -> Tensor", _mul_scalar_fwd, index=1,
+mul_scalar = defop("mul.Scalar_nn(Tensor self, Scalar other) -> Tensor", _mul_scalar_fwd,
+                   jvp="element_wise", index=1, rule=_act(bwd=1),
                    self=lambda grad, other: grad * other)
 def _div_scalar_fwd(a, other):
     return np.true_divide(a, _scalar(other, a.dtype) if a.dtype.kind == "f" else other)
@@ -116,11 +160,12 @@ def _add_scalar_fwd(a, other, alpha=1):
     return np.add(a, _scalar(other * alpha, a.dtype) if a.dtype.kind == "f" else other * alpha)
 
 
-div_scalar = defop("div.Scalar_nn(Tensor self, Scalar other) -> Tensor", _div_scalar_fwd, index=1,
+div_scalar = defop("div.Scalar_nn(Tensor self, Scalar other) -> Tensor", _div_scalar_fwd,
+                   jvp="element_wise", index=1, rule=_act(bwd=1),
                    self=lambda grad, other: grad / other)
 add_scalar = defop(
     "add.Scalar_nn(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
-    _add_scalar_fwd, index=1, self=lambda grad: grad,
+    _add_scalar_fwd, jvp="element_wise", index=1, rule=_act(bwd=1), self=lambda grad: grad,
 )
 
 
@@ -131,14 +176,16 @@ def _masked_fill_fwd(a, mask, value):
 
 # mask is an attribute: torch's MaskedFillBackward0 has one edge (self)
 masked_fill = defop("masked_fill.Scalar_nn(Tensor self, Mask mask, Scalar value) -> Tensor", _masked_fill_fwd,
-                    index=0, self=lambda grad, mask: P.where(mask, 0.0, grad))
+                    jvp="element_wise", index=0, rule=lambda self, mask: C.elementwise(bwd=2)(self, mask),
+                    self=lambda grad, mask: P.where(mask, 0.0, grad))
 
 
 def _clamp_min_fwd(a, min):
     return np.maximum(a, _scalar(min, a.dtype))
 
 
-clamp_min = defop("clamp_min.nn(Tensor self, Scalar min) -> Tensor", _clamp_min_fwd, index=0,
+clamp_min = defop("clamp_min.nn(Tensor self, Scalar min) -> Tensor", _clamp_min_fwd,
+                  jvp="element_wise", index=0, rule=_act(bwd=2),
                   self=lambda grad, self, min: P.where(self >= min, grad, 0.0))
 
 
@@ -150,6 +197,11 @@ def _xlogy_fwd(x, y):
 
 xlogy = defop(
     "xlogy.Tensor_nn(Tensor self, Tensor other) -> Tensor", _xlogy_fwd, promote=True, index=0,
+    jvp=pointwise(lambda self_t, other_t, self, other: tsum(
+        tmap(self_t, lambda t: P.where(P.logical_and(self == 0, other <= 0), 0.0, xlogy(t, other))),
+        tmap(other_t, lambda t: t * self / other))),
+    # log(y), x * log(y), the where, the NaN where; self's formula runs xlogy again beside a cast mask
+    rule=C.elementwise(_TR, temp=4, bwd=10),
     self=lambda grad, self, other: grad * xlogy((self != 0).to(other.dtype), other),
     other=lambda grad, self, other: grad * self / other,
 )
@@ -171,14 +223,18 @@ def _not_implemented(name):
     return f
 
 
-def _bw(schema, fwd, again):
-    return defop(schema, fwd, index=0, grad_output=again, self=_zero)
+def _bw(schema, fwd, again, reads_self=False):
+    # the masks, a scaled gradient; backward: again beside self's zero-filled gradient (elementwise in grad_output,
+    # so its forward formula is again on grad_output's tangent; torch's reads self's tangent for threshold only)
+    return defop(schema, fwd, index=0, rule=_pointwise(temp=2, bwd=4),
+                 jvp="element_wise" if reads_self else only(("grad_output",), "element_wise"), grad_output=again,
+                 self=_zero)
 
 
 threshold_backward = _bw(
     "threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor",
     lambda g, x, threshold: np.where(x <= _scalar(threshold, x.dtype), B.xp.zeros((), g.dtype), g),
-    lambda grad, self, threshold: threshold_backward(grad, self, threshold),
+    lambda grad, self, threshold: threshold_backward(grad, self, threshold), reads_self=True,
 )
 hardtanh_backward = _bw(
     "hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor",
@@ -195,7 +251,7 @@ leaky_relu_backward = _bw(
 hardsigmoid_backward = defop(  # torch has no derivative for it: a double backward raises
     "hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor",
     lambda g, x: np.where((x > -3) & (x < 3), g * _scalar(1.0 / 6.0, g.dtype), B.xp.zeros((), g.dtype)),
-    index=0,
+    index=0, rule=_pointwise(temp=2), jvp=unsupported("hardsigmoid_backward"),
     grad_output=_not_implemented("hardsigmoid_backward"), self=_not_implemented("hardsigmoid_backward"),
 )
 hardshrink_backward = _bw(
@@ -218,7 +274,7 @@ def _relu_fwd(a):
     return np.maximum(a, B.xp.zeros((), dtype=a.dtype))
 
 
-relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, index=0,
+relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, jvp="element_wise", index=0, rule=_act(bwd=3),
                 self=lambda grad, result: threshold_backward(grad, result, 0))
 
 
@@ -231,7 +287,8 @@ def _hardtanh_fwd(a, min_val=-1, max_val=1):
 
 
 hardtanh_op = defop(
-    "hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor", _hardtanh_fwd, index=0,
+    "hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor", _hardtanh_fwd, jvp="element_wise", index=0,
+    rule=_act(temp=1, bwd=3),
     self=lambda grad, self, min_val, max_val: hardtanh_backward(grad, self, min_val, max_val),
 )
 
@@ -242,11 +299,13 @@ def _leaky_fwd(a, negative_slope=0.01):
 
 
 leaky_relu_op = defop(
-    "leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor", _leaky_fwd, index=0,
+    "leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor", _leaky_fwd, jvp="element_wise", index=0,
+    rule=_act(temp=2, bwd=4),
     self=lambda grad, self, negative_slope: leaky_relu_backward(grad, self, negative_slope, False),
 )
 leaky_relu_inplace_op = defop(
-    "leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)", _leaky_fwd, index=1,
+    "leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)", _leaky_fwd, jvp="element_wise", index=1,
+    rule=_act(temp=2, bwd=4),
     self=lambda grad, result, negative_slope: leaky_relu_backward(grad, result, negative_slope, True),
 )
 
@@ -276,12 +335,14 @@ def _elu_grad_result(grad, result, alpha, scale, input_scale):
 
 
 elu_op = defop(
-    "elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor", _elu_fwd, index=0,
+    "elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor", _elu_fwd,
+    jvp="element_wise", index=0,
+    rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, self, alpha, scale, input_scale: _elu_grad(grad, self, alpha, scale, input_scale),
 )
 elu_inplace_op = defop(
     "elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)", _elu_fwd,
-    index=1,
+    jvp="element_wise", index=1, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, result, alpha, scale, input_scale: _elu_grad_result(
         grad, result, alpha, scale, input_scale),
 )
@@ -305,11 +366,13 @@ def _f32(x):
 
 
 celu_op = defop(
-    "celu(Tensor self, Scalar alpha=1.0) -> Tensor", _celu_fwd, index=0,
+    "celu(Tensor self, Scalar alpha=1.0) -> Tensor", _celu_fwd,
+    jvp="element_wise", index=0, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, self, alpha: _elu_grad(grad, self, alpha, 1.0, 1.0 / _f32(alpha)),
 )
 celu_inplace_op = defop(
-    "celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)", _celu_fwd, index=1,
+    "celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)", _celu_fwd,
+    jvp="element_wise", index=1, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, result, alpha: _elu_grad_result(grad, result, alpha, 1.0, 1.0 / _f32(alpha)),
 )
 
@@ -332,7 +395,7 @@ def _gelu_fwd(a, approximate="none"):
     if approximate == "tanh":
         out = 0.5 * x * (1.0 + np.tanh(_GELU_BETA * (x + _GELU_KAPPA * x * x * x)))
     else:
-        out = x * 0.5 * (1.0 + erf_array(x * _SQRT1_2))
+        out = x * 0.5 * (1.0 + P._chunked(erf_array, x * _SQRT1_2))
     return out.astype(a.dtype)
 
 
@@ -351,7 +414,9 @@ def _gelu_grad(grad, x, approximate):
     return grad * (cdf + x * pdf)
 
 
-gelu_op = defop("gelu(Tensor self, *, str approximate='none') -> Tensor", _gelu_fwd, index=0,
+# float64 work: x, its products, erf's (per piece); the backward's cdf and pdf terms (erf again, per piece)
+gelu_op = defop("gelu(Tensor self, *, str approximate='none') -> Tensor", _gelu_fwd, jvp="element_wise", index=0,
+                rule=_act(6 * _TR, f64=6, work=P._ERF_WORK, bwd=12),
                 self=lambda grad, self, approximate: _gelu_grad(grad, self, approximate))
 
 
@@ -366,7 +431,7 @@ def _silu_grad(grad, x):
     return grad * s * (1 + x * (1 - s))
 
 
-silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, index=0,
+silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, jvp="element_wise", index=0, rule=_act(_TR, temp=3, bwd=10),
                 self=lambda grad, self: _silu_grad(grad, self))
 
 
@@ -385,7 +450,8 @@ def _softplus_fwd(a, beta=1.0, threshold=20.0):
 
 
 softplus_op = defop(
-    "softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor", _softplus_fwd, index=0,
+    "softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor", _softplus_fwd, jvp="element_wise", index=0,
+    rule=_act(2 * _TR, temp=4, bwd=10),
     self=lambda grad, self, beta, threshold: P.where(
         self * beta > threshold, grad, grad * (self * beta).sigmoid()),
 )
@@ -403,7 +469,8 @@ def _mish_grad(grad, x):
     return grad * (t + x * s * (1 - t * t))
 
 
-mish_op = defop("mish(Tensor self) -> Tensor", _mish_fwd, index=0,
+mish_op = defop("mish(Tensor self) -> Tensor", _mish_fwd,
+                jvp="element_wise", index=0, rule=_act(3 * _TR, temp=3, bwd=12),
                 self=lambda grad, self: _mish_grad(grad, self))
 
 
@@ -414,7 +481,7 @@ def _hardsigmoid_fwd(a):
 
 
 hardsigmoid_op = defop(
-    "hardsigmoid(Tensor self) -> Tensor", _hardsigmoid_fwd, index=0,
+    "hardsigmoid(Tensor self) -> Tensor", _hardsigmoid_fwd, jvp="element_wise", index=0, rule=_act(4, temp=3, bwd=4),
     self=lambda grad, self: hardsigmoid_backward(grad, self),
 )
 
@@ -426,7 +493,7 @@ def _hardswish_fwd(a):
 
 
 hardswish_op = defop(
-    "hardswish(Tensor self) -> Tensor", _hardswish_fwd, index=0,
+    "hardswish(Tensor self) -> Tensor", _hardswish_fwd, jvp="element_wise", index=0, rule=_act(5, temp=4, bwd=6),
     self=lambda grad, self: P.where(self <= -3.0, 0.0, P.where(self < 3.0, grad * (self / 3.0 + 0.5), grad)),
 )
 
@@ -441,7 +508,8 @@ def _log_sigmoid_fwd(a):
     return _log_sigmoid_arr(a)
 
 
-log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, index=0,
+log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, jvp="element_wise", index=0,
+                       rule=_act(2 * _TR, temp=4, bwd=8),
                        self=lambda grad, self: grad * (-self).sigmoid())
 
 
@@ -452,11 +520,14 @@ def _threshold_fwd(a, threshold, value):
 
 
 threshold_op = defop(
-    "threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor", _threshold_fwd, index=0,
+    "threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor", _threshold_fwd, jvp="element_wise", index=0,
+    rule=_act(temp=1, bwd=4),
     self=lambda grad, self, threshold: threshold_backward(grad, self, threshold),
 )
 threshold_inplace_op = defop(
-    "threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)", _threshold_fwd, index=1,
+    "threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)", _threshold_fwd,
+    jvp="element_wise", index=1,
+    rule=_act(temp=1, bwd=4),
     # torch saves the original self for this in-place formula (the alias keeps the pre-op array)
     self=lambda grad, self, threshold: threshold_backward(grad, self, threshold),
 )
@@ -469,7 +540,8 @@ def _hardshrink_fwd(a, lambd=0.5):
 
 
 hardshrink_op = defop(
-    "hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _hardshrink_fwd, index=0,
+    "hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _hardshrink_fwd,
+    jvp="element_wise", index=0, rule=_act(temp=1, bwd=4),
     self=lambda grad, self, lambd: hardshrink_backward(grad, self, lambd),
 )
 
@@ -485,7 +557,8 @@ def _softshrink_fwd(a, lambd=0.5):
 
 
 softshrink_op = defop(
-    "softshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _softshrink_fwd, index=0,
+    "softshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _softshrink_fwd,
+    jvp="element_wise", index=0, rule=_act(3, temp=5, bwd=4),
     self=lambda grad, self, lambd: softshrink_backward(grad, self, lambd),
 )
 
@@ -541,7 +614,11 @@ def _log_softmax_bw_fwd(g, out, dim, input_dtype=None):
 # their own derivatives (so grad-of-grad works and the first-order gradient depends on the output)
 softmax_backward_data = defop(
     "_softmax_backward_data(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) -> Tensor",
-    _softmax_bw_fwd, index=0,
+    _softmax_bw_fwd, index=0, rule=_pointwise(temp=3, bwd=9),
+    jvp=lambda grad_output_t, output_t, grad_output, output, dim: tsum(
+        tmap(grad_output_t, lambda t: softmax_backward_data(t, output, dim, None)),
+        tmap(output_t, lambda t: t * (grad_output - _sum_keep(grad_output * output, dim))
+             - output * _sum_keep(grad_output * t, dim))),
     grad_output=lambda grad, output, dim: softmax_backward_data(grad, output, dim, None),
     output=lambda grad, grad_output, output, dim: grad * (grad_output - _sum_keep(grad_output * output, dim))
     - grad_output * _sum_keep(grad * output, dim),
@@ -549,18 +626,25 @@ softmax_backward_data = defop(
 log_softmax_backward_data = defop(
     "_log_softmax_backward_data(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) "
     "-> Tensor",
-    _log_softmax_bw_fwd, index=0,
+    _log_softmax_bw_fwd, index=0, rule=_pointwise(temp=2, bwd=8),
+    jvp=lambda grad_output_t, output_t, grad_output, output, dim: tsum(
+        tmap(grad_output_t, lambda t: log_softmax_backward_data(t, output, dim, None)),
+        tmap(output_t, lambda t: -(output.exp() * t) * _sum_keep(grad_output, dim))),
     grad_output=lambda grad, output, dim: grad - _sum_keep(grad * output.exp(), dim),  # the adjoint map
     output=lambda grad, grad_output, output, dim: -grad * output.exp() * _sum_keep(grad_output, dim),
 )
 softmax_op = defop(
     "_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _softmax_fwd, index=0,
+    rule=_act(_TR + 3, temp=3, bwd=5),
     vjp={"self": lambda grad, result, dim: _softmax_bw_fwd(grad, result, dim)},
+    jvp=shifted("element_wise", "dim"),  # its Jacobian is symmetric: the backward formula on the tangent
     self=lambda grad, result, dim: softmax_backward_data(grad, result, dim, None),
 )
 log_softmax_op = defop(
     "_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _log_softmax_fwd, index=0,
+    rule=_act(_TR + 3, temp=3, bwd=5),
     vjp={"self": lambda grad, result, dim: _log_softmax_bw_fwd(grad, result, dim)},
+    jvp=shifted(lambda self_t, result, dim: self_t - _sum_keep(self_t * result.exp(), dim), "dim"),
     self=lambda grad, result, dim: log_softmax_backward_data(grad, result, dim, None),
 )
 
@@ -614,6 +698,8 @@ def _dropout_impl(input, p, train):
         raise TorchRuntimeError(f"result type Float can't be cast to the desired output type {_word(a)}")
     from engine.ops.factory import _generator  # noqa: PLC0415
 
+    # the uniform draws (float64), their mask and the noise tensor, before they are made
+    _budget.charge(a.size, 8 + 1 + 2 * a.dtype.itemsize, 4.0 * a.size, what="dropout's noise")
     keep = _generator[0].random(a.shape) < (1.0 - p)
     noise = np.true_divide(B.xp.asarray(keep).astype(a.dtype), _scalar(1.0 - p, a.dtype))
     return P.mul(input, _const(noise))
@@ -669,8 +755,17 @@ def _constant_pad_fwd(a, pad, value=0):
     return out
 
 
+def _padded(shape, pad):
+    out = list(shape)
+    for i in range(len(pad) // 2):
+        out[len(shape) - 1 - i] += int(pad[2 * i]) + int(pad[2 * i + 1])
+    return tuple(out)
+
+
 constant_pad_nd = defop(
     "constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor", _constant_pad_fwd, index=0,
+    rule=lambda self, pad: C.Cost(_padded(self.shape, pad), C.numel(_padded(self.shape, pad))),
+    jvp=pointwise(lambda self_t, pad: constant_pad_nd(self_t, pad, 0)),
     self=lambda grad, pad: constant_pad_nd(grad, [-p for p in pad], 0),
 )
 
@@ -707,6 +802,14 @@ def _embedding_backward_fwd(grad, indices, num_weights, padding_idx, scale_grad_
     return out
 
 
+def _embedding_cost(weight, indices):
+    m = C.numel(C.shape_of(indices))
+    out = tuple(C.shape_of(indices)) + (weight.shape[1],)
+    n = C.numel(out)
+    bwd = C.numel(weight.shape) + _embedding_backward_temp(n, m, weight.shape[0], weight)
+    return C.Cost(out, n, C.wide(2 * m, weight), True, bwd)
+
+
 def _embedding_double(grad, indices, padding_idx):
     """torch's embedding_dense_double_backward: the rows of grad at indices, padding rows zeroed."""
     out = embedding_op(grad, indices, -1, False, False)
@@ -716,16 +819,27 @@ def _embedding_double(grad, indices, padding_idx):
     return out
 
 
+def _embedding_backward_temp(grad_n, indices_n, num_weights, like):
+    """The indices' int64 copy, the kept mask, the kept rows (and their scaled copy), the counts."""
+    return 2 * grad_n + C.wide(4 * indices_n + num_weights, like)
+
+
 embedding_dense_backward = defop(
     "embedding_dense_backward(Tensor grad_output, Index indices, SymInt num_weights, SymInt padding_idx, "
     "bool scale_grad_by_freq) -> Tensor",
     _embedding_backward_fwd, index=0,
+    rule=lambda grad_output, indices, num_weights: C.Cost(
+        (int(num_weights), grad_output.shape[-1]), C.numel(grad_output.shape),
+        _embedding_backward_temp(C.numel(grad_output.shape), C.numel(C.shape_of(indices)), int(num_weights),
+                                 grad_output)),
+    jvp="linear",
     grad_output=lambda grad, indices, padding_idx: _embedding_double(grad, indices, padding_idx),
 )
 embedding_op = defop(
     "embedding(Tensor weight, Index indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, "
     "bool sparse=False) -> Tensor",
     _embedding_fwd, index=0,
+    rule=lambda weight, indices: _embedding_cost(weight, indices), jvp="linear",
     weight=lambda grad, weight_shape, indices, padding_idx, scale_grad_by_freq: embedding_dense_backward(
         grad, indices, weight_shape[0], padding_idx, scale_grad_by_freq),
 )
@@ -734,10 +848,13 @@ embedding_op = defop(
 def _embedding_renorm(weight, indices, max_norm, norm_type):
     """torch.embedding_renorm_ (under no_grad): rows used by indices rescaled to norm <= max_norm."""
     w = weight._data
-    idx = np.unique(B.to_numpy(_check_indices(indices, "embedding_renorm_")).reshape(-1))
+    ind = _check_indices(indices, "embedding_renorm_")
+    _budget.charge(3 * ind.size, 8, what="embedding's max_norm")  # np.unique's sorted copy and its list
+    idx = np.unique(B.to_numpy(ind).reshape(-1))
     if idx.size and (idx.min() < 0 or idx.max() >= w.shape[0]):
         raise TorchIndexError("index out of range in self")
     for i in idx.tolist():
+        _budget.check()
         row = w[i].astype(np.float64)
         p = float(norm_type)
         if p == math.inf:
@@ -807,7 +924,8 @@ def _tie(t, *deps):
 
 # t itself, recorded with an edge to dep whose gradient is undefined (None), as torch's double-backward
 # functions return undefined gradients for inputs a first-order output does not depend on
-_tie_op = defop("_tie_nn(Tensor self, Tensor dep) -> Tensor", lambda a, d: a, index=0,
+_tie_op = defop("_tie_nn(Tensor self, Tensor dep) -> Tensor", lambda a, d: a, index=0, rule=C.like(),
+                jvp="element_wise",
                 self=lambda grad: grad, dep=lambda grad: None)
 
 
@@ -836,6 +954,12 @@ layer_norm_op = defop(
     "native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) "
     "-> Tensor",
     _ln_fwd, index=0,
+    # float64: the copy, x - mean and its square, y and its scaled and shifted copies; the backward's xc, xhat,
+    # g and its centred and projected terms
+    rule=lambda input: _stat_rule(6, 9)(input),
+    jvp=lambda input_t, weight_t, bias_t, input, weight, normalized_shape, eps: _norm_jvp(
+        input_t, weight_t, bias_t, input, weight, list(range(input.ndim - len(normalized_shape), input.ndim)),
+        None, eps),
     input__weight__bias=lambda grad, input, weight, normalized_shape, eps: _ln_grad(
         grad, input, weight, normalized_shape, eps),
 )
@@ -904,9 +1028,39 @@ batch_norm_op = defop(
     "native_batch_norm(Tensor input, Tensor? weight, Tensor? bias, Stat running_mean, Stat running_var, "
     "bool training, float momentum, float eps) -> Tensor",
     _bn_fwd, index=0,
+    rule=lambda input: _stat_rule(6, 9)(input),
+    jvp=lambda input_t, weight_t, bias_t, input, weight, running_mean, running_var, training, eps: _norm_jvp(
+        input_t, weight_t, bias_t, input, weight, [0, *range(2, input.ndim)], (1, input.shape[1]) + (1,) * (
+            input.ndim - 2), eps, None if training else (running_mean, running_var)),
     input__weight__bias=lambda grad, input, weight, running_mean, running_var, training, eps: _bn_grad(
         grad, input, weight, running_mean, running_var, training, eps),
 )
+
+
+def _norm_jvp(input_t, weight_t, bias_t, input, weight, axes, cshape, eps, running=None):
+    """layer_norm_jvp / batch_norm_jvp: with x̂ = (x - mean) * rstd over `axes` (the running statistics in
+    evaluation), the tangent of x̂ * weight + bias is dx̂ * weight + x̂ * weight_t + bias_t, where
+    dx̂ = rstd * (x_t - mean(x_t)) - x̂ * rstd * mean(x̂ * x_t) (rstd * x_t with running statistics).
+    cshape: how weight and bias broadcast (batch norm's channels), None where they are the trailing dims."""
+    shape = (lambda t: t.reshape(cshape)) if cshape is not None else (lambda t: t)
+    if running is None:
+        mu = input.mean(axes, True)
+        xc = input - mu
+        rstd = ((xc * xc).mean(axes, True) + eps).rsqrt()
+    else:
+        dt = input._data.dtype
+        xc = input - _const(running[0]._data.astype(dt).reshape(cshape))
+        rstd = _const((1.0 / np.sqrt(running[1]._data.astype(np.float64) + eps)).astype(dt).reshape(cshape))
+    xhat = xc * rstd
+    dx = None
+    if input_t is not None:
+        if running is None:
+            dx = rstd * (input_t - input_t.mean(axes, True)) - xhat * (rstd * (xhat * input_t).mean(axes, True))
+        else:
+            dx = input_t * rstd
+        if weight is not None:
+            dx = dx * shape(weight)
+    return tsum(dx, tmap(weight_t, lambda t: xhat * shape(t)), tmap(bias_t, shape))
 
 
 def _bn_checks(input, weight, bias, running_mean, running_var, training):
@@ -1190,13 +1344,15 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if a.size == 0:
         if num_classes <= 0:
             raise TorchRuntimeError("Can not infer total number of classes from empty tensor.")
-        return _const(B.xp.zeros(tuple(a.shape) + (int(num_classes),), dtype=np.int64))
+        return _const(B.xp.zeros(tuple(a.shape) + (int(num_classes),), dtype=np.int64))  # no element
     if int(a.min()) < 0:
         raise TorchRuntimeError("Class values must be non-negative.")
     if num_classes == -1:
         num_classes = int(a.max()) + 1
     elif num_classes <= int(a.max()):
         raise TorchRuntimeError("Class values must be smaller than num_classes.")
+    # the int64 output, and the bool comparison it is cast from, sized by a value of the request's tensor
+    _budget.charge(a.size * int(num_classes), 9, a.size * int(num_classes), what="one_hot")
     return _const((a[..., None] == B.xp.arange(int(num_classes))).astype(np.int64))
 
 

@@ -7,12 +7,67 @@ import operator
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.ops import rules as R
 from engine.ops._special import erf_array, erfc_array
+from engine.ops.jvp import pointwise, refuse, tmap, tsum
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
+
+# ----- cost rules (engine/ops/rules.py): out-sized temporaries, n = the output's elements -----
+
+_TR = R.TRANSCENDENTAL
+_ERF_WORK = 16  # float64 arrays of its input's size that erf_array / erfc_array hold at once (Cody's ranges)
+
+
+def _kind(x):
+    return getattr(getattr(x, "dtype", None), "kind", "f")
+
+
+def _unary(weight=1, temp=0, bwd=None, f64=0):
+    """A float function of one tensor (_float_out: an integer input is cast first, one temporary more).
+    temp / bwd: output-sized temporaries of the forward / backward; f64: float64 work arrays."""
+
+    def rule(self):
+        out = R.shape_of(self)
+        n = R.numel(out)
+        t = int(temp * n) + (n if _kind(self) != "f" else 0) + R.wide(f64 * n, self)
+        return R.Cost(out, weight * n, t, True, None if bwd is None else int(bwd * n))
+
+    rule.tensors_only = True
+    return rule
+
+
+def _binary(weight=1, temp=0, bwd=3, both_cast=False):
+    """An elementwise function of tensors (broadcast). both_cast: two integer operands are cast to float
+    first (_float_binary, _true_div): a temporary per operand. bwd: each input's formula result is held
+    until every formula has run, then summed down to its input's shape: counted in output sizes."""
+
+    def rule(*tensors):
+        out = R.broadcast(*(R.shape_of(t) for t in tensors))
+        n = R.numel(out)
+        t = int(temp * n)
+        if both_cast and all(_kind(x) != "f" for x in tensors):
+            t += sum(R.numel(R.shape_of(x)) for x in tensors)
+        return R.Cost(out, weight * n, t, True, int(bwd * n))
+
+    rule.tensors_only = True
+    return rule
+
+
+def _alpha_rule(scaled):
+    """add / sub / rsub: alpha != 1 scales one operand into a temporary first."""
+
+    def rule(self, other, alpha=1):
+        out = R.broadcast(R.shape_of(self), R.shape_of(other))
+        n = R.numel(out)
+        t = R.numel(R.shape_of(other if scaled == "other" else self)) if alpha != 1 else 0
+        return R.Cost(out, n, t, True, 3 * n)
+
+    return rule
 
 # ----- helpers for forwards -----
 
@@ -178,28 +233,40 @@ def _checked_scalar(fn):
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: a + b if alpha == 1 else a + _scale(b, alpha),
-    promote=True, check=_alpha_check, cuda="a + b", vjp={"self": True, "other": True},
+    jvp="element_wise", promote=True, check=_alpha_check, cuda="a + b", vjp={"self": True, "other": True},
+    rule=_alpha_rule("other"),
     self=lambda grad: grad,
     other=lambda grad, alpha: grad if alpha == 1 else grad * alpha,
 )
 sub_tensor = defop(
     "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: a - b if alpha == 1 else a - _scale(b, alpha),
-    promote=True, check=_sub_check, cuda="a - b", vjp={"self": True, "other": True},
+    jvp="element_wise", promote=True, check=_sub_check, cuda="a - b", vjp={"self": True, "other": True},
+    rule=_alpha_rule("other"),
     self=lambda grad: grad,
     other=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
     operator.mul,
-    promote=True, cuda="a * b", vjp={"self": True, "other": True},
+    jvp="element_wise", promote=True, cuda="a * b", vjp={"self": True, "other": True}, rule=_binary(),
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
+)
+# torch's C++ formulas multiply by a Scalar with mul.Scalar (MulBackward1): the graph of a create_graph backward
+# names it so; a Python `t * 2` is mul.Tensor (MulBackward0), as in torch.
+mul_scalar = defop(
+    "mul.Scalar(Tensor self, Scalar other) -> Tensor",
+    lambda a, other: _scale(a, other),
+    jvp="element_wise", rule=R.like("self"),
+    vjp={"self": lambda grad, other: _scale(grad, other)},
+    self=lambda grad, other: mul_scalar(grad, other),
 )
 div_tensor = defop(
     "div.Tensor(Tensor self, Tensor other) -> Tensor",
     _true_div,
-    promote=True, cuda="a / b", vjp={"self": True, "other": True},
+    jvp="element_wise", promote=True, cuda="a / b", vjp={"self": True, "other": True},
+    rule=_binary(bwd=5, both_cast=True),
     self=lambda grad, other: grad / other,
     other=lambda grad, self, other: -grad * ((self / other) / other),
 )
@@ -223,8 +290,10 @@ def _div_mode(a, b, rounding_mode):
 div_tensor_mode = defop(
     "div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor",
     _div_mode,
-    promote=True,
+    jvp="element_wise", promote=True,
     index=2,
+    # integer trunc: |a| // |b| * sign(a) * sign(b) holds four; true division casts integers
+    rule=_binary(temp=4, bwd=5, both_cast=True),
     # rounding: zero gradients; an explicit rounding_mode=None is true division (torch's DivBackward2)
     self=lambda grad, other, rounding_mode: _zero_grad(grad) if rounding_mode is not None else grad / other,
     other=lambda grad, self, other, rounding_mode: _zero_grad(grad) if rounding_mode is not None
@@ -233,14 +302,14 @@ div_tensor_mode = defop(
 rsub_tensor = defop(
     "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: np.subtract(b, a if alpha == 1 else _scale(a, alpha)),
-    promote=True, check=_sub_check,
+    jvp="element_wise", promote=True, check=_sub_check, rule=_alpha_rule("self"),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
     other=lambda grad: grad,
 )
 rsub_scalar = defop(
     "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
     lambda a, other, alpha=1: np.subtract(other, a if alpha == 1 else _scale(a, alpha)),
-    check=_sub_check,
+    jvp="element_wise", check=_sub_check, rule=R.elementwise(temp=1),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
 
@@ -258,19 +327,33 @@ def _pow_ts(a, exponent):
         a = a.astype(np.int64)
     if exponent == 2:
         return a * a  # np.multiply for arrays; NumPy's scalar arithmetic (the same IEEE product) for a scalar
-    if exponent == 0.5 and a.dtype.kind == "f":
-        return np.sqrt(a)
+    if a.dtype.kind == "f" and a.dtype != np.float16:
+        # torch's CPU kernel (PowKernel.cpp) multiplies for these exponents rather than calling pow: the same
+        # operations give the same bits
+        if exponent == 3:
+            return a * a * a
+        if exponent == 0.5:
+            return np.sqrt(a)
+        one = a.dtype.type(1)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if exponent == -1:
+                return one / a
+            if exponent == -2:
+                return one / (a * a)
+            if exponent == -0.5:
+                return one / np.sqrt(a)
     return np.power(a, exponent)
 
 
 pow_tensor_scalar = defop(
     "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
-    _pow_ts,
+    _pow_ts, jvp="element_wise",
+    rule=_unary(_TR, temp=1, bwd=3),  # x ** 3 as x * x * x (torch's small exponents): one product held
     # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
     vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
          else grad * (_pow_ts(self, exponent - 1) * exponent)},
     self=lambda grad, self, exponent: grad * 0.0 if exponent == 0
-    else grad * (exponent * self.pow(exponent - 1)),
+    else grad * mul_scalar(self.pow(exponent - 1), exponent),
 )
 
 
@@ -287,7 +370,9 @@ def _pow_tt(a, b):
 pow_tensor_tensor = defop(
     "pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor",
     _pow_tt,
-    promote=True,
+    jvp="element_wise", promote=True,
+    # integer exponents below 0: the masks and the 1 / -1 table (_pow_tt); each formula holds three
+    rule=_binary(_TR, temp=6, bwd=8),
     self=lambda grad, self, exponent: _where_zero(exponent == 0.0, grad * (exponent * self.pow(exponent - 1))),
     exponent=lambda grad, self, exponent, result: _where_zero(
         (self == 0.0) & (exponent >= 0.0), grad * (result * self.log())
@@ -303,7 +388,7 @@ def _pow_scalar(base, e):
 
 pow_scalar = defop(
     "pow.Scalar(Scalar self, Tensor exponent) -> Tensor",
-    _pow_scalar,
+    _pow_scalar, jvp="element_wise", rule=_unary(_TR, bwd=4),
     exponent=lambda grad, self, exponent, result: _pow_scalar_grad(grad, self, exponent, result),
 )
 
@@ -313,17 +398,26 @@ def _pow_scalar_grad(grad, base, exponent, result):
     if base == 0:
         return grad * where(exponent >= 0, 0.0, result * -math.inf)
     return grad * (result * (math.log(base) if base > 0 else math.nan))
-neg = defop("neg(Tensor self) -> Tensor", operator.neg, check=_neg_check, cuda="-a", vjp={"self": True},
-            self=lambda grad: -grad)
+neg = defop("neg(Tensor self) -> Tensor", operator.neg,
+            jvp="element_wise", check=_neg_check, cuda="-a", vjp={"self": True},
+            rule=R.like(bwd=1), self=lambda grad: -grad)
 reciprocal = defop(
     "reciprocal(Tensor self) -> Tensor",
-    _float_out(np.reciprocal),
+    _float_out(np.reciprocal), jvp="element_wise", rule=_unary(bwd=3),
     self=lambda grad, result: -grad * (result * result),
 )
-abs_ = defop("abs(Tensor self) -> Tensor", np.abs, self=lambda grad, self: grad * self.sgn())
-sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign, self=lambda grad: _zero_grad(grad))
+abs_ = defop("abs(Tensor self) -> Tensor", np.abs,
+             jvp="element_wise", rule=R.like(bwd=2), self=lambda grad, self: grad * self.sgn())
+sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign,
+               jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: _zero_grad(grad))
 sign_op = defop("sign(Tensor self) -> Tensor", lambda a: np.sign(a) if a.dtype.kind != "b" else a.copy(),
-             self=lambda grad: _zero_grad(grad))
+             jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: _zero_grad(grad))
+
+
+def _maxmin_jvp(self_t, other_t, self, other, pick_self):
+    """torch's: other_t + w * (self_t - other_t), w 1 where self is picked, 0.5 at ties (0 where either is NaN)."""
+    w = where(self == other, 0.5, pick_self.to(D.promote_types(self.dtype, other.dtype)))
+    return tsum(tmap(self_t, lambda t: t * w), tmap(other_t, lambda t: t * (1 - w)))
 
 
 def _maxmin_grad(grad, self, other, pick_self):
@@ -333,12 +427,14 @@ def _maxmin_grad(grad, self, other, pick_self):
 
 
 maximum = defop(
-    "maximum(Tensor self, Tensor other) -> Tensor", np.maximum, promote=True,
+    "maximum(Tensor self, Tensor other) -> Tensor", np.maximum, promote=True, rule=_binary(bwd=6),
+    jvp=pointwise(lambda self_t, other_t, self, other: _maxmin_jvp(self_t, other_t, self, other, self > other)),
     self=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
     other=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
 )
 minimum = defop(
-    "minimum(Tensor self, Tensor other) -> Tensor", np.minimum, promote=True,
+    "minimum(Tensor self, Tensor other) -> Tensor", np.minimum, promote=True, rule=_binary(bwd=6),
+    jvp=pointwise(lambda self_t, other_t, self, other: _maxmin_jvp(self_t, other_t, self, other, self < other)),
     self=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
     other=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
 )
@@ -367,7 +463,8 @@ def _clamp_grad(grad, self, min, max):
 
 
 clamp_op = defop(
-    "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor", _clamp, index=1,
+    "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor", _clamp, jvp="element_wise", index=1,
+    rule=R.like(temp_factor=2, bwd=2),  # the integer input's cast and max(a, min) before min(., max)
     self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
 )
 
@@ -381,11 +478,21 @@ def _clamp_t(a, mn, mx):
 
 
 clamp_tensor = defop(
-    "clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", _clamp_t, promote=True, index=0,
+    "clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", _clamp_t,
+    jvp="element_wise", promote=True, index=0,
+    rule=_binary(temp=1, bwd=6),
     self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
     min=lambda grad, self, min, max: where(self < min if max is None else (self < min) & (min < max), grad, 0.0),
     max=lambda grad, self, min, max: where(self > max if min is None else (self > max) | (max < min), grad, 0.0),
 )
+
+
+def _where_cost(condition, self, other):
+    out = R.broadcast(R.shape_of(condition), R.shape_of(self), R.shape_of(other))
+    n = R.numel(out)
+    cast = 0 if getattr(self, "dtype", None) == getattr(other, "dtype", None) else (
+        R.numel(R.shape_of(self)) + R.numel(R.shape_of(other)))  # both operands cast to their result type
+    return R.Cost(out, n, cast, True, 3 * n)
 
 
 def _where(cond, a, b):
@@ -398,34 +505,43 @@ def _where(cond, a, b):
 
 where_self = defop(
     "where.self(BoolTensor condition, Tensor self, Tensor other) -> Tensor", _where,
-    promote=False,
+    jvp="element_wise", promote=False, rule=lambda condition, self, other: _where_cost(condition, self, other),
     self=lambda grad, condition: where(condition, grad, 0.0),
     other=lambda grad, condition: where(condition, 0.0, grad),
 )
 
-fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod), promote=True,
-                    index=1,
+# _int_zero_div_check's `b == 0` mask (integers); other's formula: -grad, self / other, its trunc at once
+fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod),
+                    jvp="element_wise", promote=True,
+                    index=1, rule=_binary(temp=1, bwd=5),
              self=lambda grad: grad,
              other=lambda grad, self, other: -grad * (self / other).trunc())
-fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod), index=0,
+fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod),
+                    jvp="element_wise", index=0,
+                    rule=R.like(temp_factor=1),
                     self=lambda grad: grad)
 remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.mod),
-                         promote=True, index=1,
+                         jvp="element_wise", promote=True, index=1, rule=_binary(temp=1, bwd=5),
                   self=lambda grad: grad,
                   other=lambda grad, self, other: -grad * (self / other).floor())
 remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.mod),
-                         index=0,
+                         jvp="element_wise", index=0, rule=R.like(temp_factor=1),
                          self=lambda grad: grad)
 floor = defop("floor(Tensor self) -> Tensor", lambda a: np.floor(a) if a.dtype.kind == "f" else a.copy(),
+              jvp="element_wise", rule=R.like(bwd=1),
               self=lambda grad: _zero_grad(grad))
 ceil = defop("ceil(Tensor self) -> Tensor", lambda a: np.ceil(a) if a.dtype.kind == "f" else a.copy(),
+              jvp="element_wise", rule=R.like(bwd=1),
              self=lambda grad: _zero_grad(grad))
 trunc = defop("trunc(Tensor self) -> Tensor", lambda a: np.trunc(a) if a.dtype.kind == "f" else a.copy(),
+              jvp="element_wise", rule=R.like(bwd=1),
               self=lambda grad: _zero_grad(grad))
 round_ = defop("round(Tensor self) -> Tensor", lambda a: np.round(a) if a.dtype.kind == "f" else a.copy(),
+               jvp="element_wise", rule=R.like(bwd=1),
                self=lambda grad: _zero_grad(grad))
 round_decimals = defop("round.decimals(Tensor self, *, int decimals) -> Tensor",
-                       lambda a, decimals: np.round(a, decimals), index=1, self=lambda grad: _zero_grad(grad))
+                       lambda a, decimals: np.round(a, decimals), jvp="element_wise", rule=R.like(temp_factor=2, bwd=1),
+                       self=lambda grad: _zero_grad(grad))
 def _lerp_scalar(a, b, w):
     """lerp_kernel's two forms (the one from `end` past |w| = 0.5), for a Scalar weight."""
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1 - w)
@@ -434,44 +550,47 @@ def _lerp_scalar(a, b, w):
 lerp_scalar = defop(
     "lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor",
     lambda a, b, weight: _lerp_scalar(a, b, weight.item() if isinstance(weight, Tensor) else weight),
-    promote=True,
+    jvp="element_wise", promote=True, rule=_binary(temp=2, bwd=4),
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
 )
 lerp_tensor = defop(
     "lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor",
     lambda a, b, w: np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w)),
-    promote=True,
+    jvp="element_wise", promote=True, rule=_binary(temp=6, bwd=7),
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
     weight=lambda grad, self, end: grad * (end - self),
 )
-hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot, promote=True,
+hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot,
+              jvp="element_wise", promote=True, rule=_binary(2, bwd=5),
               self=lambda grad, self, result: grad * self / result,
               other=lambda grad, other, result: grad * other / result)
 atan2 = defop("atan2(Tensor self, Tensor other) -> Tensor", _float_binary(np.arctan2),
-              promote=True,
+              jvp="element_wise", promote=True, rule=_binary(_TR, bwd=7, both_cast=True),
               self=lambda grad, self, other: grad * other / (self * self + other * other),
               other=lambda grad, self, other: grad * -self / (self * self + other * other))
-logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp, promote=True,
+logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp, jvp="element_wise", promote=True,
+                  rule=_binary(2 * _TR, bwd=6),
                   self=lambda grad, self, other: grad / (1 + (other - self).exp()),
                   other=lambda grad, self, other: grad / (1 + (self - other).exp()))
 
 # ----- Comparisons and logic (no derivative) -----
 
-eq = nondiff("eq.Tensor(Tensor self, Tensor other) -> Tensor", np.equal, promote=True)
-ne = nondiff("ne.Tensor(Tensor self, Tensor other) -> Tensor", np.not_equal, promote=True)
-lt = nondiff("lt.Tensor(Tensor self, Tensor other) -> Tensor", np.less, promote=True)
-le = nondiff("le.Tensor(Tensor self, Tensor other) -> Tensor", np.less_equal, promote=True)
-gt = nondiff("gt.Tensor(Tensor self, Tensor other) -> Tensor", np.greater, promote=True)
-ge = nondiff("ge.Tensor(Tensor self, Tensor other) -> Tensor", np.greater_equal, promote=True)
-logical_and = nondiff("logical_and(Tensor self, Tensor other) -> Tensor", np.logical_and)
-logical_or = nondiff("logical_or(Tensor self, Tensor other) -> Tensor", np.logical_or)
-logical_xor = nondiff("logical_xor(Tensor self, Tensor other) -> Tensor", np.logical_xor)
-logical_not = nondiff("logical_not(Tensor self) -> Tensor", np.logical_not)
-isnan = nondiff("isnan(Tensor self) -> Tensor", np.isnan)
-isinf = nondiff("isinf(Tensor self) -> Tensor", np.isinf)
-isfinite = nondiff("isfinite(Tensor self) -> Tensor", np.isfinite)
+_ELEMENTWISE = R.elementwise()
+eq = nondiff("eq.Tensor(Tensor self, Tensor other) -> Tensor", np.equal, promote=True, rule=_ELEMENTWISE)
+ne = nondiff("ne.Tensor(Tensor self, Tensor other) -> Tensor", np.not_equal, promote=True, rule=_ELEMENTWISE)
+lt = nondiff("lt.Tensor(Tensor self, Tensor other) -> Tensor", np.less, promote=True, rule=_ELEMENTWISE)
+le = nondiff("le.Tensor(Tensor self, Tensor other) -> Tensor", np.less_equal, promote=True, rule=_ELEMENTWISE)
+gt = nondiff("gt.Tensor(Tensor self, Tensor other) -> Tensor", np.greater, promote=True, rule=_ELEMENTWISE)
+ge = nondiff("ge.Tensor(Tensor self, Tensor other) -> Tensor", np.greater_equal, promote=True, rule=_ELEMENTWISE)
+logical_and = nondiff("logical_and(Tensor self, Tensor other) -> Tensor", np.logical_and, rule=_ELEMENTWISE)
+logical_or = nondiff("logical_or(Tensor self, Tensor other) -> Tensor", np.logical_or, rule=_ELEMENTWISE)
+logical_xor = nondiff("logical_xor(Tensor self, Tensor other) -> Tensor", np.logical_xor, rule=_ELEMENTWISE)
+logical_not = nondiff("logical_not(Tensor self) -> Tensor", np.logical_not, rule=_ELEMENTWISE)
+isnan = nondiff("isnan(Tensor self) -> Tensor", np.isnan, rule=_ELEMENTWISE)
+isinf = nondiff("isinf(Tensor self) -> Tensor", np.isinf, rule=_ELEMENTWISE)
+isfinite = nondiff("isfinite(Tensor self) -> Tensor", np.isfinite, rule=_ELEMENTWISE)
 def _integral_only(name, fn):
     """Bitwise kernels exist for integers and bools only: torch's NotImplementedError otherwise."""
 
@@ -486,30 +605,38 @@ def _integral_only(name, fn):
 
 
 bitwise_and = nondiff("bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor",
-                      _integral_only("bitwise_and", np.bitwise_and), promote=True)
+                      _integral_only("bitwise_and", np.bitwise_and), promote=True, rule=_ELEMENTWISE)
 bitwise_or = nondiff("bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor",
-                     _integral_only("bitwise_or", np.bitwise_or), promote=True)
+                     _integral_only("bitwise_or", np.bitwise_or), promote=True, rule=_ELEMENTWISE)
 bitwise_xor = nondiff("bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor",
-                      _integral_only("bitwise_xor", np.bitwise_xor), promote=True)
+                      _integral_only("bitwise_xor", np.bitwise_xor), promote=True, rule=_ELEMENTWISE)
 bitwise_not = nondiff("bitwise_not(Tensor self) -> Tensor", _integral_only(
-    "bitwise_not", lambda a: np.logical_not(a) if a.dtype.kind == "b" else np.invert(a)))
+    "bitwise_not", lambda a: np.logical_not(a) if a.dtype.kind == "b" else np.invert(a)), rule=_ELEMENTWISE)
 
 # ----- Unary math -----
 
-exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), cuda="exp(a)", vjp={"self": True},
+exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), jvp="element_wise", cuda="exp(a)", vjp={"self": True},
+            rule=_unary(_TR, bwd=1),
             self=lambda grad, result: grad * result)
 exp2 = defop("exp2(Tensor self) -> Tensor", _float_out(np.exp2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
              self=lambda grad, result: grad * (result * math.log(2.0)))
 expm1 = defop("expm1(Tensor self) -> Tensor", _float_out(np.expm1),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, result: grad * (result + 1))
-log = defop("log(Tensor self) -> Tensor", _float_out(np.log), cuda="log(a)", vjp={"self": True},
+log = defop("log(Tensor self) -> Tensor", _float_out(np.log), jvp="element_wise", cuda="log(a)", vjp={"self": True},
+            rule=_unary(_TR, bwd=1),
             self=lambda grad, self: grad / self)
 log2 = defop("log2(Tensor self) -> Tensor", _float_out(np.log2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
              self=lambda grad, self: grad / (self * math.log(2.0)))
 log10 = defop("log10(Tensor self) -> Tensor", _float_out(np.log10),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, self: grad / (self * math.log(10.0)))
-log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), self=lambda grad, self: grad / (self + 1))
-sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), cuda="sqrt(a)", vjp={"self": True},
+log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), jvp="element_wise", rule=_unary(_TR, bwd=2),
+              self=lambda grad, self: grad / (self + 1))
+sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), jvp="element_wise", cuda="sqrt(a)", vjp={"self": True},
+            rule=_unary(2, bwd=2),
              self=lambda grad, result: grad / (2 * result))
 
 
@@ -518,28 +645,61 @@ def _rsqrt(a):
 
 
 rsqrt = defop("rsqrt(Tensor self) -> Tensor", _float_out(_rsqrt),
+            jvp="element_wise", rule=_unary(3, temp=1, bwd=3),
               self=lambda grad, result: -0.5 * grad * result.pow(3))
-sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), cuda="sin(a)",
+sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), jvp="element_wise", cuda="sin(a)",
+            rule=_unary(_TR, bwd=2),
             vjp={"self": lambda grad, self: grad * np.cos(self)}, self=lambda grad, self: grad * self.cos())
-cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), cuda="cos(a)",
+cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), jvp="element_wise", cuda="cos(a)",
+            rule=_unary(_TR, bwd=2),
             vjp={"self": lambda grad, self: grad * -np.sin(self)}, self=lambda grad, self: grad * -self.sin())
 tan = defop("tan(Tensor self) -> Tensor", _float_out(np.tan),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
             self=lambda grad, result: grad * (1 + result.pow(2)))
 asin = defop("asin(Tensor self) -> Tensor", _float_out(np.arcsin),
+            jvp="element_wise", rule=_unary(_TR, bwd=4),
              self=lambda grad, self: grad * (-self * self + 1).rsqrt())
 acos = defop("acos(Tensor self) -> Tensor", _float_out(np.arccos),
+            jvp="element_wise", rule=_unary(_TR, bwd=4),
              self=lambda grad, self: grad * -(-self * self + 1).rsqrt())
 atan = defop("atan(Tensor self) -> Tensor", _float_out(np.arctan),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
              self=lambda grad, self: grad / (self * self + 1))
-sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), self=lambda grad, self: grad * self.cosh())
-cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), self=lambda grad, self: grad * self.sinh())
-tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), cuda="tanh(a)", vjp={"self": True},
-             self=lambda grad, result: grad * (1 - result * result))
+sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), jvp="element_wise", rule=_unary(_TR, bwd=2),
+            self=lambda grad, self: grad * self.cosh())
+cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), jvp="element_wise", rule=_unary(_TR, bwd=2),
+            self=lambda grad, self: grad * self.sinh())
+def _two_temps(a, b):
+    """An elementwise formula of three operations holding two intermediates (y * y, 1 - y * y)."""
+    out = R.broadcast(R.shape_of(a), R.shape_of(b))
+    return R.Cost(out, 3 * R.numel(out), 2 * R.numel(out))
+
+
+# torch differentiates tanh and sigmoid through their own backward ops (TanhBackwardBackward0 under create_graph)
+tanh_backward = defop(
+    "tanh_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (1 - y * y),
+    jvp="element_wise", promote=True,
+    rule=lambda grad_output, output: _two_temps(grad_output, output),
+    grad_output=lambda grad, output: tanh_backward(grad, output),
+    output=lambda grad, grad_output, output: grad * (mul_scalar(output, -2) * grad_output))
+sigmoid_backward = defop(
+    "sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (y * (1 - y)),
+    jvp="element_wise", promote=True,
+    rule=lambda grad_output, output: _two_temps(grad_output, output),
+    grad_output=lambda grad, output: sigmoid_backward(grad, output),
+    output=lambda grad, grad_output, output: grad * grad_output * (mul_scalar(output, -2) + 1))
+tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), jvp="element_wise", cuda="tanh(a)",
+             vjp={"self": lambda grad, result: grad * (1 - result * result)},
+             rule=_unary(_TR, bwd=2),
+             self=lambda grad, result: tanh_backward(grad, result))
 asinh = defop("asinh(Tensor self) -> Tensor", _float_out(np.arcsinh),
+            jvp="element_wise", rule=_unary(_TR, bwd=4),
               self=lambda grad, self: grad * (self.pow(2) + 1).rsqrt())
 acosh = defop("acosh(Tensor self) -> Tensor", _float_out(np.arccosh),
+            jvp="element_wise", rule=_unary(_TR, bwd=4),
               self=lambda grad, self: grad * (self.pow(2) - 1).rsqrt())
 atanh = defop("atanh(Tensor self) -> Tensor", _float_out(np.arctanh),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, self: grad * (1 - self.pow(2)).reciprocal())
 
 
@@ -550,7 +710,8 @@ def _sigmoid(a):
 
 
 sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid),
-                self=lambda grad, result: grad * (result * (1 - result)))
+                jvp="element_wise", rule=_unary(_TR, temp=4, bwd=3),  # |a|, -|a|, e, 1 + e, 1 / (1 + e), e / (1 + e)
+                self=lambda grad, result: sigmoid_backward(grad, result))
 
 
 def _logit(a, eps=None):
@@ -562,23 +723,51 @@ def _logit(a, eps=None):
 logit_op = defop(
     "logit(Tensor self, float? eps=None) -> Tensor",
     (lambda a, eps=None: _logit(a if a.dtype.kind == "f" else a.astype(D.default_float.np), eps)),
+    jvp="element_wise", rule=_unary(_TR, temp=3, bwd=4),
     self=lambda grad, self, eps: grad / (self * (1 - self)) if eps is None
     else where((self < eps) | (self > 1 - eps), 0.0, grad / (self * (1 - self))),
 )
 
 
+_ERF_CHUNK = 1 << 16  # elements a call of erf_array / erfc_array works on: their float64 work arrays stay small
+
+
+def _chunked(fn, a):
+    """fn over a in pieces of _ERF_CHUNK elements, in a's dtype (fn works in float64 arrays, _ERF_WORK of
+    them at once: per piece, not per tensor)."""
+    if a.size <= _ERF_CHUNK:
+        return fn(a).astype(a.dtype, copy=False)
+    flat = a.reshape(-1)
+    out = B.xp.empty(flat.shape, dtype=a.dtype)
+    for i in range(0, flat.size, _ERF_CHUNK):
+        _budget.check()
+        out[i:i + _ERF_CHUNK] = fn(flat[i:i + _ERF_CHUNK])
+    return out.reshape(a.shape)
+
+
 def _erf(a):
-    return erf_array(a).astype(a.dtype, copy=False)
+    return _chunked(erf_array, a)
 
 
 def _erfc(a):
-    return erfc_array(a).astype(a.dtype, copy=False)
+    return _chunked(erfc_array, a)
+
+
+def _erf_rule(bwd):
+    def rule(self):
+        out = R.shape_of(self)
+        n = R.numel(out)
+        work = R.wide(_ERF_WORK * min(n, _ERF_CHUNK), self) + (n if _kind(self) != "f" else 0)
+        return R.Cost(out, 4 * _TR * n, work + (n if n > _ERF_CHUNK else 0), True, int(bwd * n))
+
+    rule.tensors_only = True
+    return rule
 
 
 _TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
-erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf),
+erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf), jvp="element_wise", rule=_erf_rule(bwd=4),
             self=lambda grad, self: grad * (_TWO_OVER_SQRTPI * (-self * self).exp()))
-erfc = defop("erfc(Tensor self) -> Tensor", _float_out(_erfc),
+erfc = defop("erfc(Tensor self) -> Tensor", _float_out(_erfc), jvp="element_wise", rule=_erf_rule(bwd=5),
              self=lambda grad, self: grad * (-_TWO_OVER_SQRTPI * (-self * self).exp()))
 
 
@@ -587,12 +776,14 @@ def _to_dtype(a, dtype):
 
 
 _to_copy = defop(
-    "_to_copy(Tensor self, *, ScalarType? dtype=None) -> Tensor", _to_dtype,
+    "_to_copy(Tensor self, *, ScalarType? dtype=None) -> Tensor", _to_dtype, jvp="element_wise", rule=R.like(bwd=1),
     self=lambda grad, self_dtype: grad.to(self_dtype),
 )
-clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(), self=lambda grad: grad)
+clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(),
+                 jvp="element_wise", rule=R.like(), self=lambda grad: grad)
 # Tensor.zero_ on a non-leaf that requires grad (torch rebases its history onto ZeroBackward0)
 zero_inplace = defop("zero_(Tensor(a!) self) -> Tensor(a!)", lambda a: B.xp.zeros_like(a),
+                     jvp="element_wise", rule=R.like(bwd=1),
                      self=lambda grad: _zero_grad(grad))
 
 
@@ -724,6 +915,7 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
     if isinstance(other, Tensor):
         if not isinstance(input, Tensor):
             # remainder.Scalar_Tensor: torch has no derivative for it (a NotImplemented node)
+            refuse("remainder", other)
             with grad_mode_off():
                 out = remainder_tensor(_wrap(input, other), other)
             return _not_implemented("remainder", out, other)
@@ -734,6 +926,7 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
 def floor_divide(input: Tensor | float, other: Tensor | float) -> Tensor:
     """torch.floor_divide (the // operator): div(rounding_mode='floor') values, no derivative."""
     a = input if isinstance(input, Tensor) else _wrap(input, other)
+    refuse("floor_divide", input, other)
     with grad_mode_off():
         out = div_tensor_mode(a, other, rounding_mode="floor")
     return _not_implemented("floor_divide", out, input, other)
@@ -860,6 +1053,8 @@ CATALOG = [
     entry("fmod", fmod, "C-style remainder (sign of the dividend).", fmod_scalar, fmod_tensor),
     entry("remainder", remainder, "Python-style remainder (sign of the divisor).", remainder_scalar,
           remainder_tensor),
+    entry("floor_divide", floor_divide, "input // other, rounded down; torch has no derivative for it (its "
+          "grad_fn is NotImplemented, and a backward through it fails).", grad_fns=("NotImplemented",)),
     entry("round", round, "Round half to even, optionally to `decimals` places.", round_, round_decimals),
     entry("lerp", lerp, "input + weight * (end - input).", lerp_scalar, lerp_tensor),
     entry("logit", logit, "log(p / (1 - p)), optionally clamped to [eps, 1 - eps].", logit_op),

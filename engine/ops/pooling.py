@@ -20,6 +20,7 @@ from engine.ops import conv as C
 from engine.ops import shape as S
 from engine.ops._util import list_str
 from engine.ops.nn_functional import _errstate, _word
+from engine.ops.pool import _pool_out
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
 from engine.tensor import Tensor
@@ -233,7 +234,7 @@ def _pool3d_geometry(x, name, kernel_size, stride, padding, dilation, ceil_mode,
     if name == "avg_pool3d" and divisor_override is not None and divisor_override == 0:
         raise TorchRuntimeError("divisor must be not zero")
     insz = tuple(x.shape[-3:])
-    outsz = tuple(C._pool_out(insz[i], k[i], p[i], s[i], d[i], ceil_mode) for i in range(3))
+    outsz = tuple(_pool_out(insz[i], k[i], p[i], s[i], d[i], ceil_mode) for i in range(3))
     fn = "max_pool3d_with_indices_out_cpu_template()" if name == "max_pool3d" else "avg_pool3d()"
     _pool3d_shape_check(x, k, s, p, d, insz, outsz, fn, check_input_size=name == "avg_pool3d")
     return k, s, p, d, insz, outsz
@@ -243,7 +244,7 @@ def _pool3d_rule(name):
     def rule(self, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
         try:
             k, s, p, d = _pool3d_params(name, kernel_size, stride, padding, dilation)
-            outsz = tuple(C._pool_out(self.shape[-3 + i], k[i], p[i], s[i], d[i], ceil_mode) for i in range(3))
+            outsz = tuple(_pool_out(self.shape[-3 + i], k[i], p[i], s[i], d[i], ceil_mode) for i in range(3))
         except (TorchRuntimeError, IndexError):
             return Cost(tuple(self.shape), numel(self.shape), exact=False)
         out = (*tuple(self.shape[:-3]), *outsz)
@@ -444,7 +445,7 @@ def _check_max_pool1d(x, kernel_size, stride, padding, dilation, ceil_mode):
             f"max_pool1d() padding should be at most half of kernel size, but got padding={p} and kernel_size={k}")
     if d <= 0:
         raise TorchRuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
-    ol = C._pool_out(x.shape[-1], k, p, s, d, ceil_mode)
+    ol = _pool_out(x.shape[-1], k, p, s, d, ceil_mode)
     if ol <= 0:
         raise TorchRuntimeError(f"max_pool1d() Invalid computed output size: {ol}")
     if x._data.dtype.kind != "f":

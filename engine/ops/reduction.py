@@ -9,15 +9,40 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
-from engine.autograd import is_grad_enabled
+from engine.autograd import grad_mode, is_grad_enabled
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
 from engine.ops import pointwise as P
 from engine.ops import registry as _registry
+from engine.ops import rules as R
 from engine.ops import shape as S
+from engine.ops._torch_sum import torch_sum
 from engine.ops._util import list_str, wrap_dim, wrap_dims
+from engine.ops.jvp import batched, own_dtype, shifted
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
+
+# ----- cost rules (engine/ops/rules.py): temp and bwd count input-sized arrays -----
+
+
+def _red(self, dim=None, keepdim=False, weight=1, temp=0, bwd=None, nout=1, out_temp=0):
+    """A reduction of self over dim: `temp` / `bwd` input-sized temporaries, `out_temp` output-sized ones."""
+    x = R.shape_of(self)
+    out = R.reduced_shape(x, dim, bool(keepdim))
+    n = R.numel(x)
+    t = int(temp * n) + int(out_temp * R.numel(out))
+    return R.Cost(out if nout == 1 else (out,) * nout, weight * builtins.max(n, 1), t, True,
+                  None if bwd is None else int(bwd * n))
+
+
+def _cast(dtype):
+    return 1 if dtype is not None else 0  # the input cast to dtype first: one input-sized temporary
+
+
+# A float sum in torch's order (engine/ops/_torch_sum.py) holds the input's lanes and partial sums of its cascade
+# levels: up to about three input-sized arrays at once (measured by tests/engine/test_rules.py)
+_TORCH_SUM = 3
 
 
 def _acc_dtype(a, dtype):
@@ -31,114 +56,8 @@ def _acc_dtype(a, dtype):
 
 
 # ----- torch's summation order (SumKernel.cpp's cascade_sum), so float sums agree to the last bit -----
-# Replaying torch's order costs ~10 NumPy calls a sum (16-80 us against 2-7 us for np.sum), which made the
-# MLP benchmark 2x torch and dominated the gradient reductions of broadcast inputs. It is kept for the small
-# sums a person reads off a printout; past this size np.sum's pairwise order differs from torch's only in the
-# last bits. (torch itself splits reductions across threads past at::internal::GRAIN_SIZE, 32768.)
-_TORCH_SUM_MAX = 64
-
-
-def _ceil_log2(x):
-    return 0 if x <= 1 else int(x - 1).bit_length()
-
-
-def _seq(a):
-    """Sum over axis 0, one rounding per step, from a +0 accumulator."""
-    out = np.zeros(a.shape[1:], a.dtype)
-    for i in range(a.shape[0]):
-        out = out + a[i]
-    return out
-
-
-def _cascade(rows):
-    """multi_row_sum: rows (S, ...) summed over axis 0 in torch's cascade (levels of G = 2**p rows)."""
-    s = rows.shape[0]
-    g = 1 << builtins.max(4, _ceil_log2(s) // 4)
-    tail = rows.shape[1:]
-    n0 = s // g
-    acc0 = _seq(rows[n0 * g :])
-    if n0 == 0:
-        return acc0
-    chunks = _seq(np.moveaxis(rows[: n0 * g].reshape((n0, g) + tail), 1, 0))
-    n1 = n0 // g
-    acc1 = _seq(chunks[n1 * g :])
-    l1 = _seq(np.moveaxis(chunks[: n1 * g].reshape((n1, g) + tail), 1, 0)) if n1 else chunks[:0]
-    n2 = n1 // g
-    acc2 = _seq(l1[n2 * g :])
-    l2 = _seq(np.moveaxis(l1[: n2 * g].reshape((n2, g) + tail), 1, 0)) if n2 else l1[:0]
-    acc3 = _seq(l2)
-    return ((acc0 + acc1) + acc2) + acc3
-
-
-def _row_sum(items):
-    """row_sum: items (n, ...) summed over axis 0 with 4 interleaved accumulators (ilp) and the cascade."""
-    n = items.shape[0]
-    s = n // 4
-    tail = items.shape[1:]
-    partial = _cascade(items[: s * 4].reshape((s, 4) + tail)) if s else np.zeros((4,) + tail, items.dtype)
-    p0 = partial[0]
-    for i in range(s * 4, n):
-        p0 = p0 + items[i]
-    for k in range(1, 4):
-        p0 = p0 + partial[k]
-    return p0
-
-
-def _inner_sum(x):
-    """x (R, n) summed over its contiguous last axis: vectorized_inner_sum / scalar_inner_sum."""
-    r, n = x.shape
-    w = 32 // x.dtype.itemsize
-    if n < w:
-        return _row_sum(B.xp.ascontiguousarray(x.T))
-    v = n // w
-    vacc = _row_sum(B.xp.ascontiguousarray(x[:, : v * w].reshape(r, v, w).transpose(1, 0, 2)))  # (R, W)
-    final = np.zeros(r, x.dtype)
-    for c in range(v * w, n):
-        final = final + x[:, c]
-    for lane in range(w):
-        final = final + vacc[:, lane]
-    return final
-
-
-def _outer_sum(x):
-    """x (B, size0, size1) summed over axis 1, the kept axis 2 contiguous: vectorized / scalar_outer_sum."""
-    b, n, m = x.shape
-    w = 32 // x.dtype.itemsize
-    j1 = (m // (4 * w)) * 4 * w if m >= w else (m // 4) * 4
-    rows = np.moveaxis(x, 1, 0)  # (size0, B, size1)
-    out = np.empty((b, m), x.dtype)
-    if j1:
-        out[:, :j1] = _cascade(rows[:, :, :j1])
-    if j1 < m:
-        out[:, j1:] = _row_sum(rows[:, :, j1:])
-    return out
-
-
-def torch_sum(a, axes):
-    """The float32 / float64 sum of a C-contiguous array over `axes` (sorted tuple) in the order torch's CPU
-    kernel adds, or None where that order is not modelled (the caller falls back to NumPy)."""
-    if a.dtype not in (np.float32, np.float64) or a.size > _TORCH_SUM_MAX or a.size == 0:
-        return None
-    if not a.flags.c_contiguous or not isinstance(a, np.ndarray):
-        return None
-    shape = a.shape
-    keep = [(i, s) for i, s in enumerate(shape) if s != 1]
-    red = [k for k, (i, s) in enumerate(keep) if i in axes]
-    sizes = [s for _, s in keep]
-    out_shape = tuple(1 if i in axes else s for i, s in enumerate(shape))
-    if not red:
-        return (a + 0.0).reshape(out_shape)
-    lo, hi = red[0], red[-1]
-    if hi - lo + 1 != len(red):
-        return None
-    pre = int(np.prod(sizes[:lo])) if lo else 1
-    mid = int(np.prod(sizes[lo : hi + 1]))
-    post = int(np.prod(sizes[hi + 1 :])) if hi + 1 < len(sizes) else 1
-    if post == 1:
-        res = _inner_sum(a.reshape(pre, mid))
-    else:
-        res = _outer_sum(a.reshape(pre, mid, post))
-    return (res + 0.0).reshape(out_shape)
+# engine/ops/_torch_sum.py replays it for contiguous float32/float64 arrays: full sums of any size (torch's
+# two-pass split among its threads past GRAIN_SIZE included) and dim sums below GRAIN_SIZE.
 
 
 def _fsum(a, axes, keepdims):
@@ -187,14 +106,25 @@ sum_op = defop(
     "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _sum(a, None, False, dtype),
     vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape)},
+    rule=lambda self, dtype: _red(self, temp=_cast(dtype) + _TORCH_SUM, bwd=1),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: _batched_all(sum_dim, tangents[0], vals[1])),
     self=lambda grad, self_shape: grad.expand(self_shape),
 )
 sum_dim = defop(
     "sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _sum,
     vjp={"self": lambda grad, self_shape, dim, keepdim: _expand_reduced_array(grad, self_shape, dim, keepdim)},
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, temp=_cast(dtype) + _TORCH_SUM, bwd=1),
+    jvp=shifted("linear", "*dim"),
     self=lambda grad, self_shape, dim, keepdim: _expand_reduced(grad, self_shape, dim, keepdim),
 )
+
+
+def _batched_all(op, t, dtype):
+    """sum / mean over every dim of a batched tangent but its first (a 0-d primal's tangent: itself)."""
+    if t.ndim == 1:
+        return t if dtype is None else t.to(dtype)
+    return op(t, dim=list(range(1, t.ndim)), keepdim=False, dtype=dtype)
 
 
 def _check_autograd_dtype(input, dtype, out):
@@ -247,11 +177,16 @@ mean_op = defop(
     "mean(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _mean(a, None, False, dtype),
     vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape) / _numel_reduced(self_shape, None)},
+    rule=lambda self, dtype: _red(self, weight=2, temp=_cast(dtype) + _TORCH_SUM, out_temp=1, bwd=1),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: _batched_all(mean_dim, tangents[0], vals[1])),
     self=lambda grad, self_shape: grad.expand(self_shape) / _numel_reduced(self_shape, None),
 )
 mean_dim = defop(
     "mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _mean,
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, 2, temp=_cast(dtype) + _TORCH_SUM, out_temp=1,
+                                                   bwd=1),
+    jvp=shifted("linear", "*dim"),
     vjp={"self": lambda grad, self_shape, dim, keepdim: (
         _expand_reduced_array(grad, self_shape, dim, keepdim) / _numel_reduced(self_shape, dim))},
     self=lambda grad, self_shape, dim, keepdim: (
@@ -272,27 +207,37 @@ def mean(input: Tensor, dim: int | list[int] | None = None, keepdim: bool = Fals
     return mean_dim(input, dim=dim, keepdim=keepdim, dtype=dtype)
 
 
+def _sum_to_dims(gshape, shape):
+    """The dims torch's at::sum_to sums over: the leading ones, and those `shape` has as 1 and the gradient not."""
+    lead = len(gshape) - len(shape)
+    return [*range(lead), *(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)], lead
+
+
 def sum_to_shape_array(a, shape):
     """sum_to_shape on an array (backward without create_graph): the same sums by the same forward."""
     shape = tuple(shape)
-    lead = a.ndim - len(shape)
-    if lead > 0:
-        a = _sum(a, list(range(lead)), False)
-    dims = [i for i, s in enumerate(shape) if s == 1 and a.shape[i] != 1]
+    if not shape:
+        return _sum(a, None, False)
+    dims, lead = _sum_to_dims(a.shape, shape)
     if dims:
         a = _sum(a, dims, True)
-    return a
+    return a.reshape(shape) if lead > 0 else a
 
 
 def sum_to_shape(g: Tensor, shape) -> Tensor:
-    """Sum a broadcast gradient back down to `shape` (torch's at::sum_to), once, in the engine."""
+    """Sum a broadcast gradient back down to `shape` as torch's at::sum_to does (so a create_graph backward
+    records its nodes): a 0-d target is sum() (SumBackward0); else one keepdim sum over the leading dims and
+    the broadcast ones (SumBackward1), then a view to drop the leading ones (ViewBackward0)."""
     shape = tuple(shape)
-    lead = g.ndim - len(shape)
-    if lead > 0:
-        g = sum_dim(g, dim=list(range(lead)), keepdim=False)
-    dims = [i for i, s in enumerate(shape) if s == 1 and g._data.shape[i] != 1]
+    if not shape:
+        return sum_op(g)
+    dims, lead = _sum_to_dims(g._data.shape, shape)
     if dims:
         g = sum_dim(g, dim=dims, keepdim=True)
+    if lead > 0:
+        from engine.ops.shape import view_op  # noqa: PLC0415 - engine.ops.shape imports this module
+
+        g = view_op(g, list(shape))
     return g
 
 
@@ -339,7 +284,7 @@ def _flip_fwd(a, dim):
 
 _flip_helper = defop(
     "_reduction_flip(Tensor self, int dim) -> Tensor",
-    _flip_fwd,
+    _flip_fwd, rule=R.like(), jvp=shifted("linear", "dim"),
     self=lambda grad, dim: _flip_helper(grad, dim=dim),
 )
 
@@ -362,7 +307,8 @@ def _shift_fwd(a, dim, offset, fill):
 
 _shift_helper = defop(
     "_reduction_shift(Tensor self, int dim, int offset, float fill) -> Tensor",
-    _shift_fwd,
+    _shift_fwd, rule=R.like(),
+    jvp=shifted(lambda self_t, dim, offset: _shift_helper(self_t, dim=dim, offset=offset, fill=0.0), "dim"),
     self=lambda grad, dim, offset: _shift_helper(grad, dim=dim, offset=-offset, fill=0.0),
 )
 
@@ -433,10 +379,32 @@ def _prod_backward_dim(grad, self, result, dim, keepdim):
     return grad * _exclusive_prods(self, d)
 
 
-prod_op = defop("prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", _prod_all, self=_prod_backward_all)
+def _ones(t):
+    from engine.ops.factory import ones_like  # noqa: PLC0415
+
+    return ones_like(t)
+
+
+def _red_sum(x, dim, keepdim):
+    """x summed over a reduction's dims (None or [] for all of them), as its result is laid out."""
+    return sum_dim(x, dim=None if _all_dims(dim) else _dims_arg(dim), keepdim=keepdim)
+
+
+# The reductions whose each input element feeds one output element: their backward formula at a gradient of
+# ones is d result / d self elementwise; the tangent times that, summed over the reduced dims (torch's own
+# forward formulas for prod and var are written so).
+
+
+prod_op = defop("prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", _prod_all,
+                rule=lambda self, dtype: _red(self, bwd=7),
+                jvp=lambda self_t, self, result: (_prod_backward_all(_ones(result), self, result) * self_t).sum(),
+                self=_prod_backward_all)
 prod_dim = defop(
     "prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _prod_dim,
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, bwd=7),
+    jvp=lambda self_t, self, result, dim, keepdim: _red_sum(
+        _prod_backward_dim(_ones(result), self, result, dim, keepdim) * self_t, [dim] if self.ndim else [], keepdim),
     self=_prod_backward_dim,
 )
 
@@ -495,13 +463,22 @@ def _amaxmin_backward(grad, self, result, dim, keepdim):
 amax_op = defop(
     "amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
     _amaxmin("amax", np.amax),
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, bwd=3),  # the tie mask, grad / count, * mask
+    jvp=lambda self_t, self, result, dim, keepdim: _amaxmin_jvp(self_t, self, result, dim, keepdim),
     self=_amaxmin_backward,
 )
 amin_op = defop(
     "amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
     _amaxmin("amin", np.amin),
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, bwd=3),
+    jvp=lambda self_t, self, result, dim, keepdim: _amaxmin_jvp(self_t, self, result, dim, keepdim),
     self=_amaxmin_backward,
 )
+
+
+def _amaxmin_jvp(self_t, self, result, dim, keepdim):
+    """torch's amaxamin_jvp: the mean of the tangents where self reaches the result."""
+    return _red_sum(_amaxmin_backward(_ones(result), self, result, dim, keepdim) * self_t, dim, keepdim)
 
 
 def _dims_arg(dim):
@@ -598,6 +575,24 @@ def _evenly_distribute_backward(grad, self, result):
     return P.where(mask, grad / sum_op(mask), 0.0)
 
 
+def _evenly_read_jvp(self_t, self, result):
+    """torch's evenly_read_jvp (max() / min()): the mean of the tangents where self equals the result."""
+    mask = self == result
+    return (self_t * mask).sum() / sum_op(mask)
+
+
+def _value_selecting_jvp(self_t, dim, result1, keepdim):
+    """max.dim / min.dim: the tangent at the selected index (gather_with_keepdimed_indices); none for indices."""
+    if self_t.ndim == 0:
+        return self_t, None
+    from engine.ops.indexing import gather  # noqa: PLC0415 - engine.ops.indexing imports this module
+
+    d = wrap_dim(dim, self_t.ndim)
+    idx = result1 if keepdim else result1.unsqueeze(d)
+    out = gather(self_t, d, idx)
+    return (out if keepdim else out.squeeze(d)), None
+
+
 def _value_selecting_backward(grad, dim, result1, self_shape, keepdim):
     """max.dim / min.dim: the gradient goes to the selected index only."""
     g = grad[0]
@@ -618,16 +613,24 @@ max_dim = defop(
     "max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
     _maxmin_dim("max", np.argmax),
     nout=2,
+    # np.argmax off the last axis works on a contiguous copy; its indices, then their int64 copy
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, nout=2, temp=1, out_temp=R.wide(2, self), bwd=3),
+    jvp=_value_selecting_jvp,
     self=_value_selecting_backward,
 )
-max_op = defop("max(Tensor self) -> Tensor", _maxmin_all("max", np.max), self=_evenly_distribute_backward)
+max_op = defop("max(Tensor self) -> Tensor", _maxmin_all("max", np.max), rule=lambda self: _red(self, bwd=3),
+               jvp=_evenly_read_jvp, self=_evenly_distribute_backward)
 min_dim = defop(
     "min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
     _maxmin_dim("min", np.argmin),
     nout=2,
+    # np.argmin off the last axis works on a contiguous copy; its indices, then their int64 copy
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, nout=2, temp=1, out_temp=R.wide(2, self), bwd=3),
+    jvp=_value_selecting_jvp,
     self=_value_selecting_backward,
 )
-min_op = defop("min(Tensor self) -> Tensor", _maxmin_all("min", np.min), self=_evenly_distribute_backward)
+min_op = defop("min(Tensor self) -> Tensor", _maxmin_all("min", np.min), rule=lambda self: _red(self, bwd=3),
+               jvp=_evenly_read_jvp, self=_evenly_distribute_backward)
 
 
 def _max_min(name, elementwise, all_op, dim_op, return_type):
@@ -715,6 +718,10 @@ def _var_backward(grad, self, dim, correction, keepdim):
     return coef * grad * (self - mean(self, dim=list(dims), keepdim=True))
 
 
+def _var_jvp(self_t, self, result, dim, correction, keepdim):
+    return _red_sum(_var_backward(_ones(result), self, dim, correction, keepdim) * self_t, dim, keepdim)
+
+
 def _std_backward(grad, self, result, dim, correction, keepdim):
     grad_var = P.where(result == 0, 0.0, grad / (result * 2))
     return _var_backward(grad_var, self, dim, correction, keepdim)
@@ -723,11 +730,17 @@ def _std_backward(grad, self, result, dim, correction, keepdim):
 var_op = defop(
     "var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor",
     _var_fwd("var"),
+    rule=lambda self, dim, correction, keepdim: _red(self, dim, keepdim, 4, temp=3, out_temp=2, bwd=4),
+    jvp=lambda self_t, self, result, dim, correction, keepdim: _var_jvp(self_t, self, result, dim, correction, keepdim),
     self=_var_backward,
 )
 std_op = defop(
     "std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor",
     _var_fwd("std"),
+    rule=lambda self, dim, correction, keepdim: _red(self, dim, keepdim, 5, temp=3, out_temp=2, bwd=4),
+    # torch's: the variance's tangent over 2 std, 0 where the std is
+    jvp=lambda self_t, self, result, dim, correction, keepdim: P.where(
+        result == 0, 0.0, _var_jvp(self_t, self, result, dim, correction, keepdim) / (2.0 * result)),
     self=_std_backward,
 )
 
@@ -850,11 +863,21 @@ def _vector_norm_backward(grad, self, ord, result, dim, keepdim):
     return self_scaled * scale_v
 
 
+def _norm_jvp(self_t, self, ord, result, dim, keepdim):
+    d = _vector_norm_backward(_ones(result), self, ord, result, dim, keepdim)
+    return _ones(result) * 0.0 if d is None else _red_sum(d * self_t, dim, keepdim)  # ord 0: zeros
+
+
 vector_norm_op = defop(
     "linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? "
     "dtype=None)"
     " -> Tensor",
     _vector_norm_fwd,
+    rule=lambda self, ord, dim, keepdim, dtype: _red(self, dim, keepdim, R.TRANSCENDENTAL, temp=3 + _cast(dtype),
+                                                     out_temp=2, bwd=6),
+    # in self's dtype whatever dtype= asks for the norm, as torch's tangent
+    jvp=own_dtype(lambda self_t, self, ord, result, dim, keepdim: _norm_jvp(self_t, self, ord, result, dim,
+                                                                            keepdim).to(self.dtype)),
     self=_vector_norm_backward,
 )
 
@@ -917,6 +940,12 @@ def _logsumexp_fwd(a, dim, keepdim=False):
     return _out(B.xp.asarray(out).astype(a.dtype))
 
 
+def _logsumexp_jvp(self_t, self, dim, keepdim):
+    """torch's logsumexp_jvp: the tangent's mean weighted by exp(self - max) (0 / 0 over an empty dim)."""
+    e = (self - amax_op(self, dim=dim, keepdim=True)).exp() if self.numel() > 0 else self.exp()
+    return _red_sum(e * self_t, dim, keepdim) / _red_sum(e, dim, keepdim)
+
+
 def _logsumexp_backward(grad, self, result, dim, keepdim):
     if not keepdim and self.ndim != 0:
         dims = _reduced_dims(dim, self.ndim)
@@ -928,6 +957,9 @@ def _logsumexp_backward(grad, self, result, dim, keepdim):
 logsumexp_op = defop(
     "logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor",
     _logsumexp_fwd,
+    # the integer cast, x - max and its exp at once
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, R.TRANSCENDENTAL + 2, temp=3, out_temp=3, bwd=3),
+    jvp=lambda self_t, self, dim, keepdim: _logsumexp_jvp(self_t, self, dim, keepdim),
     self=_logsumexp_backward,
 )
 
@@ -945,11 +977,29 @@ def _cum_fwd(fn):
         acc = dtype.np if dtype is not None else (np.int64 if a.dtype.kind in "biu" else a.dtype)
         if a.ndim == 0:
             return a.astype(acc)
-        if np.dtype(acc) == np.float16:
-            return _out(fn(a, axis=d, dtype=np.float32).astype(np.float16))
+        if np.dtype(acc) in (np.float16, np.float32):  # torch accumulates in acc_type: float for half, double
+            wide = np.float32 if np.dtype(acc) == np.float16 else np.float64  # for float (cpu_cum_base_kernel)
+            return _out(fn(a, axis=d, dtype=wide).astype(acc))
         return _out(fn(a, axis=d, dtype=acc))
 
     return f
+
+
+# cumprod's backward where the input has zeros, without create_graph (_cumprod_backward_zeros): the masks and
+# their cumulative count, w, the reversed cumsum's flips, the products up to the second zero
+_CUMPROD_BWD = 12
+
+
+def _cum_cost(self, dtype, bwd):
+    """np.cumsum / np.cumprod into another dtype (dtype=, integers into int64, float16 through float32) cast
+    their input into a whole copy first."""
+    out = R.shape_of(self)
+    n = R.numel(out)
+    dt = self.dtype
+    acc = dtype.np if dtype is not None else (np.int64 if dt.kind in "biu" else dt)
+    if np.dtype(acc) in (np.float16, np.float32):  # accumulated in float64 (float32 for half), then cast back
+        return R.Cost(out, n, 4 * n, True, int(bwd * n))
+    return R.Cost(out, n, 0 if np.dtype(acc) == dt and dt.itemsize != 2 else 2 * n, True, int(bwd * n))
 
 
 def _cumsum_backward(grad, self_dtype, dim):
@@ -969,7 +1019,11 @@ def _cumprod_backward(grad, self, dim, result):
         return grad
     if not (self._data == 0).any():
         return _reversed_cumsum(result * grad, d) / self
-    # Zeros: d out_j / d x_k = prod_{i <= j, i != k} x_i for j >= k, built as an (n, n) table per slice.
+    if not grad_mode.enabled:  # no create_graph: torch's O(n) formula, on the arrays
+        return Tensor._make(_cumprod_backward_zeros(grad._data, self._data, result._data.astype(grad._data.dtype), d))
+    # Zeros under create_graph (torch does the same): d out_j / d x_k = prod_{i <= j, i != k} x_i for j >= k,
+    # built as an (n, n) table per slice; its masks are allocated here, the table by the entries below.
+    _budget.charge(3 * n * n, 1, what="cumprod's double-backward table")
     x = S.transpose(self, d, -1)
     g = S.transpose(grad, d, -1)
     eye = Tensor._make(B.xp.eye(n, dtype=bool))
@@ -980,14 +1034,53 @@ def _cumprod_backward(grad, self, dim, result):
     return S.transpose(sum_dim(contrib, dim=[-1]), d, -1)
 
 
+def _cumprod_jvp(self_t, self, result, dim):
+    """torch's cumprod_jvp: (t / x).cumsum * out where no zero is involved; from the first zero of a slice on,
+    the cumulative product with that zero's tangent in its place (torch's masks, step by step)."""
+    self = self.to(result.dtype)
+    gradient = cumsum_op(self_t / self, dim=dim) * result
+    if self.ndim == 0:
+        return P.where(self == 0, self_t, gradient)
+    zeros = self == 0
+    first = P.logical_and(zeros, cumsum_op(zeros, dim=dim) == 1)
+    new_grad = cumprod_op(P.where(first, self_t, self), dim=dim)
+    after = cumsum_op(first, dim=dim) != 0
+    return P.where(after, new_grad, gradient)
+
+
+def _rev_cumsum_array(w, d):
+    return np.flip(np.cumsum(np.flip(w, d), axis=d), d)
+
+
+def _cumprod_backward_zeros(g, x, out, d):
+    """torch's cumprod_backward for an input with zeros, when no graph is built: O(n) per slice. With z1, z2
+    the first and second zero along d: d/dx_k is sum_{k <= j < z1} g_j out_j / x_k below z1, 0 above z1, and
+    at z1 prod(x[:z1]) * sum_{z1 <= j < z2} g_j prod_{z1 < i <= j} x_i."""
+    zeros = np.cumsum(x == 0, axis=d)
+    before = zeros == 0  # k < z1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gi = np.where(before, _rev_cumsum_array(np.where(before, out * g, 0), d) / x, 0).astype(g.dtype, copy=False)
+    first = zeros == 1  # z1 <= j < z2
+    z1 = np.expand_dims(np.argmax(first, axis=d), d)
+    at_z1 = first & (np.cumsum(first, axis=d) == 1)  # the first of them: z1 itself
+    between = first & ~at_z1
+    tail = np.sum(np.cumprod(np.where(between, x, 1), axis=d) * np.where(first, g, 0), axis=d, keepdims=True)
+    before_z1 = np.where(z1 == 0, 1, np.take_along_axis(out, np.maximum(z1 - 1, 0), axis=d))
+    return np.where(at_z1, tail * before_z1, gi).astype(g.dtype, copy=False)
+
+
 cumsum_op = defop(
     "cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor",
     _cum_fwd(np.cumsum),
+    rule=lambda self, dim, dtype: _cum_cost(self, dtype, 4),
+    jvp=shifted("linear", "dim"),
     self=_cumsum_backward,
 )
 cumprod_op = defop(
     "cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor",
     _cum_fwd(np.cumprod),
+    rule=lambda self, dim, dtype: _cum_cost(self, dtype, _CUMPROD_BWD),
+    jvp=lambda self_t, self, result, dim: _cumprod_jvp(self_t, self, result, dim),
     self=_cumprod_backward,
 )
 
@@ -1024,11 +1117,14 @@ def _arg_fwd(name, fn):
     return f
 
 
+# the flattened copy of a strided input; the indices before their int64 copy
 argmax_op = nondiff(
-    "argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmax", np.argmax)
+    "argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmax", np.argmax),
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, temp=1, out_temp=1),
 )
 argmin_op = nondiff(
-    "argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmin", np.argmin)
+    "argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor", _arg_fwd("argmin", np.argmin),
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, temp=1, out_temp=1),
 )
 
 

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
+from engine.autograd.views import mark_views
 from engine.errors import EngineError, TorchRuntimeError
 from engine.ops import rules as _rules
 from engine.ops._util import broadcast_shapes
@@ -36,8 +38,15 @@ _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction impor
 _PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
+_tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
+# forward-mode AD (engine.autograd.forward_ad): the threads with a dual level entered; while 0, an op pays one
+# global read for it. _jvp_call is engine.ops.jvp.call (set when a level is first entered): it gives the op's
+# result with its tangent, or _NO_JVP where nothing propagates.
+_dual = 0
+_jvp_call = None
+_NO_JVP = object()
 
-# ----- tracing: which entry ran on which operands (engine.lower reads it to lower a Program) -----
+# ----- tracing: which entry ran on which operands (engine.program.lower reads it to lower a Program) -----
 
 _tracing = 0  # threads tracing now: while 0, recording a node costs one global read more
 _trace_local = threading.local()
@@ -100,7 +109,7 @@ class Formula:
 class OpNode(Node):
     """grad_fn of one op application; subclassed once per entry so type(node).__name__ is torch's."""
 
-    __slots__ = ("_saved", "_attrs", "_needs", "_in_meta", "_released")
+    __slots__ = ("_saved", "_attrs", "_needs", "_in_meta", "_released", "_bwd")
     op: OpDef = None
     num_outputs = 1  # each entry's node class sets its own (a class attribute: read per node in backward)
 
@@ -115,11 +124,17 @@ class OpNode(Node):
         if kind == 0:  # tensor input
             if self._released:
                 raise TorchRuntimeError(FREED_MSG)
-            return self._saved[name]
+            t = self._saved[name]
+            if type(t) is Tensor and t._vc is not None:
+                check_saved_version(t, self._saved.get(("v", name), 0))
+            return t
         if kind == 1:  # an output
             if self._released:
                 raise TorchRuntimeError(FREED_MSG)
             nr = 0 if name == "result" else int(name[6:])
+            out = self._saved.get(("out", nr))
+            if out is not None:
+                check_saved_output(self, nr, *out)
             return _unpack_output(self, self._saved[name], nr)
         if kind == 2:
             return self._in_meta[op.tensor_index[name[:-6]]][0]
@@ -131,14 +146,15 @@ class OpNode(Node):
     def apply(self, grads, create_graph):
         op = self.op
         plan = op.vjp_plan
-        if plan is not None and not create_graph and B.xp is np and not self._released:
+        if plan is not None and not create_graph and B.xp is np and not self._released and not _dual:
             out = self._apply_arrays(plan, grads[0])
             if out is not None:
                 return out
         g = grads[0] if op.nout == 1 else grads
         needs = self._needs
         out = [None] * len(needs)
-        arrays = not create_graph and B.xp is np  # nothing records: broadcast sums may run on the arrays
+        # nothing records (and no tangent propagates): broadcast sums may run on the arrays
+        arrays = not create_graph and B.xp is np and not _dual
         for f in op.formulas:
             inputs = f.inputs
             if len(inputs) == 1:
@@ -182,9 +198,14 @@ class OpNode(Node):
                 if kind == 0:
                     v = saved[name]
                     if type(v) is Tensor:
+                        if v._vc is not None:
+                            check_saved_version(v, saved.get(("v", name), 0))
                         v = v._data
                 elif kind == 1:
                     v = saved[name]
+                    out_nr = 0 if name == "result" else int(name[6:])
+                    if ("out", out_nr) in saved:
+                        check_saved_output(self, out_nr, *saved[("out", out_nr)])
                 else:
                     v = self._resolve(name)
                 if getattr(v, "dtype", dt) != dt:
@@ -193,9 +214,22 @@ class OpNode(Node):
             out.append(_conform(Tensor._make(fn(raw, *args)), meta[i], True))
         return out
 
-    @property
-    def _saved_self(self):  # torch exposes saved tensors as _saved_<name>
-        return self._resolve("self")
+    def __getattr__(self, name):
+        """torch's grad_fn._saved_<name>: a saved input or output (version-checked, as torch unpacks it), an
+        attribute (`_saved_exponent`), an input's shape (`_saved_self_sym_sizes`); None where this node did not
+        need to save it. Reached only for names the class does not have."""
+        if name.startswith("_saved_"):
+            key = name[7:]
+            if key.endswith("_sym_sizes"):
+                key = key[:-10] + "_shape"
+            op = type(self).op
+            if key in op.argkind or key in op.params:
+                kind = op.argkind.get(key, 4)
+                if kind in (0, 1) and key not in (self._saved or {}) and not self._released:
+                    return None
+                value = self._resolve(key)
+                return tuple(value) if key.endswith("_shape") else value
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
 
 def _unpack_output(node, arr, nr):
@@ -203,6 +237,10 @@ def _unpack_output(node, arr, nr):
     t._req = True
     t.grad_fn = node
     t._output_nr = nr
+    if _dual:  # the output's tangent where forward-mode AD gave it one (engine.ops.jvp.attach saved it)
+        fw = node._saved.get(("fw", nr)) if node._saved else None
+        if fw is not None:
+            t._fw = fw
     return t
 
 
@@ -229,6 +267,8 @@ class OpDef:
         m = _SCHEMA.match(schema)
         if m is None:
             raise ValueError(f"bad schema {schema!r}")
+        if rule is None:  # before anything is counted or registered
+            raise ValueError(f"{schema}: an op entry needs rule=, its shape and cost rule (engine/ops/rules.py)")
         this.schema = schema
         this.base = m["name"]
         this.overload = m["overload"] or ""
@@ -249,8 +289,9 @@ class OpDef:
                 this.attr_params.append(pname)
         this.tensor_index = {n: i for i, n in enumerate(this.tensor_params)}
         this.params = tuple(p.partition(" ")[2].split("=")[0].strip() for p in params)
-        this.tensor_pos = tuple(this.params.index(n) for n in this.tensor_params)
-        this.attr_pos = tuple((this.params.index(n), n) for n in this.attr_params)
+        position = {n: i for i, n in enumerate(this.params)}  # (params.index per name was quadratic in arity)
+        this.tensor_pos = tuple(position[n] for n in this.tensor_params)
+        this.attr_pos = tuple((position[n], n) for n in this.attr_params)
         if index is None:
             index = _BASE_COUNT.get(this.base.lstrip("_"), 0)
         _BASE_COUNT[this.base.lstrip("_")] = max(_BASE_COUNT.get(this.base.lstrip("_"), 0), index + 1)
@@ -306,18 +347,21 @@ class OpDef:
         # dtypes, Python scalars as given); raises torch's error.
         this.check = check
         this.saves_tensors = any(k in (0, 1) for k in this.argkind.values())
-        # Which names each input's formula needs, so only those are saved (as torch's codegen does).
-        this._needs_for = [set() for _ in this.tensor_params]
+        # Which names each input's formula needs, so only those are saved (as torch's codegen does): per
+        # input, the name sets of its formulas, shared (a joint formula of n inputs names n shapes: a copy per
+        # input was quadratic in the arity of cat / stack).
+        this._needs_for = [[] for _ in this.tensor_params]
         for f in this.formulas:
+            names = frozenset(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
             for i in f.inputs:
-                this._needs_for[i].update(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
+                this._needs_for[i].append(names)
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
         this._save_plans = {}
         this._plan_every = this._save_plan([True] * len(this.tensor_params))
         this.nparams = len(this.params)
         # The shape and cost rule (engine.ops.rules): what a call allocates and computes, from its operands'
         # shapes, charged to the request's budget before the forward runs.
-        this.rule = _rules.Bound(rule, this.params, this.tensor_pos) if rule is not None else None
+        this.rule = _rules.Bound(rule, this.params, this.tensor_pos)
         # The forward-mode formula (derivatives.yaml's `result:` line): a function whose parameters are named
         # like a formula's, `<input>_t` being that input's tangent (None where it has none) and `<input>`,
         # `result`, attributes the primal values; it returns the output's tangent (a tuple with nout > 1).
@@ -334,6 +378,14 @@ class OpDef:
         this.default_attrs = {p: this.defaults[p] for p in this.attr_params} if this.simple else {}
         # A plain function for the commonest calls (Tensor operators, unary methods): see _fast_call.
         this.fast = _fast_call(this) if this.simple and nout == 1 and n in (1, 2) else None
+        # A view (`Tensor(a) self -> Tensor(a)`): its outputs share the input's memory and version counter
+        # (engine.autograd.views.mark_views); "multi" where it returns several (unbind, split).
+        ret = m["ret"].replace(" ", "")
+        this.view = ("multi" if ret.startswith("Tensor(a)[]") else "one") \
+            if ret.startswith("Tensor(a)") and "!" not in ret else None
+        if this.view is not None:
+            this.__class__ = _ViewOpDef
+            this.fast = None
         REGISTRY[this.qualname] = this
 
     def __repr__(self):
@@ -358,6 +410,10 @@ class OpDef:
         """Apply to tensors (or Python scalars where the schema takes a Tensor), recording a node.
 
         Arguments bind to the schema's parameters in order, then by name, then to the defaults."""
+        if _dual:
+            r = _jvp_call(self, args, kwargs)
+            if r is not _NO_JVP:
+                return r
         if self.simple and not kwargs and len(args) == self.n_lead:
             # only the differentiable tensor inputs are given, in schema order: the common case, lean
             if self.check is not None:
@@ -373,6 +429,8 @@ class OpDef:
                     arrays.append(a)
             if self.promote:
                 arrays = _promote(args, arrays)
+            b = _tl.budget
+            bwd = charge(b, self, (*arrays, *self.default_vals)) if b is not None else None
             try:
                 out = self.forward(*arrays, *self.default_vals)
             except EngineError:
@@ -380,8 +438,10 @@ class OpDef:
             except ValueError:
                 _check_broadcast(arrays)
                 raise
+            if b is not None:
+                _track(b, out, self.nout)
             if req and grad_mode.enabled:
-                return self._record(args, arrays, self.default_attrs, out)
+                return self._record(args, arrays, self.default_attrs, out, bwd)
             if self.nout == 1:
                 t = Tensor._make(out)
                 if _tracing:  # an output that needs no grad: traced all the same (a constant of the program)
@@ -414,6 +474,8 @@ class OpDef:
             arrays = _promote(tensors, arrays)
         for i, arr in zip(self.tensor_pos, arrays):
             vals[i] = arr
+        b = _tl.budget
+        bwd = charge(b, self, vals) if b is not None else None
         try:
             out = self.forward(*vals)
         except EngineError:
@@ -421,6 +483,8 @@ class OpDef:
         except ValueError:
             _check_broadcast(vals)  # NumPy's broadcast failure, in torch's words (every array argument)
             raise
+        if b is not None:
+            _track(b, out, self.nout)
         if not (req and grad_mode.enabled and self.differentiable):
             if self.nout == 1:
                 t = Tensor._make(out)
@@ -429,14 +493,18 @@ class OpDef:
                 return t
             return tuple(Tensor._make(o) for o in out)
         attrs = {p: vals[i] for i, p in self.attr_pos} if self.attr_pos else _EMPTY
-        return self._record(tensors, arrays, attrs, out)
+        return self._record(tensors, arrays, attrs, out, bwd)
 
     def _save_plan(self, needs):
         """What to save when these inputs need a grad: (name, kind, input index or output number)."""
         want = set()
+        seen = set()
         for i, n in enumerate(needs):
             if n:
-                want |= self._needs_for[i]
+                for names in self._needs_for[i]:
+                    if id(names) not in seen:
+                        seen.add(id(names))
+                        want |= names
         plan = []
         for name in sorted(want):
             k = self.argkind[name]
@@ -446,8 +514,9 @@ class OpDef:
                 plan.append((name, 1, 0 if name == "result" else int(name[6:])))
         return tuple(plan)
 
-    def _record(self, args, arrays, attrs, out):
+    def _record(self, args, arrays, attrs, out, bwd=None):
         node = _new(self.node_cls)
+        node._bwd = bwd
         edges = []
         needs = []
         meta = []
@@ -490,7 +559,10 @@ class OpDef:
                     plan = self._save_plans[key] = self._save_plan(needs)
             for name, k, idx in plan:
                 if k == 0:
-                    saved[name] = args[idx]
+                    a = args[idx]
+                    saved[name] = a
+                    if type(a) is Tensor and a._vc is not None and a._vc.version:
+                        saved[("v", name)] = a._vc.version  # checked against its counter at backward
                 else:
                     saved[name] = out if self.nout == 1 else out[idx]
             node._saved = saved
@@ -517,6 +589,73 @@ class OpDef:
         return tuple(res)
 
 
+class _ViewOpDef(OpDef):
+    """An entry whose outputs are views of its first tensor input (the class OpDef gives view entries)."""
+
+    def __call__(self, *args, **kwargs):
+        src = args[0] if args else kwargs.get(self.tensor_params[0])
+        if not isinstance(src, Tensor):
+            return OpDef.__call__(self, *args, **kwargs)
+        src._storage()  # first: a one-value tensor's NumPy scalar becomes an array its views can share
+        out = OpDef.__call__(self, *args, **kwargs)
+        mark_views(out if isinstance(out, tuple | list) else (out,), src, self.view == "multi", grad_mode.enabled)
+        return out
+
+
+# ----- saved tensors: what backward reads was not modified in place since it was saved -----
+
+
+def _type_desc(t):
+    return t.type() + " [" + ", ".join(str(s) for s in t._data.shape) + "]"
+
+
+# Nodes torch writes by hand in C++: its messages name them with their namespace
+_CPP_NODES = frozenset(("CopySlices", "CopyBackwards", "AccumulateGrad", "DelayedError", "NotImplemented", "Error"))
+
+
+def friendly_name(fn) -> str:
+    """A node's name as torch 2.13's messages print it: MulBackward0 -> Mul, CopySlices ->
+    torch::autograd::CopySlices."""
+    name = fn.name()
+    if name in _CPP_NODES:
+        return "torch::autograd::" + name
+    return re.sub(r"Backward\d*$", "", name)
+
+
+def version_error(t, current, expected, fn=None, output_nr=0):
+    where = f", which is output {output_nr} of {friendly_name(fn)}," if fn is not None else ""
+    return TorchRuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[{_type_desc(t)}]{where} is at version {current}; expected version {expected} instead. "
+        + anomaly_hint())
+
+
+def anomaly_hint():
+    from engine.autograd import anomaly_enabled  # noqa: PLC0415
+
+    if anomaly_enabled():
+        return ("Hint: the backtrace further above shows the operation that failed to compute its gradient. The "
+                "variable in question was changed in there or anywhere later. Good luck!")
+    return ("Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
+            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+def check_saved_version(t, expected):
+    cur = t._vc.version
+    if cur != expected:
+        raise version_error(t, cur, expected, t.grad_fn, t._output_nr)
+
+
+def check_saved_output(node, nr, storage, expected, ref):
+    """An output this node saved (its values, in `storage`) was not changed in place since."""
+    cur = storage.version
+    if cur != expected:  # named by the node that saved it, as torch names a saved output
+        t = ref()
+        if t is None:
+            t = _unpack_output(node, node._saved["result" if nr == 0 else f"result{nr}"], nr)
+        raise version_error(t, cur, expected, node, nr)
+
+
 _ALL_NEED = ((True,), (True, True))
 
 
@@ -531,7 +670,8 @@ def _fast_call(op):
     saves = op.saves_tensors
     plan = op._plan_every
 
-    def finish(node, args, meta, out):
+    def finish(node, args, meta, out, bwd):
+        node._bwd = bwd
         node._seq = next(_seq)
         node._retained = node._pre_hooks = node._hooks = None
         node._needs = _ALL_NEED[len(args) - 1]
@@ -541,7 +681,13 @@ def _fast_call(op):
         if saves:
             saved = {}
             for name, k, idx in plan:
-                saved[name] = args[idx] if k == 0 else out
+                if k == 0:
+                    a = args[idx]
+                    saved[name] = a
+                    if a._vc is not None and a._vc.version:
+                        saved[("v", name)] = a._vc.version
+                else:
+                    saved[name] = out
             node._saved = saved
         else:
             node._saved = _EMPTY
@@ -556,10 +702,14 @@ def _fast_call(op):
     if op.n_lead == 1:
 
         def call(input):
-            if type(input) is not Tensor or check is not None:
+            if type(input) is not Tensor or check is not None or _dual:
                 return op(input)
             d = input._data
+            b = _tl.budget
+            bwd = charge(b, op, (d, *vals)) if b is not None else None
             out = op.forward(d, *vals)
+            if b is not None:
+                b.track(out)
             if not (input._req and grad_mode.enabled):
                 t = make(out)
                 if _tracing:
@@ -567,14 +717,14 @@ def _fast_call(op):
                 return t
             node = _new(node_cls)
             node.next_functions = (edge_of(input),)
-            return finish(node, (input,), ((d.shape, d.dtype),), out)
+            return finish(node, (input,), ((d.shape, d.dtype),), out, bwd)
 
         return call
 
     promote = op.promote
 
     def call2(a, b):
-        if type(a) is not Tensor:
+        if type(a) is not Tensor or _dual:
             return op(a, b)
         da = a._data
         tb = type(b)
@@ -591,6 +741,8 @@ def _fast_call(op):
             return op(a, b)
         if check is not None:
             check(a, b, *vals)
+        bud = _tl.budget
+        bwd = charge(bud, op, (da, db, *vals)) if bud is not None else None
         try:
             out = op.forward(da, db, *vals)
         except EngineError:
@@ -598,18 +750,74 @@ def _fast_call(op):
         except ValueError:
             _check_broadcast((da, db))
             raise
+        if bud is not None:
+            bud.track(out)
         if not ((a._req or (tb is Tensor and b._req)) and grad_mode.enabled):
             t = make(out)
             if _tracing:
                 _traced(op, (a, b), (da, db), attrs, t)
             return t
         if tb is not Tensor or not (a._req and b._req):  # an input that needs no grad: the general save plan
-            return op._record((a, b), [da, db], op.default_attrs, out)
+            return op._record((a, b), [da, db], op.default_attrs, out, bwd)
         node = _new(node_cls)
         node.next_functions = (edge_of(a), edge_of(b))
-        return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out)
+        return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd)
 
     return call2
+
+
+# ----- budgets: each call's rule charged before its forward runs (engine.budget) -----
+
+
+def charge(b, op, vals):
+    """Charge an entry's call to budget `b` before its forward runs: its rule's outputs and temporaries at
+    the operands' widest item size (at least 4 bytes; 8 where the outputs may be indices or the call names a
+    dtype), and its flops. Returns what its node's backward will cost, (bytes, flops), which run_backward
+    charges before the node runs."""
+    rule = op.rule
+    cost = rule.cost(vals) if rule is not None else _default_cost(op, vals)
+    isz = 4 if op.differentiable else 8
+    for v in vals:
+        d = getattr(v, "dtype", None)
+        if d is not None:
+            n = getattr(d, "itemsize", 0)
+            if n > isz:
+                isz = n
+        elif isinstance(v, D.dtype) and v.np.itemsize > isz:
+            isz = v.np.itemsize
+    out = cost.out
+    if out and isinstance(out[0], tuple | list):
+        n_out, largest = 0, 0
+        for shape in out:
+            n = _rules.numel(shape)
+            n_out += n
+            largest = max(largest, n)
+    else:
+        n_out = largest = _rules.numel(out)
+    b.charge((n_out + cost.temp) * isz, cost.flops, op.qualname, largest)
+    if not op.differentiable:
+        return None
+    n_in = 0
+    for i in op.tensor_pos:
+        n_in += getattr(vals[i], "size", 1)
+    bwd_temp = cost.bwd_temp if cost.bwd_temp is not None else cost.temp + n_out
+    bwd_flops = cost.bwd_flops if cost.bwd_flops is not None else 2 * cost.flops
+    return ((n_in + bwd_temp) * isz, bwd_flops)
+
+
+def _default_cost(op, vals):
+    """Until every entry has its rule: the broadcast of the tensor operands, ten flops an element."""
+    out = _rules.broadcast(*(_rules.shape_of(vals[i]) for i in op.tensor_pos))
+    n = _rules.numel(out)
+    return _rules.Cost(out if op.nout == 1 else (out,) * op.nout, 10 * n)
+
+
+def _track(b, out, nout):
+    if nout == 1:
+        b.track(out)
+    else:
+        for o in out:
+            b.track(o)
 
 
 def _check_broadcast(arrays):
@@ -657,6 +865,9 @@ def _promote(args, arrays):
         if ok:
             return arrays
     target = D.result_type(*args).np
+    # the casts are allocations outside the entry's forward: charged to the request first (engine.budget)
+    _budget.charge(sum(a.size for a in arrays if a is not None and getattr(a, "dtype", target) != target),
+                   target.itemsize, what="the dtype promotion")
     return [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
 
 

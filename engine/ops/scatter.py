@@ -434,28 +434,7 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
     return index_reduce_op(input, dim, index, source, reduce, include_self)
 
 
-# ----- index_put -----
-
-
-def _index_put(a, indices, values, accumulate=False):
-    if values.dtype != a.dtype:
-        raise TorchRuntimeError(f"Index put requires the source and destination dtypes match, got {_word(a)} for the "
-                                f"destination and {_word(values)} for the source.")
-    return I._index_put_impl(a, indices, values, accumulate)
-
-
-index_put_op = defop(
-    "index_put(Tensor self, LongTensor?[] indices, Tensor values, bool accumulate=False) -> Tensor", _index_put,
-    self=lambda grad, indices, values_shape, accumulate: grad if accumulate else index_put_op(
-        grad, indices, _t(B.xp.zeros(values_shape, dtype=grad._data.dtype)), False),
-    values=lambda grad, indices: I.index_op(grad, indices),
-    rule=lambda self, values: Cost(tuple(self.shape), numel(self.shape) + numel(values.shape)))
-
-
-def index_put(input: Tensor, indices: list[Tensor], values: Tensor, accumulate: bool = False) -> Tensor:
-    arrays = [None if i is None else _arr(i) for i in indices]
-    prepared = I._prepare_indices(tuple(input.shape), arrays)
-    return index_put_op(input, list(prepared), values, accumulate)
+# index_put is engine.ops.indexing's (its in-place form index_put_ and t[idx] = v share it)
 
 
 # ----- masked_select / masked_scatter -----
@@ -769,8 +748,6 @@ CATALOG = [
           index_copy_op),
     entry("index_fill", index_fill, "Copy of input with `value` at `index` along `dim`.", index_fill_scalar,
           index_fill_tensor),
-    entry("index_put", index_put, "Copy of input with values put at the `indices` tuple (accumulated on request).",
-          index_put_op),
     entry("index_reduce", index_reduce, "Copy of input with source reduced (prod, mean, amax, amin) into it at "
           "`index` along `dim`.", index_reduce_op),
     entry("masked_select", masked_select, "The elements where the (broadcast) mask is true, as a 1-D tensor.",

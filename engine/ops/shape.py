@@ -7,9 +7,47 @@ import numpy as np
 
 from engine import _backend as B
 from engine.errors import TorchRuntimeError
+from engine.ops import rules as R
 from engine.ops._util import infer_size, list_str, size_arg, wrap_dim, wrap_dims
+from engine.ops.jvp import batched, reshaped, shifted
 from engine.ops.registry import defop
 from engine.tensor import Tensor
+
+# ----- cost rules: every entry here is a view (or a copy of the same size); the rule gives its shape -----
+
+
+def _view_cost(out):
+    return R.Cost(tuple(out), 0.0, 0)
+
+
+def _expanded(shape, size):
+    lead = len(size) - len(shape)
+    return tuple(int(s) if i < lead or s != -1 else shape[i - lead] for i, s in enumerate(size))
+
+
+def _squeezed(shape, dim):
+    if not shape:
+        return ()
+    dims = set(wrap_dims(dim, len(shape)))
+    return tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+
+
+def _unsqueezed(shape, dim):
+    d = wrap_dim(dim, len(shape) + 1)
+    return tuple(shape[:d]) + (1,) + tuple(shape[d:])
+
+
+def _transposed(shape, dim0, dim1):
+    if not shape:
+        return ()
+    out = list(shape)
+    d0, d1 = wrap_dim(dim0, len(shape)), wrap_dim(dim1, len(shape))
+    out[d0], out[d1] = out[d1], out[d0]
+    return tuple(out)
+
+
+def _permuted(shape, dims):
+    return tuple(shape[wrap_dim(d, len(shape))] for d in dims) if shape else ()
 
 T_WARNING = (
     "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and it will "
@@ -29,10 +67,14 @@ def _view(a, size):
         ) from None
 
 
-view_op = defop("view(Tensor self, SymInt[] size) -> Tensor", _view,
+view_op = defop("view(Tensor(a) self, SymInt[] size) -> Tensor(a)", _view,
+                rule=lambda self, size: _view_cost(infer_size(size, self.size)),
+                jvp=reshaped(lambda self_t, result: self_t.reshape(result.shape)),
                 self=lambda grad, self_shape: grad.reshape(self_shape))
 unsafe_view = defop("_unsafe_view(Tensor self, SymInt[] size) -> Tensor",
                     lambda a, size: np.reshape(a, infer_size(size, a.size)),
+                    rule=lambda self, size: _view_cost(infer_size(size, self.size)),
+                    jvp=reshaped(lambda self_t, result: self_t.reshape(result.shape)),
                     self=lambda grad, self_shape: grad.reshape(self_shape))
 
 
@@ -73,7 +115,14 @@ def _type_name(a):
         a.dtype.name, "torch.Tensor")
 
 
-expand_op = defop("expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor", _expand,
+# the output is a view; its elements are charged all the same (what it weighs once anything reads it); its
+# backward sums the gradient back in torch's order (reduction._TORCH_SUM: three gradient-sized arrays at most)
+expand_op = defop("expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)", _expand,
+                  rule=lambda self, size: R.Cost(_expanded(self.shape, size), 0.0, 0, True,
+                                                 3 * R.numel(_expanded(self.shape, size))),
+                  # batched: the tangent with singleton dims up to the output's rank (expanded as it is conformed)
+                  jvp=batched("linear", lambda op, vals, tangents, out, bsz: tangents[0].reshape(
+                      (bsz,) + (1,) * (out.ndim + 1 - tangents[0].ndim) + tuple(tangents[0].shape[1:]))),
                   self=lambda grad, self_shape: _sum_to(grad, self_shape))
 
 
@@ -94,13 +143,18 @@ def _squeeze_dims(a, dim):
 
 
 squeeze_op = defop("squeeze(Tensor(a) self) -> Tensor(a)", _squeeze_all,
+                   rule=lambda self: _view_cost(s for s in self.shape if s != 1), jvp=reshaped("linear"),
                    self=lambda grad, self_shape: grad.reshape(self_shape))
 squeeze_dim = defop("squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)", _squeeze_dims,
+                    rule=lambda self, dim: _view_cost(_squeezed(self.shape, dim)), jvp=reshaped("linear"),
                     self=lambda grad, self_shape: grad.reshape(self_shape))
 squeeze_dims = defop("squeeze.dims(Tensor(a) self, int[] dim) -> Tensor(a)", _squeeze_dims,
+                     rule=lambda self, dim: _view_cost(_squeezed(self.shape, dim)), jvp=reshaped("linear"),
                      self=lambda grad, self_shape: grad.reshape(self_shape))
 # torch counts the in-place overloads too: squeeze_.dim is SqueezeBackward4 (matmul's 1-D @ 2-D).
 squeeze_inplace_dim = defop("squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)", _squeeze_dims, index=4,
+                            rule=lambda self, dim: _view_cost(_squeezed(self.shape, dim)),
+                            jvp=reshaped("linear"),
                             self=lambda grad, self_shape: grad.reshape(self_shape))
 
 
@@ -109,6 +163,7 @@ def _unsqueeze(a, dim):
 
 
 unsqueeze_op = defop("unsqueeze(Tensor(a) self, int dim) -> Tensor(a)", _unsqueeze,
+                     rule=lambda self, dim: _view_cost(_unsqueezed(self.shape, dim)), jvp=reshaped("linear"),
                      self=lambda grad, dim: grad.squeeze(dim))
 
 
@@ -121,6 +176,8 @@ def _transpose(a, dim0, dim1):
 
 
 transpose_op = defop("transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)", _transpose,
+                     rule=lambda self, dim0, dim1: _view_cost(_transposed(self.shape, dim0, dim1)),
+                     jvp=shifted("linear", "dim0", "dim1"),
                      self=lambda grad, dim0, dim1: grad.transpose(dim0, dim1))
 
 
@@ -130,7 +187,11 @@ def _t(a):
     return a.T
 
 
-t_op = defop("t(Tensor(a) self) -> Tensor(a)", _t, vjp={"self": lambda grad: _t(grad)}, self=lambda grad: grad.t())
+t_op = defop("t(Tensor(a) self) -> Tensor(a)", _t, vjp={"self": lambda grad: _t(grad)},
+             rule=lambda self: _view_cost(self.shape[::-1]),
+             jvp=batched("linear", lambda op, vals, tangents, out, bsz: tangents[0].transpose(1, 2)
+                         if tangents[0].ndim == 3 else tangents[0]),
+             self=lambda grad: grad.t())
 
 
 def _permute(a, dims):
@@ -147,6 +208,9 @@ def _permute(a, dims):
 
 
 permute_op = defop("permute(Tensor(a) self, int[] dims) -> Tensor(a)", _permute,
+                   rule=lambda self, dims: _view_cost(_permuted(self.shape, dims)),
+                   jvp=batched("linear", lambda op, vals, tangents, out, bsz: tangents[0].permute(
+                       [0] + [wrap_dim(d, tangents[0].ndim - 1) + 1 for d in vals[1]])),
                    self=lambda grad, dims: grad.permute(_inverse_perm(dims, grad.ndim)))
 
 
@@ -168,6 +232,8 @@ def view(input: Tensor, *size) -> Tensor:
 reshape_alias = defop(
     "_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a)",
     lambda a, size, stride=None: B.reshape_view(a, tuple(size)),
+    rule=lambda self, size: _view_cost(size),
+    jvp=reshaped(lambda self_t, result: self_t.reshape(result.shape)),
     self=lambda grad, self_shape: grad.reshape(self_shape),
 )
 

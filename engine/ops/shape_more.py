@@ -17,6 +17,7 @@ from engine.ops import join as J
 from engine.ops import shape as S
 from engine.ops._cost import by_forward
 from engine.ops._util import broadcast_shapes, list_str, size_arg, wrap_dim
+from engine.ops.jvp import shifted
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
 from engine.tensor import Tensor
@@ -170,7 +171,7 @@ def _unsafe_split_op(n):
         else:
             forward, formula = fwd, J._Formula(bwd, names)
         op = defop("unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[]", forward, nout=n,
-                   index=0, self=formula,
+                   index=0, self=formula, jvp=shifted("linear", "dim"),
                    rule=by_forward(lambda *a: fwd(*a), ("self", "split_size", "dim"), ("self",), copy=True))
         _UNSAFE_SPLIT[n] = op
     return op
@@ -398,10 +399,11 @@ def _block_diag_op(n):
         formula = J._Formula(lambda grad, *s, output_mask=None: _block_diag_backward(
             grad, s, output_mask or [True] * n), shapes)
         if n == 1:
-            op = defop(schema, _block_diag_fwd, index=0, rule=rule,
+            op = defop(schema, _block_diag_fwd, index=0, rule=rule, jvp="linear",
                        tensors0=J._Formula(lambda grad, s: _block_diag_backward(grad, [s], [True])[0], shapes))
         else:
-            op = defop(schema, _block_diag_fwd, index=0, rule=rule, joint_mask=True, **{"__".join(names): formula})
+            op = defop(schema, _block_diag_fwd, index=0, rule=rule, joint_mask=True, jvp="linear",
+                       **{"__".join(names): formula})
         _BLOCK_DIAG[n] = op
     return op
 
@@ -664,7 +666,7 @@ _MULTI_COPY: dict[tuple, object] = {}
 def _multi_copy_op(kind, n):
     op = _MULTI_COPY.get((kind, n))
     if op is None:
-        schema, fwd, bwd, names = J._split_defs()[kind]
+        schema, fwd, bwd, names, _ = J._split_defs()[kind]
         base = schema.split("(", 1)[0]
         copy_schema = schema.replace(base, base.split(".")[0] + "_copy" + (
             "." + base.split(".")[1] if "." in base else ""), 1).replace("Tensor(a)", "Tensor")
@@ -675,7 +677,7 @@ def _multi_copy_op(kind, n):
         else:
             forward, formula = copies, J._Formula(bwd, names)
         params = {"unbind": ("self", "dim"), "split_with_sizes": ("self", "split_sizes", "dim")}[kind]
-        op = defop(copy_schema, forward, nout=n, index=0, self=formula,
+        op = defop(copy_schema, forward, nout=n, index=0, self=formula, jvp=shifted("linear", "dim"),
                    rule=by_forward(lambda *a, _f=fwd: _f(*a), params, ("self",), copy=True))
         _rename(op, {"unbind": "UnbindBackward0_copy", "split_with_sizes": "SplitWithSizesBackward0_copy"}[kind])
         _MULTI_COPY[(kind, n)] = op

@@ -427,7 +427,7 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
     below = ranks.astype(np.int64)
     out = I.gather_op(sorted_, -1, _t(B.xp.asarray(below)))
     if interpolation in ("linear", "midpoint"):
-        if interpolation == "linear" and isinstance(q, Tensor) and q.requires_grad:
+        if interpolation == "linear" and isinstance(q, Tensor) and (q.requires_grad or _has_tangent(q)):
             weights = _quantile_weights(q, sorted_, ignore_nan, below)
         else:
             w = np.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
@@ -438,6 +438,12 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
         return S.squeeze_inplace_dim(out, -1)
     out = transpose_inplace(unsqueeze_inplace(out, 0), 0, -1)
     return S.squeeze_inplace_dim(out, -1)
+
+
+def _has_tangent(t):
+    from engine.autograd import forward_ad as FW  # noqa: PLC0415
+
+    return FW.active() and FW.tangent_of(t) is not None
 
 
 def _quantile_weights(q, sorted_, ignore_nan, below):

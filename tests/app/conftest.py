@@ -30,7 +30,10 @@ def slow_program(n_matmuls: int = 8, size: int = 4000) -> dict:
     return {"ops": ops, "outputs": ["s"]}
 
 
-SLOW_LIMITS = {"GRADSERVE_MAX_TENSOR_ELEMENTS": "16000000", "GRADSERVE_MAX_TOTAL_ELEMENTS": "200000000"}
+TEST_KEY = "test-key"  # servers whose tests read /readyz's details run with it
+# slow_program's 4000 x 4000 float32 tensors: 64 MB each, nine of them
+SLOW_LIMITS = {"GRADSERVE_MAX_TENSOR_ELEMENTS": "16000000", "GRADSERVE_MAX_TOTAL_ELEMENTS": "200000000",
+               "GRADSERVE_MAX_REQUEST_BYTES": str(1 << 30), "GRADSERVE_MAX_PROCESS_BYTES": str(2 << 30)}
 
 
 def cheap_program() -> dict:
@@ -85,19 +88,23 @@ def free_port() -> int:
 
 
 class Server:
-    """A real `python -m app.cli serve` process with its own environment."""
+    """A real `python -m app.cli serve` process with its own environment. With `api_key`, the server requires
+    it (GRADSERVE_API_KEYS) and `client` sends it: /readyz details are for key holders only."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], api_key: str | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("GRADSERVE_")}
         full_env.update(env)
+        if api_key is not None:
+            full_env["GRADSERVE_API_KEYS"] = api_key
         self.log = open(os.devnull, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", "warning"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.client = httpx.Client(base_url=self.url, timeout=30)
+        self.client = httpx.Client(base_url=self.url, timeout=30,
+                                   headers={"x-api-key": api_key} if api_key is not None else None)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "server exited during startup"
@@ -142,7 +149,8 @@ def client():
 def server():
     """A real server with a short time limit, small body limit and two compute workers."""
     s = Server({"GRADSERVE_TIME_LIMIT_S": "1.5", "GRADSERVE_MAX_IN_FLIGHT": "4",
-                "GRADSERVE_COMPUTE_WORKERS": "2", "GRADSERVE_MAX_BODY_BYTES": "200000", **SLOW_LIMITS})
+                "GRADSERVE_COMPUTE_WORKERS": "2", "GRADSERVE_MAX_BODY_BYTES": "200000", **SLOW_LIMITS},
+               api_key=TEST_KEY)
     yield s
     kids = s.stop()
     assert kids, "the server had no compute workers"

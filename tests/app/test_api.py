@@ -104,7 +104,7 @@ def test_duplicate_name(client):
     {"leaves": {"a": {"data": 2.0, "requires_grad": True}},
      "ops": [{"name": "b", "op": "exp", "args": ["a"]}],
      "backward": [{"tensor": "b"}, {"tensor": "b"}]},
-    {"leaves": {"a": {"data": [1, 2], "requires_grad": True}}},
+    {"leaves": {"a": {"data": [1, 2], "dtype": "int64", "requires_grad": True}}},
 ])
 def test_torch_errors_have_torch_type_msg_and_loc(client, spec):
     e = only_error(post(client, spec), 422)
@@ -251,7 +251,12 @@ def test_ops_catalog(client):
 
 def test_health_and_ready(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    r = client.get("/readyz").json()
+    # open server: nobody holds a key, so /readyz says ready and nothing else (issue 14, item 9)
+    assert client.get("/readyz").json() == {"status": "ready"}
+    with TestClient(create_app(Settings(compute_workers=1, api_keys="k1"))) as keyed:
+        assert keyed.get("/readyz").json() == {"status": "ready"}
+        assert keyed.get("/readyz", headers={"x-api-key": "wrong"}).json() == {"status": "ready"}
+        r = keyed.get("/readyz", headers={"x-api-key": "k1"}).json()
     assert r["status"] == "ready"
     assert r["backends"]["numpy"] is True and isinstance(r["backends"]["cupy"], bool)
     assert isinstance(r["backends"]["cupy_reason"], str)

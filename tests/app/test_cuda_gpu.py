@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine import _backend
-from tests.app.conftest import Server
+from tests.app.conftest import TEST_KEY, Server
 from tests.app.test_cuda_routing import big_program
 
 _OK, _WHY = _backend.cupy_available()
@@ -27,7 +27,7 @@ PROGRAM = {
 @pytest.fixture(scope="module")
 def gpu_server():
     s = Server({"GRADSERVE_BACKEND": "cupy", "GRADSERVE_COMPUTE_WORKERS": "1",
-                "GRADSERVE_CUDA_MIN_FLOPS": "1e5", "GRADSERVE_CUDA_MIN_BYTES": "1000000000"})
+                "GRADSERVE_CUDA_MIN_FLOPS": "1e5", "GRADSERVE_CUDA_MIN_BYTES": "1000000000"}, api_key=TEST_KEY)
     yield s
     s.stop()
 

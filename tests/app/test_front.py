@@ -107,7 +107,7 @@ def test_direct_route_is_the_routers_and_documented_once():
 
     with TestClient(outer) as c:
         assert c.post("/v1/evaluate", json=SEED).json()["tensors"]["a"]["grad"] == 3.0
-        assert c.post("/v1/evaluate", content=b"{").status_code == 422
+        assert c.post("/v1/evaluate", content=b"{", headers={"content-type": "application/json"}).status_code == 422
         assert c.get("/v1/evaluate").status_code == 405
         paths = c.get("/openapi.json").json()["paths"]
     (route,) = [r for r in ev.router.routes if r.path == "/v1/evaluate"]

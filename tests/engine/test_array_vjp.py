@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import engine
+from engine.ops.pointwise import mul_scalar
 from engine.ops.registry import REGISTRY
 
 
@@ -20,6 +21,7 @@ CASES = {  # op qualname -> programs over fresh leaves (x, y): each returns the 
     "add.Tensor": [lambda x, y: x + y, lambda x, y: x + 2.5, lambda x, y: engine.add(x, y, alpha=3)],
     "sub.Tensor": [lambda x, y: x - y, lambda x, y: 1.5 - x, lambda x, y: engine.sub(x, y, alpha=-2)],
     "mul.Tensor": [lambda x, y: x * y, lambda x, y: x * 3, lambda x, y: x * x],
+    "mul.Scalar": [lambda x, y: mul_scalar(x, 3.0), lambda x, y: mul_scalar(y, -0.5)],
     "div.Tensor": [lambda x, y: x / y, lambda x, y: 2 / y, lambda x, y: x / 7],
     "neg": [lambda x, y: -x],
     "pow.Tensor_Scalar": [lambda x, y: x**2, lambda x, y: y**0.5, lambda x, y: x**3, lambda x, y: y.pow(-1.5),

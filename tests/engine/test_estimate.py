@@ -1,4 +1,4 @@
-"""engine.evaluate.estimate (the service's routing cost) and the 413 guard share one set of shape rules:
+"""engine.program.estimate (the service's routing cost) and the 413 guard share one set of shape rules:
 the estimate's output shapes are checked against what evaluate really produces, its flops on known
 programs, and the guard on an op whose output outgrows its inputs."""
 from __future__ import annotations
@@ -7,7 +7,8 @@ import pytest
 
 import engine
 from engine.errors import LimitExceeded
-from engine.evaluate import _estimate_op, estimate
+from engine.program.shapes import estimate
+from engine.program.shapes import estimate_op as _estimate_op
 
 LEAF_SHAPES = {"v": (5,), "w": (3,), "m": (4, 5), "n": (5, 3), "b3": (2, 4, 5), "c3": (2, 5, 3), "sq": (5, 5),
                "lw": (6, 5), "lb": (6,), "idx": (7,)}

@@ -1,4 +1,4 @@
-"""engine.lower: a Program lowered to one function over arrays answers as the full path does, bit for bit
+"""engine.program.lower: a Program lowered to one function over arrays answers as the full path does, bit for bit
 (values, grads, reprs, graph), for the programs it takes; the others keep the Program's own replay."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from engine.catalog import OPS
 from engine.ops.registry import trace
 from engine.tensor import Tensor
 
-E = importlib.import_module("engine.evaluate")
+E = importlib.import_module("engine.program")
 
 UNARY = ["neg", "exp", "log", "sqrt", "sin", "cos", "tanh"]
 BINARY = ["add", "sub", "mul", "div"]
@@ -325,7 +325,7 @@ def test_lowering_raises_no_numpy_warnings():
 
 def test_large_programs_are_not_lowered():
     """Past LOWER_MAX_ELEMENTS the first replay is no traced full run: the program keeps its own replay."""
-    n = E.LOWER_MAX_ELEMENTS // 2 + 1
+    n = importlib.import_module("engine.program.plans").LOWER_MAX_ELEMENTS // 2 + 1
     doc = _one(np.linspace(-1, 1, n).tolist(),
                [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}])
     cache = E.PlanCache()

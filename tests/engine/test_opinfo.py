@@ -296,6 +296,9 @@ def check_sample(case: Case, dtype: str, seed: int):
 
     if not (info.supports_autograd and values and case.t_leaves):
         return
+    # (factors fixed up to sign have tangents fixed up to sign)
+    if dtype == "float64" and canon is None and info.name not in FORWARD_AD_DIFFERS:
+        check_forward_ad(case, seed, rtol, atol)
     wrapped = getattr(info.gradcheck_wrapper, "__name__", "") != "<lambda>"
     process = s.output_process_fn_grad
     if wrapped:
@@ -349,6 +352,67 @@ def check_sample(case: Case, dtype: str, seed: int):
                 return
         egg = engine.autograd.grad(sum(e_terms), wrt_e, allow_unused=True)
         compare_grads(tgg, egg, rtol * 100, atol * 100, "grad-of-grad")
+
+
+# torch's forward formula disagrees with finite differences here (its cholesky_inverse_jvp on a triangular
+# tangent): the engine's tangent is the derivative (J t from its backward formula), so no comparison
+FORWARD_AD_DIFFERS = {"cholesky_inverse"}
+
+
+def _swap(x, table):
+    """x with the tensors in `table` (by id) replaced, through lists, tuples and dicts."""
+    if isinstance(x, list):
+        return [_swap(i, table) for i in x]
+    if isinstance(x, tuple):
+        return tuple(_swap(i, table) for i in x)
+    if isinstance(x, dict):
+        return {k: _swap(v, table) for k, v in x.items()}
+    return table.get(id(x), x)
+
+
+def check_forward_ad(case: Case, seed: int, rtol, atol):
+    """Forward-mode AD: every leaf made dual with the same seeded tangent on both sides; the outputs' tangents
+    equal torch's (None where torch's is None), or both raise the same error (torch's not-implemented ones)."""
+    import torch.autograd.forward_ad as tfw  # noqa: PLC0415
+
+    from engine.autograd import forward_ad as efw  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed + 17)
+    vs = [rng.standard_normal(tuple(t.shape)).astype(to_np(t).dtype) for t in case.t_leaves]
+    t_res = e_res = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with tfw.dual_level():
+            table = {id(t): tfw.make_dual(t.detach(), torch.from_numpy(v.copy())) for t, v in zip(case.t_leaves, vs)}
+            try:
+                out = case.info.op(*_swap((case.t_in, *case.t_args), table), **_swap(case.t_kwargs, table))
+                t_res = [tfw.unpack_dual(o).tangent if is_tensor(o) and o.dtype.is_floating_point else None
+                         for o in flatten(out)]
+            except Exception as e:  # noqa: BLE001 - compared with the engine's below
+                t_err = e
+        with efw.dual_level():
+            table = {id(t): efw.make_dual(t.detach(), engine.tensor(v.copy())) for t, v in zip(case.e_leaves, vs)}
+            try:
+                out = case.engine(False, (_swap(case.e_in, table), _swap(case.e_args, table),
+                                          _swap(case.e_kwargs, table)))
+                e_res = [efw.unpack_dual(o).tangent if is_tensor(o) and o.dtype.is_floating_point else None
+                         for o in flatten(out)]
+            except Exception as e:  # noqa: BLE001
+                e_err = e
+    if t_res is None:
+        assert e_res is None, f"forward AD: torch raised {type(t_err).__name__}: {t_err}; the engine did not"
+        assert type(e_err).__name__ == type(t_err).__name__ and str(e_err) == str(t_err), (
+            f"forward AD error: engine {type(e_err).__name__}: {e_err}\n torch {type(t_err).__name__}: {t_err}")
+        return
+    assert e_res is not None, f"forward AD: the engine raised {type(e_err).__name__}: {e_err}; torch did not"
+    assert len(t_res) == len(e_res)
+    for k, (a, b) in enumerate(zip(t_res, e_res)):
+        if a is None or b is None:
+            z = a if b is None else b
+            assert z is None or np.allclose(to_np(z), 0, atol=atol), f"forward AD tangent {k}: {a is None}/{b is None}"
+            continue
+        np.testing.assert_allclose(to_np(b), to_np(a), rtol=rtol * 10, atol=atol * 10,
+                                   err_msg=f"forward AD tangent of output {k}")
 
 
 def numeric_gradcheck(case: Case, analytic, ws, wrapped, eps=1e-6, atol=1e-5, rtol=1e-3):

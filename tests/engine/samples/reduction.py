@@ -13,6 +13,7 @@ S = (3, 4)
 NZ = dict(low=0.5, high=1.5)  # away from zero: prod / cumprod divide by the input
 TIES = ((1.0, 3.0, 3.0, -1.0), (2.0, 2.0, 0.5, 2.0), (0.0, -1.0, -1.0, -1.0))
 ZERO1 = ((1.5, 0.0, 2.0, -0.5), (0.7, 1.2, -1.1, 0.9), (0.0, 2.0, 0.0, 1.3))  # one zero, none, two zeros
+ZERO2 = ((0.0, 1.5, 2.0, 0.0), (1.2, 0.0, 0.0, 0.0), (2.0, 1.1, -0.5, 0.0))  # zeros first, last, three
 
 SAMPLES: list = []
 ERRORS: list = []
@@ -171,8 +172,10 @@ add(
     Sample("cumprod", (T(S, **NZ), 0)),
     Sample("cumprod", (T((2, 3, 2), **NZ), -2), kind="method"),
     Sample("cumprod", (T(()), 0)),
-    Sample("cumprod", (T(S, values=ZERO1), 1), note="zeros: the O(n^2) formula"),
+    Sample("cumprod", (T(S, values=ZERO1), 1), note="zeros: O(n) backward; O(n^2) under create_graph"),
     Sample("cumprod", (T(S, values=ZERO1), 0)),
+    Sample("cumprod", (T(S, values=ZERO2), 1)),
+    Sample("cumprod", (T(S, values=ZERO2), 0)),
     Sample("cumprod", (T(S, **NZ), 1), dict(dtype="float64")),
     Sample("cumprod", (T(S, dtype="int64", low=-3, high=3), 0), grad=False),
 )

@@ -1,6 +1,6 @@
 """Lowering: a recorded Program as one straight-line Python function over arrays.
 
-A Program (engine.evaluate) replays a request's structure through the engine's own functions: per op a
+A Program (engine.program.plans) replays a request's structure through the engine's own functions: per op a
 Tensor, a node, its saved tensors; per backward pass run_backward's dependency count and heap. For the
 commonest programs all of that is fixed by the structure: which forward runs on which arrays, which array
 formula runs on which gradient, in which order gradients are summed. `lower` reads it off the recording
@@ -15,7 +15,7 @@ retain_grad, no warnings. Anything else keeps the Program's own replay.
 The schedule is the one run_backward follows (the same dependency count, the same heap order, the same
 buffer sums), walked once over the recording's nodes while the formulas run on the recording's own
 arrays; the function is kept only where running it gives the recording's values and grads bit for bit
-(and engine.evaluate then holds its responses to the full path's at two other sets of leaf values).
+(and engine.program.plans then holds its responses to the full path's at two other sets of leaf values).
 tests/engine/test_lower.py holds lowered replays to the full path.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Lowered:
         self.source = source  # the generated Python, for reading (docs/ENGINE.md, "Lowering")
         self.leaf_np = leaf_np  # each leaf's NumPy dtype, as _make_tensor converts its data
         self.reprs = reprs  # per response row, its repr as a function of its one value (JSON, 0-d), or None
-        self.writer = None  # engine.evaluate's _Writer: the response as JSON bytes (JSON encoding only)
+        self.writer = None  # engine.program.writer.Writer: the response as JSON bytes (JSON encoding only)
 
 
 class _NotLowerable(Exception):
@@ -160,7 +160,7 @@ class _Lowering:
         self.lines.append(f"    return ({''.join(v + ', ' for v in data_vars)}), "
                           f"({''.join(v + ', ' for v in grad_vars)})")
         source = f"def lowered({', '.join(params)}):\n" + "\n".join(self.lines) + "\n"
-        exec(compile(source, "<engine.lower>", "exec"), self.ns)  # noqa: S102 - our own generated source
+        exec(compile(source, "<engine.program.lower>", "exec"), self.ns)  # noqa: S102 - our own generated source
         fn = self.ns["lowered"]
         # the function itself, once, on the recording's arrays: the same values and grads, bit for bit
         data, gr = fn(*[self.val[p] for p in params])

@@ -1,0 +1,247 @@
+"""POST /v1/evaluate/batch: several /v1/evaluate documents in one request, each answered (and failing) alone.
+
+Each document goes through the very path of POST /v1/evaluate (`EvaluateService.evaluate` on its bytes: schema,
+limits, placement, time limit, errors mapped by `errors.to_response`), one after another, so a batch takes
+one in-flight slot and at most one compute worker at a time; except documents of one structure whose program
+the service has run, lowered and found elementwise (engine.program.batch): those run together, their leaf
+values stacked along a new axis and the lowered function called once per chunk (`EvaluateService.
+evaluate_vectorized`, in a thread under the time limit), each answered with the bytes its own run would
+write. The first documents of a structure run alone (the first records its program, the second lowers it).
+Bounds of the batch as a whole:
+
+- the body limit is the whole body's (read_body), and `max_batch_documents` counts documents (413, before any
+  runs);
+- `max_batch_response_bytes`: the answers are held in memory until the last, so once they reach it the
+  remaining documents are not run and answer 413 (a vectorized chunk's answers count as each comes up);
+- time: a document is started only while the batch is within `time_limit_s` of its start; those left answer
+  504 unrun. A document (or chunk) started in time runs under its own time limit, so a batch ends within
+  twice it.
+- the event loop: between documents run alone the handler yields, so a batch of 1,000 tiny documents (each
+  evaluated on the loop) does not hold other requests up for its whole run; a client that went away stops
+  the batch.
+
+Duplicate keys are found with the evaluate path's own check (body.py), over the whole text at once; the keys
+of documents of one structure are counted once.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import orjson
+from fastapi import APIRouter, Request
+
+from app.core.body import _keys_and_colons, colons_known, parse_doc, read_body
+from app.core.errors import InvalidJSON, NotReady, OpsLimitExceeded, SchemaError, to_response
+from app.core.responses import JSONBytes
+from app.examples import BATCH_EXAMPLES
+from app.schemas import BatchResponse, ErrorResponse
+from app.services import engine as eng
+
+router = APIRouter(prefix="/v1", tags=["evaluate"])
+
+_DUP = "\x00duplicate key"  # marks, in a document parsed for the duplicate check, an object with a key twice
+
+
+@router.post(
+    "/evaluate/batch",
+    summary="Run several programs, each answered on its own",
+    description="`{\"requests\": [doc, ...]}`, each `doc` a `POST /v1/evaluate` body: the answer is, in order, "
+                "the status and body `POST /v1/evaluate` would give each document. One failing document fails "
+                "alone. Limits apply to every document and to the whole body; the number of documents has its "
+                "own (413). Documents are run one after another within the time limit, those of one structure "
+                "(the same program with other leaf values) together where the program allows, with the answers "
+                "each would get alone; those not started in time answer 504, those past the response-size "
+                "limit 413.",
+    response_class=JSONBytes,
+    response_model=None,
+    responses={200: {"model": BatchResponse, "description": "Every document's status and body, in order."},
+               413: {"model": ErrorResponse, "description": "Over a limit of the batch as a whole: body size, "
+                                                            "number of documents (`max_batch_documents`)."},
+               422: {"model": ErrorResponse, "description": "The batch itself is not `{\"requests\": [...]}`."}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/BatchRequest"}, "examples": BATCH_EXAMPLES}}}},
+)
+async def evaluate_batch(request: Request) -> JSONBytes:
+    service = getattr(request.app.state, "evaluator", None)
+    if service is None:
+        raise NotReady("the server is starting (its lifespan has not run)")
+    settings = service.settings
+    body = await read_body(request.scope, request.receive, settings.max_body_bytes)
+    docs, hits = _documents(body, settings.max_batch_documents, service)
+    groups = _groups(docs, hits)
+    start = time.monotonic()
+    parts: list[bytes] = []
+    size = 0
+    ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
+    for i, doc in enumerate(docs):
+        ran = False  # whether this document ran alone: then the handler yields before the next one
+        if isinstance(doc, _Refused):
+            status, out = doc.status, doc.body
+        elif size >= settings.max_batch_response_bytes:
+            status, out = 413, _error("limit_exceeded", [], f"not run: the batch's answers reached the limit "
+                                      f"max_batch_response_bytes={settings.max_batch_response_bytes}")
+        elif i not in ahead and time.monotonic() - start >= settings.time_limit_s:
+            status, out = 504, _error("timeout", [], f"not run: the batch ran past the time limit of "
+                                      f"{settings.time_limit_s:g} s (time_limit_s) before this document")
+        else:
+            if i not in ahead and hits[i] is not None:
+                await _vectorize(service, i, docs, hits, groups, ahead)
+            out = ahead.pop(i, None)
+            if out is not None:
+                status = 200
+            else:
+                if i and await request.is_disconnected():
+                    break  # nobody is left to read the answers: run no more documents
+                status, out = await _evaluate(service, doc)
+                ran = True
+        size += len(out)
+        parts += (b'{"status":%d,"body":' % status, out, b"},")
+        if ran:
+            await asyncio.sleep(0)  # let other requests in between documents
+    if parts:
+        parts[-1] = b"}"
+    return JSONBytes(b"".join([b'{"results":[', *parts, b"]}"]))
+
+
+def _groups(docs: list, hits: list) -> dict:
+    """The documents of each structure (PlanCache key), in order: {key: [index, ...]}."""
+    groups: dict = {}
+    for i, (doc, hit) in enumerate(zip(docs, hits)):
+        if hit is not None and not isinstance(doc, _Refused):
+            groups.setdefault(hit[0], []).append(i)
+    return groups
+
+
+async def _vectorize(service, i: int, docs: list, hits: list, groups: dict, ahead: dict) -> None:
+    """Answer document i and the next ones of its structure in one vectorized run, into `ahead`, where the
+    service has that structure's program and it vectorizes (engine.program.batch); else leave them alone."""
+    key = hits[i][0]
+    group = groups[key]
+    while group and group[0] < i:
+        group.pop(0)
+    if len(group) < 2 or not service.vectorizes(docs[i]):
+        return
+    program = eng.PLANS.get(key)
+    if program is None or not program.lowered:
+        return  # the first documents of a structure run alone: they record and lower its program
+    n = service.chunk_size(program, len(group))
+    if n < 2:
+        return
+    chunk = group[:n]
+    try:
+        outs = await service.evaluate_vectorized(program, [hits[j][1] for j in chunk])
+    except Exception:  # noqa: BLE001 - a limit or the time limit of the chunk: each document alone answers
+        return
+    if outs is not None:
+        del group[:n]
+        ahead.update(zip(chunk, outs))
+
+
+class _Refused:
+    """A document answered without running (a duplicate key in it): its status and body."""
+
+    def __init__(self, status: int, body: bytes):
+        self.status, self.body = status, body
+
+
+def _error(type_: str, loc: list, msg: str) -> bytes:
+    return orjson.dumps({"detail": [{"type": type_, "loc": loc, "msg": msg}]})
+
+
+async def _evaluate(service, doc) -> tuple[int, bytes]:
+    """One document through POST /v1/evaluate's service path: (status, body)."""
+    try:
+        return 200, await service.evaluate(_encode(doc))
+    except Exception as exc:  # noqa: BLE001 - mapped exactly as POST /v1/evaluate maps it
+        response = to_response(exc)
+        return response.status_code, bytes(response.body)
+
+
+def _encode(doc) -> bytes:
+    try:
+        return orjson.dumps(doc)
+    except TypeError:  # an integer past 64 bits (kept exact by parse_doc): the engine reports its overflow
+        return json.dumps(doc).encode()
+
+
+def _documents(body: bytes, limit: int, service) -> tuple[list, list]:
+    """The batch's documents (a document with a key given twice replaced by its 422), and each one's plan
+    cache key and leaf arrays (engine PlanCache.key), or None; or the batch's error."""
+    batch = parse_doc(body)
+    if not isinstance(batch, dict):
+        raise SchemaError([{"type": "model_type", "loc": ["body"],
+                            "msg": "Input should be an object with the field `requests`"}])
+    errors = [{"type": "extra_forbidden", "loc": ["body", k], "msg": "Extra inputs are not permitted"}
+              for k in batch if k != "requests"]
+    if "requests" not in batch:
+        errors.append({"type": "missing", "loc": ["body", "requests"], "msg": "Field required"})
+    elif not isinstance(batch["requests"], list):
+        errors.append({"type": "list_type", "loc": ["body", "requests"], "msg": "Input should be a valid list"})
+    if errors:
+        raise SchemaError(errors)
+    docs = batch["requests"]
+    if len(docs) > limit:
+        raise OpsLimitExceeded(f"the batch has {len(docs)} documents, over the limit max_batch_documents={limit}",
+                               ["body", "requests"])
+    hits = eng.batch_keys(docs, service.limits)
+    return _refuse_duplicates(body, docs, hits), hits
+
+
+def _colons(docs: list, hits: list) -> int:
+    """Keys and colons in strings of {"requests": docs}, as body._keys_and_colons counts them; documents of
+    one structure (one PlanCache key) hold the same keys and strings but for their numbers: counted once."""
+    total = 1
+    per_key: dict = {}
+    for doc, hit in zip(docs, hits):
+        if type(doc) is str:
+            total += doc.count(":")
+        elif hit is None:
+            total += sum(_keys_and_colons(doc))
+        else:
+            n = per_key.get(hit[0])
+            if n is None:
+                n = per_key[hit[0]] = sum(_keys_and_colons(doc))
+            total += n
+    return total
+
+
+def _refuse_duplicates(body: bytes, docs: list, hits: list) -> list:
+    """Documents in which one object gives a key twice answer 422 alone (re-encoded, the duplicate would be
+    gone: orjson keeps the last). The whole text is checked only where its colons do not add up."""
+    if colons_known(body, _colons(docs, hits)):
+        return docs
+
+    def hook(pairs):
+        d = dict(pairs)
+        if len(d) != len(pairs):
+            seen: set = set()
+            d[_DUP] = next(k for k, _ in pairs if k in seen or seen.add(k))
+        return d
+
+    try:
+        again = json.loads(body, object_pairs_hook=hook)
+    except (ValueError, RecursionError):
+        return docs  # too deep for the standard library: each document meets the evaluate path's checks
+    if _DUP in again:
+        raise InvalidJSON(f"JSON decode error: the key {again[_DUP]!r} appears more than once in one object", ["body"])
+    out = []
+    for doc, checked in zip(docs, again["requests"]):
+        key = _first_marked(checked)
+        out.append(doc if key is None else _Refused(422, _error(
+            "json_invalid", ["body"], f"JSON decode error: the key {key!r} appears more than once in one object")))
+    return out
+
+
+def _first_marked(doc) -> str | None:
+    stack = [doc]
+    while stack:
+        x = stack.pop()
+        if type(x) is dict:
+            if _DUP in x:
+                return x[_DUP]
+            stack.extend(v for v in x.values() if type(v) in (dict, list))
+        elif type(x) is list:
+            stack.extend(v for v in x if type(v) in (dict, list))
+    return None

@@ -1,0 +1,178 @@
+"""Float sums in the order torch's CPU kernel adds (aten/src/ATen/native/cpu/SumKernel.cpp, cascade_sum), so
+that float32 and float64 sums of contiguous arrays agree with torch's to the last bit.
+
+torch's sum kernel reads 32-byte vectors (8 float32 / 4 float64 lanes: measured on torch 2.13; the kernel
+runs at that width even where torch's CPU capability is AVX512), keeps 4 interleaved accumulators (row_sum's
+ilp) and folds them in a cascade of levels of 2**p rows (multi_row_sum), so that only partial sums of one
+order of magnitude meet. Each step below is one NumPy reduction over a non-contiguous axis, which NumPy adds
+sequentially (pairwise summation applies only along the contiguous axis, so `_seq` never reduces along it),
+and every level is vectorized over the lanes and rows that torch runs side by side: a sum costs a handful of
+NumPy calls and one pass over the data.
+
+Past at::internal::GRAIN_SIZE (32768 elements) torch splits a reduction among its threads. A full sum is then
+a two-pass reduction: each thread sums its own contiguous range, and the per-thread sums are summed; the split
+depends on torch's thread count, assumed to be one thread per CPU this process may run on (OMP_NUM_THREADS
+where set), torch's default. A reduction over trailing dims splits whole rows among the threads, which leaves
+each row's order as it is; one over leading dims keeps the single-thread order (measured: 2 threads, up to
+33000 x 3 and 40 x 1001). A reduction over middle dims past that size is left to NumPy (the caller's
+fallback).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+VECTOR_BYTES = 32
+GRAIN_SIZE = 32768
+# Sums of more elements than this go to np.sum (last-bit differences from torch's). None: no limit. The order
+# costs a few NumPy calls a level (~5-10x np.sum on small arrays, 4-7x on large ones): docs/ENGINE.md.
+MAX_ELEMENTS = None
+
+
+def _default_threads() -> int:
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+_THREADS = _default_threads()
+
+
+def torch_threads() -> int:
+    """torch's at::get_num_threads() by default: OMP_NUM_THREADS, else the CPUs this process may use (read once,
+    at import, as torch reads it at its start)."""
+    return _THREADS
+
+
+def _ceil_log2(x):
+    """utils::CeilLog2: 1 for x <= 2."""
+    return 1 if x <= 2 else int(x - 1).bit_length()
+
+
+def _seq(a, axis=0):
+    """Sum along `axis`, adding in index order (one rounding a step); the sign of a zero result may differ
+    from torch's +0 start, which the callers restore with a final + 0.0."""
+    k = a.shape[axis]
+    rest = a.shape[:axis] + a.shape[axis + 1:]
+    if k <= 1:
+        return a.reshape(rest).copy() if k else np.zeros(rest, a.dtype)
+    if math.prod(a.shape[axis + 1:]) > 1:
+        # NumPy keeps the contiguous trailing axes as its inner loop, so `axis` is added in order (a reduction
+        # along the innermost axis would be pairwise)
+        return np.add.reduce(a, axis=axis)
+    return np.cumsum(a, axis=axis).take(-1, axis=axis)  # cumsum adds in order along any axis
+
+
+def _cascade(rows):
+    """multi_row_sum: rows (S, ...) summed over axis 0 in torch's cascade (levels of G = 2**p rows)."""
+    s = rows.shape[0]
+    g = 1 << max(4, _ceil_log2(s) // 4)
+    tail = rows.shape[1:]
+    n0 = s // g
+    acc0 = _seq(rows[n0 * g:])
+    if n0 == 0:
+        return acc0
+    chunks = _seq(rows[: n0 * g].reshape((n0, g) + tail), 1)
+    n1 = n0 // g
+    acc1 = _seq(chunks[n1 * g:])
+    l1 = _seq(chunks[: n1 * g].reshape((n1, g) + tail), 1) if n1 else chunks[:0]
+    if n1 == 0:  # the upper levels hold zeros: adding them changes nothing but a -0 (restored by the caller)
+        return acc1 if n0 * g == s else acc0 + acc1
+    n2 = n1 // g
+    acc2 = _seq(l1[n2 * g:])
+    l2 = _seq(l1[: n2 * g].reshape((n2, g) + tail), 1) if n2 else l1[:0]
+    acc3 = _seq(l2)
+    return ((acc0 + acc1) + acc2) + acc3
+
+
+def _row_sum(items):
+    """row_sum: items (n, ...) summed over axis 0 with 4 interleaved accumulators (ilp) and the cascade."""
+    n = items.shape[0]
+    s = n // 4
+    tail = items.shape[1:]
+    if not s:
+        return _seq(items)  # partial sums of zeros: 0 + items in order (+ 0 + 0 + 0)
+    partial = _cascade(items[: s * 4].reshape((s, 4) + tail))
+    # partial[0], then the leftover items, then partial[1..3], added in that order
+    return _seq(np.concatenate([partial[:1], items[s * 4:], partial[1:]]))
+
+
+def _inner_sum(x):
+    """x (R, n) summed over its contiguous last axis: vectorized_inner_sum (n >= lanes) or scalar_inner_sum."""
+    r, n = x.shape
+    w = VECTOR_BYTES // x.dtype.itemsize
+    if n < w:
+        return _row_sum(np.ascontiguousarray(x.T))
+    v = n // w
+    vacc = _row_sum(np.ascontiguousarray(x[:, : v * w].reshape(r, v, w).transpose(1, 0, 2)))  # (R, lanes)
+    # final_acc = 0, then the scalar tail, then the lanes, one at a time (0 + t is t: the sign of a zero sum is
+    # restored by the caller)
+    return np.cumsum(np.concatenate([x[:, v * w:], vacc], axis=1), axis=1)[:, -1]
+
+
+def _outer_sum(x):
+    """x (B, size0, size1) summed over axis 1, the kept axis 2 contiguous: vectorized / scalar_outer_sum."""
+    b, n, m = x.shape
+    w = VECTOR_BYTES // x.dtype.itemsize
+    j1 = (m // (4 * w)) * 4 * w if m >= w else (m // 4) * 4
+    rows = x.transpose(1, 0, 2)  # (size0, B, size1)
+    out = np.empty((b, m), x.dtype)
+    if j1:
+        out[:, :j1] = _cascade(rows[:, :, :j1])
+    if j1 < m:
+        out[:, j1:] = _row_sum(rows[:, :, j1:])
+    return out
+
+
+def _full_sum(flat):
+    """A full reduction of n contiguous elements: serial below GRAIN_SIZE, else torch's two-pass reduction
+    over its threads' ranges (at::parallel_for's split)."""
+    n = flat.shape[0]
+    threads = torch_threads()
+    if n < GRAIN_SIZE or threads == 1:
+        return _inner_sum(flat.reshape(1, n))[0]
+    used = min(threads, -(-n // GRAIN_SIZE))
+    chunk = -(-n // used)
+    partials = np.zeros(threads, flat.dtype)
+    for t in range(used):
+        lo = t * chunk
+        if lo < n:
+            partials[t] = _inner_sum(flat[lo: min(n, lo + chunk)].reshape(1, -1))[0] + 0.0
+    return _inner_sum(partials.reshape(1, threads))[0]
+
+
+def torch_sum(a, axes):
+    """The float32 / float64 sum of a C-contiguous NumPy array over `axes` (a sorted tuple) in the order torch's
+    CPU kernel adds, or None where that order is not modelled (the caller falls back to NumPy)."""
+    if type(a) is not np.ndarray or a.dtype.char not in "fd" or a.size == 0 or not a.flags.c_contiguous:
+        return None
+    if MAX_ELEMENTS is not None and a.size > MAX_ELEMENTS:
+        return None
+    shape = a.shape
+    if len(axes) == len(shape):
+        return (_full_sum(a.reshape(-1)) + a.dtype.type(0)).reshape((1,) * len(shape))
+    out_shape = tuple(1 if i in axes else s for i, s in enumerate(shape))
+    if all([i in axes or s == 1 for i, s in enumerate(shape)]):
+        return (_full_sum(a.reshape(-1)) + a.dtype.type(0)).reshape(out_shape)
+    keep = [(i, s) for i, s in enumerate(shape) if s != 1]
+    red = [k for k, (i, s) in enumerate(keep) if i in axes]
+    sizes = [s for _, s in keep]
+    if not red:
+        return (a + 0.0).reshape(out_shape)
+    lo, hi = red[0], red[-1]
+    if hi - lo + 1 != len(red):
+        return None
+    pre, mid, post = math.prod(sizes[:lo]), math.prod(sizes[lo: hi + 1]), math.prod(sizes[hi + 1:])
+    if post == 1:
+        res = _inner_sum(a.reshape(pre, mid))
+    elif a.size < GRAIN_SIZE or torch_threads() == 1 or pre == 1:
+        res = _outer_sum(a.reshape(pre, mid, post))
+    else:
+        return None  # past GRAIN_SIZE torch splits the biggest kept dim among its threads: not modelled
+    return (res + 0.0).reshape(out_shape)

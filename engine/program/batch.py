@@ -1,0 +1,303 @@
+"""Vectorized batches (POST /v1/evaluate/batch): documents of one structure answered by one call of their lowered
+function over their leaf values stacked along a new leading axis.
+
+A Program lowered to a function over arrays (engine.program.lower) computes every document of its structure
+with the same calls on arrays of the same shapes. Where each of those calls is elementwise (an op of
+ELEMENTWISE, whose forward and array formulas act on each element alone, with scalar constants), the same
+function run on arrays with a leading batch axis computes every document at once: leaves of rank r are stacked
+to shape (B,) + (1,) * (R - r) + shape (R the highest leaf rank), so that broadcasting aligns each document's
+dims exactly as it does alone, and the batch axis meets only itself. Each document's response is then written
+from its slice by the Program's own writer (or response document), the bytes the per-document path writes:
+elementwise NumPy loops compute an element the same way in an array of one or of many, which `run` checks on
+one document of every call (its per-document bytes against its slice's) before it answers; a Program that
+ever disagrees is marked and never vectorized again. Anything else (a reduction, a matmul, a broadcast
+gradient summed back to its shape, a program that did not lower) is not vectorized: the caller runs those
+documents one by one, never to a different answer.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import orjson
+
+from engine import _backend as B
+from engine import budget as _budget
+from engine.ops.registry import REGISTRY
+from engine.printing import FIXED_RANGE
+from engine.program.respond import encode
+from engine.program.wire import fast_array
+
+# Lowerable entries whose forward and array formulas are elementwise: each output element is a function of the
+# operands' elements at its (broadcast) position and of scalar constants.
+ELEMENTWISE = frozenset(("add.Tensor", "sub.Tensor", "mul.Tensor", "mul.Scalar", "div.Tensor", "pow.Tensor_Scalar",
+                         "neg", "exp", "log", "sqrt", "sin", "cos", "tanh"))
+_FORWARD = re.compile(r"^    y\d+ = (k\d+)\((.*)\)  # (\S+)$")
+_BACKWARD = re.compile(r"^    g\d+ = (k\d+)\((.*)\)  # (\w+): \w+$")
+_SUMMED = re.compile(r"^    g\d+ = g\d+ \+ g\d+  # summed in the buffer$")
+_IMPLICIT = re.compile(r"^    g\d+ = (k\d+)\.copy\(\)  # the implicit gradient$")
+_SCALARS = (bool, int, float, type(None))
+NOTE = "vectorized"  # Program.notes[NOTE]: False once the program is found not to vectorize
+
+
+def vectorizable(program) -> bool:
+    """Whether the Program's lowered function runs batched (see the module); decided once, kept in its notes."""
+    known = program.notes.get(NOTE)
+    if known is None:
+        known = program.notes[NOTE] = _elementwise(program)
+    return known
+
+
+def _elementwise(program) -> bool:
+    low = program.lowered
+    if not low or B.xp is not np or program.respond is None:
+        return False
+    ns = low.fn.__globals__
+    lines = low.source.splitlines()
+    nodes = set()
+    for line in lines[1:-1]:
+        m = _FORWARD.match(line)
+        if m is not None:
+            op = REGISTRY.get(m[3])
+            if m[3] not in ELEMENTWISE or op is None or ns.get(m[1]) is not op.forward:
+                return False
+            nodes.add(op.grad_fn_name)
+            if not _scalar_constants(m[2], ns):
+                return False
+            continue
+        m = _BACKWARD.match(line)
+        if m is not None:
+            if m[3] not in nodes or not _scalar_constants(m[2], ns):
+                return False
+            continue
+        m = _IMPLICIT.match(line)
+        if m is not None:
+            if getattr(ns.get(m[1]), "size", 0) != 1:
+                return False
+            continue
+        if _SUMMED.match(line) is None:
+            return False  # a gradient summed to an input's shape (`# to ...`), or anything unforeseen
+    return lines[-1].startswith("    return (")
+
+
+def _scalar_constants(args: str, ns) -> bool:
+    for a in args.split(", "):
+        if a.startswith("k") and not isinstance(ns.get(a), _SCALARS):
+            return False
+    return True
+
+
+def run(program, arrays_list: list) -> list[bytes] | None:
+    """Each document's response bytes, as Program.run(..., encoded=True) gives them, for documents of the
+    program's structure given by their leaf arrays (PlanCache.key's); None where it does not vectorize (then
+    nothing was charged but the check's run, and the caller answers each document alone). The documents'
+    cost, the recorded run's times their number, is charged to the current budget first."""
+    if not arrays_list or not vectorizable(program):
+        return None
+    low = program.lowered
+    n = len(arrays_list)
+    bud = _budget.current()
+    if bud is not None:
+        bud.charge(n * program.cost[0], n * program.cost[1], "the batch's documents")
+    try:
+        out = _run(program, low, arrays_list, n)
+    except Exception:  # noqa: BLE001 - shapes that do not stack or broadcast as foreseen: not vectorized
+        out = None
+    if out is None:
+        program.notes[NOTE] = False
+    return out
+
+
+def _run(program, low, arrays_list, n):
+    ranks = [np.ndim(a) for a in arrays_list[0]]
+    rank = max(ranks, default=0)
+    xs = []
+    for i, dt in enumerate(low.leaf_np):
+        column = [arrays[i] for arrays in arrays_list]
+        x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)
+        xs.append(x.reshape((n,) + (1,) * (rank - ranks[i]) + x.shape[1:]))
+    with np.errstate(all="ignore"):
+        data, grads = low.fn(*xs)
+    rows = program.fixed[0]
+    floats = low.writer is not None  # the writer reads a 0-d float as float(v): Python floats will do
+    data = [_per_document(d, row[1], n, rank, floats) for d, row in zip(data, rows)]
+    grads = [None if g is None else _per_document(g, row[1], n, rank, floats) for g, row in zip(grads, rows)]
+    fast = _fast_writer(program, low, rows, grads)
+    if fast is not None:
+        out = fast.write_all(data, grads, n)
+    else:
+        out = [None] * n
+    for j in range(n):  # what the fast writer leaves: the writer, document by document
+        if out[j] is None:
+            out[j] = _write(low, program, [d[j] for d in data], [None if g is None else g[j] for g in grads])
+    # the check: one document of every call, alone, as the per-document path answers it
+    alone = program._run_lowered(None, arrays_list[0], encoded=True)
+    return out if (encode(alone) if type(alone) is dict else alone) == out[0] else None
+
+
+def _per_document(col, shape, n, rank, floats):
+    """A batched output as a sequence of per-document values: each document's array of `shape`, or for 0-d
+    outputs its NumPy scalar (a Python float where `floats`, for the writer). An output that does not depend on
+    the batch (a constant gradient) is broadcast to it."""
+    padded = (n,) + (1,) * (rank - len(shape)) + tuple(shape)
+    if col.shape != padded:
+        col = np.broadcast_to(col, padded)  # raises where the shapes disagree: the caller falls back
+    if not shape:
+        flat = col.reshape(n)
+        return flat.tolist() if floats and flat.dtype.kind == "f" else list(flat)
+    return [c.reshape(shape) for c in col]
+
+
+def _write(low, program, data, grads) -> bytes:
+    if low.writer is not None:
+        return low.writer.write(data, grads)
+    return encode(program._lowered_doc(data, grads))
+
+
+# ----- grouping: which documents of a batch share a structure -----
+
+
+def keys(specs: list, cache, limits) -> list:
+    """Per document, cache.key(spec, limits) (its PlanCache key and leaf arrays), or None where it has none;
+    computed once per structure: a document whose text, its leaves' data masked, equals one seen before, and
+    whose data have that one's kinds and shapes, has its key (what PlanCache.key reads of a document is its
+    text but for the data's values, and of the data their kinds and shapes)."""
+    seen: dict = {}  # masked text -> (key, the data's kinds and shapes)
+    out = []
+    for spec in specs:
+        text, sig, arrays = _masked(spec)
+        ref = seen.get(text) if sig is not None else None
+        if ref is not None and ref[1] == sig:
+            out.append((ref[0], arrays))
+            continue
+        k = cache.key(spec, limits)
+        if k is not None and sig is not None:
+            seen[text] = (k[0], sig)
+        out.append(k)
+    return out
+
+
+_NONE = (None, None, None)
+
+
+def _masked(spec):
+    """(the document's JSON with every leaf's data replaced by 0, the data's kinds and shapes as PlanCache.key
+    reads them, the leaf arrays as it gives them); _NONE for a document it would not key that way. The leaves
+    are changed in place for the moment of the dump, and restored."""
+    try:
+        lspecs = list(spec["leaves"].values())
+        values = [lspec["data"] for lspec in lspecs]
+    except (TypeError, KeyError, AttributeError):
+        return _NONE
+    sig, arrays = [], []
+    for v in values:
+        if type(v) is float:
+            sig.append(None)
+            arrays.append(v)
+            continue
+        a = fast_array(v) if type(v) in (list, int, bool) else None
+        if a is None:
+            return _NONE
+        sig.append((a.shape, a.dtype.kind))
+        arrays.append(a)
+    try:
+        for lspec in lspecs:
+            lspec["data"] = 0
+        return orjson.dumps(spec), sig, arrays
+    except (TypeError, orjson.JSONEncodeError):
+        return _NONE
+    finally:
+        for lspec, v in zip(lspecs, values):
+            lspec["data"] = v
+
+
+# ----- the fast writer: a batch of all-scalar responses in a few C calls -----
+
+
+class _FastWriter:
+    """A Writer's text for many documents at once, where every returned tensor is a 0-d float written inline
+    (the writer's fixed-point repr formats): all numbers by one orjson call over a (documents, numbers) array
+    (orjson writes a float64 array's elements as it writes Python floats), each document's text by one
+    %-format of the writer's own template, whose repr holes hold the fixed-point format each value takes
+    (whole or not: a template per pattern). Documents with a value outside the fixed-point range or not
+    finite are left to the writer (None in the result)."""
+
+    __slots__ = ("texts", "fixed", "grads", "fmt")
+
+    def __init__(self, texts, fixed, grads, fmt):
+        self.texts = texts  # the writer's template cut at its holes (one more text than holes)
+        self.fixed = fixed  # per row, its (fixed, whole) repr formats
+        self.grads = grads  # per row, whether a grad's number follows its value's
+        self.fmt = fmt  # fmt(template, numbers, values) -> bytes
+
+    def template(self, pattern):
+        """The writer's template with each row's repr hole replaced by the format its value takes."""
+        out = [self.texts[0]]
+        k = 1
+        for i, whole in enumerate(pattern):
+            for _ in range(1 + self.grads[i]):  # the number holes stay holes
+                out += [b"%b", self.texts[k]]
+                k += 1
+            out += [self.fixed[i][whole], self.texts[k]]
+            k += 1
+        return b"".join(out)
+
+    def write_all(self, data, grads, n):
+        lo, hi = FIXED_RANGE
+        values = np.array(data, dtype=np.float64).reshape(len(data), n)  # rows x documents
+        columns = []
+        for i, g in enumerate(grads):
+            columns.append(values[i])
+            if self.grads[i]:
+                columns.append(np.array(g, dtype=np.float64))
+        numbers = np.stack(columns, 1)  # documents x numbers, in the template's order
+        with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
+            mag = np.abs(values)
+            ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
+            whole = (values % 1 == 0).T
+        per_doc = orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].split(b"],[")
+        templates: dict = {}
+        out = [None] * n
+        fmt = self.fmt
+        for j, (good, w, nums, vals) in enumerate(zip(ok.tolist(), whole.tolist(), per_doc, zip(*data))):
+            if not good:
+                continue
+            key = tuple(w)
+            t = templates.get(key)
+            if t is None:
+                if len(templates) >= 64:  # many patterns: the writer's own per-document formatting
+                    continue
+                t = templates[key] = self.template(key)
+            out[j] = fmt(t, nums.split(b","), vals)
+        return out
+
+
+_HOLE = re.compile(rb"(?<!%)((?:%%)*)%b")  # a hole of a %-template: %b after an even number of %
+
+
+def _fast_writer(program, low, rows, grads):
+    """The _FastWriter of a lowered program whose writer writes every row inline, or None (kept in its notes)."""
+    if "fast_writer" in program.notes:
+        return program.notes["fast_writer"]
+    fast = None
+    writer = low.writer
+    ns = writer.write.__globals__ if writer is not None else {}
+    if writer is not None and rows and all(not row[1] and row[2] in ("float16", "float32", "float64")
+                                           and f"F{i}" in ns for i, row in enumerate(rows)):
+        flags = [g is not None for g in grads]
+        parts = _HOLE.split(ns["TEMPLATE"])  # text, escaped %s before a hole, text, ...
+        texts = [parts[0]]
+        for k in range(1, len(parts), 2):
+            texts[-1] += parts[k]
+            texts.append(parts[k + 1])
+        if len(texts) == sum(2 + f for f in flags) + 1:
+            args, k = [], 0
+            for i, f in enumerate(flags):
+                args += [f"n[{k}]"] + ([f"n[{k + 1}]"] if f else []) + [f"v[{i}]"]
+                k += 1 + f
+            env: dict = {}
+            src = f"def fmt(t, n, v):\n    return t % ({', '.join(args)},)\n"
+            exec(compile(src, "<engine.program.batch>", "exec"), env)  # noqa: S102 - our own generated source
+            fast = _FastWriter(texts, [(ns[f"F{i}"], ns[f"W{i}"]) for i in range(len(rows))], flags, env["fmt"])
+    program.notes["fast_writer"] = fast
+    return fast

@@ -1,0 +1,115 @@
+"""engine.evaluate: API.md's request document in, its response document out, over the library API."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import _backend as B
+from engine.budget import Budget, ProcessBusy, Spill, active, current
+from engine.errors import LimitExceeded
+from engine.expression import expand as expand_expression
+from engine.program import functions
+from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
+from engine.program.plans import LOWER_MAX_ELEMENTS, LOWER_MAX_OPS, PlanCache, Program, lowered_checked
+from engine.program.respond import encode, respond
+from engine.program.run import Evaluating, Run, build_leaves, run_backward_section, run_ops
+from engine.program.wire import TOP_FIELDS, check_fields, req
+
+
+def evaluate(spec: dict, *, limits: Limits | None = None, cache: PlanCache | None = None,
+             found: tuple | None = None, budget: Budget | None = None) -> dict:
+    """Run a request document (API.md) and return its response document, as plain Python objects.
+
+    cache: where a document of the same structure (everything but the leaves' values) ran before, run its
+    Program (the checks skipped, the same functions called), and record one after a first success. Only
+    for documents as a JSON parser gives them (see PlanCache). found: what cache.lookup(spec, limits) gave,
+    where the caller has asked already. budget: the engine.budget.Budget the run charges (its deadline and
+    the caps of where it runs); by default a fresh one of `limits`, with no deadline."""
+    return _answer(spec, limits, cache, found, False, budget)
+
+
+def evaluate_json(spec: dict, *, limits: Limits | None = None, cache: PlanCache | None = None,
+                  found: tuple | None = None, budget: Budget | None = None) -> bytes:
+    """evaluate's response, encoded: encode(evaluate(...)) byte for byte, but a lowered replay writes its
+    bytes straight from its arrays (no document built; Writer)."""
+    return _answer(spec, limits, cache, found, True, budget)
+
+
+def _answer(spec, limits, cache, found, encoded, budget):
+    limits = limits or DEFAULT_LIMITS
+    b = budget if budget is not None else limits.budget()
+    try:
+        with active(b):
+            return _answer_within(spec, limits, cache, found, encoded)
+    finally:
+        b.close()
+
+
+def _answer_within(spec, limits, cache, found, encoded):
+    out = None
+    if cache is not None and "functions" not in spec:  # a request's Functions are its own: never replayed
+        if found is None:
+            found = cache.lookup(spec, limits)
+        if found is not None:
+            key, program, arrays = found
+            if program is not None:
+                if program.lowered is None:  # its first replay: run in full once more, traced, to lower it
+                    out = _evaluate(spec, limits, cache, key, lowering=True)
+                else:
+                    out = program.run(spec, arrays, limits, encoded)
+            if out is None:
+                out = _evaluate(spec, limits, cache, key)
+    if out is None:
+        out = _evaluate(spec, limits)
+    return encode(out) if encoded and type(out) is dict else out
+
+
+def _evaluate(spec, limits, cache=None, key=None, lowering=False):
+    if isinstance(spec, dict) and "expression" in spec:  # API.md v1.1: the ops it parses into (engine/expression)
+        spec = expand_expression(spec, limits.max_ops)
+    check_fields(spec, TOP_FIELDS, ["body"])
+    device = spec.get("device", "auto")
+    req(device in ("cpu", "cuda", "auto"), "Input should be 'cpu', 'cuda' or 'auto'", ["body", "device"], "enum")
+    if device == "cuda" and B.xp is np:
+        raise DeviceUnavailable("device 'cuda' was requested but this engine has no CUDA backend",
+                                ["body", "device"])
+    run = Run(spec, limits)
+    bud = current()
+    flops0 = bud.used_flops
+    bud.peak = bud.live
+    if key is not None:
+        run.program = Program()
+        if lowering:
+            run.traces = []
+    with Evaluating(spec) as caught:
+        build_leaves(run, spec)
+        functions.build(run, spec, caught)
+        run_ops(run, spec, caught)
+        run_backward_section(run, spec, caught)
+        out = respond(run, spec, caught)
+    if key is not None:
+        program = run.program
+        program.cost = (bud.peak, bud.used_flops - flops0)
+        if lowering:
+            program.lowered = _lower(run, limits, bud)
+            if program.lowered is None:
+                return out  # not now: the next document of this structure tries again
+        elif run.total > LOWER_MAX_ELEMENTS or len(program.steps) > LOWER_MAX_OPS:
+            program.lowered = False  # never tried: see LOWER_MAX_ELEMENTS
+        cache.store(key, program, replace=lowering)
+    return out
+
+
+def _lower(run, limits, bud):
+    """lowered_checked of the run, its cost (two full runs more, and as much again for the lowered ones)
+    charged to the request first; None where the request cannot afford it now. The checks charge a budget
+    of their own, so that they are not counted twice."""
+    if run.program.stateful:
+        return False
+    peak, flops = run.program.cost
+    try:
+        bud.charge(2 * peak, 4 * flops, "lowering the program")
+    except (Spill, LimitExceeded, ProcessBusy):
+        return None
+    with active(limits.budget(deadline=bud.deadline)):
+        return lowered_checked(run, lambda twin: _evaluate(twin, limits))
+

@@ -1,0 +1,207 @@
+"""The response document: each returned tensor's fields, the backward graph, the warnings; and its JSON."""
+from __future__ import annotations
+
+import numpy as np
+import orjson
+
+from engine import _backend as B
+from engine import budget as _budget
+from engine import dtypes as D
+from engine.autograd import AccumulateGrad
+from engine.errors import LimitExceeded
+from engine.printing import format_tensor, format_value
+from engine.program.bind import lookup
+from engine.program.wire import encode_array, req, wire_b64, wire_number
+
+
+class Diverged(Exception):
+    """A replay went otherwise than its recording (an op's shape, a grad_fn's class): the full path answers."""
+
+
+def encode(doc) -> bytes:
+    """A response document as JSON (orjson). The engine's documents are plain Python objects; a stray NumPy
+    scalar or array is written as its list rather than failing the request."""
+    return orjson.dumps(doc, default=_plain)
+
+
+def _plain(obj):
+    if isinstance(obj, np.generic | np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+
+def respond(run, spec, caught):
+    env = run.env
+    grads = spec.get("grads")
+    if grads is None:
+        grads = [n for n in run.order if run.kind[n] == "leaf" and env[n] is not None and env[n].requires_grad]
+    for k, n in enumerate(grads):
+        lookup(n, env, ["body", "grads", k])
+    outputs = spec.get("outputs")
+    if outputs is None:
+        outputs = list(run.order)
+    for k, n in enumerate(outputs):
+        lookup(n, env, ["body", "outputs", k])
+    grad_set = set(grads)
+    names = list(dict.fromkeys([*[n for n in run.order if n in set(outputs) or n in grad_set]]))
+    encode = spec.get("encoding", "json")
+    req(encode in ("json", "base64"), "Input should be 'json' or 'base64'", ["body", "encoding"], "enum")
+    if run.program is not None:
+        run.program.respond = (names, grad_set, encode)
+    return response(run, names, grad_set, encode, caught)
+
+
+def response(run, names, grad_set, encode, caught, fixed=None):
+    """The response document. fixed: a replay's Program.fixed, the fields that structure alone decides
+    (shape, dtype, flags, grad_fn, repr's suffixes, the graph), as the first run found them, checked
+    against the replay's tensors; values are read afresh either way."""
+    env = run.env
+    n_before = len(caught)
+    check_response_size(run, names, grad_set, encode)
+    if fixed is None:
+        rows, nodes = structure(env, names), graph_nodes(env, names)
+        if run.program is not None:
+            run.program.fixed = (rows, nodes)
+    else:
+        rows, nodes = fixed
+    wire = encode_array if encode == "json" else wire_b64
+    one_value = encode == "json" and B.xp is np
+    tensors = {}
+    for n, shape, dn, rq, fn_cls, gf, rg, suffixes in rows:
+        t = env[n]
+        d = t._data
+        if fixed is not None and (type(t.grad_fn) is not fn_cls or D.FROM_NP[d.dtype].name != dn):
+            raise Diverged
+        g = t.grad if n in grad_set else t._grad
+        if not shape and one_value:  # one value: read once, for data and repr
+            v = d.item()
+            data, text = wire_number(v), format_value(v, dn, suffixes)
+        else:
+            data, text = wire(d), format_tensor(B.to_numpy(d), dn, suffixes)
+        tensors[n] = tensor_doc(shape, dn, rq, gf, rg, data, wire(g._data) if g is not None else None, text)
+    if len(tensors) != len(names):  # names bound to null (a grad that is None): null, in their place
+        tensors = {n: tensors.get(n) for n in names}
+    run.record_warnings(caught[n_before:])
+    return document(tensors, nodes, run.warnings)
+
+
+# The most bytes one element can take in the response's JSON, by dtype: float32 "-1.1754944e-38,", float64
+# "-2.2250738585072014e-308,", a non-finite float '"-Infinity",'; base64 is 4/3 of the item size.
+_ELEMENT_BYTES = {"float64": 25, "float32": 16, "float16": 16, "int64": 21, "int32": 12, "int16": 7, "int8": 5,
+                  "uint8": 4, "bool": 6}
+
+
+def _repr_bound(t, per):
+    """Bytes of a tensor's repr at most: every printed element at its widest, with its brackets, separator
+    and indentation (escaped as JSON). Past 1,000 elements torch prints three from each end of every dim."""
+    shape = t._data.shape
+    n = t._data.size
+    if n > 1000:
+        shown = 1
+        for s in shape:
+            shown *= min(s, 6)
+        n = min(n, shown)
+    return n * (per + 8 + 2 * len(shape)) + 200
+
+
+def check_response_size(run, names, grad_set, encode):
+    """The response's size bounded from its tensors' sizes before anything is written (413 over
+    limits.max_response_bytes); the bound is charged to the request's budget, which the encoding will hold.
+    It depends on shapes and dtypes only, so a replay of the same structure (a Program's, a lowered one's)
+    has the bound this check passed."""
+    env = run.env
+    total = 300
+    for n in names:
+        t = env[n]
+        if t is None:
+            continue
+        d = t._data
+        per = _ELEMENT_BYTES.get(d.dtype.name, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
+        g = t._grad if n in grad_set else None
+        items = d.size + (g._data.size if g is not None else 0)
+        total += items * per + _repr_bound(t, per) + 300 + 4 * len(n)
+    total += 200 * len(run.env)  # the graph: a few nodes per op, ~100 bytes each
+    limit = run.limits.max_response_bytes
+    if total > limit:
+        raise LimitExceeded(f"the response would take up to {total} bytes, over the limit of {limit} bytes "
+                            "(max_response_bytes); ask for fewer `outputs` or `grads`", ["body", "outputs"])
+    bud = _budget.current()
+    if bud is not None:
+        bud.charge(total, total, "the response")
+
+
+def tensor_doc(shape, dn, rq, gf, rg, data, grad, text):
+    """One tensor of the response: what structure decides (a structure row's fields), data, grad, repr."""
+    return {"shape": list(shape), "dtype": dn, "data": data, "requires_grad": rq, "is_leaf": gf is None,
+            "grad_fn": gf, "grad": grad, "retains_grad": rg, "repr": text}
+
+
+def document(tensors, nodes, warnings_):
+    return {
+        "tensors": tensors,
+        "graph": [{"id": i, "name": nm, "tensor": tn, "next_functions": [list(e) if e is not None else None
+                                                                          for e in nf]}
+                  for i, nm, tn, nf in nodes],
+        "warnings": warnings_,
+        "device": "cpu" if B.xp is np else "cuda",
+    }
+
+
+def structure(env, names):
+    """Per returned tensor what structure decides, as the Tensor properties give it: (name, shape, dtype
+    name, requires_grad, grad_fn class, grad_fn name, retains_grad, repr's suffixes)."""
+    rows = []
+    for n in names:
+        t = env[n]
+        if t is None:
+            continue
+        d = t._data
+        fn = t.grad_fn
+        rows.append((n, d.shape, D.FROM_NP[d.dtype].name, t._req, type(fn),
+                     type(fn).__name__ if fn is not None else None, t._retains_grad, t._repr_suffixes()))
+    return rows
+
+
+def graph_nodes(env, names):
+    """Every grad_fn reachable from the returned tensors, ids in breadth-first order: (id, name, tensor,
+    next_functions) each, which response writes out."""
+    owner = {}  # a node's tensor, a leaf's name: the first name bound to it (in-place ops bind a tensor twice)
+    leaf_names = {}
+    for n, t in env.items():
+        if t is None:
+            continue
+        if t.grad_fn is not None:
+            owner.setdefault(id(t.grad_fn), n)
+        else:
+            leaf_names.setdefault(id(t), n)
+    ids: dict[int, int] = {}
+    nodes = []
+    queue = []
+    for n in names:
+        if env[n] is None:
+            continue
+        fn = env[n].grad_fn
+        if fn is not None and id(fn) not in ids:
+            ids[id(fn)] = len(nodes)
+            nodes.append(fn)
+            queue.append(fn)
+    k = 0
+    while k < len(queue):
+        fn = queue[k]
+        k += 1
+        for nxt, _ in fn.next_functions:
+            if nxt is not None and id(nxt) not in ids:
+                ids[id(nxt)] = len(nodes)
+                nodes.append(nxt)
+                queue.append(nxt)
+    out = []
+    for i, fn in enumerate(nodes):
+        if isinstance(fn, AccumulateGrad):
+            tname = leaf_names.get(id(fn.variable))
+        else:
+            tname = owner.get(id(fn))
+        out.append((i, fn.name(), tname,
+                    tuple((ids[id(nxt)], nr) if nxt is not None else None for nxt, nr in fn.next_functions)))
+    return out
+

@@ -1,0 +1,228 @@
+"""The wire: reading a request document's fields, numbers and leaf data; writing arrays back as JSON."""
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+
+import numpy as np
+
+from engine import _backend as B
+from engine import dtypes as D
+from engine.errors import EngineError, RequestError, TorchRuntimeError
+from engine.tensor import as_tensor, tensor
+
+TOP_FIELDS = {"leaves", "ops", "backward", "retain_grad", "grads", "outputs", "device", "seed", "encoding",
+              "detect_anomaly", "functions", "expression"}
+LEAF_FIELDS = {"data", "dtype", "requires_grad"}
+OP_FIELDS = {"name", "op", "args", "kwargs", "no_grad"}
+BACKWARD_FIELDS = {"tensor", "gradient", "retain_graph", "create_graph", "inputs"}
+NAME_MAX = 128
+SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+# ----- request checking helpers -----
+
+
+def req(cond, msg, loc, type="value_error"):
+    if not cond:
+        raise RequestError(msg, loc, type)
+
+
+def check_fields(obj, allowed, loc):
+    req(isinstance(obj, dict), "Input should be a valid dictionary", loc, "dict_type")
+    for k in obj:
+        if k not in allowed:
+            raise RequestError("Extra inputs are not permitted", [*loc, k], "extra_forbidden")
+
+
+def check_name(name, loc):
+    req(isinstance(name, str), "Input should be a valid string", loc, "string_type")
+    req(len(name) >= 1, "String should have at least 1 character", loc, "string_too_short")
+    req(len(name) <= NAME_MAX, f"String should have at most {NAME_MAX} characters", loc, "string_too_long")
+
+
+def decode_b64(obj, loc):
+    """{"dtype", "shape", "b64"} -> a NumPy array (little-endian bytes), checked against its shape."""
+    for k in obj:
+        if k not in ("dtype", "shape", "b64"):
+            raise RequestError("Extra inputs are not permitted", [*loc, k], "extra_forbidden")
+    for k in ("dtype", "shape", "b64"):
+        req(k in obj, "Field required", [*loc, k], "missing")
+    dt, shape, text = obj["dtype"], obj["shape"], obj["b64"]
+    req(dt in D.WIRE, f"Input should be {', '.join(repr(w) for w in D.WIRE)}", [*loc, "dtype"], "enum")
+    req(isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape),
+         "shape must be a list of non-negative integers", [*loc, "shape"])
+    req(isinstance(text, str), "Input should be a valid string", [*loc, "b64"], "string_type")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("invalid base64", [*loc, "b64"]) from None
+    npdt = D.BY_NAME[dt].np.newbyteorder("<")
+    n = numel(shape)
+    req(len(raw) == n * npdt.itemsize,
+         f"b64 holds {len(raw)} bytes but shape {shape} of {dt} needs {n * npdt.itemsize}", [*loc, "b64"])
+    return np.frombuffer(raw, dtype=npdt).astype(npdt.newbyteorder("="), copy=True).reshape(shape)
+
+
+def decode_numbers(data, loc):
+    """Wire numbers -> Python numbers: "NaN"/"Infinity"/"-Infinity" become floats; other strings fail;
+    a {"dtype", "shape", "b64"} object becomes an array."""
+    if isinstance(data, dict) and "b64" in data:
+        return decode_b64(data, loc)
+    if isinstance(data, str):
+        if data in SPECIAL:
+            return SPECIAL[data]
+        raise RequestError(f"invalid number {data!r}: only \"NaN\", \"Infinity\" and \"-Infinity\" may stand "
+                           "for numbers", loc, "value_error")
+    if isinstance(data, list):
+        out = []
+        stack = [(data, out)]
+        while stack:
+            src, dst = stack.pop()
+            for x in src:
+                if isinstance(x, list):
+                    sub = []
+                    dst.append(sub)
+                    stack.append((x, sub))
+                elif isinstance(x, str):
+                    dst.append(decode_numbers(x, loc))
+                elif x is None or isinstance(x, dict):
+                    raise RequestError("Input should be a number or a nested list of numbers", loc, "value_error")
+                else:
+                    dst.append(x)
+        return out
+    if data is None or isinstance(data, dict):
+        raise RequestError("Input should be a number or a nested list of numbers", loc, "value_error")
+    return data
+
+
+def shape_of(data):
+    if isinstance(data, np.ndarray):
+        return list(data.shape)
+    shape = []
+    x = data
+    while isinstance(x, list):
+        shape.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    return shape
+
+
+def numel(shape):
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def wire_number(v):
+    """A Python number as the protocol writes it: non-finite floats as strings."""
+    if type(v) is float and v - v != 0:  # inf - inf and NaN - NaN are NaN: not finite
+        return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+    return v
+
+
+def encode_array(arr):
+    """An array -> JSON-ready nested lists, non-finite floats as the protocol's strings."""
+    a = B.to_numpy(arr)
+    if a.ndim == 0:  # most values of small graphs: one Python number, no array pass
+        return wire_number(a.item())
+    if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
+        obj = a.astype(object)
+        obj[np.isnan(a)] = "NaN"
+        obj[np.isposinf(a)] = "Infinity"
+        obj[np.isneginf(a)] = "-Infinity"
+        return obj.tolist()
+    return a.tolist()
+
+
+
+def read_leaf(name, spec, loc):
+    check_fields(spec, LEAF_FIELDS, loc)
+    req("data" in spec, "Field required", [*loc, "data"], "missing")
+    dt = spec.get("dtype")
+    if dt is not None:
+        req(dt in D.WIRE, f"Input should be {', '.join(repr(w) for w in D.WIRE)}", [*loc, "dtype"], "enum")
+        dt = D.BY_NAME[dt]
+    rg = spec.get("requires_grad", False)
+    req(isinstance(rg, bool), "Input should be a valid boolean", [*loc, "requires_grad"], "bool_type")
+    raw = spec["data"]
+    if isinstance(raw, list) or type(raw) in (float, int, bool):
+        arr = fast_array(raw)
+        if arr is not None:
+            if dt is None and rg and arr.dtype.kind == "i":
+                dt = D.default_float  # whole numbers of a leaf that requires grad (API.md v1.1)
+            return arr, dt or INFERRED[arr.dtype.kind], rg
+    data = decode_numbers(raw, [*loc, "data"])
+    if dt is None and rg and _whole_numbers(data):
+        dt = D.default_float
+    return data, dt, rg
+
+
+def _whole_numbers(data) -> bool:
+    """Only integers (no floats, no bools) in a decoded leaf: JSON's `2` for 2.0 (API.md v1.1, whole numbers)."""
+    if isinstance(data, np.ndarray):
+        return data.dtype.kind in "iu" and data.size > 0
+    stack = [data]
+    seen = False
+    while stack:
+        x = stack.pop()
+        if isinstance(x, list):
+            stack.extend(x)
+        elif type(x) is int:
+            seen = True
+        else:
+            return False
+    return seen
+
+
+INFERRED = {"b": D.bool_, "i": D.int64, "f": D.default_float}
+
+
+def fast_array(raw):
+    """The common case in one NumPy call: a rectangular list of plain numbers. Anything else (the
+    protocol's "NaN" strings, ragged or deep nesting, integers past int64, wrong types) returns None and
+    takes the element-by-element path, which gives torch's messages."""
+    try:
+        arr = np.array(raw)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    if arr.dtype.kind not in "bif":
+        return None
+    return arr
+
+
+def leaf_array(a):
+    """A leaf's array as PlanCache.key gives it: a float leaf's is the float itself."""
+    return np.array(a) if type(a) is float else a
+
+
+def make_tensor(data, dt, loc):
+    try:
+        if isinstance(data, np.ndarray):
+            if dt is not None and dt.category == 1 and data.size and dt.np != data.dtype:
+                info = np.iinfo(dt.np)
+                lo, hi = data.min(), data.max()
+                if not (info.min <= lo and hi <= info.max):  # NaN compares False: refused as well
+                    raise OverflowError
+            return as_tensor(data if dt is None else data.astype(dt.np), dtype=dt)  # fresh: no copy
+        return tensor(data, dtype=dt)
+    except EngineError as e:
+        e.loc = loc
+        raise
+    except OverflowError:
+        if dt is None or dt is D.int64:
+            raise TorchRuntimeError("Overflow when unpacking long", loc) from None
+        raise TorchRuntimeError(f"value cannot be converted to type {dt.name} without overflow", loc) from None
+    except (TypeError, ValueError) as e:
+        raise RequestError(f"invalid tensor data: {e}", loc) from None
+
+
+
+def wire_b64(arr):
+    a = np.ascontiguousarray(B.to_numpy(arr))
+    return {"dtype": D.FROM_NP[a.dtype].name, "shape": list(a.shape),
+            "b64": base64.b64encode(a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()).decode()}
+

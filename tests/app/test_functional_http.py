@@ -1,0 +1,209 @@
+"""POST /v1/functional on a real server (a `python -m app.cli serve` process, real HTTP): every transform and
+option against live torch 2.13, nested tuple inputs and outputs, float32 and float64, errors and their
+locations; the Swagger examples; the service path (schema, duplicate keys, body limit, in-flight limit, a
+compute worker for what passes the thread's caps); and the attacks: a Jacobian of a 10^6-element output, a
+Hessian of a big input, each a 413 or 504 in time while /healthz answers."""
+from __future__ import annotations
+
+import copy
+import time
+
+import httpx
+import pytest
+
+from app.examples import FUNCTIONAL_EXAMPLES
+from tests.app.conftest import TEST_KEY, Server, in_thread, wait_until
+from tests.engine.test_transforms import FUNCTIONS, SEED, V_IN, V, compare_value, scalar_fn, two_in_two_out, vector
+from tests.torch_functional_reference import functional as torch_functional
+from tests.torch_reference import TorchFailure
+
+
+@pytest.fixture(scope="module")
+def srv():
+    # offload_min_flops low enough that test_big_work_spills_to_a_compute_worker's Jacobian (500 backward
+    # passes) passes a thread's caps; a key, for /readyz's details
+    s = Server({"GRADSERVE_TIME_LIMIT_S": "3", "GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_MAX_IN_FLIGHT": "2",
+                "GRADSERVE_MAX_BODY_BYTES": "2000000", "GRADSERVE_ACCESS_LOG": "false",
+                "GRADSERVE_OFFLOAD_MIN_FLOPS": "1e6"}, api_key=TEST_KEY)
+    yield s
+    s.stop()
+
+
+def against_torch(srv, spec):
+    """The server's answer equals torch's: 200 and the same document, or 422 with torch's class, message, loc."""
+    r = srv.client.post("/v1/functional", json=spec)
+    try:
+        ref = torch_functional(copy.deepcopy(spec))
+    except TorchFailure as f:
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"] == [{"type": f.type, "loc": f.loc, "msg": f.msg}]
+        return r
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert set(got) == set(ref)
+    compare_value(got["result"], ref["result"])
+    if "output" in ref:
+        compare_value(got["output"], ref["output"], "output")
+    assert got["warnings"] == ref["warnings"] and got["device"] == "cpu"
+    return r
+
+
+CASES = [
+    ("jacobian", "mlp", {}), ("jacobian", "mlp", {"vectorize": True}),
+    ("jacobian", "vector", {"create_graph": True}), ("jacobian", "two_in_two_out", {"strict": True}),
+    ("jacobian", "two_in_two_out", {"vectorize": True, "create_graph": True}),
+    ("jacobian", "vector", {"strategy": "reverse-mode"}),
+    ("hessian", "scalar", {}), ("hessian", "scalar_two", {"vectorize": True}),
+    ("hessian", "scalar_listed", {"create_graph": True}), ("hessian", "scalar_two", {"strict": True}),
+    ("hessian", "scalar", {"outer_jacobian_strategy": "reverse-mode"}),
+    ("vjp", "mlp", {}), ("vjp", "two_in_two_out", {"create_graph": True}), ("vjp", "vector", {"strict": True}),
+    ("jvp", "mlp", {}), ("jvp", "two_in_two_out", {"create_graph": True}), ("jvp", "vector", {"strict": True}),
+    ("hvp", "scalar", {}), ("hvp", "scalar_two", {"create_graph": True}), ("hvp", "scalar_listed", {"strict": True}),
+    ("vhp", "scalar", {}), ("vhp", "scalar_two", {"create_graph": True}), ("vhp", "scalar_listed", {"strict": True}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(("transform", "fn", "options"), CASES,
+                         ids=[f"{t}-{f}-{','.join(o) or 'defaults'}" for t, f, o in CASES])
+def test_transform_over_http(srv, transform, fn, options, dtype):
+    spec = {**FUNCTIONS[fn](dtype), "transform": transform, **options}
+    if transform == "vjp":
+        spec["v"] = V[fn]
+    elif transform != "jacobian" and transform != "hessian":
+        spec["v"] = V_IN[fn]
+    assert against_torch(srv, spec).status_code == 200
+
+
+def test_nesting_of_tuple_inputs_and_outputs(srv):
+    got = against_torch(srv, {**two_in_two_out(), "transform": "jacobian"}).json()["result"]
+    assert [[t["shape"] for t in row] for row in got] == [[[3, 3], [3, 3]], [[3], [3]]]
+    got = against_torch(srv, {**SEED, "transform": "hessian"}).json()["result"]
+    assert len(got) == 5 and all(len(row) == 5 and all(t["shape"] == [] for t in row) for row in got)
+    one = {**scalar_fn(), "function": {"inputs": ["x"], "output": ["f"]}, "transform": "jacobian"}
+    got = against_torch(srv, one).json()["result"]
+    assert isinstance(got, list) and isinstance(got[0], list) and got[0][0]["shape"] == [3]
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONAL_EXAMPLES))
+def test_swagger_examples(srv, name):
+    r = against_torch(srv, FUNCTIONAL_EXAMPLES[name]["value"])
+    assert (r.status_code == 422) == name.startswith("error")
+
+
+@pytest.mark.parametrize(("spec", "status", "loc"), [
+    ({**vector(), "transform": "hessian"}, 422, ["body", "transform"]),
+    ({**vector(), "transform": "vjp"}, 422, ["body", "transform"]),
+    ({**vector(), "transform": "vjp", "v": [[1.0, 2.0], [1.0]]}, 422, ["body", "transform"]),
+    ({**two_in_two_out(), "transform": "jacobian", "function": {"inputs": ["x", "y"], "output": ["p", "zz"]}},
+     422, ["body", "function", "output", 1]),
+    ({**vector(), "transform": "jacobian", "ops": [{"name": "s", "op": "sin", "args": ["x"]},
+                                                   {"name": "v", "op": "add", "args": ["s", "k2"]}],
+      "function": {"inputs": "x", "output": "v"}}, 422, ["body", "ops", 1, "args", 1]),
+    ({**vector(), "transform": "jacobian", "vectorize": 1}, 422, ["body", "vectorize"]),
+    ({**vector(), "transform": "jvp", "vectorize": True}, 422, ["body", "vectorize"]),
+    ({**vector(), "transform": "jacobian", "leaves": {"x": {"data": [1.0], "oops": 1}}}, 422,
+     ["body", "leaves", "x", "oops"]),
+    ({**vector(), "transform": "jacobian", "device": "cuda"}, 503, ["body", "device"]),
+])
+def test_errors(srv, spec, status, loc):
+    r = srv.client.post("/v1/functional", json=spec)
+    assert r.status_code == status, r.text
+    assert r.json()["detail"][0]["loc"] == loc
+
+
+def test_an_op_error_inside_the_function_is_torchs_at_the_op(srv):
+    spec = {"leaves": {"x": {"data": [1.0, 2.0]}, "m": {"data": [[1.0, 2.0, 3.0]]}},
+            "ops": [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "z", "op": "matmul", "args": ["m", "y"]}],
+            "function": {"inputs": "x", "output": "z"}, "transform": "jacobian"}
+    r = against_torch(srv, spec)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "ops", 1]
+
+
+def test_the_service_path(srv):
+    c = srv.client
+    body = b'{"transform": "jacobian", "transform": "hessian", "function": {"inputs": "x", "output": "x"}}'
+    r = c.post("/v1/functional", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "more than once" in r.json()["detail"][0]["msg"]
+    r = c.post("/v1/functional", content=b"x" * 2_000_001, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    r = c.post("/v1/functional", content=b"{", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+
+
+def _zeros(n):
+    import base64
+
+    return {"data": {"dtype": "float64", "shape": [n], "b64": base64.b64encode(bytes(8 * n)).decode()}}
+
+
+def _healthy_while(srv, spec, path="/v1/functional"):
+    """Send spec; while it runs /healthz answers; its answer (status, body) within the time limit and a bit."""
+    t0 = time.monotonic()
+    th, box = in_thread(httpx.post, srv.url + path, json=spec, timeout=60, headers={"x-api-key": TEST_KEY})
+    with httpx.Client(base_url=srv.url, timeout=5) as probe:
+        while th.is_alive():
+            assert probe.get("/healthz").status_code == 200
+            time.sleep(0.05)
+    th.join()
+    r = box[0]
+    assert time.monotonic() - t0 < 3 + 10, "not stopped near the time limit"
+    return r
+
+
+@pytest.mark.parametrize(("spec", "statuses"), [
+    # a Jacobian of a 10^6-element output, row by row: 10^6 backward passes, stopped at the deadline
+    ({"leaves": {"x": _zeros(1_000_000)}, "ops": [{"name": "y", "op": "sin", "args": ["x"]}],
+      "function": {"inputs": "x", "output": "y"}, "transform": "jacobian"}, (413, 504)),
+    # the same, vectorized: its 10^12-element basis is refused before it is built
+    ({"leaves": {"x": _zeros(1_000_000)}, "ops": [{"name": "y", "op": "sin", "args": ["x"]}],
+      "function": {"inputs": "x", "output": "y"}, "transform": "jacobian", "vectorize": True}, (413,)),
+    # a Hessian of a big input: the Jacobian of its 10^5-element gradient
+    ({"leaves": {"x": _zeros(100_000)}, "ops": [{"name": "y", "op": "sin", "args": ["x"]},
+                                               {"name": "s", "op": "sum", "args": ["y"]}],
+      "function": {"inputs": "x", "output": "s"}, "transform": "hessian"}, (413, 504)),
+    ({"leaves": {"x": _zeros(100_000)}, "ops": [{"name": "y", "op": "sin", "args": ["x"]},
+                                               {"name": "s", "op": "sum", "args": ["y"]}],
+      "function": {"inputs": "x", "output": "s"}, "transform": "hessian", "vectorize": True}, (413,)),
+], ids=["jacobian_rows", "jacobian_vectorized", "hessian_rows", "hessian_vectorized"])
+def test_attacks_stop_in_time_while_the_server_answers(srv, spec, statuses):
+    r = _healthy_while(srv, spec)
+    assert r.status_code in statuses, r.text[:300]
+    detail = r.json()["detail"][0]
+    assert detail["type"] in ("limit_exceeded", "timeout")
+    # and the server still serves a transform afterwards
+    assert srv.client.post("/v1/functional", json={**scalar_fn(), "transform": "hessian"}).status_code == 200
+
+
+def test_big_work_spills_to_a_compute_worker(srv):
+    # past the thread's caps (offload_min_flops): the worker runs it, and gives torch's answer
+    n = 500
+    spec = {"leaves": {"x": {"data": [0.001 * i for i in range(n)], "dtype": "float64"}},
+            "ops": [{"name": "y", "op": "sin", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]},
+                    {"name": "z", "op": "mul", "args": ["y", "s"]}],
+            "function": {"inputs": "x", "output": "z"}, "transform": "jacobian"}
+
+    def placements():
+        text = srv.client.get("/metrics").text
+        line = next((ln for ln in text.splitlines() if ln.startswith("gradserve_evaluations_by_placement")
+                     and 'placement="worker"' in ln), None)
+        return float(line.split()[-1]) if line else 0.0
+
+    before = placements()
+    against_torch(srv, spec)
+    assert placements() == before + 1
+
+
+def test_in_flight_limit_covers_functional(srv):
+    slow = {"leaves": {"x": _zeros(100_000)}, "ops": [{"name": "y", "op": "sin", "args": ["x"]},
+                                                     {"name": "s", "op": "sum", "args": ["y"]}],
+            "function": {"inputs": "x", "output": "s"}, "transform": "hessian"}  # 504 after 3 s
+    threads = [in_thread(httpx.post, srv.url + "/v1/functional", json=slow, timeout=60,
+                         headers={"x-api-key": TEST_KEY}) for _ in range(2)]
+    assert wait_until(lambda: srv.ready()["workers"]["in_flight"] == 2, 5)
+    r = srv.client.post("/v1/functional", json={**scalar_fn(), "transform": "hessian"})
+    assert r.status_code == 503 and r.headers["retry-after"]
+    for th, box in threads:
+        th.join()
+        assert box[0].status_code == 504, box[0].text
+    assert srv.client.post("/v1/functional", json={**scalar_fn(), "transform": "hessian"}).status_code == 200
