@@ -66,47 +66,11 @@ OPERATORS["__rand__"] = OPERATORS["__and__"]
 OPERATORS["__ror__"] = OPERATORS["__or__"]
 
 
-def _to(self, *args, non_blocking=False, copy=False, memory_format=None, **kwargs):
-    """Tensor.to: (dtype), (device, dtype), (other Tensor) forms, with copy=True a copy (ToCopyBackward0,
-    as torch's) even where nothing changes."""
-    from engine import dtypes as D  # noqa: PLC0415
-    from engine.ops.pointwise import to_dtype  # noqa: PLC0415
-
-    dt = kwargs.pop("dtype", None)
-    kwargs.pop("device", None)
-    if kwargs:
-        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
-    rest = list(args)
-    for a in args:
-        if isinstance(a, D.dtype):
-            dt = a
-        elif isinstance(a, Tensor):
-            dt = a.dtype
-    # positional non_blocking / copy follow the dtype (to(dtype, non_blocking, copy)) or the tensor
-    flags = [a for a in rest if isinstance(a, bool)]
-    if len(flags) > 1:
-        copy = flags[1]
-    if dt is None or dt.np == self._data.dtype:
-        return to_dtype(self, self.dtype) if copy else self
-    return to_dtype(self, dt)
-
-
-def _converter(dtype_name):
-    def convert(self, memory_format=None):
-        from engine import dtypes as D  # noqa: PLC0415
-
-        return _to(self, getattr(D, dtype_name))
-
-    return convert
-
-
 def install(functions: dict):
     for name, fn in OPERATORS.items():
         setattr(Tensor, name, fn)
     Tensor.__hash__ = builtins.object.__hash__
     bind(functions)
-    Tensor.to = _to
-    Tensor.float, Tensor.double, Tensor.half = _converter("float32"), _converter("float64"), _converter("float16")
     Tensor.T = property(S.numpy_T)
     Tensor.mT = property(S.mT)
     if "mH" in functions:  # engine.ops.shape_more's, a property as in torch
