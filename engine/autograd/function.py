@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 
 from engine import autograd as A
+from engine.autograd import graph
+from engine.autograd.graph import Packed, raw_saved_tensors
 from engine.errors import TorchRuntimeError
 
 
@@ -52,6 +54,9 @@ class FunctionNode(A.Node):
             if t is None:
                 out.append(None)
                 continue
+            if type(t) is Packed:  # through saved-tensor hooks (engine.autograd.graph): unpacked at each use
+                out.append(t.unpack(self))
+                continue
             if storage_check is not None:
                 check_saved_output(self, out_nr, *storage_check)
             elif t._vc is not None:
@@ -60,6 +65,10 @@ class FunctionNode(A.Node):
         return tuple(out)
 
     saved_variables = saved_tensors
+
+    @property
+    def _raw_saved_tensors(self):
+        return raw_saved_tensors(self)
 
     def release(self):
         self._released = True
@@ -194,6 +203,8 @@ class Function(metaclass=FunctionMeta):
             results.append(o)
         ctx._out_meta = tuple(meta)
         ctx._saved = tuple(_save(ctx, t, results) for t in ctx.to_save)
+        if graph.packing and ctx._saved:
+            graph.pack_function(ctx, results)
         return results[0] if single else tuple(results)
 
 

@@ -173,12 +173,9 @@ def rebase(t, node, nr=0):
     old, old_nr = t.grad_fn, t._output_nr
     t.grad_fn, t._output_nr, t._req = node, nr, True
     if t._retains_grad and old is not None and old is not node:
-        retained = old._retained
-        if retained and old_nr in retained:
-            del retained[old_nr]
-        if node._retained is None:
-            node._retained = {}
-        node._retained[nr] = weakref.ref(t)
+        from engine.autograd.hooks import move_retains  # noqa: PLC0415
+
+        move_retains(old, old_nr, node, nr, t)
 
 
 def copy_slices(base, view, fn):

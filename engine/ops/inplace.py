@@ -15,6 +15,7 @@ import numpy as np
 
 from engine import budget as _budget
 from engine.autograd import CopyBackwards, _seq, edge_of, grad_mode, note_output_storage
+from engine.autograd import graph as _graph
 from engine.autograd.views import VIEW_MULTI, VIEW_NO_GRAD, copy_slices, rebase, regenerate_views
 from engine.errors import TorchRuntimeError, TorchTypeError
 from engine.ops import rules as R
@@ -78,6 +79,8 @@ def apply(t, compute, others_require_grad=False):
     """Run `compute(stand_in)` (t's op out of place) and make its result t's new value and history; returns t."""
     check_inplace(t, others_require_grad)
     s = _stand_in(t)
+    if _graph.packing and _graph.current_hooks() is not None:
+        s._data = s._data.copy()  # a pack hook may keep s itself: it must keep the values from before the write
     out = compute(s)
     if not isinstance(out, Tensor):
         raise TorchRuntimeError("an in-place op must give one tensor")
