@@ -723,13 +723,14 @@ def _fast_call(op):
         if saves and _graph.packing:
             _graph.pack_node(node, (t,))
         if _tracing:
-            _traced(op, args, [a._data if type(a) is Tensor else a for a in args], attrs, t)
+            _traced(op, args, [a._data if isinstance(a, Tensor) else a for a in args], attrs, t)
         return t
 
     if op.n_lead == 1:
 
         def call(input):
-            if type(input) is not Tensor or check is not None:
+            # a Tensor subclass (nn.Parameter) is one more isinstance; a plain Tensor pays nothing for it
+            if (type(input) is not Tensor and not isinstance(input, Tensor)) or check is not None:
                 return op(input)
             d = input._data
             b = _tl.budget
@@ -751,11 +752,12 @@ def _fast_call(op):
     promote = op.promote
 
     def call2(a, b):
-        if type(a) is not Tensor:
+        if type(a) is not Tensor and not isinstance(a, Tensor):
             return op(a, b)
         da = a._data
         tb = type(b)
-        if tb is Tensor:
+        bt = tb is Tensor or (tb is not float and tb is not int and isinstance(b, Tensor))  # b is a tensor
+        if bt:
             db = b._data
             if promote and da.dtype != db.dtype:
                 return op(a, b)
@@ -779,12 +781,12 @@ def _fast_call(op):
             raise
         if bud is not None:
             bud.track(out)
-        if not ((a._req or (tb is Tensor and b._req)) and grad_mode.enabled):
+        if not ((a._req or (bt and b._req)) and grad_mode.enabled):
             t = make(out)
             if _tracing:
                 _traced(op, (a, b), (da, db), attrs, t)
             return t
-        if tb is not Tensor or not (a._req and b._req):  # an input that needs no grad: the general save plan
+        if not bt or not (a._req and b._req):  # an input that needs no grad: the general save plan
             return op._record((a, b), [da, db], op.default_attrs, out, bwd)
         node = _new(node_cls)
         node.next_functions = (edge_of(a), edge_of(b))

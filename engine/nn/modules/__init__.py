@@ -29,7 +29,7 @@ from engine.nn.modules.activation import (  # noqa: F401
     Tanhshrink,
     Threshold,
 )
-from engine.nn.modules.container import ModuleDict, ModuleList, Sequential  # noqa: F401
+from engine.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
 from engine.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
 from engine.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401
 from engine.nn.modules.loss import (  # noqa: F401
