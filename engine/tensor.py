@@ -529,7 +529,13 @@ def _check_rectangular(data, dt):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
-    """engine.tensor: like torch.tensor, a copy of `data` with dtype inferred as torch infers it."""
+    """engine.tensor: like torch.tensor, a copy of `data` with dtype inferred as torch infers it; on `device`
+    where it is given (engine.ops.factory._xp: what the engine cannot do, it refuses)."""
+    xp = None
+    if device is not None or pin_memory:
+        from engine.ops.factory import _xp  # noqa: PLC0415 - engine.ops imports this module
+
+        xp = _xp(device, pin_memory)
     if isinstance(data, Tensor):
         arr = data._data.copy()
         if dtype is not None:
@@ -544,6 +550,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
             arr = np.array(data, dtype=dt.np)
             if B.xp is not np:
                 arr = B.xp.asarray(arr)
+    if xp is not None and (xp is np) != isinstance(arr, np.ndarray | np.generic):
+        arr = B.to_numpy(arr) if xp is np else xp.asarray(arr)
     t = Tensor._make(arr)
     if requires_grad:
         t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
@@ -557,7 +565,12 @@ def _is_array(data) -> bool:
 
 def as_tensor(data, dtype=None, device=None):
     """torch.as_tensor: shares the memory of a Tensor or an array of the active backend where the dtype
-    already matches (no copy), else copies as `tensor` does."""
+    already matches (no copy), else copies as `tensor` does; moved to `device` where it is given and elsewhere."""
+    if device is not None:
+        from engine.ops.factory import _xp  # noqa: PLC0415
+
+        _xp(device)
+        return as_tensor(data, dtype).to(device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype is dtype):
         return data
     if isinstance(data, B.xp.ndarray):
