@@ -31,6 +31,9 @@ class FunctionNode(A.Node):
     def name(self):
         return type(self).__name__
 
+    def __repr__(self):  # torch's Python-defined nodes print with the module torch defines them in
+        return f"<torch.autograd.function.{type(self).__name__} object at {hex(id(self))}>"
+
     def save_for_backward(self, *tensors):
         self.to_save = tensors
 

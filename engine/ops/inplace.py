@@ -184,6 +184,12 @@ TORCH_INPLACE = (
     "scatter_reduce_ sgn_ sigmoid_ sign_ sin_ sinc_ sinh_ sqrt_ square_ sub_ subtract_ tan_ tanh_ tril_ triu_ "
     "true_divide_ trunc_ xlogy_").split()
 METADATA_INPLACE = ("t_", "transpose_", "squeeze_", "unsqueeze_", "swapaxes_", "swapdims_")
+# The ones torch 2.13 also has as functions (torch.sin_(t), dir(torch)): engine.<name> where the engine has the method
+TORCH_FUNCTION_INPLACE = frozenset((
+    "abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_ ceil_ clamp_ "
+    "clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ erf_ erfc_ exp2_ exp_ expm1_ fill_ fix_ floor_ frac_ gcd_ i0_ "
+    "index_put_ lcm_ ldexp_ log10_ log1p_ log2_ log_ logit_ nan_to_num_ neg_ negative_ rad2deg_ reciprocal_ relu_ "
+    "round_ rsqrt_ sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_ trunc_ xlogy_ zero_").split())
 
 
 def metadata_variant(name, fn):
@@ -314,7 +320,7 @@ def install(entries) -> list:
     def add(name, method, base=None, doc=None):
         setattr(Tensor, name, method)
         out.append(Entry(name, method, doc or f"In place: {name[:-1]}, writing into the tensor.",
-                         base.opdefs if base else (), function=False, method=True,
+                         base.opdefs if base else (), function=name in TORCH_FUNCTION_INPLACE, method=True,
                          grad_fn_names=base.grad_fn_names if base else ()))
 
     for name in TORCH_INPLACE:
