@@ -216,8 +216,8 @@ def mark_views(outs, src, multi, recording):
     flags = (VIEW_MULTI if multi else 0) | (VIEW_NO_GRAD if not recording and base._req else 0)
     bdata = base._data
     for o in outs:
-        if type(o) is not Tensor or not np.may_share_memory(o._data, bdata):
-            continue  # NumPy had to copy: not a view of this memory
+        if type(o) is not Tensor or (o._data.size and not np.may_share_memory(o._data, bdata)):
+            continue  # NumPy had to copy: not a view of this memory (an empty result shares none: a view still)
         o._vc = st
         o._base = base
         o._vflags = flags
