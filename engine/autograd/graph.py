@@ -148,9 +148,10 @@ class Packed:
     """What a node keeps of a saved tensor that went through a pack hook: the hook's result, the unpack hook, and
     the saved tensor's place in the graph (its grad_fn and output number, or, for a leaf, requires_grad and its
     AccumulateGrad), which the unpacked tensor is given. `output`: the saving node's own output (its grad_fn is
-    the node that unpacks it, as torch does not store it)."""
+    the node that unpacks it, as torch does not store it). `fw`: the saved tensor's forward-mode tangent at pack
+    time (torch's SavedVariable keeps fw_grad_ beside the packed data and gives it back at unpack)."""
 
-    __slots__ = ("packed", "unpack_hook", "grad_fn", "output_nr", "requires_grad", "acc", "output")
+    __slots__ = ("packed", "unpack_hook", "grad_fn", "output_nr", "requires_grad", "acc", "output", "fw")
 
     def unpack(self, node):
         r = self.unpack_hook(self.packed)
@@ -168,6 +169,8 @@ class Packed:
             t._req, t.grad_fn, t._output_nr = True, fn, self.output_nr
         else:
             t._req, t._acc = self.requires_grad, self.acc
+        if self.fw is not None:
+            t._fw = self.fw
         return t
 
 
@@ -183,6 +186,7 @@ def pack(hooks, t, output_nr=None, meta=None):
     p.grad_fn = None if p.output else src.grad_fn
     p.requires_grad = src._req
     p.acc = src._acc if src.grad_fn is None else None
+    p.fw = getattr(src, "_fw", None)
     version = t._version
     prev = A.grad_mode.enabled
     A.grad_mode.enabled = False
@@ -217,6 +221,9 @@ def apply_unpacked(node, grads, create_graph):
             plain[k] = v
     for k, v in saved.items():
         if type(k) is tuple:
+            if k[0] == "fw":  # a saved output's tangent (forward-over-reverse) stays with it
+                plain[k] = v
+                continue
             name = k[1] if k[0] == "v" else ("result" if k[1] == 0 else f"result{k[1]}")
             if name not in packed:
                 plain[k] = v

@@ -15,6 +15,7 @@ import numpy as np
 from engine import _backend as B
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import rules as R
+from engine.ops.jvp import only
 from engine.ops.registry import defop
 from engine.tensor import Tensor
 
@@ -105,10 +106,13 @@ def _entries(mode, k):
     def self_of_backward(grad, self_shape, self_dtype):
         return _zeros_like(self_shape, self_dtype)
 
+    # forward formulas (derivatives.yaml): the pad is linear in self (auto_linear); its backward is linear in
+    # grad_output, self giving its shape only
     fwd = defop(f"{name}(Tensor self, SymInt[{2 * k}] padding) -> Tensor", _forward(mode), rule=_fwd_rule,
-                self=self_formula)
+                jvp="linear", self=self_formula)
     bwd = defop(f"{name}_backward(Tensor grad_output, Tensor self, SymInt[{2 * k}] padding) -> Tensor",
-                _backward(mode), rule=_bwd_rule, grad_output=grad_output_formula, self=self_of_backward)
+                _backward(mode), rule=_bwd_rule, jvp=only(("grad_output",), "linear"),
+                grad_output=grad_output_formula, self=self_of_backward)
     return fwd
 
 

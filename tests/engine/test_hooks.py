@@ -369,6 +369,29 @@ def test_save_on_cpu_gives_torch_gradients():
 # ----- in-place ops and custom Functions under hooks -----
 
 
+@pytest.mark.parametrize("packed_as", ["itself", "a clone", "save_on_cpu"])
+def test_forward_over_reverse_through_packed_tensors(packed_as):
+    """A saved tensor's tangent travels beside its packed value (torch's SavedVariable keeps fw_grad_): the
+    tangent of a gradient taken inside a dual level is torch's whether or not the saved tensors were packed."""
+
+    def prog(m):
+        fwad = m.autograd.forward_ad
+        x = m.tensor([0.3, -1.2, 2.0], dtype=m.float64, requires_grad=True)
+        rec = Recorder(m, keep=(lambda t: t.clone()) if packed_as == "a clone" else (lambda t: t))
+        if packed_as == "save_on_cpu":
+            hooks = m.autograd.graph.save_on_cpu()
+        else:
+            hooks = m.autograd.graph.saved_tensors_hooks(rec.pack, rec.unpack)
+        with fwad.dual_level():
+            xd = fwad.make_dual(x, m.tensor([1.0, 0.5, -2.0], dtype=m.float64))
+            with hooks:
+                y = (xd.exp() * xd.sin()).sum() + xd.tanh().pow(3).sum() + xd.sigmoid() @ xd.exp()
+            (g,) = m.autograd.grad(y, x, create_graph=True)
+            return fwad.unpack_dual(g).tangent, g, [e[0] for e in rec.log]
+
+    same(prog)
+
+
 def test_in_place_ops_pack_the_values_from_before_the_write():
     # torch saves an in-place op's input as a recorded clone of it (grad_fn CloneBackward0 over its history); the
     # engine's stand-in carries the history itself, so the grad_fn names of what is packed are not compared here
