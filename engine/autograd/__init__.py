@@ -146,6 +146,9 @@ class AccumulateGrad(Node):
 
     __slots__ = ("variable",)
 
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::AccumulateGrad"
+
     def __init__(self, variable):
         self.variable = variable
         self.next_functions = ()
@@ -208,6 +211,9 @@ class CopyBackwards(Node):
     tensor, the gradient for src, summed to src's shape where it was broadcast and cast to its dtype."""
 
     __slots__ = ("src_meta",)
+
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::CopyBackwards"
 
     def apply(self, grads, create_graph):
         g = grads[0]

@@ -12,6 +12,7 @@ import functools
 from engine import autograd as A
 from engine.autograd import graph
 from engine.autograd.graph import Packed, raw_saved_tensors
+from engine.autograd.views import VIEW_CUSTOM, mark_views
 from engine.errors import TorchRuntimeError
 
 
@@ -214,12 +215,15 @@ class Function(metaclass=FunctionMeta):
                 results.append(o)
                 meta.append(((), None))
                 continue
-            if any(o is a for a in tensors):  # an input given back: an alias of it carries the new history
-                alias = Tensor._make(o._data)
-                alias._vc = o._storage()
-                o = alias
+            differentiable = not any(o is nd for nd in ctx.non_differentiable)
+            if any(o is a for a in tensors):  # an input given back: a view of it carries the new history
+                src = o
+                o = Tensor._make(o._data)
+                mark_views((o,), src, False, True)
+            if o._base is not None:  # torch's CreationMeta::IN_CUSTOM_FUNCTION: no in-place change allowed
+                o._vflags = VIEW_CUSTOM
             meta.append((o._data.shape, o._data.dtype))
-            if o._data.dtype.kind == "f" and not any(o is nd for nd in ctx.non_differentiable):
+            if o._data.dtype.kind == "f" and differentiable:
                 o._req, o.grad_fn, o._output_nr = True, ctx, nr
             results.append(o)
         ctx._out_meta = tuple(meta)
@@ -339,6 +343,9 @@ def once_differentiable(fn):
 
 class DelayedError(A.Node):
     __slots__ = ("msg",)
+
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::DelayedError"
 
     def apply(self, grads, create_graph):
         raise TorchRuntimeError(self.msg)

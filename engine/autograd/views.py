@@ -18,6 +18,7 @@ from engine.autograd import Node, _seq, edge_of
 # Tensor._vflags
 VIEW_MULTI = 1  # one of the views an op returned several of (unbind, split, chunk)
 VIEW_NO_GRAD = 2  # made while grad mode was off, of a base that requires grad
+VIEW_CUSTOM = 4  # an output of a custom Function that is a view (an input returned as-is, a view made in forward)
 
 
 def positions(view, base) -> np.ndarray:
@@ -117,6 +118,9 @@ class CopySlices(Node):
     then flows to the base's old history (next_functions[0]); its other inputs' gradients flow as fn gives.
     Computed as torch computes it (a copy of the gradient, its strided view, fn on a clone of that, copied back
     in), so that a create_graph backward records torch's nodes."""
+
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::CopySlices"
 
     __slots__ = ("fn", "shape", "pos", "geometry")
 

@@ -250,6 +250,51 @@ def randn_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, p
                  device=device if device is not None else input.device, pin_memory=pin_memory)
 
 
+# ----- Tensor.new_*: the factories with the tensor's dtype and device as defaults -----
+
+
+def _new_kwargs(self, dtype, device, requires_grad, pin_memory):
+    return dict(dtype=self.dtype if dtype is None else dtype, device=self.device if device is None else device,
+                requires_grad=requires_grad, pin_memory=pin_memory)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+    return zeros(*size, **_new_kwargs(self, dtype, device, requires_grad, pin_memory))
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+    return ones(*size, **_new_kwargs(self, dtype, device, requires_grad, pin_memory))
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+    return empty(*size, **_new_kwargs(self, dtype, device, requires_grad, pin_memory))
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
+             pin_memory=False) -> Tensor:
+    if not isinstance(size, tuple | list):
+        from engine.errors import TorchTypeError  # noqa: PLC0415
+
+        raise TorchTypeError(
+            f"new_full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    return full(tuple(size), fill_value, **_new_kwargs(self, dtype, device, requires_grad, pin_memory))
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:  # no pin_memory
+    from engine.tensor import tensor  # noqa: PLC0415
+
+    if isinstance(data, Tensor):
+        import warnings  # noqa: PLC0415
+
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                      "or sourceTensor.detach().clone().requires_grad_(True), rather than "
+                      "tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
+    return tensor(data, **_new_kwargs(self, dtype, device, requires_grad, False))
+
+
+for _name in ("new_zeros", "new_ones", "new_empty", "new_full", "new_tensor"):
+    setattr(Tensor, _name, globals()[_name])
+
 from engine.ops.registry import entry  # noqa: E402
 
 CATALOG = [

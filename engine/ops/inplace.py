@@ -17,7 +17,7 @@ from engine import budget as _budget
 from engine.autograd import CopyBackwards, _seq, edge_of, grad_mode, note_output_storage
 from engine.autograd import forward_ad as FW
 from engine.autograd import graph as _graph
-from engine.autograd.views import VIEW_MULTI, VIEW_NO_GRAD, copy_slices, rebase, regenerate_views
+from engine.autograd.views import VIEW_CUSTOM, VIEW_MULTI, VIEW_NO_GRAD, copy_slices, rebase, regenerate_views
 from engine.errors import TorchRuntimeError, TorchTypeError
 from engine.ops import registry as _registry
 from engine.ops import rules as R
@@ -48,6 +48,14 @@ def check_inplace(t, others_require_grad=False):
             if t._req and t.grad_fn is None:
                 raise TorchRuntimeError(LEAF_MSG)
         else:
+            if t._vflags & VIEW_CUSTOM and t._req:  # torch's handle_view_on_rebase comes before the leaf check
+                fn = getattr(type(t.grad_fn), "function", None)
+                raise TorchRuntimeError(
+                    f"Output {t._output_nr} of {fn.__name__ if fn else friendly_name(t.grad_fn)} is a view and is "
+                    "being modified inplace. This view was created inside a custom Function (or because an input "
+                    "was returned as-is) and the autograd logic to handle view+inplace would override the custom "
+                    "backward associated with the custom Function, leading to incorrect gradients. This behavior is "
+                    "forbidden. You can fix this by cloning the output of the custom Function.")
             if base._req and base.grad_fn is None:
                 raise TorchRuntimeError(VIEW_OF_LEAF_MSG)
             if t._vflags & VIEW_MULTI and t._req:

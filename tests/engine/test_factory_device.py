@@ -44,6 +44,11 @@ FACTORIES = {
     "randn_like": lambda m, **k: m.randn_like(m.ones(2), **k),
     "tensor": lambda m, **k: m.tensor([1.0, 2.0], **k),
     "as_tensor": lambda m, **k: m.as_tensor([1.0, 2.0], **k),
+    "new_zeros": lambda m, **k: m.ones(2, dtype=m.float64).new_zeros(2, 3, **k),
+    "new_ones": lambda m, **k: m.ones(2, dtype=m.float64).new_ones((2,), **k),
+    "new_empty": lambda m, **k: m.ones(2).new_empty(0, **k),
+    "new_full": lambda m, **k: m.ones(2, dtype=m.float64).new_full((2, 2), 3, **k),
+    "new_tensor": lambda m, **k: m.ones(2, dtype=m.float64).new_tensor([1, 2], **k),
 }
 HONEST = ["none", "cpu", "cpu:0", "device-cpu", "cuda", "cuda:1", "int-0", "bad-string", "bad-index",
           "pin_memory", "requires_grad-cpu"]
@@ -113,3 +118,38 @@ def test_under_cupy_cpu_and_cuda_tensors_are_made_where_asked():
             engine.zeros(2, pin_memory=True)
     finally:
         engine.set_default_device("cpu")
+
+
+NEW = {
+    "zeros-int-self": lambda m: m.arange(3).new_zeros(2, 2),
+    "zeros-tuple": lambda m: m.ones(1, dtype=m.float64).new_zeros((3, 1)),
+    "zeros-list": lambda m: m.ones(1).new_zeros([2]),
+    "zeros-scalar": lambda m: m.ones(1).new_zeros([]),
+    "zeros-dtype": lambda m: m.ones(1).new_zeros(2, dtype=m.int64),
+    "zeros-of-a-leaf": lambda m: m.ones(2, requires_grad=True).new_zeros(2),
+    "ones-negative": lambda m: m.ones(1).new_ones(-1),
+    "full-int-size": lambda m: m.ones(1).new_full(2, 3.0),
+    "full-value-cast": lambda m: m.arange(2).new_full((2,), 2.5),
+    "tensor-float-data-int-self": lambda m: m.arange(2).new_tensor([1.5, 2.5]),
+    "tensor-scalar": lambda m: m.ones(1, dtype=m.float64).new_tensor(3.5),
+    "tensor-grad": lambda m: m.ones(1).new_tensor([1.0], requires_grad=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NEW))
+def test_tensor_new_factories_as_torch(case):
+    """Tensor.new_zeros / new_ones / new_empty / new_full / new_tensor: the tensor's dtype and device unless given,
+    no history, torch's errors; values as torch's."""
+    t = outcome(NEW[case], torch)
+    e = outcome(NEW[case], engine)
+    assert e == t
+    if t[0] == "ok" and "empty" not in case:
+        assert NEW[case](engine).tolist() == NEW[case](torch).tolist()
+
+
+def test_new_tensor_of_a_tensor_copies_and_warns_as_torch():
+    for m in (torch, engine):
+        src = m.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.warns(UserWarning, match=r"rather than tensor\.new_tensor\(sourceTensor\)"):
+            out = m.ones(1, dtype=m.float64).new_tensor(src)
+        assert str(out.dtype).endswith("float64") and not out.requires_grad and out.grad_fn is None
