@@ -217,7 +217,9 @@ def mark_views(outs, src, multi, recording):
     Tensor = _tensor()
     base = src._base if src._base is not None else src
     st = src._storage()
-    flags = (VIEW_MULTI if multi else 0) | (VIEW_NO_GRAD if not recording and base._req else 0)
+    # torch's CreationMeta::NO_GRAD_MODE: any differentiable view made with grad mode off (checked when an in-place
+    # op with an input that requires grad writes it)
+    flags = (VIEW_MULTI if multi else 0) | (VIEW_NO_GRAD if not recording and base._data.dtype.kind in "fc" else 0)
     bdata = base._data
     for o in outs:
         if type(o) is not Tensor or (o._data.size and not np.may_share_memory(o._data, bdata)):

@@ -56,8 +56,6 @@ def check_inplace(t, others_require_grad=False):
                     "was returned as-is) and the autograd logic to handle view+inplace would override the custom "
                     "backward associated with the custom Function, leading to incorrect gradients. This behavior is "
                     "forbidden. You can fix this by cloning the output of the custom Function.")
-            if base._req and base.grad_fn is None:
-                raise TorchRuntimeError(VIEW_OF_LEAF_MSG)
             if t._vflags & VIEW_MULTI and t._req:
                 raise TorchRuntimeError(
                     f"Output {t._output_nr} of {friendly_name(t.grad_fn)} is a view and is being modified inplace. "
@@ -66,6 +64,8 @@ def check_inplace(t, others_require_grad=False):
                     "an out-of-place one.")
             if t._vflags & VIEW_NO_GRAD and (base._req or others_require_grad):
                 raise TorchRuntimeError(NO_GRAD_VIEW_MSG)
+            if base._req and base.grad_fn is None:  # after the view's own checks, as torch's check_inplace
+                raise TorchRuntimeError(VIEW_OF_LEAF_MSG)
     d = t._data
     if d.size > 1 and any(st == 0 and n > 1 for st, n in zip(d.strides, d.shape)):
         raise TorchRuntimeError(OVERLAP_MSG)

@@ -161,3 +161,33 @@ def test_custom_function_outputs_are_views_of_what_they_return():
         return out
 
     same(prog)
+
+
+VIEW_CASES = {
+    "one of several views of a leaf": lambda m, x, w: x.unbind()[0].add_(1),
+    "a no_grad view of a leaf": lambda m, x, w: _no_grad_view(m, x).add_(1),
+    "a no_grad view written with a tensor that requires grad": lambda m, x, w: _no_grad_view(m, w).add_(x[0]),
+    "a no_grad view written with a constant": lambda m, x, w: _no_grad_view(m, w).add_(1),
+    "a no_grad view of an integer tensor": lambda m, x, w: _no_grad_view(m, m.arange(3)).add_(1),
+    "a view of a leaf": lambda m, x, w: x[0].add_(1),
+}
+
+
+def _no_grad_view(m, t):
+    with m.no_grad():
+        return t[0]
+
+
+@pytest.mark.parametrize("case", list(VIEW_CASES))
+def test_in_place_checks_on_views_in_torchs_order(case):
+    """torch's check_inplace: the view's own checks (handle_view_on_rebase: several views, a no_grad view, a
+    custom Function's) come before the view-of-a-leaf check; a no_grad view of a tensor that needs no grad is
+    refused once an input that requires grad writes it."""
+
+    def prog(m):
+        x = m.ones(2, 3, requires_grad=True)
+        w = m.ones(2, 3)
+        out = VIEW_CASES[case](m, x, w)
+        return vals(out)
+
+    same(prog)
