@@ -74,6 +74,13 @@ def _tangent(mod, t):
     return None if tan is None else to_np(tan).copy()
 
 
+def _call_dual(mod, sample, spec_args, spec_kwargs, tangents, leaves, requires_grad=False):
+    """The sample called on its arguments made dual (inside the caller's level)."""
+    args = build_dual(mod, spec_args, tangents, leaves, requires_grad)
+    kwargs = build_dual(mod, spec_kwargs, tangents, leaves, requires_grad)
+    return call(_Fw(mod), sample, args, kwargs)
+
+
 def forward(mod, sample, spec_args, spec_kwargs, tangents):
     """[(value, tangent or None)] per tensor output, or ("raise", exception)."""
     fwad = mod.autograd.forward_ad
@@ -82,9 +89,7 @@ def forward(mod, sample, spec_args, spec_kwargs, tangents):
         with fwad.dual_level():
             leaves = []
             try:
-                args = build_dual(mod, spec_args, tangents, leaves)
-                kwargs = build_dual(mod, spec_kwargs, tangents, leaves)
-                out = call(_Fw(mod), sample, args, kwargs)
+                out = _call_dual(mod, sample, spec_args, spec_kwargs, tangents, leaves)
                 return [(to_np(o).copy(), _tangent(mod, o)) for o in flatten(out) if is_tensor(o)]
             except Exception as e:  # noqa: BLE001 - compared with the other framework's outcome
                 return ("raise", e)
@@ -99,9 +104,7 @@ def fwd_over_rev(mod, sample, spec_args, spec_kwargs, tangents, weights_seed):
         with fwad.dual_level():
             leaves = []
             try:
-                args = build_dual(mod, spec_args, tangents, leaves, requires_grad=True)
-                kwargs = build_dual(mod, spec_kwargs, tangents, leaves, requires_grad=True)
-                out = call(_Fw(mod), sample, args, kwargs)
+                out = _call_dual(mod, sample, spec_args, spec_kwargs, tangents, leaves, requires_grad=True)
                 outs = [o for o in flatten(out) if is_tensor(o) and o.requires_grad and o.dtype.is_floating_point]
                 if not outs or not leaves:
                     return None
@@ -124,17 +127,13 @@ def batched_rows(sample, spec_args, spec_kwargs, batched_tangents):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with fwad._batched_level(2):
-            args = build_dual(engine, spec_args, batched_tangents, [])
-            kwargs = build_dual(engine, spec_kwargs, batched_tangents, [])
-            out = call(_Fw(engine), sample, args, kwargs)
+            out = _call_dual(engine, sample, spec_args, spec_kwargs, batched_tangents, [])
             together = [_tangent(engine, o) for o in flatten(out) if is_tensor(o)]
         rows = []
         for b in range(2):
             row = {k: v[b] for k, v in batched_tangents.items()}
             with fwad.dual_level():
-                args = build_dual(engine, spec_args, row, [])
-                kwargs = build_dual(engine, spec_kwargs, row, [])
-                out = call(_Fw(engine), sample, args, kwargs)
+                out = _call_dual(engine, sample, spec_args, spec_kwargs, row, [])
                 rows.append([_tangent(engine, o) for o in flatten(out) if is_tensor(o)])
     return together, rows
 

@@ -315,7 +315,8 @@ def _functions(m):
         return (a, tangent(m, a), tangent(m, b), seen, ar, tangent(m, ar), tangent(m, out), tangent(m, xd))
 
 
-def _function_errors(m, jvp):
+def _doubling_function(m, jvp=None):
+    """A Function doubling its input, with `jvp` as its forward-mode formula where one is given."""
     class Fn(m.autograd.Function):
         @staticmethod
         def forward(ctx, x):
@@ -327,6 +328,11 @@ def _function_errors(m, jvp):
 
     if jvp is not None:
         Fn.jvp = staticmethod(jvp)
+    return Fn
+
+
+def _function_errors(m, jvp):
+    Fn = _doubling_function(m, jvp)
     with fw(m).dual_level():
         return Fn.apply(fw(m).make_dual(mk(m, V), mk(m, V)))
 
@@ -354,16 +360,7 @@ def test_custom_function_without_jvp_is_fine_without_tangents():
 
 
 def _function_errors_plain(m):
-    class Fn(m.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2
-
-    return Fn.apply(mk(m, V))
+    return _doubling_function(m).apply(mk(m, V))
 
 
 # ----- autograd.functional with strategy="forward-mode" -----
