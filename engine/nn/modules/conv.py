@@ -1,13 +1,10 @@
 """Conv1d/2d/3d and ConvTranspose1d/2d/3d over the functional convolutions."""
 from __future__ import annotations
 
-import math
-
 from engine.nn import functional as F
-from engine.nn import init
+from engine.nn.modules.linear import reset_kaiming, weight_and_bias
 from engine.nn.modules.module import Module
-from engine.nn.modules.utils import _pair, _reverse_repeat_tuple, _single, _triple, empty, functional
-from engine.nn.parameter import Parameter
+from engine.nn.modules.utils import _pair, _reverse_repeat_tuple, _single, _triple, functional
 
 
 class _ConvNd(Module):
@@ -53,19 +50,11 @@ class _ConvNd(Module):
             self._reversed_padding_repeated_twice = _reverse_repeat_tuple(self.padding, 2)
         shape = ((in_channels, out_channels // groups, *kernel_size) if transposed
                  else (out_channels, in_channels // groups, *kernel_size))
-        self.weight = Parameter(empty(shape, device, dtype))
-        if bias:
-            self.bias = Parameter(empty(out_channels, device, dtype))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, shape, bias, out_channels, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_kaiming(self)
 
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"

@@ -6,9 +6,9 @@ import numbers
 from engine import dtypes as D
 from engine.nn import functional as F
 from engine.nn import init
+from engine.nn.modules.linear import weight_and_bias
 from engine.nn.modules.module import Module
 from engine.nn.modules.utils import empty, functional
-from engine.nn.parameter import Parameter
 from engine.optim._update import assign_
 from engine.tensor import tensor
 
@@ -16,11 +16,7 @@ from engine.tensor import tensor
 def _affine_parameters(module, affine, shape, bias, device, dtype):
     """The norm layers' weight and bias of `shape` (torch's order), or None for each where they have none."""
     if affine:
-        module.weight = Parameter(empty(shape, device, dtype))
-        if bias:
-            module.bias = Parameter(empty(shape, device, dtype))
-        else:
-            module.register_parameter("bias", None)
+        weight_and_bias(module, shape, bias, shape, device, dtype)
     else:
         module.register_parameter("weight", None)
         module.register_parameter("bias", None)
