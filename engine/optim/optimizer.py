@@ -16,7 +16,7 @@ from itertools import chain
 from engine import dtypes as D
 from engine._hooks import RemovableHandle
 from engine.errors import TorchNotImplementedError, TorchTypeError
-from engine.optim._update import assign_
+from engine.optim._update import assign_, zero_grad_
 from engine.tensor import Tensor, tensor
 
 
@@ -146,17 +146,7 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none: bool = True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        if p.grad.grad_fn is not None:
-                            p.grad.detach_()
-                        else:
-                            p.grad.requires_grad_(False)
-                        p.grad.zero_()
+        zero_grad_((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     # ----- state_dict -----
 

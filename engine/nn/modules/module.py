@@ -9,7 +9,7 @@ from engine._hooks import RemovableHandle
 from engine.autograd import no_grad
 from engine.errors import TorchRuntimeError, TorchTypeError
 from engine.nn.parameter import Parameter
-from engine.optim._update import assign_, set_data
+from engine.optim._update import assign_, set_data, zero_grad_
 from engine.tensor import Tensor
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
@@ -349,16 +349,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if p.grad.grad_fn is not None:
-                        p.grad.detach_()
-                    else:
-                        p.grad.requires_grad_(False)
-                    p.grad.zero_()
+        zero_grad_(self.parameters(), set_to_none)
 
     def apply(self, fn):
         for module in self.children():
