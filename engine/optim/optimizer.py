@@ -40,6 +40,20 @@ def _scalar_dtype():
     return D.float64 if D.default_float is D.float64 else D.float32
 
 
+def check_hyperparameters(lr, *named):
+    """torch's constructor checks, in its order: a Tensor lr has one element; then lr and each (what, value) of
+    `named` is >= 0 (NaN refused), else ValueError 'Invalid {what}: {value}'."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    check_non_negative(("learning rate", lr), *named)
+
+
+def check_non_negative(*named):
+    for what, value in named:
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {what}: {value}")
+
+
 def _value(x):
     return x.item() if isinstance(x, Tensor) else x
 

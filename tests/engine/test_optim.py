@@ -432,3 +432,31 @@ def test_scheduler_order_warning():
 
     t = run(torch)
     assert t and run(engine) == t
+
+
+# ----- constructor checks -----
+
+
+BAD_HYPERPARAMETERS = [
+    ("SGD", {"lr": -1.0}), ("SGD", {"momentum": -0.5}), ("SGD", {"weight_decay": -1.0}),
+    ("SGD", {"lr": float("nan")}),
+    ("Adam", {"lr": -1.0}), ("Adam", {"eps": -1.0}), ("Adam", {"betas": (1.0, 0.9)}),
+    ("Adam", {"betas": (0.9, -0.1)}), ("Adam", {"weight_decay": -1.0}), ("Adam", {"lr": float("nan")}),
+    ("Adam", {"eps": -1.0, "weight_decay": -1.0}), ("AdamW", {"betas": (0.9, 0.999), "weight_decay": -2.0}),
+    ("Adagrad", {"lr_decay": -1.0}), ("Adagrad", {"initial_accumulator_value": -1.0}),
+    ("Adagrad", {"eps": -1.0, "weight_decay": -1.0}),
+    ("RMSprop", {"alpha": -1.0}), ("RMSprop", {"momentum": -1.0, "alpha": -1.0}), ("RMSprop", {"eps": -1.0}),
+]
+
+
+@pytest.mark.parametrize("name,kw", BAD_HYPERPARAMETERS, ids=lambda x: str(x))
+def test_bad_hyperparameters_refused_as_torch(name, kw):
+    """The first check that fails names the same argument, in the same words, as torch's (NaN lr included)."""
+    def outcome(lib):
+        try:
+            _make(lib, name, kw, _init(np.float64))
+        except ValueError as e:
+            return str(e)
+        return "accepted"
+
+    assert outcome(engine) == outcome(torch)
