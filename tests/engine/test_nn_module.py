@@ -189,6 +189,12 @@ def test_setattr_registration_and_errors():
             lambda: m.get_submodule("sub"),
             lambda: m.get_parameter("in_features"),
             lambda: m.get_parameter("bias").shape,
+            lambda: m.get_parameter("nope"),
+            lambda: m.get_parameter("nope.weight"),
+            lambda: m.get_buffer("weight"),
+            lambda: m.get_buffer("nope"),
+            lambda: lib.nn.Sequential(lib.nn.BatchNorm1d(2)).get_buffer("0.running_mean").shape,
+            lambda: lib.nn.Sequential(lib.nn.BatchNorm1d(2)).get_parameter("0.running_mean"),
             lambda: m.train("yes"),
             lambda: m.nothing,
         ):

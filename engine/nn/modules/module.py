@@ -149,24 +149,21 @@ class Module:
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
-        module_path, _, param_name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if not hasattr(mod, param_name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + param_name + "`")
-        param = getattr(mod, param_name)
-        if not isinstance(param, Parameter):
-            raise AttributeError("`" + param_name + "` is not an nn.Parameter")
-        return param
+        return self._get_member(target, lambda mod, name, value: isinstance(value, Parameter), "an nn.Parameter")
 
     def get_buffer(self, target: str) -> Tensor:
-        module_path, _, buffer_name = target.rpartition(".")
+        return self._get_member(target, lambda mod, name, value: name in mod._buffers, "a buffer")
+
+    def _get_member(self, target: str, is_kind, kind: str):
+        """The attribute `target` ("sub.module.name") where is_kind(module, name, value), torch's errors else."""
+        module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
-        if not hasattr(mod, buffer_name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + buffer_name + "`")
-        buffer = getattr(mod, buffer_name)
-        if buffer_name not in mod._buffers:
-            raise AttributeError("`" + buffer_name + "` is not a buffer")
-        return buffer
+        if not hasattr(mod, name):
+            raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
+        value = getattr(mod, name)
+        if not is_kind(mod, name, value):
+            raise AttributeError("`" + name + "` is not " + kind)
+        return value
 
     # ----- attributes -----
 
