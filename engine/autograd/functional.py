@@ -4,6 +4,7 @@ from __future__ import annotations
 from engine import _backend as B
 from engine import budget
 from engine.autograd import enable_grad, grad, grad_mode, set_grad_enabled
+from engine.autograd.gradcheck_jacobians import _as_tuple as _as_tuple_nocheck  # x as a tuple, unchecked
 from engine.errors import (
     TorchAssertionError,
     TorchNotImplementedError,
@@ -20,14 +21,6 @@ def _Tensor():
 
 
 # ----- utility functions (torch's names) -----
-
-
-def _as_tuple_nocheck(x):
-    if isinstance(x, tuple):
-        return x
-    if isinstance(x, list):
-        return tuple(x)
-    return (x,)
 
 
 def _as_tuple(inp, arg_name=None, fn_name=None):
