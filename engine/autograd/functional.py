@@ -456,21 +456,22 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
 
 
 def _scalar_function_outputs(func, inputs, v, create_graph, strict, name):
-    """vhp's and hvp's common start: inputs, v checked, func run and held to one single-element Tensor."""
+    """vhp's and hvp's common start: inputs, v checked, func run and held to one single-element Tensor, and
+    its gradient with a graph (the Jacobian)."""
     is_inputs_tuple, inputs = _preprocess_inputs(inputs, create_graph, name)
     v = _preprocess_v(v, inputs, is_inputs_tuple, create_graph, name, _INPUT_IS)
     is_outputs_tuple, outputs = _call(func, inputs, strict, name)
     _check_single_output(outputs, is_outputs_tuple, name)
-    return is_inputs_tuple, inputs, v, is_outputs_tuple, outputs
+    jac = _autograd_grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict=strict)
+    return is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac
 
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """v^T H of a scalar func at inputs: (func(inputs), vhp)."""
     with enable_grad():
-        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs = _scalar_function_outputs(
+        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _scalar_function_outputs(
             func, inputs, v, create_graph, strict, "vhp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
     return _second_pass(outputs, is_outputs_tuple, (jac, inputs, v), inputs, is_inputs_tuple,
                         strict, create_graph, "double_back")
 
@@ -480,10 +481,8 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     from engine.ops.factory import zeros_like  # noqa: PLC0415
 
     with enable_grad():
-        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs = _scalar_function_outputs(
+        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _scalar_function_outputs(
             func, inputs, v, create_graph, strict, "hvp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
         grad_jac = tuple(zeros_like(inp, requires_grad=True) for inp in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict=strict)
