@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -410,3 +411,18 @@ def test_init_functions_in_place():
     I.sparse_(s, 0.3)
     assert ((s.numpy() == 0).sum(0) >= 3).all()
     assert w.requires_grad and w.is_leaf  # written under no_grad: no graph
+
+
+@pytest.mark.parametrize("fn", ["kaiming_uniform_", "kaiming_normal_"])
+def test_kaiming_on_a_zero_element_tensor_warns_as_torch(fn):
+    """torch's no-op and warning; the engine's warning points at the caller's line."""
+    def run(lib):
+        t = lib.zeros(0, 3)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = getattr(lib.nn.init, fn)(t)
+        return out is t, [(type(w.message).__name__, str(w.message)) for w in caught], caught
+
+    e, t = run(engine), run(torch)
+    assert e[:2] == t[:2] and e[0]
+    assert [w.filename for w in e[2]] == [__file__]
