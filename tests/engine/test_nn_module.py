@@ -182,6 +182,10 @@ def test_setattr_registration_and_errors():
             lambda: m.register_parameter("p", lib.nn.Parameter(lib.ones(2)) * 2),
             lambda: m.register_buffer("b", [1]),
             lambda: m.register_buffer("x.y", None),
+            lambda: m.register_buffer("", None),
+            lambda: m.register_buffer(3, None),
+            lambda: m.register_buffer("weight", None),
+            lambda: m.register_parameter(3, None),
             lambda: m.add_module("c", 3),
             lambda: m.add_module("in_features", lib.nn.ReLU()),
             lambda: setattr(m, "sub", lib.nn.ReLU()),
@@ -220,10 +224,18 @@ def test_assignment_before_init_and_missing_forward():
             def __init__(self):
                 self.w = lib.nn.Parameter(lib.zeros(1))
 
+        class EarlyBuffer(lib.nn.Module):
+            def __init__(self):
+                self.register_buffer("b", None)
+
+        class EarlyParameter(lib.nn.Module):
+            def __init__(self):
+                self.register_parameter("p", None)
+
         class NoForward(lib.nn.Module):
             pass
 
-        out += _errors(Early, lambda: NoForward()(lib.zeros(1)), lambda: lib.nn.Module(3))
+        out += _errors(Early, EarlyBuffer, EarlyParameter, lambda: NoForward()(lib.zeros(1)), lambda: lib.nn.Module(3))
         return out
 
     assert run(engine) == run(torch)
