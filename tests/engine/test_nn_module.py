@@ -278,6 +278,19 @@ def test_forward_hooks():
     assert run(engine) == run(torch)
 
 
+def test_hook_order_with_prepend():
+    def run(lib):
+        m = lib.nn.Identity()
+        order = []
+        for name, prepend in (("a", False), ("b", True), ("c", False), ("d", True)):
+            m.register_forward_pre_hook(lambda mod, args, name=name: order.append("pre " + name), prepend=prepend)
+            m.register_forward_hook(lambda mod, args, out, name=name: order.append("post " + name), prepend=prepend)
+        m(lib.ones(1))
+        return order
+
+    assert run(engine) == run(torch)
+
+
 def test_to_double_float_and_grads_follow():
     m = engine.nn.Linear(2, 3)
     w = m.weight

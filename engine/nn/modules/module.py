@@ -48,6 +48,15 @@ def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
+def _add_hook(hooks, hook, prepend):
+    """hook added to the ordered dict `hooks` (first where prepend); its RemovableHandle."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
 class Module:
     """Base class of every layer and model, as torch.nn.Module."""
 
@@ -253,21 +262,13 @@ class Module:
         """hook(module, args) -> None or new args, called before forward."""
         if with_kwargs:
             raise NotImplementedError("the engine's forward pre-hooks take (module, args) only")
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_pre_hooks, hook, prepend)
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False) -> RemovableHandle:
         """hook(module, args, output) -> None or a new output, called after forward."""
         if with_kwargs or always_call:
             raise NotImplementedError("the engine's forward hooks take (module, args, output) only")
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_hooks, hook, prepend)
 
     # ----- traversal -----
 
