@@ -108,12 +108,7 @@ TOLERANCE = {
 
 # Known gaps, by OpInfo id: the entry's sample test is an expected failure (strict: it fails once the gap is
 # closed, so the line is removed then), with the reason. Every id here is listed in docs/ENGINE.md.
-KNOWN: dict[str, str] = {
-    "nn.functional.pad.reflect": "padding modes other than 'constant' are not implemented yet",
-    "nn.functional.pad.replicate": "padding modes other than 'constant' are not implemented yet",
-    "nn.functional.pad.replicate_negative": "padding modes other than 'constant' are not implemented yet",
-    "nn.functional.pad.circular": "padding modes other than 'constant' are not implemented yet",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _params():
