@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-GROUPS = ("engine", "functional", "service", "batch", "payload", "memory")
+GROUPS = ("perop", "engine", "functional", "service", "batch", "payload", "memory")
 
 
 def parse(argv=None):
