@@ -150,6 +150,20 @@ def test_large_full_sums_bits(n, dt):
     assert bits_equal(engine.from_numpy(a).sum().numpy(), torch.from_numpy(a).sum().numpy())
 
 
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_small_sums_take_the_general_order(dt):
+    """_small_sum (full sums below 64 vectors, in a few NumPy calls) adds as the general cascade does, at every
+    size it takes, and agrees with torch."""
+    w = _torch_sum.VECTOR_BYTES // np.dtype(dt).itemsize
+    rng = np.random.default_rng(7)
+    for n in range(1, 64 * w):
+        a = (rng.standard_normal(n) * rng.choice([1, 1e4, 1e-3], n)).astype(dt)
+        general = _torch_sum._inner_sum(a.reshape(1, n))[0] + a.dtype.type(0)
+        assert bits_equal(_torch_sum._small_sum(a, w) + a.dtype.type(0), general), n
+        if n % 37 == 1:
+            assert bits_equal(engine.from_numpy(a).sum().numpy(), torch.from_numpy(a).sum().numpy()), n
+
+
 def test_sum_of_negative_zeros_and_specials():
     for vals in ([-0.0, -0.0], [-0.0] * 20, [np.inf, 1.0, -np.inf], [np.nan] + [1.0] * 40, [1e38, 1e38, -1e38]):
         a = np.array(vals, np.float32)
