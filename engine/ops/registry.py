@@ -178,7 +178,24 @@ class OpNode(Node):
         route, where torch's promotion rules apply."""
         if type(g) is not Tensor:
             return None
-        raw = g._data
+        out = self._apply_raw(plan, g._data)
+        if out is None:
+            return None
+        make = Tensor._make
+        return [None if r is None else make(r) for r in out]
+
+    def apply_raw(self, raw):
+        """apply(grads=[Tensor(raw)], create_graph=False) over arrays, for run_backward's array loop: each input's
+        gradient as an array (None where it needs none), or None where this node must take the Tensor route
+        (an entry without array formulas, freed saved tensors, another backend, a mixed-dtype operand)."""
+        plan = self.op.vjp_plan
+        if plan is None or self._released or B.xp is not np:
+            return None
+        return self._apply_raw(plan, raw)
+
+    def _apply_raw(self, plan, raw):
+        """_apply_arrays' work on the gradient's array: the input gradients as arrays, conformed (summed to each
+        input's shape, cast to its dtype) as _conform does it, or None for the Tensor route."""
         dt = raw.dtype
         needs, saved, meta = self._needs, self._saved, self._in_meta
         out = []
@@ -204,7 +221,13 @@ class OpNode(Node):
                 if getattr(v, "dtype", dt) != dt:
                     return None
                 args.append(v)
-            out.append(_conform(Tensor._make(fn(raw, *args)), meta[i], True))
+            r = fn(raw, *args)
+            shape, want = meta[i]
+            if r.shape != shape:  # _conform's broadcast sum, on the array
+                r = _SUM_TO[1](r, shape)
+            if r.dtype != want:
+                r = Tensor._make(r).to(D.FROM_NP[want])._data
+            out.append(r)
         return out
 
     def __getattr__(self, name):
@@ -652,6 +675,7 @@ def _fast_call(op):
     the reference: tests/engine/test_array_vjp.py holds the two to the same nodes, values and grads."""
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
+    costs = {}  # _cached_charge's: this entry's costs by operand shapes and dtypes
     saves = op.saves_tensors
     plan = op._plan_every
 
@@ -691,7 +715,7 @@ def _fast_call(op):
                 return op(input)
             d = input._data
             b = _tl.budget
-            bwd = charge(b, op, (d, *vals)) if b is not None else None
+            bwd = _cached_charge(costs, b, op, (d.shape, d.dtype), (d, *vals)) if b is not None else None
             out = op.forward(d, *vals)
             if b is not None:
                 b.track(out)
@@ -727,7 +751,11 @@ def _fast_call(op):
         if check is not None:
             check(a, b, *vals)
         bud = _tl.budget
-        bwd = charge(bud, op, (da, db, *vals)) if bud is not None else None
+        if bud is not None:
+            key = (da.shape, da.dtype, db.shape, db.dtype) if tb is Tensor else (da.shape, da.dtype, tb, db)
+            bwd = _cached_charge(costs, bud, op, key, (da, db, *vals))
+        else:
+            bwd = None
         try:
             out = op.forward(da, db, *vals)
         except EngineError:
@@ -759,6 +787,31 @@ def charge(b, op, vals):
     the operands' widest item size (at least 4 bytes; 8 where the outputs may be indices or the call names a
     dtype), and its flops. Returns what its node's backward will cost, (bytes, flops), which run_backward
     charges before the node runs."""
+    nbytes, flops, largest, bwd = cost_of(op, vals)
+    b.charge(nbytes, flops, op.qualname, largest)
+    return bwd
+
+
+# A fast call's costs by its operands' shapes and dtypes (and a Python scalar operand's type and value): what
+# cost_of reads of them, so a call of the same shapes is charged the same without running the rule again.
+COST_CACHE_ENTRIES = 256
+
+
+def _cached_charge(costs, b, op, key, vals):
+    c = costs.get(key)
+    if c is None:
+        c = cost_of(op, vals)
+        if len(costs) >= COST_CACHE_ENTRIES:
+            costs.clear()
+        costs[key] = c
+    b.charge(c[0], c[1], op.qualname, c[2])
+    return c[3]
+
+
+def cost_of(op, vals):
+    """What charge charges for an entry's call, from its forward's values: (bytes at its peak, flops, its largest
+    output's elements, its backward's (bytes, flops) or None). A function of the operands' shapes, dtypes and
+    Python scalars (a rule reads nothing else of them) and of the attributes."""
     rule = op.rule
     cost = rule.cost(vals) if rule is not None else _default_cost(op, vals)
     isz = 4 if op.differentiable else 8
@@ -779,15 +832,15 @@ def charge(b, op, vals):
             largest = max(largest, n)
     else:
         n_out = largest = _rules.numel(out)
-    b.charge((n_out + cost.temp) * isz, cost.flops, op.qualname, largest)
+    nbytes = (n_out + cost.temp) * isz
     if not op.differentiable:
-        return None
+        return nbytes, cost.flops, largest, None
     n_in = 0
     for i in op.tensor_pos:
         n_in += getattr(vals[i], "size", 1)
     bwd_temp = cost.bwd_temp if cost.bwd_temp is not None else cost.temp + n_out
     bwd_flops = cost.bwd_flops if cost.bwd_flops is not None else 2 * cost.flops
-    return ((n_in + bwd_temp) * isz, bwd_flops)
+    return nbytes, cost.flops, largest, ((n_in + bwd_temp) * isz, bwd_flops)
 
 
 def _default_cost(op, vals):

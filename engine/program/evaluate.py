@@ -1,6 +1,8 @@
 """engine.evaluate: API.md's request document in, its response document out, over the library API."""
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from engine import _backend as B
@@ -37,11 +39,20 @@ def evaluate_json(spec: dict, *, limits: Limits | None = None, cache: PlanCache 
 def _answer(spec, limits, cache, found, encoded, budget):
     limits = limits or DEFAULT_LIMITS
     b = budget if budget is not None else limits.budget()
+    # The cyclic collector is paused for the run: a program's tensors, nodes and edges (several objects an op)
+    # are freed by reference counting when it ends, and the engine makes no cycles; collected mid-run, they
+    # survive into the old generation, whose full collections (the whole process's heap) then cost more than
+    # the program (docs/PERFORMANCE.md). Another thread's pause or resume only brings a collection sooner.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         with active(b):
             return _answer_within(spec, limits, cache, found, encoded)
     finally:
         b.close()
+        if paused:
+            gc.enable()
 
 
 def _answer_within(spec, limits, cache, found, encoded):

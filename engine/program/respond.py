@@ -7,7 +7,7 @@ import orjson
 from engine import _backend as B
 from engine import budget as _budget
 from engine import dtypes as D
-from engine.autograd import AccumulateGrad
+from engine.autograd import AccumulateGrad, Node
 from engine.errors import LimitExceeded
 from engine.printing import format_tensor, format_value
 from engine.program.bind import lookup
@@ -44,7 +44,8 @@ def respond(run, spec, caught):
     for k, n in enumerate(outputs):
         lookup(n, env, ["body", "outputs", k])
     grad_set = set(grads)
-    names = list(dict.fromkeys([*[n for n in run.order if n in set(outputs) or n in grad_set]]))
+    wanted = grad_set.union(outputs)  # (a set built once: inside the comprehension it was quadratic)
+    names = list(dict.fromkeys([n for n in run.order if n in wanted]))
     encode = spec.get("encoding", "json")
     req(encode in ("json", "base64"), "Input should be 'json' or 'base64'", ["body", "encoding"], "enum")
     if run.program is not None:
@@ -166,42 +167,47 @@ def structure(env, names):
 def graph_nodes(env, names):
     """Every grad_fn reachable from the returned tensors, ids in breadth-first order: (id, name, tensor,
     next_functions) each, which response writes out."""
+    # nodes are dict keys themselves (hashed by identity: Node defines no __eq__), tensors by id (Tensor's == is an op)
     owner = {}  # a node's tensor, a leaf's name: the first name bound to it (in-place ops bind a tensor twice)
     leaf_names = {}
     for n, t in env.items():
         if t is None:
             continue
-        if t.grad_fn is not None:
-            owner.setdefault(id(t.grad_fn), n)
+        fn = t.grad_fn
+        if fn is not None:
+            if fn not in owner:
+                owner[fn] = n
         else:
             leaf_names.setdefault(id(t), n)
-    ids: dict[int, int] = {}
+    ids: dict = {}
     nodes = []
-    queue = []
     for n in names:
-        if env[n] is None:
+        t = env[n]
+        if t is None:
             continue
-        fn = env[n].grad_fn
-        if fn is not None and id(fn) not in ids:
-            ids[id(fn)] = len(nodes)
+        fn = t.grad_fn
+        if fn is not None and fn not in ids:
+            ids[fn] = len(nodes)
             nodes.append(fn)
-            queue.append(fn)
     k = 0
-    while k < len(queue):
-        fn = queue[k]
-        k += 1
-        for nxt, _ in fn.next_functions:
-            if nxt is not None and id(nxt) not in ids:
-                ids[id(nxt)] = len(nodes)
+    while k < len(nodes):  # breadth first: `nodes` is the queue
+        for nxt, _ in nodes[k].next_functions:
+            if nxt is not None and nxt not in ids:
+                ids[nxt] = len(nodes)
                 nodes.append(nxt)
-                queue.append(nxt)
+        k += 1
     out = []
+    fixed_names: dict = {}  # a node class's name where it is the class's own (Node.name), by class
     for i, fn in enumerate(nodes):
-        if isinstance(fn, AccumulateGrad):
-            tname = leaf_names.get(id(fn.variable))
-        else:
-            tname = owner.get(id(fn))
-        out.append((i, fn.name(), tname,
-                    tuple((ids[id(nxt)], nr) if nxt is not None else None for nxt, nr in fn.next_functions)))
+        cls = type(fn)
+        nm = fixed_names.get(cls)
+        if nm is None:
+            if cls.name is Node.name:
+                nm = fixed_names[cls] = cls.__name__
+            else:
+                nm = fn.name()
+        tname = leaf_names.get(id(fn.variable)) if cls is AccumulateGrad else owner.get(fn)
+        out.append((i, nm, tname,
+                    tuple([(ids[nxt], nr) if nxt is not None else None for nxt, nr in fn.next_functions])))
     return out
 
