@@ -130,6 +130,9 @@ class Node:
     # subclasses implement: apply(grads: list) -> list of grads aligned with next_functions,
     # release() to free saved tensors, num_outputs.
     num_outputs = 1
+    # _raw(g): apply([Tensor(g)], create_graph=False) on arrays, or None for the Tensor route (the op table's
+    # entries with array formulas give one: engine.ops.registry._make_raw); run_backward's array loop calls it
+    _raw = None
 
     def release(self):
         pass
@@ -251,14 +254,17 @@ def grad_accumulator(t) -> AccumulateGrad:
     return node
 
 
+_NO_EDGE = (None, 0)
+
+
 def edge_of(t):
     """(node, input_nr) for a tensor argument of an op, or (None, 0) for a constant."""
     fn = t.grad_fn
     if fn is not None:
         return (fn, t._output_nr)
-    if t.requires_grad:
+    if t._req:  # (requires_grad's own slot: the property costs a call per edge)
         return (grad_accumulator(t), 0)
-    return (None, 0)
+    return _NO_EDGE
 
 
 # ----- the backward pass -----
@@ -481,7 +487,7 @@ def _as_tensor(g):
 def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
     """run_backward's loop where nothing records (no create_graph), nothing is captured and anomaly mode is off:
     the same steps for the same nodes in the same order with the same buffer sums, but gradients travel between
-    nodes as bare arrays, and an op node with array formulas (OpNode.apply_raw) takes and gives arrays: no
+    nodes as bare arrays, and an op node with array formulas (Node._raw) takes and gives arrays: no
     Tensor is made per gradient. A node with hooks or a retained grad, a custom Function, an entry without
     array formulas gets Tensors, and its outputs go on as the Tensors it gave."""
     heappush, heappop = heapq.heappush, heapq.heappop
@@ -514,10 +520,8 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
             out = [None] * len(node.next_functions)
         else:
             out = None
-            if not hooked and len(grads) == 1:
-                raw_apply = getattr(node, "apply_raw", None)
-                if raw_apply is not None:
-                    out = raw_apply(g0._data if type(g0) is Tensor else g0)
+            if not hooked and len(grads) == 1 and node._raw is not None:
+                out = node._raw(g0._data if type(g0) is Tensor else g0)
             if out is None:  # the node API, on Tensors
                 out = node.apply([_as_tensor(g) for g in grads], False)
         if not retain_graph:

@@ -178,57 +178,11 @@ class OpNode(Node):
         route, where torch's promotion rules apply."""
         if type(g) is not Tensor:
             return None
-        out = self._apply_raw(plan, g._data)
+        out = self._raw(g._data)
         if out is None:
             return None
         make = Tensor._make
         return [None if r is None else make(r) for r in out]
-
-    def apply_raw(self, raw):
-        """apply(grads=[Tensor(raw)], create_graph=False) over arrays, for run_backward's array loop: each input's
-        gradient as an array (None where it needs none), or None where this node must take the Tensor route
-        (an entry without array formulas, freed saved tensors, another backend, a mixed-dtype operand)."""
-        plan = self.op.vjp_plan
-        if plan is None or self._released or B.xp is not np:
-            return None
-        return self._apply_raw(plan, raw)
-
-    def _apply_raw(self, plan, raw):
-        """_apply_arrays' work on the gradient's array: the input gradients as arrays, conformed (summed to each
-        input's shape, cast to its dtype) as _conform does it, or None for the Tensor route."""
-        dt = raw.dtype
-        needs, saved, meta = self._needs, self._saved, self._in_meta
-        out = []
-        for i, (fn, spec) in enumerate(plan):
-            if not needs[i]:
-                out.append(None)
-                continue
-            args = []
-            for kind, name in spec:
-                if kind == 0:
-                    v = saved[name]
-                    if type(v) is Tensor:
-                        if v._vc is not None:
-                            check_saved_version(v, saved.get(("v", name), 0))
-                        v = v._data
-                elif kind == 1:
-                    v = saved[name]
-                    out_nr = 0 if name == "result" else int(name[6:])
-                    if ("out", out_nr) in saved:
-                        check_saved_output(self, out_nr, *saved[("out", out_nr)])
-                else:
-                    v = self._resolve(name)
-                if getattr(v, "dtype", dt) != dt:
-                    return None
-                args.append(v)
-            r = fn(raw, *args)
-            shape, want = meta[i]
-            if r.shape != shape:  # _conform's broadcast sum, on the array
-                r = _SUM_TO[1](r, shape)
-            if r.dtype != want:
-                r = Tensor._make(r).to(D.FROM_NP[want])._data
-            out.append(r)
-        return out
 
     def __getattr__(self, name):
         """torch's grad_fn._saved_<name>: a saved input or output (version-checked, as torch unpacks it), an
@@ -269,6 +223,70 @@ def _conform(g, meta, arrays=False):
     if g._data.dtype != dt:
         g = g.to(D.FROM_NP[dt])
     return g
+
+
+# ----- array backward: an entry's array formulas as one generated function per entry -----
+
+
+def _lazy_raw(node, g):
+    """A node class's `_raw` until first called: generates the entry's (_make_raw), keeps it on the class."""
+    cls = type(node)
+    cls._raw = _make_raw(cls.op)
+    return node._raw(g)
+
+
+def _make_raw(op):
+    """`node._raw(g)`: OpNode.apply(grads=[Tensor(g)], create_graph=False) for an entry with array formulas
+    (OpDef.vjp_plan), over arrays: each input's gradient as an array, summed to its shape and cast to its
+    dtype as _conform does (None where the input needs none), or None where the node must take the Tensor
+    route (freed saved tensors, another backend than NumPy, an operand of another dtype than the gradient's,
+    where torch's promotion applies). Written out per entry, its plan unrolled: the saved values read, their
+    version counters checked, in the order the loop over the plan did (tests/engine/test_array_vjp.py)."""
+    ns = {"Tensor": Tensor, "np": np, "B": B, "check_saved_version": check_saved_version,
+          "check_saved_output": check_saved_output, "SUM_TO": _SUM_TO[1], "D": D}
+    lines = ["def raw(self, g):",
+             "    if self._released or B.xp is not np:",
+             "        return None",
+             "    dt = g.dtype",
+             "    needs = self._needs",
+             "    saved = self._saved",
+             "    meta = self._in_meta"]
+    results = []
+    for i, (fn, spec) in enumerate(op.vjp_plan):
+        ns[f"f{i}"] = fn
+        lines.append(f"    if needs[{i}]:")
+        args = []
+        for j, (kind, name) in enumerate(spec):
+            v = f"v{i}_{j}"
+            if kind == 0:
+                lines += [f"        {v} = saved[{name!r}]",
+                          f"        if type({v}) is Tensor:",
+                          f"            if {v}._vc is not None:",
+                          f"                check_saved_version({v}, saved.get(('v', {name!r}), 0))",
+                          f"            {v} = {v}._data"]
+            elif kind == 1:
+                nr = 0 if name == "result" else int(name[6:])
+                lines += [f"        {v} = saved[{name!r}]",
+                          f"        if ('out', {nr}) in saved:",
+                          f"            check_saved_output(self, {nr}, *saved[('out', {nr})])"]
+            else:
+                lines.append(f"        {v} = self._resolve({name!r})")
+            lines += [f"        if getattr({v}, 'dtype', dt) != dt:",
+                      "            return None"]
+            args.append(v)
+        r = f"r{i}"
+        lines += [f"        {r} = f{i}(g{''.join(', ' + a for a in args)})",
+                  f"        shape, want = meta[{i}]",
+                  f"        if {r}.shape != shape:",
+                  f"            {r} = SUM_TO({r}, shape)",
+                  f"        if {r}.dtype != want:",
+                  f"            {r} = Tensor._make({r}).to(D.FROM_NP[want])._data",
+                  "    else:",
+                  f"        {r} = None"]
+        results.append(r)
+    lines.append(f"    return [{', '.join(results)}]")
+    exec(compile("\n".join(lines) + "\n", f"<array backward of {op.qualname}>", "exec"), ns)  # noqa: S102
+    return ns["raw"]
 
 
 class OpDef:
@@ -367,7 +385,8 @@ class OpDef:
             names = frozenset(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
             for i in f.inputs:
                 this._needs_for[i].append(names)
-        this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
+        this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout,
+                                                            "_raw": _lazy_raw if this.vjp_plan is not None else None})
         this._save_plans = {}
         this._plan_every = this._save_plan([True] * len(this.tensor_params))
         this.nparams = len(this.params)

@@ -60,10 +60,14 @@ def response(run, names, grad_set, encode, caught, fixed=None):
     env = run.env
     n_before = len(caught)
     check_response_size(run, names, grad_set, encode)
+    graph = None
     if fixed is None:
-        rows, nodes = structure(env, names), graph_nodes(env, names)
+        rows = structure(env, names)
         if run.program is not None:
+            nodes = graph_nodes(env, names)
             run.program.fixed = (rows, nodes)
+        else:  # nothing keeps the nodes: the graph's document in one pass (graph_document)
+            graph = graph_document(env, names)
     else:
         rows, nodes = fixed
     wire = encode_array if encode == "json" else wire_b64
@@ -84,7 +88,7 @@ def response(run, names, grad_set, encode, caught, fixed=None):
     if len(tensors) != len(names):  # names bound to null (a grad that is None): null, in their place
         tensors = {n: tensors.get(n) for n in names}
     run.record_warnings(caught[n_before:])
-    return document(tensors, nodes, run.warnings)
+    return document(tensors, nodes, run.warnings) if graph is None else document(tensors, (), run.warnings, graph)
 
 
 # The most bytes one element can take in the response's JSON, by dtype: float32 "-1.1754944e-38,", float64
@@ -138,12 +142,13 @@ def tensor_doc(shape, dn, rq, gf, rg, data, grad, text):
             "grad_fn": gf, "grad": grad, "retains_grad": rg, "repr": text}
 
 
-def document(tensors, nodes, warnings_):
+def document(tensors, nodes, warnings_, graph=None):
+    """The response document; its graph from graph_nodes' nodes, or given as graph_document made it."""
     return {
         "tensors": tensors,
-        "graph": [{"id": i, "name": nm, "tensor": tn, "next_functions": [list(e) if e is not None else None
-                                                                          for e in nf]}
-                  for i, nm, tn, nf in nodes],
+        "graph": graph if graph is not None else [
+            {"id": i, "name": nm, "tensor": tn, "next_functions": [list(e) if e is not None else None for e in nf]}
+            for i, nm, tn, nf in nodes],
         "warnings": warnings_,
         "device": "cpu" if B.xp is np else "cuda",
     }
@@ -211,3 +216,57 @@ def graph_nodes(env, names):
                     tuple([(ids[nxt], nr) if nxt is not None else None for nxt, nr in fn.next_functions])))
     return out
 
+
+
+def graph_document(env, names):
+    """The response's `graph` as document(..., graph_nodes(env, names), ...) writes it, in one pass: each node's
+    next_functions numbered while the breadth-first walk meets them (tests/engine/test_hot_path.py holds the
+    two to each other)."""
+    owner = {}
+    leaf_names = {}
+    for n, t in env.items():
+        if t is None:
+            continue
+        fn = t.grad_fn
+        if fn is not None:
+            if fn not in owner:
+                owner[fn] = n
+        else:
+            leaf_names.setdefault(id(t), n)
+    ids: dict = {}
+    nodes = []
+    for n in names:
+        t = env[n]
+        if t is None:
+            continue
+        fn = t.grad_fn
+        if fn is not None and fn not in ids:
+            ids[fn] = len(nodes)
+            nodes.append(fn)
+    out = []
+    fixed_names: dict = {}
+    k = 0
+    while k < len(nodes):
+        fn = nodes[k]
+        nf = []
+        for nxt, nr in fn.next_functions:
+            if nxt is None:
+                nf.append(None)
+                continue
+            i = ids.get(nxt)
+            if i is None:
+                i = ids[nxt] = len(nodes)
+                nodes.append(nxt)
+            nf.append([i, nr])
+        cls = type(fn)
+        nm = fixed_names.get(cls)
+        if nm is None:
+            if cls.name is Node.name:
+                nm = fixed_names[cls] = cls.__name__
+            else:
+                nm = fn.name()
+        out.append({"id": k, "name": nm,
+                    "tensor": leaf_names.get(id(fn.variable)) if cls is AccumulateGrad else owner.get(fn),
+                    "next_functions": nf})
+        k += 1
+    return out

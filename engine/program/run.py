@@ -9,6 +9,7 @@ import numpy as np
 
 from engine import budget as _budget
 from engine.autograd import grad_mode, run_backward, set_detect_anomaly
+from engine.catalog import OPS
 from engine.errors import (
     EngineError,
     LimitExceeded,
@@ -19,7 +20,7 @@ from engine.errors import (
 )
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
-from engine.program.bind import binder, convert, lookup, op_function
+from engine.program.bind import _BINDERS, binder, convert, lookup, op_function
 from engine.program.shapes import bound_reads_values, output_bound
 from engine.program.wire import (
     BACKWARD_FIELDS,
@@ -258,7 +259,7 @@ def run_op(run, op, loc, caught, retain):
         names = _check_names(run, op, name, loc)
     if type(opname) is not str and not isinstance(opname, str):
         raise RequestError("Input should be a valid string", [*loc, "op"], "string_type")
-    fn = op_function(opname, run)
+    fn = (run.functions.get(opname) if run.functions else None) or OPS.get(opname) or op_function(opname, run)
     if fn is None:
         raise RequestError(f"unknown op {opname!r}; GET /v1/ops lists the ops", [*loc, "op"])
     args_in = op.get("args", _NO_ARGS)
@@ -267,10 +268,10 @@ def run_op(run, op, loc, caught, retain):
         raise RequestError("Input should be a valid list", [*loc, "args"], "list_type")
     if type(kwargs_in) is not dict and not isinstance(kwargs_in, dict):
         raise RequestError("Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
-    sig = binder(fn)
-    args = _bind_args(args_in, sig.positional, sig.var_kind, env, loc)
+    sig = _BINDERS.get(fn) or binder(fn)
+    args = _bind_args(args_in, sig.positional, sig.var_kind, env, loc) if args_in else []
     kwargs = {k: convert(v, sig.kind_of(name=k), env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()} \
-        if kwargs_in else {}
+        if kwargs_in else _NO_KWARGS
     bound = output_bound(opname, args, kwargs)
     lim = run.limits
     if bound > lim.max_tensor_elements or run.total + bound > lim.max_total_elements:
@@ -287,7 +288,7 @@ def run_op(run, op, loc, caught, retain):
     grad_mode.enabled = prev and not no_grad
     try:
         if run.traces is None:
-            out = fn(*args, **kwargs)
+            out = fn(*args, **kwargs) if kwargs else fn(*args)
         else:
             with trace() as log:
                 out = fn(*args, **kwargs)

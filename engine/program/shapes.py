@@ -320,6 +320,12 @@ def output_bound(op, args, kwargs) -> int:
     first = shapes[0]
     if len(shapes) == 1:
         return numel(first)
+    if len(shapes) == 2:  # the commonest: a binary op (what the general case below gives for two shapes)
+        second = shapes[1]
+        if second == first or not second:
+            return numel(first)
+        if not first:
+            return numel(second)
     if all(s == first or not s for s in shapes):  # one shape (0-d operands broadcast to anything)
         return numel(first) if first else max(numel(s) for s in shapes)
     return max(numel(bshape(shapes)), max(numel(s) for s in shapes))
