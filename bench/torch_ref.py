@@ -3,7 +3,8 @@ response document (parse, torch calls, repr, the graph walk).
 
 A plain implementation of the service's API over torch, what `engine.evaluate`'s per-op cost is compared with
 (issue 21). It is the tests' oracle (tests/torch_reference.py) copied, so that bench/ does not import tests/:
-the same semantics (warnings recorded per op, as torch's TORCH_WARN_ONCE needs), nothing tuned for speed.
+the same semantics (warnings recorded per op, as torch's TORCH_WARN_ONCE needs), nothing tuned for speed. An
+`expression` is read into its ops by engine.expression (the protocol's parse: text to ops, nothing computed).
 """
 from __future__ import annotations
 
@@ -134,6 +135,10 @@ def _index(v, env):
 
 
 def evaluate(spec: dict) -> dict:
+    if spec.get("expression") is not None:  # the ops an expression means: its parse is the protocol's (API.md)
+        from engine.expression import expand  # noqa: PLC0415 - parsing text into ops, no computation
+
+        spec = expand(spec, 1 << 20)
     env, order, kinds = {}, [], {}
     seen_once = set()
     out_warnings = []

@@ -106,6 +106,7 @@ def _evaluate(spec, limits, cache=None, key=None, lowering=False):
                 return out  # not now: the next document of this structure tries again
         elif run.total > LOWER_MAX_ELEMENTS or len(program.steps) > LOWER_MAX_OPS:
             program.lowered = False  # never tried: see LOWER_MAX_ELEMENTS
+            program.notes["declined"] = "over LOWER_MAX_ELEMENTS or LOWER_MAX_OPS"
         cache.store(key, program, replace=lowering)
     return out
 
@@ -115,6 +116,7 @@ def _lower(run, limits, bud):
     charged to the request first; None where the request cannot afford it now. The checks charge a budget
     of their own, so that they are not counted twice."""
     if run.program.stateful:
+        run.program.notes["declined"] = "an op changes tensors or autograd state (run.STATEFUL)"
         return False
     peak, flops = run.program.cost
     try:

@@ -21,7 +21,9 @@ tests/engine/test_lower.py holds lowered replays to the full path.
 from __future__ import annotations
 
 import heapq
+import inspect
 import itertools
+import sys
 
 import numpy as np
 
@@ -51,7 +53,13 @@ class _NotLowerable(Exception):
 
 def _need(cond):
     if not cond:
-        raise _NotLowerable
+        raise _NotLowerable(sys._getframe(1).f_lineno)  # where it declined: lower.declined() says why
+
+
+def declined(program) -> str | None:
+    """Why a Program did not lower (for the benchmarks and docs): the check that failed, as a line of this
+    module's source, or what else stopped it; None where it lowered or has not tried."""
+    return program.notes.get("declined")
 
 
 _CONSTANT_TYPES = (type(None), bool, int, float, str)
@@ -95,7 +103,9 @@ def lower(program, run, traces) -> Lowered | None:
     traces: per step, the registry trace its function call left."""
     try:
         return _Lowering(program, run, traces).build()
-    except _NotLowerable:
+    except _NotLowerable as e:
+        line = e.args[0] if e.args else 0
+        program.notes["declined"] = f"lower.py:{line}: {_SOURCE[line - 1].strip() if 0 < line <= len(_SOURCE) else ''}"
         return None
 
 
@@ -305,3 +315,6 @@ class _Lowering:
             _need(r.dtype == want)
             out.append(name)
         return out
+
+
+_SOURCE = inspect.getsource(sys.modules[__name__]).splitlines()

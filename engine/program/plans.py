@@ -230,7 +230,9 @@ class PlanCache:
             programs = self._programs
             if key in programs:
                 if replace:  # the same structure, lowered now: what the caller noted of it stays
-                    program.notes = programs[key].notes
+                    notes = programs[key].notes
+                    notes.update(program.notes)  # (and what lowering noted: lower.declined)
+                    program.notes = notes
                     programs[key] = program
                 return
             while programs and (len(programs) >= self.max_entries or self._bytes + size > self.max_bytes):
@@ -278,11 +280,13 @@ def lowered_checked(run, full_path):
             twin, arrays = other_values(run.spec, k)
             full = encode(full_path(twin))
             if encode(program._run_lowered(twin, arrays)) != full:
+                program.notes["declined"] = "its response at other leaf values differed from the full path's"
                 return False
             if low.writer is not None and program._run_lowered(twin, arrays, encoded=True) != full:
                 low.writer = None
         return low
-    except Exception:  # noqa: BLE001 - lowering is an optimization: the Program's own replay stays
+    except Exception as e:  # noqa: BLE001 - lowering is an optimization: the Program's own replay stays
+        program.notes["declined"] = f"lowering raised {type(e).__name__}: {e}"[:200]
         return False
 
 
