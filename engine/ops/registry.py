@@ -50,8 +50,8 @@ _trace_lock = threading.Lock()
 class trace:
     """`with trace() as log:` appends (entry, args, forward operands, attrs, output) to log for every entry
     this thread applies meanwhile: for each node recorded (_record, the unrolled call), and for each
-    single-output application that records none (no input needs a grad, or grad mode is off), so that a
-    caller can tell which entries a function of the catalog ran, on what."""
+    application that records none (no input needs a grad, or grad mode is off; the output a tuple where the
+    entry has several), so that a caller can tell which entries a function of the catalog ran, on what."""
 
     def __enter__(self):
         global _tracing
@@ -474,7 +474,10 @@ class OpDef:
                 if _tracing:  # an output that needs no grad: traced all the same (a constant of the program)
                     _traced(self, args, arrays, self.default_attrs, t)
                 return t
-            return tuple(Tensor._make(o) for o in out)
+            res = tuple(Tensor._make(o) for o in out)
+            if _tracing:
+                _traced(self, args, arrays, self.default_attrs, res)
+            return res
         params = self.params
         if kwargs or len(args) != len(params):
             vals = list(args)
@@ -518,7 +521,10 @@ class OpDef:
                 if _tracing:
                     _traced(self, tensors, arrays, {p: vals[i] for i, p in self.attr_pos}, t)
                 return t
-            return tuple(Tensor._make(o) for o in out)
+            res = tuple(Tensor._make(o) for o in out)
+            if _tracing:
+                _traced(self, tensors, arrays, {p: vals[i] for i, p in self.attr_pos}, res)
+            return res
         attrs = {p: vals[i] for i, p in self.attr_pos} if self.attr_pos else _EMPTY
         return self._record(tensors, arrays, attrs, out, bwd)
 

@@ -13,7 +13,7 @@ from engine.program import functions
 from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
 from engine.program.plans import LOWER_MAX_ELEMENTS, LOWER_MAX_OPS, PlanCache, Program, lowered_checked
 from engine.program.respond import encode, respond
-from engine.program.run import Evaluating, Run, build_leaves, run_backward_section, run_ops
+from engine.program.run import Evaluating, Run, build_leaves, drew_random, run_backward_section, run_ops
 from engine.program.wire import TOP_FIELDS, check_fields, req
 
 
@@ -97,6 +97,8 @@ def _evaluate(spec, limits, cache=None, key=None, lowering=False):
         run_ops(run, spec, caught)
         run_backward_section(run, spec, caught)
         out = respond(run, spec, caught)
+        if lowering and drew_random():
+            run.program.notes["random"] = True  # the request's stream: a lowered replay would not set it up
     if key is not None:
         program = run.program
         program.cost = (bud.peak, bud.used_flops - flops0)

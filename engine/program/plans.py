@@ -116,7 +116,8 @@ class Program:
             # formulas give for a 0-d array anyway (NumPy's scalar arithmetic: ~1.5 us less for the seed).
             # That holds for ufuncs and + - * /, not for `**`: on a scalar it is libm's pow, on an array
             # NumPy's (other roundings at some values); array formulas call np.power, never `**`.
-            xs = [d.type(a) if type(a) is float else np.array(a, d) for a, d in zip(arrays, low.leaf_np)]
+            scalars = low.scalar_leaves
+            xs = [d.type(a) if scalars and type(a) is float else np.array(a, d) for a, d in zip(arrays, low.leaf_np)]
             data, grads = low.fn(*xs)
         if encoded and low.writer is not None:
             return low.writer.write(data, grads)
@@ -292,8 +293,10 @@ def lowered_checked(run, full_path):
 
 # How lowered_checked moves a document's leaf values for its checks: floats, ints, bools. Two moves, so that a
 # constant a function derived from values (a sign, a magnitude, a maximum) differs under one of them.
-MOVES = ((lambda a: a * -0.75 + 0.3125, lambda a: a + 1, lambda a: ~a),
-          (lambda a: a * 1.5 + 0.75, lambda a: a * 2 - 3, lambda a: ~a))
+# Integers are often indices (a class target, a gather's positions): they are moved among their own values (rolled,
+# reversed), so that the moved document stays a valid one.
+MOVES = ((lambda a: a * -0.75 + 0.3125, lambda a: np.roll(a.reshape(-1), 1).reshape(a.shape), lambda a: ~a),
+         (lambda a: a * 1.5 + 0.75, lambda a: a.reshape(-1)[::-1].reshape(a.shape), lambda a: ~a))
 
 
 def other_values(spec, k=0):

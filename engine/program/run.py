@@ -18,9 +18,11 @@ from engine.errors import (
     TorchRuntimeError,
     TorchTypeError,
 )
+from engine.ops import factory as _factory
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
 from engine.program.bind import _BINDERS, binder, convert, lookup, op_function
+from engine.program.glue import watch
 from engine.program.shapes import bound_reads_values, output_bound
 from engine.program.wire import (
     BACKWARD_FIELDS,
@@ -73,6 +75,7 @@ class Run:
         self.program = None  # a plans.Program filled in as the run goes, where a PlanCache asked for it
         self.functions: dict = {}  # the request's custom Functions by name (engine.program.functions)
         self.traces: list | None = None  # per op, the entries its function ran (registry.trace), to lower
+        self.glue: set = set()  # and the code that ran between them (engine.program.glue.watch)
 
     def count(self, n, loc):
         lim = self.limits
@@ -141,6 +144,11 @@ class Evaluating:
         self.cw.__exit__(None, None, None)
         grad_mode.enabled = self.prev
         return False
+
+
+def drew_random() -> bool:
+    """Whether the running request's random stream has been drawn from (inside Evaluating)."""
+    return type(_factory._generator.req) is np.random.Generator
 
 
 def request_seed(spec):
@@ -289,10 +297,11 @@ def run_op(run, op, loc, caught, retain):
     try:
         if run.traces is None:
             out = fn(*args, **kwargs) if kwargs else fn(*args)
-        else:
-            with trace() as log:
+        else:  # the lowering run: the entries the op applied, and the code it ran between them (glue.watch)
+            with trace() as log, watch() as codes:
                 out = fn(*args, **kwargs)
             run.traces.append(log)
+            run.glue |= codes
     except EngineError as e:
         e.loc = loc
         raise
