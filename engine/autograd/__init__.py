@@ -387,7 +387,9 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     bud = _budget._local.budget
     prev_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
-    if captures is None and accumulate and not create_graph and not anomaly.enabled:
+    # the array loop drops tangents (arrays carry none): not while a forward-AD level is entered (OpNode.apply's own
+    # array route steps aside then too)
+    if captures is None and accumulate and not create_graph and not anomaly.enabled and not _fw_levels:
         try:
             _run_arrays(ready, buffers, deps, tie, bud, retain_graph)
         finally:

@@ -92,6 +92,34 @@ def test_a_leaf_grad_taken_by_the_array_loop_is_its_own():
     assert b.grad.tolist() == [2.0, 2.0]
 
 
+def test_the_array_loop_steps_aside_under_a_forward_ad_level():
+    """Inside a dual level, backward's gradients carry tangents where the saved tensors have them (torch's
+    formulas run on duals): the array loop, whose arrays carry none, must not take such a pass. A tensor hook
+    sees each gradient's tangent as torch's does."""
+    import torch  # noqa: PLC0415 - the oracle
+    import torch.autograd.forward_ad as tfw  # noqa: PLC0415
+
+    from engine.autograd import forward_ad as efw  # noqa: PLC0415
+
+    def seen_tangents(lib, fw):
+        w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        seen = []
+        with fw.dual_level():
+            x = fw.make_dual(lib.tensor([0.5, -1.0, 0.25]), lib.tensor([1.0, 0.5, -1.0]))
+            z = (x * w).tanh()
+            z.register_hook(lambda g: seen.append(fw.unpack_dual(g).tangent))
+            u = (z * x).sin()
+            u.register_hook(lambda g: seen.append(fw.unpack_dual(g).tangent))
+            u.sum().backward()
+        return [None if t is None else np.asarray(t.tolist()) for t in seen]
+
+    ours, theirs = seen_tangents(engine, efw), seen_tangents(torch, tfw)
+    assert [t is None for t in ours] == [t is None for t in theirs] and any(t is not None for t in theirs)
+    for a, b in zip(ours, theirs):
+        if b is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
 def test_a_cached_cost_is_charged_every_call():
     """The fast calls keep an entry's cost by operand shapes: a second call of the same shapes charges the same
     flops again, and a limit is met on the call that passes it, cached or not."""
