@@ -121,8 +121,13 @@ def _lower(run, limits, bud):
         run.program.notes["declined"] = "an op changes tensors or autograd state (run.STATEFUL)"
         return False
     peak, flops = run.program.cost
+    # the lowered function is one call that cannot be stopped midway: it may cost no more than one op may
+    if flops > limits.op_max_flops:
+        run.program.notes["declined"] = "its cost passes op_max_flops (one uninterruptible call)"
+        return False
     try:
-        bud.charge(2 * peak, 4 * flops, "lowering the program")
+        for _ in range(4):  # two full runs and two lowered ones, each of the recording's cost
+            bud.charge(2 * peak, flops, "lowering the program")
     except (Spill, LimitExceeded, ProcessBusy):
         return None
     with active(limits.budget(deadline=bud.deadline)):

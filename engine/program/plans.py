@@ -109,7 +109,11 @@ class Program:
         low = self.lowered
         bud = _budget.current()
         if bud is not None:  # the recorded run's cost, at once: the same entries on the same shapes
-            bud.charge(self.cost[0], self.cost[1], "the program")
+            flops = self.cost[1]
+            if flops > bud.op_max_flops or flops > bud.spill_op_flops:
+                # one uninterruptible call of more than one op may cost here: the Program's replay, op by op
+                raise Diverged
+            bud.charge(self.cost[0], flops, "the program")
         # no random stream to set up: a lowered program draws no random numbers (its ops have array formulas)
         with np.errstate(all="ignore"):
             # as make_tensor converts a leaf's data; a float leaf as a NumPy scalar of its dtype, what the
