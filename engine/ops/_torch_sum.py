@@ -75,15 +75,15 @@ def _cascade(rows):
     g = 1 << max(4, _ceil_log2(s) // 4)
     tail = rows.shape[1:]
     n0 = s // g
-    acc0 = _seq(rows[n0 * g:])
     if n0 == 0:
-        return acc0
+        return _seq(rows)
     chunks = _seq(rows[: n0 * g].reshape((n0, g) + tail), 1)
     n1 = n0 // g
     acc1 = _seq(chunks[n1 * g:])
-    l1 = _seq(chunks[: n1 * g].reshape((n1, g) + tail), 1) if n1 else chunks[:0]
     if n1 == 0:  # the upper levels hold zeros: adding them changes nothing but a -0 (restored by the caller)
-        return acc1 if n0 * g == s else acc0 + acc1
+        return acc1 if n0 * g == s else _seq(rows[n0 * g:]) + acc1
+    acc0 = _seq(rows[n0 * g:])
+    l1 = _seq(chunks[: n1 * g].reshape((n1, g) + tail), 1)
     n2 = n1 // g
     acc2 = _seq(l1[n2 * g:])
     l2 = _seq(l1[: n2 * g].reshape((n2, g) + tail), 1) if n2 else l1[:0]
@@ -121,6 +121,12 @@ def _outer_sum(x):
     b, n, m = x.shape
     w = VECTOR_BYTES // x.dtype.itemsize
     j1 = (m // (4 * w)) * 4 * w if m >= w else (m // 4) * 4
+    if b == 1:  # a leading axis (a bias's gradient): the same steps on the 2-D rows, no transposed view
+        rows = x.reshape(n, m)
+        if j1 == m:
+            return _cascade(rows).reshape(1, m)
+        if j1 == 0:
+            return _row_sum(rows).reshape(1, m)
     rows = x.transpose(1, 0, 2)  # (size0, B, size1)
     out = np.empty((b, m), x.dtype)
     if j1:
