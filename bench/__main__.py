@@ -5,6 +5,7 @@ python -m bench --quick          fewer rounds, shorter load runs (about 4.5 minu
 python -m bench --groups engine,payload --only scalar,mlp
 python -m bench --groups functional   Jacobians and Hessians against torch, vectorize off and on
 python -m bench --groups batch        POST /v1/evaluate/batch vs the same documents as separate requests
+python -m bench --groups programs     the program corpus (bench/programs/): uncached, cached, torch reference
 python -m bench --json out.json  also write the raw figures
 """
 
@@ -16,7 +17,7 @@ import os
 import sys
 import time
 
-GROUPS = ("perop", "engine", "functional", "service", "batch", "payload", "memory")
+GROUPS = ("perop", "programs", "engine", "functional", "service", "batch", "payload", "memory")
 
 
 def parse(argv=None):
