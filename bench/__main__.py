@@ -27,7 +27,8 @@ def parse(argv=None):
     p.add_argument("--quick", action="store_true", help="a fast subset: 3 rounds, short load runs")
     p.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}")
     p.add_argument(
-        "--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate,plan)"
+        "--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate,plan), "
+        "or corpus programs for the programs group (names or numbers: seed,07)"
     )
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per row (default 7, quick 3)")
     p.add_argument(

@@ -59,7 +59,7 @@ def run(args) -> tuple[str, dict]:
     rows, notes, results = [], [], {}
     lowered_n = 0
     r_unc, r_cac = [], []
-    for name, doc in load():
+    for name, doc in load(tuple(args.only)):  # --only: program names or numbers (all by default)
         low, why = _lowered(E, orjson.dumps(doc))
         lowered_n += low
         s = measure(columns(E, torch_evaluate, doc), rounds=rounds, target=target)
