@@ -24,7 +24,7 @@ def _lowered(E, body) -> tuple[bool, str]:
         E.evaluate(orjson.loads(body), cache=cache)
     programs = list(cache._programs.values())
     if not programs:
-        return False, "not cached"
+        return False, "not cached (a document's custom Functions are its own: engine.evaluate never replays them)"
     p = programs[-1]
     if p.lowered:
         return True, ""
