@@ -35,7 +35,8 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.autograd import AccumulateGrad, _store_retained, dependencies, grad_mode
+from engine.autograd import AccumulateGrad, dependencies, grad_mode
+from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
 from engine.printing import value_repr
 from engine.program.glue import first_value_read, watch
@@ -89,6 +90,13 @@ def _plain(v) -> bool:
     if isinstance(v, slice):
         return _plain(v.start) and _plain(v.stop) and _plain(v.step)
     return False
+
+
+def _only_retains(hk) -> bool:
+    """A node's hooks (engine.autograd.hooks.NodeHooks) hold nothing but retain_grad captures: no tensor hook, pre-,
+    post- or post-accumulate hook, whose code a lowered function would not run."""
+    return hk is None or (not any(hooks for _ref, _nr, hooks in hk.tensor_pre) and not hk.pre and not hk.post
+                          and not hk.post_acc)
 
 
 def _same(a, b) -> bool:
@@ -339,14 +347,14 @@ class _Lowering:
         buffers[node][nr0] = g0
         deps, order = dependencies([node])  # run_backward's own count
         for n in order:
-            _need(not n._pre_hooks and not n._hooks)
+            _need(_only_retains(n._hooks))
             _need(type(n) is AccumulateGrad or id(n) in self.ops)
         tie = itertools.count()
         ready = [(-node._seq, next(tie), node)]
         while ready:
             node = heapq.heappop(ready)[2]
             grads = buffers.pop(node, None) or [None] * node.num_outputs
-            if node._retained:
+            if node._hooks is not None and node._hooks.retains:
                 self.retained(node, grads)
             if type(node) is AccumulateGrad:
                 if grads[0] is not None:
@@ -389,7 +397,8 @@ class _Lowering:
         """_store_retained for a node whose outputs retain their grad: run on Tensors of the walk's arrays under
         the op trace (a copy, or a sum with an earlier pass's), the result's array bound to the tensor."""
         self.elementwise = False
-        for nr, ref in node._retained.items():
+        retains = node._hooks.retains
+        for nr, ref in retains.items():
             t = ref()
             if t is None or grads[nr] is None:
                 continue
@@ -399,7 +408,7 @@ class _Lowering:
             gs = [None] * len(grads)
             gs[nr] = Tensor._make(self.val[grads[nr]])
             try:
-                self.traced(lambda n=node, g=gs: _store_retained(n, g, False), note="retain_grad")
+                self.traced(lambda r={nr: ref}, g=gs: _store_retained(r, g, False), note="retain_grad")
                 got = t._grad
             finally:
                 t._grad = before

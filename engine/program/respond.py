@@ -210,8 +210,8 @@ def graph_nodes(env, names):
             if cls.name is Node.name:
                 nm = fixed_names[cls] = cls.__name__
             else:
-                nm = fn.name()
-        tname = leaf_names.get(id(fn.variable)) if cls is AccumulateGrad else owner.get(fn)
+                nm = fn.name().rsplit("::", 1)[-1]  # the wire's names: AccumulateGrad, CopySlices
+        tname = leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn)
         out.append((i, nm, tname,
                     tuple([(ids[nxt], nr) if nxt is not None else None for nxt, nr in fn.next_functions])))
     return out
@@ -264,9 +264,9 @@ def graph_document(env, names):
             if cls.name is Node.name:
                 nm = fixed_names[cls] = cls.__name__
             else:
-                nm = fn.name()
+                nm = fn.name().rsplit("::", 1)[-1]  # the wire's names: AccumulateGrad, CopySlices
         out.append({"id": k, "name": nm,
-                    "tensor": leaf_names.get(id(fn.variable)) if cls is AccumulateGrad else owner.get(fn),
+                    "tensor": leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn),
                     "next_functions": nf})
         k += 1
     return out

@@ -120,6 +120,36 @@ def test_the_array_loop_steps_aside_under_a_forward_ad_level():
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+def test_the_array_loop_unpacks_saved_tensors_once_as_torch():
+    """Saved through saved_tensors_hooks, a node's saved tensors are unpacked once each per call (div's `other` feeds
+    both of its formulas): the generated array backward steps aside for such a node (OpNode.apply unpacks them),
+    and the hooks are called as torch calls them, with the same gradients."""
+    import torch  # noqa: PLC0415 - the oracle
+
+    def run(lib):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = lib.tensor([0.5, -1.0, 4.0], requires_grad=True)
+        calls = []
+
+        def pack(t):
+            calls.append("pack")
+            return t
+
+        def unpack(t):
+            calls.append("unpack")
+            return t
+
+        with lib.autograd.graph.saved_tensors_hooks(pack, unpack):
+            z = (x / y).sin()
+        z.sum().backward()
+        return calls, np.asarray(x.grad.tolist()), np.asarray(y.grad.tolist())
+
+    ours, theirs = run(engine), run(torch)
+    assert ours[0] == theirs[0]
+    for a, b in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def test_a_cached_cost_is_charged_every_call():
     """The fast calls keep an entry's cost by operand shapes: a second call of the same shapes charges the same
     flops again, and a limit is met on the call that passes it, cached or not."""
