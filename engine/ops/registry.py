@@ -32,6 +32,14 @@ from engine.autograd.views import mark_views
 from engine.errors import EngineError, TorchRuntimeError
 from engine.ops import rules as _rules
 from engine.ops._util import broadcast_shapes
+from engine.ops.saved import (  # noqa: F401 - moved to engine.ops.saved, re-exported: importers name this module
+    _unpack_other,
+    anomaly_hint,
+    check_saved_output,
+    check_saved_version,
+    friendly_name,
+    version_error,
+)
 from engine.tensor import Tensor
 
 REGISTRY: dict[str, OpDef] = {}  # "mul.Tensor" -> entry
@@ -220,16 +228,6 @@ class OpNode(Node):
                 value = self._resolve(key)
                 return tuple(value) if key.endswith("_shape") else value
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
-
-
-def _unpack_other(node, name, v):
-    """A saved input that is not a plain Tensor: a packed one (its unpack hook runs; no version check, as torch
-    has none through hooks), a Tensor subclass (a Parameter: version-checked as any tensor), or a number."""
-    if type(v) is _graph.Packed:
-        return v.unpack(node)
-    if isinstance(v, Tensor) and v._vc is not None:
-        check_saved_version(v, node._saved.get(("v", name), 0))
-    return v
 
 
 def _unpack_output(node, arr, nr):
@@ -689,60 +687,6 @@ class _ViewOpDef(OpDef):
         out = OpDef.__call__(self, *args, **kwargs)
         mark_views(out if isinstance(out, tuple | list) else (out,), src, self.view == "multi", grad_mode.enabled)
         return out
-
-
-# ----- saved tensors: what backward reads was not modified in place since it was saved -----
-
-
-def _type_desc(t):
-    return t.type() + " [" + ", ".join(str(s) for s in t._data.shape) + "]"
-
-
-# Nodes torch writes by hand in C++: its messages name them with their namespace
-_CPP_NODES = frozenset(("CopySlices", "CopyBackwards", "AccumulateGrad", "DelayedError", "NotImplemented", "Error"))
-
-
-def friendly_name(fn) -> str:
-    """A node's name as torch 2.13's messages print it: MulBackward0 -> Mul, CopySlices ->
-    torch::autograd::CopySlices."""
-    name = fn.name()
-    if name in _CPP_NODES:
-        return "torch::autograd::" + name
-    return re.sub(r"Backward\d*$", "", name)
-
-
-def version_error(t, current, expected, fn=None, output_nr=0):
-    where = f", which is output {output_nr} of {friendly_name(fn)}," if fn is not None else ""
-    return TorchRuntimeError(
-        "one of the variables needed for gradient computation has been modified by an inplace operation: "
-        f"[{_type_desc(t)}]{where} is at version {current}; expected version {expected} instead. "
-        + anomaly_hint())
-
-
-def anomaly_hint():
-    from engine.autograd import anomaly_enabled  # noqa: PLC0415
-
-    if anomaly_enabled():
-        return ("Hint: the backtrace further above shows the operation that failed to compute its gradient. The "
-                "variable in question was changed in there or anywhere later. Good luck!")
-    return ("Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
-            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
-
-
-def check_saved_version(t, expected):
-    cur = t._vc.version
-    if cur != expected:
-        raise version_error(t, cur, expected, t.grad_fn, t._output_nr)
-
-
-def check_saved_output(node, nr, storage, expected, ref):
-    """An output this node saved (its values, in `storage`) was not changed in place since."""
-    cur = storage.version
-    if cur != expected:  # named by the node that saved it, as torch names a saved output
-        t = ref()
-        if t is None:
-            t = _unpack_output(node, node._saved["result" if nr == 0 else f"result{nr}"], nr)
-        raise version_error(t, cur, expected, node, nr)
 
 
 _ALL_NEED = ((True,), (True, True))
