@@ -32,6 +32,7 @@ from engine.autograd.views import mark_views
 from engine.errors import EngineError, TorchRuntimeError
 from engine.ops import rules as _rules
 from engine.ops._util import broadcast_shapes
+from engine.ops.array_vjp import _lazy_raw, _make_raw  # noqa: F401 - moved, re-exported
 from engine.ops.saved import (  # noqa: F401 - moved to engine.ops.saved, re-exported: importers name this module
     _unpack_other,
     anomaly_hint,
@@ -255,78 +256,6 @@ def _conform(g, meta, arrays=False):
     if g._data.dtype != dt:
         g = g.to(D.FROM_NP[dt])
     return g
-
-
-# ----- array backward: an entry's array formulas as one generated function per entry -----
-
-
-def _lazy_raw(node, g):
-    """A node class's `_raw` until first called: generates the entry's (_make_raw), keeps it on the class."""
-    cls = type(node)
-    cls._raw = _make_raw(cls.op)
-    return node._raw(g)
-
-
-def _make_raw(op):
-    """`node._raw(g)`: OpNode.apply(grads=[Tensor(g)], create_graph=False) for an entry with array formulas
-    (OpDef.vjp_plan), over arrays: each input's gradient as an array, summed to its shape and cast to its
-    dtype as _conform does (None where the input needs none), or None where the node must take the Tensor
-    route (freed saved tensors, another backend than NumPy, an operand of another dtype than the gradient's,
-    where torch's promotion applies). Written out per entry, its plan unrolled: the saved values read, their
-    version counters checked, in the order the loop over the plan did (tests/engine/test_array_vjp.py)."""
-    ns = {"Tensor": Tensor, "np": np, "B": B, "check_saved_version": check_saved_version,
-          "check_saved_output": check_saved_output, "SUM_TO": _SUM_TO[1], "D": D, "unpack_other": _unpack_other,
-          "Packed": _graph.Packed, "PackedSaved": _PackedSaved}
-    lines = ["def raw(self, g):",
-             "    # saved through hooks: OpNode.apply unpacks each saved tensor once a call (graph.apply_unpacked)",
-             "    if self._released or B.xp is not np or type(self._saved) is PackedSaved:",
-             "        return None",
-             "    dt = g.dtype",
-             "    needs = self._needs",
-             "    saved = self._saved",
-             "    meta = self._in_meta"]
-    results = []
-    for i, (fn, spec) in enumerate(op.vjp_plan):
-        ns[f"f{i}"] = fn
-        lines.append(f"    if needs[{i}]:")
-        args = []
-        for j, (kind, name) in enumerate(spec):
-            v = f"v{i}_{j}"
-            if kind == 0:
-                lines += [f"        {v} = saved[{name!r}]",
-                          f"        if type({v}) is Tensor:",
-                          f"            if {v}._vc is not None:",
-                          f"                check_saved_version({v}, saved.get(('v', {name!r}), 0))",
-                          f"            {v} = {v}._data",
-                          "        else:  # a Parameter, a packed tensor (engine.autograd.graph), a number",
-                          f"            {v} = unpack_other(self, {name!r}, {v})",
-                          f"            if isinstance({v}, Tensor):",
-                          f"                {v} = {v}._data"]
-            elif kind == 1:
-                nr = 0 if name == "result" else int(name[6:])
-                lines += [f"        {v} = saved[{name!r}]",
-                          f"        if type({v}) is Packed:",
-                          f"            {v} = {v}.unpack(self)._data",
-                          f"        elif ('out', {nr}) in saved:",
-                          f"            check_saved_output(self, {nr}, *saved[('out', {nr})])"]
-            else:
-                lines.append(f"        {v} = self._resolve({name!r})")
-            lines += [f"        if getattr({v}, 'dtype', dt) != dt:",
-                      "            return None"]
-            args.append(v)
-        r = f"r{i}"
-        lines += [f"        {r} = f{i}(g{''.join(', ' + a for a in args)})",
-                  f"        shape, want = meta[{i}]",
-                  f"        if {r}.shape != shape:",
-                  f"            {r} = SUM_TO({r}, shape)",
-                  f"        if {r}.dtype != want:",
-                  f"            {r} = Tensor._make({r}).to(D.FROM_NP[want])._data",
-                  "    else:",
-                  f"        {r} = None"]
-        results.append(r)
-    lines.append(f"    return [{', '.join(results)}]")
-    exec(compile("\n".join(lines) + "\n", f"<array backward of {op.qualname}>", "exec"), ns)  # noqa: S102
-    return ns["raw"]
 
 
 class OpDef:
