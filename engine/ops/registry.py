@@ -33,6 +33,14 @@ from engine.errors import EngineError, TorchRuntimeError
 from engine.ops import rules as _rules
 from engine.ops._util import broadcast_shapes
 from engine.ops.array_vjp import _lazy_raw, _make_raw  # noqa: F401 - moved, re-exported
+from engine.ops.charging import (  # noqa: F401 - moved to engine.ops.charging, re-exported
+    COST_CACHE_ENTRIES,
+    _cached_charge,
+    _default_cost,
+    _track,
+    charge,
+    cost_of,
+)
 from engine.ops.saved import (  # noqa: F401 - moved to engine.ops.saved, re-exported: importers name this module
     _unpack_other,
     anomaly_hint,
@@ -735,85 +743,6 @@ def _fast_call(op):
         return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd)
 
     return call2
-
-
-# ----- budgets: each call's rule charged before its forward runs (engine.budget) -----
-
-
-def charge(b, op, vals):
-    """Charge an entry's call to budget `b` before its forward runs: its rule's outputs and temporaries at
-    the operands' widest item size (at least 4 bytes; 8 where the outputs may be indices or the call names a
-    dtype), and its flops. Returns what its node's backward will cost, (bytes, flops), which run_backward
-    charges before the node runs."""
-    nbytes, flops, largest, bwd = cost_of(op, vals)
-    b.charge(nbytes, flops, op.qualname, largest)
-    return bwd
-
-
-# A fast call's costs by its operands' shapes and dtypes (and a Python scalar operand's type and value): what
-# cost_of reads of them, so a call of the same shapes is charged the same without running the rule again.
-COST_CACHE_ENTRIES = 256
-
-
-def _cached_charge(costs, b, op, key, vals):
-    c = costs.get(key)
-    if c is None:
-        c = cost_of(op, vals)
-        if len(costs) >= COST_CACHE_ENTRIES:
-            costs.clear()
-        costs[key] = c
-    b.charge(c[0], c[1], op.qualname, c[2])
-    return c[3]
-
-
-def cost_of(op, vals):
-    """What charge charges for an entry's call, from its forward's values: (bytes at its peak, flops, its largest
-    output's elements, its backward's (bytes, flops) or None). A function of the operands' shapes, dtypes and
-    Python scalars (a rule reads nothing else of them) and of the attributes."""
-    rule = op.rule
-    cost = rule.cost(vals) if rule is not None else _default_cost(op, vals)
-    isz = 4 if op.differentiable else 8
-    for v in vals:
-        d = getattr(v, "dtype", None)
-        if d is not None:
-            n = getattr(d, "itemsize", 0)
-            if n > isz:
-                isz = n
-        elif isinstance(v, D.dtype) and v.np.itemsize > isz:
-            isz = v.np.itemsize
-    out = cost.out
-    if out and isinstance(out[0], tuple | list):
-        n_out, largest = 0, 0
-        for shape in out:
-            n = _rules.numel(shape)
-            n_out += n
-            largest = max(largest, n)
-    else:
-        n_out = largest = _rules.numel(out)
-    nbytes = (n_out + cost.temp) * isz
-    if not op.differentiable:
-        return nbytes, cost.flops, largest, None
-    n_in = 0
-    for i in op.tensor_pos:
-        n_in += getattr(vals[i], "size", 1)
-    bwd_temp = cost.bwd_temp if cost.bwd_temp is not None else cost.temp + n_out
-    bwd_flops = cost.bwd_flops if cost.bwd_flops is not None else 2 * cost.flops
-    return nbytes, cost.flops, largest, ((n_in + bwd_temp) * isz, bwd_flops)
-
-
-def _default_cost(op, vals):
-    """Until every entry has its rule: the broadcast of the tensor operands, ten flops an element."""
-    out = _rules.broadcast(*(_rules.shape_of(vals[i]) for i in op.tensor_pos))
-    n = _rules.numel(out)
-    return _rules.Cost(out if op.nout == 1 else (out,) * op.nout, 10 * n)
-
-
-def _track(b, out, nout):
-    if nout == 1:
-        b.track(out)
-    else:
-        for o in out:
-            b.track(o)
 
 
 def _check_broadcast(arrays):
