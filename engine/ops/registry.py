@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +48,7 @@ from engine.ops.saved import (  # noqa: F401 - moved to engine.ops.saved, re-exp
     friendly_name,
     version_error,
 )
+from engine.ops.tracing import _traced, trace  # noqa: F401 - moved to engine.ops.tracing, re-exported
 from engine.tensor import Tensor
 
 REGISTRY: dict[str, OpDef] = {}  # "mul.Tensor" -> entry
@@ -65,40 +65,11 @@ _dual = 0
 _jvp_call = None
 _NO_JVP = object()
 
-# ----- tracing: which entry ran on which operands (engine.program.lower reads it to lower a Program) -----
+# tracing (engine.ops.tracing): the threads tracing now, counted here by its trace so that the call paths read it
+# as one global; while 0, recording a node costs one global read more
+_tracing = 0
 
-_tracing = 0  # threads tracing now: while 0, recording a node costs one global read more
-_trace_local = threading.local()
-_trace_lock = threading.Lock()
-
-
-class trace:
-    """`with trace() as log:` appends (entry, args, forward operands, attrs, output) to log for every entry
-    this thread applies meanwhile: for each node recorded (_record, the unrolled call), and for each
-    application that records none (no input needs a grad, or grad mode is off; the output a tuple where the
-    entry has several), so that a caller can tell which entries a function of the catalog ran, on what."""
-
-    def __enter__(self):
-        global _tracing
-        self.prev = getattr(_trace_local, "log", None)
-        log = _trace_local.log = []
-        with _trace_lock:
-            _tracing += 1
-        return log
-
-    def __exit__(self, *exc):
-        global _tracing
-        with _trace_lock:
-            _tracing -= 1
-        _trace_local.log = self.prev
-        return False
-
-
-def _traced(op, args, arrays, attrs, out):
-    log = getattr(_trace_local, "log", None)
-    if log is not None:
-        log.append((op, tuple(args), tuple(arrays), attrs, out))
-
+# ----- schemas: entry names, grad_fn class names, formulas -----
 
 _BASE_COUNT: dict[str, int] = {}
 
