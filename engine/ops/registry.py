@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from engine.errors import EngineError, TorchRuntimeError
 from engine.ops import rules as _rules
 from engine.ops._util import broadcast_shapes
 from engine.ops.array_vjp import _lazy_raw, _make_raw  # noqa: F401 - moved, re-exported
+from engine.ops.catalog_entry import Entry, entry  # noqa: F401 - moved, re-exported (the op families)
 from engine.ops.charging import (  # noqa: F401 - moved to engine.ops.charging, re-exported
     COST_CACHE_ENTRIES,
     _cached_charge,
@@ -824,43 +824,3 @@ def defop(schema, forward, **kw) -> OpDef:
 def nondiff(schema, forward, **kw) -> OpDef:
     """An op with no derivative (comparisons, argmax, ...): outputs never get a grad_fn."""
     return OpDef(schema, forward, differentiable=False, **kw)
-
-
-
-# ----- the public catalog's entries (gathered by engine.catalog) -----
-
-
-@dataclass
-class Entry:
-    name: str
-    fn: object
-    doc: str
-    opdefs: tuple = ()
-    function: bool = True  # engine.<name>
-    method: bool = True  # Tensor.<name>
-    functional: bool = False  # engine.nn.functional.<name>
-    grad_fn_names: tuple = field(default=())
-
-    @property
-    def signature(self) -> str:
-        try:
-            sig = inspect.signature(self.fn)
-        except (TypeError, ValueError):
-            return f"{self.name}(...)"
-        parts = []
-        star = False
-        for p in sig.parameters.values():
-            if p.kind is p.VAR_POSITIONAL:
-                parts.append("*" + p.name)
-                star = True
-                continue
-            if p.kind is p.KEYWORD_ONLY and not star:
-                parts.append("*")
-                star = True
-            parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
-        return f"{self.name}({', '.join(parts)}) -> Tensor"
-
-
-def entry(name, fn, doc, *opdefs, function=True, method=True, functional=False, grad_fns=()):
-    names = tuple(o.grad_fn_name for o in opdefs if getattr(o, "differentiable", False)) + tuple(grad_fns)
-    return Entry(name, fn, doc, tuple(opdefs), function, method, functional, names)
