@@ -16,7 +16,6 @@ own differentiable functions, so the same lines give grad-of-grad. The grad_fn c
 from __future__ import annotations
 
 import inspect
-import re
 
 import numpy as np
 
@@ -48,6 +47,14 @@ from engine.ops.saved import (  # noqa: F401 - moved to engine.ops.saved, re-exp
     friendly_name,
     version_error,
 )
+from engine.ops.schema import (  # noqa: F401 - moved to engine.ops.schema, re-exported
+    _BASE_COUNT,
+    _SCHEMA,
+    Formula,
+    _literal,
+    _split_params,
+    backward_name,
+)
 from engine.ops.tracing import _traced, trace  # noqa: F401 - moved to engine.ops.tracing, re-exported
 from engine.tensor import Tensor
 
@@ -68,32 +75,6 @@ _NO_JVP = object()
 # tracing (engine.ops.tracing): the threads tracing now, counted here by its trace so that the call paths read it
 # as one global; while 0, recording a node costs one global read more
 _tracing = 0
-
-# ----- schemas: entry names, grad_fn class names, formulas -----
-
-_BASE_COUNT: dict[str, int] = {}
-
-
-def backward_name(base: str, index: int) -> str:
-    """aten base name -> grad_fn class name, as torch's codegen does it."""
-    base = base.lstrip("_")
-    if base.endswith("_forward"):
-        base = base[: -len("_forward")]
-    return "".join(p.title() for p in base.split("_")) + f"Backward{index}"
-
-
-_SCHEMA = re.compile(r"^(?P<name>[\w]+)(?:\.(?P<overload>\w+))?\((?P<params>.*)\)\s*->\s*(?P<ret>.*)$")
-
-
-class Formula:
-    __slots__ = ("fn", "argnames", "inputs", "array_fn")
-
-    def __init__(self, fn, inputs):
-        self.fn = fn
-        self.array_fn = None  # the same formula over arrays (defop's vjp=), for backward without create_graph
-        self.inputs = inputs  # indices of the tensor inputs it computes (one, or several for joint formulas)
-        # the first parameter is grad; output_mask is passed by keyword to joint formulas, never resolved
-        self.argnames = tuple(n for n in tuple(inspect.signature(fn).parameters)[1:] if n != "output_mask")
 
 
 class OpNode(Node):
@@ -765,32 +746,6 @@ def _promote(args, arrays):
     _budget.charge(sum(a.size for a in arrays if a is not None and getattr(a, "dtype", target) != target),
                    target.itemsize, what="the dtype promotion")
     return [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
-
-
-def _split_params(s):
-    """Split a schema's parameter list on top-level commas (defaults such as [0, 1] contain commas)."""
-    out, depth, cur = [], 0, ""
-    for ch in s:
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return out
-
-
-def _literal(text):
-    import ast  # noqa: PLC0415
-
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def _cuda_forward(op: OpDef):
