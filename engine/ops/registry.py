@@ -28,7 +28,6 @@ from engine.autograd.graph import PackedSaved as _PackedSaved
 from engine.autograd.views import mark_views
 from engine.errors import EngineError, TorchRuntimeError
 from engine.ops import rules as _rules
-from engine.ops._util import broadcast_shapes
 from engine.ops.array_vjp import _lazy_raw, _make_raw  # noqa: F401 - moved, re-exported
 from engine.ops.catalog_entry import Entry, entry  # noqa: F401 - moved, re-exported (the op families)
 from engine.ops.charging import (  # noqa: F401 - moved to engine.ops.charging, re-exported
@@ -39,6 +38,7 @@ from engine.ops.charging import (  # noqa: F401 - moved to engine.ops.charging, 
     charge,
     cost_of,
 )
+from engine.ops.promotion import _check_broadcast, _promote  # moved to engine.ops.promotion
 from engine.ops.saved import (  # noqa: F401 - moved to engine.ops.saved, re-exported: importers name this module
     _unpack_other,
     anomaly_hint,
@@ -61,7 +61,6 @@ from engine.tensor import Tensor
 REGISTRY: dict[str, OpDef] = {}  # "mul.Tensor" -> entry
 _new = object.__new__  # a node without the class call's __init__ lookup
 _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction imports this module, and sets it
-_PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
@@ -695,57 +694,6 @@ def _fast_call(op):
         return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd)
 
     return call2
-
-
-def _check_broadcast(arrays):
-    """Raise torch's message when the array operands do not broadcast (shapes folded left to right,
-    as TensorIterator does); return quietly when they do."""
-    shape = None
-    for a in arrays:
-        s = getattr(a, "shape", None)
-        if s is None:
-            continue
-        shape = tuple(s) if shape is None else broadcast_shapes(shape, tuple(s))
-
-
-def _promote(args, arrays):
-    """Cast tensor operands to torch.result_type of all operands; Python scalars stay scalars."""
-    if len(arrays) == 2:  # the common binary case, decided without building sets
-        a0, a1 = arrays
-        t1 = type(a1)
-        if type(a0) in _PY_SCALARS or a0 is None:
-            pass
-        elif t1 is float or t1 is int:
-            k = a0.dtype.kind
-            if k == "f" or (t1 is int and k in "iu"):
-                return arrays
-        elif t1 is not bool and a1 is not None and type(a0) is not float and a0.dtype == a1.dtype:
-            return arrays
-    dts = set()
-    for a in arrays:
-        dt = getattr(a, "dtype", None)
-        if dt is not None:
-            dts.add(dt)
-    if any(a is None for a in arrays):
-        args = [a for a in args if a is not None]
-    if len(dts) == 1:
-        dt = next(iter(dts))
-        kind = dt.kind
-        cat = 2 if kind == "f" else (0 if kind == "b" else 1)
-        ok = True
-        for a in arrays:
-            if a is not None and getattr(a, "dtype", None) is None:
-                c = 0 if isinstance(a, bool) else (1 if isinstance(a, int) else 2)
-                if c > cat:
-                    ok = False
-                    break
-        if ok:
-            return arrays
-    target = D.result_type(*args).np
-    # the casts are allocations outside the entry's forward: charged to the request first (engine.budget)
-    _budget.charge(sum(a.size for a in arrays if a is not None and getattr(a, "dtype", target) != target),
-                   target.itemsize, what="the dtype promotion")
-    return [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
 
 
 def _cuda_forward(op: OpDef):

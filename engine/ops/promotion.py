@@ -1,0 +1,62 @@
+"""Promotion and broadcasting of an op call's operands, before its forward runs: _promote (the tensor operands
+cast to torch.result_type of all operands, the casts charged to the request's budget) and _check_broadcast
+(NumPy's broadcast failure in torch's words). Moved out of engine.ops.registry, which re-exports both.
+"""
+from __future__ import annotations
+
+from engine import budget as _budget
+from engine import dtypes as D
+from engine.ops._util import broadcast_shapes
+
+_PY_SCALARS = (bool, int, float)
+
+
+def _check_broadcast(arrays):
+    """Raise torch's message when the array operands do not broadcast (shapes folded left to right,
+    as TensorIterator does); return quietly when they do."""
+    shape = None
+    for a in arrays:
+        s = getattr(a, "shape", None)
+        if s is None:
+            continue
+        shape = tuple(s) if shape is None else broadcast_shapes(shape, tuple(s))
+
+
+def _promote(args, arrays):
+    """Cast tensor operands to torch.result_type of all operands; Python scalars stay scalars."""
+    if len(arrays) == 2:  # the common binary case, decided without building sets
+        a0, a1 = arrays
+        t1 = type(a1)
+        if type(a0) in _PY_SCALARS or a0 is None:
+            pass
+        elif t1 is float or t1 is int:
+            k = a0.dtype.kind
+            if k == "f" or (t1 is int and k in "iu"):
+                return arrays
+        elif t1 is not bool and a1 is not None and type(a0) is not float and a0.dtype == a1.dtype:
+            return arrays
+    dts = set()
+    for a in arrays:
+        dt = getattr(a, "dtype", None)
+        if dt is not None:
+            dts.add(dt)
+    if any(a is None for a in arrays):
+        args = [a for a in args if a is not None]
+    if len(dts) == 1:
+        dt = next(iter(dts))
+        kind = dt.kind
+        cat = 2 if kind == "f" else (0 if kind == "b" else 1)
+        ok = True
+        for a in arrays:
+            if a is not None and getattr(a, "dtype", None) is None:
+                c = 0 if isinstance(a, bool) else (1 if isinstance(a, int) else 2)
+                if c > cat:
+                    ok = False
+                    break
+        if ok:
+            return arrays
+    target = D.result_type(*args).np
+    # the casts are allocations outside the entry's forward: charged to the request first (engine.budget)
+    _budget.charge(sum(a.size for a in arrays if a is not None and getattr(a, "dtype", target) != target),
+                   target.itemsize, what="the dtype promotion")
+    return [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
