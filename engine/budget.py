@@ -62,6 +62,26 @@ def set_process_limit(max_bytes: int) -> None:
     PROCESS.max_bytes = int(max_bytes)
 
 
+def reserve(nbytes: int, what: str = "the request") -> None:
+    """Hold `nbytes` of the process's budget for memory that no op charges (a request's parsed document,
+    held from its parse to its answer); ProcessBusy (503) where the process has not that much left. Give it
+    back with `release`."""
+    if nbytes <= 0:
+        return
+    with PROCESS.lock:
+        pmax = PROCESS.max_bytes
+        if pmax and PROCESS.live + nbytes > pmax:
+            raise ProcessBusy(f"the server's memory for requests ({pmax} bytes, max_process_bytes) is in use by "
+                              f"other requests and cannot hold {what} ({nbytes} bytes); retry later")
+        PROCESS.live += nbytes
+
+
+def release(nbytes: int) -> None:
+    if nbytes > 0:
+        with PROCESS.lock:
+            PROCESS.live -= nbytes
+
+
 class _Local(threading.local):
     budget = None  # the Budget of the request this thread runs, or None (library use)
 

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         1e5, ge=0, description="Such a request is also evaluated on the event loop when its estimate is at "
                                "most this many flops and `loop_max_elements` elements (and 64 ops).")
     loop_max_elements: int = Field(4096, ge=0, description="See `loop_max_flops`.")
+    worker_parse_min_bytes: int = Field(
+        1 * MiB, ge=0, description="Bodies from this size are parsed, checked and run only in a compute worker "
+                                   "(where there are any): orjson holds the GIL while it parses (~10-20 ms a "
+                                   "MiB), which would keep every other request of the server waiting.")
     plan_cache_entries: int = Field(
         256, ge=0, description="Programs kept per process by structure (engine.PlanCache): a request shaped "
                                "like an earlier one (other leaf values) skips the checks its structure "
