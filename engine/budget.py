@@ -93,7 +93,7 @@ class Budget:
     """Limits of one request and what it has used. deadline: a time.monotonic() value, or None."""
 
     __slots__ = ("max_bytes", "max_flops", "op_max_flops", "max_elements", "deadline", "spill_flops", "spill_bytes",
-                 "spill_op_flops", "cancelled", "used_flops", "live", "peak", "small", "_refs", "__weakref__")
+                 "spill_op_flops", "cancelled", "used_flops", "live", "peak", "small", "held", "_refs", "__weakref__")
 
     def __init__(self, *, max_bytes: int = 1 << 62, max_flops: float = float("inf"),
                  op_max_flops: float = float("inf"), max_elements: int = 1 << 62, deadline: float | None = None,
@@ -112,6 +112,7 @@ class Budget:
         self.live = 0  # bytes of the request's arrays alive now (small ones: until the request ends)
         self.peak = 0  # the most `live` plus an op's peak has been
         self.small = 0  # bytes of arrays under TRACK_MIN_BYTES, never subtracted
+        self.held = 0  # bytes held with `hold` (no array tracks them), until the request ends
         self._refs: dict = {}  # id(weakref) -> weakref of each tracked array, until it dies
 
     def cancel(self) -> None:
@@ -152,6 +153,16 @@ class Budget:
         if peak > self.peak:
             self.peak = peak
 
+    def hold(self, nbytes: int, flops: float = 0.0, what: str = "the op") -> None:
+        """charge, then keep `nbytes` counted, the request's and the process's, until the request ends
+        (close): memory that outlives the op that made it and that no array tracks (a response being
+        written: Python's numbers for the JSON text, and the text)."""
+        self.charge(nbytes, flops, what)
+        self.live += nbytes
+        self.held += nbytes
+        with PROCESS.lock:
+            PROCESS.live += nbytes
+
     def track(self, arr) -> None:
         """Count an array the request now holds (an op's output), until NumPy frees it."""
         if getattr(arr, "base", 0) is not None:  # a view (or not an array): no memory of its own
@@ -174,7 +185,7 @@ class Budget:
         """The request is over: what it still holds no longer counts against the process (its arrays die
         with its response, or live on only in a cache that holds no request's values)."""
         refs, self._refs = self._refs, {}
-        n = 0
+        n, self.held = self.held, 0
         for ref in refs.values():
             cb = ref.__callback__
             if cb is not None and ref() is not None:

@@ -141,6 +141,17 @@ class Settings(BaseSettings):
                            "ask for those providers on every request (~3 us); /metrics and the access log "
                            "do not depend on it.")
 
+    max_buffered_response_bytes: int = Field(
+        64 * MiB, gt=0, description="Bytes of responses this process has written and its clients have not "
+                                    "taken yet, past each connection's first 64 KiB (never less than the "
+                                    "largest response); an answer that would pass it gets 503 with "
+                                    "Retry-After, and none is computed while it is full. A response nobody "
+                                    "takes for body_timeout_s is dropped and its connection closed.")
+
+    def response_budget_bytes(self) -> int:
+        """max_buffered_response_bytes, but never below the largest response (else it could never be sent)."""
+        return max(self.max_buffered_response_bytes, self.max_response_bytes, self.max_batch_response_bytes)
+
     def body_budget_bytes(self) -> int:
         """max_buffered_body_bytes, but never below max_body_bytes (else a largest body could never pass)."""
         return max(self.max_buffered_body_bytes, self.max_body_bytes)
