@@ -36,6 +36,13 @@ class DeadlinePassed(EngineError):
     type = "timeout"
 
 
+def timeout_message(time_limit_s: float | None) -> str:
+    """The one wording of a timeout, wherever it is found (a check between ops or inside a kernel's loop, the
+    service's wait on a thread or a worker): the limit's value where it is known. `loc` says where it stopped."""
+    limit = f" of {time_limit_s:g} s" if time_limit_s is not None else ""
+    return f"the computation ran past the time limit{limit} (time_limit_s) and was stopped"
+
+
 class ProcessBusy(EngineError):
     """The process's memory budget, shared by the requests it runs, is taken: HTTP 503, retry later."""
 
@@ -93,12 +100,12 @@ class Budget:
     """Limits of one request and what it has used. deadline: a time.monotonic() value, or None."""
 
     __slots__ = ("max_bytes", "max_flops", "op_max_flops", "max_elements", "deadline", "spill_flops", "spill_bytes",
-                 "spill_op_flops", "cancelled", "used_flops", "live", "peak", "small", "held", "_refs", "__weakref__")
+                 "spill_op_flops", "time_limit_s", "cancelled", "used_flops", "live", "peak", "small", "held", "_refs", "__weakref__")
 
     def __init__(self, *, max_bytes: int = 1 << 62, max_flops: float = float("inf"),
                  op_max_flops: float = float("inf"), max_elements: int = 1 << 62, deadline: float | None = None,
                  spill_flops: float = float("inf"), spill_bytes: int = 1 << 62,
-                 spill_op_flops: float = float("inf")):
+                 spill_op_flops: float = float("inf"), time_limit_s: float | None = None):
         self.max_bytes = max_bytes
         self.max_elements = max_elements
         self.max_flops = max_flops
@@ -107,6 +114,7 @@ class Budget:
         self.spill_flops = spill_flops
         self.spill_bytes = spill_bytes
         self.spill_op_flops = spill_op_flops  # one op past it belongs where it can be killed (a worker process)
+        self.time_limit_s = time_limit_s  # what `deadline` was set from, for the message
         self.cancelled = False
         self.used_flops = 0.0
         self.live = 0  # bytes of the request's arrays alive now (small ones: until the request ends)
@@ -121,7 +129,7 @@ class Budget:
 
     def check(self) -> None:
         if self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline):
-            raise DeadlinePassed("the computation ran past the time limit (time_limit_s) and was stopped")
+            raise DeadlinePassed(timeout_message(self.time_limit_s))
 
     def charge(self, nbytes: int, flops: float = 0.0, what: str = "the op", elements: int = 0) -> None:
         """Check that work of `flops` holding `nbytes` at its peak, its largest output of `elements`, fits, and

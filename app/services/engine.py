@@ -9,7 +9,15 @@ import numpy as np
 import engine  # noqa: F401 - the package first: it wires the op catalog up
 from engine import _backend, catalog, expression
 from engine import program as _evaluate_mod  # the request path: evaluate, estimate, plans, limits
-from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, active, set_process_limit  # noqa: F401
+from engine.budget import (  # noqa: F401
+    Budget,
+    DeadlinePassed,
+    ProcessBusy,
+    Spill,
+    active,
+    set_process_limit,
+    timeout_message,
+)
 from engine.errors import EngineError, LimitExceeded
 from engine.program import batch as _batch
 

@@ -74,7 +74,7 @@ class EvaluateService:
         self._metrics = metrics  # app.core.observability.Metrics (placements counted there), or None
         self.limits: eng.LimitsTuple = (settings.max_tensor_elements, settings.max_total_elements,
                                         settings.max_ops, settings.max_request_bytes, settings.max_flops,
-                                        settings.max_op_flops, settings.max_response_bytes)
+                                        settings.max_op_flops, settings.max_response_bytes, settings.time_limit_s)
         eng.set_process_limit(settings.max_process_bytes)
         set_parse_limit(settings.max_request_bytes)
         eng.configure_plans(settings.plan_cache_entries)
@@ -241,8 +241,7 @@ class EvaluateService:
             if e.waited:
                 raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "
                                      "(time_limit_s)") from None
-            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
-                                 "and was stopped") from None
+            raise ComputeTimeout(eng.timeout_message(limit)) from None
 
     def _budget(self, deadline: float, tier: str):
         """The engine budget of a run on the loop, in a thread, or in a worker: the limits and the deadline,
@@ -335,11 +334,13 @@ class EvaluateService:
             finally:
                 done.set()
 
+        timed_out = False
         async with anyio.create_task_group() as tg:
             tg.start_soon(runner)
             with anyio.move_on_after(max(deadline - time.monotonic(), 0.0)):
                 await done.wait()
             if not done.is_set():
+                timed_out = True
                 budget.cancel()
                 with anyio.move_on_after(_STOP_GRACE_S):
                     await done.wait()
@@ -347,8 +348,11 @@ class EvaluateService:
                     log.error("an evaluation did not stop within %g s of its cancellation; its thread runs on",
                               _STOP_GRACE_S)
                     tg.cancel_scope.cancel()
-                raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
-                                     "and was stopped")
+        # (raised outside the task group, which would wrap it in an ExceptionGroup)
+        if timed_out:  # the engine's own DeadlinePassed says where it stopped (loc: the op); else, unknown
+            if result and result[0][0] == "raised" and isinstance(result[0][1], eng.DeadlinePassed):
+                raise result[0][1]
+            raise ComputeTimeout(eng.timeout_message(limit))
         kind = result[0][0]
         if kind == "ok":
             return result[0][1]
