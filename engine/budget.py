@@ -100,7 +100,8 @@ class Budget:
     """Limits of one request and what it has used. deadline: a time.monotonic() value, or None."""
 
     __slots__ = ("max_bytes", "max_flops", "op_max_flops", "max_elements", "deadline", "spill_flops", "spill_bytes",
-                 "spill_op_flops", "time_limit_s", "cancelled", "used_flops", "live", "peak", "small", "held", "_refs", "__weakref__")
+                 "spill_op_flops", "time_limit_s", "cancelled", "used_flops", "live", "peak", "small", "held", "_refs",
+                 "__weakref__")
 
     def __init__(self, *, max_bytes: int = 1 << 62, max_flops: float = float("inf"),
                  op_max_flops: float = float("inf"), max_elements: int = 1 << 62, deadline: float | None = None,
