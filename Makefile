@@ -78,6 +78,7 @@ $(FUZZ_STAMP): | $(BIN)/python
 
 fuzz: $(DEV_STAMP) $(FUZZ_STAMP)
 	GRADSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 0 -s tests/app/test_fuzz.py $(ARGS)
+	GRADSERVE_FUZZ_OPS_EXAMPLES=150 GRADSERVE_FUZZ_OPS_HTTP=308 $(BIN)/python -m pytest -n 0 -q tests/engine/test_fuzz_ops.py
 
 fuzz-cli: $(RUNTIME_STAMP) $(FUZZ_STAMP)
 	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import warnings
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from engine import budget as _budget
 from engine.autograd import grad_mode, run_backward, set_detect_anomaly
+from engine.dtypes import FROM_NP
 from engine.errors import (
     EngineError,
     LimitExceeded,
@@ -193,6 +195,19 @@ def run_ops(run, spec, caught):
         req(n in run.env, f"unknown tensor name {n!r}", ["body", "retain_grad"])
 
 
+def _not_a_tensor(opname, fn, args, loc):
+    """An op given no tensor where it needs one made something that is no tensor (an operand that is a dict:
+    an array of objects): torch's TypeError, naming the argument."""
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()]
+    except (TypeError, ValueError):
+        params = []
+    i = next((k for k, a in enumerate(args) if not isinstance(a, (Tensor, int, float, bool))), 0)
+    name = params[i] if i < len(params) else "input"
+    got = type(args[i]).__name__ if i < len(args) else "nothing"
+    return TorchTypeError(f"{opname}(): argument '{name}' (position {i + 1}) must be Tensor, not {got}", loc)
+
+
 def run_op_list(run, ops, where, caught, retain=frozenset()):
     """Run `ops` (a request's, or a sub-program's: a custom Function's forward or backward) in order on
     run.env; each op's errors are located at [*where, i]."""
@@ -270,6 +285,11 @@ def run_op(run, op, loc, caught, retain):
     for n, t in zip(names, outs):
         if t is not None and not isinstance(t, Tensor):
             t = tensor(t)
+        if t is not None and getattr(t._data, "dtype", None) not in FROM_NP:
+            if type(t._data) in (int, float, bool):  # an op of numbers only (add(2, 3)): torch's 0-d tensor
+                t = tensor(t._data)
+            else:
+                raise _not_a_tensor(opname, fn, args, loc)
         run.add(n, t, "op", [*loc, "name"])
         shapes.append(t._data.shape if t is not None else None)
         if n in retain and t is not None:
