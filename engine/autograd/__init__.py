@@ -414,8 +414,10 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     continue
             if type(node) is AccumulateGrad:
                 if accumulate and grads[0] is not None:
+                    had = node.variable._grad
+                    had = had._data if had is not None else None
                     accumulate_into(node.variable, grads[0], create_graph)
-                    if bud is not None:
+                    if bud is not None and node.variable._grad._data is not had:  # (added in place: counted)
                         bud.track(node.variable._grad._data)
                 continue
             if grads[0] is None and (len(grads) == 1 or all(g is None for g in grads)):
