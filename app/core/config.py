@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     offload_min_bytes: int = Field(
         16 * MiB, ge=0, description="Estimated bytes from which a request runs in a worker process."
     )
+    offload_min_steps: int = Field(
+        5000, ge=0, description="Steps (ops, and each backward pass as many steps as ops) from which a request "
+                                "runs in a worker process: the interpreter's work, which flops do not show.")
     worker_start_timeout_s: float = Field(60.0, gt=0, description="How long a new worker may take to start.")
     # Tiny requests (most calls) run on the event loop itself: a hop to a thread cost ~0.8 ms a request on a
     # 2-core machine under load (GIL hand-offs), more than the evaluation. Their cost is bounded by the body

@@ -67,6 +67,14 @@ class Plan:
     forced: bytes | None = None  # the body to forward, `"device": "cuda"` in it already (a large body's)
 
 
+def _steps(doc: dict) -> int:
+    """A bound on the interpreter's steps of a program, apart from its flops: its ops, and each backward pass
+    walking a graph of up to as many nodes."""
+    ops, passes = doc.get("ops") or (), doc.get("backward") or ()
+    n = len(ops) if isinstance(ops, list) else 0
+    return n + (len(passes) * (n + 1) if isinstance(passes, list) else 0)
+
+
 class EvaluateService:
     def __init__(self, settings: Settings, pool: WorkerPool | None, metrics=None):
         self.settings = settings
@@ -364,16 +372,19 @@ class EvaluateService:
     def _cpu_fallback(plan: Plan, note: str) -> Plan:
         return Plan("pool", plan.doc, plan.device, "numpy", plan.cpu_offload, {"device_note": note})
 
-    def _offload(self, cost: dict) -> bool:
-        """Whether a request of this estimate runs on the CPU in a compute worker rather than inline."""
+    def _offload(self, cost: dict, doc: dict | None = None) -> bool:
+        """Whether a request of this estimate runs on the CPU in a compute worker rather than inline: by its
+        flops and bytes, or by the Python work of its steps (20,000 backward passes of a tiny graph: 18 flops,
+        1.3 s of the interpreter, which in a server thread shares the GIL with the event loop)."""
         s = self.settings
         return self.pool is not None and (cost.get("flops", 0) >= s.offload_min_flops
-                                          or cost.get("bytes", 0) >= s.offload_min_bytes)
+                                          or cost.get("bytes", 0) >= s.offload_min_bytes
+                                          or (doc is not None and _steps(doc) >= s.offload_min_steps))
 
     def _tiny(self, doc: dict, cost: dict) -> bool:
         s = self.settings
         return (cost.get("flops", 0) <= s.loop_max_flops and cost.get("elements", 0) <= s.loop_max_elements
-                and len(doc.get("ops", ())) <= 64)
+                and len(doc.get("ops", ())) <= 64 and _steps(doc) <= 256)
 
     def _inline(self, body: bytes, deadline: float, on_loop: bool = False, budget=None,
                 checked: bool = False) -> bytes | Plan:
@@ -421,7 +432,7 @@ class EvaluateService:
             return Plan(kind, doc, device, backend, self._offload(cost))
         if on_loop or self.pool is not None:
             estimated()
-        cpu_offload = self._offload(cost)
+        cpu_offload = self._offload(cost, doc)
         if cpu_offload:
             return Plan("pool", doc, device, "numpy", True, extra)
         # what this request settled, kept with its program once the engine has stored one
