@@ -16,12 +16,13 @@ KEY := $(firstword $(shell cksum pyproject.toml))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test bench lint fuzz fuzz-cli load scale-test redteam screenshots install install-dev clean
+.PHONY: help run test test-full bench lint fuzz fuzz-cli load scale-test redteam screenshots install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    serve the API on http://$(HOST):$(PORT) (NumPy engine; docs at /docs)"
 	@echo "make test   run every test (pytest -n $(PYTEST_WORKERS)); ARGS='...' passes pytest arguments"
+	@echo "make test-full  make test with the sampled suites run whole (GRADSERVE_TEST_FULL=1: forward AD on every sample)"
 	@echo "make bench  run the benchmarks (python -m bench)"
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
@@ -59,6 +60,10 @@ test: $(DEV_STAMP)
 	       echo "make test: pytest collected no tests at all; the suite is missing"; exit 1); \
 	fi; exit $$rc
 
+# The suites that sample a fixed subset within make test's time (tests/engine/test_forward_ad_ops.py) run whole.
+test-full: $(DEV_STAMP)
+	GRADSERVE_TEST_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
+
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
@@ -67,8 +72,8 @@ lint: $(DEV_STAMP)
 
 # Schema fuzzing (tests/app/test_fuzz.py): schemathesis generates requests from the app's own OpenAPI schema
 # and sends them to a real server of this tree on a free port; every check but positive_data_acceptance
-# (a schema-valid program may still be a wrong one: 422). `make test` runs it at 1,000 examples per
-# operation; `make fuzz` at FUZZ_EXAMPLES (5,000). `make fuzz-cli` runs schemathesis's own CLI instead
+# (a schema-valid program may still be a wrong one: 422). `make test` runs it at 250 examples per
+# operation (over 1,000 requests); `make fuzz` at FUZZ_EXAMPLES (5,000). `make fuzz-cli` runs schemathesis's own CLI instead
 # (it reports schema findings rather than regressions); its cassettes stay under .venv/fuzz.
 FUZZ_STAMP := $(VENV)/.installed-fuzz
 FUZZ_EXAMPLES ?= 5000

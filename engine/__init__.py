@@ -51,6 +51,7 @@ __all__ = ["Tensor", "tensor", "as_tensor", "from_numpy",
 
 # torch.autograd.functional, gradcheck and torch.func: as torch, `autograd.gradcheck` is the function (the
 # module stays importable by its path: `from engine.autograd.gradcheck import GradcheckError`).
+from engine.autograd import forward_ad as _forward_ad  # noqa: E402, F401 - engine.autograd.forward_ad
 from engine.autograd import functional as _autograd_functional  # noqa: E402, F401
 from engine.autograd import gradcheck as _gradcheck_module  # noqa: E402
 

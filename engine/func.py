@@ -1,4 +1,4 @@
-"""torch.func for the engine: grad, grad_and_value, vjp, jacrev, hessian and vmap, with torch 2.13's semantics.
+"""torch.func for the engine: grad, grad_and_value, vjp, jvp, jacrev, jacfwd, hessian and vmap, as torch 2.13.
 
 The engine has no functorch levels: a transform makes fresh differentiable aliases of the arguments it
 differentiates (a view of a tensor that already requires grad, so an outer transform's graph continues
@@ -6,11 +6,13 @@ through it; a detached leaf otherwise), differentiates with create_graph=True, a
 keep a graph only where they depend on tensors from outside the transform (as functorch unwraps them).
 vmap runs the function once per row and stacks (its values and errors are torch's; it is no faster than a
 loop); jacrev's rows are one batched backward pass (autograd.grad's is_grads_batched). hessian is
-jacrev(jacrev(f)) until forward-mode AD exists (torch: jacfwd(jacrev(f)); equal up to rounding).
+jacfwd(jacrev(f)), forward-over-reverse as torch's; jvp and jacfwd push their tangents through one dual level of
+the thread (engine.autograd.forward_ad), jacfwd's whole basis at once as a batched level.
 """
 from __future__ import annotations
 
 import functools
+import threading
 
 from engine import budget
 from engine._pytree import _broadcast_to_and_flatten, tree_flatten, tree_unflatten, treespec_pprint
@@ -18,7 +20,7 @@ from engine.autograd import AccumulateGrad, enable_grad, grad_mode
 from engine.autograd import grad as _grad
 from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchValueError
 
-__all__ = ["grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "vmap"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]
 
 
 def _Tensor():
@@ -37,7 +39,43 @@ def _create_differentiable(x):
         raise TorchValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
     if x.requires_grad:
         return x.view_as(x)
-    return x.detach().requires_grad_()
+    d = _detached(x).requires_grad_()
+    for made in _made.stack:  # an enclosing jacfwd counts it as its own (see _collecting)
+        made.add(id(d))
+    return d
+
+
+class _Made(threading.local):
+    stack = ()
+
+
+_made = _Made()
+
+
+class _collecting:  # noqa: N801
+    """The ids of the leaves the transforms inside make while it is open: what an enclosing jacfwd's tangents
+    may depend on without keeping a graph (functorch unwraps them)."""
+
+    def __enter__(self):
+        self.ids = set()
+        _made.stack = (*_made.stack, self.ids)
+        return self.ids
+
+    def __exit__(self, *exc):
+        _made.stack = _made.stack[:-1]
+        return False
+
+
+def _detached(x):
+    """x.detach(), keeping x's tangent where a dual level gave it one (an outer jacfwd's: its tangents pass
+    through the inner transforms, as functorch's levels let them)."""
+    from engine.autograd import forward_ad as fwAD  # noqa: PLC0415
+
+    d = x.detach()
+    t = fwAD.tangent_of(x)
+    if t is not None:
+        fwAD.set_tangent(d, t)
+    return d
 
 
 def _validate_and_wrap_argnum(argnum, num_args):
@@ -109,7 +147,7 @@ def _unwrap(tree, inner):
 
     def one(x):
         if isinstance(x, Tensor) and x.requires_grad and (x.grad_fn is None or not _reaches_outside(x, inner)):
-            return x.detach()
+            return _detached(x)
         return x
 
     leaves, spec = tree_flatten(tree)
@@ -318,21 +356,127 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
     return wrapper_fn
 
 
+# ----- jvp, jacfwd: forward-mode AD (engine.autograd.forward_ad) -----
+
+_JVP = "jvp(f, primals, tangents)"
+
+
+def _check_tensors(flat, argname):
+    if len(flat) == 0:
+        raise TorchRuntimeError(f"{_JVP}: Expected {argname} to contain at least one Tensor.")
+    for out in flat:
+        if not isinstance(out, _Tensor()):
+            raise TorchRuntimeError(f"{_JVP}: Expected {argname} to only contain Tensors, got {type(out)}")
+
+
+def _jvp_with_argnums(func, primals, tangents, argnums=None, *, strict=False, has_aux=False, batch=None):
+    """(func(*primals), J tangents[, aux]) with dual tensors in one dual level of this thread (batch: a batched
+    level, every tangent with a leading dim of that size: jacfwd's basis at once, as torch's vmap over jvp)."""
+    from engine.autograd import forward_ad as fwAD  # noqa: PLC0415 - it imports this package
+    from engine.ops.factory import zeros, zeros_like  # noqa: PLC0415
+
+    if not isinstance(primals, tuple):
+        raise TorchRuntimeError(f"{_JVP}: Expected primals to be a tuple. E.g. it should be valid to call f(*primals).")
+    diff_args = primals if argnums is None else _slice_argnums(primals, argnums)
+    flat_primals, primals_spec = tree_flatten(diff_args)
+    flat_tangents, tangents_spec = tree_flatten(tangents)
+    if primals_spec != tangents_spec:
+        raise TorchRuntimeError(
+            f"{_JVP}: Expected primals and tangents to have the same python structure. For example, if primals is "
+            f"a tuple of 3 tensors, tangents also must be. Got primals with structure {primals_spec} and tangents "
+            f"with structure {tangents_spec}")
+    _check_tensors(flat_primals, "primals")
+    _check_tensors(flat_tangents, "tangents")
+    level = fwAD.dual_level() if batch is None else fwAD._batched_level(batch)
+    with level:
+        flat_duals = tuple(fwAD.make_dual(p, t) for p, t in zip(flat_primals, flat_tangents))
+        duals = tree_unflatten(list(flat_duals), primals_spec)
+        if argnums is not None:  # torch's _replace_args: the differentiated arguments by their duals
+            if isinstance(argnums, int):  # (compared as given: a negative argnums replaces nothing, as in torch)
+                duals = tuple(duals[0] if i == argnums else primals[i] for i in range(len(primals)))
+            else:
+                duals = tuple(duals[argnums.index(i)] if i in argnums else primals[i] for i in range(len(primals)))
+        result_duals = func(*duals)
+        aux = None
+        if has_aux:
+            if not (isinstance(result_duals, tuple) and len(result_duals) == 2):
+                raise TorchRuntimeError(
+                    f"{_JVP}: output of function f should be a tuple: (output, aux) if has_aux is True")
+            result_duals, aux = result_duals
+        flat_out, spec = tree_flatten(result_duals)
+        if (len(flat_out) == 1 and flat_out[0] is None) or len(flat_out) < 1:
+            raise TorchRuntimeError(
+                f"{_JVP}: Expected f to be a function that has non-empty output (got output = {flat_out})")
+        for o in flat_out:
+            if not isinstance(o, _Tensor()):
+                raise TorchRuntimeError(
+                    f"{_JVP}: expected f(*primals) to return only tensors, got unsupported type {type(o)}")
+        primals_out, tangents_out = [], []
+        for dual in flat_out:
+            primal, tangent = fwAD.unpack_dual(dual)
+            if tangent is None:
+                if strict:
+                    raise TorchRuntimeError(
+                        "jvp(f, primals, tangents, strict=True): The output of f is independent of the inputs. "
+                        "This is not allowed with strict=True.")
+                tangent = zeros_like(primal) if batch is None else zeros((batch, *primal.shape), dtype=primal.dtype)
+            primals_out.append(primal)
+            tangents_out.append(tangent)
+    out = (tree_unflatten(primals_out, spec), tree_unflatten(tangents_out, spec))
+    return (*out, aux) if has_aux else out
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """(func(*primals), the Jacobian of func at primals times tangents[, aux]) by forward-mode AD. Unlike
+    torch's, jvp transforms do not nest (one dual level per thread)."""
+    return _jvp_with_argnums(func, primals, tangents, None, strict=strict, has_aux=has_aux)
+
+
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    """torch.func.jacfwd needs forward-mode AD, which the engine does not have yet."""
+    """The Jacobian of func w.r.t. its argnums arguments by forward-mode AD: the standard basis of the flattened
+    arguments pushed through as one batch of tangents (a batched dual level: vmap over jvp, as torch's)."""
+    _check_randomness_arg(randomness)
 
     @functools.wraps(func)
     def wrapper_fn(*args):
-        raise TorchNotImplementedError(
-            "jacfwd: forward-mode AD (torch.autograd.forward_ad) is not implemented in this engine yet; "
-            "use jacrev")
+        primals = args if argnums is None else _slice_argnums(args, argnums)
+        flat_primals, primals_spec = tree_flatten(primals)
+        flat_primals_numels = tuple(p.numel() for p in flat_primals)
+        flat_basis = next(_chunked_standard_basis_for_(flat_primals, flat_primals_numels))
+        basis = tree_unflatten(list(flat_basis), primals_spec)
+        with _collecting() as inner:
+            output = _jvp_with_argnums(func, args, basis, argnums, has_aux=has_aux,
+                                       batch=sum(flat_primals_numels))
+        results = _unwrap(output[1], inner)
+        jac_outs, spec = tree_flatten(results)
+        jac_outs_ins = tuple(
+            tree_unflatten([_unflatten_last(jac_out_in, tuple(primal.shape)) for primal, jac_out_in in zip(
+                flat_primals, _batch_last(jac_out).split(list(flat_primals_numels), -1))], primals_spec)
+            for jac_out in jac_outs)
+        if isinstance(argnums, int):
+            jac_outs_ins = tuple(jac_ins[0] for jac_ins in jac_outs_ins)
+        if has_aux:
+            return tree_unflatten(list(jac_outs_ins), spec), output[2]
+        return tree_unflatten(list(jac_outs_ins), spec)
 
     return wrapper_fn
 
 
+def _batch_last(t):
+    """torch's t.movedim(0, -1)."""
+    return t.permute(*range(1, t.ndim), 0)
+
+
+def _unflatten_last(t, shape):
+    """torch's safe_unflatten(t, -1, shape): the last dim split into shape (squeezed for a 0-d shape)."""
+    if len(shape) == 0:
+        return t.squeeze(-1)
+    return t.view(tuple(t.shape[:-1]) + shape)  # unflatten is a view
+
+
 def hessian(func, argnums=0):
-    """The Hessian of func w.r.t. its argnums arguments: jacrev of jacrev (torch: jacfwd of jacrev)."""
-    return jacrev(jacrev(func, argnums), argnums)
+    """The Hessian of func w.r.t. its argnums arguments: jacfwd of jacrev (forward-over-reverse), as torch's."""
+    return jacfwd(jacrev(func, argnums), argnums)
 
 
 # ----- vmap -----

@@ -66,8 +66,10 @@ class Storage:
 
 
 class Tensor:
+    # _fw: (dual level, tangent) once forward-mode AD gives it a tangent (engine.autograd.forward_ad); unset
+    # until then (not set by _make: no cost where forward AD is not used)
     __slots__ = ("_data", "_req", "grad_fn", "_grad", "_output_nr", "_retains_grad", "_acc", "_vc", "_base",
-                 "_vflags", "__weakref__")
+                 "_vflags", "_fw", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our reflected operators
 
     # ----- construction -----
@@ -385,9 +387,15 @@ class Tensor:
     def _repr_suffixes(self) -> list[str]:
         """What repr prints after the values: the grad_fn, or requires_grad on a leaf that has it."""
         fn = self.grad_fn
-        if fn is not None:
-            return [f"grad_fn=<{fn.name()}>"]
-        return ["requires_grad=True"] if self._req else []
+        out = [f"grad_fn=<{fn.name().rsplit('::', 1)[-1]}>"] if fn is not None else \
+            ["requires_grad=True"] if self._req else []
+        if getattr(self, "_fw", None) is not None:  # a tangent at the dual level entered: torch prints it last
+            from engine.autograd.forward_ad import tangent_of  # noqa: PLC0415
+
+            tangent = tangent_of(self)
+            if tangent is not None:
+                out.append(f"tangent={tangent}")  # (format: a 0-d tangent prints as its number)
+        return out
 
     __str__ = __repr__
 

@@ -586,11 +586,14 @@ def _needed_nodes(order, capture_nodes):
     return needed
 
 
+_fw_levels = 0  # threads with a forward-AD level entered (engine.autograd.forward_ad keeps it)
+
+
 def _add(a, b):
     if a._data.shape != b._data.shape:
         return a + b  # broadcasting sum; shapes are validated by the caller
 
-    if a.requires_grad or b.requires_grad:
+    if a.requires_grad or b.requires_grad or _fw_levels:  # (a tangent propagates through the op)
         return a + b
     return Tensor._make(a._data + b._data)
 

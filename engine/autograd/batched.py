@@ -208,10 +208,18 @@ def apply_batched(node, grads, bsz, create_graph):
 # ----- rows: the fall-back, and hooks (a hook sees one row's gradient, as under torch's vmap) -----
 
 
+def _graphed(create_graph, *ts):
+    """Whether a step must run as engine ops: it records (create_graph and an operand requires grad), or a dual
+    level is entered, where an operand's tangent must propagate (forward-over-reverse)."""
+    from engine import autograd as A  # noqa: PLC0415
+
+    return bool(A._fw_levels) or (create_graph and any(t is not None and t.requires_grad for t in ts))
+
+
 def _row(g, b, create_graph):
     if g is None:
         return None
-    if create_graph and g.requires_grad:
+    if _graphed(create_graph, g):
         return g[b]
     return _tensor()._make(g._data[b])
 
@@ -225,7 +233,7 @@ def _stack_rows(rows, create_graph):
     if len(present) != len(rows):
         like = present[0]
         rows = [r if r is not None else Tensor._make(B.xp.zeros(like._data.shape, like._data.dtype)) for r in rows]
-    if create_graph and any(r.requires_grad for r in rows):
+    if _graphed(create_graph, *rows):
         from engine.ops.join import stack  # noqa: PLC0415
 
         return stack(rows, 0)
@@ -402,7 +410,7 @@ def _rows_mm(a, b, create_graph):
     Tensor = _tensor()
     from engine.ops import linalg as L  # noqa: PLC0415
 
-    if create_graph and (a.requires_grad or b.requires_grad):
+    if _graphed(create_graph, a, b):
         return L.matmul(a, b)  # torch's vmap runs at::matmul here: the same nodes (_unsafe_view over mm)
     ad, bd = a._data, b._data
     k = ad.shape[-1]
@@ -430,7 +438,7 @@ def _mm_pair(node, g, bsz, create_graph, alpha, first="self", second="mat2"):
         out[i1] = r if alpha == 1 else r * alpha
     if needs[i2]:
         m1 = node._resolve(first)
-        if create_graph and (g.requires_grad or m1.requires_grad):
+        if _graphed(create_graph, g, m1):
             from engine.ops.linalg import matmul  # noqa: PLC0415
 
             r = matmul(m1.t(), g)

@@ -23,7 +23,7 @@ class FunctionNode(A.Node):
     """The backward node of one application of a Function (the `ctx` its forward and backward receive)."""
 
     __slots__ = ("needs_input_grad", "to_save", "_saved", "_released", "_is_tensor", "_in_meta", "_out_meta",
-                 "non_differentiable", "materialize_grads", "dirty", "__dict__")
+                 "non_differentiable", "materialize_grads", "dirty", "to_save_forward", "_in_jvp", "__dict__")
     function = None  # the Function subclass (set on each subclass of this node)
 
     def name(self):
@@ -31,6 +31,10 @@ class FunctionNode(A.Node):
 
     def save_for_backward(self, *tensors):
         self.to_save = tensors
+
+    def save_for_forward(self, *tensors):
+        """What `jvp` reads as ctx.saved_tensors (forward-mode AD)."""
+        self.to_save_forward = tensors
 
     def mark_non_differentiable(self, *tensors):
         self.non_differentiable = tensors
@@ -43,6 +47,8 @@ class FunctionNode(A.Node):
 
     @property
     def saved_tensors(self):
+        if getattr(self, "_in_jvp", False):
+            return tuple(getattr(self, "to_save_forward", ()))
         if self._released:
             raise TorchRuntimeError(A.FREED_MSG)
         from engine.ops.registry import check_saved_output, check_saved_version  # noqa: PLC0415
@@ -146,6 +152,11 @@ class Function(metaclass=FunctionMeta):
         raise NotImplementedError("You must implement either the backward or vjp method for your custom "
                                   "autograd.Function to use it with backward mode AD.")
 
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it with "
+                                  "forward mode AD.")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         Tensor = _tensor_cls()
@@ -163,15 +174,22 @@ class Function(metaclass=FunctionMeta):
         tensors = [a for a in args if isinstance(a, Tensor)]
         ctx._in_meta = tuple((t._data.shape, t._data.dtype) for t in tensors)
         record = A.grad_mode.enabled and any(ctx.needs_input_grad)
+        tangents = _input_tangents(args) if A._fw_levels else None  # forward-mode AD: jvp runs after forward
         prev = A.grad_mode.enabled
         A.grad_mode.enabled = False
         try:
-            out = cls.forward(ctx, *args, **kwargs)
+            if tangents is None:
+                out = cls.forward(ctx, *args, **kwargs)
+            else:
+                with _fwad().suspended():  # forward sees no tangents, as torch's
+                    out = cls.forward(ctx, *args, **kwargs)
         finally:
             A.grad_mode.enabled = prev
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         if not record:
+            if tangents is not None:
+                _forward_ad(cls, ctx, args, tangents, outs, outs)
             return out
         ctx.next_functions = tuple(A.edge_of(t) for t in tensors)
         ctx.num_outputs = len(outs)
@@ -194,7 +212,76 @@ class Function(metaclass=FunctionMeta):
             results.append(o)
         ctx._out_meta = tuple(meta)
         ctx._saved = tuple(_save(ctx, t, results) for t in ctx.to_save)
+        if tangents is not None:
+            _forward_ad(cls, ctx, args, tangents, outs, results)
         return results[0] if single else tuple(results)
+
+
+# ----- forward-mode AD: Function.jvp -----
+
+
+def _fwad():
+    from engine.autograd import forward_ad  # noqa: PLC0415 - it imports this package
+
+    return forward_ad
+
+
+def _input_tangents(args):
+    """Per argument, its tangent (zeros for a float tensor without one, None for anything else), or None where
+    no argument has a tangent (nothing to propagate)."""
+    fw = _fwad()
+    if not fw.active():
+        return None
+    Tensor = _tensor_cls()
+    ts = [fw.tangent_of(a) if isinstance(a, Tensor) else None for a in args]
+    if all(t is None for t in ts):
+        return None
+    from engine.ops.factory import zeros_like  # noqa: PLC0415
+
+    with fw.suspended():
+        return [t if t is not None or not (isinstance(a, Tensor) and a._data.dtype.kind == "f") else zeros_like(a)
+                for a, t in zip(args, ts)]
+
+
+_ASSERT_FLOAT = (
+    "(new_grad_base.is_floating_point() || new_grad_base.is_complex()) && (self_base.is_floating_point() || "
+    "self_base.is_complex()) INTERNAL ASSERT FAILED at \"/__w/pytorch/pytorch/torch/csrc/autograd/autograd_meta.cpp\""
+    ":159, please report a bug to PyTorch. Expected both tensor and its forward grad to be floating point or complex")
+
+
+def _forward_ad(cls, ctx, args, tangents, outs, results):
+    """cls.jvp(ctx, *tangents) (grad mode as the caller's, nothing propagating inside), its tangents checked as
+    torch checks them and given to the outputs (`results`: what apply returns for `outs`)."""
+    fw = _fwad()
+    Tensor = _tensor_cls()
+    ctx._in_jvp = True
+    try:
+        with fw.suspended():
+            res = cls.jvp(ctx, *tangents)
+    finally:
+        ctx._in_jvp = False
+    if not isinstance(res, tuple):
+        res = (res,)
+    if len(res) != len(outs):
+        raise TorchRuntimeError("Function's jvp returned an invalid number of forward gradients "
+                                f"(expected {len(outs)} but got {len(res)})")
+    for i, (o, r, final) in enumerate(zip(outs, res, results)):
+        if not isinstance(o, Tensor) or o._data.dtype.kind != "f" or any(o is n for n in ctx.non_differentiable):
+            continue
+        if r is None:
+            raise TorchRuntimeError(_ASSERT_FLOAT)
+        if not isinstance(r, Tensor):
+            raise TorchRuntimeError(f"expected Variable or None (got {type(r).__name__}) for grad output {i}.")
+        if r._data.shape != o._data.shape:
+            raise TorchRuntimeError(
+                "Trying to set a forward gradient that has a different size than that of the original Tensor, this "
+                f"is not supported. Tensor is of size [{', '.join(map(str, o._data.shape))}] while the given forward "
+                f"gradient is of size [{', '.join(map(str, r._data.shape))}].")
+        if final is o or fw.tangent_of(final) is None:
+            if fw.tangent_of(final) is not None:
+                fw.update_inplace(final, r)  # an input modified in place (mark_dirty): its tangent, in place
+            else:
+                fw.set_tangent(final, r)
 
 
 def _save(ctx, t, outputs):

@@ -13,13 +13,6 @@ from engine.errors import (
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
-# Forward-mode AD is not in the engine yet: where torch would compute with dual tensors, this is raised.
-FORWARD_AD_MISSING = (
-    "{what}: forward-mode AD (torch.autograd.forward_ad) is not implemented in this engine yet; "
-    'use strategy="reverse-mode"'
-)
-
-
 def _Tensor():
     from engine.tensor import Tensor  # noqa: PLC0415 - engine.tensor imports engine.autograd
 
@@ -288,6 +281,8 @@ def _construct_standard_basis_for(tensors, tensor_numels):
 
 
 def _jacfwd(func, inputs, strict=False, vectorize=False):
+    """The Jacobian by forward-mode AD: the standard basis of the flattened inputs as one batch of tangents (a
+    batched dual level: vmap over forward AD, as torch's), each output's batched tangent its Jacobian transposed."""
     if strict:
         raise TorchRuntimeError(
             "torch.autograd.functional.jacobian: `strict=True` "
@@ -295,9 +290,32 @@ def _jacfwd(func, inputs, strict=False, vectorize=False):
             "Please either set `strict=False` or "
             '`strategy="reverse-mode"`.'
         )
-    _as_tuple(inputs, "inputs", "jacobian")
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
     if vectorize:
-        raise TorchNotImplementedError(FORWARD_AD_MISSING.format(what="jacobian with strategy=\"forward-mode\""))
+        from engine.autograd import forward_ad as fwAD  # noqa: PLC0415 - it imports this package
+        from engine.ops.factory import zeros  # noqa: PLC0415
+
+        input_numels = tuple(input.numel() for input in inputs)
+        tangents = _construct_standard_basis_for(inputs, input_numels)
+        n = sum(input_numels)
+        with fwAD._batched_level(n):
+            dual_inputs = tuple(fwAD.make_dual(input, tangent.view((n, *input.shape)))
+                                for input, tangent in zip(inputs, tangents))
+            is_outputs_tuple, dual_outputs = _as_tuple(func(*dual_inputs), "outputs")
+            jv, outputs = [], []
+            for dual_out in dual_outputs:
+                primal, tangent = fwAD.unpack_dual(dual_out)
+                outputs.append(primal)
+                jv.append(tangent if tangent is not None else zeros((n, *primal.shape), dtype=primal.dtype))
+        jacobian_input_output = []
+        for jac_output_i, output_i in zip(jv, outputs):
+            jacobian_output_i_output = []
+            for jac, input_j in zip(jac_output_i.split(list(input_numels), 0), inputs):
+                # the batch dim runs over the inputs in forward mode: it goes last
+                jacobian_output_i_output.append(
+                    jac.permute(*range(1, jac.ndim), 0).reshape((*output_i.shape, *input_j.shape)))
+            jacobian_input_output.append(jacobian_output_i_output)
+        return _tuple_postprocess(jacobian_input_output, (is_outputs_tuple, is_inputs_tuple))
     raise TorchNotImplementedError(
         "Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
         "only implemented for `vectorize=True`."

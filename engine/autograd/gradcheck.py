@@ -4,7 +4,8 @@ Ported from PyTorch 2.13's torch/autograd/gradcheck.py for real dense tensors, s
 torch's does to the character: the same central differences (perturbation eps, elements in C order), the
 same Jacobian layout (input elements by output elements) and dtypes, the same checks in the same order,
 and in fast mode the same random vectors (torch.Generator's default seed, its mt19937 and its uniform
-float32 draw). Forward-mode checks (check_forward_ad, check_fwd_over_rev) wait for forward-mode AD.
+float32 draw). The forward-mode checks (check_forward_ad, check_batched_forward_grad, check_fwd_over_rev) are in
+engine/autograd/gradcheck_forward.py.
 """
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ import numpy as np
 from engine import _backend as B
 from engine import budget
 from engine.autograd import Node, _seq, edge_of, grad, no_grad
+from engine.autograd.gradcheck_forward import (
+    batched_forward_grad_check,
+    get_analytical_jacobian_forward_ad,
+    undefined_forward_mode_check,
+)
 from engine.autograd.gradcheck_jacobians import (
     _allclose,
     _as_tuple,
@@ -32,7 +38,7 @@ from engine.autograd.gradcheck_jacobians import (
     _tensor_of,
     is_tensor_like,
 )
-from engine.errors import TorchAssertionError, TorchNotImplementedError, TorchRuntimeError, TorchValueError
+from engine.errors import TorchAssertionError, TorchRuntimeError, TorchValueError
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -44,8 +50,6 @@ class GradcheckError(TorchRuntimeError):
 
 
 GradcheckError.__name__ = GradcheckError.__qualname__ = "GradcheckError"
-
-FORWARD_AD_MISSING = "{what}: forward-mode AD (torch.autograd.forward_ad) is not implemented in this engine yet"
 
 
 # ----- the analytical Jacobian: backward passes, twice (reentrancy) -----
@@ -148,10 +152,21 @@ If the test
 """.strip()
 
 
-def _run_slow_mode_and_get_error(func, tupled_inputs, outputs, input_idx, output_idx, rtol, atol, eps):
+def _run_slow_mode_and_get_error(func, tupled_inputs, outputs, input_idx, output_idx, rtol, atol, eps,
+                                 is_forward_ad=False):
     """Fast mode failed: the full Jacobians (slow mode) for the message."""
     slow_numerical = _get_numerical_jacobian(func, tupled_inputs, outputs, eps=eps)[input_idx][output_idx]
-    slow_analytical = _get_analytical_jacobian(tupled_inputs, outputs, input_idx, output_idx)
+    if is_forward_ad:
+
+        def new_fn(inp):
+            new_inputs = list(tupled_inputs)
+            new_inputs[input_idx] = inp
+            return _as_tuple(func(*new_inputs))[output_idx]
+
+        slow_analytical = get_analytical_jacobian_forward_ad(
+            new_fn, (tupled_inputs[input_idx],), (outputs[output_idx],))[0][0]
+    else:
+        slow_analytical = _get_analytical_jacobian(tupled_inputs, outputs, input_idx, output_idx)
     with no_grad():
         slow_max_diff = (slow_numerical - slow_analytical).abs().max()
     slow_allclose = _allclose(slow_analytical, slow_numerical, rtol, atol)
@@ -182,14 +197,16 @@ def _adjusted_atol(atol, u, v):
 
 
 def _check_analytical_numerical_equal(all_analytical, all_numerical, complex_indices, tupled_inputs, outputs,
-                                      func, all_v, all_u, rtol, atol, eps, test_imag):
+                                      func, all_v, all_u, rtol, atol, eps, test_imag, is_forward_ad=False):
     for i, all_numerical_for_input_i in enumerate(all_numerical):
         for j, n in enumerate(all_numerical_for_input_i):
-            a = all_analytical[j][i]
+            a = all_analytical[i][j] if is_forward_ad else all_analytical[j][i]  # forward AD's is transposed
             updated_atol = _adjusted_atol(atol, all_u[i], all_v[j] if all_v else None)
             if not _allclose(a, n, rtol, updated_atol):
-                jacobians_str = _run_slow_mode_and_get_error(func, tupled_inputs, outputs, i, j, rtol, atol, eps)
-                raise GradcheckError(_get_notallclose_msg(a, n, j, i, complex_indices, test_imag) + jacobians_str)
+                jacobians_str = _run_slow_mode_and_get_error(func, tupled_inputs, outputs, i, j, rtol, atol, eps,
+                                                             is_forward_ad)
+                raise GradcheckError(_get_notallclose_msg(a, n, j, i, complex_indices, test_imag, is_forward_ad)
+                                     + jacobians_str)
 
 
 # ----- the checks -----
@@ -215,13 +232,23 @@ def _check_no_differentiable_outputs_fast(func, func_out, all_inputs, inputs_ind
 
 
 def _slow_gradcheck(func, func_out, tupled_inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol, *,
-                    complex_indices=None, test_imag=False, masked=False):
+                    use_forward_ad=False, complex_indices=None, test_imag=False, masked=False):
     func_out = _as_tuple(func_out)
     if not outputs:
         return _check_no_differentiable_outputs(func, tupled_inputs, func_out, eps=eps)
     numerical = _transpose(_get_numerical_jacobian(func, tupled_inputs, func_out, eps=eps))
     # the numerical path covers every output; keep those that require grad
     numerical = [nj for o, nj in zip(func_out, numerical) if o.requires_grad]
+    if use_forward_ad:
+        analytical_forward = get_analytical_jacobian_forward_ad(func, tupled_inputs, func_out,
+                                                                check_grad_dtypes=check_grad_dtypes)
+        for i, n_per_out in enumerate(numerical):
+            for j, n in enumerate(n_per_out):
+                a = analytical_forward[j][i]
+                if not _allclose(a, n, rtol, atol):
+                    raise GradcheckError(_get_notallclose_msg(a, n, i, j, complex_indices, test_imag,
+                                                              is_forward_ad=True))
+        return True
     for i, o in enumerate(outputs):
         analytical = _check_analytical_jacobian_attributes(tupled_inputs, o, nondet_tol, check_grad_dtypes)
         for j, (a, n) in enumerate(zip(analytical, numerical[i])):
@@ -231,11 +258,18 @@ def _slow_gradcheck(func, func_out, tupled_inputs, outputs, eps, rtol, atol, che
 
 
 def _fast_gradcheck(func, func_out, inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol, *,
-                    complex_indices=None, test_imag=False, masked=False):
-    """v^T J u both ways: J u by one central difference along a random u, v^T J by one backward pass."""
+                    use_forward_ad=False, complex_indices=None, test_imag=False, masked=False):
+    """v^T J u both ways: J u by one central difference along a random u, v^T J by one backward pass (forward
+    mode: J u by dual tensors, no v)."""
     inp_tensors_idx, inp_tensors = _get_inp_tensors(inputs)
-    all_v, all_u, all_u_dense = _make_vectors(inp_tensors, outputs, use_forward_ad=False)
+    all_v, all_u, all_u_dense = _make_vectors(inp_tensors, outputs, use_forward_ad=use_forward_ad)
     numerical_vJu = _get_numerical_vJu(func, inputs, inp_tensors_idx, func_out, all_u, all_v, eps)
+    if use_forward_ad:
+        analytical_vJu = get_analytical_jacobian_forward_ad(func, inputs, _as_tuple(func_out), all_u=all_u,
+                                                            check_grad_dtypes=check_grad_dtypes)
+        _check_analytical_numerical_equal(analytical_vJu, numerical_vJu, complex_indices, inputs, outputs, func,
+                                          all_v, all_u, rtol, atol, eps, test_imag, is_forward_ad=True)
+        return True
     if not outputs:
         _check_no_differentiable_outputs_fast(func, func_out, inputs, inp_tensors_idx, all_u, eps, nondet_tol)
     analytical_vJu = _get_analytical_vJu_backward_mode(inputs, outputs, nondet_tol, check_grad_dtypes, all_v,
@@ -466,8 +500,13 @@ def _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined
     gradcheck_fn = functools.partial(_fast_gradcheck if fast_mode else _slow_gradcheck, masked=masked)
     if check_backward_ad:
         gradcheck_fn(func, func_out, tupled_inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol)
-    if check_forward_ad or check_batched_forward_grad:
-        raise TorchNotImplementedError(FORWARD_AD_MISSING.format(what="gradcheck with check_forward_ad=True"))
+    if check_forward_ad:
+        gradcheck_fn(func, func_out, tupled_inputs, outputs, eps, rtol, atol, check_grad_dtypes, nondet_tol,
+                     use_forward_ad=True)
+        if check_undefined_grad:
+            undefined_forward_mode_check(func, outputs, tupled_inputs)
+    if check_batched_forward_grad:
+        batched_forward_grad_check(func, tupled_inputs)
     if not check_backward_ad:
         return True
     for i, o in enumerate(outputs):

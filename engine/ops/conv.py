@@ -34,6 +34,7 @@ from engine.ops._window import offsets as _offsets
 from engine.ops._window import pad_hw as _pad_hw
 from engine.ops._window import tap as _tap
 from engine.ops._window import windows as _windows
+from engine.ops.jvp import tmap, tsum
 from engine.ops.registry import REGISTRY, defop
 from engine.tensor import Tensor
 
@@ -573,6 +574,10 @@ convolution_backward_op = defop(
     nout=3,
     rule=_convolution_backward_rule,
     joint_mask=True,
+    jvp=lambda grad_output_t, input_t, weight_t, grad_output, input, weight, bias_sizes, stride, padding, dilation,
+    transposed, output_padding, groups, output_mask: _conv_backward_jvp(
+        (grad_output_t, input_t, weight_t), (grad_output, input, weight),
+        (bias_sizes, stride, padding, dilation, transposed, output_padding, groups), output_mask),
     grad_output__input__weight=_with_mask(
         _conv_double_backward,
         (
@@ -600,6 +605,38 @@ def _convolution_backward(
     return tuple(r if m else None for r, m in zip(res, mask))
 
 
+def _conv_backward_jvp(tangents, primals, attrs, output_mask):
+    """torch's: grad_input is bilinear in (grad_output, weight), grad_weight in (grad_output, input), grad_bias
+    linear in grad_output: each output's tangent is the sum over the tangents it depends on."""
+    gt, xt, wt = tangents
+    gy, x, w = primals
+    mask = list(output_mask) + [False] * (3 - len(output_mask))
+
+    def cb(a, b, c, want):
+        m = [mask[k] and want[k] for k in range(3)]
+        if not any(m):
+            return (None, None, None)
+        res = convolution_backward_op(a, b, c, attrs[0], *attrs[1:], m)
+        return tuple(r if m[k] else None for k, r in enumerate(res))
+
+    terms = []
+    if gt is not None:
+        terms.append(cb(gt, x, w, (True, True, True)))
+    if xt is not None:
+        terms.append(cb(gy, xt, w, (False, True, False)))
+    if wt is not None:
+        terms.append(cb(gy, x, wt, (True, False, False)))
+    return tuple(tsum(*(t[k] for t in terms)) for k in range(3))
+
+
+def _convolution_jvp(input_t, weight_t, bias_t, input, weight, attrs):
+    """torch's convolution_jvp: conv(input_t, weight) + conv(input, weight_t) + bias_t over the channels."""
+    nd = input.ndim
+    return tsum(tmap(input_t, lambda t: convolution_op(t, weight, None, *attrs)),
+                tmap(weight_t, lambda t: convolution_op(input, t, None, *attrs)),
+                tmap(bias_t, lambda t: t.reshape((1, -1) + (1,) * (nd - 2))))
+
+
 convolution_op = defop(
     "convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, SymInt[] "
     "dilation, "
@@ -607,6 +644,9 @@ convolution_op = defop(
     _convolution_fwd,
     joint_mask=True,
     rule=_convolution_rule,
+    jvp=lambda input_t, weight_t, bias_t, input, weight, stride, padding, dilation, transposed, output_padding,
+    groups: _convolution_jvp(input_t, weight_t, bias_t, input, weight,
+                             (stride, padding, dilation, transposed, output_padding, groups)),
     input__weight__bias=_with_mask(
         _convolution_backward,
         ("input", "weight", "stride", "padding", "dilation", "transposed", "output_padding", "groups"),
@@ -641,6 +681,7 @@ def _pad_op():
             fwd,
             index=0,
             rule=lambda self, pad: R.Cost(_padded_shape(self.shape, pad), R.numel(_padded_shape(self.shape, pad))),
+            jvp=lambda self_t, pad: op(self_t, pad, 0),
             self=lambda grad, pad: op(grad, [-p for p in pad], 0),
         )
     return op

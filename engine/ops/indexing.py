@@ -25,6 +25,7 @@ from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops import rules as R
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
+from engine.ops.jvp import batched, pointwise, shifted
 from engine.ops.registry import defop
 from engine.ops.shape import unsqueeze_op
 from engine.tensor import Tensor
@@ -112,11 +113,13 @@ def _select_backward(grad, input_sizes, dim, index):
 
 
 select_int = defop("select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)", _select,
-                   rule=lambda self, dim: _view_cost(_selected(self.shape, dim)),
+                   rule=lambda self, dim: _view_cost(_selected(self.shape, dim)), jvp=shifted("linear", "dim"),
                    self=lambda grad, self_shape, dim, index: select_backward_op(grad, self_shape, dim, index))
 select_backward_op = defop(
     "select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt index) -> Tensor",
     _select_backward, rule=lambda input_sizes: R.Cost(tuple(input_sizes), R.numel(input_sizes)),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: select_backward_op(
+        tangents[0], (bsz, *vals[1]), wrap_dim(vals[2], len(vals[1])) + 1, vals[3])),
     grad_output=lambda grad, dim, index: select_int(grad, dim, index))
 
 
@@ -156,16 +159,19 @@ slice_op = defop(
     "-> Tensor(a)",
     _slice,
     rule=lambda self, dim, start, end, step: _view_cost(_sliced(self.shape, dim, start, end, step)),
+    jvp=shifted("linear", "dim"),
     self=lambda grad, self_shape, dim, start, end, step: slice_backward_op(
         grad, self_shape, dim, start, end, step))
 slice_backward_op = defop(
     "slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, "
     "SymInt step) -> Tensor",
     _slice_backward, rule=lambda input_sizes: R.Cost(tuple(input_sizes), R.numel(input_sizes)),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: slice_backward_op(
+        tangents[0], (bsz, *vals[1]), wrap_dim(vals[2], len(vals[1])) + 1, *vals[3:])),
     grad_output=lambda grad, dim, start, end, step: slice_op(grad, dim, start, end, step))
 
 alias_op = defop("alias(Tensor(a) self) -> Tensor(a)", lambda a: a[...], rule=lambda self: _view_cost(self.shape),
-                 self=lambda grad: grad)
+                 jvp=pointwise("linear"), self=lambda grad: grad)
 
 
 # ----- index.Tensor and its backward -----
@@ -192,6 +198,7 @@ def _index_put_impl(a, indices, values, accumulate=False, unsafe=False):
 # `indices` is aten's `Tensor?[] indices`: here already checked, mask-expanded int64 arrays (or None).
 # The formula names `self` only so that the node saves (and frees) a tensor, as torch's saves `indices`.
 index_op = defop("index.Tensor(Tensor self, LongTensor?[] indices) -> Tensor", _index_fwd, rule=_index_rule,
+                 jvp="linear",
                  self=lambda grad, self, indices: index_put_impl_op(
                      Tensor._make(_zeros(self.shape, grad._data.dtype)), indices, grad, accumulate=True,
                      unsafe=True))
@@ -201,6 +208,7 @@ index_put_impl_op = defop(
     _index_put_impl,
     # the copy is the output; np.add.at's broadcast of the values to the index shape
     rule=lambda self, values: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(values), _numel(values)),
+    jvp="linear",
     self=lambda grad: grad,
     values=lambda grad, indices: index_op(grad, indices))
 
@@ -231,7 +239,7 @@ def _index_put_rule(self, indices, values):
 # with an advanced index is its in-place form.
 index_put_op = defop(
     "index_put(Tensor self, LongTensor?[] indices, Tensor values, bool accumulate=False) -> Tensor",
-    _index_put_fwd, rule=_index_put_rule,
+    _index_put_fwd, rule=_index_put_rule, jvp="linear",
     self=lambda grad, indices, accumulate: grad if accumulate else index_put_impl_op(
         grad, indices, Tensor._make(_zeros((), grad._data.dtype)), accumulate=False),
     values=lambda grad, indices: index_op(grad, indices))
@@ -648,12 +656,14 @@ gather_op = defop(
     # the index's int64 copy and bounds mask; backward: zeros of self, their copy in scatter_add, its index
     rule=lambda self, index: R.Cost(tuple(index.shape), _numel(index), R.wide(2 * _numel(index), self), True,
                                     2 * _numel(self) + R.wide(3 * _numel(index), self)),
+    jvp="linear",
     self=lambda grad, self, dim, index: scatter_add_op(
         Tensor._make(_zeros(self.shape, grad._data.dtype)), dim, index, grad))
 scatter_add_op = defop(
     "scatter_add(Tensor self, int dim, LongTensor index, Tensor src) -> Tensor", _scatter_add,
     rule=lambda self, index: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(index),
                                     R.wide(3 * _numel(index), self)),
+    jvp="linear",
     self=lambda grad: grad,
     src=lambda grad, src, dim, index: _scatter_add_src_grad(grad, src, dim, index))
 
@@ -708,6 +718,7 @@ def _index_select_rule(self, dim, index):
 
 index_select_op = defop(
     "index_select(Tensor self, int dim, LongTensor index) -> Tensor", _index_select, rule=_index_select_rule,
+    jvp=shifted("linear", "dim"),
     self=lambda grad, self, dim, index: index_add_op(
         Tensor._make(_zeros(self.shape, grad._data.dtype)), dim, index, grad))
 index_add_op = defop(
@@ -716,6 +727,7 @@ index_add_op = defop(
     # the copy is the output; source * alpha, the index's int64 copy, add.at's broadcast of the source
     rule=lambda self, index, source: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(source),
                                             2 * _numel(source) + R.wide(_numel(index), self)),
+    jvp=shifted("linear", "dim"),
     self=lambda grad: grad,
     source=lambda grad, source, dim, index, alpha: _index_add_source_grad(grad, source, dim, index, alpha))
 
@@ -757,11 +769,11 @@ def _not_mask(mask):
 
 masked_fill_scalar = defop(
     "masked_fill.Scalar(Tensor self, BoolTensor mask, Scalar value) -> Tensor", _masked_fill,
-    rule=lambda self, mask: R.elementwise()(self, mask),
+    rule=lambda self, mask: R.elementwise()(self, mask), jvp="element_wise",
     self=lambda grad, self, mask: masked_fill_scalar(grad, mask, 0))
 masked_fill_tensor = defop(
     "masked_fill.Tensor(Tensor self, BoolTensor mask, Tensor value) -> Tensor", _masked_fill_t,
-    rule=lambda self, mask: R.elementwise(bwd=3)(self, mask),
+    rule=lambda self, mask: R.elementwise(bwd=3)(self, mask), jvp="linear",
     self=lambda grad, self, mask: masked_fill_scalar(grad, mask, 0),
     value=lambda grad, value, mask: masked_fill_scalar(grad, _not_mask(mask), 0).sum())
 

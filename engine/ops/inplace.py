@@ -15,10 +15,13 @@ import numpy as np
 
 from engine import budget as _budget
 from engine.autograd import CopyBackwards, _seq, edge_of, grad_mode, note_output_storage
+from engine.autograd import forward_ad as FW
 from engine.autograd.views import VIEW_MULTI, VIEW_NO_GRAD, copy_slices, rebase, regenerate_views
 from engine.errors import TorchRuntimeError, TorchTypeError
+from engine.ops import registry as _registry
 from engine.ops import rules as R
 from engine.ops._util import broadcast_shapes
+from engine.ops.jvp import tmap, tsum
 from engine.ops.registry import REGISTRY, Entry, defop, friendly_name
 from engine.tensor import Tensor
 
@@ -71,6 +74,8 @@ def _stand_in(t):
     the values from before the write (torch saves original_self), and no version check ties it to t."""
     s = Tensor._make(t._data)
     s._req, s.grad_fn, s._output_nr, s._acc = t._req, t.grad_fn, t._output_nr, t._acc
+    if _registry._dual:
+        s._fw = getattr(t, "_fw", None)  # and its tangent: the op's forward formula reads it
     return s
 
 
@@ -89,6 +94,13 @@ def apply(t, compute, others_require_grad=False):
     write(t, out._data)
     st = t._storage()
     st.version += 1
+    if _registry._dual:  # forward-mode AD: t's tangent takes the result's, in place (engine.autograd.forward_ad)
+        if node is not None and s is not t and FW.tangent_of(s) is not None:
+            saved = getattr(node, "_saved", None)
+            if saved and any(v is s for v in saved.values()):
+                with FW.suspended():  # the node keeps the tangent from before the write too
+                    FW.set_tangent(s, FW.tangent_of(s).clone())
+        FW.inplace_tangent(t, out)
     if node is None:
         return t
     note_output_storage(node, out._output_nr, st, t)  # what the node saved of its output is t's memory now
@@ -192,6 +204,8 @@ def metadata_variant(name, fn):
         self._data = out._data
         if out.grad_fn is not None:
             self.grad_fn, self._output_nr = out.grad_fn, out._output_nr
+        if _registry._dual and FW.active() and FW.tangent_of(out) is not None:
+            FW.set_tangent(self, FW.tangent_of(out))  # its tangent takes the new shape the same way
         return self
 
     method.__name__ = name
@@ -213,10 +227,11 @@ def _zeros_like(grad):
 
 
 fill_scalar = defop("fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)",
-                    lambda a, value: np.full_like(a, value), index=2, rule=R.like("self"),
+                    lambda a, value: np.full_like(a, value), index=2, rule=R.like("self"), jvp="element_wise",
                     self=lambda grad: _zeros_like(grad))
 fill_tensor = defop("fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)",
                     lambda a, value: np.full_like(a, value), index=3, rule=R.like("self"),
+                    jvp=lambda self_t, value_t: tsum(tmap(self_t, _zeros_like), value_t),
                     self=lambda grad: _zeros_like(grad), value=lambda grad: grad.sum())
 
 
@@ -254,9 +269,20 @@ def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
             node._seq = next(_seq)
             node._retained = node._pre_hooks = node._hooks = None
             out._req, out.grad_fn = True, node
+        if _registry._dual and FW.active():  # torch's: self_t.copy_(src_t), zeros where src has none
+            src_t, self_t = FW.tangent_of(src), FW.tangent_of(s)
+            if src_t is not None or self_t is not None:
+                with FW.suspended():
+                    t = _zeros_like(out) if src_t is None else _copy_tangent(src_t, out)
+                FW.set_tangent(out, t)
         return out
 
     return apply(self, compute, src._req)
+
+
+def _copy_tangent(src_t, out):
+    t = src_t.expand(tuple(out._data.shape)) if tuple(src_t._data.shape) != tuple(out._data.shape) else src_t
+    return t.to(out.dtype).clone() if t._data.dtype != out._data.dtype else t.clone()
 
 
 def _random_fill(self, draw):
@@ -267,6 +293,8 @@ def _random_fill(self, draw):
     values = np.asarray(draw(_generator[0], self._data.shape), dtype=self._data.dtype)
     write(self, values)
     self._storage().version += 1
+    if _registry._dual and FW.active() and FW.tangent_of(self) is not None:  # torch's: self_t.zero_()
+        FW.update_inplace(self, _zeros_like(self))
     return self
 
 

@@ -18,6 +18,7 @@ from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, To
 from engine.ops import rules as R
 from engine.ops._util import list_str, wrap_dim, wrap_dims
 from engine.ops.indexing import slice_op
+from engine.ops.jvp import batched, pointwise, shifted
 from engine.ops.registry import defop
 from engine.ops.shape import view
 from engine.tensor import Tensor
@@ -206,12 +207,14 @@ def _cat_op(n):
         schema = "cat(" + ", ".join(f"Tensor {x}" for x in names) + ", int dim=0) -> Tensor"
         if n == 1:
             formula = _Formula(lambda grad, dim, s0: _cat_backward(grad, dim, [s0])[0], ["dim", *shape_names])
-            op = defop(schema, _cat_forward, index=0, rule=_cat_rule(names), tensors0=formula)
+            op = defop(schema, _cat_forward, index=0, rule=_cat_rule(names), jvp=shifted("linear", "dim"),
+                       tensors0=formula)
         else:
             formula = _Formula(
                 lambda grad, dim, *shapes, output_mask: _cat_backward(grad, dim, shapes, output_mask),
                 ["dim", *shape_names])
             op = defop(schema, _cat_forward, index=0, joint_mask=True, rule=_cat_rule(names),
+                       jvp=shifted("linear", "dim"),
                        **{"__".join(names): formula})
         if n <= _KEEP_ARITY:
             _CAT_OPS[n] = op
@@ -267,6 +270,13 @@ def _stack_backward(grad, dim, output_mask=None):
 
 
 _STACK_OPS: dict[int, object] = {}
+# batched: the stack dim wraps over the inputs' rank + 1, then moves past the batch
+_STACK_JVP = batched("linear", lambda op, vals, tangents, out, bsz: op(
+    *_batched_or_zeros(vals[:-1], tangents, bsz), wrap_dim(vals[-1], vals[0].ndim + 1) + 1))
+
+
+def _batched_or_zeros(vals, tangents, bsz):
+    return [t if t is not None else _zeros((bsz, *v.shape), v._data.dtype) for v, t in zip(vals, tangents)]
 
 
 def _stack_op(n):
@@ -275,10 +285,10 @@ def _stack_op(n):
         names = [f"tensors{i}" for i in range(n)]
         schema = "stack(" + ", ".join(f"Tensor {x}" for x in names) + ", int dim=0) -> Tensor"
         if n == 1:
-            op = defop(schema, _stack_forward, index=0, rule=_stack_rule(names),
+            op = defop(schema, _stack_forward, index=0, rule=_stack_rule(names), jvp=_STACK_JVP,
                        tensors0=_Formula(lambda grad, dim: _stack_backward(grad, dim)[0], ["dim"]))
         else:
-            op = defop(schema, _stack_forward, index=0, joint_mask=True, rule=_stack_rule(names),
+            op = defop(schema, _stack_forward, index=0, joint_mask=True, rule=_stack_rule(names), jvp=_STACK_JVP,
                        **{"__".join(names): _Formula(
                            lambda grad, dim, output_mask: _stack_backward(grad, dim, output_mask), ["dim"])})
         if n <= _KEEP_ARITY:
@@ -429,7 +439,7 @@ def _split_op(kind, n):
         else:
             forward = fwd
             formula = _Formula(bwd, names)
-        op = defop(schema, forward, nout=n, index=0, rule=rule, self=formula)
+        op = defop(schema, forward, nout=n, index=0, rule=rule, jvp=shifted("linear", "dim"), self=formula)
         if n <= _KEEP_ARITY:
             _SPLIT_OPS[(kind, n)] = op
     return op
@@ -573,6 +583,9 @@ def _repeat_rule(self, repeats):
 
 
 repeat_op = defop("repeat(Tensor self, SymInt[] repeats) -> Tensor", _repeat_forward, rule=_repeat_rule,
+                  jvp=batched("linear", lambda op, vals, tangents, out, bsz: repeat_op(
+                      tangents[0].reshape((bsz,) + (1,) * (len(vals[1]) - vals[0].ndim) + tuple(vals[0].shape)),
+                      (1, *vals[1]))),
                   self=lambda grad, repeats, self_shape: _repeat_backward(grad, repeats, self_shape))
 
 
@@ -601,7 +614,7 @@ def _flip(a, dims):
     return B.xp.flip(a, axis=w).copy()
 
 
-flip_op = defop("flip(Tensor self, int[] dims) -> Tensor", _flip, rule=R.like(),
+flip_op = defop("flip(Tensor self, int[] dims) -> Tensor", _flip, rule=R.like(), jvp=shifted("linear", "dims"),
                 self=lambda grad, dims: flip_op(grad, dims))
 
 
@@ -631,7 +644,7 @@ def _roll(a, shifts, dims=()):
 
 
 roll_op = defop("roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor", _roll,
-                rule=R.like(temp_factor=1),  # the flattened copy of a strided input
+                rule=R.like(temp_factor=1), jvp="linear",  # the flattened copy of a strided input
                 self=lambda grad, shifts, dims: roll_op(grad, [-s for s in shifts], dims))
 
 
@@ -709,9 +722,9 @@ def _tri_rule(self):
     return R.Cost(tuple(self.shape), n, R.numel(self.shape[-2:]))  # np.tril's (rows, cols) mask
 
 
-tril_op = defop("tril(Tensor self, int diagonal=0) -> Tensor", _tril, rule=_tri_rule,
+tril_op = defop("tril(Tensor self, int diagonal=0) -> Tensor", _tril, rule=_tri_rule, jvp=pointwise("linear"),
                 self=lambda grad, diagonal: tril_op(grad, diagonal))
-triu_op = defop("triu(Tensor self, int diagonal=0) -> Tensor", _triu, rule=_tri_rule,
+triu_op = defop("triu(Tensor self, int diagonal=0) -> Tensor", _triu, rule=_tri_rule, jvp=pointwise("linear"),
                 self=lambda grad, diagonal: triu_op(grad, diagonal))
 
 
@@ -772,6 +785,7 @@ def _diagonal_backward(grad, input_sizes, offset, dim1, dim2):
 
 diagonal_op = defop(
     "diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)", _diagonal, rule=_diagonal_rule,
+    jvp=shifted("linear", "dim1", "dim2"),
     self=lambda grad, self_shape, offset, dim1, dim2: diagonal_backward_op(
         grad, self_shape, offset, dim1, dim2))
 diagonal_backward_op = defop(
@@ -780,11 +794,14 @@ diagonal_backward_op = defop(
     # the zeros of input_sizes; arange and the row / column indices of the diagonal
     rule=lambda grad_output, input_sizes: R.Cost(tuple(input_sizes), R.numel(input_sizes),
                                                  R.wide(3 * grad_output.shape[-1], grad_output)),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: diagonal_backward_op(
+        tangents[0], (bsz, *vals[1]), vals[2], *(wrap_dim(d, len(vals[1])) + 1 for d in vals[3:]))),
     grad_output=lambda grad, offset, dim1, dim2: diagonal_op(grad, offset, dim1, dim2))
 # torch.diag of a matrix runs diagonal_copy, whose node torch names "DiagonalBackward0_copy"
 diagonal_copy_op = defop(
     "diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor",
     lambda a, offset=0, dim1=0, dim2=1: _diagonal(a, offset, dim1, dim2).copy(), rule=_diagonal_rule,
+    jvp=shifted("linear", "dim1", "dim2"),
     self=lambda grad, self_shape, offset, dim1, dim2: diagonal_backward_op(
         grad, self_shape, offset, dim1, dim2))
 diagonal_copy_op.grad_fn_name = "DiagonalBackward0_copy"
@@ -808,6 +825,7 @@ diag_embed_op = defop(
     rule=lambda self, offset, dim1, dim2: R.Cost(_diag_embed_shape(self.shape, offset, dim1, dim2),
                                                  R.numel(_diag_embed_shape(self.shape, offset, dim1, dim2)),
                                                  R.wide(3 * self.shape[-1], self)),
+    jvp="linear",
     self=lambda grad, offset, dim1, dim2: diagonal_op(grad, offset, dim1, dim2))
 
 

@@ -3,6 +3,7 @@ them (at::matmul's folding and batching, at::einsum's permute / diagonal / sum /
 
 from __future__ import annotations
 
+import inspect
 import string
 
 import numpy as np
@@ -15,6 +16,7 @@ from engine.ops import pointwise as P
 from engine.ops import rules as R
 from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes
+from engine.ops.jvp import batched, tmap, tsum
 from engine.ops.registry import REGISTRY, defop
 from engine.tensor import Tensor
 
@@ -82,11 +84,36 @@ def _mm(a, b):
     return _matmul_np(a, b)
 
 
+def _bilinear(op, first, second, batch):
+    """The forward formula of a product bilinear in its two tensor inputs (derivatives.yaml's
+    `op(self_t, mat2_p) + op(self_p, mat2_t)`); batched, `batch(a, b)` is the product with a batch dim on one side
+    (matmul's broadcasting)."""
+
+    def jvp(*args):
+        (a, b), (at, bt) = args[:2], args[2:]
+        return tsum(tmap(at, lambda t: op(t, b)), tmap(bt, lambda t: op(a, t)))
+
+    jvp.__signature__ = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                           for n in (first, second, first + "_t", second + "_t")])
+
+    def rule(op_, vals, tangents, out, bsz):
+        a, b = vals[0], vals[1]
+        at, bt = tangents
+        return tsum(tmap(at, lambda t: batch(t, b)), tmap(bt, lambda t: batch(a, t)))
+
+    return batched(jvp, rule)
+
+
+def _mv_batch(a, v):
+    return matmul(a, v) if v.ndim == 1 else matmul(v, S.t(a))  # (B, n, k) @ (k,), or (B, k) @ (k, n)
+
+
 mm_op = defop(
     "mm(Tensor self, Tensor mat2) -> Tensor",
     _mm,
     rule=lambda self, mat2: _product_cost((self.shape[0], mat2.shape[1]), self.shape[1], self, mat2),
     vjp={"self": lambda grad, mat2: _mm(grad, mat2.T), "mat2": lambda grad, self: _mm(self.T, grad)},
+    jvp=_bilinear(lambda a, b: mm_op(a, b), "self", "mat2", lambda a, b: matmul(a, b)),
     self=lambda grad, mat2: grad.mm(mat2.t()),
     mat2=lambda grad, self: self.t().mm(grad),
 )
@@ -110,6 +137,7 @@ mv_op = defop(
     "mv(Tensor self, Tensor vec) -> Tensor",
     _mv,
     rule=lambda self, vec: _product_cost((self.shape[0],), self.shape[1], self, vec),
+    jvp=_bilinear(lambda a, b: mv_op(a, b), "self", "vec", _mv_batch),
     self=lambda grad, vec: outer(grad, vec),
     vec=lambda grad, self: self.t().mv(grad),
 )
@@ -136,6 +164,7 @@ dot_op = defop(
     "dot(Tensor self, Tensor tensor) -> Tensor",
     _dot,
     rule=lambda self, tensor: _product_cost((), self.shape[0], self, tensor),
+    jvp=_bilinear(lambda a, b: dot_op(a, b), "self", "tensor", lambda a, b: (a * b).sum(-1)),
     self=lambda grad, tensor: grad * tensor,
     tensor=lambda grad, self: grad * self,
 )
@@ -161,6 +190,7 @@ bmm_op = defop(
     "bmm(Tensor self, Tensor mat2) -> Tensor",
     _bmm,
     rule=lambda self, mat2: _product_cost((self.shape[0], self.shape[1], mat2.shape[2]), self.shape[2], self, mat2),
+    jvp=_bilinear(lambda a, b: bmm_op(a, b), "self", "mat2", lambda a, b: matmul(a, b)),
     self=lambda grad, mat2: grad.bmm(mat2.transpose(1, 2)),
     mat2=lambda grad, self: self.transpose(1, 2).bmm(grad),
 )
@@ -200,10 +230,22 @@ addmm_op = defop(
     vjp={"self": True,
          "mat1": lambda grad, mat2, alpha: _mm(grad, mat2.T) if alpha == 1 else _mm(grad, mat2.T) * alpha,
          "mat2": lambda grad, mat1, alpha: _mm(mat1.T, grad) if alpha == 1 else _mm(mat1.T, grad) * alpha},
+    jvp=batched(lambda self_t, mat1_t, mat2_t, mat1, mat2, beta, alpha: _addmm_jvp(
+        self_t, mat1_t, mat2_t, mat1, mat2, beta, alpha, mm_op),
+        lambda op, vals, tangents, out, bsz: _addmm_jvp(*tangents, vals[1], vals[2], vals[3], vals[4], matmul, True)),
     self=lambda grad, beta: grad if beta == 1 else grad * beta,
     mat1=lambda grad, mat2, alpha: grad.mm(mat2.t()) if alpha == 1 else grad.mm(mat2.t()) * alpha,
     mat2=lambda grad, mat1, alpha: mat1.t().mm(grad) if alpha == 1 else mat1.t().mm(grad) * alpha,
 )
+
+
+def _addmm_jvp(self_t, mat1_t, mat2_t, mat1, mat2, beta, alpha, prod, batch=False):
+    """beta * self_t + alpha * (mat1_t @ mat2 + mat1 @ mat2_t) (maybe_multiply: no product by a factor of 1)."""
+    if batch and self_t is not None and self_t.ndim < 3:
+        self_t = self_t.reshape((self_t.shape[0],) + (1,) * (3 - self_t.ndim) + tuple(self_t.shape[1:]))
+    term = tsum(tmap(mat1_t, lambda t: prod(t, mat2)), tmap(mat2_t, lambda t: prod(mat1, t)))
+    return tsum(tmap(self_t, lambda t: t if beta == 1 else t * beta),
+                tmap(term, lambda t: t if alpha == 1 else t * alpha))
 
 
 # ----- torch's reshape / contiguous, as the decompositions below record them -----

@@ -21,6 +21,7 @@ from engine.ops import reduction as R
 from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes, list_str
+from engine.ops.jvp import loss, no_forward_formula, tmap
 from engine.ops.nn_functional import (
     _check_no_requires_grad,
     _const,
@@ -169,7 +170,7 @@ def _mse_fwd(a, b, reduction=MEAN):
 
 mse_loss_op = defop(
     "mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor", _mse_fwd, promote=True, index=0,
-    rule=_loss_rule(3, 2, 7),
+    rule=_loss_rule(3, 2, 7), jvp=loss(),
     self=lambda grad, self, target, reduction: (self - target) * (grad * (2.0 * _norm(self, reduction))),
     target=lambda grad, self, target, reduction: (target - self) * (grad * (2.0 * _norm(self, reduction))),
 )
@@ -207,6 +208,7 @@ def _smooth_l1_grad(grad, x, y, reduction, beta, numel_of):
 
 
 def _huber_grad(grad, x, y, reduction, delta, numel_of):
+    no_forward_formula("huber_loss_backward", grad, x, y)  # torch's huber_loss_backward has none
     d = x - y
     g = grad * _norm(numel_of, reduction)
     return P.where(d <= -delta, -g * delta, P.where(d >= delta, g * delta, d * g))
@@ -214,7 +216,7 @@ def _huber_grad(grad, x, y, reduction, delta, numel_of):
 
 smooth_l1_loss_op = defop(
     "smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.0) -> Tensor", _smooth_l1_fwd,
-    promote=True, index=0, rule=_loss_rule(6, 6, 12),
+    promote=True, index=0, rule=_loss_rule(6, 6, 12), jvp=loss(),
     self=lambda grad, self, target, reduction, beta: _smooth_l1_grad(
         grad, self, target, reduction, beta, self),
     target=lambda grad, self, target, reduction, beta: _smooth_l1_grad(
@@ -222,7 +224,7 @@ smooth_l1_loss_op = defop(
 )
 huber_loss_op = defop(
     "huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.0) -> Tensor", _huber_fwd,
-    promote=True, index=0, rule=_loss_rule(6, 6, 12),
+    promote=True, index=0, rule=_loss_rule(6, 6, 12), jvp=loss(),
     self=lambda grad, self, target, reduction, delta: _huber_grad(grad, self, target, reduction, delta, self),
     target=lambda grad, self, target, reduction, delta: _huber_grad(
         grad, target, self, reduction, delta, self),
@@ -270,7 +272,7 @@ binary_cross_entropy_op = defop(
     "binary_cross_entropy(Tensor self, Tensor target, Weight weight=None, int reduction=1) -> Tensor",
     _bce_fwd, index=0,
     # the range masks; (t - 1), log1p(-x) and its floor, log(x) and its floor, t * that, the weighted loss
-    rule=_loss_rule(2 * C.TRANSCENDENTAL, 8, 14),
+    rule=_loss_rule(2 * C.TRANSCENDENTAL, 8, 14), jvp=loss(),
     self=lambda grad, self, target, weight, reduction: _bce_grad_self(grad, self, target, weight, reduction),
     target=lambda grad, self, weight, reduction: _bce_grad_target(grad, self, weight, reduction),
 )
@@ -327,7 +329,7 @@ binary_cross_entropy_with_logits_op = defop(
     "binary_cross_entropy_with_logits(Tensor self, Tensor target, Weight weight=None, "
     "Weight pos_weight=None, int reduction=1) -> Tensor",
     _bcel_fwd, index=0,
-    rule=_loss_rule(3 * C.TRANSCENDENTAL, 8, 16),
+    rule=_loss_rule(3 * C.TRANSCENDENTAL, 8, 16), jvp=loss(),
     self=lambda grad, self, target, weight, pos_weight, reduction: _bcel_grad_self(
         grad, self, target, weight, pos_weight, reduction),
     target=lambda grad, self, weight, pos_weight, reduction: _bcel_grad_target(
@@ -464,14 +466,14 @@ def _nll_backward_arr(g, shape, t, w, reduction, ignore_index, spatial):
 nll_loss_forward = defop(
     "nll_loss_forward(Tensor self, Target target, Weight? weight, int reduction, SymInt ignore_index) "
     "-> Tensor",
-    _nll_fwd, index=0, rule=_nll_rule(False),
+    _nll_fwd, index=0, rule=_nll_rule(False), jvp="linear",
     self=lambda grad, self, target, weight, reduction, ignore_index: nll_loss_backward(
         grad, self, target, weight, reduction, ignore_index),
 )
 nll_loss2d_forward = defop(
     "nll_loss2d_forward(Tensor self, Target target, Weight? weight, int reduction, SymInt ignore_index) "
     "-> Tensor",
-    _nll2d_fwd, index=0, rule=_nll_rule(True),
+    _nll2d_fwd, index=0, rule=_nll_rule(True), jvp="linear",
     self=lambda grad, self, target, weight, reduction, ignore_index: nll_loss2d_backward(
         grad, self, target, weight, reduction, ignore_index),
 )
@@ -483,6 +485,9 @@ nll_loss_backward = defop(
     lambda g, x, target, weight, reduction, ignore_index: _nll_backward_arr(
         g, x.shape, target, weight, reduction, ignore_index, False),
     index=0, rule=_nll_backward_rule,
+    # linear in grad_output (self gives its shape only): torch has a tangent only where grad_output has one
+    jvp=lambda grad_output_t, self, target, weight, reduction, ignore_index: tmap(
+        grad_output_t, lambda t: nll_loss_backward(t, self, target, weight, reduction, ignore_index)),
     grad_output=lambda grad, target, weight, reduction, ignore_index: nll_loss_forward(
         grad, target, weight, reduction, ignore_index),
     self=lambda grad: 0.0,
@@ -493,6 +498,8 @@ nll_loss2d_backward = defop(
     lambda g, x, target, weight, reduction, ignore_index: _nll_backward_arr(
         g, x.shape, target, weight, reduction, ignore_index, True),
     index=0, rule=_nll_backward_rule,
+    jvp=lambda grad_output_t, self, target, weight, reduction, ignore_index: tmap(
+        grad_output_t, lambda t: nll_loss2d_backward(t, self, target, weight, reduction, ignore_index)),
     grad_output=lambda grad, target, weight, reduction, ignore_index: nll_loss2d_forward(
         grad, target, weight, reduction, ignore_index),
     self=lambda grad: 0.0,

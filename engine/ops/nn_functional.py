@@ -19,6 +19,7 @@ import numpy as np
 from engine import _backend as B
 from engine import budget as _budget
 from engine import dtypes as D
+from engine.autograd import forward_ad as FW
 from engine.autograd import grad_mode
 from engine.errors import (
     TorchIndexError,
@@ -33,6 +34,7 @@ from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._special import erf_array
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
+from engine.ops.jvp import only, pointwise, shifted, tmap, tsum, unsupported
 from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
 
@@ -85,10 +87,12 @@ def _inplace(input, fn, inplace_op=None, *args):
         alias._req = True
         alias.grad_fn = input.grad_fn
         alias._output_nr = input._output_nr
+        alias._fw = getattr(input, "_fw", None)  # its tangent too (forward-mode AD)
         out = inplace_op(alias, *args) if inplace_op is not None else fn(alias)
         input._data = out._data
         input.grad_fn = out.grad_fn
         input._output_nr = out._output_nr
+        FW.inplace_tangent(input, out)
         return input
     out = fn(input)
     if out._data.dtype != input._data.dtype:
@@ -98,6 +102,7 @@ def _inplace(input, fn, inplace_op=None, *args):
         input._data[...] = out._data  # in the storage, so that views of it see the change as in torch
     except (ValueError, TypeError):
         input._data = out._data
+    FW.inplace_tangent(input, out)
     return input
 
 
@@ -144,7 +149,8 @@ def _mul_scalar_fwd(a, other):
     return np.multiply(a, _scalar(other, a.dtype) if a.dtype.kind == "f" else other)
 
 
-mul_scalar = defop("mul.Scalar_nn(Tensor self, Scalar other) -> Tensor", _mul_scalar_fwd, index=1, rule=_act(bwd=1),
+mul_scalar = defop("mul.Scalar_nn(Tensor self, Scalar other) -> Tensor", _mul_scalar_fwd,
+                   jvp="element_wise", index=1, rule=_act(bwd=1),
                    self=lambda grad, other: grad * other)
 def _div_scalar_fwd(a, other):
     return np.true_divide(a, _scalar(other, a.dtype) if a.dtype.kind == "f" else other)
@@ -154,11 +160,12 @@ def _add_scalar_fwd(a, other, alpha=1):
     return np.add(a, _scalar(other * alpha, a.dtype) if a.dtype.kind == "f" else other * alpha)
 
 
-div_scalar = defop("div.Scalar_nn(Tensor self, Scalar other) -> Tensor", _div_scalar_fwd, index=1, rule=_act(bwd=1),
+div_scalar = defop("div.Scalar_nn(Tensor self, Scalar other) -> Tensor", _div_scalar_fwd,
+                   jvp="element_wise", index=1, rule=_act(bwd=1),
                    self=lambda grad, other: grad / other)
 add_scalar = defop(
     "add.Scalar_nn(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
-    _add_scalar_fwd, index=1, rule=_act(bwd=1), self=lambda grad: grad,
+    _add_scalar_fwd, jvp="element_wise", index=1, rule=_act(bwd=1), self=lambda grad: grad,
 )
 
 
@@ -169,7 +176,7 @@ def _masked_fill_fwd(a, mask, value):
 
 # mask is an attribute: torch's MaskedFillBackward0 has one edge (self)
 masked_fill = defop("masked_fill.Scalar_nn(Tensor self, Mask mask, Scalar value) -> Tensor", _masked_fill_fwd,
-                    index=0, rule=lambda self, mask: C.elementwise(bwd=2)(self, mask),
+                    jvp="element_wise", index=0, rule=lambda self, mask: C.elementwise(bwd=2)(self, mask),
                     self=lambda grad, mask: P.where(mask, 0.0, grad))
 
 
@@ -177,7 +184,8 @@ def _clamp_min_fwd(a, min):
     return np.maximum(a, _scalar(min, a.dtype))
 
 
-clamp_min = defop("clamp_min.nn(Tensor self, Scalar min) -> Tensor", _clamp_min_fwd, index=0, rule=_act(bwd=2),
+clamp_min = defop("clamp_min.nn(Tensor self, Scalar min) -> Tensor", _clamp_min_fwd,
+                  jvp="element_wise", index=0, rule=_act(bwd=2),
                   self=lambda grad, self, min: P.where(self >= min, grad, 0.0))
 
 
@@ -189,6 +197,9 @@ def _xlogy_fwd(x, y):
 
 xlogy = defop(
     "xlogy.Tensor_nn(Tensor self, Tensor other) -> Tensor", _xlogy_fwd, promote=True, index=0,
+    jvp=pointwise(lambda self_t, other_t, self, other: tsum(
+        tmap(self_t, lambda t: P.where(P.logical_and(self == 0, other <= 0), 0.0, xlogy(t, other))),
+        tmap(other_t, lambda t: t * self / other))),
     # log(y), x * log(y), the where, the NaN where; self's formula runs xlogy again beside a cast mask
     rule=C.elementwise(_TR, temp=4, bwd=10),
     self=lambda grad, self, other: grad * xlogy((self != 0).to(other.dtype), other),
@@ -212,15 +223,18 @@ def _not_implemented(name):
     return f
 
 
-def _bw(schema, fwd, again):
-    # the masks, a scaled gradient; backward: again beside self's zero-filled gradient
-    return defop(schema, fwd, index=0, rule=_pointwise(temp=2, bwd=4), grad_output=again, self=_zero)
+def _bw(schema, fwd, again, reads_self=False):
+    # the masks, a scaled gradient; backward: again beside self's zero-filled gradient (elementwise in grad_output,
+    # so its forward formula is again on grad_output's tangent; torch's reads self's tangent for threshold only)
+    return defop(schema, fwd, index=0, rule=_pointwise(temp=2, bwd=4),
+                 jvp="element_wise" if reads_self else only(("grad_output",), "element_wise"), grad_output=again,
+                 self=_zero)
 
 
 threshold_backward = _bw(
     "threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor",
     lambda g, x, threshold: np.where(x <= _scalar(threshold, x.dtype), B.xp.zeros((), g.dtype), g),
-    lambda grad, self, threshold: threshold_backward(grad, self, threshold),
+    lambda grad, self, threshold: threshold_backward(grad, self, threshold), reads_self=True,
 )
 hardtanh_backward = _bw(
     "hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor",
@@ -237,7 +251,7 @@ leaky_relu_backward = _bw(
 hardsigmoid_backward = defop(  # torch has no derivative for it: a double backward raises
     "hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor",
     lambda g, x: np.where((x > -3) & (x < 3), g * _scalar(1.0 / 6.0, g.dtype), B.xp.zeros((), g.dtype)),
-    index=0, rule=_pointwise(temp=2),
+    index=0, rule=_pointwise(temp=2), jvp=unsupported("hardsigmoid_backward"),
     grad_output=_not_implemented("hardsigmoid_backward"), self=_not_implemented("hardsigmoid_backward"),
 )
 hardshrink_backward = _bw(
@@ -260,7 +274,7 @@ def _relu_fwd(a):
     return np.maximum(a, B.xp.zeros((), dtype=a.dtype))
 
 
-relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, index=0, rule=_act(bwd=3),
+relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, jvp="element_wise", index=0, rule=_act(bwd=3),
                 self=lambda grad, result: threshold_backward(grad, result, 0))
 
 
@@ -273,7 +287,7 @@ def _hardtanh_fwd(a, min_val=-1, max_val=1):
 
 
 hardtanh_op = defop(
-    "hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor", _hardtanh_fwd, index=0,
+    "hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor", _hardtanh_fwd, jvp="element_wise", index=0,
     rule=_act(temp=1, bwd=3),
     self=lambda grad, self, min_val, max_val: hardtanh_backward(grad, self, min_val, max_val),
 )
@@ -285,12 +299,12 @@ def _leaky_fwd(a, negative_slope=0.01):
 
 
 leaky_relu_op = defop(
-    "leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor", _leaky_fwd, index=0,
+    "leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor", _leaky_fwd, jvp="element_wise", index=0,
     rule=_act(temp=2, bwd=4),
     self=lambda grad, self, negative_slope: leaky_relu_backward(grad, self, negative_slope, False),
 )
 leaky_relu_inplace_op = defop(
-    "leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)", _leaky_fwd, index=1,
+    "leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)", _leaky_fwd, jvp="element_wise", index=1,
     rule=_act(temp=2, bwd=4),
     self=lambda grad, result, negative_slope: leaky_relu_backward(grad, result, negative_slope, True),
 )
@@ -321,13 +335,14 @@ def _elu_grad_result(grad, result, alpha, scale, input_scale):
 
 
 elu_op = defop(
-    "elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor", _elu_fwd, index=0,
+    "elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor", _elu_fwd,
+    jvp="element_wise", index=0,
     rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, self, alpha, scale, input_scale: _elu_grad(grad, self, alpha, scale, input_scale),
 )
 elu_inplace_op = defop(
     "elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)", _elu_fwd,
-    index=1, rule=_act(_TR, temp=4, bwd=7),
+    jvp="element_wise", index=1, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, result, alpha, scale, input_scale: _elu_grad_result(
         grad, result, alpha, scale, input_scale),
 )
@@ -351,11 +366,13 @@ def _f32(x):
 
 
 celu_op = defop(
-    "celu(Tensor self, Scalar alpha=1.0) -> Tensor", _celu_fwd, index=0, rule=_act(_TR, temp=4, bwd=7),
+    "celu(Tensor self, Scalar alpha=1.0) -> Tensor", _celu_fwd,
+    jvp="element_wise", index=0, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, self, alpha: _elu_grad(grad, self, alpha, 1.0, 1.0 / _f32(alpha)),
 )
 celu_inplace_op = defop(
-    "celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)", _celu_fwd, index=1, rule=_act(_TR, temp=4, bwd=7),
+    "celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)", _celu_fwd,
+    jvp="element_wise", index=1, rule=_act(_TR, temp=4, bwd=7),
     self=lambda grad, result, alpha: _elu_grad_result(grad, result, alpha, 1.0, 1.0 / _f32(alpha)),
 )
 
@@ -398,7 +415,7 @@ def _gelu_grad(grad, x, approximate):
 
 
 # float64 work: x, its products, erf's (per piece); the backward's cdf and pdf terms (erf again, per piece)
-gelu_op = defop("gelu(Tensor self, *, str approximate='none') -> Tensor", _gelu_fwd, index=0,
+gelu_op = defop("gelu(Tensor self, *, str approximate='none') -> Tensor", _gelu_fwd, jvp="element_wise", index=0,
                 rule=_act(6 * _TR, f64=6, work=P._ERF_WORK, bwd=12),
                 self=lambda grad, self, approximate: _gelu_grad(grad, self, approximate))
 
@@ -414,7 +431,7 @@ def _silu_grad(grad, x):
     return grad * s * (1 + x * (1 - s))
 
 
-silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, index=0, rule=_act(_TR, temp=3, bwd=10),
+silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, jvp="element_wise", index=0, rule=_act(_TR, temp=3, bwd=10),
                 self=lambda grad, self: _silu_grad(grad, self))
 
 
@@ -433,7 +450,7 @@ def _softplus_fwd(a, beta=1.0, threshold=20.0):
 
 
 softplus_op = defop(
-    "softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor", _softplus_fwd, index=0,
+    "softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor", _softplus_fwd, jvp="element_wise", index=0,
     rule=_act(2 * _TR, temp=4, bwd=10),
     self=lambda grad, self, beta, threshold: P.where(
         self * beta > threshold, grad, grad * (self * beta).sigmoid()),
@@ -452,7 +469,8 @@ def _mish_grad(grad, x):
     return grad * (t + x * s * (1 - t * t))
 
 
-mish_op = defop("mish(Tensor self) -> Tensor", _mish_fwd, index=0, rule=_act(3 * _TR, temp=3, bwd=12),
+mish_op = defop("mish(Tensor self) -> Tensor", _mish_fwd,
+                jvp="element_wise", index=0, rule=_act(3 * _TR, temp=3, bwd=12),
                 self=lambda grad, self: _mish_grad(grad, self))
 
 
@@ -463,7 +481,7 @@ def _hardsigmoid_fwd(a):
 
 
 hardsigmoid_op = defop(
-    "hardsigmoid(Tensor self) -> Tensor", _hardsigmoid_fwd, index=0, rule=_act(4, temp=3, bwd=4),
+    "hardsigmoid(Tensor self) -> Tensor", _hardsigmoid_fwd, jvp="element_wise", index=0, rule=_act(4, temp=3, bwd=4),
     self=lambda grad, self: hardsigmoid_backward(grad, self),
 )
 
@@ -475,7 +493,7 @@ def _hardswish_fwd(a):
 
 
 hardswish_op = defop(
-    "hardswish(Tensor self) -> Tensor", _hardswish_fwd, index=0, rule=_act(5, temp=4, bwd=6),
+    "hardswish(Tensor self) -> Tensor", _hardswish_fwd, jvp="element_wise", index=0, rule=_act(5, temp=4, bwd=6),
     self=lambda grad, self: P.where(self <= -3.0, 0.0, P.where(self < 3.0, grad * (self / 3.0 + 0.5), grad)),
 )
 
@@ -490,7 +508,7 @@ def _log_sigmoid_fwd(a):
     return _log_sigmoid_arr(a)
 
 
-log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, index=0,
+log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, jvp="element_wise", index=0,
                        rule=_act(2 * _TR, temp=4, bwd=8),
                        self=lambda grad, self: grad * (-self).sigmoid())
 
@@ -502,12 +520,13 @@ def _threshold_fwd(a, threshold, value):
 
 
 threshold_op = defop(
-    "threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor", _threshold_fwd, index=0,
+    "threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor", _threshold_fwd, jvp="element_wise", index=0,
     rule=_act(temp=1, bwd=4),
     self=lambda grad, self, threshold: threshold_backward(grad, self, threshold),
 )
 threshold_inplace_op = defop(
-    "threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)", _threshold_fwd, index=1,
+    "threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)", _threshold_fwd,
+    jvp="element_wise", index=1,
     rule=_act(temp=1, bwd=4),
     # torch saves the original self for this in-place formula (the alias keeps the pre-op array)
     self=lambda grad, self, threshold: threshold_backward(grad, self, threshold),
@@ -521,7 +540,8 @@ def _hardshrink_fwd(a, lambd=0.5):
 
 
 hardshrink_op = defop(
-    "hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _hardshrink_fwd, index=0, rule=_act(temp=1, bwd=4),
+    "hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _hardshrink_fwd,
+    jvp="element_wise", index=0, rule=_act(temp=1, bwd=4),
     self=lambda grad, self, lambd: hardshrink_backward(grad, self, lambd),
 )
 
@@ -537,7 +557,8 @@ def _softshrink_fwd(a, lambd=0.5):
 
 
 softshrink_op = defop(
-    "softshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _softshrink_fwd, index=0, rule=_act(3, temp=5, bwd=4),
+    "softshrink(Tensor self, Scalar lambd=0.5) -> Tensor", _softshrink_fwd,
+    jvp="element_wise", index=0, rule=_act(3, temp=5, bwd=4),
     self=lambda grad, self, lambd: softshrink_backward(grad, self, lambd),
 )
 
@@ -594,6 +615,10 @@ def _log_softmax_bw_fwd(g, out, dim, input_dtype=None):
 softmax_backward_data = defop(
     "_softmax_backward_data(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) -> Tensor",
     _softmax_bw_fwd, index=0, rule=_pointwise(temp=3, bwd=9),
+    jvp=lambda grad_output_t, output_t, grad_output, output, dim: tsum(
+        tmap(grad_output_t, lambda t: softmax_backward_data(t, output, dim, None)),
+        tmap(output_t, lambda t: t * (grad_output - _sum_keep(grad_output * output, dim))
+             - output * _sum_keep(grad_output * t, dim))),
     grad_output=lambda grad, output, dim: softmax_backward_data(grad, output, dim, None),
     output=lambda grad, grad_output, output, dim: grad * (grad_output - _sum_keep(grad_output * output, dim))
     - grad_output * _sum_keep(grad * output, dim),
@@ -602,6 +627,9 @@ log_softmax_backward_data = defop(
     "_log_softmax_backward_data(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) "
     "-> Tensor",
     _log_softmax_bw_fwd, index=0, rule=_pointwise(temp=2, bwd=8),
+    jvp=lambda grad_output_t, output_t, grad_output, output, dim: tsum(
+        tmap(grad_output_t, lambda t: log_softmax_backward_data(t, output, dim, None)),
+        tmap(output_t, lambda t: -(output.exp() * t) * _sum_keep(grad_output, dim))),
     grad_output=lambda grad, output, dim: grad - _sum_keep(grad * output.exp(), dim),  # the adjoint map
     output=lambda grad, grad_output, output, dim: -grad * output.exp() * _sum_keep(grad_output, dim),
 )
@@ -609,12 +637,14 @@ softmax_op = defop(
     "_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _softmax_fwd, index=0,
     rule=_act(_TR + 3, temp=3, bwd=5),
     vjp={"self": lambda grad, result, dim: _softmax_bw_fwd(grad, result, dim)},
+    jvp=shifted("element_wise", "dim"),  # its Jacobian is symmetric: the backward formula on the tangent
     self=lambda grad, result, dim: softmax_backward_data(grad, result, dim, None),
 )
 log_softmax_op = defop(
     "_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", _log_softmax_fwd, index=0,
     rule=_act(_TR + 3, temp=3, bwd=5),
     vjp={"self": lambda grad, result, dim: _log_softmax_bw_fwd(grad, result, dim)},
+    jvp=shifted(lambda self_t, result, dim: self_t - _sum_keep(self_t * result.exp(), dim), "dim"),
     self=lambda grad, result, dim: log_softmax_backward_data(grad, result, dim, None),
 )
 
@@ -735,6 +765,7 @@ def _padded(shape, pad):
 constant_pad_nd = defop(
     "constant_pad_nd(Tensor self, SymInt[] pad, Scalar value=0) -> Tensor", _constant_pad_fwd, index=0,
     rule=lambda self, pad: C.Cost(_padded(self.shape, pad), C.numel(_padded(self.shape, pad))),
+    jvp=pointwise(lambda self_t, pad: constant_pad_nd(self_t, pad, 0)),
     self=lambda grad, pad: constant_pad_nd(grad, [-p for p in pad], 0),
 )
 
@@ -801,13 +832,14 @@ embedding_dense_backward = defop(
         (int(num_weights), grad_output.shape[-1]), C.numel(grad_output.shape),
         _embedding_backward_temp(C.numel(grad_output.shape), C.numel(C.shape_of(indices)), int(num_weights),
                                  grad_output)),
+    jvp="linear",
     grad_output=lambda grad, indices, padding_idx: _embedding_double(grad, indices, padding_idx),
 )
 embedding_op = defop(
     "embedding(Tensor weight, Index indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, "
     "bool sparse=False) -> Tensor",
     _embedding_fwd, index=0,
-    rule=lambda weight, indices: _embedding_cost(weight, indices),
+    rule=lambda weight, indices: _embedding_cost(weight, indices), jvp="linear",
     weight=lambda grad, weight_shape, indices, padding_idx, scale_grad_by_freq: embedding_dense_backward(
         grad, indices, weight_shape[0], padding_idx, scale_grad_by_freq),
 )
@@ -893,6 +925,7 @@ def _tie(t, *deps):
 # t itself, recorded with an edge to dep whose gradient is undefined (None), as torch's double-backward
 # functions return undefined gradients for inputs a first-order output does not depend on
 _tie_op = defop("_tie_nn(Tensor self, Tensor dep) -> Tensor", lambda a, d: a, index=0, rule=C.like(),
+                jvp="element_wise",
                 self=lambda grad: grad, dep=lambda grad: None)
 
 
@@ -924,6 +957,9 @@ layer_norm_op = defop(
     # float64: the copy, x - mean and its square, y and its scaled and shifted copies; the backward's xc, xhat,
     # g and its centred and projected terms
     rule=lambda input: _stat_rule(6, 9)(input),
+    jvp=lambda input_t, weight_t, bias_t, input, weight, normalized_shape, eps: _norm_jvp(
+        input_t, weight_t, bias_t, input, weight, list(range(input.ndim - len(normalized_shape), input.ndim)),
+        None, eps),
     input__weight__bias=lambda grad, input, weight, normalized_shape, eps: _ln_grad(
         grad, input, weight, normalized_shape, eps),
 )
@@ -993,9 +1029,38 @@ batch_norm_op = defop(
     "bool training, float momentum, float eps) -> Tensor",
     _bn_fwd, index=0,
     rule=lambda input: _stat_rule(6, 9)(input),
+    jvp=lambda input_t, weight_t, bias_t, input, weight, running_mean, running_var, training, eps: _norm_jvp(
+        input_t, weight_t, bias_t, input, weight, [0, *range(2, input.ndim)], (1, input.shape[1]) + (1,) * (
+            input.ndim - 2), eps, None if training else (running_mean, running_var)),
     input__weight__bias=lambda grad, input, weight, running_mean, running_var, training, eps: _bn_grad(
         grad, input, weight, running_mean, running_var, training, eps),
 )
+
+
+def _norm_jvp(input_t, weight_t, bias_t, input, weight, axes, cshape, eps, running=None):
+    """layer_norm_jvp / batch_norm_jvp: with x̂ = (x - mean) * rstd over `axes` (the running statistics in
+    evaluation), the tangent of x̂ * weight + bias is dx̂ * weight + x̂ * weight_t + bias_t, where
+    dx̂ = rstd * (x_t - mean(x_t)) - x̂ * rstd * mean(x̂ * x_t) (rstd * x_t with running statistics).
+    cshape: how weight and bias broadcast (batch norm's channels), None where they are the trailing dims."""
+    shape = (lambda t: t.reshape(cshape)) if cshape is not None else (lambda t: t)
+    if running is None:
+        mu = input.mean(axes, True)
+        xc = input - mu
+        rstd = ((xc * xc).mean(axes, True) + eps).rsqrt()
+    else:
+        dt = input._data.dtype
+        xc = input - _const(running[0]._data.astype(dt).reshape(cshape))
+        rstd = _const((1.0 / np.sqrt(running[1]._data.astype(np.float64) + eps)).astype(dt).reshape(cshape))
+    xhat = xc * rstd
+    dx = None
+    if input_t is not None:
+        if running is None:
+            dx = rstd * (input_t - input_t.mean(axes, True)) - xhat * (rstd * (xhat * input_t).mean(axes, True))
+        else:
+            dx = input_t * rstd
+        if weight is not None:
+            dx = dx * shape(weight)
+    return tsum(dx, tmap(weight_t, lambda t: xhat * shape(t)), tmap(bias_t, shape))
 
 
 def _bn_checks(input, weight, bias, running_mean, running_var, training):

@@ -13,6 +13,7 @@ from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import rules as R
 from engine.ops._special import erf_array, erfc_array
+from engine.ops.jvp import pointwise, refuse, tmap, tsum
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
 
@@ -226,7 +227,7 @@ def _checked_scalar(fn):
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: a + b if alpha == 1 else a + _scale(b, alpha),
-    promote=True, check=_alpha_check, cuda="a + b", vjp={"self": True, "other": True},
+    jvp="element_wise", promote=True, check=_alpha_check, cuda="a + b", vjp={"self": True, "other": True},
     rule=_alpha_rule("other"),
     self=lambda grad: grad,
     other=lambda grad, alpha: grad if alpha == 1 else grad * alpha,
@@ -234,7 +235,7 @@ add_tensor = defop(
 sub_tensor = defop(
     "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: a - b if alpha == 1 else a - _scale(b, alpha),
-    promote=True, check=_sub_check, cuda="a - b", vjp={"self": True, "other": True},
+    jvp="element_wise", promote=True, check=_sub_check, cuda="a - b", vjp={"self": True, "other": True},
     rule=_alpha_rule("other"),
     self=lambda grad: grad,
     other=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
@@ -242,7 +243,7 @@ sub_tensor = defop(
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
     operator.mul,
-    promote=True, cuda="a * b", vjp={"self": True, "other": True}, rule=_binary(),
+    jvp="element_wise", promote=True, cuda="a * b", vjp={"self": True, "other": True}, rule=_binary(),
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
 )
@@ -251,14 +252,15 @@ mul_tensor = defop(
 mul_scalar = defop(
     "mul.Scalar(Tensor self, Scalar other) -> Tensor",
     lambda a, other: _scale(a, other),
-    rule=R.like("self"),
+    jvp="element_wise", rule=R.like("self"),
     vjp={"self": lambda grad, other: _scale(grad, other)},
     self=lambda grad, other: mul_scalar(grad, other),
 )
 div_tensor = defop(
     "div.Tensor(Tensor self, Tensor other) -> Tensor",
     _true_div,
-    promote=True, cuda="a / b", vjp={"self": True, "other": True}, rule=_binary(bwd=5, both_cast=True),
+    jvp="element_wise", promote=True, cuda="a / b", vjp={"self": True, "other": True},
+    rule=_binary(bwd=5, both_cast=True),
     self=lambda grad, other: grad / other,
     other=lambda grad, self, other: -grad * ((self / other) / other),
 )
@@ -282,7 +284,7 @@ def _div_mode(a, b, rounding_mode):
 div_tensor_mode = defop(
     "div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor",
     _div_mode,
-    promote=True,
+    jvp="element_wise", promote=True,
     index=2,
     # integer trunc: |a| // |b| * sign(a) * sign(b) holds four; true division casts integers
     rule=_binary(temp=4, bwd=5, both_cast=True),
@@ -294,14 +296,14 @@ div_tensor_mode = defop(
 rsub_tensor = defop(
     "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: np.subtract(b, a if alpha == 1 else _scale(a, alpha)),
-    promote=True, check=_sub_check, rule=_alpha_rule("self"),
+    jvp="element_wise", promote=True, check=_sub_check, rule=_alpha_rule("self"),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
     other=lambda grad: grad,
 )
 rsub_scalar = defop(
     "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
     lambda a, other, alpha=1: np.subtract(other, a if alpha == 1 else _scale(a, alpha)),
-    check=_sub_check, rule=R.elementwise(temp=1),
+    jvp="element_wise", check=_sub_check, rule=R.elementwise(temp=1),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
 
@@ -339,7 +341,8 @@ def _pow_ts(a, exponent):
 
 pow_tensor_scalar = defop(
     "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
-    _pow_ts, rule=_unary(_TR, temp=1, bwd=3),  # x ** 3 as x * x * x (torch's small exponents): one product held
+    _pow_ts, jvp="element_wise",
+    rule=_unary(_TR, temp=1, bwd=3),  # x ** 3 as x * x * x (torch's small exponents): one product held
     # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
     vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
          else grad * (_pow_ts(self, exponent - 1) * exponent)},
@@ -361,7 +364,7 @@ def _pow_tt(a, b):
 pow_tensor_tensor = defop(
     "pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor",
     _pow_tt,
-    promote=True,
+    jvp="element_wise", promote=True,
     # integer exponents below 0: the masks and the 1 / -1 table (_pow_tt); each formula holds three
     rule=_binary(_TR, temp=6, bwd=8),
     self=lambda grad, self, exponent: _where_zero(exponent == 0.0, grad * (exponent * self.pow(exponent - 1))),
@@ -379,7 +382,7 @@ def _pow_scalar(base, e):
 
 pow_scalar = defop(
     "pow.Scalar(Scalar self, Tensor exponent) -> Tensor",
-    _pow_scalar, rule=_unary(_TR, bwd=4),
+    _pow_scalar, jvp="element_wise", rule=_unary(_TR, bwd=4),
     exponent=lambda grad, self, exponent, result: _pow_scalar_grad(grad, self, exponent, result),
 )
 
@@ -389,17 +392,26 @@ def _pow_scalar_grad(grad, base, exponent, result):
     if base == 0:
         return grad * where(exponent >= 0, 0.0, result * -math.inf)
     return grad * (result * (math.log(base) if base > 0 else math.nan))
-neg = defop("neg(Tensor self) -> Tensor", operator.neg, check=_neg_check, cuda="-a", vjp={"self": True},
+neg = defop("neg(Tensor self) -> Tensor", operator.neg,
+            jvp="element_wise", check=_neg_check, cuda="-a", vjp={"self": True},
             rule=R.like(bwd=1), self=lambda grad: -grad)
 reciprocal = defop(
     "reciprocal(Tensor self) -> Tensor",
-    _float_out(np.reciprocal), rule=_unary(bwd=3),
+    _float_out(np.reciprocal), jvp="element_wise", rule=_unary(bwd=3),
     self=lambda grad, result: -grad * (result * result),
 )
-abs_ = defop("abs(Tensor self) -> Tensor", np.abs, rule=R.like(bwd=2), self=lambda grad, self: grad * self.sgn())
-sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign, rule=R.like(bwd=1), self=lambda grad: grad * 0.0)
+abs_ = defop("abs(Tensor self) -> Tensor", np.abs,
+             jvp="element_wise", rule=R.like(bwd=2), self=lambda grad, self: grad * self.sgn())
+sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign,
+               jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: grad * 0.0)
 sign_op = defop("sign(Tensor self) -> Tensor", lambda a: np.sign(a) if a.dtype.kind != "b" else a.copy(),
-             rule=R.like(bwd=1), self=lambda grad: grad * 0.0)
+             jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: grad * 0.0)
+
+
+def _maxmin_jvp(self_t, other_t, self, other, pick_self):
+    """torch's: other_t + w * (self_t - other_t), w 1 where self is picked, 0.5 at ties (0 where either is NaN)."""
+    w = where(self == other, 0.5, pick_self.to(D.promote_types(self.dtype, other.dtype)))
+    return tsum(tmap(self_t, lambda t: t * w), tmap(other_t, lambda t: t * (1 - w)))
 
 
 def _maxmin_grad(grad, self, other, pick_self):
@@ -410,11 +422,13 @@ def _maxmin_grad(grad, self, other, pick_self):
 
 maximum = defop(
     "maximum(Tensor self, Tensor other) -> Tensor", np.maximum, promote=True, rule=_binary(bwd=6),
+    jvp=pointwise(lambda self_t, other_t, self, other: _maxmin_jvp(self_t, other_t, self, other, self > other)),
     self=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
     other=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
 )
 minimum = defop(
     "minimum(Tensor self, Tensor other) -> Tensor", np.minimum, promote=True, rule=_binary(bwd=6),
+    jvp=pointwise(lambda self_t, other_t, self, other: _maxmin_jvp(self_t, other_t, self, other, self < other)),
     self=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
     other=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
 )
@@ -443,7 +457,7 @@ def _clamp_grad(grad, self, min, max):
 
 
 clamp_op = defop(
-    "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor", _clamp, index=1,
+    "clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor", _clamp, jvp="element_wise", index=1,
     rule=R.like(temp_factor=2, bwd=2),  # the integer input's cast and max(a, min) before min(., max)
     self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
 )
@@ -458,7 +472,8 @@ def _clamp_t(a, mn, mx):
 
 
 clamp_tensor = defop(
-    "clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", _clamp_t, promote=True, index=0,
+    "clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor", _clamp_t,
+    jvp="element_wise", promote=True, index=0,
     rule=_binary(temp=1, bwd=6),
     self=lambda grad, self, min, max: _clamp_grad(grad, self, min, max),
     min=lambda grad, self, min, max: where(self < min if max is None else (self < min) & (min < max), grad, 0.0),
@@ -484,40 +499,42 @@ def _where(cond, a, b):
 
 where_self = defop(
     "where.self(BoolTensor condition, Tensor self, Tensor other) -> Tensor", _where,
-    promote=False, rule=lambda condition, self, other: _where_cost(condition, self, other),
+    jvp="element_wise", promote=False, rule=lambda condition, self, other: _where_cost(condition, self, other),
     self=lambda grad, condition: where(condition, grad, 0.0),
     other=lambda grad, condition: where(condition, 0.0, grad),
 )
 
 # _int_zero_div_check's `b == 0` mask (integers); other's formula: -grad, self / other, its trunc at once
-fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod), promote=True,
+fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod),
+                    jvp="element_wise", promote=True,
                     index=1, rule=_binary(temp=1, bwd=5),
              self=lambda grad: grad,
              other=lambda grad, self, other: -grad * (self / other).trunc())
-fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod), index=0,
+fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod),
+                    jvp="element_wise", index=0,
                     rule=R.like(temp_factor=1),
                     self=lambda grad: grad)
 remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.mod),
-                         promote=True, index=1, rule=_binary(temp=1, bwd=5),
+                         jvp="element_wise", promote=True, index=1, rule=_binary(temp=1, bwd=5),
                   self=lambda grad: grad,
                   other=lambda grad, self, other: -grad * (self / other).floor())
 remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.mod),
-                         index=0, rule=R.like(temp_factor=1),
+                         jvp="element_wise", index=0, rule=R.like(temp_factor=1),
                          self=lambda grad: grad)
 floor = defop("floor(Tensor self) -> Tensor", lambda a: np.floor(a) if a.dtype.kind == "f" else a.copy(),
-              rule=R.like(bwd=1),
+              jvp="element_wise", rule=R.like(bwd=1),
               self=lambda grad: grad * 0.0)
 ceil = defop("ceil(Tensor self) -> Tensor", lambda a: np.ceil(a) if a.dtype.kind == "f" else a.copy(),
-              rule=R.like(bwd=1),
+              jvp="element_wise", rule=R.like(bwd=1),
              self=lambda grad: grad * 0.0)
 trunc = defop("trunc(Tensor self) -> Tensor", lambda a: np.trunc(a) if a.dtype.kind == "f" else a.copy(),
-              rule=R.like(bwd=1),
+              jvp="element_wise", rule=R.like(bwd=1),
               self=lambda grad: grad * 0.0)
 round_ = defop("round(Tensor self) -> Tensor", lambda a: np.round(a) if a.dtype.kind == "f" else a.copy(),
-               rule=R.like(bwd=1),
+               jvp="element_wise", rule=R.like(bwd=1),
                self=lambda grad: grad * 0.0)
 round_decimals = defop("round.decimals(Tensor self, *, int decimals) -> Tensor",
-                       lambda a, decimals: np.round(a, decimals), rule=R.like(temp_factor=2, bwd=1),
+                       lambda a, decimals: np.round(a, decimals), jvp="element_wise", rule=R.like(temp_factor=2, bwd=1),
                        self=lambda grad: grad * 0.0)
 def _lerp_scalar(a, b, w):
     """lerp_kernel's two forms (the one from `end` past |w| = 0.5), for a Scalar weight."""
@@ -527,26 +544,27 @@ def _lerp_scalar(a, b, w):
 lerp_scalar = defop(
     "lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor",
     lambda a, b, weight: _lerp_scalar(a, b, weight.item() if isinstance(weight, Tensor) else weight),
-    promote=True, rule=_binary(temp=2, bwd=4),
+    jvp="element_wise", promote=True, rule=_binary(temp=2, bwd=4),
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
 )
 lerp_tensor = defop(
     "lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor",
     lambda a, b, w: np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w)),
-    promote=True, rule=_binary(temp=6, bwd=7),
+    jvp="element_wise", promote=True, rule=_binary(temp=6, bwd=7),
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
     weight=lambda grad, self, end: grad * (end - self),
 )
-hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot, promote=True, rule=_binary(2, bwd=5),
+hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot,
+              jvp="element_wise", promote=True, rule=_binary(2, bwd=5),
               self=lambda grad, self, result: grad * self / result,
               other=lambda grad, other, result: grad * other / result)
 atan2 = defop("atan2(Tensor self, Tensor other) -> Tensor", _float_binary(np.arctan2),
-              promote=True, rule=_binary(_TR, bwd=7, both_cast=True),
+              jvp="element_wise", promote=True, rule=_binary(_TR, bwd=7, both_cast=True),
               self=lambda grad, self, other: grad * other / (self * self + other * other),
               other=lambda grad, self, other: grad * -self / (self * self + other * other))
-logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp, promote=True,
+logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp, jvp="element_wise", promote=True,
                   rule=_binary(2 * _TR, bwd=6),
                   self=lambda grad, self, other: grad / (1 + (other - self).exp()),
                   other=lambda grad, self, other: grad / (1 + (self - other).exp()))
@@ -591,27 +609,27 @@ bitwise_not = nondiff("bitwise_not(Tensor self) -> Tensor", _integral_only(
 
 # ----- Unary math -----
 
-exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), cuda="exp(a)", vjp={"self": True},
+exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), jvp="element_wise", cuda="exp(a)", vjp={"self": True},
             rule=_unary(_TR, bwd=1),
             self=lambda grad, result: grad * result)
 exp2 = defop("exp2(Tensor self) -> Tensor", _float_out(np.exp2),
-            rule=_unary(_TR, bwd=2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
              self=lambda grad, result: grad * (result * math.log(2.0)))
 expm1 = defop("expm1(Tensor self) -> Tensor", _float_out(np.expm1),
-            rule=_unary(_TR, bwd=2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, result: grad * (result + 1))
-log = defop("log(Tensor self) -> Tensor", _float_out(np.log), cuda="log(a)", vjp={"self": True},
+log = defop("log(Tensor self) -> Tensor", _float_out(np.log), jvp="element_wise", cuda="log(a)", vjp={"self": True},
             rule=_unary(_TR, bwd=1),
             self=lambda grad, self: grad / self)
 log2 = defop("log2(Tensor self) -> Tensor", _float_out(np.log2),
-            rule=_unary(_TR, bwd=2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
              self=lambda grad, self: grad / (self * math.log(2.0)))
 log10 = defop("log10(Tensor self) -> Tensor", _float_out(np.log10),
-            rule=_unary(_TR, bwd=2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, self: grad / (self * math.log(10.0)))
-log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), rule=_unary(_TR, bwd=2),
+log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, self: grad / (self + 1))
-sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), cuda="sqrt(a)", vjp={"self": True},
+sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), jvp="element_wise", cuda="sqrt(a)", vjp={"self": True},
             rule=_unary(2, bwd=2),
              self=lambda grad, result: grad / (2 * result))
 
@@ -621,29 +639,29 @@ def _rsqrt(a):
 
 
 rsqrt = defop("rsqrt(Tensor self) -> Tensor", _float_out(_rsqrt),
-            rule=_unary(3, temp=1, bwd=3),
+            jvp="element_wise", rule=_unary(3, temp=1, bwd=3),
               self=lambda grad, result: -0.5 * grad * result.pow(3))
-sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), cuda="sin(a)",
+sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), jvp="element_wise", cuda="sin(a)",
             rule=_unary(_TR, bwd=2),
             vjp={"self": lambda grad, self: grad * np.cos(self)}, self=lambda grad, self: grad * self.cos())
-cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), cuda="cos(a)",
+cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), jvp="element_wise", cuda="cos(a)",
             rule=_unary(_TR, bwd=2),
             vjp={"self": lambda grad, self: grad * -np.sin(self)}, self=lambda grad, self: grad * -self.sin())
 tan = defop("tan(Tensor self) -> Tensor", _float_out(np.tan),
-            rule=_unary(_TR, bwd=2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
             self=lambda grad, result: grad * (1 + result.pow(2)))
 asin = defop("asin(Tensor self) -> Tensor", _float_out(np.arcsin),
-            rule=_unary(_TR, bwd=4),
+            jvp="element_wise", rule=_unary(_TR, bwd=4),
              self=lambda grad, self: grad * (-self * self + 1).rsqrt())
 acos = defop("acos(Tensor self) -> Tensor", _float_out(np.arccos),
-            rule=_unary(_TR, bwd=4),
+            jvp="element_wise", rule=_unary(_TR, bwd=4),
              self=lambda grad, self: grad * -(-self * self + 1).rsqrt())
 atan = defop("atan(Tensor self) -> Tensor", _float_out(np.arctan),
-            rule=_unary(_TR, bwd=2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
              self=lambda grad, self: grad / (self * self + 1))
-sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), rule=_unary(_TR, bwd=2),
+sinh = defop("sinh(Tensor self) -> Tensor", _float_out(np.sinh), jvp="element_wise", rule=_unary(_TR, bwd=2),
             self=lambda grad, self: grad * self.cosh())
-cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), rule=_unary(_TR, bwd=2),
+cosh = defop("cosh(Tensor self) -> Tensor", _float_out(np.cosh), jvp="element_wise", rule=_unary(_TR, bwd=2),
             self=lambda grad, self: grad * self.sinh())
 def _two_temps(a, b):
     """An elementwise formula of three operations holding two intermediates (y * y, 1 - y * y)."""
@@ -653,27 +671,29 @@ def _two_temps(a, b):
 
 # torch differentiates tanh and sigmoid through their own backward ops (TanhBackwardBackward0 under create_graph)
 tanh_backward = defop(
-    "tanh_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (1 - y * y), promote=True,
+    "tanh_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (1 - y * y),
+    jvp="element_wise", promote=True,
     rule=lambda grad_output, output: _two_temps(grad_output, output),
     grad_output=lambda grad, output: tanh_backward(grad, output),
     output=lambda grad, grad_output, output: grad * (mul_scalar(output, -2) * grad_output))
 sigmoid_backward = defop(
-    "sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (y * (1 - y)), promote=True,
+    "sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (y * (1 - y)),
+    jvp="element_wise", promote=True,
     rule=lambda grad_output, output: _two_temps(grad_output, output),
     grad_output=lambda grad, output: sigmoid_backward(grad, output),
     output=lambda grad, grad_output, output: grad * grad_output * (mul_scalar(output, -2) + 1))
-tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), cuda="tanh(a)",
+tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), jvp="element_wise", cuda="tanh(a)",
              vjp={"self": lambda grad, result: grad * (1 - result * result)},
              rule=_unary(_TR, bwd=2),
              self=lambda grad, result: tanh_backward(grad, result))
 asinh = defop("asinh(Tensor self) -> Tensor", _float_out(np.arcsinh),
-            rule=_unary(_TR, bwd=4),
+            jvp="element_wise", rule=_unary(_TR, bwd=4),
               self=lambda grad, self: grad * (self.pow(2) + 1).rsqrt())
 acosh = defop("acosh(Tensor self) -> Tensor", _float_out(np.arccosh),
-            rule=_unary(_TR, bwd=4),
+            jvp="element_wise", rule=_unary(_TR, bwd=4),
               self=lambda grad, self: grad * (self.pow(2) - 1).rsqrt())
 atanh = defop("atanh(Tensor self) -> Tensor", _float_out(np.arctanh),
-            rule=_unary(_TR, bwd=2),
+            jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, self: grad * (1 - self.pow(2)).reciprocal())
 
 
@@ -684,7 +704,7 @@ def _sigmoid(a):
 
 
 sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid),
-                rule=_unary(_TR, temp=4, bwd=3),  # |a|, -|a|, e, 1 + e, 1 / (1 + e), e / (1 + e)
+                jvp="element_wise", rule=_unary(_TR, temp=4, bwd=3),  # |a|, -|a|, e, 1 + e, 1 / (1 + e), e / (1 + e)
                 self=lambda grad, result: sigmoid_backward(grad, result))
 
 
@@ -697,7 +717,7 @@ def _logit(a, eps=None):
 logit_op = defop(
     "logit(Tensor self, float? eps=None) -> Tensor",
     (lambda a, eps=None: _logit(a if a.dtype.kind == "f" else a.astype(D.default_float.np), eps)),
-    rule=_unary(_TR, temp=3, bwd=4),
+    jvp="element_wise", rule=_unary(_TR, temp=3, bwd=4),
     self=lambda grad, self, eps: grad / (self * (1 - self)) if eps is None
     else where((self < eps) | (self > 1 - eps), 0.0, grad / (self * (1 - self))),
 )
@@ -739,9 +759,9 @@ def _erf_rule(bwd):
 
 
 _TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
-erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf), rule=_erf_rule(bwd=4),
+erf = defop("erf(Tensor self) -> Tensor", _float_out(_erf), jvp="element_wise", rule=_erf_rule(bwd=4),
             self=lambda grad, self: grad * (_TWO_OVER_SQRTPI * (-self * self).exp()))
-erfc = defop("erfc(Tensor self) -> Tensor", _float_out(_erfc), rule=_erf_rule(bwd=5),
+erfc = defop("erfc(Tensor self) -> Tensor", _float_out(_erfc), jvp="element_wise", rule=_erf_rule(bwd=5),
              self=lambda grad, self: grad * (-_TWO_OVER_SQRTPI * (-self * self).exp()))
 
 
@@ -750,12 +770,14 @@ def _to_dtype(a, dtype):
 
 
 _to_copy = defop(
-    "_to_copy(Tensor self, *, ScalarType? dtype=None) -> Tensor", _to_dtype, rule=R.like(bwd=1),
+    "_to_copy(Tensor self, *, ScalarType? dtype=None) -> Tensor", _to_dtype, jvp="element_wise", rule=R.like(bwd=1),
     self=lambda grad, self_dtype: grad.to(self_dtype),
 )
-clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(), rule=R.like(), self=lambda grad: grad)
+clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(),
+                 jvp="element_wise", rule=R.like(), self=lambda grad: grad)
 # Tensor.zero_ on a non-leaf that requires grad (torch rebases its history onto ZeroBackward0)
-zero_inplace = defop("zero_(Tensor(a!) self) -> Tensor(a!)", lambda a: B.xp.zeros_like(a), rule=R.like(bwd=1),
+zero_inplace = defop("zero_(Tensor(a!) self) -> Tensor(a!)", lambda a: B.xp.zeros_like(a),
+                     jvp="element_wise", rule=R.like(bwd=1),
                      self=lambda grad: grad * 0.0)
 
 
@@ -895,6 +917,7 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
     if isinstance(other, Tensor):
         if not isinstance(input, Tensor):
             # remainder.Scalar_Tensor: torch has no derivative for it (a NotImplemented node)
+            refuse("remainder", other)
             with grad_mode_off():
                 out = remainder_tensor(_wrap(input, other), other)
             return _not_implemented("remainder", out, other)
@@ -905,6 +928,7 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
 def floor_divide(input: Tensor | float, other: Tensor | float) -> Tensor:
     """torch.floor_divide (the // operator): div(rounding_mode='floor') values, no derivative."""
     a = input if isinstance(input, Tensor) else _wrap(input, other)
+    refuse("floor_divide", input, other)
     with grad_mode_off():
         out = div_tensor_mode(a, other, rounding_mode="floor")
     return _not_implemented("floor_divide", out, input, other)

@@ -25,6 +25,7 @@ from engine.ops._window import detached as _detached
 from engine.ops._window import offsets as _offsets
 from engine.ops._window import pad_hw as _pad_hw
 from engine.ops._window import tap as _tap
+from engine.ops.jvp import only
 from engine.ops.registry import defop
 from engine.tensor import Tensor
 
@@ -227,6 +228,7 @@ max_pool2d_backward_op = defop(
     # _scatter_fwd: the indices offset per plane and raveled, the float64 bincount before its cast
     rule=lambda grad_output, self: R.Cost(tuple(self.shape), R.numel(grad_output.shape) + R.numel(self.shape),
                                           R.wide(3 * R.numel(grad_output.shape) + R.numel(self.shape), grad_output)),
+    jvp="linear",  # in grad_output (self gives its shape only)
     grad_output=lambda grad, indices, self: max_pool_gather_op(grad, _detached(indices), _zeros_like(self)),
     self=lambda grad, self: _zeros_like(self),
 )
@@ -235,6 +237,7 @@ max_pool_gather_op = defop(
     lambda g, indices, input: _gather_fwd(g, indices),
     rule=lambda self, indices: R.Cost(tuple(indices.shape), R.numel(indices.shape),
                                       R.wide(R.numel(indices.shape), self)),
+    jvp="linear",
     self=lambda grad, indices, input: max_pool2d_backward_op(
         grad, input, [1], [], [0], [1], False, _detached(indices)
     ),
@@ -253,6 +256,9 @@ max_pool2d_with_indices_op = defop(
     _max_pool_fwd,
     nout=2,
     rule=_max_pool_rule,
+    # torch's: the tangent at each window's maximum (the indices are flat in each plane)
+    jvp=lambda self_t, result, result1: (
+        self_t.flatten(-2).gather(-1, result1.flatten(-2)).view(tuple(result.shape)), None),
     self=_max_pool_backward,
 )
 
@@ -406,7 +412,7 @@ avg_pool2d_op = defop(
     "avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, "
     "bool count_include_pad=True, int? divisor_override=None) -> Tensor",
     _avg_pool_fwd,
-    rule=_avg_pool_rule,
+    rule=_avg_pool_rule, jvp="linear",
     self=lambda grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
         avg_pool_backward_op(
             grad, self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
@@ -418,7 +424,7 @@ avg_pool_backward_op = defop(
     "avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
     "bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor",
     lambda g, x, *rest: _avg_pool_bwd_fwd(g, x.shape, *rest),
-    rule=_avg_pool_backward_rule,
+    rule=_avg_pool_backward_rule, jvp=only(("grad_output",), "linear"),  # self gives its shape only
     grad_output=lambda grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override: (
         avg_pool2d_op(grad, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     ),

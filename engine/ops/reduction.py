@@ -19,6 +19,7 @@ from engine.ops import rules as R
 from engine.ops import shape as S
 from engine.ops._torch_sum import torch_sum
 from engine.ops._util import list_str, wrap_dim, wrap_dims
+from engine.ops.jvp import batched, own_dtype, shifted
 from engine.ops.registry import defop, nondiff
 from engine.tensor import Tensor
 
@@ -106,6 +107,7 @@ sum_op = defop(
     lambda a, dtype=None: _sum(a, None, False, dtype),
     vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape)},
     rule=lambda self, dtype: _red(self, temp=_cast(dtype) + _TORCH_SUM, bwd=1),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: _batched_all(sum_dim, tangents[0], vals[1])),
     self=lambda grad, self_shape: grad.expand(self_shape),
 )
 sum_dim = defop(
@@ -113,8 +115,16 @@ sum_dim = defop(
     _sum,
     vjp={"self": lambda grad, self_shape, dim, keepdim: _expand_reduced_array(grad, self_shape, dim, keepdim)},
     rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, temp=_cast(dtype) + _TORCH_SUM, bwd=1),
+    jvp=shifted("linear", "*dim"),
     self=lambda grad, self_shape, dim, keepdim: _expand_reduced(grad, self_shape, dim, keepdim),
 )
+
+
+def _batched_all(op, t, dtype):
+    """sum / mean over every dim of a batched tangent but its first (a 0-d primal's tangent: itself)."""
+    if t.ndim == 1:
+        return t if dtype is None else t.to(dtype)
+    return op(t, dim=list(range(1, t.ndim)), keepdim=False, dtype=dtype)
 
 
 def _check_autograd_dtype(input, dtype, out):
@@ -168,6 +178,7 @@ mean_op = defop(
     lambda a, dtype=None: _mean(a, None, False, dtype),
     vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape) / _numel_reduced(self_shape, None)},
     rule=lambda self, dtype: _red(self, weight=2, temp=_cast(dtype) + _TORCH_SUM, out_temp=1, bwd=1),
+    jvp=batched("linear", lambda op, vals, tangents, out, bsz: _batched_all(mean_dim, tangents[0], vals[1])),
     self=lambda grad, self_shape: grad.expand(self_shape) / _numel_reduced(self_shape, None),
 )
 mean_dim = defop(
@@ -175,6 +186,7 @@ mean_dim = defop(
     _mean,
     rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, 2, temp=_cast(dtype) + _TORCH_SUM, out_temp=1,
                                                    bwd=1),
+    jvp=shifted("linear", "*dim"),
     vjp={"self": lambda grad, self_shape, dim, keepdim: (
         _expand_reduced_array(grad, self_shape, dim, keepdim) / _numel_reduced(self_shape, dim))},
     self=lambda grad, self_shape, dim, keepdim: (
@@ -272,7 +284,7 @@ def _flip_fwd(a, dim):
 
 _flip_helper = defop(
     "_reduction_flip(Tensor self, int dim) -> Tensor",
-    _flip_fwd, rule=R.like(),
+    _flip_fwd, rule=R.like(), jvp=shifted("linear", "dim"),
     self=lambda grad, dim: _flip_helper(grad, dim=dim),
 )
 
@@ -296,6 +308,7 @@ def _shift_fwd(a, dim, offset, fill):
 _shift_helper = defop(
     "_reduction_shift(Tensor self, int dim, int offset, float fill) -> Tensor",
     _shift_fwd, rule=R.like(),
+    jvp=shifted(lambda self_t, dim, offset: _shift_helper(self_t, dim=dim, offset=offset, fill=0.0), "dim"),
     self=lambda grad, dim, offset: _shift_helper(grad, dim=dim, offset=-offset, fill=0.0),
 )
 
@@ -366,12 +379,32 @@ def _prod_backward_dim(grad, self, result, dim, keepdim):
     return grad * _exclusive_prods(self, d)
 
 
+def _ones(t):
+    from engine.ops.factory import ones_like  # noqa: PLC0415
+
+    return ones_like(t)
+
+
+def _red_sum(x, dim, keepdim):
+    """x summed over a reduction's dims (None or [] for all of them), as its result is laid out."""
+    return sum_dim(x, dim=None if _all_dims(dim) else _dims_arg(dim), keepdim=keepdim)
+
+
+# The reductions whose each input element feeds one output element: their backward formula at a gradient of
+# ones is d result / d self elementwise; the tangent times that, summed over the reduced dims (torch's own
+# forward formulas for prod and var are written so).
+
+
 prod_op = defop("prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", _prod_all,
-                rule=lambda self, dtype: _red(self, bwd=7), self=_prod_backward_all)
+                rule=lambda self, dtype: _red(self, bwd=7),
+                jvp=lambda self_t, self, result: (_prod_backward_all(_ones(result), self, result) * self_t).sum(),
+                self=_prod_backward_all)
 prod_dim = defop(
     "prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _prod_dim,
     rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, bwd=7),
+    jvp=lambda self_t, self, result, dim, keepdim: _red_sum(
+        _prod_backward_dim(_ones(result), self, result, dim, keepdim) * self_t, [dim] if self.ndim else [], keepdim),
     self=_prod_backward_dim,
 )
 
@@ -431,14 +464,21 @@ amax_op = defop(
     "amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
     _amaxmin("amax", np.amax),
     rule=lambda self, dim, keepdim: _red(self, dim, keepdim, bwd=3),  # the tie mask, grad / count, * mask
+    jvp=lambda self_t, self, result, dim, keepdim: _amaxmin_jvp(self_t, self, result, dim, keepdim),
     self=_amaxmin_backward,
 )
 amin_op = defop(
     "amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
     _amaxmin("amin", np.amin),
     rule=lambda self, dim, keepdim: _red(self, dim, keepdim, bwd=3),
+    jvp=lambda self_t, self, result, dim, keepdim: _amaxmin_jvp(self_t, self, result, dim, keepdim),
     self=_amaxmin_backward,
 )
+
+
+def _amaxmin_jvp(self_t, self, result, dim, keepdim):
+    """torch's amaxamin_jvp: the mean of the tangents where self reaches the result."""
+    return _red_sum(_amaxmin_backward(_ones(result), self, result, dim, keepdim) * self_t, dim, keepdim)
 
 
 def _dims_arg(dim):
@@ -535,6 +575,24 @@ def _evenly_distribute_backward(grad, self, result):
     return P.where(mask, grad / sum_op(mask), 0.0)
 
 
+def _evenly_read_jvp(self_t, self, result):
+    """torch's evenly_read_jvp (max() / min()): the mean of the tangents where self equals the result."""
+    mask = self == result
+    return (self_t * mask).sum() / sum_op(mask)
+
+
+def _value_selecting_jvp(self_t, dim, result1, keepdim):
+    """max.dim / min.dim: the tangent at the selected index (gather_with_keepdimed_indices); none for indices."""
+    if self_t.ndim == 0:
+        return self_t, None
+    from engine.ops.indexing import gather  # noqa: PLC0415 - engine.ops.indexing imports this module
+
+    d = wrap_dim(dim, self_t.ndim)
+    idx = result1 if keepdim else result1.unsqueeze(d)
+    out = gather(self_t, d, idx)
+    return (out if keepdim else out.squeeze(d)), None
+
+
 def _value_selecting_backward(grad, dim, result1, self_shape, keepdim):
     """max.dim / min.dim: the gradient goes to the selected index only."""
     g = grad[0]
@@ -557,20 +615,22 @@ max_dim = defop(
     nout=2,
     # np.argmax off the last axis works on a contiguous copy; its indices, then their int64 copy
     rule=lambda self, dim, keepdim: _red(self, dim, keepdim, nout=2, temp=1, out_temp=R.wide(2, self), bwd=3),
+    jvp=_value_selecting_jvp,
     self=_value_selecting_backward,
 )
 max_op = defop("max(Tensor self) -> Tensor", _maxmin_all("max", np.max), rule=lambda self: _red(self, bwd=3),
-               self=_evenly_distribute_backward)
+               jvp=_evenly_read_jvp, self=_evenly_distribute_backward)
 min_dim = defop(
     "min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
     _maxmin_dim("min", np.argmin),
     nout=2,
     # np.argmin off the last axis works on a contiguous copy; its indices, then their int64 copy
     rule=lambda self, dim, keepdim: _red(self, dim, keepdim, nout=2, temp=1, out_temp=R.wide(2, self), bwd=3),
+    jvp=_value_selecting_jvp,
     self=_value_selecting_backward,
 )
 min_op = defop("min(Tensor self) -> Tensor", _maxmin_all("min", np.min), rule=lambda self: _red(self, bwd=3),
-               self=_evenly_distribute_backward)
+               jvp=_evenly_read_jvp, self=_evenly_distribute_backward)
 
 
 def _max_min(name, elementwise, all_op, dim_op, return_type):
@@ -658,6 +718,10 @@ def _var_backward(grad, self, dim, correction, keepdim):
     return coef * grad * (self - mean(self, dim=list(dims), keepdim=True))
 
 
+def _var_jvp(self_t, self, result, dim, correction, keepdim):
+    return _red_sum(_var_backward(_ones(result), self, dim, correction, keepdim) * self_t, dim, keepdim)
+
+
 def _std_backward(grad, self, result, dim, correction, keepdim):
     grad_var = P.where(result == 0, 0.0, grad / (result * 2))
     return _var_backward(grad_var, self, dim, correction, keepdim)
@@ -667,12 +731,16 @@ var_op = defop(
     "var.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor",
     _var_fwd("var"),
     rule=lambda self, dim, correction, keepdim: _red(self, dim, keepdim, 4, temp=3, out_temp=2, bwd=4),
+    jvp=lambda self_t, self, result, dim, correction, keepdim: _var_jvp(self_t, self, result, dim, correction, keepdim),
     self=_var_backward,
 )
 std_op = defop(
     "std.correction(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False) -> Tensor",
     _var_fwd("std"),
     rule=lambda self, dim, correction, keepdim: _red(self, dim, keepdim, 5, temp=3, out_temp=2, bwd=4),
+    # torch's: the variance's tangent over 2 std, 0 where the std is
+    jvp=lambda self_t, self, result, dim, correction, keepdim: P.where(
+        result == 0, 0.0, _var_jvp(self_t, self, result, dim, correction, keepdim) / (2.0 * result)),
     self=_std_backward,
 )
 
@@ -795,6 +863,11 @@ def _vector_norm_backward(grad, self, ord, result, dim, keepdim):
     return self_scaled * scale_v
 
 
+def _norm_jvp(self_t, self, ord, result, dim, keepdim):
+    d = _vector_norm_backward(_ones(result), self, ord, result, dim, keepdim)
+    return _ones(result) * 0.0 if d is None else _red_sum(d * self_t, dim, keepdim)  # ord 0: zeros
+
+
 vector_norm_op = defop(
     "linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? "
     "dtype=None)"
@@ -802,6 +875,9 @@ vector_norm_op = defop(
     _vector_norm_fwd,
     rule=lambda self, ord, dim, keepdim, dtype: _red(self, dim, keepdim, R.TRANSCENDENTAL, temp=3 + _cast(dtype),
                                                      out_temp=2, bwd=6),
+    # in self's dtype whatever dtype= asks for the norm, as torch's tangent
+    jvp=own_dtype(lambda self_t, self, ord, result, dim, keepdim: _norm_jvp(self_t, self, ord, result, dim,
+                                                                            keepdim).to(self.dtype)),
     self=_vector_norm_backward,
 )
 
@@ -862,6 +938,12 @@ def _logsumexp_fwd(a, dim, keepdim=False):
     return _out(B.xp.asarray(out).astype(a.dtype))
 
 
+def _logsumexp_jvp(self_t, self, dim, keepdim):
+    """torch's logsumexp_jvp: the tangent's mean weighted by exp(self - max) (0 / 0 over an empty dim)."""
+    e = (self - amax_op(self, dim=dim, keepdim=True)).exp() if self.numel() > 0 else self.exp()
+    return _red_sum(e * self_t, dim, keepdim) / _red_sum(e, dim, keepdim)
+
+
 def _logsumexp_backward(grad, self, result, dim, keepdim):
     if not keepdim and self.ndim != 0:
         dims = _reduced_dims(dim, self.ndim)
@@ -875,6 +957,7 @@ logsumexp_op = defop(
     _logsumexp_fwd,
     # the integer cast, x - max and its exp at once
     rule=lambda self, dim, keepdim: _red(self, dim, keepdim, R.TRANSCENDENTAL + 2, temp=3, out_temp=3, bwd=3),
+    jvp=lambda self_t, self, dim, keepdim: _logsumexp_jvp(self_t, self, dim, keepdim),
     self=_logsumexp_backward,
 )
 
@@ -949,6 +1032,20 @@ def _cumprod_backward(grad, self, dim, result):
     return S.transpose(sum_dim(contrib, dim=[-1]), d, -1)
 
 
+def _cumprod_jvp(self_t, self, result, dim):
+    """torch's cumprod_jvp: (t / x).cumsum * out where no zero is involved; from the first zero of a slice on,
+    the cumulative product with that zero's tangent in its place (torch's masks, step by step)."""
+    self = self.to(result.dtype)
+    gradient = cumsum_op(self_t / self, dim=dim) * result
+    if self.ndim == 0:
+        return P.where(self == 0, self_t, gradient)
+    zeros = self == 0
+    first = P.logical_and(zeros, cumsum_op(zeros, dim=dim) == 1)
+    new_grad = cumprod_op(P.where(first, self_t, self), dim=dim)
+    after = cumsum_op(first, dim=dim) != 0
+    return P.where(after, new_grad, gradient)
+
+
 def _rev_cumsum_array(w, d):
     return np.flip(np.cumsum(np.flip(w, d), axis=d), d)
 
@@ -974,12 +1071,14 @@ cumsum_op = defop(
     "cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor",
     _cum_fwd(np.cumsum),
     rule=lambda self, dim, dtype: _cum_cost(self, dtype, 4),
+    jvp=shifted("linear", "dim"),
     self=_cumsum_backward,
 )
 cumprod_op = defop(
     "cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor",
     _cum_fwd(np.cumprod),
     rule=lambda self, dim, dtype: _cum_cost(self, dtype, _CUMPROD_BWD),
+    jvp=lambda self_t, self, result, dim: _cumprod_jvp(self_t, self, result, dim),
     self=_cumprod_backward,
 )
 

@@ -39,6 +39,12 @@ _PY_SCALARS = (bool, int, float)
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
+# forward-mode AD (engine.autograd.forward_ad): the threads with a dual level entered; while 0, an op pays one
+# global read for it. _jvp_call is engine.ops.jvp.call (set when a level is first entered): it gives the op's
+# result with its tangent, or _NO_JVP where nothing propagates.
+_dual = 0
+_jvp_call = None
+_NO_JVP = object()
 
 # ----- tracing: which entry ran on which operands (engine.program.lower reads it to lower a Program) -----
 
@@ -140,14 +146,15 @@ class OpNode(Node):
     def apply(self, grads, create_graph):
         op = self.op
         plan = op.vjp_plan
-        if plan is not None and not create_graph and B.xp is np and not self._released:
+        if plan is not None and not create_graph and B.xp is np and not self._released and not _dual:
             out = self._apply_arrays(plan, grads[0])
             if out is not None:
                 return out
         g = grads[0] if op.nout == 1 else grads
         needs = self._needs
         out = [None] * len(needs)
-        arrays = not create_graph and B.xp is np  # nothing records: broadcast sums may run on the arrays
+        # nothing records (and no tangent propagates): broadcast sums may run on the arrays
+        arrays = not create_graph and B.xp is np and not _dual
         for f in op.formulas:
             inputs = f.inputs
             if len(inputs) == 1:
@@ -230,6 +237,10 @@ def _unpack_output(node, arr, nr):
     t._req = True
     t.grad_fn = node
     t._output_nr = nr
+    if _dual:  # the output's tangent where forward-mode AD gave it one (engine.ops.jvp.attach saved it)
+        fw = node._saved.get(("fw", nr)) if node._saved else None
+        if fw is not None:
+            t._fw = fw
     return t
 
 
@@ -399,6 +410,10 @@ class OpDef:
         """Apply to tensors (or Python scalars where the schema takes a Tensor), recording a node.
 
         Arguments bind to the schema's parameters in order, then by name, then to the defaults."""
+        if _dual:
+            r = _jvp_call(self, args, kwargs)
+            if r is not _NO_JVP:
+                return r
         if self.simple and not kwargs and len(args) == self.n_lead:
             # only the differentiable tensor inputs are given, in schema order: the common case, lean
             if self.check is not None:
@@ -687,7 +702,7 @@ def _fast_call(op):
     if op.n_lead == 1:
 
         def call(input):
-            if type(input) is not Tensor or check is not None:
+            if type(input) is not Tensor or check is not None or _dual:
                 return op(input)
             d = input._data
             b = _tl.budget
@@ -709,7 +724,7 @@ def _fast_call(op):
     promote = op.promote
 
     def call2(a, b):
-        if type(a) is not Tensor:
+        if type(a) is not Tensor or _dual:
             return op(a, b)
         da = a._data
         tb = type(b)

@@ -9,6 +9,7 @@ from engine import _backend as B
 from engine.errors import TorchRuntimeError
 from engine.ops import rules as R
 from engine.ops._util import infer_size, list_str, size_arg, wrap_dim, wrap_dims
+from engine.ops.jvp import batched, reshaped, shifted
 from engine.ops.registry import defop
 from engine.tensor import Tensor
 
@@ -68,10 +69,12 @@ def _view(a, size):
 
 view_op = defop("view(Tensor(a) self, SymInt[] size) -> Tensor(a)", _view,
                 rule=lambda self, size: _view_cost(infer_size(size, self.size)),
+                jvp=reshaped(lambda self_t, result: self_t.reshape(result.shape)),
                 self=lambda grad, self_shape: grad.reshape(self_shape))
 unsafe_view = defop("_unsafe_view(Tensor self, SymInt[] size) -> Tensor",
                     lambda a, size: np.reshape(a, infer_size(size, a.size)),
                     rule=lambda self, size: _view_cost(infer_size(size, self.size)),
+                    jvp=reshaped(lambda self_t, result: self_t.reshape(result.shape)),
                     self=lambda grad, self_shape: grad.reshape(self_shape))
 
 
@@ -117,6 +120,9 @@ def _type_name(a):
 expand_op = defop("expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)", _expand,
                   rule=lambda self, size: R.Cost(_expanded(self.shape, size), 0.0, 0, True,
                                                  3 * R.numel(_expanded(self.shape, size))),
+                  # batched: the tangent with singleton dims up to the output's rank (expanded as it is conformed)
+                  jvp=batched("linear", lambda op, vals, tangents, out, bsz: tangents[0].reshape(
+                      (bsz,) + (1,) * (out.ndim + 1 - tangents[0].ndim) + tuple(tangents[0].shape[1:]))),
                   self=lambda grad, self_shape: _sum_to(grad, self_shape))
 
 
@@ -137,17 +143,18 @@ def _squeeze_dims(a, dim):
 
 
 squeeze_op = defop("squeeze(Tensor(a) self) -> Tensor(a)", _squeeze_all,
-                   rule=lambda self: _view_cost(s for s in self.shape if s != 1),
+                   rule=lambda self: _view_cost(s for s in self.shape if s != 1), jvp=reshaped("linear"),
                    self=lambda grad, self_shape: grad.reshape(self_shape))
 squeeze_dim = defop("squeeze.dim(Tensor(a) self, int dim) -> Tensor(a)", _squeeze_dims,
-                    rule=lambda self, dim: _view_cost(_squeezed(self.shape, dim)),
+                    rule=lambda self, dim: _view_cost(_squeezed(self.shape, dim)), jvp=reshaped("linear"),
                     self=lambda grad, self_shape: grad.reshape(self_shape))
 squeeze_dims = defop("squeeze.dims(Tensor(a) self, int[] dim) -> Tensor(a)", _squeeze_dims,
-                     rule=lambda self, dim: _view_cost(_squeezed(self.shape, dim)),
+                     rule=lambda self, dim: _view_cost(_squeezed(self.shape, dim)), jvp=reshaped("linear"),
                      self=lambda grad, self_shape: grad.reshape(self_shape))
 # torch counts the in-place overloads too: squeeze_.dim is SqueezeBackward4 (matmul's 1-D @ 2-D).
 squeeze_inplace_dim = defop("squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)", _squeeze_dims, index=4,
                             rule=lambda self, dim: _view_cost(_squeezed(self.shape, dim)),
+                            jvp=reshaped("linear"),
                             self=lambda grad, self_shape: grad.reshape(self_shape))
 
 
@@ -156,7 +163,7 @@ def _unsqueeze(a, dim):
 
 
 unsqueeze_op = defop("unsqueeze(Tensor(a) self, int dim) -> Tensor(a)", _unsqueeze,
-                     rule=lambda self, dim: _view_cost(_unsqueezed(self.shape, dim)),
+                     rule=lambda self, dim: _view_cost(_unsqueezed(self.shape, dim)), jvp=reshaped("linear"),
                      self=lambda grad, dim: grad.squeeze(dim))
 
 
@@ -170,6 +177,7 @@ def _transpose(a, dim0, dim1):
 
 transpose_op = defop("transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)", _transpose,
                      rule=lambda self, dim0, dim1: _view_cost(_transposed(self.shape, dim0, dim1)),
+                     jvp=shifted("linear", "dim0", "dim1"),
                      self=lambda grad, dim0, dim1: grad.transpose(dim0, dim1))
 
 
@@ -180,7 +188,10 @@ def _t(a):
 
 
 t_op = defop("t(Tensor(a) self) -> Tensor(a)", _t, vjp={"self": lambda grad: _t(grad)},
-             rule=lambda self: _view_cost(self.shape[::-1]), self=lambda grad: grad.t())
+             rule=lambda self: _view_cost(self.shape[::-1]),
+             jvp=batched("linear", lambda op, vals, tangents, out, bsz: tangents[0].transpose(1, 2)
+                         if tangents[0].ndim == 3 else tangents[0]),
+             self=lambda grad: grad.t())
 
 
 def _permute(a, dims):
@@ -198,6 +209,8 @@ def _permute(a, dims):
 
 permute_op = defop("permute(Tensor(a) self, int[] dims) -> Tensor(a)", _permute,
                    rule=lambda self, dims: _view_cost(_permuted(self.shape, dims)),
+                   jvp=batched("linear", lambda op, vals, tangents, out, bsz: tangents[0].permute(
+                       [0] + [wrap_dim(d, tangents[0].ndim - 1) + 1 for d in vals[1]])),
                    self=lambda grad, dims: grad.permute(_inverse_perm(dims, grad.ndim)))
 
 
@@ -220,6 +233,7 @@ reshape_alias = defop(
     "_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a)",
     lambda a, size, stride=None: B.reshape_view(a, tuple(size)),
     rule=lambda self, size: _view_cost(size),
+    jvp=reshaped(lambda self_t, result: self_t.reshape(result.shape)),
     self=lambda grad, self_shape: grad.reshape(self_shape),
 )
 

@@ -22,6 +22,7 @@ KEY = {"x-api-key": TEST_KEY}  # the server reads /readyz details to key holders
 
 @pytest.fixture(scope="module")
 def srv():
+    # a key, for /readyz's details (test_big_work_spills_to_a_compute_worker's Jacobian passes the default caps)
     s = Server({"GRADSERVE_TIME_LIMIT_S": "3", "GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_MAX_IN_FLIGHT": "2",
                 "GRADSERVE_MAX_BODY_BYTES": "2000000", "GRADSERVE_ACCESS_LOG": "false"}, api_key=TEST_KEY)
     yield s

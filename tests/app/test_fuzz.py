@@ -1,7 +1,8 @@
 """Schema fuzzing: schemathesis against the app's own /openapi.json on a real server (every operation).
 
 No 5xx, and every response conforms to the schema (status code, content type, headers, body). The CI run
-sends at least 1,000 generated requests in total; `make fuzz` (GRADSERVE_FUZZ_EXAMPLES=5000) at least 5,000.
+(250 examples per operation) sends at least 1,000 generated requests in total; `make fuzz`
+(GRADSERVE_FUZZ_EXAMPLES=5000 per operation) tens of thousands.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from app.main import create_app  # noqa: E402
 
 from .conftest import Server  # noqa: E402
 
-EXAMPLES = int(os.environ.get("GRADSERVE_FUZZ_EXAMPLES", "1000"))  # per operation (evaluate dominates)
+EXAMPLES = int(os.environ.get("GRADSERVE_FUZZ_EXAMPLES", "250"))  # per operation (evaluate dominates)
 # POST /v1/graph takes evaluate's body (plus `format`) and runs it through the same service path: a fifth of
 # the examples covers what is its own (the format, the drawing) without doubling the run.
 GRAPH_EXAMPLES = max(EXAMPLES // 5, 100)
@@ -86,5 +87,5 @@ def test_fuzz_sent_enough(fuzz_server):
     if not SENT["requests"]:
         pytest.skip("test_fuzz did not run (deselected)")
     print("fuzz requests by operation:", SENT["by_operation"])
-    assert SENT["requests"] >= min(1000, EXAMPLES), SENT
+    assert SENT["requests"] >= min(1000, 4 * EXAMPLES), SENT
     assert fuzz_server.client.get("/healthz").status_code == 200

@@ -207,15 +207,15 @@ def test_jacrev_errors():
 
 @pytest.mark.parametrize("argnums", [0, 1, (0, 1)])
 def test_hessian(argnums):
-    """torch computes forward-over-reverse, the engine reverse-over-reverse: equal to rounding."""
+    """jacfwd(jacrev(f)): forward-over-reverse in both."""
     same(lambda m: m.func.hessian(lambda a, b: ((a.pow(3) * b).sin().sum() + (a * a).sum() * b.sum()),
                                   argnums=argnums)(mk(m, X), mk(m, W)))
 
 
-def test_jacfwd_not_yet():
+def test_jacfwd():
+    """forward-mode AD (tests/engine/test_forward_ad.py has the rest)."""
     assert outcome(lambda m: m.func.jacfwd(lambda a: a.sin())(mk(m, X)), torch)[0] == "ok"
-    with pytest.raises(NotImplementedError, match="forward-mode AD"):
-        engine.func.jacfwd(lambda a: a.sin())(mk(engine, X))
+    same(lambda m: m.func.jacfwd(lambda a: a.sin())(mk(m, X)))
 
 
 # ----- vmap -----

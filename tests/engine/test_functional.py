@@ -354,11 +354,11 @@ def test_errors(case):
     lambda m: m.autograd.functional.hessian(lambda x: x.pow(3).sum(), mk(m, X, "float64"), vectorize=True,
                                             outer_jacobian_strategy="forward-mode"),
 ])
-def test_forward_mode_not_yet(call):
-    """torch computes these with forward-mode AD, which the engine does not have yet: it says so."""
+def test_forward_mode(call):
+    """forward-mode AD (a batched dual level; forward-over-reverse for the Hessian), as torch's: values, dtypes,
+    requires_grad and grad_fn names (tests/engine/test_forward_ad.py has the rest)."""
     assert outcome(call, torch)[0] == "ok"
-    with pytest.raises(NotImplementedError, match="forward-mode AD"):
-        call(engine)
+    same(call)
 
 
 # ----- autograd.grad(is_grads_batched=True) -----
