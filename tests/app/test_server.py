@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -42,6 +43,8 @@ def test_time_limit_stops_the_computation_while_others_are_served(server):
     slow, box = in_thread(server.client.post, "/v1/evaluate", json=slow_program())
     assert wait_until(lambda: server.ready()["workers"]["busy"] == 1, 5)
     busy_pid = next(p["pid"] for p in server.ready()["workers"]["processes"] if p["busy"])
+    # the gauge the HPA scales on: this evaluation, and not the scrape that reads it
+    assert re.search(r"^gradserve_evaluations_in_flight 1\.0$", server.client.get("/metrics").text, re.M)
     fast = server.client.post("/v1/evaluate", json=cheap_program())
     assert fast.status_code == 200 and fast.json()["tensors"]["a"]["grad"] == 3.0
     assert time.monotonic() - t0 < 1.5  # answered while the slow one still ran
@@ -53,6 +56,7 @@ def test_time_limit_stops_the_computation_while_others_are_served(server):
     assert {k: err[k] for k in ("type", "msg")} == {
         "type": "timeout", "msg": "the computation ran past the time limit of 1.5 s (time_limit_s) and was stopped"}
     assert 1.4 < elapsed < 4
+    assert re.search(r"^gradserve_evaluations_in_flight 0\.0$", server.client.get("/metrics").text, re.M)
     # The computation really stopped, one of two ways, depending on how long one 4000^2 matmul takes here:
     if err["loc"]:  # the worker's own deadline check stopped it between two ops (the op named): the worker lives
         assert err["loc"][:2] == ["body", "ops"] and slow_program()["ops"][err["loc"][2]]["op"] == "matmul", err
