@@ -110,6 +110,20 @@ def test_every_op_answers_bad_arguments_with_an_engine_error(op):
     assert not crashes, crashes[:3]
 
 
+@pytest.mark.parametrize("value", [3, None, [1.0, 2.0], {}])
+@pytest.mark.parametrize("op", ["add_", "mul_", "div_"])
+def test_an_in_place_method_of_no_tensor_is_torchs_type_error(op, value):
+    """Found by the fuzz: AttributeError ('int' object has no attribute '_base') behind a 422."""
+    torch = pytest.importorskip("torch")
+    args = [value, "f"]
+    with pytest.raises(EngineError) as got:
+        evaluate({"leaves": LEAVES, "ops": [{"op": op, "args": args}]}, limits=LIMITS)
+    torch_args = [torch.tensor([1.0, -2.0, 3.0]) if a == "f" else a for a in args]
+    with pytest.raises(TypeError) as want:
+        getattr(torch.Tensor, op)(*torch_args)
+    assert (got.value.type, got.value.msg) == ("TypeError", str(want.value))
+
+
 def test_a_sample_over_http_has_no_500():
     from tests.app.conftest import Server
 
