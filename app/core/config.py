@@ -33,7 +33,7 @@ class Settings(BaseSettings):
         256 * MiB, gt=0, description="One request's live tensor bytes plus what its next op holds at its peak "
                                      "(413 the moment it would pass).")
     max_process_bytes: int = Field(
-        768 * MiB, ge=0, description="The live tensor bytes of all requests a server process (or a compute "
+        512 * MiB, ge=0, description="The live tensor bytes of all requests a server process (or a compute "
                                      "worker) runs at once (503 with Retry-After past it); 0: no process limit.")
     max_flops: float = Field(1e12, gt=0, description="One request's estimated flops, all ops and backward "
                                                      "passes together (413).")
