@@ -67,6 +67,15 @@ def _content_length(headers) -> int:
     return 0
 
 
+def _with_request_id(send: Send, rid: str) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+            message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+        await send(message)
+    return sender
+
+
 def _request_id(scope: Scope) -> str:
     """A sane incoming X-Request-ID, else 128 random bits as 32 hex digits."""
     for k, v in scope.get("headers", ()):
@@ -111,17 +120,21 @@ class Front:
         status = 0  # nothing sent yet
         kept: list[bytes] = []  # for the metrics: an error body's head; a 200 evaluate body's last two chunks
         size = 0
-        dropped = 0  # 1: an answer past the budget of unsent answers, its 503 being written; 2: written
+        dropped = False  # an answer past the budget of unsent answers: a 503 was written in its place
 
         async def send_wrapped(message: Message) -> None:
             nonlocal status, size, dropped
-            if dropped == 2:  # the rest of the answer the 503 replaced
+            if dropped:  # the rest of the answer the 503 replaced
                 return
             if message["type"] == "http.response.start":
-                if not dropped and not RESPONSES.admit(_content_length(message.get("headers", ()))):
-                    dropped = 1
-                    await to_response(_unsent_refusal(self.in_flight.retry_after_s))(scope, receive, send_wrapped)
-                    dropped = 2
+                if not RESPONSES.admit(_content_length(message.get("headers", ()))):
+                    dropped = True
+                    status = 503
+                    refusal = to_response(_unsent_refusal(self.in_flight.retry_after_s))
+                    kept.append(refusal.body[:_TAIL])
+                    # (not through send_wrapped: a closure that names itself is a reference cycle, and every
+                    # request's cells, its body chunks among them, would wait for the cyclic GC)
+                    await refusal(scope, receive, _with_request_id(send, rid))
                     return
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
