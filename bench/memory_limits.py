@@ -4,8 +4,8 @@
 A server of this tree is started on a free port (defaults, GRADSERVE_TIME_LIMIT_S=60 so that queued requests
 wait for a worker rather than time out); its RSS and each compute worker's are sampled every 20 ms while, at
 once:
-- `--big` requests (default 4) each hold 200 MB of tensors (five float32 tensors of 10M elements: under
-  max_request_bytes and just under max_total_elements): they go to the compute workers, one at a time each
+- `--big` requests (default 4) each hold 240 MB of tensors (three float64 tensors of 10M elements: under
+  max_request_bytes and max_total_elements): they go to the compute workers, one at a time each
   (the others wait for a free one);
 - the rest of GRADSERVE_MAX_IN_FLIGHT (12 by default) each send a ~1 MiB body of number lists (just under
   worker_parse_min_bytes: parsed in the server) and hold ~12 MiB of tensors (under the thread's caps): they
@@ -33,9 +33,10 @@ MiB = 1 << 20
 
 
 def big_request() -> bytes:
-    # 200 MB of float32 tensors, just under max_total_elements (50M with the sum's one)
-    ops = [{"name": f"t{i}", "op": "ones", "args": [10_000_000 - (1000 if i == 4 else 0)]} for i in range(5)]
-    ops += [{"name": "s", "op": "sum", "args": ["t4"]}]
+    # 240 MB of float64 tensors: under max_request_bytes (256 MiB), and under max_total_elements with the sum
+    # (whose bound is its input's size)
+    ops = [{"name": f"t{i}", "op": "ones", "args": [10_000_000], "kwargs": {"dtype": "float64"}} for i in range(3)]
+    ops += [{"name": "s", "op": "sum", "args": ["t2"]}]
     return orjson.dumps({"ops": ops, "outputs": ["s"]})
 
 
@@ -101,7 +102,7 @@ def main(argv=None) -> int:
         stop.set()
         sampler.join()
         big, small = statuses[:a.big], statuses[a.big:]
-        print(f"# {a.in_flight} requests at once ({a.big} of 200 MB of tensors, {a.in_flight - a.big} of a ~1 MiB "
+        print(f"# {a.in_flight} requests at once ({a.big} of 240 MB of tensors, {a.in_flight - a.big} of a ~1 MiB "
               f"body + ~12 MiB of tensors), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
               f"{elapsed:.1f} s")
         print(f"statuses: big {big}, thread {small}")
