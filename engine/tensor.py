@@ -165,12 +165,9 @@ class Tensor:
             raise TorchRuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or self._retains_grad:
             return
-        import weakref  # noqa: PLC0415
+        from engine.autograd.hooks import retain  # noqa: PLC0415
 
-        node = self.grad_fn
-        if node._retained is None:
-            node._retained = {}
-        node._retained[self._output_nr] = weakref.ref(self)
+        retain(self.grad_fn, self._output_nr, self)
         self._retains_grad = True
 
     def detach(self):
@@ -222,33 +219,17 @@ class Tensor:
         _backward(self, gradient, retain_graph, create_graph, inputs=inputs)  # torch's Tensor.backward does
 
     def register_hook(self, hook):
-        """Called with the gradient of this tensor during backward; may return a replacement."""
-        if not self.requires_grad:
-            raise TorchRuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self.grad_fn is None:
-            from engine.autograd import grad_accumulator  # noqa: PLC0415
+        """hook(grad) -> Tensor or None, called with this tensor's gradient during backward; what it returns
+        replaces the gradient (engine.autograd.hooks). Returns a RemovableHandle."""
+        from engine.autograd.hooks import register_tensor_hook  # noqa: PLC0415
 
-            node = grad_accumulator(self)
-            # the leaf's AccumulateGrad is otherwise only weakly held until a graph uses it: keep it (and
-            # its hooks) alive with the tensor, as torch keeps a leaf's hooks on the tensor
-            self._acc = _StrongRef(node)
-        else:
-            node = self.grad_fn
-        nr = self._output_nr
+        return register_tensor_hook(self, hook)
 
-        def pre(grads):
-            g = grads[nr]
-            if g is None:
-                return None
-            r = hook(g)
-            if r is None:
-                return None
-            grads = list(grads)
-            grads[nr] = r
-            return grads
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) after a backward accumulated this leaf's .grad. Returns a RemovableHandle."""
+        from engine.autograd.hooks import register_post_accumulate_grad_hook  # noqa: PLC0415
 
-        node.register_prehook(pre)
-        return _RemovableHandle(node, pre)
+        return register_post_accumulate_grad_hook(self, hook)
 
     # ----- metadata -----
 
@@ -462,25 +443,6 @@ class _StrongRef:
         return self.node
 
 
-class _RemovableHandle:
-    """What register_hook returns (torch.utils.hooks.RemovableHandle): .remove() unregisters the hook."""
-
-    def __init__(self, node, fn):
-        self._node = node
-        self._fn = fn
-
-    def remove(self):
-        hooks = self._node._pre_hooks
-        if hooks and self._fn in hooks:
-            hooks.remove(self._fn)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
 def _legacy_new(args, kwargs):
     """torch's legacy constructor (torch/csrc/utils/tensor_new.cpp legacy_tensor_new), its errors included."""
     from engine._device import as_device, check_target  # noqa: PLC0415
@@ -575,7 +537,13 @@ def _check_rectangular(data, dt):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
-    """engine.tensor: like torch.tensor, a copy of `data` with dtype inferred as torch infers it."""
+    """engine.tensor: like torch.tensor, a copy of `data` with dtype inferred as torch infers it; on `device`
+    where it is given (engine.ops.factory._xp: what the engine cannot do, it refuses)."""
+    xp = None
+    if device is not None or pin_memory:
+        from engine.ops.factory import _xp  # noqa: PLC0415 - engine.ops imports this module
+
+        xp = _xp(device, pin_memory)
     if isinstance(data, Tensor):
         arr = data._data.copy()
         if dtype is not None:
@@ -590,6 +558,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
             arr = np.array(data, dtype=dt.np)
             if B.xp is not np:
                 arr = B.xp.asarray(arr)
+    if xp is not None and (xp is np) != isinstance(arr, np.ndarray | np.generic):
+        arr = B.to_numpy(arr) if xp is np else xp.asarray(arr)
     t = Tensor._make(arr)
     if requires_grad:
         t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
@@ -603,7 +573,12 @@ def _is_array(data) -> bool:
 
 def as_tensor(data, dtype=None, device=None):
     """torch.as_tensor: shares the memory of a Tensor or an array of the active backend where the dtype
-    already matches (no copy), else copies as `tensor` does."""
+    already matches (no copy), else copies as `tensor` does; moved to `device` where it is given and elsewhere."""
+    if device is not None:
+        from engine.ops.factory import _xp  # noqa: PLC0415
+
+        _xp(device)
+        return as_tensor(data, dtype).to(device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype is dtype):
         return data
     if isinstance(data, B.xp.ndarray):

@@ -109,6 +109,9 @@ class Node:
     """A grad_fn object. `next_functions` holds (node, input_nr) per differentiable input, (None, 0)
     for constants, exactly as torch's."""
 
+    # _hooks: None, or the node's engine.autograd.hooks.NodeHooks (tensor hooks, retain_grad, pre- and post-hooks):
+    # the one attribute the backward loop reads for them. _retained and _pre_hooks are no longer used (always None):
+    # kept so that the places that build nodes need no change.
     __slots__ = ("next_functions", "_seq", "_retained", "_pre_hooks", "_hooks", "__weakref__", "metadata")
 
     def name(self) -> str:
@@ -118,14 +121,17 @@ class Node:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
 
     def register_hook(self, fn):
-        if getattr(self, "_hooks", None) is None:
-            self._hooks = []
-        self._hooks.append(fn)
+        """fn(grad_inputs, grad_outputs) after the node ran (tuples; None where undefined); a tuple it returns
+        replaces grad_inputs. Returns a RemovableHandle."""
+        from engine.autograd.hooks import register_node_hook  # noqa: PLC0415
+
+        return register_node_hook(self, fn, "post")
 
     def register_prehook(self, fn):
-        if getattr(self, "_pre_hooks", None) is None:
-            self._pre_hooks = []
-        self._pre_hooks.append(fn)
+        """fn(grad_outputs) before the node runs; a tuple it returns replaces grad_outputs."""
+        from engine.autograd.hooks import register_node_hook  # noqa: PLC0415
+
+        return register_node_hook(self, fn, "pre")
 
     # subclasses implement: apply(grads: list) -> list of grads aligned with next_functions,
     # release() to free saved tensors, num_outputs.
@@ -139,6 +145,9 @@ class AccumulateGrad(Node):
     """Sink of a leaf that requires grad: adds the incoming gradient into `variable.grad`."""
 
     __slots__ = ("variable",)
+
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::AccumulateGrad"
 
     def __init__(self, variable):
         self.variable = variable
@@ -202,6 +211,9 @@ class CopyBackwards(Node):
     tensor, the gradient for src, summed to src's shape where it was broadcast and cast to its dtype."""
 
     __slots__ = ("src_meta",)
+
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::CopyBackwards"
 
     def apply(self, grads, create_graph):
         g = grads[0]
@@ -345,12 +357,17 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     if inputs is not None:
         captures = {}
         for k, x in enumerate(inputs):
+            if isinstance(x, GradientEdge):
+                captures.setdefault((x.node, x.output_nr), []).append(k)
+                continue
             if not isinstance(x, Tensor):
                 raise TorchTypeError(f"expected Tensor as element {k} in argument 1, but got {type(x).__name__}")
             if not x.requires_grad:
                 raise TorchRuntimeError("One of the differentiated Tensors does not require grad")
             key = (x.grad_fn, x._output_nr) if x.grad_fn is not None else (grad_accumulator(x), 0)
             captures.setdefault(key, []).append(k)
+            if accumulate:
+                x.retain_grad()  # backward(inputs=) of a non-leaf: its .grad is filled as retain_grad fills it
 
     # A node is in `deps` once it has been seen; its count is the number of edges into it from the nodes
     # that run.
@@ -389,29 +406,32 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 grads = [None] * node.num_outputs
             if bud is not None:
                 _charge_node(bud, node, grads)
-            if node._pre_hooks:
-                for h in node._pre_hooks:
-                    r = h(grads)
-                    if r is not None:
-                        grads = list(r)
-            if node._retained:
-                _store_retained(node, grads, create_graph)
+            hk = node._hooks
             if captures is not None:
-                for nr in range(node.num_outputs):
-                    ks = captures.get((node, nr))
-                    if ks:
-                        for k in ks:
-                            results[k] = grads[nr]
+                # torch's exec_info: a node on no path to a capture point never runs (nor do its hooks); autograd.grad
+                # captures at a node it does not execute after the tensor hooks and retain_grad, and at one it does
+                # execute before them
                 if id(node) not in needed:
                     _release_children(node, deps, ready, tie, needed)
                     if not retain_graph:
                         node.release()
                     continue
-                if id(node) in capture_nodes and not accumulate and not _has_needed_child(node, needed):
-                    if not retain_graph:
-                        node.release()
-                    _release_children(node, deps, ready, tie, needed)
-                    continue
+                if id(node) in capture_nodes:
+                    runs = accumulate or _has_needed_child(node, needed)
+                    if not runs and hk is not None:
+                        grads = hk.before_capture(grads, create_graph)
+                    for nr in range(node.num_outputs):
+                        ks = captures.get((node, nr))
+                        if ks:
+                            for k in ks:
+                                results[k] = grads[nr]
+                    if not runs:
+                        if not retain_graph:
+                            node.release()
+                        _release_children(node, deps, ready, tie, needed)
+                        continue
+            if hk is not None:
+                grads = hk.before(grads, create_graph)
             if type(node) is AccumulateGrad:
                 if accumulate and grads[0] is not None:
                     had = node.variable._grad
@@ -419,6 +439,10 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     accumulate_into(node.variable, grads[0], create_graph)
                     if bud is not None and node.variable._grad._data is not had:  # (added in place: counted)
                         bud.track(node.variable._grad._data)
+                    if hk is not None and hk.post_acc:
+                        hk.after_accumulate(node.variable)
+                if hk is not None and hk.post:
+                    hk.after((), grads)
                 continue
             if grads[0] is None and (len(grads) == 1 or all(g is None for g in grads)):
                 out = [None] * len(node.next_functions)
@@ -428,9 +452,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 out = node.apply(grads, create_graph)
             if not retain_graph:
                 node.release()
-            if node._hooks:
-                for h in node._hooks:
-                    h(out, grads)
+            if hk is not None and hk.post:
+                out = hk.after(out, grads)
             for (nxt, nr), g in zip(node.next_functions, out):
                 if nxt is None:
                     continue
@@ -462,10 +485,6 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 )
             if r is not None and not create_graph:
                 results[k] = r.detach()
-    if inputs is not None and accumulate:
-        for x, r in zip(inputs, results):
-            if r is not None and x.grad_fn is not None:  # non-leaf inputs of backward(inputs=)
-                accumulate_into(x, r, create_graph)
     return results
 
 
@@ -598,18 +617,6 @@ def _add(a, b):
     return Tensor._make(a._data + b._data)
 
 
-def _store_retained(node, grads, create_graph):
-    for nr, ref in node._retained.items():
-        t = ref()
-        g = grads[nr]
-        if t is None or g is None:
-            continue
-        if t._grad is None:
-            t._grad = g.clone() if create_graph else g.detach().clone()
-        else:
-            t._grad = t._grad + g
-
-
 # ----- torch.autograd's functions -----
 
 
@@ -617,7 +624,7 @@ def _as_list(x):
 
     if x is None:
         return None
-    if isinstance(x, Tensor):
+    if isinstance(x, Tensor | GradientEdge):
         return [x]
     try:
         return list(x)
@@ -666,3 +673,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 from engine.autograd import function  # noqa: E402, F401
 from engine.autograd.function import Function, once_differentiable  # noqa: E402, F401 - torch.autograd's names
+from engine.autograd.graph import GradientEdge  # noqa: E402 - autograd.grad takes them as inputs

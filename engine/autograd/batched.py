@@ -149,7 +149,7 @@ def run_backward_batched(tensors, grad_tensors, retain_graph, create_graph, inpu
             grads = buffers.pop(node, None)
             if grads is None:
                 grads = [None] * node.num_outputs
-            if node._pre_hooks:
+            if node._hooks is not None and (node._hooks.tensor_pre or node._hooks.pre):
                 grads = _hooked_rows(node, grads, bsz, create_graph)
             for nr in range(node.num_outputs):
                 for k in captures.get((node, nr), ()):
@@ -195,7 +195,8 @@ def run_backward_batched(tensors, grad_tensors, retain_graph, create_graph, inpu
 def apply_batched(node, grads, bsz, create_graph):
     """The node's input gradients for batched output gradients: its batch rule, or one run per row."""
     op = getattr(type(node), "op", None)
-    rule = RULES.get(op.qualname) if op is not None and not node._hooks else None
+    hk = node._hooks
+    rule = RULES.get(op.qualname) if op is not None and not (hk is not None and hk.post) else None
     if rule is not None:
         g = grads[0]
         out = rule(node, g, bsz, create_graph)
@@ -250,9 +251,9 @@ def _per_row(node, grads, bsz, create_graph):
             out = [None] * len(node.next_functions)
         else:
             out = node.apply(row, create_graph)
-        if node._hooks:
-            for h in node._hooks:
-                h(out, row)
+        hk = node._hooks
+        if hk is not None and hk.post:
+            out = hk.after(out, row)
         outs.append(out)
     return [_stack_rows([o[i] for o in outs], create_graph) for i in range(len(node.next_functions))]
 
@@ -261,11 +262,7 @@ def _hooked_rows(node, grads, bsz, create_graph):
     rows = []
     for b in range(bsz):
         row = [_row(g, b, create_graph) for g in grads]
-        for h in node._pre_hooks:
-            r = h(row)
-            if r is not None:
-                row = list(r)
-        rows.append(row)
+        rows.append(node._hooks.before(row, create_graph, retain=False))
     return [_stack_rows([r[i] for r in rows], create_graph) for i in range(len(grads))]
 
 

@@ -329,7 +329,7 @@ def update_inplace(t, new):
                 old._storage().version += 1
         return
     base = t._base
-    if base is None or batch_size() is not None:
+    if base is None:
         set_tangent(t, new)
         return
     view = _region_of_base_tangent(t, base)
@@ -356,12 +356,13 @@ def _region_of_base_tangent(t, base):
     from engine.autograd.views import _affine, mark_views, positions  # noqa: PLC0415
 
     Tensor = _tensor_cls()
+    bsz = batch_size()  # a batched level: each tangent has the batch dim in front, the view's region per row
     bt = tangent_of(base)
     if bt is None:
-        from engine.ops.factory import zeros_like  # noqa: PLC0415
+        from engine.ops.factory import zeros, zeros_like  # noqa: PLC0415
 
         with suspended():
-            bt = zeros_like(base)
+            bt = zeros_like(base) if bsz is None else zeros((bsz, *base._data.shape), dtype=base.dtype)
         set_tangent(base, bt)
     if not bt._data.flags.c_contiguous:
         return None
@@ -371,7 +372,10 @@ def _region_of_base_tangent(t, base):
     offset, strides = geometry
     flat = bt._data.reshape(-1)
     item = flat.itemsize
-    arr = np.lib.stride_tricks.as_strided(flat[offset:], t._data.shape, tuple(s * item for s in strides))
+    shape = t._data.shape
+    if bsz is not None:
+        shape, strides = (bsz, *shape), (base._data.size, *strides)
+    arr = np.lib.stride_tricks.as_strided(flat[offset:], shape, tuple(s * item for s in strides))
     v = Tensor._make(arr)
     mark_views((v,), bt, False, True)
     return v

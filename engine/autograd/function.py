@@ -10,6 +10,9 @@ from __future__ import annotations
 import functools
 
 from engine import autograd as A
+from engine.autograd import graph
+from engine.autograd.graph import Packed, raw_saved_tensors
+from engine.autograd.views import VIEW_CUSTOM, mark_views
 from engine.errors import TorchRuntimeError
 
 
@@ -28,6 +31,9 @@ class FunctionNode(A.Node):
 
     def name(self):
         return type(self).__name__
+
+    def __repr__(self):  # torch's Python-defined nodes print with the module torch defines them in
+        return f"<torch.autograd.function.{type(self).__name__} object at {hex(id(self))}>"
 
     def save_for_backward(self, *tensors):
         self.to_save = tensors
@@ -58,6 +64,9 @@ class FunctionNode(A.Node):
             if t is None:
                 out.append(None)
                 continue
+            if type(t) is Packed:  # through saved-tensor hooks (engine.autograd.graph): unpacked at each use
+                out.append(t.unpack(self))
+                continue
             if storage_check is not None:
                 check_saved_output(self, out_nr, *storage_check)
             elif t._vc is not None:
@@ -66,6 +75,10 @@ class FunctionNode(A.Node):
         return tuple(out)
 
     saved_variables = saved_tensors
+
+    @property
+    def _raw_saved_tensors(self):
+        return raw_saved_tensors(self)
 
     def release(self):
         self._released = True
@@ -202,18 +215,23 @@ class Function(metaclass=FunctionMeta):
                 results.append(o)
                 meta.append(((), None))
                 continue
-            if any(o is a for a in tensors):  # an input given back: an alias of it carries the new history
-                alias = Tensor._make(o._data)
-                alias._vc = o._storage()
-                o = alias
+            differentiable = not any(o is nd for nd in ctx.non_differentiable)
+            if any(o is a for a in tensors):  # an input given back: a view of it carries the new history
+                src = o
+                o = Tensor._make(o._data)
+                mark_views((o,), src, False, True)
+            if o._base is not None:  # torch's CreationMeta::IN_CUSTOM_FUNCTION: no in-place change allowed
+                o._vflags = VIEW_CUSTOM
             meta.append((o._data.shape, o._data.dtype))
-            if o._data.dtype.kind == "f" and not any(o is nd for nd in ctx.non_differentiable):
+            if o._data.dtype.kind == "f" and differentiable:
                 o._req, o.grad_fn, o._output_nr = True, ctx, nr
             results.append(o)
         ctx._out_meta = tuple(meta)
         ctx._saved = tuple(_save(ctx, t, results) for t in ctx.to_save)
-        if tangents is not None:
+        if tangents is not None:  # torch runs jvp (_wrap_outputs) before it saves (and packs) the tensors
             _forward_ad(cls, ctx, args, tangents, outs, results)
+        if graph.packing and ctx._saved:
+            graph.pack_function(ctx, results)
         return results[0] if single else tuple(results)
 
 
@@ -325,6 +343,9 @@ def once_differentiable(fn):
 
 class DelayedError(A.Node):
     __slots__ = ("msg",)
+
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::DelayedError"
 
     def apply(self, grads, create_graph):
         raise TorchRuntimeError(self.msg)

@@ -18,6 +18,7 @@ from engine.autograd import Node, _seq, edge_of
 # Tensor._vflags
 VIEW_MULTI = 1  # one of the views an op returned several of (unbind, split, chunk)
 VIEW_NO_GRAD = 2  # made while grad mode was off, of a base that requires grad
+VIEW_CUSTOM = 4  # an output of a custom Function that is a view (an input returned as-is, a view made in forward)
 
 
 def positions(view, base) -> np.ndarray:
@@ -118,6 +119,9 @@ class CopySlices(Node):
     Computed as torch computes it (a copy of the gradient, its strided view, fn on a clone of that, copied back
     in), so that a create_graph backward records torch's nodes."""
 
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::CopySlices"
+
     __slots__ = ("fn", "shape", "pos", "geometry")
 
     def apply(self, grads, create_graph):
@@ -173,12 +177,9 @@ def rebase(t, node, nr=0):
     old, old_nr = t.grad_fn, t._output_nr
     t.grad_fn, t._output_nr, t._req = node, nr, True
     if t._retains_grad and old is not None and old is not node:
-        retained = old._retained
-        if retained and old_nr in retained:
-            del retained[old_nr]
-        if node._retained is None:
-            node._retained = {}
-        node._retained[nr] = weakref.ref(t)
+        from engine.autograd.hooks import move_retains  # noqa: PLC0415
+
+        move_retains(old, old_nr, node, nr, t)
 
 
 def copy_slices(base, view, fn):
@@ -216,11 +217,13 @@ def mark_views(outs, src, multi, recording):
     Tensor = _tensor()
     base = src._base if src._base is not None else src
     st = src._storage()
-    flags = (VIEW_MULTI if multi else 0) | (VIEW_NO_GRAD if not recording and base._req else 0)
+    # torch's CreationMeta::NO_GRAD_MODE: any differentiable view made with grad mode off (checked when an in-place
+    # op with an input that requires grad writes it)
+    flags = (VIEW_MULTI if multi else 0) | (VIEW_NO_GRAD if not recording and base._data.dtype.kind in "fc" else 0)
     bdata = base._data
     for o in outs:
-        if type(o) is not Tensor or not np.may_share_memory(o._data, bdata):
-            continue  # NumPy had to copy: not a view of this memory
+        if type(o) is not Tensor or (o._data.size and not np.may_share_memory(o._data, bdata)):
+            continue  # NumPy had to copy: not a view of this memory (an empty result shares none: a view still)
         o._vc = st
         o._base = base
         o._vflags = flags

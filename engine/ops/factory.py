@@ -10,9 +10,10 @@ import threading
 import numpy as np
 
 from engine import _backend as B
+from engine import _device as _dev
 from engine import budget as _budget
 from engine import dtypes as D
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops._torch_range import arange_values, linspace_values
 from engine.ops._util import size_arg
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
@@ -70,9 +71,40 @@ class request_stream:  # noqa: N801 - a context manager
         return False
 
 
-def _finish(arr, requires_grad):
-    if B.xp is not np:
-        arr = B.xp.asarray(arr)
+PINNED_MSG = ("pin_memory=True requires a CUDA or other accelerator backend; no pinned memory allocator is available "
+              "on this system.")
+
+
+def _xp(device=None, pin_memory=False, like=None):
+    """The array module a factory allocates with: the process's (NumPy, or CuPy once set_default_device("cuda")),
+    NumPy for device="cpu", `like`'s where device is None and a tensor is given (the *_like factories). A device
+    the engine cannot put a tensor on is refused as Tensor.to refuses it (engine/_device.py), before anything is
+    checked or allocated, as torch parses the device first."""
+    if device is None:
+        xp = B.xp if like is None or not isinstance(like._data, np.ndarray | np.generic) else np
+    else:
+        d = _dev.as_device(device)
+        if d.type == "cpu":
+            xp = np
+        elif d.type == "cuda":
+            _dev.check_target(d)
+            xp = B.xp
+        else:
+            raise TorchNotImplementedError(f"the engine computes on cpu or cuda only: it makes no {d.type} tensors")
+    if pin_memory:
+        if not _dev._cuda_usable():
+            raise TorchRuntimeError(PINNED_MSG)
+        raise TorchNotImplementedError("the engine has no page-locked (pinned) host allocator: pin_memory=True is "
+                                       "not supported")
+    return xp
+
+
+def _finish(arr, requires_grad, xp=None):
+    xp = B.xp if xp is None else xp
+    if xp is not np:
+        arr = xp.asarray(arr)
+    elif not isinstance(arr, np.ndarray | np.generic):
+        arr = B.to_numpy(arr)
     t = Tensor._make(arr)
     if requires_grad:
         t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
@@ -95,54 +127,61 @@ def _check_size(size):
     return tuple(int(s) for s in size)
 
 
-def zeros(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+def zeros(*size, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     size = _check_size(size_arg(size))
     dt = (dtype or D.default_float).np
     _charge(size, dt.itemsize, "zeros")
-    return _finish(B.xp.zeros(size, dtype=dt), requires_grad)
+    return _finish(xp.zeros(size, dtype=dt), requires_grad, xp)
 
 
-def ones(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+def ones(*size, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     size = _check_size(size_arg(size))
     dt = (dtype or D.default_float).np
     _charge(size, dt.itemsize, "ones")
-    return _finish(B.xp.ones(size, dtype=dt), requires_grad)
+    return _finish(xp.ones(size, dtype=dt), requires_grad, xp)
 
 
-def empty(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
-    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+def empty(*size, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device, pin_memory=pin_memory)
 
 
-def full(size, fill_value, *, dtype=None, requires_grad=False, device=None) -> Tensor:
+def full(size, fill_value, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     size = _check_size(size_arg((size,)) if not isinstance(size, int) else (size,))
     dt = dtype or D.result_type(fill_value)
     _charge(size, dt.np.itemsize, "full")
-    return _finish(B.xp.full(size, fill_value, dtype=dt.np), requires_grad)
+    return _finish(xp.full(size, fill_value, dtype=dt.np), requires_grad, xp)
 
 
-def zeros_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+def zeros_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory, input)
     dt = (dtype or input.dtype).np
     _charge(input._data.shape, dt.itemsize, "zeros_like")
-    return _finish(B.xp.zeros(input._data.shape, dtype=dt), requires_grad)
+    return _finish(xp.zeros(input._data.shape, dtype=dt), requires_grad, xp)
 
 
-def ones_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+def ones_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory, input)
     dt = (dtype or input.dtype).np
     _charge(input._data.shape, dt.itemsize, "ones_like")
-    return _finish(B.xp.ones(input._data.shape, dtype=dt), requires_grad)
+    return _finish(xp.ones(input._data.shape, dtype=dt), requires_grad, xp)
 
 
-def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
+def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory, input)
     dt = (dtype or input.dtype).np
     _charge(input._data.shape, dt.itemsize, "full_like")
-    return _finish(B.xp.full(input._data.shape, fill_value, dtype=dt), requires_grad)
+    return _finish(xp.full(input._data.shape, fill_value, dtype=dt), requires_grad, xp)
 
 
-def empty_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return zeros_like(input, dtype=dtype, requires_grad=requires_grad)
+def empty_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    return zeros_like(input, dtype=dtype, requires_grad=requires_grad, device=device, pin_memory=pin_memory)
 
 
-def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device=None) -> Tensor:
+def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -154,55 +193,107 @@ def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device
     # float: the float64 steps, step * them and start + that, then the cast; integers: int64, then the cast
     _charge((n,), dt.np.itemsize, "arange", 32 if dt.is_floating_point else 8, 3)  # torch's two-sided formula
     arr = arange_values(start, step, n, dt.np) if dt.is_floating_point else np.arange(start, end, step)
-    return _finish(np.asarray(arr).astype(dt.np), requires_grad)
+    return _finish(np.asarray(arr).astype(dt.np), requires_grad, xp)
 
 
-def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None) -> Tensor:
+def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
     _charge((int(steps),), dt.np.itemsize, "linspace", 32, 3)  # torch's two-sided step: four float64 arrays
-    return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad)
+    return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad, xp)
 
 
-def eye(n, m=None, *, dtype=None, requires_grad=False, device=None) -> Tensor:
+def eye(n, m=None, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     if n < 0:
         raise TorchRuntimeError(f"n must be greater or equal to 0, got {n}")
     dt = (dtype or D.default_float).np
     _charge((n, m if m is not None else n), dt.itemsize, "eye")
-    return _finish(np.eye(n, m if m is not None else n, dtype=dt), requires_grad)
+    return _finish(np.eye(n, m if m is not None else n, dtype=dt), requires_grad, xp)
 
 
-def rand(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+def rand(*size, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     size = _check_size(size_arg(size))
     dt = (dtype or D.default_float).np
     _charge(size, dt.itemsize, "rand", 8, 10)  # the generator's float64 draws, then the cast
-    return _finish(_generator[0].random(size).astype(dt), requires_grad)
+    return _finish(_generator[0].random(size).astype(dt), requires_grad, xp)
 
 
-def randn(*size, dtype=None, requires_grad=False, device=None) -> Tensor:
+def randn(*size, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     size = _check_size(size_arg(size))
     dt = (dtype or D.default_float).np
     _charge(size, dt.itemsize, "randn", 8, 20)
-    return _finish(_generator[0].standard_normal(size).astype(dt), requires_grad)
+    return _finish(_generator[0].standard_normal(size).astype(dt), requires_grad, xp)
 
 
-def randint(low, high=None, size=(), *, dtype=None, requires_grad=False, device=None) -> Tensor:
+def randint(low, high=None, size=(), *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    xp = _xp(device, pin_memory)
     if high is None:
         low, high = 0, low
     size = _check_size(tuple(size))
     dt = (dtype or D.int64).np
     _charge(size, dt.itemsize, "randint", 8, 10)  # the generator's int64 draws, then the cast
-    return _finish(_generator[0].integers(low, high, size).astype(dt), requires_grad)
+    return _finish(_generator[0].integers(low, high, size).astype(dt), requires_grad, xp)
 
 
-def rand_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def rand_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad,
+                device=device if device is not None else input.device, pin_memory=pin_memory)
 
 
-def randn_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def randn_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad,
+                 device=device if device is not None else input.device, pin_memory=pin_memory)
 
+
+# ----- Tensor.new_*: the factories with the tensor's dtype and device as defaults -----
+
+
+def _new_kwargs(self, dtype, device, requires_grad, pin_memory):
+    return dict(dtype=self.dtype if dtype is None else dtype, device=self.device if device is None else device,
+                requires_grad=requires_grad, pin_memory=pin_memory)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+    return zeros(*size, **_new_kwargs(self, dtype, device, requires_grad, pin_memory))
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+    return ones(*size, **_new_kwargs(self, dtype, device, requires_grad, pin_memory))
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+    return empty(*size, **_new_kwargs(self, dtype, device, requires_grad, pin_memory))
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
+             pin_memory=False) -> Tensor:
+    if not isinstance(size, tuple | list):
+        from engine.errors import TorchTypeError  # noqa: PLC0415
+
+        raise TorchTypeError(
+            f"new_full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
+    return full(tuple(size), fill_value, **_new_kwargs(self, dtype, device, requires_grad, pin_memory))
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False, layout=None) -> Tensor:  # no pin_memory
+    from engine.tensor import tensor  # noqa: PLC0415
+
+    if isinstance(data, Tensor):
+        import warnings  # noqa: PLC0415
+
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                      "or sourceTensor.detach().clone().requires_grad_(True), rather than "
+                      "tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
+    return tensor(data, **_new_kwargs(self, dtype, device, requires_grad, False))
+
+
+for _name in ("new_zeros", "new_ones", "new_empty", "new_full", "new_tensor"):
+    setattr(Tensor, _name, globals()[_name])
 
 from engine.ops.registry import entry  # noqa: E402
 

@@ -16,7 +16,8 @@ import numpy as np
 from engine import budget as _budget
 from engine.autograd import CopyBackwards, _seq, edge_of, grad_mode, note_output_storage
 from engine.autograd import forward_ad as FW
-from engine.autograd.views import VIEW_MULTI, VIEW_NO_GRAD, copy_slices, rebase, regenerate_views
+from engine.autograd import graph as _graph
+from engine.autograd.views import VIEW_CUSTOM, VIEW_MULTI, VIEW_NO_GRAD, copy_slices, rebase, regenerate_views
 from engine.errors import TorchRuntimeError, TorchTypeError
 from engine.ops import registry as _registry
 from engine.ops import rules as R
@@ -47,8 +48,14 @@ def check_inplace(t, others_require_grad=False):
             if t._req and t.grad_fn is None:
                 raise TorchRuntimeError(LEAF_MSG)
         else:
-            if base._req and base.grad_fn is None:
-                raise TorchRuntimeError(VIEW_OF_LEAF_MSG)
+            if t._vflags & VIEW_CUSTOM and t._req:  # torch's handle_view_on_rebase comes before the leaf check
+                fn = getattr(type(t.grad_fn), "function", None)
+                raise TorchRuntimeError(
+                    f"Output {t._output_nr} of {fn.__name__ if fn else friendly_name(t.grad_fn)} is a view and is "
+                    "being modified inplace. This view was created inside a custom Function (or because an input "
+                    "was returned as-is) and the autograd logic to handle view+inplace would override the custom "
+                    "backward associated with the custom Function, leading to incorrect gradients. This behavior is "
+                    "forbidden. You can fix this by cloning the output of the custom Function.")
             if t._vflags & VIEW_MULTI and t._req:
                 raise TorchRuntimeError(
                     f"Output {t._output_nr} of {friendly_name(t.grad_fn)} is a view and is being modified inplace. "
@@ -57,6 +64,8 @@ def check_inplace(t, others_require_grad=False):
                     "an out-of-place one.")
             if t._vflags & VIEW_NO_GRAD and (base._req or others_require_grad):
                 raise TorchRuntimeError(NO_GRAD_VIEW_MSG)
+            if base._req and base.grad_fn is None:  # after the view's own checks, as torch's check_inplace
+                raise TorchRuntimeError(VIEW_OF_LEAF_MSG)
     d = t._data
     if d.size > 1 and any(st == 0 and n > 1 for st, n in zip(d.strides, d.shape)):
         raise TorchRuntimeError(OVERLAP_MSG)
@@ -83,6 +92,8 @@ def apply(t, compute, others_require_grad=False):
     """Run `compute(stand_in)` (t's op out of place) and make its result t's new value and history; returns t."""
     check_inplace(t, others_require_grad)
     s = _stand_in(t)
+    if _graph.packing and _graph.current_hooks() is not None:
+        s._data = s._data.copy()  # a pack hook may keep s itself: it must keep the values from before the write
     out = compute(s)
     if not isinstance(out, Tensor):
         raise TorchRuntimeError("an in-place op must give one tensor")
@@ -201,6 +212,12 @@ TORCH_INPLACE = (
     "scatter_reduce_ sgn_ sigmoid_ sign_ sin_ sinc_ sinh_ sqrt_ square_ sub_ subtract_ tan_ tanh_ tril_ triu_ "
     "true_divide_ trunc_ xlogy_").split()
 METADATA_INPLACE = ("t_", "transpose_", "squeeze_", "unsqueeze_", "swapaxes_", "swapdims_")
+# The ones torch 2.13 also has as functions (torch.sin_(t), dir(torch)): engine.<name> where the engine has the method
+TORCH_FUNCTION_INPLACE = frozenset((
+    "abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_ ceil_ clamp_ "
+    "clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ erf_ erfc_ exp2_ exp_ expm1_ fill_ fix_ floor_ frac_ gcd_ i0_ "
+    "index_put_ lcm_ ldexp_ log10_ log1p_ log2_ log_ logit_ nan_to_num_ neg_ negative_ rad2deg_ reciprocal_ relu_ "
+    "round_ rsqrt_ sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_ trunc_ xlogy_ zero_").split())
 
 
 def metadata_variant(name, fn):
@@ -283,15 +300,23 @@ def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
             src_t, self_t = FW.tangent_of(src), FW.tangent_of(s)
             if src_t is not None or self_t is not None:
                 with FW.suspended():
-                    t = _zeros_like(out) if src_t is None else _copy_tangent(src_t, out)
+                    t = _copy_tangent(src_t, out, FW.batch_size())
                 FW.set_tangent(out, t)
         return out
 
     return apply(self, compute, src._req)
 
 
-def _copy_tangent(src_t, out):
-    t = src_t.expand(tuple(out._data.shape)) if tuple(src_t._data.shape) != tuple(out._data.shape) else src_t
+def _copy_tangent(src_t, out, bsz):
+    """src's tangent as out's (zeros where src has none), the batch dim in front under a batched level."""
+    shape = tuple(out._data.shape) if bsz is None else (bsz, *out._data.shape)
+    if src_t is None:
+        from engine.ops.factory import zeros  # noqa: PLC0415
+
+        return zeros(shape, dtype=out.dtype)
+    if bsz is not None and src_t._data.ndim < len(shape):  # the batch dim first, then broadcast as copy_ does
+        src_t = src_t.reshape((bsz,) + (1,) * (len(shape) - src_t._data.ndim) + tuple(src_t._data.shape[1:]))
+    t = src_t.expand(shape) if tuple(src_t._data.shape) != shape else src_t
     return t.to(out.dtype).clone() if t._data.dtype != out._data.dtype else t.clone()
 
 
@@ -349,7 +374,7 @@ def install(entries) -> list:
     def add(name, method, base=None, doc=None):
         setattr(Tensor, name, method)
         out.append(Entry(name, method, doc or f"In place: {name[:-1]}, writing into the tensor.",
-                         base.opdefs if base else (), function=False, method=True,
+                         base.opdefs if base else (), function=name in TORCH_FUNCTION_INPLACE, method=True,
                          grad_fn_names=base.grad_fn_names if base else ()))
 
     for name in TORCH_INPLACE:

@@ -28,6 +28,7 @@ from engine.errors import (
     TorchValueError,
 )
 from engine.ops import linalg as L
+from engine.ops import pad as _pad_modes
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
 from engine.ops import rules as C
@@ -1292,7 +1293,10 @@ torch_dropout.__name__ = "dropout"
 
 
 def pad(input: Tensor, pad: list[int], mode: str = "constant", value: float | None = None) -> Tensor:
-    """Constant padding (negative pads crop): ConstantPadNdBackward0."""
+    """Constant padding (negative pads crop): ConstantPadNdBackward0; reflect / replicate / circular
+    (engine.ops.pad): ReflectionPad2DBackward0, ReplicationPad1DBackward0, ..., CopySlices."""
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise TorchNotImplementedError(f"Unrecognised padding mode {mode}")
     pad = [int(p) for p in pad]
     if len(pad) % 2:
         raise TorchRuntimeError("Padding length must be divisible by 2")
@@ -1300,13 +1304,11 @@ def pad(input: Tensor, pad: list[int], mode: str = "constant", value: float | No
         raise TorchRuntimeError(
             "Padding length should be less than or equal to two times the input dimension but got padding "
             f"length {len(pad)} and input of dimension {input.ndim}")
-    if mode not in ("constant", "reflect", "replicate", "circular"):
-        raise TorchNotImplementedError(f"Unrecognised padding mode {mode}")
     if mode == "constant":
         return constant_pad_nd(input, pad, 0.0 if value is None else value)
     if value is not None and value != 0:
         raise TorchRuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
-    raise TorchNotImplementedError(f"padding mode '{mode}' is not supported by this engine (only 'constant')")
+    return _pad_modes.pad_mode(input, pad, mode)
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,

@@ -119,6 +119,9 @@ class NotImplemented(Node):  # noqa: A001 - torch's class name (torch::autograd:
 
     __slots__ = ("_aten",)
 
+    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
+        return "torch::autograd::NotImplemented"
+
     def apply(self, grads, create_graph):
         raise TorchRuntimeError(f"derivative for aten::{self._aten} is not implemented")
 

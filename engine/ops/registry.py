@@ -26,6 +26,8 @@ from engine import _backend as B
 from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
+from engine.autograd import graph as _graph
+from engine.autograd.graph import PackedSaved as _PackedSaved
 from engine.autograd.views import mark_views
 from engine.errors import EngineError, TorchRuntimeError
 from engine.ops import rules as _rules
@@ -125,17 +127,22 @@ class OpNode(Node):
             if self._released:
                 raise TorchRuntimeError(FREED_MSG)
             t = self._saved[name]
-            if type(t) is Tensor and t._vc is not None:
+            if type(t) is not Tensor:
+                return _unpack_other(self, name, t)
+            if t._vc is not None:
                 check_saved_version(t, self._saved.get(("v", name), 0))
             return t
         if kind == 1:  # an output
             if self._released:
                 raise TorchRuntimeError(FREED_MSG)
+            arr = self._saved[name]
+            if type(arr) is _graph.Packed:
+                return arr.unpack(self)
             nr = 0 if name == "result" else int(name[6:])
             out = self._saved.get(("out", nr))
             if out is not None:
                 check_saved_output(self, nr, *out)
-            return _unpack_output(self, self._saved[name], nr)
+            return _unpack_output(self, arr, nr)
         if kind == 2:
             return self._in_meta[op.tensor_index[name[:-6]]][0]
         if kind == 3:
@@ -144,6 +151,8 @@ class OpNode(Node):
         return attrs[name] if name in attrs else op.defaults.get(name)
 
     def apply(self, grads, create_graph):
+        if type(self._saved) is _PackedSaved:  # saved through hooks: each unpacked once a call, as torch does
+            return _graph.apply_unpacked(self, grads, create_graph)
         op = self.op
         plan = op.vjp_plan
         if plan is not None and not create_graph and B.xp is np and not self._released and not _dual:
@@ -201,11 +210,18 @@ class OpNode(Node):
                         if v._vc is not None:
                             check_saved_version(v, saved.get(("v", name), 0))
                         v = v._data
+                    else:  # a Parameter, a packed tensor (engine.autograd.graph), a number
+                        v = _unpack_other(self, name, v)
+                        if isinstance(v, Tensor):
+                            v = v._data
                 elif kind == 1:
                     v = saved[name]
-                    out_nr = 0 if name == "result" else int(name[6:])
-                    if ("out", out_nr) in saved:
-                        check_saved_output(self, out_nr, *saved[("out", out_nr)])
+                    if type(v) is _graph.Packed:
+                        v = v.unpack(self)._data
+                    else:
+                        out_nr = 0 if name == "result" else int(name[6:])
+                        if ("out", out_nr) in saved:
+                            check_saved_output(self, out_nr, *saved[("out", out_nr)])
                 else:
                     v = self._resolve(name)
                 if getattr(v, "dtype", dt) != dt:
@@ -218,7 +234,11 @@ class OpNode(Node):
         """torch's grad_fn._saved_<name>: a saved input or output (version-checked, as torch unpacks it), an
         attribute (`_saved_exponent`), an input's shape (`_saved_self_sym_sizes`); None where this node did not
         need to save it. Reached only for names the class does not have."""
-        if name.startswith("_saved_"):
+        if name.startswith("_raw_saved_"):
+            raw = _graph.raw_saved(self, name[11:])
+            if raw is not None:
+                return raw
+        elif name.startswith("_saved_"):
             key = name[7:]
             if key.endswith("_sym_sizes"):
                 key = key[:-10] + "_shape"
@@ -230,6 +250,16 @@ class OpNode(Node):
                 value = self._resolve(key)
                 return tuple(value) if key.endswith("_shape") else value
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+
+def _unpack_other(node, name, v):
+    """A saved input that is not a plain Tensor: a packed one (its unpack hook runs; no version check, as torch
+    has none through hooks), a Tensor subclass (a Parameter: version-checked as any tensor), or a number."""
+    if type(v) is _graph.Packed:
+        return v.unpack(node)
+    if isinstance(v, Tensor) and v._vc is not None:
+        check_saved_version(v, node._saved.get(("v", name), 0))
+    return v
 
 
 def _unpack_output(node, arr, nr):
@@ -356,6 +386,10 @@ class OpDef:
             for i in f.inputs:
                 this._needs_for[i].append(names)
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
+        # torch's order of saving (pack hooks see it): the tensor inputs by name, then the outputs
+        ins = sorted(a for a, k in this.argkind.items() if k == 0)
+        outs = sorted((a for a, k in this.argkind.items() if k == 1), key=lambda a: int(a[6:] or 0))
+        this._save_order = tuple(ins + outs)
         this._save_plans = {}
         this._plan_every = this._save_plan([True] * len(this.tensor_params))
         this.nparams = len(this.params)
@@ -506,7 +540,9 @@ class OpDef:
                         seen.add(id(names))
                         want |= names
         plan = []
-        for name in sorted(want):
+        for name in self._save_order:
+            if name not in want:
+                continue
             k = self.argkind[name]
             if k == 0:
                 plan.append((name, 0, self.tensor_index[name]))
@@ -561,7 +597,7 @@ class OpDef:
                 if k == 0:
                     a = args[idx]
                     saved[name] = a
-                    if type(a) is Tensor and a._vc is not None and a._vc.version:
+                    if (type(a) is Tensor or isinstance(a, Tensor)) and a._vc is not None and a._vc.version:
                         saved[("v", name)] = a._vc.version  # checked against its counter at backward
                 else:
                     saved[name] = out if self.nout == 1 else out[idx]
@@ -573,6 +609,8 @@ class OpDef:
             if out.dtype.kind == "f":
                 t._req = True
                 t.grad_fn = node
+            if _graph.packing and self.saves_tensors:
+                _graph.pack_node(node, (t,))
             if _tracing:
                 _traced(self, args, arrays, attrs, t)
             return t
@@ -584,6 +622,8 @@ class OpDef:
                 t.grad_fn = node
                 t._output_nr = nr
             res.append(t)
+        if _graph.packing and self.saves_tensors:
+            _graph.pack_node(node, res)
         if _tracing:
             _traced(self, args, arrays, attrs, tuple(res))
         return tuple(res)
@@ -695,14 +735,17 @@ def _fast_call(op):
         if out.dtype.kind == "f":
             t._req = True
             t.grad_fn = node
+        if saves and _graph.packing:
+            _graph.pack_node(node, (t,))
         if _tracing:
-            _traced(op, args, [a._data if type(a) is Tensor else a for a in args], attrs, t)
+            _traced(op, args, [a._data if isinstance(a, Tensor) else a for a in args], attrs, t)
         return t
 
     if op.n_lead == 1:
 
         def call(input):
-            if type(input) is not Tensor or check is not None or _dual:
+            # a Tensor subclass (nn.Parameter) is one more isinstance; a plain Tensor pays nothing for it
+            if (type(input) is not Tensor and not isinstance(input, Tensor)) or check is not None or _dual:
                 return op(input)
             d = input._data
             b = _tl.budget
@@ -724,11 +767,12 @@ def _fast_call(op):
     promote = op.promote
 
     def call2(a, b):
-        if type(a) is not Tensor or _dual:
+        if (type(a) is not Tensor and not isinstance(a, Tensor)) or _dual:
             return op(a, b)
         da = a._data
         tb = type(b)
-        if tb is Tensor:
+        bt = tb is Tensor or (tb is not float and tb is not int and isinstance(b, Tensor))  # b is a tensor
+        if bt:
             db = b._data
             if promote and da.dtype != db.dtype:
                 return op(a, b)
@@ -752,12 +796,12 @@ def _fast_call(op):
             raise
         if bud is not None:
             bud.track(out)
-        if not ((a._req or (tb is Tensor and b._req)) and grad_mode.enabled):
+        if not ((a._req or (bt and b._req)) and grad_mode.enabled):
             t = make(out)
             if _tracing:
                 _traced(op, (a, b), (da, db), attrs, t)
             return t
-        if tb is not Tensor or not (a._req and b._req):  # an input that needs no grad: the general save plan
+        if not bt or not (a._req and b._req):  # an input that needs no grad: the general save plan
             return op._record((a, b), [da, db], op.default_attrs, out, bwd)
         node = _new(node_cls)
         node.next_functions = (edge_of(a), edge_of(b))

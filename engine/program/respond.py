@@ -211,7 +211,7 @@ def graph_nodes(env, names):
             tname = leaf_names.get(id(fn.variable))
         else:
             tname = owner.get(id(fn))
-        out.append((i, fn.name(), tname,
+        out.append((i, fn.name().rsplit("::", 1)[-1], tname,  # the wire's names: AccumulateGrad, CopySlices
                     tuple((ids[id(nxt)], nr) if nxt is not None else None for nxt, nr in fn.next_functions)))
     return out
 

@@ -33,7 +33,7 @@ def describe(x, names=True):
         return (type(x).__name__, [describe(i, names) for i in x])
     if isinstance(x, torch.Tensor | engine.Tensor):
         fn = x.grad_fn
-        name = None if fn is None else (fn.name() if isinstance(x, engine.Tensor) else type(fn).__name__)
+        name = None if fn is None else fn.name()  # torch's C++ nodes namespaced on both sides
         return ("tensor", tuple(x.shape), str(x.dtype).replace("torch.", ""), x.requires_grad,
                 name if names else name is not None, np.asarray(x.detach().numpy()))
     return ("other", x)

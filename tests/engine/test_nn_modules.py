@@ -40,6 +40,16 @@ MODULES = [
     ("Conv1d", lambda nn: nn.Conv1d(2, 3, 3, stride=2, padding=1), [("f", (2, 2, 9))]),
     ("Conv2d", lambda nn: nn.Conv2d(2, 3, (3, 2), padding=1, dilation=(1, 2)), [("f", (2, 2, 6, 7))]),
     ("Conv2d-groups", lambda nn: nn.Conv2d(4, 4, 3, groups=2, bias=False), [("f", (1, 4, 5, 5))]),
+    ("Conv2d-reflect", lambda nn: nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode="reflect"), [("f", (1, 2, 5, 6))]),
+    ("Conv1d-circular", lambda nn: nn.Conv1d(2, 2, 3, padding=2, padding_mode="circular"), [("f", (2, 2, 7))]),
+    ("Conv2d-replicate", lambda nn: nn.Conv2d(1, 2, 2, padding=1, padding_mode="replicate"), [("f", (1, 1, 4, 4))]),
+    ("ReflectionPad1d", lambda nn: nn.ReflectionPad1d((2, 1)), [("f", (2, 3, 5))]),
+    ("ReflectionPad2d", lambda nn: nn.ReflectionPad2d(1), [("f", (1, 2, 3, 4))]),
+    ("ReplicationPad2d", lambda nn: nn.ReplicationPad2d((1, 0, 2, 1)), [("f", (2, 3, 4))]),
+    ("ReplicationPad3d", lambda nn: nn.ReplicationPad3d(1), [("f", (1, 1, 2, 3, 3))]),
+    ("CircularPad2d", lambda nn: nn.CircularPad2d((1, 2, 0, 1)), [("f", (1, 2, 3, 4))]),
+    ("ConstantPad1d", lambda nn: nn.ConstantPad1d((1, 2), 0.5), [("f", (2, 3))]),
+    ("ZeroPad2d", lambda nn: nn.ZeroPad2d((1, 1, 2, 0)), [("f", (1, 3, 3))]),
     ("MaxPool2d", lambda nn: nn.MaxPool2d(2), [("f", (2, 3, 6, 6))]),
     ("MaxPool2d-ceil", lambda nn: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), [("f", (1, 2, 7, 7))]),
     ("AvgPool2d", lambda nn: nn.AvgPool2d(2), [("f", (2, 3, 6, 6))]),
@@ -253,19 +263,19 @@ def test_embedding_padding_row_is_zero_and_from_pretrained():
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 def test_conv_padding_modes(mode):
-    """Conv2d's padding_mode pads with F.pad first, as torch does: equal to torch where the engine's F.pad
-    has the mode, else F.pad's own NotImplementedError."""
+    """Conv2d's padding_mode pads with F.pad first, as torch does: values and gradients equal to torch's."""
     tmod = torch.nn.Conv2d(2, 3, 3, padding="same", padding_mode=mode).double()
     emod = engine.nn.Conv2d(2, 3, 3, padding="same", padding_mode=mode).double()
     assert repr(emod) == repr(tmod)
     emod.load_state_dict(_engine_state(tmod))
     x = np.random.default_rng(0).standard_normal((1, 2, 5, 6))
-    try:
-        e = emod(engine.tensor(x))
-    except TorchNotImplementedError as err:
-        assert f"padding mode '{mode}' is not supported" in str(err)
-        return
-    np.testing.assert_allclose(e.detach().numpy(), tmod(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+    ex, tx = engine.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    e, t = emod(ex), tmod(tx)
+    np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-10)
+    e.sum().backward()
+    t.sum().backward()
+    np.testing.assert_allclose(ex.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(emod.weight.grad.numpy(), tmod.weight.grad.numpy(), rtol=1e-10)
 
 
 # ----- modules over functional ops the op table is still gaining -----
@@ -301,3 +311,29 @@ def test_modules_over_pending_ops(make, specs, fn):
         return
     t = tmod(*_inputs(torch, specs, 1, np.float64))
     np.testing.assert_allclose(emod(*ein).detach().numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ----- the padding modules: constructors, reprs and the errors of inputs they cannot pad -----
+
+PAD_MODULES = [f"{p}{n}d" for p in ("ConstantPad", "ZeroPad", "ReflectionPad", "ReplicationPad", "CircularPad")
+               for n in (1, 2, 3)]
+
+
+def _outcome(fn):
+    try:
+        return repr(fn())
+    except Exception as e:  # noqa: BLE001
+        return f"{[c.__name__ for c in type(e).__mro__ if c.__module__ == 'builtins'][0]}: {e}"
+
+
+@pytest.mark.parametrize("name", PAD_MODULES)
+def test_padding_module_repr_and_errors(name):
+    n = int(name[-2])
+    value = [0.5] if name.startswith("Constant") else []
+    for padding in (1, tuple(range(1, 2 * n + 1)), 0):
+        assert repr(getattr(engine.nn, name)(padding, *value)) == repr(getattr(torch.nn, name)(padding, *value))
+    for shape in [(3,) * nd for nd in (1, n, n + 1, n + 2, n + 3)]:
+        tmod, emod = getattr(torch.nn, name)(1, *value), getattr(engine.nn, name)(1, *value)
+        t = _outcome(lambda: tuple(tmod(torch.ones(shape)).shape))  # noqa: B023
+        e = _outcome(lambda: tuple(emod(engine.ones(shape)).shape))  # noqa: B023
+        assert e == t, shape

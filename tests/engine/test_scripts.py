@@ -37,4 +37,5 @@ def test_script_prints_what_torch_prints(script):
 
 
 def test_the_scripts_are_there():
-    assert {s.stem for s in SCRIPTS} >= {"linear_regression", "cnn_step", "jacobian"}
+    assert {s.stem for s in SCRIPTS} >= {"linear_regression", "cnn_step", "jacobian", "legendre_function",
+                                        "autograd_walkthrough"}

@@ -29,7 +29,7 @@ from engine.nn.modules.activation import (  # noqa: F401
     Tanhshrink,
     Threshold,
 )
-from engine.nn.modules.container import ModuleDict, ModuleList, Sequential  # noqa: F401
+from engine.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
 from engine.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
 from engine.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401
 from engine.nn.modules.loss import (  # noqa: F401
@@ -65,6 +65,23 @@ from engine.nn.modules.misc import (  # noqa: F401
 )
 from engine.nn.modules.module import Module  # noqa: F401
 from engine.nn.modules.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
+from engine.nn.modules.padding import (  # noqa: F401
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
 from engine.nn.modules.pooling import (  # noqa: F401
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,

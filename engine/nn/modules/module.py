@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from engine._hooks import RemovableHandle
 from engine.autograd import no_grad
-from engine.errors import TorchRuntimeError, TorchTypeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchTypeError
 from engine.nn.parameter import Parameter
 from engine.optim._update import assign_, set_data
 from engine.tensor import Tensor
@@ -70,6 +71,9 @@ class Module:
         sa("_non_persistent_buffers_set", set())
         sa("_forward_hooks", OrderedDict())
         sa("_forward_pre_hooks", OrderedDict())
+        sa("_backward_hooks", OrderedDict())
+        sa("_backward_pre_hooks", OrderedDict())
+        sa("_is_full_backward_hook", None)
         sa("_modules", {})
 
     forward = _forward_unimplemented
@@ -243,18 +247,62 @@ class Module:
     # ----- calling -----
 
     def __call__(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks):
+        d = self.__dict__
+        backward_hooks, backward_pre_hooks = d.get("_backward_hooks"), d.get("_backward_pre_hooks")
+        if not (self._forward_hooks or self._forward_pre_hooks or backward_hooks or backward_pre_hooks):
             return self.forward(*args, **kwargs)
         for hook in tuple(self._forward_pre_hooks.values()):
             r = hook(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
+        bw_hook = None
+        if backward_hooks or backward_pre_hooks:  # torch's _call_impl: full backward hooks wrap args and result
+            from engine.nn.modules._functions import BackwardHook  # noqa: PLC0415
+
+            bw_hook = BackwardHook(self, list(backward_hooks.values()), list(backward_pre_hooks.values()))
+            args = bw_hook.setup_input_hook(args)
         result = self.forward(*args, **kwargs)
         for hook in tuple(self._forward_hooks.values()):
             r = hook(self, args, result)
             if r is not None:
                 result = r
+        if bw_hook is not None:
+            if not isinstance(result, Tensor | tuple):
+                warnings.warn("For backward hooks to be called, module output should be a Tensor or a tuple of "
+                              f"Tensors but received {type(result)}", stacklevel=2)
+            result = bw_hook.setup_output_hook(result)
         return result
+
+    def register_full_backward_pre_hook(self, hook, prepend=False) -> RemovableHandle:
+        """hook(module, grad_output) -> None or new grad_output, called when the gradients of the module's
+        outputs are computed (torch's BackwardHookFunctionBackward node on the outputs)."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False) -> RemovableHandle:
+        """hook(module, grad_input, grad_output) -> None or new grad_input, called when the gradients of the
+        module's inputs are computed (or of its outputs, where no input requires grad)."""
+        if self._is_full_backward_hook is False:
+            raise TorchRuntimeError("Cannot use both regular backward hooks and full backward hooks on a single "
+                                    "Module. Please use only one of them.")
+        self._is_full_backward_hook = True
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook) -> RemovableHandle:
+        """torch's deprecated non-full backward hook (it sees the gradients of the last node of forward, not the
+        module's inputs): not built; register_full_backward_hook is the hook torch recommends."""
+        if self._is_full_backward_hook is True:
+            raise TorchRuntimeError("Cannot use both regular backward hooks and full backward hooks on a single "
+                                    "Module. Please use only one of them.")
+        raise TorchNotImplementedError(
+            "Module.register_backward_hook (deprecated in torch) is not in the engine: use register_full_backward_hook")
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False) -> RemovableHandle:
         """hook(module, args) -> None or new args, called before forward."""

@@ -39,13 +39,8 @@ def functional(name: str):
 
 
 def empty(shape, device=None, dtype=None):
-    """A new tensor for a parameter or buffer (torch.empty(..., device, dtype); zeros here), on the device
-    the process computes on (another device is refused as Tensor.to refuses it)."""
-    from engine._device import as_device, check_target, get_default_device  # noqa: PLC0415
+    """A new tensor for a parameter or buffer (torch.empty(..., device, dtype); zeros here), on `device` as the
+    factories place it (engine.ops.factory: a device the engine cannot put a tensor on is refused)."""
     from engine.ops.factory import zeros  # noqa: PLC0415
 
-    if device is not None:
-        d = as_device(device)
-        if d.type != get_default_device().type:
-            check_target(d)
-    return zeros(tuple(shape) if not isinstance(shape, int) else (shape,), dtype=dtype)
+    return zeros(tuple(shape) if not isinstance(shape, int) else (shape,), dtype=dtype, device=device)

@@ -253,6 +253,43 @@ ERRORS.extend([
     FE("pad", T(S), (1, 1), mode="reflect", value=1.0),
 ])
 
+# reflect / replicate / circular (engine/ops/pad.py): 1, 2 and 3 padded dims, with and without a batch dim,
+# negative pads that crop
+for _mode in ("reflect", "replicate", "circular"):
+    add(
+        F("pad", T((2, 3, 5)), (2, 1), mode=_mode),
+        F("pad", T((3, 5)), (1, 3), mode=_mode),
+        F("pad", T((2, 3, 5)), (-1, 2), mode=_mode),
+        F("pad", T((1, 2, 4, 5)), (1, 2, 3, 0), mode=_mode),
+        F("pad", T((2, 4, 5)), (2, 2, 1, 1), mode=_mode),
+        F("pad", T((1, 1, 4, 4)), (-1, 2, 2, -2), mode=_mode),
+        F("pad", T((1, 2, 3, 4, 5)), (1, 2, 0, 1, 2, 1), mode=_mode),
+        F("pad", T((2, 3, 4, 5)), (1, 0, 2, 1, 1, 1), mode=_mode),
+        F("pad", T((0, 2, 3)), (1, 1), mode=_mode),
+    )
+add(F("pad", T((2, 3, 5), dtype="int64", low=-3, high=3), (2, 1), mode="reflect"))
+ERRORS.extend([
+    FE("pad", T((1, 1, 3)), (3, 3), mode="reflect"),
+    FE("pad", T((1, 1, 3, 3)), (3, 3, 3, 3), mode="reflect"),
+    FE("pad", T((1, 1, 3, 3)), (1, 1, 3, 3), mode="reflect"),
+    FE("pad", T((1, 1, 3, 3, 3)), (1, 1, 1, 1, 3, 3), mode="reflect"),
+    FE("pad", T((1, 1, 3)), (-2, -1), mode="reflect"),
+    FE("pad", T((1, 1, 3, 3)), (-3, -1, -3, -1), mode="reflect"),
+    FE("pad", T((1, 1, 3, 3, 3)), (-3, -1, -3, -1, -3, -1), mode="reflect"),
+    FE("pad", T((1, 1, 3)), (-3, 0), mode="replicate"),
+    FE("pad", T((1, 1, 3, 3)), (-3, 0, -3, 0), mode="replicate"),
+    FE("pad", T((1, 1, 3, 3)), (-2, -2, 0, 0), mode="replicate"),
+    FE("pad", T((1, 1, 3, 3, 3)), (-2, -2, -2, -2, -2, -2), mode="replicate"),
+    FE("pad", T((1, 0, 3)), (1, 1), mode="reflect"),
+    FE("pad", T((1, 0, 3, 3)), (1, 1, 1, 1), mode="replicate"),
+    FE("pad", T((3,)), (1, 1), mode="reflect"),
+    FE("pad", T((2, 2, 2, 2)), (1, 1), mode="replicate"),
+    FE("pad", T((1, 1, 3)), (4, 0), mode="circular"),
+    FE("pad", T((1, 1, 3)), (-2, -2), mode="circular"),
+    FE("pad", T((2, 3)), (1, 1, 1, 1), mode="circular"),
+    FE("pad", T(S), (1, 1), mode="circular", value=2.0),
+])
+
 # ----- embedding, one_hot -----
 
 _IDX = dict(dtype="int64", low=0, high=6, requires_grad=False)
