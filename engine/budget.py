@@ -149,9 +149,9 @@ class Budget:
         if used > self.max_flops:
             raise LimitExceeded(f"the request would cost {used:.3g} flops, over the limit of {self.max_flops:.3g} "
                                 "flops (max_flops)")
-        if peak > self.max_bytes:
-            raise LimitExceeded(f"{what} would bring the request's tensors to {peak} bytes, over the limit of "
-                                f"{self.max_bytes} bytes (max_request_bytes)")
+        if peak + self.held > self.max_bytes:
+            raise LimitExceeded(f"{what} would bring the request's tensors to {peak + self.held} bytes, over the "
+                                f"limit of {self.max_bytes} bytes (max_request_bytes)")
         if used > self.spill_flops or peak > self.spill_bytes or flops > self.spill_op_flops:
             raise Spill(what)
         pmax = PROCESS.max_bytes
@@ -163,14 +163,23 @@ class Budget:
             self.peak = peak
 
     def hold(self, nbytes: int, flops: float = 0.0, what: str = "the op") -> None:
-        """charge, then keep `nbytes` counted, the request's and the process's, until the request ends
+        """Keep `nbytes` counted, against the request's limit and the process's, until the request ends
         (close): memory that outlives the op that made it and that no array tracks (a response being
-        written: Python's numbers for the JSON text, and the text)."""
-        self.charge(nbytes, flops, what)
-        self.live += nbytes
-        self.held += nbytes
+        written: Python's numbers for the JSON text, and the text). Not against the caps of where the request
+        runs (`spill_bytes`, and `peak`, which a Program's replays and lowering charge again): those judge its
+        tensors, and a response bounded by max_response_bytes spilled tiny requests off the loop."""
+        self.charge(0, flops, what)  # the deadline and the flops
+        total = self.live + self.held + nbytes
+        if total > self.max_bytes:
+            raise LimitExceeded(f"{what} would bring the request's memory to {total} bytes, over the limit of "
+                                f"{self.max_bytes} bytes (max_request_bytes)")
         with PROCESS.lock:
+            pmax = PROCESS.max_bytes
+            if pmax and PROCESS.live + nbytes > pmax:
+                raise ProcessBusy(f"the server's memory for requests ({pmax} bytes, max_process_bytes) is in use "
+                                  f"by other requests and cannot hold {what} ({nbytes} bytes); retry later")
             PROCESS.live += nbytes
+        self.held += nbytes
 
     def track(self, arr) -> None:
         """Count an array the request now holds (an op's output), until NumPy frees it."""

@@ -160,3 +160,22 @@ def test_grads_accumulated_in_place_are_counted_once():
         engine.evaluate({**doc, "backward": [{"tensor": "s", "retain_graph": True}] * n}, budget=b)
         peaks.append(b.peak)
     assert peaks[1] - peaks[0] <= 500 * 500 * 4, peaks  # at most one more grad-sized temporary, not 7
+
+
+def test_a_response_being_written_is_held_in_the_process_budget_not_the_loops_caps():
+    # an 8 MB answer to a 100-byte request: writing it takes Python's numbers and the text (~88 MB), held in the
+    # process's budget until the request ends (16 threads writing such answers once held 600 MiB no budget saw)
+    doc = {"ops": [{"name": "a", "op": "ones", "args": [1]}, {"name": "e", "op": "expand", "args": ["a", 2_000_000]}],
+           "outputs": ["e"]}
+    set_process_limit(64 << 20)
+    try:
+        with pytest.raises(ProcessBusy):
+            engine.evaluate(copy.deepcopy(doc))
+    finally:
+        set_process_limit(0)
+    with pytest.raises(LimitExceeded, match="max_request_bytes"):
+        engine.evaluate(copy.deepcopy(doc), budget=Limits(max_request_bytes=64 << 20).budget())
+    assert len(engine.evaluate(copy.deepcopy(doc))["tensors"]["e"]["data"]) == 2_000_000
+    # and it is no tensor: a small answer does not push a tiny request past the caps of the event loop
+    small = EXAMPLES["leaf_grads"]["value"]
+    assert engine.evaluate(copy.deepcopy(small), budget=Limits().budget(spill_bytes=4096 * 8))["tensors"]
