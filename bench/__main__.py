@@ -5,6 +5,7 @@ python -m bench --quick          fewer rounds, shorter load runs (about 4.5 minu
 python -m bench --groups engine,payload --only scalar,mlp
 python -m bench --groups functional   Jacobians and Hessians against torch, vectorize off and on
 python -m bench --groups batch        POST /v1/evaluate/batch vs the same documents as separate requests
+python -m bench --groups programs     the program corpus (bench/programs/): uncached, cached, torch reference
 python -m bench --json out.json  also write the raw figures
 """
 
@@ -16,7 +17,7 @@ import os
 import sys
 import time
 
-GROUPS = ("engine", "functional", "service", "batch", "payload", "memory")
+GROUPS = ("perop", "programs", "engine", "functional", "service", "batch", "payload", "memory")
 
 
 def parse(argv=None):
@@ -26,7 +27,8 @@ def parse(argv=None):
     p.add_argument("--quick", action="store_true", help="a fast subset: 3 rounds, short load runs")
     p.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}")
     p.add_argument(
-        "--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate,plan)"
+        "--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate,plan), "
+        "or corpus programs for the programs group (names or numbers: seed,07)"
     )
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per row (default 7, quick 3)")
     p.add_argument(

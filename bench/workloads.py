@@ -380,7 +380,7 @@ def big_graph(n_ops=10_000, width=16):
 
 def evaluate_seed():
     E, torch, _, _ = _libs()
-    from tests.torch_reference import evaluate as torch_evaluate  # noqa: PLC0415 - the tests' oracle
+    from bench.torch_ref import evaluate as torch_evaluate  # noqa: PLC0415 - the torch-backed reference
 
     def eng():
         r = E.evaluate(SEED_SPEC)
@@ -392,7 +392,7 @@ def evaluate_seed():
 
     return (
         {"engine": eng, "torch": tch},
-        "f = a*b + c*d**2/e as a JSON document -> response document; torch column: tests/torch_reference.py, the "
+        "f = a*b + c*d**2/e as a JSON document -> response document; torch column: bench/torch_ref.py, the "
         "same document interpreted over torch (9 fields + repr + graph)",
     )
 
@@ -403,7 +403,7 @@ def evaluate_plan():
     function over arrays. Each column walks the same 64 documents in the same order, so the gradient check
     compares like with like."""
     E, torch, _, _ = _libs()
-    from tests.torch_reference import evaluate as torch_evaluate  # noqa: PLC0415 - the tests' oracle
+    from bench.torch_ref import evaluate as torch_evaluate  # noqa: PLC0415 - the torch-backed reference
 
     rng = np.random.default_rng(0)
     docs = []

@@ -154,6 +154,35 @@ class _Base:
             return self.retry.delay(attempt, None)
         return None
 
+    def _outcome(self, path: str, attempt: int, raw: bool, response: httpx.Response | None,
+                 exc: httpx.HTTPError | None) -> tuple[float | None, Any]:
+        """One attempt's response (or transport error) judged by the retry policy: (None, the answer), or
+        (the seconds to wait before the next attempt, None); the error raised where it stands."""
+        if exc is not None:
+            wait = self._retryable(exc, attempt)
+            if wait is None:
+                raise self._transport_error(exc, self.url + path, attempt + 1) from exc
+            return wait, None
+        wait = self._decide(response, attempt)
+        if wait is None:
+            self.attempts_made = attempt + 1
+            return None, self._answer(response, raw)
+        return wait, None
+
+    @staticmethod
+    def _request_kw(doc: Any, timeout: float | None) -> dict:
+        kw: dict = {"json": doc} if doc is not None else {}
+        if timeout is not None:
+            kw["timeout"] = timeout
+        return kw
+
+    def _batch_plan(self, programs: list, chunk_size: int | None, concurrency: int | None
+                    ) -> tuple[list, int, int]:
+        """batch()'s documents, how many chunks run at once, and the documents per chunk."""
+        docs = [_body_of(p) for p in programs]
+        conc = min(concurrency or self.concurrency, self.concurrency)
+        return docs, conc, chunk_size or chunk_size_for(len(docs), conc)
+
     @staticmethod
     def _answer(response: httpx.Response, raw: bool) -> Any:
         if response.status_code == 200:
@@ -194,22 +223,16 @@ class Client(_Base):
     def request(self, method: str, path: str, doc: Any = None, *, raw: bool = False,
                 timeout: float | None = None) -> Any:
         """One call with the retry policy: the parsed JSON answer (bytes with `raw`), or the error raised."""
-        kw: dict = {"json": doc} if doc is not None else {}
-        if timeout is not None:
-            kw["timeout"] = timeout
+        kw = self._request_kw(doc, timeout)
         attempt = 0
         while True:
             try:
-                response = self._http.request(method, path, **kw)
-            except httpx.HTTPError as exc:
-                wait = self._retryable(exc, attempt)
-                if wait is None:
-                    raise self._transport_error(exc, self.url + path, attempt + 1) from exc
-            else:
-                wait = self._decide(response, attempt)
-                if wait is None:
-                    self.attempts_made = attempt + 1
-                    return self._answer(response, raw)
+                response, exc = self._http.request(method, path, **kw), None
+            except httpx.HTTPError as e:
+                response, exc = None, e
+            wait, answer = self._outcome(path, attempt, raw, response, exc)
+            if wait is None:
+                return answer
             time.sleep(wait)
             attempt += 1
 
@@ -240,18 +263,12 @@ class Client(_Base):
               raise_errors: bool = False) -> list[EvaluateResult | APIError]:
         """Many programs at once, in order: an EvaluateResult per document, or its error in its place
         (`raise_errors`: raise the first instead)."""
-        docs = [_body_of(p) for p in programs]
+        docs, conc, size = self._batch_plan(programs, chunk_size, concurrency)
         if not docs:
             return []
-        conc = min(concurrency or self.concurrency, self.concurrency)
-        size = chunk_size or chunk_size_for(len(docs), conc)
         chunks = [(i, docs[i:i + size]) for i in range(0, len(docs), size)]
-        out: list = [None] * len(docs)
         with ThreadPoolExecutor(max_workers=min(conc, len(chunks))) as pool:
-            for part in pool.map(lambda c: self._chunk(*c), chunks):
-                for i, r in part:
-                    out[i] = r
-        return _finish(out, raise_errors)
+            return _finish(len(docs), pool.map(lambda c: self._chunk(*c), chunks), raise_errors)
 
     def _chunk(self, start: int, docs: list) -> list[tuple[int, Any]]:
         try:
@@ -290,7 +307,13 @@ class Client(_Base):
         return Program(self)
 
 
-def _finish(out: list, raise_errors: bool) -> list:
+def _finish(n: int, parts, raise_errors: bool) -> list:
+    """The n results in document order from the chunks' (index, result) pairs (raise_errors: the first error
+    raised instead)."""
+    out: list = [None] * n
+    for part in parts:
+        for i, r in part:
+            out[i] = r
     if raise_errors:
         for r in out:
             if isinstance(r, APIError):
@@ -319,22 +342,16 @@ class AsyncClient(_Base):
 
     async def request(self, method: str, path: str, doc: Any = None, *, raw: bool = False,
                       timeout: float | None = None) -> Any:
-        kw: dict = {"json": doc} if doc is not None else {}
-        if timeout is not None:
-            kw["timeout"] = timeout
+        kw = self._request_kw(doc, timeout)
         attempt = 0
         while True:
             try:
-                response = await self._http.request(method, path, **kw)
-            except httpx.HTTPError as exc:
-                wait = self._retryable(exc, attempt)
-                if wait is None:
-                    raise self._transport_error(exc, self.url + path, attempt + 1) from exc
-            else:
-                wait = self._decide(response, attempt)
-                if wait is None:
-                    self.attempts_made = attempt + 1
-                    return self._answer(response, raw)
+                response, exc = await self._http.request(method, path, **kw), None
+            except httpx.HTTPError as e:
+                response, exc = None, e
+            wait, answer = self._outcome(path, attempt, raw, response, exc)
+            if wait is None:
+                return answer
             await asyncio.sleep(wait)
             attempt += 1
 
@@ -359,11 +376,9 @@ class AsyncClient(_Base):
 
     async def batch(self, programs: list, *, chunk_size: int | None = None, concurrency: int | None = None,
                     raise_errors: bool = False) -> list[EvaluateResult | APIError]:
-        docs = [_body_of(p) for p in programs]
+        docs, conc, size = self._batch_plan(programs, chunk_size, concurrency)
         if not docs:
             return []
-        conc = min(concurrency or self.concurrency, self.concurrency)
-        size = chunk_size or chunk_size_for(len(docs), conc)
         gate = asyncio.Semaphore(conc)
 
         async def run(start: int, part: list) -> list[tuple[int, Any]]:
@@ -371,11 +386,7 @@ class AsyncClient(_Base):
                 return await self._chunk(start, part)
 
         parts = await asyncio.gather(*(run(i, docs[i:i + size]) for i in range(0, len(docs), size)))
-        out: list = [None] * len(docs)
-        for part in parts:
-            for i, r in part:
-                out[i] = r
-        return _finish(out, raise_errors)
+        return _finish(len(docs), parts, raise_errors)
 
     async def _chunk(self, start: int, docs: list) -> list[tuple[int, Any]]:
         try:

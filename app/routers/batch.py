@@ -33,9 +33,10 @@ import orjson
 from fastapi import APIRouter, Request
 
 from app.core.body import _keys_and_colons, colons_known, parse_doc, read_body
-from app.core.errors import InvalidJSON, NotReady, OpsLimitExceeded, SchemaError, to_response
+from app.core.errors import InvalidJSON, OpsLimitExceeded, SchemaError, to_response
 from app.core.responses import JSONBytes
 from app.examples import BATCH_EXAMPLES
+from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
 from app.services import engine as eng
 
@@ -64,9 +65,7 @@ _DUP = "\x00duplicate key"  # marks, in a document parsed for the duplicate chec
         "schema": {"$ref": "#/components/schemas/BatchRequest"}, "examples": BATCH_EXAMPLES}}}},
 )
 async def evaluate_batch(request: Request) -> JSONBytes:
-    service = getattr(request.app.state, "evaluator", None)
-    if service is None:
-        raise NotReady("the server is starting (its lifespan has not run)")
+    service = evaluator(request.app)
     settings = service.settings
     body = await read_body(request.scope, request.receive, settings.max_body_bytes)
     docs, hits = _documents(body, settings.max_batch_documents, service)

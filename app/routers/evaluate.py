@@ -47,11 +47,17 @@ async def evaluate(request: Request) -> JSONBytes:
     return JSONBytes(await answer(request.scope, request.receive))
 
 
-async def answer(scope: Scope, receive: Receive) -> bytes:
-    """POST /v1/evaluate's 200 body; errors are raised for the caller to map (errors.to_response)."""
-    service = getattr(scope["app"].state, "evaluator", None)
+def evaluator(app):
+    """The app's evaluation service (app.state.evaluator); NotReady (503) before its lifespan has run."""
+    service = getattr(app.state, "evaluator", None)
     if service is None:
         raise NotReady("the server is starting (its lifespan has not run)")
+    return service
+
+
+async def answer(scope: Scope, receive: Receive) -> bytes:
+    """POST /v1/evaluate's 200 body; errors are raised for the caller to map (errors.to_response)."""
+    service = evaluator(scope["app"])
     return await service.evaluate(await read_body(scope, receive, service.settings.max_body_bytes))
 
 

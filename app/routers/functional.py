@@ -4,9 +4,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.core.body import read_body
-from app.core.errors import NotReady
 from app.core.responses import JSONBytes
 from app.examples import FUNCTIONAL_EXAMPLES
+from app.routers.evaluate import evaluator
 from app.schemas import ErrorResponse, FunctionalResponse
 
 router = APIRouter(prefix="/v1", tags=["autograd"])
@@ -25,9 +25,7 @@ ERRORS = {
 
 
 async def answer(request: Request, kind: str) -> JSONBytes:
-    service = getattr(request.app.state, "evaluator", None)
-    if service is None:
-        raise NotReady("the server is starting (its lifespan has not run)")
+    service = evaluator(request.app)
     body = await read_body(request.scope, request.receive, service.settings.max_body_bytes)
     return JSONBytes(await service.transform(kind, body))
 

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.core.body import check_duplicate_keys, parse_doc, read_body
-from app.core.errors import NotReady, SchemaError
+from app.core.errors import SchemaError
 from app.examples import EXAMPLES
+from app.routers.evaluate import evaluator
 from app.schemas import ErrorResponse
 from app.services import graph as drawings
 
@@ -62,9 +63,7 @@ _ERRORS = {
         "schema": {"$ref": "#/components/schemas/GraphRequest"}, "examples": _EXAMPLES}}}},
 )
 async def graph(request: Request) -> Response:
-    service = getattr(request.app.state, "evaluator", None)
-    if service is None:
-        raise NotReady("the server is starting (its lifespan has not run)")
+    service = evaluator(request.app)
     settings = service.settings
     deadline = time.monotonic() + settings.time_limit_s
     fmt, body = _split_format(await read_body(request.scope, request.receive, settings.max_body_bytes))

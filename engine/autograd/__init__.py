@@ -136,6 +136,9 @@ class Node:
     # subclasses implement: apply(grads: list) -> list of grads aligned with next_functions,
     # release() to free saved tensors, num_outputs.
     num_outputs = 1
+    # _raw(g): apply([Tensor(g)], create_graph=False) on arrays, or None for the Tensor route (the op table's
+    # entries with array formulas give one: engine.ops.registry._make_raw); run_backward's array loop calls it
+    _raw = None
 
     def release(self):
         pass
@@ -263,14 +266,17 @@ def grad_accumulator(t) -> AccumulateGrad:
     return node
 
 
+_NO_EDGE = (None, 0)
+
+
 def edge_of(t):
     """(node, input_nr) for a tensor argument of an op, or (None, 0) for a constant."""
     fn = t.grad_fn
     if fn is not None:
         return (fn, t._output_nr)
-    if t.requires_grad:
+    if t._req:  # (requires_grad's own slot: the property costs a call per edge)
         return (grad_accumulator(t), 0)
-    return (None, 0)
+    return _NO_EDGE
 
 
 # ----- the backward pass -----
@@ -398,6 +404,14 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     bud = _budget._local.budget
     prev_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
+    # the array loop drops tangents (arrays carry none): not while a forward-AD level is entered (OpNode.apply's own
+    # array route steps aside then too)
+    if captures is None and accumulate and not create_graph and not anomaly.enabled and not _fw_levels:
+        try:
+            _run_arrays(ready, buffers, deps, tie, bud, retain_graph)
+        finally:
+            grad_mode.enabled = prev_mode
+        return None
     try:
         while ready:
             node = heappop(ready)[2]
@@ -488,6 +502,84 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     return results
 
 
+def _as_tensor(g):
+    """A gradient in the array loop's buffers as the Tensor the node API takes (arrays travel bare there)."""
+    return g if g is None or isinstance(g, Tensor) else Tensor._make(g)
+
+
+def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
+    """run_backward's loop where nothing records (no create_graph), nothing is captured and anomaly mode is off:
+    the same steps for the same nodes in the same order with the same buffer sums, but gradients travel between
+    nodes as bare arrays, and an op node with array formulas (Node._raw) takes and gives arrays: no
+    Tensor is made per gradient. A node with hooks or a retained grad, a custom Function, an entry without
+    array formulas gets Tensors, and its outputs go on as the Tensors it gave."""
+    heappush, heappop = heapq.heappush, heapq.heappop
+    while ready:
+        node = heappop(ready)[2]
+        grads = buffers.pop(node, None)
+        if grads is None:
+            grads = [None] * node.num_outputs
+        if bud is not None:
+            _charge_node(bud, node, grads)
+        hk = node._hooks  # tensor hooks, retain_grad, pre- and post-hooks (engine.autograd.hooks): on Tensors
+        if hk is not None:
+            grads = hk.before([_as_tensor(g) for g in grads], False)
+        if type(node) is AccumulateGrad:
+            if grads[0] is not None:
+                var = node.variable
+                had = var._grad._data if var._grad is not None else None
+                if hk is not None and hk.post:  # its post-hooks read the gradient
+                    accumulate_into(var, _as_tensor(grads[0]), False)
+                else:
+                    accumulate_into(var, _as_tensor(grads.pop(0)), False)  # popped: _own may take the buffer
+                if bud is not None and var._grad._data is not had:  # (added in place: counted already)
+                    bud.track(var._grad._data)
+                if hk is not None and hk.post_acc:
+                    hk.after_accumulate(var)
+            if hk is not None and hk.post:
+                hk.after((), grads)
+            continue
+        g0 = grads[0]
+        if g0 is None and (len(grads) == 1 or all(g is None for g in grads)):
+            out = [None] * len(node.next_functions)
+        else:
+            out = None
+            if hk is None and len(grads) == 1 and node._raw is not None:
+                out = node._raw(g0._data if type(g0) is Tensor else g0)
+            if out is None:  # the node API, on Tensors
+                out = node.apply([_as_tensor(g) for g in grads], False)
+        if not retain_graph:
+            node.release()
+        if hk is not None and hk.post:
+            out = hk.after(out, grads)
+        for (nxt, nr), g in zip(node.next_functions, out):
+            if nxt is None:
+                continue
+            if g is not None:
+                buf = buffers.get(nxt)
+                if buf is None:
+                    if nxt.num_outputs == 1:
+                        buffers[nxt] = [g]
+                    else:
+                        buf = buffers[nxt] = [None] * nxt.num_outputs
+                        buf[nr] = g
+                elif buf[nr] is None:
+                    buf[nr] = g
+                else:
+                    a = buf[nr]
+                    if type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
+                        buf[nr] = a + g  # _add's sum of two gradients that need no grad, on their arrays
+                    else:
+                        buf[nr] = _add(_as_tensor(a), _as_tensor(g))
+                    a = None
+            c = deps[nxt] - 1
+            deps[nxt] = c
+            if c == 0:
+                heappush(ready, (-nxt._seq, next(tie), nxt))
+        # no reference to a gradient outlives its node here: AccumulateGrad's _own counts them to take a buffer
+        grads = out = g0 = g = None
+
+
 def _apply_anomalous(node, grads, create_graph):
     """node.apply under anomaly mode: an error is preceded by torch's warning naming the node, and an output
     holding NaN fails (check_nan), as torch's engine does."""
@@ -561,7 +653,7 @@ def _charge_node(bud, node, grads):
     n = 0
     for g in grads:
         if g is not None:
-            n += g._data.nbytes
+            n += (g._data if isinstance(g, Tensor) else g).nbytes
     bud.charge(2 * n, n, type(node).__name__)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from engine import _backend as B
 from engine import budget
 from engine.autograd import enable_grad, grad, grad_mode, set_grad_enabled
+from engine.autograd.gradcheck_jacobians import _as_tuple as _as_tuple_nocheck  # x as a tuple, unchecked
 from engine.errors import (
     TorchAssertionError,
     TorchNotImplementedError,
@@ -20,14 +21,6 @@ def _Tensor():
 
 
 # ----- utility functions (torch's names) -----
-
-
-def _as_tuple_nocheck(x):
-    if isinstance(x, tuple):
-        return x
-    if isinstance(x, list):
-        return tuple(x)
-    return (x,)
 
 
 def _as_tuple(inp, arg_name=None, fn_name=None):
@@ -201,32 +194,66 @@ def _fill_in_zeros(grads, refs, strict, create_graph, stage):
     return res
 
 
+# ----- the steps vjp, jvp, jacobian, vhp and hvp share -----
+
+
+_INPUT_IS = "the input to the user-provided function is"
+
+
+def _preprocess_inputs(inputs, create_graph, name):
+    """Whether inputs was a tuple, and them as fresh Tensors that require grad (_grad_preprocess)."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
+    return is_inputs_tuple, _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
+
+
+def _call(func, inputs, strict, name):
+    """func run at inputs: whether it returned a tuple, and its outputs as a tuple (strict mode checked)."""
+    is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", name)
+    _check_requires_grad(outputs, "outputs", strict=strict)
+    return is_outputs_tuple, outputs
+
+
+def _preprocess_v(v, refs, is_refs_tuple, create_graph, name, refs_are):
+    """v as a tuple checked against refs (torch's errors); None only where refs is one single-element Tensor."""
+    if v is not None:
+        _, v = _as_tuple(v, "v", name)
+        v = _grad_preprocess(v, create_graph=create_graph, need_graph=False)
+        _validate_v(v, refs, is_refs_tuple)
+    elif len(refs) != 1 or refs[0].nelement() != 1:
+        raise TorchRuntimeError(f"The vector v can only be None if {refs_are} a single Tensor with a single element.")
+    return v
+
+
+def _second_pass(outputs, is_outputs_tuple, grad_args, refs, is_result_tuple, strict, create_graph, stage):
+    """The last backward pass (grad_args: outputs, inputs, grad_outputs), zeros filled in where it gave
+    None (shaped as refs), both results detached unless create_graph: (outputs, result) as the caller's."""
+    with set_grad_enabled(True if create_graph else grad_mode.enabled):
+        grad_res = _autograd_grad(*grad_args, create_graph=create_graph)
+        result = _fill_in_zeros(grad_res, refs, strict, create_graph, stage)
+    outputs = _grad_postprocess(outputs, create_graph)
+    result = _grad_postprocess(result, create_graph)
+    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(result, is_result_tuple)
+
+
+def _check_single_output(outputs, is_outputs_tuple, name):
+    """hessian's, vhp's and hvp's rule: func returns one Tensor of a single element."""
+    if is_outputs_tuple or not isinstance(outputs[0], _Tensor()):
+        raise TorchRuntimeError(f"The function given to {name} should return a single Tensor")
+    if outputs[0].nelement() != 1:
+        raise TorchRuntimeError(f"The Tensor returned by the function given to {name} should contain a single element")
+
+
 # ----- vjp, jvp -----
 
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """The vector-Jacobian product v^T J of func at inputs: (func(inputs), vjp)."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "vjp")
-        _check_requires_grad(outputs, "outputs", strict=strict)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "vjp")
-            v = _grad_preprocess(v, create_graph=create_graph, need_graph=False)
-            _validate_v(v, outputs, is_outputs_tuple)
-        elif len(outputs) != 1 or outputs[0].nelement() != 1:
-            raise TorchRuntimeError(
-                "The vector v can only be None if the user-provided function returns "
-                "a single Tensor with a single element."
-            )
-    with set_grad_enabled(True if create_graph else grad_mode.enabled):
-        grad_res = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
-        result = _fill_in_zeros(grad_res, inputs, strict, create_graph, "back")
-    outputs = _grad_postprocess(outputs, create_graph)
-    result = _grad_postprocess(result, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(result, is_inputs_tuple)
+        is_inputs_tuple, inputs = _preprocess_inputs(inputs, create_graph, "vjp")
+        is_outputs_tuple, outputs = _call(func, inputs, strict, "vjp")
+        v = _preprocess_v(v, outputs, is_outputs_tuple, create_graph, "vjp", "the user-provided function returns")
+    return _second_pass(outputs, is_outputs_tuple, (outputs, inputs, v), inputs, is_inputs_tuple,
+                        strict, create_graph, "back")
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
@@ -234,30 +261,15 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     from engine.ops.factory import zeros_like  # noqa: PLC0415
 
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "jvp")
-            v = _grad_preprocess(v, create_graph=create_graph, need_graph=False)
-            _validate_v(v, inputs, is_inputs_tuple)
-        elif len(inputs) != 1 or inputs[0].nelement() != 1:
-            raise TorchRuntimeError(
-                "The vector v can only be None if the input to the user-provided function is a single Tensor "
-                "with a single element."
-            )
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jvp")
-        _check_requires_grad(outputs, "outputs", strict=strict)
+        is_inputs_tuple, inputs = _preprocess_inputs(inputs, create_graph, "jvp")
+        v = _preprocess_v(v, inputs, is_inputs_tuple, create_graph, "jvp", _INPUT_IS)
+        is_outputs_tuple, outputs = _call(func, inputs, strict, "jvp")
         # the backward is linear in grad_outputs: its value never reaches the double backward's result
         grad_outputs = tuple(zeros_like(out, requires_grad=True) for out in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict=strict)
-    with set_grad_enabled(True if create_graph else grad_mode.enabled):
-        grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
-        result = _fill_in_zeros(grad_res, outputs, strict, create_graph, "back_trick")
-    outputs = _grad_postprocess(outputs, create_graph)
-    result = _grad_postprocess(result, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(result, is_outputs_tuple)
+    return _second_pass(outputs, is_outputs_tuple, (grad_inputs, grad_outputs, v), outputs, is_outputs_tuple,
+                        strict, create_graph, "back_trick")
 
 
 # ----- jacobian, hessian -----
@@ -343,11 +355,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         return _jacfwd(func, inputs, strict, vectorize)
 
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jacobian")
-        _check_requires_grad(outputs, "outputs", strict=strict)
+        is_inputs_tuple, inputs = _preprocess_inputs(inputs, create_graph, "jacobian")
+        is_outputs_tuple, outputs = _call(func, inputs, strict, "jacobian")
         if vectorize:
             if strict:
                 raise TorchRuntimeError(
@@ -427,16 +436,9 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         raise TorchAssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
 
     def ensure_single_output_function(*inp):
-        out = func(*inp)
-        is_out_tuple, t_out = _as_tuple(out, "outputs of the user-provided function", "hessian")
-        _check_requires_grad(t_out, "outputs", strict=strict)
-        if is_out_tuple or not isinstance(out, _Tensor()):
-            raise TorchRuntimeError("The function given to hessian should return a single Tensor")
-        if out.nelement() != 1:
-            raise TorchRuntimeError(
-                "The Tensor returned by the function given to hessian should contain a single element"
-            )
-        return out.squeeze()
+        is_out_tuple, t_out = _call(func, inp, strict, "hessian")
+        _check_single_output(t_out, is_out_tuple, "hessian")
+        return t_out[0].squeeze()
 
     def jac_func(*inp):
         if outer_jacobian_strategy == "forward-mode":
@@ -454,41 +456,24 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
 
 
 def _scalar_function_outputs(func, inputs, v, create_graph, strict, name):
-    """vhp's and hvp's common start: inputs, v checked, func run and held to one single-element Tensor."""
-    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
-    inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
-    if v is not None:
-        _, v = _as_tuple(v, "v", name)
-        v = _grad_preprocess(v, create_graph=create_graph, need_graph=False)
-        _validate_v(v, inputs, is_inputs_tuple)
-    elif len(inputs) != 1 or inputs[0].nelement() != 1:
-        raise TorchRuntimeError(
-            "The vector v can only be None if the input to the user-provided function "
-            "is a single Tensor with a single element."
-        )
-    outputs = func(*inputs)
-    is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", name)
-    _check_requires_grad(outputs, "outputs", strict=strict)
-    if is_outputs_tuple or not isinstance(outputs[0], _Tensor()):
-        raise TorchRuntimeError(f"The function given to {name} should return a single Tensor")
-    if outputs[0].nelement() != 1:
-        raise TorchRuntimeError(f"The Tensor returned by the function given to {name} should contain a single element")
-    return is_inputs_tuple, inputs, v, is_outputs_tuple, outputs
+    """vhp's and hvp's common start: inputs, v checked, func run and held to one single-element Tensor, and
+    its gradient with a graph (the Jacobian)."""
+    is_inputs_tuple, inputs = _preprocess_inputs(inputs, create_graph, name)
+    v = _preprocess_v(v, inputs, is_inputs_tuple, create_graph, name, _INPUT_IS)
+    is_outputs_tuple, outputs = _call(func, inputs, strict, name)
+    _check_single_output(outputs, is_outputs_tuple, name)
+    jac = _autograd_grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict=strict)
+    return is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac
 
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """v^T H of a scalar func at inputs: (func(inputs), vhp)."""
     with enable_grad():
-        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs = _scalar_function_outputs(
+        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _scalar_function_outputs(
             func, inputs, v, create_graph, strict, "vhp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
-    with set_grad_enabled(True if create_graph else grad_mode.enabled):
-        grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
-        result = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")
-    outputs = _grad_postprocess(outputs, create_graph)
-    result = _grad_postprocess(result, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(result, is_inputs_tuple)
+    return _second_pass(outputs, is_outputs_tuple, (jac, inputs, v), inputs, is_inputs_tuple,
+                        strict, create_graph, "double_back")
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
@@ -496,16 +481,10 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     from engine.ops.factory import zeros_like  # noqa: PLC0415
 
     with enable_grad():
-        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs = _scalar_function_outputs(
+        is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _scalar_function_outputs(
             func, inputs, v, create_graph, strict, "hvp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
         grad_jac = tuple(zeros_like(inp, requires_grad=True) for inp in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict=strict)
-    with set_grad_enabled(True if create_graph else grad_mode.enabled):
-        grad_res = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
-        result = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick")
-    outputs = _grad_postprocess(outputs, create_graph)
-    result = _grad_postprocess(result, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(result, is_inputs_tuple)
+    return _second_pass(outputs, is_outputs_tuple, (double_back, grad_jac, v), inputs, is_inputs_tuple,
+                        strict, create_graph, "double_back_trick")

@@ -18,6 +18,7 @@ from engine import _backend as B
 from engine import budget
 from engine.autograd import Node, _seq, edge_of, grad, no_grad
 from engine.autograd.gradcheck_forward import (
+    _get_failed_batched_grad_test_msg,
     batched_forward_grad_check,
     get_analytical_jacobian_forward_ad,
     undefined_forward_mode_check,
@@ -332,20 +333,6 @@ in the codebase for an explanation of how to fix this.
 """.strip()
 
 
-def _get_failed_batched_grad_test_msg(output_idx, input_idx, res, exp):
-    return f"""
-For output {output_idx} and input {input_idx}:
-
-{FAILED_BATCHED_GRAD_MSG}
-
-Got:
-{res}
-
-Expected:
-{exp}
-""".strip()
-
-
 def _test_batched_grad(input, output, output_idx):
     """Two separate vjps against one batched backward (autograd.grad's is_grads_batched) of the same two."""
     from engine.ops.factory import randn_like, zeros  # noqa: PLC0415
@@ -369,7 +356,8 @@ def _test_batched_grad(input, output, output_idx):
     for input_idx, (res, exp) in enumerate(zip(result, expected)):
         if _allclose(res, exp, 1e-05, 1e-08):
             continue
-        raise GradcheckError(_get_failed_batched_grad_test_msg(output_idx, input_idx, res, exp))
+        raise GradcheckError(
+            _get_failed_batched_grad_test_msg(output_idx, input_idx, res, exp, FAILED_BATCHED_GRAD_MSG))
     return True
 
 

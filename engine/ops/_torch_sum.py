@@ -75,15 +75,15 @@ def _cascade(rows):
     g = 1 << max(4, _ceil_log2(s) // 4)
     tail = rows.shape[1:]
     n0 = s // g
-    acc0 = _seq(rows[n0 * g:])
     if n0 == 0:
-        return acc0
+        return _seq(rows)
     chunks = _seq(rows[: n0 * g].reshape((n0, g) + tail), 1)
     n1 = n0 // g
     acc1 = _seq(chunks[n1 * g:])
-    l1 = _seq(chunks[: n1 * g].reshape((n1, g) + tail), 1) if n1 else chunks[:0]
     if n1 == 0:  # the upper levels hold zeros: adding them changes nothing but a -0 (restored by the caller)
-        return acc1 if n0 * g == s else acc0 + acc1
+        return acc1 if n0 * g == s else _seq(rows[n0 * g:]) + acc1
+    acc0 = _seq(rows[n0 * g:])
+    l1 = _seq(chunks[: n1 * g].reshape((n1, g) + tail), 1)
     n2 = n1 // g
     acc2 = _seq(l1[n2 * g:])
     l2 = _seq(l1[: n2 * g].reshape((n2, g) + tail), 1) if n2 else l1[:0]
@@ -121,6 +121,12 @@ def _outer_sum(x):
     b, n, m = x.shape
     w = VECTOR_BYTES // x.dtype.itemsize
     j1 = (m // (4 * w)) * 4 * w if m >= w else (m // 4) * 4
+    if b == 1:  # a leading axis (a bias's gradient): the same steps on the 2-D rows, no transposed view
+        rows = x.reshape(n, m)
+        if j1 == m:
+            return _cascade(rows).reshape(1, m)
+        if j1 == 0:
+            return _row_sum(rows).reshape(1, m)
     rows = x.transpose(1, 0, 2)  # (size0, B, size1)
     out = np.empty((b, m), x.dtype)
     if j1:
@@ -130,10 +136,52 @@ def _outer_sum(x):
     return out
 
 
+_accumulate = np.add.accumulate  # the ufunc's own methods: np.cumsum's wrapper costs 1.5 us a call more
+_reduce = np.add.reduce
+
+
+def _small_sum(flat, w):
+    """_inner_sum(flat.reshape(1, n))[0] where row_sum's cascade has one level (fewer than 16 groups of 4 vectors,
+    or of 4 scalars below one vector): the same additions in the same order (but the sign of a zero sum, which
+    the callers restore), in 2 to 5 NumPy calls instead of a dozen: a 16-element sum, every broadcast gradient
+    of a 0-d tensor, cost ~10 us the general way."""
+    n = flat.shape[0]
+    v = n // w
+    if v == 0:  # scalar_inner_sum: row_sum over the n scalars, then 0 + that
+        s = n >> 2
+        if s == 0:
+            return _accumulate(flat)[-1]
+        acc = _reduce(flat[: 4 * s].reshape(s, 4), axis=0)  # 4 accumulators, each in index order
+        return _accumulate(np.concatenate((acc[:1], flat[4 * s:], acc[1:])))[-1]
+    vec = flat[: v * w].reshape(v, w)
+    s = v >> 2
+    if s == 0:
+        lanes = _reduce(vec, axis=0)
+    else:
+        acc = _reduce(vec[: 4 * s].reshape(s, 4, w), axis=0)  # (4, lanes)
+        lanes = _reduce(np.concatenate((acc[:1], vec[4 * s:], acc[1:])), axis=0)
+    # final_acc = 0, then the scalar tail, then the lanes, one at a time
+    if v * w == n:
+        return _accumulate(lanes)[-1]
+    return _accumulate(np.concatenate((flat[v * w:], lanes)))[-1]
+
+
+def full_sum(a):
+    """torch_sum of `a` over every axis, as a 0-d array; None where torch_sum would give None."""
+    if type(a) is not np.ndarray or a.dtype.char not in "fd" or not a.size or not a.flags.c_contiguous:
+        return None
+    if MAX_ELEMENTS is not None and a.size > MAX_ELEMENTS:
+        return None
+    return np.asarray(_full_sum(a.reshape(-1)) + a.dtype.type(0))
+
+
 def _full_sum(flat):
     """A full reduction of n contiguous elements: serial below GRAIN_SIZE, else torch's two-pass reduction
     over its threads' ranges (at::parallel_for's split)."""
     n = flat.shape[0]
+    w = VECTOR_BYTES // flat.dtype.itemsize
+    if n < 64 * w:  # fewer than 16 groups of 4 vectors: the cascade's first level is all of it
+        return _small_sum(flat, w)
     threads = torch_threads()
     if n < GRAIN_SIZE or threads == 1:
         return _inner_sum(flat.reshape(1, n))[0]

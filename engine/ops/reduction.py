@@ -17,7 +17,7 @@ from engine.ops import pointwise as P
 from engine.ops import registry as _registry
 from engine.ops import rules as R
 from engine.ops import shape as S
-from engine.ops._torch_sum import torch_sum
+from engine.ops._torch_sum import full_sum, torch_sum
 from engine.ops._util import list_str, wrap_dim, wrap_dims
 from engine.ops.jvp import batched, own_dtype, shifted
 from engine.ops.registry import defop, nondiff
@@ -62,6 +62,10 @@ def _acc_dtype(a, dtype):
 
 def _fsum(a, axes, keepdims):
     """np.sum over `axes` (None: all), in torch's order where modelled."""
+    if axes is None and a.ndim and not keepdims:  # a full sum (every broadcast gradient of a 0-d tensor): direct
+        r = full_sum(a)
+        if r is not None:
+            return r
     ax = tuple(range(a.ndim)) if axes is None else tuple(sorted(axes))
     if a.ndim and isinstance(a, np.ndarray):
         r = torch_sum(a, ax)
@@ -217,7 +221,8 @@ def sum_to_shape_array(a, shape):
     """sum_to_shape on an array (backward without create_graph): the same sums by the same forward."""
     shape = tuple(shape)
     if not shape:
-        return _sum(a, None, False)
+        r = full_sum(a) if a.ndim else None  # float32/64: what _sum gives, without its dispatch
+        return r if r is not None else _sum(a, None, False)
     dims, lead = _sum_to_dims(a.shape, shape)
     if dims:
         a = _sum(a, dims, True)

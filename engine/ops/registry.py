@@ -58,8 +58,8 @@ _trace_lock = threading.Lock()
 class trace:
     """`with trace() as log:` appends (entry, args, forward operands, attrs, output) to log for every entry
     this thread applies meanwhile: for each node recorded (_record, the unrolled call), and for each
-    single-output application that records none (no input needs a grad, or grad mode is off), so that a
-    caller can tell which entries a function of the catalog ran, on what."""
+    application that records none (no input needs a grad, or grad mode is off; the output a tuple where the
+    entry has several), so that a caller can tell which entries a function of the catalog ran, on what."""
 
     def __enter__(self):
         global _tracing
@@ -194,41 +194,11 @@ class OpNode(Node):
         route, where torch's promotion rules apply."""
         if type(g) is not Tensor:
             return None
-        raw = g._data
-        dt = raw.dtype
-        needs, saved, meta = self._needs, self._saved, self._in_meta
-        out = []
-        for i, (fn, spec) in enumerate(plan):
-            if not needs[i]:
-                out.append(None)
-                continue
-            args = []
-            for kind, name in spec:
-                if kind == 0:
-                    v = saved[name]
-                    if type(v) is Tensor:
-                        if v._vc is not None:
-                            check_saved_version(v, saved.get(("v", name), 0))
-                        v = v._data
-                    else:  # a Parameter, a packed tensor (engine.autograd.graph), a number
-                        v = _unpack_other(self, name, v)
-                        if isinstance(v, Tensor):
-                            v = v._data
-                elif kind == 1:
-                    v = saved[name]
-                    if type(v) is _graph.Packed:
-                        v = v.unpack(self)._data
-                    else:
-                        out_nr = 0 if name == "result" else int(name[6:])
-                        if ("out", out_nr) in saved:
-                            check_saved_output(self, out_nr, *saved[("out", out_nr)])
-                else:
-                    v = self._resolve(name)
-                if getattr(v, "dtype", dt) != dt:
-                    return None
-                args.append(v)
-            out.append(_conform(Tensor._make(fn(raw, *args)), meta[i], True))
-        return out
+        out = self._raw(g._data)
+        if out is None:
+            return None
+        make = Tensor._make
+        return [None if r is None else make(r) for r in out]
 
     def __getattr__(self, name):
         """torch's grad_fn._saved_<name>: a saved input or output (version-checked, as torch unpacks it), an
@@ -287,6 +257,78 @@ def _conform(g, meta, arrays=False):
     if g._data.dtype != dt:
         g = g.to(D.FROM_NP[dt])
     return g
+
+
+# ----- array backward: an entry's array formulas as one generated function per entry -----
+
+
+def _lazy_raw(node, g):
+    """A node class's `_raw` until first called: generates the entry's (_make_raw), keeps it on the class."""
+    cls = type(node)
+    cls._raw = _make_raw(cls.op)
+    return node._raw(g)
+
+
+def _make_raw(op):
+    """`node._raw(g)`: OpNode.apply(grads=[Tensor(g)], create_graph=False) for an entry with array formulas
+    (OpDef.vjp_plan), over arrays: each input's gradient as an array, summed to its shape and cast to its
+    dtype as _conform does (None where the input needs none), or None where the node must take the Tensor
+    route (freed saved tensors, another backend than NumPy, an operand of another dtype than the gradient's,
+    where torch's promotion applies). Written out per entry, its plan unrolled: the saved values read, their
+    version counters checked, in the order the loop over the plan did (tests/engine/test_array_vjp.py)."""
+    ns = {"Tensor": Tensor, "np": np, "B": B, "check_saved_version": check_saved_version,
+          "check_saved_output": check_saved_output, "SUM_TO": _SUM_TO[1], "D": D, "unpack_other": _unpack_other,
+          "Packed": _graph.Packed, "PackedSaved": _PackedSaved}
+    lines = ["def raw(self, g):",
+             "    # saved through hooks: OpNode.apply unpacks each saved tensor once a call (graph.apply_unpacked)",
+             "    if self._released or B.xp is not np or type(self._saved) is PackedSaved:",
+             "        return None",
+             "    dt = g.dtype",
+             "    needs = self._needs",
+             "    saved = self._saved",
+             "    meta = self._in_meta"]
+    results = []
+    for i, (fn, spec) in enumerate(op.vjp_plan):
+        ns[f"f{i}"] = fn
+        lines.append(f"    if needs[{i}]:")
+        args = []
+        for j, (kind, name) in enumerate(spec):
+            v = f"v{i}_{j}"
+            if kind == 0:
+                lines += [f"        {v} = saved[{name!r}]",
+                          f"        if type({v}) is Tensor:",
+                          f"            if {v}._vc is not None:",
+                          f"                check_saved_version({v}, saved.get(('v', {name!r}), 0))",
+                          f"            {v} = {v}._data",
+                          "        else:  # a Parameter, a packed tensor (engine.autograd.graph), a number",
+                          f"            {v} = unpack_other(self, {name!r}, {v})",
+                          f"            if isinstance({v}, Tensor):",
+                          f"                {v} = {v}._data"]
+            elif kind == 1:
+                nr = 0 if name == "result" else int(name[6:])
+                lines += [f"        {v} = saved[{name!r}]",
+                          f"        if type({v}) is Packed:",
+                          f"            {v} = {v}.unpack(self)._data",
+                          f"        elif ('out', {nr}) in saved:",
+                          f"            check_saved_output(self, {nr}, *saved[('out', {nr})])"]
+            else:
+                lines.append(f"        {v} = self._resolve({name!r})")
+            lines += [f"        if getattr({v}, 'dtype', dt) != dt:",
+                      "            return None"]
+            args.append(v)
+        r = f"r{i}"
+        lines += [f"        {r} = f{i}(g{''.join(', ' + a for a in args)})",
+                  f"        shape, want = meta[{i}]",
+                  f"        if {r}.shape != shape:",
+                  f"            {r} = SUM_TO({r}, shape)",
+                  f"        if {r}.dtype != want:",
+                  f"            {r} = Tensor._make({r}).to(D.FROM_NP[want])._data",
+                  "    else:",
+                  f"        {r} = None"]
+        results.append(r)
+    lines.append(f"    return [{', '.join(results)}]")
+    exec(compile("\n".join(lines) + "\n", f"<array backward of {op.qualname}>", "exec"), ns)  # noqa: S102
+    return ns["raw"]
 
 
 class OpDef:
@@ -385,7 +427,8 @@ class OpDef:
             names = frozenset(a for a in f.argnames if this.argkind.get(a) in (0, 1, 4))
             for i in f.inputs:
                 this._needs_for[i].append(names)
-        this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout})
+        this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout,
+                                                            "_raw": _lazy_raw if this.vjp_plan is not None else None})
         # torch's order of saving (pack hooks see it): the tensor inputs by name, then the outputs
         ins = sorted(a for a, k in this.argkind.items() if k == 0)
         outs = sorted((a for a, k in this.argkind.items() if k == 1), key=lambda a: int(a[6:] or 0))
@@ -481,7 +524,10 @@ class OpDef:
                 if _tracing:  # an output that needs no grad: traced all the same (a constant of the program)
                     _traced(self, args, arrays, self.default_attrs, t)
                 return t
-            return tuple(Tensor._make(o) for o in out)
+            res = tuple(Tensor._make(o) for o in out)
+            if _tracing:
+                _traced(self, args, arrays, self.default_attrs, res)
+            return res
         params = self.params
         if kwargs or len(args) != len(params):
             vals = list(args)
@@ -525,7 +571,10 @@ class OpDef:
                 if _tracing:
                     _traced(self, tensors, arrays, {p: vals[i] for i, p in self.attr_pos}, t)
                 return t
-            return tuple(Tensor._make(o) for o in out)
+            res = tuple(Tensor._make(o) for o in out)
+            if _tracing:
+                _traced(self, tensors, arrays, {p: vals[i] for i, p in self.attr_pos}, res)
+            return res
         attrs = {p: vals[i] for i, p in self.attr_pos} if self.attr_pos else _EMPTY
         return self._record(tensors, arrays, attrs, out, bwd)
 
@@ -707,6 +756,7 @@ def _fast_call(op):
     the reference: tests/engine/test_array_vjp.py holds the two to the same nodes, values and grads."""
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
+    costs = {}  # _cached_charge's: this entry's costs by operand shapes and dtypes
     saves = op.saves_tensors
     plan = op._plan_every
 
@@ -749,7 +799,7 @@ def _fast_call(op):
                 return op(input)
             d = input._data
             b = _tl.budget
-            bwd = charge(b, op, (d, *vals)) if b is not None else None
+            bwd = _cached_charge(costs, b, op, (d.shape, d.dtype), (d, *vals)) if b is not None else None
             out = op.forward(d, *vals)
             if b is not None:
                 b.track(out)
@@ -786,7 +836,11 @@ def _fast_call(op):
         if check is not None:
             check(a, b, *vals)
         bud = _tl.budget
-        bwd = charge(bud, op, (da, db, *vals)) if bud is not None else None
+        if bud is not None:
+            key = (da.shape, da.dtype, db.shape, db.dtype) if tb is Tensor else (da.shape, da.dtype, tb, db)
+            bwd = _cached_charge(costs, bud, op, key, (da, db, *vals))
+        else:
+            bwd = None
         try:
             out = op.forward(da, db, *vals)
         except EngineError:
@@ -818,6 +872,31 @@ def charge(b, op, vals):
     the operands' widest item size (at least 4 bytes; 8 where the outputs may be indices or the call names a
     dtype), and its flops. Returns what its node's backward will cost, (bytes, flops), which run_backward
     charges before the node runs."""
+    nbytes, flops, largest, bwd = cost_of(op, vals)
+    b.charge(nbytes, flops, op.qualname, largest)
+    return bwd
+
+
+# A fast call's costs by its operands' shapes and dtypes (and a Python scalar operand's type and value): what
+# cost_of reads of them, so a call of the same shapes is charged the same without running the rule again.
+COST_CACHE_ENTRIES = 256
+
+
+def _cached_charge(costs, b, op, key, vals):
+    c = costs.get(key)
+    if c is None:
+        c = cost_of(op, vals)
+        if len(costs) >= COST_CACHE_ENTRIES:
+            costs.clear()
+        costs[key] = c
+    b.charge(c[0], c[1], op.qualname, c[2])
+    return c[3]
+
+
+def cost_of(op, vals):
+    """What charge charges for an entry's call, from its forward's values: (bytes at its peak, flops, its largest
+    output's elements, its backward's (bytes, flops) or None). A function of the operands' shapes, dtypes and
+    Python scalars (a rule reads nothing else of them) and of the attributes."""
     rule = op.rule
     cost = rule.cost(vals) if rule is not None else _default_cost(op, vals)
     isz = 4 if op.differentiable else 8
@@ -838,15 +917,15 @@ def charge(b, op, vals):
             largest = max(largest, n)
     else:
         n_out = largest = _rules.numel(out)
-    b.charge((n_out + cost.temp) * isz, cost.flops, op.qualname, largest)
+    nbytes = (n_out + cost.temp) * isz
     if not op.differentiable:
-        return None
+        return nbytes, cost.flops, largest, None
     n_in = 0
     for i in op.tensor_pos:
         n_in += getattr(vals[i], "size", 1)
     bwd_temp = cost.bwd_temp if cost.bwd_temp is not None else cost.temp + n_out
     bwd_flops = cost.bwd_flops if cost.bwd_flops is not None else 2 * cost.flops
-    return ((n_in + bwd_temp) * isz, bwd_flops)
+    return nbytes, cost.flops, largest, ((n_in + bwd_temp) * isz, bwd_flops)
 
 
 def _default_cost(op, vals):

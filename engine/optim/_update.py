@@ -26,6 +26,21 @@ def assign_(tensor, array):
     return tensor
 
 
+def zero_grad_(params, set_to_none=True):
+    """Module.zero_grad's and Optimizer.zero_grad's rule, as torch's: each gradient dropped (set_to_none), or
+    detached from its graph and zeroed in place."""
+    for p in params:
+        if p.grad is not None:
+            if set_to_none:
+                p.grad = None
+            else:
+                if p.grad.grad_fn is not None:
+                    p.grad.detach_()
+                else:
+                    p.grad.requires_grad_(False)
+                p.grad.zero_()
+
+
 def set_data(tensor, array):
     """torch's `tensor.data = new`: the tensor object keeps its identity (and autograd identity) and takes
     a new array, possibly of another dtype or device (Module.double(), Module.to(device))."""

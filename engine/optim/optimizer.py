@@ -16,7 +16,7 @@ from itertools import chain
 from engine import dtypes as D
 from engine._hooks import RemovableHandle
 from engine.errors import TorchNotImplementedError, TorchTypeError
-from engine.optim._update import assign_
+from engine.optim._update import assign_, zero_grad_
 from engine.tensor import Tensor, tensor
 
 
@@ -38,6 +38,20 @@ def _typename(x):
 def _scalar_dtype():
     """torch's _get_scalar_dtype(): the dtype of `step` counters."""
     return D.float64 if D.default_float is D.float64 else D.float32
+
+
+def check_hyperparameters(lr, *named):
+    """torch's constructor checks, in its order: a Tensor lr has one element; then lr and each (what, value) of
+    `named` is >= 0 (NaN refused), else ValueError 'Invalid {what}: {value}'."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    check_non_negative(("learning rate", lr), *named)
+
+
+def check_non_negative(*named):
+    for what, value in named:
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {what}: {value}")
 
 
 def _value(x):
@@ -146,17 +160,7 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none: bool = True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    if set_to_none:
-                        p.grad = None
-                    else:
-                        if p.grad.grad_fn is not None:
-                            p.grad.detach_()
-                        else:
-                            p.grad.requires_grad_(False)
-                        p.grad.zero_()
+        zero_grad_((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     # ----- state_dict -----
 

@@ -16,11 +16,13 @@ from engine.tensor import Tensor
 class _Binder:
     """How a request's args/kwargs map to a Python-facing function, read once from its signature."""
 
-    __slots__ = ("params", "var_kind")
+    __slots__ = ("params", "var_kind", "positional", "by_name")
 
     def __init__(self, fn):
         self.params = []
         self.var_kind = "literal"  # how extra positional arguments (*size, *operands) bind
+        self.positional = ()  # kind_of(i=k) for each positional parameter k, read once
+        self.by_name = {}  # kind_of(name=n), the first parameter of that name
         try:
             sig = inspect.signature(fn)
         except (TypeError, ValueError):
@@ -47,17 +49,15 @@ class _Binder:
             else:
                 kind = "literal"
             self.params.append((p.name, kind, p.kind is p.KEYWORD_ONLY))
+        self.positional = tuple(k for _, k, kw_only in self.params if not kw_only)
+        for n, k, _ in self.params:
+            self.by_name.setdefault(n, k)
 
     def kind_of(self, i=None, name=None):
         if name is not None:
-            for n, k, _ in self.params:
-                if n == name:
-                    return k
-            return "literal"
-        positional = [p for p in self.params if not p[2]]
-        if i < len(positional):
-            return positional[i][1]
-        return self.var_kind
+            return self.by_name.get(name, "literal")
+        positional = self.positional
+        return positional[i] if i < len(positional) else self.var_kind
 
 
 _BINDERS: dict = {}

@@ -1,6 +1,8 @@
 """engine.evaluate: API.md's request document in, its response document out, over the library API."""
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from engine import _backend as B
@@ -11,7 +13,7 @@ from engine.program import functions
 from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
 from engine.program.plans import LOWER_MAX_ELEMENTS, LOWER_MAX_OPS, PlanCache, Program, lowered_checked
 from engine.program.respond import encode, respond
-from engine.program.run import Evaluating, Run, build_leaves, run_backward_section, run_ops
+from engine.program.run import Evaluating, Run, build_leaves, drew_random, run_backward_section, run_ops
 from engine.program.wire import TOP_FIELDS, check_fields, req
 
 
@@ -37,11 +39,20 @@ def evaluate_json(spec: dict, *, limits: Limits | None = None, cache: PlanCache 
 def _answer(spec, limits, cache, found, encoded, budget):
     limits = limits or DEFAULT_LIMITS
     b = budget if budget is not None else limits.budget()
+    # The cyclic collector is paused for the run: a program's tensors, nodes and edges (several objects an op)
+    # are freed by reference counting when it ends, and the engine makes no cycles; collected mid-run, they
+    # survive into the old generation, whose full collections (the whole process's heap) then cost more than
+    # the program (docs/PERFORMANCE.md). Another thread's pause or resume only brings a collection sooner.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         with active(b):
             return _answer_within(spec, limits, cache, found, encoded)
     finally:
         b.close()
+        if paused:
+            gc.enable()
 
 
 def _answer_within(spec, limits, cache, found, encoded):
@@ -86,6 +97,8 @@ def _evaluate(spec, limits, cache=None, key=None, lowering=False):
         run_ops(run, spec, caught)
         run_backward_section(run, spec, caught)
         out = respond(run, spec, caught)
+        if lowering and drew_random():
+            run.program.notes["random"] = True  # the request's stream: a lowered replay would not set it up
     if key is not None:
         program = run.program
         program.cost = (bud.peak, bud.used_flops - flops0)
@@ -95,6 +108,7 @@ def _evaluate(spec, limits, cache=None, key=None, lowering=False):
                 return out  # not now: the next document of this structure tries again
         elif run.total > LOWER_MAX_ELEMENTS or len(program.steps) > LOWER_MAX_OPS:
             program.lowered = False  # never tried: see LOWER_MAX_ELEMENTS
+            program.notes["declined"] = "over LOWER_MAX_ELEMENTS or LOWER_MAX_OPS"
         cache.store(key, program, replace=lowering)
     return out
 
@@ -104,10 +118,16 @@ def _lower(run, limits, bud):
     charged to the request first; None where the request cannot afford it now. The checks charge a budget
     of their own, so that they are not counted twice."""
     if run.program.stateful:
+        run.program.notes["declined"] = "an op changes tensors or autograd state (run.STATEFUL)"
         return False
     peak, flops = run.program.cost
+    # the lowered function is one call that cannot be stopped midway: it may cost no more than one op may
+    if flops > limits.op_max_flops:
+        run.program.notes["declined"] = "its cost passes op_max_flops (one uninterruptible call)"
+        return False
     try:
-        bud.charge(2 * peak, 4 * flops, "lowering the program")
+        for _ in range(4):  # two full runs and two lowered ones, each of the recording's cost
+            bud.charge(2 * peak, flops, "lowering the program")
     except (Spill, LimitExceeded, ProcessBusy):
         return None
     with active(limits.budget(deadline=bud.deadline)):

@@ -1,48 +1,63 @@
 """Lowering: a recorded Program as one straight-line Python function over arrays.
 
 A Program (engine.program.plans) replays a request's structure through the engine's own functions: per op a
-Tensor, a node, its saved tensors; per backward pass run_backward's dependency count and heap. For the
-commonest programs all of that is fixed by the structure: which forward runs on which arrays, which array
-formula runs on which gradient, in which order gradients are summed. `lower` reads it off the recording
-run (the op trace of engine.ops.registry.trace and the recorded nodes) and writes it down as Python source
-over arrays, which a replay then calls: no Tensor, no node, no heap.
+Tensor, a node, its saved tensors; per backward pass run_backward's dependency count and heap. For most
+programs all of that is fixed by the structure: which entry's forward runs on which arrays, which formula runs
+on which gradient, in which order gradients are summed. `lower` reads it off the recording run and writes it
+down as Python source over arrays, which a replay then calls: no Tensor, no node, no heap.
 
-What lowers: every op ran one catalog entry that has array formulas (defop's vjp=), on float operands of
-one dtype (no promotion cast), its non-tensor arguments the document's own constants or the entry's
-defaults; at most one backward pass, from a tensor of one element with the implicit gradient, no
-retain_grad, no warnings. Anything else keeps the Program's own replay.
+The forward: each op's entries, as the op trace (engine.ops.registry.trace) recorded them, called again on the
+same operands (the document's leaves, earlier entries' outputs, their casts to a promoted dtype, Python
+constants); an entry whose output shape its rule cannot state exactly (it depends on values) or a program
+that drew random numbers does not lower. The backward: every pass's schedule as run_backward walks it (the
+same dependency count and heap order, the same buffer sums, retain_grad's copies, leaves accumulating over
+passes), each node by the route run_backward's array loop takes: its entry's array formulas (defop's vjp=),
+written out, or its Tensor formulas, run once on the recording's arrays under the op trace and written out as
+the entries they applied, then summed to each input's shape and cast as _conform does. Anything the walk
+cannot account for as entries on known arrays (a helper that makes an array by itself, a node that is not
+an op's: a custom Function, an in-place op's CopySlices), warnings, and programs that change tensors or
+autograd state (run.STATEFUL) keep the Program's own replay.
 
-The schedule is the one run_backward follows (the same dependency count, the same heap order, the same
-buffer sums), walked once over the recording's nodes while the formulas run on the recording's own
-arrays; the function is kept only where running it gives the recording's values and grads bit for bit
-(and engine.program.plans then holds its responses to the full path's at two other sets of leaf values).
-tests/engine/test_lower.py holds lowered replays to the full path.
+The function is kept only where running it gives the recording's values and grads bit for bit, and
+engine.program.plans then holds its responses to the full path's at two other sets of leaf values: a
+constant that a function derived from values (not from shapes), or a decision in Python glue that the values
+made, shows there, and the program is not lowered. tests/engine/test_lower.py holds lowered replays to the
+full path.
 """
 from __future__ import annotations
 
 import heapq
+import inspect
 import itertools
+import sys
 
 import numpy as np
 
 from engine import _backend as B
-from engine.autograd import AccumulateGrad, dependencies
+from engine import dtypes as D
+from engine.autograd import AccumulateGrad, dependencies, grad_mode
+from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
 from engine.printing import value_repr
+from engine.program.glue import first_value_read, watch
 from engine.tensor import Tensor
 
 
 class Lowered:
     """A lowered program: fn(leaf arrays...) -> (data per response name, grad per response name)."""
 
-    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer")
+    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer", "scalar_leaves")
 
-    def __init__(self, fn, source, leaf_np, reprs):
+    def __init__(self, fn, source, leaf_np, reprs, scalar_leaves=True):
         self.fn = fn
         self.source = source  # the generated Python, for reading (docs/ENGINE.md, "Lowering")
         self.leaf_np = leaf_np  # each leaf's NumPy dtype, as _make_tensor converts its data
         self.reprs = reprs  # per response row, its repr as a function of its one value (JSON, 0-d), or None
         self.writer = None  # engine.program.writer.Writer: the response as JSON bytes (JSON encoding only)
+        # a one-value float leaf may be passed as a NumPy scalar (NumPy's scalar arithmetic is faster than a 0-d
+        # array's): only where every call is an elementwise array formula, for which the two agree (Program.
+        # _run_lowered); elsewhere each leaf is the array make_tensor makes, as the full path has it
+        self.scalar_leaves = scalar_leaves
 
 
 class _NotLowerable(Exception):
@@ -51,34 +66,37 @@ class _NotLowerable(Exception):
 
 def _need(cond):
     if not cond:
-        raise _NotLowerable
+        raise _NotLowerable(sys._getframe(1).f_lineno)  # where it declined: lower.declined() says why
+
+
+def declined(program) -> str | None:
+    """Why a Program did not lower (for the benchmarks and docs): the check that failed, as a line of this
+    module's source, or what else stopped it; None where it lowered or has not tried."""
+    return program.notes.get("declined")
 
 
 _CONSTANT_TYPES = (type(None), bool, int, float, str)
+_ARRAYS = (np.ndarray, np.generic)
 
 
-def _constants(raw, out):
-    """The scalars of a step's document arguments (lists flattened), which an attribute may take."""
-    if isinstance(raw, list | tuple):
-        for v in raw:
-            _constants(v, out)
-    elif isinstance(raw, dict):
-        for v in raw.values():
-            _constants(v, out)
-    elif isinstance(raw, _CONSTANT_TYPES):
-        out.append(raw)
-    return out
-
-
-def _is_constant(v, allowed):
-    """An attribute or scalar operand the structure fixes: plain, and a float only where it is an entry's
-    default or one of the document's numbers (a scale a function computed from values would be neither;
-    the caller's runs at other values are the check for everything else)."""
+def _plain(v) -> bool:
+    """A constant the generated code may hold: plain data (numbers, strings, None, dtypes, and lists, tuples
+    and slices of them). Whether a number is the structure's or was derived from values is for the checks at
+    other values to show."""
+    if isinstance(v, _CONSTANT_TYPES) or isinstance(v, D.dtype) or v is Ellipsis:
+        return True
     if isinstance(v, tuple | list):
-        return all(_is_constant(x, allowed) for x in v)
-    if type(v) is float:
-        return any(type(a) in (int, float) and v == a for a in allowed)
-    return isinstance(v, _CONSTANT_TYPES)
+        return all(_plain(x) for x in v)
+    if isinstance(v, slice):
+        return _plain(v.start) and _plain(v.stop) and _plain(v.step)
+    return False
+
+
+def _only_retains(hk) -> bool:
+    """A node's hooks (engine.autograd.hooks.NodeHooks) hold nothing but retain_grad captures: no tensor hook, pre-,
+    post- or post-accumulate hook, whose code a lowered function would not run."""
+    return hk is None or (not any(hooks for _ref, _nr, hooks in hk.tensor_pre) and not hk.pre and not hk.post
+                          and not hk.post_acc)
 
 
 def _same(a, b) -> bool:
@@ -95,20 +113,25 @@ def lower(program, run, traces) -> Lowered | None:
     traces: per step, the registry trace its function call left."""
     try:
         return _Lowering(program, run, traces).build()
-    except _NotLowerable:
+    except _NotLowerable as e:
+        line = e.args[0] if e.args else 0
+        if line:
+            program.notes["declined"] = f"lower.py:{line}: {_SOURCE[line - 1].strip() if line <= len(_SOURCE) else ''}"
         return None
 
 
 class _Lowering:
     def __init__(self, program, run, traces):
         self.program, self.run, self.traces = program, run, traces
-        self.ns: dict = {}  # the generated function's globals: entries' functions and constants
+        self.ns: dict = {"_T": Tensor._make}  # the generated function's globals: entries' functions, constants
         self.lines: list[str] = []
-        self.var: dict = {}  # id(Tensor) -> variable
+        self.var: dict = {}  # id(array) -> variable
         self.val: dict = {}  # variable -> its value in the walk over the recording's arrays
         self.keep: list = []  # the recording's objects whose ids name variables: alive while lowering
-        self.ops: dict = {}  # id(node) -> (entry, its call's args, output variable, node)
+        self.ops: dict = {}  # id(node) -> (entry, its call's args, output variables, node)
         self.n = itertools.count()
+        self.elementwise = True  # only array formulas and entries with them: scalar leaves will do (Lowered)
+        self.glue: set = set()  # the code the walk ran between entries (Tensor formulas, casts): glue.watch
 
     # ----- names -----
 
@@ -121,41 +144,58 @@ class _Lowering:
         name = f"{prefix}{next(self.n)}"
         self.lines.append(f"    {name} = {expr}")
         self.val[name] = value
+        if isinstance(value, _ARRAYS):
+            self.bind(value, name)
         return name
 
-    def bind(self, t, name):
-        self.var[id(t)] = name
-        self.keep.append(t)
+    def bind(self, arr, name):
+        self.var[id(arr)] = name
+        self.keep.append(arr)
+
+    def known(self, arr) -> str:
+        """The variable holding this array of the walk."""
+        v = self.var.get(id(arr))
+        _need(v is not None)
+        return v
 
     # ----- the parts -----
 
     def build(self) -> Lowered:
         run, program = self.run, self.program
-        # NumPy only: under CuPy backward takes the Tensor route (OpNode.apply), which this does not write
-        _need(B.xp is np and not run.warnings and program.respond is not None)
+        # NumPy only: under CuPy backward takes the Tensor route (OpNode.apply) everywhere; random draws are the
+        # request's stream, which a replay does not set up
+        _need(B.xp is np and not run.warnings and program.respond is not None and not program.notes.get("random"))
         params = []
         leaf_np = []
         for i, (name, dt, _rg, _loc) in enumerate(program.leaves):
             t = run.env[name]
-            _need(dt is not None and dt.np.kind == "f" and t._data.dtype == dt.np)
+            _need(dt is not None and type(t._data) is np.ndarray and t._data.dtype == dt.np)
             p = f"x{i}"
             params.append(p)
             leaf_np.append(dt.np)
             self.val[p] = t._data
-            self.bind(t, p)
+            self.bind(t._data, p)
+            if dt.np.kind != "f":
+                self.elementwise = False
         for st, log in zip(program.steps, self.traces, strict=True):
             self.step(st, log)
         grads = self.backward()
+        # what chose the entries and their constants must not have looked at values: it is not run again
+        read = first_value_read(self.run.glue | self.glue)
+        if read is not None:
+            program.notes["declined"] = f"code between the entries reads values: {read}"
+            raise _NotLowerable(0)
         names, grad_set, _encode = program.respond
         data_vars, grad_vars = [], []
         for n in names:
             t = run.env[n]
-            _need(id(t) in self.var)
-            data_vars.append(self.var[id(t)])
+            _need(t is not None)
+            data_vars.append(self.known(t._data))
             g = grads.get(id(t))
-            _need((g is None) == (t._grad is None))
+            want = t._grad
+            _need((g is None) == (want is None))
             if g is not None:
-                _need(_same(self.val[g], t._grad._data))
+                _need(_same(self.val[g], want._data))
             grad_vars.append(g if g is not None else "None")
         self.lines.append(f"    return ({''.join(v + ', ' for v in data_vars)}), "
                           f"({''.join(v + ', ' for v in grad_vars)})")
@@ -171,137 +211,335 @@ class _Lowering:
         json = program.respond[2] == "json"
         reprs = [value_repr(dn, suffixes) if json and not shape else None
                  for _n, shape, dn, _rq, _cls, _gf, _rg, suffixes in program.fixed[0]]
-        return Lowered(fn, source, tuple(leaf_np), reprs)
+        return Lowered(fn, source, tuple(leaf_np), reprs, self.elementwise)
 
     def step(self, st, log):
         """One op of the document: the entries its function ran, in order (F.linear: t, then addmm), each on
-        known tensors (the document's, or an earlier entry's of this op); the last one's output is the op's."""
-        _need(st.op is None and not st.multi and not st.no_grad and not st.retain and len(log) >= 1)
-        _need(log[-1][4] is self.run.env[st.names[0]])
-        allowed = _constants([v for v, _ in st.args], [])
-        _constants([v for v, _ in st.kwargs.values()], allowed)
-        for op, args, arrays, attrs, t in log:
-            self.entry(op, args, arrays, attrs, t, allowed)
+        known arrays; what the op's names are bound to must be among the arrays they made."""
+        _need(st.op is None and len(log) >= 1)
+        for op, args, arrays, attrs, out in log:
+            self.entry(op, args, arrays, attrs, out)
+        for n in st.names:
+            t = self.run.env[n]
+            _need(t is not None and id(t._data) in self.var)
 
-    def entry(self, op, args, arrays, attrs, t, allowed):
-        # entries with array formulas only (forwards known to be pure), a node recorded, or a constant of the
-        # program (no input needs a grad)
-        _need(type(t) is Tensor and op.nout == 1 and op.vjp_plan is not None and op.diff_index is None)
-        _need((type(t.grad_fn) is op.node_cls or (t.grad_fn is None and not t._req)) and t._data.dtype.kind == "f")
-        for p, v in attrs.items():
-            _need(_is_constant(v, [op.defaults.get(p), *allowed]))
+    def operand(self, a, arr) -> str:
+        """An entry's operand as the generated code names it: a known array, a known array cast to the
+        dtype its entry promoted it to, or a plain constant."""
+        if isinstance(arr, _ARRAYS):
+            v = self.var.get(id(arr))
+            if v is not None:
+                return v
+            self.elementwise = False
+            if type(a) is Tensor and id(a._data) in self.var and a._data.dtype != arr.dtype:
+                # _promote's cast of a tensor operand (a copy: a new array)
+                _need(_same(a._data.astype(arr.dtype), arr))
+                return self.emit("c", f"{self.known(a._data)}.astype({self.const(arr.dtype)})  # promoted", arr)
+            return self.constant_array(a, arr)
+        _need(_plain(arr))
+        return self.const(arr)
+
+    def constant_array(self, a, arr) -> str:
+        """An operand no traced entry made: glue made it. Kept as a constant where it is what a number or a
+        shape makes: one value (a Python number as a 0-d tensor), or float zeros (a buffer of an input's shape,
+        as gather's backward starts from); any other array a helper computed by itself (a mask, indices) may
+        come from values, and does not lower."""
+        _need(type(a) is Tensor and a.grad_fn is None and not a._req)
+        flat = np.asarray(arr).reshape(-1)
+        _need(flat.size <= 1 or (flat.dtype.kind == "f" and not flat.view(np.uint8).any()))
+        name = self.const(arr)
+        self.val[name] = arr
+        self.bind(arr, name)
+        return name
+
+    def attribute(self, v) -> str:
+        """An attribute as the generated code names it: a constant, or a tensor-valued one (an index, a class
+        target: `LongTensor index` is no `Tensor` parameter of the schema) as a Tensor of its known array."""
+        if type(v) is Tensor:
+            self.elementwise = False
+            arr = v._data
+            e = self.var.get(id(arr))
+            if e is None:
+                e = self.constant_array(v, arr)
+            return f"_T({e})"
+        if isinstance(v, list | tuple) and any(type(x) is Tensor for x in v):
+            items = ", ".join(self.attribute(x) for x in v)
+            return f"[{items}]" if isinstance(v, list) else f"({items},)"
+        _need(_plain(v))
+        return self.const(v)
+
+    def entry(self, op, args, arrays, attrs, out, comment=None):
+        """One traced application of an entry, written as a call of its forward; its outputs bound."""
+        _need(type(out) is Tensor or (type(out) is tuple and all(type(o) is Tensor for o in out)))
         vals = [None] * op.nparams
         exprs = [None] * op.nparams
-        dt = None
         for pos, a, arr in zip(op.tensor_pos, args, arrays, strict=True):
-            if type(a) is Tensor:
-                _need(id(a) in self.var and arr is a._data and arr.dtype.kind == "f")
-                _need(dt is None or arr.dtype == dt)
-                dt = arr.dtype
-                exprs[pos] = self.var[id(a)]
-                vals[pos] = self.val[exprs[pos]]
-            else:
-                _need(type(a) in (int, float) and arr is a and _is_constant(a, allowed))
-                exprs[pos], vals[pos] = self.const(a), a
-        _need(dt is not None and t._data.dtype == dt)
+            exprs[pos] = self.operand(a, arr)
+            vals[pos] = self.val[exprs[pos]] if exprs[pos] in self.val else arr
         for pos, p in op.attr_pos:
-            exprs[pos], vals[pos] = self.const(attrs[p]), attrs[p]
+            v = attrs.get(p, op.defaults.get(p))
+            exprs[pos], vals[pos] = self.attribute(v), v
+        _need(op.rule.cost(vals).exact)  # an output whose size the values decide is not fixed by the structure
         value = op.forward(*vals)
-        _need(_same(value, t._data))
-        y = self.emit("y", f"{self.const(op.forward)}({', '.join(exprs)})  # {op.qualname}", value)
-        self.bind(t, y)
-        if t.grad_fn is not None:  # (the tuple keeps the node alive while its id is a key)
-            self.ops[id(t.grad_fn)] = (op, args, y, t.grad_fn)
+        outs = (out,) if type(out) is Tensor else out
+        values = (value,) if op.nout == 1 else tuple(value)
+        _need(len(values) == len(outs) and all(_same(v, o._data) for v, o in zip(values, outs)))
+        if op.vjp_plan is None:
+            self.elementwise = False
+        call = f"{self.const(op.forward)}({', '.join(exprs)})"
+        note = comment or op.qualname
+        if op.nout == 1:
+            names = (self.emit("y", f"{call}  # {note}", value),)
+        else:
+            whole = self.emit("o", f"{call}  # {note}", value)
+            names = tuple(self.emit("y", f"{whole}[{k}]", v) for k, v in enumerate(values))
+        for o, name in zip(outs, names):
+            self.bind(o._data, name)
+            if o.grad_fn is not None:  # (the tuple keeps the node alive while its id is a key)
+                self.ops[id(o.grad_fn)] = (op, args, names, o.grad_fn)
+        return names
+
+    def traced(self, fn, *args, note=""):
+        """fn(*args) with grad mode off, as run_backward runs formulas, under the op trace: each entry it applied
+        written out (on known arrays). Its result, whose arrays the caller looks up."""
+        prev = grad_mode.enabled
+        grad_mode.enabled = False
+        try:
+            with R.trace() as log, watch() as codes:
+                out = fn(*args)
+        finally:
+            grad_mode.enabled = prev
+        self.glue |= codes
+        for op, a, arrays, attrs, t in log:
+            self.entry(op, a, arrays, attrs, t, comment=f"{op.qualname} in {note}")
+        return out
+
+    # ----- the backward passes -----
 
     def backward(self) -> dict:
-        """Walk run_backward's schedule for the one pass; the leaves' gradient variables, by id(leaf)."""
-        passes = self.program.passes
-        _need(len(passes) <= 1)
-        if not passes:
-            return {}
-        p, _loc = passes[0]
-        _need(set(p) <= {"tensor", "retain_graph", "create_graph"} and not p.get("create_graph"))
+        """Walk run_backward's schedule for every pass; the gradients the response reads, by id(tensor): each
+        leaf's accumulated .grad and each retained tensor's."""
+        self.grads: dict = {}
+        for p, _loc in self.program.passes:
+            self.one_pass(p)
+        return self.grads
+
+    def one_pass(self, p):
+        _need(set(p) <= {"tensor", "retain_graph", "create_graph", "gradient"} and not p.get("create_graph"))
         t = self.run.env[p["tensor"]]
-        _need(t._data.size == 1 and t._data.dtype.kind == "f" and t._output_nr == 0 and t._req)
-        g0 = np.ones(t._data.shape, dtype=t._data.dtype)  # ones_like_data, as _root_grads makes it
-        # a fresh copy of one kept array per call (np.ones costs 6x a copy): formulas may write into it
-        g0 = self.emit("g", f"{self.const(g0.copy())}.copy()  # the implicit gradient", g0)
-        root = t.grad_fn
-        if root is None:  # a leaf's own backward: its AccumulateGrad alone runs, and stores the ones
-            _need(id(t) in self.var)
-            return {id(t): g0}
-        buffers = {root: [g0]}
-        deps, order = dependencies([root])  # run_backward's own count
+        _need(t is not None and t._req and t._data.dtype.kind == "f")
+        if p.get("gradient") is None:
+            _need(t._data.size == 1)
+            g0 = np.ones(t._data.shape, dtype=t._data.dtype)  # ones_like_data, as _root_grads makes it
+            # a fresh copy of one kept array per call (np.ones costs 6x a copy): formulas may write into it
+            g0 = self.emit("g", f"{self.const(g0.copy())}.copy()  # the implicit gradient", g0)
+        else:  # the document's gradient: a constant of the structure, as _root_grads made it
+            self.elementwise = False
+            gv = np.array(p["gradient"], dtype=t._data.dtype)
+            _need(gv.shape == t._data.shape)
+            g0 = self.emit("g", f"{self.const(gv.copy())}.copy()  # the given gradient", gv)
+        node = t.grad_fn
+        nr0 = t._output_nr
+        if node is None:  # a leaf's own backward: its AccumulateGrad alone runs
+            self.accumulate(t, g0)
+            return
+        buffers = {node: [None] * node.num_outputs}
+        buffers[node][nr0] = g0
+        deps, order = dependencies([node])  # run_backward's own count
         for n in order:
-            _need(not n._pre_hooks and not n._hooks and not n._retained)
+            _need(_only_retains(n._hooks))
             _need(type(n) is AccumulateGrad or id(n) in self.ops)
-        leaf_grads = {}
         tie = itertools.count()
-        ready = [(-root._seq, next(tie), root)]
+        ready = [(-node._seq, next(tie), node)]
         while ready:
             node = heapq.heappop(ready)[2]
-            grads = buffers.pop(node, None) or [None]
+            grads = buffers.pop(node, None) or [None] * node.num_outputs
+            if node._hooks is not None and node._hooks.retains:
+                self.retained(node, grads)
             if type(node) is AccumulateGrad:
                 if grads[0] is not None:
-                    leaf = node.variable
-                    _need(id(leaf) in self.var and id(leaf) not in leaf_grads)
-                    leaf_grads[id(leaf)] = grads[0]  # accumulate_into: the first grad, detached (shared)
+                    self.accumulate(node.variable, grads[0])
                 continue
-            out = [None] * len(node.next_functions) if grads[0] is None else self.apply(node, grads[0])
+            if grads[0] is None and (len(grads) == 1 or all(g is None for g in grads)):
+                out = [None] * len(node.next_functions)
+            else:
+                out = self.apply(node, grads)
             for (nxt, nr), g in zip(node.next_functions, out, strict=True):
                 if nxt is None:
                     continue
                 if g is not None:
-                    _need(nr == 0)
                     buf = buffers.get(nxt)
                     if buf is None:
-                        buffers[nxt] = [g]
-                    else:  # autograd._add: same shapes, nothing requires grad: the arrays' sum
-                        a, b = self.val[buf[0]], self.val[g]
-                        _need(a.shape == b.shape)
-                        buf[0] = self.emit("g", f"{buf[0]} + {g}  # summed in the buffer", a + b)
+                        buf = buffers[nxt] = [None] * nxt.num_outputs
+                    if buf[nr] is None:
+                        buf[nr] = g
+                    else:  # _add (or the array loop's a + g): the arrays' sum, broadcast where the shapes differ
+                        a, b = self.val[buf[nr]], self.val[g]
+                        _need(a.dtype == b.dtype)
+                        buf[nr] = self.emit("g", f"{buf[nr]} + {g}  # summed in the buffer", a + b)
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     heapq.heappush(ready, (-nxt._seq, next(tie), nxt))
-        return leaf_grads
 
-    def apply(self, node, g):
-        """OpNode._apply_arrays for one node, written out."""
-        op, args, y, _ = self.ops[id(node)]
-        gv = self.val[g]
-        dt = gv.dtype
-        out = []
-        for i, (fn, spec) in enumerate(op.vjp_plan):
-            if not node._needs[i]:
-                out.append(None)
+    def accumulate(self, leaf, g):
+        """accumulate_into: the first gradient stored, later ones (another pass) added."""
+        old = self.grads.get(id(leaf))
+        if old is None:
+            self.grads[id(leaf)] = g
+            self.keep.append(leaf)
+        else:
+            a, b = self.val[old], self.val[g]
+            _need(a.shape == b.shape and a.dtype == b.dtype)
+            self.elementwise = False
+            self.grads[id(leaf)] = self.emit("g", f"{old} + {g}  # accumulated", a + b)
+
+    def retained(self, node, grads):
+        """_store_retained for a node whose outputs retain their grad: run on Tensors of the walk's arrays under
+        the op trace (a copy, or a sum with an earlier pass's), the result's array bound to the tensor."""
+        self.elementwise = False
+        retains = node._hooks.retains
+        for nr, ref in retains.items():
+            t = ref()
+            if t is None or grads[nr] is None:
                 continue
-            exprs, vals = [g], [gv]
+            before = t._grad  # the recording's own .grad: put back once the walk has read its own
+            walked = self.grads.get(id(t))  # the walk's, an earlier pass's
+            t._grad = None if walked is None else Tensor._make(self.val[walked])
+            gs = [None] * len(grads)
+            gs[nr] = Tensor._make(self.val[grads[nr]])
+            try:
+                self.traced(lambda r={nr: ref}, g=gs: _store_retained(r, g, False), note="retain_grad")
+                got = t._grad
+            finally:
+                t._grad = before
+            self.grads[id(t)] = self.known(got._data)
+            self.keep.append(t)
+
+    def apply(self, node, grads):
+        """The node's input gradients (variables), by the route run_backward's array loop takes: the entry's
+        array formulas (OpNode._raw) where it has them and every operand has the gradient's dtype, else its
+        Tensor formulas (OpNode.apply)."""
+        op, args, ys, _ = self.ops[id(node)]
+        if op.vjp_plan is not None and len(grads) == 1:
+            plan = self.array_plan(node, op, args, ys, grads[0])
+            if plan is not None:
+                return self.apply_arrays(node, op, plan, grads[0])
+        return self.apply_tensors(node, op, args, ys, grads)
+
+    def saved(self, node, op, args, ys, name):
+        """What the node saved under `name`, as its _resolve gives it, read from the forward's trace (the
+        recording's backward has freed the node's own): an input as the entry was given it, an output as a
+        Tensor of that node (_unpack_output), anything else (shapes, dtypes, attributes) from the node."""
+        kind = op.argkind[name]
+        if kind == 0:
+            return args[op.tensor_index[name]]
+        if kind == 1:
+            nr = 0 if name == "result" else int(name[6:])
+            return R._unpack_output(node, self.val[ys[nr]], nr)
+        return node._resolve(name)
+
+    def array_plan(self, node, op, args, ys, g):
+        """The operands of each array formula, (expression, value), or None where _raw gives the node to the
+        Tensor route (an operand of another dtype than the gradient's)."""
+        dt = self.val[g].dtype
+        plan = []
+        for i, (_fn, spec) in enumerate(op.vjp_plan):
+            if not node._needs[i]:
+                plan.append(None)
+                continue
+            operands = []
             for kind, name in spec:
                 if kind == 0:  # an input, as saved: the Tensor's array, or the Python scalar given
                     a = args[op.tensor_index[name]]
                     if type(a) is Tensor:
-                        e = self.var[id(a)]
-                        v = self.val[e]
+                        v = a._data
+                        e = self.known(v)
                     else:
                         v = a
-                        e = self.const(a)
+                        e = None
                 elif kind == 1:
                     _need(name == "result")
-                    e, v = y, self.val[y]
+                    e = ys[0]
+                    v = self.val[e]
                 else:  # shape, dtype or attribute: fixed by the structure
                     v = node._resolve(name)
-                    e = self.const(v)
-                _need(getattr(v, "dtype", dt) == dt)  # else _apply_arrays hands the node to the Tensor route
-                exprs.append(e)
-                vals.append(v)
-            r = fn(*vals)
+                    e = None
+                if getattr(v, "dtype", dt) != dt:
+                    return None
+                operands.append((e, v))
+            plan.append(operands)
+        return plan
+
+    def apply_arrays(self, node, op, plan, g):
+        """OpNode._raw for one node, written out."""
+        gv = self.val[g]
+        out = []
+        for i, ((fn, _spec), operands) in enumerate(zip(op.vjp_plan, plan)):
+            if operands is None:
+                out.append(None)
+                continue
+            exprs = [g] + [e if e is not None else self.const(v) for e, v in operands]
+            r = fn(gv, *[v if e is None else self.val[e] for e, v in operands])
             _need(hasattr(r, "shape") and hasattr(r, "dtype"))
             name = self.emit("g", f"{self.const(fn)}({', '.join(exprs)})  # {type(node).__name__}: "
                                   f"{op.tensor_params[i]}", r)
-            shape, want = node._in_meta[i]
-            if r.shape != shape:  # _conform: the broadcast sum, on the array
-                r = R._SUM_TO[1](r, shape)
-                name = self.emit("g", f"{self.const(R._SUM_TO[1])}({name}, {self.const(shape)})  # to {shape}", r)
-            _need(r.dtype == want)
-            out.append(name)
+            out.append(self.conform(name, node._in_meta[i]))
         return out
+
+    def conform(self, name, meta):
+        """_conform on an array (arrays=True): the broadcast sum to the input's shape, the cast to its dtype."""
+        r = self.val[name]
+        shape, want = meta
+        if r.shape != shape:
+            r = R._SUM_TO[1](r, shape)
+            name = self.emit("g", f"{self.const(R._SUM_TO[1])}({name}, {self.const(shape)})  # to {shape}", r)
+        if r.dtype != want:
+            self.elementwise = False
+            t = self.traced(lambda: Tensor._make(self.val[name]).to(D.FROM_NP[want]), note="a cast")
+            name = self.known(t._data)
+        return name
+
+    def apply_tensors(self, node, op, args, ys, grads):
+        """OpNode.apply's Tensor route (no create_graph) for one node: its formulas run on Tensors of the walk's
+        arrays under the op trace and written out as the entries they applied, then conformed."""
+        self.elementwise = False
+        gts = []
+        for g in grads:
+            if g is None:
+                gts.append(None)
+                continue
+            t = Tensor._make(self.val[g])
+            self.bind(t._data, g)
+            gts.append(t)
+        gin = gts[0] if op.nout == 1 else gts
+        needs = node._needs
+
+        def resolve(name):
+            return self.saved(node, op, args, ys, name)
+
+        out = [None] * len(needs)
+        note = type(node).__name__
+        for f in op.formulas:
+            inputs = f.inputs
+            if len(inputs) == 1:
+                if needs[inputs[0]]:
+                    out[inputs[0]] = self.traced(lambda f=f: f.fn(gin, *[resolve(n) for n in f.argnames]), note=note)
+                continue
+            if not any(needs[i] for i in inputs):
+                continue
+            res = self.traced(lambda f=f: f.fn(gin, *[resolve(n) for n in f.argnames], output_mask=needs)
+                              if op.joint_mask else f.fn(gin, *[resolve(n) for n in f.argnames]), note=note)
+            for i, r in zip(inputs, res):
+                out[i] = r
+        names = []
+        for i, gi in enumerate(out):
+            if gi is None or not needs[i]:
+                names.append(None)
+                continue
+            _need(isinstance(gi, Tensor))
+            names.append(self.conform(self.known(gi._data), node._in_meta[i]))
+        diff = op.diff_index
+        return names if diff is None else [names[i] for i in diff]
+
+
+_SOURCE = inspect.getsource(sys.modules[__name__]).splitlines()

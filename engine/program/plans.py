@@ -109,14 +109,19 @@ class Program:
         low = self.lowered
         bud = _budget.current()
         if bud is not None:  # the recorded run's cost, at once: the same entries on the same shapes
-            bud.charge(self.cost[0], self.cost[1], "the program")
+            flops = self.cost[1]
+            if flops > bud.op_max_flops or flops > bud.spill_op_flops:
+                # one uninterruptible call of more than one op may cost here: the Program's replay, op by op
+                raise Diverged
+            bud.charge(self.cost[0], flops, "the program")
         # no random stream to set up: a lowered program draws no random numbers (its ops have array formulas)
         with np.errstate(all="ignore"):
             # as make_tensor converts a leaf's data; a float leaf as a NumPy scalar of its dtype, what the
             # formulas give for a 0-d array anyway (NumPy's scalar arithmetic: ~1.5 us less for the seed).
             # That holds for ufuncs and + - * /, not for `**`: on a scalar it is libm's pow, on an array
             # NumPy's (other roundings at some values); array formulas call np.power, never `**`.
-            xs = [d.type(a) if type(a) is float else np.array(a, d) for a, d in zip(arrays, low.leaf_np)]
+            scalars = low.scalar_leaves
+            xs = [d.type(a) if scalars and type(a) is float else np.array(a, d) for a, d in zip(arrays, low.leaf_np)]
             data, grads = low.fn(*xs)
         if encoded and low.writer is not None:
             return low.writer.write(data, grads)
@@ -230,7 +235,9 @@ class PlanCache:
             programs = self._programs
             if key in programs:
                 if replace:  # the same structure, lowered now: what the caller noted of it stays
-                    program.notes = programs[key].notes
+                    notes = programs[key].notes
+                    notes.update(program.notes)  # (and what lowering noted: lower.declined)
+                    program.notes = notes
                     programs[key] = program
                 return
             while programs and (len(programs) >= self.max_entries or self._bytes + size > self.max_bytes):
@@ -278,18 +285,22 @@ def lowered_checked(run, full_path):
             twin, arrays = other_values(run.spec, k)
             full = encode(full_path(twin))
             if encode(program._run_lowered(twin, arrays)) != full:
+                program.notes["declined"] = "its response at other leaf values differed from the full path's"
                 return False
             if low.writer is not None and program._run_lowered(twin, arrays, encoded=True) != full:
                 low.writer = None
         return low
-    except Exception:  # noqa: BLE001 - lowering is an optimization: the Program's own replay stays
+    except Exception as e:  # noqa: BLE001 - lowering is an optimization: the Program's own replay stays
+        program.notes["declined"] = f"lowering raised {type(e).__name__}: {e}"[:200]
         return False
 
 
 # How lowered_checked moves a document's leaf values for its checks: floats, ints, bools. Two moves, so that a
 # constant a function derived from values (a sign, a magnitude, a maximum) differs under one of them.
-MOVES = ((lambda a: a * -0.75 + 0.3125, lambda a: a + 1, lambda a: ~a),
-          (lambda a: a * 1.5 + 0.75, lambda a: a * 2 - 3, lambda a: ~a))
+# Integers are often indices (a class target, a gather's positions): they are moved among their own values (rolled,
+# reversed), so that the moved document stays a valid one.
+MOVES = ((lambda a: a * -0.75 + 0.3125, lambda a: np.roll(a.reshape(-1), 1).reshape(a.shape), lambda a: ~a),
+         (lambda a: a * 1.5 + 0.75, lambda a: a.reshape(-1)[::-1].reshape(a.shape), lambda a: ~a))
 
 
 def other_values(spec, k=0):

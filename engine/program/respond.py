@@ -7,7 +7,7 @@ import orjson
 from engine import _backend as B
 from engine import budget as _budget
 from engine import dtypes as D
-from engine.autograd import AccumulateGrad
+from engine.autograd import AccumulateGrad, Node
 from engine.errors import LimitExceeded
 from engine.printing import format_tensor, format_value
 from engine.program.bind import lookup
@@ -44,7 +44,8 @@ def respond(run, spec, caught):
     for k, n in enumerate(outputs):
         lookup(n, env, ["body", "outputs", k])
     grad_set = set(grads)
-    names = list(dict.fromkeys([*[n for n in run.order if n in set(outputs) or n in grad_set]]))
+    wanted = grad_set.union(outputs)  # (a set built once: inside the comprehension it was quadratic)
+    names = list(dict.fromkeys([n for n in run.order if n in wanted]))
     encode = spec.get("encoding", "json")
     req(encode in ("json", "base64"), "Input should be 'json' or 'base64'", ["body", "encoding"], "enum")
     if run.program is not None:
@@ -59,10 +60,14 @@ def response(run, names, grad_set, encode, caught, fixed=None):
     env = run.env
     n_before = len(caught)
     check_response_size(run, names, grad_set, encode)
+    graph = None
     if fixed is None:
-        rows, nodes = structure(env, names), graph_nodes(env, names)
+        rows = structure(env, names)
         if run.program is not None:
+            nodes = graph_nodes(env, names)
             run.program.fixed = (rows, nodes)
+        else:  # nothing keeps the nodes: the graph's document in one pass (graph_document)
+            graph = graph_document(env, names)
     else:
         rows, nodes = fixed
     wire = encode_array if encode == "json" else wire_b64
@@ -83,7 +88,7 @@ def response(run, names, grad_set, encode, caught, fixed=None):
     if len(tensors) != len(names):  # names bound to null (a grad that is None): null, in their place
         tensors = {n: tensors.get(n) for n in names}
     run.record_warnings(caught[n_before:])
-    return document(tensors, nodes, run.warnings)
+    return document(tensors, nodes, run.warnings) if graph is None else document(tensors, (), run.warnings, graph)
 
 
 # The most bytes one element can take in the response's JSON, by dtype: float32 "-1.1754944e-38,", float64
@@ -147,12 +152,13 @@ def tensor_doc(shape, dn, rq, gf, rg, data, grad, text):
             "grad_fn": gf, "grad": grad, "retains_grad": rg, "repr": text}
 
 
-def document(tensors, nodes, warnings_):
+def document(tensors, nodes, warnings_, graph=None):
+    """The response document; its graph from graph_nodes' nodes, or given as graph_document made it."""
     return {
         "tensors": tensors,
-        "graph": [{"id": i, "name": nm, "tensor": tn, "next_functions": [list(e) if e is not None else None
-                                                                          for e in nf]}
-                  for i, nm, tn, nf in nodes],
+        "graph": graph if graph is not None else [
+            {"id": i, "name": nm, "tensor": tn, "next_functions": [list(e) if e is not None else None for e in nf]}
+            for i, nm, tn, nf in nodes],
         "warnings": warnings_,
         "device": "cpu" if B.xp is np else "cuda",
     }
@@ -176,42 +182,101 @@ def structure(env, names):
 def graph_nodes(env, names):
     """Every grad_fn reachable from the returned tensors, ids in breadth-first order: (id, name, tensor,
     next_functions) each, which response writes out."""
+    # nodes are dict keys themselves (hashed by identity: Node defines no __eq__), tensors by id (Tensor's == is an op)
     owner = {}  # a node's tensor, a leaf's name: the first name bound to it (in-place ops bind a tensor twice)
     leaf_names = {}
     for n, t in env.items():
         if t is None:
             continue
-        if t.grad_fn is not None:
-            owner.setdefault(id(t.grad_fn), n)
+        fn = t.grad_fn
+        if fn is not None:
+            if fn not in owner:
+                owner[fn] = n
         else:
             leaf_names.setdefault(id(t), n)
-    ids: dict[int, int] = {}
+    ids: dict = {}
     nodes = []
-    queue = []
     for n in names:
-        if env[n] is None:
+        t = env[n]
+        if t is None:
             continue
-        fn = env[n].grad_fn
-        if fn is not None and id(fn) not in ids:
-            ids[id(fn)] = len(nodes)
+        fn = t.grad_fn
+        if fn is not None and fn not in ids:
+            ids[fn] = len(nodes)
             nodes.append(fn)
-            queue.append(fn)
     k = 0
-    while k < len(queue):
-        fn = queue[k]
-        k += 1
-        for nxt, _ in fn.next_functions:
-            if nxt is not None and id(nxt) not in ids:
-                ids[id(nxt)] = len(nodes)
+    while k < len(nodes):  # breadth first: `nodes` is the queue
+        for nxt, _ in nodes[k].next_functions:
+            if nxt is not None and nxt not in ids:
+                ids[nxt] = len(nodes)
                 nodes.append(nxt)
-                queue.append(nxt)
+        k += 1
     out = []
+    fixed_names: dict = {}  # a node class's name where it is the class's own (Node.name), by class
     for i, fn in enumerate(nodes):
-        if isinstance(fn, AccumulateGrad):
-            tname = leaf_names.get(id(fn.variable))
-        else:
-            tname = owner.get(id(fn))
-        out.append((i, fn.name().rsplit("::", 1)[-1], tname,  # the wire's names: AccumulateGrad, CopySlices
-                    tuple((ids[id(nxt)], nr) if nxt is not None else None for nxt, nr in fn.next_functions)))
+        cls = type(fn)
+        nm = fixed_names.get(cls)
+        if nm is None:
+            if cls.name is Node.name:
+                nm = fixed_names[cls] = cls.__name__
+            else:
+                nm = fn.name().rsplit("::", 1)[-1]  # the wire's names: AccumulateGrad, CopySlices
+        tname = leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn)
+        out.append((i, nm, tname,
+                    tuple([(ids[nxt], nr) if nxt is not None else None for nxt, nr in fn.next_functions])))
     return out
 
+
+
+def graph_document(env, names):
+    """The response's `graph` as document(..., graph_nodes(env, names), ...) writes it, in one pass: each node's
+    next_functions numbered while the breadth-first walk meets them (tests/engine/test_hot_path.py holds the
+    two to each other)."""
+    owner = {}
+    leaf_names = {}
+    for n, t in env.items():
+        if t is None:
+            continue
+        fn = t.grad_fn
+        if fn is not None:
+            if fn not in owner:
+                owner[fn] = n
+        else:
+            leaf_names.setdefault(id(t), n)
+    ids: dict = {}
+    nodes = []
+    for n in names:
+        t = env[n]
+        if t is None:
+            continue
+        fn = t.grad_fn
+        if fn is not None and fn not in ids:
+            ids[fn] = len(nodes)
+            nodes.append(fn)
+    out = []
+    fixed_names: dict = {}
+    k = 0
+    while k < len(nodes):
+        fn = nodes[k]
+        nf = []
+        for nxt, nr in fn.next_functions:
+            if nxt is None:
+                nf.append(None)
+                continue
+            i = ids.get(nxt)
+            if i is None:
+                i = ids[nxt] = len(nodes)
+                nodes.append(nxt)
+            nf.append([i, nr])
+        cls = type(fn)
+        nm = fixed_names.get(cls)
+        if nm is None:
+            if cls.name is Node.name:
+                nm = fixed_names[cls] = cls.__name__
+            else:
+                nm = fn.name().rsplit("::", 1)[-1]  # the wire's names: AccumulateGrad, CopySlices
+        out.append({"id": k, "name": nm,
+                    "tensor": leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn),
+                    "next_functions": nf})
+        k += 1
+    return out

@@ -10,21 +10,27 @@ import numpy as np
 
 from engine import budget as _budget
 from engine.autograd import grad_mode, run_backward, set_detect_anomaly
+from engine.catalog import OPS
 from engine.dtypes import FROM_NP
 from engine.errors import (
     EngineError,
     LimitExceeded,
+    RequestError,
     TorchNotImplementedError,
     TorchRuntimeError,
     TorchTypeError,
 )
+from engine.ops import factory as _factory
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
-from engine.program.bind import binder, convert, lookup, op_function
+from engine.program.bind import _BINDERS, binder, convert, lookup, op_function
+from engine.program.glue import watch
 from engine.program.shapes import bound_reads_values, output_bound
 from engine.program.wire import (
     BACKWARD_FIELDS,
+    NAME_MAX,
     OP_FIELDS,
+    SPECIAL,
     check_fields,
     check_name,
     decode_numbers,
@@ -71,6 +77,7 @@ class Run:
         self.program = None  # a plans.Program filled in as the run goes, where a PlanCache asked for it
         self.functions: dict = {}  # the request's custom Functions by name (engine.program.functions)
         self.traces: list | None = None  # per op, the entries its function ran (registry.trace), to lower
+        self.glue: set = set()  # and the code that ran between them (engine.program.glue.watch)
 
     def count(self, n, loc):
         lim = self.limits
@@ -141,6 +148,11 @@ class Evaluating:
         return False
 
 
+def drew_random() -> bool:
+    """Whether the running request's random stream has been drawn from (inside Evaluating)."""
+    return type(_factory._generator.req) is np.random.Generator
+
+
 def request_seed(spec):
     """The request's `seed`, checked, or None: its random ops then draw from fresh entropy (request_stream)."""
     seed = spec.get("seed")
@@ -195,6 +207,17 @@ def run_ops(run, spec, caught):
         req(n in run.env, f"unknown tensor name {n!r}", ["body", "retain_grad"])
 
 
+def _well_formed(t, opname, fn, args, loc):
+    """t, where its data is an array of one of the engine's dtypes (anything else crashed later: a 500). An op
+    of numbers only (add(2, 3)) made a Tensor of a Python number: torch's 0-d tensor. Else torch's TypeError."""
+    d = t._data
+    if getattr(d, "dtype", None) in FROM_NP:
+        return t
+    if type(d) in (int, float, bool):
+        return tensor(d)
+    raise _not_a_tensor(opname, fn, args, loc)
+
+
 def _not_a_tensor(opname, fn, args, loc):
     """An op given no tensor where it needs one made something that is no tensor (an operand that is a dict:
     an array of objects): torch's TypeError, naming the argument."""
@@ -215,31 +238,83 @@ def run_op_list(run, ops, where, caught, retain=frozenset()):
         run_op(run, op, [*where, i], caught, retain)
 
 
-def run_op(run, op, loc, caught, retain):
-    check_fields(op, OP_FIELDS, loc)
-    req("op" in op, "Field required", [*loc, "op"], "missing")
-    name, opname = op.get("name"), op["op"]
+_MISSING = object()
+_NO_ARGS: list = []  # an op's args and kwargs where the document gives none (never changed)
+_NO_KWARGS: dict = {}
+
+
+def _check_names(run, op, name, loc):
+    """The `name` field's checks, in order, raising the first that fails (run_op takes the common case
+    itself: one new name of a valid length)."""
     names = name if isinstance(name, list) else ([] if name is None else [name])
     req(name is None or len(names) >= 1, "List should have at least 1 item", [*loc, "name"], "too_short")
     for n in names:
         check_name(n, [*loc, "name"])
         req(n not in run.env, f"duplicate name {n!r}: names are unique across leaves and ops", [*loc, "name"])
-    req(isinstance(opname, str), "Input should be a valid string", [*loc, "op"], "string_type")
-    fn = op_function(opname, run)
-    req(fn is not None, f"unknown op {opname!r}; GET /v1/ops lists the ops", [*loc, "op"])
-    args_in = op.get("args", [])
-    kwargs_in = op.get("kwargs", {})
-    req(isinstance(args_in, list), "Input should be a valid list", [*loc, "args"], "list_type")
-    req(isinstance(kwargs_in, dict), "Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
-    sig = binder(fn)
-    akinds = [sig.kind_of(i=k) for k in range(len(args_in))]
-    kkinds = {k: sig.kind_of(name=k) for k in kwargs_in}
-    args = [convert(v, akinds[k], run.env, [*loc, "args", k]) for k, v in enumerate(args_in)]
-    kwargs = {k: convert(v, kkinds[k], run.env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()}
+    return names
+
+
+def _bind_args(args_in, kinds, var_kind, env, loc):
+    """A request op's positional arguments as its function takes them (bind.convert), with the commonest kinds
+    (a tensor's name, a number for a Tensor-or-Scalar) read inline; loc is built only for a value that fails."""
+    args = []
+    npos = len(kinds)
+    for k, v in enumerate(args_in):
+        kind = kinds[k] if k < npos else var_kind
+        tv = type(v)
+        if tv is str and (kind == "tensor" or (kind == "tensor_or_scalar" and v not in SPECIAL)):
+            t = env.get(v, _MISSING)
+            if t is not _MISSING:
+                args.append(t)
+                continue
+        elif kind == "tensor_or_scalar" and (tv is int or tv is float):
+            args.append(v)
+            continue
+        args.append(convert(v, kind, env, [*loc, "args", k]))
+    return args
+
+
+def run_op(run, op, loc, caught, retain):
+    # The checks of the document's fields run in the order of their messages' precedence; each is written for
+    # the common case first (no list built, no message formatted), and where it fails, the full check raises.
+    if type(op) is not dict:
+        check_fields(op, OP_FIELDS, loc)
+    for k in op:
+        if k not in OP_FIELDS:
+            check_fields(op, OP_FIELDS, loc)
+    opname = op.get("op", _MISSING)
+    if opname is _MISSING:
+        raise RequestError("Field required", [*loc, "op"], "missing")
+    name = op.get("name")
+    env = run.env
+    if type(name) is str and 1 <= len(name) <= NAME_MAX and name not in env:
+        names = (name,)
+    else:
+        names = _check_names(run, op, name, loc)
+    if type(opname) is not str and not isinstance(opname, str):
+        raise RequestError("Input should be a valid string", [*loc, "op"], "string_type")
+    fn = (run.functions.get(opname) if run.functions else None) or OPS.get(opname) or op_function(opname, run)
+    if fn is None:
+        raise RequestError(f"unknown op {opname!r}; GET /v1/ops lists the ops", [*loc, "op"])
+    args_in = op.get("args", _NO_ARGS)
+    kwargs_in = op.get("kwargs", _NO_KWARGS)
+    if type(args_in) is not list and not isinstance(args_in, list):
+        raise RequestError("Input should be a valid list", [*loc, "args"], "list_type")
+    if type(kwargs_in) is not dict and not isinstance(kwargs_in, dict):
+        raise RequestError("Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
+    sig = _BINDERS.get(fn) or binder(fn)
+    args = _bind_args(args_in, sig.positional, sig.var_kind, env, loc) if args_in else []
+    kwargs = {k: convert(v, sig.kind_of(name=k), env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()} \
+        if kwargs_in else _NO_KWARGS
     bound = output_bound(opname, args, kwargs)
-    run.count(bound, loc)
+    lim = run.limits
+    if bound > lim.max_tensor_elements or run.total + bound > lim.max_total_elements:
+        run.count(bound, loc)  # raises the limit's 413
+    else:
+        run.total += bound
     no_grad = op.get("no_grad", False)
-    req(isinstance(no_grad, bool), "Input should be a valid boolean", [*loc, "no_grad"], "bool_type")
+    if no_grad is not False and no_grad is not True:
+        raise RequestError("Input should be a valid boolean", [*loc, "no_grad"], "bool_type")
     if run.program is not None and is_stateful(opname):
         run.program.stateful = True  # it changes tensors or autograd state: never lowered
     n_before = len(caught)
@@ -247,11 +322,12 @@ def run_op(run, op, loc, caught, retain):
     grad_mode.enabled = prev and not no_grad
     try:
         if run.traces is None:
-            out = fn(*args, **kwargs)
-        else:
-            with trace() as log:
+            out = fn(*args, **kwargs) if kwargs else fn(*args)
+        else:  # the lowering run: the entries the op applied, and the code it ran between them (glue.watch)
+            with trace() as log, watch() as codes:
                 out = fn(*args, **kwargs)
             run.traces.append(log)
+            run.glue |= codes
     except EngineError as e:
         e.loc = loc
         raise
@@ -268,42 +344,58 @@ def run_op(run, op, loc, caught, retain):
                                 else str(e), loc) from None
     finally:
         grad_mode.enabled = prev
-    run.record_warnings(caught[n_before:])
-    del caught[n_before:]
-    if isinstance(name, list):
-        outs = list(out) if isinstance(out, tuple | list) else [out]
-        req(len(outs) == len(names),
-            f"op {opname!r} returned {len(outs)} tensors but {len(names)} names were given", [*loc, "name"])
-    elif name is None:
-        outs = []
+    if len(caught) > n_before:
+        run.record_warnings(caught[n_before:])
+        del caught[n_before:]
+    if type(name) is str:
+        if type(out) is not Tensor:
+            if not (isinstance(out, Tensor) or out is None):
+                raise RequestError(f"op {opname!r} returns {len(out) if isinstance(out, tuple | list) else 'no'} "
+                                   "tensors: give a list of names", [*loc, "name"])
+            if out is not None and not isinstance(out, Tensor):
+                out = tensor(out)
+        if out is not None and (type(d := out._data) is not np.ndarray or d.dtype.kind == "O"):
+            out = _well_formed(out, opname, fn, args, loc)
+        if name in env:
+            run.add(name, out, "op", [*loc, "name"])  # raises the duplicate's error
+        env[name] = out
+        run.order.append(name)
+        run.kind[name] = "op"
+        outs = (out,)
+        if name in retain and out is not None:
+            _retain(out)
     else:
-        req(isinstance(out, Tensor) or out is None,
-            f"op {opname!r} returns {len(out) if isinstance(out, tuple | list) else 'no'} tensors: give a "
-            "list of names", [*loc, "name"])
-        outs = [out]
-    shapes = []
-    for n, t in zip(names, outs):
-        if t is not None and not isinstance(t, Tensor):
-            t = tensor(t)
-        if t is not None and getattr(t._data, "dtype", None) not in FROM_NP:
-            if type(t._data) in (int, float, bool):  # an op of numbers only (add(2, 3)): torch's 0-d tensor
-                t = tensor(t._data)
-            else:
-                raise _not_a_tensor(opname, fn, args, loc)
-        run.add(n, t, "op", [*loc, "name"])
-        shapes.append(t._data.shape if t is not None else None)
-        if n in retain and t is not None:
-            try:
-                t.retain_grad()
-            except EngineError as e:
-                e.loc = ["body", "retain_grad"]
-                raise
+        if isinstance(name, list):
+            outs = list(out) if isinstance(out, tuple | list) else [out]
+            req(len(outs) == len(names),
+                f"op {opname!r} returned {len(outs)} tensors but {len(names)} names were given", [*loc, "name"])
+        else:
+            outs = []
+        for n, t in zip(names, outs):
+            if t is not None and not isinstance(t, Tensor):
+                t = tensor(t)
+            if t is not None:
+                t = _well_formed(t, opname, fn, args, loc)
+            run.add(n, t, "op", [*loc, "name"])
+            if n in retain and t is not None:
+                _retain(t)
     if run.program is not None:  # copies: the caller may reuse (and change) its document afterwards
+        akinds = [sig.kind_of(i=k) for k in range(len(args_in))]
+        kkinds = {k: sig.kind_of(name=k) for k in kwargs_in}
+        shapes = tuple(env[n]._data.shape if env[n] is not None else None for n in names)
         run.program.steps.append(Step(
             opname if bound_reads_values(opname, args, kwargs, bound) else None,
             fn, copy.deepcopy(list(zip(args_in, akinds))),
             {k: (copy.deepcopy(v), kkinds[k]) for k, v in kwargs_in.items()}, no_grad,
-            isinstance(name, list), list(names), tuple(shapes), [n for n in names if n in retain], loc))
+            isinstance(name, list), list(names), shapes, [n for n in names if n in retain], loc))
+
+
+def _retain(t):
+    try:
+        t.retain_grad()
+    except EngineError as e:
+        e.loc = ["body", "retain_grad"]
+        raise
 
 
 def run_backward_section(run, spec, caught):

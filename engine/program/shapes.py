@@ -297,14 +297,35 @@ def output_bound(op, args, kwargs) -> int:
             n = None
         if n is not None:
             return n
-    shapes = [tuple(a.shape) for a in args if is_t(a)]
-    shapes += [tuple(a.shape) for a in kwargs.values() if is_t(a)]
-    for a in args:
-        if isinstance(a, list | tuple):
-            shapes += [tuple(x.shape) for x in a if is_t(x)]
+    shapes = []
+    lists = False
+    for a in args:  # (the order of the shapes does not change the bound)
+        ta = type(a)
+        if ta is Tensor:
+            shapes.append(a._data.shape)
+        elif ta is float or ta is int or a is None:
+            continue
+        elif is_t(a):
+            shapes.append(tuple(a.shape))
+        elif isinstance(a, list | tuple):
+            lists = True
+    if kwargs:
+        shapes += [tuple(a.shape) for a in kwargs.values() if is_t(a)]
+    if lists:
+        for a in args:
+            if isinstance(a, list | tuple):
+                shapes += [tuple(x.shape) for x in a if is_t(x)]
     if not shapes:
         return 1
     first = shapes[0]
+    if len(shapes) == 1:
+        return numel(first)
+    if len(shapes) == 2:  # the commonest: a binary op (what the general case below gives for two shapes)
+        second = shapes[1]
+        if second == first or not second:
+            return numel(first)
+        if not first:
+            return numel(second)
     if all(s == first or not s for s in shapes):  # one shape (0-d operands broadcast to anything)
         return numel(first) if first else max(numel(s) for s in shapes)
     return max(numel(bshape(shapes)), max(numel(s) for s in shapes))

@@ -10,6 +10,7 @@ tangents at once) and returns the batched tangents with the rows run one at a ti
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -74,47 +75,53 @@ def _tangent(mod, t):
     return None if tan is None else to_np(tan).copy()
 
 
-def forward(mod, sample, spec_args, spec_kwargs, tangents):
-    """[(value, tangent or None)] per tensor output, or ("raise", exception)."""
-    fwad = mod.autograd.forward_ad
+def _call_dual(mod, sample, spec_args, spec_kwargs, tangents, leaves, requires_grad=False):
+    """The sample called on its arguments made dual (inside the caller's level)."""
+    args = build_dual(mod, spec_args, tangents, leaves, requires_grad)
+    kwargs = build_dual(mod, spec_kwargs, tangents, leaves, requires_grad)
+    return call(_Fw(mod), sample, args, kwargs)
+
+
+@contextlib.contextmanager
+def _quiet_dual_level(mod):
+    """A dual level of mod's forward_ad, warnings silenced."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with fwad.dual_level():
-            leaves = []
-            try:
-                args = build_dual(mod, spec_args, tangents, leaves)
-                kwargs = build_dual(mod, spec_kwargs, tangents, leaves)
-                out = call(_Fw(mod), sample, args, kwargs)
-                return [(to_np(o).copy(), _tangent(mod, o)) for o in flatten(out) if is_tensor(o)]
-            except Exception as e:  # noqa: BLE001 - compared with the other framework's outcome
-                return ("raise", e)
+        with mod.autograd.forward_ad.dual_level():
+            yield
+
+
+def forward(mod, sample, spec_args, spec_kwargs, tangents):
+    """[(value, tangent or None)] per tensor output, or ("raise", exception)."""
+    with _quiet_dual_level(mod):
+        leaves = []
+        try:
+            out = _call_dual(mod, sample, spec_args, spec_kwargs, tangents, leaves)
+            return [(to_np(o).copy(), _tangent(mod, o)) for o in flatten(out) if is_tensor(o)]
+        except Exception as e:  # noqa: BLE001 - compared with the other framework's outcome
+            return ("raise", e)
 
 
 def fwd_over_rev(mod, sample, spec_args, spec_kwargs, tangents, weights_seed):
     """The tangents of autograd.grad(sum(out * w), leaves, create_graph=True) under the level (None per leaf
     whose gradient has none), or None where nothing is differentiable, or ("raise", exception)."""
-    fwad = mod.autograd.forward_ad
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with fwad.dual_level():
-            leaves = []
-            try:
-                args = build_dual(mod, spec_args, tangents, leaves, requires_grad=True)
-                kwargs = build_dual(mod, spec_kwargs, tangents, leaves, requires_grad=True)
-                out = call(_Fw(mod), sample, args, kwargs)
-                outs = [o for o in flatten(out) if is_tensor(o) and o.requires_grad and o.dtype.is_floating_point]
-                if not outs or not leaves:
-                    return None
-                rng = np.random.default_rng(weights_seed)
-                loss = None
-                for o in outs:
-                    w = _tensor(mod, rng.standard_normal(tuple(o.shape)).astype(to_np(o).dtype))
-                    term = (o * w).sum()
-                    loss = term if loss is None else loss + term
-                grads = mod.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
-                return [None if g is None else _tangent(mod, g) for g in grads]
-            except Exception as e:  # noqa: BLE001
-                return ("raise", e)
+    with _quiet_dual_level(mod):
+        leaves = []
+        try:
+            out = _call_dual(mod, sample, spec_args, spec_kwargs, tangents, leaves, requires_grad=True)
+            outs = [o for o in flatten(out) if is_tensor(o) and o.requires_grad and o.dtype.is_floating_point]
+            if not outs or not leaves:
+                return None
+            rng = np.random.default_rng(weights_seed)
+            loss = None
+            for o in outs:
+                w = _tensor(mod, rng.standard_normal(tuple(o.shape)).astype(to_np(o).dtype))
+                term = (o * w).sum()
+                loss = term if loss is None else loss + term
+            grads = mod.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
+            return [None if g is None else _tangent(mod, g) for g in grads]
+        except Exception as e:  # noqa: BLE001
+            return ("raise", e)
 
 
 def batched_rows(sample, spec_args, spec_kwargs, batched_tangents):
@@ -124,17 +131,13 @@ def batched_rows(sample, spec_args, spec_kwargs, batched_tangents):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with fwad._batched_level(2):
-            args = build_dual(engine, spec_args, batched_tangents, [])
-            kwargs = build_dual(engine, spec_kwargs, batched_tangents, [])
-            out = call(_Fw(engine), sample, args, kwargs)
+            out = _call_dual(engine, sample, spec_args, spec_kwargs, batched_tangents, [])
             together = [_tangent(engine, o) for o in flatten(out) if is_tensor(o)]
         rows = []
         for b in range(2):
             row = {k: v[b] for k, v in batched_tangents.items()}
             with fwad.dual_level():
-                args = build_dual(engine, spec_args, row, [])
-                kwargs = build_dual(engine, spec_kwargs, row, [])
-                out = call(_Fw(engine), sample, args, kwargs)
+                out = _call_dual(engine, sample, spec_args, spec_kwargs, row, [])
                 rows.append([_tangent(engine, o) for o in flatten(out) if is_tensor(o)])
     return together, rows
 

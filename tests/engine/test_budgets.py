@@ -137,6 +137,32 @@ def test_a_lowered_replay_charges_its_recorded_cost():
         engine.evaluate(copy.deepcopy(spec), cache=cache, budget=Budget(spill_flops=program.cost[1] / 2))
 
 
+def test_a_lowered_replay_keeps_the_one_op_cap():
+    """The lowered replay charges its recorded cost at once, and runs as one uninterruptible call: where that
+    whole cost passes op_max_flops (each op alone within it), the program does not lower (the limits' cap) or
+    the Program's own replay answers instead, op by op (a budget's cap): as the full path, no 413 nor spill."""
+    x = np.arange(256, dtype=float).reshape(16, 16) / 256
+    doc = {"leaves": {"x": {"data": x.tolist(), "requires_grad": True}},
+           "ops": [{"name": "y", "op": "matmul", "args": ["x", "x"]}, {"name": "z", "op": "matmul", "args": ["y", "x"]},
+                   {"name": "s", "op": "sum", "args": ["z"]}],
+           "backward": [{"tensor": "s"}], "outputs": ["s"]}
+    cache = PlanCache()
+    for _ in range(3):  # record, lower, replay lowered
+        engine.evaluate(copy.deepcopy(doc), cache=cache)
+    (program,) = cache._programs.values()
+    assert program.lowered
+    cap = program.cost[1] * 0.6  # above each op's cost, below the whole program's
+    want = engine.evaluate(copy.deepcopy(doc), budget=Budget(op_max_flops=cap))
+    assert engine.evaluate(copy.deepcopy(doc), cache=cache, budget=Budget(op_max_flops=cap)) == want
+    assert engine.evaluate(copy.deepcopy(doc), cache=cache, budget=Budget(spill_op_flops=cap)) == want
+    limits = Limits(op_max_flops=cap)
+    capped = PlanCache()
+    for _ in range(4):
+        assert engine.evaluate(copy.deepcopy(doc), cache=capped, limits=limits) == want
+    (program,) = capped._programs.values()
+    assert program.lowered is False and "op_max_flops" in program.notes["declined"]
+
+
 def test_the_plan_cache_never_answers_with_another_requests_values():
     spec = EXAMPLES["leaf_grads"]["value"]
     cache = PlanCache()

@@ -19,8 +19,8 @@ import engine
 import engine.autograd.forward_ad  # noqa: F401
 from engine import budget
 from engine.errors import LimitExceeded
-from tests.engine.test_func import assert_same, describe
-from tests.engine.test_functional import JAC_CASES, f_two_in, outcome, s_scalar, s_two
+from tests.engine.test_func import mk
+from tests.engine.test_functional import JAC_CASES, f_two_in, raises_like_torch, s_scalar, s_two, same
 from tests.engine.test_functional import X as FX
 from tests.engine.test_functional import Y as FY
 from tests.engine.test_functional import mk as fmk
@@ -32,26 +32,8 @@ T2 = RNG.uniform(-1, 1, (2, 3))
 V = RNG.uniform(-1, 1, (3,))
 
 
-def mk(m, a, dtype="float64", requires_grad=False):
-    return m.tensor(np.asarray(a).tolist(), dtype=getattr(m, dtype), requires_grad=requires_grad)
-
-
 def fw(m):
     return m.autograd.forward_ad
-
-
-def same(fn, names=True):
-    t, e = outcome(fn, torch), outcome(fn, engine)
-    assert t[0] == e[0], f"torch {t[:3] if t[0] == 'raise' else 'ok'}, engine {e[:3] if e[0] == 'raise' else 'ok'}"
-    if t[0] == "raise":
-        assert e == t
-    else:
-        assert_same(describe(t[1], names), describe(e[1], names))
-    return t
-
-
-def raises_like_torch(fn):
-    assert same(fn)[0] == "raise", "torch did not raise"
 
 
 def tangent(m, t):
@@ -333,7 +315,8 @@ def _functions(m):
         return (a, tangent(m, a), tangent(m, b), seen, ar, tangent(m, ar), tangent(m, out), tangent(m, xd))
 
 
-def _function_errors(m, jvp):
+def _doubling_function(m, jvp=None):
+    """A Function doubling its input, with `jvp` as its forward-mode formula where one is given."""
     class Fn(m.autograd.Function):
         @staticmethod
         def forward(ctx, x):
@@ -345,6 +328,11 @@ def _function_errors(m, jvp):
 
     if jvp is not None:
         Fn.jvp = staticmethod(jvp)
+    return Fn
+
+
+def _function_errors(m, jvp):
+    Fn = _doubling_function(m, jvp)
     with fw(m).dual_level():
         return Fn.apply(fw(m).make_dual(mk(m, V), mk(m, V)))
 
@@ -372,16 +360,7 @@ def test_custom_function_without_jvp_is_fine_without_tangents():
 
 
 def _function_errors_plain(m):
-    class Fn(m.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2
-
-    return Fn.apply(mk(m, V))
+    return _doubling_function(m).apply(mk(m, V))
 
 
 # ----- autograd.functional with strategy="forward-mode" -----

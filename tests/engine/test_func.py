@@ -13,9 +13,8 @@ import torch
 
 import engine
 from engine import budget
-from tests.engine.test_functional import outcome
+from tests.engine.test_functional import outcome, raises_like_torch, same
 
-TOL = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
 RNG = np.random.default_rng(1617)
 X = RNG.uniform(-1, 1, (2, 3))
 W = RNG.uniform(-1, 1, (3,))
@@ -24,50 +23,6 @@ B4 = RNG.uniform(-1, 1, (4, 3))
 
 def mk(m, a, dtype="float64", requires_grad=False):
     return m.tensor(np.asarray(a).tolist(), dtype=getattr(m, dtype), requires_grad=requires_grad)
-
-
-def describe(x, names=True):
-    if isinstance(x, dict):
-        return ("dict", [(k, describe(v, names)) for k, v in x.items()])
-    if isinstance(x, tuple | list):
-        return (type(x).__name__, [describe(i, names) for i in x])
-    if isinstance(x, torch.Tensor | engine.Tensor):
-        fn = x.grad_fn
-        name = None if fn is None else fn.name()  # torch's C++ nodes namespaced on both sides
-        return ("tensor", tuple(x.shape), str(x.dtype).replace("torch.", ""), x.requires_grad,
-                name if names else name is not None, np.asarray(x.detach().numpy()))
-    return ("other", x)
-
-
-def assert_same(t, e, path="result"):
-    assert t[0] == e[0], f"{path}: torch {t[0]}, engine {e[0]}"
-    if t[0] in ("tuple", "list"):
-        assert len(t[1]) == len(e[1]), f"{path}: lengths"
-        for i, (a, b) in enumerate(zip(t[1], e[1])):
-            assert_same(a, b, f"{path}[{i}]")
-    elif t[0] == "dict":
-        assert [k for k, _ in t[1]] == [k for k, _ in e[1]], f"{path}: keys"
-        for (k, a), (_, b) in zip(t[1], e[1]):
-            assert_same(a, b, f"{path}[{k!r}]")
-    elif t[0] == "tensor":
-        assert t[1:5] == e[1:5], f"{path}: torch {t[1:5]}, engine {e[1:5]}"
-        np.testing.assert_allclose(e[5], t[5], **TOL.get(t[2], TOL["float64"]), err_msg=path)
-    else:
-        assert t == e, path
-
-
-def same(fn, names=True):
-    t, e = outcome(fn, torch), outcome(fn, engine)
-    assert t[0] == e[0], f"torch {t[:3] if t[0] == 'raise' else 'ok'}, engine {e[:3] if e[0] == 'raise' else 'ok'}"
-    if t[0] == "raise":
-        assert e == t
-    else:
-        assert_same(describe(t[1], names), describe(e[1], names))
-    return t
-
-
-def raises_like_torch(fn):
-    assert same(fn)[0] == "raise", "torch did not raise"
 
 
 def f_scalar(m):

@@ -39,6 +39,8 @@ def outcome(fn, m):
 def describe(x, names=True):
     """A comparable picture of a (nested) result: structure, and per tensor its metadata and values
     (names=False: whether it has a grad_fn, not its class)."""
+    if isinstance(x, dict):
+        return ("dict", [(k, describe(v, names)) for k, v in x.items()])
     if isinstance(x, tuple | list):
         return (type(x).__name__, [describe(i, names) for i in x])
     if isinstance(x, torch.Tensor | engine.Tensor):
@@ -57,6 +59,10 @@ def assert_same(t, e, path="result"):
         assert len(t[1]) == len(e[1]), f"{path}: lengths {len(t[1])} != {len(e[1])}"
         for i, (a, b) in enumerate(zip(t[1], e[1])):
             assert_same(a, b, f"{path}[{i}]")
+    elif t[0] == "dict":
+        assert [k for k, _ in t[1]] == [k for k, _ in e[1]], f"{path}: keys"
+        for (k, a), (_, b) in zip(t[1], e[1]):
+            assert_same(a, b, f"{path}[{k!r}]")
     elif t[0] == "tensor":
         assert t[1:5] == e[1:5], f"{path}: torch {t[1:5]}, engine {e[1:5]}"
         np.testing.assert_allclose(e[5], t[5], **TOL.get(t[2], TOL["float64"]), err_msg=path)

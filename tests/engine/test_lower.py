@@ -38,10 +38,15 @@ def _primed(spec, cache=None):
 
 
 def _revalue(spec, rng):
+    """Other values of the same structure: floats drawn afresh; integers (indices, class targets) and booleans
+    shuffled among their own values, so that they stay valid."""
     out = copy.deepcopy(spec)
     for leaf in out["leaves"].values():
-        a = np.asarray(leaf["data"], dtype=float)
-        leaf["data"] = np.round(rng.uniform(-3, 3, a.shape), 4).tolist()
+        a = np.asarray(leaf["data"])
+        if a.dtype.kind == "f":
+            leaf["data"] = np.round(rng.uniform(-3, 3, a.shape), 4).tolist()
+        else:
+            leaf["data"] = rng.permutation(a.reshape(-1)).reshape(a.shape).tolist()
     return out
 
 
@@ -175,8 +180,29 @@ def _one(x, ops, backward=True, **top):
 
 
 @pytest.mark.parametrize("doc", [
+    _one(2.0, [{"name": "y", "op": "exp", "args": ["x"]}], backward=False)
+    | {"backward": [{"tensor": "y", "create_graph": True}]},  # a warning, too
+    _one([1.0, 2.0], [{"name": "s", "op": "sum", "args": ["x"]}], grads=["x", "s"]),  # a non-leaf's .grad warns
+    _one([1.0, 2.0], [{"name": "y", "op": "dropout", "args": ["x", 0.5]}, {"name": "s", "op": "sum", "args": ["y"]}],
+         seed=3),  # draws from the request's random stream
+    _one([1.0, 2.0], [{"name": "y", "op": "cumprod", "args": ["x", 0]},  # its backward makes arrays outside entries
+                      {"name": "s", "op": "sum", "args": ["y"]}]),
+    _one([1.0, 2.0], [{"name": "y", "op": "mul", "args": ["x", 2.0]}, {"name": "z", "op": "exp_", "args": ["y"]},
+                      {"name": "s", "op": "sum", "args": ["z"]}]),  # an in-place op
+    _one([[0.5, -1.0], [2.0, 1.5]], [{"name": ["m", "i"], "op": "max", "args": ["x", 1]},
+                                     {"name": "s", "op": "sum", "args": ["m"]}]),  # backward's mask from indices
+])
+def test_what_does_not_lower_keeps_the_programs_replay(doc):
+    cache, program = _primed(doc)
+    assert program is not None and program.lowered is False
+    assert E.lower.declined(program)  # and says why
+    twin = _revalue(doc, np.random.default_rng(5))
+    assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+
+
+@pytest.mark.parametrize("doc", [
     _one([1.0, 2.0], [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}],
-         retain_grad=["y"]),
+         retain_grad=["y"]),  # a retained grad: run_backward's copy, written out
     _one([1.0, 2.0], [{"name": "y", "op": "mul", "args": ["x", "k"]}, {"name": "s", "op": "sum", "args": ["y"]}],
          leaves={"k": {"data": [1.0, 2.0], "dtype": "float64"}}),  # float32 * float64: a promotion cast
     {"leaves": {"x": {"data": [1, 2]}}, "ops": [{"name": "y", "op": "mul", "args": ["x", 2]}]},  # int leaf
@@ -185,20 +211,27 @@ def _one(x, ops, backward=True, **top):
     _one(2.0, [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "z", "op": "mul", "args": ["y", "y"]}],
          backward=False) | {"backward": [{"tensor": "y", "retain_graph": True}, {"tensor": "z"}]},  # two passes
     _one(2.0, [{"name": "y", "op": "exp", "args": ["x"]}], backward=False)
-    | {"backward": [{"tensor": "y", "gradient": 2.0}]},
-    _one(2.0, [{"name": "y", "op": "exp", "args": ["x"]}], backward=False)
-    | {"backward": [{"tensor": "y", "create_graph": True}]},  # a warning, too
+    | {"backward": [{"tensor": "y", "gradient": 2.0}]},  # the document's gradient
     _one([1.0, 2.0], [{"name": "y", "op": "clamp", "args": ["x"], "kwargs": {"min": 0.0}},
-                      {"name": "s", "op": "sum", "args": ["y"]}]),  # no array formulas
-    _one([1.0, 2.0], [{"name": "s", "op": "sum", "args": ["x"]}], grads=["x", "s"]),  # a non-leaf's .grad warns
+                      {"name": "s", "op": "sum", "args": ["y"]}]),  # Tensor formulas, no array formulas
+    _one([0.5, -1.0, 2.0], [{"name": "p", "op": "sigmoid", "args": ["x"]}, {"name": "l", "op": "log", "args": ["p"]},
+                            {"name": "s", "op": "mean", "args": ["l"]}], retain_grad=["p"]),
+    _one([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], [{"name": "c", "op": "cross_entropy", "args": ["x", "t"]}],
+         leaves={"t": {"data": [2, 0]}}),  # an integer class target
+    _one([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], [{"name": "g", "op": "gather", "args": ["x", 1, "i"]},
+                                                  {"name": "s", "op": "sum", "args": ["g"]}],
+         leaves={"i": {"data": [[2, 0], [1, 1]]}}),  # an index tensor as an attribute of the entry
+    _one([[0.5, -1.0], [2.0, 1.5]], [{"name": ["u", "v"], "op": "split", "args": ["x", 1]},
+                                     {"name": "w", "op": "mul", "args": ["u", "v"]},
+                                     {"name": "s", "op": "sum", "args": ["w"]}]),  # views, several outputs
+    _one([0.5, -1.0, 2.0], [{"name": "y", "op": "mul", "args": ["x", 2.0], "no_grad": True},
+                            {"name": "z", "op": "mul", "args": ["x", "y"]}, {"name": "s", "op": "sum", "args": ["z"]}]),
 ])
-def test_what_does_not_lower_keeps_the_programs_replay(doc):
-    cache, program = _primed(doc)
-    assert program is not None and program.lowered is False
-    twin = _revalue(doc, np.random.default_rng(5)) if all(
-        isinstance(v, float) or isinstance(v, list) and v and isinstance(np.asarray(v).flat[0], float)
-        for v in (lf["data"] for lf in doc["leaves"].values())) else doc
-    assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+def test_programs_beyond_array_formulas_lower(doc):
+    """Tensor formulas written out as the entries they apply, integer leaves, promotion casts, retain_grad,
+    several passes, given gradients, multi-output entries, no_grad ops: lowered, and answering as the full path
+    at other values."""
+    check_lowered(doc)
 
 
 def test_a_leafs_own_backward_lowers():
@@ -356,3 +389,29 @@ def test_a_constant_the_first_move_keeps_is_caught_by_the_second(monkeypatch):
     twin = copy.deepcopy(doc)
     twin["leaves"]["x"]["data"] = [4.0, 1.0]
     assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+
+
+def test_glue_that_reads_values_does_not_lower(monkeypatch):
+    """Code between the entries that looks at values chose the entries a lowered program would replay: cumprod's
+    backward divides where its input has no zero (the values at lowering, and at both checks), an integer tensor
+    used as an index is read with int(), a catalog function branches on .any(). None of them lowers, and values on
+    the other side of the decision answer as the full path does."""
+    def pick(input: Tensor) -> Tensor:
+        return engine.exp(input) if (input._data > 10).any() else engine.sin(input)
+
+    monkeypatch.setitem(OPS, "test_pick", pick)
+    cases = [
+        (_one([1.0, 2.0, 3.0], [{"name": "y", "op": "cumprod", "args": ["x", 0]},
+                                {"name": "s", "op": "sum", "args": ["y"]}]), {"x": [0.0, 2.0, 3.0]}),
+        (_one([1.0, 2.0, 3.0], [{"name": "y", "op": "getitem", "args": ["x", "i"]}, {"name": "s", "op": "mul",
+                                 "args": ["y", 2.0]}], leaves={"i": {"data": 1}}), {"i": 2}),
+        (_one([1.0, 2.0], [{"name": "y", "op": "test_pick", "args": ["x"]},
+                           {"name": "s", "op": "sum", "args": ["y"]}]), {"x": [1.0, 20.0]}),
+    ]
+    for doc, other in cases:
+        cache, program = _primed(doc)
+        assert program.lowered is False and "reads values" in E.lower.declined(program), E.lower.declined(program)
+        twin = copy.deepcopy(doc)
+        for name, v in other.items():
+            twin["leaves"][name]["data"] = v
+        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))

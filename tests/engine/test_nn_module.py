@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -59,6 +60,17 @@ def shared_class(lib):
             return self.extra["x"](self.blocks[0](self.a(x)))
 
     return Shared
+
+
+def _errors(*calls):
+    """(exception class name, message) of each call that raises."""
+    out = []
+    for call in calls:
+        try:
+            call()
+        except Exception as e:  # noqa: BLE001 - compared with torch's
+            out.append((type(e).__name__, str(e)))
+    return out
 
 
 def test_repr_of_a_custom_network():
@@ -170,6 +182,10 @@ def test_setattr_registration_and_errors():
             lambda: m.register_parameter("p", lib.nn.Parameter(lib.ones(2)) * 2),
             lambda: m.register_buffer("b", [1]),
             lambda: m.register_buffer("x.y", None),
+            lambda: m.register_buffer("", None),
+            lambda: m.register_buffer(3, None),
+            lambda: m.register_buffer("weight", None),
+            lambda: m.register_parameter(3, None),
             lambda: m.add_module("c", 3),
             lambda: m.add_module("in_features", lib.nn.ReLU()),
             lambda: setattr(m, "sub", lib.nn.ReLU()),
@@ -178,6 +194,12 @@ def test_setattr_registration_and_errors():
             lambda: m.get_submodule("sub"),
             lambda: m.get_parameter("in_features"),
             lambda: m.get_parameter("bias").shape,
+            lambda: m.get_parameter("nope"),
+            lambda: m.get_parameter("nope.weight"),
+            lambda: m.get_buffer("weight"),
+            lambda: m.get_buffer("nope"),
+            lambda: lib.nn.Sequential(lib.nn.BatchNorm1d(2)).get_buffer("0.running_mean").shape,
+            lambda: lib.nn.Sequential(lib.nn.BatchNorm1d(2)).get_parameter("0.running_mean"),
             lambda: m.train("yes"),
             lambda: m.nothing,
         ):
@@ -202,14 +224,18 @@ def test_assignment_before_init_and_missing_forward():
             def __init__(self):
                 self.w = lib.nn.Parameter(lib.zeros(1))
 
+        class EarlyBuffer(lib.nn.Module):
+            def __init__(self):
+                self.register_buffer("b", None)
+
+        class EarlyParameter(lib.nn.Module):
+            def __init__(self):
+                self.register_parameter("p", None)
+
         class NoForward(lib.nn.Module):
             pass
 
-        for make in (Early, lambda: NoForward()(lib.zeros(1)), lambda: lib.nn.Module(3)):
-            try:
-                make()
-            except Exception as e:  # noqa: BLE001
-                out.append((type(e).__name__, str(e)))
+        out += _errors(Early, EarlyBuffer, EarlyParameter, lambda: NoForward()(lib.zeros(1)), lambda: lib.nn.Module(3))
         return out
 
     assert run(engine) == run(torch)
@@ -248,6 +274,19 @@ def test_forward_hooks():
             h2.remove()
             c = m(lib.ones(1, 2)).tolist()
         return a, b, c, seen
+
+    assert run(engine) == run(torch)
+
+
+def test_hook_order_with_prepend():
+    def run(lib):
+        m = lib.nn.Identity()
+        order = []
+        for name, prepend in (("a", False), ("b", True), ("c", False), ("d", True)):
+            m.register_forward_pre_hook(lambda mod, args, name=name: order.append("pre " + name), prepend=prepend)
+            m.register_forward_hook(lambda mod, args, out, name=name: order.append("post " + name), prepend=prepend)
+        m(lib.ones(1))
+        return order
 
     assert run(engine) == run(torch)
 
@@ -292,11 +331,7 @@ def test_sequential_operations():
         out.append(repr(nn.Sequential(nn.ReLU()) * 2))
         s[0] = nn.ELU()
         out.append([type(c).__name__ for c in s])
-        for bad in (lambda: s[10], lambda: s + [1], lambda: s.insert(9, nn.ReLU())):
-            try:
-                bad()
-            except Exception as e:  # noqa: BLE001
-                out.append((type(e).__name__, str(e)))
+        out += _errors(lambda: s[10], lambda: s + [1], lambda: s.insert(9, nn.ReLU()))
         return out
 
     assert run(engine) == run(torch)
@@ -317,11 +352,7 @@ def test_modulelist_and_moduledict():
         md["c"] = nn.Tanh()
         md.update([("d", nn.Identity())])
         out += [repr(md), list(md.keys()), "a" in md, len(md), repr(md.pop("b"))]
-        for bad in (lambda: ml[20], lambda: ml.extend(3), lambda: md.update([1]), lambda: md.update([("x",)])):
-            try:
-                bad()
-            except Exception as e:  # noqa: BLE001
-                out.append((type(e).__name__, str(e)))
+        out += _errors(lambda: ml[20], lambda: ml.extend(3), lambda: md.update([1]), lambda: md.update([("x",)]))
         return out
 
     assert run(engine) == run(torch)
@@ -337,11 +368,7 @@ def test_parameter():
         p = lib.nn.Parameter(base)
         out += [repr(p), str(p), p.requires_grad, p.is_leaf, isinstance(p, lib.Tensor), type(p * 2).__name__]
         out += [repr(lib.nn.Parameter(base, requires_grad=False)), repr(lib.nn.Parameter())]
-        for bad in (lambda: lib.nn.Parameter(lib.tensor([1, 2])),):
-            try:
-                bad()
-            except Exception as e:  # noqa: BLE001
-                out.append((type(e).__name__, str(e)))
+        out += _errors(lambda: lib.nn.Parameter(lib.tensor([1, 2])))
         q = lib.nn.Parameter(lib.tensor([1.0, 2.0]).exp())  # from a non-leaf: a new leaf
         out += [q.is_leaf, q.grad_fn is None]
         return out
@@ -409,3 +436,18 @@ def test_init_functions_in_place():
     I.sparse_(s, 0.3)
     assert ((s.numpy() == 0).sum(0) >= 3).all()
     assert w.requires_grad and w.is_leaf  # written under no_grad: no graph
+
+
+@pytest.mark.parametrize("fn", ["kaiming_uniform_", "kaiming_normal_"])
+def test_kaiming_on_a_zero_element_tensor_warns_as_torch(fn):
+    """torch's no-op and warning; the engine's warning points at the caller's line."""
+    def run(lib):
+        t = lib.zeros(0, 3)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = getattr(lib.nn.init, fn)(t)
+        return out is t, [(type(w.message).__name__, str(w.message)) for w in caught], caught
+
+    e, t = run(engine), run(torch)
+    assert e[:2] == t[:2] and e[0]
+    assert [w.filename for w in e[2]] == [__file__]

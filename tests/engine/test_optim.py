@@ -64,6 +64,14 @@ def _set_grads(lib, ps, k):
         p.grad = lib.from_numpy(_grad(p.detach().numpy(), k))
 
 
+def _step_both(tp, topt, ep, eopt, k):
+    """The step-k gradients set on both frameworks' parameters, and one step of each optimizer."""
+    _set_grads(torch, tp, k)
+    _set_grads(engine, ep, k)
+    topt.step()
+    eopt.step()
+
+
 def _bits(a):
     return a.view(np.int64 if a.dtype == np.float64 else np.int32).astype(np.int64)
 
@@ -105,10 +113,7 @@ def test_sgd_trajectory_bitwise(name, kw, dt):
     tp, topt = _make(torch, name, kw, arrays)
     ep, eopt = _make(engine, name, kw, arrays)
     for k in range(20):
-        _set_grads(torch, tp, k)
-        _set_grads(engine, ep, k)
-        topt.step()
-        eopt.step()
+        _step_both(tp, topt, ep, eopt, k)
         for t, e in zip(tp, ep):
             assert _ulps(t.detach().numpy(), e.detach().numpy()) == 0, f"step {k}"
             if kw.get("momentum"):
@@ -128,10 +133,7 @@ def test_step_bitwise_from_torchs_state(name, kw, dt):
     for k in range(20):
         ep, eopt = _make(engine, name, kw, [p.detach().numpy() for p in tp])
         eopt.load_state_dict(_to_engine(topt.state_dict()))
-        _set_grads(torch, tp, k)
-        _set_grads(engine, ep, k)
-        topt.step()
-        eopt.step()
+        _step_both(tp, topt, ep, eopt, k)
         for t, e in zip(tp, ep):
             v = _sqrt_input(name, kw, topt.state[t])
             off = torch.sqrt(v).numpy() != np.sqrt(v.numpy())
@@ -158,10 +160,7 @@ def test_trajectory_close(name, kw, dt):
     tp, topt = _make(torch, name, kw, arrays)
     ep, eopt = _make(engine, name, kw, arrays)
     for k in range(20):
-        _set_grads(torch, tp, k)
-        _set_grads(engine, ep, k)
-        topt.step()
-        eopt.step()
+        _step_both(tp, topt, ep, eopt, k)
     rtol = 1e-12 if dt == np.float64 else 2e-5
     for t, e in zip(tp, ep):
         np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=rtol, atol=rtol)
@@ -209,10 +208,7 @@ def test_state_dict_structure_and_round_trip(name, kw):
     tp, topt = _make(torch, name, kw, arrays)
     ep, eopt = _make(engine, name, kw, arrays)
     for k in range(3):
-        _set_grads(torch, tp, k)
-        _set_grads(engine, ep, k)
-        topt.step()
-        eopt.step()
+        _step_both(tp, topt, ep, eopt, k)
     tsd, esd = topt.state_dict(), eopt.state_dict()
     assert [{k: v for k, v in g.items()} for g in esd["param_groups"]] == \
         [{k: v for k, v in g.items() if k != "foreach"} | {"foreach": None} for g in tsd["param_groups"]]
@@ -436,3 +432,31 @@ def test_scheduler_order_warning():
 
     t = run(torch)
     assert t and run(engine) == t
+
+
+# ----- constructor checks -----
+
+
+BAD_HYPERPARAMETERS = [
+    ("SGD", {"lr": -1.0}), ("SGD", {"momentum": -0.5}), ("SGD", {"weight_decay": -1.0}),
+    ("SGD", {"lr": float("nan")}),
+    ("Adam", {"lr": -1.0}), ("Adam", {"eps": -1.0}), ("Adam", {"betas": (1.0, 0.9)}),
+    ("Adam", {"betas": (0.9, -0.1)}), ("Adam", {"weight_decay": -1.0}), ("Adam", {"lr": float("nan")}),
+    ("Adam", {"eps": -1.0, "weight_decay": -1.0}), ("AdamW", {"betas": (0.9, 0.999), "weight_decay": -2.0}),
+    ("Adagrad", {"lr_decay": -1.0}), ("Adagrad", {"initial_accumulator_value": -1.0}),
+    ("Adagrad", {"eps": -1.0, "weight_decay": -1.0}),
+    ("RMSprop", {"alpha": -1.0}), ("RMSprop", {"momentum": -1.0, "alpha": -1.0}), ("RMSprop", {"eps": -1.0}),
+]
+
+
+@pytest.mark.parametrize("name,kw", BAD_HYPERPARAMETERS, ids=lambda x: str(x))
+def test_bad_hyperparameters_refused_as_torch(name, kw):
+    """The first check that fails names the same argument, in the same words, as torch's (NaN lr included)."""
+    def outcome(lib):
+        try:
+            _make(lib, name, kw, _init(np.float64))
+        except ValueError as e:
+            return str(e)
+        return "accepted"
+
+    assert outcome(engine) == outcome(torch)

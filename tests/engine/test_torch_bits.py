@@ -125,7 +125,7 @@ SUMS += [((1000, 100), 1), ((200, 300), -1), ((1000, 100), 0), ((1000, 37), 0), 
 SUMS += [((5, 7), 1), ((5, 16), 1), ((3, 1000), 1), ((5, 7), 0), ((40, 7), 0), ((300, 7), 0), ((32, 128), 0),
          ((32, 10), 0), ((32, 10), 1), ((50, 100), 0), ((7, 40), 0), ((1000, 10), 0), ((4, 5, 6), 1),
          ((4, 5, 6), (0, 1)), ((4, 5, 6), (1, 2)), ((2, 3, 4, 5), (1, 2)), ((3, 1, 200), 2), ((64, 64, 7), None),
-         ((2, 3), (0, 1))]
+         ((2, 3), (0, 1)), ((300, 32), 0), ((16, 64), 0), ((17, 96), 0), ((4096, 32), 0), ((3, 2), 0)]
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])
@@ -148,6 +148,20 @@ def test_large_full_sums_bits(n, dt):
         pytest.skip(f"torch runs {torch.get_num_threads()} threads, the engine models {_torch_sum.torch_threads()}")
     a = np.random.default_rng(n).standard_normal(n).astype(dt)
     assert bits_equal(engine.from_numpy(a).sum().numpy(), torch.from_numpy(a).sum().numpy())
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_small_sums_take_the_general_order(dt):
+    """_small_sum (full sums below 64 vectors, in a few NumPy calls) adds as the general cascade does, at every
+    size it takes, and agrees with torch."""
+    w = _torch_sum.VECTOR_BYTES // np.dtype(dt).itemsize
+    rng = np.random.default_rng(7)
+    for n in range(1, 64 * w):
+        a = (rng.standard_normal(n) * rng.choice([1, 1e4, 1e-3], n)).astype(dt)
+        general = _torch_sum._inner_sum(a.reshape(1, n))[0] + a.dtype.type(0)
+        assert bits_equal(_torch_sum._small_sum(a, w) + a.dtype.type(0), general), n
+        if n % 37 == 1:
+            assert bits_equal(engine.from_numpy(a).sum().numpy(), torch.from_numpy(a).sum().numpy()), n
 
 
 def test_sum_of_negative_zeros_and_specials():

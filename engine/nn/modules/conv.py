@@ -1,13 +1,12 @@
 """Conv1d/2d/3d and ConvTranspose1d/2d/3d over the functional convolutions."""
 from __future__ import annotations
 
-import math
-
 from engine.nn import functional as F
-from engine.nn import init
+from engine.nn.modules.linear import reset_kaiming, weight_and_bias
 from engine.nn.modules.module import Module
-from engine.nn.modules.utils import _pair, _reverse_repeat_tuple, _single, _triple, empty, functional
-from engine.nn.parameter import Parameter
+from engine.nn.modules.utils import _pair, _reverse_repeat_tuple, _single, _triple, functional
+
+_NTUPLE = {1: _single, 2: _pair, 3: _triple}
 
 
 class _ConvNd(Module):
@@ -53,19 +52,11 @@ class _ConvNd(Module):
             self._reversed_padding_repeated_twice = _reverse_repeat_tuple(self.padding, 2)
         shape = ((in_channels, out_channels // groups, *kernel_size) if transposed
                  else (out_channels, in_channels // groups, *kernel_size))
-        self.weight = Parameter(empty(shape, device, dtype))
-        if bias:
-            self.bias = Parameter(empty(out_channels, device, dtype))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, shape, bias, out_channels, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_kaiming(self)
 
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
@@ -93,37 +84,33 @@ class _ConvNd(Module):
         return self._conv_forward(input, self.weight, self.bias)
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """Conv1d/2d/3d: _n spatial dims, the functional op _fn."""
+
+    _n = 0
+    _fn = ""
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
-                         padding if isinstance(padding, str) else _single(padding), _single(dilation), False,
-                         _single(0), groups, bias, padding_mode, device, dtype)
+        t = _NTUPLE[self._n]
+        super().__init__(in_channels, out_channels, t(kernel_size), t(stride),
+                         padding if isinstance(padding, str) else t(padding), t(dilation), False, t(0), groups, bias,
+                         padding_mode, device, dtype)
 
     def _conv_forward(self, input, weight, bias):
-        return self._conv(F.conv1d, input, weight, bias, _single(0))
+        return self._conv(functional(self._fn), input, weight, bias, _NTUPLE[self._n](0))
 
 
-class Conv2d(_ConvNd):
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
-                         padding if isinstance(padding, str) else _pair(padding), _pair(dilation), False, _pair(0),
-                         groups, bias, padding_mode, device, dtype)
-
-    def _conv_forward(self, input, weight, bias):
-        return self._conv(F.conv2d, input, weight, bias, _pair(0))
+class Conv1d(_Conv):
+    _n, _fn = 1, "conv1d"
 
 
-class Conv3d(_ConvNd):
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride),
-                         padding if isinstance(padding, str) else _triple(padding), _triple(dilation), False,
-                         _triple(0), groups, bias, padding_mode, device, dtype)
+class Conv2d(_Conv):
+    _n, _fn = 2, "conv2d"
 
-    def _conv_forward(self, input, weight, bias):
-        return self._conv(functional("conv3d"), input, weight, bias, _triple(0))
+
+class Conv3d(_Conv):
+    _n, _fn = 3, "conv3d"
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -134,7 +121,7 @@ class _ConvTransposeNd(_ConvNd):
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
-        t = {1: _single, 2: _pair, 3: _triple}[self._n]
+        t = _NTUPLE[self._n]
         super().__init__(in_channels, out_channels, t(kernel_size), t(stride), t(padding), t(dilation), True,
                          t(output_padding), groups, bias, padding_mode, device, dtype)
 

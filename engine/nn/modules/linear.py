@@ -10,6 +10,24 @@ from engine.nn.modules.utils import empty, functional
 from engine.nn.parameter import Parameter
 
 
+def weight_and_bias(module, weight_shape, bias, bias_shape, device, dtype):
+    """Registers `weight` of weight_shape and `bias` of bias_shape (None where not bias), in torch's order."""
+    module.weight = Parameter(empty(weight_shape, device, dtype))
+    if bias:
+        module.bias = Parameter(empty(bias_shape, device, dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
+def reset_kaiming(module):
+    """torch's Linear and ConvNd reset: kaiming_uniform_ (a=sqrt(5)) weight, bias uniform in +-1/sqrt(fan_in)."""
+    init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(module.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(module.bias, -bound, bound)
+
+
 class Identity(Module):
     """Returns its input; takes (and ignores) any arguments."""
 
@@ -30,19 +48,11 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(empty((out_features, in_features), device, dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, device, dtype))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (out_features, in_features), bias, out_features, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_kaiming(self)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
@@ -59,11 +69,7 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = Parameter(empty((out_features, in1_features, in2_features), device, dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, device, dtype))
-        else:
-            self.register_parameter("bias", None)
+        weight_and_bias(self, (out_features, in1_features, in2_features), bias, out_features, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):

@@ -10,7 +10,7 @@ from engine._hooks import RemovableHandle
 from engine.autograd import no_grad
 from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchTypeError
 from engine.nn.parameter import Parameter
-from engine.optim._update import assign_, set_data
+from engine.optim._update import assign_, set_data, zero_grad_
 from engine.tensor import Tensor
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
@@ -49,6 +49,15 @@ def _forward_unimplemented(self, *input):
     raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
+def _add_hook(hooks, hook, prepend):
+    """hook added to the ordered dict `hooks` (first where prepend); its RemovableHandle."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
 class Module:
     """Base class of every layer and model, as torch.nn.Module."""
 
@@ -80,17 +89,22 @@ class Module:
 
     # ----- registration -----
 
-    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        if "_buffers" not in self.__dict__:
-            raise AttributeError("cannot assign buffer before Module.__init__() call")
+    def _check_new_member(self, kind: str, members: str, name) -> None:
+        """register_buffer's and register_parameter's checks of `name` (kind "buffer" or "parameter", kept in
+        self.<members>), with torch's errors, in torch's order."""
+        if members not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
         if not isinstance(name, str):
-            raise TorchTypeError(f"buffer name should be a string. Got {_typename(name)}")
+            raise TorchTypeError(f"{kind} name should be a string. Got {_typename(name)}")
         if "." in name:
-            raise KeyError('buffer name can\'t contain "."')
+            raise KeyError(f'{kind} name can\'t contain "."')
         if name == "":
-            raise KeyError('buffer name can\'t be empty string ""')
-        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self.__dict__[members]:
             raise KeyError(f"attribute '{name}' already exists")
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        self._check_new_member("buffer", "_buffers", name)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TorchTypeError(
                 f"cannot assign '{_typename(tensor)}' object to buffer '{name}' (torch Tensor or None required)")
@@ -101,16 +115,7 @@ class Module:
             self._non_persistent_buffers_set.add(name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        if "_parameters" not in self.__dict__:
-            raise AttributeError("cannot assign parameter before Module.__init__() call")
-        if not isinstance(name, str):
-            raise TorchTypeError(f"parameter name should be a string. Got {_typename(name)}")
-        if "." in name:
-            raise KeyError('parameter name can\'t contain "."')
-        if name == "":
-            raise KeyError('parameter name can\'t be empty string ""')
-        if hasattr(self, name) and name not in self._parameters:
-            raise KeyError(f"attribute '{name}' already exists")
+        self._check_new_member("parameter", "_parameters", name)
         if param is None:
             self._parameters[name] = None
         elif not isinstance(param, Parameter):
@@ -153,24 +158,21 @@ class Module:
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
-        module_path, _, param_name = target.rpartition(".")
-        mod = self.get_submodule(module_path)
-        if not hasattr(mod, param_name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + param_name + "`")
-        param = getattr(mod, param_name)
-        if not isinstance(param, Parameter):
-            raise AttributeError("`" + param_name + "` is not an nn.Parameter")
-        return param
+        return self._get_member(target, lambda mod, name, value: isinstance(value, Parameter), "an nn.Parameter")
 
     def get_buffer(self, target: str) -> Tensor:
-        module_path, _, buffer_name = target.rpartition(".")
+        return self._get_member(target, lambda mod, name, value: name in mod._buffers, "a buffer")
+
+    def _get_member(self, target: str, is_kind, kind: str):
+        """The attribute `target` ("sub.module.name") where is_kind(module, name, value), torch's errors else."""
+        module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
-        if not hasattr(mod, buffer_name):
-            raise AttributeError(mod._get_name() + " has no attribute `" + buffer_name + "`")
-        buffer = getattr(mod, buffer_name)
-        if buffer_name not in mod._buffers:
-            raise AttributeError("`" + buffer_name + "` is not a buffer")
-        return buffer
+        if not hasattr(mod, name):
+            raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
+        value = getattr(mod, name)
+        if not is_kind(mod, name, value):
+            raise AttributeError("`" + name + "` is not " + kind)
+        return value
 
     # ----- attributes -----
 
@@ -308,21 +310,13 @@ class Module:
         """hook(module, args) -> None or new args, called before forward."""
         if with_kwargs:
             raise NotImplementedError("the engine's forward pre-hooks take (module, args) only")
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_pre_hooks, hook, prepend)
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False) -> RemovableHandle:
         """hook(module, args, output) -> None or a new output, called after forward."""
         if with_kwargs or always_call:
             raise NotImplementedError("the engine's forward hooks take (module, args, output) only")
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(self._forward_hooks, hook, prepend)
 
     # ----- traversal -----
 
@@ -397,16 +391,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if p.grad.grad_fn is not None:
-                        p.grad.detach_()
-                    else:
-                        p.grad.requires_grad_(False)
-                    p.grad.zero_()
+        zero_grad_(self.parameters(), set_to_none)
 
     def apply(self, fn):
         for module in self.children():

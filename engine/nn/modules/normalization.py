@@ -6,11 +6,28 @@ import numbers
 from engine import dtypes as D
 from engine.nn import functional as F
 from engine.nn import init
+from engine.nn.modules.linear import weight_and_bias
 from engine.nn.modules.module import Module
 from engine.nn.modules.utils import empty, functional
-from engine.nn.parameter import Parameter
 from engine.optim._update import assign_
 from engine.tensor import tensor
+
+
+def _affine_parameters(module, affine, shape, bias, device, dtype):
+    """The norm layers' weight and bias of `shape` (torch's order), or None for each where they have none."""
+    if affine:
+        weight_and_bias(module, shape, bias, shape, device, dtype)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module, affine):
+    """weight to ones and bias to zeros, where the layer has them."""
+    if affine:
+        init.ones_(module.weight)
+        if module.bias is not None:
+            init.zeros_(module.bias)
 
 
 class _NormBase(Module):
@@ -24,15 +41,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if self.affine:
-            self.weight = Parameter(empty(num_features, device, dtype))
-            if bias:
-                self.bias = Parameter(empty(num_features, device, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.affine, num_features, bias, device, dtype)
         if self.track_running_stats:
             self.register_buffer("running_mean", empty(num_features, device, dtype))
             self.register_buffer("running_var", empty(num_features, device, dtype))
@@ -51,10 +60,7 @@ class _NormBase(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.affine)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
@@ -118,22 +124,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if self.elementwise_affine:
-            self.weight = Parameter(empty(self.normalized_shape, device, dtype))
-            if bias:
-                self.bias = Parameter(empty(self.normalized_shape, device, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.elementwise_affine, self.normalized_shape, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.elementwise_affine)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -149,22 +144,11 @@ class GroupNorm(Module):
         if num_channels % num_groups != 0:
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        if self.affine:
-            self.weight = Parameter(empty(num_channels, device, dtype))
-            if bias:
-                self.bias = Parameter(empty(num_channels, device, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.affine, num_channels, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self, self.affine)
 
     def forward(self, input):
         return functional("group_norm")(input, self.num_groups, self.weight, self.bias, self.eps)
