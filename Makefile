@@ -22,7 +22,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 help:
 	@echo "make run    serve the API on http://$(HOST):$(PORT) (NumPy engine; docs at /docs)"
 	@echo "make test   run every test (pytest -n $(PYTEST_WORKERS)); ARGS='...' passes pytest arguments"
-	@echo "make test-full  make test with the sampled suites run whole (GRADSERVE_TEST_FULL=1: forward AD on every sample)"
+	@echo "make test-full  make test with the sampled suites run whole (forward AD and OpInfo on every sample)"
 	@echo "make bench  run the benchmarks (python -m bench)"
 	@echo "make lint   ruff check"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
@@ -60,9 +60,10 @@ test: $(DEV_STAMP)
 	       echo "make test: pytest collected no tests at all; the suite is missing"; exit 1); \
 	fi; exit $$rc
 
-# The suites that sample a fixed subset within make test's time (tests/engine/test_forward_ad_ops.py) run whole.
+# The suites that sample a fixed subset within make test's time run whole: tests/engine/test_forward_ad_ops.py
+# (GRADSERVE_TEST_FULL=1) and tests/engine/test_opinfo.py (every OpInfo sample of every covered op).
 test-full: $(DEV_STAMP)
-	GRADSERVE_TEST_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
+	GRADSERVE_TEST_FULL=1 GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(ARGS)

@@ -34,7 +34,7 @@ from engine import _out  # noqa: E402
 
 _out.install(globals())  # out= on the common functions (the catalog's own entries stay as they are)
 
-from engine import cuda, linalg, nn, optim  # noqa: E402, F401
+from engine import cuda, linalg, nn, optim, special  # noqa: E402, F401
 from engine._device import device, get_default_device, set_default_device  # noqa: E402, F401
 from engine.compare import allclose, equal, isclose  # noqa: E402, F401
 from engine.ops.factory import manual_seed  # noqa: E402, F401

@@ -73,6 +73,8 @@ def install(functions: dict):
     bind(functions)
     Tensor.T = property(S.numpy_T)
     Tensor.mT = property(S.mT)
+    if "mH" in functions:  # engine.ops.shape_more's, a property as in torch
+        Tensor.mH = property(functions["mH"])
     Tensor.view = lambda self, *size: S.view(self, *size)
     Tensor.reshape = lambda self, *shape: S.reshape(self, shape if len(shape) != 1 else shape[0])
     Tensor.expand = lambda self, *size: S.expand(self, *size)

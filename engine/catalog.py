@@ -5,7 +5,9 @@ from __future__ import annotations
 from engine.ops.registry import Entry, entry  # noqa: F401 - re-exported
 
 FAMILIES = ("pointwise", "reduction", "shape", "indexing", "join", "linalg", "nn_functional", "loss", "conv",
-            "factory", "steps")
+            "factory", "steps", "shape_more", "pointwise_more", "special", "scatter", "reduction_more", "sorting",
+            "linalg_more", "linalg_decomp", "linalg_spectral", "linalg_lu", "random_ops", "distance", "loss_more",
+            "nn_more", "pooling")
 
 
 def _gather():
@@ -18,6 +20,17 @@ def _gather():
 
 
 ENTRIES: list[Entry] = _gather()
+
+
+def _forward_formulas():
+    import importlib  # noqa: PLC0415
+
+    from engine.ops.forward_more import install  # noqa: PLC0415
+
+    install([importlib.import_module(f"engine.ops.{fam}") for fam in FAMILIES])
+
+
+_forward_formulas()  # jvp= of the OpInfo-coverage families' entries (engine/ops/forward_more.py)
 
 
 def _inplace():

@@ -401,22 +401,22 @@ class Tensor:
                     "bool": "torch.BoolTensor"}.get(self.dtype.name, "torch.Tensor")
         return self.to(dtype)
 
-    def float(self):
+    def float(self, memory_format=None):
         return self.to(D.float32)
 
-    def double(self):
+    def double(self, memory_format=None):
         return self.to(D.float64)
 
-    def half(self):
+    def half(self, memory_format=None):
         return self.to(D.float16)
 
-    def long(self):
+    def long(self, memory_format=None):
         return self.to(D.int64)
 
-    def int(self):
+    def int(self, memory_format=None):
         return self.to(D.int32)
 
-    def bool(self):
+    def bool(self, memory_format=None):
         return self.to(D.bool_)
 
     def cpu(self):

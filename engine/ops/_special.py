@@ -1,6 +1,8 @@
 """Special functions on arrays that NumPy lacks, vectorised in float64 (no SciPy dependency)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
@@ -61,3 +63,292 @@ def erfc_array(x):
 
 
 # erf for the gelu formulas (vectorised; ErfBackward0 as torch's erf)
+
+
+# ----- gamma family: lgamma (Lanczos), digamma, Hurwitz zeta, polygamma -----
+
+_LANCZOS_G = 7.0
+_LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+            -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6,
+            1.5056327351493116e-7)
+_LOG_SQRT_2PI = 0.91893853320467274178
+
+
+def _lgamma_pos(x):
+    """log Gamma(x) for x >= 0.5 (Lanczos, g = 7, n = 9)."""
+    z = x - 1.0
+    s = np.full(z.shape, _LANCZOS[0])
+    for i in range(1, 9):
+        s = s + _LANCZOS[i] / (z + i)
+    t = z + _LANCZOS_G + 0.5
+    return _LOG_SQRT_2PI + (z + 0.5) * np.log(t) - t + np.log(s)
+
+
+def lgamma_array(x):
+    """log |Gamma(x)|: +inf at the poles (0, -1, -2, ...), reflection below 0.5."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        small = x < 0.5
+        xr = np.where(small, 1.0 - x, x)
+        out = _lgamma_pos(np.where(np.isfinite(xr), xr, 1.0))
+        # Gamma(x) Gamma(1 - x) = pi / sin(pi x)
+        sinpx = np.abs(np.sin(np.pi * (x - np.round(x))))  # the reduction is exact: tiny x keeps its digits
+        refl = np.log(np.pi) - np.log(sinpx) - out
+        out = np.where(small, refl, out)
+        out = np.where((x <= 0) & (x == np.floor(x)), np.inf, out)
+        out = np.where(np.isinf(x), np.inf, out)
+        # exact zeros at 1 and 2 (torch's lgamma gives 0 there)
+        out = np.where((x == 1.0) | (x == 2.0), 0.0, out)
+    return np.where(np.isnan(x), x, out)
+
+
+def _digamma_pos(x):
+    """psi(x) for x > 0: the recurrence up to x >= 10, then the asymptotic series."""
+    acc = np.zeros(x.shape)
+    y = x.copy()
+    for _ in range(10):
+        lo = y < 10.0
+        acc = acc - np.where(lo, 1.0 / y, 0.0)
+        y = np.where(lo, y + 1.0, y)
+    inv2 = 1.0 / (y * y)
+    series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 * (1 / 132)))))
+    return acc + np.log(y) - 0.5 / y - series
+
+
+def digamma_array(x):
+    """psi(x): -inf at 0 (torch's choice), NaN at the negative integers, reflection below 0."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        neg = x < 0
+        xp = np.where(neg, 1.0 - x, x)
+        out = _digamma_pos(np.where(np.isfinite(xp) & (xp > 0), xp, 1.0))
+        # psi(1 - x) - psi(x) = pi cot(pi x)
+        r = x - np.round(x)  # tan has period pi: the exact reduction keeps a tiny x's digits
+        refl = out - np.pi / np.tan(np.pi * r)
+        out = np.where(neg, refl, out)
+        out = np.where(x == 0, -np.inf, out)
+        out = np.where(neg & (x == np.floor(x)), np.nan, out)
+        out = np.where(x == np.inf, np.inf, out)
+        out = np.where(x == -np.inf, np.nan, out)
+    return np.where(np.isnan(x), x, out)
+
+
+_ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
+           1.8152105401943546773e17, -7.1661652561756670113e18)
+
+
+def zeta_array(s, q, check=None):
+    """Hurwitz zeta(s, q) (cephes' zeta, as torch's): terms summed until q + i > 9 (at least 9 of them), then
+    Euler-Maclaurin with 12 Bernoulli terms. check: called once per extra term (a request's deadline)."""
+    s = np.asarray(s, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    s, q = np.broadcast_arrays(s, q)
+    with np.errstate(all="ignore"):
+        total = np.power(q, -s)
+        a = q.copy()
+        b = np.zeros(s.shape)
+        finite = q[np.isfinite(q)]
+        steps = max(9, int(math.ceil(9.0 - finite.min())) + 1 if finite.size else 9)
+        for i in range(steps):
+            go = (i < 9) | (a <= 9.0)
+            if not go.any():
+                break
+            if check is not None and i >= 9:
+                check()
+            a = np.where(go, a + 1.0, a)
+            b = np.where(go, np.power(a, -s), b)
+            total = np.where(go, total + b, total)
+        w = a
+        total = total + b * w / (s - 1.0) - 0.5 * b
+        fac = np.ones(s.shape)
+        k = np.zeros(s.shape)
+        for j in range(12):
+            fac = fac * (s + k)
+            b = b / w
+            total = total + fac * b / _ZETA_A[j]
+            k = k + 1.0
+            fac = fac * (s + k)
+            b = b / w
+            k = k + 1.0
+        out = total
+        out = np.where(s == 1.0, np.inf, out)
+        out = np.where(s < 1.0, np.nan, out)
+        out = np.where((q <= 0) & (q == np.floor(q)), np.inf, out)
+        out = np.where((q <= 0) & (q != np.floor(q)) & (s != np.floor(s)), np.nan, out)
+    return out
+
+
+def trigamma_array(x, dtype=np.float64):
+    """psi'(x), torch's calc_trigamma: reflection below 1/2, six recurrence steps, the asymptotic series; in
+    `dtype`'s arithmetic (torch's float32 kernel loses digits near the poles, and so must we to agree)."""
+    x = np.asarray(x, dtype=dtype)
+    with np.errstate(all="ignore"):
+        low = x < 0.5
+        sin_pi_x = np.sin(np.pi * x)
+        result = np.where(low, -(np.pi * np.pi) / (sin_pi_x * sin_pi_x), 0.0)
+        y = np.where(low, 1.0 - x, x)
+        for _ in range(6):
+            result = result + 1.0 / (y * y)
+            y = y + 1.0
+        ixx = 1.0 / (y * y)
+        result = result + (1 + 1 / (2 * y) + ixx * (1.0 / 6 - ixx * (1.0 / 30 - ixx * (1.0 / 42)))) / y
+        return np.where(low, -result, result)
+
+
+def polygamma_array(n, x, check=None, dtype=np.float64):
+    """psi^(n)(x), as torch: digamma for n = 0, trigamma for 1 (in `dtype`'s arithmetic, as torch's kernel),
+    (-1)^(n+1) n! zeta(n + 1, x) beyond."""
+    if n == 0:
+        return digamma_array(x)
+    if n == 1:
+        return trigamma_array(x, dtype)
+    x = np.asarray(x, dtype=np.float64)
+    sign = 1.0 if n % 2 else -1.0
+    return sign * math.exp(math.lgamma(n + 1.0)) * zeta_array(n + 1.0, x, check)
+
+
+# ----- erfinv, the normal distribution: ndtr, log_ndtr, ndtri, erfcx -----
+
+
+def erfinv_array(x):
+    """erf^-1(x): Giles' single-precision approximation, then two Newton steps on erf (double precision)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        w = -np.log((1.0 - x) * (1.0 + x))
+        lo = w < 5.0
+        wl = w - 2.5
+        pl = 2.81022636e-08
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                  -0.00417768164, 0.246640727, 1.50140941):
+            pl = c + pl * wl
+        wh = np.sqrt(np.where(lo, 5.0, w)) - 3.0
+        ph = -0.000200214257
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                  0.00943887047, 1.00167406, 2.83297682):
+            ph = c + ph * wh
+        y = np.where(lo, pl, ph) * x
+        # Newton on erf near 0, on erfc of |y| towards +-1 (where erf saturates and loses the digits)
+        tail = np.abs(x) > 0.5
+        logt = np.log(1.0 - np.abs(x))
+        for _ in range(4):
+            d = 2.0 / math.sqrt(math.pi) * np.exp(-y * y)
+            ay = np.abs(y)
+            ec = erfc_array(ay)
+            # the tail in log space: log erfc(|y|) = log(1 - |x|), its slope -d / erfc
+            step_tail = np.sign(x) * (np.log(ec) - logt) * ec / d
+            y = np.where(tail, y + step_tail, y - (erf_array(y) - x) / d)
+        y = np.where(np.abs(x) == 1.0, np.copysign(np.inf, x), y)
+        y = np.where(np.abs(x) > 1.0, np.nan, y)
+    return np.where(np.isnan(x), x, y)
+
+
+def erfcx_array(x):
+    """exp(x^2) erfc(x), without overflow for large x (Cody's erfc pieces carry no exp(-x^2) beyond 0.47)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        y = np.abs(x)
+        ysq = y * y
+        _, _, small, _ = _erf_parts(y)
+        num, den = _ERF_C[8] * y, y
+        for i in range(7):
+            num = (num + _ERF_C[i]) * y
+            den = (den + _ERF_D[i]) * y
+        mid = (num + _ERF_C[7]) / (den + _ERF_D[7])
+        inv = 1.0 / ysq
+        num, den = _ERF_P[5] * inv, inv
+        for i in range(4):
+            num = (num + _ERF_P[i]) * inv
+            den = (den + _ERF_Q[i]) * inv
+        big = (_SQRPI - inv * (num + _ERF_P[4]) / (den + _ERF_Q[4])) / y
+        pos = np.where(y <= 0.46875, np.exp(ysq) * (1.0 - small), np.where(y <= 4.0, mid, big))
+        pos = np.where(y == np.inf, 0.0, pos)
+        out = np.where(x >= 0, pos, 2.0 * np.exp(ysq) - pos)
+    return np.where(np.isnan(x), x, out)
+
+
+_SQRT1_2 = 0.70710678118654752440
+
+
+def ndtr_array(x):
+    x = np.asarray(x, dtype=np.float64)
+    return 0.5 * erfc_array(-x * _SQRT1_2)
+
+
+def log_ndtr_array(x):
+    """log of the normal CDF, accurate in the left tail (torch's formula: erfcx below -1)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        t = x * _SQRT1_2
+        left = np.log(erfcx_array(-t) / 2.0) - t * t
+        right = np.log1p(-erfc_array(t) / 2.0)
+        return np.where(x < -1.0, left, right)
+
+
+def ndtri_array(p):
+    """The normal quantile: Abramowitz-Stegun 26.2.23 to start, then Newton steps on log ndtr (relative
+    accuracy in the far left tail), by symmetry above 1/2."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        upper = p > 0.5
+        q = np.where(upper, 1.0 - p, p)
+        qs = np.where((q > 0) & (q <= 0.5), q, 0.25)
+        t = np.sqrt(-2.0 * np.log(qs))
+        x = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t
+                                                                   + 0.001308 * t ** 3))
+        logq = np.log(qs)
+        for _ in range(4):
+            ln = log_ndtr_array(x)
+            # d/dx log ndtr(x) = phi(x) / ndtr(x) = exp(-x^2/2 - log ndtr(x)) / sqrt(2 pi)
+            d = np.exp(-0.5 * x * x - ln) / math.sqrt(2 * math.pi)
+            x = x - (ln - logq) / d
+        x = np.where(upper, -x, x)
+        x = np.where(p == 0.5, 0.0, x)
+        x = np.where(p == 0.0, -np.inf, np.where(p == 1.0, np.inf, x))
+        x = np.where((p < 0) | (p > 1), np.nan, x)
+    return np.where(np.isnan(p), p, x)
+
+
+# ----- modified Bessel functions I0, I1 (and their exp-scaled forms) -----
+
+
+def _bessel_series(y, order):
+    """I_order(y) e^-y for 0 <= y <= 30 by the power series (all terms positive: no cancellation)."""
+    half = y / 2.0
+    q = half * half
+    term = np.ones(y.shape) if order == 0 else half.copy()
+    total = term.copy()
+    for k in range(1, 90):
+        term = term * q / (k * (k + order))
+        total = total + term
+    return total * np.exp(-y)
+
+
+def _bessel_asymptotic(y, order):
+    """I_order(y) e^-y for y > 30: the Hankel expansion (terms still falling at 20 for y > 30)."""
+    mu = 4.0 * order * order
+    term = np.ones(y.shape)
+    total = term.copy()
+    for k in range(1, 20):
+        term = -term * (mu - (2 * k - 1) ** 2) / (k * 8.0 * y)
+        total = total + term
+    return total / np.sqrt(2 * np.pi * y)
+
+
+def bessel_ie_array(x, order):
+    """exp(-|x|) I_order(x) for order 0 or 1 (I1 is odd)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        y = np.abs(x)
+        big = y > 30.0
+        out = np.where(big, _bessel_asymptotic(np.where(big, y, 31.0), order),
+                       _bessel_series(np.where(big, 0.0, y), order))
+        if order == 1:
+            out = np.where(x < 0, -out, out)
+    return np.where(np.isnan(x), x, out)
+
+
+def bessel_i_array(x, order):
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return bessel_ie_array(x, order) * np.exp(np.abs(x))

@@ -69,7 +69,7 @@ def infer_size(shape, numel):
             prod *= s
     if infer is not None:
         if prod == 0 or numel % prod:
-            if prod == 0:
+            if prod == 0 and numel == 0:
                 raise TorchRuntimeError(
                     f"cannot reshape tensor of 0 elements into shape {list_str(shape)} because the "
                     "unspecified dimension size -1 can be any value and is ambiguous"

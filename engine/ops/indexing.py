@@ -240,8 +240,9 @@ def _index_put_rule(self, indices, values):
 index_put_op = defop(
     "index_put(Tensor self, LongTensor?[] indices, Tensor values, bool accumulate=False) -> Tensor",
     _index_put_fwd, rule=_index_put_rule, jvp="linear",
-    self=lambda grad, indices, accumulate: grad if accumulate else index_put_impl_op(
-        grad, indices, Tensor._make(_zeros((), grad._data.dtype)), accumulate=False),
+    # torch's: grad.index_put(indices, zeros_like(values), false) (IndexPutBackward0 in a double backward)
+    self=lambda grad, indices, values_shape, accumulate: grad if accumulate else index_put_op(
+        grad, indices, Tensor._make(_zeros(values_shape, grad._data.dtype)), False),
     values=lambda grad, indices: index_op(grad, indices))
 
 
@@ -621,6 +622,8 @@ def _scatter_add(a, dim, index, src):
         raise TorchRuntimeError(
             f"Expected index {list_str(idx.shape)} to be no larger than self {list_str(a.shape)} apart from "
             f"dimension {d} and to be no larger size than src {list_str(src.shape)}")
+    if len(_nonempty(src.shape)) != len(si):
+        raise TorchRuntimeError("Index tensor must have the same number of dimensions as src tensor")
     i2 = np.asarray(B.to_numpy(idx), dtype=np.int64).reshape(si)
     bad = _first_bad_along(i2, d, sa[d])
     if bad is not None:

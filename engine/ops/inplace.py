@@ -338,6 +338,8 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) ->
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+    if not std >= 0.0:  # torch's check (C++ streams print the double as %g does)
+        raise TorchRuntimeError(f"normal expects std >= 0.0, but found std {float(std):g}")
     return _random_fill(self, lambda g, shape: g.normal(mean, std, shape))
 
 

@@ -225,6 +225,9 @@ def _tensor_list(tensors, fname):
     if isinstance(tensors, Tensor):
         raise TorchTypeError(
             f"{fname}(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TorchTypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     return list(tensors)
 
 

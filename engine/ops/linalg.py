@@ -146,6 +146,9 @@ mv_op = defop(
 def _dot(a, b):
     if a.ndim != 1 or b.ndim != 1:
         raise TorchRuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.dtype != b.dtype:
+        names = [D.scalar_type_name(D.FROM_NP[x.dtype]) for x in (a, b)]
+        raise TorchRuntimeError(f"dot : expected both vectors to have same dtype, but found {names[0]} and {names[1]}")
     if a.shape[0] != b.shape[0]:
         raise TorchRuntimeError(
             f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have the "

@@ -1400,6 +1400,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise TorchValueError(f"batch_norm eps must be positive during training, but got {eps}")
     elif eps < 0.0:
         raise TorchValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if input.numel() == 0:  # aten's _batch_norm_impl_index: a clone (scaled by weight[0], shifted by bias[0])
+        out = P.clone(input)
+        if weight is not None:
+            out = out * weight[0]
+        if bias is not None:
+            out = out + bias[0]
+        return out
     return _torch_batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps)
 
 

@@ -145,6 +145,12 @@ def _not_implemented(aten_name, out, *inputs):
     return out
 
 
+def _zero_grad(grad):
+    """torch's zeros_like(grad) for the ops whose derivative is zero (rounding, sign): a constant, so the
+    first-order gradient does not require grad, and a NaN gradient gives 0 (grad * 0.0 gave both wrong)."""
+    return Tensor._make(B.xp.zeros_like(grad._data))
+
+
 def _where_zero(cond, g):
     """g with zeros where cond holds (torch's masked_fill(cond, 0)), differentiable in g."""
     return where(cond, 0.0, g)
@@ -292,8 +298,8 @@ div_tensor_mode = defop(
     # integer trunc: |a| // |b| * sign(a) * sign(b) holds four; true division casts integers
     rule=_binary(temp=4, bwd=5, both_cast=True),
     # rounding: zero gradients; an explicit rounding_mode=None is true division (torch's DivBackward2)
-    self=lambda grad, other, rounding_mode: grad * 0.0 if rounding_mode is not None else grad / other,
-    other=lambda grad, self, other, rounding_mode: grad * 0.0 if rounding_mode is not None
+    self=lambda grad, other, rounding_mode: _zero_grad(grad) if rounding_mode is not None else grad / other,
+    other=lambda grad, self, other, rounding_mode: _zero_grad(grad) if rounding_mode is not None
     else -grad * self / (other * other),
 )
 rsub_tensor = defop(
@@ -406,9 +412,9 @@ reciprocal = defop(
 abs_ = defop("abs(Tensor self) -> Tensor", np.abs,
              jvp="element_wise", rule=R.like(bwd=2), self=lambda grad, self: grad * self.sgn())
 sgn_op = defop("sgn(Tensor self) -> Tensor", np.sign,
-               jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: grad * 0.0)
+               jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: _zero_grad(grad))
 sign_op = defop("sign(Tensor self) -> Tensor", lambda a: np.sign(a) if a.dtype.kind != "b" else a.copy(),
-             jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: grad * 0.0)
+             jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: _zero_grad(grad))
 
 
 def _maxmin_jvp(self_t, other_t, self, other, pick_self):
@@ -526,19 +532,19 @@ remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor"
                          self=lambda grad: grad)
 floor = defop("floor(Tensor self) -> Tensor", lambda a: np.floor(a) if a.dtype.kind == "f" else a.copy(),
               jvp="element_wise", rule=R.like(bwd=1),
-              self=lambda grad: grad * 0.0)
+              self=lambda grad: _zero_grad(grad))
 ceil = defop("ceil(Tensor self) -> Tensor", lambda a: np.ceil(a) if a.dtype.kind == "f" else a.copy(),
               jvp="element_wise", rule=R.like(bwd=1),
-             self=lambda grad: grad * 0.0)
+             self=lambda grad: _zero_grad(grad))
 trunc = defop("trunc(Tensor self) -> Tensor", lambda a: np.trunc(a) if a.dtype.kind == "f" else a.copy(),
               jvp="element_wise", rule=R.like(bwd=1),
-              self=lambda grad: grad * 0.0)
+              self=lambda grad: _zero_grad(grad))
 round_ = defop("round(Tensor self) -> Tensor", lambda a: np.round(a) if a.dtype.kind == "f" else a.copy(),
                jvp="element_wise", rule=R.like(bwd=1),
-               self=lambda grad: grad * 0.0)
+               self=lambda grad: _zero_grad(grad))
 round_decimals = defop("round.decimals(Tensor self, *, int decimals) -> Tensor",
                        lambda a, decimals: np.round(a, decimals), jvp="element_wise", rule=R.like(temp_factor=2, bwd=1),
-                       self=lambda grad: grad * 0.0)
+                       self=lambda grad: _zero_grad(grad))
 def _lerp_scalar(a, b, w):
     """lerp_kernel's two forms (the one from `end` past |w| = 0.5), for a Scalar weight."""
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1 - w)
@@ -781,7 +787,7 @@ clone_op = defop("clone(Tensor self) -> Tensor", lambda a: a.copy(),
 # Tensor.zero_ on a non-leaf that requires grad (torch rebases its history onto ZeroBackward0)
 zero_inplace = defop("zero_(Tensor(a!) self) -> Tensor(a!)", lambda a: B.xp.zeros_like(a),
                      jvp="element_wise", rule=R.like(bwd=1),
-                     self=lambda grad: grad * 0.0)
+                     self=lambda grad: _zero_grad(grad))
 
 
 def to_dtype(t, dtype):
@@ -943,8 +949,9 @@ def grad_mode_off():
     return no_grad()
 
 
-def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
-    return round_(input) if decimals == 0 else round_decimals(input, decimals=decimals)
+def round(input: Tensor, *, decimals: int | None = None) -> Tensor:  # noqa: A001
+    # torch's binding takes round.decimals whenever decimals is given, 0 included (RoundBackward1)
+    return round_(input) if decimals is None else round_decimals(input, decimals=decimals)
 
 
 def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:

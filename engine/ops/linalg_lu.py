@@ -1,0 +1,533 @@
+"""LU and norms: lu_factor / lu_factor_ex / torch.lu, linalg.lu, lu_unpack, lu_solve (linalg's and torch's), and
+aten's compositions matrix_norm / linalg.norm / cond / tensorinv / tensorsolve. The factorization is LAPACK's
+getrf (engine/ops/linalg_decomp.py), its 1-based int32 pivots included; backward formulas are FunctionsManual's
+(linalg_lu_backward, lu_factor_ex_backward, linalg_lu_solve_LU, lu_unpack_backward)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from engine import _backend as B
+from engine import budget
+from engine import dtypes as D
+from engine.errors import TorchRuntimeError
+from engine.ops import join as J
+from engine.ops import linalg as L
+from engine.ops import reduction as R
+from engine.ops import shape as S
+from engine.ops._returns import make
+from engine.ops._util import list_str, wrap_dim
+from engine.ops.indexing import masked_fill
+from engine.ops.linalg_decomp import (
+    _back,
+    _float_check,
+    _fortran,
+    _mH,
+    _np,
+    _t,
+    inv_ex_op,
+    lu_factor_array,
+    solve_ex_op,
+    solve_triangular_op,
+)
+from engine.ops.registry import defop, entry
+from engine.ops.rules import Cost, numel
+from engine.tensor import Tensor
+
+
+def _perm_from_pivots(piv, m):
+    """The row order LAPACK's interchanges give (A[perm] = L U), from 1-based pivots."""
+    if piv.shape[-1] == 0 or piv.size == 0:
+        return np.broadcast_to(np.arange(m), piv.shape[:-1] + (m,)).copy()
+    flat = piv.reshape(-1, piv.shape[-1])
+    perm = np.tile(np.arange(m), (flat.shape[0], 1))
+    rows = np.arange(flat.shape[0])
+    for i in range(flat.shape[1]):
+        j = flat[:, i] - 1
+        a, b = perm[rows, i].copy(), perm[rows, j].copy()
+        perm[rows, i], perm[rows, j] = b, a
+    return perm.reshape(piv.shape[:-1] + (m,))
+
+
+def _p_matrix(piv, m, dtype):
+    perm = _perm_from_pivots(piv, m)
+    p = np.zeros(perm.shape + (m,), dtype=dtype)
+    np.put_along_axis(p, perm[..., :, None], 1, axis=-1)  # p[perm[i], i] = 1, transposed below
+    return np.swapaxes(p, -1, -2)
+
+
+def _unpack_arrays(lu, piv, unpack_data=True, unpack_pivots=True):
+    m, n = lu.shape[-2:]
+    k = min(m, n)
+    if unpack_data:
+        low = np.tril(lu[..., :, :k], -1)
+        idx = np.arange(k)
+        low[..., idx, idx] = 1
+        up = np.triu(lu[..., :k, :])
+    else:
+        low = np.zeros((0,), dtype=lu.dtype)
+        up = np.zeros((0,), dtype=lu.dtype)
+    p = _p_matrix(piv, m, lu.dtype) if unpack_pivots else np.zeros((0,), dtype=lu.dtype)
+    return p, low, up
+
+
+# ----- lu_unpack -----
+
+
+def _lu_unpack(lu, pivots, unpack_data=True, unpack_pivots=True):
+    piv = _np(pivots._data if isinstance(pivots, Tensor) else pivots)
+    if piv.dtype != np.int32:
+        raise TorchRuntimeError("torch.lu_unpack: LU_pivots is expected to be a contiguous tensor of torch.int32 dtype."
+                                "\nNote: this function is intended to be used with the output produced by "
+                                "torch.linalg.lu_factor")
+    p, low, up = _unpack_arrays(_np(lu), piv, unpack_data, unpack_pivots)
+    # (L, U, P): torch numbers only the differentiable outputs (L is output 0 of the node, U output 1)
+    return _back(low, lu.dtype), _back(up, lu.dtype), _back(p, lu.dtype)
+
+
+def _lu_unpack_backward(grad, LU_data_shape):  # noqa: N803
+    """FunctionsManual's lu_unpack_backward: L's grad below the diagonal, U's on and above it."""
+    gL, gU = grad[0], grad[1]
+    m, n = LU_data_shape[-2], LU_data_shape[-1]
+    k = min(m, n)
+    if gL is None and gU is None:
+        return None
+    if m == n:
+        if gL is not None and gU is not None:
+            return J.tril(gL, -1) + J.triu(gU)
+        return J.triu(gU) if gL is None else J.tril(gL, -1)
+    if m < n:
+        if gL is not None:
+            if gU is not None:
+                return J.cat([J.tril(gL, -1) + J.triu(J.narrow(gU, -1, 0, k)), J.narrow(gU, -1, k, n - k)], -1)
+            zeros = _t(B.xp.zeros(tuple(gL.shape[:-1]) + (n - k,), dtype=gL._data.dtype))
+            return J.cat([J.tril(gL, -1), zeros], -1)
+        return J.cat([J.triu(J.narrow(gU, -1, 0, k)), J.narrow(gU, -1, k, n - k)], -1)
+    if gU is not None:
+        if gL is not None:
+            return J.cat([J.tril(J.narrow(gL, -2, 0, k), -1) + J.triu(gU), J.narrow(gL, -2, k, m - k)], -2)
+        zeros = _t(B.xp.zeros(tuple(gU.shape[:-2]) + (m - k, gU.shape[-1]), dtype=gU._data.dtype))
+        return J.cat([J.triu(gU), zeros], -2)
+    return J.cat([J.tril(J.narrow(gL, -2, 0, k), -1), J.narrow(gL, -2, k, m - k)], -2)
+
+
+def _unpack_rule(LU_data, LU_pivots=None, unpack_data=True, unpack_pivots=True):  # noqa: N803
+    *b, m, n = LU_data.shape
+    k = min(m, n)
+    low, up = (tuple(b) + (m, k), tuple(b) + (k, n)) if unpack_data else ((0,), (0,))
+    p = tuple(b) + (m, m) if unpack_pivots else (0,)
+    return Cost((low, up, p), numel(LU_data.shape) + m * m)
+
+
+lu_unpack_op = defop("lu_unpack(Tensor LU_data, IntTensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) "
+                     "-> (Tensor L, Tensor U, Tensor P)", _lu_unpack, nout=3,
+                     LU_data=_lu_unpack_backward, rule=_unpack_rule)
+
+
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,  # noqa: N803
+              unpack_pivots: bool = True) -> tuple:
+    low, up, p = lu_unpack_op(LU_data, LU_pivots, unpack_data, unpack_pivots)
+    return make("lu_unpack", ("P", "L", "U"), (_t(p._data), low, up))  # P is not differentiable
+
+
+# ----- linalg_lu_backward, shared by linalg.lu and lu_factor_ex -----
+
+
+def _lu_backward(gL, gU, Pm, Lm, Um, pivot):
+    """FunctionsManual's linalg_lu_backward (square, wide and tall cases)."""
+    m, n = Lm.shape[-2], Um.shape[-1]
+    k = min(m, n)
+    if gL is None and gU is None:
+        return None
+    if m == n:
+        gA = J.tril(L.matmul(_mH(Lm), gL), -1) if gL is not None else None
+        if gU is not None:
+            t = J.triu(L.matmul(gU, _mH(Um)))
+            gA = t if gA is None else gA + t
+        gA = solve_triangular_op(_mH(Um), gA, False, False, False)
+        gA = solve_triangular_op(_mH(Lm), gA, True, True, True)
+    elif m < n:
+        U1, U2 = J.narrow(Um, -1, 0, k), J.narrow(Um, -1, k, n - k)
+        gA = L.matmul(_mH(Lm), gL) if gL is not None else None
+        if gU is not None:
+            t = L.matmul(J.triu(gU), _mH(Um))
+            gA = -t if gA is None else gA - t
+        gA = solve_triangular_op(_mH(U1), J.tril(gA, -1), False, False, False)
+        if gU is not None:
+            gA = J.cat([gA + J.triu(J.narrow(gU, -1, 0, k)), J.narrow(gU, -1, k, n - k)], -1)
+        gA = solve_triangular_op(_mH(Lm), gA, True, True, True)
+        if gU is None:
+            gA = J.cat([gA, _t(B.xp.zeros(tuple(U2.shape), dtype=gA._data.dtype))], -1)
+    else:
+        L1, L2 = J.narrow(Lm, -2, 0, k), J.narrow(Lm, -2, k, m - k)
+        gA = L.matmul(gU, _mH(Um)) if gU is not None else None
+        if gL is not None:
+            t = L.matmul(_mH(Lm), J.tril(gL, -1))
+            gA = -t if gA is None else gA - t
+        gA = solve_triangular_op(_mH(L1), J.triu(gA), True, True, True)
+        if gL is not None:
+            gA = J.cat([gA + J.tril(J.narrow(gL, -2, 0, k), -1), J.narrow(gL, -2, k, m - k)], -2)
+        gA = solve_triangular_op(_mH(Um), gA, False, False, False)
+        if gL is None:
+            gA = J.cat([gA, _t(B.xp.zeros(tuple(L2.shape), dtype=gA._data.dtype))], -2)
+    return L.matmul(Pm, gA) if pivot else gA
+
+
+# ----- lu_factor_ex, lu_factor, torch.lu -----
+
+
+def _lu_checks(a, name, pivot):
+    if a.ndim < 2:
+        raise TorchRuntimeError(f"{name}: Expected tensor with 2 or more dimensions. Got size: {list_str(a.shape)} "
+                                "instead")
+    _float_check(a, name)
+    if not pivot:
+        raise TorchRuntimeError(f"{name}: LU without pivoting is not implemented on the CPU")
+
+
+def _lu_factor_ex(a, pivot=True, check_errors=False):
+    _lu_checks(a, "torch.linalg.lu_factor_ex", pivot)
+    lu, piv, info = lu_factor_array(_np(a), budget.check)
+    if check_errors:
+        bad = np.nonzero(info.reshape(-1) > 0)[0]
+        if bad.size:
+            i = int(bad[0])
+            k = int(info.reshape(-1)[i])
+            prefix = f"(Batch element {i}): " if info.ndim else ""
+            raise TorchRuntimeError(f"torch.linalg.lu_factor_ex: {prefix}U[{k},{k}] is zero and using it on lu_solve "
+                                    "would result in a division by zero. If you still want to perform the "
+                                    "factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, "
+                                    "pivot)")
+    return _back(_fortran(lu), a.dtype), B.xp.asarray(piv), B.xp.asarray(info)
+
+
+def _lu_factor_ex_backward(grad, result, result1, pivot):
+    g = grad[0]
+    if g is None:
+        return None
+    lu, piv = result, result1
+    Lm, Um, Pm = lu_unpack_op(lu, piv, True, pivot)
+    m, n = lu.shape[-2], lu.shape[-1]
+    k = min(m, n)
+    return _lu_backward(J.narrow(g, -1, 0, k), J.narrow(g, -2, 0, k), Pm, Lm, Um, pivot)
+
+
+def _lu_factor_rule(A):  # noqa: N803
+    *b, m, n = A.shape
+    return Cost((tuple(A.shape), tuple(b) + (min(m, n),), tuple(b)), 2 * numel(A.shape) * min(m, n), numel(A.shape))
+
+
+lu_factor_ex_op = defop(
+    "linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor "
+    "info)", _lu_factor_ex, nout=3, A=_lu_factor_ex_backward, rule=_lu_factor_rule)
+
+
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False) -> tuple:  # noqa: N803
+    return make("lu_factor_ex", ("LU", "pivots", "info"), lu_factor_ex_op(A, pivot, check_errors))
+
+
+def lu_factor(A: Tensor, *, pivot: bool = True) -> tuple:  # noqa: N803
+    _lu_checks(A._data, "torch.linalg.lu_factor", pivot)
+    lu, piv, info = lu_factor_ex_op(A, pivot, False)
+    bad = np.nonzero(_np(info._data).reshape(-1) > 0)[0]
+    if bad.size:
+        i = int(bad[0])
+        k = int(_np(info._data).reshape(-1)[i])
+        prefix = f"(Batch element {i}): " if info.ndim else ""
+        raise TorchRuntimeError(f"torch.linalg.lu_factor: {prefix}U[{k},{k}] is zero and using it on lu_solve would "
+                                "result in a division by zero. If you still want to perform the factorization, "
+                                "consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
+    return make("lu_factor", ("LU", "pivots"), (lu, piv))
+
+
+LU_DEPRECATED = (
+    "torch.lu is deprecated in favor of torch.linalg.lu_factor / torch.linalg.lu_factor_ex and will be removed in a "
+    "future PyTorch release.\nLU, pivots = torch.lu(A, compute_pivots)\nshould be replaced with\n"
+    "LU, pivots = torch.linalg.lu_factor(A, compute_pivots)\nand\n"
+    "LU, pivots, info = torch.lu(A, compute_pivots, get_infos=True)\nshould be replaced with\n"
+    "LU, pivots, info = torch.linalg.lu_factor_ex(A, compute_pivots)")
+
+
+def lu(A: Tensor, pivot: bool = True, get_infos: bool = False) -> tuple:  # noqa: N803
+    warnings.warn(LU_DEPRECATED, UserWarning, stacklevel=2)
+    lu_, piv, info = lu_factor_ex_op(A, pivot, not get_infos)
+    return (lu_, piv, info) if get_infos else (lu_, piv)
+
+
+# ----- linalg.lu -----
+
+
+def _linalg_lu(a, pivot=True):
+    _lu_checks(a, "linalg.lu", pivot)
+    lu_, piv, _ = lu_factor_array(_np(a), budget.check)
+    p, low, up = _unpack_arrays(lu_, piv)
+    return _back(low, a.dtype), _back(up, a.dtype), _back(p, a.dtype)  # (L, U, P), as lu_unpack's
+
+
+linalg_lu_op = defop("linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor L, Tensor U, Tensor P)", _linalg_lu, nout=3,
+                     A=lambda grad, result, result1, result2, pivot: _lu_backward(
+                         grad[0], grad[1], result2, result, result1, pivot),
+                     rule=lambda A: _unpack_rule(A))
+
+
+def linalg_lu(A: Tensor, *, pivot: bool = True) -> tuple:  # noqa: N803
+    low, up, p = linalg_lu_op(A, pivot)
+    return make("lu", ("P", "L", "U"), (_t(p._data), low, up))  # P is not differentiable
+
+
+# ----- lu_solve -----
+
+
+def _lu_solve(lu_, pivots, b, left=True, adjoint=False):
+    if lu_.ndim < 2:
+        raise TorchRuntimeError(f"linalg.lu_solve: Expected tensor with 2 or more dimensions. Got size: "
+                                f"{list_str(lu_.shape)} instead")
+    n = lu_.shape[-1]
+    if lu_.shape[-2] != n:
+        raise TorchRuntimeError(f"linalg.lu_solve: A must be batches of square matrices, but they are {lu_.shape[-2]} "
+                                f"by {n} matrices")
+    if left and b.shape[-2] != n or not left and b.shape[-1] != n:
+        eq = "AX = B" if left else "XA = B"
+        raise TorchRuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation {eq} ({n}x{n} and "
+                                f"{b.shape[-2]}x{b.shape[-1]})")
+    piv = _np(pivots._data if isinstance(pivots, Tensor) else pivots)
+    if n == 0 or b.size == 0:
+        batch = np.broadcast_shapes(lu_.shape[:-2], b.shape[:-2])
+        return _back(np.zeros(batch + tuple(b.shape[-2:])), b.dtype)
+    pm, low, up = _unpack_arrays(_np(lu_), piv)
+    a = pm @ low @ up
+    xb = _np(b)
+    batch = np.broadcast_shapes(a.shape[:-2], xb.shape[:-2])
+    a = np.broadcast_to(a, batch + a.shape[-2:])
+    xb = np.broadcast_to(xb, batch + xb.shape[-2:])
+    with np.errstate(all="ignore"):
+        if adjoint:
+            a = np.swapaxes(a, -1, -2)
+        if left:
+            out = np.linalg.solve(a, xb) if xb.size else np.zeros(xb.shape)
+        else:
+            out = np.swapaxes(np.linalg.solve(np.swapaxes(a, -1, -2), np.swapaxes(xb, -1, -2)), -1, -2) \
+                if xb.size else np.zeros(xb.shape)
+    return _back(_fortran(out), b.dtype)
+
+
+def _lu_solve_LU(gX, LU_, pivots, X, left, adjoint):  # noqa: N802, N803
+    """FunctionsManual's linalg_lu_solve_LU: the gradient with respect to the packed factors."""
+    Lm, Um, Pm = lu_unpack_op(LU_, pivots, True, left == adjoint)
+    if left != adjoint:
+        rhs = -L.matmul(gX if left else _mH(gX), _mH(X) if left else X)
+        gR = solve_triangular_op(_mH(Um), rhs, False, True, False)
+        gL = J.tril(solve_triangular_op(_mH(Lm), L.matmul(gR, _mH(Um)), True, True, True), -1)
+        return gL + J.triu(gR)
+    gR = -L.matmul(L.matmul(L.matmul(S.transpose(Pm, -2, -1), X if left else _mH(X)), _mH(gX) if left else gX), Pm)
+    gR = solve_triangular_op(_mH(Lm), gR, True, False, True)
+    gU = J.triu(solve_triangular_op(_mH(Um), L.matmul(_mH(Lm), gR), False, False, False))
+    return J.tril(gR, -1) + gU
+
+
+lu_solve_op = defop(
+    "linalg_lu_solve(Tensor LU, IntTensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor",
+    _lu_solve,
+    LU=lambda grad, LU, pivots, result, left, adjoint: _lu_solve_LU(grad, LU, pivots, result, left, adjoint),
+    B=lambda grad, LU, pivots, left, adjoint: lu_solve_op(LU, pivots, grad, left, not adjoint),
+    rule=lambda LU, B: Cost(tuple(np.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))) + tuple(B.shape[-2:]),
+                            2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1), numel(LU.shape), exact=False))
+
+
+def linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,  # noqa: N803
+                    adjoint: bool = False) -> Tensor:
+    return lu_solve_op(LU, pivots, B, left, adjoint)
+
+
+LU_SOLVE_DEPRECATED = (
+    "torch.lu_solve is deprecated in favor of torch.linalg.lu_solveand will be removed in a future PyTorch release.\n"
+    "Note that torch.linalg.lu_solve has its arguments reversed.\nX = torch.lu_solve(B, LU, pivots)\n"
+    "should be replaced with\nX = torch.linalg.lu_solve(LU, pivots, B)")
+
+
+def lu_solve(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:  # noqa: N803
+    warnings.warn(LU_SOLVE_DEPRECATED, UserWarning, stacklevel=2)
+    return lu_solve_op(LU_data, LU_pivots, b, True, False)
+
+
+# ----- matrix_norm, linalg.norm, cond -----
+
+
+def _backshift(d0, d1, ndim):
+    return [i for i in range(ndim) if i not in (d0, d1)] + [d0, d1]
+
+
+def _matrix_norm_checks(A, dim, name="linalg.matrix_norm"):  # noqa: N803
+    if A.ndim < 2:
+        raise TorchRuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if len(dim) != 2:
+        raise TorchRuntimeError(f"{name}: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
+    d0, d1 = wrap_dim(dim[0], A.ndim), wrap_dim(dim[1], A.ndim)
+    if d0 == d1:
+        raise TorchRuntimeError(f"{name}: dims must be different. Got ({d0}, {d1})")
+    return d0, d1
+
+
+def matrix_norm(A: Tensor, ord: float | str = "fro", dim: list[int] = (-2, -1),  # noqa: N803, A002
+                keepdim: bool = False, *, dtype=None) -> Tensor:
+    from engine.ops.linalg_spectral import svdvals  # noqa: PLC0415
+
+    dim = list(dim)
+    if isinstance(ord, str):
+        if ord not in ("fro", "nuc"):
+            raise TorchRuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+        d0, d1 = _matrix_norm_checks(A, dim)
+        if ord == "fro":
+            return R.vector_norm(A, 2, dim, keepdim, dtype=dtype)
+        perm = _backshift(d0, d1, A.ndim)
+        A_ = A.to(dtype) if dtype is not None else A
+        result = R.sum(svdvals(S.permute(A_, perm)), -1, keepdim)
+        if keepdim:
+            result = S.permute(S.unsqueeze(result, -1), list(np.argsort(perm)))
+        return result
+    o = float(ord)
+    if abs(o) not in (1.0, 2.0, float("inf")):
+        raise TorchRuntimeError(f"linalg.matrix_norm: Order {R._scalar_str(ord)} not supported.")
+    d0, d1 = _matrix_norm_checks(A, dim)
+
+    def max_min(t, d):
+        return R.amax(t, d, keepdim) if o > 0 else R.amin(t, d, keepdim)
+
+    if abs(o) == 2.0:
+        perm = _backshift(d0, d1, A.ndim)
+        A_ = A.to(dtype) if dtype is not None else A
+        result = max_min(svdvals(S.permute(A_, perm)), -1)
+        if keepdim:
+            result = S.permute(S.unsqueeze(result, -1), list(np.argsort(perm)))
+        return result
+    if abs(o) == float("inf"):
+        d0, d1 = d1, d0
+    if not keepdim and d0 < d1:
+        d1 -= 1
+    return max_min(R.vector_norm(A, 1.0, [d0], keepdim, dtype=dtype), d1)
+
+
+def linalg_norm(A: Tensor, ord: float | str | None = None, dim: int | list[int] | None = None,  # noqa: N803, A002
+                keepdim: bool = False, *, dtype=None) -> Tensor:
+    dims = [dim] if isinstance(dim, int) else (list(dim) if dim is not None else None)
+    if isinstance(ord, str):
+        if dims is not None:
+            if len(dims) not in (1, 2):
+                raise TorchRuntimeError(f"linalg.norm: If dim is specified, it mut be of length 1 or 2. Got "
+                                        f"{list_str(dims)}")
+        elif A.ndim not in (1, 2):
+            raise TorchRuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got "
+                                    f"{A.ndim}D.")
+        return matrix_norm(A, ord, dims if dims is not None else [0, 1], keepdim, dtype=dtype)
+    if dims is not None:
+        if len(dims) not in (1, 2):
+            raise TorchRuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got "
+                                    f"{list_str(dims)}")
+    elif ord is not None and A.ndim not in (1, 2):
+        raise TorchRuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got "
+                                f"{A.ndim}D.")
+    if ord is not None and ((dims is not None and len(dims) == 2) or (dims is None and A.ndim == 2)):
+        return matrix_norm(A, ord, dims if dims is not None else [0, 1], keepdim, dtype=dtype)
+    return R.vector_norm(A, 2.0 if ord is None else ord, dims, keepdim, dtype=dtype)
+
+
+def cond(A: Tensor, p: float | str | None = None) -> Tensor:  # noqa: N803
+    from engine.ops.linalg_spectral import svdvals  # noqa: PLC0415
+
+    if A.ndim < 2:
+        raise TorchRuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
+    ord_ = 2 if p is None else p
+    if isinstance(ord_, str):
+        if ord_ not in ("fro", "nuc"):
+            raise TorchRuntimeError(f"linalg.cond got an invalid norm type: {ord_}")
+        label = ord_
+    else:
+        if ord_ not in (2, -2, 1, -1, float("inf"), float("-inf")):
+            raise TorchRuntimeError("linalg.cond got an invalid norm type: " + R._scalar_str(ord_))
+        label = None
+    if A.numel() == 0:
+        real = A.dtype if A.dtype.is_floating_point else D.float32
+        return _t(B.xp.zeros(tuple(A.shape[:-2]), dtype=real.np))
+    if not isinstance(ord_, str) and abs(float(ord_)) == 2.0:
+        sv = svdvals(A)
+        s_max, s_min = J.narrow(sv, -1, 0, 1), J.narrow(sv, -1, -1, 1)
+        result = s_min / s_max if ord_ == -2 else s_max / s_min
+        return S.squeeze(result, -1)
+    if label is None:
+        label = f"{float(ord_):.6f}" if isinstance(ord_, float) and not np.isinf(ord_) else str(int(ord_)) \
+            if not np.isinf(ord_) else ("inf" if ord_ > 0 else "-inf")
+    if A.shape[-1] != A.shape[-2]:
+        raise TorchRuntimeError(f"linalg.cond(ord={label}): A must be batches of square matrices, but they are "
+                                f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    inverse, info = inv_ex_op(A, False)
+    bad = _t(B.xp.asarray(_np(info._data) > 0)[..., None, None])
+    inverse = masked_fill(inverse, bad, float("inf"))
+    result = matrix_norm(A, ord_) * matrix_norm(inverse, ord_)
+    return _nan_to_num(result)
+
+
+def _nan_to_num(t):
+    from engine.ops.pointwise_more import nan_to_num  # noqa: PLC0415
+
+    return nan_to_num(t, float("inf"), float("inf"), float("-inf"))
+
+
+# ----- tensorinv, tensorsolve -----
+
+
+def tensorinv(A: Tensor, ind: int = 2) -> Tensor:  # noqa: N803
+    if ind <= 0:
+        raise TorchRuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    end, start = list(A.shape[ind:]), list(A.shape[:ind])
+    prod_end = int(np.prod(end)) if end else 1
+    prod_start = int(np.prod(start)) if start else 1
+    if prod_end != prod_start:
+        raise TorchRuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                                f"prod(self.shape[:ind]), but got {prod_end} != {prod_start}")
+    result, info = inv_ex_op(S.reshape(A, (prod_start, prod_end)), False)
+    if (_np(info._data) > 0).any():
+        raise TorchRuntimeError("linalg.inv: The diagonal element " + str(int(_np(info._data).max())) +
+                                " is zero, the inversion could not be completed because the input matrix is singular.")
+    return S.reshape(result, tuple(end + start))
+
+
+def tensorsolve(A: Tensor, B_: Tensor, dims: list[int] | None = None) -> Tensor:  # noqa: N803
+    from engine.ops.shape_more import movedim  # noqa: PLC0415
+
+    nd = A.ndim
+    a = A
+    if dims is not None:
+        a = movedim(a, list(dims), list(range(nd - len(dims), nd)))
+    result_shape = list(a.shape[B_.ndim:])
+    rp = int(np.prod(result_shape)) if result_shape else 1
+    op = int(np.prod(B_.shape)) if B_.ndim else 1
+    if rp != op:
+        raise TorchRuntimeError("Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                                f"prod(self.shape[:other.ndim]), but got {rp} != {op}")
+    a = S.reshape(a, (rp, rp))
+    result = solve_ex_op(a, S.flatten(B_), True, True)[0]
+    return S.reshape(result, tuple(result_shape))
+
+
+CATALOG = [
+    entry("linalg.lu_factor", lu_factor, "LU, pivots of LAPACK's getrf (an error where U has a zero diagonal).",
+          lu_factor_ex_op, method=False),
+    entry("linalg.lu_factor_ex", lu_factor_ex, "LU, pivots, info of LAPACK's getrf.", lu_factor_ex_op, method=False),
+    entry("lu", lu, "Deprecated torch.lu: LU, pivots (, info).", lu_factor_ex_op),
+    entry("linalg.lu", linalg_lu, "P, L, U with A = P L U.", linalg_lu_op, method=False),
+    entry("lu_unpack", lu_unpack, "P, L, U from LU and pivots.", lu_unpack_op, method=False),
+    entry("linalg.lu_solve", linalg_lu_solve, "Solve with an LU factorization (left / adjoint).", lu_solve_op,
+          method=False),
+    entry("lu_solve", lu_solve, "Deprecated torch.lu_solve(b, LU, pivots).", lu_solve_op),
+    entry("linalg.matrix_norm", matrix_norm, "Matrix norms: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf.", method=False,
+          grad_fns=("LinalgVectorNormBackward0", "AmaxBackward0", "SumBackward1")),
+    entry("linalg.norm", linalg_norm, "Vector or matrix norm by ord and dim.", method=False,
+          grad_fns=("LinalgVectorNormBackward0",)),
+    entry("linalg.cond", cond, "The condition number in a given norm.", method=False,
+          grad_fns=("SqueezeBackward1", "NanToNumBackward0")),
+    entry("linalg.tensorinv", tensorinv, "The inverse of a tensor for tensordot over ind dims.", method=False,
+          grad_fns=("LinalgInvExBackward0",)),
+    entry("linalg.tensorsolve", tensorsolve, "X with tensordot(A, X, X.ndim) = B.", method=False,
+          grad_fns=("LinalgSolveExBackward0",)),
+]

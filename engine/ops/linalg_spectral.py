@@ -1,0 +1,477 @@
+"""Spectral and orthogonal decompositions: qr, svd / svdvals, eigh / eigvalsh, pinv, lstsq, matrix_exp. Forwards
+are NumPy's LAPACK (geqrf, gesdd, syevd), batched, with torch's column-major result strides; backward formulas
+are FunctionsManual.cpp's (linalg_qr_backward, svd_backward, linalg_eig_backward, pinv_backward,
+linalg_lstsq_backward, differential_analytic_matrix_function), written with engine entries (grad-of-grad)."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import _backend as B
+from engine.errors import TorchRuntimeError
+from engine.ops import join as J
+from engine.ops import linalg as L
+from engine.ops._returns import make
+from engine.ops.linalg_decomp import _back, _float_check, _fortran, _mH, _np, _square, _t, _word, solve_triangular_op
+from engine.ops.registry import defop, entry
+from engine.ops.rules import Cost, numel
+from engine.tensor import Tensor
+
+# ----- qr -----
+
+
+def _qr(a, mode="reduced"):
+    if mode not in ("reduced", "r", "complete"):
+        raise TorchRuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
+                                "or 'complete'")
+    if a.ndim < 2:
+        raise TorchRuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    _float_check(a, "linalg.qr")
+    x = _np(a)
+    m, n = x.shape[-2:]
+    if x.size == 0:
+        k = min(m, n)
+        qc = m if mode == "complete" else k
+        q = np.zeros(x.shape[:-2] + (m, qc)) if mode != "r" else np.zeros((0,))
+        if mode != "r" and qc:
+            q[..., np.arange(min(m, qc)), np.arange(min(m, qc))] = 1
+        r = np.zeros(x.shape[:-2] + ((m if mode == "complete" else k), n))
+        return _back(q, a.dtype), _back(r, a.dtype)
+    q, r = np.linalg.qr(x, mode="complete" if mode == "complete" else "reduced")
+    if mode == "r":
+        q = np.zeros((0,))
+    return _back(_fortran(q), a.dtype), _back(_fortran(r), a.dtype)
+
+
+def _qr_backward(grad, result, result1, mode):
+    """FunctionsManual's linalg_qr_backward."""
+    gQ, gR = grad
+    Q, Rm = result, result1
+    if mode == "r":
+        raise TorchRuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please "
+                                "use linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
+    m, n = Q.shape[-2], Rm.shape[-1]
+    if mode == "complete" and m > n:
+        raise TorchRuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+    if gQ is None and gR is None:
+        return None
+    if gQ is not None:
+        gA = L.matmul(gR, _mH(Rm)) - L.matmul(_mH(Q), gQ) if gR is not None else -L.matmul(_mH(Q), gQ)
+    else:
+        gA = L.matmul(gR, _mH(Rm))
+    if m >= n:
+        t = J.triu(gA)
+        sym = t + _mH(t)
+        sym = sym - 0.5 * J.diag_embed_op(J.diagonal(sym, 0, -2, -1), 0, -2, -1)
+        gA = L.matmul(Q, sym)
+        if gQ is not None:
+            gA = gA + gQ
+        return solve_triangular_op(_mH(Rm), gA, False, False, False)
+    x = -gA
+    gA = L.matmul(Q, J.tril(x - _mH(x)))
+    gA = solve_triangular_op(_mH(J.narrow(Rm, -1, 0, m)), gA, False, False, False)
+    zeros = _t(B.xp.zeros(tuple(Rm.shape[:-1]) + (n - m,), dtype=gA._data.dtype))
+    gA = J.cat([gA, zeros], -1)
+    if gR is not None:
+        gA = gA + L.matmul(Q, gR)
+    return gA
+
+
+qr_op = defop("linalg_qr(Tensor A, str mode='reduced') -> (Tensor Q, Tensor R)", _qr, nout=2,
+              A=lambda grad, result, result1, mode: _qr_backward(grad, result, result1, mode),
+              rule=lambda A: Cost((tuple(A.shape), tuple(A.shape)), 4 * numel(A.shape) * (A.shape[-1] if A.shape
+                                                                                         else 1), 0, exact=False))
+
+QR_DEPRECATED = (
+    "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch release.\n"
+    "The boolean parameter 'some' has been replaced with a string parameter 'mode'.\nQ, R = torch.qr(A, some)\n"
+    "should be replaced with\nQ, R = torch.linalg.qr(A, 'reduced' if some else 'complete')")
+
+
+def linalg_qr(A: Tensor, mode: str = "reduced") -> tuple:  # noqa: N803
+    return make("qr", ("Q", "R"), qr_op(A, mode))
+
+
+def qr(input: Tensor, some: bool = True) -> tuple:
+    import warnings  # noqa: PLC0415
+
+    warnings.warn(QR_DEPRECATED, UserWarning, stacklevel=2)
+    return make("qr", ("Q", "R"), qr_op(input, "reduced" if some else "complete"))
+
+
+# ----- svd, svdvals -----
+
+
+def _svd(a, full_matrices=False, compute_uv=True, driver=None):
+    if a.ndim < 2:
+        raise TorchRuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
+    _float_check(a, "linalg.svd")
+    x = _np(a)
+    m, n = x.shape[-2:]
+    k = min(m, n)
+    if x.size == 0:
+        u = np.zeros(x.shape[:-2] + (m, m if full_matrices else k))
+        vh = np.zeros(x.shape[:-2] + (n if full_matrices else k, n))
+        for mat, d in ((u, m), (vh, n)):
+            if full_matrices and d:
+                mat[..., np.arange(d), np.arange(d)] = 1
+        return _back(u, a.dtype), _back(np.zeros(x.shape[:-2] + (k,)), a.dtype), _back(vh, a.dtype)
+    u, s, vh = np.linalg.svd(x, full_matrices=full_matrices)
+    return _back(_fortran(u), a.dtype), _back(s, a.dtype), _back(_fortran(vh), a.dtype)
+
+
+def _svd_backward(grad, result, result1, result2, full_matrices):
+    """FunctionsManual's svd_backward (real case)."""
+    gU, gS, gVh = grad
+    U, Sv, Vh = result, result1, result2
+    if full_matrices:
+        k = Sv.shape[-1]
+        U, Vh = J.narrow(U, -1, 0, k), J.narrow(Vh, -2, 0, k)
+        gU = J.narrow(gU, -1, 0, k) if gU is not None else None
+        gVh = J.narrow(gVh, -2, 0, k) if gVh is not None else None
+    if gS is None and gU is None and gVh is None:
+        return None
+    m, n = U.shape[-2], Vh.shape[-1]
+    if gU is None and gVh is None:
+        return L.matmul(U, gS.unsqueeze(-1) * Vh) if m >= n else L.matmul(U * gS.unsqueeze(-2), Vh)
+
+    def skew(X):
+        return X - _mH(X)
+
+    UhgU = skew(L.matmul(_mH(U), gU)) if gU is not None else None
+    VhgV = skew(L.matmul(Vh, _mH(gVh))) if gVh is not None else None
+    S2 = Sv * Sv
+    E = S2.unsqueeze(-2) - S2.unsqueeze(-1)
+    E = E + J.diag_embed_op(1 - J.diagonal(E, 0, -2, -1), 0, -2, -1)  # ones on the diagonal
+    if gU is not None and gVh is not None:
+        gA = (UhgU * Sv.unsqueeze(-2) + Sv.unsqueeze(-1) * VhgV) / E
+    elif gU is not None:
+        gA = (UhgU / E) * Sv.unsqueeze(-2)
+    else:
+        gA = Sv.unsqueeze(-1) * (VhgV / E)
+    if gS is not None:
+        gA = gA + J.diag_embed_op(gS, 0, -2, -1)
+    if m > n and gU is not None:
+        gA = L.matmul(U, gA)
+        gUSinv = gU / Sv.unsqueeze(-2)
+        gA = gA + gUSinv - L.matmul(U, L.matmul(_mH(U), gUSinv))
+        return L.matmul(gA, Vh)
+    if m < n and gVh is not None:
+        gA = L.matmul(gA, Vh)
+        SinvgVh = gVh / Sv.unsqueeze(-1)
+        gA = gA + SinvgVh - L.matmul(L.matmul(SinvgVh, _mH(Vh)), Vh)
+        return L.matmul(U, gA)
+    return L.matmul(U, L.matmul(gA, Vh)) if m >= n else L.matmul(L.matmul(U, gA), Vh)
+
+
+def _svd_rule(A, full_matrices):
+    if len(A.shape) < 2:
+        return Cost((tuple(A.shape),) * 3, 0)
+    *b, m, n = A.shape
+    k = min(m, n)
+    u = tuple(b) + (m, m if full_matrices else k)
+    vh = tuple(b) + (n if full_matrices else k, n)
+    return Cost((u, tuple(b) + (k,), vh), 20 * numel(A.shape) * k, 2 * numel(A.shape))
+
+
+svd_op = defop("linalg_svd(Tensor A, bool full_matrices=False, bool compute_uv=True, *, str? driver=None) -> (Tensor "
+               "U, Tensor S, Tensor Vh)", _svd, nout=3,
+               A=lambda grad, result, result1, result2, full_matrices: _svd_backward(
+                   grad, result, result1, result2, full_matrices), rule=_svd_rule)
+
+
+def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> tuple:  # noqa: N803
+    return make("svd", ("U", "S", "Vh"), svd_op(A, full_matrices, True, driver))
+
+
+def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:  # noqa: N803
+    return svd_op(A, False, True, driver)[1]
+
+
+def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:
+    U, Sv, Vh = svd_op(input, not some, True, None)
+    if not compute_uv:
+        U = _t(B.xp.zeros(tuple(U.shape), dtype=U._data.dtype))
+        V = _t(B.xp.zeros(tuple(Vh.shape[:-2]) + (Vh.shape[-1], Vh.shape[-2]), dtype=Vh._data.dtype))
+        return make("svd", ("U", "S", "V"), (U, Sv, V))
+    return make("svd", ("U", "S", "V"), (U, Sv, _mH(Vh)))
+
+
+# ----- eigh, eigvalsh -----
+
+
+def _eigh(a, UPLO="L", compute_v=True):  # noqa: N803
+    if UPLO not in ("L", "U"):
+        raise TorchRuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    _square(a, "linalg.eigh")
+    x = _np(a)
+    if x.size == 0:
+        return _back(np.zeros(x.shape[:-1]), a.dtype), _back(np.zeros(x.shape), a.dtype)
+    w, v = np.linalg.eigh(x, UPLO=UPLO)
+    return _back(w, a.dtype), _back(_fortran(v), a.dtype)
+
+
+def _eigh_backward(grad, result, result1):
+    gL, gV = grad
+    Lv, V = result, result1
+    if gL is None and gV is None:
+        return None
+    if gV is None:
+        return L.matmul(V * gL.unsqueeze(-2), _mH(V))
+    VhgV = L.matmul(_mH(V), gV)
+    VhgV = 0.5 * (VhgV - _mH(VhgV))
+    E = Lv.unsqueeze(-2) - Lv.unsqueeze(-1)
+    E = E + J.diag_embed_op(1 - J.diagonal(E, 0, -2, -1), 0, -2, -1)
+    gA = VhgV / E
+    if gL is not None:
+        from engine.ops.scatter import diagonal_scatter  # noqa: PLC0415
+
+        gA = diagonal_scatter(gA, gL, 0, -2, -1)
+    return L.matmul(V, L.matmul(gA, _mH(V)))
+
+
+eigh_op = defop("linalg_eigh(Tensor A, str UPLO='L', bool compute_v=True) -> (Tensor eigenvalues, Tensor "
+                "eigenvectors)", _eigh, nout=2, A=_eigh_backward,
+                rule=lambda A: Cost((tuple(A.shape[:-1]), tuple(A.shape)), 20 * numel(A.shape) * (
+                    A.shape[-1] if A.shape else 1), 2 * numel(A.shape)))
+
+
+def eigh(A: Tensor, UPLO: str = "L") -> tuple:  # noqa: N803
+    return make("eigh", ("eigenvalues", "eigenvectors"), eigh_op(A, UPLO, True))
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:  # noqa: N803
+    return eigh_op(A, UPLO, True)[0]
+
+
+# ----- pinv -----
+
+
+def _pinv(a, atol=None, rtol=None, hermitian=False):
+    if a.ndim < 2 or a.dtype.kind != "f" or a.dtype == np.float16:
+        raise TorchRuntimeError(f"linalg.pinv({_word(a)}{{{list(a.shape)}}}): expected a tensor with 2 or more "
+                                "dimensions of float, double, cfloat or cdouble types")
+    x = _np(a)
+    if x.size == 0:
+        return _back(np.zeros(x.shape[:-2] + (x.shape[-1], x.shape[-2])), a.dtype)
+    at = 0.0 if atol is None else _np(atol) if isinstance(atol, Tensor) or hasattr(atol, "shape") else atol
+    rt_default = max(x.shape[-2:]) * np.finfo(x.dtype).eps
+    if hermitian:
+        w, v = np.linalg.eigh(x)
+        absw = np.abs(w)
+        mx = absw.max(-1, keepdims=True)
+    else:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        mx = s.max(-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,))
+    if rtol is None:
+        rt = 0.0 if atol is not None and np.any(np.asarray(at) > 0) else rt_default
+    else:
+        rt = _np(rtol) if hasattr(rtol, "shape") else rtol
+    tol = np.maximum(np.asarray(at)[..., None] if np.ndim(at) else at, np.asarray(rt)[..., None] * mx
+                     if np.ndim(rt) else rt * mx)
+    if hermitian:
+        inv_w = np.where(absw > tol, 1.0 / np.where(absw > tol, w, 1), 0.0)
+        out = (v * inv_w[..., None, :]) @ np.swapaxes(v, -1, -2)
+    else:
+        inv_s = np.where(s > tol, 1.0 / np.where(s > tol, s, 1), 0.0)
+        out = np.swapaxes(vh, -1, -2) @ (inv_s[..., :, None] * np.swapaxes(u, -1, -2))
+    return _back(out, a.dtype)
+
+
+def _pinv_backward(grad, result, self):
+    """FunctionsManual's pinv_backward."""
+    pinvA, A = result, self
+    m, n = A.shape[-2], A.shape[-1]
+    pinvAh, gradh = _mH(pinvA), _mH(grad)
+    if m <= n:
+        K = L.matmul(gradh, pinvA)
+        KpinvAh = L.matmul(K, pinvAh)
+        return (-_mH(L.matmul(pinvA, K)) + KpinvAh - L.matmul(L.matmul(A, pinvA), KpinvAh)
+                + L.matmul(L.matmul(pinvAh, pinvA), gradh - L.matmul(K, A)))
+    K = L.matmul(pinvA, gradh)
+    pinvAhK = L.matmul(pinvAh, K)
+    return (-_mH(L.matmul(K, pinvA)) + L.matmul(L.matmul(gradh - L.matmul(A, K), pinvA), pinvAh) + pinvAhK
+            - L.matmul(L.matmul(pinvAhK, pinvA), A))
+
+
+pinv_op = defop(
+    "linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) "
+    "-> Tensor", _pinv, self=_pinv_backward,
+    rule=lambda self: Cost(tuple(self.shape[:-2]) + (self.shape[-1], self.shape[-2]) if len(self.shape) >= 2
+                           else (), 20 * numel(self.shape) * (min(self.shape[-2:]) if len(self.shape) >= 2 else 1),
+                           3 * numel(self.shape)))
+
+
+def pinv(A: Tensor, *, atol: float | Tensor | None = None, rtol: float | Tensor | None = None,  # noqa: N803
+         hermitian: bool = False, rcond: float | None = None) -> Tensor:
+    if rcond is not None:
+        rtol = rcond
+    return pinv_op(A, atol, rtol, hermitian)
+
+
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    return pinv_op(input, None, rcond, False)
+
+
+# ----- lstsq -----
+
+
+def _lstsq(a, b, rcond=None, driver=None):
+    drv = driver or "gelsy"
+    if drv not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise TorchRuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+    if a.ndim < 2:
+        raise TorchRuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
+    vector = b.ndim == a.ndim - 1
+    b2 = b[..., None] if vector else b
+    if a.shape[-2] != b2.shape[-2]:
+        raise TorchRuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-1)" if vector else
+                                "torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
+    x_a, x_b = _np(a), _np(b2)
+    batch = np.broadcast_shapes(x_a.shape[:-2], x_b.shape[:-2])
+    x_a = np.broadcast_to(x_a, batch + x_a.shape[-2:]).reshape(-1, *x_a.shape[-2:])
+    x_b = np.broadcast_to(x_b, batch + x_b.shape[-2:]).reshape(-1, *x_b.shape[-2:])
+    m, n = x_a.shape[-2:]
+    eps = np.finfo(x_a.dtype).eps
+    rc = rcond if rcond is not None else eps * max(m, n)
+    sols, ranks, svs = [], [], []
+    for i in range(x_a.shape[0]):
+        sol, _, rank, sv = np.linalg.lstsq(x_a[i], x_b[i], rcond=rc)
+        sols.append(sol)
+        ranks.append(rank)
+        svs.append(sv)
+    sol = np.stack(sols).reshape(batch + (n, x_b.shape[-1])) if sols else np.zeros(batch + (n, x_b.shape[-1]))
+    rank = np.asarray(ranks, dtype=np.int64).reshape(batch) if drv != "gels" else np.zeros((0,), dtype=np.int64)
+    sv = (np.stack(svs).reshape(batch + (min(m, n),)) if drv in ("gelsd", "gelss")
+          else np.zeros((0,), dtype=x_a.dtype))
+    full_rank = all(r == min(m, n) for r in ranks)
+    if m > n and drv != "gelsy" and full_rank:
+        res = ((np.broadcast_to(_np(a), batch + x_a.shape[-2:]) @ sol - np.broadcast_to(x_b.reshape(
+            batch + x_b.shape[-2:]), batch + x_b.shape[-2:])) ** 2).sum(-2)
+    else:
+        res = np.zeros((0,), dtype=x_a.dtype)
+    if vector:
+        sol = sol[..., 0]
+        if res.size:
+            res = res[..., 0]
+    return (_back(sol, a.dtype), _back(res, a.dtype), B.xp.asarray(rank), _back(sv, a.dtype))
+
+
+def _lstsq_backward(grad, self, b, result, output_mask):
+    gX, gL = grad[0], grad[1]
+    A = self
+    vector = b.ndim == A.ndim - 1
+    B2 = b.unsqueeze(-1) if vector else b
+    gA = gB = None
+    if gX is not None:
+        gx = gX.unsqueeze(-1) if vector else gX
+        pinvA = pinv_op(A, None, None, False)
+        if output_mask[0]:
+            gA = _pinv_backward(L.matmul(gx, _mH(B2)), pinvA, A)
+        if output_mask[1]:
+            gB = L.matmul(_mH(pinvA), gx)
+            gB = gB.squeeze(-1) if vector else gB
+    if gL is not None and gL.numel():
+        X = result.unsqueeze(-1) if vector else result
+        r = L.matmul(A, X) - B2
+        gl = gL.unsqueeze(-2) if not vector else gL.unsqueeze(-1).unsqueeze(-2)
+        if output_mask[0]:
+            t = 2 * L.matmul(gl * r, _mH(X))
+            gA = t if gA is None else gA + t
+        if output_mask[1]:
+            t = -2 * gl * r
+            t = t.squeeze(-1) if vector else t
+            gB = t if gB is None else gB + t
+    return gA, gB
+
+
+lstsq_op = defop(
+    "linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor "
+    "residuals, Tensor rank, Tensor singular_values)", _lstsq, nout=4, joint_mask=True,
+    self__b=lambda grad, self, b, result, output_mask: _lstsq_backward(grad, self, b, result, output_mask),
+    rule=lambda self, b: _lstsq_rule(self, b))
+
+
+def _lstsq_rule(self, b):
+    # an upper bound; inputs of fewer than 2 dims raise in the forward (any bound does)
+    a_shape = tuple(self.shape) if len(self.shape) >= 2 else (1, 1)
+    out = a_shape[:-2] + (a_shape[-1],) + tuple(b.shape[-1:])
+    return Cost((out, (0,), (), (0,)), 20 * numel(a_shape) * a_shape[-1], 2 * numel(a_shape), exact=False)
+
+
+def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> tuple:  # noqa: N803
+    sol, res, rank, sv = lstsq_op(A, B, rcond, driver=driver)
+    sv = _t(sv._data)  # not differentiable (derivatives.yaml's output_differentiability)
+    return make("lstsq", ("solution", "residuals", "rank", "singular_values"), (sol, res, rank, sv))
+
+
+# ----- matrix_exp -----
+
+_PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,
+           10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0, 1.0)
+
+
+def _expm(a):
+    """exp of a batch of matrices: Higham's scaling and squaring with the [13/13] Pade approximant."""
+    n = a.shape[-1]
+    ident = np.broadcast_to(np.eye(n, dtype=a.dtype), a.shape)
+    norm = np.abs(a).sum(-2).max(-1) if a.size else np.zeros(a.shape[:-2])
+    s = np.maximum(0, np.ceil(np.log2(np.maximum(norm, 1e-300) / 5.371920351148152))).astype(int)
+    scaled = a / (2.0 ** s)[..., None, None]
+    b = _PADE13
+    a2 = scaled @ scaled
+    a4 = a2 @ a2
+    a6 = a4 @ a2
+    u = scaled @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2) + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * ident)
+    v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * ident
+    r = np.linalg.solve(v - u, v + u)
+    smax = int(s.max()) if s.size else 0
+    for i in range(smax):
+        sq = r @ r
+        r = np.where((s > i)[..., None, None], sq, r)
+    return r
+
+
+def _matrix_exp(a):
+    _square(a, "linalg.matrix_exp")
+    x = _np(a)
+    if x.size == 0:
+        return a.copy()
+    with np.errstate(all="ignore"):
+        return _back(_expm(x.astype(np.float64)), a.dtype)
+
+
+def _matrix_exp_backward(grad, self):
+    """FunctionsManual's differential_analytic_matrix_function (adjoint): the top-right block of exp of
+    [[A^H, G], [0, A^H]]."""
+    A = _mH(self)
+    n = A.shape[-1]
+    zeros = _t(B.xp.zeros(tuple(A.shape), dtype=grad._data.dtype))
+    meta = J.cat([J.cat([A, grad], -1), J.cat([zeros, A], -1)], -2)
+    return J.narrow(J.narrow(matrix_exp_op(meta), -2, 0, n), -1, n, n)
+
+
+matrix_exp_op = defop("linalg_matrix_exp(Tensor self) -> Tensor", _matrix_exp, self=_matrix_exp_backward,
+                      rule=lambda self: Cost(tuple(self.shape), 30 * numel(self.shape) * (
+                          self.shape[-1] if self.shape else 1), 8 * numel(self.shape)))
+
+
+def matrix_exp(A: Tensor) -> Tensor:  # noqa: N803
+    return matrix_exp_op(A)
+
+
+CATALOG = [
+    entry("linalg.qr", linalg_qr, "The QR decomposition (reduced, complete or r).", qr_op, method=False),
+    entry("qr", qr, "Deprecated torch.qr.", qr_op),
+    entry("linalg.svd", linalg_svd, "The singular value decomposition U, S, Vh.", svd_op, method=False),
+    entry("svd", svd, "torch.svd: U, S, V.", svd_op),
+    entry("linalg.svdvals", svdvals, "The singular values.", svd_op, method=False),
+    entry("linalg.eigh", eigh, "Eigenvalues (ascending) and eigenvectors of symmetric matrices.", eigh_op,
+          method=False),
+    entry("linalg.eigvalsh", eigvalsh, "Eigenvalues of symmetric matrices.", eigh_op, method=False),
+    entry("linalg.pinv", pinv, "The Moore-Penrose pseudoinverse.", pinv_op, method=False),
+    entry("pinverse", pinverse, "The pseudoinverse (rcond).", pinv_op),
+    entry("linalg.lstsq", lstsq, "The least-squares solution (residuals, rank, singular values by driver).",
+          lstsq_op, method=False),
+    entry("linalg.matrix_exp", matrix_exp, "The matrix exponential.", matrix_exp_op, method=False),
+    entry("matrix_exp", matrix_exp, "Alias of linalg.matrix_exp.", matrix_exp_op),
+]

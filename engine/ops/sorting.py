@@ -1,0 +1,493 @@
+"""Sorting and selection: sort / argsort / msort, topk, kthvalue, median / nanmedian, mode, cummax / cummin,
+quantile / nanquantile, with torch's orders (NaN sorts as the largest value; ties keep their input order) and
+derivatives.yaml's formulas (the gradient goes back to the selected positions)."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import _backend as B
+from engine import budget
+from engine import dtypes as D
+from engine.errors import TorchIndexError, TorchRuntimeError
+from engine.ops import indexing as I
+from engine.ops import pointwise as P
+from engine.ops import reduction as R
+from engine.ops import shape as S
+from engine.ops._cost import by_forward
+from engine.ops._returns import make
+from engine.ops._util import wrap_dim
+from engine.ops.registry import defop, entry
+from engine.ops.rules import Cost, log2ceil, numel, reduced_shape
+from engine.tensor import Tensor
+
+
+def _t(a):
+    return Tensor._make(a)
+
+
+def _order(a, d, descending=False):
+    """Stable argsort along d with NaN as the largest value (first when descending)."""
+    x = np.asarray(B.to_numpy(a))
+    if x.size == 0:
+        return np.zeros(x.shape, dtype=np.int64)
+    if not descending:
+        return np.argsort(x, axis=d, kind="stable")
+    moved = np.moveaxis(x, d, -1)
+    nan_last = ~np.isnan(moved) if moved.dtype.kind == "f" else np.ones(moved.shape, dtype=bool)
+    neg = -moved if moved.dtype.kind != "b" else ~moved
+    flat_keys = (neg.reshape(-1, moved.shape[-1]), nan_last.reshape(-1, moved.shape[-1]))
+    out = np.empty(flat_keys[0].shape, dtype=np.int64)
+    for r in range(out.shape[0]):
+        out[r] = np.lexsort((flat_keys[0][r], flat_keys[1][r]))
+    return np.moveaxis(out.reshape(moved.shape), -1, d)
+
+
+def _scatter_back(grad, dim, indices, self_shape, keepdim):
+    """value_selecting_reduction_backward: zeros of the input's shape with grad scattered at indices."""
+    n = len(self_shape)
+    if n == 0:
+        return grad
+    d = wrap_dim(dim, n)
+    idx = indices._data if isinstance(indices, Tensor) else indices
+    g = grad
+    if not keepdim:
+        idx = np.expand_dims(idx, d)
+        g = S.unsqueeze(g, d)
+    from engine.ops.scatter import scatter_src  # noqa: PLC0415
+
+    zeros = _t(B.xp.zeros(tuple(self_shape), dtype=grad._data.dtype))
+    return scatter_src(zeros, d, _t(B.xp.asarray(idx)), g)
+
+
+def _select_backward(grad, dim, result1, self_shape, keepdim=True):
+    return _scatter_back(grad[0], dim, result1, self_shape, keepdim)
+
+
+def _sort_cost(self):
+    n = numel(self.shape)
+    return Cost((tuple(self.shape), tuple(self.shape)), n * log2ceil(n), 2 * n)
+
+
+# ----- sort, argsort, msort -----
+
+
+def _sort(a, stable=None, dim=-1, descending=False):
+    if a.ndim == 0:
+        wrap_dim(dim, 0)
+        return a.copy(), B.xp.zeros((), dtype=np.int64)
+    d = wrap_dim(dim, a.ndim)
+    idx = B.xp.asarray(_order(a, d, descending))
+    return np.take_along_axis(a, idx, axis=d), idx
+
+
+def _sort_backward(grad, dim, result1, self_shape):
+    return _scatter_back(grad[0], dim, result1, self_shape, True)
+
+
+sort_op = defop("sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)",
+                lambda a, dim=-1, descending=False: _sort(a, None, dim, descending), nout=2, index=0,
+                self=_sort_backward, rule=_sort_cost)
+sort_stable = defop(
+    "sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)",
+    _sort, nout=2, index=1, self=_sort_backward, rule=_sort_cost)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool | None = None) -> tuple:
+    out = sort_op(input, dim, descending) if stable is None else sort_stable(input, stable, dim, descending)
+    return make("sort", ("values", "indices"), out)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
+    a = input._data
+    if a.ndim == 0:
+        wrap_dim(dim, 0)
+        return _t(B.xp.zeros((), dtype=np.int64))
+    return _t(B.xp.asarray(_order(a, wrap_dim(dim, a.ndim), descending)))
+
+
+def msort(input: Tensor) -> Tensor:
+    return sort_op(input, 0, False)[0]
+
+
+# ----- topk, kthvalue -----
+
+
+def _topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    size = a.shape[wrap_dim(dim, a.ndim)] if a.ndim else 1
+    if not 0 <= k <= size:
+        raise TorchRuntimeError("selected index k out of range")
+    if a.ndim == 0:
+        return a.copy(), B.xp.zeros((), dtype=np.int64)
+    d = wrap_dim(dim, a.ndim)
+    idx = np.take(_order(a, d, descending=largest), np.arange(k), axis=d)
+    idx = B.xp.asarray(idx)
+    return np.take_along_axis(a, idx, axis=d), idx
+
+
+def _topk_rule(self, k, dim):
+    shape = list(self.shape)
+    if shape:
+        shape[wrap_dim(dim, len(shape))] = int(k)
+    n = numel(self.shape)
+    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), 2 * n)
+
+
+topk_op = defop("topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, "
+                "Tensor indices)", _topk, nout=2,
+                self=lambda grad, dim, result1, self_shape: _scatter_back(grad[0], dim, result1, self_shape, True),
+                rule=_topk_rule)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple:  # noqa: A002
+    return make("topk", ("values", "indices"), topk_op(input, int(k), dim, largest, sorted))
+
+
+def _kthvalue(a, k, dim=-1, keepdim=False):
+    d = wrap_dim(dim, a.ndim)
+    size = a.shape[d] if a.ndim else 1
+    if a.ndim and size == 0:
+        raise TorchIndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
+    if not 1 <= k <= size:
+        raise TorchRuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    if a.ndim == 0:
+        return a.copy(), B.xp.zeros((), dtype=np.int64)
+    idx = np.take(_order(a, d), [k - 1], axis=d)
+    vals = np.take_along_axis(a, B.xp.asarray(idx), axis=d)
+    if not keepdim:
+        vals, idx = np.squeeze(vals, d), np.squeeze(idx, d)
+    return B.xp.asarray(vals), B.xp.asarray(idx)
+
+
+def _reduce_dim_rule(self, dim, keepdim):
+    out = reduced_shape(tuple(self.shape), dim, bool(keepdim))
+    n = numel(self.shape)
+    return Cost((out, out), n * log2ceil(n), 2 * n)
+
+
+kthvalue_op = defop("kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor "
+                    "indices)", _kthvalue, nout=2, self=_select_backward, rule=_reduce_dim_rule)
+
+
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> tuple:
+    return make("kthvalue", ("values", "indices"), kthvalue_op(input, int(k), dim, keepdim))
+
+
+# ----- median, nanmedian -----
+
+
+def _median_all(ignore_nan):
+    def f(a):
+        flat = np.asarray(B.to_numpy(a)).reshape(-1)
+        if flat.size == 0:
+            return B.xp.asarray(np.array(np.nan, dtype=a.dtype))
+        nans = np.isnan(flat) if flat.dtype.kind == "f" else np.zeros(flat.shape, dtype=bool)
+        if not ignore_nan and nans.any():
+            return B.xp.asarray(np.array(np.nan, dtype=a.dtype))
+        k = int((flat.size - int(nans.sum()) - 1) / 2)  # C++ division (truncates): all-NaN picks 0
+        return B.xp.asarray(np.sort(flat, kind="stable")[k])
+
+    return f
+
+
+def _median_dim(name, ignore_nan):
+    def f(a, dim, keepdim=False):
+        d = wrap_dim(dim, a.ndim)
+        if a.ndim and a.shape[d] == 0:
+            raise TorchIndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        if a.ndim == 0:
+            return a.copy(), B.xp.zeros((), dtype=np.int64)
+        x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
+        rows = x.reshape(-1, x.shape[-1])
+        vals = np.empty(rows.shape[0], dtype=a.dtype)
+        idxs = np.empty(rows.shape[0], dtype=np.int64)
+        order = np.argsort(rows, axis=-1, kind="stable")
+        for r in range(rows.shape[0]):
+            row = rows[r]
+            nans = np.isnan(row) if row.dtype.kind == "f" else np.zeros(row.shape, dtype=bool)
+            if not ignore_nan and nans.any():
+                i = int(np.argmax(nans))
+            else:
+                i = int(order[r, int((row.size - int(nans.sum()) - 1) / 2)])
+            vals[r], idxs[r] = row[i], i
+        shape = x.shape[:-1]
+        vals, idxs = vals.reshape(shape), idxs.reshape(shape)
+        if keepdim:
+            vals, idxs = np.expand_dims(vals, d), np.expand_dims(idxs, d)
+        return B.xp.asarray(vals), B.xp.asarray(idxs)
+
+    return f
+
+
+def _all_rule(self):
+    n = numel(self.shape)
+    return Cost((), n * log2ceil(n), n)
+
+
+median_op = defop("median(Tensor self) -> Tensor", _median_all(False), index=0,
+                  self=R._evenly_distribute_backward, rule=_all_rule)
+median_dim = defop("median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
+                   _median_dim("median", False), nout=2, index=1,
+                   self=lambda grad, dim, result1, self_shape, keepdim: _scatter_back(
+                       grad[0], dim, result1, self_shape, keepdim), rule=_reduce_dim_rule)
+nanmedian_op = defop("nanmedian(Tensor self) -> Tensor", _median_all(True), index=0,
+                     self=R._evenly_distribute_backward, rule=_all_rule)
+nanmedian_dim = defop("nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
+                      _median_dim("nanmedian", True), nout=2, index=1,
+                      self=lambda grad, dim, result1, self_shape, keepdim: _scatter_back(
+                          grad[0], dim, result1, self_shape, keepdim), rule=_reduce_dim_rule)
+
+
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    if dim is None:
+        return median_op(input)
+    return make("median", ("values", "indices"), median_dim(input, dim, keepdim))
+
+
+def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    if dim is None:
+        return nanmedian_op(input)
+    return make("nanmedian", ("values", "indices"), nanmedian_dim(input, dim, keepdim))
+
+
+# ----- mode -----
+
+
+def _mode(a, dim=-1, keepdim=False):
+    d = wrap_dim(dim, a.ndim)
+    if a.ndim and a.shape[d] == 0:
+        raise TorchIndexError(f"mode(): Expected reduction dim {d} to have non-zero size.")
+    if a.ndim == 0:
+        return a.copy(), B.xp.zeros((), dtype=np.int64)
+    x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
+    rows = x.reshape(-1, x.shape[-1])
+    vals = np.empty(rows.shape[0], dtype=a.dtype)
+    idxs = np.empty(rows.shape[0], dtype=np.int64)
+    for r in range(rows.shape[0]):
+        budget.check()
+        row = rows[r]
+        order = np.lexsort((np.arange(row.size), row))  # by value, then index (aten sorts (value, index) pairs)
+        s = row[order]
+        best, best_end, start = 0, 0, 0
+        for i in range(1, s.size + 1):
+            if i == s.size or s[i] != s[start]:
+                if i - start > best:  # strictly more: the smallest value wins a tie
+                    best, best_end = i - start, i - 1
+                start = i
+        vals[r], idxs[r] = s[best_end], order[best_end]  # the last occurrence of that value
+    shape = x.shape[:-1]
+    vals, idxs = vals.reshape(shape), idxs.reshape(shape)
+    if keepdim:
+        vals, idxs = np.expand_dims(vals, d), np.expand_dims(idxs, d)
+    return B.xp.asarray(vals), B.xp.asarray(idxs)
+
+
+mode_op = defop("mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)", _mode, nout=2,
+                self=lambda grad, dim, result1, self_shape, keepdim: _scatter_back(
+                    grad[0], dim, result1, self_shape, keepdim), rule=_reduce_dim_rule)
+
+
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> tuple:
+    return make("mode", ("values", "indices"), mode_op(input, dim, keepdim))
+
+
+# ----- cummax, cummin -----
+
+
+def _cum_extreme(is_max):
+    def f(a, dim):
+        d = wrap_dim(dim, a.ndim)
+        if a.ndim == 0:
+            return a.copy(), B.xp.zeros((), dtype=np.int64)
+        x = np.moveaxis(np.asarray(B.to_numpy(a)), d, 0)
+        vals = np.empty_like(x)
+        idxs = np.empty(x.shape, dtype=np.int64)
+        if x.shape[0]:
+            cur, cur_i = x[0].copy(), np.zeros(x.shape[1:], dtype=np.int64)
+            vals[0], idxs[0] = cur, cur_i
+            for i in range(1, x.shape[0]):
+                budget.check()
+                xi = x[i]
+                nan_x = np.isnan(xi) if xi.dtype.kind == "f" else False
+                nan_c = np.isnan(cur) if cur.dtype.kind == "f" else False
+                better = (xi >= cur) if is_max else (xi <= cur)
+                take = nan_x | (~nan_c & better)
+                cur = np.where(take, xi, cur)
+                cur_i = np.where(take, i, cur_i)
+                vals[i], idxs[i] = cur, cur_i
+        return B.xp.asarray(np.moveaxis(vals, 0, d)), B.xp.asarray(np.moveaxis(idxs, 0, d))
+
+    return f
+
+
+def _cummaxmin_backward(grad, self, result1, dim):
+    if self.numel() == 0:
+        return self
+    from engine.ops.indexing import scatter_add_op  # noqa: PLC0415
+
+    zeros = _t(B.xp.zeros(tuple(self.shape), dtype=grad[0]._data.dtype))
+    return scatter_add_op(zeros, dim, result1, grad[0])
+
+
+def _cum_rule(self):
+    return Cost((tuple(self.shape), tuple(self.shape)), 2 * numel(self.shape), numel(self.shape))
+
+
+cummax_op = defop("cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)", _cum_extreme(True), nout=2,
+                  self=_cummaxmin_backward, rule=_cum_rule)
+cummin_op = defop("cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)", _cum_extreme(False), nout=2,
+                  self=_cummaxmin_backward, rule=_cum_rule)
+
+
+def cummax(input: Tensor, dim: int) -> tuple:
+    return make("cummax", ("values", "indices"), cummax_op(input, dim))
+
+
+def cummin(input: Tensor, dim: int) -> tuple:
+    return make("cummin", ("values", "indices"), cummin_op(input, dim))
+
+
+# ----- quantile / nanquantile: aten's composition over sort, gather and lerp -----
+
+unsqueeze_inplace = defop("unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)", S._unsqueeze, index=1,
+                          self=lambda grad, dim: grad.squeeze(dim),
+                          rule=by_forward(S._unsqueeze, ("self", "dim"), ("self",)))
+transpose_inplace = defop("transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)", S._transpose, index=1,
+                          self=lambda grad, dim0, dim1: grad.transpose(dim0, dim1),
+                          rule=by_forward(S._transpose, ("self", "dim0", "dim1"), ("self",)))
+_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
+    if isinstance(q, Tensor):
+        if input.numel() == 0:
+            raise TorchRuntimeError(f"{name}() input tensor must be non-empty")
+        if q.ndim > 1:
+            raise TorchRuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        if input.dtype not in (D.float32, D.float64):
+            raise TorchRuntimeError(f"{name}() input tensor must be either float or double dtype")
+        if q.dtype is not input.dtype:
+            raise TorchRuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+        qa = np.asarray(B.to_numpy(q._data))
+    else:
+        q = float(q)
+        if not 0 <= q <= 1:
+            raise TorchRuntimeError(f"{name}() q must be in the range [0, 1] but got {q}")
+        if input.numel() == 0:
+            raise TorchRuntimeError(f"{name}() input tensor must be non-empty")
+        if input.dtype not in (D.float32, D.float64):
+            raise TorchRuntimeError(f"{name}() input tensor must be either float or double dtype")
+        qa = np.asarray(q, dtype=input._data.dtype)
+    if interpolation not in _MODES:
+        raise TorchRuntimeError(f"{name}() interpolation must be one of linear, lower, higher, midpoint or nearest, "
+                                f"but got {interpolation}")
+    nd = input.ndim
+    wrapped = wrap_dim(dim, nd) if dim is not None else 0
+    if qa.ndim and not np.all((qa >= 0) & (qa <= 1)):
+        raise TorchRuntimeError(f"{name}() q values must be in the range [0, 1]")
+    # out_shape as aten computes it
+    if dim is not None and nd > 0:
+        out_shape = list(input.shape)
+        if keepdim:
+            out_shape[wrapped] = 1
+        else:
+            del out_shape[wrapped]
+    elif keepdim:
+        out_shape = [1] * nd
+    else:
+        out_shape = []
+    if qa.ndim > 0:
+        out_shape = [qa.size, *out_shape]
+    if dim is None:
+        sorted_ = sort_op(S.flatten(input), -1, False)[0]
+    elif wrapped == nd - 1:
+        sorted_ = sort_op(input, -1, False)[0]
+    else:
+        sorted_ = sort_op(S.transpose(S.unsqueeze(input, -1), wrapped, -1), -1, False)[0]
+    if qa.ndim == 0:
+        out_shape = [1, *out_shape]
+    in_shape = [*out_shape[1:], sorted_.shape[-1] if sorted_.ndim else 1]  # aten: out_shape[1:], then the sorted size
+    sorted_ = S.view(sorted_, *in_shape)
+    sv = np.asarray(B.to_numpy(sorted_._data))
+    qd = qa.astype(sv.dtype).reshape(-1)
+    if ignore_nan:
+        count = (~np.isnan(sv)).sum(-1, keepdims=True)
+        ranks = qd * (count - 1).astype(sv.dtype)
+        ranks = np.where(ranks < 0, 0, ranks)
+    else:
+        last = sv.shape[-1] - 1
+        has_nan = np.isnan(sv).any(-1, keepdims=True)
+        ranks, has_nan = np.broadcast_arrays(qd * last, has_nan)
+        ranks = np.where(has_nan, last, ranks).astype(sv.dtype)
+    if interpolation == "lower":
+        ranks = np.floor(ranks)
+    elif interpolation == "higher":
+        ranks = np.ceil(ranks)
+    elif interpolation == "nearest":
+        ranks = np.round(ranks)
+    below = ranks.astype(np.int64)
+    out = I.gather_op(sorted_, -1, _t(B.xp.asarray(below)))
+    if interpolation in ("linear", "midpoint"):
+        if interpolation == "linear" and isinstance(q, Tensor) and (q.requires_grad or _has_tangent(q)):
+            weights = _quantile_weights(q, sorted_, ignore_nan, below)
+        else:
+            w = np.full_like(ranks, 0.5) if interpolation == "midpoint" else ranks - below
+            weights = _t(B.xp.asarray(w.astype(sv.dtype)))
+        above = np.ceil(ranks).astype(np.int64)
+        out = P.lerp_tensor(out, I.gather_op(sorted_, -1, _t(B.xp.asarray(above))), weights)
+    if qa.ndim == 0:
+        return S.squeeze_inplace_dim(out, -1)
+    out = transpose_inplace(unsqueeze_inplace(out, 0), 0, -1)
+    return S.squeeze_inplace_dim(out, -1)
+
+
+def _has_tangent(t):
+    from engine.autograd import forward_ad as FW  # noqa: PLC0415
+
+    return FW.active() and FW.tangent_of(t) is not None
+
+
+def _quantile_weights(q, sorted_, ignore_nan, below):
+    """The interpolation weights as aten computes them from a q that requires grad (ranks - ranks_below), so that
+    the gradient reaches q through lerp's weight."""
+    from engine.ops.nn_functional import mul_scalar  # noqa: PLC0415
+    from engine.ops.shape_more import broadcast_tensors  # noqa: PLC0415
+
+    nan = P.isnan(sorted_)
+    if ignore_nan:
+        count = R.sum(P.logical_not(nan), -1, True)
+        ranks = q * (count - 1)
+        ranks = I.masked_fill(ranks, ranks < 0, 0)
+    else:
+        last = sorted_.shape[-1] - 1
+        scaled, has_nan = broadcast_tensors(mul_scalar(q, last), _t(B.xp.asarray(nan._data.any(-1, keepdims=True))))
+        ranks = I.masked_fill(scaled, has_nan, last)
+    return ranks - _t(B.xp.asarray(below))
+
+
+def quantile(input: Tensor, q: Tensor | float, dim: int | None = None, keepdim: bool = False, *,
+             interpolation: str = "linear") -> Tensor:
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(input: Tensor, q: Tensor | float, dim: int | None = None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, True)
+
+
+CATALOG = [
+    entry("sort", sort, "Sorted values and their indices along dim (stable; NaN last).", sort_op, sort_stable),
+    entry("argsort", argsort, "The indices that sort input along dim.", method=True),
+    entry("msort", msort, "Sort along dim 0 (values only).", sort_op),
+    entry("topk", topk, "The k largest (or smallest) values along dim and their indices.", topk_op),
+    entry("kthvalue", kthvalue, "The k-th smallest value along dim and its index.", kthvalue_op),
+    entry("median", median, "The median (lower of the two middle values), over all or along dim with its index.",
+          median_op, median_dim),
+    entry("nanmedian", nanmedian, "median ignoring NaN.", nanmedian_op, nanmedian_dim),
+    entry("mode", mode, "The most frequent value along dim (the smallest of ties) and its last index.", mode_op),
+    entry("cummax", cummax, "Running maximum along dim and its index.", cummax_op),
+    entry("cummin", cummin, "Running minimum along dim and its index.", cummin_op),
+    entry("quantile", quantile, "The q-th quantiles (linear, lower, higher, midpoint or nearest).",
+          grad_fns=("SqueezeBackward4", "LerpBackward1", "GatherBackward0", "SortBackward0")),
+    entry("nanquantile", nanquantile, "quantile ignoring NaN.",
+          grad_fns=("SqueezeBackward4", "LerpBackward1", "GatherBackward0", "SortBackward0")),
+]

@@ -1,0 +1,331 @@
+"""Special functions: lgamma, digamma, polygamma, mvlgamma, erfinv, i0, sinc, xlogy and torch.special's
+(entr, erfcx, i0e, i1, i1e, log_ndtr, ndtr, ndtri, xlog1py, polygamma and the aliases). The values come from
+engine/ops/_special.py (NumPy only, float64, on the host under CuPy); the derivatives are derivatives.yaml's,
+written with these same functions so that grad-of-grad works."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine import _backend as B
+from engine import budget
+from engine import dtypes as D
+from engine.errors import TorchRuntimeError
+from engine.ops import _special as S
+from engine.ops import nn_functional as NF
+from engine.ops import pointwise as P
+from engine.ops import reduction as R
+from engine.ops.indexing import masked_fill
+from engine.ops.registry import defop, entry
+from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
+from engine.tensor import Tensor
+
+_EW = elementwise(TRANSCENDENTAL)
+_EW_HEAVY = elementwise(8 * TRANSCENDENTAL)  # series and Newton steps: several transcendental calls an element
+
+
+def _host(fn):
+    """An elementwise special function over arrays: computed in float64 on the host, returned in the input's
+    float dtype (integer and bool inputs in the default float dtype, as torch's int-to-float promotion)."""
+
+    def f(a, *rest):
+        dt = a.dtype if a.dtype.kind == "f" else D.default_float.np
+        out = fn(np.asarray(B.to_numpy(a), dtype=np.float64), *rest)
+        return B.xp.asarray(np.asarray(out).astype(dt, copy=False))
+
+    return f
+
+
+# ----- gamma family -----
+
+lgamma_op = defop("lgamma(Tensor self) -> Tensor", _host(S.lgamma_array),
+                  self=lambda grad, self: grad * digamma_op(self), rule=_EW_HEAVY)
+digamma_op = defop("digamma(Tensor self) -> Tensor", _host(S.digamma_array),
+                   self=lambda grad, self: grad * polygamma_op(1, self), rule=_EW_HEAVY)
+
+
+def _polygamma(n, a):
+    if n < 0:
+        raise TorchRuntimeError("polygamma(n, x) does not support negative n.")
+    dt = np.float32 if a.dtype == np.float32 else np.float64
+    return _host(lambda x: S.polygamma_array(n, x, budget.check, dt))(a)
+
+
+polygamma_op = defop("polygamma(int n, Tensor self) -> Tensor", _polygamma,
+                     self=lambda grad, n, self: grad * polygamma_op(n + 1, self),
+                     rule=lambda self: Cost(tuple(self.shape), 30 * TRANSCENDENTAL * numel(self.shape)))
+
+
+def lgamma(input: Tensor) -> Tensor:
+    return lgamma_op(input)
+
+
+def digamma(input: Tensor) -> Tensor:
+    return digamma_op(input)
+
+
+def polygamma(n: int, input: Tensor) -> Tensor:
+    if isinstance(n, Tensor) and not isinstance(input, Tensor):  # the method, Tensor.polygamma(n)
+        n, input = input, n
+    return polygamma_op(int(n), input)
+
+
+def _mvlgamma_args(self_shape, p, dtype):
+    return B.xp.arange(-p / 2.0 + 0.5, 0.5, 0.5, dtype=dtype)
+
+
+def _mvlgamma(a, p):
+    if p < 1:
+        raise TorchRuntimeError("p has to be greater than or equal to 1")
+    if not bool(np.all(B.to_numpy(a) > 0.5 * (p - 1))):
+        raise TorchRuntimeError("All elements must be greater than (p-1)/2")
+    dt = a.dtype if a.dtype.kind == "f" else D.default_float.np
+    args = a.astype(dt)[..., None] + _mvlgamma_args(a.shape, p, dt)
+    lg = _host(S.lgamma_array)(args)
+    return (lg.sum(-1) + np.asarray(p * (p - 1) * math.log(math.pi) / 4, dtype=dt)).astype(dt, copy=False)
+
+
+def _mvlgamma_backward(grad, self, p):
+    args = self.unsqueeze(-1) + Tensor._make(_mvlgamma_args(self.shape, p, self._data.dtype))
+    return grad * digamma_op(args).sum(-1)
+
+
+mvlgamma_op = defop("mvlgamma(Tensor self, int p) -> Tensor", _mvlgamma, self=_mvlgamma_backward,
+                    rule=lambda self, p: Cost(tuple(self.shape), 8 * TRANSCENDENTAL * numel(self.shape) * max(p, 1),
+                                              numel(self.shape) * max(p, 1)))
+
+
+def mvlgamma(input: Tensor, p: int) -> Tensor:
+    return mvlgamma_op(input, int(p))
+
+
+# ----- erfinv, i0, sinc -----
+
+erfinv_op = defop("erfinv(Tensor self) -> Tensor", _host(S.erfinv_array),
+                  self=lambda grad, self: 0.5 * math.sqrt(math.pi) * P.exp(erfinv_op(self).pow(2)) * grad,
+                  rule=_EW_HEAVY)
+i0_op = defop("i0(Tensor self) -> Tensor", _host(lambda x: S.bessel_i_array(x, 0)),
+              self=lambda grad, self: grad * i1_op(self), rule=_EW_HEAVY)
+
+
+def _tiny_safe(self):
+    eps = float(np.finfo(self._data.dtype).eps) if self._data.dtype.kind == "f" else 2.220446049250313e-16
+    not_tiny = self.abs() > eps
+    return not_tiny, P.where(not_tiny, self, eps)
+
+
+def _i1_backward(grad, self, result):
+    not_tiny, safe = _tiny_safe(self)
+    gradx = i0_op(safe) - result * safe.reciprocal()
+    return grad * P.where(not_tiny, gradx, 0.5)
+
+
+def _i1e_backward(grad, self, result):
+    not_tiny, safe = _tiny_safe(self)
+    gradx = i0e_op(safe) - result * (safe.sgn() + safe.reciprocal())
+    return grad * P.where(not_tiny, gradx, 0.5)
+
+
+i0e_op = defop("special_i0e(Tensor self) -> Tensor", _host(lambda x: S.bessel_ie_array(x, 0)),
+               self=lambda grad, self, result: grad * (i1e_op(self) - self.sgn() * result), rule=_EW_HEAVY)
+i1_op = defop("special_i1(Tensor self) -> Tensor", _host(lambda x: S.bessel_i_array(x, 1)),
+              self=_i1_backward, rule=_EW_HEAVY)
+i1e_op = defop("special_i1e(Tensor self) -> Tensor", _host(lambda x: S.bessel_ie_array(x, 1)),
+               self=_i1e_backward, rule=_EW_HEAVY)
+
+
+def _sinc(a):
+    dt = a.dtype if a.dtype.kind == "f" else D.default_float.np
+    x = a.astype(dt, copy=False)
+    with np.errstate(all="ignore"):
+        px = x * np.asarray(math.pi, dtype=dt)
+        out = np.sin(px) / px
+    return np.where(x == 0, np.asarray(1.0, dtype=dt), out).astype(dt, copy=False)
+
+
+def _sinc_backward(grad, self):
+    self_pi = self * math.pi
+    self_squared_pi = self * self * math.pi
+    out = grad * ((self_pi * self_pi.cos() - self_pi.sin()) / self_squared_pi)
+    return P.where(self_squared_pi == 0, 0.0, out)
+
+
+sinc_op = defop("sinc(Tensor self) -> Tensor", _sinc, self=_sinc_backward, rule=_EW)
+
+
+def erfinv(input: Tensor) -> Tensor:
+    return erfinv_op(input)
+
+
+def i0(input: Tensor) -> Tensor:
+    return i0_op(input)
+
+
+def sinc(input: Tensor) -> Tensor:
+    return sinc_op(input)
+
+
+# ----- xlogy, xlog1py -----
+
+
+def _x_log(logfn):
+    """x * log(y) (or log1p), 0 where x is 0 unless y is NaN, in the promoted float dtype."""
+
+    def f(a, b):
+        dt = np.result_type(a, b) if not (isinstance(a, float | int) or isinstance(b, float | int)) else None
+        if dt is None:
+            arr = a if hasattr(a, "dtype") else b
+            dt = arr.dtype if arr.dtype.kind == "f" else D.default_float.np
+        if dt.kind != "f":
+            dt = D.default_float.np
+        x = np.asarray(a, dtype=dt)
+        y = np.asarray(b, dtype=dt)
+        with np.errstate(all="ignore"):
+            out = x * logfn(y)
+        out = np.where(x == 0, np.asarray(0.0, dtype=dt), out)
+        return B.xp.asarray(np.where(np.isnan(y), y, out).astype(dt, copy=False))
+
+    return f
+
+
+xlogy_tensor = defop(
+    "xlogy.Tensor(Tensor self, Tensor other) -> Tensor", _x_log(np.log), promote=True, index=0,
+    self=lambda grad, self, other: masked_fill(xlogy(grad, other), (self == 0.0) & (other <= 0.0), 0.0),
+    other=lambda grad, self, other: grad * self / other, rule=_EW)
+xlogy_scalar_self = defop(
+    "xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor", _x_log(np.log), index=1,
+    other=lambda grad, self, other: grad * self / other, rule=elementwise(TRANSCENDENTAL))
+xlogy_scalar_other = defop(
+    "xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor", _x_log(np.log), index=2,
+    self=lambda grad, self, other: xlogy(grad, other) if other > 0
+    else masked_fill(xlogy(grad, other), self == 0.0, 0.0), rule=_EW)
+xlog1py_tensor = defop(
+    "special_xlog1py(Tensor self, Tensor other) -> Tensor", _x_log(np.log1p), promote=True,
+    self=lambda grad, self, other: masked_fill(xlog1py(grad, other), (self == 0.0) & (other <= -1.0), 0.0),
+    other=lambda grad, self, other: grad * self / (other + 1), rule=_EW)
+xlog1py_scalar_self = defop(
+    "special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor", _x_log(np.log1p),
+    other=lambda grad, self, other: grad * self / (other + 1), rule=_EW)
+xlog1py_scalar_other = defop(
+    "special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor", _x_log(np.log1p),
+    self=lambda grad, self, other: xlog1py(grad, other) if other > -1
+    else masked_fill(xlog1py(grad, other), self == 0.0, 0.0), rule=_EW)
+
+
+def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:
+    if not isinstance(input, Tensor):
+        return xlogy_scalar_self(input, other)
+    if not isinstance(other, Tensor):
+        return xlogy_scalar_other(input, other)
+    return xlogy_tensor(input, other)
+
+
+def xlog1py(input: Tensor | float, other: Tensor | float) -> Tensor:
+    if not isinstance(input, Tensor):
+        return xlog1py_scalar_self(input, other)
+    if not isinstance(other, Tensor):
+        return xlog1py_scalar_other(input, other)
+    return xlog1py_tensor(input, other)
+
+
+# ----- the normal distribution, erfcx, entr -----
+
+_SQRT1_2 = 0.70710678118654752440
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
+def ndtr(input: Tensor) -> Tensor:
+    """torch's composition: (1 + erf(x / sqrt(2))) * 0.5 (MulBackward1 over AddBackward1 over ErfBackward0)."""
+    if not input.dtype.is_floating_point:
+        input = input.to(D.default_float)
+    return NF.mul_scalar(NF.add_scalar(P.erf(NF.mul_scalar(input, _SQRT1_2)), 1), 0.5)
+
+
+ndtri_op = defop("special_ndtri(Tensor self) -> Tensor", _host(S.ndtri_array),
+                 self=lambda grad, result: grad * _SQRT_2PI * (result.square() / 2).exp(), rule=_EW_HEAVY)
+log_ndtr_op = defop("special_log_ndtr(Tensor self) -> Tensor", _host(S.log_ndtr_array),
+                    self=lambda grad, self, result: grad / _SQRT_2PI * (result + self.pow(2) / 2).neg().exp(),
+                    rule=_EW_HEAVY)
+erfcx_op = defop("special_erfcx(Tensor self) -> Tensor", _host(S.erfcx_array),
+                 self=lambda grad, self, result: (2.0 * self * result - 2.0 / math.sqrt(math.pi)) * grad,
+                 rule=_EW_HEAVY)
+
+
+def _entr(a):
+    dt = a.dtype if a.dtype.kind == "f" else D.default_float.np
+    x = a.astype(dt, copy=False)
+    with np.errstate(all="ignore"):
+        out = np.where(x > 0, -x * np.log(np.where(x > 0, x, 1)), np.where(x == 0, 0.0, -np.inf))
+    return np.where(np.isnan(x), x, out).astype(dt, copy=False)
+
+
+entr_op = defop("special_entr(Tensor self) -> Tensor", _entr, self=lambda grad, self: grad * (-(1 + self.log())),
+                rule=_EW)
+
+
+def _unary(op, name):
+    def f(input: Tensor) -> Tensor:
+        return op(input)
+
+    f.__name__ = name
+    return f
+
+
+ndtri, log_ndtr, erfcx, entr = (_unary(ndtri_op, "ndtri"), _unary(log_ndtr_op, "log_ndtr"),
+                                _unary(erfcx_op, "erfcx"), _unary(entr_op, "entr"))
+i0e, i1, i1e = _unary(i0e_op, "i0e"), _unary(i1_op, "i1"), _unary(i1e_op, "i1e")
+
+
+def _special_polygamma(n: int, input: Tensor) -> Tensor:
+    return polygamma_op(int(n), input)
+
+
+def _multigammaln(input: Tensor, p: int) -> Tensor:
+    return mvlgamma_op(input, int(p))
+
+
+def _expit(input: Tensor) -> Tensor:
+    return P.sigmoid(input)
+
+
+def _special_logsumexp(input: Tensor, dim: int | list[int], keepdim: bool = False) -> Tensor:
+    return R.logsumexp(input, dim, keepdim)
+
+
+_SP = {"function": True, "method": False}
+CATALOG = [
+    entry("lgamma", lgamma, "log |Gamma(x)|.", lgamma_op),
+    entry("digamma", digamma, "psi(x), the derivative of lgamma.", digamma_op),
+    entry("polygamma", polygamma, "The n-th derivative of digamma (torch.polygamma(n, input); the method takes "
+          "(n)).", polygamma_op),
+    entry("mvlgamma", mvlgamma, "The multivariate log-gamma of dimension p.", mvlgamma_op),
+    entry("erfinv", erfinv, "The inverse error function.", erfinv_op),
+    entry("i0", i0, "The modified Bessel function of the first kind, order 0.", i0_op),
+    entry("sinc", sinc, "sin(pi x) / (pi x), 1 at 0.", sinc_op),
+    entry("xlogy", xlogy, "x * log(y), 0 where x is 0 (NaN where y is NaN).", xlogy_tensor, xlogy_scalar_self,
+          xlogy_scalar_other),
+    entry("special.entr", entr, "-x log x (0 at 0, -inf below).", entr_op, **_SP),
+    entry("special.erfcx", erfcx, "exp(x ** 2) * erfc(x), without overflow.", erfcx_op, **_SP),
+    entry("special.i0e", i0e, "exp(-|x|) * i0(x).", i0e_op, **_SP),
+    entry("special.i1", i1, "The modified Bessel function of the first kind, order 1.", i1_op, **_SP),
+    entry("special.i1e", i1e, "exp(-|x|) * i1(x).", i1e_op, **_SP),
+    entry("special.log_ndtr", log_ndtr, "log of the standard normal CDF.", log_ndtr_op, **_SP),
+    entry("special.ndtr", ndtr, "The standard normal CDF, (1 + erf(x / sqrt 2)) / 2.",
+          grad_fns=("MulBackward1", "AddBackward1", "ErfBackward0"), **_SP),
+    entry("special.ndtri", ndtri, "The standard normal quantile (inverse of ndtr).", ndtri_op, **_SP),
+    entry("special.xlog1py", xlog1py, "x * log1p(y), 0 where x is 0.", xlog1py_tensor, xlog1py_scalar_self,
+          xlog1py_scalar_other, **_SP),
+    entry("special.polygamma", _special_polygamma, "Alias of torch.polygamma.", polygamma_op, **_SP),
+    entry("special.digamma", digamma, "Alias of digamma.", digamma_op, **_SP),
+    entry("special.psi", digamma, "Alias of digamma.", digamma_op, **_SP),
+    entry("special.gammaln", lgamma, "Alias of lgamma.", lgamma_op, **_SP),
+    entry("special.multigammaln", _multigammaln, "Alias of mvlgamma.", mvlgamma_op, **_SP),
+    entry("special.erfinv", erfinv, "Alias of erfinv.", erfinv_op, **_SP),
+    entry("special.i0", i0, "Alias of i0.", i0_op, **_SP),
+    entry("special.sinc", sinc, "Alias of sinc.", sinc_op, **_SP),
+    entry("special.xlogy", xlogy, "Alias of xlogy.", xlogy_tensor, **_SP),
+    entry("special.expit", _expit, "Alias of sigmoid.", grad_fns=("SigmoidBackward0",), **_SP),
+    entry("special.logsumexp", _special_logsumexp, "Alias of logsumexp.", grad_fns=("LogsumexpBackward0",),
+          **_SP),
+]
