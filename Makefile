@@ -73,8 +73,8 @@ lint: $(DEV_STAMP)
 
 # Schema fuzzing (tests/app/test_fuzz.py): schemathesis generates requests from the app's own OpenAPI schema
 # and sends them to a real server of this tree on a free port; every check but positive_data_acceptance
-# (a schema-valid program may still be a wrong one: 422). `make test` runs it at 250 examples per
-# operation (over 1,000 requests); `make fuzz` at FUZZ_EXAMPLES (5,000). `make fuzz-cli` runs schemathesis's own CLI instead
+# (a schema-valid program may still be a wrong one: 422). `make test` runs it at 120 examples per
+# operation (over 480 requests); `make fuzz` at FUZZ_EXAMPLES (5,000). `make fuzz-cli` runs schemathesis's own CLI instead
 # (it reports schema findings rather than regressions); its cassettes stay under .venv/fuzz.
 FUZZ_STAMP := $(VENV)/.installed-fuzz
 FUZZ_EXAMPLES ?= 5000
@@ -84,6 +84,7 @@ $(FUZZ_STAMP): | $(BIN)/python
 
 fuzz: $(DEV_STAMP) $(FUZZ_STAMP)
 	GRADSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n 0 -s tests/app/test_fuzz.py $(ARGS)
+	GRADSERVE_FUZZ_OPS_EXAMPLES=150 GRADSERVE_FUZZ_OPS_HTTP=308 $(BIN)/python -m pytest -n 0 -q tests/engine/test_fuzz_ops.py
 
 fuzz-cli: $(RUNTIME_STAMP) $(FUZZ_STAMP)
 	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \

@@ -85,8 +85,10 @@ ERRORS: dict[int, tuple[str, dict]] = {
           "available (no `Retry-After`).",
           {"type": "over_capacity", "loc": [],
            "msg": "the server is at capacity (16 evaluations in flight); retry later"}),
-    504: ("The computation ran past the configured time limit and was stopped; other requests were not held up.",
-          {"type": "timeout", "loc": [],
+    504: ("The computation ran past the configured time limit and was stopped; other requests were not held up. "
+          "`msg` names the limit and its value; `loc` names the op where the computation stopped, or is `[]` "
+          "where it was stopped inside one op (its worker killed).",
+          {"type": "timeout", "loc": ["body", "ops", 3],
            "msg": "the computation ran past the time limit of 30 s (time_limit_s) and was stopped"}),
 }
 PROGRAM_PATHS = ("/v1/evaluate", "/v1/evaluate/batch", "/v1/graph", "/v1/functional", "/v1/gradcheck")

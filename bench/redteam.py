@@ -8,8 +8,10 @@ server and its compute workers every 25 ms. One line per attack: the request's s
 its time, the worst /healthz latency, the peak RSS of server and workers (and their growth over the attack),
 and a verdict:
 
-  pass  the status is one the attack should get (its `expect`), no 500, an answer within the time limit
-        plus 1 s, /healthz always within 100 ms, and RSS (server + workers) grown by at most --rss-growth-mib;
+  pass  the status is one the attack should get (its `expect`; a 200 only with the program's value where the
+        attack knows it), no 500, an answer within the time limit plus 1 s (and no core still busy with the
+        request a second after its 504), /healthz always within 100 ms, and RSS (server + workers) grown by
+        at most --rss-growth-mib;
   FAIL  otherwise, with the first reason.
 
 Every loop is bounded: a request waits at most the time limit plus 20 s, a slow connection READ_S; the
@@ -36,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MiB = 1 << 20
 READ_S = 60.0
 PREDICTABLE = -2  # seed_leak's "status" where one client's random numbers follow from another's seed
+WRONG = -3  # a 200 whose values are not the program's (one() with a `check`)
+COMPUTES_ON = -4  # an answer (504) while the server or a worker still computes the request
 JSON = {"content-type": "application/json"}
 
 
@@ -66,6 +70,15 @@ def _rss(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used, 0 where it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _children(pid: int) -> list[int]:
@@ -121,12 +134,14 @@ class Watch:
             self._stop.wait(0.025)
 
 
-def start_server(time_limit: float) -> tuple[subprocess.Popen, str]:
+def start_server(time_limit: float, workers: int | None = None) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "GRADSERVE_TIME_LIMIT_S": str(time_limit),
            "GRADSERVE_ACCESS_LOG": os.environ.get("GRADSERVE_ACCESS_LOG", "false")}
+    if workers is not None:
+        env["GRADSERVE_COMPUTE_WORKERS"] = str(workers)
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--log-level", "warning"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -158,15 +173,23 @@ class Ctx:
     time_limit: float
     host: str = "127.0.0.1"
     port: int = 0
+    pid: int | None = None
 
-    def post(self, body: bytes, headers=JSON) -> int:
+    def post(self, body: bytes, headers=JSON, check: Callable[[dict], bool] | None = None) -> int:
+        """The status of one POST /v1/evaluate; WRONG for a 200 whose document fails `check`."""
         try:
-            return httpx.post(f"{self.url}/v1/evaluate", content=body, headers=headers,
-                              timeout=self.time_limit + 20).status_code
+            r = httpx.post(f"{self.url}/v1/evaluate", content=body, headers=headers, timeout=self.time_limit + 20)
         except httpx.TimeoutException:
             return 0  # shown as "timeout"
         except httpx.HTTPError:
             return -1  # shown as "reset"
+        if r.status_code == 200 and check is not None and not check(r.json()):
+            return WRONG
+        return r.status_code
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the server and its live compute workers together."""
+        return sum(map(_cpu_s, [self.pid, *_children(self.pid)])) if self.pid else 0.0
 
     def connect(self, data: bytes = b"") -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=READ_S)
@@ -199,14 +222,44 @@ def _head(length: int, kind: bytes = b"application/json") -> bytes:
             + b"\r\nContent-Length: %d\r\n\r\n" % length)
 
 
-def one(doc: dict) -> Callable[[Ctx], tuple[list[int], int]]:
+def one(doc: dict, check: Callable[[dict], bool] | None = None) -> Callable[[Ctx], tuple[list[int], int]]:
     body = orjson.dumps(doc)
-    return lambda ctx: ([ctx.post(body)], len(body))
+    return lambda ctx: ([ctx.post(body, check=check)], len(body))
+
+
+def scalar_is(name: str, value: float, rel: float = 1e-4) -> Callable[[dict], bool]:
+    """A check: the output `name` is `value` (what torch gives, worked out by hand for these programs)."""
+    return lambda doc: abs(doc["tensors"][name]["data"] - value) <= rel * abs(value)
+
+
+def _windows_through_diagonal(n: int, k: int) -> float:
+    """sum(avg_pool2d(eye(n), k, stride=1)): each window holds as many ones as diagonal cells it covers, and
+    cell (i, i) lies in c_i row windows and c_i column windows, c_i = the starts s with s <= i < s + k."""
+    return sum((min(i, n - k) - max(0, i - k + 1) + 1) ** 2 for i in range(n)) / (k * k)
+
+
+def stops_at_the_limit(doc: dict) -> Callable[[Ctx], tuple[list[int], int, float]]:
+    """A request that computes past the time limit: its status, and COMPUTES_ON where the server or a compute
+    worker went on using a core for its work after the answer (what a thread nothing stopped did)."""
+    body = orjson.dumps(doc)
+
+    def attack(ctx: Ctx) -> tuple[list[int], int, float]:
+        t0 = time.monotonic()
+        status = ctx.post(body)
+        answered = time.monotonic() - t0
+        cpu = ctx.cpu_s()
+        time.sleep(1.0)
+        if ctx.pid and ctx.cpu_s() - cpu > 0.5:  # the probe and the sampler cost a few ms a second
+            status = COMPUTES_ON
+        return [status], len(body), answered  # its time: to the answer, not the second watched after it
+    return attack
 
 
 def eight_big_bodies(ctx: Ctx) -> tuple[list[int], int]:
     n = (16 * MiB - 256) // 4  # "0.0," each: just under max_body_bytes with the envelope
-    body = b'{"leaves":{"a":{"data":[' + b"0.0," * (n - 1) + b'0.0]}},"ops":[{"name":"s","op":"sum","args":["a"]}]}'
+    # (`outputs`: the attack is on the body; the leaf as an output would pass max_response_bytes, 413)
+    body = (b'{"leaves":{"a":{"data":[' + b"0.0," * (n - 1)
+            + b'0.0]}},"ops":[{"name":"s","op":"sum","args":["a"]}],"outputs":["s"]}')
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(lambda _: ctx.post(body), range(8))), 8 * len(body)
 
@@ -267,13 +320,28 @@ class Attack:
     long: bool = False  # its time is not bounded by the time limit (slow connections: the body timeout)
 
 
+# x @ x of 2000 x 2000 float32, then 30 backward passes through it (each two more such matmuls): 9.8e11 flops,
+# within max_flops, max_request_bytes (float64 was not: 320 MB) and max_total_elements (a pass's grads are not
+# new tensors; 24 matmuls in `ops` were: a 413 at the 13th, after 7 s of work). ~0.25 s a matmul on one core (a
+# compute worker's BLAS has one thread a worker), so ~15 s: past a 10 s limit on a core slower than ~100
+# GFLOP/s; on a faster one, a 200.
+PAST_THE_LIMIT = program(op("x", "ones", 2000, 2000, requires_grad=True),
+                         op("y", "matmul", "x", "x"), op("s", "sum", "y"),
+                         backward=[{"tensor": "s", "retain_graph": True}] * 30, outputs=["s"])
+
 ATTACKS = [
+    # Once they froze the server for 30-60 s (the estimate took them for tiny: the event loop ran them, windows
+    # by the million); now the loop's budget spills them to a worker before their first costly op, where
+    # pooling by running sums costs ~0.3 s: a 200 with torch's value (worked out by hand) passes too.
     Attack("conv2d pad 600 -> avg_pool2d 500 s1 (loop freeze)", one(program(
         op("x", "ones", 1, 1, 1, 1), op("w", "ones", 1, 1, 1, 1), op("y", "conv2d", "x", "w", padding=600),
-        op("p", "avg_pool2d", "y", 500, stride=1), op("s", "sum", "p"), outputs=["s"])), {504, 413}),
+        op("p", "avg_pool2d", "y", 500, stride=1), op("s", "sum", "p"), outputs=["s"]),
+        scalar_is("s", 1.0)), {200, 504, 413}),
     Attack("diag -> view -> avg_pool2d 300 (loop freeze)", one(program(
         op("x", "ones", 1000), op("d", "diag", "x"), op("v", "view", "d", 1, 1, 1000, 1000),
-        op("p", "avg_pool2d", "v", 300, stride=1), op("s", "sum", "p"), outputs=["s"])), {504, 413}),
+        op("p", "avg_pool2d", "v", 300, stride=1), op("s", "sum", "p"), outputs=["s"]),
+        scalar_is("s", _windows_through_diagonal(1000, 300))), {200, 504, 413}),
+    Attack("matmul 2000^2, 30 backward passes (past the limit)", stops_at_the_limit(PAST_THE_LIMIT), {504, 200}),
     Attack("conv2d padding=8000 (256M elements)", one(program(
         op("x", "ones", 1, 1, 1, 1), op("w", "ones", 1, 1, 1, 1), op("y", "conv2d", "x", "w", padding=8000),
         outputs=[])), {413}),
@@ -305,7 +373,8 @@ ATTACKS = [
 
 
 def _fmt_status(statuses: list[int]) -> str:
-    names = {0: "timeout", -1: "reset", PREDICTABLE: "predictable"}
+    names = {0: "timeout", -1: "reset", PREDICTABLE: "predictable", WRONG: "200 (wrong value)",
+             COMPUTES_ON: "504, computing on"}
     if len(statuses) <= 3:
         return ",".join(names.get(s, str(s)) for s in statuses)
     counts: dict[int, int] = {}
@@ -337,6 +406,8 @@ def main(argv=None) -> int:
     p.add_argument("--url", help="attack this server instead of starting one")
     p.add_argument("--pid", type=int, help="the --url server's pid (for RSS)")
     p.add_argument("--time-limit", type=float, default=10.0, help="GRADSERVE_TIME_LIMIT_S of the server started here")
+    p.add_argument("--compute-workers", type=int, help="GRADSERVE_COMPUTE_WORKERS of the server started here "
+                   "(0: every request in the server's own threads)")
     p.add_argument("--rss-growth-mib", type=float, default=512.0, help="RSS growth (server + workers) that fails")
     p.add_argument("--only", default="", help="run the attacks whose name contains one of these (comma-separated)")
     a = p.parse_args(argv)
@@ -344,11 +415,13 @@ def main(argv=None) -> int:
     if a.url:
         url, pid = a.url.rstrip("/"), a.pid
     else:
-        proc, url = start_server(a.time_limit)
+        proc, url = start_server(a.time_limit, a.compute_workers)
         pid = proc.pid
-    ctx = Ctx(url, a.time_limit, port=int(url.rsplit(":", 1)[1]))
+    ctx = Ctx(url, a.time_limit, port=int(url.rsplit(":", 1)[1]), pid=pid)
     only = [s.strip() for s in a.only.split(",") if s.strip()]
-    print(f"# gradserve red team: {url}, time limit {a.time_limit:g} s, {os.cpu_count()} CPUs")
+    workers = a.compute_workers if a.compute_workers is not None else os.environ.get("GRADSERVE_COMPUTE_WORKERS", 2)
+    print(f"# gradserve red team: {url}, time limit {a.time_limit:g} s, {os.cpu_count()} CPUs, "
+          f"{workers if not a.url else '?'} compute workers, load average {os.getloadavg()[0]:.1f}")
     print("| attack | request | status | time s | worst /healthz ms | server RSS MiB (+grew) | workers RSS MiB "
           "(+grew) | verdict |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -360,8 +433,9 @@ def main(argv=None) -> int:
             settle(url, 60)
             with Watch(url, pid) as w:
                 t0 = time.monotonic()
-                statuses, sent = attack.run(ctx)
-                elapsed = time.monotonic() - t0
+                statuses, sent, *answered = attack.run(ctx)
+                # the time to the answer (an attack that goes on watching after it says when it came)
+                elapsed = answered[0] if answered else time.monotonic() - t0
                 time.sleep(0.1)  # one more probe and sample after the answer
             v = verdict(attack, statuses, elapsed, w, a.time_limit, a.rss_growth_mib)
             failed += v != "pass"

@@ -36,6 +36,13 @@ class DeadlinePassed(EngineError):
     type = "timeout"
 
 
+def timeout_message(time_limit_s: float | None) -> str:
+    """The one wording of a timeout, wherever it is found (a check between ops or inside a kernel's loop, the
+    service's wait on a thread or a worker): the limit's value where it is known. `loc` says where it stopped."""
+    limit = f" of {time_limit_s:g} s" if time_limit_s is not None else ""
+    return f"the computation ran past the time limit{limit} (time_limit_s) and was stopped"
+
+
 class ProcessBusy(EngineError):
     """The process's memory budget, shared by the requests it runs, is taken: HTTP 503, retry later."""
 
@@ -62,6 +69,26 @@ def set_process_limit(max_bytes: int) -> None:
     PROCESS.max_bytes = int(max_bytes)
 
 
+def reserve(nbytes: int, what: str = "the request") -> None:
+    """Hold `nbytes` of the process's budget for memory that no op charges (a request's parsed document,
+    held from its parse to its answer); ProcessBusy (503) where the process has not that much left. Give it
+    back with `release`."""
+    if nbytes <= 0:
+        return
+    with PROCESS.lock:
+        pmax = PROCESS.max_bytes
+        if pmax and PROCESS.live + nbytes > pmax:
+            raise ProcessBusy(f"the server's memory for requests ({pmax} bytes, max_process_bytes) is in use by "
+                              f"other requests and cannot hold {what} ({nbytes} bytes); retry later")
+        PROCESS.live += nbytes
+
+
+def release(nbytes: int) -> None:
+    if nbytes > 0:
+        with PROCESS.lock:
+            PROCESS.live -= nbytes
+
+
 class _Local(threading.local):
     budget = None  # the Budget of the request this thread runs, or None (library use)
 
@@ -73,12 +100,13 @@ class Budget:
     """Limits of one request and what it has used. deadline: a time.monotonic() value, or None."""
 
     __slots__ = ("max_bytes", "max_flops", "op_max_flops", "max_elements", "deadline", "spill_flops", "spill_bytes",
-                 "spill_op_flops", "cancelled", "used_flops", "live", "peak", "small", "_refs", "__weakref__")
+                 "spill_op_flops", "time_limit_s", "cancelled", "used_flops", "live", "peak", "small", "held", "_refs",
+                 "__weakref__")
 
     def __init__(self, *, max_bytes: int = 1 << 62, max_flops: float = float("inf"),
                  op_max_flops: float = float("inf"), max_elements: int = 1 << 62, deadline: float | None = None,
                  spill_flops: float = float("inf"), spill_bytes: int = 1 << 62,
-                 spill_op_flops: float = float("inf")):
+                 spill_op_flops: float = float("inf"), time_limit_s: float | None = None):
         self.max_bytes = max_bytes
         self.max_elements = max_elements
         self.max_flops = max_flops
@@ -87,11 +115,13 @@ class Budget:
         self.spill_flops = spill_flops
         self.spill_bytes = spill_bytes
         self.spill_op_flops = spill_op_flops  # one op past it belongs where it can be killed (a worker process)
+        self.time_limit_s = time_limit_s  # what `deadline` was set from, for the message
         self.cancelled = False
         self.used_flops = 0.0
         self.live = 0  # bytes of the request's arrays alive now (small ones: until the request ends)
         self.peak = 0  # the most `live` plus an op's peak has been
         self.small = 0  # bytes of arrays under TRACK_MIN_BYTES, never subtracted
+        self.held = 0  # bytes held with `hold` (no array tracks them), until the request ends
         self._refs: dict = {}  # id(weakref) -> weakref of each tracked array, until it dies
 
     def cancel(self) -> None:
@@ -100,7 +130,7 @@ class Budget:
 
     def check(self) -> None:
         if self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline):
-            raise DeadlinePassed("the computation ran past the time limit (time_limit_s) and was stopped")
+            raise DeadlinePassed(timeout_message(self.time_limit_s))
 
     def charge(self, nbytes: int, flops: float = 0.0, what: str = "the op", elements: int = 0) -> None:
         """Check that work of `flops` holding `nbytes` at its peak, its largest output of `elements`, fits, and
@@ -119,9 +149,9 @@ class Budget:
         if used > self.max_flops:
             raise LimitExceeded(f"the request would cost {used:.3g} flops, over the limit of {self.max_flops:.3g} "
                                 "flops (max_flops)")
-        if peak > self.max_bytes:
-            raise LimitExceeded(f"{what} would bring the request's tensors to {peak} bytes, over the limit of "
-                                f"{self.max_bytes} bytes (max_request_bytes)")
+        if peak + self.held > self.max_bytes:
+            raise LimitExceeded(f"{what} would bring the request's tensors to {peak + self.held} bytes, over the "
+                                f"limit of {self.max_bytes} bytes (max_request_bytes)")
         if used > self.spill_flops or peak > self.spill_bytes or flops > self.spill_op_flops:
             raise Spill(what)
         pmax = PROCESS.max_bytes
@@ -131,6 +161,25 @@ class Budget:
         self.used_flops = used
         if peak > self.peak:
             self.peak = peak
+
+    def hold(self, nbytes: int, flops: float = 0.0, what: str = "the op") -> None:
+        """Keep `nbytes` counted, against the request's limit and the process's, until the request ends
+        (close): memory that outlives the op that made it and that no array tracks (a response being
+        written: Python's numbers for the JSON text, and the text). Not against the caps of where the request
+        runs (`spill_bytes`, and `peak`, which a Program's replays and lowering charge again): those judge its
+        tensors, and a response bounded by max_response_bytes spilled tiny requests off the loop."""
+        self.charge(0, flops, what)  # the deadline and the flops
+        total = self.live + self.held + nbytes
+        if total > self.max_bytes:
+            raise LimitExceeded(f"{what} would bring the request's memory to {total} bytes, over the limit of "
+                                f"{self.max_bytes} bytes (max_request_bytes)")
+        with PROCESS.lock:
+            pmax = PROCESS.max_bytes
+            if pmax and PROCESS.live + nbytes > pmax:
+                raise ProcessBusy(f"the server's memory for requests ({pmax} bytes, max_process_bytes) is in use "
+                                  f"by other requests and cannot hold {what} ({nbytes} bytes); retry later")
+            PROCESS.live += nbytes
+        self.held += nbytes
 
     def track(self, arr) -> None:
         """Count an array the request now holds (an op's output), until NumPy frees it."""
@@ -154,7 +203,7 @@ class Budget:
         """The request is over: what it still holds no longer counts against the process (its arrays die
         with its response, or live on only in a cache that holds no request's values)."""
         refs, self._refs = self._refs, {}
-        n = 0
+        n, self.held = self.held, 0
         for ref in refs.values():
             cb = ref.__callback__
             if cb is not None and ref() is not None:

@@ -1,9 +1,10 @@
-"""Request bodies: declared JSON, read under a size limit and a process-wide budget, parsed by orjson, with
-duplicate keys refused."""
+"""Request bodies: declared JSON, read under a size limit and a process-wide budget, parsed by orjson under a
+bound of what the parse builds, with duplicate keys refused."""
 from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
 from app.core.errors import BodyTooLarge, InvalidJSON, MissingBody, OverCapacity, UnsupportedMediaType
+from engine import budget as _budget
 
 # An answer sent before the whole body was read closes the connection: what the client still sends is not
 # read for nothing, nor mistaken for its next request.
@@ -195,32 +197,91 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _exact_ints(body: bytes, doc: Any) -> Any:
+def _exact_ints(body: bytes) -> Any:
     """The document again, parsed by the standard library, which keeps every integer exact. orjson has
-    already accepted the text, so only the integers can differ."""
+    already accepted the text, so only the integers can differ (where the standard library cannot parse it,
+    nesting too deep for its recursion, orjson's document it is)."""
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
-        return doc
+        return orjson.loads(body)
 
 
-def parse_json(body: bytes) -> Any:
+# ----- what a parse builds -----
+
+# Bodies up to this size are parsed without counting what the parse builds: at most ~50x their size each.
+SMALL_BODY = 16 * 1024
+# The most bytes of Python objects one body's parse may build (413 past it): max_request_bytes, set by the
+# server (app.services.evaluate) and by a compute worker per call (app.services.engine); the default is the
+# setting's.
+_parse_limit = [256 << 20]
+
+
+def set_parse_limit(max_bytes: int) -> None:
+    _parse_limit[0] = int(max_bytes)
+
+
+def parse_cost(body: bytes) -> int:
+    """An upper bound of the bytes of the Python objects that parse_doc builds from `body` (CPython, 64-bit),
+    from five counts of its text (C speed, ~2 ms a MiB); 0 for a small body. Per token, at most: a list 56
+    bytes and its slot 8; an object 64 and its slot, its first key's table 120 (a `:` pays that, or a later
+    key's share of a grown table); a value 36 (a float 24 or an int 28-36, and its slot: counted by its `,`);
+    a string 49 and its text (two `"`); true, false, null and small ints are shared. Against what the parse
+    really holds (tests/app/test_parse_cost.py, tracemalloc): 1.1-1.4x for lists of numbers, ~1.5x for lists
+    of lists or objects, more where shared objects abound. Not counted: orjson's transient index, 12 bytes
+    per byte of text, which lives only while the parse runs (one at a time per process: orjson holds the
+    GIL)."""
+    if len(body) <= SMALL_BODY:
+        return 0
+    c = body.count
+    return (len(body) + 64 * c(b"[") + 72 * c(b"{") + 120 * c(b":") + 36 * (c(b",") + 1) + 29 * c(b'"'))
+
+
+def check_parse_cost(body: bytes) -> int:
+    """parse_cost(body), or 413 where it is past the limit (max_request_bytes): a parsed document is the
+    request's memory as much as its tensors are."""
+    n = parse_cost(body)
+    if n > _parse_limit[0]:
+        raise BodyTooLarge(f"the request body would take up to {n} bytes once parsed (lists and objects cost "
+                           f"more than their text), over the limit of max_request_bytes={_parse_limit[0]}",
+                           ["body"])
+    return n
+
+
+@contextmanager
+def parsed_memory(body: bytes):
+    """While a request's document lives (from its parse to its answer): what it holds, checked against the
+    request's limit (413) and held from this process's memory budget (engine.budget.reserve: 503 where other
+    requests hold it), so that documents and tensors share one bound per process (max_process_bytes)."""
+    n = check_parse_cost(body)
+    _budget.reserve(n, "the request's parsed body")
+    try:
+        yield
+    finally:
+        _budget.release(n)
+
+
+def parse_json(body: bytes, checked: bool = False) -> Any:
     """orjson's parse, plus what it lets through: a key given twice in one object (it keeps the last)."""
-    doc = parse_doc(body)
+    doc = parse_doc(body, checked)
     check_duplicate_keys(body, doc)
     return doc
 
 
-def parse_doc(body: bytes) -> Any:
-    """orjson's parse, with integers past 64 bits kept exact; duplicate keys not yet checked."""
+def parse_doc(body: bytes, checked: bool = False) -> Any:
+    """orjson's parse, with integers past 64 bits kept exact; duplicate keys not yet checked. The parse's
+    cost is checked first (check_parse_cost) unless the caller has (`checked`)."""
     if not body.strip():
         raise MissingBody("Field required", ["body"])
+    if not checked:
+        check_parse_cost(body)
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as e:  # also nesting deeper than 1024, with no recursion on our side
         raise InvalidJSON(f"JSON decode error: {e.msg}", ["body", e.pos]) from None
     if _maybe_big_int(body):
-        doc = _exact_ints(body, doc)
+        del doc  # the exact parse builds the document again: not both at once
+        doc = _exact_ints(body)
     return doc
 
 

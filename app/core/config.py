@@ -33,7 +33,7 @@ class Settings(BaseSettings):
         256 * MiB, gt=0, description="One request's live tensor bytes plus what its next op holds at its peak "
                                      "(413 the moment it would pass).")
     max_process_bytes: int = Field(
-        768 * MiB, ge=0, description="The live tensor bytes of all requests a server process (or a compute "
+        512 * MiB, ge=0, description="The live tensor bytes of all requests a server process (or a compute "
                                      "worker) runs at once (503 with Retry-After past it); 0: no process limit.")
     max_flops: float = Field(1e12, gt=0, description="One request's estimated flops, all ops and backward "
                                                      "passes together (413).")
@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     offload_min_bytes: int = Field(
         16 * MiB, ge=0, description="Estimated bytes from which a request runs in a worker process."
     )
+    offload_min_steps: int = Field(
+        5000, ge=0, description="Steps (ops, and each backward pass as many steps as ops) from which a request "
+                                "runs in a worker process: the interpreter's work, which flops do not show.")
     worker_start_timeout_s: float = Field(60.0, gt=0, description="How long a new worker may take to start.")
     # Tiny requests (most calls) run on the event loop itself: a hop to a thread cost ~0.8 ms a request on a
     # 2-core machine under load (GIL hand-offs), more than the evaluation. Their cost is bounded by the body
@@ -88,6 +91,10 @@ class Settings(BaseSettings):
         1e5, ge=0, description="Such a request is also evaluated on the event loop when its estimate is at "
                                "most this many flops and `loop_max_elements` elements (and 64 ops).")
     loop_max_elements: int = Field(4096, ge=0, description="See `loop_max_flops`.")
+    worker_parse_min_bytes: int = Field(
+        1 * MiB, ge=0, description="Bodies from this size are parsed, checked and run only in a compute worker "
+                                   "(where there are any): orjson holds the GIL while it parses (~10-20 ms a "
+                                   "MiB), which would keep every other request of the server waiting.")
     plan_cache_entries: int = Field(
         256, ge=0, description="Programs kept per process by structure (engine.PlanCache): a request shaped "
                                "like an earlier one (other leaf values) skips the checks its structure "
@@ -136,6 +143,17 @@ class Settings(BaseSettings):
                            "providers you configure (an OpenTelemetry SDK, not shipped). Off, FastAPI does not "
                            "ask for those providers on every request (~3 us); /metrics and the access log "
                            "do not depend on it.")
+
+    max_buffered_response_bytes: int = Field(
+        64 * MiB, gt=0, description="Bytes of responses this process has written and its clients have not "
+                                    "taken yet, past each connection's first 64 KiB (never less than the "
+                                    "largest response); an answer that would pass it gets 503 with "
+                                    "Retry-After, and none is computed while it is full. A response nobody "
+                                    "takes for body_timeout_s is dropped and its connection closed.")
+
+    def response_budget_bytes(self) -> int:
+        """max_buffered_response_bytes, but never below the largest response (else it could never be sent)."""
+        return max(self.max_buffered_response_bytes, self.max_response_bytes, self.max_batch_response_bytes)
 
     def body_budget_bytes(self) -> int:
         """max_buffered_body_bytes, but never below max_body_bytes (else a largest body could never pass)."""

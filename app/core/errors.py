@@ -58,6 +58,9 @@ class SchemaError(ServiceError):
         super().__init__(first["msg"], first["loc"])
         self.errors = errors
 
+    def __reduce__(self):  # a compute worker raises it too (a large body is checked there): it must pickle
+        return type(self), (self.errors,)
+
 
 class BodyTooLarge(ServiceError):
     status_code = 413

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.body import READ, BodyBudget, read_body
 from app.core.errors import OverCapacity, to_response
 from app.core.observability import _TAIL, Metrics, log_access
+from app.core.protocol import RESPONSES
 from app.core.security import refusal
 
 log = logging.getLogger("gradserve")
@@ -51,6 +52,28 @@ class InFlight:
         self.limit = limit
         self.retry_after_s = retry_after_s
         self.count = 0
+
+
+def _unsent_refusal(retry_after_s: int) -> OverCapacity:
+    return OverCapacity(f"the server holds as many answers that their clients have not taken yet as it may "
+                        f"(max_buffered_response_bytes={RESPONSES.limit}); retry later",
+                        headers={"Retry-After": str(retry_after_s)})
+
+
+def _content_length(headers) -> int:
+    for k, v in headers:
+        if k.lower() == b"content-length":
+            return int(v) if v.isdigit() else 0
+    return 0
+
+
+def _with_request_id(send: Send, rid: str) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+            message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+        await send(message)
+    return sender
 
 
 def _request_id(scope: Scope) -> str:
@@ -97,10 +120,22 @@ class Front:
         status = 0  # nothing sent yet
         kept: list[bytes] = []  # for the metrics: an error body's head; a 200 evaluate body's last two chunks
         size = 0
+        dropped = False  # an answer past the budget of unsent answers: a 503 was written in its place
 
         async def send_wrapped(message: Message) -> None:
-            nonlocal status, size
+            nonlocal status, size, dropped
+            if dropped:  # the rest of the answer the 503 replaced
+                return
             if message["type"] == "http.response.start":
+                if not RESPONSES.admit(_content_length(message.get("headers", ()))):
+                    dropped = True
+                    status = 503
+                    refusal = to_response(_unsent_refusal(self.in_flight.retry_after_s))
+                    kept.append(refusal.body[:_TAIL])
+                    # (not through send_wrapped: a closure that names itself is a reference cycle, and every
+                    # request's cells, its body chunks among them, would wait for the cyclic GC)
+                    await refusal(scope, receive, _with_request_id(send, rid))
+                    return
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
                 headers.append((b"x-request-id", rid.encode()))
@@ -122,6 +157,8 @@ class Front:
         try:
             body = await self._answer(scope, receive, send_wrapped)
             if body is not None:  # a direct route's answer: written here, as its route's JSONBytes would be
+                if not RESPONSES.admit(len(body)):
+                    raise _unsent_refusal(self.in_flight.retry_after_s)
                 status = 200
                 kept.append(body)
                 await send({"type": "http.response.start", "status": 200, "headers": [
@@ -170,6 +207,8 @@ class Front:
             if f.count >= f.limit:
                 raise OverCapacity(f"the server is at capacity ({f.limit} evaluations in flight); retry later",
                                    headers={"Retry-After": str(f.retry_after_s)})
+            if RESPONSES.full():  # clients that do not take their answers: compute no more for now
+                raise _unsent_refusal(f.retry_after_s)
             f.count += 1
             scope[READ] = body  # for read_body, the direct route's and the router's
             try:

@@ -210,6 +210,11 @@ class Metrics:
         # read at scrape time: the front door counts in a plain int (one event loop, no lock per request)
         self.serving = 0
         self.in_flight.set_function(lambda: self.serving)
+        self.evaluations = Gauge("gradserve_evaluations_in_flight", "Evaluations holding one of the "
+                                 "GRADSERVE_MAX_IN_FLIGHT slots (body read, being computed or answered); a "
+                                 "scrape is not one of them.", registry=r)
+        slots = getattr(app_state, "in_flight", None)
+        self.evaluations.set_function(lambda: slots.count if slots is not None else 0)
         self.devices = PlainCounter("gradserve_evaluations_by_device", "Successful evaluations by the device "
                                     "they ran on.", ["device"], r)
         self.placements = PlainCounter("gradserve_evaluations_by_placement", "Successful evaluations by where "

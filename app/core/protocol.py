@@ -15,13 +15,22 @@ counts tasks as well as connections. So, per server process:
   keep-alive connection is.
 - A request's line and headers may not pass GRADSERVE_MAX_HEADER_BYTES: 431, connection closed.
 - One connection past GRADSERVE_MAX_CONNECTIONS is answered 503 (Retry-After) and closed at once.
+- An answer must be taken: a connection whose written response has not moved for GRADSERVE_BODY_TIMEOUT_S
+  (a client that does not read) is aborted, its buffered bytes dropped. And the bytes of responses written
+  but not yet taken, past each connection's first 64 KiB, are held to GRADSERVE_MAX_BUFFERED_RESPONSE_BYTES
+  (`RESPONSES`, asked by the front door before it computes and before it writes an answer: 503 past it).
+  uvicorn's last `send` of a body returns once the body is in the transport's buffer, so the request's
+  in-flight slot was free again while its answer waited there: a hundred 98-byte requests for an 8 MB
+  answer each, from clients that never read, held 800 MiB of the server (`make redteam`).
 
 Deadlines are checked by one sweep per process every quarter second (a timer per request cost ~1.8 us on
-uvloop; a deadline written per request costs ~0.1 us), so a 408 comes up to 0.25 s after its deadline.
+uvloop; a deadline written per request costs ~0.1 us), so a 408 comes up to 0.25 s after its deadline; the
+same sweep measures each connection's unsent bytes (the transport's write buffer, one C call).
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -29,8 +38,38 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from app.core.config import get_settings
 from app.core.errors import error_body
 
+log = logging.getLogger("gradserve")
 SWEEP_S = 0.25
 _Base = HttpToolsProtocol  # called by name on the per-request paths: zero-argument super() costs ~0.1 us
+
+
+class ResponseBudget:
+    """Bytes of written responses that their clients have not taken yet, past each connection's first `free`
+    bytes, in this process (one event loop: no lock). The sweep measures them; an answer admitted between
+    two sweeps is added at once, so `unsent` never counts less than is there. limit 0: no limit (a server
+    not run by `gradserve serve`, whose protocol measures nothing)."""
+
+    free = 64 * 1024
+
+    def __init__(self):
+        self.limit = 0
+        self.unsent = 0
+
+    def full(self) -> bool:
+        return bool(self.limit) and self.unsent >= self.limit
+
+    def admit(self, size: int) -> bool:
+        """Whether an answer of `size` bytes may be written now (and then it counts)."""
+        need = size - self.free
+        if need <= 0:
+            return True
+        if self.limit and self.unsent + need > self.limit:
+            return False
+        self.unsent += need
+        return True
+
+
+RESPONSES = ResponseBudget()
 
 
 def _response(status: int, error: dict, default_headers, extra: tuple = ()) -> bytes:
@@ -59,6 +98,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = 0  # bytes read, after the read the head began in, while it was incomplete
         self.read_len = 0  # bytes of the read being parsed
         self.refused = False
+        self.unsent = 0  # the transport's write buffer at the last sweep
+        self.unsent_since: float | None = None  # since when it has not shrunk
+        RESPONSES.limit = s.response_budget_bytes()
 
     # ----- connection -----
 
@@ -171,12 +213,34 @@ def _sweeper(state, loop: asyncio.AbstractEventLoop) -> None:
     def sweep() -> None:
         if not state.connections:
             state.gradserve_sweeping = False
+            RESPONSES.unsent = 0
             return
         now = loop.time()
+        unsent = 0
+        free = RESPONSES.free
         for conn in list(state.connections):
             deadline = getattr(conn, "deadline", None)
             if deadline is not None and now >= deadline:
                 conn.expire()
+            if not isinstance(conn, GuardedHttpToolsProtocol):
+                continue
+            transport = conn.transport
+            buffered = transport.get_write_buffer_size() if transport is not None else 0
+            if not buffered:
+                conn.unsent, conn.unsent_since = 0, None
+                continue
+            if conn.unsent_since is None or buffered < conn.unsent:
+                conn.unsent_since = now  # it moved
+            elif now - conn.unsent_since >= conn.request_timeout:  # an answer nobody takes: dropped
+                log.warning("dropped %d bytes of an answer its client did not take within %g s (body_timeout_s)",
+                            buffered, conn.request_timeout)
+                conn.unsent, conn.unsent_since = 0, None
+                transport.abort()
+                continue
+            conn.unsent = buffered
+            if buffered > free:
+                unsent += buffered - free
+        RESPONSES.unsent = unsent
         loop.call_later(SWEEP_S, sweep)
 
     loop.call_later(SWEEP_S, sweep)

@@ -321,9 +321,14 @@ class WorkerPool:
             exc, tb = reply[1], reply[2]
             exc.add_note(f"in compute worker {w.pid}:\n{tb}")
             raise exc
-        code = await self._retire(w)
-        if kind == "timeout":
+        if kind == "timeout":  # answered now; killed at once, reaped and replaced meanwhile (a worker holding
+            # hundreds of MB on a busy machine took a second to die: the 504 came 1.5 s after the limit)
+            w.signal_kill()
+            task = asyncio.get_running_loop().create_task(self._retire(w))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
             raise WorkerTimeout(f"the call ran past its time limit of {timeout:g} s; its worker was killed")
+        code = await self._retire(w)
         raise WorkerDied(w.pid, code)
 
     def stats(self) -> dict:

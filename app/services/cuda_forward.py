@@ -113,12 +113,13 @@ class CudaForwarder:
             return False
         return time.monotonic() - self.last_error_at < self.retry_s
 
-    async def forward(self, body: bytes, doc: dict, timeout: float) -> bytes:
+    async def forward(self, body: bytes, doc: dict | None, timeout: float) -> bytes:
         """The worker's 200 response bytes; ForwardedError for its 4xx/504 answers; CudaWorkerUnavailable
-        when it is unreachable or failing. `timeout`: what is left of the time limit (TimeoutError past
-        it)."""
+        when it is unreachable or failing. `doc`: the parsed body (None: the body says `"device": "cuda"`
+        already). `timeout`: what is left of the time limit (TimeoutError past it)."""
         client = self._get_client()
-        post = asyncio.ensure_future(client.post("/v1/evaluate", content=force_cuda(body, doc),
+        content = body if doc is None else force_cuda(body, doc)
+        post = asyncio.ensure_future(client.post("/v1/evaluate", content=content,
                                                  headers={"content-type": "application/json"}))
         try:
             r = await self._answer(post, timeout)

@@ -9,7 +9,15 @@ import numpy as np
 import engine  # noqa: F401 - the package first: it wires the op catalog up
 from engine import _backend, catalog, expression
 from engine import program as _evaluate_mod  # the request path: evaluate, estimate, plans, limits
-from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, active, set_process_limit  # noqa: F401
+from engine.budget import (  # noqa: F401
+    Budget,
+    DeadlinePassed,
+    ProcessBusy,
+    Spill,
+    active,
+    set_process_limit,
+    timeout_message,
+)
 from engine.errors import EngineError, LimitExceeded
 from engine.program import batch as _batch
 
@@ -85,7 +93,7 @@ def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hi
     return dumps({**out, **extra}) if extra else out
 
 
-def _portable(e: EngineError) -> EngineError:
+def portable(e: EngineError) -> EngineError:
     """The same error as a class that pickles (the torch-named classes are renamed, so pickle cannot find
     them), keeping what the HTTP mapping reads: the category, type, loc and msg."""
     for cls in (LimitExceeded, _evaluate_mod.DeviceUnavailable, DeadlinePassed, ProcessBusy):
@@ -99,19 +107,41 @@ def evaluate_body(body: bytes, limits: LimitsTuple, backend: str = "numpy",
                   process_bytes: int = 0) -> bytes:
     """What a worker process runs: the raw request body (already checked by the server) in, JSON out, under a
     budget of the limits and the request's deadline (the server kills the worker a little later, should a
-    NumPy call overrun it). The array backend is process-wide, which is safe here: a worker runs one request
-    at a time."""
+    NumPy call overrun it)."""
+    # the same parse as the server's (big integers stay exact, so the engine reports their overflow), its
+    # document held from this worker's memory budget as the server holds it from its own
+    from app.core.body import parse_json, parsed_memory  # noqa: PLC0415
+
+    worker_limits(limits, process_bytes)
+    try:
+        with parsed_memory(body):
+            return evaluate_parsed(parse_json(body, checked=True), limits, backend, extra, plan_entries, deadline,
+                                   process_bytes)
+    except EngineError as e:
+        raise portable(e) from None
+
+
+def worker_limits(limits: LimitsTuple, process_bytes: int) -> None:
+    """A compute worker's process-wide limits for the call it runs: its memory budget (tensors and parsed
+    documents) and the most one body's parse may build (max_request_bytes)."""
+    from app.core.body import set_parse_limit  # noqa: PLC0415
+
+    set_process_limit(process_bytes)
+    set_parse_limit(limits[3])
+
+
+def evaluate_parsed(spec: Any, limits: LimitsTuple, backend: str = "numpy", extra: dict | None = None,
+                    plan_entries: int = 256, deadline: float | None = None, process_bytes: int = 0) -> bytes:
+    """evaluate_body of a document parsed (and checked) in this worker already. The array backend is
+    process-wide, which is safe here: a worker runs one request at a time."""
     configure_plans(plan_entries)
     set_process_limit(process_bytes)
     try:
         if backend != "numpy":
             _backend.use(backend)
-        # the same parse as the server's (big integers stay exact, so the engine reports their overflow)
-        from app.core.body import parse_json  # noqa: PLC0415
-
-        return evaluate_json(parse_json(body), limits, extra, budget=make_budget(limits, deadline, killable=True))
+        return evaluate_json(spec, limits, extra, budget=make_budget(limits, deadline, killable=True))
     except EngineError as e:
-        raise _portable(e) from None
+        raise portable(e) from None
     finally:
         if backend != "numpy":
             _backend.use("numpy")
@@ -152,15 +182,16 @@ def transform_json(kind: str, spec: dict, limits: LimitsTuple, budget: Budget | 
 def transform_body(kind: str, body: bytes, limits: LimitsTuple, backend: str = "numpy",
                    deadline: float | None = None, process_bytes: int = 0, extra: dict | None = None) -> bytes:
     """evaluate_body's sibling for a worker process: the raw body of a transform request in, JSON out."""
-    set_process_limit(process_bytes)
+    from app.core.body import parse_json, parsed_memory  # noqa: PLC0415
+
+    worker_limits(limits, process_bytes)
     try:
         if backend != "numpy":
             _backend.use(backend)
-        from app.core.body import parse_json  # noqa: PLC0415
-
-        return transform_json(kind, parse_json(body), limits, make_budget(limits, deadline), extra)
+        with parsed_memory(body):
+            return transform_json(kind, parse_json(body, checked=True), limits, make_budget(limits, deadline), extra)
     except EngineError as e:
-        raise _portable(e) from None
+        raise portable(e) from None
     finally:
         if backend != "numpy":
             _backend.use("numpy")

@@ -5,9 +5,12 @@ A small body (GRADSERVE_LOOP_MAX_BODY_BYTES) is parsed, checked and estimated on
 tiny program (GRADSERVE_LOOP_MAX_FLOPS / _ELEMENTS, 64 ops) evaluated there as well: the hop to a thread
 cost more than such an evaluation; where nothing but its structure and the settings decided that (no CUDA
 to weigh), the program's notes say so and a later request of that structure skips the deciding. "Costly"
-is decided by the engine's estimate (shape inference, nothing allocated) against the offload thresholds.
-The time limit covers the whole evaluation; a worker past it is killed, an inline thread (cheap by
-construction) is abandoned and its result dropped.
+is decided by the engine's estimate (shape inference, nothing allocated) against the offload thresholds,
+and enforced by the engine's budget of each tier (a run that passes its tier's caps spills to the next one
+before the op that would pass them). A large body (GRADSERVE_WORKER_PARSE_MIN_BYTES) is never parsed here
+where there are compute workers: one parses, checks, plans and runs it (app/services/planning.py). The time
+limit covers the whole evaluation; a worker past it is killed, a thread's budget is cancelled (it stops at
+its next check) and its slot held until it has stopped.
 
 CUDA routing (`device`): `cpu` runs here on NumPy. `cuda` runs on CuPy in a compute worker where this
 server has a usable GPU (GRADSERVE_BACKEND auto|cupy), else it is forwarded to the CUDA worker at
@@ -26,21 +29,15 @@ from dataclasses import dataclass, field
 
 import anyio
 import anyio.to_thread
-from pydantic import ValidationError
 
-from app.core.body import check_duplicate_keys, colons_known, parse_doc
+from app.core.body import check_duplicate_keys, colons_known, parse_doc, parsed_memory, set_parse_limit
 from app.core.config import Settings
-from app.core.errors import (
-    ComputeTimeout,
-    DeviceUnavailable,
-    OpsLimitExceeded,
-    SchemaError,
-    validation_errors,
-)
+from app.core.errors import ComputeTimeout, DeviceUnavailable
 from app.core.workers import WorkerPool, WorkerTimeout
-from app.schemas import EvaluateRequest, FunctionalRequest, GradcheckRequest
+from app.schemas import FunctionalRequest, GradcheckRequest
 from app.services import engine as eng
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
+from app.services.planning import Routing, check_envelope, cuda_choice, evaluate_large_body
 
 log = logging.getLogger("gradserve")
 # Bodies with an expression are planned on the event loop up to this size (~100 ops of parsing, a few ms);
@@ -55,31 +52,27 @@ _STOP_GRACE_S = 2.0
 _KILL_GRACE_S = 0.5
 
 
-def check_envelope(doc, max_ops: int, model=EvaluateRequest) -> None:
-    """Schema of the request (not of tensor data: the engine reads that once, itself)."""
-    if isinstance(doc, dict) and isinstance(ops := doc.get("ops"), list) and len(ops) > max_ops:
-        # Before Pydantic walks them all.
-        raise OpsLimitExceeded(f"the request has {len(ops)} ops, over the limit max_ops={max_ops}",
-                               ["body", "ops"])
-    try:
-        model.model_validate(doc)
-    except ValidationError as e:
-        errors = e.errors(include_url=False, include_input=False)
-        raise SchemaError(validation_errors(errors, ("body",))) from None
-
-
 @dataclass
 class Plan:
     """Where a request runs, decided in the inline thread (which also runs it when cheap and on the CPU)."""
 
     kind: str  # "pool" (a compute worker, on `backend`), "forward" (the CUDA worker) or "thread" (inline)
-    doc: dict
+    doc: dict | None  # None: a large body, parsed only in a compute worker
     device: str  # as requested
     backend: str = "numpy"
     cpu_offload: bool = False  # costly enough for a compute worker when run on the CPU
     extra: dict = field(default_factory=dict)
     hit: tuple | None = None  # engine.lookup's answer for this document
     settled: dict | None = None  # checks passed by this document, for its program's notes
+    forced: bytes | None = None  # the body to forward, `"device": "cuda"` in it already (a large body's)
+
+
+def _steps(doc: dict) -> int:
+    """A bound on the interpreter's steps of a program, apart from its flops: its ops, and each backward pass
+    walking a graph of up to as many nodes."""
+    ops, passes = doc.get("ops") or (), doc.get("backward") or ()
+    n = len(ops) if isinstance(ops, list) else 0
+    return n + (len(passes) * (n + 1) if isinstance(passes, list) else 0)
 
 
 class EvaluateService:
@@ -89,12 +82,14 @@ class EvaluateService:
         self._metrics = metrics  # app.core.observability.Metrics (placements counted there), or None
         self.limits: eng.LimitsTuple = (settings.max_tensor_elements, settings.max_total_elements,
                                         settings.max_ops, settings.max_request_bytes, settings.max_flops,
-                                        settings.max_op_flops, settings.max_response_bytes)
+                                        settings.max_op_flops, settings.max_response_bytes, settings.time_limit_s)
         eng.set_process_limit(settings.max_process_bytes)
+        set_parse_limit(settings.max_request_bytes)
         eng.configure_plans(settings.plan_cache_entries)
         url = (settings.cuda_worker_url or "").strip()
-        self.forwarder = (CudaForwarder(url, settings.time_limit_s, settings.cuda_worker_retry_s)
-                          if url else None)
+        self.forwarder = (CudaForwarder(url, settings.time_limit_s, settings.cuda_worker_retry_s,
+                                        answer_s=settings.cuda_worker_timeout_s) if url else None)
+        self._static_routing: Routing | None = None  # self.routing() where nothing in it changes
         # Noted on a program whose structure this service runs on the loop, with nothing else to decide
         # (_inline); one per service: the plan cache is the process's, and another app in this process
         # (tests) may route the same structure elsewhere.
@@ -125,6 +120,21 @@ class EvaluateService:
                 return f"GRADSERVE_BACKEND=cupy but CuPy is not usable here ({why})"
         return None
 
+    def routing(self) -> Routing:
+        """The server's side of the CUDA choice now (planning.cuda_choice)."""
+        if self._static_routing is not None:
+            return self._static_routing
+        s = self.settings
+        in_process, why = self.cuda_in_process()
+        forward = self.forwarder is not None and not in_process
+        note = None
+        if forward and self.forwarder.recently_failed():
+            note = f"cuda worker unreachable: {self.forwarder.last_error}; ran on cpu"
+        r = Routing(in_process, why, forward, note, s.accept_cuda_on_cpu, s.cuda_min_flops, s.cuda_min_bytes)
+        if not forward:  # no CUDA worker whose state changes: the same answer for the life of the service
+            self._static_routing = r
+        return r
+
     async def cuda_state(self) -> dict:
         """The CUDA backend's state for /readyz."""
         ok, why = self.cuda_in_process()
@@ -151,8 +161,11 @@ class EvaluateService:
             placement = "loop"
             if not isinstance(out, bytes):
                 out, placement = await self._evaluate(body, deadline, out)
+        elif self.pool is not None and size >= self.settings.worker_parse_min_bytes:
+            out, placement = await self._evaluate_large(body, deadline)
         else:
-            out, placement = await self._evaluate(body, deadline)
+            with parsed_memory(body):  # its document lives here until the answer
+                out, placement = await self._evaluate(body, deadline)
         m = self._metrics
         if m is not None:
             m.placements.inc(placement)
@@ -170,7 +183,7 @@ class EvaluateService:
         s = self.settings
 
         def first(budget):
-            doc = parse_doc(body)
+            doc = parse_doc(body, checked=True)
             check_duplicate_keys(body, doc)
             check_envelope(doc, s.max_ops, _TRANSFORM_MODELS[kind])
             extra = None
@@ -188,13 +201,14 @@ class EvaluateService:
             except eng.Spill:  # past the thread's caps (there is a pool): a worker runs it
                 return "numpy", extra
 
-        out = await self._in_thread(first, deadline, self._budget(deadline, "thread"))
-        placement = "thread"
-        if not isinstance(out, bytes):
-            backend, extra = out
-            out = await self._in_worker(eng.transform_body, kind, body, self.limits, backend, deadline,
-                                        s.max_process_bytes, extra, deadline=deadline)
-            placement = "worker"
+        with parsed_memory(body):
+            out = await self._in_thread(first, deadline, self._budget(deadline, "thread"))
+            placement = "thread"
+            if not isinstance(out, bytes):
+                backend, extra = out
+                out = await self._in_worker(eng.transform_body, kind, body, self.limits, backend, deadline,
+                                            s.max_process_bytes, extra, deadline=deadline)
+                placement = "worker"
         if self._metrics is not None:
             self._metrics.placements.inc(placement)
         return out
@@ -235,8 +249,7 @@ class EvaluateService:
             if e.waited:
                 raise ComputeTimeout(f"no compute worker became free within the time limit of {limit:g} s "
                                      "(time_limit_s)") from None
-            raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
-                                 "and was stopped") from None
+            raise ComputeTimeout(eng.timeout_message(limit)) from None
 
     def _budget(self, deadline: float, tier: str):
         """The engine budget of a run on the loop, in a thread, or in a worker: the limits and the deadline,
@@ -255,7 +268,7 @@ class EvaluateService:
         """(response, placement) of a body planned on the loop (`plan`), or of a large one, planned here."""
         limit = self.settings.time_limit_s
         if plan is None:
-            plan = await self._in_thread(lambda b: self._inline(body, deadline, budget=b), deadline,
+            plan = await self._in_thread(lambda b: self._inline(body, deadline, budget=b, checked=True), deadline,
                                          self._budget(deadline, "thread"))
             if isinstance(plan, bytes):
                 return plan, "thread"
@@ -269,6 +282,8 @@ class EvaluateService:
         if plan.kind == "forward":
             try:
                 left = max(deadline - time.monotonic(), 0.001)
+                if plan.forced is not None:
+                    return await self.forwarder.forward(plan.forced, None, timeout=left), "cuda_worker"
                 return await self.forwarder.forward(body, plan.doc, timeout=left), "cuda_worker"
             except TimeoutError:
                 raise ComputeTimeout(f"the CUDA worker did not answer within the time limit of {limit:g} s "
@@ -291,6 +306,18 @@ class EvaluateService:
         s = self.settings
         return await self._in_worker(eng.evaluate_body, body, self.limits, plan.backend, plan.extra or None,
                                      s.plan_cache_entries, deadline, s.max_process_bytes, deadline=deadline), "worker"
+
+    async def _evaluate_large(self, body: bytes, deadline: float) -> tuple[bytes, str]:
+        """(response, placement) of a large body, parsed, checked, planned and run in a compute worker
+        (planning.evaluate_large_body), never parsed in this process; forwarded from here where the worker
+        finds it belongs to the CUDA worker."""
+        s = self.settings
+        out = await self._in_worker(evaluate_large_body, body, self.limits, self.routing(), s.plan_cache_entries,
+                                    deadline, s.max_process_bytes, deadline=deadline)
+        if isinstance(out, bytes):
+            return out, "worker"
+        _, device, forced = out
+        return await self._evaluate(body, deadline, Plan("forward", None, device, cpu_offload=True, forced=forced))
 
     async def _in_thread(self, fn, deadline: float, budget):
         """fn(budget) in a thread, until the deadline. Past it the budget is cancelled, so the computation
@@ -315,11 +342,13 @@ class EvaluateService:
             finally:
                 done.set()
 
+        timed_out = False
         async with anyio.create_task_group() as tg:
             tg.start_soon(runner)
             with anyio.move_on_after(max(deadline - time.monotonic(), 0.0)):
                 await done.wait()
             if not done.is_set():
+                timed_out = True
                 budget.cancel()
                 with anyio.move_on_after(_STOP_GRACE_S):
                     await done.wait()
@@ -327,8 +356,11 @@ class EvaluateService:
                     log.error("an evaluation did not stop within %g s of its cancellation; its thread runs on",
                               _STOP_GRACE_S)
                     tg.cancel_scope.cancel()
-                raise ComputeTimeout(f"the computation ran past the time limit of {limit:g} s (time_limit_s) "
-                                     "and was stopped")
+        # (raised outside the task group, which would wrap it in an ExceptionGroup)
+        if timed_out:  # the engine's own DeadlinePassed says where it stopped (loc: the op); else, unknown
+            if result and result[0][0] == "raised" and isinstance(result[0][1], eng.DeadlinePassed):
+                raise result[0][1]
+            raise ComputeTimeout(eng.timeout_message(limit))
         kind = result[0][0]
         if kind == "ok":
             return result[0][1]
@@ -340,16 +372,27 @@ class EvaluateService:
     def _cpu_fallback(plan: Plan, note: str) -> Plan:
         return Plan("pool", plan.doc, plan.device, "numpy", plan.cpu_offload, {"device_note": note})
 
+    def _offload(self, cost: dict, doc: dict | None = None) -> bool:
+        """Whether a request of this estimate runs on the CPU in a compute worker rather than inline: by its
+        flops and bytes, or by the Python work of its steps (20,000 backward passes of a tiny graph: 18 flops,
+        1.3 s of the interpreter, which in a server thread shares the GIL with the event loop)."""
+        s = self.settings
+        return self.pool is not None and (cost.get("flops", 0) >= s.offload_min_flops
+                                          or cost.get("bytes", 0) >= s.offload_min_bytes
+                                          or (doc is not None and _steps(doc) >= s.offload_min_steps))
+
     def _tiny(self, doc: dict, cost: dict) -> bool:
         s = self.settings
         return (cost.get("flops", 0) <= s.loop_max_flops and cost.get("elements", 0) <= s.loop_max_elements
-                and len(doc.get("ops", ())) <= 64)
+                and len(doc.get("ops", ())) <= 64 and _steps(doc) <= 256)
 
-    def _inline(self, body: bytes, deadline: float, on_loop: bool = False, budget=None) -> bytes | Plan:
+    def _inline(self, body: bytes, deadline: float, on_loop: bool = False, budget=None,
+                checked: bool = False) -> bytes | Plan:
         """Parse, check, estimate, and evaluate when cheap and on the CPU: the response; else the Plan.
         On the event loop (a small body) it evaluates only what the loop's budget lets through (a program
-        that passes it spills, and a thread runs it); in a thread, under `budget`, which spills to a worker."""
-        doc = parse_doc(body)
+        that passes it spills, and a thread runs it); in a thread, under `budget`, which spills to a worker.
+        `checked`: the parse's cost was checked and is held (body.parsed_memory)."""
+        doc = parse_doc(body, checked)
         expression = type(doc) is dict and "expression" in doc
         if expression:  # from here on, the ops it means; duplicate keys checked first, on the text it came from
             check_duplicate_keys(body, doc)
@@ -369,46 +412,35 @@ class EvaluateService:
             except eng.Spill:
                 return Plan("thread", doc, doc.get("device", "auto"), hit=hit)
         device = doc.get("device", "auto")
-        s = self.settings
-        in_process, why = self.cuda_in_process() if device != "cpu" else (False, "")
-        forward = self.forwarder is not None and not in_process
-        extra: dict = {}
-        if device == "cuda" and not in_process and not forward:
-            if s.accept_cuda_on_cpu:
-                extra = {"device": "cuda"}  # TESTING ONLY: NumPy stands in for CUDA
-            else:
-                raise DeviceUnavailable(
-                    f"device 'cuda' was requested but no CUDA backend is available ({why}; and no "
-                    "GRADSERVE_CUDA_WORKER_URL is configured)", ["body", "device"])
-        if device == "cuda" and forward:
-            return Plan("forward", doc, device)
-        if device == "cuda" and in_process:  # a CUDA context lives in a worker, never in the server process
-            return Plan("pool", doc, device, "cupy")
-        need_cost = on_loop or self.pool is not None or (device == "auto" and (in_process or forward))
-        cost = {}
-        if need_cost:
-            cost = notes.get("cost") if notes is not None else None
-            if cost is None:
-                cost = eng.estimate(doc, self.limits)
-                if notes is not None:
-                    notes["cost"] = cost
-        cpu_offload = self.pool is not None and (cost.get("flops", 0) >= s.offload_min_flops
-                                                 or cost.get("bytes", 0) >= s.offload_min_bytes)
-        if device == "auto" and (in_process or forward) and (
-                cost.get("flops", 0) >= s.cuda_min_flops or cost.get("bytes", 0) >= s.cuda_min_bytes):
-            if in_process:
-                return Plan("pool", doc, device, "cupy", cpu_offload)
-            if not self.forwarder.recently_failed():
-                return Plan("forward", doc, device, cpu_offload=cpu_offload)
-            note = f"cuda worker unreachable: {self.forwarder.last_error}; ran on cpu"
-            extra = {"device_note": note}
+        routing = self.routing() if device != "cpu" else None
+        cost: dict = {}
+
+        def estimated() -> dict:
+            nonlocal cost
+            if not cost:
+                c = notes.get("cost") if notes is not None else None
+                if c is None:
+                    c = eng.estimate(doc, self.limits)
+                    if notes is not None:
+                        notes["cost"] = c
+                cost = c
+            return cost
+
+        where, extra = cuda_choice(device, routing, estimated) if routing is not None else ("cpu", {})
+        if where != "cpu":  # `cuda` is never offloaded on its own cost; `auto` here had its estimate
+            kind, backend = ("forward", "numpy") if where == "forward" else ("pool", "cupy")
+            return Plan(kind, doc, device, backend, self._offload(cost))
+        if on_loop or self.pool is not None:
+            estimated()
+        cpu_offload = self._offload(cost, doc)
         if cpu_offload:
             return Plan("pool", doc, device, "numpy", True, extra)
         # what this request settled, kept with its program once the engine has stored one
         settled = {"colons": body.count(b":"), **({"cost": cost} if cost else {})} if notes is None else None
         if on_loop and not self._tiny(doc, cost):
             return Plan("thread", doc, device, extra=extra, hit=hit, settled=settled)
-        if settled is not None and on_loop and not extra and (device == "cpu" or not (in_process or forward)):
+        if settled is not None and on_loop and not extra and (routing is None
+                                                              or not (routing.in_process or routing.forward)):
             settled["route"] = self._on_loop  # nothing above depended on more than structure and settings
         if on_loop:
             try:

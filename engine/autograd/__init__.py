@@ -448,8 +448,10 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 grads = hk.before(grads, create_graph)
             if type(node) is AccumulateGrad:
                 if accumulate and grads[0] is not None:
+                    had = node.variable._grad
+                    had = had._data if had is not None else None
                     accumulate_into(node.variable, grads[0], create_graph)
-                    if bud is not None:
+                    if bud is not None and node.variable._grad._data is not had:  # (added in place: counted)
                         bud.track(node.variable._grad._data)
                     if hk is not None and hk.post_acc:
                         hk.after_accumulate(node.variable)
@@ -525,11 +527,12 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
         if type(node) is AccumulateGrad:
             if grads[0] is not None:
                 var = node.variable
+                had = var._grad._data if var._grad is not None else None
                 if hk is not None and hk.post:  # its post-hooks read the gradient
                     accumulate_into(var, _as_tensor(grads[0]), False)
                 else:
                     accumulate_into(var, _as_tensor(grads.pop(0)), False)  # popped: _own may take the buffer
-                if bud is not None:
+                if bud is not None and var._grad._data is not had:  # (added in place: counted already)
                     bud.track(var._grad._data)
                 if hk is not None and hk.post_acc:
                     hk.after_accumulate(var)

@@ -172,12 +172,20 @@ def _requires_grad(values) -> bool:
     return False
 
 
+def _not_self(name, obj) -> TypeError:
+    """torch's error for Tensor.<name>(obj, ...) where obj is no tensor (a request op's first argument)."""
+    return TypeError(f"descriptor '{name}' for 'torch._C.TensorBase' objects doesn't apply to a "
+                     f"'{type(obj).__name__}' object")
+
+
 def variant(name, fn):
     """The in-place method `name` (e.g. "add_") of the out-of-place function fn (engine's `add`); where the op
     table has an entry of that name (zero_, leaky_relu_: their own grad_fn names), that entry."""
     entry = REGISTRY.get(name)
 
     def method(self, *args, **kwargs):
+        if not isinstance(self, Tensor):
+            raise _not_self(name, self)
         rg = _requires_grad(args) or _requires_grad(kwargs.values())
         if entry is not None and not kwargs and len(args) + 1 <= entry.nparams:
             return apply(self, lambda s: entry(s, *args), rg)
@@ -216,6 +224,8 @@ def metadata_variant(name, fn):
     """t_, transpose_, ...: the tensor itself becomes the view the out-of-place op gives (torch: as_strided_)."""
 
     def method(self, *args, **kwargs):
+        if not isinstance(self, Tensor):
+            raise _not_self(name, self)
         check_inplace(self)
         out = fn(_stand_in(self), *args, **kwargs)
         self._data = out._data

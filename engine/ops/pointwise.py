@@ -865,8 +865,16 @@ def _wrap(x, ref):
     return Tensor._make(B.xp.asarray(x, dtype=D.result_type(x).np))
 
 
+_POW_SIGNATURES = ("\n * (Tensor input, Tensor exponent, *, Tensor out = None)\n * (Number self, Tensor exponent, *, "
+                   "Tensor out = None)\n * (Tensor input, Number exponent, *, Tensor out = None)\n")
+
+
 def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:  # noqa: A001
     if not isinstance(input, Tensor):
+        if not isinstance(input, int | float) or not isinstance(exponent, Tensor | int | float):
+            got = ", ".join("Tensor" if isinstance(x, Tensor) else type(x).__name__ for x in (input, exponent))
+            raise TypeError(f"pow() received an invalid combination of arguments - got ({got}), but expected one "
+                            f"of:{_POW_SIGNATURES}")
         return pow_scalar(input, exponent)
     if isinstance(exponent, Tensor):
         return pow_tensor_tensor(input, exponent)

@@ -25,6 +25,7 @@ class Limits:
     max_flops: float = 1e12
     op_max_flops: float = 5e10
     max_response_bytes: int = 32 * MiB
+    time_limit_s: float | None = None  # what the deadlines given to `budget` are set from (its 504's message)
 
     def budget(self, deadline: float | None = None, spill_flops: float = float("inf"),
                spill_bytes: int = 1 << 62, killable: bool = False, spill_ops: bool = False) -> Budget:
@@ -34,7 +35,8 @@ class Limits:
         op_cap = float("inf") if killable or spill_ops else self.op_max_flops
         return Budget(max_bytes=self.max_request_bytes, max_flops=self.max_flops, op_max_flops=op_cap,
                       max_elements=self.max_tensor_elements, deadline=deadline, spill_flops=spill_flops,
-                      spill_bytes=spill_bytes, spill_op_flops=self.op_max_flops if spill_ops else float("inf"))
+                      spill_bytes=spill_bytes, spill_op_flops=self.op_max_flops if spill_ops else float("inf"),
+                      time_limit_s=self.time_limit_s)
 
 
 DEFAULT_LIMITS = Limits()

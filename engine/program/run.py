@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import warnings
 
@@ -10,6 +11,7 @@ import numpy as np
 from engine import budget as _budget
 from engine.autograd import grad_mode, run_backward, set_detect_anomaly
 from engine.catalog import OPS
+from engine.dtypes import FROM_NP
 from engine.errors import (
     EngineError,
     LimitExceeded,
@@ -205,6 +207,30 @@ def run_ops(run, spec, caught):
         req(n in run.env, f"unknown tensor name {n!r}", ["body", "retain_grad"])
 
 
+def _well_formed(t, opname, fn, args, loc):
+    """t, where its data is an array of one of the engine's dtypes (anything else crashed later: a 500). An op
+    of numbers only (add(2, 3)) made a Tensor of a Python number: torch's 0-d tensor. Else torch's TypeError."""
+    d = t._data
+    if getattr(d, "dtype", None) in FROM_NP:
+        return t
+    if type(d) in (int, float, bool):
+        return tensor(d)
+    raise _not_a_tensor(opname, fn, args, loc)
+
+
+def _not_a_tensor(opname, fn, args, loc):
+    """An op given no tensor where it needs one made something that is no tensor (an operand that is a dict:
+    an array of objects): torch's TypeError, naming the argument."""
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()]
+    except (TypeError, ValueError):
+        params = []
+    i = next((k for k, a in enumerate(args) if not isinstance(a, (Tensor, int, float, bool))), 0)
+    name = params[i] if i < len(params) else "input"
+    got = type(args[i]).__name__ if i < len(args) else "nothing"
+    return TorchTypeError(f"{opname}(): argument '{name}' (position {i + 1}) must be Tensor, not {got}", loc)
+
+
 def run_op_list(run, ops, where, caught, retain=frozenset()):
     """Run `ops` (a request's, or a sub-program's: a custom Function's forward or backward) in order on
     run.env; each op's errors are located at [*where, i]."""
@@ -328,6 +354,8 @@ def run_op(run, op, loc, caught, retain):
                                    "tensors: give a list of names", [*loc, "name"])
             if out is not None and not isinstance(out, Tensor):
                 out = tensor(out)
+        if out is not None and (type(d := out._data) is not np.ndarray or d.dtype.kind == "O"):
+            out = _well_formed(out, opname, fn, args, loc)
         if name in env:
             run.add(name, out, "op", [*loc, "name"])  # raises the duplicate's error
         env[name] = out
@@ -346,6 +374,8 @@ def run_op(run, op, loc, caught, retain):
         for n, t in zip(names, outs):
             if t is not None and not isinstance(t, Tensor):
                 t = tensor(t)
+            if t is not None:
+                t = _well_formed(t, opname, fn, args, loc)
             run.add(n, t, "op", [*loc, "name"])
             if n in retain and t is not None:
                 _retain(t)

@@ -292,11 +292,11 @@ def output_bound(op, args, kwargs) -> int:
     rule = SHAPE_RULES.get(op)
     if rule is not None:
         try:
-            shp = rule(args, kwargs)
-        except Exception:  # a malformed call: let the op itself raise torch's error
-            shp = None
-        if shp is not None:
-            return numel(shp)
+            n = None if (shp := rule(args, kwargs)) is None else numel(shp)
+        except Exception:  # a malformed call (a size that is no number): let the op itself raise torch's error
+            n = None
+        if n is not None:
+            return n
     shapes = []
     lists = False
     for a in args:  # (the order of the shapes does not change the bound)

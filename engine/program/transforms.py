@@ -31,7 +31,7 @@ from engine.errors import (
 from engine.printing import format_tensor
 from engine.program import functions
 from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
-from engine.program.respond import _ELEMENT_BYTES, _repr_bound, tensor_doc
+from engine.program.respond import _ELEMENT_BYTES, _repr_bound, hold_response, tensor_doc
 from engine.program.run import Evaluating, Run, build_leaves, run_op_list
 from engine.program.wire import (
     check_fields,
@@ -292,6 +292,7 @@ def _read_v(run, value, name, fn, inputs):
 def check_size(run, values, encode):
     """The response's size bounded before it is written (413 over max_response_bytes), as respond's check."""
     total = 300 + sum(len(w["message"]) + 80 for w in run.warnings)
+    items_total = 0
     stack = list(values)
     while stack:
         x = stack.pop()
@@ -301,14 +302,14 @@ def check_size(run, values, encode):
             d = x._data
             per = _ELEMENT_BYTES.get(d.dtype.name, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
             g = x._grad
-            total += (d.size + (g._data.size if g is not None else 0)) * per + _repr_bound(x, per) + 300
+            items = d.size + (g._data.size if g is not None else 0)
+            items_total += items
+            total += items * per + _repr_bound(x, per) + 300
     limit = run.limits.max_response_bytes
     if total > limit:
         raise LimitExceeded(f"the response would take up to {total} bytes, over the limit of {limit} bytes "
                             "(max_response_bytes)", ["body"])
-    bud = _budget.current()
-    if bud is not None:
-        bud.charge(total, total, "the response")
+    hold_response(total, items_total, encode)
 
 
 def _document(x, encode):

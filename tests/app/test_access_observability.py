@@ -132,6 +132,24 @@ def test_placements_are_counted():
         assert _counter(text, name, 'placement="loop"') == 0.0
 
 
+def test_many_backward_passes_are_the_interpreters_work_and_go_to_a_worker():
+    """Backward passes of a tiny graph: a few flops, but each pass is the interpreter's work. Past
+    offload_min_steps in a compute worker (1.3 s of 20,000 passes in a server thread shared the GIL with the
+    event loop: /healthz 205 ms in make redteam); past 256 steps never on the loop."""
+    def passes(n):
+        return {"leaves": {"a": {"data": [1.0, 2.0, 3.0], "requires_grad": True}},
+                "ops": [{"name": "m", "op": "mul", "args": ["a", "a"]}, {"name": "s", "op": "sum", "args": ["m"]}],
+                "backward": [{"tensor": "s", "retain_graph": True}] * n}
+    name = "gradserve_evaluations_by_placement_total"
+    with TestClient(create_app(Settings(compute_workers=1, offload_min_steps=300))) as c:
+        r = c.post("/v1/evaluate", json=passes(100))  # 302 steps
+        assert r.status_code == 200 and r.json()["tensors"]["a"]["grad"] == [200.0, 400.0, 600.0]
+        assert _counter(c.get("/metrics").text, name, 'placement="worker"') == 1.0
+        assert c.post("/v1/evaluate", json=passes(90)).status_code == 200  # 272 steps: a thread, not the loop
+        text = c.get("/metrics").text
+        assert _counter(text, name, 'placement="thread"') == 1.0 and _counter(text, name, 'placement="loop"') == 0
+
+
 def test_a_structures_noted_route_is_its_own_apps():
     """A structure that ran on the loop is noted so (one check on later requests), in the process's plan cache;
     another app in the same process with other thresholds still decides for itself (here: a thread)."""

@@ -17,14 +17,14 @@ from tests.engine.test_transforms import FUNCTIONS, SEED, V_IN, V, compare_value
 from tests.torch_functional_reference import functional as torch_functional
 from tests.torch_reference import TorchFailure
 
+KEY = {"x-api-key": TEST_KEY}  # the server reads /readyz details to key holders only
+
 
 @pytest.fixture(scope="module")
 def srv():
-    # offload_min_flops low enough that test_big_work_spills_to_a_compute_worker's Jacobian (500 backward
-    # passes) passes a thread's caps; a key, for /readyz's details
+    # a key, for /readyz's details (test_big_work_spills_to_a_compute_worker's Jacobian passes the default caps)
     s = Server({"GRADSERVE_TIME_LIMIT_S": "3", "GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_MAX_IN_FLIGHT": "2",
-                "GRADSERVE_MAX_BODY_BYTES": "2000000", "GRADSERVE_ACCESS_LOG": "false",
-                "GRADSERVE_OFFLOAD_MIN_FLOPS": "1e6"}, api_key=TEST_KEY)
+                "GRADSERVE_MAX_BODY_BYTES": "2000000", "GRADSERVE_ACCESS_LOG": "false"}, api_key=TEST_KEY)
     yield s
     s.stop()
 
@@ -150,8 +150,8 @@ def _zeros(n):
 def _healthy_while(srv, spec, path="/v1/functional"):
     """Send spec; while it runs /healthz answers; its answer (status, body) within the time limit and a bit."""
     t0 = time.monotonic()
-    th, box = in_thread(httpx.post, srv.url + path, json=spec, timeout=60, headers={"x-api-key": TEST_KEY})
-    with httpx.Client(base_url=srv.url, timeout=5) as probe:
+    th, box = in_thread(httpx.post, srv.url + path, json=spec, timeout=60, headers=KEY)
+    with httpx.Client(base_url=srv.url, timeout=5, headers=KEY) as probe:
         while th.is_alive():
             assert probe.get("/healthz").status_code == 200
             time.sleep(0.05)
@@ -186,8 +186,9 @@ def test_attacks_stop_in_time_while_the_server_answers(srv, spec, statuses):
 
 
 def test_big_work_spills_to_a_compute_worker(srv):
-    # past the thread's caps (offload_min_flops): the worker runs it, and gives torch's answer
-    n = 500
+    # past the thread's caps (offload_min_flops, 2e7: this jacobian is charged ~3e7 flops): the worker runs it,
+    # and gives torch's answer
+    n = 700
     spec = {"leaves": {"x": {"data": [0.001 * i for i in range(n)], "dtype": "float64"}},
             "ops": [{"name": "y", "op": "sin", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]},
                     {"name": "z", "op": "mul", "args": ["y", "s"]}],
@@ -208,8 +209,7 @@ def test_in_flight_limit_covers_functional(srv):
     slow = {"leaves": {"x": _zeros(100_000)}, "ops": [{"name": "y", "op": "sin", "args": ["x"]},
                                                      {"name": "s", "op": "sum", "args": ["y"]}],
             "function": {"inputs": "x", "output": "s"}, "transform": "hessian"}  # 504 after 3 s
-    threads = [in_thread(httpx.post, srv.url + "/v1/functional", json=slow, timeout=60,
-                         headers={"x-api-key": TEST_KEY}) for _ in range(2)]
+    threads = [in_thread(httpx.post, srv.url + "/v1/functional", json=slow, timeout=60, headers=KEY) for _ in range(2)]
     assert wait_until(lambda: srv.ready()["workers"]["in_flight"] == 2, 5)
     r = srv.client.post("/v1/functional", json={**scalar_fn(), "transform": "hessian"})
     assert r.status_code == 503 and r.headers["retry-after"]

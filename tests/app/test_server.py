@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -42,6 +43,8 @@ def test_time_limit_stops_the_computation_while_others_are_served(server):
     slow, box = in_thread(server.client.post, "/v1/evaluate", json=slow_program())
     assert wait_until(lambda: server.ready()["workers"]["busy"] == 1, 5)
     busy_pid = next(p["pid"] for p in server.ready()["workers"]["processes"] if p["busy"])
+    # the gauge the HPA scales on: this evaluation, and not the scrape that reads it
+    assert re.search(r"^gradserve_evaluations_in_flight 1\.0$", server.client.get("/metrics").text, re.M)
     fast = server.client.post("/v1/evaluate", json=cheap_program())
     assert fast.status_code == 200 and fast.json()["tensors"]["a"]["grad"] == 3.0
     assert time.monotonic() - t0 < 1.5  # answered while the slow one still ran
@@ -49,15 +52,40 @@ def test_time_limit_stops_the_computation_while_others_are_served(server):
     (r,) = box
     elapsed = time.monotonic() - t0
     assert r.status_code == 504, r.text[:500]
-    assert r.json()["detail"][0] == {
-        "type": "timeout", "loc": [],
-        "msg": "the computation ran past the time limit of 1.5 s (time_limit_s) and was stopped"}
+    err = r.json()["detail"][0]
+    assert {k: err[k] for k in ("type", "msg")} == {
+        "type": "timeout", "msg": "the computation ran past the time limit of 1.5 s (time_limit_s) and was stopped"}
     assert 1.4 < elapsed < 4
-    # The computation really stopped: its process is gone, and a fresh one took its place.
-    assert wait_until(lambda: pid_state(busy_pid) is None, 5)
-    assert wait_until(lambda: server.ready()["workers"]["idle"] == 2, 10)
-    assert server.ready()["workers"]["restarts"] == restarts + 1
-    assert busy_pid not in server.worker_pids()
+    assert re.search(r"^gradserve_evaluations_in_flight 0\.0$", server.client.get("/metrics").text, re.M)
+    # The computation really stopped, one of two ways, depending on how long one 4000^2 matmul takes here:
+    if err["loc"]:  # the worker's own deadline check stopped it between two ops (the op named): the worker lives
+        assert err["loc"][:2] == ["body", "ops"] and slow_program()["ops"][err["loc"][2]]["op"] == "matmul", err
+        assert wait_until(lambda: server.ready()["workers"]["idle"] == 2, 10)
+        assert server.ready()["workers"]["restarts"] == restarts and busy_pid in server.worker_pids()
+    else:  # one matmul overran the deadline and the kill's grace: its process is gone, a fresh one took its place
+        assert wait_until(lambda: pid_state(busy_pid) is None, 5)
+        assert wait_until(lambda: server.ready()["workers"]["idle"] == 2, 10)
+        assert server.ready()["workers"]["restarts"] == restarts + 1
+        assert busy_pid not in server.worker_pids()
+
+
+def test_a_timeout_in_a_thread_says_what_a_worker_s_says_and_where_it_stopped():
+    # no compute workers: the request runs in a server thread, which its cancelled budget stops at its next
+    # check; 60 matmuls of 1500^2 (~0.1-0.5 s each, each under max_op_flops) run many seconds on any machine.
+    # (Once raised inside the wait's task group: an ExceptionGroup, a 500.)
+    s = Server({"GRADSERVE_TIME_LIMIT_S": "1.5", "GRADSERVE_COMPUTE_WORKERS": "0", **SLOW_LIMITS})
+    try:
+        program = slow_program(60, 1500)
+        r = s.client.post("/v1/evaluate", json=program)
+        assert r.status_code == 504, r.text[:500]
+        err = r.json()["detail"][0]
+        assert {k: err[k] for k in ("type", "msg")} == {
+            "type": "timeout",
+            "msg": "the computation ran past the time limit of 1.5 s (time_limit_s) and was stopped"}
+        assert err["loc"][:2] == ["body", "ops"] and program["ops"][err["loc"][2]]["op"] in ("matmul", "sum"), err
+        assert s.client.post("/v1/evaluate", json=cheap_program()).status_code == 200
+    finally:
+        s.stop()
 
 
 def test_a_killed_worker_gives_a_clean_5xx_and_the_next_request_succeeds(server):

@@ -16,7 +16,7 @@ import urllib.request
 import httpx
 import pytest
 
-from tests.app.conftest import SLOW_LIMITS, Server, free_port, slow_program, wait_until
+from tests.app.conftest import Server, free_port, wait_until
 from tests.deploy.conftest import DEPLOY
 from tests.deploy.test_shutdown import SEED, in_flight
 
@@ -67,9 +67,22 @@ def evaluations(server: Server) -> int:
         r'^gradserve_http_requests_total\{method="POST",route="/v1/evaluate",status="\d+"\} (\S+)$', text, re.M))
 
 
+# A request that is still being evaluated whenever the test looks, on any machine: 5,000 matmuls of 1000 x 1000
+# (1e13 flops; each result freed at once, each op far under max_op_flops, so a replica without compute workers
+# runs it in a thread) take many seconds even at a TFLOP/s, and the replicas' time limit is longer than the
+# balancer's `timeout server`; the test kills its replica as soon as it is seen in flight. (slow_program's
+# 4000 x 4000 matmuls are each past max_op_flops: without a worker to go to, a 413 at once, so the wait for the
+# request in flight saw it only when it happened to look within those milliseconds.)
+ENDLESS = {"ops": [{"name": "x", "op": "ones", "args": [1000, 1000]},
+                   *({"op": "matmul", "args": ["x", "x"]} for _ in range(5000)),
+                   {"name": "s", "op": "sum", "args": ["x"]}], "outputs": ["s"]}
+REPLICA = {"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_MAX_FLOPS": "1e14", "GRADSERVE_TIME_LIMIT_S": "120",
+           "GRADSERVE_MAX_TOTAL_ELEMENTS": str(10**10)}  # (the estimate counts every op's output, freed or not)
+
+
 @pytest.fixture
 def stack(tmp_path):
-    servers = [Server({"GRADSERVE_COMPUTE_WORKERS": "0", **SLOW_LIMITS}) for _ in range(2)]
+    servers = [Server(REPLICA) for _ in range(2)]
     lb = Balancer(tmp_path, servers)
     yield lb, servers
     lb.stop()
@@ -80,7 +93,7 @@ def stack(tmp_path):
 def test_a_post_that_reached_a_dying_replica_is_not_replayed_and_a_refused_one_is(stack):
     lb, servers = stack
     box = []
-    slow = threading.Thread(target=lambda: box.append(_post(lb.url, slow_program())), daemon=True)
+    slow = threading.Thread(target=lambda: box.append(_post(lb.url, ENDLESS)), daemon=True)
     slow.start()
     # the slow program is being evaluated on one replica: that one dies
     assert wait_until(lambda: any(in_flight(s) >= 2 for s in servers), 30)

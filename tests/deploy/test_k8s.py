@@ -219,16 +219,16 @@ def test_hpa_scales_on_cpu_and_on_the_in_flight_metric(overlay):
 
 
 def test_the_in_flight_metric_is_what_a_real_server_exposes(metrics_text):
-    """The HPA's metric exists under that name in /metrics, and an idle server's scrape counts itself
-    (the adapter rule's `- 1`)."""
+    """The HPA's metric exists under that name in /metrics, and an idle server's is 0 (the scrape is no
+    evaluation: the rule takes nothing away)."""
     yaml = pytest.importorskip("yaml")
     adapter = yaml.safe_load((K8S / "monitoring" / "prometheus-adapter-values.yaml").read_text())
     (rule,) = adapter["rules"]["custom"]
     series = rule["seriesQuery"].split("{")[0]
     m = re.search(rf"^{series} (\S+)$", metrics_text, re.M)
     assert m, f"{series} is not in /metrics"
-    assert float(m[1]) == 1.0
-    assert "- 1" in rule["metricsQuery"]
+    assert float(m[1]) == 0.0
+    assert "- 1" not in rule["metricsQuery"]
 
 
 # ---------------------------------------------------------------- the GPU overlay

@@ -172,3 +172,36 @@ def test_the_plan_cache_never_answers_with_another_requests_values():
         for leaf in doc["leaves"].values():
             leaf["data"] = float(rng.uniform(-3, 3))
         assert engine.evaluate(copy.deepcopy(doc), cache=cache) == engine.evaluate(doc)
+
+
+def test_grads_accumulated_in_place_are_counted_once():
+    # each retain_graph pass adds into the leaf's grad in place: one array, whatever the number of passes (it
+    # was tracked again at each pass: +1 MB of live bytes a pass, a 413 at the 8th pass of a 2000^2 matmul)
+    doc = {"ops": [{"name": "x", "op": "ones", "args": [500, 500], "kwargs": {"requires_grad": True}},
+                   {"name": "y", "op": "matmul", "args": ["x", "x"]}, {"name": "s", "op": "sum", "args": ["y"]}],
+           "outputs": ["s"]}
+    peaks = []
+    for n in (1, 8):
+        b = Budget()
+        engine.evaluate({**doc, "backward": [{"tensor": "s", "retain_graph": True}] * n}, budget=b)
+        peaks.append(b.peak)
+    assert peaks[1] - peaks[0] <= 500 * 500 * 4, peaks  # at most one more grad-sized temporary, not 7
+
+
+def test_a_response_being_written_is_held_in_the_process_budget_not_the_loops_caps():
+    # an 8 MB answer to a 100-byte request: writing it takes Python's numbers and the text (~88 MB), held in the
+    # process's budget until the request ends (16 threads writing such answers once held 600 MiB no budget saw)
+    doc = {"ops": [{"name": "a", "op": "ones", "args": [1]}, {"name": "e", "op": "expand", "args": ["a", 2_000_000]}],
+           "outputs": ["e"]}
+    set_process_limit(64 << 20)
+    try:
+        with pytest.raises(ProcessBusy):
+            engine.evaluate(copy.deepcopy(doc))
+    finally:
+        set_process_limit(0)
+    with pytest.raises(LimitExceeded, match="max_request_bytes"):
+        engine.evaluate(copy.deepcopy(doc), budget=Limits(max_request_bytes=64 << 20).budget())
+    assert len(engine.evaluate(copy.deepcopy(doc))["tensors"]["e"]["data"]) == 2_000_000
+    # and it is no tensor: a small answer does not push a tiny request past the caps of the event loop
+    small = EXAMPLES["leaf_grads"]["value"]
+    assert engine.evaluate(copy.deepcopy(small), budget=Limits().budget(spill_bytes=4096 * 8))["tensors"]
