@@ -4,7 +4,7 @@ The engine has no functorch levels: a transform makes fresh differentiable alias
 differentiates (a view of a tensor that already requires grad, so an outer transform's graph continues
 through it; a detached leaf otherwise), differentiates with create_graph=True, and hands back results that
 keep a graph only where they depend on tensors from outside the transform (as functorch unwraps them).
-vmap (engine.func_vmap, re-exported here) runs the function once per row and stacks (its values and errors are
+vmap (engine._vmap, re-exported here) runs the function once per row and stacks (its values and errors are
 torch's; it is no faster than a loop); jacrev's rows are one batched backward pass (autograd.grad's
 is_grads_batched). hessian is jacfwd(jacrev(f)), forward-over-reverse as torch's; jvp and jacfwd push their
 tangents through one dual level of the thread (engine.autograd.forward_ad), jacfwd's whole basis at once as a
@@ -17,10 +17,10 @@ import threading
 
 from engine import budget
 from engine._pytree import tree_flatten, tree_unflatten, treespec_pprint
+from engine._vmap import _check_randomness_arg, vmap  # moved to engine._vmap, re-exported
 from engine.autograd import AccumulateGrad, enable_grad, grad_mode
 from engine.autograd import grad as _grad
 from engine.errors import TorchRuntimeError, TorchValueError
-from engine.func_vmap import _check_randomness_arg, vmap  # moved to engine.func_vmap, re-exported
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]
 
