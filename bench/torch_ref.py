@@ -2,7 +2,7 @@
 response document (parse, torch calls, repr, the graph walk).
 
 A plain implementation of the service's API over torch, what `engine.evaluate`'s per-op cost is compared with
-(issue 21). It is the tests' oracle (tests/torch_reference.py) copied, so that bench/ does not import tests/:
+(issue 21), and the tests' oracle (tests/torch_reference.py re-exports it; bench/ does not import tests/):
 the same semantics (warnings recorded per op, as torch's TORCH_WARN_ONCE needs), nothing tuned for speed. An
 `expression` is read into its ops by engine.expression (the protocol's parse: text to ops, nothing computed).
 """

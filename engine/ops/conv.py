@@ -1,4 +1,5 @@
-"""Convolution: conv1d / conv2d (torch's `convolution` op, ConvolutionBackward0). Its catalog also lists the
+"""Convolution: conv1d / conv2d, conv_transpose1d / 2d (engine/ops/conv_transpose.py; all torch's `convolution`
+op, ConvolutionBackward0). Its catalog also lists the
 2-d pooling of engine/ops/pool.py (max_pool2d, avg_pool2d).
 
 Convolutions are im2col (a strided window view of the padded input copied into columns, one batched matmul per
@@ -261,14 +262,16 @@ def _conv_shapes(x_shape, w_shape, stride, padding, dilation, transposed, output
 def _conv_backward_temp(gy_shape, x_shape, w_shape, stride, padding, dilation, transposed, output_padding,
                         groups, mask=(True, True, True)):
     """convolution_backward's forward beside its outputs: its input-gradient and weight-gradient kernels."""
-    nd, s, p, d, _ = _params2(w_shape, stride, padding, dilation, output_padding)
+    nd, s, p, d, op = _params2(w_shape, stride, padding, dilation, output_padding)
     n = x_shape[0]
     hw, k, pq = _spatial2(x_shape), _spatial2(w_shape), _spatial2(gy_shape)
     gy_n, x_n = R.numel(gy_shape), R.numel(x_shape)
     temp = 0
     if mask[0]:
-        if transposed:
-            temp += _conv_temp(n, gy_shape[1], pq, k, hw, p, x_n) + x_n
+        if transposed:  # the convolution of gy comes out op // s rows past x's, cropped (a copy)
+            big = tuple(hw[i] + op[i] // s[i] for i in range(2))
+            big_n = n * x_shape[1] * big[0] * big[1]
+            temp += _conv_temp(n, gy_shape[1], pq, k, big, p, big_n) + big_n + x_n
         else:
             padded = tuple(builtin_max(hw[i] + 2 * p[i], (pq[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1) for i in range(2))
             temp += _transpose_temp(gy_n, n, x_shape[1], padded, pq, k, x_n)
@@ -363,7 +366,7 @@ def _check_convolution(x, w, b, stride, padding, dilation, transposed, output_pa
         raise TorchRuntimeError("non-positive stride is not supported")
     if any(d < 0 for d in dilation):
         raise TorchRuntimeError("dilation should be greater than zero")
-    if any(d == 0 for d in dilation):
+    if not transposed and any(d == 0 for d in dilation):
         raise TorchRuntimeError(f"dilation should be greater than zero, but got {list_str(dilation)}")
     ws = list(w.shape)
     if x.ndim != k:
@@ -416,11 +419,87 @@ def _check_convolution(x, w, b, stride, padding, dilation, transposed, output_pa
                 f"Given transposed=1, weight of size {list_str(ws)}, expected bias to be 1-dimensional with "
                 f"{ws[1] * groups} elements, but got bias of size {list_str(b.shape)} instead"
             )
+    if x.size == 0 and x.shape[0] and x.shape[1]:
+        raise TorchRuntimeError(
+            f"Only zero batch or zero channel inputs are supported, but got input shape: {list_str(x.shape)}")
+    if transposed and x.size:
+        _check_transposed_backend(x, ws, groups, padding, stride, dilation, output_padding)
+        if _onednn(x, ws, groups, *_p2s(ws, stride, output_padding)):  # check_input_same_type_as_parameters
+            for t, what in ((w, "weight"), (b, "bias")):
+                if t is not None and t.dtype != x.dtype:
+                    raise TorchRuntimeError(
+                        f"Input type ({_legacy(x)}) and {what} type ({_legacy(t)}) should be the "
+                        f"same or input should be a MKLDNN tensor and {what} is a dense tensor")
+        elif x.dtype != w.dtype:
+            raise TorchRuntimeError(f"expected scalar type {_word(x)} but found {_word(w)}")
+        return stride, padding, dilation, output_padding  # slow_conv_transpose2d takes any bias dtype
     if x.dtype != w.dtype:
         raise TorchRuntimeError(f"expected scalar type {_word(x)} but found {_word(w)}")
     if b is not None and b.dtype != x.dtype:
         raise TorchRuntimeError(f"expected scalar type {_word(x)} but found {_word(b)}")
     return stride, padding, dilation, output_padding
+
+
+def _legacy(a):
+    """torch's legacy tensor type name of an array's dtype (torch.FloatTensor)."""
+    return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
+            "int64": "torch.LongTensor", "int32": "torch.IntTensor", "int16": "torch.ShortTensor",
+            "int8": "torch.CharTensor", "uint8": "torch.ByteTensor", "bool": "torch.BoolTensor"}.get(
+        a.dtype.name, "torch.Tensor")
+
+
+_ONEDNN_PRIMITIVE = ("could not create a primitive descriptor for the deconvolution forward propagation primitive. "
+                     "Run workload with environment variable ONEDNN_VERBOSE=all to get additional diagnostic "
+                     "information.")
+
+
+def _p2s(ws, stride, output_padding):
+    nd = len(ws) - 2
+    return _p2(stride, nd, 1), _p2(output_padding, nd, 0)
+
+
+def _onednn(x, ws, groups, s, op):
+    """Whether torch 2.13's CPU runs a transposed convolution on oneDNN (use_mkldnn: float32, no output_padding
+    of a stride or more, and its 'native is faster' heuristic; 1-d as 2-d)."""
+    if x.dtype != np.float32 or any(o >= st for o, st in zip(op, s)):
+        return False
+    k = _p2(ws[2:], len(ws) - 2, 1)
+    n, c, hw = x.shape[0], x.shape[1], _p2(x.shape[2:], len(ws) - 2, 1)
+    return groups > 1 or (k[0] > 3 and k[1] > 3) or n > 1 or n * c * hw[0] * hw[1] > 20480
+
+
+def _check_transposed_backend(x, ws, groups, padding, stride, dilation, output_padding):
+    """The checks of the kernel torch 2.13's CPU picks for a non-empty transposed convolution, after
+    check_shape_forward: oneDNN (float32 without output_padding; its own error texts) or
+    slow_conv_transpose2d (its shape check; 1-d runs as 2-d with a unit height)."""
+    nd = len(ws) - 2
+    two = [_p2(v, nd, f) for v, f in ((stride, 1), (padding, 0), (dilation, 1), (output_padding, 0))]
+    s, p, d, op = two
+    k = _p2(ws[2:], nd, 1)
+    hw = _p2(x.shape[2:], nd, 1)
+    out = [(hw[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1 + op[i] for i in range(2)]
+    if _onednn(x, ws, groups, s, op):
+        if any(o <= 0 for o in out):
+            raise TorchRuntimeError("could not construct a memory descriptor using a format tag")
+        if 0 in d or 0 in k or ws[1] == 0:
+            raise TorchRuntimeError(_ONEDNN_PRIMITIVE)
+        return
+    if 0 in k:
+        raise TorchRuntimeError(f"kernel size should be greater than zero, but got kernel_height: {k[0]} "
+                                f"kernel_width: {k[1]}")
+    if 0 in d:
+        raise TorchRuntimeError(f"dilation should be greater than zero, but got dilation_height: {d[0]}, "
+                                f"dilation_width: {d[1]}")
+    if not all(op[i] < s[i] or op[i] < d[i] for i in range(2)):
+        raise TorchRuntimeError(
+            f"output padding must be smaller than either stride or dilation, but got output_padding_height: "
+            f"{op[0]} output_padding_width: {op[1]} stride_height: {s[0]} stride_width: {s[1]} dilation_height: "
+            f"{d[0]} dilation_width: {d[1]}")
+    if ws[1] == 0:
+        raise TorchRuntimeError(f"non-empty 2D or 4D weight tensor expected, but got: {list_str(ws)}")
+    if any(o < 1 for o in out):
+        raise TorchRuntimeError(f"Given input size per channel: ({hw[0]} x {hw[1]}). Calculated output size per "
+                                f"channel: ({out[0]} x {out[1]}). Output size is too small")
 
 
 def _convolution_fwd(x, w, b, stride, padding, dilation, transposed, output_padding, groups):
@@ -443,6 +522,7 @@ def _convolution_fwd(x, w, b, stride, padding, dilation, transposed, output_padd
         out = _conv2d_transpose_np(x2, w2, out_hw, s2, p2, d2, groups)
     out = _from2d(out, nd)
     if b is not None:
+        b = b.astype(out.dtype, copy=False)  # slow_conv_transpose2d takes a bias of another dtype
         out = out + b.reshape((1, -1) + (1,) * nd)
     return out
 
@@ -482,7 +562,9 @@ def _conv_backward_fwd(
     gi = gw = gb = empty
     if output_mask[0]:
         if transposed:
-            gi = _from2d(_conv2d_np(gy2, w2, s2, p2, d2, groups), nd)
+            # an output_padding of a stride or more (allowed below the dilation) leaves rows past x's
+            gi = _conv2d_np(gy2, w2, s2, p2, d2, groups)[:, :, : x2.shape[2], : x2.shape[3]]
+            gi = _from2d(B.xp.ascontiguousarray(gi), nd)
         else:
             gi = _from2d(_conv2d_transpose_np(gy2, w2, x2.shape[2:], s2, p2, d2, groups), nd)
     if output_mask[1]:
@@ -808,6 +890,7 @@ def conv2d(
     return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+from engine.ops.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
 from engine.ops.pool import avg_pool2d, avg_pool2d_op, max_pool2d, max_pool2d_with_indices_op  # noqa: E402
 from engine.ops.registry import entry  # noqa: E402
 
@@ -824,6 +907,22 @@ CATALOG = [
         "conv2d",
         conv2d,
         "2-d convolution (stride, padding incl. 'same'/'valid', dilation, groups).",
+        convolution_op,
+        method=False,
+        functional=True,
+    ),
+    entry(
+        "conv_transpose1d",
+        conv_transpose1d,
+        "1-d transposed convolution (stride, padding, output_padding, groups, dilation).",
+        convolution_op,
+        method=False,
+        functional=True,
+    ),
+    entry(
+        "conv_transpose2d",
+        conv_transpose2d,
+        "2-d transposed convolution (stride, padding, output_padding, groups, dilation).",
         convolution_op,
         method=False,
         functional=True,

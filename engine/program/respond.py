@@ -179,59 +179,10 @@ def structure(env, names):
     return rows
 
 
-def graph_nodes(env, names):
-    """Every grad_fn reachable from the returned tensors, ids in breadth-first order: (id, name, tensor,
-    next_functions) each, which response writes out."""
-    # nodes are dict keys themselves (hashed by identity: Node defines no __eq__), tensors by id (Tensor's == is an op)
-    owner = {}  # a node's tensor, a leaf's name: the first name bound to it (in-place ops bind a tensor twice)
-    leaf_names = {}
-    for n, t in env.items():
-        if t is None:
-            continue
-        fn = t.grad_fn
-        if fn is not None:
-            if fn not in owner:
-                owner[fn] = n
-        else:
-            leaf_names.setdefault(id(t), n)
-    ids: dict = {}
-    nodes = []
-    for n in names:
-        t = env[n]
-        if t is None:
-            continue
-        fn = t.grad_fn
-        if fn is not None and fn not in ids:
-            ids[fn] = len(nodes)
-            nodes.append(fn)
-    k = 0
-    while k < len(nodes):  # breadth first: `nodes` is the queue
-        for nxt, _ in nodes[k].next_functions:
-            if nxt is not None and nxt not in ids:
-                ids[nxt] = len(nodes)
-                nodes.append(nxt)
-        k += 1
-    out = []
-    fixed_names: dict = {}  # a node class's name where it is the class's own (Node.name), by class
-    for i, fn in enumerate(nodes):
-        cls = type(fn)
-        nm = fixed_names.get(cls)
-        if nm is None:
-            if cls.name is Node.name:
-                nm = fixed_names[cls] = cls.__name__
-            else:
-                nm = fn.name().rsplit("::", 1)[-1]  # the wire's names: AccumulateGrad, CopySlices
-        tname = leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn)
-        out.append((i, nm, tname,
-                    tuple([(ids[nxt], nr) if nxt is not None else None for nxt, nr in fn.next_functions])))
-    return out
-
-
-
-def graph_document(env, names):
-    """The response's `graph` as document(..., graph_nodes(env, names), ...) writes it, in one pass: each node's
-    next_functions numbered while the breadth-first walk meets them (tests/engine/test_hot_path.py holds the
-    two to each other)."""
+def _graph_roots(env, names):
+    """What both graph writers start from: each node's tensor and each leaf's name (the first name bound to it:
+    in-place ops bind a tensor twice), and the returned tensors' grad_fns, numbered in order. Nodes are dict keys
+    themselves (hashed by identity: Node defines no __eq__), tensors by id (Tensor's == is an op)."""
     owner = {}
     leaf_names = {}
     for n, t in env.items():
@@ -253,6 +204,47 @@ def graph_document(env, names):
         if fn is not None and fn not in ids:
             ids[fn] = len(nodes)
             nodes.append(fn)
+    return owner, leaf_names, ids, nodes
+
+
+def _wire_name(fn, fixed_names):
+    """A node's name on the wire; `fixed_names` caches it by class where it is the class's own (Node.name)."""
+    cls = type(fn)
+    nm = fixed_names.get(cls)
+    if nm is None:
+        if cls.name is Node.name:
+            nm = fixed_names[cls] = cls.__name__
+        else:
+            nm = fn.name().rsplit("::", 1)[-1]  # the wire's names: AccumulateGrad, CopySlices
+    return nm
+
+
+def _node_tensor(fn, owner, leaf_names):
+    return leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn)
+
+
+def graph_nodes(env, names):
+    """Every grad_fn reachable from the returned tensors, ids in breadth-first order: (id, name, tensor,
+    next_functions) each, which response writes out."""
+    owner, leaf_names, ids, nodes = _graph_roots(env, names)
+    k = 0
+    while k < len(nodes):  # breadth first: `nodes` is the queue
+        for nxt, _ in nodes[k].next_functions:
+            if nxt is not None and nxt not in ids:
+                ids[nxt] = len(nodes)
+                nodes.append(nxt)
+        k += 1
+    fixed_names: dict = {}
+    return [(i, _wire_name(fn, fixed_names), _node_tensor(fn, owner, leaf_names),
+             tuple([(ids[nxt], nr) if nxt is not None else None for nxt, nr in fn.next_functions]))
+            for i, fn in enumerate(nodes)]
+
+
+def graph_document(env, names):
+    """The response's `graph` as document(..., graph_nodes(env, names), ...) writes it, in one pass: each node's
+    next_functions numbered while the breadth-first walk meets them (tests/engine/test_hot_path.py holds the
+    two to each other)."""
+    owner, leaf_names, ids, nodes = _graph_roots(env, names)
     out = []
     fixed_names: dict = {}
     k = 0
@@ -268,15 +260,7 @@ def graph_document(env, names):
                 i = ids[nxt] = len(nodes)
                 nodes.append(nxt)
             nf.append([i, nr])
-        cls = type(fn)
-        nm = fixed_names.get(cls)
-        if nm is None:
-            if cls.name is Node.name:
-                nm = fixed_names[cls] = cls.__name__
-            else:
-                nm = fn.name().rsplit("::", 1)[-1]  # the wire's names: AccumulateGrad, CopySlices
-        out.append({"id": k, "name": nm,
-                    "tensor": leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn),
+        out.append({"id": k, "name": _wire_name(fn, fixed_names), "tensor": _node_tensor(fn, owner, leaf_names),
                     "next_functions": nf})
         k += 1
     return out

@@ -197,6 +197,34 @@ def test_huge_expand_is_refused_before_allocation(client):
     assert "10000000" in e["msg"] and "max_tensor_elements" in e["msg"]
 
 
+
+@pytest.mark.parametrize("op,x,w,kwargs", [
+    ("conv_transpose2d", [[[[1.0, 2.0], [3.0, 4.0]]]], [[[[1.0]]]], {"stride": 10**6, "output_padding": 10**6 - 1}),
+    ("conv_transpose2d", [[[[1.0, 2.0], [3.0, 4.0]]]], [[[[1.0]]]], {"dilation": 10**6, "output_padding": 10**6 - 1}),
+    ("conv_transpose2d", [[[[1.0]]]], [[[[1.0]]]], {"stride": 10**12, "output_padding": 10**12 - 1}),
+    ("conv_transpose1d", [[1.0, 2.0]], [[[1.0]]], {"stride": 10**9, "output_padding": 10**9 - 1}),
+])
+def test_huge_transposed_convolution_is_refused_by_its_rule(client, op, x, w, kwargs):
+    """A stride / dilation / output_padding that blows a 2x2 input up to 10^12 elements and more is the op's
+    shape rule's 413 (the limit, at the op), before anything is allocated or run."""
+    t0 = time.monotonic()
+    r = post(client, {"leaves": {"x": {"data": x, "requires_grad": True}, "w": {"data": w}},
+                      "ops": [{"name": "y", "op": op, "args": ["x", "w"], "kwargs": kwargs}]})
+    e = only_error(r, 413)
+    assert time.monotonic() - t0 < 5
+    assert e["loc"] == ["body", "ops", 0] and "max_tensor_elements" in e["msg"]
+    # the same request at a sane size runs and answers as torch
+    small = {k: 1 if k == "output_padding" else 2 for k in kwargs}  # stride or dilation 2
+    spec = {"leaves": {"x": {"data": x, "requires_grad": True}, "w": {"data": w}},
+            "ops": [{"name": "y", "op": op, "args": ["x", "w"], "kwargs": small},
+                    {"name": "s", "op": "sum", "args": ["y"]}], "backward": [{"tensor": "s"}]}
+    r = post(client, spec)
+    assert r.status_code == 200, r.text[:300]
+    want = torch_evaluate(spec)["tensors"]
+    got = r.json()["tensors"]
+    assert got["y"]["data"] == want["y"]["data"] and got["x"]["grad"] == want["x"]["grad"]
+    assert got["y"]["grad_fn"] == want["y"]["grad_fn"]
+
 def test_body_and_op_limits():
     app = create_app(Settings(compute_workers=0, max_body_bytes=1000, max_ops=3, max_total_elements=10))
     with TestClient(app) as c:

@@ -9,7 +9,6 @@ and values.
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ import torch
 import engine
 import engine.autograd.functional  # noqa: F401 - makes engine.autograd.functional an attribute
 from engine import budget
+from tests.engine.both import outcome
 
 _TRIGGERED = re.compile(r"\s*\(Triggered internally at .*\)\s*$", re.DOTALL)
 TOL = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
@@ -26,14 +26,6 @@ TOL = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1
 # ----- running one case on both modules -----
 
 
-def outcome(fn, m):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ("ok", fn(m))
-    except Exception as e:  # noqa: BLE001
-        builtin = next(c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins")
-        return ("raise", builtin, _TRIGGERED.sub("", str(e)))
 
 
 def describe(x, names=True):

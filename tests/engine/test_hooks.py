@@ -6,48 +6,20 @@ see (shape, dtype, requires_grad, leaf, grad_fn name, identity with the tensors 
 """
 from __future__ import annotations
 
-import re
 import threading
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
 import engine
-
-_TRIGGERED = re.compile(r"\s*\(Triggered internally at .*\)\s*$", re.DOTALL)
-
-
-def outcome(fn, m):
-    """("ok", result) or ("raise", builtin exception class name, message) of fn(m)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ("ok", fn(m))
-    except Exception as e:  # noqa: BLE001
-        builtin = next(c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins")
-        return ("raise", builtin, _TRIGGERED.sub("", str(e)))
+from tests.engine.both import outcome  # noqa: F401 - used by the cases below
+from tests.engine.both import same as _same
 
 
 def same(fn):
-    """fn(torch) and fn(engine) return equal values (tensors by dtype and value) or raise alike."""
-    t, e = outcome(fn, torch), outcome(fn, engine)
-    assert_equal(e, t, f"\nengine: {e}\ntorch:  {t}")
-    return t
-
-
-def assert_equal(e, t, msg, where="result"):
-    if isinstance(t, torch.Tensor):
-        assert isinstance(e, engine.Tensor), f"{where}: {msg}"
-        assert str(e.dtype) == str(t.dtype) and tuple(e.shape) == tuple(t.shape), f"{where}: {msg}"
-        np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=where)
-    elif isinstance(t, list | tuple):
-        assert isinstance(e, list | tuple) and len(e) == len(t), f"{where}: {msg}"
-        for i, (a, b) in enumerate(zip(e, t)):
-            assert_equal(a, b, msg, f"{where}[{i}]")
-    else:
-        assert e == t, f"{where}: {msg}"
+    """fn(torch) and fn(engine) agree (hook results compared at float32 tolerance)."""
+    return _same(fn, rtol=1e-5, atol=1e-6)
 
 
 def desc(x, known=None):

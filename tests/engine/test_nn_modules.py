@@ -337,3 +337,52 @@ def test_padding_module_repr_and_errors(name):
         t = _outcome(lambda: tuple(tmod(torch.ones(shape)).shape))  # noqa: B023
         e = _outcome(lambda: tuple(emod(engine.ones(shape)).shape))  # noqa: B023
         assert e == t, shape
+
+
+# ----- ConvTranspose1d / 2d: forward, backward, repr and output_size against torch -----
+
+CONV_T = [
+    (lambda nn: nn.ConvTranspose2d(4, 6, (3, 2), stride=(2, 3), padding=1, output_padding=(1, 2), groups=2,
+                                   dilation=(1, 2)), (2, 4, 5, 4), None),
+    (lambda nn: nn.ConvTranspose2d(3, 2, 3, stride=2, bias=False), (3, 4, 4), [9, 9]),
+    (lambda nn: nn.ConvTranspose2d(3, 2, 3, stride=3, padding=1), (2, 3, 4, 4), [2, 2, 11, 12]),
+    (lambda nn: nn.ConvTranspose1d(4, 2, 3, stride=2, padding=1, dilation=2, groups=2), (2, 4, 6), [13]),
+    (lambda nn: nn.ConvTranspose1d(2, 3, 4, stride=3, output_padding=2), (2, 5), None),
+    (lambda nn: nn.ConvTranspose1d(2, 3, 4, stride=3), (2, 2, 5), [2, 3, 17]),
+]
+
+
+@pytest.mark.parametrize("make,shape,output_size", CONV_T, ids=[f"ct{i}" for i in range(len(CONV_T))])
+def test_conv_transpose_modules(make, shape, output_size):
+    tmod, emod = make(torch.nn).double(), make(engine.nn).double()
+    assert repr(emod) == repr(tmod)
+    emod.load_state_dict(_engine_state(tmod))
+    x = np.random.default_rng(3).standard_normal(shape)
+    ex, tx = engine.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    kw = {} if output_size is None else {"output_size": output_size}
+    e, t = emod(ex, **kw), tmod(tx, **kw)
+    assert tuple(e.shape) == tuple(t.shape) and type(e.grad_fn).__name__ == type(t.grad_fn).__name__
+    np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(4).standard_normal(tuple(t.shape))
+    e.backward(engine.tensor(g))
+    t.backward(torch.tensor(g))
+    for a, b in ((ex.grad, tx.grad), (emod.weight.grad, tmod.weight.grad)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+    if tmod.bias is not None:
+        np.testing.assert_allclose(emod.bias.grad.numpy(), tmod.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("output_size", [[20, 20], [8, 9], [1, 2, 3], [2, 3, 9, 9, 9]])
+def test_conv_transpose_output_size_errors(output_size):
+    """An output_size outside [min, min + stride) or of the wrong length: torch's ValueError and text."""
+    outs = []
+    for lib in (torch, engine):
+        m = lib.nn.ConvTranspose2d(3, 2, 3, stride=2)
+        outs.append(_outcome(lambda m=m, lib=lib: tuple(m(lib.ones(2, 3, 4, 4), output_size=output_size).shape)))
+    assert outs[0].startswith("ValueError") and outs[1] == outs[0]
+
+
+def test_conv_transpose_padding_mode():
+    outs = [_outcome(lambda lib=lib: lib.nn.ConvTranspose1d(2, 3, 3, padding_mode="reflect"))
+            for lib in (torch, engine)]
+    assert outs[0].startswith("ValueError") and outs[1] == outs[0]

@@ -3,8 +3,6 @@ containers hold and register, their repr, state_dict, errors, a training step th
 takes the same lean path as a plain tensor and gives the same nodes, values and gradients."""
 from __future__ import annotations
 
-import re
-import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -13,41 +11,11 @@ import torch
 
 import engine
 from engine.ops.registry import OpDef, OpNode
-
-_TRIGGERED = re.compile(r"\s*\(Triggered internally at .*\)\s*$", re.DOTALL)
+from tests.engine.both import outcome, same  # noqa: F401 - used by the cases below
 
 A = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], dtype=np.float32)
 B = np.array([1.0, -2.0, 0.5], dtype=np.float32)
 C = np.array([[3.0]], dtype=np.float64)
-
-
-def outcome(fn, m):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ("ok", fn(m))
-    except Exception as e:  # noqa: BLE001
-        builtin = next(c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins")
-        return ("raise", builtin, _TRIGGERED.sub("", str(e)))
-
-
-def same(fn):
-    t, e = outcome(fn, torch), outcome(fn, engine)
-    assert_equal(e, t, f"\nengine: {e}\ntorch:  {t}")
-    return t
-
-
-def assert_equal(e, t, msg, where="result"):
-    if isinstance(t, torch.Tensor):
-        assert isinstance(e, engine.Tensor), f"{where}: {msg}"
-        assert str(e.dtype) == str(t.dtype) and tuple(e.shape) == tuple(t.shape), f"{where}: {msg}"
-        np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=1e-6, atol=1e-7, err_msg=where)
-    elif isinstance(t, list | tuple):
-        assert isinstance(e, list | tuple) and len(e) == len(t), f"{where}: {msg}"
-        for i, (a, b) in enumerate(zip(e, t)):
-            assert_equal(a, b, msg, f"{where}[{i}]")
-    else:
-        assert e == t, f"{where}: {msg}"
 
 
 def t_(m, a):

@@ -5,6 +5,7 @@ from engine.nn import functional as F
 from engine.nn.modules.linear import reset_kaiming, weight_and_bias
 from engine.nn.modules.module import Module
 from engine.nn.modules.utils import _pair, _reverse_repeat_tuple, _single, _triple, functional
+from engine.tensor import Size
 
 _NTUPLE = {1: _single, 2: _pair, 3: _triple}
 
@@ -146,7 +147,7 @@ class _ConvTransposeNd(_ConvNd):
             if size < min_sizes[i] or size > max_sizes[i]:
                 raise ValueError(
                     f"requested an output size of {output_size}, but valid sizes range from {min_sizes} to "
-                    f"{max_sizes} (for an input of {input.size()[2:]})")
+                    f"{max_sizes} (for an input of {Size(input.size()[2:])})")
         return [output_size[d] - min_sizes[d] for d in range(num_spatial_dims)]
 
     def forward(self, input, output_size=None):

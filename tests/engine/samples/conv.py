@@ -1,6 +1,6 @@
-"""Samples for engine/ops/conv.py: conv1d / conv2d (ConvolutionBackward0; 'same' with an even kernel adds
-ConstantPadNdBackward0; unbatched input adds Unsqueeze / Squeeze), max_pool2d (MaxPool2DWithIndicesBackward0)
-and avg_pool2d (AvgPool2DBackward0)."""
+"""Samples for engine/ops/conv.py: conv1d / conv2d / conv_transpose1d / conv_transpose2d (ConvolutionBackward0;
+'same' with an even kernel adds ConstantPadNdBackward0; unbatched input adds Unsqueeze / Squeeze), max_pool2d
+(MaxPool2DWithIndicesBackward0) and avg_pool2d (AvgPool2DBackward0)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,33 @@ add(
     Sample("conv1d", (T((1, 2, 5)), T((3, 2, 3)), T((3,)))),
 )
 
+# ----- conv_transpose1d / conv_transpose2d (convolution with transposed=True) -----
+CT1, CT2 = "conv_transpose1d", "conv_transpose2d"
+add(
+    Sample(CT2, (T((2, 4, 5, 5)), T((4, 3, 3, 3))), kind=F),
+    Sample(CT2, (T((2, 4, 4, 5)), T((4, 3, 3, 2)), T((6,))), dict(stride=(2, 1), padding=1, groups=2,
+                                                                   output_padding=(1, 0)), kind=F),
+    Sample(CT2, (T((1, 2, 4, 4)), T((2, 2, 4, 5)), T((4,))),
+           dict(stride=(3, 2), padding=(1, 2), output_padding=(2, 3), groups=2, dilation=(4, 4)), kind=F,
+           note="output_padding past the stride (below the dilation)"),
+    Sample(CT2, (T((4, 3, 3)), T((4, 2, 2, 2)), T((2,))), dict(stride=2), kind=F, note="unbatched"),
+    Sample(CT2, (T((1, 2, 3, 3)), T((2, 3, 3, 3))), dict(padding=1, dilation=2), kind=F),
+    Sample(CT2, (T((1, 2, 3, 3)), T((2, 3, 2, 2)), None, 2, 0, 1, 1, 1)),
+    Sample(CT2, (T((2, 3, 4, 4), requires_grad=False), T((3, 2, 3, 3))), dict(stride=2), kind=F),
+    Sample(CT2, (T((2, 3, 4, 4)), T((3, 2, 3, 3), requires_grad=False), T((2,))), kind=F),
+    Sample(CT2, (T((0, 3, 4, 4)), T((3, 2, 3, 3))), kind=F, gradgrad=False,
+           note="empty batch (grad-of-grad: torch None, the engine an empty tensor)"),
+    Sample(CT1, (T((2, 4, 5)), T((4, 3, 3))), kind=F),
+    Sample(CT1, (T((2, 4, 5)), T((4, 2, 3)), T((4,))), dict(stride=3, padding=1, output_padding=2, groups=2),
+           kind=F),
+    Sample(CT1, (T((2, 2, 4)), T((2, 2, 4)), T((4,))),
+           dict(stride=3, padding=1, output_padding=2, groups=2, dilation=4), kind=F),
+    Sample(CT1, (T((3, 6)), T((3, 2, 3))), dict(stride=2, output_padding=1), kind=F, note="unbatched"),
+    Sample(CT1, (T((1, 3, 5)), T((3, 2, 3)), T((2,)), 2, 1, 1)),
+    Sample(CT2, (T((1, 2, 4, 4), dtype="int64", low=-5, high=5, requires_grad=False),
+                 T((2, 3, 3, 3), dtype="int64", low=-5, high=5, requires_grad=False)), kind=F, grad=False),
+)
+
 # ----- max_pool2d -----
 add(
     Sample("max_pool2d", (T((2, 3, 5, 5)), 2), kind=F),
@@ -148,6 +175,40 @@ add(
 
 # ----- errors -----
 err(
+    ErrorSample(CT2, (T((1, 1, 2, 5, 5)), T((2, 3, 3, 3))), kind=F),
+    ErrorSample(CT2, (T((5, 5)), T((2, 3, 3, 3))), kind=F),
+    ErrorSample(CT1, (T((1, 2, 5, 5)), T((2, 3, 3))), kind=F),
+    ErrorSample(CT1, (T((1, 2, 5)), T((2, 3, 3, 3))), kind=F),
+    ErrorSample(CT1, (T((1, 2, 5)), T((2, 3))), kind=F),
+    ErrorSample(CT2, (T((1, 2, 5, 5)), T((2, 3, 3))), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((3, 3, 3, 3))), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(groups=3), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(groups=0), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3)), T((4,))), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(stride=2, output_padding=2), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(output_padding=1), kind=F),
+    ErrorSample(CT2, (T((4, 5, 5)), T((4, 3, 3, 3))), dict(stride=2, output_padding=(0, 2)), kind=F),
+    ErrorSample(CT1, (T((1, 4, 5)), T((4, 3, 3))), dict(stride=2, output_padding=2), kind=F),
+    ErrorSample(CT1, (T((1, 4, 5), dtype="float64"), T((4, 3, 3), dtype="float64")), dict(output_padding=1),
+                kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(output_padding=-1), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(output_padding=(1, 1, 1)), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(stride=0), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(padding=-1), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(dilation=-1), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(dilation=0), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5), dtype="float64"), T((4, 3, 3, 3), dtype="float64")), dict(dilation=0),
+                kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(padding=5), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5), dtype="float64"), T((4, 3, 3, 3), dtype="float64")), dict(padding=5),
+                kind=F),
+    ErrorSample(CT1, (T((1, 4, 5), dtype="float64"), T((4, 3, 3), dtype="float64")), dict(padding=(4,)), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5), dtype="float64"), T((4, 0, 3, 3), dtype="float64")), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3), dtype="float64")), kind=F),
+    ErrorSample(CT2, (T((2, 4, 5, 5)), T((4, 3, 3, 3)), T((3,), dtype="float64")), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5), dtype="float64"), T((4, 3, 3, 3))), kind=F),
+    ErrorSample(CT2, (T((2, 4, 0, 5)), T((4, 3, 3, 3))), kind=F),
+    ErrorSample(CT2, (T((1, 4, 5, 5)), T((4, 3, 3, 3))), dict(padding="same"), kind=F),
     ErrorSample("conv2d", (T((1, 2, 5, 5)), T((3, 2, 3, 3), dtype="float64")), kind=F),
     ErrorSample("conv2d", (T((1, 2, 5, 5), dtype="float64"), T((3, 2, 3, 3))), kind=F),
     ErrorSample("conv2d", (T((1, 2, 5, 5)), T((3, 2, 3, 3)), T((3,), dtype="float64")), kind=F),
