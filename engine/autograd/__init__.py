@@ -1,13 +1,42 @@
-"""Backward graph nodes and the backward pass: a dependency count and a ready queue, no recursion."""
+"""The backward pass (a dependency count and a ready queue, no recursion) and torch.autograd's backward / grad.
+
+The graph's nodes are in engine.autograd.nodes, grad and anomaly mode in engine.autograd.modes; every name of
+both is re-exported here (the engine imports them from engine.autograd)."""
 from __future__ import annotations
 
 import heapq
 import itertools
-import sys
-import threading
-import weakref
 
 from engine import budget as _budget
+from engine.autograd import nodes as _nodes
+from engine.autograd.modes import (  # noqa: F401 - moved to engine.autograd.modes, re-exported
+    _Anomaly,
+    _GradMode,
+    _GradModeContext,
+    anomaly,
+    anomaly_enabled,
+    detect_anomaly,
+    enable_grad,
+    grad_mode,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+    set_grad_enabled,
+)
+from engine.autograd.nodes import (  # noqa: F401 - moved to engine.autograd.nodes, re-exported
+    _NO_EDGE,
+    AccumulateGrad,
+    CopyBackwards,
+    Node,
+    _copy_backwards,
+    _own,
+    _seq,
+    accumulate_into,
+    edge_of,
+    grad_accumulator,
+    note_output_storage,
+)
 from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError, shape_str
 
 # engine.tensor imports this module, so the Tensor class is handed over once it exists (_bind, at the end of
@@ -19,6 +48,7 @@ ones_like_data = None
 def _bind(tensor_cls, ones_like) -> None:
     global Tensor, ones_like_data
     Tensor, ones_like_data = tensor_cls, ones_like
+    _nodes.Tensor = tensor_cls  # its accumulate_into and _copy_backwards read it as their module's global
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -27,256 +57,12 @@ FREED_MSG = (
     "or if you need to access saved tensors after calling backward."
 )
 
-# ----- grad mode -----
-
-class _GradMode(threading.local):
-    """Per-thread, as in torch: a service runs requests on several threads at once."""
-
-    enabled = True
-
-
-grad_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    return grad_mode.enabled
-
-
-class set_grad_enabled:  # noqa: N801 - torch's name
-    def __init__(self, mode: bool):
-        self.prev = grad_mode.enabled
-        grad_mode.enabled = bool(mode)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        grad_mode.enabled = self.prev
-        return False
-
-
-class _GradModeContext:
-    mode = True
-
-    def __enter__(self):
-        self.prev = grad_mode.enabled
-        grad_mode.enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        grad_mode.enabled = self.prev
-        return False
-
-    def __call__(self, fn):  # usable as a decorator, as in torch
-        def wrapper(*a, **k):
-            with type(self)():
-                return fn(*a, **k)
-
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = getattr(fn, "__doc__", None)
-        return wrapper
-
-
-class no_grad(_GradModeContext):  # noqa: N801
-    mode = False
-
-
-class enable_grad(_GradModeContext):  # noqa: N801
-    mode = True
-
-
-# ----- anomaly mode -----
-
-
-class _Anomaly(threading.local):
-    enabled = False
-    check_nan = True
-
-
-anomaly = _Anomaly()
-
-
-def anomaly_enabled() -> bool:
-    return anomaly.enabled
-
-
-# ----- nodes -----
-
-_seq = itertools.count()
-
-
-class Node:
-    """A grad_fn object. `next_functions` holds (node, input_nr) per differentiable input, (None, 0)
-    for constants, exactly as torch's."""
-
-    # _hooks: None, or the node's engine.autograd.hooks.NodeHooks (tensor hooks, retain_grad, pre- and post-hooks):
-    # the one attribute the backward loop reads for them. _retained and _pre_hooks are no longer used (always None):
-    # kept so that the places that build nodes need no change.
-    __slots__ = ("next_functions", "_seq", "_retained", "_pre_hooks", "_hooks", "__weakref__", "metadata")
-
-    def name(self) -> str:
-        return type(self).__name__
-
-    def __repr__(self):
-        return f"<{type(self).__name__} object at {hex(id(self))}>"
-
-    def register_hook(self, fn):
-        """fn(grad_inputs, grad_outputs) after the node ran (tuples; None where undefined); a tuple it returns
-        replaces grad_inputs. Returns a RemovableHandle."""
-        from engine.autograd.hooks import register_node_hook  # noqa: PLC0415
-
-        return register_node_hook(self, fn, "post")
-
-    def register_prehook(self, fn):
-        """fn(grad_outputs) before the node runs; a tuple it returns replaces grad_outputs."""
-        from engine.autograd.hooks import register_node_hook  # noqa: PLC0415
-
-        return register_node_hook(self, fn, "pre")
-
-    # subclasses implement: apply(grads: list) -> list of grads aligned with next_functions,
-    # release() to free saved tensors, num_outputs.
-    num_outputs = 1
-    # _raw(g): apply([Tensor(g)], create_graph=False) on arrays, or None for the Tensor route (the op table's
-    # entries with array formulas give one: engine.ops.registry._make_raw); run_backward's array loop calls it
-    _raw = None
-
-    def release(self):
-        pass
-
-
-class AccumulateGrad(Node):
-    """Sink of a leaf that requires grad: adds the incoming gradient into `variable.grad`."""
-
-    __slots__ = ("variable",)
-
-    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
-        return "torch::autograd::AccumulateGrad"
-
-    def __init__(self, variable):
-        self.variable = variable
-        self.next_functions = ()
-        self._seq = float("inf")  # torch gives these UINT64_MAX: run as soon as ready
-        self._retained = None
-        self._hooks = None
-        self._pre_hooks = None
-
-    def apply(self, grads, create_graph):
-        accumulate_into(self.variable, grads[0], create_graph)
-        return ()
-
-
-def accumulate_into(var, new, create_graph):
-    """torch's AccumulateGrad: first grad stored (detached unless create_graph), later ones added."""
-    old = var._grad
-    if old is None:
-        # A new Tensor object either way (never one that another leaf's .grad may also be); under
-        # create_graph a differentiable gradient is copied into it as torch's clone_obey_contract does
-        # (new_empty_strided(...).copy_(grad)): grad_fn CopyBackwards.
-        if create_graph and new.requires_grad:
-            var._grad = _copy_backwards(new)
-        else:
-            var._grad = Tensor._make(_own(new._data))
-    elif create_graph:
-        var._grad = old + new
-    else:
-        # The same Tensor object is updated in place, as torch's accumulation is: references to `.grad` (a
-        # program's `grad` op, a view of it) see the sum, and its version counter moves. The buffer is the
-        # grad's own (_own made it so), never one shared with another leaf's gradient.
-        d = old._data
-        if d.flags.writeable and d.base is None and d.shape == new._data.shape and d.dtype == new._data.dtype:
-            d += new._data
-        else:
-            old._data = d + new._data
-        if old._vc is not None:
-            old._vc.version += 1
-
-
-def _own(arr):
-    """The gradient buffer itself where nothing else holds it (torch steals it then), else a copy of it, so that
-    an in-place change of one leaf's .grad never reaches another's (add's backward hands one buffer to both)."""
-    # references: the one Tensor that holds it, this frame's argument and getrefcount's own (three, measured
-    # on CPython 3.11-3.13); any more is another holder
-    if arr.base is None and arr.flags.writeable and sys.getrefcount(arr) <= 3:
-        return arr
-    return arr.copy()
-
-
-def note_output_storage(node, nr, storage, tensor) -> None:
-    """A node's output `nr` (`tensor`) now has a Storage (it was aliased, or is being modified in place): if
-    the node saved those values for its backward, its backward checks them against this counter."""
-    saved = getattr(node, "_saved", None)
-    if saved and ("result" if nr == 0 else f"result{nr}") in saved:
-        saved[("out", nr)] = (storage, storage.version, weakref.ref(tensor))
-
-
-class CopyBackwards(Node):
-    """grad_fn of `self.copy_(src)`: edges (the overwritten tensor's history, src); zeros for the overwritten
-    tensor, the gradient for src, summed to src's shape where it was broadcast and cast to its dtype."""
-
-    __slots__ = ("src_meta",)
-
-    def name(self) -> str:  # torch's C++ node: its name() is namespaced (its repr is not)
-        return "torch::autograd::CopyBackwards"
-
-    def apply(self, grads, create_graph):
-        g = grads[0]
-        first = None
-        if self.next_functions[0][0] is not None:
-            from engine.ops.factory import zeros_like  # noqa: PLC0415
-
-            first = zeros_like(g)
-        shape, dt = self.src_meta
-        if g._data.shape != shape or g._data.dtype != dt:
-            from engine.ops.registry import _conform  # noqa: PLC0415
-
-            g = _conform(g, (shape, dt), not create_graph)
-        return [first, g]
-
-
-def _copy_backwards(src):
-
-    node = CopyBackwards()
-    node.next_functions = ((None, 0), edge_of(src))
-    node.src_meta = (src._data.shape, src._data.dtype)
-    node._seq = next(_seq)
-    node._retained = None
-    node._pre_hooks = None
-    node._hooks = None
-    t = Tensor._make(src._data)
-    t._req = True
-    t.grad_fn = node
-    return t
-
-
 BACKWARD_CREATE_GRAPH_WARNING = (
     "Using backward() with create_graph=True will create a reference cycle between the parameter and its "
     "gradient which can cause a memory leak. We recommend using autograd.grad when creating the graph to "
     "avoid this. If you have to use this function, make sure to reset the .grad fields of your parameters "
     "to None after use to break the cycle and avoid the leak."
 )
-
-
-def grad_accumulator(t) -> AccumulateGrad:
-    """The leaf's AccumulateGrad node, created once and shared while anything holds it (as torch)."""
-    ref = t._acc
-    node = ref() if ref is not None else None
-    if node is None:
-        node = AccumulateGrad(t)
-        t._acc = weakref.ref(node)
-    return node
-
-
-_NO_EDGE = (None, 0)
-
-
-def edge_of(t):
-    """(node, input_nr) for a tensor argument of an op, or (None, 0) for a constant."""
-    fn = t.grad_fn
-    if fn is not None:
-        return (fn, t._output_nr)
-    if t._req:  # (requires_grad's own slot: the property costs a call per edge)
-        return (grad_accumulator(t), 0)
-    return _NO_EDGE
 
 
 # ----- the backward pass -----
@@ -602,45 +388,6 @@ def _isnan_any(a):
     import numpy as np  # noqa: PLC0415
 
     return bool(np.isnan(a).any())
-
-
-class set_detect_anomaly:  # noqa: N801 - torch's name
-    """torch.autograd.set_detect_anomaly(mode, check_nan=True): on from the call, restored on leaving a `with`."""
-
-    def __init__(self, mode: bool, check_nan: bool = True):
-        self.prev = (anomaly.enabled, anomaly.check_nan)
-        anomaly.enabled, anomaly.check_nan = bool(mode), bool(check_nan)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        anomaly.enabled, anomaly.check_nan = self.prev
-        return False
-
-
-class detect_anomaly:  # noqa: N801 - torch's name
-    """torch.autograd.detect_anomaly(check_nan=True): a context that turns anomaly mode on, with torch's warning."""
-
-    def __init__(self, check_nan: bool = True):
-        self.check_nan = check_nan
-
-    def __enter__(self):
-        import warnings  # noqa: PLC0415
-
-        warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should only be "
-                      "enabled for debugging.", UserWarning, stacklevel=2)
-        self.prev = (anomaly.enabled, anomaly.check_nan)
-        anomaly.enabled, anomaly.check_nan = True, self.check_nan
-        return self
-
-    def __exit__(self, *exc):
-        anomaly.enabled, anomaly.check_nan = self.prev
-        return False
-
-
-def is_anomaly_enabled() -> bool:
-    return anomaly.enabled
 
 
 def _charge_node(bud, node, grads):

@@ -30,7 +30,9 @@ _MACHINERY = ("engine/budget.py", "engine/ops/rules.py", "engine/ops/registry.py
               "engine/program/glue.py", "engine/program/lower.py", "engine/dtypes.py", "engine/_backend.py",
               # split out of engine/ops/registry.py (the same machinery, in modules of one job each)
               "engine/ops/array_vjp.py", "engine/ops/catalog_entry.py", "engine/ops/charging.py",
-              "engine/ops/promotion.py", "engine/ops/saved.py", "engine/ops/schema.py", "engine/ops/tracing.py")
+              "engine/ops/promotion.py", "engine/ops/saved.py", "engine/ops/schema.py", "engine/ops/tracing.py",
+              # split out of engine/autograd/__init__.py
+              "engine/autograd/modes.py", "engine/autograd/nodes.py")
 
 _opaque: dict = {"n": -1, "codes": frozenset()}
 _verdicts: dict = {}
