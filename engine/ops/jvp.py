@@ -124,6 +124,7 @@ def unsupported(aten_name):
         raise TorchNotImplementedError(UNSUPPORTED.format(name=aten_name))
 
     refuse_all.__signature__ = inspect.Signature()
+    refuse_all.reads_every_tangent = True  # spec_of: a tangent of any differentiable input reaches it (and raises)
     return Spec(refuse_all)
 
 
@@ -157,7 +158,7 @@ def spec_of(op):
         if j is None:
             return None
         s = j if isinstance(j, Spec) else Spec(j, "pad" if j == "element_wise" else None)
-        if s.uses is None and callable(s.how):
+        if s.uses is None and callable(s.how) and not getattr(s.how, "reads_every_tangent", False):
             s.uses = tuple(n[:-2] for n in _params(s.how) if n.endswith("_t") and n[:-2] in op.tensor_index)
         s.uses = None if s.uses is None else frozenset(op.tensor_index[n] for n in s.uses)
         _SPECS[op] = s

@@ -599,3 +599,18 @@ def test_batched_rows_check_the_deadline():
                 engine.roll(d, 1)  # roll has no batch rule: 200,000 rows, one at a time
         finally:
             canceller.cancel()
+
+
+def test_forward_over_reverse_through_an_entry_torch_has_no_forward_formula_for():
+    """hardsigmoid's backward (aten::hardsigmoid_backward) has no forward formula in torch: a gradient taken with
+    create_graph under a dual level where the input has a tangent raises torch's NotImplementedError, word for
+    word; the entry is marked jvp=unsupported(...) and must refuse, not drop the tangent."""
+    def f(m):
+        fa = m.autograd.forward_ad
+        with fa.dual_level():
+            x = m.tensor([-4.0, 0.5, 1.0, 4.0], dtype=m.float64, requires_grad=True)
+            xd = fa.make_dual(x, m.tensor([1.0, 2.0, 3.0, 4.0], dtype=m.float64))
+            y = m.nn.functional.hardsigmoid(xd).sum()
+            (g,) = m.autograd.grad(y, x, create_graph=True)
+            return fa.unpack_dual(g).tangent
+    raises_like_torch(f)
