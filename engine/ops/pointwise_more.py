@@ -12,7 +12,8 @@ from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import pointwise as P
 from engine.ops._returns import make
 from engine.ops.indexing import masked_fill
-from engine.ops.registry import defop, entry
+from engine.ops.pointwise import defop
+from engine.ops.registry import entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
 from engine.tensor import Tensor
 
