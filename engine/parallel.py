@@ -33,7 +33,10 @@ from engine import budget as _budget
 
 GRAIN = 8192  # chunk boundaries (flat runs) are multiples of this many elements
 CHUNK = 1 << 16  # elements per chunk where fn writes into the output (into=)
-CHUNK_COPY = GRAIN  # elements per chunk where each chunk's result is copied (kept small: it is a temporary)
+# elements per chunk where fn's own result is copied: 256 KiB in float16, so that NumPy's temporary elision
+# (`x * tmp` computed in place as `tmp * x` from 256 KiB: a NaN's payload follows the operand order) acts in
+# every chunk as in the whole array; the last chunk takes the remainder
+CHUNK_COPY = 1 << 17
 MIN_ELEMENTS = 1 << 16  # arrays below this run on the calling thread
 MAX_THREADS = 8
 
@@ -280,13 +283,16 @@ def _chunked(fn, into, args):
     per = CHUNK if dt is not None else CHUNK_COPY
     threads = _threads
     if row == 1:  # flat runs starting at multiples of GRAIN, at most `per` elements, at least one per thread
-        step = max(GRAIN, min(per, -(-size // (threads * GRAIN)) * GRAIN))
-        unit = step
+        unit = max(GRAIN, min(per, -(-size // (threads * GRAIN)) * GRAIN))
         total = size
     else:  # whole rows
         unit = max(1, min(per, -(-size // threads)) // row)
         total = shape[0]
-    n = -(-total // unit)
+    if dt is None:  # chunks of at least CHUNK_COPY elements, the remainder in the last one
+        unit = max(unit, -(-CHUNK_COPY // row))
+        n = total // unit
+    else:
+        n = -(-total // unit)
     if n < 2:
         return None
     if dt is not None:
@@ -301,7 +307,7 @@ def _chunked(fn, into, args):
         run_chunks(work, n)
         return out
     # fn's own result per chunk, copied into the output; the first chunk here first, which gives the dtype
-    hi = min(total, unit)
+    hi = unit
     first = views(0, hi)
     r0 = fn(*first)
     want = (hi,) if row == 1 else (hi,) + shape[1:]
@@ -315,7 +321,7 @@ def _chunked(fn, into, args):
 
     def work_copy(i):
         lo = (i + 1) * unit
-        hi = min(total, lo + unit)
+        hi = total if i == n - 2 else lo + unit
         r = fn(*views(lo, hi))
         if type(r) is not _ndarray or r.dtype != out.dtype or r.shape != dest[lo:hi].shape:
             odd.append(i)  # not what the first chunk gave: the whole call runs unchunked instead

@@ -200,22 +200,6 @@ def _full_sum(flat):
     return _inner_sum(partials.reshape(1, threads))[0]
 
 
-def _rows_sum(x):
-    """_inner_sum of x (R, n), its rows in blocks on the engine's pool where x is large (each row's sum is the same
-    NumPy additions whichever block it is in)."""
-    r, n = x.shape
-    if r < 2 or x.size < parallel.min_elements() or parallel.threads() == 1:
-        return _inner_sum(x)
-    blocks = min(r, 4 * parallel.threads())
-    step = -(-r // blocks)
-    out = np.empty(r, x.dtype)
-
-    def part(i):
-        out[i * step: (i + 1) * step] = _inner_sum(x[i * step: (i + 1) * step])
-
-    parallel.run_chunks(part, -(-r // step))
-    return out
-
 
 def torch_sum(a, axes):
     """The float32 / float64 sum of a C-contiguous NumPy array over `axes` (a sorted tuple) in the order torch's
@@ -240,7 +224,7 @@ def torch_sum(a, axes):
         return None
     pre, mid, post = math.prod(sizes[:lo]), math.prod(sizes[lo: hi + 1]), math.prod(sizes[hi + 1:])
     if post == 1:
-        res = _rows_sum(a.reshape(pre, mid))
+        res = _inner_sum(a.reshape(pre, mid))
     elif a.size < GRAIN_SIZE or torch_threads() == 1 or pre == 1:
         res = _outer_sum(a.reshape(pre, mid, post))
     else:

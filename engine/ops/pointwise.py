@@ -270,15 +270,19 @@ def _checked_scalar(fn):
 # The forwards use Python's operators rather than the ufuncs: on NumPy scalars (every 0-d result) `a * b` is
 # ~14x faster than np.multiply(a, b) (0.05 against 0.69 us), with the same dtype rules and the same bits.
 
+# NumPy computes `x + tmp` and `x * tmp` (tmp a fresh temporary of 256 KiB or more) in place as `tmp + x`: the
+# operand order, which decides which NaN's payload a result carries, would then depend on the size (and
+# differ between a whole array and its chunks). The formulas below write the temporary first: one order at
+# every size, the one large arrays always had.
 def _add(a, b, alpha=1):
-    return a + b if alpha == 1 else a + _scale(b, alpha)
+    return a + b if alpha == 1 else _scale(b, alpha) + a
 
 
 def _sub(a, b, alpha=1):
     return a - b if alpha == 1 else a - _scale(b, alpha)
 
 
-_add.into = lambda out, a, b, alpha=1: np.add(a, b if alpha == 1 else _scale(b, alpha), out=out)
+_add.into = lambda out, a, b, alpha=1: np.add(a, b, out=out) if alpha == 1 else np.add(_scale(b, alpha), a, out=out)
 _sub.into = lambda out, a, b, alpha=1: np.subtract(a, b if alpha == 1 else _scale(b, alpha), out=out)
 # array formulas with their `into`: the same operations in the same order, into the output's chunk
 _grad_times = _threaded(lambda grad, other: grad * other, _ufunc_into(np.multiply))
@@ -556,7 +560,10 @@ def _where(cond, a, b):
     if a.dtype != b.dtype:  # torch.result_type of the two (0-d arrays are wrapped scalars or 0-d tensors)
         dt = D.result_type(Tensor._make(a), Tensor._make(b)).np
         a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
-    return np.where(cond, a, b)
+    return _np_where(cond, a, b)
+
+
+_np_where = _threaded(np.where)  # the condition reaches the entry's forward as a Tensor (an attribute)
 
 
 where_self = defop(
@@ -709,13 +716,13 @@ rsqrt = defop("rsqrt(Tensor self) -> Tensor", _float_out(_rsqrt),
               self=lambda grad, result: -0.5 * grad * result.pow(3))
 sin = defop("sin(Tensor self) -> Tensor", _float_out(np.sin), jvp="element_wise", cuda="sin(a)",
             rule=_unary(_TR, bwd=2),
-            vjp={"self": _into(lambda grad, self: grad * np.cos(self),
-                               lambda out, grad, self: np.multiply(grad, np.cos(self, out=out), out=out))},
+            vjp={"self": _into(lambda grad, self: np.cos(self) * grad,
+                               lambda out, grad, self: np.multiply(np.cos(self, out=out), grad, out=out))},
             self=lambda grad, self: grad * self.cos())
 cos = defop("cos(Tensor self) -> Tensor", _float_out(np.cos), jvp="element_wise", cuda="cos(a)",
             rule=_unary(_TR, bwd=2),
-            vjp={"self": _into(lambda grad, self: grad * -np.sin(self),
-                               lambda out, grad, self: np.multiply(grad, np.negative(np.sin(self, out=out), out=out),
+            vjp={"self": _into(lambda grad, self: -np.sin(self) * grad,
+                               lambda out, grad, self: np.multiply(np.negative(np.sin(self, out=out), out=out), grad,
                                                                    out=out))},
             self=lambda grad, self: grad * -self.sin())
 tan = defop("tan(Tensor self) -> Tensor", _float_out(np.tan),
@@ -754,9 +761,9 @@ sigmoid_backward = defop(
     grad_output=lambda grad, output: sigmoid_backward(grad, output),
     output=lambda grad, grad_output, output: grad * grad_output * (mul_scalar(output, -2) + 1))
 tanh = defop("tanh(Tensor self) -> Tensor", _float_out(np.tanh), jvp="element_wise", cuda="tanh(a)",
-             vjp={"self": _into(lambda grad, result: grad * (1 - result * result),
+             vjp={"self": _into(lambda grad, result: (1 - result * result) * grad,
                                 lambda out, grad, result: np.multiply(
-                                    grad, np.subtract(1, np.multiply(result, result, out=out), out=out), out=out))},
+                                    np.subtract(1, np.multiply(result, result, out=out), out=out), grad, out=out))},
              rule=_unary(_TR, bwd=2),
              self=lambda grad, result: tanh_backward(grad, result))
 asinh = defop("asinh(Tensor self) -> Tensor", _float_out(np.arcsinh),
