@@ -38,10 +38,13 @@ def parse(argv=None):
     p.add_argument("--connections", type=int, default=16, help="concurrent connections for the service group")
     p.add_argument(
         "--threads",
-        type=int,
+        type=_threads_arg,
         default=1,
-        help="BLAS/OpenMP/torch threads for every library and server (default 1: on a small shared "
-        "machine a second thread mostly measures the neighbours)",
+        help="threads for every library and server: torch's intra-op pool, BLAS/OpenMP, the engine's elementwise "
+        "pool (GRADSERVE_ELEMENTWISE_THREADS). N pins all of them to N (default 1: on a small shared machine a "
+        "second thread mostly measures the neighbours); 'default' pins none, so that each takes its own default "
+        "(torch's: one per CPU this process may use, 2 on a 2-core machine; the engine's follows it): "
+        "issue 21.4's 'torch at its defaults'",
     )
     p.add_argument("--json", default=None, help="write the raw figures to this file")
     a = p.parse_args(argv)
@@ -57,9 +60,25 @@ def parse(argv=None):
     return a
 
 
-def pin_threads(n: int) -> None:
-    """Before NumPy or torch load: every pool gets `n` threads, the servers inherit it through the env."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+def _threads_arg(v: str):
+    if v == "default":
+        return v
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a thread count or 'default', got {v!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("the thread count must be at least 1")
+    return n
+
+
+def pin_threads(n) -> None:
+    """Before NumPy or torch load: every pool gets `n` threads, the servers inherit it through the env;
+    n = "default": nothing is pinned (each library's own default)."""
+    if n == "default":
+        return
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "GRADSERVE_ELEMENTWISE_THREADS"):
         os.environ[var] = str(n)
     try:
         import torch  # noqa: PLC0415

@@ -216,6 +216,12 @@ def header(args) -> str:
         torch_threads = f"torch intra-op threads {torch.get_num_threads()}"
     except ImportError:
         torch_threads = "torch not installed"
+    try:
+        from engine import parallel  # noqa: PLC0415
+
+        torch_threads += f"; engine elementwise threads {parallel.threads()} (from {parallel.min_elements()} elements)"
+    except ImportError:
+        pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
     rows = [
         ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
@@ -236,7 +242,7 @@ def header(args) -> str:
                           "pydantic")
             ),
         ),
-        ("BLAS/OpenMP", f"{blas_threads()}; {torch_threads}"),
+        ("threads", f"--threads {args.threads}: {blas_threads()}; {torch_threads}"),
         ("gradserve", f"git {_git()}"),
         (
             "method",
