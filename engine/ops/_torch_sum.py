@@ -209,6 +209,9 @@ def torch_sum(a, axes):
     if MAX_ELEMENTS is not None and a.size > MAX_ELEMENTS:
         return None
     shape = a.shape
+    if axes == (0,) and len(shape) == 2 and shape[0] > 1 and shape[1] > 1:
+        # a matrix's columns (a bias's gradient): what the general route below takes, without its analysis
+        return (_outer_sum(a.reshape(1, shape[0], shape[1])) + 0.0).reshape(1, shape[1])
     if len(axes) == len(shape):
         return (_full_sum(a.reshape(-1)) + a.dtype.type(0)).reshape((1,) * len(shape))
     out_shape = tuple(1 if i in axes else s for i, s in enumerate(shape))
