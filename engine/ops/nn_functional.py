@@ -567,6 +567,19 @@ softshrink_op = defop(
 # ----- softmax family -----
 
 
+def _max_reduce(x, axis, keepdims):
+    """np.max: for a NumPy array the reduction fromnumeric's wrapper calls, without ~1.5 us of wrapper (CuPy
+    arrays take np.max, which dispatches)."""
+    return np.maximum.reduce(x, axis=axis, keepdims=keepdims) if type(x) is np.ndarray else np.max(
+        x, axis=axis, keepdims=keepdims)
+
+
+def _add_reduce(x, axis, keepdims):
+    """np.sum likewise."""
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) if type(x) is np.ndarray else np.sum(
+        x, axis=axis, keepdims=keepdims)
+
+
 def _softmax_prep(a, dim, kernel):
     d = wrap_dim(dim, a.ndim)
     last = a.ndim == 0 or d == a.ndim - 1
@@ -578,9 +591,9 @@ def _softmax_fwd(a, dim, half_to_float=False):
     d = _softmax_prep(a, dim, "softmax")
     x = a.reshape(1) if a.ndim == 0 else a
     with _errstate():
-        m = np.max(x, axis=d, keepdims=True) if x.size else x
+        m = _max_reduce(x, axis=d, keepdims=True) if x.size else x
         e = np.exp(x - m)
-        out = e / np.sum(e, axis=d, keepdims=True)
+        out = e / _add_reduce(e, axis=d, keepdims=True)
     return out.reshape(a.shape).astype(a.dtype, copy=False)
 
 
@@ -588,9 +601,9 @@ def _log_softmax_fwd(a, dim, half_to_float=False):
     d = _softmax_prep(a, dim, "log_softmax")
     x = a.reshape(1) if a.ndim == 0 else a
     with _errstate():
-        m = np.max(x, axis=d, keepdims=True) if x.size else x
+        m = _max_reduce(x, axis=d, keepdims=True) if x.size else x
         sh = x - m
-        out = sh - np.log(np.sum(np.exp(sh), axis=d, keepdims=True))
+        out = sh - np.log(_add_reduce(np.exp(sh), axis=d, keepdims=True))
     return out.reshape(a.shape).astype(a.dtype, copy=False)
 
 
@@ -599,7 +612,7 @@ def _sum_keep(t, dim):
 
 
 def _asum(a, dim):
-    return np.sum(a, axis=wrap_dim(dim, a.ndim), keepdims=True) if a.ndim else a
+    return _add_reduce(a, axis=wrap_dim(dim, a.ndim), keepdims=True) if a.ndim else a
 
 
 def _softmax_bw_fwd(g, out, dim, input_dtype=None):
