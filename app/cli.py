@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # The app reads its settings from the environment, in this process and in every --workers process.
     os.environ["GRADSERVE_LOG_LEVEL"] = args.log_level
+    # the engine shares the CPUs among the server processes (GRADSERVE_ELEMENTWISE_THREADS' default, engine/parallel.py)
+    os.environ["GRADSERVE_WORKERS"] = str(args.workers)
     get_settings.cache_clear()
 
     kw = dict(
