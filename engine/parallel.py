@@ -314,6 +314,8 @@ def _chunked(fn, into, args):
     want = (hi,) if row == 1 else (hi,) + shape[1:]
     if type(r0) is not _ndarray or r0.base is not None or r0.shape != want or any(r0 is a for a in first):
         return None  # not a fresh array of the chunk's shape (fn gave back an argument, a view, a tuple)
+    # the chunks' own results, one per thread at a time, beside what the entry's rule charged for the whole call
+    _budget.charge(min(threads, n) * unit * row, r0.itemsize, what="the op's chunks")
     out = np.empty(shape, r0.dtype)
     dest = out.reshape(-1) if row == 1 else out
     dest[:hi] = r0
