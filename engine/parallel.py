@@ -197,10 +197,11 @@ def run_chunks(work, n: int) -> None:
 
 
 def _layout(args):
-    """How to cut the output of an elementwise call: (shape, row, views). row 1: views(lo, hi) gives the arguments
-    for the elements [lo, hi) of the flattened output; else row is the length of the output's rows and
-    views(lo, hi) gives the arguments for its rows [lo, hi). None where the arguments are not laid out so that
-    chunks give the same bits (a transposed or strided operand), or are not all arrays and plain values."""
+    """How to cut the output of an elementwise call: (shape, size, row, views), size the output's elements. row 1:
+    views(lo, hi) gives the arguments for the elements [lo, hi) of the flattened output; else row is the length
+    of the output's rows and views(lo, hi) gives the arguments for its rows [lo, hi). None where the arguments
+    are not laid out so that chunks give the same bits (a transposed or strided operand), or are not all arrays
+    and plain values."""
     arrays = []
     for a in args:
         if type(a) is _ndarray:
