@@ -111,6 +111,7 @@ def _helper(queue):
             return
         with np.errstate(**job.err):  # the request's floating-point error handling (a context variable)
             job.run()
+        job = None  # not held while waiting for the next one
 
 
 def _ensure_helpers(want):
@@ -188,9 +189,16 @@ def run_chunks(work, n: int) -> None:
         put(job)
     job.run()
     job.done.wait()
-    job.work = None  # a helper that takes this job from the queue later finds no chunk left
-    if job.errors:
-        raise job.errors[min(job.errors)]
+    # nothing of the request stays with the job (a helper may still hold it, or find it in the queue later and
+    # find no chunk left): not its arrays (the work's closure, an error's traceback), which would keep them
+    # counted in the process's memory budget (engine.budget) after the request has let them go
+    errors = job.errors
+    job.work = job.budget = job.errors = None
+    if errors:
+        try:
+            raise errors[min(errors)]
+        finally:
+            errors.clear()  # this frame's dict would hold the exception, whose traceback holds this frame
 
 
 # ----- elementwise ops -----

@@ -3,11 +3,13 @@
 charges and deadline, use at most their share of threads, and the knob reads as documented."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 import threading
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -336,3 +338,29 @@ def test_the_thread_count_is_read_from_the_environment(env, want):
     out = subprocess.run([sys.executable, "-c", "from engine import parallel; print(parallel.threads())"],
                          env={**clean, **env}, capture_output=True, text=True, timeout=120, check=True)
     assert int(out.stdout) == want
+
+
+def test_a_stopped_op_keeps_none_of_the_requests_arrays_alive(chunking):
+    """After a chunked op stops (its deadline passed in a chunk) and the request lets go of the error, nothing of
+    the pool holds its arrays (a job, a helper, an error's traceback): without the cyclic GC they are freed, as
+    the process's memory budget needs (engine.budget counts a tracked array until NumPy frees it)."""
+    gc.disable()
+    try:
+        for stop in (2, 5):
+            x = _big()
+            ref = weakref.ref(x._data)
+            caught = None
+            try:
+                with _budget.active(_Counting(stop=stop)):
+                    x.sin()
+            except _budget.DeadlinePassed as e:
+                caught = type(e)
+            assert caught is _budget.DeadlinePassed
+            del x
+            for _ in range(50):  # a helper may still be leaving the job's loop
+                if ref() is None:
+                    break
+                threading.Event().wait(0.02)
+            assert ref() is None, "the stopped op's input is still referenced"
+    finally:
+        gc.enable()
