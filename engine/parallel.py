@@ -14,10 +14,11 @@ and not, bit for bit (NaN included) in float16, float32 and float64.
 The pool: `threads()` - 1 helper threads, shared by every request of the process; a request's thread takes
 chunks too, so it never waits on a busy pool, and no request uses more than `threads()` threads (under
 concurrent requests the helpers are shared, never added). GRADSERVE_ELEMENTWISE_THREADS sets the count;
-unset, it is torch's default (OMP_NUM_THREADS, else the CPUs this process may use) divided among the server's
-processes (GRADSERVE_WORKERS), at most 8; 1 turns threading off. Budgets: the op is charged once by its
-entry's rule before it runs, as before (a chunk is not charged again); the request's deadline is checked
-before every chunk, on whichever thread takes it, so a chunked op stops within one chunk of it.
+unset, it is OMP_NUM_THREADS where set (torch's default), else the CPUs this process may use (within a cgroup v2
+CPU quota), divided among the server's processes (GRADSERVE_WORKERS), at most 8; 1 turns threading off.
+Budgets: the op is charged once by its entry's rule before it runs, as before (a chunk is not charged again);
+the request's deadline is checked before every chunk, on whichever thread takes it, so a chunked op stops
+within one chunk of it.
 """
 from __future__ import annotations
 
@@ -50,8 +51,18 @@ def _env_int(name):
     return int(v) if v.isdigit() else None
 
 
+def _cgroup_cpus(path="/sys/fs/cgroup/cpu.max"):
+    """The CPUs a cgroup v2 quota allows (a container's CPU limit, which the affinity mask does not show), or None."""
+    try:
+        with open(path) as f:
+            quota, period = f.read().split()[:2]
+        return max(1, -(-int(quota) // int(period)))
+    except (OSError, ValueError):  # no such file, or "max": no quota
+        return None
+
+
 def default_threads() -> int:
-    """GRADSERVE_ELEMENTWISE_THREADS, else torch's default thread count shared among GRADSERVE_WORKERS."""
+    """GRADSERVE_ELEMENTWISE_THREADS, else OMP_NUM_THREADS or the CPUs allowed, shared among GRADSERVE_WORKERS."""
     n = _env_int("GRADSERVE_ELEMENTWISE_THREADS")
     if n is not None:
         return max(1, min(n, MAX_THREADS))
@@ -61,6 +72,7 @@ def default_threads() -> int:
             cpus = len(os.sched_getaffinity(0))
         except AttributeError:  # not Linux
             cpus = os.cpu_count() or 1
+        cpus = min(cpus, _cgroup_cpus() or cpus)
     workers = _env_int("GRADSERVE_WORKERS") or 1
     return max(1, min(cpus // max(1, workers), MAX_THREADS))
 

@@ -364,3 +364,12 @@ def test_a_stopped_op_keeps_none_of_the_requests_arrays_alive(chunking):
             assert ref() is None, "the stopped op's input is still referenced"
     finally:
         gc.enable()
+
+
+def test_a_cgroup_cpu_quota_bounds_the_default(tmp_path):
+    """A container's CPU limit (cgroup v2 cpu.max: quota and period in microseconds) is read; "max" is none."""
+    f = tmp_path / "cpu.max"
+    for text, want in [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", None)]:
+        f.write_text(text)
+        assert parallel._cgroup_cpus(str(f)) == want
+    assert parallel._cgroup_cpus(str(tmp_path / "missing")) is None
