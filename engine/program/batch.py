@@ -92,7 +92,7 @@ def run(program, arrays_list: list) -> list[bytes] | None:
     program's structure given by their leaf arrays (PlanCache.key's); None where it does not vectorize (then
     nothing was charged but the check's run, and the caller answers each document alone). The documents'
     cost, the recorded run's times their number, is charged to the current budget first."""
-    if not arrays_list or not vectorizable(program):
+    if not len(arrays_list) or not vectorizable(program):
         return None
     low = program.lowered
     n = len(arrays_list)
@@ -108,30 +108,54 @@ def run(program, arrays_list: list) -> list[bytes] | None:
     return out
 
 
+class Stacked:
+    """Documents of one structure given by their leaf values already stacked (engine.program.batch_text):
+    `columns` per leaf, (documents,) + its shape; `first`: the first document's leaf arrays as PlanCache.key
+    gives them (for the check)."""
+
+    __slots__ = ("columns", "first", "n")
+
+    def __init__(self, columns: list, first: list, n: int):
+        self.columns, self.first, self.n = columns, first, n
+
+    def __len__(self):
+        return self.n
+
+
 def _run(program, low, arrays_list, n):
-    ranks = [np.ndim(a) for a in arrays_list[0]]
+    stacked = type(arrays_list) is Stacked
+    first = arrays_list.first if stacked else arrays_list[0]
+    ranks = [np.ndim(a) for a in first]
     rank = max(ranks, default=0)
     xs = []
     for i, dt in enumerate(low.leaf_np):
-        column = [arrays[i] for arrays in arrays_list]
-        x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)
+        if stacked:
+            x = arrays_list.columns[i].astype(dt, copy=False)
+        else:
+            column = [arrays[i] for arrays in arrays_list]
+            x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)
         xs.append(x.reshape((n,) + (1,) * (rank - ranks[i]) + x.shape[1:]))
     with np.errstate(all="ignore"):
         data, grads = low.fn(*xs)
     rows = program.fixed[0]
     floats = low.writer is not None  # the writer reads a 0-d float as float(v): Python floats will do
-    data = [_per_document(d, row[1], n, rank, floats) for d, row in zip(data, rows)]
-    grads = [None if g is None else _per_document(g, row[1], n, rank, floats) for g, row in zip(grads, rows)]
     fast = _fast_writer(program, low, rows, grads)
-    if fast is not None:
+    if fast is not None:  # every row 0-d: per row one (n,) column
+        data = [_per_document(d, (), n, rank, None) for d in data]
+        grads = [None if g is None else _per_document(g, (), n, rank, None) for g in grads]
         out = fast.write_all(data, grads, n)
+        if None in out:  # the documents left to the writer read their values as it does
+            data = [d.tolist() for d in data]
+            grads = [None if g is None else g.tolist() for g in grads]
     else:
+        data = [_per_document(d, row[1], n, rank, floats) for d, row in zip(data, rows)]
+        grads = [None if g is None else _per_document(g, row[1], n, rank, floats) for g, row in zip(grads, rows)]
         out = [None] * n
     for j in range(n):  # what the fast writer leaves: the writer, document by document
         if out[j] is None:
             out[j] = _write(low, program, [d[j] for d in data], [None if g is None else g[j] for g in grads])
     # the check: one document of every call, alone, as the per-document path answers it
-    alone = program._run_lowered(None, arrays_list[0], encoded=True)
+    alone = program._run_lowered(None, first, encoded=True)
     return out if (encode(alone) if type(alone) is dict else alone) == out[0] else None
 
 
@@ -144,6 +168,8 @@ def _per_document(col, shape, n, rank, floats):
         col = np.broadcast_to(col, padded)  # raises where the shapes disagree: the caller falls back
     if not shape:
         flat = col.reshape(n)
+        if floats is None:
+            return flat  # the column itself
         return flat.tolist() if floats and flat.dtype.kind == "f" else list(flat)
     return [c.reshape(shape) for c in col]
 
@@ -243,33 +269,65 @@ class _FastWriter:
         return b"".join(out)
 
     def write_all(self, data, grads, n):
+        """Each document's text (None for those left to the writer), from per row an (n,) column of values and
+        of grads: all numbers by one orjson call, all documents by one %-format of their templates joined
+        (each ends in a NUL, which no JSON text holds: the result split there)."""
         lo, hi = FIXED_RANGE
-        values = np.array(data, dtype=np.float64).reshape(len(data), n)  # rows x documents
-        columns = []
+        rows = len(data)
+        values = np.stack([np.asarray(d, np.float64) for d in data])  # rows x documents
+        columns, slots, at = [], [], 0  # the numbers in the template's order; each one's place in a document's args
         for i, g in enumerate(grads):
             columns.append(values[i])
+            slots.append(at)
+            at += 1
             if self.grads[i]:
-                columns.append(np.array(g, dtype=np.float64))
-        numbers = np.stack(columns, 1)  # documents x numbers, in the template's order
+                columns.append(np.asarray(g, np.float64))
+                slots.append(at)
+                at += 1
+            at += 1  # the repr's value
+        width = at
+        numbers = np.stack(columns, 1)  # documents x numbers
         with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
             mag = np.abs(values)
             ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
-            whole = (values % 1 == 0).T
-        per_doc = orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].split(b"],[")
+            whole = np.ascontiguousarray((values % 1 == 0).T)
+        keys = np.packbits(whole, axis=1).view(f"S{(rows + 7) // 8}").ravel().tolist()
+        texts = orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+        args = [None] * (n * width)
+        k = len(columns)
+        for c, slot in enumerate(slots):
+            args[slot::width] = texts[c::k]
+        at = 0
+        for i in range(rows):
+            at += 2 + self.grads[i]
+            args[at - 1::width] = values[i].tolist()
         templates: dict = {}
-        out = [None] * n
-        fmt = self.fmt
-        for j, (good, w, nums, vals) in enumerate(zip(ok.tolist(), whole.tolist(), per_doc, zip(*data))):
-            if not good:
-                continue
-            key = tuple(w)
+        picked = []
+        for key in keys:
             t = templates.get(key)
             if t is None:
                 if len(templates) >= 64:  # many patterns: the writer's own per-document formatting
-                    continue
-                t = templates[key] = self.template(key)
-            out[j] = fmt(t, nums.split(b","), vals)
+                    t = self._spare(templates)
+                else:
+                    t = templates[key] = self.template(_unpack(key, rows)) + b"\x00"
+            picked.append(t)
+        out = (b"".join(picked) % tuple(args)).split(b"\x00")
+        del out[n:]
+        good = ok.tolist()
+        for j, key in enumerate(keys):
+            if not good[j] or key not in templates:
+                out[j] = None
         return out
+
+    @staticmethod
+    def _spare(templates):
+        return next(iter(templates.values()))
+
+
+def _unpack(key: bytes, rows: int) -> tuple:
+    """The whole-number flags of a document's rows, from its packed key (np.packbits, trailing zeros dropped)."""
+    bits = np.unpackbits(np.frombuffer(key.ljust((rows + 7) // 8, b"\x00"), np.uint8))[:rows]
+    return tuple(bool(b) for b in bits)
 
 
 _HOLE = re.compile(rb"(?<!%)((?:%%)*)%b")  # a hole of a %-template: %b after an even number of %
