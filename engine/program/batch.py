@@ -24,7 +24,7 @@ import orjson
 from engine import _backend as B
 from engine import budget as _budget
 from engine.ops.registry import REGISTRY
-from engine.printing import FIXED_RANGE
+from engine.program.batch_write import fast_writer
 from engine.program.respond import encode
 from engine.program.wire import fast_array
 
@@ -139,7 +139,7 @@ def _run(program, low, arrays_list, n):
         data, grads = low.fn(*xs)
     rows = program.fixed[0]
     floats = low.writer is not None  # the writer reads a 0-d float as float(v): Python floats will do
-    fast = _fast_writer(program, low, rows, grads)
+    fast = fast_writer(program, low, rows, grads)
     if fast is not None:  # every row 0-d: per row one (n,) column
         data = [_per_document(d, (), n, rank, None) for d in data]
         grads = [None if g is None else _per_document(g, (), n, rank, None) for g in grads]
@@ -235,127 +235,3 @@ def _masked(spec):
     finally:
         for lspec, v in zip(lspecs, values):
             lspec["data"] = v
-
-
-# ----- the fast writer: a batch of all-scalar responses in a few C calls -----
-
-
-class _FastWriter:
-    """A Writer's text for many documents at once, where every returned tensor is a 0-d float written inline
-    (the writer's fixed-point repr formats): all numbers by one orjson call over a (documents, numbers) array
-    (orjson writes a float64 array's elements as it writes Python floats), each document's text by one
-    %-format of the writer's own template, whose repr holes hold the fixed-point format each value takes
-    (whole or not: a template per pattern). Documents with a value outside the fixed-point range or not
-    finite are left to the writer (None in the result)."""
-
-    __slots__ = ("texts", "fixed", "grads", "fmt")
-
-    def __init__(self, texts, fixed, grads, fmt):
-        self.texts = texts  # the writer's template cut at its holes (one more text than holes)
-        self.fixed = fixed  # per row, its (fixed, whole) repr formats
-        self.grads = grads  # per row, whether a grad's number follows its value's
-        self.fmt = fmt  # fmt(template, numbers, values) -> bytes
-
-    def template(self, pattern):
-        """The writer's template with each row's repr hole replaced by the format its value takes."""
-        out = [self.texts[0]]
-        k = 1
-        for i, whole in enumerate(pattern):
-            for _ in range(1 + self.grads[i]):  # the number holes stay holes
-                out += [b"%b", self.texts[k]]
-                k += 1
-            out += [self.fixed[i][whole], self.texts[k]]
-            k += 1
-        return b"".join(out)
-
-    def write_all(self, data, grads, n):
-        """Each document's text (None for those left to the writer), from per row an (n,) column of values and
-        of grads: all numbers by one orjson call, all documents by one %-format of their templates joined
-        (each ends in a NUL, which no JSON text holds: the result split there)."""
-        lo, hi = FIXED_RANGE
-        rows = len(data)
-        values = np.stack([np.asarray(d, np.float64) for d in data])  # rows x documents
-        columns, slots, at = [], [], 0  # the numbers in the template's order; each one's place in a document's args
-        for i, g in enumerate(grads):
-            columns.append(values[i])
-            slots.append(at)
-            at += 1
-            if self.grads[i]:
-                columns.append(np.asarray(g, np.float64))
-                slots.append(at)
-                at += 1
-            at += 1  # the repr's value
-        width = at
-        numbers = np.stack(columns, 1)  # documents x numbers
-        with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
-            mag = np.abs(values)
-            ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
-            whole = np.ascontiguousarray((values % 1 == 0).T)
-        keys = np.packbits(whole, axis=1).view(f"S{(rows + 7) // 8}").ravel().tolist()
-        texts = orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
-        args = [None] * (n * width)
-        k = len(columns)
-        for c, slot in enumerate(slots):
-            args[slot::width] = texts[c::k]
-        at = 0
-        for i in range(rows):
-            at += 2 + self.grads[i]
-            args[at - 1::width] = values[i].tolist()
-        templates: dict = {}
-        picked = []
-        for key in keys:
-            t = templates.get(key)
-            if t is None:
-                if len(templates) >= 64:  # many patterns: the writer's own per-document formatting
-                    t = self._spare(templates)
-                else:
-                    t = templates[key] = self.template(_unpack(key, rows)) + b"\x00"
-            picked.append(t)
-        out = (b"".join(picked) % tuple(args)).split(b"\x00")
-        del out[n:]
-        good = ok.tolist()
-        for j, key in enumerate(keys):
-            if not good[j] or key not in templates:
-                out[j] = None
-        return out
-
-    @staticmethod
-    def _spare(templates):
-        return next(iter(templates.values()))
-
-
-def _unpack(key: bytes, rows: int) -> tuple:
-    """The whole-number flags of a document's rows, from its packed key (np.packbits, trailing zeros dropped)."""
-    bits = np.unpackbits(np.frombuffer(key.ljust((rows + 7) // 8, b"\x00"), np.uint8))[:rows]
-    return tuple(bool(b) for b in bits)
-
-
-_HOLE = re.compile(rb"(?<!%)((?:%%)*)%b")  # a hole of a %-template: %b after an even number of %
-
-
-def _fast_writer(program, low, rows, grads):
-    """The _FastWriter of a lowered program whose writer writes every row inline, or None (kept in its notes)."""
-    if "fast_writer" in program.notes:
-        return program.notes["fast_writer"]
-    fast = None
-    writer = low.writer
-    ns = writer.write.__globals__ if writer is not None else {}
-    if writer is not None and rows and all(not row[1] and row[2] in ("float16", "float32", "float64")
-                                           and f"F{i}" in ns for i, row in enumerate(rows)):
-        flags = [g is not None for g in grads]
-        parts = _HOLE.split(ns["TEMPLATE"])  # text, escaped %s before a hole, text, ...
-        texts = [parts[0]]
-        for k in range(1, len(parts), 2):
-            texts[-1] += parts[k]
-            texts.append(parts[k + 1])
-        if len(texts) == sum(2 + f for f in flags) + 1:
-            args, k = [], 0
-            for i, f in enumerate(flags):
-                args += [f"n[{k}]"] + ([f"n[{k + 1}]"] if f else []) + [f"v[{i}]"]
-                k += 1 + f
-            env: dict = {}
-            src = f"def fmt(t, n, v):\n    return t % ({', '.join(args)},)\n"
-            exec(compile(src, "<engine.program.batch>", "exec"), env)  # noqa: S102 - our own generated source
-            fast = _FastWriter(texts, [(ns[f"F{i}"], ns[f"W{i}"]) for i in range(len(rows))], flags, env["fmt"])
-    program.notes["fast_writer"] = fast
-    return fast

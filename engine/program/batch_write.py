@@ -1,0 +1,131 @@
+"""The fast writer of a vectorized batch: the responses of many documents of one all-scalar program, written a
+hole at a time over all documents, never a document at a time.
+
+A lowered program's Writer (engine.program.writer) fills one template per response: numbers (orjson's text of
+a float) and reprs (printing.value_repr's fixed-point formats, `tensor(<%.4f>, ...)`, or `<%.0f>.` for whole
+values). Here every number of every document comes from one orjson call over a (documents, numbers) array
+(orjson writes a float64 array's elements as it writes Python floats), every repr of a row from NumPy
+integer arithmetic, and the documents from one join of the template's texts and the holes' columns. The
+fixed-point text of a float16 or float32 value v is exact in integers: v = m * 2**e with a 24-bit m, so
+v * 10**p (p <= 8 decimals) needs at most 24 + 27 bits and is computed exactly in float64, and rounding it to
+the nearest integer, ties to even, is what `%.pf` does to v's exact decimal expansion (Python's correctly
+rounded dtoa). Other dtypes (float64) take `%` value by value. A document with a value outside the
+fixed-point range (printing.FIXED_RANGE) or not finite is left to the writer (None in the result).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import orjson
+
+from engine.printing import FIXED_RANGE
+
+_FMT = re.compile(rb"\A((?:[^%]|%%)*)%\.([0-8])f((?:[^%]|%%)*)\Z")
+_EXACT = frozenset(("float16", "float32"))
+
+
+class FastWriter:
+    """A Writer's text for many documents at once, where every returned tensor is a 0-d float written inline."""
+
+    __slots__ = ("texts", "fixed", "grads", "dtypes")
+
+    def __init__(self, texts, fixed, grads, dtypes):
+        self.texts = texts  # the writer's template cut at its holes (one more text than holes), % unescaped
+        self.fixed = fixed  # per row, its (fixed, whole) repr formats
+        self.grads = grads  # per row, whether a grad's number follows its value's
+        self.dtypes = dtypes  # per row, its dtype's name
+
+    def write_all(self, data, grads, n):
+        """Each document's response (None where the writer must write it), from per row an (n,) column of its
+        values and of its grads."""
+        lo, hi = FIXED_RANGE
+        values = np.stack([np.asarray(d, np.float64) for d in data])  # rows x documents
+        columns = []
+        for i, g in enumerate(grads):
+            columns.append(values[i])
+            if self.grads[i]:
+                columns.append(np.asarray(g, np.float64))
+        numbers = np.stack(columns, 1)  # documents x numbers, in the template's order
+        # a document's text: per hole, its column (n texts) after the text before it (a constant); a constant
+        # is carried into the next column's texts where that column is a choice of a few
+        parts: list = []  # columns: bytes (the same in every document) or a list of n texts
+        with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
+            mag = np.abs(values)
+            ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
+            texts = orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+            k, width, h = 0, len(columns), 0
+            for i in range(len(data)):
+                for _ in range(1 + self.grads[i]):
+                    parts += [self.texts[h], texts[k::width]]
+                    k += 1
+                    h += 1
+                parts += self.reprs(i, values[i], self.texts[h])
+                h += 1
+        parts.append(self.texts[-1] + b"\x00")  # no JSON text holds a NUL: the split below is safe
+        merged: list = []
+        for p in parts:  # constants next to each other as one
+            if type(p) is bytes and merged and type(merged[-1]) is bytes:
+                merged[-1] += p
+            else:
+                merged.append(p)
+        span = len(merged)
+        pieces = [None] * (n * span)
+        for c, col in enumerate(merged):
+            pieces[c::span] = [col] * n if type(col) is bytes else col
+        out = b"".join(pieces).split(b"\x00")
+        del out[n:]
+        if not ok.all():
+            for j in np.flatnonzero(~ok).tolist():
+                out[j] = None
+        return out
+
+    def reprs(self, i: int, v, before: bytes) -> list:
+        """The columns of row i's repr texts, `before` (the template's text) first, for values v (float64
+        holding the row's dtype's values); garbage where a value is out of the fixed-point range (those
+        documents are left to the writer)."""
+        fixed, whole_fmt = self.fixed[i]
+        m = _FMT.match(fixed)
+        if m is None or self.dtypes[i] not in _EXACT or whole_fmt != m[1] + b"%.0f." + m[3]:
+            return [before, [(fixed if x % 1 else whole_fmt) % x if x == x and abs(x) != float("inf") else b""
+                             for x in v.tolist()]]
+        pre, p, post = before + m[1].replace(b"%%", b"%"), int(m[2]), m[3].replace(b"%%", b"%")
+        scale = 10 ** p
+        a = np.abs(v)
+        q = np.rint(a * scale).astype(np.int64)  # exact: see the module
+        signs = np.where(v < 0, np.bytes_(pre + b"-"), np.bytes_(pre)).tolist()
+        ints = orjson.dumps(q // scale, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+        digits = np.empty((len(v), p + 1), np.uint8)
+        digits[:, 0] = ord(".")
+        frac = q % scale
+        for d in range(p, 0, -1):
+            digits[:, d] = frac % 10 + ord("0")
+            frac //= 10
+        tails = np.where(v % 1 == 0, np.bytes_(b"."), digits.view(f"S{p + 1}").ravel()).tolist()
+        return [signs, ints, tails, post]
+
+
+_HOLE = re.compile(rb"(?<!%)((?:%%)*)%b")  # a hole of a %-template: %b after an even number of %
+
+
+def fast_writer(program, low, rows, grads):
+    """The FastWriter of a lowered program whose writer writes every row inline, or None (kept in its notes)."""
+    if "fast_writer" in program.notes:
+        return program.notes["fast_writer"]
+    fast = None
+    writer = low.writer
+    ns = writer.write.__globals__ if writer is not None else {}
+    if writer is not None and rows and all(not row[1] and row[2] in ("float16", "float32", "float64")
+                                           and f"F{i}" in ns for i, row in enumerate(rows)):
+        flags = [g is not None for g in grads]
+        parts = _HOLE.split(ns["TEMPLATE"])  # text, escaped %s before a hole, text, ...
+        texts = [parts[0]]
+        for k in range(1, len(parts), 2):
+            texts[-1] += parts[k]
+            texts.append(parts[k + 1])
+        if len(texts) == sum(2 + f for f in flags) + 1:
+            fast = FastWriter([t.replace(b"%%", b"%") for t in texts],
+                              [(ns[f"F{i}"], ns[f"W{i}"]) for i in range(len(rows))], flags,
+                              [row[2] for row in rows])
+    program.notes["fast_writer"] = fast
+    return fast
