@@ -97,7 +97,7 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
     if len(text) > TEXT_MAX or not isinstance(doc, dict) or not isinstance(doc.get("leaves"), dict):
         return None
     names = list(doc["leaves"])
-    if len(names) != len(arrays):
+    if not names or len(names) != len(arrays):
         return None
     leaves = []
     for a in arrays:
