@@ -62,7 +62,7 @@ class FastWriter:
                     h += 1
                 parts += self.reprs(i, values[i], self.texts[h])
                 h += 1
-        parts.append(self.texts[-1] + b"\x00")  # no JSON text holds a NUL: the split below is safe
+        parts.append(self.texts[-1])
         merged: list = []
         for p in parts:  # constants next to each other as one
             if type(p) is bytes and merged and type(merged[-1]) is bytes:
@@ -73,8 +73,8 @@ class FastWriter:
         pieces = [None] * (n * span)
         for c, col in enumerate(merged):
             pieces[c::span] = [col] * n if type(col) is bytes else col
-        out = b"".join(pieces).split(b"\x00")
-        del out[n:]
+        join = b"".join  # a document at a time: one text of the whole chunk, then split, costs twice as much
+        out = [join(pieces[j:j + span]) for j in range(0, n * span, span)]
         if not ok.all():
             for j in np.flatnonzero(~ok).tolist():
                 out[j] = None
