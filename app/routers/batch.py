@@ -42,6 +42,7 @@ from app.services import engine as eng
 from engine.program import batch_text
 from engine.program.batch import Stacked
 from engine.program.batch_text import Template
+from engine.program.batch_write import Written
 
 router = APIRouter(prefix="/v1", tags=["evaluate"])
 
@@ -100,6 +101,13 @@ async def evaluate_batch(request: Request) -> JSONBytes:
             elif hits[i] is not None:
                 await _vectorize(service, i, docs, hits, groups, ahead)
             out = ahead.pop(i, None)
+            if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
+                written, j = out
+                size += written.sizes[j]
+                parts.append(b'{"status":200,"body":')
+                parts += written.doc_pieces(j)
+                parts.append(b"},")
+                continue
             if out is not None:
                 status = 200
             else:
@@ -203,7 +211,10 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
         return
     if outs is not None:
         t.done += n
-        ahead.update(zip(rows[chunk], outs))
+        if type(outs) is Written:
+            ahead.update((r, (outs, j)) for j, r in enumerate(rows[chunk]))
+        else:
+            ahead.update(zip(rows[chunk], outs))
 
 
 async def _evaluate_text(service, body: bytes, span: tuple[int, int]) -> tuple[int, bytes]:

@@ -144,16 +144,16 @@ def _run(program, low, arrays_list, n):
         data = [_per_document(d, (), n, rank, None) for d in data]
         grads = [None if g is None else _per_document(g, (), n, rank, None) for g in grads]
         out = fast.write_all(data, grads, n)
-        if None in out:  # the documents left to the writer read their values as it does
+        if out.left:  # the documents left to the writer, which reads their values as Python floats
             data = [d.tolist() for d in data]
             grads = [None if g is None else g.tolist() for g in grads]
+            for j in out.left:
+                out.put(j, _write(low, program, [d[j] for d in data], [None if g is None else g[j] for g in grads]))
     else:
         data = [_per_document(d, row[1], n, rank, floats) for d, row in zip(data, rows)]
         grads = [None if g is None else _per_document(g, row[1], n, rank, floats) for g, row in zip(grads, rows)]
-        out = [None] * n
-    for j in range(n):  # what the fast writer leaves: the writer, document by document
-        if out[j] is None:
-            out[j] = _write(low, program, [d[j] for d in data], [None if g is None else g[j] for g in grads])
+        out = [_write(low, program, [d[j] for d in data], [None if g is None else g[j] for g in grads])
+               for j in range(n)]  # the writer, document by document
     # the check: one document of every call, alone, as the per-document path answers it
     alone = program._run_lowered(None, first, encoded=True)
     return out if (encode(alone) if type(alone) is dict else alone) == out[0] else None

@@ -36,9 +36,9 @@ class FastWriter:
         self.grads = grads  # per row, whether a grad's number follows its value's
         self.dtypes = dtypes  # per row, its dtype's name
 
-    def write_all(self, data, grads, n):
-        """Each document's response (None where the writer must write it), from per row an (n,) column of its
-        values and of its grads."""
+    def write_all(self, data, grads, n) -> Written:
+        """The documents' responses (those in .left to be written by the writer), from per row an (n,) column
+        of its values and of its grads."""
         lo, hi = FIXED_RANGE
         values = np.stack([np.asarray(d, np.float64) for d in data])  # rows x documents
         columns = []
@@ -53,14 +53,18 @@ class FastWriter:
         with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
             mag = np.abs(values)
             ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
-            texts = orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+            texts, lengths = _texts(orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY))
+            sizes = lengths.reshape(n, len(columns)).sum(1)
             k, width, h = 0, len(columns), 0
             for i in range(len(data)):
                 for _ in range(1 + self.grads[i]):
                     parts += [self.texts[h], texts[k::width]]
                     k += 1
                     h += 1
-                parts += self.reprs(i, values[i], self.texts[h])
+                for col, size in self.reprs(i, values[i], self.texts[h]):
+                    parts.append(col)
+                    if size is not None:
+                        sizes += size
                 h += 1
         parts.append(self.texts[-1])
         merged: list = []
@@ -72,37 +76,73 @@ class FastWriter:
         span = len(merged)
         pieces = [None] * (n * span)
         for c, col in enumerate(merged):
-            pieces[c::span] = [col] * n if type(col) is bytes else col
-        join = b"".join  # a document at a time: one text of the whole chunk, then split, costs twice as much
-        out = [join(pieces[j:j + span]) for j in range(0, n * span, span)]
-        if not ok.all():
-            for j in np.flatnonzero(~ok).tolist():
-                out[j] = None
-        return out
+            if type(col) is bytes:
+                pieces[c::span] = [col] * n
+                sizes += len(col)
+            else:
+                pieces[c::span] = col
+        return Written(pieces, span, sizes.tolist(), np.flatnonzero(~ok).tolist())
 
     def reprs(self, i: int, v, before: bytes) -> list:
-        """The columns of row i's repr texts, `before` (the template's text) first, for values v (float64
-        holding the row's dtype's values); garbage where a value is out of the fixed-point range (those
-        documents are left to the writer)."""
+        """Row i's repr texts, `before` (the template's text) first, for values v (float64 holding the row's
+        dtype's values), as columns: (a constant or n texts, their lengths or None for a constant); garbage
+        where a value is out of the fixed-point range (those documents are left to the writer)."""
         fixed, whole_fmt = self.fixed[i]
         m = _FMT.match(fixed)
         if m is None or self.dtypes[i] not in _EXACT or whole_fmt != m[1] + b"%.0f." + m[3]:
-            return [before, [(fixed if x % 1 else whole_fmt) % x if x == x and abs(x) != float("inf") else b""
-                             for x in v.tolist()]]
+            col = [(fixed if x % 1 else whole_fmt) % x if x == x and abs(x) != float("inf") else b""
+                   for x in v.tolist()]
+            return [(before, None), (col, np.fromiter(map(len, col), np.int64, len(col)))]
         pre, p, post = before + m[1].replace(b"%%", b"%"), int(m[2]), m[3].replace(b"%%", b"%")
         scale = 10 ** p
         a = np.abs(v)
         q = np.rint(a * scale).astype(np.int64)  # exact: see the module
-        signs = np.where(v < 0, np.bytes_(pre + b"-"), np.bytes_(pre)).tolist()
-        ints = orjson.dumps(q // scale, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+        negative = v < 0
+        signs = np.where(negative, np.bytes_(pre + b"-"), np.bytes_(pre)).tolist()
+        ints, int_lengths = _texts(orjson.dumps(q // scale, option=orjson.OPT_SERIALIZE_NUMPY))
         digits = np.empty((len(v), p + 1), np.uint8)
         digits[:, 0] = ord(".")
         frac = q % scale
         for d in range(p, 0, -1):
             digits[:, d] = frac % 10 + ord("0")
             frac //= 10
-        tails = np.where(v % 1 == 0, np.bytes_(b"."), digits.view(f"S{p + 1}").ravel()).tolist()
-        return [signs, ints, tails, post]
+        whole = v % 1 == 0
+        tails = np.where(whole, np.bytes_(b"."), digits.view(f"S{p + 1}").ravel()).tolist()
+        return [(signs, len(pre) + negative), (ints, int_lengths), (tails, np.where(whole, 1, p + 1)), (post, None)]
+
+
+def _texts(dumped: bytes):
+    """orjson's text of a 1-d array of numbers: each element's text, and their lengths."""
+    inner = dumped[1:-1]
+    commas = np.flatnonzero(np.frombuffer(inner, np.uint8) == 44)
+    return inner.split(b","), np.diff(commas, prepend=-1, append=len(inner)) - 1
+
+
+class Written:
+    """A chunk's responses as pieces of text: document j's is pieces[j * span:(j + 1) * span] joined, of
+    sizes[j] bytes; `left`: the documents the writer must write instead (put)."""
+
+    __slots__ = ("pieces", "span", "sizes", "left")
+
+    def __init__(self, pieces, span, sizes, left):
+        self.pieces, self.span, self.sizes, self.left = pieces, span, sizes, left
+
+    def __len__(self):
+        return len(self.sizes)
+
+    def __getitem__(self, j: int) -> bytes:
+        return b"".join(self.pieces[j * self.span:(j + 1) * self.span])
+
+    def __iter__(self):
+        return (self[j] for j in range(len(self.sizes)))
+
+    def doc_pieces(self, j: int) -> list:
+        return self.pieces[j * self.span:(j + 1) * self.span]
+
+    def put(self, j: int, text: bytes) -> None:
+        """Document j's response, as the writer wrote it."""
+        self.pieces[j * self.span:(j + 1) * self.span] = [text] + [b""] * (self.span - 1)
+        self.sizes[j] = len(text)
 
 
 _HOLE = re.compile(rb"(?<!%)((?:%%)*)%b")  # a hole of a %-template: %b after an even number of %

@@ -1,7 +1,7 @@
 """engine.program.batch_write: a vectorized chunk's responses written a hole at a time. The reprs made by integer
 arithmetic are torch's to the character (live torch 2.13) at every kind of value the fixed-point range holds
 (ties at the 4th decimal, whole numbers, the range's ends, float16 and float32); every document's bytes are
-the program's own writer's; documents out of the range are left to the writer (None)."""
+the program's own writer's, of the size it says; documents out of the range are left to the writer."""
 from __future__ import annotations
 
 import random
@@ -63,8 +63,10 @@ def test_reprs_are_torchs(dtype):
     fast = fast_writer(program, program.lowered, program.fixed[0], grads)
     assert fast is not None
     lo, hi = engine.printing.FIXED_RANGE
-    got = fast.reprs(0, v, b"")  # the x row: value columns joined
-    texts = [b"".join(p if type(p) is bytes else p[j] for p in got) for j in range(len(v))]
+    got = fast.reprs(0, v, b"")  # the x row: (column, lengths) pieces
+    texts = [b"".join(p if type(p) is bytes else p[j] for p, _ in got) for j in range(len(v))]
+    sizes = sum(len(p) if size is None else size for p, size in got)
+    assert [len(x) for x in texts] == list(sizes)
     checked = 0
     for j, x in enumerate(v.tolist()):
         if not (lo <= abs(x) <= hi):
@@ -89,12 +91,14 @@ def test_each_document_is_the_writers(values, dtype):
     gcols = [None if g is None else np.broadcast_to(g, (n,)).reshape(n) for g in grads]
     out = fast.write_all(cols, gcols, n)
     lo, hi = engine.printing.FIXED_RANGE
+    left = set(out.left)
     for j in range(n):
         ds = [c[j].item() for c in cols]
         gs = [None if g is None else g[j].item() for g in gcols]
         inside = all(lo <= abs(v) <= hi for v in ds) and all(np.isfinite(v) for v in ds + [g for g in gs if g])
-        if out[j] is None:
+        if j in left:
             assert not inside
             continue
         assert inside
         assert out[j] == low.writer.write(ds, gs)
+        assert out.sizes[j] == len(out[j])  # the size the batch's response limit counts
