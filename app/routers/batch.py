@@ -79,7 +79,7 @@ async def evaluate_batch(request: Request) -> JSONBytes:
         docs, hits = _documents(body, settings.max_batch_documents, service)
         groups = _groups(docs, hits)
     start = time.monotonic()
-    parts: list[bytes] = []
+    parts: list[bytes] = [b'{"results":[']
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
     for i, doc in enumerate(docs):
@@ -120,9 +120,10 @@ async def evaluate_batch(request: Request) -> JSONBytes:
         parts += (b'{"status":%d,"body":' % status, out, b"},")
         if ran:
             await asyncio.sleep(0)  # let other requests in between documents
-    if parts:
+    if len(parts) > 1:
         parts[-1] = b"}"
-    return JSONBytes(b"".join([b'{"results":[', *parts, b"]}"]))
+    parts.append(b"]}")
+    return JSONBytes(b"".join(parts))
 
 
 def _groups(docs: list, hits: list) -> dict:

@@ -192,7 +192,7 @@ def _holes(text: bytes, names: list):
         elif c == b":":
             expect_key = False
         elif expect_key and c == b'"':
-            stack[-1][1] = json.loads(tok)
+            stack[-1][1] = json.loads(tok) if b"\\" in tok else tok[1:-1].decode()
         else:
             in_data = (len(stack) >= 3 and stack[0] == ["o", "leaves"] and stack[1][0] == "o"
                        and stack[2] == ["o", "data"] and all(f[0] == "a" for f in stack[3:]))
@@ -249,18 +249,17 @@ def scan(body: bytes, max_docs: int, make) -> Scan | None:
     while True:
         if recent:  # the common case: a run of documents of the last template, each followed by a comma
             t = recent[0]
-            match, rows, numbers = t.next.match, t.rows, t.numbers
-            n = len(starts)
-            while n < max_docs:
+            match, numbers, first = t.next.match, t.numbers, len(starts)
+            while True:
                 m = match(body, pos)
                 if m is None:
                     break
                 starts.append(pos)
-                matched.append(t)
-                rows.append(n)
                 numbers += m.groups()
                 pos = m.end()
-                n += 1
+            n = len(starts)
+            matched += [t] * (n - first)
+            t.rows += range(first, n)
         n = len(starts)
         if n >= max_docs:
             return None  # more documents than allowed: the whole-body path words the 413
