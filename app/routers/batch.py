@@ -82,7 +82,10 @@ async def evaluate_batch(request: Request) -> JSONBytes:
     parts: list[bytes] = [b'{"results":[']
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
+    skip = 0  # documents answered already, with a run of documents that came as one (_Run)
     for i, doc in enumerate(docs):
+        if i < skip:
+            continue
         ran = False  # whether this document ran alone: then the handler yields before the next one
         if isinstance(doc, _Refused):
             status, out = doc.status, doc.body
@@ -101,6 +104,15 @@ async def evaluate_batch(request: Request) -> JSONBytes:
             elif hits[i] is not None:
                 await _vectorize(service, i, docs, hits, groups, ahead)
             out = ahead.pop(i, None)
+            if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
+                written = out.written
+                if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
+                    parts += written.wrapped(b'{"status":200,"body":', b"},")  # all before the size limit
+                    size += sum(written.sizes)
+                    skip = i + len(written)
+                    continue
+                ahead.update((i + j, (written, j)) for j in range(len(written)))  # one at a time
+                out = ahead.pop(i)
             if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
                 written, j = out
                 size += written.sizes[j]
@@ -212,10 +224,22 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
         return
     if outs is not None:
         t.done += n
-        if type(outs) is Written:
-            ahead.update((r, (outs, j)) for j, r in enumerate(rows[chunk]))
+        done = rows[chunk]
+        if type(outs) is Written and done[0] == i and done[-1] - done[0] == n - 1:
+            ahead[i] = _Run(outs)  # documents i to i + n - 1: no other document among them
+        elif type(outs) is Written:
+            ahead.update((r, (outs, j)) for j, r in enumerate(done))
         else:
             ahead.update(zip(rows[chunk], outs))
+
+
+class _Run:
+    """A vectorized chunk's answers (batch_write.Written) for documents in a row, from the current one."""
+
+    __slots__ = ("written",)
+
+    def __init__(self, written):
+        self.written = written
 
 
 async def _evaluate_text(service, body: bytes, span: tuple[int, int]) -> tuple[int, bytes]:

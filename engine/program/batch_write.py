@@ -139,6 +139,16 @@ class Written:
     def doc_pieces(self, j: int) -> list:
         return self.pieces[j * self.span:(j + 1) * self.span]
 
+    def wrapped(self, before: bytes, after: bytes) -> list:
+        """All the pieces, each document's between `before` and `after`."""
+        n, span = len(self.sizes), self.span
+        out = [None] * (n * (span + 2))
+        out[0::span + 2] = [before] * n
+        for k in range(span):
+            out[k + 1::span + 2] = self.pieces[k::span]
+        out[span + 1::span + 2] = [after] * n
+        return out
+
     def put(self, j: int, text: bytes) -> None:
         """Document j's response, as the writer wrote it."""
         self.pieces[j * self.span:(j + 1) * self.span] = [text] + [b""] * (self.span - 1)
