@@ -197,7 +197,19 @@ def _scan(body: bytes, limit: int, service):
             return None
         return batch_text.make_template(text, doc, hit[0], hit[1])
 
-    return batch_text.scan(body, limit, make)
+    known = _KNOWN.get(service.limits, ())
+    scan = batch_text.scan(body, limit, make, known)
+    if scan is not None:  # the templates this batch matched, most recent first, for the next batches
+        used = [t.fresh() for t in scan.templates if t.rows]  # without this batch's rows and numbers
+        keep = used + [t for t in known if all(t.pattern is not u.pattern for u in used)]
+        if len(_KNOWN) > 8 and service.limits not in _KNOWN:
+            _KNOWN.clear()
+        _KNOWN[service.limits] = keep[:batch_text.TEMPLATES]
+    return scan
+
+
+# Templates of earlier batches (engine.program.batch_text), per the limits their PlanCache keys were made under
+_KNOWN: dict = {}
 
 
 async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:

@@ -66,6 +66,14 @@ class Template:
         self.numbers: list[bytes] = []
         self.done = 0  # rows answered so far (the caller's cursor)
 
+    def fresh(self) -> Template:
+        """The same template with no documents matched yet (for another batch)."""
+        t = Template.__new__(Template)
+        t.pattern, t.next, t.leaves, t.holes, t.key, t.doc = (self.pattern, self.next, self.leaves, self.holes,
+                                                              self.key, self.doc)
+        t.rows, t.numbers, t.done = [], [], 0
+        return t
+
     def columns(self, rows: slice | None = None) -> list:
         """Per leaf, its values in the matched documents (rows of `rows`) stacked along a new leading axis:
         float64 for a float leaf, int64 for an integer one. The numbers are read by one orjson parse of their
@@ -231,10 +239,10 @@ def span(body: bytes, scan_: Scan, i: int) -> tuple[int, int]:
     return start, t.pattern.match(body, start).end()
 
 
-def scan(body: bytes, max_docs: int, make) -> Scan | None:
+def scan(body: bytes, max_docs: int, make, known: list | tuple = ()) -> Scan | None:
     """The body as a Scan, or None where the caller must parse it as a whole (see the module).
     make(text) -> Template or None: called on a document that matched no template, while fewer than TEMPLATES
-    were made."""
+    were made. `known`: templates of earlier batches, tried first (the Scan's templates are fresh copies)."""
     if not body.isascii():
         return None
     head = _HEAD.match(body)
@@ -243,7 +251,8 @@ def scan(body: bytes, max_docs: int, make) -> Scan | None:
     text = None  # the body as str, for raw_decode: made at the first document that matches no template
     s = Scan()
     starts, matched = s.starts, s.matched
-    recent: list[Template] = []  # the templates, the most recently matched first
+    recent: list[Template] = [t.fresh() for t in known[:TEMPLATES]]  # the most recently matched first
+    s.templates += recent
     made = 0
     pos = head.end()
     while True:

@@ -90,6 +90,12 @@ def test_a_json_dumps_batch_is_vectorized_from_its_text(srv):
     assert r.status_code == 200
     assert vectorized_count(srv.client) - before >= 390  # all but the first documents of the structure
     assert r.content == separately(srv.client, texts)
+    # the next batch of the structure: its template known, every document vectorized, the first too
+    texts = [json.dumps(d).encode() for d in docs_of(SEED, 300, random.Random(22), special=False)]
+    before = vectorized_count(srv.client)
+    r = srv.client.post("/v1/evaluate/batch", content=batch_of(texts, b", "), headers=JSON)
+    assert vectorized_count(srv.client) - before == 300
+    assert r.content == separately(srv.client, texts)
 
 
 def test_a_vectorized_chunk_after_the_time_limit_is_not_run():
