@@ -107,7 +107,7 @@ async def evaluate_batch(request: Request) -> JSONBytes:
             if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
                 written = out.written
                 if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
-                    parts += written.wrapped(b'{"status":200,"body":', b"},")  # all before the size limit
+                    parts += written.pieces  # all before the size limit
                     size += sum(written.sizes)
                     skip = i + len(written)
                     continue
@@ -116,9 +116,7 @@ async def evaluate_batch(request: Request) -> JSONBytes:
             if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
                 written, j = out
                 size += written.sizes[j]
-                parts.append(b'{"status":200,"body":')
-                parts += written.doc_pieces(j)
-                parts.append(b"},")
+                parts += written.doc_pieces(j)  # wrapped as below
                 continue
             if out is not None:
                 status = 200
@@ -132,8 +130,11 @@ async def evaluate_batch(request: Request) -> JSONBytes:
         parts += (b'{"status":%d,"body":' % status, out, b"},")
         if ran:
             await asyncio.sleep(0)  # let other requests in between documents
-    if len(parts) > 1:
-        parts[-1] = b"}"
+    k = len(parts) - 1
+    while k and not parts[k]:  # (a document the writer wrote among a Written chunk's pieces leaves empty ones)
+        k -= 1
+    if k:
+        parts[k] = parts[k][:-1]  # the last answer's comma: every answer ends in b"},"
     parts.append(b"]}")
     return JSONBytes(b"".join(parts))
 
@@ -229,7 +230,7 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
         return
     chunk = slice(t.done, t.done + n)
     columns = t.columns(chunk)
-    stacked = Stacked(columns, t.arrays(columns, 0), n)
+    stacked = Stacked(columns, t.arrays(columns, 0), n, _WRAP)
     try:
         outs = await service.evaluate_vectorized(program, stacked)
     except Exception:  # noqa: BLE001 - a limit or the time limit of the chunk: each document alone answers
@@ -243,6 +244,9 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
             ahead.update((r, (outs, j)) for j, r in enumerate(done))
         else:
             ahead.update(zip(rows[chunk], outs))
+
+
+_WRAP = (b'{"status":200,"body":', b"},")  # each document's answer in the batch's, as evaluate_batch writes it
 
 
 class _Run:

@@ -113,10 +113,11 @@ class Stacked:
     `columns` per leaf, (documents,) + its shape; `first`: the first document's leaf arrays as PlanCache.key
     gives them (for the check)."""
 
-    __slots__ = ("columns", "first", "n")
+    __slots__ = ("columns", "first", "n", "wrap")
 
-    def __init__(self, columns: list, first: list, n: int):
+    def __init__(self, columns: list, first: list, n: int, wrap: tuple = (b"", b"")):
         self.columns, self.first, self.n = columns, first, n
+        self.wrap = wrap  # texts around each document's response (batch_write.Written), where the fast writer runs
 
     def __len__(self):
         return self.n
@@ -143,7 +144,7 @@ def _run(program, low, arrays_list, n):
     if fast is not None:  # every row 0-d: per row one (n,) column
         data = [_per_document(d, (), n, rank, None) for d in data]
         grads = [None if g is None else _per_document(g, (), n, rank, None) for g in grads]
-        out = fast.write_all(data, grads, n)
+        out = fast.write_all(data, grads, n, arrays_list.wrap if stacked else (b"", b""))
         if out.left:  # the documents left to the writer, which reads their values as Python floats
             data = [d.tolist() for d in data]
             grads = [None if g is None else g.tolist() for g in grads]

@@ -36,9 +36,9 @@ class FastWriter:
         self.grads = grads  # per row, whether a grad's number follows its value's
         self.dtypes = dtypes  # per row, its dtype's name
 
-    def write_all(self, data, grads, n) -> Written:
+    def write_all(self, data, grads, n, wrap: tuple = (b"", b"")) -> Written:
         """The documents' responses (those in .left to be written by the writer), from per row an (n,) column
-        of its values and of its grads."""
+        of its values and of its grads; `wrap`: texts before and after each, not counted in its size."""
         lo, hi = FIXED_RANGE
         values = np.stack([np.asarray(d, np.float64) for d in data])  # rows x documents
         columns = []
@@ -66,8 +66,9 @@ class FastWriter:
                     if size is not None:
                         sizes += size
                 h += 1
-        parts.append(self.texts[-1])
-        merged: list = []
+        parts.append(self.texts[-1] + wrap[1])
+        sizes -= len(wrap[0]) + len(wrap[1])
+        merged: list = [wrap[0]]
         for p in parts:  # constants next to each other as one
             if type(p) is bytes and merged and type(merged[-1]) is bytes:
                 merged[-1] += p
@@ -81,7 +82,7 @@ class FastWriter:
                 sizes += len(col)
             else:
                 pieces[c::span] = col
-        return Written(pieces, span, sizes.tolist(), np.flatnonzero(~ok).tolist())
+        return Written(pieces, span, sizes.tolist(), np.flatnonzero(~ok).tolist(), wrap)
 
     def reprs(self, i: int, v, before: bytes) -> list:
         """Row i's repr texts, `before` (the template's text) first, for values v (float64 holding the row's
@@ -119,39 +120,33 @@ def _texts(dumped: bytes):
 
 
 class Written:
-    """A chunk's responses as pieces of text: document j's is pieces[j * span:(j + 1) * span] joined, of
-    sizes[j] bytes; `left`: the documents the writer must write instead (put)."""
+    """A chunk's responses as pieces of text: document j's is pieces[j * span:(j + 1) * span] joined, between
+    the texts of `wrap`, of sizes[j] bytes (the wrap not counted); `left`: the documents the writer must write
+    instead (put)."""
 
-    __slots__ = ("pieces", "span", "sizes", "left")
+    __slots__ = ("pieces", "span", "sizes", "left", "wrap")
 
-    def __init__(self, pieces, span, sizes, left):
-        self.pieces, self.span, self.sizes, self.left = pieces, span, sizes, left
+    def __init__(self, pieces, span, sizes, left, wrap=(b"", b"")):
+        self.pieces, self.span, self.sizes, self.left, self.wrap = pieces, span, sizes, left, wrap
 
     def __len__(self):
         return len(self.sizes)
 
     def __getitem__(self, j: int) -> bytes:
-        return b"".join(self.pieces[j * self.span:(j + 1) * self.span])
+        """Document j's response (without the wrap)."""
+        text = b"".join(self.pieces[j * self.span:(j + 1) * self.span])
+        return text[len(self.wrap[0]):len(text) - len(self.wrap[1])]
 
     def __iter__(self):
         return (self[j] for j in range(len(self.sizes)))
 
     def doc_pieces(self, j: int) -> list:
+        """Document j's pieces, the wrap's texts included."""
         return self.pieces[j * self.span:(j + 1) * self.span]
-
-    def wrapped(self, before: bytes, after: bytes) -> list:
-        """All the pieces, each document's between `before` and `after`."""
-        n, span = len(self.sizes), self.span
-        out = [None] * (n * (span + 2))
-        out[0::span + 2] = [before] * n
-        for k in range(span):
-            out[k + 1::span + 2] = self.pieces[k::span]
-        out[span + 1::span + 2] = [after] * n
-        return out
 
     def put(self, j: int, text: bytes) -> None:
         """Document j's response, as the writer wrote it."""
-        self.pieces[j * self.span:(j + 1) * self.span] = [text] + [b""] * (self.span - 1)
+        self.pieces[j * self.span:(j + 1) * self.span] = [self.wrap[0] + text + self.wrap[1]] + [b""] * (self.span - 1)
         self.sizes[j] = len(text)
 
 

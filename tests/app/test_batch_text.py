@@ -139,3 +139,13 @@ def test_hostile_batches_answer_as_separate_requests(srv):
     seeds[9] = seeds[9].replace(b"[" * 500, b"[" * 3000).replace(b"]" * 500, b"]" * 3000)
     r = srv.client.post("/v1/evaluate/batch", content=batch_of(seeds), headers=JSON)
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize("last", [2.5, 1e-7, 3e9])  # fixed point; out of its range, written by the writer
+def test_a_vectorized_run_ends_the_batch(srv, last):
+    docs = docs_of(SEED, 30, random.Random(9), special=False)
+    docs[-1]["leaves"]["a"]["data"] = last
+    texts = [orjson.dumps(d) for d in docs]
+    for _ in range(2):  # the second time from a known template: the whole batch one vectorized run
+        r = srv.client.post("/v1/evaluate/batch", content=batch_of(texts), headers=JSON)
+        assert r.content == separately(srv.client, texts)
