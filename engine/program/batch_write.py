@@ -7,13 +7,14 @@ values). Here every number of every document comes from one orjson call over a (
 (orjson writes a float64 array's elements as it writes Python floats), every repr of a row from NumPy
 integer arithmetic, and the documents from one join of the template's texts and the holes' columns. The
 fixed-point text of a float16 or float32 value v is exact in integers: v = m * 2**e with a 24-bit m, so
-v * 10**p (p <= 8 decimals) needs at most 24 + 27 bits and is computed exactly in float64, and rounding it to
+v * 10**p (p <= 6 decimals) needs at most 24 + 27 bits and is computed exactly in float64, and rounding it to
 the nearest integer, ties to even, is what `%.pf` does to v's exact decimal expansion (Python's correctly
 rounded dtoa). Other dtypes (float64) take `%` value by value. A document with a value outside the
 fixed-point range (printing.FIXED_RANGE) or not finite is left to the writer (None in the result).
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -21,7 +22,7 @@ import orjson
 
 from engine.printing import FIXED_RANGE
 
-_FMT = re.compile(rb"\A((?:[^%]|%%)*)%\.([0-8])f((?:[^%]|%%)*)\Z")
+_FMT = re.compile(rb"\A((?:[^%]|%%)*)%\.([0-6])f((?:[^%]|%%)*)\Z")  # a table of 10**p fractions: p <= 6
 _EXACT = frozenset(("float16", "float32"))
 
 
@@ -99,17 +100,18 @@ class FastWriter:
         a = np.abs(v)
         q = np.rint(a * scale).astype(np.int64)  # exact: see the module
         negative = v < 0
-        signs = np.where(negative, np.bytes_(pre + b"-"), np.bytes_(pre)).tolist()
+        signs = list(map((pre, pre + b"-").__getitem__, negative.tolist()))  # two texts, shared
         ints, int_lengths = _texts(orjson.dumps(q // scale, option=orjson.OPT_SERIALIZE_NUMPY))
-        digits = np.empty((len(v), p + 1), np.uint8)
-        digits[:, 0] = ord(".")
-        frac = q % scale
-        for d in range(p, 0, -1):
-            digits[:, d] = frac % 10 + ord("0")
-            frac //= 10
         whole = v % 1 == 0
-        tails = np.where(whole, np.bytes_(b"."), digits.view(f"S{p + 1}").ravel()).tolist()
+        # the fraction's text from a table of all 10**p of them (shared, never made per value); b"." for a whole
+        tails = list(map(_fractions(p).__getitem__, np.where(whole, scale, q % scale).tolist()))
         return [(signs, len(pre) + negative), (ints, int_lengths), (tails, np.where(whole, 1, p + 1)), (post, None)]
+
+
+@functools.cache
+def _fractions(p: int) -> tuple:
+    """b".0000" to b".9999" (p digits), then b"." (a whole value's)."""
+    return tuple(b".%0*d" % (p, k) for k in range(10 ** p)) + (b".",)
 
 
 def _texts(dumped: bytes):
