@@ -22,6 +22,15 @@ Bounds of the batch as a whole:
 
 Duplicate keys are found with the evaluate path's own check (body.py), over the whole text at once; the keys
 of documents of one structure are counted once.
+
+The body is first read as text (engine.program.batch_text): a document whose text is a known template's
+byte for byte but for its leaves' numbers is never parsed; its numbers are read into stacked columns and its
+answer written by the fast writer (engine.program.batch_write), the bytes its own evaluation writes. A
+document that matches no template is answered from its own text by the evaluate path (parse, duplicate keys,
+schema, limits: exactly its separate request), and may become a template (its text parsed once, its
+duplicate keys checked; at most batch_text.TEMPLATES a batch, the last ones kept for the next batches of the
+same limits). A body the text path does not foresee (another envelope, not ASCII, more documents than the
+limit, a document whose end cannot be found) is parsed whole as before. Every bound above holds on both.
 """
 from __future__ import annotations
 

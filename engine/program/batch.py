@@ -13,6 +13,10 @@ one document of every call (its per-document bytes against its slice's) before i
 ever disagrees is marked and never vectorized again. Anything else (a reduction, a matmul, a broadcast
 gradient summed back to its shape, a program that did not lower) is not vectorized: the caller runs those
 documents one by one, never to a different answer.
+
+The leaf values come as each document's arrays, or already stacked (Stacked: a batch read as text,
+engine.program.batch_text). An all-scalar program's answers are written a hole at a time over all documents
+(engine.program.batch_write.FastWriter, a Written of pieces); the others by the writer, document by document.
 """
 from __future__ import annotations
 
