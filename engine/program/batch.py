@@ -135,7 +135,8 @@ def _run(program, low, arrays_list, n):
     xs = []
     for i, dt in enumerate(low.leaf_np):
         if stacked:
-            x = arrays_list.columns[i].astype(dt, copy=False)
+            with np.errstate(all="ignore"):  # a float16 leaf's overflow is inf, as its conversion alone gives
+                x = arrays_list.columns[i].astype(dt, copy=False)
         else:
             column = [arrays[i] for arrays in arrays_list]
             x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)

@@ -149,3 +149,15 @@ def test_a_vectorized_run_ends_the_batch(srv, last):
     for _ in range(2):  # the second time from a known template: the whole batch one vectorized run
         r = srv.client.post("/v1/evaluate/batch", content=batch_of(texts), headers=JSON)
         assert r.content == separately(srv.client, texts)
+
+
+@pytest.mark.parametrize(("dtype", "big"), [("int32", 3_000_000_000), ("int32", -2_147_483_649), ("float16", 1e6),
+                                            ("int64", 9_223_372_036_854_775_807)])
+def test_values_past_a_dtype_answer_as_separate_requests(srv, dtype, big):
+    docs = [{"leaves": {"x": {"data": [big if i in (5, 11) else i + 1, 2], "dtype": dtype}},
+             "ops": [{"name": "y", "op": "mul", "args": ["x", "x"]}, {"name": "z", "op": "add", "args": ["y", "x"]}]}
+            for i in range(12)]
+    texts = [json.dumps(d).encode() for d in docs]
+    for _ in range(2):
+        r = srv.client.post("/v1/evaluate/batch", content=batch_of(texts, b", "), headers=JSON)
+        assert r.content == separately(srv.client, texts)
