@@ -197,6 +197,8 @@ def _scan(body: bytes, limit: int, service):
         check_parse_cost(body)  # else it cannot pass (its 5 counts: ~1 ms for 450 KB on a loaded machine)
 
     def make(text: bytes):
+        if len(text) > batch_text.TEXT_MAX:  # no template of it: not parsed here (its own evaluation parses it)
+            return None
         try:
             doc = parse_doc(text, checked=True)
             check_duplicate_keys(text, doc)
