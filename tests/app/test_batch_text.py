@@ -161,3 +161,17 @@ def test_values_past_a_dtype_answer_as_separate_requests(srv, dtype, big):
     for _ in range(2):
         r = srv.client.post("/v1/evaluate/batch", content=batch_of(texts, b", "), headers=JSON)
         assert r.content == separately(srv.client, texts)
+
+
+def test_the_document_limit_counts_as_before():
+    from tests.app.test_batch import app_client  # noqa: PLC0415 - the in-process client of the batch tests
+
+    texts = [orjson.dumps(d) for d in docs_of(SEED, 8, random.Random(2), special=False)]
+    with app_client(max_batch_documents=7) as c:
+        for _ in range(2):  # the second time from a known template
+            r = c.post("/v1/evaluate/batch", content=batch_of(texts[:7]), headers=JSON)
+            assert r.status_code == 200 and len(r.json()["results"]) == 7
+        r = c.post("/v1/evaluate/batch", content=batch_of(texts), headers=JSON)
+        assert r.status_code == 413
+        assert r.json()["detail"][0] == {"type": "limit_exceeded", "loc": ["body", "requests"],
+                                         "msg": "the batch has 8 documents, over the limit max_batch_documents=7"}
