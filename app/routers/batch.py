@@ -49,7 +49,7 @@ from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
 from app.services import engine as eng
 from engine.program import batch_text
-from engine.program.batch import Stacked
+from engine.program.batch import Stacked, vectorizable
 from engine.program.batch_text import Template
 from engine.program.batch_write import Written
 
@@ -169,6 +169,8 @@ async def _vectorize(service, i: int, docs: list, hits: list, groups: dict, ahea
     program = eng.PLANS.get(key)
     if program is None or not program.lowered:
         return  # the first documents of a structure run alone: they record and lower its program
+    if not vectorizable(program):
+        return  # decided once (its notes): no thread taken for each of its documents
     n = service.chunk_size(program, len(group))
     if n < 2:
         return
@@ -236,6 +238,8 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
     program = eng.PLANS.get(t.key)
     if program is None or not program.lowered:
         return  # the first documents of a structure run alone: they record and lower its program
+    if not vectorizable(program):
+        return  # decided once (its notes): no columns read nor thread taken for each of its documents
     n = service.chunk_size(program, left)
     if n < 2:
         return
