@@ -24,7 +24,7 @@ MIN = 2 * parallel.GRAIN  # the tests chunk from 16K elements (the default is 64
 SHAPE = (300, 900)  # 270,000 elements: flat chunks (multiples of 8192) cut rows; a (900,) operand: row chunks
 ENTRIES = sorted((op for op in REGISTRY.values() if hasattr(op.forward, "parallel_into")),
                  key=lambda op: op.qualname)
-# entries whose calls below are never chunked, and why: a dtype argument; zero_ writes zeros_like
+# entries whose calls below are never chunked, and why: _to_copy takes a dtype (not an array or a number)
 NOT_CHUNKED = {"_to_copy"}
 ATTRS = {  # attribute values by parameter name (each op's defaults otherwise)
     "alpha": 2, "exponent": 2.5, "rounding_mode": "floor", "decimals": 2, "weight": 0.3, "eps": 1e-3,
