@@ -202,10 +202,31 @@ def call(op, args, kwargs):
     try:
         out = R.OpDef.__call__(op, *args, **kwargs)
         res = evaluate(op, vals, tangents, out)
+        if op.view is None:
+            res = _unaliased(op, res, tangents)
     finally:
         st.off -= 1
     attach(op, out, res)
     return out
+
+
+def _aliases(r, t):
+    if r is t:
+        return True
+    a, b = r._data, t._data
+    return a.base is not None and a.base is (b if b.base is None else b.base)
+
+
+def _unaliased(op, res, tangents):
+    """A tangent that is (a view of) an input's tangent, copied, where the op is not a view: an identity formula
+    (clone's, `.to` of the same dtype) must not give the output its input's tangent object, or an in-place op on
+    the output would change the input's tangent too (torch's clone formula is `self_t.clone()`)."""
+    outs = (res,) if op.nout == 1 else res
+    if not any(isinstance(r, Tensor) and any(t is not None and _aliases(r, t) for t in tangents) for r in outs):
+        return res
+    fixed = tuple(r.clone() if isinstance(r, Tensor) and any(t is not None and _aliases(r, t) for t in tangents)
+                  else r for r in outs)
+    return fixed[0] if op.nout == 1 else fixed
 
 
 def attach(op, out, res):
