@@ -8,8 +8,8 @@ Where torch has no forward formula (cholesky, pdist, cdist, index_reduce, multi_
 raises torch's not-implemented error with torch's name for the op. The matrix decompositions and solvers
 (det, slogdet, inv, solve, cholesky_ex, qr, svd, eigh, lstsq, lu, matrix_exp, pinv, ...) and native_group_norm
 compute J t as the derivative of <J^T u, t> in u (`via_vjp`): the same tangent as torch's closed forms, from the
-entries' own backward formulas, which are differentiable engine ops; the tangent has no graph of its own
-(reverse-over-forward through these entries is not recorded).
+entries' own backward formulas, which are differentiable engine ops; the tangent has a graph to the primals and
+tangents that require grad (reverse-over-forward), and a batched level runs one batched backward, not a loop.
 """
 from __future__ import annotations
 
@@ -45,39 +45,65 @@ class not_implemented:  # noqa: N801 - read as a formula in the table
 
 
 def via_vjp(op):
-    """J t as d/du <J^T u, t>: the entry run again on detached primals, its backward at a u that requires grad
-    (create_graph), the product with the tangents differentiated in u. Under a batched level: by row."""
+    """J t as d/du <J^T u, t>: the entry run again, its backward at a u that requires grad (create_graph), the
+    product with the tangents differentiated in u. The tangent keeps a graph to the primals and tangents that
+    require grad where grad mode is on (reverse-over-forward, as torch's closed forms do). Under a batched level,
+    one batched backward (is_grads_batched) over the B products."""
     names = list(op.params)
     tnames = [names[i] for i in op.tensor_pos]
 
     def formula(**kw):
-        from engine import autograd  # noqa: PLC0415
-        from engine.ops.factory import zeros_like  # noqa: PLC0415
-
-        args = [kw[n] for n in names]
-        diff = [k for k, n in enumerate(tnames) if kw.get(n + "_t") is not None]
-        with autograd.enable_grad():
-            for k in diff:
-                i = op.tensor_pos[k]
-                args[i] = args[i].detach().requires_grad_()
-            out = op(*args)
-            outs = out if op.nout > 1 else (out,)
-            live = [j for j, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
-            us = [zeros_like(outs[j]).requires_grad_() for j in live]
-            xs = [args[op.tensor_pos[k]] for k in diff]
-            gs = autograd.grad([outs[j] for j in live], xs, us, create_graph=True, allow_unused=True)
-            dot = tsum(*[(g * kw[tnames[k] + "_t"]).sum() for g, k in zip(gs, diff) if g is not None])
-            ts = [None] * len(us) if dot is None or not dot.requires_grad else autograd.grad(
-                dot, us, allow_unused=True)
-        res = [None] * op.nout
-        for j, t in zip(live, ts):
-            res[j] = zeros_like(outs[j]) if t is None else t.detach()
-        return tuple(res) if op.nout > 1 else res[0]
+        return _jt(op, [kw[n] for n in names], [kw.get(n + "_t") for n in tnames], None)
 
     params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in names]
     params += [inspect.Parameter(n + "_t", inspect.Parameter.KEYWORD_ONLY) for n in tnames]
     formula.__signature__ = inspect.Signature(params)
-    return J.Spec(_kw(formula, names + [n + "_t" for n in tnames]))
+    return J.batched(_kw(formula, names + [n + "_t" for n in tnames]),
+                     lambda op_, vals, tangents, out, bsz: _jt(op, list(vals), tangents, bsz))
+
+
+def _jt(op, vals, tangents, bsz):
+    """via_vjp's tangent(s) of one call (vals in schema order, tangents per tensor input; bsz: a batched level's
+    batch size, every tangent with that leading dim)."""
+    from engine import autograd  # noqa: PLC0415
+    from engine.ops.factory import eye, zeros, zeros_like  # noqa: PLC0415
+
+    # the caller's grad mode (the formula runs with grad on): with it on, the tangent records where a primal or a
+    # tangent requires grad, and the primals are used as they are (not detached) so that it reaches them
+    record = autograd.grad_mode.enabled and (
+        any(isinstance(vals[i], Tensor) and vals[i].requires_grad for i in op.tensor_pos)
+        or any(t is not None and t.requires_grad for t in tangents))
+    args = list(vals)
+    diff = [k for k, t in enumerate(tangents) if t is not None]
+    with autograd.enable_grad():
+        for k in diff:
+            i = op.tensor_pos[k]
+            if not (record and args[i].requires_grad):
+                args[i] = args[i].detach().requires_grad_()
+        out = op(*args)
+        outs = out if op.nout > 1 else (out,)
+        live = [j for j, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
+        us = [zeros_like(outs[j]).requires_grad_() for j in live]
+        xs = [args[op.tensor_pos[k]] for k in diff]
+        gs = autograd.grad([outs[j] for j in live], xs, us, create_graph=True, allow_unused=True)
+        if bsz is None:
+            dot = tsum(*[(g * tangents[k]).sum() for g, k in zip(gs, diff) if g is not None])
+        else:  # one product per row of the batch
+            dot = tsum(*[(g * tangents[k]).reshape((bsz, -1)).sum(1) for g, k in zip(gs, diff) if g is not None])
+        if dot is None or not dot.requires_grad:
+            ts = [None] * len(us)
+        elif bsz is None:
+            ts = autograd.grad(dot, us, allow_unused=True, create_graph=record)
+        else:
+            ts = autograd.grad(dot, us, eye(bsz, dtype=dot.dtype), allow_unused=True, create_graph=record,
+                               is_grads_batched=True)
+    res = [None] * op.nout
+    for j, t in zip(live, ts):
+        o = outs[j]
+        if t is None:
+            t = zeros_like(o) if bsz is None else zeros((bsz, *o._data.shape), dtype=o.dtype)
+        res[j] = t if record else t.detach()
+    return tuple(res) if op.nout > 1 else res[0]
 
 
 def _kw(fn, names):
