@@ -1,14 +1,12 @@
-"""Forward AD through the decompositions and solvers whose tangent comes from their own backward (engine/ops/
-forward_more.py's via_vjp) against live torch 2.13: the tangent's values, reverse-over-forward (the gradient of a
-function of the tangent with respect to the primal, and to a tangent that requires grad), and func.jacfwd (a
-batched level: one batched backward rather than a loop over rows).
+"""Forward AD through the decompositions and solvers against live torch 2.13: the tangent's values, reverse-over-
+forward (the gradient of a function of the tangent with respect to the primal, and to a tangent that requires
+grad), and func.jacfwd (a batched level). Most entries take their tangent from their own backward (engine/ops/
+forward_more.py's via_vjp: one batched backward under a batched level, not a loop over rows); det, slogdet, solve
+and eigh have torch's closed forms, whose reverse-over-forward differs from the exact one (torch reads the LU
+factors as constants) and is torch's.
 
-Left out, where torch 2.13 differs (see docs/ENGINE.md's forward-AD section): det and solve in A (torch's formulas
-read the LU factors as constants, so its reverse-over-forward misses their dependence on A: finite differences
-side with the engine), slogdet / solve in B / cholesky_solve / lstsq / triangular_solve under reverse-over-forward
-(torch's tangent requires grad through a ZeroTensor term where the engine's has no graph to the primal),
-eigh's eigenvectors (torch's reverse-over-forward gives NaN; under jacfwd, non-symmetric tangents differ), and
-cholesky_inverse's tangent.
+Left out, where torch 2.13 differs (see docs/ENGINE.md's forward-AD section): eigh's eigenvectors under reverse-
+over-forward (torch's gradient is NaN), cholesky_inverse's tangent (torch's is off finite differences by ~1e-3).
 """
 from __future__ import annotations
 
@@ -47,14 +45,23 @@ CASES = {
     "svd": (A, TA, lambda m, x: m.linalg.svd(x)[1]),
     "group_norm": (G, TG, lambda m, x: m.nn.functional.group_norm(x, 1) * mk(m, G)),
 }
-VALUE_ONLY = {  # torch's reverse-over-forward is not the engine's here (see the module docstring)
-    "eigh_vectors": (S, TS, lambda m, x: m.linalg.eigh(x)[1].abs()),
+CASES.update({
     "det": (A, TA, lambda m, x: m.linalg.det(x)),
+    "slogdet": (A, TA, lambda m, x: m.linalg.slogdet(x)[1]),
     "solve_A": (A, TA, lambda m, x: m.linalg.solve(x, mk(m, B))),
     "solve_B": (B, TB, lambda m, x: m.linalg.solve(mk(m, A), x)),
+    "solve_vector": (A, TA, lambda m, x: m.linalg.solve(x, mk(m, B[:, 0]))),
+    "solve_right": (A, TA, lambda m, x: m.linalg.solve(x, mk(m, B.T), left=False)),
     "cholesky_solve": (B, TB, lambda m, x: m.cholesky_solve(x, mk(m, np.linalg.cholesky(S)))),
     "lstsq": (B, TB, lambda m, x: m.linalg.lstsq(mk(m, A), x).solution),
     "triangular_solve": (B, TB, lambda m, x: m.triangular_solve(x, mk(m, L), upper=False)[0]),
+    "eigvalsh": (S, TS, lambda m, x: m.linalg.eigvalsh(x)),
+    # singular: torch's tangent is det's zero times a finite trace (its LU's zero pivots nudged by eps)
+    "det_singular_in_a_batch": (np.stack([[[1.0, 2.0], [2.0, 4.0]], A[:2, :2]]), TA[:2, :2] + np.zeros((2, 2, 2)),
+                                lambda m, x: m.linalg.det(x)),
+})
+VALUE_ONLY = {  # torch's reverse-over-forward (or tangent) is not the engine's here (see the module docstring)
+    "eigh_vectors": (S, TS, lambda m, x: m.linalg.eigh(x)[1].abs()),
 }
 
 
@@ -89,7 +96,7 @@ def test_reverse_over_forward(name, tangent_requires_grad):
     same(f, names=False)
 
 
-@pytest.mark.parametrize("name", list(CASES) + ["solve_B", "lstsq"])
+@pytest.mark.parametrize("name", list(CASES) + ["eigh_vectors"])
 def test_jacfwd(name):
     case = CASES.get(name) or VALUE_ONLY[name]
     same(lambda m: m.func.jacfwd(lambda x: case[2](m, x))(mk(m, case[0])), names=False)
