@@ -331,6 +331,11 @@ def _eigh_jvp(A_t, A, result0, result1, UPLO, compute_v):
     return dP.diagonal(0, -2, -1), matmul(V, P.where(diag, 0.0, dP / E))
 
 
+def _no_links(spec):
+    spec.links = False
+    return spec
+
+
 _VJP = {}  # via_vjp's formulas of the entries above, for their singular inputs
 
 
@@ -519,7 +524,7 @@ FORMULAS = {
     "lu_unpack": _lu_unpack_jvp,
     "linalg_cholesky_ex": _cholesky_jvp,
     "linalg_det": J.batched(_det_jvp, lambda op, vals, tangents, out, bsz: _det_jvp(tangents[0], vals[0], out)),
-    "linalg_slogdet": J.batched(_slogdet_formula, _slogdet_batched),
+    "linalg_slogdet": _no_links(J.batched(_slogdet_formula, _slogdet_batched)),
     "linalg_eigh": J.batched(_eigh_jvp, lambda op, vals, tangents, out, bsz: _eigh_jvp(
         tangents[0], vals[0], out[0], out[1], vals[1], vals[2]) if out[1].numel() else J.MISS),
     "linalg_solve_ex": J.batched(_solve_jvp, lambda op, vals, tangents, out, bsz: _solve_jvp(
