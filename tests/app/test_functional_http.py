@@ -18,7 +18,7 @@ from tests.engine.test_transforms import SEED, V_IN, V, compare_value, leaf, mlp
 from tests.torch_functional_reference import functional as torch_functional
 from tests.torch_reference import TorchFailure
 
-KEY = {"x-api-key": TEST_KEY}
+KEY = {"x-api-key": TEST_KEY}  # the server reads /readyz details to key holders only
 
 
 def mlp_loss(dtype="float64"):
@@ -54,7 +54,7 @@ def _warm_torch_forward_mode():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.autograd.functional.hessian(lambda w: (w @ w.t()).tanh().sum(), torch.ones(2, 2, dtype=torch.float64),
-                                          vectorize=True, outer_jacobian_strategy="forward-mode")  # the server reads /readyz details to key holders only
+                                          vectorize=True, outer_jacobian_strategy="forward-mode")
 
 
 @pytest.fixture(scope="module")
