@@ -321,6 +321,17 @@ def keep_tangent(dst, src):
     return dst
 
 
+def copied_tangent(dst, src):
+    """dst (a copy of src's values made outside the op table) gets a copy of src's tangent, as torch's copy_ formula
+    gives (diff with n=0: zeros_like(self).copy_(self))."""
+    t = tangent_of(src) if _state.level is not None and not _state.off else None
+    if t is not None:
+        from engine.ops.pointwise import clone  # noqa: PLC0415
+
+        with suspended():
+            set_tangent(dst, clone(t))
+
+
 def accumulated(var, new, stolen):
     """torch's AccumulateGrad for the tangents, after var.grad was set or added to (engine.autograd.nodes): a first
     gradient taken as it is (torch's detach of a buffer it steals: `stolen`) has no tangent, one copied

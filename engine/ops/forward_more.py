@@ -357,6 +357,22 @@ def _solve_jvp(A_t, B_t, A, B, result0, left):
     return (dX.squeeze(-1) if vector else dX), None
 
 
+def _triangular_solve_jvp(self_t, A_t, A, result0, upper, transpose, unitriangular):
+    """torch's triangular_solve_jvp (generic_solve_jvp): solve(A, dB - dA X) with dA as given, neither projected on
+    A's triangle nor transposed with `transpose` (torch's formula, not the derivative off the triangle); the copied
+    coefficient's tangent is A_t's copy."""
+    from engine.ops.linalg import matmul  # noqa: PLC0415
+    from engine.ops.linalg_decomp import triangular_solve_op  # noqa: PLC0415
+
+    if A_t is None:
+        rhs = self_t
+    else:
+        contrib = matmul(A_t, result0)
+        rhs = -contrib if self_t is None else self_t - contrib
+    x_t = triangular_solve_op(rhs, A, upper, transpose, unitriangular)[0]
+    return x_t, (None if A_t is None else A_t.clone())
+
+
 def _grad_on():
     from engine import autograd  # noqa: PLC0415
 
@@ -405,7 +421,7 @@ def _zeros_like(t):
 
 _VIA_VJP = (
     "cholesky_inverse", "cholesky_solve", "linalg_inv_ex",
-    "linalg_solve_triangular", "triangular_solve", "linalg_lu", "linalg_lu_factor_ex",
+    "linalg_solve_triangular", "linalg_lu", "linalg_lu_factor_ex",
     "linalg_lu_solve", "linalg_lstsq", "linalg_matrix_exp", "linalg_pinv.atol_rtol_tensor",
     "linalg_qr", "linalg_svd", "native_group_norm",
 )
@@ -524,6 +540,8 @@ FORMULAS = {
     "lu_unpack": _lu_unpack_jvp,
     "linalg_cholesky_ex": _cholesky_jvp,
     "linalg_det": J.batched(_det_jvp, lambda op, vals, tangents, out, bsz: _det_jvp(tangents[0], vals[0], out)),
+    "triangular_solve": J.batched(_triangular_solve_jvp, lambda op, vals, tangents, out, bsz: _triangular_solve_jvp(
+        tangents[0], tangents[1], vals[1], out[0], vals[2], vals[3], vals[4])),
     "linalg_slogdet": _no_links(J.batched(_slogdet_formula, _slogdet_batched)),
     "linalg_eigh": J.batched(_eigh_jvp, lambda op, vals, tangents, out, bsz: _eigh_jvp(
         tangents[0], vals[0], out[0], out[1], vals[1], vals[2]) if out[1].numel() else J.MISS),
