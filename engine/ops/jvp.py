@@ -250,14 +250,12 @@ def _reads(op, spec):
 
 
 def _linked(op, spec, vals, tangents, out, res):
-    """Where grad mode is on and an input the formula differentiates has no tangent, a tangent that records on
-    nothing though the formula reads a tensor that requires grad gets a zero that records on those: torch's
-    formulas take the missing tangent as a ZeroTensor and multiply it by the primals and results they read (mul's
-    `self_t * other_p` for a self without tangent), so its tangent records on them (their gradient zeros there)
-    where the engine's formula drops the term."""
+    """Where grad mode is on and an input the formula differentiates has no tangent, the tangent gets a zero that
+    records on the tensors the formula reads that require grad: torch's formulas take the missing tangent as a
+    ZeroTensor and multiply it by the primals and results they read (mul's `self_t * other_p` for a self without
+    tangent), so its tangent records on them (their gradient zeros there) where the engine's formula drops the
+    term."""
     outs = (res,) if op.nout == 1 else res
-    if all(r is None or not isinstance(r, Tensor) or r.requires_grad for r in outs):
-        return res
     diff, uses = op.diff_index, spec.uses
     missing = {k for k, i in enumerate(op.tensor_pos) if tangents[k] is None and isinstance(vals[i], Tensor)
                and vals[i]._data.dtype.kind == "f" and (diff is None or k in diff) and (uses is None or k in uses)}
@@ -276,8 +274,7 @@ def _linked(op, spec, vals, tangents, out, res):
             link = z if link is None else link + z
     if link is None:
         return res
-    fixed = tuple(r + link if isinstance(r, Tensor) and not r.requires_grad and r._data.dtype.kind == "f" else r
-                  for r in outs)
+    fixed = tuple(r + link if isinstance(r, Tensor) and r._data.dtype.kind == "f" else r for r in outs)
     return fixed[0] if op.nout == 1 else fixed
 
 
