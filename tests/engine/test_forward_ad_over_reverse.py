@@ -241,11 +241,20 @@ def _hvp_forward_over_reverse(m, fa):
     return g, fa.unpack_dual(g).tangent
 
 
+def _batched_grad(m, fa):
+    """autograd.grad(..., is_grads_batched=True) under a level: the rows of the Jacobian keep their tangents."""
+    x = _t(m, [1.0, 2.0, 3.0], True)
+    y = fa.make_dual(x, _t(m, [1.0, -1.0, 0.5])).sin() * x
+    (g,) = m.autograd.grad(y, x, m.eye(3, dtype=m.float64), is_grads_batched=True)
+    return g, fa.unpack_dual(g).tangent
+
+
 GRAD_CASES = {"leaf_twice": _leaf_twice, "leaf_prior_dual_grad": _leaf_prior_dual_grad, "dual_leaf": _dual_leaf,
               "shared_gradient": _shared_gradient, "transposed_gradient": _transposed_gradient,
               "retained": _retained, "grad_outputs_dual": _grad_outputs_dual,
               "backward_grad_outputs_dual": _backward_grad_outputs_dual, "backward_inputs": _backward_inputs,
-              "grad_of_itself": _grad_of_itself, "hvp_forward_over_reverse": _hvp_forward_over_reverse}
+              "grad_of_itself": _grad_of_itself, "hvp_forward_over_reverse": _hvp_forward_over_reverse,
+              "batched_grad": _batched_grad}
 
 
 @pytest.mark.parametrize("case", list(GRAD_CASES))
