@@ -1,0 +1,125 @@
+"""A fast route to printing._tensor_str's text: formatter statistics at once, every number in one '%' call."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fast_tensor_str"]
+
+# Below this many shown values the formatter's statistics run on the Python list (NumPy's per-call cost
+# dominates there), from it on as NumPy reductions; both give printing._Formatter's decisions exactly.
+NUMPY_STATS_FROM = 128
+_HOLE = "\x00"  # a number's place in a layout (never in a layout's own text: brackets, commas, blanks, '...')
+_LAYOUTS: dict = {}  # (shape, summarize, indent, width, linewidth, edgeitems, spec) -> the '%' format string
+_LAYOUTS_MAX = 512
+_LAYOUT_HOLES_MAX = 4096  # a layout with more numbers than this is built for the call and not kept
+
+
+def fast_tensor_str(arr: np.ndarray, indent: int, floating: bool, opts) -> str | None:
+    """printing._tensor_str(arr, indent, floating, opts) for a non-empty array of at least one dimension,
+    or None where this route does not apply (the caller then takes printing's port of torch's code)."""
+    e = opts.edgeitems
+    if arr.ndim == 0 or arr.size == 0 or e <= 0:
+        return None  # edgeitems=0 prints '[...]' alone: rare, left to the port
+    summarize = arr.size > opts.threshold
+    shown = _summarized(arr, e) if summarize else arr
+    flat = shown.reshape(-1)
+    vals = flat.tolist()  # Python floats (each the exact double of its value), ints or bools, as torch's .item()
+    kind = arr.dtype.kind
+    if kind == "b":
+        width, spec, texts = (5 if not all(vals) else 4), "%{w}s", None
+    elif kind in "iu":
+        width, spec, texts = max(len(str(max(vals))), len(str(min(vals)))), "%{w}d", None
+    else:
+        width, spec, texts = _float_spec(flat, vals, opts)
+    fmt = _layout(shown.shape, arr.shape, summarize, indent, width, opts, spec.format(w=width))
+    return fmt % (tuple(vals) if texts is None else tuple(texts))
+
+
+def _summarized(arr, e):
+    """The values torch's formatter sees and prints when it summarizes: the first and last `e` of every axis
+    longer than 2e (printing._get_summarized_data)."""
+    for axis, size in enumerate(arr.shape):
+        if size > 2 * e:
+            arr = np.take(arr, np.r_[0:e, size - e : size], axis=axis)
+    return arr
+
+
+def _float_spec(flat, vals, opts):
+    """(width, spec, texts) of printing._Formatter for these float values: spec a '%' format of one
+    number with '{w}' for the width, or texts (every number already printed and padded) where one format
+    cannot print them all (int_mode with non-finite values: only the finite ones take a '.')."""
+    p = opts.precision
+    if len(vals) < NUMPY_STATS_FROM:
+        nzf = [v for v in vals if v and v - v == 0]  # nonzero and finite (inf - inf and nan - nan are nan)
+        if not nzf:
+            return _no_finite(vals)
+        int_mode = all(map(float.is_integer, nzf))
+        amax, amin = max(map(abs, nzf)), min(map(abs, nzf))
+        hi, lo = max(nzf), min(nzf)
+        all_finite = len(nzf) == len(vals) or all(v - v == 0 for v in vals)
+    else:
+        a = flat.astype(np.float64)  # exact for float16 and float32, as torch's tensor_totype
+        finite = np.isfinite(a)
+        all_finite = bool(finite.all())
+        nz = a[finite & (a != 0)]
+        if not nz.size:
+            return _no_finite(vals)
+        int_mode = bool((np.floor(nz) == nz).all())
+        absnz = np.abs(nz)
+        amax, amin = float(absnz.max()), float(absnz.min())
+        hi, lo = float(nz.max()), float(nz.min())
+    if opts.sci_mode is None:
+        sci = amax > 1.0e8 or amin < 1.0e-4 or amax / amin > 1000.0  # no overflow: the first two rule it out
+    else:
+        sci = bool(opts.sci_mode)
+    if sci:
+        one = f"%.{p}e"
+        # the exponent's digits grow with its size, largest at either end of the magnitudes: every one counted
+        nzl = nzf if len(vals) < NUMPY_STATS_FROM else nz.tolist()
+        width = max(map(len, map(one.__mod__, nzl)))
+        return width, f"%{{w}}.{p}e", None
+    if int_mode:
+        # a text's length grows with the magnitude (rounding is monotone), plus one for a sign: the largest
+        # and the smallest value hold the longest texts; '+ 1' for the '.' torch appends
+        width = max(len("%.0f" % hi), len("%.0f" % lo)) + 1
+        if all_finite:
+            return width, "%{w_1}.0f.".replace("{w_1}", str(width - 1)), None
+        return width, "%{w}s", [("%*.0f." % (width - 1, v)) if v - v == 0 else ("%*.0f" % (width, v))
+                                for v in vals]
+    one = f"%.{p}f"
+    width = max(len(one % hi), len(one % lo))
+    return width, f"%{{w}}.{p}f", None
+
+
+def _no_finite(vals):
+    """No nonzero finite value: torch keeps int_mode, no sci_mode, width 1: zeros print '0.' ('-0.' for
+    -0.0), NaN and the infinities bare."""
+    return 1, "%{w}s", [("%.0f." % v) if v - v == 0 else ("%.0f" % v) for v in vals]
+
+
+def _layout(shown_shape, shape, summarize, indent, width, opts, one):
+    """The whole tensor's text as one '%' format, `one` at each number's place: torch's _tensor_str_with_formatter
+    and _vector_str with holes for the numbers (every slice of an axis has the same text)."""
+    key = (shape, summarize, indent, width, opts.linewidth, opts.edgeitems, one)
+    fmt = _LAYOUTS.get(key)
+    if fmt is not None:
+        return fmt
+    e = opts.edgeitems
+    ndim = len(shape)
+    ind = indent + ndim - 1  # the innermost vectors' indent
+    n = shape[-1]
+    per_line = max(1, (opts.linewidth - ind) // (width + 2))
+    data = [_HOLE] * e + [" ..."] + [_HOLE] * e if summarize and n > 2 * e else [_HOLE] * n
+    lines = [", ".join(data[i : i + per_line]) for i in range(0, len(data), per_line)]
+    text = "[" + (",\n" + " " * (ind + 1)).join(lines) + "]"
+    for d in range(ndim - 2, -1, -1):  # outward: axis d, its slices `text`
+        ind -= 1
+        n = shape[d]
+        slices = [text] * e + ["..."] + [text] * e if summarize and n > 2 * e else [text] * n
+        text = "[" + ("," + "\n" * (ndim - 1 - d) + " " * (ind + 1)).join(slices) + "]"
+    fmt = text.replace("%", "%%").replace(_HOLE, one)
+    if np.prod(shown_shape) <= _LAYOUT_HOLES_MAX:
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = fmt
+    return fmt
