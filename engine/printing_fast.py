@@ -12,6 +12,8 @@ _HOLE = "\x00"  # a number's place in a layout (never in a layout's own text: br
 _LAYOUTS: dict = {}  # (shape, summarize, indent, width, linewidth, edgeitems, spec) -> the '%' format string
 _LAYOUTS_MAX = 512
 _LAYOUT_HOLES_MAX = 4096  # a layout with more numbers than this is built for the call and not kept
+# int_mode's texts: a whole number with the '.' torch appends to a finite one, a non-finite one bare
+_WHOLE, _WHOLE_DOT, _WHOLE_W, _WHOLE_DOT_W = "%.0f", "%.0f.", "%*.0f", "%*.0f."
 
 
 def fast_tensor_str(arr: np.ndarray, indent: int, floating: bool, opts) -> str | None:
@@ -81,10 +83,10 @@ def _float_spec(flat, vals, opts):
     if int_mode:
         # a text's length grows with the magnitude (rounding is monotone), plus one for a sign: the largest
         # and the smallest value hold the longest texts; '+ 1' for the '.' torch appends
-        width = max(len("%.0f" % hi), len("%.0f" % lo)) + 1
+        width = max(len(_WHOLE % hi), len(_WHOLE % lo)) + 1
         if all_finite:
             return width, "%{w_1}.0f.".replace("{w_1}", str(width - 1)), None
-        return width, "%{w}s", [("%*.0f." % (width - 1, v)) if v - v == 0 else ("%*.0f" % (width, v))
+        return width, "%{w}s", [(_WHOLE_DOT_W % (width - 1, v)) if v - v == 0 else (_WHOLE_W % (width, v))
                                 for v in vals]
     one = f"%.{p}f"
     width = max(len(one % hi), len(one % lo))
@@ -94,7 +96,7 @@ def _float_spec(flat, vals, opts):
 def _no_finite(vals):
     """No nonzero finite value: torch keeps int_mode, no sci_mode, width 1: zeros print '0.' ('-0.' for
     -0.0), NaN and the infinities bare."""
-    return 1, "%{w}s", [("%.0f." % v) if v - v == 0 else ("%.0f" % v) for v in vals]
+    return 1, "%{w}s", [(_WHOLE_DOT % v) if v - v == 0 else (_WHOLE % v) for v in vals]
 
 
 def _layout(shown_shape, shape, summarize, indent, width, opts, one):
