@@ -28,12 +28,14 @@ def fast_tensor_str(arr: np.ndarray, indent: int, floating: bool, opts) -> str |
     vals = flat.tolist()  # Python floats (each the exact double of its value), ints or bools, as torch's .item()
     kind = arr.dtype.kind
     if kind == "b":
-        width, spec, texts = (5 if not all(vals) else 4), "%{w}s", None
+        width = 4 if all(vals) else 5  # 'True', 'False'
+        one, texts = f"%{width}s", None
     elif kind in "iu":
-        width, spec, texts = max(len(str(max(vals))), len(str(min(vals)))), "%{w}d", None
+        width = max(len(str(max(vals))), len(str(min(vals))))
+        one, texts = f"%{width}d", None
     else:
-        width, spec, texts = _float_spec(flat, vals, opts)
-    fmt = _layout(shown.shape, arr.shape, summarize, indent, width, opts, spec.format(w=width))
+        width, one, texts = _float_spec(flat, vals, opts)
+    fmt = _layout(shown.shape, arr.shape, summarize, indent, width, opts, one)
     return fmt % (tuple(vals) if texts is None else tuple(texts))
 
 
@@ -42,22 +44,24 @@ def _summarized(arr, e):
     longer than 2e (printing._get_summarized_data)."""
     for axis, size in enumerate(arr.shape):
         if size > 2 * e:
-            arr = np.take(arr, np.r_[0:e, size - e : size], axis=axis)
+            lead = (slice(None),) * axis
+            arr = np.concatenate((arr[(*lead, slice(0, e))], arr[(*lead, slice(size - e, size))]), axis=axis)
     return arr
 
 
 def _float_spec(flat, vals, opts):
-    """(width, spec, texts) of printing._Formatter for these float values: spec a '%' format of one
-    number with '{w}' for the width, or texts (every number already printed and padded) where one format
-    cannot print them all (int_mode with non-finite values: only the finite ones take a '.')."""
+    """(width, one, texts) of printing._Formatter for these float values: `one` the '%' format of one number
+    at its width, and texts None; or `one` '%<width>s' and texts every number already printed, where one
+    format cannot print them all (int_mode with non-finite values: only the finite ones take a '.')."""
     p = opts.precision
     if len(vals) < NUMPY_STATS_FROM:
         nzf = [v for v in vals if v and v - v == 0]  # nonzero and finite (inf - inf and nan - nan are nan)
         if not nzf:
             return _no_finite(vals)
         int_mode = all(map(float.is_integer, nzf))
-        amax, amin = max(map(abs, nzf)), min(map(abs, nzf))
         hi, lo = max(nzf), min(nzf)
+        amax = hi if hi > -lo else -lo
+        amin = lo if lo > 0 else -hi if hi < 0 else min(map(abs, nzf))
         all_finite = len(nzf) == len(vals) or all(v - v == 0 for v in vals)
     else:
         a = flat.astype(np.float64)  # exact for float16 and float32, as torch's tensor_totype
@@ -79,24 +83,24 @@ def _float_spec(flat, vals, opts):
         # the exponent's digits grow with its size, largest at either end of the magnitudes: every one counted
         nzl = nzf if len(vals) < NUMPY_STATS_FROM else nz.tolist()
         width = max(map(len, map(one.__mod__, nzl)))
-        return width, f"%{{w}}.{p}e", None
+        return width, f"%{width}.{p}e", None
     if int_mode:
         # a text's length grows with the magnitude (rounding is monotone), plus one for a sign: the largest
         # and the smallest value hold the longest texts; '+ 1' for the '.' torch appends
         width = max(len(_WHOLE % hi), len(_WHOLE % lo)) + 1
         if all_finite:
-            return width, "%{w_1}.0f.".replace("{w_1}", str(width - 1)), None
-        return width, "%{w}s", [(_WHOLE_DOT_W % (width - 1, v)) if v - v == 0 else (_WHOLE_W % (width, v))
+            return width, f"%{width - 1}.0f.", None
+        return width, f"%{width}s", [(_WHOLE_DOT_W % (width - 1, v)) if v - v == 0 else (_WHOLE_W % (width, v))
                                 for v in vals]
     one = f"%.{p}f"
     width = max(len(one % hi), len(one % lo))
-    return width, f"%{{w}}.{p}f", None
+    return width, f"%{width}.{p}f", None
 
 
 def _no_finite(vals):
     """No nonzero finite value: torch keeps int_mode, no sci_mode, width 1: zeros print '0.' ('-0.' for
     -0.0), NaN and the infinities bare."""
-    return 1, "%{w}s", [(_WHOLE_DOT % v) if v - v == 0 else (_WHOLE % v) for v in vals]
+    return 1, "%1s", [(_WHOLE_DOT % v) if v - v == 0 else (_WHOLE % v) for v in vals]
 
 
 def _layout(shown_shape, shape, summarize, indent, width, opts, one):
