@@ -7,7 +7,7 @@ __all__ = ["fast_tensor_str"]
 
 # Below this many shown values the formatter's statistics run on the Python list (NumPy's per-call cost
 # dominates there), from it on as NumPy reductions; both give printing._Formatter's decisions exactly.
-NUMPY_STATS_FROM = 128
+NUMPY_STATS_FROM = 48
 _HOLE = "\x00"  # a number's place in a layout (never in a layout's own text: brackets, commas, blanks, '...')
 _LAYOUTS: dict = {}  # (shape, summarize, indent, width, linewidth, edgeitems, spec) -> the '%' format string
 _LAYOUTS_MAX = 512
@@ -64,15 +64,21 @@ def _float_spec(flat, vals, opts):
         amin = lo if lo > 0 else -hi if hi < 0 else min(map(abs, nzf))
         all_finite = len(nzf) == len(vals) or all(v - v == 0 for v in vals)
     else:
-        a = flat.astype(np.float64)  # exact for float16 and float32, as torch's tensor_totype
-        finite = np.isfinite(a)
-        all_finite = bool(finite.all())
-        nz = a[finite & (a != 0)]
-        if not nz.size:
-            return _no_finite(vals)
+        # in the values' own dtype: abs, floor, min and max are exact there, and float() is the exact double
+        # torch's tensor_totype compares
+        absa = np.abs(flat)
+        amax, amin = float(absa.max()), float(absa.min())  # NaN where any is (NumPy's max/min propagate it)
+        if amax - amax == 0 and amin > 0:  # every value finite and nonzero: no mask (the common case)
+            nz, all_finite = flat, True
+        else:
+            finite = np.isfinite(flat)
+            all_finite = bool(finite.all())
+            nz = flat[finite & (flat != 0)]
+            if not nz.size:
+                return _no_finite(vals)
+            absnz = np.abs(nz)
+            amax, amin = float(absnz.max()), float(absnz.min())
         int_mode = bool((np.floor(nz) == nz).all())
-        absnz = np.abs(nz)
-        amax, amin = float(absnz.max()), float(absnz.min())
         hi, lo = float(nz.max()), float(nz.min())
     if opts.sci_mode is None:
         sci = amax > 1.0e8 or amin < 1.0e-4 or amax / amin > 1000.0  # no overflow: the first two rule it out
@@ -80,9 +86,13 @@ def _float_spec(flat, vals, opts):
         sci = bool(opts.sci_mode)
     if sci:
         one = f"%.{p}e"
-        # the exponent's digits grow with its size, largest at either end of the magnitudes: every one counted
-        nzl = nzf if len(vals) < NUMPY_STATS_FROM else nz.tolist()
-        width = max(map(len, map(one.__mod__, nzl)))
+        if amin >= 1e-99:
+            # two exponent digits at least, three from 1e100 on: the longest texts are the largest value's and
+            # the most negative one's (any other holds no more sign or exponent digits)
+            width = max(len(one % hi), len(one % lo))
+        else:  # three-digit negative exponents at the small end too: every text counted
+            nzl = nzf if len(vals) < NUMPY_STATS_FROM else nz.tolist()
+            width = max(map(len, map(one.__mod__, nzl)))
         return width, f"%{width}.{p}e", None
     if int_mode:
         # a text's length grows with the magnitude (rounding is monotone), plus one for a sign: the largest
