@@ -256,3 +256,26 @@ def test_no_numpy_warning_from_the_fast_statistics():
             warnings.simplefilter("error")
             text = format_tensor(arr, "float64")
         assert text == torch_repr(arr)
+
+
+# --------------------------------------------------------------------------- the bench tools run
+
+
+def test_repr_bench_tools_print_their_rows():
+    """`python -m bench --groups repr` and `python -m bench.repr_ab` print a row per case, every text checked
+    equal to torch's (or the two configurations' answers equal) before timing."""
+    import re  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "bench", "--groups", "repr", "--only", "0-d,4x4,100x100",
+                        "--rounds", "1", "--target", "0.002"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "CHECK FAILED" not in r.stdout
+    assert re.findall(r"^\| (0-d|4x4|100x100) +\| float32 +\|", r.stdout, re.M) == ["0-d", "4x4", "100x100"]
+    r = subprocess.run([sys.executable, "-m", "bench.repr_ab", "--only", "04", "--rounds", "1", "--target", "0.002"],
+                       cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "CHECK FAILED" not in r.stdout and re.search(r"^\| tutorial_mean +\| [0-9.]+ µs", r.stdout, re.M)
