@@ -55,14 +55,18 @@ def _float_spec(flat, vals, opts):
     format cannot print them all (int_mode with non-finite values: only the finite ones take a '.')."""
     p = opts.precision
     if len(vals) < NUMPY_STATS_FROM:
-        nzf = [v for v in vals if v and v - v == 0]  # nonzero and finite (inf - inf and nan - nan are nan)
-        if not nzf:
-            return _no_finite(vals)
+        total = sum(vals)  # finite only where every value is (a NaN or an infinity makes it NaN or inf)
+        if total - total == 0 and 0.0 not in vals:  # every value finite and nonzero (-0.0 == 0.0): no filter
+            nzf, all_finite = vals, True
+        else:
+            nzf = [v for v in vals if v and v - v == 0]  # nonzero and finite (inf - inf and nan - nan are nan)
+            if not nzf:
+                return _no_finite(vals)
+            all_finite = len(nzf) == len(vals) or all(v - v == 0 for v in vals)
         int_mode = all(map(float.is_integer, nzf))
         hi, lo = max(nzf), min(nzf)
         amax = hi if hi > -lo else -lo
         amin = lo if lo > 0 else -hi if hi < 0 else min(map(abs, nzf))
-        all_finite = len(nzf) == len(vals) or all(v - v == 0 for v in vals)
     else:
         # in the values' own dtype: abs, floor, min and max are exact there, and float() is the exact double
         # torch's tensor_totype compares
