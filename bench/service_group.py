@@ -387,3 +387,65 @@ def run(args) -> tuple[str, dict]:
         rows,
         notes,
     ), figures
+
+
+# ----- without HTTP: what each program costs the apps themselves -----
+
+
+async def _inprocess(only, rounds, n):
+    import random  # noqa: PLC0415
+
+    from bench import inprocess as ip  # noqa: PLC0415
+
+    rows = []
+    apps = ip._apps()
+    for app in apps.values():
+        await ip._lifespan(app)
+    for name, spec in programs(only):
+        template, holes = _template(spec)
+        rng = random.Random(0)
+        bodies = [(template % tuple(f"{1 + 9 * rng.random():.3f}" for _ in range(holes))).encode()
+                  for _ in range(64)]
+        for app in apps.values():  # warm: the plan cache records, then lowers, the program
+            for b in bodies[:3]:
+                sent = await ip._request(app, b)
+                assert sent[0]["status"] == 200, (name, sent)
+        best = dict.fromkeys(apps, float("inf"))
+        for _ in range(rounds):
+            for label, app in apps.items():
+                t0 = time.perf_counter()
+                for i in range(n):
+                    await ip._request(app, bodies[i % len(bodies)])
+                best[label] = min(best[label], (time.perf_counter() - t0) / n * 1e6)
+        rows.append((name, best))
+    return rows
+
+
+def main(argv=None):
+    """`python -m bench.service_group [--only 06,11] [--rounds 5] [--requests 600]`: each program of the service
+    group through each app called as ASGI in one process (bench/inprocess.py's apps: the bare app, the reference,
+    app.main with and without its access log and metrics), µs a request, the fastest round; no server, socket or
+    load generator. The bare app answers its fixed default reply (the figure is its parse and routing)."""
+    import argparse  # noqa: PLC0415
+    import asyncio  # noqa: PLC0415
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--only", default="")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--requests", type=int, default=600)
+    a = p.parse_args(argv)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    stderr = os.dup(2)
+    os.dup2(devnull, 2)  # the access log's lines
+    try:
+        rows = asyncio.run(_inprocess(tuple(w for w in a.only.split(",") if w), a.rounds, a.requests))
+    finally:
+        os.dup2(stderr, 2)
+    labels = list(rows[0][1]) if rows else []
+    print("| program | " + " | ".join(labels) + " |\n|---|" + "---|" * len(labels))
+    for name, best in rows:
+        print(f"| {name} | " + " | ".join(f"{best[k]:.1f}" for k in labels) + " |")
+
+
+if __name__ == "__main__":
+    main()
