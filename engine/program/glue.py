@@ -15,7 +15,10 @@ or returned to it by the engine's code. `first_value_read` declines such a line 
 (ARRAYS_REVIEWED: the line's text, so an edited line counts as unreviewed again), and any line that names an
 array's `._data` other than for its shape, dtype or size (a temporary: `if (t._data > 0).any():`), or that matches
 the readers' pattern (`.item()`, `bool(...)`: a tensor's own __bool__ is a Python method whose lines are glue).
-A false alarm only keeps a program from lowering.
+A false alarm only keeps a program from lowering. What it cannot see: an array used within one line without
+being named, `._data`, or returned by the engine's own code (`getattr(t, "_data")[0] > 0`, or an attribute of
+some other object read and compared on one line); the engine's glue reads arrays as `._data` (a tensor has
+__slots__), and its helpers hand them around as arguments, which the variables show.
 """
 from __future__ import annotations
 
