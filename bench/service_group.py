@@ -122,7 +122,7 @@ def _seconds(text):
 
 def _wrk(url, lua, conns, seconds):
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", "-s", lua, url],
+        ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "-s", lua, url],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -156,7 +156,7 @@ def _loadgen(url, body_path, conns, seconds):
 
 # Beside the seed: the corpus programs the service is measured on (bench/programs/), chosen for what each adds
 # to the seed's path: non-leaf grads and retain_grad (02), a scalar sigmoid/log chain with a leaf that needs no
-# grad (05), a vector leaf and a reduction (06), a matrix leaf, mv and a fused loss with a 2.4 KB body (11),
+# grad (05), a vector leaf and a reduction (06), a matrix leaf, mv and a fused loss with a 1.6 KB body (11),
 # retain_grad on a vector chain (37). `--only` (names or numbers, `seed`) picks a subset.
 PROGRAMS = ("02", "05", "06", "11", "37")
 REPLY_HEADER = "x-bench-reply"  # which fixed reply the bare app answers (bench/bare_app.py); app.main ignores it
@@ -189,7 +189,7 @@ def _template(spec=SEED_SPEC):
     holes: list = []
     for leaf in spec["leaves"].values():
         leaf["data"] = _fresh_holes(leaf["data"], holes)
-    return json.dumps(spec).replace('"@V@"', "%s"), len(holes)
+    return json.dumps(spec).replace("%", "%%").replace('"@V@"', "%s"), len(holes)  # (a name's % stays one)
 
 
 def write_wrk_script(path: Path, spec=SEED_SPEC, reply: str | None = None) -> Path:
@@ -269,8 +269,9 @@ def run(args) -> tuple[str, dict]:
         f"{args.connections} connections, {args.duration:g} s per run, {args.service_rounds} rounds rotating "
         "through every (server, program) pair; POST /v1/evaluate with the program, the first value of each "
         "float leaf drawn afresh for every request (so no server can answer from a cache of earlier answers)",
-        "programs: the seed (both stacks) and " + (", ".join(n for n in names if n != "seed") or "none") +
-        " of bench/programs/ (httptools / uvloop, the stack gradserve serve runs); the bare app answers each "
+        "programs: " + ("the seed (both stacks, and the stock rows)" if "seed" in names else "no seed") + "; " +
+        (", ".join(n for n in names if n != "seed") or "none") + " of bench/programs/ (httptools / uvloop only, "
+        "the stack gradserve serve runs); the bare app answers each "
         f"program's real response as a fixed reply of its size (chosen by the {REPLY_HEADER} header, which app.main "
         "ignores)",
         "server: python -m bench.serve <app> --workers N --stack S = uvicorn.run(<app>, workers=N, "
@@ -284,8 +285,8 @@ def run(args) -> tuple[str, dict]:
     names = [n for n in names if prog[n]["reply"]]
     why = _app_importable()
     configs = [
-        ("bare FastAPI (parse only)", "bench.bare_app:app",
-         {"BENCH_BARE_REPLIES": str(folder), "BENCH_BARE_REPLY": str(folder / "seed.json")}),
+        ("bare FastAPI (parse only)", "bench.bare_app:app",  # (its default reply: the first program's)
+         {"BENCH_BARE_REPLIES": str(folder), "BENCH_BARE_REPLY": str(folder / f"{names[0]}.json") if names else ""}),
         ("reference: bare + engine.evaluate", "bench.bare_app:app", {"BENCH_BARE_MODE": "engine"}),
     ]
     if why is None:
