@@ -53,7 +53,7 @@ def _revalue(spec, rng):
 def check_lowered(spec, seeds=(1, 2, 3)):
     """Lowered replays of re-valued twins equal the full path's answers, and the lowered function ran."""
     cache, program = _primed(spec)
-    assert program.lowered, "expected this program to lower"
+    assert program.lowered, f"expected this program to lower: {E.lower.declined(program)}"
     calls = []
     fn = program.lowered.fn
     program.lowered.fn = lambda *a: calls.append(1) or fn(*a)
