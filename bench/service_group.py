@@ -122,7 +122,7 @@ def _seconds(text):
 
 def _wrk(url, lua, conns, seconds):
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", "-s", lua, url],
+        ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "-s", lua, url],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -152,20 +152,53 @@ def _loadgen(url, body_path, conns, seconds):
     return json.loads(out.stdout)
 
 
-def _template():
-    """The seed example as a printf template: each leaf's data a %s (filled per request by the load
-    generator with a fresh float), and how many there are."""
-    spec = copy.deepcopy(SEED_SPEC)
+# ----- the programs: the seed, and five of the corpus's small ones (issue 21, goal 3) -----
+
+# Beside the seed: the corpus programs the service is measured on (bench/programs/), chosen for what each adds
+# to the seed's path: non-leaf grads and retain_grad (02), a scalar sigmoid/log chain with a leaf that needs no
+# grad (05), a vector leaf and a reduction (06), a matrix leaf, mv and a fused loss with a 1.6 KB body (11),
+# retain_grad on a vector chain (37). `--only` (names or numbers, `seed`) picks a subset.
+PROGRAMS = ("02", "05", "06", "11", "37")
+REPLY_HEADER = "x-bench-reply"  # which fixed reply the bare app answers (bench/bare_app.py); app.main ignores it
+
+
+def programs(only=()) -> list[tuple[str, dict]]:
+    """(name, document): the seed first, then PROGRAMS (or those of `only`, names or numbers)."""
+    from bench.programs import load  # noqa: PLC0415
+
+    picked = [("seed", SEED_SPEC)] if not only or "seed" in only else []
+    want = [w for w in only if w != "seed"] if only else list(PROGRAMS)
+    return picked + (load(tuple(want)) if want else [])
+
+
+def _fresh_holes(data, holes):
+    """`data` with its first float replaced by the hole marker (a list's: depth first), and that counted."""
+    if type(data) is float:
+        holes.append(1)
+        return "@V@"
+    if type(data) is list and data:
+        return [_fresh_holes(data[0], holes), *data[1:]]
+    return data
+
+
+def _template(spec=SEED_SPEC):
+    """A document as a printf template: the first float of each leaf's data a %s (filled per request by the load
+    generator with a fresh value: 1 + 9 * uniform, printed to 3 decimals), and how many there are. Integer and
+    boolean leaves (indices, masks) stay as they are, so every request stays a valid one."""
+    spec = copy.deepcopy(spec)
+    holes: list = []
     for leaf in spec["leaves"].values():
-        leaf["data"] = "@V@"
-    return json.dumps(spec).replace('"@V@"', "%s"), len(spec["leaves"])
+        leaf["data"] = _fresh_holes(leaf["data"], holes)
+    return json.dumps(spec).replace("%", "%%").replace('"@V@"', "%s"), len(holes)  # (a name's % stays one)
 
 
-def write_wrk_script(path: Path) -> Path:
-    """wrk's Lua script: POST the seed example, its leaves' values drawn afresh for every request."""
-    template, n_values = _template()
+def write_wrk_script(path: Path, spec=SEED_SPEC, reply: str | None = None) -> Path:
+    """wrk's Lua script: POST the document (the seed by default), its leaves' first values drawn afresh for every
+    request; `reply`: the name sent in REPLY_HEADER (the bare app's fixed reply of this program)."""
+    template, n_values = _template(spec)
+    header = f'wrk.headers["{REPLY_HEADER}"] = "{reply}"\n' if reply else ""
     path.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n' + header +
         f"local template = [==[{template}]==]\n"
         'local function v() return string.format("%.3f", 1 + 9 * math.random()) end\n'
         "request = function()\n"
@@ -175,29 +208,72 @@ def write_wrk_script(path: Path) -> Path:
     return path
 
 
-def run(args) -> tuple[str, dict]:
-    body = json.dumps(SEED_SPEC).encode()
-    tmp = Path(tempfile.mkdtemp(prefix="gradserve-bench-"))
-    (tmp / "body.json").write_bytes(body)
+def _filled(spec) -> dict:
+    """The template with fresh values, parsed: what the load generator sends."""
+    template, n = _template(spec)
+    return json.loads(template % tuple("5.125" for _ in range(n)))
+
+
+def _replies(tmp: Path, progs) -> tuple[Path, list[str]]:
+    """The bare app's fixed replies: each program's real response (as engine.evaluate writes it) in a file
+    named for it; and the programs whose response could not be made (their rows are skipped)."""
+    import engine  # noqa: PLC0415
+
+    folder = tmp / "replies"
+    folder.mkdir()
+    bad = []
+    for name, spec in progs:
+        try:
+            (folder / f"{name}.json").write_bytes(engine.evaluate_json(_filled(spec)))
+        except Exception as e:  # noqa: BLE001 - a note, not a crash
+            bad.append(f"{name}: {type(e).__name__}: {e}"[:200])
+    return folder, bad
+
+
+def _load(s, prog, args, use_wrk, seconds=None):
+    seconds = args.duration if seconds is None else seconds
+    if use_wrk:
+        return _wrk(s.url + "/v1/evaluate", str(prog["lua"]), args.connections, seconds)
+    return _loadgen(s.url + "/v1/evaluate", str(prog["template"]), args.connections, seconds)
+
+
+def _answers(s, prog) -> str | None:
+    """Whether the server answers the program's request (as the load sends it) with 200."""
+    req = urllib.request.Request(s.url + "/v1/evaluate", data=json.dumps(_filled(prog["spec"])).encode(),
+                                 headers={"content-type": "application/json", REPLY_HEADER: prog["name"]})
     try:
-        import orjson  # noqa: PLC0415
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return None if r.status == 200 else f"status {r.status}"
+    except OSError as e:
+        return str(e)[:200]
 
-        import engine  # noqa: PLC0415
 
-        (tmp / "reply.json").write_bytes(orjson.dumps(engine.evaluate(SEED_SPEC)))
-    except Exception:  # noqa: BLE001
-        (tmp / "reply.json").write_bytes(b'{"tensors":{}}' + b" " * 2500)
-    # Every request carries new leaf values (the seed's structure, five fresh floats): no answer can be
-    # served from a cache of earlier answers, while the plan cache (same structure) is fair game.
-    template, _ = _template()
-    (tmp / "template.json").write_text(template)
-    lua = write_wrk_script(tmp / "post.lua")
+def run(args) -> tuple[str, dict]:
+    tmp = Path(tempfile.mkdtemp(prefix="gradserve-bench-"))
+    only = tuple(getattr(args, "only", ()) or ())
+    progs = programs(only)
+    folder, bad = _replies(tmp, progs)
+    prog = {}
+    for name, spec in progs:
+        template, _ = _template(spec)
+        (tmp / f"{name}.template.json").write_text(template)
+        prog[name] = {"name": name, "spec": spec, "template": tmp / f"{name}.template.json",
+                      "lua": write_wrk_script(tmp / f"{name}.lua", spec, reply=name),
+                      "bytes": len(json.dumps(_filled(spec)).encode()),
+                      "reply": (folder / f"{name}.json").stat().st_size if (folder / f"{name}.json").exists() else 0}
+    body = json.dumps(SEED_SPEC).encode()
     use_wrk = shutil.which("wrk") is not None
+    names = list(prog)
     notes = [
         f"load: {'wrk -t1' if use_wrk else 'bench/loadgen.py (httpx; wrk not installed)'}, "
         f"{args.connections} connections, {args.duration:g} s per run, {args.service_rounds} rounds rotating "
-        "through the servers; POST /v1/evaluate with the seed example, its five leaf values drawn afresh for "
-        "every request (so no server can answer from a cache of earlier answers)",
+        "through every (server, program) pair; POST /v1/evaluate with the program, the first value of each "
+        "float leaf drawn afresh for every request (so no server can answer from a cache of earlier answers)",
+        "programs: " + ("the seed (both stacks, and the stock rows)" if "seed" in names else "no seed") + "; " +
+        (", ".join(n for n in names if n != "seed") or "none") + " of bench/programs/ (httptools / uvloop only, "
+        "the stack gradserve serve runs); the bare app answers each "
+        f"program's real response as a fixed reply of its size (chosen by the {REPLY_HEADER} header, which app.main "
+        "ignores)",
         "server: python -m bench.serve <app> --workers N --stack S = uvicorn.run(<app>, workers=N, "
         "log_level='warning', access_log=False, loop/http: asyncio/h11 or uvloop/httptools); with 2 workers, "
         "as gradserve serve: a listening socket per worker in one SO_REUSEPORT group, bound with IPPROTO_TCP "
@@ -205,9 +281,12 @@ def run(args) -> tuple[str, dict]:
         "the load generator shares the machine's cores; ratios compare servers of one stack; app.main on "
         "httptools runs gradserve serve's own protocol (--guarded: app/core/protocol.py), the bare rows stock",
     ]
+    notes += [f"no reply for {b}: its rows are skipped" for b in bad]
+    names = [n for n in names if prog[n]["reply"]]
     why = _app_importable()
     configs = [
-        ("bare FastAPI (parse only)", "bench.bare_app:app", {"BENCH_BARE_REPLY": str(tmp / "reply.json")}),
+        ("bare FastAPI (parse only)", "bench.bare_app:app",  # (its default reply: the first program's)
+         {"BENCH_BARE_REPLIES": str(folder), "BENCH_BARE_REPLY": str(folder / f"{names[0]}.json") if names else ""}),
         ("reference: bare + engine.evaluate", "bench.bare_app:app", {"BENCH_BARE_MODE": "engine"}),
     ]
     if why is None:
@@ -216,6 +295,13 @@ def run(args) -> tuple[str, dict]:
         notes.append(f"app.main rows skipped: app/ does not import yet ({why})")
     servers = []
     figures = {}
+
+    def loads_of(s):  # the programs a server is measured on: the seed everywhere, the others by bare and app.main
+        # on the fast stack (the reference rows, the h11 and stock ones: the seed only, to keep the run ~11 min)
+        if s.stock or s.stack == "h11" or s.label.startswith("reference"):
+            return [n for n in names if n == "seed"]
+        return names
+
     try:
         for stack in STACKS:
             for w in (1, 2):
@@ -228,74 +314,139 @@ def run(args) -> tuple[str, dict]:
         for s in servers:
             s.error = s.wait_ready(body)
         live = [s for s in servers if s.error is None]
-        for s in live:  # warm-up: imports, first-request caches
-            (_wrk if use_wrk else _loadgen)(
-                s.url + "/v1/evaluate", str(lua if use_wrk else tmp / "template.json"), args.connections, 1
-            )
-            s.runs = []
+        for s in live:
+            s.runs = {}
+            for n in loads_of(s):
+                bad_answer = _answers(s, prog[n])
+                if bad_answer is not None:
+                    notes.append(f"{s.label} ({s.stack}, {s.workers} worker(s)) does not answer {n}: {bad_answer}")
+                    continue
+                _load(s, prog[n], args, use_wrk, seconds=1)  # warm-up: imports, the plan cache, first caches
+                s.runs[n] = []
+        pairs = [(s, n) for s in live for n in s.runs]
         for r in range(args.service_rounds):
-            k = r % len(live) if live else 0
-            for s in live[k:] + live[:k]:
-                res = (
-                    _wrk(s.url + "/v1/evaluate", str(lua), args.connections, args.duration)
-                    if use_wrk
-                    else _loadgen(
-                        s.url + "/v1/evaluate", str(tmp / "template.json"), args.connections, args.duration
-                    )
-                )
-                s.runs.append(res)
+            k = r % len(pairs) if pairs else 0
+            for s, n in pairs[k:] + pairs[:k]:
+                s.runs[n].append(_load(s, prog[n], args, use_wrk))
     finally:
         for s in servers:
             s.stop()
     rows = []
-    for stack, w, stock in [(st, w, False) for st in STACKS for w in (1, 2)] + [("h11", 2, True)]:
-        group = [s for s in servers if s.workers == w and s.stock == stock and s.stack == stack]
-        bare = next((s for s in group if s.label.startswith("bare") and s.error is None), None)
-        for s in group:
-            if s.error is not None:
-                rows.append([s.label, STACKS[stack], w, "-", "-", "-", "-"])
-                notes.append(f"{s.label}, {w} worker(s): failed to start: {s.error}")
-                continue
-            med = {
-                k: statistics.median([x[k] for x in s.runs if x[k] is not None] or [0])
-                for k in ("rps", "p50", "p99")
-            }
-            ratio = None
-            if bare is not None and bare is not s:
-                ratio = statistics.median(
-                    a["rps"] / b["rps"] for a, b in zip(s.runs, bare.runs) if a["rps"] and b["rps"]
-                )
-            errors = sum(x["errors"] for x in s.runs)
-            if errors:
-                notes.append(f"{s.label}, {w} worker(s): {errors} non-2xx responses")
-            figures[f"{s.label} {stack} w{w}"] = {**med, "vs_bare": ratio, "errors": errors}
-            goal = GOAL if s.label == "app.main" else None
-            if s.stock and s is bare:
-                notes.append(
-                    "stock --workers rows: uvicorn 0.54 binds the shared socket with proto 0, asyncio then "
-                    "never sets TCP_NODELAY, and each keep-alive response waits ~40 ms for the client's "
-                    "delayed ACK (Kludex/uvicorn#3149); `gradserve serve --workers N` binds its socket "
-                    "as bench.serve does, so it does not"
-                )
-            rows.append(
-                [
-                    s.label,
-                    STACKS[stack],
-                    w,
-                    f"{med['rps']:.0f}",
-                    fmt_time(med["p50"]),
-                    fmt_time(med["p99"]),
-                    "1.00× (baseline)" if s is bare else fmt_ratio(ratio, goal, higher_is_better=True),
-                ]
-            )
+    worst: dict = {}
+    for n in names:
+        for stack, w, stock in [(st, w, False) for st in STACKS for w in (1, 2)] + [("h11", 2, True)]:
+            group = [s for s in servers if s.workers == w and s.stock == stock and s.stack == stack
+                     and (s.error is not None or n in getattr(s, "runs", {}))]
+            bare = next((s for s in group if s.label.startswith("bare") and s.error is None), None)
+            for s in group:
+                if s.error is not None:
+                    if n == names[0]:
+                        rows.append([n, s.label, STACKS[stack], w, "-", "-", "-", "-"])
+                        notes.append(f"{s.label}, {w} worker(s): failed to start: {s.error}")
+                    continue
+                runs = s.runs[n]
+                med = {k: statistics.median([x[k] for x in runs if x[k] is not None] or [0])
+                       for k in ("rps", "p50", "p99")}
+                ratio = spread = None
+                if bare is not None and bare is not s:
+                    ratios = [a["rps"] / b["rps"] for a, b in zip(runs, bare.runs[n]) if a["rps"] and b["rps"]]
+                    if ratios:
+                        ratio = statistics.median(ratios)
+                        spread = (min(ratios), max(ratios))
+                errors = sum(x["errors"] for x in runs)
+                if errors:
+                    notes.append(f"{n}: {s.label}, {STACKS[stack]}, {w} worker(s): {errors} non-2xx responses")
+                figures[f"{n} | {s.label} {stack} w{w}"] = {**med, "vs_bare": ratio, "spread": spread,
+                                                           "errors": errors}
+                goal = GOAL if s.label == "app.main" else None
+                if s.label == "app.main" and ratio is not None:
+                    worst[(n, stack, w)] = ratio
+                if s.stock and s is bare and n == names[0]:
+                    notes.append(
+                        "stock --workers rows: uvicorn 0.54 binds the shared socket with proto 0, asyncio then "
+                        "never sets TCP_NODELAY, and each keep-alive response waits ~40 ms for the client's "
+                        "delayed ACK (Kludex/uvicorn#3149); `gradserve serve --workers N` binds its socket "
+                        "as bench.serve does, so it does not"
+                    )
+                shown = "1.00× (baseline)" if s is bare else fmt_ratio(ratio, goal, higher_is_better=True)
+                if spread is not None:
+                    shown += f" [{spread[0]:.2f}–{spread[1]:.2f}]"
+                rows.append([n, s.label, STACKS[stack], w, f"{med['rps']:.0f}", fmt_time(med["p50"]),
+                             fmt_time(med["p99"]), shown])
+    sizes = ", ".join(f"{n} {prog[n]['bytes']} B → {prog[n]['reply']} B" for n in names)
+    notes.append(f"request → response bytes: {sizes}")
+    met = [k for k, r in worst.items() if r >= GOAL]
     notes.append(
-        f"goal: app.main ≥ {GOAL:.2f}× bare FastAPI rps at the same worker count; the reference row is "
-        "the floor any app/ built on engine.evaluate starts from"
+        f"goal: app.main ≥ {GOAL:.2f}× bare FastAPI rps at the same worker count (median of the rounds' paired "
+        f"ratios; [min–max] over the rounds); met on {len(met)} of {len(worst)} (program, stack, workers) rows; "
+        "the reference row is the floor any app/ built on engine.evaluate starts from"
     )
     shutil.rmtree(tmp, ignore_errors=True)
     return table(
-        f"Service: POST /v1/evaluate (seed example), {args.connections} connections",
-        ["server", "HTTP / loop", "workers", "req/s", "p50", "p99", "rps vs bare"],
+        f"Service: POST /v1/evaluate, {args.connections} connections",
+        ["program", "server", "HTTP / loop", "workers", "req/s", "p50", "p99", "rps vs bare [min–max]"],
         rows,
         notes,
     ), figures
+
+
+# ----- without HTTP: what each program costs the apps themselves -----
+
+
+async def _inprocess(only, rounds, n):
+    import random  # noqa: PLC0415
+
+    from bench import inprocess as ip  # noqa: PLC0415
+
+    rows = []
+    apps = ip._apps()
+    for app in apps.values():
+        await ip._lifespan(app)
+    for name, spec in programs(only):
+        template, holes = _template(spec)
+        rng = random.Random(0)
+        bodies = [(template % tuple(f"{1 + 9 * rng.random():.3f}" for _ in range(holes))).encode()
+                  for _ in range(64)]
+        for app in apps.values():  # warm: the plan cache records, then lowers, the program
+            for b in bodies[:3]:
+                sent = await ip._request(app, b)
+                assert sent[0]["status"] == 200, (name, sent)
+        best = dict.fromkeys(apps, float("inf"))
+        for _ in range(rounds):
+            for label, app in apps.items():
+                t0 = time.perf_counter()
+                for i in range(n):
+                    await ip._request(app, bodies[i % len(bodies)])
+                best[label] = min(best[label], (time.perf_counter() - t0) / n * 1e6)
+        rows.append((name, best))
+    return rows
+
+
+def main(argv=None):
+    """`python -m bench.service_group [--only 06,11] [--rounds 5] [--requests 600]`: each program of the service
+    group through each app called as ASGI in one process (bench/inprocess.py's apps: the bare app, the reference,
+    app.main with and without its access log and metrics), µs a request, the fastest round; no server, socket or
+    load generator. The bare app answers its fixed default reply (the figure is its parse and routing)."""
+    import argparse  # noqa: PLC0415
+    import asyncio  # noqa: PLC0415
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--only", default="")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--requests", type=int, default=600)
+    a = p.parse_args(argv)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    stderr = os.dup(2)
+    os.dup2(devnull, 2)  # the access log's lines
+    try:
+        rows = asyncio.run(_inprocess(tuple(w for w in a.only.split(",") if w), a.rounds, a.requests))
+    finally:
+        os.dup2(stderr, 2)
+    labels = list(rows[0][1]) if rows else []
+    print("| program | " + " | ".join(labels) + " |\n|---|" + "---|" * len(labels))
+    for name, best in rows:
+        print(f"| {name} | " + " | ".join(f"{best[k]:.1f}" for k in labels) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -44,3 +44,29 @@ def test_programs_group_prints_a_row_per_program_and_the_lowering_share():
     for _, _, cells in rows:
         assert all(c.strip() not in ("-", "") for c in cells.split("|")), cells
     assert "covers 1 of 2 programs" in r.stdout and "reductions does not lower" in r.stdout
+
+
+def test_service_group_programs_run_in_process():
+    """bench.service_group's programs (the seed and the corpus's five, --only picks two), each as the load generator
+    sends it (its template filled with fresh values), answered 200 by every app (asserted inside), one row each."""
+    r = subprocess.run([sys.executable, "-m", "bench.service_group", "--only", "seed,11", "--rounds", "1",
+                        "--requests", "10"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = re.findall(r"^\| (seed|logistic_regression) \|(.*)\|$", r.stdout, re.M)
+    assert [name for name, _ in rows] == ["seed", "logistic_regression"]
+    for _, cells in rows:
+        assert len(cells.split("|")) == 5 and all(float(c) > 0 for c in cells.split("|")), cells
+
+
+def test_service_group_templates_hold_every_float_leaf_and_stay_valid():
+    """Each program's load template: one fresh value per leaf that has a float, integer leaves untouched; filled,
+    it is the same document structure (same plan-cache key) as the corpus file."""
+    import engine.program as E  # noqa: PLC0415
+    from bench.service_group import _filled, _template, programs  # noqa: PLC0415
+
+    cache = E.PlanCache()
+    for name, spec in programs():
+        _, holes = _template(spec)
+        floats = sum(1 for leaf in spec["leaves"].values() if "." in repr(leaf["data"]))
+        assert holes == floats, name
+        assert cache.key(_filled(spec), E.DEFAULT_LIMITS)[0] == cache.key(spec, E.DEFAULT_LIMITS)[0], name

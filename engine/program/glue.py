@@ -4,17 +4,29 @@ whether any of it reads tensor values.
 A lowered program (engine.program.lower) calls the entries' forwards again on new arrays, so a decision a forward
 takes on values is taken again; the code around them, which chose those entries and their constants, is not run
 again: it is written down as the recording ran it. Where that code looked at values (`if (x == 0).any():`, a
-constant from `.item()`), the lowered program would answer for the recording's values, not the request's (cumprod's
-backward takes another formula where its input has a zero). `watch` records, with the interpreter's profile hook,
-every Python function a call runs outside the forwards (and outside the entries' cost rules, which read shapes);
-`reads_values` says whether a function's source reads values, conservatively (a pattern, not a proof: a false
-alarm only keeps a program from lowering).
+constant from `.item()`, `if a[0] > 0:`, an array it computed itself), the lowered program would answer for the
+recording's values, not the request's (cumprod's backward takes another formula where its input has a zero).
+
+`watch` records, with the interpreter's trace hook, every line of the engine's Python code a call runs outside the
+forwards, the array formulas (defop's vjp=: a lowered program calls them again) and the entries' cost rules (which
+read shapes). Glue can only reach values through an array, so besides the lines it notes, by construction, every
+line at which glue code holds one: an array (or NumPy scalar) among a frame's variables (its arguments included),
+or returned to it by the engine's code. `first_value_read` declines such a line unless it is reviewed
+(ARRAYS_REVIEWED: the line's text, so an edited line counts as unreviewed again), and any line that names an
+array's `._data` other than for its shape, dtype or size (a temporary: `if (t._data > 0).any():`), or that matches
+the readers' pattern (`.item()`, `bool(...)`: a tensor's own __bool__ is a Python method whose lines are glue).
+A false alarm only keeps a program from lowering. What it cannot see: an array used within one line without
+being named, `._data`, or returned by the engine's own code (`getattr(t, "_data")[0] > 0`, or an attribute of
+some other object read and compared on one line); the engine's glue reads arrays as `._data` (a tensor has
+__slots__), and its helpers hand them around as arguments, which the variables show.
 """
 from __future__ import annotations
 
 import linecache
 import re
 import sys
+
+import numpy as np
 
 from engine.ops.registry import REGISTRY
 
@@ -24,6 +36,8 @@ from engine.ops.registry import REGISTRY
 _READS = re.compile(r"\.(any|all|item|tolist|nonzero)\(|\bnp\.(any|all|allclose|array_equal|nonzero|flatnonzero|"
                     r"argwhere|unique|isclose|count_nonzero)\(|\b(int|float|bool|complex|index)\(")
 _STRINGS = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'")
+# a tensor's array named for its shape, dtype or size only (structure); any other `._data` on a line is its values
+_DATA_STRUCTURE = re.compile(r"\._data\.(shape|dtype|ndim|size|itemsize|nbytes)\b")
 # modules whose code is the engine's machinery around every call, never a decision on values (its charges, records,
 # graph), read once here
 _MACHINERY = ("engine/budget.py", "engine/ops/rules.py", "engine/ops/registry.py", "engine/autograd/__init__.py",
@@ -34,29 +48,63 @@ _MACHINERY = ("engine/budget.py", "engine/ops/rules.py", "engine/ops/registry.py
               # split out of engine/autograd/__init__.py
               "engine/autograd/modes.py", "engine/autograd/nodes.py")
 
-_opaque: dict = {"n": -1, "codes": frozenset()}
+_opaque: dict = {"key": None, "codes": frozenset()}
 _verdicts: dict = {}
 
 
 def _opaque_codes():
-    """Code of every entry's forward and cost rule: what a watch does not look into (a forward runs again at
-    replay; a rule reads shapes). Recomputed when entries are added."""
-    if _opaque["n"] != len(REGISTRY):
+    """Code of every entry's forward, array formula and cost rule: what a watch does not look into (a forward and
+    an array formula run again at replay; a rule reads shapes). Recomputed when entries are added or their
+    forwards replaced (a test's wrappers, put back: a stale set would count the forwards' own lines as glue)."""
+    key = hash(tuple([op.forward for op in REGISTRY.values()]))  # ~20 us for ~400 entries, once per watch
+    if _opaque["key"] != key:
         codes = set()
         for op in REGISTRY.values():
-            for f in (op.forward, op.array_forward, getattr(op.rule, "fn", None)):
+            fns = [op.forward, op.array_forward, getattr(op.rule, "fn", None)]
+            fns += [fn for fn, _spec in (op.vjp_plan or ())]
+            for f in fns:
                 c = getattr(f, "__code__", None)
                 if c is not None:
                     codes.add(c)
         _opaque["codes"] = frozenset(codes)
-        _opaque["n"] = len(REGISTRY)
+        _opaque["key"] = key
     return _opaque["codes"]
+
+
+_VALUES = (np.ndarray, np.generic)
+_glue_code: dict = {}  # code -> whether it is glue (the engine's, not machinery): its frames' variables are looked at
+
+
+def _is_glue(code) -> bool:
+    v = _glue_code.get(code)
+    if v is None:
+        path = code.co_filename.replace("\\", "/")
+        v = _glue_code[code] = "/engine/" in path and not any(path.endswith(m) for m in _MACHINERY)
+    return v
+
+
+def _holds_values(obj) -> bool:
+    """An array or NumPy scalar, or a list, tuple or dict holding one (one level down)."""
+    if isinstance(obj, _VALUES):
+        return True
+    t = type(obj)
+    if t is list or t is tuple:
+        return any(isinstance(x, _VALUES) for x in obj)
+    if t is dict:
+        return any(isinstance(x, _VALUES) for x in obj.values())
+    return False
+
+
+RETURNED = frozenset()  # a watch entry's third item where the engine's code returned an array to glue's line
 
 
 class watch:  # noqa: N801 - a context manager
     """`with watch() as lines:` the (code, line number) pairs of the engine's Python code run on this thread
-    meanwhile, outside the entries' forwards and rules and what they call. It borrows the thread's trace hook
-    (sys.settrace), and gives back the one it found."""
+    meanwhile, outside the entries' forwards, array formulas and rules and what they call; and for each line of
+    glue code (the engine's, not its machinery) that ran with arrays or NumPy scalars among its frame's variables
+    (arguments and closures included), (code, line number, the names holding them); (code, line number, RETURNED)
+    where the engine's code returned one to that line. It borrows the thread's trace hook (sys.settrace), and
+    gives back the one it found."""
 
     def __enter__(self):
         self.lines: set = set()
@@ -64,10 +112,20 @@ class watch:  # noqa: N801 - a context manager
         self.prev = sys.gettrace()
         opaque = _opaque_codes()
         lines = self.lines
+        add = lines.add
 
         def local(frame, event, arg):
             if event == "line":
-                lines.add((frame.f_code, frame.f_lineno))
+                code = frame.f_code
+                add((code, frame.f_lineno))
+                if _is_glue(code):
+                    names = frozenset(k for k, v in frame.f_locals.items() if _holds_values(v))
+                    if names:
+                        add((code, frame.f_lineno, names))
+            elif event == "return" and arg is not None and _holds_values(arg):
+                back = frame.f_back  # an array the engine's code hands to glue, as a temporary of its line
+                if back is not None and _is_glue(back.f_code) and back.f_code not in opaque:
+                    add((back.f_code, back.f_lineno, RETURNED))
             return local
 
         def leave(frame, event, arg):  # in a forward or rule: only its return matters
@@ -85,7 +143,7 @@ class watch:  # noqa: N801 - a context manager
                 return leave
             if "/engine/" not in code.co_filename.replace("\\", "/"):
                 return None  # a library's code (NumPy's): a kernel; the engine line that called it is seen
-            return local
+            return local  # (an array among its arguments shows at its first line)
 
         sys.settrace(hook)
         return lines
@@ -118,27 +176,109 @@ STRUCTURAL = frozenset((
 ))
 
 
-def value_read(code, lineno) -> str | None:
-    """Where this line reads tensor values, as 'file:line: text', or None."""
-    key = (code.co_filename, lineno)
+# Glue lines that hold an array, or name a tensor's `._data`, without reading its values (reviewed): they store it,
+# wrap it in a Tensor, or read its layout (memory, contiguity, shape, dtype). By file, the line's text; a line changed
+# since no longer matches its entry here, and counts as a read again. Not here, on purpose: cosine_similarity's
+# `n1._data = np.maximum(n1._data, eps)` (an array computed outside the entries: a lowered replay would skip it),
+# max/min.dim's backward mask (`idx = result1._data`: the indices' values), in-place writes (never lowered).
+ARRAYS_REVIEWED = {
+    "tensor.py": frozenset((  # Tensor._make: a new Tensor of an array; detach; _storage; ones_like_data
+        "t = object.__new__(cls)", "t._data = data", "t._req = False", "t.grad_fn = None", "t._grad = None",
+        "t._output_nr = 0", "t._retains_grad = False", "t._acc = None", "t._vc = None", "t._base = None",
+        "t._vflags = 0", "return t",
+        "t = Tensor._make(self._data)", "t._vc = self._storage()",
+        "if isinstance(self._data, np.generic):", "self._data = np.array(self._data)",
+        "return B.xp.ones(a.shape, dtype=a.dtype)",
+    )),
+    "ops/indexing.py": frozenset((  # gather's and index_select's backward: a zero buffer of the input's shape
+        "Tensor._make(_zeros(self.shape, grad._data.dtype)), dim, index, grad))",
+    )),
+    "autograd/views.py": frozenset((  # mark_views: whether an output shares its base's memory (a view or a copy)
+        "bdata = base._data",
+        "for o in outs:",
+        "if type(o) is not Tensor or (o._data.size and not np.may_share_memory(o._data, bdata)):",
+        "continue", "o._vc = st", "o._base = base", "o._vflags = flags", "if st.views is None:", "st.views = []",
+        "st.views.append(weakref.ref(o))",
+    )),
+    "ops/_window.py": frozenset(("return Tensor._make(t._data)",)),
+    "ops/join.py": frozenset((  # split's checks of the array's ndim and shape (a glue function: watched itself)
+        "_, size = _check_split(input._data, split_size, dim)",
+        "_check_split_with_sizes(input._data, sizes, dim)",
+    )),
+    "ops/loss.py": frozenset((  # _nll_loss_nd: the target's ndim, dtype and length
+        "t = target._data",
+        "if input.ndim == 1 and t.ndim == 1 and t.dtype in (np.int64, np.uint8) and t.shape[0] != 1:",
+        "return nll_loss_forward(input, target, weight, reduction, ignore_index)",
+    )),
+    "ops/nn_functional.py": frozenset((  # addmm's bias checked by expand's own message (a shape check)
+        "S._expand(bias._data, (mat1.shape[0], mat2.shape[1]))",
+    )),
+    "ops/shape.py": frozenset((  # reshape: a view or a copy, by the array's size and layout
+        "a = input._data", "new = infer_size(shape, a.size)", "if a.flags.c_contiguous:",
+        "return view_op(input, size=new)", "try:", "B.reshape_view(a, new)", "except ValueError:",
+        "return unsafe_view(input.clone(), size=new)", "return reshape_alias(input, size=new, stride=None)",
+    )),
+}
+
+
+def _text(code, lineno) -> tuple[str, str]:
+    path = code.co_filename.replace("\\", "/")
+    line = linecache.getline(code.co_filename, lineno)
+    return path, _STRINGS.sub('""', line).split("#", 1)[0].strip()
+
+
+def _reviewed(path, text) -> bool:
+    rel = path.rsplit("/engine/", 1)[-1]
+    return text in ARRAYS_REVIEWED.get(rel, ())
+
+
+# an array's name where the line uses it for more than its layout: not assigned to (`a = ...`), not a keyword's
+# name (`f(a=...)`), not followed by a structural attribute
+_LAYOUT = r"(?!\s*=(?!=))(?!\s*\.\s*(?:shape|ndim|dtype|size|itemsize|nbytes|flags)\b)"
+
+
+def _uses_values(text: str, names) -> str | None:
+    """The first of `names` (variables holding arrays) that this line's text uses for more than the array's layout."""
+    for n in sorted(names):
+        if re.search(rf"(?<![.\w]){re.escape(n)}\b{_LAYOUT}", text):
+            return n
+    return None
+
+
+def value_read(code, lineno, held=None) -> str | None:
+    """Where this line reads tensor values, as 'file:line: text', or None. `held`: the names of the line's
+    variables that held arrays as it ran, or RETURNED (the engine's code returned one to it): watch's entries."""
+    key = (code.co_filename, lineno, held)
     verdict = _verdicts.get(key, 0)
     if verdict != 0:
         return verdict
     found = None
-    path = code.co_filename.replace("\\", "/")
+    path, text = _text(code, lineno)
     if not any(path.endswith(m) for m in _MACHINERY):
-        line = linecache.getline(code.co_filename, lineno)
-        text = _STRINGS.sub('""', line).split("#", 1)[0].strip()
-        if _READS.search(text) and text not in STRUCTURAL:
-            found = f"{path.rsplit('/engine/', 1)[-1]}:{lineno}: {text}"
+        where = f"{path.rsplit('/engine/', 1)[-1]}:{lineno}: {text}"
+        if held is not None:
+            if _reviewed(path, text):
+                pass
+            elif held is RETURNED or not held:
+                found = f"{where} (an array returned to it)"
+            else:
+                # its raw text (strings included: an f-string reads values too); comments dropped
+                raw = linecache.getline(code.co_filename, lineno).split("#", 1)[0]
+                name = _uses_values(raw, held)
+                if name is not None:
+                    found = f"{where} (`{name}` holds a tensor's values)"
+        elif _READS.search(text) and text not in STRUCTURAL:
+            found = where
+        elif "._data" in _DATA_STRUCTURE.sub("", text) and not _reviewed(path, text):
+            found = f"{where} (a tensor's values)"
     _verdicts[key] = found
     return found
 
 
 def first_value_read(lines) -> str | None:
-    """The first of these lines that reads values (in file order, for a stable answer), or None."""
-    for code, lineno in sorted(lines, key=lambda cl: (cl[0].co_filename, cl[1])):
-        found = value_read(code, lineno)
+    """The first of these lines (watch's entries) that reads values (in file order, for a stable answer), or None."""
+    for entry in sorted(lines, key=lambda cl: (cl[0].co_filename, cl[1], len(cl))):
+        found = value_read(*entry)
         if found is not None:
             return found
     return None

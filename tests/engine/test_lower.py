@@ -53,7 +53,7 @@ def _revalue(spec, rng):
 def check_lowered(spec, seeds=(1, 2, 3)):
     """Lowered replays of re-valued twins equal the full path's answers, and the lowered function ran."""
     cache, program = _primed(spec)
-    assert program.lowered, "expected this program to lower"
+    assert program.lowered, f"expected this program to lower: {E.lower.declined(program)}"
     calls = []
     fn = program.lowered.fn
     program.lowered.fn = lambda *a: calls.append(1) or fn(*a)
@@ -415,3 +415,66 @@ def test_glue_that_reads_values_does_not_lower(monkeypatch):
         for name, v in other.items():
             twin["leaves"][name]["data"] = v
         assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+
+
+def _branch_on_element(input: Tensor) -> Tensor:
+    """A decision on a value by plain NumPy indexing and comparison: no reader call for a pattern to see."""
+    a = input._data
+    if a[0] > 100.0:
+        return engine.exp(input)
+    return engine.sin(input)
+
+
+def _branch_on_temporary(input: Tensor) -> Tensor:
+    return engine.exp(input) if input._data[0] > 100.0 else engine.sin(input)
+
+
+def _branch_on_returned(input: Tensor) -> Tensor:
+    """The array reached through the engine's own code (Tensor.numpy), compared without a reader call."""
+    return engine.exp(input) if input.detach().numpy()[0] > 100.0 else engine.sin(input)
+
+
+def _scale_by_element(input: Tensor) -> Tensor:
+    """A constant from a value, which neither check at other values moves across its threshold."""
+    return engine.mul(input, 2.0 if input.detach().numpy()[0] < -100.0 else 3.0)
+
+
+@pytest.mark.parametrize("fn", [_branch_on_element, _branch_on_temporary, _branch_on_returned, _scale_by_element])
+def test_glue_holding_values_does_not_lower(monkeypatch, fn):
+    """Glue that decides on a value without any reader call (`if a[0] > 100:`), on a threshold that neither check
+    at other values crosses (1 and 2 move to -0.44/-1.19 and 2.25/3.75): declined by construction (it held the
+    tensor's array: glue.watch), not by the pattern or the checks' luck; values past the threshold answer as the
+    full path does."""
+    monkeypatch.setitem(OPS, "test_glue_branch", fn)
+    doc = _one([1.0, 2.0], [{"name": "y", "op": "test_glue_branch", "args": ["x"]},
+                            {"name": "s", "op": "sum", "args": ["y"]}])
+    cache, program = _primed(doc)
+    why = E.lower.declined(program)
+    assert program.lowered is False and "reads values" in why, why
+    for v in ([200.0, 2.0], [-200.0, 2.0]):
+        twin = copy.deepcopy(doc)
+        twin["leaves"]["x"]["data"] = v
+        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+
+
+def test_cosine_similarity_with_a_zero_row_answers_as_torch():
+    """cosine_similarity clamps its norms to eps by writing the array in glue (np.maximum outside the entries): a
+    lowered replay skipped that, and a row of zeros gave NaN where torch gives 0. The program is declined (its glue
+    holds the norms' values) and the cached replay answers as the full path and torch do."""
+    torch = pytest.importorskip("torch")
+    a = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]]
+    b = [[1.0, 2.0, -0.5], [0.25, -1.5, 2.0]]
+    doc = {"leaves": {"a": {"data": a, "requires_grad": True}, "b": {"data": b}},
+           "ops": [{"name": "cs", "op": "cosine_similarity", "args": ["a", "b"]},
+                   {"name": "s", "op": "sum", "args": ["cs"]}], "backward": [{"tensor": "s"}]}
+    cache, program = _primed(doc)
+    assert program.lowered is False and "nn_functional" in E.lower.declined(program)
+    twin = copy.deepcopy(doc)
+    twin["leaves"]["a"]["data"] = [[0.0, 0.0, 0.0], [1.5, 0.25, -0.5]]
+    got = E.evaluate(copy.deepcopy(twin), cache=cache)
+    assert _bytes(got) == _bytes(E.evaluate(copy.deepcopy(twin)))
+    ta = torch.tensor(twin["leaves"]["a"]["data"], requires_grad=True)
+    cs = torch.nn.functional.cosine_similarity(ta, torch.tensor(b))
+    cs.sum().backward()
+    assert got["tensors"]["cs"]["data"] == cs.tolist()
+    assert got["tensors"]["a"]["grad"] == ta.grad.tolist()
