@@ -305,8 +305,12 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
         grads = buffers.pop(node, None)
         if grads is None:
             grads = [None] * node.num_outputs
-        if bud is not None:
-            _charge_node(bud, node, grads)
+        if bud is not None:  # _charge_node, an op node's case inline
+            cost = getattr(node, "_bwd", None)
+            if cost is not None:
+                bud.charge(cost[0], cost[1], type(node).__name__)
+            else:
+                _charge_node(bud, node, grads)
         hk = node._hooks  # tensor hooks, retain_grad, pre- and post-hooks (engine.autograd.hooks): on Tensors
         if hk is not None:
             grads = hk.before([_as_tensor(g) for g in grads], False)

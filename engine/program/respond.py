@@ -95,6 +95,7 @@ def response(run, names, grad_set, encode, caught, fixed=None):
 # "-2.2250738585072014e-308,", a non-finite float '"-Infinity",'; base64 is 4/3 of the item size.
 _ELEMENT_BYTES = {"float64": 25, "float32": 16, "float16": 16, "int64": 21, "int32": 12, "int16": 7, "int8": 5,
                   "uint8": 4, "bool": 6}
+_ELEMENT_BYTES_OF = {np.dtype(k): v for k, v in _ELEMENT_BYTES.items()}  # by dtype: its .name is a Python property
 
 
 def _repr_bound(t, per):
@@ -123,7 +124,7 @@ def check_response_size(run, names, grad_set, encode):
         if t is None:
             continue
         d = t._data
-        per = _ELEMENT_BYTES.get(d.dtype.name, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
+        per = _ELEMENT_BYTES_OF.get(d.dtype, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
         g = t._grad if n in grad_set else None
         items = d.size + (g._data.size if g is not None else 0)
         items_total += items
