@@ -356,7 +356,6 @@ def run_op(run, op, loc, caught, retain):
         env[name] = out
         run.order.append(name)
         run.kind[name] = "op"
-        outs = (out,)
         if name in retain and out is not None:
             _retain(out)
     else:
