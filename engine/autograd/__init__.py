@@ -334,8 +334,10 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
             out = [None] * len(node.next_functions)
         else:
             out = None
-            if hk is None and len(grads) == 1 and node._raw is not None:
-                out = node._raw(g0._data if type(g0) is Tensor else g0)
+            if hk is None and len(grads) == 1:
+                raw = type(node)._raw  # (read off the class: no bound method made to test it)
+                if raw is not None:
+                    out = raw(node, g0._data if type(g0) is Tensor else g0)
             if out is None:  # the node API, on Tensors
                 out = node.apply([_as_tensor(g) for g in grads], False)
         if not retain_graph:

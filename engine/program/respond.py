@@ -247,10 +247,9 @@ def graph_document(env, names):
     two to each other)."""
     owner, leaf_names, ids, nodes = _graph_roots(env, names)
     out = []
-    fixed_names: dict = {}
-    k = 0
-    while k < len(nodes):
-        fn = nodes[k]
+    append = out.append
+    per_class: dict = {}  # per node class: its wire name where it is the class's own (else None), is it a leaf's sink
+    for k, fn in enumerate(nodes):  # breadth first: `nodes` grows as the walk meets new nodes (the queue)
         nf = []
         for nxt, nr in fn.next_functions:
             if nxt is None:
@@ -264,14 +263,12 @@ def graph_document(env, names):
         # _wire_name and _node_tensor written out: this loop runs for every node of every response (a call each
         # cost the seed ~0.5 us)
         cls = type(fn)
-        nm = fixed_names.get(cls)
-        if nm is None:
-            if cls.name is Node.name:
-                nm = fixed_names[cls] = cls.__name__
-            else:
-                nm = fn.name().rsplit("::", 1)[-1]
-        out.append({"id": k, "name": nm,
-                    "tensor": leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn),
-                    "next_functions": nf})
-        k += 1
+        known = per_class.get(cls)
+        if known is None:
+            known = per_class[cls] = (cls.__name__ if cls.name is Node.name else None,
+                                      issubclass(cls, AccumulateGrad))
+        nm = known[0] if known[0] is not None else fn.name().rsplit("::", 1)[-1]
+        append({"id": k, "name": nm,
+                "tensor": leaf_names.get(id(fn.variable)) if known[1] else owner.get(fn),
+                "next_functions": nf})
     return out
