@@ -33,6 +33,7 @@ from engine.ops.catalog_entry import Entry, entry  # noqa: F401 - moved, re-expo
 from engine.ops.charging import (  # noqa: F401 - moved to engine.ops.charging, re-exported
     COST_CACHE_ENTRIES,
     _cached_charge,
+    _cost_miss,
     _default_cost,
     _track,
     charge,
@@ -590,6 +591,7 @@ def _fast_call(op):
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
     costs = {}  # _cached_charge's: this entry's costs by operand shapes and dtypes
+    qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
 
@@ -609,7 +611,15 @@ def _fast_call(op):
                 return op(input)
             d = input._data
             b = _tl.budget
-            bwd = _cached_charge(costs, b, op, (d.shape, d.dtype), (d, *vals)) if b is not None else None
+            if b is not None:  # _cached_charge, inline: the operands' tuple is built on a miss only
+                key = (d.shape, d.dtype)
+                c = costs.get(key)
+                if c is None:
+                    c = _cost_miss(costs, op, key, (d, *vals))
+                b.charge(c[0], c[1], qualname, c[2])
+                bwd = c[3]
+            else:
+                bwd = None
             out = op.forward(d, *vals)
             if b is not None:
                 b.track(out)
@@ -676,7 +686,11 @@ def _fast_call(op):
         bud = _tl.budget
         if bud is not None:
             key = (da.shape, da.dtype, db.shape, db.dtype) if tb is Tensor else (da.shape, da.dtype, tb, db)
-            bwd = _cached_charge(costs, bud, op, key, (da, db, *vals))
+            c = costs.get(key)  # _cached_charge, inline: the operands' tuple is built on a miss only
+            if c is None:
+                c = _cost_miss(costs, op, key, (da, db, *vals))
+            bud.charge(c[0], c[1], qualname, c[2])
+            bwd = c[3]
         else:
             bwd = None
         try:
