@@ -6,6 +6,7 @@ python -m bench --groups engine,payload --only scalar,mlp
 python -m bench --groups functional   Jacobians and Hessians against torch, vectorize off and on
 python -m bench --groups batch        POST /v1/evaluate/batch vs the same documents as separate requests
 python -m bench --groups programs     the program corpus (bench/programs/): uncached, cached, torch reference
+python -m bench --groups repr         a tensor's repr: the engine's, its port of torch's code, torch's own
 python -m bench --json out.json  also write the raw figures
 """
 
@@ -17,7 +18,7 @@ import os
 import sys
 import time
 
-GROUPS = ("perop", "programs", "engine", "functional", "service", "batch", "payload", "memory")
+GROUPS = ("perop", "programs", "repr", "engine", "functional", "service", "batch", "payload", "memory")
 
 
 def parse(argv=None):
@@ -28,7 +29,7 @@ def parse(argv=None):
     p.add_argument("--groups", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}")
     p.add_argument(
         "--only", default="", help="engine workloads to run (scalar,mlp,matmul,elementwise,graph,evaluate,plan), "
-        "or corpus programs for the programs group (names or numbers: seed,07)"
+        "or corpus programs for the programs group (names or numbers: seed,07), or the repr group's rows (4x4,0-d)"
     )
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per row (default 7, quick 3)")
     p.add_argument(

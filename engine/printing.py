@@ -1,9 +1,11 @@
 """Pure-NumPy port of PyTorch 2.13's tensor printing (``torch/_tensor_str.py``).
 
-Only the default print options are supported (precision 4, threshold 1000,
-edgeitems 3, linewidth 80, sci_mode None), and only dense strided CPU tensors
-of the real dtypes this engine carries.  ``format_tensor`` returns exactly what
-``repr(torch_tensor)`` returns for the same data, dtype and autograd state.
+Dense strided CPU tensors of the real dtypes this engine carries, under torch's
+print options (``PrintOptions``; the default profile unless one is passed).
+``format_tensor`` returns exactly what ``repr(torch_tensor)`` returns for the
+same data, dtype, autograd state and options.  A non-empty tensor's numbers are
+printed by ``engine.printing_fast`` where it applies (the same decisions, made
+at once), and by this port otherwise.
 
 The structure mirrors torch's module function-for-function so that the two
 can be diffed when torch changes: ``_Formatter``, ``_scalar_str``,
@@ -13,17 +15,55 @@ can be diffed when torch changes: ``_Formatter``, ``_scalar_str``,
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["format_tensor", "format_value"]
+from engine.printing_fast import fast_tensor_str
 
-# torch.set_printoptions(profile="default")
-_PRECISION = 4
-_THRESHOLD = 1000
-_EDGEITEMS = 3
-_LINEWIDTH = 80
-_SCI_MODE = None  # None: chosen automatically by _Formatter
+__all__ = ["format_tensor", "format_value", "PrintOptions", "print_options"]
+
+
+class PrintOptions(NamedTuple):
+    """torch's PRINT_OPTS (``torch.set_printoptions``); the defaults are its "default" profile."""
+
+    precision: int = 4
+    threshold: float = 1000
+    edgeitems: int = 3
+    linewidth: int = 80
+    sci_mode: bool | None = None  # None: chosen by _Formatter from the values
+
+
+DEFAULT_OPTIONS = PrintOptions()
+_PROFILES = {
+    "default": DEFAULT_OPTIONS,
+    "short": PrintOptions(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+    "full": PrintOptions(precision=4, threshold=math.inf, edgeitems=3, linewidth=80),
+}
+
+
+def print_options(profile=None, precision=None, threshold=None, edgeitems=None, linewidth=None,
+                  sci_mode=None) -> PrintOptions:
+    """The options ``torch.set_printoptions(...)`` with these arguments sets, starting from the defaults."""
+    if profile is not None and profile not in _PROFILES:
+        raise ValueError(f"print_options: unknown profile {profile!r} (default, short or full)")
+    opts = _PROFILES[profile or "default"]
+    for name, v in (("precision", precision), ("edgeitems", edgeitems), ("linewidth", linewidth)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise ValueError(f"print_options: {name} must be a non-negative int, got {v!r}")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                  or threshold != threshold):
+        raise ValueError(f"print_options: threshold must be a number, got {threshold!r}")
+    if sci_mode is not None and not isinstance(sci_mode, bool):
+        raise ValueError(f"print_options: sci_mode must be True, False or None, got {sci_mode!r}")
+    return opts._replace(**{k: v for k, v in (("precision", precision), ("threshold", threshold),
+                                              ("edgeitems", edgeitems), ("linewidth", linewidth)) if v is not None},
+                         sci_mode=sci_mode)
+
+
+# the default profile's values, which the one-value helpers below (format_value, value_repr) assume
+_PRECISION = DEFAULT_OPTIONS.precision
+_LINEWIDTH = DEFAULT_OPTIONS.linewidth
 
 _PREFIX = "tensor("
 
@@ -47,7 +87,8 @@ class _Formatter:
     float64, as torch converts with ``tensor_totype`` (double on CPU).
     """
 
-    def __init__(self, arr: np.ndarray, floating: bool):
+    def __init__(self, arr: np.ndarray, floating: bool, opts: PrintOptions = DEFAULT_OPTIONS):
+        self.precision = p = opts.precision
         self.floating_dtype = floating
         self.int_mode = True
         self.sci_mode = False
@@ -74,7 +115,7 @@ class _Formatter:
         if not np.all(np.ceil(nonzero_finite) == nonzero_finite):
             self.int_mode = False
 
-        if _SCI_MODE is None:
+        if opts.sci_mode is None:
             with np.errstate(over="ignore"):  # 1e300 / 1e-300: inf, as torch computes it, without a warning
                 ratio = nonzero_finite_max / nonzero_finite_min
             self.sci_mode = bool(
@@ -83,7 +124,7 @@ class _Formatter:
                 or nonzero_finite_min < 1.0e-4
             )
         else:
-            self.sci_mode = _SCI_MODE
+            self.sci_mode = opts.sci_mode
 
         values = np.unique(nonzero_finite).tolist()
         if self.int_mode:
@@ -91,7 +132,7 @@ class _Formatter:
             # decimal to nonfinites to indicate that the tensor is of floating
             # type. add 1 to the len to account for this.
             if self.sci_mode:
-                spec = f"{{:.{_PRECISION}e}}"
+                spec = f"{{:.{p}e}}"
                 for value in values:
                     self.max_width = max(self.max_width, len(spec.format(value)))
             else:
@@ -99,9 +140,9 @@ class _Formatter:
                     self.max_width = max(self.max_width, len(f"{value:.0f}") + 1)
         else:
             if self.sci_mode:
-                spec = f"{{:.{_PRECISION}e}}"
+                spec = f"{{:.{p}e}}"
             else:
-                spec = f"{{:.{_PRECISION}f}}"
+                spec = f"{{:.{p}f}}"
             for value in values:
                 self.max_width = max(self.max_width, len(spec.format(value)))
 
@@ -111,13 +152,13 @@ class _Formatter:
     def format(self, value) -> str:
         if self.floating_dtype:
             if self.sci_mode:
-                ret = f"{{:{self.max_width}.{_PRECISION}e}}".format(value)
+                ret = f"{{:{self.max_width}.{self.precision}e}}".format(value)
             elif self.int_mode:
                 ret = f"{value:.0f}"
                 if not (math.isinf(value) or math.isnan(value)):
                     ret += "."
             else:
-                ret = f"{{:.{_PRECISION}f}}".format(value)
+                ret = f"{{:.{self.precision}f}}".format(value)
         else:
             ret = f"{value}"
         return (self.max_width - len(ret)) * " " + ret
@@ -127,18 +168,19 @@ def _scalar_str(arr: np.ndarray, formatter: _Formatter) -> str:
     return formatter.format(arr.item())
 
 
-def _vector_str(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
+def _vector_str(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter, opts: PrintOptions) -> str:
     # length includes spaces and comma between elements
     element_length = formatter.width() + 2
-    elements_per_line = max(1, math.floor((_LINEWIDTH - indent) / element_length))
+    elements_per_line = max(1, math.floor((opts.linewidth - indent) / element_length))
+    e = opts.edgeitems
 
-    if summarize and not _EDGEITEMS:
+    if summarize and not e:
         data = ["..."]
-    elif summarize and arr.shape[0] > 2 * _EDGEITEMS:
+    elif summarize and arr.shape[0] > 2 * e:
         data = (
-            [formatter.format(v) for v in arr[:_EDGEITEMS].tolist()]
+            [formatter.format(v) for v in arr[:e].tolist()]
             + [" ..."]
-            + [formatter.format(v) for v in arr[-_EDGEITEMS:].tolist()]
+            + [formatter.format(v) for v in arr[-e:].tolist()]
         )
     else:
         data = [formatter.format(v) for v in arr.tolist()]
@@ -148,61 +190,64 @@ def _vector_str(arr: np.ndarray, indent: int, summarize: bool, formatter: _Forma
     return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
 
 
-def _tensor_str_with_formatter(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
+def _tensor_str_with_formatter(arr: np.ndarray, indent: int, summarize: bool, formatter: _Formatter,
+                               opts: PrintOptions) -> str:
     dim = arr.ndim
 
     if dim == 0:
         return _scalar_str(arr, formatter)
 
     if dim == 1:
-        return _vector_str(arr, indent, summarize, formatter)
+        return _vector_str(arr, indent, summarize, formatter, opts)
 
     n = arr.shape[0]
-    if summarize and n > 2 * _EDGEITEMS:
+    e = opts.edgeitems
+    if summarize and n > 2 * e:
         slices = (
-            [_tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter) for i in range(_EDGEITEMS)]
+            [_tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter, opts) for i in range(e)]
             + ["..."]
             + [
-                _tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter)
-                for i in range(n - _EDGEITEMS, n)
+                _tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter, opts)
+                for i in range(n - e, n)
             ]
         )
     else:
-        slices = [_tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter) for i in range(n)]
+        slices = [_tensor_str_with_formatter(arr[i], indent + 1, summarize, formatter, opts) for i in range(n)]
 
     tensor_str = ("," + "\n" * (dim - 1) + " " * (indent + 1)).join(slices)
     return "[" + tensor_str + "]"
 
 
-def _get_summarized_data(arr: np.ndarray) -> np.ndarray:
-    """Keep the first and last ``edgeitems`` entries of every axis longer than
-    ``2 * edgeitems`` (what torch's recursive cat/stack produces)."""
+def _get_summarized_data(arr: np.ndarray, e: int) -> np.ndarray:
+    """Keep the first and last ``e`` (edgeitems) entries of every axis longer than
+    ``2 * e`` (what torch's recursive cat/stack produces)."""
     if arr.ndim == 0:
         return arr
-    if arr.ndim >= 2 and not _EDGEITEMS:
+    if arr.ndim >= 2 and not e:
         return arr[(slice(0, 0),) * arr.ndim]
     for axis, size in enumerate(arr.shape):
-        if size > 2 * _EDGEITEMS:
-            idx = np.r_[0:_EDGEITEMS, size - _EDGEITEMS : size]
+        if size > 2 * e:
+            idx = np.r_[0:e, size - e : size]
             arr = np.take(arr, idx, axis=axis)
     return arr
 
 
-def _tensor_str(arr: np.ndarray, indent: int, floating: bool) -> str:
+def _tensor_str(arr: np.ndarray, indent: int, floating: bool, opts: PrintOptions = DEFAULT_OPTIONS) -> str:
+    """torch's _tensor_str, the reference that engine.printing_fast must match (its tests compare both)."""
     if arr.size == 0:
         return "[]"
 
-    summarize = arr.size > _THRESHOLD
-    formatter = _Formatter(_get_summarized_data(arr) if summarize else arr, floating)
-    return _tensor_str_with_formatter(arr, indent, summarize, formatter)
+    summarize = arr.size > opts.threshold
+    formatter = _Formatter(_get_summarized_data(arr, opts.edgeitems) if summarize else arr, floating, opts)
+    return _tensor_str_with_formatter(arr, indent, summarize, formatter, opts)
 
 
-def _add_suffixes(tensor_str: str, suffixes, indent: int, force_newline: bool) -> str:
+def _add_suffixes(tensor_str: str, suffixes, indent: int, force_newline: bool, linewidth: int = _LINEWIDTH) -> str:
     tensor_strs = [tensor_str]
     last_line_len = len(tensor_str) - tensor_str.rfind("\n") + 1
     for suffix in suffixes:
         suffix_len = len(suffix)
-        if force_newline or last_line_len + suffix_len + 2 > _LINEWIDTH:
+        if force_newline or last_line_len + suffix_len + 2 > linewidth:
             tensor_strs.append(",\n" + " " * indent + suffix)
             last_line_len = indent + suffix_len
             force_newline = False
@@ -213,13 +258,14 @@ def _add_suffixes(tensor_str: str, suffixes, indent: int, force_newline: bool) -
     return "".join(tensor_strs)
 
 
-def format_tensor(data, dtype_name: str, suffixes: list[str] = ()) -> str:
+def format_tensor(data, dtype_name: str, suffixes: list[str] = (), options: PrintOptions | None = None) -> str:
     """``repr()`` of a dense CPU torch tensor holding ``data``.
 
     ``data`` is an ndarray whose numpy dtype matches ``dtype_name`` (one of
     float32/float64/float16/int64/int32/int16/int8/uint8/bool).  ``suffixes``
     are already-formatted trailing items that torch places after ``size=`` and
     ``dtype=`` (``"grad_fn=<MulBackward0>"`` or ``"requires_grad=True"``).
+    ``options``: torch's print options (``print_options(...)``), the default profile if None.
     """
     expected = _NP_DTYPES.get(dtype_name)
     if expected is None:
@@ -228,9 +274,11 @@ def format_tensor(data, dtype_name: str, suffixes: list[str] = ()) -> str:
     arr = data if getattr(data, "ndim", None) == 0 else np.asarray(data)  # a NumPy scalar stays one
     if arr.dtype != expected:
         arr = np.asarray(arr).astype(expected)
-    if arr.ndim == 0:
-        return format_value(arr.item(), dtype_name, suffixes)
-    return _format_array(arr, dtype_name, floating, suffixes)
+    if options is None or options == DEFAULT_OPTIONS:
+        if arr.ndim == 0:
+            return format_value(arr.item(), dtype_name, suffixes)
+        options = DEFAULT_OPTIONS
+    return _format_array(arr, dtype_name, floating, suffixes, options)
 
 
 def _value_items(dtype_name, suffixes):
@@ -295,8 +343,8 @@ def _scalar_text(v, floating: bool) -> str:
     return _SCI % v
 
 
-def _format_array(arr, dtype_name, floating, suffixes):
-
+def _format_array(arr, dtype_name, floating, suffixes, opts, fast=True):
+    """The repr of a tensor under `opts`; fast=False: the port of torch's code alone (tests compare both)."""
     indent = len(_PREFIX)
     items: list[str] = []
     if arr.size == 0:
@@ -308,11 +356,13 @@ def _format_array(arr, dtype_name, floating, suffixes):
             items.append("dtype=torch." + dtype_name)
         tensor_str = "[]"
     else:
-        if not _EDGEITEMS:
+        if not opts.edgeitems:
             items.append("size=" + str(tuple(int(s) for s in arr.shape)))
         if dtype_name not in _DEFAULT_DTYPES:
             items.append("dtype=torch." + dtype_name)
-        tensor_str = _tensor_str(arr, indent, floating)
+        tensor_str = fast_tensor_str(arr, indent, floating, opts) if fast else None
+        if tensor_str is None:
+            tensor_str = _tensor_str(arr, indent, floating, opts)
 
     items.extend(suffixes)
-    return _add_suffixes(_PREFIX + tensor_str, items, indent, force_newline=False)
+    return _add_suffixes(_PREFIX + tensor_str, items, indent, force_newline=False, linewidth=opts.linewidth)

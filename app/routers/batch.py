@@ -22,6 +22,15 @@ Bounds of the batch as a whole:
 
 Duplicate keys are found with the evaluate path's own check (body.py), over the whole text at once; the keys
 of documents of one structure are counted once.
+
+The body is first read as text (engine.program.batch_text): a document whose text is a known template's
+byte for byte but for its leaves' numbers is never parsed; its numbers are read into stacked columns and its
+answer written by the fast writer (engine.program.batch_write), the bytes its own evaluation writes. A
+document that matches no template is answered from its own text by the evaluate path (parse, duplicate keys,
+schema, limits: exactly its separate request), and may become a template (its text parsed once, its
+duplicate keys checked; at most batch_text.TEMPLATES a batch, the last ones kept for the next batches of the
+same limits). A body the text path does not foresee (another envelope, not ASCII, more documents than the
+limit, a document whose end cannot be found) is parsed whole as before. Every bound above holds on both.
 """
 from __future__ import annotations
 
@@ -32,13 +41,17 @@ import time
 import orjson
 from fastapi import APIRouter, Request
 
-from app.core.body import _keys_and_colons, colons_known, parse_doc, read_body
-from app.core.errors import InvalidJSON, OpsLimitExceeded, SchemaError, to_response
+from app.core.body import _keys_and_colons, check_duplicate_keys, check_parse_cost, colons_known, parse_doc, read_body
+from app.core.errors import InvalidJSON, OpsLimitExceeded, SchemaError, ServiceError, to_response
 from app.core.responses import JSONBytes
 from app.examples import BATCH_EXAMPLES
 from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
 from app.services import engine as eng
+from engine.program import batch_text
+from engine.program.batch import Stacked, vectorizable
+from engine.program.batch_text import Template
+from engine.program.batch_write import Written
 
 router = APIRouter(prefix="/v1", tags=["evaluate"])
 
@@ -68,13 +81,20 @@ async def evaluate_batch(request: Request) -> JSONBytes:
     service = evaluator(request.app)
     settings = service.settings
     body = await read_body(request.scope, request.receive, settings.max_body_bytes)
-    docs, hits = _documents(body, settings.max_batch_documents, service)
-    groups = _groups(docs, hits)
+    scan = _scan(body, settings.max_batch_documents, service)
+    if scan is not None:  # read as text: a document is the Template it matched, or its span (a tuple)
+        docs, hits, groups = scan.matched, None, None
+    else:
+        docs, hits = _documents(body, settings.max_batch_documents, service)
+        groups = _groups(docs, hits)
     start = time.monotonic()
-    parts: list[bytes] = []
+    parts: list[bytes] = [b'{"results":[']
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
+    skip = 0  # documents answered already, with a run of documents that came as one (_Run)
     for i, doc in enumerate(docs):
+        if i < skip:
+            continue
         ran = False  # whether this document ran alone: then the handler yields before the next one
         if isinstance(doc, _Refused):
             status, out = doc.status, doc.body
@@ -85,23 +105,47 @@ async def evaluate_batch(request: Request) -> JSONBytes:
             status, out = 504, _error("timeout", [], f"not run: the batch ran past the time limit of "
                                       f"{settings.time_limit_s:g} s (time_limit_s) before this document")
         else:
-            if i not in ahead and hits[i] is not None:
+            if i in ahead:
+                pass
+            elif scan is not None:
+                if type(doc) is Template:
+                    await _vectorize_rows(service, i, doc, ahead)
+            elif hits[i] is not None:
                 await _vectorize(service, i, docs, hits, groups, ahead)
             out = ahead.pop(i, None)
+            if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
+                written = out.written
+                if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
+                    parts += written.pieces  # all before the size limit
+                    size += sum(written.sizes)
+                    skip = i + len(written)
+                    continue
+                ahead.update((i + j, (written, j)) for j in range(len(written)))  # one at a time
+                out = ahead.pop(i)
+            if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
+                written, j = out
+                size += written.sizes[j]
+                parts += written.doc_pieces(j)  # wrapped as below
+                continue
             if out is not None:
                 status = 200
             else:
                 if i and await request.is_disconnected():
                     break  # nobody is left to read the answers: run no more documents
-                status, out = await _evaluate(service, doc)
+                status, out = await (_evaluate(service, doc) if scan is None
+                                     else _evaluate_text(service, body, batch_text.span(body, scan, i)))
                 ran = True
         size += len(out)
         parts += (b'{"status":%d,"body":' % status, out, b"},")
         if ran:
             await asyncio.sleep(0)  # let other requests in between documents
-    if parts:
-        parts[-1] = b"}"
-    return JSONBytes(b"".join([b'{"results":[', *parts, b"]}"]))
+    k = len(parts) - 1
+    while k and not parts[k]:  # (a document the writer wrote among a Written chunk's pieces leaves empty ones)
+        k -= 1
+    if k:
+        parts[k] = parts[k][:-1]  # the last answer's comma: every answer ends in b"},"
+    parts.append(b"]}")
+    return JSONBytes(b"".join(parts))
 
 
 def _groups(docs: list, hits: list) -> dict:
@@ -125,6 +169,8 @@ async def _vectorize(service, i: int, docs: list, hits: list, groups: dict, ahea
     program = eng.PLANS.get(key)
     if program is None or not program.lowered:
         return  # the first documents of a structure run alone: they record and lower its program
+    if not vectorizable(program):
+        return  # decided once (its notes): no thread taken for each of its documents
     n = service.chunk_size(program, len(group))
     if n < 2:
         return
@@ -136,6 +182,105 @@ async def _vectorize(service, i: int, docs: list, hits: list, groups: dict, ahea
     if outs is not None:
         del group[:n]
         ahead.update(zip(chunk, outs))
+
+
+_COST_PER_BYTE = 121  # the most body.parse_cost counts for one byte of text (a `:`)
+
+# ----- the batch read as text (engine.program.batch_text): documents of one text template never parsed -----
+
+
+def _scan(body: bytes, limit: int, service):
+    """The body read as text (engine.program.batch_text.Scan), or None where it is read as a whole
+    (_documents). The batch-wide checks of _documents hold: the parse-cost bound (413, as its parse words
+    it), the number of documents (past it, the whole-body path answers the 413)."""
+    if eng.PLANS.max_entries <= 0:
+        return None
+    if len(body) * _COST_PER_BYTE > service.settings.max_request_bytes:
+        check_parse_cost(body)  # else it cannot pass (its 5 counts: ~1 ms for 450 KB on a loaded machine)
+
+    def make(text: bytes):
+        if len(text) > batch_text.TEXT_MAX:  # no template of it: not parsed here (its own evaluation parses it)
+            return None
+        try:
+            doc = parse_doc(text, checked=True)
+            check_duplicate_keys(text, doc)
+        except ServiceError:
+            return None
+        hit = eng.batch_keys([doc], service.limits)[0]
+        if hit is None:
+            return None
+        return batch_text.make_template(text, doc, hit[0], hit[1])
+
+    known = _KNOWN.get(service.limits, ())
+    scan = batch_text.scan(body, limit, make, known)
+    if scan is not None:  # the templates this batch matched, most recent first, for the next batches
+        used = [t.fresh() for t in scan.templates if t.rows]  # without this batch's rows and numbers
+        keep = used + [t for t in known if all(t.pattern is not u.pattern for u in used)]
+        if len(_KNOWN) > 8 and service.limits not in _KNOWN:
+            _KNOWN.clear()
+        _KNOWN[service.limits] = keep[:batch_text.TEMPLATES]
+    return scan
+
+
+# Templates of earlier batches (engine.program.batch_text), per the limits their PlanCache keys were made under
+_KNOWN: dict = {}
+
+
+async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
+    """As _vectorize, for the documents of one text template: answer document i and the template's next
+    rows in one vectorized run, their leaf values read from the text into arrays (engine.program.batch_text)."""
+    rows = t.rows
+    while t.done < len(rows) and rows[t.done] < i:
+        t.done += 1
+    left = len(rows) - t.done
+    if left < 2 or not service.vectorizes(t.doc):
+        return
+    program = eng.PLANS.get(t.key)
+    if program is None or not program.lowered:
+        return  # the first documents of a structure run alone: they record and lower its program
+    if not vectorizable(program):
+        return  # decided once (its notes): no columns read nor thread taken for each of its documents
+    n = service.chunk_size(program, left)
+    if n < 2:
+        return
+    chunk = slice(t.done, t.done + n)
+    columns = t.columns(chunk)
+    stacked = Stacked(columns, t.arrays(columns, 0), n, _WRAP)
+    try:
+        outs = await service.evaluate_vectorized(program, stacked)
+    except Exception:  # noqa: BLE001 - a limit or the time limit of the chunk: each document alone answers
+        return
+    if outs is not None:
+        t.done += n
+        done = rows[chunk]
+        if type(outs) is Written and done[0] == i and done[-1] - done[0] == n - 1:
+            ahead[i] = _Run(outs)  # documents i to i + n - 1: no other document among them
+        elif type(outs) is Written:
+            ahead.update((r, (outs, j)) for j, r in enumerate(done))
+        else:
+            ahead.update(zip(rows[chunk], outs))
+
+
+_WRAP = (b'{"status":200,"body":', b"},")  # each document's answer in the batch's, as evaluate_batch writes it
+
+
+class _Run:
+    """A vectorized chunk's answers (batch_write.Written) for documents in a row, from the current one."""
+
+    __slots__ = ("written",)
+
+    def __init__(self, written):
+        self.written = written
+
+
+async def _evaluate_text(service, body: bytes, span: tuple[int, int]) -> tuple[int, bytes]:
+    """One document through POST /v1/evaluate's service path, from its own text: (status, body)."""
+    a, b = span
+    try:
+        return 200, await service.evaluate(body[a:b])
+    except Exception as exc:  # noqa: BLE001 - mapped exactly as POST /v1/evaluate maps it
+        response = to_response(exc)
+        return response.status_code, bytes(response.body)
 
 
 class _Refused:

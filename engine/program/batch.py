@@ -13,6 +13,10 @@ one document of every call (its per-document bytes against its slice's) before i
 ever disagrees is marked and never vectorized again. Anything else (a reduction, a matmul, a broadcast
 gradient summed back to its shape, a program that did not lower) is not vectorized: the caller runs those
 documents one by one, never to a different answer.
+
+The leaf values come as each document's arrays, or already stacked (Stacked: a batch read as text,
+engine.program.batch_text). An all-scalar program's answers are written a hole at a time over all documents
+(engine.program.batch_write.FastWriter, a Written of pieces); the others by the writer, document by document.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import orjson
 from engine import _backend as B
 from engine import budget as _budget
 from engine.ops.registry import REGISTRY
-from engine.printing import FIXED_RANGE
+from engine.program.batch_write import fast_writer
 from engine.program.respond import encode
 from engine.program.wire import fast_array
 
@@ -92,7 +96,7 @@ def run(program, arrays_list: list) -> list[bytes] | None:
     program's structure given by their leaf arrays (PlanCache.key's); None where it does not vectorize (then
     nothing was charged but the check's run, and the caller answers each document alone). The documents'
     cost, the recorded run's times their number, is charged to the current budget first."""
-    if not arrays_list or not vectorizable(program):
+    if not len(arrays_list) or not vectorizable(program):
         return None
     low = program.lowered
     n = len(arrays_list)
@@ -108,30 +112,56 @@ def run(program, arrays_list: list) -> list[bytes] | None:
     return out
 
 
+class Stacked:
+    """Documents of one structure given by their leaf values already stacked (engine.program.batch_text):
+    `columns` per leaf, (documents,) + its shape; `first`: the first document's leaf arrays as PlanCache.key
+    gives them (for the check)."""
+
+    __slots__ = ("columns", "first", "n", "wrap")
+
+    def __init__(self, columns: list, first: list, n: int, wrap: tuple = (b"", b"")):
+        self.columns, self.first, self.n = columns, first, n
+        self.wrap = wrap  # texts around each document's response (batch_write.Written), where the fast writer runs
+
+    def __len__(self):
+        return self.n
+
+
 def _run(program, low, arrays_list, n):
-    ranks = [np.ndim(a) for a in arrays_list[0]]
+    stacked = type(arrays_list) is Stacked
+    first = arrays_list.first if stacked else arrays_list[0]
+    ranks = [np.ndim(a) for a in first]
     rank = max(ranks, default=0)
     xs = []
     for i, dt in enumerate(low.leaf_np):
-        column = [arrays[i] for arrays in arrays_list]
-        x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)
+        if stacked:
+            with np.errstate(all="ignore"):  # a float16 leaf's overflow is inf, as its conversion alone gives
+                x = arrays_list.columns[i].astype(dt, copy=False)
+        else:
+            column = [arrays[i] for arrays in arrays_list]
+            x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)
         xs.append(x.reshape((n,) + (1,) * (rank - ranks[i]) + x.shape[1:]))
     with np.errstate(all="ignore"):
         data, grads = low.fn(*xs)
     rows = program.fixed[0]
     floats = low.writer is not None  # the writer reads a 0-d float as float(v): Python floats will do
-    data = [_per_document(d, row[1], n, rank, floats) for d, row in zip(data, rows)]
-    grads = [None if g is None else _per_document(g, row[1], n, rank, floats) for g, row in zip(grads, rows)]
-    fast = _fast_writer(program, low, rows, grads)
-    if fast is not None:
-        out = fast.write_all(data, grads, n)
+    fast = fast_writer(program, low, rows, grads)
+    if fast is not None:  # every row 0-d: per row one (n,) column
+        data = [_per_document(d, (), n, rank, None) for d in data]
+        grads = [None if g is None else _per_document(g, (), n, rank, None) for g in grads]
+        out = fast.write_all(data, grads, n, arrays_list.wrap if stacked else (b"", b""))
+        if out.left:  # the documents left to the writer, which reads their values as Python floats
+            data = [d.tolist() for d in data]
+            grads = [None if g is None else g.tolist() for g in grads]
+            for j in out.left:
+                out.put(j, _write(low, program, [d[j] for d in data], [None if g is None else g[j] for g in grads]))
     else:
-        out = [None] * n
-    for j in range(n):  # what the fast writer leaves: the writer, document by document
-        if out[j] is None:
-            out[j] = _write(low, program, [d[j] for d in data], [None if g is None else g[j] for g in grads])
+        data = [_per_document(d, row[1], n, rank, floats) for d, row in zip(data, rows)]
+        grads = [None if g is None else _per_document(g, row[1], n, rank, floats) for g, row in zip(grads, rows)]
+        out = [_write(low, program, [d[j] for d in data], [None if g is None else g[j] for g in grads])
+               for j in range(n)]  # the writer, document by document
     # the check: one document of every call, alone, as the per-document path answers it
-    alone = program._run_lowered(None, arrays_list[0], encoded=True)
+    alone = program._run_lowered(None, first, encoded=True)
     return out if (encode(alone) if type(alone) is dict else alone) == out[0] else None
 
 
@@ -144,6 +174,8 @@ def _per_document(col, shape, n, rank, floats):
         col = np.broadcast_to(col, padded)  # raises where the shapes disagree: the caller falls back
     if not shape:
         flat = col.reshape(n)
+        if floats is None:
+            return flat  # the column itself
         return flat.tolist() if floats and flat.dtype.kind == "f" else list(flat)
     return [c.reshape(shape) for c in col]
 
@@ -209,95 +241,3 @@ def _masked(spec):
     finally:
         for lspec, v in zip(lspecs, values):
             lspec["data"] = v
-
-
-# ----- the fast writer: a batch of all-scalar responses in a few C calls -----
-
-
-class _FastWriter:
-    """A Writer's text for many documents at once, where every returned tensor is a 0-d float written inline
-    (the writer's fixed-point repr formats): all numbers by one orjson call over a (documents, numbers) array
-    (orjson writes a float64 array's elements as it writes Python floats), each document's text by one
-    %-format of the writer's own template, whose repr holes hold the fixed-point format each value takes
-    (whole or not: a template per pattern). Documents with a value outside the fixed-point range or not
-    finite are left to the writer (None in the result)."""
-
-    __slots__ = ("texts", "fixed", "grads", "fmt")
-
-    def __init__(self, texts, fixed, grads, fmt):
-        self.texts = texts  # the writer's template cut at its holes (one more text than holes)
-        self.fixed = fixed  # per row, its (fixed, whole) repr formats
-        self.grads = grads  # per row, whether a grad's number follows its value's
-        self.fmt = fmt  # fmt(template, numbers, values) -> bytes
-
-    def template(self, pattern):
-        """The writer's template with each row's repr hole replaced by the format its value takes."""
-        out = [self.texts[0]]
-        k = 1
-        for i, whole in enumerate(pattern):
-            for _ in range(1 + self.grads[i]):  # the number holes stay holes
-                out += [b"%b", self.texts[k]]
-                k += 1
-            out += [self.fixed[i][whole], self.texts[k]]
-            k += 1
-        return b"".join(out)
-
-    def write_all(self, data, grads, n):
-        lo, hi = FIXED_RANGE
-        values = np.array(data, dtype=np.float64).reshape(len(data), n)  # rows x documents
-        columns = []
-        for i, g in enumerate(grads):
-            columns.append(values[i])
-            if self.grads[i]:
-                columns.append(np.array(g, dtype=np.float64))
-        numbers = np.stack(columns, 1)  # documents x numbers, in the template's order
-        with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
-            mag = np.abs(values)
-            ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
-            whole = (values % 1 == 0).T
-        per_doc = orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].split(b"],[")
-        templates: dict = {}
-        out = [None] * n
-        fmt = self.fmt
-        for j, (good, w, nums, vals) in enumerate(zip(ok.tolist(), whole.tolist(), per_doc, zip(*data))):
-            if not good:
-                continue
-            key = tuple(w)
-            t = templates.get(key)
-            if t is None:
-                if len(templates) >= 64:  # many patterns: the writer's own per-document formatting
-                    continue
-                t = templates[key] = self.template(key)
-            out[j] = fmt(t, nums.split(b","), vals)
-        return out
-
-
-_HOLE = re.compile(rb"(?<!%)((?:%%)*)%b")  # a hole of a %-template: %b after an even number of %
-
-
-def _fast_writer(program, low, rows, grads):
-    """The _FastWriter of a lowered program whose writer writes every row inline, or None (kept in its notes)."""
-    if "fast_writer" in program.notes:
-        return program.notes["fast_writer"]
-    fast = None
-    writer = low.writer
-    ns = writer.write.__globals__ if writer is not None else {}
-    if writer is not None and rows and all(not row[1] and row[2] in ("float16", "float32", "float64")
-                                           and f"F{i}" in ns for i, row in enumerate(rows)):
-        flags = [g is not None for g in grads]
-        parts = _HOLE.split(ns["TEMPLATE"])  # text, escaped %s before a hole, text, ...
-        texts = [parts[0]]
-        for k in range(1, len(parts), 2):
-            texts[-1] += parts[k]
-            texts.append(parts[k + 1])
-        if len(texts) == sum(2 + f for f in flags) + 1:
-            args, k = [], 0
-            for i, f in enumerate(flags):
-                args += [f"n[{k}]"] + ([f"n[{k + 1}]"] if f else []) + [f"v[{i}]"]
-                k += 1 + f
-            env: dict = {}
-            src = f"def fmt(t, n, v):\n    return t % ({', '.join(args)},)\n"
-            exec(compile(src, "<engine.program.batch>", "exec"), env)  # noqa: S102 - our own generated source
-            fast = _FastWriter(texts, [(ns[f"F{i}"], ns[f"W{i}"]) for i in range(len(rows))], flags, env["fmt"])
-    program.notes["fast_writer"] = fast
-    return fast

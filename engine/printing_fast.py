@@ -1,0 +1,145 @@
+"""A fast route to printing._tensor_str's text: formatter statistics at once, every number in one '%' call."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fast_tensor_str"]
+
+# Below this many shown values the formatter's statistics run on the Python list (NumPy's per-call cost
+# dominates there), from it on as NumPy reductions; both give printing._Formatter's decisions exactly.
+NUMPY_STATS_FROM = 48
+_HOLE = "\x00"  # a number's place in a layout (never in a layout's own text: brackets, commas, blanks, '...')
+_LAYOUTS: dict = {}  # (shape, summarize, indent, width, linewidth, edgeitems, spec) -> the '%' format string
+_LAYOUTS_MAX = 512
+_LAYOUT_HOLES_MAX = 4096  # a layout with more numbers than this is built for the call and not kept
+# int_mode's texts: a whole number with the '.' torch appends to a finite one, a non-finite one bare
+_WHOLE, _WHOLE_DOT, _WHOLE_W, _WHOLE_DOT_W = "%.0f", "%.0f.", "%*.0f", "%*.0f."
+
+
+def fast_tensor_str(arr: np.ndarray, indent: int, floating: bool, opts) -> str | None:
+    """printing._tensor_str(arr, indent, floating, opts) for a non-empty array of at least one dimension,
+    or None where this route does not apply (the caller then takes printing's port of torch's code)."""
+    e = opts.edgeitems
+    if arr.ndim == 0 or arr.size == 0 or e <= 0:
+        return None  # edgeitems=0 prints '[...]' alone: rare, left to the port
+    summarize = arr.size > opts.threshold
+    shown = _summarized(arr, e) if summarize else arr
+    flat = shown.reshape(-1)
+    vals = flat.tolist()  # Python floats (each the exact double of its value), ints or bools, as torch's .item()
+    kind = arr.dtype.kind
+    if kind == "b":
+        width = 4 if all(vals) else 5  # 'True', 'False'
+        one, texts = f"%{width}s", None
+    elif kind in "iu":
+        width = max(len(str(max(vals))), len(str(min(vals))))
+        one, texts = f"%{width}d", None
+    else:
+        width, one, texts = _float_spec(flat, vals, opts)
+    fmt = _layout(shown.shape, arr.shape, summarize, indent, width, opts, one)
+    return fmt % (tuple(vals) if texts is None else tuple(texts))
+
+
+def _summarized(arr, e):
+    """The values torch's formatter sees and prints when it summarizes: the first and last `e` of every axis
+    longer than 2e (printing._get_summarized_data)."""
+    for axis, size in enumerate(arr.shape):
+        if size > 2 * e:
+            lead = (slice(None),) * axis
+            arr = np.concatenate((arr[(*lead, slice(0, e))], arr[(*lead, slice(size - e, size))]), axis=axis)
+    return arr
+
+
+def _float_spec(flat, vals, opts):
+    """(width, one, texts) of printing._Formatter for these float values: `one` the '%' format of one number
+    at its width, and texts None; or `one` '%<width>s' and texts every number already printed, where one
+    format cannot print them all (int_mode with non-finite values: only the finite ones take a '.')."""
+    p = opts.precision
+    if len(vals) < NUMPY_STATS_FROM:
+        total = sum(vals)  # finite only where every value is (a NaN or an infinity makes it NaN or inf)
+        if total - total == 0 and 0.0 not in vals:  # every value finite and nonzero (-0.0 == 0.0): no filter
+            nzf, all_finite = vals, True
+        else:
+            nzf = [v for v in vals if v and v - v == 0]  # nonzero and finite (inf - inf and nan - nan are nan)
+            if not nzf:
+                return _no_finite(vals)
+            all_finite = len(nzf) == len(vals) or all(v - v == 0 for v in vals)
+        int_mode = all(map(float.is_integer, nzf))
+        hi, lo = max(nzf), min(nzf)
+        amax = hi if hi > -lo else -lo
+        amin = lo if lo > 0 else -hi if hi < 0 else min(map(abs, nzf))
+    else:
+        # in the values' own dtype: abs, floor, min and max are exact there, and float() is the exact double
+        # torch's tensor_totype compares
+        absa = np.abs(flat)
+        amax, amin = float(absa.max()), float(absa.min())  # NaN where any is (NumPy's max/min propagate it)
+        if amax - amax == 0 and amin > 0:  # every value finite and nonzero: no mask (the common case)
+            nz, all_finite = flat, True
+        else:
+            finite = np.isfinite(flat)
+            all_finite = bool(finite.all())
+            nz = flat[finite & (flat != 0)]
+            if not nz.size:
+                return _no_finite(vals)
+            absnz = np.abs(nz)
+            amax, amin = float(absnz.max()), float(absnz.min())
+        int_mode = bool((np.floor(nz) == nz).all())
+        hi, lo = float(nz.max()), float(nz.min())
+    if opts.sci_mode is None:
+        sci = amax > 1.0e8 or amin < 1.0e-4 or amax / amin > 1000.0  # no overflow: the first two rule it out
+    else:
+        sci = bool(opts.sci_mode)
+    if sci:
+        one = f"%.{p}e"
+        if amin >= 1e-99:
+            # two exponent digits at least, three from 1e100 on: the longest texts are the largest value's and
+            # the most negative one's (any other holds no more sign or exponent digits)
+            width = max(len(one % hi), len(one % lo))
+        else:  # three-digit negative exponents at the small end too: every text counted
+            nzl = nzf if len(vals) < NUMPY_STATS_FROM else nz.tolist()
+            width = max(map(len, map(one.__mod__, nzl)))
+        return width, f"%{width}.{p}e", None
+    if int_mode:
+        # a text's length grows with the magnitude (rounding is monotone), plus one for a sign: the largest
+        # and the smallest value hold the longest texts; '+ 1' for the '.' torch appends
+        width = max(len(_WHOLE % hi), len(_WHOLE % lo)) + 1
+        if all_finite:
+            return width, f"%{width - 1}.0f.", None
+        return width, f"%{width}s", [(_WHOLE_DOT_W % (width - 1, v)) if v - v == 0 else (_WHOLE_W % (width, v))
+                                for v in vals]
+    one = f"%.{p}f"
+    width = max(len(one % hi), len(one % lo))
+    return width, f"%{width}.{p}f", None
+
+
+def _no_finite(vals):
+    """No nonzero finite value: torch keeps int_mode, no sci_mode, width 1: zeros print '0.' ('-0.' for
+    -0.0), NaN and the infinities bare."""
+    return 1, "%1s", [(_WHOLE_DOT % v) if v - v == 0 else (_WHOLE % v) for v in vals]
+
+
+def _layout(shown_shape, shape, summarize, indent, width, opts, one):
+    """The whole tensor's text as one '%' format, `one` at each number's place: torch's _tensor_str_with_formatter
+    and _vector_str with holes for the numbers (every slice of an axis has the same text)."""
+    key = (shape, summarize, indent, width, opts.linewidth, opts.edgeitems, one)
+    fmt = _LAYOUTS.get(key)
+    if fmt is not None:
+        return fmt
+    e = opts.edgeitems
+    ndim = len(shape)
+    ind = indent + ndim - 1  # the innermost vectors' indent
+    n = shape[-1]
+    per_line = max(1, (opts.linewidth - ind) // (width + 2))
+    data = [_HOLE] * e + [" ..."] + [_HOLE] * e if summarize and n > 2 * e else [_HOLE] * n
+    lines = [", ".join(data[i : i + per_line]) for i in range(0, len(data), per_line)]
+    text = "[" + (",\n" + " " * (ind + 1)).join(lines) + "]"
+    for d in range(ndim - 2, -1, -1):  # outward: axis d, its slices `text`
+        ind -= 1
+        n = shape[d]
+        slices = [text] * e + ["..."] + [text] * e if summarize and n > 2 * e else [text] * n
+        text = "[" + ("," + "\n" * (ndim - 1 - d) + " " * (ind + 1)).join(slices) + "]"
+    fmt = text.replace("%", "%%").replace(_HOLE, one)
+    if np.prod(shown_shape) <= _LAYOUT_HOLES_MAX:
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = fmt
+    return fmt

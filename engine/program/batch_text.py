@@ -1,0 +1,317 @@
+"""Batches read as text (POST /v1/evaluate/batch): documents of one structure matched on the body's bytes against a
+template of an earlier document's text, their leaf numbers read straight into arrays, never parsed into
+Python objects.
+
+A Template is one document's own text with every number of its leaves' `data` cut out as a hole (a regex
+group that takes a JSON number of the same kind: an integer for an integer, a fraction or exponent for one).
+A later document whose text is the template's byte for byte but for those numbers is the same document with
+other leaf values: the same keys in the same order, the same whitespace, the same names, ops, dtypes and
+flags, the same shapes (the brackets are text) and kinds of data (each number keeps its kind), so what
+PlanCache.key reads of it (its text but for the data's values, and of the data their kinds and shapes) is
+the template document's; its leaf arrays are the numbers, as the parse would give them (float() of a JSON
+number is the correctly rounded double, as orjson's parse is). Anything else does not match and is left to
+the caller (parsed alone, through the usual path). Bounded: the holes' digits are capped (an integer stays
+within int64, an exponent within two digits, so no number is ever infinite), a template is made only of a
+document of at most TEXT_MAX bytes with at most HOLES_MAX holes, and matching is a regex of literal text and
+those holes from one position, linear in the document's length.
+
+`scan` walks a batch's body: `{"requests": [doc, ...]}` with nothing else in it; each document is matched
+against the recent templates (at most TRIES), else its end found by the standard library's raw_decode and the
+caller's `make` called on its text (a new template, at most TEMPLATES a batch). It gives up (None: the caller
+parses the whole body as before) on anything it does not foresee: non-ASCII text, another envelope, more
+documents than the limit, a document whose end cannot be found.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import orjson
+
+TEXT_MAX = 64 * 1024  # bytes of a document a template is made of
+HOLES_MAX = 512  # numbers of one template
+TEMPLATES = 16  # templates one batch makes
+TRIES = 3  # templates a document is matched against (the most recently matched first)
+
+_WS = rb"[ \t\n\r]*"
+_HEAD = re.compile(_WS + rb"\{" + _WS + rb'"requests"' + _WS + rb":" + _WS + rb"\[" + _WS)
+_NEXT = re.compile(_WS + rb"(?:,|(\])" + _WS + rb"\}" + _WS + rb"\Z)" + _WS)
+_INT = rb"(-?(?:0|[1-9][0-9]{0,17}))"
+_FLOAT = rb"(-?(?:0|[1-9][0-9]{0,24})(?:\.[0-9]{1,40}(?:[eE][-+]?[0-9]{1,2})?|[eE][-+]?[0-9]{1,2}))"
+_INT_FULL = re.compile(_INT + rb"\Z")
+_FLOAT_FULL = re.compile(_FLOAT + rb"\Z")
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+\-]*|[{}\[\]:,]|true|false|null|[ \t\n\r]+')
+_DECODER = json.JSONDecoder()
+
+
+class Template:
+    """A document's text with its leaves' numbers as holes: `pattern` matches a document of the same text but
+    for those numbers; `leaves` per leaf (its data's shape, 'f' or 'i' for the array it reads as, or None for a
+    float given as a plain number, read as a Python float as the parse gives it); `key`: the template
+    document's PlanCache key; `rows`: the documents matched (their index in the batch); `numbers`: their
+    holes' texts, row after row."""
+
+    __slots__ = ("pattern", "next", "leaves", "holes", "key", "doc", "rows", "numbers", "done")
+
+    def __init__(self, pattern, leaves, holes, key, doc):
+        self.pattern = pattern
+        # the same followed by a comma: the document and the start of the next one
+        self.next = re.compile(pattern.pattern + _WS + rb"," + _WS)
+        self.leaves = leaves
+        self.holes = holes
+        self.key = key
+        self.doc = doc  # the template document, parsed
+        self.rows: list[int] = []
+        self.numbers: list[bytes] = []
+        self.done = 0  # rows answered so far (the caller's cursor)
+
+    def fresh(self) -> Template:
+        """The same template with no documents matched yet (for another batch)."""
+        t = Template.__new__(Template)
+        t.pattern, t.next, t.leaves, t.holes, t.key, t.doc = (self.pattern, self.next, self.leaves, self.holes,
+                                                              self.key, self.doc)
+        t.rows, t.numbers, t.done = [], [], 0
+        return t
+
+    def columns(self, rows: slice | None = None) -> list:
+        """Per leaf, its values in the matched documents (rows of `rows`) stacked along a new leading axis:
+        float64 for a float leaf, int64 for an integer one. The numbers are read by one orjson parse of their
+        texts (each a JSON number within the holes' caps: a float is the correctly rounded double, as float()
+        reads it and as the parse of the document would)."""
+        k = self.holes
+        nums = self.numbers if rows is None else self.numbers[rows.start * k:rows.stop * k]
+        n = len(nums) // k
+        values = orjson.loads(b"[%b]" % b",".join(nums))
+        floats = np.array(values, np.float64).reshape(n, k)
+        out, at = [], 0
+        for shape, kind in self.leaves:
+            size = int(np.prod(shape, dtype=np.int64))
+            if kind == "i":  # exact: an integer hole holds at most 18 digits
+                col = np.array(values, dtype=object).reshape(n, k)[:, at:at + size].astype(np.int64)
+            else:
+                col = floats[:, at:at + size]
+            out.append(np.ascontiguousarray(col).reshape((n,) + tuple(shape)))
+            at += size
+        return out
+
+    def arrays(self, col: list, j: int) -> list:
+        """Document j's leaf arrays as PlanCache.key gives them (a float leaf's a Python float), from columns."""
+        return [float(c[j]) if kind is None else np.array(c[j]) for c, (_shape, kind) in zip(col, self.leaves)]
+
+
+def make_template(text: bytes, doc, key, arrays) -> Template | None:
+    """The Template of a document (its text, its parse, PlanCache.key's key and leaf arrays for it), or None
+    where it cannot be made: a leaf whose data is not all numbers (the protocol's "NaN" strings, booleans),
+    text too long, too many numbers."""
+    if len(text) > TEXT_MAX or not isinstance(doc, dict) or not isinstance(doc.get("leaves"), dict):
+        return None
+    names = list(doc["leaves"])
+    if not names or len(names) != len(arrays):
+        return None
+    leaves = []
+    for a in arrays:
+        if type(a) is float:
+            leaves.append(((), None))
+        elif isinstance(a, np.ndarray) and a.dtype.kind in "if" and a.size:
+            leaves.append((a.shape, a.dtype.kind))
+        else:
+            return None
+    holes = _holes(text, names)
+    if holes is None:
+        return None
+    expect = [int(np.prod(s, dtype=np.int64)) for s, _ in leaves]
+    if [sum(1 for h in holes if h[2] == i) for i in range(len(names))] != expect or len(holes) > HOLES_MAX:
+        return None
+    # holes in the text are in leaf order (a leaf's data is one value in the object of leaves)
+    if [h[2] for h in holes] != sorted(h[2] for h in holes):
+        return None
+    parts, at = [], 0
+    for start, end, leaf, is_int in holes:
+        if is_int and leaves[leaf][1] is None:
+            return None  # a float leaf written as an integer: it would not read as a float
+        parts += [re.escape(text[at:start]), _INT if is_int else _FLOAT]
+        at = end
+    parts.append(re.escape(text[at:]))
+    try:
+        pattern = re.compile(b"".join(parts))
+    except (re.error, RecursionError, OverflowError):
+        return None
+    t = Template(pattern, leaves, len(holes), key, doc)
+    m = pattern.match(text)
+    if m is None or m.end() != len(text):
+        return None
+    # the template's own numbers read as its parse did
+    cols = _check_columns(t, list(m.groups()))
+    if cols is None or not _same(t.arrays(cols, 0), arrays):
+        return None
+    return t
+
+
+def _check_columns(t, numbers):
+    t.numbers = numbers
+    try:
+        return t.columns()
+    except (ValueError, OverflowError):
+        return None
+    finally:
+        t.numbers = []
+
+
+def _same(a, b) -> bool:
+    for x, y in zip(a, b):
+        if type(x) is not type(y):
+            return False
+        if type(x) is float:
+            if not (x == y or (x != x and y != y)) or str(x) != str(y):
+                return False
+        elif x.dtype != y.dtype or x.shape != y.shape or not np.array_equal(x, y):
+            return False
+    return True
+
+
+def _holes(text: bytes, names: list):
+    """The numbers of each leaf's data in a document's text: (start, end, leaf index, whether an integer);
+    None where the text holds something unforeseen. The document has been parsed already (valid JSON)."""
+    index = {n: i for i, n in enumerate(names)}
+    stack: list = []  # per open container: [kind "o" or "a", its current key]
+    expect_key = False
+    holes = []
+    at = 0
+    for m in _TOKEN.finditer(text):
+        if m.start() != at:
+            return None
+        at = m.end()
+        tok = m.group()
+        c = tok[:1]
+        if c in b" \t\n\r":
+            continue
+        if c == b"{":
+            stack.append(["o", None])
+            expect_key = True
+        elif c == b"[":
+            stack.append(["a", None])
+        elif c in b"}]":
+            if not stack:
+                return None
+            stack.pop()
+        elif c == b",":
+            expect_key = bool(stack) and stack[-1][0] == "o"
+        elif c == b":":
+            expect_key = False
+        elif expect_key and c == b'"':
+            stack[-1][1] = json.loads(tok) if b"\\" in tok else tok[1:-1].decode()
+        else:
+            in_data = (len(stack) >= 3 and stack[0] == ["o", "leaves"] and stack[1][0] == "o"
+                       and stack[2] == ["o", "data"] and all(f[0] == "a" for f in stack[3:]))
+            if not in_data:
+                continue
+            is_int = _INT_FULL.match(tok) is not None
+            if not is_int and _FLOAT_FULL.match(tok) is None:
+                return None  # a string, a boolean, null or a number past the holes' caps
+            leaf = index.get(stack[1][1])
+            if leaf is None:
+                return None
+            holes.append((m.start(), m.end(), leaf, is_int))
+    if at != len(text) or stack:
+        return None
+    return holes
+
+
+class Scan:
+    """A batch's body read as text: per document where it starts in the body and the Template it matched, or
+    its span (start, end) where it matched none; the templates, each with its rows and numbers."""
+
+    __slots__ = ("starts", "matched", "templates")
+
+    def __init__(self):
+        self.starts: list[int] = []
+        self.matched: list = []  # per document: its Template, or its (start, end)
+        self.templates: list[Template] = []
+
+
+def span(body: bytes, scan_: Scan, i: int) -> tuple[int, int]:
+    """Where document i of a Scan lies in the body."""
+    t = scan_.matched[i]
+    if type(t) is tuple:
+        return t
+    start = scan_.starts[i]
+    return start, t.pattern.match(body, start).end()
+
+
+def scan(body: bytes, max_docs: int, make, known: list | tuple = ()) -> Scan | None:
+    """The body as a Scan, or None where the caller must parse it as a whole (see the module).
+    make(text) -> Template or None: called on a document that matched no template, while fewer than TEMPLATES
+    were made. `known`: templates of earlier batches, tried first (the Scan's templates are fresh copies)."""
+    if not body.isascii():
+        return None
+    head = _HEAD.match(body)
+    if head is None:
+        return None
+    text = None  # the body as str, for raw_decode: made at the first document that matches no template
+    s = Scan()
+    starts, matched = s.starts, s.matched
+    recent: list[Template] = [t.fresh() for t in known[:TEMPLATES]]  # the most recently matched first
+    s.templates += recent
+    made = 0
+    pos = head.end()
+    while True:
+        if recent:  # the common case: a run of documents of the last template, each followed by a comma
+            t = recent[0]
+            match, numbers, first = t.next.match, t.numbers, len(starts)
+            while True:
+                m = match(body, pos)
+                if m is None:
+                    break
+                starts.append(pos)
+                numbers += m.groups()
+                pos = m.end()
+            n = len(starts)
+            matched += [t] * (n - first)
+            t.rows += range(first, n)
+        n = len(starts)
+        if n >= max_docs:
+            return None  # more documents than allowed: the whole-body path words the 413
+        t = None
+        m = None
+        for cand in recent[:TRIES]:
+            m = cand.pattern.match(body, pos)
+            if m is not None:
+                t = cand
+                break
+        if t is not None:
+            end = m.end()
+            if t is not recent[0]:
+                recent.remove(t)
+                recent.insert(0, t)
+            t.rows.append(n)
+            t.numbers += m.groups()
+            where = t
+        else:
+            if text is None:
+                text = body.decode("ascii")
+            try:
+                _, end = _DECODER.raw_decode(text, pos)
+            except (ValueError, RecursionError):
+                return None
+            where = (pos, end)
+            if made < TEMPLATES:
+                made += 1
+                new = make(body[pos:end])
+                if new is not None:
+                    m = new.pattern.match(body, pos)
+                    if m is None or m.end() != end:
+                        return None  # cannot be: the template is of this very text
+                    s.templates.append(new)
+                    recent.insert(0, new)
+                    new.rows.append(n)
+                    new.numbers += m.groups()
+                    where = new
+        starts.append(pos)
+        matched.append(where)
+        sep = _NEXT.match(body, end)
+        if sep is None:
+            return None
+        pos = sep.end()
+        if sep.group(1) is not None:
+            return s

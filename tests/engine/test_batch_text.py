@@ -1,0 +1,198 @@
+"""engine.program.batch_text: a batch's body read as text. A document that matches a template is, to what the
+plan cache and the vectorized run read of it (its PlanCache key and leaf arrays), the document the parse
+gives: checked on hypothesis-drawn batches that mix structures, whitespace, key orders, ints and floats,
+special numbers, dtypes and deep or huge numbers; a body the text path cannot read is left to the whole
+parse (None); a hostile body's work is bounded (templates made, tries per document)."""
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.program import DEFAULT_LIMITS, PlanCache, batch, batch_text
+
+
+def _make(cache):
+    made = []
+
+    def make(text):
+        made.append(text)
+        doc = orjson.loads(text)
+        hit = batch.keys([doc], cache, DEFAULT_LIMITS)[0]
+        return None if hit is None else batch_text.make_template(text, doc, hit[0], hit[1])
+
+    return make, made
+
+
+def _same_arrays(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert type(x) is type(y)
+        if type(x) is float:
+            assert (x == y and math.copysign(1, x) == math.copysign(1, y)) or (x != x and y != y)
+        else:
+            assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y)
+
+
+def check_scan(body: bytes, cache=None):
+    """Every matched document's key and arrays are the parse's; returns the Scan (or None)."""
+    cache = cache or PlanCache()
+    make, _ = _make(cache)
+    s = batch_text.scan(body, 10_000, make)
+    if s is None:
+        return None
+    docs = orjson.loads(body)["requests"]
+    assert len(s.matched) == len(docs)
+    for t in s.templates:
+        cols = t.columns()
+        assert len(t.rows) == (len(t.numbers) // t.holes if t.holes else 0)
+        for r, i in enumerate(t.rows):
+            assert s.matched[i] is t
+            hit = batch.keys([docs[i]], cache, DEFAULT_LIMITS)[0]
+            assert hit is not None and hit[0] == t.key
+            _same_arrays(t.arrays(cols, r), hit[1])
+    for i in range(len(s.matched)):  # every span is the document's own text
+        a, b = batch_text.span(body, s, i)
+        assert orjson.loads(body[a:b]) == docs[i]
+    return s
+
+
+SEED = {"leaves": {n: {"data": v, "requires_grad": True} for n, v in (("a", 2.0), ("b", 4.0), ("c", 6.0))},
+        "ops": [{"name": "g", "op": "mul", "args": ["a", "b"]}, {"name": "f", "op": "add", "args": ["g", "c"]}],
+        "backward": [{"tensor": "f"}]}
+
+numbers = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.integers(-(10**20), 10**20),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", True, None, 1e300, -0.0, 0, 1e-320]),
+)
+
+
+def _doc(draw):
+    kind = draw(st.sampled_from(["seed", "list", "int", "dtype", "other"]))
+    if kind == "seed":
+        d = json.loads(json.dumps(SEED))
+        for leaf in d["leaves"].values():
+            leaf["data"] = draw(numbers)
+    elif kind == "list":
+        d = {"leaves": {"x": {"data": [[draw(numbers) for _ in range(2)] for _ in range(3)]}},
+             "ops": [{"name": "y", "op": "exp", "args": ["x"]}]}
+    elif kind == "int":
+        d = {"leaves": {"k": {"data": draw(st.integers(-(10**19), 10**19)), "requires_grad": draw(st.booleans())}}}
+    elif kind == "dtype":
+        d = {"leaves": {"x": {"data": [draw(numbers), draw(numbers)], "dtype": draw(st.sampled_from(
+            ["float64", "int32", "float16"]))}}}
+    else:
+        d = {"leaves": {}, "ops": [{"name": "z", "op": "zeros", "args": [draw(st.integers(0, 3))]}]}
+    if draw(st.booleans()) and len(d.get("leaves", {})) > 1:  # another key order
+        d["leaves"] = dict(reversed(list(d["leaves"].items())))
+    return d
+
+
+@st.composite
+def bodies(draw):
+    docs = [_doc(draw) for _ in range(draw(st.integers(1, 12)))]
+    repeat = draw(st.integers(0, 8))  # runs of one structure, as a batch has them
+    docs += [json.loads(json.dumps(docs[0])) for _ in range(repeat)]
+    for d in docs[-repeat:] if repeat else []:
+        for leaf in d.get("leaves", {}).values():
+            if not isinstance(leaf["data"], list):
+                leaf["data"] = draw(numbers)
+    texts = []
+    for d in docs:
+        style = draw(st.sampled_from(["compact", "spaced", "indent"]))
+        t = (json.dumps(d, separators=(",", ":")) if style == "compact"
+             else json.dumps(d, indent=2 if style == "indent" else None))
+        texts.append(t)
+    sep = draw(st.sampled_from([",", ", ", " ,\n "]))
+    return ('{"requests": [' + sep.join(texts) + "]}").encode()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies())
+def test_a_matched_document_reads_as_its_parse(body):
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return  # 1e300 * values json.dumps writes as Infinity: not JSON
+    check_scan(body)
+
+
+def test_runs_of_one_structure_match_one_template():
+    docs = []
+    for i in range(300):
+        d = json.loads(json.dumps(SEED))
+        for j, leaf in enumerate(d["leaves"].values()):
+            leaf["data"] = (i + 1) * 0.37 + j
+        docs.append(d)
+    docs[100]["leaves"]["a"]["data"] = "NaN"  # a string where a number was
+    docs[101]["leaves"]["b"]["data"] = 3  # an integer where a float was
+    docs[102]["leaves"]["c"]["data"] = 2.5e-7  # an exponent: the same kind of number
+    body = json.dumps({"requests": docs}).encode()
+    s = check_scan(body)
+    assert s is not None
+    first = s.templates[0]
+    missed = [i for i, t in enumerate(s.matched) if t is not first]
+    assert missed == [100, 101]
+    assert len(first.rows) == 298
+
+
+def test_bodies_the_text_path_leaves_to_the_parse():
+    make, _ = _make(PlanCache())
+    seed = json.dumps(SEED)
+    for body in [
+        b"",
+        b"[]",
+        b'{"requests": []}',
+        ('{"requests": [' + seed + "], \"x\": 1}").encode(),  # another field
+        ('{"requests": [' + seed + "]} x").encode(),  # trailing text
+        ('{"requests": [' + seed + ",]}").encode(),  # a trailing comma
+        ('{"requests": [' + seed + "], \"requests\": []}").encode(),  # the envelope's key twice
+        ('{"requests": [' + seed.replace("mul", "m\u00fcl") + "]}").encode(),  # not ASCII
+        b'{"requests": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}",  # too deep for raw_decode
+        ('{"requests": [' + ",".join([seed] * 11) + "]}").encode(),  # over the limit of 10 below
+    ]:
+        assert batch_text.scan(body, 10, make) is None, body[:80]
+
+
+def test_hostile_bodies_are_bounded():
+    cache = PlanCache()
+    # 10,000 tiny structures: each its own text, a template made for the first TEMPLATES only
+    docs = [{"leaves": {f"x{i}": {"data": 1.0}}} for i in range(10_000)]
+    make, made = _make(cache)
+    s = batch_text.scan(orjson.dumps({"requests": docs}), 10_000, make)
+    assert s is not None and len(made) == batch_text.TEMPLATES
+    assert all(type(m) is tuple for m in s.matched[batch_text.TEMPLATES:])
+    # numbers past the holes' caps never match: huge integers, long exponents, long mantissas
+    for big in ["1" * 19, "1e300", "1." + "1" * 41, "-" + "9" * 26 + ".5"]:
+        text = '{"leaves": {"k": {"data": %s}}}'
+        body = ('{"requests": [' + text % "1.5" + "," + text % big + "]}").encode()
+        make, made = _make(cache)
+        s = batch_text.scan(body, 10, make)
+        assert s is not None and type(s.matched[1]) is tuple
+        check_scan(body, cache)
+    # a document's leaf with more numbers than HOLES_MAX, or text past TEXT_MAX: no template
+    wide = {"leaves": {"x": {"data": [0.5] * (batch_text.HOLES_MAX + 1)}}}
+    long = {"leaves": {"x": {"data": 0.5}}, "ops": [{"name": "n" * 128, "op": "exp", "args": ["x"]}] * 600}
+    for d in (wide, long):
+        make, made = _make(cache)
+        s = batch_text.scan(orjson.dumps({"requests": [d, d]}), 10, make)
+        assert s is not None and not s.templates and len(made) == 2
+
+
+def test_a_template_matches_only_its_own_text():
+    body = json.dumps({"requests": [SEED]}).encode()
+    make, _ = _make(PlanCache())
+    t = batch_text.scan(body, 10, make).templates[0]
+    text = json.dumps(SEED).encode()
+    assert t.pattern.fullmatch(text)
+    for other in [text.replace(b": ", b":"), text.replace(b"2.0", b"2"), text.replace(b"2.0", b'"NaN"'),
+                  text.replace(b'"mul"', b'"add"'), text.replace(b"true", b"false"),
+                  text.replace(b"4.0", b"4.0e400"), text.replace(b"4.0", b"--4.0")]:
+        assert t.pattern.fullmatch(other) is None, other
+    assert re.fullmatch(t.pattern, text.replace(b"2.0", b"-1.25e-7"))

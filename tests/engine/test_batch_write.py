@@ -1,0 +1,106 @@
+"""engine.program.batch_write: a vectorized chunk's responses written a hole at a time. The reprs made by integer
+arithmetic are torch's to the character (live torch 2.13) at every kind of value the fixed-point range holds
+(ties at the 4th decimal, whole numbers, the range's ends, float16 and float32); every document's bytes are
+the program's own writer's, of the size it says; documents out of the range are left to the writer."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine.program import PlanCache, batch
+from engine.program.batch_write import fast_writer
+
+assert torch.__version__.startswith("2.13")
+
+
+def _program(dtype: str):
+    spec = {"leaves": {"x": {"data": 1.5, "dtype": dtype, "requires_grad": True}},
+            "ops": [{"name": "y", "op": "mul", "args": ["x", 3.0]}], "backward": [{"tensor": "y"}]}
+    cache = PlanCache()
+    for v in (1.5, 2.5):  # record, then lower
+        spec["leaves"]["x"]["data"] = v
+        engine.evaluate_json(spec, cache=cache)
+    key, _ = cache.key(spec, engine.program.DEFAULT_LIMITS)
+    program = cache.get(key)
+    assert program.lowered and batch.vectorizable(program)
+    return program
+
+
+PROGRAMS = {d: _program(d) for d in ("float32", "float16", "float64")}
+
+
+def _values(dtype: str, rng: random.Random, n: int) -> np.ndarray:
+    """Values of every kind the fixed-point writer meets, as `dtype` holds them."""
+    out = []
+    for _ in range(n):
+        kind = rng.randrange(6)
+        if kind == 0:  # exact ties at the 4th decimal: k / 2**m
+            v = rng.randint(-10**5, 10**5) / 2 ** rng.randint(4, 12)
+        elif kind == 1:  # whole
+            v = float(rng.randint(-10**8, 10**8))
+        elif kind == 2:  # the range's ends
+            v = rng.choice([1e-4, 1.0001e-4, 9.9999e-5, 1e8, 99999992.0, 5e-5, 0.00015]) * rng.choice([1, -1])
+        elif kind == 3:  # any bit pattern
+            v = float(np.frombuffer(rng.getrandbits(32).to_bytes(4, "little"), np.float32)[0])
+        else:
+            v = rng.uniform(-1e3, 1e3) * 10 ** rng.randint(-4, 5)
+        out.append(v)
+    return np.array(out, dtype=dtype).astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
+def test_reprs_are_torchs(dtype):
+    program = PROGRAMS[dtype]
+    rng = random.Random(7)
+    v = _values(dtype, rng, 4000)
+    data, grads = program.lowered.fn(v.astype(dtype))
+    fast = fast_writer(program, program.lowered, program.fixed[0], grads)
+    assert fast is not None
+    lo, hi = engine.printing.FIXED_RANGE
+    got = fast.reprs(0, v, b"")  # the x row: (column, lengths) pieces
+    texts = [b"".join(p if type(p) is bytes else p[j] for p, _ in got) for j in range(len(v))]
+    sizes = sum(len(p) if size is None else size for p, size in got)
+    assert [len(x) for x in texts] == list(sizes)
+    checked = 0
+    for j, x in enumerate(v.tolist()):
+        if not (lo <= abs(x) <= hi):
+            continue
+        want = repr(torch.tensor(x, dtype=getattr(torch, dtype), requires_grad=True)).encode()
+        assert texts[j] == want, (x, texts[j], want)
+        checked += 1
+    assert checked > 2000
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(width=32, allow_subnormal=True), min_size=1, max_size=40),
+       st.sampled_from(["float32", "float16", "float64"]))
+def test_each_document_is_the_writers(values, dtype):
+    program = PROGRAMS[dtype]
+    low = program.lowered
+    x = np.array(values, np.float64).astype(dtype)
+    data, grads = low.fn(x)
+    fast = fast_writer(program, low, program.fixed[0], grads)
+    n = len(x)
+    cols = [np.broadcast_to(d, (n,)).reshape(n) for d in data]
+    gcols = [None if g is None else np.broadcast_to(g, (n,)).reshape(n) for g in grads]
+    wrap = (b'{"status":200,"body":', b"},")
+    out = fast.write_all(cols, gcols, n, wrap)
+    lo, hi = engine.printing.FIXED_RANGE
+    left = set(out.left)
+    for j in range(n):
+        ds = [c[j].item() for c in cols]
+        gs = [None if g is None else g[j].item() for g in gcols]
+        inside = all(lo <= abs(v) <= hi for v in ds) and all(np.isfinite(v) for v in ds + [g for g in gs if g])
+        if j in left:
+            assert not inside
+            continue
+        assert inside
+        assert out[j] == low.writer.write(ds, gs)
+        assert out.sizes[j] == len(out[j])  # the size the batch's response limit counts
+        assert b"".join(out.doc_pieces(j)) == wrap[0] + out[j] + wrap[1]
