@@ -80,7 +80,7 @@ def _root_grads(tensors, grad_tensors, create_graph):
                     f"output[{i}] has a shape of {shape_str(t.shape)}."
                 )
             if not create_graph:
-                g = g.detach()
+                g = g.detach() if not _fw_levels else _keep_tangent(g.detach(), g)
         elif g is None:
             if t.requires_grad:
                 if t.numel() != 1:
@@ -222,7 +222,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                         grads = hk.before_capture(grads, create_graph)
                     for nr in range(node.num_outputs):
                         ks = captures.get((node, nr))
-                        if ks:
+                        if ks and not accumulate:  # (backward(inputs=) returns nothing: no reference kept)
                             for k in ks:
                                 results[k] = grads[nr]
                     if not runs:
@@ -233,6 +233,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             if hk is not None:
                 grads = hk.before(grads, create_graph)
             if type(node) is AccumulateGrad:
+                if _fw_levels:  # the gradient's references are counted (forward_ad.accumulated): drop the last node's
+                    out = g = None
                 if accumulate and grads[0] is not None:
                     had = node.variable._grad
                     had = had._data if had is not None else None
@@ -284,7 +286,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     "Set allow_unused=True if this is the desired behavior."
                 )
             if r is not None and not create_graph:
-                results[k] = r.detach()
+                results[k] = r.detach() if not _fw_levels else _keep_tangent(r.detach(), r)
     return results
 
 
@@ -451,6 +453,14 @@ def _needed_nodes(order, capture_nodes):
 
 
 _fw_levels = 0  # threads with a forward-AD level entered (engine.autograd.forward_ad keeps it)
+
+
+def _keep_tangent(dst, src):
+    """dst (src detached) with src's tangent: torch never detaches a gradient, so one computed on dual tensors
+    keeps its tangent (forward-over-reverse)."""
+    from engine.autograd.forward_ad import keep_tangent  # noqa: PLC0415
+
+    return keep_tangent(dst, src)
 
 
 def _add(a, b):

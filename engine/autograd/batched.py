@@ -108,7 +108,7 @@ def run_backward_batched(tensors, grad_tensors, retain_graph, create_graph, inpu
         retain_graph = create_graph
     roots, bsz = _batched_roots(tensors, grad_tensors)
     if not create_graph:
-        roots = [(e, g.detach()) for e, g in roots]
+        roots = [(e, _detached(g)) for e, g in roots]
 
     captures = {}
     for k, x in enumerate(inputs):
@@ -187,8 +187,8 @@ def run_backward_batched(tensors, grad_tensors, retain_graph, create_graph, inpu
                 f"The differentiated Tensor at index {k} appears to not have been used in the graph. "
                 "Set allow_unused=True if this is the desired behavior."
             )
-        if r is not None and not create_graph:
-            results[k] = r.detach()
+        if r is not None and not create_graph:  # (a gradient taken under a dual level keeps its tangent, as torch's)
+            results[k] = _detached(r)
     return results
 
 
@@ -207,6 +207,13 @@ def apply_batched(node, grads, bsz, create_graph):
 
 
 # ----- rows: the fall-back, and hooks (a hook sees one row's gradient, as under torch's vmap) -----
+
+
+def _detached(g):
+    """g detached, keeping its tangent under a dual level (torch never detaches a gradient: forward-over-reverse)."""
+    from engine import autograd as A  # noqa: PLC0415
+
+    return g.detach() if not A._fw_levels else A._keep_tangent(g.detach(), g)
 
 
 def _graphed(create_graph, *ts):

@@ -21,6 +21,7 @@ import weakref
 from typing import NamedTuple
 
 from engine import autograd as _A
+from engine.autograd import nodes as _nodes
 from engine.errors import TorchRuntimeError, TorchValueError
 
 __all__ = ["UnpackedDualTensor", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual", "dual_level"]
@@ -67,6 +68,7 @@ def _count(delta):
         _entered += delta
         registry._dual = _entered
         _A._fw_levels = _entered
+        _nodes._fw_levels = _entered
 
 
 def current_level() -> int:
@@ -304,6 +306,58 @@ def primal_view(t):
         node._retained = node._pre_hooks = node._hooks = None
         p._req, p.grad_fn = True, node
     return p
+
+
+# ----- the backward pass under a level (forward-over-reverse): where torch's gradients keep their tangents -----
+
+
+def keep_tangent(dst, src):
+    """dst (src.detach(), or a copy of src's values) with src's tangent, as torch's gradients keep it where the
+    engine detaches them (autograd.grad's results, its grad_outputs, retain_grad's clone): torch never detaches
+    there, and a gradient computed by formulas on dual tensors is dual (forward-over-reverse)."""
+    t = tangent_of(src) if _state.level is not None and not _state.off else None
+    if t is not None and dst._data.dtype.kind == "f":
+        set_tangent(dst, t)
+    return dst
+
+
+def copied_tangent(dst, src):
+    """dst (a copy of src's values made outside the op table) gets a copy of src's tangent, as torch's copy_ formula
+    gives (diff with n=0: zeros_like(self).copy_(self))."""
+    t = tangent_of(src) if _state.level is not None and not _state.off else None
+    if t is not None:
+        from engine.ops.pointwise import clone  # noqa: PLC0415
+
+        with suspended():
+            set_tangent(dst, clone(t))
+
+
+def accumulated(var, new, stolen):
+    """torch's AccumulateGrad for the tangents, after var.grad was set or added to (engine.autograd.nodes): a first
+    gradient taken as it is (torch's detach of a buffer it steals: `stolen`) has no tangent, one copied
+    (clone_obey_contract: new_empty_strided + copy_) has new's; a later one added in place (`grad += new`, no
+    create_graph) adds new's tangent to the grad's in place (torch's add_ formula: `self_t.add_(other_t)`)."""
+    if _state.level is None or _state.off:
+        return
+    grad = var._grad
+    nt = tangent_of(new)
+    if stolen is None:  # added in place
+        if nt is None:
+            return
+        old = tangent_of(grad)
+        if old is None:
+            update_inplace(grad, nt)
+            return
+        with suspended():
+            from engine.ops.inplace import write  # noqa: PLC0415
+
+            write(old, (old + nt)._data)
+            old._storage().version += 1
+    elif not stolen and nt is not None and tangent_of(grad) is None:
+        from engine.ops.pointwise import clone  # noqa: PLC0415
+
+        with suspended():
+            set_tangent(grad, clone(nt))
 
 
 # ----- in-place ops: the tangent changes in place, as torch's do -----

@@ -97,6 +97,15 @@ def hooks_of(node) -> NodeHooks:
     return hk
 
 
+def _detached(g):
+    """g detached, with its tangent under a forward-AD level (torch's retains_grad hook clones g as it is)."""
+    from engine import autograd as A  # noqa: PLC0415
+
+    if not A._fw_levels:
+        return g.detach()
+    return A._keep_tangent(g.detach(), g)
+
+
 def _store_retained(retains, grads, create_graph):
     """torch's retains_grad hook: the first gradient cloned into .grad, later ones added (a new tensor)."""
     for nr, ref in retains.items():
@@ -105,7 +114,7 @@ def _store_retained(retains, grads, create_graph):
         if t is None or g is None:
             continue
         if t._grad is None:
-            t._grad = g.clone() if create_graph else g.detach().clone()
+            t._grad = g.clone() if create_graph else _detached(g).clone()
         else:
             t._grad = t._grad + g
 

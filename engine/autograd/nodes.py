@@ -12,6 +12,7 @@ import weakref
 # engine.tensor imports engine.autograd, so the Tensor class is handed over once it exists: engine.autograd._bind
 # sets this global too (accumulate_into and _copy_backwards read it, as a global of this module)
 Tensor = None
+_fw_levels = 0  # threads with a forward-AD level entered (engine.autograd.forward_ad keeps it): tangents of .grad
 
 _seq = itertools.count()
 
@@ -87,6 +88,11 @@ def accumulate_into(var, new, create_graph):
             var._grad = _copy_backwards(new)
         else:
             var._grad = Tensor._make(_own(new._data))
+        if _fw_levels:  # forward-over-reverse: a copied gradient keeps its tangent, a stolen one has none (torch)
+            # torch steals (detaches) a gradient nothing else holds whose layout is the variable's; references
+            # here: the caller's list of gradients, this argument and getrefcount's own
+            stolen = not create_graph and sys.getrefcount(new) <= 3 and _same_strides(new, var)
+            _fw_accumulated(var, new, stolen)
     elif create_graph:
         var._grad = old + new
     else:
@@ -100,6 +106,21 @@ def accumulate_into(var, new, create_graph):
             old._data = d + new._data
         if old._vc is not None:
             old._vc.version += 1
+        if _fw_levels:
+            _fw_accumulated(var, new, None)
+
+
+def _same_strides(g, var):
+    """torch's obeys_layout_contract for a dense variable: the gradient's strides are the variable's (dims of
+    size one aside)."""
+    a, b = g._data, var._data
+    return a.shape == b.shape and all(n == 1 or x == y for n, x, y in zip(a.shape, a.strides, b.strides))
+
+
+def _fw_accumulated(var, new, stolen):
+    from engine.autograd.forward_ad import accumulated  # noqa: PLC0415
+
+    accumulated(var, new, stolen)
 
 
 def _own(arr):

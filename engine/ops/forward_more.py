@@ -8,14 +8,15 @@ Where torch has no forward formula (cholesky, pdist, cdist, index_reduce, multi_
 raises torch's not-implemented error with torch's name for the op. The matrix decompositions and solvers
 (det, slogdet, inv, solve, cholesky_ex, qr, svd, eigh, lstsq, lu, matrix_exp, pinv, ...) and native_group_norm
 compute J t as the derivative of <J^T u, t> in u (`via_vjp`): the same tangent as torch's closed forms, from the
-entries' own backward formulas, which are differentiable engine ops; the tangent has no graph of its own
-(reverse-over-forward through these entries is not recorded).
+entries' own backward formulas, which are differentiable engine ops; the tangent has a graph to the primals and
+tangents that require grad (reverse-over-forward), and a batched level runs one batched backward, not a loop.
 """
 from __future__ import annotations
 
 import inspect
 import math
 
+from engine import dtypes as D
 from engine.errors import TorchNotImplementedError
 from engine.ops import jvp as J
 from engine.ops.jvp import only, tmap, tsum
@@ -45,39 +46,84 @@ class not_implemented:  # noqa: N801 - read as a formula in the table
 
 
 def via_vjp(op):
-    """J t as d/du <J^T u, t>: the entry run again on detached primals, its backward at a u that requires grad
-    (create_graph), the product with the tangents differentiated in u. Under a batched level: by row."""
+    """J t as d/du <J^T u, t>: the entry run again, its backward at a u that requires grad (create_graph), the
+    product with the tangents differentiated in u. The tangent keeps a graph to the primals and tangents that
+    require grad where grad mode is on (reverse-over-forward, as torch's closed forms do). Under a batched level,
+    one batched backward (is_grads_batched) over the B products."""
     names = list(op.params)
     tnames = [names[i] for i in op.tensor_pos]
 
     def formula(**kw):
-        from engine import autograd  # noqa: PLC0415
-        from engine.ops.factory import zeros_like  # noqa: PLC0415
-
-        args = [kw[n] for n in names]
-        diff = [k for k, n in enumerate(tnames) if kw.get(n + "_t") is not None]
-        with autograd.enable_grad():
-            for k in diff:
-                i = op.tensor_pos[k]
-                args[i] = args[i].detach().requires_grad_()
-            out = op(*args)
-            outs = out if op.nout > 1 else (out,)
-            live = [j for j, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
-            us = [zeros_like(outs[j]).requires_grad_() for j in live]
-            xs = [args[op.tensor_pos[k]] for k in diff]
-            gs = autograd.grad([outs[j] for j in live], xs, us, create_graph=True, allow_unused=True)
-            dot = tsum(*[(g * kw[tnames[k] + "_t"]).sum() for g, k in zip(gs, diff) if g is not None])
-            ts = [None] * len(us) if dot is None or not dot.requires_grad else autograd.grad(
-                dot, us, allow_unused=True)
-        res = [None] * op.nout
-        for j, t in zip(live, ts):
-            res[j] = zeros_like(outs[j]) if t is None else t.detach()
-        return tuple(res) if op.nout > 1 else res[0]
+        return _jt(op, [kw[n] for n in names], [kw.get(n + "_t") for n in tnames], None)
 
     params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in names]
     params += [inspect.Parameter(n + "_t", inspect.Parameter.KEYWORD_ONLY) for n in tnames]
     formula.__signature__ = inspect.Signature(params)
-    return J.Spec(_kw(formula, names + [n + "_t" for n in tnames]))
+    return J.batched(_kw(formula, names + [n + "_t" for n in tnames]),
+                     lambda op_, vals, tangents, out, bsz: _jt(op, list(vals), tangents, bsz))
+
+
+def _jt(op, vals, tangents, bsz):
+    """via_vjp's tangent(s) of one call (vals in schema order, tangents per tensor input; bsz: a batched level's
+    batch size, every tangent with that leading dim)."""
+    from engine import autograd  # noqa: PLC0415
+    from engine.ops.factory import eye, zeros, zeros_like  # noqa: PLC0415
+
+    # the caller's grad mode (the formula runs with grad on): with it on, the tangent records where a primal or a
+    # tangent requires grad, and the primals are used as they are (not detached) so that it reaches them
+    record = autograd.grad_mode.enabled and (
+        any(isinstance(vals[i], Tensor) and vals[i].requires_grad for i in op.tensor_pos)
+        or any(t is not None and t.requires_grad for t in tangents))
+    args = list(vals)
+    diff = [k for k, t in enumerate(tangents) if t is not None]
+    with autograd.enable_grad():
+        for k in diff:
+            i = op.tensor_pos[k]
+            if not (record and args[i].requires_grad):
+                args[i] = args[i].detach().requires_grad_()
+        out = op(*args)
+        outs = out if op.nout > 1 else (out,)
+        live = [j for j, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
+        us = [zeros_like(outs[j]).requires_grad_() for j in live]
+        xs = [args[op.tensor_pos[k]] for k in diff]
+        gs = autograd.grad([outs[j] for j in live], xs, us, create_graph=True, allow_unused=True)
+        if bsz is None:
+            dot = tsum(*[(g * tangents[k]).sum() for g, k in zip(gs, diff) if g is not None])
+        else:  # one product per row of the batch
+            dot = tsum(*[(g * tangents[k]).reshape((bsz, -1)).sum(1) for g, k in zip(gs, diff) if g is not None])
+        if dot is None or not dot.requires_grad:
+            ts = [None] * len(us)
+        elif bsz is None:
+            ts = autograd.grad(dot, us, allow_unused=True, create_graph=record)
+        else:
+            ts = autograd.grad(dot, us, eye(bsz, dtype=dot.dtype), allow_unused=True, create_graph=record,
+                               is_grads_batched=True)
+    res = [None] * op.nout
+    link = _zero_link(op, vals) if record else None
+    for j, t in zip(live, ts):
+        o = outs[j]
+        if t is None:
+            t = zeros_like(o) if bsz is None else zeros((bsz, *o._data.shape), dtype=o.dtype)
+        if not record:
+            t = t.detach()
+        elif link is not None:
+            t = t + link
+        res[j] = t
+    return tuple(res) if op.nout > 1 else res[0]
+
+
+def _zero_link(op, vals):
+    """A zero that records on every tensor input requiring grad: torch's closed forms read the primals (and the
+    result) beside the tangents, a missing tangent being a ZeroTensor, so their tangent records on them even where
+    it does not depend on them (its gradient there is zeros); J^T u does not always (cholesky_solve's in B). An
+    empty slice's sum: no NaN from an infinite input, one small op per input; None where none requires grad."""
+    link = None
+    for i in op.tensor_pos:
+        v = vals[i]
+        if isinstance(v, Tensor) and v.requires_grad:
+            z = v.reshape(-1)[:0].sum()
+            link = z if link is None else link + z
+    return link
 
 
 def _kw(fn, names):
@@ -227,6 +273,112 @@ def _soft_margin_jvp(self_t, self, target, reduction):
     return t if reduction == 0 else (t.mean() if reduction == 1 else t.sum())
 
 
+def _det_jvp(A_t, A, result):
+    """torch's linalg_det_jvp: tr(A^{-1} A_t) det, with A's LU factors read as constants (torch: "we never
+    differentiate over forward AD"), so that reverse-over-forward reaches A through det only, as in torch. A
+    singular A: torch nudges the zero pivots by eps, so the trace is finite and the tangent is det's zero times it
+    (not the adjugate's derivative): zeros here, still recording on A_t and det."""
+    from engine.ops import pointwise as P  # noqa: PLC0415
+    from engine.ops.linalg_decomp import inv_ex_op  # noqa: PLC0415
+
+    inverse, info = inv_ex_op(A.detach(), False)
+    singular = info != 0
+    if bool(singular._data.any()):
+        inverse = P.where(singular.unsqueeze(-1).unsqueeze(-1), 0.0, inverse)
+    return (inverse.mT * A_t).sum((-2, -1)) * result
+
+
+def _slogdet_jvp(A_t, A, result0):
+    """torch's slogdet_jvp (real A): sign's tangent zeros, logabsdet's tr(A^{-1} A_t) with A's LU factors read as
+    constants (so it records on A_t only, as in torch). A singular A: via_vjp's tangents (NaN, as torch's)."""
+    from engine.ops.factory import zeros_like  # noqa: PLC0415
+    from engine.ops.linalg_decomp import inv_ex_op  # noqa: PLC0415
+
+    inverse, info = inv_ex_op(A.detach(), False)
+    if A.numel() == 0 or bool((info._data != 0).any()):
+        return None
+    return zeros_like(result0), (inverse.mT * A_t).sum((-2, -1))
+
+
+def _slogdet_formula(A_t, A, result0):
+    t = _slogdet_jvp(A_t, A, result0)
+    return _VJP["linalg_slogdet"](A, A_t) if t is None else t
+
+
+def _slogdet_batched(op, vals, tangents, out, bsz):
+    t = _slogdet_jvp(tangents[0], vals[0], out[0])
+    if t is None:
+        return J.MISS
+    from engine.ops.factory import zeros  # noqa: PLC0415
+
+    return zeros((bsz, *out[0]._data.shape), dtype=out[0].dtype), t[1]
+
+
+def _eigh_jvp(A_t, A, result0, result1, UPLO, compute_v):
+    """torch's linalg_eig_jvp (hermitian, real): dP = V^H dA V, dL = diag(dP), dV = V (dP / E) with
+    E_ij = L_j - L_i (1 on the diagonal, and the diagonal of dP / E zeroed). Without eigenvectors (compute_v
+    False): via_vjp's tangent."""
+    from engine.ops import pointwise as P  # noqa: PLC0415
+    from engine.ops.factory import eye  # noqa: PLC0415
+    from engine.ops.linalg import matmul  # noqa: PLC0415
+
+    L, V = result0, result1
+    if V.numel() == 0:
+        return _VJP["linalg_eigh"](A, UPLO, compute_v, A_t)
+    dP = matmul(matmul(V.mH, A_t), V)
+    diag = eye(L.shape[-1], dtype=D.bool_)
+    E = P.where(diag, 1.0, L.unsqueeze(-2) - L.unsqueeze(-1))
+    return dP.diagonal(0, -2, -1), matmul(V, P.where(diag, 0.0, dP / E))
+
+
+def _no_links(spec):
+    spec.links = False
+    return spec
+
+
+_VJP = {}  # via_vjp's formulas of the entries above, for their singular inputs
+
+
+def _solve_jvp(A_t, B_t, A, B, result0, left):
+    """torch's linalg_solve_jvp: dX = A^{-1} (dB - dA X) (left; (dB - X dA) A^{-1} right), solved with A's LU
+    factors as constants. A missing tangent is torch's ZeroTensor: dA X still records on X (its gradient zeros)."""
+    from engine.ops.linalg import matmul  # noqa: PLC0415
+    from engine.ops.linalg_decomp import _is_vector_rhs, solve_ex_op  # noqa: PLC0415
+
+    vector = _is_vector_rhs(tuple(A.shape), tuple(B.shape))
+    X = result0.unsqueeze(-1) if vector else result0
+    dB = None if B_t is None else (B_t.unsqueeze(-1) if vector else B_t)
+    if A_t is None:
+        rhs = dB if not (X.requires_grad and _grad_on()) else dB - X * 0
+    else:
+        R_ = matmul(A_t, X) if left else matmul(X, A_t)
+        rhs = -R_ if dB is None else dB - R_
+    dX = solve_ex_op(A.detach(), rhs, left, False)[0]
+    return (dX.squeeze(-1) if vector else dX), None
+
+
+def _triangular_solve_jvp(self_t, A_t, A, result0, upper, transpose, unitriangular):
+    """torch's triangular_solve_jvp (generic_solve_jvp): solve(A, dB - dA X) with dA as given, neither projected on
+    A's triangle nor transposed with `transpose` (torch's formula, not the derivative off the triangle); the copied
+    coefficient's tangent is A_t's copy."""
+    from engine.ops.linalg import matmul  # noqa: PLC0415
+    from engine.ops.linalg_decomp import triangular_solve_op  # noqa: PLC0415
+
+    if A_t is None:
+        rhs = self_t
+    else:
+        contrib = matmul(A_t, result0)
+        rhs = -contrib if self_t is None else self_t - contrib
+    x_t = triangular_solve_op(rhs, A, upper, transpose, unitriangular)[0]
+    return x_t, (None if A_t is None else A_t.clone())
+
+
+def _grad_on():
+    from engine import autograd  # noqa: PLC0415
+
+    return autograd.grad_mode.enabled
+
+
 def _cholesky_jvp(self_t, result0, upper):
     """torch's cholesky_jvp: dL = L Phi(L^-1 dA L^-H), Phi the lower triangle with half the diagonal."""
     from engine.ops.linalg_decomp import solve_triangular  # noqa: PLC0415
@@ -268,9 +420,9 @@ def _zeros_like(t):
 
 
 _VIA_VJP = (
-    "cholesky_inverse", "cholesky_solve", "linalg_det", "linalg_slogdet", "linalg_inv_ex",
-    "linalg_solve_ex", "linalg_solve_triangular", "triangular_solve", "linalg_lu", "linalg_lu_factor_ex",
-    "linalg_lu_solve", "linalg_eigh", "linalg_lstsq", "linalg_matrix_exp", "linalg_pinv.atol_rtol_tensor",
+    "cholesky_inverse", "cholesky_solve", "linalg_inv_ex",
+    "linalg_solve_triangular", "linalg_lu", "linalg_lu_factor_ex",
+    "linalg_lu_solve", "linalg_lstsq", "linalg_matrix_exp", "linalg_pinv.atol_rtol_tensor",
     "linalg_qr", "linalg_svd", "native_group_norm",
 )
 
@@ -387,6 +539,14 @@ FORMULAS = {
     "fill.Tensor": _fill_tensor_jvp,
     "lu_unpack": _lu_unpack_jvp,
     "linalg_cholesky_ex": _cholesky_jvp,
+    "linalg_det": J.batched(_det_jvp, lambda op, vals, tangents, out, bsz: _det_jvp(tangents[0], vals[0], out)),
+    "triangular_solve": J.batched(_triangular_solve_jvp, lambda op, vals, tangents, out, bsz: _triangular_solve_jvp(
+        tangents[0], tangents[1], vals[1], out[0], vals[2], vals[3], vals[4])),
+    "linalg_slogdet": _no_links(J.batched(_slogdet_formula, _slogdet_batched)),
+    "linalg_eigh": J.batched(_eigh_jvp, lambda op, vals, tangents, out, bsz: _eigh_jvp(
+        tangents[0], vals[0], out[0], out[1], vals[1], vals[2]) if out[1].numel() else J.MISS),
+    "linalg_solve_ex": J.batched(_solve_jvp, lambda op, vals, tangents, out, bsz: _solve_jvp(
+        tangents[0], tangents[1], vals[0], vals[1], out[0], vals[2])),
     "soft_margin_loss": _soft_margin_jvp,
     "normal.Tensor_Tensor": lambda mean_t, std_t: 0.0,
     "transpose_": lambda self_t, dim0, dim1: self_t.transpose(dim0, dim1),
@@ -430,3 +590,5 @@ def install(modules) -> None:
     for name, spec in FORMULAS.items():
         ops[name].jvp = spec.spec(ops[name]) if isinstance(spec, not_implemented) else spec
     _SCATTER_REDUCE_VJP[0] = via_vjp(ops["scatter_reduce.two"]).how
+    for name in ("linalg_slogdet", "linalg_eigh"):
+        _VJP[name] = via_vjp(ops[name]).how

@@ -30,6 +30,7 @@ import inspect
 from engine import budget as _budget
 from engine import dtypes as D
 from engine.autograd import forward_ad as FW
+from engine.autograd import grad_mode as _grad
 from engine.errors import TorchNotImplementedError
 from engine.ops import registry as R
 from engine.ops._util import wrap_dim
@@ -51,6 +52,22 @@ def no_forward_formula(name, *inputs):
     has no forward formula and an input has a tangent."""
     if R._dual and FW.active() and any(isinstance(t, Tensor) and FW.tangent_of(t) is not None for t in inputs):
         raise TorchNotImplementedError(NOT_IMPLEMENTED.format(name=name))
+
+
+ZERO_TENSOR_IMMUTABLE = ("ZeroTensors are immutable. Please use the materialized zero tensor obtained using .clone() "
+                         "if you want a mutable tensor.")
+
+
+def zero_tensor_write(grad, *inputs):
+    """torch's error where its forward formula writes in place into a missing tangent (a ZeroTensor): mse_loss's
+    backward with a mean reduction run while a tangent reaches it (forward-over-reverse) but not every one of
+    `inputs` has one (measured on torch 2.13: the gradient's own tangent does not matter)."""
+    if R._dual and FW.active():
+        has = [isinstance(t, Tensor) and FW.tangent_of(t) is not None for t in inputs]
+        if not all(has) and (any(has) or (isinstance(grad, Tensor) and FW.tangent_of(grad) is not None)):
+            from engine.errors import TorchRuntimeError  # noqa: PLC0415
+
+            raise TorchRuntimeError(ZERO_TENSOR_IMMUTABLE)
 
 
 def refuse(aten_name, *inputs):
@@ -82,9 +99,9 @@ def tmap(t, fn):
 
 
 class Spec:
-    __slots__ = ("how", "batch", "dims", "reduction", "uses", "cast")
+    __slots__ = ("how", "batch", "dims", "reduction", "uses", "cast", "links", "reads")
 
-    def __init__(self, how, batch=None, dims=(), reduction=None, uses=None, cast=True):
+    def __init__(self, how, batch=None, dims=(), reduction=None, uses=None, cast=True, links=True):
         self.how = how  # "element_wise", "linear" or a function
         self.batch = batch  # None (per row), "pad", "shift", "reshape" or a function (op, vals, tangents, out, B)
         self.dims = dims  # the dim attributes "shift" moves
@@ -93,6 +110,10 @@ class Spec:
         # `<input>_t` parameters): only these give the output a tangent, as torch's codegen decides
         self.uses = uses
         self.cast = cast  # False: the tangent keeps the formula's dtype (torch's norm with dtype= does)
+        # False: the tangent records on the tensors the formula reads only where it computes with them (torch's
+        # slogdet reads A's LU factors as constants); True: as torch's ZeroTensor terms make it (see _linked)
+        self.links = links
+        self.reads = None  # the names of the tensors the formula reads beside the tangents (spec_of fills it)
 
 
 def pointwise(how):
@@ -161,6 +182,7 @@ def spec_of(op):
         if s.uses is None and callable(s.how) and not getattr(s.how, "reads_every_tangent", False):
             s.uses = tuple(n[:-2] for n in _params(s.how) if n.endswith("_t") and n[:-2] in op.tensor_index)
         s.uses = None if s.uses is None else frozenset(op.tensor_index[n] for n in s.uses)
+        s.reads = _reads(op, s)
         _SPECS[op] = s
     return s
 
@@ -202,10 +224,77 @@ def call(op, args, kwargs):
     try:
         out = R.OpDef.__call__(op, *args, **kwargs)
         res = evaluate(op, vals, tangents, out)
+        if op.view is None:
+            res = _unaliased(op, res, tangents)
+        if spec.reads and _grad.enabled:
+            res = _linked(op, spec, vals, tangents, out, res)
     finally:
         st.off -= 1
     attach(op, out, res)
     return out
+
+
+def _reads(op, spec):
+    """The names of the tensors (inputs, outputs) a formula reads beside its tangents: none for a linear one."""
+    how = spec.how
+    if not spec.links or how == "linear":
+        return ()
+    if how == "element_wise":
+        names = {n for f in op.formulas for n in f.argnames}
+    elif callable(how) and not getattr(how, "reads_every_tangent", False):
+        names = {n for n in _params(how) if not n.endswith("_t")}
+    else:
+        return ()
+    return tuple(sorted(n for n in names if n in op.tensor_index or n == "result"
+                        or (n.startswith("result") and n[6:].isdigit())))
+
+
+def _linked(op, spec, vals, tangents, out, res):
+    """Where grad mode is on and an input the formula differentiates has no tangent, the tangent gets a zero that
+    records on the tensors the formula reads that require grad: torch's formulas take the missing tangent as a
+    ZeroTensor and multiply it by the primals and results they read (mul's `self_t * other_p` for a self without
+    tangent), so its tangent records on them (their gradient zeros there) where the engine's formula drops the
+    term."""
+    outs = (res,) if op.nout == 1 else res
+    diff, uses = op.diff_index, spec.uses
+    missing = {k for k, i in enumerate(op.tensor_pos) if tangents[k] is None and isinstance(vals[i], Tensor)
+               and vals[i]._data.dtype.kind == "f" and (diff is None or k in diff) and (uses is None or k in uses)}
+    if not missing:
+        return res
+    if spec.how == "element_wise":  # the missing inputs' own terms
+        names = {n for f in op.formulas if f.inputs[0] in missing for n in f.argnames}
+        names = [n for n in spec.reads if n in names]
+    else:
+        names = spec.reads
+    link = None
+    for n in names:
+        v = _value(op, n, vals, tangents, out)
+        if isinstance(v, Tensor) and v.requires_grad:
+            z = v.reshape(-1)[:0].sum()  # an empty slice's sum: zero, no NaN from an infinite value
+            link = z if link is None else link + z
+    if link is None:
+        return res
+    fixed = tuple(r + link if isinstance(r, Tensor) and r._data.dtype.kind == "f" else r for r in outs)
+    return fixed[0] if op.nout == 1 else fixed
+
+
+def _aliases(r, t):
+    if r is t:
+        return True
+    a, b = r._data, t._data
+    return a.base is not None and a.base is (b if b.base is None else b.base)
+
+
+def _unaliased(op, res, tangents):
+    """A tangent that is (a view of) an input's tangent, copied, where the op is not a view: an identity formula
+    (clone's, `.to` of the same dtype) must not give the output its input's tangent object, or an in-place op on
+    the output would change the input's tangent too (torch's clone formula is `self_t.clone()`)."""
+    outs = (res,) if op.nout == 1 else res
+    if not any(isinstance(r, Tensor) and any(t is not None and _aliases(r, t) for t in tangents) for r in outs):
+        return res
+    fixed = tuple(r.clone() if isinstance(r, Tensor) and any(t is not None and _aliases(r, t) for t in tangents)
+                  else r for r in outs)
+    return fixed[0] if op.nout == 1 else fixed
 
 
 def attach(op, out, res):

@@ -21,7 +21,7 @@ from engine.ops import reduction as R
 from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes, list_str
-from engine.ops.jvp import loss, no_forward_formula, tmap
+from engine.ops.jvp import loss, no_forward_formula, tmap, zero_tensor_write
 from engine.ops.nn_functional import (
     _check_no_requires_grad,
     _const,
@@ -171,9 +171,19 @@ def _mse_fwd(a, b, reduction=MEAN):
 mse_loss_op = defop(
     "mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor", _mse_fwd, promote=True, index=0,
     rule=_loss_rule(3, 2, 7), jvp=loss(),
-    self=lambda grad, self, target, reduction: (self - target) * (grad * (2.0 * _norm(self, reduction))),
-    target=lambda grad, self, target, reduction: (target - self) * (grad * (2.0 * _norm(self, reduction))),
+    self=lambda grad, self, target, reduction: _mse_checked(grad, self, target, reduction) * (
+        grad * (2.0 * _norm(self, reduction))),
+    target=lambda grad, self, target, reduction: -_mse_checked(grad, self, target, reduction) * (
+        grad * (2.0 * _norm(self, reduction))),
 )
+
+
+def _mse_checked(grad, x, y, reduction):
+    """x - y, after torch's forward-over-reverse error: its mse_loss_backward formula writes into a missing tangent
+    (a ZeroTensor) for a mean reduction."""
+    if reduction == MEAN:
+        zero_tensor_write(grad, x, y)
+    return x - y
 
 
 def _smooth_l1_arr(a, b, beta, huber):

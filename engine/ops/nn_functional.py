@@ -35,7 +35,7 @@ from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._special import erf_array
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
-from engine.ops.jvp import only, pointwise, shifted, tmap, tsum, unsupported
+from engine.ops.jvp import only, pointwise, refuse, shifted, tmap, tsum, unsupported
 from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
 
@@ -428,6 +428,8 @@ def _silu_fwd(a):
 
 
 def _silu_grad(grad, x):
+    if not grad_mode.enabled:  # torch's silu_backward (its grad-mode-off path) has no forward formula
+        refuse("silu_backward", grad, x)
     s = x.sigmoid()
     return grad * s * (1 + x * (1 - s))
 
@@ -465,6 +467,8 @@ def _mish_fwd(a):
 
 
 def _mish_grad(grad, x):
+    if not grad_mode.enabled:  # torch's mish_backward (its grad-mode-off path) has no forward formula
+        refuse("mish_backward", grad, x)
     s = x.sigmoid()
     t = softplus_op(x, 1, 20).tanh()
     return grad * (t + x * s * (1 - t * t))

@@ -11,6 +11,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
+from engine.autograd import grad_mode
 from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchValueError
 from engine.ops import conv as C
 from engine.ops import join as J
@@ -20,6 +21,7 @@ from engine.ops import pointwise as P
 from engine.ops import reduction as R
 from engine.ops import shape as S
 from engine.ops._util import list_str, wrap_dim
+from engine.ops.jvp import refuse
 from engine.ops.nn_functional import _errstate, _tie, _word
 from engine.ops.registry import defop, entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, numel
@@ -366,6 +368,9 @@ def _gn_backward(grad, input, weight, N, C, HxW, group, eps):  # noqa: N803
     """infinitely_differentiable_native_group_norm_backward: the normalized output's, mean's and rstd's
     gradients, in engine ops."""
     gy, gmean, grstd = grad
+    if gmean is None and grstd is None and not grad_mode.enabled:
+        # torch runs native_group_norm_backward here (no forward formula), its composite only with grad mode on
+        refuse("native_group_norm_backward", gy, input, weight)
     x3 = S.reshape(input, [N, group, (C // group) * HxW])
     mu = R.mean(x3, [-1], True)
     xc = x3 - mu

@@ -309,8 +309,15 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
         if x.requires_grad and grad_mode.enabled:
             out = _copy_backwards(x)
             out._data = x._data.copy()
-            return out
-        return _t(x._data.copy())
+        else:
+            out = _t(x._data.copy())
+        from engine import autograd as A  # noqa: PLC0415
+
+        if A._fw_levels:  # copy_'s forward formula: the copy's tangent is a copy of self's
+            from engine.autograd.forward_ad import copied_tangent  # noqa: PLC0415
+
+            copied_tangent(out, x)
+        return out
     out_len = x.shape[d] - 1
     n = min(n, x.shape[d])
     for _ in range(n):

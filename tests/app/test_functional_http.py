@@ -13,11 +13,48 @@ import pytest
 
 from app.examples import FUNCTIONAL_EXAMPLES
 from tests.app.conftest import TEST_KEY, Server, in_thread, wait_until
-from tests.engine.test_transforms import FUNCTIONS, SEED, V_IN, V, compare_value, scalar_fn, two_in_two_out, vector
+from tests.engine.test_transforms import FUNCTIONS as _FUNCTIONS
+from tests.engine.test_transforms import SEED, V_IN, V, compare_value, leaf, mlp, op, scalar_fn, two_in_two_out, vector
 from tests.torch_functional_reference import functional as torch_functional
 from tests.torch_reference import TorchFailure
 
 KEY = {"x-api-key": TEST_KEY}  # the server reads /readyz details to key holders only
+
+
+def mlp_loss(dtype="float64"):
+    """A sine MLP's mean squared output plus a log-determinant of its first layer's Gram matrix, a scalar of
+    (w1, w2): its Hessian by forward-over-reverse runs matmul's, sin's, mean's and slogdet's backward on dual
+    tensors (not tanh or log_softmax: torch runs their backward's forward formula through TorchScript, which warns
+    of its deprecation)."""
+    spec = mlp(dtype)
+    spec["leaves"]["i"] = leaf([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=dtype)
+    spec["ops"] = [op("h", "matmul", "x", "w1"), op("a", "sin", "h"), op("y", "matmul", "a", "w2"),
+                   op("l", "pow", "y", 2), op("m", "mean", "l"), op("w1t", "t", "w1"), op("g", "matmul", "w1", "w1t"),
+                   op("gi", "add", "g", "i"), op("d", "logdet", "gi"), op("f", "sub", "d", "m")]
+    spec["function"] = {"inputs": ["w1", "w2"], "output": "f"}
+    return spec
+
+
+def mse(dtype="float64"):
+    """mse_loss(x, target): torch's forward-over-reverse through it (mean) writes into a ZeroTensor and raises."""
+    return {"leaves": {"x": leaf([0.5, -1.25, 2.0], dtype=dtype), "t": leaf([1.0, 0.0, 1.5], dtype=dtype)},
+            "ops": [op("l", "mse_loss", "x", "t")], "function": {"inputs": "x", "output": "l"}}
+
+
+FUNCTIONS = {**_FUNCTIONS, "mlp_loss": mlp_loss, "mse": mse}
+
+
+def _warm_torch_forward_mode():
+    """torch scripts its forward-mode decompositions the first time a process needs them, warning that
+    torch.jit.script is deprecated (once per process, whichever test comes first): done here, out of the record."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.autograd.functional.hessian(lambda w: (w @ w.t()).tanh().sum(), torch.ones(2, 2, dtype=torch.float64),
+                                          vectorize=True, outer_jacobian_strategy="forward-mode")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +107,21 @@ CASES = [
     ("jvp", "mlp", {}), ("jvp", "two_in_two_out", {"create_graph": True}), ("jvp", "vector", {"strict": True}),
     ("hvp", "scalar", {}), ("hvp", "scalar_two", {"create_graph": True}), ("hvp", "scalar_listed", {"strict": True}),
     ("vhp", "scalar", {}), ("vhp", "scalar_two", {"create_graph": True}), ("vhp", "scalar_listed", {"strict": True}),
+    # forward mode: jacfwd (a batched dual level), forward-over-reverse (the Hessian as jacfwd of the gradient: the
+    # backward's formulas run on dual tensors)
+    ("jacobian", "mlp", {"vectorize": True, "strategy": "forward-mode"}),
+    ("jacobian", "two_in_two_out", {"vectorize": True, "strategy": "forward-mode"}),
+    ("hessian", "scalar", {"vectorize": True, "outer_jacobian_strategy": "forward-mode"}),
+    ("hessian", "scalar_two", {"vectorize": True, "outer_jacobian_strategy": "forward-mode"}),
+    ("hessian", "mlp_loss", {"vectorize": True, "outer_jacobian_strategy": "forward-mode"}),
+]
+# torch refuses these (forward mode without vectorize, or with create_graph): 422 with its class, message and loc
+FORWARD_MODE_ERRORS = [
+    ("jacobian", "two_in_two_out", {"vectorize": True, "strategy": "forward-mode", "create_graph": True}),
+    ("jacobian", "vector", {"strategy": "forward-mode"}),
+    ("hessian", "scalar_two", {"vectorize": True, "outer_jacobian_strategy": "forward-mode", "create_graph": True}),
+    ("hessian", "scalar", {"outer_jacobian_strategy": "forward-mode"}),
+    ("hessian", "mse", {"vectorize": True, "outer_jacobian_strategy": "forward-mode"}),
 ]
 
 
@@ -77,12 +129,20 @@ CASES = [
 @pytest.mark.parametrize(("transform", "fn", "options"), CASES,
                          ids=[f"{t}-{f}-{','.join(o) or 'defaults'}" for t, f, o in CASES])
 def test_transform_over_http(srv, transform, fn, options, dtype):
+    if "forward-mode" in options.values():
+        _warm_torch_forward_mode()
     spec = {**FUNCTIONS[fn](dtype), "transform": transform, **options}
     if transform == "vjp":
         spec["v"] = V[fn]
     elif transform != "jacobian" and transform != "hessian":
         spec["v"] = V_IN[fn]
     assert against_torch(srv, spec).status_code == 200
+
+
+@pytest.mark.parametrize(("transform", "fn", "options"), FORWARD_MODE_ERRORS,
+                         ids=[f"{t}-{f}-{','.join(o)}" for t, f, o in FORWARD_MODE_ERRORS])
+def test_forward_mode_errors_over_http(srv, transform, fn, options):
+    assert against_torch(srv, {**FUNCTIONS[fn]("float64"), "transform": transform, **options}).status_code == 422
 
 
 def test_nesting_of_tuple_inputs_and_outputs(srv):
