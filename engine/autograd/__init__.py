@@ -307,8 +307,12 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
         grads = buffers.pop(node, None)
         if grads is None:
             grads = [None] * node.num_outputs
-        if bud is not None:
-            _charge_node(bud, node, grads)
+        if bud is not None:  # _charge_node, an op node's case inline
+            cost = getattr(node, "_bwd", None)
+            if cost is not None:
+                bud.charge(cost[0], cost[1], type(node).__name__)
+            else:
+                _charge_node(bud, node, grads)
         hk = node._hooks  # tensor hooks, retain_grad, pre- and post-hooks (engine.autograd.hooks): on Tensors
         if hk is not None:
             grads = hk.before([_as_tensor(g) for g in grads], False)
@@ -332,8 +336,10 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
             out = [None] * len(node.next_functions)
         else:
             out = None
-            if hk is None and len(grads) == 1 and node._raw is not None:
-                out = node._raw(g0._data if type(g0) is Tensor else g0)
+            if hk is None and len(grads) == 1:
+                raw = type(node)._raw  # (read off the class: no bound method made to test it)
+                if raw is not None:
+                    out = raw(node, g0._data if type(g0) is Tensor else g0)
             if out is None:  # the node API, on Tensors
                 out = node.apply([_as_tensor(g) for g in grads], False)
         if not retain_graph:

@@ -29,12 +29,18 @@ COST_CACHE_ENTRIES = 256
 def _cached_charge(costs, b, op, key, vals):
     c = costs.get(key)
     if c is None:
-        c = cost_of(op, vals)
-        if len(costs) >= COST_CACHE_ENTRIES:
-            costs.clear()
-        costs[key] = c
+        c = _cost_miss(costs, op, key, vals)
     b.charge(c[0], c[1], op.qualname, c[2])
     return c[3]
+
+
+def _cost_miss(costs, op, key, vals):
+    """cost_of a call not in `costs`, kept there under `key` (the fast call path reads `costs` inline first)."""
+    c = cost_of(op, vals)
+    if len(costs) >= COST_CACHE_ENTRIES:
+        costs.clear()
+    costs[key] = c
+    return c
 
 
 def cost_of(op, vals):

@@ -33,6 +33,7 @@ from engine.ops.catalog_entry import Entry, entry  # noqa: F401 - moved, re-expo
 from engine.ops.charging import (  # noqa: F401 - moved to engine.ops.charging, re-exported
     COST_CACHE_ENTRIES,
     _cached_charge,
+    _cost_miss,
     _default_cost,
     _track,
     charge,
@@ -578,6 +579,7 @@ class _ViewOpDef(OpDef):
 
 
 _ALL_NEED = ((True,), (True, True))
+_NEED_ONE, _NEED_TWO = _ALL_NEED
 
 
 def _fast_call(op):
@@ -589,34 +591,12 @@ def _fast_call(op):
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
     costs = {}  # _cached_charge's: this entry's costs by operand shapes and dtypes
+    qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
 
-    def finish(node, args, meta, out, bwd):
-        node._bwd = bwd
-        node._seq = next(_seq)
-        node._retained = node._pre_hooks = node._hooks = None
-        node._needs = _ALL_NEED[len(args) - 1]
-        node._in_meta = meta
-        node._released = False
-        node._attrs = attrs
-        if saves:
-            saved = {}
-            for name, k, idx in plan:
-                if k == 0:
-                    a = args[idx]
-                    saved[name] = a
-                    if a._vc is not None and a._vc.version:
-                        saved[("v", name)] = a._vc.version
-                else:
-                    saved[name] = out
-            node._saved = saved
-        else:
-            node._saved = _EMPTY
-        t = make(out)
-        if out.dtype.kind == "f":
-            t._req = True
-            t.grad_fn = node
+    def finish_rare(node, args, out, t):
+        """finish's last steps where saved tensors are packed by hooks or a trace records (the inline path's)."""
         if saves and _graph.packing:
             _graph.pack_node(node, (t,))
         if _tracing:
@@ -631,7 +611,15 @@ def _fast_call(op):
                 return op(input)
             d = input._data
             b = _tl.budget
-            bwd = _cached_charge(costs, b, op, (d.shape, d.dtype), (d, *vals)) if b is not None else None
+            if b is not None:  # _cached_charge, inline: the operands' tuple is built on a miss only
+                key = (d.shape, d.dtype)
+                c = costs.get(key)
+                if c is None:
+                    c = _cost_miss(costs, op, key, (d, *vals))
+                b.charge(c[0], c[1], qualname, c[2])
+                bwd = c[3]
+            else:
+                bwd = None
             out = op.forward(d, *vals)
             if b is not None:
                 b.track(out)
@@ -641,8 +629,36 @@ def _fast_call(op):
                     _traced(op, (input,), (d,), attrs, t)
                 return t
             node = _new(node_cls)
-            node.next_functions = (edge_of(input),)
-            return finish(node, (input,), ((d.shape, d.dtype),), out, bwd)
+            fn = input.grad_fn  # edge_of, its commonest case (a non-leaf) inline
+            node.next_functions = ((fn, input._output_nr),) if fn is not None else (edge_of(input),)
+            # finish(node, (input,), ((d.shape, d.dtype),), out, bwd), written out: one call less an op
+            node._bwd = bwd
+            node._seq = next(_seq)
+            node._retained = node._pre_hooks = node._hooks = None
+            node._needs = _NEED_ONE
+            node._in_meta = ((d.shape, d.dtype),)
+            node._released = False
+            node._attrs = attrs
+            if saves:
+                saved = {}
+                for name, k, _ in plan:
+                    if k == 0:
+                        saved[name] = input
+                        vc = input._vc
+                        if vc is not None and vc.version:
+                            saved[("v", name)] = vc.version
+                    else:
+                        saved[name] = out
+                node._saved = saved
+            else:
+                node._saved = _EMPTY
+            t = make(out)
+            if out.dtype.kind == "f":
+                t._req = True
+                t.grad_fn = node
+            if _tracing or (saves and _graph.packing):
+                return finish_rare(node, (input,), out, t)
+            return t
 
         return call
 
@@ -670,7 +686,11 @@ def _fast_call(op):
         bud = _tl.budget
         if bud is not None:
             key = (da.shape, da.dtype, db.shape, db.dtype) if tb is Tensor else (da.shape, da.dtype, tb, db)
-            bwd = _cached_charge(costs, bud, op, key, (da, db, *vals))
+            c = costs.get(key)  # _cached_charge, inline: the operands' tuple is built on a miss only
+            if c is None:
+                c = _cost_miss(costs, op, key, (da, db, *vals))
+            bud.charge(c[0], c[1], qualname, c[2])
+            bwd = c[3]
         else:
             bwd = None
         try:
@@ -690,8 +710,38 @@ def _fast_call(op):
         if not bt or not (a._req and b._req):  # an input that needs no grad: the general save plan
             return op._record((a, b), [da, db], op.default_attrs, out, bwd)
         node = _new(node_cls)
-        node.next_functions = (edge_of(a), edge_of(b))
-        return finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd)
+        fa, fb = a.grad_fn, b.grad_fn  # edge_of, its commonest case (a non-leaf) inline
+        node.next_functions = ((fa, a._output_nr) if fa is not None else edge_of(a),
+                               (fb, b._output_nr) if fb is not None else edge_of(b))
+        # finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd), written out
+        node._bwd = bwd
+        node._seq = next(_seq)
+        node._retained = node._pre_hooks = node._hooks = None
+        node._needs = _NEED_TWO
+        node._in_meta = ((da.shape, da.dtype), (db.shape, db.dtype))
+        node._released = False
+        node._attrs = attrs
+        if saves:
+            saved = {}
+            for name, k, idx in plan:
+                if k == 0:
+                    x = b if idx else a
+                    saved[name] = x
+                    vc = x._vc
+                    if vc is not None and vc.version:
+                        saved[("v", name)] = vc.version
+                else:
+                    saved[name] = out
+            node._saved = saved
+        else:
+            node._saved = _EMPTY
+        t = make(out)
+        if out.dtype.kind == "f":
+            t._req = True
+            t.grad_fn = node
+        if _tracing or (saves and _graph.packing):
+            return finish_rare(node, (a, b), out, t)
+        return t
 
     return call2
 

@@ -95,6 +95,7 @@ def response(run, names, grad_set, encode, caught, fixed=None):
 # "-2.2250738585072014e-308,", a non-finite float '"-Infinity",'; base64 is 4/3 of the item size.
 _ELEMENT_BYTES = {"float64": 25, "float32": 16, "float16": 16, "int64": 21, "int32": 12, "int16": 7, "int8": 5,
                   "uint8": 4, "bool": 6}
+_ELEMENT_BYTES_OF = {np.dtype(k): v for k, v in _ELEMENT_BYTES.items()}  # by dtype: its .name is a Python property
 
 
 def _repr_bound(t, per):
@@ -123,7 +124,7 @@ def check_response_size(run, names, grad_set, encode):
         if t is None:
             continue
         d = t._data
-        per = _ELEMENT_BYTES.get(d.dtype.name, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
+        per = _ELEMENT_BYTES_OF.get(d.dtype, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
         g = t._grad if n in grad_set else None
         items = d.size + (g._data.size if g is not None else 0)
         items_total += items
@@ -246,10 +247,9 @@ def graph_document(env, names):
     two to each other)."""
     owner, leaf_names, ids, nodes = _graph_roots(env, names)
     out = []
-    fixed_names: dict = {}
-    k = 0
-    while k < len(nodes):
-        fn = nodes[k]
+    append = out.append
+    per_class: dict = {}  # per node class: its wire name where it is the class's own (else None), is it a leaf's sink
+    for k, fn in enumerate(nodes):  # breadth first: `nodes` grows as the walk meets new nodes (the queue)
         nf = []
         for nxt, nr in fn.next_functions:
             if nxt is None:
@@ -263,14 +263,12 @@ def graph_document(env, names):
         # _wire_name and _node_tensor written out: this loop runs for every node of every response (a call each
         # cost the seed ~0.5 us)
         cls = type(fn)
-        nm = fixed_names.get(cls)
-        if nm is None:
-            if cls.name is Node.name:
-                nm = fixed_names[cls] = cls.__name__
-            else:
-                nm = fn.name().rsplit("::", 1)[-1]
-        out.append({"id": k, "name": nm,
-                    "tensor": leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn),
-                    "next_functions": nf})
-        k += 1
+        known = per_class.get(cls)
+        if known is None:
+            known = per_class[cls] = (cls.__name__ if cls.name is Node.name else None,
+                                      issubclass(cls, AccumulateGrad))
+        nm = known[0] if known[0] is not None else fn.name().rsplit("::", 1)[-1]
+        append({"id": k, "name": nm,
+                "tensor": leaf_names.get(id(fn.variable)) if known[1] else owner.get(fn),
+                "next_functions": nf})
     return out

@@ -239,6 +239,7 @@ def run_op_list(run, ops, where, caught, retain=frozenset()):
 
 
 _MISSING = object()
+_known_fields = OP_FIELDS.issuperset  # every key of an op is one of its fields (one C call, no loop)
 _NO_ARGS: list = []  # an op's args and kwargs where the document gives none (never changed)
 _NO_KWARGS: dict = {}
 
@@ -254,34 +255,11 @@ def _check_names(run, op, name, loc):
     return names
 
 
-def _bind_args(args_in, kinds, var_kind, env, loc):
-    """A request op's positional arguments as its function takes them (bind.convert), with the commonest kinds
-    (a tensor's name, a number for a Tensor-or-Scalar) read inline; loc is built only for a value that fails."""
-    args = []
-    npos = len(kinds)
-    for k, v in enumerate(args_in):
-        kind = kinds[k] if k < npos else var_kind
-        tv = type(v)
-        if tv is str and (kind == "tensor" or (kind == "tensor_or_scalar" and v not in SPECIAL)):
-            t = env.get(v, _MISSING)
-            if t is not _MISSING:
-                args.append(t)
-                continue
-        elif kind == "tensor_or_scalar" and (tv is int or tv is float):
-            args.append(v)
-            continue
-        args.append(convert(v, kind, env, [*loc, "args", k]))
-    return args
-
-
 def run_op(run, op, loc, caught, retain):
     # The checks of the document's fields run in the order of their messages' precedence; each is written for
     # the common case first (no list built, no message formatted), and where it fails, the full check raises.
-    if type(op) is not dict:
+    if type(op) is not dict or not _known_fields(op):
         check_fields(op, OP_FIELDS, loc)
-    for k in op:
-        if k not in OP_FIELDS:
-            check_fields(op, OP_FIELDS, loc)
     opname = op.get("op", _MISSING)
     if opname is _MISSING:
         raise RequestError("Field required", [*loc, "op"], "missing")
@@ -303,7 +281,24 @@ def run_op(run, op, loc, caught, retain):
     if type(kwargs_in) is not dict and not isinstance(kwargs_in, dict):
         raise RequestError("Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
     sig = _BINDERS.get(fn) or binder(fn)
-    args = _bind_args(args_in, sig.positional, sig.var_kind, env, loc) if args_in else []
+    if args_in:  # _bind_args, its commonest kinds read inline (a tensor's name, a number for a Tensor-or-Scalar)
+        args = []
+        kinds = sig.positional
+        npos = len(kinds)
+        for k, v in enumerate(args_in):
+            kind = kinds[k] if k < npos else sig.var_kind
+            tv = type(v)
+            if tv is str and (kind == "tensor" or (kind == "tensor_or_scalar" and v not in SPECIAL)):
+                t = env.get(v, _MISSING)
+                if t is not _MISSING:
+                    args.append(t)
+                    continue
+            elif kind == "tensor_or_scalar" and (tv is int or tv is float):
+                args.append(v)
+                continue
+            args.append(convert(v, kind, env, [*loc, "args", k]))
+    else:
+        args = []
     kwargs = {k: convert(v, sig.kind_of(name=k), env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()} \
         if kwargs_in else _NO_KWARGS
     bound = output_bound(opname, args, kwargs)
@@ -361,7 +356,6 @@ def run_op(run, op, loc, caught, retain):
         env[name] = out
         run.order.append(name)
         run.kind[name] = "op"
-        outs = (out,)
         if name in retain and out is not None:
             _retain(out)
     else:

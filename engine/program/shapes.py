@@ -289,6 +289,32 @@ _MATMULS = {"matmul", "mm", "bmm", "mv", "dot", "linear", "addmm"}  # flops: 2 *
 
 def output_bound(op, args, kwargs) -> int:
     """An upper bound on the elements `op` will allocate, from its inputs' shapes alone."""
+    if not kwargs and op not in SHAPE_RULES:  # the commonest call first: what the general case below gives
+        first = second = None
+        for a in args:
+            ta = type(a)
+            if ta is Tensor:
+                if first is None:
+                    first = a._data
+                elif second is None:
+                    second = a._data
+                else:
+                    break
+            elif ta is not float and ta is not int and a is not None:
+                break
+        else:  # one or two tensors (and numbers): no list, no Tensor subclass, no third tensor
+            if second is None:
+                return 1 if first is None else first.size
+            s1, s2 = first.shape, second.shape
+            if s2 == s1 or not s2:
+                return first.size
+            if not s1:
+                return second.size
+    return general_bound(op, args, kwargs)
+
+
+def general_bound(op, args, kwargs) -> int:
+    """output_bound without its first case (tests/engine/test_perop.py holds the two to each other)."""
     rule = SHAPE_RULES.get(op)
     if rule is not None:
         try:

@@ -1,6 +1,6 @@
 """The per-op fast paths of engine.evaluate and the backward pass (issue 21) answer as the general code does:
 the graph written in one pass, run_backward's array loop, the cached cost of a call (charged every time), the
-collector paused for a run and restored."""
+collector paused for a run and restored, output_bound's first case."""
 from __future__ import annotations
 
 import gc
@@ -14,6 +14,8 @@ from engine.errors import LimitExceeded
 from engine.program import respond as R
 from engine.program.limits import Limits
 from engine.program.run import Evaluating, Run, build_leaves, run_backward_section, run_ops
+from engine.program.shapes import general_bound, output_bound
+from engine.tensor import Tensor
 
 
 def _chain(n=40):
@@ -179,3 +181,24 @@ def test_evaluate_restores_the_collector(enabled):
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_output_bound_first_case_is_the_general_bound():
+    """output_bound's inline case (one or two plain Tensors and Python numbers, no kwargs, no shape rule) gives
+    what the general code gives, for every pairing of 0-d, equal, broadcast and mismatched shapes; what it does
+    not take (three tensors, a list, a bool, a Tensor subclass, kwargs, a shape rule) goes to the general code."""
+    shapes = [(), (1,), (4,), (3, 1), (1, 4), (3, 4), (2, 3, 4), (5,)]
+    tensors = [engine.zeros(*s) for s in shapes] + [Tensor._make(np.float32(2.0))]  # a one-value NumPy scalar
+    others = [2, 0.5, None, True, [1, 2], engine.nn.Parameter(engine.zeros(3, 4))]
+    calls = [(a,) for a in tensors] + [(a, b) for a in tensors for b in tensors]
+    calls += [(a, o) for a in tensors for o in others] + [(o, a) for a in tensors for o in others]
+    calls += [(tensors[3], tensors[4], tensors[6]), (), (2, 3)]
+    broadcast = 0
+    for args in calls:
+        for op in ("add", "mul", "where", "matmul"):
+            assert output_bound(op, list(args), {}) == general_bound(op, list(args), {}), (op, args)
+        if len(args) == 2 and all(type(a) is Tensor for a in args):
+            broadcast += output_bound("add", list(args), {}) > max(a._data.size for a in args)
+        kw = {"other": tensors[5]}
+        assert output_bound("add", list(args), kw) == general_bound("add", list(args), kw)
+    assert broadcast > 0  # (3, 1) with (1, 4): the general code's broadcast, reached from the first case
