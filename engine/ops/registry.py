@@ -60,6 +60,11 @@ from engine.ops.tracing import _traced, trace  # noqa: F401 - moved to engine.op
 from engine.tensor import Tensor
 
 REGISTRY: dict[str, OpDef] = {}  # "mul.Tensor" -> entry
+# The code of every entry ever made (forward, array formulas, cost rule), also of those REGISTRY no longer names:
+# split/chunk/unbind make one entry per number of outputs, under one qualname, each replacing the last there.
+# The lowering's watch (engine/program/glue.py) must not look into any of them. Bounded: one code object per
+# function written in the source, however many entries share it.
+ENTRY_CODES: set = set()
 _new = object.__new__  # a node without the class call's __init__ lookup
 _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction imports this module, and sets it
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
@@ -350,6 +355,10 @@ class OpDef:
         if this.view is not None:
             this.__class__ = _ViewOpDef
             this.fast = None
+        for f in (this.forward, getattr(this.rule, "fn", None), *(fn for fn, _spec in (this.vjp_plan or ()))):
+            c = getattr(f, "__code__", None)
+            if c is not None:
+                ENTRY_CODES.add(c)
         REGISTRY[this.qualname] = this
 
     def __repr__(self):

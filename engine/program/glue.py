@@ -28,7 +28,7 @@ import sys
 
 import numpy as np
 
-from engine.ops.registry import REGISTRY
+from engine.ops.registry import ENTRY_CODES, REGISTRY
 
 # reading tensor values into Python: a truth value, a number, a list, the positions of nonzeros (a Tensor's
 # __bool__ / __float__ are Python methods: a watch sees their lines run). Calls of int/float/bool are most often
@@ -56,9 +56,9 @@ def _opaque_codes():
     """Code of every entry's forward, array formula and cost rule: what a watch does not look into (a forward and
     an array formula run again at replay; a rule reads shapes). Recomputed when entries are added or their
     forwards replaced (a test's wrappers, put back: a stale set would count the forwards' own lines as glue)."""
-    key = hash(tuple([op.forward for op in REGISTRY.values()]))  # ~20 us for ~400 entries, once per watch
+    key = (hash(tuple([op.forward for op in REGISTRY.values()])), len(ENTRY_CODES))  # ~20 us, once per watch
     if _opaque["key"] != key:
-        codes = set()
+        codes = set(ENTRY_CODES)  # also the entries REGISTRY no longer names (split's per number of pieces)
         for op in REGISTRY.values():
             fns = [op.forward, op.array_forward, getattr(op.rule, "fn", None)]
             fns += [fn for fn, _spec in (op.vjp_plan or ())]
