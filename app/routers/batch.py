@@ -38,6 +38,7 @@ import asyncio
 import json
 import time
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, Request
 
@@ -245,6 +246,12 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
         return
     chunk = slice(t.done, t.done + n)
     columns = t.columns(chunk)
+    fit = _fitting(columns, program.lowered.leaf_np)
+    if fit < n:  # a value past its integer dtype: the rows before it together, it alone (its overflow error)
+        if fit < 2:
+            return
+        n, chunk = fit, slice(t.done, t.done + fit)
+        columns = [c[:fit] for c in columns]
     stacked = Stacked(columns, t.arrays(columns, 0), n, _WRAP)
     try:
         outs = await service.evaluate_vectorized(program, stacked)
@@ -259,6 +266,28 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
             ahead.update((r, (outs, j)) for j, r in enumerate(done))
         else:
             ahead.update(zip(rows[chunk], outs))
+
+
+def _fitting(columns: list, dtypes: list) -> int:
+    """How many leading rows of text-read columns (float64 or int64) hold only values their leaves' integer
+    dtypes take: a cast past them would wrap silently where the document alone answers its overflow error
+    (engine.program.wire.make_tensor). A float is taken only strictly inside (min - 1, max + 1), so that its
+    truncation fits; NaN never."""
+    n = len(columns[0]) if columns else 0
+    ok = np.ones(n, bool)
+    for col, dt in zip(columns, dtypes):
+        dt = np.dtype(dt)
+        if dt.kind not in "iu" or col.dtype == dt:
+            continue
+        info = np.iinfo(dt)
+        with np.errstate(invalid="ignore"):
+            if col.dtype.kind == "f":
+                good = (col > float(info.min) - 1) & (col < float(info.max) + 1)
+            else:
+                good = (col >= info.min) & (col <= info.max)
+        ok &= good.reshape(n, -1).all(1)
+    bad = np.flatnonzero(~ok)
+    return int(bad[0]) if bad.size else n
 
 
 _WRAP = (b'{"status":200,"body":', b"},")  # each document's answer in the batch's, as evaluate_batch writes it

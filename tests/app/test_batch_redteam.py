@@ -15,6 +15,7 @@ from tests.app.test_batch_vectorized import separately, vectorized_count
 from tests.engine.test_batch_vectorized import SEED, docs_of
 
 JSON = {"content-type": "application/json"}
+VECTORIZED: list = []  # per batch sent by assert_as_separately, its documents run vectorized
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,9 @@ def assert_as_separately(client, texts: list[bytes], sep: bytes = b",", times: i
     """The batch (twice: the second time from known templates) answers each document as alone, and as the
     whole-body path does."""
     for _ in range(times):
+        before = vectorized_count(client)
         r = post(client, batch_of(texts, sep))
+        VECTORIZED.append(vectorized_count(client) - before)
         assert r.status_code == 200
         assert r.content == separately(client, texts)
         w = post(client, whole(texts, sep))
@@ -204,3 +207,23 @@ def test_many_templates_and_many_documents_each(srv):
     before = vectorized_count(srv.client)
     assert_as_separately(srv.client, texts)
     assert vectorized_count(srv.client) > before
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint8", "int8", "int16", "bool", "float16", None])
+@pytest.mark.parametrize("number", [b"2.5", b"-2.5", b"3e9", b"1e20", b"255.9", b"256.5", b"-1.5", b"-0.0", b"1e-40",
+                                    b"9.3e18", b"-9.3e18", b"70000.0", b"1.0", b"2147483647.5", b"-2147483648.5",
+                                    b"2147483648.0", b"9223372036854775807.0", b"-9223372036854775808.0", b"-0.5",
+                                    b"-1.0", b"255.5", b"256.0", b"-128.5", b"-129.0", b"127.9", b"128.0"])
+@pytest.mark.parametrize("scalar", [False, True])
+def test_float_data_of_an_integer_dtype(srv, dtype, number, scalar):
+    # a float leaf's numbers read into float64 columns, then cast to the leaf's dtype as its own parse would be
+    data = b"2.5" if scalar else b"[1, 2.5]"
+    leaf = b'{"data": ' + data + (b', "dtype": "%s"' % dtype.encode() if dtype else b"") + b"}"
+    k = b'{"data": 3' + (b', "dtype": "%s"}' % dtype.encode() if dtype else b".0}")  # x's dtype: no promotion
+    base = (b'{"leaves": {"x": ' + leaf + b', "k": ' + k + b'}, "ops": [{"name": "y", "op": "mul", "args": '
+            b'["x", "k"]}, {"name": "z", "op": "add", "args": ["y", "x"]}]}')
+    texts = []
+    for i in range(12):
+        v = number if i in (4, 9) else b"%d.5" % i
+        texts.append(base.replace(data, v if scalar else b"[1, %s]" % v, 1))
+    assert_as_separately(srv.client, texts)
