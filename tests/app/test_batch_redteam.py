@@ -83,7 +83,8 @@ def _set_first(text: bytes, number: bytes) -> bytes:
                                            ("uint8", False), ("int8", False)])
 @pytest.mark.parametrize("number", [b"-0", b"999999999999999999", b"-999999999999999999", b"2147483648", b"-2147483649",
                                     b"65536", b"256", b"-1", b"32768", b"1e5", b"2.5", b"0.0", b"-0.0", b"16777217",
-                                    b"9007199254740993", b"123456789012345678"])
+                                    b"9007199254740993", b"123456789012345678", b"9223372036854775807",
+                                    b"9223372036854775808", b"-9223372036854775809", b"1" + b"0" * 30])
 def test_an_int_list_leaf_at_the_edges(srv, dtype, rg, number):
     leaf = {"data": [1, 2, 3], **({"dtype": dtype} if dtype else {}), **({"requires_grad": True} if rg else {})}
     doc = {"leaves": {"x": leaf, "k": {"data": [2, 2, 2], **({"dtype": dtype} if dtype else {})}},
@@ -227,3 +228,19 @@ def test_float_data_of_an_integer_dtype(srv, dtype, number, scalar):
         v = number if i in (4, 9) else b"%d.5" % i
         texts.append(base.replace(data, v if scalar else b"[1, %s]" % v, 1))
     assert_as_separately(srv.client, texts)
+
+
+@pytest.mark.parametrize("small", [{"max_ops": 1}, {"max_tensor_elements": 2}, {"max_total_elements": 5},
+                                   {"time_limit_s": 7.0}])
+def test_templates_learned_under_other_limits_in_one_process(small):
+    # two services in one process (templates are kept per process, per limits): each answers as its own
+    from tests.app.test_batch import app_client  # noqa: PLC0415 - the in-process client of the batch tests
+
+    doc = {"leaves": {"x": {"data": [0.5, 1.5, 2.5]}, "k": {"data": 2.0}},
+           "ops": [{"name": "y", "op": "mul", "args": ["x", "k"]}, {"name": "z", "op": "tanh", "args": ["y"]}]}
+    texts = [orjson.dumps(doc).replace(b"0.5", b"%d.25" % i, 1) for i in range(12)]
+    with app_client() as big, app_client(**small) as other:
+        for c in (big, other, big, other):
+            r = post(c, batch_of(texts))
+            assert r.status_code == 200
+            assert r.content == separately(c, texts)
