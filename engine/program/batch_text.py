@@ -53,7 +53,7 @@ class Template:
     document's PlanCache key; `rows`: the documents matched (their index in the batch); `numbers`: their
     holes' texts, row after row."""
 
-    __slots__ = ("pattern", "next", "leaves", "holes", "key", "doc", "rows", "numbers", "done")
+    __slots__ = ("pattern", "next", "leaves", "holes", "key", "doc", "rows", "numbers", "done", "fit")
 
     def __init__(self, pattern, leaves, holes, key, doc):
         self.pattern = pattern
@@ -66,13 +66,14 @@ class Template:
         self.rows: list[int] = []
         self.numbers: list[bytes] = []
         self.done = 0  # rows answered so far (the caller's cursor)
+        self.fit = None  # the caller's: per row, whether its values fit their leaves' dtypes (read once)
 
     def fresh(self) -> Template:
         """The same template with no documents matched yet (for another batch)."""
         t = Template.__new__(Template)
         t.pattern, t.next, t.leaves, t.holes, t.key, t.doc = (self.pattern, self.next, self.leaves, self.holes,
                                                               self.key, self.doc)
-        t.rows, t.numbers, t.done = [], [], 0
+        t.rows, t.numbers, t.done, t.fit = [], [], 0, None
         return t
 
     def columns(self, rows: slice | None = None) -> list:
