@@ -161,12 +161,14 @@ def test_escaped_names_that_read_as_the_templates(srv):
 
 # ----- the batch's limits inside a vectorized run -----
 
-@pytest.mark.parametrize("limit", [1, 300, 2000, 5000])
+@pytest.mark.parametrize("limit", [1, 300, 2000, 5000, 20000])
 def test_the_response_size_limit_inside_a_run(limit):
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_ACCESS_LOG": "false",
                 "GRADSERVE_MAX_BATCH_RESPONSE_BYTES": str(limit)})
     try:
         texts = seeds(40, 7)
+        # values the fast writer leaves to the writer (not finite, out of the fixed-point range) among them
+        texts += [orjson.dumps(d) for d in docs_of(SEED, 40, random.Random(17), special=True)]
         for _ in range(3):
             r = post(s.client, batch_of(texts))
             w = post(s.client, whole(texts))
@@ -265,3 +267,23 @@ def test_one_bad_value_does_not_stop_a_structure_vectorizing_for_everyone():
         assert vectorized_count(s.client) - before >= 10
     finally:
         s.stop()
+
+
+def test_concurrent_batches_of_one_known_template(srv):
+    # templates kept for later batches are copied per batch: batches at once never read each other's rows
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    batches = [seeds(60, 100 + k) for k in range(6)]
+    post(srv.client, batch_of(batches[0]))  # the template known, the program lowered
+
+    def send(texts):
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            return [post(c, batch_of(texts)).content for _ in range(3)]
+
+    with ThreadPoolExecutor(6) as pool:
+        got = list(pool.map(send, batches))
+    for texts, answers in zip(batches, got):
+        want = separately(srv.client, texts)
+        assert all(a == want for a in answers)
