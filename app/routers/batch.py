@@ -38,6 +38,7 @@ import asyncio
 import json
 import time
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, Request
 
@@ -243,6 +244,14 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
     n = service.chunk_size(program, left)
     if n < 2:
         return
+    if t.fit is None:  # read once a batch: a document with a bad row in every other chunk costs no chunk's columns
+        t.fit = _fitting(t, program.lowered.leaf_np)
+    if t.fit is not True:  # a value past its integer dtype: the rows before it together, it alone (its overflow)
+        bad = np.flatnonzero(~t.fit[t.done:t.done + n])
+        if bad.size:
+            n = int(bad[0])
+            if n < 2:
+                return
     chunk = slice(t.done, t.done + n)
     columns = t.columns(chunk)
     stacked = Stacked(columns, t.arrays(columns, 0), n, _WRAP)
@@ -259,6 +268,30 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
             ahead.update((r, (outs, j)) for j, r in enumerate(done))
         else:
             ahead.update(zip(rows[chunk], outs))
+
+
+def _fitting(t, dtypes: list):
+    """Per row of a template's documents, whether its values fit its leaves' integer dtypes (True: no leaf of
+    an integer dtype): a cast past them would wrap silently where the document alone answers its overflow error
+    (engine.program.wire.make_tensor). A float is taken only strictly inside (min - 1, max + 1), so that its
+    truncation fits; NaN never."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    if not any(d.kind in "iu" for d in dtypes):
+        return True
+    columns = t.columns()
+    n = len(t.rows)
+    ok = np.ones(n, bool)
+    for col, dt in zip(columns, dtypes):
+        if dt.kind not in "iu" or col.dtype == dt:
+            continue
+        info = np.iinfo(dt)
+        with np.errstate(invalid="ignore"):
+            if col.dtype.kind == "f":
+                good = (col > float(info.min) - 1) & (col < float(info.max) + 1)
+            else:
+                good = (col >= info.min) & (col <= info.max)
+        ok &= good.reshape(n, -1).all(1)
+    return ok
 
 
 _WRAP = (b'{"status":200,"body":', b"},")  # each document's answer in the batch's, as evaluate_batch writes it

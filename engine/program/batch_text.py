@@ -17,9 +17,10 @@ those holes from one position, linear in the document's length.
 
 `scan` walks a batch's body: `{"requests": [doc, ...]}` with nothing else in it; each document is matched
 against the recent templates (at most TRIES), else its end found by the standard library's raw_decode and the
-caller's `make` called on its text (a new template, at most TEMPLATES a batch). It gives up (None: the caller
-parses the whole body as before) on anything it does not foresee: non-ASCII text, another envelope, more
-documents than the limit, a document whose end cannot be found.
+caller's `make` called on its text (a new template, at most TEMPLATES a batch); a document the standard
+library reads but orjson does not (NaN, Infinity, 1e400, a lone surrogate) makes the body not JSON. It gives
+up (None: the caller parses the whole body as before) on anything it does not foresee: non-ASCII text,
+another envelope, more documents than the limit, a document whose end cannot be found or that is not JSON.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class Template:
     document's PlanCache key; `rows`: the documents matched (their index in the batch); `numbers`: their
     holes' texts, row after row."""
 
-    __slots__ = ("pattern", "next", "leaves", "holes", "key", "doc", "rows", "numbers", "done")
+    __slots__ = ("pattern", "next", "leaves", "holes", "key", "doc", "rows", "numbers", "done", "fit")
 
     def __init__(self, pattern, leaves, holes, key, doc):
         self.pattern = pattern
@@ -65,13 +66,14 @@ class Template:
         self.rows: list[int] = []
         self.numbers: list[bytes] = []
         self.done = 0  # rows answered so far (the caller's cursor)
+        self.fit = None  # the caller's: per row, whether its values fit their leaves' dtypes (read once)
 
     def fresh(self) -> Template:
         """The same template with no documents matched yet (for another batch)."""
         t = Template.__new__(Template)
         t.pattern, t.next, t.leaves, t.holes, t.key, t.doc = (self.pattern, self.next, self.leaves, self.holes,
                                                               self.key, self.doc)
-        t.rows, t.numbers, t.done = [], [], 0
+        t.rows, t.numbers, t.done, t.fit = [], [], 0, None
         return t
 
     def columns(self, rows: slice | None = None) -> list:
@@ -292,7 +294,10 @@ def scan(body: bytes, max_docs: int, make, known: list | tuple = ()) -> Scan | N
                 text = body.decode("ascii")
             try:
                 _, end = _DECODER.raw_decode(text, pos)
-            except (ValueError, RecursionError):
+                # the standard library takes what the service's parse (orjson) refuses: NaN, Infinity, 1e400,
+                # a lone surrogate's escape; such a body is not JSON, refused as a whole by the whole-body path
+                orjson.loads(body[pos:end])
+            except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
                 return None
             where = (pos, end)
             if made < TEMPLATES:
