@@ -105,11 +105,20 @@ def run(program, arrays_list: list) -> list[bytes] | None:
         bud.charge(n * program.cost[0], n * program.cost[1], "the batch's documents")
     try:
         out = _run(program, low, arrays_list, n)
+    except _ValuesDoNotConvert:  # these documents' values, not the structure: it stays vectorizable for the next
+        if bud is not None:  # nothing was computed; each document is charged again when it runs alone
+            bud.used_flops -= n * program.cost[1]
+        return None
     except Exception:  # noqa: BLE001 - shapes that do not stack or broadcast as foreseen: not vectorized
         out = None
     if out is None:
         program.notes[NOTE] = False
     return out
+
+
+class _ValuesDoNotConvert(Exception):
+    """A document's value does not fit its leaf's dtype (3e9 for an int32 leaf): that document's own error (its
+    separate request's 422), found while stacking, before anything is computed."""
 
 
 class Stacked:
@@ -139,7 +148,10 @@ def _run(program, low, arrays_list, n):
                 x = arrays_list.columns[i].astype(dt, copy=False)
         else:
             column = [arrays[i] for arrays in arrays_list]
-            x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)
+            try:
+                x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)
+            except OverflowError as e:
+                raise _ValuesDoNotConvert from e
         xs.append(x.reshape((n,) + (1,) * (rank - ranks[i]) + x.shape[1:]))
     with np.errstate(all="ignore"):
         data, grads = low.fn(*xs)

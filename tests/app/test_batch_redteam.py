@@ -248,10 +248,6 @@ def test_templates_learned_under_other_limits_in_one_process(small):
             assert r.content == separately(c, texts)
 
 
-@pytest.mark.xfail(strict=True, reason="engine/program/batch.py run(): any exception of a vectorized call (here "
-                   "np.array(3e9, int32)'s OverflowError in the whole-body path) sets the program's note "
-                   "vectorizable=False for good: one client's bad value makes every later batch of that structure "
-                   "run document by document (answers stay right; the speed is lost). Not fixed here: the engine")
 def test_one_bad_value_does_not_stop_a_structure_vectorizing_for_everyone():
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_ACCESS_LOG": "false"})
     try:
