@@ -133,8 +133,12 @@ async def evaluate_batch(request: Request) -> JSONBytes:
             else:
                 if i and await request.is_disconnected():
                     break  # nobody is left to read the answers: run no more documents
-                status, out = await (_evaluate(service, doc) if scan is None
-                                     else _evaluate_text(service, body, batch_text.span(body, scan, i)))
+                if scan is None:
+                    text = _encode(doc)
+                else:  # answered from its own text, exactly as its separate request
+                    a, b = batch_text.span(body, scan, i)
+                    text = body[a:b]
+                status, out = await _evaluate(service, text)
                 ran = True
         size += len(out)
         parts += (b'{"status":%d,"body":' % status, out, b"},")
@@ -167,12 +171,7 @@ async def _vectorize(service, i: int, docs: list, hits: list, groups: dict, ahea
         group.pop(0)
     if len(group) < 2 or not service.vectorizes(docs[i]):
         return
-    program = eng.PLANS.get(key)
-    if program is None or not program.lowered:
-        return  # the first documents of a structure run alone: they record and lower its program
-    if not vectorizable(program):
-        return  # decided once (its notes): no thread taken for each of its documents
-    n = service.chunk_size(program, len(group))
+    program, n = _program_and_chunk(service, key, len(group))
     if n < 2:
         return
     chunk = group[:n]
@@ -183,6 +182,17 @@ async def _vectorize(service, i: int, docs: list, hits: list, groups: dict, ahea
     if outs is not None:
         del group[:n]
         ahead.update(zip(chunk, outs))
+
+
+def _program_and_chunk(service, key, count: int):
+    """The service's program of a structure and how many of its `count` documents one vectorized run takes;
+    n < 2 where none runs vectorized: the first documents of a structure run alone (they record and lower its
+    program), and a program found not to vectorize is decided once (its notes): no columns read nor thread taken
+    for each of its documents."""
+    program = eng.PLANS.get(key)
+    if program is None or not program.lowered or not vectorizable(program):
+        return program, 0
+    return program, service.chunk_size(program, count)
 
 
 _COST_PER_BYTE = 121  # the most body.parse_cost counts for one byte of text (a `:`)
@@ -236,12 +246,7 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
     left = len(rows) - t.done
     if left < 2 or not service.vectorizes(t.doc):
         return
-    program = eng.PLANS.get(t.key)
-    if program is None or not program.lowered:
-        return  # the first documents of a structure run alone: they record and lower its program
-    if not vectorizable(program):
-        return  # decided once (its notes): no columns read nor thread taken for each of its documents
-    n = service.chunk_size(program, left)
+    program, n = _program_and_chunk(service, t.key, left)
     if n < 2:
         return
     if t.fit is None:  # read once a batch: a document with a bad row in every other chunk costs no chunk's columns
@@ -306,16 +311,6 @@ class _Run:
         self.written = written
 
 
-async def _evaluate_text(service, body: bytes, span: tuple[int, int]) -> tuple[int, bytes]:
-    """One document through POST /v1/evaluate's service path, from its own text: (status, body)."""
-    a, b = span
-    try:
-        return 200, await service.evaluate(body[a:b])
-    except Exception as exc:  # noqa: BLE001 - mapped exactly as POST /v1/evaluate maps it
-        response = to_response(exc)
-        return response.status_code, bytes(response.body)
-
-
 class _Refused:
     """A document answered without running (a duplicate key in it): its status and body."""
 
@@ -327,10 +322,10 @@ def _error(type_: str, loc: list, msg: str) -> bytes:
     return orjson.dumps({"detail": [{"type": type_, "loc": loc, "msg": msg}]})
 
 
-async def _evaluate(service, doc) -> tuple[int, bytes]:
-    """One document through POST /v1/evaluate's service path: (status, body)."""
+async def _evaluate(service, text: bytes) -> tuple[int, bytes]:
+    """One document, given as its text, through POST /v1/evaluate's service path: (status, body)."""
     try:
-        return 200, await service.evaluate(_encode(doc))
+        return 200, await service.evaluate(text)
     except Exception as exc:  # noqa: BLE001 - mapped exactly as POST /v1/evaluate maps it
         response = to_response(exc)
         return response.status_code, bytes(response.body)
