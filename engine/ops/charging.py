@@ -1,9 +1,9 @@
 """Charging: each op call's shape and cost rule (engine.ops.rules) charged to the request's budget (engine.budget)
 before its forward runs, and what its node's backward will cost.
 
-charge (OpDef.__call__'s), _cached_charge (the fast call path's, memoised by operand shapes and dtypes), cost_of,
-_default_cost, _track (the outputs' bytes, for the budget's peak). Moved out of engine.ops.registry, which
-re-exports these names.
+charge (OpDef.__call__'s), _cost_miss (fills the fast call path's cost cache, by operand shapes and dtypes,
+which that path reads inline), cost_of, _default_cost, _track (the outputs' bytes, for the budget's peak).
+Moved out of engine.ops.registry, which re-exports these names.
 """
 from __future__ import annotations
 
@@ -24,14 +24,6 @@ def charge(b, op, vals):
 # A fast call's costs by its operands' shapes and dtypes (and a Python scalar operand's type and value): what
 # cost_of reads of them, so a call of the same shapes is charged the same without running the rule again.
 COST_CACHE_ENTRIES = 256
-
-
-def _cached_charge(costs, b, op, key, vals):
-    c = costs.get(key)
-    if c is None:
-        c = _cost_miss(costs, op, key, vals)
-    b.charge(c[0], c[1], op.qualname, c[2])
-    return c[3]
 
 
 def _cost_miss(costs, op, key, vals):

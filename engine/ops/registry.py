@@ -32,7 +32,6 @@ from engine.ops.array_vjp import _lazy_raw, _make_raw  # noqa: F401 - moved, re-
 from engine.ops.catalog_entry import Entry, entry  # noqa: F401 - moved, re-exported (the op families)
 from engine.ops.charging import (  # noqa: F401 - moved to engine.ops.charging, re-exported
     COST_CACHE_ENTRIES,
-    _cached_charge,
     _cost_miss,
     _default_cost,
     _track,
@@ -599,7 +598,7 @@ def _fast_call(op):
     the reference: tests/engine/test_array_vjp.py holds the two to the same nodes, values and grads."""
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
-    costs = {}  # _cached_charge's: this entry's costs by operand shapes and dtypes
+    costs = {}  # this entry's costs by operand shapes and dtypes (charging._cost_miss fills it)
     qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
@@ -620,7 +619,7 @@ def _fast_call(op):
                 return op(input)
             d = input._data
             b = _tl.budget
-            if b is not None:  # _cached_charge, inline: the operands' tuple is built on a miss only
+            if b is not None:  # the cost cache read inline: the operands' tuple is built on a miss only
                 key = (d.shape, d.dtype)
                 c = costs.get(key)
                 if c is None:
@@ -695,7 +694,7 @@ def _fast_call(op):
         bud = _tl.budget
         if bud is not None:
             key = (da.shape, da.dtype, db.shape, db.dtype) if tb is Tensor else (da.shape, da.dtype, tb, db)
-            c = costs.get(key)  # _cached_charge, inline: the operands' tuple is built on a miss only
+            c = costs.get(key)  # the cost cache read inline: the operands' tuple is built on a miss only
             if c is None:
                 c = _cost_miss(costs, op, key, (da, db, *vals))
             bud.charge(c[0], c[1], qualname, c[2])
