@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.printing_fast import fast_tensor_str
+from engine.printing_fast import NUMPY_STATS_FROM, fast_tensor_str, small_float_repr
 
 __all__ = ["format_tensor", "format_value", "PrintOptions", "print_options"]
 
@@ -267,6 +267,18 @@ def format_tensor(data, dtype_name: str, suffixes: list[str] = (), options: Prin
     ``dtype=`` (``"grad_fn=<MulBackward0>"`` or ``"requires_grad=True"``).
     ``options``: torch's print options (``print_options(...)``), the default profile if None.
     """
+    if type(data) is np.ndarray and 0 < data.size < NUMPY_STATS_FROM and data.ndim \
+            and data.dtype == _SMALL_FLOATS.get(dtype_name) and (options is None or options is DEFAULT_OPTIONS):
+        # a small float tensor (most vectors of a response): its whole text from one cached '%' format
+        items = _SMALL_ITEMS.get((dtype_name, tuple(suffixes)))
+        if items is None:
+            items = _SMALL_ITEMS[(dtype_name, tuple(suffixes))] = ((() if dtype_name in _DEFAULT_DTYPES else
+                                                                    ("dtype=torch." + dtype_name,)) + tuple(suffixes))
+            if len(_SMALL_ITEMS) > _SMALL_ITEMS_MAX:
+                _SMALL_ITEMS.clear()
+        text = small_float_repr(data, dtype_name, items, _PREFIX, items, DEFAULT_OPTIONS)
+        if text is not None:
+            return text
     expected = _NP_DTYPES.get(dtype_name)
     if expected is None:
         raise ValueError(f"format_tensor: unsupported dtype {dtype_name!r}")
@@ -279,6 +291,11 @@ def format_tensor(data, dtype_name: str, suffixes: list[str] = (), options: Prin
             return format_value(arr.item(), dtype_name, suffixes)
         options = DEFAULT_OPTIONS
     return _format_array(arr, dtype_name, floating, suffixes, options)
+
+
+_SMALL_ITEMS: dict = {}  # (dtype name, suffixes) -> what format_tensor prints after a small float tensor's values
+_SMALL_ITEMS_MAX = 256
+_SMALL_FLOATS = {n: _NP_DTYPES[n] for n in _FLOAT_NAMES}
 
 
 def _value_items(dtype_name, suffixes):

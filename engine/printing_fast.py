@@ -143,3 +143,40 @@ def _layout(shown_shape, shape, summarize, indent, width, opts, one):
             _LAYOUTS.clear()
         _LAYOUTS[key] = fmt
     return fmt
+
+
+# ----- a whole small float tensor's repr as one '%' format (what the writer calls per response row) -----
+
+_REPRS: dict = {}  # (shape, dtype name, suffixes, width, one) -> the whole repr's '%' format string
+_REPRS_MAX = 512
+_WIDE = "\x01"  # one printed character of a number, while a repr's layout is built (never in its own text)
+
+
+def small_float_repr(arr: np.ndarray, dtype_name: str, suffixes, prefix: str, items, opts) -> str | None:
+    """printing.format_tensor's text for a float array of 1 to NUMPY_STATS_FROM - 1 values under `opts` (no
+    summarizing: opts.threshold is at least that many values), `items` what it prints after the values: the
+    statistics as _float_spec takes them from the Python list, then the whole text (prefix, layout, items and
+    their line breaks) from one '%' format per (shape, dtype, suffixes, width, number format), built once
+    by the same _layout and the suffix rule printing._add_suffixes applies, on a text whose numbers are
+    placeholders of their printed width. None where the numbers are not all printed `width` wide (_float_spec
+    gives texts: non-finite values beside whole ones, or none finite): the caller takes the general route."""
+    vals = arr.reshape(-1).tolist()
+    width, one, texts = _float_spec(None, vals, opts)
+    if texts is not None:  # texts printed apart (non-finite values among whole ones): not all `width` wide
+        return None
+    key = (arr.shape, dtype_name, suffixes, width, one)
+    fmt = _REPRS.get(key)
+    if fmt is None:
+        fmt = _whole_layout(arr.shape, width, one, prefix, items, opts)
+        if len(_REPRS) >= _REPRS_MAX:
+            _REPRS.clear()
+        _REPRS[key] = fmt
+    return fmt % tuple(vals)
+
+
+def _whole_layout(shape, width, one, prefix, items, opts):
+    from engine.printing import _add_suffixes  # noqa: PLC0415 - engine.printing imports this module
+
+    body = _layout(shape, shape, False, len(prefix), width, opts, _WIDE * width).replace("%%", "%")
+    text = _add_suffixes(prefix + body, items, len(prefix), force_newline=False, linewidth=opts.linewidth)
+    return text.replace("%", "%%").replace(_WIDE * width, one)

@@ -279,3 +279,17 @@ def test_repr_bench_tools_print_their_rows():
                        cwd=root, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "CHECK FAILED" not in r.stdout and re.search(r"^\| tutorial_mean +\| [0-9.]+ µs", r.stdout, re.M)
+
+
+def test_small_repr_formats_are_bounded_and_match_the_port():
+    """printing_fast.small_float_repr (a small float tensor's whole repr from one cached format): any stream of
+    shapes keeps its cache under its cap, and each text is the port's."""
+    printing_fast._REPRS.clear()
+    for n in range(1, printing_fast._REPRS_MAX + 50):
+        shape = (n % 7 + 1, n % 5 + 1) if n % 2 else (n % printing_fast.NUMPY_STATS_FROM or 1,)
+        arr = np.linspace(-n, n, int(np.prod(shape))).reshape(shape)
+        got = format_tensor(arr, "float64", ["requires_grad=True"])
+        assert printing_fast._REPRS  # it took the small route
+        assert got == printing._format_array(arr, "float64", True, ["requires_grad=True"], DEFAULT_OPTIONS,
+                                             fast=False)
+        assert len(printing_fast._REPRS) <= printing_fast._REPRS_MAX
