@@ -124,11 +124,21 @@ def wire_number(v):
     return v
 
 
+_SUM_CHECK_MAX = 256  # a vector up to this long is checked finite on its Python list (NumPy's call costs more)
+
+
 def encode_array(arr):
     """An array -> JSON-ready nested lists, non-finite floats as the protocol's strings."""
-    a = B.to_numpy(arr)
+    a = arr if type(arr) is np.ndarray else B.to_numpy(arr)
     if a.ndim == 0:  # most values of small graphs: one Python number, no array pass
         return wire_number(a.item())
+    if a.ndim == 1 and a.shape[0] <= _SUM_CHECK_MAX:
+        out = a.tolist()
+        if a.dtype.kind != "f":
+            return out
+        total = sum(out)  # finite where every value is (NaN or an infinity makes it NaN or inf; an overflow
+        if total - total == 0:  # of finite values too: that case takes the check below)
+            return out
     if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
         obj = a.astype(object)
         obj[np.isnan(a)] = "NaN"
