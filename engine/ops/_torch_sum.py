@@ -157,7 +157,9 @@ def _small_sum(flat, w):
         return _accumulate(np.concatenate((acc[:1], flat[4 * s:], acc[1:])))[-1]
     vec = flat[: v * w].reshape(v, w)
     s = v >> 2
-    if s == 0:
+    if v == 1:  # one vector: its lanes are its values (a reduction over one row would copy them)
+        lanes = flat[:w]
+    elif s == 0:
         lanes = _reduce(vec, axis=0)
     else:
         acc = _reduce(vec[: 4 * s].reshape(s, 4, w), axis=0)  # (4, lanes)
@@ -170,11 +172,17 @@ def _small_sum(flat, w):
 
 def full_sum(a):
     """torch_sum of `a` over every axis, as a 0-d array; None where torch_sum would give None."""
-    if type(a) is not np.ndarray or a.dtype.char not in "fd" or not a.size or not a.flags.c_contiguous:
+    if type(a) is not np.ndarray:
+        return None
+    zero = _ZERO.get(a.dtype.char)
+    if zero is None or not a.size or not a.flags.c_contiguous:
         return None
     if MAX_ELEMENTS is not None and a.size > MAX_ELEMENTS:
         return None
-    return np.asarray(_full_sum(a.reshape(-1)) + a.dtype.type(0))
+    return np.asarray(_full_sum(a.reshape(-1)) + zero)
+
+
+_ZERO = {"f": np.float32(0), "d": np.float64(0)}  # torch's +0 start, per dtype (float32 and float64 only)
 
 
 def _full_sum(flat):

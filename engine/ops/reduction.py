@@ -106,10 +106,33 @@ def _expand_reduced_array(grad, shape, dim, keepdim):
     return np.broadcast_to(grad, shape)
 
 
+def _sum_all(a, dtype=None):
+    """sum's forward: _sum(a) over every axis; a float32/float64 array of at least one dimension straight to
+    full_sum (the route _sum takes it by, without its dispatch)."""
+    if dtype is None and type(a) is np.ndarray and a.ndim:
+        r = full_sum(a)
+        if r is not None:
+            return r
+    return _sum(a, None, False, dtype)
+
+
+_ndarray = np.ndarray
+
+
+def _broadcast_scalar_grad(grad, self_shape):
+    """SumBackward0's array formula: np.broadcast_to(grad, self_shape); a 0-d gradient as the same read-only
+    view of its one value (every stride 0), made directly (np.broadcast_to's checks cost ~2 us)."""
+    if type(grad) is _ndarray and not grad.ndim and grad.flags.c_contiguous:
+        out = _ndarray(self_shape, grad.dtype, grad, 0, (0,) * len(self_shape))
+        out.flags.writeable = False
+        return out
+    return np.broadcast_to(grad, self_shape)
+
+
 sum_op = defop(
     "sum(Tensor self, *, ScalarType? dtype=None) -> Tensor",
-    lambda a, dtype=None: _sum(a, None, False, dtype),
-    vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape)},
+    _sum_all,
+    vjp={"self": _broadcast_scalar_grad},
     rule=lambda self, dtype: _red(self, temp=_cast(dtype) + _TORCH_SUM, bwd=1),
     jvp=batched("linear", lambda op, vals, tangents, out, bsz: _batched_all(sum_dim, tangents[0], vals[1])),
     self=lambda grad, self_shape: grad.expand(self_shape),

@@ -8,6 +8,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine._fma import fma
@@ -162,6 +164,41 @@ def test_small_sums_take_the_general_order(dt):
         assert bits_equal(_torch_sum._small_sum(a, w) + a.dtype.type(0), general), n
         if n % 37 == 1:
             assert bits_equal(engine.from_numpy(a).sum().numpy(), torch.from_numpy(a).sum().numpy()), n
+
+
+_SMALL_VALUES = st.one_of(
+    st.floats(width=32, allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 1e-40, -1e-40, 3e38, -3e38, float("inf"), float("-inf"), float("nan")]),
+    st.floats(-1e4, 1e4, width=32),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_SMALL_VALUES, min_size=1, max_size=70), st.sampled_from(["float32", "float64"]))
+def test_small_full_sums_bits_against_torch(values, dt):
+    """Full sums of the sizes small programs have (one vector's lanes taken directly, _small_sum's few calls),
+    over any values (signed zeros, subnormals, overflow, infinities, NaN), to the bit with live torch: forward,
+    and SumBackward0's gradient (a read-only zero-stride view of the 0-d gradient, as np.broadcast_to gives)."""
+    a = np.array(values, dtype=dt)
+    with np.errstate(all="ignore"):
+        e = engine.from_numpy(a).sum().numpy()
+    assert bits_equal(e, torch.from_numpy(a).sum().numpy())
+    x = engine.from_numpy(a.copy()).requires_grad_(True)
+    (x.sum() * 3.0).backward()
+    tx = torch.from_numpy(a.copy()).requires_grad_(True)
+    (tx.sum() * 3.0).backward()
+    assert bits_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+def test_sum_backward_view_is_broadcast_to():
+    from engine.ops.reduction import _broadcast_scalar_grad
+
+    g = np.array(2.5, np.float32)
+    for shape in [(8,), (3, 4), (), (0,), (2, 0, 3)]:
+        got, want = _broadcast_scalar_grad(g, shape), np.broadcast_to(g, shape)
+        assert (got.shape, got.strides, got.dtype, got.flags.writeable) == \
+            (want.shape, want.strides, want.dtype, want.flags.writeable)
+        assert bits_equal(np.ascontiguousarray(got), np.ascontiguousarray(want))
 
 
 def test_sum_of_negative_zeros_and_specials():
