@@ -130,6 +130,16 @@ def _mv(a, v):
         raise TorchRuntimeError(
             f"addmv input tensors must have the same dtype, but got {_word(v)}, {_word(a)}, and {_word(v)}"
         )
+    k = v.shape[0]
+    if a.dtype.char in "fd" and 0 < k <= _SEQ_MAX_K and a.size <= _SEQ_MAX_WORK:
+        # _matmul_np's additions (+0, then each row's products in k order) with k + 1 NumPy calls, not 2k + 1:
+        # every product at once, laid out one row per k, then the same in-place adds of contiguous rows (the
+        # same loop as there, so a NaN's sign and payload too)
+        p = np.multiply(a.T, v[:, None], order="C")
+        out = p[0] + 0.0
+        for i in range(1, k):
+            out += p[i]
+        return out
     return _matmul_np(a, v[:, None])[:, 0]
 
 

@@ -290,6 +290,9 @@ binary_cross_entropy_op = defop(
 
 def _bcel_fwd(a, t, weight=None, pos_weight=None, reduction=MEAN):
     _need_float(a, "log_sigmoid_cpu")
+    if weight is None and pos_weight is None and type(a) is np.ndarray and type(t) is np.ndarray \
+            and a.dtype == t.dtype and a.shape == t.shape and a.ndim and a.size and a.dtype.char in "fd":
+        return _bcel_plain(a, t, reduction)
     lsi = NF._log_sigmoid_arr(a)
     if pos_weight is not None:
         pw = _arr(pos_weight)
@@ -310,6 +313,29 @@ def _bcel_fwd(a, t, weight=None, pos_weight=None, reduction=MEAN):
         _inplace_shape(loss.shape, w.shape)
         loss = (loss * w).astype(one_m.dtype, copy=False)
     return _reduce_arr(loss, reduction)
+
+
+def _bcel_plain(a, t, reduction):
+    """_bcel_fwd without weights, input and target of one float dtype and shape (what most calls are): the
+    same operations on the same values, in place into two buffers (10 NumPy calls, not ~20, and one errstate),
+    so the same bits; the mean as np.mean computes it for float32/float64 (its pairwise sum, then the sum
+    divided by the count as an intp, converted back to the dtype)."""
+    with _errstate():
+        m = np.minimum(a, 0)  # log_sigmoid: min(a, 0) - log1p(exp(-|a|))
+        u = np.abs(a)
+        np.negative(u, out=u)
+        np.exp(u, out=u)
+        np.log1p(u, out=u)
+        np.subtract(m, u, out=m)
+        loss = np.subtract(1, t)  # (1 - target) * input - log_sigmoid(input)
+        np.multiply(loss, a, out=loss)
+        np.subtract(loss, m, out=loss)
+        if reduction == MEAN:
+            total = np.add.reduce(loss, None)
+            return np.array(total.dtype.type(total / np.intp(loss.size)))
+    if reduction == SUM:
+        return np.array(np.add.reduce(loss, None))
+    return loss
 
 
 def _bcel_grad_self(grad, self, target, weight, pos_weight, reduction):
