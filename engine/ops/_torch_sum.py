@@ -153,6 +153,8 @@ def _small_sum(flat, w):
         s = n >> 2
         if s == 0:
             return _accumulate(flat)[-1]
+        if s == 1:  # each accumulator holds one value: acc0, the leftovers, acc1..3 (no reduction, no copy at 4)
+            return _accumulate(flat if n == 4 else np.concatenate((flat[:1], flat[4:], flat[1:4])))[-1]
         acc = _reduce(flat[: 4 * s].reshape(s, 4), axis=0)  # 4 accumulators, each in index order
         return _accumulate(np.concatenate((acc[:1], flat[4 * s:], acc[1:])))[-1]
     vec = flat[: v * w].reshape(v, w)
@@ -161,6 +163,8 @@ def _small_sum(flat, w):
         lanes = flat[:w]
     elif s == 0:
         lanes = _reduce(vec, axis=0)
+    elif s == 1:  # each of the 4 accumulators holds one vector: acc0, the leftover vectors, acc1..3
+        lanes = _reduce(vec if v == 4 else np.concatenate((vec[:1], vec[4:], vec[1:4])), axis=0)
     else:
         acc = _reduce(vec[: 4 * s].reshape(s, 4, w), axis=0)  # (4, lanes)
         lanes = _reduce(np.concatenate((acc[:1], vec[4 * s:], acc[1:])), axis=0)
