@@ -422,11 +422,58 @@ async def _inprocess(only, rounds, n):
     return rows
 
 
+# ----- over HTTP: the server's own CPU time per request (what a ratio of requests/s comes from) -----
+
+
+def _cpu_seconds(pid):
+    """User + system CPU seconds of a process and its children that have exited, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu(only, rounds, seconds, connections):
+    """Per program: the bare app and app.main (one worker, httptools / uvloop, as gradserve serve runs) under
+    wrk's load, each server's CPU seconds over the run (/proc) divided by the requests it answered; the
+    smallest of `rounds` interleaved runs, in us a request."""
+    tmp = Path(tempfile.mkdtemp(prefix="gradserve-cpu-"))
+    progs = programs(only)
+    folder, _bad = _replies(tmp, progs)
+    lua = {name: write_wrk_script(tmp / f"{name}.lua", spec, reply=name) for name, spec in progs}
+    env_bare = {"BENCH_BARE_REPLIES": str(folder), "BENCH_BARE_REPLY": str(folder / f"{progs[0][0]}.json")}
+    servers = [Server("bare FastAPI (parse only)", "bench.bare_app:app", 1, env_bare, stack="fast"),
+               Server("app.main", "app.main:app", 1, {}, stack="fast")]
+    best: dict = {}
+    try:
+        body = json.dumps(_filled(SEED_SPEC)).encode()
+        for srv in servers:
+            why = srv.wait_ready(body)
+            if why:
+                raise RuntimeError(f"{srv.label}: {why}")
+        for _ in range(rounds):
+            for name, _spec in progs:
+                for srv in servers:
+                    c0 = _cpu_seconds(srv.proc.pid)
+                    r = _wrk(srv.url + "/v1/evaluate", str(lua[name]), connections, seconds)
+                    used = _cpu_seconds(srv.proc.pid) - c0
+                    if r["rps"] and not r["errors"]:
+                        us = used / (r["rps"] * max(1, round(seconds))) * 1e6
+                        key = (name, srv.label)
+                        best[key] = min(best.get(key, float("inf")), us)
+    finally:
+        for srv in servers:
+            srv.stop()
+    return [(name, best.get((name, servers[0].label)), best.get((name, servers[1].label))) for name, _ in progs]
+
+
 def main(argv=None):
-    """`python -m bench.service_group [--only 06,11] [--rounds 5] [--requests 600]`: each program of the service
+    """`python -m bench.service_group [--only 06,11] [--rounds 5] [--requests 600] [--cpu]`: each program of the service
     group through each app called as ASGI in one process (bench/inprocess.py's apps: the bare app, the reference,
     app.main with and without its access log and metrics), µs a request, the fastest round; no server, socket or
-    load generator. The bare app answers its fixed default reply (the figure is its parse and routing)."""
+    load generator. The bare app answers its fixed default reply (the figure is its parse and routing).
+    --cpu: over HTTP instead, the server process's own CPU time a request (bare app and app.main, one worker,
+    httptools / uvloop; /proc's user + system time over a wrk run of --seconds, divided by the requests it
+    answered; the smallest of --rounds interleaved runs): what an app costs beside uvicorn's own work."""
     import argparse  # noqa: PLC0415
     import asyncio  # noqa: PLC0415
 
@@ -434,7 +481,18 @@ def main(argv=None):
     p.add_argument("--only", default="")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--requests", type=int, default=600)
+    p.add_argument("--cpu", action="store_true", help="over HTTP instead: the server's CPU time a request, bare "
+                   "app and app.main, one worker (wrk, --seconds a run, --rounds runs, the smallest)")
+    p.add_argument("--seconds", type=float, default=3.0)
     a = p.parse_args(argv)
+    if a.cpu:
+        rows = _server_cpu(tuple(w for w in a.only.split(",") if w), a.rounds, a.seconds, 16)
+        print("| program | bare FastAPI: server CPU us/request | app.main | app.main / bare | rps ratio it allows |\n"
+              "|---|---|---|---|---|")
+        for name, bare, app in rows:
+            if bare and app:
+                print(f"| {name} | {bare:.0f} | {app:.0f} | {app / bare:.2f}x | {bare / app:.2f}x |")
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     stderr = os.dup(2)
     os.dup2(devnull, 2)  # the access log's lines
