@@ -20,9 +20,13 @@ def _port_only():
     """Setup of a 'before' sample: format_tensor takes printing's port for every tensor; returns the undo."""
     from engine import printing  # noqa: PLC0415
 
-    fast = printing.fast_tensor_str
-    printing.fast_tensor_str = lambda *a: None
-    return lambda: setattr(printing, "fast_tensor_str", fast)
+    fast, small = printing.fast_tensor_str, printing.small_float_repr  # (small: a small float tensor's whole repr)
+    printing.fast_tensor_str = printing.small_float_repr = lambda *a: None
+
+    def undo():
+        printing.fast_tensor_str, printing.small_float_repr = fast, small
+
+    return undo
 
 
 def columns(E, doc) -> dict:
