@@ -319,7 +319,8 @@ class OpDef:
             for i in f.inputs:
                 this._needs_for[i].append(names)
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout,
-                                                            "_raw": _lazy_raw if this.vjp_plan is not None else None})
+                                                            "_raw": _lazy_raw if this.vjp_plan is not None else None,
+                                                            "_release_kind": 1 if this.saves_tensors else 2})
         # torch's order of saving (pack hooks see it): the tensor inputs by name, then the outputs
         ins = sorted(a for a, k in this.argkind.items() if k == 0)
         outs = sorted((a for a, k in this.argkind.items() if k == 1), key=lambda a: int(a[6:] or 0))
