@@ -68,6 +68,7 @@ _new = object.__new__  # a node without the class call's __init__ lookup
 _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction imports this module, and sets it
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
+_TRACK_MIN = _budget.TRACK_MIN_BYTES
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
 # forward-mode AD (engine.autograd.forward_ad): the threads with a dual level entered; while 0, an op pays one
 # global read for it. _jvp_call is engine.ops.jvp.call (set when a level is first entered): it gives the op's
@@ -173,26 +174,40 @@ class OpNode(Node):
         make = Tensor._make
         return [None if r is None else make(r) for r in out]
 
-    def __getattr__(self, name):
+    def _saved_attr(self, key):
         """torch's grad_fn._saved_<name>: a saved input or output (version-checked, as torch unpacks it), an
-        attribute (`_saved_exponent`), an input's shape (`_saved_self_sym_sizes`); None where this node did not
-        need to save it. Reached only for names the class does not have."""
-        if name.startswith("_raw_saved_"):
-            raw = _graph.raw_saved(self, name[11:])
-            if raw is not None:
-                return raw
-        elif name.startswith("_saved_"):
-            key = name[7:]
-            if key.endswith("_sym_sizes"):
-                key = key[:-10] + "_shape"
-            op = type(self).op
-            if key in op.argkind or key in op.params:
-                kind = op.argkind.get(key, 4)
-                if kind in (0, 1) and key not in (self._saved or {}) and not self._released:
-                    return None
-                value = self._resolve(key)
-                return tuple(value) if key.endswith("_shape") else value
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        attribute (`_saved_exponent`), an input's shape (`_saved_self_sym_sizes`: key `self_shape`); None where
+        this node did not need to save it."""
+        op = type(self).op
+        kind = op.argkind.get(key, 4)
+        if kind in (0, 1) and key not in (self._saved or {}) and not self._released:
+            return None
+        value = self._resolve(key)
+        return tuple(value) if key.endswith("_shape") else value
+
+
+def _saved_accessors(op) -> dict:
+    """The node class's `_saved_<name>` and `_raw_saved_<name>` properties, one per name its entry has (its
+    arguments and attributes; `<input>_sym_sizes` for an `<input>_shape`). Properties, not a __getattr__: a class
+    with one pays a slower lookup on every attribute read of every node (Python's attribute fast paths skip it)."""
+    out = {}
+    for key in (*op.argkind, *op.params):
+        name = "_saved_" + key
+        if name.endswith("_sym_sizes"):  # read as <input>_shape (never as itself)
+            continue
+        out[name] = property(lambda self, key=key: self._saved_attr(key))
+        if key.endswith("_shape"):
+            out["_saved_" + key[:-6] + "_sym_sizes"] = out[name]
+        if op.argkind.get(key) in (0, 1):
+            out["_raw_saved_" + key] = property(lambda self, key=key: _raw_saved(self, key))
+    return out
+
+
+def _raw_saved(node, key):
+    raw = _graph.raw_saved(node, key)
+    if raw is None:
+        raise AttributeError(f"'{type(node).__name__}' object has no attribute '_raw_saved_{key}'")
+    return raw
 
 
 def _unpack_output(node, arr, nr):
@@ -320,7 +335,8 @@ class OpDef:
                 this._needs_for[i].append(names)
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout,
                                                             "_raw": _lazy_raw if this.vjp_plan is not None else None,
-                                                            "_release_kind": 1 if this.saves_tensors else 2})
+                                                            "_release_kind": 1 if this.saves_tensors else 2,
+                                                            **_saved_accessors(this)})
         # torch's order of saving (pack hooks see it): the tensor inputs by name, then the outputs
         ins = sorted(a for a, k in this.argkind.items() if k == 0)
         outs = sorted((a for a, k in this.argkind.items() if k == 1), key=lambda a: int(a[6:] or 0))
@@ -600,6 +616,7 @@ def _fast_call(op):
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
     costs = {}  # this entry's costs by operand shapes and dtypes (charging._cost_miss fills it)
+    last = [(None, None, None, None, None)]  # the last call's key and cost, in front of `costs`
     qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
@@ -621,17 +638,27 @@ def _fast_call(op):
             d = input._data
             b = _tl.budget
             if b is not None:  # the cost cache read inline: the operands' tuple is built on a miss only
-                key = (d.shape, d.dtype)
-                c = costs.get(key)
-                if c is None:
-                    c = _cost_miss(costs, op, key, (d, *vals))
+                shape, dt = d.shape, d.dtype
+                m = last[0]  # the last call's (shape, dtype, cost): no key hashed where this call repeats it
+                if m[0] == shape and m[1] is dt:
+                    c = m[2]
+                else:
+                    key = (shape, dt)
+                    c = costs.get(key)
+                    if c is None:
+                        c = _cost_miss(costs, op, key, (d, *vals))
+                    last[0] = (shape, dt, c)  # (one tuple: another thread's call reads one call's three)
                 b.charge(c[0], c[1], qualname, c[2])
                 bwd = c[3]
             else:
                 bwd = None
             out = op.forward(d, *vals)
-            if b is not None:
-                b.track(out)
+            if b is not None:  # b.track(out), its small array's case inline
+                if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+                    b.small += n
+                    b.live += n
+                else:
+                    b.track(out)
             if not (input._req and grad_mode.enabled):
                 t = make(out)
                 if _tracing:
@@ -694,10 +721,20 @@ def _fast_call(op):
             check(a, b, *vals)
         bud = _tl.budget
         if bud is not None:
-            key = (da.shape, da.dtype, db.shape, db.dtype) if tb is Tensor else (da.shape, da.dtype, tb, db)
-            c = costs.get(key)  # the cost cache read inline: the operands' tuple is built on a miss only
-            if c is None:
-                c = _cost_miss(costs, op, key, (da, db, *vals))
+            sa, ta = da.shape, da.dtype
+            if bt:
+                sb, tb2 = db.shape, db.dtype
+            else:
+                sb, tb2 = tb, db
+            m = last[0]  # the last call's (operands' shapes and dtypes, cost): no key hashed where this call repeats it
+            if m[0] == sa and m[1] is ta and m[2] == sb and m[3] is tb2:
+                c = m[4]
+            else:
+                key = (sa, ta, sb, tb2)
+                c = costs.get(key)  # the cost cache read inline: the operands' tuple is built on a miss only
+                if c is None:
+                    c = _cost_miss(costs, op, key, (da, db, *vals))
+                last[0] = (sa, ta, sb, tb2, c)  # (one tuple: another thread's call reads one call's five)
             bud.charge(c[0], c[1], qualname, c[2])
             bwd = c[3]
         else:
@@ -709,8 +746,12 @@ def _fast_call(op):
         except ValueError:
             _check_broadcast((da, db))
             raise
-        if bud is not None:
-            bud.track(out)
+        if bud is not None:  # bud.track(out), its small array's case inline
+            if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+                bud.small += n
+                bud.live += n
+            else:
+                bud.track(out)
         if not ((a._req or (bt and b._req)) and grad_mode.enabled):
             t = make(out)
             if _tracing:
