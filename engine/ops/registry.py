@@ -616,7 +616,7 @@ def _fast_call(op):
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
     costs = {}  # this entry's costs by operand shapes and dtypes (charging._cost_miss fills it)
-    last = [(None, None, None, None, None)]  # the last call's key and cost, in front of `costs`
+    last = [(None, None, None, None, None, None)]  # the last call's key, cost and _in_meta, in front of `costs`
     qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
@@ -636,18 +636,19 @@ def _fast_call(op):
             if (type(input) is not Tensor and not isinstance(input, Tensor)) or check is not None or _dual:
                 return op(input)
             d = input._data
+            shape, dt = d.shape, d.dtype
+            m = last[0]  # the last call's (shape, dtype, cost or None, its node's _in_meta): where this call's
+            if m[0] != shape or m[1] is not dt:  # operand repeats it, no key hashed and no tuple made
+                m = last[0] = (shape, dt, None, ((shape, dt),))  # (one tuple: another thread reads one call's)
             b = _tl.budget
             if b is not None:  # the cost cache read inline: the operands' tuple is built on a miss only
-                shape, dt = d.shape, d.dtype
-                m = last[0]  # the last call's (shape, dtype, cost): no key hashed where this call repeats it
-                if m[0] == shape and m[1] is dt:
-                    c = m[2]
-                else:
+                c = m[2]
+                if c is None:
                     key = (shape, dt)
                     c = costs.get(key)
                     if c is None:
                         c = _cost_miss(costs, op, key, (d, *vals))
-                    last[0] = (shape, dt, c)  # (one tuple: another thread's call reads one call's three)
+                    last[0] = (shape, dt, c, m[3])
                 b.charge(c[0], c[1], qualname, c[2])
                 bwd = c[3]
             else:
@@ -672,7 +673,7 @@ def _fast_call(op):
             node._seq = next(_seq)
             node._retained = node._pre_hooks = node._hooks = None
             node._needs = _NEED_ONE
-            node._in_meta = ((d.shape, d.dtype),)
+            node._in_meta = m[3]  # ((d.shape, d.dtype),), shared by the calls that repeat one operand's
             node._released = False
             node._attrs = attrs
             if saves:
@@ -719,22 +720,23 @@ def _fast_call(op):
             return op(a, b)
         if check is not None:
             check(a, b, *vals)
+        sa, ta = da.shape, da.dtype
+        if bt:
+            sb, tb2 = db.shape, db.dtype
+        else:  # (a Python scalar: its type and value, as the cost cache's key)
+            sb, tb2 = tb, db
+        m = last[0]  # the last call's (operands' shapes and dtypes, cost or None, its node's _in_meta): where this
+        if m[0] != sa or m[1] is not ta or m[2] != sb or m[3] is not tb2:  # call repeats it, no key, no tuple made
+            m = last[0] = (sa, ta, sb, tb2, None, ((sa, ta), (sb, tb2)) if bt else None)  # (one tuple: threads)
         bud = _tl.budget
         if bud is not None:
-            sa, ta = da.shape, da.dtype
-            if bt:
-                sb, tb2 = db.shape, db.dtype
-            else:
-                sb, tb2 = tb, db
-            m = last[0]  # the last call's (operands' shapes and dtypes, cost): no key hashed where this call repeats it
-            if m[0] == sa and m[1] is ta and m[2] == sb and m[3] is tb2:
-                c = m[4]
-            else:
+            c = m[4]
+            if c is None:
                 key = (sa, ta, sb, tb2)
                 c = costs.get(key)  # the cost cache read inline: the operands' tuple is built on a miss only
                 if c is None:
                     c = _cost_miss(costs, op, key, (da, db, *vals))
-                last[0] = (sa, ta, sb, tb2, c)  # (one tuple: another thread's call reads one call's five)
+                last[0] = (sa, ta, sb, tb2, c, m[5])
             bud.charge(c[0], c[1], qualname, c[2])
             bwd = c[3]
         else:
@@ -768,7 +770,7 @@ def _fast_call(op):
         node._seq = next(_seq)
         node._retained = node._pre_hooks = node._hooks = None
         node._needs = _NEED_TWO
-        node._in_meta = ((da.shape, da.dtype), (db.shape, db.dtype))
+        node._in_meta = m[5]  # ((da.shape, da.dtype), (db.shape, db.dtype)), shared by the calls that repeat it
         node._released = False
         node._attrs = attrs
         if saves:
