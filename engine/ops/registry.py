@@ -616,6 +616,8 @@ def _fast_call(op):
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
     costs = {}  # this entry's costs by operand shapes and dtypes (charging._cost_miss fills it)
+    nv = len(vals)
+    v0 = vals[0] if nv else None
     last = [(None, None, None, None, None, None)]  # the last call's key, cost and _in_meta, in front of `costs`
     qualname = op.qualname
     saves = op.saves_tensors
@@ -653,7 +655,8 @@ def _fast_call(op):
                 bwd = c[3]
             else:
                 bwd = None
-            out = op.forward(d, *vals)
+            # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
+            out = op.forward(d) if nv == 0 else (op.forward(d, v0) if nv == 1 else op.forward(d, *vals))
             if b is not None:  # b.track(out), its small array's case inline
                 if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
                     b.small += n
@@ -742,7 +745,7 @@ def _fast_call(op):
         else:
             bwd = None
         try:
-            out = op.forward(da, db, *vals)
+            out = op.forward(da, db) if nv == 0 else (op.forward(da, db, v0) if nv == 1 else op.forward(da, db, *vals))
         except EngineError:
             raise
         except ValueError:

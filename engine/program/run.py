@@ -316,8 +316,12 @@ def run_op(run, op, loc, caught, retain):
     prev = grad_mode.enabled  # off inside a custom Function's forward (a sub-program)
     grad_mode.enabled = prev and not no_grad
     try:
-        if run.traces is None:
-            out = fn(*args, **kwargs) if kwargs else fn(*args)
+        if run.traces is None:  # (one or two arguments passed one by one: a call with *args builds a tuple)
+            if kwargs:
+                out = fn(*args, **kwargs)
+            else:
+                na = len(args)
+                out = fn(args[0], args[1]) if na == 2 else (fn(args[0]) if na == 1 else fn(*args))
         else:  # the lowering run: the entries the op applied, and the code it ran between them (glue.watch)
             with trace() as log, watch() as codes:
                 out = fn(*args, **kwargs)
