@@ -394,8 +394,13 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
                     else:
                         buf = buffers[nxt] = [None] * nxt.num_outputs
                         buf[nr] = g
-                else:
-                    _buffer_add(buf, nr, g)
+                else:  # _buffer_add, its commonest case (two arrays of one shape: summed on the arrays) inline
+                    a = buf[nr]
+                    if a is not None and type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
+                        buf[nr] = a + g
+                    else:
+                        _buffer_add(buf, nr, g)
+                    a = None
                 buf = None
             if c == 0:
                 if direct is not None:  # a second node ready: the held one goes to the queue first
