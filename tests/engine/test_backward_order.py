@@ -9,7 +9,6 @@ import random
 import numpy as np
 import pytest
 
-import engine
 from tests.engine.both import same
 
 UNARY = ("sin", "tanh", "exp", "neg")
