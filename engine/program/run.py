@@ -266,7 +266,7 @@ def run_op(run, op, loc, caught, retain):
     name = op.get("name")
     env = run.env
     if type(name) is str and 1 <= len(name) <= NAME_MAX and name not in env:
-        names = (name,)
+        names = None  # (name,): made where it is read (a Program's step)
     else:
         names = _check_names(run, op, name, loc)
     if type(opname) is not str and not isinstance(opname, str):
@@ -380,6 +380,8 @@ def run_op(run, op, loc, caught, retain):
             if n in retain and t is not None:
                 _retain(t)
     if run.program is not None:  # copies: the caller may reuse (and change) its document afterwards
+        if names is None:
+            names = (name,)
         akinds = [sig.kind_of(i=k) for k in range(len(args_in))]
         kkinds = {k: sig.kind_of(name=k) for k in kwargs_in}
         shapes = tuple(env[n]._data.shape if env[n] is not None else None for n in names)
