@@ -127,6 +127,27 @@ def dependencies(roots):
     return deps, order
 
 
+def _dependency_counts(roots):
+    """dependencies(roots)[0] (the counts alone, which do not depend on the order the walk takes): breadth first
+    over a list that grows as it goes, nothing popped (a stack of one or two nodes, popped and pushed a node, has
+    the list resized each time)."""
+    deps = {}
+    queue = list(roots)
+    for n in queue:
+        deps[n] = 0
+    get, push = deps.get, queue.append
+    for n in queue:  # (the list grows under the loop: every node reached is visited once)
+        for nxt, _ in n.next_functions:
+            if nxt is not None:
+                c = get(nxt)
+                if c is None:
+                    deps[nxt] = 1
+                    push(nxt)
+                else:
+                    deps[nxt] = c + 1
+    return deps
+
+
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, accumulate=True,
                  allow_unused=False):
     """The engine behind Tensor.backward, autograd.backward and autograd.grad.
@@ -163,10 +184,12 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
 
     # A node is in `deps` once it has been seen; its count is the number of edges into it from the nodes
     # that run.
-    deps, order = dependencies({id(e[0][0]): e[0][0] for e in roots if e[0][0] is not None}.values())
-
+    root_nodes = {id(e[0][0]): e[0][0] for e in roots if e[0][0] is not None}.values()
     needed = None
-    if captures is not None:
+    if captures is None:
+        deps = _dependency_counts(root_nodes)
+    else:
+        deps, order = dependencies(root_nodes)
         capture_nodes = {id(node) for node, _ in captures}
         needed = _needed_nodes(order, capture_nodes)
 
