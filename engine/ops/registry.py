@@ -765,9 +765,18 @@ def _fast_call(op):
         if not bt or not (a._req and b._req):  # an input that needs no grad: the general save plan
             return op._record((a, b), [da, db], op.default_attrs, out, bwd)
         node = _new(node_cls)
-        fa, fb = a.grad_fn, b.grad_fn  # edge_of, its commonest case (a non-leaf) inline
-        node.next_functions = ((fa, a._output_nr) if fa is not None else edge_of(a),
-                               (fb, b._output_nr) if fb is not None else edge_of(b))
+        # edge_of inline: a non-leaf's (grad_fn, output_nr); a leaf's live accumulator, read off its weak reference
+        # (edge_of makes it where there is none). Both inputs require grad here.
+        fa, fb = a.grad_fn, b.grad_fn
+        if fa is not None:
+            ea = (fa, a._output_nr)
+        else:
+            ea = (fa, 0) if (r := a._acc) is not None and (fa := r()) is not None else edge_of(a)
+        if fb is not None:
+            eb = (fb, b._output_nr)
+        else:
+            eb = (fb, 0) if (r := b._acc) is not None and (fb := r()) is not None else edge_of(b)
+        node.next_functions = (ea, eb)
         # finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd), written out
         node._bwd = bwd
         node._seq = next(_seq)
