@@ -1,6 +1,8 @@
 """A fast route to printing._tensor_str's text: formatter statistics at once, every number in one '%' call."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["fast_tensor_str"]
@@ -163,6 +165,10 @@ def small_float_repr(arr: np.ndarray, dtype_name: str, suffixes, prefix: str, it
     vals = arr.reshape(-1).tolist()
     width, one, texts = _float_spec(None, vals, opts)
     if texts is not None:  # texts printed apart (non-finite values among whole ones): not all `width` wide
+        return None
+    if 0.0 in vals and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals):
+        # -0.0 prints one wider than 0.0 ('-0.0000'), and the width counts nonzero values only: it may pass it
+        # (every other text fits: nonzero ones by the width's own rule, zeros, NaN and the infinities are shorter)
         return None
     key = (arr.shape, dtype_name, suffixes, width, one)
     fmt = _REPRS.get(key)

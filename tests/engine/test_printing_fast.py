@@ -293,3 +293,15 @@ def test_small_repr_formats_are_bounded_and_match_the_port():
         assert got == printing._format_array(arr, "float64", True, ["requires_grad=True"], DEFAULT_OPTIONS,
                                              fast=False)
         assert len(printing_fast._REPRS) <= printing_fast._REPRS_MAX
+
+
+@pytest.mark.parametrize("values", [[1.0, -0.0, 2.0], [0.5, -0.0, 0.25, np.inf], [1e-5, -0.0, 3e-5], [0.0, -0.0],
+                                    [-0.0, 1.5, 2.5, np.nan], [3.0, 0.0, 7.0, -0.0]])
+@pytest.mark.parametrize("shape", [None, (2, -1)])
+def test_negative_zero_wider_than_the_width(values, shape):
+    """-0.0 prints one character wider than the width the nonzero values set ('-0.0000' beside '0.0001'):
+    the small route's one-width layout must not take it (a line break of the suffixes moved, hypothesis found)."""
+    arr = np.array(values * 4, dtype=np.float64)
+    arr = arr.reshape(shape) if shape else arr
+    for mode in (None, "grad_fn"):
+        check(arr, "float64", mode)
