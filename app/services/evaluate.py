@@ -38,7 +38,6 @@ from app.schemas import FunctionalRequest, GradcheckRequest
 from app.services import engine as eng
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 from app.services.planning import Routing, check_envelope, cuda_choice, evaluate_large_body
-from engine.program.batch import writes_fast
 
 log = logging.getLogger("gradserve")
 # Bodies with an expression are planned on the event loop up to this size (~100 ops of parsing, a few ms);
@@ -51,10 +50,6 @@ _TRANSFORM_MODELS = {"functional": FunctionalRequest, "gradcheck": GradcheckRequ
 # most max_op_flops. A worker is killed this long after the deadline, should its own stop not come first.
 _STOP_GRACE_S = 2.0
 _KILL_GRACE_S = 0.5
-# A vectorized batch chunk runs on the event loop when it charges at most this many times what one request may
-# cost there (loop_max_flops, loop_max_elements): 1,000 seed documents charge ~7.9e6 flops and 72 KB, ~4 ms of
-# the loop (~1 ms of NumPy, the rest the fast writer); past it, a thread (docs/runs/batch20.md).
-LOOP_CHUNK_FACTOR = 100
 
 
 @dataclass
@@ -233,43 +228,15 @@ class EvaluateService:
         peak, flops = program.cost
         return min(n, 1024, int(s.offload_min_flops // max(flops, 1.0)), s.offload_min_bytes // max(peak, 1))
 
-    def vectorized_on_loop(self, program, n: int) -> bool:
-        """Whether a vectorized run of n documents of a program is cheap enough for the event loop: what it charges
-        (n times the program's recorded cost, engine.program.batch.run) within LOOP_CHUNK_FACTOR times one
-        request's caps on the loop (loop_max_flops, loop_max_elements float64 elements), and only for a program
-        whose answers the fast writer writes (all its tensors 0-d: the writing, most of such a run, then costs
-        per tensor, as the flops count an op's fixed cost; known from its first vectorized run, in a thread).
-        Such a run costs less than the hop to a thread and back (two scheduler waits on a loaded 2-core
-        machine); a costlier one, which would keep every other request waiting, runs in a thread."""
-        s = self.settings
-        peak, flops = program.cost
-        return (writes_fast(program) and n * flops <= LOOP_CHUNK_FACTOR * s.loop_max_flops
-                and n * peak <= LOOP_CHUNK_FACTOR * s.loop_max_elements * 8)
-
     async def evaluate_vectorized(self, program, arrays: list) -> list[bytes] | None:
         """Documents of one lowered program (their leaf arrays) answered by one call of its function over their
-        stacked values (engine.program.batch), within the time limit: each document's response, as its own
-        evaluation would write it; None where the program does not vectorize. On the event loop where the run
-        is cheap (vectorized_on_loop; its budget spills past that bound, and it then runs in a thread), else in
-        a thread."""
+        stacked values (engine.program.batch), in a thread within the time limit: each document's response, as
+        its own evaluation would write it; None where the program does not vectorize."""
         deadline = time.monotonic() + self.settings.time_limit_s
-        placement = "vectorized"
-        out = None
-        n = len(arrays)
-        if self.vectorized_on_loop(program, n + 1):  # (+1: the check's own run of one document)
-            s = self.settings
-            budget = eng.make_budget(self.limits, deadline, LOOP_CHUNK_FACTOR * s.loop_max_flops,
-                                     LOOP_CHUNK_FACTOR * s.loop_max_elements * 8)
-            try:
-                out = eng.evaluate_vectorized(program, arrays, budget)
-                placement = "vectorized_loop"
-            except eng.Spill:
-                out = None
-        if placement == "vectorized":
-            out = await self._in_thread(lambda b: eng.evaluate_vectorized(program, arrays, b), deadline,
-                                        eng.make_budget(self.limits, deadline))
+        out = await self._in_thread(lambda b: eng.evaluate_vectorized(program, arrays, b), deadline,
+                                    eng.make_budget(self.limits, deadline))
         if out is not None and self._metrics is not None:
-            self._metrics.placements.inc(placement, by=len(out))
+            self._metrics.placements.inc("vectorized", by=len(out))
         return out
 
     async def _in_worker(self, fn, *args, deadline: float):

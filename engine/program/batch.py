@@ -28,7 +28,7 @@ import orjson
 from engine import _backend as B
 from engine import budget as _budget
 from engine.ops.registry import REGISTRY
-from engine.program.batch_write import FAST_NOTE, fast_writer
+from engine.program.batch_write import fast_writer
 from engine.program.respond import encode
 from engine.program.wire import fast_array
 
@@ -50,12 +50,6 @@ def vectorizable(program) -> bool:
     if known is None:
         known = program.notes[NOTE] = _elementwise(program)
     return known
-
-
-def writes_fast(program) -> bool:
-    """Whether the program's vectorized runs write their answers by the fast writer (batch_write.FastWriter: every
-    tensor 0-d), as its first vectorized run found."""
-    return program.notes.get(FAST_NOTE) is not None
 
 
 def _elementwise(program) -> bool:
