@@ -4,8 +4,9 @@ hole at a time over all documents, never a document at a time.
 A lowered program's Writer (engine.program.writer) fills one template per response: numbers (orjson's text of
 a float) and reprs (printing.value_repr's fixed-point formats, `tensor(<%.4f>, ...)`, or `<%.0f>.` for whole
 values). Here every number of every document comes from one orjson call over a (documents, numbers) array
-(orjson writes a float64 array's elements as it writes Python floats), every repr of a row from NumPy
-integer arithmetic, and the documents from one join of the template's texts and the holes' columns. The
+(orjson writes a float64 array's elements as it writes Python floats), the reprs of all rows of one precision
+from NumPy integer arithmetic at once (_fixed_texts: digits from tables of the 10,000 four-digit texts, one
+text per value), and the documents from one join of the template's texts and the holes' columns. The
 fixed-point text of a float16 or float32 value v is exact in integers: v = m * 2**e with a 24-bit m, so
 v * 10**p (p <= 6 decimals) needs at most 24 + 27 bits and is computed exactly in float64, and rounding it to
 the nearest integer, ties to even, is what `%.pf` does to v's exact decimal expansion (Python's correctly
