@@ -56,7 +56,9 @@ def main(argv=None) -> int:
         finally:
             undo()
         if fast != port:
-            notes.append(f"{name}: CHECK FAILED: the answers differ with and without the fast repr")
+            at = next((i for i, (x, y) in enumerate(zip(fast, port)) if x != y), min(len(fast), len(port)))
+            notes.append(f"{name}: CHECK FAILED: the answers differ with and without the fast repr, from byte {at}: "
+                         f"{fast[max(0, at - 80):at + 80]!r} against {port[max(0, at - 80):at + 80]!r}")
         s = measure(cols, rounds=a.rounds, target=a.target)
         rc = paired_ratio(s["cached, port repr"], s["cached, fast repr"])
         ru = paired_ratio(s["uncached, port repr"], s["uncached, fast repr"])

@@ -96,64 +96,111 @@ class _Local(threading.local):
 _local = _Local()
 
 
+_INF = float("inf")
+# The limits a charge compares with (and `held`, `cancelled`) are properties over their slots ("_" + name), whose
+# setters recompute the folded caps (Budget._fold) that let a charge within every limit pass in one comparison chain.
+
+
 class Budget:
     """Limits of one request and what it has used. deadline: a time.monotonic() value, or None."""
 
-    __slots__ = ("max_bytes", "max_flops", "op_max_flops", "max_elements", "deadline", "spill_flops", "spill_bytes",
-                 "spill_op_flops", "time_limit_s", "cancelled", "used_flops", "live", "peak", "small", "held", "_refs",
-                 "__weakref__")
+    __slots__ = ("_max_bytes", "_max_flops", "_op_max_flops", "_max_elements", "_deadline", "_spill_flops",
+                 "_spill_bytes", "_spill_op_flops", "time_limit_s", "_cancelled", "used_flops", "live", "peak",
+                 "small", "_held", "_refs", "_dl", "_flop_cap", "_op_cap", "_byte_cap", "__weakref__")
 
     def __init__(self, *, max_bytes: int = 1 << 62, max_flops: float = float("inf"),
                  op_max_flops: float = float("inf"), max_elements: int = 1 << 62, deadline: float | None = None,
                  spill_flops: float = float("inf"), spill_bytes: int = 1 << 62,
                  spill_op_flops: float = float("inf"), time_limit_s: float | None = None):
-        self.max_bytes = max_bytes
-        self.max_elements = max_elements
-        self.max_flops = max_flops
-        self.op_max_flops = op_max_flops
-        self.deadline = deadline
-        self.spill_flops = spill_flops
-        self.spill_bytes = spill_bytes
-        self.spill_op_flops = spill_op_flops  # one op past it belongs where it can be killed (a worker process)
+        self._max_bytes = max_bytes
+        self._max_elements = max_elements
+        self._max_flops = max_flops
+        self._op_max_flops = op_max_flops
+        self._deadline = deadline
+        self._spill_flops = spill_flops
+        self._spill_bytes = spill_bytes
+        self._spill_op_flops = spill_op_flops  # one op past it belongs where it can be killed (a worker process)
         self.time_limit_s = time_limit_s  # what `deadline` was set from, for the message
-        self.cancelled = False
+        self._cancelled = False
         self.used_flops = 0.0
         self.live = 0  # bytes of the request's arrays alive now (small ones: until the request ends)
         self.peak = 0  # the most `live` plus an op's peak has been
         self.small = 0  # bytes of arrays under TRACK_MIN_BYTES, never subtracted
-        self.held = 0  # bytes held with `hold` (no array tracks them), until the request ends
+        self._held = 0  # bytes held with `hold` (no array tracks them), until the request ends
         self._refs: dict = {}  # id(weakref) -> weakref of each tracked array, until it dies
+        self._fold()
+
+    def _fold(self) -> None:
+        """The caps a charge compares with, folded from the limits (recomputed whenever one of them, `held` or
+        `cancelled` changes): a charge under all of them passes every check of `_charge_checks`, and one that is
+        not runs those checks, which raise the first that fails, in their order. _dl: the deadline (no deadline:
+        inf; cancelled: -inf, so that the next charge or check raises)."""
+        self._flop_cap = min(self._max_flops, self._spill_flops)
+        self._op_cap = min(self._op_max_flops, self._spill_op_flops)
+        mb, held, sb = self._max_bytes, self._held, self._spill_bytes
+        # peak + held > max_bytes or peak > spill_bytes, as one comparison of peak; exact on ints only (a float
+        # limit sends every charge through _charge_checks)
+        if type(mb) is int and type(held) is int and type(sb) is int:
+            self._byte_cap = min(mb - held, sb)
+        else:
+            self._byte_cap = -1
+        self._dl = _INF if self._deadline is None else self._deadline
+        if self._cancelled:  # read after _dl is written: a cancel() from another thread meanwhile is never lost
+            self._dl = -_INF
+
+    def _limit(name):  # noqa: N805 - builds the limits' properties in the class body
+        slot = "_" + name
+
+        def get(self):
+            return getattr(self, slot)
+
+        def set_(self, value):
+            setattr(self, slot, value)
+            self._fold()
+
+        return property(get, set_)
+
+    max_bytes = _limit("max_bytes")
+    max_flops = _limit("max_flops")
+    op_max_flops = _limit("op_max_flops")
+    max_elements = _limit("max_elements")
+    deadline = _limit("deadline")
+    spill_flops = _limit("spill_flops")
+    spill_bytes = _limit("spill_bytes")
+    spill_op_flops = _limit("spill_op_flops")
+    held = _limit("held")
+    del _limit
+
+    @property
+    def cancelled(self):
+        return self._cancelled
+
+    @cancelled.setter
+    def cancelled(self, value):  # from another thread: touches the deadline's cap only (_fold reads it last)
+        self._cancelled = value
+        if value:
+            self._dl = -_INF
+        else:
+            self._fold()
 
     def cancel(self) -> None:
         """Called from another thread: the request's next check raises DeadlinePassed."""
         self.cancelled = True
 
     def check(self) -> None:
-        if self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline):
+        if time.monotonic() > self._dl:  # past the deadline, or cancelled (_dl is -inf)
             raise DeadlinePassed(timeout_message(self.time_limit_s))
 
     def charge(self, nbytes: int, flops: float = 0.0, what: str = "the op", elements: int = 0) -> None:
         """Check that work of `flops` holding `nbytes` at its peak, its largest output of `elements`, fits, and
         count its flops. Raises DeadlinePassed, LimitExceeded (413: the request's limits), ProcessBusy (503) or
-        Spill."""
-        if elements > self.max_elements:
-            raise LimitExceeded(f"tensor of {elements} elements exceeds the limit of {self.max_elements} elements "
-                                "per tensor (max_tensor_elements)")
-        if self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline):
-            self.check()
+        Spill. Every check every charge: one comparison chain against the folded caps (_fold), and where any
+        fails, _charge_checks finds which (the checks in their order, the first failing one raising)."""
         used = self.used_flops + flops
         peak = self.live + nbytes
-        if flops > self.op_max_flops:
-            raise LimitExceeded(f"{what} would cost {flops:.3g} flops, over the limit of {self.op_max_flops:.3g} "
-                                "flops for one op (max_op_flops)")
-        if used > self.max_flops:
-            raise LimitExceeded(f"the request would cost {used:.3g} flops, over the limit of {self.max_flops:.3g} "
-                                "flops (max_flops)")
-        if peak + self.held > self.max_bytes:
-            raise LimitExceeded(f"{what} would bring the request's tensors to {peak + self.held} bytes, over the "
-                                f"limit of {self.max_bytes} bytes (max_request_bytes)")
-        if used > self.spill_flops or peak > self.spill_bytes or flops > self.spill_op_flops:
-            raise Spill(what)
+        if (elements > self._max_elements or time.monotonic() > self._dl or flops > self._op_cap
+                or used > self._flop_cap or peak > self._byte_cap):
+            self._charge_checks(nbytes, flops, what, elements, used, peak)
         pmax = PROCESS.max_bytes
         if pmax and PROCESS.live + nbytes > pmax:
             raise ProcessBusy(f"the server's memory for tensors ({pmax} bytes, max_process_bytes) is in use by "
@@ -161,6 +208,26 @@ class Budget:
         self.used_flops = used
         if peak > self.peak:
             self.peak = peak
+
+    def _charge_checks(self, nbytes, flops, what, elements, used, peak) -> None:
+        """charge's checks one by one, in order: raises the first that fails (where none does, the caps were
+        stale: nothing raised, charge goes on to the process's check)."""
+        if elements > self._max_elements:
+            raise LimitExceeded(f"tensor of {elements} elements exceeds the limit of {self._max_elements} elements "
+                                "per tensor (max_tensor_elements)")
+        if self._cancelled or (self._deadline is not None and time.monotonic() > self._deadline):
+            raise DeadlinePassed(timeout_message(self.time_limit_s))
+        if flops > self._op_max_flops:
+            raise LimitExceeded(f"{what} would cost {flops:.3g} flops, over the limit of {self._op_max_flops:.3g} "
+                                "flops for one op (max_op_flops)")
+        if used > self._max_flops:
+            raise LimitExceeded(f"the request would cost {used:.3g} flops, over the limit of {self._max_flops:.3g} "
+                                "flops (max_flops)")
+        if peak + self._held > self._max_bytes:
+            raise LimitExceeded(f"{what} would bring the request's tensors to {peak + self._held} bytes, over the "
+                                f"limit of {self._max_bytes} bytes (max_request_bytes)")
+        if used > self._spill_flops or peak > self._spill_bytes or flops > self._spill_op_flops:
+            raise Spill(what)
 
     def hold(self, nbytes: int, flops: float = 0.0, what: str = "the op") -> None:
         """Keep `nbytes` counted, against the request's limit and the process's, until the request ends

@@ -127,6 +127,27 @@ def dependencies(roots):
     return deps, order
 
 
+def _dependency_counts(roots):
+    """dependencies(roots)[0] (the counts alone, which do not depend on the order the walk takes): breadth first
+    over a list that grows as it goes, nothing popped (a stack of one or two nodes, popped and pushed a node, has
+    the list resized each time)."""
+    deps = {}
+    queue = list(roots)
+    for n in queue:
+        deps[n] = 0
+    get, push = deps.get, queue.append
+    for n in queue:  # (the list grows under the loop: every node reached is visited once)
+        for nxt, _ in n.next_functions:
+            if nxt is not None:
+                c = get(nxt)
+                if c is None:
+                    deps[nxt] = 1
+                    push(nxt)
+                else:
+                    deps[nxt] = c + 1
+    return deps
+
+
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, accumulate=True,
                  allow_unused=False):
     """The engine behind Tensor.backward, autograd.backward and autograd.grad.
@@ -163,10 +184,12 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
 
     # A node is in `deps` once it has been seen; its count is the number of edges into it from the nodes
     # that run.
-    deps, order = dependencies({id(e[0][0]): e[0][0] for e in roots if e[0][0] is not None}.values())
-
+    root_nodes = {id(e[0][0]): e[0][0] for e in roots if e[0][0] is not None}.values()
     needed = None
-    if captures is not None:
+    if captures is None:
+        deps = _dependency_counts(root_nodes)
+    else:
+        deps, order = dependencies(root_nodes)
         capture_nodes = {id(node) for node, _ in captures}
         needed = _needed_nodes(order, capture_nodes)
 
@@ -300,23 +323,38 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
     the same steps for the same nodes in the same order with the same buffer sums, but gradients travel between
     nodes as bare arrays, and an op node with array formulas (Node._raw) takes and gives arrays: no
     Tensor is made per gradient. A node with hooks or a retained grad, a custom Function, an entry without
-    array formulas gets Tensors, and its outputs go on as the Tensors it gave."""
+    array formulas gets Tensors, and its outputs go on as the Tensors it gave.
+
+    A chain's step skips the ready queue: where a node's run makes exactly one node ready and the queue is empty,
+    that node is the one the queue would give next, so it is held in `direct` (its gradients, complete since its
+    count reached 0, in `direct_grads`, not in `buffers`) and run next. A second node made ready sends the held
+    one to the queue first, so the order (and the tie-breaks) stay the queue's."""
     heappush, heappop = heapq.heappush, heapq.heappop
-    while ready:
-        node = heappop(ready)[2]
-        grads = buffers.pop(node, None)
-        if grads is None:
-            grads = [None] * node.num_outputs
+    direct = direct_grads = None
+    while True:
+        if direct is not None:
+            node, grads = direct, direct_grads
+            direct = direct_grads = None
+            if grads is None:
+                grads = [None] * node.num_outputs
+        elif ready:
+            node = heappop(ready)[2]
+            grads = buffers.pop(node, None)
+            if grads is None:
+                grads = [None] * node.num_outputs
+        else:
+            break
+        cls = type(node)
         if bud is not None:  # _charge_node, an op node's case inline
-            cost = getattr(node, "_bwd", None)
+            cost = node._bwd if cls._release_kind else None
             if cost is not None:
-                bud.charge(cost[0], cost[1], type(node).__name__)
+                bud.charge(cost[0], cost[1], cls.__name__)
             else:
                 _charge_node(bud, node, grads)
         hk = node._hooks  # tensor hooks, retain_grad, pre- and post-hooks (engine.autograd.hooks): on Tensors
         if hk is not None:
             grads = hk.before([_as_tensor(g) for g in grads], False)
-        if type(node) is AccumulateGrad:
+        if cls is AccumulateGrad:
             if grads[0] is not None:
                 var = node.variable
                 had = var._grad._data if var._grad is not None else None
@@ -330,6 +368,7 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
                     hk.after_accumulate(var)
             if hk is not None and hk.post:
                 hk.after((), grads)
+            grads = None
             continue
         g0 = grads[0]
         if g0 is None and (len(grads) == 1 or all(g is None for g in grads)):
@@ -337,17 +376,38 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
         else:
             out = None
             if hk is None and len(grads) == 1:
-                raw = type(node)._raw  # (read off the class: no bound method made to test it)
+                raw = cls._raw  # (read off the class: no bound method made to test it)
                 if raw is not None:
                     out = raw(node, g0._data if type(g0) is Tensor else g0)
             if out is None:  # the node API, on Tensors
                 out = node.apply([_as_tensor(g) for g in grads], False)
-        if not retain_graph:
-            node.release()
+        if not retain_graph:  # node.release(), an op node's inline (Node._release_kind)
+            rk = cls._release_kind
+            if rk == 1:
+                node._released = True
+                node._saved = None
+            elif rk == 0:
+                node.release()
         if hk is not None and hk.post:
             out = hk.after(out, grads)
+        grads = g0 = None
         for (nxt, nr), g in zip(node.next_functions, out):
             if nxt is None:
+                continue
+            c = deps[nxt] - 1
+            deps[nxt] = c
+            if c == 0 and direct is None and not ready:  # the next node to run: its gradients complete now
+                buf = buffers.pop(nxt, None)
+                if buf is None:
+                    if g is not None:
+                        if nxt.num_outputs == 1:
+                            buf = [g]
+                        else:
+                            buf = [None] * nxt.num_outputs
+                            buf[nr] = g
+                elif g is not None:
+                    _buffer_add(buf, nr, g)
+                direct, direct_grads, buf = nxt, buf, None
                 continue
             if g is not None:
                 buf = buffers.get(nxt)
@@ -357,21 +417,35 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
                     else:
                         buf = buffers[nxt] = [None] * nxt.num_outputs
                         buf[nr] = g
-                elif buf[nr] is None:
-                    buf[nr] = g
-                else:
+                else:  # _buffer_add, its commonest case (two arrays of one shape: summed on the arrays) inline
                     a = buf[nr]
-                    if type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
-                        buf[nr] = a + g  # _add's sum of two gradients that need no grad, on their arrays
+                    if a is not None and type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
+                        buf[nr] = a + g
                     else:
-                        buf[nr] = _add(_as_tensor(a), _as_tensor(g))
+                        _buffer_add(buf, nr, g)
                     a = None
-            c = deps[nxt] - 1
-            deps[nxt] = c
+                buf = None
             if c == 0:
+                if direct is not None:  # a second node ready: the held one goes to the queue first
+                    if direct_grads is not None:
+                        buffers[direct] = direct_grads
+                    heappush(ready, (-direct._seq, next(tie), direct))
+                    direct = direct_grads = None
                 heappush(ready, (-nxt._seq, next(tie), nxt))
         # no reference to a gradient outlives its node here: AccumulateGrad's _own counts them to take a buffer
-        grads = out = g0 = g = None
+        out = g = None
+
+
+def _buffer_add(buf, nr, g):
+    """A gradient `g` for output `nr` into a node's buffer: stored, or summed with the one there (on the arrays
+    where neither is a Tensor: _add's sum of two gradients that need no grad)."""
+    a = buf[nr]
+    if a is None:
+        buf[nr] = g
+    elif type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
+        buf[nr] = a + g
+    else:
+        buf[nr] = _add(_as_tensor(a), _as_tensor(g))
 
 
 def _apply_anomalous(node, grads, create_graph):

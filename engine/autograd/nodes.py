@@ -51,6 +51,10 @@ class Node:
     # _raw(g): apply([Tensor(g)], create_graph=False) on arrays, or None for the Tensor route (the op table's
     # entries with array formulas give one: engine.ops.array_vjp._make_raw); run_backward's array loop calls it
     _raw = None
+    # how run_backward's array loop frees a node once it ran (retain_graph=False): 0 calls release(); an op
+    # node's class sets 1 (it saves tensors: release() drops them, inline there) or 2 (nothing to drop). An op
+    # node's class also reads its _bwd slot (the backward's cost) there where this is not 0.
+    _release_kind = 0
 
     def release(self):
         pass

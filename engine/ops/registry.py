@@ -68,6 +68,7 @@ _new = object.__new__  # a node without the class call's __init__ lookup
 _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction imports this module, and sets it
 _EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
+_TRACK_MIN = _budget.TRACK_MIN_BYTES
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
 # forward-mode AD (engine.autograd.forward_ad): the threads with a dual level entered; while 0, an op pays one
 # global read for it. _jvp_call is engine.ops.jvp.call (set when a level is first entered): it gives the op's
@@ -173,26 +174,40 @@ class OpNode(Node):
         make = Tensor._make
         return [None if r is None else make(r) for r in out]
 
-    def __getattr__(self, name):
+    def _saved_attr(self, key):
         """torch's grad_fn._saved_<name>: a saved input or output (version-checked, as torch unpacks it), an
-        attribute (`_saved_exponent`), an input's shape (`_saved_self_sym_sizes`); None where this node did not
-        need to save it. Reached only for names the class does not have."""
-        if name.startswith("_raw_saved_"):
-            raw = _graph.raw_saved(self, name[11:])
-            if raw is not None:
-                return raw
-        elif name.startswith("_saved_"):
-            key = name[7:]
-            if key.endswith("_sym_sizes"):
-                key = key[:-10] + "_shape"
-            op = type(self).op
-            if key in op.argkind or key in op.params:
-                kind = op.argkind.get(key, 4)
-                if kind in (0, 1) and key not in (self._saved or {}) and not self._released:
-                    return None
-                value = self._resolve(key)
-                return tuple(value) if key.endswith("_shape") else value
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        attribute (`_saved_exponent`), an input's shape (`_saved_self_sym_sizes`: key `self_shape`); None where
+        this node did not need to save it."""
+        op = type(self).op
+        kind = op.argkind.get(key, 4)
+        if kind in (0, 1) and key not in (self._saved or {}) and not self._released:
+            return None
+        value = self._resolve(key)
+        return tuple(value) if key.endswith("_shape") else value
+
+
+def _saved_accessors(op) -> dict:
+    """The node class's `_saved_<name>` and `_raw_saved_<name>` properties, one per name its entry has (its
+    arguments and attributes; `<input>_sym_sizes` for an `<input>_shape`). Properties, not a __getattr__: a class
+    with one pays a slower lookup on every attribute read of every node (Python's attribute fast paths skip it)."""
+    out = {}
+    for key in (*op.argkind, *op.params):
+        name = "_saved_" + key
+        if name.endswith("_sym_sizes"):  # read as <input>_shape (never as itself)
+            continue
+        out[name] = property(lambda self, key=key: self._saved_attr(key))
+        if key.endswith("_shape"):
+            out["_saved_" + key[:-6] + "_sym_sizes"] = out[name]
+        if op.argkind.get(key) in (0, 1):
+            out["_raw_saved_" + key] = property(lambda self, key=key: _raw_saved(self, key))
+    return out
+
+
+def _raw_saved(node, key):
+    raw = _graph.raw_saved(node, key)
+    if raw is None:
+        raise AttributeError(f"'{type(node).__name__}' object has no attribute '_raw_saved_{key}'")
+    return raw
 
 
 def _unpack_output(node, arr, nr):
@@ -319,7 +334,9 @@ class OpDef:
             for i in f.inputs:
                 this._needs_for[i].append(names)
         this.node_cls = type(this.grad_fn_name, (OpNode,), {"__slots__": (), "op": this, "num_outputs": nout,
-                                                            "_raw": _lazy_raw if this.vjp_plan is not None else None})
+                                                            "_raw": _lazy_raw if this.vjp_plan is not None else None,
+                                                            "_release_kind": 1 if this.saves_tensors else 2,
+                                                            **_saved_accessors(this)})
         # torch's order of saving (pack hooks see it): the tensor inputs by name, then the outputs
         ins = sorted(a for a, k in this.argkind.items() if k == 0)
         outs = sorted((a for a, k in this.argkind.items() if k == 1), key=lambda a: int(a[6:] or 0))
@@ -599,6 +616,9 @@ def _fast_call(op):
     node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
     attrs = op.default_attrs or _EMPTY
     costs = {}  # this entry's costs by operand shapes and dtypes (charging._cost_miss fills it)
+    nv = len(vals)
+    v0 = vals[0] if nv else None
+    last = [(None, None, None, None, None, None)]  # the last call's key, cost and _in_meta, in front of `costs`
     qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
@@ -618,19 +638,31 @@ def _fast_call(op):
             if (type(input) is not Tensor and not isinstance(input, Tensor)) or check is not None or _dual:
                 return op(input)
             d = input._data
+            shape, dt = d.shape, d.dtype
+            m = last[0]  # the last call's (shape, dtype, cost or None, its node's _in_meta): where this call's
+            if m[0] != shape or m[1] is not dt:  # operand repeats it, no key hashed and no tuple made
+                m = last[0] = (shape, dt, None, ((shape, dt),))  # (one tuple: another thread reads one call's)
             b = _tl.budget
             if b is not None:  # the cost cache read inline: the operands' tuple is built on a miss only
-                key = (d.shape, d.dtype)
-                c = costs.get(key)
+                c = m[2]
                 if c is None:
-                    c = _cost_miss(costs, op, key, (d, *vals))
+                    key = (shape, dt)
+                    c = costs.get(key)
+                    if c is None:
+                        c = _cost_miss(costs, op, key, (d, *vals))
+                    last[0] = (shape, dt, c, m[3])
                 b.charge(c[0], c[1], qualname, c[2])
                 bwd = c[3]
             else:
                 bwd = None
-            out = op.forward(d, *vals)
-            if b is not None:
-                b.track(out)
+            # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
+            out = op.forward(d) if nv == 0 else (op.forward(d, v0) if nv == 1 else op.forward(d, *vals))
+            if b is not None:  # b.track(out), its small array's case inline
+                if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+                    b.small += n
+                    b.live += n
+                else:
+                    b.track(out)
             if not (input._req and grad_mode.enabled):
                 t = make(out)
                 if _tracing:
@@ -644,7 +676,7 @@ def _fast_call(op):
             node._seq = next(_seq)
             node._retained = node._pre_hooks = node._hooks = None
             node._needs = _NEED_ONE
-            node._in_meta = ((d.shape, d.dtype),)
+            node._in_meta = m[3]  # ((d.shape, d.dtype),), shared by the calls that repeat one operand's
             node._released = False
             node._attrs = attrs
             if saves:
@@ -691,25 +723,40 @@ def _fast_call(op):
             return op(a, b)
         if check is not None:
             check(a, b, *vals)
+        sa, ta = da.shape, da.dtype
+        if bt:
+            sb, tb2 = db.shape, db.dtype
+        else:  # (a Python scalar: its type and value, as the cost cache's key)
+            sb, tb2 = tb, db
+        m = last[0]  # the last call's (operands' shapes and dtypes, cost or None, its node's _in_meta): where this
+        if m[0] != sa or m[1] is not ta or m[2] != sb or m[3] is not tb2:  # call repeats it, no key, no tuple made
+            m = last[0] = (sa, ta, sb, tb2, None, ((sa, ta), (sb, tb2)) if bt else None)  # (one tuple: threads)
         bud = _tl.budget
         if bud is not None:
-            key = (da.shape, da.dtype, db.shape, db.dtype) if tb is Tensor else (da.shape, da.dtype, tb, db)
-            c = costs.get(key)  # the cost cache read inline: the operands' tuple is built on a miss only
+            c = m[4]
             if c is None:
-                c = _cost_miss(costs, op, key, (da, db, *vals))
+                key = (sa, ta, sb, tb2)
+                c = costs.get(key)  # the cost cache read inline: the operands' tuple is built on a miss only
+                if c is None:
+                    c = _cost_miss(costs, op, key, (da, db, *vals))
+                last[0] = (sa, ta, sb, tb2, c, m[5])
             bud.charge(c[0], c[1], qualname, c[2])
             bwd = c[3]
         else:
             bwd = None
         try:
-            out = op.forward(da, db, *vals)
+            out = op.forward(da, db) if nv == 0 else (op.forward(da, db, v0) if nv == 1 else op.forward(da, db, *vals))
         except EngineError:
             raise
         except ValueError:
             _check_broadcast((da, db))
             raise
-        if bud is not None:
-            bud.track(out)
+        if bud is not None:  # bud.track(out), its small array's case inline
+            if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+                bud.small += n
+                bud.live += n
+            else:
+                bud.track(out)
         if not ((a._req or (bt and b._req)) and grad_mode.enabled):
             t = make(out)
             if _tracing:
@@ -718,15 +765,24 @@ def _fast_call(op):
         if not bt or not (a._req and b._req):  # an input that needs no grad: the general save plan
             return op._record((a, b), [da, db], op.default_attrs, out, bwd)
         node = _new(node_cls)
-        fa, fb = a.grad_fn, b.grad_fn  # edge_of, its commonest case (a non-leaf) inline
-        node.next_functions = ((fa, a._output_nr) if fa is not None else edge_of(a),
-                               (fb, b._output_nr) if fb is not None else edge_of(b))
+        # edge_of inline: a non-leaf's (grad_fn, output_nr); a leaf's live accumulator, read off its weak reference
+        # (edge_of makes it where there is none). Both inputs require grad here.
+        fa, fb = a.grad_fn, b.grad_fn
+        if fa is not None:
+            ea = (fa, a._output_nr)
+        else:
+            ea = (fa, 0) if (r := a._acc) is not None and (fa := r()) is not None else edge_of(a)
+        if fb is not None:
+            eb = (fb, b._output_nr)
+        else:
+            eb = (fb, 0) if (r := b._acc) is not None and (fb := r()) is not None else edge_of(b)
+        node.next_functions = (ea, eb)
         # finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd), written out
         node._bwd = bwd
         node._seq = next(_seq)
         node._retained = node._pre_hooks = node._hooks = None
         node._needs = _NEED_TWO
-        node._in_meta = ((da.shape, da.dtype), (db.shape, db.dtype))
+        node._in_meta = m[5]  # ((da.shape, da.dtype), (db.shape, db.dtype)), shared by the calls that repeat it
         node._released = False
         node._attrs = attrs
         if saves:

@@ -266,7 +266,7 @@ def run_op(run, op, loc, caught, retain):
     name = op.get("name")
     env = run.env
     if type(name) is str and 1 <= len(name) <= NAME_MAX and name not in env:
-        names = (name,)
+        names = None  # (name,): made where it is read (a Program's step)
     else:
         names = _check_names(run, op, name, loc)
     if type(opname) is not str and not isinstance(opname, str):
@@ -313,11 +313,16 @@ def run_op(run, op, loc, caught, retain):
     if run.program is not None and is_stateful(opname):
         run.program.stateful = True  # it changes tensors or autograd state: never lowered
     n_before = len(caught)
-    prev = grad_mode.enabled  # off inside a custom Function's forward (a sub-program)
-    grad_mode.enabled = prev and not no_grad
+    if no_grad:  # (grad mode is read and set only here: a thread-local attribute costs ~0.2 us a read or write;
+        prev = grad_mode.enabled  # every op that changes it restores it itself)
+        grad_mode.enabled = False
     try:
-        if run.traces is None:
-            out = fn(*args, **kwargs) if kwargs else fn(*args)
+        if run.traces is None:  # (one or two arguments passed one by one: a call with *args builds a tuple)
+            if kwargs:
+                out = fn(*args, **kwargs)
+            else:
+                na = len(args)
+                out = fn(args[0], args[1]) if na == 2 else (fn(args[0]) if na == 1 else fn(*args))
         else:  # the lowering run: the entries the op applied, and the code it ran between them (glue.watch)
             with trace() as log, watch() as codes:
                 out = fn(*args, **kwargs)
@@ -338,7 +343,8 @@ def run_op(run, op, loc, caught, retain):
         raise TorchRuntimeError(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError | IndexError)
                                 else str(e), loc) from None
     finally:
-        grad_mode.enabled = prev
+        if no_grad:
+            grad_mode.enabled = prev
     if len(caught) > n_before:
         run.record_warnings(caught[n_before:])
         del caught[n_before:]
@@ -374,6 +380,8 @@ def run_op(run, op, loc, caught, retain):
             if n in retain and t is not None:
                 _retain(t)
     if run.program is not None:  # copies: the caller may reuse (and change) its document afterwards
+        if names is None:
+            names = (name,)
         akinds = [sig.kind_of(i=k) for k in range(len(args_in))]
         kkinds = {k: sig.kind_of(name=k) for k in kwargs_in}
         shapes = tuple(env[n]._data.shape if env[n] is not None else None for n in names)
