@@ -4,8 +4,9 @@ hole at a time over all documents, never a document at a time.
 A lowered program's Writer (engine.program.writer) fills one template per response: numbers (orjson's text of
 a float) and reprs (printing.value_repr's fixed-point formats, `tensor(<%.4f>, ...)`, or `<%.0f>.` for whole
 values). Here every number of every document comes from one orjson call over a (documents, numbers) array
-(orjson writes a float64 array's elements as it writes Python floats), every repr of a row from NumPy
-integer arithmetic, and the documents from one join of the template's texts and the holes' columns. The
+(orjson writes a float64 array's elements as it writes Python floats), the reprs of all rows of one precision
+from NumPy integer arithmetic at once (_fixed_texts: digits from tables of the 10,000 four-digit texts, one
+text per value), and the documents from one join of the template's texts and the holes' columns. The
 fixed-point text of a float16 or float32 value v is exact in integers: v = m * 2**e with a 24-bit m, so
 v * 10**p (p <= 6 decimals) needs at most 24 + 27 bits and is computed exactly in float64, and rounding it to
 the nearest integer, ties to even, is what `%.pf` does to v's exact decimal expansion (Python's correctly
@@ -14,7 +15,6 @@ fixed-point range (printing.FIXED_RANGE) or not finite is left to the writer (No
 """
 from __future__ import annotations
 
-import functools
 import re
 
 import numpy as np
@@ -22,7 +22,7 @@ import orjson
 
 from engine.printing import FIXED_RANGE
 
-_FMT = re.compile(rb"\A((?:[^%]|%%)*)%\.([0-6])f((?:[^%]|%%)*)\Z")  # a table of 10**p fractions: p <= 6
+_FMT = re.compile(rb"\A((?:[^%]|%%)*)%\.([1-6])f((?:[^%]|%%)*)\Z")  # 1 to 6 decimals (_fixed_texts)
 _EXACT = frozenset(("float16", "float32"))
 
 
@@ -56,13 +56,14 @@ class FastWriter:
             ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
             texts, lengths = _texts(orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY))
             sizes = lengths.reshape(n, len(columns)).sum(1)
+            fixed = self._fixed_all(values)  # per row, its reprs' texts and lengths where made here
             k, width, h = 0, len(columns), 0
             for i in range(len(data)):
                 for _ in range(1 + self.grads[i]):
                     parts += [self.texts[h], texts[k::width]]
                     k += 1
                     h += 1
-                for col, size in self.reprs(i, values[i], self.texts[h]):
+                for col, size in self.reprs(i, values[i], self.texts[h], fixed.get(i)):
                     parts.append(col)
                     if size is not None:
                         sizes += size
@@ -85,33 +86,109 @@ class FastWriter:
                 pieces[c::span] = col
         return Written(pieces, span, sizes.tolist(), np.flatnonzero(~ok).tolist(), wrap)
 
-    def reprs(self, i: int, v, before: bytes) -> list:
-        """Row i's repr texts, `before` (the template's text) first, for values v (float64 holding the row's
-        dtype's values), as columns: (a constant or n texts, their lengths or None for a constant); garbage
-        where a value is out of the fixed-point range (those documents are left to the writer)."""
+    def _fast(self, i: int):
+        """Row i's fixed-point format as (text before the number, decimals, text after), where its reprs are made
+        by integer arithmetic (a float16/float32 row whose whole format is its fixed one's with no decimals);
+        else None."""
         fixed, whole_fmt = self.fixed[i]
         m = _FMT.match(fixed)
         if m is None or self.dtypes[i] not in _EXACT or whole_fmt != m[1] + b"%.0f." + m[3]:
+            return None
+        return m[1].replace(b"%%", b"%"), int(m[2]), m[3].replace(b"%%", b"%")
+
+    def _fixed_all(self, values) -> dict:
+        """{row: (texts, lengths)} of the rows whose reprs are made by integer arithmetic (_fast), those of one
+        number of decimals made together (one _fixed_texts over their values)."""
+        by_p: dict = {}
+        for i in range(len(self.fixed)):
+            f = self._fast(i)
+            if f is not None:
+                by_p.setdefault(f[1], []).append(i)
+        out = {}
+        n = values.shape[1]
+        for p, rows in by_p.items():
+            texts, lengths = _fixed_texts(values[rows].ravel(), p)
+            for r, i in enumerate(rows):
+                out[i] = (texts[r * n:(r + 1) * n], lengths[r * n:(r + 1) * n])
+        return out
+
+    def reprs(self, i: int, v, before: bytes, made=None) -> list:
+        """Row i's repr texts, `before` (the template's text) first, for values v (float64 holding the row's
+        dtype's values), as columns: (a constant or n texts, their lengths or None for a constant); garbage
+        where a value is out of the fixed-point range (those documents are left to the writer). `made`: the
+        row's number texts and lengths from _fixed_all."""
+        f = self._fast(i)
+        if f is None:
+            fixed, whole_fmt = self.fixed[i]
             col = [(fixed if x % 1 else whole_fmt) % x if x == x and abs(x) != float("inf") else b""
                    for x in v.tolist()]
             return [(before, None), (col, np.fromiter(map(len, col), np.int64, len(col)))]
-        pre, p, post = before + m[1].replace(b"%%", b"%"), int(m[2]), m[3].replace(b"%%", b"%")
-        scale = 10 ** p
+        pre, p, post = f
+        texts, lengths = made if made is not None else _fixed_texts(v, p)
+        return [(before + pre, None), (texts, lengths), (post, None)]
+
+
+def _fixed_texts(v, p: int):
+    """`%.{p}f` of each value of v (float64 holding float16 or float32 values), `%.0f.` of a whole one, as a list
+    of texts and their lengths, made by integer arithmetic over all values at once (see the module). Each value's
+    text is a row of 4-byte words: the sign, its integer part's digits four at a time (the leading group without
+    its leading zeros), the point, the decimals, a comma; bytes not used are NUL, squeezed out in one step, and
+    the result split at the commas. The digits come from tables of the 10,000 four-digit texts. Garbage (never
+    an error) for a value outside the fixed-point range."""
+    lo, hi = FIXED_RANGE
+    scale = 10 ** p
+    m = len(v)
+    with np.errstate(all="ignore"):
         a = np.abs(v)
-        q = np.rint(a * scale).astype(np.int64)  # exact: see the module
-        negative = v < 0
-        signs = list(map((pre, pre + b"-").__getitem__, negative.tolist()))  # two texts, shared
-        ints, int_lengths = _texts(orjson.dumps(q // scale, option=orjson.OPT_SERIALIZE_NUMPY))
-        whole = v % 1 == 0
-        # the fraction's text from a table of all 10**p of them (shared, never made per value); b"." for a whole
-        tails = list(map(_fractions(p).__getitem__, np.where(whole, scale, q % scale).tolist()))
-        return [(signs, len(pre) + negative), (ints, int_lengths), (tails, np.where(whole, 1, p + 1)), (post, None)]
+        inside = (a >= lo) & (a <= hi)  # (NaN and the infinities not)
+        a = np.where(inside, a, 0.0)
+        q = np.rint(a * scale)  # exact: see the module; an integer below 2**53
+        whole = np.floor(a) == a  # (v % 1 == 0 for the values inside)
+    ints = np.floor(q / scale)  # exact below 2**53 / scale: at most 10**8 (FIXED_RANGE)
+    frac = (q - ints * scale).astype(np.int64)
+    ints = ints.astype(np.int64)
+    negative = v < 0
+    top = int(ints.max()) if m else 0
+    words = np.zeros((m, 8), np.uint32)  # sign, three groups of four digits, point, decimals (two), comma
+    words[:, 0] = negative * _MINUS
+    if top < 10 ** 4:  # (the common case: one group)
+        words[:, 3] = _LEAD[ints]
+        ndigits = _LENGTH[ints]
+    else:
+        high, low = ints // 10 ** 4, ints % 10 ** 4
+        many = ints >= 10 ** 4
+        words[:, 3] = np.where(many, _FOUR[low], _LEAD[low])
+        if top < 10 ** 8:
+            words[:, 2] = np.where(many, _LEAD[high], 0)
+            ndigits = np.where(many, 4 + _LENGTH[high], _LENGTH[low])
+        else:
+            most = ints >= 10 ** 8
+            words[:, 2] = np.where(most, _FOUR[high % 10 ** 4], np.where(many, _LEAD[high % 10 ** 4], 0))
+            words[:, 1] = np.where(most, _LEAD[high // 10 ** 4 % 10 ** 4], 0)
+            ndigits = np.where(most, 8 + _LENGTH[high // 10 ** 4 % 10 ** 4],
+                               np.where(many, 4 + _LENGTH[high % 10 ** 4], _LENGTH[low]))
+    words[:, 4] = _POINT
+    if p > 4:
+        words[:, 5] = np.where(whole, 0, _TAIL[p - 4][frac // 10 ** 4])
+        words[:, 6] = np.where(whole, 0, _FOUR[frac % 10 ** 4])
+    else:
+        words[:, 6] = np.where(whole, 0, _TAIL[p][frac])
+    words[:, 7] = _COMMA
+    chars = words.view(np.uint8)
+    lengths = negative + ndigits + 1 + (~whole) * p
+    return chars[chars != 0].tobytes().split(b",")[:-1], lengths
 
 
-@functools.cache
-def _fractions(p: int) -> tuple:
-    """b".0000" to b".9999" (p digits), then b"." (a whole value's)."""
-    return tuple(b".%0*d" % (p, k) for k in range(10 ** p)) + (b".",)
+def _table(texts) -> np.ndarray:
+    """Texts of at most 4 bytes as 4-byte words (NUL-padded at the front), for the word rows of _fixed_texts."""
+    return np.frombuffer(b"".join(t.rjust(4, b"\0") for t in texts), np.uint32)
+
+
+_FOUR = _table([b"%04d" % k for k in range(10000)])  # "0000" .. "9999"
+_LEAD = _table([b"%d" % k for k in range(10000)])  # "0" .. "9999": a leading group
+_LENGTH = np.array([len(b"%d" % k) for k in range(10000)], np.int64)
+_TAIL = {p: _table([b"%0*d" % (p, k) for k in range(10 ** p)]) for p in range(1, 5)}  # p decimals, zero-padded
+_MINUS, _POINT, _COMMA = (int(_table([c])[0]) for c in (b"-", b".", b","))
 
 
 def _texts(dumped: bytes):
@@ -152,13 +229,14 @@ class Written:
         self.sizes[j] = len(text)
 
 
+FAST_NOTE = "fast_writer"  # Program.notes[FAST_NOTE]: its FastWriter, or None where it has none
 _HOLE = re.compile(rb"(?<!%)((?:%%)*)%b")  # a hole of a %-template: %b after an even number of %
 
 
 def fast_writer(program, low, rows, grads):
     """The FastWriter of a lowered program whose writer writes every row inline, or None (kept in its notes)."""
-    if "fast_writer" in program.notes:
-        return program.notes["fast_writer"]
+    if FAST_NOTE in program.notes:
+        return program.notes[FAST_NOTE]
     fast = None
     writer = low.writer
     ns = writer.write.__globals__ if writer is not None else {}
@@ -174,5 +252,5 @@ def fast_writer(program, low, rows, grads):
             fast = FastWriter([t.replace(b"%%", b"%") for t in texts],
                               [(ns[f"F{i}"], ns[f"W{i}"]) for i in range(len(rows))], flags,
                               [row[2] for row in rows])
-    program.notes["fast_writer"] = fast
+    program.notes[FAST_NOTE] = fast
     return fast

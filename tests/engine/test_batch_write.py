@@ -104,3 +104,30 @@ def test_each_document_is_the_writers(values, dtype):
         assert out[j] == low.writer.write(ds, gs)
         assert out.sizes[j] == len(out[j])  # the size the batch's response limit counts
         assert b"".join(out.doc_pieces(j)) == wrap[0] + out[j] + wrap[1]
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_fixed_texts_are_pythons_formats(p, dtype):
+    """batch_write._fixed_texts (digits from tables, four at a time, NULs squeezed out) gives `%.{p}f`, or `%.0f.`
+    for a whole value, of every value inside the fixed-point range, with its length: one, two and three groups
+    of digits (below 10**4, 10**8, and 10**8 itself), signs, zeros, ties; values outside are garbage, never an
+    error, and keep their place."""
+    from engine.program.batch_write import _fixed_texts
+
+    rng = random.Random(p)
+    v = _values(dtype, rng, 3000)
+    extra = [1e8, -1e8, 99999999.0, 9999.0, 10000.0, -10000.5, 0.5, -0.5, 1e-4, -1e-4, 1.0, float("nan"),
+             float("inf"), -float("inf"), 0.0, -0.0, 1e9, 5e-5]
+    v = np.concatenate([v, np.array(extra, dtype).astype(np.float64)])
+    texts, lengths = _fixed_texts(v, p)
+    assert len(texts) == len(v) == len(lengths)
+    lo, hi = engine.printing.FIXED_RANGE
+    checked = 0
+    for x, text, n in zip(v.tolist(), texts, lengths.tolist()):
+        if not lo <= abs(x) <= hi:
+            continue
+        want = (b"%%.%df" % p) % x if x % 1 else b"%.0f." % x
+        assert (text, n) == (want, len(want)), x
+        checked += 1
+    assert checked > 1000

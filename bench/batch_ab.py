@@ -1,0 +1,143 @@
+"""A/B of POST /v1/evaluate/batch: this checkout's server and another checkout's (e.g. `git archive main`),
+served side by side and driven in interleaved rounds, so both see the same machine state.
+
+    python -m bench.batch_ab --base /tmp/main-copy [--rounds 9] [--seconds 1]
+
+Each server runs as `python -m bench.serve app.main:app --workers 1 --stack fast --guarded` (as the batch group
+runs it) with this interpreter, from its own checkout. A round sends each server, in a rotating order, the four
+seed batch bodies of bench.batch_group (1,000 documents each, other values in each) in turn over one keep-alive
+connection for `seconds`. Per round and server: documents per second, and the server's CPU (utime + stime of
+its processes, from /proc) per batch. Figures: medians over the rounds, and the median of the per-round ratios.
+Before timing, both servers' answers to the same batch are compared byte for byte."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.batch_group import seed_docs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cpu(pid: int, field: int = 0) -> float:
+    """CPU seconds of a process and its children that are still alive (utime + stime); field 1: their minor
+    page faults instead."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick if field == 0 else int(fields[7])
+    return total
+
+
+class _Served:
+    def __init__(self, label: str, root: Path):
+        self.label, self.port = label, _port()
+        env = {**os.environ, "GRADSERVE_MAX_IN_FLIGHT": "64", "PYTHONPATH": str(root)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.serve", "app.main:app", "--port", str(self.port), "--workers", "1",
+             "--stack", "fast", "--guarded"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        self.conn = None
+        self.refused = 0  # batches answered other than 200 (503: over max_buffered_response_bytes)
+
+    def post(self, body: bytes) -> bytes:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        self.conn.request("POST", "/v1/evaluate/batch", body, {"content-type": "application/json"})
+        r = self.conn.getresponse()
+        out = r.read()
+        if r.status != 200:
+            self.refused += 1
+            return b""
+        return out
+
+    def ready(self, body: bytes, timeout: float = 90) -> None:
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                self.post(body)
+                return
+            except OSError:
+                self.conn = None
+                time.sleep(0.3)
+        raise SystemExit(f"{self.label}: not ready")
+
+    def stop(self):
+        if self.conn is not None:
+            self.conn.close()
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(10)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--base", required=True, help="the other checkout (its root directory)")
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--seconds", type=float, default=1.0)
+    a = p.parse_args(argv)
+    bodies = [json.dumps({"requests": seed_docs(random.Random(100 + b))}).encode() for b in range(4)]
+    servers = [_Served("base", Path(a.base).resolve()), _Served("new", ROOT)]
+    try:
+        for s in servers:
+            s.ready(bodies[0])
+            for body in bodies * 3:  # warm: the program recorded, lowered, vectorized; the templates
+                s.post(body)
+        answers = [s.post(bodies[1]) for s in servers]
+        for s in servers:
+            s.refused = 0
+        same = answers[0] == answers[1]
+        rates = {s.label: [] for s in servers}
+        cpu = {s.label: [] for s in servers}
+        faults = {s.label: [] for s in servers}
+        for r in range(a.rounds):
+            for s in (servers if r % 2 == 0 else servers[::-1]):
+                c0, f0, t0, n = _cpu(s.proc.pid), _cpu(s.proc.pid, 1), time.perf_counter(), 0
+                docs = 0
+                while n < 2 or time.perf_counter() - t0 < a.seconds:
+                    docs += s.post(bodies[n % 4]).count(b'{"status":')
+                    n += 1
+                rates[s.label].append(docs / (time.perf_counter() - t0))
+                cpu[s.label].append((_cpu(s.proc.pid) - c0) / n * 1e3)
+                faults[s.label].append((_cpu(s.proc.pid, 1) - f0) / n)
+    finally:
+        for s in servers:
+            s.stop()
+    ratio = statistics.median(x / y for x, y in zip(rates["new"], rates["base"]))
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}; answers identical: {same}")
+    print("| server | docs/s (median) | min .. max | server CPU a batch, ms (median) | minor page faults a batch "
+          "| batches not 200 |\n|---|---|---|---|---|---|")
+    for s in servers:
+        k = s.label
+        print(f"| {k} | {statistics.median(rates[k]):.0f} | {min(rates[k]):.0f} .. {max(rates[k]):.0f} | "
+              f"{statistics.median(cpu[k]):.2f} | {statistics.median(faults[k]):.0f} | {s.refused} |")
+    print(f"new / base, median of the per-round ratios: {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""POST /v1/evaluate/batch without HTTP: app.main called as ASGI in one process, the seed batch of 1,000
+documents (four bodies, other values in each, in turn), to see where a batch's server CPU goes.
+
+    python -m bench.batch_inprocess [--rounds 15] [--batches 8] [--profile out.prof]
+
+The figure is ms of process CPU a batch (the fastest round and the median of the rounds): the route, the
+scan, the vectorized run and the writer, the answer's join; not the HTTP server's read and write of the bodies
+(~0.9 ms a batch, docs/runs/batchtext.md). --profile writes a cProfile of the timed rounds."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import time
+
+from bench.batch_group import seed_docs
+from bench.inprocess import _lifespan
+
+
+def _scope(body):
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": "/v1/evaluate/batch", "raw_path": b"/v1/evaluate/batch",
+            "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"x"), (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
+
+
+async def _request(app, body):
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(_scope(body), receive, send)
+    return sent
+
+
+async def _main(rounds, batches, profile):
+    from app.core.config import Settings  # noqa: PLC0415
+    from app.main import create_app  # noqa: PLC0415
+
+    app = create_app(Settings(access_log=False))
+    await _lifespan(app)
+    bodies = [json.dumps({"requests": seed_docs(random.Random(100 + b))}).encode() for b in range(4)]
+    for body in bodies * 2:  # warm: the plan cache records, then lowers, the seed's program; the templates
+        sent = await _request(app, body)
+        assert sent[0]["status"] == 200, sent
+    prof = None
+    if profile:
+        import cProfile  # noqa: PLC0415
+
+        prof = cProfile.Profile()
+    times = []
+    for _ in range(rounds):
+        if prof is not None:
+            prof.enable()
+        t0 = time.process_time()
+        for i in range(batches):
+            await _request(app, bodies[i % len(bodies)])
+        times.append((time.process_time() - t0) / batches * 1e3)
+        if prof is not None:
+            prof.disable()
+    if prof is not None:
+        prof.dump_stats(profile)
+    return times
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--batches", type=int, default=8)
+    p.add_argument("--profile", default=None)
+    a = p.parse_args(argv)
+    stderr = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        times = asyncio.run(_main(a.rounds, a.batches, a.profile))
+    finally:
+        os.dup2(stderr, 2)
+    print(f"seed batch of 1,000, in-process: {min(times):.2f} ms CPU a batch (min of {a.rounds} rounds), "
+          f"median {statistics.median(times):.2f}")
+
+
+if __name__ == "__main__":
+    main()
