@@ -53,17 +53,25 @@ run: $(RUNTIME_STAMP)
 
 # pytest exits 5 when it collected nothing. With ARGS that only means nothing matched the selection; on
 # the whole suite it means the tests went missing, which must not pass as green.
+#
+# PYTHONDONTWRITEBYTECODE= (empty): Python's default, .pyc files written (git ignores __pycache__/). Where the
+# environment sets it (this machine does), every server, compute worker and subprocess the tests start would
+# compile engine/ and app/ from source again, ~0.3 s of CPU each (tests/app/test_server.py and
+# test_client_cli.py: 37 s of CPU with it set, 29 s without; docs/runs/testtime.md).
+PYTEST_ENV := PYTHONDONTWRITEBYTECODE=
 test: $(DEV_STAMP)
-	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS); rc=$$?; \
+	@$(PYTEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then \
 	  $(if $(strip $(ARGS)),echo "make test: no test matched the selection"; exit 0, \
 	       echo "make test: pytest collected no tests at all; the suite is missing"; exit 1); \
 	fi; exit $$rc
 
-# The suites that sample a fixed subset within make test's time run whole: tests/engine/test_forward_ad_ops.py
-# (GRADSERVE_TEST_FULL=1) and tests/engine/test_opinfo.py (every OpInfo sample of every covered op).
+# The suites that sample a fixed subset within make test's time run whole (each file's docstring says what make test
+# samples): GRADSERVE_TEST_FULL=1 for tests/engine/test_forward_ad_ops.py (every sample, every check),
+# test_parallel.py (every layout in every dtype, both routes) and tests/app/test_load_short.py (20 s instead of 10);
+# GRADSERVE_OPINFO_FULL=1 for tests/engine/test_opinfo.py (every OpInfo sample of every covered op).
 test-full: $(DEV_STAMP)
-	GRADSERVE_TEST_FULL=1 GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
+	$(PYTEST_ENV) GRADSERVE_TEST_FULL=1 GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(ARGS)

@@ -1,4 +1,4 @@
-"""Test isolation for process-wide engine state.
+"""Test isolation for process-wide engine state, and the order in which `make test` hands files to its workers.
 
 An app built in-process (TestClient(create_app(Settings(...)))) sets the process's memory limit for requests
 (engine.budget.set_process_limit) when its service starts, and nothing unsets it when the test ends: a test
@@ -17,3 +17,56 @@ def _process_limit_restored():
     saved = budget.PROCESS.max_bytes
     yield
     budget.PROCESS.max_bytes = saved
+
+
+@pytest.fixture(autouse=True)
+def _budgets_closed(monkeypatch):
+    """Every engine.budget.Budget a test makes is closed when the test ends, as the service closes each
+    request's. A Budget dropped without close() takes the weak references of its tracked arrays with it, so
+    their bytes never leave the process's count (budget.PROCESS.live): test_rules.py's ~130 MB of them made a
+    later test on the same worker (test_parse_cost.py's) find the process's memory for requests "in use by
+    other requests" (503), in one file order only. Held here, the Budgets' references call back as their
+    arrays die; close() gives back the rest."""
+    made = []
+    init = budget.Budget.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(budget.Budget, "__init__", recorded)
+    yield
+    for b in made:
+        b.close()
+
+
+# ----- the order files run in (make test: pytest -n auto --dist loadfile) -----
+
+# The files that take longest in `make test`, longest first (measured with --durations; docs/runs/testtime.md).
+# Under --dist loadfile every file runs whole on one worker (its module fixtures, servers and browsers, are built
+# once) and the next file in this order goes to whichever worker is free: the long ones start first and the
+# short ones fill in at the end, so both workers finish together. Files not listed follow in collection order.
+LONGEST_FIRST = (
+    "tests/engine/test_rules.py",
+    "tests/engine/test_opinfo.py",
+    "tests/app/test_openapi_generators.py",
+    "tests/test_bench_tools.py",
+    "tests/engine/test_ops.py",
+    "tests/engine/test_parallel.py",
+    "tests/app/test_fuzz.py",
+    "tests/app/test_server.py",
+    "tests/app/test_batch_redteam.py",
+    "tests/app/test_graph.py",
+    "tests/app/test_connections.py",
+    "tests/engine/test_batched_backward.py",
+    "tests/app/test_playground_browser.py",
+    "tests/app/test_functional_http.py",
+    "tests/engine/test_scripts.py",
+    "tests/app/test_load_short.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Files in LONGEST_FIRST order, the rest after them; tests keep their order within a file."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))

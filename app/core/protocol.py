@@ -54,19 +54,28 @@ class ResponseBudget:
     def __init__(self):
         self.limit = 0
         self.unsent = 0
+        self.measure = None  # the sweep's measurement, set where a sweep runs: what is unsent now
 
     def full(self) -> bool:
         return bool(self.limit) and self.unsent >= self.limit
 
     def admit(self, size: int) -> bool:
-        """Whether an answer of `size` bytes may be written now (and then it counts)."""
+        """Whether an answer of `size` bytes may be written now (and then it counts). Answers admitted since
+        the last sweep count whole until the next; where that would refuse one, what the connections still
+        hold is measured again first (an answer its client has taken no longer counts): without that, a client
+        taking every answer was refused once ~limit bytes of answers had gone out within one sweep interval."""
         need = size - self.free
         if need <= 0:
             return True
         if self.limit and self.unsent + need > self.limit:
-            return False
+            if self.measure is None:
+                return False
+            self.unsent = self.measure()
+            if self.unsent + need > self.limit:
+                return False
         self.unsent += need
         return True
+
 
 
 RESPONSES = ResponseBudget()
@@ -209,6 +218,18 @@ def _sweeper(state, loop: asyncio.AbstractEventLoop) -> None:
     if getattr(state, "gradserve_sweeping", False):
         return
     state.gradserve_sweeping = True
+
+    def measure() -> int:
+        """Bytes the connections' transports still hold past each one's first `free` (no deadline acted on)."""
+        free = RESPONSES.free
+        unsent = 0
+        for conn in state.connections:
+            transport = conn.transport if isinstance(conn, GuardedHttpToolsProtocol) else None
+            if transport is not None and (buffered := transport.get_write_buffer_size()) > free:
+                unsent += buffered - free
+        return unsent
+
+    RESPONSES.measure = measure
 
     def sweep() -> None:
         if not state.connections:

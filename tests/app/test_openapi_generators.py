@@ -2,16 +2,24 @@
 openapi-python-client generate typed clients from it (the Python one then talks to a real server), and
 Swagger UI's Authorize button sends the API key.
 
-The generators are installed on first use into .venv/gen (npm and pip from the registries; pinned); where
-that is impossible the tests skip and say why.
+The generators are installed on first use (npm and pip from the registries; pinned) into a folder of the user's
+cache that every clone shares (GEN: $GRADSERVE_GEN_DIR, else ~/.cache/gradserve/gen-<the pins' hash>; a fresh
+clone spent ~33 s of `make test` installing them), under a lock and finished with a stamp, so that two
+clones' test runs neither install at once nor use a half-installed folder; where that is impossible the
+tests skip and say why.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,11 +27,13 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.examples import EXAMPLES
 from app.main import create_app
-from tests.app.conftest import ROOT, Server
+from tests.app.conftest import Server
 
-GEN = ROOT / ".venv" / "gen"
 TS_PACKAGES = ("openapi-typescript@7.13.0", "typescript@5.9.3")
 PY_GENERATOR = "openapi-python-client==0.29.1"
+_PINS = hashlib.sha256(repr((TS_PACKAGES, PY_GENERATOR, sys.version_info[:2])).encode()).hexdigest()[:12]
+GEN = Path(os.environ.get("GRADSERVE_GEN_DIR")
+           or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gradserve" / f"gen-{_PINS}")
 KEY = "k-secret"
 
 
@@ -36,29 +46,47 @@ def _run(cmd: list, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
 
 
+@contextlib.contextmanager
+def _installed(name: str):
+    """Holds GEN's lock; yields (GEN / name, whether a finished install is there by its stamp; if not, the folder
+    was removed); the caller installs into it and checks it; the stamp is written once that passed."""
+    GEN.mkdir(parents=True, exist_ok=True)
+    with open(GEN / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another clone's run installing: wait for it
+        folder, stamp = GEN / name, GEN / f"{name}.done"
+        if not stamp.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        yield folder, stamp.exists()
+        stamp.touch()
+
+
 @pytest.fixture(scope="module")
 def ts_tools():
     if not shutil.which("npm") or not shutil.which("node"):
         pytest.skip("node/npm not installed (apt-get install nodejs npm)")
-    bins = GEN / "node_modules" / ".bin"
-    if not (bins / "openapi-typescript").exists() or not (bins / "tsc").exists():
-        GEN.mkdir(parents=True, exist_ok=True)
-        done = _run(["npm", "install", "--prefix", str(GEN), "--no-audit", "--no-fund", "--no-save", *TS_PACKAGES])
-        if done.returncode != 0:
-            pytest.skip(f"could not install {TS_PACKAGES} from npm: {done.stderr[-500:]}")
+    with _installed("npm") as (folder, done_before):
+        if not done_before:
+            folder.mkdir()
+            done = _run(["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--no-save",
+                         *TS_PACKAGES])
+            if done.returncode != 0:
+                pytest.skip(f"could not install {TS_PACKAGES} from npm: {done.stderr[-500:]}")
+        bins = folder / "node_modules" / ".bin"
+        assert (bins / "openapi-typescript").exists() and (bins / "tsc").exists(), f"{folder}: installed without them"
     return bins
 
 
 @pytest.fixture(scope="module")
 def py_generator():
-    python = GEN / "opc" / "bin" / "python"
-    if not (GEN / "opc" / "bin" / "openapi-python-client").exists():
-        done = _run([sys.executable, "-m", "venv", str(GEN / "opc")])
-        if done.returncode == 0:
-            done = _run([str(python), "-m", "pip", "install", "--quiet", PY_GENERATOR])
-        if done.returncode != 0:
-            pytest.skip(f"could not install {PY_GENERATOR}: {done.stderr[-500:]}")
-    return GEN / "opc" / "bin"
+    with _installed("opc") as (folder, done_before):
+        if not done_before:
+            done = _run([sys.executable, "-m", "venv", str(folder)])
+            if done.returncode == 0:
+                done = _run([str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", PY_GENERATOR])
+            if done.returncode != 0:
+                pytest.skip(f"could not install {PY_GENERATOR}: {done.stderr[-500:]}")
+        assert (folder / "bin" / "openapi-python-client").exists(), f"{folder}: installed without the generator"
+    return folder / "bin"
 
 
 def test_the_document_itself():
