@@ -128,7 +128,14 @@ class Budget:
         self.small = 0  # bytes of arrays under TRACK_MIN_BYTES, never subtracted
         self._held = 0  # bytes held with `hold` (no array tracks them), until the request ends
         self._refs: dict = {}  # id(weakref) -> weakref of each tracked array, until it dies
-        self._fold()
+        # _fold's caps, written out (a Budget is made per request): min(a, b) is `b if b < a else a`
+        self._flop_cap = spill_flops if spill_flops < max_flops else max_flops
+        self._op_cap = spill_op_flops if spill_op_flops < op_max_flops else op_max_flops
+        if type(max_bytes) is int and type(spill_bytes) is int:  # held is 0
+            self._byte_cap = spill_bytes if spill_bytes < max_bytes else max_bytes
+        else:
+            self._byte_cap = -1
+        self._dl = _INF if deadline is None else deadline
 
     def _fold(self) -> None:
         """The caps a charge compares with, folded from the limits (recomputed whenever one of them, `held` or
@@ -270,7 +277,9 @@ class Budget:
         """The request is over: what it still holds no longer counts against the process (its arrays die
         with its response, or live on only in a cache that holds no request's values)."""
         refs, self._refs = self._refs, {}
-        n, self.held = self.held, 0
+        n = self._held
+        if n:
+            self.held = 0  # (its setter folds the caps again)
         for ref in refs.values():
             cb = ref.__callback__
             if cb is not None and ref() is not None:

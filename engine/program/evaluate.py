@@ -6,7 +6,7 @@ import gc
 import numpy as np
 
 from engine import _backend as B
-from engine.budget import Budget, ProcessBusy, Spill, active, current
+from engine.budget import Budget, ProcessBusy, Spill, _local, active, current
 from engine.errors import LimitExceeded
 from engine.expression import expand as expand_expression
 from engine.program import functions
@@ -46,10 +46,14 @@ def _answer(spec, limits, cache, found, encoded, budget):
     paused = gc.isenabled()
     if paused:
         gc.disable()
+    # active(b), written out: the thread's budget installed and the previous one restored
+    local = _local
+    prev = local.budget
+    local.budget = b
     try:
-        with active(b):
-            return _answer_within(spec, limits, cache, found, encoded)
+        return _answer_within(spec, limits, cache, found, encoded)
     finally:
+        local.budget = prev
         b.close()
         if paused:
             gc.enable()

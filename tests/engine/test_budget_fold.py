@@ -131,3 +131,24 @@ def test_a_limit_lowered_after_construction_applies_to_the_next_charge():
     with pytest.raises(LimitExceeded, match="max_request_bytes"):
         b.charge(100, 1.0)
     b.close()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_new_budget_has_the_caps_its_fold_gives(seed):
+    # Budget.__init__ writes _fold's caps out (it runs once a request): they must be the ones _fold computes
+    rng = random.Random(seed)
+    b = Budget(**{k: rng.choice(v + [1 << 70, 7.5]) for k, v in LIMITS.items()},
+               deadline=rng.choice([None, time.monotonic() + 60, time.monotonic() - 1]))
+    made = (b._flop_cap, b._op_cap, b._byte_cap, b._dl)
+    b._fold()
+    assert made == (b._flop_cap, b._op_cap, b._byte_cap, b._dl)
+    assert all(type(x) is type(y) for x, y in zip(made, (b._flop_cap, b._op_cap, b._byte_cap, b._dl)))
+
+
+def test_close_gives_back_what_hold_took_and_refolds_the_caps():
+    b = Budget(max_bytes=10_000)
+    live = B.PROCESS.live
+    b.hold(4000)
+    assert B.PROCESS.live == live + 4000 and b._byte_cap == 6000
+    b.close()
+    assert B.PROCESS.live == live and b.held == 0 and b._byte_cap == 10_000
