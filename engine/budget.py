@@ -97,6 +97,7 @@ _local = _Local()
 
 
 _INF = float("inf")
+_new = object.__new__
 # The limits a charge compares with (and `held`, `cancelled`) are properties over their slots ("_" + name), whose
 # setters recompute the folded caps (Budget._fold) that let a charge within every limit pass in one comparison chain.
 
@@ -136,6 +137,35 @@ class Budget:
         else:
             self._byte_cap = -1
         self._dl = _INF if deadline is None else deadline
+
+    def fresh(self, deadline: float | None = None) -> Budget:
+        """A new Budget of this one's limits and caps, with `deadline`, none of this one's use: what Budget()
+        of the same arguments gives, made by copying (a service makes one a request from a prototype of its
+        tier: no keyword call, no folding)."""
+        if self._held or self._cancelled:  # caps folded with what this one holds: fold afresh
+            return Budget(max_bytes=self._max_bytes, max_flops=self._max_flops, op_max_flops=self._op_max_flops,
+                          max_elements=self._max_elements, deadline=deadline, spill_flops=self._spill_flops,
+                          spill_bytes=self._spill_bytes, spill_op_flops=self._spill_op_flops,
+                          time_limit_s=self.time_limit_s)
+        b = _new(Budget)
+        b._max_bytes = self._max_bytes
+        b._max_elements = self._max_elements
+        b._max_flops = self._max_flops
+        b._op_max_flops = self._op_max_flops
+        b._deadline = deadline
+        b._spill_flops = self._spill_flops
+        b._spill_bytes = self._spill_bytes
+        b._spill_op_flops = self._spill_op_flops
+        b.time_limit_s = self.time_limit_s
+        b._cancelled = False
+        b.used_flops = 0.0
+        b.live = b.peak = b.small = b._held = 0
+        b._refs = {}
+        b._flop_cap = self._flop_cap  # folded from the limits alone (held 0, not cancelled), as they are here
+        b._op_cap = self._op_cap
+        b._byte_cap = self._byte_cap
+        b._dl = _INF if deadline is None else deadline
+        return b
 
     def _fold(self) -> None:
         """The caps a charge compares with, folded from the limits (recomputed whenever one of them, `held` or

@@ -94,6 +94,7 @@ class EvaluateService:
         # (_inline); one per service: the plan cache is the process's, and another app in this process
         # (tests) may route the same structure elsewhere.
         self._on_loop = object()
+        self._budgets: dict = {}  # tier -> a Budget of its limits and caps, which _budget copies (Budget.fresh)
 
     async def aclose(self) -> None:
         if self.forwarder is not None:
@@ -256,7 +257,15 @@ class EvaluateService:
         and the caps of that tier, past which the run stops (engine.budget.Spill) before it pays for more and
         the request goes to the next tier. The loop runs only what its caps let through; a thread spills to a
         worker where there is a pool."""
+        proto = self._budgets.get(tier)
+        if proto is None:  # the tier's limits and caps, made once (settings and pool do not change)
+            proto = self._budgets[tier] = self._tier_budget(tier)
+        return proto.fresh(deadline)
+
+    def _tier_budget(self, tier: str):
+        """_budget's prototype of a tier: its budget with no deadline."""
         s = self.settings
+        deadline = None
         pool = self.pool is not None
         if tier == "loop":
             return eng.make_budget(self.limits, deadline, s.loop_max_flops, s.loop_max_elements * 8, spill_ops=pool)

@@ -152,3 +152,39 @@ def test_close_gives_back_what_hold_took_and_refolds_the_caps():
     assert B.PROCESS.live == live + 4000 and b._byte_cap == 6000
     b.close()
     assert B.PROCESS.live == live and b.held == 0 and b._byte_cap == 10_000
+
+
+def _slots(b):
+    return {k: getattr(b, k) for k in Budget.__slots__ if k != "__weakref__"}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fresh_is_the_budget_its_arguments_make(seed):
+    # the service copies a prototype per request (Budget.fresh): the copy must be Budget() of the same limits,
+    # whatever the prototype has been through (limits changed, hold, cancel: those are not copied)
+    rng = random.Random(seed)
+    args = {k: rng.choice(v) for k, v in LIMITS.items()}
+    proto = Budget(**args, time_limit_s=rng.choice([None, 2.0]))
+    if rng.random() < 0.3:
+        k = rng.choice(list(LIMITS))
+        args[k] = rng.choice(LIMITS[k])
+        setattr(proto, k, args[k])
+    held = rng.random() < 0.3
+    if held:
+        proto.hold(10)
+    if rng.random() < 0.2:
+        proto.cancel()
+    deadline = rng.choice([None, time.monotonic() + 60, time.monotonic() - 1])
+    try:
+        got = proto.fresh(deadline)
+    finally:
+        proto.close()
+    want = Budget(**args, time_limit_s=proto.time_limit_s, deadline=deadline)
+    assert _slots(got) == _slots(want)
+    assert got._refs is not proto._refs
+    b = proto.fresh(None)
+    b.charge(100, 5.0)
+    b.hold(7)
+    assert (proto.used_flops, proto.held, proto.peak) == (0.0, 0, 0) and _slots(proto.fresh(None)) == _slots(
+        Budget(**args, time_limit_s=proto.time_limit_s))
+    b.close()
