@@ -17,7 +17,7 @@ from engine.ops import pointwise as P
 from engine.ops import registry as _registry
 from engine.ops import rules as R
 from engine.ops import shape as S
-from engine.ops._torch_sum import full_sum, torch_sum
+from engine.ops._torch_sum import full_sum, torch_sum, vector_sum
 from engine.ops._util import list_str, wrap_dim, wrap_dims
 from engine.ops.jvp import batched, own_dtype, shifted
 from engine.ops.registry import defop, nondiff
@@ -242,6 +242,10 @@ def _sum_to_dims(gshape, shape):
 
 def sum_to_shape_array(a, shape):
     """sum_to_shape on an array (backward without create_graph): the same sums by the same forward."""
+    if shape == () and type(a) is np.ndarray and a.ndim == 1:  # a 0-d operand's gradient (mul by a 0-d w)
+        r = vector_sum(a)
+        if r is not None:
+            return r
     shape = tuple(shape)
     if not shape:
         r = full_sum(a) if a.ndim else None  # float32/64: what _sum gives, without its dispatch

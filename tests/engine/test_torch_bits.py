@@ -195,6 +195,41 @@ def test_small_full_sums_bits_against_torch(values, dt):
     assert bits_equal(x.grad.numpy(), tx.grad.numpy())
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.sampled_from([4, 8, 16]), st.integers(1, 64)).flatmap(
+    lambda n: st.lists(_SMALL_VALUES, min_size=n, max_size=n)),
+       st.sampled_from(["float32", "float64"]))
+def test_vector_sum_is_full_sum_and_torch(values, dt):
+    """vector_sum (a 0-d operand's gradient summed in two NumPy calls: accumulate(v[0] + v[1])[-1] + 0) where it
+    answers (one or two vectors' elements, sizes 1..64 tried), to the bit with full_sum (NaN's bits included) and
+    with live torch's sum; None at every other size. Through sum_to_shape_array too (what backward calls)."""
+    from engine.ops.reduction import sum_to_shape_array
+
+    a = np.array(values, dtype=dt)
+    w = _torch_sum.VECTOR_BYTES // a.itemsize
+    with np.errstate(all="ignore"):
+        got = _torch_sum.vector_sum(a)
+        want = _torch_sum.full_sum(a)
+        via = sum_to_shape_array(a, ())
+    if a.size not in (w, 2 * w):
+        assert got is None
+        return
+    assert got is not None and type(got) is np.ndarray and got.shape == ()
+    assert bits_equal(got, want) and bits_equal(via, want)
+    t = torch.from_numpy(a).sum().numpy()
+    assert bits_equal(got, t) or (np.isnan(got) and np.isnan(t))  # a NaN's sign: see the test above
+    if not np.isnan(got):
+        assert np.signbit(got) == np.signbit(t)
+
+
+def test_vector_sum_declines_strided_and_other_dtypes():
+    a = np.arange(32, dtype=np.float32)
+    assert _torch_sum.vector_sum(a[::2]) is None  # 16 elements, not contiguous
+    assert _torch_sum.vector_sum(np.arange(16, dtype=np.float16)) is None
+    assert _torch_sum.vector_sum(np.arange(8, dtype=np.int64)) is None
+    assert bits_equal(_torch_sum.vector_sum(np.full(16, -0.0, np.float32)), np.float32(0.0))  # torch's +0 start
+
+
 def test_sum_backward_view_is_broadcast_to():
     from engine.ops.reduction import _broadcast_scalar_grad
 
