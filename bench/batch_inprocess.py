@@ -19,28 +19,11 @@ import time
 
 from bench.batch_group import seed_docs
 from bench.inprocess import _lifespan
+from bench.inprocess import _request as _request_at
 
 
-def _scope(body):
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": "/v1/evaluate/batch", "raw_path": b"/v1/evaluate/batch",
-            "query_string": b"", "root_path": "",
-            "headers": [(b"host", b"x"), (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode())],
-            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
-
-
-async def _request(app, body):
-    sent = []
-
-    async def receive():
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message):
-        sent.append(message)
-
-    await app(_scope(body), receive, send)
-    return sent
+def _request(app, body):
+    return _request_at(app, body, "/v1/evaluate/batch")
 
 
 async def _main(rounds, batches, profile):

@@ -36,15 +36,15 @@ def _bodies(n=64, seed=0):
     return out
 
 
-def _scope(body):
+def _scope(body, path="/v1/evaluate"):
     return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": "/v1/evaluate", "raw_path": b"/v1/evaluate", "query_string": b"",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
             "root_path": "", "headers": [(b"host", b"x"), (b"content-type", b"application/json"),
                                          (b"content-length", str(len(body)).encode())],
             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
 
 
-async def _request(app, body):
+async def _request(app, body, path="/v1/evaluate"):
     sent = []
 
     async def receive():
@@ -53,7 +53,7 @@ async def _request(app, body):
     async def send(message):
         sent.append(message)
 
-    await app(_scope(body), receive, send)
+    await app(_scope(body, path), receive, send)
     return sent
 
 
