@@ -63,6 +63,11 @@ class _Process:
 
 
 PROCESS = _Process()
+# Every tracked array's weak reference, until its array dies or its Budget closes. A weak reference dropped
+# before its array never calls back: held only by its Budget's _refs, a Budget dropped without close() took
+# them with it, and its arrays' bytes stayed in PROCESS.live for good (process capacity lost, later requests
+# 503). Held here too, they call back as their arrays die whatever became of the Budget.
+_TRACKING: dict = {}
 
 
 def set_process_limit(max_bytes: int) -> None:
@@ -302,6 +307,7 @@ class Budget:
         except TypeError:  # not weakly referenceable: counted until the request ends
             return
         self._refs[id(ref)] = ref
+        _TRACKING[id(ref)] = ref  # alive while its array is, with or without this Budget (see _TRACKING)
 
     def close(self) -> None:
         """The request is over: what it still holds no longer counts against the process (its arrays die
@@ -310,7 +316,8 @@ class Budget:
         n = self._held
         if n:
             self.held = 0  # (its setter folds the caps again)
-        for ref in refs.values():
+        for key, ref in refs.items():
+            _TRACKING.pop(key, None)
             cb = ref.__callback__
             if cb is not None and ref() is not None:
                 cb.released = True
@@ -331,6 +338,7 @@ class _Release:
         self.released = False
 
     def __call__(self, ref):
+        _TRACKING.pop(id(ref), None)
         b = self.budget()
         if b is not None:
             b.live -= self.nbytes

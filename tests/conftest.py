@@ -19,27 +19,6 @@ def _process_limit_restored():
     budget.PROCESS.max_bytes = saved
 
 
-@pytest.fixture(autouse=True)
-def _budgets_closed(monkeypatch):
-    """Every engine.budget.Budget a test makes is closed when the test ends, as the service closes each
-    request's. A Budget dropped without close() takes the weak references of its tracked arrays with it, so
-    their bytes never leave the process's count (budget.PROCESS.live): test_rules.py's ~130 MB of them made a
-    later test on the same worker (test_parse_cost.py's) find the process's memory for requests "in use by
-    other requests" (503), in one file order only. Held here, the Budgets' references call back as their
-    arrays die; close() gives back the rest."""
-    made = []
-    init = budget.Budget.__init__
-
-    def recorded(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(budget.Budget, "__init__", recorded)
-    yield
-    for b in made:
-        b.close()
-
-
 # ----- the order files run in (make test: pytest -n auto --dist loadfile) -----
 
 # The files that take longest in `make test`, longest first (measured with --durations; docs/runs/testtime.md).

@@ -188,3 +188,23 @@ def test_fresh_is_the_budget_its_arguments_make(seed):
     assert (proto.used_flops, proto.held, proto.peak) == (0.0, 0, 0) and _slots(proto.fresh(None)) == _slots(
         Budget(**args, time_limit_s=proto.time_limit_s))
     b.close()
+
+
+def test_a_budget_dropped_without_close_still_gives_its_arrays_bytes_back():
+    # the service closes every request's Budget; a library caller (or a test) may not: the arrays it tracked
+    # must still leave the process's count as they die, or that memory is lost to every later request
+    import gc  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    before = B.PROCESS.live
+    b = B.Budget()
+    arrays = [np.ones(1 << 16) for _ in range(4)]
+    for a in arrays:
+        b.track(a)
+    assert B.PROCESS.live == before + 4 * arrays[0].nbytes
+    del b
+    gc.collect()
+    del a, arrays
+    gc.collect()
+    assert B.PROCESS.live == before
