@@ -23,6 +23,7 @@ dropped); a match is one regex of literal text and capped holes from one positio
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import orjson
@@ -31,34 +32,90 @@ from engine.program import batch_text
 
 MAX_TEMPLATES = 256
 _NUMERIC = b"0123456789.eE+-"  # what a JSON number is written with
+# A leaf's data as matched here, one group a leaf: a plain float (a number written with a '.' or an exponent
+# after its leading digits: orjson reads it as a float), an integer of at most 18 digits (within int64), or an
+# array's whole text (numbers, brackets, commas, blanks); each taken loosely (character classes: a few times
+# faster than batch_text's exact grammar per number) and checked after: the body's fingerprint is the template's
+# (so an array's brackets, commas and blanks are the template's: its shape, its number of values), its kind is
+# the template's (an integer array holds no '.', 'e' or 'E'; a float one holds one), and orjson's own parse of
+# its numbers reads them (a text that is not a JSON number, or 1e400, fails it: the usual path answers).
+_FLOAT_HOLE = rb"(-?[0-9]+[.eE][0-9.eE+\-]*)"
+_INT_HOLE = rb"(-?[0-9]{1,18})"
+_ARRAY_HOLE = rb"(\[[0-9.eE+\-\[\], \t\n\r]*\])"
+_BLANK = b" \t\n\r"
+# A run of 19 digits: the usual parse then reads the body again with the standard library (body.parse_doc), so
+# such a body is left to it
+_DIGIT_MAP = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_DIGIT_RUN = b"0" * 19
 
 
 class Single:
-    """One structure's template for single bodies: the regex, the plan key, and per leaf (shape, kind, size):
-    kind None for a float given as a plain number (read as the Python float the parse gives), 'f' or 'i'
-    for an array (float64, int64: what PlanCache.key's np.array makes of that data)."""
+    """One structure's template for single bodies: the regex (a group per leaf), the plan key, and per leaf
+    (shape, kind, size, array): kind None for a float given as a plain number (read as the Python float the
+    parse gives), 'f' or 'i' for an array (float64, int64: what PlanCache.key's np.array makes of that data);
+    array: its data is written as a JSON array (else one number)."""
 
     __slots__ = ("match", "key", "leaves", "floats")
 
-    def __init__(self, template: batch_text.Template):
-        self.match = template.pattern.fullmatch
+    def __init__(self, template: batch_text.Template, text: bytes):
+        leaves = template.leaves
+        holes = batch_text._holes(text, list(template.doc["leaves"]))  # the spans make_template found
+        spans: dict = {}
+        for start, end, leaf, _ in holes or ():
+            a, b = spans.get(leaf, (start, end))
+            spans[leaf] = (min(a, start), max(b, end))
+        if len(spans) != len(leaves):
+            raise ValueError("a leaf without numbers")
+        parts, at, self.leaves = [], 0, []
+        for i, (shape, kind) in enumerate(leaves):
+            start, end = spans[i]
+            array = bool(shape)
+            if array:  # the whole array: out to its outer brackets (a leaf's data follows ':' and precedes ',' or '}')
+                while start > 0 and text[start - 1] in b"[" + _BLANK:
+                    start -= 1
+                while text[start] in _BLANK:
+                    start += 1
+                while end < len(text) and text[end] in b"]" + _BLANK:
+                    end += 1
+                while text[end - 1] in _BLANK:
+                    end -= 1
+                hole = _ARRAY_HOLE
+            else:
+                hole = _FLOAT_HOLE if kind is None else _INT_HOLE
+            if start < at:
+                raise ValueError("leaves out of order")
+            parts += [re.escape(text[at:start]), hole]
+            at = end
+            self.leaves.append((tuple(shape), kind, math.prod(shape), array))
+        parts.append(re.escape(text[at:]))
+        self.match = re.compile(b"".join(parts)).fullmatch
         self.key = template.key
-        self.leaves = [(tuple(shape), kind, math.prod(shape)) for shape, kind in template.leaves]
-        self.floats = all(kind is None for _, kind, _ in self.leaves)
+        self.floats = all(kind is None for _, kind, _, _ in self.leaves)
 
-    def arrays(self, numbers: tuple) -> list:
-        """The leaf arrays of a body whose holes hold `numbers` (their texts), as PlanCache.key gives them."""
-        values = orjson.loads(b"[%b]" % b",".join(numbers))
+    def arrays(self, groups: tuple) -> list | None:
+        """The leaf arrays of a body whose leaves' data are `groups` (their texts), as PlanCache.key gives
+        them; None where a group is not of its leaf's kind. Raises ValueError where they are not JSON numbers.
+        The body's fingerprint is the template's (the caller's lookup): an array's shape is the template's."""
         if self.floats:  # every leaf one float: the parse's floats themselves
-            return values
+            return orjson.loads(b"[%b]" % b",".join(groups))
+        texts = []
+        for (_, kind, _, array), g in zip(self.leaves, groups):
+            if array:
+                if (kind == "i") == (b"." in g or b"e" in g or b"E" in g):
+                    return None  # an integer array with a float in it, or a float array of integers only
+                g = g.translate(None, b"[]")
+            texts.append(g)
+        values = orjson.loads(b"[%b]" % b",".join(texts))
         out, at = [], 0
-        for shape, kind, size in self.leaves:
+        for shape, kind, size, _ in self.leaves:
             if kind is None:
                 out.append(values[at])
             else:
                 a = np.array(values[at:at + size], np.float64 if kind == "f" else np.int64)
                 out.append(a.reshape(shape) if shape != (size,) else a)
             at += size
+        if at != len(values):
+            return None
         return out
 
 
@@ -91,12 +148,13 @@ class Texts:
         if t is None:
             return None
         m = t.match(body)
-        if m is None:
+        if m is None or _DIGIT_RUN in body.translate(_DIGIT_MAP):
             return None
         try:
-            return t.key, t.arrays(m.groups())
-        except (ValueError, OverflowError):  # cannot be (the holes are capped): the usual path decides
+            arrays = t.arrays(m.groups())
+        except ValueError:  # not JSON numbers (orjson.JSONDecodeError): the usual path answers
             return None
+        return (t.key, arrays) if arrays is not None else None
 
     def learn(self, body: bytes, doc, key: bytes, arrays: list) -> None:
         """Make the template of a body (its parse `doc`, PlanCache.key's key and arrays of it), unless its
@@ -114,11 +172,11 @@ class Texts:
             t = batch_text.make_template(body, doc, key, arrays)
             if t is None:
                 return
-            single = Single(t)
+            single = Single(t, body)
             m = single.match(body)
             if m is not None and _same(single.arrays(m.groups()), arrays):
                 by[fp] = single
-        except (ValueError, TypeError, OverflowError, RecursionError):
+        except (ValueError, TypeError, OverflowError, RecursionError, re.error):
             return
 
     def forget(self, body: bytes) -> None:

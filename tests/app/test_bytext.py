@@ -108,12 +108,18 @@ def test_every_program_is_answered_from_its_text(services):
     for name, doc in PROGRAMS.items():
         skeleton, kinds = _skeleton(doc)
         for k in range(8):
-            tokens = [str(k % 3) if kind == "i" else repr(math.sin(k + j) * 10 ** (k - 4))
+            tokens = [str(k % 3) if kind == "i" else _float_text(math.sin(k + j) * 10 ** (k - 4))
                       for j, kind in enumerate(kinds)]
             body = render(skeleton, tokens)
             out = fast._by_text(body, time.monotonic() + 30)
             assert out is not None, name
             assert out == answer(plain, body), name
+
+
+def _float_text(v: float) -> str:
+    """v written with 12 significant digits, as a float (with a '.' or an exponent)."""
+    t = f"{v:.12g}"
+    return t if "." in t or "e" in t else t + ".0"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -136,6 +142,9 @@ def test_other_text_of_the_same_structure_takes_the_usual_path(services):
                  orjson.dumps(doc).replace(b"2.0", b"2.0e400"),  # past the holes' caps (and not JSON)
                  orjson.dumps(doc).replace(b"2.0", b"NaN"),
                  orjson.dumps(doc).replace(b"2.0", b"1" * 30 + b".0"),
+                 orjson.dumps(doc).replace(b"2.0", b"0.0001234567890123456789"),  # a run of 19 digits
+                 orjson.dumps(doc).replace(b"2.0", b"1.2.3"),  # not a JSON number
+                 orjson.dumps(doc).replace(b"2.0", b"02.0"),
                  orjson.dumps(doc).replace(b'"requires_grad": true', b'"requires_grad": true, "data": 1')):
         assert fast._by_text(body, time.monotonic() + 30) is None, body
         assert answer(fast, body) == answer(plain, body), body
@@ -206,8 +215,46 @@ def test_a_server_answers_every_body_as_the_engine(srv):
         for name in ("seed", "vector_sum", "logistic_regression", "gather_index_select"):
             skeleton, kinds = _skeleton(PROGRAMS[name])
             for k in range(6):
-                tokens = [str(k % 2) if kind == "i" else repr(math.cos(k * 7 + j) * 3) for j, kind in enumerate(kinds)]
+                tokens = [str(k % 2) if kind == "i" else _float_text(math.cos(k * 7 + j) * 3)
+                          for j, kind in enumerate(kinds)]
                 body = render(skeleton, tokens)
                 r = c.post("/v1/evaluate", content=body, headers={"content-type": "application/json"})
                 assert r.status_code == 200, r.text
                 assert r.content == evaluate_json(orjson.loads(body)), (name, k)
+
+
+def test_arrays_are_read_whole_and_checked_for_kind():
+    """An array leaf is one group of the template: its shape is the template's (the fingerprint), its kind is
+    checked (a float array of integers only, or an integer array with a float, takes the usual path)."""
+    svc = service()
+    doc = PROGRAMS["logistic_regression"]
+    text = json.dumps(doc, indent=2).encode()  # arrays over many lines
+    for _ in range(4):
+        assert isinstance(answer(svc, text), bytes)
+    skeleton, kinds = _skeleton(doc)
+    indented = json.dumps(json.loads(skeleton), indent=2)
+    same = render(indented, [_float_text(1.5 + j / 7) for j in range(len(kinds))])
+    assert svc._by_text(same, time.monotonic() + 30) == evaluate_json(orjson.loads(same))
+    ints = render(indented, [str(j % 5) for j in range(len(kinds))])  # every float leaf of integers
+    assert svc._by_text(ints, time.monotonic() + 30) is None
+    assert answer(svc, ints) == answer(service_plain(), ints)
+    ragged = same.replace(b"],\n", b",", 1)  # two rows as one: another fingerprint
+    assert svc._by_text(ragged, time.monotonic() + 30) is None
+
+    svc = service()
+    doc = PROGRAMS["gather_index_select"]
+    for _ in range(4):
+        assert isinstance(answer(svc, json.dumps(doc).encode()), bytes)
+    skeleton, kinds = _skeleton(doc)
+    good = render(skeleton, [str(j % 2) if k == "i" else _float_text(j / 3) for j, k in enumerate(kinds)])
+    assert svc._by_text(good, time.monotonic() + 30) == evaluate_json(orjson.loads(good))
+    bad = render(skeleton, [f"{j % 2}.0" if k == "i" else _float_text(j / 3) for j, k in enumerate(kinds)])
+    assert svc._by_text(bad, time.monotonic() + 30) is None  # an index array of floats
+    assert answer(svc, bad) == answer(service_plain(), bad)
+
+
+def service_plain() -> EvaluateService:
+    """A service without the text route (no templates kept), sharing the process's plan cache."""
+    svc = EvaluateService(Settings(), None)
+    svc._texts = Texts(max_templates=0)
+    return svc
