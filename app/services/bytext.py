@@ -18,8 +18,9 @@ A template is found by the body's fingerprint: its text without the characters n
 fingerprint ("dim": 0 for "dim": 1) fails the match. Anything else, or any doubt, gives None and the request takes
 the usual path, which answers as it always did: no template yet, a failed match, a program no longer cached or not
 lowered, a replay that diverged or passes the loop's caps (engine.budget.Spill). Bounded: templates are made only
-of small bodies (the loop's) whose structure repeated, once a fingerprint, at most MAX_TEMPLATES kept (the oldest
-dropped); a match is one regex of literal text and capped holes from one position, linear in the body's length."""
+of small bodies (TEXT_MAX) whose structure repeated on the loop, once a fingerprint, at most PER_KEY a structure
+and MAX_TEMPLATES in all (the oldest dropped); a match is one regex of literal text and a group a leaf (character
+classes) from one position, linear in the body's length."""
 from __future__ import annotations
 
 import math
@@ -31,6 +32,11 @@ import orjson
 from engine.program import batch_text
 
 MAX_TEMPLATES = 256
+# A template is made of a body of at most TEXT_MAX bytes, and at most PER_KEY of one structure (plan key): a
+# client that writes each body of a known structure with other blanks (a new fingerprint each time) makes no
+# template-building work per request (the rest are marked tried, at the cost of one translate and a scan).
+TEXT_MAX = 8 * 1024
+PER_KEY = 2
 _NUMERIC = b"0123456789.eE+-"  # what a JSON number is written with
 # A leaf's data as matched here, one group a leaf: a plain float (a number written with a '.' or an exponent
 # after its leading digits: orjson reads it as a float), an integer of at most 18 digits (within int64), or an
@@ -166,7 +172,8 @@ class Texts:
         while len(by) >= self.max_templates:
             del by[next(iter(by))]
         by[fp] = None  # tried: a fingerprint whose body makes no template is not tried again
-        if type(doc) is not dict or "expression" in doc or "functions" in doc:
+        if (len(body) > TEXT_MAX or type(doc) is not dict or "expression" in doc or "functions" in doc
+                or sum(1 for t in by.values() if t is not None and t.key == key) >= PER_KEY):
             return
         try:
             t = batch_text.make_template(body, doc, key, arrays)
@@ -174,7 +181,8 @@ class Texts:
                 return
             single = Single(t, body)
             m = single.match(body)
-            if m is not None and _same(single.arrays(m.groups()), arrays):
+            got = single.arrays(m.groups()) if m is not None else None
+            if got is not None and _same(got, arrays):
                 by[fp] = single
         except (ValueError, TypeError, OverflowError, RecursionError, re.error):
             return

@@ -258,3 +258,29 @@ def service_plain() -> EvaluateService:
     svc = EvaluateService(Settings(), None)
     svc._texts = Texts(max_templates=0)
     return svc
+
+
+def test_blanks_varied_per_request_build_no_template_per_request():
+    """A client that writes each body of one structure with other blanks (a new fingerprint each time) gets at
+    most PER_KEY templates of it; the other bodies are only marked tried, and answered as usual."""
+    from app.services import bytext
+
+    svc = service()
+    doc = PROGRAMS["vector_sum"]
+    made = []
+    real = bytext.batch_text.make_template
+
+    def counting(*a):
+        made.append(1)
+        return real(*a)
+
+    bytext.batch_text.make_template = counting
+    try:
+        for n in range(12):
+            body = orjson.dumps(doc).replace(b'"ops":', b'"ops":' + b" " * n)
+            for _ in range(3):
+                assert answer(svc, body) == evaluate_json(doc)
+    finally:
+        bytext.batch_text.make_template = real
+    assert len(made) <= bytext.PER_KEY
+    assert len(svc._texts) <= bytext.PER_KEY
