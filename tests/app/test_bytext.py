@@ -284,3 +284,26 @@ def test_blanks_varied_per_request_build_no_template_per_request():
         bytext.batch_text.make_template = real
     assert len(made) <= bytext.PER_KEY
     assert len(svc._texts) <= bytext.PER_KEY
+
+
+@pytest.mark.parametrize("dtype, values", [("int32", ["3", "-2147483649"]), ("int64", ["7", "-1"]),
+                                           ("int32", ["5", "3000000000"]), ("float16", ["1.5", "70000.0"]),
+                                           ("float32", ["0.1", "1e39"])])
+def test_values_past_a_leafs_dtype_answer_as_the_usual_path(dtype, values):
+    """A leaf of a narrower dtype than its data reads as (int64, float64): a value past it answers as the
+    usual path answers it (the same arrays, the same program), whichever way that is."""
+    svc = service()
+    plain = service_plain()
+    floating = dtype.startswith("float")
+    assert plain is not svc
+    doc = {"leaves": {"x": {"data": [1.5, 2.5] if floating else [1, 2], "dtype": dtype},
+                      "w": {"data": [0.5, 0.25], "requires_grad": True}},
+           "ops": [{"name": "p", "op": "mul", "args": ["x", "w"]}, {"name": "s", "op": "sum", "args": ["p"]}],
+           "backward": [{"tensor": "s"}]}
+    base = json.dumps(doc).encode()
+    for _ in range(4):
+        assert isinstance(answer(svc, base), bytes)
+    for v in values:
+        body = base.replace(b"[1.5, 2.5]" if floating else b"[1, 2]", f"[{v}, {values[0]}]".encode())
+        assert body != base
+        assert answer(svc, body) == answer(plain, body), (dtype, v)
