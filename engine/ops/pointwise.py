@@ -901,6 +901,7 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     return _mul_fast(input, other)
 
 
+
 multiply = mul
 
 
@@ -926,6 +927,11 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
 
 
 divide = true_divide = div
+
+
+# `direct`: what a caller giving the two operands only, positionally (no keyword), may call instead of the function:
+# the same call one frame shorter (engine/program/run.py's run_op reads it once per function)
+add.direct, sub.direct, mul.direct, div.direct = _add_fast, _sub_fast, _mul_fast, _div_fast
 
 
 def _as_tensor_like(x, ref):
@@ -1052,6 +1058,8 @@ def _unary(name, opdef, doc):
 
     f.__name__ = name
     f.__doc__ = doc
+    if opdef.fast is not None:  # f(input) is fast(input): run_op calls it directly (see add.direct)
+        f.direct = opdef.fast
     return f
 
 

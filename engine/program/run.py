@@ -239,6 +239,22 @@ def run_op_list(run, ops, where, caught, retain=frozenset()):
 
 
 _MISSING = object()
+
+
+def _directs(arity):
+    """The catalog functions with a `direct` attribute (engine.ops.pointwise: add, mul, the unary functions): the
+    callable that gives the function's answer when called with `arity` operands only, positionally. Read once,
+    from the catalog (a request's own Functions are never here: nothing per request is kept)."""
+    out = {}
+    for f in OPS.values():
+        d = getattr(f, "direct", None)
+        code = getattr(d, "__code__", None)
+        if code is not None and code.co_argcount == arity and not code.co_flags & 0x04:  # no *args
+            out[f] = d
+    return out
+
+
+_DIRECT1, _DIRECT2 = _directs(1), _directs(2)
 _known_fields = OP_FIELDS.issuperset  # every key of an op is one of its fields (one C call, no loop)
 _NO_ARGS: list = []  # an op's args and kwargs where the document gives none (never changed)
 _NO_KWARGS: dict = {}
@@ -320,9 +336,14 @@ def run_op(run, op, loc, caught, retain):
         if run.traces is None:  # (one or two arguments passed one by one: a call with *args builds a tuple)
             if kwargs:
                 out = fn(*args, **kwargs)
-            else:
+            else:  # the catalog function's `direct` callable where it has one (the same call, one frame less)
                 na = len(args)
-                out = fn(args[0], args[1]) if na == 2 else (fn(args[0]) if na == 1 else fn(*args))
+                if na == 2:
+                    out = (_DIRECT2.get(fn) or fn)(args[0], args[1])
+                elif na == 1:
+                    out = (_DIRECT1.get(fn) or fn)(args[0])
+                else:
+                    out = fn(*args)
         else:  # the lowering run: the entries the op applied, and the code it ran between them (glue.watch)
             with trace() as log, watch() as codes:
                 out = fn(*args, **kwargs)
