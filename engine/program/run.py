@@ -21,6 +21,7 @@ from engine.errors import (
     TorchTypeError,
 )
 from engine.ops import factory as _factory
+from engine.ops import pointwise as _pointwise
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
 from engine.program.bind import _BINDERS, binder, convert, lookup, op_function
@@ -242,12 +243,11 @@ _MISSING = object()
 
 
 def _directs(arity):
-    """The catalog functions with a `direct` attribute (engine.ops.pointwise: add, mul, the unary functions): the
-    callable that gives the function's answer when called with `arity` operands only, positionally. Read once,
-    from the catalog (a request's own Functions are never here: nothing per request is kept)."""
+    """engine.ops.pointwise.DIRECT's functions (add, sub, mul, div, the unary functions) whose direct callable
+    takes `arity` operands: the callable that gives the function's answer when called with those operands only,
+    positionally. Read once (a request's own Functions are never here: nothing per request is kept)."""
     out = {}
-    for f in OPS.values():
-        d = getattr(f, "direct", None)
+    for f, d in _pointwise.DIRECT.items():
         code = getattr(d, "__code__", None)
         if code is not None and code.co_argcount == arity and not code.co_flags & 0x04:  # no *args
             out[f] = d
