@@ -240,6 +240,7 @@ def run_op_list(run, ops, where, caught, retain=frozenset()):
 
 
 _MISSING = object()
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)  # (an output of these dtypes is no object array)
 
 
 def _directs(arity):
@@ -297,9 +298,27 @@ def run_op(run, op, loc, caught, retain):
     if type(kwargs_in) is not dict and not isinstance(kwargs_in, dict):
         raise RequestError("Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
     sig = _BINDERS.get(fn) or binder(fn)
-    if args_in:  # _bind_args, its commonest kinds read inline (a tensor's name, a number for a Tensor-or-Scalar)
+    kinds = sig.positional
+    n_in = len(args_in)
+    if 0 < n_in <= 2 and n_in <= len(kinds):  # the loop below unrolled for one or two positional arguments
+        v = args_in[0]
+        kind = kinds[0]
+        if not (type(v) is str and (kind == "tensor" or (kind == "tensor_or_scalar" and v not in SPECIAL))
+                and (a0 := env.get(v, _MISSING)) is not _MISSING):
+            a0 = v if kind == "tensor_or_scalar" and (type(v) is int or type(v) is float) else \
+                convert(v, kind, env, [*loc, "args", 0])
+        if n_in == 2:
+            v = args_in[1]
+            kind = kinds[1]
+            if not (type(v) is str and (kind == "tensor" or (kind == "tensor_or_scalar" and v not in SPECIAL))
+                    and (a1 := env.get(v, _MISSING)) is not _MISSING):
+                a1 = v if kind == "tensor_or_scalar" and (type(v) is int or type(v) is float) else \
+                    convert(v, kind, env, [*loc, "args", 1])
+            args = [a0, a1]
+        else:
+            args = [a0]
+    elif args_in:  # _bind_args, its commonest kinds read inline (a tensor's name, a number for a Tensor-or-Scalar)
         args = []
-        kinds = sig.positional
         npos = len(kinds)
         for k, v in enumerate(args_in):
             kind = kinds[k] if k < npos else sig.var_kind
@@ -376,7 +395,8 @@ def run_op(run, op, loc, caught, retain):
                                    "tensors: give a list of names", [*loc, "name"])
             if out is not None and not isinstance(out, Tensor):
                 out = tensor(out)
-        if out is not None and (type(d := out._data) is not np.ndarray or d.dtype.kind == "O"):
+        if out is not None and (type(d := out._data) is not np.ndarray
+                                or ((dt := d.dtype) is not _F32 and dt is not _F64 and dt.kind == "O")):
             out = _well_formed(out, opname, fn, args, loc)
         if name in env:
             run.add(name, out, "op", [*loc, "name"])  # raises the duplicate's error
