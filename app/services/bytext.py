@@ -4,14 +4,15 @@ values read straight from the text, the document never parsed.
 On the event loop, a request whose structure ran there before (its Program is cached, lowered, and noted as
 the loop's) costs the parse of its body (orjson), a walk of the whole document for its plan key (every
 leaf's nested list made an array: ~7 us for a 32x4 matrix) and the replay. Here the body is first matched
-against a template of an earlier body of that structure: engine.program.batch_text's Template, that body's
-own text with every number of its leaves' `data` a hole of the same kind (an integer for an integer, a
-fraction or exponent for one, capped so that no number is infinite or past int64). A body that matches is
-that document with other leaf values: the same text but for those numbers, so the same keys, names, ops,
-flags, shapes and kinds, the same colons (its duplicate-key check is its template's), the same plan key; its
-leaf arrays are its numbers as the parse reads them (orjson's own parse of their texts; a float is the
-correctly rounded double either way), made the arrays PlanCache.key makes (tests/app/test_bytext.py holds
-the two routes to the same answers, hypothesis over values, signed zeros, exponents and integers).
+against a template of an earlier body of that structure: that body's own text (checked by engine.program.
+batch_text's make_template: every number of its leaves' `data` found, of a known kind) with each leaf's data a
+group (Single: one number, or a whole array's text). A body that matches is that document with other leaf
+values: the same text but for those, and of the same fingerprint (so an array's brackets and commas, its
+shape, are the template's), so the same keys, names, ops, flags, shapes and, checked per leaf, kinds; the same
+colons (its duplicate-key check is its template's); the same plan key. Its leaf arrays are its numbers as the
+parse reads them (orjson's own parse of their texts), made the arrays PlanCache.key makes
+(tests/app/test_bytext.py holds the two routes to the same answers, hypothesis over values, signed zeros,
+exponents and integers).
 
 A template is found by the body's fingerprint: its text without the characters numbers are written with (digits,
 '.', 'e', 'E', '+', '-'; one C pass), which every body of the template's text has; another structure of the same
