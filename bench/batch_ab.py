@@ -2,6 +2,7 @@
 served side by side and driven in interleaved rounds, so both see the same machine state.
 
     python -m bench.batch_ab --base /tmp/main-copy [--rounds 9] [--seconds 1]
+    python -m bench.batch_ab --base . --env-new GRADSERVE_MALLOC_TUNING=true   # one checkout, two settings
 
 Each server runs as `python -m bench.serve app.main:app --workers 1 --stack fast --guarded` (as the batch group
 runs it) with this interpreter, from its own checkout. A round sends each server, in a rotating order, the four
@@ -56,9 +57,9 @@ def _cpu(pid: int, field: int = 0) -> float:
 
 
 class _Served:
-    def __init__(self, label: str, root: Path):
+    def __init__(self, label: str, root: Path, extra: dict):
         self.label, self.port = label, _port()
-        env = {**os.environ, "GRADSERVE_MAX_IN_FLIGHT": "64", "PYTHONPATH": str(root)}
+        env = {**os.environ, "GRADSERVE_MAX_IN_FLIGHT": "64", "PYTHONPATH": str(root), **extra}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.serve", "app.main:app", "--port", str(self.port), "--workers", "1",
              "--stack", "fast", "--guarded"], cwd=root, env=env, stdout=subprocess.DEVNULL,
@@ -100,9 +101,12 @@ def main(argv=None):
     p.add_argument("--base", required=True, help="the other checkout (its root directory)")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--env-base", action="append", default=[], metavar="K=V", help="environment of base's server")
+    p.add_argument("--env-new", action="append", default=[], metavar="K=V", help="environment of new's server")
     a = p.parse_args(argv)
+    envs = [dict(kv.split("=", 1) for kv in e) for e in (a.env_base, a.env_new)]
     bodies = [json.dumps({"requests": seed_docs(random.Random(100 + b))}).encode() for b in range(4)]
-    servers = [_Served("base", Path(a.base).resolve()), _Served("new", ROOT)]
+    servers = [_Served("base", Path(a.base).resolve(), envs[0]), _Served("new", ROOT, envs[1])]
     try:
         for s in servers:
             s.ready(bodies[0])
@@ -129,7 +133,8 @@ def main(argv=None):
         for s in servers:
             s.stop()
     ratio = statistics.median(x / y for x, y in zip(rates["new"], rates["base"]))
-    print(f"load average at the end: {os.getloadavg()[0]:.2f}; answers identical: {same}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}; answers identical: {same}; "
+          f"base env {envs[0] or '-'}, new env {envs[1] or '-'}")
     print("| server | docs/s (median) | min .. max | server CPU a batch, ms (median) | minor page faults a batch "
           "| batches not 200 |\n|---|---|---|---|---|---|")
     for s in servers:
