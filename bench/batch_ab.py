@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.batch_group import seed_docs
+from bench.batch_group import random_docs, seed_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,10 +68,18 @@ class _Served:
         self.refused = 0  # batches answered other than 200 (503: over max_buffered_response_bytes)
 
     def post(self, body: bytes) -> bytes:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        self.conn.request("POST", "/v1/evaluate/batch", body, {"content-type": "application/json"})
-        r = self.conn.getresponse()
+        for retry in (True, False):  # the server closes a connection idle past its keep-alive timeout (5 s)
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            try:
+                self.conn.request("POST", "/v1/evaluate/batch", body, {"content-type": "application/json"})
+                r = self.conn.getresponse()
+                break
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                self.conn.close()
+                self.conn = None
+                if not retry:
+                    raise
         out = r.read()
         if r.status != 200:
             self.refused += 1
@@ -101,16 +109,22 @@ def main(argv=None):
     p.add_argument("--base", required=True, help="the other checkout (its root directory)")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--workload", choices=("seed", "random"), default="seed",
+                   help="random: the batch group's 1,000 random programs (one body; each document runs alone)")
     p.add_argument("--env-base", action="append", default=[], metavar="K=V", help="environment of base's server")
     p.add_argument("--env-new", action="append", default=[], metavar="K=V", help="environment of new's server")
     a = p.parse_args(argv)
     envs = [dict(kv.split("=", 1) for kv in e) for e in (a.env_base, a.env_new)]
-    bodies = [json.dumps({"requests": seed_docs(random.Random(100 + b))}).encode() for b in range(4)]
+    if a.workload == "seed":
+        bodies = [json.dumps({"requests": seed_docs(random.Random(100 + b))}).encode() for b in range(4)]
+    else:
+        bodies = [json.dumps({"requests": random_docs(random.Random(16))}).encode()] * 4
     servers = [_Served("base", Path(a.base).resolve(), envs[0]), _Served("new", ROOT, envs[1])]
     try:
         for s in servers:
             s.ready(bodies[0])
-            for body in bodies * 3:  # warm: the program recorded, lowered, vectorized; the templates
+            # warm: the program recorded, lowered, vectorized; the templates
+            for body in bodies[:1] if a.workload == "random" else bodies * 3:
                 s.post(body)
         answers = [s.post(bodies[1]) for s in servers]
         for s in servers:
