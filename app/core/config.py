@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         32 * MiB, ge=128 * 1024, le=32 * MiB,
         description="Blocks from this size are mmap'd and given back when freed (glibc: M_MMAP_THRESHOLD).")
     malloc_trim_threshold_bytes: int = Field(
-        64 * MiB, ge=128 * 1024, le=256 * MiB,
+        64 * MiB, ge=128 * 1024, le=64 * MiB,
         description="Free memory at the top of a heap past this is given back to the system (glibc: "
                     "M_TRIM_THRESHOLD): the most an arena keeps beyond what it holds.")
 

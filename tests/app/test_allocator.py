@@ -102,6 +102,7 @@ def test_the_settings_bounds():
     from app.core.config import Settings
 
     for bad in ({"malloc_mmap_threshold_bytes": 64 * MiB}, {"malloc_trim_threshold_bytes": 1024},
+                {"malloc_trim_threshold_bytes": 128 * MiB},
                 {"malloc_mmap_threshold_bytes": 0}):
         with pytest.raises(ValidationError):
             Settings(**bad)
