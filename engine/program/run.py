@@ -5,6 +5,7 @@ import copy
 import inspect
 import re
 import warnings
+from time import monotonic as _monotonic
 
 import numpy as np
 
@@ -233,9 +234,19 @@ def _not_a_tensor(opname, fn, args, loc):
 
 def run_op_list(run, ops, where, caught, retain=frozenset()):
     """Run `ops` (a request's, or a sub-program's: a custom Function's forward or backward) in order on
-    run.env; each op's errors are located at [*where, i]."""
+    run.env; each op's errors are located at [*where, i]. Every op checks the deadline first (one compare: ops
+    that charge nothing, detach or flatten, never reach Budget.charge's check)."""
+    bud = _budget._local.budget
     for i, op in enumerate(ops):
+        if bud is not None and _monotonic() > bud._dl:  # past the deadline, or cancelled
+            _deadline_passed(bud, [*where, i])
         run_op(run, op, [*where, i], caught, retain)
+
+
+def _deadline_passed(bud, loc):
+    e = _budget.DeadlinePassed(_budget.timeout_message(bud.time_limit_s))
+    e.loc = loc
+    raise e
 
 
 _MISSING = object()
