@@ -109,21 +109,20 @@ def expanded_ops(spec, max_ops, refuse=False) -> int:
                     if isinstance(fdef, dict) and isinstance(fdef.get(k), dict))
             open_.discard(name)
             memo[name] = min(n, cap)
-            if refuse and n > max_ops:
-                raise LimitExceeded(f"custom Function {name!r} expands to over {max_ops} ops (its forward's and "
-                                    f"backward's, with the Functions they apply), over the limit of {max_ops} "
-                                    "ops per request (max_ops)", ["body", "functions", name])
         return memo[name]
 
     try:
-        for name in fns if refuse else ():
-            expand(name)
         total = count(ops)
+        if refuse and total > max_ops:  # (first: where the request's own ops pass it, their 413 as before)
+            raise LimitExceeded(f"the request's ops expand to over {max_ops} ops with the custom Functions they "
+                                f"apply, over the limit of {max_ops} ops per request (max_ops)", ["body", "ops"])
+        for name in fns if refuse else ():  # and each Function, applied or not
+            if expand(name) > max_ops:
+                raise LimitExceeded(f"custom Function {name!r} expands to over {max_ops} ops (its forward's and "
+                                    f"backward's, with the Functions they apply), over the limit of {max_ops} "
+                                    "ops per request (max_ops)", ["body", "functions", name])
     except RecursionError:
         raise LimitExceeded("the custom Functions nest too deeply", ["body", "functions"]) from None
-    if refuse and total > max_ops:
-        raise LimitExceeded(f"the request's ops expand to over {max_ops} ops with the custom Functions they "
-                            f"apply, over the limit of {max_ops} ops per request (max_ops)", ["body", "ops"])
     return total
 
 

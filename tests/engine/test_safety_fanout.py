@@ -42,7 +42,7 @@ def test_a_fan_out_past_max_ops_is_refused_before_anything_runs():
     budget = Limits().budget()
     with pytest.raises(LimitExceeded) as e:  # 2^14 detach ops (3 x 2^14 ops in all): ran for seconds before
         engine.evaluate(fanout(14, "neg"), budget=budget)
-    assert "max_ops" in e.value.msg and e.value.loc[:2] == ["body", "functions"]
+    assert "max_ops" in e.value.msg and e.value.loc == ["body", "ops"]
     assert budget.used_flops == 2  # the leaf's two elements: no op ran
 
 
@@ -56,6 +56,14 @@ def test_the_whole_request_is_bounded_too():
     assert "max_ops" in e.value.msg and e.value.loc == ["body", "ops"]
     spec["ops"] = spec["ops"][:1]
     assert engine.evaluate(spec, limits=limits)["tensors"]["b"]["data"] == [1.0, 2.0]
+
+
+def test_a_function_past_max_ops_is_refused_where_it_is_defined_even_unapplied():
+    spec = fanout(8)
+    spec["ops"] = [{"name": "b", "op": "neg", "args": ["a"]}]
+    with pytest.raises(LimitExceeded) as e:
+        engine.evaluate(spec, limits=Limits(max_ops=expanded(5)))
+    assert "max_ops" in e.value.msg and e.value.loc == ["body", "functions", "F6"]  # F5 fits, F6 not
 
 
 def test_a_small_fan_out_still_answers_as_torch():
