@@ -130,6 +130,7 @@ def check_response_size(run, names, grad_set, encode):
         items_total += items
         total += items * per + _repr_bound(t, per) + 300 + 4 * len(n)
     total += 200 * len(run.env)  # the graph: a few nodes per op, ~100 bytes each
+    total += getattr(run.warnings, "nbytes", 0)  # the warnings so far (their list is bounded as it grows)
     limit = run.limits.max_response_bytes
     if total > limit:
         raise LimitExceeded(f"the response would take up to {total} bytes, over the limit of {limit} bytes "

@@ -63,6 +63,19 @@ def torch_warning_text(w):
     return _TRIGGERED.sub("", str(w.message))
 
 
+class Warnings(list):
+    """A run's warnings, and `nbytes`: at most what they take in the response's JSON. Bounded: past
+    max_response_bytes the run stops there (413), for a program can raise one warning without end (a custom
+    Function reading a non-leaf's .grad, applied 2^k times). Each text is kept once (`texts`)."""
+
+    __slots__ = ("nbytes", "texts")
+
+    def __init__(self):
+        super().__init__()
+        self.nbytes = 0
+        self.texts: dict[str, str] = {}
+
+
 class Run:
     """State of one evaluation: tensors by name, limits, warnings."""
 
@@ -73,7 +86,7 @@ class Run:
         self.order: list[str] = []
         self.kind: dict[str, str] = {}
         self.total = 0
-        self.warnings: list[dict] = []
+        self.warnings: Warnings = Warnings()
         self._seen_once: set[str] = set()
         self.program = None  # a plans.Program filled in as the run goes, where a PlanCache asked for it
         self.functions: dict = {}  # the request's custom Functions by name (engine.program.functions)
@@ -92,14 +105,22 @@ class Run:
                 f"{lim.max_total_elements} elements in all (max_total_elements)", loc)
         self.total += n
 
-    def record_warnings(self, caught):
+    def record_warnings(self, caught, loc=None):
+        ws = self.warnings
         for w in caught:
             text = torch_warning_text(w)
             if any(text.startswith(p) for p in ONCE_WARNINGS):
                 if text in self._seen_once:
                     continue
                 self._seen_once.add(text)
-            self.warnings.append({"category": w.category.__name__, "message": text})
+            text = ws.texts.setdefault(text, text)
+            cat = w.category.__name__
+            ws.append({"category": cat, "message": text})
+            ws.nbytes += (len(text) if text.isascii() else 6 * len(text)) + len(cat) + 32  # JSON's escapes
+            if ws.nbytes > self.limits.max_response_bytes:
+                raise LimitExceeded(
+                    f"the request's {len(ws)} warnings would take over {ws.nbytes - 1} bytes of the response, over "
+                    f"the limit of {self.limits.max_response_bytes} bytes (max_response_bytes)", loc or ["body"])
 
     def add(self, name, t, kind, loc):
         req(name not in self.env, f"duplicate name {name!r}: names are unique across leaves and ops", loc)
@@ -357,7 +378,7 @@ def run_op(run, op, loc, caught, retain):
         if no_grad:
             grad_mode.enabled = prev
     if len(caught) > n_before:
-        run.record_warnings(caught[n_before:])
+        run.record_warnings(caught[n_before:], loc)
         del caught[n_before:]
     if type(name) is str:
         if type(out) is not Tensor:
@@ -441,7 +462,7 @@ def backward_pass(run, p, loc, caught):
     except EngineError as e:
         e.loc = loc
         raise
-    run.record_warnings(caught[n_before:])
+    run.record_warnings(caught[n_before:], loc)
     del caught[n_before:]
 
 
