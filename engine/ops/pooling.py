@@ -19,7 +19,7 @@ from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchValu
 from engine.ops import conv as C
 from engine.ops import shape as S
 from engine.ops._util import list_str
-from engine.ops.nn_functional import _errstate, _word
+from engine.ops.nn_common import _errstate, _word
 from engine.ops.pool import _pool_out
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
