@@ -17,12 +17,14 @@ from engine.ops import conv as C
 from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops import nn_functional as NF
+from engine.ops import nn_normalization as NN
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
 from engine.ops import shape as S
 from engine.ops._util import list_str, wrap_dim
 from engine.ops.jvp import refuse
-from engine.ops.nn_functional import _errstate, _tie, _word
+from engine.ops.nn_common import _errstate, _word, add_scalar
+from engine.ops.nn_normalization import _tie
 from engine.ops.registry import defop, entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, numel
 from engine.tensor import Tensor
@@ -331,7 +333,7 @@ def rms_norm(input: Tensor, normalized_shape: list[int], weight: Tensor | None =
         raise TorchNotImplementedError(f"\"rms_norm\" not implemented for '{_word(input.dtype)}'")
     e = float(np.finfo(input._data.dtype).eps) if eps is None else eps
     dims = list(range(input.ndim - len(ns), input.ndim))
-    rsq = P.rsqrt(NF.add_scalar(R.mean(P.pow(input, 2), dims, True), e))
+    rsq = P.rsqrt(add_scalar(R.mean(P.pow(input, 2), dims, True), e))
     out = input * rsq
     if weight is not None:
         out = out * weight
@@ -374,7 +376,7 @@ def _gn_backward(grad, input, weight, N, C, HxW, group, eps):  # noqa: N803
     x3 = S.reshape(input, [N, group, (C // group) * HxW])
     mu = R.mean(x3, [-1], True)
     xc = x3 - mu
-    rstd = P.rsqrt(NF.add_scalar(R.mean(xc * xc, [-1], True), eps))
+    rstd = P.rsqrt(add_scalar(R.mean(xc * xc, [-1], True), eps))
     xhat = xc * rstd
     per = x3.shape[-1]
     gi = gw = gb = None
@@ -464,7 +466,7 @@ def native_layer_norm(input: Tensor, normalized_shape: list[int], weight: Tensor
     """torch.native_layer_norm: (output, mean, rstd); the statistics have the input's leading dims and ones
     (no gradient)."""
     ns = [int(s) for s in normalized_shape]
-    out = NF.layer_norm_op(input, ns, weight, bias, eps)
+    out = NN.layer_norm_op(input, ns, weight, bias, eps)
     k = len(ns)
     axis = input.ndim - k
     x = _np(input).astype(np.float64)
@@ -481,7 +483,7 @@ def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
                       running_var: Tensor | None, training: bool, momentum: float, eps: float) -> tuple:
     """torch.native_batch_norm: (output, save_mean, save_invstd); the batch statistics when training, empty
     tensors otherwise (no gradient)."""
-    NF._bn_checks(input, weight, bias, running_mean, running_var, training)
+    NN._bn_checks(input, weight, bias, running_mean, running_var, training)
     dt = input._data.dtype
     if training:
         c = input.shape[1]
@@ -491,7 +493,7 @@ def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
             invstd = 1.0 / np.sqrt(((x - mean[:, None]) ** 2).mean(axis=1) + eps)
     else:
         mean = invstd = np.zeros((0,))
-    out = NF.batch_norm_op(input, weight, bias, running_mean, running_var, training, momentum, eps)
+    out = NN.batch_norm_op(input, weight, bias, running_mean, running_var, training, momentum, eps)
     return out, _t(B.xp.asarray(mean.astype(dt))), _t(B.xp.asarray(invstd.astype(dt)))
 
 
@@ -532,7 +534,7 @@ def torch_instance_norm(input: Tensor, weight: Tensor | None, bias: Tensor | Non
     rm = _t(B.xp.tile(running_mean._data, b)) if running_mean is not None else None
     rv = _t(B.xp.tile(running_var._data, b)) if running_var is not None else None
     x = S.view(input.contiguous(), shape)
-    out = NF.torch_batch_norm(x, w, bb, rm, rv, use_input_stats, momentum, eps)
+    out = NN.torch_batch_norm(x, w, bb, rm, rv, use_input_stats, momentum, eps)
     for stat, copy in ((running_mean, rm), (running_var, rv)):
         if stat is not None:
             stat._data[...] = copy._data.reshape(b, c).mean(axis=0).astype(stat._data.dtype)
@@ -593,12 +595,12 @@ CATALOG = [
     entry("native_group_norm", native_group_norm, "(output, mean, rstd) of group normalization.",
           native_group_norm_op, **_T),
     entry("native_layer_norm", native_layer_norm, "(output, mean, rstd) of layer normalization.",
-          NF.layer_norm_op, **_T),
+          NN.layer_norm_op, **_T),
     entry("native_batch_norm", native_batch_norm, "(output, save_mean, save_invstd) of batch normalization.",
-          NF.batch_norm_op, **_T),
+          NN.batch_norm_op, **_T),
     entry("instance_norm", instance_norm, "Per-sample, per-channel normalization (batch_norm over N * C).",
-          NF.batch_norm_op, **_F),
-    entry("instance_norm", torch_instance_norm, "torch.instance_norm (aten's argument order).", NF.batch_norm_op,
+          NN.batch_norm_op, **_F),
+    entry("instance_norm", torch_instance_norm, "torch.instance_norm (aten's argument order).", NN.batch_norm_op,
           **_T),
     entry("local_response_norm", local_response_norm, "Normalize by the mean square of neighbouring channels.",
           grad_fns=("DivBackward0",), **_F),
