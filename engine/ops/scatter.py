@@ -17,6 +17,7 @@ from engine.ops import join as J
 from engine.ops import pointwise as P
 from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
+from engine.ops.join_rearrange import _diag_dims, _diagonal
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
 from engine.tensor import Tensor
@@ -634,12 +635,12 @@ slice_scatter_op = defop(
 
 
 def _diagonal_scatter(a, src, offset=0, dim1=0, dim2=1):
-    view = J._diagonal(a, offset, dim1, dim2)
+    view = _diagonal(a, offset, dim1, dim2)
     if tuple(view.shape) != tuple(src.shape):
         raise TorchRuntimeError(f"expected src to have a size equal to the slice of self. src size = "
                                 f"{list_str(src.shape)}, slice size = {list_str(view.shape)}")
     out = a.copy()
-    d1, d2 = J._diag_dims(a.ndim, dim1, dim2)
+    d1, d2 = _diag_dims(a.ndim, dim1, dim2)
     n = src.shape[-1] if src.ndim else 0
     if n:
         i = np.arange(n)

@@ -17,6 +17,8 @@ from engine.ops import join as J
 from engine.ops import shape as S
 from engine.ops._cost import by_forward
 from engine.ops._util import broadcast_shapes, list_str, size_arg, wrap_dim
+from engine.ops.join_cat import _result_dtype, _tensor_list
+from engine.ops.join_common import _Formula
 from engine.ops.jvp import shifted
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
@@ -70,7 +72,7 @@ atleast_1d, atleast_2d, atleast_3d = _atleast_fn(1), _atleast_fn(2), _atleast_fn
 
 
 def _nonempty(tensors, name):
-    tensors = J._tensor_list(tensors, name)
+    tensors = _tensor_list(tensors, name)
     if not tensors:
         raise TorchRuntimeError(f"{name} expects a non-empty TensorList")
     return tensors
@@ -167,9 +169,9 @@ def _unsafe_split_op(n):
         names = ("self_shape", "split_size", "dim")
         if n == 1:
             forward = lambda *args: fwd(*args)[0]  # noqa: E731
-            formula = J._Formula(lambda grad, *rest: bwd([grad], *rest), names)
+            formula = _Formula(lambda grad, *rest: bwd([grad], *rest), names)
         else:
-            forward, formula = fwd, J._Formula(bwd, names)
+            forward, formula = fwd, _Formula(bwd, names)
         op = defop("unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[]", forward, nout=n,
                    index=0, self=formula, jvp=shifted("linear", "dim"),
                    rule=by_forward(lambda *a: fwd(*a), ("self", "split_size", "dim"), ("self",), copy=True))
@@ -355,7 +357,7 @@ def _block_diag_fwd(*arrays):
         if a.ndim > 2:
             raise TorchRuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
                                     f"{a.ndim} dimensions")
-    dt = J._result_dtype(arrays) if arrays else np.dtype("float32")
+    dt = _result_dtype(arrays) if arrays else np.dtype("float32")
     out = B.xp.zeros(_block_shape([a.shape for a in arrays]), dtype=dt)
     r = c = 0
     for a in arrays:
@@ -396,11 +398,11 @@ def _block_diag_op(n):
         rule = lambda **v: Cost(_block_shape([tuple(v[x].shape) for x in names]),  # noqa: E731
                                 numel(_block_shape([tuple(v[x].shape) for x in names])))
         rule.by_name = tuple(names)
-        formula = J._Formula(lambda grad, *s, output_mask=None: _block_diag_backward(
+        formula = _Formula(lambda grad, *s, output_mask=None: _block_diag_backward(
             grad, s, output_mask or [True] * n), shapes)
         if n == 1:
             op = defop(schema, _block_diag_fwd, index=0, rule=rule, jvp="linear",
-                       tensors0=J._Formula(lambda grad, s: _block_diag_backward(grad, [s], [True])[0], shapes))
+                       tensors0=_Formula(lambda grad, s: _block_diag_backward(grad, [s], [True])[0], shapes))
         else:
             op = defop(schema, _block_diag_fwd, index=0, rule=rule, joint_mask=True, jvp="linear",
                        **{"__".join(names): formula})
@@ -673,9 +675,9 @@ def _multi_copy_op(kind, n):
         copies = lambda *args, _f=fwd: tuple(p.copy() for p in _f(*args))  # noqa: E731
         if n == 1:
             forward = lambda *args: copies(*args)[0]  # noqa: E731
-            formula = J._Formula(lambda grad, *rest, _b=bwd: _b([grad], *rest), names)
+            formula = _Formula(lambda grad, *rest, _b=bwd: _b([grad], *rest), names)
         else:
-            forward, formula = copies, J._Formula(bwd, names)
+            forward, formula = copies, _Formula(bwd, names)
         params = {"unbind": ("self", "dim"), "split_with_sizes": ("self", "split_sizes", "dim")}[kind]
         op = defop(copy_schema, forward, nout=n, index=0, self=formula, jvp=shifted("linear", "dim"),
                    rule=by_forward(lambda *a, _f=fwd: _f(*a), params, ("self",), copy=True))
