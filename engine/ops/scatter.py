@@ -658,7 +658,7 @@ diagonal_scatter_op = defop(
 
 
 def _as_strided_scatter(a, src, size, stride, storage_offset=None):
-    from engine.ops.shape_more import _as_strided_check, _strided_index  # noqa: PLC0415
+    from engine.ops.shape_strided import _as_strided_check, _strided_index  # noqa: PLC0415
 
     size, stride, off = _as_strided_check(a, size, stride, storage_offset)
     if tuple(size) != tuple(src.shape):
@@ -673,7 +673,7 @@ def _as_strided_scatter(a, src, size, stride, storage_offset=None):
 def _as_strided_scatter_self_grad(grad, self_shape, size, stride, storage_offset):
     """FunctionsManual's as_strided_scatter_backward: the (contiguous) grad's values at the scattered positions,
     zeros elsewhere."""
-    from engine.ops.shape_more import as_strided_op  # noqa: PLC0415
+    from engine.ops.shape_strided import as_strided_op  # noqa: PLC0415
 
     piece = as_strided_op(grad.contiguous(), size, stride, storage_offset)
     return as_strided_scatter_op(_t(B.xp.zeros(self_shape, dtype=grad._data.dtype)), piece, size, stride,
@@ -681,7 +681,7 @@ def _as_strided_scatter_self_grad(grad, self_shape, size, stride, storage_offset
 
 
 def _as_strided_scatter_src_grad(grad, size, stride, storage_offset):
-    from engine.ops.shape_more import as_strided_op  # noqa: PLC0415
+    from engine.ops.shape_strided import as_strided_op  # noqa: PLC0415
 
     return as_strided_op(grad.contiguous(), size, stride, storage_offset)
 
