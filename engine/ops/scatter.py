@@ -17,6 +17,7 @@ from engine.ops import join as J
 from engine.ops import pointwise as P
 from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
+from engine.ops.indexing_views import _dim_prefix, _select, _slice, _slice_bounds
 from engine.ops.join_rearrange import _diag_dims, _diagonal
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
@@ -279,7 +280,7 @@ def _index_copy(a, dim, index, source):
     _index_bounds(ii, a.shape[d], d, "index_copy_")
     shape = list(a.shape)
     shape[d] = ii.size
-    out[I._dim_prefix(d) + (B.xp.asarray(ii),)] = source.reshape(shape)
+    out[_dim_prefix(d) + (B.xp.asarray(ii),)] = source.reshape(shape)
     return out
 
 
@@ -304,7 +305,7 @@ def _index_fill(a, dim, index, value):
     bad = ii[(ii < -size) | (ii >= size)]
     if bad.size:
         raise TorchIndexError(f"index {int(bad[0])} is out of bounds for dimension {d} with size {size}")
-    out[I._dim_prefix(d) + (B.xp.asarray(ii % size if size else ii),)] = B.xp.asarray(v).astype(a.dtype)
+    out[_dim_prefix(d) + (B.xp.asarray(ii % size if size else ii),)] = B.xp.asarray(v).astype(a.dtype)
     return out
 
 
@@ -366,7 +367,7 @@ def _index_reduce(a, dim, index, source, reduce, include_self=True):
         source = source.reshape(1)
         d = 0
     _index_bounds(ii, out.shape[d], d, "index_reduce_")
-    idx = I._dim_prefix(d) + (B.xp.asarray(ii),)
+    idx = _dim_prefix(d) + (B.xp.asarray(ii),)
     shape = list(out.shape)
     shape[d] = ii.size
     vals = source.reshape(shape)
@@ -597,13 +598,13 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 
 
 def _select_scatter(a, src, dim, index):
-    view = I._select(a, dim, index)
+    view = _select(a, dim, index)
     if tuple(view.shape) != tuple(src.shape):
         raise TorchRuntimeError(f"expected src to have a size equal to the slice of self. src size = "
                                 f"{list_str(src.shape)}, slice size = {list_str(view.shape)}")
     out = a.copy()
     d = wrap_dim(dim, a.ndim)
-    out[I._dim_prefix(d) + (int(index), Ellipsis)] = src
+    out[_dim_prefix(d) + (int(index), Ellipsis)] = src
     return out
 
 
@@ -615,14 +616,14 @@ select_scatter_op = defop(
 
 
 def _slice_scatter(a, src, dim=0, start=None, end=None, step=1):
-    view = I._slice(a, dim, start, end, step)
+    view = _slice(a, dim, start, end, step)
     if tuple(view.shape) != tuple(src.shape):
         raise TorchRuntimeError(f"expected src to have a size equal to the slice of self. src size = "
                                 f"{list_str(src.shape)}, slice size = {list_str(view.shape)}")
     out = a.copy()
     d = wrap_dim(dim, a.ndim)
-    s, e = I._slice_bounds(a.shape[d], start, end, step)
-    out[I._dim_prefix(d) + (slice(s, e, int(step)),)] = src
+    s, e = _slice_bounds(a.shape[d], start, end, step)
+    out[_dim_prefix(d) + (slice(s, e, int(step)),)] = src
     return out
 
 
