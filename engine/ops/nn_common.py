@@ -93,6 +93,15 @@ def _not_implemented(name):
     return f
 
 
+# a tensor of an array, and an array of a tensor or array on the host (nn_more.py, nn_norm_more.py)
+def _t(a):
+    return Tensor._make(a)
+
+
+def _np(t):
+    return np.asarray(B.to_numpy(t._data if isinstance(t, Tensor) else t))
+
+
 # ----- cost rules (engine/ops/rules.py): output-sized temporaries of each forward and backward -----
 
 _TR = C.TRANSCENDENTAL
