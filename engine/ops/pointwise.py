@@ -777,6 +777,29 @@ atanh = defop("atanh(Tensor self) -> Tensor", _float_out(np.arctanh),
               self=lambda grad, self: grad * (1 - self.pow(2)).reciprocal())
 
 
+def _inplace_not_implemented(base):
+    """torch 2.13's derivatives.yaml marks acosh_, asinh_ and atanh_ `not_implemented`: their node (AcoshBackward1,
+    ...) is recorded, its backward raises, and so does a forward-AD tangent through them."""
+    msg = f"the derivative for 'inplace version of {base}' is not implemented."
+    fw = (f"Trying to use forward AD with {base}_ that does not support it because it has not been implemented "
+          "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
+          "feature-request.yml so that we can prioritize its implementation.")
+
+    def backward(grad):
+        raise TorchNotImplementedError(msg)
+
+    def jvp(self_t):
+        raise TorchNotImplementedError(fw)
+
+    return backward, jvp
+
+
+for _name, _np_fn, _bwd in (("asinh", np.arcsinh, 4), ("acosh", np.arccosh, 4), ("atanh", np.arctanh, 2)):
+    _b, _j = _inplace_not_implemented(_name)
+    defop(f"{_name}_(Tensor(a!) self) -> Tensor(a!)", _float_out(_np_fn), index=1, jvp=_j,
+          rule=_unary(_TR, bwd=_bwd), self=_b)
+
+
 def _sigmoid(a):
     # exp of -|a| only, so that neither branch overflows
     e = np.exp(-np.abs(a))
@@ -901,6 +924,7 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     return _mul_fast(input, other)
 
 
+
 multiply = mul
 
 
@@ -926,6 +950,13 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
 
 
 divide = true_divide = div
+
+
+# DIRECT: function -> what a caller giving its tensor operands only, positionally (no keyword), may call instead:
+# the same call one frame shorter (engine/program/run.py's run_op). A table keyed by the function objects, not an
+# attribute: functools.wraps copies a function's attributes, and the in-place wrappers (add_ of add) must not
+# inherit it.
+DIRECT: dict = {add: _add_fast, sub: _sub_fast, mul: _mul_fast, div: _div_fast}
 
 
 def _as_tensor_like(x, ref):
@@ -1052,6 +1083,8 @@ def _unary(name, opdef, doc):
 
     f.__name__ = name
     f.__doc__ = doc
+    if opdef.fast is not None:  # f(input) is fast(input): run_op calls it directly (DIRECT)
+        DIRECT[f] = opdef.fast
     return f
 
 
