@@ -57,54 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     if args.workers <= 1:
-        uvicorn.run(SERVING_APP, factory=True, **kw)
+        uvicorn.run("app.main:app", **kw)
         return 0
     _run_multiprocess(uvicorn, kw)
     return 0
-
-
-SERVING_APP = "app.cli:serving_app"  # what each server process runs (uvicorn factory=True)
-
-# glibc's mallopt parameters (malloc.h) and the environment that sets the allocator instead
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MALLOC_ENV = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_",
-               "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST")
-
-
-def serving_app():
-    """app.main's app, in a server process whose allocator is tuned first (tune_allocator): uvicorn calls this
-    in each server process (one, or each of --workers N), so the compute workers those start keep glibc's
-    defaults (mallopt is per process and not inherited by a new program)."""
-    tune_allocator()
-    from app.main import app  # noqa: PLC0415
-
-    return app
-
-
-def tune_allocator(settings=None) -> str:
-    """Pin glibc's malloc thresholds in this process (GRADSERVE_MALLOC_*; docs/RELIABILITY.md, "The
-    allocator"). Returns what it did: "set", "off" (the setting), "environment" (a MALLOC_*_ variable or a
-    glibc.malloc tunable chose the allocator: it wins), "not glibc", or "refused" (mallopt said no)."""
-    settings = settings or get_settings()
-    if not settings.malloc_tuning:
-        return "off"
-    if any(k in os.environ for k in _MALLOC_ENV) or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
-        return "environment"
-    try:
-        if not os.confstr("CS_GNU_LIBC_VERSION"):
-            return "not glibc"
-    except (ValueError, OSError):  # no such name: not glibc
-        return "not glibc"
-    import ctypes  # noqa: PLC0415
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return "not glibc"
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    ok = mallopt(_M_MMAP_THRESHOLD, settings.malloc_mmap_threshold_bytes)
-    ok = mallopt(_M_TRIM_THRESHOLD, settings.malloc_trim_threshold_bytes) and ok
-    return "set" if ok else "refused"
 
 
 def _http_protocol() -> str:
@@ -138,7 +94,7 @@ def _run_multiprocess(uvicorn, kw):
     """
     from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
-    config = uvicorn.Config(SERVING_APP, factory=True, **kw)
+    config = uvicorn.Config("app.main:app", **kw)
     Multiprocess(config, sockets=worker_sockets(kw["host"], kw["port"])).run()
 
 

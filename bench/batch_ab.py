@@ -2,7 +2,7 @@
 served side by side and driven in interleaved rounds, so both see the same machine state.
 
     python -m bench.batch_ab --base /tmp/main-copy [--rounds 9] [--seconds 1]
-    python -m bench.batch_ab --base . --env-new GRADSERVE_MALLOC_TUNING=true   # one checkout, two settings
+    python -m bench.batch_ab --base . --env-new MALLOC_TRIM_THRESHOLD_=67108864   # one checkout, two settings
 
 Each server runs as `python -m bench.serve app.main:app --workers 1 --stack fast --guarded` (as the batch group
 runs it) with this interpreter, from its own checkout. A round sends each server, in a rotating order, the four

@@ -41,10 +41,6 @@ def main(argv=None):
         from app.cli import _http_protocol  # noqa: PLC0415
 
         kw["http"] = _http_protocol()
-    if a.app == "app.main:app" and not a.stock:  # as `gradserve serve` runs it (app.cli.serving_app: the allocator)
-        from app.cli import SERVING_APP  # noqa: PLC0415
-
-        a.app, kw["factory"] = SERVING_APP, True
     if a.stock or a.workers == 1:  # one process: asyncio binds from getaddrinfo, proto 6, no stall
         uvicorn.run(a.app, **kw)
         return

@@ -67,25 +67,6 @@ class Settings(BaseSettings):
                                     "(never less than max_body_bytes); a body that would pass it gets 503 "
                                     "with Retry-After.")
 
-    # ----- The allocator (glibc's malloc; applied by `gradserve serve` in each server process, app/cli.py) -----
-    # Off by default: measured on the batch path (docs/runs/batch3.md), a server on glibc's defaults makes no
-    # mmap/munmap/brk calls at steady state (its dynamic thresholds settle after the first large answers) and
-    # pinned thresholds did not change its speed. The bounds are the ceilings glibc's own rule reaches (mmap
-    # threshold 32 MiB, trim threshold twice it), so turned on, an arena keeps no more than it could keep anyway
-    # (docs/RELIABILITY.md, "The allocator").
-    malloc_tuning: bool = Field(
-        False, description="Pin glibc's malloc thresholds (mallopt) in each server process at start; off: glibc's "
-                           "dynamic defaults. Ignored where the C library is not glibc, and where the environment "
-                           "sets the allocator itself (any MALLOC_*_ variable or a glibc.malloc tunable in "
-                           "GLIBC_TUNABLES: those win). Compute workers keep glibc's defaults.")
-    malloc_mmap_threshold_bytes: int = Field(
-        32 * MiB, ge=128 * 1024, le=32 * MiB,
-        description="Blocks from this size are mmap'd and given back when freed (glibc: M_MMAP_THRESHOLD).")
-    malloc_trim_threshold_bytes: int = Field(
-        64 * MiB, ge=128 * 1024, le=64 * MiB,
-        description="Free memory at the top of a heap past this is given back to the system (glibc: "
-                    "M_TRIM_THRESHOLD): the most an arena keeps beyond what it holds.")
-
     # Compute placement.
     compute_workers: int = Field(
         2, ge=0, description="Killable compute processes; 0 runs everything inline, with no hard time limit."
