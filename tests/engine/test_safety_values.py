@@ -39,7 +39,7 @@ def _ri(leaves, args, kwargs=None):
 N = 2_000_000  # repeats: a 16 MB index, 200x max_tensor_elements above
 
 
-@pytest.mark.parametrize("case", ["0-d", "1-d", "one-argument", "output_size"])
+@pytest.mark.parametrize("case", ["0-d", "1-d", "one-argument", "output_size", "2-d dim 0", "one_hot"])
 def test_repeat_interleave_refuses_a_size_from_values_before_allocating_it(case):
     x = {"data": [1.0, 2.0]}
     doc = {
@@ -47,6 +47,10 @@ def test_repeat_interleave_refuses_a_size_from_values_before_allocating_it(case)
         "1-d": _ri({"x": x, "n": {"data": [N, 1], "dtype": "int64"}}, ["x", "n"]),
         "one-argument": _ri({"n": {"data": [N], "dtype": "int64"}}, ["n"]),
         "output_size": _ri({"x": x, "n": {"data": [N, 1], "dtype": "int64"}}, ["x", "n"], {"output_size": 3}),
+        "2-d dim 0": _ri({"x": {"data": [[1.0] * 100] * 2}, "n": {"data": [N // 100, 1], "dtype": "int64"}},
+                         ["x", "n"], {"dim": 0}),  # a 20,000-element index: the rows it copies are what is past
+        "one_hot": {"leaves": {"c": {"data": [N], "dtype": "int64"}},  # num_classes from the value (it held)
+                    "ops": [{"name": "y", "op": "one_hot", "args": ["c"]}], "outputs": ["y"]},
     }[case]
     err, peak = _peak_of(doc)
     if case == "output_size":  # torch checks output_size against the sum first: its error, nothing allocated
