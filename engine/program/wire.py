@@ -209,6 +209,18 @@ def leaf_array(a):
     return np.array(a) if type(a) is float else a
 
 
+def check_int_range(a, npdt):
+    """make_tensor's range check for data converted to integer dtype `npdt` without it (a lowered replay, a
+    batch's stacked leaves: redteam7 F2): OverflowError where a value is past its range, as make_tensor raises
+    (3e9 into int32 would wrap). One pass over min and max, for integer targets only."""
+    if npdt.kind in "iu":
+        a = np.asarray(a)
+        if a.size and a.dtype != npdt:
+            info = np.iinfo(npdt)
+            if not (info.min <= a.min() and a.max() <= info.max):  # NaN compares False: refused as well
+                raise OverflowError
+
+
 def make_tensor(data, dt, loc):
     try:
         if isinstance(data, np.ndarray):
