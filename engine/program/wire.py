@@ -216,9 +216,16 @@ def check_int_range(a, npdt):
     if npdt.kind in "iu":
         a = np.asarray(a)
         if a.size and a.dtype != npdt:
-            info = np.iinfo(npdt)
-            if not (info.min <= a.min() and a.max() <= info.max):  # NaN compares False: refused as well
+            lo, hi = _INT_RANGE.get(npdt) or _INT_RANGE.setdefault(npdt, (np.iinfo(npdt).min, np.iinfo(npdt).max))
+            if a.ndim == 0:  # one value: no reductions (a replay's common case)
+                v = a.item()
+                if not (lo <= v <= hi):  # NaN compares False: refused as well
+                    raise OverflowError
+            elif not (lo <= a.min() and a.max() <= hi):
                 raise OverflowError
+
+
+_INT_RANGE: dict = {}  # integer dtype -> (min, max): np.iinfo costs ~10 us a call
 
 
 def make_tensor(data, dt, loc):
