@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ import anyio.to_thread
 from app.core.body import check_duplicate_keys, colons_known, parse_doc, parsed_memory, set_parse_limit
 from app.core.config import Settings
 from app.core.errors import ComputeTimeout, DeviceUnavailable
+from app.core.front import InFlight
 from app.core.workers import WorkerPool, WorkerTimeout
 from app.schemas import FunctionalRequest, GradcheckRequest
 from app.services import engine as eng
@@ -50,6 +52,7 @@ _TRANSFORM_MODELS = {"functional": FunctionalRequest, "gradcheck": GradcheckRequ
 # A cancelled thread stops at its next check: between two ops, or in a long kernel's loop; one NumPy call is at
 # most max_op_flops. A worker is killed this long after the deadline, should its own stop not come first.
 _STOP_GRACE_S = 2.0
+_STRAYS_LOCK = threading.Lock()  # InFlight.strays: counted on the loop, given back by the threads
 _KILL_GRACE_S = 0.5
 
 
@@ -68,11 +71,12 @@ class Plan:
     forced: bytes | None = None  # the body to forward, `"device": "cuda"` in it already (a large body's)
 
 
-def _steps(doc: dict) -> int:
-    """A bound on the interpreter's steps of a program, apart from its flops: its ops, and each backward pass
-    walking a graph of up to as many nodes."""
+def _steps(doc: dict, cost: dict | None = None) -> int:
+    """A bound on the interpreter's steps of a program, apart from its flops: its ops (with the ops of the
+    custom Functions they apply: the estimate's `ops`), and each backward pass walking a graph of up to as
+    many nodes."""
     ops, passes = doc.get("ops") or (), doc.get("backward") or ()
-    n = len(ops) if isinstance(ops, list) else 0
+    n = max(len(ops) if isinstance(ops, list) else 0, (cost or {}).get("ops", 0))
     return n + (len(passes) * (n + 1) if isinstance(passes, list) else 0)
 
 
@@ -364,11 +368,19 @@ class EvaluateService:
         result: list = []
         done = anyio.Event()
 
+        stray = [False, False]  # (outlived its grace: holds a stray slot, ended)
+
         def call():
             try:
                 return ("ok", fn(budget))
             except eng.Spill:
                 return ("spill",)
+            finally:
+                with _STRAYS_LOCK:
+                    stray[1] = True
+                    if stray[0]:  # its request answered long ago: its slot is given back only now
+                        InFlight.strays -= 1
+                        log.warning("an evaluation's thread that outlived its cancellation has ended")
 
         async def runner():
             try:
@@ -388,7 +400,11 @@ class EvaluateService:
                 budget.cancel()
                 with anyio.move_on_after(_STOP_GRACE_S):
                     await done.wait()
-                if not done.is_set():  # one NumPy call past the grace: leave it, answer now
+                if not done.is_set():  # one NumPy call past the grace: answer now; it keeps a slot till it ends
+                    with _STRAYS_LOCK:
+                        if not stray[1]:
+                            stray[0] = True
+                            InFlight.strays += 1
                     log.error("an evaluation did not stop within %g s of its cancellation; its thread runs on",
                               _STOP_GRACE_S)
                     tg.cancel_scope.cancel()
@@ -415,12 +431,12 @@ class EvaluateService:
         s = self.settings
         return self.pool is not None and (cost.get("flops", 0) >= s.offload_min_flops
                                           or cost.get("bytes", 0) >= s.offload_min_bytes
-                                          or (doc is not None and _steps(doc) >= s.offload_min_steps))
+                                          or (doc is not None and _steps(doc, cost) >= s.offload_min_steps))
 
     def _tiny(self, doc: dict, cost: dict) -> bool:
         s = self.settings
         return (cost.get("flops", 0) <= s.loop_max_flops and cost.get("elements", 0) <= s.loop_max_elements
-                and len(doc.get("ops", ())) <= 64 and _steps(doc) <= 256)
+                and len(doc.get("ops", ())) <= 64 and _steps(doc, cost) <= 256)
 
     def _inline(self, body: bytes, deadline: float, on_loop: bool = False, budget=None,
                 checked: bool = False) -> bytes | Plan:
