@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import indexing as I
