@@ -24,6 +24,7 @@ defaults are the crossover bench/gpu_crossover.py measured for engine.evaluate o
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -85,6 +86,30 @@ def _steps(doc: dict, cost: dict | None = None) -> int:
     ops, passes = doc.get("ops") or (), doc.get("backward") or ()
     n = max(len(ops) if isinstance(ops, list) else 0, (cost or {}).get("ops", 0))
     return n + (len(passes) * (n + 1) if isinstance(passes, list) else 0)
+
+
+def _transform_steps(doc: dict) -> int:
+    """A transform's interpreter steps, apart from its flops (redteam7 F4): the program's steps once per element
+    of its inputs, twice (gradcheck perturbs each element both ways; a Jacobian runs a pass per element)."""
+    fn, leaves = doc.get("function"), doc.get("leaves")
+    names = fn.get("inputs") if isinstance(fn, dict) else None
+    names = [names] if isinstance(names, str) else names if isinstance(names, list) else []
+    n = 0
+    for name in names:
+        spec = leaves.get(name) if isinstance(leaves, dict) and isinstance(name, str) else None
+        data = spec.get("data") if isinstance(spec, dict) else None
+        if isinstance(data, dict):  # b64: its shape
+            shape = data.get("shape")
+            n += math.prod(d for d in shape if isinstance(d, int)) if isinstance(shape, list) else 1
+            continue
+        stack = [data]
+        while stack:  # nested lists: their numbers (the body is parsed already: bounded by it)
+            x = stack.pop()
+            if isinstance(x, list):
+                stack.extend(x)
+            else:
+                n += 1
+    return (2 * n + 1) * max(_steps(doc), 1)
 
 
 class EvaluateService:
@@ -210,6 +235,8 @@ class EvaluateService:
                                             f"POST /v1/{kind} runs on CUDA only in this server's compute workers",
                                             ["body", "device"])
                 extra = {"device": "cuda"}  # TESTING ONLY: NumPy stands in for CUDA
+            if self.pool is not None and _transform_steps(doc) >= s.offload_min_steps:
+                return "numpy", extra  # the interpreter's work, which flops do not show: a killable worker
             try:
                 return eng.transform_json(kind, doc, self.limits, budget, extra)
             except eng.Spill:  # past the thread's caps (there is a pool): a worker runs it

@@ -888,8 +888,13 @@ def to_dtype(t, dtype):
     return _to_copy(t, dtype=dtype)
 
 
-def clone(input):
+def clone(input: Tensor) -> Tensor:
     return clone_op(input)
+
+
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    from engine.compare import isclose as f  # torch's checks (dtypes, rtol, atol); annotated: the binder passes tensors
+    return f(input, other, rtol, atol, equal_nan)
 
 
 # ----- Python-facing functions (the signatures the JSON binder reads) -----
@@ -1179,6 +1184,5 @@ CATALOG = [
     entry("greater", greater, "Alias of gt."), entry("greater_equal", greater_equal, "Alias of ge."),
     entry("less", less, "Alias of lt."), entry("less_equal", less_equal, "Alias of le."),
     entry("not_equal", not_equal, "Alias of ne."),
-    entry("isclose", lambda input, other, rtol=1e-05, atol=1e-08, equal_nan=False: Tensor._make(
-        np.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan)), "Elementwise closeness."),
+    entry("isclose", isclose, "Elementwise closeness."),
 ]

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import indexing as I
@@ -319,13 +320,24 @@ from engine.ops.shape_strided import (  # noqa: E402
 # ----- repeat_interleave -----
 
 
-def _repeat_interleave_index_fwd(repeats, output_size=None):
+def _repeat_interleave_index_fwd(repeats, output_size=None, row=1, itemsize=0):
     if repeats.ndim != 1:
         raise TorchRuntimeError("repeat_interleave only accept 1D vector as repeat")
     if repeats.dtype.kind not in "iu":
         raise TorchRuntimeError("repeats has to be Long or Int tensor")
-    if repeats.size and int(repeats.min()) < 0:
+    if not repeats.size:
+        return np.zeros(0, dtype=repeats.dtype)
+    if int(repeats.min()) < 0:
         raise TorchRuntimeError("repeats can not be negative")
+    # the output's size is the repeats' VALUES' sum: checked and charged before np.repeat allocates it (redteam7
+    # F6); past 2**62 in all the float sum stands in (far past any limit, and no int64 wrap-around)
+    top = int(repeats.max())
+    total = int(repeats.sum()) if top <= (1 << 62) // repeats.size else int(repeats.sum(dtype=np.float64))
+    if output_size is not None and int(output_size) != total:
+        raise TorchRuntimeError("allocated size does not match required size")
+    b = budget.current()
+    if b is not None:  # the index (total int64), and the output of total * row elements the caller makes of it
+        b.charge(total * (8 + row * itemsize), float(total), "repeat_interleave", elements=total * max(row, 1))
     return np.repeat(np.arange(repeats.size, dtype=repeats.dtype), repeats)
 
 
@@ -349,11 +361,16 @@ def repeat_interleave(input: Tensor, repeats: int | Tensor | None = None, dim: i
                                         f"= {r.size} and input.size({d}) = {size}")
         else:
             raise TorchRuntimeError("repeats must be 0-dim or 1-dim tensor")
-        index = Tensor._make(B.xp.asarray(_repeat_interleave_index_fwd(np.asarray(r, dtype=np.int64))))
+        row = x.numel() // size if size else 0  # the elements of one slice along d
+        index = Tensor._make(B.xp.asarray(_repeat_interleave_index_fwd(np.asarray(r, dtype=np.int64), output_size,
+                                                                       row, x.dtype.itemsize)))
         return I.index_select(x, d, index)
     repeats = int(repeats)
     if repeats < 0:
         raise TorchRuntimeError("Repeats must be non-negative")
+    n = repeats * (x.shape[d] if x.ndim else 1)
+    if output_size is not None and int(output_size) != n:
+        raise TorchRuntimeError(f"repeat_interleave: Invalid output_size, expected {n} but got {int(output_size)}")
     shape = list(x.shape)
     u = S.unsqueeze(x, d + 1)
     e = S.expand(u, *shape[:d + 1], repeats, *shape[d + 1:])

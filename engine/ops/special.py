@@ -25,14 +25,27 @@ _EW = elementwise(TRANSCENDENTAL)
 _EW_HEAVY = elementwise(8 * TRANSCENDENTAL)  # series and Newton steps: several transcendental calls an element
 
 
+_CHUNK = 1 << 16  # elements per call of a host function: its float64 temporaries stay a few MB (redteam7 F7)
+
+
 def _host(fn):
     """An elementwise special function over arrays: computed in float64 on the host, returned in the input's
-    float dtype (integer and bool inputs in the default float dtype, as torch's int-to-float promotion)."""
+    float dtype (integer and bool inputs in the default float dtype, as torch's int-to-float promotion). Past
+    _CHUNK elements, _CHUNK at a time into the output: the series and recurrences make 15-50 float64 arrays of
+    their input's size, which no rule charges; per element the same arithmetic, so the same bits."""
 
     def f(a, *rest):
         dt = a.dtype if a.dtype.kind == "f" else D.default_float.np
-        out = fn(np.asarray(B.to_numpy(a), dtype=np.float64), *rest)
-        return B.xp.asarray(np.asarray(out).astype(dt, copy=False))
+        x = B.to_numpy(a)
+        if x.size <= _CHUNK:
+            out = fn(np.asarray(x, dtype=np.float64), *rest)
+            return B.xp.asarray(np.asarray(out).astype(dt, copy=False))
+        flat = np.ravel(x)  # a view where x is contiguous
+        out = np.empty(flat.size, dt)
+        for i in range(0, flat.size, _CHUNK):
+            budget.check()  # the deadline, between chunks
+            out[i:i + _CHUNK] = np.asarray(fn(np.asarray(flat[i:i + _CHUNK], dtype=np.float64), *rest)).astype(dt)
+        return B.xp.asarray(out.reshape(x.shape))
 
     return f
 
@@ -81,8 +94,17 @@ def _mvlgamma(a, p):
     if not bool(np.all(B.to_numpy(a) > 0.5 * (p - 1))):
         raise TorchRuntimeError("All elements must be greater than (p-1)/2")
     dt = a.dtype if a.dtype.kind == "f" else D.default_float.np
-    args = a.astype(dt)[..., None] + _mvlgamma_args(a.shape, p, dt)
-    lg = _host(S.lgamma_array)(args)
+    b = budget.current()
+    if b is not None:  # p multiplies the elements (the (numel, p) lgamma terms): bounded as one tensor's
+        b.charge(0, 0.0, "mvlgamma's p", elements=a.size * p)
+    # the lgamma terms a[..., None] + args (the same sums in dt), made _CHUNK at a time (redteam7 F7)
+    x, ar, n = np.ravel(B.to_numpy(a).astype(dt)), B.to_numpy(_mvlgamma_args(a.shape, p, dt)), a.size * p
+    lg = np.empty(n, dt)
+    for i in range(0, n, _CHUNK):
+        budget.check()
+        k = np.arange(i, min(i + _CHUNK, n))
+        lg[i:i + _CHUNK] = np.asarray(S.lgamma_array(np.asarray(x[k // p] + ar[k % p], np.float64))).astype(dt)
+    lg = B.xp.asarray(lg.reshape(tuple(a.shape) + (p,)))
     return (lg.sum(-1) + np.asarray(p * (p - 1) * math.log(math.pi) / 4, dtype=dt)).astype(dt, copy=False)
 
 

@@ -30,7 +30,7 @@ from engine import budget as _budget
 from engine.ops.registry import REGISTRY
 from engine.program.batch_write import fast_writer
 from engine.program.respond import encode
-from engine.program.wire import fast_array
+from engine.program.wire import check_int_range, fast_array
 
 # Lowerable entries whose forward and array formulas are elementwise: each output element is a function of the
 # operands' elements at its (broadcast) position and of scalar constants.
@@ -144,12 +144,18 @@ def _run(program, low, arrays_list, n):
     xs = []
     for i, dt in enumerate(low.leaf_np):
         if stacked:
+            try:
+                check_int_range(arrays_list.columns[i], dt)  # make_tensor's check (redteam7 F2: no wrap-around)
+            except OverflowError as e:
+                raise _ValuesDoNotConvert from e
             with np.errstate(all="ignore"):  # a float16 leaf's overflow is inf, as its conversion alone gives
                 x = arrays_list.columns[i].astype(dt, copy=False)
         else:
             column = [arrays[i] for arrays in arrays_list]
             try:
-                x = np.array(column, dt) if type(column[0]) is float else np.array(np.stack(column), dt)
+                x = column if type(column[0]) is float else np.stack(column)
+                check_int_range(x, dt)  # make_tensor's check (redteam7 F2: 3e9 into int32 wrapped)
+                x = np.array(x, dt)
             except OverflowError as e:
                 raise _ValuesDoNotConvert from e
         xs.append(x.reshape((n,) + (1,) * (rank - ranks[i]) + x.shape[1:]))

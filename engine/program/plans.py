@@ -11,6 +11,7 @@ from engine import budget as _budget
 from engine.autograd import grad_mode
 from engine.errors import LimitExceeded
 from engine.printing import format_tensor
+from engine.program import wire
 from engine.program.bind import convert
 from engine.program.lower import lower
 from engine.program.respond import Diverged, document, encode, response, tensor_doc
@@ -151,6 +152,9 @@ def _call_lowered(low, arrays):
     # some values); array formulas call np.power, never `**`.
     scalars = low.scalar_leaves
     xs = [d.type(a) if scalars and type(a) is float else np.array(a, d) for a, d in zip(arrays, low.leaf_np)]
+    for a, d in zip(arrays, low.leaf_np):  # the range check make_tensor makes: Program.run falls back to the
+        if d.kind in "iu":  # replay, which raises its error (not a wrapped value: redteam7 F2)
+            wire.check_int_range(a, d)
     return low.fn(*xs)
 
 

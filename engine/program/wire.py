@@ -209,6 +209,25 @@ def leaf_array(a):
     return np.array(a) if type(a) is float else a
 
 
+def check_int_range(a, npdt):
+    """make_tensor's range check for data converted to integer dtype `npdt` without it (a lowered replay, a
+    batch's stacked leaves: redteam7 F2): OverflowError where a value is past its range, as make_tensor raises
+    (3e9 into int32 would wrap). One pass over min and max, for integer targets only."""
+    if npdt.kind in "iu":
+        a = np.asarray(a)
+        if a.size and a.dtype != npdt:
+            lo, hi = _INT_RANGE.get(npdt) or _INT_RANGE.setdefault(npdt, (np.iinfo(npdt).min, np.iinfo(npdt).max))
+            if a.ndim == 0:  # one value: no reductions (a replay's common case)
+                v = a.item()
+                if not (lo <= v <= hi):  # NaN compares False: refused as well
+                    raise OverflowError
+            elif not (lo <= a.min() and a.max() <= hi):
+                raise OverflowError
+
+
+_INT_RANGE: dict = {}  # integer dtype -> (min, max): np.iinfo costs ~10 us a call
+
+
 def make_tensor(data, dt, loc):
     try:
         if isinstance(data, np.ndarray):
