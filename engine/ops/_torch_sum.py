@@ -105,6 +105,31 @@ def _row_sum(items):
     return _seq(np.concatenate([partial[:1], items[s * 4:], partial[1:]]))
 
 
+def _fold(q, lanes):
+    """final_acc = 0, then q's items one at a time (the scalar tail, then the last `lanes` items, the vector's
+    lanes): the sum of the last axis of q in index order. Where both operands are NaN, torch's compiled tail
+    loop keeps the running sum's NaN (as NumPy does) but its loop over the lanes keeps the lane's; so where a lane
+    is NaN, a NaN result is the last NaN lane's, quieted (a NaN made by inf - inf is the same default NaN in both).
+    The check costs one comparison where the sum is a number."""
+    if q.ndim == 1:
+        r = _accumulate(q)[-1]
+        if r != r:
+            tail = q[q.shape[0] - lanes:]
+            nans = tail[tail != tail]
+            if nans.size:
+                r = nans[-1] + q.dtype.type(0)
+        return r
+    r = np.cumsum(q, axis=1)[:, -1]
+    bad = r != r
+    if bad.any():
+        for i in np.flatnonzero(bad):
+            tail = q[i, q.shape[1] - lanes:]
+            nans = tail[tail != tail]
+            if nans.size:
+                r[i] = nans[-1] + q.dtype.type(0)
+    return r
+
+
 def _inner_sum(x):
     """x (R, n) summed over its contiguous last axis: vectorized_inner_sum (n >= lanes) or scalar_inner_sum."""
     r, n = x.shape
@@ -115,7 +140,7 @@ def _inner_sum(x):
     vacc = _row_sum(np.ascontiguousarray(x[:, : v * w].reshape(r, v, w).transpose(1, 0, 2)))  # (R, lanes)
     # final_acc = 0, then the scalar tail, then the lanes, one at a time (0 + t is t: the sign of a zero sum is
     # restored by the caller)
-    return np.cumsum(np.concatenate([x[:, v * w:], vacc], axis=1), axis=1)[:, -1]
+    return _fold(np.concatenate([x[:, v * w:], vacc], axis=1), w)
 
 
 def _outer_sum(x):
@@ -170,8 +195,8 @@ def _small_sum(flat, w):
         lanes = _reduce(np.concatenate((acc[:1], vec[4 * s:], acc[1:])), axis=0)
     # final_acc = 0, then the scalar tail, then the lanes, one at a time
     if v * w == n:
-        return _accumulate(lanes)[-1]
-    return _accumulate(np.concatenate((flat[v * w:], lanes)))[-1]
+        return _fold(lanes, w)
+    return _fold(np.concatenate((flat[v * w:], lanes)), w)
 
 
 def full_sum(a):
@@ -202,9 +227,9 @@ def vector_sum(a):
         return None
     n = a.shape[0]
     if n == w + w:
-        return np.asarray(_accumulate(a[:w] + a[w:])[-1] + _ZERO[c])
+        return np.asarray(_fold(a[:w] + a[w:], w) + _ZERO[c])
     if n == w:
-        return np.asarray(_accumulate(a)[-1] + _ZERO[c])
+        return np.asarray(_fold(a, w) + _ZERO[c])
     return None
 
 
