@@ -106,28 +106,24 @@ def _row_sum(items):
 
 
 def _fold(q, lanes):
-    """final_acc = 0, then q's items one at a time (the scalar tail, then the last `lanes` items, the vector's
-    lanes): the sum of the last axis of q in index order. Where both operands are NaN, torch's compiled tail
-    loop keeps the running sum's NaN (as NumPy does) but its loop over the lanes keeps the lane's; so where a lane
-    is NaN, a NaN result is the last NaN lane's, quieted (a NaN made by inf - inf is the same default NaN in both).
-    The check costs one comparison where the sum is a number."""
-    if q.ndim == 1:
-        r = _accumulate(q)[-1]
-        if r != r:
-            tail = q[q.shape[0] - lanes:]
-            nans = tail[tail != tail]
-            if nans.size:
-                r = nans[-1] + q.dtype.type(0)
-        return r
+    """final_acc = 0, then the items along q's last axis one at a time (the scalar tail, then the last `lanes`
+    items, the vector's lanes): for a 2-d q, each row's sum in index order, with _lane_nan's NaN."""
     r = np.cumsum(q, axis=1)[:, -1]
     bad = r != r
     if bad.any():
         for i in np.flatnonzero(bad):
-            tail = q[i, q.shape[1] - lanes:]
-            nans = tail[tail != tail]
-            if nans.size:
-                r[i] = nans[-1] + q.dtype.type(0)
+            r[i] = _lane_nan(q[i], lanes, r[i])
     return r
+
+
+def _lane_nan(q, lanes, r):
+    """The NaN of a NaN fold of the 1-d q (the callers check r != r: one comparison where the sum is a number).
+    Where both operands are NaN, torch's compiled tail loop keeps the running sum's NaN (as NumPy's accumulate
+    does), but its loop over the lanes keeps the lane's: so where a lane is NaN, the result is the last NaN
+    lane's, quieted; else NumPy's (a NaN made by inf - inf is the same default NaN in both)."""
+    tail = q[q.shape[0] - lanes:]
+    nans = tail[tail != tail]
+    return nans[-1] + q.dtype.type(0) if nans.size else r
 
 
 def _inner_sum(x):
@@ -194,9 +190,10 @@ def _small_sum(flat, w):
         acc = _reduce(vec[: 4 * s].reshape(s, 4, w), axis=0)  # (4, lanes)
         lanes = _reduce(np.concatenate((acc[:1], vec[4 * s:], acc[1:])), axis=0)
     # final_acc = 0, then the scalar tail, then the lanes, one at a time
-    if v * w == n:
-        return _fold(lanes, w)
-    return _fold(np.concatenate((flat[v * w:], lanes)), w)
+    if v * w != n:
+        lanes = np.concatenate((flat[v * w:], lanes))
+    r = _accumulate(lanes)[-1]
+    return r if r == r else _lane_nan(lanes, w, r)
 
 
 def full_sum(a):
@@ -227,10 +224,11 @@ def vector_sum(a):
         return None
     n = a.shape[0]
     if n == w + w:
-        return np.asarray(_fold(a[:w] + a[w:], w) + _ZERO[c])
-    if n == w:
-        return np.asarray(_fold(a, w) + _ZERO[c])
-    return None
+        a = a[:w] + a[w:]
+    elif n != w:
+        return None
+    r = _accumulate(a)[-1]
+    return np.asarray((r if r == r else _lane_nan(a, w, r)) + _ZERO[c])
 
 
 def _full_sum(flat):

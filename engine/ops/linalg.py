@@ -169,6 +169,10 @@ def _dot(a, b):
         raise TorchRuntimeError(
             f"dot : expected both vectors to have same dtype, but found {_word(a)} and {_word(b)}"
         )
+    if a.dtype.char in "fd" and 0 < a.shape[0] <= 3 and type(a) is np.ndarray:
+        # torch's sdot/ddot (MKL here) adds up to 3 products in index order, NumPy's BLAS not always (measured,
+        # docs/runs/exact.md; longer vectors: MKL's lanes, which neither order matches): _matmul_np's order
+        return _matmul_np(a[None, :], b[:, None]).reshape(())
     out = B.xp.asarray(np.dot(a, b))
     return out + 0.0 if out.dtype.kind == "f" else out  # BLAS sums from +0: a sum of -0 products is +0
 
