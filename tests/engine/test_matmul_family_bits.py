@@ -71,7 +71,7 @@ def _scale(x, y):
 OPS = ["mv", "dot", "vdot", "mm", "addmm", "bmm", "vecmat", "matvec", "linear"]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.sampled_from(OPS), st.integers(1, 64), st.integers(1, 64), st.integers(1, 9),
        st.sampled_from(["float32", "float64"]), st.booleans(), st.sampled_from(["c", "t", "s"]), st.data())
 def test_product_family_near_torch(op, m, k, n, dt, special, layout, data):
@@ -115,7 +115,7 @@ def test_product_family_near_torch(op, m, k, n, dt, special, layout, data):
 
 
 @pytest.mark.skipif(not MEASURED, reason="bits measured on AuthenticAMD / AVX512 / MKL only (docs/runs/exact.md)")
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.sampled_from(["float32", "float64"]), st.integers(1, 12), st.integers(1, 16), st.integers(1, 12),
        st.data())
 def test_sequential_orders_bits_where_measured(dt, m, k, n, data):
@@ -146,3 +146,21 @@ def test_short_dot_bits_where_measured(dt, k, seed):
     x, y = rng.standard_normal(k).astype(dt), rng.standard_normal(k).astype(dt)
     e = engine.from_numpy(x).dot(engine.from_numpy(y)).numpy()
     assert np.asarray(e).tobytes() == torch.from_numpy(x).dot(torch.from_numpy(y)).numpy().tobytes()
+
+
+@pytest.mark.skipif(not MEASURED, reason="rates measured on AuthenticAMD / AVX512 / MKL only (docs/runs/exact.md)")
+@pytest.mark.parametrize("dt", ["float32", "float64"])
+def test_linear_adds_the_bias_after_the_products(dt):
+    """F.linear is addmm(bias, x, weight.t()): for a transposed mat2 MKL sums the products, then adds the bias.
+    No order matches MKL's at every draw, so this holds the rate: most small draws bit-identical (5% were when
+    the engine added onto the bias first)."""
+    rng = np.random.default_rng(0)
+    same = 0
+    for _ in range(200):
+        m, k, n = int(rng.integers(2, 10)), int(rng.integers(2, 4)), int(rng.integers(2, 10))
+        x, w, b = (rng.standard_normal(s).astype(dt) for s in ((m, k), (n, k), (n,)))
+        e = engine.nn.functional.linear(*map(engine.from_numpy, (x, w, b))).numpy()
+        t = torch.nn.functional.linear(*map(torch.from_numpy, (x, w, b))).numpy()
+        np.testing.assert_allclose(e, t, rtol=1e-5 if dt == "float32" else 1e-13, atol=1e-6)
+        same += e.tobytes() == t.tobytes()
+    assert same >= 100, same
