@@ -73,6 +73,10 @@ def _make_raw(op):
                           f"            {v} = {v}.unpack(self)._data",
                           f"        elif ('out', {nr}) in saved:",
                           f"            check_saved_output(self, {nr}, *saved[('out', {nr})])"]
+            elif kind == 4:  # an attribute (alpha): OpNode._resolve's last case, inline (a method call less a node)
+                ns["defaults"] = op.defaults
+                lines.append(f"        {v} = attrs[{name!r}] if {name!r} in (attrs := self._attrs) "
+                             f"else defaults.get({name!r})")
             else:
                 lines.append(f"        {v} = self._resolve({name!r})")
             if kind != 0:

@@ -901,6 +901,7 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     return _mul_fast(input, other)
 
 
+
 multiply = mul
 
 
@@ -926,6 +927,13 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
 
 
 divide = true_divide = div
+
+
+# DIRECT: function -> what a caller giving its tensor operands only, positionally (no keyword), may call instead:
+# the same call one frame shorter (engine/program/run.py's run_op). A table keyed by the function objects, not an
+# attribute: functools.wraps copies a function's attributes, and the in-place wrappers (add_ of add) must not
+# inherit it.
+DIRECT: dict = {add: _add_fast, sub: _sub_fast, mul: _mul_fast, div: _div_fast}
 
 
 def _as_tensor_like(x, ref):
@@ -1052,6 +1060,8 @@ def _unary(name, opdef, doc):
 
     f.__name__ = name
     f.__doc__ = doc
+    if opdef.fast is not None:  # f(input) is fast(input): run_op calls it directly (DIRECT)
+        DIRECT[f] = opdef.fast
     return f
 
 

@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
-
 from engine import _backend as B
 from engine import budget as _budget
-from engine import dtypes as D
-from engine.autograd import FREED_MSG, Node, _seq, edge_of, grad_mode
+from engine.autograd import _seq, edge_of, grad_mode
 from engine.autograd import graph as _graph
-from engine.autograd.graph import PackedSaved as _PackedSaved
 from engine.autograd.views import mark_views
-from engine.errors import EngineError, TorchRuntimeError
+from engine.errors import EngineError
 from engine.ops import rules as _rules
 from engine.ops.array_vjp import _lazy_raw, _make_raw  # noqa: F401 - moved, re-exported
 from engine.ops.catalog_entry import Entry, entry  # noqa: F401 - moved, re-exported (the op families)
@@ -37,6 +33,15 @@ from engine.ops.charging import (  # noqa: F401 - moved to engine.ops.charging, 
     _track,
     charge,
     cost_of,
+)
+from engine.ops.fastcall import _ALL_NEED, _NEED_ONE, _NEED_TWO, _fast_call  # noqa: F401 - moved, re-exported
+from engine.ops.opnode import (  # noqa: F401 - moved to engine.ops.opnode, re-exported
+    _EMPTY,
+    OpNode,
+    _conform,
+    _raw_saved,
+    _saved_accessors,
+    _unpack_output,
 )
 from engine.ops.promotion import _check_broadcast, _promote  # moved to engine.ops.promotion
 from engine.ops.saved import (  # noqa: F401 - moved to engine.ops.saved, re-exported: importers name this module
@@ -66,7 +71,6 @@ REGISTRY: dict[str, OpDef] = {}  # "mul.Tensor" -> entry
 ENTRY_CODES: set = set()
 _new = object.__new__  # a node without the class call's __init__ lookup
 _SUM_TO = None  # (sum_to_shape, sum_to_shape_array): engine.ops.reduction imports this module, and sets it
-_EMPTY: dict = {}  # the attrs / saved tensors of every node that has none (never written to)
 _NO_EDGE = (None, 0)
 _TRACK_MIN = _budget.TRACK_MIN_BYTES
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
@@ -82,159 +86,6 @@ _NO_JVP = object()
 _tracing = 0
 
 
-class OpNode(Node):
-    """grad_fn of one op application; subclassed once per entry so type(node).__name__ is torch's."""
-
-    __slots__ = ("_saved", "_attrs", "_needs", "_in_meta", "_released", "_bwd")
-    op: OpDef = None
-    num_outputs = 1  # each entry's node class sets its own (a class attribute: read per node in backward)
-
-    def release(self):
-        if self.op.saves_tensors:
-            self._released = True
-            self._saved = None
-
-    def _resolve(self, name):
-        op = self.op
-        kind = op.argkind[name]
-        if kind == 0:  # tensor input
-            if self._released:
-                raise TorchRuntimeError(FREED_MSG)
-            t = self._saved[name]
-            if type(t) is not Tensor:
-                return _unpack_other(self, name, t)
-            if t._vc is not None:
-                check_saved_version(t, self._saved.get(("v", name), 0))
-            return t
-        if kind == 1:  # an output
-            if self._released:
-                raise TorchRuntimeError(FREED_MSG)
-            arr = self._saved[name]
-            if type(arr) is _graph.Packed:
-                return arr.unpack(self)
-            nr = 0 if name == "result" else int(name[6:])
-            out = self._saved.get(("out", nr))
-            if out is not None:
-                check_saved_output(self, nr, *out)
-            return _unpack_output(self, arr, nr)
-        if kind == 2:
-            return self._in_meta[op.tensor_index[name[:-6]]][0]
-        if kind == 3:
-            return D.FROM_NP[self._in_meta[op.tensor_index[name[:-6]]][1]]
-        attrs = self._attrs
-        return attrs[name] if name in attrs else op.defaults.get(name)
-
-    def apply(self, grads, create_graph):
-        if type(self._saved) is _PackedSaved:  # saved through hooks: each unpacked once a call, as torch does
-            return _graph.apply_unpacked(self, grads, create_graph)
-        op = self.op
-        plan = op.vjp_plan
-        if plan is not None and not create_graph and B.xp is np and not self._released and not _dual:
-            out = self._apply_arrays(plan, grads[0])
-            if out is not None:
-                return out
-        g = grads[0] if op.nout == 1 else grads
-        needs = self._needs
-        out = [None] * len(needs)
-        # nothing records (and no tangent propagates): broadcast sums may run on the arrays
-        arrays = not create_graph and B.xp is np and not _dual
-        for f in op.formulas:
-            inputs = f.inputs
-            if len(inputs) == 1:
-                i = inputs[0]
-                if needs[i]:
-                    out[i] = f.fn(g, *[self._resolve(n) for n in f.argnames])
-                continue
-            if not any(needs[i] for i in inputs):
-                continue
-            args = [self._resolve(n) for n in f.argnames]
-            res = f.fn(g, *args, output_mask=needs) if op.joint_mask else f.fn(g, *args)
-            for i, r in zip(inputs, res):
-                out[i] = r
-        meta = self._in_meta
-        for i, gi in enumerate(out):
-            if gi is not None and needs[i]:
-                out[i] = _conform(gi, meta[i], arrays)
-            elif not needs[i]:
-                out[i] = None
-        diff = op.diff_index
-        return out if diff is None else [out[i] for i in diff]
-
-    def _apply_arrays(self, plan, g):
-        """apply without create_graph, where the entry has array formulas (defop's vjp=): nothing records
-        the formulas, so they run on the arrays (the same operations in the same order, so the same bits)
-        instead of dispatching engine ops per term, with their arguments resolved ahead (OpDef.vjp_plan).
-        Only where every operand has the gradient's dtype: None sends a mixed-dtype node to the Tensor
-        route, where torch's promotion rules apply."""
-        if type(g) is not Tensor:
-            return None
-        out = self._raw(g._data)
-        if out is None:
-            return None
-        make = Tensor._make
-        return [None if r is None else make(r) for r in out]
-
-    def _saved_attr(self, key):
-        """torch's grad_fn._saved_<name>: a saved input or output (version-checked, as torch unpacks it), an
-        attribute (`_saved_exponent`), an input's shape (`_saved_self_sym_sizes`: key `self_shape`); None where
-        this node did not need to save it."""
-        op = type(self).op
-        kind = op.argkind.get(key, 4)
-        if kind in (0, 1) and key not in (self._saved or {}) and not self._released:
-            return None
-        value = self._resolve(key)
-        return tuple(value) if key.endswith("_shape") else value
-
-
-def _saved_accessors(op) -> dict:
-    """The node class's `_saved_<name>` and `_raw_saved_<name>` properties, one per name its entry has (its
-    arguments and attributes; `<input>_sym_sizes` for an `<input>_shape`). Properties, not a __getattr__: a class
-    with one pays a slower lookup on every attribute read of every node (Python's attribute fast paths skip it)."""
-    out = {}
-    for key in (*op.argkind, *op.params):
-        name = "_saved_" + key
-        if name.endswith("_sym_sizes"):  # read as <input>_shape (never as itself)
-            continue
-        out[name] = property(lambda self, key=key: self._saved_attr(key))
-        if key.endswith("_shape"):
-            out["_saved_" + key[:-6] + "_sym_sizes"] = out[name]
-        if op.argkind.get(key) in (0, 1):
-            out["_raw_saved_" + key] = property(lambda self, key=key: _raw_saved(self, key))
-    return out
-
-
-def _raw_saved(node, key):
-    raw = _graph.raw_saved(node, key)
-    if raw is None:
-        raise AttributeError(f"'{type(node).__name__}' object has no attribute '_raw_saved_{key}'")
-    return raw
-
-
-def _unpack_output(node, arr, nr):
-    t = Tensor._make(arr)
-    t._req = True
-    t.grad_fn = node
-    t._output_nr = nr
-    if _dual:  # the output's tangent where forward-mode AD gave it one (engine.ops.jvp.attach saved it)
-        fw = node._saved.get(("fw", nr)) if node._saved else None
-        if fw is not None:
-            t._fw = fw
-    return t
-
-
-def _conform(g, meta, arrays=False):
-    """torch's validate_outputs: sum a broadcast gradient down to the input's shape, cast its dtype.
-    arrays: nothing records (no create_graph, NumPy): the sums run on the array, through the same
-    forward as the engine's sum op."""
-    shape, dt = meta
-    if not isinstance(g, Tensor):
-        return Tensor._make(B.xp.full(shape, g, dtype=dt))
-    if g._data.shape != shape:
-        sum_to_shape, sum_to_shape_array = _SUM_TO
-        g = Tensor._make(sum_to_shape_array(g._data, shape)) if arrays else sum_to_shape(g, shape)
-    if g._data.dtype != dt:
-        g = g.to(D.FROM_NP[dt])
-    return g
 
 
 class OpDef:
@@ -603,211 +454,6 @@ class _ViewOpDef(OpDef):
         return out
 
 
-_ALL_NEED = ((True,), (True, True))
-_NEED_ONE, _NEED_TWO = _ALL_NEED
-
-
-def _fast_call(op):
-    """`op(a)` / `op(a, b)` for an entry on the lean path (every tensor input differentiable, attributes at
-    their defaults, one output), as a plain function with the loops of __call__ and _record unrolled: the
-    per-op cost of a scalar chain is mostly this bookkeeping (docs/PERFORMANCE.md). Anything off the common
-    case (a non-Tensor first operand, promotion, an input that needs no grad) goes to __call__, which is
-    the reference: tests/engine/test_array_vjp.py holds the two to the same nodes, values and grads."""
-    node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
-    attrs = op.default_attrs or _EMPTY
-    costs = {}  # this entry's costs by operand shapes and dtypes (charging._cost_miss fills it)
-    nv = len(vals)
-    v0 = vals[0] if nv else None
-    last = [(None, None, None, None, None, None)]  # the last call's key, cost and _in_meta, in front of `costs`
-    qualname = op.qualname
-    saves = op.saves_tensors
-    plan = op._plan_every
-
-    def finish_rare(node, args, out, t):
-        """finish's last steps where saved tensors are packed by hooks or a trace records (the inline path's)."""
-        if saves and _graph.packing:
-            _graph.pack_node(node, (t,))
-        if _tracing:
-            _traced(op, args, [a._data if isinstance(a, Tensor) else a for a in args], attrs, t)
-        return t
-
-    if op.n_lead == 1:
-
-        def call(input):
-            # a Tensor subclass (nn.Parameter) is one more isinstance; a plain Tensor pays nothing for it
-            if (type(input) is not Tensor and not isinstance(input, Tensor)) or check is not None or _dual:
-                return op(input)
-            d = input._data
-            shape, dt = d.shape, d.dtype
-            m = last[0]  # the last call's (shape, dtype, cost or None, its node's _in_meta): where this call's
-            if m[0] != shape or m[1] is not dt:  # operand repeats it, no key hashed and no tuple made
-                m = last[0] = (shape, dt, None, ((shape, dt),))  # (one tuple: another thread reads one call's)
-            b = _tl.budget
-            if b is not None:  # the cost cache read inline: the operands' tuple is built on a miss only
-                c = m[2]
-                if c is None:
-                    key = (shape, dt)
-                    c = costs.get(key)
-                    if c is None:
-                        c = _cost_miss(costs, op, key, (d, *vals))
-                    last[0] = (shape, dt, c, m[3])
-                b.charge(c[0], c[1], qualname, c[2])
-                bwd = c[3]
-            else:
-                bwd = None
-            # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
-            out = op.forward(d) if nv == 0 else (op.forward(d, v0) if nv == 1 else op.forward(d, *vals))
-            if b is not None:  # b.track(out), its small array's case inline
-                if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
-                    b.small += n
-                    b.live += n
-                else:
-                    b.track(out)
-            if not (input._req and grad_mode.enabled):
-                t = make(out)
-                if _tracing:
-                    _traced(op, (input,), (d,), attrs, t)
-                return t
-            node = _new(node_cls)
-            fn = input.grad_fn  # edge_of, its commonest case (a non-leaf) inline
-            node.next_functions = ((fn, input._output_nr),) if fn is not None else (edge_of(input),)
-            # finish(node, (input,), ((d.shape, d.dtype),), out, bwd), written out: one call less an op
-            node._bwd = bwd
-            node._seq = next(_seq)
-            node._retained = node._pre_hooks = node._hooks = None
-            node._needs = _NEED_ONE
-            node._in_meta = m[3]  # ((d.shape, d.dtype),), shared by the calls that repeat one operand's
-            node._released = False
-            node._attrs = attrs
-            if saves:
-                saved = {}
-                for name, k, _ in plan:
-                    if k == 0:
-                        saved[name] = input
-                        vc = input._vc
-                        if vc is not None and vc.version:
-                            saved[("v", name)] = vc.version
-                    else:
-                        saved[name] = out
-                node._saved = saved
-            else:
-                node._saved = _EMPTY
-            t = make(out)
-            if out.dtype.kind == "f":
-                t._req = True
-                t.grad_fn = node
-            if _tracing or (saves and _graph.packing):
-                return finish_rare(node, (input,), out, t)
-            return t
-
-        return call
-
-    promote = op.promote
-
-    def call2(a, b):
-        if (type(a) is not Tensor and not isinstance(a, Tensor)) or _dual:
-            return op(a, b)
-        da = a._data
-        tb = type(b)
-        bt = tb is Tensor or (tb is not float and tb is not int and isinstance(b, Tensor))  # b is a tensor
-        if bt:
-            db = b._data
-            if promote and da.dtype != db.dtype:
-                return op(a, b)
-        elif tb is float or tb is int:  # a Python scalar operand: no promotion where torch's rules keep a's dtype
-            k = da.dtype.kind
-            if promote and not (k == "f" or (tb is int and k in "iu")):
-                return op(a, b)
-            db = b
-        else:
-            return op(a, b)
-        if check is not None:
-            check(a, b, *vals)
-        sa, ta = da.shape, da.dtype
-        if bt:
-            sb, tb2 = db.shape, db.dtype
-        else:  # (a Python scalar: its type and value, as the cost cache's key)
-            sb, tb2 = tb, db
-        m = last[0]  # the last call's (operands' shapes and dtypes, cost or None, its node's _in_meta): where this
-        if m[0] != sa or m[1] is not ta or m[2] != sb or m[3] is not tb2:  # call repeats it, no key, no tuple made
-            m = last[0] = (sa, ta, sb, tb2, None, ((sa, ta), (sb, tb2)) if bt else None)  # (one tuple: threads)
-        bud = _tl.budget
-        if bud is not None:
-            c = m[4]
-            if c is None:
-                key = (sa, ta, sb, tb2)
-                c = costs.get(key)  # the cost cache read inline: the operands' tuple is built on a miss only
-                if c is None:
-                    c = _cost_miss(costs, op, key, (da, db, *vals))
-                last[0] = (sa, ta, sb, tb2, c, m[5])
-            bud.charge(c[0], c[1], qualname, c[2])
-            bwd = c[3]
-        else:
-            bwd = None
-        try:
-            out = op.forward(da, db) if nv == 0 else (op.forward(da, db, v0) if nv == 1 else op.forward(da, db, *vals))
-        except EngineError:
-            raise
-        except ValueError:
-            _check_broadcast((da, db))
-            raise
-        if bud is not None:  # bud.track(out), its small array's case inline
-            if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
-                bud.small += n
-                bud.live += n
-            else:
-                bud.track(out)
-        if not ((a._req or (bt and b._req)) and grad_mode.enabled):
-            t = make(out)
-            if _tracing:
-                _traced(op, (a, b), (da, db), attrs, t)
-            return t
-        if not bt or not (a._req and b._req):  # an input that needs no grad: the general save plan
-            return op._record((a, b), [da, db], op.default_attrs, out, bwd)
-        node = _new(node_cls)
-        # edge_of inline: a non-leaf's (grad_fn, output_nr); a leaf's live accumulator, read off its weak reference
-        # (edge_of makes it where there is none). Both inputs require grad here.
-        fa, fb = a.grad_fn, b.grad_fn
-        if fa is not None:
-            ea = (fa, a._output_nr)
-        else:
-            ea = (fa, 0) if (r := a._acc) is not None and (fa := r()) is not None else edge_of(a)
-        if fb is not None:
-            eb = (fb, b._output_nr)
-        else:
-            eb = (fb, 0) if (r := b._acc) is not None and (fb := r()) is not None else edge_of(b)
-        node.next_functions = (ea, eb)
-        # finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd), written out
-        node._bwd = bwd
-        node._seq = next(_seq)
-        node._retained = node._pre_hooks = node._hooks = None
-        node._needs = _NEED_TWO
-        node._in_meta = m[5]  # ((da.shape, da.dtype), (db.shape, db.dtype)), shared by the calls that repeat it
-        node._released = False
-        node._attrs = attrs
-        if saves:
-            saved = {}
-            for name, k, idx in plan:
-                if k == 0:
-                    x = b if idx else a
-                    saved[name] = x
-                    vc = x._vc
-                    if vc is not None and vc.version:
-                        saved[("v", name)] = vc.version
-                else:
-                    saved[name] = out
-            node._saved = saved
-        else:
-            node._saved = _EMPTY
-        t = make(out)
-        if out.dtype.kind == "f":
-            t._req = True
-            t.grad_fn = node
-        if _tracing or (saves and _graph.packing):
-            return finish_rare(node, (a, b), out, t)
-        return t
-
-    return call2
 
 
 def _cuda_forward(op: OpDef):

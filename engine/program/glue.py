@@ -45,6 +45,7 @@ _MACHINERY = ("engine/budget.py", "engine/ops/rules.py", "engine/ops/registry.py
               # split out of engine/ops/registry.py (the same machinery, in modules of one job each)
               "engine/ops/array_vjp.py", "engine/ops/catalog_entry.py", "engine/ops/charging.py",
               "engine/ops/promotion.py", "engine/ops/saved.py", "engine/ops/schema.py", "engine/ops/tracing.py",
+              "engine/ops/opnode.py", "engine/ops/fastcall.py",
               # split out of engine/autograd/__init__.py
               "engine/autograd/modes.py", "engine/autograd/nodes.py")
 

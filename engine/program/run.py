@@ -21,6 +21,7 @@ from engine.errors import (
     TorchTypeError,
 )
 from engine.ops import factory as _factory
+from engine.ops import pointwise as _pointwise
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
 from engine.program.bind import _BINDERS, binder, convert, lookup, op_function
@@ -239,6 +240,22 @@ def run_op_list(run, ops, where, caught, retain=frozenset()):
 
 
 _MISSING = object()
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)  # (an output of these dtypes is no object array)
+
+
+def _directs(arity):
+    """engine.ops.pointwise.DIRECT's functions (add, sub, mul, div, the unary functions) whose direct callable
+    takes `arity` operands: the callable that gives the function's answer when called with those operands only,
+    positionally. Read once (a request's own Functions are never here: nothing per request is kept)."""
+    out = {}
+    for f, d in _pointwise.DIRECT.items():
+        code = getattr(d, "__code__", None)
+        if code is not None and code.co_argcount == arity and not code.co_flags & 0x04:  # no *args
+            out[f] = d
+    return out
+
+
+_DIRECT1, _DIRECT2 = _directs(1), _directs(2)
 _known_fields = OP_FIELDS.issuperset  # every key of an op is one of its fields (one C call, no loop)
 _NO_ARGS: list = []  # an op's args and kwargs where the document gives none (never changed)
 _NO_KWARGS: dict = {}
@@ -281,9 +298,27 @@ def run_op(run, op, loc, caught, retain):
     if type(kwargs_in) is not dict and not isinstance(kwargs_in, dict):
         raise RequestError("Input should be a valid dictionary", [*loc, "kwargs"], "dict_type")
     sig = _BINDERS.get(fn) or binder(fn)
-    if args_in:  # _bind_args, its commonest kinds read inline (a tensor's name, a number for a Tensor-or-Scalar)
+    kinds = sig.positional
+    n_in = len(args_in)
+    if 0 < n_in <= 2 and n_in <= len(kinds):  # the loop below unrolled for one or two positional arguments
+        v = args_in[0]
+        kind = kinds[0]
+        if not (type(v) is str and (kind == "tensor" or (kind == "tensor_or_scalar" and v not in SPECIAL))
+                and (a0 := env.get(v, _MISSING)) is not _MISSING):
+            a0 = v if kind == "tensor_or_scalar" and (type(v) is int or type(v) is float) else \
+                convert(v, kind, env, [*loc, "args", 0])
+        if n_in == 2:
+            v = args_in[1]
+            kind = kinds[1]
+            if not (type(v) is str and (kind == "tensor" or (kind == "tensor_or_scalar" and v not in SPECIAL))
+                    and (a1 := env.get(v, _MISSING)) is not _MISSING):
+                a1 = v if kind == "tensor_or_scalar" and (type(v) is int or type(v) is float) else \
+                    convert(v, kind, env, [*loc, "args", 1])
+            args = [a0, a1]
+        else:
+            args = [a0]
+    elif args_in:  # _bind_args, its commonest kinds read inline (a tensor's name, a number for a Tensor-or-Scalar)
         args = []
-        kinds = sig.positional
         npos = len(kinds)
         for k, v in enumerate(args_in):
             kind = kinds[k] if k < npos else sig.var_kind
@@ -320,9 +355,14 @@ def run_op(run, op, loc, caught, retain):
         if run.traces is None:  # (one or two arguments passed one by one: a call with *args builds a tuple)
             if kwargs:
                 out = fn(*args, **kwargs)
-            else:
+            else:  # the catalog function's `direct` callable where it has one (the same call, one frame less)
                 na = len(args)
-                out = fn(args[0], args[1]) if na == 2 else (fn(args[0]) if na == 1 else fn(*args))
+                if na == 2:
+                    out = (_DIRECT2.get(fn) or fn)(args[0], args[1])
+                elif na == 1:
+                    out = (_DIRECT1.get(fn) or fn)(args[0])
+                else:
+                    out = fn(*args)
         else:  # the lowering run: the entries the op applied, and the code it ran between them (glue.watch)
             with trace() as log, watch() as codes:
                 out = fn(*args, **kwargs)
@@ -355,7 +395,8 @@ def run_op(run, op, loc, caught, retain):
                                    "tensors: give a list of names", [*loc, "name"])
             if out is not None and not isinstance(out, Tensor):
                 out = tensor(out)
-        if out is not None and (type(d := out._data) is not np.ndarray or d.dtype.kind == "O"):
+        if out is not None and (type(d := out._data) is not np.ndarray
+                                or ((dt := d.dtype) is not _F32 and dt is not _F64 and dt.kind == "O")):
             out = _well_formed(out, opname, fn, args, loc)
         if name in env:
             run.add(name, out, "op", [*loc, "name"])  # raises the duplicate's error

@@ -1,0 +1,228 @@
+"""The unrolled call path of the op table (`OpDef.fast`, made by `_fast_call`): `op(a)` / `op(a, b)` for an entry
+on the lean path, with the loops of OpDef.__call__ and _record written out. engine.ops.registry re-exports it.
+
+The runtime flags (`_dual`: forward AD; `_tracing`: tracing) are registry's globals, read here as `_R.<name>`
+(the writers set them on engine.ops.registry)."""
+from __future__ import annotations
+
+from engine import budget as _budget
+from engine.autograd import _seq, edge_of, grad_mode
+from engine.autograd import graph as _graph
+from engine.errors import EngineError
+from engine.ops.charging import _cost_miss
+from engine.ops.opnode import _EMPTY
+from engine.ops.promotion import _check_broadcast
+from engine.ops.tracing import _traced
+from engine.tensor import Tensor
+
+_new = object.__new__  # a node without the class call's __init__ lookup
+_TRACK_MIN = _budget.TRACK_MIN_BYTES
+_tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
+_ALL_NEED = ((True,), (True, True))
+_NEED_ONE, _NEED_TWO = _ALL_NEED
+
+
+def _fast_call(op):
+    """`op(a)` / `op(a, b)` for an entry on the lean path (every tensor input differentiable, attributes at
+    their defaults, one output), as a plain function with the loops of __call__ and _record unrolled: the
+    per-op cost of a scalar chain is mostly this bookkeeping (docs/PERFORMANCE.md). Anything off the common
+    case (a non-Tensor first operand, promotion, an input that needs no grad) goes to __call__, which is
+    the reference: tests/engine/test_array_vjp.py holds the two to the same nodes, values and grads."""
+    node_cls, make, check, vals = op.node_cls, Tensor._make, op.check, op.default_vals
+    attrs = op.default_attrs or _EMPTY
+    costs = {}  # this entry's costs by operand shapes and dtypes (charging._cost_miss fills it)
+    nv = len(vals)
+    v0 = vals[0] if nv else None
+    last = [(None, None, None, None, None, None)]  # the last call's key, cost and _in_meta, in front of `costs`
+    qualname = op.qualname
+    saves = op.saves_tensors
+    plan = op._plan_every
+
+    def finish_rare(node, args, out, t):
+        """finish's last steps where saved tensors are packed by hooks or a trace records (the inline path's)."""
+        if saves and _graph.packing:
+            _graph.pack_node(node, (t,))
+        if _R._tracing:
+            _traced(op, args, [a._data if isinstance(a, Tensor) else a for a in args], attrs, t)
+        return t
+
+    if op.n_lead == 1:
+
+        def call(input):
+            # a Tensor subclass (nn.Parameter) is one more isinstance; a plain Tensor pays nothing for it
+            if (type(input) is not Tensor and not isinstance(input, Tensor)) or check is not None or _R._dual:
+                return op(input)
+            d = input._data
+            shape, dt = d.shape, d.dtype
+            m = last[0]  # the last call's (shape, dtype, cost or None, its node's _in_meta): where this call's
+            if m[0] != shape or m[1] is not dt:  # operand repeats it, no key hashed and no tuple made
+                m = last[0] = (shape, dt, None, ((shape, dt),))  # (one tuple: another thread reads one call's)
+            b = _tl.budget
+            if b is not None:  # the cost cache read inline: the operands' tuple is built on a miss only
+                c = m[2]
+                if c is None:
+                    key = (shape, dt)
+                    c = costs.get(key)
+                    if c is None:
+                        c = _cost_miss(costs, op, key, (d, *vals))
+                    last[0] = (shape, dt, c, m[3])
+                b.charge(c[0], c[1], qualname, c[2])
+                bwd = c[3]
+            else:
+                bwd = None
+            # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
+            out = op.forward(d) if nv == 0 else (op.forward(d, v0) if nv == 1 else op.forward(d, *vals))
+            if b is not None:  # b.track(out), its small array's case inline
+                if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+                    b.small += n
+                    b.live += n
+                else:
+                    b.track(out)
+            if not (input._req and grad_mode.enabled):
+                t = make(out)
+                if _R._tracing:
+                    _traced(op, (input,), (d,), attrs, t)
+                return t
+            node = _new(node_cls)
+            fn = input.grad_fn  # edge_of, its commonest case (a non-leaf) inline
+            node.next_functions = ((fn, input._output_nr),) if fn is not None else (edge_of(input),)
+            # finish(node, (input,), ((d.shape, d.dtype),), out, bwd), written out: one call less an op
+            node._bwd = bwd
+            node._seq = next(_seq)
+            node._retained = node._pre_hooks = node._hooks = None
+            node._needs = _NEED_ONE
+            node._in_meta = m[3]  # ((d.shape, d.dtype),), shared by the calls that repeat one operand's
+            node._released = False
+            node._attrs = attrs
+            if saves:
+                saved = {}
+                for name, k, _ in plan:
+                    if k == 0:
+                        saved[name] = input
+                        vc = input._vc
+                        if vc is not None and vc.version:
+                            saved[("v", name)] = vc.version
+                    else:
+                        saved[name] = out
+                node._saved = saved
+            else:
+                node._saved = _EMPTY
+            t = make(out)
+            if out.dtype.kind == "f":
+                t._req = True
+                t.grad_fn = node
+            if _R._tracing or (saves and _graph.packing):
+                return finish_rare(node, (input,), out, t)
+            return t
+
+        return call
+
+    promote = op.promote
+
+    def call2(a, b):
+        if (type(a) is not Tensor and not isinstance(a, Tensor)) or _R._dual:
+            return op(a, b)
+        da = a._data
+        tb = type(b)
+        bt = tb is Tensor or (tb is not float and tb is not int and isinstance(b, Tensor))  # b is a tensor
+        if bt:
+            db = b._data
+            if promote and da.dtype != db.dtype:
+                return op(a, b)
+        elif tb is float or tb is int:  # a Python scalar operand: no promotion where torch's rules keep a's dtype
+            k = da.dtype.kind
+            if promote and not (k == "f" or (tb is int and k in "iu")):
+                return op(a, b)
+            db = b
+        else:
+            return op(a, b)
+        if check is not None:
+            check(a, b, *vals)
+        sa, ta = da.shape, da.dtype
+        if bt:
+            sb, tb2 = db.shape, db.dtype
+        else:  # (a Python scalar: its type and value, as the cost cache's key)
+            sb, tb2 = tb, db
+        m = last[0]  # the last call's (operands' shapes and dtypes, cost or None, its node's _in_meta): where this
+        if m[0] != sa or m[1] is not ta or m[2] != sb or m[3] is not tb2:  # call repeats it, no key, no tuple made
+            m = last[0] = (sa, ta, sb, tb2, None, ((sa, ta), (sb, tb2)) if bt else None)  # (one tuple: threads)
+        bud = _tl.budget
+        if bud is not None:
+            c = m[4]
+            if c is None:
+                key = (sa, ta, sb, tb2)
+                c = costs.get(key)  # the cost cache read inline: the operands' tuple is built on a miss only
+                if c is None:
+                    c = _cost_miss(costs, op, key, (da, db, *vals))
+                last[0] = (sa, ta, sb, tb2, c, m[5])
+            bud.charge(c[0], c[1], qualname, c[2])
+            bwd = c[3]
+        else:
+            bwd = None
+        try:
+            out = op.forward(da, db) if nv == 0 else (op.forward(da, db, v0) if nv == 1 else op.forward(da, db, *vals))
+        except EngineError:
+            raise
+        except ValueError:
+            _check_broadcast((da, db))
+            raise
+        if bud is not None:  # bud.track(out), its small array's case inline
+            if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+                bud.small += n
+                bud.live += n
+            else:
+                bud.track(out)
+        if not ((a._req or (bt and b._req)) and grad_mode.enabled):
+            t = make(out)
+            if _R._tracing:
+                _traced(op, (a, b), (da, db), attrs, t)
+            return t
+        if not bt or not (a._req and b._req):  # an input that needs no grad: the general save plan
+            return op._record((a, b), [da, db], op.default_attrs, out, bwd)
+        node = _new(node_cls)
+        # edge_of inline: a non-leaf's (grad_fn, output_nr); a leaf's live accumulator, read off its weak reference
+        # (edge_of makes it where there is none). Both inputs require grad here.
+        fa, fb = a.grad_fn, b.grad_fn
+        if fa is not None:
+            ea = (fa, a._output_nr)
+        else:
+            ea = (fa, 0) if (r := a._acc) is not None and (fa := r()) is not None else edge_of(a)
+        if fb is not None:
+            eb = (fb, b._output_nr)
+        else:
+            eb = (fb, 0) if (r := b._acc) is not None and (fb := r()) is not None else edge_of(b)
+        node.next_functions = (ea, eb)
+        # finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd), written out
+        node._bwd = bwd
+        node._seq = next(_seq)
+        node._retained = node._pre_hooks = node._hooks = None
+        node._needs = _NEED_TWO
+        node._in_meta = m[5]  # ((da.shape, da.dtype), (db.shape, db.dtype)), shared by the calls that repeat it
+        node._released = False
+        node._attrs = attrs
+        if saves:
+            saved = {}
+            for name, k, idx in plan:
+                if k == 0:
+                    x = b if idx else a
+                    saved[name] = x
+                    vc = x._vc
+                    if vc is not None and vc.version:
+                        saved[("v", name)] = vc.version
+                else:
+                    saved[name] = out
+            node._saved = saved
+        else:
+            node._saved = _EMPTY
+        t = make(out)
+        if out.dtype.kind == "f":
+            t._req = True
+            t.grad_fn = node
+        if _R._tracing or (saves and _graph.packing):
+            return finish_rare(node, (a, b), out, t)
+        return t
+
+    return call2
+
+
+from engine.ops import registry as _R  # noqa: E402 - last: registry imports this module while it loads
