@@ -2,6 +2,7 @@
 served side by side and driven in interleaved rounds, so both see the same machine state.
 
     python -m bench.batch_ab --base /tmp/main-copy [--rounds 9] [--seconds 1]
+    python -m bench.batch_ab --base . --env-new MALLOC_TRIM_THRESHOLD_=67108864   # one checkout, two settings
 
 Each server runs as `python -m bench.serve app.main:app --workers 1 --stack fast --guarded` (as the batch group
 runs it) with this interpreter, from its own checkout. A round sends each server, in a rotating order, the four
@@ -25,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.batch_group import seed_docs
+from bench.batch_group import random_docs, seed_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,9 +57,9 @@ def _cpu(pid: int, field: int = 0) -> float:
 
 
 class _Served:
-    def __init__(self, label: str, root: Path):
+    def __init__(self, label: str, root: Path, extra: dict):
         self.label, self.port = label, _port()
-        env = {**os.environ, "GRADSERVE_MAX_IN_FLIGHT": "64", "PYTHONPATH": str(root)}
+        env = {**os.environ, "GRADSERVE_MAX_IN_FLIGHT": "64", "PYTHONPATH": str(root), **extra}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.serve", "app.main:app", "--port", str(self.port), "--workers", "1",
              "--stack", "fast", "--guarded"], cwd=root, env=env, stdout=subprocess.DEVNULL,
@@ -67,10 +68,18 @@ class _Served:
         self.refused = 0  # batches answered other than 200 (503: over max_buffered_response_bytes)
 
     def post(self, body: bytes) -> bytes:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        self.conn.request("POST", "/v1/evaluate/batch", body, {"content-type": "application/json"})
-        r = self.conn.getresponse()
+        for retry in (True, False):  # the server closes a connection idle past its keep-alive timeout (5 s)
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            try:
+                self.conn.request("POST", "/v1/evaluate/batch", body, {"content-type": "application/json"})
+                r = self.conn.getresponse()
+                break
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                self.conn.close()
+                self.conn = None
+                if not retry:
+                    raise
         out = r.read()
         if r.status != 200:
             self.refused += 1
@@ -100,13 +109,22 @@ def main(argv=None):
     p.add_argument("--base", required=True, help="the other checkout (its root directory)")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--workload", choices=("seed", "random"), default="seed",
+                   help="random: the batch group's 1,000 random programs (one body; each document runs alone)")
+    p.add_argument("--env-base", action="append", default=[], metavar="K=V", help="environment of base's server")
+    p.add_argument("--env-new", action="append", default=[], metavar="K=V", help="environment of new's server")
     a = p.parse_args(argv)
-    bodies = [json.dumps({"requests": seed_docs(random.Random(100 + b))}).encode() for b in range(4)]
-    servers = [_Served("base", Path(a.base).resolve()), _Served("new", ROOT)]
+    envs = [dict(kv.split("=", 1) for kv in e) for e in (a.env_base, a.env_new)]
+    if a.workload == "seed":
+        bodies = [json.dumps({"requests": seed_docs(random.Random(100 + b))}).encode() for b in range(4)]
+    else:
+        bodies = [json.dumps({"requests": random_docs(random.Random(16))}).encode()] * 4
+    servers = [_Served("base", Path(a.base).resolve(), envs[0]), _Served("new", ROOT, envs[1])]
     try:
         for s in servers:
             s.ready(bodies[0])
-            for body in bodies * 3:  # warm: the program recorded, lowered, vectorized; the templates
+            # warm: the program recorded, lowered, vectorized; the templates
+            for body in bodies[:1] if a.workload == "random" else bodies * 3:
                 s.post(body)
         answers = [s.post(bodies[1]) for s in servers]
         for s in servers:
@@ -129,7 +147,8 @@ def main(argv=None):
         for s in servers:
             s.stop()
     ratio = statistics.median(x / y for x, y in zip(rates["new"], rates["base"]))
-    print(f"load average at the end: {os.getloadavg()[0]:.2f}; answers identical: {same}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}; answers identical: {same}; "
+          f"base env {envs[0] or '-'}, new env {envs[1] or '-'}")
     print("| server | docs/s (median) | min .. max | server CPU a batch, ms (median) | minor page faults a batch "
           "| batches not 200 |\n|---|---|---|---|---|---|")
     for s in servers:

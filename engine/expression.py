@@ -13,6 +13,9 @@ The walk over the syntax tree is iterative (an explicit stack): Python's parser 
 RecursionError, MemoryError) is a clean error too. Work is linear in the text, which is bounded by
 MAX_CHARS_PER_OP characters and MAX_WORDS_PER_OP names and numbers (the syntax tree's size) per allowed op,
 and the ops it makes by max_ops.
+
+The tables of what each piece of syntax maps to, and the readers of literal nodes, are
+engine/expression_syntax.py.
 """
 from __future__ import annotations
 
@@ -24,61 +27,35 @@ import re
 
 from engine.catalog import FUNCTIONAL, METHODS, OPS
 from engine.errors import LimitExceeded, RequestError
+from engine.expression_syntax import (
+    _BINARY,
+    _COMPARE,
+    _DTYPES,
+    _FLOAT_WORDS,
+    _FUNCTIONAL_PREFIXES,
+    _INPLACE,
+    _KINDS,
+    _MATH,
+    _MIRROR,
+    _NAMESPACES,
+    _REFLECTED,
+    _SPECIAL_STRINGS,
+    _SYMBOL,
+    NAMELESS,
+    PROPERTIES,
+    _dotted,
+    _index_literal,
+    _int_literal,
+    _Lit,
+    _Ref,
+    _wire,
+)
 
 LOC = ["body", "expression"]
 OUT = "out"  # the name of a last bare expression
 MAX_CHARS_PER_OP = 32
 MAX_WORDS_PER_OP = 4
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9]+")
-
-_BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floor_divide",
-           ast.Mod: "remainder", ast.Pow: "pow", ast.MatMult: "matmul", ast.BitAnd: "bitwise_and",
-           ast.BitOr: "bitwise_or", ast.BitXor: "bitwise_xor"}
-_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-           ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
-           ast.LShift: "<<", ast.RShift: ">>"}
-# `number OP tensor`: Tensor's reflected operators, as torch/_tensor.py and the engine's _methods define them.
-# (op, swap): swap calls op(tensor, number); else op(number, tensor). `/` is special: mul(reciprocal(t), n).
-_REFLECTED = {ast.Add: ("add", True), ast.Sub: ("rsub", True), ast.Mult: ("mul", True),
-              ast.FloorDiv: ("floor_divide", False), ast.Mod: ("remainder", False), ast.Pow: ("pow", False),
-              ast.MatMult: ("matmul", False), ast.BitAnd: ("bitwise_and", True),
-              ast.BitOr: ("bitwise_or", True), ast.BitXor: ("bitwise_xor", True)}
-_COMPARE = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
-_MIRROR = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}  # 2 < x is x > 2
-_INPLACE = {ast.Add: "add_", ast.Sub: "sub_", ast.Mult: "mul_", ast.Div: "div_", ast.Pow: "pow_",
-            ast.FloorDiv: "floor_divide_", ast.Mod: "remainder_", ast.BitAnd: "bitwise_and_",
-            ast.BitOr: "bitwise_or_", ast.BitXor: "bitwise_xor_"}
-# Attributes read without a call that are ops (where the catalog has them): x.T, x.mT, x.grad (v1.1).
-PROPERTIES = ("T", "mT", "H", "mH", "grad")
-# Ops whose result is None in PyTorch: a bare statement of one takes no name (API.md v1.1).
-NAMELESS = frozenset({"backward", "retain_grad", "setitem"})
-_DTYPES = {"float32": "float32", "float": "float32", "float64": "float64", "double": "float64",
-           "float16": "float16", "half": "float16", "int64": "int64", "long": "int64", "int32": "int32",
-           "int": "int32", "bool": "bool"}
-_MATH = {"pi": math.pi, "e": math.e, "tau": math.tau, "inf": "Infinity", "nan": "NaN"}
-_FLOAT_WORDS = {"inf": "Infinity", "+inf": "Infinity", "-inf": "-Infinity", "infinity": "Infinity",
-                "-infinity": "-Infinity", "nan": "NaN"}
-_FUNCTIONAL_PREFIXES = ("torch.nn.functional.", "nn.functional.", "F.")
-_NAMESPACES = ("torch", "F", "nn")
-_KINDS = {ast.Lambda: "a lambda", ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
-          ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator expression", ast.Dict: "a dict",
-          ast.Set: "a set", ast.JoinedStr: "an f-string", ast.FormattedValue: "an f-string",
-          ast.Starred: "a starred argument", ast.NamedExpr: "an assignment expression (:=)",
-          ast.IfExp: "a conditional expression", ast.BoolOp: "`and`/`or` (they ask a tensor for one truth value)",
-          ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Slice: "a slice outside []"}
-
-
-class _Ref(str):
-    """A tensor operand: its name on the wire."""
-
-
-class _Lit:
-    """A literal operand (a JSON value)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
 
 
 def expand(spec: dict, max_ops: int) -> dict:
@@ -569,38 +546,3 @@ class _Parser:
             else:
                 out.append(self._tensor(item, next(tensors)))
         return out if isinstance(index, ast.Tuple) else out[0]
-
-
-_SPECIAL_STRINGS = frozenset({"NaN", "Infinity", "-Infinity"})
-
-
-def _wire(v):
-    """An operand as the wire writes it: a tensor by its name, a literal as itself."""
-    return str(v) if isinstance(v, _Ref) else v.value
-
-
-def _int_literal(node):
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        v = _int_literal(node.operand) if isinstance(node.operand, ast.Constant) else None
-        return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
-    return None
-
-
-def _index_literal(node) -> bool:
-    """An integer, None, True/False or `...` (the index forms that are not tensors)."""
-    if isinstance(node, ast.Constant):
-        return node.value is None or node.value is Ellipsis or type(node.value) in (int, bool)
-    return _int_literal(node) is not None
-
-
-def _dotted(node) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.printing_fast import NUMPY_STATS_FROM, fast_tensor_str, small_float_repr
+from engine.printing_fast import NUMPY_STATS_FROM, fast_tensor_str, small_float_repr, small_float_repr_of
 
 __all__ = ["format_tensor", "format_value", "PrintOptions", "print_options"]
 
@@ -291,6 +291,22 @@ def format_tensor(data, dtype_name: str, suffixes: list[str] = (), options: Prin
             return format_value(arr.item(), dtype_name, suffixes)
         options = DEFAULT_OPTIONS
     return _format_array(arr, dtype_name, floating, suffixes, options)
+
+
+def tensor_repr(shape: tuple, dtype_name: str, suffixes=()):
+    """format_tensor(·, dtype_name, suffixes) as a function of the array, for arrays of one shape (a writer's
+    row): a small float tensor's route with what its shape, dtype and suffixes decide worked out once
+    (printing_fast.small_float_repr_of); any other array, or one that route declines, format_tensor's."""
+    suffixes = tuple(suffixes)
+
+    def general(data):
+        return format_tensor(data, dtype_name, suffixes)
+
+    dtype = _SMALL_FLOATS.get(dtype_name)
+    if dtype is None or not shape or not 0 < math.prod(shape) < NUMPY_STATS_FROM:
+        return general
+    items = (() if dtype_name in _DEFAULT_DTYPES else ("dtype=torch." + dtype_name,)) + suffixes
+    return small_float_repr_of(tuple(shape), dtype, _PREFIX, items, DEFAULT_OPTIONS, general)
 
 
 _SMALL_ITEMS: dict = {}  # (dtype name, suffixes) -> what format_tensor prints after a small float tensor's values

@@ -180,6 +180,31 @@ def small_float_repr(arr: np.ndarray, dtype_name: str, suffixes, prefix: str, it
     return fmt % tuple(vals)
 
 
+def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback):
+    """small_float_repr for arrays of one shape and dtype (a writer's row: app/engine.program.writer), as a
+    function of the array: what its key decided (shape, dtype, suffixes) worked out once, the formats of this
+    row by number format alone. An array of another shape or dtype, or one small_float_repr declines, is
+    `fallback(arr)`'s (printing.format_tensor's general route)."""
+    fmts: dict = {}  # one (the number format, its width in it) -> the whole repr's '%' format
+    flat = len(shape) == 1
+
+    def rep(arr):
+        if type(arr) is not np.ndarray or arr.shape != shape or arr.dtype != dtype:
+            return fallback(arr)
+        vals = arr.tolist() if flat else arr.reshape(-1).tolist()
+        width, one, texts = _float_spec(None, vals, opts)
+        if texts is not None or (0.0 in vals and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals)):
+            return fallback(arr)  # as small_float_repr declines them
+        fmt = fmts.get(one)
+        if fmt is None:
+            if len(fmts) >= 64:
+                fmts.clear()
+            fmt = fmts[one] = _whole_layout(shape, width, one, prefix, items, opts)
+        return fmt % tuple(vals)
+
+    return rep
+
+
 def _whole_layout(shape, width, one, prefix, items, opts):
     from engine.printing import _add_suffixes  # noqa: PLC0415 - engine.printing imports this module
 

@@ -46,7 +46,11 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 class InFlight:
-    """Counter of evaluations in progress in this process (one event loop: no lock needed)."""
+    """Counter of evaluations in progress in this process (one event loop: no lock needed). `strays`: the
+    process's server threads still running after their request answered 504 (their stop grace passed,
+    app.services.evaluate._in_thread): they keep their slots until they end."""
+
+    strays = 0
 
     def __init__(self, limit: int, retry_after_s: int):
         self.limit = limit
@@ -204,7 +208,7 @@ class Front:
         body = await read_body(scope, receive, self.max_body_bytes, budget, json_only=post)
         try:
             f = self.in_flight
-            if f.count >= f.limit:
+            if f.count + InFlight.strays >= f.limit:
                 raise OverCapacity(f"the server is at capacity ({f.limit} evaluations in flight); retry later",
                                    headers={"Retry-After": str(f.retry_after_s)})
             if RESPONSES.full():  # clients that do not take their answers: compute no more for now

@@ -72,6 +72,23 @@ def lookup(spec: Any, limits: LimitsTuple):
     return PLANS.lookup(spec, make_limits(limits)) if type(spec) is dict else None
 
 
+def cached(key: bytes):
+    """The Program cached under a plan key the caller found itself (app/services/bytext.py), or None; no hit
+    counted (see touch)."""
+    return PLANS.get(key)
+
+
+def touch(key: bytes) -> None:
+    """A request answered by the Program under `key` without `lookup`: counted as a hit (and kept longer)."""
+    PLANS.touch(key)
+
+
+def replay_json(program, arrays: list, budget: Budget) -> bytes | None:
+    """evaluate_json's bytes for a document of a cached, lowered program's structure, from its leaf arrays
+    (engine.program.replay_json); None where the document's own evaluate_json must answer."""
+    return _evaluate_mod.replay_json(program, arrays, budget)
+
+
 def evaluate_json(spec: dict, limits: LimitsTuple, extra: dict | None = None, hit=None,
                   settled: dict | None = None, budget: Budget | None = None) -> bytes:
     """The response document, already encoded. `extra`: fields set on the response (`device_note`; and

@@ -24,18 +24,28 @@ defaults are the crossover bench/gpu_crossover.py measured for engine.evaluate o
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
 import anyio
 import anyio.to_thread
 
-from app.core.body import check_duplicate_keys, colons_known, parse_doc, parsed_memory, set_parse_limit
+from app.core.body import (
+    check_duplicate_keys,
+    check_parse_cost,
+    colons_known,
+    parse_doc,
+    parsed_memory,
+    set_parse_limit,
+)
 from app.core.config import Settings
 from app.core.errors import ComputeTimeout, DeviceUnavailable
+from app.core.front import InFlight
 from app.core.workers import WorkerPool, WorkerTimeout
 from app.schemas import FunctionalRequest, GradcheckRequest
 from app.services import engine as eng
+from app.services.bytext import Texts
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 from app.services.planning import Routing, check_envelope, cuda_choice, evaluate_large_body
 
@@ -49,6 +59,7 @@ _TRANSFORM_MODELS = {"functional": FunctionalRequest, "gradcheck": GradcheckRequ
 # A cancelled thread stops at its next check: between two ops, or in a long kernel's loop; one NumPy call is at
 # most max_op_flops. A worker is killed this long after the deadline, should its own stop not come first.
 _STOP_GRACE_S = 2.0
+_STRAYS_LOCK = threading.Lock()  # InFlight.strays: counted on the loop, given back by the threads
 _KILL_GRACE_S = 0.5
 
 
@@ -67,11 +78,12 @@ class Plan:
     forced: bytes | None = None  # the body to forward, `"device": "cuda"` in it already (a large body's)
 
 
-def _steps(doc: dict) -> int:
-    """A bound on the interpreter's steps of a program, apart from its flops: its ops, and each backward pass
-    walking a graph of up to as many nodes."""
+def _steps(doc: dict, cost: dict | None = None) -> int:
+    """A bound on the interpreter's steps of a program, apart from its flops: its ops (with the ops of the
+    custom Functions they apply: the estimate's `ops`), and each backward pass walking a graph of up to as
+    many nodes."""
     ops, passes = doc.get("ops") or (), doc.get("backward") or ()
-    n = len(ops) if isinstance(ops, list) else 0
+    n = max(len(ops) if isinstance(ops, list) else 0, (cost or {}).get("ops", 0))
     return n + (len(passes) * (n + 1) if isinstance(passes, list) else 0)
 
 
@@ -95,6 +107,7 @@ class EvaluateService:
         # (tests) may route the same structure elsewhere.
         self._on_loop = object()
         self._budgets: dict = {}  # tier -> a Budget of its limits and caps, which _budget copies (Budget.fresh)
+        self._texts = Texts()  # templates of small bodies whose structure runs on the loop (_by_text)
 
     async def aclose(self) -> None:
         if self.forwarder is not None:
@@ -337,11 +350,19 @@ class EvaluateService:
         result: list = []
         done = anyio.Event()
 
+        stray = [False, False]  # (outlived its grace: holds a stray slot, ended)
+
         def call():
             try:
                 return ("ok", fn(budget))
             except eng.Spill:
                 return ("spill",)
+            finally:
+                with _STRAYS_LOCK:
+                    stray[1] = True
+                    if stray[0]:  # its request answered long ago: its slot is given back only now
+                        InFlight.strays -= 1
+                        log.warning("an evaluation's thread that outlived its cancellation has ended")
 
         async def runner():
             try:
@@ -361,7 +382,11 @@ class EvaluateService:
                 budget.cancel()
                 with anyio.move_on_after(_STOP_GRACE_S):
                     await done.wait()
-                if not done.is_set():  # one NumPy call past the grace: leave it, answer now
+                if not done.is_set():  # one NumPy call past the grace: answer now; it keeps a slot till it ends
+                    with _STRAYS_LOCK:
+                        if not stray[1]:
+                            stray[0] = True
+                            InFlight.strays += 1
                     log.error("an evaluation did not stop within %g s of its cancellation; its thread runs on",
                               _STOP_GRACE_S)
                     tg.cancel_scope.cancel()
@@ -388,12 +413,42 @@ class EvaluateService:
         s = self.settings
         return self.pool is not None and (cost.get("flops", 0) >= s.offload_min_flops
                                           or cost.get("bytes", 0) >= s.offload_min_bytes
-                                          or (doc is not None and _steps(doc) >= s.offload_min_steps))
+                                          or (doc is not None and _steps(doc, cost) >= s.offload_min_steps))
 
     def _tiny(self, doc: dict, cost: dict) -> bool:
         s = self.settings
         return (cost.get("flops", 0) <= s.loop_max_flops and cost.get("elements", 0) <= s.loop_max_elements
-                and len(doc.get("ops", ())) <= 64 and _steps(doc) <= 256)
+                and len(doc.get("ops", ())) <= 64 and _steps(doc, cost) <= 256)
+
+    def _by_text(self, body: bytes, deadline: float) -> bytes | None:
+        """The answer of a small body whose text matches a template of an earlier one of a structure that runs
+        on the loop (app/services/bytext.py): its leaf values read from the text, the cached lowered program
+        replayed on them, under the loop's budget; None where _inline's usual path must answer (no template,
+        no match, the program not cached, not lowered or not the loop's, a replay that gave up or spilled).
+        What the usual path checks of such a body is its template's: the same text but for the numbers of
+        its data (the same schema, keys, colons and structure), which its match and colon count show."""
+        found = self._texts.find(body)
+        if found is None:
+            return None
+        key, arrays = found
+        program = eng.cached(key)
+        if program is None:
+            return None
+        notes = program.notes
+        if not program.lowered or notes.get("route") is not self._on_loop:
+            if program.lowered is False:  # never lowered: no template tried for it again
+                self._texts.forget(body)
+            return None
+        if not colons_known(body, notes.get("colons", -1)):
+            return None
+        check_parse_cost(body)  # as parse_doc would (nothing for a small body): its 413 the same
+        try:
+            out = eng.replay_json(program, arrays, self._budget(deadline, "loop"))
+        except eng.Spill:  # past the loop's caps: the usual path plans it for a thread
+            return None
+        if out is not None:
+            eng.touch(key)
+        return out
 
     def _inline(self, body: bytes, deadline: float, on_loop: bool = False, budget=None,
                 checked: bool = False) -> bytes | Plan:
@@ -401,6 +456,10 @@ class EvaluateService:
         On the event loop (a small body) it evaluates only what the loop's budget lets through (a program
         that passes it spills, and a thread runs it); in a thread, under `budget`, which spills to a worker.
         `checked`: the parse's cost was checked and is held (body.parsed_memory)."""
+        if on_loop:
+            out = self._by_text(body, deadline)
+            if out is not None:
+                return out
         doc = parse_doc(body, checked)
         expression = type(doc) is dict and "expression" in doc
         if expression:  # from here on, the ops it means; duplicate keys checked first, on the text it came from
@@ -417,9 +476,12 @@ class EvaluateService:
             check_envelope(doc, self.settings.max_ops)
         elif on_loop and notes.get("route") is self._on_loop:  # decided below for this structure before
             try:
-                return eng.evaluate_json(doc, self.limits, None, hit, None, self._budget(deadline, "loop"))
+                out = eng.evaluate_json(doc, self.limits, None, hit, None, self._budget(deadline, "loop"))
             except eng.Spill:
                 return Plan("thread", doc, doc.get("device", "auto"), hit=hit)
+            if not expression:  # its text, for the next bodies of its structure (_by_text)
+                self._texts.learn(body, doc, hit[0], hit[2])
+            return out
         device = doc.get("device", "auto")
         routing = self.routing() if device != "cpu" else None
         cost: dict = {}

@@ -12,12 +12,12 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError, TorchValueError
 from engine.ops import linalg as L
-from engine.ops import nn_functional as NF
+from engine.ops import nn_common as NC
 from engine.ops import reduction as R
 from engine.ops import shape as S
 from engine.ops import shape_more as SM
 from engine.ops._util import broadcast_shapes
-from engine.ops.nn_functional import _errstate, _not_implemented, _word
+from engine.ops.nn_common import _errstate, _not_implemented, _word
 from engine.ops.registry import defop, entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, numel, reduced_shape
 from engine.tensor import Tensor
@@ -51,7 +51,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     diff = x1 - x2
     if not diff.dtype.is_floating_point:  # an integral difference plus a float scalar: the default dtype
         diff = _t(diff._data.astype(D.default_float.np))
-    return norm_dim_op(NF.add_scalar(diff, eps), p, [innermost], keepdim)
+    return norm_dim_op(NC.add_scalar(diff, eps), p, [innermost], keepdim)
 
 
 # ----- the p-norm kernels shared by pdist and cdist -----
@@ -233,7 +233,7 @@ def _euclid_fwd(a, b):
 
 
 def _euclid_ratio(grad, result):
-    return NF.masked_fill(grad / result, result._data == 0, 0)
+    return NC.masked_fill(grad / result, result._data == 0, 0)
 
 
 euclidean_dist_op = defop(

@@ -19,18 +19,9 @@ from engine.ops import shape as S
 from engine.ops._returns import make
 from engine.ops._util import list_str, wrap_dim
 from engine.ops.indexing import masked_fill
-from engine.ops.linalg_decomp import (
-    _back,
-    _float_check,
-    _fortran,
-    _mH,
-    _np,
-    _t,
-    inv_ex_op,
-    lu_factor_array,
-    solve_ex_op,
-    solve_triangular_op,
-)
+from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _t, lu_factor_array
+from engine.ops.linalg_decomp import inv_ex_op, solve_ex_op
+from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
 from engine.tensor import Tensor

@@ -11,7 +11,8 @@ from engine.errors import TorchRuntimeError
 from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops._returns import make
-from engine.ops.linalg_decomp import _back, _float_check, _fortran, _mH, _np, _square, _t, _word, solve_triangular_op
+from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _square, _t, _word
+from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
 from engine.tensor import Tensor

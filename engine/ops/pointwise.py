@@ -777,6 +777,29 @@ atanh = defop("atanh(Tensor self) -> Tensor", _float_out(np.arctanh),
               self=lambda grad, self: grad * (1 - self.pow(2)).reciprocal())
 
 
+def _inplace_not_implemented(base):
+    """torch 2.13's derivatives.yaml marks acosh_, asinh_ and atanh_ `not_implemented`: their node (AcoshBackward1,
+    ...) is recorded, its backward raises, and so does a forward-AD tangent through them."""
+    msg = f"the derivative for 'inplace version of {base}' is not implemented."
+    fw = (f"Trying to use forward AD with {base}_ that does not support it because it has not been implemented "
+          "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
+          "feature-request.yml so that we can prioritize its implementation.")
+
+    def backward(grad):
+        raise TorchNotImplementedError(msg)
+
+    def jvp(self_t):
+        raise TorchNotImplementedError(fw)
+
+    return backward, jvp
+
+
+for _name, _np_fn, _bwd in (("asinh", np.arcsinh, 4), ("acosh", np.arccosh, 4), ("atanh", np.arctanh, 2)):
+    _b, _j = _inplace_not_implemented(_name)
+    defop(f"{_name}_(Tensor(a!) self) -> Tensor(a!)", _float_out(_np_fn), index=1, jvp=_j,
+          rule=_unary(_TR, bwd=_bwd), self=_b)
+
+
 def _sigmoid(a):
     # exp of -|a| only, so that neither branch overflows
     e = np.exp(-np.abs(a))

@@ -1,6 +1,8 @@
-"""Scatter and index ops: scatter (src / value), scatter_reduce, index_add / index_copy / index_fill / index_put /
-index_reduce, masked_select / masked_scatter, take / take_along_dim / put, select / slice / diagonal /
-as_strided _scatter, combinations, with derivatives.yaml's and FunctionsManual's formulas.
+"""Scatter and index ops: scatter (src / value), scatter_reduce, index_add / index_copy / index_fill / index_reduce,
+combinations, and the family's CATALOG, with derivatives.yaml's and FunctionsManual's formulas. The family's other
+parts: engine/ops/scatter_masked_take.py (masked_select / masked_scatter, take / put / take_along_dim),
+scatter_views.py (select / slice / diagonal / as_strided _scatter), scatter_common.py (their shared helpers);
+index_put is engine.ops.indexing's.
 
 Index and mask arguments are non-differentiable (schema types LongTensor / BoolTensor: attributes of the node,
 as torch leaves them out of next_functions)."""
@@ -10,41 +12,16 @@ import numpy as np
 
 from engine import _backend as B
 from engine import budget
-from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError
 from engine.ops import indexing as I
 from engine.ops import join as J
 from engine.ops import pointwise as P
-from engine.ops import shape as S
-from engine.ops._util import broadcast_shapes, list_str, wrap_dim
+from engine.ops._util import list_str, wrap_dim
+from engine.ops.indexing_views import _dim_prefix
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
+from engine.ops.scatter_common import _arr, _ints, _like_self, _t, _word, _zeros_like
 from engine.tensor import Tensor
-
-
-def _arr(x):
-    return x._data if isinstance(x, Tensor) else x
-
-
-def _t(a):
-    return Tensor._make(a)
-
-
-def _zeros_like(t):
-    return _t(B.xp.zeros(tuple(t.shape), dtype=t._data.dtype))
-
-
-def _like_self(self):
-    return Cost(tuple(self.shape), numel(self.shape))
-
-
-def _ints(idx):
-    return np.asarray(B.to_numpy(_arr(idx)), dtype=np.int64)
-
-
-def _word(a):
-    return D.scalar_type_name(D.FROM_NP[a.dtype])
-
 
 # ----- scatter (src / value), scatter_reduce -----
 
@@ -278,7 +255,7 @@ def _index_copy(a, dim, index, source):
     _index_bounds(ii, a.shape[d], d, "index_copy_")
     shape = list(a.shape)
     shape[d] = ii.size
-    out[I._dim_prefix(d) + (B.xp.asarray(ii),)] = source.reshape(shape)
+    out[_dim_prefix(d) + (B.xp.asarray(ii),)] = source.reshape(shape)
     return out
 
 
@@ -303,7 +280,7 @@ def _index_fill(a, dim, index, value):
     bad = ii[(ii < -size) | (ii >= size)]
     if bad.size:
         raise TorchIndexError(f"index {int(bad[0])} is out of bounds for dimension {d} with size {size}")
-    out[I._dim_prefix(d) + (B.xp.asarray(ii % size if size else ii),)] = B.xp.asarray(v).astype(a.dtype)
+    out[_dim_prefix(d) + (B.xp.asarray(ii % size if size else ii),)] = B.xp.asarray(v).astype(a.dtype)
     return out
 
 
@@ -365,7 +342,7 @@ def _index_reduce(a, dim, index, source, reduce, include_self=True):
         source = source.reshape(1)
         d = 0
     _index_bounds(ii, out.shape[d], d, "index_reduce_")
-    idx = I._dim_prefix(d) + (B.xp.asarray(ii),)
+    idx = _dim_prefix(d) + (B.xp.asarray(ii),)
     shape = list(out.shape)
     shape[d] = ii.size
     vals = source.reshape(shape)
@@ -437,281 +414,6 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
 # index_put is engine.ops.indexing's (its in-place form index_put_ and t[idx] = v share it)
 
 
-# ----- masked_select / masked_scatter -----
-
-
-def _check_bool_mask(mask, name):
-    if mask.dtype.kind != "b":
-        raise TorchRuntimeError(f"{name}: expected BoolTensor for mask")
-
-
-def _masked_select(a, mask):
-    m = _arr(mask)
-    _check_bool_mask(m, "masked_select")
-    shape = broadcast_shapes(tuple(a.shape), tuple(m.shape))
-    return np.broadcast_to(a, shape)[np.broadcast_to(m, shape)]
-
-
-def _masked_select_backward(grad, self, mask):
-    m = _arr(mask)
-    shape = broadcast_shapes(tuple(self.shape), tuple(m.shape))
-    z = _t(B.xp.zeros(shape, dtype=grad._data.dtype))
-    return masked_scatter_op(z, _t(np.broadcast_to(m, shape)), grad)
-
-
-masked_select_op = defop("masked_select(Tensor self, BoolTensor mask) -> Tensor", _masked_select,
-                         self=lambda grad, self, mask: _masked_select_backward(grad, self, mask),
-                         rule=lambda self, mask: Cost(
-                             (numel(np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))),), numel(self.shape),
-                             exact=False))
-
-
-def masked_select(input: Tensor, mask: Tensor) -> Tensor:
-    return masked_select_op(input, mask)
-
-
-def _masked_scatter(a, mask, source):
-    m = _arr(mask)
-    if m.dtype.kind != "b":
-        raise TorchRuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype {_word(m)}")
-    if a.dtype != source.dtype:
-        raise TorchRuntimeError(f"masked_scatter: expected self and source to have same dtypes but got{_word(a)} and "
-                                f"{_word(source)}")
-    shape = broadcast_shapes(tuple(a.shape), tuple(m.shape))
-    out = np.broadcast_to(a, shape).copy()
-    mb = np.broadcast_to(m, shape)
-    n = int(mb.sum())
-    if n > source.size:
-        raise TorchRuntimeError("Number of elements of source < number of ones in mask")
-    out[mb] = source.reshape(-1)[:n]
-    return out
-
-
-def _masked_scatter_source_grad(grad, mask, source_shape):
-    sel = masked_select_op(grad, mask)
-    diff = numel(source_shape) - sel.numel()
-    if diff > 0:
-        sel = J.cat([sel, _t(B.xp.zeros((diff,), dtype=grad._data.dtype))], 0)
-    return S.view(sel, *source_shape)
-
-
-masked_scatter_op = defop(
-    "masked_scatter(Tensor self, BoolTensor mask, Tensor source) -> Tensor", _masked_scatter,
-    self=lambda grad, mask: I.masked_fill(grad, _t(_arr(mask)), 0.0),
-    source=lambda grad, mask, source_shape: _masked_scatter_source_grad(grad, _t(_arr(mask)), source_shape),
-    rule=lambda self, mask: Cost(tuple(np.broadcast_shapes(tuple(self.shape), tuple(mask.shape))),
-                                 numel(self.shape)))
-
-
-def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
-    return masked_scatter_op(input, mask, source)
-
-
-# ----- take / put / take_along_dim -----
-
-
-def _take(a, index):
-    idx = _arr(index)
-    if idx.dtype.name != "int64":
-        raise TorchRuntimeError(f"take(): Expected a long tensor for index, but got {_word(idx)}")
-    ii = _ints(idx)
-    n = a.size
-    if a.size == 0 and ii.size:
-        raise TorchIndexError("take(): tried to take from an empty tensor")
-    bad = ii[(ii < -n) | (ii >= n)]
-    if bad.size:
-        raise TorchIndexError(f"out of range: tried to access index {int(bad.reshape(-1)[0])} on a tensor of {n} "
-                              "elements.")
-    return B.xp.ascontiguousarray(a).reshape(-1)[B.xp.asarray(ii % n if n else ii)].reshape(ii.shape)
-
-
-def _put(a, index, source, accumulate=False):
-    idx = _arr(index)
-    if idx.dtype.name != "int64":
-        raise TorchRuntimeError(f"put_(): Expected a long tensor for index, but got {_word(idx)}")
-    if a.dtype != source.dtype:
-        raise TorchRuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
-                                f"{_word(a)} and source.dtype = {_word(source)}")
-    ii = _ints(idx).reshape(-1)
-    if ii.size != source.size:
-        raise TorchRuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
-                                f"source.numel() = {source.size}, index.numel() = {ii.size}")
-    n = a.size
-    bad = ii[(ii < -n) | (ii >= n)]
-    if bad.size:
-        raise TorchIndexError(f"out of range: tried to access index {int(bad[0])} on a tensor of {n} elements.")
-    out = B.xp.ascontiguousarray(a).copy().reshape(-1)
-    where = B.xp.asarray(ii % n if n else ii)
-    if accumulate:
-        B.xp.add.at(out, where, source.reshape(-1))
-    else:
-        out[where] = source.reshape(-1)
-    return out.reshape(a.shape)
-
-
-take_op = defop("take(Tensor self, LongTensor index) -> Tensor", _take,
-                self=lambda grad, self, index: put_op(_zeros_like(self), index, grad, True),
-                rule=lambda self, index: Cost(tuple(index.shape), numel(index.shape)))
-put_op = defop(
-    "put(Tensor self, LongTensor index, Tensor source, bool accumulate=False) -> Tensor", _put,
-    self=lambda grad, index, source_shape, accumulate: grad if accumulate else put_op(
-        grad, index, _t(B.xp.zeros(source_shape, dtype=grad._data.dtype)), False),
-    source=lambda grad, index, source: S.reshape(take_op(grad, index), tuple(source.shape)),
-    rule=lambda self, source: Cost(tuple(self.shape), numel(self.shape) + numel(source.shape)))
-
-
-def take(input: Tensor, index: Tensor) -> Tensor:
-    return take_op(input, index)
-
-
-def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
-    return put_op(input, index, source, accumulate)
-
-
-def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
-    if indices.dtype.name not in ("int64",):
-        raise TorchRuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
-                                f"{D.scalar_type_name(indices.dtype)}")
-    if dim is None:
-        return I.gather_op(S.view(input, -1), 0, _t(B.xp.reshape(indices._data, (-1,))))
-    if input.ndim != indices.ndim:
-        raise TorchRuntimeError(f"torch.take_along_dim(): input and indices should have the same number of "
-                                f"dimensions, but got {input.ndim} dimensions for input, and {indices.ndim} "
-                                "dimensions for indices")
-    d = wrap_dim(dim, input.ndim)
-    # aten's _take_along_dim_helper: both broadcast (expand) to the shape with the other's size at dim
-    self_sizes = list(input.shape)
-    self_sizes[d] = indices.shape[d]
-    ishape = broadcast_shapes(tuple(self_sizes), tuple(indices.shape))
-    idx_sizes = list(indices.shape)
-    idx_sizes[d] = input.shape[d]
-    xshape = broadcast_shapes(tuple(idx_sizes), tuple(input.shape))
-    raw = indices._data
-    raw = B.xp.where(raw < 0, raw + input.shape[d], raw)  # negative indices count from the end, as torch's
-    idx = _t(np.broadcast_to(raw, ishape))
-    return I.gather_op(S.expand(input, xshape), d, idx)
-
-
-# ----- select / slice / diagonal / as_strided _scatter -----
-
-
-def _select_scatter(a, src, dim, index):
-    view = I._select(a, dim, index)
-    if tuple(view.shape) != tuple(src.shape):
-        raise TorchRuntimeError(f"expected src to have a size equal to the slice of self. src size = "
-                                f"{list_str(src.shape)}, slice size = {list_str(view.shape)}")
-    out = a.copy()
-    d = wrap_dim(dim, a.ndim)
-    out[I._dim_prefix(d) + (int(index), Ellipsis)] = src
-    return out
-
-
-select_scatter_op = defop(
-    "select_scatter(Tensor self, Tensor src, int dim, SymInt index) -> Tensor", _select_scatter,
-    self=lambda grad, src_shape, dim, index: select_scatter_op(
-        grad, _t(B.xp.zeros(src_shape, dtype=grad._data.dtype)), dim, index),
-    src=lambda grad, dim, index: I.select_int(grad, dim, index), rule=_like_self)
-
-
-def _slice_scatter(a, src, dim=0, start=None, end=None, step=1):
-    view = I._slice(a, dim, start, end, step)
-    if tuple(view.shape) != tuple(src.shape):
-        raise TorchRuntimeError(f"expected src to have a size equal to the slice of self. src size = "
-                                f"{list_str(src.shape)}, slice size = {list_str(view.shape)}")
-    out = a.copy()
-    d = wrap_dim(dim, a.ndim)
-    s, e = I._slice_bounds(a.shape[d], start, end, step)
-    out[I._dim_prefix(d) + (slice(s, e, int(step)),)] = src
-    return out
-
-
-slice_scatter_op = defop(
-    "slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) "
-    "-> Tensor", _slice_scatter,
-    self=lambda grad, src_shape, dim, start, end, step: slice_scatter_op(
-        grad, _t(B.xp.zeros(src_shape, dtype=grad._data.dtype)), dim, start, end, step),
-    src=lambda grad, dim, start, end, step: I.slice_op(grad, dim, start, end, step), rule=_like_self)
-
-
-def _diagonal_scatter(a, src, offset=0, dim1=0, dim2=1):
-    view = J._diagonal(a, offset, dim1, dim2)
-    if tuple(view.shape) != tuple(src.shape):
-        raise TorchRuntimeError(f"expected src to have a size equal to the slice of self. src size = "
-                                f"{list_str(src.shape)}, slice size = {list_str(view.shape)}")
-    out = a.copy()
-    d1, d2 = J._diag_dims(a.ndim, dim1, dim2)
-    n = src.shape[-1] if src.ndim else 0
-    if n:
-        i = np.arange(n)
-        r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
-        moved = np.moveaxis(out, (d1, d2), (-2, -1))
-        moved[..., B.xp.asarray(r), B.xp.asarray(c)] = src
-    return out
-
-
-diagonal_scatter_op = defop(
-    "diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor", _diagonal_scatter,
-    self=lambda grad, src_shape, offset, dim1, dim2: diagonal_scatter_op(
-        grad, _t(B.xp.zeros(src_shape, dtype=grad._data.dtype)), offset, dim1, dim2),
-    src=lambda grad, offset, dim1, dim2: J.diagonal_op(grad, offset, dim1, dim2), rule=_like_self)
-
-
-def _as_strided_scatter(a, src, size, stride, storage_offset=None):
-    from engine.ops.shape_more import _as_strided_check, _strided_index  # noqa: PLC0415
-
-    size, stride, off = _as_strided_check(a, size, stride, storage_offset)
-    if tuple(size) != tuple(src.shape):
-        raise TorchRuntimeError(f"expected src to have a size equal to the slice of self. src size = "
-                                f"{list_str(src.shape)}, slice size = {list_str(size)}")
-    out = B.xp.ascontiguousarray(a).copy().reshape(-1)
-    if src.size:
-        out[B.xp.asarray(_strided_index(size, stride, off).reshape(-1))] = src.reshape(-1)
-    return out.reshape(a.shape)
-
-
-def _as_strided_scatter_self_grad(grad, self_shape, size, stride, storage_offset):
-    """FunctionsManual's as_strided_scatter_backward: the (contiguous) grad's values at the scattered positions,
-    zeros elsewhere."""
-    from engine.ops.shape_more import as_strided_op  # noqa: PLC0415
-
-    piece = as_strided_op(grad.contiguous(), size, stride, storage_offset)
-    return as_strided_scatter_op(_t(B.xp.zeros(self_shape, dtype=grad._data.dtype)), piece, size, stride,
-                                 storage_offset)
-
-
-def _as_strided_scatter_src_grad(grad, size, stride, storage_offset):
-    from engine.ops.shape_more import as_strided_op  # noqa: PLC0415
-
-    return as_strided_op(grad.contiguous(), size, stride, storage_offset)
-
-
-as_strided_scatter_op = defop(
-    "as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) "
-    "-> Tensor", _as_strided_scatter,
-    self=lambda grad, self_shape, size, stride, storage_offset: _as_strided_scatter_self_grad(
-        grad, self_shape, size, stride, storage_offset),
-    src=lambda grad, size, stride, storage_offset: _as_strided_scatter_src_grad(grad, size, stride, storage_offset),
-    rule=_like_self)
-
-
-def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
-    return select_scatter_op(input, src, dim, int(index))
-
-
-def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,
-                  step: int = 1) -> Tensor:
-    return slice_scatter_op(input, src, dim, start, end, step)
-
-
-def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    return diagonal_scatter_op(input, src, offset, dim1, dim2)
-
-
-def as_strided_scatter(input: Tensor, src: Tensor, size: list[int], stride: list[int],
-                       storage_offset: int | None = None) -> Tensor:
-    return as_strided_scatter_op(input, src, list(size), list(stride), storage_offset)
-
-
 # ----- combinations -----
 
 
@@ -737,6 +439,29 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
     m = _t(B.xp.asarray(mask))
     return J.stack([masked_select_op(g, m) for g in grids], 1)
 
+
+# the family's other parts, imported after this module's entries: the op table's old registration order
+from engine.ops.scatter_masked_take import (  # noqa: E402
+    masked_scatter,
+    masked_scatter_op,
+    masked_select,
+    masked_select_op,
+    put,
+    put_op,
+    take,
+    take_along_dim,
+    take_op,
+)
+from engine.ops.scatter_views import (  # noqa: E402
+    as_strided_scatter,
+    as_strided_scatter_op,
+    diagonal_scatter,
+    diagonal_scatter_op,
+    select_scatter,
+    select_scatter_op,
+    slice_scatter,
+    slice_scatter_op,
+)
 
 CATALOG = [
     entry("scatter", scatter, "Copy of input with src (or value) written at `index` along `dim`.", scatter_src,

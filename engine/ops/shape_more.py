@@ -1,7 +1,9 @@
-"""More shape ops, mostly compositions recording torch's own graphs: atleast_*, h/v/d/column_stack, tensor_split
-and h/v/dsplit, movedim, broadcast_to / broadcast_tensors, fliplr / flipud, rot90, diag_embed / diagflat, ravel,
-meshgrid / cartesian_prod, block_diag, sum_to_size, unfold, as_strided, repeat_interleave, the *_copy variants
-of the view ops (torch names their nodes `TBackward0_copy`, ...), unsafe_split / unsafe_chunk, slice, fill."""
+"""More shape ops, mostly compositions recording torch's own graphs, and the family's CATALOG: movedim,
+broadcast_to / broadcast_tensors, fliplr / flipud, rot90, diag_embed / diagflat, ravel, meshgrid / cartesian_prod,
+block_diag, sum_to_size, repeat_interleave, slice, mH, positive, fill, zero_. The family's other parts:
+engine/ops/shape_stack_split.py (atleast_*, h/v/d/column_stack, tensor_split, h/v/dsplit, unsafe_split / unsafe_chunk),
+shape_strided.py (unfold, as_strided) and shape_copies.py (the *_copy variants of the view ops, whose nodes torch
+names `TBackward0_copy`, ...)."""
 from __future__ import annotations
 
 import warnings
@@ -9,193 +11,34 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
-from engine import budget
 from engine import dtypes as D
-from engine.errors import TorchIndexError, TorchNotImplementedError, TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import indexing as I
 from engine.ops import join as J
 from engine.ops import shape as S
 from engine.ops._cost import by_forward
 from engine.ops._util import broadcast_shapes, list_str, size_arg, wrap_dim
-from engine.ops.jvp import shifted
+from engine.ops.join_cat import _result_dtype
+from engine.ops.join_common import _Formula
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
+from engine.ops.shape_stack_split import (
+    _tensors,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    column_stack,
+    dsplit,
+    dstack,
+    hsplit,
+    hstack,
+    tensor_split,
+    unsafe_chunk,
+    unsafe_split,
+    vsplit,
+    vstack,
+)
 from engine.tensor import Tensor
-
-
-def _rename(op, name):
-    """torch's node name where its codegen does not derive it from the schema (the *_copy ops)."""
-    op.grad_fn_name = name
-    op.node_cls.__name__ = op.node_cls.__qualname__ = name
-    return op
-
-
-def _tensors(args, fname):
-    """f(a, b), f([a, b]) and f((a, b)) as torch's *tensors functions take them."""
-    if len(args) == 1 and isinstance(args[0], list | tuple):
-        return list(args[0]), True
-    return list(args), len(args) != 1
-
-
-# ----- atleast_* -----
-
-
-def _atleast(t, n):
-    d = t.ndim
-    if d >= n:
-        return t
-    if d == 0:
-        return S.reshape(t, (1,) * n)
-    if n == 2:
-        return S.unsqueeze(t, 0)
-    if d == 1:
-        return S.unsqueeze(S.unsqueeze(t, 0), -1)
-    return S.unsqueeze(t, -1)
-
-
-def _atleast_fn(n):
-    def fn(*tensors: Tensor):
-        ts, seq = _tensors(tensors, f"atleast_{n}d")
-        out = tuple(_atleast(t, n) for t in ts)
-        return out if seq else out[0]
-
-    fn.__name__ = f"atleast_{n}d"
-    return fn
-
-
-atleast_1d, atleast_2d, atleast_3d = _atleast_fn(1), _atleast_fn(2), _atleast_fn(3)
-
-
-# ----- stacking -----
-
-
-def _nonempty(tensors, name):
-    tensors = J._tensor_list(tensors, name)
-    if not tensors:
-        raise TorchRuntimeError(f"{name} expects a non-empty TensorList")
-    return tensors
-
-
-def hstack(tensors: list[Tensor]) -> Tensor:
-    ts = [_atleast(t, 1) for t in _nonempty(tensors, "hstack")]
-    return J.cat(ts, 0 if ts[0].ndim == 1 else 1)
-
-
-def vstack(tensors: list[Tensor]) -> Tensor:
-    return J.cat([_atleast(t, 2) for t in _nonempty(tensors, "vstack")], 0)
-
-
-def dstack(tensors: list[Tensor]) -> Tensor:
-    return J.cat([_atleast(t, 3) for t in _nonempty(tensors, "dstack")], 2)
-
-
-def column_stack(tensors: list[Tensor]) -> Tensor:
-    ts = _nonempty(tensors, "column_stack")
-    return hstack([S.reshape(t, (t.numel(), 1)) if t.ndim <= 1 else t for t in ts])
-
-
-# ----- tensor_split, hsplit / vsplit / dsplit -----
-
-
-def tensor_split(input: Tensor, indices_or_sections: int | list[int] | Tensor, dim: int = 0) -> tuple:
-    if input.ndim == 0:
-        raise TorchRuntimeError(
-            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
-    ios = indices_or_sections
-    if isinstance(ios, Tensor):
-        if ios.ndim > 1:
-            raise TorchRuntimeError("tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
-                                    f"one-dimensional tensor, but got a tensor with {ios.ndim} dims")
-        if ios.dtype is not D.int64:
-            raise TorchRuntimeError("tensor_split expected tensor_indices_or_sections to have dtype of long, but "
-                                    f"got {D.scalar_type_name(ios.dtype)}")
-        ios = int(ios.item()) if ios.ndim == 0 else [int(i) for i in ios.tolist()]
-    d = wrap_dim(dim, input.ndim)
-    size = input.shape[d]
-    if isinstance(ios, int | np.integer):
-        n = int(ios)
-        if n <= 0:
-            raise TorchRuntimeError(f"number of sections must be larger than 0, got {n}")
-        big, rem = divmod(size, n)
-        bounds, start = [], 0
-        for i in range(n):
-            length = big + (1 if i < rem else 0)
-            bounds.append((start, start + length))
-            start += length
-    else:
-        idx = [int(i) for i in ios]
-        starts = [0, *idx]
-        ends = [*idx, size]
-        bounds = list(zip(starts, ends))
-    return tuple(I.slice_op(input, d, s, e, 1) for s, e in bounds)
-
-
-def _split_dims(name, input, ios, dim, min_ndim):
-    if input.ndim < min_ndim:
-        dims = "dimension" if min_ndim == 1 else "dimension"
-        raise TorchRuntimeError(f"torch.{name} requires a tensor with at least {min_ndim} {dims}, but got a tensor "
-                                f"with {input.ndim} dimensions!")
-    if isinstance(ios, int | np.integer):
-        size = input.shape[dim]
-        if ios == 0 or size % ios:
-            raise TorchRuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the "
-                                    f"dimension {size} is not divisible by the split_size {ios}!")
-    return tensor_split(input, ios, dim)
-
-
-def hsplit(input: Tensor, indices_or_sections: int | list[int]) -> tuple:
-    return _split_dims("hsplit", input, indices_or_sections, 0 if input.ndim == 1 else 1, 1)
-
-
-def vsplit(input: Tensor, indices_or_sections: int | list[int]) -> tuple:
-    return _split_dims("vsplit", input, indices_or_sections, 0, 2)
-
-
-def dsplit(input: Tensor, indices_or_sections: int | list[int]) -> tuple:
-    return _split_dims("dsplit", input, indices_or_sections, 2, 3)
-
-
-# ----- unsafe_split / unsafe_chunk: split's pieces under UnsafeSplitBackward0 -----
-
-_UNSAFE_SPLIT: dict[int, object] = {}
-
-
-def _unsafe_split_op(n):
-    op = _UNSAFE_SPLIT.get(n)
-    if op is None:
-        fwd, bwd = J._split_forward, J._split_backward
-        names = ("self_shape", "split_size", "dim")
-        if n == 1:
-            forward = lambda *args: fwd(*args)[0]  # noqa: E731
-            formula = J._Formula(lambda grad, *rest: bwd([grad], *rest), names)
-        else:
-            forward, formula = fwd, J._Formula(bwd, names)
-        op = defop("unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[]", forward, nout=n,
-                   index=0, self=formula, jvp=shifted("linear", "dim"),
-                   rule=by_forward(lambda *a: fwd(*a), ("self", "split_size", "dim"), ("self",), copy=True))
-        _UNSAFE_SPLIT[n] = op
-    return op
-
-
-def unsafe_split(input: Tensor, split_size: int, dim: int = 0) -> tuple:
-    split_size = int(split_size)
-    _, size = J._check_split(input._data, split_size, dim)
-    n = len(J._split_sizes_of(size, split_size))
-    out = _unsafe_split_op(n)(input, split_size, dim)
-    return (out,) if n == 1 else out
-
-
-def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
-    if input.ndim == 0:
-        raise TorchRuntimeError("chunk expects at least a 1-dimensional tensor")
-    if chunks <= 0:
-        raise TorchRuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    size = input.shape[wrap_dim(dim, input.ndim)]
-    split_size = (size + chunks - 1) // chunks
-    if split_size == 0 and size == 0:
-        return tuple(J.split_with_sizes(input, [0] * chunks, dim))
-    return unsafe_split(input, split_size, dim)
-
 
 # ----- movedim, broadcast_to / broadcast_tensors, fliplr / flipud -----
 
@@ -355,7 +198,7 @@ def _block_diag_fwd(*arrays):
         if a.ndim > 2:
             raise TorchRuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
                                     f"{a.ndim} dimensions")
-    dt = J._result_dtype(arrays) if arrays else np.dtype("float32")
+    dt = _result_dtype(arrays) if arrays else np.dtype("float32")
     out = B.xp.zeros(_block_shape([a.shape for a in arrays]), dtype=dt)
     r = c = 0
     for a in arrays:
@@ -396,11 +239,11 @@ def _block_diag_op(n):
         rule = lambda **v: Cost(_block_shape([tuple(v[x].shape) for x in names]),  # noqa: E731
                                 numel(_block_shape([tuple(v[x].shape) for x in names])))
         rule.by_name = tuple(names)
-        formula = J._Formula(lambda grad, *s, output_mask=None: _block_diag_backward(
+        formula = _Formula(lambda grad, *s, output_mask=None: _block_diag_backward(
             grad, s, output_mask or [True] * n), shapes)
         if n == 1:
             op = defop(schema, _block_diag_fwd, index=0, rule=rule, jvp="linear",
-                       tensors0=J._Formula(lambda grad, s: _block_diag_backward(grad, [s], [True])[0], shapes))
+                       tensors0=_Formula(lambda grad, s: _block_diag_backward(grad, [s], [True])[0], shapes))
         else:
             op = defop(schema, _block_diag_fwd, index=0, rule=rule, joint_mask=True, jvp="linear",
                        **{"__".join(names): formula})
@@ -433,271 +276,45 @@ def sum_to_size(input: Tensor, *size: int) -> Tensor:
     return S.view(out, *size) if lead else out
 
 
-# ----- unfold (Tensor.unfold) -----
-
-
-def _unfold(a, dimension, size, step):
-    d = wrap_dim(dimension, a.ndim)
-    n = a.shape[d] if a.ndim else 1
-    if size > n:
-        raise TorchRuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
-    if step <= 0:
-        raise TorchRuntimeError(f"step is {step} but must be > 0")
-    if size < 0:
-        raise TorchRuntimeError(f"size is {size} but must be >= 0")
-    if a.ndim == 0:
-        return a.reshape(1)
-    win = np.lib.stride_tricks.sliding_window_view(a, size, axis=d)
-    return win[(slice(None),) * d + (slice(None, None, step),)]
-
-
-def _unfold_backward(grad, input_sizes, dim, size, step):
-    out = B.xp.zeros(tuple(input_sizes), dtype=grad.dtype)
-    if not input_sizes:
-        return grad.reshape(()).copy()
-    d = wrap_dim(dim, len(input_sizes))
-    g = np.moveaxis(grad, d, -2)  # (..., windows, size)
-    o = np.moveaxis(out, d, -1)
-    for w in range(g.shape[-2]):
-        budget.check()
-        o[..., w * step:w * step + size] += g[..., w, :]
-    return out
-
-
-unfold_op = defop("unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)", _unfold,
-                  self=lambda grad, self_shape, dimension, size, step: unfold_backward_op(
-                      grad, self_shape, dimension, size, step),
-                  rule=by_forward(_unfold, ("self", "dimension", "size", "step"), ("self",)))
-unfold_backward_op = defop(
-    "unfold_backward(Tensor grad_in, SymInt[] input_sizes, int dim, int size, int step) -> Tensor",
-    _unfold_backward, grad_in=lambda grad, dim, size, step: unfold_op(grad, dim, size, step),
-    rule=lambda grad_in, input_sizes: Cost(tuple(input_sizes), numel(grad_in.shape) + numel(input_sizes)))
-
-
-def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
-    return unfold_op(input, dimension, size, step)
-
-
-# ----- as_strided: views of the (contiguous) storage -----
-
-
-def _as_strided_check(a, size, stride, storage_offset):
-    size, stride = [int(s) for s in size], [int(s) for s in stride]
-    if len(size) != len(stride):
-        raise TorchRuntimeError("mismatch in length of strides and shape")
-    if any(s < 0 for s in stride):
-        raise TorchRuntimeError(f"as_strided: Negative strides are not supported at the moment, got strides: "
-                                f"{list_str(stride)}")
-    off = int(storage_offset or 0)
-    if off < 0:
-        raise TorchRuntimeError(f"Tensor: invalid storage offset {off}")
-    need = 0 if any(s == 0 for s in size) else off + 1 + sum((n - 1) * st for n, st in zip(size, stride))
-    if need > a.size:
-        raise TorchRuntimeError(
-            f"setStorage: sizes {list_str(size)}, strides {list_str(stride)}, storage offset {off}, and itemsize "
-            f"{a.dtype.itemsize} requiring a storage size of {need * a.dtype.itemsize} are out of bounds for storage "
-            f"of size {a.size * a.dtype.itemsize}")
-    return size, stride, off
-
-
-def _as_strided(a, size, stride, storage_offset=None):
-    size, stride, off = _as_strided_check(a, size, stride, storage_offset)
-    flat = B.xp.ascontiguousarray(a).reshape(-1)
-    item = flat.dtype.itemsize
-    return np.lib.stride_tricks.as_strided(flat[off:], tuple(size), tuple(s * item for s in stride), writeable=False)
-
-
-def _strided_index(size, stride, off):
-    idx = np.full(tuple(size), off, dtype=np.int64)
-    for k, (n, st) in enumerate(zip(size, stride)):
-        shape = [1] * len(size)
-        shape[k] = n
-        idx = idx + (np.arange(n) * st).reshape(shape)
-    return idx
-
-
-def _as_strided_backward(grad, input_sizes, size, stride, storage_offset):
-    """The storage's gradient: each view element's grad added at its storage position (overlaps add up)."""
-    n = numel(input_sizes)
-    out = np.zeros(n, dtype=grad.dtype)
-    if grad.size:
-        np.add.at(out, _strided_index(size, stride, int(storage_offset or 0)).reshape(-1), np.asarray(grad).reshape(-1))
-    return B.xp.asarray(out.reshape(tuple(input_sizes)))
-
-
-as_strided_op = defop(
-    "as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)",
-    _as_strided,
-    self=lambda grad, self_shape, size, stride, storage_offset: as_strided_backward_op(
-        grad, self_shape, size, stride, storage_offset),
-    rule=lambda self, size, stride: Cost(tuple(int(s) for s in size), 0))
-as_strided_backward_op = defop(
-    "as_strided_backward(Tensor grad, SymInt[] input_sizes, SymInt[] size, SymInt[] stride, SymInt? storage_offset)"
-    " -> Tensor", _as_strided_backward,
-    grad=lambda grad, input_sizes, size, stride, storage_offset: as_strided_op(
-        grad, size, stride, storage_offset),
-    rule=lambda grad, input_sizes: Cost(tuple(input_sizes), 2 * numel(grad.shape), numel(grad.shape)))
-
-
-def as_strided(input: Tensor, size: list[int], stride: list[int], storage_offset: int | None = None) -> Tensor:
-    return as_strided_op(input, list(size), list(stride), storage_offset)
-
-
-# ----- the *_copy variants: the view op's values as a new tensor, its formula, torch's `..._copy` node name -----
-
-
-def _copy_of(view, schema, name, params=None):
-    formulas = {"__".join(view.tensor_params[i] for i in f.inputs): f.fn for f in view.formulas}
-    fwd = view.array_forward
-
-    def forward(*args):
-        return fwd(*args).copy()
-
-    op = defop(schema, forward, rule=by_forward(fwd, params or view.params, view.tensor_params, copy=True),
-               **formulas)
-    return _rename(op, name) if name else op
-
-
-t_copy_op = _copy_of(S.t_op, "t_copy(Tensor self) -> Tensor", "TBackward0_copy")
-alias_copy_op = _copy_of(I.alias_op, "alias_copy(Tensor self) -> Tensor", "AliasBackward0_copy")
-expand_copy_op = _copy_of(S.expand_op, "expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor",
-                          "ExpandBackward0_copy")
-permute_copy_op = _copy_of(S.permute_op, "permute_copy(Tensor self, int[] dims) -> Tensor", "PermuteBackward0_copy")
-transpose_copy_op = _copy_of(S.transpose_op, "transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor",
-                             "TransposeBackward0_copy")
-unsqueeze_copy_op = _copy_of(S.unsqueeze_op, "unsqueeze_copy(Tensor self, int dim) -> Tensor",
-                             "UnsqueezeBackward0_copy")
-squeeze_copy_op = _copy_of(S.squeeze_op, "squeeze_copy(Tensor self) -> Tensor", "SqueezeBackward0_copy")
-squeeze_copy_dim = _copy_of(S.squeeze_dim, "squeeze_copy.dim(Tensor self, int dim) -> Tensor",
-                            "SqueezeBackward1_copy")
-squeeze_copy_dims = _copy_of(S.squeeze_dims, "squeeze_copy.dims(Tensor self, int[] dim) -> Tensor",
-                             "SqueezeBackward2_copy")
-view_copy_op = _copy_of(S.view_op, "view_copy(Tensor self, SymInt[] size) -> Tensor", "ViewBackward0_copy")
-unfold_copy_op = _copy_of(unfold_op, "unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor",
-                          "UnfoldBackward0_copy")
-as_strided_copy_op = _copy_of(
+# unfold, as_strided and the *_copy variants (engine/ops/shape_strided.py, shape_copies.py) are imported here, where
+# they were written: their entries register between rot90's and fill's, in the op table's old order
+from engine.ops.shape_copies import (  # noqa: E402
+    alias_copy,
+    alias_copy_op,
+    as_strided_copy,
+    as_strided_copy_op,
+    diagonal_copy,
+    expand_copy,
+    expand_copy_op,
+    narrow_copy,
+    narrow_copy_op,
+    permute_copy,
+    permute_copy_op,
+    split_with_sizes_copy,
+    squeeze_copy,
+    squeeze_copy_dim,
+    squeeze_copy_dims,
+    squeeze_copy_op,
+    t_copy,
+    t_copy_op,
+    transpose_copy,
+    transpose_copy_op,
+    unbind_copy,
+    unfold_copy,
+    unfold_copy_op,
+    unsqueeze_copy,
+    unsqueeze_copy_op,
+    view_copy,
+    view_copy_op,
+)
+from engine.ops.shape_strided import (  # noqa: E402
+    as_strided,
+    as_strided_backward_op,  # noqa: F401 - forward_more.install finds the family's entries among its names
     as_strided_op,
-    "as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor",
-    "AsStridedBackward0_copy")
-
-
-def _narrow_copy_fwd(a, dim, start, length):
-    if a.ndim == 0:
-        raise TorchRuntimeError("narrow() cannot be applied to a 0-dim tensor.")
-    d = wrap_dim(dim, a.ndim)
-    size = a.shape[d]
-    start = int(start)
-    if not -size <= start <= size:
-        raise TorchIndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
-    start = start + size if start < 0 else start
-    if start > size - length:
-        raise TorchRuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
-    return a[(slice(None),) * d + (slice(start, start + length),)].copy()
-
-
-narrow_copy_op = defop(
-    "narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor", _narrow_copy_fwd,
-    self=lambda grad, self_shape, dim, start, length: I.slice_backward_op(
-        grad, self_shape, dim, start % self_shape[wrap_dim(dim, len(self_shape))] if self_shape[
-            wrap_dim(dim, len(self_shape))] else 0,
-        (start % self_shape[wrap_dim(dim, len(self_shape))] if self_shape[wrap_dim(dim, len(self_shape))] else 0)
-        + length, 1),
-    rule=by_forward(_narrow_copy_fwd, ("self", "dim", "start", "length"), ("self",), copy=True))
-
-
-def t_copy(input: Tensor) -> Tensor:
-    return t_copy_op(input)
-
-
-def alias_copy(input: Tensor) -> Tensor:
-    return alias_copy_op(input)
-
-
-def expand_copy(input: Tensor, size: list[int], *, implicit: bool = False) -> Tensor:
-    return expand_copy_op(input, list(size), implicit)
-
-
-def permute_copy(input: Tensor, dims: list[int]) -> Tensor:
-    return permute_copy_op(input, list(dims))
-
-
-def transpose_copy(input: Tensor, dim0: int, dim1: int) -> Tensor:
-    return transpose_copy_op(input, dim0, dim1)
-
-
-def unsqueeze_copy(input: Tensor, dim: int) -> Tensor:
-    return unsqueeze_copy_op(input, dim)
-
-
-def squeeze_copy(input: Tensor, dim: int | list[int] | None = None) -> Tensor:
-    if dim is None:
-        return squeeze_copy_op(input)
-    if isinstance(dim, list | tuple):
-        return squeeze_copy_dims(input, list(dim))
-    return squeeze_copy_dim(input, dim)
-
-
-def view_copy(input: Tensor, size: list[int]) -> Tensor:
-    if isinstance(size, D.dtype):
-        raise TorchNotImplementedError("view_copy(dtype) is not supported by this engine")
-    return view_copy_op(input, list(size_arg((size,)) if not isinstance(size, int) else (size,)))
-
-
-def unfold_copy(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
-    return unfold_copy_op(input, dimension, size, step)
-
-
-def as_strided_copy(input: Tensor, size: list[int], stride: list[int], storage_offset: int | None = None) -> Tensor:
-    return as_strided_copy_op(input, list(size), list(stride), storage_offset)
-
-
-def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
-    return narrow_copy_op(input, dim, int(start), int(length))
-
-
-def diagonal_copy(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    return J.diagonal_copy_op(input, offset, dim1, dim2)
-
-
-# unbind_copy / split_with_sizes_copy: the n-output entries of join.py, copied, under their `_copy` names
-_MULTI_COPY: dict[tuple, object] = {}
-
-
-def _multi_copy_op(kind, n):
-    op = _MULTI_COPY.get((kind, n))
-    if op is None:
-        schema, fwd, bwd, names, _ = J._split_defs()[kind]
-        base = schema.split("(", 1)[0]
-        copy_schema = schema.replace(base, base.split(".")[0] + "_copy" + (
-            "." + base.split(".")[1] if "." in base else ""), 1).replace("Tensor(a)", "Tensor")
-        copies = lambda *args, _f=fwd: tuple(p.copy() for p in _f(*args))  # noqa: E731
-        if n == 1:
-            forward = lambda *args: copies(*args)[0]  # noqa: E731
-            formula = J._Formula(lambda grad, *rest, _b=bwd: _b([grad], *rest), names)
-        else:
-            forward, formula = copies, J._Formula(bwd, names)
-        params = {"unbind": ("self", "dim"), "split_with_sizes": ("self", "split_sizes", "dim")}[kind]
-        op = defop(copy_schema, forward, nout=n, index=0, self=formula, jvp=shifted("linear", "dim"),
-                   rule=by_forward(lambda *a, _f=fwd: _f(*a), params, ("self",), copy=True))
-        _rename(op, {"unbind": "UnbindBackward0_copy", "split_with_sizes": "SplitWithSizesBackward0_copy"}[kind])
-        _MULTI_COPY[(kind, n)] = op
-    return op
-
-
-def unbind_copy(input: Tensor, dim: int = 0) -> tuple:
-    if input.ndim == 0:
-        raise TorchIndexError("Dimension specified as 0 but tensor has no dimensions")
-    n = input.shape[wrap_dim(dim, input.ndim)]
-    out = _multi_copy_op("unbind", n)(input, dim)
-    return (out,) if n == 1 else out
-
-
-def split_with_sizes_copy(input: Tensor, split_sizes: list[int], dim: int = 0) -> tuple:
-    sizes = [int(s) for s in split_sizes]
-    J._check_split_with_sizes(input._data, sizes, dim)
-    out = _multi_copy_op("split_with_sizes", len(sizes))(input, sizes, dim)
-    return (out,) if len(sizes) == 1 else out
-
+    unfold,
+    unfold_backward_op,  # noqa: F401 - likewise
+    unfold_op,
+)
 
 # ----- repeat_interleave -----
 

@@ -449,7 +449,7 @@ def _has_tangent(t):
 def _quantile_weights(q, sorted_, ignore_nan, below):
     """The interpolation weights as aten computes them from a q that requires grad (ranks - ranks_below), so that
     the gradient reaches q through lerp's weight."""
-    from engine.ops.nn_functional import mul_scalar  # noqa: PLC0415
+    from engine.ops.nn_common import mul_scalar  # noqa: PLC0415
     from engine.ops.shape_more import broadcast_tensors  # noqa: PLC0415
 
     nan = P.isnan(sorted_)

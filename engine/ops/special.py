@@ -13,7 +13,7 @@ from engine import budget
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError
 from engine.ops import _special as S
-from engine.ops import nn_functional as NF
+from engine.ops import nn_common as NC
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
 from engine.ops.indexing import masked_fill
@@ -239,7 +239,7 @@ def ndtr(input: Tensor) -> Tensor:
     """torch's composition: (1 + erf(x / sqrt(2))) * 0.5 (MulBackward1 over AddBackward1 over ErfBackward0)."""
     if not input.dtype.is_floating_point:
         input = input.to(D.default_float)
-    return NF.mul_scalar(NF.add_scalar(P.erf(NF.mul_scalar(input, _SQRT1_2)), 1), 0.5)
+    return NC.mul_scalar(NC.add_scalar(P.erf(NC.mul_scalar(input, _SQRT1_2)), 1), 0.5)
 
 
 ndtri_op = defop("special_ndtri(Tensor self) -> Tensor", _host(S.ndtri_array),

@@ -9,13 +9,13 @@ torch.autograd.functional and gradcheck: POST /v1/functional, /v1/gradcheck).
 """
 from __future__ import annotations
 
-from engine.program.evaluate import evaluate, evaluate_json
+from engine.program.evaluate import evaluate, evaluate_json, replay_json
 from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
 from engine.program.plans import PlanCache, Program
 from engine.program.respond import encode
 from engine.program.shapes import estimate
 from engine.program.transforms import functional, gradcheck
 
-__all__ = ["evaluate", "evaluate_json", "functional", "gradcheck",
+__all__ = ["evaluate", "evaluate_json", "replay_json", "functional", "gradcheck",
            "estimate", "encode", "Limits", "DEFAULT_LIMITS", "DeviceUnavailable",
            "PlanCache", "Program"]

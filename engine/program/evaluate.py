@@ -6,7 +6,7 @@ import gc
 import numpy as np
 
 from engine import _backend as B
-from engine.budget import Budget, ProcessBusy, Spill, _local, active, current
+from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, _local, active, current
 from engine.errors import LimitExceeded
 from engine.expression import expand as expand_expression
 from engine.program import functions
@@ -34,6 +34,35 @@ def evaluate_json(spec: dict, *, limits: Limits | None = None, cache: PlanCache 
     """evaluate's response, encoded: encode(evaluate(...)) byte for byte, but a lowered replay writes its
     bytes straight from its arrays (no document built; Writer)."""
     return _answer(spec, limits, cache, found, True, budget)
+
+
+def replay_json(program: Program, arrays: list, budget: Budget) -> bytes | None:
+    """evaluate_json's answer for a document of a lowered Program's structure from its leaf arrays alone (as
+    PlanCache.key gives them), without the document; None where only the document's own evaluation can answer
+    (the replay diverged, or the program is not lowered): the caller then calls evaluate_json on it, which
+    answers as it always does. Raises what the lowered replay raises there (the budget's limits and caps:
+    Spill, DeadlinePassed, ProcessBusy, LimitExceeded)."""
+    if not program.lowered:
+        return None
+    paused = gc.isenabled()  # as _answer: the collector paused, the budget installed for the run
+    if paused:
+        gc.disable()
+    local = _local
+    prev = local.budget
+    local.budget = budget
+    try:
+        try:
+            out = program._run_lowered(None, arrays, True)
+        except (DeadlinePassed, ProcessBusy, LimitExceeded):
+            raise  # as Program.run: the full path would pass its limits as well
+        except Exception:  # noqa: BLE001 - as Program.run: the document's own evaluation answers
+            return None
+        return encode(out) if type(out) is dict else out
+    finally:
+        local.budget = prev
+        budget.close()
+        if paused:
+            gc.enable()
 
 
 def _answer(spec, limits, cache, found, encoded, budget):

@@ -12,7 +12,7 @@ import inspect
 
 from engine.autograd.function import Function
 from engine.catalog import OPS
-from engine.errors import TorchRuntimeError
+from engine.errors import LimitExceeded, TorchRuntimeError
 from engine.program.run import Run, run_op_list
 from engine.program.wire import check_fields, check_name, req
 
@@ -77,6 +77,53 @@ def build(run, spec, caught) -> None:
             f"backward takes one gradient per forward output: {len(outputs)} inputs, not {len(bwd['inputs'])}",
             [*loc, "backward", "inputs"])
         run.functions[name] = _apply(_function(run, name, fwd, bwd, loc, caught), fwd["inputs"])
+    expanded_ops(spec, run.limits.max_ops, refuse=True)
+
+
+def expanded_ops(spec, max_ops, refuse=False) -> int:
+    """The ops the request's top-level `ops` run once the custom Functions they apply are expanded: each
+    Function counts its forward's and backward's ops plus the expanded count of every Function they apply
+    (a fan-out F_k -> F_{k-1} twice is 2^k ops; a cycle's back edge counts nothing: it nests too deeply when
+    run). Counted up to max_ops + 1. refuse: a Function or the whole past max_ops raises max_ops's 413."""
+    fns = spec.get("functions") if isinstance(spec, dict) else None
+    ops = spec.get("ops") if isinstance(spec, dict) else None
+    ops = ops if isinstance(ops, list) else []
+    if not isinstance(fns, dict) or not fns:
+        return len(ops)
+    cap, memo, open_ = max_ops + 1, {}, set()
+
+    def count(op_list):
+        n = 0
+        for o in op_list if isinstance(op_list, list) else ():
+            g = o.get("op") if isinstance(o, dict) else None
+            n += 1 + (expand(g) if type(g) is str and g in fns and g not in open_ else 0)
+            if n >= cap:
+                return cap
+        return n
+
+    def expand(name):
+        if name not in memo:
+            fdef = fns[name]
+            open_.add(name)
+            n = sum(count(fdef[k].get("ops")) for k in ("forward", "backward")
+                    if isinstance(fdef, dict) and isinstance(fdef.get(k), dict))
+            open_.discard(name)
+            memo[name] = min(n, cap)
+        return memo[name]
+
+    try:
+        total = count(ops)
+        if refuse and total > max_ops:  # (first: where the request's own ops pass it, their 413 as before)
+            raise LimitExceeded(f"the request's ops expand to over {max_ops} ops with the custom Functions they "
+                                f"apply, over the limit of {max_ops} ops per request (max_ops)", ["body", "ops"])
+        for name in fns if refuse else ():  # and each Function, applied or not
+            if expand(name) > max_ops:
+                raise LimitExceeded(f"custom Function {name!r} expands to over {max_ops} ops (its forward's and "
+                                    f"backward's, with the Functions they apply), over the limit of {max_ops} "
+                                    "ops per request (max_ops)", ["body", "functions", name])
+    except RecursionError:
+        raise LimitExceeded("the custom Functions nest too deeply", ["body", "functions"]) from None
+    return total
 
 
 def _function(run, name, fwd, bwd, loc, caught):

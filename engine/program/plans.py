@@ -234,6 +234,19 @@ class PlanCache:
     def get(self, key):
         return self._programs.get(key)
 
+    def touch(self, key):
+        """lookup's bookkeeping for a document whose key the caller found itself (its text: app/services/bytext.py):
+        a hit counted and moved to the end, or a miss; the Program or None."""
+        program = self._programs.get(key)
+        if program is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+            with self._lock:
+                if self._programs.pop(key, None) is not None:
+                    self._programs[key] = program
+        return program
+
     def store(self, key, program, replace=False):
         if self.max_entries <= 0:
             return

@@ -59,15 +59,21 @@ def response(run, names, grad_set, encode, caught, fixed=None):
     against the replay's tensors; values are read afresh either way."""
     env = run.env
     n_before = len(caught)
-    check_response_size(run, names, grad_set, encode)
+    total = check_response_size(run, names, grad_set, encode)
     graph = None
     if fixed is None:
         rows = structure(env, names)
+        # the graph's nodes past the 200 bytes an env entry that check_response_size counted: 413 (a nested
+        # create_graph doubles them at each level), and what they take held as the response's
+        room = (run.limits.max_response_bytes - total + 200 * len(env)) // GRAPH_NODE_BYTES
         if run.program is not None:
-            nodes = graph_nodes(env, names)
+            nodes = graph_nodes(env, names, room)
             run.program.fixed = (rows, nodes)
         else:  # nothing keeps the nodes: the graph's document in one pass (graph_document)
-            graph = graph_document(env, names)
+            graph = graph_document(env, names, room)
+        extra = len(nodes if graph is None else graph) * GRAPH_NODE_BYTES - 200 * len(env)
+        if extra > 0:
+            hold_response(extra, 0, encode)
     else:
         rows, nodes = fixed
     wire = encode_array if encode == "json" else wire_b64
@@ -130,11 +136,24 @@ def check_response_size(run, names, grad_set, encode):
         items_total += items
         total += items * per + _repr_bound(t, per) + 300 + 4 * len(n)
     total += 200 * len(run.env)  # the graph: a few nodes per op, ~100 bytes each
+    total += getattr(run.warnings, "nbytes", 0)  # the warnings so far (their list is bounded as it grows)
     limit = run.limits.max_response_bytes
     if total > limit:
         raise LimitExceeded(f"the response would take up to {total} bytes, over the limit of {limit} bytes "
                             "(max_response_bytes); ask for fewer `outputs` or `grads`", ["body", "outputs"])
     hold_response(total, items_total, encode)
+    return total
+
+
+# The most a node of the response's graph takes in its JSON, as a rule: {"id":N,"name":"...Backward0",
+# "tensor":null,"next_functions":[[i,0],...]} is ~70-110 bytes (27.3 MB for ~270k nodes, red team 7 F5).
+GRAPH_NODE_BYTES = 128
+
+
+def _graph_too_big(room):
+    return LimitExceeded(f"the response's graph would have over {room} nodes (at {GRAPH_NODE_BYTES} bytes each, "
+                         "past max_response_bytes with the rest of the response); ask for fewer `outputs`",
+                         ["body", "outputs"])
 
 
 def hold_response(total: int, items: int, encode: str) -> None:
@@ -224,7 +243,7 @@ def _node_tensor(fn, owner, leaf_names):
     return leaf_names.get(id(fn.variable)) if isinstance(fn, AccumulateGrad) else owner.get(fn)
 
 
-def graph_nodes(env, names):
+def graph_nodes(env, names, room=1 << 62):
     """Every grad_fn reachable from the returned tensors, ids in breadth-first order: (id, name, tensor,
     next_functions) each, which response writes out."""
     owner, leaf_names, ids, nodes = _graph_roots(env, names)
@@ -234,6 +253,8 @@ def graph_nodes(env, names):
             if nxt is not None and nxt not in ids:
                 ids[nxt] = len(nodes)
                 nodes.append(nxt)
+                if len(nodes) > room:
+                    raise _graph_too_big(room)
         k += 1
     fixed_names: dict = {}
     return [(i, _wire_name(fn, fixed_names), _node_tensor(fn, owner, leaf_names),
@@ -241,7 +262,7 @@ def graph_nodes(env, names):
             for i, fn in enumerate(nodes)]
 
 
-def graph_document(env, names):
+def graph_document(env, names, room=1 << 62):
     """The response's `graph` as document(..., graph_nodes(env, names), ...) writes it, in one pass: each node's
     next_functions numbered while the breadth-first walk meets them (tests/engine/test_hot_path.py holds the
     two to each other)."""
@@ -258,6 +279,8 @@ def graph_document(env, names):
                 i = ids_get(nxt)
                 if i is None:
                     i = ids[nxt] = len(nodes)
+                    if i >= room:
+                        raise _graph_too_big(room)
                     push(nxt)
                 nf.append([i, nr])
         # _wire_name and _node_tensor written out: this loop runs for every node of every response (a call each

@@ -5,6 +5,7 @@ import copy
 import inspect
 import re
 import warnings
+from time import monotonic as _monotonic
 
 import numpy as np
 
@@ -63,6 +64,19 @@ def torch_warning_text(w):
     return _TRIGGERED.sub("", str(w.message))
 
 
+class Warnings(list):
+    """A run's warnings, and `nbytes`: at most what they take in the response's JSON. Bounded: past
+    max_response_bytes the run stops there (413), for a program can raise one warning without end (a custom
+    Function reading a non-leaf's .grad, applied 2^k times). Each text is kept once (`texts`)."""
+
+    __slots__ = ("nbytes", "texts")
+
+    def __init__(self):
+        super().__init__()
+        self.nbytes = 0
+        self.texts: dict[str, str] = {}
+
+
 class Run:
     """State of one evaluation: tensors by name, limits, warnings."""
 
@@ -73,7 +87,7 @@ class Run:
         self.order: list[str] = []
         self.kind: dict[str, str] = {}
         self.total = 0
-        self.warnings: list[dict] = []
+        self.warnings: Warnings = Warnings()
         self._seen_once: set[str] = set()
         self.program = None  # a plans.Program filled in as the run goes, where a PlanCache asked for it
         self.functions: dict = {}  # the request's custom Functions by name (engine.program.functions)
@@ -92,14 +106,22 @@ class Run:
                 f"{lim.max_total_elements} elements in all (max_total_elements)", loc)
         self.total += n
 
-    def record_warnings(self, caught):
+    def record_warnings(self, caught, loc=None):
+        ws = self.warnings
         for w in caught:
             text = torch_warning_text(w)
             if any(text.startswith(p) for p in ONCE_WARNINGS):
                 if text in self._seen_once:
                     continue
                 self._seen_once.add(text)
-            self.warnings.append({"category": w.category.__name__, "message": text})
+            text = ws.texts.setdefault(text, text)
+            cat = w.category.__name__
+            ws.append({"category": cat, "message": text})
+            ws.nbytes += (len(text) if text.isascii() else 6 * len(text)) + len(cat) + 32  # JSON's escapes
+            if ws.nbytes > self.limits.max_response_bytes:
+                raise LimitExceeded(
+                    f"the request's {len(ws)} warnings would take over {ws.nbytes - 1} bytes of the response, over "
+                    f"the limit of {self.limits.max_response_bytes} bytes (max_response_bytes)", loc or ["body"])
 
     def add(self, name, t, kind, loc):
         req(name not in self.env, f"duplicate name {name!r}: names are unique across leaves and ops", loc)
@@ -234,9 +256,19 @@ def _not_a_tensor(opname, fn, args, loc):
 
 def run_op_list(run, ops, where, caught, retain=frozenset()):
     """Run `ops` (a request's, or a sub-program's: a custom Function's forward or backward) in order on
-    run.env; each op's errors are located at [*where, i]."""
+    run.env; each op's errors are located at [*where, i]. Every op checks the deadline first (one compare: ops
+    that charge nothing, detach or flatten, never reach Budget.charge's check)."""
+    bud = _budget._local.budget
     for i, op in enumerate(ops):
+        if bud is not None and _monotonic() > bud._dl:  # past the deadline, or cancelled
+            _deadline_passed(bud, [*where, i])
         run_op(run, op, [*where, i], caught, retain)
+
+
+def _deadline_passed(bud, loc):
+    e = _budget.DeadlinePassed(_budget.timeout_message(bud.time_limit_s))
+    e.loc = loc
+    raise e
 
 
 _MISSING = object()
@@ -386,7 +418,7 @@ def run_op(run, op, loc, caught, retain):
         if no_grad:
             grad_mode.enabled = prev
     if len(caught) > n_before:
-        run.record_warnings(caught[n_before:])
+        run.record_warnings(caught[n_before:], loc)
         del caught[n_before:]
     if type(name) is str:
         if type(out) is not Tensor:
@@ -471,7 +503,7 @@ def backward_pass(run, p, loc, caught):
     except EngineError as e:
         e.loc = loc
         raise
-    run.record_warnings(caught[n_before:])
+    run.record_warnings(caught[n_before:], loc)
     del caught[n_before:]
 
 

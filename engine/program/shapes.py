@@ -381,6 +381,8 @@ def estimate(spec: dict, *, limits: Limits | None = None) -> dict:
     reductions); `backward` passes triple it. `bytes` is the tensor traffic (inputs read + outputs written,
     at 4 bytes an element unless a leaf says float64/int64). The service uses it to run cheap requests
     inline and costly ones in killable workers, and to send only big `auto` graphs to CUDA."""
+    from engine.program.functions import expanded_ops  # (functions imports run, which imports this module)
+
     limits = limits or DEFAULT_LIMITS
     check_fields(spec, TOP_FIELDS, ["body"])
     leaves = spec.get("leaves", {})
@@ -425,10 +427,12 @@ def estimate(spec: dict, *, limits: Limits | None = None) -> dict:
         for n in names if isinstance(names, list) else [names]:
             if isinstance(n, str):
                 shapes[n] = out
+    n_ops = expanded_ops(spec, limits.max_ops)  # the ops custom Functions run too (one flop each at least)
+    flops += n_ops - len(ops)
     if spec.get("backward"):
         flops *= 3
         traffic *= 2
-    return {"elements": elements, "ops": len(ops), "heavy_ops": n_heavy,
+    return {"elements": elements, "ops": n_ops, "heavy_ops": n_heavy,
             "bytes": item * traffic, "flops": max(flops, 1)}
 
 

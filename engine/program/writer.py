@@ -7,7 +7,7 @@ import numpy as np
 import orjson
 
 from engine import _backend as B
-from engine.printing import FIXED_RANGE, format_tensor
+from engine.printing import FIXED_RANGE, format_tensor, tensor_repr
 from engine.program.respond import document, encode, tensor_doc
 from engine.program.wire import encode_array, wire_number
 
@@ -71,8 +71,9 @@ def make_writer(program, data, grads):
             if g is not None:
                 holes[3 * i + 1] = ("arrays", len(arrays))
                 arrays.append(f"dumps(encode_array(grads[{i}]))")
-            ns[f"suffixes{i}"] = suffixes
-            texts.append(f"format_tensor(data[{i}], {dn!r}, suffixes{i})")
+            # the row's repr with what its shape, dtype and suffixes decide made once (format_tensor's text)
+            ns[f"rep{i}"] = tensor_repr(tuple(shape), dn, suffixes)
+            texts.append(f"rep{i}(data[{i}])")
             text_hole = ("texts", len(texts) - 1)
         holes[3 * i + 2] = text_hole
         tensors[n] = tensor_doc(shape, dn, rq, gf, rg, f"\ue000{3 * i}\ue001",

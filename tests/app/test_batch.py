@@ -130,3 +130,47 @@ def test_openapi_documents_the_route(docs):
         example = op["responses"]["200"]["content"]["application/json"]["example"]
         assert [x["status"] for x in example["results"]] == [200, 422]
         assert c.post("/v1/evaluate/batch", json={"requests": docs}).status_code == 200
+
+
+def _tiny(i: int) -> dict:
+    """A program of its own structure (its names), small enough to run on the event loop."""
+    return {"leaves": {f"a{i}": {"data": [1.0, 2.0, 3.0], "requires_grad": True}},
+            "ops": [{"name": f"b{i}", "op": "sin", "args": [f"a{i}"]},
+                    {"name": f"c{i}", "op": "mul", "args": [f"b{i}", f"a{i}"]},
+                    {"name": f"s{i}", "op": "sum", "args": [f"c{i}"]}],
+            "backward": [{"tensor": f"s{i}"}]}
+
+
+def test_other_requests_get_in_while_a_batch_runs_documents_alone_on_the_loop():
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false"}, api_key=TEST_KEY)
+    try:
+        batch, box = in_thread(s.client.post, "/v1/evaluate/batch", json={"requests": [_tiny(i) for i in range(1000)]},
+                               timeout=120)
+        # /readyz is answered on the same event loop, between the batch's documents: it sees the batch in flight
+        assert wait_until(lambda: s.ready()["workers"]["in_flight"] == 1, 60, interval=0.01)
+        assert s.client.post("/v1/evaluate", json=cheap_program()).status_code == 200
+        batch.join(120)
+        assert [r["status"] for r in box[0].json()["results"]] == [200] * 1000
+    finally:
+        s.stop()
+
+
+def test_a_batch_whose_client_went_away_stops():
+    import socket  # noqa: PLC0415
+
+    heavy = [{"ops": [{"name": f"x{i}", "op": "ones", "args": [600, 600]},
+                      {"name": "y", "op": "matmul", "args": [f"x{i}", f"x{i}"]},
+                      {"name": "z", "op": "matmul", "args": ["y", f"x{i}"]},
+                      {"name": "w", "op": "matmul", "args": ["z", f"x{i}"]}], "outputs": []} for i in range(1000)]
+    body = json.dumps({"requests": heavy}).encode()  # ~1.3 Gflop a document: tens of seconds for the batch
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_TIME_LIMIT_S": "300"},
+               api_key=TEST_KEY)
+    try:
+        with socket.create_connection(("127.0.0.1", s.port)) as sock:
+            sock.sendall(b"POST /v1/evaluate/batch HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                         b"x-api-key: %s\r\ncontent-length: %d\r\n\r\n%s" % (TEST_KEY.encode(), len(body), body))
+            assert wait_until(lambda: s.ready()["workers"]["in_flight"] == 1, 60)
+        # the client is gone: the batch stops at its next check (within 20 ms and a document), not 1,000 later
+        assert wait_until(lambda: s.ready()["workers"]["in_flight"] == 0, 20)
+    finally:
+        s.stop()

@@ -38,6 +38,7 @@ import pytest
 import engine
 from engine import budget as _budget
 from engine.ops import join as _join
+from engine.ops import join_cat as _join_cat
 from engine.ops import registry as _registry
 from engine.ops import rules as R
 from tests.engine import test_ops as TO
@@ -78,7 +79,7 @@ def all_entries():
     """Every OpDef: the registry's, and the arities of cat / stack / split / unbind that join.py made and
     caches (the registry keeps the last one made under each name)."""
     ops = {id(op): op for op in _registry.REGISTRY.values()}
-    for cache in (_join._CAT_OPS, _join._STACK_OPS, _join._SPLIT_OPS):
+    for cache in (_join_cat._CAT_OPS, _join_cat._STACK_OPS, _join._SPLIT_OPS):
         ops.update((id(op), op) for op in cache.values())
     return list(ops.values())
 
@@ -599,15 +600,15 @@ def _compare_with_torch(sample, dtype, seed):
 
 @pytest.mark.parametrize("sample", BIG, ids=[f"{s.op}-{i}" for i, s in enumerate(BIG)])
 def test_large_kernels_match_torch_within_their_rules(sample, tracing):
-    from engine.ops import conv  # noqa: PLC0415
+    from engine.ops import conv, conv_kernels  # noqa: PLC0415
 
     if sample.op.startswith("conv"):  # the sample takes the path it is there for
         x, w = sample.args[0].shape, sample.args[1].shape
         vals = [_shaped(*x), _shaped(*w), None, [sample.kwargs.get("stride", 1)], [sample.kwargs.get("padding", 0)],
                 [1], False, [0], 1]
         out = _rule_cost(conv.convolution_op, *vals).out
-        k, pq = conv._spatial2(w), conv._spatial2(out)
-        rows = conv._tile_rows(x[0], x[1], *pq, *k, math.prod(x) + math.prod(out))
+        k, pq = conv_kernels._spatial2(w), conv_kernels._spatial2(out)
+        rows = conv_kernels._tile_rows(x[0], x[1], *pq, *k, math.prod(x) + math.prod(out))
         assert (0 < rows < pq[0]) if sample.note == "tiles" else rows == 0, rows
     for dtype in ("float32", "float64"):
         _compare_with_torch(sample, dtype, 7)

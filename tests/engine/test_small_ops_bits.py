@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine.ops import linalg, loss
-from engine.ops import nn_functional as NF
+from engine.ops import nn_activation as NA
 
 SPECIALS = [0.0, -0.0, 1e-40, -1e-40, 1e30, -1e30, float("inf"), float("-inf"), float("nan")]
 
@@ -54,7 +54,7 @@ def test_mv_of_negative_zero_products_is_plus_zero():
 
 def _bcel_general(a, t, reduction):
     """_bcel_fwd's route for any operands, as it was before _bcel_plain, without weights."""
-    lsi = NF._log_sigmoid_arr(a)
+    lsi = NA._log_sigmoid_arr(a)
     one_m = 1 - t
     out = (one_m * a).astype(one_m.dtype, copy=False)
     out = (out - lsi).astype(one_m.dtype, copy=False)

@@ -1,0 +1,89 @@
+"""Red team 7, F1: custom Functions that fan out (F_k applies F_{k-1} twice) are bounded before they run: their
+expanded op count is refused past max_ops (413), counted into the estimate the service places requests by, and
+every op of a Function's sub-program checks the deadline (ops that charge nothing never reach Budget.charge)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import engine
+from engine.budget import Budget, DeadlinePassed
+from engine.errors import LimitExceeded
+from engine.program import Limits
+from engine.program.shapes import estimate
+from tests.engine.test_random_programs import check_against_torch
+
+
+def fanout(depth: int, leaf_op: str = "detach") -> dict:
+    """F0 = one `leaf_op`; F_k applies F_{k-1} twice; the program applies F_depth once: 2^depth leaf ops."""
+    def fn(ops):
+        return {"forward": {"inputs": ["x"], "ops": ops, "output": "y"},
+                "backward": {"inputs": ["g"], "ops": [], "output": "g"}}
+    fns = {"F0": fn([{"name": "y", "op": leaf_op, "args": ["x"]}])}
+    for k in range(1, depth + 1):
+        fns[f"F{k}"] = fn([{"name": "u", "op": f"F{k - 1}", "args": ["x"]},
+                           {"name": "y", "op": f"F{k - 1}", "args": ["u"]}])
+    return {"leaves": {"a": {"data": [1.0, 2.0], "requires_grad": True}}, "functions": fns,
+            "ops": [{"name": "b", "op": f"F{depth}", "args": ["a"]}], "outputs": ["b"]}
+
+
+def expanded(depth: int) -> int:
+    """The program's ops once expanded, counted by walking the document (not by the engine's formula)."""
+    spec = fanout(depth)
+
+    def ops_of(name):
+        return sum(1 + (ops_of(o["op"]) if o["op"] in spec["functions"] else 0)
+                   for part in ("forward", "backward") for o in spec["functions"][name][part]["ops"])
+    return sum(1 + (ops_of(o["op"]) if o["op"] in spec["functions"] else 0) for o in spec["ops"])
+
+
+def test_a_fan_out_past_max_ops_is_refused_before_anything_runs():
+    budget = Limits().budget()
+    with pytest.raises(LimitExceeded) as e:  # 2^14 detach ops (3 x 2^14 ops in all): ran for seconds before
+        engine.evaluate(fanout(14, "neg"), budget=budget)
+    assert "max_ops" in e.value.msg and e.value.loc == ["body", "ops"]
+    assert budget.used_flops == 2  # the leaf's two elements: no op ran
+
+
+def test_the_whole_request_is_bounded_too():
+    limits = Limits(max_ops=expanded(6) + 5)  # each Function fits; the request applies F6 three times
+    spec = fanout(6)
+    spec["ops"] = [{"name": n, "op": "F6", "args": ["a"]} for n in ("b", "c", "d")]
+    spec["outputs"] = ["b"]
+    with pytest.raises(LimitExceeded) as e:
+        engine.evaluate(spec, limits=limits)
+    assert "max_ops" in e.value.msg and e.value.loc == ["body", "ops"]
+    spec["ops"] = spec["ops"][:1]
+    assert engine.evaluate(spec, limits=limits)["tensors"]["b"]["data"] == [1.0, 2.0]
+
+
+def test_a_function_past_max_ops_is_refused_where_it_is_defined_even_unapplied():
+    spec = fanout(8)
+    spec["ops"] = [{"name": "b", "op": "neg", "args": ["a"]}]
+    with pytest.raises(LimitExceeded) as e:
+        engine.evaluate(spec, limits=Limits(max_ops=expanded(5)))
+    assert "max_ops" in e.value.msg and e.value.loc == ["body", "functions", "F6"]  # F5 fits, F6 not
+
+
+def test_a_small_fan_out_still_answers_as_torch():
+    check_against_torch(fanout(4, "neg"), engine.evaluate)
+
+
+@pytest.mark.parametrize("depth", [3, 10])
+def test_the_estimate_counts_the_expanded_ops(depth):
+    assert estimate(fanout(depth))["ops"] == expanded(depth)
+
+
+@pytest.mark.parametrize("leaf_op", ["detach", "flatten", "positive", "atleast_1d"])
+def test_every_op_of_a_function_checks_the_deadline(leaf_op):
+    """Ops that charge nothing stopped only at the response (loc []), after running every op: now the op that
+    saw the deadline is named. The deadline is a tenth of the same program's unbounded run here."""
+    spec = fanout(11, leaf_op)  # 6,143 ops, under max_ops
+    t0 = time.monotonic()
+    engine.evaluate(spec)
+    took = time.monotonic() - t0
+    budget = Budget(deadline=time.monotonic() + took / 10)
+    with pytest.raises(DeadlinePassed) as e:
+        engine.evaluate(spec, budget=budget)
+    assert e.value.loc == ["body", "ops", 0], e.value.loc
