@@ -105,6 +105,27 @@ def _row_sum(items):
     return _seq(np.concatenate([partial[:1], items[s * 4:], partial[1:]]))
 
 
+def _fold(q, lanes):
+    """final_acc = 0, then the items along q's last axis one at a time (the scalar tail, then the last `lanes`
+    items, the vector's lanes): for a 2-d q, each row's sum in index order, with _lane_nan's NaN."""
+    r = np.cumsum(q, axis=1)[:, -1]
+    bad = r != r
+    if bad.any():
+        for i in np.flatnonzero(bad):
+            r[i] = _lane_nan(q[i], lanes, r[i])
+    return r
+
+
+def _lane_nan(q, lanes, r):
+    """The NaN of a NaN fold of the 1-d q (the callers check r != r: one comparison where the sum is a number).
+    Where both operands are NaN, torch's compiled tail loop keeps the running sum's NaN (as NumPy's accumulate
+    does), but its loop over the lanes keeps the lane's: so where a lane is NaN, the result is the last NaN
+    lane's, quieted; else NumPy's (a NaN made by inf - inf is the same default NaN in both)."""
+    tail = q[q.shape[0] - lanes:]
+    nans = tail[tail != tail]
+    return nans[-1] + q.dtype.type(0) if nans.size else r
+
+
 def _inner_sum(x):
     """x (R, n) summed over its contiguous last axis: vectorized_inner_sum (n >= lanes) or scalar_inner_sum."""
     r, n = x.shape
@@ -115,7 +136,7 @@ def _inner_sum(x):
     vacc = _row_sum(np.ascontiguousarray(x[:, : v * w].reshape(r, v, w).transpose(1, 0, 2)))  # (R, lanes)
     # final_acc = 0, then the scalar tail, then the lanes, one at a time (0 + t is t: the sign of a zero sum is
     # restored by the caller)
-    return np.cumsum(np.concatenate([x[:, v * w:], vacc], axis=1), axis=1)[:, -1]
+    return _fold(np.concatenate([x[:, v * w:], vacc], axis=1), w)
 
 
 def _outer_sum(x):
@@ -169,9 +190,10 @@ def _small_sum(flat, w):
         acc = _reduce(vec[: 4 * s].reshape(s, 4, w), axis=0)  # (4, lanes)
         lanes = _reduce(np.concatenate((acc[:1], vec[4 * s:], acc[1:])), axis=0)
     # final_acc = 0, then the scalar tail, then the lanes, one at a time
-    if v * w == n:
-        return _accumulate(lanes)[-1]
-    return _accumulate(np.concatenate((flat[v * w:], lanes)))[-1]
+    if v * w != n:
+        lanes = np.concatenate((flat[v * w:], lanes))
+    r = _accumulate(lanes)[-1]
+    return r if r == r else _lane_nan(lanes, w, r)
 
 
 def full_sum(a):
@@ -202,10 +224,11 @@ def vector_sum(a):
         return None
     n = a.shape[0]
     if n == w + w:
-        return np.asarray(_accumulate(a[:w] + a[w:])[-1] + _ZERO[c])
-    if n == w:
-        return np.asarray(_accumulate(a)[-1] + _ZERO[c])
-    return None
+        a = a[:w] + a[w:]
+    elif n != w:
+        return None
+    r = _accumulate(a)[-1]
+    return np.asarray((r if r == r else _lane_nan(a, w, r)) + _ZERO[c])
 
 
 def _full_sum(flat):

@@ -169,6 +169,10 @@ def _dot(a, b):
         raise TorchRuntimeError(
             f"dot : expected both vectors to have same dtype, but found {_word(a)} and {_word(b)}"
         )
+    if a.dtype.char in "fd" and 0 < a.shape[0] <= 3 and type(a) is np.ndarray:
+        # torch's sdot/ddot (MKL here) adds up to 3 products in index order, NumPy's BLAS not always (measured,
+        # docs/runs/exact.md; longer vectors: MKL's lanes, which neither order matches): _matmul_np's order
+        return _matmul_np(a[None, :], b[:, None]).reshape(())
     out = B.xp.asarray(np.dot(a, b))
     return out + 0.0 if out.dtype.kind == "f" else out  # BLAS sums from +0: a sum of -0 products is +0
 
@@ -225,6 +229,10 @@ def _addmm(c, a, b, beta=1, alpha=1):
         )
     c = S._expand(c, (a.shape[0], b.shape[1]))
     if beta == 1 and alpha == 1:
+        if b.ndim == 2 and b.shape[0] > 1 and b.strides[0] == b.itemsize and b.shape[1] > 1:
+            # a transposed mat2 (F.linear's weight.t()): MKL's kernel for it sums the products, then adds C
+            # (measured: 85% of small draws bit-identical this way, 5% onto C; docs/runs/exact.md)
+            return _matmul_np(a, b) + c
         return _matmul_np(a, b, acc=c)  # gemm accumulates onto C
     p = _matmul_np(a, b)
     if alpha != 1:

@@ -73,11 +73,17 @@ def _apply_reduction(loss, reduction):
 
 
 def _reduce_arr(loss, reduction):
-    """The same reduction inside a kernel (one node for loss and reduction)."""
+    """The same reduction inside a kernel (one node for loss and reduction): torch's apply_loss_reduction is
+    loss.mean() / loss.sum(), so float32 / float64 losses are summed in torch's order (reduction._fsum), and a
+    mean is that sum divided by the count, as torch's mean kernel divides."""
     if reduction == MEAN:
         with _errstate():
+            if loss.dtype.char in "fd":
+                return B.xp.asarray(np.true_divide(R._fsum(loss, None, False), loss.size))
             return B.xp.asarray(np.mean(loss)).astype(loss.dtype)
     if reduction == SUM:
+        if loss.dtype.char in "fd":
+            return B.xp.asarray(R._fsum(loss, None, False))
         return B.xp.asarray(np.sum(loss)).astype(loss.dtype)
     return loss
 
@@ -318,8 +324,7 @@ def _bcel_fwd(a, t, weight=None, pos_weight=None, reduction=MEAN):
 def _bcel_plain(a, t, reduction):
     """_bcel_fwd without weights, input and target of one float dtype and shape (what most calls are): the
     same operations on the same values, in place into two buffers (10 NumPy calls, not ~20, and one errstate),
-    so the same bits; the mean as np.mean computes it for float32/float64 (its pairwise sum, then the sum
-    divided by the count as an intp, converted back to the dtype)."""
+    so the same bits; the reduction is _reduce_arr's (torch's summation order)."""
     with _errstate():
         m = np.minimum(a, 0)  # log_sigmoid: min(a, 0) - log1p(exp(-|a|))
         u = np.abs(a)
@@ -330,12 +335,9 @@ def _bcel_plain(a, t, reduction):
         loss = np.subtract(1, t)  # (1 - target) * input - log_sigmoid(input)
         np.multiply(loss, a, out=loss)
         np.subtract(loss, m, out=loss)
-        if reduction == MEAN:
-            total = np.add.reduce(loss, None)
-            return np.array(total.dtype.type(total / np.intp(loss.size)))
-    if reduction == SUM:
-        return np.array(np.add.reduce(loss, None))
-    return loss
+    if reduction == NONE:
+        return loss
+    return _reduce_arr(loss, reduction)
 
 
 def _bcel_grad_self(grad, self, target, weight, pos_weight, reduction):
