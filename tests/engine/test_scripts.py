@@ -110,8 +110,24 @@ def test_script_prints_what_torch_prints(script, runners):
     got = runners["engine"].run(script)
     assert len(expected) > 10
     for i, (e, t) in enumerate(zip(got, expected)):
-        assert e == t, f"{script.name}, line {i + 1}:\n  engine: {e}\n  torch:  {t}"
+        assert e == t or _same_but_last_digit(e, t), f"{script.name}, line {i + 1}:\n  engine: {e}\n  torch:  {t}"
     assert len(got) == len(expected)
+
+
+_NUMBER = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?")
+
+
+def _same_but_last_digit(e: str, t: str) -> bool:
+    """The same line but for a printed decimal's last digit or so (relative 2e-6: `:.6f` of a number that
+    differs from torch's in float32's last bits). A product of more than a few terms adds in MKL's order in torch
+    and in NumPy's BLAS's here (docs/ENGINE.md, "What stays different"), so a training loop's value drifts in the
+    last bits over its steps: linear_regression's (1, 20) @ (20, 1) weight gradient, epoch 10's loss printed to 6
+    digits. Everything else on the line (text, integers, the count and place of the numbers) must be equal."""
+    if _NUMBER.sub("#", e) != _NUMBER.sub("#", t):
+        return False
+    a, b = _NUMBER.findall(e), _NUMBER.findall(t)
+    return len(a) == len(b) and all(abs(float(x) - float(y)) <= 2e-6 * max(abs(float(y)), 1e-3) + 1.5e-6
+                                    for x, y in zip(a, b))
 
 
 def test_the_engine_runner_has_no_torch(runners, tmp_path):
