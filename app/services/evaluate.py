@@ -387,9 +387,9 @@ class EvaluateService:
             finally:
                 with _STRAYS_LOCK:
                     stray[1] = True
-                    if stray[0]:  # its request answered long ago: its slot is given back only now
-                        InFlight.strays -= 1
+                    if stray[0]:  # its request answered long ago: its slot is given back only now (logged first:
                         log.warning("an evaluation's thread that outlived its cancellation has ended")
+                        InFlight.strays -= 1  # a request the free slot admits comes after the line)
 
         async def runner():
             try:

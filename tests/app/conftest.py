@@ -91,14 +91,14 @@ class Server:
     """A real `python -m app.cli serve` process with its own environment. With `api_key`, the server requires
     it (GRADSERVE_API_KEYS) and `client` sends it: /readyz details are for key holders only."""
 
-    def __init__(self, env: dict[str, str], api_key: str | None = None):
+    def __init__(self, env: dict[str, str], api_key: str | None = None, log_path=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("GRADSERVE_")}
         full_env.update(env)
         if api_key is not None:
             full_env["GRADSERVE_API_KEYS"] = api_key
-        self.log = open(os.devnull, "w")  # noqa: SIM115
+        self.log = open(log_path or os.devnull, "w")  # noqa: SIM115 - (log_path: the server's log, to read)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", "warning"],
