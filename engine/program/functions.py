@@ -83,8 +83,11 @@ def build(run, spec, caught) -> None:
 def expanded_ops(spec, max_ops, refuse=False) -> int:
     """The ops the request's top-level `ops` run once the custom Functions they apply are expanded: each
     Function counts its forward's and backward's ops plus the expanded count of every Function they apply
-    (a fan-out F_k -> F_{k-1} twice is 2^k ops; a cycle's back edge counts nothing: it nests too deeply when
-    run). Counted up to max_ops + 1. refuse: a Function or the whole past max_ops raises max_ops's 413."""
+    (a fan-out F_k -> F_{k-1} twice is 2^k ops). A Function applied while it is itself being expanded (its
+    backward applies it: exp's derivative is exp) counts its forward's expanded ops (what applying it runs; its
+    forward applying itself recurses without end: "nest too deeply"); a count made so depends on the Functions
+    still open, and is kept for reuse only once none of them is (else its order would undercount). Counted up to
+    max_ops + 1. refuse: a Function or the whole past max_ops raises max_ops's 413."""
     fns = spec.get("functions") if isinstance(spec, dict) else None
     ops = spec.get("ops") if isinstance(spec, dict) else None
     ops = ops if isinstance(ops, list) else []
@@ -92,32 +95,51 @@ def expanded_ops(spec, max_ops, refuse=False) -> int:
         return len(ops)
     cap, memo, open_ = max_ops + 1, {}, set()
 
+    def part(name, key):
+        fdef = fns[name]
+        d = fdef.get(key) if isinstance(fdef, dict) else None
+        return d.get("ops") if isinstance(d, dict) else None
+
     def count(op_list):
-        n = 0
+        """(ops, the open Functions the count leaned on)"""
+        n, leaned = 0, set()
         for o in op_list if isinstance(op_list, list) else ():
             g = o.get("op") if isinstance(o, dict) else None
-            n += 1 + (expand(g) if type(g) is str and g in fns and g not in open_ else 0)
+            n += 1
+            if type(g) is str and g in fns:
+                if g in open_:  # applied by its own expansion: its forward runs
+                    m, on = count(part(g, "forward"))
+                    leaned |= on | {g}
+                else:
+                    m, on = expand(g)
+                    leaned |= on
+                n += m
             if n >= cap:
-                return cap
-        return n
+                return cap, leaned
+        return n, leaned
 
     def expand(name):
-        if name not in memo:
-            fdef = fns[name]
-            open_.add(name)
-            n = sum(count(fdef[k].get("ops")) for k in ("forward", "backward")
-                    if isinstance(fdef, dict) and isinstance(fdef.get(k), dict))
-            open_.discard(name)
-            memo[name] = min(n, cap)
-        return memo[name]
+        if name in memo:
+            return memo[name], set()
+        open_.add(name)
+        n, leaned = 0, set()
+        for key in ("forward", "backward"):
+            m, on = count(part(name, key))
+            n, leaned = n + m, leaned | on
+        open_.discard(name)
+        leaned.discard(name)
+        n = min(n, cap)
+        if not leaned:
+            memo[name] = n
+        return n, leaned
 
     try:
-        total = count(ops)
+        total = count(ops)[0]
         if refuse and total > max_ops:  # (first: where the request's own ops pass it, their 413 as before)
             raise LimitExceeded(f"the request's ops expand to over {max_ops} ops with the custom Functions they "
                                 f"apply, over the limit of {max_ops} ops per request (max_ops)", ["body", "ops"])
         for name in fns if refuse else ():  # and each Function, applied or not
-            if expand(name) > max_ops:
+            if expand(name)[0] > max_ops:
                 raise LimitExceeded(f"custom Function {name!r} expands to over {max_ops} ops (its forward's and "
                                     f"backward's, with the Functions they apply), over the limit of {max_ops} "
                                     "ops per request (max_ops)", ["body", "functions", name])

@@ -87,3 +87,66 @@ def test_every_op_of_a_function_checks_the_deadline(leaf_op):
     with pytest.raises(DeadlinePassed) as e:
         engine.evaluate(spec, budget=budget)
     assert e.value.loc == ["body", "ops", 0], e.value.loc
+
+
+def _counting_run_op(monkeypatch):
+    """engine.program.run.run_op wrapped to count the ops a request really runs."""
+    import engine.program.run as run_mod
+
+    ran, original = [0], run_mod.run_op
+
+    def counted(*args, **kwargs):
+        ran[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(run_mod, "run_op", counted)
+    return ran
+
+
+def self_applying(n_forward: int, n_backward: int) -> dict:
+    """F's forward: n_forward ops; its backward applies F itself n_backward times (legal: exp's derivative is exp),
+    so one backward pass runs ~n_forward * n_backward ops (found by the session's review: counted n + m before)."""
+    fwd = [{"name": "y", "op": "mul", "args": ["x", 1.0]}] + [
+        {"name": f"d{i}", "op": "detach", "args": ["x"]} for i in range(n_forward - 1)]
+    bwd = [{"name": f"h{i}", "op": "F", "args": ["g"]} for i in range(n_backward)]
+    return {"leaves": {"a": {"data": 1.0, "requires_grad": True}},
+            "functions": {"F": {"forward": {"inputs": ["x"], "ops": fwd, "output": "y"},
+                                "backward": {"inputs": ["g"], "ops": bwd, "output": "g"}}},
+            "ops": [{"name": "b", "op": "F", "args": ["a"]}], "backward": [{"tensor": "b"}], "grads": ["a"]}
+
+
+def test_a_function_its_own_backward_applies_counts_what_it_runs(monkeypatch):
+    from engine.program.functions import expanded_ops
+
+    spec = self_applying(30, 30)
+    ran = _counting_run_op(monkeypatch)
+    engine.evaluate(spec)
+    assert expanded_ops(spec, 10_000) >= ran[0] > 30 * 30
+
+
+def test_a_function_its_own_backward_applies_is_refused_past_max_ops():
+    """100 x 100: counted 200 before (allowed), ran ~10,000 ops; now refused before anything runs."""
+    with pytest.raises(LimitExceeded, match="max_ops"):
+        engine.evaluate(self_applying(100, 100), limits=Limits(max_ops=5_000))
+
+
+def test_the_count_does_not_depend_on_which_function_is_expanded_first():
+    """Y's backward applies N_k; N_0 applies Y twice, N_j applies N_{j-1} twice; the request applies Y, then N_k.
+    A count of N_k made while Y was open (Y forward-only) must not be reused for N_k applied on its own."""
+    k, width = 3, 10
+    fns = {"Y": {"forward": {"inputs": ["x"], "ops": [{"name": "y", "op": "mul", "args": ["x", 1.0]}] + [
+        {"name": f"d{i}", "op": "detach", "args": ["x"]} for i in range(width - 1)], "output": "y"},
+        "backward": {"inputs": ["g"], "ops": [{"name": "h", "op": f"N{k}", "args": ["g"]}], "output": "g"}}}
+    for j in range(k + 1):
+        inner = "Y" if j == 0 else f"N{j - 1}"
+        fns[f"N{j}"] = {"forward": {"inputs": ["x"], "ops": [{"name": "p", "op": inner, "args": ["x"]},
+                                                              {"name": "q", "op": inner, "args": ["p"]}],
+                                    "output": "q"},
+                        "backward": {"inputs": ["g"], "ops": [], "output": "g"}}
+    from engine.program.functions import expanded_ops
+
+    def spec(order):
+        return {"leaves": {"a": {"data": 1.0, "requires_grad": True}}, "functions": fns,
+                "ops": [{"name": f"o{i}", "op": f, "args": ["a"]} for i, f in enumerate(order)]}
+    alone = expanded_ops(spec([f"N{k}"]), 10**9)
+    assert expanded_ops(spec(["Y", f"N{k}"]), 10**9) > alone > 2 ** (k + 1) * width * 2 ** (k + 1)
