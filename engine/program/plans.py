@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from time import monotonic as _monotonic
 
 import numpy as np
 import orjson
@@ -15,7 +16,7 @@ from engine.program import wire
 from engine.program.bind import convert
 from engine.program.lower import lower
 from engine.program.respond import Diverged, document, encode, response, tensor_doc
-from engine.program.run import Evaluating, Run, Step, backward_pass
+from engine.program.run import Evaluating, Run, Step, _deadline_passed, backward_pass
 from engine.program.shapes import output_bound
 from engine.program.wire import encode_array, fast_array, leaf_array, make_tensor, wire_b64, wire_number
 from engine.program.writer import make_writer
@@ -79,6 +80,8 @@ class Program:
                     env[name] = t
                 run.total = self.leaf_total  # the leaves' shapes are the key's: their count passed before
                 for st in self.steps:
+                    if bud is not None and _monotonic() > bud._dl:  # every op, as run_op_list (detach, flatten
+                        _deadline_passed(bud, st.loc)  # and other ops that charge nothing never reach charge)
                     args = [convert(v, k, env, st.loc) for v, k in st.args]
                     kwargs = {n: convert(v, k, env, st.loc) for n, (v, k) in st.kwargs.items()} if st.kwargs \
                         else NO_KWARGS

@@ -150,3 +150,23 @@ def test_the_count_does_not_depend_on_which_function_is_expanded_first():
                 "ops": [{"name": f"o{i}", "op": f, "args": ["a"]} for i, f in enumerate(order)]}
     alone = expanded_ops(spec([f"N{k}"]), 10**9)
     assert expanded_ops(spec(["Y", f"N{k}"]), 10**9) > alone > 2 ** (k + 1) * width * 2 ** (k + 1)
+
+
+def test_a_cached_program_replayed_step_by_step_checks_the_deadline_at_every_op():
+    """The plan cache's step replay (a program that does not lower: here its ops are views and no-ops that charge
+    nothing) checks the deadline before each op as the full path does: stopped at op 0 once it has passed."""
+    from engine.program.plans import PlanCache
+
+    ops = [{"name": "a", "op": "ones", "args": [2, 2]}]  # (no leaf: a leaf's charge would see the deadline first)
+    ops += [{"name": f"t{i}", "op": "detach" if i % 2 else "flatten", "args": ["a" if i == 0 else f"t{i - 1}"]}
+            for i in range(200)]
+    spec = {"ops": ops, "outputs": ["t199"]}
+    cache = PlanCache()
+    for _ in range(3):
+        engine.evaluate_json(spec, cache=cache)
+    [program] = cache._programs.values()
+    assert not program.lowered  # the step replay, not the lowered one
+    budget = Budget(deadline=time.monotonic() - 1)
+    with pytest.raises(DeadlinePassed) as e:
+        engine.evaluate_json(spec, cache=cache, budget=budget)
+    assert e.value.loc == ["body", "ops", 0], e.value.loc
