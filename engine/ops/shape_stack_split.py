@@ -12,7 +12,7 @@ from engine.ops import shape as S
 from engine.ops._cost import by_forward
 from engine.ops._util import wrap_dim
 from engine.ops.join_cat import _tensor_list
-from engine.ops.join_common import _Formula
+from engine.ops.join_common import _Formula, _many
 from engine.ops.jvp import shifted
 from engine.ops.registry import defop
 from engine.tensor import Tensor
@@ -181,5 +181,6 @@ def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     size = input.shape[wrap_dim(dim, input.ndim)]
     split_size = (size + chunks - 1) // chunks
     if split_size == 0 and size == 0:
+        _many(chunks, "unsafe_chunk's pieces")  # as chunk: charged before a list of `chunks` zeros is made
         return tuple(J.split_with_sizes(input, [0] * chunks, dim))
     return unsafe_split(input, split_size, dim)

@@ -79,3 +79,19 @@ def test_repeat_interleave_refuses_a_size_from_values_before_allocating_it(case)
 ], ids=lambda c: None)
 def test_repeat_interleave_values_and_errors_are_torchs(call):
     both.same(call)
+
+
+@pytest.mark.parametrize("op", ["chunk", "unsafe_chunk"])
+def test_chunks_of_an_empty_tensor_are_charged_before_their_list_is_made(op):
+    """chunk and unsafe_chunk of an empty tensor into n pieces build a list of n sizes: charged first (found at
+    this session's close: unsafe_chunk built its 10^8-element list, 800 MB, 10 s, before split_with_sizes's 413)."""
+    spec = {"leaves": {"x": {"data": []}}, "ops": [{"name": "y", "op": op, "args": ["x", 100_000_000]}],
+            "outputs": []}
+    tracemalloc.start()
+    try:
+        with pytest.raises(LimitExceeded, match="pieces"):
+            engine.evaluate(spec)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
