@@ -49,6 +49,7 @@ from app.services import engine as eng
 from app.services.bytext import Texts
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 from app.services.planning import Routing, check_envelope, cuda_choice, evaluate_large_body
+from engine.program.functions import expanded_ops
 
 log = logging.getLogger("gradserve")
 # Bodies with an expression are planned on the event loop up to this size (~100 ops of parsing, a few ms);
@@ -109,7 +110,18 @@ def _transform_steps(doc: dict) -> int:
                 stack.extend(x)
             else:
                 n += 1
-    return (2 * n + 1) * max(_steps(doc), 1)
+    return (2 * n + 1) * max(_program_size(doc), 1)
+
+
+def _program_size(doc: dict) -> int:
+    """A transform program's ops, as a bound for placement: its `ops` with the custom Functions they apply
+    expanded (a transform's body has no `expression`: its schema refuses one)."""
+    ops, fns = doc.get("ops"), doc.get("functions")
+    n = len(ops) if isinstance(ops, list) else 0
+    return max(n, expanded_ops(doc, _PLACEMENT_CAP)) if isinstance(fns, dict) and fns else n
+
+
+_PLACEMENT_CAP = 10**6  # counts past this place like it (a count stops there: max_ops refuses far sooner)
 
 
 class EvaluateService:

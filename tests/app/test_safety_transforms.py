@@ -36,6 +36,27 @@ def _jacobian(n):
             "transform": "jacobian", "function": {"inputs": "x", "output": f"y{n - 1}"}}
 
 
+def _gradcheck_functions(n):
+    """One op that applies a custom Function of n ops, on n inputs (its ops counted expanded)."""
+    leaves = {"x": {"data": [0.5] * n, "dtype": "float64", "requires_grad": True}}
+    fwd = [{"name": "y0", "op": "mul", "args": ["a", 2.0]},
+           *({"name": f"y{i}", "op": "mul", "args": [f"y{i - 1}", 1.0]} for i in range(1, n))]
+    fns = {"F": {"forward": {"inputs": ["a"], "ops": fwd, "output": f"y{n - 1}"},
+                 "backward": {"inputs": ["g"], "ops": [{"name": "h", "op": "mul", "args": ["g", 2.0]}],
+                              "output": "h"}}}
+    return {"leaves": leaves, "functions": fns, "ops": [{"name": "out", "op": "F", "args": ["x"]}],
+            "function": {"inputs": ["x"], "output": "out"}}
+
+
+@pytest.mark.parametrize("path, body, where", [
+    ("/v1/gradcheck", _gradcheck_functions(60), "worker"),
+    ("/v1/gradcheck", _gradcheck_functions(5), "thread"),
+], ids=["gradcheck-function-60", "gradcheck-function-5"])
+def test_a_custom_function_is_placed_by_its_expanded_ops(srv, path, body, where):
+    """The session review's finding: a transform's steps counted its top-level ops only (1 here)."""
+    test_transform_steps_place_it(srv, path, body, where)
+
+
 @pytest.mark.parametrize("path, body, where", [
     ("/v1/gradcheck", _gradcheck(60), "worker"),  # 60 inputs x 2 x 60 ops: 7,260 steps
     ("/v1/gradcheck", _gradcheck(10), "thread"),  # 210 steps
