@@ -40,9 +40,11 @@ def _host(fn):
         if x.size <= _CHUNK:
             out = fn(np.asarray(x, dtype=np.float64), *rest)
             return B.xp.asarray(np.asarray(out).astype(dt, copy=False))
-        flat = np.ravel(x)  # a view where x is contiguous
-        out = np.empty(flat.size, dt)
-        for i in range(0, flat.size, _CHUNK):
+        # a view where x is C-contiguous; else its flat iterator, whose slices copy one chunk only (np.ravel would
+        # copy all of an expanded or transposed input, which no rule charges)
+        flat = x.reshape(-1) if x.flags.c_contiguous else x.flat
+        out = np.empty(x.size, dt)
+        for i in range(0, x.size, _CHUNK):
             budget.check()  # the deadline, between chunks
             out[i:i + _CHUNK] = np.asarray(fn(np.asarray(flat[i:i + _CHUNK], dtype=np.float64), *rest)).astype(dt)
         return B.xp.asarray(out.reshape(x.shape))

@@ -91,3 +91,15 @@ def test_mvlgamma_chunked_is_the_whole_arrays():
     import math
     whole = (whole.sum(-1) + np.asarray(p * (p - 1) * math.log(math.pi) / 4, dtype=a.dtype)).astype(a.dtype)
     assert np.asarray(SP._mvlgamma(a, p)).tobytes() == whole.tobytes()
+
+
+@pytest.mark.parametrize("name", ["lgamma", "erfinv", "special.log_ndtr"])
+def test_an_expanded_input_is_not_copied_whole(name):
+    """A stride-0 input (the red team's expand to 10^7 elements) is read a chunk at a time, not made contiguous
+    first (np.ravel copied all of it, uncharged; the session review's finding): its peak is the contiguous
+    input's, within a MB."""
+    dense = engine.full([N], 0.25)
+    _, contiguous = _peak(lambda: HOST[name](dense))
+    wide = engine.full([1], 0.25).expand(N)
+    _, expanded = _peak(lambda: HOST[name](wide))
+    assert expanded <= contiguous + (1 << 20), f"{name}: {expanded / 1e6:.1f} MB expanded, {contiguous / 1e6:.1f}"
