@@ -76,17 +76,27 @@ def test_the_estimate_counts_the_expanded_ops(depth):
 
 
 @pytest.mark.parametrize("leaf_op", ["detach", "flatten", "positive", "atleast_1d"])
-def test_every_op_of_a_function_checks_the_deadline(leaf_op):
+def test_every_op_of_a_function_checks_the_deadline(leaf_op, monkeypatch):
     """Ops that charge nothing stopped only at the response (loc []), after running every op: now the op that
-    saw the deadline is named. The deadline is a tenth of the same program's unbounded run here."""
+    saw the deadline is named, and the run stops there. The budget is cancelled (its deadline passed) by the
+    100th op, not by a clock: the same on a loaded machine."""
+    import engine.program.run as run_mod
+
     spec = fanout(11, leaf_op)  # 6,143 ops, under max_ops
-    t0 = time.monotonic()
-    engine.evaluate(spec)
-    took = time.monotonic() - t0
-    budget = Budget(deadline=time.monotonic() + took / 10)
+    budget = Budget(deadline=time.monotonic() + 3600)
+    ran, original = [0], run_mod.run_op
+
+    def counted(*args, **kwargs):
+        ran[0] += 1
+        if ran[0] == 100:
+            budget.cancel()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(run_mod, "run_op", counted)
     with pytest.raises(DeadlinePassed) as e:
         engine.evaluate(spec, budget=budget)
     assert e.value.loc == ["body", "ops", 0], e.value.loc
+    assert ran[0] <= 101, ran[0]
 
 
 def _counting_run_op(monkeypatch):
