@@ -214,15 +214,22 @@ def split(tensor: Tensor, split_size_or_sections: int | list[int], dim: int = 0)
     return split_with_sizes(tensor, list(split_size_or_sections), dim)
 
 
-def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+def chunk_split_size(input: Tensor, chunks: int, dim: int, what: str) -> int:
+    """chunk's and unsafe_chunk's checks and the size of their pieces; 0 for an empty dim, whose `chunks` empty
+    pieces are charged here, before their list of sizes is made."""
     if input.ndim == 0:
         raise TorchRuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise TorchRuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    size = input.shape[wrap_dim(dim, input.ndim)]
-    split_size = (size + chunks - 1) // chunks
-    if split_size == 0 and size == 0:
-        _many(chunks, "chunk's pieces")  # as many empty pieces as asked for
+    split_size = (input.shape[wrap_dim(dim, input.ndim)] + chunks - 1) // chunks
+    if split_size == 0:  # (only where the dim is empty)
+        _many(chunks, what)
+    return split_size
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    split_size = chunk_split_size(input, chunks, dim, "chunk's pieces")
+    if split_size == 0:  # as many empty pieces as asked for
         return split_with_sizes(input, [0] * chunks, dim)
     return _split_tensor(input, split_size, dim)
 

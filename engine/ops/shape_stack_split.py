@@ -12,7 +12,7 @@ from engine.ops import shape as S
 from engine.ops._cost import by_forward
 from engine.ops._util import wrap_dim
 from engine.ops.join_cat import _tensor_list
-from engine.ops.join_common import _Formula, _many
+from engine.ops.join_common import _Formula
 from engine.ops.jvp import shifted
 from engine.ops.registry import defop
 from engine.tensor import Tensor
@@ -174,13 +174,7 @@ def unsafe_split(input: Tensor, split_size: int, dim: int = 0) -> tuple:
 
 
 def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
-    if input.ndim == 0:
-        raise TorchRuntimeError("chunk expects at least a 1-dimensional tensor")
-    if chunks <= 0:
-        raise TorchRuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    size = input.shape[wrap_dim(dim, input.ndim)]
-    split_size = (size + chunks - 1) // chunks
-    if split_size == 0 and size == 0:
-        _many(chunks, "unsafe_chunk's pieces")  # as chunk: charged before a list of `chunks` zeros is made
+    split_size = J.chunk_split_size(input, chunks, dim, "unsafe_chunk's pieces")
+    if split_size == 0:
         return tuple(J.split_with_sizes(input, [0] * chunks, dim))
     return unsafe_split(input, split_size, dim)
