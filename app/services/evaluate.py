@@ -110,15 +110,8 @@ def _transform_steps(doc: dict) -> int:
                 stack.extend(x)
             else:
                 n += 1
-    return (2 * n + 1) * max(_program_size(doc), 1)
-
-
-def _program_size(doc: dict) -> int:
-    """A transform program's ops, as a bound for placement: its `ops` with the custom Functions they apply
-    expanded (a transform's body has no `expression`: its schema refuses one)."""
-    ops, fns = doc.get("ops"), doc.get("functions")
-    n = len(ops) if isinstance(ops, list) else 0
-    return max(n, expanded_ops(doc, _PLACEMENT_CAP)) if isinstance(fns, dict) and fns else n
+    # (its ops with the custom Functions they apply expanded, as the estimate counts them for a program)
+    return (2 * n + 1) * max(_steps(doc, {"ops": expanded_ops(doc, _PLACEMENT_CAP)}), 1)
 
 
 _PLACEMENT_CAP = 10**6  # counts past this place like it (a count stops there: max_ops refuses far sooner)
