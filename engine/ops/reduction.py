@@ -3,65 +3,19 @@ torch's keepdim, dtype and overload rules)."""
 
 from __future__ import annotations
 
-# The parts in registration order (a grad_fn's index is its entry's position among its base name's; forward_more
-# finds a family's entries among this module's names), and the names other modules import from here
-# (engine/ops/loss.py, loss_more.py, reduction_more.py, linalg.py, ...)
+# The parts in registration order (a grad_fn's index is its entry's position among entries of its base name), each
+# part's entries (forward_more.install finds a family's entries among this module's names, helpers included), the
+# functions, and the private names other helpers' modules import from here (loss.py: _fsum; autograd/batched.py:
+# _numel_reduced)
 # isort: off
-from engine.ops.reduction_common import _TORCH_SUM, _expand_reduced, _half_acc, _numel_reduced, _reduced_dims  # noqa: F401
-from engine.ops.reduction_sum import (  # noqa: F401
-    _broadcast_scalar_grad,
-    _fsum,
-    mean,
-    mean_dim,
-    mean_op,
-    sum,  # noqa: A004
-    sum_dim,
-    sum_op,
-    sum_to_shape,
-    sum_to_shape_array,
+from engine.ops.reduction_common import _numel_reduced  # noqa: F401
+from engine.ops.reduction_sum import _fsum, mean, mean_dim, mean_op, sum, sum_dim, sum_op, sum_to_shape  # noqa: F401, A004
+from engine.ops.reduction_prod import _flip_helper, _shift_helper, prod, prod_dim, prod_op  # noqa: F401
+from engine.ops.reduction_extrema import amax, amax_op, amin, amin_op, max, max_dim, max_op, min, min_dim, min_op  # noqa: A004
+from engine.ops.reduction_stats import (
+    logsumexp, logsumexp_op, norm, std, std_op, var, var_op, vector_norm, vector_norm_op,
 )
-from engine.ops.reduction_prod import _exclusive_prods, _flip_helper, _shift_helper, prod, prod_dim, prod_op  # noqa: F401
-from engine.ops.reduction_extrema import (  # noqa: F401
-    _amaxmin_backward,
-    _amaxmin_jvp,
-    _evenly_distribute_backward,
-    _evenly_read_jvp,
-    _value_selecting_jvp,
-    amax,
-    amax_op,
-    amin,
-    amin_op,
-    max,  # noqa: A004
-    max_dim,
-    max_op,
-    min,  # noqa: A004
-    min_dim,
-    min_op,
-    return_types_max,
-    return_types_min,
-)
-from engine.ops.reduction_stats import (  # noqa: F401
-    DOF_WARNING,
-    _norm_jvp,
-    _scalar_str,
-    _std_backward,
-    _var_args,
-    _var_backward,
-    _var_fwd,
-    _var_jvp,
-    _vector_norm_backward,
-    _vector_norm_fwd,
-    logsumexp,
-    logsumexp_op,
-    norm,
-    std,
-    std_op,
-    var,
-    var_op,
-    vector_norm,
-    vector_norm_op,
-)
-from engine.ops.reduction_cumulative import cumprod, cumprod_op, cumsum, cumsum_op  # noqa: F401
+from engine.ops.reduction_cumulative import cumprod, cumprod_op, cumsum, cumsum_op
 from engine.ops.reduction_argmax import argmax, argmax_op, argmin, argmin_op
 from engine.ops.registry import entry
 # isort: on
