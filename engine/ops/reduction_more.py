@@ -14,7 +14,7 @@ from engine.ops import reduction as R
 from engine.ops._returns import make
 from engine.ops._util import wrap_dim
 from engine.ops.reduction_calculus import cumulative_trapezoid, diff, gradient, trapezoid, trapz
-from engine.ops.reduction_common import _expand_reduced, _half_acc, _reduced_dims
+from engine.ops.reduction_common import _expand_reduced, _half_acc, _red, _reduced_dims
 from engine.ops.reduction_cov import corrcoef, cov
 from engine.ops.reduction_extrema import _amaxmin_backward
 from engine.ops.reduction_stats import (
@@ -27,7 +27,7 @@ from engine.ops.reduction_stats import (
     _vector_norm_fwd,
 )
 from engine.ops.registry import defop, entry
-from engine.ops.rules import TRANSCENDENTAL, Cost, numel, reduced_shape, reduction
+from engine.ops.rules import TRANSCENDENTAL, Cost, numel, reduced_shape
 from engine.tensor import Tensor
 
 
@@ -100,8 +100,20 @@ def _nansum_backward(grad, self, dim, keepdim):
     return full * P.logical_not(P.isnan(self))
 
 
+def _nansum_rule(self, dim=None, keepdim=False, dtype=None):
+    """np.nansum of a float array copies it with its NaNs replaced, beside their mask (counted as a second copy);
+    a dtype= or an integer input (into int64) is cast to a whole copy first. The backward's as before: the
+    gradient's cast (output-sized) and the NaN masks (bool) beside the input gradient."""
+    x = tuple(self.shape)
+    out = reduced_shape(x, dim, bool(keepdim))
+    n = numel(x)
+    acc = np.dtype(dtype.np if dtype is not None else (np.int64 if self.dtype.kind in "biu" else self.dtype))
+    temp = (2 * n if acc.kind == "f" else 0) + (n if acc != self.dtype else 0)
+    return Cost(out, max(n, 1), temp, True, numel(out))
+
+
 nansum_op = defop("nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
-                  _nansum, self=_nansum_backward, rule=reduction())
+                  _nansum, self=_nansum_backward, rule=_nansum_rule)
 
 
 def nansum(input: Tensor, dim: int | list[int] | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -164,8 +176,9 @@ def _std_mean_backward(grad, self, result, dim, correction, keepdim):
 
 
 def _two_reduced(self, dim, keepdim):
-    out = reduced_shape(tuple(self.shape), dim, bool(keepdim))
-    return Cost((out, out), 4 * max(numel(self.shape), 1), numel(self.shape))
+    """var's (std's) forward, then a mean: var.correction's rule (x - mean and its square, input-sized), two
+    outputs."""
+    return _red(self, dim, keepdim, 4, temp=3, out_temp=2, bwd=4, nout=2)
 
 
 var_mean_op = defop(
