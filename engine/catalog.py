@@ -8,7 +8,7 @@ FAMILIES = ("pointwise", "reduction", "shape", "indexing", "join", "linalg", "nn
             "factory", "steps", "shape_more", "pointwise_more", "special", "scatter", "reduction_more", "sorting",
             "linalg_more", "linalg_decomp", "linalg_spectral", "linalg_lu", "random_ops", "distance", "loss_more",
             "nn_more", "pooling",
-            "aliases", "logical", "counting", "uniques", "searching")  # methods' families: new modules of everyday torch functions
+            "aliases", "logical", "counting", "uniques", "searching", "indices")  # methods' families: new modules of everyday torch functions
 
 
 def _gather():
