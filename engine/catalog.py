@@ -8,7 +8,8 @@ FAMILIES = ("pointwise", "reduction", "shape", "indexing", "join", "linalg", "nn
             "factory", "steps", "shape_more", "pointwise_more", "special", "scatter", "reduction_more", "sorting",
             "linalg_more", "linalg_decomp", "linalg_spectral", "linalg_lu", "random_ops", "distance", "loss_more",
             "nn_more", "pooling",
-            "aliases", "logical", "counting", "uniques", "searching", "indices")  # methods' families: new modules of everyday torch functions
+            # everyday torch functions (the methods branch)
+            "aliases", "logical", "counting", "uniques", "searching", "indices", "attributes")
 
 
 def _gather():
