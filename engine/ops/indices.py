@@ -111,6 +111,12 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=
              device=None, layout=None, pin_memory=False) -> Tensor:
     """base ** linspace(start, end, steps): torch's kernel (exponents in double from the dtype's start and end,
     the second half counted back from end), cast to dtype."""
+    if isinstance(start, Tensor) or isinstance(end, Tensor):
+        ds, de = (x.ndim if isinstance(x, Tensor) else 0 for x in (start, end))
+        if ds or de:
+            raise TorchRuntimeError("logspace only supports 0-dimensional start and end tensors, but got start with "
+                                    f"{ds} dimension(s) and end with {de} dimension(s).")
+        start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
     steps = int(steps)
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
