@@ -10,7 +10,6 @@ from engine.ops import shape as S
 from engine.ops._util import list_str
 from engine.ops.nn_common import _errstate, _word
 from engine.ops.pooling_regions import (
-    REGION_BYTES,
     _adaptive_max_arr,
     _check1d,
     _dim_range,
@@ -19,7 +18,7 @@ from engine.ops.pooling_regions import (
     _max_backward,
     _t,
     _zeros_like,
-    adaptive_chunk_elements,
+    adaptive_chunk_bytes,
     adaptive_chunks,
 )
 from engine.ops.registry import defop
@@ -96,14 +95,14 @@ def _adaptive_avg_bwd_arr(g, x, nsp):
 
 
 def _table_cost(x_shape, outsz, nsp):
-    """(elements, temp in x's elements) of the region tables an adaptive pool walks: n x O x K gathered in all
-    (its flops), a chunk of them at a time of REGION_BYTES an element (adaptive_chunks)."""
+    """(elements, bytes at the peak) of the region tables an adaptive pool walks: n x O x K gathered in all (its
+    flops), a chunk of them at a time (adaptive_chunks)."""
     n = numel(x_shape[: len(x_shape) - nsp])
     insz = tuple(x_shape[len(x_shape) - nsp:])
     k = 1
     for i, o in zip(insz, outsz):
         k *= -(-int(i) // max(int(o), 1)) + 1
-    return n * numel(outsz) * k, adaptive_chunk_elements(n, outsz, insz) * REGION_BYTES
+    return n * numel(outsz) * k, adaptive_chunk_bytes(n, outsz, insz)
 
 
 def _adaptive_rule(nsp, nout=1):
@@ -112,8 +111,11 @@ def _adaptive_rule(nsp, nout=1):
         out = (*tuple(self.shape[: len(self.shape) - nsp]), *outsz)
         table, temp_bytes = _table_cost(tuple(self.shape), outsz, nsp)
         itemsize = self.dtype.itemsize if getattr(self, "dtype", None) is not None else 4
-        # the input flattened (a copy where strided), a chunk's tables; a max pool's int64 indices are an output
+        # the input flattened (a copy where strided) and a chunk's tables; a max pool's int64 indices (an output,
+        # counted at the input's itemsize by the charge) the rest of their bytes
         temp = numel(self.shape) + -(-temp_bytes // max(itemsize, 1))
+        if nout == 2:
+            temp += -(-numel(out) * 8 // max(itemsize, 1)) - numel(out)
         return Cost(out if nout == 1 else (out, out), 2 * numel(self.shape) + numel(out) + 2 * table, temp)
 
     return rule

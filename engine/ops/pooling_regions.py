@@ -9,7 +9,7 @@ from engine import _backend as B
 from engine import budget as _budget
 from engine.errors import TorchRuntimeError
 from engine.ops.registry import defop
-from engine.ops.rules import Cost, numel
+from engine.ops.rules import Cost, numel, wide
 from engine.tensor import Tensor
 
 
@@ -28,6 +28,9 @@ def _ints(v):
 # where / argmax / add.at temporaries of up to 8-byte items): what the adaptive rules charge.
 REGION_CHUNK = 1 << 16
 REGION_BYTES = 48
+# and at most this many rows (each row's coordinates and per-dim bounds: ~200 bytes, whatever its K)
+REGION_ROWS = 1 << 13
+ROW_BYTES = 256
 
 
 def _window_regions(insz, outsz, k, s, p, d):
@@ -84,7 +87,7 @@ def adaptive_chunks(insz, outsz, n):
     widths = adaptive_widths(insz, outsz)
     k = numel(widths)
     o_all = numel(outsz)
-    step = max(1, REGION_CHUNK // max(1, n * k))
+    step = min(REGION_ROWS, max(1, REGION_CHUNK // max(1, n * k)))
     for lo in range(0, o_all, step):
         _budget.check()
         hi = min(lo + step, o_all)
@@ -92,14 +95,14 @@ def adaptive_chunks(insz, outsz, n):
         yield lo, hi, flat, mask
 
 
-def adaptive_chunk_elements(n, outsz, insz):
-    """The most table elements one chunk of adaptive_chunks holds (n x rows x K), from shapes alone (K bounded
-    by ceil(in / out) + 1 per dim): what the rules charge, in units of REGION_BYTES."""
+def adaptive_chunk_bytes(n, outsz, insz):
+    """The most bytes one chunk of adaptive_chunks holds at its peak, from shapes alone (K bounded by
+    ceil(in / out) + 1 per dim): its table elements (n x rows x K) at REGION_BYTES, its rows at ROW_BYTES."""
     k = 1
     for i, o in zip(insz, outsz):
         k *= -(-int(i) // max(int(o), 1)) + 1
-    total = n * numel(outsz) * k
-    return min(total, max(REGION_CHUNK, n * k))
+    rows = min(numel(outsz), REGION_ROWS, max(1, REGION_CHUNK // max(1, n * k)))
+    return rows * n * k * REGION_BYTES + rows * ROW_BYTES
 
 
 def _combine(insz, per):
@@ -230,13 +233,18 @@ pool_scatter_op = defop(
     lambda g, x, indices, nsp: _scatter_arr(g, x.shape, indices, nsp),
     grad_output=lambda grad, indices, nsp: pool_gather_op(grad, indices, nsp),
     self=lambda grad, self: _zeros_like(self),
-    rule=lambda grad_output, self, indices, nsp: Cost(tuple(self.shape), numel(self.shape) + numel(indices.shape)),
+    # temp: grad_output flattened (a copy where expanded, as a sum's gradient is), the int64 flat indices and
+    # np.add.at's copy of them
+    rule=lambda grad_output, self, indices, nsp: Cost(
+        tuple(self.shape), numel(self.shape) + numel(indices.shape),
+        numel(grad_output.shape) + wide(2 * numel(indices.shape), grad_output, self, indices)),
 )
 pool_gather_op = defop(
     "_max_pool_gather_nd(Tensor self, Tensor indices, int nsp) -> Tensor",
     lambda g, indices, nsp: _gather_arr(g, indices, nsp),
     self=lambda grad, self, indices, nsp: pool_scatter_op(grad, self, indices, nsp),
-    rule=lambda self, indices, nsp: Cost(tuple(indices.shape), numel(indices.shape)),
+    rule=lambda self, indices, nsp: Cost(tuple(indices.shape), numel(indices.shape),
+                                         numel(indices.shape) + wide(numel(indices.shape), self, indices)),
 )
 
 
