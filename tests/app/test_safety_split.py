@@ -67,19 +67,20 @@ def _hwm(pid: int) -> int:
 
 @pytest.mark.parametrize("op", ["adaptive_max_pool3d", "adaptive_avg_pool3d"])
 def test_an_adaptive_pool_grows_no_process_by_its_tables(op):
-    """1e6 outputs from 8 inputs (the red team's 209-byte request at M=100): before, ~140 MiB of region tables in
-    whichever process ran it (a server thread, by its estimate); now its outputs and a chunk's tables."""
+    """3.4e6 outputs from 8 inputs (the red team's 209-byte request at M=150), in whichever process runs it (a
+    server thread or the worker, by its charge): before, its region tables grew that process's peak by 112-183
+    MiB (measured, fresh server); now its outputs (40 MB) and a chunk's tables: 32-58 MiB."""
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_ACCESS_LOG": "false"}, api_key="k")
     try:
         pids = [s.proc.pid, *s.worker_pids()]
         before = {p: _hwm(p) for p in pids}
         body = {"ops": [{"name": "x", "op": "ones", "args": [[1, 1, 2, 2, 2]]},
-                        {"name": "y", "op": op, "args": ["x", [100, 100, 100]]},
+                        {"name": "y", "op": op, "args": ["x", [150, 150, 150]]},
                         {"name": "s", "op": "sum", "args": ["y"]}], "outputs": ["s"]}
         r = s.client.post("/v1/evaluate", json=body, timeout=60)
         assert r.status_code == 200, r.text[:300]
-        assert r.json()["tensors"]["s"]["data"] == 1e6
+        assert r.json()["tensors"]["s"]["data"] == 150 ** 3
         grown = {p: (_hwm(p) - before[p]) >> 20 for p in pids}
     finally:
         s.stop()
-    assert max(grown.values()) < 80, f"peak growth MiB by process: {grown}"
+    assert max(grown.values()) < 90, f"peak growth MiB by process: {grown}"
