@@ -212,13 +212,12 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
     fmts: dict = {}  # one (the number format, its width in it) -> the whole repr's '%' format
     flat = len(shape) == 1
 
-    def rep(arr):
-        if type(arr) is not np.ndarray or arr.shape != shape or arr.dtype != dtype:
-            return fallback(arr)
-        vals = arr.tolist() if flat else arr.reshape(-1).tolist()
+    def of_list(vals):
+        """The text of an array of this row's shape and dtype from its values (.reshape(-1).tolist()), or None
+        where small_float_repr declines them."""
         width, one, texts = _float_spec(None, vals, opts)
         if texts is not None or (0.0 in vals and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals)):
-            return fallback(arr)  # as small_float_repr declines them
+            return None
         fmt = fmts.get(one)
         if fmt is None:
             if len(fmts) >= 64:
@@ -226,6 +225,13 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
             fmt = fmts[one] = _whole_layout(shape, width, one, prefix, items, opts)
         return fmt % tuple(vals)
 
+    def rep(arr):
+        if type(arr) is not np.ndarray or arr.shape != shape or arr.dtype != dtype:
+            return fallback(arr)
+        text = of_list(arr.tolist() if flat else arr.reshape(-1).tolist())
+        return text if text is not None else fallback(arr)  # as small_float_repr declines them
+
+    rep.of_list, rep.shape, rep.dtype = of_list, shape, dtype  # for a writer's row: its values read once
     return rep
 
 
