@@ -18,6 +18,9 @@ cannot account for as entries on known arrays (a helper that makes an array by i
 an op's: a custom Function, an in-place op's CopySlices), warnings, and programs that change tensors or
 autograd state (run.STATEFUL) keep the Program's own replay.
 
+A few entries' forwards are called as a kernel of the same bits instead (engine.program.kernels: fewer NumPy
+calls on the small float inputs requests give them).
+
 The function is kept only where running it gives the recording's values and grads bit for bit, and
 engine.program.plans then holds its responses to the full path's at two other sets of leaf values: a
 constant that a function derived from values (not from shapes), or a decision in Python glue that the values
