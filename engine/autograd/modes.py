@@ -8,10 +8,30 @@ import threading
 
 # ----- grad mode -----
 
-class _GradMode(threading.local):
-    """Per-thread, as in torch: a service runs requests on several threads at once."""
+GRAD_OFF = [0]  # how many threads have grad mode off now: 0 tells a hot path its thread's mode is on, unread
+_off_lock = threading.Lock()
 
-    enabled = True
+
+class _GradMode(threading.local):
+    """Per-thread, as in torch: a service runs requests on several threads at once. `enabled` is a property whose
+    setter keeps GRAD_OFF[0], the number of threads whose mode is off: a thread's own change counts before the
+    setter returns, so where GRAD_OFF[0] is 0 the reading thread's mode is on, and the op table's unrolled calls
+    (engine/ops/fastcall.py) skip the thread-local read (~800 instructions). A thread that ends with its mode off
+    stays counted: the hot paths then read the thread-local, as before."""
+
+    _on = True
+
+    @property
+    def enabled(self):
+        return self._on
+
+    @enabled.setter
+    def enabled(self, value):
+        was_off = not self._on
+        self._on = value
+        if was_off != (not value):
+            with _off_lock:
+                GRAD_OFF[0] += -1 if was_off else 1
 
 
 grad_mode = _GradMode()

@@ -18,6 +18,7 @@ from engine.ops import shape as S
 from engine.ops import shape_more as SM
 from engine.ops._util import broadcast_shapes
 from engine.ops.nn_common import _errstate, _not_implemented, _word
+from engine.ops.reduction_stats import _vector_norm_backward, _vector_norm_fwd
 from engine.ops.registry import defop, entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, numel, reduced_shape
 from engine.tensor import Tensor
@@ -37,9 +38,9 @@ def _norm_rule(self, p, dim, keepdim=False):
 
 norm_dim_op = defop(
     "norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor",
-    lambda a, p, dim, keepdim=False: R._vector_norm_fwd(a, 2.0 if p is None else p, dim, keepdim),
+    lambda a, p, dim, keepdim=False: _vector_norm_fwd(a, 2.0 if p is None else p, dim, keepdim),
     index=1,
-    self=lambda grad, self, p, result, dim, keepdim: R._vector_norm_backward(
+    self=lambda grad, self, p, result, dim, keepdim: _vector_norm_backward(
         grad, self, 2.0 if p is None else p, result, dim, keepdim),
     rule=_norm_rule,
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from engine import budget as _budget
 from engine.autograd import _seq, edge_of, grad_mode
 from engine.autograd import graph as _graph
+from engine.autograd.modes import GRAD_OFF as _GRAD_OFF
 from engine.errors import EngineError
 from engine.ops.charging import _cost_miss
 from engine.ops.opnode import _EMPTY
@@ -78,7 +79,7 @@ def _fast_call(op):
                     b.live += n
                 else:
                     b.track(out)
-            if not (input._req and grad_mode.enabled):
+            if not (input._req and (not _GRAD_OFF[0] or grad_mode.enabled)):  # (no thread with grad off: on)
                 t = make(out)
                 if _R._tracing:
                     _traced(op, (input,), (d,), attrs, t)
@@ -172,7 +173,7 @@ def _fast_call(op):
                 bud.live += n
             else:
                 bud.track(out)
-        if not ((a._req or (bt and b._req)) and grad_mode.enabled):
+        if not ((a._req or (bt and b._req)) and (not _GRAD_OFF[0] or grad_mode.enabled)):
             t = make(out)
             if _R._tracing:
                 _traced(op, (a, b), (da, db), attrs, t)

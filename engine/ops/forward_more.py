@@ -144,7 +144,7 @@ def _mm(t, s):
 
 def _gather_kept(self_t, dim, indices, keepdim):
     """gather_with_keepdimed_indices: the tangent at the selected indices (None for the indices output)."""
-    from engine.ops.reduction import _value_selecting_jvp  # noqa: PLC0415
+    from engine.ops.reduction_extrema import _value_selecting_jvp  # noqa: PLC0415
 
     return _value_selecting_jvp(self_t, dim, indices, keepdim)
 
@@ -178,7 +178,7 @@ def _logcumsumexp_jvp(self, self_t, dim):
 def _renorm_jvp(self, self_t, p, dim, maxnorm):
     from engine.ops._util import wrap_dim  # noqa: PLC0415
     from engine.ops.pointwise import where  # noqa: PLC0415
-    from engine.ops.reduction import _norm_jvp, vector_norm  # noqa: PLC0415
+    from engine.ops.reduction_stats import _norm_jvp, vector_norm  # noqa: PLC0415
 
     d = wrap_dim(dim, self.ndim)
     dims = [i for i in range(self.ndim) if i != d]
@@ -190,14 +190,14 @@ def _renorm_jvp(self, self_t, p, dim, maxnorm):
 
 
 def _dist_jvp(self, other, self_t, other_t, p, result):
-    from engine.ops.reduction import _norm_jvp  # noqa: PLC0415
+    from engine.ops.reduction_stats import _norm_jvp  # noqa: PLC0415
 
     t = tsum(self_t, tmap(other_t, lambda o: -o))
     return _norm_jvp(t, self - other, p, result, None, False)
 
 
 def _norm_opt_jvp(self_t, self, p, result, dim, keepdim):
-    from engine.ops.reduction import _norm_jvp  # noqa: PLC0415
+    from engine.ops.reduction_stats import _norm_jvp  # noqa: PLC0415
 
     return _norm_jvp(self_t, self, 2 if p is None else p, result, dim, keepdim)
 
@@ -205,7 +205,8 @@ def _norm_opt_jvp(self_t, self, p, result, dim, keepdim):
 def _var_mean_jvp(std):
     def f(self_t, self, result0, dim, correction, keepdim):
         from engine.ops.pointwise import where  # noqa: PLC0415
-        from engine.ops.reduction import _var_jvp, mean  # noqa: PLC0415
+        from engine.ops.reduction_stats import _var_jvp  # noqa: PLC0415
+        from engine.ops.reduction_sum import mean  # noqa: PLC0415
 
         v = _var_jvp(self_t, self, result0, dim, correction, keepdim)
         if std:
@@ -217,7 +218,7 @@ def _var_mean_jvp(std):
 
 
 def _aminmax_jvp(self_t, self, result0, result1, dim, keepdim):
-    from engine.ops.reduction import _amaxmin_jvp, _evenly_read_jvp  # noqa: PLC0415
+    from engine.ops.reduction_extrema import _amaxmin_jvp, _evenly_read_jvp  # noqa: PLC0415
 
     if dim is None:
         return (_evenly_read_jvp(self_t, self, result0).reshape(result0.shape),
@@ -227,7 +228,7 @@ def _aminmax_jvp(self_t, self, result0, result1, dim, keepdim):
 
 def _median_all_jvp(self_t, self, result):
     """evenly_read_jvp: the mean of the tangents where self equals the result (NaN where none does)."""
-    from engine.ops.reduction import _evenly_read_jvp  # noqa: PLC0415
+    from engine.ops.reduction_extrema import _evenly_read_jvp  # noqa: PLC0415
 
     return _evenly_read_jvp(self_t, self, result)
 

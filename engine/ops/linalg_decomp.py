@@ -16,7 +16,6 @@ from engine.errors import TorchRuntimeError
 from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops import pointwise as P
-from engine.ops import reduction as R
 from engine.ops import shape as S
 from engine.ops._returns import make
 from engine.ops.linalg_common import (
@@ -31,6 +30,7 @@ from engine.ops.linalg_common import (
     _word,
     lu_factor_array,
 )
+from engine.ops.reduction_prod import _exclusive_prods
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
 from engine.tensor import Tensor
@@ -62,7 +62,7 @@ def _det_backward(grad, A, result):
 
         U, Svals, Vh = svd_op(A, False, True, None)
         alpha = det_op(U) * det_op(Vh) * grad
-        Dg = alpha.unsqueeze(-1) * R._exclusive_prods(Svals, Svals.ndim - 1)
+        Dg = alpha.unsqueeze(-1) * _exclusive_prods(Svals, Svals.ndim - 1)
         return L.matmul(U * Dg.unsqueeze(-2), Vh)
 
     if not singular.any():

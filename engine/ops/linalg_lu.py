@@ -22,6 +22,7 @@ from engine.ops.indexing import masked_fill
 from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _t, lu_factor_array
 from engine.ops.linalg_decomp import inv_ex_op, solve_ex_op
 from engine.ops.linalg_triangular import solve_triangular_op
+from engine.ops.reduction_stats import _scalar_str
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
 from engine.tensor import Tensor
@@ -379,7 +380,7 @@ def matrix_norm(A: Tensor, ord: float | str = "fro", dim: list[int] = (-2, -1), 
         return result
     o = float(ord)
     if abs(o) not in (1.0, 2.0, float("inf")):
-        raise TorchRuntimeError(f"linalg.matrix_norm: Order {R._scalar_str(ord)} not supported.")
+        raise TorchRuntimeError(f"linalg.matrix_norm: Order {_scalar_str(ord)} not supported.")
     d0, d1 = _matrix_norm_checks(A, dim)
 
     def max_min(t, d):
@@ -435,7 +436,7 @@ def cond(A: Tensor, p: float | str | None = None) -> Tensor:  # noqa: N803
         label = ord_
     else:
         if ord_ not in (2, -2, 1, -1, float("inf"), float("-inf")):
-            raise TorchRuntimeError("linalg.cond got an invalid norm type: " + R._scalar_str(ord_))
+            raise TorchRuntimeError("linalg.cond got an invalid norm type: " + _scalar_str(ord_))
         label = None
     if A.numel() == 0:
         real = A.dtype if A.dtype.is_floating_point else D.float32

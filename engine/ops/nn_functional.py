@@ -41,7 +41,7 @@ from engine.ops._util import (
 from engine.ops.jvp import pointwise
 
 # The family's parts: their names for CATALOG below, and re-exported for the modules that import them from here
-# (engine/ops/loss.py, loss_more.py, reduction_more.py, engine/autograd/batched.py)
+# (engine/ops/loss.py, loss_more.py, reduction_calculus.py, reduction_cov.py, engine/autograd/batched.py)
 from engine.ops.nn_activation import (  # noqa: F401
     _log_sigmoid_arr,
     celu,

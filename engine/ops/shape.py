@@ -116,7 +116,7 @@ def _type_name(a):
 
 
 # the output is a view; its elements are charged all the same (what it weighs once anything reads it); its
-# backward sums the gradient back in torch's order (reduction._TORCH_SUM: three gradient-sized arrays at most)
+# backward sums the gradient back in torch's order (reduction_common._TORCH_SUM: three gradient-sized arrays at most)
 expand_op = defop("expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)", _expand,
                   rule=lambda self, size: R.Cost(_expanded(self.shape, size), 0.0, 0, True,
                                                  3 * R.numel(_expanded(self.shape, size))),

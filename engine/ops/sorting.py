@@ -16,6 +16,7 @@ from engine.ops import shape as S
 from engine.ops._cost import by_forward
 from engine.ops._returns import make
 from engine.ops._util import wrap_dim
+from engine.ops.reduction_extrema import _evenly_distribute_backward
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, log2ceil, numel, reduced_shape
 from engine.tensor import Tensor
@@ -224,13 +225,13 @@ def _all_rule(self):
 
 
 median_op = defop("median(Tensor self) -> Tensor", _median_all(False), index=0,
-                  self=R._evenly_distribute_backward, rule=_all_rule)
+                  self=_evenly_distribute_backward, rule=_all_rule)
 median_dim = defop("median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
                    _median_dim("median", False), nout=2, index=1,
                    self=lambda grad, dim, result1, self_shape, keepdim: _scatter_back(
                        grad[0], dim, result1, self_shape, keepdim), rule=_reduce_dim_rule)
 nanmedian_op = defop("nanmedian(Tensor self) -> Tensor", _median_all(True), index=0,
-                     self=R._evenly_distribute_backward, rule=_all_rule)
+                     self=_evenly_distribute_backward, rule=_all_rule)
 nanmedian_dim = defop("nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)",
                       _median_dim("nanmedian", True), nout=2, index=1,
                       self=lambda grad, dim, result1, self_shape, keepdim: _scatter_back(

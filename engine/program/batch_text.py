@@ -13,7 +13,12 @@ number is the correctly rounded double, as orjson's parse is). Anything else doe
 the caller (parsed alone, through the usual path). Bounded: the holes' digits are capped (an integer stays
 within int64, an exponent within two digits, so no number is ever infinite), a template is made only of a
 document of at most TEXT_MAX bytes with at most HOLES_MAX holes, and matching is a regex of literal text and
-those holes from one position, linear in the document's length.
+those holes from one position, linear in the document's length. Runs of one template's documents are matched
+with lax holes (any run of number characters: _LAX) and checked at the end of the scan all at once
+(_lax_valid: one orjson parse, which refuses what is not a JSON number and a float past a double, and NumPy
+over the texts for each hole's kind and the integer cap); where the check fails, the body is scanned again
+with the strict holes (at most twice the work). What they take beyond the strict holes is a float's text past
+their caps (1e100, many decimals), read as the document's own parse reads it.
 
 `scan` walks a batch's body: `{"requests": [doc, ...]}` with nothing else in it; each document is matched
 against the recent templates (at most TRIES), else its end found by the standard library's raw_decode and the
@@ -40,6 +45,15 @@ _HEAD = re.compile(_WS + rb"\{" + _WS + rb'"requests"' + _WS + rb":" + _WS + rb"
 _NEXT = re.compile(_WS + rb"(?:,|(\])" + _WS + rb"\}" + _WS + rb"\Z)" + _WS)
 _INT = rb"(-?(?:0|[1-9][0-9]{0,17}))"
 _FLOAT = rb"(-?(?:0|[1-9][0-9]{0,24})(?:\.[0-9]{1,40}(?:[eE][-+]?[0-9]{1,2})?|[eE][-+]?[0-9]{1,2}))"
+# A lax hole: a run of the characters of JSON numbers (~40% of a seed document's match time was its strict holes').
+# A run of documents matched with lax holes is checked as a whole at the end of the scan (_lax_valid: one parse,
+# NumPy over the texts): each hole's text a JSON number of its hole's kind within the integer cap, else the body
+# is scanned again with the strict holes. It takes what the strict hole takes, with the same text (a hole is
+# followed by a character no number has: the template checks it), and more only of numbers that read as the
+# document's own parse reads them (a float's text past the strict caps, as 1e100).
+_LAX = rb"(-?[0-9][-+.0-9eE]*)"
+_NUMBER_CHARS = frozenset(b"-+.0123456789eE")
+_FLOAT_MAX = 1 + 25 + 1 + 40 + 2 + 2  # the longest text a strict float hole takes
 _INT_FULL = re.compile(_INT + rb"\Z")
 _FLOAT_FULL = re.compile(_FLOAT + rb"\Z")
 _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+\-]*|[{}\[\]:,]|true|false|null|[ \t\n\r]+')
@@ -53,18 +67,23 @@ class Template:
     document's PlanCache key; `rows`: the documents matched (their index in the batch); `numbers`: their
     holes' texts, row after row."""
 
-    __slots__ = ("pattern", "next", "leaves", "holes", "key", "doc", "rows", "numbers", "done", "fit")
+    __slots__ = ("pattern", "next", "lax", "lax_next", "floats", "leaves", "holes", "key", "doc", "rows", "numbers",
+                 "values", "done", "fit")
 
-    def __init__(self, pattern, leaves, holes, key, doc):
+    def __init__(self, pattern, leaves, holes, key, doc, lax=None, floats=None):
         self.pattern = pattern
         # the same followed by a comma: the document and the start of the next one
         self.next = re.compile(pattern.pattern + _WS + rb"," + _WS)
+        self.lax = lax  # the pattern with lax holes, or None (then the strict one is used throughout)
+        self.lax_next = None if lax is None else re.compile(lax.pattern + _WS + rb"," + _WS)
+        self.floats = floats  # per hole, whether it is a float's (else an integer's)
         self.leaves = leaves
         self.holes = holes
         self.key = key
         self.doc = doc  # the template document, parsed
         self.rows: list[int] = []
         self.numbers: list[bytes] = []
+        self.values = None  # the numbers parsed (one orjson parse, made once: _values)
         self.done = 0  # rows answered so far (the caller's cursor)
         self.fit = None  # the caller's: per row, whether its values fit their leaves' dtypes (read once)
 
@@ -73,7 +92,8 @@ class Template:
         t = Template.__new__(Template)
         t.pattern, t.next, t.leaves, t.holes, t.key, t.doc = (self.pattern, self.next, self.leaves, self.holes,
                                                               self.key, self.doc)
-        t.rows, t.numbers, t.done, t.fit = [], [], 0, None
+        t.lax, t.lax_next, t.floats = self.lax, self.lax_next, self.floats
+        t.rows, t.numbers, t.values, t.done, t.fit = [], [], None, 0, None
         return t
 
     def columns(self, rows: slice | None = None) -> list:
@@ -82,9 +102,10 @@ class Template:
         texts (each a JSON number within the holes' caps: a float is the correctly rounded double, as float()
         reads it and as the parse of the document would)."""
         k = self.holes
-        nums = self.numbers if rows is None else self.numbers[rows.start * k:rows.stop * k]
-        n = len(nums) // k
-        values = orjson.loads(b"[%b]" % b",".join(nums))
+        values = self._values()
+        if rows is not None:
+            values = values[rows.start * k:rows.stop * k]
+        n = len(values) // k
         floats = np.array(values, np.float64).reshape(n, k)
         out, at = [], 0
         for shape, kind in self.leaves:
@@ -96,6 +117,12 @@ class Template:
             out.append(np.ascontiguousarray(col).reshape((n,) + tuple(shape)))
             at += size
         return out
+
+    def _values(self) -> list:
+        """The numbers of every row, parsed (once)."""
+        if self.values is None:
+            self.values = orjson.loads(b"[%b]" % b",".join(self.numbers))
+        return self.values
 
     def arrays(self, col: list, j: int) -> list:
         """Document j's leaf arrays as PlanCache.key gives them (a float leaf's a Python float), from columns."""
@@ -128,21 +155,28 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
     # holes in the text are in leaf order (a leaf's data is one value in the object of leaves)
     if [h[2] for h in holes] != sorted(h[2] for h in holes):
         return None
-    parts, at = [], 0
+    parts, lax, at = [], [], 0
     for start, end, leaf, is_int in holes:
         if is_int and leaves[leaf][1] is None:
             return None  # a float leaf written as an integer: it would not read as a float
         parts += [re.escape(text[at:start]), _INT if is_int else _FLOAT]
+        lax += [parts[-2], _LAX]
         at = end
     parts.append(re.escape(text[at:]))
+    lax.append(parts[-1])
     try:
         pattern = re.compile(b"".join(parts))
+        lax_pattern = re.compile(b"".join(lax))
     except (re.error, RecursionError, OverflowError):
         return None
-    t = Template(pattern, leaves, len(holes), key, doc)
     m = pattern.match(text)
     if m is None or m.end() != len(text):
         return None
+    lm = lax_pattern.fullmatch(text)
+    after = [text[end] for _, end, _, _ in holes if end < len(text)]
+    if lm is None or lm.groups() != m.groups() or any(c in _NUMBER_CHARS for c in after):
+        lax_pattern = None  # (cannot be: a number in JSON text is followed by a comma, bracket, brace or space)
+    t = Template(pattern, leaves, len(holes), key, doc, lax_pattern, np.array([not h[3] for h in holes], bool))
     # the template's own numbers read as its parse did
     cols = _check_columns(t, list(m.groups()))
     if cols is None or not _same(t.arrays(cols, 0), arrays):
@@ -157,7 +191,36 @@ def _check_columns(t, numbers):
     except (ValueError, OverflowError):
         return None
     finally:
-        t.numbers = []
+        t.numbers, t.values = [], None
+
+
+def _lax_valid(t) -> bool:
+    """Whether the holes' texts of a template's rows (matched with lax holes) are JSON numbers of their holes'
+    kinds (a float's with a point or an exponent, an integer's without) within the integer cap (18 digits:
+    within int64) and a float's length, which orjson reads (not past a double: infinity is refused); their
+    parse is kept (t.values)."""
+    if not t.numbers:
+        return True
+    joined = b",".join(t.numbers)
+    try:
+        values = orjson.loads(b"[%b]" % joined)
+    except orjson.JSONDecodeError:
+        return False
+    chars = np.frombuffer(joined, np.uint8)
+    commas = np.flatnonzero(chars == 44)
+    if len(commas) + 1 != len(t.numbers) or len(values) != len(t.numbers):
+        return False  # (cannot be: a lax hole holds no comma)
+    starts = np.concatenate(([0], commas + 1))
+    ends = np.concatenate((commas, [len(chars)]))
+    marks = np.concatenate(([0], np.cumsum((chars == 46) | (chars == 101) | (chars == 69))))
+    floats = np.tile(t.floats, len(t.numbers) // t.holes)
+    if not np.array_equal(marks[ends] - marks[starts] > 0, floats):
+        return False
+    digits = ends - starts - (chars[starts] == 45)
+    if np.any(np.where(floats, ends - starts > _FLOAT_MAX, digits > 18)):
+        return False
+    t.values = values
+    return True
 
 
 def _same(a, b) -> bool:
@@ -238,13 +301,15 @@ def span(body: bytes, scan_: Scan, i: int) -> tuple[int, int]:
     if type(t) is tuple:
         return t
     start = scan_.starts[i]
-    return start, t.pattern.match(body, start).end()
+    return start, (t.pattern.match(body, start) or t.lax.match(body, start)).end()
 
 
-def scan(body: bytes, max_docs: int, make, known: list | tuple = ()) -> Scan | None:
+def scan(body: bytes, max_docs: int, make, known: list | tuple = (), lax: bool = True) -> Scan | None:
     """The body as a Scan, or None where the caller must parse it as a whole (see the module).
     make(text) -> Template or None: called on a document that matched no template, while fewer than TEMPLATES
-    were made. `known`: templates of earlier batches, tried first (the Scan's templates are fresh copies)."""
+    were made. `known`: templates of earlier batches, tried first (the Scan's templates are fresh copies).
+    `lax`: runs of a template's documents are matched with its lax holes (_LAX), checked at the end; where a
+    check fails, the body is scanned again without."""
     if not body.isascii():
         return None
     head = _HEAD.match(body)
@@ -260,7 +325,8 @@ def scan(body: bytes, max_docs: int, make, known: list | tuple = ()) -> Scan | N
     while True:
         if recent:  # the common case: a run of documents of the last template, each followed by a comma
             t = recent[0]
-            match, numbers, first = t.next.match, t.numbers, len(starts)
+            match = (t.lax_next or t.next).match if lax else t.next.match
+            numbers, first = t.numbers, len(starts)
             while True:
                 m = match(body, pos)
                 if m is None:
@@ -319,4 +385,6 @@ def scan(body: bytes, max_docs: int, make, known: list | tuple = ()) -> Scan | N
             return None
         pos = sep.end()
         if sep.group(1) is not None:
+            if lax and not all(_lax_valid(t) for t in s.templates if t.lax is not None):
+                return scan(body, max_docs, make, known, lax=False)
             return s

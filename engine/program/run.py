@@ -27,7 +27,7 @@ from engine.ops.factory import request_stream
 from engine.ops.registry import trace
 from engine.program.bind import _BINDERS, binder, convert, lookup, op_function
 from engine.program.glue import watch
-from engine.program.shapes import bound_reads_values, output_bound
+from engine.program.shapes import SHAPE_RULES, bound_reads_values, general_bound, output_bound
 from engine.program.wire import (
     BACKWARD_FIELDS,
     NAME_MAX,
@@ -368,7 +368,22 @@ def run_op(run, op, loc, caught, retain):
         args = []
     kwargs = {k: convert(v, sig.kind_of(name=k), env, [*loc, "kwargs", k]) for k, v in kwargs_in.items()} \
         if kwargs_in else _NO_KWARGS
-    bound = output_bound(opname, args, kwargs)
+    na = len(args)
+    # output_bound's first case inline, for one or two operands the first of which is a plain Tensor (the other
+    # a plain Tensor or a Python number): the same arithmetic (tests/engine/test_perop4.py holds evaluate's limits
+    # to output_bound's); anything else asks output_bound itself
+    if 0 < na <= 2 and not kwargs and type(x := args[0]) is Tensor and opname not in SHAPE_RULES:
+        d0 = x._data
+        if na == 1 or (tx := type(x := args[1])) is float or tx is int or x is None:
+            bound = d0.size
+        elif tx is Tensor:
+            s1, s2 = d0.shape, x._data.shape
+            bound = d0.size if s2 == s1 or not s2 else (x._data.size if not s1 else general_bound(opname, args, kwargs))
+        else:
+            bound = output_bound(opname, args, kwargs)
+    else:
+        bound = output_bound(opname, args, kwargs)
+    x = None
     lim = run.limits
     if bound > lim.max_tensor_elements or run.total + bound > lim.max_total_elements:
         run.count(bound, loc)  # raises the limit's 413
@@ -388,7 +403,6 @@ def run_op(run, op, loc, caught, retain):
             if kwargs:
                 out = fn(*args, **kwargs)
             else:  # the catalog function's `direct` callable where it has one (the same call, one frame less)
-                na = len(args)
                 if na == 2:
                     out = (_DIRECT2.get(fn) or fn)(args[0], args[1])
                 elif na == 1:

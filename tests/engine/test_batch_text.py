@@ -196,3 +196,69 @@ def test_a_template_matches_only_its_own_text():
                   text.replace(b"4.0", b"4.0e400"), text.replace(b"4.0", b"--4.0")]:
         assert t.pattern.fullmatch(other) is None, other
     assert re.fullmatch(t.pattern, text.replace(b"2.0", b"-1.25e-7"))
+
+
+# Number texts as a client may write them: valid JSON numbers in every spelling (signs, exponents of either case,
+# leading zeros in fractions and exponents, -0, big integers, tiny and huge floats) and texts of number characters
+# that are not JSON numbers (a run of documents is matched with lax holes: each such text must be caught)
+_TEXTS = st.one_of(
+    st.from_regex(r"-?(0|[1-9][0-9]{0,21})(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?", fullmatch=True),
+    st.from_regex(r"-?[0-9][-+.0-9eE]{0,8}", fullmatch=True),
+    st.sampled_from(["-0", "-0.0", "0.0", "1e-7", "1E-7", "5e0", "1e+05", "1e400", "-1e400", "1e-400", "01",
+                     "1.", "1e", "1e+", "--1", "1-2", "1.2.3", "9" * 18, "9" * 19, "-" + "9" * 18,
+                     "18446744073709551616", "1." + "1" * 41, "2.5e-7", "100", "3"]),
+)
+
+
+@st.composite
+def text_runs(draw):
+    """A run of seed documents (json.dumps' spacing) whose leaves' numbers are drawn texts; the template is made
+    of the first, a float document."""
+    seed = json.dumps(SEED).replace("2.0", "%s").replace("4.0", "%s").replace("6.0", "%s")
+    docs = [seed % ("2.5", "4.5", "6.5")]
+    for _ in range(draw(st.integers(2, 12))):
+        docs.append(seed % tuple(draw(_TEXTS) for _ in range(3)))
+    return ('{"requests": [' + ", ".join(docs) + "]}").encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text_runs())
+def test_a_run_matched_with_lax_holes_reads_as_its_parse(body):
+    """Documents matched with lax holes (batch_text._LAX, checked at the end of the scan) read as their parse, with
+    their kinds (an integer's text in a float's hole is not the template's document); a body that is not JSON is
+    never read as text."""
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        make, _ = _make(PlanCache())
+        assert batch_text.scan(body, 10_000, make) is None
+        return
+    s = check_scan(body)
+    assert s is not None
+    for i in s.templates[0].rows:  # what was matched has its holes' kinds: floats written with a point or exponent
+        a, b = batch_text.span(body, s, i)
+        for leaf in orjson.loads(body[a:b])["leaves"].values():
+            assert type(leaf["data"]) is float
+
+
+def test_lax_holes_take_floats_past_the_strict_caps_never_integers_past_int64():
+    """In a run, a float's text past the strict holes' caps (1e300, 41 decimals) matches and reads as its parse (the
+    strict patterns refuse it); an integer in a float's hole does not, nor an integer hole's text of 19 digits
+    (past int64), nor a float's in it."""
+    text = json.dumps(SEED)
+    for big, matches in [("1e300", True), ("1." + "1" * 41, True), ("-" + "9" * 26 + ".5", True), ("1" * 19, False),
+                         ("3", False), ("-0", False)]:
+        docs = [text] * 3 + [text.replace("4.0", big)] + [text] * 3
+        body = ('{"requests": [' + ", ".join(docs) + "]}").encode()
+        s = check_scan(body)
+        assert s is not None
+        assert (s.matched[3] is s.templates[0]) is matches, big
+        assert s.templates[0].pattern.fullmatch(docs[3].encode()) is None
+    ints = json.dumps({"leaves": {"k": {"data": 7}}, "ops": [{"name": "y", "op": "neg", "args": ["k"]}]})
+    for big, matches in [("9" * 18, True), ("-" + "9" * 18, True), ("-0", True), ("9" * 19, False),
+                         ("-" + "9" * 19, False), ("18446744073709551616", False), ("5.0", False), ("5e0", False)]:
+        docs = [ints] * 3 + [ints.replace("7", big)] + [ints] * 3
+        body = ('{"requests": [' + ", ".join(docs) + "]}").encode()
+        s = check_scan(body)
+        assert s is not None
+        assert (s.matched[3] is s.templates[0]) is matches, big

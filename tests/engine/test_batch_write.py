@@ -131,3 +131,31 @@ def test_fixed_texts_are_pythons_formats(p, dtype):
         assert (text, n) == (want, len(want)), x
         checked += 1
     assert checked > 1000
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_fixed_texts_below_ten_thousand_are_pythons_formats(p, dtype):
+    """_fixed_texts' two-word rows (every integer part below 10**4, at most 4 decimals) give `%.{p}f`, or `%.0f.`
+    for a whole value, with its length: signs, ties, whole values, the range's low end, 9999 and what rounds up
+    to 10000 (its integer part then has five digits: the four-byte rows take those); values outside the range
+    are garbage, never an error, and keep their place."""
+    from engine.program.batch_write import _fixed_texts
+
+    rng = random.Random(100 + p)
+    v = [rng.uniform(-9999, 9999) * 10 ** -rng.randint(0, 7) for _ in range(3000)]
+    v += [rng.randint(-2 ** 14, 2 ** 14) / 2 ** rng.randint(1, 14) for _ in range(1000)]  # ties
+    v += [float(rng.randint(-9999, 9999)) for _ in range(300)]  # whole
+    v += [9999.0, -9999.0, 9999.5, 1e-4, -1e-4, 5e-5, 0.5, -0.5, 1.0, -1.0, float("nan"), float("inf"), 0.0, -0.0]
+    x = np.array(v, dtype).astype(np.float64)
+    texts, lengths = _fixed_texts(x, p)
+    assert len(texts) == len(x) == len(lengths)
+    lo, hi = engine.printing.FIXED_RANGE
+    checked = 0
+    for value, text, n in zip(x.tolist(), texts, lengths.tolist()):
+        if not lo <= abs(value) <= hi:
+            continue
+        want = (b"%%.%df" % p) % value if value % 1 else b"%.0f." % value
+        assert (text, n) == (want, len(want)), value
+        checked += 1
+    assert checked > 3000

@@ -44,23 +44,30 @@ def test_full_sum_nan_bits(dt, n, data):
     assert raw(engine.from_numpy(a).sum().numpy()) == raw(torch.from_numpy(a).sum().numpy())
 
 
-def _nan_sign_cleared(x):
-    """x's bits with every NaN's sign bit cleared (its payload kept)."""
+def _nan_sign_cleared(x, mixed=None):
+    """x's bits with every NaN's sign bit cleared (its payload kept); where mixed[i] (row i's NaNs had more than one
+    payload), x[i]'s NaN is made the default NaN: which payload wins there is not even torch's own from one run to
+    the next (perop4's run: a row of 40 with 0x7fc00000 and 0x7fc00123 gave either, the same input replayed)."""
     x = np.array(x)
     ut = np.uint32 if x.dtype == np.float32 else np.uint64
     bits = x.view(ut)
     bits[np.isnan(x)] &= ~ut(1 << (8 * x.itemsize - 1))
+    if mixed is not None:
+        m = np.isnan(x) & np.asarray(mixed, bool)
+        x[m] = np.nan
     return raw(x)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 6), st.integers(1, 40), st.data())
 def test_row_sum_nan_bits(rows, cols, data):
-    """float32 rows: torch's bits but for a NaN's sign. The sign is not torch's at every draw (the lead's fresh
+    """float32 rows: torch's bits but for a NaN's sign, and its payload where a row mixes payloads. The sign is
+    not torch's at every draw (the lead's fresh
     clone at 21:43 found rows=3, cols=40 with a +NaN and a -NaN in one row: -NaN where torch has +NaN; it shows
     in no JSON answer or repr). Not covered either: float64 rows and sums over leading dims, where NumPy's own
     add keeps the running sum's NaN in its SIMD loop but the other's in its scalar remainder loop
     (docs/runs/exact.md)."""
     a = with_nans("float32", (rows, cols), data)
-    assert _nan_sign_cleared(engine.from_numpy(a).sum(1).numpy()) == \
-        _nan_sign_cleared(torch.from_numpy(a).sum(1).numpy())
+    mixed = [len({int(b) & 0x7FFFFFFF for b in row.view(np.uint32)[np.isnan(row)]}) > 1 for row in a]
+    assert _nan_sign_cleared(engine.from_numpy(a).sum(1).numpy(), mixed) == \
+        _nan_sign_cleared(torch.from_numpy(a).sum(1).numpy(), mixed)

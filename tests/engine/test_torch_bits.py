@@ -203,7 +203,7 @@ def test_vector_sum_is_full_sum_and_torch(values, dt):
     """vector_sum (a 0-d operand's gradient summed in two NumPy calls: accumulate(v[0] + v[1])[-1] + 0) where it
     answers (one or two vectors' elements, sizes 1..64 tried), to the bit with full_sum (NaN's bits included) and
     with live torch's sum; None at every other size. Through sum_to_shape_array too (what backward calls)."""
-    from engine.ops.reduction import sum_to_shape_array
+    from engine.ops.reduction_sum import sum_to_shape_array
 
     a = np.array(values, dtype=dt)
     w = _torch_sum.VECTOR_BYTES // a.itemsize
@@ -231,7 +231,7 @@ def test_vector_sum_declines_strided_and_other_dtypes():
 
 
 def test_sum_backward_view_is_broadcast_to():
-    from engine.ops.reduction import _broadcast_scalar_grad
+    from engine.ops.reduction_sum import _broadcast_scalar_grad
 
     g = np.array(2.5, np.float32)
     for shape in [(8,), (3, 4), (), (0,), (2, 0, 3)]:

@@ -1,4 +1,4 @@
-"""Samples for the core families: sum/mean (reduction.py), the view/shape ops (shape.py) and the matrix
+"""Samples for the core families: sum/mean (reduction_sum.py), the view/shape ops (shape.py) and the matrix
 products (linalg.py), including every rank combination of matmul and the graphs torch records for them."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Samples for the reductions of engine/ops/reduction.py beyond sum/mean (those live in core.py): prod,
-amax/amin, max/min, var/std, norm/linalg.vector_norm, logsumexp, cumsum/cumprod, argmax/argmin."""
+"""Samples for the reductions of engine/ops/reduction.py's parts (reduction_*.py) beyond sum/mean (those live in
+core.py): prod, amax/amin, max/min, var/std, norm/linalg.vector_norm, logsumexp, cumsum/cumprod, argmax/argmin."""
 
 from __future__ import annotations
 

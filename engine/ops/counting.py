@@ -1,0 +1,163 @@
+"""Ops whose output size depends on the input's VALUES: nonzero (and as_tuple) / argwhere, bincount, histc.
+
+Safety: each charges its output before it allocates it. nonzero's rule bounds its output by every element being
+nonzero (numel x ndim indices); histc's output is `bins` long, known from its arguments, so its rule states it
+exactly; bincount's length is max(input) + 1 (or minlength), which only the values tell: its forward reads the
+maximum first and charges the output (elements and bytes) before np.zeros / np.bincount make it, as
+repeat_interleave charges its repeats' sum (engine/ops/shape_more.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import budget
+from engine import dtypes as D
+from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchTypeError
+from engine.ops import pointwise as P
+from engine.ops.registry import entry, nondiff
+from engine.ops.rules import Cost, numel, wide
+from engine.tensor import Tensor
+
+# ----- nonzero / argwhere -----
+
+
+def _nonzero(a):
+    return np.asarray(np.argwhere(a), dtype=np.int64)
+
+
+def _nonzero_rule(self):
+    n, d = numel(self.shape), len(self.shape)
+    # at most every element nonzero; np.argwhere holds a bool mask and the d index arrays before their stack
+    return Cost((n, d), n, wide(n * d, self) + n, exact=False)
+
+
+nonzero_op = nondiff("nonzero(Tensor self) -> Tensor", _nonzero, rule=_nonzero_rule)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):
+    """The indices of the nonzero elements: an (n, ndim) int64 tensor, or with as_tuple one 1-d tensor per dim (a
+    0-d input counts as 1-d)."""
+    if not isinstance(input, Tensor):
+        raise TorchTypeError(f"nonzero(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not as_tuple:
+        return nonzero_op(input)
+    x = input.reshape(1) if input.ndim == 0 else input
+    idx = nonzero_op(x)._data
+    return tuple(Tensor._make(idx[:, i]) for i in range(x.ndim))
+
+
+def argwhere(input: Tensor) -> Tensor:
+    """The indices of the nonzero elements, one row each (torch.nonzero(input))."""
+    if not isinstance(input, Tensor):
+        raise TorchTypeError(f"argwhere(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return nonzero_op(input)
+
+
+# ----- bincount -----
+
+
+def _charge(n, itemsize, flops, what):
+    b = budget.current()
+    if b is not None:
+        b.charge(int(n) * itemsize, float(flops), what, elements=int(n))
+
+
+def _bincount(a, weights=None, minlength=0):
+    if a.dtype.kind not in "iu":
+        raise TorchNotImplementedError(f"\"bincount_cpu\" not implemented for '{D.scalar_type_name(a.dtype)}'")
+    minlength = int(minlength)
+    if minlength < 0:
+        raise TorchRuntimeError("minlength should be >= 0")
+    if a.ndim == 1 and a.size == 0:
+        _charge(minlength, 8, 0, "bincount")
+        return np.zeros(minlength, dtype=np.int64)
+    if a.ndim != 1 or int(a.min()) < 0:
+        raise TorchRuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    nbins = max(int(a.max()) + 1, minlength)
+    if weights is not None and (weights.ndim != 1 or weights.shape[0] != a.shape[0]):
+        raise TorchRuntimeError("weights should be 1-d and have the same length as input")
+    out_dt = np.int64 if weights is None else (np.float32 if weights.dtype == np.float32 else np.float64)
+    # the output's length is the input's largest VALUE plus one: charged before anything of that length exists
+    _charge(nbins, 8, a.size + nbins, "bincount")
+    if weights is None:
+        return np.bincount(a, minlength=nbins).astype(np.int64, copy=False)
+    if out_dt == np.float32:  # torch adds float weights one by one in float32
+        out = np.zeros(nbins, dtype=np.float32)
+        np.add.at(out, a, weights)
+        return out
+    return np.bincount(a, weights=weights.astype(np.float64, copy=False), minlength=nbins)
+
+
+bincount_op = nondiff("bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor", _bincount,
+                      rule=lambda self, weights, minlength: Cost((max(int(minlength), 0),), numel(self.shape),
+                                                                 exact=False))
+
+
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """Counts of each value of a 1-d non-negative integer tensor (or the sums of `weights` at them); its length is
+    max(input) + 1 or minlength. No derivative (with weights that require grad, grad_fn NotImplemented)."""
+    out = bincount_op(input, weights, minlength)
+    if weights is not None:
+        return P._not_implemented("bincount", out, weights)
+    return out
+
+
+# ----- histc -----
+
+
+def _cpp_double(v: float) -> str:
+    """A double as C++'s ostream prints it (torch's message): 6 significant digits, -nan for its NaN."""
+    if np.isnan(v):
+        return "-nan"
+    return f"{v:g}"
+
+
+def _histc(a, bins=100, min=0, max=0):  # noqa: A002
+    bins = int(bins)
+    if bins <= 0:
+        raise TorchRuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    if a.dtype.kind != "f":
+        raise TorchNotImplementedError(f"\"histogram_cpu\" not implemented for '{D.scalar_type_name(a.dtype)}'")
+    lo, hi = float(min), float(max)
+    if lo == hi and a.size:
+        lo, hi = float(np.min(a)), float(np.max(a))  # NaN propagates, as aminmax
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise TorchRuntimeError(f"torch.histc: range of [{_cpp_double(lo)}, {_cpp_double(hi)}] is not finite")
+    if not lo < hi:
+        raise TorchRuntimeError("torch.histc: max must be larger than min")
+    dt = a.dtype.type
+    left, right = dt(lo), dt(hi)
+    x = a.reshape(-1)
+    x = x[(x >= left) & (x <= right)]
+    with np.errstate(all="ignore"):  # torch's linear mapping, in the input's dtype, truncated
+        pos = (((x - left) * dt(bins)) / (right - left)).astype(np.int64)
+    pos[pos >= bins] = bins - 1  # the right edge belongs to the last bin
+    return np.bincount(pos, minlength=bins)[:bins].astype(a.dtype)
+
+
+def _histc_rule(self, bins, min, max):  # noqa: A002
+    n = numel(self.shape)
+    return Cost((int(bins),), 4 * n + int(bins), wide(3 * n, self))
+
+
+histc_op = nondiff("histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor", _histc, rule=_histc_rule)
+
+
+def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:  # noqa: A002
+    """A histogram of `bins` equal bins over [min, max] (the data's range where min == max); values outside are
+    ignored. Float input only; no derivative."""
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer):
+        raise TorchTypeError(f"histc(): argument 'bins' (position 2) must be int, not {type(bins).__name__}")
+    return histc_op(input, bins, min, max)
+
+
+CATALOG = [
+    entry("nonzero", nonzero, "Indices of the nonzero elements: (n, ndim) int64, or one 1-d tensor per dim with "
+          "as_tuple=True. Its size depends on the values (charged at its bound, every element nonzero)."),
+    entry("argwhere", argwhere, "Indices of the nonzero elements, one row each (nonzero)."),
+    entry("bincount", bincount, "Counts (or summed weights) of each value of a 1-d non-negative integer tensor; "
+          "length max(input) + 1 or minlength, charged before it is made."),
+    entry("histc", histc, "Histogram of `bins` equal bins over [min, max] (the data's range when min == max); "
+          "float input."),
+]

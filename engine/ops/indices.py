@@ -1,0 +1,206 @@
+"""Factories sized by their arguments and the diagonal fill: tril_indices / triu_indices, logspace, vander,
+Tensor.fill_diagonal_.
+
+Safety: tril_indices / triu_indices count their output in closed form (no loop over rows) and charge it
+before building it, and build it from the rows that have entries only (a 10**12-row request with few entries
+never makes a 10**12 array); logspace charges its steps as linspace does; vander is torch's own composition
+(a filled matrix, a slice copy, cumprod, flip) of engine ops, each charging its part, so its graph is torch's
+(CopySlices, CumprodBackward0, FlipBackward0)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine import budget
+from engine import dtypes as D
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.ops import factory as F
+from engine.ops import join_rearrange as JR
+from engine.ops import reduction as R
+from engine.ops import shape as S
+from engine.ops.registry import entry
+from engine.tensor import Tensor
+
+# ----- tril_indices / triu_indices -----
+
+
+def _tril_count(row: int, col: int, offset: int) -> int:
+    """Entries (i, j) of a row x col matrix with j <= i + offset, in closed form."""
+    if row <= 0 or col <= 0:
+        return 0
+    a = min(max(-offset, 0), row)  # the first row with an entry (i + offset + 1 >= 1)
+    b = min(max(col - offset - 1, a), row)  # the first full row (i + offset + 1 >= col)
+    return (b - a) * (offset + 1) + (a + b - 1) * (b - a) // 2 + (row - b) * col
+
+
+def _check_args(name, row, col, dtype):
+    if row < 0:
+        raise TorchRuntimeError(f"row must be non-negative, got{row}")
+    if col < 0:
+        raise TorchRuntimeError(f"col must be non-negative, got{col}")
+    dt = dtype or D.int64
+    if dt.category != 1:
+        raise TorchNotImplementedError(f"\"{name}\" not implemented for '{D.scalar_type_name(dt.np)}'")
+    return dt
+
+
+def _indices(name, row, col, offset, dtype, lower):
+    row, col, offset = int(row), int(col), int(offset)
+    dt = _check_args(name, row, col, dtype)
+    n = _tril_count(row, col, offset) if lower else row * col - _tril_count(row, col, offset - 1)
+    b = budget.current()
+    if b is not None:  # the (2, n) output, and the index arrays it is made from (about four of n int64)
+        b.charge(n * (2 * dt.itemsize + 32), 4.0 * n, name, elements=2 * n)
+    if n == 0:
+        return F._finish(np.zeros((2, 0), dtype=dt.np), False)
+    if lower:  # rows [first, row): min(col, i + offset + 1) entries from column 0
+        first = min(max(-offset, 0), row)
+        rows = np.arange(first, row, dtype=np.int64)
+        start = np.zeros_like(rows)
+        counts = np.minimum(col, rows + offset + 1)
+    else:  # rows [0, min(row, col - offset)): columns from max(0, i + offset) to col - 1
+        rows = np.arange(0, min(row, col - offset), dtype=np.int64)
+        start = np.clip(rows + offset, 0, col)
+        counts = col - start
+    ends = np.cumsum(counts)
+    out = np.empty((2, n), dtype=dt.np)
+    out[0] = np.repeat(rows, counts)
+    out[1] = np.arange(n, dtype=np.int64) - np.repeat(ends - counts, counts) + np.repeat(start, counts)
+    return F._finish(out, False)
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None,
+                 pin_memory=False) -> Tensor:
+    """The (2, n) indices of the lower triangle of a row x col matrix (j <= i + offset), row by row."""
+    return _indices("tril_indices", row, col, offset, dtype, True)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None,
+                 pin_memory=False) -> Tensor:
+    """The (2, n) indices of the upper triangle of a row x col matrix (j >= i + offset), row by row."""
+    return _indices("triu_indices", row, col, offset, dtype, False)
+
+
+# ----- logspace -----
+
+_POW = np.frompyfunc(lambda b, x: _pow_or_inf(b, x), 2, 1)
+_CHUNK = 1 << 16
+
+
+def _pow_or_inf(b, x):
+    try:
+        return math.pow(b, x)
+    except OverflowError:
+        return math.inf
+    except ValueError:
+        return math.nan
+
+
+def _libm_pow(base, expo):
+    """base ** expo elementwise by libm's pow (std::pow, torch's kernel), not NumPy's vectorized power (its
+    roundings differ by an ulp at some values), a chunk at a time with the deadline checked between."""
+    out = np.empty(expo.shape, dtype=np.float64)
+    for k in range(0, expo.size, _CHUNK):
+        budget.check()
+        out[k:k + _CHUNK] = _POW(base, expo[k:k + _CHUNK])
+    return out
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=None, requires_grad=False,
+             device=None, layout=None, pin_memory=False) -> Tensor:
+    """base ** linspace(start, end, steps): torch's kernel (exponents in double from the dtype's start and end,
+    the second half counted back from end), cast to dtype."""
+    if isinstance(start, Tensor) or isinstance(end, Tensor):
+        ds, de = (x.ndim if isinstance(x, Tensor) else 0 for x in (start, end))
+        if ds or de:
+            raise TorchRuntimeError("logspace only supports 0-dimensional start and end tensors, but got start with "
+                                    f"{ds} dimension(s) and end with {de} dimension(s).")
+        start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
+    steps = int(steps)
+    if steps < 0:
+        raise TorchRuntimeError("number of steps must be non-negative")
+    dt = dtype or D.default_float
+    F._charge((steps,), dt.np.itemsize, "logspace", 24, 10)  # the double exponents and powers, then the cast
+    base = float(base)
+    s = dt.np.type(start) if dt.category == 2 else int(start)
+    e = dt.np.type(end) if dt.category == 2 else int(end)
+    if steps == 0:
+        vals = np.zeros(0, dtype=np.float64)
+    elif steps == 1:
+        vals = np.power(base, np.float64(float(start)), dtype=np.float64).reshape(1)
+    else:
+        step = float(e - s) / (steps - 1)
+        i = np.arange(steps, dtype=np.float64)
+        half = steps // 2
+        expo = np.where(i < half, float(s) + step * i, float(e) - step * (steps - i - 1))
+        vals = _libm_pow(base, expo)
+    with np.errstate(all="ignore"):
+        out = vals.astype(dt.np)
+    return F._finish(out, requires_grad)
+
+
+# ----- vander -----
+
+
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:  # noqa: N803 - torch's name
+    """The Vandermonde matrix of 1-d x: columns x ** (N - 1), ..., x ** 0 (or increasing); integer input
+    computes in int64. torch's composition, so its graph is torch's."""
+    if x.ndim != 1:
+        raise TorchRuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0]
+    if N is not None:
+        n = int(N)
+        if n < 0:
+            raise TorchRuntimeError("N must be non-negative.")
+    dt = D.promote_types(x.dtype, D.int64)
+    result = F.zeros(x.shape[0], n, dtype=dt)
+    if n > 0:
+        result.fill_(1)
+        if n > 1:
+            tail = result[:, 1:]
+            tail.copy_(S.unsqueeze(x, 1))
+            tail = result[:, 1:]
+            tail.copy_(R.cumprod(tail, 1))
+    if not increasing:
+        return JR.flip(result, [1])
+    return result
+
+
+# ----- fill_diagonal_ -----
+
+
+def fill_diagonal_(self: Tensor, fill_value: float, wrap: bool = False) -> Tensor:
+    """Tensor.fill_diagonal_: the main diagonal (every dim equal beyond 2-d) set to fill_value in place; with
+    wrap, a tall matrix's diagonal restarts every width + 1 rows. As torch: fill_ of an as_strided view."""
+    from engine.ops.shape_strided import as_strided  # noqa: PLC0415
+
+    nd = self.ndim
+    if nd < 2:
+        raise TorchRuntimeError("dimensions must larger than 1")
+    height, width = self.shape[0], self.shape[1]
+    if nd > 2 and any(s != height for s in self.shape[1:]):
+        raise TorchRuntimeError("all dimensions of input must be of equal length")
+    strides = [1] * nd  # the logical (contiguous) strides: the engine's as_strided reads the tensor as laid out so
+    for i in range(nd - 2, -1, -1):
+        strides[i] = strides[i + 1] * self.shape[i + 1]
+    step = sum(strides)
+    size = min(height, width)
+    as_strided(self, [size], [step]).fill_(fill_value)
+    if wrap and nd == 2 and height > width + 1:
+        wrap_size = (self.numel() + step - 1) // step - size
+        as_strided(self, [wrap_size], [step], strides[0] * (width + 1)).fill_(fill_value)
+    return self
+
+
+CATALOG = [
+    entry("tril_indices", tril_indices, "(2, n) indices of the lower triangle of a row x col matrix (offset "
+          "diagonals above); counted and charged before they are made.", method=False),
+    entry("triu_indices", triu_indices, "(2, n) indices of the upper triangle of a row x col matrix (offset "
+          "diagonals above); counted and charged before they are made.", method=False),
+    entry("logspace", logspace, "base ** linspace(start, end, steps), as torch's kernel.", method=False),
+    entry("vander", vander, "Vandermonde matrix of 1-d x (N columns, decreasing powers unless increasing).",
+          method=False, grad_fns=("CopySlices", "CumprodBackward0", "FlipBackward0")),
+    entry("fill_diagonal_", fill_diagonal_, "Fill the main diagonal in place (wrap: restart every width + 1 rows "
+          "of a tall matrix); CopySlices, as torch.", function=False, grad_fns=("CopySlices",)),
+]
