@@ -10,15 +10,16 @@ from engine.ops import shape as S
 from engine.ops._util import list_str
 from engine.ops.nn_common import _errstate, _word
 from engine.ops.pooling_regions import (
-    _adaptive_regions,
+    _adaptive_max_arr,
     _check1d,
     _dim_range,
     _ints,
     _lead,
     _max_backward,
-    _max_regions,
     _t,
     _zeros_like,
+    adaptive_chunk_bytes,
+    adaptive_chunks,
 )
 from engine.ops.registry import defop
 from engine.ops.rules import Cost, numel
@@ -64,11 +65,12 @@ def _adaptive_avg_fwd(nsp):
         if x.dtype.kind != "f":
             raise TorchNotImplementedError(f"\"{name}\" not implemented for '{_word(x)}'")
         lead, n, insz = _lead(x, nsp)
-        flat, mask = _adaptive_regions(insz, outsz)
         xf = np.asarray(B.to_numpy(x)).reshape(n, numel(insz))
-        cnt = mask.sum(axis=-1)
-        with _errstate():
-            out = (np.where(mask[None], xf[:, flat], 0).sum(axis=-1) / cnt).astype(x.dtype)
+        out = np.empty((n, numel(outsz)), dtype=x.dtype)
+        for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n):  # (the table a chunk at a time: rows are
+            cnt = mask.sum(axis=-1)                                   # independent, the values one pass's)
+            with _errstate():
+                out[:, lo:hi] = (np.where(mask[None], xf[:, flat], 0).sum(axis=-1) / cnt).astype(x.dtype)
         return B.xp.asarray(out.reshape(*lead, *outsz))
 
     return fwd
@@ -77,22 +79,56 @@ def _adaptive_avg_fwd(nsp):
 def _adaptive_avg_bwd_arr(g, x, nsp):
     lead, n, insz = _lead(x, nsp)
     outsz = tuple(g.shape[g.ndim - nsp:])
-    flat, mask = _adaptive_regions(insz, outsz)
     ga = np.asarray(B.to_numpy(g)).reshape(n, numel(outsz))
-    cnt = mask.sum(axis=-1)
-    gd = (ga / cnt).astype(ga.dtype)
-    contrib = np.broadcast_to(gd[..., None], (n, *flat.shape))
-    rows = np.broadcast_to((np.arange(n) * numel(insz))[:, None, None], contrib.shape)
-    m = np.broadcast_to(mask[None], contrib.shape)
     out = np.zeros(n * numel(insz), dtype=ga.dtype)
-    np.add.at(out, (rows + flat[None])[m], contrib[m])
+    base = (np.arange(n) * numel(insz))[:, None, None]
+    # chunk by chunk: each input element receives its contributions in the one pass's order (rows ascending;
+    # the leading positions write disjoint parts), so the sums are that pass's, bit for bit
+    for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n):
+        cnt = mask.sum(axis=-1)
+        gd = (ga[:, lo:hi] / cnt).astype(ga.dtype)
+        contrib = np.broadcast_to(gd[..., None], (n, *flat.shape))
+        rows = np.broadcast_to(base, contrib.shape)
+        m = np.broadcast_to(mask[None], contrib.shape)
+        np.add.at(out, (rows + flat[None])[m], contrib[m])
     return B.xp.asarray(out.reshape(x.shape))
+
+
+def _table_cost(x_shape, outsz, nsp):
+    """(elements, bytes at the peak) of the region tables an adaptive pool walks: n x O x K gathered in all (its
+    flops), a chunk of them at a time (adaptive_chunks)."""
+    n = numel(x_shape[: len(x_shape) - nsp])
+    insz = tuple(x_shape[len(x_shape) - nsp:])
+    k = 1
+    for i, o in zip(insz, outsz):
+        k *= -(-int(i) // max(int(o), 1)) + 1
+    return n * numel(outsz) * k, adaptive_chunk_bytes(n, outsz, insz)
 
 
 def _adaptive_rule(nsp, nout=1):
     def rule(self, output_size):
-        out = (*tuple(self.shape[: len(self.shape) - nsp]), *_ints(output_size))
-        return Cost(out if nout == 1 else (out, out), 2 * numel(self.shape) + numel(out), numel(self.shape))
+        outsz = tuple(_ints(output_size))
+        out = (*tuple(self.shape[: len(self.shape) - nsp]), *outsz)
+        table, temp_bytes = _table_cost(tuple(self.shape), outsz, nsp)
+        itemsize = self.dtype.itemsize if getattr(self, "dtype", None) is not None else 4
+        # the input flattened (a copy where strided) and a chunk's tables; a max pool's int64 indices (an output,
+        # counted at the input's itemsize by the charge) the rest of their bytes
+        temp = numel(self.shape) + -(-temp_bytes // max(itemsize, 1))
+        if nout == 2:
+            temp += -(-numel(out) * 8 // max(itemsize, 1)) - numel(out)
+        return Cost(out if nout == 1 else (out, out), 2 * numel(self.shape) + numel(out) + 2 * table, temp)
+
+    return rule
+
+
+def _adaptive_bwd_rule(nsp):
+    def rule(grad_output, self):
+        outsz = tuple(grad_output.shape[len(grad_output.shape) - nsp:])
+        table, temp_bytes = _table_cost(tuple(self.shape), outsz, nsp)
+        itemsize = self.dtype.itemsize if getattr(self, "dtype", None) is not None else 4
+        # grad_output flattened (a copy where strided) and a chunk's tables, contributions and add.at indices
+        temp = numel(grad_output.shape) + -(-temp_bytes // max(itemsize, 1))
+        return Cost(tuple(self.shape), 2 * numel(self.shape) + 2 * table, temp)
 
     return rule
 
@@ -109,7 +145,7 @@ def _make_adaptive_avg(nsp):
         lambda g, x: _adaptive_avg_bwd_arr(g, x, nsp),
         grad_output=grad_output_formula,
         self=lambda grad, self: _zeros_like(self),
-        rule=lambda grad_output, self: Cost(tuple(self.shape), 2 * numel(self.shape)),
+        rule=_adaptive_bwd_rule(nsp),
     )
     ops["fwd"] = defop(
         f"{fwd_name}(Tensor self, SymInt[{nsp}] output_size) -> Tensor", _adaptive_avg_fwd(nsp),
@@ -174,9 +210,7 @@ def _adaptive_max_fwd(nsp):
                                     f"{list_str((*x.shape[: x.ndim - nsp], *outsz))}")
         if x.dtype.kind != "f":
             raise TorchNotImplementedError(f"\"{name}\" not implemented for '{_word(x)}'")
-        _, _, insz = _lead(x, nsp)
-        flat, mask = _adaptive_regions(insz, outsz)
-        return _max_regions(x, nsp, flat, mask, outsz)
+        return _adaptive_max_arr(x, nsp, outsz)
 
     return fwd
 

@@ -9,9 +9,10 @@ from engine.ops import join as J
 from engine.ops import shape as S
 from engine.ops._cost import by_forward
 from engine.ops._util import size_arg, wrap_dim
-from engine.ops.join_common import _Formula
+from engine.ops.join_common import _KEEP_ARITY, _Formula, _many
 from engine.ops.jvp import shifted
 from engine.ops.registry import defop
+from engine.ops.rules import numel
 from engine.ops.shape_strided import as_strided_op, unfold_op
 from engine.tensor import Tensor
 
@@ -143,6 +144,19 @@ def diagonal_copy(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) 
 _MULTI_COPY: dict[tuple, object] = {}
 
 
+def _copies_rule(kind):
+    """join's rule of `kind` (the pieces listed, or bounded past _LIST_PIECES: never made in the rule), plus an
+    operation an element copied."""
+    base = J._split_defs()[kind][4]
+
+    def rule(**vals):
+        c = base(**vals)
+        return c._replace(flops=c.flops + numel(vals["self"].shape))
+
+    rule.by_name = {"unbind": ("self", "dim"), "split_with_sizes": ("self", "split_sizes", "dim")}[kind]
+    return rule
+
+
 def _multi_copy_op(kind, n):
     op = _MULTI_COPY.get((kind, n))
     if op is None:
@@ -156,24 +170,29 @@ def _multi_copy_op(kind, n):
             formula = _Formula(lambda grad, *rest, _b=bwd: _b([grad], *rest), names)
         else:
             forward, formula = copies, _Formula(bwd, names)
-        params = {"unbind": ("self", "dim"), "split_with_sizes": ("self", "split_sizes", "dim")}[kind]
         op = defop(copy_schema, forward, nout=n, index=0, self=formula, jvp=shifted("linear", "dim"),
-                   rule=by_forward(lambda *a, _f=fwd: _f(*a), params, ("self",), copy=True))
+                   rule=_copies_rule(kind))
         _rename(op, {"unbind": "UnbindBackward0_copy", "split_with_sizes": "SplitWithSizesBackward0_copy"}[kind])
-        _MULTI_COPY[(kind, n)] = op
+        if n <= _KEEP_ARITY:  # (one entry per arity asked for would grow without bound)
+            _MULTI_COPY[(kind, n)] = op
     return op
+
+
+def _call_copies(kind, n, *args):
+    if n > _KEEP_ARITY:  # the pieces charged before their entry of n outputs is made (an empty dim of 1e6)
+        _many(n, f"{kind}_copy's pieces")
+    out = _multi_copy_op(kind, n)(*args)
+    return (out,) if n == 1 else out
 
 
 def unbind_copy(input: Tensor, dim: int = 0) -> tuple:
     if input.ndim == 0:
         raise TorchIndexError("Dimension specified as 0 but tensor has no dimensions")
     n = input.shape[wrap_dim(dim, input.ndim)]
-    out = _multi_copy_op("unbind", n)(input, dim)
-    return (out,) if n == 1 else out
+    return _call_copies("unbind", n, input, dim)
 
 
 def split_with_sizes_copy(input: Tensor, split_sizes: list[int], dim: int = 0) -> tuple:
     sizes = [int(s) for s in split_sizes]
     J._check_split_with_sizes(input._data, sizes, dim)
-    out = _multi_copy_op("split_with_sizes", len(sizes))(input, sizes, dim)
-    return (out,) if len(sizes) == 1 else out
+    return _call_copies("split_with_sizes", len(sizes), input, sizes, dim)

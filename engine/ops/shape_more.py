@@ -24,6 +24,7 @@ from engine.ops.join_common import _Formula
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
 from engine.ops.shape_stack_split import (
+    _pieces,
     _tensors,
     atleast_1d,
     atleast_2d,
@@ -71,10 +72,15 @@ def broadcast_to(input: Tensor, size: list[int]) -> Tensor:
 
 def broadcast_tensors(*tensors: Tensor) -> tuple:
     ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], list | tuple) else list(tensors)
+    _pieces(len(ts), "broadcast_tensors' outputs")
     shape = ()
     for t in ts:
         shape = broadcast_shapes(shape, tuple(t.shape))
-    return tuple(t if tuple(t.shape) == shape else S.expand(t, shape) for t in ts)
+    out = []
+    for t in ts:
+        budget.check()
+        out.append(t if tuple(t.shape) == shape else S.expand(t, shape))
+    return tuple(out)
 
 
 def fliplr(input: Tensor) -> Tensor:
@@ -158,9 +164,11 @@ def meshgrid(*tensors: Tensor, indexing: str | None = None) -> tuple:
     swap = indexing == "xy" and len(ts) >= 2
     if swap:
         ts[0], ts[1] = ts[1], ts[0]
+    _pieces(len(ts), "meshgrid's grids")
     shape = [t.numel() for t in ts]
     grids = []
     for i, t in enumerate(ts):
+        budget.check()
         view_shape = [1] * len(ts)
         view_shape[i] = -1
         grids.append(S.expand(S.view(t, *view_shape), shape))

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError
 from engine.ops import indexing as I
 from engine.ops import join as J
 from engine.ops import shape as S
-from engine.ops._cost import by_forward
 from engine.ops._util import wrap_dim
 from engine.ops.join_cat import _tensor_list
-from engine.ops.join_common import _Formula
+from engine.ops.join_common import _KEEP_ARITY, _Formula, _many
 from engine.ops.jvp import shifted
 from engine.ops.registry import defop
+from engine.ops.rules import numel
 from engine.tensor import Tensor
 
 
@@ -23,6 +24,14 @@ def _tensors(args, fname):
     if len(args) == 1 and isinstance(args[0], list | tuple):
         return list(args[0]), True
     return list(args), len(args) != 1
+
+
+def _pieces(n, what):
+    """Charge n pieces (their Tensors, views and graph nodes: _many's 2 KB each, a Python step each) before any
+    is made or listed: the count comes from a literal or a value (1e6 sections of ten elements is a 190-byte
+    request), so it is checked against the request's limits first (413, or a spill off the loop)."""
+    if n > _KEEP_ARITY:
+        _many(n, what)
 
 
 # ----- atleast_* -----
@@ -44,8 +53,12 @@ def _atleast(t, n):
 def _atleast_fn(n):
     def fn(*tensors: Tensor):
         ts, seq = _tensors(tensors, f"atleast_{n}d")
-        out = tuple(_atleast(t, n) for t in ts)
-        return out if seq else out[0]
+        _pieces(len(ts), f"atleast_{n}d's outputs")
+        out = []
+        for t in ts:
+            _budget.check()
+            out.append(_atleast(t, n))
+        return tuple(out) if seq else out[0]
 
     fn.__name__ = f"atleast_{n}d"
     return fn
@@ -85,6 +98,23 @@ def column_stack(tensors: list[Tensor]) -> Tensor:
 # ----- tensor_split, hsplit / vsplit / dsplit -----
 
 
+def _slices(input, d, bounds):
+    out = []
+    for s, e in bounds:
+        _budget.check()
+        out.append(I.slice_op(input, d, s, e, 1))
+    return tuple(out)
+
+
+def _section_bounds(size, n):
+    big, rem = divmod(size, n)
+    start = 0
+    for i in range(n):
+        length = big + (1 if i < rem else 0)
+        yield start, start + length
+        start += length
+
+
 def tensor_split(input: Tensor, indices_or_sections: int | list[int] | Tensor, dim: int = 0) -> tuple:
     if input.ndim == 0:
         raise TorchRuntimeError(
@@ -97,25 +127,22 @@ def tensor_split(input: Tensor, indices_or_sections: int | list[int] | Tensor, d
         if ios.dtype is not D.int64:
             raise TorchRuntimeError("tensor_split expected tensor_indices_or_sections to have dtype of long, but "
                                     f"got {D.scalar_type_name(ios.dtype)}")
-        ios = int(ios.item()) if ios.ndim == 0 else [int(i) for i in ios.tolist()]
+        if ios.ndim == 0:
+            ios = int(ios.item())
+        else:  # (an expanded index of 1e6 entries is a few bytes: its pieces are charged before its list is made)
+            _pieces(ios.numel() + 1, "tensor_split's pieces")
+            ios = [int(i) for i in ios.tolist()]
     d = wrap_dim(dim, input.ndim)
     size = input.shape[d]
     if isinstance(ios, int | np.integer):
         n = int(ios)
         if n <= 0:
             raise TorchRuntimeError(f"number of sections must be larger than 0, got {n}")
-        big, rem = divmod(size, n)
-        bounds, start = [], 0
-        for i in range(n):
-            length = big + (1 if i < rem else 0)
-            bounds.append((start, start + length))
-            start += length
-    else:
-        idx = [int(i) for i in ios]
-        starts = [0, *idx]
-        ends = [*idx, size]
-        bounds = list(zip(starts, ends))
-    return tuple(I.slice_op(input, d, s, e, 1) for s, e in bounds)
+        _pieces(n, "tensor_split's pieces")
+        return _slices(input, d, _section_bounds(size, n))
+    _pieces(len(ios) + 1, "tensor_split's pieces")
+    idx = [int(i) for i in ios]
+    return _slices(input, d, zip([0, *idx], [*idx, size]))
 
 
 def _split_dims(name, input, ios, dim, min_ndim):
@@ -148,6 +175,13 @@ def dsplit(input: Tensor, indices_or_sections: int | list[int]) -> tuple:
 _UNSAFE_SPLIT: dict[int, object] = {}
 
 
+def _unsafe_split_rule(self, split_size, dim=0):
+    """split's rule (its pieces listed, or bounded past _LIST_PIECES: never made), plus an operation an element
+    (the forward's pieces are copies in torch's eyes)."""
+    c = J._split_rule(self, split_size, dim)
+    return c._replace(flops=c.flops + numel(self.shape))
+
+
 def _unsafe_split_op(n):
     op = _UNSAFE_SPLIT.get(n)
     if op is None:
@@ -159,16 +193,17 @@ def _unsafe_split_op(n):
         else:
             forward, formula = fwd, _Formula(bwd, names)
         op = defop("unsafe_split.Tensor(Tensor self, SymInt split_size, int dim=0) -> Tensor[]", forward, nout=n,
-                   index=0, self=formula, jvp=shifted("linear", "dim"),
-                   rule=by_forward(lambda *a: fwd(*a), ("self", "split_size", "dim"), ("self",), copy=True))
-        _UNSAFE_SPLIT[n] = op
+                   index=0, self=formula, jvp=shifted("linear", "dim"), rule=_unsafe_split_rule)
+        if n <= _KEEP_ARITY:  # (one entry per arity asked for would grow without bound)
+            _UNSAFE_SPLIT[n] = op
     return op
 
 
 def unsafe_split(input: Tensor, split_size: int, dim: int = 0) -> tuple:
     split_size = int(split_size)
     _, size = J._check_split(input._data, split_size, dim)
-    n = len(J._split_sizes_of(size, split_size))
+    n = J._split_count(size, split_size)
+    _pieces(n, "unsafe_split's pieces")  # before its entry of n outputs is made
     out = _unsafe_split_op(n)(input, split_size, dim)
     return (out,) if n == 1 else out
 
