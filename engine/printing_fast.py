@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left as _bisect
 
 import numpy as np
 
@@ -65,10 +66,17 @@ def _float_spec(flat, vals, opts):
             if not nzf:
                 return _no_finite(vals)
             all_finite = len(nzf) == len(vals) or all(v - v == 0 for v in vals)
-        int_mode = all(map(float.is_integer, nzf))
-        hi, lo = max(nzf), min(nzf)
-        amax = hi if hi > -lo else -lo
-        amin = lo if lo > 0 else -hi if hi < 0 else min(map(abs, nzf))
+        s = sorted(nzf)  # (no NaN among them) one C call for the extremes and the smallest magnitude
+        lo, hi = s[0], s[-1]
+        if lo > 0:
+            amax, amin = hi, lo
+        elif hi < 0:
+            amax, amin = -lo, -hi
+        else:  # both signs, no zero: the smallest magnitude is next to where 0.0 would go
+            i = _bisect(s, 0.0)
+            pos, neg = s[i], -s[i - 1]
+            amax, amin = (hi if hi > -lo else -lo), (pos if pos < neg else neg)
+        int_mode = None  # worked out where it decides (not in sci mode)
     else:
         # in the values' own dtype: abs, floor, min and max are exact there, and float() is the exact double
         # torch's tensor_totype compares
@@ -100,6 +108,8 @@ def _float_spec(flat, vals, opts):
             nzl = nzf if len(vals) < NUMPY_STATS_FROM else nz.tolist()
             width = max(map(len, map(one.__mod__, nzl)))
         return width, f"%{width}.{p}e", None
+    if int_mode is None:
+        int_mode = all(map(float.is_integer, nzf))
     if int_mode:
         # a text's length grows with the magnitude (rounding is monotone), plus one for a sign: the largest
         # and the smallest value hold the longest texts; '+ 1' for the '.' torch appends
@@ -108,9 +118,23 @@ def _float_spec(flat, vals, opts):
             return width, f"%{width - 1}.0f.", None
         return width, f"%{width}s", [(_WHOLE_DOT_W % (width - 1, v)) if v - v == 0 else (_WHOLE_W % (width, v))
                                 for v in vals]
-    one = f"%.{p}f"
-    width = max(len(one % hi), len(one % lo))
-    return width, f"%{width}.{p}f", None
+    one = _FIXED.get(p) or _kept(_FIXED, p, f"%.{p}f")
+    # the longest text is the largest value's or the most negative one's; where all have one sign, that one's
+    width = len(one % hi) if lo > 0 else len(one % lo) if hi < 0 else max(len(one % hi), len(one % lo))
+    return width, _FIXED_WIDTH.get((width, p)) or _kept(_FIXED_WIDTH, (width, p), f"%{width}.{p}f"), None
+
+
+_FIXED: dict = {}  # precision -> '%.<p>f'
+_FIXED_WIDTH: dict = {}  # (width, precision) -> '%<width>.<p>f'
+_FORMATS_MAX = 256
+
+
+def _kept(cache: dict, key, fmt: str) -> str:
+    """fmt, kept in `cache` under key (bounded: print options' precision is any integer a caller sets)."""
+    if len(cache) >= _FORMATS_MAX:
+        cache.clear()
+    cache[key] = fmt
+    return fmt
 
 
 def _no_finite(vals):
@@ -188,13 +212,12 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
     fmts: dict = {}  # one (the number format, its width in it) -> the whole repr's '%' format
     flat = len(shape) == 1
 
-    def rep(arr):
-        if type(arr) is not np.ndarray or arr.shape != shape or arr.dtype != dtype:
-            return fallback(arr)
-        vals = arr.tolist() if flat else arr.reshape(-1).tolist()
+    def of_list(vals):
+        """The text of an array of this row's shape and dtype from its values (.reshape(-1).tolist()), or None
+        where small_float_repr declines them."""
         width, one, texts = _float_spec(None, vals, opts)
         if texts is not None or (0.0 in vals and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals)):
-            return fallback(arr)  # as small_float_repr declines them
+            return None
         fmt = fmts.get(one)
         if fmt is None:
             if len(fmts) >= 64:
@@ -202,6 +225,13 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
             fmt = fmts[one] = _whole_layout(shape, width, one, prefix, items, opts)
         return fmt % tuple(vals)
 
+    def rep(arr):
+        if type(arr) is not np.ndarray or arr.shape != shape or arr.dtype != dtype:
+            return fallback(arr)
+        text = of_list(arr.tolist() if flat else arr.reshape(-1).tolist())
+        return text if text is not None else fallback(arr)  # as small_float_repr declines them
+
+    rep.of_list, rep.shape, rep.dtype = of_list, shape, dtype  # for a writer's row: its values read once
     return rep
 
 

@@ -62,7 +62,7 @@ class Single:
     parse gives), 'f' or 'i' for an array (float64, int64: what PlanCache.key's np.array makes of that data);
     array: its data is written as a JSON array (else one number)."""
 
-    __slots__ = ("match", "key", "leaves", "floats")
+    __slots__ = ("match", "key", "leaves", "floats", "all_float")
 
     def __init__(self, template: batch_text.Template, text: bytes):
         leaves = template.leaves
@@ -95,16 +95,22 @@ class Single:
             at = end
             self.leaves.append((tuple(shape), kind, math.prod(shape), array))
         parts.append(re.escape(text[at:]))
+        # a run of 19 digits in the literal text (a name, an op's argument) would be in every body that matches:
+        # no template (find checks the leaves' texts alone; a hole's digits border no digit of the literal text)
+        if any(_DIGIT_RUN in lit.translate(_DIGIT_MAP) for lit in parts[::2]):  # (re.escape leaves digits be)
+            raise ValueError("a run of 19 digits in the template's own text")
         self.match = re.compile(b"".join(parts)).fullmatch
         self.key = template.key
         self.floats = all(kind is None for _, kind, _, _ in self.leaves)
+        self.all_float = all(kind != "i" for _, kind, _, _ in self.leaves)  # no integer array: one np.array
 
     def arrays(self, groups: tuple) -> list | None:
         """The leaf arrays of a body whose leaves' data are `groups` (their texts), as PlanCache.key gives
         them; None where a group is not of its leaf's kind. Raises ValueError where they are not JSON numbers.
         The body's fingerprint is the template's (the caller's lookup): an array's shape is the template's."""
         if self.floats:  # every leaf one float: the parse's floats themselves
-            return orjson.loads(b"[%b]" % b",".join(groups))
+            text = b",".join(groups)
+            return None if _DIGIT_RUN in text.translate(_DIGIT_MAP) else orjson.loads(b"[%b]" % text)
         texts = []
         for (_, kind, _, array), g in zip(self.leaves, groups):
             if array:
@@ -112,13 +118,20 @@ class Single:
                     return None  # an integer array with a float in it, or a float array of integers only
                 g = g.translate(None, b"[]")
             texts.append(g)
-        values = orjson.loads(b"[%b]" % b",".join(texts))
+        text = b",".join(texts)
+        if _DIGIT_RUN in text.translate(_DIGIT_MAP):
+            return None
+        values = orjson.loads(b"[%b]" % text)
         out, at = [], 0
+        # no integer array: every array's values converted in one call (each the float64 np.array gives it
+        # alone), then viewed leaf by leaf (a replay copies its leaves: _call_lowered's np.array)
+        whole = np.array(values, np.float64) if self.all_float else None
         for shape, kind, size, _ in self.leaves:
             if kind is None:
                 out.append(values[at])
             else:
-                a = np.array(values[at:at + size], np.float64 if kind == "f" else np.int64)
+                a = whole[at:at + size] if whole is not None else np.array(
+                    values[at:at + size], np.float64 if kind == "f" else np.int64)
                 out.append(a.reshape(shape) if shape != (size,) else a)
             at += size
         if at != len(values):
@@ -155,7 +168,7 @@ class Texts:
         if t is None:
             return None
         m = t.match(body)
-        if m is None or _DIGIT_RUN in body.translate(_DIGIT_MAP):
+        if m is None:  # (a run of 19 digits: arrays looks for one in the leaves' texts, the template has none)
             return None
         try:
             arrays = t.arrays(m.groups())

@@ -18,6 +18,9 @@ cannot account for as entries on known arrays (a helper that makes an array by i
 an op's: a custom Function, an in-place op's CopySlices), warnings, and programs that change tensors or
 autograd state (run.STATEFUL) keep the Program's own replay.
 
+A few entries' forwards are called as a kernel of the same bits instead (engine.program.kernels: fewer NumPy
+calls on the small float inputs requests give them).
+
 The function is kept only where running it gives the recording's values and grads bit for bit, and
 engine.program.plans then holds its responses to the full path's at two other sets of leaf values: a
 constant that a function derived from values (not from shapes), or a decision in Python glue that the values
@@ -40,6 +43,7 @@ from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
 from engine.printing import value_repr
 from engine.program.glue import first_value_read, watch
+from engine.program.kernels import kernel
 from engine.tensor import Tensor
 
 
@@ -286,7 +290,7 @@ class _Lowering:
         _need(len(values) == len(outs) and all(_same(v, o._data) for v, o in zip(values, outs)))
         if op.vjp_plan is None:
             self.elementwise = False
-        call = f"{self.const(op.forward)}({', '.join(exprs)})"
+        call = f"{self.const(kernel(op))}({', '.join(exprs)})"  # its forward, or a kernel of the same bits
         note = comment or op.qualname
         if op.nout == 1:
             names = (self.emit("y", f"{call}  # {note}", value),)

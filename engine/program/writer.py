@@ -31,6 +31,24 @@ _LO, _HI = FIXED_RANGE
 _HOLE = re.compile(rb'"\xee\x80\x80([0-9]+)\xee\x80\x81"')  # "\ue000<k>\ue001", placeholders k
 
 
+def _vector_row(rep):
+    """(dumps(encode_array(arr)), rep(arr)) of a vector row (rep: printing.tensor_repr's, of its shape and dtype)
+    from one list of its values: where they are all finite (their sum is), encode_array's list is that list."""
+    of_list, shape, dtype, dumps = rep.of_list, rep.shape, rep.dtype, orjson.dumps
+
+    def row(arr):
+        if type(arr) is np.ndarray and arr.shape == shape and arr.dtype == dtype:
+            vals = arr.tolist()
+            total = sum(vals)
+            if total - total == 0:  # every value finite (NaN - NaN and inf - inf are NaN)
+                text = of_list(vals)
+                if text is not None:
+                    return dumps(vals), text
+        return dumps(encode_array(arr)), rep(arr)
+
+    return row
+
+
 def make_writer(program, data, grads):
     """The Writer of a lowered program whose response is JSON, None where its text cannot be templated.
     data, grads: the lowered function's output on some values, which the writer must reproduce."""
@@ -66,14 +84,20 @@ def make_writer(program, data, grads):
                 texts.append(f"rep{i}(v{i})")
                 text_hole = ("texts", len(texts) - 1)
         else:
+            # the row's repr with what its shape, dtype and suffixes decide made once (format_tensor's text)
+            rep = ns[f"rep{i}"] = tensor_repr(tuple(shape), dn, suffixes)
             holes[3 * i] = ("arrays", len(arrays))
-            arrays.append(f"dumps(encode_array(data[{i}]))")
+            if len(shape) == 1 and getattr(rep, "of_list", None) is not None:  # a vector's values read once
+                ns[f"row{i}"] = _vector_row(rep)
+                lines.append(f"    a{i}, t{i} = row{i}(data[{i}])")
+                arrays.append(f"a{i}")
+                texts.append(f"t{i}")
+            else:
+                arrays.append(f"dumps(encode_array(data[{i}]))")
+                texts.append(f"rep{i}(data[{i}])")
             if g is not None:
                 holes[3 * i + 1] = ("arrays", len(arrays))
                 arrays.append(f"dumps(encode_array(grads[{i}]))")
-            # the row's repr with what its shape, dtype and suffixes decide made once (format_tensor's text)
-            ns[f"rep{i}"] = tensor_repr(tuple(shape), dn, suffixes)
-            texts.append(f"rep{i}(data[{i}])")
             text_hole = ("texts", len(texts) - 1)
         holes[3 * i + 2] = text_hole
         tensors[n] = tensor_doc(shape, dn, rq, gf, rg, f"\ue000{3 * i}\ue001",

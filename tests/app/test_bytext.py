@@ -150,6 +150,35 @@ def test_other_text_of_the_same_structure_takes_the_usual_path(services):
         assert answer(fast, body) == answer(plain, body), body
 
 
+def test_runs_of_19_digits_take_the_usual_path():
+    """A run of 19 digits in a leaf's array or float (the usual parse reads such a body with the standard
+    library) takes the usual path; one in the template's own text (a name) makes no template."""
+    fast, plain = service(), EvaluateService(Settings(), None)
+    plain._texts = Texts(max_templates=0)
+    vector = {"leaves": {"x": {"data": [1.5, -2.0, 0.25], "requires_grad": True}, "w": {"data": [[1.0], [2.5]]},
+                         "b": {"data": 0.5}},
+              "ops": [{"name": "y", "op": "mul", "args": ["x", "b"]}, {"name": "s", "op": "sum", "args": ["y"]}],
+              "backward": [{"tensor": "s"}]}
+    named = {"leaves": {"x1234567890123456789": {"data": 1.5, "requires_grad": True}},
+             "ops": [{"name": "y", "op": "exp", "args": ["x1234567890123456789"]}], "backward": [{"tensor": "y"}]}
+    scalars = {"leaves": {"a": {"data": 1.5, "requires_grad": True}, "b": {"data": 2.25}},
+               "ops": [{"name": "y", "op": "mul", "args": ["a", "b"]}], "backward": [{"tensor": "y"}]}
+    for doc in (vector, named, scalars):
+        for _ in range(4):
+            answer(fast, orjson.dumps(doc))
+    assert fast._by_text(orjson.dumps(vector), time.monotonic() + 30) is not None
+    assert fast._by_text(orjson.dumps(scalars), time.monotonic() + 30) is not None
+    assert fast._by_text(orjson.dumps(named), time.monotonic() + 30) is None  # no template: its name
+    base, floats = orjson.dumps(vector), orjson.dumps(scalars)
+    for body in (base.replace(b"-2.0", b"-2.0001234567890123456789"), base.replace(b"0.5", b"0.51234567890123456789"),
+                 base.replace(b"2.5", b"2.5e-1234567890123456789"), base.replace(b"0.5", b"1234567890123456789.0"),
+                 floats.replace(b"2.25", b"2.2512345678901234567891"),
+                 floats.replace(b"1.5", b"1.5e-0000000000000000001")):
+        assert body not in (base, floats)
+        assert fast._by_text(body, time.monotonic() + 30) is None, body
+        assert answer(fast, body) == answer(plain, body), body
+
+
 def test_a_structure_of_the_same_fingerprint_is_not_mistaken():
     svc = service()
     doc = {"leaves": {"x": {"data": [[1.5, -2.0], [0.25, 3.0]], "requires_grad": True}},
