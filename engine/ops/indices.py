@@ -170,9 +170,45 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
 # ----- fill_diagonal_ -----
 
 
+def _wrap_mask(self: Tensor, height: int, width: int, size: int):
+    """The logical elements torch's wrap writes (storage positions stride0 * (width + 1) + k * (stride0 +
+    stride1) from the first element) as a bool mask over self; a position that is no element of self (a column
+    slice's storage beyond its columns) or two elements sharing one is refused: the engine has no storage to
+    write it to."""
+    s0, s1 = self.stride()
+    step = s0 + s1
+    count = (self.numel() + width) // (width + 1) - size  # torch counts by width + 1, steps by the strides
+    if count <= 0:
+        return None
+    n = height * width
+    b = budget.current()
+    if b is not None:  # the element positions, their order, the targets and the mask
+        b.charge(n * 17 + count * 16, 2.0 * n, "fill_diagonal_")
+    pos = (np.arange(height, dtype=np.int64)[:, None] * s0 + np.arange(width, dtype=np.int64)[None, :] * s1)
+    pos = pos.reshape(-1)
+    order = np.argsort(pos, kind="stable")
+    ranked = pos[order]
+    targets = s0 * (width + 1) + step * np.arange(count, dtype=np.int64)
+    at = np.searchsorted(ranked, targets)
+    inside = at < n
+    hit = np.zeros(count, dtype=bool)
+    hit[inside] = ranked[at[inside]] == targets[inside]
+    shared = n > 1 and bool((ranked[1:] == ranked[:-1]).any())
+    if not hit.all() or shared:
+        raise TorchRuntimeError(
+            f"fill_diagonal_ with wrap=True on a non-contiguous tensor (strides ({s0}, {s1})) would write memory "
+            "outside the tensor; gradserve does not model storage beyond a tensor's elements: make it contiguous "
+            "first (.contiguous()), or fill without wrap")
+    mask = np.zeros(n, dtype=bool)
+    mask[order[at]] = True
+    return mask.reshape(height, width)
+
+
 def fill_diagonal_(self: Tensor, fill_value: float, wrap: bool = False) -> Tensor:
     """Tensor.fill_diagonal_: the main diagonal (every dim equal beyond 2-d) set to fill_value in place; with
-    wrap, a tall matrix's diagonal restarts every width + 1 rows. As torch: fill_ of an as_strided view."""
+    wrap, a tall matrix's diagonal restarts every width + 1 rows. torch fills as_strided(self, [min(h, w)],
+    [sum of strides]): always the logical diagonal x[i, ..., i], here a chain of diagonal views, so any layout
+    is written through (CopySlices, as torch); the wrap part by storage positions, mapped to self's elements."""
     from engine.ops.shape_strided import as_strided  # noqa: PLC0415
 
     nd = self.ndim
@@ -181,15 +217,20 @@ def fill_diagonal_(self: Tensor, fill_value: float, wrap: bool = False) -> Tenso
     height, width = self.shape[0], self.shape[1]
     if nd > 2 and any(s != height for s in self.shape[1:]):
         raise TorchRuntimeError("all dimensions of input must be of equal length")
-    strides = [1] * nd  # the logical (contiguous) strides: the engine's as_strided reads the tensor as laid out so
-    for i in range(nd - 2, -1, -1):
-        strides[i] = strides[i + 1] * self.shape[i + 1]
-    step = sum(strides)
     size = min(height, width)
-    as_strided(self, [size], [step]).fill_(fill_value)
-    if wrap and nd == 2 and height > width + 1:
+    wrap = wrap and nd == 2 and height > width + 1
+    contiguous = self.is_contiguous()
+    mask = _wrap_mask(self, height, width, size) if wrap and not contiguous else None  # refused before writing
+    diag = self.diagonal(0, 0, 1)
+    while diag.ndim > 1:
+        diag = diag.diagonal(0, 0, -1)
+    diag.fill_(fill_value)
+    if wrap and contiguous:
+        step = width + 1
         wrap_size = (self.numel() + step - 1) // step - size
-        as_strided(self, [wrap_size], [step], strides[0] * (width + 1)).fill_(fill_value)
+        as_strided(self, [wrap_size], [step], width * (width + 1)).fill_(fill_value)
+    elif mask is not None:
+        self[:].masked_fill_(F._finish(mask, False), fill_value)
     return self
 
 
