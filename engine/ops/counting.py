@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import budget
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchTypeError
+from engine.ops import factory as F
 from engine.ops import pointwise as P
 from engine.ops.registry import entry, nondiff
 from engine.ops.rules import Cost, numel, wide
@@ -56,9 +56,7 @@ def argwhere(input: Tensor) -> Tensor:
 
 
 def _charge(n, itemsize, flops, what):
-    b = budget.current()
-    if b is not None:
-        b.charge(int(n) * itemsize, float(flops), what, elements=int(n))
+    F._charge((int(n),), itemsize, what, flops=flops)
 
 
 def _bincount(a, weights=None, minlength=0):

@@ -111,11 +111,16 @@ def _finish(arr, requires_grad, xp=None):
     return t
 
 
-def _charge(shape, itemsize, what, work_itemsize=0, flops_each=1):
-    """Charge a factory's output (and a work array of work_itemsize bytes an element: the float64 draws of
-    the random factories, arange's float64 steps) before it is made."""
+def _charge(shape, itemsize, what, work_itemsize=0, flops_each=1, flops=None):
+    """Charge an output sized by arguments or values (a factory's, bincount's, tril_indices') before it is
+    made: its bytes and a work array of work_itemsize bytes an element (the float64 draws of the random
+    factories, arange's float64 steps), flops_each an element (or `flops` in all), and its element count
+    against max_tensor_elements (a 413 at the op). The one charge helper of the value-sized ops."""
     n = math.prod(shape)
-    _budget.charge(n, itemsize + work_itemsize, flops_each * n, what=what)
+    b = _budget.current()
+    if b is not None:
+        b.charge(n * (itemsize + work_itemsize), float(flops_each * n if flops is None else flops), what,
+                 elements=n)
 
 
 def _check_size(size):

@@ -49,9 +49,8 @@ def _indices(name, row, col, offset, dtype, lower):
     row, col, offset = int(row), int(col), int(offset)
     dt = _check_args(name, row, col, dtype)
     n = _tril_count(row, col, offset) if lower else row * col - _tril_count(row, col, offset - 1)
-    b = budget.current()
-    if b is not None:  # the (2, n) output, and the index arrays it is made from (about four of n int64)
-        b.charge(n * (2 * dt.itemsize + 32), 4.0 * n, name, elements=2 * n)
+    # the (2, n) output, and the index arrays it is made from (about four of n int64)
+    F._charge((2, n), dt.itemsize, name, 16, flops=4.0 * n)
     if n == 0:
         return F._finish(np.zeros((2, 0), dtype=dt.np), False)
     if lower:  # rows [first, row): min(col, i + offset + 1) entries from column 0
