@@ -106,6 +106,21 @@ class Run:
                 f"{lim.max_total_elements} elements in all (max_total_elements)", loc)
         self.total += n
 
+    def recount(self, bound, out, loc):
+        """After a VALUE_SIZED op ran: its real outputs' elements (every one of a tuple) replace the bound that
+        was counted for it in max_total_elements, where they are more (a 413 at the op past the limit)."""
+        n = 0
+        for t in (out if isinstance(out, tuple | list) else (out,)):
+            if isinstance(t, Tensor):
+                n += t._data.size
+        if n > bound:
+            total = self.total + n - bound
+            if total > self.limits.max_total_elements:
+                raise LimitExceeded(
+                    f"the request's tensors would hold {total} elements, over the limit of "
+                    f"{self.limits.max_total_elements} elements in all (max_total_elements)", loc)
+            self.total = total
+
     def record_warnings(self, caught, loc=None):
         ws = self.warnings
         for w in caught:
@@ -129,6 +144,12 @@ class Run:
         self.order.append(name)
         self.kind[name] = kind
 
+
+
+# ops whose outputs' size comes from VALUES or arguments, not from output_bound (which is exact, or an upper bound,
+# for every other op): their real outputs are counted into max_total_elements after they run (Run.recount)
+VALUE_SIZED = frozenset({"bincount", "histc", "histogram", "logspace", "vander", "tril_indices", "triu_indices",
+                         "unique", "unique_consecutive", "repeat_interleave", "nonzero", "argwhere", "masked_select"})
 
 
 class Evaluating:
@@ -434,6 +455,8 @@ def run_op(run, op, loc, caught, retain):
     if len(caught) > n_before:
         run.record_warnings(caught[n_before:], loc)
         del caught[n_before:]
+    if opname in VALUE_SIZED:
+        run.recount(bound, out, loc)
     if type(name) is str:
         if type(out) is not Tensor:
             if not (isinstance(out, Tensor) or out is None):
