@@ -120,7 +120,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
-    F._charge((steps,), dt.np.itemsize, "logspace", 24, 10)  # the double exponents and powers, then the cast
+    F._charge((steps,), dt.np.itemsize, "logspace", 32, 10)  # the double exponents, powers, index; the cast
     base = float(base)
     s = dt.np.type(start) if dt.category == 2 else int(start)
     e = dt.np.type(end) if dt.category == 2 else int(end)

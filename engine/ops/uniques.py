@@ -100,25 +100,28 @@ def _unique_consecutive(a, return_inverse=False, return_counts=False, dim=None):
     return np.ascontiguousarray(vals), inverse, counts
 
 
-def _rule(self, *_):
+def _rule(self, return_inverse=False, return_counts=False):
     n = numel(self.shape)
-    # values, inverse and counts at most the input's size each; the sort's order and keys, the group marks
-    return Cost((tuple(self.shape), tuple(self.shape), (n,)), n * log2ceil(n) + 4 * n, wide(3 * n, self) + n,
-                exact=False)
+    # values, inverse and counts at most the input's size each; the sort's order and keys, the group marks; with
+    # the inverse or the counts, their int64 index arrays on top (measured: docs/runs/fixrev.md, B4)
+    work = wide((6 if return_inverse or return_counts else 3) * n, self) + n
+    return Cost((tuple(self.shape), tuple(self.shape), (n,)), n * log2ceil(n) + 4 * n, work, exact=False)
 
 
 _b, _j = _not_implemented("_unique2")
 unique2_op = defop("_unique2(Tensor self, bool sorted=True, bool return_inverse=False, bool return_counts=False) "
                    "-> (Tensor, Tensor, Tensor)", _unique2, nout=3, jvp=_j, self=_b,
-                   rule=lambda self, sorted, return_inverse, return_counts: _rule(self))
+                   rule=lambda self, sorted, return_inverse, return_counts: _rule(self, return_inverse, return_counts))
 _b, _j = _not_implemented("unique_dim")
 unique_dim_op = defop("unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, "
                       "bool return_counts=False) -> (Tensor, Tensor, Tensor)", _unique_dim, nout=3, jvp=_j, self=_b,
-                      rule=lambda self, dim, sorted, return_inverse, return_counts: _rule(self))
+                      rule=lambda self, dim, sorted, return_inverse, return_counts: _rule(self, return_inverse,
+                                                                                      return_counts))
 _b, _j = _not_implemented("unique_consecutive")
 unique_consecutive_op = defop("unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, "
                               "int? dim=None) -> (Tensor, Tensor, Tensor)", _unique_consecutive, nout=3, jvp=_j,
-                              self=_b, rule=lambda self, return_inverse, return_counts, dim: _rule(self))
+                              self=_b, rule=lambda self, return_inverse, return_counts, dim: _rule(self, return_inverse,
+                                                                                               return_counts))
 
 
 def _pick(out, return_inverse, return_counts):
