@@ -7,6 +7,8 @@ maximum first and charges the output (elements and bytes) before np.zeros / np.b
 repeat_interleave charges its repeats' sum (engine/ops/shape_more.py)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from engine import dtypes as D
@@ -103,9 +105,10 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
 
 
 def _cpp_double(v: float) -> str:
-    """A double as C++'s ostream prints it (torch's message): 6 significant digits, -nan for its NaN."""
+    """A double as C++'s ostream prints it (torch's message): 6 significant digits, a NaN as nan or -nan by its
+    sign bit (the input's NaN, which min / max propagate)."""
     if np.isnan(v):
-        return "-nan"
+        return "-nan" if np.signbit(v) else "nan"
     return f"{v:g}"
 
 
@@ -118,6 +121,8 @@ def _histc(a, bins=100, min=0, max=0):  # noqa: A002
     lo, hi = float(min), float(max)
     if lo == hi and a.size:
         lo, hi = float(np.min(a)), float(np.max(a))  # NaN propagates, as aminmax
+        if a.size > 1 and lo != lo:  # aminmax's vector reduction makes the CPU's default NaN (x86: -nan); one
+            lo = hi = -math.nan  # element is read as it is (its own sign): torch 2.13, measured
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     if not (np.isfinite(lo) and np.isfinite(hi)):

@@ -14,7 +14,7 @@ import numpy as np
 
 from engine import budget
 from engine import dtypes as D
-from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchValueError
 from engine.ops import factory as F
 from engine.ops import join_rearrange as JR
 from engine.ops import reduction as R
@@ -47,6 +47,8 @@ def _check_args(name, row, col, dtype):
 
 def _indices(name, row, col, offset, dtype, lower):
     row, col, offset = int(row), int(col), int(offset)
+    if any(not -2**63 <= v < 2**63 for v in (row, col, offset)):  # torch's argument parser: int64 only
+        raise TorchValueError("Overflow when unpacking long long")
     dt = _check_args(name, row, col, dtype)
     n = _tril_count(row, col, offset) if lower else row * col - _tril_count(row, col, offset - 1)
     # the (2, n) output, and the index arrays it is made from (about four of n int64)

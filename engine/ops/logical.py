@@ -159,8 +159,43 @@ def _integral(name, np_fn):
     return f
 
 
-gcd_op = nondiff("gcd(Tensor self, Tensor other) -> Tensor", _integral("gcd", np.gcd), promote=True, rule=_EW)
-lcm_op = nondiff("lcm(Tensor self, Tensor other) -> Tensor", _integral("lcm", np.lcm), promote=True, rule=_EW)
+def _gcd(a, b):
+    """torch's calc_gcd: Euclid on std::abs of each, which leaves a signed type's minimum negative (gcd(int8
+    -128, 6) is -2); NumPy's gcd where no operand is that minimum (the same answer), the C loop (C remainders)
+    on the elements where one is."""
+    out = np.asarray(np.gcd(a, b))
+    if out.dtype.kind != "i":
+        return out
+    lo = np.iinfo(out.dtype).min
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=out.dtype), np.asarray(b, dtype=out.dtype))
+    hit = (a == lo) | (b == lo)
+    if hit.any():
+        x, y = np.abs(a[hit]), np.abs(b[hit])  # the minimum stays itself, as in C++ after the narrowing
+        for _ in range(8 * out.dtype.itemsize + 2):  # Euclid from a power of two: at most the bit width
+            live = x != 0
+            if not live.any():
+                break
+            r = np.zeros_like(x)
+            r[live] = np.fmod(y[live], x[live])
+            y = np.where(live, x, y)
+            x = r
+        out[hit] = y
+    return out
+
+
+def _lcm(a, b):
+    """torch's lcm: g = gcd(a, b); g == 0 ? 0 : abs(a / g * b), in C++'s int arithmetic (int8 / int16 / uint8
+    promoted to int, then narrowed; int32 / int64 wrapping), not NumPy's (which wraps before its abs)."""
+    t = np.result_type(a, b)
+    w = np.int32 if t.itemsize < 4 else t
+    a, b = np.asarray(a, dtype=w), np.asarray(b, dtype=w)
+    g = _gcd(a, b)
+    q = np.where(g == 0, 0, a // np.where(g == 0, 1, g)) * b
+    return np.where(g == 0, 0, np.abs(q)).astype(t)
+
+
+gcd_op = nondiff("gcd(Tensor self, Tensor other) -> Tensor", _integral("gcd", _gcd), promote=True, rule=_EW)
+lcm_op = nondiff("lcm(Tensor self, Tensor other) -> Tensor", _integral("lcm", _lcm), promote=True, rule=_EW)
 
 
 def gcd(input: Tensor, other: Tensor) -> Tensor:

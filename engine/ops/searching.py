@@ -9,7 +9,7 @@ import numpy as np
 
 from engine import budget
 from engine import dtypes as D
-from engine.errors import TorchRuntimeError, TorchTypeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchTypeError
 from engine.ops._util import list_str
 from engine.ops.registry import entry, nondiff
 from engine.ops.rules import Cost, log2ceil, numel, shape_of, wide
@@ -74,6 +74,8 @@ def _search(bd, vals, right, out_int32, sorter=None):
         bd = np.take_along_axis(bd, sorter, axis=-1)
     m = bd.shape[-1]
     common = np.result_type(bd.dtype, vals.dtype)
+    if common == np.bool_:  # torch's kernel dispatches on the common dtype, which has no bool case
+        raise TorchNotImplementedError("\"searchsorted_out_cpu\" not implemented for 'Bool'")
     bd = bd.astype(common, copy=False)
     v = vals.astype(common, copy=False)
     if bd.ndim == 1:
