@@ -25,7 +25,7 @@ from engine.ops import factory as _factory
 from engine.ops import pointwise as _pointwise
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
-from engine.program.bind import PIECE_OPS, _BINDERS, binder, check_names, convert, lookup, op_function
+from engine.program.bind import _BINDERS, PIECE_OPS, binder, check_names, convert, lookup, op_function
 from engine.program.glue import watch
 from engine.program.shapes import SHAPE_RULES, bound_reads_values, general_bound, output_bound
 from engine.program.wire import (
