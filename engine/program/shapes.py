@@ -424,9 +424,8 @@ def estimate(spec: dict, *, limits: Limits | None = None) -> dict:
             out, f, read = (), 1, 0
         if (op := o.get("op")) in PIECE_OPS or op in OPERAND_OPS:
             k = op_pieces(o, shapes) if op not in fns else None
-            names = o.get("name")
-            if op in PIECE_OPS and (isinstance(names, str) or isinstance(names, list) and len(names) != k):
-                k = None  # never run: the binder refuses its names first (bind.check_names), a 422
+            # (a limit of the planner, as max_ops: before the binder's check of the op's names, which a run
+            # without an estimate, engine.evaluate in process, gives first)
             if k is not None and k > PIECES_UNCHARGED:  # what the op charges before it makes them (join's _many)
                 if k * PIECE_BYTES > limits.max_request_bytes:
                     raise LimitExceeded(f"{op}'s pieces would bring the request's tensors to {k * PIECE_BYTES} "
