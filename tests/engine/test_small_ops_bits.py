@@ -1,7 +1,7 @@
 """Small-array routes of op implementations (few NumPy calls where NumPy's per-call cost is most of the op): to
 the bit with the general route they stand in for, over any values (signed zeros, subnormals, overflow,
 infinities, NaN: a NaN's sign and payload included), and near live torch 2.13 over finite values:
-binary_cross_entropy_with_logits without weights (loss._bcel_plain), mv's row sums (linalg._mv)."""
+binary_cross_entropy_with_logits without weights (loss_elementwise._bcel_plain), mv's row sums (linalg._mv)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.ops import linalg, loss
+from engine.ops import linalg, loss_common
 from engine.ops import nn_activation as NA
 
 SPECIALS = [0.0, -0.0, 1e-40, -1e-40, 1e30, -1e30, float("inf"), float("-inf"), float("nan")]
@@ -58,7 +58,7 @@ def _bcel_general(a, t, reduction):
     one_m = 1 - t
     out = (one_m * a).astype(one_m.dtype, copy=False)
     out = (out - lsi).astype(one_m.dtype, copy=False)
-    return loss._reduce_arr(out, reduction)
+    return loss_common._reduce_arr(out, reduction)
 
 
 @settings(max_examples=300, deadline=None)
@@ -72,7 +72,8 @@ def test_bce_with_logits_bits(n, dt, reduction, hard, special, data):
     with np.errstate(all="ignore"):
         e = engine.nn.functional.binary_cross_entropy_with_logits(
             engine.from_numpy(x), engine.from_numpy(t), reduction=reduction).numpy()
-        general = _bcel_general(x, t, {"none": loss.NONE, "mean": loss.MEAN, "sum": loss.SUM}[reduction])
+        enum = {"none": loss_common.NONE, "mean": loss_common.MEAN, "sum": loss_common.SUM}[reduction]
+        general = _bcel_general(x, t, enum)
     assert bits(e) == bits(general)
     if not special:  # torch's log_sigmoid runs SLEEF's exp and log1p: the last bit may differ (as before)
         r = torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(x), torch.from_numpy(t),
