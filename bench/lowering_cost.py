@@ -42,9 +42,9 @@ def _quantile(xs, q):
 
 
 async def _main(sightings, n_random, rules):
-    from app.services import engine as eng  # noqa: PLC0415
     from app.core.config import Settings  # noqa: PLC0415
     from app.main import create_app  # noqa: PLC0415
+    from app.services import engine as eng  # noqa: PLC0415
     from engine.program import plans as ev  # noqa: PLC0415
 
     now = (ev.LOWER_AT, ev.LOWER_OPS_PER_REPLAY)
