@@ -31,7 +31,7 @@ def _program(dtype: str):
         spec["leaves"]["x"]["data"] = float(next(values))
         engine.evaluate_json(spec, cache=cache)
 
-    sight_until_lowered(send, lambda: cache.get(key))  # record, then lower once it recurs
+    sight_until_lowered(send, cache, key)  # record, then lower once it recurs
     program = cache.get(key)
     assert program.lowered and batch.vectorizable(program)
     return program
