@@ -5,8 +5,8 @@ from __future__ import annotations
 
 
 def newest(cache):
-    """The program the cache stored last (a structure's first sighting stores it)."""
-    return next(reversed(cache._programs.values()))
+    """The program the cache stored last (a structure's first sighting stores it), or None."""
+    return next(reversed(cache._programs.values()), None)
 
 
 def sight_until_lowered(send, cache, key=None, after=0):
@@ -15,6 +15,6 @@ def sight_until_lowered(send, cache, key=None, after=0):
     last send's answer."""
     out = send()
     program = newest(cache) if key is None else cache.get(key)
-    for _ in range(program.lower_at() + after):
+    for _ in range((program.lower_at() if program is not None else 1) + after):  # (None: never cached)
         out = send()
     return out
