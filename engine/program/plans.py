@@ -297,10 +297,10 @@ class PlanCache:
 LOWER_MAX_ELEMENTS = 1 << 16
 LOWER_MAX_OPS = 1024
 # Lowering (evaluate._lower: a traced run, the lowering walk, two full runs and two lowered ones, the writer)
-# costs ~16-32 ms for the corpus and random programs, where a lowered replay saves ~0.2 ms over the Program's
+# costs ~11-32 ms for the corpus and random programs, where a lowered replay saves ~0.2 ms over the Program's
 # own (docs/runs/lowerlate.md, bench/lowering_cost.py): wasted on structures that do not recur. So a structure
 # is lowered only once it has recurred: at its LOWER_AT-th replay (its LOWER_AT + 1-th sighting), one replay
-# later for every LOWER_OPS_PER_REPLAY ops (big programs' lowering costs more). Soon still: the text route
+# later for every LOWER_OPS_PER_REPLAY steps (big programs' lowering costs more). Soon still: the text route
 # (app/services/bytext.py) and a batch's vectorized run need a lowered program.
 LOWER_AT = 4
 LOWER_OPS_PER_REPLAY = 8
