@@ -6,7 +6,8 @@ one in-flight slot and at most one compute worker at a time; except documents of
 the service has run, lowered and found elementwise (engine.program.batch): those run together, their leaf
 values stacked along a new axis and the lowered function called once per chunk (`EvaluateService.
 evaluate_vectorized`, in a thread under the time limit), each answered with the bytes its own run would
-write. The first documents of a structure run alone (the first records its program, the second lowers it).
+write. The first documents of a structure run alone (the first records its program, the
+Program.lower_at()-th replay after it lowers it: the fifth document of a small program).
 Bounds of the batch as a whole:
 
 - the body limit is the whole body's (read_body), and `max_batch_documents` counts documents (413, before any

@@ -22,7 +22,7 @@ from engine.ops import reduction as R
 from engine.ops import shape as S
 from engine.ops._util import list_str
 from engine.ops.distance import pairwise_distance
-from engine.ops.loss import (
+from engine.ops.loss_common import (
     MEAN,
     NONE,
     _apply_reduction,

@@ -190,10 +190,29 @@ for _name, _np_fn, _bwd in (("asinh", np.arcsinh, 4), ("acosh", np.arccosh, 4), 
           rule=_unary(_TR, bwd=_bwd), self=_b)
 
 
+_ndarray, _array = np.ndarray, np.array
+_exp, _abs, _negative, _add, _divide, _copyto = np.exp, np.abs, np.negative, np.add, np.divide, np.copyto
+
+
 def _sigmoid(a):
-    # exp of -|a| only, so that neither branch overflows
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+    """sigmoid of a float array or NumPy float scalar (the entry's forward after _float_out; lowered programs call
+    it directly on float32 / float64 input, engine/program/kernels.py): e = exp(-|a|) (exp of -|a| only, so that
+    neither branch overflows), then 1 / (1 + e) where a >= 0 and e / (1 + e) elsewhere. An array: 1 + e once,
+    both quotients into buffers, the first copied where a >= 0 (8 NumPy calls; the layout of the input's, as
+    np.where's was). A 0-d array or a NumPy scalar: NumPy scalar arithmetic on its one branch (a float32 scalar
+    rounds each step as the 0-d array's ufuncs do), a 0-d array out."""
+    if type(a) is _ndarray and a.ndim:
+        e = _abs(a)
+        _negative(e, out=e)
+        _exp(e, out=e)
+        d = _add(e, 1)  # 1 + e
+        _divide(e, d, out=e)  # e / (1 + e): a < 0
+        _divide(1, d, out=d)  # 1 / (1 + e): a >= 0
+        _copyto(e, d, where=a >= 0)
+        return e
+    x = a[()] if type(a) is _ndarray else a
+    e = _exp(-abs(x))
+    return _array(1 / (1 + e) if x >= 0 else e / (1 + e))
 
 
 sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid),

@@ -152,3 +152,112 @@ def op_function(name, run=None):
         fn = getattr(Tensor, "__getitem__", None)
     return fn
 
+
+
+# ----- list-returning ops: their count of tensors from shapes and literals, before they run -----
+# (redteam8 F1: tensor_split(x, 10**6) is a 190-byte request. Each op charges its pieces itself before it makes
+# them; these counts let the estimate place or refuse such a request, and the binder check its names, before it runs.)
+
+_SPLIT_SIZE = {"split": "split_size_or_sections", "unsafe_split": "split_size"}
+_SIZES = {"split_with_sizes", "split_with_sizes_copy"}
+_CHUNKS = {"chunk", "unsafe_chunk"}
+_UNBINDS = {"unbind", "unbind_copy"}
+_DIM_SPLITS = {"hsplit": (1, 1), "vsplit": (0, 2), "dsplit": (2, 3)}  # (dim, the least ndim)
+PIECE_OPS = frozenset({*_SPLIT_SIZE, *_SIZES, *_CHUNKS, *_UNBINDS, *_DIM_SPLITS, "tensor_split"})
+OPERAND_OPS = frozenset({"meshgrid", "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d"})
+_FIRST = {"split": "tensor"}
+_SECOND = {**_SPLIT_SIZE, "split_with_sizes": "split_sizes", "split_with_sizes_copy": "split_sizes", "chunk": "chunks",
+           "unsafe_chunk": "chunks", "tensor_split": "indices_or_sections", "hsplit": "indices_or_sections",
+           "vsplit": "indices_or_sections", "dsplit": "indices_or_sections"}
+
+
+def _by_size(size, s):
+    """split's count for a piece size (join._split_count), None where split refuses it."""
+    if type(s) is not int or s < 0 or (s == 0 and size != 0):
+        return None
+    return 1 if s == 0 else max(-(-size // s), 1)
+
+
+def _count(op, x, p, dim):
+    if not hasattr(x, "shape") or len(x.shape) == 0 or type(dim) is not int:
+        return None
+    shape = tuple(x.shape)
+    if op in _DIM_SPLITS:
+        d, least = _DIM_SPLITS[op]
+        if len(shape) < least:
+            return None
+        d = 0 if op == "hsplit" and len(shape) == 1 else d
+        if type(p) is int:
+            return p if p > 0 and shape[d] % p == 0 else None
+        return len(p) + 1 if isinstance(p, list) and all(type(i) is int for i in p) else None
+    if not -len(shape) <= dim < len(shape):
+        return None
+    size = shape[dim]
+    if op in _UNBINDS:
+        return size
+    if op in _CHUNKS:
+        if type(p) is not int or p <= 0:
+            return None
+        s = -(-size // p)
+        return p if s == 0 else _by_size(size, s)
+    if op == "tensor_split":
+        if type(p) is int:
+            return p if p > 0 else None
+        if isinstance(p, list):
+            return len(p) + 1 if all(type(i) is int for i in p) else None
+        if isinstance(p, Tensor) and p.ndim == 1 and p.dtype is D.int64:  # (a stand-in has no dtype: not counted)
+            return p.numel() + 1
+        return None
+    if type(p) is int and op in _SPLIT_SIZE:
+        return _by_size(size, p)
+    if isinstance(p, list) and op != "unsafe_split" and all(type(i) is int and i >= 0 for i in p):
+        return len(p) if sum(p) == size else None
+    return None
+
+
+def returned_count(op, args, kwargs):
+    """How many tensors a list-returning op of the catalog returns, from its input's shape and its literal
+    arguments (tensors as Tensors or shape stand-ins), or None: not such an op, a count that needs values, or
+    a call the op itself refuses (its own error comes first). The count the op charges its pieces by."""
+    if op not in PIECE_OPS or len(args) > 3:
+        return None
+    first, second = _FIRST.get(op, "input"), _SECOND.get(op)
+    if any(k not in (first, second, "dim") for k in kwargs):
+        return None
+    x = args[0] if args else kwargs.get(first)
+    if second is None:  # unbind: (input, dim)
+        if len(args) > 2:
+            return None
+        p, dim = None, args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    else:
+        p = args[1] if len(args) > 1 else kwargs.get(second)
+        dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
+        if op in _DIM_SPLITS and (len(args) > 2 or "dim" in kwargs):
+            return None
+    if isinstance(p, tuple):
+        p = list(p)
+    try:
+        return _count(op, x, p, dim)
+    except Exception:  # noqa: BLE001 - cannot tell: the op decides
+        return None
+
+
+def operand_count(op, args):
+    """The outputs of meshgrid / broadcast_tensors / atleast_*d: one per operand (bounded by the body)."""
+    if op not in OPERAND_OPS:
+        return None
+    return len(args[0]) if len(args) == 1 and isinstance(args[0], list | tuple) else len(args)
+
+
+def check_names(op, fn, name, args, kwargs, loc):
+    """The binder's names check before the op runs, where its count is known from shapes and literals: a
+    single name for an op that returns a list (or a list of the wrong length) is refused before its pieces
+    are made or charged (it was refused after them: 10^5 pieces made in a worker for a 422)."""
+    if op not in PIECE_OPS or fn is not OPS.get(op) or not (type(name) is str or isinstance(name, list)):
+        return
+    n = returned_count(op, args, kwargs)
+    if n is None:
+        return
+    if type(name) is str:
+        raise RequestError(f"op {op!r} returns {n} tensors: give a list of names", [*loc, "name"])
+    req(len(name) == n, f"op {op!r} returned {n} tensors but {len(name)} names were given", [*loc, "name"])

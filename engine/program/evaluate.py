@@ -96,9 +96,12 @@ def _answer_within(spec, limits, cache, found, encoded):
         if found is not None:
             key, program, arrays = found
             if program is not None:
-                if program.lowered is None:  # its first replay: run in full once more, traced, to lower it
+                if program.lowered is None and program.replays + 1 >= program.lower_at():
+                    # it has recurred enough: run in full once more, traced, to lower it
                     out = _evaluate(spec, limits, cache, key, lowering=True)
                 else:
+                    if program.lowered is None:
+                        program.replays += 1  # (unlocked: two threads may count one; a rough bar)
                     out = program.run(spec, arrays, limits, encoded)
             if out is None:
                 out = _evaluate(spec, limits, cache, key)

@@ -14,39 +14,26 @@ from __future__ import annotations
 
 import numpy as np
 
-_exp, _abs, _negative, _add, _divide = np.exp, np.abs, np.negative, np.add, np.divide
-_copyto, _array = np.copyto, np.array
+from engine.ops.pointwise_math import _sigmoid
+
 _ndarray, _f32, _f64 = np.ndarray, np.float32, np.float64
 
 
 def sigmoid_kernel(entry):
-    """engine.ops.pointwise's sigmoid forward (`entry`) on float32/float64 input: e = exp(-|a|), then 1 / (1 + e)
-    where a >= 0 and e / (1 + e) elsewhere, as the entry computes them (it makes 1 + e twice and both
-    quotients for every element, then selects and casts: ~10 NumPy calls); a 0-d input or a NumPy scalar as
-    NumPy scalars (one branch: float32 scalar arithmetic rounds each step as the 0-d array's ufuncs do), a
-    0-d array out, as the entry gives."""
+    """engine.ops.pointwise's sigmoid forward (`entry`: `_float_out(_sigmoid)`) on float32/float64 input:
+    pointwise_math's `_sigmoid` itself (e = exp(-|a|), then 1 / (1 + e) where a >= 0 and e / (1 + e) elsewhere, in
+    8 NumPy calls on an array, NumPy scalars on a 0-d input or a NumPy scalar), without the entry's dtype
+    conversion; any other input goes to the entry."""
 
     def sigmoid(a):
-        if type(a) is _ndarray:
+        t = type(a)
+        if t is _ndarray:
             c = a.dtype.char
-            if c != "f" and c != "d":
-                return entry(a)
-            if a.ndim:
-                e = _abs(a)
-                _negative(e, out=e)
-                _exp(e, out=e)
-                d = _add(e, 1)  # 1 + e
-                _divide(e, d, out=e)  # e / (1 + e): a < 0
-                _divide(1, d, out=d)  # 1 / (1 + e): a >= 0
-                _copyto(e, d, where=a >= 0)
-                return e
-            x = a[()]
-        elif type(a) is _f32 or type(a) is _f64:
-            x = a
-        else:
-            return entry(a)
-        e = _exp(-abs(x))
-        return _array(1 / (1 + e) if x >= 0 else e / (1 + e))
+            if c == "f" or c == "d":
+                return _sigmoid(a)
+        elif t is _f32 or t is _f64:
+            return _sigmoid(a)
+        return entry(a)
 
     return sigmoid
 

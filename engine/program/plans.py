@@ -35,7 +35,7 @@ class Program:
     its cost estimate and the body's colon count there)."""
 
     __slots__ = ("leaves", "leaf_total", "steps", "passes", "respond", "fixed", "notes", "lowered", "cost",
-                 "stateful")
+                 "stateful", "replays")
 
     def __init__(self):
         self.leaves: list = []  # (name, dtype or None, requires_grad, loc)
@@ -45,13 +45,18 @@ class Program:
         self.respond = None  # (names, grad_set, encoding)
         self.fixed = None  # what structure decides of the response: (structure rows, graph_nodes nodes)
         self.notes: dict = {}
-        # engine.program.lower.Lowered: the same program as a function over arrays; None until its first replay tries
-        # (evaluate), False where it does not lower
+        # engine.program.lower.Lowered: the same program as a function over arrays; None until a replay tries
+        # (evaluate: once the structure has recurred, lower_at), False where it does not lower
         self.lowered = None
+        self.replays = 0  # replays answered before it was lowered (evaluate counts them against lower_at)
         # (peak bytes, flops) the recorded run charged to its budget: what a lowered replay charges at once (its
         # ops are the recording's on the same shapes, so the same rules give the same costs)
         self.cost = (0, 0.0)
         self.stateful = False  # an op changes tensors or autograd state (run.is_stateful): never lowered
+
+    def lower_at(self) -> int:
+        """The replay of this structure at which it is lowered (LOWER_AT; 1 would be its first replay)."""
+        return LOWER_AT + len(self.steps) // LOWER_OPS_PER_REPLAY
 
     def run(self, spec, arrays, limits, encoded=False):
         """The response document (or, encoded, its JSON bytes where a lowered replay writes them), or None
@@ -291,6 +296,14 @@ class PlanCache:
 # small programs that are most requests, not for large tensors, whose time is the arrays'.
 LOWER_MAX_ELEMENTS = 1 << 16
 LOWER_MAX_OPS = 1024
+# Lowering (evaluate._lower: a traced run, the lowering walk, two full runs and two lowered ones, the writer)
+# costs ~11-32 ms for the corpus and random programs, where a lowered replay saves ~0.2 ms over the Program's
+# own (docs/runs/lowerlate.md, bench/lowering_cost.py): wasted on structures that do not recur. So a structure
+# is lowered only once it has recurred: at its LOWER_AT-th replay (its LOWER_AT + 1-th sighting), one replay
+# later for every LOWER_OPS_PER_REPLAY steps (big programs' lowering costs more). Soon still: the text route
+# (app/services/bytext.py) and a batch's vectorized run need a lowered program.
+LOWER_AT = 4
+LOWER_OPS_PER_REPLAY = 8
 
 
 def lowered_checked(run, full_path):

@@ -25,7 +25,7 @@ from engine.ops import factory as _factory
 from engine.ops import pointwise as _pointwise
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
-from engine.program.bind import _BINDERS, binder, convert, lookup, op_function
+from engine.program.bind import _BINDERS, PIECE_OPS, binder, check_names, convert, lookup, op_function
 from engine.program.glue import watch
 from engine.program.shapes import SHAPE_RULES, bound_reads_values, general_bound, output_bound
 from engine.program.wire import (
@@ -413,6 +413,8 @@ def run_op(run, op, loc, caught, retain):
     no_grad = op.get("no_grad", False)
     if no_grad is not False and no_grad is not True:
         raise RequestError("Input should be a valid boolean", [*loc, "no_grad"], "bool_type")
+    if opname in PIECE_OPS:  # a list-returning op's names against its count, before its pieces are made
+        check_names(opname, fn, name, args, kwargs, loc)
     if run.program is not None and is_stateful(opname):
         run.program.stateful = True  # it changes tensors or autograd state: never lowered
     n_before = len(caught)

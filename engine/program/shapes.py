@@ -8,6 +8,8 @@ import numpy as np
 from engine import _backend as B
 from engine.errors import EngineError, LimitExceeded, RequestError
 from engine.ops._util import infer_size, size_arg, wrap_dim
+from engine.ops.rules import PY_STEP
+from engine.program.bind import OPERAND_OPS, PIECE_OPS, operand_count, returned_count
 from engine.program.limits import DEFAULT_LIMITS, Limits
 from engine.program.wire import TOP_FIELDS, check_fields, numel, req, shape_of
 from engine.tensor import Tensor
@@ -410,13 +412,27 @@ def estimate(spec: dict, *, limits: Limits | None = None) -> dict:
     flops = 0
     traffic = elements
     n_heavy = 0
-    for o in ops:
+    piece_bytes = 0
+    fns = spec.get("functions")
+    fns = fns if isinstance(fns, dict) else {}
+    for i, o in enumerate(ops):
         if not isinstance(o, dict):
             continue
         try:
             out, f, read = estimate_op(o, shapes)
         except Exception:  # noqa: BLE001 - a malformed op fails later, in evaluate, with its own message
             out, f, read = (), 1, 0
+        if (op := o.get("op")) in PIECE_OPS or op in OPERAND_OPS:
+            k = op_pieces(o, shapes) if op not in fns else None
+            # (a limit of the planner, as max_ops: before the binder's check of the op's names, which a run
+            # without an estimate, engine.evaluate in process, gives first)
+            if k is not None and k > PIECES_UNCHARGED:  # what the op charges before it makes them (join's _many)
+                if k * PIECE_BYTES > limits.max_request_bytes:
+                    raise LimitExceeded(f"{op}'s pieces would bring the request's tensors to {k * PIECE_BYTES} "
+                                        f"bytes, over the limit of {limits.max_request_bytes} bytes "
+                                        "(max_request_bytes)", ["body", "ops", i])
+                f += PY_STEP * k
+                piece_bytes += k * PIECE_BYTES
         if f > 16 * max(1, numel(out)):
             n_heavy += 1
         n_out = numel(out)
@@ -433,7 +449,28 @@ def estimate(spec: dict, *, limits: Limits | None = None) -> dict:
         flops *= 3
         traffic *= 2
     return {"elements": elements, "ops": n_ops, "heavy_ops": n_heavy,
-            "bytes": item * traffic, "flops": max(flops, 1)}
+            "bytes": item * traffic + piece_bytes, "flops": max(flops, 1)}
+
+
+PIECES_UNCHARGED = 64  # join_common._KEEP_ARITY: the ops charge their pieces past this many
+PIECE_BYTES = 2048  # and 2 KB (join_common._many) and a Python step (rules.PY_STEP) each
+
+
+def op_pieces(o, shapes):
+    """How many tensors a list-returning op returns (bind.returned_count over shape stand-ins, or its
+    operands' count for meshgrid and the like), or None where that needs values or the op refuses the call."""
+    args = o.get("args", []) or []
+    kwargs = o.get("kwargs", {}) or {}
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        return None
+    op = o.get("op")
+    if op in OPERAND_OPS:
+        return operand_count(op, args)
+
+    def stand(v):
+        return Shaped(shapes[v]) if isinstance(v, str) and v in shapes else v
+
+    return returned_count(op, [stand(v) for v in args], {k: stand(v) for k, v in kwargs.items()})
 
 
 _TRANSCENDENTAL = {"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sigmoid", "softmax",

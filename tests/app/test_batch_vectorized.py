@@ -73,7 +73,9 @@ def test_a_mixed_batch_is_answered_byte_for_byte_as_separate_requests(srv):
                         headers={"content-type": "application/json"})
     assert r.status_code == 200
     got = r.content
-    assert vectorized_count(srv.client) - before >= 300  # most of the seed's and the elementwise program's
+    # most of the seed's and the elementwise program's: the first Program.lower_at() + 1 documents of each
+    # structure (special values key a few apart) run alone, until it recurs and is lowered
+    assert vectorized_count(srv.client) - before >= 280
     assert got == separately(srv.client, docs)
     statuses = [x["status"] for x in orjson.loads(got)["results"]]
     assert statuses.count(200) >= 360 and {413, 422} <= set(statuses)

@@ -24,6 +24,7 @@ from app.services.evaluate import EvaluateService
 from bench.programs import load
 from engine.program import evaluate_json
 from tests.app.conftest import Server
+from tests.lowering import sight_until_lowered
 
 PROGRAMS = dict(load(("01", "02", "05", "06", "11", "37", "28", "13", "09")))
 _HOLE = "@@"
@@ -88,6 +89,21 @@ def answer(svc: EvaluateService, body: bytes):
     return out if isinstance(out, bytes) else ("plan", out.kind)
 
 
+def warm(send, after=2):
+    """send() a structure until its program is lowered (tests.lowering: once it recurs), then `after` times
+    more on the loop (a template is made then)."""
+    sight_until_lowered(send, eng.PLANS, after=after)
+
+
+def bytes_of(out):
+    assert isinstance(out, bytes), out
+    return out
+
+
+def same(got, want):
+    assert got == want
+
+
 @pytest.fixture(scope="module")
 def services():
     """A service whose text route is on, warmed on every program (so it runs them on the loop), and one whose
@@ -97,8 +113,7 @@ def services():
     plain._texts = Texts(max_templates=0)
     for doc in PROGRAMS.values():
         body = json.dumps(doc).encode()  # the text render() writes
-        for _ in range(4):
-            assert isinstance(answer(fast, body), bytes)
+        warm(lambda body=body: bytes_of(answer(fast, body)))
     return fast, plain
 
 
@@ -164,8 +179,7 @@ def test_runs_of_19_digits_take_the_usual_path():
     scalars = {"leaves": {"a": {"data": 1.5, "requires_grad": True}, "b": {"data": 2.25}},
                "ops": [{"name": "y", "op": "mul", "args": ["a", "b"]}], "backward": [{"tensor": "y"}]}
     for doc in (vector, named, scalars):
-        for _ in range(4):
-            answer(fast, orjson.dumps(doc))
+        warm(lambda doc=doc: answer(fast, orjson.dumps(doc)))
     assert fast._by_text(orjson.dumps(vector), time.monotonic() + 30) is not None
     assert fast._by_text(orjson.dumps(scalars), time.monotonic() + 30) is not None
     assert fast._by_text(orjson.dumps(named), time.monotonic() + 30) is None  # no template: its name
@@ -187,8 +201,7 @@ def test_a_structure_of_the_same_fingerprint_is_not_mistaken():
     body1 = orjson.dumps(doc)
     body0 = body1.replace(b'["x",1]', b'["x",0]')  # "dim" 0: the same text without its digits
     assert body0 != body1 and body0.translate(None, b"0123456789.eE+-") == body1.translate(None, b"0123456789.eE+-")
-    for _ in range(4):
-        answer(svc, body1)
+    warm(lambda: answer(svc, body1))
     assert svc._by_text(body1, time.monotonic() + 30) is not None
     assert svc._by_text(body0, time.monotonic() + 30) is None
     assert answer(svc, body0) == evaluate_json(orjson.loads(body0))
@@ -202,8 +215,7 @@ def test_templates_are_bounded_and_made_once_a_fingerprint():
     for n in range(12):  # twelve structures (leaf names), each run enough to be the loop's
         doc = {"leaves": {f"x{'y' * n}": {"data": [1.5, 2.5], "requires_grad": True}},
                "ops": [{"name": "s", "op": "sum", "args": [f"x{'y' * n}"]}], "backward": [{"tensor": "s"}]}
-        for _ in range(4):
-            assert isinstance(answer(svc, orjson.dumps(doc)), bytes)
+        warm(lambda doc=doc: bytes_of(answer(svc, orjson.dumps(doc))))
         assert len(texts._by_print) <= 4
     assert len(texts) >= 1
 
@@ -214,8 +226,7 @@ def test_a_program_that_does_not_lower_is_not_tried_again():
            "ops": [{"name": "c", "op": "cumprod", "args": ["x", 0]}, {"name": "s", "op": "sum", "args": ["c"]}],
            "backward": [{"tensor": "s"}]}
     body = orjson.dumps(doc)
-    for _ in range(5):
-        assert answer(svc, body) == evaluate_json(doc)
+    warm(lambda: same(answer(svc, body), evaluate_json(doc)), after=3)  # tried, declined, then 3 more
     assert svc._by_text(body, time.monotonic() + 30) is None
     assert len(svc._texts) == 0  # forgotten: its program is never lowered
 
@@ -224,8 +235,7 @@ def test_a_dropped_program_takes_the_usual_path():
     svc = service()
     doc = PROGRAMS["vector_sum"]
     body = orjson.dumps(doc)
-    for _ in range(4):
-        answer(svc, body)
+    warm(lambda: answer(svc, body))
     assert svc._by_text(body, time.monotonic() + 30) is not None
     eng.PLANS.clear()
     assert svc._by_text(body, time.monotonic() + 30) is None
@@ -258,8 +268,7 @@ def test_arrays_are_read_whole_and_checked_for_kind():
     svc = service()
     doc = PROGRAMS["logistic_regression"]
     text = json.dumps(doc, indent=2).encode()  # arrays over many lines
-    for _ in range(4):
-        assert isinstance(answer(svc, text), bytes)
+    warm(lambda: bytes_of(answer(svc, text)))
     skeleton, kinds = _skeleton(doc)
     indented = json.dumps(json.loads(skeleton), indent=2)
     same = render(indented, [_float_text(1.5 + j / 7) for j in range(len(kinds))])
@@ -272,8 +281,7 @@ def test_arrays_are_read_whole_and_checked_for_kind():
 
     svc = service()
     doc = PROGRAMS["gather_index_select"]
-    for _ in range(4):
-        assert isinstance(answer(svc, json.dumps(doc).encode()), bytes)
+    warm(lambda: bytes_of(answer(svc, json.dumps(doc).encode())))
     skeleton, kinds = _skeleton(doc)
     good = render(skeleton, [str(j % 2) if k == "i" else _float_text(j / 3) for j, k in enumerate(kinds)])
     assert svc._by_text(good, time.monotonic() + 30) == evaluate_json(orjson.loads(good))
@@ -330,8 +338,7 @@ def test_values_past_a_leafs_dtype_answer_as_the_usual_path(dtype, values):
            "ops": [{"name": "p", "op": "mul", "args": ["x", "w"]}, {"name": "s", "op": "sum", "args": ["p"]}],
            "backward": [{"tensor": "s"}]}
     base = json.dumps(doc).encode()
-    for _ in range(4):
-        assert isinstance(answer(svc, base), bytes)
+    warm(lambda: bytes_of(answer(svc, base)))
     for v in values:
         body = base.replace(b"[1.5, 2.5]" if floating else b"[1, 2]", f"[{v}, {values[0]}]".encode())
         assert body != base

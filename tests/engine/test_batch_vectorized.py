@@ -14,6 +14,7 @@ import pytest
 
 import engine
 from engine.program import DEFAULT_LIMITS, PlanCache, batch
+from tests.lowering import sight_until_lowered
 
 SEED = {
     "leaves": {n: {"data": v, "requires_grad": True} for n, v in (("a", 2.0), ("b", 4.0), ("c", 6.0), ("d", 8.0),
@@ -58,8 +59,8 @@ def vectorized_vs_alone(spec, n=300, seed=0, special=True):
     number answered vectorized (0 where the program does not vectorize)."""
     rng = random.Random(seed)
     cache = PlanCache()
-    for d in docs_of(spec, 2, rng, special=False):  # record, then lower
-        engine.evaluate_json(d, cache=cache)
+    warm = iter(docs_of(spec, 64, rng, special=False))
+    sight_until_lowered(lambda: engine.evaluate_json(next(warm), cache=cache), cache)  # record, then lower
     docs = docs_of(spec, n, rng, special)
     keys = batch.keys(docs, cache, DEFAULT_LIMITS)
     groups: dict = {}
@@ -141,8 +142,8 @@ def test_the_check_catches_a_program_wrongly_taken_for_elementwise():
             "backward": [{"tensor": "s"}]}
     rng = random.Random(5)
     cache = PlanCache()
-    for d in docs_of(spec, 2, rng, special=False):
-        engine.evaluate_json(d, cache=cache)
+    warm = iter(docs_of(spec, 64, rng, special=False))
+    sight_until_lowered(lambda: engine.evaluate_json(next(warm), cache=cache), cache)
     docs = docs_of(spec, 10, rng, special=False)
     keys = batch.keys(docs, cache, DEFAULT_LIMITS)
     program = cache.get(keys[0][0])

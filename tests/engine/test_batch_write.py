@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import engine
 from engine.program import PlanCache, batch
 from engine.program.batch_write import fast_writer
+from tests.lowering import sight_until_lowered
 
 assert torch.__version__.startswith("2.13")
 
@@ -23,10 +24,14 @@ def _program(dtype: str):
     spec = {"leaves": {"x": {"data": 1.5, "dtype": dtype, "requires_grad": True}},
             "ops": [{"name": "y", "op": "mul", "args": ["x", 3.0]}], "backward": [{"tensor": "y"}]}
     cache = PlanCache()
-    for v in (1.5, 2.5):  # record, then lower
-        spec["leaves"]["x"]["data"] = v
-        engine.evaluate_json(spec, cache=cache)
+    values = iter(np.arange(1.5, 100))
     key, _ = cache.key(spec, engine.program.DEFAULT_LIMITS)
+
+    def send():
+        spec["leaves"]["x"]["data"] = float(next(values))
+        engine.evaluate_json(spec, cache=cache)
+
+    sight_until_lowered(send, cache, key)  # record, then lower once it recurs
     program = cache.get(key)
     assert program.lowered and batch.vectorizable(program)
     return program

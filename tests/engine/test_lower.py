@@ -29,11 +29,12 @@ def _bytes(doc):
 
 
 def _primed(spec, cache=None):
-    """A cache whose program for spec's structure has had its first replay (the one that lowers it)."""
+    """A cache whose program for spec's structure has had the replay that lowers it (Program.lower_at)."""
     cache = cache or E.PlanCache()
-    for _ in range(2):
-        E.evaluate(copy.deepcopy(spec), cache=cache)
+    E.evaluate(copy.deepcopy(spec), cache=cache)
     key, _ = cache.key(spec, E.DEFAULT_LIMITS)
+    for _ in range(cache.get(key).lower_at()):
+        E.evaluate(copy.deepcopy(spec), cache=cache)
     return cache, cache.get(key)
 
 
@@ -161,15 +162,40 @@ def test_the_seed_lowers_and_reads_as_straight_line_code():
     assert "heap" not in src and "_make" not in src and "apply" not in src  # ... and no engine machinery
 
 
-def test_first_replay_lowers_and_the_miss_does_not():
+def test_a_structure_is_lowered_only_once_it_recurs():
+    """Seen once or twice, a structure costs no lowering (its replays are the Program's own); its
+    lower_at()-th replay lowers it (the old rule lowered at the first replay: the second sighting). Every
+    answer on the way is the full path's, byte for byte."""
     cache = E.PlanCache()
-    E.evaluate(copy.deepcopy(SEED_SPEC), cache=cache)
-    program = cache.get(cache.key(SEED_SPEC, E.DEFAULT_LIMITS)[0])
-    assert program.lowered is None  # a structure seen once costs no lowering
+    key = cache.key(SEED_SPEC, E.DEFAULT_LIMITS)[0]
+    rng = np.random.default_rng(0)
+    for sighting in range(1, 3):
+        twin = _revalue(SEED_SPEC, rng)
+        assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+        assert cache.get(key).lowered is None, sighting  # seen once, then twice: not lowered
+    program = cache.get(key)
     program.notes["kept"] = True
-    E.evaluate(copy.deepcopy(SEED_SPEC), cache=cache)
-    lowered = cache.get(cache.key(SEED_SPEC, E.DEFAULT_LIMITS)[0])
+    at = program.lower_at()
+    assert at >= 2 and program.replays == 1
+    for _ in range(at - 2):
+        E.evaluate(_revalue(SEED_SPEC, rng), cache=cache)
+    assert cache.get(key) is program and program.lowered is None and program.replays == at - 1
+    twin = _revalue(SEED_SPEC, rng)
+    assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+    lowered = cache.get(key)  # seen lower_at() + 1 times: lowered
     assert lowered.lowered and lowered.notes == {"kept": True}  # the caller's notes carry over
+
+
+def test_bigger_programs_must_recur_more_before_they_are_lowered():
+    plans = importlib.import_module("engine.program.plans")
+    ops = [{"name": "y0", "op": "exp", "args": ["x"]}]
+    ops += [{"name": f"y{i}", "op": "sin", "args": [f"y{i - 1}"]} for i in range(1, 2 * plans.LOWER_OPS_PER_REPLAY)]
+    ops.append({"name": "s", "op": "sum", "args": [ops[-1]["name"]]})
+    big = _one([0.5, 1.5], ops)
+    cache, program = _primed(big)
+    assert program.lowered and program.lower_at() >= plans.LOWER_AT + 2  # and it did lower there
+    _, small = _primed(SEED_SPEC)
+    assert small.lowered and small.lower_at() < program.lower_at()
 
 
 def _one(x, ops, backward=True, **top):
@@ -357,7 +383,7 @@ def test_lowering_raises_no_numpy_warnings():
 
 
 def test_large_programs_are_not_lowered():
-    """Past LOWER_MAX_ELEMENTS the first replay is no traced full run: the program keeps its own replay."""
+    """Past LOWER_MAX_ELEMENTS no replay is a traced full run: the program keeps its own replay."""
     n = importlib.import_module("engine.program.plans").LOWER_MAX_ELEMENTS // 2 + 1
     doc = _one(np.linspace(-1, 1, n).tolist(),
                [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "s", "op": "sum", "args": ["y"]}])
@@ -371,7 +397,7 @@ def test_large_programs_are_not_lowered():
     small = _one([1.0, 2.0], doc["ops"])
     cache2 = E.PlanCache()
     E.evaluate(copy.deepcopy(small), cache=cache2)
-    assert cache2.get(cache2.key(small, E.DEFAULT_LIMITS)[0]).lowered is None  # lowered at its first replay
+    assert cache2.get(cache2.key(small, E.DEFAULT_LIMITS)[0]).lowered is None  # lowered once it recurs
 
 
 def test_a_constant_the_first_move_keeps_is_caught_by_the_second(monkeypatch):

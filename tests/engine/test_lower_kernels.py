@@ -1,5 +1,8 @@
 """engine.program.kernels: what a lowered program calls in place of an entry's forward gives the entry's bits (values,
-dtype, type, shape) on every input, and torch's; the programs that use one answer as the full path does."""
+dtype, type, shape) on every input, and torch's; the programs that use one answer as the full path does.
+
+sigmoid: the entry and the kernel share one function (pointwise_math._sigmoid, in the kernel's 8-call form since
+splitB); both are held to the formula the entry had before (`_old_sigmoid`, values and layout) and to live torch."""
 from __future__ import annotations
 
 import copy
@@ -15,6 +18,7 @@ from hypothesis.extra import numpy as hnp
 import engine  # noqa: F401 - the op table
 from engine.ops.registry import REGISTRY
 from engine.program.kernels import kernel
+from tests.lowering import sight_until_lowered
 
 torch = pytest.importorskip("torch")
 E = importlib.import_module("engine.program")
@@ -39,6 +43,14 @@ def float_arrays(draw):
     return a
 
 
+def _old_sigmoid(a):
+    """The entry's forward before splitB (pointwise_math._sigmoid, after _float_out's float conversion)."""
+    if a.dtype.kind != "f":
+        a = a.astype(np.float32)
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
 def _same_bits(got, want):
     assert type(got) is type(want)
     assert got.dtype == want.dtype and got.shape == want.shape
@@ -53,8 +65,12 @@ def test_sigmoid_kernel_is_the_entry_and_torch(a):
     assert k is not op.forward  # there is a kernel for it
     want = op.forward(a)
     _same_bits(k(a), want)
+    old = _old_sigmoid(a)
+    _same_bits(want, old)
+    assert want.strides == old.strides  # the layout np.where gave (a reversed or transposed input's)
     if a.ndim == 0:  # a lowered program's float leaf or a scalar formula's result: a NumPy scalar
         _same_bits(k(a[()]), op.forward(a[()]))
+        _same_bits(op.forward(a[()]), _old_sigmoid(a[()]))
     # live torch: the entry is not torch's bits everywhere (docs/ENGINE.md's table: torch's own vectorized exp and
     # reciprocal: up to 4 ulps apart); the kernel is exactly as far from torch as the entry, value by value
     t = torch.sigmoid(torch.from_numpy(np.ascontiguousarray(a))).numpy()
@@ -89,12 +105,21 @@ def test_sigmoid_kernel_on_many_values(dtype):
     for v in values[:3000]:
         _same_bits(k(np.array(v)), op.forward(np.array(v)))
         _same_bits(k(v), op.forward(v))
+        _same_bits(op.forward(v), _old_sigmoid(v))
     at = 3000
     for n in range(1, 41):
         for _ in range(10):
             a = values[at:at + n]
             at += n
             _same_bits(k(a), op.forward(a))
+            _same_bits(op.forward(a), _old_sigmoid(a))
+    m = values[:4000].reshape(40, 100)
+    for a in (m, m.T, m[::-1, ::3], values[:3000].reshape(10, 15, 20).transpose(2, 0, 1)):  # layouts as well
+        want = _old_sigmoid(a)
+        _same_bits(op.forward(a), want)
+        assert op.forward(a).strides == want.strides
+    t = torch.sigmoid(torch.from_numpy(values)).numpy()  # torch: as far from each as before, value by value
+    assert _ulps(op.forward(values), t) == _ulps(_old_sigmoid(values), t)
 
 
 @pytest.mark.parametrize("a", [np.array([1, -2, 3]), np.array(True), np.array([0.5, -1.5], np.float16),
@@ -104,6 +129,8 @@ def test_sigmoid_kernel_hands_other_inputs_to_the_entry(a):
     want = op.forward(np.asarray(a)) if type(a) is float else op.forward(a)
     got = kernel(op)(np.asarray(a) if type(a) is float else a)
     _same_bits(got, want)
+    old = _old_sigmoid(np.asarray(a)) if type(a) is float else _old_sigmoid(a)
+    _same_bits(want, old)
 
 
 def test_entries_without_a_kernel_keep_their_forward():
@@ -133,8 +160,7 @@ PROGRAMS = [
 def test_programs_with_a_kernel_answer_as_the_full_path(which, values):
     spec = PROGRAMS[which]
     cache = E.PlanCache()
-    for _ in range(2):
-        E.evaluate(copy.deepcopy(spec), cache=cache)
+    sight_until_lowered(lambda: E.evaluate(copy.deepcopy(spec), cache=cache), cache)  # lowered once it recurs
     key, _ = cache.key(spec, E.DEFAULT_LIMITS)
     program = cache.get(key)
     assert program.lowered, E.lower.declined(program)

@@ -88,7 +88,7 @@ def test_the_program_is_taken_and_skips_the_checks(monkeypatch):
     spec = EXAMPLES["leaf_grads"]["value"]
     cache = E.PlanCache()
     E.evaluate(copy.deepcopy(spec), cache=cache)
-    E.evaluate(_revalue(spec, 2), cache=cache)  # the first replay runs in full once more, to lower (test_lower)
+    E.evaluate(_revalue(spec, 2), cache=cache)  # the first replay: the Program's own (lowered later: test_lower)
     calls = []
     entry = importlib.import_module("engine.program.evaluate")  # where the full path checks a document's fields
     real = entry.check_fields

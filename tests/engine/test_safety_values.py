@@ -85,8 +85,8 @@ def test_repeat_interleave_values_and_errors_are_torchs(call):
 def test_chunks_of_an_empty_tensor_are_charged_before_their_list_is_made(op):
     """chunk and unsafe_chunk of an empty tensor into n pieces build a list of n sizes: charged first (found at
     this session's close: unsafe_chunk built its 10^8-element list, 800 MB, 10 s, before split_with_sizes's 413)."""
-    spec = {"leaves": {"x": {"data": []}}, "ops": [{"name": "y", "op": op, "args": ["x", 100_000_000]}],
-            "outputs": []}
+    spec = {"leaves": {"x": {"data": []}}, "ops": [{"op": op, "args": ["x", 100_000_000]}],  # (no name: a single
+            "outputs": []}  # name is the binder's 422 first, from the count, tests/engine/test_pieces_planned.py)
     tracemalloc.start()
     try:
         with pytest.raises(LimitExceeded, match="pieces"):

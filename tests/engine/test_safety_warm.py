@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine.program import DEFAULT_LIMITS, PlanCache, batch
+from tests.lowering import sight_until_lowered
 
 DTYPES = ["int32", "int64", "bool", "float16"]  # the wire's integer dtypes, and two that convert without a check
 # the report's values, and each integer dtype's edges and one past them
@@ -38,8 +39,8 @@ def _warm_cache(data, dtype):
     cache = PlanCache()
     like = [1.0 if isinstance(v, float) else 1 for v in data] if isinstance(data, list) else (
         1.0 if isinstance(data, float) else 1)
-    for _ in range(3):
-        engine.evaluate_json(_doc(copy.deepcopy(like), dtype), cache=cache)
+    sight_until_lowered(lambda: engine.evaluate_json(_doc(copy.deepcopy(like), dtype), cache=cache), cache,
+                        after=1)
     return cache
 
 

@@ -1,7 +1,7 @@
 """Small-array routes of op implementations (few NumPy calls where NumPy's per-call cost is most of the op): to
 the bit with the general route they stand in for, over any values (signed zeros, subnormals, overflow,
 infinities, NaN: a NaN's sign and payload included), and near live torch 2.13 over finite values:
-binary_cross_entropy_with_logits without weights (loss._bcel_plain), mv's row sums (linalg._mv)."""
+binary_cross_entropy_with_logits without weights (loss_elementwise._bcel_plain), mv's row sums (linalg_products._mv)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.ops import linalg, loss
+from engine.ops import linalg_products, loss_common
 from engine.ops import nn_activation as NA
 
 SPECIALS = [0.0, -0.0, 1e-40, -1e-40, 1e30, -1e30, float("inf"), float("-inf"), float("nan")]
@@ -27,14 +27,14 @@ def bits(x):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 40), st.integers(1, linalg._SEQ_MAX_K + 3), st.sampled_from(["float32", "float64"]),
+@given(st.integers(1, 40), st.integers(1, linalg_products._SEQ_MAX_K + 3), st.sampled_from(["float32", "float64"]),
        st.booleans(), st.data())
 def test_mv_bits(m, k, dt, special, data):
     a = np.array(data.draw(st.lists(values(special), min_size=m * k, max_size=m * k)), dt).reshape(m, k)
     v = np.array(data.draw(st.lists(values(special), min_size=k, max_size=k)), dt)
     with np.errstate(all="ignore"):
         e = engine.from_numpy(a).mv(engine.from_numpy(v)).numpy()
-        general = linalg._matmul_np(a, v[:, None])[:, 0]  # the route every size took before the small one
+        general = linalg_products._matmul_np(a, v[:, None])[:, 0]  # the route every size took before the small one
     assert bits(e) == bits(general)
     if not special:  # within the rounding of the products' magnitudes (cancellation makes a row's own small)
         scale = (np.abs(a.astype(np.float64)) @ np.abs(v.astype(np.float64))) * (1e-6 if dt == "float32" else 1e-14)
@@ -58,7 +58,7 @@ def _bcel_general(a, t, reduction):
     one_m = 1 - t
     out = (one_m * a).astype(one_m.dtype, copy=False)
     out = (out - lsi).astype(one_m.dtype, copy=False)
-    return loss._reduce_arr(out, reduction)
+    return loss_common._reduce_arr(out, reduction)
 
 
 @settings(max_examples=300, deadline=None)
@@ -72,7 +72,8 @@ def test_bce_with_logits_bits(n, dt, reduction, hard, special, data):
     with np.errstate(all="ignore"):
         e = engine.nn.functional.binary_cross_entropy_with_logits(
             engine.from_numpy(x), engine.from_numpy(t), reduction=reduction).numpy()
-        general = _bcel_general(x, t, {"none": loss.NONE, "mean": loss.MEAN, "sum": loss.SUM}[reduction])
+        enum = {"none": loss_common.NONE, "mean": loss_common.MEAN, "sum": loss_common.SUM}[reduction]
+        general = _bcel_general(x, t, enum)
     assert bits(e) == bits(general)
     if not special:  # torch's log_sigmoid runs SLEEF's exp and log1p: the last bit may differ (as before)
         r = torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(x), torch.from_numpy(t),
