@@ -282,6 +282,7 @@ SHAPE_RULES = {
     "flatten": _rule_flatten,
     "zeros": _rule_factory, "ones": _rule_factory, "empty": _rule_factory, "rand": _rule_factory,
     "randn": _rule_factory, "full": _rule_full, "arange": _rule_arange, "linspace": _rule_linspace,
+    "logspace": _rule_linspace,
     "eye": _rule_eye, "one_hot": _rule_one_hot, "getitem": _rule_index, "index_select": _rule_index,
     "gather": _rule_index, "pad": _rule_pad, "embedding": _rule_embedding, "einsum": _rule_einsum,
     "linear": _rule_linear, "addmm": _rule_addmm, "mv": _rule_mv, "dot": lambda a, k: (),
