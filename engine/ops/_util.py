@@ -1,9 +1,9 @@
-"""Shared helpers of the op table: dim wrapping and torch's shape messages."""
+"""Shared helpers of the op table: dim wrapping, torch's shape messages and its not-implemented formulas."""
 from __future__ import annotations
 
 import operator
 
-from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
+from engine.errors import TorchIndexError, TorchNotImplementedError, TorchRuntimeError, TorchTypeError
 
 
 def wrap_dim(dim, ndim):
@@ -90,3 +90,21 @@ def size_arg(size):
     if len(size) == 1 and isinstance(size[0], list | tuple):
         return tuple(size[0])
     return tuple(size)
+
+
+def not_implemented_formulas(derivative: str, forward: str):
+    """(backward, jvp) of a derivatives.yaml entry torch marks `not_implemented`: its node is recorded, its backward
+    raises torch's "the derivative for '<derivative>' is not implemented.", and a forward-AD tangent through it
+    torch's message naming `forward` (the op as the user called it)."""
+    msg = f"the derivative for '{derivative}' is not implemented."
+    fw = (f"Trying to use forward AD with {forward} that does not support it because it has not been implemented "
+          "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
+          "feature-request.yml so that we can prioritize its implementation.")
+
+    def backward(grad):
+        raise TorchNotImplementedError(msg)
+
+    def jvp(self_t):
+        raise TorchNotImplementedError(fw)
+
+    return backward, jvp

@@ -11,6 +11,7 @@ from engine import dtypes as D
 from engine.errors import TorchNotImplementedError
 from engine.ops import rules as R
 from engine.ops._special import erf_array, erfc_array
+from engine.ops._util import not_implemented_formulas
 from engine.ops.pointwise_arith import mul_scalar, where
 from engine.ops.pointwise_base import (
     _ERF_WORK,
@@ -170,18 +171,7 @@ atanh = defop("atanh(Tensor self) -> Tensor", _float_out(np.arctanh),
 def _inplace_not_implemented(base):
     """torch 2.13's derivatives.yaml marks acosh_, asinh_ and atanh_ `not_implemented`: their node (AcoshBackward1,
     ...) is recorded, its backward raises, and so does a forward-AD tangent through them."""
-    msg = f"the derivative for 'inplace version of {base}' is not implemented."
-    fw = (f"Trying to use forward AD with {base}_ that does not support it because it has not been implemented "
-          "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
-          "feature-request.yml so that we can prioritize its implementation.")
-
-    def backward(grad):
-        raise TorchNotImplementedError(msg)
-
-    def jvp(self_t):
-        raise TorchNotImplementedError(fw)
-
-    return backward, jvp
+    return not_implemented_formulas(f"inplace version of {base}", f"{base}_")
 
 
 for _name, _np_fn, _bwd in (("asinh", np.arcsinh, 4), ("acosh", np.arccosh, 4), ("atanh", np.arctanh, 2)):

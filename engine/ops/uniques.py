@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import TorchIndexError, TorchNotImplementedError, TorchRuntimeError
-from engine.ops._util import wrap_dim
+from engine.errors import TorchIndexError, TorchRuntimeError
+from engine.ops._util import not_implemented_formulas, wrap_dim
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, log2ceil, numel, wide
 from engine.tensor import Tensor
 
 
 def _not_implemented(aten):
-    msg = f"the derivative for '{aten}' is not implemented."
-    fw = (f"Trying to use forward AD with {aten} that does not support it because it has not been implemented "
-          "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
-          "feature-request.yml so that we can prioritize its implementation.")
-
-    def backward(grad):
-        raise TorchNotImplementedError(msg)
-
-    def jvp(self_t):
-        raise TorchNotImplementedError(fw)
-
-    return backward, jvp
+    return not_implemented_formulas(aten, aten)
 
 
 def _groups(keys_sorted_equal, n):
