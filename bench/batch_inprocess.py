@@ -33,7 +33,7 @@ async def _main(rounds, batches, profile):
     app = create_app(Settings(access_log=False))
     await _lifespan(app)
     bodies = [json.dumps({"requests": seed_docs(random.Random(100 + b))}).encode() for b in range(4)]
-    for body in bodies * 2:  # warm: the plan cache records, then lowers, the seed's program; the templates
+    for body in bodies * 2:  # warm: the first batch's documents record, then lower, the seed's program; the templates
         sent = await _request(app, body)
         assert sent[0]["status"] == 200, sent
     prof = None

@@ -252,3 +252,12 @@ def header(args) -> str:
     ]
     w = max(len(k) for k, _ in rows)
     return "## gradserve benchmarks\n\n```\n" + "\n".join(f"{k.ljust(w)}  {v}" for k, v in rows) + "\n```\n"
+
+
+def warm_sightings(steps: int = 88) -> int:
+    """How many times a bench sends one structure before timing it, so that the plan cache has lowered it
+    (engine.program.plans lowers a structure at its LOWER_AT + steps // LOWER_OPS_PER_REPLAY-th replay); 88 steps
+    cover the corpus and the seed."""
+    from engine.program.plans import LOWER_AT, LOWER_OPS_PER_REPLAY  # noqa: PLC0415
+
+    return 2 + LOWER_AT + steps // LOWER_OPS_PER_REPLAY

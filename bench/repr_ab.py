@@ -13,7 +13,7 @@ import sys
 
 import orjson
 
-from bench.harness import fmt_ratio, fmt_time, measure, paired_ratio, table
+from bench.harness import fmt_ratio, fmt_time, measure, paired_ratio, table, warm_sightings
 
 
 def _port_only():
@@ -32,7 +32,7 @@ def _port_only():
 def columns(E, doc) -> dict:
     body = orjson.dumps(doc)
     cache = E.PlanCache()
-    for _ in range(3):  # recorded, lowered (where it lowers), replayed
+    for _ in range(warm_sightings()):  # recorded, replayed, lowered (where it lowers)
         E.evaluate(orjson.loads(body), cache=cache)
     cached = lambda: E.evaluate(orjson.loads(body), cache=cache)  # noqa: E731
     uncached = lambda: E.evaluate(orjson.loads(body))  # noqa: E731
