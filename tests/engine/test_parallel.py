@@ -19,6 +19,7 @@ from engine import budget as _budget
 from engine import parallel
 from engine.ops import _torch_sum
 from engine.ops.registry import REGISTRY
+from tests.engine.counting_budget import CountingBudget
 
 MIN = 2 * parallel.GRAIN  # the tests chunk from 16K elements (the default is 64K): small arrays, many chunks
 SHAPE = (300, 900)  # 270,000 elements: flat chunks (multiples of 8192) cut rows; a (900,) operand: row chunks
@@ -193,37 +194,18 @@ def test_torch_order_sums_give_the_same_bits_threaded(dtype, chunking):
 # ----- budgets, deadlines, threads, errors -----
 
 
-class _Counting(_budget.Budget):
-    """A budget that counts deadline checks (from any thread), and passes its deadline at the `stop`-th."""
-
-    __slots__ = ("checks", "stop", "lock")
-
-    def __init__(self, stop=None):
-        super().__init__()
-        self.checks = 0
-        self.stop = stop
-        self.lock = threading.Lock()
-
-    def check(self):
-        with self.lock:
-            self.checks += 1
-            n = self.checks
-        if self.stop is not None and n >= self.stop:
-            raise _budget.DeadlinePassed("stopped")
-
-
 def _big(n=1 << 20, dtype=np.float32, seed=0):
     return engine.from_numpy(np.random.default_rng(seed).uniform(-1, 1, n).astype(dtype)).requires_grad_(True)
 
 
 def test_a_chunked_op_checks_the_deadline_before_every_chunk_and_stops(chunking):
     x = _big()
-    counting = _Counting()
+    counting = CountingBudget()
     with _budget.active(counting):
         x.sin()
     assert chunking and counting.checks >= chunking[-1] >= 8, (counting.checks, chunking)
     for stop in (2, 5):  # the deadline passes on the request's thread or a helper's: the request stops
-        with _budget.active(_Counting(stop=stop)), pytest.raises(_budget.DeadlinePassed):
+        with _budget.active(CountingBudget(stop=stop)), pytest.raises(_budget.DeadlinePassed):
             x.sin()
 
 
@@ -354,7 +336,7 @@ def test_a_stopped_op_keeps_none_of_the_requests_arrays_alive(chunking):
             ref = weakref.ref(x._data)
             caught = None
             try:
-                with _budget.active(_Counting(stop=stop)):
+                with _budget.active(CountingBudget(stop=stop)):
                     x.sin()
             except _budget.DeadlinePassed as e:
                 caught = type(e)

@@ -42,6 +42,7 @@ from engine.ops import join_cat as _join_cat
 from engine.ops import registry as _registry
 from engine.ops import rules as R
 from tests.engine import test_ops as TO
+from tests.engine.counting_budget import CountingBudget
 from tests.engine.opinfo import TL, Sample, T
 
 # Python's own objects made around the arrays of one forward or one backward node (ndarray headers, Tensor
@@ -618,22 +619,6 @@ def test_large_kernels_match_torch_within_their_rules(sample, tracing):
 # ----- the deadline inside long kernels: every loop whose trip count the request decides checks it -----
 
 
-class _Counting(_budget.Budget):
-    """A budget that counts deadline checks, and passes its deadline at the `stop`-th."""
-
-    __slots__ = ("checks", "stop")
-
-    def __init__(self, stop=None):
-        super().__init__()
-        self.checks = 0
-        self.stop = stop
-
-    def check(self):
-        self.checks += 1
-        if self.stop is not None and self.checks >= self.stop:
-            raise _budget.DeadlinePassed("stopped")
-
-
 LOOPS = {  # name: (call, the least number of checks its loops make)
     "conv2d in im2col tiles of output rows": (
         lambda: engine.nn.functional.conv2d(engine.ones(1, 2, 300, 80), engine.ones(3, 2, 20, 20)), 3),
@@ -651,11 +636,11 @@ LOOPS = {  # name: (call, the least number of checks its loops make)
 @pytest.mark.parametrize("name", sorted(LOOPS))
 def test_long_kernels_check_the_deadline_in_their_loops(name):
     call, least = LOOPS[name]
-    counting = _Counting()
+    counting = CountingBudget()
     with _budget.active(counting):
         call()
     assert counting.checks >= least, f"{name}: {counting.checks} deadline checks, its loop has {least} steps"
-    with _budget.active(_Counting(stop=3)), pytest.raises(_budget.DeadlinePassed):
+    with _budget.active(CountingBudget(stop=3)), pytest.raises(_budget.DeadlinePassed):
         call()
 
 

@@ -16,6 +16,7 @@ from engine import budget as _budget
 from engine.errors import LimitExceeded
 from engine.program import Limits
 from tests.engine import both
+from tests.engine.counting_budget import CountingBudget
 
 SMALL = Limits(max_request_bytes=4 << 20)
 N = 1_000_000
@@ -96,22 +97,6 @@ def test_pieces_spill_off_the_loop_before_they_are_made(op, args):
     assert peak < 1 << 20, peak
 
 
-class _Counting(_budget.Budget):
-    """A budget that counts deadline checks, and passes its deadline at the `stop`-th."""
-
-    __slots__ = ("checks", "stop")
-
-    def __init__(self, stop=None):
-        super().__init__()
-        self.checks = 0
-        self.stop = stop
-
-    def check(self):
-        self.checks += 1
-        if self.stop is not None and self.checks >= self.stop:
-            raise _budget.DeadlinePassed("stopped")
-
-
 LOOPS = {  # name: (call, the least number of checks its loop makes)
     "tensor_split into 300 sections": (lambda: engine.tensor_split(engine.ones(300), 300), 300),
     "tensor_split at 300 indices": (lambda: engine.tensor_split(engine.ones(300), list(range(1, 300))), 300),
@@ -127,11 +112,11 @@ LOOPS = {  # name: (call, the least number of checks its loop makes)
 @pytest.mark.parametrize("name", sorted(LOOPS))
 def test_piece_loops_check_the_deadline(name):
     call, least = LOOPS[name]
-    counting = _Counting()
+    counting = CountingBudget()
     with _budget.active(counting):
         call()
     assert counting.checks >= least, f"{name}: {counting.checks} deadline checks, its loop has {least} steps"
-    with _budget.active(_Counting(stop=3)), pytest.raises(_budget.DeadlinePassed):
+    with _budget.active(CountingBudget(stop=3)), pytest.raises(_budget.DeadlinePassed):
         call()
 
 

@@ -14,6 +14,7 @@ import engine
 from engine import budget as _budget
 from engine.program import Limits
 from tests.engine import both
+from tests.engine.counting_budget import CountingBudget
 
 
 def _doc(op, shape, out, backward):
@@ -71,23 +72,12 @@ def test_adaptive_pool_charge_goes_past_a_small_budget_before_it_runs():
     assert e.value.loc == ["body", "ops", 1] and peak < 2 << 20, peak
 
 
-class _Counting(_budget.Budget):
-    __slots__ = ("checks",)
-
-    def __init__(self):
-        super().__init__()
-        self.checks = 0
-
-    def check(self):
-        self.checks += 1
-
-
 @pytest.mark.parametrize("call", [
     lambda: engine.nn.functional.adaptive_avg_pool2d(engine.ones(1, 1, 4, 4), [600, 600]),
     lambda: engine.nn.functional.adaptive_max_pool1d(engine.ones(1, 1, 4), 400_000),
 ], ids=["avg2d", "max1d"])
 def test_adaptive_pools_check_the_deadline_between_chunks(call):
-    counting = _Counting()
+    counting = CountingBudget()
     with _budget.active(counting):
         call()
     assert counting.checks >= 20, counting.checks
