@@ -15,6 +15,7 @@ import torch
 import engine
 from engine.errors import EngineError, LimitExceeded
 from engine.program import Limits
+from tests.engine.counting_budget import CountingBudget
 
 SMALL = Limits(max_tensor_elements=10_000, max_request_bytes=4 << 20)
 MiB = 1 << 20
@@ -122,28 +123,17 @@ def test_absurd_arguments_torch_refuses_are_its_422(doc, ask_torch):
 
 def test_searchsorted_checks_the_deadline_in_its_rounds():
     """The binary search's rounds (log2 of the boundaries: 21 for 2**20) each check the budget: a budget
-    cancelled at its 3rd check (inside the loop, after two rounds ran) stops the search there."""
+    whose deadline passes at its 3rd check (inside the loop, after two rounds ran) stops the search there."""
     from engine import budget as B  # noqa: PLC0415
-    from engine.budget import Budget, DeadlinePassed  # noqa: PLC0415
-
-    class CancelledAt(Budget):
-        __slots__ = ("checks", "at")
-
-        def check(self):
-            self.checks += 1
-            if self.checks == self.at:
-                self.cancel()
-            super().check()
+    from engine.budget import DeadlinePassed  # noqa: PLC0415
 
     bd, vals = np.arange(1 << 20), np.array([3, 7, 1 << 19])
-    free = CancelledAt()
-    free.checks, free.at = 0, -1
+    free = CountingBudget()
     with B.active(free):
         want = engine.ops.searching._search(bd, vals, False, False)
     assert want.tolist() == torch.searchsorted(torch.arange(1 << 20), torch.tensor([3, 7, 1 << 19])).tolist()
     assert free.checks >= 20  # one a round
-    bud = CancelledAt()
-    bud.checks, bud.at = 0, 3
+    bud = CountingBudget(stop=3)
     with B.active(bud), pytest.raises(DeadlinePassed):
         engine.ops.searching._search(bd, vals, False, False)
     assert bud.checks == 3
