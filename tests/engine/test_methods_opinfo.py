@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
 from tests.engine import torch_opinfo as O
-from tests.engine.test_opinfo import FULL, Case, check_sample, compare_error_input, seed_of
+from tests.engine.test_opinfo import Case, _pick, check_sample, compare_error_input, seed_of
 
 NAMES = ("all", "any", "nonzero", "argwhere", "count_nonzero", "signbit", "isposinf", "isneginf", "heaviside",
          "gcd", "lcm", "isin", "bucketize", "searchsorted", "unique", "unique_consecutive", "bincount", "histc",
@@ -42,13 +41,6 @@ def test_every_name_has_an_opinfo_and_an_engine_op():
     assert all(O.engine_op(o) is not None for o in INFOS), [o.name for o in INFOS if O.engine_op(o) is None]
 
 
-def _pick(n, key):
-    if FULL or n <= SUBSET:
-        return list(range(n))
-    rng = np.random.default_rng(seed_of(key))
-    return sorted(rng.choice(n, SUBSET, replace=False).tolist())
-
-
 @pytest.mark.parametrize("info, dtype", [pytest.param(o, d, id=f"{O.info_id(o)}-{d}") for o in INFOS
                                          for d in DTYPES])
 def test_sample(info, dtype):
@@ -64,7 +56,7 @@ def test_sample(info, dtype):
                                           and tdt.is_floating_point))
     assert samples
     failures = []
-    for i in _pick(len(samples), key):
+    for i in _pick(len(samples), key, SUBSET):
         case = Case(info, fn, samples[i])
         try:
             check_sample(case, dtype if tdt.is_floating_point else "float64", seed_of(f"{key}-{i}"))

@@ -464,12 +464,12 @@ def torch_gradcheck_fails(info) -> bool:
     return False
 
 
-def _pick(n, key):
-    """The fixed subset: SUBSET indices of n, seeded by the entry's id (all of them under FULL)."""
-    if FULL or n <= SUBSET:
+def _pick(n, key, subset=SUBSET):
+    """The fixed subset: `subset` indices of n, seeded by the entry's id (all of them under FULL)."""
+    if FULL or n <= subset:
         return list(range(n))
     rng = np.random.default_rng(seed_of(key))
-    return sorted(rng.choice(n, SUBSET, replace=False).tolist())
+    return sorted(rng.choice(n, subset, replace=False).tolist())
 
 
 # ----- the tests -----
