@@ -6,7 +6,6 @@ piece past 64, join_common._many), so 10^5 pieces are placed in a compute worker
 from __future__ import annotations
 
 import time
-import tracemalloc
 
 import pytest
 import torch
@@ -18,6 +17,7 @@ from engine.ops.rules import PY_STEP
 from engine.program import Limits
 from engine.program.bind import PIECE_OPS, returned_count
 from engine.program.shapes import PIECE_BYTES, PIECES_UNCHARGED, Shaped, estimate, op_pieces
+from tests.engine.test_safety_split import _run  # evaluate under a budget: (its exception, the traced peak)
 
 assert torch.__version__.startswith("2.13")
 
@@ -142,19 +142,6 @@ def test_ten_to_the_five_pieces_are_placed_in_a_worker_from_the_start():
 def engine_json(doc):
     import json
     return json.dumps(doc).encode()
-
-
-def _run(doc, budget):
-    tracemalloc.start()
-    try:
-        try:
-            engine.evaluate(doc, budget=budget)
-            err = None
-        except BaseException as ex:  # noqa: BLE001 - returned to the test
-            err = ex
-        return err, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("op, args, n", [("tensor_split", ["x", 1_000_000], 1_000_000),
