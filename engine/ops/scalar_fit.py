@@ -51,3 +51,17 @@ def check_fits(value, dtype) -> None:
     if not fits(value, dtype):
         name = _C_NAME.get(np.dtype(dtype).name, np.dtype(dtype).name)
         raise TorchRuntimeError(f"value cannot be converted to type {name} without overflow")
+
+
+def converted(value, dtype):
+    """The number c10 stores after check_fits: an integer dtype takes an integer wrapped to its width (uint8
+    stores -1 as 255) and a double truncated toward zero; any other dtype takes the value as it is."""
+    dt = np.dtype(dtype)
+    if dt.kind not in "iu" or isinstance(value, bool | np.bool_):
+        return value
+    v = int(value)  # a double truncates toward zero; check_fits has refused NaN and infinities
+    bits = 8 * dt.itemsize
+    v %= 1 << bits
+    if dt.kind == "i" and v >= 1 << (bits - 1):
+        v -= 1 << bits
+    return v
