@@ -4,6 +4,8 @@ are FunctionsManual.cpp's (linalg_qr_backward, svd_backward, linalg_eig_backward
 linalg_lstsq_backward, differential_analytic_matrix_function), written with engine entries (grad-of-grad)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from engine import _backend as B
@@ -329,6 +331,25 @@ def _lstsq(a, b, rcond=None, driver=None):
                                 "torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
     x_a, x_b = _np(a), _np(b2)
     batch = np.broadcast_shapes(x_a.shape[:-2], x_b.shape[:-2])
+    m, n, k = x_a.shape[-2], x_a.shape[-1], x_b.shape[-1]
+    if not (math.prod(batch) and m and n and k):
+        sol, res, rank, sv = _lstsq_empty(x_a, x_b, batch, drv)
+    else:
+        sol, res, rank, sv = _lstsq_batches(a, x_a, x_b, batch, rcond, drv)
+    if vector:  # the solution loses the column dim; residuals keep it ((*, 1), torch)
+        sol = sol[..., 0]
+    return (_back(sol, a.dtype), _back(res, a.dtype), B.xp.asarray(rank), _back(sv, a.dtype))
+
+
+def _a_own(arr, batch, a_batch):
+    """The input's own batch elements of an array of shape batch + tail (rank and singular values depend on the
+    input alone and have its batch shape in torch): its broadcast dims read at 0."""
+    lead = len(batch) - len(a_batch)
+    return arr[(0,) * lead + tuple(slice(None) if s == t else slice(0, 1) for s, t in zip(a_batch, batch[lead:]))]
+
+
+def _lstsq_batches(a, x_a, x_b, batch, rcond, drv):
+    a_batch = x_a.shape[:-2]
     x_a = np.broadcast_to(x_a, batch + x_a.shape[-2:]).reshape(-1, *x_a.shape[-2:])
     x_b = np.broadcast_to(x_b, batch + x_b.shape[-2:]).reshape(-1, *x_b.shape[-2:])
     m, n = x_a.shape[-2:]
@@ -340,21 +361,49 @@ def _lstsq(a, b, rcond=None, driver=None):
         sols.append(sol)
         ranks.append(rank)
         svs.append(sv)
-    sol = np.stack(sols).reshape(batch + (n, x_b.shape[-1])) if sols else np.zeros(batch + (n, x_b.shape[-1]))
-    rank = np.asarray(ranks, dtype=np.int64).reshape(batch) if drv != "gels" else np.zeros((0,), dtype=np.int64)
-    sv = (np.stack(svs).reshape(batch + (min(m, n),)) if drv in ("gelsd", "gelss")
+    sol = np.stack(sols).reshape(batch + (n, x_b.shape[-1]))
+    own_ranks = _a_own(np.asarray(ranks, dtype=np.int64).reshape(batch), batch, a_batch)
+    rank = own_ranks if drv != "gels" else np.zeros((0,), dtype=np.int64)
+    sv = (_a_own(np.stack(svs).reshape(batch + (min(m, n),)), batch, a_batch) if drv in ("gelsd", "gelss")
           else np.zeros((0,), dtype=x_a.dtype))
-    full_rank = all(r == min(m, n) for r in ranks)
+    full_rank = bool((own_ranks == min(m, n)).all())
     if m > n and drv != "gelsy" and full_rank:
         res = ((np.broadcast_to(_np(a), batch + x_a.shape[-2:]) @ sol - np.broadcast_to(x_b.reshape(
             batch + x_b.shape[-2:]), batch + x_b.shape[-2:])) ** 2).sum(-2)
     else:
         res = np.zeros((0,), dtype=x_a.dtype)
-    if vector:
-        sol = sol[..., 0]
-        if res.size:
-            res = res[..., 0]
-    return (_back(sol, a.dtype), _back(res, a.dtype), B.xp.asarray(rank), _back(sv, a.dtype))
+    return sol, res, rank, sv
+
+
+def _lstsq_empty(x_a, x_b, batch, drv):
+    """An empty batch, matrix or right-hand side, as torch 2.13's LAPACK calls answer it: a zero solution of
+    shape (*, n, k); rank 0 of the input's own batch shape (none for gels); singular values (*, min(m, n)) for
+    gelsd / gelss; residuals where m > n (gelsy: never; gelsd / gelss: where every rank is n), which are zeros for
+    gels (its quick return zeroes B) and the right-hand side's squared norms for gelsd / gelss (untouched B)."""
+    a_batch = x_a.shape[:-2]
+    m, n, k = x_a.shape[-2], x_a.shape[-1], x_b.shape[-1]
+    if math.prod(batch) and m and n and not k and drv in ("gelsd", "gelss"):
+        if drv == "gelss":  # no oracle: torch 2.13 dies here (a segmentation fault in LAPACK's gelss)
+            raise TorchRuntimeError("torch.linalg.lstsq: driver 'gelss' with an empty right-hand side (0 columns) "
+                                    "crashes torch 2.13 (a segmentation fault); use driver 'gelsy' or 'gels'")
+        where = "(Batch element 0): " if len(batch) else ""
+        raise TorchRuntimeError(
+            'false INTERNAL ASSERT FAILED at "/__w/pytorch/pytorch/aten/src/ATen/native/BatchLinearAlgebra.cpp":1613, '
+            f"please report a bug to PyTorch. torch.linalg.lstsq: {where}Argument 4 has illegal value. Most certainly "
+            "there is a bug in the implementation calling the backend library.")
+    sol = np.zeros(batch + (n, k), dtype=x_a.dtype)
+    own_rank = np.zeros(a_batch, dtype=np.int64)
+    rank = own_rank if drv != "gels" else np.zeros((0,), dtype=np.int64)
+    sv = (np.zeros(a_batch + (min(m, n),), dtype=x_a.dtype) if drv in ("gelsd", "gelss")
+          else np.zeros((0,), dtype=x_a.dtype))
+    if m > n and drv != "gelsy" and (drv == "gels" or int(own_rank.sum()) == own_rank.size * n):
+        if drv == "gels" or not math.prod(batch):
+            res = np.zeros(batch + (k,), dtype=x_a.dtype)
+        else:  # n == 0 here: LAPACK returned at once, B's rows n..m (all of them) are the residual
+            res = (np.broadcast_to(x_b, batch + x_b.shape[-2:]) ** 2).sum(-2)
+    else:
+        res = np.zeros((0,), dtype=x_a.dtype)
+    return sol, res, rank, sv
 
 
 def _lstsq_backward(grad, self, b, result, output_mask):
@@ -374,7 +423,7 @@ def _lstsq_backward(grad, self, b, result, output_mask):
     if gL is not None and gL.numel():
         X = result.unsqueeze(-1) if vector else result
         r = L.matmul(A, X) - B2
-        gl = gL.unsqueeze(-2) if not vector else gL.unsqueeze(-1).unsqueeze(-2)
+        gl = gL.unsqueeze(-2)  # residuals are (*, k), k = 1 for a vector right-hand side
         if output_mask[0]:
             t = 2 * L.matmul(gl * r, _mH(X))
             gA = t if gA is None else gA + t
@@ -393,10 +442,22 @@ lstsq_op = defop(
 
 
 def _lstsq_rule(self, b):
-    # an upper bound; inputs of fewer than 2 dims raise in the forward (any bound does)
+    # an upper bound; inputs of fewer than 2 dims raise in the forward (any bound does). Every output is sized by
+    # the broadcast batch, not by the inputs' elements: a zero-element input may have a long batch or n / k
+    # (zeros([10**6, 2, 0]) with ones([1, 2, 1000]): 10**9 residuals), so the outputs are charged before they exist
     a_shape = tuple(self.shape) if len(self.shape) >= 2 else (1, 1)
-    out = a_shape[:-2] + (a_shape[-1],) + tuple(b.shape[-1:])
-    return Cost((out, (0,), (), (0,)), 20 * numel(a_shape) * a_shape[-1], 2 * numel(a_shape), exact=False)
+    b_shape = tuple(b.shape) or (1,)
+    vector = len(b_shape) == len(a_shape) - 1
+    b_batch, k = (b_shape[:-1], 1) if vector else (b_shape[:-2], b_shape[-1])
+    try:
+        batch = tuple(np.broadcast_shapes(a_shape[:-2], b_batch))
+    except ValueError:
+        batch = a_shape[:-2]
+    m, n = a_shape[-2:]
+    sol = batch + ((n,) if vector else (n, k))
+    out = (sol, batch + (k,), a_shape[:-2], a_shape[:-2] + (min(m, n),))
+    nb = numel(batch)
+    return Cost(out, 20 * nb * m * n * max(n, 1) + nb, 2 * nb * m * n + nb * m * k, exact=False)
 
 
 def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> tuple:  # noqa: N803
