@@ -104,6 +104,27 @@ def qr(input: Tensor, some: bool = True) -> tuple:
 # ----- svd, svdvals -----
 
 
+def _np_svd(x, full_matrices):
+    """np.linalg.svd, its failure to converge (LAPACK's gesdd: a NaN, some infinities) as torch's RuntimeError
+    (linalg.svd, pinv and svdvals alike): the first batch element that fails, by its flat index."""
+    try:
+        return np.linalg.svd(x, full_matrices=full_matrices)
+    except np.linalg.LinAlgError:
+        pass
+    flat = x.reshape(-1, *x.shape[-2:])
+    for i in range(flat.shape[0]):  # only on the failing path; each element is one more SVD of its size
+        try:
+            np.linalg.svd(flat[i], compute_uv=False)
+        except np.linalg.LinAlgError:
+            break
+    else:
+        i = 0
+    where = f"(Batch element {i}): " if x.ndim > 2 else ""
+    why = ("the input matrix contained non-finite values" if not np.isfinite(flat[i]).all() else
+           "the input matrix is ill-conditioned or has too many repeated singular values")
+    raise TorchRuntimeError(f"linalg.svd: {where}The algorithm failed to converge because {why}.")
+
+
 def _svd(a, full_matrices=False, compute_uv=True, driver=None):
     if a.ndim < 2:
         raise TorchRuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
@@ -118,7 +139,7 @@ def _svd(a, full_matrices=False, compute_uv=True, driver=None):
             if full_matrices and d:
                 mat[..., np.arange(d), np.arange(d)] = 1
         return _back(u, a.dtype), _back(np.zeros(x.shape[:-2] + (k,)), a.dtype), _back(vh, a.dtype)
-    u, s, vh = np.linalg.svd(x, full_matrices=full_matrices)
+    u, s, vh = _np_svd(x, full_matrices)
     return _back(_fortran(u), a.dtype), _back(s, a.dtype), _back(_fortran(vh), a.dtype)
 
 
@@ -263,7 +284,7 @@ def _pinv(a, atol=None, rtol=None, hermitian=False):
         absw = np.abs(w)
         mx = absw.max(-1, keepdims=True)
     else:
-        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        u, s, vh = _np_svd(x, False)
         mx = s.max(-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,))
     if rtol is None:
         rt = 0.0 if atol is not None and np.any(np.asarray(at) > 0) else rt_default
