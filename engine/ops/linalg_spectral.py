@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from engine import _backend as B
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops._returns import make
@@ -22,12 +22,20 @@ from engine.tensor import Tensor
 # ----- qr -----
 
 
+def _half(a, kernel, empty_ok=True):
+    """torch has no float16 LAPACK kernels: its dispatch refuses a Half matrix by the kernel's name (qr: even an
+    empty one); svd and eigh answer an empty one at once, in float16."""
+    if a.dtype == np.float16 and (a.size or not empty_ok):
+        raise TorchNotImplementedError(f"\"{kernel}\" not implemented for 'Half'")
+
+
 def _qr(a, mode="reduced"):
     if mode not in ("reduced", "r", "complete"):
         raise TorchRuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
                                 "or 'complete'")
     if a.ndim < 2:
         raise TorchRuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    _half(a, "geqrf_cpu", empty_ok=False)
     _float_check(a, "linalg.qr")
     x = _np(a)
     m, n = x.shape[-2:]
@@ -128,7 +136,9 @@ def _np_svd(x, full_matrices):
 def _svd(a, full_matrices=False, compute_uv=True, driver=None):
     if a.ndim < 2:
         raise TorchRuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    _float_check(a, "linalg.svd")
+    _half(a, "linalg_svd_cpu")
+    if a.dtype != np.float16:
+        _float_check(a, "linalg.svd")
     x = _np(a)
     m, n = x.shape[-2:]
     k = min(m, n)
@@ -226,7 +236,10 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:
 def _eigh(a, UPLO="L", compute_v=True):  # noqa: N803
     if UPLO not in ("L", "U"):
         raise TorchRuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    _square(a, "linalg.eigh")
+    _square(a, "linalg.eigh", float_check=False)
+    _half(a, "linalg_eigh_cpu")
+    if a.dtype != np.float16:
+        _float_check(a, "linalg.eigh")
     x = _np(a)
     if x.size == 0:
         return _back(np.zeros(x.shape[:-1]), a.dtype), _back(np.zeros(x.shape), a.dtype)

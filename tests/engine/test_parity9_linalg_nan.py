@@ -49,3 +49,25 @@ def test_svd_failures_are_torchs(op, data, dtype):
     def fn(lib):
         return OPS[op](lib, lib.tensor(INPUTS[data], dtype=getattr(lib, dtype)))
     assert _answer(engine, fn) == _answer(torch, fn)
+
+
+HALF_OPS = {
+    "linalg.svd": lambda L, x: tuple(L.linalg.svd(x)),
+    "linalg.svd_reduced": lambda L, x: tuple(L.linalg.svd(x, full_matrices=False)),
+    "svdvals": lambda L, x: L.linalg.svdvals(x),
+    "torch.svd": lambda L, x: tuple(L.svd(x)),
+    "linalg.qr": lambda L, x: tuple(L.linalg.qr(x)),
+    "torch.qr": lambda L, x: tuple(L.qr(x)),
+    "eigh": lambda L, x: tuple(L.linalg.eigh(x)),
+    "eigvalsh": lambda L, x: L.linalg.eigvalsh(x),
+}
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (0, 0), (2, 0), (0, 2), (3, 0, 0), (2, 3)])
+@pytest.mark.parametrize("op", sorted(HALF_OPS))
+def test_float16_decompositions_are_torchs(op, shape):
+    """float16: torch's dispatch message by its kernel's name ("linalg_svd_cpu" not implemented for 'Half'); an
+    empty matrix answered in float16 where torch answers it (svd, eigh; qr refuses even an empty one)."""
+    def fn(lib):
+        return HALF_OPS[op](lib, lib.zeros(shape, dtype=lib.float16))
+    assert _answer(engine, fn) == _answer(torch, fn)
