@@ -281,32 +281,12 @@ def run_op_list(run, ops, where, caught, retain=frozenset()):
     run.env; each op's errors are located at [*where, i]. Every op checks the deadline first (one compare: ops
     that charge nothing, detach or flatten, never reach Budget.charge's check)."""
     bud = _budget._local.budget
-    # an op of a catalog name runs through its name's runner (engine.program.signatures), which takes its common
-    # form and hands anything else to run_op; not where the run has Functions, records a Program or traces
-    runners = _RUNNERS if not run.functions and run.program is None and run.traces is None else None
+    if not run.functions and run.program is None and run.traces is None:  # (no Functions, Program or trace)
+        return _run_list(run, ops, where, caught, retain, bud, sys.modules[__name__])  # per-name decisions kept
     for i, op in enumerate(ops):
         if bud is not None and _monotonic() > bud._dl:  # past the deadline, or cancelled
             _deadline_passed(bud, [*where, i])
-        if runners is not None and type(op) is dict and type(opname := op.get("op")) is str:
-            r = runners.get(opname, _MISSING)
-            if r is _MISSING:
-                r = _new_runner(opname)
-            if r is not None:
-                r(run, op, where, i, caught, retain)
-                continue
         run_op(run, op, [*where, i], caught, retain)
-
-
-_RUNNERS: dict = {}  # catalog op name -> its runner or None (bounded by the catalog: names outside it are not kept)
-
-
-def _new_runner(opname):
-    from engine.program.signatures import make_runner  # noqa: PLC0415 - it reads this module's helpers
-
-    r = make_runner(opname, sys.modules[__name__])
-    if opname in OPS:
-        _RUNNERS[opname] = r
-    return r
 
 
 def _deadline_passed(bud, loc):
@@ -593,3 +573,4 @@ class Step:
         self.multi, self.names, self.shapes, self.retain, self.loc = multi, names, shapes, retain, loc
 
 
+from engine.program.signatures import run_list as _run_list  # noqa: E402 - it reads this module's helpers

@@ -1,7 +1,7 @@
-"""Per-signature op runners (engine/program/signatures.py): an op of a catalog name in its common form runs through
-its name's runner, anything else through run_op. Every document here is evaluated twice, with the runners and
-with every op on run_op (the path the rest of the suite holds to torch), and must give the same response bytes
-or the same error (class, message, loc), warnings and limits included."""
+"""Per-signature op decisions (engine/program/signatures.py): an op of a catalog name in its common form runs in
+run_list with its name's decisions made once, anything else through run_op. Every document here is evaluated
+twice, with the decisions and with every op on run_op (the path the rest of the suite holds to torch), and must
+give the same response bytes or the same error (class, message, loc), warnings and limits included."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +10,7 @@ import pytest
 
 import engine
 import engine.program.run as run_mod
+import engine.program.signatures as sig
 from bench.perop_group import chain_document
 from engine.program.limits import Limits
 from engine.program.respond import encode
@@ -87,31 +88,31 @@ def _answer(doc, limits=None):
 
 @pytest.fixture
 def full_path(monkeypatch):
-    """Every op on run_op: no runner kept or made."""
+    """Every op on run_op: no decisions kept or made."""
     def run_full(doc, limits=None):
         with monkeypatch.context() as m:
-            m.setattr(run_mod, "_RUNNERS", {})
-            m.setattr(run_mod, "_new_runner", lambda name: None)
+            m.setattr(sig, "DECIDED", {})
+            m.setattr(sig, "_decide", lambda name, run_mod: None)
             return _answer(doc, limits)
     return run_full
 
 
 @pytest.mark.parametrize("name", list(DOCS))
-def test_runners_answer_as_run_op(name, full_path):
+def test_decisions_answer_as_run_op(name, full_path):
     fast = _answer(DOCS[name])
     assert fast == full_path(DOCS[name])
 
 
 @pytest.mark.parametrize("case", LIMITED, ids=lambda c: f"{c[0]}-{c[1]}")
-def test_runners_keep_every_limit(case, full_path):
+def test_decisions_keep_every_limit(case, full_path):
     name, limits = case
     fast = _answer(DOCS[name], limits)
     assert fast == full_path(DOCS[name], limits)
     assert fast[0] != "ok" or name != "chain", "the limits are meant to stop the chain"
 
 
-def test_the_chain_runs_on_runners(monkeypatch):
-    """The common form does take the runners (else the comparisons above compare run_op with itself)."""
+def test_the_chain_runs_on_decisions(monkeypatch):
+    """The common form does take run_list's path (else the comparisons above compare run_op with itself)."""
     ran = []
     real = run_mod.run_op
 
@@ -123,13 +124,13 @@ def test_the_chain_runs_on_runners(monkeypatch):
     doc = chain_document(41)
     engine.evaluate(doc)
     assert ran == []
-    assert {"mul", "add", "tanh", "sin", "sum"} <= {k for k, v in run_mod._RUNNERS.items() if v is not None}
+    assert {"mul", "add", "tanh", "sin", "sum"} <= {k for k, v in sig.DECIDED.items() if v is not None}
     engine.evaluate(DOCS["kwargs"])  # and what is not in that form goes to run_op
     assert ran == ["add"]
 
 
-def test_a_name_given_another_function_is_not_run_by_its_old_runner(monkeypatch):
-    """A runner is made for the function its name meant; where the catalog gives the name another function (as
+def test_a_name_given_another_function_is_not_run_by_its_old_decisions(monkeypatch):
+    """Decisions are made for the function its name meant; where the catalog gives the name another function (as
     tests do), the op goes to run_op, which calls that one."""
     from engine.catalog import OPS
     from engine.tensor import Tensor
@@ -138,16 +139,16 @@ def test_a_name_given_another_function_is_not_run_by_its_old_runner(monkeypatch)
         return engine.sin(input)
 
     engine.evaluate(_doc([_op("a", "tanh", "x")]))
-    assert run_mod._RUNNERS.get("tanh") is not None
+    assert sig.DECIDED.get("tanh") is not None
     monkeypatch.setitem(OPS, "tanh", other)
     got = engine.evaluate(_doc([_op("a", "tanh", "x")], outputs=["a"]))
     assert got["tensors"]["a"]["data"] == np.sin(np.float32(X["data"])).tolist()
 
 
-def test_runners_stay_bounded():
-    """Names outside the catalog make no runner (a hostile program of 10,000 made-up names keeps nothing)."""
-    before = len(run_mod._RUNNERS)
+def test_decisions_stay_bounded():
+    """Names outside the catalog keep no decisions (a hostile program of 10,000 made-up names keeps nothing)."""
+    before = len(sig.DECIDED)
     ops = [_op(f"a{i}", f"made_up_{i}", "x") for i in range(50)]
     for k in range(50):
         _answer(_doc([ops[k]]))
-    assert len(run_mod._RUNNERS) == before
+    assert len(sig.DECIDED) == before
