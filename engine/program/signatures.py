@@ -141,7 +141,6 @@ def run_list(run, ops, where, caught, retain, bud, run_mod):
                 retain_(out)
         else:
             store_one(run, opname, fn, [a0] if n_in == 1 else [a0, a1], name, out, [*where, i], retain)
-        a0 = a1 = out = dd = None  # (no reference kept past the op: the run's env holds what it needs)
 
 
 DECIDED: dict = {}  # catalog op name -> decisions(...) (bounded by the catalog: names outside it are not kept)
