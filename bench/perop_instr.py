@@ -6,8 +6,10 @@ collector off, instrumentation on only around R calls of one mode, so that Ir / 
     callgrind_annotate /tmp/x.out | head
 
 MODE: `evaluate` (engine.evaluate of bench.perop_group.chain_document(N)), `library` (the group's library
-closure), `sum` (engine.ops._torch_sum.vector_sum of a 16-element float32 array, N calls a round). Without CG=1
-it runs the same calls untimed and prints nothing (a check that the script runs)."""
+closure), `forward` (the library's forward alone, under a budget as evaluate's ops run), `phase:<step>` (one of
+evaluate's steps alone, `leaves`, `ops`, `backward` or `respond`, instrumented inside each of the R calls), `sum`
+(engine.ops._torch_sum.vector_sum of a 16-element float32 array, N calls a round). Without CG=1 it runs the same
+calls untimed and prints nothing (a check that the script runs)."""
 from __future__ import annotations
 
 import gc
