@@ -101,14 +101,23 @@ def test_workers_killed_during_batches_change_no_answer(two):
                 break
             stop.wait(0.15)
 
+    out: dict = {}
+
+    def send(k):  # two clients: a batch alone splits its chunk, one beside another hands the whole chunk over
+        out[k] = [_batch(two, docs) for _ in range(6)]
+
     t = threading.Thread(target=killer, daemon=True)
     t.start()
     try:
-        for k in range(12):
-            assert _batch(two, docs) == (200, expected), f"batch {k}"
+        senders = [threading.Thread(target=send, args=(k,)) for k in range(2)]
+        for s in senders:
+            s.start()
+        for s in senders:
+            s.join(120)
     finally:
         stop.set()
         t.join()
+    assert out[0] == out[1] == [(200, expected)] * 6
     assert killed
     assert wait_until(lambda: two.ready()["workers"]["restarts"] > restarts
                       and two.ready()["workers"]["alive"] == 2, 60)
@@ -160,6 +169,7 @@ def test_the_response_limit_holds_over_a_split_chunk():
 
 
 def test_batches_at_once_share_the_workers_and_keep_their_answers(two):
+    """(Beside another batch, a batch hands its whole chunk to the worker: _WORKER_SHARE_BUSY.)"""
     bodies = [_docs(990, seed) for seed in (7, 8, 9)]
     _warm(two, bodies[0])
     expected = [separately(two.client, docs) for docs in bodies]
