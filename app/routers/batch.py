@@ -38,8 +38,9 @@ The machine's second core: this process runs on one. A vectorized chunk of a tex
 SPLIT_MIN_ROWS documents is split where the compute pool may lend a worker (WorkerPool.run_idle: one idle now,
 with _KEEP_IDLE others left idle and no call waiting for one; never waited for): the worker answers its last
 rows (app/services/batch_part.py: the same program, run and writer, its answers read back from a memory file)
-while this process answers the first ones, and the answers are placed in order. A batch takes at most one
-worker at a time; the worker's call is held to the batch's limits, its deadline (killed past it, as any
+while this process answers the first ones (or, beside another batch in flight here, the worker answers all of
+them: this process's CPU is then what bounds the batches), and the answers are placed in order. A batch takes
+at most one worker at a time; the worker's call is held to the batch's limits, its deadline (killed past it, as any
 worker call) and the response limit; where it answers nothing (no worker, killed, past a limit) its rows are
 answered here, as without a pool. docs/RELIABILITY.md ("Batches") says how a batch uses the pool.
 """
