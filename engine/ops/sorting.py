@@ -310,10 +310,14 @@ def _cum_extreme(is_max):
         take[0] = True
         prev, xs = run[:-1], x[1:]
         np.greater_equal(xs, prev, out=take[1:]) if is_max else np.less_equal(xs, prev, out=take[1:])
-        del run
         if x.dtype.kind == "f":
-            take[1:] &= ~np.isnan(prev)
-            take[1:] |= np.isnan(xs)
+            nan = np.isnan(prev)
+            np.logical_not(nan, out=nan)
+            take[1:] &= nan
+            np.isnan(xs, out=nan)
+            take[1:] |= nan
+            del nan
+        del run, prev
         steps = np.arange(x.shape[0], dtype=np.int64).reshape((-1,) + (1,) * (x.ndim - 1))
         idxs = np.where(take, steps, 0)
         del take
@@ -333,10 +337,13 @@ def _cummaxmin_backward(grad, self, result1, dim):
     return scatter_add_op(zeros, dim, result1, grad[0])
 
 
-def _cum_rule(self):
-    # the running extreme (input-sized) and the take mask beside the outputs, at most (no loop over the dim)
+def _cum_rule(self, dim):
+    """No loop over the dim (_cum_extreme): the running extreme (input-sized) and two masks beside the outputs,
+    then the dim's and the other dims' index ranges (int64)."""
     n = numel(self.shape)
-    return Cost((tuple(self.shape), tuple(self.shape)), 6 * n, n + wide(n, self, itemsize=1))
+    length = int(self.shape[dim % len(self.shape)]) if len(self.shape) else 1
+    temp = n + wide(2 * n, self, itemsize=1) + wide(length + n // max(length, 1), self)
+    return Cost((tuple(self.shape), tuple(self.shape)), 6 * n, temp)
 
 
 cummax_op = defop("cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)", _cum_extreme(True), nout=2,
