@@ -149,10 +149,13 @@ def _rule(self, return_inverse=False, return_counts=False, dim=None):
     work = wide((6 if return_inverse or return_counts else 3) * n, self) + n
     if dim is None:
         return Cost((tuple(self.shape), tuple(self.shape), (n,)), n * log2ceil(n) + 4 * n, work, exact=False)
-    # with dim: the inverse and counts are as long as the selected dim (a zero-element tensor passes the forward's
-    # checks only where that dim is the zero one: redteam9 F1); rows wider than LEXSORT_MAX_KEYS sort as one key
-    # each: a copy of the rows and a mask on top (_row_keys)
-    length = int(self.shape[dim % len(self.shape)]) if len(self.shape) else 1
+    # with dim: the inverse and counts are as long as the selected dim; a zero-element tensor passes the forward's
+    # checks only where that dim is the zero one (redteam9 F1), so its bound is 0 (torch's 422 first, not a 413).
+    # Rows wider than LEXSORT_MAX_KEYS sort as one key each: a copy of the rows and a mask on top (_row_keys)
+    if not len(self.shape):
+        length = 1
+    else:
+        length = int(self.shape[dim % len(self.shape)]) if n else 0
     work += 2 * n + length
     return Cost((tuple(self.shape), (length,), (length,)), n * log2ceil(length) + 4 * n + length, work, exact=False)
 
