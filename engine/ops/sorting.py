@@ -342,7 +342,8 @@ def _cum_rule(self, dim):
     then the dim's and the other dims' index ranges (int64)."""
     n = numel(self.shape)
     length = int(self.shape[dim % len(self.shape)]) if len(self.shape) else 1
-    temp = n + wide(2 * n, self, itemsize=1) + wide(length + n // max(length, 1), self)
+    # (none for a zero-element input: it returns at once, whatever its dims' lengths)
+    temp = n + wide(2 * n, self, itemsize=1) + wide(length + n // max(length, 1), self) if n else 0
     return Cost((tuple(self.shape), tuple(self.shape)), 6 * n, temp)
 
 
