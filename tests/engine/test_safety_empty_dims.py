@@ -163,6 +163,7 @@ LONG = {  # name: (document, the outcome)
     "F4 unique [2,N/2] dim=0": (_doc((2, N // 2), "unique", (), {"dim": 0, "return_inverse": True},
                                      names=["u", "i"]), "ok"),
     "F3 cummax [0,N]": (_doc((0, N), "cummax", (1,), names=["v", "i"]), "ok"),
+    "F3 cummax [0,1e9] (no charge of the long dim)": (_doc((0, 10**9), "cummax", (1,), names=["v", "i"]), "ok"),
     "F3 cummin [N,0]": (_doc((N, 0), "cummin", (0,), names=["v", "i"]), "ok"),
     "F3 cummax [1,N]": (_doc((1, N), "cummax", (1,), names=["v", "i"]), "ok"),
     "F3 cummin [2,N/2] backward": (_doc((2, N // 2), "cummin", (1,), leaf_grad=True, names=["v", "i"]), "ok"),
