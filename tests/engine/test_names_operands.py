@@ -55,7 +55,8 @@ def test_wrong_names_do_not_run_the_op(op):
     err, _ = _run(_doc(op, ["x"] * 40, ["a", "b"], _kw(op)), counting)
     assert isinstance(err, RequestError), repr(err)
     assert counting.checks < 40, counting.checks
-    right = CountingBudget()  # the same op with its right names runs its loop (40: meshgrid makes 40-d grids, NumPy holds 64 dims)
+    # the same op with its right names runs its loop (40: meshgrid makes 40-d grids, NumPy holds 64 dims)
+    right = CountingBudget()
     err, _ = _run(_doc(op, ["x"] * 40, [f"n{i}" for i in range(40)], _kw(op)), right)
     assert err is None, repr(err)
     assert right.checks >= 40, right.checks
