@@ -215,11 +215,15 @@ def _tri_check(a, name):
 
 def _tril(a, diagonal=0):
     _tri_check(a, "tril")
+    if a.size == 0:  # np.tril's mask would take aranges of the long dim
+        return a.copy()
     return B.xp.tril(a, int(diagonal))
 
 
 def _triu(a, diagonal=0):
     _tri_check(a, "triu")
+    if a.size == 0:
+        return a.copy()
     return B.xp.triu(a, int(diagonal))
 
 

@@ -36,6 +36,8 @@ def _softmax_prep(a, dim, kernel):
 
 def _softmax_fwd(a, dim, half_to_float=False):
     d = _softmax_prep(a, dim, "softmax")
+    if a.size == 0:  # torch's empty answer at once: a reduction over a zero dim would keep the long one
+        return a.copy()
     x = a.reshape(1) if a.ndim == 0 else a
     with _errstate():
         m = _max_reduce(x, axis=d, keepdims=True) if x.size else x
@@ -46,6 +48,8 @@ def _softmax_fwd(a, dim, half_to_float=False):
 
 def _log_softmax_fwd(a, dim, half_to_float=False):
     d = _softmax_prep(a, dim, "log_softmax")
+    if a.size == 0:
+        return a.copy()
     x = a.reshape(1) if a.ndim == 0 else a
     with _errstate():
         m = _max_reduce(x, axis=d, keepdims=True) if x.size else x
@@ -63,10 +67,14 @@ def _asum(a, dim):
 
 
 def _softmax_bw_fwd(g, out, dim, input_dtype=None):
+    if g.size == 0 and out.size == 0:  # no N-long reduction of an empty gradient
+        return (g * out).astype(g.dtype, copy=False)
     return (out * (g - _asum(g * out, dim))).astype(g.dtype, copy=False)
 
 
 def _log_softmax_bw_fwd(g, out, dim, input_dtype=None):
+    if g.size == 0 and out.size == 0:
+        return (g + out).astype(g.dtype, copy=False)
     with _errstate():
         return (g - np.exp(out) * _asum(g, dim)).astype(g.dtype, copy=False)
 

@@ -77,6 +77,8 @@ def _sort(a, stable=None, dim=-1, descending=False):
         wrap_dim(dim, 0)
         return a.copy(), B.xp.zeros((), dtype=np.int64)
     d = wrap_dim(dim, a.ndim)
+    if a.size == 0:  # take_along_axis would index with aranges of the long dim
+        return a.copy(), B.xp.zeros(a.shape, dtype=np.int64)
     idx = B.xp.asarray(_order(a, d, descending))
     return np.take_along_axis(a, idx, axis=d), idx
 
@@ -120,6 +122,10 @@ def _topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     if a.ndim == 0:
         return a.copy(), B.xp.zeros((), dtype=np.int64)
     d = wrap_dim(dim, a.ndim)
+    if a.size == 0:  # every answer is empty (k <= the dim's size); no arange(k), no take_along_axis
+        shape = list(a.shape)
+        shape[d] = k
+        return B.xp.empty(tuple(shape), dtype=a.dtype), B.xp.zeros(tuple(shape), dtype=np.int64)
     idx = np.take(_order(a, d, descending=largest), np.arange(k), axis=d)
     idx = B.xp.asarray(idx)
     return np.take_along_axis(a, idx, axis=d), idx

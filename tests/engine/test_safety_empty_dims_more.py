@@ -1,0 +1,70 @@
+"""safeF: the rest of redteam9's class (safeE's KNOWN list): ops that, on a zero-element input with one long dim,
+made a temporary of the long dim's length (a reduction over the zero dim keeps the long one; np.tril's aranges;
+take_along_axis's index grids) with nothing charged. Each now answers torch's empty result at once (or its
+rule charges the temporaries). Here: torch 2.13's answers on small shapes of the class (values, dtypes, shapes,
+grad_fn names, input grads, errors), and the long cases at N = 2^20 held to their charges (empty_dims_sweep)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.engine import both
+from tests.engine.empty_dims_sweep import excess, measure, sweep
+
+N = 1 << 20
+SHAPES = [(0, 5), (5, 0), (5, 0, 2), (0, 3, 4), (0,)]
+
+CASES = {  # name: fn(m, x) on a float32 input x of a shape above
+    "softmax0": lambda m, x: m.softmax(x, 0),
+    "softmax-1": lambda m, x: m.softmax(x, -1),
+    "log_softmax0": lambda m, x: m.log_softmax(x, 0),
+    "log_softmax-1": lambda m, x: m.nn.functional.log_softmax(x, -1, dtype=m.float64),
+    "softmin0": lambda m, x: m.nn.functional.softmin(x, 0),
+    "tril": lambda m, x: m.tril(x),
+    "triu1": lambda m, x: m.triu(x, 1),
+    "tril_": lambda m, x: x.detach().clone().tril_(-1),
+    "sort": lambda m, x: tuple(m.sort(x, 0)),
+    "sort_desc": lambda m, x: tuple(m.sort(x, -1, descending=True)),
+    "sort_stable": lambda m, x: tuple(m.sort(x, stable=True, dim=0)),
+    "msort": lambda m, x: m.msort(x),
+    "topk0": lambda m, x: tuple(m.topk(x, 0, 0)),
+    "topk_full": lambda m, x: tuple(m.topk(x, x.shape[-1], -1)),
+    "topk_out_of_range": lambda m, x: tuple(m.topk(x, x.shape[0] + 1, 0)),
+}
+
+
+def _x(m, shape, grad=False):
+    return m.zeros(shape, dtype=m.float32, requires_grad=grad)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_empty_inputs_answer_as_torch(case, shape):
+    both.same(lambda m: CASES[case](m, _x(m, shape)))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("case", sorted(c for c in CASES if not c.endswith("_")))
+def test_empty_inputs_keep_torchs_graph_and_grads(case, shape):
+    """With requires_grad: the same grad_fn names and (empty) input gradients, backward through the sum."""
+    def call(m):
+        x = _x(m, shape, True)
+        out = CASES[case](m, x)
+        y = out[0] if isinstance(out, tuple) else out
+        y.sum().backward()
+        return y, type(y.grad_fn).__name__, x.grad
+
+    both.same(call)
+
+
+FIXED = ("softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
+
+
+@pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
+def test_the_fixed_ops_cost_what_they_charge_on_every_shape_of_the_class(backward):
+    """The sweep over this round's ops at N = 2^20: nothing beyond its charges except the "1N"/"2N" pairs still
+    listed in test_safety_empty_dims.KNOWN (call counts of chunked work on a non-empty row, see docs/runs/safeF.md)."""
+    from tests.engine.test_safety_empty_dims import KNOWN  # noqa: PLC0415
+
+    bad = [(op, key, args, m["status"], excess(m)) for op, key, args, m in sweep(N, backward, FIXED)
+           if excess(m) and key not in KNOWN.get(op, "").split()]
+    assert bad == []
