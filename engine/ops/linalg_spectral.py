@@ -16,7 +16,7 @@ from engine.ops._returns import make
 from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _square, _t, _word
 from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.registry import defop, entry
-from engine.ops.rules import Cost, numel
+from engine.ops.rules import Cost, numel, wide
 from engine.tensor import Tensor
 
 # ----- qr -----
@@ -87,10 +87,23 @@ def _qr_backward(grad, result, result1, mode):
     return gA
 
 
+def _qr_rule(A, mode="reduced"):
+    """Q is (m, m) in mode 'complete' (not A's shape: a tall A's Q is m * m, an empty (m, 0) one's too), R (m, n)
+    there; the work arrays are float64 (the empty answers' zeros, LAPACK's copies) beside them."""
+    if len(A.shape) < 2:
+        return Cost((tuple(A.shape), tuple(A.shape)), 0, 0, exact=False)
+    *b, m, n = A.shape
+    k = min(m, n)
+    full = mode == "complete"
+    q = (0,) if mode == "r" else tuple(b) + (m, m if full else k)
+    r = tuple(b) + (m if full else k, n)
+    flops = 4 * numel(A.shape) * n + 4 * numel(q) * k
+    return Cost((q, r), flops, wide(numel(A.shape) + numel(q) + numel(r), A), exact=False)
+
+
 qr_op = defop("linalg_qr(Tensor A, str mode='reduced') -> (Tensor Q, Tensor R)", _qr, nout=2,
               A=lambda grad, result, result1, mode: _qr_backward(grad, result, result1, mode),
-              rule=lambda A: Cost((tuple(A.shape), tuple(A.shape)), 4 * numel(A.shape) * (A.shape[-1] if A.shape
-                                                                                         else 1), 0, exact=False))
+              rule=lambda A, mode="reduced": _qr_rule(A, mode))
 
 QR_DEPRECATED = (
     "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch release.\n"

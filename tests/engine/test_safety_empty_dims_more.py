@@ -29,6 +29,9 @@ CASES = {  # name: fn(m, x) on a float32 input x of a shape above
     "topk0": lambda m, x: tuple(m.topk(x, 0, 0)),
     "topk_full": lambda m, x: tuple(m.topk(x, x.shape[-1], -1)),
     "topk_out_of_range": lambda m, x: tuple(m.topk(x, x.shape[0] + 1, 0)),
+    "qr_complete": lambda m, x: tuple(m.linalg.qr(x, "complete")),
+    "qr_reduced": lambda m, x: tuple(m.linalg.qr(x)),
+    "qr_r": lambda m, x: tuple(m.linalg.qr(x, "r")),
 }
 
 
@@ -56,7 +59,16 @@ def test_empty_inputs_keep_torchs_graph_and_grads(case, shape):
     both.same(call)
 
 
-FIXED = ("softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
+def test_a_complete_qr_is_charged_its_m_by_m_q():
+    """Q of mode 'complete' is m x m: of a [2^20, 0] input (0 bytes) 2^40 elements, refused by the limits before
+    any is allocated (before: charged as A's shape, 8 TB of zeros asked of NumPy); likewise a tall [1e5, 1] one."""
+    for shape in [(N, 0), (100_000, 1)]:
+        m = measure({"ops": [{"name": "x", "op": "zeros", "args": [list(shape)]},
+                             {"name": ["q", "r"], "op": "linalg.qr", "args": ["x", "complete"]}], "outputs": []})
+        assert m["status"] == "LimitExceeded" and m["traced"] < 1 << 20, m
+
+
+FIXED = ("linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
