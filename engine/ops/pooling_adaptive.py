@@ -67,7 +67,7 @@ def _adaptive_avg_fwd(nsp):
         lead, n, insz = _lead(x, nsp)
         xf = np.asarray(B.to_numpy(x)).reshape(n, numel(insz))
         out = np.empty((n, numel(outsz)), dtype=x.dtype)
-        for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n):  # (the table a chunk at a time: rows are
+        for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n) if n else ():  # (the table a chunk at a time: rows are
             cnt = mask.sum(axis=-1)                                   # independent, the values one pass's)
             with _errstate():
                 out[:, lo:hi] = (np.where(mask[None], xf[:, flat], 0).sum(axis=-1) / cnt).astype(x.dtype)
@@ -77,11 +77,19 @@ def _adaptive_avg_fwd(nsp):
 
 
 def _adaptive_avg_bwd_arr(g, x, nsp):
+    if nsp == 2:  # aten's adaptive_avg_pool2d_backward checks its gradient's non-batch dims
+        for i in range(1, g.ndim):
+            if g.shape[i] <= 0:
+                raise TorchRuntimeError(
+                    "adaptive_avg_pool2d_backward(): Expected grad_output to have non-zero size for non-batch "
+                    f"dimensions, but grad_output has sizes {list_str(g.shape)} with dimension {i} being empty")
     lead, n, insz = _lead(x, nsp)
     outsz = tuple(g.shape[g.ndim - nsp:])
     ga = np.asarray(B.to_numpy(g)).reshape(n, numel(outsz))
     out = np.zeros(n * numel(insz), dtype=ga.dtype)
     base = (np.arange(n) * numel(insz))[:, None, None]
+    if n == 0:
+        return B.xp.asarray(out.reshape(x.shape))
     # chunk by chunk: each input element receives its contributions in the one pass's order (rows ascending;
     # the leading positions write disjoint parts), so the sums are that pass's, bit for bit
     for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n):

@@ -194,7 +194,7 @@ def _adaptive_max_arr(x, nsp, outsz):
     o_all = numel(outsz)
     out = np.empty((n, o_all), dtype=xf.dtype)
     where = np.empty((n, o_all), dtype=np.int64)
-    for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n):
+    for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n) if n else ():  # no rows: no region tables
         out[:, lo:hi], where[:, lo:hi] = _max_rows(xf, flat, mask)
     shape = (*lead, *outsz)
     return B.xp.asarray(out.reshape(shape)), B.xp.asarray(where.reshape(shape))

@@ -32,6 +32,10 @@ CASES = {  # name: fn(m, x) on a float32 input x of a shape above
     "qr_complete": lambda m, x: tuple(m.linalg.qr(x, "complete")),
     "qr_reduced": lambda m, x: tuple(m.linalg.qr(x)),
     "qr_r": lambda m, x: tuple(m.linalg.qr(x, "r")),
+    "adaptive_max_pool1d": lambda m, x: tuple(m.nn.functional.adaptive_max_pool1d(x, 3, return_indices=True)),
+    "adaptive_avg_pool1d": lambda m, x: m.nn.functional.adaptive_avg_pool1d(x, 2),
+    "adaptive_max_pool2d": lambda m, x: m.nn.functional.adaptive_max_pool2d(x, 2),
+    "adaptive_avg_pool2d": lambda m, x: m.nn.functional.adaptive_avg_pool2d(x, (1, 2)),
 }
 
 
@@ -68,7 +72,7 @@ def test_a_complete_qr_is_charged_its_m_by_m_q():
         assert m["status"] == "LimitExceeded" and m["traced"] < 1 << 20, m
 
 
-FIXED = ("linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
+FIXED = ("adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
