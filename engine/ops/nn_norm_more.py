@@ -22,7 +22,7 @@ from engine.ops.jvp import refuse
 from engine.ops.nn_common import _errstate, _np, _t, _word, add_scalar
 from engine.ops.nn_normalization import _tie
 from engine.ops.registry import defop
-from engine.ops.rules import Cost, numel
+from engine.ops.rules import Cost, numel, wide
 from engine.tensor import Tensor
 
 # ----- rms_norm -----
@@ -125,7 +125,8 @@ native_group_norm_op = defop(
     "float eps) -> (Tensor, Tensor, Tensor)",
     _gn_fwd, nout=3, input__weight__bias=_gn_backward,
     rule=lambda input, weight, bias, N, C, HxW, group, eps: Cost(  # noqa: N803
-        (tuple(input.shape), (N, group), (N, group)), 8 * numel(input.shape), numel(input.shape)),
+        (tuple(input.shape), (N, group), (N, group)), 8 * numel(input.shape) + 4 * N * group,
+        numel(input.shape) + wide(4 * N * group, input)),  # the float64 statistics: N * group even when C is 0
 )
 
 

@@ -211,8 +211,8 @@ def test_recount_holds_each_output_to_max_tensor_elements():
 KNOWN = {  # (op, shapes) the full forward sweep flags at N = 2^20 on this tree: other modules' candidates
     # of the class, reported in docs/runs/safeE.md (not fixed here); the test fails on any pair not listed
     "argsort": "1N 2N", "avg_pool1d": "1N 2N", "cross_entropy": "N0 N02",
-    "digamma": "1N 2N", "digamma_": "1N 2N", "erfinv": "1N 2N", "erfinv_": "1N 2N", "group_norm": "N0 N02",
-    "histc": "0N N0 N02", "i0": "1N 2N", "i0_": "1N 2N", "kthvalue": "N02", "layer_norm": "N0", "lgamma": "1N 2N",
+    "digamma": "1N 2N", "digamma_": "1N 2N", "erfinv": "1N 2N", "erfinv_": "1N 2N",
+    "histc": "0N N0 N02", "i0": "1N 2N", "i0_": "1N 2N", "kthvalue": "N02", "lgamma": "1N 2N",
     "lgamma_": "1N 2N", "linalg.cond": "N02", "linalg.svd": "N02", "max_pool1d": "1N 2N",
     "median": "1N 2N", "mode": "1N 2N", "mvlgamma": "0N N0 N02", "mvlgamma_": "0N N0 N02",
     "nanmean": "0N N0 N02", "nanmedian": "1N 2N", "pairwise_distance": "N0", "renorm": "0N",

@@ -36,6 +36,10 @@ CASES = {  # name: fn(m, x) on a float32 input x of a shape above
     "adaptive_avg_pool1d": lambda m, x: m.nn.functional.adaptive_avg_pool1d(x, 2),
     "adaptive_max_pool2d": lambda m, x: m.nn.functional.adaptive_max_pool2d(x, 2),
     "adaptive_avg_pool2d": lambda m, x: m.nn.functional.adaptive_avg_pool2d(x, (1, 2)),
+    "layer_norm": lambda m, x: m.nn.functional.layer_norm(x, x.shape[-1:]),
+    "layer_norm_affine": lambda m, x: m.nn.functional.layer_norm(x, x.shape[-1:], m.ones(x.shape[-1:]),
+                                                                 m.zeros(x.shape[-1:])),
+    "group_norm": lambda m, x: m.nn.functional.group_norm(x, 1),
 }
 
 
@@ -72,7 +76,7 @@ def test_a_complete_qr_is_charged_its_m_by_m_q():
         assert m["status"] == "LimitExceeded" and m["traced"] < 1 << 20, m
 
 
-FIXED = ("adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
+FIXED = ("layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
