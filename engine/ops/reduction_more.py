@@ -271,6 +271,8 @@ def _renorm(a, p, dim, maxnorm):
     if a.ndim <= 1:
         raise TorchRuntimeError(f"renorm: input needs at least 2 dimensions, got {a.ndim} dimensions")
     d = wrap_dim(dim, a.ndim)
+    if a.size == 0:  # torch's empty answer at once: the norms over the zero dim would be N-long
+        return a.copy()
     axes = tuple(i for i in range(a.ndim) if i != d)
     norm = _vector_norm_fwd(a, p, list(axes), True)
     with np.errstate(all="ignore"):

@@ -96,6 +96,8 @@ def _mvlgamma(a, p):
     if not bool(np.all(B.to_numpy(a) > 0.5 * (p - 1))):
         raise TorchRuntimeError("All elements must be greater than (p-1)/2")
     dt = a.dtype if a.dtype.kind == "f" else D.default_float.np
+    if a.size == 0:  # torch's empty answer at once: no arange of p terms
+        return B.xp.empty(a.shape, dtype=dt)
     b = budget.current()
     if b is not None:  # p multiplies the elements (the (numel, p) lgamma terms): bounded as one tensor's
         b.charge(0, 0.0, "mvlgamma's p", elements=a.size * p)
@@ -111,6 +113,8 @@ def _mvlgamma(a, p):
 
 
 def _mvlgamma_backward(grad, self, p):
+    if self.numel() == 0:  # an empty gradient: no arange of p terms
+        return grad.clone()
     args = self.unsqueeze(-1) + Tensor._make(_mvlgamma_args(self.shape, p, self._data.dtype))
     return grad * digamma_op(args).sum(-1)
 

@@ -40,6 +40,12 @@ CASES = {  # name: fn(m, x) on a float32 input x of a shape above
     "layer_norm_affine": lambda m, x: m.nn.functional.layer_norm(x, x.shape[-1:], m.ones(x.shape[-1:]),
                                                                  m.zeros(x.shape[-1:])),
     "group_norm": lambda m, x: m.nn.functional.group_norm(x, 1),
+    "renorm": lambda m, x: m.renorm(x, 2, 0, 1.0),
+    "renorm1": lambda m, x: m.renorm(x, 1, -1, 0.5),
+    "renorm_": lambda m, x: x.detach().clone().renorm_(1, 0, 1.0),
+    "mvlgamma": lambda m, x: m.mvlgamma(x + 5, 7),
+    "mvlgamma_int": lambda m, x: m.special.multigammaln(x.long() + 5, 3),
+    "mvlgamma_p0": lambda m, x: m.mvlgamma(x, 0),
 }
 
 
@@ -76,7 +82,7 @@ def test_a_complete_qr_is_charged_its_m_by_m_q():
         assert m["status"] == "LimitExceeded" and m["traced"] < 1 << 20, m
 
 
-FIXED = ("layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
+FIXED = ("renorm", "renorm_", "mvlgamma", "special.multigammaln", "layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
