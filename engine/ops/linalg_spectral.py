@@ -217,7 +217,10 @@ def _svd_rule(A, full_matrices):
     k = min(m, n)
     u = tuple(b) + (m, m if full_matrices else k)
     vh = tuple(b) + (n if full_matrices else k, n)
-    return Cost((u, tuple(b) + (k,), vh), 20 * numel(A.shape) * k, 2 * numel(A.shape))
+    # the float64 U, S, Vh (LAPACK's, or the empty answers' zeros: an [N, 0, 2] input's N x 2 x 2 Vh) before the cast
+    sv = numel(b) * k
+    return Cost((u, tuple(b) + (k,), vh), 20 * numel(A.shape) * k,
+                2 * numel(A.shape) + wide(numel(u) + sv + numel(vh), A))
 
 
 svd_op = defop("linalg_svd(Tensor A, bool full_matrices=False, bool compute_uv=True, *, str? driver=None) -> (Tensor "
@@ -235,6 +238,9 @@ def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:  # noqa: N803
 
 
 def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:
+    if input.ndim < 2:  # torch.svd's own check, before linalg.svd's
+        raise TorchRuntimeError(f"linalg.svd: input should have at least 2 dimensions, but has {input.ndim} "
+                                "dimensions instead")
     U, Sv, Vh = svd_op(input, not some, True, None)
     if not compute_uv:
         U = _t(B.xp.zeros(tuple(U.shape), dtype=U._data.dtype))

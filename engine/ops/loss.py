@@ -103,10 +103,9 @@ def _ce_prob_target(self, target, weight, reduction, label_smoothing):
             w = S.view(weight, tuple(shape))
         prod = prod * w
     if reduction == MEAN:
-        total = -R.sum(prod)
-        if inp.numel() == 0:
-            return NF.div_scalar(total, float("nan"))
-        return NF.div_scalar(total, inp.numel() // n_classes)
+        if inp.numel() == 0:  # aten: -(input * target * weight).sum().fill_(NAN)
+            return -(R.sum(prod).fill_(float("nan")))
+        return NF.div_scalar(-R.sum(prod), inp.numel() // n_classes)
     if reduction == SUM:
         return -R.sum(prod)
     return -R.sum(prod, class_dim)

@@ -158,6 +158,9 @@ def _kthvalue(a, k, dim=-1, keepdim=False):
         raise TorchRuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if a.ndim == 0:
         return a.copy(), B.xp.zeros((), dtype=np.int64)
+    if a.size == 0:  # another dim is zero: an empty answer, no index grids of the long dims
+        shape = reduced_shape(tuple(a.shape), d, bool(keepdim))
+        return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
     idx = np.take(_order(a, d), [k - 1], axis=d)
     vals = np.take_along_axis(a, B.xp.asarray(idx), axis=d)
     if not keepdim:
