@@ -43,7 +43,7 @@ from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
 from engine.printing import value_repr
 from engine.program.glue import first_value_read, watch
-from engine.program.kernels import kernel
+from engine.program.kernels import kernel, sum_to_kernel
 from engine.tensor import Tensor
 
 
@@ -496,7 +496,8 @@ class _Lowering:
         shape, want = meta
         if r.shape != shape:
             r = R._SUM_TO[1](r, shape)
-            name = self.emit("g", f"{self.const(R._SUM_TO[1])}({name}, {self.const(shape)})  # to {shape}", r)
+            fn = sum_to_kernel(R._SUM_TO[1])  # its kernel of the same bits (engine.program.kernels)
+            name = self.emit("g", f"{self.const(fn)}({name}, {self.const(shape)})  # to {shape}", r)
         if r.dtype != want:
             self.elementwise = False
             t = self.traced(lambda: Tensor._make(self.val[name]).to(D.FROM_NP[want]), note="a cast")
