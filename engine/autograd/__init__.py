@@ -404,8 +404,9 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
             if nxt is None:
                 continue
             c = deps[nxt] - 1
-            deps[nxt] = c
-            if c == 0 and direct is None and not ready:  # the next node to run: its gradients complete now
+            if c:  # (a count that reaches 0 is read no more: every edge into its node has been followed)
+                deps[nxt] = c
+            elif direct is None and not ready:  # the next node to run: its gradients complete now
                 buf = buffers.pop(nxt, None)
                 if buf is None:
                     if g is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+import sys
 import warnings
 from time import monotonic as _monotonic
 
@@ -280,6 +281,8 @@ def run_op_list(run, ops, where, caught, retain=frozenset()):
     run.env; each op's errors are located at [*where, i]. Every op checks the deadline first (one compare: ops
     that charge nothing, detach or flatten, never reach Budget.charge's check)."""
     bud = _budget._local.budget
+    if not run.functions and run.program is None and run.traces is None:  # (no Functions, Program or trace)
+        return _run_list(run, ops, where, caught, retain, bud, sys.modules[__name__])  # per-name decisions kept
     for i, op in enumerate(ops):
         if bud is not None and _monotonic() > bud._dl:  # past the deadline, or cancelled
             _deadline_passed(bud, [*where, i])
@@ -323,6 +326,42 @@ def _check_names(run, op, name, loc):
         check_name(n, [*loc, "name"])
         req(n not in run.env, f"duplicate name {n!r}: names are unique across leaves and ops", [*loc, "name"])
     return names
+
+
+def op_error(e, loc):
+    """The error a request gets for an exception (not an EngineError) its op raised: torch's kind of it."""
+    if isinstance(e, MemoryError):
+        return LimitExceeded("the op ran out of memory", loc)
+    if isinstance(e, TypeError):
+        return TorchTypeError(str(e), loc)
+    if isinstance(e, NotImplementedError):
+        return TorchNotImplementedError(str(e), loc)
+    if isinstance(e, RecursionError):
+        return LimitExceeded("the op nests too deeply", loc)
+    return TorchRuntimeError(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError | IndexError) else str(e),
+                             loc)
+
+
+def store_one(run, opname, fn, args, name, out, loc, retain):
+    """An op's output bound to its one name (a str): checked to be one well-formed tensor (or None), then
+    recorded in the run's environment; a retained name's tensor retains its grad."""
+    if type(out) is not Tensor:
+        if not (isinstance(out, Tensor) or out is None):
+            raise RequestError(f"op {opname!r} returns {len(out) if isinstance(out, tuple | list) else 'no'} "
+                               "tensors: give a list of names", [*loc, "name"])
+        if out is not None and not isinstance(out, Tensor):
+            out = tensor(out)
+    if out is not None and (type(d := out._data) is not np.ndarray
+                            or ((dt := d.dtype) is not _F32 and dt is not _F64 and dt.kind == "O")):
+        out = _well_formed(out, opname, fn, args, loc)
+    env = run.env
+    if name in env:
+        run.add(name, out, "op", [*loc, "name"])  # raises the duplicate's error
+    env[name] = out
+    run.order.append(name)
+    run.kind[name] = "op"
+    if name in retain and out is not None:
+        _retain(out)
 
 
 def run_op(run, op, loc, caught, retain):
@@ -440,17 +479,8 @@ def run_op(run, op, loc, caught, retain):
     except EngineError as e:
         e.loc = loc
         raise
-    except MemoryError:
-        raise LimitExceeded("the op ran out of memory", loc) from None
-    except TypeError as e:
-        raise TorchTypeError(str(e), loc) from None
-    except NotImplementedError as e:
-        raise TorchNotImplementedError(str(e), loc) from None
-    except RecursionError:
-        raise LimitExceeded("the op nests too deeply", loc) from None
     except Exception as e:  # noqa: BLE001 - a client's program must never surface as a server error
-        raise TorchRuntimeError(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError | IndexError)
-                                else str(e), loc) from None
+        raise op_error(e, loc) from None
     finally:
         if no_grad:
             grad_mode.enabled = prev
@@ -460,22 +490,7 @@ def run_op(run, op, loc, caught, retain):
     if opname in VALUE_SIZED:
         run.recount(bound, out, loc)
     if type(name) is str:
-        if type(out) is not Tensor:
-            if not (isinstance(out, Tensor) or out is None):
-                raise RequestError(f"op {opname!r} returns {len(out) if isinstance(out, tuple | list) else 'no'} "
-                                   "tensors: give a list of names", [*loc, "name"])
-            if out is not None and not isinstance(out, Tensor):
-                out = tensor(out)
-        if out is not None and (type(d := out._data) is not np.ndarray
-                                or ((dt := d.dtype) is not _F32 and dt is not _F64 and dt.kind == "O")):
-            out = _well_formed(out, opname, fn, args, loc)
-        if name in env:
-            run.add(name, out, "op", [*loc, "name"])  # raises the duplicate's error
-        env[name] = out
-        run.order.append(name)
-        run.kind[name] = "op"
-        if name in retain and out is not None:
-            _retain(out)
+        store_one(run, opname, fn, args, name, out, loc, retain)
     else:
         if isinstance(name, list):
             outs = list(out) if isinstance(out, tuple | list) else [out]
@@ -558,3 +573,4 @@ class Step:
         self.multi, self.names, self.shapes, self.retain, self.loc = multi, names, shapes, retain, loc
 
 
+from engine.program.signatures import run_list as _run_list  # noqa: E402 - it reads this module's helpers
