@@ -495,8 +495,10 @@ class _Lowering:
         r = self.val[name]
         shape, want = meta
         if r.shape != shape:
+            fn = R._SUM_TO[1]
+            if shape == () and r.size <= 16:  # its kernel of the same bits where it applies (engine.program.kernels)
+                fn = sum_to_kernel(fn)
             r = R._SUM_TO[1](r, shape)
-            fn = sum_to_kernel(R._SUM_TO[1])  # its kernel of the same bits (engine.program.kernels)
             name = self.emit("g", f"{self.const(fn)}({name}, {self.const(shape)})  # to {shape}", r)
         if r.dtype != want:
             self.elementwise = False
