@@ -43,7 +43,7 @@ from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
 from engine.printing import value_repr
 from engine.program.glue import first_value_read, watch
-from engine.program.kernels import kernel, sum_to_kernel
+from engine.program.kernels import SMALL_SUM_MAX, kernel, sum_to_kernel
 from engine.tensor import Tensor
 
 
@@ -496,7 +496,7 @@ class _Lowering:
         shape, want = meta
         if r.shape != shape:
             fn = R._SUM_TO[1]
-            if shape == () and r.size <= 16:  # its kernel of the same bits where it applies (engine.program.kernels)
+            if shape == () and r.size <= SMALL_SUM_MAX.get(r.dtype.char, 0):  # its kernel of the same bits there
                 fn = sum_to_kernel(fn)
             r = R._SUM_TO[1](r, shape)
             name = self.emit("g", f"{self.const(fn)}({name}, {self.const(shape)})  # to {shape}", r)
