@@ -17,6 +17,7 @@ from engine.ops import factory as F
 from engine.ops import pointwise as P
 from engine.ops.registry import entry, nondiff
 from engine.ops.rules import Cost, numel, wide
+from engine.ops.scalar_fit import check_fits
 from engine.tensor import Tensor
 
 # ----- nonzero / argwhere -----
@@ -112,36 +113,80 @@ def _cpp_double(v: float) -> str:
     return f"{v:g}"
 
 
+def _widen(dtype, lo: float, hi: float):
+    """torch's bins_edges_correction (Histogram.cpp) of an empty range: for float32 / float64 the wider of one
+    step of the dtype (nexttoward its lowest / max, from the edge cast to the dtype) and one (lo - 1, hi + 1, in
+    double: 1e300 - 1 is 1e300); for the other dtypes lo - 1 and hi + 1."""
+    if dtype.kind != "f" or dtype.itemsize < 4:
+        return lo - 1, hi + 1
+    info = np.finfo(dtype)
+    with np.errstate(all="ignore"):
+        down = float(np.nextafter(dtype.type(lo), info.min))
+        up = float(np.nextafter(dtype.type(hi), info.max))
+    return min(down, lo - 1), max(up, hi + 1)
+
+
+def _histc_edges(a, lo: float, hi: float):
+    """The outer edges torch's kernel reads: linspace(lo, hi, bins + 1) in the input's dtype, its first element
+    start + step * 0 and its last end - step * 0 (RangeFactoriesKernel), with step = (end - start) / bins in that
+    dtype: where end - start overflows the dtype the step is inf, both edges NaN, and every element is skipped."""
+    dt = a.dtype.type
+    left, right = dt(lo), dt(hi)
+    with np.errstate(all="ignore"):
+        if not np.isfinite(right - left):
+            return dt(math.nan), dt(math.nan)
+    return left, right
+
+
+def _histc_positions(x, left, right, bins: int):
+    """torch's LINEAR_INTERPOLATION bin of each element (HistogramKernel.cpp), in its order and dtype:
+    (x - left) * bins / (right - left), bins cast to the dtype (float16 rounds 4099 to 4100), truncated to int64.
+    A NaN or infinite quotient (the product overflows, or right == left once cast) casts to INT64_MIN, which
+    torch's pointer arithmetic (INT64_MIN times the element size wraps to 0) lands in bin 0; the right edge
+    (pos == bins) belongs to the last bin; a position past bins (float16's rounded-up bins only) is torch's write
+    past its histogram row (undefined: another thread's row, or heap corruption): dropped here."""
+    dt = x.dtype.type
+    with np.errstate(all="ignore"):
+        q = (((x - left) * dt(bins)) / (right - left)).astype(np.float64)
+    ok = np.isfinite(q) & (q < 2.0 ** 63)
+    pos = np.zeros(q.shape, dtype=np.int64)
+    pos[ok] = q[ok].astype(np.int64)
+    pos[pos == bins] = bins - 1
+    return pos[pos < bins]
+
+
 def _histc(a, bins=100, min=0, max=0):  # noqa: A002
     bins = int(bins)
     if bins <= 0:
         raise TorchRuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
-    if a.dtype.kind != "f":
-        raise TorchNotImplementedError(f"\"histogram_cpu\" not implemented for '{D.scalar_type_name(a.dtype)}'")
     lo, hi = float(min), float(max)
     if lo == hi and a.size:
         lo, hi = float(np.min(a)), float(np.max(a))  # NaN propagates, as aminmax
         if a.size > 1 and lo != lo:  # aminmax's vector reduction makes the CPU's default NaN (x86: -nan); one
             lo = hi = -math.nan  # element is read as it is (its own sign): torch 2.13, measured
     if lo == hi:
-        lo, hi = lo - 1, hi + 1
+        lo, hi = _widen(a.dtype, lo, hi)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise TorchRuntimeError(f"torch.histc: range of [{_cpp_double(lo)}, {_cpp_double(hi)}] is not finite")
     if not lo < hi:
         raise TorchRuntimeError("torch.histc: max must be larger than min")
-    dt = a.dtype.type
-    left, right = dt(lo), dt(hi)
+    if a.dtype.kind == "b":  # torch makes the edges with linspace in the input's dtype first
+        raise TorchNotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    check_fits(lo, a.dtype)  # linspace's Scalar::to<T>: its overflow message
+    check_fits(hi, a.dtype)
+    if a.dtype.kind != "f":
+        raise TorchNotImplementedError(f"\"histogram_cpu\" not implemented for '{D.scalar_type_name(a.dtype)}'")
+    left, right = _histc_edges(a, lo, hi)
     x = a.reshape(-1)
-    x = x[(x >= left) & (x <= right)]
-    with np.errstate(all="ignore"):  # torch's linear mapping, in the input's dtype, truncated
-        pos = (((x - left) * dt(bins)) / (right - left)).astype(np.int64)
-    pos[pos >= bins] = bins - 1  # the right edge belongs to the last bin
-    return np.bincount(pos, minlength=bins)[:bins].astype(a.dtype)
+    x = x[(x >= left) & (x <= right)]  # NaN elements (and NaN edges) skipped, as torch
+    return np.bincount(_histc_positions(x, left, right, bins), minlength=bins)[:bins].astype(a.dtype)
 
 
 def _histc_rule(self, bins, min, max):  # noqa: A002
     n = numel(self.shape)
-    return Cost((int(bins),), 4 * n + int(bins), wide(3 * n, self))
+    # the in-range copy and two dtype temporaries; the float64 quotient, the int64 positions and their filtered
+    # copy (with the masks, a fourth wide array)
+    return Cost((int(bins),), 6 * n + int(bins), 3 * n + wide(4 * n, self))
 
 
 histc_op = nondiff("histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor", _histc, rule=_histc_rule)

@@ -20,6 +20,7 @@ from engine.ops import join_rearrange as JR
 from engine.ops import reduction as R
 from engine.ops import shape as S
 from engine.ops.registry import entry
+from engine.ops.scalar_fit import check_fits, converted
 from engine.tensor import Tensor
 
 # ----- tril_indices / triu_indices -----
@@ -218,6 +219,9 @@ def fill_diagonal_(self: Tensor, fill_value: float, wrap: bool = False) -> Tenso
     height, width = self.shape[0], self.shape[1]
     if nd > 2 and any(s != height for s in self.shape[1:]):
         raise TorchRuntimeError("all dimensions of input must be of equal length")
+    if isinstance(fill_value, bool | int | float | np.number):  # fill_'s Scalar::to<T>: c10's overflow message
+        check_fits(fill_value, self._data.dtype)
+        fill_value = converted(fill_value, self._data.dtype)
     size = min(height, width)
     wrap = wrap and nd == 2 and height > width + 1
     contiguous = self.is_contiguous()

@@ -4,10 +4,12 @@ are FunctionsManual.cpp's (linalg_qr_backward, svd_backward, linalg_eig_backward
 linalg_lstsq_backward, differential_analytic_matrix_function), written with engine entries (grad-of-grad)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from engine import _backend as B
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops._returns import make
@@ -20,12 +22,20 @@ from engine.tensor import Tensor
 # ----- qr -----
 
 
+def _half(a, kernel, empty_ok=True):
+    """torch has no float16 LAPACK kernels: its dispatch refuses a Half matrix by the kernel's name (qr: even an
+    empty one); svd and eigh answer an empty one at once, in float16."""
+    if a.dtype == np.float16 and (a.size or not empty_ok):
+        raise TorchNotImplementedError(f"\"{kernel}\" not implemented for 'Half'")
+
+
 def _qr(a, mode="reduced"):
     if mode not in ("reduced", "r", "complete"):
         raise TorchRuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
                                 "or 'complete'")
     if a.ndim < 2:
         raise TorchRuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    _half(a, "geqrf_cpu", empty_ok=False)
     _float_check(a, "linalg.qr")
     x = _np(a)
     m, n = x.shape[-2:]
@@ -102,10 +112,33 @@ def qr(input: Tensor, some: bool = True) -> tuple:
 # ----- svd, svdvals -----
 
 
+def _np_svd(x, full_matrices):
+    """np.linalg.svd, its failure to converge (LAPACK's gesdd: a NaN, some infinities) as torch's RuntimeError
+    (linalg.svd, pinv and svdvals alike): the first batch element that fails, by its flat index."""
+    try:
+        return np.linalg.svd(x, full_matrices=full_matrices)
+    except np.linalg.LinAlgError:
+        pass
+    flat = x.reshape(-1, *x.shape[-2:])
+    for i in range(flat.shape[0]):  # only on the failing path; each element is one more SVD of its size
+        try:
+            np.linalg.svd(flat[i], compute_uv=False)
+        except np.linalg.LinAlgError:
+            break
+    else:
+        i = 0
+    where = f"(Batch element {i}): " if x.ndim > 2 else ""
+    why = ("the input matrix contained non-finite values" if not np.isfinite(flat[i]).all() else
+           "the input matrix is ill-conditioned or has too many repeated singular values")
+    raise TorchRuntimeError(f"linalg.svd: {where}The algorithm failed to converge because {why}.")
+
+
 def _svd(a, full_matrices=False, compute_uv=True, driver=None):
     if a.ndim < 2:
         raise TorchRuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    _float_check(a, "linalg.svd")
+    _half(a, "linalg_svd_cpu")
+    if a.dtype != np.float16:
+        _float_check(a, "linalg.svd")
     x = _np(a)
     m, n = x.shape[-2:]
     k = min(m, n)
@@ -116,7 +149,7 @@ def _svd(a, full_matrices=False, compute_uv=True, driver=None):
             if full_matrices and d:
                 mat[..., np.arange(d), np.arange(d)] = 1
         return _back(u, a.dtype), _back(np.zeros(x.shape[:-2] + (k,)), a.dtype), _back(vh, a.dtype)
-    u, s, vh = np.linalg.svd(x, full_matrices=full_matrices)
+    u, s, vh = _np_svd(x, full_matrices)
     return _back(_fortran(u), a.dtype), _back(s, a.dtype), _back(_fortran(vh), a.dtype)
 
 
@@ -203,7 +236,10 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True) -> tuple:
 def _eigh(a, UPLO="L", compute_v=True):  # noqa: N803
     if UPLO not in ("L", "U"):
         raise TorchRuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    _square(a, "linalg.eigh")
+    _square(a, "linalg.eigh", float_check=False)
+    _half(a, "linalg_eigh_cpu")
+    if a.dtype != np.float16:
+        _float_check(a, "linalg.eigh")
     x = _np(a)
     if x.size == 0:
         return _back(np.zeros(x.shape[:-1]), a.dtype), _back(np.zeros(x.shape), a.dtype)
@@ -261,7 +297,7 @@ def _pinv(a, atol=None, rtol=None, hermitian=False):
         absw = np.abs(w)
         mx = absw.max(-1, keepdims=True)
     else:
-        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        u, s, vh = _np_svd(x, False)
         mx = s.max(-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,))
     if rtol is None:
         rt = 0.0 if atol is not None and np.any(np.asarray(at) > 0) else rt_default
@@ -329,6 +365,25 @@ def _lstsq(a, b, rcond=None, driver=None):
                                 "torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
     x_a, x_b = _np(a), _np(b2)
     batch = np.broadcast_shapes(x_a.shape[:-2], x_b.shape[:-2])
+    m, n, k = x_a.shape[-2], x_a.shape[-1], x_b.shape[-1]
+    if not (math.prod(batch) and m and n and k):
+        sol, res, rank, sv = _lstsq_empty(x_a, x_b, batch, drv)
+    else:
+        sol, res, rank, sv = _lstsq_batches(a, x_a, x_b, batch, rcond, drv)
+    if vector:  # the solution loses the column dim; residuals keep it ((*, 1), torch)
+        sol = sol[..., 0]
+    return (_back(sol, a.dtype), _back(res, a.dtype), B.xp.asarray(rank), _back(sv, a.dtype))
+
+
+def _a_own(arr, batch, a_batch):
+    """The input's own batch elements of an array of shape batch + tail (rank and singular values depend on the
+    input alone and have its batch shape in torch): its broadcast dims read at 0."""
+    lead = len(batch) - len(a_batch)
+    return arr[(0,) * lead + tuple(slice(None) if s == t else slice(0, 1) for s, t in zip(a_batch, batch[lead:]))]
+
+
+def _lstsq_batches(a, x_a, x_b, batch, rcond, drv):
+    a_batch = x_a.shape[:-2]
     x_a = np.broadcast_to(x_a, batch + x_a.shape[-2:]).reshape(-1, *x_a.shape[-2:])
     x_b = np.broadcast_to(x_b, batch + x_b.shape[-2:]).reshape(-1, *x_b.shape[-2:])
     m, n = x_a.shape[-2:]
@@ -340,21 +395,49 @@ def _lstsq(a, b, rcond=None, driver=None):
         sols.append(sol)
         ranks.append(rank)
         svs.append(sv)
-    sol = np.stack(sols).reshape(batch + (n, x_b.shape[-1])) if sols else np.zeros(batch + (n, x_b.shape[-1]))
-    rank = np.asarray(ranks, dtype=np.int64).reshape(batch) if drv != "gels" else np.zeros((0,), dtype=np.int64)
-    sv = (np.stack(svs).reshape(batch + (min(m, n),)) if drv in ("gelsd", "gelss")
+    sol = np.stack(sols).reshape(batch + (n, x_b.shape[-1]))
+    own_ranks = _a_own(np.asarray(ranks, dtype=np.int64).reshape(batch), batch, a_batch)
+    rank = own_ranks if drv != "gels" else np.zeros((0,), dtype=np.int64)
+    sv = (_a_own(np.stack(svs).reshape(batch + (min(m, n),)), batch, a_batch) if drv in ("gelsd", "gelss")
           else np.zeros((0,), dtype=x_a.dtype))
-    full_rank = all(r == min(m, n) for r in ranks)
+    full_rank = bool((own_ranks == min(m, n)).all())
     if m > n and drv != "gelsy" and full_rank:
         res = ((np.broadcast_to(_np(a), batch + x_a.shape[-2:]) @ sol - np.broadcast_to(x_b.reshape(
             batch + x_b.shape[-2:]), batch + x_b.shape[-2:])) ** 2).sum(-2)
     else:
         res = np.zeros((0,), dtype=x_a.dtype)
-    if vector:
-        sol = sol[..., 0]
-        if res.size:
-            res = res[..., 0]
-    return (_back(sol, a.dtype), _back(res, a.dtype), B.xp.asarray(rank), _back(sv, a.dtype))
+    return sol, res, rank, sv
+
+
+def _lstsq_empty(x_a, x_b, batch, drv):
+    """An empty batch, matrix or right-hand side, as torch 2.13's LAPACK calls answer it: a zero solution of
+    shape (*, n, k); rank 0 of the input's own batch shape (none for gels); singular values (*, min(m, n)) for
+    gelsd / gelss; residuals where m > n (gelsy: never; gelsd / gelss: where every rank is n), which are zeros for
+    gels (its quick return zeroes B) and the right-hand side's squared norms for gelsd / gelss (untouched B)."""
+    a_batch = x_a.shape[:-2]
+    m, n, k = x_a.shape[-2], x_a.shape[-1], x_b.shape[-1]
+    if math.prod(batch) and m and n and not k and drv in ("gelsd", "gelss"):
+        if drv == "gelss":  # no oracle: torch 2.13 dies here (a segmentation fault in LAPACK's gelss)
+            raise TorchRuntimeError("torch.linalg.lstsq: driver 'gelss' with an empty right-hand side (0 columns) "
+                                    "crashes torch 2.13 (a segmentation fault); use driver 'gelsy' or 'gels'")
+        where = "(Batch element 0): " if len(batch) else ""
+        raise TorchRuntimeError(
+            'false INTERNAL ASSERT FAILED at "/__w/pytorch/pytorch/aten/src/ATen/native/BatchLinearAlgebra.cpp":1613, '
+            f"please report a bug to PyTorch. torch.linalg.lstsq: {where}Argument 4 has illegal value. Most certainly "
+            "there is a bug in the implementation calling the backend library.")
+    sol = np.zeros(batch + (n, k), dtype=x_a.dtype)
+    own_rank = np.zeros(a_batch, dtype=np.int64)
+    rank = own_rank if drv != "gels" else np.zeros((0,), dtype=np.int64)
+    sv = (np.zeros(a_batch + (min(m, n),), dtype=x_a.dtype) if drv in ("gelsd", "gelss")
+          else np.zeros((0,), dtype=x_a.dtype))
+    if m > n and drv != "gelsy" and (drv == "gels" or int(own_rank.sum()) == own_rank.size * n):
+        if drv == "gels" or not math.prod(batch):
+            res = np.zeros(batch + (k,), dtype=x_a.dtype)
+        else:  # n == 0 here: LAPACK returned at once, B's rows n..m (all of them) are the residual
+            res = (np.broadcast_to(x_b, batch + x_b.shape[-2:]) ** 2).sum(-2)
+    else:
+        res = np.zeros((0,), dtype=x_a.dtype)
+    return sol, res, rank, sv
 
 
 def _lstsq_backward(grad, self, b, result, output_mask):
@@ -374,7 +457,7 @@ def _lstsq_backward(grad, self, b, result, output_mask):
     if gL is not None and gL.numel():
         X = result.unsqueeze(-1) if vector else result
         r = L.matmul(A, X) - B2
-        gl = gL.unsqueeze(-2) if not vector else gL.unsqueeze(-1).unsqueeze(-2)
+        gl = gL.unsqueeze(-2)  # residuals are (*, k), k = 1 for a vector right-hand side
         if output_mask[0]:
             t = 2 * L.matmul(gl * r, _mH(X))
             gA = t if gA is None else gA + t
@@ -393,10 +476,22 @@ lstsq_op = defop(
 
 
 def _lstsq_rule(self, b):
-    # an upper bound; inputs of fewer than 2 dims raise in the forward (any bound does)
+    # an upper bound; inputs of fewer than 2 dims raise in the forward (any bound does). Every output is sized by
+    # the broadcast batch, not by the inputs' elements: a zero-element input may have a long batch or n / k
+    # (zeros([10**6, 2, 0]) with ones([1, 2, 1000]): 10**9 residuals), so the outputs are charged before they exist
     a_shape = tuple(self.shape) if len(self.shape) >= 2 else (1, 1)
-    out = a_shape[:-2] + (a_shape[-1],) + tuple(b.shape[-1:])
-    return Cost((out, (0,), (), (0,)), 20 * numel(a_shape) * a_shape[-1], 2 * numel(a_shape), exact=False)
+    b_shape = tuple(b.shape) or (1,)
+    vector = len(b_shape) == len(a_shape) - 1
+    b_batch, k = (b_shape[:-1], 1) if vector else (b_shape[:-2], b_shape[-1])
+    try:
+        batch = tuple(np.broadcast_shapes(a_shape[:-2], b_batch))
+    except ValueError:
+        batch = a_shape[:-2]
+    m, n = a_shape[-2:]
+    sol = batch + ((n,) if vector else (n, k))
+    out = (sol, batch + (k,), a_shape[:-2], a_shape[:-2] + (min(m, n),))
+    nb = numel(batch)
+    return Cost(out, 20 * nb * m * n * max(n, 1) + nb, 2 * nb * m * n + nb * m * k, exact=False)
 
 
 def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> tuple:  # noqa: N803

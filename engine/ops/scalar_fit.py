@@ -1,0 +1,67 @@
+"""c10's checked conversion of a Scalar to a tensor's element type (Scalar::to<T>, c10::checked_convert): the
+test torch runs where a kernel takes a number for a dtype (fill_diagonal_'s value, histc's edges in linspace),
+and its message, "value cannot be converted to type uint8_t without overflow" (the C++ type's name).
+
+The rule (c10/util/TypeCast.h `overflows`), by what the Scalar holds:
+- a bool: always fits; and a bool target takes anything (torch: fill_diagonal_(bool, 300) is True);
+- an integer: below the type's lowest or above its max; an unsigned target also takes negatives down to -max
+  (two's complement wrap: uint8 takes -255, refuses -256);
+- a double: an infinity fits a floating type, a NaN does not fit an integer one; otherwise below lowest or above
+  max (compared in double: float32 refuses 3.4028235e38, which rounds to its max)."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.errors import TorchRuntimeError
+
+_C_NAME = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+           "float16": "c10::Half", "float32": "float", "float64": "double"}
+_RANGE: dict = {}
+
+
+def _range(dt: np.dtype):
+    r = _RANGE.get(dt)
+    if r is None:
+        info = np.iinfo(dt) if dt.kind in "iu" else np.finfo(dt)
+        r = _RANGE[dt] = (int(info.min), int(info.max)) if dt.kind in "iu" else (float(info.min), float(info.max))
+    return r
+
+
+def fits(value, dtype) -> bool:
+    """Whether c10's checked_convert takes `value` (a Python bool, int or float) into `dtype` (a NumPy dtype)."""
+    dt = np.dtype(dtype)
+    if dt.kind == "b" or isinstance(value, bool | np.bool_) or dt.kind not in "iuf":
+        return True
+    lo, hi = _range(dt)
+    if isinstance(value, int | np.integer):
+        v = int(value)
+        if dt.kind == "u":  # a signed integer may wrap into an unsigned type, down to -max
+            return v <= hi and -v <= hi
+        return lo <= v <= hi
+    v = float(value)
+    if v != v:
+        return dt.kind == "f"
+    if dt.kind == "f" and np.isinf(v):
+        return True
+    return lo <= v <= hi
+
+
+def check_fits(value, dtype) -> None:
+    """Raise torch's RuntimeError where `value` overflows `dtype` (see fits)."""
+    if not fits(value, dtype):
+        name = _C_NAME.get(np.dtype(dtype).name, np.dtype(dtype).name)
+        raise TorchRuntimeError(f"value cannot be converted to type {name} without overflow")
+
+
+def converted(value, dtype):
+    """The number c10 stores after check_fits: an integer dtype takes an integer wrapped to its width (uint8
+    stores -1 as 255) and a double truncated toward zero; any other dtype takes the value as it is."""
+    dt = np.dtype(dtype)
+    if dt.kind not in "iu" or isinstance(value, bool | np.bool_):
+        return value
+    v = int(value)  # a double truncates toward zero; check_fits has refused NaN and infinities
+    bits = 8 * dt.itemsize
+    v %= 1 << bits
+    if dt.kind == "i" and v >= 1 << (bits - 1):
+        v -= 1 << bits
+    return v
