@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import TorchRuntimeError
+from engine.errors import EngineError, TorchRuntimeError
 
 _C_NAME = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
            "float16": "c10::Half", "float32": "float", "float64": "double"}
@@ -65,3 +65,33 @@ def converted(value, dtype):
     if dt.kind == "i" and v >= 1 << (bits - 1):
         v -= 1 << bits
     return v
+
+
+class TorchOverflowError(EngineError, OverflowError):
+    """torch's Python argument parser refusing an int no c10::Scalar holds (past uint64, below int64)."""
+
+    type = "OverflowError"
+
+
+TorchOverflowError.__name__ = TorchOverflowError.__qualname__ = "OverflowError"
+
+
+def scalar_arg(value) -> None:
+    """torch's parsing of a Python int into a Scalar: int64, or uint64 above int64's max; anything else is the
+    parser's OverflowError ("int too big to convert", "can't convert negative int to unsigned")."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        v = int(value)
+        if v >= 1 << 64:
+            raise TorchOverflowError("int too big to convert")
+        if v < -(1 << 63):
+            raise TorchOverflowError("can't convert negative int to unsigned")
+
+
+def fill_value(value, dtype):
+    """A Python number as a fill kernel stores it into `dtype` (fill_, full, masked_fill, index_fill): parsed as
+    a Scalar (scalar_arg), checked (check_fits), then converted (an integer dtype wraps / truncates)."""
+    if isinstance(value, np.ndarray | np.generic) and getattr(value, "ndim", 0) != 0:
+        return value
+    scalar_arg(value)
+    check_fits(value, dtype)
+    return converted(value, dtype)

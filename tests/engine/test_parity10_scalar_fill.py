@@ -1,0 +1,63 @@
+"""A Python number stored into a tensor's dtype by the fill kernels (masked_fill, index_fill, fill_, full,
+full_like, new_full), as torch 2.13: the Python parser's OverflowError past uint64 / below int64, c10's checked
+conversion ("value cannot be converted to type uint8_t without overflow"), then the stored number (an unsigned
+dtype wraps a negative integer, a double truncates toward zero, bool takes anything). Every case compared with
+live torch, in-place and out-of-place: the values and dtype, or the exception class and message."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+from tests.engine.both import outcome
+
+assert torch.__version__.startswith("2.13"), torch.__version__
+
+# bfloat16: the engine has no such dtype (engine.bfloat16 does not exist), so it is not probed here
+DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+VALUES = [0, 1, 300, -1, -255, -256, 127, 128, -128, -129, 255, 256, 32767, 32768, -32768, -32769, 2**31 - 1, 2**31,
+          -2**31, -2**31 - 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -2**63, -2**63 - 1, 65504, 65520, 70000,
+          2.7, -2.7, -0.5, -1.0, 255.9, 256.0, 1e40, -1e40, 3.4028235e38, 3.5e38, 65519.0, 65520.0, 1e300,
+          math.inf, -math.inf, math.nan, True, False]
+
+
+def answer(lib, fn):
+    out = outcome(fn, lib)
+    if out[0] == "ok":
+        t = out[1]
+        return ("ok", str(t.dtype), tuple(t.shape), str(np.asarray(t.numpy(), dtype=np.float64).tolist()))  # NaN as nan
+    return out
+
+
+def check_all(make, label):
+    """make(lib, dtype, value) over every dtype and value; one assertion listing every difference."""
+    bad = []
+    for dtype in DTYPES:
+        for value in VALUES:
+            def fn(lib, dtype=dtype, value=value):
+                return make(lib, getattr(lib, dtype), value)
+            t, e = answer(torch, fn), answer(engine, fn)
+            if e != t:
+                bad.append(f"{label}({dtype}, {value!r})\n  engine: {e}\n  torch:  {t}")
+    assert not bad, f"{len(bad)} differ:\n" + "\n".join(bad[:20])
+
+
+def _mask(lib, n):
+    return lib.tensor([i % 2 == 0 for i in range(n)], dtype=lib.bool)
+
+
+MASKED = {
+    "masked_fill_": lambda lib, d, v, n: lib.zeros(n, dtype=d).masked_fill_(_mask(lib, n), v),
+    "masked_fill": lambda lib, d, v, n: lib.zeros(n, dtype=d).masked_fill(_mask(lib, n), v),
+    "torch.masked_fill": lambda lib, d, v, n: lib.masked_fill(lib.zeros(n, dtype=d), _mask(lib, n), v),
+    "masked_fill_(no True)": lambda lib, d, v, n: lib.zeros(n, dtype=d).masked_fill_(lib.zeros(n, dtype=lib.bool), v),
+}
+
+
+@pytest.mark.parametrize("n", [3, 0])
+@pytest.mark.parametrize("op", list(MASKED))
+def test_masked_fill_converts_its_number_as_torch(op, n):
+    check_all(lambda lib, d, v: MASKED[op](lib, d, v, n), op)
