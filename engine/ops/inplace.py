@@ -24,6 +24,7 @@ from engine.ops import rules as R
 from engine.ops._util import broadcast_shapes
 from engine.ops.jvp import tmap, tsum
 from engine.ops.registry import REGISTRY, Entry, defop, friendly_name
+from engine.ops.scalar_fit import fill_value as _fill_value
 from engine.tensor import Tensor
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -254,7 +255,8 @@ def _zeros_like(grad):
 
 
 fill_scalar = defop("fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)",
-                    lambda a, value: np.full_like(a, value), index=2, rule=R.like("self"), jvp="element_wise",
+                    lambda a, value: np.full_like(a, _fill_value(value, a.dtype)), index=2, rule=R.like("self"),
+                    jvp="element_wise",
                     self=lambda grad: _zeros_like(grad))
 fill_tensor = defop("fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)",
                     lambda a, value: np.full_like(a, value), index=3, rule=R.like("self"),

@@ -57,6 +57,8 @@ def converted(value, dtype):
     """The number c10 stores after check_fits: an integer dtype takes an integer wrapped to its width (uint8
     stores -1 as 255) and a double truncated toward zero; any other dtype takes the value as it is."""
     dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return bool(value)  # anything nonzero (NaN too) is True; NumPy cannot hold 2**63 as a C long
     if dt.kind not in "iu" or isinstance(value, bool | np.bool_):
         return value
     v = int(value)  # a double truncates toward zero; check_fits has refused NaN and infinities

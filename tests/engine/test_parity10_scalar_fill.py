@@ -61,3 +61,36 @@ MASKED = {
 @pytest.mark.parametrize("op", list(MASKED))
 def test_masked_fill_converts_its_number_as_torch(op, n):
     check_all(lambda lib, d, v: MASKED[op](lib, d, v, n), op)
+
+
+FILLS = {
+    "fill_": lambda lib, d, v, n: lib.zeros(n, dtype=d).fill_(v),
+    "fill_(view)": lambda lib, d, v, n: lib.zeros(n + 1, dtype=d)[1:].fill_(v),
+    "full": lambda lib, d, v, n: lib.full((n,), v, dtype=d),
+    "full_like": lambda lib, d, v, n: lib.full_like(lib.zeros(n, dtype=d), v),
+    "full_like(dtype=)": lambda lib, d, v, n: lib.full_like(lib.zeros(n), v, dtype=d),
+    "new_full": lambda lib, d, v, n: lib.zeros(n, dtype=d).new_full((n,), v),
+}
+
+
+@pytest.mark.parametrize("n", [3, 0])
+@pytest.mark.parametrize("op", list(FILLS))
+def test_fill_and_full_convert_their_number_as_torch(op, n):
+    check_all(lambda lib, d, v: FILLS[op](lib, d, v, n), op)
+
+
+def test_full_without_a_dtype_infers_it_then_converts():
+    bad = []
+    for value in VALUES:
+        def fn(lib, value=value):
+            return lib.full((2,), value)
+        t, e = answer(torch, fn), answer(engine, fn)
+        if e != t:
+            bad.append(f"full((2,), {value!r})\n  engine: {e}\n  torch:  {t}")
+    assert not bad, "\n".join(bad)
+
+
+def test_fill_with_a_0d_tensor_still_casts():
+    def fn(lib):
+        return lib.zeros(3, dtype=lib.uint8).fill_(lib.tensor(300))
+    assert answer(engine, fn) == answer(torch, fn)
