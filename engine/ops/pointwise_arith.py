@@ -32,6 +32,7 @@ from engine.ops.pointwise_base import (
     _zero_grad,
     defop,
 )
+from engine.ops.scalar_fit import int_operands
 from engine.tensor import Tensor
 
 # ----- Binary arithmetic -----
@@ -43,11 +44,21 @@ from engine.tensor import Tensor
 # differ between a whole array and its chunks). The formulas below write the temporary first: one order at
 # every size, the one large arrays always had.
 def _add(a, b, alpha=1):
+    if type(b) is int or type(a) is int:
+        a, b = int_operands(a, b)
     return a + b if alpha == 1 else _scale(b, alpha) + a
 
 
 def _sub(a, b, alpha=1):
+    if type(b) is int or type(a) is int:
+        a, b = int_operands(a, b)
     return a - b if alpha == 1 else a - _scale(b, alpha)
+
+
+def _mul(a, b):
+    if type(b) is int or type(a) is int:
+        a, b = int_operands(a, b)
+    return a * b
 
 
 _add.into = lambda out, a, b, alpha=1: np.add(a, b, out=out) if alpha == 1 else np.add(_scale(b, alpha), a, out=out)
@@ -74,7 +85,7 @@ sub_tensor = defop(
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
-    _threaded(operator.mul, _ufunc_into(np.multiply)),
+    _threaded(_mul, _ufunc_into(np.multiply)),
     jvp="element_wise", promote=True, cuda="a * b", rule=_binary(),
     vjp={"self": _grad_times, "other": _threaded(lambda grad, self: grad * self, _ufunc_into(np.multiply))},
     self=lambda grad, other: grad * other,
@@ -128,14 +139,20 @@ div_tensor_mode = defop(
 )
 rsub_tensor = defop(
     "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-    lambda a, b, alpha=1: np.subtract(b, a if alpha == 1 else _scale(a, alpha)),
+    lambda a, b, alpha=1: np.subtract(*int_operands(b, a if alpha == 1 else _scale(a, alpha))),
     jvp="element_wise", promote=True, check=_sub_check, rule=_alpha_rule("self"),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
     other=lambda grad: grad,
 )
+def _rsub_scalar(a, other, alpha=1):
+    if type(other) is float and a.dtype.kind != "f":  # a float number lifts an integer tensor to float32
+        a = a.astype(D.default_float.np)
+    return np.subtract(*int_operands(other, a if alpha == 1 else _scale(a, alpha)))
+
+
 rsub_scalar = defop(
     "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
-    lambda a, other, alpha=1: np.subtract(other, a if alpha == 1 else _scale(a, alpha)),
+    lambda a, other, alpha=1: _rsub_scalar(a, other, alpha),
     jvp="element_wise", check=_sub_check, rule=R.elementwise(temp=1),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )

@@ -97,3 +97,23 @@ def fill_value(value, dtype):
     scalar_arg(value)
     check_fits(value, dtype)
     return converted(value, dtype)
+
+
+def int_operands(a, b):
+    """A Python int operand of an integer array cast to that array's dtype as torch casts its wrapped number
+    (a C cast: uint8 + 300 adds 44, uint8 + -1 adds 255); NumPy would refuse the int as out of bounds. An int
+    no Scalar holds is the parser's OverflowError, whatever the array's dtype."""
+    for x in (a, b):
+        if type(x) is int and not -(1 << 63) <= x < 1 << 64:
+            scalar_arg(x)
+    if type(b) is int and (dt := getattr(a, "dtype", None)) is not None and dt.kind in "iu":
+        lo, hi = _range(dt)
+        if not lo <= b <= hi:
+            scalar_arg(b)
+            b = converted(b, dt)
+    elif type(a) is int and (dt := getattr(b, "dtype", None)) is not None and dt.kind in "iu":
+        lo, hi = _range(dt)
+        if not lo <= a <= hi:
+            scalar_arg(a)
+            a = converted(a, dt)
+    return a, b

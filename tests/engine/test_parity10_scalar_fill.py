@@ -32,11 +32,14 @@ def answer(lib, fn):
     return out
 
 
-def check_all(make, label):
-    """make(lib, dtype, value) over every dtype and value; one assertion listing every difference."""
+def check_all(make, label, known=lambda dtype, value: False):
+    """make(lib, dtype, value) over every dtype and value; one assertion listing every difference. `known`: the
+    cases left to a module this branch does not own (docs/runs/parity10.md lists them)."""
     bad = []
     for dtype in DTYPES:
         for value in VALUES:
+            if known(dtype, value):
+                continue
             def fn(lib, dtype=dtype, value=value):
                 return make(lib, getattr(lib, dtype), value)
             t, e = answer(torch, fn), answer(engine, fn)
@@ -94,3 +97,29 @@ def test_fill_with_a_0d_tensor_still_casts():
     def fn(lib):
         return lib.zeros(3, dtype=lib.uint8).fill_(lib.tensor(300))
     assert answer(engine, fn) == answer(torch, fn)
+
+
+# A Python number as the other operand of add / sub / mul: torch wraps it into a 0-d tensor and casts it to the
+# tensor's dtype with a C cast (uint8 + 300 adds 44); no overflow check, only the parser's OverflowError.
+ARITH = {
+    "add_": lambda lib, d, v: lib.arange(3).to(d).add_(v),
+    "add": lambda lib, d, v: lib.arange(3).to(d).add(v),
+    "radd": lambda lib, d, v: v + lib.arange(3).to(d),
+    "sub_": lambda lib, d, v: lib.arange(3).to(d).sub_(v),
+    "rsub": lambda lib, d, v: v - lib.arange(3).to(d),
+    "mul_": lambda lib, d, v: lib.arange(3).to(d).mul_(v),
+    "mul": lambda lib, d, v: lib.arange(3).to(d) * v,
+    "add(0-d)": lambda lib, d, v: lib.tensor(7).to(d).add(v),
+}
+
+
+@pytest.mark.parametrize("op", list(ARITH))
+def test_arithmetic_casts_its_number_as_torch(op):
+    # not here: a bool tensor with an int no int64 holds (torch promotes Bool with UInt64 and refuses, or the
+    # parser refuses before sub's bool check): dtypes.result_type and pointwise_base._sub_check
+    # and float16 * a number past float16's max: torch multiplies in float32 (0 * 70000 is 0), the engine in
+    # float16 (0 * inf is NaN): pointwise_base's opmath, listed in docs/runs/parity10.md
+    def known(d, v):
+        return ((d == "bool" and type(v) is int and not -2**63 <= v < 2**63)
+                or (op.startswith("mul") and d == "float16" and abs(v) > 65504 and not math.isinf(v)))
+    check_all(ARITH[op], op, known=known)
