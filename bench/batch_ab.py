@@ -8,7 +8,8 @@ Each server runs as `python -m bench.serve app.main:app --workers 1 --stack fast
 runs it) with this interpreter, from its own checkout. A round sends each server, in a rotating order, the four
 seed batch bodies of bench.batch_group (1,000 documents each, other values in each) in turn over one keep-alive
 connection for `seconds`. Per round and server: documents per second, and the server's CPU (utime + stime of
-its processes, from /proc) per batch. Figures: medians over the rounds, and the median of the per-round ratios.
+its processes, from /proc: the server's and its compute workers', which answer part of a large batch, and the
+workers' alone) per batch. Figures: medians over the rounds, and the median of the per-round ratios.
 Before timing, both servers' answers to the same batch are compared byte for byte."""
 
 from __future__ import annotations
@@ -37,14 +38,18 @@ def _port():
         return s.getsockname()[1]
 
 
-def _cpu(pid: int, field: int = 0) -> float:
-    """CPU seconds of a process and its children that are still alive (utime + stime); field 1: their minor
-    page faults instead."""
+def _cpu(pid: int, field: int = 0, children_only: bool = False) -> float:
+    """CPU seconds of a process and its children that are still alive (utime + stime), or of its children only
+    (its compute workers); field 1: their minor page faults instead."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    pids = [] if children_only else [pid]
+    try:  # every thread's children: the compute workers are started from the server's threads
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                pids += [int(p) for p in (task / "children").read_text().split()]
+            except OSError:
+                pass
     except OSError:
         pass
     for p in pids:
@@ -132,16 +137,19 @@ def main(argv=None):
         same = answers[0] == answers[1]
         rates = {s.label: [] for s in servers}
         cpu = {s.label: [] for s in servers}
+        kids = {s.label: [] for s in servers}
         faults = {s.label: [] for s in servers}
         for r in range(a.rounds):
             for s in (servers if r % 2 == 0 else servers[::-1]):
                 c0, f0, t0, n = _cpu(s.proc.pid), _cpu(s.proc.pid, 1), time.perf_counter(), 0
+                k0 = _cpu(s.proc.pid, children_only=True)
                 docs = 0
                 while n < 2 or time.perf_counter() - t0 < a.seconds:
                     docs += s.post(bodies[n % 4]).count(b'{"status":')
                     n += 1
                 rates[s.label].append(docs / (time.perf_counter() - t0))
                 cpu[s.label].append((_cpu(s.proc.pid) - c0) / n * 1e3)
+                kids[s.label].append((_cpu(s.proc.pid, children_only=True) - k0) / n * 1e3)
                 faults[s.label].append((_cpu(s.proc.pid, 1) - f0) / n)
     finally:
         for s in servers:
@@ -149,12 +157,13 @@ def main(argv=None):
     ratio = statistics.median(x / y for x, y in zip(rates["new"], rates["base"]))
     print(f"load average at the end: {os.getloadavg()[0]:.2f}; answers identical: {same}; "
           f"base env {envs[0] or '-'}, new env {envs[1] or '-'}")
-    print("| server | docs/s (median) | min .. max | server CPU a batch, ms (median) | minor page faults a batch "
-          "| batches not 200 |\n|---|---|---|---|---|---|")
+    print("| server | docs/s (median) | min .. max | server CPU a batch, ms (median) | of which compute workers "
+          "| minor page faults a batch | batches not 200 |\n|---|---|---|---|---|---|---|")
     for s in servers:
         k = s.label
         print(f"| {k} | {statistics.median(rates[k]):.0f} | {min(rates[k]):.0f} .. {max(rates[k]):.0f} | "
-              f"{statistics.median(cpu[k]):.2f} | {statistics.median(faults[k]):.0f} | {s.refused} |")
+              f"{statistics.median(cpu[k]):.2f} | {statistics.median(kids[k]):.2f} | "
+              f"{statistics.median(faults[k]):.0f} | {s.refused} |")
     print(f"new / base, median of the per-round ratios: {ratio:.3f}")
 
 

@@ -33,7 +33,7 @@ echo "== 2. service on CuPy; engine.evaluate on CuPy"
 python3 -m pytest -o addopts= -q -rfEs -p no:cacheprovider tests/app/test_cuda_gpu.py tests/engine/test_backend.py 2>&1 | tee "$OUT/app_gpu.log" | tail -15
 
 echo "== 3. op table on CuPy (at most ${SUITE_S}s)"
-timeout -s INT "$SUITE_S" python3 -m pytest -o addopts= -q -rfE -p no:cacheprovider -n 16 -k cupy \
+GRADSERVE_TEST_FULL=1 timeout -s INT "$SUITE_S" python3 -m pytest -o addopts= -q -rfE -p no:cacheprovider -n 16 -k cupy \
   --junitxml="$OUT/cupy.xml" tests/engine/test_ops.py > "$OUT/cupy.log" 2>&1
 echo "pytest exit: $?"; tail -3 "$OUT/cupy.log"
 

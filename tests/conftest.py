@@ -21,27 +21,54 @@ def _process_limit_restored():
 
 # ----- the order files run in (make test: pytest -n auto --dist loadfile) -----
 
-# The files that take longest in `make test`, longest first (measured with --durations; docs/runs/testtime.md).
-# Under --dist loadfile every file runs whole on one worker (its module fixtures, servers and browsers, are built
-# once) and the next file in this order goes to whichever worker is free: the long ones start first and the
-# short ones fill in at the end, so both workers finish together. Files not listed follow in collection order.
+# The files that take longest in `make test`, longest first (their summed test times in a whole run, with what this
+# branch changed since taken into account: docs/runs/testtime2.md). Under --dist loadfile every file runs whole on one
+# worker (its module fixtures, servers and browsers, are built once) and a worker is handed the next file in this
+# order when it is down to its last two tests: the long ones start first and the short ones fill in at the end, so
+# both workers finish together. Files not listed follow in collection order.
 LONGEST_FIRST = (
+    "tests/engine/test_ops.py",
+    "tests/app/test_batch_redteam.py",
+    "tests/engine/test_parallel.py",
     "tests/engine/test_rules.py",
     "tests/engine/test_opinfo.py",
-    "tests/app/test_openapi_generators.py",
-    "tests/test_bench_tools.py",
-    "tests/engine/test_ops.py",
-    "tests/engine/test_parallel.py",
-    "tests/app/test_fuzz.py",
     "tests/app/test_server.py",
-    "tests/app/test_batch_redteam.py",
+    "tests/test_bench_tools.py",
+    "tests/app/test_large_bodies.py",
     "tests/app/test_graph.py",
+    "tests/app/test_fuzz.py",
+    "tests/app/test_openapi_generators.py",
+    "tests/app/test_cuda_routing.py",
+    "tests/app/test_client_cli.py",
     "tests/app/test_connections.py",
-    "tests/engine/test_batched_backward.py",
+    "tests/app/test_client.py",
+    "tests/engine/test_forward_ad_ops.py",
+    "tests/app/test_unsent_answers.py",
+    "tests/app/test_hostile.py",
+    "tests/app/test_batch.py",
+    "tests/app/test_safety_fanout.py",
+    "tests/app/test_safety_split.py",
+    "tests/engine/test_safety_special.py",
+    "tests/app/test_docs_browser.py",
     "tests/app/test_playground_browser.py",
     "tests/app/test_functional_http.py",
-    "tests/engine/test_scripts.py",
+    "tests/engine/test_batched_backward.py",
+    "tests/deploy/test_haproxy_live.py",
+    "tests/app/test_access_observability.py",
+    "tests/engine/test_printing_fast.py",
+    "tests/app/test_batch_text.py",
+    "tests/engine/test_batch_text.py",
+    "tests/app/test_parse_cost.py",
+    "tests/engine/test_pieces_planned.py",
+    "tests/app/test_readyz.py",
+    "tests/app/test_gradcheck_http.py",
+    "tests/app/test_worker_watch.py",
     "tests/app/test_load_short.py",
+    "tests/app/test_bytext.py",
+    "tests/app/test_cuda_frozen.py",
+    "tests/engine/test_scripts.py",
+    "tests/app/test_expression_http.py",
+    "tests/test_packaging.py",
 )
 
 

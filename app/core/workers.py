@@ -57,6 +57,10 @@ class PoolClosed(Exception):
     pass
 
 
+class NoIdleWorker(Exception):
+    """WorkerPool.run_idle found no worker it may take now (it never waits for one)."""
+
+
 # ----- the child process -----
 
 def _watch_parent(parent_pid: int) -> None:
@@ -214,6 +218,7 @@ class WorkerPool:
         self._idle: asyncio.Queue[Worker] | None = None
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
+        self._waiting = 0  # `run` calls waiting for a worker
 
     async def start(self) -> None:
         self._idle = asyncio.Queue()
@@ -291,17 +296,53 @@ class WorkerPool:
             raise PoolClosed("the worker pool is not running")
         deadline = time.monotonic() + timeout
         while True:
+            self._waiting += 1  # (run_idle takes no worker while a call waits for one, woken or not)
             try:
                 w = await asyncio.wait_for(self._idle.get(), max(deadline - time.monotonic(), 0))
             except TimeoutError:
                 raise WorkerTimeout(f"no compute worker became free within {timeout:g} s", waited=True) \
                     from None
+            finally:
+                self._waiting -= 1
             if w.dead:  # retired by the watch while it waited in the queue
                 continue
             self._take_idle(w)
             if w.exitcode is None:
                 break
             self._found_dead(w)  # died just now, before the watch saw it
+        return await self._call(w, fn, args, timeout, deadline)
+
+    def idle_count(self) -> int:
+        """Workers idle now (waiting in the queue, not found dead)."""
+        if self._idle is None:
+            return 0
+        return sum(1 for w in self._idle._queue if not w.dead)  # (asyncio.Queue's deque: read, never changed)
+
+    def lendable(self, keep: int = 1) -> bool:
+        """Whether run_idle(..., keep=keep) would take a worker now."""
+        return not self._closed and self.idle_count() > keep and not self._waiting
+
+    async def run_idle(self, fn, *args: Any, timeout: float, keep: int = 1) -> Any:
+        """`run`, but only on a worker idle now, only while `keep` others stay idle after it, and only while no
+        `run` is waiting for a worker (it would take the one it was woken for): this never waits, and never
+        makes the pool's other users wait. Raises NoIdleWorker where there is none to take (nothing was sent)."""
+        if self._closed or self._idle is None:
+            raise PoolClosed("the worker pool is not running")
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.lendable(keep):
+                raise NoIdleWorker(f"fewer than {keep + 1} compute workers are idle, or a call waits for one")
+            w = self._idle.get_nowait()
+            if w.dead:
+                continue
+            self._take_idle(w)
+            if w.exitcode is None:
+                break
+            self._found_dead(w)
+        return await self._call(w, fn, args, timeout, deadline)
+
+    async def _call(self, w: Worker, fn, args: tuple, timeout: float, deadline: float) -> Any:
+        """fn(*args) on worker w, taken from the idle queue by the caller, until the deadline."""
         w.busy = True
         try:
             reply = await anyio.to_thread.run_sync(w.call, fn, args, deadline)

@@ -33,11 +33,22 @@ schema, limits: exactly its separate request), and may become a template (its te
 duplicate keys checked; at most batch_text.TEMPLATES a batch, the last ones kept for the next batches of the
 same limits). A body the text path does not foresee (another envelope, not ASCII, more documents than the
 limit, a document whose end cannot be found) is parsed whole as before. Every bound above holds on both.
+
+The machine's second core: this process runs on one. A vectorized chunk of a text template of at least
+SPLIT_MIN_ROWS documents is split where the compute pool may lend a worker (WorkerPool.run_idle: one idle now,
+with _KEEP_IDLE others left idle and no call waiting for one; never waited for): the worker answers its last
+rows (app/services/batch_part.py: the same program, run and writer, its answers read back from a memory file)
+while this process answers the first ones (or, beside another batch in flight here, the worker answers all of
+them: this process's CPU is then what bounds the batches), and the answers are placed in order. A batch takes
+at most one worker at a time; the worker's call is held to the batch's limits, its deadline (killed past it, as any
+worker call) and the response limit; where it answers nothing (no worker, killed, past a limit) its rows are
+answered here, as without a pool. docs/RELIABILITY.md ("Batches") says how a batch uses the pool.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 
 import anyio.to_thread
@@ -48,10 +59,12 @@ from fastapi import APIRouter, Request
 from app.core.body import _keys_and_colons, check_duplicate_keys, check_parse_cost, colons_known, parse_doc, read_body
 from app.core.errors import InvalidJSON, OpsLimitExceeded, SchemaError, ServiceError, to_response
 from app.core.responses import JSONBytes
+from app.core.workers import NoIdleWorker
 from app.examples import BATCH_EXAMPLES
 from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
 from app.services import engine as eng
+from app.services.batch_part import answer_part
 from engine.program import batch_text
 from engine.program.batch import Stacked, vectorizable
 from engine.program.batch_text import Template
@@ -82,6 +95,14 @@ _DUP = "\x00duplicate key"  # marks, in a document parsed for the duplicate chec
         "schema": {"$ref": "#/components/schemas/BatchRequest"}, "examples": BATCH_EXAMPLES}}}},
 )
 async def evaluate_batch(request: Request) -> JSONBytes:
+    _IN_FLIGHT[0] += 1
+    try:
+        return await _answer(request)
+    finally:
+        _IN_FLIGHT[0] -= 1
+
+
+async def _answer(request: Request) -> JSONBytes:
     service = evaluator(request.app)
     settings = service.settings
     body = await read_body(request.scope, request.receive, settings.max_body_bytes)
@@ -95,6 +116,7 @@ async def evaluate_batch(request: Request) -> JSONBytes:
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
     skip = 0  # documents answered already, with a run of documents that came as one (_Run)
+    state: dict = {}  # "split": False once a compute worker's part of a chunk answered nothing (_vectorize_rows)
     for i, doc in enumerate(docs):
         if i < skip:
             continue
@@ -112,7 +134,7 @@ async def evaluate_batch(request: Request) -> JSONBytes:
                 pass
             elif scan is not None:
                 if type(doc) is Template:
-                    await _vectorize_rows(service, i, doc, ahead)
+                    await _vectorize_rows(service, i, doc, ahead, state)
             elif hits[i] is not None:
                 await _vectorize(service, i, docs, hits, groups, ahead)
             out = ahead.pop(i, None)
@@ -155,7 +177,9 @@ async def evaluate_batch(request: Request) -> JSONBytes:
     if k:
         parts[k] = parts[k][:-1]  # the last answer's comma: every answer ends in b"},"
     parts.append(b"]}")
-    return JSONBytes(b"".join(parts))
+    answer = b"".join(parts)
+    _give_back(state)
+    return JSONBytes(answer)
 
 
 # Between documents run alone, the handler lets other requests in once _YIELD_S has passed since it last did (a
@@ -261,9 +285,11 @@ def _scan(body: bytes, limit: int, service):
 _KNOWN: dict = {}
 
 
-async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
+async def _vectorize_rows(service, i: int, t, ahead: dict, state: dict) -> None:
     """As _vectorize, for the documents of one text template: answer document i and the template's next
-    rows in one vectorized run, their leaf values read from the text into arrays (engine.program.batch_text)."""
+    rows in one vectorized run, their leaf values read from the text into arrays (engine.program.batch_text).
+    A chunk of at least SPLIT_MIN_ROWS rows is split where a compute worker may be lent (_tail_rows): its last
+    rows are answered by the worker (_part) while this process answers the first ones."""
     rows = t.rows
     while t.done < len(rows) and rows[t.done] < i:
         t.done += 1
@@ -283,20 +309,156 @@ async def _vectorize_rows(service, i: int, t, ahead: dict) -> None:
                 return
     chunk = slice(t.done, t.done + n)
     columns = t.columns(chunk)
-    stacked = Stacked(columns, t.arrays(columns, 0), n, _WRAP)
-    try:
-        outs = await service.evaluate_vectorized(program, stacked)
-    except Exception:  # noqa: BLE001 - a limit or the time limit of the chunk: each document alone answers
+    h = n - _tail_rows(service, n, state)  # rows answered here; the others by a compute worker
+    if h == n:
+        try:
+            outs = await service.evaluate_vectorized(program, Stacked(columns, t.arrays(columns, 0), n, _WRAP))
+        except Exception:  # noqa: BLE001 - a limit or the time limit of the chunk: each document alone answers
+            return
+        if outs is not None:
+            t.done += n
+            _place(ahead, i, rows[chunk], outs)
         return
-    if outs is not None:
-        t.done += n
-        done = rows[chunk]
-        if type(outs) is Written and done[0] == i and done[-1] - done[0] == n - 1:
-            ahead[i] = _Run(outs)  # documents i to i + n - 1: no other document among them
-        elif type(outs) is Written:
-            ahead.update((r, (outs, j)) for j, r in enumerate(done))
+    head, tail = [c[:h] for c in columns], [c[h:] for c in columns]
+    if h:
+        here = service.evaluate_vectorized(program, Stacked(head, t.arrays(head, 0), h, _WRAP))
+        outs, part = await asyncio.gather(here, _part(service, t, tail, n - h, state), return_exceptions=True)
+    else:
+        outs, part = None, (await asyncio.gather(_part(service, t, tail, n, state), return_exceptions=True))[0]
+    for x in (outs, part):
+        if isinstance(x, BaseException) and not isinstance(x, Exception):
+            raise x  # cancelled
+    if not isinstance(part, Written):  # the worker answered nothing: no other chunk of this batch is split, and
+        state["split"] = False  # its rows are left for this process (alone, or in the next chunk)
+        if not h:
+            await _vectorize_rows(service, i, t, ahead, state)  # the whole chunk here, now
+            return
+    if h:
+        if outs is None or isinstance(outs, Exception):  # a limit or the time limit of the chunk (or it does not
+            return  # vectorize): each document alone answers (the worker's rows too)
+        t.done += h
+        _place(ahead, i, rows[t.done - h:t.done], outs)
+    if isinstance(part, Written):
+        t.done += n - h
+        _place(ahead, i + h, rows[t.done - n + h:t.done], part)
+
+
+def _place(ahead: dict, i: int, done: list, outs) -> None:
+    """A chunk's answers, for the documents `done` (the first one i, or one after it), into `ahead`."""
+    if type(outs) is Written and done[0] == i and done[-1] - done[0] == len(done) - 1:
+        ahead[i] = _Run(outs)  # documents i to i + n - 1: no other document among them
+    elif type(outs) is Written:
+        ahead.update((r, (outs, j)) for j, r in enumerate(done))
+    else:
+        ahead.update(zip(done, outs))
+
+
+# A vectorized chunk of at least this many documents is split with a compute worker (app/services/batch_part.py)
+# where one is free: below it the hand-off (~0.3-0.5 ms of this process's time: the call, the memory file's read,
+# the worker's own check run) costs more than the half of the run it saves (docs/runs/batch5.md).
+SPLIT_MIN_ROWS = 512
+# A batch takes at most one compute worker, only one idle now, and only while this many others stay idle for the
+# pool's other users (/v1/evaluate requests, transforms); else its whole chunk runs here (never waits for one).
+_KEEP_IDLE = 1
+# The share of a split chunk's rows the worker answers (the rest run here at the same time); while another batch
+# is in flight in this process (_IN_FLIGHT), _WORKER_SHARE_BUSY: the server's CPU then bounds the batches'
+# throughput, and the whole chunk in the worker takes ~2 ms of it off a batch (docs/runs/batch5.md).
+_WORKER_SHARE = 0.5
+_WORKER_SHARE_BUSY = 1.0
+_IN_FLIGHT = [0]  # batches being answered by this process now
+
+
+def _tail_rows(service, n: int, state: dict) -> int:
+    """How many of a chunk's n rows a compute worker answers: half, where the chunk is large enough, there is a
+    pool with a worker it may take (WorkerPool.run_idle's rule), memory files exist (Linux), and no part of this
+    batch failed in a worker; else 0."""
+    pool = service.pool
+    if n < SPLIT_MIN_ROWS or pool is None or not state.get("split", True) or not hasattr(os, "memfd_create"):
+        return 0
+    if not pool.lendable(_KEEP_IDLE):
+        return 0
+    return int(n * (_WORKER_SHARE_BUSY if _IN_FLIGHT[0] > 1 else _WORKER_SHARE))
+
+
+async def _part(service, t, columns: list, k: int, state: dict):
+    """The answers of k rows of template t (their columns) from a compute worker (batch_part.answer_part), as a
+    Written of one piece a document (views of the text it wrote); None where it answered nothing (no worker
+    free, did not vectorize, past the response limit); raises past the deadline (its worker killed) or where it
+    died."""
+    s = service.settings
+    deadline = time.monotonic() + s.time_limit_s
+    fd = _FILES.pop() if _FILES else os.memfd_create("gradserve-batch", os.MFD_CLOEXEC)
+    keep = False
+    try:
+        try:
+            got = await service.pool.run_idle(
+                answer_part, t.doc, columns, t.arrays(columns, 0), k, _WRAP, service.limits, s.plan_cache_entries,
+                deadline, s.max_process_bytes, f"/proc/{os.getpid()}/fd/{fd}", s.max_batch_response_bytes,
+                timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S, keep=_KEEP_IDLE)
+        except NoIdleWorker:
+            return None
+        if got is None:
+            return None
+        sizes, total = got
+        wrapped = len(_WRAP[0]) + len(_WRAP[1])
+        if len(sizes) != k or sum(sizes) + k * wrapped != total:
+            return None
+        buf = _buffer(total, state)
+        view = memoryview(buf)[:total]
+        done = 0
+        while done < total:
+            got = os.preadv(fd, [view[done:]], done)
+            if got <= 0:
+                return None
+            done += got
+        keep = total <= _SPARE_BYTES and len(_FILES) < _SPARE_MAX  # (read: the next call may write it again)
+    finally:
+        if keep:
+            _FILES.append(fd)
         else:
-            ahead.update(zip(rows[chunk], outs))
+            os.close(fd)
+    pieces, at = [], 0
+    for size in sizes:
+        pieces.append(view[at:at + size + wrapped])
+        at += size + wrapped
+    return Written(pieces, 1, sizes, [], _WRAP)
+
+
+# Buffers the workers' answers are read into, reused from batch to batch: a fresh 1.4 MB object a batch cost
+# ~1 ms more of page faults and malloc trims in the join than a buffer read into again (docs/runs/batch5.md).
+# A buffer is a batch's until its answer is joined; _SPARE_MAX are kept, none past _SPARE_BYTES.
+_SPARE: list[bytearray] = []
+# Memory files the workers write their answers into (memfd), reused likewise: a fresh one's pages are allocated
+# and zeroed by the worker's write (~0.6 ms for 1.4 MB), a used one's only copied into. One is a call's from
+# before it is sent until its answer is read (no await between the worker's reply and the read: no other batch
+# can take it meanwhile); the worker killed mid-write leaves a file the next call overwrites (it reads only
+# the `total` bytes its own call reports).
+_FILES: list[int] = []
+_SPARE_MAX = 2
+_SPARE_BYTES = 8 << 20
+
+
+def _buffer(size: int, state: dict) -> bytearray:
+    """A buffer of at least `size` bytes for this batch (state["buffers"], given back by _give_back)."""
+    buf = None
+    while _SPARE and buf is None:
+        b = _SPARE.pop()
+        if len(b) >= size:
+            buf = b
+    if buf is None:
+        buf = bytearray(size)
+    state.setdefault("buffers", []).append(buf)
+    return buf
+
+
+def _give_back(state: dict) -> None:
+    """The batch's buffers, its answer joined (nothing of it reads them any more), kept for the next batches."""
+    for buf in state.pop("buffers", ()):
+        if len(_SPARE) < _SPARE_MAX and len(buf) <= _SPARE_BYTES:
+            _SPARE.append(buf)
+
+
+_KILL_GRACE_S = 0.5  # as EvaluateService kills a worker past a request's deadline
 
 
 def _fitting(t, dtypes: list):

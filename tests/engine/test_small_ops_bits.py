@@ -1,8 +1,12 @@
 """Small-array routes of op implementations (few NumPy calls where NumPy's per-call cost is most of the op): to
 the bit with the general route they stand in for, over any values (signed zeros, subnormals, overflow,
 infinities, NaN: a NaN's sign and payload included), and near live torch 2.13 over finite values:
-binary_cross_entropy_with_logits without weights (loss_elementwise._bcel_plain), mv's row sums (linalg_products._mv)."""
+binary_cross_entropy_with_logits without weights (loss_elementwise._bcel_plain), mv's row sums (linalg_products._mv).
+
+`make test` draws 150 examples a property, `make test-full` (GRADSERVE_TEST_FULL=1) 300."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import torch
@@ -12,6 +16,8 @@ from hypothesis import strategies as st
 import engine
 from engine.ops import linalg_products, loss_common
 from engine.ops import nn_activation as NA
+
+FULL = os.environ.get("GRADSERVE_TEST_FULL") == "1"  # make test-full: twice make test's examples
 
 SPECIALS = [0.0, -0.0, 1e-40, -1e-40, 1e30, -1e30, float("inf"), float("-inf"), float("nan")]
 
@@ -26,7 +32,7 @@ def bits(x):
     return x.shape, x.dtype, x.reshape(-1).view(np.uint8).tobytes()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 if FULL else 150, deadline=None)
 @given(st.integers(1, 40), st.integers(1, linalg_products._SEQ_MAX_K + 3), st.sampled_from(["float32", "float64"]),
        st.booleans(), st.data())
 def test_mv_bits(m, k, dt, special, data):
@@ -61,7 +67,7 @@ def _bcel_general(a, t, reduction):
     return loss_common._reduce_arr(out, reduction)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 if FULL else 150, deadline=None)
 @given(st.integers(1, 70), st.sampled_from(["float32", "float64"]), st.sampled_from(["mean", "sum", "none"]),
        st.booleans(), st.booleans(), st.data())
 def test_bce_with_logits_bits(n, dt, reduction, hard, special, data):
