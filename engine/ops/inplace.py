@@ -179,14 +179,39 @@ def _not_self(name, obj) -> TypeError:
                      f"'{type(obj).__name__}' object")
 
 
+def _clamp_precheck(self, min=None, max=None):  # noqa: A002
+    """clamp_ with number bounds: torch's structured meta refuses a result type self cannot hold before it
+    converts a bound, naming self's C++ type ("result type Float can't be cast to the desired output type
+    unsigned char")."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor) or (min is None and max is None):
+        return
+    from engine.dtypes import cpp_type_name, scalar_type_name  # noqa: PLC0415
+    from engine.ops.pointwise_arith import clamp_dtype  # noqa: PLC0415
+    from engine.ops.scalar_fit import scalar_arg  # noqa: PLC0415
+
+    scalar_arg(min)
+    scalar_arg(max)
+    dt = clamp_dtype(self._data.dtype, min, max)
+    if not _can_cast(dt, self._data.dtype):
+        raise TorchRuntimeError(f"result type {scalar_type_name(dt)} can't be cast to the desired output type "
+                                f"{cpp_type_name(self._data.dtype)}")
+
+
+_PRECHECK = {"clamp_": _clamp_precheck, "clip_": _clamp_precheck}
+
+
 def variant(name, fn):
     """The in-place method `name` (e.g. "add_") of the out-of-place function fn (engine's `add`); where the op
     table has an entry of that name (zero_, leaky_relu_: their own grad_fn names), that entry."""
     entry = REGISTRY.get(name)
 
+    pre = _PRECHECK.get(name)
+
     def method(self, *args, **kwargs):
         if not isinstance(self, Tensor):
             raise _not_self(name, self)
+        if pre is not None:
+            pre(self, *args, **kwargs)
         rg = _requires_grad(args) or _requires_grad(kwargs.values())
         if entry is not None and not kwargs and len(args) + 1 <= entry.nparams:
             return apply(self, lambda s: entry(s, *args), rg)

@@ -8,7 +8,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import rules as R
 from engine.ops.jvp import pointwise, tmap, tsum
 from engine.ops.pointwise_base import (
@@ -32,7 +32,7 @@ from engine.ops.pointwise_base import (
     _zero_grad,
     defop,
 )
-from engine.ops.scalar_fit import int_operands
+from engine.ops.scalar_fit import fill_value, int_operands, scalar_arg
 from engine.tensor import Tensor
 
 # ----- Binary arithmetic -----
@@ -285,15 +285,38 @@ minimum = defop(
 )
 
 
+def clamp_dtype(dt, min=None, max=None):
+    """torch's result type of clamp with number bounds: a float bound lifts an integer or bool tensor to float32,
+    an int bound lifts bool to int64 (a bool bound lifts nothing)."""
+    scalar_arg(min)
+    scalar_arg(max)
+    bounds = [v for v in (min, max) if v is not None and not isinstance(v, bool | np.bool_)]
+    ints = ["UInt64" if v >= 1 << 63 else "Long" for v in bounds if isinstance(v, int | np.integer)]
+    if "UInt64" in ints and dt.kind != "f" and (len(set(ints)) > 1 or dt.kind == "b"):  # no uint64 promotion
+        pair = ints if len(set(ints)) > 1 else ["Bool", "UInt64"]
+        raise TorchRuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                                f"{pair[0]} and {pair[1]}")
+    if dt.kind != "f" and any(isinstance(v, float | np.floating) for v in bounds):
+        return np.dtype(D.default_float.np)
+    if dt.kind == "b" and bounds:
+        return np.dtype(np.int64)
+    return dt
+
+
 def _clamp(a, min=None, max=None):
     if min is None and max is None:
         raise TorchRuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if a.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
-        a = a.astype(D.default_float.np)
+    dt = clamp_dtype(a.dtype, min, max)
+    if dt.kind == "b":  # bool bounds on a bool tensor: no kernel
+        which = "clamp" if min is not None and max is not None else "clamp_min" if min is not None else "clamp_max"
+        raise TorchNotImplementedError(f'"{which}_scalar_cpu" not implemented for \'Bool\'')
+    if dt != a.dtype:
+        a = a.astype(dt)
+    # each bound as c10 converts a Scalar to the result's type: uint8 refuses 300 and takes -1 as 255
     if min is not None:
-        a = np.maximum(a, B.xp.asarray(min, dtype=a.dtype))
+        a = np.maximum(a, B.xp.asarray(fill_value(min, dt), dtype=dt))
     if max is not None:
-        a = np.minimum(a, B.xp.asarray(max, dtype=a.dtype))
+        a = np.minimum(a, B.xp.asarray(fill_value(max, dt), dtype=dt))
     return a
 
 

@@ -123,3 +123,24 @@ def test_arithmetic_casts_its_number_as_torch(op):
         return ((d == "bool" and type(v) is int and not -2**63 <= v < 2**63)
                 or (op.startswith("mul") and d == "float16" and abs(v) > 65504 and not math.isinf(v)))
     check_all(ARITH[op], op, known=known)
+
+
+# clamp's number bounds: the result type (a float bound lifts integers to float32, an int bound lifts bool to
+# int64), clamp_'s refusal of a result type self cannot hold (C++ type names), then c10's checked conversion
+# of each bound to the result type (uint8 refuses 300 and clamps to 255 for -1).
+CLAMPS = {
+    "clamp(min)": lambda lib, d, v: lib.arange(3).to(d).clamp(v),
+    "clamp(max)": lambda lib, d, v: lib.arange(3).to(d).clamp(max=v),
+    "clamp(both)": lambda lib, d, v: lib.arange(3).to(d).clamp(v, v),
+    "torch.clamp(min, max=0)": lambda lib, d, v: lib.clamp(lib.arange(3).to(d), v, 0),
+    "clamp_(min)": lambda lib, d, v: lib.arange(3).to(d).clamp_(v),
+    "clamp_(max)": lambda lib, d, v: lib.arange(3).to(d).clamp_(max=v),
+    "clamp_(both)": lambda lib, d, v: lib.arange(3).to(d).clamp_(min=v, max=v),
+    "clip_(min)": lambda lib, d, v: lib.arange(3).to(d).clip_(v),
+    "clip(max)": lambda lib, d, v: lib.arange(3).to(d).clip(max=v),
+}
+
+
+@pytest.mark.parametrize("op", list(CLAMPS))
+def test_clamp_converts_its_bounds_as_torch(op):
+    check_all(CLAMPS[op], op)
