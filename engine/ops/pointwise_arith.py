@@ -448,15 +448,30 @@ logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp
 
 
 # the Python-facing where (engine/ops/pointwise.py re-exports it): the formulas above call it
+def _where_number(x, dt):
+    """where's number in the result type: c10's checked conversion, except into float16, which torch rounds
+    unchecked (70000 and 1e40 are inf there, measured)."""
+    if dt == np.float16 and not isinstance(x, bool | np.bool_):
+        return float(x)
+    return fill_value(x, dt)
+
+
 def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Tensor:
     if not isinstance(condition, Tensor):
         condition = Tensor._make(B.xp.asarray(condition))
     if condition._data.dtype.kind != "b":
         raise TorchRuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
                  f"{_dtype_word(condition.dtype)}")
+    for x, y in ((input, other), (other, input)):
+        if not isinstance(x, Tensor):
+            scalar_arg(x)
+            if isinstance(x, int) and x >= 1 << 63 and isinstance(y, Tensor) and y._data.dtype.kind == "b":
+                raise TorchRuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to "
+                                        "promote Bool and UInt64")
     dt = D.result_type(*(x for x in (input, other)))
-    a = input if isinstance(input, Tensor) else Tensor._make(B.xp.asarray(input, dtype=dt.np))
-    b = other if isinstance(other, Tensor) else Tensor._make(B.xp.asarray(other, dtype=dt.np))
+    # a number as c10 converts a Scalar to the result type (uint8 takes -1 as 255, refuses 300)
+    a = input if isinstance(input, Tensor) else Tensor._make(B.xp.asarray(_where_number(input, dt.np), dtype=dt.np))
+    b = other if isinstance(other, Tensor) else Tensor._make(B.xp.asarray(_where_number(other, dt.np), dtype=dt.np))
     return where_self(condition, a, b)  # the forward promotes; gradients are cast back per input
 
 

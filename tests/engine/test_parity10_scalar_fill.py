@@ -45,7 +45,7 @@ def check_all(make, label, known=lambda dtype, value: False):
             t, e = answer(torch, fn), answer(engine, fn)
             if e != t:
                 bad.append(f"{label}({dtype}, {value!r})\n  engine: {e}\n  torch:  {t}")
-    assert not bad, f"{len(bad)} differ:\n" + "\n".join(bad[:20])
+    assert not bad, f"{len(bad)} differ:\n" + "\n".join(bad[:60])
 
 
 def _mask(lib, n):
@@ -144,3 +144,17 @@ CLAMPS = {
 @pytest.mark.parametrize("op", list(CLAMPS))
 def test_clamp_converts_its_bounds_as_torch(op):
     check_all(CLAMPS[op], op)
+
+
+# torch.where with a number: the result type of the tensor and the number, then the number converted to it
+WHERES = {
+    "where(t, v)": lambda lib, d, v: lib.where(_mask(lib, 3), lib.arange(3).to(d), v),
+    "where(v, t)": lambda lib, d, v: lib.where(_mask(lib, 3), v, lib.arange(3).to(d)),
+    "where(0-d t, v)": lambda lib, d, v: lib.where(_mask(lib, 3), lib.tensor(1).to(d), v),
+    "where(v, 0-d t)": lambda lib, d, v: lib.where(_mask(lib, 3), v, lib.tensor(1).to(d)),
+}
+
+
+@pytest.mark.parametrize("op", list(WHERES))
+def test_where_converts_its_number_as_torch(op):
+    check_all(WHERES[op], op)
