@@ -197,7 +197,29 @@ def _clamp_precheck(self, min=None, max=None):  # noqa: A002
                                 f"{cpp_type_name(self._data.dtype)}")
 
 
-_PRECHECK = {"clamp_": _clamp_precheck, "clip_": _clamp_precheck}
+def _index_fill_precheck(self, dim=None, index=None, value=None, *args, **kwargs):
+    """index_fill_ with a number: c10's checked conversion to self's dtype ("value cannot be converted to type
+    uint8_t without overflow"), which scatter.index_fill (not this module's) does not make; the out-of-place
+    index_fill needs the same check there (docs/runs/parity10.md)."""
+    dim, index, value = kwargs.get("dim", dim), kwargs.get("index", index), kwargs.get("value", value)
+    if value is None or isinstance(value, Tensor) or not isinstance(index, Tensor):
+        return
+    from engine.ops.scalar_fit import fill_value  # noqa: PLC0415
+    from engine.ops.scatter import _index_check  # noqa: PLC0415
+
+    _index_check(self._data, dim, index, None, "index_fill")  # dim and index's dtype and dims come first,
+    fill_value(value, self._data.dtype)  # then the value, then the bounds (the op's)
+
+
+def _masked_fill_precheck(self, mask=None, value=None, *args, **kwargs):
+    """masked_fill_ names self first where the mask does not broadcast (masked_fill names the mask first)."""
+    mask = kwargs.get("mask", mask)
+    if isinstance(mask, Tensor):
+        broadcast_shapes(tuple(self._data.shape), tuple(mask._data.shape))
+
+
+_PRECHECK = {"clamp_": _clamp_precheck, "clip_": _clamp_precheck, "index_fill_": _index_fill_precheck,
+              "masked_fill_": _masked_fill_precheck}
 
 
 def variant(name, fn):

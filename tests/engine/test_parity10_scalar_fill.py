@@ -158,3 +158,39 @@ WHERES = {
 @pytest.mark.parametrize("op", list(WHERES))
 def test_where_converts_its_number_as_torch(op):
     check_all(WHERES[op], op)
+
+
+def _index(lib, n):
+    return lib.tensor([0, 2][:n], dtype=lib.int64)
+
+
+INDEX_FILLS = {
+    "index_fill_": lambda lib, d, v, n: lib.zeros(n, dtype=d).index_fill_(0, _index(lib, n), v),
+    "index_fill_(value=)": lambda lib, d, v, n: lib.zeros(n, dtype=d).index_fill_(0, _index(lib, n), value=v),
+}
+
+
+@pytest.mark.parametrize("n", [3, 0])
+@pytest.mark.parametrize("op", list(INDEX_FILLS))
+def test_index_fill_inplace_converts_its_number_as_torch(op, n):
+    check_all(lambda lib, d, v: INDEX_FILLS[op](lib, d, v, n), op)
+
+
+@pytest.mark.xfail(strict=True, reason="out-of-place index_fill lives in engine/ops/scatter.py (not parity10's): it "
+                   "needs scalar_fit.fill_value(value, a.dtype) in _index_fill; docs/runs/parity10.md")
+def test_index_fill_out_of_place_converts_its_number_as_torch():
+    check_all(lambda lib, d, v: lib.zeros(3, dtype=d).index_fill(0, lib.tensor([0, 2]), v), "index_fill")
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.zeros(3, dtype=lib.uint8).index_fill_(1, lib.tensor([0]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).index_fill_(0, lib.tensor([5]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).index_fill_(-2, lib.tensor([0]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).index_fill_(0, lib.tensor([-4]), 2.5),
+    lambda lib: lib.zeros(3, dtype=lib.int8).masked_fill(lib.tensor([True, False]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.int8).masked_fill_(lib.tensor([1, 0, 1]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.int8).masked_fill_(lib.tensor([True, False]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).clamp_(300, 2.5),
+])
+def test_which_error_comes_first_is_torchs(case):
+    assert answer(engine, case) == answer(torch, case)
