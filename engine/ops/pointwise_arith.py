@@ -43,15 +43,32 @@ from engine.tensor import Tensor
 # operand order, which decides which NaN's payload a result carries, would then depend on the size (and
 # differ between a whole array and its chunks). The formulas below write the temporary first: one order at
 # every size, the one large arrays always had.
+def _alpha(a, b, alpha):
+    """alpha as torch's kernel reads it, alpha.to<scalar_t>(): c10's checked conversion to the operands' type
+    (uint8 refuses 300 and takes -1 as 255)."""
+    dt = a.dtype if hasattr(a, "dtype") else b.dtype
+    if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype != b.dtype:
+        dt = np.result_type(a.dtype, b.dtype)
+    return fill_value(alpha, dt) if dt.kind != "b" else alpha
+
+
 def _add(a, b, alpha=1):
     if type(b) is int or type(a) is int:
         a, b = int_operands(a, b)
+    if alpha != 1 and type(alpha) in (int, float):
+        alpha = _alpha(a, b, alpha)
     return a + b if alpha == 1 else _scale(b, alpha) + a
 
 
 def _sub(a, b, alpha=1):
     if type(b) is int or type(a) is int:
         a, b = int_operands(a, b)
+    if alpha != 1 and type(alpha) in (int, float):  # torch: add(a, b, -alpha), -alpha a Scalar (int64 wraps)
+        scalar_arg(alpha)
+        neg = -alpha
+        if type(alpha) is int and not -(1 << 63) <= neg < 1 << 63:  # wraps as int64 (2**63) or uint64 (< -2**63)
+            neg = neg - (1 << 64) if neg > 0 else neg % (1 << 64)
+        return a + _scale(b, _alpha(a, b, neg))
     return a - b if alpha == 1 else a - _scale(b, alpha)
 
 
