@@ -19,7 +19,7 @@ from engine.ops import pointwise as P
 from engine.ops._util import list_str, wrap_dim
 from engine.ops.indexing_views import _dim_prefix
 from engine.ops.registry import defop, entry
-from engine.ops.rules import Cost, numel
+from engine.ops.rules import PY_STEP, Cost, numel
 from engine.ops.scatter_common import _arr, _ints, _like_self, _t, _word, _zeros_like
 from engine.tensor import Tensor
 
@@ -417,6 +417,12 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
 # ----- combinations -----
 
 
+def _fw_levels():
+    from engine import autograd as A  # noqa: PLC0415
+
+    return A._fw_levels
+
+
 def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
     """aten's combinations: meshgrid of r copies, a mask of the index tuples in order, masked_select, stack."""
     if input.ndim != 1:
@@ -428,7 +434,14 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
     from engine.ops.shape_more import meshgrid  # noqa: PLC0415
 
     n = input.shape[0]
-    budget.charge(n ** r, 8, n ** r, "combinations")
+    if n == 0 and not input.requires_grad and not _fw_levels():
+        # no tuples and no graph: the empty (0, r) answer at once (redteam9 F3: r copies of an empty vector)
+        return _t(B.xp.zeros((0, r), dtype=input._data.dtype))
+    # the n ** r grid tuples (without computing a huge power), and r copies: meshgrid's r grids, the index grids,
+    # the mask's r - 1 steps, r masked_selects and stack's r pieces, Python steps of ~2 KB each, counted before
+    # any is made (redteam9 F3: an empty or one-element vector gave n ** r = 0 or 1)
+    grid = n ** r if n <= 1 or r * n.bit_length() <= 64 else 1 << 64
+    budget.charge(grid + 1024 * r, 8, grid + 5 * PY_STEP * r, "combinations")
     grids = meshgrid(*([input] * r), indexing="ij")
     ar = B.xp.arange(n)
     index_grids = np.meshgrid(*([ar] * r), indexing="ij")

@@ -9,7 +9,7 @@ from engine.errors import TorchRuntimeError
 from engine.ops._cost import by_forward
 from engine.ops._util import list_str, wrap_dim
 from engine.ops.registry import defop
-from engine.ops.rules import Cost, numel
+from engine.ops.rules import PY_STEP, Cost, numel
 from engine.tensor import Tensor
 
 # ----- unfold (Tensor.unfold) -----
@@ -34,13 +34,31 @@ def _unfold_backward(grad, input_sizes, dim, size, step):
     out = B.xp.zeros(tuple(input_sizes), dtype=grad.dtype)
     if not input_sizes:
         return grad.reshape(()).copy()
+    if grad.size == 0:  # every window empty: nothing to add (redteam9 F3: a [0, N] input stepped N windows)
+        return out
     d = wrap_dim(dim, len(input_sizes))
     g = np.moveaxis(grad, d, -2)  # (..., windows, size)
     o = np.moveaxis(out, d, -1)
-    for w in range(g.shape[-2]):
-        budget.check()
-        o[..., w * step:w * step + size] += g[..., w, :]
+    windows = g.shape[-2]
+    if size < windows:  # one add per position in the window, over every window at once (a step apart: no overlap)
+        span = (windows - 1) * step + 1
+        for k in range(size):
+            budget.check()
+            o[..., k:k + span:step] += g[..., :, k]
+    else:
+        for w in range(windows):
+            budget.check()
+            o[..., w * step:w * step + size] += g[..., w, :]
     return out
+
+
+def _unfold_backward_rule(grad_in, input_sizes, dim, size):
+    """The gradient's elements read once, the input's written; min(windows, size) Python steps (the loop of
+    _unfold_backward), none where the gradient is empty."""
+    n = numel(grad_in.shape)
+    windows = int(grad_in.shape[dim % len(input_sizes)]) if len(input_sizes) and len(grad_in.shape) > 1 else 1
+    steps = min(windows, int(size)) if n else 0
+    return Cost(tuple(input_sizes), n + numel(input_sizes) + PY_STEP * steps)
 
 
 unfold_op = defop("unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)", _unfold,
@@ -50,7 +68,7 @@ unfold_op = defop("unfold(Tensor(a) self, int dimension, int size, int step) -> 
 unfold_backward_op = defop(
     "unfold_backward(Tensor grad_in, SymInt[] input_sizes, int dim, int size, int step) -> Tensor",
     _unfold_backward, grad_in=lambda grad, dim, size, step: unfold_op(grad, dim, size, step),
-    rule=lambda grad_in, input_sizes: Cost(tuple(input_sizes), numel(grad_in.shape) + numel(input_sizes)))
+    rule=_unfold_backward_rule)
 
 
 def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:

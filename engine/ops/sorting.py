@@ -18,7 +18,7 @@ from engine.ops._returns import make
 from engine.ops._util import wrap_dim
 from engine.ops.reduction_extrema import _evenly_distribute_backward
 from engine.ops.registry import defop, entry
-from engine.ops.rules import Cost, log2ceil, numel, reduced_shape
+from engine.ops.rules import Cost, log2ceil, numel, reduced_shape, wide
 from engine.tensor import Tensor
 
 
@@ -300,21 +300,29 @@ def _cum_extreme(is_max):
         if a.ndim == 0:
             return a.copy(), B.xp.zeros((), dtype=np.int64)
         x = np.moveaxis(np.asarray(B.to_numpy(a)), d, 0)
-        vals = np.empty_like(x)
-        idxs = np.empty(x.shape, dtype=np.int64)
-        if x.shape[0]:
-            cur, cur_i = x[0].copy(), np.zeros(x.shape[1:], dtype=np.int64)
-            vals[0], idxs[0] = cur, cur_i
-            for i in range(1, x.shape[0]):
-                budget.check()
-                xi = x[i]
-                nan_x = np.isnan(xi) if xi.dtype.kind == "f" else False
-                nan_c = np.isnan(cur) if cur.dtype.kind == "f" else False
-                better = (xi >= cur) if is_max else (xi <= cur)
-                take = nan_x | (~nan_c & better)
-                cur = np.where(take, xi, cur)
-                cur_i = np.where(take, i, cur_i)
-                vals[i], idxs[i] = cur, cur_i
+        if x.size == 0:  # no step has an element (redteam9 F3: [0, N] looped N times on the event loop)
+            return B.xp.asarray(np.empty(a.shape, dtype=a.dtype)), B.xp.asarray(np.empty(a.shape, dtype=np.int64))
+        # no loop over the dim (redteam9 F3: [1, N] stepped N times): step i takes x[i] where it is NaN, or where
+        # the running extreme before it is not NaN and x[i] >= it (<= for cummin), as torch's kernel; the index
+        # is the last step that took, the value the element there
+        run = (np.maximum if is_max else np.minimum).accumulate(x, axis=0)  # NaN propagates, as the kernel's
+        take = np.empty(x.shape, dtype=bool)
+        take[0] = True
+        prev, xs = run[:-1], x[1:]
+        np.greater_equal(xs, prev, out=take[1:]) if is_max else np.less_equal(xs, prev, out=take[1:])
+        if x.dtype.kind == "f":
+            nan = np.isnan(prev)
+            np.logical_not(nan, out=nan)
+            take[1:] &= nan
+            np.isnan(xs, out=nan)
+            take[1:] |= nan
+            del nan
+        del run, prev
+        steps = np.arange(x.shape[0], dtype=np.int64).reshape((-1,) + (1,) * (x.ndim - 1))
+        idxs = np.where(take, steps, 0)
+        del take
+        np.maximum.accumulate(idxs, axis=0, out=idxs)
+        vals = np.take_along_axis(x, idxs, axis=0)
         return B.xp.asarray(np.moveaxis(vals, 0, d)), B.xp.asarray(np.moveaxis(idxs, 0, d))
 
     return f
@@ -329,8 +337,14 @@ def _cummaxmin_backward(grad, self, result1, dim):
     return scatter_add_op(zeros, dim, result1, grad[0])
 
 
-def _cum_rule(self):
-    return Cost((tuple(self.shape), tuple(self.shape)), 2 * numel(self.shape), numel(self.shape))
+def _cum_rule(self, dim):
+    """No loop over the dim (_cum_extreme): the running extreme (input-sized) and two masks beside the outputs,
+    then the dim's and the other dims' index ranges (int64)."""
+    n = numel(self.shape)
+    length = int(self.shape[dim % len(self.shape)]) if len(self.shape) else 1
+    # (none for a zero-element input: it returns at once, whatever its dims' lengths)
+    temp = n + wide(2 * n, self, itemsize=1) + wide(length + n // max(length, 1), self) if n else 0
+    return Cost((tuple(self.shape), tuple(self.shape)), 6 * n, temp)
 
 
 cummax_op = defop("cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)", _cum_extreme(True), nout=2,

@@ -7,6 +7,7 @@ import re
 from engine import dtypes as D
 from engine.catalog import OPS
 from engine.errors import RequestError
+from engine.ops._util import broadcast_shapes
 from engine.program.wire import SPECIAL, req
 from engine.tensor import Tensor
 
@@ -163,8 +164,11 @@ _SIZES = {"split_with_sizes", "split_with_sizes_copy"}
 _CHUNKS = {"chunk", "unsafe_chunk"}
 _UNBINDS = {"unbind", "unbind_copy"}
 _DIM_SPLITS = {"hsplit": (1, 1), "vsplit": (0, 2), "dsplit": (2, 3)}  # (dim, the least ndim)
-PIECE_OPS = frozenset({*_SPLIT_SIZE, *_SIZES, *_CHUNKS, *_UNBINDS, *_DIM_SPLITS, "tensor_split"})
+_SPLITS = frozenset({*_SPLIT_SIZE, *_SIZES, *_CHUNKS, *_UNBINDS, *_DIM_SPLITS, "tensor_split"})
 OPERAND_OPS = frozenset({"meshgrid", "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d"})
+# the list-returning ops whose names check_names checks before they run (run_op; engine/program/signatures.py
+# leaves them to run_op): the splits by their count from shapes and literals, the others one output per operand
+PIECE_OPS = _SPLITS | OPERAND_OPS
 _FIRST = {"split": "tensor"}
 _SECOND = {**_SPLIT_SIZE, "split_with_sizes": "split_sizes", "split_with_sizes_copy": "split_sizes", "chunk": "chunks",
            "unsafe_chunk": "chunks", "tensor_split": "indices_or_sections", "hsplit": "indices_or_sections",
@@ -219,7 +223,7 @@ def returned_count(op, args, kwargs):
     """How many tensors a list-returning op of the catalog returns, from its input's shape and its literal
     arguments (tensors as Tensors or shape stand-ins), or None: not such an op, a count that needs values, or
     a call the op itself refuses (its own error comes first). The count the op charges its pieces by."""
-    if op not in PIECE_OPS or len(args) > 3:
+    if op not in _SPLITS or len(args) > 3:
         return None
     first, second = _FIRST.get(op, "input"), _SECOND.get(op)
     if any(k not in (first, second, "dim") for k in kwargs):
@@ -249,15 +253,56 @@ def operand_count(op, args):
     return len(args[0]) if len(args) == 1 and isinstance(args[0], list | tuple) else len(args)
 
 
+def operand_returns(op, args, kwargs):
+    """(how many tensors meshgrid / broadcast_tensors / atleast_*d return, whether as a tuple) for a call the
+    op will not refuse (every operand a Tensor; meshgrid's one dtype, 0-d or 1-d operands and indexing; the
+    operands' shapes broadcast), else None: the op runs and its own error comes first, as before."""
+    if op not in OPERAND_OPS:
+        return None
+    seq = len(args) != 1
+    ts = args
+    if len(args) == 1 and isinstance(args[0], list | tuple):
+        ts, seq = args[0], True
+    if not all(isinstance(t, Tensor) for t in ts):
+        return None
+    if op == "meshgrid":
+        if any(k != "indexing" for k in kwargs) or kwargs.get("indexing") not in (None, "xy", "ij") or not ts:
+            return None
+        dt = ts[0].dtype
+        if any(t.dtype is not dt or t.ndim > 1 for t in ts):
+            return None
+        return len(ts), True
+    if kwargs:
+        return None
+    if op == "broadcast_tensors":
+        shape = ()
+        try:
+            for t in ts:
+                shape = broadcast_shapes(shape, tuple(t.shape))
+        except Exception:  # noqa: BLE001 - the op's own error
+            return None
+        return len(ts), True
+    return len(ts), seq  # atleast_*d: one tensor for one Tensor operand, else a tuple
+
+
 def check_names(op, fn, name, args, kwargs, loc):
-    """The binder's names check before the op runs, where its count is known from shapes and literals: a
-    single name for an op that returns a list (or a list of the wrong length) is refused before its pieces
-    are made or charged (it was refused after them: 10^5 pieces made in a worker for a 422)."""
+    """The binder's names check before the op runs, where its count is known from shapes and literals (or its
+    operands): a single name for an op that returns a list (or a list of the wrong length) is refused before
+    its pieces are made or charged (it was refused after them: 10^5 pieces made in a worker for a 422)."""
     if op not in PIECE_OPS or fn is not OPS.get(op) or not (type(name) is str or isinstance(name, list)):
         return
-    n = returned_count(op, args, kwargs)
-    if n is None:
-        return
+    if op in OPERAND_OPS:
+        r = operand_returns(op, args, kwargs)
+        if r is None:
+            return
+        n, seq = r
+        if not seq:  # one Tensor: a name, or a list of one
+            if type(name) is str:
+                return
+    else:
+        n = returned_count(op, args, kwargs)
+        if n is None:
+            return
     if type(name) is str:
         raise RequestError(f"op {op!r} returns {n} tensors: give a list of names", [*loc, "name"])
     req(len(name) == n, f"op {op!r} returned {n} tensors but {len(name)} names were given", [*loc, "name"])

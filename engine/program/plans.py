@@ -60,17 +60,21 @@ class Program:
 
     def run(self, spec, arrays, limits, encoded=False):
         """The response document (or, encoded, its JSON bytes where a lowered replay writes them), or None
-        where the full path must answer instead."""
+        where the full path must answer instead. Where it gives up, what it charged the request's budget is
+        taken back (_charged_back): the full path charges its own run of the same document, as a request that
+        never met the cache, so its answer is the one a cold request gets (a value-sized op, VALUE_SIZED, whose
+        outputs differ from the recording's is such a give-up: the full path counts them, Run.recount)."""
+        bud = _budget.current()
+        mark = (bud.used_flops, bud.small) if bud is not None else None
         if self.lowered:
             try:
                 return self._run_lowered(spec, arrays, encoded)
             except (_budget.DeadlinePassed, _budget.ProcessBusy, LimitExceeded):
                 raise  # the cost is the recording's: the full path would pass its limits as well
             except Exception:  # noqa: BLE001 - the replay below answers (or gives up) as it would have
-                pass
+                _charged_back(bud, mark)
         run = Run(spec, limits)
         env = run.env
-        bud = _budget.current()
         try:
             with Evaluating(spec) as caught:
                 for (name, dt, rg, loc), arr in zip(self.leaves, arrays):
@@ -112,6 +116,8 @@ class Program:
         except (_budget.DeadlinePassed, _budget.ProcessBusy):
             raise  # the full path would meet them at its first op
         except Exception:  # noqa: BLE001 - any surprise: the full path answers (and raises what it must)
+            del run, env  # the replay's tensors go now (its small arrays are taken back from `live` below)
+            _charged_back(bud, mark)
             return None
 
     def _run_lowered(self, spec, arrays, encoded=False):
@@ -147,6 +153,23 @@ class Program:
 
 
 NO_KWARGS: dict = {}
+
+
+def _charged_back(bud, mark):
+    """A replay that gave up: its flops, and the bytes of its small arrays (counted in `live` until the request
+    ends, engine.budget.track), taken back from the request's budget, so that the full path, which runs the
+    document again from its start, charges the document once (it charged twice: a request that passes its
+    limits cold was refused max_flops once its structure was cached, where a value-sized op's outputs
+    differed from the recording's). Its bigger arrays are freed with it (their weak references release them).
+    The replay's work is bounded as the full path's is (the same limits, one run), and by the deadline."""
+    if mark is None:
+        return
+    flops, small = mark
+    bud.used_flops = flops
+    extra = bud.small - small
+    if extra > 0:
+        bud.small = small
+        bud.live -= extra
 
 
 # np.errstate as a decorator: the same error state for the call as `with np.errstate(all="ignore"):`, through

@@ -109,11 +109,17 @@ class Run:
 
     def recount(self, bound, out, loc):
         """After a VALUE_SIZED op ran: its real outputs' elements (every one of a tuple) replace the bound that
-        was counted for it in max_total_elements, where they are more (a 413 at the op past the limit)."""
+        was counted for it in max_total_elements, where they are more (a 413 at the op past the limit); and each
+        output is held to max_tensor_elements (redteam9 F1: a 2e7-element inverse passed until the next op)."""
         n = 0
+        most = self.limits.max_tensor_elements
         for t in (out if isinstance(out, tuple | list) else (out,)):
             if isinstance(t, Tensor):
-                n += t._data.size
+                k = t._data.size
+                if k > most:
+                    raise LimitExceeded(f"tensor of {k} elements exceeds the limit of {most} elements per tensor "
+                                        "(max_tensor_elements)", loc)
+                n += k
         if n > bound:
             total = self.total + n - bound
             if total > self.limits.max_total_elements:

@@ -1,0 +1,103 @@
+"""Red team 9 F1-F3 against a real server: zero-element tensors with one long dim (a 190-280 byte request). F1:
+unique_consecutive(zeros([6e7, 0]), dim=0) is torch's 422 at once (before: 9.3 s on the event loop, the server
+95 -> 1,525 MiB). F2: unique(zeros([0, 1e7]), dim=0) answers torch's empties at once (before: 13.6 s on the loop,
++1.3 GiB). F3: cummax / cummin / diff / unfold's backward / combinations of such tensors answer at once (before:
+up to the 30 s time limit on the loop). /healthz answers throughout (a prober every 50 ms); each answer is live
+torch 2.13's."""
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+import torch
+
+from .conftest import Server, cheap_program
+from .test_safety_fanout import Prober
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_TIME_LIMIT_S": "10", "GRADSERVE_ACCESS_LOG": "false"})
+    yield s
+    s.stop()
+
+
+def _zeros(shape):
+    return {"name": "x", "op": "zeros", "args": [shape]}
+
+
+def _empty_leaf(shape):
+    return {"x": {"data": {"dtype": "float32", "shape": shape, "b64": base64.b64encode(b"").decode()},
+                  "requires_grad": True}}
+
+
+M = 10_000_000
+CASES = {  # name: (request, torch's outputs (or its RuntimeError) from the same program)
+    "F1 unique_consecutive [6e7,0] dim=0": (
+        {"ops": [_zeros([60_000_000, 0]), {"name": ["u", "i"], "op": "unique_consecutive", "args": ["x"],
+                                           "kwargs": {"return_inverse": True, "dim": 0}},
+                 {"name": "s", "op": "sum", "args": ["i"]}], "outputs": ["s"]},
+        lambda: torch.unique_consecutive(torch.zeros(60_000_000, 0), return_inverse=True, dim=0)),
+    "F1 unique_consecutive [0,1e7] dim=1": (
+        {"ops": [_zeros([0, M]), {"name": ["u", "i", "c"], "op": "unique_consecutive", "args": ["x"],
+                                  "kwargs": {"return_inverse": True, "return_counts": True, "dim": 1}}],
+         "outputs": ["i"]},
+        lambda: torch.unique_consecutive(torch.zeros(0, M), return_inverse=True, return_counts=True, dim=1)),
+    "F2 unique [0,1e7] dim=0": (
+        {"ops": [_zeros([0, M]), {"name": ["u", "i", "c"], "op": "unique", "args": ["x"],
+                                  "kwargs": {"dim": 0, "return_inverse": True, "return_counts": True}}],
+         "outputs": ["u", "i", "c"]},
+        lambda: torch.unique(torch.zeros(0, M), dim=0, return_inverse=True, return_counts=True)),
+    "F3 cummax [0,1e7]": (
+        {"ops": [_zeros([0, M]), {"name": ["v", "i"], "op": "cummax", "args": ["x", 1]}], "outputs": ["v", "i"]},
+        lambda: torch.cummax(torch.zeros(0, M), 1)),
+    "F3 cummin [1e6,0]": (
+        {"ops": [_zeros([1_000_000, 0]), {"name": ["v", "i"], "op": "cummin", "args": ["x", 0]}],
+         "outputs": ["v", "i"]},
+        lambda: torch.cummin(torch.zeros(1_000_000, 0), 0)),
+    "F3 diff [0,1e6] n=1e6": (
+        {"ops": [_zeros([0, 1_000_000]), {"name": "d", "op": "diff", "args": ["x", 1_000_000]}], "outputs": ["d"]},
+        lambda: (torch.diff(torch.zeros(0, 1_000_000), 1_000_000),)),
+    "F3 unfold backward [0,1e7]": (
+        {"leaves": _empty_leaf([0, M]), "ops": [{"name": "u", "op": "unfold", "args": ["x", 1, 1, 1]},
+                                                {"name": "s", "op": "sum", "args": ["u"]},
+                                                {"op": "backward", "args": ["s"]}], "outputs": ["s"], "grads": []},
+        None),
+    "F3 combinations r=1e7": (
+        {"ops": [_zeros([0]), {"name": "c", "op": "combinations", "args": ["x", M]}], "outputs": ["c"]},
+        # (torch itself makes M copies here: its answer's shape and dtype from r = 3, the rest from the request)
+        lambda: (torch.zeros(0, M, dtype=torch.combinations(torch.zeros(0), 3).dtype),)),
+}
+
+
+def _torch(fn):
+    try:
+        return "ok", tuple(fn())
+    except RuntimeError as e:
+        return "raise", str(e)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_an_empty_tensor_with_a_long_dim_answers_at_once(server, case):
+    body, oracle = CASES[case]
+    with Prober(server.url) as probe:
+        r = server.client.post("/v1/evaluate", json=body, timeout=60)
+        time.sleep(0.3)  # (a few probes after it, too)
+    assert probe.late == [] and probe.answered > 0
+    if oracle is None:  # unfold's backward: a sum of nothing, its grad empty
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["tensors"]["s"]["data"] == 0.0
+    else:
+        want = _torch(oracle)
+        if want[0] == "raise":
+            assert r.status_code == 422, r.text[:300]
+            [err] = r.json()["detail"]
+            assert (err["type"], err["msg"], err["loc"]) == ("RuntimeError", want[1], ["body", "ops", 1])
+        else:
+            assert r.status_code == 200, r.text[:300]
+            got = r.json()["tensors"]
+            for name, t in zip(body["outputs"], [t for t in want[1] if t is not None]):
+                assert got[name]["shape"] == list(t.shape) and got[name]["dtype"] == str(t.dtype)[6:], name
+                assert got[name]["data"] == t.tolist() and got[name]["repr"] == repr(t), name
+    assert server.client.post("/v1/evaluate", json=cheap_program()).status_code == 200
