@@ -46,6 +46,8 @@ from engine.tensor import Tensor
 def _alpha(a, b, alpha):
     """alpha as torch's kernel reads it, alpha.to<scalar_t>(): c10's checked conversion to the operands' type
     (uint8 refuses 300 and takes -1 as 255)."""
+    if -65504.0 <= alpha <= 65504.0 and (type(alpha) is float or alpha >= 0 and alpha < 128):
+        return alpha  # every dtype holds it (a float alpha on integers is refused before): no check to make
     dt = a.dtype if hasattr(a, "dtype") else b.dtype
     if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype != b.dtype:
         dt = np.result_type(a.dtype, b.dtype)
@@ -53,7 +55,7 @@ def _alpha(a, b, alpha):
 
 
 def _add(a, b, alpha=1):
-    if type(b) is int or type(a) is int:
+    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
         a, b = int_operands(a, b)
     if alpha != 1 and type(alpha) in (int, float):
         alpha = _alpha(a, b, alpha)
@@ -61,7 +63,7 @@ def _add(a, b, alpha=1):
 
 
 def _sub(a, b, alpha=1):
-    if type(b) is int or type(a) is int:
+    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
         a, b = int_operands(a, b)
     if alpha != 1 and type(alpha) in (int, float):  # torch: add(a, b, -alpha), -alpha a Scalar (int64 wraps)
         scalar_arg(alpha)
@@ -73,7 +75,7 @@ def _sub(a, b, alpha=1):
 
 
 def _mul(a, b):
-    if type(b) is int or type(a) is int:
+    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
         a, b = int_operands(a, b)
     return a * b
 

@@ -103,6 +103,8 @@ def int_operands(a, b):
     """A Python int operand of an integer array cast to that array's dtype as torch casts its wrapped number
     (a C cast: uint8 + 300 adds 44, uint8 + -1 adds 255); NumPy would refuse the int as out of bounds. An int
     no Scalar holds is the parser's OverflowError, whatever the array's dtype."""
+    if (type(b) is not int or 0 <= b < 128) and (type(a) is not int or 0 <= a < 128):
+        return a, b  # (the common case: a small number every dtype holds)
     for x in (a, b):
         if type(x) is int and not -(1 << 63) <= x < 1 << 64:
             scalar_arg(x)
