@@ -469,7 +469,10 @@ logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp
 # the Python-facing where (engine/ops/pointwise.py re-exports it): the formulas above call it
 def _where_number(x, dt):
     """where's number in the result type: c10's checked conversion, except into float16, which torch rounds
-    unchecked (70000 and 1e40 are inf there, measured)."""
+    unchecked (70000 and 1e40 are inf there, measured). A float every dtype holds needs no check: the backward
+    formulas' where(keep, grad, 0.0) runs no conversion code (the lowering keeps such programs)."""
+    if type(x) is float and -65504.0 <= x <= 65504.0:
+        return x
     if dt == np.float16 and not isinstance(x, bool | np.bool_):
         return float(x)
     return fill_value(x, dt)
