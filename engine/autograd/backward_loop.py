@@ -10,8 +10,6 @@ from __future__ import annotations
 import heapq
 import itertools
 
-import numpy as np
-
 from engine import budget as _budget
 from engine.autograd.modes import anomaly, grad_mode
 from engine.autograd.nodes import AccumulateGrad, accumulate_into, edge_of, grad_accumulator
@@ -22,10 +20,6 @@ from engine.errors import TorchRuntimeError, TorchTypeError, shape_str
 Tensor = None
 ones_like_data = None
 GradientEdge = None
-# two gradients' sum in the array loop's buffers: NumPy's (the loop's arrays come from array formulas, which run on
-# the NumPy backend only), the ufunc itself: `a + g` finds the same ufunc through the operator (and a NumPy scalar's
-# `+` with a 0-d array tries its scalar math first), ~1k instructions more a sum
-_np_add = np.add
 
 BACKWARD_CREATE_GRAPH_WARNING = (
     "Using backward() with create_graph=True will create a reference cycle between the parameter and its "
@@ -400,7 +394,7 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
                 else:  # _buffer_add, its commonest case (two arrays of one shape: summed on the arrays) inline
                     a = buf[nr]
                     if a is not None and type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
-                        buf[nr] = _np_add(a, g)  # (a + g's sum: the ufunc called, not found through the operator)
+                        buf[nr] = a + g
                     else:
                         _buffer_add(buf, nr, g)
                     a = None
@@ -423,7 +417,7 @@ def _buffer_add(buf, nr, g):
     if a is None:
         buf[nr] = g
     elif type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
-        buf[nr] = _np_add(a, g)
+        buf[nr] = a + g
     else:
         buf[nr] = _add(_as_tensor(a), _as_tensor(g))
 
