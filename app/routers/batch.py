@@ -59,7 +59,7 @@ from fastapi import APIRouter, Request
 from app.core.body import _keys_and_colons, check_duplicate_keys, check_parse_cost, colons_known, parse_doc, read_body
 from app.core.errors import InvalidJSON, OpsLimitExceeded, SchemaError, ServiceError, to_response
 from app.core.responses import JSONBytes
-from app.core.workers import NoIdleWorker
+from app.core.workers import NoIdleWorker, WorkerTimeout
 from app.examples import BATCH_EXAMPLES
 from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
@@ -331,6 +331,8 @@ async def _vectorize_rows(service, i: int, t, ahead: dict, state: dict) -> None:
     if not isinstance(part, Written):  # the worker answered nothing: no other chunk of this batch is split, and
         state["split"] = False  # its rows are left for this process (alone, or in the next chunk)
         if not h:
+            if isinstance(part, WorkerTimeout):  # the chunk had its time limit: its rows answer alone, each started
+                return  # only within the batch's time limit (504 unrun past it), not a second chunk's limit here
             await _vectorize_rows(service, i, t, ahead, state)  # the whole chunk here, now
             return
     if h:

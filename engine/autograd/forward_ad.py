@@ -21,6 +21,7 @@ import weakref
 from typing import NamedTuple
 
 from engine import autograd as _A
+from engine.autograd import backward_loop as _loop
 from engine.autograd import nodes as _nodes
 from engine.errors import TorchRuntimeError, TorchValueError
 
@@ -68,6 +69,7 @@ def _count(delta):
         _entered += delta
         registry._dual = _entered
         _A._fw_levels = _entered
+        _loop._fw_levels = _entered
         _nodes._fw_levels = _entered
 
 

@@ -16,6 +16,8 @@ from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops._torch_range import arange_values, linspace_values
 from engine.ops._util import size_arg
+from engine.ops.scalar_fit import fill_value as _fill_value
+from engine.ops.scalar_fit import scalar_arg
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
 
@@ -155,9 +157,10 @@ def empty(*size, dtype=None, requires_grad=False, device=None, pin_memory=False)
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
     xp = _xp(device, pin_memory)
     size = _check_size(size_arg((size,)) if not isinstance(size, int) else (size,))
+    scalar_arg(fill_value)
     dt = dtype or D.result_type(fill_value)
     _charge(size, dt.np.itemsize, "full")
-    return _finish(xp.full(size, fill_value, dtype=dt.np), requires_grad, xp)
+    return _finish(xp.full(size, _fill_value(fill_value, dt.np), dtype=dt.np), requires_grad, xp)
 
 
 def zeros_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
@@ -178,7 +181,7 @@ def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False, dev
     xp = _xp(device, pin_memory, input)
     dt = (dtype or input.dtype).np
     _charge(input._data.shape, dt.itemsize, "full_like")
-    return _finish(xp.full(input._data.shape, fill_value, dtype=dt), requires_grad, xp)
+    return _finish(xp.full(input._data.shape, _fill_value(fill_value, dt), dtype=dt), requires_grad, xp)
 
 
 def empty_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:

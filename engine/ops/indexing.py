@@ -48,6 +48,7 @@ from engine.ops.indexing_views import (  # noqa: F401
 )
 from engine.ops.jvp import shifted
 from engine.ops.registry import defop
+from engine.ops.scalar_fit import fill_value
 from engine.ops.shape import unsqueeze_op
 from engine.tensor import Tensor
 
@@ -255,7 +256,9 @@ def _masked_fill(a, mask, value):
     broadcast_shapes(tuple(m.shape), tuple(a.shape))
     _check_mask(m)
     v = _arr(value)
-    v = v.astype(a.dtype) if hasattr(v, "dtype") else B.xp.asarray(v).astype(a.dtype)
+    if not hasattr(v, "dtype"):  # a number: c10's checked conversion to a's dtype (uint8 300 is refused)
+        v = B.xp.asarray(fill_value(v, a.dtype))
+    v = v.astype(a.dtype)
     return B.xp.where(m, v, a)
 
 

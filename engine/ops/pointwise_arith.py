@@ -8,7 +8,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import rules as R
 from engine.ops.jvp import pointwise, tmap, tsum
 from engine.ops.pointwise_base import (
@@ -32,6 +32,7 @@ from engine.ops.pointwise_base import (
     _zero_grad,
     defop,
 )
+from engine.ops.scalar_fit import fill_value, int_operands, scalar_arg
 from engine.tensor import Tensor
 
 # ----- Binary arithmetic -----
@@ -42,12 +43,41 @@ from engine.tensor import Tensor
 # operand order, which decides which NaN's payload a result carries, would then depend on the size (and
 # differ between a whole array and its chunks). The formulas below write the temporary first: one order at
 # every size, the one large arrays always had.
+def _alpha(a, b, alpha):
+    """alpha as torch's kernel reads it, alpha.to<scalar_t>(): c10's checked conversion to the operands' type
+    (uint8 refuses 300 and takes -1 as 255)."""
+    if -65504.0 <= alpha <= 65504.0 and (type(alpha) is float or alpha >= 0 and alpha < 128):
+        return alpha  # every dtype holds it (a float alpha on integers is refused before): no check to make
+    dt = a.dtype if hasattr(a, "dtype") else b.dtype
+    if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype != b.dtype:
+        dt = np.result_type(a.dtype, b.dtype)
+    return fill_value(alpha, dt) if dt.kind != "b" else alpha
+
+
 def _add(a, b, alpha=1):
+    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
+        a, b = int_operands(a, b)
+    if alpha != 1 and type(alpha) in (int, float):
+        alpha = _alpha(a, b, alpha)
     return a + b if alpha == 1 else _scale(b, alpha) + a
 
 
 def _sub(a, b, alpha=1):
+    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
+        a, b = int_operands(a, b)
+    if alpha != 1 and type(alpha) in (int, float):  # torch: add(a, b, -alpha), -alpha a Scalar (int64 wraps)
+        scalar_arg(alpha)
+        neg = -alpha
+        if type(alpha) is int and not -(1 << 63) <= neg < 1 << 63:  # wraps as int64 (2**63) or uint64 (< -2**63)
+            neg = neg - (1 << 64) if neg > 0 else neg % (1 << 64)
+        return a + _scale(b, _alpha(a, b, neg))
     return a - b if alpha == 1 else a - _scale(b, alpha)
+
+
+def _mul(a, b):
+    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
+        a, b = int_operands(a, b)
+    return a * b
 
 
 _add.into = lambda out, a, b, alpha=1: np.add(a, b, out=out) if alpha == 1 else np.add(_scale(b, alpha), a, out=out)
@@ -74,7 +104,7 @@ sub_tensor = defop(
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
-    _threaded(operator.mul, _ufunc_into(np.multiply)),
+    _threaded(_mul, _ufunc_into(np.multiply)),
     jvp="element_wise", promote=True, cuda="a * b", rule=_binary(),
     vjp={"self": _grad_times, "other": _threaded(lambda grad, self: grad * self, _ufunc_into(np.multiply))},
     self=lambda grad, other: grad * other,
@@ -128,14 +158,20 @@ div_tensor_mode = defop(
 )
 rsub_tensor = defop(
     "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-    lambda a, b, alpha=1: np.subtract(b, a if alpha == 1 else _scale(a, alpha)),
+    lambda a, b, alpha=1: np.subtract(*int_operands(b, a if alpha == 1 else _scale(a, alpha))),
     jvp="element_wise", promote=True, check=_sub_check, rule=_alpha_rule("self"),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
     other=lambda grad: grad,
 )
+def _rsub_scalar(a, other, alpha=1):
+    if type(other) is float and a.dtype.kind != "f":  # a float number lifts an integer tensor to float32
+        a = a.astype(D.default_float.np)
+    return np.subtract(*int_operands(other, a if alpha == 1 else _scale(a, alpha)))
+
+
 rsub_scalar = defop(
     "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
-    lambda a, other, alpha=1: np.subtract(other, a if alpha == 1 else _scale(a, alpha)),
+    lambda a, other, alpha=1: _rsub_scalar(a, other, alpha),
     jvp="element_wise", check=_sub_check, rule=R.elementwise(temp=1),
     self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
 )
@@ -268,15 +304,38 @@ minimum = defop(
 )
 
 
+def clamp_dtype(dt, min=None, max=None):
+    """torch's result type of clamp with number bounds: a float bound lifts an integer or bool tensor to float32,
+    an int bound lifts bool to int64 (a bool bound lifts nothing)."""
+    scalar_arg(min)
+    scalar_arg(max)
+    bounds = [v for v in (min, max) if v is not None and not isinstance(v, bool | np.bool_)]
+    ints = ["UInt64" if v >= 1 << 63 else "Long" for v in bounds if isinstance(v, int | np.integer)]
+    if "UInt64" in ints and dt.kind != "f" and (len(set(ints)) > 1 or dt.kind == "b"):  # no uint64 promotion
+        pair = ints if len(set(ints)) > 1 else ["Bool", "UInt64"]
+        raise TorchRuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                                f"{pair[0]} and {pair[1]}")
+    if dt.kind != "f" and any(isinstance(v, float | np.floating) for v in bounds):
+        return np.dtype(D.default_float.np)
+    if dt.kind == "b" and bounds:
+        return np.dtype(np.int64)
+    return dt
+
+
 def _clamp(a, min=None, max=None):
     if min is None and max is None:
         raise TorchRuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if a.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
-        a = a.astype(D.default_float.np)
+    dt = clamp_dtype(a.dtype, min, max)
+    if dt.kind == "b":  # bool bounds on a bool tensor: no kernel
+        which = "clamp" if min is not None and max is not None else "clamp_min" if min is not None else "clamp_max"
+        raise TorchNotImplementedError(f'"{which}_scalar_cpu" not implemented for \'Bool\'')
+    if dt != a.dtype:
+        a = a.astype(dt)
+    # each bound as c10 converts a Scalar to the result's type: uint8 refuses 300 and takes -1 as 255
     if min is not None:
-        a = np.maximum(a, B.xp.asarray(min, dtype=a.dtype))
+        a = np.maximum(a, B.xp.asarray(fill_value(min, dt), dtype=dt))
     if max is not None:
-        a = np.minimum(a, B.xp.asarray(max, dtype=a.dtype))
+        a = np.minimum(a, B.xp.asarray(fill_value(max, dt), dtype=dt))
     return a
 
 
@@ -408,15 +467,33 @@ logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp
 
 
 # the Python-facing where (engine/ops/pointwise.py re-exports it): the formulas above call it
+def _where_number(x, dt):
+    """where's number in the result type: c10's checked conversion, except into float16, which torch rounds
+    unchecked (70000 and 1e40 are inf there, measured). A float every dtype holds needs no check: the backward
+    formulas' where(keep, grad, 0.0) runs no conversion code (the lowering keeps such programs)."""
+    if type(x) is float and -65504.0 <= x <= 65504.0:
+        return x
+    if dt == np.float16 and not isinstance(x, bool | np.bool_):
+        return float(x)
+    return fill_value(x, dt)
+
+
 def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Tensor:
     if not isinstance(condition, Tensor):
         condition = Tensor._make(B.xp.asarray(condition))
     if condition._data.dtype.kind != "b":
         raise TorchRuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
                  f"{_dtype_word(condition.dtype)}")
+    for x, y in ((input, other), (other, input)):
+        if not isinstance(x, Tensor):
+            scalar_arg(x)
+            if isinstance(x, int) and x >= 1 << 63 and isinstance(y, Tensor) and y._data.dtype.kind == "b":
+                raise TorchRuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to "
+                                        "promote Bool and UInt64")
     dt = D.result_type(*(x for x in (input, other)))
-    a = input if isinstance(input, Tensor) else Tensor._make(B.xp.asarray(input, dtype=dt.np))
-    b = other if isinstance(other, Tensor) else Tensor._make(B.xp.asarray(other, dtype=dt.np))
+    # a number as c10 converts a Scalar to the result type (uint8 takes -1 as 255, refuses 300)
+    a = input if isinstance(input, Tensor) else Tensor._make(B.xp.asarray(_where_number(input, dt.np), dtype=dt.np))
+    b = other if isinstance(other, Tensor) else Tensor._make(B.xp.asarray(_where_number(other, dt.np), dtype=dt.np))
     return where_self(condition, a, b)  # the forward promotes; gradients are cast back per input
 
 

@@ -67,7 +67,8 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
     n = min(n, x.shape[d])
     from engine import autograd as A  # noqa: PLC0415
 
-    if x._data.size == 0 and not x.requires_grad and not A._fw_levels:
+    if n and x._data.size == 0 and not x.requires_grad and not A._fw_levels:
+        # (n == 0, the dim's length 0: the loop below returns x itself, as torch returns self)
         # nothing to difference and no graph to record: the n steps' last shape at once (redteam9 F3: [0, N]
         # with n = N looped N times on the event loop)
         shape = list(x.shape)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import TorchRuntimeError
+from engine.errors import EngineError, TorchRuntimeError
 
 _C_NAME = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
            "float16": "c10::Half", "float32": "float", "float64": "double"}
@@ -57,6 +57,8 @@ def converted(value, dtype):
     """The number c10 stores after check_fits: an integer dtype takes an integer wrapped to its width (uint8
     stores -1 as 255) and a double truncated toward zero; any other dtype takes the value as it is."""
     dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return bool(value)  # anything nonzero (NaN too) is True; NumPy cannot hold 2**63 as a C long
     if dt.kind not in "iu" or isinstance(value, bool | np.bool_):
         return value
     v = int(value)  # a double truncates toward zero; check_fits has refused NaN and infinities
@@ -65,3 +67,55 @@ def converted(value, dtype):
     if dt.kind == "i" and v >= 1 << (bits - 1):
         v -= 1 << bits
     return v
+
+
+class TorchOverflowError(EngineError, OverflowError):
+    """torch's Python argument parser refusing an int no c10::Scalar holds (past uint64, below int64)."""
+
+    type = "OverflowError"
+
+
+TorchOverflowError.__name__ = TorchOverflowError.__qualname__ = "OverflowError"
+
+
+def scalar_arg(value) -> None:
+    """torch's parsing of a Python int into a Scalar: int64, or uint64 above int64's max; anything else is the
+    parser's OverflowError ("int too big to convert", "can't convert negative int to unsigned")."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        v = int(value)
+        if v >= 1 << 64:
+            raise TorchOverflowError("int too big to convert")
+        if v < -(1 << 63):
+            raise TorchOverflowError("can't convert negative int to unsigned")
+
+
+def fill_value(value, dtype):
+    """A Python number as a fill kernel stores it into `dtype` (fill_, full, masked_fill, index_fill): parsed as
+    a Scalar (scalar_arg), checked (check_fits), then converted (an integer dtype wraps / truncates)."""
+    if isinstance(value, np.ndarray | np.generic) and getattr(value, "ndim", 0) != 0:
+        return value
+    scalar_arg(value)
+    check_fits(value, dtype)
+    return converted(value, dtype)
+
+
+def int_operands(a, b):
+    """A Python int operand of an integer array cast to that array's dtype as torch casts its wrapped number
+    (a C cast: uint8 + 300 adds 44, uint8 + -1 adds 255); NumPy would refuse the int as out of bounds. An int
+    no Scalar holds is the parser's OverflowError, whatever the array's dtype."""
+    if (type(b) is not int or 0 <= b < 128) and (type(a) is not int or 0 <= a < 128):
+        return a, b  # (the common case: a small number every dtype holds)
+    for x in (a, b):
+        if type(x) is int and not -(1 << 63) <= x < 1 << 64:
+            scalar_arg(x)
+    if type(b) is int and (dt := getattr(a, "dtype", None)) is not None and dt.kind in "iu":
+        lo, hi = _range(dt)
+        if not lo <= b <= hi:
+            scalar_arg(b)
+            b = converted(b, dt)
+    elif type(a) is int and (dt := getattr(b, "dtype", None)) is not None and dt.kind in "iu":
+        lo, hi = _range(dt)
+        if not lo <= a <= hi:
+            scalar_arg(a)
+            a = converted(a, dt)
+    return a, b

@@ -42,7 +42,9 @@ def _unfold_backward(grad, input_sizes, dim, size, step):
     windows = g.shape[-2]
     if size < windows:  # one add per position in the window, over every window at once (a step apart: no overlap)
         span = (windows - 1) * step + 1
-        for k in range(size):
+        # the last position first: each output element then gets its windows' terms first window first, torch's
+        # order (an ulp apart otherwise where three or more windows overlap)
+        for k in reversed(range(size)):
             budget.check()
             o[..., k:k + span:step] += g[..., :, k]
     else:

@@ -47,7 +47,7 @@ _MACHINERY = ("engine/budget.py", "engine/ops/rules.py", "engine/ops/registry.py
               "engine/ops/promotion.py", "engine/ops/saved.py", "engine/ops/schema.py", "engine/ops/tracing.py",
               "engine/ops/opnode.py", "engine/ops/fastcall.py",
               # split out of engine/autograd/__init__.py
-              "engine/autograd/modes.py", "engine/autograd/nodes.py")
+              "engine/autograd/modes.py", "engine/autograd/nodes.py", "engine/autograd/backward_loop.py")
 
 _opaque: dict = {"key": None, "codes": frozenset()}
 _verdicts: dict = {}

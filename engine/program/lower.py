@@ -43,7 +43,7 @@ from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
 from engine.printing import value_repr
 from engine.program.glue import first_value_read, watch
-from engine.program.kernels import kernel
+from engine.program.kernels import SMALL_SUM_MAX, kernel, sum_to_kernel
 from engine.tensor import Tensor
 
 
@@ -495,8 +495,11 @@ class _Lowering:
         r = self.val[name]
         shape, want = meta
         if r.shape != shape:
+            fn = R._SUM_TO[1]
+            if shape == () and r.size <= SMALL_SUM_MAX.get(r.dtype.char, 0):  # its kernel of the same bits there
+                fn = sum_to_kernel(fn)
             r = R._SUM_TO[1](r, shape)
-            name = self.emit("g", f"{self.const(R._SUM_TO[1])}({name}, {self.const(shape)})  # to {shape}", r)
+            name = self.emit("g", f"{self.const(fn)}({name}, {self.const(shape)})  # to {shape}", r)
         if r.dtype != want:
             self.elementwise = False
             t = self.traced(lambda: Tensor._make(self.val[name]).to(D.FROM_NP[want]), note="a cast")

@@ -48,7 +48,9 @@ def test_run_idle_takes_no_worker_while_a_run_waits_for_one():
     async def main():
         pool = await _pool(2)
         try:
-            holders = [asyncio.create_task(pool.run(time.sleep, 0.5, timeout=30)) for _ in range(2)]
+            # the second holder far longer: only the first's worker comes back while the call waits (two back
+            # at once let run_idle rightly take the second while the woken call still runs on the first)
+            holders = [asyncio.create_task(pool.run(time.sleep, t, timeout=30)) for t in (0.5, 3.0)]
             while pool.idle_count():
                 await asyncio.sleep(0.01)
             waiter = asyncio.create_task(pool.run(os.getpid, timeout=30))  # waits for a worker

@@ -1,6 +1,6 @@
 """The order the backward pass runs nodes in, against torch's: random graphs (chains, branches, joins, several
 uses of one tensor), some nodes hooked (their pre-hooks log them), the others not. run_backward's array loop runs
-a chain's next node without its ready queue (engine/autograd/__init__.py _run_arrays, `direct`): the hooked
+a chain's next node without its ready queue (engine/autograd/backward_loop.py _run_arrays, `direct`): the hooked
 nodes' order must stay torch's (and the gradients, within the tolerance of the transcendental ops' last bits)."""
 from __future__ import annotations
 

@@ -134,7 +134,7 @@ def test_sigmoid_kernel_hands_other_inputs_to_the_entry(a):
 
 
 def test_entries_without_a_kernel_keep_their_forward():
-    for name in ("exp", "mul.Tensor", "sum", "tanh", "binary_cross_entropy_with_logits"):
+    for name in ("exp", "mul.Tensor", "tanh", "mv", "mse_loss"):
         op = REGISTRY[name]
         assert kernel(op) is op.forward
 
