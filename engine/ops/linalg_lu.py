@@ -427,6 +427,12 @@ def linalg_norm(A: Tensor, ord: float | str | None = None, dim: int | list[int] 
 def cond(A: Tensor, p: float | str | None = None) -> Tensor:  # noqa: N803
     from engine.ops.linalg_spectral import svdvals  # noqa: PLC0415
 
+    if isinstance(p, str):  # aten's string overload: squareCheckInputs first, even for an empty A
+        if A.ndim < 2:
+            raise TorchRuntimeError(f"linalg.cond(ord={p}): The input tensor A must have at least 2 dimensions.")
+        if A.shape[-1] != A.shape[-2]:
+            raise TorchRuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                                    f"{A.shape[-2]} by {A.shape[-1]} matrices")
     if A.ndim < 2:
         raise TorchRuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     ord_ = 2 if p is None else p
@@ -440,6 +446,8 @@ def cond(A: Tensor, p: float | str | None = None) -> Tensor:  # noqa: N803
         label = None
     if A.numel() == 0:
         real = A.dtype if A.dtype.is_floating_point else D.float32
+        n = int(np.prod(A.shape[:-2], dtype=np.int64))
+        budget.charge(n, real.np.itemsize, n, "linalg.cond's zeros")  # [N, 0, 2]'s N zeros, outside the op table
         return _t(B.xp.zeros(tuple(A.shape[:-2]), dtype=real.np))
     if not isinstance(ord_, str) and abs(float(ord_)) == 2.0:
         sv = svdvals(A)

@@ -52,6 +52,10 @@ CASES = {  # name: fn(m, x) on a float32 input x of a shape above
     "kthvalue_keepdim": lambda m, x: tuple(m.kthvalue(x, 1, 0, keepdim=True)),
     "cross_entropy_probs": lambda m, x: m.nn.functional.cross_entropy(x, x),
     "cross_entropy_sum": lambda m, x: m.nn.functional.cross_entropy(x, x.softmax(-1), reduction="none"),
+    "trapezoid": lambda m, x: m.trapezoid(x),
+    "trapz_dim0": lambda m, x: m.trapz(x, dim=0),
+    "cond": lambda m, x: m.linalg.cond(x),
+    "cond_fro": lambda m, x: m.linalg.cond(x, "fro"),
 }
 
 
@@ -88,7 +92,7 @@ def test_a_complete_qr_is_charged_its_m_by_m_q():
         assert m["status"] == "LimitExceeded" and m["traced"] < 1 << 20, m
 
 
-FIXED = ("linalg.svd", "svd", "kthvalue", "cross_entropy", "renorm", "renorm_", "mvlgamma", "special.multigammaln", "layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
+FIXED = ("trapezoid", "trapz", "linalg.cond", "linalg.svd", "svd", "kthvalue", "cross_entropy", "renorm", "renorm_", "mvlgamma", "special.multigammaln", "layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
