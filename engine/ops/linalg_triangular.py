@@ -105,6 +105,12 @@ def _triangular_solve(b, a, upper=True, transpose=False, unitriangular=False):
     if a.ndim < 2:
         raise TorchRuntimeError(f"torch.triangular_solve: Expected A to have at least 2 dimensions, but it has "
                                 f"{a.ndim} dimensions instead")
+    if a.shape[-1] != a.shape[-2]:  # linearSolveCheckInputs (before: an [0, N] A walked N rows of substitution)
+        raise TorchRuntimeError(f"A must be batches of square matrices, but they are {a.shape[-2]} by {a.shape[-1]} "
+                                "matrices")
+    if a.shape[-1] != b.shape[-2]:
+        raise TorchRuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is {a.shape[-1]} by "
+                                f"{a.shape[-1]} but each b matrix is {b.shape[-2]} by {b.shape[-1]}")
     x_a = np.swapaxes(_np(a), -1, -2) if transpose else _np(a)
     out = _tri_solve(x_a, b, upper != transpose, True, unitriangular)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])

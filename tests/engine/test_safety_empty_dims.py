@@ -220,7 +220,6 @@ KNOWN = {  # (op, shapes) the full forward sweep flags at N = 2^20 on this tree:
     "special.i0": "1N 2N", "special.i0e": "1N 2N", "special.i1": "1N 2N", "special.i1e": "1N 2N",
     "special.log_ndtr": "1N 2N", "special.ndtri": "1N 2N",
     "special.psi": "1N 2N", "topk": "1N",
-    "triangular_solve": "0N N0",
 }
 
 FIXED = ("unique", "unique_consecutive", "cummax", "cummin", "diff", "unfold", "combinations")

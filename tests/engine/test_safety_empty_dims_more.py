@@ -56,6 +56,11 @@ CASES = {  # name: fn(m, x) on a float32 input x of a shape above
     "trapz_dim0": lambda m, x: m.trapz(x, dim=0),
     "cond": lambda m, x: m.linalg.cond(x),
     "cond_fro": lambda m, x: m.linalg.cond(x, "fro"),
+    "triangular_solve": lambda m, x: tuple(m.triangular_solve(x, x)),
+    "triangular_solve_sq": lambda m, x: tuple(m.triangular_solve(x[..., :1], x[..., :1, :1].expand(
+        *x.shape[:-2], x.shape[-2], x.shape[-2]) if x.ndim > 1 else x, upper=False)),
+    "triangular_solve_bad_b": lambda m, x: tuple(m.triangular_solve(m.zeros(*x.shape[:-2], 3, 1), m.zeros(
+        *x.shape[:-2], 2, 2))),
 }
 
 
@@ -92,7 +97,7 @@ def test_a_complete_qr_is_charged_its_m_by_m_q():
         assert m["status"] == "LimitExceeded" and m["traced"] < 1 << 20, m
 
 
-FIXED = ("trapezoid", "trapz", "linalg.cond", "linalg.svd", "svd", "kthvalue", "cross_entropy", "renorm", "renorm_", "mvlgamma", "special.multigammaln", "layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
+FIXED = ("triangular_solve", "trapezoid", "trapz", "linalg.cond", "linalg.svd", "svd", "kthvalue", "cross_entropy", "renorm", "renorm_", "mvlgamma", "special.multigammaln", "layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
