@@ -185,8 +185,9 @@ def _histc(a, bins=100, min=0, max=0):  # noqa: A002
 def _histc_rule(self, bins, min, max):  # noqa: A002
     n = numel(self.shape)
     # the in-range copy and two dtype temporaries; the float64 quotient, the int64 positions and their filtered
-    # copy (with the masks, a fourth wide array)
-    return Cost((int(bins),), 6 * n + int(bins), 3 * n + wide(4 * n, self))
+    # copy (with the masks, a fourth wide array); bincount's int64 counts of `bins` before the cast (an empty input
+    # with bins = N: N of them)
+    return Cost((int(bins),), 6 * n + int(bins), 3 * n + wide(4 * n + int(bins), self))
 
 
 histc_op = nondiff("histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor", _histc, rule=_histc_rule)

@@ -61,6 +61,8 @@ CASES = {  # name: fn(m, x) on a float32 input x of a shape above
         *x.shape[:-2], x.shape[-2], x.shape[-2]) if x.ndim > 1 else x, upper=False)),
     "triangular_solve_bad_b": lambda m, x: tuple(m.triangular_solve(m.zeros(*x.shape[:-2], 3, 1), m.zeros(
         *x.shape[:-2], 2, 2))),
+    "histc": lambda m, x: m.histc(x, 7),
+    "histc_range": lambda m, x: m.histc(x, 3, -1, 1),
 }
 
 
@@ -97,7 +99,7 @@ def test_a_complete_qr_is_charged_its_m_by_m_q():
         assert m["status"] == "LimitExceeded" and m["traced"] < 1 << 20, m
 
 
-FIXED = ("triangular_solve", "trapezoid", "trapz", "linalg.cond", "linalg.svd", "svd", "kthvalue", "cross_entropy", "renorm", "renorm_", "mvlgamma", "special.multigammaln", "layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
+FIXED = ("histc", "triangular_solve", "trapezoid", "trapz", "linalg.cond", "linalg.svd", "svd", "kthvalue", "cross_entropy", "renorm", "renorm_", "mvlgamma", "special.multigammaln", "layer_norm", "group_norm", "adaptive_max_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "linalg.qr", "qr", "softmax", "log_softmax", "softmin", "tril", "triu", "tril_", "triu_", "sort", "msort", "topk")
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
