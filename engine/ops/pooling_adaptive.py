@@ -67,8 +67,8 @@ def _adaptive_avg_fwd(nsp):
         lead, n, insz = _lead(x, nsp)
         xf = np.asarray(B.to_numpy(x)).reshape(n, numel(insz))
         out = np.empty((n, numel(outsz)), dtype=x.dtype)
-        for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n) if n else ():  # (the table a chunk at a time: rows are
-            cnt = mask.sum(axis=-1)                                   # independent, the values one pass's)
+        for lo, hi, flat, mask in adaptive_chunks(insz, outsz, n) if n else ():  # (the table a chunk at a time:
+            cnt = mask.sum(axis=-1)                                   # rows are independent, the values one pass's)
             with _errstate():
                 out[:, lo:hi] = (np.where(mask[None], xf[:, flat], 0).sum(axis=-1) / cnt).astype(x.dtype)
         return B.xp.asarray(out.reshape(*lead, *outsz))
