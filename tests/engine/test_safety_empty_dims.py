@@ -209,7 +209,7 @@ def test_recount_holds_each_output_to_max_tensor_elements():
     with pytest.raises(LimitExceeded, match="tensor of 11 elements exceeds the limit of 10 elements per tensor"):
         run.recount(0, (small, big), ["body", "ops", 2])
 KNOWN = {  # (op, shapes) the full forward sweep flags at N = 2^20 on this tree: other modules' candidates
-    # of the class, reported in docs/runs/safeE.md (not fixed here); the test fails on any pair not listed
+    # of the class (docs/runs/safeE.md; safeF fixed the rest but these, docs/runs/safeF.md); a pair not listed fails
     "argsort": "1N 2N", "avg_pool1d": "1N 2N",
     "digamma": "1N 2N", "digamma_": "1N 2N", "erfinv": "1N 2N", "erfinv_": "1N 2N",
     "i0": "1N 2N", "i0_": "1N 2N", "lgamma": "1N 2N",
