@@ -199,8 +199,8 @@ def _clamp_precheck(self, min=None, max=None):  # noqa: A002
 
 def _index_fill_precheck(self, dim=None, index=None, value=None, *args, **kwargs):
     """index_fill_ with a number: c10's checked conversion to self's dtype ("value cannot be converted to type
-    uint8_t without overflow"), which scatter.index_fill (not this module's) does not make; the out-of-place
-    index_fill needs the same check there (docs/runs/parity10.md)."""
+    uint8_t without overflow") before the op runs (scatter._index_fill makes the same check for the out-of-place
+    index_fill, in the same order: dim and index, the value, then the bounds)."""
     dim, index, value = kwargs.get("dim", dim), kwargs.get("index", index), kwargs.get("value", value)
     if value is None or isinstance(value, Tensor) or not isinstance(index, Tensor):
         return

@@ -20,6 +20,7 @@ from engine.ops._util import list_str, wrap_dim
 from engine.ops.indexing_views import _dim_prefix
 from engine.ops.registry import defop, entry
 from engine.ops.rules import PY_STEP, Cost, numel
+from engine.ops.scalar_fit import fill_value
 from engine.ops.scatter_common import _arr, _ints, _like_self, _t, _word, _zeros_like
 from engine.tensor import Tensor
 
@@ -269,6 +270,8 @@ index_copy_op = defop(
 
 def _index_fill(a, dim, index, value):
     d, ii = _index_check(a, dim, index, None, "index_fill")
+    if isinstance(value, bool | int | float):  # a number: c10's checked conversion to self's dtype, after the dim
+        value = fill_value(value, a.dtype)  # and index checks, before the bounds (torch's order; parity10)
     v = _arr(value)
     if isinstance(v, np.ndarray | type(B.xp.zeros(0))) and getattr(v, "ndim", 0) != 0:
         raise TorchIndexError("index_fill_ only supports a 0-dimensional value tensor, but got tensor with "

@@ -176,8 +176,6 @@ def test_index_fill_inplace_converts_its_number_as_torch(op, n):
     check_all(lambda lib, d, v: INDEX_FILLS[op](lib, d, v, n), op)
 
 
-@pytest.mark.xfail(strict=True, reason="out-of-place index_fill lives in engine/ops/scatter.py (not parity10's): it "
-                   "needs scalar_fit.fill_value(value, a.dtype) in _index_fill; docs/runs/parity10.md")
 def test_index_fill_out_of_place_converts_its_number_as_torch():
     check_all(lambda lib, d, v: lib.zeros(3, dtype=d).index_fill(0, lib.tensor([0, 2]), v), "index_fill")
 
