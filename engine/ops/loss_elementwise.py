@@ -175,18 +175,24 @@ def _bcel_plain(a, t, reduction):
     same operations on the same values, in place into two buffers (10 NumPy calls, not ~20, and one errstate),
     so the same bits; the reduction is _reduce_arr's (torch's summation order)."""
     with _errstate():
-        m = np.minimum(a, 0)  # log_sigmoid: min(a, 0) - log1p(exp(-|a|))
-        u = np.abs(a)
-        np.negative(u, out=u)
-        np.exp(u, out=u)
-        np.log1p(u, out=u)
-        np.subtract(m, u, out=m)
-        loss = np.subtract(1, t)  # (1 - target) * input - log_sigmoid(input)
-        np.multiply(loss, a, out=loss)
-        np.subtract(loss, m, out=loss)
+        loss = bcel_elements(a, t)
     if reduction == NONE:
         return loss
     return _reduce_arr(loss, reduction)
+
+
+def bcel_elements(a, t):
+    """The unreduced loss of _bcel_plain's case, under the caller's error state (also the lowered programs'
+    kernel, engine/program/kernels.py): nine NumPy calls into two buffers."""
+    m = np.minimum(a, 0)  # log_sigmoid: min(a, 0) - log1p(exp(-|a|))
+    u = np.abs(a)
+    np.negative(u, out=u)
+    np.exp(u, out=u)
+    np.log1p(u, out=u)
+    np.subtract(m, u, out=m)
+    loss = np.subtract(1, t)  # (1 - target) * input - log_sigmoid(input)
+    np.multiply(loss, a, out=loss)
+    return np.subtract(loss, m, out=loss)
 
 
 def _bcel_grad_self(grad, self, target, weight, pos_weight, reduction):

@@ -17,6 +17,7 @@ import numpy as np
 from engine import _backend as B
 from engine.ops import _torch_sum as TS
 from engine.ops import reduction as R
+from engine.ops.loss_elementwise import bcel_elements
 from engine.ops.pointwise_math import _sigmoid
 
 _ndarray, _f32, _f64 = np.ndarray, np.float32, np.float64
@@ -179,15 +180,7 @@ def bcel_kernel(entry):
                 and B.xp is np and a.ndim and a.size and a.shape == t.shape):
             c = a.dtype.char
             if (c == "f" or c == "d") and t.dtype.char == c and (reduction == _MEAN or reduction == _SUM):
-                m = np.minimum(a, 0)  # log_sigmoid: min(a, 0) - log1p(exp(-|a|))
-                u = np.abs(a)
-                np.negative(u, out=u)
-                np.exp(u, out=u)
-                np.log1p(u, out=u)
-                np.subtract(m, u, out=m)
-                loss = np.subtract(1, t)  # (1 - target) * input - log_sigmoid(input)
-                np.multiply(loss, a, out=loss)
-                np.subtract(loss, m, out=loss)
+                loss = bcel_elements(a, t)
                 r = small_full_sum(loss) if loss.size <= 16 else None
                 if r is None:
                     r = TS.full_sum(loss)
