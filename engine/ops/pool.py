@@ -213,7 +213,8 @@ def _max_pool_rule(self, kernel_size, stride, padding, dilation, ceil_mode):
     # the padded copy; int64 offsets, rows, cols and flat positions (NaN's too), bool masks, isnan(x)
     temp = planes * padded[0] * padded[1] + R.wide(12 * n_out + x_n // 8 + 1, self)
     bwd = R.wide(3 * n_out, self) + R.wide(x_n, self) + x_n  # _scatter_fwd: its indices, the float64 bincount
-    return R.Cost((out, out), 3.0 * n_out * k[0] * k[1], temp, True, bwd)
+    # and a Python step a window offset (_max_pool_fwd's loop: kh * kw steps whatever the output's size)
+    return R.Cost((out, out), 3.0 * n_out * k[0] * k[1] + R.PY_STEP * k[0] * k[1], temp, True, bwd)
 
 
 def _max_pool_bwd_fwd(g, x, kernel_size, stride, padding, dilation, ceil_mode, indices):
@@ -370,6 +371,7 @@ def _avg_costs(x_shape, kernel_size, stride, padding, ceil_mode, itemsize_of):
     # g / div and its where, the row spread, the padded result
     bwd = 2 * n_out + cols + planes * padded[0] * padded[1] + geometry
     flops = planes * (padded[0] * out_hw[1] * k[1] + n_out // builtin_max(planes, 1) * k[0])
+    flops += R.PY_STEP * (k[0] + k[1])  # _window_sums' kh + kw Python steps (and its adjoint's)
     return out, fwd, bwd, flops
 
 
