@@ -20,7 +20,7 @@ from engine.ops._util import list_str, wrap_dim
 from engine.ops.indexing_views import _dim_prefix
 from engine.ops.registry import defop, entry
 from engine.ops.rules import PY_STEP, Cost, numel
-from engine.ops.scalar_fit import fill_value
+from engine.ops.scalar_fit import fill_value, scalar_arg
 from engine.ops.scatter_common import _arr, _ints, _like_self, _t, _word, _zeros_like
 from engine.tensor import Tensor
 
@@ -78,7 +78,11 @@ def _scatter_src(a, dim, index, src):
 
 
 def _scatter_value(a, dim, index, value):
+    if isinstance(value, bool | int | float):
+        scalar_arg(value)  # the Python parser's OverflowError comes before every check
     d, si, i2 = _scatter_check(a, dim, index, None, value_form=True)
+    if si is not None and isinstance(value, bool | int | float):  # c10's checked conversion to self's dtype,
+        value = fill_value(value, a.dtype)  # after the checks, only where the index is not empty
     out = a.copy()
     if si is None:
         return out
@@ -110,9 +114,14 @@ def scatter(input: Tensor, dim: int, index: Tensor, src: Tensor | float | None =
             import warnings  # noqa: PLC0415
 
             warnings.warn(SCATTER_REDUCE_DEPRECATED, UserWarning, stacklevel=2)
+        if not isinstance(src, Tensor):
+            scalar_arg(src)  # the Python parser's OverflowError comes first
         mode = {"add": "sum", "multiply": "prod"}.get(reduce)
         if mode is None:
-            raise TorchRuntimeError(f"reduce argument must be either add or multiply. Got {reduce}")
+            raise TorchRuntimeError("reduce argument must be either add or multiply.")
+        if not isinstance(src, Tensor):  # scatter_'s checks, then (a nonempty index) the value's conversion
+            empty = _scatter_check(input._data, dim, index, None, value_form=True)[1] is None
+            src = 0 if empty else fill_value(src, input._data.dtype)
         with _no_grad():
             s = src if isinstance(src, Tensor) else _t(B.xp.full(tuple(index.shape), src, dtype=input._data.dtype))
             out = scatter_reduce_op(input, dim, index, s, mode, True)

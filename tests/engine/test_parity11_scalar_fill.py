@@ -1,0 +1,59 @@
+"""A Python number stored into a tensor's dtype by scatter / scatter_ (value form, also reduce="add" /
+"multiply") and the bounds of clamp_min / clamp_max (and their in-place forms), as torch 2.13: the Python
+parser's OverflowError, the op's own checks in torch's order, c10's checked conversion ("value cannot be
+converted to type uint8_t without overflow"), then the stored number. Every case is compared with the live torch
+call (values, dtype and shape, or exception class and message); the 9 dtypes x 47 values are parity10's."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import engine
+from tests.engine.test_parity10_scalar_fill import answer, check_all
+
+assert torch.__version__.startswith("2.13"), torch.__version__
+
+
+def _idx(lib, n):
+    return lib.tensor([0, 2][:n], dtype=lib.int64)
+
+
+SCATTERS = {
+    "scatter_": lambda lib, d, v, n: lib.zeros(3, dtype=d).scatter_(0, _idx(lib, n), v),
+    "scatter_(value=)": lambda lib, d, v, n: lib.zeros(3, dtype=d).scatter_(0, _idx(lib, n), value=v),
+    "scatter": lambda lib, d, v, n: lib.zeros(3, dtype=d).scatter(0, _idx(lib, n), v),
+    "torch.scatter(value=)": lambda lib, d, v, n: lib.scatter(lib.zeros(3, dtype=d), 0, _idx(lib, n), value=v),
+    "scatter_(reduce=add)": lambda lib, d, v, n: lib.ones(3, dtype=d).scatter_(0, _idx(lib, n), v, reduce="add"),
+    "scatter(reduce=multiply)": lambda lib, d, v, n: lib.ones(3, dtype=d).scatter(0, _idx(lib, n), v,
+                                                                                  reduce="multiply"),
+    "scatter_(2-d)": lambda lib, d, v, n: lib.zeros(2, 3, dtype=d).scatter_(1, _idx(lib, n).reshape(1, n), v),
+}
+
+
+@pytest.mark.parametrize("n", [2, 0])
+@pytest.mark.parametrize("op", list(SCATTERS))
+def test_scatter_converts_its_value_as_torch(op, n):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_all(lambda lib, d, v: SCATTERS[op](lib, d, v, n), op)
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(1, lib.tensor([0]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(1, lib.tensor([0]), 2**64),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(0, lib.tensor([5]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter(0, lib.tensor([0.0]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(0, lib.tensor([[0]]), 300),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(0, lib.tensor([0]), 300, reduce="foo"),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(0, lib.tensor([0]), 2**64, reduce="foo"),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(0, lib.tensor([5]), 300, reduce="add"),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(1, lib.tensor([0]), 300, reduce="add"),
+    lambda lib: lib.zeros(3, dtype=lib.uint8).scatter_(0, lib.tensor([0.0]), 300, reduce="multiply"),
+    lambda lib: lib.zeros(3).scatter_(0, lib.tensor([0]), lib.ones(1), reduce="foo"),
+])
+def test_scatter_which_error_comes_first_is_torchs(case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert answer(engine, case) == answer(torch, case)
