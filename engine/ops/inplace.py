@@ -218,8 +218,17 @@ def _masked_fill_precheck(self, mask=None, value=None, *args, **kwargs):
         broadcast_shapes(tuple(self._data.shape), tuple(mask._data.shape))
 
 
+def _clamp_min_precheck(self, min=None):  # noqa: A002
+    _clamp_precheck(self, min=min)  # clamp_min_ / clamp_max_: clamp_'s refusal with one bound (parity11)
+
+
+def _clamp_max_precheck(self, max=None):  # noqa: A002
+    _clamp_precheck(self, max=max)
+
+
 _PRECHECK = {"clamp_": _clamp_precheck, "clip_": _clamp_precheck, "index_fill_": _index_fill_precheck,
-              "masked_fill_": _masked_fill_precheck}
+             "masked_fill_": _masked_fill_precheck, "clamp_min_": _clamp_min_precheck,
+             "clamp_max_": _clamp_max_precheck}
 
 
 def variant(name, fn):

@@ -13,6 +13,7 @@ from engine.ops import pointwise as P
 from engine.ops._returns import make
 from engine.ops.indexing import masked_fill
 from engine.ops.pointwise import defop
+from engine.ops.pointwise_arith import _clamp
 from engine.ops.registry import entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
 from engine.tensor import Tensor
@@ -45,18 +46,18 @@ def _word(a):
 
 
 # ----- clamp_min / clamp_max -----
+# a number bound as clamp's (pointwise_arith._clamp): the result type (clamp_dtype: a float bound lifts integers
+# to float32, an int bound lifts bool to int64), then c10's checked conversion of the bound to it (fill_value)
 
 clamp_min_scalar = defop(
-    "clamp_min(Tensor self, Scalar min) -> Tensor", index=0, forward=lambda a, min: np.maximum(a, min).astype(
-        np.result_type(a, min) if a.dtype.kind != "f" else a.dtype, copy=False),
+    "clamp_min(Tensor self, Scalar min) -> Tensor", index=0, forward=lambda a, min: _clamp(a, min=min),
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0), rule=_EW)
 clamp_min_tensor = defop(
     "clamp_min.Tensor(Tensor self, Tensor min) -> Tensor", np.maximum, promote=True, index=1,
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0),
     min=lambda grad, self, min: P.where(self < min, grad, 0.0), rule=_EW)
 clamp_max_scalar = defop(
-    "clamp_max(Tensor self, Scalar max) -> Tensor", index=0, forward=lambda a, max: np.minimum(a, max).astype(
-        np.result_type(a, max) if a.dtype.kind != "f" else a.dtype, copy=False),
+    "clamp_max(Tensor self, Scalar max) -> Tensor", index=0, forward=lambda a, max: _clamp(a, max=max),
     self=lambda grad, self, max: P.where(self <= max, grad, 0.0), rule=_EW)
 clamp_max_tensor = defop(
     "clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", np.minimum, promote=True, index=1,

@@ -57,3 +57,25 @@ def test_scatter_which_error_comes_first_is_torchs(case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert answer(engine, case) == answer(torch, case)
+
+
+# clamp_min / clamp_max with a number, as clamp (parity10): the result type (a float bound lifts integers to
+# float32, an int bound lifts bool to int64; no uint64 promotion with bool), the in-place forms' refusal of a
+# result type self cannot hold (C++ type names), bool bounds on bool "not implemented", then the bound converted
+CLAMP_ONES = {
+    "clamp_min": lambda lib, d, v: lib.arange(3).to(d).clamp_min(v),
+    "clamp_max": lambda lib, d, v: lib.arange(3).to(d).clamp_max(v),
+    "torch.clamp_min": lambda lib, d, v: lib.clamp_min(lib.arange(3).to(d), v),
+    "torch.clamp_max(max=)": lambda lib, d, v: lib.clamp_max(lib.arange(3).to(d), max=v),
+    "clamp_min(0-d)": lambda lib, d, v: lib.tensor(1).to(d).clamp_min(v),
+    "clamp_max(empty)": lambda lib, d, v: lib.zeros(0, dtype=d).clamp_max(v),
+    "clamp_min_": lambda lib, d, v: lib.arange(3).to(d).clamp_min_(v),
+    "clamp_max_": lambda lib, d, v: lib.arange(3).to(d).clamp_max_(v),
+    "clamp_min_(min=)": lambda lib, d, v: lib.arange(3).to(d).clamp_min_(min=v),
+    "clamp_max_(view)": lambda lib, d, v: lib.arange(4).to(d)[1:].clamp_max_(v),
+}
+
+
+@pytest.mark.parametrize("op", list(CLAMP_ONES))
+def test_clamp_min_max_convert_their_bound_as_torch(op):
+    check_all(CLAMP_ONES[op], op)
