@@ -204,9 +204,10 @@ def _index_fill_precheck(self, dim=None, index=None, value=None, *args, **kwargs
     dim, index, value = kwargs.get("dim", dim), kwargs.get("index", index), kwargs.get("value", value)
     if value is None or isinstance(value, Tensor) or not isinstance(index, Tensor):
         return
-    from engine.ops.scalar_fit import fill_value  # noqa: PLC0415
+    from engine.ops.scalar_fit import fill_value, scalar_arg  # noqa: PLC0415
     from engine.ops.scatter import _index_check  # noqa: PLC0415
 
+    scalar_arg(value)  # the Python parser's OverflowError comes before every check
     _index_check(self._data, dim, index, None, "index_fill")  # dim and index's dtype and dims come first,
     fill_value(value, self._data.dtype)  # then the value, then the bounds (the op's)
 

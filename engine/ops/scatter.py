@@ -230,14 +230,40 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
 # ----- index_add / index_copy / index_fill / index_reduce -----
 
 
+def _index_kind(idx, name):
+    """The index's dims and dtype as each op checks them in torch 2.13 (its order, exception class and words):
+    index_fill wants int64 first, then at most one dim; index_copy at most one dim, then int64; index_add and
+    index_reduce at most one dim, then int32 or int64."""
+    dt, many = idx.dtype.name, idx.ndim > 1
+    if name == "index_fill":
+        if dt != "int64":
+            raise TorchIndexError("index_fill_(): Expected dtype int64 for index.")
+        if many:
+            raise TorchRuntimeError("Index has to be a vector/scalar")
+        return
+    if many:
+        if name == "index_copy":
+            raise TorchIndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {idx.ndim})")
+        raise TorchIndexError(f"{name}_(): Index is supposed to be a vector, but got dim: {idx.ndim} with type: "
+                              f"{_word(idx)} and size: {list_str(idx.shape)}")
+    if name == "index_copy" and dt != "int64":
+        raise TorchRuntimeError(f"index_copy_(): Expected a long tensor for index, but got {_word(idx)}")
+    if dt not in ("int64", "int32"):
+        raise TorchRuntimeError(f"{name}_(): Expected dtype int32/int64 for index but got: {_word(idx)}")
+
+
 def _index_check(a, dim, index, source, name):
+    """The index and dim checks in torch's order: index_fill's index dtype, dim, index dims; the others' dim,
+    then the index (_index_kind)."""
     idx = _arr(index)
-    if idx.ndim > 1:
-        raise TorchIndexError(f"{name}_(): Index is supposed to be a vector")
-    if idx.dtype.name not in ("int64", "int32"):
-        raise TorchIndexError(f"{name}_(): Expected dtype int32/int64 for index")
+    if name == "index_fill" and idx.dtype.name != "int64":
+        _index_kind(idx, name)
     d = wrap_dim(dim, a.ndim) if a.ndim else 0
+    _index_kind(idx, name)
     if source is not None:
+        if a.dtype != source.dtype and name == "index_copy":
+            raise TorchRuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) "
+                                    f"{_word(a)} and (source) {_word(source)}")
         if a.dtype != source.dtype:
             raise TorchRuntimeError(f"{name}_(): self ({_word(a)}) and source ({_word(source)}) must have the same "
                                     "scalar type")
@@ -278,13 +304,15 @@ index_copy_op = defop(
 
 
 def _index_fill(a, dim, index, value):
+    v = _arr(value)
+    if isinstance(v, np.ndarray | type(B.xp.zeros(0))) and getattr(v, "ndim", 0) != 0:  # the value comes first
+        raise TorchRuntimeError("index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                              f"{v.ndim} dimension(s).")
+    if isinstance(value, bool | int | float):
+        scalar_arg(value)  # the Python parser's OverflowError, before every check
     d, ii = _index_check(a, dim, index, None, "index_fill")
     if isinstance(value, bool | int | float):  # a number: c10's checked conversion to self's dtype, after the dim
-        value = fill_value(value, a.dtype)  # and index checks, before the bounds (torch's order; parity10)
-    v = _arr(value)
-    if isinstance(v, np.ndarray | type(B.xp.zeros(0))) and getattr(v, "ndim", 0) != 0:
-        raise TorchIndexError("index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                              f"{v.ndim} dimension(s).")
+        v = value = fill_value(value, a.dtype)  # and index checks, before the bounds (torch's order; parity10)
     out = a.copy()
     if a.ndim == 0:
         return B.xp.asarray(v, dtype=a.dtype).reshape(()) if ii.size else out
@@ -322,10 +350,9 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: float = 1) -> Tensor:
     a, s, idx = input._data, source._data, _arr(index)
-    if idx.ndim > 1:
-        raise TorchIndexError("index_add_(): Index is supposed to be a vector")
-    if idx.dtype.name not in ("int64", "int32"):
-        raise TorchIndexError("index_add_(): Expected dtype int32/int64 for index")
+    if a.ndim:
+        wrap_dim(dim, a.ndim)  # the dim first, then the index (torch's order)
+    _index_kind(idx, "index_add")
     if a.dtype != s.dtype:
         raise TorchRuntimeError(f"index_add_(): self ({_word(a)}) and source ({_word(s)}) must have the same scalar "
                                 "type")

@@ -79,3 +79,48 @@ CLAMP_ONES = {
 @pytest.mark.parametrize("op", list(CLAMP_ONES))
 def test_clamp_min_max_convert_their_bound_as_torch(op):
     check_all(CLAMP_ONES[op], op)
+
+
+# the index ops' checks of the index (dtype, dims), the dim and the value, in torch's order, class and words
+INDEX_OPS = {
+    "index_fill_": lambda lib, x, i, dim: x.index_fill_(dim, i, 1.0),
+    "index_fill": lambda lib, x, i, dim: x.index_fill(dim, i, 1.0),
+    "index_fill(0-d tensor)": lambda lib, x, i, dim: x.index_fill(dim, i, lib.tensor(1.0)),
+    "index_fill(1-d tensor)": lambda lib, x, i, dim: x.index_fill(dim, i, lib.ones(2)),
+    "index_fill_(2**64)": lambda lib, x, i, dim: x.index_fill_(dim, i, 2**64),
+    "index_copy": lambda lib, x, i, dim: x.index_copy(dim, i, lib.ones(1, 2)),
+    "index_copy_": lambda lib, x, i, dim: x.index_copy_(dim, i, lib.ones(1, 2)),
+    "index_copy(source int64)": lambda lib, x, i, dim: x.index_copy(dim, i, lib.ones(1, 2, dtype=lib.int64)),
+    "index_add": lambda lib, x, i, dim: x.index_add(dim, i, lib.ones(1, 2)),
+    "index_add_(source int64)": lambda lib, x, i, dim: x.index_add_(dim, i, lib.ones(1, 2, dtype=lib.int64)),
+    "index_reduce": lambda lib, x, i, dim: x.index_reduce(dim, i, lib.ones(1, 2), "prod"),
+    "index_reduce(foo)": lambda lib, x, i, dim: x.index_reduce(dim, i, lib.ones(1, 2), "foo"),
+}
+INDEXES = {
+    "int64": lambda lib: lib.tensor([0]), "0-d": lambda lib: lib.tensor(0), "int32": lambda lib: lib.tensor(
+        [0], dtype=lib.int32), "int16": lambda lib: lib.tensor([0], dtype=lib.int16), "uint8": lambda lib: lib.tensor(
+        [0], dtype=lib.uint8), "bool": lambda lib: lib.tensor([True]), "float": lambda lib: lib.tensor([0.0]),
+    "2-d": lambda lib: lib.tensor([[0]]), "2-d float": lambda lib: lib.tensor([[0.0]]),
+}
+
+
+@pytest.mark.parametrize("dim", [0, 5])
+@pytest.mark.parametrize("op", list(INDEX_OPS))
+def test_index_ops_check_the_index_as_torch(op, dim):
+    bad = []
+    for name, idx in INDEXES.items():
+        def fn(lib, idx=idx):
+            return INDEX_OPS[op](lib, lib.zeros(3, 2), idx(lib), dim)
+        t, e = answer(torch, fn), answer(engine, fn)
+        if e != t:
+            bad.append(f"{op}(index {name}, dim {dim})\n  engine: {e}\n  torch:  {t}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("op", ["index_fill", "index_copy", "index_fill_"])
+def test_index_ops_on_a_0d_self_check_the_index_as_torch(op):
+    def fn(lib):
+        x = lib.zeros(())
+        return x.index_copy(0, lib.tensor([[0]]), lib.ones(())) if op == "index_copy" else getattr(x, op)(
+            0, lib.tensor([[0]]), 1.0)
+    assert answer(engine, fn) == answer(torch, fn)
