@@ -49,15 +49,26 @@ def _word(a):
 # a number bound as clamp's (pointwise_arith._clamp): the result type (clamp_dtype: a float bound lifts integers
 # to float32, an int bound lifts bool to int64), then c10's checked conversion of the bound to it (fill_value)
 
+def _plain(a, v) -> bool:
+    """A bound every dtype of a's kind holds and that keeps a's dtype (a float tensor and a number float16 holds,
+    an integer tensor and an int in [0, 128)): no result-type change, no conversion; anything else goes through
+    _clamp (clamp_dtype + fill_value)."""
+    k, tv = a.dtype.kind, type(v)
+    return (k == "f" and (tv is float or tv is int) and -65504 <= v <= 65504) or (
+        (k == "i" or k == "u") and tv is int and 0 <= v < 128)
+
+
 clamp_min_scalar = defop(
-    "clamp_min(Tensor self, Scalar min) -> Tensor", index=0, forward=lambda a, min: _clamp(a, min=min),
+    "clamp_min(Tensor self, Scalar min) -> Tensor", index=0,
+    forward=lambda a, min: np.maximum(a, min) if _plain(a, min) else _clamp(a, min=min),
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0), rule=_EW)
 clamp_min_tensor = defop(
     "clamp_min.Tensor(Tensor self, Tensor min) -> Tensor", np.maximum, promote=True, index=1,
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0),
     min=lambda grad, self, min: P.where(self < min, grad, 0.0), rule=_EW)
 clamp_max_scalar = defop(
-    "clamp_max(Tensor self, Scalar max) -> Tensor", index=0, forward=lambda a, max: _clamp(a, max=max),
+    "clamp_max(Tensor self, Scalar max) -> Tensor", index=0,
+    forward=lambda a, max: np.minimum(a, max) if _plain(a, max) else _clamp(a, max=max),
     self=lambda grad, self, max: P.where(self <= max, grad, 0.0), rule=_EW)
 clamp_max_tensor = defop(
     "clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", np.minimum, promote=True, index=1,

@@ -92,6 +92,10 @@ def scalar_arg(value) -> None:
 def fill_value(value, dtype):
     """A Python number as a fill kernel stores it into `dtype` (fill_, full, masked_fill, index_fill): parsed as
     a Scalar (scalar_arg), checked (check_fits), then converted (an integer dtype wraps / truncates)."""
+    tv, k = type(value), getattr(dtype, "kind", None)
+    if (tv is float or tv is int) and (k == "f" and -65504 <= value <= 65504 or (
+            k == "i" or k == "u") and tv is int and 0 <= value < 128):
+        return value  # (the common case: a number every dtype of its kind holds, stored as it is)
     if isinstance(value, np.ndarray | np.generic) and getattr(value, "ndim", 0) != 0:
         return value
     scalar_arg(value)

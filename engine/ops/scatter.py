@@ -78,10 +78,11 @@ def _scatter_src(a, dim, index, src):
 
 
 def _scatter_value(a, dim, index, value):
-    if isinstance(value, bool | int | float):
+    num = type(value) is float or isinstance(value, bool | int | float)
+    if num:
         scalar_arg(value)  # the Python parser's OverflowError comes before every check
     d, si, i2 = _scatter_check(a, dim, index, None, value_form=True)
-    if si is not None and isinstance(value, bool | int | float):  # c10's checked conversion to self's dtype,
+    if si is not None and num:  # c10's checked conversion to self's dtype,
         value = fill_value(value, a.dtype)  # after the checks, only where the index is not empty
     out = a.copy()
     if si is None:
@@ -230,11 +231,17 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
 # ----- index_add / index_copy / index_fill / index_reduce -----
 
 
+_I64 = np.dtype(np.int64)
+
+
 def _index_kind(idx, name):
     """The index's dims and dtype as each op checks them in torch 2.13 (its order, exception class and words):
     index_fill wants int64 first, then at most one dim; index_copy at most one dim, then int64; index_add and
     index_reduce at most one dim, then int32 or int64."""
-    dt, many = idx.dtype.name, idx.ndim > 1
+    dt, many = idx.dtype, idx.ndim > 1
+    if dt == _I64 and not many:
+        return
+    dt = dt.name
     if name == "index_fill":
         if dt != "int64":
             raise TorchIndexError("index_fill_(): Expected dtype int64 for index.")
@@ -256,7 +263,7 @@ def _index_check(a, dim, index, source, name):
     """The index and dim checks in torch's order: index_fill's index dtype, dim, index dims; the others' dim,
     then the index (_index_kind)."""
     idx = _arr(index)
-    if name == "index_fill" and idx.dtype.name != "int64":
+    if name == "index_fill" and idx.dtype != _I64:
         _index_kind(idx, name)
     d = wrap_dim(dim, a.ndim) if a.ndim else 0
     _index_kind(idx, name)
