@@ -70,7 +70,7 @@ def _sub(a, b, alpha=1):
         neg = -alpha
         if type(alpha) is int and not -(1 << 63) <= neg < 1 << 63:  # wraps as int64 (2**63) or uint64 (< -2**63)
             neg = neg - (1 << 64) if neg > 0 else neg % (1 << 64)
-        return a + _scale(b, _alpha(a, b, neg))
+        return _scale(b, _alpha(a, b, neg)) + a  # (the temporary first, as _add: one NaN order at every size)
     return a - b if alpha == 1 else a - _scale(b, alpha)
 
 
