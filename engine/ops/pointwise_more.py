@@ -16,6 +16,7 @@ from engine.ops.pointwise import defop
 from engine.ops.pointwise_arith import _clamp
 from engine.ops.registry import entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
+from engine.ops.scalar_fit import fill_value, scalar_arg
 from engine.tensor import Tensor
 
 _EW = elementwise()
@@ -253,17 +254,29 @@ def nextafter(input: Tensor, other: Tensor) -> Tensor:
 # ----- addcmul / addcdiv -----
 
 
-def _addc(fn):
+def _addc(fn, name):
     def f(a, t1, t2, value=1):
+        if a.dtype.kind == "b" and name == "addcmul":
+            raise TorchNotImplementedError(f'"{name}_cpu_out" not implemented for \'Bool\'')
+        if type(value) is not int or value != 1:  # c10's checked conversion into the kernel's (opmath) type:
+            value = fill_value(value, a.dtype if a.dtype != np.float16 else np.dtype(np.float32))  # 2.7 is 2
+        if a.dtype == np.float16:  # float16 computes in float32 (opmath), rounded once
+            f32 = np.float32
+            return (a.astype(f32) + value * fn(t1.astype(f32), t2.astype(f32))).astype(np.float16)
         return a + value * fn(t1, t2) if value != 1 else a + fn(t1, t2)
 
     return f
 
 
+def _addcmul_check(self, tensor1, tensor2, value=1):
+    scalar_arg(value)  # the Python parser's OverflowError comes first
+
+
 def _addcdiv_check(self, tensor1, tensor2, value=1):
+    scalar_arg(value)
     if all(getattr(t, "dtype", None) is not None and t._data.dtype.kind in "iub" for t in (tensor1, tensor2)):
         raise TorchRuntimeError(
-            "Integer division with addcdiv is no longer supported, and in a future release addcdiv will perform a "
+            "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will perform a "
             "true division of tensor1 and tensor2. The historic addcdiv behavior can be implemented as "
             "(input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as "
             "(input + value * tensor1 / tensor2) for float inputs. The future addcdiv behavior is just the latter "
@@ -271,12 +284,12 @@ def _addcdiv_check(self, tensor1, tensor2, value=1):
 
 
 addcmul_op = defop(
-    "addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor", _addc(np.multiply),
-    promote=True, self=lambda grad: grad,
+    "addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor", _addc(np.multiply, "addcmul"),
+    promote=True, check=_addcmul_check, self=lambda grad: grad,
     tensor1=lambda grad, tensor2, value: grad * (tensor2 * value),
     tensor2=lambda grad, tensor1, value: grad * (tensor1 * value), rule=elementwise(3))
 addcdiv_op = defop(
-    "addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor", _addc(np.divide),
+    "addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor", _addc(np.divide, "addcdiv"),
     promote=True, check=_addcdiv_check, self=lambda grad: grad,
     tensor1=lambda grad, tensor2, value: grad * (value / tensor2),
     tensor2=lambda grad, tensor1, tensor2, value: -grad * (value * tensor1 / (tensor2 * tensor2)),

@@ -124,3 +124,22 @@ def test_index_ops_on_a_0d_self_check_the_index_as_torch(op):
         return x.index_copy(0, lib.tensor([[0]]), lib.ones(())) if op == "index_copy" else getattr(x, op)(
             0, lib.tensor([[0]]), 1.0)
     assert answer(engine, fn) == answer(torch, fn)
+
+
+# addcmul / addcdiv's `value`: the parser's OverflowError first, addcdiv's integer-division refusal, addcmul's
+# "not implemented for 'Bool'", then c10's checked conversion into the kernel's type (float16: float32 opmath,
+# "type float"; an integer dtype truncates 2.7 to 2 and keeps its dtype), float16 computed in float32
+ADDC = {
+    "addcmul": lambda lib, d, v: lib.arange(3).to(d).addcmul(lib.ones(3, dtype=d), lib.ones(3, dtype=d), value=v),
+    "addcdiv": lambda lib, d, v: lib.arange(3).to(d).addcdiv(lib.ones(3, dtype=d), lib.ones(3, dtype=d), value=v),
+    "torch.addcmul": lambda lib, d, v: lib.addcmul(lib.arange(3).to(d), lib.arange(3).to(d), lib.ones(3, dtype=d),
+                                                   value=v),
+    "addcmul_": lambda lib, d, v: lib.arange(3).to(d).addcmul_(lib.ones(3, dtype=d), lib.ones(3, dtype=d), value=v),
+    "addcdiv_": lambda lib, d, v: lib.arange(3).to(d).addcdiv_(lib.ones(3, dtype=d), lib.full((3,), 2).to(d),
+                                                               value=v),
+}
+
+
+@pytest.mark.parametrize("op", list(ADDC))
+def test_addcmul_addcdiv_convert_their_value_as_torch(op):
+    check_all(ADDC[op], op)
