@@ -262,8 +262,8 @@ def _addc(fn, name):
             value = fill_value(value, a.dtype if a.dtype != np.float16 else np.dtype(np.float32))  # 2.7 is 2
         if a.dtype == np.float16:  # float16 computes in float32 (opmath), rounded once
             f32 = np.float32
-            return (a.astype(f32) + value * fn(t1.astype(f32), t2.astype(f32))).astype(np.float16)
-        return a + value * fn(t1, t2) if value != 1 else a + fn(t1, t2)
+            return (a.astype(f32) + fn(value * t1.astype(f32), t2.astype(f32))).astype(np.float16)
+        return a + fn(value * t1, t2) if value != 1 else a + fn(t1, t2)  # (value * t1) op t2, as C++ reads it
 
     return f
 

@@ -135,7 +135,7 @@ ADDC = {
     "torch.addcmul": lambda lib, d, v: lib.addcmul(lib.arange(3).to(d), lib.arange(3).to(d), lib.ones(3, dtype=d),
                                                    value=v),
     "addcmul_": lambda lib, d, v: lib.arange(3).to(d).addcmul_(lib.ones(3, dtype=d), lib.ones(3, dtype=d), value=v),
-    "addcdiv_": lambda lib, d, v: lib.arange(3).to(d).addcdiv_(lib.ones(3, dtype=d), lib.full((3,), 2).to(d),
+    "addcdiv_": lambda lib, d, v: lib.arange(3).to(d).addcdiv_(lib.ones(3, dtype=d), lib.full((3,), 3).to(d),
                                                                value=v),
 }
 
