@@ -24,6 +24,7 @@ from engine.autograd.backward_loop import (  # noqa: F401 - moved to engine.auto
     _root_grads,
     _run_arrays,
     dependencies,
+    root_buffers,
     run_backward,
 )
 from engine.autograd.modes import (  # noqa: F401 - moved to engine.autograd.modes, re-exported

@@ -163,14 +163,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         capture_nodes = {id(node) for node, _ in captures}
         needed = _needed_nodes(order, capture_nodes)
 
-    buffers = {}
-    for (node, nr), g in roots:
-        if node is None:
-            continue
-        buf = buffers.get(node)
-        if buf is None:
-            buf = buffers[node] = [None] * node.num_outputs
-        buf[nr] = g if buf[nr] is None else _add(buf[nr], g)
+    buffers = root_buffers(roots)
 
     results = [None] * len(inputs) if inputs is not None else None
     ready = []
@@ -509,6 +502,20 @@ def _keep_tangent(dst, src):
     from engine.autograd.forward_ad import keep_tangent  # noqa: PLC0415
 
     return keep_tangent(dst, src)
+
+
+def root_buffers(roots) -> dict:
+    """The backward pass's first input buffers: each root's gradient in its node's slot, summed where two roots
+    meet one slot (run_backward and the batched backward start from these)."""
+    buffers = {}
+    for (node, nr), g in roots:
+        if node is None:
+            continue
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node.num_outputs
+        buf[nr] = g if buf[nr] is None else _add(buf[nr], g)
+    return buffers
 
 
 def _add(a, b):

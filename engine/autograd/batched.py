@@ -26,6 +26,7 @@ from engine.autograd import (
     edge_of,
     grad_accumulator,
     grad_mode,
+    root_buffers,
 )
 from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError, shape_str
 from engine.ops._util import wrap_dim, wrap_dims
@@ -124,14 +125,7 @@ def run_backward_batched(tensors, grad_tensors, retain_graph, create_graph, inpu
     deps, order = dependencies(root_nodes.values())
     needed = _needed_nodes(order, capture_nodes)
 
-    buffers = {}
-    for (node, nr), g in roots:
-        if node is None:
-            continue
-        buf = buffers.get(node)
-        if buf is None:
-            buf = buffers[node] = [None] * node.num_outputs
-        buf[nr] = g if buf[nr] is None else _add(buf[nr], g)
+    buffers = root_buffers(roots)
 
     results = [None] * len(inputs)
     ready = []
