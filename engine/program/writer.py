@@ -41,7 +41,7 @@ def _vector_row(rep):
             vals = arr.tolist()
             total = sum(vals)
             if total - total == 0:  # every value finite (NaN - NaN and inf - inf are NaN)
-                text = of_list(vals)
+                text = of_list(vals, True)
                 if text is not None:
                     return dumps(vals), text
         return dumps(encode_array(arr)), rep(arr)
