@@ -113,8 +113,8 @@ def _float_spec(flat, vals, opts, finite=False):
             nzl = nzf if len(vals) < NUMPY_STATS_FROM else nz.tolist()
             width = max(map(len, map(one.__mod__, nzl)))
         return width, f"%{width}.{p}e", None
-    if int_mode is None:
-        int_mode = all(map(float.is_integer, nzf))
+    if int_mode is None:  # the extremes first: one of them not whole decides it (the common case)
+        int_mode = hi.is_integer() and lo.is_integer() and all(map(float.is_integer, nzf))
     if int_mode:
         # a text's length grows with the magnitude (rounding is monotone), plus one for a sign: the largest
         # and the smallest value hold the longest texts; '+ 1' for the '.' torch appends
