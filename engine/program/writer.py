@@ -58,6 +58,7 @@ def make_writer(program, data, grads):
     rows, nodes = program.fixed
     # the holes, each a Python expression of the generated function, in the order of the document's text
     numbers, arrays, texts, tensors, holes = [], [], [], {}, {}
+    inline = {}  # a value's repr hole written inline: (its fixed-point format, the value's name)
     ns = {"dumps": orjson.dumps, "wire": wire_number, "encode_array": encode_array,
           "format_tensor": format_tensor}
     lines = []
@@ -80,6 +81,7 @@ def make_writer(program, data, grads):
                 ns[f"F{i}"], ns[f"W{i}"] = (f.encode() for f in fixed)
                 text_hole = ("inline", f"((F{i} % v{i} if v{i} % 1 else W{i} % v{i}) if {_LO!r} <= abs(v{i}) "
                                        f"<= {_HI!r} else dumps(rep{i}(v{i}))[1:-1])")
+                inline[3 * i + 2] = (fixed[0].encode(), f"v{i}")
             else:
                 texts.append(f"rep{i}(v{i})")
                 text_hole = ("texts", len(texts) - 1)
@@ -107,22 +109,34 @@ def make_writer(program, data, grads):
     found = [int(k) for k in parts[1::2]]
     if found != sorted(holes):
         return None  # a placeholder's text also in a name, say: no writer
-    template = parts[0].replace(b"%", b"%%")
-    refs = []
+    template = fixed_template = parts[0].replace(b"%", b"%%")
+    refs, fixed_refs = [], []
     for k, piece in zip(found, parts[2::2]):  # a repr's hole keeps its quotes: reprs come unquoted
         kind, j = holes[k]
         refs.append(j if kind == "inline" else f"{kind}[{j}]")
-        template += (b'"%b"' if kind in ("texts", "inline") else b"%b") + piece.replace(b"%", b"%%")
-    ns["TEMPLATE"] = template
+        # the same text where every inline value prints in fixed point with a fraction (the common case): its
+        # format in the template's place, the value itself its argument (one '%' call, no text per value)
+        hole, rest = (b'"%b"' if kind in ("texts", "inline") else b"%b"), piece.replace(b"%", b"%%")
+        template += hole + rest
+        # the same text where every inline value prints in fixed point with a fraction (the common case): its
+        # format in the hole's place, the value itself the argument (one '%' call, no text made per value)
+        fmt, name = inline.get(k, (None, None))
+        fixed_refs.append(name if fmt is not None else refs[-1])
+        fixed_template += (b'"' + fmt + b'"' if fmt is not None else hole) + rest
+    ns["TEMPLATE"], ns["FIXED_TEMPLATE"] = template, fixed_template
     if numbers:
         lines += [f"    numbers = dumps(({', '.join(numbers)},))",
-                  "    if b'null' in numbers:  # orjson writes a non-finite float as null: the protocol's strings",
+                  "    if numbers.find(b'null') >= 0:  # orjson writes a non-finite float as null: protocol strings",
                   f"        numbers = dumps(tuple(map(wire, ({', '.join(numbers)},))))",
                   "    numbers = numbers[1:-1].split(b',')"]
     if arrays:
         lines.append(f"    arrays = ({', '.join(arrays)},)")
     if texts:  # ["t1","t2"], split at '","': a repr holds no quote (numbers, dtype and grad_fn names)
         lines.append(f"""    texts = dumps(({', '.join(texts)},))[2:-2].split(b'","')""")
+    if inline:  # the conditions under which each inline hole's expression takes its fixed format, all at once
+        lines.append("    if " + " and ".join(f"{_LO!r} <= abs({v}) <= {_HI!r} and {v} % 1" for _, v in inline.values())
+                     + ":")
+        lines.append(f"        return FIXED_TEMPLATE % ({''.join(r + ', ' for r in fixed_refs)})")
     lines.append(f"    return TEMPLATE % ({''.join(r + ', ' for r in refs)})")
     source = "def write(data, grads):\n" + "\n".join(lines) + "\n"
     exec(compile(source, "<engine.program.writer>", "exec"), ns)  # noqa: S102 - our own generated source
