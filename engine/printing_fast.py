@@ -54,11 +54,13 @@ def _summarized(arr, e):
     return arr
 
 
-def _float_spec(flat, vals, opts, finite=False):
+def _float_spec(flat, vals, opts, finite=False, signed_zero_declines=False):
     """(width, one, texts) of printing._Formatter for these float values: `one` the '%' format of one number
     at its width, and texts None; or `one` '%<width>s' and texts every number already printed, where one
     format cannot print them all (int_mode with non-finite values: only the finite ones take a '.').
-    `finite`: the caller knows every value is finite (below NUMPY_STATS_FROM values: no sum taken here)."""
+    `finite`: the caller knows every value is finite (below NUMPY_STATS_FROM values: no sum taken here).
+    `signed_zero_declines` (below NUMPY_STATS_FROM values): a -0.0 among them gives texts () (small_float_repr's
+    routes decline it), found where the zeros are looked for anyway."""
     p = opts.precision
     if len(vals) < NUMPY_STATS_FROM:
         if not finite:
@@ -67,6 +69,8 @@ def _float_spec(flat, vals, opts, finite=False):
         if finite and 0.0 not in vals:  # every value finite and nonzero (-0.0 == 0.0): no filter
             nzf, all_finite = vals, True
         else:
+            if signed_zero_declines and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals):
+                return 0, None, ()
             nzf = [v for v in vals if v and v - v == 0]  # nonzero and finite (inf - inf and nan - nan are nan)
             if not nzf:
                 return _no_finite(vals)
@@ -241,12 +245,11 @@ def small_float_repr(arr: np.ndarray, dtype_name: str, suffixes, prefix: str, it
     placeholders of their printed width. None where the numbers are not all printed `width` wide (_float_spec
     gives texts: non-finite values beside whole ones, or none finite): the caller takes the general route."""
     vals = arr.reshape(-1).tolist()
-    width, one, texts = _float_spec(None, vals, opts)
-    if texts is not None:  # texts printed apart (non-finite values among whole ones): not all `width` wide
-        return None
-    if 0.0 in vals and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals):
-        # -0.0 prints one wider than 0.0 ('-0.0000'), and the width counts nonzero values only: it may pass it
-        # (every other text fits: nonzero ones by the width's own rule, zeros, NaN and the infinities are shorter)
+    # declined: texts printed apart (non-finite values among whole ones: not all `width` wide), or a -0.0: it
+    # prints one wider than 0.0 ('-0.0000'), and the width counts nonzero values only: it may pass it (every
+    # other text fits: nonzero ones by the width's own rule, zeros, NaN and the infinities are shorter)
+    width, one, texts = _float_spec(None, vals, opts, False, True)
+    if texts is not None:
         return None
     key = (arr.shape, dtype_name, suffixes, width, one)
     fmt = _REPRS.get(key)
@@ -269,8 +272,8 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
     def of_list(vals, finite=False):
         """The text of an array of this row's shape and dtype from its values (.reshape(-1).tolist()), or None
         where small_float_repr declines them. `finite`: the caller knows every value is finite."""
-        width, one, texts = _float_spec(None, vals, opts, finite)
-        if texts is not None or (0.0 in vals and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals)):
+        width, one, texts = _float_spec(None, vals, opts, finite, True)
+        if texts is not None:  # as small_float_repr declines them
             return None
         fmt = fmts.get(one)
         if fmt is None:
