@@ -7,18 +7,25 @@ at) green; edges run from `next_functions[i]` to the node that holds it, so leav
 output at the bottom. An edge is labelled with its `input_nr` where that tells something (a function whose
 outputs are used apart: split, unbind, max with dim). Node `k` is `n{k}` with SVG id `node{k}`; the edge
 of `k.next_functions[i]` has SVG id `edge{k}_{i}` and title `n{j}->n{k}`, in either layout.
+
+Graphviz is bounded per server process (`DotLimits`, from the settings graph_dot_*): at most
+`graph_dot_max_concurrent` dot processes at once (a request waits up to `graph_dot_wait_s` for one, then 503
+over_capacity with Retry-After), each stopped after `graph_dot_time_s` of wall time (504, the DOT text suggested)
+and limited to as many CPU seconds plus one by RLIMIT_CPU (the kernel stops it even if the server cannot). The
+node and edge caps do not bound dot's time: a 1 KB create_graph program of 960 nodes ran it 30 s (redteam10 F3).
 """
 from __future__ import annotations
 
 import math
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 
 import anyio
 import anyio.to_thread
 
-from app.core.errors import ComputeTimeout, ServiceError
+from app.core.errors import ComputeTimeout, OverCapacity, ServiceError
 from engine.errors import LimitExceeded
 
 LEAF_COLOR = "lightblue"  # torchviz: variables (leaves)
@@ -148,12 +155,42 @@ def dot_binary() -> str | None:
     return shutil.which("dot")
 
 
-async def render_svg(d: Drawing, layout: str, timeout: float) -> bytes:
+class DotLimits:
+    """One server process's bound on Graphviz: `max_concurrent` dot processes at once, a request waiting up to
+    `wait_s` for one; each dot stopped after `time_s` (wall) and `time_s` + 1 CPU seconds (RLIMIT_CPU). Made
+    in the event loop (its semaphore belongs to it), once per app (`for_app`)."""
+
+    def __init__(self, max_concurrent: int, wait_s: float, time_s: float):
+        self.max_concurrent = max_concurrent
+        self.wait_s = wait_s
+        self.time_s = time_s
+        self.slots = anyio.Semaphore(max_concurrent)
+
+    @classmethod
+    def for_app(cls, state, settings) -> DotLimits:
+        limits = getattr(state, "dot_limits", None)
+        if limits is None:
+            limits = state.dot_limits = cls(settings.graph_dot_max_concurrent, settings.graph_dot_wait_s,
+                                            settings.graph_dot_time_s)
+        return limits
+
+    def busy(self) -> OverCapacity:
+        n = self.max_concurrent
+        return OverCapacity(f"Graphviz's dot is drawing {n} graph{'s' if n != 1 else ''} already, as many as this "
+                            f"server draws at once (graph_dot_max_concurrent), and none finished within "
+                            f"{self.wait_s:g} s (graph_dot_wait_s); retry later, or ask for \"format\": \"dot\" "
+                            "(the DOT text, drawn by no one here)", headers={"Retry-After": "1"})
+
+
+async def render_svg(d: Drawing, layout: str, timeout: float, dot_limits: DotLimits | None = None) -> bytes:
     """The SVG: Graphviz's `dot` (layout "dot", or "auto" where it is installed), else the built-in layout (in
-    a thread: it is Python work that grows with the graph). Past `timeout`, 504."""
+    a thread: it is Python work that grows with the graph). Past `timeout` (the request's time left), 504;
+    dot within `dot_limits` (none: only `timeout` bounds it)."""
     exe = dot_binary() if layout != "builtin" else None
     if exe is not None:
-        return await run_dot(exe, to_dot(d).encode(), timeout)
+        if dot_limits is None:
+            return await run_dot(exe, to_dot(d).encode(), timeout)
+        return await _bounded_dot(exe, to_dot(d).encode(), timeout, dot_limits)
     if layout == "dot":
         raise DrawingFailed("GRADSERVE_GRAPH_LAYOUT=dot but Graphviz's `dot` is not installed")
     from app.services.layout import to_svg  # noqa: PLC0415
@@ -165,18 +202,68 @@ async def render_svg(d: Drawing, layout: str, timeout: float) -> bytes:
         raise _timeout(timeout) from None
 
 
+async def _bounded_dot(exe: str, dot_text: bytes, timeout: float, limits: DotLimits) -> bytes:
+    """run_dot in one of the process's slots (503 where none frees within wait_s, or the time left), stopped
+    at the drawing budget or the request's time left, whichever comes first."""
+    start = anyio.current_time()
+    got = False
+    try:
+        limits.slots.acquire_nowait()
+        got = True
+    except anyio.WouldBlock:
+        with anyio.move_on_after(max(min(limits.wait_s, timeout), 0.0)):
+            await limits.slots.acquire()
+            got = True
+    if not got:
+        if timeout <= limits.wait_s:  # the request's time ran out first
+            raise _timeout(timeout)
+        raise limits.busy()
+    timeout -= anyio.current_time() - start
+    try:
+        if limits.time_s < timeout:
+            return await run_dot(exe, dot_text, limits.time_s, cpu_s=limits.time_s, budget=True)
+        return await run_dot(exe, dot_text, timeout, cpu_s=limits.time_s)
+    finally:
+        limits.slots.release()
+
+
 def _timeout(left: float) -> ComputeTimeout:
     return ComputeTimeout(f"drawing the graph ran past the time limit ({math.ceil(left * 10) / 10:g} s were left "
                           "of time_limit_s)")
 
 
-async def run_dot(exe: str, dot_text: bytes, timeout: float, max_bytes: int = MAX_SVG_BYTES) -> bytes:
-    """`dot -Tsvg` in a subprocess, off the event loop: killed past `timeout` (504) or `max_bytes` of output
-    (413)."""
+def _over_budget(seconds: float, cpu: bool = False) -> ComputeTimeout:
+    what = (f"its CPU time limit of {_cpu_limit(seconds)} s (RLIMIT_CPU, from graph_dot_time_s)" if cpu else
+            f"the drawing time budget of {seconds:g} s (graph_dot_time_s)")
+    return ComputeTimeout(f"Graphviz's dot ran past {what} and was stopped: this graph is too tangled to lay out "
+                          "here; ask for \"format\": \"dot\" for the DOT text (the same graph, not laid out)")
+
+
+def _cpu_limit(seconds: float) -> int:
+    return math.ceil(seconds) + 1
+
+
+def _dot_command(exe: str, cpu_s: float | None) -> list[str]:
+    """dot -Tsvg, under RLIMIT_CPU of cpu_s + 1 whole seconds where a POSIX shell sets it (ulimit -t, then
+    exec: the process is dot's)."""
+    sh = shutil.which("sh") if cpu_s is not None else None
+    if sh is None:
+        return [exe, "-Tsvg"]
+    return [sh, "-c", 'ulimit -t "$1" && exec "$2" -Tsvg', "sh", str(_cpu_limit(cpu_s)), exe]
+
+
+CPU_LIMIT_SIGNALS = (-signal.SIGXCPU, -signal.SIGKILL)  # how RLIMIT_CPU stops a process: soft, then hard
+
+
+async def run_dot(exe: str, dot_text: bytes, timeout: float, max_bytes: int = MAX_SVG_BYTES, *,
+                  cpu_s: float | None = None, budget: bool = False) -> bytes:
+    """`dot -Tsvg` in a subprocess, off the event loop: killed past `timeout` (504: the drawing budget's message
+    where `budget`, else the time limit's) or `max_bytes` of output (413); with `cpu_s`, RLIMIT_CPU of cpu_s + 1
+    seconds (stopped by it: 504 as well)."""
     chunks: list[bytes] = []
     err: list[bytes] = []
     too_big = False
-    proc = await anyio.open_process([exe, "-Tsvg"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = await anyio.open_process(_dot_command(exe, cpu_s), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)
 
     async def feed():
@@ -207,7 +294,7 @@ async def run_dot(exe: str, dot_text: bytes, timeout: float, max_bytes: int = MA
             if not too_big:
                 code = await proc.wait()
     except TimeoutError:
-        raise _timeout(timeout) from None
+        raise (_over_budget(timeout) if budget else _timeout(timeout)) from None
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -215,6 +302,8 @@ async def run_dot(exe: str, dot_text: bytes, timeout: float, max_bytes: int = MA
             await proc.aclose()
     if too_big:
         raise LimitExceeded(f"the drawing is over {max_bytes} bytes of SVG", ["body"])
+    if cpu_s is not None and code in CPU_LIMIT_SIGNALS:
+        raise _over_budget(cpu_s, cpu=True)
     if code != 0:
         text = b"".join(err).decode(errors="replace").strip()[-500:]
         raise DrawingFailed(f"Graphviz's dot failed (exit code {code}): {text}")

@@ -1,0 +1,80 @@
+"""Graphviz's dot bounded per server process (redteam10 F3: a 1 KB nested create_graph program of 960 nodes, under
+graph_max_nodes and graph_max_edges, ran dot 30 s, one process per request): on a real server with real dot,
+the program is stopped at the drawing budget (graph_dot_time_s: 504 naming it, the dot child gone), runs under
+RLIMIT_CPU, and a drawing past graph_dot_max_concurrent waits graph_dot_wait_s, then gets 503; the DOT text
+(format "dot") needs no slot. No timed assertion: statuses, messages, processes."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import Server, cheap_program, children, in_thread, wait_until
+
+pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+def nested_create_graph(chain: int = 10, levels: int = 4) -> dict:
+    """redteam10's program (~1 KB): y = x*x, `chain` ops of mul-by-x / sin, then `levels` nested
+    autograd.grad(create_graph=True); its backward graph has 960 nodes and 1,648 edges, which dot lays out for
+    well over 30 s."""
+    ops = [{"name": "y0", "op": "mul", "args": ["x", "x"]}]
+    for i in range(chain):
+        ops.append({"name": f"y{i + 1}", "op": "sin" if i % 2 else "mul",
+                    "args": [f"y{i}"] if i % 2 else [f"y{i}", "x"]})
+    prev = f"y{chain}"
+    for k in range(levels):
+        ops.append({"name": [f"g{k}"], "op": "autograd.grad", "args": [prev, "x"], "kwargs": {"create_graph": True}})
+        prev = f"g{k}"
+    return {"leaves": {"x": {"data": 0.7, "requires_grad": True}}, "ops": ops, "outputs": [prev]}
+
+
+def dots(pid: int) -> list[int]:
+    out = []
+    for p in children(pid):
+        try:
+            if Path(f"/proc/{p}/comm").read_text().strip() == "dot":
+                out.append(p)
+        except OSError:
+            pass
+    return out
+
+
+def cpu_limit(pid: int) -> str:
+    """The `Max cpu time` line of /proc/pid/limits (soft, hard, units)."""
+    line = next(ln for ln in Path(f"/proc/{pid}/limits").read_text().splitlines() if ln.startswith("Max cpu time"))
+    return " ".join(line.split()[3:])
+
+
+def test_dot_budget_slots_and_cpu_limit():
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_GRAPH_DOT_TIME_S": "3.5",
+                "GRADSERVE_GRAPH_DOT_MAX_CONCURRENT": "1", "GRADSERVE_GRAPH_DOT_WAIT_S": "0.2"})
+    try:
+        body = nested_create_graph()
+        text = s.client.post("/v1/graph", json={**body, "format": "dot"})
+        assert text.status_code == 200 and text.content.count(b'[id="node') == 960, text.text[:300]
+
+        t, box = in_thread(lambda: s.client.post("/v1/graph", json=body))
+        [pid] = wait_until(lambda: dots(s.proc.pid), 20) or [None]
+        assert pid is not None, "no dot process started"
+        assert cpu_limit(pid) == "5 5 seconds"  # RLIMIT_CPU: ceil(3.5) + 1, soft and hard
+
+        busy = s.client.post("/v1/graph", json=cheap_program())  # the one slot is taken
+        assert busy.status_code == 503 and busy.headers.get("Retry-After") == "1", busy.text[:300]
+        [err] = busy.json()["detail"]
+        assert err["type"] == "over_capacity" and "graph_dot_max_concurrent" in err["msg"]
+        assert "graph_dot_wait_s" in err["msg"]
+        assert s.client.post("/v1/graph", json={**cheap_program(), "format": "dot"}).status_code == 200
+        assert len(dots(s.proc.pid)) == 1
+
+        t.join(60)
+        [slow] = box
+        assert slow.status_code == 504, slow.text[:300]
+        [err] = slow.json()["detail"]
+        assert err["type"] == "timeout"
+        assert "drawing time budget of 3.5 s (graph_dot_time_s)" in err["msg"] and '"format": "dot"' in err["msg"]
+        assert wait_until(lambda: not dots(s.proc.pid), 10), "dot still runs"
+        assert s.client.post("/v1/graph", json=cheap_program()).status_code == 200  # the slot is free again
+    finally:
+        s.stop()
