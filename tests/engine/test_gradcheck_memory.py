@@ -101,3 +101,15 @@ def test_blocked_comparisons_are_torchs(block, monkeypatch):
             for atol in (0.0, 0.5):
                 expect = not bool((tx - ty).abs().max() > atol)
                 assert J._check_jacobians_equal([ex], [ey], atol) == expect, (x, y)
+
+
+if __name__ == "__main__":  # python -m tests.engine.test_gradcheck_memory [N]: the table of docs/runs/safeH.md
+    import sys
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    for dtype in ("float64", "float32"):
+        for fast in (False, True):
+            for gg in (False, True):
+                got, charged, traced = measure(document(n, dtype, fast_mode=fast, gradgrad=gg))
+                print(f"N={n} {dtype} fast_mode={fast} gradgrad={gg}: ok {got}, charged {charged / 2**20:.1f} MiB, "
+                      f"traced {traced / 2**20:.1f} MiB", flush=True)
