@@ -7,7 +7,9 @@ engine/autograd/gradcheck.py, which holds the checks and their messages.
 
 Memory: a Jacobian is charged before it is allocated and counted as the request's (live) until it dies; each
 is filled a column (numerical) or a row (analytical) at a time as they are computed, never from a list of all
-of them; and two are compared a block of `BLOCK_BYTES` at a time, whose temporaries are charged. So a request
+of them; the reentrancy check compares the second backward's rows with the first Jacobian as they come (torch
+stacks a second Jacobian); and two are compared a block of `BLOCK_BYTES` at a time, whose temporaries are
+charged. So a request
 holds its Jacobians and a few MB, as charged (tests/engine/test_gradcheck_memory.py); before, it held ~2.4
 times its charge (the lists of rows and columns, and the comparison's N x N temporaries: redteam10 F2).
 """
@@ -212,15 +214,25 @@ def _get_numerical_vJu(fn, inputs, inp_indices, func_out, all_u, all_v, eps):
     return reduced_jacobians
 
 
-def _check_jacobians_equal(j1, j2, atol):
-    for j1_x, j2_x in zip(j1, j2):
-        a, b = j1_x._data, j2_x._data
-        if a.size != 0:
-            # max |a - b| over the blocks' maxima: a NaN anywhere makes it NaN (never > atol), as over the whole
-            tops = [np.abs(x - y).max() for x, y in _blocks(a, b, a.dtype, 2, "comparing two Jacobians (gradcheck)")]
-            if np.max(tops) > atol:
-                return False
-    return True
+def _check_rows_equal(jacobians, rows, atol):
+    """_check_jacobians_equal(jacobians, what `rows` would stack into, atol), without stacking them: each row is
+    compared with its column of `jacobians` as it comes (cast into the Jacobian's dtype as the stacking writes it,
+    a missing gradient as zeros), and max |a - b| taken over all of them (a NaN anywhere: NaN, never > atol). The
+    reentrancy check's second Jacobian is never held: a request holds two N x N arrays at once, not three."""
+    tops = [[] for _ in jacobians]
+    for j, row in enumerate(rows):
+        for i, tensor in enumerate(row):
+            col = jacobians[i]._data[:, j]
+            if tensor is not None and col.size != tensor.numel():
+                raise TorchAssertionError(
+                    f"Expected out_jacobian column to have {tensor.numel()} elements, but got {col.size}")
+            if col.size == 0:
+                continue
+            other = np.zeros(col.shape, col.dtype)
+            if tensor is not None:
+                other[...] = tensor._data.reshape(-1)
+            tops[i].append(np.abs(col - other).max())
+    return all(not top or not np.max(top) > atol for top in tops)
 
 
 def _stack_and_check_tensors(rows, inputs, numel_outputs):
