@@ -9,8 +9,9 @@ outputs are used apart: split, unbind, max with dim). Node `k` is `n{k}` with SV
 of `k.next_functions[i]` has SVG id `edge{k}_{i}` and title `n{j}->n{k}`, in either layout.
 
 Graphviz is bounded per server process (`DotLimits`, from the settings graph_dot_*): at most
-`graph_dot_max_concurrent` dot processes at once (a request waits up to `graph_dot_wait_s` for one, then 503
-over_capacity with Retry-After), each stopped after `graph_dot_time_s` of wall time (504, the DOT text suggested)
+`graph_dot_max_concurrent` drawings at once, dot processes or built-in layout threads (a request waits up to
+`graph_dot_wait_s` for a slot, then 503 over_capacity with Retry-After; a layout thread keeps its slot until it
+ends), each dot stopped after `graph_dot_time_s` of wall time (504, the DOT text suggested)
 and limited to as many CPU seconds plus one by RLIMIT_CPU (the kernel stops it even if the server cannot). The
 node and edge caps do not bound dot's time: a 1 KB create_graph program of 960 nodes ran it 30 s (redteam10 F3).
 """
@@ -20,6 +21,7 @@ import math
 import shutil
 import signal
 import subprocess
+import threading
 from dataclasses import dataclass, field
 
 import anyio
@@ -156,15 +158,18 @@ def dot_binary() -> str | None:
 
 
 class DotLimits:
-    """One server process's bound on Graphviz: `max_concurrent` dot processes at once, a request waiting up to
-    `wait_s` for one; each dot stopped after `time_s` (wall) and `time_s` + 1 CPU seconds (RLIMIT_CPU). Made
-    in the event loop (its semaphore belongs to it), once per app (`for_app`)."""
+    """One server process's bound on drawing: `max_concurrent` layouts at once (dot processes, or built-in layout
+    threads where dot is not used), a request waiting up to `wait_s` for a slot; each dot stopped after `time_s`
+    (wall) and `time_s` + 1 CPU seconds (RLIMIT_CPU). A built-in layout cannot be stopped (a thread): it keeps
+    its slot until it really ends, past its request's 504. Once per app (`for_app`)."""
+
+    POLL_S = 0.05  # how often a waiting request tries for a slot (a thread releases them: no event to await)
 
     def __init__(self, max_concurrent: int, wait_s: float, time_s: float):
         self.max_concurrent = max_concurrent
         self.wait_s = wait_s
         self.time_s = time_s
-        self.slots = anyio.Semaphore(max_concurrent)
+        self.slots = threading.Semaphore(max_concurrent)
 
     @classmethod
     def for_app(cls, state, settings) -> DotLimits:
@@ -174,18 +179,31 @@ class DotLimits:
                                             settings.graph_dot_time_s)
         return limits
 
-    def busy(self) -> OverCapacity:
+    async def take(self, timeout: float, what: str) -> float:
+        """Take a slot (release it with `slots.release()`), waiting up to wait_s or `timeout`, whichever is
+        shorter; returns the time left of `timeout`. 503 past wait_s, 504 where the request's time ran out."""
+        start = anyio.current_time()
+        end = start + max(min(self.wait_s, timeout), 0.0)
+        while not self.slots.acquire(blocking=False):  # never blocks: a cancelled wait holds nothing
+            if anyio.current_time() >= end:
+                if timeout <= self.wait_s:
+                    raise _timeout(timeout)
+                raise self.busy(what)
+            await anyio.sleep(self.POLL_S)
+        return timeout - (anyio.current_time() - start)
+
+    def busy(self, what: str = "Graphviz's dot") -> OverCapacity:
         n = self.max_concurrent
-        return OverCapacity(f"Graphviz's dot is drawing {n} graph{'s' if n != 1 else ''} already, as many as this "
-                            f"server draws at once (graph_dot_max_concurrent), and none finished within "
-                            f"{self.wait_s:g} s (graph_dot_wait_s); retry later, or ask for \"format\": \"dot\" "
-                            "(the DOT text, drawn by no one here)", headers={"Retry-After": "1"})
+        return OverCapacity(f"{what} is drawing {n} graph{'s' if n != 1 else ''} already, as many as this server "
+                            f"draws at once (graph_dot_max_concurrent), and none finished within {self.wait_s:g} s "
+                            "(graph_dot_wait_s); retry later, or ask for \"format\": \"dot\" (the DOT text, "
+                            "drawn by no one here)", headers={"Retry-After": "1"})
 
 
 async def render_svg(d: Drawing, layout: str, timeout: float, dot_limits: DotLimits | None = None) -> bytes:
     """The SVG: Graphviz's `dot` (layout "dot", or "auto" where it is installed), else the built-in layout (in
     a thread: it is Python work that grows with the graph). Past `timeout` (the request's time left), 504;
-    dot within `dot_limits` (none: only `timeout` bounds it)."""
+    within `dot_limits`' slots and dot's budget (none: only `timeout` bounds them)."""
     exe = dot_binary() if layout != "builtin" else None
     if exe is not None:
         if dot_limits is None:
@@ -195,30 +213,54 @@ async def render_svg(d: Drawing, layout: str, timeout: float, dot_limits: DotLim
         raise DrawingFailed("GRADSERVE_GRAPH_LAYOUT=dot but Graphviz's `dot` is not installed")
     from app.services.layout import to_svg  # noqa: PLC0415
 
+    if dot_limits is None:
+        slot = None
+    else:
+        timeout = await dot_limits.take(timeout, "the built-in layout")
+        slot = _ThreadSlot(dot_limits.slots)
     try:
         with anyio.fail_after(max(timeout, 0.001)):
-            return await anyio.to_thread.run_sync(to_svg, d, abandon_on_cancel=True)
+            return await anyio.to_thread.run_sync(slot.run if slot else to_svg, d, abandon_on_cancel=True)
     except TimeoutError:
         raise _timeout(timeout) from None
+    finally:
+        if slot is not None:
+            slot.leave()
+
+
+class _ThreadSlot:
+    """A slot held by a layout thread until the layout really ends (a thread abandoned at its request's 504 keeps
+    it), or given back by its request where the thread never started (anyio skips a call cancelled before it
+    starts)."""
+
+    def __init__(self, slots: threading.Semaphore):
+        self.slots = slots
+        self.lock = threading.Lock()
+        self.started = self.gone = False
+
+    def run(self, d: Drawing) -> bytes:
+        from app.services.layout import to_svg  # noqa: PLC0415
+
+        with self.lock:
+            if self.gone:
+                return b""
+            self.started = True
+        try:
+            return to_svg(d)
+        finally:
+            self.slots.release()
+
+    def leave(self) -> None:
+        with self.lock:
+            if not self.started and not self.gone:
+                self.gone = True
+                self.slots.release()
 
 
 async def _bounded_dot(exe: str, dot_text: bytes, timeout: float, limits: DotLimits) -> bytes:
     """run_dot in one of the process's slots (503 where none frees within wait_s, or the time left), stopped
     at the drawing budget or the request's time left, whichever comes first."""
-    start = anyio.current_time()
-    got = False
-    try:
-        limits.slots.acquire_nowait()
-        got = True
-    except anyio.WouldBlock:
-        with anyio.move_on_after(max(min(limits.wait_s, timeout), 0.0)):
-            await limits.slots.acquire()
-            got = True
-    if not got:
-        if timeout <= limits.wait_s:  # the request's time ran out first
-            raise _timeout(timeout)
-        raise limits.busy()
-    timeout -= anyio.current_time() - start
+    timeout = await limits.take(timeout, "Graphviz's dot")
     try:
         if limits.time_s < timeout:
             return await run_dot(exe, dot_text, limits.time_s, cpu_s=limits.time_s, budget=True)

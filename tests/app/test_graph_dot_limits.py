@@ -78,3 +78,27 @@ def test_dot_budget_slots_and_cpu_limit():
         assert s.client.post("/v1/graph", json=cheap_program()).status_code == 200  # the slot is free again
     finally:
         s.stop()
+
+
+def test_builtin_layout_takes_a_slot():
+    """Where dot is not used, the built-in layout (Python in a server thread, seconds for this graph) holds one of
+    the same slots until it ends: a drawing past them is 503; the slot is free again after it."""
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_GRAPH_LAYOUT": "builtin",
+                "GRADSERVE_GRAPH_DOT_MAX_CONCURRENT": "1", "GRADSERVE_GRAPH_DOT_WAIT_S": "0.2"})
+    try:
+        t, box = in_thread(lambda: s.client.post("/v1/graph", json=nested_create_graph()))
+        busy = None
+        for _ in range(2000):  # bounded: until one cheap drawing finds the slot taken, or the big one is done
+            r = s.client.post("/v1/graph", json=cheap_program())
+            if r.status_code == 503 or not t.is_alive():
+                busy = r
+                break
+        assert busy is not None and busy.status_code == 503, busy and busy.text[:300]
+        [err] = busy.json()["detail"]
+        assert err["type"] == "over_capacity" and err["msg"].startswith("the built-in layout is drawing 1 graph")
+        t.join(60)
+        [big] = box
+        assert big.status_code == 200 and big.content.count(b'class="node"') == 960, big.text[:300]
+        assert s.client.post("/v1/graph", json=cheap_program()).status_code == 200
+    finally:
+        s.stop()
