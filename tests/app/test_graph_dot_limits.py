@@ -6,13 +6,14 @@ RLIMIT_CPU, and a drawing past graph_dot_max_concurrent waits graph_dot_wait_s, 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from .conftest import Server, cheap_program, children, in_thread, wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
 
 def nested_create_graph(chain: int = 10, levels: int = 4) -> dict:
@@ -47,6 +48,7 @@ def cpu_limit(pid: int) -> str:
     return " ".join(line.split()[3:])
 
 
+@needs_dot
 def test_dot_budget_slots_and_cpu_limit():
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_GRAPH_DOT_TIME_S": "3.5",
                 "GRADSERVE_GRAPH_DOT_MAX_CONCURRENT": "1", "GRADSERVE_GRAPH_DOT_WAIT_S": "0.2"})
@@ -83,16 +85,19 @@ def test_dot_budget_slots_and_cpu_limit():
 def test_builtin_layout_takes_a_slot():
     """Where dot is not used, the built-in layout (Python in a server thread, seconds for this graph) holds one of
     the same slots until it ends: a drawing past them is 503; the slot is free again after it."""
+    # the cheap drawings come 0.1 s apart and hold the slot for ms: the program's drawing (which polls every 50 ms
+    # for 0.3 s) gets it; the program's layout takes about a second on a quiet machine, several under load
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_GRAPH_LAYOUT": "builtin",
-                "GRADSERVE_GRAPH_DOT_MAX_CONCURRENT": "1", "GRADSERVE_GRAPH_DOT_WAIT_S": "0.2"})
+                "GRADSERVE_GRAPH_DOT_MAX_CONCURRENT": "1", "GRADSERVE_GRAPH_DOT_WAIT_S": "0.3"})
     try:
         t, box = in_thread(lambda: s.client.post("/v1/graph", json=nested_create_graph()))
         busy = None
-        for _ in range(2000):  # bounded: until one cheap drawing finds the slot taken, or the big one is done
+        for _ in range(600):  # bounded: until one cheap drawing finds the slot taken, or the big one is done
             r = s.client.post("/v1/graph", json=cheap_program())
             if r.status_code == 503 or not t.is_alive():
                 busy = r
                 break
+            time.sleep(0.1)
         assert busy is not None and busy.status_code == 503, busy and busy.text[:300]
         [err] = busy.json()["detail"]
         assert err["type"] == "over_capacity" and err["msg"].startswith("the built-in layout is drawing 1 graph")
@@ -102,3 +107,24 @@ def test_builtin_layout_takes_a_slot():
         assert s.client.post("/v1/graph", json=cheap_program()).status_code == 200
     finally:
         s.stop()
+
+
+def test_a_layout_call_skipped_before_it_starts_gives_its_slot_back():
+    """anyio skips a thread call cancelled before it starts: its request gives the slot back, once; a call that
+    started keeps it until the layout ends (then the thread gives it back, once)."""
+    import threading
+
+    from app.services.graph import Drawing, _ThreadSlot
+
+    slots = threading.Semaphore(1)
+    assert slots.acquire(blocking=False)
+    skipped = _ThreadSlot(slots)
+    skipped.leave()  # the request's 504 or disconnect, before the thread ran
+    assert skipped.run(Drawing()) == b""  # (had it run after all: nothing drawn, nothing released twice)
+    skipped.leave()
+    assert slots.acquire(blocking=False) and not slots.acquire(blocking=False)  # exactly one slot back
+
+    ran = _ThreadSlot(slots)
+    assert ran.run(Drawing()).startswith(b"<?xml")  # the empty graph's drawing; the thread released the slot
+    ran.leave()
+    assert slots.acquire(blocking=False) and not slots.acquire(blocking=False)
