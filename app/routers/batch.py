@@ -64,6 +64,7 @@ from app.examples import BATCH_EXAMPLES
 from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
 from app.services import engine as eng
+from app.services.batch_memory import Answers, release_answers
 from app.services.batch_part import answer_part
 from engine.program import batch_text
 from engine.program.batch import Stacked, vectorizable
@@ -100,6 +101,7 @@ async def evaluate_batch(request: Request) -> JSONBytes:
         return await _answer(request)
     finally:
         _IN_FLIGHT[0] -= 1
+        release_answers(request.scope)
 
 
 async def _answer(request: Request) -> JSONBytes:
@@ -112,7 +114,7 @@ async def _answer(request: Request) -> JSONBytes:
         # match no template takes ~130 ms to read, 15 MB ~2 s, which would hold every other request (red team 8, F3)
         scan, docs, hits, groups = await anyio.to_thread.run_sync(_read, body, service)
     start = checked = yielded = time.monotonic()
-    parts: list[bytes] = [b'{"results":[']
+    parts = Answers(b'{"results":[', request.scope, settings.retry_after_s)  # held as they come (batch_memory)
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
     skip = 0  # documents answered already, with a run of documents that came as one (_Run)
@@ -120,6 +122,8 @@ async def _answer(request: Request) -> JSONBytes:
     for i, doc in enumerate(docs):
         if i < skip:
             continue
+        if size > parts.held:  # the answers' bytes held in the budgets as they come (app/services/batch_memory.py)
+            parts.hold(size)
         ran = False  # whether this document ran alone: then the handler yields before the next one
         if isinstance(doc, _Refused):
             status, out = doc.status, doc.body
@@ -177,7 +181,7 @@ async def _answer(request: Request) -> JSONBytes:
     if k:
         parts[k] = parts[k][:-1]  # the last answer's comma: every answer ends in b"},"
     parts.append(b"]}")
-    answer = b"".join(parts)
+    answer = parts.join(size)
     _give_back(state)
     return JSONBytes(answer)
 
