@@ -33,6 +33,7 @@ tensors while it ran); the worker's memory file and the read buffers kept betwee
 """
 from __future__ import annotations
 
+from app.core import memtrim
 from app.core.errors import OverCapacity
 from app.core.protocol import RESPONSES
 from engine import budget
@@ -52,6 +53,7 @@ class Answers(list):
     def __init__(self, first: bytes, scope: dict, retry_after_s: int):
         super().__init__((first,))
         self.held = 0  # bytes held in the process's budget
+        self.peak = 0  # the most it held (app/core/memtrim.py: a trim asked after a batch that held a MiB or more)
         self.building = 0  # bytes counted in BUILDING
         self.retry_after_s = retry_after_s
         scope.setdefault(_KEY, []).append(self)
@@ -73,6 +75,8 @@ class Answers(list):
             self.release()
             raise
         self.held = want
+        if want > self.peak:
+            self.peak = want
         build = max(size - RESPONSES.free, 0)
         if build > self.building:
             more = build - self.building
@@ -130,6 +134,8 @@ def _room(more: int) -> bool:
 
 
 def release_answers(scope: dict) -> None:
-    """At the batch request's end, whatever way it ended (an error, a cancel): its answers' holds given back."""
+    """At the batch request's end, whatever way it ended (an error, a cancel): its answers' holds given back, and
+    the memory a big batch freed given back to the system (app/core/memtrim.py)."""
     for answers in scope.pop(_KEY, ()):
         answers.release()
+        memtrim.after_batch(answers.peak)
