@@ -551,7 +551,11 @@ def _expm(a):
     v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * ident
     r = np.linalg.solve(v - u, v + u)
     smax = int(s.max()) if s.size else 0
+    # the squarings' count depends on the values (up to ~1,000 at a norm near 1e300, every batch element each
+    # time): charged when it is known, the deadline checked a squaring
+    budget.charge(0, 8, smax * (2 * r.size * n + PY_STEP), "matrix_exp's squarings")
     for i in range(smax):
+        budget.check()
         sq = r @ r
         r = np.where((s > i)[..., None, None], sq, r)
     return r

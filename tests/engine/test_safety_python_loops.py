@@ -106,3 +106,56 @@ def test_svd_finds_its_failing_element_in_few_steps():
         torch.linalg.svd(torch.from_numpy(values))
     m = measure(doc)
     assert m["status"] == "RuntimeError" and m["calls"] < 5_000, m
+
+
+def _chol_doc(n, fail_at, batch=1):
+    """A [batch, n, n] diagonal matrix, 1 everywhere but -1 at (fail_at - 1): its first failing minor."""
+    diag = np.ones((batch, n))
+    diag[:, fail_at - 1] = -1.0
+    values = np.zeros((batch, n, n))
+    values[:, np.arange(n), np.arange(n)] = diag
+    leaf = {"data": {"dtype": "float64", "shape": [batch, n, n],
+                     "b64": base64.b64encode(values.tobytes()).decode()}}
+    return {"leaves": {"x": leaf}, "ops": [{"name": ["l", "i"], "op": "linalg.cholesky_ex", "args": ["x"]}],
+            "outputs": ["i"]}, values
+
+
+def test_cholesky_finds_its_failing_minor_in_few_steps():
+    n = 200
+    first, last = measure(_chol_doc(n, 1)[0]), measure(_chol_doc(n, n)[0])
+    assert first["status"] == last["status"] == "ok"
+    assert last["calls"] - first["calls"] < 300, (first, last)  # a scan of minors: a factorization an order
+    for k in (1, 7, n):
+        doc, values = _chol_doc(n, k)
+        got = engine.evaluate(doc)["tensors"]["i"]["data"]
+        assert got == torch.linalg.cholesky_ex(torch.from_numpy(values)).info.tolist() == [k]
+
+
+def test_cholesky_of_a_batch_runs_it_at_once_and_reports_each_failure():
+    rng = np.random.default_rng(3)
+    b, n = 64, 6
+    a = rng.standard_normal((b, n, n))
+    spd = a @ a.transpose(0, 2, 1) + n * np.eye(n)
+    bad = rng.random(b) < 0.3
+    spd[bad, rng.integers(0, n, size=bad.sum()), :] *= -1  # some rows negated: not positive-definite there
+    t = torch.linalg.cholesky_ex(torch.from_numpy(spd))
+    e = engine.linalg.cholesky_ex(engine.tensor(spd.tolist(), dtype=engine.float64))
+    assert e.info.tolist() == t.info.tolist() and any(t.info.tolist())
+    ok = (t.info == 0).numpy()
+    assert np.allclose(np.asarray(e.L.numpy())[ok], t.L.numpy()[ok], rtol=1e-12, atol=1e-12)
+    doc = {"ops": [{"name": "a", "op": "ones", "args": [[20_000, 1, 1]]},
+                   {"name": "l", "op": "linalg.cholesky", "args": ["a"]}], "outputs": []}
+    m = measure(doc)
+    assert m["status"] == "ok" and m["calls"] < 5_000, m  # one factorization call, not one an element
+
+
+def test_matrix_exp_charges_its_squarings():
+    b = 200
+    values = np.full((b, 4, 4), 1e300 / 4)  # norm 1e300: ~1,000 squarings
+    leaf = {"data": {"dtype": "float64", "shape": [b, 4, 4], "b64": base64.b64encode(values.tobytes()).decode()}}
+    doc = {"leaves": {"x": leaf}, "ops": [{"name": "e", "op": "linalg.matrix_exp", "args": ["x"]}], "outputs": []}
+    m = measure(doc)
+    assert m["status"] == "ok" and m["checks"] >= 990 and m["flops"] >= 990 * 2 * values.size * 4, m
+    t = torch.linalg.matrix_exp(torch.from_numpy(values[:2]))
+    e = engine.linalg.matrix_exp(engine.tensor(values[:2].tolist(), dtype=engine.float64))
+    assert np.array_equal(np.isnan(t.numpy()), np.isnan(np.asarray(e.numpy())))
