@@ -14,6 +14,10 @@ Bounds of the batch as a whole:
   runs);
 - `max_batch_response_bytes`: the answers are held in memory until the last, so once they reach it the
   remaining documents are not run and answer 413 (a vectorized chunk's answers count as each comes up);
+- memory: the answers are held in the server's budgets as they accumulate, and their join too
+  (app/services/batch_memory.py: max_process_bytes, and the room for answers of max_buffered_response_bytes):
+  the batch answers 503 (Retry-After) as soon as they cannot be held, or before any document runs where the room
+  is full already;
 - time: a document is started only while the batch is within `time_limit_s` of its start; those left answer
   504 unrun. A document (or chunk) started in time runs under its own time limit, so a batch ends within
   twice it.
