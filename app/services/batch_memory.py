@@ -50,6 +50,8 @@ class Answers(list):
     """The pieces of a batch's answer (bytes-like), in order; what they hold is held in the budgets (module).
     `scope`: the request's, where it is recorded for `release_answers`; `retry_after_s`: the 503's Retry-After."""
 
+    __slots__ = ("held", "peak", "building", "retry_after_s")
+
     def __init__(self, first: bytes, scope: dict, retry_after_s: int):
         super().__init__((first,))
         self.held = 0  # bytes held in the process's budget
