@@ -95,7 +95,11 @@ _DUP = "\x00duplicate key"  # marks, in a document parsed for the duplicate chec
     responses={200: {"model": BatchResponse, "description": "Every document's status and body, in order."},
                413: {"model": ErrorResponse, "description": "Over a limit of the batch as a whole: body size, "
                                                             "number of documents (`max_batch_documents`)."},
-               422: {"model": ErrorResponse, "description": "The batch itself is not `{\"requests\": [...]}`."}},
+               422: {"model": ErrorResponse, "description": "The batch itself is not `{\"requests\": [...]}`."},
+               503: {"model": ErrorResponse, "description": "Over capacity (with Retry-After): evaluations in "
+                                                            "flight, or the server's memory for the batch's answers "
+                                                            "(max_process_bytes, max_buffered_response_bytes), "
+                                                            "checked before it starts and as they accumulate."}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/BatchRequest"}, "examples": BATCH_EXAMPLES}}}},
 )
