@@ -64,7 +64,8 @@ from app.examples import BATCH_EXAMPLES
 from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
 from app.services import engine as eng
-from app.services.batch_part import answer_part
+from app.services.batch_part import answer_part, answer_text
+from app.services.batch_part import fitting as _fitting
 from engine.program import batch_text
 from engine.program.batch import Stacked, vectorizable
 from engine.program.batch_text import Template
@@ -104,73 +105,100 @@ async def evaluate_batch(request: Request) -> JSONBytes:
 
 async def _answer(request: Request) -> JSONBytes:
     service = evaluator(request.app)
+    body = await read_body(request.scope, request.receive, service.settings.max_body_bytes)
+    try:
+        return await _respond(request, service, body, True)
+    except _Restart:  # the rest of the body, read by a compute worker, was not what the split foresaw and its
+        return await _respond(request, service, body, False)  # own scan gave up: the batch from the start, whole
+
+
+async def _read_in_turn(body: bytes, service, split: bool, loop_max: int):
+    if len(body) <= loop_max:
+        return _read(body, service, split)
+    # read in a thread, as /v1/evaluate parses a body past loop_max_body_bytes: 1 MB of documents that match
+    # no template takes ~130 ms to read, 15 MB ~2 s, which would hold every other request (red team 8, F3)
+    return await anyio.to_thread.run_sync(_read, body, service, split)
+
+
+async def _respond(request: Request, service, body: bytes, split: bool) -> JSONBytes:
     settings = service.settings
-    body = await read_body(request.scope, request.receive, settings.max_body_bytes)
-    if len(body) <= settings.loop_max_body_bytes:
-        scan, docs, hits, groups = _read(body, service)
-    else:  # read in a thread, as /v1/evaluate parses a body past loop_max_body_bytes: 1 MB of documents that
-        # match no template takes ~130 ms to read, 15 MB ~2 s, which would hold every other request (red team 8, F3)
-        scan, docs, hits, groups = await anyio.to_thread.run_sync(_read, body, service)
+    scan, docs, hits, groups = await _read_in_turn(body, service, split, settings.loop_max_body_bytes)
     start = checked = yielded = time.monotonic()
     parts: list[bytes] = [b'{"results":[']
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
     skip = 0  # documents answered already, with a run of documents that came as one (_Run)
     state: dict = {}  # "split": False once a compute worker's part of a chunk answered nothing (_vectorize_rows)
-    for i, doc in enumerate(docs):
-        if i < skip:
-            continue
-        ran = False  # whether this document ran alone: then the handler yields before the next one
-        if isinstance(doc, _Refused):
-            status, out = doc.status, doc.body
-        elif size >= settings.max_batch_response_bytes:
-            status, out = 413, _error("limit_exceeded", [], f"not run: the batch's answers reached the limit "
-                                      f"max_batch_response_bytes={settings.max_batch_response_bytes}")
-        elif i not in ahead and time.monotonic() - start >= settings.time_limit_s:
-            status, out = 504, _error("timeout", [], f"not run: the batch ran past the time limit of "
-                                      f"{settings.time_limit_s:g} s (time_limit_s) before this document")
-        else:
-            if i in ahead:
-                pass
-            elif scan is not None:
-                if type(doc) is Template:
-                    await _vectorize_rows(service, i, doc, ahead, state)
-            elif hits[i] is not None:
-                await _vectorize(service, i, docs, hits, groups, ahead)
-            out = ahead.pop(i, None)
-            if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
-                written = out.written
-                if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
-                    parts += written.pieces  # all before the size limit
-                    size += sum(written.sizes)
-                    skip = i + len(written)
-                    continue
-                ahead.update((i + j, (written, j)) for j in range(len(written)))  # one at a time
-                out = ahead.pop(i)
-            if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
-                written, j = out
-                size += written.sizes[j]
-                parts += written.doc_pieces(j)  # wrapped as below
+    tail = None  # the rest of the body after the scan's documents, read and answered by a compute worker
+    if scan is not None and scan.tail is not None:
+        tail = asyncio.ensure_future(_part_text(service, body, scan.tail, len(docs), state))
+    i = -1
+    try:
+        while True:
+            i += 1
+            if i == len(docs) and tail is not None:  # the worker's documents follow the scan's
+                scan = await _take_tail(service, body, scan, tail, ahead, state)
+                docs, tail = scan.matched, None
+            if i >= len(docs):
+                break
+            doc = docs[i]
+            if i < skip:
                 continue
-            if out is not None:
-                status = 200
+            ran = False  # whether this document ran alone: then the handler yields before the next one
+            if isinstance(doc, _Refused):
+                status, out = doc.status, doc.body
+            elif size >= settings.max_batch_response_bytes:
+                status, out = 413, _error("limit_exceeded", [], f"not run: the batch's answers reached the limit "
+                                          f"max_batch_response_bytes={settings.max_batch_response_bytes}")
+            elif i not in ahead and time.monotonic() - start >= settings.time_limit_s:
+                status, out = 504, _error("timeout", [], f"not run: the batch ran past the time limit of "
+                                          f"{settings.time_limit_s:g} s (time_limit_s) before this document")
             else:
-                if i and time.monotonic() - checked >= _CHECK_S:  # (each check is a loop turn: ~90 us)
-                    checked = time.monotonic()
-                    if await request.is_disconnected():
-                        break  # nobody is left to read the answers: run no more documents
-                if scan is None:
-                    text = _encode(doc)
-                else:  # answered from its own text, exactly as its separate request
-                    a, b = batch_text.span(body, scan, i)
-                    text = body[a:b]
-                status, out = await _evaluate(service, text)
-                ran = True
-        size += len(out)
-        parts += (b'{"status":%d,"body":' % status, out, b"},")
-        if ran and time.monotonic() - yielded >= _YIELD_S:
-            await asyncio.sleep(0)  # let other requests in between documents
-            yielded = time.monotonic()
+                if i in ahead:
+                    pass
+                elif scan is not None:
+                    if type(doc) is Template:
+                        await _vectorize_rows(service, i, doc, ahead, state)
+                elif hits[i] is not None:
+                    await _vectorize(service, i, docs, hits, groups, ahead)
+                out = ahead.pop(i, None)
+                if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
+                    written = out.written
+                    if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
+                        parts += written.pieces  # all before the size limit
+                        size += sum(written.sizes)
+                        skip = i + len(written)
+                        continue
+                    ahead.update((i + j, (written, j)) for j in range(len(written)))  # one at a time
+                    out = ahead.pop(i)
+                if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
+                    written, j = out
+                    size += written.sizes[j]
+                    parts += written.doc_pieces(j)  # wrapped as below
+                    continue
+                if out is not None:
+                    status = 200
+                else:
+                    if i and time.monotonic() - checked >= _CHECK_S:  # (each check is a loop turn: ~90 us)
+                        checked = time.monotonic()
+                        if await request.is_disconnected():
+                            break  # nobody is left to read the answers: run no more documents
+                    if scan is None:
+                        text = _encode(doc)
+                    else:  # answered from its own text, exactly as its separate request
+                        a, b = batch_text.span(body, scan, i)
+                        text = body[a:b]
+                    status, out = await _evaluate(service, text)
+                    ran = True
+            size += len(out)
+            parts += (b'{"status":%d,"body":' % status, out, b"},")
+            if ran and time.monotonic() - yielded >= _YIELD_S:
+                await asyncio.sleep(0)  # let other requests in between documents
+                yielded = time.monotonic()
+    finally:
+        if tail is not None and not tail.done():  # (left: a client gone, or a cancel) it ends by its deadline
+            tail.add_done_callback(_observe)
+
     k = len(parts) - 1
     while k and not parts[k]:  # (a document the writer wrote among a Written chunk's pieces leaves empty ones)
         k -= 1
@@ -237,18 +265,19 @@ _COST_PER_BYTE = 121  # the most body.parse_cost counts for one byte of text (a 
 # ----- the batch read as text (engine.program.batch_text): documents of one text template never parsed -----
 
 
-def _read(body: bytes, service) -> tuple:
+def _read(body: bytes, service, split: bool = False) -> tuple:
     """The batch's documents: (scan, docs, hits, groups): read as text (scan; docs are its matches), or parsed
-    as a whole (scan None); raises the batch's own errors (422, 413)."""
+    as a whole (scan None); raises the batch's own errors (422, 413). `split`: the scan may leave the rest of a
+    run of one template's documents to a compute worker (_split; Scan.tail)."""
     limit = service.settings.max_batch_documents
-    scan = _scan(body, limit, service)
+    scan = _scan(body, limit, service, split)
     if scan is not None:  # read as text: a document is the Template it matched, or its span (a tuple)
         return scan, scan.matched, None, None
     docs, hits = _documents(body, limit, service)
     return None, docs, hits, _groups(docs, hits)
 
 
-def _scan(body: bytes, limit: int, service):
+def _scan(body: bytes, limit: int, service, split: bool = False):
     """The body read as text (engine.program.batch_text.Scan), or None where it is read as a whole
     (_documents). The batch-wide checks of _documents hold: the parse-cost bound (413, as its parse words
     it), the number of documents (past it, the whole-body path answers the 413)."""
@@ -271,7 +300,8 @@ def _scan(body: bytes, limit: int, service):
         return batch_text.make_template(text, doc, hit[0], hit[1])
 
     known = _KNOWN.get(service.limits, ())
-    scan = batch_text.scan(body, limit, make, known)
+    scan = batch_text.scan(body, limit, make, known, split=(lambda t, pos, n: _split(service, body, t, pos))
+                           if split else None)
     if scan is not None:  # the templates this batch matched, most recent first, for the next batches
         used = [t.fresh() for t in scan.templates if t.rows]  # without this batch's rows and numbers
         keep = used + [t for t in known if all(t.pattern is not u.pattern for u in used)]
@@ -355,6 +385,88 @@ def _place(ahead: dict, i: int, done: list, outs) -> None:
         ahead.update(zip(done, outs))
 
 
+def _split(service, body: bytes, t, pos: int):
+    """Where the scan of a batch's body may stop, leaving the rest of a run of template t's documents from pos on
+    to a compute worker (batch_text.scan's `split`; the worker reads them: batch_part.answer_text): at about
+    _WORKER_SHARE of the text left (_WORKER_SHARE_BUSY beside another batch in flight), where at least
+    SPLIT_MIN_ROWS documents of t seem to be left, t's program is lowered and vectorizes here in one chunk of
+    that many, and a worker may be lent (as _tail_rows); else None."""
+    pool = service.pool
+    if pool is None or not hasattr(os, "memfd_create") or not pool.lendable(_KEEP_IDLE):
+        return None
+    first = (t.lax_next or t.next).match(body, pos)
+    if first is None or (len(body) - pos) < SPLIT_MIN_ROWS * (first.end() - pos):
+        return None
+    program, n = _program_and_chunk(service, t.key, 1024)
+    if n < 1024 or not service.vectorizes(t.doc):
+        return None
+    return batch_text.split_at(body, t, pos, _WORKER_SHARE_BUSY if _IN_FLIGHT[0] > 1 else _WORKER_SHARE)
+
+
+async def _part_text(service, body: bytes, tail: tuple, n: int, state: dict):
+    """The answers of the documents of the rest of the body (from tail's position: batch_text.Scan.tail) from a
+    compute worker (batch_part.answer_text: it reads them, as documents of tail's template), as _part; None
+    where it answered nothing."""
+    t, at = tail
+    s = service.settings
+    deadline = time.monotonic() + s.time_limit_s
+    fd = _FILES.pop() if _FILES else os.memfd_create("gradserve-batch", os.MFD_CLOEXEC)
+    keep = False
+    try:
+        view = memoryview(body)[at:]
+        done = 0
+        while done < len(view):
+            done += os.pwrite(fd, view[done:], done)
+        try:
+            got = await service.pool.run_idle(
+                answer_text, t.fresh(), len(view), s.max_batch_documents - n, 1024, _WRAP, service.limits,
+                s.plan_cache_entries, deadline, s.max_process_bytes, f"/proc/{os.getpid()}/fd/{fd}",
+                s.max_batch_response_bytes, timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S,
+                keep=_KEEP_IDLE)
+        except NoIdleWorker:
+            return None
+        out = _read_part(fd, got, None, state)
+        keep = out is not None and max(len(view), got[1]) <= _SPARE_BYTES and len(_FILES) < _SPARE_MAX
+        return out
+    finally:
+        if keep:
+            _FILES.append(fd)
+        else:
+            os.close(fd)
+
+
+async def _take_tail(service, body: bytes, scan, tail, ahead: dict, state: dict):
+    """The batch's documents once the scan's (scan.matched) are answered: with the worker's (tail, a task of
+    _part_text) placed after them in `ahead`; or, where it answered nothing, the body read again here without a
+    split, its documents after the scan's left to run here as without a pool (their answers the same). The Scan
+    to go on with; raises _Restart where that reading gives up on the body (the whole-body path's batch)."""
+    try:
+        part = await tail
+    except Exception:  # noqa: BLE001 - killed past the deadline, died: its documents are answered here
+        part = None
+    m = len(scan.matched)
+    t, at = scan.tail
+    if isinstance(part, Written):
+        scan.matched += [t] * len(part)
+        _place(ahead, m, list(range(m, m + len(part))), part)
+        return scan
+    state["split"] = False
+    again = await _read_in_turn(body, service, False, service.settings.loop_max_body_bytes)
+    new = again[0]
+    if new is None or len(new.matched) <= m or new.starts[m] != at:  # (the last: cannot be, the scan's read of
+        raise _Restart  # the documents before `at` is the same)
+    return new
+
+
+def _observe(task) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+class _Restart(Exception):
+    """The batch is to be answered again from its start, without a split (_take_tail)."""
+
+
 # A vectorized chunk of at least this many documents is split with a compute worker (app/services/batch_part.py)
 # where one is free: below it the hand-off (~0.3-0.5 ms of this process's time: the call, the memory file's read,
 # the worker's own check run) costs more than the half of the run it saves (docs/runs/batch5.md).
@@ -399,26 +511,34 @@ async def _part(service, t, columns: list, k: int, state: dict):
                 timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S, keep=_KEEP_IDLE)
         except NoIdleWorker:
             return None
-        if got is None:
-            return None
-        sizes, total = got
-        wrapped = len(_WRAP[0]) + len(_WRAP[1])
-        if len(sizes) != k or sum(sizes) + k * wrapped != total:
-            return None
-        buf = _buffer(total, state)
-        view = memoryview(buf)[:total]
-        done = 0
-        while done < total:
-            got = os.preadv(fd, [view[done:]], done)
-            if got <= 0:
-                return None
-            done += got
-        keep = total <= _SPARE_BYTES and len(_FILES) < _SPARE_MAX  # (read: the next call may write it again)
+        out = _read_part(fd, got, k, state)
+        keep = out is not None and got[1] <= _SPARE_BYTES and len(_FILES) < _SPARE_MAX  # (read: the next call
+        return out  # may write it again)
     finally:
         if keep:
             _FILES.append(fd)
         else:
             os.close(fd)
+
+
+def _read_part(fd: int, got, k: int | None, state: dict):
+    """A worker's answers (answer_part's reply `got`: their sizes and total bytes, written into the file fd),
+    read into one of this batch's buffers: a Written of one piece a document (views of the buffer); None where
+    it answered nothing, or not k documents (any number where k is None), or too many bytes to keep a buffer."""
+    if got is None:
+        return None
+    sizes, total = got
+    wrapped = len(_WRAP[0]) + len(_WRAP[1])
+    if (k is not None and len(sizes) != k) or not sizes or sum(sizes) + len(sizes) * wrapped != total:
+        return None
+    buf = _buffer(total, state)
+    view = memoryview(buf)[:total]
+    done = 0
+    while done < total:
+        got = os.preadv(fd, [view[done:]], done)
+        if got <= 0:
+            return None
+        done += got
     pieces, at = [], 0
     for size in sizes:
         pieces.append(view[at:at + size + wrapped])
@@ -461,30 +581,6 @@ def _give_back(state: dict) -> None:
 
 
 _KILL_GRACE_S = 0.5  # as EvaluateService kills a worker past a request's deadline
-
-
-def _fitting(t, dtypes: list):
-    """Per row of a template's documents, whether its values fit its leaves' integer dtypes (True: no leaf of
-    an integer dtype): a cast past them would wrap silently where the document alone answers its overflow error
-    (engine.program.wire.make_tensor). A float is taken only strictly inside (min - 1, max + 1), so that its
-    truncation fits; NaN never."""
-    dtypes = [np.dtype(d) for d in dtypes]
-    if not any(d.kind in "iu" for d in dtypes):
-        return True
-    columns = t.columns()
-    n = len(t.rows)
-    ok = np.ones(n, bool)
-    for col, dt in zip(columns, dtypes):
-        if dt.kind not in "iu" or col.dtype == dt:
-            continue
-        info = np.iinfo(dt)
-        with np.errstate(invalid="ignore"):
-            if col.dtype.kind == "f":
-                good = (col > float(info.min) - 1) & (col < float(info.max) + 1)
-            else:
-                good = (col >= info.min) & (col <= info.max)
-        ok &= good.reshape(n, -1).all(1)
-    return ok
 
 
 _WRAP = (b'{"status":200,"body":', b"},")  # each document's answer in the batch's, as evaluate_batch writes it
