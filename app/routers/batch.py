@@ -302,6 +302,13 @@ def _scan(body: bytes, limit: int, service, split: bool = False):
     known = _KNOWN.get(service.limits, ())
     scan = batch_text.scan(body, limit, make, known, split=(lambda t, pos, n: _split(service, body, t, pos))
                            if split else None)
+    if scan is not None and scan.tail is not None and len(scan.matched) + body.count(
+            scan.tail[0].head, scan.tail[1]) > limit:
+        # the rest could hold more documents than the limit leaves (each of the template's documents holds its
+        # text before the first hole, Template.head, once at least): read whole here, so that a batch past the
+        # limit is refused before any runs, as without a split (one whose rest is not of that template only is
+        # refused once the worker's part comes back and the body is read again here: _take_tail)
+        scan = batch_text.scan(body, limit, make, known)
     if scan is not None:  # the templates this batch matched, most recent first, for the next batches
         used = [t.fresh() for t in scan.templates if t.rows]  # without this batch's rows and numbers
         keep = used + [t for t in known if all(t.pattern is not u.pattern for u in used)]
@@ -410,7 +417,7 @@ async def _part_text(service, body: bytes, tail: tuple, n: int, state: dict):
     t, at = tail
     s = service.settings
     deadline = time.monotonic() + s.time_limit_s
-    fd = _FILES.pop() if _FILES else os.memfd_create("gradserve-batch", os.MFD_CLOEXEC)
+    fd = _FILES.pop() if _FILES else os.memfd_create("gradserve-batch-text", os.MFD_CLOEXEC)
     keep = False
     try:
         view = memoryview(body)[at:]
