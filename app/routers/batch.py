@@ -417,7 +417,7 @@ async def _part_text(service, body: bytes, tail: tuple, n: int, state: dict):
     t, at = tail
     s = service.settings
     deadline = time.monotonic() + s.time_limit_s
-    fd = _FILES.pop() if _FILES else os.memfd_create("gradserve-batch-text", os.MFD_CLOEXEC)
+    fd = _TEXT_FILES.pop() if _TEXT_FILES else os.memfd_create("gradserve-batch-text", os.MFD_CLOEXEC)
     keep = False
     try:
         view = memoryview(body)[at:]
@@ -433,11 +433,11 @@ async def _part_text(service, body: bytes, tail: tuple, n: int, state: dict):
         except NoIdleWorker:
             return None
         out = _read_part(fd, got, None, state)
-        keep = out is not None and max(len(view), got[1]) <= _SPARE_BYTES and len(_FILES) < _SPARE_MAX
+        keep = len(view) <= _SPARE_BYTES and (out is None or got[1] <= _SPARE_BYTES) and len(_TEXT_FILES) < _SPARE_MAX
         return out
     finally:
         if keep:
-            _FILES.append(fd)
+            _TEXT_FILES.append(fd)
         else:
             os.close(fd)
 
@@ -563,6 +563,7 @@ _SPARE: list[bytearray] = []
 # can take it meanwhile); the worker killed mid-write leaves a file the next call overwrites (it reads only
 # the `total` bytes its own call reports).
 _FILES: list[int] = []
+_TEXT_FILES: list[int] = []  # the same for a worker's part of a body's text (_part_text): the text, then the answers
 _SPARE_MAX = 2
 _SPARE_BYTES = 8 << 20
 
