@@ -9,6 +9,9 @@ one document against its run alone (engine.program.batch.run), so the same bytes
 answers into a memory file the server made for the call (memfd, read back with one pread: ~0.1 ms for 1.4 MB,
 where the pool's socket took ~2.8 ms of the server's CPU for the same bytes) and returns their sizes.
 
+A batch's body may also be split before it is read (answer_text): the worker gets the text of the body's rest
+and the template, reads it with the router's own scan and checks, and answers it likewise.
+
 Everything a worker's call is held to holds: the batch's limits and deadline as its budget (killable: the
 server kills the worker past the deadline), this process's memory budget (worker_limits), and the answers'
 size (at most `cap` bytes written, else nothing: the server answers those documents itself).
