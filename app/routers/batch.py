@@ -145,6 +145,7 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
     tail = None  # the rest of the body after the scan's documents, read and answered by a compute worker
     if scan is not None and scan.tail is not None:
         tail = asyncio.ensure_future(_part_text(service, body, scan.tail, len(docs), state))
+        await asyncio.sleep(0)  # the worker's call sent first, before this process's own run takes the GIL
     i = -1
     try:
         while True:
