@@ -43,8 +43,8 @@ them: this process's CPU is then what bounds the batches), and the answers are p
 at most one worker at a time; the worker's call is held to the batch's limits, its deadline (killed past it, as any
 worker call) and the response limit; where it answers nothing (no worker, killed, past a limit) its rows are
 answered here, as without a pool. Before that, the read of the body itself is split likewise (_split, where a
-run of at least SPLIT_MIN_ROWS documents of a lowered template seems to be left): the scan stops about half way,
-and the worker reads the rest of the text (the same scan and checks), runs and writes it while this process
+run of at least SPLIT_MIN_ROWS documents of a lowered template seems to be left): the scan stops at 40% of the
+text left, and the worker reads the rest (the same scan and checks), runs and writes it while this process
 answers the documents before it (_part_text, _take_tail); where the worker answers nothing, the body is read again
 here without a split. docs/RELIABILITY.md ("Batches") says how a batch uses the pool.
 """

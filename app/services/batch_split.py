@@ -94,10 +94,12 @@ SPLIT_MIN_ROWS = 512
 # A batch takes at most one compute worker, only one idle now, and only while this many others stay idle for the
 # pool's other users (/v1/evaluate requests, transforms); else its whole chunk runs here (never waits for one).
 _KEEP_IDLE = 1
-# The share of a split chunk's rows the worker answers (the rest run here at the same time); while another batch
+# The share of a split chunk's rows (or of a body's text left: _split) the worker answers (the rest run here at the
+# same time): 0.6, as this process also reads and writes the whole batch over HTTP and joins its answer (over one
+# connection 0.6 gave 1.13x and 1.26x share 0.5's docs/s, 0.75 0.79x: docs/runs/batch6.md); while another batch
 # is in flight in this process (_IN_FLIGHT), _WORKER_SHARE_BUSY: the server's CPU then bounds the batches'
 # throughput, and the whole chunk in the worker takes ~2 ms of it off a batch (docs/runs/batch5.md).
-_WORKER_SHARE = 0.5
+_WORKER_SHARE = 0.6
 _WORKER_SHARE_BUSY = 1.0
 _IN_FLIGHT = [0]  # batches being answered by this process now
 
