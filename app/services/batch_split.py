@@ -35,7 +35,7 @@ def _split(service, body: bytes, t, pos: int):
     SPLIT_MIN_ROWS documents of t seem to be left, t's program is lowered and vectorizes here in one chunk of
     that many, and a worker may be lent (as _tail_rows); else None."""
     pool = service.pool
-    if pool is None or not hasattr(os, "memfd_create") or not pool.lendable(_KEEP_IDLE):
+    if not TEXT_SPLIT or pool is None or not hasattr(os, "memfd_create") or not pool.lendable(_KEEP_IDLE):
         return None
     first = (t.lax_next or t.next).match(body, pos)
     if first is None or (len(body) - pos) < SPLIT_MIN_ROWS * (first.end() - pos):
@@ -102,6 +102,10 @@ _KEEP_IDLE = 1
 _WORKER_SHARE = 0.6
 _WORKER_SHARE_BUSY = 1.0
 _IN_FLIGHT = [0]  # batches being answered by this process now
+# Whether a body's text is split (_split) at all; False: only chunks are (batch5's split). On the loaded machine of
+# batch6 the text split took 0.3-2 ms a batch off the server's own CPU and added ~1.5 ms to the workers', and gave
+# 0.78-0.99x main's docs/s in all seven A/Bs (docs/runs/batch6.md): to be decided on a quiet machine.
+TEXT_SPLIT = True
 
 
 def _tail_rows(service, n: int, state: dict) -> int:
