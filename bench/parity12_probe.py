@@ -74,7 +74,7 @@ def main(argv):
         bad = 0
         for dtype in DTYPES:
             for value in VALUES:
-                def fn(lib, dtype=dtype, value=value):
+                def fn(lib, dtype=dtype, value=value, name=name):
                     return OPS[name](lib, getattr(lib, dtype), value)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -10,6 +10,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine._fma import fma
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.ops import pointwise_divmod as DM
 from engine.ops import rules as R
 from engine.ops.jvp import pointwise, tmap, tsum
 from engine.ops.pointwise_base import (
@@ -17,8 +18,6 @@ from engine.ops.pointwise_base import (
     _alpha_check,
     _alpha_rule,
     _binary,
-    _checked,
-    _checked_scalar,
     _dtype_word,
     _float_binary,
     _float_out,
@@ -134,22 +133,13 @@ div_tensor = defop(
 def _div_mode(a, b, rounding_mode):
     if rounding_mode is None:
         return _true_div(a, b)
-    if rounding_mode == "trunc":
-        if a.dtype.kind == "f":
-            return np.trunc(np.true_divide(a, b)).astype(a.dtype)
-        if np.any(B.xp.asarray(b) == 0):
-            raise TorchRuntimeError("ZeroDivisionError")
-        q = np.abs(a) // np.abs(b)
-        return (q * np.sign(a) * np.sign(b)).astype(a.dtype)
-    if a.dtype.kind != "f" and np.any(B.xp.asarray(b) == 0):
-        raise TorchRuntimeError("ZeroDivisionError")
-    return np.floor_divide(a, b)
+    return DM.div_mode(a, b, rounding_mode)
 
 
 div_tensor_mode = defop(
     "div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor",
     _div_mode,
-    jvp="element_wise", promote=True,
+    jvp="element_wise", promote=True, check=DM.number_check,
     index=2,
     # integer trunc: |a| // |b| * sign(a) * sign(b) holds four; true division casts integers
     rule=_binary(temp=4, bwd=5, both_cast=True),
@@ -403,21 +393,21 @@ where_self = defop(
 )
 
 # _int_zero_div_check's `b == 0` mask (integers); other's formula: -grad, self / other, its trunc at once
-fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod),
-                    jvp="element_wise", promote=True,
+fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", DM.fmod,
+                    jvp="element_wise", promote=True, check=DM.number_check,
                     index=1, rule=_binary(temp=1, bwd=5),
              self=lambda grad: grad,
              other=lambda grad, self, other: -grad * (self / other).trunc())
-fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod),
-                    jvp="element_wise", index=0,
+fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", DM.fmod,
+                    jvp="element_wise", index=0, check=DM.number_check,
                     rule=R.like(temp_factor=1),
                     self=lambda grad: grad)
-remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.mod),
-                         jvp="element_wise", promote=True, index=1, rule=_binary(temp=1, bwd=5),
+remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", DM.remainder,
+                         jvp="element_wise", promote=True, check=DM.number_check, index=1, rule=_binary(temp=1, bwd=5),
                   self=lambda grad: grad,
                   other=lambda grad, self, other: -grad * (self / other).floor())
-remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.mod),
-                         jvp="element_wise", index=0, rule=R.like(temp_factor=1),
+remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", DM.remainder,
+                         jvp="element_wise", index=0, check=DM.number_check, rule=R.like(temp_factor=1),
                          self=lambda grad: grad)
 floor = defop("floor(Tensor self) -> Tensor", lambda a: np.floor(a) if a.dtype.kind == "f" else a.copy(),
               jvp="element_wise", rule=R.like(bwd=1),

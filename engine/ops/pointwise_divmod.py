@@ -1,0 +1,111 @@
+"""div's rounding modes, floor_divide, fmod and remainder with torch 2.13's checks and kernels.
+
+torch's order (measured): the Python parser's OverflowError for an int no Scalar holds; the type promotion
+(a bool tensor with an int past int64 is "Promotion for uint16, uint32, uint64 types is not supported, attempted
+to promote Bool and UInt64"); the shapes; the kernel's dtype dispatch (a bool result type: "div_floor_cpu" /
+"div_trunc_cpu" / "fmod_cpu" / "remainder_cpu" not implemented for 'Bool'); a number cast to an integer dtype
+with a C cast (int8 % 300 is int8 % 44, uint8 // 256 divides by 0); integer division by zero,
+RuntimeError("ZeroDivisionError"). Floats: remainder is fmod(a, b), plus b where the two signs differ and fmod
+is not zero (so remainder(3.0, -0.5) is +0.0, where NumPy's mod answers -0.0)."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import _backend as B
+from engine import dtypes as D
+from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.ops.promotion import _check_broadcast
+from engine.ops.scalar_fit import converted, int_operands, scalar_arg
+from engine.tensor import Tensor
+
+_DIV_KERNEL = {"floor": "div_floor_cpu", "trunc": "div_trunc_cpu"}
+
+
+def number_check(self, other, *rest):
+    """The parser's OverflowError, then no uint64 promotion with a bool tensor (before the shapes)."""
+    for x, t in ((self, other), (other, self)):
+        if type(x) is int:
+            scalar_arg(x)
+            if x >= 1 << 63 and isinstance(t, Tensor) and t._data.dtype.kind == "b":
+                raise TorchRuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to "
+                                        "promote Bool and UInt64")
+
+
+def _dtype(x):
+    return getattr(x, "dtype", None)
+
+
+def _lift(a, b):
+    """A number operand's type promotion with a tensor (the fmod / remainder .Scalar forms are not promoted by
+    the table): a float lifts an integer or bool tensor to the default float, an int lifts bool to int64."""
+    for x, t in ((b, a), (a, b)):
+        k = getattr(_dtype(t), "kind", None)
+        if k is None or _dtype(x) is not None:
+            continue
+        if type(x) is float and k != "f":
+            t = t.astype(D.default_float.np)
+        elif type(x) is int and k == "b":
+            t = t.astype(np.int64)
+        return (t, x) if x is b else (x, t)
+    return a, b
+
+
+def prepare(kernel, a, b):
+    """The operands as the kernel takes them: the bool refusal (after the shapes), a Python int cast to an
+    integer tensor's dtype as C does, then integer division by zero."""
+    a, b = _lift(a, b)
+    dt = _dtype(a) if _dtype(a) is not None else _dtype(b)
+    if dt.kind == "b":
+        _check_broadcast((a, b))
+        raise TorchNotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+    if type(a) is int or type(b) is int:
+        a, b = int_operands(a, b)
+    if dt.kind in "iu" and type(b) is not float and np.any(B.xp.asarray(b) == 0):
+        _check_broadcast((a, b))
+        raise TorchRuntimeError("ZeroDivisionError")
+    return a, b
+
+
+def div_mode(a, b, rounding_mode):
+    a, b = prepare(_DIV_KERNEL[rounding_mode], a, b)
+    dt = a.dtype if _dtype(a) is not None else b.dtype
+    if rounding_mode == "trunc":
+        if dt.kind == "f":
+            with np.errstate(all="ignore"):
+                return np.trunc(np.true_divide(a, b)).astype(dt, copy=False)
+        q = np.floor_divide(a, b)  # C's truncating division: floor, one up where inexact and negative
+        return q + ((q < 0) & (q * b != a)).astype(dt)
+    with np.errstate(all="ignore"):
+        return np.floor_divide(a, b)
+
+
+def fmod(a, b):
+    a, b = prepare("fmod_cpu", a, b)
+    with np.errstate(all="ignore"):
+        return np.fmod(a, b)
+
+
+def remainder(a, b):
+    a, b = prepare("remainder_cpu", a, b)
+    dt = a.dtype if _dtype(a) is not None else b.dtype
+    with np.errstate(all="ignore"):
+        if dt.kind != "f":
+            return np.mod(a, b)  # C's %, then + b where the signs differ: floor modulo, as NumPy's
+        if _dtype(b) is None:
+            b = dt.type(b)  # the number as the tensor's dtype (float16 takes 70000 as inf)
+        mod = np.fmod(a, b)
+        fix = (mod != 0) & ((b < 0) != (mod < 0))
+        return np.where(fix, mod + b, mod) if np.ndim(fix) else (mod + b if fix else mod)
+
+
+def wrap_number(x, ref):
+    """A number left of floor_divide / remainder as torch wraps it: a 0-d tensor of the result type of `ref` and
+    the number, holding the number cast to it (an int C-cast to an integer dtype, past int64 too; a double
+    rounded once into a float dtype, float16 taking 70000 as inf)."""
+    number_check(x, ref)
+    dt = D.result_type(ref, x).np
+    if dt.kind in "iu" and type(x) is int:
+        x = converted(x, dt)
+    with np.errstate(all="ignore"):
+        v = np.asarray(float(x) if dt.kind == "f" else x).astype(dt)
+    return Tensor._make(B.xp.asarray(v))
