@@ -170,16 +170,32 @@ rsub_scalar = defop(
 
 
 def _check_int_pow(a, e):
-    if a.dtype.kind in "iu" and getattr(e, "dtype", None) is None and isinstance(e, int) and e < 0:
-        raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
+    """pow.Tensor_Scalar's meta check on an integer or bool base and an integral exponent: exp.toLong() (c10's
+    checked conversion: 2**63 overflows int64_t), then no negative exponent."""
+    if a.dtype.kind in "iub" and getattr(e, "dtype", None) is None and type(e) is int:
+        if e >= 1 << 63:
+            raise TorchRuntimeError("value cannot be converted to type int64_t without overflow")
+        if e < 0:
+            raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
+
+
+def _pow_check(self, exponent):
+    if type(exponent) is int:
+        scalar_arg(exponent)  # the parser's OverflowError first
+    if isinstance(self, Tensor) and not isinstance(exponent, Tensor):
+        _check_int_pow(self._data, exponent)
 
 
 def _pow_ts(a, exponent):
     _check_int_pow(a, exponent)
     if a.dtype.kind != "f" and isinstance(exponent, float):
         a = a.astype(D.default_float.np)
-    if a.dtype.kind == "b":
+    if a.dtype.kind == "b" and type(exponent) is not bool:
         a = a.astype(np.int64)
+    if exponent is False or exponent is True:  # pow_out: fill_(1) for 0 / False, copy_ for 1 / True
+        return np.ones_like(a) if exponent is False else a.copy()
+    if a.dtype.kind in "iu" or a.dtype == np.float16:  # exp.to<scalar_t>(): c10's checked conversion
+        exponent = fill_value(exponent, a.dtype)
     if exponent == 2:
         return a * a  # np.multiply for arrays; NumPy's scalar arithmetic (the same IEEE product) for a scalar
     if a.dtype.kind == "f" and a.dtype != np.float16:
@@ -197,13 +213,17 @@ def _pow_ts(a, exponent):
                 return one / (a * a)
             if exponent == -0.5:
                 return one / np.sqrt(a)
+    if a.dtype == np.float32 and type(exponent) in (int, float):  # std::pow(float, double): in double, rounded
+        with np.errstate(all="ignore"):
+            return np.power(a.astype(np.float64), float(exponent)).astype(np.float32)
     return np.power(a, exponent)
 
 
 pow_tensor_scalar = defop(
     "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
-    _pow_ts, jvp="element_wise",
-    rule=_unary(_TR, temp=1, bwd=3),  # x ** 3 as x * x * x (torch's small exponents): one product held
+    _pow_ts, jvp="element_wise", check=_pow_check,
+    # x ** 3 as x * x * x (torch's small exponents): one product held; float32 ** 2.7 in float64: two more
+    rule=_unary(_TR, temp=3, bwd=3),
     # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
     vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
          else grad * (_pow_ts(self, exponent - 1) * exponent)},
@@ -236,9 +256,15 @@ pow_tensor_tensor = defop(
 
 
 def _pow_scalar(base, e):
-    if e.dtype.kind != "f" and isinstance(base, float):
-        e = e.astype(D.default_float.np)
-    return np.power(B.xp.asarray(base, dtype=e.dtype), e)
+    """pow(number, tensor): torch wraps the number (a 0-d tensor of the result type, C-cast: uint8 takes 300 as
+    44) and runs pow.Tensor_Tensor (an integer to a negative integer power is 0, 1 or -1, no error)."""
+    b = DM.wrap_number(base, Tensor._make(e))._data
+    if b.dtype.kind == "b":
+        raise TorchNotImplementedError('"pow" not implemented for \'Bool\'')
+    if e.dtype != b.dtype:
+        e = e.astype(b.dtype)
+    with np.errstate(all="ignore"):
+        return _pow_tt(b, e)
 
 
 pow_scalar = defop(

@@ -5,6 +5,8 @@ multiply-adds, float16 computed in float32), dtype, shape and grad_fn. Every cas
 torch call over parity10's 9 dtypes x 47 values (tests/engine/test_parity10_scalar_fill.py)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -119,7 +121,8 @@ DIVMODS = {
     "div(v, trunc)": lambda lib, d, v: _a(lib, d).div(v, rounding_mode="trunc"),
     "div(t, floor)": lambda lib, d, v: lib.full((5,), v, dtype=d).div(_b(lib, d), rounding_mode="floor"),
     "div(t, trunc)": lambda lib, d, v: lib.full((5,), v, dtype=d).div(_b(lib, d), rounding_mode="trunc"),
-    "torch.div(v, t, trunc)": lambda lib, d, v: lib.div(v, lib.tensor([2, -3, 5]).to(d), rounding_mode="trunc"),  # no -1: torch traps on int64 min / -1
+    # no -1 there: torch traps (SIGFPE) on int64's min / -1
+    "torch.div(v, t, trunc)": lambda lib, d, v: lib.div(v, lib.tensor([2, -3, 5]).to(d), rounding_mode="trunc"),
     "floor_divide(v)": lambda lib, d, v: _a(lib, d).floor_divide(v),
     "t // v": lambda lib, d, v: _a(lib, d) // v,
     "v // t": lambda lib, d, v: v // _a(lib, d),
@@ -144,3 +147,38 @@ def test_division_modes_as_torch(op):
     # type Long can't be cast to the desired output type Bool" before the kernel's ZeroDivisionError; the engine's
     # in-place wrapper (engine/ops/inplace.py) runs the kernel first (docs/runs/parity12.md)
     check_all(DIVMODS[op], op, known=lambda d, v: ("_(v" in op) and d == "bool" and v == 0 and v is not False)
+
+
+# ----- pow with a number -----
+
+POWS = {
+    "pow(v)": lambda lib, d, v: _a(lib, d).pow(v),
+    "pow_(v)": lambda lib, d, v: _a(lib, d).pow_(v),
+    "t ** v": lambda lib, d, v: _a(lib, d) ** v,
+    "torch.pow(0-d, v)": lambda lib, d, v: lib.pow(lib.tensor(3).to(d), v),
+}
+
+
+@pytest.mark.parametrize("op", list(POWS))
+def test_pow_with_a_number_exponent_as_torch(op):
+    # not here: float64 ** a fraction, where torch's vectorized pow (Sleef) and libm's differ by an ulp at times
+    check_all(POWS[op], op, known=lambda d, v: d == "float64" and type(v) is float and v != int(v) if math.isfinite(
+        v) else False)
+
+
+def test_number_to_a_tensor_power_as_torch():
+    # not here: float results where torch's float pow kernel (Sleef / powf) and NumPy's differ by an ulp
+    # (3.7 ** t in float32, 1e-300-ish in float64): docs/runs/parity12.md
+    check_all(lambda lib, d, v: v ** _a(lib, d), "v ** t", known=lambda d, v: type(v) is float or (
+        d.startswith("float") and type(v) is int and abs(v) > 2))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("exp", [2.7, -1.5, 3, 7])
+def test_pow_grad_as_torch(dtype, exp):
+    def fn(lib, x, y):
+        return x.abs().pow(exp) * y
+    e, t = answer_grad(engine, fn, dtype), answer_grad(torch, fn, dtype)
+    assert e[0] == t[0] == "ok" and e[1][0] == t[1][0] and e[1][2] == t[1][2]  # dtype, grad_fn
+    np.testing.assert_allclose(e[1][1], t[1][1], rtol=1e-6)  # values and grads within an ulp or two (libm's pow)
+    np.testing.assert_allclose(e[1][3], t[1][3], rtol=1e-5)
