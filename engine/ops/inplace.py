@@ -25,6 +25,7 @@ from engine.ops._util import broadcast_shapes
 from engine.ops.jvp import tmap, tsum
 from engine.ops.registry import REGISTRY, Entry, defop, friendly_name
 from engine.ops.scalar_fit import fill_value as _fill_value
+from engine.ops.scalar_fit import setitem_value
 from engine.tensor import Tensor
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -410,8 +411,8 @@ def setitem(self, index, value):
     (copy_: CopySlices on the base), an advanced one is index_put_ (IndexPutBackward0)."""
     from engine.ops.indexing import advanced_parts, getitem  # noqa: PLC0415
 
-    if not isinstance(value, Tensor):
-        value = Tensor._make(np.array(value, dtype=self._data.dtype))
+    if not isinstance(value, Tensor):  # a number: converted as torch's 0-d tensor of self's dtype (scalar_fit)
+        value = Tensor._make(np.array(setitem_value(value, self._data.dtype), dtype=self._data.dtype))
     parts = advanced_parts(self, index)
     if parts is None:
         view = getitem(self, index)

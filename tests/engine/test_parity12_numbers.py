@@ -182,3 +182,37 @@ def test_pow_grad_as_torch(dtype, exp):
     assert e[0] == t[0] == "ok" and e[1][0] == t[1][0] and e[1][2] == t[1][2]  # dtype, grad_fn
     np.testing.assert_allclose(e[1][1], t[1][1], rtol=1e-6)  # values and grads within an ulp or two (libm's pow)
     np.testing.assert_allclose(e[1][3], t[1][3], rtol=1e-5)
+
+
+# ----- t[index] = number -----
+
+def _setitem(lib, d, v, key, shape=(3,)):
+    t = lib.zeros(shape, dtype=d)
+    t[key(lib) if callable(key) else key] = v
+    return t
+
+
+SETITEMS = {
+    "t[0] = v": lambda lib, d, v: _setitem(lib, d, v, 0),
+    "t[1:] = v": lambda lib, d, v: _setitem(lib, d, v, slice(1, None)),
+    "t[...] = v": lambda lib, d, v: _setitem(lib, d, v, Ellipsis),
+    "t[mask] = v": lambda lib, d, v: _setitem(lib, d, v, lambda lib: lib.tensor([True, False, True])),
+    "t[no True] = v": lambda lib, d, v: _setitem(lib, d, v, lambda lib: lib.zeros(3, dtype=lib.bool)),
+    "t[idx] = v": lambda lib, d, v: _setitem(lib, d, v, lambda lib: lib.tensor([0, 2])),
+    "t2[:, idx] = v": lambda lib, d, v: _setitem(lib, d, v, lambda lib: (slice(None), lib.tensor([1])), (2, 3)),
+    "t[empty] = v": lambda lib, d, v: _setitem(lib, d, v, slice(0, 0), (0,)),
+}
+
+
+@pytest.mark.parametrize("op", list(SETITEMS))
+def test_setitem_with_a_number_as_torch(op):
+    check_all(SETITEMS[op], op)
+
+
+@pytest.mark.parametrize("key", [0, slice(1, None), "mask"])
+def test_setitem_grad_fn_as_torch(key):
+    def fn(lib, x, y):
+        t = x * 1
+        t[lib.tensor([True] * 3 + [False] * 3) if key == "mask" else key] = 2.5
+        return t * y
+    assert answer_grad(engine, fn, "float32") == answer_grad(torch, fn, "float32")
