@@ -31,6 +31,8 @@ from engine.ops.pointwise_base import (
     _unary,
     _zero_grad,
     defop,
+    f16_number,
+    f16_opmath,
 )
 from engine.ops.promotion import _check_broadcast
 from engine.ops.scalar_fit import fill_value, int_operands, scalar_arg
@@ -44,15 +46,21 @@ from engine.tensor import Tensor
 # operand order, which decides which NaN's payload a result carries, would then depend on the size (and
 # differ between a whole array and its chunks). The formulas below write the temporary first: one order at
 # every size, the one large arrays always had.
+def _is_boolish(x):
+    return x.dtype.kind == "b" if hasattr(x, "dtype") else type(x) is bool
+
+
 def _alpha(a, b, alpha):
     """alpha as torch's kernel reads it, alpha.to<scalar_t>(): c10's checked conversion to the operands' type
-    (uint8 refuses 300 and takes -1 as 255)."""
+    (uint8 refuses 300 and takes -1 as 255); bool operands take any alpha as a bool (add is then an `or`)."""
+    if _is_boolish(a) and _is_boolish(b):
+        return bool(alpha)
     if -65504.0 <= alpha <= 65504.0 and (type(alpha) is float or alpha >= 0 and alpha < 128):
         return alpha  # every dtype holds it (a float alpha on integers is refused before): no check to make
     dt = a.dtype if hasattr(a, "dtype") else b.dtype
     if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype != b.dtype:
         dt = np.result_type(a.dtype, b.dtype)
-    return fill_value(alpha, dt) if dt.kind != "b" else alpha
+    return fill_value(alpha, dt) if dt.kind != "b" else bool(alpha)  # bool: alpha.to<bool>(), a + b an `or`
 
 
 def _add(a, b, alpha=1):
@@ -76,9 +84,28 @@ def _sub(a, b, alpha=1):
 
 
 def _mul(a, b):
-    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
+    tb = type(b)
+    if (tb is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
         a, b = int_operands(a, b)
+        if f16_number(a, b):
+            return f16_opmath(np.multiply, a, b)
+    elif tb is float and f16_number(a, b):  # float16 times a number: in float32, rounded once (torch's opmath)
+        return f16_opmath(np.multiply, a, b)
     return a * b
+
+
+def _mul_into(out, a, b):
+    if f16_number(a, b):
+        out[...] = _mul(a, b)
+        return out
+    return np.multiply(a, b, out=out)
+
+
+def _div_into(out, a, b):
+    if f16_number(a, b):
+        out[...] = _true_div(a, b)
+        return out
+    return np.true_divide(a, b, out=out)
 
 
 _add.into = lambda out, a, b, alpha=1: np.add(a, b, out=out) if alpha == 1 else np.add(_scale(b, alpha), a, out=out)
@@ -105,8 +132,8 @@ sub_tensor = defop(
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
-    _threaded(_mul, _ufunc_into(np.multiply)),
-    jvp="element_wise", promote=True, cuda="a * b", rule=_binary(),
+    _threaded(_mul, _mul_into),
+    jvp="element_wise", promote=True, cuda="a * b", rule=_binary(opmath=True),
     vjp={"self": _grad_times, "other": _threaded(lambda grad, self: grad * self, _ufunc_into(np.multiply))},
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
@@ -122,9 +149,9 @@ mul_scalar = defop(
 )
 div_tensor = defop(
     "div.Tensor(Tensor self, Tensor other) -> Tensor",
-    _into(_true_div, _ufunc_into(np.true_divide)),
+    _into(_true_div, _div_into),
     jvp="element_wise", promote=True, cuda="a / b", vjp={"self": _grad_over, "other": True},
-    rule=_binary(bwd=5, both_cast=True),
+    rule=_binary(bwd=5, both_cast=True, opmath=True),
     self=lambda grad, other: grad / other,
     other=lambda grad, self, other: -grad * ((self / other) / other),
 )
@@ -172,7 +199,7 @@ rsub_scalar = defop(
 def _check_int_pow(a, e):
     """pow.Tensor_Scalar's meta check on an integer or bool base and an integral exponent: exp.toLong() (c10's
     checked conversion: 2**63 overflows int64_t), then no negative exponent."""
-    if a.dtype.kind in "iub" and getattr(e, "dtype", None) is None and type(e) is int:
+    if getattr(a, "dtype", a).kind in "iub" and getattr(e, "dtype", None) is None and type(e) is int:
         if e >= 1 << 63:
             raise TorchRuntimeError("value cannot be converted to type int64_t without overflow")
         if e < 0:
@@ -182,8 +209,8 @@ def _check_int_pow(a, e):
 def _pow_check(self, exponent):
     if type(exponent) is int:
         scalar_arg(exponent)  # the parser's OverflowError first
-    if isinstance(self, Tensor) and not isinstance(exponent, Tensor):
-        _check_int_pow(self._data, exponent)
+        if isinstance(self, Tensor) and self._data.dtype.kind in "iub":
+            _check_int_pow(self._data.dtype, exponent)
 
 
 def _pow_ts(a, exponent):

@@ -81,12 +81,16 @@ TorchOverflowError.__name__ = TorchOverflowError.__qualname__ = "OverflowError"
 def scalar_arg(value) -> None:
     """torch's parsing of a Python int into a Scalar: int64, or uint64 above int64's max; anything else is the
     parser's OverflowError ("int too big to convert", "can't convert negative int to unsigned")."""
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+    if type(value) is int:
+        v = value  # (no int() on a Python int: the lowering reads int(...) as a read of values)
+    elif isinstance(value, np.integer):
         v = int(value)
-        if v >= 1 << 64:
-            raise TorchOverflowError("int too big to convert")
-        if v < -(1 << 63):
-            raise TorchOverflowError("can't convert negative int to unsigned")
+    else:
+        return
+    if v >= 1 << 64:
+        raise TorchOverflowError("int too big to convert")
+    if v < -(1 << 63):
+        raise TorchOverflowError("can't convert negative int to unsigned")
 
 
 def fill_value(value, dtype):

@@ -216,3 +216,45 @@ def test_setitem_grad_fn_as_torch(key):
         t[lib.tensor([True] * 3 + [False] * 3) if key == "mask" else key] = 2.5
         return t * y
     assert answer_grad(engine, fn, "float32") == answer_grad(torch, fn, "float32")
+
+
+# ----- parity10's cases left to the promotion: bool with a uint64 number, float16 opmath, bool alpha -----
+
+@pytest.mark.parametrize("op", ["add_", "add", "radd", "sub_", "rsub", "mul_", "mul", "add(0-d)"])
+def test_arithmetic_with_every_number_as_torch(op):
+    # parity10's ARITH cases, the bool + uint64 and float16 * 70000 ones included (parity10 leaves them out)
+    from tests.engine.test_parity10_scalar_fill import ARITH  # noqa: PLC0415
+    check_all(ARITH[op], op)
+
+
+@pytest.mark.parametrize("op", ["add_(alpha)", "add(alpha)", "sub_(alpha)", "sub(alpha)"])
+def test_alpha_on_bool_tensors_as_torch(op):
+    # parity10's ALPHAS cases with bool tensors included: alpha.to<bool>(), add an `or`; the parser first
+    from tests.engine.test_parity10_scalar_fill import ALPHAS  # noqa: PLC0415
+    check_all(ALPHAS[op], op)
+
+
+NUMBER_OPS = {
+    "div(v)": lambda lib, d, v: _a(lib, d).div(v),
+    "t / v": lambda lib, d, v: _a(lib, d) / v,
+    "v / t": lambda lib, d, v: v / _b(lib, d),
+    "div_(v)": lambda lib, d, v: _a(lib, d).div_(v),
+    "sub(v)": lambda lib, d, v: _a(lib, d).sub(v),
+    "v * t": lambda lib, d, v: v * _a(lib, d),
+}
+
+
+@pytest.mark.parametrize("op", list(NUMBER_OPS))
+def test_true_division_and_products_with_a_number_as_torch(op):
+    check_all(NUMBER_OPS[op], op)
+
+
+@pytest.mark.parametrize("n", [2000, 300_000])  # the second runs in chunks on the thread pool where it has one
+@pytest.mark.parametrize("op", ["t * v", "v * t", "t / v", "v / t", "t.mul_(v)", "t.div_(v)", "torch.mul(t, v)"])
+def test_float16_times_a_number_computes_in_float32_as_torch(op, n):
+    a = (np.random.default_rng(n).standard_normal(n) * 100).astype(np.float16)
+    for v in (2.7, -0.3, 1e-3, 65519.0, 70000.0, 70000, 3, 1e40):
+        def fn(lib, v=v):
+            t = lib.tensor(a)
+            return eval(op, {"t": t, "v": v, "torch": lib})  # noqa: S307 - the test's own expressions
+        _same(fn)
