@@ -387,7 +387,9 @@ _BINARY_OPS = {n: globals()[n] for n in _BINARY_DOCS}
 def _binary_arg(opdef):
     def g(input, other):
         if not isinstance(other, Tensor) and opdef.promote:
-            other = _wrap(other, input)
+            # a number as torch wraps it: cast to the result type (float64 keeps 0.1, int8 takes 300 as 44)
+            other = DM.wrap_number(other, input) if type(other) in (int, float, bool) and isinstance(
+                input, Tensor) else _wrap(other, input)
         return opdef(input, other)
 
     return g

@@ -258,3 +258,32 @@ def test_float16_times_a_number_computes_in_float32_as_torch(op, n):
             t = lib.tensor(a)
             return eval(op, {"t": t, "v": v, "torch": lib})  # noqa: S307 - the test's own expressions
         _same(fn)
+
+
+# ----- comparisons with a number: the number cast to the tensor's dtype first (torch's wrapped number) -----
+
+def _c(lib, d):
+    return lib.tensor([-3.0, -1.0, 0.0, 0.1, 2.7, 44.0, 255.0, 65504.0, float("inf")], dtype=lib.float64).to(d)
+
+
+COMPARES = {
+    "eq(v)": lambda lib, d, v: _c(lib, d).eq(v),
+    "torch.ne(t, v)": lambda lib, d, v: lib.ne(_c(lib, d), v),
+    "t < v": lambda lib, d, v: _c(lib, d) < v,
+    "t <= v": lambda lib, d, v: _c(lib, d) <= v,
+    "v > t": lambda lib, d, v: v > _c(lib, d),
+    "ge(v)": lambda lib, d, v: _c(lib, d).ge(v),
+    "t == v": lambda lib, d, v: _c(lib, d) == v,
+    "torch.gt(0-d, v)": lambda lib, d, v: lib.gt(lib.tensor(0.1, dtype=lib.float64).to(d), v),
+}
+
+
+@pytest.mark.parametrize("op", list(COMPARES))
+def test_comparisons_with_a_number_as_torch(op):
+    check_all(COMPARES[op], op)
+
+
+@pytest.mark.parametrize("v", [0.1, 2.7, 1e-300, 65519.0])
+def test_float64_compares_with_the_number_itself(v):
+    _same(lambda lib: lib.tensor([v, 0.0], dtype=lib.float64).eq(v))
+    _same(lambda lib: lib.tensor([v, 0.0], dtype=lib.float64) == v)
