@@ -228,9 +228,28 @@ def _clamp_max_precheck(self, max=None):  # noqa: A002
     _clamp_precheck(self, max=max)
 
 
+def _divmod_precheck(self, other=None, *args, **kwargs):
+    """fmod_ / remainder_ / floor_divide_ / div_ on a bool tensor: torch refuses a result type self cannot hold
+    ("result type Long can't be cast to the desired output type Bool") before the kernel's refusals (bool not
+    implemented, integer division by zero); the parser's and the promotion's errors come first (parity12)."""
+    if self._data.dtype.kind != "b" or other is None:
+        return
+    from engine.dtypes import result_type, scalar_type_name  # noqa: PLC0415
+    from engine.ops.pointwise_divmod import number_check  # noqa: PLC0415
+
+    number_check(self, other)
+    dt = result_type(self, other)
+    if not _can_cast(dt.np, self._data.dtype):
+        raise TorchRuntimeError(f"result type {scalar_type_name(dt)} can't be cast to the desired output type "
+                                f"{scalar_type_name(self._data.dtype)}")
+
+
 _PRECHECK = {"clamp_": _clamp_precheck, "clip_": _clamp_precheck, "index_fill_": _index_fill_precheck,
              "masked_fill_": _masked_fill_precheck, "clamp_min_": _clamp_min_precheck,
-             "clamp_max_": _clamp_max_precheck}
+             "clamp_max_": _clamp_max_precheck, "fmod_": _divmod_precheck, "remainder_": _divmod_precheck,
+             "floor_divide_": _divmod_precheck,
+             "div_": lambda self, other=None, *a, rounding_mode=None, **k: None if rounding_mode is None
+             else _divmod_precheck(self, other)}
 
 
 def variant(name, fn):

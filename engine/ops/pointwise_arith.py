@@ -260,6 +260,9 @@ pow_tensor_scalar = defop(
 
 
 def _pow_tt(a, b):
+    if a.dtype.kind == "b":  # (both operands promoted to bool)
+        _check_broadcast((a, b))
+        raise TorchNotImplementedError('"pow" not implemented for \'Bool\'')
     if a.dtype.kind in "iu" and b.dtype.kind in "iu" and np.any(b < 0):
         # torch's integer pow with tensor exponents: x ** -n is 1 for 1, +-1 for -1, else 0 (no error)
         neg = b < 0

@@ -138,15 +138,21 @@ DIVMODS = {
     "remainder_(v)": lambda lib, d, v: _a(lib, d).remainder_(v),
     "div_(v, trunc)": lambda lib, d, v: _a(lib, d).div_(v, rounding_mode="trunc"),
     "floor_divide_(v)": lambda lib, d, v: _a(lib, d).floor_divide_(v),
+    "t //= v": lambda lib, d, v: _ifloordiv(_a(lib, d), v),
+    "div_(t, floor)": lambda lib, d, v: _a(lib, d).div_(lib.full((5,), v, dtype=d), rounding_mode="floor"),
 }
+
+
+def _ifloordiv(t, v):
+    t //= v
+    return t
 
 
 @pytest.mark.parametrize("op", list(DIVMODS))
 def test_division_modes_as_torch(op):
-    # not here: a bool tensor in place with an int 0 (fmod_(bool, 0)): torch refuses the in-place cast "result
-    # type Long can't be cast to the desired output type Bool" before the kernel's ZeroDivisionError; the engine's
-    # in-place wrapper (engine/ops/inplace.py) runs the kernel first (docs/runs/parity12.md)
-    check_all(DIVMODS[op], op, known=lambda d, v: ("_(v" in op) and d == "bool" and v == 0 and v is not False)
+    # in place on a bool tensor with an int 0 (fmod_(bool, 0)): torch refuses the in-place cast "result type Long
+    # can't be cast to the desired output type Bool" before the kernel's ZeroDivisionError (inplace._PRECHECK)
+    check_all(DIVMODS[op], op)
 
 
 # ----- pow with a number -----
@@ -287,3 +293,11 @@ def test_comparisons_with_a_number_as_torch(op):
 def test_float64_compares_with_the_number_itself(v):
     _same(lambda lib: lib.tensor([v, 0.0], dtype=lib.float64).eq(v))
     _same(lambda lib: lib.tensor([v, 0.0], dtype=lib.float64) == v)
+
+
+def test_bool_to_a_bool_tensor_power_is_not_implemented_as_torch():
+    # not here: float32 tensor ** tensor where torch's vectorized powf (Sleef) and NumPy's differ by an ulp
+    check_all(lambda lib, d, v: _a(lib, d).pow(lib.full((5,), v, dtype=d)), "pow(t, full(v))",
+              known=lambda d, v: d == "float32" and type(v) is float and math.isfinite(v) and v != int(v))
+    _same(lambda lib: lib.tensor([True, False]).pow(lib.tensor([True])))
+    _same(lambda lib: lib.tensor([True, False]).pow(lib.tensor([True, False, True])))
