@@ -301,3 +301,52 @@ def test_bool_to_a_bool_tensor_power_is_not_implemented_as_torch():
               known=lambda d, v: d == "float32" and type(v) is float and math.isfinite(v) and v != int(v))
     _same(lambda lib: lib.tensor([True, False]).pow(lib.tensor([True])))
     _same(lambda lib: lib.tensor([True, False]).pow(lib.tensor([True, False, True])))
+
+
+# ----- attacks: no number makes these ops allocate or loop without a charge -----
+
+HUGE_OPS = {
+    "lerp": lambda lib, t, v: t.lerp(t, v), "div floor": lambda lib, t, v: t.div(v, rounding_mode="floor"),
+    "v // t": lambda lib, t, v: v // t, "fmod": lambda lib, t, v: t.fmod(v), "v % t": lambda lib, t, v: v % t,
+    "pow": lambda lib, t, v: t.pow(v), "v ** t": lambda lib, t, v: v ** t, "t[0] = v": lambda lib, t, v: t.__setitem__(
+        0, v), "eq": lambda lib, t, v: t.eq(v), "t / v": lambda lib, t, v: t / v, "t * v": lambda lib, t, v: t * v,
+    "add alpha": lambda lib, t, v: t.add(t, alpha=v),
+}
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+@pytest.mark.parametrize("dtype", ["int64", "float16", "bool"])
+@pytest.mark.parametrize("op", list(HUGE_OPS))
+def test_a_huge_int_is_refused_first_as_torch(op, dtype, sign):
+    # an int of 4,000 digits: torch's parser refuses it before any work; so must the engine (no conversion of
+    # it to an array, no loop in its size)
+    def fn(lib):
+        return HUGE_OPS[op](lib, lib.ones(3, dtype=getattr(lib, dtype)), sign * 10**4000)
+    _same(fn)
+
+
+def _peak_and_charge(lib_op, opdef, itemsize, *args):
+    import tracemalloc  # noqa: PLC0415
+    tracemalloc.start()
+    try:
+        lib_op()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    cost = opdef.cost(*args)
+    return peak, (np.prod(cost.out, dtype=np.int64) + cost.temp) * itemsize
+
+
+@pytest.mark.parametrize("case", ["f16 * 2.7", "f16 / 2.7", "f32 ** 2.7", "lerp", "lerp tensor", "remainder"])
+def test_the_new_work_is_charged(case):
+    from engine.ops import pointwise_arith as PA  # noqa: PLC0415
+    n = 1_000_000
+    h, x = engine.tensor(np.ones(n, dtype=np.float16)), engine.tensor(np.ones(n, dtype=np.float32))
+    run = {"f16 * 2.7": (lambda: h * 2.7, PA.mul_tensor, 2, h, 2.7),
+           "f16 / 2.7": (lambda: h / 2.7, PA.div_tensor, 2, h, 2.7),
+           "f32 ** 2.7": (lambda: x ** 2.7, PA.pow_tensor_scalar, 4, x, 2.7),
+           "lerp": (lambda: x.lerp(x, 0.7), PA.lerp_scalar, 4, x, x, 0.7),
+           "lerp tensor": (lambda: x.lerp(x, x), PA.lerp_tensor, 4, x, x, x),
+           "remainder": (lambda: x.remainder(-0.5), PA.remainder_scalar, 4, x, -0.5)}[case]
+    peak, charged = _peak_and_charge(*run)
+    assert peak <= charged, (peak, charged)
