@@ -14,6 +14,7 @@ from engine.ops import pointwise_divmod as DM
 from engine.ops import rules as R
 from engine.ops.jvp import pointwise, tmap, tsum
 from engine.ops.pointwise_base import (
+    _F16,
     _TR,
     _alpha_check,
     _alpha_rule,
@@ -89,8 +90,8 @@ def _mul(a, b):
         a, b = int_operands(a, b)
         if f16_number(a, b):
             return f16_opmath(np.multiply, a, b)
-    elif tb is float and f16_number(a, b):  # float16 times a number: in float32, rounded once (torch's opmath)
-        return f16_opmath(np.multiply, a, b)
+    elif tb is float and getattr(a, "dtype", None) is _F16:  # float16 times a number: in float32, rounded once
+        return f16_opmath(np.multiply, a, b)  # (torch's opmath)
     return a * b
 
 
@@ -241,8 +242,7 @@ def _pow_ts(a, exponent):
             if exponent == -0.5:
                 return one / np.sqrt(a)
     if a.dtype == np.float32 and type(exponent) in (int, float):  # std::pow(float, double): in double, rounded
-        with np.errstate(all="ignore"):
-            return np.power(a.astype(np.float64), float(exponent)).astype(np.float32)
+        return np.power(a.astype(np.float64), float(exponent)).astype(np.float32)
     return np.power(a, exponent)
 
 

@@ -135,7 +135,9 @@ def f16_number(a, b) -> bool:
 
 
 def f16_opmath(ufunc, a, b):
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+    if -3.4e38 <= b <= 3.4e38:
+        return ufunc(a.astype(np.float32), np.float32(b)).astype(np.float16)
+    with np.errstate(over="ignore"):  # (float32 takes the number as inf, as torch's static_cast)
         return ufunc(a.astype(np.float32), np.float32(b)).astype(np.float16)
 
 
@@ -144,7 +146,7 @@ def _true_div(a, b):
     tb = type(b)
     if tb is int and not -(1 << 63) <= b < 1 << 64:
         scalar_arg(b)  # the parser's OverflowError (the op table's fast call does not promote)
-    if (tb is float or tb is int) and f16_number(a, b):
+    if getattr(a, "dtype", None) is _F16 and f16_number(a, b):
         return f16_opmath(np.true_divide, a, b)
     if not _is_float(a) and not _is_float(b):
         f = D.default_float.np

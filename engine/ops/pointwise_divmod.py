@@ -18,6 +18,7 @@ from engine.ops.promotion import _check_broadcast
 from engine.ops.scalar_fit import converted, int_operands, scalar_arg
 from engine.tensor import Tensor
 
+_ndarray = np.ndarray
 _DIV_KERNEL = {"floor": "div_floor_cpu", "trunc": "div_trunc_cpu"}
 
 
@@ -53,6 +54,9 @@ def _lift(a, b):
 def prepare(kernel, a, b):
     """The operands as the kernel takes them: the bool refusal (after the shapes), a Python int cast to an
     integer tensor's dtype as C does, then integer division by zero."""
+    tb = type(b)
+    if tb is float and type(a) is _ndarray and a.dtype.kind == "f":
+        return a, b  # (the common case: a float tensor and a float: nothing to check)
     a, b = _lift(a, b)
     dt = _dtype(a) if _dtype(a) is not None else _dtype(b)
     if dt.kind == "b":
@@ -71,37 +75,47 @@ def div_mode(a, b, rounding_mode):
     dt = a.dtype if _dtype(a) is not None else b.dtype
     if rounding_mode == "trunc":
         if dt.kind == "f":
-            with np.errstate(all="ignore"):
-                return np.trunc(np.true_divide(a, b)).astype(dt, copy=False)
+            return np.trunc(np.true_divide(a, b)).astype(dt, copy=False)
         q = np.floor_divide(a, b)  # C's truncating division: floor, one up where inexact and negative
         return q + ((q < 0) & (q * b != a)).astype(dt)
-    with np.errstate(all="ignore"):
-        return np.floor_divide(a, b)
+    return np.floor_divide(a, b)
 
 
 def fmod(a, b):
     a, b = prepare("fmod_cpu", a, b)
-    with np.errstate(all="ignore"):
-        return np.fmod(a, b)
+    return np.fmod(a, b)
 
 
 def remainder(a, b):
     a, b = prepare("remainder_cpu", a, b)
     dt = a.dtype if _dtype(a) is not None else b.dtype
-    with np.errstate(all="ignore"):
-        if dt.kind != "f":
-            return np.mod(a, b)  # C's %, then + b where the signs differ: floor modulo, as NumPy's
-        if _dtype(b) is None:
-            b = dt.type(b)  # the number as the tensor's dtype (float16 takes 70000 as inf)
+    if dt.kind != "f":
+        return np.mod(a, b)  # C's %, then + b where the signs differ: floor modulo, as NumPy's
+    if _dtype(b) is None:  # a number: fix where mod's sign is not b's (mod != 0 implied)
+        if dt == np.float16 and not -65504 <= b <= 65504:
+            with np.errstate(over="ignore"):
+                b = dt.type(b)  # the number as the tensor's dtype (float16 takes 70000 as inf)
+        mod = np.fmod(a, b)
+        fix = mod < 0 if b > 0 else mod > 0 if b < 0 else None
+    else:
         mod = np.fmod(a, b)
         fix = (mod != 0) & ((b < 0) != (mod < 0))
-        return np.where(fix, mod + b, mod) if np.ndim(fix) else (mod + b if fix else mod)
+    if fix is None:
+        return mod
+    if type(mod) is not _ndarray:  # (a 0-d result is a NumPy scalar)
+        return mod + b if fix else mod
+    np.add(mod, b, out=mod, where=fix)  # (mod is fmod's fresh output: written in place)
+    return mod
 
 
 def wrap_number(x, ref):
     """A number left of floor_divide / remainder as torch wraps it: a 0-d tensor of the result type of `ref` and
     the number, holding the number cast to it (an int C-cast to an integer dtype, past int64 too; a double
     rounded once into a float dtype, float16 taking 70000 as inf)."""
+    tx, dt = type(x), ref._data.dtype
+    if tx is float and (dt.itemsize == 8 and dt.kind == "f" or dt.kind == "f" and -65504.0 <= x <= 65504.0) or (
+            tx is int and dt.kind in "iuf" and 0 <= x < 128):
+        return Tensor._make(B.xp.asarray(x, dtype=dt))  # (the common case: the number fits the tensor's dtype)
     number_check(x, ref)
     dt = D.result_type(ref, x).np
     if dt.kind in "iu" and type(x) is int:

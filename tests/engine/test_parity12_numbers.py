@@ -350,3 +350,42 @@ def test_the_new_work_is_charged(case):
            "remainder": (lambda: x.remainder(-0.5), PA.remainder_scalar, 4, x, -0.5)}[case]
     peak, charged = _peak_and_charge(*run)
     assert peak <= charged, (peak, charged)
+
+
+# ----- through a program (engine.evaluate): the wire's numbers reach the same conversions -----
+
+PROGRAMS = [
+    ("float64", [0.1, 2.7, -3.0], "eq", [0.1]), ("float64", [3.0, -3.0, 2.5], "remainder", [-0.5]),
+    ("int64", [7, -7, 5], "fmod", [2**64 - 1]), ("int32", [7, -7, 5], "floor_divide", [2**64]),
+    ("float32", [1.0, 2.0, 3.0], "lerp", ["x", 0.3]), ("int32", [1, 2, 3], "pow", [-1]),
+    ("float16", [1.0, 0.0, -2.0], "mul", [70000]), ("float16", [1.0, 3.0, 5.0], "div", [2.7]),
+    ("bool", [True, False, True], "add", [2**63]),
+]
+
+
+@pytest.mark.parametrize("dtype,data,op,args", PROGRAMS)
+def test_a_program_converts_its_numbers_as_torch(dtype, data, op, args):
+    doc = {"leaves": {"x": {"data": data, "dtype": dtype}}, "ops": [{"name": "y", "op": op, "args": ["x", *args]}],
+           "outputs": ["y"]}
+    try:
+        got = engine.evaluate(doc)
+    except Exception as e:  # noqa: BLE001 - the engine's refusal, compared with torch's below
+        got = e
+    want = answer(torch, lambda lib: getattr(lib, op)(lib.tensor(data, dtype=getattr(lib, dtype)),
+                                                      *[lib.tensor(data, dtype=getattr(lib, dtype)) if a == "x"
+                                                        else a for a in args]))
+    if want[0] == "raise":
+        assert isinstance(got, Exception) and want[2] in str(got), (got, want)
+    else:
+        y = got["tensors"]["y"]
+        assert ("ok", "torch." + y["dtype"], tuple(y["shape"]),
+                str(np.asarray(y["data"], dtype=np.float64).tolist())) == want, (y, want)
+
+
+@pytest.mark.parametrize("op", ["div_floor", "div_trunc", "fmod", "remainder", "floor_divide", "t % 1.5"])
+def test_rounding_division_grads_as_torch(op):
+    def fn(lib, x, y):
+        return {"div_floor": lambda: x.div(y, rounding_mode="floor"), "div_trunc": lambda: x.div(
+            y, rounding_mode="trunc"), "fmod": lambda: x.fmod(y), "remainder": lambda: x.remainder(y),
+            "floor_divide": lambda: x // y, "t % 1.5": lambda: x % 1.5}[op]()
+    assert answer_grad(engine, fn, "float32") == answer_grad(torch, fn, "float32")
