@@ -131,7 +131,7 @@ def f16_number(a, b) -> bool:
     read such a number in float32 (opmath, iter.original_scalar_value) and compute a * b or a / b in float32,
     rounded once (0 * 70000 is 0, not NaN; x / 2.7 rounds as the float32 quotient)."""
     tb = type(b)
-    return (tb is float or tb is int and not -2048 <= b <= 2048) and getattr(a, "dtype", None) is _F16
+    return (tb is float or tb is int and not -2048 <= b <= 2048) and getattr(a, "dtype", None) == _F16
 
 
 def f16_opmath(ufunc, a, b):
@@ -146,7 +146,7 @@ def _true_div(a, b):
     tb = type(b)
     if tb is int and not -(1 << 63) <= b < 1 << 64:
         scalar_arg(b)  # the parser's OverflowError (the op table's fast call does not promote)
-    if getattr(a, "dtype", None) is _F16 and f16_number(a, b):
+    if (a.__class__ is np.ndarray and a.dtype is _F16 or a.__class__ is np.float16) and f16_number(a, b):
         return f16_opmath(np.true_divide, a, b)
     if not _is_float(a) and not _is_float(b):
         f = D.default_float.np

@@ -389,3 +389,11 @@ def test_rounding_division_grads_as_torch(op):
             y, rounding_mode="trunc"), "fmod": lambda: x.fmod(y), "remainder": lambda: x.remainder(y),
             "floor_divide": lambda: x // y, "t % 1.5": lambda: x % 1.5}[op]()
     assert answer_grad(engine, fn, "float32") == answer_grad(torch, fn, "float32")
+
+
+@pytest.mark.parametrize("v", [2.7, 70000, 65519.0])
+def test_a_0d_float16_times_a_number_as_torch(v):
+    # a 0-d result is a NumPy scalar inside the engine's chains: the same float32 opmath
+    for f in (lambda lib: lib.tensor(5.0, dtype=lib.float16) * v, lambda lib: (lib.tensor(5.0, dtype=lib.float16)
+              * 1) / v, lambda lib: lib.tensor([5.0, 0.0], dtype=lib.float16).sum() * v):
+        _same(f)
