@@ -55,8 +55,8 @@ def prepare(kernel, a, b):
     """The operands as the kernel takes them: the bool refusal (after the shapes), a Python int cast to an
     integer tensor's dtype as C does, then integer division by zero."""
     tb = type(b)
-    if tb is float and type(a) is _ndarray and a.dtype.kind == "f":
-        return a, b  # (the common case: a float tensor and a float: nothing to check)
+    if (tb is float or tb is int and -65504 <= b <= 65504) and a.__class__ is _ndarray and a.dtype.kind == "f":
+        return a, b  # (the common case: a float tensor and a number it holds: nothing to check)
     a, b = _lift(a, b)
     dt = _dtype(a) if _dtype(a) is not None else _dtype(b)
     if dt.kind == "b":
@@ -87,6 +87,15 @@ def fmod(a, b):
 
 
 def remainder(a, b):
+    if type(b) is float and a.__class__ is _ndarray and a.dtype.kind == "f" and -65504.0 <= b <= 65504.0:
+        mod = np.fmod(a, b)  # (the common case written out: a float tensor % a float it holds)
+        if mod.__class__ is _ndarray:
+            if b > 0:
+                np.add(mod, b, out=mod, where=mod < 0)
+            elif b < 0:
+                np.add(mod, b, out=mod, where=mod > 0)
+            return mod
+        return mod + b if (b > 0 and mod < 0 or b < 0 and mod > 0) else mod
     a, b = prepare("remainder_cpu", a, b)
     dt = a.dtype if _dtype(a) is not None else b.dtype
     if dt.kind != "f":

@@ -47,8 +47,10 @@ def _cmp(ufunc):
                 b = float(b)  # (then rounded into a's dtype by NumPy's rule for a Python float)
             elif type(a) is int and b.dtype.kind == "f":
                 a = float(a)
-        with np.errstate(over="ignore"):
-            return ufunc(a, b)
+        if type(b) is float and not -65504.0 <= b <= 65504.0 or type(a) is float and not -65504.0 <= a <= 65504.0:
+            with np.errstate(over="ignore"):  # (float16 takes the number as inf, as torch's cast)
+                return ufunc(a, b)
+        return ufunc(a, b)
 
     return f
 

@@ -397,3 +397,23 @@ def test_a_0d_float16_times_a_number_as_torch(v):
     for f in (lambda lib: lib.tensor(5.0, dtype=lib.float16) * v, lambda lib: (lib.tensor(5.0, dtype=lib.float16)
               * 1) / v, lambda lib: lib.tensor([5.0, 0.0], dtype=lib.float16).sum() * v):
         _same(f)
+
+
+def test_lerps_float32_multiply_add_matches_the_exact_fma():
+    # pointwise_arith._fma32 (float64 sum, midpoints and subnormals handed to engine/_fma.py) against the exact
+    # fused multiply-add, over exponents across float32's range and crafted halfway cases (1 + ~2**-24)
+    from engine._fma import fma  # noqa: PLC0415
+    from engine.ops.pointwise_arith import _fma32  # noqa: PLC0415
+    rng = np.random.default_rng(0)
+    n = 200_000
+    e = rng.integers(-140, 120, n)
+    w = (rng.standard_normal(n) * 2.0 ** rng.integers(-30, 30, n)).astype(np.float32)
+    d = (rng.standard_normal(n) * 2.0 ** e).astype(np.float32)
+    with np.errstate(over="ignore"):
+        c = (rng.standard_normal(n) * 2.0 ** (e + rng.integers(-30, 30, n))).astype(np.float32)
+    c[:1000], w[:1000] = np.float32(1.0), np.float32(2.0 ** -24)
+    d[:1000] = (1 + rng.integers(-3, 3, 1000) * 2.0 ** -23).astype(np.float32)
+    with np.errstate(all="ignore"):
+        got, want = _fma32(w, d, c), fma(w, d, c, np.float32)
+    same = ((got == want) | (np.isnan(got) & np.isnan(want))) & (np.signbit(got) == np.signbit(want))
+    assert same.all(), np.flatnonzero(~same)[:10]
