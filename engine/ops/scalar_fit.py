@@ -135,7 +135,7 @@ def setitem_value(value, dtype):
     2**63 included), then filled as fill_ fills (c10's checked conversion, an integer dtype wrapping)."""
     if type(value) is int and not -(1 << 63) <= value < 1 << 63:
         raise TorchValueError("Overflow when unpacking long long")
-    if getattr(dtype, "name", None) == "float16" and not isinstance(value, bool | np.bool_):
+    if getattr(dtype, "kind", None) == "f" and dtype.itemsize == 2 and not isinstance(value, bool | np.bool_):
         with np.errstate(over="ignore"):  # float16's one-element fill is unchecked (measured): 65519.0 rounds
             return np.float16(float(value))  # to 65504, 70000 to inf
     return fill_value(value, dtype)
