@@ -90,8 +90,12 @@ def _mul(a, b):
         a, b = int_operands(a, b)
         if f16_number(a, b):
             return f16_opmath(np.multiply, a, b)
-    elif tb is float and (a.__class__ is np.ndarray and a.dtype is _F16 or a.__class__ is np.float16):
-        return f16_opmath(np.multiply, a, b)  # float16 times a number: in float32, rounded once (torch's opmath)
+    elif tb is float:
+        try:
+            if a.dtype is _F16:  # float16 times a number: in float32, rounded once (torch's opmath)
+                return f16_opmath(np.multiply, a, b)
+        except AttributeError:  # (two numbers)
+            pass
     return a * b
 
 

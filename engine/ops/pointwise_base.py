@@ -131,7 +131,12 @@ def f16_number(a, b) -> bool:
     read such a number in float32 (opmath, iter.original_scalar_value) and compute a * b or a / b in float32,
     rounded once (0 * 70000 is 0, not NaN; x / 2.7 rounds as the float32 quotient)."""
     tb = type(b)
-    return (tb is float or tb is int and not -2048 <= b <= 2048) and getattr(a, "dtype", None) == _F16
+    if tb is float or tb is int and not -2048 <= b <= 2048:
+        try:
+            return a.dtype is _F16
+        except AttributeError:  # (a number)
+            return False
+    return False
 
 
 def f16_opmath(ufunc, a, b):
@@ -144,10 +149,18 @@ def f16_opmath(ufunc, a, b):
 def _true_div(a, b):
     """True division: integer and bool operands compute in the default float dtype, as torch."""
     tb = type(b)
-    if tb is int and not -(1 << 63) <= b < 1 << 64:
-        scalar_arg(b)  # the parser's OverflowError (the op table's fast call does not promote)
-    if (a.__class__ is np.ndarray and a.dtype is _F16 or a.__class__ is np.float16) and f16_number(a, b):
-        return f16_opmath(np.true_divide, a, b)
+    if tb is int:
+        if not -2048 <= b <= 2048:
+            if not -(1 << 63) <= b < 1 << 64:
+                scalar_arg(b)  # the parser's OverflowError (the op table's fast call does not promote)
+            if f16_number(a, b):
+                return f16_opmath(np.true_divide, a, b)
+    elif tb is float:
+        try:
+            if a.dtype is _F16:  # float16 over a number: in float32, rounded once (torch's opmath)
+                return f16_opmath(np.true_divide, a, b)
+        except AttributeError:  # (two numbers)
+            pass
     if not _is_float(a) and not _is_float(b):
         f = D.default_float.np
         a = a.astype(f) if hasattr(a, "astype") else a
