@@ -8,9 +8,9 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine._fma import fma
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import pointwise_divmod as DM
+from engine.ops import pointwise_lerp as LK
 from engine.ops import rules as R
 from engine.ops.jvp import pointwise, tmap, tsum
 from engine.ops.pointwise_base import (
@@ -484,87 +484,22 @@ round_ = defop("round(Tensor self) -> Tensor", lambda a: np.round(a) if a.dtype.
 round_decimals = defop("round.decimals(Tensor self, *, int decimals) -> Tensor",
                        lambda a, decimals: np.round(a, decimals), jvp="element_wise", rule=R.like(temp_factor=2, bwd=1),
                        self=lambda grad: _zero_grad(grad))
-def _lerp_check(self, end, weight):
-    """lerp's meta checks, before the shapes: the parser's OverflowError for a number weight, then `end` and a
-    weight with dims of self's dtype (torch names the C++ types: "expected dtype float for `end` but got dtype
-    double"); a 0-d weight takes part in the type promotion instead."""
-    if not isinstance(weight, Tensor):
-        scalar_arg(weight)
-    ds = getattr(self, "_data", None)
-    if ds is None:
-        return
-    for name, t in (("end", end), ("weight", weight)):
-        d = getattr(t, "_data", None)
-        if d is not None and d.dtype != ds.dtype and (name == "end" or d.ndim):
-            raise TorchRuntimeError(f"expected dtype {D.cpp_type_name(ds.dtype)} for `{name}` but got dtype "
-                                    f"{D.cpp_type_name(d.dtype)}")
-
-
-_TINY32 = 2.0 ** -125  # below it float32 is subnormal (fewer bits: the midpoint test below does not hold)
-
-
-def _fma32(w, d, c):
-    """w * d + c rounded once to float32 (w, d, c float32): in float64 the product is exact and the sum rounds
-    once; rounding that sum to float32 again differs from one rounding only where it lands exactly halfway
-    between two float32s (its low 29 bits 1 followed by zeros), or in float32's subnormal range: there (rare)
-    engine/_fma.py's fma decides. Several times cheaper than fma for small arrays."""
-    s = np.multiply(w, d, dtype=np.float64)
-    s += c
-    if s.ndim == 0:
-        return fma(w, d, c, np.float32)
-    t = s.view(np.int64) & 0x1FFFFFFF
-    if (t == 0x10000000).any() or (np.abs(s) < _TINY32).any():
-        return fma(w, d, c, np.float32)
-    return s.astype(np.float32)
-
-
-def _lerp_fma(a, b, w):
-    """lerp_kernel: fma(w, end - self, self) where |w| < 0.5, else fma(w - 1, end - self, end), rounded once
-    (torch's CPU kernels fuse the multiply-add; engine/_fma.py); float16 computes in float32 (opmath)."""
-    dt = a.dtype
-    if dt == np.float16:
-        f32 = np.float32
-        a, b = a.astype(f32), b.astype(f32)
-        w = w.astype(f32) if isinstance(w, np.ndarray) else f32(w)
-    elif not isinstance(w, np.ndarray):
-        w = dt.type(w)
-    f = fma if dt == np.float64 else lambda x, y, z, dt: _fma32(x, y, z).astype(dt, copy=False)
-    with np.errstate(all="ignore"):
-        d = b - a
-        if w.ndim == 0:
-            return f(w, d, a, dt) if abs(w) < 0.5 else f(w - w.dtype.type(1), d, b, dt)
-        small = np.abs(w) < 0.5
-        return np.where(small, f(w, d, a, dt), f(w - w.dtype.type(1), d, b, dt))
-
-
-def _lerp_kernel(name, a, b, w):
-    if a.dtype.kind != "f" or type(w) is not float or not -65504 <= w <= 65504:
-        _check_broadcast((a, b, w))  # the shapes (TensorIterator's build) before the kernel's refusals
-    if a.dtype.kind != "f":
-        raise TorchNotImplementedError(f'"{name}" not implemented for \'{D.scalar_type_name(a.dtype)}\'')
-    if not isinstance(w, np.ndarray):  # weight.to<opmath_t>(): c10's checked conversion (float16: into float)
-        w = fill_value(w, np.dtype(np.float32) if a.dtype == np.float16 else a.dtype)
-    elif w.dtype != a.dtype:  # a 0-d weight of another dtype, cast (torch's promotion casts it)
-        w = w.astype(a.dtype)
-    return _lerp_fma(a, b, w)
-
-
 def _lerp_scalar(a, b, w):
     """lerp with a Scalar weight (also called with a Python float by other ops)."""
-    return _lerp_kernel("lerp_kernel_scalar", a, b, w)
+    return LK.lerp_kernel("lerp_kernel_scalar", a, b, w)
 
 
 lerp_scalar = defop(
     "lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor",
     lambda a, b, weight: _lerp_scalar(a, b, weight.item() if isinstance(weight, Tensor) else weight),
-    jvp="element_wise", promote=True, rule=_binary(temp=12, bwd=4), check=_lerp_check,
+    jvp="element_wise", promote=True, rule=_binary(temp=12, bwd=4), check=LK.lerp_check,
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
 )
 lerp_tensor = defop(
     "lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor",
-    lambda a, b, w: _lerp_kernel("lerp_kernel_tensor", a, b, w),
-    jvp="element_wise", promote=True, rule=_binary(temp=24, bwd=7), check=_lerp_check,
+    lambda a, b, w: LK.lerp_kernel("lerp_kernel_tensor", a, b, w),
+    jvp="element_wise", promote=True, rule=_binary(temp=24, bwd=7), check=LK.lerp_check,
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
     weight=lambda grad, self, end: grad * (end - self),

@@ -400,10 +400,10 @@ def test_a_0d_float16_times_a_number_as_torch(v):
 
 
 def test_lerps_float32_multiply_add_matches_the_exact_fma():
-    # pointwise_arith._fma32 (float64 sum, midpoints and subnormals handed to engine/_fma.py) against the exact
+    # pointwise_lerp._fma32 (float64 sum, midpoints and subnormals handed to engine/_fma.py) against the exact
     # fused multiply-add, over exponents across float32's range and crafted halfway cases (1 + ~2**-24)
     from engine._fma import fma  # noqa: PLC0415
-    from engine.ops.pointwise_arith import _fma32  # noqa: PLC0415
+    from engine.ops.pointwise_lerp import _fma32  # noqa: PLC0415
     rng = np.random.default_rng(0)
     n = 200_000
     e = rng.integers(-140, 120, n)
