@@ -88,14 +88,14 @@ def fmod(a, b):
 
 def remainder(a, b):
     if type(b) is float and a.__class__ is _ndarray and a.dtype.kind == "f" and -65504.0 <= b <= 65504.0:
-        mod = np.fmod(a, b)  # (the common case written out: a float tensor % a float it holds)
+        # (the common case written out: a float tensor % a float it holds.) NumPy's mod is torch's but for a zero
+        # result, which NumPy signs as b and torch as fmod does (as a): only zeros are fixed
+        mod = np.mod(a, b)
         if mod.__class__ is _ndarray:
-            if b > 0:
-                np.add(mod, b, out=mod, where=mod < 0)
-            elif b < 0:
-                np.add(mod, b, out=mod, where=mod > 0)
+            if not mod.all():
+                np.copysign(mod, a, out=mod, where=mod == 0)
             return mod
-        return mod + b if (b > 0 and mod < 0 or b < 0 and mod > 0) else mod
+        return np.copysign(mod, a) if mod == 0 else mod
     a, b = prepare("remainder_cpu", a, b)
     dt = a.dtype if _dtype(a) is not None else b.dtype
     if dt.kind != "f":
