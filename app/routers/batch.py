@@ -14,6 +14,10 @@ Bounds of the batch as a whole:
   runs);
 - `max_batch_response_bytes`: the answers are held in memory until the last, so once they reach it the
   remaining documents are not run and answer 413 (a vectorized chunk's answers count as each comes up);
+- memory: the answers are held in the server's budgets as they accumulate, and their join too
+  (app/services/batch_memory.py: max_process_bytes, and the room for answers of max_buffered_response_bytes):
+  the batch answers 503 (Retry-After) as soon as they cannot be held, or before any document runs where the room
+  is full already;
 - time: a document is started only while the batch is within `time_limit_s` of its start; those left answer
   504 unrun. A document (or chunk) started in time runs under its own time limit, so a batch ends within
   twice it.
@@ -64,6 +68,7 @@ from app.examples import BATCH_EXAMPLES
 from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
 from app.services import engine as eng
+from app.services.batch_memory import Answers, release_answers
 from app.services.batch_part import answer_part
 from engine.program import batch_text
 from engine.program.batch import Stacked, vectorizable
@@ -90,7 +95,11 @@ _DUP = "\x00duplicate key"  # marks, in a document parsed for the duplicate chec
     responses={200: {"model": BatchResponse, "description": "Every document's status and body, in order."},
                413: {"model": ErrorResponse, "description": "Over a limit of the batch as a whole: body size, "
                                                             "number of documents (`max_batch_documents`)."},
-               422: {"model": ErrorResponse, "description": "The batch itself is not `{\"requests\": [...]}`."}},
+               422: {"model": ErrorResponse, "description": "The batch itself is not `{\"requests\": [...]}`."},
+               503: {"model": ErrorResponse, "description": "Over capacity (with Retry-After): evaluations in "
+                                                            "flight, or the server's memory for the batch's answers "
+                                                            "(max_process_bytes, max_buffered_response_bytes), "
+                                                            "checked before it starts and as they accumulate."}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/BatchRequest"}, "examples": BATCH_EXAMPLES}}}},
 )
@@ -100,6 +109,7 @@ async def evaluate_batch(request: Request) -> JSONBytes:
         return await _answer(request)
     finally:
         _IN_FLIGHT[0] -= 1
+        release_answers(request.scope)
 
 
 async def _answer(request: Request) -> JSONBytes:
@@ -112,7 +122,7 @@ async def _answer(request: Request) -> JSONBytes:
         # match no template takes ~130 ms to read, 15 MB ~2 s, which would hold every other request (red team 8, F3)
         scan, docs, hits, groups = await anyio.to_thread.run_sync(_read, body, service)
     start = checked = yielded = time.monotonic()
-    parts: list[bytes] = [b'{"results":[']
+    parts = Answers(b'{"results":[', request.scope, settings.retry_after_s)  # held as they come (batch_memory)
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
     skip = 0  # documents answered already, with a run of documents that came as one (_Run)
@@ -120,6 +130,8 @@ async def _answer(request: Request) -> JSONBytes:
     for i, doc in enumerate(docs):
         if i < skip:
             continue
+        if size > parts.held:  # the answers' bytes held in the budgets as they come (app/services/batch_memory.py)
+            parts.hold(size)
         ran = False  # whether this document ran alone: then the handler yields before the next one
         if isinstance(doc, _Refused):
             status, out = doc.status, doc.body
@@ -177,7 +189,7 @@ async def _answer(request: Request) -> JSONBytes:
     if k:
         parts[k] = parts[k][:-1]  # the last answer's comma: every answer ends in b"},"
     parts.append(b"]}")
-    answer = b"".join(parts)
+    answer = parts.join(size)
     _give_back(state)
     return JSONBytes(answer)
 
