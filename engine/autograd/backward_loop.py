@@ -313,8 +313,9 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
         else:
             break
         cls = type(node)
+        rk = cls._release_kind  # (a class attribute: read once a node, for the charge and the release)
         if bud is not None:  # _charge_node, an op node's case inline
-            cost = node._bwd if cls._release_kind else None
+            cost = node._bwd if rk else None
             if cost is not None:
                 bud.charge(cost[0], cost[1], cls.__name__)
             else:
@@ -350,7 +351,6 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
             if out is None:  # the node API, on Tensors
                 out = node.apply([_as_tensor(g) for g in grads], False)
         if not retain_graph:  # node.release(), an op node's inline (Node._release_kind)
-            rk = cls._release_kind
             if rk == 1:
                 node._released = True
                 node._saved = None
