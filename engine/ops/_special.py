@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from engine.ops.rules import PY_STEP
+
 _ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
           1.85777706184603153e-1)
 _ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03)
@@ -138,9 +140,15 @@ _ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606
            1.8152105401943546773e17, -7.1661652561756670113e18)
 
 
-def zeta_array(s, q, check=None):
-    """Hurwitz zeta(s, q) (cephes' zeta, as torch's): terms summed until q + i > 9 (at least 9 of them), then
-    Euler-Maclaurin with 12 Bernoulli terms. check: called once per extra term (a request's deadline)."""
+_MACHEP = 1.11022302462515654042e-16
+
+
+def zeta_array(s, q, check=None, charge=None):
+    """Hurwitz zeta(s, q), step for step aten's zeta (cephes'): terms summed until q + i > 9 (at least 9 of
+    them), then Euler-Maclaurin with up to 12 Bernoulli terms; an element leaves either loop as soon as its term
+    is below MACHEP of its sum, as there (its value then final: the last bits are torch's). check: called once
+    per extra term (a request's deadline); charge: given the work of the terms once their count is known
+    (q = -1e9 asks for 10^9 of them, each a pass over the array of several NumPy calls)."""
     s = np.asarray(s, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
     s, q = np.broadcast_arrays(s, q)
@@ -148,10 +156,13 @@ def zeta_array(s, q, check=None):
         total = np.power(q, -s)
         a = q.copy()
         b = np.zeros(s.shape)
+        live = np.ones(s.shape, dtype=bool)
         finite = q[np.isfinite(q)]
         steps = max(9, int(math.ceil(9.0 - finite.min())) + 1 if finite.size else 9)
+        if charge is not None:
+            charge(steps * (8.0 * s.size + 16.0 * PY_STEP))
         for i in range(steps):
-            go = (i < 9) | (a <= 9.0)
+            go = live & ((i < 9) | (a <= 9.0))
             if not go.any():
                 break
             if check is not None and i >= 9:
@@ -159,14 +170,18 @@ def zeta_array(s, q, check=None):
             a = np.where(go, a + 1.0, a)
             b = np.where(go, np.power(a, -s), b)
             total = np.where(go, total + b, total)
+            live &= ~(go & (-_MACHEP * total < b) & (b < _MACHEP * total))
         w = a
-        total = total + b * w / (s - 1.0) - 0.5 * b
+        total = np.where(live, total + b * w / (s - 1.0), total)
+        total = np.where(live, total - 0.5 * b, total)
         fac = np.ones(s.shape)
         k = np.zeros(s.shape)
         for j in range(12):
             fac = fac * (s + k)
             b = b / w
-            total = total + fac * b / _ZETA_A[j]
+            t = fac * b / _ZETA_A[j]
+            total = np.where(live, total + t, total)
+            live &= ~(np.fabs(t / total) < _MACHEP)
             k = k + 1.0
             fac = fac * (s + k)
             b = b / w
@@ -196,7 +211,7 @@ def trigamma_array(x, dtype=np.float64):
         return np.where(low, -result, result)
 
 
-def polygamma_array(n, x, check=None, dtype=np.float64):
+def polygamma_array(n, x, check=None, dtype=np.float64, charge=None):
     """psi^(n)(x), as torch: digamma for n = 0, trigamma for 1 (in `dtype`'s arithmetic, as torch's kernel),
     (-1)^(n+1) n! zeta(n + 1, x) beyond."""
     if n == 0:
@@ -205,7 +220,32 @@ def polygamma_array(n, x, check=None, dtype=np.float64):
         return trigamma_array(x, dtype)
     x = np.asarray(x, dtype=np.float64)
     sign = 1.0 if n % 2 else -1.0
-    return sign * math.exp(math.lgamma(n + 1.0)) * zeta_array(n + 1.0, x, check)
+    z = zeta_array(n + 1.0, x, check, charge)
+    if dtype == np.float32:  # aten's calc_polygamma<float>: zeta<float> (double inside), the rest in float
+        fac = np.float32(_LIBM[2](_LIBM[1](np.float32(n) + np.float32(1.0))))
+        return (np.float32(sign) * fac) * z.astype(np.float32)
+    return sign * math.exp(_LIBM[0](n + 1.0)) * z
+
+
+def _libm():
+    """The C library's lgamma, lgammaf and expf (torch's ::lgamma / ::exp): CPython's math.lgamma is its own and
+    differs in the last bit for most whole numbers (exp(lgamma(3)) 1.9999999999999993, glibc's 2.0)."""
+    try:
+        import ctypes  # noqa: PLC0415
+        import ctypes.util  # noqa: PLC0415
+
+        lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        out = []
+        for name, kind in (("lgamma", ctypes.c_double), ("lgammaf", ctypes.c_float), ("expf", ctypes.c_float)):
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = kind, [kind]
+            out.append(fn)
+        return tuple(out)
+    except (OSError, AttributeError):
+        return math.lgamma, math.lgamma, math.exp
+
+
+_LIBM = _libm()
 
 
 # ----- erfinv, the normal distribution: ndtr, log_ndtr, ndtri, erfcx -----

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from engine import _backend as B
+from engine import budget
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import join as J
 from engine.ops import linalg as L
@@ -16,7 +17,7 @@ from engine.ops._returns import make
 from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _square, _t, _word
 from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.registry import defop, entry
-from engine.ops.rules import Cost, numel, wide
+from engine.ops.rules import PY_STEP, Cost, numel, wide
 from engine.tensor import Tensor
 
 # ----- qr -----
@@ -133,13 +134,23 @@ def _np_svd(x, full_matrices):
     except np.linalg.LinAlgError:
         pass
     flat = x.reshape(-1, *x.shape[-2:])
-    for i in range(flat.shape[0]):  # only on the failing path; each element is one more SVD of its size
+    # only on the failing path: the first element that fails, by halving the range that holds it (each element
+    # fails alone), about one more batch of SVDs in log2(batch) calls; a loop of one SVD an element had taken
+    # 10-20 s of Python at a batch of 10^6 with no deadline check
+    lo, hi = 0, flat.shape[0]
+    while hi - lo > 1:
+        budget.check()
+        mid = (lo + hi) // 2
         try:
-            np.linalg.svd(flat[i], compute_uv=False)
+            np.linalg.svd(flat[lo:mid], compute_uv=False)
+            lo = mid
         except np.linalg.LinAlgError:
-            break
-    else:
-        i = 0
+            hi = mid
+    try:
+        np.linalg.svd(flat[lo], compute_uv=False)
+        i = 0  # (none fails alone: the batch's first, as before)
+    except np.linalg.LinAlgError:
+        i = lo
     where = f"(Batch element {i}): " if x.ndim > 2 else ""
     why = ("the input matrix contained non-finite values" if not np.isfinite(flat[i]).all() else
            "the input matrix is ill-conditioned or has too many repeated singular values")
@@ -408,16 +419,16 @@ def _lstsq_batches(a, x_a, x_b, batch, rcond, drv):
     m, n = x_a.shape[-2:]
     eps = np.finfo(x_a.dtype).eps
     rc = rcond if rcond is not None else eps * max(m, n)
-    sols, ranks, svs = [], [], []
-    for i in range(x_a.shape[0]):
-        sol, _, rank, sv = np.linalg.lstsq(x_a[i], x_b[i], rcond=rc)
-        sols.append(sol)
-        ranks.append(rank)
-        svs.append(sv)
-    sol = np.stack(sols).reshape(batch + (n, x_b.shape[-1]))
-    own_ranks = _a_own(np.asarray(ranks, dtype=np.int64).reshape(batch), batch, a_batch)
+    nb = x_a.shape[0]
+    sols = np.empty((nb, n, x_b.shape[-1]), dtype=np.result_type(x_a, x_b))
+    ranks, svs = np.empty(nb, dtype=np.int64), np.empty((nb, min(m, n)), dtype=x_a.dtype)
+    for i in range(nb):  # a Python step a batch element: charged (PY_STEP) by _lstsq_rule; no object kept a step
+        budget.check()
+        sols[i], _, ranks[i], svs[i] = np.linalg.lstsq(x_a[i], x_b[i], rcond=rc)
+    sol = sols.reshape(batch + (n, x_b.shape[-1]))
+    own_ranks = _a_own(ranks.reshape(batch), batch, a_batch)
     rank = own_ranks if drv != "gels" else np.zeros((0,), dtype=np.int64)
-    sv = (_a_own(np.stack(svs).reshape(batch + (min(m, n),)), batch, a_batch) if drv in ("gelsd", "gelss")
+    sv = (_a_own(svs.reshape(batch + (min(m, n),)), batch, a_batch) if drv in ("gelsd", "gelss")
           else np.zeros((0,), dtype=x_a.dtype))
     full_rank = bool((own_ranks == min(m, n)).all())
     if m > n and drv != "gelsy" and full_rank:
@@ -510,7 +521,7 @@ def _lstsq_rule(self, b):
     sol = batch + ((n,) if vector else (n, k))
     out = (sol, batch + (k,), a_shape[:-2], a_shape[:-2] + (min(m, n),))
     nb = numel(batch)
-    return Cost(out, 20 * nb * m * n * max(n, 1) + nb, 2 * nb * m * n + nb * m * k, exact=False)
+    return Cost(out, 20 * nb * m * n * max(n, 1) + PY_STEP * nb, 2 * nb * m * n + nb * m * k, exact=False)
 
 
 def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> tuple:  # noqa: N803
@@ -540,7 +551,11 @@ def _expm(a):
     v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * ident
     r = np.linalg.solve(v - u, v + u)
     smax = int(s.max()) if s.size else 0
+    # the squarings' count depends on the values (up to ~1,000 at a norm near 1e300, every batch element each
+    # time): charged when it is known, the deadline checked a squaring
+    budget.charge(0, 8, smax * (2 * r.size * n + PY_STEP), "matrix_exp's squarings")
     for i in range(smax):
+        budget.check()
         sq = r @ r
         r = np.where((s > i)[..., None, None], sq, r)
     return r

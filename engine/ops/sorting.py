@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from engine import _backend as B
-from engine import budget
 from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError
 from engine.ops import indexing as I
@@ -27,20 +26,18 @@ def _t(a):
 
 
 def _order(a, d, descending=False):
-    """Stable argsort along d with NaN as the largest value (first when descending)."""
+    """Stable argsort along d with NaN as the largest value (first when descending), in whole-array NumPy calls
+    (no loop over rows: a [1, N] sorted along dim 0 is N rows of one). Descending is the ascending stable order of
+    the input reversed along d, mapped back and reversed: ties keep their input order, and no value is negated
+    (uint8's 200 and int8's -128 sort as themselves)."""
     x = np.asarray(B.to_numpy(a))
     if x.size == 0:
         return np.zeros(x.shape, dtype=np.int64)
     if not descending:
         return np.argsort(x, axis=d, kind="stable")
-    moved = np.moveaxis(x, d, -1)
-    nan_last = ~np.isnan(moved) if moved.dtype.kind == "f" else np.ones(moved.shape, dtype=bool)
-    neg = -moved if moved.dtype.kind != "b" else ~moved
-    flat_keys = (neg.reshape(-1, moved.shape[-1]), nan_last.reshape(-1, moved.shape[-1]))
-    out = np.empty(flat_keys[0].shape, dtype=np.int64)
-    for r in range(out.shape[0]):
-        out[r] = np.lexsort((flat_keys[0][r], flat_keys[1][r]))
-    return np.moveaxis(out.reshape(moved.shape), -1, d)
+    out = np.argsort(np.flip(x, d), axis=d, kind="stable")
+    np.subtract(x.shape[d] - 1, out, out=out)
+    return np.flip(out, d)
 
 
 def _scatter_back(grad, dim, indices, self_shape, keepdim):
@@ -208,17 +205,20 @@ def _median_dim(name, ignore_nan):
             return a.copy(), B.xp.zeros((), dtype=np.int64)
         x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
         rows = x.reshape(-1, x.shape[-1])
-        vals = np.empty(rows.shape[0], dtype=a.dtype)
-        idxs = np.empty(rows.shape[0], dtype=np.int64)
+        # every row at once (no loop over rows: a [1, N] along dim 0 is N rows of one): the row's first NaN where
+        # NaN propagates, else the stable order's element (size - NaNs - 1) / 2, as C++ divides (all NaN: 0)
+        nans = np.isnan(rows) if rows.dtype.kind == "f" else None
+        k = nans.sum(axis=-1) if nans is not None else np.zeros(rows.shape[0], dtype=np.int64)
+        has = k > 0 if nans is not None and not ignore_nan else None
+        np.subtract(rows.shape[-1] - 1, k, out=k)
+        np.maximum(k, 0, out=k)
+        np.floor_divide(k, 2, out=k)
         order = np.argsort(rows, axis=-1, kind="stable")
-        for r in range(rows.shape[0]):
-            row = rows[r]
-            nans = np.isnan(row) if row.dtype.kind == "f" else np.zeros(row.shape, dtype=bool)
-            if not ignore_nan and nans.any():
-                i = int(np.argmax(nans))
-            else:
-                i = int(order[r, int((row.size - int(nans.sum()) - 1) / 2)])
-            vals[r], idxs[r] = row[i], i
+        idxs = np.take_along_axis(order, k[:, None], axis=-1)[:, 0]
+        del order, k
+        if has is not None and has.any():
+            idxs[has] = np.argmax(nans[has], axis=-1)
+        vals = np.take_along_axis(rows, idxs[:, None], axis=-1)[:, 0]
         shape = x.shape[:-1]
         vals, idxs = vals.reshape(shape), idxs.reshape(shape)
         if keepdim:
@@ -270,20 +270,28 @@ def _mode(a, dim=-1, keepdim=False):
         return a.copy(), B.xp.zeros((), dtype=np.int64)
     x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
     rows = x.reshape(-1, x.shape[-1])
-    vals = np.empty(rows.shape[0], dtype=a.dtype)
-    idxs = np.empty(rows.shape[0], dtype=np.int64)
-    for r in range(rows.shape[0]):
-        budget.check()
-        row = rows[r]
-        order = np.lexsort((np.arange(row.size), row))  # by value, then index (aten sorts (value, index) pairs)
-        s = row[order]
-        best, best_end, start = 0, 0, 0
-        for i in range(1, s.size + 1):
-            if i == s.size or s[i] != s[start]:
-                if i - start > best:  # strictly more: the smallest value wins a tie
-                    best, best_end = i - start, i - 1
-                start = i
-        vals[r], idxs[r] = s[best_end], order[best_end]  # the last occurrence of that value
+    # every row at once, no loop over rows or elements (a 4M-element row had stepped in Python for a minute): each
+    # row sorted by (value, index) as aten sorts pairs; a run of equal values starts where a value differs from
+    # the one before (every NaN its own run, as NaN != NaN); the first longest run (strictly longer wins: the
+    # smallest value on a tie) answers its last element and that element's index
+    n = rows.shape[-1]
+    if rows.size == 0:  # no row (another dim is zero): no positions of the long dim are made
+        shape = reduced_shape(tuple(a.shape), d, bool(keepdim))
+        return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
+    order = np.argsort(rows, axis=-1, kind="stable")
+    s = np.take_along_axis(rows, order, axis=-1)
+    pos = np.arange(n, dtype=np.int64)
+    edge = np.empty(s.shape, dtype=bool)  # a run starts here
+    edge[:, 0] = True
+    np.not_equal(s[:, 1:], s[:, :-1], out=edge[:, 1:])
+    at = np.where(edge, pos, 0)
+    del edge
+    np.maximum.accumulate(at, axis=-1, out=at)  # where each element's run starts
+    np.subtract(pos, at, out=at)  # its place in its run: largest at the last element of the longest runs
+    best = np.argmax(at, axis=-1)[:, None]  # the first of those: the smallest value of the longest
+    del at
+    vals = np.take_along_axis(s, best, axis=-1)[:, 0]
+    idxs = np.take_along_axis(order, best, axis=-1)[:, 0]
     shape = x.shape[:-1]
     vals, idxs = vals.reshape(shape), idxs.reshape(shape)
     if keepdim:
@@ -291,9 +299,16 @@ def _mode(a, dim=-1, keepdim=False):
     return B.xp.asarray(vals), B.xp.asarray(idxs)
 
 
+def _mode_rule(self, dim, keepdim):
+    """The order (int64), the sorted values, the run edges (bool) and the run places (int64) at once: 3 elements
+    of the int64 outputs' width an input element."""
+    c = _reduce_dim_rule(self, dim, keepdim)
+    return c._replace(temp=3 * numel(self.shape))
+
+
 mode_op = defop("mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)", _mode, nout=2,
                 self=lambda grad, dim, result1, self_shape, keepdim: _scatter_back(
-                    grad[0], dim, result1, self_shape, keepdim), rule=_reduce_dim_rule)
+                    grad[0], dim, result1, self_shape, keepdim), rule=_mode_rule)
 
 
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> tuple:

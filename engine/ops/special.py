@@ -64,7 +64,11 @@ def _polygamma(n, a):
     if n < 0:
         raise TorchRuntimeError("polygamma(n, x) does not support negative n.")
     dt = np.float32 if a.dtype == np.float32 else np.float64
-    return _host(lambda x: S.polygamma_array(n, x, budget.check, dt))(a)
+    return _host(lambda x: S.polygamma_array(n, x, budget.check, dt, _charge_terms))(a)
+
+
+def _charge_terms(flops):
+    budget.charge(0, 8, flops, "polygamma's series")
 
 
 polygamma_op = defop("polygamma(int n, Tensor self) -> Tensor", _polygamma,

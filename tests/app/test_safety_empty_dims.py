@@ -2,7 +2,8 @@
 unique_consecutive(zeros([6e7, 0]), dim=0) is torch's 422 at once (before: 9.3 s on the event loop, the server
 95 -> 1,525 MiB). F2: unique(zeros([0, 1e7]), dim=0) answers torch's empties at once (before: 13.6 s on the loop,
 +1.3 GiB). F3: cummax / cummin / diff / unfold's backward / combinations of such tensors answer at once (before:
-up to the 30 s time limit on the loop). /healthz answers throughout (a prober every 50 ms); each answer is live
+up to the 30 s time limit on the loop). The sorting family on [1, N] along dim 0 (N rows of one) and mode on a
+long row answer within the time limit. /healthz answers throughout (a prober every 50 ms); each answer is live
 torch 2.13's."""
 from __future__ import annotations
 
@@ -32,7 +33,14 @@ def _empty_leaf(shape):
                   "requires_grad": True}}
 
 
+def _row(n):
+    """x = arange(n, dtype=float32).reshape(1, n): n rows of one along dim 0."""
+    return [{"name": "a", "op": "arange", "args": [n], "kwargs": {"dtype": "float32"}},
+            {"name": "x", "op": "reshape", "args": ["a", [1, -1]]}]
+
+
 M = 10_000_000
+R = 4_000_000
 CASES = {  # name: (request, torch's outputs (or its RuntimeError) from the same program)
     "F1 unique_consecutive [6e7,0] dim=0": (
         {"ops": [_zeros([60_000_000, 0]), {"name": ["u", "i"], "op": "unique_consecutive", "args": ["x"],
@@ -68,6 +76,23 @@ CASES = {  # name: (request, torch's outputs (or its RuntimeError) from the same
         {"ops": [_zeros([0]), {"name": "c", "op": "combinations", "args": ["x", M]}], "outputs": ["c"]},
         # (torch itself makes M copies here: its answer's shape and dtype from r = 3, the rest from the request)
         lambda: (torch.zeros(0, M, dtype=torch.combinations(torch.zeros(0), 3).dtype),)),
+    # the sorting family's loops over rows (lead, 07 Dec): a [1, N] along dim 0 is N rows of one; mode stepped
+    # in Python an element. Before: 28-62 s of CPU at N = 10^6 - 4*10^6 (the time limit's 504); now at once
+    "rows median [1,4e6] dim=0": (
+        {"ops": [*_row(R),
+                 {"name": ["v", "i"], "op": "median", "args": ["x", 0]}, {"name": "s", "op": "sum", "args": ["v"]},
+                 {"name": "t", "op": "sum", "args": ["i"]}], "outputs": ["s", "t"]},
+        lambda: (lambda r: (r.values.sum(), r.indices.sum()))(torch.median(torch.arange(float(R))[None], 0))),
+    "rows mode [4e6]": (
+        {"ops": [*_row(R)[:1], {"name": "x", "op": "remainder", "args": ["a", 7]},
+                 {"name": ["v", "i"], "op": "mode", "args": ["x"]}], "outputs": ["v"]},
+        # (the index of a mode with many occurrences is whichever std::sort leaves last: not compared)
+        lambda: (torch.mode(torch.arange(float(R)) % 7).values,)),
+    "rows topk [1,4e6] dim=0": (
+        {"ops": [*_row(R),
+                 {"name": ["v", "i"], "op": "topk", "args": ["x", 1, 0]}, {"name": "s", "op": "sum", "args": ["v"]}],
+         "outputs": ["s"]},
+        lambda: (torch.topk(torch.arange(float(R))[None], 1, 0).values.sum(),)),
 }
 
 
