@@ -3,13 +3,15 @@ served side by side and driven in interleaved rounds, so both see the same machi
 
     python -m bench.batch_ab --base /tmp/main-copy [--rounds 9] [--seconds 1]
     python -m bench.batch_ab --base . --env-new MALLOC_TRIM_THRESHOLD_=67108864   # one checkout, two settings
+    python -m bench.batch_ab --base /tmp/main-copy --conns 2      # two connections at once (the batch group's)
 
 Each server runs as `python -m bench.serve app.main:app --workers 1 --stack fast --guarded` (as the batch group
-runs it) with this interpreter, from its own checkout. A round sends each server, in a rotating order, the four
-seed batch bodies of bench.batch_group (1,000 documents each, other values in each) in turn over one keep-alive
-connection for `seconds`. Per round and server: documents per second, and the server's CPU (utime + stime of
-its processes, from /proc: the server's and its compute workers', which answer part of a large batch, and the
-workers' alone) per batch. Figures: medians over the rounds, and the median of the per-round ratios.
+runs it) with this interpreter, from its own checkout. A round sends each server, in a rotating order, the four seed
+batch bodies of bench.batch_group (1,000 documents each, other values in each) in turn over one keep-alive
+connection (or `--conns` connections at once, each its own client thread) for `seconds`. Per round and server:
+documents per second, and the server's CPU (utime + stime of its processes, from /proc: the server's and its compute
+workers', which answer part of a large batch, and the workers' alone) per batch. Figures: medians over the rounds,
+and the median of the per-round ratios.
 Before timing, both servers' answers to the same batch are compared byte for byte."""
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -69,20 +72,21 @@ class _Served:
             [sys.executable, "-m", "bench.serve", "app.main:app", "--port", str(self.port), "--workers", "1",
              "--stack", "fast", "--guarded"], cwd=root, env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
-        self.conn = None
+        self.conns: dict = {}  # per client thread (--conns), its keep-alive connection
         self.refused = 0  # batches answered other than 200 (503: over max_buffered_response_bytes)
 
-    def post(self, body: bytes) -> bytes:
+    def post(self, body: bytes, k: int = 0) -> bytes:
         for retry in (True, False):  # the server closes a connection idle past its keep-alive timeout (5 s)
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            conn = self.conns.get(k)
+            if conn is None:
+                conn = self.conns[k] = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
             try:
-                self.conn.request("POST", "/v1/evaluate/batch", body, {"content-type": "application/json"})
-                r = self.conn.getresponse()
+                conn.request("POST", "/v1/evaluate/batch", body, {"content-type": "application/json"})
+                r = conn.getresponse()
                 break
             except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
-                self.conn.close()
-                self.conn = None
+                conn.close()
+                self.conns.pop(k, None)
                 if not retry:
                     raise
         out = r.read()
@@ -98,15 +102,37 @@ class _Served:
                 self.post(body)
                 return
             except OSError:
-                self.conn = None
+                self.conns.clear()
                 time.sleep(0.3)
         raise SystemExit(f"{self.label}: not ready")
 
     def stop(self):
-        if self.conn is not None:
-            self.conn.close()
+        for conn in self.conns.values():
+            conn.close()
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(10)
+
+
+def _drive(s, bodies: list, conns: int, t0: float, seconds: float) -> tuple[int, int]:
+    """Batches sent to s over `conns` connections at once until `seconds` have passed (two at least each):
+    (documents answered, batches)."""
+    counts = [[0, 0] for _ in range(conns)]
+
+    def client(k):
+        c = counts[k]
+        while c[1] < 2 or time.perf_counter() - t0 < seconds:
+            c[0] += s.post(bodies[(c[1] + k) % len(bodies)], k).count(b'{"status":')
+            c[1] += 1
+
+    if conns == 1:
+        client(0)
+    else:
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(conns)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
 def main(argv=None):
@@ -114,6 +140,7 @@ def main(argv=None):
     p.add_argument("--base", required=True, help="the other checkout (its root directory)")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--conns", type=int, default=1, help="connections sending batches at once, per server")
     p.add_argument("--workload", choices=("seed", "random"), default="seed",
                    help="random: the batch group's 1,000 random programs (one body; each document runs alone)")
     p.add_argument("--env-base", action="append", default=[], metavar="K=V", help="environment of base's server")
@@ -143,10 +170,7 @@ def main(argv=None):
             for s in (servers if r % 2 == 0 else servers[::-1]):
                 c0, f0, t0, n = _cpu(s.proc.pid), _cpu(s.proc.pid, 1), time.perf_counter(), 0
                 k0 = _cpu(s.proc.pid, children_only=True)
-                docs = 0
-                while n < 2 or time.perf_counter() - t0 < a.seconds:
-                    docs += s.post(bodies[n % 4]).count(b'{"status":')
-                    n += 1
+                docs, n = _drive(s, bodies, a.conns, t0, a.seconds)
                 rates[s.label].append(docs / (time.perf_counter() - t0))
                 cpu[s.label].append((_cpu(s.proc.pid) - c0) / n * 1e3)
                 kids[s.label].append((_cpu(s.proc.pid, children_only=True) - k0) / n * 1e3)
@@ -156,7 +180,7 @@ def main(argv=None):
             s.stop()
     ratio = statistics.median(x / y for x, y in zip(rates["new"], rates["base"]))
     print(f"load average at the end: {os.getloadavg()[0]:.2f}; answers identical: {same}; "
-          f"base env {envs[0] or '-'}, new env {envs[1] or '-'}")
+          f"base env {envs[0] or '-'}, new env {envs[1] or '-'}; {a.conns} connection(s)")
     print("| server | docs/s (median) | min .. max | server CPU a batch, ms (median) | of which compute workers "
           "| minor page faults a batch | batches not 200 |\n|---|---|---|---|---|---|---|")
     for s in servers:

@@ -183,8 +183,9 @@ def run(args) -> tuple[str, dict]:
         "over 1, four bodies in turn (the seed's: other values in each); figures are documents per second",
         f"goal (issue 16): the seed batch ≥ {GOAL:g}× the separate requests' throughput (batch, 2 conns / "
         f"separate, 16 conns); random programs ≥ 1×; one waiting client each: batch, 1 conn / separate, 1 conn",
-        "the seed batch uses a second process's core: a chunk of >= 512 documents is split with an idle compute "
-        "worker, which answers half of it (app/services/batch_part.py); the separate requests get a second core "
+        "the seed batch uses a second process's core: a body with a run of >= 512 documents of one template is "
+        "split with an idle compute worker, which reads, runs and writes the documents of the text's last 60% "
+        "(all of it beside another batch; app/services/batch_part.py); the separate requests get a second core "
         "only with BENCH_BATCH_SERVER_WORKERS=2 (two server processes; then the batches too)",
         "before timing, 200 documents of each workload are answered both ways and compared byte for byte, and "
         "each batch body's answer is checked to hold its 1,000 documents' answers",

@@ -167,6 +167,19 @@ class Settings(BaseSettings):
         1000, gt=0, description="Most backward-graph nodes /v1/graph draws (413 past it): a layout's time grows "
                                 "faster than the graph (dot: ~1.5 s for 1,000 nodes of two inputs each).")
     graph_max_edges: int = Field(4000, gt=0, description="Most backward-graph edges /v1/graph draws (413 past it).")
+    # The caps above do not bound dot's time (crossing minimisation and placement on a dense DAG: a 1 KB nested
+    # create_graph program of 960 nodes ran it 30 s, redteam10 F3); these bound Graphviz per server process.
+    graph_dot_max_concurrent: int = Field(
+        2, ge=1, description="Most drawings a server process lays out at once for /v1/graph: Graphviz `dot` "
+                             "processes, or built-in layout threads where dot is not used (a thread keeps its slot "
+                             "until it ends, past its request's 504); a request past them waits up to "
+                             "graph_dot_wait_s for one, then gets 503 with Retry-After.")
+    graph_dot_wait_s: float = Field(
+        2.0, ge=0, description="How long a /v1/graph request waits for a free drawing slot (503 past it).")
+    graph_dot_time_s: float = Field(
+        5.0, gt=0, description="Drawing time budget: `dot` is stopped after this much wall time (504, naming "
+                               "format \"dot\" for the DOT text), and runs under RLIMIT_CPU of this plus one "
+                               "second, rounded up; the request's own time limit still applies.")
 
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]

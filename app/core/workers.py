@@ -31,6 +31,8 @@ from typing import Any
 
 import anyio.to_thread
 
+from app.core import memtrim
+
 log = logging.getLogger("gradserve.workers")
 # The child's whole program: the parent's sys.path (so it imports what the parent can), then the loop.
 _BOOTSTRAP = ("import json, sys; a = json.loads(sys.argv[1]); sys.path[:] = a['sys_path']; "
@@ -101,6 +103,7 @@ def _worker_main(conn: Connection, parent_pid: int, preload: tuple[str, ...], th
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    memtrim.mark()
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -118,6 +121,8 @@ def _worker_main(conn: Connection, parent_pid: int, preload: tuple[str, ...], th
             conn.send(reply)
         except (EOFError, OSError):
             return
+        msg = fn = args = reply = None  # (what the call held, freed before the allocator is asked to give it back)
+        memtrim.after_call()  # the freed pages given back after a call that grew the worker (app/core/memtrim.py)
 
 
 # ----- the parent's view of one worker -----

@@ -14,6 +14,10 @@ Bounds of the batch as a whole:
   runs);
 - `max_batch_response_bytes`: the answers are held in memory until the last, so once they reach it the
   remaining documents are not run and answer 413 (a vectorized chunk's answers count as each comes up);
+- memory: the answers are held in the server's budgets as they accumulate, and their join too
+  (app/services/batch_memory.py: max_process_bytes, and the room for answers of max_buffered_response_bytes):
+  the batch answers 503 (Retry-After) as soon as they cannot be held, or before any document runs where the room
+  is full already;
 - time: a document is started only while the batch is within `time_limit_s` of its start; those left answer
   504 unrun. A document (or chunk) started in time runs under its own time limit, so a batch ends within
   twice it.
@@ -42,13 +46,16 @@ while this process answers the first ones (or, beside another batch in flight he
 them: this process's CPU is then what bounds the batches), and the answers are placed in order. A batch takes
 at most one worker at a time; the worker's call is held to the batch's limits, its deadline (killed past it, as any
 worker call) and the response limit; where it answers nothing (no worker, killed, past a limit) its rows are
-answered here, as without a pool. docs/RELIABILITY.md ("Batches") says how a batch uses the pool.
+answered here, as without a pool. Before that, the read of the body itself is split likewise (_split, where a
+run of at least SPLIT_MIN_ROWS documents of a lowered template seems to be left): the scan stops at 40% of the
+text left, and the worker reads the rest (the same scan and checks), runs and writes it while this process
+answers the documents before it (_part_text, _take_tail); where the worker answers nothing, the body is read again
+here without a split. docs/RELIABILITY.md ("Batches") says how a batch uses the pool.
 """
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 
 import anyio.to_thread
@@ -59,14 +66,26 @@ from fastapi import APIRouter, Request
 from app.core.body import _keys_and_colons, check_duplicate_keys, check_parse_cost, colons_known, parse_doc, read_body
 from app.core.errors import InvalidJSON, OpsLimitExceeded, SchemaError, ServiceError, to_response
 from app.core.responses import JSONBytes
-from app.core.workers import NoIdleWorker, WorkerTimeout
+from app.core.workers import WorkerTimeout
 from app.examples import BATCH_EXAMPLES
 from app.routers.evaluate import evaluator
 from app.schemas import BatchResponse, ErrorResponse
 from app.services import engine as eng
-from app.services.batch_part import answer_part
+from app.services.batch_memory import Answers, release_answers
+from app.services.batch_part import fitting as _fitting
+from app.services.batch_split import (
+    _IN_FLIGHT,
+    _WRAP,
+    _give_back,
+    _observe,
+    _part,
+    _part_text,
+    _program_and_chunk,
+    _split,
+    _tail_rows,
+)
 from engine.program import batch_text
-from engine.program.batch import Stacked, vectorizable
+from engine.program.batch import Stacked
 from engine.program.batch_text import Template
 from engine.program.batch_write import Written
 
@@ -90,7 +109,11 @@ _DUP = "\x00duplicate key"  # marks, in a document parsed for the duplicate chec
     responses={200: {"model": BatchResponse, "description": "Every document's status and body, in order."},
                413: {"model": ErrorResponse, "description": "Over a limit of the batch as a whole: body size, "
                                                             "number of documents (`max_batch_documents`)."},
-               422: {"model": ErrorResponse, "description": "The batch itself is not `{\"requests\": [...]}`."}},
+               422: {"model": ErrorResponse, "description": "The batch itself is not `{\"requests\": [...]}`."},
+               503: {"model": ErrorResponse, "description": "Over capacity (with Retry-After): evaluations in "
+                                                            "flight, or the server's memory for the batch's answers "
+                                                            "(max_process_bytes, max_buffered_response_bytes), "
+                                                            "checked before it starts and as they accumulate."}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/BatchRequest"}, "examples": BATCH_EXAMPLES}}}},
 )
@@ -100,84 +123,115 @@ async def evaluate_batch(request: Request) -> JSONBytes:
         return await _answer(request)
     finally:
         _IN_FLIGHT[0] -= 1
+        release_answers(request.scope)
 
 
 async def _answer(request: Request) -> JSONBytes:
     service = evaluator(request.app)
+    body = await read_body(request.scope, request.receive, service.settings.max_body_bytes)
+    try:
+        return await _respond(request, service, body, True)
+    except _Restart:  # the rest of the body, read by a compute worker, was not what the split foresaw and its
+        return await _respond(request, service, body, False)  # own scan gave up: the batch from the start, whole
+
+
+async def _read_in_turn(body: bytes, service, split: bool, loop_max: int):
+    if len(body) <= loop_max:
+        return _read(body, service, split)
+    # read in a thread, as /v1/evaluate parses a body past loop_max_body_bytes: 1 MB of documents that match
+    # no template takes ~130 ms to read, 15 MB ~2 s, which would hold every other request (red team 8, F3)
+    return await anyio.to_thread.run_sync(_read, body, service, split)
+
+
+async def _respond(request: Request, service, body: bytes, split: bool) -> JSONBytes:
     settings = service.settings
-    body = await read_body(request.scope, request.receive, settings.max_body_bytes)
-    if len(body) <= settings.loop_max_body_bytes:
-        scan, docs, hits, groups = _read(body, service)
-    else:  # read in a thread, as /v1/evaluate parses a body past loop_max_body_bytes: 1 MB of documents that
-        # match no template takes ~130 ms to read, 15 MB ~2 s, which would hold every other request (red team 8, F3)
-        scan, docs, hits, groups = await anyio.to_thread.run_sync(_read, body, service)
+    scan, docs, hits, groups = await _read_in_turn(body, service, split, settings.loop_max_body_bytes)
     start = checked = yielded = time.monotonic()
-    parts: list[bytes] = [b'{"results":[']
+    parts = Answers(b'{"results":[', request.scope, settings.retry_after_s)  # held as they come (batch_memory)
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
     skip = 0  # documents answered already, with a run of documents that came as one (_Run)
     state: dict = {}  # "split": False once a compute worker's part of a chunk answered nothing (_vectorize_rows)
-    for i, doc in enumerate(docs):
-        if i < skip:
-            continue
-        ran = False  # whether this document ran alone: then the handler yields before the next one
-        if isinstance(doc, _Refused):
-            status, out = doc.status, doc.body
-        elif size >= settings.max_batch_response_bytes:
-            status, out = 413, _error("limit_exceeded", [], f"not run: the batch's answers reached the limit "
-                                      f"max_batch_response_bytes={settings.max_batch_response_bytes}")
-        elif i not in ahead and time.monotonic() - start >= settings.time_limit_s:
-            status, out = 504, _error("timeout", [], f"not run: the batch ran past the time limit of "
-                                      f"{settings.time_limit_s:g} s (time_limit_s) before this document")
-        else:
-            if i in ahead:
-                pass
-            elif scan is not None:
-                if type(doc) is Template:
-                    await _vectorize_rows(service, i, doc, ahead, state)
-            elif hits[i] is not None:
-                await _vectorize(service, i, docs, hits, groups, ahead)
-            out = ahead.pop(i, None)
-            if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
-                written = out.written
-                if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
-                    parts += written.pieces  # all before the size limit
-                    size += sum(written.sizes)
-                    skip = i + len(written)
-                    continue
-                ahead.update((i + j, (written, j)) for j in range(len(written)))  # one at a time
-                out = ahead.pop(i)
-            if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
-                written, j = out
-                size += written.sizes[j]
-                parts += written.doc_pieces(j)  # wrapped as below
+    tail = None  # the rest of the body after the scan's documents, read and answered by a compute worker
+    if scan is not None and scan.tail is not None:
+        tail = asyncio.ensure_future(_part_text(service, body, scan.tail, len(docs), state))
+        await asyncio.sleep(0)  # the worker's call sent first, before this process's own run takes the GIL
+    i = -1
+    try:
+        while True:
+            i += 1
+            if i == len(docs) and tail is not None:  # the worker's documents follow the scan's
+                scan = await _take_tail(service, body, scan, tail, ahead, state)
+                docs, tail = scan.matched, None
+            if i >= len(docs):
+                break
+            doc = docs[i]
+            if i < skip:
                 continue
-            if out is not None:
-                status = 200
+            if size > parts.held:  # the answers' bytes held in the budgets as they come (app/services/batch_memory.py)
+                parts.hold(size)
+            ran = False  # whether this document ran alone: then the handler yields before the next one
+            if isinstance(doc, _Refused):
+                status, out = doc.status, doc.body
+            elif size >= settings.max_batch_response_bytes:
+                status, out = 413, _error("limit_exceeded", [], f"not run: the batch's answers reached the limit "
+                                          f"max_batch_response_bytes={settings.max_batch_response_bytes}")
+            elif i not in ahead and time.monotonic() - start >= settings.time_limit_s:
+                status, out = 504, _error("timeout", [], f"not run: the batch ran past the time limit of "
+                                          f"{settings.time_limit_s:g} s (time_limit_s) before this document")
             else:
-                if i and time.monotonic() - checked >= _CHECK_S:  # (each check is a loop turn: ~90 us)
-                    checked = time.monotonic()
-                    if await request.is_disconnected():
-                        break  # nobody is left to read the answers: run no more documents
-                if scan is None:
-                    text = _encode(doc)
-                else:  # answered from its own text, exactly as its separate request
-                    a, b = batch_text.span(body, scan, i)
-                    text = body[a:b]
-                status, out = await _evaluate(service, text)
-                ran = True
-        size += len(out)
-        parts += (b'{"status":%d,"body":' % status, out, b"},")
-        if ran and time.monotonic() - yielded >= _YIELD_S:
-            await asyncio.sleep(0)  # let other requests in between documents
-            yielded = time.monotonic()
+                if i in ahead:
+                    pass
+                elif scan is not None:
+                    if type(doc) is Template:
+                        await _vectorize_rows(service, i, doc, ahead, state)
+                elif hits[i] is not None:
+                    await _vectorize(service, i, docs, hits, groups, ahead)
+                out = ahead.pop(i, None)
+                if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
+                    written = out.written
+                    if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
+                        parts += written.pieces  # all before the size limit
+                        size += sum(written.sizes)
+                        skip = i + len(written)
+                        continue
+                    ahead.update((i + j, (written, j)) for j in range(len(written)))  # one at a time
+                    out = ahead.pop(i)
+                if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
+                    written, j = out
+                    size += written.sizes[j]
+                    parts += written.doc_pieces(j)  # wrapped as below
+                    continue
+                if out is not None:
+                    status = 200
+                else:
+                    if i and time.monotonic() - checked >= _CHECK_S:  # (each check is a loop turn: ~90 us)
+                        checked = time.monotonic()
+                        if await request.is_disconnected():
+                            break  # nobody is left to read the answers: run no more documents
+                    if scan is None:
+                        text = _encode(doc)
+                    else:  # answered from its own text, exactly as its separate request
+                        a, b = batch_text.span(body, scan, i)
+                        text = body[a:b]
+                    status, out = await _evaluate(service, text)
+                    ran = True
+            size += len(out)
+            parts += (b'{"status":%d,"body":' % status, out, b"},")
+            if ran and time.monotonic() - yielded >= _YIELD_S:
+                await asyncio.sleep(0)  # let other requests in between documents
+                yielded = time.monotonic()
+    finally:
+        if tail is not None and not tail.done():  # (left: a client gone, or a cancel) it ends by its deadline
+            tail.add_done_callback(_observe)
+
     k = len(parts) - 1
     while k and not parts[k]:  # (a document the writer wrote among a Written chunk's pieces leaves empty ones)
         k -= 1
     if k:
         parts[k] = parts[k][:-1]  # the last answer's comma: every answer ends in b"},"
     parts.append(b"]}")
-    answer = b"".join(parts)
+    answer = parts.join(size)
     _give_back(state)
     return JSONBytes(answer)
 
@@ -221,34 +275,24 @@ async def _vectorize(service, i: int, docs: list, hits: list, groups: dict, ahea
         ahead.update(zip(chunk, outs))
 
 
-def _program_and_chunk(service, key, count: int):
-    """The service's program of a structure and how many of its `count` documents one vectorized run takes;
-    n < 2 where none runs vectorized: the first documents of a structure run alone (they record and lower its
-    program), and a program found not to vectorize is decided once (its notes): no columns read nor thread taken
-    for each of its documents."""
-    program = eng.PLANS.get(key)
-    if program is None or not program.lowered or not vectorizable(program):
-        return program, 0
-    return program, service.chunk_size(program, count)
-
-
 _COST_PER_BYTE = 121  # the most body.parse_cost counts for one byte of text (a `:`)
 
 # ----- the batch read as text (engine.program.batch_text): documents of one text template never parsed -----
 
 
-def _read(body: bytes, service) -> tuple:
+def _read(body: bytes, service, split: bool = False) -> tuple:
     """The batch's documents: (scan, docs, hits, groups): read as text (scan; docs are its matches), or parsed
-    as a whole (scan None); raises the batch's own errors (422, 413)."""
+    as a whole (scan None); raises the batch's own errors (422, 413). `split`: the scan may leave the rest of a
+    run of one template's documents to a compute worker (_split; Scan.tail)."""
     limit = service.settings.max_batch_documents
-    scan = _scan(body, limit, service)
+    scan = _scan(body, limit, service, split)
     if scan is not None:  # read as text: a document is the Template it matched, or its span (a tuple)
         return scan, scan.matched, None, None
     docs, hits = _documents(body, limit, service)
     return None, docs, hits, _groups(docs, hits)
 
 
-def _scan(body: bytes, limit: int, service):
+def _scan(body: bytes, limit: int, service, split: bool = False):
     """The body read as text (engine.program.batch_text.Scan), or None where it is read as a whole
     (_documents). The batch-wide checks of _documents hold: the parse-cost bound (413, as its parse words
     it), the number of documents (past it, the whole-body path answers the 413)."""
@@ -271,7 +315,15 @@ def _scan(body: bytes, limit: int, service):
         return batch_text.make_template(text, doc, hit[0], hit[1])
 
     known = _KNOWN.get(service.limits, ())
-    scan = batch_text.scan(body, limit, make, known)
+    scan = batch_text.scan(body, limit, make, known, split=(lambda t, pos, n: _split(service, body, t, pos))
+                           if split else None)
+    if scan is not None and scan.tail is not None and len(scan.matched) + body.count(
+            scan.tail[0].head, scan.tail[1]) > limit:
+        # the rest could hold more documents than the limit leaves (each of the template's documents holds its
+        # text before the first hole, Template.head, once at least): read whole here, so that a batch past the
+        # limit is refused before any runs, as without a split (one whose rest is not of that template only is
+        # refused once the worker's part comes back and the body is read again here: _take_tail)
+        scan = batch_text.scan(body, limit, make, known)
     if scan is not None:  # the templates this batch matched, most recent first, for the next batches
         used = [t.fresh() for t in scan.templates if t.rows]  # without this batch's rows and numbers
         keep = used + [t for t in known if all(t.pattern is not u.pattern for u in used)]
@@ -355,139 +407,34 @@ def _place(ahead: dict, i: int, done: list, outs) -> None:
         ahead.update(zip(done, outs))
 
 
-# A vectorized chunk of at least this many documents is split with a compute worker (app/services/batch_part.py)
-# where one is free: below it the hand-off (~0.3-0.5 ms of this process's time: the call, the memory file's read,
-# the worker's own check run) costs more than the half of the run it saves (docs/runs/batch5.md).
-SPLIT_MIN_ROWS = 512
-# A batch takes at most one compute worker, only one idle now, and only while this many others stay idle for the
-# pool's other users (/v1/evaluate requests, transforms); else its whole chunk runs here (never waits for one).
-_KEEP_IDLE = 1
-# The share of a split chunk's rows the worker answers (the rest run here at the same time); while another batch
-# is in flight in this process (_IN_FLIGHT), _WORKER_SHARE_BUSY: the server's CPU then bounds the batches'
-# throughput, and the whole chunk in the worker takes ~2 ms of it off a batch (docs/runs/batch5.md).
-_WORKER_SHARE = 0.5
-_WORKER_SHARE_BUSY = 1.0
-_IN_FLIGHT = [0]  # batches being answered by this process now
-
-
-def _tail_rows(service, n: int, state: dict) -> int:
-    """How many of a chunk's n rows a compute worker answers: half, where the chunk is large enough, there is a
-    pool with a worker it may take (WorkerPool.run_idle's rule), memory files exist (Linux), and no part of this
-    batch failed in a worker; else 0."""
-    pool = service.pool
-    if n < SPLIT_MIN_ROWS or pool is None or not state.get("split", True) or not hasattr(os, "memfd_create"):
-        return 0
-    if not pool.lendable(_KEEP_IDLE):
-        return 0
-    return int(n * (_WORKER_SHARE_BUSY if _IN_FLIGHT[0] > 1 else _WORKER_SHARE))
-
-
-async def _part(service, t, columns: list, k: int, state: dict):
-    """The answers of k rows of template t (their columns) from a compute worker (batch_part.answer_part), as a
-    Written of one piece a document (views of the text it wrote); None where it answered nothing (no worker
-    free, did not vectorize, past the response limit); raises past the deadline (its worker killed) or where it
-    died."""
-    s = service.settings
-    deadline = time.monotonic() + s.time_limit_s
-    fd = _FILES.pop() if _FILES else os.memfd_create("gradserve-batch", os.MFD_CLOEXEC)
-    keep = False
+async def _take_tail(service, body: bytes, scan, tail, ahead: dict, state: dict):
+    """The batch's documents once the scan's (scan.matched) are answered: with the worker's (tail, a task of
+    _part_text) placed after them in `ahead`; or, where it answered nothing, the body read again here without a
+    split, its documents after the scan's left to run here as without a pool (their answers the same). The Scan
+    to go on with; raises _Restart where that reading gives up on the body (the whole-body path's batch)."""
     try:
-        try:
-            got = await service.pool.run_idle(
-                answer_part, t.doc, columns, t.arrays(columns, 0), k, _WRAP, service.limits, s.plan_cache_entries,
-                deadline, s.max_process_bytes, f"/proc/{os.getpid()}/fd/{fd}", s.max_batch_response_bytes,
-                timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S, keep=_KEEP_IDLE)
-        except NoIdleWorker:
-            return None
-        if got is None:
-            return None
-        sizes, total = got
-        wrapped = len(_WRAP[0]) + len(_WRAP[1])
-        if len(sizes) != k or sum(sizes) + k * wrapped != total:
-            return None
-        buf = _buffer(total, state)
-        view = memoryview(buf)[:total]
-        done = 0
-        while done < total:
-            got = os.preadv(fd, [view[done:]], done)
-            if got <= 0:
-                return None
-            done += got
-        keep = total <= _SPARE_BYTES and len(_FILES) < _SPARE_MAX  # (read: the next call may write it again)
-    finally:
-        if keep:
-            _FILES.append(fd)
-        else:
-            os.close(fd)
-    pieces, at = [], 0
-    for size in sizes:
-        pieces.append(view[at:at + size + wrapped])
-        at += size + wrapped
-    return Written(pieces, 1, sizes, [], _WRAP)
+        part = await tail
+    except Exception:  # noqa: BLE001 - killed past the deadline, died: its documents are answered here
+        part = None
+    m = len(scan.matched)
+    t, at = scan.tail
+    if isinstance(part, Written):
+        scan.matched += [t] * len(part)
+        _place(ahead, m, list(range(m, m + len(part))), part)
+        return scan
+    state["split"] = False
+    again = await _read_in_turn(body, service, False, service.settings.loop_max_body_bytes)
+    new = again[0]
+    if new is None or len(new.matched) <= m or new.starts[m] != at:  # (the last: cannot be, the scan's read of
+        raise _Restart  # the documents before `at` is the same)
+    return new
 
 
-# Buffers the workers' answers are read into, reused from batch to batch: a fresh 1.4 MB object a batch cost
-# ~1 ms more of page faults and malloc trims in the join than a buffer read into again (docs/runs/batch5.md).
-# A buffer is a batch's until its answer is joined; _SPARE_MAX are kept, none past _SPARE_BYTES.
-_SPARE: list[bytearray] = []
-# Memory files the workers write their answers into (memfd), reused likewise: a fresh one's pages are allocated
-# and zeroed by the worker's write (~0.6 ms for 1.4 MB), a used one's only copied into. One is a call's from
-# before it is sent until its answer is read (no await between the worker's reply and the read: no other batch
-# can take it meanwhile); the worker killed mid-write leaves a file the next call overwrites (it reads only
-# the `total` bytes its own call reports).
-_FILES: list[int] = []
-_SPARE_MAX = 2
-_SPARE_BYTES = 8 << 20
+class _Restart(Exception):
+    """The batch is to be answered again from its start, without a split (_take_tail)."""
 
 
-def _buffer(size: int, state: dict) -> bytearray:
-    """A buffer of at least `size` bytes for this batch (state["buffers"], given back by _give_back)."""
-    buf = None
-    while _SPARE and buf is None:
-        b = _SPARE.pop()
-        if len(b) >= size:
-            buf = b
-    if buf is None:
-        buf = bytearray(size)
-    state.setdefault("buffers", []).append(buf)
-    return buf
 
-
-def _give_back(state: dict) -> None:
-    """The batch's buffers, its answer joined (nothing of it reads them any more), kept for the next batches."""
-    for buf in state.pop("buffers", ()):
-        if len(_SPARE) < _SPARE_MAX and len(buf) <= _SPARE_BYTES:
-            _SPARE.append(buf)
-
-
-_KILL_GRACE_S = 0.5  # as EvaluateService kills a worker past a request's deadline
-
-
-def _fitting(t, dtypes: list):
-    """Per row of a template's documents, whether its values fit its leaves' integer dtypes (True: no leaf of
-    an integer dtype): a cast past them would wrap silently where the document alone answers its overflow error
-    (engine.program.wire.make_tensor). A float is taken only strictly inside (min - 1, max + 1), so that its
-    truncation fits; NaN never."""
-    dtypes = [np.dtype(d) for d in dtypes]
-    if not any(d.kind in "iu" for d in dtypes):
-        return True
-    columns = t.columns()
-    n = len(t.rows)
-    ok = np.ones(n, bool)
-    for col, dt in zip(columns, dtypes):
-        if dt.kind not in "iu" or col.dtype == dt:
-            continue
-        info = np.iinfo(dt)
-        with np.errstate(invalid="ignore"):
-            if col.dtype.kind == "f":
-                good = (col > float(info.min) - 1) & (col < float(info.max) + 1)
-            else:
-                good = (col >= info.min) & (col <= info.max)
-        ok &= good.reshape(n, -1).all(1)
-    return ok
-
-
-_WRAP = (b'{"status":200,"body":', b"},")  # each document's answer in the batch's, as evaluate_batch writes it
 
 
 class _Run:

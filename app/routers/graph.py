@@ -42,8 +42,10 @@ _ERRORS = {
          "(graph_max_nodes, graph_max_edges).",
     422: "Invalid request or an error PyTorch raises for this program, as for /v1/evaluate.",
     500: "A compute worker died, or Graphviz failed.",
-    503: "Over capacity, or `device: \"cuda\"` where none is available.",
-    504: "The computation and the drawing ran past the time limit.",
+    503: "Over capacity (Graphviz's `dot` included: graph_dot_max_concurrent at once, each request waiting up to "
+         "graph_dot_wait_s for one), or `device: \"cuda\"` where none is available.",
+    504: "The computation and the drawing ran past the time limit, or `dot` past its drawing time budget "
+         "(graph_dot_time_s).",
 }
 
 
@@ -73,7 +75,8 @@ async def graph(request: Request) -> Response:
     if fmt == "dot":
         content = drawings.to_dot(drawing).encode()
     else:
-        content = await drawings.render_svg(drawing, settings.graph_layout, deadline - time.monotonic())
+        content = await drawings.render_svg(drawing, settings.graph_layout, deadline - time.monotonic(),
+                                            drawings.DotLimits.for_app(request.app.state, settings))
     return Response(content, media_type=MEDIA_TYPES[fmt],
                     headers={"Content-Disposition": f'inline; filename="backward.{fmt}"'})
 

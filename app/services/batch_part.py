@@ -9,6 +9,9 @@ one document against its run alone (engine.program.batch.run), so the same bytes
 answers into a memory file the server made for the call (memfd, read back with one pread: ~0.1 ms for 1.4 MB,
 where the pool's socket took ~2.8 ms of the server's CPU for the same bytes) and returns their sizes.
 
+A batch's body may also be split before it is read (answer_text): the worker gets the text of the body's rest
+and the template, reads it with the router's own scan and checks, and answers it likewise.
+
 Everything a worker's call is held to holds: the batch's limits and deadline as its budget (killable: the
 server kills the worker past the deadline), this process's memory budget (worker_limits), and the answers'
 size (at most `cap` bytes written, else nothing: the server answers those documents itself).
@@ -17,8 +20,12 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from app.services import engine as eng
+from engine.program import batch_text
 from engine.program.batch import Stacked, vectorizable
+from engine.program.batch_text import Template
 from engine.program.batch_write import Written
 
 # The template document is evaluated at most this many times to record and lower its program in a worker (it
@@ -36,14 +43,62 @@ def answer_part(doc: dict, columns: list, first: list, n: int, wrap: tuple, limi
     program = _program(doc, limits, deadline)
     if program is None or not vectorizable(program):
         return None
-    out = eng.evaluate_vectorized(program, Stacked(columns, first, n, wrap),
-                                  eng.make_budget(limits, deadline, killable=True))
-    if type(out) is not Written:
+    return _run_and_write(program, Stacked(columns, first, n, wrap), wrap, limits, deadline, path, cap)
+
+
+def answer_text(t: Template, size: int, max_docs: int, most: int, wrap: tuple, limits: eng.LimitsTuple,
+                plan_entries: int, deadline: float, process_bytes: int, path: str, cap: int):
+    """As answer_part, for the documents of template t in the `size` bytes of a batch's body at the start of the
+    file at `path` (the server's scan stopped at the first of them: batch_text.scan's `split`), read here: the
+    scan of them as the server's scan would read them (`{"requests":[` and that text, t known, fewer than
+    max_docs documents: the same matches, lax check and limits), each one's values checked against its leaves'
+    dtypes, then the same run and writer; their answers written over the text. None (nothing written) where
+    that text is not documents of t to the body's end, or one of them would not run in the server's chunk
+    (a value past an integer dtype, more than `most` documents): the server reads and answers them itself."""
+    eng.worker_limits(limits, process_bytes)
+    eng.configure_plans(plan_entries)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        text = os.pread(fd, size, 0)
+    finally:
+        os.close(fd)
+    if len(text) != size:
         return None
-    total = sum(out.sizes) + len(out.sizes) * (len(wrap[0]) + len(wrap[1]))
+    s = batch_text.scan(b'{"requests":[' + text, max_docs, _no_template, [t])
+    if s is None or s.tail is not None or not s.matched:
+        return None
+    mine = s.templates[0]
+    if len(mine.rows) != len(s.matched) or len(s.matched) > most:
+        return None  # a document of another structure among them
+    program = _program(t.doc, limits, deadline)
+    if program is None or not vectorizable(program):
+        return None
+    fit = fitting(mine, program.lowered.leaf_np)
+    if fit is not True and not fit.all():
+        return None
+    columns = mine.columns()
+    n = len(s.matched)
+    return _run_and_write(program, Stacked(columns, mine.arrays(columns, 0), n, wrap), wrap, limits, deadline,
+                          path, cap)
+
+
+def _no_template(text: bytes):
+    return None
+
+
+def _run_and_write(program, stacked, wrap, limits, deadline, path, cap):
+    """The vectorized run of `stacked`, its answers written into the file at `path`: (sizes, total), or None."""
+    out = eng.evaluate_vectorized(program, stacked, eng.make_budget(limits, deadline, killable=True))
+    if type(out) is Written:
+        sizes, pieces = out.sizes, out.pieces
+    elif type(out) is list:  # each document's response written alone (a program the fast writer does not take)
+        sizes, pieces = [len(x) for x in out], [b"%b%b%b" % (wrap[0], x, wrap[1]) for x in out]
+    else:
+        return None
+    total = sum(sizes) + len(sizes) * (len(wrap[0]) + len(wrap[1]))
     if total > cap:
         return None
-    text = b"".join(out.pieces)  # joined first: pwritev of the ~25,000 small pieces of 500 documents took ~5 ms
+    text = b"".join(pieces)  # joined first: pwritev of the ~25,000 small pieces of 500 documents took ~5 ms
     fd = os.open(path, os.O_WRONLY)  # in the kernel, one write of their join ~0.2 ms
     try:
         view = memoryview(text)
@@ -54,7 +109,31 @@ def answer_part(doc: dict, columns: list, first: list, n: int, wrap: tuple, limi
         os.close(fd)
     if len(text) != total:
         return None
-    return list(out.sizes), total
+    return list(sizes), total
+
+
+def fitting(t, dtypes: list):
+    """Per row of a template's documents, whether its values fit its leaves' integer dtypes (True: no leaf of
+    an integer dtype): a cast past them would wrap silently where the document alone answers its overflow error
+    (engine.program.wire.make_tensor). A float is taken only strictly inside (min - 1, max + 1), so that its
+    truncation fits; NaN never."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    if not any(d.kind in "iu" for d in dtypes):
+        return True
+    columns = t.columns()
+    n = len(t.rows)
+    ok = np.ones(n, bool)
+    for col, dt in zip(columns, dtypes):
+        if dt.kind not in "iu" or col.dtype == dt:
+            continue
+        info = np.iinfo(dt)
+        with np.errstate(invalid="ignore"):
+            if col.dtype.kind == "f":
+                good = (col > float(info.min) - 1) & (col < float(info.max) + 1)
+            else:
+                good = (col >= info.min) & (col <= info.max)
+        ok &= good.reshape(n, -1).all(1)
+    return ok
 
 
 def _program(doc: dict, limits: eng.LimitsTuple, deadline: float):

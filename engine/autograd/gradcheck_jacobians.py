@@ -4,11 +4,20 @@ The numerical Jacobian perturbs one input element at a time (C order) by eps in 
 `t.data`; both Jacobians are (input numel, output numel) in torch's dtypes; fast mode's u and v come from a
 copy of a fresh torch.Generator() (mt19937 from torch's default seed, rand's float32 draw). Used by
 engine/autograd/gradcheck.py, which holds the checks and their messages.
+
+Memory: a Jacobian is charged before it is allocated and counted as the request's (live) until it dies; each
+is filled a column (numerical) or a row (analytical) at a time as they are computed, never from a list of all
+of them; the reentrancy check compares the second backward's rows with the first Jacobian as they come (torch
+stacks a second Jacobian); and two are compared a block of `BLOCK_BYTES` at a time, whose temporaries are
+charged. So a request
+holds its Jacobians and a few MB, as charged (tests/engine/test_gradcheck_memory.py); before, it held ~2.4
+times its charge (the lists of rows and columns, and the comparison's N x N temporaries: redteam10 F2).
 """
 from __future__ import annotations
 
 import collections.abc
 import functools
+import math
 from itertools import product
 
 import numpy as np
@@ -59,11 +68,16 @@ def _differentiable_outputs(x):
 
 
 def _zeros(shape, dtype):
+    """Zeros of a Jacobian's shape: charged, and counted as the request's until they die."""
     n = 1
     for s in shape:
         n *= int(s)
     budget.charge(n, np.dtype(dtype).itemsize, what="a Jacobian")
-    return B.xp.zeros(tuple(shape), dtype=dtype)
+    arr = B.xp.zeros(tuple(shape), dtype=dtype)
+    b = budget.current()
+    if b is not None:
+        b.track(arr)
+    return arr
 
 
 def _allocate_jacobians_with_inputs(input_tensors, numel_output):
@@ -133,28 +147,23 @@ def _check_outputs_same_dtype_and_shape(output1, output2, eps, idx=None):
         )
 
 
-def _combine_jacobian_cols(jacobians_cols, outputs, numel):
-    jacobians = _allocate_jacobians_with_outputs(outputs, numel)
-    for i, jacobian in enumerate(jacobians):
-        for k, v in jacobians_cols.items():
-            jacobian[k] = v[i]._data
-    return tuple(_tensor_of(j) for j in jacobians)
-
-
 def get_numerical_jacobian_wrt_specific_input(fn, input_idx, inputs, outputs, eps, input=None,
                                               is_forward_ad=False):
-    """The numerical Jacobian of every output of fn w.r.t. one input: a column per input element."""
-    jacobian_cols = {}
+    """The numerical Jacobian of every output of fn w.r.t. one input: a column per input element, written
+    into the Jacobians as it is computed (torch keeps them all, then copies them in: twice the memory)."""
     input = inputs[input_idx] if input is None else input
     if not input.requires_grad:
         raise TorchAssertionError("Expected input to have requires_grad=True")
     arr = _writable(input)
     wrapped_fn = _with_prepare_inputs(fn, inputs)
+    jacobians = _allocate_jacobians_with_outputs(outputs, input.numel())
     for d_idx, idx in enumerate(product(*[range(m) for m in input.size()])):
         budget.check()
         nbhd_checks_fn = functools.partial(_check_outputs_same_dtype_and_shape, idx=idx, eps=eps)
-        jacobian_cols[d_idx] = _compute_numerical_gradient(wrapped_fn, arr, idx, eps, eps, nbhd_checks_fn)
-    return _combine_jacobian_cols(jacobian_cols, outputs, input.numel())
+        col = _compute_numerical_gradient(wrapped_fn, arr, idx, eps, eps, nbhd_checks_fn)
+        for i, jacobian in enumerate(jacobians):  # (torch's indexing: col over every output, i over floating ones)
+            jacobian[d_idx] = col[i]._data
+    return tuple(_tensor_of(j) for j in jacobians)
 
 
 def _get_numerical_jacobian(fn, inputs, outputs=None, target=None, eps=1e-3, is_forward_ad=False):
@@ -205,24 +214,39 @@ def _get_numerical_vJu(fn, inputs, inp_indices, func_out, all_u, all_v, eps):
     return reduced_jacobians
 
 
-def _check_jacobians_equal(j1, j2, atol):
-    for j1_x, j2_x in zip(j1, j2):
-        a, b = j1_x._data, j2_x._data
-        if a.size != 0 and np.abs(a - b).max() > atol:
-            return False
-    return True
+def _check_rows_equal(jacobians, rows, atol):
+    """_check_jacobians_equal(jacobians, what `rows` would stack into, atol), without stacking them: each row is
+    compared with its column of `jacobians` as it comes (cast into the Jacobian's dtype as the stacking writes it,
+    a missing gradient as zeros), and max |a - b| taken over all of them (a NaN anywhere: NaN, never > atol). The
+    reentrancy check's second Jacobian is never held: a request holds two N x N arrays at once, not three."""
+    tops = [[] for _ in jacobians]
+    for j, row in enumerate(rows):
+        for i, tensor in enumerate(row):
+            col = jacobians[i]._data[:, j]
+            if tensor is not None and col.size != tensor.numel():
+                raise TorchAssertionError(
+                    f"Expected out_jacobian column to have {tensor.numel()} elements, but got {col.size}")
+            if col.size == 0:
+                continue
+            other = np.zeros(col.shape, col.dtype)
+            if tensor is not None:
+                other[...] = tensor._data.reshape(-1)
+            tops[i].append(np.abs(col - other).max())
+    return all(not top or not np.max(top) > atol for top in tops)
 
 
-def _stack_and_check_tensors(list_of_list_of_tensors, inputs, numel_outputs):
-    """Rows (or fast mode's one vJ) into (input numel, numel_outputs) Jacobians in the inputs' dtypes."""
+def _stack_and_check_tensors(rows, inputs, numel_outputs):
+    """Rows (or fast mode's one vJ) into (input numel, numel_outputs) Jacobians in the inputs' dtypes. `rows`
+    yields, per output element, the gradient of each differentiable input (a tensor or None); each is written
+    into its column as it comes and dropped (torch lists them all first: a second copy of the Jacobian)."""
     out_jacobians = _allocate_jacobians_with_inputs(inputs, numel_outputs)
     diff_input_list = list(_iter_tensors(inputs, True))
     correct_grad_sizes = True
     correct_grad_types = True
-    for i, tensor_list in enumerate(list_of_list_of_tensors):
-        inp = diff_input_list[i]
-        out_jacobian = out_jacobians[i]
-        for j, tensor in enumerate(tensor_list):
+    for j, row in enumerate(rows):
+        for i, tensor in enumerate(row):
+            inp = diff_input_list[i]
+            out_jacobian = out_jacobians[i]
             if tensor is not None and tensor.size() != inp.size():
                 correct_grad_sizes = False
             elif tensor is not None and tensor.dtype != inp.dtype:
@@ -240,38 +264,68 @@ def _stack_and_check_tensors(list_of_list_of_tensors, inputs, numel_outputs):
 
 
 def _compute_analytical_jacobian_rows(vjp_fn, sample_output):
-    """Row j of the Jacobian is the vjp with the j-th standard basis vector, per differentiable input."""
+    """Row j of the Jacobian is the vjp with the j-th standard basis vector, per differentiable input: yielded
+    one row at a time (a list with a tensor or None per input), for _stack_and_check_tensors to write."""
     dtype = sample_output._data.dtype
     shape = tuple(sample_output.shape)
-    jacobians_rows = []
     for j in range(sample_output.numel()):
         budget.check()
         flat = B.xp.zeros(sample_output.numel(), dtype=dtype)
         flat[j] = 1.0
         grad_inputs = vjp_fn(_tensor_of(flat.reshape(shape)))
-        for i, d_x in enumerate(grad_inputs):
-            if j == 0:
-                jacobians_rows.append([])
-            jacobians_rows[i] += [d_x.clone() if is_tensor_like(d_x) else None]
-    return jacobians_rows
+        yield [d_x if is_tensor_like(d_x) else None for d_x in grad_inputs]
 
 
 def _get_analytical_vjps_wrt_specific_output(vjp_fn, sample_output, v):
+    """Fast mode's one row: v^T J, per differentiable input."""
     grad_inputs = vjp_fn(v.reshape(tuple(sample_output.shape)))
-    return [[vjp.clone() if is_tensor_like(vjp) else None] for vjp in grad_inputs]
+    return [[vjp if is_tensor_like(vjp) else None for vjp in grad_inputs]]
+
+
+BLOCK_BYTES = 1 << 20  # a comparison's arrays (a Jacobian's block of elements in the compared dtype) at most
+
+
+def _blocks(x, y, dt, temps, what):
+    """Matching slices of two arrays of one shape covering them, each of at most BLOCK_BYTES in dtype `dt`
+    (C order: flat slices of contiguous arrays, else slices along the first dimension), after charging what
+    `temps` such arrays hold at once; the deadline checked a block. Arrays of different shapes (broadcast
+    against each other) or of one block: whole."""
+    itemsize = np.dtype(dt).itemsize
+    if x.shape != y.shape or x.size * itemsize <= BLOCK_BYTES:
+        try:
+            n = math.prod(np.broadcast_shapes(x.shape, y.shape))
+        except ValueError:  # not broadcastable: the comparison raises NumPy's error
+            n = 0
+        budget.charge(n * temps, itemsize, what=what)
+        yield x, y
+        return
+    if x.flags.c_contiguous and y.flags.c_contiguous:
+        x, y = x.reshape(-1), y.reshape(-1)
+    row = x.size // x.shape[0]
+    step = max(1, BLOCK_BYTES // (row * itemsize))
+    budget.charge(step * row * temps, itemsize, what=what)
+    for i in range(0, x.shape[0], step):
+        budget.check()
+        yield x[i:i + step], y[i:i + step]
 
 
 def _allclose(a, b, rtol, atol):
-    """torch.allclose(a, b, rtol, atol) after promoting both to one dtype (its isclose, equal_nan=False)."""
+    """torch.allclose(a, b, rtol, atol) after promoting both to one dtype (its isclose, equal_nan=False), a
+    block at a time."""
     from engine import dtypes as D  # noqa: PLC0415
 
     dt = D.promote_types(a.dtype, b.dtype).np
-    x, y = a._data.astype(dt), b._data.astype(dt)
-    with np.errstate(all="ignore"):
-        allowed = np.asarray(atol + np.abs(rtol * y))
-        actual = np.abs(x - y)
-        close = (x == y) | (np.isfinite(actual) & (actual <= allowed))
-    return bool(np.all(close))
+    # per block, at most: the two promoted copies, atol + |rtol * y| and a temporary, |x - y| and a
+    # temporary; and booleans (6: with room for them)
+    for xb, yb in _blocks(a._data, b._data, dt, 6, "comparing two tensors (gradcheck)"):
+        x, y = xb.astype(dt), yb.astype(dt)
+        with np.errstate(all="ignore"):
+            allowed = np.asarray(atol + np.abs(rtol * y))
+            actual = np.abs(x - y)
+            close = (x == y) | (np.isfinite(actual) & (actual <= allowed))
+        if not np.all(close):
+            return False
+    return True
 
 
 # ----- fast mode's random vectors: torch.Generator() and torch.rand, bit for bit -----

@@ -156,9 +156,12 @@ def zeta_array(s, q, check=None, charge=None):
         total = np.power(q, -s)
         a = q.copy()
         b = np.zeros(s.shape)
-        live = np.ones(s.shape, dtype=bool)
-        finite = q[np.isfinite(q)]
-        steps = max(9, int(math.ceil(9.0 - finite.min())) + 1 if finite.size else 9)
+        # the elements aten answers before any term (s <= 1, a pole q <= 0 whole, NaN for q < 0 with s not whole,
+        # non-finite q) take no part in the loops: their count of terms is not asked for (x = -1e9 is a pole)
+        pole = (q <= 0) & ((q == np.floor(q)) | (s != np.floor(s)))
+        live = np.isfinite(q) & (s > 1.0) & ~pole
+        looping = q[live]
+        steps = max(9, int(math.ceil(9.0 - looping.min())) + 1 if looping.size else 9)
         if charge is not None:
             charge(steps * (8.0 * s.size + 16.0 * PY_STEP))
         for i in range(steps):

@@ -25,6 +25,7 @@ from engine.ops._util import broadcast_shapes
 from engine.ops.jvp import tmap, tsum
 from engine.ops.registry import REGISTRY, Entry, defop, friendly_name
 from engine.ops.scalar_fit import fill_value as _fill_value
+from engine.ops.scalar_fit import setitem_value
 from engine.tensor import Tensor
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -227,9 +228,28 @@ def _clamp_max_precheck(self, max=None):  # noqa: A002
     _clamp_precheck(self, max=max)
 
 
+def _divmod_precheck(self, other=None, *args, **kwargs):
+    """fmod_ / remainder_ / floor_divide_ / div_ on a bool tensor: torch refuses a result type self cannot hold
+    ("result type Long can't be cast to the desired output type Bool") before the kernel's refusals (bool not
+    implemented, integer division by zero); the parser's and the promotion's errors come first (parity12)."""
+    if self._data.dtype.kind != "b" or other is None:
+        return
+    from engine.dtypes import result_type, scalar_type_name  # noqa: PLC0415
+    from engine.ops.pointwise_divmod import number_check  # noqa: PLC0415
+
+    number_check(self, other)
+    dt = result_type(self, other)
+    if not _can_cast(dt.np, self._data.dtype):
+        raise TorchRuntimeError(f"result type {scalar_type_name(dt)} can't be cast to the desired output type "
+                                f"{scalar_type_name(self._data.dtype)}")
+
+
 _PRECHECK = {"clamp_": _clamp_precheck, "clip_": _clamp_precheck, "index_fill_": _index_fill_precheck,
              "masked_fill_": _masked_fill_precheck, "clamp_min_": _clamp_min_precheck,
-             "clamp_max_": _clamp_max_precheck}
+             "clamp_max_": _clamp_max_precheck, "fmod_": _divmod_precheck, "remainder_": _divmod_precheck,
+             "floor_divide_": _divmod_precheck,
+             "div_": lambda self, other=None, *a, rounding_mode=None, **k: None if rounding_mode is None
+             else _divmod_precheck(self, other)}
 
 
 def variant(name, fn):
@@ -410,8 +430,8 @@ def setitem(self, index, value):
     (copy_: CopySlices on the base), an advanced one is index_put_ (IndexPutBackward0)."""
     from engine.ops.indexing import advanced_parts, getitem  # noqa: PLC0415
 
-    if not isinstance(value, Tensor):
-        value = Tensor._make(np.array(value, dtype=self._data.dtype))
+    if not isinstance(value, Tensor):  # a number: converted as torch's 0-d tensor of self's dtype (scalar_fit)
+        value = Tensor._make(np.array(setitem_value(value, self._data.dtype), dtype=self._data.dtype))
     parts = advanced_parts(self, index)
     if parts is None:
         view = getitem(self, index)

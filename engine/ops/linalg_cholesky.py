@@ -19,6 +19,10 @@ from engine.tensor import Tensor
 # ----- cholesky family -----
 
 
+_ALONE = 32  # a failing range this short runs an element at a time
+_CALL_STEPS = 50  # Python steps (rules.PY_STEP) charged for one np.linalg call on one small matrix, raised or not
+
+
 def _first_failing_minor(m):
     """The order of the first leading minor of m that is not positive-definite (LAPACK's potrf info): a minor's
     factorization fails exactly when one of order <= its own does, so the least failing order is found by halving
@@ -27,7 +31,7 @@ def _first_failing_minor(m):
     lo, hi = 0, n  # minor lo succeeds (0: none), minor hi fails
     while hi - lo > 1:
         k = (lo + hi) // 2
-        budget.charge(0, 8, k ** 3 / 3 + PY_STEP, "cholesky's failing minor")
+        budget.charge(0, 8, k ** 3 / 3 + _CALL_STEPS * PY_STEP, "cholesky's failing minor")
         try:
             np.linalg.cholesky(m[:k, :k])
             lo = k
@@ -43,8 +47,9 @@ def _cholesky_array(x, upper, name, check_errors):
     flat = x.reshape(-1, n, n)
     out = np.zeros_like(flat)
     info = np.zeros(flat.shape[0], dtype=np.int32)
-    # the batch at once; a range that fails is halved until its failing elements stand alone (no Python step an
-    # element where none fails; where many do, a step each: charged by the rule, PY_STEP an element)
+    # the batch at once; a range that fails is halved while it is longer than _ALONE, then run an element at a
+    # time (each step charged when taken: a raised LinAlgError costs tens of microseconds), so that no Python step
+    # is taken an element where none fails and an all-failing batch costs ~2 calls an element, not log2(batch)
     todo = [(0, flat.shape[0])]
     while todo:
         budget.check()
@@ -52,12 +57,17 @@ def _cholesky_array(x, upper, name, check_errors):
         try:
             out[lo:hi] = np.linalg.cholesky(flat[lo:hi])
         except np.linalg.LinAlgError:
-            if hi - lo > 1:
+            if hi - lo > _ALONE:
                 mid = (lo + hi) // 2
                 todo += [(mid, hi), (lo, mid)]
-            else:
-                info[lo] = _first_failing_minor(flat[lo])
-                out[lo] = np.nan
+                continue
+            budget.charge(0, 8, _CALL_STEPS * PY_STEP * (hi - lo), "cholesky's failing elements")
+            for i in range(lo, hi):
+                try:
+                    out[i] = np.linalg.cholesky(flat[i])
+                except np.linalg.LinAlgError:
+                    info[i] = _first_failing_minor(flat[i])
+                    out[i] = np.nan
     info = info.reshape(x.shape[:-2])
     if check_errors:
         _raise_info(info, name, "The factorization could not be completed because the input is not positive-definite "

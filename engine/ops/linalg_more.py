@@ -349,7 +349,7 @@ def _chain_order(shapes):
         i = np.arange(rows)
         m[i * (n + 1) + length] = q[i, best]
         s[i, i + length] = i + best
-    return s.tolist()
+    return s  # an array (its n^2 / 2 entries as Python ints would be uncharged objects)
 
 
 def _chain_mult(ts, order, i, j):
@@ -364,7 +364,7 @@ def _chain_mult(ts, order, i, j):
             right = done.pop()
             done.append(L.mm(done.pop(), right))
         else:
-            k = order[a][b]
+            k = int(order[a, b])
             todo += [(a, b, True), (k + 1, b, False), (a, k, False)]
     return done[0]
 

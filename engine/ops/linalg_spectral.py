@@ -137,6 +137,10 @@ def _np_svd(x, full_matrices):
     # only on the failing path: the first element that fails, by halving the range that holds it (each element
     # fails alone), about one more batch of SVDs in log2(batch) calls; a loop of one SVD an element had taken
     # 10-20 s of Python at a batch of 10^6 with no deadline check
+    m, n = flat.shape[-2:]
+    calls = max(flat.shape[0], 1).bit_length()  # about one more batch of singular values, in log2(batch) calls
+    budget.charge(0, 8, 8.0 * flat.shape[0] * m * n * max(min(m, n), 1) + 50 * PY_STEP * calls,
+                  "svd's search for its failing element")
     lo, hi = 0, flat.shape[0]
     while hi - lo > 1:
         budget.check()
@@ -422,7 +426,7 @@ def _lstsq_batches(a, x_a, x_b, batch, rcond, drv):
     nb = x_a.shape[0]
     sols = np.empty((nb, n, x_b.shape[-1]), dtype=np.result_type(x_a, x_b))
     ranks, svs = np.empty(nb, dtype=np.int64), np.empty((nb, min(m, n)), dtype=x_a.dtype)
-    for i in range(nb):  # a Python step a batch element: charged (PY_STEP) by _lstsq_rule; no object kept a step
+    for i in range(nb):  # a call a batch element: charged (_LSTSQ_CALL) by _lstsq_rule; no object kept a step
         budget.check()
         sols[i], _, ranks[i], svs[i] = np.linalg.lstsq(x_a[i], x_b[i], rcond=rc)
     sol = sols.reshape(batch + (n, x_b.shape[-1]))
@@ -521,7 +525,10 @@ def _lstsq_rule(self, b):
     sol = batch + ((n,) if vector else (n, k))
     out = (sol, batch + (k,), a_shape[:-2], a_shape[:-2] + (min(m, n),))
     nb = numel(batch)
-    return Cost(out, 20 * nb * m * n * max(n, 1) + PY_STEP * nb, 2 * nb * m * n + nb * m * k, exact=False)
+    return Cost(out, 20 * nb * m * n * max(n, 1) + _LSTSQ_CALL * nb, 2 * nb * m * n + nb * m * k, exact=False)
+
+
+_LSTSQ_CALL = 50 * PY_STEP  # one np.linalg.lstsq call on one small system: ~50 us of Python and LAPACK set-up
 
 
 def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | None = None) -> tuple:  # noqa: N803

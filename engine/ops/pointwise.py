@@ -7,6 +7,7 @@ modules that import `engine.ops.pointwise as P` keep working)."""
 from __future__ import annotations
 
 from engine.errors import TorchRuntimeError
+from engine.ops import pointwise_divmod as DM
 from engine.ops.jvp import refuse
 from engine.ops.pointwise_arith import (  # noqa: F401 - re-exported: the family's names, as before the split
     _add,
@@ -215,6 +216,8 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
                 "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                 f"'{rounding_mode}'"
             )
+        if rounding_mode is not None and not isinstance(input, Tensor) and isinstance(other, Tensor):
+            input = DM.wrap_number(input, other)  # noqa: A001 - torch's wrapped number (past int64 too)
         return div_tensor_mode(_as_tensor_like(input, other), other, rounding_mode=rounding_mode)
     return _div_fast(input, other)  # torch.div(2, x) is DivBackward0; the operator 2 / x is not (_methods)
 
@@ -283,7 +286,7 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
             # remainder.Scalar_Tensor: torch has no derivative for it (a NotImplemented node)
             refuse("remainder", other)
             with grad_mode_off():
-                out = remainder_tensor(_wrap(input, other), other)
+                out = remainder_tensor(DM.wrap_number(input, other), other)
             return _not_implemented("remainder", out, other)
         return remainder_tensor(input, other)
     return remainder_scalar(input, other)
@@ -291,7 +294,7 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
 
 def floor_divide(input: Tensor | float, other: Tensor | float) -> Tensor:
     """torch.floor_divide (the // operator): div(rounding_mode='floor') values, no derivative."""
-    a = input if isinstance(input, Tensor) else _wrap(input, other)
+    a = input if isinstance(input, Tensor) else DM.wrap_number(input, other)
     refuse("floor_divide", input, other)
     with grad_mode_off():
         out = div_tensor_mode(a, other, rounding_mode="floor")
@@ -384,7 +387,9 @@ _BINARY_OPS = {n: globals()[n] for n in _BINARY_DOCS}
 def _binary_arg(opdef):
     def g(input, other):
         if not isinstance(other, Tensor) and opdef.promote:
-            other = _wrap(other, input)
+            # a number as torch wraps it: cast to the result type (float64 keeps 0.1, int8 takes 300 as 44)
+            other = DM.wrap_number(other, input) if type(other) in (int, float, bool) and isinstance(
+                input, Tensor) else _wrap(other, input)
         return opdef(input, other)
 
     return g

@@ -9,15 +9,16 @@ import numpy as np
 from engine import _backend as B
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.ops import pointwise_divmod as DM
+from engine.ops import pointwise_lerp as LK
 from engine.ops import rules as R
 from engine.ops.jvp import pointwise, tmap, tsum
 from engine.ops.pointwise_base import (
+    _F16,
     _TR,
     _alpha_check,
     _alpha_rule,
     _binary,
-    _checked,
-    _checked_scalar,
     _dtype_word,
     _float_binary,
     _float_out,
@@ -31,7 +32,10 @@ from engine.ops.pointwise_base import (
     _unary,
     _zero_grad,
     defop,
+    f16_number,
+    f16_opmath,
 )
+from engine.ops.promotion import _check_broadcast
 from engine.ops.scalar_fit import fill_value, int_operands, scalar_arg
 from engine.tensor import Tensor
 
@@ -43,15 +47,21 @@ from engine.tensor import Tensor
 # operand order, which decides which NaN's payload a result carries, would then depend on the size (and
 # differ between a whole array and its chunks). The formulas below write the temporary first: one order at
 # every size, the one large arrays always had.
+def _is_boolish(x):
+    return x.dtype.kind == "b" if hasattr(x, "dtype") else type(x) is bool
+
+
 def _alpha(a, b, alpha):
     """alpha as torch's kernel reads it, alpha.to<scalar_t>(): c10's checked conversion to the operands' type
-    (uint8 refuses 300 and takes -1 as 255)."""
+    (uint8 refuses 300 and takes -1 as 255); bool operands take any alpha as a bool (add is then an `or`)."""
+    if _is_boolish(a) and _is_boolish(b):
+        return bool(alpha)
     if -65504.0 <= alpha <= 65504.0 and (type(alpha) is float or alpha >= 0 and alpha < 128):
         return alpha  # every dtype holds it (a float alpha on integers is refused before): no check to make
     dt = a.dtype if hasattr(a, "dtype") else b.dtype
     if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype != b.dtype:
         dt = np.result_type(a.dtype, b.dtype)
-    return fill_value(alpha, dt) if dt.kind != "b" else alpha
+    return fill_value(alpha, dt) if dt.kind != "b" else bool(alpha)  # bool: alpha.to<bool>(), a + b an `or`
 
 
 def _add(a, b, alpha=1):
@@ -75,9 +85,32 @@ def _sub(a, b, alpha=1):
 
 
 def _mul(a, b):
-    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
+    tb = type(b)
+    if (tb is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
         a, b = int_operands(a, b)
+        if f16_number(a, b):
+            return f16_opmath(np.multiply, a, b)
+    elif tb is float:
+        try:
+            if a.dtype is _F16:  # float16 times a number: in float32, rounded once (torch's opmath)
+                return f16_opmath(np.multiply, a, b)
+        except AttributeError:  # (two numbers)
+            pass
     return a * b
+
+
+def _mul_into(out, a, b):
+    if f16_number(a, b):
+        out[...] = _mul(a, b)
+        return out
+    return np.multiply(a, b, out=out)
+
+
+def _div_into(out, a, b):
+    if f16_number(a, b):
+        out[...] = _true_div(a, b)
+        return out
+    return np.true_divide(a, b, out=out)
 
 
 _add.into = lambda out, a, b, alpha=1: np.add(a, b, out=out) if alpha == 1 else np.add(_scale(b, alpha), a, out=out)
@@ -104,8 +137,8 @@ sub_tensor = defop(
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
-    _threaded(_mul, _ufunc_into(np.multiply)),
-    jvp="element_wise", promote=True, cuda="a * b", rule=_binary(),
+    _threaded(_mul, _mul_into),
+    jvp="element_wise", promote=True, cuda="a * b", rule=_binary(opmath=True),
     vjp={"self": _grad_times, "other": _threaded(lambda grad, self: grad * self, _ufunc_into(np.multiply))},
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
@@ -121,9 +154,9 @@ mul_scalar = defop(
 )
 div_tensor = defop(
     "div.Tensor(Tensor self, Tensor other) -> Tensor",
-    _into(_true_div, _ufunc_into(np.true_divide)),
+    _into(_true_div, _div_into),
     jvp="element_wise", promote=True, cuda="a / b", vjp={"self": _grad_over, "other": True},
-    rule=_binary(bwd=5, both_cast=True),
+    rule=_binary(bwd=5, both_cast=True, opmath=True),
     self=lambda grad, other: grad / other,
     other=lambda grad, self, other: -grad * ((self / other) / other),
 )
@@ -132,22 +165,13 @@ div_tensor = defop(
 def _div_mode(a, b, rounding_mode):
     if rounding_mode is None:
         return _true_div(a, b)
-    if rounding_mode == "trunc":
-        if a.dtype.kind == "f":
-            return np.trunc(np.true_divide(a, b)).astype(a.dtype)
-        if np.any(B.xp.asarray(b) == 0):
-            raise TorchRuntimeError("ZeroDivisionError")
-        q = np.abs(a) // np.abs(b)
-        return (q * np.sign(a) * np.sign(b)).astype(a.dtype)
-    if a.dtype.kind != "f" and np.any(B.xp.asarray(b) == 0):
-        raise TorchRuntimeError("ZeroDivisionError")
-    return np.floor_divide(a, b)
+    return DM.div_mode(a, b, rounding_mode)
 
 
 div_tensor_mode = defop(
     "div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor",
     _div_mode,
-    jvp="element_wise", promote=True,
+    jvp="element_wise", promote=True, check=DM.number_check,
     index=2,
     # integer trunc: |a| // |b| * sign(a) * sign(b) holds four; true division casts integers
     rule=_binary(temp=4, bwd=5, both_cast=True),
@@ -178,16 +202,32 @@ rsub_scalar = defop(
 
 
 def _check_int_pow(a, e):
-    if a.dtype.kind in "iu" and getattr(e, "dtype", None) is None and isinstance(e, int) and e < 0:
-        raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
+    """pow.Tensor_Scalar's meta check on an integer or bool base and an integral exponent: exp.toLong() (c10's
+    checked conversion: 2**63 overflows int64_t), then no negative exponent."""
+    if getattr(a, "dtype", a).kind in "iub" and getattr(e, "dtype", None) is None and type(e) is int:
+        if e >= 1 << 63:
+            raise TorchRuntimeError("value cannot be converted to type int64_t without overflow")
+        if e < 0:
+            raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
+
+
+def _pow_check(self, exponent):
+    if type(exponent) is int:
+        scalar_arg(exponent)  # the parser's OverflowError first
+        if isinstance(self, Tensor) and self._data.dtype.kind in "iub":
+            _check_int_pow(self._data.dtype, exponent)
 
 
 def _pow_ts(a, exponent):
     _check_int_pow(a, exponent)
     if a.dtype.kind != "f" and isinstance(exponent, float):
         a = a.astype(D.default_float.np)
-    if a.dtype.kind == "b":
+    if a.dtype.kind == "b" and type(exponent) is not bool:
         a = a.astype(np.int64)
+    if exponent is False or exponent is True:  # pow_out: fill_(1) for 0 / False, copy_ for 1 / True
+        return np.ones_like(a) if exponent is False else a.copy()
+    if a.dtype.kind in "iu" or a.dtype == np.float16:  # exp.to<scalar_t>(): c10's checked conversion
+        exponent = fill_value(exponent, a.dtype)
     if exponent == 2:
         return a * a  # np.multiply for arrays; NumPy's scalar arithmetic (the same IEEE product) for a scalar
     if a.dtype.kind == "f" and a.dtype != np.float16:
@@ -205,13 +245,16 @@ def _pow_ts(a, exponent):
                 return one / (a * a)
             if exponent == -0.5:
                 return one / np.sqrt(a)
+    if a.dtype == np.float32 and type(exponent) in (int, float):  # std::pow(float, double): in double, rounded
+        return np.power(a.astype(np.float64), float(exponent)).astype(np.float32)
     return np.power(a, exponent)
 
 
 pow_tensor_scalar = defop(
     "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
-    _pow_ts, jvp="element_wise",
-    rule=_unary(_TR, temp=1, bwd=3),  # x ** 3 as x * x * x (torch's small exponents): one product held
+    _pow_ts, jvp="element_wise", check=_pow_check,
+    # x ** 3 as x * x * x (torch's small exponents): one product held; float32 ** 2.7 in float64: two more
+    rule=_unary(_TR, temp=3, bwd=3),
     # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
     vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
          else grad * (_pow_ts(self, exponent - 1) * exponent)},
@@ -221,6 +264,9 @@ pow_tensor_scalar = defop(
 
 
 def _pow_tt(a, b):
+    if a.dtype.kind == "b":  # (both operands promoted to bool)
+        _check_broadcast((a, b))
+        raise TorchNotImplementedError('"pow" not implemented for \'Bool\'')
     if a.dtype.kind in "iu" and b.dtype.kind in "iu" and np.any(b < 0):
         # torch's integer pow with tensor exponents: x ** -n is 1 for 1, +-1 for -1, else 0 (no error)
         neg = b < 0
@@ -244,9 +290,15 @@ pow_tensor_tensor = defop(
 
 
 def _pow_scalar(base, e):
-    if e.dtype.kind != "f" and isinstance(base, float):
-        e = e.astype(D.default_float.np)
-    return np.power(B.xp.asarray(base, dtype=e.dtype), e)
+    """pow(number, tensor): torch wraps the number (a 0-d tensor of the result type, C-cast: uint8 takes 300 as
+    44) and runs pow.Tensor_Tensor (an integer to a negative integer power is 0, 1 or -1, no error)."""
+    b = DM.wrap_number(base, Tensor._make(e))._data
+    if b.dtype.kind == "b":
+        raise TorchNotImplementedError('"pow" not implemented for \'Bool\'')
+    if e.dtype != b.dtype:
+        e = e.astype(b.dtype)
+    with np.errstate(all="ignore"):
+        return _pow_tt(b, e)
 
 
 pow_scalar = defop(
@@ -401,21 +453,21 @@ where_self = defop(
 )
 
 # _int_zero_div_check's `b == 0` mask (integers); other's formula: -grad, self / other, its trunc at once
-fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.fmod),
-                    jvp="element_wise", promote=True,
+fmod_tensor = defop("fmod.Tensor(Tensor self, Tensor other) -> Tensor", DM.fmod,
+                    jvp="element_wise", promote=True, check=DM.number_check,
                     index=1, rule=_binary(temp=1, bwd=5),
              self=lambda grad: grad,
              other=lambda grad, self, other: -grad * (self / other).trunc())
-fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.fmod),
-                    jvp="element_wise", index=0,
+fmod_scalar = defop("fmod.Scalar(Tensor self, Scalar other) -> Tensor", DM.fmod,
+                    jvp="element_wise", index=0, check=DM.number_check,
                     rule=R.like(temp_factor=1),
                     self=lambda grad: grad)
-remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", _checked(np.mod),
-                         jvp="element_wise", promote=True, index=1, rule=_binary(temp=1, bwd=5),
+remainder_tensor = defop("remainder.Tensor(Tensor self, Tensor other) -> Tensor", DM.remainder,
+                         jvp="element_wise", promote=True, check=DM.number_check, index=1, rule=_binary(temp=1, bwd=5),
                   self=lambda grad: grad,
                   other=lambda grad, self, other: -grad * (self / other).floor())
-remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", _checked_scalar(np.mod),
-                         jvp="element_wise", index=0, rule=R.like(temp_factor=1),
+remainder_scalar = defop("remainder.Scalar(Tensor self, Scalar other) -> Tensor", DM.remainder,
+                         jvp="element_wise", index=0, check=DM.number_check, rule=R.like(temp_factor=1),
                          self=lambda grad: grad)
 floor = defop("floor(Tensor self) -> Tensor", lambda a: np.floor(a) if a.dtype.kind == "f" else a.copy(),
               jvp="element_wise", rule=R.like(bwd=1),
@@ -433,21 +485,21 @@ round_decimals = defop("round.decimals(Tensor self, *, int decimals) -> Tensor",
                        lambda a, decimals: np.round(a, decimals), jvp="element_wise", rule=R.like(temp_factor=2, bwd=1),
                        self=lambda grad: _zero_grad(grad))
 def _lerp_scalar(a, b, w):
-    """lerp_kernel's two forms (the one from `end` past |w| = 0.5), for a Scalar weight."""
-    return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1 - w)
+    """lerp with a Scalar weight (also called with a Python float by other ops)."""
+    return LK.lerp_kernel("lerp_kernel_scalar", a, b, w)
 
 
 lerp_scalar = defop(
     "lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor",
     lambda a, b, weight: _lerp_scalar(a, b, weight.item() if isinstance(weight, Tensor) else weight),
-    jvp="element_wise", promote=True, rule=_binary(temp=2, bwd=4),
+    jvp="element_wise", promote=True, rule=_binary(temp=12, bwd=4), check=LK.lerp_check,
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
 )
 lerp_tensor = defop(
     "lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor",
-    lambda a, b, w: np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w)),
-    jvp="element_wise", promote=True, rule=_binary(temp=6, bwd=7),
+    lambda a, b, w: LK.lerp_kernel("lerp_kernel_tensor", a, b, w),
+    jvp="element_wise", promote=True, rule=_binary(temp=24, bwd=7), check=LK.lerp_check,
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
     weight=lambda grad, self, end: grad * (end - self),

@@ -10,6 +10,7 @@ from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchRuntimeError
 from engine.ops import registry as _registry
 from engine.ops import rules as R
+from engine.ops.scalar_fit import scalar_arg
 from engine.parallel import elementwise
 from engine.tensor import Tensor
 
@@ -71,10 +72,11 @@ def _unary(weight=1, temp=0, bwd=None, f64=0):
     return rule
 
 
-def _binary(weight=1, temp=0, bwd=3, both_cast=False):
+def _binary(weight=1, temp=0, bwd=3, both_cast=False, opmath=False):
     """An elementwise function of tensors (broadcast). both_cast: two integer operands are cast to float
     first (_float_binary, _true_div): a temporary per operand. bwd: each input's formula result is held
-    until every formula has run, then summed down to its input's shape: counted in output sizes."""
+    until every formula has run, then summed down to its input's shape: counted in output sizes. opmath: a
+    float16 operand with a number computes in float32 (f16_opmath): two float32 arrays, four output sizes."""
 
     def rule(*tensors):
         out = R.broadcast(*(R.shape_of(t) for t in tensors))
@@ -82,6 +84,8 @@ def _binary(weight=1, temp=0, bwd=3, both_cast=False):
         t = int(temp * n)
         if both_cast and all(_kind(x) != "f" for x in tensors):
             t += sum(R.numel(R.shape_of(x)) for x in tensors)
+        if opmath and len(tensors) == 2 and f16_number(*tensors):
+            t += 4 * n
         return R.Cost(out, weight * n, t, True, int(bwd * n))
 
     rule.tensors_only = True
@@ -119,8 +123,44 @@ def _is_float(x):
     return isinstance(x, float) or (hasattr(x, "dtype") and x.dtype.kind == "f")
 
 
+_F16 = np.dtype(np.float16)
+
+
+def f16_number(a, b) -> bool:
+    """A float16 array times / over a Python number float16 does not hold exactly: torch's mul and div kernels
+    read such a number in float32 (opmath, iter.original_scalar_value) and compute a * b or a / b in float32,
+    rounded once (0 * 70000 is 0, not NaN; x / 2.7 rounds as the float32 quotient)."""
+    tb = type(b)
+    if tb is float or tb is int and not -2048 <= b <= 2048:
+        try:
+            return a.dtype is _F16
+        except AttributeError:  # (a number)
+            return False
+    return False
+
+
+def f16_opmath(ufunc, a, b):
+    if -3.4e38 <= b <= 3.4e38:
+        return ufunc(a.astype(np.float32), np.float32(b)).astype(np.float16)
+    with np.errstate(over="ignore"):  # (float32 takes the number as inf, as torch's static_cast)
+        return ufunc(a.astype(np.float32), np.float32(b)).astype(np.float16)
+
+
 def _true_div(a, b):
     """True division: integer and bool operands compute in the default float dtype, as torch."""
+    tb = type(b)
+    if tb is int:
+        if not -2048 <= b <= 2048:
+            if not -(1 << 63) <= b < 1 << 64:
+                scalar_arg(b)  # the parser's OverflowError (the op table's fast call does not promote)
+            if f16_number(a, b):
+                return f16_opmath(np.true_divide, a, b)
+    elif tb is float:
+        try:
+            if a.dtype is _F16:  # float16 over a number: in float32, rounded once (torch's opmath)
+                return f16_opmath(np.true_divide, a, b)
+        except AttributeError:  # (two numbers)
+            pass
     if not _is_float(a) and not _is_float(b):
         f = D.default_float.np
         a = a.astype(f) if hasattr(a, "astype") else a
@@ -195,6 +235,8 @@ def _alpha_check(self, other, alpha):
     """torch's alpha_check, on the result dtype of the operands."""
     if alpha is None or (type(alpha) is int and alpha == 1):
         return
+    if type(alpha) is int:
+        scalar_arg(alpha)  # the parser's OverflowError first
     dt = D.result_type(self, other)
     if isinstance(alpha, bool) and dt is not D.bool_:
         raise TorchRuntimeError("Boolean alpha only supported for Boolean results.")
@@ -205,6 +247,12 @@ def _alpha_check(self, other, alpha):
 
 
 def _sub_check(self, other, alpha=1):
+    if type(alpha) is int and alpha != 1:
+        scalar_arg(alpha)  # the parser's OverflowError before sub's bool refusals
+    if type(other) is int and not -(1 << 63) <= other < 1 << 64:
+        scalar_arg(other)
+    if type(self) is int and not -(1 << 63) <= self < 1 << 64:
+        scalar_arg(self)
     if _is_bool(self) and _is_bool(other):
         raise TorchRuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "

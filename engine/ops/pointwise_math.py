@@ -27,17 +27,42 @@ from engine.ops.pointwise_base import (
     defop,
     nondiff,
 )
+from engine.ops.scalar_fit import int_operands
 from engine.tensor import Tensor
 
 # ----- Comparisons and logic (no derivative) -----
 
 _ELEMENTWISE = R.elementwise()
-eq = nondiff("eq.Tensor(Tensor self, Tensor other) -> Tensor", np.equal, promote=True, rule=_ELEMENTWISE)
-ne = nondiff("ne.Tensor(Tensor self, Tensor other) -> Tensor", np.not_equal, promote=True, rule=_ELEMENTWISE)
-lt = nondiff("lt.Tensor(Tensor self, Tensor other) -> Tensor", np.less, promote=True, rule=_ELEMENTWISE)
-le = nondiff("le.Tensor(Tensor self, Tensor other) -> Tensor", np.less_equal, promote=True, rule=_ELEMENTWISE)
-gt = nondiff("gt.Tensor(Tensor self, Tensor other) -> Tensor", np.greater, promote=True, rule=_ELEMENTWISE)
-ge = nondiff("ge.Tensor(Tensor self, Tensor other) -> Tensor", np.greater_equal, promote=True, rule=_ELEMENTWISE)
+
+
+def _cmp(ufunc):
+    """A comparison whose number operand torch casts to the tensor's dtype first: an int C-cast into an integer
+    dtype (int8 == 300 compares with 44; 2**64 - 1 is -1), a number into a float dtype rounded (float16 takes
+    70000 as inf); NumPy would compare the int's exact value, or refuse one past int64."""
+
+    def f(a, b):
+        if (type(b) is int and not -128 <= b < 128) or (type(a) is int and not -128 <= a < 128):
+            a, b = int_operands(a, b)
+            if type(b) is int and a.dtype.kind == "f":
+                b = float(b)  # (then rounded into a's dtype by NumPy's rule for a Python float)
+            elif type(a) is int and b.dtype.kind == "f":
+                a = float(a)
+        if type(b) is float and not -65504.0 <= b <= 65504.0 or type(a) is float and not -65504.0 <= a <= 65504.0:
+            with np.errstate(over="ignore"):  # (float16 takes the number as inf, as torch's cast)
+                return ufunc(a, b)
+        return ufunc(a, b)
+
+    return f
+
+
+eq = nondiff("eq.Tensor(Tensor self, Tensor other) -> Tensor", _cmp(np.equal), promote=True, rule=_ELEMENTWISE)
+ne = nondiff("ne.Tensor(Tensor self, Tensor other) -> Tensor", _cmp(np.not_equal), promote=True,
+             rule=_ELEMENTWISE)
+lt = nondiff("lt.Tensor(Tensor self, Tensor other) -> Tensor", _cmp(np.less), promote=True, rule=_ELEMENTWISE)
+le = nondiff("le.Tensor(Tensor self, Tensor other) -> Tensor", _cmp(np.less_equal), promote=True, rule=_ELEMENTWISE)
+gt = nondiff("gt.Tensor(Tensor self, Tensor other) -> Tensor", _cmp(np.greater), promote=True, rule=_ELEMENTWISE)
+ge = nondiff("ge.Tensor(Tensor self, Tensor other) -> Tensor", _cmp(np.greater_equal), promote=True,
+             rule=_ELEMENTWISE)
 logical_and = nondiff("logical_and(Tensor self, Tensor other) -> Tensor", np.logical_and, rule=_ELEMENTWISE)
 logical_or = nondiff("logical_or(Tensor self, Tensor other) -> Tensor", np.logical_or, rule=_ELEMENTWISE)
 logical_xor = nondiff("logical_xor(Tensor self, Tensor other) -> Tensor", np.logical_xor, rule=_ELEMENTWISE)

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from engine import budget as _budget
 from engine import dtypes as D
+from engine.errors import TorchRuntimeError
 from engine.ops._util import broadcast_shapes
 
 _PY_SCALARS = (bool, int, float)
+_LO, _UINT, _HI = -(1 << 63), 1 << 63, 1 << 64  # int64's range; a uint64 Scalar up to _HI
+
+
+def _scalar_arg(x):
+    from engine.ops.scalar_fit import scalar_arg  # noqa: PLC0415 - scalar_fit imports engine.errors only
+
+    scalar_arg(x)
 
 
 def _check_broadcast(arrays):
@@ -30,6 +38,8 @@ def _promote(args, arrays):
         if type(a0) in _PY_SCALARS or a0 is None:
             pass
         elif t1 is float or t1 is int:
+            if t1 is int and not _LO <= a1 < _HI:
+                _scalar_arg(a1)  # the parser's OverflowError: no Scalar holds it
             k = a0.dtype.kind
             if k == "f" or (t1 is int and k in "iu"):
                 return arrays
@@ -55,7 +65,15 @@ def _promote(args, arrays):
                     break
         if ok:
             return arrays
+    big = False
+    for a in arrays:
+        if type(a) is int and not _LO <= a < _UINT:
+            _scalar_arg(a)  # the parser's OverflowError first
+            big = True  # a uint64 Scalar (2**63 and past)
     target = D.result_type(*args).np
+    if big and target.kind in "iu" and all(dt.kind == "b" for dt in dts):
+        raise TorchRuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                                "Bool and UInt64")
     # the casts are allocations outside the entry's forward: charged to the request first (engine.budget)
     _budget.charge(sum(a.size for a in arrays if a is not None and getattr(a, "dtype", target) != target),
                    target.itemsize, what="the dtype promotion")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import EngineError, TorchRuntimeError
+from engine.errors import EngineError, TorchRuntimeError, TorchValueError
 
 _C_NAME = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
            "float16": "c10::Half", "float32": "float", "float64": "double"}
@@ -81,12 +81,16 @@ TorchOverflowError.__name__ = TorchOverflowError.__qualname__ = "OverflowError"
 def scalar_arg(value) -> None:
     """torch's parsing of a Python int into a Scalar: int64, or uint64 above int64's max; anything else is the
     parser's OverflowError ("int too big to convert", "can't convert negative int to unsigned")."""
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+    if type(value) is int:
+        v = value  # (no int() on a Python int: the lowering reads int(...) as a read of values)
+    elif isinstance(value, np.integer):
         v = int(value)
-        if v >= 1 << 64:
-            raise TorchOverflowError("int too big to convert")
-        if v < -(1 << 63):
-            raise TorchOverflowError("can't convert negative int to unsigned")
+    else:
+        return
+    if v >= 1 << 64:
+        raise TorchOverflowError("int too big to convert")
+    if v < -(1 << 63):
+        raise TorchOverflowError("can't convert negative int to unsigned")
 
 
 def fill_value(value, dtype):
@@ -123,3 +127,15 @@ def int_operands(a, b):
             scalar_arg(a)
             a = converted(a, dt)
     return a, b
+
+
+def setitem_value(value, dtype):
+    """A Python number on the right of `t[index] = value`, as torch's __setitem__ makes it a 0-d tensor of t's
+    dtype: an int is unpacked as a C long long first (ValueError "Overflow when unpacking long long" past int64,
+    2**63 included), then filled as fill_ fills (c10's checked conversion, an integer dtype wrapping)."""
+    if type(value) is int and not -(1 << 63) <= value < 1 << 63:
+        raise TorchValueError("Overflow when unpacking long long")
+    if getattr(dtype, "kind", None) == "f" and dtype.itemsize == 2 and not isinstance(value, bool | np.bool_):
+        with np.errstate(over="ignore"):  # float16's one-element fill is unchecked (measured): 65519.0 rounds
+            return np.float16(float(value))  # to 65504, 70000 to inf
+    return fill_value(value, dtype)

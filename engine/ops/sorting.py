@@ -62,8 +62,10 @@ def _select_backward(grad, dim, result1, self_shape, keepdim=True):
 
 
 def _sort_cost(self):
+    """Elements are counted at the input's width (rules.wide): the int64 order, a temporary of it and the int64
+    indices output's other half are charged at int64's."""
     n = numel(self.shape)
-    return Cost((tuple(self.shape), tuple(self.shape)), n * log2ceil(n), 2 * n)
+    return Cost((tuple(self.shape), tuple(self.shape)), n * log2ceil(n), wide(3 * n, self))
 
 
 # ----- sort, argsort, msort -----
@@ -133,7 +135,7 @@ def _topk_rule(self, k, dim):
     if shape:
         shape[wrap_dim(dim, len(shape))] = int(k)
     n = numel(self.shape)
-    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), 2 * n)
+    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(3 * n, self))
 
 
 topk_op = defop("topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, "
@@ -166,9 +168,11 @@ def _kthvalue(a, k, dim=-1, keepdim=False):
 
 
 def _reduce_dim_rule(self, dim, keepdim):
+    """The int64 order, the NaN mask and up to three int64 arrays a row (counts, picks, the indices output's
+    other half: a [1, N] along dim 0 is N rows), at int64's width (rules.wide)."""
     out = reduced_shape(tuple(self.shape), dim, bool(keepdim))
     n = numel(self.shape)
-    return Cost((out, out), n * log2ceil(n), 2 * n)
+    return Cost((out, out), n * log2ceil(n), wide(4 * n, self) + n)
 
 
 kthvalue_op = defop("kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor "
@@ -300,10 +304,11 @@ def _mode(a, dim=-1, keepdim=False):
 
 
 def _mode_rule(self, dim, keepdim):
-    """The order (int64), the sorted values, the run edges (bool) and the run places (int64) at once: 3 elements
-    of the int64 outputs' width an input element."""
+    """The order, the positions and the run places (int64), the sorted values and the run edges (bool) at once,
+    and the int64 picks a row, at int64's width (rules.wide)."""
     c = _reduce_dim_rule(self, dim, keepdim)
-    return c._replace(temp=3 * numel(self.shape))
+    n = numel(self.shape)
+    return c._replace(temp=wide(5 * n, self) + 2 * n)
 
 
 mode_op = defop("mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)", _mode, nout=2,

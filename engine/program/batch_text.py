@@ -68,9 +68,9 @@ class Template:
     holes' texts, row after row."""
 
     __slots__ = ("pattern", "next", "lax", "lax_next", "floats", "leaves", "holes", "key", "doc", "rows", "numbers",
-                 "values", "done", "fit")
+                 "values", "done", "fit", "head")
 
-    def __init__(self, pattern, leaves, holes, key, doc, lax=None, floats=None):
+    def __init__(self, pattern, leaves, holes, key, doc, lax=None, floats=None, head=b""):
         self.pattern = pattern
         # the same followed by a comma: the document and the start of the next one
         self.next = re.compile(pattern.pattern + _WS + rb"," + _WS)
@@ -86,13 +86,14 @@ class Template:
         self.values = None  # the numbers parsed (one orjson parse, made once: _values)
         self.done = 0  # rows answered so far (the caller's cursor)
         self.fit = None  # the caller's: per row, whether its values fit their leaves' dtypes (read once)
+        self.head = head  # the document's text before its first hole (where a split may start: scan's `split`)
 
     def fresh(self) -> Template:
         """The same template with no documents matched yet (for another batch)."""
         t = Template.__new__(Template)
         t.pattern, t.next, t.leaves, t.holes, t.key, t.doc = (self.pattern, self.next, self.leaves, self.holes,
                                                               self.key, self.doc)
-        t.lax, t.lax_next, t.floats = self.lax, self.lax_next, self.floats
+        t.lax, t.lax_next, t.floats, t.head = self.lax, self.lax_next, self.floats, self.head
         t.rows, t.numbers, t.values, t.done, t.fit = [], [], None, 0, None
         return t
 
@@ -176,7 +177,8 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
     after = [text[end] for _, end, _, _ in holes if end < len(text)]
     if lm is None or lm.groups() != m.groups() or any(c in _NUMBER_CHARS for c in after):
         lax_pattern = None  # (cannot be: a number in JSON text is followed by a comma, bracket, brace or space)
-    t = Template(pattern, leaves, len(holes), key, doc, lax_pattern, np.array([not h[3] for h in holes], bool))
+    t = Template(pattern, leaves, len(holes), key, doc, lax_pattern, np.array([not h[3] for h in holes], bool),
+                 text[:holes[0][0]])
     # the template's own numbers read as its parse did
     cols = _check_columns(t, list(m.groups()))
     if cols is None or not _same(t.arrays(cols, 0), arrays):
@@ -287,12 +289,15 @@ class Scan:
     """A batch's body read as text: per document where it starts in the body and the Template it matched, or
     its span (start, end) where it matched none; the templates, each with its rows and numbers."""
 
-    __slots__ = ("starts", "matched", "templates")
+    __slots__ = ("starts", "matched", "templates", "tail")
 
     def __init__(self):
         self.starts: list[int] = []
         self.matched: list = []  # per document: its Template, or its (start, end)
         self.templates: list[Template] = []
+        # (template, position): where the scan stopped at a document of the template's run that `split` chose,
+        # the rest of the body left to the caller (to be read as documents of that template to its end); or None
+        self.tail = None
 
 
 def span(body: bytes, scan_: Scan, i: int) -> tuple[int, int]:
@@ -304,12 +309,19 @@ def span(body: bytes, scan_: Scan, i: int) -> tuple[int, int]:
     return start, (t.pattern.match(body, start) or t.lax.match(body, start)).end()
 
 
-def scan(body: bytes, max_docs: int, make, known: list | tuple = (), lax: bool = True) -> Scan | None:
+def scan(body: bytes, max_docs: int, make, known: list | tuple = (), lax: bool = True, split=None) -> Scan | None:
     """The body as a Scan, or None where the caller must parse it as a whole (see the module).
     make(text) -> Template or None: called on a document that matched no template, while fewer than TEMPLATES
     were made. `known`: templates of earlier batches, tried first (the Scan's templates are fresh copies).
     `lax`: runs of a template's documents are matched with its lax holes (_LAX), checked at the end; where a
-    check fails, the body is scanned again without."""
+    check fails, the body is scanned again without.
+    `split(template, pos, n)`, called once, at the first run of a template's documents (pos: where its next
+    document starts, n: the documents before it): a position c >= pos where the caller would have the rest of
+    the body read by someone else as documents of that template (split_at), or None. Where the run's documents
+    lead to exactly c, the scan stops there and says so (Scan.tail): the documents before c are the Scan's, the
+    rest are the caller's to read (a reader of the rest from c is the scan of `{"requests":[` and the rest, with
+    that template known: the same matches, lax check and limits, the document count less n). Where they do
+    not (c inside a document, or the run ends before it), the scan goes on as without `split`."""
     if not body.isascii():
         return None
     head = _HEAD.match(body)
@@ -327,7 +339,13 @@ def scan(body: bytes, max_docs: int, make, known: list | tuple = (), lax: bool =
             t = recent[0]
             match = (t.lax_next or t.next).match if lax else t.next.match
             numbers, first = t.numbers, len(starts)
-            while True:
+            stop = -1
+            if split is not None:
+                stop = split(t, pos, first)
+                split = None
+                if stop is None:
+                    stop = -1
+            while pos != stop:
                 m = match(body, pos)
                 if m is None:
                     break
@@ -337,6 +355,13 @@ def scan(body: bytes, max_docs: int, make, known: list | tuple = (), lax: bool =
             n = len(starts)
             matched += [t] * (n - first)
             t.rows += range(first, n)
+            if pos == stop:  # the rest is the caller's (split)
+                if n >= max_docs:
+                    return None
+                if lax and not all(_lax_valid(t) for t in s.templates if t.lax is not None):
+                    return scan(body, max_docs, make, known, lax=False)
+                s.tail = (t, pos)
+                return s
         n = len(starts)
         if n >= max_docs:
             return None  # more documents than allowed: the whole-body path words the 413
@@ -388,3 +413,23 @@ def scan(body: bytes, max_docs: int, make, known: list | tuple = (), lax: bool =
             if lax and not all(_lax_valid(t) for t in s.templates if t.lax is not None):
                 return scan(body, max_docs, make, known, lax=False)
             return s
+
+
+def split_at(body: bytes, t: Template, pos: int, share: float) -> int | None:
+    """A position at about `share` of the body from pos on where a document of template t may start (its text
+    before its first hole, after a comma): pos itself for share 1 where a document of t starts there, else None.
+    A guess: scan's split checks it (the run's documents must lead to it exactly)."""
+    if share >= 1:
+        m = (t.lax_next or t.next).match(body, pos)
+        return pos if m is not None else None
+    at = pos + int((len(body) - pos) * (1 - share))
+    while True:
+        c = body.find(t.head, at)
+        if c < 0:
+            return None
+        k = c - 1
+        while k > pos and body[k] in b" \t\n\r":
+            k -= 1
+        if body[k] == 44:  # a comma
+            return c
+        at = c + 1

@@ -15,7 +15,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from app.routers.batch import SPLIT_MIN_ROWS, _error
+from app.routers.batch import _error
+from app.services.batch_split import SPLIT_MIN_ROWS
 from tests.app.conftest import TEST_KEY, Server, wait_until
 from tests.app.test_batch_vectorized import OTHERS, separately
 from tests.engine.test_batch_vectorized import SEED, docs_of

@@ -262,3 +262,47 @@ def test_lax_holes_take_floats_past_the_strict_caps_never_integers_past_int64():
         s = check_scan(body)
         assert s is not None
         assert (s.matched[3] is s.templates[0]) is matches, big
+
+
+def _seed_body(n: int, seed: int, sep: bytes = b", ") -> bytes:
+    rng = np.random.default_rng(seed)
+    docs = [{"leaves": {"a": {"data": [float(x) for x in rng.normal(size=3).round(4)]}, "b": {"data": 1.5}},
+             "ops": [{"name": "c", "op": "mul", "args": ["a", "b"]}]} for _ in range(n)]
+    return b'{"requests": [' + sep.join(orjson.dumps(d) for d in docs) + b"]}"
+
+
+def test_a_split_scan_reads_as_the_whole_scan_and_its_rest_as_the_rest():
+    """scan's `split`: stopped at a document start, the documents before it are the whole scan's, and the rest,
+    scanned as `{"requests":[` and the rest with the template known, is the whole scan's rest; a guess inside a
+    document, or a split declined, gives the whole scan."""
+    body = _seed_body(300, 1)
+    cache = PlanCache()
+    make, _ = _make(cache)
+    whole = batch_text.scan(body, 10_000, make)
+    t = whole.templates[0]
+    assert whole.tail is None and len(t.rows) == 300
+    known = [t.fresh()]
+    for share in (0.5, 0.9, 1.0):
+        seen = []
+
+        def split(tt, pos, n, share=share, seen=seen):
+            seen.append((pos, n))
+            return batch_text.split_at(body, tt, pos, share)
+
+        s = batch_text.scan(body, 10_000, make, known, split=split)
+        assert len(seen) == 1 and s.tail is not None
+        tt, c = s.tail
+        k = len(s.matched)
+        assert whole.starts[k] == c and s.starts == whole.starts[:k]
+        assert s.templates[0].numbers == t.numbers[:k * t.holes]
+        rest = batch_text.scan(b'{"requests":[' + body[c:], 10_000, make, [tt])
+        shift = c - len(b'{"requests":[')
+        assert [x + shift for x in rest.starts] == whole.starts[k:]
+        assert rest.templates[0].numbers == t.numbers[k * t.holes:]
+        assert (share < 1) == (k > 0)
+    # a guess one character after a document's start, and a split declined: the whole scan
+    for guess in (lambda tt, pos, n: whole.starts[150] + 1, lambda tt, pos, n: None):
+        s = batch_text.scan(body, 10_000, make, known, split=guess)
+        assert s.tail is None and s.starts == whole.starts and s.templates[0].numbers == t.numbers
+    # fewer documents allowed than the split's first part holds: given up as the whole scan would be
+    assert batch_text.scan(body, 100, make, known, split=lambda tt, pos, n: whole.starts[200]) is None
