@@ -110,6 +110,7 @@ def make_writer(program, data, grads):
                 text_hole = ("inline", f"v{i} if c{i} else dumps(rep{i}(v{i}))[1:-1]")
                 inline_refs[text_hole[1]] = f"v{i}"
                 inline[3 * i + 2] = (f"c{i}", tuple(f.encode() for f in fixed))
+                ns[f"F{i}"], ns[f"W{i}"] = inline[3 * i + 2][1]  # (read by batch_write.fast_writer)
             else:
                 texts.append(f"rep{i}(v{i})")
                 text_hole = ("texts", len(texts) - 1)
@@ -148,12 +149,11 @@ def make_writer(program, data, grads):
         segments.append((formats, hole, rest))
         if choice is not None:
             choices.append(choice)
+    ns["TEMPLATE"] = template  # (the generic text: batch_write.fast_writer splits it at its holes)
     if inline:  # the text for each combination of the one-value reprs' choices, made on first use; the one
         # where every value prints in fixed point with a fraction (the common case) made now
         ns["TEMPLATES"], ns["template_of"] = {}, _templates(head, segments)
         ns["FIXED_TEMPLATE"] = ns["template_of"]((1,) * len(choices), {})
-    else:
-        ns["TEMPLATE"] = template
     if numbers:
         lines += [f"    numbers = dumps(({', '.join(numbers)},))",
                   "    if numbers.find(b'null') >= 0:  # orjson writes a non-finite float as null: protocol strings",
