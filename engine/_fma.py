@@ -74,7 +74,9 @@ def _fma64(a, b, c, rescale):
     th, tl = _two_sum(c, ul)
     vh, vl = _two_sum(uh, th)
     w, we = _two_sum(tl, vl)
-    r = (vh + _round_to_odd(w, we).reshape(np.shape(w))).reshape(shape)
+    r = vh + _round_to_odd(w, we).reshape(np.shape(w))
+    if r.shape != shape:  # (a fresh array, never a view: the pool's chunks take only fresh results)
+        r = r.reshape(shape)
     # overflow or non-finite operands leave the error terms meaningless: there the plain result is right;
     # so it is where the exact result is zero (a * b is then -c exactly: the plain sum keeps IEEE's sign of
     # zero, -0.0 + -0.0 = -0.0, which the split terms lose)
@@ -155,15 +157,14 @@ def add_scaled(a, b, alpha):
                     r2 = r.reshape(-1, row)
                     a2 = np.broadcast_to(np.asarray(a, dt), r.shape).reshape(-1, row)[:, cols]
                     b2 = np.broadcast_to(np.asarray(b, dt), r.shape).reshape(-1, row)[:, cols]
-                    r2[:, cols] = a2 + b2 * al
-                r = r2.reshape(r.shape)
+                    r2[:, cols] = a2 + b2 * al  # (r2 a view of r: r stays a fresh array)
         return r
     f32 = np.float32
     with np.errstate(all="ignore"):
         al = f32(np.float16(alpha))
         a32 = np.asarray(a, np.float16).astype(f32)
         p = np.asarray(b, np.float16).astype(f32) * al  # exact in float32
-        r = (a32 + p).astype(np.float16)
+        r = np.asarray((a32 + p).astype(np.float16))  # (an array even for 0-d operands: written below)
         shape = r.shape
         row = _inner_row(shape, (a, b))[0] if r.size else 0
         if row % _BLOCK16:  # the scalar tail of each inner row: Half * Half rounded to Half, then Half + Half
@@ -171,6 +172,5 @@ def add_scaled(a, b, alpha):
             r2 = r.reshape(-1, row)
             a2 = np.broadcast_to(a32, shape).reshape(-1, row)[:, tail]
             p2 = np.broadcast_to(p, shape).reshape(-1, row)[:, tail]
-            r2[:, tail] = (a2 + p2.astype(np.float16).astype(f32)).astype(np.float16)
-            r = r2.reshape(shape)
+            r2[:, tail] = (a2 + p2.astype(np.float16).astype(f32)).astype(np.float16)  # (a view of r)
     return r
