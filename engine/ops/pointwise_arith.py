@@ -138,6 +138,12 @@ def _sub_into(out, a, b, alpha=1):
     return out
 
 
+def _grad_alpha(grad, alpha):
+    """grad * alpha as torch's mul with a number (float16 in float32, rounded once): an array by _mul, a Tensor
+    (the Tensor formulas) by its own mul."""
+    return grad * alpha if isinstance(grad, Tensor) else _mul(grad, alpha)
+
+
 _add.into = _add_into
 _sub.into = _sub_into
 # array formulas with their `into`: the same operations in the same order, into the output's chunk
@@ -150,7 +156,7 @@ add_tensor = defop(
     jvp="element_wise", promote=True, check=_alpha_check, cuda="a + b", vjp={"self": True, "other": True},
     rule=_alpha_rule("other"),
     self=lambda grad: grad,
-    other=lambda grad, alpha: grad if alpha == 1 else _mul(grad, alpha),
+    other=lambda grad, alpha: grad if alpha == 1 else _grad_alpha(grad, alpha),
 )
 sub_tensor = defop(
     "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
@@ -158,7 +164,7 @@ sub_tensor = defop(
     jvp="element_wise", promote=True, check=_sub_check, cuda="a - b", vjp={"self": True, "other": True},
     rule=_alpha_rule("other"),
     self=lambda grad: grad,
-    other=lambda grad, alpha: -grad if alpha == 1 else _mul(grad, -alpha),
+    other=lambda grad, alpha: -grad if alpha == 1 else _grad_alpha(grad, -alpha),
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
@@ -209,7 +215,7 @@ rsub_tensor = defop(
     "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
     lambda a, b, alpha=1: _rsub(a, b, alpha),
     jvp="element_wise", promote=True, check=_sub_check, rule=_alpha_rule("self"),
-    self=lambda grad, alpha: -grad if alpha == 1 else _mul(grad, -alpha),
+    self=lambda grad, alpha: -grad if alpha == 1 else _grad_alpha(grad, -alpha),
     other=lambda grad: grad,
 )
 def _rsub(a, b, alpha):
@@ -227,7 +233,7 @@ rsub_scalar = defop(
     "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
     lambda a, other, alpha=1: _rsub_scalar(a, other, alpha),
     jvp="element_wise", check=_sub_check, rule=R.elementwise(temp=1),
-    self=lambda grad, alpha: -grad if alpha == 1 else _mul(grad, -alpha),
+    self=lambda grad, alpha: -grad if alpha == 1 else _grad_alpha(grad, -alpha),
 )
 
 

@@ -100,9 +100,9 @@ def _alpha_rule(scaled):
         out = R.broadcast(R.shape_of(self), R.shape_of(other))
         n = R.numel(out)
         t = R.numel(R.shape_of(other if scaled == "other" else self)) if alpha != 1 else 0
-        kinds = [("f" if type(x) is float else "i") if type(x) in (int, bool) or type(x) is float else _kind(x)
-                 for x in (self, other)]
-        if alpha != 1 and type(alpha) is not bool and "f" in kinds:
+        if alpha != 1 and type(alpha) is not bool and "f" in [
+            ("f" if type(x) is float else "i") if type(x) in (int, bool, float) else _kind(x) for x in (self, other)
+        ]:
             return R.Cost(out, 20 * n, t + 16 * n, True, 3 * n)
         return R.Cost(out, n, t, True, 3 * n)
 
