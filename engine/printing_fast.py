@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
+import struct
 from bisect import bisect_left as _bisect
+from bisect import bisect_right as _bisect_right
 
 import numpy as np
 
@@ -52,16 +54,23 @@ def _summarized(arr, e):
     return arr
 
 
-def _float_spec(flat, vals, opts):
+def _float_spec(flat, vals, opts, finite=False, signed_zero_declines=False):
     """(width, one, texts) of printing._Formatter for these float values: `one` the '%' format of one number
     at its width, and texts None; or `one` '%<width>s' and texts every number already printed, where one
-    format cannot print them all (int_mode with non-finite values: only the finite ones take a '.')."""
+    format cannot print them all (int_mode with non-finite values: only the finite ones take a '.').
+    `finite`: the caller knows every value is finite (below NUMPY_STATS_FROM values: no sum taken here).
+    `signed_zero_declines` (below NUMPY_STATS_FROM values): a -0.0 among them gives texts () (small_float_repr's
+    routes decline it), found where the zeros are looked for anyway."""
     p = opts.precision
     if len(vals) < NUMPY_STATS_FROM:
-        total = sum(vals)  # finite only where every value is (a NaN or an infinity makes it NaN or inf)
-        if total - total == 0 and 0.0 not in vals:  # every value finite and nonzero (-0.0 == 0.0): no filter
+        if not finite:
+            total = sum(vals)  # finite only where every value is (a NaN or an infinity makes it NaN or inf)
+            finite = total - total == 0
+        if finite and 0.0 not in vals:  # every value finite and nonzero (-0.0 == 0.0): no filter
             nzf, all_finite = vals, True
         else:
+            if signed_zero_declines and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals):
+                return 0, None, ()
             nzf = [v for v in vals if v and v - v == 0]  # nonzero and finite (inf - inf and nan - nan are nan)
             if not nzf:
                 return _no_finite(vals)
@@ -108,20 +117,69 @@ def _float_spec(flat, vals, opts):
             nzl = nzf if len(vals) < NUMPY_STATS_FROM else nz.tolist()
             width = max(map(len, map(one.__mod__, nzl)))
         return width, f"%{width}.{p}e", None
-    if int_mode is None:
-        int_mode = all(map(float.is_integer, nzf))
+    if int_mode is None:  # the extremes first: one of them not whole decides it (the common case)
+        int_mode = hi.is_integer() and lo.is_integer() and all(map(float.is_integer, nzf))
     if int_mode:
         # a text's length grows with the magnitude (rounding is monotone), plus one for a sign: the largest
         # and the smallest value hold the longest texts; '+ 1' for the '.' torch appends
-        width = max(len(_WHOLE % hi), len(_WHOLE % lo)) + 1
+        t = _DECADES.get(0) or _decades(0)
+        if amax < t[-1]:  # len('%.0f' % v) from the table: a sign, the integer digits
+            width = (2 + _bisect_right(t, -lo) if lo < 0 else 1 + _bisect_right(t, lo)) + 1
+            if hi > 0:
+                width = max(width, 2 + _bisect_right(t, hi))
+        else:
+            width = max(len(_WHOLE % hi), len(_WHOLE % lo)) + 1
         if all_finite:
             return width, f"%{width - 1}.0f.", None
         return width, f"%{width}s", [(_WHOLE_DOT_W % (width - 1, v)) if v - v == 0 else (_WHOLE_W % (width, v))
                                 for v in vals]
-    one = _FIXED.get(p) or _kept(_FIXED, p, f"%.{p}f")
-    # the longest text is the largest value's or the most negative one's; where all have one sign, that one's
-    width = len(one % hi) if lo > 0 else len(one % lo) if hi < 0 else max(len(one % hi), len(one % lo))
+    # the longest text is the largest value's or the most negative one's; where all have one sign, that one's:
+    # its length from the precision's decade table (a sign, the integer digits, the '.' and p decimals)
+    t = _DECADES.get(p) or _decades(p)
+    if amax < t[0]:  # one integer digit each (the common case): no search
+        width = (p + 2 if p else 1) + (lo < 0)
+    elif amax < t[-1]:
+        tail = p + 2 if p else 1  # the '.' and p decimals, plus the first integer digit
+        if lo > 0:
+            width = tail + _bisect_right(t, hi)
+        else:
+            width = tail + 1 + _bisect_right(t, -lo)
+            if hi > 0:
+                width = max(width, tail + _bisect_right(t, hi))
+    else:  # past the table: the texts themselves
+        one = _FIXED.get(p) or _kept(_FIXED, p, f"%.{p}f")
+        width = len(one % hi) if lo > 0 else len(one % lo) if hi < 0 else max(len(one % hi), len(one % lo))
     return width, _FIXED_WIDTH.get((width, p)) or _kept(_FIXED_WIDTH, (width, p), f"%{width}.{p}f"), None
+
+
+_DECADES: dict = {}  # precision -> its decade table (_decade_table)
+_DECADES_TOP = 15  # a table's thresholds: 10 .. 1e15 (past it, a value's text is measured by printing it)
+_DOUBLE = struct.Struct("<d")
+_BITS = struct.Struct("<q")
+
+
+def _decades(p: int) -> list:
+    return _kept(_DECADES, p, _decade_table(p))
+
+
+def _decade_table(p: int) -> list:
+    """[T_1, .., T_15]: T_k the least double whose '%.<p>f' text has k + 1 integer digits. Correct rounding
+    is monotone, so for 0 <= v < T_15 the text of v has 1 + bisect_right(table, v) integer digits. Found by
+    bisection over the doubles between 10**k - 1 (k digits) and 10**k (k + 1), in their order as 64-bit
+    integers (positive doubles sort as their bits), on the texts themselves: exact for every precision."""
+    one = f"%.{p}f"
+    table = []
+    for k in range(1, _DECADES_TOP + 1):
+        a = _BITS.unpack(_DOUBLE.pack(10.0 ** k - 1))[0]
+        b = _BITS.unpack(_DOUBLE.pack(10.0 ** k))[0]
+        while b - a > 1:  # invariant: a's text has k integer digits, b's k + 1
+            m = (a + b) // 2
+            if len((one % _DOUBLE.unpack(_BITS.pack(m))[0]).partition(".")[0]) > k:
+                b = m
+            else:
+                a = m
+        table.append(_DOUBLE.unpack(_BITS.pack(b))[0])
+    return table
 
 
 _FIXED: dict = {}  # precision -> '%.<p>f'
@@ -187,12 +245,11 @@ def small_float_repr(arr: np.ndarray, dtype_name: str, suffixes, prefix: str, it
     placeholders of their printed width. None where the numbers are not all printed `width` wide (_float_spec
     gives texts: non-finite values beside whole ones, or none finite): the caller takes the general route."""
     vals = arr.reshape(-1).tolist()
-    width, one, texts = _float_spec(None, vals, opts)
-    if texts is not None:  # texts printed apart (non-finite values among whole ones): not all `width` wide
-        return None
-    if 0.0 in vals and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals):
-        # -0.0 prints one wider than 0.0 ('-0.0000'), and the width counts nonzero values only: it may pass it
-        # (every other text fits: nonzero ones by the width's own rule, zeros, NaN and the infinities are shorter)
+    # declined: texts printed apart (non-finite values among whole ones: not all `width` wide), or a -0.0: it
+    # prints one wider than 0.0 ('-0.0000'), and the width counts nonzero values only: it may pass it (every
+    # other text fits: nonzero ones by the width's own rule, zeros, NaN and the infinities are shorter)
+    width, one, texts = _float_spec(None, vals, opts, False, True)
+    if texts is not None:
         return None
     key = (arr.shape, dtype_name, suffixes, width, one)
     fmt = _REPRS.get(key)
@@ -212,11 +269,11 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
     fmts: dict = {}  # one (the number format, its width in it) -> the whole repr's '%' format
     flat = len(shape) == 1
 
-    def of_list(vals):
+    def of_list(vals, finite=False):
         """The text of an array of this row's shape and dtype from its values (.reshape(-1).tolist()), or None
-        where small_float_repr declines them."""
-        width, one, texts = _float_spec(None, vals, opts)
-        if texts is not None or (0.0 in vals and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals)):
+        where small_float_repr declines them. `finite`: the caller knows every value is finite."""
+        width, one, texts = _float_spec(None, vals, opts, finite, True)
+        if texts is not None:  # as small_float_repr declines them
             return None
         fmt = fmts.get(one)
         if fmt is None:

@@ -200,7 +200,7 @@ class EvaluateService:
         size = len(body)
         # small: parsed and planned here, on the loop; but an expression's parse costs ~40 us an op
         if size <= self.settings.loop_max_body_bytes and (size <= LOOP_MAX_EXPRESSION_BYTES
-                                                          or b'"expression"' not in body):
+                                                          or body.find(b'"expression"') < 0):
             out = self._inline(body, deadline, on_loop=True)
             placement = "loop"
             if not isinstance(out, bytes):

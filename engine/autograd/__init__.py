@@ -23,6 +23,7 @@ from engine.autograd.backward_loop import (  # noqa: F401 - moved to engine.auto
     _release_children,
     _root_grads,
     _run_arrays,
+    _sum_0d,
     dependencies,
     root_buffers,
     run_backward,

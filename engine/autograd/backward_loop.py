@@ -10,6 +10,8 @@ from __future__ import annotations
 import heapq
 import itertools
 
+from numpy import ndarray
+
 from engine import budget as _budget
 from engine.autograd.modes import anomaly, grad_mode
 from engine.autograd.nodes import AccumulateGrad, accumulate_into, edge_of, grad_accumulator
@@ -311,8 +313,9 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
         else:
             break
         cls = type(node)
+        rk = cls._release_kind  # (a class attribute: read once a node, for the charge and the release)
         if bud is not None:  # _charge_node, an op node's case inline
-            cost = node._bwd if cls._release_kind else None
+            cost = node._bwd if rk else None
             if cost is not None:
                 bud.charge(cost[0], cost[1], cls.__name__)
             else:
@@ -348,7 +351,6 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
             if out is None:  # the node API, on Tensors
                 out = node.apply([_as_tensor(g) for g in grads], False)
         if not retain_graph:  # node.release(), an op node's inline (Node._release_kind)
-            rk = cls._release_kind
             if rk == 1:
                 node._released = True
                 node._saved = None
@@ -357,9 +359,12 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
         if hk is not None and hk.post:
             out = hk.after(out, grads)
         grads = g0 = None
-        for (nxt, nr), g in zip(node.next_functions, out):
+        k = -1
+        for nxt, nr in node.next_functions:  # (out[k] beside it: a zip object made a node cost more)
+            k += 1
             if nxt is None:
                 continue
+            g = out[k]
             c = deps[nxt] - 1
             if c:  # (a count that reaches 0 is read no more: every edge into its node has been followed)
                 deps[nxt] = c
@@ -386,8 +391,12 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
                         buf[nr] = g
                 else:  # _buffer_add, its commonest case (two arrays of one shape: summed on the arrays) inline
                     a = buf[nr]
-                    if a is not None and type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
-                        buf[nr] = a + g
+                    if (a is not None and (ta := type(a)) is not Tensor and (tg := type(g)) is not Tensor
+                            and (sh := a.shape) == g.shape):
+                        if sh:
+                            buf[nr] = a + g
+                        else:  # 0-d: as NumPy scalars (_sum_0d)
+                            buf[nr] = (a[()] if ta is ndarray else a) + (g[()] if tg is ndarray else g)
                     else:
                         _buffer_add(buf, nr, g)
                     a = None
@@ -410,9 +419,18 @@ def _buffer_add(buf, nr, g):
     if a is None:
         buf[nr] = g
     elif type(a) is not Tensor and type(g) is not Tensor and a.shape == g.shape:
-        buf[nr] = a + g
+        buf[nr] = a + g if a.shape else _sum_0d(a, g)
     else:
         buf[nr] = _add(_as_tensor(a), _as_tensor(g))
+
+
+def _sum_0d(a, g):
+    """a + g for two 0-d gradients (0-d arrays or NumPy scalars) as the sum of their NumPy scalars: the same
+    addition of the same dtypes (NumPy gives a scalar for two 0-d arrays too), without the ufunc's dispatch on
+    arrays (~5k instructions a sum, against ~2k: a 0-d leaf used by every other op of a chain takes a sum an
+    op). The error state is the caller's as before (evaluate ignores it); NumPy's warning text for a scalar's
+    overflow says "scalar add"."""
+    return (a[()] if type(a) is ndarray else a) + (g[()] if type(g) is ndarray else g)
 
 
 def _apply_anomalous(node, grads, create_graph):

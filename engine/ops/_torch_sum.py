@@ -159,6 +159,7 @@ def _outer_sum(x):
     return out
 
 
+_asarray = np.asarray
 _accumulate = np.add.accumulate  # the ufunc's own methods: np.cumsum's wrapper costs 1.5 us a call more
 _reduce = np.add.reduce
 
@@ -228,7 +229,11 @@ def vector_sum(a):
     elif n != w:
         return None
     r = _accumulate(a)[-1]
-    return np.asarray((r if r == r else _lane_nan(a, w, r)) + _ZERO[c])
+    if r != r:
+        r = _lane_nan(a, w, r)  # (quieted: + 0 would give the same NaN)
+    elif not r:  # the +0 start: a zero sum is +0 (r + 0, without a NumPy scalar addition)
+        r = _ZERO[c]
+    return _asarray(r)
 
 
 def _full_sum(flat):

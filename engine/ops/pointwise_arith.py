@@ -528,7 +528,7 @@ def _lerp_scalar(a, b, w):
 lerp_scalar = defop(
     "lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor",
     lambda a, b, weight: _lerp_scalar(a, b, weight.item() if isinstance(weight, Tensor) else weight),
-    jvp="element_wise", promote=True, rule=_binary(temp=12, bwd=4), check=LK.lerp_check,
+    jvp="element_wise", promote=True, rule=_binary(temp=20, bwd=4), check=LK.lerp_check,
     self=lambda grad, weight: grad * (1 - weight),
     end=lambda grad, weight: grad * weight,
 )

@@ -35,7 +35,8 @@ def respond(run, spec, caught):
     env = run.env
     grads = spec.get("grads")
     if grads is None:
-        grads = [n for n in run.order if run.kind[n] == "leaf" and env[n] is not None and env[n].requires_grad]
+        kind = run.kind  # (read once: the comprehension runs for every name the run bound)
+        grads = [n for n in run.order if kind[n] == "leaf" and env[n] is not None and env[n].requires_grad]
     for k, n in enumerate(grads):
         lookup(n, env, ["body", "grads", k])
     outputs = spec.get("outputs")

@@ -72,14 +72,22 @@ def run_list(run, ops, where, caught, retain, bud, run_mod):
             run_mod._deadline_passed(bud, [*where, i])
         # the op's form: three keys, a catalog name, a new name, one or two args that are tensors' names (or
         # numbers where the kind takes them); else the full path, from the start (nothing has changed yet)
-        if type(op) is not dict or len(op) != 3 or type(opname := op.get("op")) is not str:
+        if type(op) is not dict or len(op) != 3:
+            run_mod.run_op(run, op, [*where, i], caught, retain)
+            continue
+        try:  # (subscripts, not three .get calls: the common form has all three keys)
+            opname = op["op"]
+            name = op["name"]
+            args_in = op["args"]
+        except KeyError:
+            run_mod.run_op(run, op, [*where, i], caught, retain)
+            continue
+        if type(opname) is not str:
             run_mod.run_op(run, op, [*where, i], caught, retain)
             continue
         d = decided.get(opname, _MISSING)
         if d is _MISSING:
             d = _decide(opname, run_mod)
-        name = op.get("name")
-        args_in = op.get("args")
         if (d is None or ops_get(opname) is not (fn := d[0]) or type(name) is not str
                 or not 1 <= len(name) <= NAME_MAX or name in env or type(args_in) is not list
                 or (n_in := len(args_in)) not in d[3]):

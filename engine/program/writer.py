@@ -41,12 +41,38 @@ def _vector_row(rep):
             vals = arr.tolist()
             total = sum(vals)
             if total - total == 0:  # every value finite (NaN - NaN and inf - inf are NaN)
-                text = of_list(vals)
+                text = of_list(vals, True)
                 if text is not None:
                     return dumps(vals), text
         return dumps(encode_array(arr)), rep(arr)
 
     return row
+
+
+_TEMPLATES_MAX = 64  # a writer's texts kept, one per combination of its one-value reprs' choices
+
+
+def _templates(head, segments):
+    """template_of(key, kept): the response's '%' format for one combination of choices (key: per one-value
+    repr in the text's order, 1 its fixed-point format, 2 its whole one, both in the text at the value's place;
+    0 its hole, for rep's own text), kept in `kept` (bounded)."""
+
+    def template_of(key, kept):
+        out, at = [head], 0
+        for formats, hole, rest in segments:
+            if formats is not None:
+                c = key[at]
+                at += 1
+                out.append(b'"' + formats[c - 1] + b'"' if c else hole)
+            else:
+                out.append(hole)
+            out.append(rest)
+        if len(kept) >= _TEMPLATES_MAX:
+            kept.clear()
+        text = kept[key] = b"".join(out)
+        return text
+
+    return template_of
 
 
 def make_writer(program, data, grads):
@@ -58,6 +84,8 @@ def make_writer(program, data, grads):
     rows, nodes = program.fixed
     # the holes, each a Python expression of the generated function, in the order of the document's text
     numbers, arrays, texts, tensors, holes = [], [], [], {}, {}
+    inline = {}  # a one-value repr's hole: (its choice's name, its row's (fixed-point format, whole format))
+    inline_refs = {}  # a one-value repr's argument -> the value's name (where it prints by its format)
     ns = {"dumps": orjson.dumps, "wire": wire_number, "encode_array": encode_array,
           "format_tensor": format_tensor}
     lines = []
@@ -77,9 +105,11 @@ def make_writer(program, data, grads):
             if fixed is not None and all(orjson.dumps(f)[1:-1] == f.encode() for f in fixed):
                 # rep_fixed's own choice, written out here: its formats are bytes needing no JSON escape,
                 # formatted straight into the text (no call, no list of texts); elsewhere its own call
-                ns[f"F{i}"], ns[f"W{i}"] = (f.encode() for f in fixed)
-                text_hole = ("inline", f"((F{i} % v{i} if v{i} % 1 else W{i} % v{i}) if {_LO!r} <= abs(v{i}) "
-                                       f"<= {_HI!r} else dumps(rep{i}(v{i}))[1:-1])")
+                # (the choice: c = 1 fixed, 2 whole, 0 neither: rep's own text) with the formats in the template
+                lines.append(f"    c{i} = (1 if v{i} % 1 else 2) if {_LO!r} <= abs(v{i}) <= {_HI!r} else 0")
+                text_hole = ("inline", f"v{i} if c{i} else dumps(rep{i}(v{i}))[1:-1]")
+                inline_refs[text_hole[1]] = f"v{i}"
+                inline[3 * i + 2] = (f"c{i}", tuple(f.encode() for f in fixed))
             else:
                 texts.append(f"rep{i}(v{i})")
                 text_hole = ("texts", len(texts) - 1)
@@ -107,22 +137,40 @@ def make_writer(program, data, grads):
     found = [int(k) for k in parts[1::2]]
     if found != sorted(holes):
         return None  # a placeholder's text also in a name, say: no writer
-    template = parts[0].replace(b"%", b"%%")
-    refs = []
+    template = head = parts[0].replace(b"%", b"%%")
+    refs, segments, choices = [], [], []
     for k, piece in zip(found, parts[2::2]):  # a repr's hole keeps its quotes: reprs come unquoted
         kind, j = holes[k]
         refs.append(j if kind == "inline" else f"{kind}[{j}]")
-        template += (b'"%b"' if kind in ("texts", "inline") else b"%b") + piece.replace(b"%", b"%%")
-    ns["TEMPLATE"] = template
+        hole, rest = (b'"%b"' if kind in ("texts", "inline") else b"%b"), piece.replace(b"%", b"%%")
+        template += hole + rest
+        choice, formats = inline.get(k, (None, None))
+        segments.append((formats, hole, rest))
+        if choice is not None:
+            choices.append(choice)
+    if inline:  # the text for each combination of the one-value reprs' choices, made on first use; the one
+        # where every value prints in fixed point with a fraction (the common case) made now
+        ns["TEMPLATES"], ns["template_of"] = {}, _templates(head, segments)
+        ns["FIXED_TEMPLATE"] = ns["template_of"]((1,) * len(choices), {})
+    else:
+        ns["TEMPLATE"] = template
     if numbers:
         lines += [f"    numbers = dumps(({', '.join(numbers)},))",
-                  "    if b'null' in numbers:  # orjson writes a non-finite float as null: the protocol's strings",
+                  "    if numbers.find(b'null') >= 0:  # orjson writes a non-finite float as null: protocol strings",
                   f"        numbers = dumps(tuple(map(wire, ({', '.join(numbers)},))))",
                   "    numbers = numbers[1:-1].split(b',')"]
     if arrays:
         lines.append(f"    arrays = ({', '.join(arrays)},)")
     if texts:  # ["t1","t2"], split at '","': a repr holds no quote (numbers, dtype and grad_fn names)
         lines.append(f"""    texts = dumps(({', '.join(texts)},))[2:-2].split(b'","')""")
+    if inline:  # each value in fixed point or whole is formatted by its format in the text: one '%' call
+        key = f"({''.join(c + ', ' for c in choices)})"
+        fixed_refs = [r if r not in inline_refs else inline_refs[r] for r in refs]
+        lines += [f"    if {' == '.join(choices)} == 1:",
+                  f"        return FIXED_TEMPLATE % ({''.join(r + ', ' for r in fixed_refs)})",
+                  f"    TEMPLATE = TEMPLATES.get({key})",
+                  "    if TEMPLATE is None:",
+                  f"        TEMPLATE = template_of({key}, TEMPLATES)"]
     lines.append(f"    return TEMPLATE % ({''.join(r + ', ' for r in refs)})")
     source = "def write(data, grads):\n" + "\n".join(lines) + "\n"
     exec(compile(source, "<engine.program.writer>", "exec"), ns)  # noqa: S102 - our own generated source

@@ -62,6 +62,10 @@ DOCS = {
     "no_grad": _doc([_op("a", "mul", "x", "s", no_grad=True), _op("b", "mul", "x", "s", no_grad=False)]),
     "unknown field": _doc([_op("a", "tanh", "x", nope=1)]),
     "unknown op": _doc([_op("a", "no_such_op", "x")]),
+    # three keys, one of name/op/args missing (run_list reads the three by subscript: a KeyError is run_op's case)
+    "three keys, no args": _doc([_op("a", "tanh", "x"), {"name": "b", "op": "tanh", "nope": ["a"]}]),
+    "three keys, no name": _doc([_op("a", "tanh", "x"), {"op": "tanh", "args": ["a"], "nope": "b"}]),
+    "three keys, no op": _doc([_op("a", "tanh", "x"), {"name": "b", "args": ["a"], "nope": "tanh"}]),
     "op not a string": _doc([{"name": "a", "op": ["tanh"], "args": ["x"]}]),
     "op not a dict": _doc([["tanh", "x"]]),
     "a shape rule": _doc([_op("a", "matmul", "m", "r"), _op("b", "sum", "a"), _op("c", "t", "m")],
@@ -88,11 +92,19 @@ def _answer(doc, limits=None):
 
 @pytest.fixture
 def full_path(monkeypatch):
-    """Every op on run_op: no decisions kept or made."""
+    """Every op on run_op: no decisions kept or made, and run_list itself not called (run_op_list's loop for a
+    run with Functions: the deadline, then run_op), so that none of its early checks is on both sides."""
+    def every_op_on_run_op(run, ops, where, caught, retain, bud, mod):
+        for i, op in enumerate(ops):
+            if bud is not None and mod._monotonic() > bud._dl:
+                mod._deadline_passed(bud, [*where, i])
+            mod.run_op(run, op, [*where, i], caught, retain)
+
     def run_full(doc, limits=None):
         with monkeypatch.context() as m:
             m.setattr(sig, "DECIDED", {})
             m.setattr(sig, "_decide", lambda name, run_mod: None)
+            m.setattr(run_mod, "_run_list", every_op_on_run_op)
             return _answer(doc, limits)
     return run_full
 
