@@ -83,6 +83,8 @@ def _fma64(a, b, c, rescale):
     bad = ~np.isfinite(uh) | ~np.isfinite(ul) | ~np.isfinite(r) | (r == 0)
     if not np.any(bad):
         return r
+    r = np.asarray(r)  # (a 0-d sum is a NumPy scalar) the fix-ups below on the bad elements only: no full temporaries
+    a, b, c, uh = (np.broadcast_to(x, shape)[bad] for x in (a, b, c, uh))
     plain = a * b + c
     fin = np.isfinite(a) & np.isfinite(b)
     # c infinite, a and b finite: the exact product is finite, so the exact sum is c (a * b may overflow)
@@ -91,8 +93,9 @@ def _fma64(a, b, c, rescale):
     if rescale and np.any(over):  # the product overflows, the fused sum need not: a quarter of it, exactly
         big = np.abs(a) >= np.abs(b)
         a4, b4 = np.where(big, a * 0.25, a), np.where(big, b, b * 0.25)
-        plain = np.where(over, _fma64(a4, b4, np.broadcast_to(c * 0.25, shape), False) * 4.0, plain)
-    return np.where(bad, plain, r)
+        plain = np.where(over, _fma64(a4, b4, c * 0.25, False) * 4.0, plain)
+    r[bad] = plain
+    return r
 
 
 # torch's CPU add kernel (aten/src/ATen/native/ufunc/add.h) is `self + alpha * other` in its scalar loop and
