@@ -80,11 +80,17 @@ def _fma64(a, b, c, rescale):
     # overflow or non-finite operands leave the error terms meaningless: there the plain result is right;
     # so it is where the exact result is zero (a * b is then -c exactly: the plain sum keeps IEEE's sign of
     # zero, -0.0 + -0.0 = -0.0, which the split terms lose)
-    bad = ~np.isfinite(uh) | ~np.isfinite(ul) | ~np.isfinite(r) | (r == 0)
+    bad = ~np.isfinite(uh) | ~np.isfinite(ul) | ~np.isfinite(r)
+    zero = r == 0
+    if np.any(zero):  # finite operands only (a NaN or inf would not sum to 0): fixed on those elements alone
+        r = np.asarray(r)  # (a 0-d sum is a NumPy scalar)
+        zero &= ~bad
+        az, bz, cz = (np.broadcast_to(x, shape)[zero] for x in (a, b, c))
+        r[zero] = az * bz + cz
     if not np.any(bad):
         return r
-    r = np.asarray(r)  # (a 0-d sum is a NumPy scalar) the fix-ups below on the bad elements only: no full temporaries
-    a, b, c, uh = (np.broadcast_to(x, shape)[bad] for x in (a, b, c, uh))
+    # the whole arrays' plain formula where any element is not finite: NumPy's NaN payload order (operand first)
+    # is that of its whole-array loops, the same in every chunk of the pool (a subset's loop need not be)
     plain = a * b + c
     fin = np.isfinite(a) & np.isfinite(b)
     # c infinite, a and b finite: the exact product is finite, so the exact sum is c (a * b may overflow)
@@ -93,9 +99,8 @@ def _fma64(a, b, c, rescale):
     if rescale and np.any(over):  # the product overflows, the fused sum need not: a quarter of it, exactly
         big = np.abs(a) >= np.abs(b)
         a4, b4 = np.where(big, a * 0.25, a), np.where(big, b, b * 0.25)
-        plain = np.where(over, _fma64(a4, b4, c * 0.25, False) * 4.0, plain)
-    r[bad] = plain
-    return r
+        plain = np.where(over, _fma64(a4, b4, np.broadcast_to(c * 0.25, shape), False) * 4.0, plain)
+    return np.where(bad, plain, r)
 
 
 # torch's CPU add kernel (aten/src/ATen/native/ufunc/add.h) is `self + alpha * other` in its scalar loop and
