@@ -8,6 +8,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
+from engine._fma import add_scaled
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import pointwise_divmod as DM
 from engine.ops import pointwise_lerp as LK
@@ -69,7 +70,7 @@ def _add(a, b, alpha=1):
         a, b = int_operands(a, b)
     if alpha != 1 and type(alpha) in (int, float):
         alpha = _alpha(a, b, alpha)
-    return a + b if alpha == 1 else _scale(b, alpha) + a
+    return a + b if alpha == 1 else _axpy(a, b, alpha)
 
 
 def _sub(a, b, alpha=1):
@@ -80,7 +81,7 @@ def _sub(a, b, alpha=1):
         neg = -alpha
         if type(alpha) is int and not -(1 << 63) <= neg < 1 << 63:  # wraps as int64 (2**63) or uint64 (< -2**63)
             neg = neg - (1 << 64) if neg > 0 else neg % (1 << 64)
-        return _scale(b, _alpha(a, b, neg)) + a  # (the temporary first, as _add: one NaN order at every size)
+        return _axpy(a, b, _alpha(a, b, neg))
     return a - b if alpha == 1 else a - _scale(b, alpha)
 
 
@@ -113,8 +114,38 @@ def _div_into(out, a, b):
     return np.true_divide(a, b, out=out)
 
 
-_add.into = lambda out, a, b, alpha=1: np.add(a, b, out=out) if alpha == 1 else np.add(_scale(b, alpha), a, out=out)
-_sub.into = lambda out, a, b, alpha=1: np.subtract(a, b if alpha == 1 else _scale(b, alpha), out=out)
+def _axpy(a, b, alpha):
+    """a + alpha * b as torch's add kernel rounds it: one fused multiply-add for float results (engine/_fma.py
+    add_scaled), the temporary first otherwise (as above: one NaN order at every size)."""
+    if type(alpha) is not bool:
+        r = add_scaled(a, b, alpha)
+        if r is not None:
+            return r
+    return _scale(b, alpha) + a
+
+
+def _add_into(out, a, b, alpha=1):
+    if alpha == 1:
+        return np.add(a, b, out=out)
+    out[...] = _add(a, b, alpha)
+    return out
+
+
+def _sub_into(out, a, b, alpha=1):
+    if alpha == 1:
+        return np.subtract(a, b, out=out)
+    out[...] = _sub(a, b, alpha)
+    return out
+
+
+def _grad_alpha(grad, alpha):
+    """grad * alpha as torch's mul with a number (float16 in float32, rounded once): an array by _mul, a Tensor
+    (the Tensor formulas) by its own mul."""
+    return grad * alpha if isinstance(grad, Tensor) else _mul(grad, alpha)
+
+
+_add.into = _add_into
+_sub.into = _sub_into
 # array formulas with their `into`: the same operations in the same order, into the output's chunk
 _grad_times = _threaded(lambda grad, other: grad * other, _ufunc_into(np.multiply))
 _grad_over = _threaded(lambda grad, other: grad / other, _ufunc_into(np.divide))
@@ -125,7 +156,7 @@ add_tensor = defop(
     jvp="element_wise", promote=True, check=_alpha_check, cuda="a + b", vjp={"self": True, "other": True},
     rule=_alpha_rule("other"),
     self=lambda grad: grad,
-    other=lambda grad, alpha: grad if alpha == 1 else grad * alpha,
+    other=lambda grad, alpha: grad if alpha == 1 else _grad_alpha(grad, alpha),
 )
 sub_tensor = defop(
     "sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
@@ -133,7 +164,7 @@ sub_tensor = defop(
     jvp="element_wise", promote=True, check=_sub_check, cuda="a - b", vjp={"self": True, "other": True},
     rule=_alpha_rule("other"),
     self=lambda grad: grad,
-    other=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
+    other=lambda grad, alpha: -grad if alpha == 1 else _grad_alpha(grad, -alpha),
 )
 mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
@@ -182,22 +213,27 @@ div_tensor_mode = defop(
 )
 rsub_tensor = defop(
     "rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
-    lambda a, b, alpha=1: np.subtract(*int_operands(b, a if alpha == 1 else _scale(a, alpha))),
+    lambda a, b, alpha=1: _rsub(a, b, alpha),
     jvp="element_wise", promote=True, check=_sub_check, rule=_alpha_rule("self"),
-    self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
+    self=lambda grad, alpha: -grad if alpha == 1 else _grad_alpha(grad, -alpha),
     other=lambda grad: grad,
 )
+def _rsub(a, b, alpha):
+    """rsub(self, other, alpha) = other - alpha * self: torch's sub(other, self, alpha) (fused for floats)."""
+    return np.subtract(*int_operands(b, a)) if alpha == 1 else _sub(b, a, alpha)
+
+
 def _rsub_scalar(a, other, alpha=1):
     if type(other) is float and a.dtype.kind != "f":  # a float number lifts an integer tensor to float32
         a = a.astype(D.default_float.np)
-    return np.subtract(*int_operands(other, a if alpha == 1 else _scale(a, alpha)))
+    return _rsub(a, other, alpha)
 
 
 rsub_scalar = defop(
     "rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor",
     lambda a, other, alpha=1: _rsub_scalar(a, other, alpha),
     jvp="element_wise", check=_sub_check, rule=R.elementwise(temp=1),
-    self=lambda grad, alpha: -grad if alpha == 1 else grad * (-alpha),
+    self=lambda grad, alpha: -grad if alpha == 1 else _grad_alpha(grad, -alpha),
 )
 
 

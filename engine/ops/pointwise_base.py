@@ -93,12 +93,17 @@ def _binary(weight=1, temp=0, bwd=3, both_cast=False, opmath=False):
 
 
 def _alpha_rule(scaled):
-    """add / sub / rsub: alpha != 1 scales one operand into a temporary first."""
+    """add / sub / rsub: alpha != 1 scales one operand into a temporary first; on float results the fused
+    multiply-add (engine/_fma.py add_scaled) holds up to ~16 output sizes of float64 / float32 terms."""
 
     def rule(self, other, alpha=1):
         out = R.broadcast(R.shape_of(self), R.shape_of(other))
         n = R.numel(out)
         t = R.numel(R.shape_of(other if scaled == "other" else self)) if alpha != 1 else 0
+        if alpha != 1 and type(alpha) is not bool and "f" in [
+            ("f" if type(x) is float else "i") if type(x) in (int, bool, float) else _kind(x) for x in (self, other)
+        ]:
+            return R.Cost(out, 20 * n, t + 16 * n, True, 3 * n)
         return R.Cost(out, n, t, True, 3 * n)
 
     return rule

@@ -7,7 +7,8 @@ The rule (c10/util/TypeCast.h `overflows`), by what the Scalar holds:
 - an integer: below the type's lowest or above its max; an unsigned target also takes negatives down to -max
   (two's complement wrap: uint8 takes -255, refuses -256);
 - a double: an infinity fits a floating type, a NaN does not fit an integer one; otherwise below lowest or above
-  max (compared in double: float32 refuses 3.4028235e38, which rounds to its max)."""
+  max (compared in double: float32 refuses 3.4028235e38, which rounds to its max; int64's max is 2**63 there,
+  so 2.0**63 fits and converted() wraps it to INT64_MIN, as torch's C cast does)."""
 from __future__ import annotations
 
 import numpy as np
@@ -43,7 +44,7 @@ def fits(value, dtype) -> bool:
         return dt.kind == "f"
     if dt.kind == "f" and np.isinf(v):
         return True
-    return lo <= v <= hi
+    return float(lo) <= v <= float(hi)  # in double, as c10: (double)INT64_MAX is 2**63, so 2.0**63 fits (and wraps)
 
 
 def check_fits(value, dtype) -> None:
