@@ -260,8 +260,9 @@ def _pow_ts(a, exponent):
         a = a.astype(D.default_float.np)
     if a.dtype.kind == "b" and type(exponent) is not bool:
         a = a.astype(np.int64)
-    if exponent is False or exponent is True:  # pow_out: fill_(1) for 0 / False, copy_ for 1 / True
-        return np.ones_like(a) if exponent is False else a.copy()
+    if exponent == 0 or exponent == 1:  # pow_out: fill_(1) for 0 / False, copy_ for 1 / True (also 0.0, 1.0;
+        # pow's backward asks for x ** 1 whenever the exponent is 2: no cast to double and back)
+        return np.ones_like(a) if exponent == 0 else a.copy()
     if a.dtype.kind in "iu" or a.dtype == np.float16:  # exp.to<scalar_t>(): c10's checked conversion
         exponent = fill_value(exponent, a.dtype)
     if exponent == 2:
