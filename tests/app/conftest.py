@@ -71,6 +71,39 @@ def alive(pid: int) -> bool:
     return pid_state(pid) not in (None, "Z")
 
 
+def under_worker_kills(pids, call, clients: int = 2, rounds: int = 6):
+    """`call()` `rounds` times from each of `clients` threads while the first of `pids()` (a server's compute
+    workers) is SIGKILLed every 150 ms: each client's answers in order, and the pids killed."""
+    stop, killed, out = threading.Event(), [], {}
+
+    def killer():
+        while not stop.is_set():
+            for pid in pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+                break
+            stop.wait(0.15)
+
+    def send(k):
+        out[k] = [call() for _ in range(rounds)]
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    try:
+        senders = [threading.Thread(target=send, args=(k,)) for k in range(clients)]
+        for s in senders:
+            s.start()
+        for s in senders:
+            s.join(120)
+    finally:
+        stop.set()
+        t.join()
+    return [out.get(k) for k in range(clients)], killed
+
+
 def wait_until(cond, timeout: float, interval: float = 0.05):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -5,9 +5,7 @@ time grows), small batches and a one-worker pool never lent to a batch, workers 
 changing no answer, and the batch's response-size limit met as without the split."""
 from __future__ import annotations
 
-import os
 import random
-import signal
 import threading
 import time
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 
 from app.routers.batch import _error
 from app.services.batch_split import SPLIT_MIN_ROWS
-from tests.app.conftest import TEST_KEY, Server, wait_until
+from tests.app.conftest import TEST_KEY, Server, under_worker_kills, wait_until
 from tests.app.test_batch_vectorized import OTHERS, separately
 from tests.engine.test_batch_vectorized import SEED, docs_of
 
@@ -93,37 +91,9 @@ def test_workers_killed_during_batches_change_no_answer(two):
     _warm(two, docs)
     expected = separately(two.client, docs)
     restarts = two.ready()["workers"]["restarts"]
-    stop = threading.Event()
-    killed = []
-
-    def killer():
-        while not stop.is_set():
-            for pid in two.worker_pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                except ProcessLookupError:
-                    pass
-                break
-            stop.wait(0.15)
-
-    out: dict = {}
-
-    def send(k):  # two clients: a batch alone splits its chunk, one beside another hands the whole chunk over
-        out[k] = [_batch(two, docs) for _ in range(6)]
-
-    t = threading.Thread(target=killer, daemon=True)
-    t.start()
-    try:
-        senders = [threading.Thread(target=send, args=(k,)) for k in range(2)]
-        for s in senders:
-            s.start()
-        for s in senders:
-            s.join(120)
-    finally:
-        stop.set()
-        t.join()
-    assert out[0] == out[1] == [(200, expected)] * 6
+    # two clients: a batch alone splits its chunk, one beside another hands the whole chunk over
+    out, killed = under_worker_kills(two.worker_pids, lambda: _batch(two, docs))
+    assert out == [[(200, expected)] * 6] * 2
     assert killed
     assert wait_until(lambda: two.ready()["workers"]["restarts"] > restarts
                       and two.ready()["workers"]["alive"] == 2, 60)

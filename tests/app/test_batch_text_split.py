@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import threading
 
 import orjson
 import pytest
 
 from app.routers.batch import _error
-from tests.app.conftest import TEST_KEY, Server, wait_until
+from tests.app.conftest import TEST_KEY, Server, under_worker_kills, wait_until
 from tests.app.test_batch_vectorized import OTHERS, separately, vectorized_count
 from tests.engine.test_batch_vectorized import SEED, docs_of
 
@@ -170,40 +168,12 @@ def test_workers_killed_during_batches_change_no_answer(pooled):
     _warm(pooled, body)
     expected = separately(pooled.client, texts)
     restarts = pooled.ready()["workers"]["restarts"]
-    stop = threading.Event()
-    killed = []
 
     def pids():  # (none while /readyz says the pool is not ready: every worker dead at once)
         return [p["pid"] for p in pooled.ready().get("workers", {}).get("processes", [])]
 
-    def killer():
-        while not stop.is_set():
-            for pid in pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                except ProcessLookupError:
-                    pass
-                break
-            stop.wait(0.15)
-
-    out: dict = {}
-
-    def send(k):
-        out[k] = [_post(pooled, body) for _ in range(6)]
-
-    t = threading.Thread(target=killer, daemon=True)
-    t.start()
-    try:
-        senders = [threading.Thread(target=send, args=(k,)) for k in range(2)]
-        for s in senders:
-            s.start()
-        for s in senders:
-            s.join(120)
-    finally:
-        stop.set()
-        t.join()
-    assert out[0] == out[1] == [(200, expected)] * 6
+    out, killed = under_worker_kills(pids, lambda: _post(pooled, body))
+    assert out == [[(200, expected)] * 6] * 2
     assert killed
     assert wait_until(lambda: pooled.ready().get("workers", {}).get("restarts", 0) > restarts
                       and pooled.ready()["workers"]["alive"] == 2, 60)
