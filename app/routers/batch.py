@@ -132,7 +132,9 @@ async def _answer(request: Request) -> JSONBytes:
     try:
         return await _respond(request, service, body, True)
     except _Restart:  # the rest of the body, read by a compute worker, was not what the split foresaw and its
-        return await _respond(request, service, body, False)  # own scan gave up: the batch from the start, whole
+        # own scan gave up: the batch from the start, whole, its first attempt's holds given back first
+        release_answers(request.scope)
+        return await _respond(request, service, body, False)
 
 
 async def _read_in_turn(body: bytes, service, split: bool, loop_max: int):
@@ -154,6 +156,7 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
     state: dict = {}  # "split": False once a compute worker's part of a chunk answered nothing (_vectorize_rows)
     tail = None  # the rest of the body after the scan's documents, read and answered by a compute worker
     if scan is not None and scan.tail is not None:
+        state["split"] = False  # one compute worker a batch at a time: the one reading the tail (review11 F3)
         tail = asyncio.ensure_future(_part_text(service, body, scan.tail, len(docs), state))
         await asyncio.sleep(0)  # the worker's call sent first, before this process's own run takes the GIL
     i = -1
