@@ -71,8 +71,18 @@ def prepare(kernel, a, b):
 
 
 def div_mode(a, b, rounding_mode):
+    number = b if type(b) is float else None
     a, b = prepare(_DIV_KERNEL[rounding_mode], a, b)
     dt = a.dtype if _dtype(a) is not None else b.dtype
+    if number is not None and dt == np.float16:
+        # aten's div_floor / div_trunc kernels take a reduced-float tensor over a number in float32 with the
+        # number as float32 (original_scalar_value<opmath_t>), rounding once: the number is not made a float16
+        # first (1e-30 would be 0, and 0 // 0 NaN; 0.1 would be 0.09998, and 3 // 0.1 10, not torch's 29)
+        with np.errstate(over="ignore"):
+            a32, b32 = np.asarray(a, dtype=np.float32), np.float32(number)
+        with np.errstate(all="ignore"):
+            q = np.floor_divide(a32, b32) if rounding_mode != "trunc" else np.trunc(np.true_divide(a32, b32))
+            return q.astype(np.float16)
     if rounding_mode == "trunc":
         if dt.kind == "f":
             return np.trunc(np.true_divide(a, b)).astype(dt, copy=False)
