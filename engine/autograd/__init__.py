@@ -24,6 +24,7 @@ from engine.autograd.backward_loop import (  # noqa: F401 - moved to engine.auto
     _root_grads,
     _run_arrays,
     _sum_0d,
+    check_implicit,
     dependencies,
     root_buffers,
     run_backward,

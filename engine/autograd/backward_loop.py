@@ -49,12 +49,7 @@ def _root_grads(tensors, grad_tensors, create_graph):
                 g = g.detach() if not _fw_levels else _keep_tangent(g.detach(), g)
         elif g is None:
             if t.requires_grad:
-                if t.numel() != 1:
-                    raise TorchRuntimeError("grad can be implicitly created only for scalar outputs")
-                if not t.dtype.is_floating_point:
-                    raise TorchRuntimeError(
-                        f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
-                    )
+                check_implicit(t)
                 g = Tensor._make(ones_like_data(t._data))
         else:
             raise TorchTypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
@@ -67,6 +62,14 @@ def _root_grads(tensors, grad_tensors, create_graph):
             raise TorchRuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         roots.append((edge_of(t), g))
     return roots
+
+
+def check_implicit(t):
+    """torch's checks before it makes an output's implicit gradient (ones): one element, a float dtype."""
+    if t.numel() != 1:
+        raise TorchRuntimeError("grad can be implicitly created only for scalar outputs")
+    if not t.dtype.is_floating_point:
+        raise TorchRuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
 
 
 def dependencies(roots):

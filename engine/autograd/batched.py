@@ -22,6 +22,7 @@ from engine.autograd import (
     _has_needed_child,
     _needed_nodes,
     _release_children,
+    check_implicit,
     dependencies,
     edge_of,
     grad_accumulator,
@@ -67,12 +68,7 @@ def _batched_roots(tensors, grad_tensors):
                 g = g.to(t.dtype)  # the engine's validate_outputs on the root gradients, as torch's
         elif g is None:
             if t.requires_grad:
-                if t.numel() != 1:
-                    raise TorchRuntimeError("grad can be implicitly created only for scalar outputs")
-                if not t.dtype.is_floating_point:
-                    raise TorchRuntimeError(
-                        f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
-                    )
+                check_implicit(t)
                 # torch makes ones_like(output) and vmaps over its dim 0: a 0-d one cannot be batched
                 if t.ndim == 0:
                     raise TorchValueError(
