@@ -1,4 +1,5 @@
-"""Spectral and orthogonal decompositions: qr, svd / svdvals, eigh / eigvalsh, pinv, lstsq, matrix_exp. Forwards
+"""Spectral and orthogonal decompositions: qr, svd / svdvals, eigh / eigvalsh, pinv, lstsq (matrix_exp:
+linalg_matrix_exp.py). Forwards
 are NumPy's LAPACK (geqrf, gesdd, syevd), batched, with torch's column-major result strides; backward formulas
 are FunctionsManual.cpp's (linalg_qr_backward, svd_backward, linalg_eig_backward, pinv_backward,
 linalg_lstsq_backward, differential_analytic_matrix_function), written with engine entries (grad-of-grad)."""
@@ -537,65 +538,6 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *, driver: str | Non
     return make("lstsq", ("solution", "residuals", "rank", "singular_values"), (sol, res, rank, sv))
 
 
-# ----- matrix_exp -----
-
-_PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,
-           10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0, 1.0)
-
-
-def _expm(a):
-    """exp of a batch of matrices: Higham's scaling and squaring with the [13/13] Pade approximant."""
-    n = a.shape[-1]
-    ident = np.broadcast_to(np.eye(n, dtype=a.dtype), a.shape)
-    norm = np.abs(a).sum(-2).max(-1) if a.size else np.zeros(a.shape[:-2])
-    s = np.maximum(0, np.ceil(np.log2(np.maximum(norm, 1e-300) / 5.371920351148152))).astype(int)
-    scaled = a / (2.0 ** s)[..., None, None]
-    b = _PADE13
-    a2 = scaled @ scaled
-    a4 = a2 @ a2
-    a6 = a4 @ a2
-    u = scaled @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2) + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * ident)
-    v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * ident
-    r = np.linalg.solve(v - u, v + u)
-    smax = int(s.max()) if s.size else 0
-    # the squarings' count depends on the values (up to ~1,000 at a norm near 1e300, every batch element each
-    # time): charged when it is known, the deadline checked a squaring
-    budget.charge(0, 8, smax * (2 * r.size * n + PY_STEP), "matrix_exp's squarings")
-    for i in range(smax):
-        budget.check()
-        sq = r @ r
-        r = np.where((s > i)[..., None, None], sq, r)
-    return r
-
-
-def _matrix_exp(a):
-    _square(a, "linalg.matrix_exp")
-    x = _np(a)
-    if x.size == 0:
-        return a.copy()
-    with np.errstate(all="ignore"):
-        return _back(_expm(x.astype(np.float64)), a.dtype)
-
-
-def _matrix_exp_backward(grad, self):
-    """FunctionsManual's differential_analytic_matrix_function (adjoint): the top-right block of exp of
-    [[A^H, G], [0, A^H]]."""
-    A = _mH(self)
-    n = A.shape[-1]
-    zeros = _t(B.xp.zeros(tuple(A.shape), dtype=grad._data.dtype))
-    meta = J.cat([J.cat([A, grad], -1), J.cat([zeros, A], -1)], -2)
-    return J.narrow(J.narrow(matrix_exp_op(meta), -2, 0, n), -1, n, n)
-
-
-matrix_exp_op = defop("linalg_matrix_exp(Tensor self) -> Tensor", _matrix_exp, self=_matrix_exp_backward,
-                      rule=lambda self: Cost(tuple(self.shape), 30 * numel(self.shape) * (
-                          self.shape[-1] if self.shape else 1), 8 * numel(self.shape)))
-
-
-def matrix_exp(A: Tensor) -> Tensor:  # noqa: N803
-    return matrix_exp_op(A)
-
-
 CATALOG = [
     entry("linalg.qr", linalg_qr, "The QR decomposition (reduced, complete or r).", qr_op, method=False),
     entry("qr", qr, "Deprecated torch.qr.", qr_op),
@@ -609,6 +551,4 @@ CATALOG = [
     entry("pinverse", pinverse, "The pseudoinverse (rcond).", pinv_op),
     entry("linalg.lstsq", lstsq, "The least-squares solution (residuals, rank, singular values by driver).",
           lstsq_op, method=False),
-    entry("linalg.matrix_exp", matrix_exp, "The matrix exponential.", matrix_exp_op, method=False),
-    entry("matrix_exp", matrix_exp, "Alias of linalg.matrix_exp.", matrix_exp_op),
 ]
