@@ -506,8 +506,12 @@ def ones_like_data(a):
 
 
 def _check_rectangular(data, dt):
-    """torch.tensor's check, with its messages and its depth-first order, before NumPy sees the data."""
+    """torch.tensor's check, with its messages and its depth-first order, before NumPy sees the data: the
+    shape, and (integer dtypes) each value's conversion, checked where torch stores it."""
+    fits = _IntegerFit(dt) if dt.category == 1 else None
     if not isinstance(data, list | tuple):
+        if fits is not None and isinstance(data, numbers.Number):
+            fits(data)
         return
     shape = []
     x = data
@@ -528,12 +532,59 @@ def _check_rectangular(data, dt):
                 )
             if not isinstance(x, numbers.Number):
                 raise TorchTypeError(f"new(): invalid data type '{type(x).__name__}'")
+            if fits is not None:
+                fits(x)
             continue
         if not isinstance(x, list | tuple):
             raise TorchTypeError("not a sequence")
         if len(x) != shape[d]:
             raise TorchValueError(f"expected sequence of length {shape[d]} at dim {d} (got {len(x)})")
         stack.extend((y, d + 1) for y in reversed(x))
+
+
+class _IntegerFit:
+    """torch.tensor's conversion of one Python number to an integer dtype (tensor_new.cpp's store_scalar,
+    c10::checked_convert): an int is unpacked as a C long long first (ValueError past int64), then must fit
+    the dtype, where an unsigned dtype takes negatives down to -max (two's complement); a float must lie in
+    [lowest, max] compared in double (so 2.0**63 passes into int64 and wraps, as on x86), NaN never fits."""
+
+    __slots__ = ("lo", "hi", "hi_f", "msg")
+
+    def __init__(self, dt):
+        info = np.iinfo(dt.np)
+        self.lo, self.hi, self.hi_f = int(info.min), int(info.max), float(info.max)
+        self.msg = f"value cannot be converted to type {dt.name} without overflow"
+
+    def __call__(self, x):
+        if isinstance(x, bool | np.bool_):
+            return
+        if isinstance(x, numbers.Integral):
+            v = int(x)
+            if not -_2_63 <= v < _2_63:
+                raise TorchValueError("Overflow when unpacking long long")
+            if self.lo <= v <= self.hi or (self.lo == 0 and 0 < -v <= self.hi):
+                return
+            raise TorchRuntimeError(self.msg)
+        f = float(x)
+        if not (self.lo <= f <= self.hi_f):  # NaN compares False
+            raise TorchRuntimeError(self.msg)
+
+
+_2_63 = 2**63
+
+
+def _as_integers(data, dt):
+    """The checked values of `data` as `dt`, where NumPy refuses what torch converts (a negative int into an
+    unsigned dtype, the float 2.0**63 into int64): through int64, a float truncated as C does, 2.0**63 to
+    int64's minimum (x86's conversion of a float past the range)."""
+    def conv(x):
+        if isinstance(x, list | tuple):
+            return [conv(y) for y in x]
+        if isinstance(x, float | np.floating):
+            return int(x) if -_2_63 <= x < _2_63 else -_2_63
+        return int(x)
+
+    return np.array(conv(data), dtype=np.int64).astype(dt.np)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
@@ -555,7 +606,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         else:
             dt = dtype if dtype is not None else D.infer_from_data(data)
             _check_rectangular(data, dt)
-            arr = np.array(data, dtype=dt.np)
+            try:
+                arr = np.array(data, dtype=dt.np)
+            except OverflowError:  # values _check_rectangular let through: torch converts them
+                arr = _as_integers(data, dt)
             if B.xp is not np:
                 arr = B.xp.asarray(arr)
     if xp is not None and (xp is np) != isinstance(arr, np.ndarray | np.generic):

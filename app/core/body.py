@@ -180,8 +180,8 @@ def _first_duplicate(body: bytes) -> str | None:
 
 
 # An integer literal orjson may not keep exact: it turns those outside [-2**63, 2**64) into floats, silently
-# (2**70 in int64 data became 1.18e21 and -2**63-1 became -2**63, where PyTorch raises "Overflow when
-# unpacking long"). Over-matching (digits inside a string) only costs a second, exact parse.
+# (2**70 in int64 data became 1.18e21 and -2**63-1 became -2**63, where PyTorch raises "Overflow when unpacking
+# long long"). Over-matching (digits inside a string) only costs a second, exact parse.
 _BIG_INT = re.compile(rb"(?<![0-9.eE+\-])-?[0-9]{19,}(?![0-9.eE])")
 # The regex costs ~12 us on a 500-byte body (a try at every digit); most bodies hold no run of 19 digits,
 # which one C pass finds: every digit mapped to "0", everything else to " ".

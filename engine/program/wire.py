@@ -201,7 +201,24 @@ def fast_array(raw):
         return None
     if arr.dtype.kind not in "bif":
         return None
+    if arr.dtype.kind == "f" and arr.ndim and arr.size and _maybe_past_int64(arr, raw):
+        return None
     return arr
+
+
+def _maybe_past_int64(arr, raw) -> bool:
+    """Whether a float array may hold a Python int past int64: NumPy makes [1, 2**63] a float64 array, where
+    torch infers int64 and raises; such data takes the element-by-element path. A value of magnitude 2**63 or
+    more (of a small 1-D list, read in Python), or a sum of squares of 2**126 or more, NaN or inf, declines:
+    any float data that large takes the exact path too, which answers it the same."""
+    if arr.ndim == 1 and len(raw) <= 16:
+        return not (-_2_63 < min(raw) and max(raw) < _2_63)
+    v = arr.ravel()
+    return not v.dot(v) < _2_126
+
+
+_2_63 = 2**63
+_2_126 = 2.0**126
 
 
 def leaf_array(a):
@@ -241,9 +258,7 @@ def make_tensor(data, dt, loc):
     except EngineError as e:
         e.loc = loc
         raise
-    except OverflowError:
-        if dt is None or dt is D.int64:
-            raise TorchRuntimeError("Overflow when unpacking long", loc) from None
+    except OverflowError:  # the array path's range check (tensor() raises torch's errors itself)
         raise TorchRuntimeError(f"value cannot be converted to type {dt.name} without overflow", loc) from None
     except (TypeError, ValueError) as e:
         raise RequestError(f"invalid tensor data: {e}", loc) from None
