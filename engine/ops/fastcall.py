@@ -6,6 +6,7 @@ The runtime flags (`_dual`: forward AD; `_tracing`: tracing) are registry's glob
 from __future__ import annotations
 
 from engine import budget as _budget
+from engine import parallel as _P
 from engine.autograd import _seq, edge_of, grad_mode
 from engine.autograd import graph as _graph
 from engine.autograd.modes import GRAD_OFF as _GRAD_OFF
@@ -16,6 +17,7 @@ from engine.ops.promotion import _check_broadcast
 from engine.ops.tracing import _traced
 from engine.tensor import Tensor
 
+_NO = object()
 _new = object.__new__  # a node without the class call's __init__ lookup
 _TRACK_MIN = _budget.TRACK_MIN_BYTES
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
@@ -38,6 +40,10 @@ def _fast_call(op):
     qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
+    # an elementwise forward (engine.parallel.elementwise) with one thread is its function's own call: that
+    # function is called, one frame less, while op.forward is still the wrapper (a backend switch replaces it)
+    pw = op.array_forward
+    pw_fn = pw.__wrapped__ if getattr(pw, "parallel_into", _NO) is not _NO else pw
 
     def finish_rare(node, args, out, t):
         """finish's last steps where saved tensors are packed by hooks or a trace records (the inline path's)."""
@@ -72,7 +78,10 @@ def _fast_call(op):
             else:
                 bwd = None
             # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
-            out = op.forward(d) if nv == 0 else (op.forward(d, v0) if nv == 1 else op.forward(d, *vals))
+            fwd = op.forward
+            if fwd is pw and _P._threads == 1:
+                fwd = pw_fn
+            out = fwd(d) if nv == 0 else (fwd(d, v0) if nv == 1 else fwd(d, *vals))
             if b is not None:  # b.track(out), its small array's case inline
                 if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
                     b.small += n
@@ -161,7 +170,10 @@ def _fast_call(op):
         else:
             bwd = None
         try:
-            out = op.forward(da, db) if nv == 0 else (op.forward(da, db, v0) if nv == 1 else op.forward(da, db, *vals))
+            fwd = op.forward
+            if fwd is pw and _P._threads == 1:
+                fwd = pw_fn
+            out = fwd(da, db) if nv == 0 else (fwd(da, db, v0) if nv == 1 else fwd(da, db, *vals))
         except EngineError:
             raise
         except ValueError:
