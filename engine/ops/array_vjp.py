@@ -48,11 +48,12 @@ def _make_raw(op):
     for i, (fn, spec) in enumerate(op.vjp_plan):
         ns[f"f{i}"] = fn
         # an elementwise formula (engine.parallel.elementwise) with one thread is its function's own call: that
-        # function is called, one frame less (the threads are read at every call: engine.parallel.configure)
+        # function is called, one frame less (the threads are read at every call: engine.parallel.configure); not
+        # while tracing (a lowering's watch, engine/program/glue.py, knows the wrapper's code as the entry's)
         call = f"f{i}"
         if hasattr(fn, "parallel_into"):
-            ns["P"], ns[f"f{i}_fn"] = _P, fn.__wrapped__
-            call = f"(f{i}_fn if P._threads == 1 else f{i})"
+            ns["P"], ns["R"], ns[f"f{i}_fn"] = _P, registry, fn.__wrapped__
+            call = f"(f{i}_fn if P._threads == 1 and not R._tracing else f{i})"
         lines.append(f"    if needs[{i}]:")
         args = []
         for j, (kind, name) in enumerate(spec):

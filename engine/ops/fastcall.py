@@ -41,7 +41,8 @@ def _fast_call(op):
     saves = op.saves_tensors
     plan = op._plan_every
     # an elementwise forward (engine.parallel.elementwise) with one thread is its function's own call: that
-    # function is called, one frame less, while op.forward is still the wrapper (a backend switch replaces it)
+    # function is called, one frame less, while op.forward is still the wrapper (a backend switch replaces it);
+    # not while tracing (a lowering's watch, engine/program/glue.py, knows the wrapper's code as the entry's)
     pw = op.array_forward
     pw_fn = pw.__wrapped__ if getattr(pw, "parallel_into", _NO) is not _NO else pw
 
@@ -79,7 +80,7 @@ def _fast_call(op):
                 bwd = None
             # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
             fwd = op.forward
-            if fwd is pw and _P._threads == 1:
+            if fwd is pw and _P._threads == 1 and not _R._tracing:
                 fwd = pw_fn
             out = fwd(d) if nv == 0 else (fwd(d, v0) if nv == 1 else fwd(d, *vals))
             if b is not None:  # b.track(out), its small array's case inline
@@ -171,7 +172,7 @@ def _fast_call(op):
             bwd = None
         try:
             fwd = op.forward
-            if fwd is pw and _P._threads == 1:
+            if fwd is pw and _P._threads == 1 and not _R._tracing:
                 fwd = pw_fn
             out = fwd(da, db) if nv == 0 else (fwd(da, db, v0) if nv == 1 else fwd(da, db, *vals))
         except EngineError:

@@ -74,3 +74,21 @@ def test_bench_chain(n):
 
     doc = {**chain_document(n), "encoding": "base64"}
     assert _answer(doc, 1) == _answer(doc, 3)
+
+
+@pytest.mark.parametrize("name", ["seed", "chain-float32", "tanh-float64", "div-number-float32"])
+def test_one_thread_lowers_as_three(name):
+    """A lowering runs its ops and formulas traced, under a watch that knows the elementwise wrappers' code as
+    the entries' own (engine/program/glue.py): with one thread they are called as with three there, so the same
+    programs lower, to the same source, and their lowered replays answer as the full path."""
+    from tests.engine.test_lower import SEED_SPEC, check_lowered  # noqa: PLC0415
+
+    doc = SEED_SPEC if name == "seed" else PROGRAMS[name]
+    sources = []
+    for threads in (1, 3):
+        prev = parallel.configure(threads=threads)
+        try:
+            sources.append(check_lowered(doc).lowered.source)
+        finally:
+            parallel.configure(*prev)
+    assert sources[0] == sources[1]
