@@ -27,6 +27,7 @@ NONLEAF_GRAD_WARNING = (
 # requires_grad_() "only Tensors of floating point dtype ...".
 REQUIRES_GRAD_DTYPE_MSG = "Only Tensors of floating point and complex dtype can require gradients"
 SETTER_DTYPE_MSG = "only Tensors of floating point and complex dtype can require gradients"
+_new = object.__new__
 
 
 class Size(tuple):
@@ -76,7 +77,7 @@ class Tensor:
 
     @classmethod
     def _make(cls, data):
-        t = object.__new__(cls)
+        t = _new(cls)  # (a global: object.__new__ read off `object` is a lookup a call)
         t._data = data
         t._req = False
         t.grad_fn = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 
 from numpy import ndarray
 
@@ -301,6 +302,11 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
     count reached 0, in `direct_grads`, not in `buffers`) and run next. A second node made ready sends the held
     one to the queue first, so the order (and the tie-breaks) stay the queue's."""
     heappush, heappop = heapq.heappush, heapq.heappop
+    # Budget.charge written out for an op node's cost (where bud is a plain Budget whose charge is the class's own:
+    # a subclass or a replaced method gets the call): the same comparisons of the same values, and where any of
+    # them fails, or the process's limit is set and passed, the method itself, which raises what it raises
+    inline = type(bud) is _Budget and _Budget.charge is _CHARGE
+    monotonic, process = _monotonic, _budget.PROCESS
     direct = direct_grads = None
     while True:
         if direct is not None:
@@ -319,10 +325,21 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
         rk = cls._release_kind  # (a class attribute: read once a node, for the charge and the release)
         if bud is not None:  # _charge_node, an op node's case inline
             cost = node._bwd if rk else None
-            if cost is not None:
-                bud.charge(cost[0], cost[1], cls.__name__)
-            else:
+            if cost is None:
                 _charge_node(bud, node, grads)
+            elif inline:
+                nb, fl = cost[0], cost[1]
+                used = bud.used_flops + fl
+                peak = bud.live + nb
+                if (bud._max_elements < 0 or monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap
+                        or peak > bud._byte_cap or ((pmax := process.max_bytes) and process.live + nb > pmax)):
+                    bud.charge(nb, fl, cls.__name__)
+                else:
+                    bud.used_flops = used
+                    if peak > bud.peak:
+                        bud.peak = peak
+            else:
+                bud.charge(cost[0], cost[1], cls.__name__)
         hk = node._hooks  # tensor hooks, retain_grad, pre- and post-hooks (engine.autograd.hooks): on Tensors
         if hk is not None:
             grads = hk.before([_as_tensor(g) for g in grads], False)
@@ -413,6 +430,11 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
                 heappush(ready, (-nxt._seq, next(tie), nxt))
         # no reference to a gradient outlives its node here: AccumulateGrad's _own counts them to take a buffer
         out = g = None
+
+
+_Budget = _budget.Budget
+_CHARGE = _Budget.charge  # (the class's own: where it was replaced, the array loop calls the replacement)
+_monotonic = time.monotonic
 
 
 def _buffer_add(buf, nr, g):

@@ -10,6 +10,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
+from engine import parallel as _P
 from engine.autograd import graph as _graph
 from engine.autograd.graph import PackedSaved as _PackedSaved
 from engine.ops.saved import _unpack_other, check_saved_output, check_saved_version
@@ -46,6 +47,13 @@ def _make_raw(op):
     results = []
     for i, (fn, spec) in enumerate(op.vjp_plan):
         ns[f"f{i}"] = fn
+        # an elementwise formula (engine.parallel.elementwise) with one thread is its function's own call: that
+        # function is called, one frame less (the threads are read at every call: engine.parallel.configure); not
+        # while tracing (a lowering's watch, engine/program/glue.py, knows the wrapper's code as the entry's)
+        call = f"f{i}"
+        if hasattr(fn, "parallel_into"):
+            ns["P"], ns["R"], ns[f"f{i}_fn"] = _P, registry, fn.__wrapped__
+            call = f"(f{i}_fn if P._threads == 1 and not R._tracing else f{i})"
         lines.append(f"    if needs[{i}]:")
         args = []
         for j, (kind, name) in enumerate(spec):
@@ -85,7 +93,7 @@ def _make_raw(op):
                           "            return None"]
             args.append(v)
         r = f"r{i}"
-        lines += [f"        {r} = f{i}(g{''.join(', ' + a for a in args)})",
+        lines += [f"        {r} = {call}(g{''.join(', ' + a for a in args)})",
                   f"        shape, want = meta[{i}]",
                   f"        if {r}.shape != shape:",
                   f"            {r} = SUM_TO({r}, shape)",

@@ -6,6 +6,7 @@ The runtime flags (`_dual`: forward AD; `_tracing`: tracing) are registry's glob
 from __future__ import annotations
 
 from engine import budget as _budget
+from engine import parallel as _P
 from engine.autograd import _seq, edge_of, grad_mode
 from engine.autograd import graph as _graph
 from engine.autograd.modes import GRAD_OFF as _GRAD_OFF
@@ -16,6 +17,7 @@ from engine.ops.promotion import _check_broadcast
 from engine.ops.tracing import _traced
 from engine.tensor import Tensor
 
+_NO = object()
 _new = object.__new__  # a node without the class call's __init__ lookup
 _TRACK_MIN = _budget.TRACK_MIN_BYTES
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
@@ -38,6 +40,11 @@ def _fast_call(op):
     qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
+    # an elementwise forward (engine.parallel.elementwise) with one thread is its function's own call: that
+    # function is called, one frame less, while op.forward is still the wrapper (a backend switch replaces it);
+    # not while tracing (a lowering's watch, engine/program/glue.py, knows the wrapper's code as the entry's)
+    pw = op.array_forward
+    pw_fn = pw.__wrapped__ if getattr(pw, "parallel_into", _NO) is not _NO else pw
 
     def finish_rare(node, args, out, t):
         """finish's last steps where saved tensors are packed by hooks or a trace records (the inline path's)."""
@@ -72,7 +79,10 @@ def _fast_call(op):
             else:
                 bwd = None
             # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
-            out = op.forward(d) if nv == 0 else (op.forward(d, v0) if nv == 1 else op.forward(d, *vals))
+            fwd = op.forward
+            if fwd is pw and _P._threads == 1 and not _R._tracing:
+                fwd = pw_fn
+            out = fwd(d) if nv == 0 else (fwd(d, v0) if nv == 1 else fwd(d, *vals))
             if b is not None:  # b.track(out), its small array's case inline
                 if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
                     b.small += n
@@ -116,6 +126,7 @@ def _fast_call(op):
                 return finish_rare(node, (input,), out, t)
             return t
 
+        call.__code__ = call.__code__.replace()  # its own code object (see call2's)
         return call
 
     promote = op.promote
@@ -161,7 +172,10 @@ def _fast_call(op):
         else:
             bwd = None
         try:
-            out = op.forward(da, db) if nv == 0 else (op.forward(da, db, v0) if nv == 1 else op.forward(da, db, *vals))
+            fwd = op.forward
+            if fwd is pw and _P._threads == 1 and not _R._tracing:
+                fwd = pw_fn
+            out = fwd(da, db) if nv == 0 else (fwd(da, db, v0) if nv == 1 else fwd(da, db, *vals))
         except EngineError:
             raise
         except ValueError:
@@ -223,6 +237,11 @@ def _fast_call(op):
             return finish_rare(node, (a, b), out, t)
         return t
 
+    # Its own code object, a copy: CPython 3.11 specializes an attribute's load or store where it stays with one
+    # class, per code object. The closures of every entry shared one, and a program's ops alternate between
+    # entries (a chain's MulBackward0, AddBackward0, TanhBackward0 ...): the node's slot stores below never stayed
+    # specialized, each took the generic setattr (~1.5k instructions an op). Per entry, they do.
+    call2.__code__ = call2.__code__.replace()
     return call2
 
 

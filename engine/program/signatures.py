@@ -15,8 +15,9 @@ whose function is not the one decided for) goes to run_op, which runs it from th
 before all of those checks have passed, so the full path sees the op as it was. Errors from the call and after
 it are raised as run_op raises them (the same helpers: op_error, store_one).
 
-Bounded: decisions are kept for names in the catalog (OPS) only, one tuple per name, never for a request's own
-Functions (a run with Functions, a Program recording or a lowering trace takes the full path for every op).
+Bounded: decisions are kept for names in the catalog (OPS) only, and getitem's (None: always the full path), one
+tuple per name, never for a request's own Functions (a run with Functions, a Program recording or a lowering
+trace takes the full path for every op).
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def run_list(run, ops, where, caught, retain, bud, run_mod):
     checks the deadline first, then runs here where it has the common form and its name's decisions
     (`decisions`, kept in DECIDED), else through run_mod.run_op from the start."""
     env = run.env
+    env_get = env.get
     order_append = run.order.append
     kind = run.kind
     lim = run.limits
@@ -67,6 +69,7 @@ def run_list(run, ops, where, caught, retain, bud, run_mod):
     ndarray, F32, F64 = np.ndarray, run_mod._F32, run_mod._F64
     op_error, store_one, retain_ = run_mod.op_error, run_mod.store_one, run_mod._retain
     no_kwargs = run_mod._NO_KWARGS
+    n0 = len(caught)  # (every op leaves `caught` as it found it: its warnings recorded, then cut off)
     for i, op in enumerate(ops):
         if bud is not None and monotonic() > bud._dl:  # past the deadline, or cancelled
             run_mod._deadline_passed(bud, [*where, i])
@@ -85,35 +88,39 @@ def run_list(run, ops, where, caught, retain, bud, run_mod):
         if type(opname) is not str:
             run_mod.run_op(run, op, [*where, i], caught, retain)
             continue
-        d = decided.get(opname, _MISSING)
-        if d is _MISSING:
+        try:
+            d = decided[opname]
+        except KeyError:
             d = _decide(opname, run_mod)
-        if (d is None or ops_get(opname) is not (fn := d[0]) or type(name) is not str
-                or not 1 <= len(name) <= NAME_MAX or name in env or type(args_in) is not list
-                or (n_in := len(args_in)) not in d[3]):
+        if d is None:
+            run_mod.run_op(run, op, [*where, i], caught, retain)
+            continue
+        fn, direct1, direct2, arities, scalar0, scalar1, shaped = d
+        if (ops_get(opname) is not fn or type(name) is not str or not 1 <= len(name) <= NAME_MAX or name in env
+                or type(args_in) is not list or (n_in := len(args_in)) not in arities):
             run_mod.run_op(run, op, [*where, i], caught, retain)
             continue
         # (a name bound to a tensor is that tensor for either kind: convert gives a special number's name,
         # "NaN", its float only where no tensor has that name)
         v = args_in[0]
-        if type(v) is str and (a0 := env.get(v, _MISSING)) is not _MISSING:
+        if type(v) is str and (a0 := env_get(v, _MISSING)) is not _MISSING:
             pass
-        elif d[4] and (type(v) is int or type(v) is float):
+        elif scalar0 and (type(v) is int or type(v) is float):
             a0 = v
         else:
             run_mod.run_op(run, op, [*where, i], caught, retain)
             continue
         if n_in == 2:
             v = args_in[1]
-            if type(v) is str and (a1 := env.get(v, _MISSING)) is not _MISSING:
+            if type(v) is str and (a1 := env_get(v, _MISSING)) is not _MISSING:
                 pass
-            elif d[5] and (type(v) is int or type(v) is float):
+            elif scalar1 and (type(v) is int or type(v) is float):
                 a1 = v
             else:
                 run_mod.run_op(run, op, [*where, i], caught, retain)
                 continue
         # output_bound, its first case inline as run_op has it (tests/engine/test_perop4.py)
-        if type(a0) is Tensor and not d[6]:
+        if type(a0) is Tensor and not shaped:
             d0 = a0._data
             if n_in == 1 or (tx := type(a1)) is float or tx is int or a1 is None:
                 bound = d0.size
@@ -129,33 +136,32 @@ def run_list(run, ops, where, caught, retain, bud, run_mod):
             run.count(bound, [*where, i])  # raises the limit's 413
         else:
             run.total += bound
-        n_before = len(caught)
         try:
-            out = d[2](a0, a1) if n_in == 2 else d[1](a0)
+            out = direct2(a0, a1) if n_in == 2 else direct1(a0)
         except EngineError as e:
             e.loc = [*where, i]
             raise
         except Exception as e:  # noqa: BLE001 - as run_op: never a server error
             raise op_error(e, [*where, i]) from None
-        if len(caught) > n_before:
-            run.record_warnings(caught[n_before:], [*where, i])
-            del caught[n_before:]
+        if len(caught) > n0:
+            run.record_warnings(caught[n0:], [*where, i])
+            del caught[n0:]
         if (type(out) is Tensor and type(dd := out._data) is ndarray
                 and ((dt := dd.dtype) is F32 or dt is F64 or dt.kind != "O") and name not in env):
             env[name] = out
             order_append(name)
             kind[name] = "op"
-            if name in retain:
+            if retain and name in retain:
                 retain_(out)
         else:
             store_one(run, opname, fn, [a0] if n_in == 1 else [a0, a1], name, out, [*where, i], retain)
 
 
-DECIDED: dict = {}  # catalog op name -> decisions(...) (bounded by the catalog: names outside it are not kept)
+DECIDED: dict = {}  # catalog op name (and getitem) -> decisions(...) (bounded: no other name is kept)
 
 
 def _decide(opname, run_mod):
     d = decisions(opname, run_mod)
-    if opname in OPS:
+    if opname in OPS or opname == "getitem":  # (getitem, the one name outside the catalog an op may have: None)
         DECIDED[opname] = d
     return d
