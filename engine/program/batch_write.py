@@ -56,8 +56,7 @@ class FastWriter:
         with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
             mag = np.abs(values)
             ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
-            texts, lengths = _texts(orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY))
-            sizes = lengths.reshape(n, len(columns)).sum(1)
+            texts, sizes = _texts(orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY), len(columns))
             fixed = self._fixed_all(values)  # per row, its reprs' texts and lengths where made here
             k, width, h = 0, len(columns), 0
             for i in range(len(data)):
@@ -219,11 +218,15 @@ _DOT8 = {p: _table8([b".%0*d," % (p, k) for k in range(10 ** p)], False) for p i
 _WHOLE8 = _table8([b".,"], False)[0]
 
 
-def _texts(dumped: bytes):
-    """orjson's text of a 1-d array of numbers: each element's text, and their lengths."""
+def _texts(dumped: bytes, width: int):
+    """orjson's text of a 1-d array of numbers, `width` numbers a document: each element's text, and per document
+    the length of its numbers' texts together (from the commas' positions: the text from its first number's start
+    to its last one's end, less the commas between them)."""
     inner = dumped[1:-1]
     commas = np.flatnonzero(np.frombuffer(inner, np.uint8) == 44)
-    return inner.split(b","), np.diff(commas, prepend=-1, append=len(inner)) - 1
+    starts = np.concatenate(([0], commas[width - 1::width] + 1))  # each document's first number
+    ends = np.append(commas[width - 1::width], len(inner))  # the end of its last one
+    return inner.split(b","), ends - starts - (width - 1)
 
 
 class Written:
