@@ -107,7 +107,7 @@ class Template:
         if rows is not None:
             values = values[rows.start * k:rows.stop * k]
         n = len(values) // k
-        floats = np.array(values, np.float64).reshape(n, k)
+        floats = np.fromiter(values, np.float64, len(values)).reshape(n, k)  # (half np.array's time for a list of floats)
         out, at = [], 0
         for shape, kind in self.leaves:
             size = int(np.prod(shape, dtype=np.int64))

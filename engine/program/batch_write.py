@@ -78,10 +78,10 @@ class FastWriter:
             else:
                 merged.append(p)
         span = len(merged)
-        pieces = [None] * (n * span)
+        # every document's constants in place at once (a row of the constants, repeated), then each column's texts
+        pieces = [col if type(col) is bytes else None for col in merged] * n
         for c, col in enumerate(merged):
             if type(col) is bytes:
-                pieces[c::span] = [col] * n
                 sizes += len(col)
             else:
                 pieces[c::span] = col
