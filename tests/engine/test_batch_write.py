@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine.program import PlanCache, batch
-from engine.program.batch_write import fast_writer
+from engine.program.batch_write import Written, fast_writer
 from tests.lowering import sight_until_lowered
 
 assert torch.__version__.startswith("2.13")
@@ -164,3 +164,30 @@ def test_fixed_texts_below_ten_thousand_are_pythons_formats(p, dtype):
         assert (text, n) == (want, len(want)), value
         checked += 1
     assert checked > 3000
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(width=32, min_value=-1e6, max_value=1e6), min_size=1, max_size=30),
+       st.sampled_from(["float32", "float16"]))
+def test_a_written_given_as_one_text_is_its_pieces(values, dtype):
+    """A compute worker's answers come back as one text (Written.joined, the route takes it whole): each document,
+    its pieces (cut from the text only where asked for) and sizes are those of the Written the writer made."""
+    program = PROGRAMS[dtype]
+    low = program.lowered
+    x = np.array(values, np.float64).astype(dtype)
+    data, grads = low.fn(x)
+    fast = fast_writer(program, low, program.fixed[0], grads)
+    n = len(x)
+    wrap = (b'{"status":200,"body":', b"},")
+    out = fast.write_all([np.broadcast_to(d, (n,)).reshape(n) for d in data],
+                         [None if g is None else np.broadcast_to(g, (n,)).reshape(n) for g in grads], n, wrap)
+    for j in out.left:
+        out.put(j, b"written alone %d" % j)
+    text = bytearray(b"".join(out.pieces)) + b"and after it"  # (a reused buffer: longer than the answers)
+    whole = Written(None, 1, list(out.sizes), [], wrap, memoryview(text)[:len(text) - 12])
+    assert bytes(whole.joined) == b"".join(out.pieces)
+    for j in range(n):
+        assert whole[j] == out[j]
+        assert bytes(b"".join(whole.doc_pieces(j))) == wrap[0] + out[j] + wrap[1]
+    whole.put(0, b"again")
+    assert whole[0] == b"again" and whole.sizes[0] == 5 and whole.joined is None  # no longer the documents' text
