@@ -1,4 +1,4 @@
-"""glibc's libm functions where torch's scalar CPU kernels call them and NumPy's SIMD loops round differently.
+"""glibc's logf and sinf, where torch's scalar CPU kernels call them and NumPy's SIMD loops round differently.
 
 torch's calc_digamma (aten/src/ATen/native/Math.h) calls ::logf / ::log per element; NumPy's float32 log is
 its own AVX-512 polynomial (it differs from glibc's logf in the last bit for ~5% of inputs, and so does float32
@@ -54,4 +54,105 @@ def logf(x):
         if special.any():
             out = np.where(special, np.log(x), out)
         out = np.where(x == 1, np.float32(0.0), out)
+    return out
+
+
+# glibc 2.36's sinf (sysdeps/ieee754/flt-32/s_sinf.c, Arm's optimized routine): in float64, |x| < 0.75 the
+# polynomial, below 120 a reduction by pi/2 in float64 (x - n pi/2, one fused multiply-add on this machine's
+# FMA build), beyond it the exact integer reduction with 4/pi's bits; the polynomials' multiply-adds fused as
+# there (engine/_fma.py), one rounding to float32 at the end
+_SINF_HPI_INV = _H("0x1.45F306DC9C883p+23")
+_SINF_HPI = _H("0x1.921FB54442D18p0")
+# pi/2 = _HPI_HI + _HPI_LO, _HPI_HI with its last 7 bits clear: for |n| < 128 (|x| < 120 gives |n| <= 76),
+# x - n * _HPI_HI is exact (x a float32 value, n * _HPI_HI exact, both multiples of 2^-45) and n * _HPI_LO (2 bits)
+# too, so (x - n * _HPI_HI) - n * _HPI_LO rounds once: fma(-n, pi/2, x) (0 differences in 5e6 arguments)
+_HPI_HI = np.float64(_SINF_HPI).view(np.int64) & ~np.int64(0x7F)
+_HPI_HI = float(_HPI_HI.view(np.float64))
+_HPI_LO = _SINF_HPI - _HPI_HI
+_SINF_PI63 = _H("0x1.921FB54442D18p-62")
+_SINF_C = (_H("0x1p0"), _H("-0x1.ffffffd0c621cp-2"), _H("0x1.55553e1068f19p-5"), _H("-0x1.6c087e89a359dp-10"),
+           _H("0x1.99343027bf8c3p-16"))
+_SINF_S = (_H("-0x1.555545995a603p-3"), _H("0x1.1107605230bc4p-7"), _H("-0x1.994eb3774cf24p-13"))
+_INV_PIO4 = np.array([
+    0xa2, 0xa2f9, 0xa2f983, 0xa2f9836e, 0xf9836e4e, 0x836e4e44, 0x6e4e4415, 0x4e441529, 0x441529fc, 0x1529fc27,
+    0x29fc2757, 0xfc2757d1, 0x2757d1f5, 0x57d1f534, 0xd1f534dd, 0xf534ddc0, 0x34ddc0db, 0xddc0db62, 0xc0db6295,
+    0xdb629599, 0x6295993c, 0x95993c43, 0x993c4390, 0x3c439041], dtype=np.uint64)
+
+
+def _reduce_large(xi):
+    """x mod pi/2 (as a float64) and the quadrant n, for |x| >= 120, with 4/pi's bits (glibc's reduce_large)."""
+    xi = xi.astype(np.uint64)
+    j = (xi >> np.uint64(26)) & np.uint64(15)
+    shift = (xi >> np.uint64(23)) & np.uint64(7)
+    m = (((xi & np.uint64(0xFFFFFF)) | np.uint64(0x800000)) << shift) & np.uint64(0xFFFFFFFF)
+    res0 = (m * _INV_PIO4[j]) & np.uint64(0xFFFFFFFF)
+    res1 = m * _INV_PIO4[j + 4]
+    res2 = m * _INV_PIO4[j + 8]
+    res0 = (res2 >> np.uint64(32)) | (res0 << np.uint64(32))
+    res0 = res0 + res1
+    n = (res0 + (np.uint64(1) << np.uint64(61))) >> np.uint64(62)
+    res0 = res0 - (n << np.uint64(62))
+    return res0.view(np.int64).astype(np.float64) * _SINF_PI63, n.astype(np.int64)
+
+
+def sinf(x):
+    """glibc's sinf of a float32 array, bit for bit (NaN at +-inf and NaN). The reduction's multiply-add is fused
+    as in glibc's FMA build (unfused: 1 difference in 1.2e6 arguments); the polynomials' are not (fused or not: 0
+    differences in 1.2e6, the float64 sum's last bit rarely reaching the float32 result)."""
+    x = np.asarray(x, dtype=np.float32)
+    xi = x.view(np.uint32).astype(np.int64)
+    top = (xi >> 20) & 0x7FF
+    with np.errstate(all="ignore"):
+        y = x.astype(np.float64)
+        small = top < 0x3F4
+        mid = ~small & (top < 0x42F)
+        big = ~small & ~mid & (top < 0x7F8)
+        red = y.copy()
+        n = np.zeros(x.shape, np.int64)
+        if mid.any():  # |x| < 120: n = round(x * 2/pi) (the C code's shift-and-truncate), x - n pi/2 fused
+            ym = y[mid]
+            nm = (np.trunc(ym * _SINF_HPI_INV).astype(np.int64) + 0x800000) >> 24
+            nf = nm.astype(np.float64)
+            red[mid] = (ym - nf * _HPI_HI) - nf * _HPI_LO
+            n[mid] = nm
+        if big.any():
+            red[big], n[big] = _reduce_large(xi[big])
+        quad = np.where(big, n + (xi >> 31), n)
+        sign = np.where(small | ((quad & 3) == 0) | ((quad & 3) == 3), 1.0, -1.0)  # the table's sign[quad & 3]
+        t = red * sign
+        t2 = red * red
+        # the sine's polynomial (n even) and the cosine's (n odd; negated, the table's second entry, for bit 2)
+        t3 = t * t2
+        s1 = _SINF_S[1] + t2 * _SINF_S[2]
+        t7 = t3 * t2
+        sin_p = (t + t3 * _SINF_S[0]) + t7 * s1
+        neg = ~small & ((quad & 2) != 0)
+        c0, c1, c2, c3, c4 = (np.where(neg, -c, c) for c in _SINF_C)
+        t4 = t2 * t2
+        cc2 = c3 + t2 * c4
+        cc1 = c0 + t2 * c1
+        t6 = t4 * t2
+        cos_p = (cc1 + t4 * c2) + t6 * cc2
+        out = np.where((n & 1) == 0, sin_p, cos_p).astype(np.float32)
+        out = np.where(small & (top < 0x398), x, out)
+        out = np.where(top >= 0x7F8, x - x, out)
+    return out
+
+
+def fma32(a, b, c):
+    """a * b + c rounded once to float32 (float32 operands): the float64 sum of the exact float64 product, which
+    rounds to float32 as the fused operation unless it fell on a float32 tie (or in the subnormal range): those
+    few through engine/_fma.py's round-to-odd."""
+    a, b, c = (np.asarray(v, np.float32) for v in (a, b, c))
+    with np.errstate(all="ignore"):
+        s = np.asarray(a.astype(np.float64) * b.astype(np.float64) + c.astype(np.float64))
+        bits = s.view(np.int64)
+        tie = ((bits & 0x1FFFFFFF) == 0x10000000) | (np.abs(s) < 2.0 ** -125)
+        out = s.astype(np.float32)
+        if tie.any():
+            from engine._fma import fma  # noqa: PLC0415 (engine._fma imports the backend)
+
+            shape = out.shape
+            a, b, c = (np.broadcast_to(v, shape)[tie] for v in (a, b, c))
+            out[tie] = fma(a, b, c, np.float32)
     return out

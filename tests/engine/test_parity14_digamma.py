@@ -1,8 +1,8 @@
 """digamma / polygamma bit for bit against live torch 2.13 where aten's kernels are followed step for step:
 calc_digamma in float32 for float32 and float16 (glibc's logf, engine/ops/_libm.py), calc_polygamma<Half>'s
-zeta in float32, and aten's zeta's NaN at q = +inf. float64 digamma (glibc's log and tan) and float64 / float32
-polygamma(n >= 2) (glibc's pow / powf) still differ in the last bit on a few elements in a thousand or fewer:
-docs/runs/parity14.md has the sweep's counts."""
+zeta in float32, aten's zeta's NaN at q = +inf, and calc_trigamma (its multiply-adds fused, glibc's sinf).
+float64 digamma (glibc's log and tan) and float64 / float32 polygamma(n >= 2) (glibc's pow / powf) still
+differ in the last bit on a few elements in a thousand or fewer: docs/runs/parity14.md has the sweep's counts."""
 from __future__ import annotations
 
 import ctypes
@@ -56,6 +56,26 @@ def test_digamma_float32_float16_bit_for_bit(dtype, op):
     assert count == 0, (count, bad)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_trigamma_bit_for_bit(dtype):
+    """polygamma(1): calc_trigamma's fused series, float32's pi * pi and glibc's sinf (arguments past 120 too)."""
+    x = np.concatenate([_values(dtype), np.array([-1e4 + 0.25, -12345.67, -3e6 - 0.5, -0.3, 0.49, 0.5], dtype)])
+    bad, count = _differing(lambda a: torch.polygamma(1, a), lambda a: engine.polygamma(1, a), x)
+    assert count == 0, (count, bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_digamma_backward_bit_for_bit(dtype):
+    """digamma's gradient, grad * polygamma(1, x) (float64 digamma's own values are not all claimed)."""
+    x = _values(dtype, low=-1e5)
+    x = x[np.isfinite(x)]
+    t = torch.from_numpy(x.copy()).requires_grad_()
+    torch.digamma(t).backward(torch.ones_like(t))
+    e = engine.tensor(x.copy(), requires_grad=True)
+    engine.digamma(e).backward(engine.ones_like(e))
+    assert np.array_equal(_bits(t.grad.numpy()), _bits(e.grad.numpy()))
+
+
 @pytest.mark.parametrize("n", [2, 3, 4, 7])
 def test_polygamma_float16_bit_for_bit(n):
     bad, count = _differing(lambda a: torch.polygamma(n, a), lambda a: engine.polygamma(n, a),
@@ -80,6 +100,18 @@ def test_digamma_grad_float32():
     engine.lgamma(e).sum().backward()
     # lgamma's backward is grad * digamma(x): the digamma bits (lgamma's own values are not claimed here)
     assert np.array_equal(_bits(t.grad.numpy()), _bits(e.grad.numpy()))
+
+
+def test_sinf_is_the_c_librarys():
+    lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    sinf = lib.sinf
+    sinf.restype, sinf.argtypes = ctypes.c_float, [ctypes.c_float]
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.integers(0, 0xFFFFFFFF, 60_000, dtype=np.uint32).view(np.float32),
+                        rng.uniform(-130, 130, 60_000).astype(np.float32),
+                        np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, 120, -120, 0.75, 3e38], np.float32)])
+    ref = np.array([sinf(v) for v in x.tolist()], np.float32)
+    assert np.array_equal(_bits(ref), _bits(_libm.sinf(x)))
 
 
 def test_logf_is_the_c_librarys():
