@@ -175,9 +175,16 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64):
     s = np.asarray(s, dtype=work)
     q = np.asarray(q, dtype=work)
     s, q = np.broadcast_arrays(s, q)
+    # a whole exponent the same everywhere (polygamma's n + 1): glibc's pow nearly always (engine/ops/_libm.py)
+    whole = int(s.flat[0]) if s.size and work is np.float64 and s.flat[0] == np.floor(s.flat[0]) and \
+        1 <= s.flat[0] <= 1e6 and bool((s == s.flat[0]).all()) else None
+
+    def power(base):
+        return np.power(base, -s) if whole is None else LM.pow_neg_int(base, whole)
+
     with np.errstate(all="ignore"):
         if np.dtype(scalar) == np.float64:
-            total = np.power(q, -s)
+            total = power(q)
         else:
             total = _powf(q, -s).astype(work)
         a = q.copy()
@@ -195,7 +202,7 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64):
             if check is not None and i >= 9:
                 check()
             a = np.where(go, a + work(1.0), a)
-            b = np.where(go, _powf(a, -s) if work is np.float32 else np.power(a, -s), b)
+            b = np.where(go, _powf(a, -s) if work is np.float32 else power(a), b)
             total = np.where(go, total + b, total)
             live &= ~(go & (-_MACHEP * total < b) & (b < _MACHEP * total))
         w = a

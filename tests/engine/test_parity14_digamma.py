@@ -102,6 +102,33 @@ def test_digamma_grad_float32():
     assert np.array_equal(_bits(t.grad.numpy()), _bits(e.grad.numpy()))
 
 
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_polygamma_float64_nearly_bit_for_bit(n):
+    """float64 zeta's terms through a double-double a ** -(n + 1), rounded once as glibc's pow nearly always
+    is: a few in 10,000 elements still differ (NumPy's power had left 3.5% of them differing)."""
+    x = _values(np.float64, low=-40)
+    _, count = _differing(lambda a: torch.polygamma(n, a), lambda a: engine.polygamma(n, a), x)
+    assert count <= 0.002 * x.size, count
+
+
+def _c_pow(math, v, k):
+    try:
+        return math.pow(v, k)  # the C library's pow
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return math.inf
+
+
+def test_pow_neg_int_is_nearly_the_c_librarys():
+    import math
+
+    rng = np.random.default_rng(3)
+    a = np.concatenate([rng.uniform(1, 60, 40_000), rng.uniform(0.05, 1, 10_000), [0.0, np.inf, np.nan, 1e-200]])
+    for k in (3, 6, 11):
+        ref = np.array([_c_pow(math, v, -k) for v in a.tolist()])
+        got = _libm.pow_neg_int(a, k)
+        assert int((_bits(ref) != _bits(got)).sum()) <= 0.002 * a.size
+
+
 def test_sinf_is_the_c_librarys():
     lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
     sinf = lib.sinf
