@@ -194,7 +194,8 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64):
         looping = q[live]
         steps = max(9, int(math.ceil(9.0 - looping.min())) + 1 if looping.size else 9)
         if charge is not None:
-            charge(steps * (8.0 * s.size + 16.0 * PY_STEP))
+            per = 8.0 + (30.0 * whole.bit_length() if whole else 0.0)  # the double-double power's squarings
+            charge(steps * (per * s.size + 16.0 * PY_STEP))
         for i in range(steps):
             go = live & ((i < 9) | (a <= 9.0))
             if not go.any():
