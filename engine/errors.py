@@ -28,6 +28,13 @@ class TorchRuntimeError(EngineError, RuntimeError):
     type = "RuntimeError"
 
 
+class TorchLinAlgError(TorchRuntimeError):
+    """torch.linalg.LinAlgError (torch._C._LinAlgError, a RuntimeError): singular or not positive-definite inputs,
+    an SVD that does not converge. Its `type` is the class's name as torch's type(e).__name__ gives it."""
+
+    type = "_LinAlgError"
+
+
 class TorchIndexError(EngineError, IndexError):
     type = "IndexError"
 
@@ -50,9 +57,10 @@ class TorchAssertionError(EngineError, AssertionError):
     type = "AssertionError"
 
 
-# Torch names its exceptions by the builtin classes; so do we, for tracebacks that read like torch's.
-for _cls in (TorchRuntimeError, TorchIndexError, TorchValueError, TorchTypeError, TorchNotImplementedError,
-             TorchAssertionError):
+# Torch names its exceptions by the builtin classes (linalg's by its own, _LinAlgError); so do we, for tracebacks
+# that read like torch's.
+for _cls in (TorchRuntimeError, TorchLinAlgError, TorchIndexError, TorchValueError, TorchTypeError,
+             TorchNotImplementedError, TorchAssertionError):
     _cls.__name__ = _cls.__qualname__ = _cls.type
 
 

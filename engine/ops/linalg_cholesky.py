@@ -11,7 +11,7 @@ from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops._returns import make
 from engine.ops.linalg_common import _back, _cube, _fortran, _mH, _np, _raise_info, _square
-from engine.ops.linalg_triangular import solve_triangular_op
+from engine.ops.linalg_triangular import solve_triangular_op, substitute
 from engine.ops.registry import defop
 from engine.ops.rules import PY_STEP, Cost, numel
 from engine.tensor import Tensor
@@ -19,8 +19,20 @@ from engine.tensor import Tensor
 # ----- cholesky family -----
 
 
+_NOT_PD = ("The factorization could not be completed because the input is not positive-definite (the leading minor "
+           "of order {} is not positive-definite).")
 _ALONE = 32  # a failing range this short runs an element at a time
 _CALL_STEPS = 50  # Python steps (rules.PY_STEP) charged for one np.linalg call on one small matrix, raised or not
+
+
+def _fails(m):
+    """Whether LAPACK's potrf stops on m: a pivot <= 0 (NumPy raises) or NaN (MKL's potrf, torch's, stops there
+    too; OpenBLAS's, NumPy's, goes on, its factor's diagonal NaN from that pivot on)."""
+    try:
+        f = np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return True
+    return bool(np.isnan(np.diagonal(f, axis1=-2, axis2=-1)).any())
 
 
 def _first_failing_minor(m):
@@ -32,49 +44,79 @@ def _first_failing_minor(m):
     while hi - lo > 1:
         k = (lo + hi) // 2
         budget.charge(0, 8, k ** 3 / 3 + _CALL_STEPS * PY_STEP, "cholesky's failing minor")
-        try:
-            np.linalg.cholesky(m[:k, :k])
-            lo = k
-        except np.linalg.LinAlgError:
+        if _fails(m[:k, :k]):
             hi = k
+        else:
+            lo = k
     return hi
+
+
+def _partial_factor(m, j):
+    """What potrf leaves in the lower triangle of m when it stops at pivot j (1-based), as MKL's unblocked
+    left-looking potf2 does for n <= 128 (measured against torch; larger matrices are factored in blocks, whose
+    trailing part is left updated): columns < j factored, the pivot's value a_jj - |L[j, :j]|^2 on the diagonal
+    (<= 0 or NaN), the rest of m's lower triangle as it was; the upper triangle zero."""
+    k = j - 1
+    n = m.shape[-1]
+    out = np.tril(m)
+    if k:  # (two calls: the factor of the leading minor, its rows below)
+        budget.charge(0, 8, k ** 3 / 3 + k * k * (n - k) + 2 * _CALL_STEPS * PY_STEP, "cholesky's partial factor")
+    with np.errstate(all="ignore"):
+        if k:
+            head = np.linalg.cholesky(m[:k, :k])
+            below = np.linalg.solve(head, m[k:, :k].T).T
+            out[:k, :k] = head
+            out[k:, :k] = below
+            out[k, k] = m[k, k] - below[0] @ below[0]
+    return out
 
 
 def _cholesky_array(x, upper, name, check_errors):
     n = x.shape[-1]
     if x.size == 0:
         return x.copy(), np.zeros(x.shape[:-2], dtype=np.int32)
-    flat = x.reshape(-1, n, n)
+    # upper: potrf reads the upper triangle (A = U^H U): the lower one of A^H
+    src = np.conj(np.swapaxes(x, -1, -2)) if upper else x
+    flat = src.reshape(-1, n, n)
     out = np.zeros_like(flat)
     info = np.zeros(flat.shape[0], dtype=np.int32)
     # the batch at once; a range that fails is halved while it is longer than _ALONE, then run an element at a
     # time (each step charged when taken: a raised LinAlgError costs tens of microseconds), so that no Python step
-    # is taken an element where none fails and an all-failing batch costs ~2 calls an element, not log2(batch)
+    # is taken an element where none fails and an all-failing batch costs ~2 calls an element, not log2(batch).
+    # A NaN pivot fails as a negative one does (OpenBLAS's factor carries it on: its diagonal shows it)
     todo = [(0, flat.shape[0])]
     while todo:
         budget.check()
         lo, hi = todo.pop()
         try:
             out[lo:hi] = np.linalg.cholesky(flat[lo:hi])
-        except np.linalg.LinAlgError:
-            if hi - lo > _ALONE:
-                mid = (lo + hi) // 2
-                todo += [(mid, hi), (lo, mid)]
+            failed = np.isnan(np.diagonal(out[lo:hi], axis1=-2, axis2=-1)).any(-1)
+            if not failed.any():
                 continue
-            budget.charge(0, 8, _CALL_STEPS * PY_STEP * (hi - lo), "cholesky's failing elements")
-            for i in range(lo, hi):
+        except np.linalg.LinAlgError:
+            failed = None
+        if failed is None and hi - lo > _ALONE:
+            mid = (lo + hi) // 2
+            todo += [(mid, hi), (lo, mid)]
+            continue
+        elements = range(lo, hi) if failed is None else lo + np.flatnonzero(failed)
+        budget.charge(0, 8, _CALL_STEPS * PY_STEP * len(elements), "cholesky's failing elements")
+        for i in elements:
+            if failed is None:  # (a range that raised: which of its elements fail)
                 try:
                     out[i] = np.linalg.cholesky(flat[i])
+                    if not np.isnan(np.diagonal(out[i])).any():
+                        continue
                 except np.linalg.LinAlgError:
-                    info[i] = _first_failing_minor(flat[i])
-                    out[i] = np.nan
+                    pass
+            info[i] = _first_failing_minor(flat[i])
+            out[i] = _partial_factor(flat[i], int(info[i]))
     info = info.reshape(x.shape[:-2])
     if check_errors:
-        _raise_info(info, name, "The factorization could not be completed because the input is not positive-definite "
-                    "(the leading minor of order {} is not positive-definite).")
+        _raise_info(info, name, _NOT_PD, x.ndim == 2)
     out = out.reshape(x.shape)
     if upper:
-        out = np.swapaxes(out, -1, -2)
+        out = np.conj(np.swapaxes(out, -1, -2))
     return out, info
 
 
@@ -122,7 +164,10 @@ def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:  # noqa: N803
 
 
 def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False) -> tuple:  # noqa: N803
-    return make("cholesky_ex", ("L", "info"), cholesky_ex_op(A, upper, check_errors))
+    out = cholesky_ex_op(A, upper, False)
+    if check_errors:  # torch's check after the op, in its own name (linalg.cholesky's is made inside)
+        _raise_info(_np(out[1]._data), "linalg.cholesky_ex", _NOT_PD, A.ndim == 2)
+    return make("cholesky_ex", ("L", "info"), out)
 
 
 def cholesky(input: Tensor, upper: bool = False) -> Tensor:
@@ -137,9 +182,19 @@ def _cholesky_inverse(a, upper=False):
         raise TorchRuntimeError("cholesky_inverse: The input tensor A must have at least 2 dimensions.")
     _square(a, "cholesky_inverse")
     x = _np(a)
+    # potri's trtri: a zero on the factor's diagonal is LAPACK's info, torch's LinAlgError (NaN is not)
+    zero = np.diagonal(x, axis1=-2, axis2=-1) == 0
+    info = np.where(zero.any(-1), zero.argmax(-1) + 1, 0) if x.size else np.zeros(x.shape[:-2], np.int32)
+    _raise_info(info, "cholesky_inverse", "The diagonal element {} is zero, the inversion could not be completed "
+                "because the input matrix is singular.", x.ndim == 2)
     lower = np.swapaxes(x, -1, -2) if upper else x
     with np.errstate(all="ignore"):
-        out = np.linalg.inv(lower @ np.swapaxes(lower, -1, -2)) if x.size else x.copy()
+        try:
+            out = np.linalg.inv(lower @ np.swapaxes(lower, -1, -2)) if x.size else x.copy()
+        except np.linalg.LinAlgError:  # L L^T singular in floating point (a tiny diagonal): L^-T L^-1
+            eye = np.broadcast_to(np.eye(x.shape[-1], dtype=x.dtype), x.shape)
+            li = substitute(np.tril(lower), eye, False)
+            out = np.swapaxes(li, -1, -2) @ li
     return _back(_fortran(out), a.dtype)
 
 
@@ -172,8 +227,12 @@ def _cholesky_solve(b, a, upper=False):
     lower = np.broadcast_to(lower, batch + lower.shape[-2:])
     x_b = np.broadcast_to(x_b, batch + x_b.shape[-2:])
     with np.errstate(all="ignore"):
-        y = np.linalg.solve(lower, x_b) if x_b.size else np.zeros(x_b.shape)
-        out = np.linalg.solve(np.swapaxes(lower, -1, -2), y) if x_b.size else y
+        try:
+            y = np.linalg.solve(lower, x_b) if x_b.size else np.zeros(x_b.shape)
+            out = np.linalg.solve(np.swapaxes(lower, -1, -2), y) if x_b.size else y
+        except np.linalg.LinAlgError:  # a zero on the factor's diagonal: potrs's two substitutions, inf / NaN
+            low = np.tril(lower)
+            out = substitute(np.swapaxes(low, -1, -2), substitute(low, x_b, False), True)
     return _back(_fortran(out), b.dtype)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchLinAlgError, TorchRuntimeError
 from engine.ops import shape as S
 from engine.ops.rules import Cost, numel
 from engine.tensor import Tensor
@@ -106,9 +106,13 @@ def _det_array(a):
     return sign * np.prod(diag, axis=-1)
 
 
-def _raise_info(info, name, fmt):
+def _raise_info(info, name, fmt, matrix=None):
+    """aten's _linalg_check_errors: torch.linalg.LinAlgError for the first batch element whose LAPACK info is
+    positive, "(Batch element i): " before the message unless the input was one matrix (matrix: whether it was;
+    by default, whether info is 0-d)."""
     bad = np.nonzero(np.asarray(info).reshape(-1) > 0)[0]
     if bad.size:
         i = int(bad[0])
-        prefix = f"(Batch element {i}): " if np.asarray(info).ndim else ""
-        raise TorchRuntimeError(f"{name}: {prefix}" + fmt.format(int(np.asarray(info).reshape(-1)[i])))
+        matrix = np.asarray(info).ndim == 0 if matrix is None else matrix
+        prefix = "" if matrix else f"(Batch element {i}): "
+        raise TorchLinAlgError(f"{name}: {prefix}" + fmt.format(int(np.asarray(info).reshape(-1)[i])))

@@ -125,15 +125,19 @@ def _inv_ex(a, check_errors=False):
     _square(a, "linalg.inv_ex")
     x = _np(a)
     info = _singular_info(x) if x.size else np.zeros(x.shape[:-2], dtype=np.int32)
-    if check_errors:
-        _raise_info(info, "linalg.inv", "The diagonal element {} is zero, the inversion could not be completed "
-                    "because the input matrix is singular.")
+    if check_errors:  # (linalg.inv's check: inv_ex's own, check_errors=True, is made after the op, by its name)
+        _raise_inv_info(info, "linalg.inv", a.ndim == 2)
     with np.errstate(all="ignore"):
         try:
             out = np.linalg.inv(x) if x.size else x.copy()
         except np.linalg.LinAlgError:
             out = np.stack([_safe_inv(m) for m in x.reshape(-1, *x.shape[-2:])]).reshape(x.shape)
     return _back(_fortran(out), a.dtype), B.xp.asarray(info.astype(np.int32))
+
+
+def _raise_inv_info(info, name, matrix):
+    _raise_info(info, name, "The diagonal element {} is zero, the inversion could not be completed because the "
+                "input matrix is singular.", matrix)
 
 
 def _safe_inv(m):
@@ -156,7 +160,10 @@ inv_ex_op = defop("linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tenso
 
 
 def inv_ex(A: Tensor, *, check_errors: bool = False) -> tuple:  # noqa: N803
-    return make("inv_ex", ("inverse", "info"), inv_ex_op(A, check_errors))
+    out = inv_ex_op(A, False)
+    if check_errors:  # torch's check after the op, in its own name
+        _raise_inv_info(_np(out[1]._data), "linalg.inv_ex", A.ndim == 2)
+    return make("inv_ex", ("inverse", "info"), out)
 
 
 def inv(A: Tensor) -> Tensor:  # noqa: N803
@@ -191,12 +198,13 @@ def _solve_ex(a, b, left=True, check_errors=False):
                                 f"{_word(a)} and B of type {_word(b)} instead")
     vector, b2 = _solve_shapes(a, b, left)
     x_a, x_b = _np(a), _np(b2)
+    # info has A's own batch shape (aten factors A unbroadcast): B's batch adds no factorizations
+    info = _singular_info(x_a) if x_a.size else np.zeros(x_a.shape[:-2], dtype=np.int32)
     batch = np.broadcast_shapes(x_a.shape[:-2], x_b.shape[:-2])
     x_a = np.broadcast_to(x_a, batch + x_a.shape[-2:])
     x_b = np.broadcast_to(x_b, batch + x_b.shape[-2:])
-    info = _singular_info(x_a) if x_a.size else np.zeros(batch, dtype=np.int32)
-    if check_errors and (np.asarray(info) > 0).any():
-        raise TorchRuntimeError("torch.linalg.solve: The solver failed because the input matrix is singular.")
+    if check_errors:  # (linalg.solve's check: solve_ex's own is made after the op, by its name)
+        _raise_solve_info(info, "torch.linalg.solve", a.ndim == 2)
     with np.errstate(all="ignore"):
         if not left:  # X A = B  <=>  A^T X^T = B^T
             x_a, x_b = np.swapaxes(x_a, -1, -2), np.swapaxes(x_b, -1, -2)
@@ -208,6 +216,10 @@ def _solve_ex(a, b, left=True, check_errors=False):
             out = np.swapaxes(out, -1, -2)
     out = out[..., 0] if vector else _fortran(out)
     return _back(out, a.dtype), B.xp.asarray(np.asarray(info, dtype=np.int32))
+
+
+def _raise_solve_info(info, name, matrix):
+    _raise_info(info, name, "The solver failed because the input matrix is singular.", matrix)
 
 
 def _solve_backward(grad, A, B_, result, left, output_mask):
@@ -241,7 +253,10 @@ solve_ex_op = defop(
 
 
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False) -> tuple:  # noqa: N803
-    return make("solve_ex", ("result", "info"), solve_ex_op(A, B, left, check_errors))
+    out = solve_ex_op(A, B, left, False)
+    if check_errors:
+        _raise_solve_info(_np(out[1]._data), "torch.linalg.solve_ex", A.ndim == 2)
+    return make("solve_ex", ("result", "info"), out)
 
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:  # noqa: N803

@@ -19,9 +19,9 @@ from engine.ops import shape as S
 from engine.ops._returns import make
 from engine.ops._util import list_str, wrap_dim
 from engine.ops.indexing import masked_fill
-from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _t, lu_factor_array
+from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _raise_info, _t, lu_factor_array
 from engine.ops.linalg_decomp import inv_ex_op, solve_ex_op
-from engine.ops.linalg_triangular import solve_triangular_op
+from engine.ops.linalg_triangular import solve_triangular_op, substitute
 from engine.ops.reduction_stats import _scalar_str
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
@@ -296,12 +296,28 @@ def _lu_solve(lu_, pivots, b, left=True, adjoint=False):
     with np.errstate(all="ignore"):
         if adjoint:
             a = np.swapaxes(a, -1, -2)
-        if left:
-            out = np.linalg.solve(a, xb) if xb.size else np.zeros(xb.shape)
-        else:
-            out = np.swapaxes(np.linalg.solve(np.swapaxes(a, -1, -2), np.swapaxes(xb, -1, -2)), -1, -2) \
-                if xb.size else np.zeros(xb.shape)
+        try:
+            if left:
+                out = np.linalg.solve(a, xb) if xb.size else np.zeros(xb.shape)
+            else:
+                out = np.swapaxes(np.linalg.solve(np.swapaxes(a, -1, -2), np.swapaxes(xb, -1, -2)), -1, -2) \
+                    if xb.size else np.zeros(xb.shape)
+        except np.linalg.LinAlgError:  # U has a zero pivot: getrs's substitutions (inf / NaN), no error
+            out = _lu_substitute(pm, low, up, xb, left, adjoint, batch)
     return _back(_fortran(out), b.dtype)
+
+
+def _lu_substitute(pm, low, up, xb, left, adjoint, batch):
+    """X from P L U (its adjoint with adjoint) and B by substitution: A X = B, or X A = B as A^T X^T = B^T."""
+    pm, low, up = (np.broadcast_to(m, batch + m.shape[-2:]) for m in (pm, low, up))
+    t = (lambda m: np.swapaxes(m, -1, -2))
+    if not left:
+        xb = t(xb)
+    if adjoint != (not left):  # solve (P L U)^T X = B: U^T (L^T (P^T X)) = B
+        x = pm @ substitute(t(low), substitute(t(up), xb, False), True)
+    else:  # P L U X = B
+        x = substitute(up, substitute(low, t(pm) @ xb, False), True)
+    return x if left else t(x)
 
 
 def _lu_solve_LU(gX, LU_, pivots, X, left, adjoint):  # noqa: N802, N803
@@ -486,9 +502,8 @@ def tensorinv(A: Tensor, ind: int = 2) -> Tensor:  # noqa: N803
         raise TorchRuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
                                 f"prod(self.shape[:ind]), but got {prod_end} != {prod_start}")
     result, info = inv_ex_op(S.reshape(A, (prod_start, prod_end)), False)
-    if (_np(info._data) > 0).any():
-        raise TorchRuntimeError("linalg.inv: The diagonal element " + str(int(_np(info._data).max())) +
-                                " is zero, the inversion could not be completed because the input matrix is singular.")
+    _raise_info(_np(info._data), "inv", "The diagonal element {} is zero, the inversion could not be completed "
+                "because the input matrix is singular.", True)  # aten's tensorinv: its check in the name "inv"
     return S.reshape(result, tuple(end + start))
 
 

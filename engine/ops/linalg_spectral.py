@@ -11,10 +11,11 @@ import numpy as np
 
 from engine import _backend as B
 from engine import budget
-from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.errors import TorchLinAlgError, TorchNotImplementedError, TorchRuntimeError
 from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops._returns import make
+from engine.ops._util import broadcast_shapes
 from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _square, _t, _word
 from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.registry import defop, entry
@@ -159,7 +160,7 @@ def _np_svd(x, full_matrices):
     where = f"(Batch element {i}): " if x.ndim > 2 else ""
     why = ("the input matrix contained non-finite values" if not np.isfinite(flat[i]).all() else
            "the input matrix is ill-conditioned or has too many repeated singular values")
-    raise TorchRuntimeError(f"linalg.svd: {where}The algorithm failed to converge because {why}.")
+    raise TorchLinAlgError(f"linalg.svd: {where}The algorithm failed to converge because {why}.")
 
 
 def _svd(a, full_matrices=False, compute_uv=True, driver=None):
@@ -393,13 +394,17 @@ def _lstsq(a, b, rcond=None, driver=None):
         raise TorchRuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
     if a.ndim < 2:
         raise TorchRuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
-    vector = b.ndim == a.ndim - 1
+    if not 0 <= a.ndim - b.ndim <= 1:
+        raise TorchRuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+                                "(input.dim() - other.dim()) <= 1")
+    vector, batch, _ = _lstsq_layout(tuple(a.shape), tuple(b.shape))
     b2 = b[..., None] if vector else b
     if a.shape[-2] != b2.shape[-2]:
         raise TorchRuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-1)" if vector else
                                 "torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
+    # aten broadcasts input.shape[:-1] with other.shape[:input.dim() - 1] (torch's message where they do not)
+    broadcast_shapes(tuple(a.shape[:-1]), tuple(b.shape[:a.ndim - 1]))
     x_a, x_b = _np(a), _np(b2)
-    batch = np.broadcast_shapes(x_a.shape[:-2], x_b.shape[:-2])
     m, n, k = x_a.shape[-2], x_a.shape[-1], x_b.shape[-1]
     if not (math.prod(batch) and m and n and k):
         sol, res, rank, sv = _lstsq_empty(x_a, x_b, batch, drv)
@@ -478,7 +483,7 @@ def _lstsq_empty(x_a, x_b, batch, drv):
 def _lstsq_backward(grad, self, b, result, output_mask):
     gX, gL = grad[0], grad[1]
     A = self
-    vector = b.ndim == A.ndim - 1
+    vector = _lstsq_layout(tuple(A.shape), tuple(b.shape))[0]
     B2 = b.unsqueeze(-1) if vector else b
     gA = gB = None
     if gX is not None:
@@ -516,17 +521,26 @@ def _lstsq_rule(self, b):
     # (zeros([10**6, 2, 0]) with ones([1, 2, 1000]): 10**9 residuals), so the outputs are charged before they exist
     a_shape = tuple(self.shape) if len(self.shape) >= 2 else (1, 1)
     b_shape = tuple(b.shape) or (1,)
-    vector = len(b_shape) == len(a_shape) - 1
-    b_batch, k = (b_shape[:-1], 1) if vector else (b_shape[:-2], b_shape[-1])
-    try:
-        batch = tuple(np.broadcast_shapes(a_shape[:-2], b_batch))
-    except ValueError:
-        batch = a_shape[:-2]
+    vector, batch, k = _lstsq_layout(a_shape, b_shape)
     m, n = a_shape[-2:]
     sol = batch + ((n,) if vector else (n, k))
     out = (sol, batch + (k,), a_shape[:-2], a_shape[:-2] + (min(m, n),))
     nb = numel(batch)
     return Cost(out, 20 * nb * m * n * max(n, 1) + _LSTSQ_CALL * nb, 2 * nb * m * n + nb * m * k, exact=False)
+
+
+def _lstsq_layout(a_shape, b_shape):
+    """Whether other is a (batch of) vector(s) (aten's linalg_solve_is_vector_rhs: 1-D, or input.shape[:-1]
+    exactly), the broadcast batch, and the right-hand sides' count k. One dim fewer than input but not
+    input.shape[:-1] is a matrix whose batch aten takes as other.shape[:-1] ((1, 3, 2) with (3, 1): batch (3,))."""
+    vector = len(b_shape) == 1 or (len(b_shape) == len(a_shape) - 1 and b_shape == a_shape[:-1])
+    k = 1 if vector or not b_shape else b_shape[-1]
+    b_batch = b_shape[:-1] if len(b_shape) == len(a_shape) - 1 else b_shape[:-2]
+    try:
+        batch = tuple(np.broadcast_shapes(a_shape[:-2], b_batch))
+    except ValueError:
+        batch = a_shape[:-2]
+    return vector, batch, k
 
 
 _LSTSQ_CALL = 50 * PY_STEP  # one np.linalg.lstsq call on one small system: ~50 us of Python and LAPACK set-up

@@ -47,6 +47,18 @@ def _tri_solve_left(a, b, upper):
     return x
 
 
+def substitute(a, b, upper):
+    """_tri_solve_left with its n Python steps charged first: the fallback of the LU / Cholesky solvers where
+    NumPy's general solver refuses a singular matrix (LAPACK's getrs / potrs answer inf / NaN there, no error)."""
+    from engine import budget  # noqa: PLC0415
+    from engine.ops.rules import PY_STEP  # noqa: PLC0415
+
+    n = a.shape[-1]
+    budget.charge(b.size, 8, n * (PY_STEP + 2.0 * b.size), "a triangular substitution")
+    with np.errstate(all="ignore"):
+        return _tri_solve_left(a, b, upper)
+
+
 def _solve_triangular(a, b, upper, left=True, unitriangular=False):
     if a.ndim < 2:
         raise TorchRuntimeError("linalg.solve_triangular: The input tensor A must have at least 2 dimensions.")

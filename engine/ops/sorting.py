@@ -284,6 +284,10 @@ def _mode(a, dim=-1, keepdim=False):
         return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
     order = np.argsort(rows, axis=-1, kind="stable")
     s = np.take_along_axis(rows, order, axis=-1)
+    if n <= _INSERTION and rows.dtype.kind in "fc":
+        nan_rows = np.isnan(rows).any(-1)
+        if nan_rows.any():  # NaN breaks the stable sort's order: libstdc++'s insertion sort, step for step
+            s[nan_rows], order[nan_rows] = _insertion_sorted(rows[nan_rows])
     pos = np.arange(n, dtype=np.int64)
     edge = np.empty(s.shape, dtype=bool)  # a run starts here
     edge[:, 0] = True
@@ -301,6 +305,33 @@ def _mode(a, dim=-1, keepdim=False):
     if keepdim:
         vals, idxs = np.expand_dims(vals, d), np.expand_dims(idxs, d)
     return B.xp.asarray(vals), B.xp.asarray(idxs)
+
+
+# aten's CPU mode sorts each row's (value, index) pairs with std::sort by value; libstdc++'s sort of at most 16
+# elements is its insertion sort alone (stable where no NaN is: NumPy's stable sort answers the same), longer
+# rows go through introsort's partitions first, whose order of equal values is not reproduced here
+_INSERTION = 16
+
+
+def _insertion_sorted(v):
+    """Rows of at most 16 values sorted as libstdc++'s __insertion_sort with `a < b` orders them, NaN included
+    (NaN is never less nor greater: where it stops an element's walk depends on the order met): (values, original
+    positions). n - 1 whole-row steps (n <= 16, a constant bound)."""
+    rows, n = v.shape
+    v = v.copy()
+    idx = np.broadcast_to(np.arange(n, dtype=np.int64), v.shape).copy()
+    for i in range(1, n):
+        val, vi = v[:, i].copy(), idx[:, i].copy()
+        front = val < v[:, 0]  # to the front past everything (move_backward)
+        lt = val[:, None] < v[:, :i]
+        run = np.argmin(lt[:, ::-1], axis=1)  # the unguarded walk back: while val < the one before
+        j = np.where(front, 0, i - run)
+        p = np.arange(i + 1)
+        src = np.maximum(np.where(p < j[:, None], p, p - 1), 0)
+        put = p == j[:, None]
+        v[:, :i + 1] = np.where(put, val[:, None], np.take_along_axis(v[:, :i + 1], src, axis=1))
+        idx[:, :i + 1] = np.where(put, vi[:, None], np.take_along_axis(idx[:, :i + 1], src, axis=1))
+    return v, idx
 
 
 def _mode_rule(self, dim, keepdim):

@@ -56,14 +56,25 @@ def _host(fn):
 
 lgamma_op = defop("lgamma(Tensor self) -> Tensor", _host(S.lgamma_array),
                   self=lambda grad, self: grad * digamma_op(self), rule=_EW_HEAVY)
-digamma_op = defop("digamma(Tensor self) -> Tensor", _host(S.digamma_array),
+def _digamma(a):
+    """calc_digamma in float32 for float32 and float16 (torch's Half kernel converts to float), else float64."""
+    return _host(lambda x: S.digamma_array(x, _work32(a)))(a)
+
+
+def _work32(a):
+    """float32 where the answer is float32 or float16 (integers: the default float dtype's), else float64."""
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(D.default_float.np)
+    return np.float32 if dt in (np.float32, np.float16) else np.float64
+
+
+digamma_op = defop("digamma(Tensor self) -> Tensor", _digamma,
                    self=lambda grad, self: grad * polygamma_op(1, self), rule=_EW_HEAVY)
 
 
 def _polygamma(n, a):
     if n < 0:
         raise TorchRuntimeError("polygamma(n, x) does not support negative n.")
-    dt = np.float32 if a.dtype == np.float32 else np.float64
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(D.default_float.np)
     return _host(lambda x: S.polygamma_array(n, x, budget.check, dt, _charge_terms))(a)
 
 
