@@ -8,6 +8,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1 << 20
+# The most bytes a batch's answer spends on one document besides the answers max_batch_response_bytes counts: a
+# kept answer's wrapper (`{"status":200,"body":` and `},`: 23), or a whole 413 entry of a document past the limit
+# (app/routers/batch.py: its "not run" or "not kept" message, naming numbers of up to 19 digits: ~230 bytes).
+BATCH_ENTRY_MAX_BYTES = 256
 
 
 class Settings(BaseSettings):
@@ -46,8 +50,9 @@ class Settings(BaseSettings):
         1_000, gt=0, description="Most documents in one POST /v1/evaluate/batch (413); each is also held to "
                                  "every limit above, and the body limit is the whole batch's.")
     max_batch_response_bytes: int = Field(
-        64 * MiB, gt=0, description="Most bytes of a batch's answers: the documents after the one that reaches "
-                                    "it are not run and answer 413 (a batch's response is held in memory).")
+        64 * MiB, gt=0, description="Most bytes of a batch's answers (their bodies): a document whose answer would "
+                                    "take them past it answers 413 instead (its answer dropped), and the documents "
+                                    "after it are not run and answer 413 (a batch's response is held in memory).")
     time_limit_s: float = Field(30.0, gt=0, description="Wall time one evaluation may take (504).")
     max_in_flight: int = Field(16, gt=0, description="Evaluations in progress at once before 503.")
     retry_after_s: int = Field(1, ge=0, description="Retry-After seconds sent with a 503 over capacity.")
@@ -152,8 +157,11 @@ class Settings(BaseSettings):
                                     "takes for body_timeout_s is dropped and its connection closed.")
 
     def response_budget_bytes(self) -> int:
-        """max_buffered_response_bytes, but never below the largest response (else it could never be sent)."""
-        return max(self.max_buffered_response_bytes, self.max_response_bytes, self.max_batch_response_bytes)
+        """max_buffered_response_bytes, but never below the largest response (else it could never be sent, and a
+        503 with Retry-After would be answered to it every time): a document's, or a batch's: its kept answers
+        take at most max_batch_response_bytes, and each document at most BATCH_ENTRY_MAX_BYTES more."""
+        batch = self.max_batch_response_bytes + self.max_batch_documents * BATCH_ENTRY_MAX_BYTES + 64
+        return max(self.max_buffered_response_bytes, self.max_response_bytes, batch)
 
     def body_budget_bytes(self) -> int:
         """max_buffered_body_bytes, but never below max_body_bytes (else a largest body could never pass)."""

@@ -12,8 +12,11 @@ Bounds of the batch as a whole:
 
 - the body limit is the whole body's (read_body), and `max_batch_documents` counts documents (413, before any
   runs);
-- `max_batch_response_bytes`: the answers are held in memory until the last, so once they reach it the
-  remaining documents are not run and answer 413 (a vectorized chunk's answers count as each comes up);
+- `max_batch_response_bytes`: the answers are held in memory until the last, so they never pass it: a document
+  whose answer would take them past it answers 413 instead (its answer dropped), and the documents after it are
+  not run and answer 413 (a vectorized chunk's answers count as each comes up). The largest batch answer is
+  then that limit and at most config.BATCH_ENTRY_MAX_BYTES a document, which the room for answers always holds
+  (Settings.response_budget_bytes: an idle server never answers such a batch 503, redteam11 F1);
 - memory: the answers are held in the server's budgets as they accumulate, and their join too
   (app/services/batch_memory.py: max_process_bytes, and the room for answers of max_buffered_response_bytes):
   the batch answers 503 (Retry-After) as soon as they cannot be held, or before any document runs where the room
@@ -102,8 +105,8 @@ _DUP = "\x00duplicate key"  # marks, in a document parsed for the duplicate chec
                 "alone. Limits apply to every document and to the whole body; the number of documents has its "
                 "own (413). Documents are run one after another within the time limit, those of one structure "
                 "(the same program with other leaf values) together where the program allows, with the answers "
-                "each would get alone; those not started in time answer 504, those past the response-size "
-                "limit 413.",
+                "each would get alone; those not started in time answer 504; the one whose answer would take "
+                "the batch's answers past the response-size limit, and all after it, 413.",
     response_class=JSONBytes,
     response_model=None,
     responses={200: {"model": BatchResponse, "description": "Every document's status and body, in order."},
@@ -151,6 +154,8 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
     start = checked = yielded = time.monotonic()
     parts = Answers(b'{"results":[', request.scope, settings.retry_after_s)  # held as they come (batch_memory)
     size = 0
+    limit = settings.max_batch_response_bytes  # strict: a document's answer that would pass it is not kept
+    full = False  # a document's answer was not kept: the documents after it are not run
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
     state: dict = {}  # "split": False once a compute worker's part of a chunk answered nothing (_vectorize_rows)
     tail = None  # the rest of the body after the scan's documents, read and answered by a compute worker
@@ -171,11 +176,12 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
             if size > parts.held:  # the answers' bytes held in the budgets as they come (app/services/batch_memory.py)
                 parts.hold(size)
             ran = False  # whether this document ran alone: then the handler yields before the next one
-            if isinstance(doc, _Refused):
-                status, out = doc.status, doc.body
-            elif size >= settings.max_batch_response_bytes:
+            if full or size >= limit:
+                full = True
                 status, out = 413, _error("limit_exceeded", [], f"not run: the batch's answers reached the limit "
-                                          f"max_batch_response_bytes={settings.max_batch_response_bytes}")
+                                          f"max_batch_response_bytes={limit}")
+            elif isinstance(doc, _Refused):
+                status, out = doc.status, doc.body
             elif i not in ahead and time.monotonic() - start >= settings.time_limit_s:
                 status, out = 504, _error("timeout", [], f"not run: the batch ran past the time limit of "
                                           f"{settings.time_limit_s:g} s (time_limit_s) before this document")
@@ -190,8 +196,8 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
                 out = ahead.pop(i, None)
                 if type(out) is _Run:  # documents i, i + 1, ... of one chunk, in a row
                     written = out.written
-                    if size + sum(written.sizes) - written.sizes[-1] < settings.max_batch_response_bytes:
-                        if written.joined is not None:  # all before the size limit
+                    if size + sum(written.sizes) <= limit:  # all within the size limit
+                        if written.joined is not None:
                             parts.append(written.joined)  # (a compute worker's answers, read as one text)
                         else:
                             parts += written.pieces
@@ -202,9 +208,11 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
                     out = ahead.pop(i)
                 if type(out) is tuple:  # a document of a chunk written as pieces (batch_write.Written)
                     written, j = out
-                    size += written.sizes[j]
-                    parts += written.doc_pieces(j)  # wrapped as below
-                    continue
+                    if size + written.sizes[j] <= limit:
+                        size += written.sizes[j]
+                        parts += written.doc_pieces(j)  # wrapped as below
+                        continue
+                    out = written[j]  # past the limit: not kept (below)
                 if out is not None:
                     status = 200
                 else:
@@ -219,6 +227,11 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
                         text = body[a:b]
                     status, out = await _evaluate(service, text)
                     ran = True
+            if not full and size + len(out) > limit:  # (config.BATCH_ENTRY_MAX_BYTES bounds what follows)
+                full = True
+                status, out = 413, _error("limit_exceeded", [], f"not kept: this document's answer ({len(out)} "
+                                          f"bytes) would take the batch's answers past the limit "
+                                          f"max_batch_response_bytes={limit}")
             size += len(out)
             parts += (b'{"status":%d,"body":' % status, out, b"},")
             if ran and time.monotonic() - yielded >= _YIELD_S:

@@ -15,7 +15,8 @@ adds:
   the room for answers (`BUILDING`, counted with the answers written and not yet taken against
   `max_buffered_response_bytes`): a batch answer being built is one that will wait to be taken, and one that
   could not be sent is not worth computing;
-- the join's copy (`join`) is held in the process's budget too, before it is made;
+- the join's copy (`join`) is held in the process's budget too, before it is made, and the answers' final size
+  in the room for answers (the last documents' answers may lie within the last hold's step: redteam11 F1);
 - the batch is answered 503 (Retry-After) as soon as either room is gone, its held bytes given back at once (the
   other batches go on), and before any document runs where a room is full already (`Answers(...)`); whatever
   way the request ends, `release_answers` gives its holds back.
@@ -79,6 +80,11 @@ class Answers(list):
         self.held = want
         if want > self.peak:
             self.peak = want
+        self._build(size)
+
+    def _build(self, size: int) -> None:
+        """Count the answers' `size` bytes, past the first RESPONSES.free, in BUILDING; OverCapacity where the
+        room for answers cannot take them (the batch's holds then given back)."""
         build = max(size - RESPONSES.free, 0)
         if build > self.building:
             more = build - self.building
@@ -94,6 +100,8 @@ class Answers(list):
         front door's RESPONSES.admit once it is sent."""
         if size > self.held:  # the last documents' answers
             self.hold(size)
+        else:  # within the last hold's step: held, but not yet in the room for answers (redteam11 F1)
+            self._build(size)
         copy = self.held  # the answers' bytes and a step more: their wrappers (~24 bytes a document) in it
         try:
             budget.reserve(copy, "the batch's answer joined")

@@ -334,10 +334,14 @@ def _jacfwd(func, inputs, strict=False, vectorize=False):
     )
 
 
-def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode", *,
+             expect=None):
     """The Jacobian of func at inputs: one Tensor of shape output.shape + input.shape per (output, input)
     pair, nested as the outputs and inputs are (torch's rules). vectorize=True: one backward pass over the
-    whole standard basis (autograd.grad's is_grads_batched) instead of one per output element."""
+    whole standard basis (autograd.grad's is_grads_batched) instead of one per output element.
+    expect (not torch's): called, in reverse mode, with the result's blocks [(shape, numpy dtype), ...] once the
+    function has run and before the first backward pass (POST /v1/functional: the response's size, redteam11
+    F7), where a Jacobian's rows are also charged from their shape."""
     if strategy not in ("forward-mode", "reverse-mode"):
         raise TorchAssertionError(
             'Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
@@ -365,15 +369,23 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                     "Please either set `strict=False` or "
                     "`vectorize=False`."
                 )
-            return _jacobian_vectorized(outputs, inputs, create_graph, is_outputs_tuple, is_inputs_tuple)
-        return _jacobian_rows(outputs, inputs, create_graph, strict, is_outputs_tuple, is_inputs_tuple)
+            return _jacobian_vectorized(outputs, inputs, create_graph, is_outputs_tuple, is_inputs_tuple, expect)
+        return _jacobian_rows(outputs, inputs, create_graph, strict, is_outputs_tuple, is_inputs_tuple, expect)
 
 
-def _jacobian_vectorized(outputs, inputs, create_graph, is_outputs_tuple, is_inputs_tuple):
+def _blocks(outputs, inputs):
+    """The Jacobian's blocks in reverse mode, (shape, numpy dtype) for each (output, input): the input's dtype
+    (the gradients' and zeros_like's)."""
+    return [(tuple(out.shape) + tuple(inp.shape), inp._data.dtype) for out in outputs for inp in inputs]
+
+
+def _jacobian_vectorized(outputs, inputs, create_graph, is_outputs_tuple, is_inputs_tuple, expect=None):
     """torch's NOTE [Computing jacobian with vmap and grad for multiple outputs]: the standard basis of
     the flattened outputs, split across them, as one batch of grad_outputs for a single backward pass."""
     output_numels = tuple(output.numel() for output in outputs)
     grad_outputs = _construct_standard_basis_for(outputs, output_numels)
+    if expect is not None:
+        expect(_blocks(outputs, inputs))
     flat_outputs = tuple(output.reshape(-1) for output in outputs)
     vj = list(_autograd_grad(flat_outputs, inputs, grad_outputs, create_graph=create_graph,
                              is_grads_batched=True))
@@ -394,11 +406,14 @@ def _jacobian_vectorized(outputs, inputs, create_graph, is_outputs_tuple, is_inp
     return _tuple_postprocess(jacobian_output_input, (is_outputs_tuple, is_inputs_tuple))
 
 
-def _jacobian_rows(outputs, inputs, create_graph, strict, is_outputs_tuple, is_inputs_tuple):
+def _jacobian_rows(outputs, inputs, create_graph, strict, is_outputs_tuple, is_inputs_tuple, expect=None):
     """One backward pass per output element (a Jacobian row), stacked."""
     from engine.ops.factory import zeros_like  # noqa: PLC0415
     from engine.ops.join import stack  # noqa: PLC0415
 
+    _charge_rows(outputs, inputs)
+    if expect is not None:
+        expect(_blocks(outputs, inputs))
     jac = ()
     for i, out in enumerate(outputs):
         jac_i = tuple([] for _ in range(len(inputs)))
@@ -428,9 +443,24 @@ def _jacobian_rows(outputs, inputs, create_graph, strict, is_outputs_tuple, is_i
     return _tuple_postprocess(jac, (is_outputs_tuple, is_inputs_tuple))
 
 
+def _charge_rows(outputs, inputs):
+    """Before the first backward pass, what the rows and their stacks will hold at the last stack (a lower
+    bound of its charge then: every block, and the last output's rows beside its blocks), and the largest
+    block's elements: a Jacobian that cannot be held is refused before its passes, not after (redteam11 F7)."""
+    b = budget.current()
+    if b is None:
+        return
+    blocks = [(out.numel() * inp.numel(), inp._data.dtype.itemsize) for out in outputs for inp in inputs]
+    for n, _ in blocks:  # in the order they are stacked: the first too large is the one stack would refuse
+        b.charge(0, 0.0, "the Jacobian's rows", n)
+    last = blocks[len(blocks) - len(inputs):]
+    b.charge(sum(n * size for n, size in blocks) + sum(n * size for n, size in last), 0.0, "the Jacobian's rows")
+
+
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
-            outer_jacobian_strategy="reverse-mode"):
-    """The Hessian of a scalar func at inputs: the Jacobian of its gradient (hessian[i][j] for a tuple)."""
+            outer_jacobian_strategy="reverse-mode", *, expect=None):
+    """The Hessian of a scalar func at inputs: the Jacobian of its gradient (hessian[i][j] for a tuple).
+    expect: as jacobian's, for the outer Jacobian (the Hessian's blocks)."""
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
     if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
         raise TorchAssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
@@ -448,7 +478,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         return jac
 
     res = jacobian(jac_func, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
-                   strategy=outer_jacobian_strategy)
+                   strategy=outer_jacobian_strategy, expect=expect)
     return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))
 
 

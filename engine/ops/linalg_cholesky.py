@@ -136,12 +136,22 @@ def _cholesky_backward(gL, upper, L_):
     return solve_triangular_op(L_, gA, False, False, False)
 
 
+def _factor_temp(self):
+    """Elements (of self's itemsize, as charged) that _cholesky_array holds beside its output: np.linalg.cholesky
+    works in double (complex double): a range's input cast to it where self is not, and its result, beside
+    `out` (redteam11 F6: a float32 batch held 5x its charge's output, 2.5x the charge); and the info arrays."""
+    n, isz = numel(self.shape), max(self.dtype.itemsize, 4)
+    work = 16 if self.dtype.kind == "c" else 8
+    cast = work if isz != work else 0
+    return -(-(cast + work) * n // isz) + 2 * numel(self.shape[:-2]) + n // 16
+
+
 cholesky_ex_op = defop(
     "linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)",
     _cholesky_ex, nout=2,
     self=lambda grad, upper, result: _cholesky_backward(grad[0], upper, result),
     rule=lambda self: Cost((tuple(self.shape), tuple(self.shape[:-2])), _cube(self).flops + 2 * PY_STEP * numel(
-        self.shape[:-2]), numel(self.shape)))
+        self.shape[:-2]), _factor_temp(self)))
 def _cholesky(a, upper=False):
     _square(a, "cholesky")
     return _back(_fortran(_cholesky_array(_np(a), upper, "cholesky", True)[0]), a.dtype)
@@ -150,7 +160,8 @@ def _cholesky(a, upper=False):
 cholesky_op = defop(
     "cholesky(Tensor self, bool upper=False) -> Tensor", _cholesky,
     self=lambda grad, upper, result: _cholesky_backward(grad, upper, result),
-    rule=lambda self: _cube(self)._replace(flops=_cube(self).flops + 2 * PY_STEP * numel(self.shape[:-2])))
+    rule=lambda self: _cube(self)._replace(flops=_cube(self).flops + 2 * PY_STEP * numel(self.shape[:-2]),
+                                           temp=_factor_temp(self)))
 
 CHOLESKY_DEPRECATED = (
     "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a future PyTorch release.\n"

@@ -5,8 +5,9 @@ torch's order (measured): the Python parser's OverflowError for an int no Scalar
 to promote Bool and UInt64"); the shapes; the kernel's dtype dispatch (a bool result type: "div_floor_cpu" /
 "div_trunc_cpu" / "fmod_cpu" / "remainder_cpu" not implemented for 'Bool'); a number cast to an integer dtype
 with a C cast (int8 % 300 is int8 % 44, uint8 // 256 divides by 0); integer division by zero,
-RuntimeError("ZeroDivisionError"). Floats: remainder is fmod(a, b), plus b where the two signs differ and fmod
-is not zero (so remainder(3.0, -0.5) is +0.0, where NumPy's mod answers -0.0)."""
+RuntimeError("ZeroDivisionError"), where the result has an element (an empty one is computed by no kernel).
+Floats: remainder is fmod(a, b), plus b where the two signs differ and fmod is not zero (so remainder(3.0, -0.5)
+is +0.0, where NumPy's mod answers -0.0)."""
 from __future__ import annotations
 
 import numpy as np
@@ -66,6 +67,8 @@ def prepare(kernel, a, b):
         a, b = int_operands(a, b)
     if dt.kind in "iu" and type(b) is not float and np.any(B.xp.asarray(b) == 0):
         _check_broadcast((a, b))
+        if np.size(a) == 0 or np.size(b) == 0:  # (they broadcast: the result is empty) no element is computed:
+            return a, b  # torch's kernel, which checks each, never runs (redteam11 F2)
         raise TorchRuntimeError("ZeroDivisionError")
     return a, b
 

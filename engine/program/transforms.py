@@ -235,6 +235,8 @@ def _functional(spec, limits):
         inputs = tuple(run.env[n] for n in fn.inputs)
         if "v" in kwargs:
             kwargs["v"] = _read_v(run, kwargs["v"], name, fn, inputs)
+        if name in ("jacobian", "hessian"):  # the result's size from its shape, before the backward passes
+            kwargs["expect"] = _expect(run, caught, encode)
         try:
             out = TRANSFORMS[name](fn, inputs if fn.inputs_listed else inputs[0], **kwargs)
         except Exception as e:  # noqa: BLE001 - mapped to the engine's errors, located at the transform
@@ -289,8 +291,36 @@ def _read_v(run, value, name, fn, inputs):
     return ts if listed else ts[0]
 
 
-def check_size(run, values, encode):
-    """The response's size bounded before it is written (413 over max_response_bytes), as respond's check."""
+class _Shaped:
+    """A result tensor known by its shape and dtype only (a Jacobian's block before it is computed), for
+    check_size: its `_data` a view of one element (no memory), `_grad` None."""
+
+    __slots__ = ("_data", "_grad")
+
+    def __init__(self, shape, dtype):
+        self._data = np.broadcast_to(np.zeros((), dtype), shape)
+        self._grad = None
+
+
+def _expect(run, caught, encode):
+    """jacobian's and hessian's `expect`: check_size of their blocks, with the warnings of the function's run
+    (recorded now, in their order) and located at ["body"], as the check of the computed result is."""
+    def expect(blocks):
+        try:
+            run.record_warnings(caught)
+            del caught[:]
+            check_size(run, [_Shaped(*b) for b in blocks], encode, hold=False)
+        except EngineError as e:
+            e.located = True
+            raise
+    return expect
+
+
+def check_size(run, values, encode, hold=True):
+    """The response's size bounded before it is written (413 over max_response_bytes), as respond's check;
+    what writing it takes held (hold). A Jacobian's or Hessian's is checked from its blocks' shapes (_Shaped)
+    once its function has run, before the first backward pass (redteam11 F7: 13.6 s of passes for a certain
+    413), and again once computed: the warnings of the passes are counted then."""
     total = 300 + sum(len(w["message"]) + 80 for w in run.warnings)
     items_total = 0
     stack = list(values)
@@ -298,7 +328,7 @@ def check_size(run, values, encode):
         x = stack.pop()
         if isinstance(x, tuple | list):
             stack.extend(x)
-        elif isinstance(x, Tensor):
+        elif isinstance(x, Tensor | _Shaped):
             d = x._data
             per = _ELEMENT_BYTES.get(d.dtype.name, 25) if encode == "json" else (d.dtype.itemsize * 4 + 2) // 3
             g = x._grad
@@ -309,7 +339,8 @@ def check_size(run, values, encode):
     if total > limit:
         raise LimitExceeded(f"the response would take up to {total} bytes, over the limit of {limit} bytes "
                             "(max_response_bytes)", ["body"])
-    hold_response(total, items_total, encode)
+    if hold:
+        hold_response(total, items_total, encode)
 
 
 def _document(x, encode):

@@ -91,12 +91,19 @@ def test_the_body_limit_is_the_whole_batchs_and_answers_have_a_size_limit():
     big = {"ops": [{"name": "z", "op": "zeros", "args": [20_000]}]}  # ~80 kB of answer each
     with app_client() as c:
         size = len(c.post("/v1/evaluate", json=big).content)
-    limit = int(2.5 * size)  # reached by the third answer: the fourth and later are not run
+    limit = int(2.5 * size)  # passed by the third answer: it is not kept, the fourth and later are not run
     with app_client(max_batch_response_bytes=limit) as c:
         results = c.post("/v1/evaluate/batch", json={"requests": [big] * 6}).json()["results"]
-        assert [x["status"] for x in results] == [200, 200, 200, 413, 413, 413]
+        assert [x["status"] for x in results] == [200, 200, 413, 413, 413, 413]
+        assert results[2]["body"]["detail"][0]["msg"] == (f"not kept: this document's answer ({size} bytes) would "
+                                                          "take the batch's answers past the limit "
+                                                          f"max_batch_response_bytes={limit}")
         assert results[3]["body"]["detail"][0]["msg"] == ("not run: the batch's answers reached the limit "
                                                           f"max_batch_response_bytes={limit}")
+    with app_client(max_batch_response_bytes=2 * size) as c:  # two answers reach it exactly: both kept
+        results = c.post("/v1/evaluate/batch", json={"requests": [big] * 3}).json()["results"]
+        assert [x["status"] for x in results] == [200, 200, 413]
+        assert results[2]["body"]["detail"][0]["msg"].startswith("not run: ")
 
 
 def test_a_batch_holds_an_in_flight_slot_and_ends_within_the_time_limit():

@@ -13,9 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from app.routers.batch import _error
 from app.services.batch_split import SPLIT_MIN_ROWS
 from tests.app.conftest import TEST_KEY, Server, under_worker_kills, wait_until
+from tests.app.test_batch_answer_room import expected as strict_answer
 from tests.app.test_batch_vectorized import OTHERS, separately
 from tests.engine.test_batch_vectorized import SEED, docs_of
 
@@ -122,17 +122,8 @@ def test_the_response_limit_holds_over_a_split_chunk():
         docs = docs_of(SEED, 1000, random.Random(6))
         _warm(s, docs)
         alone = orjson.loads(separately(s.client, docs))["results"]
-        refused = _error("limit_exceeded", [], f"not run: the batch's answers reached the limit "
-                         f"max_batch_response_bytes={limit}")
-        parts, size = [], 0  # as the batch counts: each answer's bytes, none run once they reach the limit
-        for r in alone:
-            if size >= limit:
-                parts.append(b'{"status":413,"body":%s}' % refused)
-                continue
-            body = orjson.dumps(r["body"])
-            size += len(body)
-            parts.append(b'{"status":%d,"body":%s}' % (r["status"], body))
-        expected = b'{"results":[' + b",".join(parts) + b"]}"
+        # as the batch counts: each answer's bytes; the one that would pass the limit not kept, none after it run
+        expected = strict_answer([(r["status"], orjson.dumps(r["body"])) for r in alone], limit)
         before = _workers_cpu(s)
         for _ in range(8):
             status, answer = _batch(s, docs)

@@ -14,8 +14,8 @@ import random
 import orjson
 import pytest
 
-from app.routers.batch import _error
 from tests.app.conftest import TEST_KEY, Server, under_worker_kills, wait_until
+from tests.app.test_batch_answer_room import expected as strict_answer
 from tests.app.test_batch_vectorized import OTHERS, separately, vectorized_count
 from tests.engine.test_batch_vectorized import SEED, docs_of
 
@@ -189,17 +189,8 @@ def test_the_response_limit_holds_inside_the_workers_part():
         body = _body(texts)
         _warm(s, body)
         answers = orjson.loads(separately(s.client, texts))["results"]
-        refused = _error("limit_exceeded", [], f"not run: the batch's answers reached the limit "
-                         f"max_batch_response_bytes={limit}")
-        parts, size = [], 0  # as the batch counts: each answer's bytes, none run once they reach the limit
-        for r in answers:
-            if size >= limit:
-                parts.append(b'{"status":413,"body":%s}' % refused)
-                continue
-            out = orjson.dumps(r["body"])
-            size += len(out)
-            parts.append(b'{"status":%d,"body":%s}' % (r["status"], out))
-        expected = b'{"results":[' + b",".join(parts) + b"]}"
+        # as the batch counts: each answer's bytes; the one that would pass the limit not kept, none after it run
+        expected = strict_answer([(r["status"], orjson.dumps(r["body"])) for r in answers], limit)
         first = expected.index(b'"status":413')
         assert expected.count(b'"status":200', 0, first) > 500  # inside the worker's half
         for _ in range(6):

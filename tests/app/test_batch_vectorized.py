@@ -108,8 +108,11 @@ def test_the_response_size_limit_holds_for_vectorized_answers():
         r = c.post("/v1/evaluate/batch", json={"requests": docs})
         results = r.json()["results"]
         ok = [x["status"] for x in results].count(200)
-        one = len(orjson.dumps(results[0]["body"]))
-        assert 0 < ok < 200 and (ok - 1) * one < 60_000 <= ok * one + 1000  # those up to the one that reaches it
-        assert all(x["status"] == 413 and "max_batch_response_bytes" in x["body"]["detail"][0]["msg"]
+        kept = sum(len(orjson.dumps(x["body"])) for x in results[:ok])
+        assert 0 < ok < 200 and kept <= 60_000  # those within the limit; the next one's answer would pass it
+        crossing = results[ok]["body"]["detail"][0]["msg"]
+        assert crossing.startswith("not kept: this document's answer (")
+        assert kept + int(crossing.split("(")[1].split()[0]) > 60_000
+        assert all(x["status"] == 413 and "max_batch_response_bytes=60000" in x["body"]["detail"][0]["msg"]
                    for x in results[ok:])
         assert vectorized_count(c) >= ok - 2

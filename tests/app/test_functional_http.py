@@ -266,9 +266,13 @@ def test_big_work_spills_to_a_compute_worker(srv):
 
 
 def test_in_flight_limit_covers_functional(srv):
-    slow = {"leaves": {"x": _zeros(100_000)}, "ops": [{"name": "y", "op": "sin", "args": ["x"]},
-                                                     {"name": "s", "op": "sum", "args": ["y"]}],
-            "function": {"inputs": "x", "output": "s"}, "transform": "hessian"}  # 504 after 3 s
+    # 504 after 3 s: 1,000 backward passes of 20 [1000] x [1000, 1000] products each (a legal Jacobian of 1M
+    # elements; a Hessian of 10^10 elements, as before, is now refused 413 before its passes: redteam11 F7)
+    chain = [{"name": "W", "op": "eye", "args": [1000], "kwargs": {"dtype": "float64"}},
+             {"name": "y0", "op": "mul", "args": ["x", 1.0]}]
+    chain += [{"name": f"y{k + 1}", "op": "matmul", "args": [f"y{k}", "W"]} for k in range(20)]
+    slow = {"leaves": {"x": _zeros(1000)}, "ops": chain, "function": {"inputs": "x", "output": "y20"},
+            "transform": "jacobian"}
     threads = [in_thread(httpx.post, srv.url + "/v1/functional", json=slow, timeout=60, headers=KEY) for _ in range(2)]
     assert wait_until(lambda: srv.ready()["workers"]["in_flight"] == 2, 5)
     r = srv.client.post("/v1/functional", json={**scalar_fn(), "transform": "hessian"})
@@ -277,3 +281,22 @@ def test_in_flight_limit_covers_functional(srv):
         th.join()
         assert box[0].status_code == 504, box[0].text
     assert srv.client.post("/v1/functional", json={**scalar_fn(), "transform": "hessian"}).status_code == 200
+
+
+def test_a_jacobian_past_the_response_limit_is_refused_before_its_passes(srv):
+    """redteam11 F7: the jacobian of x.repeat(4), x a [1000] float32 leaf, vectorize=False, was refused 413 only
+    after its 4,000 backward passes (13.6 s; here, with a 3 s time limit, it answered 504); now the response's
+    size is checked from the Jacobian's shape once the function has run, before the first pass."""
+    import base64
+
+    import numpy as np
+
+    x = {"data": {"dtype": "float32", "shape": [1000],
+                  "b64": base64.b64encode(np.full(1000, 0.5, np.float32).tobytes()).decode()}, "requires_grad": True}
+    spec = {"leaves": {"x": x}, "ops": [{"name": "y", "op": "repeat", "args": ["x", [4]]}], "transform": "jacobian",
+            "function": {"inputs": "x", "output": "y"}, "vectorize": False}
+    for _ in range(2):
+        r = srv.client.post("/v1/functional", json=spec)
+        assert r.status_code == 413, r.text[:300]
+        assert r.json()["detail"] == [{"type": "limit_exceeded", "loc": ["body"], "msg": (
+            "the response would take up to 64001808 bytes, over the limit of 33554432 bytes (max_response_bytes)")}]
