@@ -47,6 +47,10 @@ class TorchTypeError(EngineError, TypeError):
     type = "TypeError"
 
 
+class TorchOverflowError(EngineError, OverflowError):
+    type = "OverflowError"
+
+
 class TorchNotImplementedError(EngineError, NotImplementedError):
     type = "NotImplementedError"
 
@@ -60,7 +64,7 @@ class TorchAssertionError(EngineError, AssertionError):
 # Torch names its exceptions by the builtin classes (linalg's by its own, _LinAlgError); so do we, for tracebacks
 # that read like torch's.
 for _cls in (TorchRuntimeError, TorchLinAlgError, TorchIndexError, TorchValueError, TorchTypeError,
-             TorchNotImplementedError, TorchAssertionError):
+             TorchOverflowError, TorchNotImplementedError, TorchAssertionError):
     _cls.__name__ = _cls.__qualname__ = _cls.type
 
 

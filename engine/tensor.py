@@ -11,7 +11,7 @@ from engine import autograd as _autograd
 from engine import dtypes as D
 from engine.autograd import backward as _backward
 from engine.autograd import run_backward  # noqa: F401 - re-exported for callers that import it from here
-from engine.errors import TorchRuntimeError, TorchTypeError, TorchValueError
+from engine.errors import EngineError, TorchOverflowError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops._util import wrap_dim
 from engine.printing import format_tensor
 
@@ -506,10 +506,9 @@ def ones_like_data(a):
 # ----- building tensors from Python data -----
 
 
-def _check_rectangular(data, dt):
+def _check_rectangular(data, dt, fits=None):
     """torch.tensor's check, with its messages and its depth-first order, before NumPy sees the data: the
-    shape, and (integer dtypes) each value's conversion, checked where torch stores it."""
-    fits = _IntegerFit(dt) if dt.category == 1 else None
+    shape, and with `fits` (an _IntegerFit) each value's conversion, checked where torch stores it."""
     if not isinstance(data, list | tuple):
         if fits is not None and isinstance(data, numbers.Number):
             fits(data)
@@ -574,6 +573,32 @@ class _IntegerFit:
 _2_63 = 2**63
 
 
+def _integer_array(data, dt):
+    """`data` (nested lists of numbers) as integer dtype `dt`, as torch.tensor converts it. The common case in
+    NumPy: ints and bools that all fit (negatives down to -max for an unsigned dtype) cast at once; anything
+    else (a float, an int past int64, a value past the dtype, a shape error) walks the values in torch's
+    depth-first order to raise the first error torch raises, then converts value by value as torch does."""
+    try:
+        _check_rectangular(data, dt)
+        a = np.array(data)
+    except EngineError:
+        a = None
+    except (OverflowError, ValueError):  # (ints past uint64: NumPy's object arrays or its refusal)
+        a = None
+    if a is not None and a.dtype.kind in "iub":
+        if a.dtype.kind == "b" or not a.size:
+            return a.astype(dt.np)
+        info = np.iinfo(dt.np)
+        lo = -int(info.max) if info.min == 0 else int(info.min)
+        if lo <= int(a.min()) and int(a.max()) <= int(info.max):
+            return a.astype(dt.np)  # (an unsigned dtype's negatives wrap, as torch's two's complement)
+    _check_rectangular(data, dt, _IntegerFit(dt))  # raises torch's first error, where there is one
+    try:
+        return np.array(data, dtype=dt.np)
+    except OverflowError:  # values torch converts and NumPy refuses
+        return _as_integers(data, dt)
+
+
 def _as_integers(data, dt):
     """The checked values of `data` as `dt`, where NumPy refuses what torch converts (a negative int into an
     unsigned dtype, the float 2.0**63 into int64): through int64, a float truncated as C does, 2.0**63 to
@@ -606,11 +631,14 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
             arr = B.xp.array(data, dtype=dt.np)  # a copy, as torch.tensor makes
         else:
             dt = dtype if dtype is not None else D.infer_from_data(data)
-            _check_rectangular(data, dt)
-            try:
-                arr = np.array(data, dtype=dt.np)
-            except OverflowError:  # values _check_rectangular let through: torch converts them
-                arr = _as_integers(data, dt)
+            if dt.category == 1:
+                arr = _integer_array(data, dt)
+            else:
+                _check_rectangular(data, dt)
+                try:
+                    arr = np.array(data, dtype=dt.np)
+                except OverflowError as e:  # an int past a double: torch's OverflowError, its message
+                    raise TorchOverflowError(str(e)) from None
             if B.xp is not np:
                 arr = B.xp.asarray(arr)
     if xp is not None and (xp is np) != isinstance(arr, np.ndarray | np.generic):

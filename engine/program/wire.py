@@ -207,18 +207,27 @@ def fast_array(raw):
 
 
 def _maybe_past_int64(arr, raw) -> bool:
-    """Whether a float array may hold a Python int past int64: NumPy makes [1, 2**63] a float64 array, where
-    torch infers int64 and raises; such data takes the element-by-element path. A value of magnitude 2**63 or
-    more (of a small 1-D list, read in Python), or a sum of squares of 2**126 or more, NaN or inf, declines:
-    any float data that large takes the exact path too, which answers it the same."""
+    """Whether a float array holds a Python int past int64: NumPy makes [1, 2**63] a float64 array, where torch
+    infers int64 and raises; such data takes the element-by-element path. Exact: the raw elements are read only
+    where the array's magnitude is 2**63 or more (none, almost always: two reductions tell), a block at a time."""
     if arr.ndim == 1 and len(raw) <= 16:
-        return not (-_2_63 < min(raw) and max(raw) < _2_63)
-    v = arr.ravel()
-    return not v.dot(v) < _2_126
+        if -_2_63 < min(raw) and max(raw) < _2_63:
+            return False
+        return any(type(x) is int and not -_2_63 <= x < _2_63 for x in raw)
+    v = arr.reshape(-1)
+    if -_2_63f < v.min() and v.max() < _2_63f:  # (NaN compares False: looked at below, and is no int)
+        return False
+    flat = np.array(raw, dtype=object).reshape(-1)  # the raw numbers themselves, in the array's order
+    for i in range(0, v.size, _BLOCK):  # bounded temporaries: a block's magnitudes at a time
+        big = np.flatnonzero(np.abs(v[i:i + _BLOCK]) >= _2_63f)
+        if big.size and any(type(x) is int and not -_2_63 <= x < _2_63 for x in flat[big + i]):
+            return True
+    return False
 
 
 _2_63 = 2**63
-_2_126 = 2.0**126
+_2_63f = 2.0**63
+_BLOCK = 1 << 16
 
 
 def leaf_array(a):
@@ -259,6 +268,8 @@ def make_tensor(data, dt, loc):
         e.loc = loc
         raise
     except OverflowError:  # the array path's range check (tensor() raises torch's errors itself)
+        if dt is None:  # (not reached: only an integer dtype's range is checked above)
+            raise TorchRuntimeError("value cannot be converted without overflow", loc) from None
         raise TorchRuntimeError(f"value cannot be converted to type {dt.name} without overflow", loc) from None
     except (TypeError, ValueError) as e:
         raise RequestError(f"invalid tensor data: {e}", loc) from None

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import engine
-from engine.program import PlanCache
+from engine.program import DEFAULT_LIMITS, PlanCache
 from tests.lowering import sight_until_lowered
 
 BIG = 2**63
@@ -27,6 +27,8 @@ LIB_CASES = [
     ([BIG, 300], "int8"), ([1e30, BIG], "int64"), ([True, 2], "int8"), ([[BIG], [1, 2]], "int64"),
     ([[1], [1, 2]], "int64"), ([2.7, -2.7], "int32"), (-2.7, "int64"), ([-1, 2.5, 9.223372036854775808e18], "int64"),
     ([-3, 1.5], "uint8"), (BIG, "float32"), ([1, BIG], "float64"), ([2**64, 1], "bool"), ([[1, 2], [3, BIG]], None),
+    ([1.5, 10**400], None), ([10**400], "float32"), ([10**400], "int64"), ([1, 2**70], None), ([], "int32"),
+    ([[]], "uint8"), ([True, False], "int16"), ([-128, 127], "int8"), ([-(2**15) - 1], "int16"),
 ]
 
 
@@ -43,7 +45,8 @@ def test_library_tensor_converts_as_torch(data, dtype):
 
 
 WIRE_CASES = [
-    ([1, BIG], None), ([1, BIG], "int64"), ([-1, BIG], "int32"), ([[1], [BIG]], None), ([1, BIG], "float32"),
+    ([1.5, 10**400], None), ([1, BIG], None), ([1, BIG], "int64"), ([-1, BIG], "int32"), ([[1], [BIG]], None),
+    ([1, BIG], "float32"),
     ([-1, BIG], "bool"), ([1.5, BIG], None), ([2**64 - 1, 0], "float64"), ([-BIG - 1, 5], "int64"),
     ([1] * 20 + [BIG], None), ([[1, 2], [3, -BIG - 1]], "int64"), ([1e19, 1.0], "int64"), ([BIG - 1, -BIG], None),
 ]
@@ -87,3 +90,12 @@ def test_program_leaves_convert_as_torch_cold_and_warm(data, dtype):
     like = _sevens(data)
     sight_until_lowered(lambda: engine.evaluate_json(_doc(like, dtype), cache=cache), cache, after=1)
     assert _engine_answer(_doc(data, dtype), cache) == want
+
+
+@pytest.mark.parametrize("data", [[1e20, 2.0], [3e19] * 40, [[1e19, -1e19]] * 20, [1e17] * 30], ids=str)
+def test_float_leaves_of_large_magnitude_are_still_cached(data):
+    """review12 F1: only a Python int past int64 sends a leaf down the exact path; large floats keep the plan
+    cache (its key) and the batch's vectorized run."""
+    doc = _doc(data, None)
+    assert PlanCache().key(doc, DEFAULT_LIMITS) is not None
+    assert _engine_answer(doc) == _torch_answer(data, None)
