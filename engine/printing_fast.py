@@ -269,9 +269,10 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
     fmts: dict = {}  # one (the number format, its width in it) -> the whole repr's '%' format
     flat = len(shape) == 1
 
-    def of_list(vals, finite=False):
-        """The text of an array of this row's shape and dtype from its values (.reshape(-1).tolist()), or None
-        where small_float_repr declines them. `finite`: the caller knows every value is finite."""
+    def layout_of_list(vals, finite=False):
+        """The '%' format of the text of an array of this row's shape and dtype whose values (.reshape(-1)
+        .tolist()) are `vals`, one hole a value in their order (`fmt % tuple(vals)` is the text), or None where
+        small_float_repr declines them. `finite`: the caller knows every value is finite."""
         width, one, texts = _float_spec(None, vals, opts, finite, True)
         if texts is not None:  # as small_float_repr declines them
             return None
@@ -280,15 +281,23 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
             if len(fmts) >= 64:
                 fmts.clear()
             fmt = fmts[one] = _whole_layout(shape, width, one, prefix, items, opts)
-        return fmt % tuple(vals)
+        return fmt
+
+    def of_list(vals, finite=False):
+        """The text of an array of this row's shape and dtype from its values (.reshape(-1).tolist()), or None
+        where small_float_repr declines them. `finite`: the caller knows every value is finite."""
+        fmt = layout_of_list(vals, finite)
+        return None if fmt is None else fmt % tuple(vals)
 
     def rep(arr):
         if type(arr) is not np.ndarray or arr.shape != shape or arr.dtype != dtype:
             return fallback(arr)
-        text = of_list(arr.tolist() if flat else arr.reshape(-1).tolist())
-        return text if text is not None else fallback(arr)  # as small_float_repr declines them
+        vals = arr.tolist() if flat else arr.reshape(-1).tolist()
+        fmt = layout_of_list(vals)
+        return fmt % tuple(vals) if fmt is not None else fallback(arr)  # as small_float_repr declines them
 
-    rep.of_list, rep.shape, rep.dtype = of_list, shape, dtype  # for a writer's row: its values read once
+    # for a writer's row: its values read once (layout_of_list: its text's format, filled in the response's)
+    rep.of_list, rep.layout_of_list, rep.shape, rep.dtype = of_list, layout_of_list, shape, dtype
     return rep
 
 
