@@ -65,7 +65,7 @@ class Single:
     parse gives), 'f' or 'i' for an array (float64, int64: what PlanCache.key's np.array makes of that data);
     array: its data is written as a JSON array (else one number)."""
 
-    __slots__ = ("match", "key", "leaves", "floats", "all_float", "_pack", "colons", "prints")
+    __slots__ = ("match", "key", "leaves", "floats", "all_float", "_pack", "colons", "prints", "vector")
 
     def __init__(self, template: batch_text.Template, text: bytes):
         leaves = template.leaves
@@ -116,6 +116,8 @@ class Single:
         self.floats = all(kind is None for _, kind, _, _ in self.leaves)
         self.all_float = all(kind != "i" for _, kind, _, _ in self.leaves)  # no integer array: one np.array
         self._pack = None  # struct.Struct of this template's count of float64s, made on first use
+        # one leaf, a float vector: its text is one JSON list of its numbers (its brackets the template's)
+        self.vector = len(self.leaves) == 1 and len(self.leaves[0][0]) == 1 and self.leaves[0][1] == "f"
 
     def _group_spans(self, text: bytes) -> list:
         m = self.match(text)
@@ -139,6 +141,16 @@ class Single:
         if self.floats:  # every leaf one float: the parse's floats themselves
             text = b",".join(groups)
             return None if text.translate(_DIGIT_MAP).find(_DIGIT_RUN) >= 0 else orjson.loads(b"[%b]" % text)
+        if self.vector:  # one float vector: its list parsed as it is and made the float64 array np.array makes
+            g = groups[0]
+            if g.find(b".") < 0 and g.find(b"e") < 0 and g.find(b"E") < 0:
+                return None  # a float array of integers only
+            if g.translate(_DIGIT_MAP).find(_DIGIT_RUN) >= 0:
+                return None
+            values = orjson.loads(g)
+            if type(values) is not list or len(values) != self.leaves[0][2]:
+                return None
+            return [np.array(values, np.float64)]
         texts = []
         for (_, kind, _, array), g in zip(self.leaves, groups):
             if array:
