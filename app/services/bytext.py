@@ -16,7 +16,9 @@ exponents and integers).
 
 A template is found by the body's fingerprint: its text without the characters numbers are written with (digits,
 '.', 'e', 'E', '+', '-'; one C pass), which every body of the template's text has; another structure of the same
-fingerprint ("dim": 0 for "dim": 1) fails the match. Anything else, or any doubt, gives None and the request takes
+fingerprint ("dim": 0 for "dim": 1) fails the match. The last body's template is tried first: a body its regex
+matches, with its arrays' brackets, commas and blanks the template's (Single.same_print), has its fingerprint.
+Anything else, or any doubt, gives None and the request takes
 the usual path, which answers as it always did: no template yet, a failed match, a program no longer cached or not
 lowered, a replay that diverged or passes the loop's caps (engine.budget.Spill). Bounded: templates are made only
 of small bodies (TEXT_MAX) whose structure repeated on the loop, once a fingerprint, at most PER_KEY a structure
