@@ -1,6 +1,6 @@
 """Instructions a request (callgrind: stable under load) of the service's handling of a corpus program's body.
 
-    python -m bench.service_instr [--mode inline|asgi] [--requests 128] [PROGRAM ...]
+    python -m bench.service_instr [--mode inline|asgi|server] [--requests 128] [PROGRAM ...]
 
 Per program (numbers or names of bench/programs/, `seed` for the seed; the service group's six by default):
 its document as the service group's load sends it (the first float of each leaf a fresh "%.3f" of 1 + 9 *
@@ -15,9 +15,20 @@ _operator_call): one dump a loop.
   and the bare FastAPI app (parse only, bench/bare_app.py) on the same body: the difference is app.main's
   extra per request, less uvicorn's own work (the same for both).
 
+- `server`: a whole real server (bench.serve, one worker, httptools / uvloop; app.main with --guarded, as
+  `gradserve serve` runs it) under callgrind, against the bare app's (its fixed reply the program's real
+  response, as the service group's): uvicorn, the protocol, the event loop and the kernel interface included
+  (the kernel's own work is not: callgrind counts user-space instructions). Instrumentation off until the
+  program is warm (warm_sightings() + 20 bodies over one keep-alive connection, the one the window uses), then
+  `callgrind_control --instr=on`, `--requests` fresh bodies one after another, `callgrind_control --dump`,
+  `--instr=off`. With `--cache-sim` callgrind also simulates the caches and branch predictor: I1/D1/LL misses
+  and mispredicted branches a request, and an estimate of cycles (Ir + 10 an L1 miss + 100 an LL miss + 15
+  a mispredicted branch: rough weights, for comparing two servers, not a clock). Always under valgrind.
+
 Under valgrind (what it is for), with the table printed from the dumps:
 
     python -m bench.service_instr --valgrind [--mode ...] [PROGRAM ...]
+    python -m bench.service_instr --mode server [--cache-sim] [--requests 100] [PROGRAM ...]
 
 Outside valgrind it runs the same loops and prints their time (a check that they run, not a measurement)."""
 
@@ -169,12 +180,18 @@ def _under_valgrind(a):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("programs", nargs="*", default=list(DEFAULT))
-    p.add_argument("--mode", choices=("inline", "asgi"), default="inline")
+    p.add_argument("--mode", choices=("inline", "asgi", "server"), default="inline")
     p.add_argument("--requests", type=int, default=128)
     p.add_argument("--valgrind", action="store_true", help="run itself under callgrind and print the table")
     p.add_argument("--keep", action="store_true", help="keep the dumps (printed: their folder)")
+    p.add_argument("--cache-sim", action="store_true", help="--mode server: also caches and branches")
     p.add_argument("--labels", action="store_true", help=argparse.SUPPRESS)  # the child's output under valgrind
     a = p.parse_args(argv)
+    if a.mode == "server":
+        from bench.service_server import server_table  # noqa: PLC0415
+
+        server_table(a.programs, a.requests, a.cache_sim)
+        return
     if a.valgrind:
         _under_valgrind(a)
         return

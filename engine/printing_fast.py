@@ -66,7 +66,23 @@ def _float_spec(flat, vals, opts, finite=False, signed_zero_declines=False):
         if not finite:
             total = sum(vals)  # finite only where every value is (a NaN or an infinity makes it NaN or inf)
             finite = total - total == 0
-        if finite and 0.0 not in vals:  # every value finite and nonzero (-0.0 == 0.0): no filter
+        # every value finite: sorted (one C call) for the extremes, the smallest magnitude and the zeros
+        s = sorted(vals) if finite else None
+        if s is not None:
+            lo, hi = s[0], s[-1]
+            if lo > 0:
+                amax, amin = hi, lo
+            elif hi < 0:
+                amax, amin = -lo, -hi
+            else:  # lo <= 0 <= hi: a zero (-0.0 == 0.0) where 0.0 would go, else the smallest magnitude beside it
+                i = _bisect(s, 0.0)
+                pos = s[i]
+                if pos == 0.0:
+                    s = None
+                else:
+                    neg = -s[i - 1]
+                    amax, amin = (hi if hi > -lo else -lo), (pos if pos < neg else neg)
+        if s is not None:  # every value finite and nonzero: no filter
             nzf, all_finite = vals, True
         else:
             if signed_zero_declines and any(v == 0 and math.copysign(1.0, v) < 0 for v in vals):
@@ -75,16 +91,16 @@ def _float_spec(flat, vals, opts, finite=False, signed_zero_declines=False):
             if not nzf:
                 return _no_finite(vals)
             all_finite = len(nzf) == len(vals) or all(v - v == 0 for v in vals)
-        s = sorted(nzf)  # (no NaN among them) one C call for the extremes and the smallest magnitude
-        lo, hi = s[0], s[-1]
-        if lo > 0:
-            amax, amin = hi, lo
-        elif hi < 0:
-            amax, amin = -lo, -hi
-        else:  # both signs, no zero: the smallest magnitude is next to where 0.0 would go
-            i = _bisect(s, 0.0)
-            pos, neg = s[i], -s[i - 1]
-            amax, amin = (hi if hi > -lo else -lo), (pos if pos < neg else neg)
+            s = sorted(nzf)  # (no NaN among them)
+            lo, hi = s[0], s[-1]
+            if lo > 0:
+                amax, amin = hi, lo
+            elif hi < 0:
+                amax, amin = -lo, -hi
+            else:  # both signs, no zero: the smallest magnitude is next to where 0.0 would go
+                i = _bisect(s, 0.0)
+                pos, neg = s[i], -s[i - 1]
+                amax, amin = (hi if hi > -lo else -lo), (pos if pos < neg else neg)
         int_mode = None  # worked out where it decides (not in sci mode)
     else:
         # in the values' own dtype: abs, floor, min and max are exact there, and float() is the exact double
@@ -269,9 +285,10 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
     fmts: dict = {}  # one (the number format, its width in it) -> the whole repr's '%' format
     flat = len(shape) == 1
 
-    def of_list(vals, finite=False):
-        """The text of an array of this row's shape and dtype from its values (.reshape(-1).tolist()), or None
-        where small_float_repr declines them. `finite`: the caller knows every value is finite."""
+    def layout_of_list(vals, finite=False):
+        """The '%' format of the text of an array of this row's shape and dtype whose values (.reshape(-1)
+        .tolist()) are `vals`, one hole a value in their order (`fmt % tuple(vals)` is the text), or None where
+        small_float_repr declines them. `finite`: the caller knows every value is finite."""
         width, one, texts = _float_spec(None, vals, opts, finite, True)
         if texts is not None:  # as small_float_repr declines them
             return None
@@ -280,15 +297,23 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
             if len(fmts) >= 64:
                 fmts.clear()
             fmt = fmts[one] = _whole_layout(shape, width, one, prefix, items, opts)
-        return fmt % tuple(vals)
+        return fmt
+
+    def of_list(vals, finite=False):
+        """The text of an array of this row's shape and dtype from its values (.reshape(-1).tolist()), or None
+        where small_float_repr declines them. `finite`: the caller knows every value is finite."""
+        fmt = layout_of_list(vals, finite)
+        return None if fmt is None else fmt % tuple(vals)
 
     def rep(arr):
         if type(arr) is not np.ndarray or arr.shape != shape or arr.dtype != dtype:
             return fallback(arr)
-        text = of_list(arr.tolist() if flat else arr.reshape(-1).tolist())
-        return text if text is not None else fallback(arr)  # as small_float_repr declines them
+        vals = arr.tolist() if flat else arr.reshape(-1).tolist()
+        fmt = layout_of_list(vals)
+        return fmt % tuple(vals) if fmt is not None else fallback(arr)  # as small_float_repr declines them
 
-    rep.of_list, rep.shape, rep.dtype = of_list, shape, dtype  # for a writer's row: its values read once
+    # for a writer's row: its values read once (layout_of_list: its text's format, filled in the response's)
+    rep.of_list, rep.layout_of_list, rep.shape, rep.dtype = of_list, layout_of_list, shape, dtype
     return rep
 
 

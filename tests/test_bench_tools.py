@@ -70,3 +70,21 @@ def test_service_group_templates_hold_every_float_leaf_and_stay_valid():
         floats = sum(1 for leaf in spec["leaves"].values() if "." in repr(leaf["data"]))
         assert holes == floats, name
         assert cache.key(_filled(spec), E.DEFAULT_LIMITS)[0] == cache.key(spec, E.DEFAULT_LIMITS)[0], name
+
+
+def test_service_server_mode_reads_a_callgrind_dump(tmp_path):
+    """bench.service_instr --mode server reads each window's dump: its events and totals (with the cache and
+    branch simulation's), and its cycle estimate from them."""
+    from bench.service_server import _events, cycles  # noqa: PLC0415
+
+    dump = tmp_path / "cg.1.1"
+    dump.write_text("version: 1\ncreator: callgrind-3.19.0\n"
+                    "events: Ir I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim\n"
+                    "fn=(1) f\n0 5\nsummary: 1000 10 20 5 1 2 3 100 7 50 4\ntotals: 1000 10 20 5 1 2 3 100 7 50 4\n")
+    ev = _events(str(dump))
+    assert ev == {"Ir": 1000, "I1mr": 10, "D1mr": 20, "D1mw": 5, "ILmr": 1, "DLmr": 2, "DLmw": 3, "Bc": 100,
+                  "Bcm": 7, "Bi": 50, "Bim": 4}
+    assert cycles(ev) == 1000 + 10 * 35 + 100 * 6 + 15 * 11
+    plain = tmp_path / "cg.1.2"
+    plain.write_text("events: Ir\nsummary: 4321\n")
+    assert cycles(_events(str(plain))) == 4321

@@ -16,7 +16,9 @@ exponents and integers).
 
 A template is found by the body's fingerprint: its text without the characters numbers are written with (digits,
 '.', 'e', 'E', '+', '-'; one C pass), which every body of the template's text has; another structure of the same
-fingerprint ("dim": 0 for "dim": 1) fails the match. Anything else, or any doubt, gives None and the request takes
+fingerprint ("dim": 0 for "dim": 1) fails the match. The last body's template is tried first: a body its regex
+matches, with its arrays' brackets, commas and blanks the template's (Single.same_print), has its fingerprint.
+Anything else, or any doubt, gives None and the request takes
 the usual path, which answers as it always did: no template yet, a failed match, a program no longer cached or not
 lowered, a replay that diverged or passes the loop's caps (engine.budget.Spill). Bounded: templates are made only
 of small bodies (TEXT_MAX) whose structure repeated on the loop, once a fingerprint, at most PER_KEY a structure
@@ -65,7 +67,7 @@ class Single:
     parse gives), 'f' or 'i' for an array (float64, int64: what PlanCache.key's np.array makes of that data);
     array: its data is written as a JSON array (else one number)."""
 
-    __slots__ = ("match", "key", "leaves", "floats", "all_float", "_pack")
+    __slots__ = ("match", "key", "leaves", "floats", "all_float", "_pack", "colons", "prints", "vector")
 
     def __init__(self, template: batch_text.Template, text: bytes):
         leaves = template.leaves
@@ -104,9 +106,35 @@ class Single:
             raise ValueError("a run of 19 digits in the template's own text")
         self.match = re.compile(b"".join(parts)).fullmatch
         self.key = template.key
+        # A body that matches has this text's colons and \\u escapes: its literal text is this one's, and a
+        # hole's characters (digits, '.', 'e', 'E', '+', '-', brackets, commas, blanks) are neither ':' nor '\\'
+        # nor 'u'. So its colon count, for body.colons_known, is this text's (-1, never a count, where this text
+        # has a \\u escape: colons_known is false for every such body).
+        self.colons = text.count(b":") if text.find(b"\\u") < 0 else -1
+        # (group, its fingerprint) of each array leaf: a body of this fingerprint has those of its groups
+        # (find's test of a body matched before its fingerprint was looked up); a number's group has none
+        self.prints = tuple((i + 1, text[a:b].translate(None, _NUMERIC))
+                            for i, (a, b) in enumerate(self._group_spans(text)) if self.leaves[i][3])
         self.floats = all(kind is None for _, kind, _, _ in self.leaves)
         self.all_float = all(kind != "i" for _, kind, _, _ in self.leaves)  # no integer array: one np.array
         self._pack = None  # struct.Struct of this template's count of float64s, made on first use
+        # one leaf, a float vector: its text is one JSON list of its numbers (its brackets the template's)
+        self.vector = len(self.leaves) == 1 and len(self.leaves[0][0]) == 1 and self.leaves[0][1] == "f"
+
+    def _group_spans(self, text: bytes) -> list:
+        m = self.match(text)
+        if m is None:
+            raise ValueError("the template does not match its own text")
+        return [m.span(i + 1) for i in range(len(self.leaves))]
+
+    def same_print(self, m) -> bool:
+        """Whether a body this template's regex matched (`m`) has the template's fingerprint: its literal text
+        is the template's, and a number's group holds only the characters the fingerprint drops, so only its
+        arrays' groups (brackets, commas, blanks) can differ."""
+        for i, fp in self.prints:
+            if m.group(i).translate(None, _NUMERIC) != fp:
+                return False
+        return True
 
     def arrays(self, groups: tuple) -> list | None:
         """The leaf arrays of a body whose leaves' data are `groups` (their texts), as PlanCache.key gives
@@ -115,6 +143,16 @@ class Single:
         if self.floats:  # every leaf one float: the parse's floats themselves
             text = b",".join(groups)
             return None if text.translate(_DIGIT_MAP).find(_DIGIT_RUN) >= 0 else orjson.loads(b"[%b]" % text)
+        if self.vector:  # one float vector: its list parsed as it is and made the float64 array np.array makes
+            g = groups[0]
+            if g.find(b".") < 0 and g.find(b"e") < 0 and g.find(b"E") < 0:
+                return None  # a float array of integers only
+            if g.translate(_DIGIT_MAP).find(_DIGIT_RUN) >= 0:
+                return None
+            values = orjson.loads(g)
+            if type(values) is not list or len(values) != self.leaves[0][2]:
+                return None
+            return [np.array(values, np.float64)]
         texts = []
         for (_, kind, _, array), g in zip(self.leaves, groups):
             if array:
@@ -172,20 +210,28 @@ class Texts:
     def __init__(self, max_templates: int = MAX_TEMPLATES):
         self.max_templates = max_templates
         self._by_print: dict = {}
+        self._last: Single | None = None  # the template of the last body found, while its fingerprint holds it
 
-    def find(self, body: bytes) -> tuple[bytes, list] | None:
-        """(plan key, leaf arrays) of a body that matches a template, else None."""
-        t = self._by_print.get(body.translate(None, _NUMERIC))
-        if t is None:
-            return None
-        m = t.match(body)
-        if m is None:  # (a run of 19 digits: arrays looks for one in the leaves' texts, the template has none)
-            return None
+    def find(self, body: bytes) -> tuple[bytes, list, int] | None:
+        """(plan key, leaf arrays, the body's colon count or -1: Single.colons) of a body that matches a
+        template, else None. The last body's template is tried first: a body it matches with its fingerprint
+        (Single.same_print) is one the fingerprint's lookup finds it for, without the fingerprint's pass over
+        the whole text; any other is looked up by its fingerprint."""
+        t = self._last
+        m = t.match(body) if t is not None else None
+        if m is None or not t.same_print(m):
+            t = self._by_print.get(body.translate(None, _NUMERIC))
+            if t is None:
+                return None
+            m = t.match(body)
+            if m is None:  # (a run of 19 digits: arrays looks for one in the leaves' texts, the template has none)
+                return None
+            self._last = t
         try:
             arrays = t.arrays(m.groups())
         except ValueError:  # not JSON numbers (orjson.JSONDecodeError): the usual path answers
             return None
-        return (t.key, arrays) if arrays is not None else None
+        return (t.key, arrays, t.colons) if arrays is not None else None
 
     def learn(self, body: bytes, doc, key: bytes, arrays: list) -> None:
         """Make the template of a body (its parse `doc`, PlanCache.key's key and arrays of it), unless its
@@ -196,6 +242,7 @@ class Texts:
             return
         while len(by) >= self.max_templates:
             del by[next(iter(by))]
+            self._last = None  # (it may have been that one)
         by[fp] = None  # tried: a fingerprint whose body makes no template is not tried again
         if (len(body) > TEXT_MAX or type(doc) is not dict or "expression" in doc or "functions" in doc
                 or sum(1 for t in by.values() if t is not None and t.key == key) >= PER_KEY):
@@ -217,6 +264,7 @@ class Texts:
         fp = body.translate(None, _NUMERIC)
         if fp in self._by_print:
             self._by_print[fp] = None
+            self._last = None  # (it may have been that one)
 
     def __len__(self) -> int:
         return sum(t is not None for t in self._by_print.values())

@@ -462,7 +462,7 @@ class EvaluateService:
         found = self._texts.find(body)
         if found is None:
             return None
-        key, arrays = found
+        key, arrays, colons = found
         program = eng.cached(key)
         if program is None:
             return None
@@ -471,7 +471,7 @@ class EvaluateService:
             if program.lowered is False:  # never lowered: no template tried for it again
                 self._texts.forget(body)
             return None
-        if not colons_known(body, notes.get("colons", -1)):
+        if colons < 0 or colons != notes.get("colons", -1):  # colons_known(body, ...), the template's count
             return None
         check_parse_cost(body)  # as parse_doc would (nothing for a small body): its 413 the same
         try:

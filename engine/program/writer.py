@@ -32,19 +32,28 @@ _HOLE = re.compile(rb'"\xee\x80\x80([0-9]+)\xee\x80\x81"')  # "\ue000<k>\ue001",
 
 
 def _vector_row(rep):
-    """(dumps(encode_array(arr)), rep(arr)) of a vector row (rep: printing.tensor_repr's, of its shape and dtype)
-    from one list of its values: where they are all finite (their sum is), encode_array's list is that list."""
-    of_list, shape, dtype, dumps = rep.of_list, rep.shape, rep.dtype, orjson.dumps
+    """row(arr) of a vector row (rep: printing.tensor_repr's, of its shape and dtype) from one list of its values:
+    (dumps(encode_array(arr)), key, args), where the repr prints in the response's text: key its '%' format
+    (JSON-escaped bytes: the text's format in a JSON string) and args its numbers; or, where it does not (a value
+    not finite, a text small_float_repr declines, another shape or dtype), key None and args (rep(arr)'s JSON
+    string's inside,). Where the values are all finite (their sum is), encode_array's list is that list."""
+    layout_of_list, shape, dtype, dumps = rep.layout_of_list, rep.shape, rep.dtype, orjson.dumps
+    escaped: dict = {}  # the repr's format -> its JSON-escaped bytes
 
     def row(arr):
         if type(arr) is np.ndarray and arr.shape == shape and arr.dtype == dtype:
             vals = arr.tolist()
             total = sum(vals)
             if total - total == 0:  # every value finite (NaN - NaN and inf - inf are NaN)
-                text = of_list(vals, True)
-                if text is not None:
-                    return dumps(vals), text
-        return dumps(encode_array(arr)), rep(arr)
+                fmt = layout_of_list(vals, True)
+                if fmt is not None:
+                    key = escaped.get(fmt)
+                    if key is None:
+                        if len(escaped) >= _TEMPLATES_MAX:
+                            escaped.clear()
+                        key = escaped[fmt] = dumps(fmt)[1:-1]
+                    return dumps(vals), key, vals
+        return dumps(encode_array(arr)), None, (dumps(rep(arr))[1:-1],)
 
     return row
 
@@ -53,17 +62,23 @@ _TEMPLATES_MAX = 64  # a writer's texts kept, one per combination of its one-val
 
 
 def _templates(head, segments):
-    """template_of(key, kept): the response's '%' format for one combination of choices (key: per one-value
-    repr in the text's order, 1 its fixed-point format, 2 its whole one, both in the text at the value's place;
-    0 its hole, for rep's own text), kept in `kept` (bounded)."""
+    """template_of(key, kept): the response's '%' format for one combination of choices, kept in `kept`
+    (bounded). key: a choice per one-value repr and vector repr that prints in the text, in the text's order: a
+    one-value repr's 1 for its fixed-point format, 2 for its whole one (both in the text at the value's place),
+    0 for its hole (rep's own text); a vector repr's format (JSON-escaped bytes, its numbers' holes in it), or
+    None for its hole (its own text)."""
 
     def template_of(key, kept):
         out, at = [head], 0
-        for formats, hole, rest in segments:
-            if formats is not None:
+        for kind, formats, hole, rest in segments:
+            if kind == "inline":
                 c = key[at]
                 at += 1
                 out.append(b'"' + formats[c - 1] + b'"' if c else hole)
+            elif kind == "vector":
+                c = key[at]
+                at += 1
+                out.append(hole if c is None else b'"' + c + b'"')
             else:
                 out.append(hole)
             out.append(rest)
@@ -86,6 +101,7 @@ def make_writer(program, data, grads):
     numbers, arrays, texts, tensors, holes = [], [], [], {}, {}
     inline = {}  # a one-value repr's hole: (its choice's name, its row's (fixed-point format, whole format))
     inline_refs = {}  # a one-value repr's argument -> the value's name (where it prints by its format)
+    vectors = {}  # a vector repr's hole: its choice's name (its format, or None for its own text in the hole)
     ns = {"dumps": orjson.dumps, "wire": wire_number, "encode_array": encode_array,
           "format_tensor": format_tensor}
     lines = []
@@ -118,18 +134,21 @@ def make_writer(program, data, grads):
             # the row's repr with what its shape, dtype and suffixes decide made once (format_tensor's text)
             rep = ns[f"rep{i}"] = tensor_repr(tuple(shape), dn, suffixes)
             holes[3 * i] = ("arrays", len(arrays))
-            if len(shape) == 1 and getattr(rep, "of_list", None) is not None:  # a vector's values read once
+            if len(shape) == 1 and getattr(rep, "layout_of_list", None) is not None:
+                # a vector's values read once, its repr's format in the response's text, its numbers in the
+                # text's one '%' call (or, where it does not print so, its own text in its hole)
                 ns[f"row{i}"] = _vector_row(rep)
-                lines.append(f"    a{i}, t{i} = row{i}(data[{i}])")
+                lines.append(f"    a{i}, k{i}, r{i} = row{i}(data[{i}])")
                 arrays.append(f"a{i}")
-                texts.append(f"t{i}")
+                text_hole = ("vector", f"*r{i}")
+                vectors[3 * i + 2] = f"k{i}"
             else:
                 arrays.append(f"dumps(encode_array(data[{i}]))")
                 texts.append(f"rep{i}(data[{i}])")
+                text_hole = ("texts", len(texts) - 1)
             if g is not None:
                 holes[3 * i + 1] = ("arrays", len(arrays))
                 arrays.append(f"dumps(encode_array(grads[{i}]))")
-            text_hole = ("texts", len(texts) - 1)
         holes[3 * i + 2] = text_hole
         tensors[n] = tensor_doc(shape, dn, rq, gf, rg, f"\ue000{3 * i}\ue001",
                                  f"\ue000{3 * i + 1}\ue001" if g is not None else None, f"\ue000{3 * i + 2}\ue001")
@@ -142,18 +161,21 @@ def make_writer(program, data, grads):
     refs, segments, choices = [], [], []
     for k, piece in zip(found, parts[2::2]):  # a repr's hole keeps its quotes: reprs come unquoted
         kind, j = holes[k]
-        refs.append(j if kind == "inline" else f"{kind}[{j}]")
-        hole, rest = (b'"%b"' if kind in ("texts", "inline") else b"%b"), piece.replace(b"%", b"%%")
+        refs.append(j if kind in ("inline", "vector") else f"{kind}[{j}]")
+        hole, rest = (b'"%b"' if kind in ("texts", "inline", "vector") else b"%b"), piece.replace(b"%", b"%%")
         template += hole + rest
         choice, formats = inline.get(k, (None, None))
-        segments.append((formats, hole, rest))
+        if choice is None:
+            choice = vectors.get(k)
+        segments.append((kind if choice is not None else None, formats, hole, rest))
         if choice is not None:
             choices.append(choice)
     ns["TEMPLATE"] = template  # (the generic text: batch_write.fast_writer splits it at its holes)
-    if inline:  # the text for each combination of the one-value reprs' choices, made on first use; the one
-        # where every value prints in fixed point with a fraction (the common case) made now
+    if choices:  # the text for each combination of the reprs' choices, made on first use; where all are
+        # one-value reprs, the one where every value prints in fixed point with a fraction (the common case) now
         ns["TEMPLATES"], ns["template_of"] = {}, _templates(head, segments)
-        ns["FIXED_TEMPLATE"] = ns["template_of"]((1,) * len(choices), {})
+        if not vectors:
+            ns["FIXED_TEMPLATE"] = ns["template_of"]((1,) * len(choices), {})
     if numbers:
         lines += [f"    numbers = dumps(({', '.join(numbers)},))",
                   "    if numbers.find(b'null') >= 0:  # orjson writes a non-finite float as null: protocol strings",
@@ -163,12 +185,14 @@ def make_writer(program, data, grads):
         lines.append(f"    arrays = ({', '.join(arrays)},)")
     if texts:  # ["t1","t2"], split at '","': a repr holds no quote (numbers, dtype and grad_fn names)
         lines.append(f"""    texts = dumps(({', '.join(texts)},))[2:-2].split(b'","')""")
-    if inline:  # each value in fixed point or whole is formatted by its format in the text: one '%' call
+    if choices:  # each value in fixed point or whole, and each vector's numbers, formatted by their formats in
+        # the text: one '%' call
         key = f"({''.join(c + ', ' for c in choices)})"
-        fixed_refs = [r if r not in inline_refs else inline_refs[r] for r in refs]
-        lines += [f"    if {' == '.join(choices)} == 1:",
-                  f"        return FIXED_TEMPLATE % ({''.join(r + ', ' for r in fixed_refs)})",
-                  f"    TEMPLATE = TEMPLATES.get({key})",
+        if not vectors:
+            fixed_refs = [r if r not in inline_refs else inline_refs[r] for r in refs]
+            lines += [f"    if {' == '.join(choices)} == 1:",
+                      f"        return FIXED_TEMPLATE % ({''.join(r + ', ' for r in fixed_refs)})"]
+        lines += [f"    TEMPLATE = TEMPLATES.get({key})",
                   "    if TEMPLATE is None:",
                   f"        TEMPLATE = template_of({key}, TEMPLATES)"]
     lines.append(f"    return TEMPLATE % ({''.join(r + ', ' for r in refs)})")

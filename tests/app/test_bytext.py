@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from app.core.config import Settings
 from app.core.errors import ServiceError
+from app.services import bytext
 from app.services import engine as eng
 from app.services.bytext import Texts
 from app.services.evaluate import EvaluateService
@@ -300,8 +301,6 @@ def service_plain() -> EvaluateService:
 def test_blanks_varied_per_request_build_no_template_per_request():
     """A client that writes each body of one structure with other blanks (a new fingerprint each time) gets at
     most PER_KEY templates of it; the other bodies are only marked tried, and answered as usual."""
-    from app.services import bytext
-
     svc = service()
     doc = PROGRAMS["vector_sum"]
     made = []
@@ -343,3 +342,72 @@ def test_values_past_a_leafs_dtype_answer_as_the_usual_path(dtype, values):
         body = base.replace(b"[1.5, 2.5]" if floating else b"[1, 2]", f"[{v}, {values[0]}]".encode())
         assert body != base
         assert answer(svc, body) == answer(plain, body), (dtype, v)
+
+
+def test_the_last_template_is_tried_first_only_while_its_fingerprint_holds_it():
+    """Texts.find tries the last body's template before the fingerprint's lookup: a body it matches with other
+    array brackets (another fingerprint) is looked up instead; once that template is forgotten or dropped, it
+    is not tried."""
+    texts = Texts(max_templates=2)
+    svc = service()
+    svc._texts = texts
+    doc = {"leaves": {"x": {"data": [[1.5, -2.0], [0.25, 3.0]], "requires_grad": True}},
+           "ops": [{"name": "s", "op": "sum", "args": ["x"]}], "backward": [{"tensor": "s"}]}
+    body = orjson.dumps(doc)
+    warm(lambda: bytes_of(answer(svc, body)))
+    found = texts.find(body.replace(b"1.5", b"2.5"))
+    assert found is not None and texts._last is not None
+    assert found[2] == body.count(b":")  # the body's colon count, its template's
+    flat = body.replace(b"],[", b",")  # a 4-vector: the template's regex matches it, not its fingerprint
+    assert texts._last.match(flat) is not None
+    assert texts.find(flat) is None
+    assert answer(svc, flat) == evaluate_json(orjson.loads(flat))
+    texts.forget(body)
+    assert texts._last is None and texts.find(body) is None
+    again = body.replace(b'"ops":', b'"ops": ')  # another fingerprint of the structure: learned again
+    warm(lambda: bytes_of(answer(svc, again)))
+    assert texts.find(again) is not None and texts._last is not None
+    texts.max_templates = 1
+    texts.learn(b"x" * (bytext.TEXT_MAX + 1), {}, b"k", [])  # a body's fingerprint in its place: the last dropped
+    assert texts._last is None and texts.find(again) is None
+
+
+def test_a_template_with_a_unicode_escape_answers_nothing():
+    """A body with a \\u escape is never answered from its text (body.colons_known: an escaped colon could hide
+    a duplicate key): its template's colon count is -1."""
+    svc = service()
+    doc = {"leaves": {"x\u00e9": {"data": 1.5, "requires_grad": True}},
+           "ops": [{"name": "y", "op": "exp", "args": ["x\u00e9"]}], "backward": [{"tensor": "y"}]}
+    body = json.dumps(doc).encode()  # ensure_ascii: the name as \u00e9
+    assert b"\\u00e9" in body
+    warm(lambda: bytes_of(answer(svc, body)))
+    assert svc._texts.find(body) is None  # the loop's route never learns it (its colons are not known)
+    parsed = orjson.loads(body)
+    hit = eng.lookup(parsed, svc.limits)
+    svc._texts.learn(body, parsed, hit[0], hit[2])  # a template made of it all the same
+    found = svc._texts.find(body)
+    assert found is not None and found[2] == -1
+    assert svc._by_text(body, time.monotonic() + 30) is None
+    assert answer(svc, body) == evaluate_json(orjson.loads(body))
+
+
+def test_a_single_vector_leaf_is_read_as_its_list():
+    """A template of one float vector leaf (Single.vector: its group parsed as the JSON list it is): integers
+    among its floats read as the usual path reads them, a vector of integers only or a run of 19 digits takes
+    the usual path."""
+    svc = service()
+    doc = PROGRAMS["vector_sum"]
+    body = json.dumps(doc).encode()  # the text render() writes
+    warm(lambda: bytes_of(answer(svc, body)))
+    assert svc._texts._last is not None and svc._texts._last.vector
+    skeleton, kinds = _skeleton(doc)
+    n = len(kinds)
+    for tokens in (["1", "-0", "2.5"] + ["3"] * (n - 3), ["-0.0", "1e-7", "123456789012345678"] + ["0.5"] * (n - 3),
+                   ["1E+05", "-2.5e-3", "5e-324"] + ["7"] * (n - 3)):
+        mixed = render(skeleton, tokens)
+        out = svc._by_text(mixed, time.monotonic() + 30)
+        assert out is not None and out == evaluate_json(orjson.loads(mixed)), tokens
+    for tokens in (["1"] * n, ["0.1234567890123456789"] + ["1.5"] * (n - 1)):
+        other = render(skeleton, tokens)
+        assert svc._by_text(other, time.monotonic() + 30) is None, tokens
+        assert answer(svc, other) == answer(service_plain(), other)
