@@ -22,6 +22,7 @@ from engine.tensor import Tensor
 _NOT_PD = ("The factorization could not be completed because the input is not positive-definite (the leading minor "
            "of order {} is not positive-definite).")
 _ALONE = 32  # a failing range this short runs an element at a time
+_FAIL_TEMP = 4  # float64 matrices of one element a failing element's minor and partial factor hold at most
 _CALL_STEPS = 50  # Python steps (rules.PY_STEP) charged for one np.linalg call on one small matrix, raised or not
 
 
@@ -76,7 +77,9 @@ def _cholesky_array(x, upper, name, check_errors):
     if x.size == 0:
         return x.copy(), np.zeros(x.shape[:-2], dtype=np.int32)
     # upper: potrf reads the upper triangle (A = U^H U): the lower one of A^H
-    src = np.conj(np.swapaxes(x, -1, -2)) if upper else x
+    src = np.swapaxes(x, -1, -2) if upper else x  # (a view: conj only where it changes anything)
+    if upper and x.dtype.kind == "c":
+        src = np.conj(src)
     flat = src.reshape(-1, n, n)
     out = np.zeros_like(flat)
     info = np.zeros(flat.shape[0], dtype=np.int32)
@@ -100,7 +103,10 @@ def _cholesky_array(x, upper, name, check_errors):
             todo += [(mid, hi), (lo, mid)]
             continue
         elements = range(lo, hi) if failed is None else lo + np.flatnonzero(failed)
-        budget.charge(0, 8, _CALL_STEPS * PY_STEP * len(elements), "cholesky's failing elements")
+        # beside the output and info (live inside the op, which the budget does not track yet), one failing
+        # element's temporaries at a time: the failing minor's factor, the partial factor's tril, head, solve
+        budget.charge(out.nbytes + info.nbytes + _FAIL_TEMP * n * n * 8, 1, _CALL_STEPS * PY_STEP * len(elements),
+                      "cholesky's failing elements")
         for i in elements:
             if failed is None:  # (a range that raised: which of its elements fail)
                 try:
@@ -116,7 +122,9 @@ def _cholesky_array(x, upper, name, check_errors):
         _raise_info(info, name, _NOT_PD, x.ndim == 2)
     out = out.reshape(x.shape)
     if upper:
-        out = np.conj(np.swapaxes(out, -1, -2))
+        out = np.swapaxes(out, -1, -2)
+        if out.dtype.kind == "c":
+            out = np.conj(out)
     return out, info
 
 
