@@ -107,6 +107,9 @@ def _finish(arr, requires_grad, xp=None):
         arr = xp.asarray(arr)
     elif not isinstance(arr, np.ndarray | np.generic):
         arr = B.to_numpy(arr)
+    b = _budget.current()
+    if b is not None:  # held from now on, as every op's output: _charge checked it only as it was made
+        b.track(arr)
     t = Tensor._make(arr)
     if requires_grad:
         t._set_requires_grad(True, REQUIRES_GRAD_DTYPE_MSG)
