@@ -1,6 +1,7 @@
 """Fixtures: an in-process TestClient, and real servers (`python -m app.cli serve`) on free ports."""
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -112,6 +113,17 @@ def wait_until(cond, timeout: float, interval: float = 0.05):
             return value
         time.sleep(interval)
     return cond()
+
+
+def post_raw(port: int, path: str, body: bytes) -> tuple[int, dict, bytes]:
+    """One POST over its own plain connection (no client library between): status, headers, body."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        c.request("POST", path, body, {"content-type": "application/json"})
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        c.close()
 
 
 def free_port() -> int:

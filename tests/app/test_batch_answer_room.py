@@ -10,7 +10,6 @@ after it are not run and answer 413, and the room is at least the limit plus a 4
 Real servers, real HTTP; the expected answers are built from each document's own /v1/evaluate answer."""
 from __future__ import annotations
 
-import http.client
 import json
 
 import pytest
@@ -18,16 +17,7 @@ import pytest
 from app.core.config import Settings
 
 from .conftest import Server
-
-
-def _post(port: int, path: str, body: bytes) -> tuple[int, dict, bytes]:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        c.request("POST", path, body, {"content-type": "application/json"})
-        r = c.getresponse()
-        return r.status, dict(r.getheaders()), r.read()
-    finally:
-        c.close()
+from .conftest import post_raw as _post
 
 
 def _full(n: int) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Server
+from .conftest import post_raw as _post
 
 MiB = 1 << 20
 SERVER_WORST_CASE_MIB = 889  # docs/RELIABILITY.md, memory table: "server, worst case"
@@ -32,16 +33,6 @@ def _status_kb(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise AssertionError(f"no {field}")
-
-
-def _post(port: int, path: str, body: bytes) -> tuple[int, dict, bytes]:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        c.request("POST", path, body, {"content-type": "application/json"})
-        r = c.getresponse()
-        return r.status, dict(r.getheaders()), r.read()
-    finally:
-        c.close()
 
 
 @pytest.fixture()
