@@ -79,7 +79,9 @@ def test_a_thread_past_its_grace_keeps_its_slot_until_it_ends(tmp_path):
     an evaluation admitted while the log shows a stray still running fails."""
     env = {**SLOW_LIMITS, "GRADSERVE_MAX_TENSOR_ELEMENTS": "70000000", "GRADSERVE_MAX_OP_FLOPS": "1e13",
            "GRADSERVE_MAX_FLOPS": "1e13", "GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_TIME_LIMIT_S": "1",
-           "GRADSERVE_MAX_IN_FLIGHT": "1", "GRADSERVE_ACCESS_LOG": "false"}
+           "GRADSERVE_MAX_IN_FLIGHT": "1", "GRADSERVE_ACCESS_LOG": "false",
+           # x (256 MB, held since factory outputs are) beside the matmul's output and work: 1.28 GB
+           "GRADSERVE_MAX_REQUEST_BYTES": str(2 << 30), "GRADSERVE_MAX_PROCESS_BYTES": str(3 << 30)}
     log = tmp_path / "server.log"
     s = Server(env, log_path=log)
     try:
