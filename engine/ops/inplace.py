@@ -229,19 +229,34 @@ def _clamp_max_precheck(self, max=None):  # noqa: A002
 
 
 def _divmod_precheck(self, other=None, *args, **kwargs):
-    """fmod_ / remainder_ / floor_divide_ / div_ on a bool tensor: torch refuses a result type self cannot hold
-    ("result type Long can't be cast to the desired output type Bool") before the kernel's refusals (bool not
-    implemented, integer division by zero); the parser's and the promotion's errors come first (parity12)."""
-    if self._data.dtype.kind != "b" or other is None:
+    """fmod_ / remainder_ / floor_divide_ / div_ (rounding): torch's TensorIterator checks the output's shape, then
+    the result type, before the kernel's refusals (bool not implemented, integer division by zero): a bool self
+    refuses a result type it cannot hold ("result type Long can't be cast to the desired output type Bool"), the
+    parser's and the promotion's errors first (parity12); an integer self of a broadcast shape other than its own
+    is "output with shape ... doesn't match the broadcast shape ..." before a zero divisor's ZeroDivisionError."""
+    kind = self._data.dtype.kind
+    if other is None or kind not in "iub":
         return
-    from engine.dtypes import result_type, scalar_type_name  # noqa: PLC0415
-    from engine.ops.pointwise_divmod import number_check  # noqa: PLC0415
+    if kind == "b":
+        from engine.ops.pointwise_divmod import number_check  # noqa: PLC0415
 
-    number_check(self, other)
-    dt = result_type(self, other)
-    if not _can_cast(dt.np, self._data.dtype):
-        raise TorchRuntimeError(f"result type {scalar_type_name(dt)} can't be cast to the desired output type "
-                                f"{scalar_type_name(self._data.dtype)}")
+        number_check(self, other)
+    if isinstance(other, Tensor):
+        shape = self._data.shape
+        try:
+            full = np.broadcast_shapes(shape, other._data.shape)
+        except ValueError:  # the op's own broadcast error
+            full = shape
+        if full != shape:
+            raise TorchRuntimeError(f"output with shape [{', '.join(map(str, shape))}] doesn't match the broadcast "
+                                    f"shape [{', '.join(map(str, full))}]")
+    if kind == "b":
+        from engine.dtypes import result_type, scalar_type_name  # noqa: PLC0415
+
+        dt = result_type(self, other)
+        if not _can_cast(dt.np, self._data.dtype):
+            raise TorchRuntimeError(f"result type {scalar_type_name(dt)} can't be cast to the desired output type "
+                                    f"{scalar_type_name(self._data.dtype)}")
 
 
 _PRECHECK = {"clamp_": _clamp_precheck, "clip_": _clamp_precheck, "index_fill_": _index_fill_precheck,

@@ -44,10 +44,6 @@ SHAPES = [  # (dividend's shape, divisor: the number 0, or a zeros tensor's shap
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("shape,divisor", SHAPES, ids=[f"{s}-{d}" for s, d in SHAPES])
 def test_a_zero_divisor_raises_only_where_an_element_is_computed(op, shape, divisor, dtype):
-    if op.endswith("_") and (shape, divisor) == ([1], [2]):  # known (engine/ops/inplace.py, not this fix)
-        pytest.skip("in place: torch's 'output with shape [1] doesn't match the broadcast shape [2]' comes first, "
-                    "the engine raises ZeroDivisionError")
-
     def fn(m):
         dt = getattr(m, dtype)
         a = m.ones(shape, dtype=dt) if shape else m.tensor(5, dtype=dt)
