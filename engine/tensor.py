@@ -1,7 +1,6 @@
 """The Tensor: an array of the active backend plus autograd state, with torch's attributes and methods."""
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -11,9 +10,10 @@ from engine import autograd as _autograd
 from engine import dtypes as D
 from engine.autograd import backward as _backward
 from engine.autograd import run_backward  # noqa: F401 - re-exported for callers that import it from here
-from engine.errors import EngineError, TorchOverflowError, TorchRuntimeError, TorchTypeError, TorchValueError
+from engine.errors import TorchOverflowError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops._util import wrap_dim
 from engine.printing import format_tensor
+from engine.tensor_data import check_rectangular, integer_array
 
 NONLEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
@@ -506,113 +506,6 @@ def ones_like_data(a):
 # ----- building tensors from Python data -----
 
 
-def _check_rectangular(data, dt, fits=None):
-    """torch.tensor's check, with its messages and its depth-first order, before NumPy sees the data: the
-    shape, and with `fits` (an _IntegerFit) each value's conversion, checked where torch stores it."""
-    if not isinstance(data, list | tuple):
-        if fits is not None and isinstance(data, numbers.Number):
-            fits(data)
-        return
-    shape = []
-    x = data
-    while isinstance(x, list | tuple):
-        shape.append(len(x))
-        if not x:
-            break
-        x = x[0]
-    ndim = len(shape)
-    stack = [(data, 0)]
-    while stack:
-        x, d = stack.pop()
-        if d == ndim:
-            if isinstance(x, list | tuple):
-                raise TorchTypeError(
-                    f"must be real number, not {type(x).__name__}" if dt.is_floating_point
-                    else f"'{type(x).__name__}' object cannot be interpreted as an integer"
-                )
-            if not isinstance(x, numbers.Number):
-                raise TorchTypeError(f"new(): invalid data type '{type(x).__name__}'")
-            if fits is not None:
-                fits(x)
-            continue
-        if not isinstance(x, list | tuple):
-            raise TorchTypeError("not a sequence")
-        if len(x) != shape[d]:
-            raise TorchValueError(f"expected sequence of length {shape[d]} at dim {d} (got {len(x)})")
-        stack.extend((y, d + 1) for y in reversed(x))
-
-
-class _IntegerFit:
-    """torch.tensor's conversion of one Python number to an integer dtype (tensor_new.cpp's store_scalar,
-    c10::checked_convert): an int is unpacked as a C long long first (ValueError past int64), then must fit
-    the dtype, where an unsigned dtype takes negatives down to -max (two's complement); a float must lie in
-    [lowest, max] compared in double (so 2.0**63 passes into int64 and wraps, as on x86), NaN never fits."""
-
-    __slots__ = ("lo", "hi", "hi_f", "msg")
-
-    def __init__(self, dt):
-        info = np.iinfo(dt.np)
-        self.lo, self.hi, self.hi_f = int(info.min), int(info.max), float(info.max)
-        self.msg = f"value cannot be converted to type {dt.name} without overflow"
-
-    def __call__(self, x):
-        if isinstance(x, bool | np.bool_):
-            return
-        if isinstance(x, numbers.Integral):
-            v = int(x)
-            if not -_2_63 <= v < _2_63:
-                raise TorchValueError("Overflow when unpacking long long")
-            if self.lo <= v <= self.hi or (self.lo == 0 and 0 < -v <= self.hi):
-                return
-            raise TorchRuntimeError(self.msg)
-        f = float(x)
-        if not (self.lo <= f <= self.hi_f):  # NaN compares False
-            raise TorchRuntimeError(self.msg)
-
-
-_2_63 = 2**63
-
-
-def _integer_array(data, dt):
-    """`data` (nested lists of numbers) as integer dtype `dt`, as torch.tensor converts it. The common case in
-    NumPy: ints and bools that all fit (negatives down to -max for an unsigned dtype) cast at once; anything
-    else (a float, an int past int64, a value past the dtype, a shape error) walks the values in torch's
-    depth-first order to raise the first error torch raises, then converts value by value as torch does."""
-    try:
-        _check_rectangular(data, dt)
-        a = np.array(data)
-    except EngineError:
-        a = None
-    except (OverflowError, ValueError):  # (ints past uint64: NumPy's object arrays or its refusal)
-        a = None
-    if a is not None and a.dtype.kind in "iub":
-        if a.dtype.kind == "b" or not a.size:
-            return a.astype(dt.np)
-        info = np.iinfo(dt.np)
-        lo = -int(info.max) if info.min == 0 else int(info.min)
-        if lo <= int(a.min()) and int(a.max()) <= int(info.max):
-            return a.astype(dt.np)  # (an unsigned dtype's negatives wrap, as torch's two's complement)
-    _check_rectangular(data, dt, _IntegerFit(dt))  # raises torch's first error, where there is one
-    try:
-        return np.array(data, dtype=dt.np)
-    except OverflowError:  # values torch converts and NumPy refuses
-        return _as_integers(data, dt)
-
-
-def _as_integers(data, dt):
-    """The checked values of `data` as `dt`, where NumPy refuses what torch converts (a negative int into an
-    unsigned dtype, the float 2.0**63 into int64): through int64, a float truncated as C does, 2.0**63 to
-    int64's minimum (x86's conversion of a float past the range)."""
-    def conv(x):
-        if isinstance(x, list | tuple):
-            return [conv(y) for y in x]
-        if isinstance(x, float | np.floating):
-            return int(x) if -_2_63 <= x < _2_63 else -_2_63
-        return int(x)
-
-    return np.array(conv(data), dtype=np.int64).astype(dt.np)
-
-
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """engine.tensor: like torch.tensor, a copy of `data` with dtype inferred as torch infers it; on `device`
     where it is given (engine.ops.factory._xp: what the engine cannot do, it refuses)."""
@@ -632,9 +525,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         else:
             dt = dtype if dtype is not None else D.infer_from_data(data)
             if dt.category == 1:
-                arr = _integer_array(data, dt)
+                arr = integer_array(data, dt)
             else:
-                _check_rectangular(data, dt)
+                check_rectangular(data, dt)
                 try:
                     arr = np.array(data, dtype=dt.np)
                 except OverflowError as e:  # an int past a double: torch's OverflowError, its message

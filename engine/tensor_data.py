@@ -1,0 +1,117 @@
+"""torch.tensor's reading of nested Python lists: the shape check and, for integer dtypes, each value's
+conversion, with torch's messages in torch's depth-first order (tensor_new.cpp's recursive_store, store_scalar,
+c10::checked_convert). Used by engine.tensor.tensor."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from engine.errors import EngineError, TorchRuntimeError, TorchTypeError, TorchValueError
+
+
+def check_rectangular(data, dt, fits=None):
+    """torch.tensor's check, with its messages and its depth-first order, before NumPy sees the data: the
+    shape, and with `fits` (an _IntegerFit) each value's conversion, checked where torch stores it."""
+    if not isinstance(data, list | tuple):
+        if fits is not None and isinstance(data, numbers.Number):
+            fits(data)
+        return
+    shape = []
+    x = data
+    while isinstance(x, list | tuple):
+        shape.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    ndim = len(shape)
+    stack = [(data, 0)]
+    while stack:
+        x, d = stack.pop()
+        if d == ndim:
+            if isinstance(x, list | tuple):
+                raise TorchTypeError(
+                    f"must be real number, not {type(x).__name__}" if dt.is_floating_point
+                    else f"'{type(x).__name__}' object cannot be interpreted as an integer"
+                )
+            if not isinstance(x, numbers.Number):
+                raise TorchTypeError(f"new(): invalid data type '{type(x).__name__}'")
+            if fits is not None:
+                fits(x)
+            continue
+        if not isinstance(x, list | tuple):
+            raise TorchTypeError("not a sequence")
+        if len(x) != shape[d]:
+            raise TorchValueError(f"expected sequence of length {shape[d]} at dim {d} (got {len(x)})")
+        stack.extend((y, d + 1) for y in reversed(x))
+
+
+class _IntegerFit:
+    """torch.tensor's conversion of one Python number to an integer dtype (tensor_new.cpp's store_scalar,
+    c10::checked_convert): an int is unpacked as a C long long first (ValueError past int64), then must fit
+    the dtype, where an unsigned dtype takes negatives down to -max (two's complement); a float must lie in
+    [lowest, max] compared in double (so 2.0**63 passes into int64 and wraps, as on x86), NaN never fits."""
+
+    __slots__ = ("lo", "hi", "hi_f", "msg")
+
+    def __init__(self, dt):
+        info = np.iinfo(dt.np)
+        self.lo, self.hi, self.hi_f = int(info.min), int(info.max), float(info.max)
+        self.msg = f"value cannot be converted to type {dt.name} without overflow"
+
+    def __call__(self, x):
+        if isinstance(x, bool | np.bool_):
+            return
+        if isinstance(x, numbers.Integral):
+            v = int(x)
+            if not -_2_63 <= v < _2_63:
+                raise TorchValueError("Overflow when unpacking long long")
+            if self.lo <= v <= self.hi or (self.lo == 0 and 0 < -v <= self.hi):
+                return
+            raise TorchRuntimeError(self.msg)
+        f = float(x)
+        if not (self.lo <= f <= self.hi_f):  # NaN compares False
+            raise TorchRuntimeError(self.msg)
+
+
+_2_63 = 2**63
+
+
+def integer_array(data, dt):
+    """`data` (nested lists of numbers) as integer dtype `dt`, as torch.tensor converts it. The common case in
+    NumPy: ints and bools that all fit (negatives down to -max for an unsigned dtype) cast at once; anything
+    else (a float, an int past int64, a value past the dtype, a shape error) walks the values in torch's
+    depth-first order to raise the first error torch raises, then converts value by value as torch does."""
+    try:
+        check_rectangular(data, dt)
+        a = np.array(data)
+    except EngineError:
+        a = None
+    except (OverflowError, ValueError):  # (ints past uint64: NumPy's object arrays or its refusal)
+        a = None
+    if a is not None and a.dtype.kind in "iub":
+        if a.dtype.kind == "b" or not a.size:
+            return a.astype(dt.np)
+        info = np.iinfo(dt.np)
+        lo = -int(info.max) if info.min == 0 else int(info.min)
+        if lo <= int(a.min()) and int(a.max()) <= int(info.max):
+            return a.astype(dt.np)  # (an unsigned dtype's negatives wrap, as torch's two's complement)
+    check_rectangular(data, dt, _IntegerFit(dt))  # raises torch's first error, where there is one
+    try:
+        return np.array(data, dtype=dt.np)
+    except OverflowError:  # values torch converts and NumPy refuses
+        return _as_integers(data, dt)
+
+
+def _as_integers(data, dt):
+    """The checked values of `data` as `dt`, where NumPy refuses what torch converts (a negative int into an
+    unsigned dtype, the float 2.0**63 into int64): through int64, a float truncated as C does, 2.0**63 to
+    int64's minimum (x86's conversion of a float past the range)."""
+    def conv(x):
+        if isinstance(x, list | tuple):
+            return [conv(y) for y in x]
+        if isinstance(x, float | np.floating):
+            return int(x) if -_2_63 <= x < _2_63 else -_2_63
+        return int(x)
+
+    return np.array(conv(data), dtype=np.int64).astype(dt.np)
