@@ -82,10 +82,12 @@ def test_reprs_are_torchs(dtype):
     assert checked > 2000
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(width=32, allow_subnormal=True), min_size=1, max_size=40),
-       st.sampled_from(["float32", "float16", "float64"]))
-def test_each_document_is_the_writers(values, dtype):
+WRAP = (b'{"status":200,"body":', b"},")
+
+
+def _write_all(values, dtype):
+    """The seed program's lowered run of `values` (one document each) and the fast writer's Written of them:
+    (low, cols, gcols, written): the lowered program, the data's and the grads' columns, the Written."""
     program = PROGRAMS[dtype]
     low = program.lowered
     x = np.array(values, np.float64).astype(dtype)
@@ -94,8 +96,15 @@ def test_each_document_is_the_writers(values, dtype):
     n = len(x)
     cols = [np.broadcast_to(d, (n,)).reshape(n) for d in data]
     gcols = [None if g is None else np.broadcast_to(g, (n,)).reshape(n) for g in grads]
-    wrap = (b'{"status":200,"body":', b"},")
-    out = fast.write_all(cols, gcols, n, wrap)
+    return low, cols, gcols, fast.write_all(cols, gcols, n, WRAP)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(width=32, allow_subnormal=True), min_size=1, max_size=40),
+       st.sampled_from(["float32", "float16", "float64"]))
+def test_each_document_is_the_writers(values, dtype):
+    low, cols, gcols, out = _write_all(values, dtype)
+    n = len(values)
     lo, hi = engine.printing.FIXED_RANGE
     left = set(out.left)
     for j in range(n):
@@ -108,7 +117,7 @@ def test_each_document_is_the_writers(values, dtype):
         assert inside
         assert out[j] == low.writer.write(ds, gs)
         assert out.sizes[j] == len(out[j])  # the size the batch's response limit counts
-        assert b"".join(out.doc_pieces(j)) == wrap[0] + out[j] + wrap[1]
+        assert b"".join(out.doc_pieces(j)) == WRAP[0] + out[j] + WRAP[1]
 
 
 @pytest.mark.parametrize("p", [1, 2, 3, 4, 5, 6])
@@ -172,22 +181,15 @@ def test_fixed_texts_below_ten_thousand_are_pythons_formats(p, dtype):
 def test_a_written_given_as_one_text_is_its_pieces(values, dtype):
     """A compute worker's answers come back as one text (Written.joined, the route takes it whole): each document,
     its pieces (cut from the text only where asked for) and sizes are those of the Written the writer made."""
-    program = PROGRAMS[dtype]
-    low = program.lowered
-    x = np.array(values, np.float64).astype(dtype)
-    data, grads = low.fn(x)
-    fast = fast_writer(program, low, program.fixed[0], grads)
-    n = len(x)
-    wrap = (b'{"status":200,"body":', b"},")
-    out = fast.write_all([np.broadcast_to(d, (n,)).reshape(n) for d in data],
-                         [None if g is None else np.broadcast_to(g, (n,)).reshape(n) for g in grads], n, wrap)
+    low, cols, gcols, out = _write_all(values, dtype)
+    n = len(values)
     for j in out.left:
         out.put(j, b"written alone %d" % j)
     text = bytearray(b"".join(out.pieces)) + b"and after it"  # (a reused buffer: longer than the answers)
-    whole = Written(None, 1, list(out.sizes), [], wrap, memoryview(text)[:len(text) - 12])
+    whole = Written(None, 1, list(out.sizes), [], WRAP, memoryview(text)[:len(text) - 12])
     assert bytes(whole.joined) == b"".join(out.pieces)
     for j in range(n):
         assert whole[j] == out[j]
-        assert bytes(b"".join(whole.doc_pieces(j))) == wrap[0] + out[j] + wrap[1]
+        assert bytes(b"".join(whole.doc_pieces(j))) == WRAP[0] + out[j] + WRAP[1]
     whole.put(0, b"again")
     assert whole[0] == b"again" and whole.sizes[0] == 5 and whole.joined is None  # no longer the documents' text
