@@ -129,10 +129,15 @@ def test_pow_neg_int_is_nearly_the_c_librarys():
         assert int((_bits(ref) != _bits(got)).sum()) <= 0.002 * a.size
 
 
+def _libc_float(name):
+    """The C library's float function `name` (float -> float), through ctypes: the reference the ports match."""
+    fn = getattr(ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6"), name)
+    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+    return fn
+
+
 def test_sinf_is_the_c_librarys():
-    lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-    sinf = lib.sinf
-    sinf.restype, sinf.argtypes = ctypes.c_float, [ctypes.c_float]
+    sinf = _libc_float("sinf")
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.integers(0, 0xFFFFFFFF, 60_000, dtype=np.uint32).view(np.float32),
                         rng.uniform(-130, 130, 60_000).astype(np.float32),
@@ -142,9 +147,7 @@ def test_sinf_is_the_c_librarys():
 
 
 def test_logf_is_the_c_librarys():
-    lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-    logf = lib.logf
-    logf.restype, logf.argtypes = ctypes.c_float, [ctypes.c_float]
+    logf = _libc_float("logf")
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.integers(0, 0x7F800000, 100_000, dtype=np.uint32).view(np.float32),
                         rng.uniform(0.5, 2.0, 50_000).astype(np.float32),
