@@ -35,6 +35,8 @@ import re
 import numpy as np
 import orjson
 
+from engine.program.wire import INT_WIRE
+
 TEXT_MAX = 64 * 1024  # bytes of a document a template is made of
 HOLES_MAX = 512  # numbers of one template
 TEMPLATES = 16  # templates one batch makes
@@ -141,10 +143,12 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
     if not names or len(names) != len(arrays):
         return None
     leaves = []
-    for a in arrays:
+    for a, name in zip(arrays, names):
         if type(a) is float:
             leaves.append(((), None))
         elif isinstance(a, np.ndarray) and a.dtype.kind in "if" and a.size:
+            if a.dtype.kind == "f" and _integer_dtype(doc["leaves"][name]):
+                return None  # its ints must be read exactly (wire.fast_leaf), not as a float hole's doubles
             leaves.append((a.shape, a.dtype.kind))
         else:
             return None
@@ -185,6 +189,12 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
     if cols is None or not _same(t.arrays(cols, 0), arrays):
         return None
     return t
+
+
+def _integer_dtype(lspec) -> bool:
+    """Whether a leaf's spec names an integer dtype: its float-kind data (a float among its numbers) has no
+    template, since [1.5, 2**63 - 1] would read 2**63 - 1 as a double (redteam12 F6)."""
+    return type(lspec) is dict and lspec.get("dtype") in INT_WIRE
 
 
 def _check_columns(t, numbers):

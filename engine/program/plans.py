@@ -18,7 +18,7 @@ from engine.program.lower import lower
 from engine.program.respond import Diverged, document, encode, response, tensor_doc
 from engine.program.run import Evaluating, Run, Step, _deadline_passed, backward_pass
 from engine.program.shapes import output_bound
-from engine.program.wire import encode_array, fast_array, leaf_array, make_tensor, wire_b64, wire_number
+from engine.program.wire import encode_array, fast_array, fast_leaf, leaf_array, make_tensor, wire_b64, wire_number
 from engine.program.writer import make_writer
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
@@ -182,7 +182,8 @@ def _call_lowered(low, arrays):
     # ufuncs and + - * /, not for `**`: on a scalar it is libm's pow, on an array NumPy's (other roundings at
     # some values); array formulas call np.power, never `**`.
     scalars = low.scalar_leaves
-    xs = [d.type(a) if scalars and type(a) is float else np.array(a, d) for a, d in zip(arrays, low.leaf_np)]
+    xs = [d.type(a) if scalars and type(a) is float else np.array(a, d) if type(a) is float or a.dtype.kind == "f"
+          else wire.cast(a, d) for a, d in zip(arrays, low.leaf_np)]  # (an integer array: as make_tensor casts it)
     for a, d in zip(arrays, low.leaf_np):  # the range check make_tensor makes: Program.run falls back to the
         if d.kind in "iu":  # replay, which raises its error (not a wrapped value: redteam7 F2)
             wire.check_int_range(a, d)
@@ -233,7 +234,7 @@ class PlanCache:
             else:
                 if type(raw) is not list and type(raw) not in (int, bool):
                     return None
-                arr = fast_array(raw)
+                arr = fast_leaf(raw, lspec)
                 if arr is None:
                     return None
                 sig += (name, (arr.shape, arr.dtype.kind), len(lspec))

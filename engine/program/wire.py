@@ -62,7 +62,17 @@ def decode_b64(obj, loc):
     n = numel(shape)
     req(len(raw) == n * npdt.itemsize,
          f"b64 holds {len(raw)} bytes but shape {shape} of {dt} needs {n * npdt.itemsize}", [*loc, "b64"])
-    return np.frombuffer(raw, dtype=npdt).astype(npdt.newbyteorder("="), copy=True).reshape(shape)
+    # NumPy holds at most 64 dimensions, and no shape whose sizes' product passes its index type even where a
+    # zero makes the count 0 ([0, 10**20]): refused here as the request's error, not NumPy's (redteam12 F7)
+    req(len(shape) <= _MAX_DIMS, f"shape has {len(shape)} dimensions; at most {_MAX_DIMS} are supported",
+        [*loc, "shape"])
+    try:
+        return np.frombuffer(raw, dtype=npdt).astype(npdt.newbyteorder("="), copy=True).reshape(shape)
+    except (ValueError, OverflowError):
+        raise RequestError(f"shape {shape} is too large to hold", [*loc, "shape"]) from None
+
+
+_MAX_DIMS = 64
 
 
 def decode_numbers(data, loc):
@@ -160,7 +170,7 @@ def read_leaf(name, spec, loc):
     req(isinstance(rg, bool), "Input should be a valid boolean", [*loc, "requires_grad"], "bool_type")
     raw = spec["data"]
     if isinstance(raw, list) or type(raw) in (float, int, bool):
-        arr = fast_array(raw)
+        arr = fast_leaf(raw, spec)
         if arr is not None:
             if dt is None and rg and arr.dtype.kind == "i":
                 dt = D.default_float  # whole numbers of a leaf that requires grad (API.md v1.1)
@@ -201,32 +211,64 @@ def fast_array(raw):
         return None
     if arr.dtype.kind not in "bif":
         return None
-    if arr.dtype.kind == "f" and arr.ndim and arr.size and _maybe_past_int64(arr, raw):
+    # NumPy makes [1, 2**63] a float64 array, where torch infers int64 and raises: the element-by-element path
+    if arr.dtype.kind == "f" and arr.ndim and arr.size and _has_int_past(arr, raw, _2_63, _2_63f):
         return None
     return arr
 
 
-def _maybe_past_int64(arr, raw) -> bool:
-    """Whether a float array holds a Python int past int64: NumPy makes [1, 2**63] a float64 array, where torch
-    infers int64 and raises; such data takes the element-by-element path. Exact: the raw elements are read only
-    where the array's magnitude is 2**63 or more (none, almost always: two reductions tell), a block at a time."""
+def fast_leaf(raw, lspec):
+    """fast_array for a leaf's data, where the array it gives is what torch.tensor makes of the data with the
+    leaf's other fields; None (the element-by-element path) where it is not (redteam12 F6, F10):
+    - an integer dtype takes each Python int exactly, but NumPy makes [1.5, 2**63 - 1] one float64 array
+      (every int rounded to a double: 2**63 - 1 then wraps to -2**63 in int64): declined where such an int
+      has a magnitude of 2**53 or more (below it a double holds it exactly);
+    - the whole-number rule (requires_grad, no dtype: float32) is for integers only, and NumPy makes
+      [true, 2] an int64 array, which torch infers as int64 (and refuses requires_grad for)."""
+    arr = fast_array(raw)
+    if arr is None or not arr.ndim:
+        return arr
+    kind = arr.dtype.kind
+    if kind == "f":
+        if lspec.get("dtype") in INT_WIRE and arr.size and _has_int_past(arr, raw, _2_53, _2_53f):
+            return None
+    elif kind == "i" and lspec.get("requires_grad") is True and lspec.get("dtype") is None and _has_bool(arr, raw):
+        return None
+    return arr
+
+
+INT_WIRE = frozenset(n for n in D.WIRE if D.BY_NAME[n].category == 1)
+
+
+def _has_bool(arr, raw) -> bool:
+    """Whether an integer array's list held a JSON true or false (NumPy reads them as 1 and 0)."""
+    flat = raw if arr.ndim == 1 else np.array(raw, dtype=object).reshape(-1)
+    return bool in set(map(type, flat))
+
+
+def _has_int_past(arr, raw, bound: int, boundf: float) -> bool:
+    """Whether a float array's list holds a Python int of magnitude `bound` or more. Exact: the raw elements
+    are read only where the array's magnitude is `boundf` or more (none, almost always: two reductions tell), a
+    block at a time. (An int just below `bound` may round to `boundf` in the array: read, and compared exactly.)"""
     if arr.ndim == 1 and len(raw) <= 16:
-        if -_2_63 < min(raw) and max(raw) < _2_63:
+        if -bound < min(raw) and max(raw) < bound:
             return False
-        return any(type(x) is int and not -_2_63 <= x < _2_63 for x in raw)
+        return any(type(x) is int and not -bound < x < bound for x in raw)
     v = arr.reshape(-1)
-    if -_2_63f < v.min() and v.max() < _2_63f:  # (NaN compares False: looked at below, and is no int)
+    if -boundf < v.min() and v.max() < boundf:  # (NaN compares False: looked at below, and is no int)
         return False
     flat = np.array(raw, dtype=object).reshape(-1)  # the raw numbers themselves, in the array's order
     for i in range(0, v.size, _BLOCK):  # bounded temporaries: a block's magnitudes at a time
-        big = np.flatnonzero(np.abs(v[i:i + _BLOCK]) >= _2_63f)
-        if big.size and any(type(x) is int and not -_2_63 <= x < _2_63 for x in flat[big + i]):
+        big = np.flatnonzero(np.abs(v[i:i + _BLOCK]) >= boundf)
+        if big.size and any(type(x) is int and not -bound < x < bound for x in flat[big + i]):
             return True
     return False
 
 
 _2_63 = 2**63
 _2_63f = 2.0**63
+_2_53 = 2**53
+_2_53f = 2.0**53
 _BLOCK = 1 << 16
 
 
@@ -254,6 +296,20 @@ def check_int_range(a, npdt):
 _INT_RANGE: dict = {}  # integer dtype -> (min, max): np.iinfo costs ~10 us a call
 
 
+def cast(a, npdt, copy=True):
+    """An array of a leaf's data in the leaf's dtype, as torch.tensor converts each number: an integer through
+    a double (THPUtils_unpackDouble) where the dtype is a float narrower than it, so 2**60 + 2**36 + 1 rounds
+    twice (to 2**60 in float32), as torch's does, not once (2**60 + 2**37) as NumPy's int64 -> float32 cast does
+    (redteam12 F8). Integers of magnitude below 2**24 round alike either way: cast directly."""
+    if a.dtype.kind in "iu" and npdt.kind == "f" and npdt.itemsize < 8 and a.size and (
+            a.min() <= -_2_24 or a.max() >= _2_24):
+        a = a.astype(np.float64)
+    return a.astype(npdt, copy=copy)
+
+
+_2_24 = 1 << 24
+
+
 def make_tensor(data, dt, loc):
     try:
         if isinstance(data, np.ndarray):
@@ -262,7 +318,7 @@ def make_tensor(data, dt, loc):
                 lo, hi = data.min(), data.max()
                 if not (info.min <= lo and hi <= info.max):  # NaN compares False: refused as well
                     raise OverflowError
-            return as_tensor(data if dt is None else data.astype(dt.np), dtype=dt)  # fresh: no copy
+            return as_tensor(data if dt is None else cast(data, dt.np), dtype=dt)  # fresh: no copy
         return tensor(data, dtype=dt)
     except EngineError as e:
         e.loc = loc

@@ -62,3 +62,55 @@ def test_big_integers_answer_as_torch_on_every_route(srv, data, dtype):
     assert r.status_code == 200
     last = r.json()["results"][-1]
     assert _read(last["status"], last["body"]) == want
+
+
+# redteam12 F6, F8, F10: integers a double does not hold exactly. An integer dtype takes each int exactly even
+# among floats ([1.5, 2**63 - 1] had wrapped to -2**63); a float32 leaf takes an int through a double, as
+# torch.tensor's unpack does (2**60 + 2**36 + 1 is 2**60, not 2**60 + 2**37); the whole-number rule (API.md v1.1:
+# requires_grad, no dtype -> float32) is for integers only ([true, 2] is torch's int64, which cannot require grad).
+N = 2**60 + 2**36 + 1
+LEAVES = [{"data": [1.5, BIG - 1], "dtype": "int64"}, {"data": [0.5, 2**53 + 1], "dtype": "int64"},
+          {"data": [[0.5, 123456789012345678]], "dtype": "int64"}, {"data": [2.0, 2**53 + 1, 3], "dtype": "int64"},
+          {"data": [-0.5, -(2**31)], "dtype": "int32"}, {"data": [N], "dtype": "float32"},
+          {"data": [N, 3], "requires_grad": True}, {"data": N, "requires_grad": True},
+          {"data": [[N + 2**40, 7]], "dtype": "float32"}, {"data": [2049, 4097, 65519], "dtype": "float16"},
+          {"data": [True, 2], "requires_grad": True}, {"data": [[1, True], [2, 3]], "requires_grad": True}]
+
+
+def _torch_leaf(leaf):
+    data, rg = leaf["data"], leaf.get("requires_grad", False)
+    dtype = leaf.get("dtype")
+    if dtype is None and rg and _whole(data):
+        dtype = "float32"  # API.md v1.1's whole-number rule (torch has none: what the client means)
+    try:
+        a = torch.tensor(data, dtype=getattr(torch, dtype) if dtype else None, requires_grad=rg)
+        b = a + 1
+    except Exception as e:  # noqa: BLE001
+        return 422, type(e).__name__, str(e)
+    return 200, str(b.dtype).removeprefix("torch."), b.tolist()
+
+
+def _whole(data):
+    return all(_whole(x) for x in data) if isinstance(data, list) else type(data) is int
+
+
+def _leaf_body(leaf) -> bytes:
+    return json.dumps({"leaves": {"a": leaf}, "ops": [{"name": "b", "op": "add", "args": ["a", 1]}],
+                       "outputs": ["b"]}).encode()
+
+
+@pytest.mark.parametrize("leaf", LEAVES, ids=repr)
+def test_integers_a_double_cannot_hold_answer_as_torch_on_every_route(srv, leaf):
+    want = _torch_leaf(leaf)
+    warm = leaf | {"data": _sevens(leaf["data"])}  # the same structure (kinds, shapes) with small values
+    hdr = {"content-type": "application/json"}
+    for _ in range(6):  # cached, lowered, its text template learned (where one can be)
+        assert srv.client.post("/v1/evaluate", content=_leaf_body(warm), headers=hdr).status_code == 200
+    for _ in range(2):  # cold, then warm where it is cached
+        r = srv.client.post("/v1/evaluate", content=_leaf_body(leaf), headers=hdr)
+        assert _read(r.status_code, r.json()) == want
+    docs = [json.loads(_leaf_body(warm))] * 3 + [json.loads(_leaf_body(leaf))] * 2
+    r = srv.client.post("/v1/evaluate/batch", content=json.dumps({"requests": docs}).encode(), headers=hdr)
+    assert r.status_code == 200
+    for entry in r.json()["results"][3:]:
+        assert _read(entry["status"], entry["body"]) == want
