@@ -16,8 +16,8 @@ from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops._torch_range import arange_values, linspace_values
 from engine.ops._util import size_arg
+from engine.ops.scalar_fit import check_fits, float32_of_int, scalar_arg
 from engine.ops.scalar_fit import fill_value as _fill_value
-from engine.ops.scalar_fit import scalar_arg
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
 
@@ -213,6 +213,11 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None,
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
     _charge((int(steps),), dt.np.itemsize, "linspace", 32, 3)  # torch's two-sided step: four float64 arrays
+    if steps >= 2:  # the kernel's Scalar::to<T>, checked (one step is fill_'s: float16 takes 1e10 as inf)
+        check_fits(start, dt.np)
+        check_fits(end, dt.np)
+    if dt.np == np.float32:  # an int endpoint cast once, as torch's (redteam12 F9)
+        start, end = (float32_of_int(v) if type(v) is int else v for v in (start, end))
     return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad, xp)
 
 

@@ -10,7 +10,7 @@ from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchRuntimeError
 from engine.ops import registry as _registry
 from engine.ops import rules as R
-from engine.ops.scalar_fit import scalar_arg
+from engine.ops.scalar_fit import float32_of_int, scalar_arg
 from engine.parallel import elementwise
 from engine.tensor import Tensor
 
@@ -170,7 +170,14 @@ def _true_div(a, b):
         f = D.default_float.np
         a = a.astype(f) if hasattr(a, "astype") else a
         b = b.astype(f) if hasattr(b, "astype") else b
+    if tb is int and not -_2_24 < b < _2_24 and getattr(a, "dtype", None) == np.float32:
+        b = float32_of_int(b)  # rounded once, as torch casts its wrapped number (redteam12 F9)
+    elif type(a) is int and not -_2_24 < a < _2_24 and getattr(b, "dtype", None) == np.float32:
+        a = float32_of_int(a)
     return a / b
+
+
+_2_24 = 1 << 24
 
 
 def _scale(b, alpha):

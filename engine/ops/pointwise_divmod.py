@@ -16,7 +16,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops.promotion import _check_broadcast
-from engine.ops.scalar_fit import converted, int_operands, scalar_arg
+from engine.ops.scalar_fit import converted, float32_of_int, int_operands, scalar_arg
 from engine.tensor import Tensor
 
 _ndarray = np.ndarray
@@ -143,5 +143,7 @@ def wrap_number(x, ref):
     if dt.kind in "iu" and type(x) is int:
         x = converted(x, dt)
     with np.errstate(all="ignore"):
-        v = np.asarray(float(x) if dt.kind == "f" else x).astype(dt)
+        if dt.kind == "f":  # an int rounded once into float32, as torch's cast (redteam12 F9)
+            x = float32_of_int(x) if type(x) is int and dt == np.float32 else float(x)
+        v = np.asarray(x).astype(dt)
     return Tensor._make(B.xp.asarray(v))

@@ -61,7 +61,7 @@ def converted(value, dtype):
     if dt.kind == "b":
         return bool(value)  # anything nonzero (NaN too) is True; NumPy cannot hold 2**63 as a C long
     if dt.kind not in "iu" or isinstance(value, bool | np.bool_):
-        return value
+        return float32_of_int(value) if dt == _F32 and type(value) is int else value
     v = int(value)  # a double truncates toward zero; check_fits has refused NaN and infinities
     bits = 8 * dt.itemsize
     v %= 1 << bits
@@ -108,6 +108,19 @@ def fill_value(value, dtype):
     return converted(value, dtype)
 
 
+def float32_of_int(v):
+    """A Python int as torch casts an int Scalar to float (static_cast<float>(int64_t): one rounding), as the
+    Python float of that value; NumPy goes through a double (two roundings: 2**60 + 2**36 + 1 is 2**60 there,
+    2**60 + 2**37 in torch, redteam12 F9). Below 2**24 in magnitude both are exact: the int itself."""
+    if -_2_24 < v < _2_24:
+        return v
+    return float(np.array(v, np.int64 if v < 1 << 63 else np.uint64).astype(np.float32))
+
+
+_2_24 = 1 << 24
+_F32 = np.dtype(np.float32)
+
+
 def int_operands(a, b):
     """A Python int operand of an integer array cast to that array's dtype as torch casts its wrapped number
     (a C cast: uint8 + 300 adds 44, uint8 + -1 adds 255); NumPy would refuse the int as out of bounds. An int
@@ -117,17 +130,23 @@ def int_operands(a, b):
     for x in (a, b):
         if type(x) is int and not -(1 << 63) <= x < 1 << 64:
             scalar_arg(x)
-    if type(b) is int and (dt := getattr(a, "dtype", None)) is not None and dt.kind in "iu":
-        lo, hi = _range(dt)
-        if not lo <= b <= hi:
-            scalar_arg(b)
-            b = converted(b, dt)
-    elif type(a) is int and (dt := getattr(b, "dtype", None)) is not None and dt.kind in "iu":
-        lo, hi = _range(dt)
-        if not lo <= a <= hi:
-            scalar_arg(a)
-            a = converted(a, dt)
+    if type(b) is int and (dt := getattr(a, "dtype", None)) is not None:
+        b = _operand(b, dt)
+    elif type(a) is int and (dt := getattr(b, "dtype", None)) is not None:
+        a = _operand(a, dt)
     return a, b
+
+
+def _operand(v: int, dt):
+    """An int operand beside an array of dtype `dt`, as torch casts its wrapped number to the array's dtype."""
+    if dt.kind in "iu":
+        lo, hi = _range(dt)
+        if not lo <= v <= hi:
+            scalar_arg(v)
+            return converted(v, dt)
+    elif dt == _F32:
+        return float32_of_int(v)
+    return v
 
 
 def setitem_value(value, dtype):

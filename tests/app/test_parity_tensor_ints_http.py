@@ -114,3 +114,25 @@ def test_integers_a_double_cannot_hold_answer_as_torch_on_every_route(srv, leaf)
     assert r.status_code == 200
     for entry in r.json()["results"][3:]:
         assert _read(entry["status"], entry["body"]) == want
+
+
+# redteam12 F9 over HTTP: an int operand past 2**24 beside a float32 leaf, cold and warm (a cached or lowered
+# structure must cast it as the full path does)
+SCALAR_OPS = [("add", ["x", N], {}), ("sub", ["x", N], {}), ("mul", ["x", N], {}), ("div", ["x", N], {}),
+              ("clamp", ["x"], {"min": N}), ("eq", ["x", N], {}), ("full", [[2], N], {"dtype": "float32"}),
+              ("rsub", ["x", N], {}), ("add", ["x", "x"], {"alpha": N})]
+
+
+@pytest.mark.parametrize("name,args,kwargs", SCALAR_OPS, ids=lambda x: str(x)[:12])
+def test_an_int_operand_beside_float32_is_cast_once_warm_or_cold(srv, name, args, kwargs):
+    for val in ([1.0, 2.0], [2.0**60 + 2**37, 5.0]):
+        doc = {"leaves": {"x": {"data": val, "dtype": "float32"}},
+               "ops": [{"name": "y", "op": name, "args": args, "kwargs": kwargs}], "outputs": ["y"]}
+        tx = torch.tensor(val, dtype=torch.float32)
+        targs = [tx if a == "x" else a for a in args]
+        want = getattr(torch, name)(*targs, **{k: getattr(torch, v) if k == "dtype" else v
+                                               for k, v in kwargs.items()}).tolist()
+        for _ in range(5):
+            r = srv.client.post("/v1/evaluate", content=json.dumps(doc).encode(),
+                                headers={"content-type": "application/json"})
+            assert r.status_code == 200 and r.json()["tensors"]["y"]["data"] == want
