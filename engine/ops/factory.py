@@ -213,6 +213,8 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None,
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
     _charge((int(steps),), dt.np.itemsize, "linspace", 32, 3)  # torch's two-sided step: four float64 arrays
+    scalar_arg(start)  # the parser's OverflowError first (review13a F-F)
+    scalar_arg(end)
     if steps >= 2:  # the kernel's Scalar::to<T>, checked (one step is fill_'s: float16 takes 1e10 as inf)
         check_fits(start, dt.np)
         check_fits(end, dt.np)

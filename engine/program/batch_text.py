@@ -194,7 +194,7 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
 def _integer_dtype(lspec) -> bool:
     """Whether a leaf's spec names an integer dtype: its float-kind data (a float among its numbers) has no
     template, since [1.5, 2**63 - 1] would read 2**63 - 1 as a double (redteam12 F6)."""
-    return type(lspec) is dict and lspec.get("dtype") in INT_WIRE
+    return type(lspec) is dict and type(dt := lspec.get("dtype")) is str and dt in INT_WIRE
 
 
 def _check_columns(t, numbers):

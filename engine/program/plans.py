@@ -81,7 +81,7 @@ class Program:
                     a = leaf_array(arr)
                     if bud is not None:
                         bud.charge(a.size * 8, a.size, "the leaf")
-                    t = make_tensor(a, dt, loc)
+                    t = make_tensor(a, dt, loc, numbers=True)  # (the key's arrays: JSON numbers)
                     if bud is not None:
                         bud.track(t._data)
                     if rg:

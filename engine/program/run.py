@@ -230,7 +230,7 @@ def build_leaves(run, spec):
             except EngineError as e:
                 e.loc = loc
                 raise
-        t = make_tensor(data, dt, loc)
+        t = make_tensor(data, dt, loc, numbers=type(lspec.get("data")) is not dict)  # (a dict: base64)
         if bud is not None:
             bud.track(t._data)
         if rg:

@@ -280,14 +280,15 @@ def _read_v(run, value, name, fn, inputs):
         t = make_tensor(data, dt, loc)
         if bud is not None:
             bud.track(t._data)
-        out.append((t, typed))
+        out.append((t, typed, data, loc))
     if name == "vjp":
-        def cast(outs):  # v beside the outputs: their dtypes, once they are known
-            for k, (t, typed) in enumerate(out):
-                if not typed and k < len(outs) and isinstance(outs[k], Tensor) and t._data.dtype != outs[k]._data.dtype:
-                    t._data = t._data.astype(outs[k]._data.dtype)
+        def cast(outs):  # v beside the outputs: their numbers read in their dtypes, once they are known (as the
+            for k, (t, typed, data, loc) in enumerate(out):  # reference's torch.tensor(v, dtype=out.dtype): a
+                if not typed and k < len(outs) and isinstance(outs[k], Tensor) and t._data.dtype != outs[
+                        k]._data.dtype:  # float64 output's v is not rounded to float32 first; review13a F-C)
+                    t._data = make_tensor(data, outs[k].dtype, loc)._data
         fn.on_output = cast
-    ts = tuple(t for t, _ in out)
+    ts = tuple(t for t, *_ in out)
     return ts if listed else ts[0]
 
 

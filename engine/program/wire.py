@@ -230,7 +230,8 @@ def fast_leaf(raw, lspec):
         return arr
     kind = arr.dtype.kind
     if kind == "f":
-        if lspec.get("dtype") in INT_WIRE and arr.size and _has_int_past(arr, raw, _2_53, _2_53f):
+        if type(dt := lspec.get("dtype")) is str and dt in INT_WIRE and arr.size and _has_int_past(
+                arr, raw, _2_53, _2_53f):
             return None
     elif kind == "i" and lspec.get("requires_grad") is True and lspec.get("dtype") is None and _has_bool(arr, raw):
         return None
@@ -310,7 +311,10 @@ def cast(a, npdt, copy=True):
 _2_24 = 1 << 24
 
 
-def make_tensor(data, dt, loc):
+def make_tensor(data, dt, loc, numbers=False):
+    """A leaf's tensor from its data: Python numbers (torch.tensor's reading), or an array, cast to `dt` as a
+    tensor cast does; `numbers`: the array is JSON numbers read at once (fast_leaf), cast as torch.tensor casts
+    each number (wire.cast), not an array the request gave as such (base64: one rounding, as torch's .to)."""
     try:
         if isinstance(data, np.ndarray):
             if dt is not None and dt.category == 1 and data.size and dt.np != data.dtype:
@@ -318,7 +322,9 @@ def make_tensor(data, dt, loc):
                 lo, hi = data.min(), data.max()
                 if not (info.min <= lo and hi <= info.max):  # NaN compares False: refused as well
                     raise OverflowError
-            return as_tensor(data if dt is None else cast(data, dt.np), dtype=dt)  # fresh: no copy
+            if dt is not None:
+                data = cast(data, dt.np) if numbers else data.astype(dt.np)
+            return as_tensor(data, dtype=dt)  # fresh: no copy
         return tensor(data, dtype=dt)
     except EngineError as e:
         e.loc = loc

@@ -136,3 +136,46 @@ def test_an_int_operand_beside_float32_is_cast_once_warm_or_cold(srv, name, args
             r = srv.client.post("/v1/evaluate", content=json.dumps(doc).encode(),
                                 headers={"content-type": "application/json"})
             assert r.status_code == 200 and r.json()["tensors"]["y"]["data"] == want
+
+
+# review13a: a dtype that is not a string is the leaf's 422 (F-A: fast_leaf's test of it had raised a 500, and
+# a batch holding such a document failed whole); base64 integers into a float32 leaf or gradient are cast as a
+# tensor cast, once (F-B); a vjp's `v` is read in its output's dtype (F-C: float64 outputs got float32 values)
+@pytest.mark.parametrize("dtype", [["int64"], {"a": 1}])
+def test_a_dtype_that_is_not_a_string_is_the_documents_422(srv, dtype):
+    doc = {"leaves": {"a": {"data": [1.5, 2.5], "dtype": dtype}}, "ops": [{"name": "s", "op": "sum", "args": ["a"]}]}
+    hdr = {"content-type": "application/json"}
+    r = srv.client.post("/v1/evaluate", content=json.dumps(doc).encode(), headers=hdr)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "leaves", "a", "dtype"]
+    ok = {"leaves": {"a": {"data": [1.5, 2.5]}}, "ops": [{"name": "s", "op": "sum", "args": ["a"]}]}
+    r = srv.client.post("/v1/evaluate/batch", content=json.dumps({"requests": [ok, doc, ok]}).encode(), headers=hdr)
+    assert r.status_code == 200 and [e["status"] for e in r.json()["results"]] == [200, 422, 200]
+
+
+def test_base64_integers_into_float32_are_cast_once(srv):
+    import base64
+
+    import numpy as np
+    raw = np.array([-N, 3], "<i8")
+    b64 = {"dtype": "int64", "shape": [2], "b64": base64.b64encode(raw.tobytes()).decode()}
+    want = torch.from_numpy(raw).to(torch.float32)
+    doc = {"leaves": {"a": {"data": b64, "dtype": "float32", "requires_grad": True}},
+           "ops": [{"name": "b", "op": "mul", "args": ["a", 1.0]}], "outputs": ["a"],
+           "backward": [{"tensor": "b", "gradient": b64}]}
+    r = srv.client.post("/v1/evaluate", content=json.dumps(doc).encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 200
+    a = r.json()["tensors"]["a"]
+    assert a["data"] == want.tolist() and a["grad"] == want.tolist()
+
+
+def test_a_vjp_v_is_read_in_its_outputs_dtype(srv):
+    doc = {"leaves": {"x": {"data": [1.0, 2.0], "dtype": "float64", "requires_grad": True}},
+           "ops": [{"name": "f", "op": "mul", "args": ["x", 1.0]}], "transform": "vjp",
+           "function": {"inputs": "x", "output": "f"}, "v": [0.1, 0.2]}
+    r = srv.client.post("/v1/functional", content=json.dumps(doc).encode(),
+                        headers={"content-type": "application/json"})
+    assert r.status_code == 200
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    _, want = torch.autograd.functional.vjp(lambda x: x * 1.0, x, torch.tensor([0.1, 0.2], dtype=torch.float64))
+    body = r.json()
+    assert body["result"]["data"] == want.tolist(), body

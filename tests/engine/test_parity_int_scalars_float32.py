@@ -11,7 +11,8 @@ import torch
 import engine
 from engine import dtypes as D
 
-N = [2**60 + 2**36 + 1, -(2**60 + 2**36 + 1), 2**62 + 2**38 + 1, 2**24 + 1, 2**25 + 3, 2**63 - 1, 2**64 - 1]
+N = [2**60 + 2**36 + 1, -(2**60 + 2**36 + 1), 2**62 + 2**38 + 1, 2**24 + 1, 2**25 + 3, 2**63 - 1, 2**64 - 1,
+     -(2**63) - 1, 2**64]
 OPS = {
     "add": lambda L, x, v: L.add(x, v), "radd": lambda L, x, v: v + x, "sub": lambda L, x, v: L.sub(x, v),
     "rsub": lambda L, x, v: v - x, "mul": lambda L, x, v: L.mul(x, v), "div": lambda L, x, v: L.div(x, v),
