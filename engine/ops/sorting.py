@@ -12,6 +12,7 @@ from engine.ops import indexing as I
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
 from engine.ops import shape as S
+from engine.ops import sorting_select as SEL
 from engine.ops._cost import by_forward
 from engine.ops._returns import make
 from engine.ops._util import wrap_dim
@@ -160,10 +161,18 @@ def _kthvalue(a, k, dim=-1, keepdim=False):
     if a.size == 0:  # another dim is zero: an empty answer, no index grids of the long dims
         shape = reduced_shape(tuple(a.shape), d, bool(keepdim))
         return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
-    idx = np.take(_order(a, d), [k - 1], axis=d)
-    vals = np.take_along_axis(a, B.xp.asarray(idx), axis=d)
-    if not keepdim:
-        vals, idx = np.squeeze(vals, d), np.squeeze(idx, d)
+    # aten's quickselect on every row at once (engine/ops/sorting_select.py): tied values answer torch's index
+    x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
+    rows = x.reshape(-1, x.shape[-1])
+    key = SEL.keys(rows)
+    idx = np.broadcast_to(np.arange(rows.shape[-1], dtype=np.int64), rows.shape).copy()
+    SEL.quickselect(key, idx, k - 1)
+    del key
+    idx = np.ascontiguousarray(idx[:, k - 1])
+    vals = np.take_along_axis(rows, idx[:, None], axis=-1)[:, 0].reshape(x.shape[:-1])
+    idx = idx.reshape(x.shape[:-1])
+    if keepdim:
+        vals, idx = np.expand_dims(vals, d), np.expand_dims(idx, d)
     return B.xp.asarray(vals), B.xp.asarray(idx)
 
 
@@ -175,8 +184,17 @@ def _reduce_dim_rule(self, dim, keepdim):
     return Cost((out, out), n * log2ceil(n), wide(4 * n, self) + n)
 
 
+def _select_rule(self, dim, keepdim):
+    """The selection's int64 keys and positions, np.unique's sorted copy, order and inverse behind the keys, and a
+    partition level's flat (segment, position, key) arrays and stop mask (engine/ops/sorting_select.py), at
+    int64's width (rules.wide)."""
+    c = _reduce_dim_rule(self, dim, keepdim)
+    n = numel(self.shape)
+    return c._replace(temp=wide(9 * n, self) + 2 * n)
+
+
 kthvalue_op = defop("kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor "
-                    "indices)", _kthvalue, nout=2, self=_select_backward, rule=_reduce_dim_rule)
+                    "indices)", _kthvalue, nout=2, self=_select_backward, rule=_select_rule)
 
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> tuple:

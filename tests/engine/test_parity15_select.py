@@ -1,0 +1,63 @@
+"""Which index torch 2.13 answers for tied values in kthvalue / topk / mode: aten's CPU kernels select with
+Sedgewick's quickselect (kthvalue), libstdc++'s nth_element + sort or partial_sort (topk) and std::sort (mode),
+whose order of equal values the engine follows step for step (engine/ops/sorting_select.py). Rows of small
+integers (many ties), NaN, every dim; the oracle is live torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+
+assert torch.__version__.startswith("2.13"), torch.__version__
+
+
+def _same(t, e):
+    tv, ev = t.values.numpy(), e.values.numpy()
+    return (tv.dtype == ev.dtype and tv.shape == ev.shape
+            and np.array_equal(tv, ev, equal_nan=tv.dtype.kind == "f")
+            and np.array_equal(np.signbit(tv), np.signbit(ev))
+            and np.array_equal(t.indices.numpy(), e.indices.numpy()))
+
+
+def _rows(rng, rows, n, dtype, nan=0.0):
+    x = rng.integers(-3, 4, (rows, n)).astype(dtype)
+    if nan:
+        x[rng.random(x.shape) < nan] = np.nan
+    return x
+
+
+def test_kthvalue_redteam11_case():
+    x = np.array([7, -2, -2, 0], dtype=np.int32)
+    assert _same(torch.kthvalue(torch.from_numpy(x), 2), engine.kthvalue(engine.tensor(x), 2))
+
+
+@pytest.mark.parametrize("dtype,nan", [("float32", 0.0), ("float64", 0.2), ("int64", 0.0), ("float16", 0.1)])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 9, 16, 17, 33, 100, 200])
+def test_kthvalue_ties_every_k(dtype, nan, n):
+    rng = np.random.default_rng(n)
+    x = _rows(rng, 300, n, dtype, nan)
+    for k in sorted({1, 2, n // 3, n // 2, n - 1, n} & set(range(1, n + 1))):
+        t, e = torch.kthvalue(torch.from_numpy(x), k), engine.kthvalue(engine.tensor(x), k)
+        assert _same(t, e), (n, k)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_kthvalue_along_each_dim_with_zeros(dim):
+    rng = np.random.default_rng(3)
+    x = rng.integers(-1, 2, (9, 8, 7)).astype(np.float32)
+    x[x == 0] = rng.choice([0.0, -0.0], int((x == 0).sum()))
+    for keepdim in (False, True):
+        for k in range(1, x.shape[dim] + 1):
+            t = torch.kthvalue(torch.from_numpy(x), k, dim, keepdim)
+            assert _same(t, engine.kthvalue(engine.tensor(x), k, dim, keepdim)), (dim, k)
+
+
+def test_kthvalue_gradient_goes_to_torchs_index():
+    x = np.array([[1.0, 2.0, 1.0, 2.0, 1.0], [3.0, 3.0, 3.0, 0.0, 3.0]])
+    tx = torch.tensor(x, requires_grad=True)
+    torch.kthvalue(tx, 2).values.sum().backward()
+    ex = engine.tensor(x, requires_grad=True)
+    engine.kthvalue(ex, 2).values.sum().backward()
+    assert np.array_equal(tx.grad.numpy(), ex.grad.numpy())
