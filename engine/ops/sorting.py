@@ -126,9 +126,18 @@ def _topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002
         shape = list(a.shape)
         shape[d] = k
         return B.xp.empty(tuple(shape), dtype=a.dtype), B.xp.zeros(tuple(shape), dtype=np.int64)
-    idx = np.take(_order(a, d, descending=largest), np.arange(k), axis=d)
-    idx = B.xp.asarray(idx)
-    return np.take_along_axis(a, idx, axis=d), idx
+    # aten's topk_impl_loop on every row at once (engine/ops/sorting_select.py): libstdc++'s nth_element and sort,
+    # or partial_sort where k * 64 <= n, so that tied values (and sorted=False's order) are torch's
+    x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
+    rows = x.reshape(-1, x.shape[-1])
+    key = SEL.keys(rows, negate=largest)
+    idx = np.broadcast_to(np.arange(rows.shape[-1], dtype=np.int64), rows.shape).copy()
+    SEL.topk(key, idx, k, sorted)
+    del key
+    idx = np.ascontiguousarray(idx[:, :k])
+    vals = np.take_along_axis(rows, idx, axis=-1).reshape(x.shape[:-1] + (k,))
+    idx = idx.reshape(x.shape[:-1] + (k,))
+    return B.xp.asarray(np.moveaxis(vals, -1, d)), B.xp.asarray(np.moveaxis(idx, -1, d))
 
 
 def _topk_rule(self, k, dim):
@@ -136,7 +145,8 @@ def _topk_rule(self, k, dim):
     if shape:
         shape[wrap_dim(dim, len(shape))] = int(k)
     n = numel(self.shape)
-    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(3 * n, self))
+    # the selection's keys, positions and a partition level's flat arrays, as kthvalue's (_select_rule)
+    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(9 * n, self) + 2 * n)
 
 
 topk_op = defop("topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, "

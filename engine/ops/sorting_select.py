@@ -138,3 +138,214 @@ def quickselect(key, idx, k):
         R[r] = np.where(j >= k, j - 1, hi)
         act = r[R[r] > L[r]]
 
+
+
+# ----- libstdc++ (std::nth_element, std::sort, std::partial_sort) with comp = the keys' `<` -----
+
+
+def _lg(n):
+    return int(n).bit_length() - 1
+
+
+def _partition_pivot(key, idx, r, f, last):
+    """__unguarded_partition_pivot on the segments [f, last) of rows r: the median of f + 1, the middle and
+    last - 1 moved to f, then the Hoare partition of [f + 1, last) about it; returns the cut."""
+    a, b, c = f + 1, f + (last - f) // 2, last - 1
+    ka, kb, kc = key[r, a], key[r, b], key[r, c]
+    ab, bc, ac = ka < kb, kb < kc, ka < kc
+    pick = np.where(ab, np.where(bc, b, np.where(ac, c, a)), np.where(ac, a, np.where(bc, c, b)))
+    del ka, kb, kc, ab, bc, ac
+    _swap(key, idx, r, f, pick)
+    (lp, ls, lc), (rp, rs, rc), sw = _hoare(key, idx, r, key[r, f], f + 1, last, f + 1, last, False)
+    # the left scan stops at its next stop, or at the last position the right scan swapped (a stop now)
+    return np.minimum(_nth(lp, ls, lc, sw + 1, _BIG), _rnth(rp, rs, rc, sw, _BIG))
+
+
+def _small_sort(key, idx, r, f, last, width):
+    """__insertion_sort of the segments [f, last) (at most `width` long): with a strict weak order it is the
+    stable sort of each segment."""
+    pos = f[:, None] + np.arange(width)
+    inside = pos < last[:, None]
+    pos = np.minimum(pos, key.shape[1] - 1)
+    rr = r[:, None]
+    k = np.where(inside, key[rr, pos], _BIG)
+    order = np.argsort(k, axis=1, kind="stable")
+    pos = np.take_along_axis(pos, order, axis=1)  # padding sorts last: inside stays the segment's positions
+    kv, iv = key[rr, pos], idx[rr, pos]
+    dest = f[:, None] + np.arange(width)
+    key[np.broadcast_to(rr, dest.shape)[inside], dest[inside]] = kv[inside]
+    idx[np.broadcast_to(rr, dest.shape)[inside], dest[inside]] = iv[inside]
+
+
+def nth_element(key, idx, nth):
+    """std::nth_element(row, row + nth, row + n) on every row (libstdc++'s __introselect)."""
+    rows, n = key.shape
+    f = np.zeros(rows, dtype=np.int64)
+    last = np.full(rows, n, dtype=np.int64)
+    depth = 2 * _lg(n)
+    live = np.ones(rows, dtype=bool)
+    while True:
+        act = np.nonzero(live & (last - f > 3))[0]
+        if not act.size:
+            break
+        _budget.check()
+        if depth == 0:  # heap_select(first, nth + 1, last), then iter_swap(first, nth)
+            heap_select(key, idx, act, f[act], np.full(act.size, nth + 1), last[act])
+            _swap(key, idx, act, f[act], np.full(act.size, nth))
+            live[act] = False
+            break
+        depth -= 1
+        cut = _partition_pivot(key, idx, act, f[act], last[act])
+        left = cut <= nth
+        f[act] = np.where(left, cut, f[act])
+        last[act] = np.where(left, last[act], cut)
+    act = np.nonzero(live & (last - f > 1))[0]
+    if act.size:
+        _small_sort(key, idx, act, f[act], last[act], 3)
+
+
+def sort(key, idx, m):
+    """std::sort(row, row + m) on every row (libstdc++'s introsort, then its final insertion sort)."""
+    rows = key.shape[0]
+    if m <= 1:
+        return
+    r = np.arange(rows)
+    f = np.zeros(rows, dtype=np.int64)
+    last = np.full(rows, m, dtype=np.int64)
+    depth = 2 * _lg(m)
+    while True:
+        big = last - f > 16
+        r, f, last = r[big], f[big], last[big]
+        if not r.size:
+            break
+        _budget.check()
+        if depth == 0:  # std::__partial_sort(first, last, last): make_heap, sort_heap
+            heap_select(key, idx, r, f, last, last)
+            sort_heap(key, idx, r, f, last)
+            break
+        depth -= 1
+        cut = _partition_pivot(key, idx, r, f, last)
+        r, f, last = np.concatenate((r, r)), np.concatenate((f, cut)), np.concatenate((cut, last))
+    # the final insertion sort: every element already lies in its block of at most 16, each block's keys at or
+    # above the blocks before it (partitions, heap-sorted stretches), so it is the stable sort of the row
+    k = key[:, :m]
+    order = np.argsort(k, axis=1, kind="stable")
+    key[:, :m] = np.take_along_axis(k, order, axis=1)
+    idx[:, :m] = np.take_along_axis(idx[:, :m], order, axis=1)
+
+
+# ----- libstdc++'s heap: a move at a time, all heaps together -----
+
+
+def _adjust_heap(key, idx, r, base, hole, length, vk, vi):
+    """std::__adjust_heap(first = base, holeIndex = hole, len = length, value = (vk, vi)) on every heap."""
+    top = hole.copy()
+    second = hole.copy()
+    a = np.nonzero(second < (length - 1) // 2)[0]
+    while a.size:
+        _budget.check()
+        s = 2 * (second[a] + 1)
+        ra, ba = r[a], base[a]
+        s -= key[ra, ba + s] < key[ra, ba + s - 1]
+        key[ra, ba + hole[a]] = key[ra, ba + s]
+        idx[ra, ba + hole[a]] = idx[ra, ba + s]
+        hole[a] = s
+        second[a] = s
+        a = a[s < (length[a] - 1) // 2]
+    ev = np.nonzero(((length & 1) == 0) & (second == (length - 2) // 2))[0]
+    if ev.size:
+        s = 2 * (second[ev] + 1) - 1
+        re, be = r[ev], base[ev]
+        key[re, be + hole[ev]] = key[re, be + s]
+        idx[re, be + hole[ev]] = idx[re, be + s]
+        hole[ev] = s
+    # std::__push_heap(first, hole, top, value)
+    a = np.arange(r.size)
+    while True:
+        parent = (hole[a] - 1) // 2
+        go = hole[a] > top[a]
+        go[go] = key[r[a[go]], base[a[go]] + parent[go]] < vk[a[go]]
+        a, parent = a[go], parent[go]
+        if not a.size:
+            break
+        _budget.check()
+        ra, ba = r[a], base[a]
+        key[ra, ba + hole[a]] = key[ra, ba + parent]
+        idx[ra, ba + hole[a]] = idx[ra, ba + parent]
+        hole[a] = parent
+    key[r, base + hole] = vk
+    idx[r, base + hole] = vi
+
+
+def _pop_heap(key, idx, r, f, last, res):
+    """std::__pop_heap(first, last, result): result's value sifted in from the top, the top put at result."""
+    vk, vi = key[r, res], idx[r, res]
+    key[r, res] = key[r, f]
+    idx[r, res] = idx[r, f]
+    _adjust_heap(key, idx, r, f, np.zeros(r.size, dtype=np.int64), last - f, vk, vi)
+
+
+def make_heap(key, idx, r, f, last):
+    length = last - f
+    p = (length - 2) // 2  # each heap's first parent; parents go down to 0
+    for parent in range(int(p.max(initial=-1)), -1, -1):
+        _budget.check()
+        a = np.nonzero(p >= parent)[0]
+        h = np.full(a.size, parent, dtype=np.int64)
+        _adjust_heap(key, idx, r[a], f[a], h, length[a], key[r[a], f[a] + parent], idx[r[a], f[a] + parent])
+
+
+def sort_heap(key, idx, r, f, last):
+    last = last.copy()
+    while True:
+        a = np.nonzero(last - f > 1)[0]
+        if not a.size:
+            break
+        _budget.check()
+        last[a] -= 1
+        _pop_heap(key, idx, r[a], f[a], last[a], last[a])
+
+
+def heap_select(key, idx, r, f, middle, last, window=256):
+    """std::__heap_select(first, middle, last): make_heap of [first, middle), then each later element below the
+    top replaces it (pop_heap). The elements that do not enter are passed over a window at a time."""
+    make_heap(key, idx, r, f, middle)
+    pos = middle.copy()
+    a = np.nonzero(pos < last)[0]
+    while a.size:
+        _budget.check()
+        w = pos[a, None] + np.arange(window)
+        inside = w < last[a, None]
+        w = np.minimum(w, key.shape[1] - 1)
+        below = inside & (key[r[a, None], w] < key[r[a], f[a]][:, None])
+        hit = below.any(axis=1)
+        first = np.argmax(below, axis=1)
+        e = a[hit]
+        at = pos[e] + first[hit]
+        if e.size:
+            _pop_heap(key, idx, r[e], f[e], middle[e], at)
+        pos[a] = np.where(hit, pos[a] + first + 1, pos[a] + window)
+        a = a[pos[a] < last[a]]
+
+
+def partial_sort(key, idx, k):
+    """std::partial_sort(row, row + k, row + n) on every row: heap_select, then sort_heap of the first k."""
+    rows, n = key.shape
+    r = np.arange(rows)
+    f = np.zeros(rows, dtype=np.int64)
+    heap_select(key, idx, r, f, np.full(rows, k, dtype=np.int64), np.full(rows, n, dtype=np.int64))
+    sort_heap(key, idx, r, f, np.full(rows, k, dtype=np.int64))
+
+
+def topk(key, idx, k, sorted_):
+    """aten's topk_impl_loop on every row (key: negated where largest): partial_sort where k * 64 <= n, else
+    nth_element at k - 1 and, if sorted, std::sort of the first k - 1."""
+    n = key.shape[1]
+    if k == 0:
+        return
+    if k * 64 <= n:
+        partial_sort(key, idx, k)
+        return
+    nth_element(key, idx, k - 1)
+    if sorted_:
+        sort(key, idx, k - 1)

@@ -61,3 +61,51 @@ def test_kthvalue_gradient_goes_to_torchs_index():
     ex = engine.tensor(x, requires_grad=True)
     engine.kthvalue(ex, 2).values.sum().backward()
     assert np.array_equal(tx.grad.numpy(), ex.grad.numpy())
+
+
+def test_topk_redteam11_case():
+    x = np.array([5, -7, 7, 1], dtype=np.int32)
+    t, e = torch.topk(torch.from_numpy(x), 4, sorted=False), engine.topk(engine.tensor(x), 4, sorted=False)
+    assert _same(t, e)
+
+
+@pytest.mark.parametrize("dtype,nan", [("float32", 0.0), ("float64", 0.2), ("int64", 0.0), ("float16", 0.1)])
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 16, 17, 40, 64, 65, 128, 200])
+def test_topk_ties_every_k_both_paths(dtype, nan, n):
+    # k * 64 <= n: partial_sort (heap select, sort_heap); otherwise nth_element, then sort of the first k - 1
+    rng = np.random.default_rng(100 + n)
+    x = _rows(rng, 200, n, dtype, nan)
+    for k in sorted({0, 1, 2, 3, n // 64, n // 64 + 1, n // 2, n - 1, n} & set(range(0, n + 1))):
+        for largest in (True, False):
+            for sorted_ in (True, False):
+                t = torch.topk(torch.from_numpy(x), k, -1, largest, sorted_)
+                e = engine.topk(engine.tensor(x), k, -1, largest, sorted_)
+                assert _same(t, e), (n, k, largest, sorted_)
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_topk_along_each_dim(dim):
+    rng = np.random.default_rng(4)
+    x = rng.integers(-1, 2, (9, 8, 7)).astype(np.float64)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    for k in range(0, x.shape[dim] + 1):
+        for sorted_ in (True, False):
+            t = torch.topk(torch.from_numpy(x), k, dim, sorted=sorted_)
+            assert _same(t, engine.topk(engine.tensor(x), k, dim, sorted=sorted_)), (dim, k)
+
+
+def test_topk_long_rows_few_values():
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 5, (3, 5000)).astype(np.float32)
+    for k in (1, 7, 78, 79, 200, 4999):
+        t, e = torch.topk(torch.from_numpy(x), k, largest=False), engine.topk(engine.tensor(x), k, largest=False)
+        assert _same(t, e), k
+
+
+def test_topk_gradient_goes_to_torchs_indices():
+    x = np.array([[1.0, 2.0, 2.0, 2.0, 1.0, 2.0], [0.0, 3.0, 3.0, 0.0, 3.0, 0.0]])
+    tx = torch.tensor(x, requires_grad=True)
+    (torch.topk(tx, 2, sorted=False).values * torch.tensor([1.0, 10.0])).sum().backward()
+    ex = engine.tensor(x, requires_grad=True)
+    (engine.topk(ex, 2, sorted=False).values * engine.tensor([1.0, 10.0])).sum().backward()
+    assert np.array_equal(tx.grad.numpy(), ex.grad.numpy())
