@@ -310,12 +310,20 @@ def _mode(a, dim=-1, keepdim=False):
     if rows.size == 0:  # no row (another dim is zero): no positions of the long dim are made
         shape = reduced_shape(tuple(a.shape), d, bool(keepdim))
         return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
-    order = np.argsort(rows, axis=-1, kind="stable")
-    s = np.take_along_axis(rows, order, axis=-1)
-    if n <= _INSERTION and rows.dtype.kind in "fc":
-        nan_rows = np.isnan(rows).any(-1)
-        if nan_rows.any():  # NaN breaks the stable sort's order: libstdc++'s insertion sort, step for step
+    nan_rows = np.isnan(rows).any(-1) if rows.dtype.kind in "fc" else None
+    if n <= _INSERTION:  # libstdc++'s insertion sort alone: without NaN, the stable sort
+        order = np.argsort(rows, axis=-1, kind="stable")
+        s = np.take_along_axis(rows, order, axis=-1)
+        if nan_rows is not None and nan_rows.any():  # NaN breaks the stable order: the insertion sort's steps
             s[nan_rows], order[nan_rows] = _insertion_sorted(rows[nan_rows])
+    else:  # introsort's partitions, then its final insertion sort, all rows at once (engine/ops/sorting_select.py)
+        key = SEL.keys(rows)
+        order = np.broadcast_to(np.arange(n, dtype=np.int64), rows.shape).copy()
+        SEL.sort(key, order, n)
+        del key
+        if nan_rows is not None and nan_rows.any():  # NaN is no strict weak order: not followed, the stable one
+            order[nan_rows] = np.argsort(rows[nan_rows], axis=-1, kind="stable")
+        s = np.take_along_axis(rows, order, axis=-1)
     pos = np.arange(n, dtype=np.int64)
     edge = np.empty(s.shape, dtype=bool)  # a run starts here
     edge[:, 0] = True
@@ -367,7 +375,9 @@ def _mode_rule(self, dim, keepdim):
     and the int64 picks a row, at int64's width (rules.wide)."""
     c = _reduce_dim_rule(self, dim, keepdim)
     n = numel(self.shape)
-    return c._replace(temp=wide(5 * n, self) + 2 * n)
+    # and for rows over 16, introsort's keys and np.unique's temporaries, a partition level's flat arrays
+    # (engine/ops/sorting_select.py)
+    return c._replace(temp=wide((13 if self.shape and self.shape[dim] > _INSERTION else 5) * n, self) + 2 * n)
 
 
 mode_op = defop("mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)", _mode, nout=2,

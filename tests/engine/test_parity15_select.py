@@ -109,3 +109,22 @@ def test_topk_gradient_goes_to_torchs_indices():
     ex = engine.tensor(x, requires_grad=True)
     (engine.topk(ex, 2, sorted=False).values * engine.tensor([1.0, 10.0])).sum().backward()
     assert np.array_equal(tx.grad.numpy(), ex.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "float16", "uint8"])
+@pytest.mark.parametrize("n", [17, 18, 33, 100, 200, 1000])
+def test_mode_rows_over_16_introsort(dtype, n):
+    # std::sort of (value, index) pairs by value: introsort's partitions decide which index of the mode's run
+    # comes last (rows of at most 16 were already the stable order: parity14)
+    rng = np.random.default_rng(200 + n)
+    for hi in (2, 4, 9):
+        x = rng.integers(0, hi, (300, n)).astype(dtype)
+        assert _same(torch.mode(torch.from_numpy(x)), engine.mode(engine.tensor(x))), hi
+
+
+@pytest.mark.parametrize("dim,keepdim", [(0, False), (1, True), (2, False)])
+def test_mode_long_dims(dim, keepdim):
+    rng = np.random.default_rng(11)
+    x = rng.integers(-2, 2, (20, 30, 40)).astype(np.float64)
+    t = torch.mode(torch.from_numpy(x), dim, keepdim)
+    assert _same(t, engine.mode(engine.tensor(x), dim, keepdim))
