@@ -17,8 +17,25 @@ from __future__ import annotations
 import numpy as np
 
 from engine import budget as _budget
+from engine.ops.rules import PY_STEP
 
 _BIG = np.iinfo(np.int64).max // 4
+
+
+class _Steps:
+    """The deadline checked at every step of a loop; steps past `free` (what the op's rule charged for: its
+    n log n) charged as they come, a Python step and the elements the step touches each (a sorted run of ties
+    makes partial_sort's heap take an element at a time)."""
+
+    def __init__(self, n):
+        self.left = 16 * max(int(n), 2).bit_length() + 64
+
+
+    def __call__(self, elements=0):
+        _budget.check()
+        self.left -= 1
+        if self.left < 0:
+            _budget.charge(0, 8, PY_STEP + 8.0 * elements, "the selection's steps")
 
 
 def keys(x, negate=False):
@@ -110,9 +127,10 @@ def quickselect(key, idx, k):
     L = np.zeros(rows, dtype=np.int64)
     R = np.full(rows, n - 1, dtype=np.int64)
     act = np.nonzero(R > L)[0]
+    tick = _Steps(n)
     while act.size:
-        _budget.check()
         r, lo, hi = act, L[act], R[act]
+        tick(int((hi - lo).sum()))
         two = hi == lo + 1
         if two.any():  # two elements only: ordered, done
             _cswap(key, idx, r[two], lo[two], hi[two], key[r[two], lo[two]] > key[r[two], hi[two]])
@@ -177,22 +195,24 @@ def _small_sort(key, idx, r, f, last, width):
     idx[np.broadcast_to(rr, dest.shape)[inside], dest[inside]] = iv[inside]
 
 
-def nth_element(key, idx, nth):
+def nth_element(key, idx, nth, tick=None):
     """std::nth_element(row, row + nth, row + n) on every row (libstdc++'s __introselect)."""
     rows, n = key.shape
     f = np.zeros(rows, dtype=np.int64)
     last = np.full(rows, n, dtype=np.int64)
     depth = 2 * _lg(n)
     live = np.ones(rows, dtype=bool)
+    tick = tick or _Steps(n)
     while True:
         act = np.nonzero(live & (last - f > 3))[0]
         if not act.size:
             break
-        _budget.check()
+        tick(int((last[act] - f[act]).sum()))
         if depth == 0:  # heap_select(first, nth + 1, last), then iter_swap(first, nth)
-            heap_select(key, idx, act, f[act], np.full(act.size, nth + 1), last[act])
+            left = heap_select(key, idx, act, f[act], np.full(act.size, nth + 1), last[act], tick, cap=HEAP_STEPS)
             _swap(key, idx, act, f[act], np.full(act.size, nth))
             live[act] = False
+            stable_rows(key, idx, act[left])
             break
         depth -= 1
         cut = _partition_pivot(key, idx, act, f[act], last[act])
@@ -204,7 +224,7 @@ def nth_element(key, idx, nth):
         _small_sort(key, idx, act, f[act], last[act], 3)
 
 
-def sort(key, idx, m):
+def sort(key, idx, m, tick=None):
     """std::sort(row, row + m) on every row (libstdc++'s introsort, then its final insertion sort)."""
     rows = key.shape[0]
     if m <= 1:
@@ -213,15 +233,21 @@ def sort(key, idx, m):
     f = np.zeros(rows, dtype=np.int64)
     last = np.full(rows, m, dtype=np.int64)
     depth = 2 * _lg(m)
+    tick = tick or _Steps(m)
     while True:
         big = last - f > 16
         r, f, last = r[big], f[big], last[big]
         if not r.size:
             break
-        _budget.check()
+        tick(int((last - f).sum()))
         if depth == 0:  # std::__partial_sort(first, last, last): make_heap, sort_heap
-            heap_select(key, idx, r, f, last, last)
-            sort_heap(key, idx, r, f, last)
+            h = last - f <= HEAP_SORT_MAX
+            heap_select(key, idx, r[h], f[h], last[h], last[h], tick)
+            sort_heap(key, idx, r[h], f[h], last[h], tick)
+            for row, lo, hi in zip(r[~h].tolist(), f[~h].tolist(), last[~h].tolist()):  # few: each over 4096 long
+                tick(hi - lo)
+                order = np.argsort(key[row, lo:hi], kind="stable")
+                key[row, lo:hi], idx[row, lo:hi] = key[row, lo:hi][order], idx[row, lo:hi][order]
             break
         depth -= 1
         cut = _partition_pivot(key, idx, r, f, last)
@@ -237,13 +263,13 @@ def sort(key, idx, m):
 # ----- libstdc++'s heap: a move at a time, all heaps together -----
 
 
-def _adjust_heap(key, idx, r, base, hole, length, vk, vi):
+def _adjust_heap(key, idx, r, base, hole, length, vk, vi, tick):
     """std::__adjust_heap(first = base, holeIndex = hole, len = length, value = (vk, vi)) on every heap."""
     top = hole.copy()
     second = hole.copy()
     a = np.nonzero(second < (length - 1) // 2)[0]
     while a.size:
-        _budget.check()
+        tick(a.size)
         s = 2 * (second[a] + 1)
         ra, ba = r[a], base[a]
         s -= key[ra, ba + s] < key[ra, ba + s - 1]
@@ -268,7 +294,7 @@ def _adjust_heap(key, idx, r, base, hole, length, vk, vi):
         a, parent = a[go], parent[go]
         if not a.size:
             break
-        _budget.check()
+        tick(a.size)
         ra, ba = r[a], base[a]
         key[ra, ba + hole[a]] = key[ra, ba + parent]
         idx[ra, ba + hole[a]] = idx[ra, ba + parent]
@@ -277,43 +303,49 @@ def _adjust_heap(key, idx, r, base, hole, length, vk, vi):
     idx[r, base + hole] = vi
 
 
-def _pop_heap(key, idx, r, f, last, res):
+def _pop_heap(key, idx, r, f, last, res, tick):
     """std::__pop_heap(first, last, result): result's value sifted in from the top, the top put at result."""
     vk, vi = key[r, res], idx[r, res]
     key[r, res] = key[r, f]
     idx[r, res] = idx[r, f]
-    _adjust_heap(key, idx, r, f, np.zeros(r.size, dtype=np.int64), last - f, vk, vi)
+    _adjust_heap(key, idx, r, f, np.zeros(r.size, dtype=np.int64), last - f, vk, vi, tick)
 
 
-def make_heap(key, idx, r, f, last):
+def make_heap(key, idx, r, f, last, tick):
     length = last - f
     p = (length - 2) // 2  # each heap's first parent; parents go down to 0
     for parent in range(int(p.max(initial=-1)), -1, -1):
-        _budget.check()
         a = np.nonzero(p >= parent)[0]
+        tick(a.size)
         h = np.full(a.size, parent, dtype=np.int64)
-        _adjust_heap(key, idx, r[a], f[a], h, length[a], key[r[a], f[a] + parent], idx[r[a], f[a] + parent])
+        _adjust_heap(key, idx, r[a], f[a], h, length[a], key[r[a], f[a] + parent], idx[r[a], f[a] + parent], tick)
 
 
-def sort_heap(key, idx, r, f, last):
+def sort_heap(key, idx, r, f, last, tick):
     last = last.copy()
     while True:
         a = np.nonzero(last - f > 1)[0]
         if not a.size:
             break
-        _budget.check()
+        tick(a.size)
         last[a] -= 1
-        _pop_heap(key, idx, r[a], f[a], last[a], last[a])
+        _pop_heap(key, idx, r[a], f[a], last[a], last[a], tick)
 
 
-def heap_select(key, idx, r, f, middle, last, window=256):
+def heap_select(key, idx, r, f, middle, last, tick, window=256, cap=None):
     """std::__heap_select(first, middle, last): make_heap of [first, middle), then each later element below the
-    top replaces it (pop_heap). The elements that do not enter are passed over a window at a time."""
-    make_heap(key, idx, r, f, middle)
+    top replaces it (pop_heap). The elements that do not enter are passed over a window at a time; a step takes
+    one entering element of every heap, so a heap that more than `cap` elements enter (a long sorted run of
+    ties) is left unfinished: returns those heaps (a mask over r)."""
+    make_heap(key, idx, r, f, middle, tick)
     pos = middle.copy()
     a = np.nonzero(pos < last)[0]
+    steps = 0
     while a.size:
-        _budget.check()
+        if cap is not None and steps >= cap:
+            break
+        steps += 1
+        tick(a.size * window)
         w = pos[a, None] + np.arange(window)
         inside = w < last[a, None]
         w = np.minimum(w, key.shape[1] - 1)
@@ -323,18 +355,57 @@ def heap_select(key, idx, r, f, middle, last, window=256):
         e = a[hit]
         at = pos[e] + first[hit]
         if e.size:
-            _pop_heap(key, idx, r[e], f[e], middle[e], at)
+            _pop_heap(key, idx, r[e], f[e], middle[e], at, tick)
         pos[a] = np.where(hit, pos[a] + first + 1, pos[a] + window)
         a = a[pos[a] < last[a]]
+    left = np.zeros(r.size, dtype=bool)
+    left[a] = True
+    return left
+
+
+# the heap steps one entering element of every row at a time: past this many, a row's heap is not followed (it
+# answers the stable order: the engine's answer before parity15, torch's wherever the order is unique)
+HEAP_STEPS = 4096
+# a heap-sorted stretch (introsort's depth limit) longer than this is sorted stably: exact where its keys are
+# distinct (the only order), the stable order's where ties meet there
+HEAP_SORT_MAX = 4096
+
+
+def stable_rows(key, idx, rows):
+    """The rows given back their input order (idx says where each element came from), then stably sorted."""
+    if not rows.size:
+        return
+    k, i = key[rows], idx[rows]
+    back = np.argsort(i, axis=1)
+    k, i = np.take_along_axis(k, back, axis=1), np.take_along_axis(i, back, axis=1)
+    order = np.argsort(k, axis=1, kind="stable")
+    key[rows] = np.take_along_axis(k, order, axis=1)
+    idx[rows] = np.take_along_axis(i, order, axis=1)
 
 
 def partial_sort(key, idx, k):
-    """std::partial_sort(row, row + k, row + n) on every row: heap_select, then sort_heap of the first k."""
+    """std::partial_sort(row, row + k, row + n) on every row: heap_select, then sort_heap of the first k. A row
+    whose k smallest keys are distinct and below every other key has one answer, those k in order (the first k
+    positions are all that topk reads): only the other rows are stepped through the heap."""
     rows, n = key.shape
-    r = np.arange(rows)
-    f = np.zeros(rows, dtype=np.int64)
-    heap_select(key, idx, r, f, np.full(rows, k, dtype=np.int64), np.full(rows, n, dtype=np.int64))
-    sort_heap(key, idx, r, f, np.full(rows, k, dtype=np.int64))
+    part = np.argpartition(key, k - 1, axis=1)[:, :k]
+    pk = np.take_along_axis(key, part, axis=1)
+    order = np.argsort(pk, axis=1, kind="stable")
+    part, pk = np.take_along_axis(part, order, axis=1), np.take_along_axis(pk, order, axis=1)
+    del order
+    one = (pk[:, 1:] != pk[:, :-1]).all(axis=1)
+    one &= (key <= pk[:, -1:]).sum(axis=1) == k
+    if one.any():
+        key[one, :k], idx[one, :k] = pk[one], np.take_along_axis(idx[one], part[one], axis=1)
+    del part, pk
+    r = np.nonzero(~one)[0]
+    if r.size:
+        tick = _Steps(n)
+        f = np.zeros(r.size, dtype=np.int64)
+        middle = np.full(r.size, k, dtype=np.int64)
+        left = heap_select(key, idx, r, f, middle, np.full(r.size, n, dtype=np.int64), tick, cap=HEAP_STEPS)
+        sort_heap(key, idx, r, f, middle, tick)
+        stable_rows(key, idx, r[left])
 
 
 def topk(key, idx, k, sorted_):
