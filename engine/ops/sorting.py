@@ -1,5 +1,6 @@
 """Sorting and selection: sort / argsort / msort, topk, kthvalue, median / nanmedian, mode, cummax / cummin,
-quantile / nanquantile, with torch's orders (NaN sorts as the largest value; ties keep their input order) and
+quantile / nanquantile, with torch's orders (NaN sorts as the largest value; sort's ties keep their input order,
+topk / kthvalue / mode's are those of aten's selection kernels: engine/ops/sorting_select.py) and
 derivatives.yaml's formulas (the gradient goes back to the selected positions)."""
 from __future__ import annotations
 
@@ -315,7 +316,7 @@ def _mode(a, dim=-1, keepdim=False):
         order = np.argsort(rows, axis=-1, kind="stable")
         s = np.take_along_axis(rows, order, axis=-1)
         if nan_rows is not None and nan_rows.any():  # NaN breaks the stable order: the insertion sort's steps
-            s[nan_rows], order[nan_rows] = _insertion_sorted(rows[nan_rows])
+            s[nan_rows], order[nan_rows] = SEL.insertion_sorted(rows[nan_rows])
     else:  # introsort's partitions, then its final insertion sort, all rows at once (engine/ops/sorting_select.py)
         key = SEL.keys(rows)
         order = np.broadcast_to(np.arange(n, dtype=np.int64), rows.shape).copy()
@@ -347,27 +348,6 @@ def _mode(a, dim=-1, keepdim=False):
 # elements is its insertion sort alone (stable where no NaN is: NumPy's stable sort answers the same), longer
 # rows go through introsort's partitions first, whose order of equal values is not reproduced here
 _INSERTION = 16
-
-
-def _insertion_sorted(v):
-    """Rows of at most 16 values sorted as libstdc++'s __insertion_sort with `a < b` orders them, NaN included
-    (NaN is never less nor greater: where it stops an element's walk depends on the order met): (values, original
-    positions). n - 1 whole-row steps (n <= 16, a constant bound)."""
-    rows, n = v.shape
-    v = v.copy()
-    idx = np.broadcast_to(np.arange(n, dtype=np.int64), v.shape).copy()
-    for i in range(1, n):
-        val, vi = v[:, i].copy(), idx[:, i].copy()
-        front = val < v[:, 0]  # to the front past everything (move_backward)
-        lt = val[:, None] < v[:, :i]
-        run = np.argmin(lt[:, ::-1], axis=1)  # the unguarded walk back: while val < the one before
-        j = np.where(front, 0, i - run)
-        p = np.arange(i + 1)
-        src = np.maximum(np.where(p < j[:, None], p, p - 1), 0)
-        put = p == j[:, None]
-        v[:, :i + 1] = np.where(put, val[:, None], np.take_along_axis(v[:, :i + 1], src, axis=1))
-        idx[:, :i + 1] = np.where(put, vi[:, None], np.take_along_axis(idx[:, :i + 1], src, axis=1))
-    return v, idx
 
 
 def _mode_rule(self, dim, keepdim):

@@ -420,3 +420,27 @@ def topk(key, idx, k, sorted_):
     nth_element(key, idx, k - 1)
     if sorted_:
         sort(key, idx, k - 1)
+
+
+# ----- mode's rows of at most 16 with NaN -----
+
+
+def insertion_sorted(v):
+    """Rows of at most 16 values sorted as libstdc++'s __insertion_sort with `a < b` orders them, NaN included
+    (NaN is never less nor greater: where it stops an element's walk depends on the order met): (values, original
+    positions). n - 1 whole-row steps (n <= 16, a constant bound)."""
+    rows, n = v.shape
+    v = v.copy()
+    idx = np.broadcast_to(np.arange(n, dtype=np.int64), v.shape).copy()
+    for i in range(1, n):
+        val, vi = v[:, i].copy(), idx[:, i].copy()
+        front = val < v[:, 0]  # to the front past everything (move_backward)
+        lt = val[:, None] < v[:, :i]
+        run = np.argmin(lt[:, ::-1], axis=1)  # the unguarded walk back: while val < the one before
+        j = np.where(front, 0, i - run)
+        p = np.arange(i + 1)
+        src = np.maximum(np.where(p < j[:, None], p, p - 1), 0)
+        put = p == j[:, None]
+        v[:, :i + 1] = np.where(put, val[:, None], np.take_along_axis(v[:, :i + 1], src, axis=1))
+        idx[:, :i + 1] = np.where(put, vi[:, None], np.take_along_axis(idx[:, :i + 1], src, axis=1))
+    return v, idx
