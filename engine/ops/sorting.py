@@ -311,20 +311,11 @@ def _mode(a, dim=-1, keepdim=False):
     if rows.size == 0:  # no row (another dim is zero): no positions of the long dim are made
         shape = reduced_shape(tuple(a.shape), d, bool(keepdim))
         return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
-    nan_rows = np.isnan(rows).any(-1) if rows.dtype.kind in "fc" else None
-    if n <= _INSERTION:  # libstdc++'s insertion sort alone: without NaN, the stable sort
-        order = np.argsort(rows, axis=-1, kind="stable")
-        s = np.take_along_axis(rows, order, axis=-1)
-        if nan_rows is not None and nan_rows.any():  # NaN breaks the stable order: the insertion sort's steps
-            s[nan_rows], order[nan_rows] = SEL.insertion_sorted(rows[nan_rows])
-    else:  # introsort's partitions, then its final insertion sort, all rows at once (engine/ops/sorting_select.py)
-        key = SEL.keys(rows)
-        order = np.broadcast_to(np.arange(n, dtype=np.int64), rows.shape).copy()
-        SEL.sort(key, order, n)
-        del key
-        if nan_rows is not None and nan_rows.any():  # NaN is no strict weak order: not followed, the stable one
-            order[nan_rows] = np.argsort(rows[nan_rows], axis=-1, kind="stable")
-        s = np.take_along_axis(rows, order, axis=-1)
+    order = np.argsort(rows, axis=-1, kind="stable")
+    s = np.take_along_axis(rows, order, axis=-1)
+    nan_rows = np.isnan(rows).any(-1) if rows.dtype.kind in "fc" else np.zeros(rows.shape[0], dtype=bool)
+    if n <= _INSERTION and nan_rows.any():  # NaN breaks the stable order: the insertion sort's steps
+        s[nan_rows], order[nan_rows] = SEL.insertion_sorted(rows[nan_rows])
     pos = np.arange(n, dtype=np.int64)
     edge = np.empty(s.shape, dtype=bool)  # a run starts here
     edge[:, 0] = True
@@ -334,9 +325,21 @@ def _mode(a, dim=-1, keepdim=False):
     np.maximum.accumulate(at, axis=-1, out=at)  # where each element's run starts
     np.subtract(pos, at, out=at)  # its place in its run: largest at the last element of the longest runs
     best = np.argmax(at, axis=-1)[:, None]  # the first of those: the smallest value of the longest
+    tied = np.take_along_axis(at, best, axis=-1)[:, 0] > 0  # a run of two or more: which index ends it?
     del at
     vals = np.take_along_axis(s, best, axis=-1)[:, 0]
     idxs = np.take_along_axis(order, best, axis=-1)[:, 0]
+    del s, order
+    if n > _INSERTION:
+        # introsort's partitions order the run (engine/ops/sorting_select.py last_of: only the part of each row
+        # where the run's last element ends up is followed); rows with NaN keep the stable order (NaN is no
+        # strict weak order: libstdc++'s unguarded insertion sort is not followed)
+        go = np.nonzero(tied & ~nan_rows)[0]
+        if go.size:
+            key = SEL.keys(rows[go])
+            focus = np.take_along_axis(key, idxs[go][:, None], axis=-1)[:, 0]
+            idxs[go] = SEL.last_of(key, np.broadcast_to(pos, key.shape).copy(), focus)
+            del key
     shape = x.shape[:-1]
     vals, idxs = vals.reshape(shape), idxs.reshape(shape)
     if keepdim:
@@ -346,7 +349,7 @@ def _mode(a, dim=-1, keepdim=False):
 
 # aten's CPU mode sorts each row's (value, index) pairs with std::sort by value; libstdc++'s sort of at most 16
 # elements is its insertion sort alone (stable where no NaN is: NumPy's stable sort answers the same), longer
-# rows go through introsort's partitions first, whose order of equal values is not reproduced here
+# rows go through introsort's partitions first (sorting_select.last_of)
 _INSERTION = 16
 
 

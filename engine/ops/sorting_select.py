@@ -260,6 +260,39 @@ def sort(key, idx, m, tick=None):
     idx[:, :m] = np.take_along_axis(idx[:, :m], order, axis=1)
 
 
+def last_of(key, idx, focus):
+    """std::sort(row) on every row followed only where the last element of key `focus` (per row) ends up: the
+    idx that std::sort leaves last among that row's elements of that key. A partition's right part keeps it if
+    it holds any; the final insertion sort leaves equal keys in the order they are in."""
+    rows, m = key.shape
+    r = np.arange(rows)
+    f = np.zeros(rows, dtype=np.int64)
+    last = np.full(rows, m, dtype=np.int64)
+    depth = 2 * _lg(m)
+    tick = _Steps(m)
+    while True:
+        act = np.nonzero(last - f > 16)[0]
+        if not act.size:
+            break
+        tick(int((last[act] - f[act]).sum()))
+        if depth == 0:  # the stretch heap-sorted as sort() does
+            h = act[last[act] - f[act] <= HEAP_SORT_MAX]
+            heap_select(key, idx, h, f[h], last[h], last[h], tick)
+            sort_heap(key, idx, h, f[h], last[h], tick)
+            break
+        depth -= 1
+        cut = _partition_pivot(key, idx, act, f[act], last[act])
+        seg, p = _ranges(cut, last[act])
+        has = np.bincount(seg[key[act[seg], p] == focus[act[seg]]], minlength=act.size) > 0
+        f[act] = np.where(has, cut, f[act])
+        last[act] = np.where(has, last[act], cut)
+    seg, p = _ranges(f, last)
+    hit = key[seg, p] == focus[seg]
+    at = np.zeros(rows, dtype=np.int64)
+    np.maximum.at(at, seg[hit], p[hit])  # the segments are at most 16 long here (or a heap-sorted stretch)
+    return idx[r, at]
+
+
 # ----- libstdc++'s heap: a move at a time, all heaps together -----
 
 

@@ -145,6 +145,13 @@ def test_depth_limit_heap_fallbacks_follow_libstdcxx(monkeypatch, depth):
     monkeypatch.setattr(SEL, "_lg", lambda n: depth)
     for n in (4, 5, 17, 40, 100, 300):
         key = SEL.keys(rng.integers(0, 4, (40, n)))
+        i = np.broadcast_to(np.arange(n), key.shape).copy()
+        focus = np.take_along_axis(key, rng.integers(0, n, (key.shape[0], 1)), axis=1)[:, 0]
+        got = SEL.last_of(key.copy(), i, focus)
+        for r in range(key.shape[0]):  # mode's run: where std::sort leaves the last element of the focus key
+            a = [(int(v), j) for j, v in enumerate(key[r])]
+            REF.sort(a, 0, n, less, depth=2 * depth)
+            assert [j for v, j in a if v == focus[r]][-1] == got[r], (n, r)
         for nth in sorted({0, 1, n // 2, n - 1}):
             for what in ("sort", "nth_element"):
                 k, i = key.copy(), np.broadcast_to(np.arange(n), key.shape).copy()
