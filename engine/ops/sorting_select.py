@@ -121,8 +121,25 @@ def _rnth(rp, rs, rc, t, fill):
 
 
 def quickselect(key, idx, k):
-    """aten's kthvalue on every row of key / idx (2-D, rows along axis 1) in place: Sedgewick's quickselect with
-    gt_or_nan (the keys' `>`) until position k (0-based) holds the k-th smallest."""
+    """aten's kthvalue on every row of key / idx (2-D, rows along axis 1) in place, as far as position k (0-based)
+    is concerned: a row whose k-th smallest key is there once has one answer, put there at once; the others go
+    through _quickselect."""
+    kth = np.take_along_axis(key, np.argpartition(key, k, axis=1)[:, k:k + 1], axis=1)
+    eq = key == kth
+    one = eq.sum(axis=1) == 1
+    hit = np.nonzero(one)[0]
+    if hit.size:
+        at = np.argmax(eq[hit], axis=1)
+        idx[hit, k], key[hit, k] = idx[hit, at], kth[hit, 0]
+    del eq
+    r = np.nonzero(~one)[0]
+    if r.size:
+        _rows_of(_quickselect, key, idx, r, k)
+
+
+def _quickselect(key, idx, k):
+    """Sedgewick's quickselect with gt_or_nan (the keys' `>`) on every row until position k holds the k-th
+    smallest: aten's quick_select_template step for step."""
     rows, n = key.shape
     L = np.zeros(rows, dtype=np.int64)
     R = np.full(rows, n - 1, dtype=np.int64)
@@ -416,11 +433,9 @@ def stable_rows(key, idx, rows):
     idx[rows] = np.take_along_axis(i, order, axis=1)
 
 
-def partial_sort(key, idx, k):
-    """std::partial_sort(row, row + k, row + n) on every row: heap_select, then sort_heap of the first k. A row
-    whose k smallest keys are distinct and below every other key has one answer, those k in order (the first k
-    positions are all that topk reads): only the other rows are stepped through the heap."""
-    rows, n = key.shape
+def _unique_smallest(key, idx, k):
+    """The rows whose k smallest keys are distinct and below every other key have one sorted answer: those rows'
+    first k positions set to it (all that topk reads); returns the other rows."""
     part = np.argpartition(key, k - 1, axis=1)[:, :k]
     pk = np.take_along_axis(key, part, axis=1)
     order = np.argsort(pk, axis=1, kind="stable")
@@ -430,8 +445,14 @@ def partial_sort(key, idx, k):
     one &= (key <= pk[:, -1:]).sum(axis=1) == k
     if one.any():
         key[one, :k], idx[one, :k] = pk[one], np.take_along_axis(idx[one], part[one], axis=1)
-    del part, pk
-    r = np.nonzero(~one)[0]
+    return np.nonzero(~one)[0]
+
+
+def partial_sort(key, idx, k):
+    """std::partial_sort(row, row + k, row + n) on every row: heap_select, then sort_heap of the first k. Rows of
+    one possible answer (_unique_smallest) are not stepped through the heap."""
+    rows, n = key.shape
+    r = _unique_smallest(key, idx, k)
     if r.size:
         tick = _Steps(n)
         f = np.zeros(r.size, dtype=np.int64)
@@ -441,18 +462,37 @@ def partial_sort(key, idx, k):
         stable_rows(key, idx, r[left])
 
 
+def _rows_of(fn, key, idx, r, *args):
+    """fn on the rows r of key / idx only, written back."""
+    sub_k, sub_i = key[r], idx[r]
+    fn(sub_k, sub_i, *args)
+    key[r], idx[r] = sub_k, sub_i
+
+
 def topk(key, idx, k, sorted_):
     """aten's topk_impl_loop on every row (key: negated where largest): partial_sort where k * 64 <= n, else
-    nth_element at k - 1 and, if sorted, std::sort of the first k - 1."""
+    nth_element at k - 1 and, if sorted, std::sort of the first k - 1. Sorted, a row of one possible answer
+    (_unique_smallest) is answered at once; unsorted, nth_element's order is the answer, ties or none."""
     n = key.shape[1]
     if k == 0:
         return
     if k * 64 <= n:
         partial_sort(key, idx, k)
         return
+    if sorted_:
+        r = _unique_smallest(key, idx, k)
+        if r.size < key.shape[0]:
+            if r.size:
+                _rows_of(_nth_then_sort, key, idx, r, k)
+            return
     nth_element(key, idx, k - 1)
     if sorted_:
         sort(key, idx, k - 1)
+
+
+def _nth_then_sort(key, idx, k):
+    nth_element(key, idx, k - 1)
+    sort(key, idx, k - 1)
 
 
 # ----- mode's rows of at most 16 with NaN -----
