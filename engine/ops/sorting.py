@@ -127,6 +127,9 @@ def _topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002
         shape = list(a.shape)
         shape[d] = k
         return B.xp.empty(tuple(shape), dtype=a.dtype), B.xp.zeros(tuple(shape), dtype=np.int64)
+    if a.shape[d] <= _STABLE_TOPK:  # nth_element of at most 3: its insertion sort alone, the stable order
+        idx = B.xp.asarray(np.take(_order(a, d, descending=largest), np.arange(k), axis=d))
+        return np.take_along_axis(a, idx, axis=d), idx
     # aten's topk_impl_loop on every row at once (engine/ops/sorting_select.py): libstdc++'s nth_element and sort,
     # or partial_sort where k * 64 <= n, so that tied values (and sorted=False's order) are torch's
     x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
@@ -146,8 +149,13 @@ def _topk_rule(self, k, dim):
     if shape:
         shape[wrap_dim(dim, len(shape))] = int(k)
     n = numel(self.shape)
+    if not shape or int(self.shape[wrap_dim(dim, len(shape))]) <= _STABLE_TOPK:  # the stable order's
+        return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(3 * n, self))
     # the selection's keys, positions and a partition level's flat arrays, as kthvalue's (_select_rule)
-    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(9 * n, self) + 2 * n)
+    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(8 * n, self) + 2 * n)
+
+
+_STABLE_TOPK = 3
 
 
 topk_op = defop("topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, "
@@ -172,6 +180,12 @@ def _kthvalue(a, k, dim=-1, keepdim=False):
     if a.size == 0:  # another dim is zero: an empty answer, no index grids of the long dims
         shape = reduced_shape(tuple(a.shape), d, bool(keepdim))
         return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
+    if size <= 2:  # quickselect of at most 2: ordered if out of order, the stable order
+        idx = np.take(_order(a, d), [k - 1], axis=d)
+        vals = np.take_along_axis(a, B.xp.asarray(idx), axis=d)
+        if not keepdim:
+            vals, idx = np.squeeze(vals, d), np.squeeze(idx, d)
+        return B.xp.asarray(vals), B.xp.asarray(idx)
     # aten's quickselect on every row at once (engine/ops/sorting_select.py): tied values answer torch's index
     x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
     rows = x.reshape(-1, x.shape[-1])
@@ -196,12 +210,14 @@ def _reduce_dim_rule(self, dim, keepdim):
 
 
 def _select_rule(self, dim, keepdim):
-    """The selection's int64 keys and positions, np.unique's sorted copy, order and inverse behind the keys, and a
+    """The selection's keys (the values, or int64 ranks behind np.unique's temporaries) and positions, and a
     partition level's flat (segment, position, key) arrays and stop mask (engine/ops/sorting_select.py), at
-    int64's width (rules.wide)."""
+    int64's width (rules.wide); rows of at most 2: the stable order's (_reduce_dim_rule)."""
     c = _reduce_dim_rule(self, dim, keepdim)
+    if not self.shape or int(self.shape[wrap_dim(dim, len(self.shape))]) <= 2:
+        return c
     n = numel(self.shape)
-    return c._replace(temp=wide(9 * n, self) + 2 * n)
+    return c._replace(temp=wide(8 * n, self) + 2 * n)
 
 
 kthvalue_op = defop("kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor "
@@ -336,9 +352,10 @@ def _mode(a, dim=-1, keepdim=False):
         # strict weak order: libstdc++'s unguarded insertion sort is not followed)
         go = np.nonzero(tied & ~nan_rows)[0]
         if go.size:
+            del pos
             key = SEL.keys(rows[go])
             focus = np.take_along_axis(key, idxs[go][:, None], axis=-1)[:, 0]
-            idxs[go] = SEL.last_of(key, np.broadcast_to(pos, key.shape).copy(), focus)
+            idxs[go] = SEL.last_of(key, np.broadcast_to(np.arange(n, dtype=np.int64), key.shape).copy(), focus)
             del key
     shape = x.shape[:-1]
     vals, idxs = vals.reshape(shape), idxs.reshape(shape)
@@ -358,9 +375,9 @@ def _mode_rule(self, dim, keepdim):
     and the int64 picks a row, at int64's width (rules.wide)."""
     c = _reduce_dim_rule(self, dim, keepdim)
     n = numel(self.shape)
-    # and for rows over 16, introsort's keys and np.unique's temporaries, a partition level's flat arrays
-    # (engine/ops/sorting_select.py)
-    return c._replace(temp=wide((13 if self.shape and self.shape[dim] > _INSERTION else 5) * n, self) + 2 * n)
+    # (rows over 16: the stable order's arrays are freed before last_of's keys, positions and a partition
+    # level's flat arrays, engine/ops/sorting_select.py: measured 5.9 int64 an element at most)
+    return c._replace(temp=wide((6 if self.shape and self.shape[dim] > _INSERTION else 5) * n, self) + 2 * n)
 
 
 mode_op = defop("mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)", _mode, nout=2,

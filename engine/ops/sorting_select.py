@@ -39,9 +39,15 @@ class _Steps:
 
 
 def keys(x, negate=False):
-    """int64 ranks of x's values (NaN above every number and equal to NaN, -0.0 equal to 0.0), negated where
-    the comparator is `>` (topk largest: NaN first)."""
-    flat = np.asarray(x).reshape(-1)
+    """Keys whose `<` is the comparator's: x's values themselves (a copy; negated where the comparator is `>`,
+    topk largest) where that is exact: floats without NaN (-0.0 == 0.0 as in aten), integers that int64 holds
+    negated; otherwise int64 ranks (NaN above every number and equal to NaN), at np.unique's cost."""
+    a = np.asarray(x)
+    if a.dtype.kind == "f" and not np.isnan(a).any():
+        return np.negative(a) if negate else a.copy()
+    if a.dtype.kind in "iub" and a.dtype.itemsize <= 4 or a.dtype.kind in "iub" and not negate:
+        return np.negative(a, dtype=np.int64) if negate else a.copy()
+    flat = a.reshape(-1)
     if flat.dtype.kind in "fc":
         _, inv = np.unique(flat, return_inverse=True, equal_nan=True)
     else:
@@ -50,6 +56,13 @@ def keys(x, negate=False):
     if negate:
         np.negative(k, out=k)
     return k
+
+
+def _top(key):
+    """A value no key is above (padding that sorts after every key)."""
+    if key.dtype.kind == "b":
+        return True
+    return np.inf if key.dtype.kind == "f" else np.iinfo(key.dtype).max
 
 
 def _ranges(lo, hi):
@@ -78,12 +91,19 @@ def _cswap(key, idx, r, p, q, cond):
 def _stops(key, r, piv, lo, hi, left):
     """The positions in [lo, hi) of each segment where a scan stops: left, the keys not below the pivot; right,
     those not above it. (ascending positions, each segment's start in them, its count)"""
-    seg, pos = _ranges(lo, hi)
-    k = key[r[seg], pos]
+    seg, g = _ranges(lo, hi)
+    rs = r[seg]
+    rs *= key.shape[1]
+    g += rs  # flat positions in key
+    del rs
+    k = key.reshape(-1)[g]
     m = (k >= piv[seg]) if left else (k <= piv[seg])
-    seg, pos = seg[m], pos[m]
+    del k
+    seg, g = seg[m], g[m]
+    del m
     count = np.bincount(seg, minlength=lo.size)
-    return pos, np.cumsum(count) - count, count
+    g -= r[seg] * key.shape[1]
+    return g, np.cumsum(count) - count, count
 
 
 def _nth(pos, start, count, t, fill):
@@ -203,7 +223,7 @@ def _small_sort(key, idx, r, f, last, width):
     inside = pos < last[:, None]
     pos = np.minimum(pos, key.shape[1] - 1)
     rr = r[:, None]
-    k = np.where(inside, key[rr, pos], _BIG)
+    k = np.where(inside, key[rr, pos], _top(key))
     order = np.argsort(k, axis=1, kind="stable")
     pos = np.take_along_axis(pos, order, axis=1)  # padding sorts last: inside stays the segment's positions
     kv, iv = key[rr, pos], idx[rr, pos]
