@@ -26,14 +26,24 @@ _FAIL_TEMP = 4  # float64 matrices of one element a failing element's minor and 
 _CALL_STEPS = 50  # Python steps (rules.PY_STEP) charged for one np.linalg call on one small matrix, raised or not
 
 
+def _stopped(f):
+    """Per matrix of factors f (NumPy's): whether MKL's potrf stops where OpenBLAS went on: a NaN pivot, or in
+    float32 an inf one before the last (MKL's spotrf scales the column below by a reciprocal that an inf pivot
+    makes NaN: the next pivot is NaN)."""
+    d = np.diagonal(f, axis1=-2, axis2=-1)
+    out = np.isnan(d).any(-1)
+    if f.dtype == np.float32:
+        out |= np.isinf(d[..., :-1]).any(-1)
+    return out
+
+
 def _fails(m):
-    """Whether LAPACK's potrf stops on m: a pivot <= 0 (NumPy raises) or NaN (MKL's potrf, torch's, stops there
-    too; OpenBLAS's, NumPy's, goes on, its factor's diagonal NaN from that pivot on)."""
+    """Whether LAPACK's potrf stops on m: a pivot <= 0 (NumPy raises), NaN or float32's inf (_stopped)."""
     try:
         f = np.linalg.cholesky(m)
     except np.linalg.LinAlgError:
         return True
-    return bool(np.isnan(np.diagonal(f, axis1=-2, axis2=-1)).any())
+    return bool(_stopped(f))
 
 
 def _first_failing_minor(m):
@@ -65,7 +75,12 @@ def _partial_factor(m, j):
     with np.errstate(all="ignore"):
         if k:
             head = np.linalg.cholesky(m[:k, :k])
-            below = np.linalg.solve(head, m[k:, :k].T).T
+            if m.dtype == np.float32 and np.isinf(head[k - 1, k - 1]):  # spotrf: the column below an inf pivot NaN
+                below = np.full((n - k, k), np.nan, dtype=m.dtype)
+                if k > 1:
+                    below[:, :k - 1] = np.linalg.solve(head[:k - 1, :k - 1], m[k:, :k - 1].T).T
+            else:
+                below = np.linalg.solve(head, m[k:, :k].T).T
             out[:k, :k] = head
             out[k:, :k] = below
             out[k, k] = m[k, k] - below[0] @ below[0]
@@ -93,7 +108,7 @@ def _cholesky_array(x, upper, name, check_errors):
         lo, hi = todo.pop()
         try:
             out[lo:hi] = np.linalg.cholesky(flat[lo:hi])
-            failed = np.isnan(np.diagonal(out[lo:hi], axis1=-2, axis2=-1)).any(-1)
+            failed = _stopped(out[lo:hi])
             if not failed.any():
                 continue
         except np.linalg.LinAlgError:
@@ -111,7 +126,7 @@ def _cholesky_array(x, upper, name, check_errors):
             if failed is None:  # (a range that raised: which of its elements fail)
                 try:
                     out[i] = np.linalg.cholesky(flat[i])
-                    if not np.isnan(np.diagonal(out[i])).any():
+                    if not _stopped(out[i]):
                         continue
                 except np.linalg.LinAlgError:
                     pass

@@ -21,7 +21,7 @@ from engine.ops._util import list_str, wrap_dim
 from engine.ops.indexing import masked_fill
 from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _raise_info, _t, lu_factor_array
 from engine.ops.linalg_decomp import inv_ex_op, solve_ex_op
-from engine.ops.linalg_triangular import solve_triangular_op, substitute
+from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.reduction_stats import _scalar_str
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, numel
@@ -293,31 +293,61 @@ def _lu_solve(lu_, pivots, b, left=True, adjoint=False):
     batch = np.broadcast_shapes(a.shape[:-2], xb.shape[:-2])
     a = np.broadcast_to(a, batch + a.shape[-2:])
     xb = np.broadcast_to(xb, batch + xb.shape[-2:])
+    # a zero on U's diagonal: getrs' substitutions (inf / NaN, no error), even where P L U rounds to a matrix
+    # NumPy's solver takes (it had answered finite values of 1e16 there)
+    zero = bool((np.diagonal(up, axis1=-2, axis2=-1) == 0).any())
     with np.errstate(all="ignore"):
         if adjoint:
             a = np.swapaxes(a, -1, -2)
         try:
-            if left:
+            if zero:
+                pass
+            elif left:
                 out = np.linalg.solve(a, xb) if xb.size else np.zeros(xb.shape)
             else:
                 out = np.swapaxes(np.linalg.solve(np.swapaxes(a, -1, -2), np.swapaxes(xb, -1, -2)), -1, -2) \
                     if xb.size else np.zeros(xb.shape)
-        except np.linalg.LinAlgError:  # U has a zero pivot: getrs's substitutions (inf / NaN), no error
-            out = _lu_substitute(pm, low, up, xb, left, adjoint, batch)
+        except np.linalg.LinAlgError:
+            zero = True
+        if zero:  # torch solves X A = B as A^T X^T = B^T (trans flipped)
+            trans = adjoint if left else not adjoint
+            xt = xb if left else np.swapaxes(xb, -1, -2)
+            out = _getrs(_np(lu_), piv, xt, trans, batch)
+            out = out if left else np.swapaxes(out, -1, -2)
     return _back(_fortran(out), b.dtype)
 
 
-def _lu_substitute(pm, low, up, xb, left, adjoint, batch):
-    """X from P L U (its adjoint with adjoint) and B by substitution: A X = B, or X A = B as A^T X^T = B^T."""
-    pm, low, up = (np.broadcast_to(m, batch + m.shape[-2:]) for m in (pm, low, up))
-    t = (lambda m: np.swapaxes(m, -1, -2))
-    if not left:
-        xb = t(xb)
-    if adjoint != (not left):  # solve (P L U)^T X = B: U^T (L^T (P^T X)) = B
-        x = pm @ substitute(t(low), substitute(t(up), xb, False), True)
-    else:  # P L U X = B
-        x = substitute(up, substitute(low, t(pm) @ xb, False), True)
-    return x if left else t(x)
+def _getrs(lu, piv, xb, trans, batch):
+    """LAPACK's getrs step for step as reference BLAS writes its trsm loops, for a factor with a zero pivot (where
+    the ±inf and NaN fall depends on the loops: NumPy's solver refuses such a matrix): no trans, B's rows
+    interchanged, L then U by columns (axpy form, a zero element of B skipped: U's 0 / 0 not made); trans,
+    U^T then L^T by rows (dot form over the triangle's own elements), then the interchanges undone. n Python
+    steps, charged first."""
+    from engine.ops.rules import PY_STEP  # noqa: PLC0415
+
+    n = lu.shape[-1]
+    budget.charge(xb.size, 8, n * (PY_STEP + 4.0 * xb.size), "getrs' substitutions")
+    lu = np.broadcast_to(lu, batch + lu.shape[-2:])
+    perm = np.broadcast_to(_perm_from_pivots(piv, n), batch + (n,))
+    x = np.array(np.broadcast_to(xb, batch + xb.shape[-2:]), dtype=np.result_type(lu, xb))
+    with np.errstate(all="ignore"):
+        if not trans:  # A X = B: L U X = P^T B
+            x = np.take_along_axis(x, perm[..., None], axis=-2)
+            for i in range(1, n):  # L, unit diagonal
+                x[..., i, :] -= np.einsum("...k,...kj->...j", lu[..., i, :i], x[..., :i, :])
+            for k in range(n - 1, -1, -1):  # U
+                bk = x[..., k:k + 1, :] / lu[..., k:k + 1, k:k + 1]
+                x[..., k:k + 1, :] = bk
+                x[..., :k, :] -= bk * lu[..., :k, k:k + 1]
+            return x
+        for i in range(n):  # U^T y = B
+            x[..., i, :] = (x[..., i, :] - np.einsum("...k,...kj->...j", lu[..., :i, i], x[..., :i, :])) \
+                / lu[..., i, i][..., None]
+        for i in range(n - 1, -1, -1):  # L^T z = y, unit diagonal
+            x[..., i, :] -= np.einsum("...k,...kj->...j", lu[..., i + 1:, i], x[..., i + 1:, :])
+        out = np.empty_like(x)
+        np.put_along_axis(out, np.broadcast_to(perm[..., None], x.shape), x, axis=-2)  # X[perm] = Z
+        return out
 
 
 def _lu_solve_LU(gX, LU_, pivots, X, left, adjoint):  # noqa: N802, N803

@@ -1,5 +1,6 @@
 """Sorting and selection: sort / argsort / msort, topk, kthvalue, median / nanmedian, mode, cummax / cummin,
-quantile / nanquantile, with torch's orders (NaN sorts as the largest value; ties keep their input order) and
+quantile / nanquantile, with torch's orders (NaN sorts as the largest value; sort's ties keep their input order,
+topk / kthvalue / mode's are those of aten's selection kernels: engine/ops/sorting_select.py) and
 derivatives.yaml's formulas (the gradient goes back to the selected positions)."""
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from engine.ops import indexing as I
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
 from engine.ops import shape as S
+from engine.ops import sorting_select as SEL
 from engine.ops._cost import by_forward
 from engine.ops._returns import make
 from engine.ops._util import wrap_dim
@@ -125,9 +127,21 @@ def _topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002
         shape = list(a.shape)
         shape[d] = k
         return B.xp.empty(tuple(shape), dtype=a.dtype), B.xp.zeros(tuple(shape), dtype=np.int64)
-    idx = np.take(_order(a, d, descending=largest), np.arange(k), axis=d)
-    idx = B.xp.asarray(idx)
-    return np.take_along_axis(a, idx, axis=d), idx
+    if a.shape[d] <= _STABLE_TOPK:  # nth_element of at most 3: its insertion sort alone, the stable order
+        idx = B.xp.asarray(np.take(_order(a, d, descending=largest), np.arange(k), axis=d))
+        return np.take_along_axis(a, idx, axis=d), idx
+    # aten's topk_impl_loop on every row at once (engine/ops/sorting_select.py): libstdc++'s nth_element and sort,
+    # or partial_sort where k * 64 <= n, so that tied values (and sorted=False's order) are torch's
+    x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
+    rows = x.reshape(-1, x.shape[-1])
+    key = SEL.keys(rows, negate=largest)
+    idx = np.broadcast_to(np.arange(rows.shape[-1], dtype=np.int64), rows.shape).copy()
+    SEL.topk(key, idx, k, sorted)
+    del key
+    idx = np.ascontiguousarray(idx[:, :k])
+    vals = np.take_along_axis(rows, idx, axis=-1).reshape(x.shape[:-1] + (k,))
+    idx = idx.reshape(x.shape[:-1] + (k,))
+    return B.xp.asarray(np.moveaxis(vals, -1, d)), B.xp.asarray(np.moveaxis(idx, -1, d))
 
 
 def _topk_rule(self, k, dim):
@@ -135,7 +149,13 @@ def _topk_rule(self, k, dim):
     if shape:
         shape[wrap_dim(dim, len(shape))] = int(k)
     n = numel(self.shape)
-    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(3 * n, self))
+    if not shape or int(self.shape[wrap_dim(dim, len(shape))]) <= _STABLE_TOPK:  # the stable order's
+        return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(3 * n, self))
+    # the selection's keys, positions and a partition level's flat arrays, as kthvalue's (_select_rule)
+    return Cost((tuple(shape), tuple(shape)), n * log2ceil(n), wide(8 * n, self) + 2 * n)
+
+
+_STABLE_TOPK = 3
 
 
 topk_op = defop("topk(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, "
@@ -160,10 +180,24 @@ def _kthvalue(a, k, dim=-1, keepdim=False):
     if a.size == 0:  # another dim is zero: an empty answer, no index grids of the long dims
         shape = reduced_shape(tuple(a.shape), d, bool(keepdim))
         return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
-    idx = np.take(_order(a, d), [k - 1], axis=d)
-    vals = np.take_along_axis(a, B.xp.asarray(idx), axis=d)
-    if not keepdim:
-        vals, idx = np.squeeze(vals, d), np.squeeze(idx, d)
+    if size <= 2:  # quickselect of at most 2: ordered if out of order, the stable order
+        idx = np.take(_order(a, d), [k - 1], axis=d)
+        vals = np.take_along_axis(a, B.xp.asarray(idx), axis=d)
+        if not keepdim:
+            vals, idx = np.squeeze(vals, d), np.squeeze(idx, d)
+        return B.xp.asarray(vals), B.xp.asarray(idx)
+    # aten's quickselect on every row at once (engine/ops/sorting_select.py): tied values answer torch's index
+    x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
+    rows = x.reshape(-1, x.shape[-1])
+    key = SEL.keys(rows)
+    idx = np.broadcast_to(np.arange(rows.shape[-1], dtype=np.int64), rows.shape).copy()
+    SEL.quickselect(key, idx, k - 1)
+    del key
+    idx = np.ascontiguousarray(idx[:, k - 1])
+    vals = np.take_along_axis(rows, idx[:, None], axis=-1)[:, 0].reshape(x.shape[:-1])
+    idx = idx.reshape(x.shape[:-1])
+    if keepdim:
+        vals, idx = np.expand_dims(vals, d), np.expand_dims(idx, d)
     return B.xp.asarray(vals), B.xp.asarray(idx)
 
 
@@ -175,8 +209,19 @@ def _reduce_dim_rule(self, dim, keepdim):
     return Cost((out, out), n * log2ceil(n), wide(4 * n, self) + n)
 
 
+def _select_rule(self, dim, keepdim):
+    """The selection's keys (the values, or int64 ranks behind np.unique's temporaries) and positions, and a
+    partition level's flat (segment, position, key) arrays and stop mask (engine/ops/sorting_select.py), at
+    int64's width (rules.wide); rows of at most 2: the stable order's (_reduce_dim_rule)."""
+    c = _reduce_dim_rule(self, dim, keepdim)
+    if not self.shape or int(self.shape[wrap_dim(dim, len(self.shape))]) <= 2:
+        return c
+    n = numel(self.shape)
+    return c._replace(temp=wide(8 * n, self) + 2 * n)
+
+
 kthvalue_op = defop("kthvalue(Tensor self, SymInt k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor "
-                    "indices)", _kthvalue, nout=2, self=_select_backward, rule=_reduce_dim_rule)
+                    "indices)", _kthvalue, nout=2, self=_select_backward, rule=_select_rule)
 
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> tuple:
@@ -284,10 +329,9 @@ def _mode(a, dim=-1, keepdim=False):
         return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
     order = np.argsort(rows, axis=-1, kind="stable")
     s = np.take_along_axis(rows, order, axis=-1)
-    if n <= _INSERTION and rows.dtype.kind in "fc":
-        nan_rows = np.isnan(rows).any(-1)
-        if nan_rows.any():  # NaN breaks the stable sort's order: libstdc++'s insertion sort, step for step
-            s[nan_rows], order[nan_rows] = _insertion_sorted(rows[nan_rows])
+    nan_rows = np.isnan(rows).any(-1) if rows.dtype.kind in "fc" else np.zeros(rows.shape[0], dtype=bool)
+    if n <= _INSERTION and nan_rows.any():  # NaN breaks the stable order: the insertion sort's steps
+        s[nan_rows], order[nan_rows] = SEL.insertion_sorted(rows[nan_rows])
     pos = np.arange(n, dtype=np.int64)
     edge = np.empty(s.shape, dtype=bool)  # a run starts here
     edge[:, 0] = True
@@ -297,9 +341,22 @@ def _mode(a, dim=-1, keepdim=False):
     np.maximum.accumulate(at, axis=-1, out=at)  # where each element's run starts
     np.subtract(pos, at, out=at)  # its place in its run: largest at the last element of the longest runs
     best = np.argmax(at, axis=-1)[:, None]  # the first of those: the smallest value of the longest
+    tied = np.take_along_axis(at, best, axis=-1)[:, 0] > 0  # a run of two or more: which index ends it?
     del at
     vals = np.take_along_axis(s, best, axis=-1)[:, 0]
     idxs = np.take_along_axis(order, best, axis=-1)[:, 0]
+    del s, order
+    if n > _INSERTION:
+        # introsort's partitions order the run (engine/ops/sorting_select.py last_of: only the part of each row
+        # where the run's last element ends up is followed); rows with NaN keep the stable order (NaN is no
+        # strict weak order: libstdc++'s unguarded insertion sort is not followed)
+        go = np.nonzero(tied & ~nan_rows)[0]
+        if go.size:
+            del pos
+            key = SEL.keys(rows[go])
+            focus = np.take_along_axis(key, idxs[go][:, None], axis=-1)[:, 0]
+            idxs[go] = SEL.last_of(key, np.broadcast_to(np.arange(n, dtype=np.int64), key.shape).copy(), focus)
+            del key
     shape = x.shape[:-1]
     vals, idxs = vals.reshape(shape), idxs.reshape(shape)
     if keepdim:
@@ -309,29 +366,8 @@ def _mode(a, dim=-1, keepdim=False):
 
 # aten's CPU mode sorts each row's (value, index) pairs with std::sort by value; libstdc++'s sort of at most 16
 # elements is its insertion sort alone (stable where no NaN is: NumPy's stable sort answers the same), longer
-# rows go through introsort's partitions first, whose order of equal values is not reproduced here
+# rows go through introsort's partitions first (sorting_select.last_of)
 _INSERTION = 16
-
-
-def _insertion_sorted(v):
-    """Rows of at most 16 values sorted as libstdc++'s __insertion_sort with `a < b` orders them, NaN included
-    (NaN is never less nor greater: where it stops an element's walk depends on the order met): (values, original
-    positions). n - 1 whole-row steps (n <= 16, a constant bound)."""
-    rows, n = v.shape
-    v = v.copy()
-    idx = np.broadcast_to(np.arange(n, dtype=np.int64), v.shape).copy()
-    for i in range(1, n):
-        val, vi = v[:, i].copy(), idx[:, i].copy()
-        front = val < v[:, 0]  # to the front past everything (move_backward)
-        lt = val[:, None] < v[:, :i]
-        run = np.argmin(lt[:, ::-1], axis=1)  # the unguarded walk back: while val < the one before
-        j = np.where(front, 0, i - run)
-        p = np.arange(i + 1)
-        src = np.maximum(np.where(p < j[:, None], p, p - 1), 0)
-        put = p == j[:, None]
-        v[:, :i + 1] = np.where(put, val[:, None], np.take_along_axis(v[:, :i + 1], src, axis=1))
-        idx[:, :i + 1] = np.where(put, vi[:, None], np.take_along_axis(idx[:, :i + 1], src, axis=1))
-    return v, idx
 
 
 def _mode_rule(self, dim, keepdim):
@@ -339,7 +375,9 @@ def _mode_rule(self, dim, keepdim):
     and the int64 picks a row, at int64's width (rules.wide)."""
     c = _reduce_dim_rule(self, dim, keepdim)
     n = numel(self.shape)
-    return c._replace(temp=wide(5 * n, self) + 2 * n)
+    # (rows over 16: the stable order's arrays are freed before last_of's keys, positions and a partition
+    # level's flat arrays, engine/ops/sorting_select.py: measured 5.9 int64 an element at most)
+    return c._replace(temp=wide((6 if self.shape and self.shape[dim] > _INSERTION else 5) * n, self) + 2 * n)
 
 
 mode_op = defop("mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)", _mode, nout=2,

@@ -1,7 +1,7 @@
 """mode with NaN, as live torch 2.13: aten sorts each row's (value, index) pairs with std::sort by `<`, which for
 rows of at most 16 elements is libstdc++'s insertion sort alone; NaN (never less, never greater) stops an
 element's walk where it meets it, so the sorted order, the runs (NaN != NaN) and the answer's value and index are
-that sort's (engine/ops/sorting.py _insertion_sorted). Longer rows (introsort's partitions) are not claimed."""
+that sort's (engine/ops/sorting_select.py insertion_sorted). Longer rows: test_parity15_select."""
 from __future__ import annotations
 
 import numpy as np
