@@ -79,7 +79,6 @@ from app.services.batch_part import fitting as _fitting
 from app.services.batch_split import (
     _IN_FLIGHT,
     _WRAP,
-    _first_rows,
     _give_back,
     _observe,
     _part,
@@ -379,10 +378,6 @@ async def _vectorize_rows(service, i: int, t, ahead: dict, state: dict) -> None:
     chunk = slice(t.done, t.done + n)
     columns = t.columns(chunk)
     h = n - _tail_rows(service, n, state)  # rows answered here; the others by a compute worker
-    if h == n and _first_rows(service, n, state) < n:  # no worker now; the rest is asked for again after these
-        n = h = _first_rows(service, n, state)
-        chunk = slice(t.done, t.done + n)
-        columns = [c[:n] for c in columns]
     if h == n:
         try:
             outs = await service.evaluate_vectorized(program, Stacked(columns, t.arrays(columns, 0), n, _WRAP))

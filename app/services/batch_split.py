@@ -120,24 +120,6 @@ def _tail_rows(service, n: int, state: dict) -> int:
     return int(n * (_WORKER_SHARE_BUSY if _IN_FLIGHT[0] > 1 else _WORKER_SHARE))
 
 
-def _first_rows(service, n: int, state: dict) -> int:
-    """How many of a chunk's n rows to run here first where no compute worker may take any now (_tail_rows 0),
-    beside another batch in flight here (whose part may hold the worker that could be lent): all but the last
-    SPLIT_MIN_ROWS, which are asked for again once these are answered (a worker free by then takes them, else
-    they run here too); n (the chunk whole, as before) where the chunk is below SPLIT_MIN_ROWS + _CUT_FIRST rows,
-    no batch beside it, or its batch may not split (as _tail_rows)."""
-    pool = service.pool
-    if (not CUT or n < SPLIT_MIN_ROWS + _CUT_FIRST or _IN_FLIGHT[0] < 2 or pool is None or pool.size <= _KEEP_IDLE
-            or not state.get("split", True) or not hasattr(os, "memfd_create")):
-        return n
-    return n - SPLIT_MIN_ROWS
-
-
-# _first_rows: whether a chunk no worker may take now is cut, and the fewest rows it runs first
-CUT = True
-_CUT_FIRST = 128
-
-
 async def _part(service, t, columns: list, k: int, state: dict):
     """The answers of k rows of template t (their columns) from a compute worker (batch_part.answer_part), as a
     Written of one piece a document (views of the text it wrote); None where it answered nothing (no worker
