@@ -471,12 +471,16 @@ def _bulk(t: Template, body: bytes, pos: int, stop: int, starts: list, first: in
     lengths = np.fromiter(map(len, flat), np.intp, n * k).reshape(n, k).sum(1) + fixed
     ends = np.cumsum(lengths)  # from pos
     good = n
-    whole = body.startswith(lits[0], pos) and body.startswith(text, pos + len(lits[0]))
-    if not whole:  # the documents before the first byte that differs
-        want = np.frombuffer(lits[0] + text, np.uint8)
-        have = np.frombuffer(body, np.uint8, min(len(want), len(body) - pos), pos)
-        differ = np.flatnonzero(want[:len(have)] != have)
-        good = int(np.searchsorted(ends, differ[0] if differ.size else len(have), "right"))
+    at = pos + len(lits[0])
+    whole = body.startswith(lits[0], pos) and body.startswith(text, at)
+    if not whole:  # the documents before the first byte that differs (a byte a byte of the window, for the moment)
+        if body.startswith(lits[0], pos):
+            have = np.frombuffer(body, np.uint8, min(len(text), len(body) - at), at)
+            differ = np.frombuffer(text, np.uint8, len(have)) != have
+            first = int(differ.argmax())
+            good = int(np.searchsorted(ends, len(lits[0]) + (first if differ[first] else len(have)), "right"))
+        else:
+            good = 0
     if good and pos + ends[good - 1] < len(body) and body[pos + ends[good - 1]] in b" \t\n\r":
         good -= 1  # (its separator is followed by more whitespace, which lax_next would take)
         whole = False
