@@ -477,8 +477,9 @@ def _bulk(t: Template, body: bytes, pos: int, stop: int, starts: list, first: in
         if body.startswith(lits[0], pos):
             have = np.frombuffer(body, np.uint8, min(len(text), len(body) - at), at)
             differ = np.frombuffer(text, np.uint8, len(have)) != have
-            first = int(differ.argmax())
-            good = int(np.searchsorted(ends, len(lits[0]) + (first if differ[first] else len(have)), "right"))
+            bad = int(differ.argmax()) if differ.size else 0
+            good = int(np.searchsorted(ends, len(lits[0]) + (bad if differ.size and differ[bad] else len(have)),
+                                       "right"))
         else:
             good = 0
     if good and pos + ends[good - 1] < len(body) and body[pos + ends[good - 1]] in b" \t\n\r":
