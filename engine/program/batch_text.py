@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import chain
 
 import numpy as np
 import orjson
@@ -70,9 +71,9 @@ class Template:
     holes' texts, row after row."""
 
     __slots__ = ("pattern", "next", "lax", "lax_next", "floats", "leaves", "holes", "key", "doc", "rows", "numbers",
-                 "values", "done", "fit", "head")
+                 "values", "done", "fit", "head", "lits", "bulk")
 
-    def __init__(self, pattern, leaves, holes, key, doc, lax=None, floats=None, head=b""):
+    def __init__(self, pattern, leaves, holes, key, doc, lax=None, floats=None, head=b"", lits=None):
         self.pattern = pattern
         # the same followed by a comma: the document and the start of the next one
         self.next = re.compile(pattern.pattern + _WS + rb"," + _WS)
@@ -89,6 +90,8 @@ class Template:
         self.done = 0  # rows answered so far (the caller's cursor)
         self.fit = None  # the caller's: per row, whether its values fit their leaves' dtypes (read once)
         self.head = head  # the document's text before its first hole (where a split may start: scan's `split`)
+        self.lits = lits  # the document's text between its holes (one more than holes), for _bulk; or None
+        self.bulk: dict = {}  # _bulk's patterns, per length of the text between two documents (shared by fresh())
 
     def fresh(self) -> Template:
         """The same template with no documents matched yet (for another batch)."""
@@ -96,6 +99,7 @@ class Template:
         t.pattern, t.next, t.leaves, t.holes, t.key, t.doc = (self.pattern, self.next, self.leaves, self.holes,
                                                               self.key, self.doc)
         t.lax, t.lax_next, t.floats, t.head = self.lax, self.lax_next, self.floats, self.head
+        t.lits, t.bulk = self.lits, self.bulk
         t.rows, t.numbers, t.values, t.done, t.fit = [], [], None, 0, None
         return t
 
@@ -182,8 +186,9 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
     after = [text[end] for _, end, _, _ in holes if end < len(text)]
     if lm is None or lm.groups() != m.groups() or any(c in _NUMBER_CHARS for c in after):
         lax_pattern = None  # (cannot be: a number in JSON text is followed by a comma, bracket, brace or space)
+    lits = [text[a[1]:b[0]] for a, b in zip([(0, 0)] + holes, holes)] + [text[holes[-1][1]:]]
     t = Template(pattern, leaves, len(holes), key, doc, lax_pattern, np.array([not h[3] for h in holes], bool),
-                 text[:holes[0][0]])
+                 text[:holes[0][0]], lits if lax_pattern is not None else None)
     # the template's own numbers read as its parse did
     cols = _check_columns(t, list(m.groups()))
     if cols is None or not _same(t.arrays(cols, 0), arrays):
@@ -356,10 +361,17 @@ def scan(body: bytes, max_docs: int, make, known: list | tuple = (), lax: bool =
                 split = None
                 if stop is None:
                     stop = -1
+            bulk = lax and t.lits is not None and t.lax_next is not None and _BULK_AFTER is not None
+            sep = None  # the text between the run's first document and the next (_bulk)
             while pos != stop:
+                if bulk and len(starts) - first >= _BULK_AFTER:
+                    pos, bulk = _bulk(t, body, pos, stop, starts, first, sep)
+                    continue
                 m = match(body, pos)
                 if m is None:
                     break
+                if sep is None and bulk:
+                    sep = body[m.end(t.holes) + len(t.lits[-1]):m.end()]
                 starts.append(pos)
                 numbers += m.groups()
                 pos = m.end()
@@ -424,6 +436,79 @@ def scan(body: bytes, max_docs: int, make, known: list | tuple = (), lax: bool =
             if lax and not all(_lax_valid(t) for t in s.templates if t.lax is not None):
                 return scan(body, max_docs, make, known, lax=False)
             return s
+
+
+# A run of one template's documents is matched one document at a time (the lax_next pattern) for its first
+# _BULK_AFTER documents, then many at a time (_bulk); None: one at a time throughout.
+_BULK_AFTER = 8
+_BULK_PREFIX = 32  # bytes of a document's text before its first hole that _bulk's pattern searches for
+
+
+def _bulk(t: Template, body: bytes, pos: int, stop: int, starts: list, first: int, sep: bytes) -> tuple[int, bool]:
+    """The next documents of a run of template t from pos on, matched many at a time, appended to `starts` and
+    t.numbers exactly as scan's loop of t.lax_next matches would append them, up to `stop`: (the position after
+    them, whether to go on so). One findall of a pattern that takes each document's holes (lax) and skips the
+    text between them (that text's length, in one step: `(?s:.{n})`), over a window of twice the run's text so
+    far; then the documents' text made again from the template's (t.lits), the holes found and `sep` (the text
+    between two documents of this run), and compared with the body: only the documents up to the first byte
+    that differs are taken, each one's text then the template's with lax holes in them, each hole's text
+    followed by the template's text after it (never a number's character: make_template), and the next
+    document's text (or one that is not whitespace: lax_next's pattern takes all of it) after its separator.
+    The rest is left to the loop, document by document."""
+    lits, k = t.lits, t.holes
+    made = t.bulk.get(sep)
+    if made is None:
+        lead = lits[0][:_BULK_PREFIX]
+        parts = [re.escape(lead), _skip(len(lits[0]) - len(lead))]
+        for lit in lits[1:-1]:
+            parts += [_LAX, _skip(len(lit))]
+        parts += [_LAX, _skip(len(lits[-1]) + len(sep))]
+        unit = [None] * (2 * k)  # a document's pieces after lits[0]: hole, text, hole, ..., hole, text + next's lits[0]
+        unit[1::2] = lits[1:-1] + [lits[-1] + sep + lits[0]]
+        made = (re.compile(b"".join(parts)), unit, sum(map(len, lits)) + len(sep))
+        if len(t.bulk) < 4:
+            t.bulk[sep] = made
+    pattern, unit, fixed = made
+    found = pattern.findall(body, pos, min(len(body), pos + 2 * (pos - starts[first]) + 1))
+    n = len(found)
+    if not n:
+        return pos, False
+    flat = list(chain.from_iterable(found)) if k > 1 else found
+    pieces = unit * n
+    pieces[0::2] = flat
+    pieces[-1] = lits[-1] + sep
+    text = b"".join(pieces)
+    lengths = np.fromiter(map(len, flat), np.intp, n * k).reshape(n, k).sum(1) + fixed
+    ends = np.cumsum(lengths)  # from pos
+    good = n
+    at = pos + len(lits[0])
+    whole = body.startswith(lits[0], pos) and body.startswith(text, at)
+    if not whole:  # the documents before the first byte that differs (a byte a byte of the window, for the moment)
+        if body.startswith(lits[0], pos):
+            have = np.frombuffer(body, np.uint8, min(len(text), len(body) - at), at)
+            differ = np.frombuffer(text, np.uint8, len(have)) != have
+            bad = int(differ.argmax()) if differ.size else 0
+            good = int(np.searchsorted(ends, len(lits[0]) + (bad if differ.size and differ[bad] else len(have)),
+                                       "right"))
+        else:
+            good = 0
+    if good and pos + ends[good - 1] < len(body) and body[pos + ends[good - 1]] in b" \t\n\r":
+        good -= 1  # (its separator is followed by more whitespace, which lax_next would take)
+        whole = False
+    begins = ends[:good] - lengths[:good]
+    if stop >= pos:  # the split's position: the documents before it
+        j = int(np.searchsorted(begins, stop - pos))
+        if j < good and begins[j] == stop - pos:
+            good = j
+    if not good:
+        return pos, False
+    starts += (begins[:good] + pos).tolist()
+    t.numbers += flat if good == n else flat[:good * k]
+    return pos + int(ends[good - 1]), whole and good == n
+
+
+def _skip(n: int) -> bytes:
+    return rb"(?s:.{%d})" % n if n else b""
 
 
 def split_at(body: bytes, t: Template, pos: int, share: float) -> int | None:

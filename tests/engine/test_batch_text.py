@@ -306,3 +306,87 @@ def test_a_split_scan_reads_as_the_whole_scan_and_its_rest_as_the_rest():
         assert s.tail is None and s.starts == whole.starts and s.templates[0].numbers == t.numbers
     # fewer documents allowed than the split's first part holds: given up as the whole scan would be
     assert batch_text.scan(body, 100, make, known, split=lambda tt, pos, n: whole.starts[200]) is None
+
+
+def _scans(body: bytes, known=(), split=None, afters=(1, 2, 8)):
+    """The scan of `body` one document at a time (batch_text._BULK_AFTER None) and with runs matched many at a
+    time after 1, 2 and 8 documents: (the first, the others)."""
+    make, _ = _make(PlanCache())
+    saved = batch_text._BULK_AFTER
+    try:
+        batch_text._BULK_AFTER = None
+        one = batch_text.scan(body, 10_000, make, known, split=split)
+        many = []
+        for after in afters:
+            batch_text._BULK_AFTER = after
+            many.append(batch_text.scan(body, 10_000, make, known, split=split))
+    finally:
+        batch_text._BULK_AFTER = saved
+    return one, many
+
+
+def _same_scan(a, b):
+    assert (a is None) == (b is None)
+    if a is None:
+        return
+    assert a.starts == b.starts
+    assert [type(x) is tuple and x for x in a.matched] == [type(x) is tuple and x for x in b.matched]
+    assert [[i for i, x in enumerate(a.matched) if x is t] for t in a.templates] == \
+        [[i for i, x in enumerate(b.matched) if x is t] for t in b.templates]
+    assert [(t.rows, t.numbers) for t in a.templates] == [(t.rows, t.numbers) for t in b.templates]
+    assert (a.tail is None) == (b.tail is None) and (a.tail is None or a.tail[1] == b.tail[1])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies())
+def test_runs_matched_many_at_a_time_are_the_runs_matched_one_at_a_time(body):
+    """batch_text._bulk (a run's documents matched by one findall, then checked against the body as one text) reads
+    what the loop of one match a document reads: the same documents, starts, templates and numbers, or None."""
+    one, many = _scans(body)
+    for s in many:
+        _same_scan(one, s)
+
+
+def _long_run(n: int, seed: int, sep: bytes = b", ") -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    return [orjson.dumps({"leaves": {"a": {"data": float(x)}, "b": {"data": [float(y) for y in rng.normal(size=2)]}},
+                          "ops": [{"name": "c", "op": "mul", "args": ["a", "b"]}]}) for x in rng.normal(size=n)]
+
+
+def test_a_long_run_matched_many_at_a_time_stops_at_the_first_byte_that_differs():
+    """In a run of 300 documents of one template, one document changed at 0, 1, 8, 9, 150 and 299 (another
+    literal, a literal byte, more whitespace after its comma, another separator, an integer in a float's
+    hole, a long float, a key of another length, a string where a number is, another structure): every
+    scan reads what the one-document-at-a-time scan reads (the changed document alone or ending the run, the
+    run going on after it), at every point where a split may stop it."""
+    docs = _long_run(300, 3)
+    changes = [lambda d: d.replace(b'"mul"', b'"add"'), lambda d: d.replace(b'"c"', b'"d"'),
+               lambda d: d + b" ", lambda d: d.replace(b'"a":', b'"a" :'), lambda d: d.replace(b".", b"", 1),
+               lambda d: re.sub(rb'"data":[-0-9.e]+', b'"data":3', d, count=1),
+               lambda d: re.sub(rb'"data":[-0-9.e]+', b'"data":-1.' + b"2" * 41 + b"e-05", d, count=1),
+               lambda d: d.replace(b'"ops"', b'"opz"'), lambda d: d.replace(b"[", b'["x",', 1),
+               lambda d: b'{"leaves":{}}']
+    for at in (0, 1, 8, 9, 150, 299):
+        for change in changes:
+            texts = list(docs)
+            texts[at] = change(texts[at])
+            body = b'{"requests": [' + b", ".join(texts) + b"]}"
+            one, many = _scans(body)
+            for s in many:
+                _same_scan(one, s)
+    # other separators: one of them differs in a run
+    for seps in ([b", "] * 299, [b","] * 150 + [b",\n "] * 149, [b", "] * 200 + [b" , "] + [b", "] * 98):
+        body = b'{"requests": [' + docs[0] + b"".join(s + d for s, d in zip(seps, docs[1:])) + b"]}"
+        one, many = _scans(body)
+        assert one is not None and len(one.matched) == 300
+        for s in many:
+            _same_scan(one, s)
+    # a split at each document start and inside documents
+    body = b'{"requests": [' + b", ".join(docs) + b"]}"
+    whole, _ = _scans(body)
+    known = [whole.templates[0].fresh()]
+    for c in [whole.starts[i] for i in (1, 9, 10, 17, 100, 299)] + [whole.starts[50] + 3, len(body) - 2]:
+        one, many = _scans(body, known, split=lambda t, pos, n, c=c: c)
+        assert (one.tail is not None) == (c in whole.starts)
+        for s in many:
+            _same_scan(one, s)
