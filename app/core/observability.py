@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import time
+from threading import get_ident
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -45,28 +46,39 @@ class _LineHandler(logging.StreamHandler):
         super().__init__()
         self.setFormatter(logging.Formatter("%(message)s"))
         self._pending: list[str] = []
-        self._scheduled = None  # the loop whose scheduled flush writes the pending lines
+        self._scheduled = None  # (loop, thread id) of the scheduled flush that writes the pending lines
 
     def write_line(self, line: str) -> None:
         """What handle(record) would do for this handler alone, without building the LogRecord (~12 us a
-        request less than Logger.handle, measured in-process)."""
+        request less than Logger.handle, measured in-process). A line written on the loop whose flush is
+        scheduled (the thread that scheduled it, that loop still running: a thread runs one loop at a time)
+        is appended and left to that flush: no lock, no get_running_loop() (whose fork check is a getpid
+        system call on CPython 3.11). The pending list is appended to (atomic) and drained by flush under the
+        lock, never replaced, so a line appended by another thread while a flush runs is written by it or
+        by the next one."""
+        pending = self._pending
+        pending.append(line)
+        s = self._scheduled
+        if s is not None and s[1] == get_ident() and len(pending) < _MAX_PENDING and s[0].is_running():
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop in this thread: now
             loop = None
-        with self.lock:
-            self._pending.append(line)
-            if loop is None or len(self._pending) >= _MAX_PENDING:
-                self.flush()
-            elif self._scheduled is not loop:  # also where a loop stopped before its flush wrote them
-                self._scheduled = loop
-                loop.call_later(self.delay, self.flush)
+        if loop is None or len(pending) >= _MAX_PENDING:
+            self.flush()
+        elif s is None or s[0] is not loop:  # also where a loop stopped before its flush wrote them
+            self._scheduled = (loop, get_ident())
+            loop.call_later(self.delay, self.flush)
 
     def flush(self) -> None:
         with self.lock:
-            self._scheduled = None
-            if self._pending:
-                lines, self._pending = self._pending, []
+            self._scheduled = None  # before the lines are taken: a line appended after this schedules anew
+            pending = self._pending
+            if pending:
+                n = len(pending)
+                lines = pending[:n]
+                del pending[:n]
                 try:
                     self.stream.write("\n".join(lines) + "\n")
                 except Exception:  # noqa: BLE001 - as logging does: a log write never fails a request
@@ -154,6 +166,14 @@ class PlainCounter:
             c = self.counts[labels] = [0.0, time.time()]
         c[0] += by
 
+    def series(self, labels: tuple) -> list[float]:
+        """The [count, created] of these label values (made at its first use, as inc makes it), for a caller
+        that keeps it and adds to its count itself."""
+        c = self.counts.get(labels)
+        if c is None:
+            c = self.counts[labels] = [0.0, time.time()]
+        return c
+
     def collect(self):
         m = Metric(self.name, self.doc, "counter")
         for labels, (n, created) in list(self.counts.items()):
@@ -174,11 +194,16 @@ class PlainHistogram:
         registry.register(self)
 
     def observe(self, value: float, *labels) -> None:
+        s = self.of(labels)
+        s[bisect.bisect_left(self.bounds, value)] += 1.0  # the first bucket whose bound is >= value
+        s[-2] += value
+
+    def of(self, labels: tuple) -> list[float]:
+        """The [per bucket..., sum, created] of these label values (made at its first use)."""
         s = self.series.get(labels)
         if s is None:
             s = self.series[labels] = [0.0] * len(self.bounds) + [0.0, time.time()]
-        s[bisect.bisect_left(self.bounds, value)] += 1.0  # the first bucket whose bound is >= value
-        s[-2] += value
+        return s
 
     def collect(self):
         m = Metric(self.name, self.doc, "histogram")
@@ -223,19 +248,44 @@ class Metrics:
         if app_state is not None:
             r.register(_WorkerRestarts(app_state))
             r.register(_PlanCache())
+        # (method, route, status) -> its requests series and its latency series: one lookup a request
+        self._series: dict[tuple, tuple[list[float], list[float]]] = {}
+        self._bounds = self.latency.bounds
+        self._cpu: list[float] | None = None  # the devices series of "cpu", once one was counted
+        self._placed: dict[str, list[float]] = {}  # placement -> its series
 
     def observe(self, method: str, route: str, status: int, elapsed: float, kept: list[bytes],
                 evaluate: bool) -> None:
         """One answered request. `kept`: an error body's head (for its type); a 200 evaluate body's last two
-        chunks (for its device)."""
-        self.requests.inc(method, route, status)
-        self.latency.observe(elapsed, method, route)
+        chunks (for its device). What requests.inc, latency.observe and devices.inc do, with the series kept
+        by (method, route, status): one dict lookup, no label tuples built (~5k instructions a request less)."""
+        key = (method, route, status)
+        both = self._series.get(key)
+        if both is None:
+            both = self._series[key] = (self.requests.series(key), self.latency.of((method, route)))
+        c, s = both
+        c[0] += 1.0
+        s[bisect.bisect_left(self._bounds, elapsed)] += 1.0  # the first bucket whose bound is >= elapsed
+        s[-2] += elapsed
         if status >= 400:
             self.errors.labels(route, str(status), _error_type(b"".join(kept))).inc()
         elif status == 200 and evaluate and kept:
+            if len(kept) == 1 and kept[0].endswith(_CPU_END):  # the commonest body (_device's first test)
+                cpu = self._cpu
+                if cpu is None:
+                    cpu = self._cpu = self.devices.series(("cpu",))
+                cpu[0] += 1.0
+                return
             device = _device(kept[-1] if len(kept) == 1 else kept[-2][-_TAIL:] + kept[-1])
             if device is not None:
                 self.devices.inc(device)
+
+    def placed(self, placement: str) -> None:
+        """placements.inc(placement), its series kept by name."""
+        c = self._placed.get(placement)
+        if c is None:
+            c = self._placed[placement] = self.placements.series((placement,))
+        c[0] += 1.0
 
 
 def _device(body: bytes) -> str | None:
@@ -260,14 +310,25 @@ def _error_type(body: bytes) -> str:
 
 
 def log_access(scope: Scope, route: str, status: int, elapsed: float, request_id: str) -> None:
-    """One JSON access line, where the access logger is enabled."""
+    """One JSON access line, where the access logger is enabled; straight to its handler where the logger is
+    as configure_access_log left it (as _write_access decides, inline: a call less)."""
     if access_log.isEnabledFor(logging.INFO):
         client = scope.get("client")
         # to the millisecond and the microsecond, as round(·, 3) rounds but at 1/5 of its cost (its correctly
-        # rounded decimal differs in the last digit once in ~16,000 values: no matter for a log's clock)
-        _write_access(orjson.dumps({
+        # rounded decimal differs in the last digit once in ~16,000 values: no matter for a log's clock).
+        # (orjson's dict is the cheapest way to this text measured: a '%' template of kept pieces, the numbers
+        # written from their integer thousandths, took more instructions, 13k against 11k)
+        line = orjson.dumps({
             "ts": int(time.time() * 1000 + 0.5) / 1000, "event": "access", "method": scope["method"],
             "path": scope["path"], "route": route, "status": status,
             "duration_ms": int(elapsed * 1e6 + 0.5) / 1000, "request_id": request_id,
             "client": f"{client[0]}:{client[1]}" if client else None,
-        }).decode())
+        }).decode()
+        handlers = access_log.handlers
+        if len(handlers) == 1:
+            h = handlers[0]
+            if (type(h) is _LineHandler and not access_log.filters and not h.filters and not access_log.propagate
+                    and h.level <= logging.INFO):
+                h.write_line(line)
+                return
+        _write_access(line)

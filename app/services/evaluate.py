@@ -212,7 +212,7 @@ class EvaluateService:
                 out, placement = await self._evaluate(body, deadline)
         m = self._metrics
         if m is not None:
-            m.placements.inc(placement)
+            m.placed(placement)
         return out
 
     # ----- POST /v1/functional, /v1/gradcheck -----
