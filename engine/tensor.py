@@ -517,19 +517,20 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     if isinstance(data, Tensor):
         arr = data._data.copy()
         if dtype is not None:
-            arr = arr.astype(dtype.np)
+            arr = D.cast_array(arr, dtype.np)
     else:
         if _is_array(data):
             dt = dtype or D.FROM_NP.get(data.dtype) or D.float32
-            arr = B.xp.array(data, dtype=dt.np)  # a copy, as torch.tensor makes
+            arr = B.xp.array(data, dtype=dt.np) if dt.np != np.float16 else D.cast_array(
+                B.xp.asarray(data), dt.np)  # a copy, as torch.tensor makes
         else:
             dt = dtype if dtype is not None else D.infer_from_data(data)
             if dt.category == 1:
                 arr = integer_array(data, dt)
             else:
                 check_rectangular(data, dt)
-                try:
-                    arr = np.array(data, dtype=dt.np)
+                try:  # (a float16's numbers through float32: c10::Half is made from a float, review13a F-D)
+                    arr = np.array(data, dtype=dt.np if dt.np != np.float16 else np.float32).astype(dt.np, copy=False)
                 except OverflowError as e:  # an int past a double: torch's OverflowError, its message
                     raise TorchOverflowError(str(e)) from None
             if B.xp is not np:

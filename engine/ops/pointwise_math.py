@@ -293,7 +293,7 @@ erfc = defop("erfc(Tensor self) -> Tensor", _float_out(_erfc), jvp="element_wise
 
 
 def _to_dtype(a, dtype):
-    return a.astype(dtype.np)
+    return D.cast_array(a, dtype.np)
 
 
 _to_copy = defop(

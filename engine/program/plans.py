@@ -182,14 +182,23 @@ def _call_lowered(low, arrays):
     # ufuncs and + - * /, not for `**`: on a scalar it is libm's pow, on an array NumPy's (other roundings at
     # some values); array formulas call np.power, never `**`.
     scalars = low.scalar_leaves
-    xs = [d.type(a) if scalars and type(a) is float else np.array(a, d) if type(a) is float or a.dtype.kind == "f"
-          else wire.cast(a, d) for a, d in zip(arrays, low.leaf_np)]  # (an integer array: as make_tensor casts it)
+    xs = [d.type(a) if scalars and type(a) is float and d is not _F16 else _leaf(a, d)
+          for a, d in zip(arrays, low.leaf_np)]
     for a, d in zip(arrays, low.leaf_np):  # the range check make_tensor makes: Program.run falls back to the
         if d.kind in "iu":  # replay, which raises its error (not a wrapped value: redteam7 F2)
             wire.check_int_range(a, d)
     return low.fn(*xs)
 
 
+def _leaf(a, d):
+    """A replay's leaf array, a copy in its dtype `d`, as make_tensor converts the leaf's JSON numbers (wire.cast: an
+    int through a double into float32, a double into float16 through float32)."""
+    if d is not _F16 and (type(a) is float or a.dtype.kind != "i"):
+        return np.array(a, d)
+    return wire.cast(np.asarray(a), d)
+
+
+_F16 = np.dtype(np.float16)
 _FLOAT_LEAF = ((), "f")  # a leaf whose data is one Python float: its shape and kind, without an array
 
 

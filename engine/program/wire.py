@@ -305,7 +305,7 @@ def cast(a, npdt, copy=True):
     if a.dtype.kind in "iu" and npdt.kind == "f" and npdt.itemsize < 8 and a.size and (
             a.min() <= -_2_24 or a.max() >= _2_24):
         a = a.astype(np.float64)
-    return a.astype(npdt, copy=copy)
+    return D.cast_array(a, npdt, copy=copy)  # (a double into float16 through float32, as c10)
 
 
 _2_24 = 1 << 24
@@ -323,7 +323,7 @@ def make_tensor(data, dt, loc, numbers=False):
                 if not (info.min <= lo and hi <= info.max):  # NaN compares False: refused as well
                     raise OverflowError
             if dt is not None:
-                data = cast(data, dt.np) if numbers else data.astype(dt.np)
+                data = cast(data, dt.np) if numbers else D.cast_array(data, dt.np)
             return as_tensor(data, dtype=dt)  # fresh: no copy
         return tensor(data, dtype=dt)
     except EngineError as e:

@@ -179,3 +179,20 @@ def test_a_vjp_v_is_read_in_its_outputs_dtype(srv):
     _, want = torch.autograd.functional.vjp(lambda x: x * 1.0, x, torch.tensor([0.1, 0.2], dtype=torch.float64))
     body = r.json()
     assert body["result"]["data"] == want.tolist(), body
+
+
+def test_a_float16_leafs_doubles_round_as_torchs_cold_warm_and_batched(srv):
+    """review13a F-D: a double into float16 through a float, as c10 (1 + 2**-11 + 2**-40 is 1.0)."""
+    xs = [1 + 2**-11 + 2**-40, 0.5, -(2049 + 2**-30), 3.25]
+    want = (torch.tensor(xs, dtype=torch.float16) * 1.0).tolist()
+    doc = {"leaves": {"a": {"data": xs, "dtype": "float16"}}, "ops": [{"name": "b", "op": "mul", "args": ["a", 1.0]}],
+           "outputs": ["b"]}
+    warm = {**doc, "leaves": {"a": {"data": [0.25, 0.5, 1.5, 3.25], "dtype": "float16"}}}
+    hdr = {"content-type": "application/json"}
+    for d in [warm] * 5 + [doc] * 2:
+        r = srv.client.post("/v1/evaluate", content=json.dumps(d).encode(), headers=hdr)
+        assert r.status_code == 200
+    assert r.json()["tensors"]["b"]["data"] == want
+    r = srv.client.post("/v1/evaluate/batch", content=json.dumps({"requests": [warm, warm, doc, doc]}).encode(),
+                        headers=hdr)
+    assert [e["body"]["tensors"]["b"]["data"] for e in r.json()["results"][2:]] == [want, want]
