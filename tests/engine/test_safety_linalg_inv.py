@@ -1,8 +1,8 @@
 """linalg.inv_ex over a batch holding a singular matrix, and the charge of the LU-based ops over many small
 matrices (safeJ, known gap 2). inv_ex's fallback, where NumPy's inv refused the batch, was a Python loop of one
 np.linalg.inv a matrix, uncharged and without a deadline check: a [10^6, 1, 1] batch with one singular matrix took
-4.5 s of CPU charged as 2e6 flops (2 ms), inline in a server thread. It is now one call of np.linalg.inv's own ufunc with
-the singular-matrix error off, which answers each matrix as np.linalg.inv(m) does, NaN where that raises: the
+4.5 s of CPU charged as 2e6 flops (2 ms), inline in a server thread. It is now one call of np.linalg.inv's own
+ufunc with the singular-matrix error off, which answers each matrix as np.linalg.inv(m) does, NaN where that raises: the
 loop's answer, bit for bit. det, inv_ex and solve_ex also charge lu_factor_array's steps per matrix element and per
 matrix (a [10^7, 1, 1] batch: 1.9 s charged as 2e7 flops). Measured as tests/engine/empty_dims_sweep measures
 (calls, deadline checks, traced bytes against the charges; no clock); values against torch."""
@@ -82,8 +82,8 @@ def test_inv_ex_answers_as_before_and_as_torch(dtype, n):
 @pytest.mark.parametrize("op,args", [("linalg.det", ["a"]), ("linalg.inv_ex", ["a"]), ("linalg.solve_ex", ["a", "a"])])
 def test_the_lu_based_ops_charge_their_steps_per_matrix(op, args, dtype):
     """A [200000, 1, 1] batch: lu_factor_array's column step over it and the call per matrix charged (at least 100
-    flops a matrix: was 2 to 6, so a [10^7, 1, 1] batch of 1.9 s looked like 20 ms and ran inline, not in a killable worker);
-    its traced memory within the charge (it was 2.7x over for det's)."""
+    flops a matrix: was 2 to 6, so a [10^7, 1, 1] batch of 1.9 s looked like 20 ms and ran inline, not in a
+    killable worker); its traced memory within the charge (it was 2.7x over for det's)."""
     b = 200_000
     doc = {"ops": [{"name": "a", "op": "ones", "args": [[b, 1, 1]], "kwargs": {"dtype": dtype}},
                    {"name": "r" if op == "linalg.det" else ["r", "i"], "op": op, "args": args}], "outputs": []}
@@ -94,7 +94,8 @@ def test_the_lu_based_ops_charge_their_steps_per_matrix(op, args, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_solve_charges_a_factorization_for_every_matrix_of_the_broadcast_batch(dtype):
     """A [1, 16, 16] beside B [5000, 16, 1]: NumPy's solve factors A 5,000 times; it was charged once (A [1, 200,
-    200] beside B [2000, 200, 1], a 400,000-element B, took 20 s of CPU charged as 1.6e7 flops, inline in a server thread).
+    200] beside B [2000, 200, 1], a 400,000-element B, took 20 s of CPU charged as 1.6e7 flops, inline in a
+    server thread).
     The values: torch's, to rounding."""
     k, n = 16, 5_000
     doc = {"ops": [{"name": "e", "op": "eye", "args": [k], "kwargs": {"dtype": dtype}},
