@@ -265,8 +265,9 @@ def _solve_backward(grad, A, B_, result, left, output_mask):
 def _solve_rule(A, B):  # noqa: N803
     """solve_ex's cost: NumPy's solve factors A once for every matrix of the broadcast batch (an A of batch 1 beside
     a B of batch 10^5 is factored 10^5 times: charged once before, ~1,000x under, safeJ), then solves for B's
-    columns; A's own LU (info) and its steps; float64 work arrays, A broadcast to the batch (NumPy's solve copies
-    it, 10 MB for that [1, 16, 16] beside B [5000, 16, 1]) and the result's column-major copy."""
+    columns; A's own LU (info) and its steps; float64 work arrays, A broadcast to the batch where it is cast to
+    float64 (NumPy's solve copies it, 10 MB for a float32 [1, 16, 16] beside B [5000, 16, 1]) and the result's
+    column-major copy."""
     out = (tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2] if len(B.shape) > 1 else ())))
            + tuple(B.shape[-2:] if len(B.shape) > 1 and not _is_vector_rhs(tuple(A.shape), tuple(B.shape))
                    else B.shape[-1:]))
@@ -275,7 +276,8 @@ def _solve_rule(A, B):  # noqa: N803
         else numel(out[:-1])
     flops = (2 * numel(A.shape) * k + _lu_overhead(A.shape)  # A's own LU (info)
              + nb * (2 * k ** 3 + _LU_MATRIX) + 2 * k * numel(out))  # a factorization a matrix, the solves
-    return Cost((out, tuple(A.shape[:-2])), flops, _lu_temp(A, 2 * numel(out) + nb * k * k), exact=False)
+    copy = 0 if np.dtype(A.dtype) == np.float64 else nb * k * k  # (a float64 A is read in place)
+    return Cost((out, tuple(A.shape[:-2])), flops, _lu_temp(A, 2 * numel(out) + copy), exact=False)
 
 
 solve_ex_op = defop(
