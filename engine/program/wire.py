@@ -201,32 +201,34 @@ def fast_array(raw):
         return None
     if arr.dtype.kind not in "bif":
         return None
-    if arr.dtype.kind == "f" and arr.ndim and arr.size and _maybe_past_int64(arr, raw):
+    if arr.dtype.kind == "f" and arr.ndim and arr.size and _maybe_inexact_int(arr, raw):
         return None
     return arr
 
 
-def _maybe_past_int64(arr, raw) -> bool:
-    """Whether a float array holds a Python int past int64: NumPy makes [1, 2**63] a float64 array, where torch
-    infers int64 and raises; such data takes the element-by-element path. Exact: the raw elements are read only
-    where the array's magnitude is 2**63 or more (none, almost always: two reductions tell), a block at a time."""
+def _maybe_inexact_int(arr, raw) -> bool:
+    """Whether a float array holds a Python int of magnitude 2**53 or more, which its double may not hold exactly:
+    NumPy makes [1, 2**63] a float64 array, where torch infers int64 and raises, and [0.5, 2**53 + 1] one whose
+    int64 cast (an int64 leaf) is 2**53 where torch.tensor converts each int exactly (2**63 - 1 even wrapped to
+    -2**63: redteam12 F6). Such data takes the element-by-element path. Exact: the raw elements are read only where
+    the array's magnitude is 2**53 or more (none, almost always: two reductions tell), a block at a time."""
     if arr.ndim == 1 and len(raw) <= 16:
-        if -_2_63 < min(raw) and max(raw) < _2_63:
+        if -_2_53 < min(raw) and max(raw) < _2_53:
             return False
-        return any(type(x) is int and not -_2_63 <= x < _2_63 for x in raw)
+        return any(type(x) is int and not -_2_53 < x < _2_53 for x in raw)
     v = arr.reshape(-1)
-    if -_2_63f < v.min() and v.max() < _2_63f:  # (NaN compares False: looked at below, and is no int)
+    if -_2_53f < v.min() and v.max() < _2_53f:  # (NaN compares False: looked at below, and is no int)
         return False
     flat = np.array(raw, dtype=object).reshape(-1)  # the raw numbers themselves, in the array's order
     for i in range(0, v.size, _BLOCK):  # bounded temporaries: a block's magnitudes at a time
-        big = np.flatnonzero(np.abs(v[i:i + _BLOCK]) >= _2_63f)
-        if big.size and any(type(x) is int and not -_2_63 <= x < _2_63 for x in flat[big + i]):
+        big = np.flatnonzero(np.abs(v[i:i + _BLOCK]) >= _2_53f)
+        if big.size and any(type(x) is int and not -_2_53 < x < _2_53 for x in flat[big + i]):
             return True
     return False
 
 
-_2_63 = 2**63
-_2_63f = 2.0**63
+_2_53 = 2**53  # (an int of smaller magnitude is exact in a double; 2**53 itself is too, but its neighbours not)
+_2_53f = 2.0**53
 _BLOCK = 1 << 16
 
 
