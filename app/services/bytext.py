@@ -57,6 +57,11 @@ _BLANK = b" \t\n\r"
 # such a body is left to it
 _DIGIT_MAP = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _DIGIT_RUN = b"0" * 19
+# An integer of 16 digits or more among a float array's numbers (2**53 has 16): the array is read as float64, which
+# may not hold it exactly, where torch.tensor converts each int exactly (an int64 leaf: redteam12 F6). Such a
+# body is left to the usual path; found only where the translated text has a run of 16 digits.
+_DIGIT_RUN_16 = b"0" * 16
+_BIG_INT = re.compile(rb"(?<![0-9.eE+\-])-?[0-9]{16,}(?![0-9.eE])")
 # (a bytes search here is .find, not `in`: bytes.__contains__ tries its operand as an int first, and that
 # failure is a TypeError made and cleared, ~1k instructions a test)
 
@@ -147,7 +152,7 @@ class Single:
             g = groups[0]
             if g.find(b".") < 0 and g.find(b"e") < 0 and g.find(b"E") < 0:
                 return None  # a float array of integers only
-            if g.translate(_DIGIT_MAP).find(_DIGIT_RUN) >= 0:
+            if _long_digits(g):
                 return None
             values = orjson.loads(g)
             if type(values) is not list or len(values) != self.leaves[0][2]:
@@ -161,7 +166,7 @@ class Single:
                 g = g.translate(None, b"[]")
             texts.append(g)
         text = b",".join(texts)
-        if text.translate(_DIGIT_MAP).find(_DIGIT_RUN) >= 0:
+        if _long_digits(text):
             return None
         values = orjson.loads(b"[%b]" % text)
         out, at = [], 0
@@ -186,6 +191,12 @@ class Single:
         if at != len(values):
             return None
         return out
+
+
+def _long_digits(text: bytes) -> bool:
+    """Whether leaves' texts hold a run of 19 digits, or an integer of 16 digits or more (_BIG_INT)."""
+    t = text.translate(_DIGIT_MAP)
+    return t.find(_DIGIT_RUN) >= 0 or (t.find(_DIGIT_RUN_16) >= 0 and _BIG_INT.search(text) is not None)
 
 
 def _same(a: list, b: list) -> bool:

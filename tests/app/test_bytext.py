@@ -393,8 +393,8 @@ def test_a_template_with_a_unicode_escape_answers_nothing():
 
 def test_a_single_vector_leaf_is_read_as_its_list():
     """A template of one float vector leaf (Single.vector: its group parsed as the JSON list it is): integers
-    among its floats read as the usual path reads them, a vector of integers only or a run of 19 digits takes
-    the usual path."""
+    among its floats read as the usual path reads them, a vector of integers only, a run of 19 digits or an integer
+    of 16 digits or more among floats (which float64 may not hold exactly: redteam12 F6) takes the usual path."""
     svc = service()
     doc = PROGRAMS["vector_sum"]
     body = json.dumps(doc).encode()  # the text render() writes
@@ -402,12 +402,13 @@ def test_a_single_vector_leaf_is_read_as_its_list():
     assert svc._texts._last is not None and svc._texts._last.vector
     skeleton, kinds = _skeleton(doc)
     n = len(kinds)
-    for tokens in (["1", "-0", "2.5"] + ["3"] * (n - 3), ["-0.0", "1e-7", "123456789012345678"] + ["0.5"] * (n - 3),
+    for tokens in (["1", "-0", "2.5"] + ["3"] * (n - 3), ["-0.0", "1e-7", "123456789012345"] + ["0.5"] * (n - 3),
                    ["1E+05", "-2.5e-3", "5e-324"] + ["7"] * (n - 3)):
         mixed = render(skeleton, tokens)
         out = svc._by_text(mixed, time.monotonic() + 30)
         assert out is not None and out == evaluate_json(orjson.loads(mixed)), tokens
-    for tokens in (["1"] * n, ["0.1234567890123456789"] + ["1.5"] * (n - 1)):
+    for tokens in (["1"] * n, ["0.1234567890123456789"] + ["1.5"] * (n - 1),
+                   ["-0.0", "1e-7", "123456789012345678"] + ["0.5"] * (n - 3)):
         other = render(skeleton, tokens)
         assert svc._by_text(other, time.monotonic() + 30) is None, tokens
         assert answer(svc, other) == answer(service_plain(), other)
