@@ -44,6 +44,9 @@ _WS = rb"[ \t\n\r]*"
 _HEAD = re.compile(_WS + rb"\{" + _WS + rb'"requests"' + _WS + rb":" + _WS + rb"\[" + _WS)
 _NEXT = re.compile(_WS + rb"(?:,|(\])" + _WS + rb"\}" + _WS + rb"\Z)" + _WS)
 _INT = rb"(-?(?:0|[1-9][0-9]{0,17}))"
+# an integer among a float array's numbers: at most 15 digits, which a double holds exactly (the array is read as
+# float64; one of 2**53 or more takes the document's own path, which converts it exactly: redteam12 F6)
+_INT_IN_FLOATS = rb"(-?(?:0|[1-9][0-9]{0,14}))"
 _FLOAT = rb"(-?(?:0|[1-9][0-9]{0,24})(?:\.[0-9]{1,40}(?:[eE][-+]?[0-9]{1,2})?|[eE][-+]?[0-9]{1,2}))"
 # A lax hole: a run of the characters of JSON numbers (~40% of a seed document's match time was its strict holes').
 # A run of documents matched with lax holes is checked as a whole at the end of the scan (_lax_valid: one parse,
@@ -158,10 +161,13 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
     if [h[2] for h in holes] != sorted(h[2] for h in holes):
         return None
     parts, lax, at = [], [], 0
+    ints_in_floats = False
     for start, end, leaf, is_int in holes:
         if is_int and leaves[leaf][1] is None:
             return None  # a float leaf written as an integer: it would not read as a float
-        parts += [re.escape(text[at:start]), _INT if is_int else _FLOAT]
+        in_floats = is_int and leaves[leaf][1] == "f"
+        ints_in_floats |= in_floats
+        parts += [re.escape(text[at:start]), (_INT_IN_FLOATS if in_floats else _INT) if is_int else _FLOAT]
         lax += [parts[-2], _LAX]
         at = end
     parts.append(re.escape(text[at:]))
@@ -176,8 +182,9 @@ def make_template(text: bytes, doc, key, arrays) -> Template | None:
         return None
     lm = lax_pattern.fullmatch(text)
     after = [text[end] for _, end, _, _ in holes if end < len(text)]
-    if lm is None or lm.groups() != m.groups() or any(c in _NUMBER_CHARS for c in after):
-        lax_pattern = None  # (cannot be: a number in JSON text is followed by a comma, bracket, brace or space)
+    if lm is None or lm.groups() != m.groups() or any(c in _NUMBER_CHARS for c in after) or ints_in_floats:
+        lax_pattern = None  # (cannot be: a number in JSON text is followed by a comma, bracket, brace or space;
+        # _lax_valid's caps are per kind: an integer among floats is held to its 15 digits by the strict hole)
     t = Template(pattern, leaves, len(holes), key, doc, lax_pattern, np.array([not h[3] for h in holes], bool),
                  text[:holes[0][0]])
     # the template's own numbers read as its parse did
