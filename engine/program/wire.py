@@ -256,6 +256,15 @@ def check_int_range(a, npdt):
 _INT_RANGE: dict = {}  # integer dtype -> (min, max): np.iinfo costs ~10 us a call
 
 
+def as_dtype(a, npdt, copy=True):
+    """a (an array of a leaf's numbers) as dtype npdt, as torch.tensor converts Python numbers: an integer to a float
+    dtype narrower than float64 through a double first (THPUtils_unpackDouble, then the cast: two roundings), not in
+    one cast (2**60 + 2**36 + 1 is 2**60 in torch's float32, 2**60 + 2**37 cast at once: redteam12 F8)."""
+    if npdt.kind == "f" and npdt.itemsize < 8 and a.dtype.kind in "iu":
+        return a.astype(np.float64).astype(npdt)
+    return a.astype(npdt, copy=copy)
+
+
 def make_tensor(data, dt, loc):
     try:
         if isinstance(data, np.ndarray):
@@ -264,7 +273,7 @@ def make_tensor(data, dt, loc):
                 lo, hi = data.min(), data.max()
                 if not (info.min <= lo and hi <= info.max):  # NaN compares False: refused as well
                     raise OverflowError
-            return as_tensor(data if dt is None else data.astype(dt.np), dtype=dt)  # fresh: no copy
+            return as_tensor(data if dt is None else as_dtype(data, dt.np), dtype=dt)  # fresh: no copy
         return tensor(data, dtype=dt)
     except EngineError as e:
         e.loc = loc

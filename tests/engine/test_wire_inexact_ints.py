@@ -46,3 +46,22 @@ def test_only_inexact_ints_leave_the_fast_path():
     assert fast_array([0.5, 9007199254740993]) is None and fast_array([[0.5] * 20, [2**60] * 20]) is None
     assert fast_array([0.5, 2**53 - 1]) is not None and fast_array([0.5, 1e300, -1e300]) is not None
     assert fast_array([2**60, 3]) is not None  # all integers: an int64 array, exact
+
+
+# redteam12 F8: whole numbers into a float32 (or float16) leaf convert as torch.tensor's do: each Python int to a
+# double, then to float32 (2**60 + 2**36 + 1: its double is a float32 midpoint, 2**60 in torch, 2**60 + 2**37 when
+# the int64 array was cast at once)
+N = 2**60 + 2**36 + 1
+F8_LEAVES = [{"data": [N], "dtype": "float32"}, {"data": [N, 3], "requires_grad": True},
+             {"data": N, "requires_grad": True}, {"data": [[N + 2**40, 7]], "dtype": "float32"},
+             {"data": [2049, 4097, 65519], "dtype": "float16"}, {"data": [N, -N], "dtype": "float64"}]
+
+
+@pytest.mark.parametrize("i", range(len(F8_LEAVES)))
+def test_whole_numbers_into_a_narrow_float_leaf_round_as_torch(i):
+    leaf = F8_LEAVES[i]
+    ref = torch.tensor(leaf["data"], dtype=getattr(torch, leaf.get("dtype", "float32")))
+    doc = {"leaves": {"a": leaf}, "ops": [{"name": "m", "op": "mul", "args": ["a", 1.0]}], "outputs": ["a", "m"]}
+    for _ in range(3):  # the first run, then its plan's replays (engine/program/plans.py)
+        out = engine.evaluate(doc)["tensors"]
+        assert out["a"]["data"] == ref.tolist() and out["m"]["data"] == (ref * 1.0).tolist(), leaf
