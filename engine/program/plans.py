@@ -183,9 +183,11 @@ def _call_lowered(low, arrays):
     # some values); array formulas call np.power, never `**`.
     scalars = low.scalar_leaves
     xs = [d.type(a) if scalars and type(a) is float else np.array(a, d) for a, d in zip(arrays, low.leaf_np)]
-    for a, d in zip(arrays, low.leaf_np):  # the range check make_tensor makes: Program.run falls back to the
-        if d.kind in "iu":  # replay, which raises its error (not a wrapped value: redteam7 F2)
+    for k, (a, d) in enumerate(zip(arrays, low.leaf_np)):  # the range check make_tensor makes: Program.run falls
+        if d.kind in "iu":  # back to the replay, which raises its error (not a wrapped value: redteam7 F2)
             wire.check_int_range(a, d)
+        elif d.itemsize < 8 and type(a) is not float and a.dtype.kind in "iu":  # whole numbers into float32:
+            xs[k] = wire.as_dtype(a, d)  # through a double, as make_tensor (redteam12 F8)
     return low.fn(*xs)
 
 
