@@ -30,7 +30,7 @@ from engine import budget as _budget
 from engine.ops.registry import REGISTRY
 from engine.program.batch_write import fast_writer
 from engine.program.respond import encode
-from engine.program.wire import check_int_range, fast_array
+from engine.program.wire import as_dtype, check_int_range, fast_array
 
 # Lowerable entries whose forward and array formulas are elementwise: each output element is a function of the
 # operands' elements at its (broadcast) position and of scalar constants.
@@ -149,13 +149,13 @@ def _run(program, low, arrays_list, n):
             except OverflowError as e:
                 raise _ValuesDoNotConvert from e
             with np.errstate(all="ignore"):  # a float16 leaf's overflow is inf, as its conversion alone gives
-                x = arrays_list.columns[i].astype(dt, copy=False)
+                x = as_dtype(arrays_list.columns[i], dt, copy=False)  # (int to float32 through a double: F8)
         else:
             column = [arrays[i] for arrays in arrays_list]
             try:
                 x = column if type(column[0]) is float else np.stack(column)
                 check_int_range(x, dt)  # make_tensor's check (redteam7 F2: 3e9 into int32 wrapped)
-                x = np.array(x, dt)
+                x = np.array(x, dt) if type(x) is list else as_dtype(x, dt)  # (as make_tensor: F8)
             except OverflowError as e:
                 raise _ValuesDoNotConvert from e
         xs.append(x.reshape((n,) + (1,) * (rank - ranks[i]) + x.shape[1:]))

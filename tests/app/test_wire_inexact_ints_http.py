@@ -57,3 +57,32 @@ def test_a_batch_keeps_each_integer_exact(srv):
     for d, res in zip(docs, r.json()["results"]):
         n = json.loads(d)["leaves"]["a"]["data"][1]
         assert res["status"] == 200 and _got(res["body"]) == _expected(n), (n, res)
+
+
+# redteam12 F8: whole numbers past 2**53 into a float32 leaf (explicit, or a requires_grad leaf of whole numbers)
+# round as torch.tensor's (through a double) on the JSON route, a plan's replay, the text path and a batch
+N = 2**60 + 2**36 + 1
+F8_TEMPLATE = '{"leaves":{"a":{"data":[%s,3],"dtype":"float32"}},"ops":[{"name":"m","op":"mul","args":["a",2.0]}]}'
+F8_WHOLE = ('{"leaves":{"a":{"data":[%s,3],"requires_grad":true}},"ops":[{"name":"m","op":"mul","args":["a",2.0]},'
+            '{"name":"s","op":"sum","args":["m"]}],"backward":[{"tensor":"s"}]}')
+F8_NUMBERS = [N, -N, 2**59 + 2**35 + 1, 123456789012345678, 5]
+
+
+def _f8_expected(n: int) -> dict:
+    a = torch.tensor([n, 3], dtype=torch.float32)
+    return {"a": a.tolist(), "m": (a * 2.0).tolist()}
+
+
+@pytest.mark.parametrize("template", [F8_TEMPLATE, F8_WHOLE])
+def test_whole_numbers_into_float32_round_as_torch_on_every_route(srv, template):
+    for k in range(8):
+        assert _post(srv, template % (k + 1)).status_code == 200
+    for n in F8_NUMBERS:
+        r = _post(srv, template % n)
+        assert r.status_code == 200 and _got(r.json()) == _f8_expected(n), (n, r.text[:300])
+    docs = [template % n for n in [3, 4, *F8_NUMBERS, 6, *F8_NUMBERS]]
+    r = srv.client.post("/v1/evaluate/batch", content=('{"requests":[' + ",".join(docs) + "]}").encode(),
+                        headers={"content-type": "application/json"})
+    for d, res in zip(docs, r.json()["results"]):
+        n = json.loads(d)["leaves"]["a"]["data"][0]
+        assert res["status"] == 200 and _got(res["body"]) == _f8_expected(n), (n, res)
