@@ -292,9 +292,12 @@ def _construct_standard_basis_for(tensors, tensor_numels):
     return tuple(chunks)
 
 
-def _jacfwd(func, inputs, strict=False, vectorize=False):
+def _jacfwd(func, inputs, strict=False, vectorize=False, expect=None, known=None):
     """The Jacobian by forward-mode AD: the standard basis of the flattened inputs as one batch of tangents (a
-    batched dual level: vmap over forward AD, as torch's), each output's batched tangent its Jacobian transposed."""
+    batched dual level: vmap over forward AD, as torch's), each output's batched tangent its Jacobian transposed.
+    expect: as jacobian's, called with the blocks [(shape, numpy dtype), ...] (block (i, j) in output i's
+    tangent's dtype, as torch's) before the basis where the caller knows them (known: hessian's, from its inputs),
+    else once the function has run, before the blocks are copied out of its tangents."""
     if strict:
         raise TorchRuntimeError(
             "torch.autograd.functional.jacobian: `strict=True` "
@@ -307,6 +310,8 @@ def _jacfwd(func, inputs, strict=False, vectorize=False):
         from engine.autograd import forward_ad as fwAD  # noqa: PLC0415 - it imports this package
         from engine.ops.factory import zeros  # noqa: PLC0415
 
+        if expect is not None and known is not None:
+            expect(known(inputs))
         input_numels = tuple(input.numel() for input in inputs)
         tangents = _construct_standard_basis_for(inputs, input_numels)
         n = sum(input_numels)
@@ -319,6 +324,9 @@ def _jacfwd(func, inputs, strict=False, vectorize=False):
                 primal, tangent = fwAD.unpack_dual(dual_out)
                 outputs.append(primal)
                 jv.append(tangent if tangent is not None else zeros((n, *primal.shape), dtype=primal.dtype))
+        if expect is not None and known is None:
+            expect([(tuple(out.shape) + tuple(inp.shape), jac._data.dtype) for out, jac in zip(outputs, jv)
+                    for inp in inputs])
         jacobian_input_output = []
         for jac_output_i, output_i in zip(jv, outputs):
             jacobian_output_i_output = []
@@ -339,9 +347,15 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     """The Jacobian of func at inputs: one Tensor of shape output.shape + input.shape per (output, input)
     pair, nested as the outputs and inputs are (torch's rules). vectorize=True: one backward pass over the
     whole standard basis (autograd.grad's is_grads_batched) instead of one per output element.
-    expect (not torch's): called, in reverse mode, with the result's blocks [(shape, numpy dtype), ...] once the
-    function has run and before the first backward pass (POST /v1/functional: the response's size, redteam11
-    F7), where a Jacobian's rows are also charged from their shape."""
+    expect (not torch's): called with the result's blocks [(shape, numpy dtype), ...] once the function has run:
+    in reverse mode before the first backward pass (POST /v1/functional: the response's size, redteam11 F7),
+    where a Jacobian's rows are also charged from their shape; in forward mode before the blocks are copied out
+    of the tangents (the function's run is the work there: its outputs' shapes are not known before it)."""
+    return _jacobian(func, inputs, create_graph, strict, vectorize, strategy, expect)
+
+
+def _jacobian(func, inputs, create_graph, strict, vectorize, strategy, expect, known=None):
+    """jacobian; known (hessian's, forward mode): the blocks from the inputs, for expect before any work."""
     if strategy not in ("forward-mode", "reverse-mode"):
         raise TorchAssertionError(
             'Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
@@ -356,7 +370,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                 "Please either set `create_graph=False` or "
                 '`strategy="reverse-mode"`.'
             )
-        return _jacfwd(func, inputs, strict, vectorize)
+        return _jacfwd(func, inputs, strict, vectorize, expect, known)
 
     with enable_grad():
         is_inputs_tuple, inputs = _preprocess_inputs(inputs, create_graph, "jacobian")
@@ -460,7 +474,8 @@ def _charge_rows(outputs, inputs):
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
             outer_jacobian_strategy="reverse-mode", *, expect=None):
     """The Hessian of a scalar func at inputs: the Jacobian of its gradient (hessian[i][j] for a tuple).
-    expect: as jacobian's, for the outer Jacobian (the Hessian's blocks)."""
+    expect: as jacobian's, for the outer Jacobian (the Hessian's blocks); in forward mode (forward-over-reverse:
+    all the work is in the one batched call) from the inputs' shapes, before the function runs (safeJ)."""
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
     if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
         raise TorchAssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
@@ -477,9 +492,15 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         _check_requires_grad(jac, "jacobian", strict=strict)
         return jac
 
-    res = jacobian(jac_func, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
-                   strategy=outer_jacobian_strategy, expect=expect)
+    res = _jacobian(jac_func, inputs, create_graph, strict, vectorize, outer_jacobian_strategy, expect,
+                    _hessian_blocks)
     return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))
+
+
+def _hessian_blocks(inputs):
+    """A Hessian's blocks before its function runs, in forward mode: block (i, j) is gradient i's tangent along
+    input j, input i's shape then input j's, in input i's dtype (gradient i's: torch's forward-mode dtypes)."""
+    return [(tuple(a.shape) + tuple(b.shape), a._data.dtype) for a in inputs for b in inputs]
 
 
 # ----- vhp, hvp -----

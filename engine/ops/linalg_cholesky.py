@@ -10,10 +10,10 @@ from engine.errors import TorchRuntimeError
 from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops._returns import make
-from engine.ops.linalg_common import _back, _cube, _fortran, _mH, _np, _raise_info, _square
+from engine.ops.linalg_common import _back, _cube, _fortran, _mH, _np, _raise_info, _square, broadcast_solves
 from engine.ops.linalg_triangular import solve_triangular_op, substitute
 from engine.ops.registry import defop
-from engine.ops.rules import PY_STEP, Cost, numel
+from engine.ops.rules import PY_STEP, Cost, numel, wide
 from engine.tensor import Tensor
 
 # ----- cholesky family -----
@@ -284,8 +284,16 @@ cholesky_solve_op = defop(
     "cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor", _cholesky_solve, joint_mask=True,
     self__input2=lambda grad, self, input2, result, upper, output_mask: _cholesky_solve_backward(
         grad, self, input2, result, upper, output_mask),
-    rule=lambda self, input2: Cost(tuple(self.shape), 2 * numel(input2.shape) * (self.shape[-1] if self.shape else 1),
-                                   numel(self.shape), exact=False))
+    rule=lambda self, input2: _cholesky_solve_rule(self, input2))
+
+
+def _cholesky_solve_rule(self, input2):
+    """Two solves by NumPy's general solver, each factoring the factor for every matrix of the broadcast batch
+    (linalg_common.broadcast_solves; charged once before, safeJ); the output broadcast as B and A are."""
+    flops, temp = broadcast_solves(input2, self.shape, 2)
+    out = tuple(np.broadcast_shapes(tuple(input2.shape[:-2]), tuple(self.shape[:-2]))) + tuple(self.shape[-2:])
+    return Cost(out, 2 * numel(input2.shape) * (self.shape[-1] if self.shape else 1) + flops,
+                numel(out) + wide(temp, self, input2), exact=False)
 
 
 def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.linalg import _umath_linalg  # np.linalg.inv's ufunc (_inv_array)
 
 from engine import _backend as B
 from engine.errors import TorchRuntimeError
@@ -32,10 +33,31 @@ from engine.ops.linalg_common import (
 )
 from engine.ops.reduction_prod import _exclusive_prods
 from engine.ops.registry import defop, entry
-from engine.ops.rules import Cost, numel
+from engine.ops.rules import Cost, numel, wide
 from engine.tensor import Tensor
 
 # ----- det, slogdet, logdet -----
+
+# lu_factor_array's work beside its multiply-adds (what det, inv_ex and solve_ex run on A): each of its k column
+# steps makes ~12 whole-batch NumPy calls with gathers, ~50 ns a matrix element in all, and a matrix costs ~150 ns
+# more (its pivots, info, LAPACK's call in inv / solve): a [10^7, 1, 1] batch took 1.9 s charged as 2e7 flops
+# (safeJ; /tmp-script figures in docs/runs/safeJ.md). In flops (rules.PY_STEP: 1,000 a microsecond).
+_LU_ELEMENT = 50
+_LU_MATRIX = 150
+
+
+def _lu_overhead(shape) -> float:
+    """The flops charged for lu_factor_array's steps over a (..., m, n) stack, beside its multiply-adds."""
+    return _LU_ELEMENT * numel(shape) + _LU_MATRIX * numel(shape[:-2])
+
+
+def _lu_temp(A, extra: int = 0) -> int:
+    """What lu_factor_array (and LAPACK's float64 work in inv / solve) holds besides the outputs, in A's elements:
+    its copy of A, a step's update and gathers, float64 results before their cast (3 float64 numel in all), and
+    ~48 bytes a matrix of pivots, info and int64 row indices; extra: more float64 elements (solve's B). Traced
+    peaks were up to 3.8x the charge over [N, 1, 1] float32 stacks (safeJ: docs/runs/safeJ.md)."""
+    return wide(3 * numel(A.shape) + 6 * numel(A.shape[:-2]) + extra, A, itemsize=8)
+
 
 
 def _det(a):
@@ -74,8 +96,8 @@ def _det_backward(grad, A, result):
 
 
 det_op = defop("linalg_det(Tensor A) -> Tensor", _det, A=_det_backward,
-               rule=lambda A: Cost(tuple(A.shape[:-2]), numel(A.shape) * (A.shape[-1] if A.shape else 1),
-                                   numel(A.shape)))
+               rule=lambda A: Cost(tuple(A.shape[:-2]), numel(A.shape) * (A.shape[-1] if A.shape else 1)
+                                   + _lu_overhead(A.shape), _lu_temp(A)))
 
 
 def _slogdet(a):
@@ -127,24 +149,23 @@ def _inv_ex(a, check_errors=False):
     info = _singular_info(x) if x.size else np.zeros(x.shape[:-2], dtype=np.int32)
     if check_errors:  # (linalg.inv's check: inv_ex's own, check_errors=True, is made after the op, by its name)
         _raise_inv_info(info, "linalg.inv", a.ndim == 2)
-    with np.errstate(all="ignore"):
-        try:
-            out = np.linalg.inv(x) if x.size else x.copy()
-        except np.linalg.LinAlgError:
-            out = np.stack([_safe_inv(m) for m in x.reshape(-1, *x.shape[-2:])]).reshape(x.shape)
+    out = _inv_array(x) if x.size else x.copy()
     return _back(_fortran(out), a.dtype), B.xp.asarray(info.astype(np.int32))
+
+
+def _inv_array(x):
+    """np.linalg.inv of each matrix of the stack x, NaN where it is singular to LAPACK (gesv's zero pivot), in one
+    call: np.linalg.inv's own ufunc (computed in float64, cast to x's dtype, as np.linalg.inv does) with the
+    singular-matrix error off. It fills a matrix that fails with NaN and goes on, so each matrix's result is the
+    one np.linalg.inv(m) gives, or NaN where that raises (what a Python loop over the stack gave here before: an
+    uncharged step a matrix, 4.5 s for a [10^6, 1, 1] stack, safeJ)."""
+    with np.errstate(all="ignore"):
+        return _umath_linalg.inv(x, signature="d->d").astype(np.result_type(x.dtype, np.float32), copy=False)
 
 
 def _raise_inv_info(info, name, matrix):
     _raise_info(info, name, "The diagonal element {} is zero, the inversion could not be completed because the "
                 "input matrix is singular.", matrix)
-
-
-def _safe_inv(m):
-    try:
-        return np.linalg.inv(m)
-    except np.linalg.LinAlgError:
-        return np.full(m.shape, np.nan)
 
 
 def _inv_backward(grad, result):
@@ -156,7 +177,8 @@ def _inv_backward(grad, result):
 inv_ex_op = defop("linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)", _inv_ex,
                   nout=2, A=_inv_backward,
                   rule=lambda A: Cost((tuple(A.shape), tuple(A.shape[:-2])),
-                                      2 * numel(A.shape) * (A.shape[-1] if A.shape else 1), numel(A.shape)))
+                                      2 * numel(A.shape) * (A.shape[-1] if A.shape else 1) + _lu_overhead(A.shape),
+                                      _lu_temp(A)))
 
 
 def inv_ex(A: Tensor, *, check_errors: bool = False) -> tuple:  # noqa: N803
@@ -240,16 +262,29 @@ def _solve_backward(grad, A, B_, result, left, output_mask):
     return gA, (gB if output_mask[1] else None)
 
 
+def _solve_rule(A, B):  # noqa: N803
+    """solve_ex's cost: NumPy's solve factors A once for every matrix of the broadcast batch (an A of batch 1 beside
+    a B of batch 10^5 is factored 10^5 times: charged once before, ~1,000x under, safeJ), then solves for B's
+    columns; A's own LU (info) and its steps; float64 work arrays, A broadcast to the batch where it is cast to
+    float64 (NumPy's solve copies it, 10 MB for a float32 [1, 16, 16] beside B [5000, 16, 1]) and the result's
+    column-major copy."""
+    out = (tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2] if len(B.shape) > 1 else ())))
+           + tuple(B.shape[-2:] if len(B.shape) > 1 and not _is_vector_rhs(tuple(A.shape), tuple(B.shape))
+                   else B.shape[-1:]))
+    k = A.shape[-1] if A.shape else 1
+    nb = numel(out[:-2]) if len(out) > 1 and not (len(B.shape) == 1 or _is_vector_rhs(tuple(A.shape), tuple(B.shape))) \
+        else numel(out[:-1])
+    flops = (2 * numel(A.shape) * k + _lu_overhead(A.shape)  # A's own LU (info)
+             + nb * (2 * k ** 3 + _LU_MATRIX) + 2 * k * numel(out))  # a factorization a matrix, the solves
+    copy = 0 if np.dtype(A.dtype) == np.float64 else nb * k * k  # (a float64 A is read in place)
+    return Cost((out, tuple(A.shape[:-2])), flops, _lu_temp(A, 2 * numel(out) + copy), exact=False)
+
+
 solve_ex_op = defop(
     "linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info)",
     _solve_ex, nout=2, joint_mask=True,
     A__B=lambda grad, A, B, result, left, output_mask: _solve_backward(grad, A, B, result, left, output_mask),
-    rule=lambda A, B: Cost((tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2] if len(B.shape) > 1
-                                                                                   else ()))) + tuple(B.shape[-2:] if
-                            len(B.shape) > 1 and not _is_vector_rhs(tuple(A.shape), tuple(B.shape)) else
-                            B.shape[-1:]), tuple(A.shape[:-2])),
-                           2 * numel(A.shape) * (A.shape[-1] if A.shape else 1) + 2 * numel(A.shape) * (
-                               B.shape[-1] if B.shape else 1), numel(A.shape), exact=False))
+    rule=lambda A, B: _solve_rule(A, B))
 
 
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False) -> tuple:  # noqa: N803

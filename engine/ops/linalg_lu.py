@@ -19,12 +19,22 @@ from engine.ops import shape as S
 from engine.ops._returns import make
 from engine.ops._util import list_str, wrap_dim
 from engine.ops.indexing import masked_fill
-from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _raise_info, _t, lu_factor_array
+from engine.ops.linalg_common import (
+    _back,
+    _float_check,
+    _fortran,
+    _mH,
+    _np,
+    _raise_info,
+    _t,
+    broadcast_solves,
+    lu_factor_array,
+)
 from engine.ops.linalg_decomp import inv_ex_op, solve_ex_op
 from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.reduction_stats import _scalar_str
 from engine.ops.registry import defop, entry
-from engine.ops.rules import Cost, numel
+from engine.ops.rules import Cost, numel, wide
 from engine.tensor import Tensor
 
 
@@ -369,8 +379,16 @@ lu_solve_op = defop(
     _lu_solve,
     LU=lambda grad, LU, pivots, result, left, adjoint: _lu_solve_LU(grad, LU, pivots, result, left, adjoint),
     B=lambda grad, LU, pivots, left, adjoint: lu_solve_op(LU, pivots, grad, left, not adjoint),
-    rule=lambda LU, B: Cost(tuple(np.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))) + tuple(B.shape[-2:]),
-                            2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1), numel(LU.shape), exact=False))
+    rule=lambda LU, B: _lu_solve_rule(LU, B))
+
+
+def _lu_solve_rule(LU, B):  # noqa: N803
+    """The product P L U and its solves: NumPy's solve factors it for every matrix of the broadcast batch
+    (linalg_common.broadcast_solves; charged once before, safeJ)."""
+    flops, temp = broadcast_solves(LU, B.shape)
+    return Cost(tuple(np.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))) + tuple(B.shape[-2:]),
+                2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1) + 4 * numel(LU.shape) * LU.shape[-1] + flops,
+                numel(LU.shape) + wide(temp, LU, B), exact=False)
 
 
 def linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,  # noqa: N803

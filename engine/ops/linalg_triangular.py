@@ -94,8 +94,19 @@ solve_triangular_op = defop(
     self__B=lambda grad, self, result, upper, left, unitriangular, output_mask: _solve_triangular_backward(
         grad, self, result, upper, left, unitriangular, output_mask),
     rule=lambda self, B: Cost(tuple(np.broadcast_shapes(tuple(self.shape[:-2]), tuple(B.shape[:-2])))
-                              + tuple(B.shape[-2:]), numel(self.shape) * (B.shape[-1] if B.shape else 1),
+                              + tuple(B.shape[-2:]), _substitution_flops(self.shape, B.shape),
                               numel(B.shape), exact=False))
+
+
+def _substitution_flops(a_shape, b_shape):
+    """_tri_solve_left's k whole-batch steps over A and B broadcast (2 k^2 m a matrix of the broadcast batch, and a
+    Python step a row): A's batch alone was charged before, so A [1, 200, 200] beside B [500, 200, 1] was charged
+    as one matrix (safeJ)."""
+    from engine.ops.rules import PY_STEP  # noqa: PLC0415
+
+    k = a_shape[-1] if len(a_shape) else 1
+    batch = np.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2]))
+    return 2.0 * numel(batch) * k * k * (b_shape[-1] if len(b_shape) else 1) + PY_STEP * k
 
 
 def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,  # noqa: N803
@@ -152,8 +163,17 @@ triangular_solve_op = defop(
     "-> (Tensor solution, Tensor cloned_coefficient)", _triangular_solve, nout=2, joint_mask=True,
     self__A=lambda grad, self, A, result, upper, transpose, unitriangular, output_mask: _triangular_solve_backward(
         grad, self, A, result, upper, transpose, unitriangular, output_mask),
-    rule=lambda self, A: Cost((tuple(self.shape), tuple(A.shape)), numel(A.shape) * (self.shape[-1] if self.shape
-                                                                                       else 1), 0, exact=False))
+    rule=lambda self, A: _triangular_solve_rule(self, A))
+
+
+def _triangular_solve_rule(self, A):  # noqa: N803
+    """Both outputs broadcast to the common batch (the cloned coefficient is A copied to it: A [1, 200, 200] beside
+    B [200, 200, 1] made 61 MiB, charged as A's 0.3 MiB before, and traced 123 MiB; safeJ), the clone held once
+    more before its column-major copy, the substitution's steps (_substitution_flops)."""
+    batch = tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(self.shape[:-2])))
+    clone = batch + tuple(A.shape[-2:])
+    return Cost((batch + tuple(self.shape[-2:]), clone), _substitution_flops(A.shape, self.shape) + numel(clone),
+                numel(clone), exact=False)
 
 
 def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,  # noqa: N803
