@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from itertools import chain
 
 import numpy as np
 
@@ -243,7 +244,9 @@ INT_WIRE = frozenset(n for n in D.WIRE if D.BY_NAME[n].category == 1)
 
 def _has_bool(arr, raw) -> bool:
     """Whether an integer array's list held a JSON true or false (NumPy reads them as 1 and 0)."""
-    flat = raw if arr.ndim == 1 else np.array(raw, dtype=object).reshape(-1)
+    flat = raw
+    for _ in range(arr.ndim - 1):  # the innermost lists' elements, streamed (no object array: review13a F-E)
+        flat = chain.from_iterable(flat)
     return bool in set(map(type, flat))
 
 
