@@ -13,6 +13,7 @@ from engine import dtypes as D
 from engine import parallel as _P
 from engine.autograd import graph as _graph
 from engine.autograd.graph import PackedSaved as _PackedSaved
+from engine.ops.formula_inline import expression
 from engine.ops.saved import _unpack_other, check_saved_output, check_saved_version
 from engine.tensor import Tensor
 
@@ -93,8 +94,15 @@ def _make_raw(op):
                           "            return None"]
             args.append(v)
         r = f"r{i}"
-        lines += [f"        {r} = {call}(g{''.join(', ' + a for a in args)})",
-                  f"        shape, want = meta[{i}]",
+        # a formula of one expression (engine/ops/formula_inline.py) written inline where its function would be
+        # called (one thread, not tracing): no frame for it
+        inline = expression(fn.__wrapped__, ["g", *args], ns, f"c{i}_") if hasattr(fn, "parallel_into") else None
+        if inline is not None:
+            lines.append(f"        {r} = {inline} if P._threads == 1 and not R._tracing else "
+                         f"f{i}(g{''.join(', ' + a for a in args)})")
+        else:
+            lines.append(f"        {r} = {call}(g{''.join(', ' + a for a in args)})")
+        lines += [f"        shape, want = meta[{i}]",
                   f"        if {r}.shape != shape:",
                   f"            {r} = SUM_TO({r}, shape)",
                   f"        if {r}.dtype is not want and {r}.dtype != want:",
