@@ -14,13 +14,16 @@ from __future__ import annotations
 import dis
 import types
 
+import numpy as np
+
 _SIMPLE = {"RESUME", "NOP", "CACHE", "PRECALL"}
 
 
-def expression(fn, args: list[str], ns: dict, prefix: str) -> str | None:
+def expression(fn, args: list[str], ns: dict, prefix: str, consts: dict | None = None) -> str | None:
     """fn(*args)'s value as one expression over the names in `args` (the generated code's variables, in fn's
     parameter order), or None where fn is not a plain function of one such expression. The constants and module
-    globals it reads are put in `ns` under names starting with `prefix` (the generated code's namespace)."""
+    globals it reads are put in `ns` under names starting with `prefix` (the generated code's namespace); the
+    number constants' names and values also in `consts` where given."""
     if type(fn) is not types.FunctionType or fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__:
         return None
     code = fn.__code__
@@ -39,6 +42,8 @@ def expression(fn, args: list[str], ns: dict, prefix: str) -> str | None:
             name = f"{prefix}{k}"
             k += 1
             ns[name] = ins.argval
+            if consts is not None:
+                consts[name] = ins.argval
             stack.append(name)
         elif op == "LOAD_GLOBAL" and ins.argval in fn.__globals__ and isinstance(fn.__globals__[ins.argval],
                                                                                     types.ModuleType):
@@ -64,3 +69,22 @@ def expression(fn, args: list[str], ns: dict, prefix: str) -> str | None:
             return None
     return None
 
+
+_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def typed_constants(value) -> dict | None:
+    """A number constant as a read-only 0-d array of each float dtype, where every float dtype holds it exactly
+    (None otherwise). Where a formula's operands all have dtype dt (the generated backward returns None first
+    where any has another), `c - x` with c the Python number converts c to dt (NumPy 2's weak scalars) and
+    subtracts in dt; with c as the 0-d array of dt the operation is the same, in the same dtype on the same
+    values (the bits are the same), and NumPy does not convert a Python scalar every call (`1 - a` on 16 float32
+    values: 6.3k instructions, against 3.6k)."""
+    if type(value) not in (int, float) or not (-2048 <= value <= 2048) or float(np.float16(value)) != value:
+        return None
+    out = {}
+    for dt in _FLOATS:
+        a = np.array(value, dt)
+        a.flags.writeable = False
+        out[dt] = a
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.ops.formula_inline import expression
+from engine.ops.formula_inline import expression, typed_constants
 from engine.ops.registry import REGISTRY
 
 
@@ -70,10 +70,14 @@ def test_inline_is_the_function(name, dtype):
     rng = np.random.default_rng(len(name))
     dt = np.dtype(dtype)
     ns: dict = {}
+    consts: dict = {}
     names = ["g", *(f"v{j}" for j in range(n - 1))]
-    src = expression(f, names, ns, "k")
+    src = expression(f, names, ns, "k", consts)
     code = compile(f"lambda {', '.join(names)}: {src}", "<inline>", "eval")
     inline = eval(code, ns)  # noqa: S307 - the expression under test
+    # its constants as the generated backward writes them where every operand is of the gradient's dtype
+    typed_ns = {**ns, **{c: typed_constants(v)[dt] for c, v in consts.items() if typed_constants(v) is not None}}
+    typed = eval(code, typed_ns)  # noqa: S307
     special = np.array([np.nan, -np.inf, np.inf, 0.0, -0.0, 1.0, -1.0, 0.5], dt)
     payload = special.copy()
     payload.view(np.uint16 if dtype == "float16" else (np.uint32 if dtype == "float32" else np.uint64))[0] += 3
@@ -84,6 +88,45 @@ def test_inline_is_the_function(name, dtype):
             operands.append(a[()] if shape == () and j == 1 else a)
         with np.errstate(all="ignore"):
             want = f(*operands)
-            got = inline(*operands)
-        assert type(got) is type(want) and got.dtype == want.dtype and np.shape(got) == np.shape(want)
-        assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+            results = [inline(*operands), typed(*operands)]
+        for got in results:
+            assert type(got) is type(want) and got.dtype == want.dtype and np.shape(got) == np.shape(want)
+            assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+
+
+def test_typed_constants():
+    one = typed_constants(1)
+    assert {str(k): (v.dtype, float(v), v.flags.writeable) for k, v in one.items()} == {
+        "float16": (np.float16, 1.0, False), "float32": (np.float32, 1.0, False), "float64": (np.float64, 1.0, False)}
+    assert typed_constants(0.1) is None and typed_constants(1e6) is None and typed_constants(True) is None
+    assert typed_constants(-0.5)[np.dtype(np.float16)] == -0.5
+
+
+def test_typed_constant_only_over_arrays():
+    """A formula whose operands include a saved input or an attribute (possibly a Python number, which a Python
+    constant would meet in double precision) keeps its Python constants: only all-result formulas get typed ones."""
+    from engine.ops.array_vjp import _make_raw  # noqa: PLC0415
+
+    typed_ops = []
+    for op in REGISTRY.values():
+        plan = getattr(op, "vjp_plan", None) or ()
+        if not plan or not all(hasattr(fn, "parallel_into") for fn, _ in plan):
+            continue
+        raw = _make_raw(op)
+        names = [k for k in raw.__globals__ if k.endswith("_of")]
+        if names:
+            typed_ops.append(op.qualname)
+            for i, (_, spec) in enumerate(plan):
+                if any(k.startswith(f"c{i}_") for k in names):
+                    assert all(kind == 1 for kind, _ in spec), op.qualname
+    assert "tanh" in typed_ops
+    # a formula of a saved input and a constant: inlined, its constant kept a Python number
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from engine.parallel import elementwise  # noqa: PLC0415
+
+    fake = SimpleNamespace(qualname="fake", defaults={}, vjp_plan=[
+        (elementwise(lambda grad, self: (1 - self) * grad, None), ((0, "self"),)),
+        (elementwise(lambda grad, result: (1 - result) * grad, None), ((1, "result"),))])
+    g = _make_raw(fake).__globals__
+    assert "c0_0" in g and "c0_0_of" not in g and "c1_0_of" in g
