@@ -133,10 +133,19 @@ def _fast_call(op):
                 node._saved = saved
             else:
                 node._saved = _EMPTY
-            t = make(out)
+            # Tensor._make(out) written out, its _req and grad_fn set once (one call less an op; the same slots:
+            # tests/engine/test_fastcall_make.py)
+            t = _new(Tensor)
+            t._data = out
             if out.dtype.kind == "f":
                 t._req = True
                 t.grad_fn = node
+            else:
+                t._req = False
+                t.grad_fn = None
+            t._grad = t._acc = t._vc = t._base = None
+            t._output_nr = t._vflags = 0
+            t._retains_grad = False
             if _R._tracing or (saves and _graph.packing):
                 return finish_rare(node, (input,), out, t)
             return t
@@ -247,10 +256,19 @@ def _fast_call(op):
             node._saved = saved
         else:
             node._saved = _EMPTY
-        t = make(out)
+        # Tensor._make(out) written out, its _req and grad_fn set once (one call less an op; the same slots:
+        # tests/engine/test_fastcall_make.py)
+        t = _new(Tensor)
+        t._data = out
         if out.dtype.kind == "f":
             t._req = True
             t.grad_fn = node
+        else:
+            t._req = False
+            t.grad_fn = None
+        t._grad = t._acc = t._vc = t._base = None
+        t._output_nr = t._vflags = 0
+        t._retains_grad = False
         if _R._tracing or (saves and _graph.packing):
             return finish_rare(node, (a, b), out, t)
         return t
