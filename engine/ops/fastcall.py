@@ -159,26 +159,25 @@ def _fast_call(op):
         if (type(a) is not Tensor and not isinstance(a, Tensor)) or _R._dual:
             return op(a, b)
         da = a._data
+        ta = da.dtype  # (each operand's dtype read once: for promotion and the cost cache's key)
         tb = type(b)
         bt = tb is Tensor or (tb is not float and tb is not int and isinstance(b, Tensor))  # b is a tensor
         if bt:
             db = b._data
-            if promote and da.dtype != db.dtype:
+            tb2 = db.dtype
+            if promote and tb2 is not ta and ta != tb2:
                 return op(a, b)
         elif tb is float or tb is int:  # a Python scalar operand: no promotion where torch's rules keep a's dtype
-            k = da.dtype.kind
+            k = ta.kind
             if promote and not (k == "f" or (tb is int and k in "iu")):
                 return op(a, b)
-            db = b
+            db = tb2 = b  # (a Python scalar: its type and value, as the cost cache's key)
         else:
             return op(a, b)
         if check2 is not None:
             check2(a, b, *vals)
-        sa, ta = da.shape, da.dtype
-        if bt:
-            sb, tb2 = db.shape, db.dtype
-        else:  # (a Python scalar: its type and value, as the cost cache's key)
-            sb, tb2 = tb, db
+        sa = da.shape
+        sb = db.shape if bt else tb
         m = last[0]  # the last call's (operands' shapes and dtypes, cost or None, its node's _in_meta): where this
         if m[0] != sa or m[1] is not ta or m[2] != sb or m[3] is not tb2:  # call repeats it, no key, no tuple made
             m = last[0] = (sa, ta, sb, tb2, None, ((sa, ta), (sb, tb2)) if bt else None)  # (one tuple: threads)
