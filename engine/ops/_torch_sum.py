@@ -159,7 +159,6 @@ def _outer_sum(x):
     return out
 
 
-_asarray = np.asarray
 _accumulate = np.add.accumulate  # the ufunc's own methods: np.cumsum's wrapper costs 1.5 us a call more
 _reduce = np.add.reduce
 
@@ -210,7 +209,9 @@ def full_sum(a):
 
 
 _ZERO = {"f": np.float32(0), "d": np.float64(0)}  # torch's +0 start, per dtype (float32 and float64 only)
-_LANES = {"f": VECTOR_BYTES // 4, "d": VECTOR_BYTES // 8}
+
+
+_LANES_OF = {np.dtype(np.float32): VECTOR_BYTES // 4, np.dtype(np.float64): VECTOR_BYTES // 8}  # (native order)
 
 
 def vector_sum(a):
@@ -218,22 +219,24 @@ def vector_sum(a):
     of a 0-d operand broadcast over a small vector), in two NumPy calls; None for any other array. _small_sum's
     order there: two vectors are one row_sum accumulator's two rows, added lane by lane (v[0] + v[1]), then
     final_acc = 0 plus the lanes one at a time; one vector's lanes are its values. Bit-identical to full_sum
-    (tests/engine/test_torch_bits.py, against live torch as well); ~4x cheaper than its general dispatch."""
-    c = a.dtype.char
-    w = _LANES.get(c)
-    if w is None or a.strides[0] != a.itemsize or (MAX_ELEMENTS is not None and a.shape[0] > MAX_ELEMENTS):
+    (tests/engine/test_torch_bits.py, against live torch as well); ~4x cheaper than its general dispatch.
+    The result is the running sum's last item as a 0-d view (`acc[-1, ...]`: no scalar made and converted back),
+    its value read once as a Python float for the NaN and zero cases."""
+    w = _LANES_OF.get(a.dtype)
+    if w is None or not a.flags.c_contiguous or (MAX_ELEMENTS is not None and a.shape[0] > MAX_ELEMENTS):
         return None
     n = a.shape[0]
     if n == w + w:
         a = a[:w] + a[w:]
     elif n != w:
         return None
-    r = _accumulate(a)[-1]
+    acc = _accumulate(a)
+    r = acc.item(-1)
     if r != r:
-        r = _lane_nan(a, w, r)  # (quieted: + 0 would give the same NaN)
+        acc[-1] = _lane_nan(a, w, acc[-1])  # (quieted: + 0 would give the same NaN)
     elif not r:  # the +0 start: a zero sum is +0 (r + 0, without a NumPy scalar addition)
-        r = _ZERO[c]
-    return _asarray(r)
+        acc[-1] = 0.0
+    return acc[-1, ...]
 
 
 def _full_sum(flat):

@@ -13,6 +13,7 @@ from engine import dtypes as D
 from engine import parallel as _P
 from engine.autograd import graph as _graph
 from engine.autograd.graph import PackedSaved as _PackedSaved
+from engine.ops.formula_inline import expression, typed_constants
 from engine.ops.saved import _unpack_other, check_saved_output, check_saved_version
 from engine.tensor import Tensor
 
@@ -93,8 +94,23 @@ def _make_raw(op):
                           "            return None"]
             args.append(v)
         r = f"r{i}"
-        lines += [f"        {r} = {call}(g{''.join(', ' + a for a in args)})",
-                  f"        shape, want = meta[{i}]",
+        # a formula of one expression (engine/ops/formula_inline.py) written inline where its function would be
+        # called (one thread, not tracing): no frame for it
+        consts: dict = {}
+        inline = (expression(fn.__wrapped__, ["g", *args], ns, f"c{i}_", consts) if hasattr(fn, "parallel_into")
+                  else None)
+        if inline is not None:
+            # a number as a 0-d array of the gradient's float dtype (typed_constants), where every operand is an
+            # array of that dtype: the gradient and saved results (a saved input or an attribute may be a number)
+            for c, value in consts.items() if all(kind == 1 for kind, _ in spec) else ():
+                if (typed := typed_constants(value)) is not None:
+                    ns[f"{c}_of"] = typed
+                    lines.append(f"        {c} = {c}_of.get(dt, {value!r})")
+            lines.append(f"        {r} = {inline} if P._threads == 1 and not R._tracing else "
+                         f"f{i}(g{''.join(', ' + a for a in args)})")
+        else:
+            lines.append(f"        {r} = {call}(g{''.join(', ' + a for a in args)})")
+        lines += [f"        shape, want = meta[{i}]",
                   f"        if {r}.shape != shape:",
                   f"            {r} = SUM_TO({r}, shape)",
                   f"        if {r}.dtype is not want and {r}.dtype != want:",

@@ -45,6 +45,20 @@ def _fast_call(op):
     # not while tracing (a lowering's watch, engine/program/glue.py, knows the wrapper's code as the entry's)
     pw = op.array_forward
     pw_fn = pw.__wrapped__ if getattr(pw, "parallel_into", _NO) is not _NO else pw
+    # What the function says it is in its commonest case, folded here once an entry (pointwise_base.direct_forms):
+    # `float_fn` for a float operand (_float_out: fn itself, no cast), `arrays` for two array operands and the
+    # attributes at its own defaults (_mul, _add: the operator). float_fn is picked once per operand dtype (the
+    # `last` tuple's 5th item); `arrays` where b is a tensor, whose _data is no Python number
+    float_fn = getattr(pw_fn, "float_fn", None) if nv == 0 else None
+    pair = getattr(pw_fn, "arrays", None)
+    if pair is not None:  # (the fast path passes the entry's defaults: where they are not the function's, no pair)
+        own = getattr(pw_fn, "__defaults__", None) or ()
+        if nv > len(own) or vals != own[len(own) - nv:]:
+            pair = None
+    # a check that does nothing for the entry's default attributes whatever the operands (_alpha_check with alpha
+    # 1: its `trivial`) is not called by call2 (which always passes the defaults)
+    trivial = getattr(check, "trivial", None)
+    check2 = None if trivial is not None and trivial(*vals) is True else check
 
     def finish_rare(node, args, out, t):
         """finish's last steps where saved tensors are packed by hooks or a trace records (the inline path's)."""
@@ -62,9 +76,10 @@ def _fast_call(op):
                 return op(input)
             d = input._data
             shape, dt = d.shape, d.dtype
-            m = last[0]  # the last call's (shape, dtype, cost or None, its node's _in_meta): where this call's
-            if m[0] != shape or m[1] is not dt:  # operand repeats it, no key hashed and no tuple made
-                m = last[0] = (shape, dt, None, ((shape, dt),))  # (one tuple: another thread reads one call's)
+            m = last[0]  # the last call's (shape, dtype, cost or None, its node's _in_meta, the function for the
+            if m[0] != shape or m[1] is not dt:  # dtype): where this call's operand repeats it, no key hashed, no tuple
+                m = last[0] = (shape, dt, None, ((shape, dt),),  # (one tuple: another thread reads one call's)
+                               float_fn if float_fn is not None and dt.kind == "f" else pw_fn)
             b = _tl.budget
             if b is not None:  # the cost cache read inline: the operands' tuple is built on a miss only
                 c = m[2]
@@ -73,7 +88,7 @@ def _fast_call(op):
                     c = costs.get(key)
                     if c is None:
                         c = _cost_miss(costs, op, key, (d, *vals))
-                    last[0] = (shape, dt, c, m[3])
+                    last[0] = (shape, dt, c, m[3], m[4])
                 b.charge(c[0], c[1], qualname, c[2])
                 bwd = c[3]
             else:
@@ -81,7 +96,7 @@ def _fast_call(op):
             # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
             fwd = op.forward
             if fwd is pw and _P._threads == 1 and not _R._tracing:
-                fwd = pw_fn
+                fwd = m[4]  # pw_fn, or its float_fn where d is a float array
             out = fwd(d) if nv == 0 else (fwd(d, v0) if nv == 1 else fwd(d, *vals))
             if b is not None:  # b.track(out), its small array's case inline
                 if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
@@ -118,10 +133,19 @@ def _fast_call(op):
                 node._saved = saved
             else:
                 node._saved = _EMPTY
-            t = make(out)
+            # Tensor._make(out) written out, its _req and grad_fn set once (one call less an op; the same slots:
+            # tests/engine/test_fastcall_make.py)
+            t = _new(Tensor)
+            t._data = out
             if out.dtype.kind == "f":
                 t._req = True
                 t.grad_fn = node
+            else:
+                t._req = False
+                t.grad_fn = None
+            t._grad = t._acc = t._vc = t._base = None
+            t._output_nr = t._vflags = 0
+            t._retains_grad = False
             if _R._tracing or (saves and _graph.packing):
                 return finish_rare(node, (input,), out, t)
             return t
@@ -135,26 +159,25 @@ def _fast_call(op):
         if (type(a) is not Tensor and not isinstance(a, Tensor)) or _R._dual:
             return op(a, b)
         da = a._data
+        ta = da.dtype  # (each operand's dtype read once: for promotion and the cost cache's key)
         tb = type(b)
         bt = tb is Tensor or (tb is not float and tb is not int and isinstance(b, Tensor))  # b is a tensor
         if bt:
             db = b._data
-            if promote and da.dtype != db.dtype:
+            tb2 = db.dtype
+            if promote and tb2 is not ta and ta != tb2:
                 return op(a, b)
         elif tb is float or tb is int:  # a Python scalar operand: no promotion where torch's rules keep a's dtype
-            k = da.dtype.kind
+            k = ta.kind
             if promote and not (k == "f" or (tb is int and k in "iu")):
                 return op(a, b)
-            db = b
+            db = tb2 = b  # (a Python scalar: its type and value, as the cost cache's key)
         else:
             return op(a, b)
-        if check is not None:
-            check(a, b, *vals)
-        sa, ta = da.shape, da.dtype
-        if bt:
-            sb, tb2 = db.shape, db.dtype
-        else:  # (a Python scalar: its type and value, as the cost cache's key)
-            sb, tb2 = tb, db
+        if check2 is not None:
+            check2(a, b, *vals)
+        sa = da.shape
+        sb = db.shape if bt else tb
         m = last[0]  # the last call's (operands' shapes and dtypes, cost or None, its node's _in_meta): where this
         if m[0] != sa or m[1] is not ta or m[2] != sb or m[3] is not tb2:  # call repeats it, no key, no tuple made
             m = last[0] = (sa, ta, sb, tb2, None, ((sa, ta), (sb, tb2)) if bt else None)  # (one tuple: threads)
@@ -173,9 +196,12 @@ def _fast_call(op):
             bwd = None
         try:
             fwd = op.forward
-            if fwd is pw and _P._threads == 1 and not _R._tracing:
-                fwd = pw_fn
-            out = fwd(da, db) if nv == 0 else (fwd(da, db, v0) if nv == 1 else fwd(da, db, *vals))
+            if fwd is not pw or _P._threads != 1 or _R._tracing:
+                out = fwd(da, db) if nv == 0 else (fwd(da, db, v0) if nv == 1 else fwd(da, db, *vals))
+            elif bt and pair is not None:  # two arrays: the function's own case for them, one frame less
+                out = pair(da, db)
+            else:
+                out = pw_fn(da, db) if nv == 0 else (pw_fn(da, db, v0) if nv == 1 else pw_fn(da, db, *vals))
         except EngineError:
             raise
         except ValueError:
@@ -229,10 +255,19 @@ def _fast_call(op):
             node._saved = saved
         else:
             node._saved = _EMPTY
-        t = make(out)
+        # Tensor._make(out) written out, its _req and grad_fn set once (one call less an op; the same slots:
+        # tests/engine/test_fastcall_make.py)
+        t = _new(Tensor)
+        t._data = out
         if out.dtype.kind == "f":
             t._req = True
             t.grad_fn = node
+        else:
+            t._req = False
+            t.grad_fn = None
+        t._grad = t._acc = t._vc = t._base = None
+        t._output_nr = t._vflags = 0
+        t._retains_grad = False
         if _R._tracing or (saves and _graph.packing):
             return finish_rare(node, (a, b), out, t)
         return t

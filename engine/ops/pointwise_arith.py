@@ -146,6 +146,9 @@ def _grad_alpha(grad, alpha):
 
 _add.into = _add_into
 _sub.into = _sub_into
+# what each is for two operands that are not Python numbers (arrays) and alpha 1: the operator itself (the unrolled
+# call, engine/ops/fastcall.py, calls it so where the entry's alpha is the function's default)
+_add.arrays, _sub.arrays, _mul.arrays = operator.add, operator.sub, operator.mul
 # array formulas with their `into`: the same operations in the same order, into the output's chunk
 _grad_times = _threaded(lambda grad, other: grad * other, _ufunc_into(np.multiply))
 _grad_over = _threaded(lambda grad, other: grad / other, _ufunc_into(np.divide))

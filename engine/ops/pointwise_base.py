@@ -121,6 +121,7 @@ def _float_out(fn):
 
     if isinstance(fn, np.ufunc):  # float arrays: fn itself, into the output's chunk
         f.into = _ufunc_into(fn)
+    f.float_fn = fn  # f(a) is fn(a) where a is a float array (engine/ops/fastcall.py calls it so)
     return f
 
 
@@ -256,6 +257,11 @@ def _alpha_check(self, other, alpha):
         raise TorchRuntimeError(
             "For integral input tensors, argument alpha must not be a floating point number."
         )
+
+
+# True where _alpha_check(self, other, alpha) returns at its first line whatever the operands (engine/ops/fastcall.py
+# does not call it there)
+_alpha_check.trivial = lambda alpha=1: alpha is None or (type(alpha) is int and alpha == 1)
 
 
 def _sub_check(self, other, alpha=1):
