@@ -7,7 +7,6 @@ integers and bool included (a ufunc called on an integer operand would give floa
 tensors and numbers, through the library and through evaluate."""
 from __future__ import annotations
 
-import orjson
 import pytest
 
 import engine
@@ -15,7 +14,7 @@ from engine import parallel
 from engine.ops import fastcall
 from engine.ops.pointwise_arith import _add, _mul, _sub
 from engine.ops.pointwise_base import _alpha_check
-from engine.program.respond import encode
+from tests.engine.test_one_thread_direct import _answer  # (one thread's answer and three's, compared)
 
 UNARY = ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "atan", "erf", "reciprocal", "sinh", "rsqrt"]
 BINARY = ["add", "sub", "mul"]
@@ -52,15 +51,6 @@ def _programs():
 PROGRAMS = dict(_programs())
 
 
-def _answer(doc, threads):
-    prev = parallel.configure(threads=threads)
-    try:
-        try:
-            return encode(engine.evaluate(orjson.loads(orjson.dumps(doc))))
-        except Exception as e:  # noqa: BLE001 - the error is the answer compared
-            return type(e).__name__, str(e)
-    finally:
-        parallel.configure(*prev)
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
