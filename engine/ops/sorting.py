@@ -357,6 +357,9 @@ def _mode(a, dim=-1, keepdim=False):
             focus = np.take_along_axis(key, idxs[go][:, None], axis=-1)[:, 0]
             idxs[go] = SEL.last_of(key, np.broadcast_to(np.arange(n, dtype=np.int64), key.shape).copy(), focus)
             del key
+            # the value of the same element (aten's elements[i].first): -0.0 and 0.0 tie, so the run's last
+            # element may hold the other zero than the stable order's (review13b F1)
+            vals[go] = np.take_along_axis(rows[go], idxs[go][:, None], axis=-1)[:, 0]
     shape = x.shape[:-1]
     vals, idxs = vals.reshape(shape), idxs.reshape(shape)
     if keepdim:

@@ -4,6 +4,8 @@ whose order of equal values the engine follows step for step (engine/ops/sorting
 integers (many ties), NaN, every dim; the oracle is live torch."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -199,3 +201,16 @@ def test_a_sorted_run_of_ties_is_bounded_and_charged():
     x = np.repeat(np.arange(1 << 17), 2)
     t, e = torch.topk(torch.from_numpy(x), 5), engine.topk(engine.tensor(x), 5)
     assert np.array_equal(t.values.numpy(), e.values.numpy())
+
+
+def test_mode_of_mixed_zeros_answers_the_indexed_elements_sign():
+    """review13b F1: a row over 16 mixing -0.0 and 0.0: the value is the element at torch's index (it was the
+    stable order's zero, of the other sign)."""
+    rng = np.random.default_rng(13)
+    rows = [[-0.0, 1.0, 0.0, 1.0, 1.0, -0.0, -0.0, -0.0, -0.0, -0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 1.0, -0.0]]
+    rows += [rng.choice([-0.0, 0.0, 1.0], size=int(rng.integers(17, 200))).tolist() for _ in range(200)]
+    for row in rows:
+        want = torch.tensor(row).mode()
+        got = engine.mode(engine.tensor(row))
+        assert got[1].item() == want.indices.item()
+        assert math.copysign(1, got[0].item()) == math.copysign(1, want.values.item()), row
