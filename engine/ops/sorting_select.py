@@ -410,6 +410,8 @@ def heap_select(key, idx, r, f, middle, last, tick, window=256, cap=None):
     make_heap(key, idx, r, f, middle, tick)
     pos = middle.copy()
     a = np.nonzero(pos < last)[0]
+    if a.size:  # no wider than the longest rest of a row: a window's temporaries are rows x window (review13b F5:
+        window = int(min(window, (last[a] - pos[a]).max()))  # 256 over rows of 64 held 1.3x the charge)
     steps = 0
     while a.size:
         if cap is not None and steps >= cap:
