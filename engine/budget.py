@@ -74,15 +74,26 @@ def set_process_limit(max_bytes: int) -> None:
     PROCESS.max_bytes = int(max_bytes)
 
 
-def reserve(nbytes: int, what: str = "the request") -> None:
+def process_limit_error(own: int, nbytes: int, what: str) -> LimitExceeded:
+    """The 413 where what a request holds of the process's budget itself (`own`) and `nbytes` more pass
+    max_process_bytes: no retry can pass, even on an idle server, so no 503 (redteam12 F5)."""
+    return LimitExceeded(f"{what} would bring the request's memory in this server process to {own + nbytes} "
+                         f"bytes, over the server's memory for requests ({PROCESS.max_bytes} bytes, "
+                         "max_process_bytes)")
+
+
+def reserve(nbytes: int, what: str = "the request", own: int = 0) -> None:
     """Hold `nbytes` of the process's budget for memory that no op charges (a request's parsed document,
-    held from its parse to its answer); ProcessBusy (503) where the process has not that much left. Give it
+    held from its parse to its answer); ProcessBusy (503) where the process has not that much left, or
+    LimitExceeded (413) where `own` (what the caller holds of it already) and `nbytes` alone pass it. Give it
     back with `release`."""
     if nbytes <= 0:
         return
     with PROCESS.lock:
         pmax = PROCESS.max_bytes
         if pmax and PROCESS.live + nbytes > pmax:
+            if own + nbytes > pmax:
+                raise process_limit_error(own, nbytes, what)
             raise ProcessBusy(f"the server's memory for requests ({pmax} bytes, max_process_bytes) is in use by "
                               f"other requests and cannot hold {what} ({nbytes} bytes); retry later")
         PROCESS.live += nbytes
@@ -245,6 +256,9 @@ class Budget:
             self._charge_checks(nbytes, flops, what, elements, used, peak)
         pmax = PROCESS.max_bytes
         if pmax and PROCESS.live + nbytes > pmax:
+            own = self.live - self.small + self._held  # this request's share of PROCESS.live
+            if own + nbytes > pmax:  # past it alone: a retry cannot pass
+                raise process_limit_error(own, nbytes, what)
             raise ProcessBusy(f"the server's memory for tensors ({pmax} bytes, max_process_bytes) is in use by "
                               "other requests; retry later")
         self.used_flops = used
@@ -285,6 +299,9 @@ class Budget:
         with PROCESS.lock:
             pmax = PROCESS.max_bytes
             if pmax and PROCESS.live + nbytes > pmax:
+                own = self.live - self.small + self._held
+                if own + nbytes > pmax:
+                    raise process_limit_error(own, nbytes, what)
                 raise ProcessBusy(f"the server's memory for requests ({pmax} bytes, max_process_bytes) is in use "
                                   f"by other requests and cannot hold {what} ({nbytes} bytes); retry later")
             PROCESS.live += nbytes

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine import budget as _budget
+
 
 class dtype:  # noqa: N801 - mirrors torch.dtype
     __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "category", "rank")
@@ -110,8 +112,13 @@ def infer_from_data(data) -> dtype:
 def _walk_category(data) -> int:
     stack = [data]
     cat = -1
+    left = 1 << 16
     while stack:
         x = stack.pop()
+        left -= 1
+        if not left:  # the request's deadline every 65,536 values and lists (redteam12 F1)
+            left = 1 << 16
+            _budget.check()
         if isinstance(x, list | tuple):
             stack.extend(x)
         else:

@@ -7,7 +7,10 @@ import numbers
 
 import numpy as np
 
+from engine import budget as _budget
 from engine.errors import EngineError, TorchRuntimeError, TorchTypeError, TorchValueError
+
+CHECK_EVERY = 1 << 16  # values (and lists) a walk reads between two checks of the request's deadline
 
 
 def check_rectangular(data, dt, fits=None):
@@ -26,8 +29,13 @@ def check_rectangular(data, dt, fits=None):
         x = x[0]
     ndim = len(shape)
     stack = [(data, 0)]
+    left = CHECK_EVERY
     while stack:
         x, d = stack.pop()
+        left -= 1
+        if not left:  # the request's deadline every CHECK_EVERY values and lists (redteam12 F1: ~1-3 us each)
+            left = CHECK_EVERY
+            _budget.check()
         if d == ndim:
             if isinstance(x, list | tuple):
                 raise TorchTypeError(
@@ -107,9 +115,15 @@ def _as_integers(data, dt):
     """The checked values of `data` as `dt`, where NumPy refuses what torch converts (a negative int into an
     unsigned dtype, the float 2.0**63 into int64): through int64, a float truncated as C does, 2.0**63 to
     int64's minimum (x86's conversion of a float past the range)."""
+    left = [CHECK_EVERY]
+
     def conv(x):
         if isinstance(x, list | tuple):
             return [conv(y) for y in x]
+        left[0] -= 1
+        if not left[0]:  # the deadline, as check_rectangular's walk
+            left[0] = CHECK_EVERY
+            _budget.check()
         if isinstance(x, float | np.floating):
             return int(x) if -_2_63 <= x < _2_63 else -_2_63
         return int(x)

@@ -163,6 +163,24 @@ class Settings(BaseSettings):
         batch = self.max_batch_response_bytes + self.max_batch_documents * BATCH_ENTRY_MAX_BYTES + 64
         return max(self.max_buffered_response_bytes, self.max_response_bytes, batch)
 
+    def process_budget_warnings(self) -> list[str]:
+        """What max_process_bytes (when not 0) is too small for: one request's tensors (max_request_bytes), or a
+        batch's answers held and joined (about 2 x (max_batch_response_bytes + 4 MiB)). Such a request or batch
+        answers 413 naming max_process_bytes (a retry cannot pass, redteam12 F5); the server logs these at start."""
+        pmax = self.max_process_bytes
+        if not pmax:
+            return []
+        out = []
+        if pmax < self.max_request_bytes:
+            out.append(f"max_process_bytes ({pmax}) is below max_request_bytes ({self.max_request_bytes}): a request "
+                       "within max_request_bytes but past max_process_bytes answers 413")
+        batch = 2 * (self.max_batch_response_bytes + 4 * MiB)
+        if pmax < batch:
+            out.append(f"max_process_bytes ({pmax}) is below twice max_batch_response_bytes plus a step ({batch}): a "
+                       "batch whose answers fit max_batch_response_bytes may answer 413 (its answers are held, "
+                       "then joined)")
+        return out
+
     def body_budget_bytes(self) -> int:
         """max_buffered_body_bytes, but never below max_body_bytes (else a largest body could never pass)."""
         return max(self.max_buffered_body_bytes, self.max_body_bytes)

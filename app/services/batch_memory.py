@@ -38,6 +38,7 @@ from app.core import memtrim
 from app.core.errors import OverCapacity
 from app.core.protocol import RESPONSES
 from engine import budget
+from engine.errors import LimitExceeded
 
 # Bytes of batch answers being built in this process, past each batch's first RESPONSES.free: they count against
 # max_buffered_response_bytes with the answers written and not yet taken (one event loop: no lock).
@@ -73,8 +74,8 @@ class Answers(list):
         batch's holds then given back."""
         want = size + min(max(size >> 2, _MIN_STEP), _MAX_STEP)
         try:
-            budget.reserve(want - self.held, "the batch's answers")
-        except budget.ProcessBusy:
+            budget.reserve(want - self.held, "the batch's answers", own=self.held)
+        except (budget.ProcessBusy, LimitExceeded):
             self.release()
             raise
         self.held = want
@@ -104,8 +105,8 @@ class Answers(list):
             self._build(size)
         copy = self.held  # the answers' bytes and a step more: their wrappers (~24 bytes a document) in it
         try:
-            budget.reserve(copy, "the batch's answer joined")
-        except budget.ProcessBusy:
+            budget.reserve(copy, "the batch's answer joined", own=self.held)
+        except (budget.ProcessBusy, LimitExceeded):
             self.release()
             raise
         try:

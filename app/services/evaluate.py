@@ -126,6 +126,8 @@ class EvaluateService:
                                         settings.max_ops, settings.max_request_bytes, settings.max_flops,
                                         settings.max_op_flops, settings.max_response_bytes, settings.time_limit_s)
         eng.set_process_limit(settings.max_process_bytes)
+        for problem in settings.process_budget_warnings():  # redteam12 F5: such limits answer 413, not 503
+            log.warning("settings: %s", problem)
         set_parse_limit(settings.max_request_bytes)
         eng.configure_plans(settings.plan_cache_entries)
         url = (settings.cuda_worker_url or "").strip()

@@ -331,7 +331,7 @@ def _mode(a, dim=-1, keepdim=False):
     s = np.take_along_axis(rows, order, axis=-1)
     nan_rows = np.isnan(rows).any(-1) if rows.dtype.kind in "fc" else np.zeros(rows.shape[0], dtype=bool)
     if n <= _INSERTION and nan_rows.any():  # NaN breaks the stable order: the insertion sort's steps
-        s[nan_rows], order[nan_rows] = SEL.insertion_sorted(rows[nan_rows])
+        SEL.insertion_sort_rows(rows, nan_rows, s, order)  # a block of rows at a time, its flops charged
     pos = np.arange(n, dtype=np.int64)
     edge = np.empty(s.shape, dtype=bool)  # a run starts here
     edge[:, 0] = True
@@ -380,7 +380,10 @@ def _mode_rule(self, dim, keepdim):
     n = numel(self.shape)
     # (rows over 16: the stable order's arrays are freed before last_of's keys, positions and a partition
     # level's flat arrays, engine/ops/sorting_select.py: measured 5.9 int64 an element at most)
-    return c._replace(temp=wide((6 if self.shape and self.shape[dim] > _INSERTION else 5) * n, self) + 2 * n)
+    temp = wide((6 if self.shape and self.shape[dim] > _INSERTION else 5) * n, self) + 2 * n
+    if self.dtype.kind in "fc" and (not self.shape or self.shape[dim] <= _INSERTION):  # a block of NaN rows' steps
+        temp += wide(SEL.INSERTION_BLOCK_BYTES // 8 * min(n, SEL.INSERTION_BLOCK * _INSERTION), self)
+    return c._replace(temp=temp)
 
 
 mode_op = defop("mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)", _mode, nout=2,

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from app.core.body import SMALL_BODY, parse_cost, parse_doc
 from app.core.config import Settings
 from app.main import create_app
+from engine import budget as _budget
 
 MiB = 1 << 20
 # One element of a leaf's data, repeated: every kind of token the parse turns into an object.
@@ -81,10 +82,22 @@ def test_a_body_that_parses_past_max_request_bytes_is_413():
 
 
 def test_documents_share_the_process_budget():
-    # a process budget smaller than what this body's document holds: 503 with Retry-After, not an allocation
+    # a process budget smaller than what this body's document holds alone: 413 naming max_process_bytes (a retry
+    # cannot pass: redteam12 F5), not an allocation
     body = body_of(b"0.5", 256 * 1024)
     with _app(compute_workers=0, max_process_bytes=1 * MiB) as c:
         r = c.post("/v1/evaluate", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "retry-after" not in r.headers, r.text
+        assert r.json()["detail"][0]["type"] == "limit_exceeded"
+        assert "parsed body" in r.json()["detail"][0]["msg"]
+        assert "max_process_bytes" in r.json()["detail"][0]["msg"]
+    # one that fits alone, while other requests hold the rest of the budget: 503 with Retry-After
+    with _app(compute_workers=0, max_process_bytes=4 * MiB) as c:
+        _budget.reserve(2 * MiB, "another request")
+        try:
+            r = c.post("/v1/evaluate", content=body, headers={"content-type": "application/json"})
+        finally:
+            _budget.release(2 * MiB)
         assert r.status_code == 503 and r.headers["retry-after"], r.text
         assert r.json()["detail"][0]["type"] == "over_capacity"
         assert "parsed body" in r.json()["detail"][0]["msg"]
