@@ -203,7 +203,8 @@ def _index_select(a, dim, index):
 def _index_add(a, dim, index, source, alpha=1):
     idx = np.asarray(B.to_numpy(_arr(index)), dtype=np.int64).reshape(-1)
     out = a.copy()
-    src = source if alpha == 1 else source * alpha
+    # alpha as torch's Scalar::to<T>: checked, an int into float32 rounded once (review13a F-G)
+    src = source if alpha == 1 else source * fill_value(alpha, source.dtype)
     if a.ndim == 0:
         return out + src.reshape(())
     d = wrap_dim(dim, a.ndim)

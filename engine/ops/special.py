@@ -19,6 +19,7 @@ from engine.ops import reduction as R
 from engine.ops.indexing import masked_fill
 from engine.ops.registry import defop, entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
+from engine.ops.scalar_fit import float32_of_int, scalar_arg
 from engine.tensor import Tensor
 
 _EW = elementwise(TRANSCENDENTAL)
@@ -222,6 +223,10 @@ def _x_log(logfn):
             dt = arr.dtype if arr.dtype.kind == "f" else D.default_float.np
         if dt.kind != "f":
             dt = D.default_float.np
+        for v in (a, b):
+            scalar_arg(v)  # the parser's OverflowError past int64 / uint64
+        if dt == np.float32:  # an int operand rounded once into float32, as torch's cast (review13a F-G)
+            a, b = (float32_of_int(v) if type(v) is int else v for v in (a, b))
         x = np.asarray(a, dtype=dt)
         y = np.asarray(b, dtype=dt)
         with np.errstate(all="ignore"):
