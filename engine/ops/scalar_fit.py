@@ -111,7 +111,8 @@ def fill_value(value, dtype):
 def float32_of_int(v):
     """A Python int as torch casts an int Scalar to float (static_cast<float>(int64_t): one rounding), as the
     Python float of that value; NumPy goes through a double (two roundings: 2**60 + 2**36 + 1 is 2**60 there,
-    2**60 + 2**37 in torch, redteam12 F9). Below 2**24 in magnitude both are exact: the int itself."""
+    2**60 + 2**37 in torch, redteam12 F9). Below 2**24 in magnitude both are exact: the int itself. (A leaf's
+    JSON ints are the opposite case: torch.tensor reads each through a double, engine.program.wire.cast.)"""
     if -_2_24 < v < _2_24:
         return v
     return float(np.array(v, np.int64 if v < 1 << 63 else np.uint64).astype(np.float32))

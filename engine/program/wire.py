@@ -304,7 +304,8 @@ def cast(a, npdt, copy=True):
     """An array of a leaf's data in the leaf's dtype, as torch.tensor converts each number: an integer through
     a double (THPUtils_unpackDouble) where the dtype is a float narrower than it, so 2**60 + 2**36 + 1 rounds
     twice (to 2**60 in float32), as torch's does, not once (2**60 + 2**37) as NumPy's int64 -> float32 cast does
-    (redteam12 F8). Integers of magnitude below 2**24 round alike either way: cast directly."""
+    (redteam12 F8). Integers of magnitude below 2**24 round alike either way: cast directly. (An int Scalar beside
+    a float32 tensor is the opposite case: torch casts it once, engine.ops.scalar_fit.float32_of_int.)"""
     if a.dtype.kind in "iu" and npdt.kind == "f" and npdt.itemsize < 8 and a.size and (
             a.min() <= -_2_24 or a.max() >= _2_24):
         a = a.astype(np.float64)
