@@ -251,20 +251,20 @@ def _has_bool(arr, raw) -> bool:
 
 
 def _has_int_past(arr, raw, bound: int, boundf: float) -> bool:
-    """Whether a float array's list holds a Python int of magnitude `bound` or more. Exact: the raw elements
+    """Whether a float array's list holds a Python int outside [-bound, bound). Exact: the raw elements
     are read only where the array's magnitude is `boundf` or more (none, almost always: two reductions tell), a
     block at a time. (An int just below `bound` may round to `boundf` in the array: read, and compared exactly.)"""
     if arr.ndim == 1 and len(raw) <= 16:
-        if -bound < min(raw) and max(raw) < bound:
+        if -bound <= min(raw) and max(raw) < bound:
             return False
-        return any(type(x) is int and not -bound < x < bound for x in raw)
+        return any(type(x) is int and not -bound <= x < bound for x in raw)
     v = arr.reshape(-1)
     if -boundf < v.min() and v.max() < boundf:  # (NaN compares False: looked at below, and is no int)
         return False
     flat = np.array(raw, dtype=object).reshape(-1)  # the raw numbers themselves, in the array's order
     for i in range(0, v.size, _BLOCK):  # bounded temporaries: a block's magnitudes at a time
         big = np.flatnonzero(np.abs(v[i:i + _BLOCK]) >= boundf)
-        if big.size and any(type(x) is int and not -bound < x < bound for x in flat[big + i]):
+        if big.size and any(type(x) is int and not -bound <= x < bound for x in flat[big + i]):
             return True
     return False
 
