@@ -10,7 +10,7 @@ from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchRuntimeError
 from engine.ops import registry as _registry
 from engine.ops import rules as R
-from engine.ops.scalar_fit import float32_of_int, scalar_arg
+from engine.ops.scalar_fit import int_operands, scalar_arg
 from engine.parallel import elementwise
 from engine.tensor import Tensor
 
@@ -171,14 +171,9 @@ def _true_div(a, b):
         f = D.default_float.np
         a = a.astype(f) if hasattr(a, "astype") else a
         b = b.astype(f) if hasattr(b, "astype") else b
-    if tb is int and not -_2_24 < b < _2_24 and getattr(a, "dtype", None) == np.float32:
-        b = float32_of_int(b)  # rounded once, as torch casts its wrapped number (redteam12 F9)
-    elif type(a) is int and not -_2_24 < a < _2_24 and getattr(b, "dtype", None) == np.float32:
-        a = float32_of_int(a)
+    if tb is int and not 0 <= b < 128 or type(a) is int and not 0 <= a < 128:
+        a, b = int_operands(a, b)  # an int beside float32 rounded once, as torch's wrapped number (redteam12 F9)
     return a / b
-
-
-_2_24 = 1 << 24
 
 
 def _scale(b, alpha):
