@@ -563,10 +563,17 @@ hypot = defop("hypot(Tensor self, Tensor other) -> Tensor", np.hypot,
               jvp="element_wise", promote=True, rule=_binary(2, bwd=5),
               self=lambda grad, self, result: grad * self / result,
               other=lambda grad, other, result: grad * other / result)
+def _atan2_recip(self, other):
+    """aten's atan2_backward: 1 / (self * self + other * other), 0 where that sum is 0 (the gradient at (0, 0) is
+    0, not NaN), and the gradients grad * other * recip, grad * -self * recip in that order."""
+    d = self * self + other * other
+    return where(d == 0, 0.0, d.reciprocal())
+
+
 atan2 = defop("atan2(Tensor self, Tensor other) -> Tensor", _float_binary(np.arctan2),
               jvp="element_wise", promote=True, rule=_binary(_TR, bwd=7, both_cast=True),
-              self=lambda grad, self, other: grad * other / (self * self + other * other),
-              other=lambda grad, self, other: grad * -self / (self * self + other * other))
+              self=lambda grad, self, other: grad * other * _atan2_recip(self, other),
+              other=lambda grad, self, other: grad * -self * _atan2_recip(self, other))
 logaddexp = defop("logaddexp(Tensor self, Tensor other) -> Tensor", np.logaddexp, jvp="element_wise", promote=True,
                   rule=_binary(2 * _TR, bwd=6),
                   self=lambda grad, self, other: grad / (1 + (other - self).exp()),

@@ -30,6 +30,8 @@ from engine.ops.pointwise_base import (
 from engine.ops.scalar_fit import int_operands
 from engine.tensor import Tensor
 
+_F16 = np.dtype(np.float16)
+
 # ----- Comparisons and logic (no derivative) -----
 
 _ELEMENTWISE = R.elementwise()
@@ -94,13 +96,17 @@ bitwise_not = nondiff("bitwise_not(Tensor self) -> Tensor", _integral_only(
 
 # ----- Unary math -----
 
+# derivatives.yaml's constants as torch writes them: M_LN2, and log10's 2.3025850929940456 (math.log(10.0) is the
+# double after it: a gradient one ulp off in most elements)
+_LN2, _LN10 = 0.6931471805599453, 2.3025850929940456
+
 exp = defop("exp(Tensor self) -> Tensor", _float_out(np.exp), jvp="element_wise", cuda="exp(a)",
             vjp={"self": _threaded(lambda grad, result: grad * result, _ufunc_into(np.multiply))},
             rule=_unary(_TR, bwd=1),
             self=lambda grad, result: grad * result)
 exp2 = defop("exp2(Tensor self) -> Tensor", _float_out(np.exp2),
             jvp="element_wise", rule=_unary(_TR, bwd=2),
-             self=lambda grad, result: grad * (result * math.log(2.0)))
+             self=lambda grad, result: grad * result * _LN2)  # (grad * result) * M_LN2, derivatives.yaml's order
 expm1 = defop("expm1(Tensor self) -> Tensor", _float_out(np.expm1),
             jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, result: grad * (result + 1))
@@ -113,7 +119,7 @@ log2 = defop("log2(Tensor self) -> Tensor", _float_out(np.log2),
              self=lambda grad, self: grad / (self * math.log(2.0)))
 log10 = defop("log10(Tensor self) -> Tensor", _float_out(np.log10),
             jvp="element_wise", rule=_unary(_TR, bwd=2),
-              self=lambda grad, self: grad / (self * math.log(10.0)))
+              self=lambda grad, self: grad / (self * _LN10))
 log1p = defop("log1p(Tensor self) -> Tensor", _float_out(np.log1p), jvp="element_wise", rule=_unary(_TR, bwd=2),
               self=lambda grad, self: grad / (self + 1))
 sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), jvp="element_wise", cuda="sqrt(a)",
@@ -171,7 +177,7 @@ tanh_backward = defop(
     grad_output=lambda grad, output: tanh_backward(grad, output),
     output=lambda grad, grad_output, output: grad * (mul_scalar(output, -2) * grad_output))
 sigmoid_backward = defop(
-    "sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (y * (1 - y)),
+    "sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor", lambda g, y: g * (1 - y) * y,
     jvp="element_wise", promote=True,
     rule=lambda grad_output, output: _two_temps(grad_output, output),
     grad_output=lambda grad, output: sigmoid_backward(grad, output),
@@ -190,7 +196,7 @@ acosh = defop("acosh(Tensor self) -> Tensor", _float_out(np.arccosh),
               self=lambda grad, self: grad * (self.pow(2) - 1).rsqrt())
 atanh = defop("atanh(Tensor self) -> Tensor", _float_out(np.arctanh),
             jvp="element_wise", rule=_unary(_TR, bwd=2),
-              self=lambda grad, self: grad * (1 - self.pow(2)).reciprocal())
+              self=lambda grad, self: grad / (1 - self.pow(2)))  # derivatives.yaml's grad * 1 / (1 - self.pow(2))
 
 
 def _inplace_not_implemented(base):
@@ -230,7 +236,14 @@ def _sigmoid(a):
     return _array(1 / (1 + e) if x >= 0 else e / (1 + e))
 
 
-sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid),
+def _sigmoid_any(a):
+    """sigmoid in a's dtype: float16 computes in float and rounds once (aten's reduced-float branch)."""
+    if a.dtype is _F16:
+        return _sigmoid(a.astype(np.float32)).astype(_F16)
+    return _sigmoid(a)
+
+
+sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid_any),
                 jvp="element_wise", rule=_unary(_TR, temp=4, bwd=3),  # |a|, -|a|, e, 1 + e, 1 / (1 + e), e / (1 + e)
                 self=lambda grad, result: sigmoid_backward(grad, result))
 
@@ -245,8 +258,8 @@ logit_op = defop(
     "logit(Tensor self, float? eps=None) -> Tensor",
     (lambda a, eps=None: _logit(a if a.dtype.kind == "f" else a.astype(D.default_float.np), eps)),
     jvp="element_wise", rule=_unary(_TR, temp=3, bwd=4),
-    self=lambda grad, self, eps: grad / (self * (1 - self)) if eps is None
-    else where((self < eps) | (self > 1 - eps), 0.0, grad / (self * (1 - self))),
+    self=lambda grad, self, eps: where((self >= 0) & (self <= 1), grad / (self * (1 - self)), math.nan)
+    if eps is None else where((self < eps) | (self > 1 - eps), 0.0, grad / (self * (1 - self))),
 )
 
 

@@ -129,6 +129,9 @@ def test_sigmoid_kernel_hands_other_inputs_to_the_entry(a):
     want = op.forward(np.asarray(a)) if type(a) is float else op.forward(a)
     got = kernel(op)(np.asarray(a) if type(a) is float else a)
     _same_bits(got, want)
+    if getattr(a, "dtype", None) == np.float16:  # float16 computes in float and rounds once, as torch (redteam13 F10)
+        _same_bits(want, torch.sigmoid(torch.from_numpy(a)).numpy())
+        return
     old = _old_sigmoid(np.asarray(a)) if type(a) is float else _old_sigmoid(a)
     _same_bits(want, old)
 
