@@ -40,6 +40,16 @@ def _fast_call(op):
     qualname = op.qualname
     saves = op.saves_tensors
     plan = op._plan_every
+    # The saved dict of the commonest plans written as a literal (no loop over the plan, no empty dict grown): one
+    # output (`out1`), one input (`in1`, its index `i1`), or inputs a and b (`in2`, b first where `swap`), where no
+    # saved input has an in-place version to record: the same keys in the same order with the same values as the
+    # loop's (_save_one, _save_two; tests/engine/test_fastcall_saved.py)
+    s0, s1 = plan[0][0] if plan else None, plan[1][0] if len(plan) > 1 else None
+    out1 = len(plan) == 1 and plan[0][1] == 1
+    in1 = len(plan) == 1 and plan[0][1] == 0
+    i1 = plan[0][2] if in1 else 0
+    in2 = len(plan) == 2 and plan[0][1] == plan[1][1] == 0 and {plan[0][2], plan[1][2]} == {0, 1}
+    swap = in2 and plan[0][2] == 1  # the plan names b first (mul: other, self)
     # an elementwise forward (engine.parallel.elementwise) with one thread is its function's own call: that
     # function is called, one frame less, while op.forward is still the wrapper (a backend switch replaces it);
     # not while tracing (a lowering's watch, engine/program/glue.py, knows the wrapper's code as the entry's)
@@ -121,16 +131,12 @@ def _fast_call(op):
             node._released = False
             node._attrs = attrs
             if saves:
-                saved = {}
-                for name, k, _ in plan:
-                    if k == 0:
-                        saved[name] = input
-                        vc = input._vc
-                        if vc is not None and vc.version:
-                            saved[("v", name)] = vc.version
-                    else:
-                        saved[name] = out
-                node._saved = saved
+                if out1:
+                    node._saved = {s0: out}
+                elif in1 and ((vc := input._vc) is None or not vc.version):
+                    node._saved = {s0: input}
+                else:
+                    node._saved = _save_one(plan, input, out)
             else:
                 node._saved = _EMPTY
             # Tensor._make(out) written out, its _req and grad_fn set once (one call less an op; the same slots:
@@ -242,17 +248,14 @@ def _fast_call(op):
         node._released = False
         node._attrs = attrs
         if saves:
-            saved = {}
-            for name, k, idx in plan:
-                if k == 0:
-                    x = b if idx else a
-                    saved[name] = x
-                    vc = x._vc
-                    if vc is not None and vc.version:
-                        saved[("v", name)] = vc.version
-                else:
-                    saved[name] = out
-            node._saved = saved
+            if out1:
+                node._saved = {s0: out}
+            elif in2 and ((va := a._vc) is None or not va.version) and ((vb := b._vc) is None or not vb.version):
+                node._saved = {s0: b, s1: a} if swap else {s0: a, s1: b}
+            elif in1 and ((vc := (x := b if i1 else a)._vc) is None or not vc.version):
+                node._saved = {s0: x}
+            else:
+                node._saved = _save_two(plan, a, b, out)
         else:
             node._saved = _EMPTY
         # Tensor._make(out) written out, its _req and grad_fn set once (one call less an op; the same slots:
@@ -278,6 +281,36 @@ def _fast_call(op):
     # specialized, each took the generic setattr (~1.5k instructions an op). Per entry, they do.
     call2.__code__ = call2.__code__.replace()
     return call2
+
+
+def _save_one(plan, input, out):
+    """The saved dict of a one-operand call: each input and output the plan names, in its order, with an input's
+    in-place version where it has one."""
+    saved = {}
+    for name, k, _ in plan:
+        if k == 0:
+            saved[name] = input
+            vc = input._vc
+            if vc is not None and vc.version:
+                saved[("v", name)] = vc.version
+        else:
+            saved[name] = out
+    return saved
+
+
+def _save_two(plan, a, b, out):
+    """_save_one for a two-operand call (an input's index picks a or b)."""
+    saved = {}
+    for name, k, idx in plan:
+        if k == 0:
+            x = b if idx else a
+            saved[name] = x
+            vc = x._vc
+            if vc is not None and vc.version:
+                saved[("v", name)] = vc.version
+        else:
+            saved[name] = out
+    return saved
 
 
 from engine.ops import registry as _R  # noqa: E402 - last: registry imports this module while it loads
