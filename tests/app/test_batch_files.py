@@ -1,0 +1,119 @@
+"""The compute workers' memory files of a batch (app/services/batch_split.py): the answers a worker wrote read in
+place through a kept read-only mapping of its file (_mapped), the file the batch's until its answer is joined
+(_hold, _give_back), then kept for the next batches or closed. With real memory files, and on a real server
+with a real pool: answers byte for byte the separate requests' over batches of growing sizes, three at once and
+a batch whose rest the worker cannot take; afterwards the server holds no more memory files than it keeps, and
+maps none it has closed."""
+from __future__ import annotations
+
+import os
+import random
+import threading
+
+import orjson
+import pytest
+
+from app.services import batch_split as bs
+from tests.app.conftest import TEST_KEY, Server
+from tests.app.test_batch_vectorized import OTHERS, separately
+from tests.engine.test_batch_vectorized import SEED, docs_of
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memory files are Linux's")
+
+
+def _file(data: bytes) -> int:
+    fd = os.memfd_create("gradserve-batch-test", os.MFD_CLOEXEC)
+    os.pwrite(fd, data, 0)
+    return fd
+
+
+def test_a_file_is_read_in_place_and_mapped_again_only_where_it_must():
+    fd = _file(b"a" * 5000)
+    try:
+        first = bs._mapped(fd, 4000)
+        assert bytes(first) == b"a" * 4000
+        os.pwrite(fd, b"b" * 3000, 0)  # the next call's answers, written over the file: read in place
+        again = bs._mapped(fd, 3000)
+        assert bytes(again) == b"b" * 3000
+        assert bs._MAPS[fd][1] is not None and len(bs._MAPS[fd][1]) == 5000  # the same mapping
+        kept = bs._MAPS[fd]
+        os.pwrite(fd, b"c" * 9000, 0)  # grown past the mapping: mapped again, all of it
+        grown = bs._mapped(fd, 9000)
+        assert bytes(grown) == b"c" * 9000 and bs._MAPS[fd] is not kept
+        assert bs._mapped(fd, 9001) is None  # fewer bytes than the worker says: nothing read
+        del first, again, grown
+    finally:
+        bs._release(fd, [], False)
+    assert fd not in bs._MAPS
+    other = _file(b"z" * 100)  # (likely the same descriptor number, another file)
+    try:
+        assert bytes(bs._mapped(other, 100)) == b"z" * 100
+    finally:
+        bs._release(other, [], False)
+
+
+def test_a_file_is_the_batchs_until_its_answer_is_joined():
+    pool: list = []
+    state: dict = {}
+    fd, big = _file(b"x" * 10), _file(b"y" * 10)
+    os.ftruncate(big, bs._SPARE_BYTES + 1)
+    assert bs._hold(state, fd, pool) and bs._hold(state, big, pool)
+    assert pool == []  # not lent to another batch's worker while this batch's answer reads it
+    bs._give_back(state)
+    assert pool == [fd]  # kept for the next batches; the one past _SPARE_BYTES closed
+    with pytest.raises(OSError):
+        os.fstat(big)
+    assert not bs._hold(state, fd, pool)  # a worker's part back after the batch ended: its caller gives it back
+    bs._release(pool.pop(), pool, False)
+
+
+def _memory_files(pid: int) -> tuple[set, set]:
+    """The inodes of the server's open memory files of batches, and of those it maps."""
+    fds, maps = set(), set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if "memfd:gradserve-batch" in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                fds.add(os.stat(f"/proc/{pid}/fd/{fd}").st_ino)
+        except OSError:
+            pass
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            if "memfd:gradserve-batch" in line:
+                maps.add(int(line.split()[4]))
+    return fds, maps
+
+
+def _post(s, docs) -> tuple[int, bytes]:
+    r = s.client.post("/v1/evaluate/batch", content=orjson.dumps({"requests": docs}),
+                      headers={"content-type": "application/json"})
+    return r.status_code, r.content
+
+
+def test_a_pooled_server_answers_in_place_and_keeps_only_its_files():
+    s = Server({"GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_COMPUTE_WORKERS": "2"}, api_key=TEST_KEY)
+    try:
+        rng = random.Random(11)
+        bodies = [docs_of(SEED, n, rng) for n in (600, 800, 1000, 1000)]  # the files grow from batch to batch
+        mixed = bodies[3][:700] + [OTHERS[0]] + bodies[3][700:999]  # a rest the worker cannot take: read again here
+        for _ in range(3):
+            assert _post(s, bodies[0])[0] == 200  # the structure recorded, lowered, its template made
+        expected = [separately(s.client, docs) for docs in bodies + [mixed]]
+        for k, docs in enumerate(bodies + [mixed] + bodies):
+            assert _post(s, docs) == (200, expected[k % 5]), f"batch {k}"
+        out: dict = {}
+
+        def send(k):
+            out[k] = [_post(s, bodies[k]) for _ in range(3)]
+
+        threads = [threading.Thread(target=send, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        for k in range(3):
+            assert out[k] == [(200, expected[k])] * 3, f"client {k}"
+        fds, maps = _memory_files(s.proc.pid)
+        assert 1 <= len(fds) <= 2 * bs._SPARE_MAX  # the kept ones: none left behind by a batch
+        assert maps <= fds  # no mapping of a file it closed
+    finally:
+        s.stop()
