@@ -18,6 +18,7 @@ size (at most `cap` bytes written, else nothing: the server answers those docume
 """
 from __future__ import annotations
 
+import mmap
 import os
 
 import numpy as np
@@ -99,17 +100,49 @@ def _run_and_write(program, stacked, wrap, limits, deadline, path, cap):
     if total > cap:
         return None
     text = b"".join(pieces)  # joined first: pwritev of the ~25,000 small pieces of 500 documents took ~5 ms
-    fd = os.open(path, os.O_WRONLY)  # in the kernel, one write of their join ~0.2 ms
+    if len(text) != total:  # in the kernel, one write of their join ~0.2 ms
+        return None
+    _write(path, text)
+    return list(sizes), total
+
+
+def _write(path: str, text: bytes) -> None:
+    """`text` at the start of the server's memory file at `path`: copied into a shared mapping of the file kept
+    for the next calls (_MAPPED: the server reuses its files, so its pages are then written in place, with no
+    fault and no kernel copy: a pwrite of 2.8 MB cost ~0.3-0.7 ms), where the file is at most _MAP_BYTES; else
+    written with pwrite, as a larger one is not kept mapped here (its pages would outlive the server's file)."""
+    fd = os.open(path, os.O_RDWR)
     try:
-        view = memoryview(text)
-        done = 0
-        while done < total:
-            done += os.pwrite(fd, view[done:], done)
+        st = os.fstat(fd)
+        size = max(st.st_size, len(text))
+        if size > _MAP_BYTES:
+            known = _MAPPED.pop(path, None)
+            if known is not None:
+                known[1].close()
+            view = memoryview(text)
+            done = 0
+            while done < len(text):
+                done += os.pwrite(fd, view[done:], done)
+            return
+        known = _MAPPED.get(path)
+        if known is None or known[0] != st.st_ino or len(known[1]) < len(text):
+            if known is not None:
+                known[1].close()
+            if st.st_size < size:
+                os.ftruncate(fd, size)
+            while len(_MAPPED) >= _MAPPED_MAX:
+                _MAPPED.pop(next(iter(_MAPPED)))[1].close()
+            known = _MAPPED[path] = (st.st_ino, mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE))
+        known[1][:len(text)] = text
     finally:
         os.close(fd)
-    if len(text) != total:
-        return None
-    return list(sizes), total
+
+
+# This worker's mappings of the server's memory files (_write), per path: (the file's inode, the mapping); at most
+# _MAPPED_MAX, each of at most _MAP_BYTES (the server keeps its files up to 8 MiB: batch_split._SPARE_BYTES).
+_MAPPED: dict[str, tuple] = {}
+_MAPPED_MAX = 2
+_MAP_BYTES = 8 << 20
 
 
 def fitting(t, dtypes: list):

@@ -1,5 +1,6 @@
-"""The compute workers' memory files of a batch (app/services/batch_split.py): the answers a worker wrote read in
-place through a kept read-only mapping of its file (_mapped), the file the batch's until its answer is joined
+"""The compute workers' memory files of a batch (app/services/batch_split.py, batch_part.py): the answers a worker
+wrote into a kept mapping of the file (batch_part._write) read in place through a kept read-only mapping of it
+(_mapped), the file the batch's until its answer is joined
 (_hold, _give_back), then kept for the next batches or closed. With real memory files, and on a real server
 with a real pool: answers byte for byte the separate requests' over batches of growing sizes, three at once and
 a batch whose rest the worker cannot take; afterwards the server holds no more memory files than it keeps, and
@@ -13,6 +14,7 @@ import threading
 import orjson
 import pytest
 
+from app.services import batch_part as bp
 from app.services import batch_split as bs
 from tests.app.conftest import TEST_KEY, Server
 from tests.app.test_batch_vectorized import OTHERS, separately
@@ -65,6 +67,34 @@ def test_a_file_is_the_batchs_until_its_answer_is_joined():
         os.fstat(big)
     assert not bs._hold(state, fd, pool)  # a worker's part back after the batch ended: its caller gives it back
     bs._release(pool.pop(), pool, False)
+
+
+def test_a_worker_writes_its_answers_in_place_into_a_kept_mapping():
+    fds = [_file(b"t" * 100) for _ in range(3)]  # (the server's text in the first: written over)
+    paths = [f"/proc/{os.getpid()}/fd/{fd}" for fd in fds]
+    try:
+        bp._write(paths[0], b"1" * 5000)  # past the file's size: it grows
+        assert os.pread(fds[0], 6000, 0) == b"1" * 5000
+        mapped = bp._MAPPED[paths[0]]
+        bp._write(paths[0], b"2" * 3000)  # the same mapping, written in place
+        assert bp._MAPPED[paths[0]] is mapped and os.pread(fds[0], 6000, 0) == b"2" * 3000 + b"1" * 2000
+        bp._write(paths[0], b"3" * 7000)  # grown past it: mapped again
+        assert bp._MAPPED[paths[0]] is not mapped and os.pread(fds[0], 8000, 0) == b"3" * 7000
+        for path in paths[1:]:
+            bp._write(path, b"4" * 10)
+        assert len(bp._MAPPED) <= bp._MAPPED_MAX and paths[2] in bp._MAPPED  # the oldest mapping dropped
+        big = b"5" * (bp._MAP_BYTES + 1)  # written, not kept mapped (its pages would outlive the server's file)
+        bp._write(paths[1], big)
+        assert os.pread(fds[1], len(big) + 1, 0) == big and paths[1] not in bp._MAPPED
+        os.close(fds[2])
+        fds[2] = _file(b"")  # (likely the same number: another file at the same path)
+        bp._write(paths[2], b"6" * 20)
+        assert os.pread(fds[2], 100, 0) == b"6" * 20
+    finally:
+        for fd in fds:
+            os.close(fd)
+        while bp._MAPPED:
+            bp._MAPPED.popitem()[1][1].close()
 
 
 def _memory_files(pid: int) -> tuple[set, set]:
