@@ -132,19 +132,12 @@ async def evaluate_batch(request: Request) -> JSONBytes:
 async def _answer(request: Request) -> JSONBytes:
     service = evaluator(request.app)
     body = await read_body(request.scope, request.receive, service.settings.max_body_bytes)
-    state: dict = {}  # "split": False once a compute worker's part of a chunk answered nothing (_vectorize_rows);
-    # "files": the workers' memory files whose answers the batch's answer reads in place (batch_split._hold)
     try:
-        try:
-            return await _respond(request, service, body, True, state)
-        except _Restart:  # the rest of the body, read by a compute worker, was not what the split foresaw and its
-            # own scan gave up: the batch from the start, whole, its first attempt's holds given back first
-            release_answers(request.scope)
-            _give_back(state)
-            state = {}
-            return await _respond(request, service, body, False, state)
-    finally:
-        _give_back(state)  # its answer joined or dropped: nothing reads the files any more
+        return await _respond(request, service, body, True)
+    except _Restart:  # the rest of the body, read by a compute worker, was not what the split foresaw and its
+        # own scan gave up: the batch from the start, whole, its first attempt's holds given back first
+        release_answers(request.scope)
+        return await _respond(request, service, body, False)
 
 
 async def _read_in_turn(body: bytes, service, split: bool, loop_max: int):
@@ -155,7 +148,7 @@ async def _read_in_turn(body: bytes, service, split: bool, loop_max: int):
     return await anyio.to_thread.run_sync(_read, body, service, split)
 
 
-async def _respond(request: Request, service, body: bytes, split: bool, state: dict) -> JSONBytes:
+async def _respond(request: Request, service, body: bytes, split: bool) -> JSONBytes:
     settings = service.settings
     scan, docs, hits, groups = await _read_in_turn(body, service, split, settings.loop_max_body_bytes)
     start = checked = yielded = time.monotonic()
@@ -164,6 +157,7 @@ async def _respond(request: Request, service, body: bytes, split: bool, state: d
     limit = settings.max_batch_response_bytes  # strict: a document's answer that would pass it is not kept
     full = False  # a document's answer was not kept: the documents after it are not run
     ahead: dict[int, bytes] = {}  # answers of a vectorized chunk, for documents after the current one
+    state: dict = {}  # "split": False once a compute worker's part of a chunk answered nothing (_vectorize_rows)
     tail = None  # the rest of the body after the scan's documents, read and answered by a compute worker
     if scan is not None and scan.tail is not None:
         state["split"] = False  # one compute worker a batch at a time: the one reading the tail (review11 F3)
@@ -253,7 +247,9 @@ async def _respond(request: Request, service, body: bytes, split: bool, state: d
     if k:
         parts[k] = parts[k][:-1]  # the last answer's comma: every answer ends in b"},"
     parts.append(b"]}")
-    return JSONBytes(parts.join(size))
+    answer = parts.join(size)
+    _give_back(state)
+    return JSONBytes(answer)
 
 
 # Between documents run alone, the handler lets other requests in once _YIELD_S has passed since it last did (a

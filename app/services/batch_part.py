@@ -7,9 +7,9 @@ router read from the text): the same lowered program (the worker's own, recorded
 document in its own plan cache, once a structure), the same vectorized run and fast writer, the same check of
 one document against its run alone (engine.program.batch.run), so the same bytes. The worker writes its
 answers into a memory file the server made for the call (memfd: the pool's socket took ~2.8 ms of the server's
-CPU for 1.4 MB) and returns their sizes; both sides keep a mapping of the file, which they reuse from batch to
-batch: the worker copies its answers into it (_write) and the server's answer reads them there (batch_split.
-_mapped), with no kernel copy either way (batch9: a pwrite and a preadv of 2.8 MB cost ~0.2-0.3 ms each).
+CPU for 1.4 MB) and returns their sizes; the worker keeps a mapping of the file, which the server reuses from batch
+to batch: the worker copies its answers into it (_write: no kernel copy; batch9: a pwrite of 2.8 MB cost ~0.2-0.35
+ms) and the server reads them back with one preadv into a kept buffer (batch_split._read_part).
 
 A batch's body may also be split before it is read (answer_text): the worker gets the text of the body's rest
 and the template, reads it with the router's own scan and checks, and answers it likewise.

@@ -1,12 +1,11 @@
 """The server's side of a batch answered partly by a compute worker (POST /v1/evaluate/batch, app/routers/batch.py):
 when a batch may take a worker and how much of it (a chunk's rows: _tail_rows; the rest of a body's text:
 _split), the worker's call (_part: columns in; _part_text: the body's rest in, through the call's memory file)
-and its answers taken from that file where the worker wrote them (_read_part: a read-only mapping of the file,
-kept with it from batch to batch; no copy until the batch's answer is joined). The worker's side is
-app/services/batch_part.py; how a batch uses the pool, docs/RELIABILITY.md ("A batch and the compute pool")."""
+and the read of its answers back from that file (_read_part) into buffers reused from batch to batch. The
+worker's side is app/services/batch_part.py; how a batch uses the pool, docs/RELIABILITY.md ("A batch and the
+compute pool")."""
 from __future__ import annotations
 
-import mmap
 import os
 import time
 
@@ -68,16 +67,15 @@ async def _part_text(service, body: bytes, tail: tuple, n: int, state: dict):
                 s.max_batch_response_bytes, timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S,
                 keep=_KEEP_IDLE)
         except NoIdleWorker:
-            keep = True  # (nothing was sent: the file holds only the text)
             return None
-        out = _read_part(fd, got, None)
-        keep = True
-        if out is not None and _hold(state, fd, _TEXT_FILES):
-            fd = -1  # the batch's until its answer is joined (_give_back)
+        out = _read_part(fd, got, None, state)
+        keep = len(view) <= _SPARE_BYTES and (out is None or got[1] <= _SPARE_BYTES) and len(_TEXT_FILES) < _SPARE_MAX
         return out
     finally:
-        if fd >= 0:
-            _release(fd, _TEXT_FILES, keep)
+        if keep:
+            _TEXT_FILES.append(fd)
+        else:
+            os.close(fd)
 
 
 
@@ -138,95 +136,71 @@ async def _part(service, t, columns: list, k: int, state: dict):
                 deadline, s.max_process_bytes, f"/proc/{os.getpid()}/fd/{fd}", s.max_batch_response_bytes,
                 timeout=max(deadline - time.monotonic(), 0.001) + _KILL_GRACE_S, keep=_KEEP_IDLE)
         except NoIdleWorker:
-            keep = True  # (nothing was sent)
             return None
-        out = _read_part(fd, got, k)
-        keep = out is not None
-        if keep and _hold(state, fd, _FILES):
-            fd = -1  # the batch's until its answer is joined (_give_back)
-        return out
+        out = _read_part(fd, got, k, state)
+        keep = out is not None and got[1] <= _SPARE_BYTES and len(_FILES) < _SPARE_MAX  # (read: the next call
+        return out  # may write it again)
     finally:
-        if fd >= 0:
-            _release(fd, _FILES, keep)
+        if keep:
+            _FILES.append(fd)
+        else:
+            os.close(fd)
 
 
-def _read_part(fd: int, got, k: int | None):
+def _read_part(fd: int, got, k: int | None, state: dict):
     """A worker's answers (answer_part's reply `got`: their sizes and total bytes, written into the file fd),
-    where it wrote them: a Written of one piece a document (views of a read-only mapping of the file, _mapped);
-    None where it answered nothing, or not k documents (any number where k is None), or the file holds fewer
-    bytes. The views are read until the batch's answer is joined: the file is the batch's until then (_hold)."""
+    read into one of this batch's buffers: a Written of one piece a document (views of the buffer); None where
+    it answered nothing, or not k documents (any number where k is None), or too many bytes to keep a buffer."""
     if got is None:
         return None
     sizes, total = got
     wrapped = len(_WRAP[0]) + len(_WRAP[1])
     if (k is not None and len(sizes) != k) or not sizes or sum(sizes) + len(sizes) * wrapped != total:
         return None
-    view = _mapped(fd, total)
-    if view is None:
-        return None
+    buf = _buffer(total, state)
+    view = memoryview(buf)[:total]
+    done = 0
+    while done < total:
+        got = os.preadv(fd, [view[done:]], done)
+        if got <= 0:
+            return None
+        done += got
     return Written(None, 1, sizes, [], _WRAP, view)  # (its pieces, a view a document, made only where needed)
 
 
-def _mapped(fd: int, total: int):
-    """The first `total` bytes of memory file fd, as a read-only view of a shared mapping of it (kept in _MAPS
-    with the file: a file reused from batch to batch is mapped once, its pages then read in place with no
-    fault: a read of 2.8 MB into a buffer, preadv, cost ~0.35-0.7 ms of this process's CPU, the same bytes in
-    place ~0); None where the file holds fewer bytes. The mapping is made again where the file grew past it
-    (the old one unmapped once nothing views it) or is another file's (the descriptor's number reused)."""
-    st = os.fstat(fd)
-    if st.st_size < total:
-        return None
-    known = _MAPS.get(fd)
-    if known is None or known[0] != st.st_ino or len(known[1]) < total:
-        known = _MAPS[fd] = (st.st_ino, mmap.mmap(fd, st.st_size, mmap.MAP_SHARED, mmap.PROT_READ))
-    return memoryview(known[1])[:total]
-
-
-def _hold(state: dict, fd: int, pool: list) -> bool:
-    """File fd, whose mapping the batch's answer views, kept for the batch until its answer is joined
-    (_give_back puts it back in `pool` or closes it); False where the batch is over already (its answer joined
-    or dropped: nothing will read the views, and the caller gives it back itself)."""
-    if state.get("over"):
-        return False
-    state.setdefault("files", []).append((fd, pool))
-    return True
-
-
-def _release(fd: int, pool: list, keep: bool) -> None:
-    """A memory file done with: kept in `pool` for the next calls (`keep`, while the pool has room and the
-    file is at most _SPARE_BYTES), else closed (its mapping dropped: unmapped once nothing views it)."""
-    if keep and len(pool) < _SPARE_MAX:
-        try:
-            keep = os.fstat(fd).st_size <= _SPARE_BYTES
-        except OSError:
-            keep = False
-        if keep:
-            pool.append(fd)
-            return
-    _MAPS.pop(fd, None)
-    os.close(fd)
-
-
-# Memory files the workers write their answers into (memfd), reused from batch to batch: a fresh one's pages are
-# allocated and zeroed by the worker's write (~0.6 ms for 1.4 MB), a used one's only copied into, and its
-# mapping here (_MAPS) is made once. One is a call's from before it is sent until the batch's answer is joined
-# (_hold, _give_back: the answer reads the worker's answers in place); the worker killed mid-write leaves a file
-# the next call overwrites (it reads only the `total` bytes its own call reports). _SPARE_MAX are kept, none
-# past _SPARE_BYTES.
+# Buffers the workers' answers are read into, reused from batch to batch: a fresh 1.4 MB object a batch cost
+# ~1 ms more of page faults and malloc trims in the join than a buffer read into again (docs/runs/batch5.md).
+# A buffer is a batch's until its answer is joined; _SPARE_MAX are kept, none past _SPARE_BYTES.
+_SPARE: list[bytearray] = []
+# Memory files the workers write their answers into (memfd), reused likewise: a fresh one's pages are allocated
+# and zeroed by the worker's write (~0.6 ms for 1.4 MB), a used one's only copied into. One is a call's from
+# before it is sent until its answer is read (no await between the worker's reply and the read: no other batch
+# can take it meanwhile); the worker killed mid-write leaves a file the next call overwrites (it reads only
+# the `total` bytes its own call reports).
 _FILES: list[int] = []
 _TEXT_FILES: list[int] = []  # the same for a worker's part of a body's text (_part_text): the text, then the answers
-_MAPS: dict[int, tuple] = {}  # per kept or held file: (its inode, a read-only shared mapping of it)
 _SPARE_MAX = 2
 _SPARE_BYTES = 8 << 20
 
 
+def _buffer(size: int, state: dict) -> bytearray:
+    """A buffer of at least `size` bytes for this batch (state["buffers"], given back by _give_back)."""
+    buf = None
+    while _SPARE and buf is None:
+        b = _SPARE.pop()
+        if len(b) >= size:
+            buf = b
+    if buf is None:
+        buf = bytearray(size)
+    state.setdefault("buffers", []).append(buf)
+    return buf
+
+
 def _give_back(state: dict) -> None:
-    """The batch's memory files, its answer joined or dropped (nothing of it reads them any more): kept for the
-    next batches, or closed. Called once a batch, whatever way it ends; a worker's part that comes back later
-    gives its file back itself (_hold)."""
-    state["over"] = True
-    for fd, pool in state.pop("files", ()):
-        _release(fd, pool, True)
+    """The batch's buffers, its answer joined (nothing of it reads them any more), kept for the next batches."""
+    for buf in state.pop("buffers", ()):
+        if len(_SPARE) < _SPARE_MAX and len(buf) <= _SPARE_BYTES:
+            _SPARE.append(buf)
 
 
 _KILL_GRACE_S = 0.5  # as EvaluateService kills a worker past a request's deadline

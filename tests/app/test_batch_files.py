@@ -1,10 +1,9 @@
-"""The compute workers' memory files of a batch (app/services/batch_split.py, batch_part.py): the answers a worker
-wrote into a kept mapping of the file (batch_part._write) read in place through a kept read-only mapping of it
-(_mapped), the file the batch's until its answer is joined
-(_hold, _give_back), then kept for the next batches or closed. With real memory files, and on a real server
-with a real pool: answers byte for byte the separate requests' over batches of growing sizes, three at once and
-a batch whose rest the worker cannot take; afterwards the server holds no more memory files than it keeps, and
-maps none it has closed."""
+"""The compute workers' memory files of a batch (app/services/batch_part.py _write, batch_split.py): a worker writes
+its answers into a kept shared mapping of the server's file (in place, mapped again only where it must, at most
+_MAPPED_MAX mappings, a file past _MAP_BYTES written and not kept mapped). With real memory files, and on a real
+server with a real pool: answers byte for byte the separate requests' over batches of growing sizes, three at
+once and a batch whose rest the worker cannot take; afterwards the server holds no more memory files than it
+keeps, and maps none it has closed."""
 from __future__ import annotations
 
 import os
@@ -27,46 +26,6 @@ def _file(data: bytes) -> int:
     fd = os.memfd_create("gradserve-batch-test", os.MFD_CLOEXEC)
     os.pwrite(fd, data, 0)
     return fd
-
-
-def test_a_file_is_read_in_place_and_mapped_again_only_where_it_must():
-    fd = _file(b"a" * 5000)
-    try:
-        first = bs._mapped(fd, 4000)
-        assert bytes(first) == b"a" * 4000
-        os.pwrite(fd, b"b" * 3000, 0)  # the next call's answers, written over the file: read in place
-        again = bs._mapped(fd, 3000)
-        assert bytes(again) == b"b" * 3000
-        assert bs._MAPS[fd][1] is not None and len(bs._MAPS[fd][1]) == 5000  # the same mapping
-        kept = bs._MAPS[fd]
-        os.pwrite(fd, b"c" * 9000, 0)  # grown past the mapping: mapped again, all of it
-        grown = bs._mapped(fd, 9000)
-        assert bytes(grown) == b"c" * 9000 and bs._MAPS[fd] is not kept
-        assert bs._mapped(fd, 9001) is None  # fewer bytes than the worker says: nothing read
-        del first, again, grown
-    finally:
-        bs._release(fd, [], False)
-    assert fd not in bs._MAPS
-    other = _file(b"z" * 100)  # (likely the same descriptor number, another file)
-    try:
-        assert bytes(bs._mapped(other, 100)) == b"z" * 100
-    finally:
-        bs._release(other, [], False)
-
-
-def test_a_file_is_the_batchs_until_its_answer_is_joined():
-    pool: list = []
-    state: dict = {}
-    fd, big = _file(b"x" * 10), _file(b"y" * 10)
-    os.ftruncate(big, bs._SPARE_BYTES + 1)
-    assert bs._hold(state, fd, pool) and bs._hold(state, big, pool)
-    assert pool == []  # not lent to another batch's worker while this batch's answer reads it
-    bs._give_back(state)
-    assert pool == [fd]  # kept for the next batches; the one past _SPARE_BYTES closed
-    with pytest.raises(OSError):
-        os.fstat(big)
-    assert not bs._hold(state, fd, pool)  # a worker's part back after the batch ended: its caller gives it back
-    bs._release(pool.pop(), pool, False)
 
 
 def test_a_worker_writes_its_answers_in_place_into_a_kept_mapping():
@@ -144,6 +103,6 @@ def test_a_pooled_server_answers_in_place_and_keeps_only_its_files():
             assert out[k] == [(200, expected[k])] * 3, f"client {k}"
         fds, maps = _memory_files(s.proc.pid)
         assert 1 <= len(fds) <= 2 * bs._SPARE_MAX  # the kept ones: none left behind by a batch
-        assert maps <= fds  # no mapping of a file it closed
+        assert maps <= fds  # (the server reads the answers with preadv: it maps none)
     finally:
         s.stop()
