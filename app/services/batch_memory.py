@@ -29,8 +29,9 @@ answers its remaining documents 413 (the route).
 What is not here: a vectorized chunk's answers (or a compute worker's, read into a buffer) are counted once
 they are placed in the batch's answer (the route's `size`), not while they wait in the route's `ahead` for the
 documents of other structures before them (at most one chunk a template, each under `offload_min_bytes` of
-tensors while it ran); the worker's memory file and the read buffers kept between batches (batch.py `_FILES`,
-`_SPARE`: two of at most 8 MiB each) are outside.
+tensors while it ran); the workers' memory files and the read buffers kept between batches (batch_split.py
+`_FILES`, `_TEXT_FILES`, `_SPARE`: two of each of at most 8 MiB; a worker keeps at most two of the files mapped,
+batch_part.py `_MAPPED`) are outside.
 """
 from __future__ import annotations
 
