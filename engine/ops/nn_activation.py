@@ -29,7 +29,7 @@ from engine.ops.nn_common import (
     _word,
 )
 from engine.ops.registry import defop
-from engine.ops.scalar_fit import check_fits, converted, float32_of_int
+from engine.ops.scalar_fit import check_fits, converted, float32_of_int, scalar_arg
 from engine.tensor import Tensor
 
 # ----- activations -----
@@ -114,10 +114,19 @@ relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, jvp="element_wise", in
 
 
 def _hardtanh_fwd(a, min_val=-1, max_val=1):
+    """hardtanh_out: an integer self takes its limits toLong() (checked: 2**63 is torch's overflow error), uint8
+    refuses negative ones; then clamp into self's dtype, its kernel's checked `.to<scalar_t>()` of each limit
+    (float16 refuses 70000, int8 300)."""
+    scalar_arg(min_val)
+    scalar_arg(max_val)
     if a.dtype.kind == "b":
         raise TorchRuntimeError("Bool inputs not supported for hardtanh")
-    lo = _scalar(min_val, a.dtype)
-    hi = _scalar(max_val, a.dtype)
+    if a.dtype.kind in "iu":
+        min_val, max_val = int(_to(min_val, np.int64)), int(_to(max_val, np.int64))
+        if a.dtype == np.uint8 and (min_val < 0 or max_val < 0):
+            raise TorchRuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+    lo = _to(min_val, a.dtype)
+    hi = _to(max_val, a.dtype)
     return np.minimum(np.maximum(a, lo), hi)
 
 
@@ -129,8 +138,14 @@ hardtanh_op = defop(
 
 
 def _leaky_fwd(a, negative_slope=0.01):
+    """leaky_relu_kernel: float16 in float (the slope `.to<float>()`: 2**63 is finite there), else in the dtype;
+    the slope's conversion checked."""
+    scalar_arg(negative_slope)
     _need_float(a, "leaky_relu_cpu")
-    return np.where(a > 0, a, a * _scalar(negative_slope, a.dtype))
+    ct = _math_type(a.dtype)
+    x = a.astype(ct, copy=False)
+    with _errstate():
+        return np.where(x > 0, x, x * _to(negative_slope, ct)).astype(a.dtype, copy=False)
 
 
 leaky_relu_op = defop(
@@ -386,8 +401,9 @@ threshold_inplace_op = defop(
 
 
 def _hardshrink_fwd(a, lambd=0.5):
+    scalar_arg(lambd)
     _need_float(a, "hardshrink_cpu")
-    lam = _scalar(lambd, a.dtype)
+    lam = _to(lambd, a.dtype)  # (the kernel's checked lambd.to<scalar_t>(): float16 refuses 70000)
     return np.where((a >= -lam) & (a <= lam), B.xp.zeros((), a.dtype), a)
 
 
@@ -399,13 +415,19 @@ hardshrink_op = defop(
 
 
 def _softshrink_fwd(a, lambd=0.5):
+    scalar_arg(lambd)
     _need_float(a, "softshrink_check")
     top = float(np.finfo(a.dtype).max)
     if not 0 <= float(lambd) <= top:
         raise TorchRuntimeError(
             f"lambda must be in range [0, {_cfmt(top)}] for input dtype {_word(a)}, but found {_cfmt(lambd)}")
-    lam = _scalar(lambd, a.dtype)
-    return np.where(a > lam, a - lam, np.where(a < -lam, a + lam, B.xp.zeros((), a.dtype))).astype(a.dtype)
+    # softshrink_kernel: float16 in float (lambd `.to<float>()`), else in the dtype; the middle is a * 0 (-0.0 for a
+    # negative a, NaN for NaN)
+    ct = _math_type(a.dtype)
+    lam = _to(lambd, ct)
+    x = a.astype(ct, copy=False)
+    with _errstate():
+        return np.where(x > lam, x - lam, np.where(x < -lam, x + lam, x * ct.type(0))).astype(a.dtype, copy=False)
 
 
 softshrink_op = defop(
