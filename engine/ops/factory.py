@@ -14,7 +14,7 @@ from engine import _device as _dev
 from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
-from engine.ops._torch_range import arange_values, linspace_values
+from engine.ops._torch_range import arange_int_values, arange_size, arange_start_step, arange_values, linspace_values
 from engine.ops._util import size_arg
 from engine.ops.scalar_fit import check_fits, float32_of_int, scalar_arg
 from engine.ops.scalar_fit import fill_value as _fill_value
@@ -192,19 +192,23 @@ def empty_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, p
 
 
 def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+    """torch.arange: the count as compute_arange_size (_torch_range.arange_size: in double, or exactly over int64
+    for an int64 result), the values as arange_kernel (start and step in its accumulate type)."""
     xp = _xp(device, pin_memory)
     if end is None:
         start, end = 0, start
-    if step == 0:
-        raise TorchRuntimeError("step must be nonzero")
-    if (end - start) * step < 0:
-        raise TorchRuntimeError("upper bound and larger bound inconsistent with step sign")
-    dt = dtype or D.result_type(start, end, step)
-    n = max(0, int(np.ceil((end - start) / step)))
+    for v in (start, end, step):
+        scalar_arg(v)  # the parser's OverflowError past uint64 / below int64
+    # torch's dtype: int64 where all three are integral (bools too), else the default float
+    dt = dtype or (D.int64 if all(isinstance(v, int | np.integer) for v in (start, end, step)) else D.default_float)
+    if dt.np.kind == "b":
+        raise TorchNotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    n = arange_size(start, end, step, dt.np)
     # float: the float64 steps, step * them and start + that, then the cast; integers: int64, then the cast
     _charge((n,), dt.np.itemsize, "arange", 32 if dt.is_floating_point else 8, 3)  # torch's two-sided formula
-    arr = arange_values(start, step, n, dt.np) if dt.is_floating_point else np.arange(start, end, step)
-    return _finish(np.asarray(arr).astype(dt.np), requires_grad, xp)
+    s0, st = arange_start_step(start, step, dt.np)
+    arr = arange_values(s0, st, n, dt.np) if dt.is_floating_point else arange_int_values(s0, st, n, dt.np)
+    return _finish(np.asarray(arr).astype(dt.np, copy=False), requires_grad, xp)
 
 
 def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:

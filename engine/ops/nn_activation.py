@@ -29,6 +29,7 @@ from engine.ops.nn_common import (
     _word,
 )
 from engine.ops.registry import defop
+from engine.ops.scalar_fit import check_fits, converted, float32_of_int, scalar_arg
 from engine.tensor import Tensor
 
 # ----- activations -----
@@ -38,6 +39,23 @@ from engine.tensor import Tensor
 
 def _zero(grad):
     return 0.0
+
+
+_F16, _F32 = np.dtype(np.float16), np.dtype(np.float32)
+
+
+def _to(v, dt):
+    """Scalar::to<T>() as a kernel takes its coefficient: checked (c10's overflow test: torch's "value cannot be
+    converted to type float without overflow"), then cast once (an int into float32 by one rounding)."""
+    check_fits(v, dt)
+    if type(v) is int and np.dtype(dt) == _F32:
+        return np.asarray(float32_of_int(v), dtype=_F32)
+    return np.asarray(converted(v, dt)).astype(dt)
+
+
+def _math_type(dt):
+    """The type a CPU activation kernel computes float16 in: float, with its Scalars `.to<float>()`."""
+    return _F32 if dt == _F16 else dt
 
 
 def _bw(schema, fwd, again, reads_self=False):
@@ -96,10 +114,19 @@ relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, jvp="element_wise", in
 
 
 def _hardtanh_fwd(a, min_val=-1, max_val=1):
+    """hardtanh_out: an integer self takes its limits toLong() (checked: 2**63 is torch's overflow error), uint8
+    refuses negative ones; then clamp into self's dtype, its kernel's checked `.to<scalar_t>()` of each limit
+    (float16 refuses 70000, int8 300)."""
+    scalar_arg(min_val)
+    scalar_arg(max_val)
     if a.dtype.kind == "b":
         raise TorchRuntimeError("Bool inputs not supported for hardtanh")
-    lo = _scalar(min_val, a.dtype)
-    hi = _scalar(max_val, a.dtype)
+    if a.dtype.kind in "iu":
+        min_val, max_val = int(_to(min_val, np.int64)), int(_to(max_val, np.int64))
+        if a.dtype == np.uint8 and (min_val < 0 or max_val < 0):
+            raise TorchRuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+    lo = _to(min_val, a.dtype)
+    hi = _to(max_val, a.dtype)
     return np.minimum(np.maximum(a, lo), hi)
 
 
@@ -111,8 +138,14 @@ hardtanh_op = defop(
 
 
 def _leaky_fwd(a, negative_slope=0.01):
+    """leaky_relu_kernel: float16 in float (the slope `.to<float>()`: 2**63 is finite there), else in the dtype;
+    the slope's conversion checked."""
+    scalar_arg(negative_slope)
     _need_float(a, "leaky_relu_cpu")
-    return np.where(a > 0, a, a * _scalar(negative_slope, a.dtype))
+    ct = _math_type(a.dtype)
+    x = a.astype(ct, copy=False)
+    with _errstate():
+        return np.where(x > 0, x, x * _to(negative_slope, ct)).astype(a.dtype, copy=False)
 
 
 leaky_relu_op = defop(
@@ -128,14 +161,19 @@ leaky_relu_inplace_op = defop(
 
 
 def _elu_fwd(a, alpha=1, scale=1, input_scale=1, kernel="elu_cpu"):
+    """elu_kernel: float16 in float (its coefficients `.to<float>()`, one rounding at the end: alpha 1e5 is not
+    inf), other dtypes in their own, each coefficient a checked Scalar::to; a zero takes the positive branch
+    (elu(0, alpha=inf) is 0, not NaN)."""
     _need_float(a, kernel)
     dt = a.dtype
-    negcoef = _scalar(alpha, dt) * _scalar(scale, dt)
-    poscoef = _scalar(scale, dt)
-    negiptcoef = _scalar(input_scale, dt)
+    ct = _math_type(dt)
+    negcoef = _to(alpha, ct) * _to(scale, ct)
+    poscoef = _to(scale, ct)
+    negiptcoef = _to(input_scale, ct)
+    x = a.astype(ct, copy=False)
     with _errstate():
-        neg = np.expm1(np.minimum(a, 0) * negiptcoef) * negcoef
-    return np.where(a <= 0, neg, a * poscoef).astype(dt, copy=False)
+        neg = np.expm1(np.minimum(x, 0) * negiptcoef) * negcoef
+        return np.where(x < 0, neg, x * poscoef).astype(dt, copy=False)
 
 
 def _elu_grad(grad, x, alpha, scale, input_scale):
@@ -255,12 +293,16 @@ silu_op = defop("silu(Tensor self) -> Tensor", _silu_fwd, jvp="element_wise", in
 
 
 def _softplus_arr(a, beta=1.0, threshold=20.0):
+    """softplus_kernel: float16 in float (beta and threshold `.to<float>()`), other dtypes in their own."""
     dt = a.dtype
-    b = _scalar(beta, dt)
+    ct = _math_type(dt)
+    b = _to(beta, ct)
+    t = _to(threshold, ct)
+    x = a.astype(ct, copy=False)
     with _errstate():
-        xb = a * b
+        xb = x * b
         soft = np.log1p(np.exp(xb)) / b
-    return np.where(xb > _scalar(threshold, dt), a, soft).astype(dt, copy=False)
+        return np.where(xb > t, x, soft).astype(dt, copy=False)
 
 
 def _softplus_fwd(a, beta=1.0, threshold=20.0):
@@ -337,7 +379,11 @@ log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoi
 def _threshold_fwd(a, threshold, value):
     if a.dtype.kind == "b":
         raise TorchNotImplementedError('"threshold_cpu" not implemented for \'Bool\'')
-    return np.where(a <= _scalar(threshold, a.dtype), _scalar(value, a.dtype), a)
+    # threshold_kernel: the threshold `.to<float>()` for float16 (compared in float), else `.to<scalar_t>()`;
+    # the value `.to<scalar_t>()`; both checked (float16 refuses a value of 1e5, int8 a threshold of 300)
+    t = _to(threshold, _math_type(a.dtype))
+    v = _to(value, a.dtype)
+    return np.where(a.astype(t.dtype, copy=False) <= t, v, a)
 
 
 threshold_op = defop(
@@ -355,8 +401,9 @@ threshold_inplace_op = defop(
 
 
 def _hardshrink_fwd(a, lambd=0.5):
+    scalar_arg(lambd)
     _need_float(a, "hardshrink_cpu")
-    lam = _scalar(lambd, a.dtype)
+    lam = _to(lambd, a.dtype)  # (the kernel's checked lambd.to<scalar_t>(): float16 refuses 70000)
     return np.where((a >= -lam) & (a <= lam), B.xp.zeros((), a.dtype), a)
 
 
@@ -368,13 +415,19 @@ hardshrink_op = defop(
 
 
 def _softshrink_fwd(a, lambd=0.5):
+    scalar_arg(lambd)
     _need_float(a, "softshrink_check")
     top = float(np.finfo(a.dtype).max)
     if not 0 <= float(lambd) <= top:
         raise TorchRuntimeError(
             f"lambda must be in range [0, {_cfmt(top)}] for input dtype {_word(a)}, but found {_cfmt(lambd)}")
-    lam = _scalar(lambd, a.dtype)
-    return np.where(a > lam, a - lam, np.where(a < -lam, a + lam, B.xp.zeros((), a.dtype))).astype(a.dtype)
+    # softshrink_kernel: float16 in float (lambd `.to<float>()`), else in the dtype; the middle is a * 0 (-0.0 for a
+    # negative a, NaN for NaN)
+    ct = _math_type(a.dtype)
+    lam = _to(lambd, ct)
+    x = a.astype(ct, copy=False)
+    with _errstate():
+        return np.where(x > lam, x - lam, np.where(x < -lam, x + lam, x * ct.type(0))).astype(a.dtype, copy=False)
 
 
 softshrink_op = defop(

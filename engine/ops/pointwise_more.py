@@ -3,6 +3,8 @@ logaddexp2, nan_to_num, nextafter, addcmul / addcdiv, with derivatives.yaml's fo
 from __future__ import annotations
 
 import math
+import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -189,16 +191,51 @@ def frexp(input: Tensor) -> tuple:
     return make("frexp", ("mantissa", "exponent"), frexp_op(input))
 
 
+class _Operand(NamedTuple):
+    dtype: D.dtype
+    ndim: int
+
+
+def _rtype(*xs) -> np.dtype:
+    """torch's result_type over (dtype, ndim) pairs: a 0-d operand ranks below a dimensioned one."""
+    return D.result_type(*(_Operand(D.FROM_NP[np.dtype(d)], n) for d, n in xs)).np
+
+
+_RESIZED = ("An output with one or more elements was resized since it had shape {old}, which does not match the "
+            "required output shape {new}. This behavior is deprecated, and in a future PyTorch release outputs will "
+            "not be resized unless they have zero elements. You can explicitly reuse an out tensor t by resizing "
+            "it, inplace, to zero elements with t.resize_(0).")
+
+
 def _ldexp(a, b):
-    dt = np.result_type(a, b)
-    if dt.kind != "f":
-        dt = D.default_float.np
-    return (a.astype(dt, copy=False) * np.power(np.asarray(2.0, dtype=dt), b.astype(dt, copy=False))).astype(
-        dt, copy=False)
+    """torch 2.13's ldexp: a floating self with an integer (or bool) exponent goes to its own kernel, whose output
+    is `empty_like(self)` (so self's dtype, and torch's resize warning where the exponent broadcasts it larger),
+    dispatched on the exponent's integer dtypes (bool: NotImplementedError), each element
+    static_cast<T>(std::ldexp(double(x), int(e))) (2**-10 * 2**130 is finite in float32); any other pair is
+    mul(self, _pow2(self, other)): pow(2.0, other) beside an integer, bool or float32 self, else a 0-d 2.0 of
+    self's dtype to the power other, each promoted as torch promotes (float64 self, float32 exponent: the power
+    rounds to float32 first)."""
+    if a.dtype.kind == "f" and b.dtype.kind in "iub":
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        if shape != a.shape and a.size:
+            warnings.warn(_RESIZED.format(old=list(a.shape), new=list(shape)), UserWarning, stacklevel=2)
+        if b.dtype.kind == "b":
+            raise TorchNotImplementedError("\"ldexp_cpu_exp\" not implemented for 'Bool'")
+        with np.errstate(all="ignore"):
+            r = np.ldexp(a.astype(np.float64), b.astype(np.int32))  # (std::ldexp takes a C int: an int64 wraps)
+        return D.cast_array(r, a.dtype, copy=False)
+    if a.dtype.kind in "iub" or a.dtype == np.float32:
+        pdt = _rtype((b.dtype, b.ndim)) if b.dtype.kind == "f" else D.default_float.np  # pow(2.0, other)
+    else:
+        pdt = _rtype((a.dtype, 0), (b.dtype, b.ndim))  # full({}, 2.0, self.options()).pow(other)
+    with np.errstate(all="ignore"):
+        p = np.power(np.asarray(2.0, dtype=pdt), b.astype(pdt, copy=False)).astype(pdt, copy=False)
+        dt = _rtype((a.dtype, a.ndim), (pdt, b.ndim))
+        return (a.astype(dt, copy=False) * p.astype(dt, copy=False)).astype(dt, copy=False)
 
 
 ldexp_op = defop("ldexp.Tensor(Tensor self, Tensor other) -> Tensor", _ldexp,
-                 self=lambda grad, other: grad * P.pow(2.0, other),
+                 self=lambda grad, other: grad * P.pow(2, other),  # (an int 2: an integer exponent's pow wraps)
                  other=lambda grad, result: grad * result * math.log(2.0), rule=_EW_T)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import _backend as B
-from engine.errors import TorchIndexError, TorchRuntimeError
+from engine.errors import TorchIndexError, TorchNotImplementedError, TorchRuntimeError
 from engine.ops import shape as S
 from engine.ops import sorting_select as SEL
 from engine.ops._returns import make
@@ -115,6 +115,8 @@ def _topk(a, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     size = a.shape[wrap_dim(dim, a.ndim)] if a.ndim else 1
     if not 0 <= k <= size:
         raise TorchRuntimeError("selected index k out of range")
+    if a.dtype == np.bool_:  # topk's CPU check, before its 0-d shortcut and whatever k is
+        raise TorchRuntimeError("topk does not support bool dtypes on CPU")
     if a.ndim == 0:
         return a.copy(), B.xp.zeros((), dtype=np.int64)
     d = wrap_dim(dim, a.ndim)
@@ -172,6 +174,8 @@ def _kthvalue(a, k, dim=-1, keepdim=False):
         raise TorchRuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if a.ndim == 0:
         return a.copy(), B.xp.zeros((), dtype=np.int64)
+    if a.dtype == np.bool_:  # AT_DISPATCH_ALL_TYPES after the 0-d shortcut, empty or not
+        raise TorchNotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
     if a.size == 0:  # another dim is zero: an empty answer, no index grids of the long dims
         shape = reduced_shape(tuple(a.shape), d, bool(keepdim))
         return B.xp.empty(shape, dtype=a.dtype), B.xp.zeros(shape, dtype=np.int64)
@@ -231,6 +235,8 @@ def _median_all(ignore_nan):
         flat = np.asarray(B.to_numpy(a)).reshape(-1)
         if flat.size == 0:
             return B.xp.asarray(np.array(np.nan, dtype=a.dtype))
+        if flat.dtype == np.bool_:  # (after the empty answer: NaN as a bool, True)
+            raise TorchNotImplementedError("\"median_cpu\" not implemented for 'Bool'")
         nans = np.isnan(flat) if flat.dtype.kind == "f" else np.zeros(flat.shape, dtype=bool)
         if not ignore_nan and nans.any():
             return B.xp.asarray(np.array(np.nan, dtype=a.dtype))
@@ -243,8 +249,10 @@ def _median_all(ignore_nan):
 def _median_dim(name, ignore_nan):
     def f(a, dim, keepdim=False):
         d = wrap_dim(dim, a.ndim)
-        if a.ndim and a.shape[d] == 0:
-            raise TorchIndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        if a.ndim and a.shape[d] == 0:  # (nanmedian's message names median too)
+            raise TorchIndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+        if a.dtype == np.bool_:  # median_with_indices_impl's dispatch, 0-d and empty included
+            raise TorchNotImplementedError("\"median_out\" not implemented for 'Bool'")
         if a.ndim == 0:
             return a.copy(), B.xp.zeros((), dtype=np.int64)
         x = np.moveaxis(np.asarray(B.to_numpy(a)), d, -1)
