@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 from engine.errors import TorchIndexError, TorchNotImplementedError, TorchRuntimeError, TorchTypeError
 
 
@@ -108,3 +110,25 @@ def not_implemented_formulas(derivative: str, forward: str):
         raise TorchNotImplementedError(fw)
 
     return backward, jvp
+
+
+# ----- clamps that keep their input where it equals the bound (torch's std::max / std::min: relu(-0.0) is -0.0) -----
+
+
+def _keeps_first(fn, dt):
+    """Whether NumPy's fn(a, b) answers a where a == b (its float16 loop does; the float32 / float64 SIMD loops
+    answer b): probed once, so that a clamp keeps a's zero sign whatever NumPy's loops do."""
+    return bool(np.signbit(fn(np.array([-0.0], dt), np.zeros((), dt)))[0])
+
+
+_MAX_FIRST = {np.dtype(d): _keeps_first(np.maximum, d) for d in ("float16", "float32", "float64")}
+_MIN_FIRST = {np.dtype(d): _keeps_first(np.minimum, d) for d in ("float16", "float32", "float64")}
+
+
+def at_least(a, lo):
+    """max(a, lo) keeping a where they are equal (relu(-0.0) is -0.0: torch's clamp keeps its input), NaN kept."""
+    return np.maximum(a, lo) if _MAX_FIRST.get(a.dtype, True) else np.maximum(lo, a)
+
+
+def at_most(a, hi):
+    return np.minimum(a, hi) if _MIN_FIRST.get(a.dtype, True) else np.minimum(hi, a)

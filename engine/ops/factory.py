@@ -13,10 +13,10 @@ from engine import _backend as B
 from engine import _device as _dev
 from engine import budget as _budget
 from engine import dtypes as D
-from engine.errors import TorchNotImplementedError, TorchRuntimeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchValueError
 from engine.ops._torch_range import arange_int_values, arange_size, arange_start_step, arange_values, linspace_values
 from engine.ops._util import size_arg
-from engine.ops.scalar_fit import check_fits, float32_of_int, scalar_arg
+from engine.ops.scalar_fit import check_fits, converted, float32_of_int, scalar_arg
 from engine.ops.scalar_fit import fill_value as _fill_value
 from engine.tensor import REQUIRES_GRAD_DTYPE_MSG, Tensor
 
@@ -219,11 +219,16 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None,
     _charge((int(steps),), dt.np.itemsize, "linspace", 32, 3)  # torch's two-sided step: four float64 arrays
     scalar_arg(start)  # the parser's OverflowError first (review13a F-F)
     scalar_arg(end)
-    if steps >= 2:  # the kernel's Scalar::to<T>, checked (one step is fill_'s: float16 takes 1e10 as inf)
-        check_fits(start, dt.np)
+    kind = dt.np.kind
+    if kind == "b" and steps >= 2:  # (no kernel for bool; zero or one step is a fill)
+        raise TorchNotImplementedError('"linspace_cpu" not implemented for \'Bool\'')
+    if steps >= 2 or kind in "iu":  # the kernel's Scalar::to<T>, checked (one float step is fill_'s: float16 takes
+        check_fits(start, dt.np)  # 1e10 as inf; an integer fill is checked)
         check_fits(end, dt.np)
     if dt.np == np.float32:  # an int endpoint cast once, as torch's (redteam12 F9)
         start, end = (float32_of_int(v) if type(v) is int else v for v in (start, end))
+    elif kind in "iu":  # the endpoints as the dtype stores them (uint8 takes -100 as 156), then interpolated
+        start, end = converted(start, dt.np), converted(end, dt.np)  # (redteam13 F1)
     return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad, xp)
 
 
@@ -252,12 +257,39 @@ def randn(*size, dtype=None, requires_grad=False, device=None, pin_memory=False)
     return _finish(_generator[0].standard_normal(size).astype(dt), requires_grad, xp)
 
 
+_C_NAMES = {"b": "bool", "int8": "signed char", "uint8": "unsigned char", "int16": "short int", "int32": "int",
+            "int64": "long", "float16": "c10::Half"}
+
+
+def _randint_bounds(low, high, dt):
+    """random_'s checks (DistributionTemplates.h check_from_to): from < to, then from and to - 1 inside the dtype
+    (bool [0, 1], float16 its finite range; float32 / float64 only warn there)."""
+    if not (-(1 << 63) <= low < 1 << 63 and -(1 << 63) <= high < 1 << 63):  # the parser's int64 unpack
+        raise TorchValueError("Overflow when unpacking long long")
+    if low >= high:
+        raise TorchRuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    if dt.kind == "b":
+        lo, hi, name = 0, 1, "bool"
+    elif dt.kind in "iu":
+        info = np.iinfo(dt)
+        lo, hi, name = int(info.min), int(info.max), _C_NAMES[dt.name]
+    elif dt == np.float16:
+        lo, hi, name = -65504, 65504, "c10::Half"
+    else:
+        return
+    if not lo <= low <= hi:
+        raise TorchRuntimeError(f"from is out of bounds for {name}")
+    if not lo <= high - 1 <= hi:
+        raise TorchRuntimeError(f"to - 1 is out of bounds for {name}")
+
+
 def randint(low, high=None, size=(), *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
     xp = _xp(device, pin_memory)
     if high is None:
         low, high = 0, low
     size = _check_size(tuple(size))
     dt = (dtype or D.int64).np
+    _randint_bounds(int(low), int(high), dt)
     _charge(size, dt.itemsize, "randint", 8, 10)  # the generator's int64 draws, then the cast
     return _finish(_generator[0].integers(low, high, size).astype(dt), requires_grad, xp)
 

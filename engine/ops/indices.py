@@ -125,6 +125,12 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=
     dt = dtype or D.default_float
     F._charge((steps,), dt.np.itemsize, "logspace", 32, 10)  # the double exponents, powers, index; the cast
     base = float(base)
+    if steps >= 2 and dt.np.kind == "b":
+        raise TorchNotImplementedError('"logspace_cpu" not implemented for \'Bool\'')
+    if steps >= 2 and dt.np.kind in "iu":  # the kernel's checked Scalar::to<T>: wrapped as the dtype stores them
+        check_fits(start, dt.np)
+        check_fits(end, dt.np)
+        start, end = converted(start, dt.np), converted(end, dt.np)
     s = dt.np.type(start) if dt.category == 2 else int(start)
     e = dt.np.type(end) if dt.category == 2 else int(end)
     if steps == 0:

@@ -15,6 +15,7 @@ from engine.errors import (
 )
 from engine.ops import pointwise as P
 from engine.ops._special import erf_array
+from engine.ops._util import at_least, at_most
 from engine.ops.jvp import only, refuse, unsupported
 from engine.ops.nn_common import (
     _TR,
@@ -83,9 +84,19 @@ leaky_relu_backward = _bw(
     lambda g, x, negative_slope, self_is_result: np.where(x > 0, g, g * _scalar(negative_slope, g.dtype)),
     lambda grad, self, negative_slope: leaky_relu_backward(grad, self, negative_slope, False),
 )
+_SIXTH_F = float(np.float32(1.0 / 6.0))  # aten's hardsigmoid_backward constant: 1/6 as a float, in every dtype
+
+
+def _sixth_of(g):
+    """g * (1/6 as a float): float16 multiplies in float and rounds once (aten's reduced-float branch)."""
+    if g.dtype == np.float16:
+        return (g.astype(np.float32) * np.float32(_SIXTH_F)).astype(np.float16)
+    return g * _scalar(_SIXTH_F, g.dtype)
+
+
 hardsigmoid_backward = defop(  # torch has no derivative for it: a double backward raises
     "hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor",
-    lambda g, x: np.where((x > -3) & (x < 3), g * _scalar(1.0 / 6.0, g.dtype), B.xp.zeros((), g.dtype)),
+    lambda g, x: np.where((x > -3) & (x < 3), _sixth_of(g), B.xp.zeros((), g.dtype)),
     index=0, rule=_pointwise(temp=2), jvp=unsupported("hardsigmoid_backward"),
     grad_output=_not_implemented("hardsigmoid_backward"), self=_not_implemented("hardsigmoid_backward"),
 )
@@ -106,7 +117,7 @@ softshrink_backward = _bw(
 def _relu_fwd(a):
     if a.dtype.kind == "b":
         raise TorchRuntimeError("Boolean inputs not supported for relu")
-    return np.maximum(a, B.xp.zeros((), dtype=a.dtype))
+    return at_least(a, B.xp.zeros((), dtype=a.dtype))
 
 
 relu_op = defop("relu(Tensor self) -> Tensor", _relu_fwd, jvp="element_wise", index=0, rule=_act(bwd=3),
@@ -127,7 +138,7 @@ def _hardtanh_fwd(a, min_val=-1, max_val=1):
             raise TorchRuntimeError("cannot do hardtanh on an unsigned type with negative limits")
     lo = _to(min_val, a.dtype)
     hi = _to(max_val, a.dtype)
-    return np.minimum(np.maximum(a, lo), hi)
+    return at_most(at_least(a, lo), hi)
 
 
 hardtanh_op = defop(

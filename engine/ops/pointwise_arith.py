@@ -13,6 +13,7 @@ from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import pointwise_divmod as DM
 from engine.ops import pointwise_lerp as LK
 from engine.ops import rules as R
+from engine.ops._util import at_least, at_most
 from engine.ops.jvp import pointwise, tmap, tsum
 from engine.ops.pointwise_base import (
     _F16,
@@ -439,10 +440,10 @@ def _clamp(a, min=None, max=None):
     if dt != a.dtype:
         a = a.astype(dt)
     # each bound as c10 converts a Scalar to the result's type: uint8 refuses 300 and takes -1 as 255
-    if min is not None:
-        a = np.maximum(a, B.xp.asarray(fill_value(min, dt), dtype=dt))
+    if min is not None:  # (a where it equals the bound: clamp(0.0, min=-0.0) is 0.0, as torch's scalar clamp)
+        a = at_least(a, B.xp.asarray(fill_value(min, dt), dtype=dt))
     if max is not None:
-        a = np.minimum(a, B.xp.asarray(fill_value(max, dt), dtype=dt))
+        a = at_most(a, B.xp.asarray(fill_value(max, dt), dtype=dt))
     return a
 
 

@@ -225,6 +225,10 @@ def _x_log(logfn):
             dt = D.default_float.np
         for v in (a, b):
             scalar_arg(v)  # the parser's OverflowError past int64 / uint64
+        for v, w in ((a, b), (b, a)):  # a uint64 Scalar (2**63 and past) beside a bool tensor: no common dtype
+            if type(v) is int and v >= 1 << 63 and getattr(w, "dtype", None) == np.bool_:
+                raise TorchRuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to "
+                                        "promote Bool and UInt64")
         if dt == np.float32:  # an int operand rounded once into float32, as torch's cast (review13a F-G)
             a, b = (float32_of_int(v) if type(v) is int else v for v in (a, b))
         x = np.asarray(a, dtype=dt)
