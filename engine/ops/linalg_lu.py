@@ -30,7 +30,7 @@ from engine.ops.linalg_common import (
     broadcast_solves,
     lu_factor_array,
 )
-from engine.ops.linalg_decomp import inv_ex_op, solve_ex_op
+from engine.ops.linalg_decomp import _lu_overhead, inv_ex_op, solve_ex_op
 from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.reduction_stats import _scalar_str
 from engine.ops.registry import defop, entry
@@ -114,12 +114,21 @@ def _lu_unpack_backward(grad, LU_data_shape):  # noqa: N803
     return J.cat([J.tril(J.narrow(gL, -2, 0, k), -1), J.narrow(gL, -2, k, m - k)], -2)
 
 
+def _unpack_flops(shape) -> float:
+    """_unpack_arrays' work over a (..., m, n) LU stack: _perm_from_pivots' k whole-batch steps (~30 ns a matrix
+    each), tril / triu and P's zeros and scatter (~5-10 ns an element; more past the caches): measured 37, 90, 200,
+    540, 1,700 ns a matrix at k = 1, 2, 4, 8, 16 (83 at 1 over 10^7 matrices), 0.1 and 0.65 ms at 128 and 256
+    (docs/runs/safeL.md), where m m + numel had been charged."""
+    *b, m, n = shape
+    return numel(b) * (40.0 + 40.0 * min(m, n) + 6.0 * m * m) + 6.0 * numel(shape)
+
+
 def _unpack_rule(LU_data, LU_pivots=None, unpack_data=True, unpack_pivots=True):  # noqa: N803
     *b, m, n = LU_data.shape
     k = min(m, n)
     low, up = (tuple(b) + (m, k), tuple(b) + (k, n)) if unpack_data else ((0,), (0,))
     p = tuple(b) + (m, m) if unpack_pivots else (0,)
-    return Cost((low, up, p), numel(LU_data.shape) + m * m)
+    return Cost((low, up, p), numel(LU_data.shape) + m * m + _unpack_flops(LU_data.shape))
 
 
 lu_unpack_op = defop("lu_unpack(Tensor LU_data, IntTensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) "
@@ -216,8 +225,19 @@ def _lu_factor_ex_backward(grad, result, result1, pivot):
 
 
 def _lu_factor_rule(A):  # noqa: N803
+    """getrf's multiply-adds and lu_factor_array's whole-batch steps (linalg_decomp._lu_overhead, as det's and
+    inv_ex's: 15x the charge at 1x1, 2.4x at 8x8 without them)."""
     *b, m, n = A.shape
-    return Cost((tuple(A.shape), tuple(b) + (min(m, n),), tuple(b)), 2 * numel(A.shape) * min(m, n), numel(A.shape))
+    return Cost((tuple(A.shape), tuple(b) + (min(m, n),), tuple(b)), 2 * numel(A.shape) * min(m, n)
+                + _lu_overhead(A.shape), numel(A.shape))
+
+
+def _linalg_lu_rule(A):  # noqa: N803
+    """The factorization (_lu_factor_rule's flops and temporaries: its copy of A) and the unpacking into P, L, U; the
+    unpacking's cost alone had been charged (40-300x short: a [200, 256, 256] stack, 3.9 s of CPU charged 0.013 s)."""
+    unpack = _unpack_rule(A)
+    factor = _lu_factor_rule(A)
+    return unpack._replace(flops=unpack.flops + factor.flops, temp=unpack.temp + factor.temp)
 
 
 lu_factor_ex_op = defop(
@@ -270,7 +290,7 @@ def _linalg_lu(a, pivot=True):
 linalg_lu_op = defop("linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor L, Tensor U, Tensor P)", _linalg_lu, nout=3,
                      A=lambda grad, result, result1, result2, pivot: _lu_backward(
                          grad[0], grad[1], result2, result, result1, pivot),
-                     rule=lambda A: _unpack_rule(A))
+                     rule=lambda A: _linalg_lu_rule(A))
 
 
 def linalg_lu(A: Tensor, *, pivot: bool = True) -> tuple:  # noqa: N803
@@ -387,7 +407,8 @@ def _lu_solve_rule(LU, B):  # noqa: N803
     (linalg_common.broadcast_solves; charged once before, safeJ)."""
     flops, temp = broadcast_solves(LU, B.shape)
     return Cost(tuple(np.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))) + tuple(B.shape[-2:]),
-                2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1) + 4 * numel(LU.shape) * LU.shape[-1] + flops,
+                2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1) + 4 * numel(LU.shape) * LU.shape[-1] + flops
+                + _unpack_flops(LU.shape),
                 numel(LU.shape) + wide(temp, LU, B), exact=False)
 
 
