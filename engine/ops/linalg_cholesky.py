@@ -248,9 +248,9 @@ def _cholesky_inverse_backward(grad, self, upper, result):
     return -L.matmul(self, common) if upper else -L.matmul(common, self)
 
 
-# np.linalg.inv of L L^T a matrix, beside its 2 k^3: ~65 ns a matrix at 1x1, 270 at 2x2, 560 at 4x4 (33x, 17x, 4x the
-# charge before; docs/runs/safeL.md)
-_CHOLESKY_INVERSE_CALL = (200.0, 20.0)
+# np.linalg.inv of L L^T a matrix, beside its 2 k^3: 65-71 ns a matrix at 1x1, 270-360 at 2x2, 560 at 4x4 (33x,
+# 17-22x, 4x the charge before; docs/runs/safeL.md)
+_CHOLESKY_INVERSE_CALL = (250.0, 40.0)
 
 cholesky_inverse_op = defop("cholesky_inverse(Tensor self, bool upper=False) -> Tensor", _cholesky_inverse,
                             self=_cholesky_inverse_backward, rule=lambda self: _cube(self)._replace(

@@ -116,11 +116,11 @@ def _lu_unpack_backward(grad, LU_data_shape):  # noqa: N803
 
 def _unpack_flops(shape) -> float:
     """_unpack_arrays' work over a (..., m, n) LU stack: _perm_from_pivots' k whole-batch steps (~30 ns a matrix
-    each), tril / triu and P's zeros and scatter (~5-10 ns an element; more past the caches): measured 37, 90, 200,
-    540, 1,700 ns a matrix at k = 1, 2, 4, 8, 16 (83 at 1 over 10^7 matrices), 0.1 and 0.65 ms at 128 and 256
-    (docs/runs/safeL.md), where m m + numel had been charged."""
+    each), tril / triu and P's zeros and scatter (~5-10 ns an element; more past the caches): measured 37-83, 90-159,
+    200, 540-957, 1,700 ns a matrix at k = 1, 2, 4, 8, 16, 0.1 and 0.65 ms at 128 and 256 (docs/runs/safeL.md),
+    where m m + numel had been charged."""
     *b, m, n = shape
-    return numel(b) * (40.0 + 40.0 * min(m, n) + 6.0 * m * m) + 6.0 * numel(shape)
+    return numel(b) * (60.0 + 40.0 * min(m, n) + 8.0 * m * m) + 8.0 * numel(shape)
 
 
 def _unpack_rule(LU_data, LU_pivots=None, unpack_data=True, unpack_pivots=True):  # noqa: N803

@@ -70,9 +70,9 @@ matrix_exp_op = defop("linalg_matrix_exp(Tensor self) -> Tensor", _matrix_exp, s
                           self.shape[-1] if self.shape else 1) + per_matrix(self.shape, *_EXPM_CALL),
                           _expm_temp(self)))
 
-# the Pade step's ~15 batched matmuls, sums and its solve, beside their n^3 terms: ~120-135 ns a matrix at 1x1, 520-620
-# at 2x2 (charged 30 and 240 before; docs/runs/safeL.md)
-_EXPM_CALL = (400.0, 50.0)
+# the Pade step's ~15 batched matmuls, sums and its solve, beside their n^3 terms: 120-290 ns a matrix at 1x1,
+# 520-1,045 at 2x2 (charged 30 and 240 before; docs/runs/safeL.md)
+_EXPM_CALL = (500.0, 100.0)
 
 
 def _expm_temp(self):

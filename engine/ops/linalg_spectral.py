@@ -23,12 +23,13 @@ from engine.ops.rules import PY_STEP, Cost, numel, wide
 from engine.tensor import Tensor
 
 # What NumPy's batched LAPACK calls cost beside their multiply-adds, (a matrix, an element) in flops (rules.PY_STEP:
-# 1,000 a microsecond) for linalg_common.per_matrix: measured over [N, k, k] stacks, k = 1..16, float32 and
-# float64, one BLAS thread (docs/runs/safeL.md; ns a matrix at k = 1, 2, 4: svd 550-600, 1,000, 3,100; qr 75, 270,
-# 830; eigh 22, 310, 1,660).
-SVD_CALL = (600.0, 100.0)
-QR_CALL = (150.0, 30.0)
-EIGH_CALL = (150.0, 25.0)
+# 1,000 a microsecond) for linalg_common.per_matrix: measured over [N, k, k] stacks, k = 1..64, float32 and
+# float64, one BLAS thread, at load 4-13 (docs/runs/safeL.md; the most ns a matrix seen at k = 1, 2, 4: svd 616,
+# 1,194, 3,261; pinv 776, 1,283, 3,303; qr 102, 527, 832; eigh 33, 446, 1,658), with some room.
+SVD_CALL = (600.0, 150.0)
+PINV_CALL = (800.0, 200.0)
+QR_CALL = (300.0, 60.0)
+EIGH_CALL = (200.0, 40.0)
 
 # ----- qr -----
 
@@ -379,7 +380,7 @@ pinv_op = defop(
     "-> Tensor", _pinv, self=_pinv_backward,
     rule=lambda self: Cost(tuple(self.shape[:-2]) + (self.shape[-1], self.shape[-2]) if len(self.shape) >= 2
                            else (), 20 * numel(self.shape) * (min(self.shape[-2:]) if len(self.shape) >= 2 else 1)
-                           + per_matrix(self.shape, *SVD_CALL), 3 * numel(self.shape) + wide(3 * numel(self.shape),
+                           + per_matrix(self.shape, *PINV_CALL), 3 * numel(self.shape) + wide(3 * numel(self.shape),
                                                                                               self)))
 # temp: the products' temporaries, and the SVD's float64 U, Vh and input copy (NumPy's svd works in double on a
 # float32 stack): a float32 [20000, 4, 4] traced 9.6 MB for 5.1 MB charged (safeL)
