@@ -317,15 +317,14 @@ def _lu_solve(lu_, pivots, b, left=True, adjoint=False):
     if n == 0 or b.size == 0:
         batch = np.broadcast_shapes(lu_.shape[:-2], b.shape[:-2])
         return _back(np.zeros(batch + tuple(b.shape[-2:])), b.dtype)
-    pm, low, up = _unpack_arrays(_np(lu_), piv)
-    a = pm @ low @ up
+    a = _plu(_np(lu_), piv)
     xb = _np(b)
     batch = np.broadcast_shapes(a.shape[:-2], xb.shape[:-2])
     a = np.broadcast_to(a, batch + a.shape[-2:])
     xb = np.broadcast_to(xb, batch + xb.shape[-2:])
     # a zero on U's diagonal: getrs' substitutions (inf / NaN, no error), even where P L U rounds to a matrix
     # NumPy's solver takes (it had answered finite values of 1e16 there)
-    zero = bool((np.diagonal(up, axis1=-2, axis2=-1) == 0).any())
+    zero = bool((np.diagonal(_np(lu_), axis1=-2, axis2=-1) == 0).any())
     with np.errstate(all="ignore"):
         if adjoint:
             a = np.swapaxes(a, -1, -2)
@@ -345,6 +344,19 @@ def _lu_solve(lu_, pivots, b, left=True, adjoint=False):
             out = _getrs(_np(lu_), piv, xt, trans, batch)
             out = out if left else np.swapaxes(out, -1, -2)
     return _back(_fortran(out), b.dtype)
+
+
+def _plu(lu, piv):
+    """P @ L @ U of a square LU stack, as (P @ L) @ U (the same products as before), with at most three of LU's
+    size alive at once: P and L, their product, then U (all three factors and the product had been held together,
+    with NumPy's solve after them: ~4-5x LU, charged as one; redteam13 F8)."""
+    n = lu.shape[-1]
+    low = np.tril(lu, -1)
+    idx = np.arange(n)
+    low[..., idx, idx] = 1
+    a = _p_matrix(piv, n, lu.dtype) @ low
+    del low
+    return a @ np.triu(lu)
 
 
 def _getrs(lu, piv, xb, trans, batch):
@@ -406,10 +418,13 @@ def _lu_solve_rule(LU, B):  # noqa: N803
     """The product P L U and its solves: NumPy's solve factors it for every matrix of the broadcast batch
     (linalg_common.broadcast_solves; charged once before, safeJ)."""
     flops, temp = broadcast_solves(LU, B.shape)
-    return Cost(tuple(np.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))) + tuple(B.shape[-2:]),
-                2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1) + 4 * numel(LU.shape) * LU.shape[-1] + flops
-                + _unpack_flops(LU.shape),
-                numel(LU.shape) + wide(temp, LU, B), exact=False)
+    out = tuple(np.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))) + tuple(B.shape[-2:])
+    # temp: _plu's three of LU's size (P and L, their product, then U), NumPy's float64 copy of the broadcast
+    # product where it is not float64 (broadcast_solves), its float64 solution and that solution's column-major
+    # copy (traced 3-5x the charge of one LU before; redteam13 F8)
+    return Cost(out, 2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1) + 4 * numel(LU.shape) * LU.shape[-1]
+                + flops + _unpack_flops(LU.shape),
+                3 * numel(LU.shape) + wide(temp + numel(out), LU, B) + numel(out), exact=False)
 
 
 def linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,  # noqa: N803
