@@ -21,9 +21,11 @@ that no handler of the engine's takes it for one.
 """
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 
 from engine.errors import EngineError, LimitExceeded
 
@@ -82,16 +84,25 @@ def process_limit_error(own: int, nbytes: int, what: str) -> LimitExceeded:
                          "max_process_bytes)")
 
 
+# What the request running in this context holds of the process's budget outside its Budget (its parsed document,
+# `reserved`; a thread's run gets a copy of the context that started it, a compute worker reserves its own): its own
+# share where a charge, hold or reserve passes max_process_bytes. Left out, a request whose parsed body and tensors
+# passed the process's budget together (each under it) was told 503 "in use by other requests" on an idle server,
+# every time (redteam13 F5).
+_RESERVED = contextvars.ContextVar("gradserve_reserved", default=0)
+
+
 def reserve(nbytes: int, what: str = "the request", own: int = 0) -> None:
     """Hold `nbytes` of the process's budget for memory that no op charges (a request's parsed document,
     held from its parse to its answer); ProcessBusy (503) where the process has not that much left, or
-    LimitExceeded (413) where `own` (what the caller holds of it already) and `nbytes` alone pass it. Give it
-    back with `release`."""
+    LimitExceeded (413) where `own` (what the caller holds of it already), what this context has `reserved`
+    and `nbytes` alone pass it. Give it back with `release`."""
     if nbytes <= 0:
         return
     with PROCESS.lock:
         pmax = PROCESS.max_bytes
         if pmax and PROCESS.live + nbytes > pmax:
+            own += _RESERVED.get()
             if own + nbytes > pmax:
                 raise process_limit_error(own, nbytes, what)
             raise ProcessBusy(f"the server's memory for requests ({pmax} bytes, max_process_bytes) is in use by "
@@ -103,6 +114,20 @@ def release(nbytes: int) -> None:
     if nbytes > 0:
         with PROCESS.lock:
             PROCESS.live -= nbytes
+
+
+@contextmanager
+def reserved(nbytes: int, what: str = "the request"):
+    """`reserve` nbytes for the life of the block, counted as this context's own (the request's) share of the
+    process's budget by its Budget's process checks (`_RESERVED`); released at the block's end."""
+    reserve(nbytes, what)
+    token = _RESERVED.set(_RESERVED.get() + nbytes) if nbytes > 0 else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _RESERVED.reset(token)
+        release(nbytes)
 
 
 class _Local(threading.local):
@@ -256,7 +281,7 @@ class Budget:
             self._charge_checks(nbytes, flops, what, elements, used, peak)
         pmax = PROCESS.max_bytes
         if pmax and PROCESS.live + nbytes > pmax:
-            own = self.live - self.small + self._held  # this request's share of PROCESS.live
+            own = self.live - self.small + self._held + _RESERVED.get()  # this request's share of PROCESS.live
             if own + nbytes > pmax:  # past it alone: a retry cannot pass
                 raise process_limit_error(own, nbytes, what)
             raise ProcessBusy(f"the server's memory for tensors ({pmax} bytes, max_process_bytes) is in use by "
@@ -299,7 +324,7 @@ class Budget:
         with PROCESS.lock:
             pmax = PROCESS.max_bytes
             if pmax and PROCESS.live + nbytes > pmax:
-                own = self.live - self.small + self._held
+                own = self.live - self.small + self._held + _RESERVED.get()
                 if own + nbytes > pmax:
                     raise process_limit_error(own, nbytes, what)
                 raise ProcessBusy(f"the server's memory for requests ({pmax} bytes, max_process_bytes) is in use "

@@ -11,6 +11,25 @@ from engine import budget as _budget
 from engine.errors import EngineError, TorchRuntimeError, TorchTypeError, TorchValueError
 
 CHECK_EVERY = 1 << 16  # values (and lists) a walk reads between two checks of the request's deadline
+# What torch.tensor's reading costs a value or list of the data (flops: rules.PY_STEP's 1,000 a microsecond), charged
+# before the walk: the shape check and NumPy's conversion after it (WALK_FLOPS), or with each value's integer
+# conversion checked, and NumPy's or the value-by-value conversion after it (FIT_WALK_FLOPS, after a first walk's
+# WALK_FLOPS). Measured over 10^6-value lists (docs/runs/safeL.md): 420-590 ns a value or list for float data,
+# 1,280-2,470 for integer dtypes (a float or NaN among ints, an int past int64, negatives into uint8), load ~11-14.
+# Uncharged before, a 1 MB body walked ~1 s in a thread of the server process (redteam12 F1): now a walk past
+# offload_min_flops spills to a compute worker before it starts.
+WALK_FLOPS = 1000
+FIT_WALK_FLOPS = 2000
+
+
+def nodes(shape) -> int:
+    """The values and lists of a rectangular nest of `shape`: the most a walk that checks each list's length
+    against `shape` reads (it stops at the first that differs)."""
+    n = total = 1
+    for s in shape:
+        n *= s
+        total += n
+    return total
 
 
 def check_rectangular(data, dt, fits=None):
@@ -28,6 +47,8 @@ def check_rectangular(data, dt, fits=None):
             break
         x = x[0]
     ndim = len(shape)
+    _budget.charge(0, 8, nodes(shape) * (WALK_FLOPS if fits is None else FIT_WALK_FLOPS),
+                   "the data's value-by-value reading")
     stack = [(data, 0)]
     left = CHECK_EVERY
     while stack:

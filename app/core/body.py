@@ -252,13 +252,12 @@ def check_parse_cost(body: bytes) -> int:
 def parsed_memory(body: bytes):
     """While a request's document lives (from its parse to its answer): what it holds, checked against the
     request's limit (413) and held from this process's memory budget (engine.budget.reserve: 503 where other
-    requests hold it), so that documents and tensors share one bound per process (max_process_bytes)."""
+    requests hold it), so that documents and tensors share one bound per process (max_process_bytes). Held as
+    the request's own (engine.budget.reserved): where it and the request's tensors pass max_process_bytes
+    together, the answer is 413, not a 503 that no retry can pass (redteam13 F5)."""
     n = check_parse_cost(body)
-    _budget.reserve(n, "the request's parsed body")
-    try:
+    with _budget.reserved(n, "the request's parsed body"):
         yield
-    finally:
-        _budget.release(n)
 
 
 def parse_json(body: bytes, checked: bool = False) -> Any:

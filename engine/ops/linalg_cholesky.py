@@ -10,7 +10,17 @@ from engine.errors import TorchRuntimeError
 from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops._returns import make
-from engine.ops.linalg_common import _back, _cube, _fortran, _mH, _np, _raise_info, _square, broadcast_solves
+from engine.ops.linalg_common import (
+    _back,
+    _cube,
+    _fortran,
+    _mH,
+    _np,
+    _raise_info,
+    _square,
+    broadcast_solves,
+    per_matrix,
+)
 from engine.ops.linalg_triangular import solve_triangular_op, substitute
 from engine.ops.registry import defop
 from engine.ops.rules import PY_STEP, Cost, numel, wide
@@ -238,8 +248,16 @@ def _cholesky_inverse_backward(grad, self, upper, result):
     return -L.matmul(self, common) if upper else -L.matmul(common, self)
 
 
+# np.linalg.inv of L L^T a matrix, beside its 2 k^3: 65-71 ns a matrix at 1x1, 270-360 at 2x2, 560 at 4x4 (33x,
+# 17-22x, 4x the charge before; docs/runs/safeL.md)
+_CHOLESKY_INVERSE_CALL = (250.0, 40.0)
+
 cholesky_inverse_op = defop("cholesky_inverse(Tensor self, bool upper=False) -> Tensor", _cholesky_inverse,
-                            self=_cholesky_inverse_backward, rule=_cube)
+                            self=_cholesky_inverse_backward, rule=lambda self: _cube(self)._replace(
+                                flops=_cube(self).flops + per_matrix(self.shape, *_CHOLESKY_INVERSE_CALL),
+                                temp=numel(self.shape) + wide(2 * numel(self.shape), self)))
+# temp: L L^T, and np.linalg.inv's float64 copy of it and its float64 result (NumPy inverts a float32 stack in
+# double): a float32 [20000, 4, 4] traced 7.9 MB for 2.6 MB charged (safeL)
 
 
 def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:

@@ -59,6 +59,16 @@ def _batch_prefix(info_shape, idx, batched):
     return f"(Batch element {idx}): " if batched else ""
 
 
+def per_matrix(shape, matrix: float, element: float = 0.0) -> float:
+    """Flops for the work a batched LAPACK call (or a loop of whole-batch NumPy steps) does beside its multiply-adds:
+    `matrix` for each matrix of the stack (NumPy's gufuncs copy each matrix to column-major and call LAPACK once for
+    it: ~0.6 us for gesdd on a 1x1, ~40-150 ns for the others), `element` for each element (those copies, the
+    gathers). The rules' k^3 terms alone left a [10^6, 1, 1] svd charged 20 flops a matrix for ~600 ns of CPU
+    (slogdet 42x, qr 9x, cholesky_inverse 33x, lu 67x: docs/runs/safeL.md, where each constant was measured)."""
+    shape = tuple(shape)
+    return matrix * numel(shape[:-2]) + element * numel(shape)
+
+
 def _cube(self):
     n = self.shape[-1] if len(self.shape) else 1
     return Cost(tuple(self.shape), 2 * numel(self.shape) * n, numel(self.shape))

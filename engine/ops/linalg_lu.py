@@ -30,7 +30,7 @@ from engine.ops.linalg_common import (
     broadcast_solves,
     lu_factor_array,
 )
-from engine.ops.linalg_decomp import inv_ex_op, solve_ex_op
+from engine.ops.linalg_decomp import _lu_overhead, inv_ex_op, solve_ex_op
 from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.reduction_stats import _scalar_str
 from engine.ops.registry import defop, entry
@@ -114,12 +114,21 @@ def _lu_unpack_backward(grad, LU_data_shape):  # noqa: N803
     return J.cat([J.tril(J.narrow(gL, -2, 0, k), -1), J.narrow(gL, -2, k, m - k)], -2)
 
 
+def _unpack_flops(shape) -> float:
+    """_unpack_arrays' work over a (..., m, n) LU stack: _perm_from_pivots' k whole-batch steps (~30 ns a matrix
+    each), tril / triu and P's zeros and scatter (~5-10 ns an element; more past the caches): measured 37-83, 90-159,
+    200, 540-957, 1,700 ns a matrix at k = 1, 2, 4, 8, 16, 0.1 and 0.65 ms at 128 and 256 (docs/runs/safeL.md),
+    where m m + numel had been charged."""
+    *b, m, n = shape
+    return numel(b) * (60.0 + 40.0 * min(m, n) + 8.0 * m * m) + 8.0 * numel(shape)
+
+
 def _unpack_rule(LU_data, LU_pivots=None, unpack_data=True, unpack_pivots=True):  # noqa: N803
     *b, m, n = LU_data.shape
     k = min(m, n)
     low, up = (tuple(b) + (m, k), tuple(b) + (k, n)) if unpack_data else ((0,), (0,))
     p = tuple(b) + (m, m) if unpack_pivots else (0,)
-    return Cost((low, up, p), numel(LU_data.shape) + m * m)
+    return Cost((low, up, p), numel(LU_data.shape) + m * m + _unpack_flops(LU_data.shape))
 
 
 lu_unpack_op = defop("lu_unpack(Tensor LU_data, IntTensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) "
@@ -216,8 +225,19 @@ def _lu_factor_ex_backward(grad, result, result1, pivot):
 
 
 def _lu_factor_rule(A):  # noqa: N803
+    """getrf's multiply-adds and lu_factor_array's whole-batch steps (linalg_decomp._lu_overhead, as det's and
+    inv_ex's: 15x the charge at 1x1, 2.4x at 8x8 without them)."""
     *b, m, n = A.shape
-    return Cost((tuple(A.shape), tuple(b) + (min(m, n),), tuple(b)), 2 * numel(A.shape) * min(m, n), numel(A.shape))
+    return Cost((tuple(A.shape), tuple(b) + (min(m, n),), tuple(b)), 2 * numel(A.shape) * min(m, n)
+                + _lu_overhead(A.shape), numel(A.shape))
+
+
+def _linalg_lu_rule(A):  # noqa: N803
+    """The factorization (_lu_factor_rule's flops and temporaries: its copy of A) and the unpacking into P, L, U; the
+    unpacking's cost alone had been charged (40-300x short: a [200, 256, 256] stack, 3.9 s of CPU charged 0.013 s)."""
+    unpack = _unpack_rule(A)
+    factor = _lu_factor_rule(A)
+    return unpack._replace(flops=unpack.flops + factor.flops, temp=unpack.temp + factor.temp)
 
 
 lu_factor_ex_op = defop(
@@ -270,7 +290,7 @@ def _linalg_lu(a, pivot=True):
 linalg_lu_op = defop("linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor L, Tensor U, Tensor P)", _linalg_lu, nout=3,
                      A=lambda grad, result, result1, result2, pivot: _lu_backward(
                          grad[0], grad[1], result2, result, result1, pivot),
-                     rule=lambda A: _unpack_rule(A))
+                     rule=lambda A: _linalg_lu_rule(A))
 
 
 def linalg_lu(A: Tensor, *, pivot: bool = True) -> tuple:  # noqa: N803
@@ -297,15 +317,14 @@ def _lu_solve(lu_, pivots, b, left=True, adjoint=False):
     if n == 0 or b.size == 0:
         batch = np.broadcast_shapes(lu_.shape[:-2], b.shape[:-2])
         return _back(np.zeros(batch + tuple(b.shape[-2:])), b.dtype)
-    pm, low, up = _unpack_arrays(_np(lu_), piv)
-    a = pm @ low @ up
+    a = _plu(_np(lu_), piv)
     xb = _np(b)
     batch = np.broadcast_shapes(a.shape[:-2], xb.shape[:-2])
     a = np.broadcast_to(a, batch + a.shape[-2:])
     xb = np.broadcast_to(xb, batch + xb.shape[-2:])
     # a zero on U's diagonal: getrs' substitutions (inf / NaN, no error), even where P L U rounds to a matrix
     # NumPy's solver takes (it had answered finite values of 1e16 there)
-    zero = bool((np.diagonal(up, axis1=-2, axis2=-1) == 0).any())
+    zero = bool((np.diagonal(_np(lu_), axis1=-2, axis2=-1) == 0).any())
     with np.errstate(all="ignore"):
         if adjoint:
             a = np.swapaxes(a, -1, -2)
@@ -325,6 +344,19 @@ def _lu_solve(lu_, pivots, b, left=True, adjoint=False):
             out = _getrs(_np(lu_), piv, xt, trans, batch)
             out = out if left else np.swapaxes(out, -1, -2)
     return _back(_fortran(out), b.dtype)
+
+
+def _plu(lu, piv):
+    """P @ L @ U of a square LU stack, as (P @ L) @ U (the same products as before), with at most three of LU's
+    size alive at once: P and L, their product, then U (all three factors and the product had been held together,
+    with NumPy's solve after them: ~4-5x LU, charged as one; redteam13 F8)."""
+    n = lu.shape[-1]
+    low = np.tril(lu, -1)
+    idx = np.arange(n)
+    low[..., idx, idx] = 1
+    a = _p_matrix(piv, n, lu.dtype) @ low
+    del low
+    return a @ np.triu(lu)
 
 
 def _getrs(lu, piv, xb, trans, batch):
@@ -386,9 +418,13 @@ def _lu_solve_rule(LU, B):  # noqa: N803
     """The product P L U and its solves: NumPy's solve factors it for every matrix of the broadcast batch
     (linalg_common.broadcast_solves; charged once before, safeJ)."""
     flops, temp = broadcast_solves(LU, B.shape)
-    return Cost(tuple(np.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))) + tuple(B.shape[-2:]),
-                2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1) + 4 * numel(LU.shape) * LU.shape[-1] + flops,
-                numel(LU.shape) + wide(temp, LU, B), exact=False)
+    out = tuple(np.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))) + tuple(B.shape[-2:])
+    # temp: _plu's three of LU's size (P and L, their product, then U), NumPy's float64 copy of the broadcast
+    # product where it is not float64 (broadcast_solves), its float64 solution and that solution's column-major
+    # copy (traced 3-5x the charge of one LU before; redteam13 F8)
+    return Cost(out, 2 * numel(LU.shape) * (B.shape[-1] if B.shape else 1) + 4 * numel(LU.shape) * LU.shape[-1]
+                + flops + _unpack_flops(LU.shape),
+                3 * numel(LU.shape) + wide(temp + numel(out), LU, B) + numel(out), exact=False)
 
 
 def linalg_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,  # noqa: N803

@@ -8,7 +8,7 @@ import numpy as np
 from engine import _backend as B
 from engine import budget
 from engine.ops import join as J
-from engine.ops.linalg_common import _back, _mH, _np, _square, _t
+from engine.ops.linalg_common import _back, _mH, _np, _square, _t, per_matrix
 from engine.ops.registry import defop, entry
 from engine.ops.rules import PY_STEP, Cost, numel
 from engine.tensor import Tensor
@@ -36,7 +36,9 @@ def _expm(a):
     smax = int(s.max()) if s.size else 0
     # the squarings' count depends on the values (up to ~1,000 at a norm near 1e300, every batch element each
     # time): charged when it is known, the deadline checked a squaring
-    budget.charge(0, 8, smax * (2 * r.size * n + PY_STEP), "matrix_exp's squarings")
+    # (a squaring ~5 ns a 1x1 matrix, ~45 a 2x2: a matmul and a where over the batch, charged 2 n^3 before; safeL)
+    budget.charge(0, 8, smax * (2 * r.size * n + 8 * r.size + 10 * (r.size // max(n * n, 1)) + PY_STEP),
+                  "matrix_exp's squarings")
     for i in range(smax):
         budget.check()
         sq = r @ r
@@ -65,7 +67,12 @@ def _matrix_exp_backward(grad, self):
 
 matrix_exp_op = defop("linalg_matrix_exp(Tensor self) -> Tensor", _matrix_exp, self=_matrix_exp_backward,
                       rule=lambda self: Cost(tuple(self.shape), 30 * numel(self.shape) * (
-                          self.shape[-1] if self.shape else 1), _expm_temp(self)))
+                          self.shape[-1] if self.shape else 1) + per_matrix(self.shape, *_EXPM_CALL),
+                          _expm_temp(self)))
+
+# the Pade step's ~15 batched matmuls, sums and its solve, beside their n^3 terms: 120-290 ns a matrix at 1x1,
+# 520-1,045 at 2x2 (charged 30 and 240 before; docs/runs/safeL.md)
+_EXPM_CALL = (500.0, 100.0)
 
 
 def _expm_temp(self):

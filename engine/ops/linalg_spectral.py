@@ -16,11 +16,20 @@ from engine.ops import join as J
 from engine.ops import linalg as L
 from engine.ops._returns import make
 from engine.ops._util import broadcast_shapes
-from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _square, _t, _word
+from engine.ops.linalg_common import _back, _float_check, _fortran, _mH, _np, _square, _t, _word, per_matrix
 from engine.ops.linalg_triangular import solve_triangular_op
 from engine.ops.registry import defop, entry
 from engine.ops.rules import PY_STEP, Cost, numel, wide
 from engine.tensor import Tensor
+
+# What NumPy's batched LAPACK calls cost beside their multiply-adds, (a matrix, an element) in flops (rules.PY_STEP:
+# 1,000 a microsecond) for linalg_common.per_matrix: measured over [N, k, k] stacks, k = 1..64, float32 and
+# float64, one BLAS thread, at load 4-13 (docs/runs/safeL.md; the most ns a matrix seen at k = 1, 2, 4: svd 616,
+# 1,194, 3,261; pinv 776, 1,283, 3,303; qr 102, 527, 832; eigh 33, 446, 1,658), with some room.
+SVD_CALL = (600.0, 150.0)
+PINV_CALL = (800.0, 200.0)
+QR_CALL = (300.0, 60.0)
+EIGH_CALL = (200.0, 40.0)
 
 # ----- qr -----
 
@@ -100,7 +109,7 @@ def _qr_rule(A, mode="reduced"):
     full = mode == "complete"
     q = (0,) if mode == "r" else tuple(b) + (m, m if full else k)
     r = tuple(b) + (m if full else k, n)
-    flops = 4 * numel(A.shape) * n + 4 * numel(q) * k
+    flops = 4 * numel(A.shape) * n + 4 * numel(q) * k + per_matrix(A.shape, *QR_CALL)
     return Cost((q, r), flops, wide(numel(A.shape) + numel(q) + numel(r), A), exact=False)
 
 
@@ -236,7 +245,7 @@ def _svd_rule(A, full_matrices):
     vh = tuple(b) + (n if full_matrices else k, n)
     # the float64 U, S, Vh (LAPACK's, or the empty answers' zeros: an [N, 0, 2] input's N x 2 x 2 Vh) before the cast
     sv = numel(b) * k
-    return Cost((u, tuple(b) + (k,), vh), 20 * numel(A.shape) * k,
+    return Cost((u, tuple(b) + (k,), vh), 20 * numel(A.shape) * k + per_matrix(A.shape, *SVD_CALL),
                 2 * numel(A.shape) + wide(numel(u) + sv + numel(vh), A))
 
 
@@ -305,7 +314,7 @@ def _eigh_backward(grad, result, result1):
 eigh_op = defop("linalg_eigh(Tensor A, str UPLO='L', bool compute_v=True) -> (Tensor eigenvalues, Tensor "
                 "eigenvectors)", _eigh, nout=2, A=_eigh_backward,
                 rule=lambda A: Cost((tuple(A.shape[:-1]), tuple(A.shape)), 20 * numel(A.shape) * (
-                    A.shape[-1] if A.shape else 1), 2 * numel(A.shape)))
+                    A.shape[-1] if A.shape else 1) + per_matrix(A.shape, *EIGH_CALL), 2 * numel(A.shape)))
 
 
 def eigh(A: Tensor, UPLO: str = "L") -> tuple:  # noqa: N803
@@ -370,8 +379,11 @@ pinv_op = defop(
     "linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) "
     "-> Tensor", _pinv, self=_pinv_backward,
     rule=lambda self: Cost(tuple(self.shape[:-2]) + (self.shape[-1], self.shape[-2]) if len(self.shape) >= 2
-                           else (), 20 * numel(self.shape) * (min(self.shape[-2:]) if len(self.shape) >= 2 else 1),
-                           3 * numel(self.shape)))
+                           else (), 20 * numel(self.shape) * (min(self.shape[-2:]) if len(self.shape) >= 2 else 1)
+                           + per_matrix(self.shape, *PINV_CALL), 3 * numel(self.shape) + wide(3 * numel(self.shape),
+                                                                                              self)))
+# temp: the products' temporaries, and the SVD's float64 U, Vh and input copy (NumPy's svd works in double on a
+# float32 stack): a float32 [20000, 4, 4] traced 9.6 MB for 5.1 MB charged (safeL)
 
 
 def pinv(A: Tensor, *, atol: float | Tensor | None = None, rtol: float | Tensor | None = None,  # noqa: N803

@@ -99,14 +99,15 @@ solve_triangular_op = defop(
 
 
 def _substitution_flops(a_shape, b_shape):
-    """_tri_solve_left's k whole-batch steps over A and B broadcast (2 k^2 m a matrix of the broadcast batch, and a
-    Python step a row): A's batch alone was charged before, so A [1, 200, 200] beside B [500, 200, 1] was charged
-    as one matrix (safeJ)."""
+    """_tri_solve_left's k whole-batch steps over A and B broadcast (4 k^2 m a matrix of the broadcast batch, 20 k
+    more for each step's einsum and division over it, and a Python step a row): A's batch alone was charged before,
+    so A [1, 200, 200] beside B [500, 200, 1] was charged as one matrix (safeJ). Measured (docs/runs/safeL.md, m = 1):
+    11, 27, 84, 274 ns a matrix at k = 1, 2, 4, 8, ~3 k^2 at 32-256 (strided rows), where 2 k^2 m had been charged."""
     from engine.ops.rules import PY_STEP  # noqa: PLC0415
 
     k = a_shape[-1] if len(a_shape) else 1
     batch = np.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2]))
-    return 2.0 * numel(batch) * k * k * (b_shape[-1] if len(b_shape) else 1) + PY_STEP * k
+    return numel(batch) * (4.0 * k * k * (b_shape[-1] if len(b_shape) else 1) + 20.0 * k) + PY_STEP * k
 
 
 def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,  # noqa: N803
@@ -172,7 +173,9 @@ def _triangular_solve_rule(self, A):  # noqa: N803
     more before its column-major copy, the substitution's steps (_substitution_flops)."""
     batch = tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(self.shape[:-2])))
     clone = batch + tuple(A.shape[-2:])
-    return Cost((batch + tuple(self.shape[-2:]), clone), _substitution_flops(A.shape, self.shape) + numel(clone),
+    # the clone's triu / tril, broadcast and column-major copies: ~4 an element (0.46 ms a [256, 256] matrix, m = 1,
+    # charged 0.2 ms with one; docs/runs/safeL.md)
+    return Cost((batch + tuple(self.shape[-2:]), clone), _substitution_flops(A.shape, self.shape) + 4 * numel(clone),
                 numel(clone), exact=False)
 
 
