@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 from pathlib import Path
@@ -33,6 +34,14 @@ def measure(only, stages, rounds: int, seconds: float, connections: int = 16) ->
     if bad:
         raise SystemExit("; ".join(bad))
     out: dict = {}
+    try:
+        _measure(progs, folder, tmp, stages, rounds, seconds, connections, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _measure(progs, folder, tmp, stages, rounds, seconds, connections, out) -> None:
     for name, spec in progs:
         lua = sg.write_wrk_script(tmp / f"{name}.lua", spec, reply=name)
         env = {"BENCH_BARE_REPLIES": str(folder), "BENCH_BARE_REPLY": str(folder / f"{name}.json")}
@@ -55,7 +64,6 @@ def measure(only, stages, rounds: int, seconds: float, connections: int = 16) ->
         finally:
             for s in servers:
                 s.stop()
-    return out
 
 
 def main(argv=None):

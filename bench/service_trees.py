@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import tempfile
 from pathlib import Path
@@ -86,6 +87,7 @@ def main(argv=None):
     finally:
         for s in servers:
             s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"app.main of {base} (base) and of this tree, {a.workers} worker(s), httptools / uvloop, wrk -t1 -c16 "
           f"{a.seconds:g} s, {a.rounds} rounds; median [min-max] over the rounds")
     print("| program | bare req/s | base / bare req/s | this / bare req/s | base / bare CPU | this / bare CPU |\n"
