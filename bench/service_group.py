@@ -50,7 +50,7 @@ def _app_importable():
 
 
 class Server:
-    def __init__(self, label, target, workers, env, stock=False, stack="h11"):
+    def __init__(self, label, target, workers, env, stock=False, stack="h11", cwd=ROOT):
         self.label, self.workers, self.stock, self.stack = label, workers, stock, stack
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -75,7 +75,7 @@ class Server:
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=cwd,  # another checkout's tree (bench.service_trees), its own app/ and engine/
             env={**os.environ, **env},
             stdout=self.log,
             stderr=subprocess.STDOUT,

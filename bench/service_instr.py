@@ -190,7 +190,7 @@ def main(argv=None):
     if a.mode == "server":
         from bench.service_server import server_table  # noqa: PLC0415
 
-        server_table(a.programs, a.requests, a.cache_sim)
+        server_table(a.programs, a.requests, a.cache_sim, a.keep)
         return
     if a.valgrind:
         _under_valgrind(a)

@@ -121,7 +121,7 @@ class _Valgrinded:
                 self.proc.wait()
 
 
-def server_table(names, requests: int, cache_sim: bool) -> None:
+def server_table(names, requests: int, cache_sim: bool, keep: bool = False) -> None:
     from bench.service_instr import _bodies, _programs  # noqa: PLC0415
 
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
@@ -148,7 +148,10 @@ def server_table(names, requests: int, cache_sim: bool) -> None:
             finally:
                 srv.stop()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if keep:  # for callgrind_annotate: the window's dumps (cg-LABEL.PID.N)
+            print(f"dumps kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     cols = ["Ir"] + (["I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw", "Bcm", "Bim", "cycles~"] if cache_sim else [])
     print(f"whole server, one worker, httptools / uvloop; {requests} fresh bodies over one keep-alive connection; "
           "events a request")

@@ -130,6 +130,9 @@ class Front:
         self.direct = direct
         self.max_body_bytes = max_body_bytes
         self.bodies = bodies
+        # the direct routes whose path is limited (all of them in app.main): FrontedAPI hands these requests
+        # to serve_direct, the same steps as __call__'s with _answer and _dispatch written out
+        self.fast = {p: entry for p, entry in direct.items() if p.rstrip("/").endswith(limited)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -204,6 +207,119 @@ class Front:
                 m.observe(scope["method"], route, status, elapsed, kept, evaluate)
             if self.log_access:
                 log_access(scope, route, status, elapsed, rid)
+
+    async def serve_direct(self, scope: Scope, receive: Receive, send: Send, entry: tuple) -> None:
+        """__call__ for a POST to a limited direct route (`entry`, self.fast's): the same steps, answers,
+        metrics and access line, with _answer and _dispatch written out (two coroutines less a request) and the
+        send wrapper made only where something is sent through it (a refusal, an error's answer). Under a root
+        path the router serves it, as _dispatch decides."""
+        if scope.get("root_path"):
+            await self(scope, receive, send)
+            return
+        rid = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = rid
+        m = self.metrics
+        evaluate = scope["path"].rstrip("/") == "/v1/evaluate"
+        status = 0
+        kept: list[bytes] = []  # as __call__'s
+        if m is not None:
+            m.serving += 1
+        t0 = time.perf_counter()
+        try:
+            refused = refusal(scope, self.keys)
+            if refused is not None:
+                box = [status]
+                try:
+                    await self._through(refused, scope, receive, send, rid, kept, evaluate, box)
+                finally:
+                    status = box[0]
+            else:
+                budget = self.bodies
+                body = await read_body(scope, receive, self.max_body_bytes, budget, json_only=True)
+                try:
+                    f = self.in_flight
+                    if f.count + InFlight.strays >= f.limit:
+                        raise OverCapacity(f"the server is at capacity ({f.limit} evaluations in flight); retry "
+                                           "later", headers={"Retry-After": str(f.retry_after_s)})
+                    if RESPONSES.full():
+                        raise _unsent_refusal(f.retry_after_s)
+                    f.count += 1
+                    scope[READ] = body
+                    try:
+                        scope["route"] = entry[1]
+                        out = await entry[0](scope, receive)
+                    finally:
+                        f.count -= 1
+                finally:
+                    if len(body) > budget.free:
+                        budget.give(budget.charge(len(body)))
+                if not RESPONSES.admit(len(out)):
+                    raise _unsent_refusal(self.in_flight.retry_after_s)
+                status = 200
+                kept.append(out)
+                await send({"type": "http.response.start", "status": 200, "headers": [
+                    (b"content-length", b"%d" % len(out)), (b"content-type", b"application/json"),
+                    (b"x-request-id", rid.encode())]})
+                await send({"type": "http.response.body", "body": out})
+        except Exception as exc:  # noqa: BLE001 - the catch-all, as __call__'s
+            if status:
+                log.error("error after the response started", exc_info=exc)
+            else:
+                if "route" not in scope:
+                    scope["route"] = self._limited_route(scope["path"])
+                box = [status]
+                try:
+                    await self._through(to_response(exc), scope, receive, send, rid, kept, evaluate, box)
+                finally:
+                    status = box[0]
+        finally:
+            elapsed = time.perf_counter() - t0
+            status = scope.get("extensions", {}).get("gradserve.answered", status) or 500
+            route = _route(scope)
+            if m is not None:
+                m.serving -= 1
+                m.observe(scope["method"], route, status, elapsed, kept, evaluate)
+            if self.log_access:
+                log_access(scope, route, status, elapsed, rid)
+
+    async def _through(self, response, scope: Scope, receive: Receive, send: Send, rid: str, kept: list,
+                       evaluate: bool, box: list) -> None:
+        """serve_direct's answer that is not its route's 200 (a refusal, an error's response), sent as __call__'s
+        send_wrapped sends it: the budget of unsent answers asked, the request id set, the metrics' chunks kept;
+        box[0] is the status sent (as send_wrapped's `status`)."""
+        m = self.metrics
+        size = 0
+        dropped = False
+
+        async def send_wrapped(message: Message) -> None:
+            nonlocal size, dropped
+            if dropped:
+                return
+            if message["type"] == "http.response.start":
+                if not RESPONSES.admit(_content_length(message.get("headers", ()))):
+                    dropped = True
+                    box[0] = 503
+                    refusal = to_response(_unsent_refusal(self.in_flight.retry_after_s))
+                    kept.append(refusal.body[:_TAIL])
+                    await refusal(scope, receive, _with_request_id(send, rid))
+                    return
+                box[0] = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and m is not None:
+                chunk = message.get("body", b"")
+                status = box[0]
+                if status >= 400 and size < _TAIL:
+                    kept.append(chunk[:_TAIL - size])
+                    size += len(kept[-1])
+                elif status == 200 and evaluate and chunk:
+                    kept.append(chunk)
+                    if len(kept) > 2:
+                        del kept[0]
+            await send(message)
+
+        await response(scope, receive, send_wrapped)
 
     def _limited_route(self, path: str) -> SimpleNamespace | None:
         """For the metrics and the access log, the route of a limited path refused before its route ran: the
@@ -287,9 +403,14 @@ class FrontedAPI(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         front = self._front
-        if (front is not None and scope["type"] == "http" and scope["method"] == "POST"
-                and scope["path"] in front.direct):
-            scope["app"] = self
-            await front(scope, receive, send)
-            return
+        if front is not None and scope["type"] == "http" and scope["method"] == "POST":
+            entry = front.fast.get(scope["path"])
+            if entry is not None:
+                scope["app"] = self
+                await front.serve_direct(scope, receive, send, entry)
+                return
+            if scope["path"] in front.direct:
+                scope["app"] = self
+                await front(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)

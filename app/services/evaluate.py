@@ -49,6 +49,7 @@ from app.services import engine as eng
 from app.services.bytext import Texts
 from app.services.cuda_forward import CudaForwarder, CudaWorkerUnavailable
 from app.services.planning import Routing, check_envelope, cuda_choice, evaluate_large_body
+from engine.program import replay_json as _replay_json
 from engine.program.functions import expanded_ops
 
 log = logging.getLogger("gradserve")
@@ -465,7 +466,8 @@ class EvaluateService:
         if found is None:
             return None
         key, arrays, colons = found
-        program = eng.cached(key)
+        plans = eng.PLANS  # (eng.cached, eng.replay_json, eng.touch and self._budget written out: four calls less)
+        program = plans.get(key)
         if program is None:
             return None
         notes = program.notes
@@ -476,12 +478,15 @@ class EvaluateService:
         if colons < 0 or colons != notes.get("colons", -1):  # colons_known(body, ...), the template's count
             return None
         check_parse_cost(body)  # as parse_doc would (nothing for a small body): its 413 the same
+        proto = self._budgets.get("loop")
+        if proto is None:
+            proto = self._budgets["loop"] = self._tier_budget("loop")
         try:
-            out = eng.replay_json(program, arrays, self._budget(deadline, "loop"))
+            out = _replay_json(program, arrays, proto.fresh(deadline))
         except eng.Spill:  # past the loop's caps: the usual path plans it for a thread
             return None
         if out is not None:
-            eng.touch(key)
+            plans.touch(key)
         return out
 
     def _inline(self, body: bytes, deadline: float, on_loop: bool = False, budget=None,

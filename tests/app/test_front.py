@@ -2,6 +2,7 @@
 metrics and access-log lines must be the ones the framework's route of that path gives."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -169,3 +170,65 @@ def test_cors_and_otel_keep_the_whole_stack(settings):
         if "cors_origins" in settings:
             assert r.headers["access-control-allow-origin"] == "https://a.example"
         assert (app._front is None) == bool(settings)  # white-box: whether the outer layers were skipped
+
+
+async def _post(app, body: bytes) -> list:
+    """POST /v1/evaluate as ASGI (the app's own event loop is the caller's): the messages sent back."""
+    sent: list = []
+    done = False
+
+    async def receive():
+        nonlocal done
+        if done:
+            await asyncio.sleep(3600)  # (a disconnect is never asked for here)
+        done = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/evaluate", "raw_path": b"/v1/evaluate", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"x"), (b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode())],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
+    await app(scope, receive, send)
+    return sent
+
+
+def test_a_direct_evaluation_holds_its_in_flight_slot():
+    """POST /v1/evaluate served by the front door itself (Front.serve_direct) takes its in-flight slot while it
+    runs: with max_in_flight 1, another evaluation meanwhile is answered 503 (Retry-After), and once the first
+    is answered the slot is free again."""
+    app = create_app(Settings(compute_workers=0, access_log=False, max_in_flight=1))
+    body = json.dumps(SEED).encode()
+    with TestClient(app) as c:
+        assert c.post("/v1/evaluate", content=body, headers={"content-type": "application/json"}).status_code == 200
+        assert "/v1/evaluate" in app._front.fast  # white-box: the route serve_direct serves
+        service = app.state.evaluator
+        real = service.evaluate
+
+        async def scenario():
+            gate, entered = asyncio.Event(), asyncio.Event()
+
+            async def held(b):  # a fault injected into the service, not the front door: it waits for the gate
+                entered.set()
+                await gate.wait()
+                return await real(b)
+
+            service.evaluate = held
+            first = asyncio.ensure_future(_post(app, body))
+            await entered.wait()
+            during = app.state.in_flight.count
+            service.evaluate = real
+            second = await _post(app, body)
+            gate.set()
+            return await first, second, during
+
+        first, second, during = asyncio.run(scenario())
+        assert during == 1
+        assert first[0]["status"] == 200 and json.loads(first[-1]["body"])["tensors"]["a"]["grad"] == 3.0
+        assert second[0]["status"] == 503 and any(k.lower() == b"retry-after" for k, _ in second[0]["headers"])
+        assert json.loads(second[-1]["body"])["detail"][0]["type"] == "over_capacity"
+        assert app.state.in_flight.count == 0
+        assert c.post("/v1/evaluate", content=body, headers={"content-type": "application/json"}).status_code == 200
