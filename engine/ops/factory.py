@@ -222,13 +222,16 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None,
     kind = dt.np.kind
     if kind == "b" and steps >= 2:  # (no kernel for bool; zero or one step is a fill)
         raise TorchNotImplementedError('"linspace_cpu" not implemented for \'Bool\'')
-    if steps >= 2 or kind in "iu":  # the kernel's Scalar::to<T>, checked (one float step is fill_'s: float16 takes
-        check_fits(start, dt.np)  # 1e10 as inf; an integer fill is checked)
+    if steps >= 2:  # the kernel's Scalar::to<T>, checked
+        check_fits(start, dt.np)
         check_fits(end, dt.np)
+    elif steps == 1 and kind in "iu":  # one step is fill_(start): an integer fill checks start only (a float one
+        check_fits(start, dt.np)  # is unchecked: float16 takes 1e10 as inf); no step checks nothing
     if dt.np == np.float32:  # an int endpoint cast once, as torch's (redteam12 F9)
         start, end = (float32_of_int(v) if type(v) is int else v for v in (start, end))
-    elif kind in "iu":  # the endpoints as the dtype stores them (uint8 takes -100 as 156), then interpolated
-        start, end = converted(start, dt.np), converted(end, dt.np)  # (redteam13 F1)
+    elif kind in "iu" and steps >= 1:  # the endpoints as the dtype stores them (uint8 takes -100 as 156), then
+        start = converted(start, dt.np)  # interpolated (redteam13 F1)
+        end = converted(end, dt.np) if steps >= 2 else start
     return _finish(linspace_values(start, end, int(steps), dt.np), requires_grad, xp)
 
 

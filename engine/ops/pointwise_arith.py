@@ -380,10 +380,10 @@ def _sign(a):
     return out
 
 
-sgn_op = defop("sgn(Tensor self) -> Tensor", _sign,
-               jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: _zero_grad(grad))
+sgn_op = defop("sgn(Tensor self) -> Tensor", _sign,  # (temp: the NaN mask, a byte an element)
+               jvp="element_wise", rule=R.like(temp_factor=1, bwd=1), self=lambda grad: _zero_grad(grad))
 sign_op = defop("sign(Tensor self) -> Tensor", _sign,
-             jvp="element_wise", rule=R.like(bwd=1), self=lambda grad: _zero_grad(grad))
+             jvp="element_wise", rule=R.like(temp_factor=1, bwd=1), self=lambda grad: _zero_grad(grad))
 
 
 def _maxmin_jvp(self_t, other_t, self, other, pick_self):

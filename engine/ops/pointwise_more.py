@@ -13,6 +13,7 @@ from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import pointwise as P
 from engine.ops._returns import make
+from engine.ops._util import at_least, at_most
 from engine.ops.indexing import masked_fill
 from engine.ops.pointwise import defop
 from engine.ops.pointwise_arith import _clamp
@@ -63,7 +64,7 @@ def _plain(a, v) -> bool:
 
 clamp_min_scalar = defop(
     "clamp_min(Tensor self, Scalar min) -> Tensor", index=0,
-    forward=lambda a, min: np.maximum(a, min) if _plain(a, min) else _clamp(a, min=min),
+    forward=lambda a, min: at_least(a, min) if _plain(a, min) else _clamp(a, min=min),
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0), rule=_EW)
 clamp_min_tensor = defop(
     "clamp_min.Tensor(Tensor self, Tensor min) -> Tensor", np.maximum, promote=True, index=1,
@@ -71,7 +72,7 @@ clamp_min_tensor = defop(
     min=lambda grad, self, min: P.where(self < min, grad, 0.0), rule=_EW)
 clamp_max_scalar = defop(
     "clamp_max(Tensor self, Scalar max) -> Tensor", index=0,
-    forward=lambda a, max: np.minimum(a, max) if _plain(a, max) else _clamp(a, max=max),
+    forward=lambda a, max: at_most(a, max) if _plain(a, max) else _clamp(a, max=max),
     self=lambda grad, self, max: P.where(self <= max, grad, 0.0), rule=_EW)
 clamp_max_tensor = defop(
     "clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", np.minimum, promote=True, index=1,

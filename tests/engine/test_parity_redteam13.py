@@ -97,3 +97,23 @@ def test_xlogy_beside_a_uint64_scalar(dtype):
               lambda L: L.xlogy(2**64 - 1, L.tensor(data, dtype=getattr(L, dtype))),
               lambda L: L.special.xlog1py(L.tensor(data, dtype=getattr(L, dtype)), 2**63)):
         assert _run(engine, f) == _run(torch, f)
+
+
+@pytest.mark.parametrize("n", [1, 7, 40])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_clamp_min_and_clamp_max_scalars_keep_the_input_at_the_bound(dtype, n):  # (review14 R1)
+    a = np.array(([-0.0, 0.0] * n)[:n], dtype)
+    for fn, bound in (("clamp_min", 0.0), ("clamp_min", -0.0), ("clamp_max", 0.0), ("clamp_max", -0.0)):
+        want = getattr(torch, fn)(torch.tensor(a), bound).numpy()
+        assert _bits(getattr(engine, fn)(engine.tensor(a), bound).numpy()) == _bits(want), (fn, bound)
+
+
+ZERO_ONE_STEPS = [(-300, 5, 0, "uint8"), (1e20, 0, 0, "int64"), (1e20, 0, 0, "int8"), (1, 300, 1, "uint8"),
+                  (-100, 10**12, 1, "uint8"), (250, 0, 1, "int8"), (1099511627776, 0, 1, "int64"),
+                  (0, 1099511627776, 3, "int32")]
+
+
+@pytest.mark.parametrize("start,end,steps,dtype", ZERO_ONE_STEPS, ids=repr)
+def test_integer_linspace_of_zero_and_one_steps_checks_what_torch_checks(start, end, steps, dtype):  # (review14 R3)
+    assert _run(engine, lambda L: L.linspace(start, end, steps, dtype=getattr(L, dtype))) == \
+        _run(torch, lambda L: L.linspace(start, end, steps, dtype=getattr(L, dtype)))
