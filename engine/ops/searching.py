@@ -62,7 +62,7 @@ def _scalar(x):
 
 def _no_bool(*xs):
     for x in xs:
-        if x.dtype.kind == "b" if isinstance(x, np.ndarray) else isinstance(x, bool):
+        if isinstance(x, bool) or getattr(getattr(x, "dtype", None), "kind", None) == "b":  # (np.bool_: 0-d)
             raise TorchRuntimeError("Unsupported input type encountered for isin(): Bool")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from engine import _backend as B
 from engine import budget
 from engine import dtypes as D
-from engine.errors import TorchRuntimeError
+from engine.errors import TorchRuntimeError, TorchTypeError
 from engine.ops import _special as S
 from engine.ops import nn_common as NC
 from engine.ops import pointwise as P
@@ -265,7 +265,19 @@ xlog1py_scalar_other = defop(
     else masked_fill(xlog1py(grad, other), self == 0.0, 0.0), rule=_EW)
 
 
+def _two_numbers(name, a, b):
+    """torch's parser: neither operand a Tensor matches none of the three overloads (review14 R6: the engine had
+    answered an internal AttributeError)."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TorchTypeError(
+            f"{name}() received an invalid combination of arguments - got ({type(a).__name__}, {type(b).__name__}), "
+            "but expected one of:\n * (Tensor input, Tensor other, *, Tensor out = None)\n"
+            " * (Number self, Tensor other, *, Tensor out = None)\n"
+            " * (Tensor input, Number other, *, Tensor out = None)\n")
+
+
 def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:
+    _two_numbers("xlogy", input, other)
     if not isinstance(input, Tensor):
         return xlogy_scalar_self(input, other)
     if not isinstance(other, Tensor):
@@ -274,6 +286,7 @@ def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:
 
 
 def xlog1py(input: Tensor | float, other: Tensor | float) -> Tensor:
+    _two_numbers("special_xlog1py", input, other)
     if not isinstance(input, Tensor):
         return xlog1py_scalar_self(input, other)
     if not isinstance(other, Tensor):

@@ -117,3 +117,15 @@ ZERO_ONE_STEPS = [(-300, 5, 0, "uint8"), (1e20, 0, 0, "int64"), (1e20, 0, 0, "in
 def test_integer_linspace_of_zero_and_one_steps_checks_what_torch_checks(start, end, steps, dtype):  # (review14 R3)
     assert _run(engine, lambda L: L.linspace(start, end, steps, dtype=getattr(L, dtype))) == \
         _run(torch, lambda L: L.linspace(start, end, steps, dtype=getattr(L, dtype)))
+
+
+@pytest.mark.parametrize("elements,test", [([1, 2], True), ([1, 2], False), (True, [1, 2]), ([1.5], True)], ids=repr)
+def test_isin_with_a_zero_dim_bool_is_refused_as_torch(elements, test):  # (review14 R4)
+    assert _run(engine, lambda L: L.isin(L.tensor(elements), L.tensor(test))) == \
+        _run(torch, lambda L: L.isin(L.tensor(elements), L.tensor(test)))
+
+
+@pytest.mark.parametrize("a,b", [(2, 3), (2, 3.5), (True, 2)], ids=repr)
+def test_xlogy_of_two_numbers_is_torchs_type_error(a, b):  # (review14 R6)
+    assert _run(engine, lambda L: L.xlogy(a, b)) == _run(torch, lambda L: L.xlogy(a, b))
+    assert _run(engine, lambda L: L.special.xlog1py(a, b)) == _run(torch, lambda L: L.special.xlog1py(a, b))
