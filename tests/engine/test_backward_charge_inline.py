@@ -125,3 +125,103 @@ def test_replaced_charge_is_called(monkeypatch):
         monkeypatch.setattr(Budget, "charge", counting)
         loss.backward()
     assert "MulBackward0" in calls and "SumBackward0" in calls
+
+
+# ----- the array loop's per-class copies of its step (backward_loop._step_of) against the one shared step -----
+
+class RecordingBudget(Budget):
+    """A Budget that notes the name of every node it is charged for, in order (through Budget.charge)."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.seen = []
+
+    def charge(self, nbytes, flops=0.0, what="the op", elements=0):
+        self.seen.append(what)
+        return super().charge(nbytes, flops, what, elements)
+
+
+def _shared_step(monkeypatch):
+    """Every node through backward_loop._step itself (no class gets a copy): the loop as one function."""
+    from engine.autograd import backward_loop as L  # noqa: PLC0415
+
+    monkeypatch.setattr(L, "_STEPS", {})
+    monkeypatch.setattr(L, "_step_of", lambda cls: L._step)
+
+
+@pytest.mark.parametrize("cls", [Budget, MethodBudget])
+@pytest.mark.parametrize("case", list(CASES))
+def test_class_steps_are_the_shared_step(case, cls, monkeypatch):
+    """The same outcome (error and message), counts and gradients with each class's copy as with the one step."""
+    copies = _backward(cls, CASES[case])
+    _shared_step(monkeypatch)
+    assert _backward(cls, CASES[case]) == copies
+
+
+def _order(with_hooks):
+    """The nodes' names in the order they were charged, the leaves' grads: a graph with branches (a node made
+    ready while another is held), a leaf used by many nodes, and (with_hooks) a tensor hook on the way."""
+    b = RecordingBudget()
+    with B.active(b):
+        x = E.tensor(X, requires_grad=True)
+        w = E.tensor(0.9, requires_grad=True)
+        a = (x * w).tanh()
+        c = (x + w).sin()
+        if with_hooks:
+            c.register_hook(lambda g: g * 2)
+        d = (a * c).exp() + a.cos() + (c - a).sigmoid()
+        d.sum().backward()
+    return b.seen, [np.asarray(t.grad._data).tobytes() for t in (x, w)]
+
+
+@pytest.mark.parametrize("with_hooks", [False, True])
+def test_class_steps_run_the_nodes_in_the_shared_steps_order(with_hooks, monkeypatch):
+    copies = _order(with_hooks)
+    assert len(copies[0]) >= 12 and "AccumulateGrad" in copies[0]
+    _shared_step(monkeypatch)
+    assert _order(with_hooks) == copies
+
+
+def _twice():
+    """A custom Function's class, made anew each call (as a program's function is made per program)."""
+
+    class Twice(E.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    return Twice
+
+
+def test_each_op_class_has_its_own_copy_and_a_custom_function_none():
+    from engine.autograd import backward_loop as L  # noqa: PLC0415
+    from engine.autograd.nodes import AccumulateGrad  # noqa: PLC0415
+
+    loss, x, w = _forward()
+    kinds, todo = set(), [loss.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None and type(node) not in kinds:
+            kinds.add(type(node))
+            todo.extend(n for n, _ in node.next_functions)
+    loss.backward()
+    assert AccumulateGrad in kinds and len(kinds) >= 7
+    codes = set()
+    for k in kinds:
+        step = L._STEPS[k]
+        assert step.__code__ is not L._step.__code__ and step.__code__.co_code == L._step.__code__.co_code
+        assert step.__globals__ is L._step.__globals__
+        codes.add(id(step.__code__))
+    assert len(codes) == len(kinds)
+    for _ in range(3):  # a custom Function's node runs the shared step: nothing kept for its class
+        before = dict(L._STEPS)
+        y = _twice().apply(E.tensor(X, requires_grad=True))
+        y.sum().backward()
+        assert type(y.grad_fn) not in L._STEPS and L._STEPS == before
+    assert all(k is AccumulateGrad or "_release_kind" in vars(k) for k in L._STEPS)
