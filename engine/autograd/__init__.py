@@ -23,8 +23,6 @@ from engine.autograd.backward_loop import (  # noqa: F401 - moved to engine.auto
     _release_children,
     _root_grads,
     _run_arrays,
-    _step,
-    _step_of,
     _sum_0d,
     check_implicit,
     dependencies,

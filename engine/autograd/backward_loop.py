@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-import types
 
 from numpy import ndarray
 
@@ -300,175 +299,142 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
 
     A chain's step skips the ready queue: where a node's run makes exactly one node ready and the queue is empty,
     that node is the one the queue would give next, so it is held in `direct` (its gradients, complete since its
-    count reached 0, in `hold[0]`, not in `buffers`) and run next. A second node made ready sends the held
-    one to the queue first, so the order (and the tie-breaks) stay the queue's.
-
-    Each node runs through its class's copy of `_step` (_step_of): the same bytecode for every class, but each
-    copy's inline caches see one node class, so CPython specializes its node reads (one loop for every class met
-    the chain's classes in turn: its node reads stayed generic lookups)."""
-    heappop = heapq.heappop
+    count reached 0, in `direct_grads`, not in `buffers`) and run next. A second node made ready sends the held
+    one to the queue first, so the order (and the tie-breaks) stay the queue's."""
+    heappush, heappop = heapq.heappush, heapq.heappop
     # Budget.charge written out for an op node's cost (where bud is a plain Budget whose charge is the class's own:
     # a subclass or a replaced method gets the call): the same comparisons of the same values, and where any of
     # them fails, or the process's limit is set and passed, the method itself, which raises what it raises
     inline = type(bud) is _Budget and _Budget.charge is _CHARGE
-    process = _budget.PROCESS
-    steps, step_of = _STEPS, _step_of
-    hold = [None]  # the gradients of the node a step hands on (its step takes them: no other reference kept)
-    direct = None
+    monotonic, process = _monotonic, _budget.PROCESS
+    direct = direct_grads = None
     while True:
         if direct is not None:
-            node = direct
+            node, grads = direct, direct_grads
+            direct = direct_grads = None
+            if grads is None:
+                grads = [None] * node.num_outputs
         elif ready:
             node = heappop(ready)[2]
-            hold[0] = buffers.pop(node, None)
+            grads = buffers.pop(node, None)
+            if grads is None:
+                grads = [None] * node.num_outputs
         else:
             break
         cls = type(node)
-        direct = (steps.get(cls) or step_of(cls))(node, hold, bud, inline, process, retain_graph, deps, buffers,
-                                                  ready, tie)
-
-
-def _step(node, hold, bud, inline, process, retain_graph, deps, buffers, ready, tie):
-    """One node of _run_arrays: its charge, its hooks, its backward, its release and its edges. Gives the node
-    to run next where exactly one became ready and the queue is empty (its gradients in hold[0]), else None."""
-    grads = hold[0]
-    if grads is None:
-        grads = [None] * node.num_outputs
-    else:
-        hold[0] = None
-    direct = direct_grads = None
-    cls = type(node)
-    rk = cls._release_kind  # (a class attribute: read once a node, for the charge and the release)
-    if bud is not None:  # _charge_node, an op node's case inline
-        cost = node._bwd if rk else None
-        if cost is None:
-            _charge_node(bud, node, grads)
-        elif inline:
-            nb, fl = cost[0], cost[1]
-            used = bud.used_flops + fl
-            peak = bud.live + nb
-            if (bud._max_elements < 0 or _monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap
-                    or peak > bud._byte_cap or ((pmax := process.max_bytes) and process.live + nb > pmax)):
-                bud.charge(nb, fl, cls.__name__)
+        rk = cls._release_kind  # (a class attribute: read once a node, for the charge and the release)
+        if bud is not None:  # _charge_node, an op node's case inline
+            cost = node._bwd if rk else None
+            if cost is None:
+                _charge_node(bud, node, grads)
+            elif inline:
+                nb, fl = cost[0], cost[1]
+                used = bud.used_flops + fl
+                peak = bud.live + nb
+                if (bud._max_elements < 0 or monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap
+                        or peak > bud._byte_cap or ((pmax := process.max_bytes) and process.live + nb > pmax)):
+                    bud.charge(nb, fl, cls.__name__)
+                else:
+                    bud.used_flops = used
+                    if peak > bud.peak:
+                        bud.peak = peak
             else:
-                bud.used_flops = used
-                if peak > bud.peak:
-                    bud.peak = peak
+                bud.charge(cost[0], cost[1], cls.__name__)
+        hk = node._hooks  # tensor hooks, retain_grad, pre- and post-hooks (engine.autograd.hooks): on Tensors
+        if hk is not None:
+            grads = hk.before([_as_tensor(g) for g in grads], False)
+        if cls is AccumulateGrad:
+            if grads[0] is not None:
+                var = node.variable
+                had = var._grad._data if var._grad is not None else None
+                if hk is not None and hk.post:  # its post-hooks read the gradient
+                    accumulate_into(var, _as_tensor(grads[0]), False)
+                else:
+                    accumulate_into(var, _as_tensor(grads.pop(0)), False)  # popped: _own may take the buffer
+                if bud is not None and var._grad._data is not had:  # (added in place: counted already)
+                    bud.track(var._grad._data)
+                if hk is not None and hk.post_acc:
+                    hk.after_accumulate(var)
+            if hk is not None and hk.post:
+                hk.after((), grads)
+            grads = None
+            continue
+        g0 = grads[0]
+        if g0 is None and (len(grads) == 1 or all(g is None for g in grads)):
+            out = [None] * len(node.next_functions)
         else:
-            bud.charge(cost[0], cost[1], cls.__name__)
-    hk = node._hooks  # tensor hooks, retain_grad, pre- and post-hooks (engine.autograd.hooks): on Tensors
-    if hk is not None:
-        grads = hk.before([_as_tensor(g) for g in grads], False)
-    if cls is AccumulateGrad:
-        if grads[0] is not None:
-            var = node.variable
-            had = var._grad._data if var._grad is not None else None
-            if hk is not None and hk.post:  # its post-hooks read the gradient
-                accumulate_into(var, _as_tensor(grads[0]), False)
-            else:
-                accumulate_into(var, _as_tensor(grads.pop(0)), False)  # popped: _own may take the buffer
-            if bud is not None and var._grad._data is not had:  # (added in place: counted already)
-                bud.track(var._grad._data)
-            if hk is not None and hk.post_acc:
-                hk.after_accumulate(var)
+            out = None
+            if hk is None and len(grads) == 1:
+                raw = cls._raw  # (read off the class: no bound method made to test it)
+                if raw is not None:
+                    out = raw(node, g0._data if type(g0) is Tensor else g0)
+            if out is None:  # the node API, on Tensors
+                out = node.apply([_as_tensor(g) for g in grads], False)
+        if not retain_graph:  # node.release(), an op node's inline (Node._release_kind)
+            if rk == 1:
+                node._released = True
+                node._saved = None
+            elif rk == 0:
+                node.release()
         if hk is not None and hk.post:
-            hk.after((), grads)
-        grads = None
-        return None
-    g0 = grads[0]
-    if g0 is None and (len(grads) == 1 or all(g is None for g in grads)):
-        out = [None] * len(node.next_functions)
-    else:
-        out = None
-        if hk is None and len(grads) == 1:
-            raw = cls._raw  # (read off the class: no bound method made to test it)
-            if raw is not None:
-                out = raw(node, g0._data if type(g0) is Tensor else g0)
-        if out is None:  # the node API, on Tensors
-            out = node.apply([_as_tensor(g) for g in grads], False)
-    if not retain_graph:  # node.release(), an op node's inline (Node._release_kind)
-        if rk == 1:
-            node._released = True
-            node._saved = None
-        elif rk == 0:
-            node.release()
-    if hk is not None and hk.post:
-        out = hk.after(out, grads)
-    grads = g0 = None
-    k = -1
-    for nxt, nr in node.next_functions:  # (out[k] beside it: a zip object made a node cost more)
-        k += 1
-        if nxt is None:
-            continue
-        g = out[k]
-        c = deps[nxt] - 1
-        if c:  # (a count that reaches 0 is read no more: every edge into its node has been followed)
-            deps[nxt] = c
-        elif direct is None and not ready:  # the next node to run: its gradients complete now
-            buf = buffers.pop(nxt, None)
-            if buf is None:
-                if g is not None:
-                    if nxt.num_outputs == 1:
-                        buf = [g]
-                    else:
-                        buf = [None] * nxt.num_outputs
-                        buf[nr] = g
-            elif g is not None:
-                _buffer_add(buf, nr, g)
-            direct, direct_grads, buf = nxt, buf, None
-            continue
-        if g is not None:
-            buf = buffers.get(nxt)
-            if buf is None:
-                if nxt.num_outputs == 1:
-                    buffers[nxt] = [g]
-                else:
-                    buf = buffers[nxt] = [None] * nxt.num_outputs
-                    buf[nr] = g
-            else:  # _buffer_add, its commonest case (two arrays of one shape: summed on the arrays) inline
-                a = buf[nr]
-                if (a is not None and (ta := type(a)) is not Tensor and (tg := type(g)) is not Tensor
-                        and (sh := a.shape) == g.shape):
-                    if sh:
-                        buf[nr] = a + g
-                    else:  # 0-d: as NumPy scalars (_sum_0d)
-                        buf[nr] = (a[()] if ta is ndarray else a) + (g[()] if tg is ndarray else g)
-                else:
+            out = hk.after(out, grads)
+        grads = g0 = None
+        k = -1
+        for nxt, nr in node.next_functions:  # (out[k] beside it: a zip object made a node cost more)
+            k += 1
+            if nxt is None:
+                continue
+            g = out[k]
+            c = deps[nxt] - 1
+            if c:  # (a count that reaches 0 is read no more: every edge into its node has been followed)
+                deps[nxt] = c
+            elif direct is None and not ready:  # the next node to run: its gradients complete now
+                buf = buffers.pop(nxt, None)
+                if buf is None:
+                    if g is not None:
+                        if nxt.num_outputs == 1:
+                            buf = [g]
+                        else:
+                            buf = [None] * nxt.num_outputs
+                            buf[nr] = g
+                elif g is not None:
                     _buffer_add(buf, nr, g)
-                a = None
-            buf = None
-        if c == 0:
-            if direct is not None:  # a second node ready: the held one goes to the queue first
-                if direct_grads is not None:
-                    buffers[direct] = direct_grads
-                _heappush(ready, (-direct._seq, next(tie), direct))
-                direct = direct_grads = None
-            _heappush(ready, (-nxt._seq, next(tie), nxt))
-    # no reference to a gradient outlives its node here: AccumulateGrad's _own counts them to take a buffer
-    if direct is not None:
-        hold[0] = direct_grads
-    return direct
-
-
-# the copies of _step by node class: only the classes made once (the op table's, AccumulateGrad) get their own (a
-# custom Function's class is made per program: its nodes run _step itself, and nothing is kept for it)
-_STEPS = {}
-
-
-def _step_of(cls):
-    """The copy of _step that runs the nodes of `cls`: its own code object (the same bytecode, renamed), so the
-    inline caches of its attribute reads are its class's alone."""
-    if cls is not AccumulateGrad and "_release_kind" not in cls.__dict__:
-        return _step
-    code = _step.__code__.replace(co_name=f"_step_{cls.__name__}")
-    step = _STEPS[cls] = types.FunctionType(code, _step.__globals__, code.co_name)
-    return step
+                direct, direct_grads, buf = nxt, buf, None
+                continue
+            if g is not None:
+                buf = buffers.get(nxt)
+                if buf is None:
+                    if nxt.num_outputs == 1:
+                        buffers[nxt] = [g]
+                    else:
+                        buf = buffers[nxt] = [None] * nxt.num_outputs
+                        buf[nr] = g
+                else:  # _buffer_add, its commonest case (two arrays of one shape: summed on the arrays) inline
+                    a = buf[nr]
+                    if (a is not None and (ta := type(a)) is not Tensor and (tg := type(g)) is not Tensor
+                            and (sh := a.shape) == g.shape):
+                        if sh:
+                            buf[nr] = a + g
+                        else:  # 0-d: as NumPy scalars (_sum_0d)
+                            buf[nr] = (a[()] if ta is ndarray else a) + (g[()] if tg is ndarray else g)
+                    else:
+                        _buffer_add(buf, nr, g)
+                    a = None
+                buf = None
+            if c == 0:
+                if direct is not None:  # a second node ready: the held one goes to the queue first
+                    if direct_grads is not None:
+                        buffers[direct] = direct_grads
+                    heappush(ready, (-direct._seq, next(tie), direct))
+                    direct = direct_grads = None
+                heappush(ready, (-nxt._seq, next(tie), nxt))
+        # no reference to a gradient outlives its node here: AccumulateGrad's _own counts them to take a buffer
+        out = g = None
 
 
 _Budget = _budget.Budget
 _CHARGE = _Budget.charge  # (the class's own: where it was replaced, the array loop calls the replacement)
 _monotonic = time.monotonic
-_heappush = heapq.heappush
 
 
 def _buffer_add(buf, nr, g):
