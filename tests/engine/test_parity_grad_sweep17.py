@@ -1,0 +1,51 @@
+"""Gradients against live torch 2.13 with an upstream gradient that is not all ones (grad17's sweep,
+bench/grad_sweep.py; docs/runs/grad17.md): bit for bit where the forward agrees. float16 rsqrt rounded once
+from float (acos / asin / acosh / asinh's float16 gradients go through it)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+
+
+def _differ(a, b):
+    """Elements that differ as bits (NaN equal to NaN; -0.0 apart from 0.0)."""
+    with np.errstate(invalid="ignore"):
+        same = ((a == b) & (np.signbit(a) == np.signbit(b))) | (np.isnan(a) & np.isnan(b))
+    return ~same
+
+
+def _grads(lib, fn, arrays, g):
+    ts = [lib.tensor(a, requires_grad=True) for a in arrays]
+    y = fn(lib, *ts)
+    y.backward(lib.tensor(g))
+    return y.detach().numpy(), [t.grad.numpy() for t in ts]
+
+
+def _check(fn, arrays, seed=0, min_same=0.3):
+    """torch's and the engine's gradients of fn under one random upstream gradient, bitwise where the forward
+    agrees (elementwise fn: per element; otherwise the whole forward must agree)."""
+    out = fn(torch, *[torch.tensor(a) for a in arrays])
+    g = np.random.default_rng(seed).standard_normal(tuple(out.shape)).astype(arrays[0].dtype)
+    ty, tg = _grads(torch, fn, arrays, g)
+    ey, eg = _grads(engine, fn, arrays, g)
+    same = ~_differ(ty, ey)
+    assert same.mean() >= min_same
+    for a, b in zip(tg, eg):
+        keep = same if a.shape == same.shape else np.broadcast_to(same.all(), a.shape)
+        assert not (_differ(a, b) & keep).any(), f"{(_differ(a, b) & keep).sum()} of {a.size} differ"
+
+
+def test_float16_rsqrt_every_value():
+    x = np.arange(65536, dtype=np.uint16).view(np.float16)
+    with np.errstate(all="ignore"):
+        assert not _differ(torch.tensor(x).rsqrt().numpy(), engine.tensor(x).rsqrt().numpy()).any()
+
+
+@pytest.mark.parametrize("op, lo, hi", [("acos", -1, 1), ("asin", -1, 1), ("acosh", 1, 5), ("asinh", -4, 4),
+                                        ("rsqrt", 0.01, 4)])
+def test_float16_inverse_trig_gradients(op, lo, hi):
+    x = np.random.default_rng(3).uniform(lo, hi, 4000).astype("float16")
+    _check(lambda lib, t: getattr(lib, op)(t), [x], min_same=1.0)
