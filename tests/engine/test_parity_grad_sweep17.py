@@ -49,3 +49,13 @@ def test_float16_rsqrt_every_value():
 def test_float16_inverse_trig_gradients(op, lo, hi):
     x = np.random.default_rng(3).uniform(lo, hi, 4000).astype("float16")
     _check(lambda lib, t: getattr(lib, op)(t), [x], min_same=1.0)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("value", [3.14, 0.1, -2, 7])
+def test_addcdiv_tensor1_gradient_divides_the_value(dtype, value):
+    """derivatives.yaml's grad * (value / tensor2) is C++: a Scalar over a Tensor is a true division (fill, then
+    div_), not Python's reciprocal times the value."""
+    rng = np.random.default_rng(4)
+    s, a, b = (rng.uniform(-2, 2, 3000).astype(dtype) for _ in range(3))
+    _check(lambda lib, x, y, z: lib.addcdiv(x, y, z, value=value), [s, a, b], min_same=1.0)
