@@ -76,3 +76,17 @@ def test_avg_pool_backward_adds_in_torch_order(dtype, dims, kw):
     shape = (2, 3, 17) if dims == 1 else (2, 3, 11, 13)
     x = np.random.default_rng(5).uniform(-2, 2, shape).astype(dtype)
     _check(lambda lib, t: getattr(lib.nn.functional, f"avg_pool{dims}d")(t, **kw), [x], linear=True)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_cumprod_backward_with_zeros(dtype, dim):
+    """cumprod_backward's O(n) path (an input with zeros, no create_graph): its reversed cumsum and cumprod
+    accumulate in acc_type (double for float, float for half) as cpu_cum_base_kernel, and the first zero's term
+    is a .sum(dim) in torch's order."""
+    rng = np.random.default_rng(6 + dim)
+    x = rng.uniform(-2, 2, (6, 7, 8)).astype(dtype)
+    x[rng.random(x.shape) < 0.15] = 0
+    out = torch.cumprod(torch.tensor(x), dim)
+    assert not _differ(out.numpy(), engine.cumprod(engine.tensor(x), dim).numpy()).any()
+    _check(lambda lib, t: lib.cumprod(t, dim), [x], linear=True)
