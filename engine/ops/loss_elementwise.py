@@ -26,11 +26,20 @@ def _mse_fwd(a, b, reduction=MEAN):
 mse_loss_op = defop(
     "mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor", _mse_fwd, promote=True, index=0,
     rule=_loss_rule(3, 2, 7), jvp=loss(),
-    self=lambda grad, self, target, reduction: _mse_checked(grad, self, target, reduction) * (
-        grad * (2.0 * _norm(self, reduction))),
-    target=lambda grad, self, target, reduction: -_mse_checked(grad, self, target, reduction) * (
-        grad * (2.0 * _norm(self, reduction))),
+    # mse_loss_backward(grad, self, target) and (grad, target, self): mse_backward_cpu_kernel's
+    # alpha * (a - b) * grad, alpha = 2. / numel (mean) or 2. in double
+    self=lambda grad, self, target, reduction: _mse_checked(grad, self, target, reduction) * _mse_alpha(
+        self, reduction) * grad,
+    target=lambda grad, self, target, reduction: _mse_checked(grad, target, self, reduction) * _mse_alpha(
+        self, reduction) * grad,
 )
+
+
+def _mse_alpha(self, reduction):
+    """The kernel's alpha as value.to<scalar_t>(): rounded to half for float16 (a float32 / float64 product with
+    a Python float rounds it to the tensor's dtype already)."""
+    alpha = 2.0 / max(self.numel(), 1) if reduction == MEAN else 2.0
+    return float(np.float16(alpha)) if self._data.dtype == np.float16 else alpha
 
 
 def _mse_checked(grad, x, y, reduction):

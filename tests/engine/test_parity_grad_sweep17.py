@@ -90,3 +90,15 @@ def test_cumprod_backward_with_zeros(dtype, dim):
     out = torch.cumprod(torch.tensor(x), dim)
     assert not _differ(out.numpy(), engine.cumprod(engine.tensor(x), dim).numpy()).any()
     _check(lambda lib, t: lib.cumprod(t, dim), [x], linear=True)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("n", [5, 25, 125, 3000])
+def test_mse_loss_gradients(dtype, reduction, n):
+    """mse_backward_cpu_kernel: alpha * (a - b) * grad with alpha = 2. / numel (or 2.) as scalar_t, for the input
+    (a = input) and the target (a = target)."""
+    rng = np.random.default_rng(n)
+    x, t = (rng.uniform(-2, 2, n).astype(dtype) for _ in range(2))
+    t[:2] = x[:2]  # equal elements: (target - input) is +0, not -(input - target)
+    _check(lambda lib, a, b: lib.nn.functional.mse_loss(a, b, reduction=reduction), [x, t], linear=True)
