@@ -77,15 +77,21 @@ def _huber_fwd(a, b, reduction=MEAN, delta=1.0):
 def _smooth_l1_grad(grad, x, y, reduction, beta, numel_of):
     """smooth_l1_backward(grad, x, y): -g below -beta, g above beta, (x - y) * g / beta between."""
     d = x - y
-    g = grad * _norm(numel_of, reduction)
-    return P.where(d <= -beta, -g, P.where(d >= beta, g, d * g / beta))
+    norm = _norm(numel_of, reduction)
+    g = grad * norm
+    if d._data.dtype == np.float16:  # (torch's half kernel: not matched by either order, the old one is closer)
+        return P.where(d <= -beta, -g, P.where(d >= beta, g, d * g / beta))
+    return P.where(d <= -beta, -g, P.where(d >= beta, g, d / beta * norm * grad))  # the kernel's order
 
 
 def _huber_grad(grad, x, y, reduction, delta, numel_of):
     no_forward_formula("huber_loss_backward", grad, x, y)  # torch's huber_loss_backward has none
     d = x - y
-    g = grad * _norm(numel_of, reduction)
-    return P.where(d <= -delta, -g * delta, P.where(d >= delta, g * delta, d * g))
+    norm = _norm(numel_of, reduction)
+    g = grad * norm
+    if d._data.dtype == np.float16:  # norm.to<scalar_t>(): rounded to half
+        norm = float(np.float16(norm))
+    return P.where(d <= -delta, -g * delta, P.where(d >= delta, g * delta, norm * d * grad))  # the kernel's order
 
 
 smooth_l1_loss_op = defop(
