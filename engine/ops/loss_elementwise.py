@@ -26,11 +26,20 @@ def _mse_fwd(a, b, reduction=MEAN):
 mse_loss_op = defop(
     "mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor", _mse_fwd, promote=True, index=0,
     rule=_loss_rule(3, 2, 7), jvp=loss(),
-    self=lambda grad, self, target, reduction: _mse_checked(grad, self, target, reduction) * (
-        grad * (2.0 * _norm(self, reduction))),
-    target=lambda grad, self, target, reduction: -_mse_checked(grad, self, target, reduction) * (
-        grad * (2.0 * _norm(self, reduction))),
+    # mse_loss_backward(grad, self, target) and (grad, target, self): mse_backward_cpu_kernel's
+    # alpha * (a - b) * grad, alpha = 2. / numel (mean) or 2. in double
+    self=lambda grad, self, target, reduction: _mse_checked(grad, self, target, reduction) * _mse_alpha(
+        self, reduction) * grad,
+    target=lambda grad, self, target, reduction: _mse_checked(grad, target, self, reduction) * _mse_alpha(
+        self, reduction) * grad,
 )
+
+
+def _mse_alpha(self, reduction):
+    """The kernel's alpha as value.to<scalar_t>(): rounded to half for float16 (a float32 / float64 product with
+    a Python float rounds it to the tensor's dtype already)."""
+    alpha = 2.0 / max(self.numel(), 1) if reduction == MEAN else 2.0
+    return float(np.float16(alpha)) if self._data.dtype == np.float16 else alpha
 
 
 def _mse_checked(grad, x, y, reduction):
@@ -68,15 +77,21 @@ def _huber_fwd(a, b, reduction=MEAN, delta=1.0):
 def _smooth_l1_grad(grad, x, y, reduction, beta, numel_of):
     """smooth_l1_backward(grad, x, y): -g below -beta, g above beta, (x - y) * g / beta between."""
     d = x - y
-    g = grad * _norm(numel_of, reduction)
-    return P.where(d <= -beta, -g, P.where(d >= beta, g, d * g / beta))
+    norm = _norm(numel_of, reduction)
+    g = grad * norm
+    if d._data.dtype == np.float16:  # (torch's half kernel: not matched by either order, the old one is closer)
+        return P.where(d <= -beta, -g, P.where(d >= beta, g, d * g / beta))
+    return P.where(d <= -beta, -g, P.where(d >= beta, g, d / beta * norm * grad))  # the kernel's order
 
 
 def _huber_grad(grad, x, y, reduction, delta, numel_of):
     no_forward_formula("huber_loss_backward", grad, x, y)  # torch's huber_loss_backward has none
     d = x - y
-    g = grad * _norm(numel_of, reduction)
-    return P.where(d <= -delta, -g * delta, P.where(d >= delta, g * delta, d * g))
+    norm = _norm(numel_of, reduction)
+    g = grad * norm
+    if d._data.dtype == np.float16:  # norm.to<scalar_t>(): rounded to half
+        norm = float(np.float16(norm))
+    return P.where(d <= -delta, -g * delta, P.where(d >= delta, g * delta, norm * d * grad))  # the kernel's order
 
 
 smooth_l1_loss_op = defop(

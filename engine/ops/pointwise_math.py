@@ -130,6 +130,8 @@ sqrt = defop("sqrt(Tensor self) -> Tensor", _float_out(np.sqrt), jvp="element_wi
 
 
 def _rsqrt(a):
+    if a.dtype == np.float16:  # torch computes Half in float and rounds once (sqrt, then 1/x, in half rounds twice)
+        return np.reciprocal(np.sqrt(a.astype(np.float32))).astype(np.float16)
     return np.reciprocal(np.sqrt(a))
 
 

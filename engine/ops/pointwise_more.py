@@ -329,7 +329,9 @@ addcmul_op = defop(
 addcdiv_op = defop(
     "addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor", _addc(np.divide, "addcdiv"),
     promote=True, check=_addcdiv_check, self=lambda grad: grad,
-    tensor1=lambda grad, tensor2, value: grad * (value / tensor2),
+    # (C++'s Scalar / Tensor is empty_like(b).fill_(value).div_(b), a true division; Python's value / b is
+    # b.reciprocal() * value, another rounding)
+    tensor1=lambda grad, tensor2, value: grad * P.div(value, tensor2),
     tensor2=lambda grad, tensor1, tensor2, value: -grad * (value * tensor1 / (tensor2 * tensor2)),
     rule=elementwise(3))
 

@@ -372,6 +372,9 @@ def _avg_costs(x_shape, kernel_size, stride, padding, ceil_mode, itemsize_of):
     bwd = 2 * n_out + cols + planes * padded[0] * padded[1] + geometry
     flops = planes * (padded[0] * out_hw[1] * k[1] + n_out // builtin_max(planes, 1) * k[0])
     flops += R.PY_STEP * (k[0] + k[1])  # _window_sums' kh + kw Python steps (and its adjoint's)
+    _, st, _, _ = _pool_params("avg_pool2d", kernel_size, _stride_arg(stride), padding)
+    if _overlap_2d(k, st):  # the backward's kh * kw passes over the output (torch's order)
+        flops = builtin_max(flops, n_out * k[0] * k[1] + R.PY_STEP * k[0] * k[1])
     return out, fwd, bwd, flops
 
 
@@ -383,6 +386,11 @@ def _avg_pool_rule(self, kernel_size, stride, padding, ceil_mode):
 def _avg_pool_backward_rule(grad_output, self, kernel_size, stride, padding, ceil_mode):
     _, _, bwd, flops = _avg_costs(self.shape, kernel_size, stride, padding, ceil_mode, grad_output)
     return R.Cost(tuple(self.shape), flops, bwd)
+
+
+def _overlap_2d(k, s):
+    """Windows overlap along both dims (an input element gets terms from several output rows and columns)."""
+    return k[0] > s[0] and k[1] > s[1]
 
 
 def _avg_pool_bwd_fwd(
@@ -397,15 +405,24 @@ def _avg_pool_bwd_fwd(
     gd = np.where(empty, 0, g4 / div.astype(g4.dtype)).astype(g4.dtype)
     ph = builtin_max(h + 2 * p[0], (oh - 1) * s[0] + k[0])
     pw = builtin_max(w + 2 * p[1], (ow - 1) * s[1] + k[1])
-    # the adjoint of _window_sums: spread over the window's rows, then over its columns
-    rows = B.xp.zeros((n, c, ph, ow), dtype=g4.dtype)
-    for i in range(k[0]):
-        _budget.check()
-        rows[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], :] += gd
+    # torch's cpu_avg_pool_backward adds each output's grad / div into its window, outputs in row-major order: an
+    # input's terms come in order of (oh, ow), i.e. of the window offsets (i, j) from the last. Where windows
+    # overlap along both dims, one pass per (i, j); else the separable adjoint of _window_sums (rows, then
+    # columns, last offset first) adds in that same order
     xp = B.xp.zeros((n, c, ph, pw), dtype=g4.dtype)
-    for j in range(k[1]):
-        _budget.check()
-        xp[:, :, :, j : j + (ow - 1) * s[1] + 1 : s[1]] += rows
+    if _overlap_2d(k, s):
+        for i in range(k[0] - 1, -1, -1):
+            for j in range(k[1] - 1, -1, -1):
+                _budget.check()
+                xp[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], j : j + (ow - 1) * s[1] + 1 : s[1]] += gd
+    else:
+        rows = B.xp.zeros((n, c, ph, ow), dtype=g4.dtype)
+        for i in range(k[0] - 1, -1, -1):
+            _budget.check()
+            rows[:, :, i : i + (oh - 1) * s[0] + 1 : s[0], :] += gd
+        for j in range(k[1] - 1, -1, -1):
+            _budget.check()
+            xp[:, :, :, j : j + (ow - 1) * s[1] + 1 : s[1]] += rows
     out = B.xp.ascontiguousarray(xp[:, :, p[0] : p[0] + h, p[1] : p[1] + w])
     return out.reshape(shape)
 

@@ -10,6 +10,7 @@ from engine.autograd import grad_mode
 from engine.ops import pointwise as P
 from engine.ops import rules as R
 from engine.ops import shape as S
+from engine.ops._torch_sum import torch_sum
 from engine.ops._util import wrap_dim
 from engine.ops.jvp import shifted
 from engine.ops.reduction_common import _check_autograd_dtype, _out
@@ -98,8 +99,15 @@ def _cumprod_jvp(self_t, self, result, dim):
     return P.where(after, new_grad, gradient)
 
 
+def _cum_wide(fn, a, d):
+    """np.cumsum / np.cumprod of a float array along d as torch's cpu_cum_base_kernel: accumulated in acc_type
+    (double for float, float for half), each partial result cast back."""
+    wide = {np.dtype(np.float16): np.float32, np.dtype(np.float32): np.float64}.get(a.dtype)
+    return fn(a, axis=d) if wide is None else fn(a, axis=d, dtype=wide).astype(a.dtype)
+
+
 def _rev_cumsum_array(w, d):
-    return np.flip(np.cumsum(np.flip(w, d), axis=d), d)
+    return np.flip(_cum_wide(np.cumsum, np.flip(w, d), d), d)
 
 
 def _cumprod_backward_zeros(g, x, out, d):
@@ -114,7 +122,11 @@ def _cumprod_backward_zeros(g, x, out, d):
     z1 = np.expand_dims(np.argmax(first, axis=d), d)
     at_z1 = first & (np.cumsum(first, axis=d) == 1)  # the first of them: z1 itself
     between = first & ~at_z1
-    tail = np.sum(np.cumprod(np.where(between, x, 1), axis=d) * np.where(first, g, 0), axis=d, keepdims=True)
+    prods = _cum_wide(np.cumprod, np.where(between, x, 1).astype(g.dtype, copy=False), d)
+    terms = np.ascontiguousarray(prods * np.where(first, g, 0))
+    # .sum(dim, keepdim): torch's summation order where it is modelled (half accumulates in float)
+    tail = torch_sum(terms.astype(np.float32) if terms.dtype == np.float16 else terms, (d,))
+    tail = np.sum(terms, axis=d, keepdims=True) if tail is None else tail.astype(terms.dtype, copy=False)
     before_z1 = np.where(z1 == 0, 1, np.take_along_axis(out, np.maximum(z1 - 1, 0), axis=d))
     return np.where(at_z1, tail * before_z1, gi).astype(g.dtype, copy=False)
 
