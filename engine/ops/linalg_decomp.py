@@ -209,6 +209,8 @@ def _is_vector_rhs(a_shape, b_shape):
 def _solve_shapes(a, b, left, name="linalg.solve"):
     vector = _is_vector_rhs(a.shape, b.shape)
     b2 = b[..., None] if vector else b
+    if b2.ndim < 2:  # checkInputsSolver's checkIsMatrix(B): a 0-d B (parity16 item 3)
+        raise TorchRuntimeError(f"{name}: The input tensor B must have at least 2 dimensions.")
     if left:
         if b2.shape[-2] != a.shape[-1]:
             raise TorchRuntimeError(f"{name}: Incompatible shapes of A and B for the equation AX = B "

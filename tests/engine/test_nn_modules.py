@@ -116,16 +116,11 @@ def _run(lib, mod, inputs):
     return out
 
 
-# engine's hardsigmoid_backward multiplies by 1/6 in the tensor's dtype; torch's CPU kernel by the float 1.0f/6.0f
-# (0.1666666716...) even for float64: an op-table difference (engine/ops/nn_functional.py), reported to the lead.
-HARDSIGMOID_F64 = pytest.mark.xfail(strict=True, reason="hardsigmoid_backward's 1/6 is torch's float 1.0f/6.0f")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("name,make,specs", MODULES, ids=[m[0] for m in MODULES])
-def test_module_matches_torch(name, make, specs, dtype, request):
-    if name == "Hardsigmoid" and dtype == np.float64:
-        request.applymarker(HARDSIGMOID_F64)
+def test_module_matches_torch(name, make, specs, dtype):
     tmod = make(torch.nn)
     emod = make(engine.nn)
     if dtype == np.float64:

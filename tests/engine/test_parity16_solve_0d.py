@@ -1,6 +1,6 @@
 """linalg.solve / solve_ex with a 0-d B against live torch 2.13: torch's checkInputsSolver refuses it ("The input
-tensor B must have at least 2 dimensions."); the engine raised IndexError "tuple index out of range". The fix is in
-engine/ops/linalg_decomp.py (safeL's file; parity16's brief, Questions): strict xfail until it lands."""
+tensor B must have at least 2 dimensions."); the engine raised IndexError "tuple index out of range" (fixed in
+engine/ops/linalg_decomp.py _solve_shapes)."""
 from __future__ import annotations
 
 import pytest
@@ -24,7 +24,6 @@ def _run(L, f):
     return "ok", repr(r)
 
 
-@pytest.mark.xfail(strict=True, reason="needs engine/ops/linalg_decomp.py _solve_shapes (safeL's): parity16 Questions")
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_solve_0d_b_as_torch(name):
     assert _run(engine, CASES[name]) == _run(torch, CASES[name])
