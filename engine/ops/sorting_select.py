@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from engine import budget as _budget
-from engine.ops.rules import PY_STEP
 
 _BIG = np.iinfo(np.int64).max // 4
 
