@@ -17,25 +17,57 @@ from __future__ import annotations
 import numpy as np
 
 from engine import budget as _budget
-from engine.ops.rules import PY_STEP
 
 _BIG = np.iinfo(np.int64).max // 4
 
 
+# What the loops' steps cost, in flops (a flop ~1.1 ns: an elementwise add on this machine), measured with
+# process_time over their step counts (docs/runs/safeM.md: redteam13 F7/F11 were charged ~1000 flops a step at
+# 20-300 us of CPU a step): a heap step (a sift level of every heap: a few fancy-indexed NumPy calls on short
+# arrays) ~20-30 us; a partition level (median of three, the scans' stops, the swaps: ~40 NumPy calls) ~200 us
+# plus ~30-45 ns an element of its segments.
+HEAP_STEP = 30_000
+LEVEL_STEP = 200_000
+LEVEL_ELEMENT = 48
+STEP_ELEMENT = 8
+
+
 class _Steps:
     """The deadline checked at every step of a loop; steps past `free` (what the op's rule charged for: its
-    n log n) charged as they come, a Python step and the elements the step touches each (a sorted run of ties
-    makes partial_sort's heap take an element at a time)."""
+    n log n) charged as they come at their measured cost (a heap step, or a partition level with the elements
+    of its segments); `ahead` charges a count of steps known before they run at once (one charge: max_op_flops
+    and max_flops see the whole of it, a 413 before the work)."""
 
-    def __init__(self, n):
-        self.left = 16 * max(int(n), 2).bit_length() + 64
+    def __init__(self, n, free=None):
+        self.left = 16 * max(int(n), 2).bit_length() + 64 if free is None else int(free)
 
-
-    def __call__(self, elements=0):
+    def __call__(self, elements=0, level=False):
         _budget.check()
         self.left -= 1
         if self.left < 0:
-            _budget.charge(0, 8, PY_STEP + 8.0 * elements, "the selection's steps")
+            if level:
+                _budget.charge(0, 8, LEVEL_STEP + float(LEVEL_ELEMENT) * elements, "the selection's partition levels")
+            else:
+                _budget.charge(0, 8, HEAP_STEP + float(STEP_ELEMENT) * elements, "the selection's heap steps")
+
+    def ahead(self, steps, what="the selection's heap steps"):
+        """`steps` heap steps charged now past the free ones left; they then run uncharged."""
+        need = int(steps) - max(self.left, 0)
+        if need > 0:
+            _budget.charge(0, 8, float(HEAP_STEP) * need, what)
+            self.left = max(self.left, 0) + need
+
+
+def heap_steps(m):
+    """A lower bound of the steps make_heap and sort_heap take on a heap of m: a step a parent, and a pop of a
+    heap of L a step and at least _lg(L) - 1 sift levels (each a step)."""
+    m = int(m)
+    if m < 2:
+        return 0
+    levels = 0
+    for j in range(2, m.bit_length()):  # L in [2^j, 2^(j+1)) ∩ [2, m]: j - 1 levels each
+        levels += (min(m, (1 << (j + 1)) - 1) - (1 << j) + 1) * (j - 1)
+    return m // 2 + (m - 1) + levels
 
 
 def keys(x, negate=False):
@@ -164,10 +196,10 @@ def _quickselect(key, idx, k):
     L = np.zeros(rows, dtype=np.int64)
     R = np.full(rows, n - 1, dtype=np.int64)
     act = np.nonzero(R > L)[0]
-    tick = _Steps(n)
+    tick = _Steps(n, free=4 * max(n, 2).bit_length() + 16)  # random rows: ~1-2 log2 n levels
     while act.size:
         r, lo, hi = act, L[act], R[act]
-        tick(int((hi - lo).sum()))
+        tick(int((hi - lo).sum()), level=True)
         two = hi == lo + 1
         if two.any():  # two elements only: ordered, done
             _cswap(key, idx, r[two], lo[two], hi[two], key[r[two], lo[two]] > key[r[two], hi[two]])
@@ -244,8 +276,9 @@ def nth_element(key, idx, nth, tick=None):
         act = np.nonzero(live & (last - f > 3))[0]
         if not act.size:
             break
-        tick(int((last[act] - f[act]).sum()))
+        tick(int((last[act] - f[act]).sum()), level=True)
         if depth == 0:  # heap_select(first, nth + 1, last), then iter_swap(first, nth)
+            tick.ahead((nth + 1) // 2)  # make_heap's parents
             left = heap_select(key, idx, act, f[act], np.full(act.size, nth + 1), last[act], tick, cap=HEAP_STEPS)
             _swap(key, idx, act, f[act], np.full(act.size, nth))
             live[act] = False
@@ -276,9 +309,10 @@ def sort(key, idx, m, tick=None):
         r, f, last = r[big], f[big], last[big]
         if not r.size:
             break
-        tick(int((last - f).sum()))
+        tick(int((last - f).sum()), level=True)
         if depth == 0:  # std::__partial_sort(first, last, last): make_heap, sort_heap
             h = last - f <= HEAP_SORT_MAX
+            tick.ahead(heap_steps(int((last[h] - f[h]).max(initial=0))))
             heap_select(key, idx, r[h], f[h], last[h], last[h], tick)
             sort_heap(key, idx, r[h], f[h], last[h], tick)
             for row, lo, hi in zip(r[~h].tolist(), f[~h].tolist(), last[~h].tolist()):  # few: each over 4096 long
@@ -311,9 +345,10 @@ def last_of(key, idx, focus):
         act = np.nonzero(last - f > 16)[0]
         if not act.size:
             break
-        tick(int((last[act] - f[act]).sum()))
+        tick(int((last[act] - f[act]).sum()), level=True)
         if depth == 0:  # the stretch heap-sorted as sort() does
             h = act[last[act] - f[act] <= HEAP_SORT_MAX]
+            tick.ahead(heap_steps(int((last[h] - f[h]).max(initial=0))))
             heap_select(key, idx, h, f[h], last[h], last[h], tick)
             sort_heap(key, idx, h, f[h], last[h], tick)
             break
@@ -477,6 +512,7 @@ def partial_sort(key, idx, k):
     r = _unique_smallest(key, idx, k)
     if r.size:
         tick = _Steps(n)
+        tick.ahead(heap_steps(k))  # make_heap and sort_heap of k, before any of it runs
         f = np.zeros(r.size, dtype=np.int64)
         middle = np.full(r.size, k, dtype=np.int64)
         left = heap_select(key, idx, r, f, middle, np.full(r.size, n, dtype=np.int64), tick, cap=HEAP_STEPS)
