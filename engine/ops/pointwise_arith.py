@@ -36,6 +36,7 @@ from engine.ops.pointwise_base import (
     defop,
     f16_number,
     f16_opmath,
+    torch_sign,
 )
 from engine.ops.promotion import _check_broadcast
 from engine.ops.scalar_fit import fill_value, int_operands, scalar_arg
@@ -367,22 +368,9 @@ abs_ = defop("abs(Tensor self) -> Tensor", _threaded(np.abs, _ufunc_into(np.abs)
              jvp="element_wise", rule=R.like(bwd=2), self=lambda grad, self: grad * self.sgn())
 
 
-def _sign(a):
-    """torch's CPU sign kernel, (0 < a) - (a < 0): 0 for NaN (np.sign answers NaN) and +0.0 for -0.0."""
-    if a.dtype.kind == "b":
-        return a.copy()
-    out = np.sign(a)
-    if a.dtype.kind != "f":
-        return out
-    if type(out) is not np.ndarray:  # (a 0-d operand's NumPy scalar)
-        return out if out == out else out.dtype.type(0)
-    np.copyto(out, 0, where=np.isnan(out))  # (one byte an element held beside the result, as the rule allows)
-    return out
-
-
-sgn_op = defop("sgn(Tensor self) -> Tensor", _sign,  # (temp: the NaN mask, a byte an element)
+sgn_op = defop("sgn(Tensor self) -> Tensor", torch_sign,  # (temp: the NaN mask, a byte an element)
                jvp="element_wise", rule=R.like(temp_factor=1, bwd=1), self=lambda grad: _zero_grad(grad))
-sign_op = defop("sign(Tensor self) -> Tensor", _sign,
+sign_op = defop("sign(Tensor self) -> Tensor", torch_sign,
              jvp="element_wise", rule=R.like(temp_factor=1, bwd=1), self=lambda grad: _zero_grad(grad))
 
 

@@ -324,3 +324,16 @@ _dtype_word = D.scalar_type_name
 
 def _wrap(x, ref):
     return Tensor._make(B.xp.asarray(x, dtype=D.result_type(x).np))
+
+
+def torch_sign(a):
+    """torch's CPU sign kernel, (0 < a) - (a < 0): 0 for NaN (np.sign answers NaN) and +0.0 for -0.0."""
+    if a.dtype.kind == "b":
+        return a.copy()
+    out = np.sign(a)
+    if a.dtype.kind != "f":
+        return out
+    if type(out) is not np.ndarray:  # (a 0-d operand's NumPy scalar)
+        return out if out == out else out.dtype.type(0)
+    np.copyto(out, 0, where=np.isnan(out))  # (one byte an element held beside the result, as the rule allows)
+    return out
