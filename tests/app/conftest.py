@@ -209,3 +209,23 @@ def in_thread(fn, *args, **kwargs):
     t = threading.Thread(target=lambda: box.append(fn(*args, **kwargs)), daemon=True)
     t.start()
     return t, box
+
+
+def placements(srv) -> dict:
+    """The server's evaluations by placement (inline, thread, worker, ...) from /metrics."""
+    out = {}
+    for ln in srv.client.get("/metrics").text.splitlines():
+        if ln.startswith("gradserve_evaluations_by_placement_total{"):
+            out[ln.split('placement="')[1].split('"')[0]] = float(ln.split()[-1])
+    return out
+
+
+def run_where(srv, doc: dict | None = None, body: bytes | None = None) -> tuple[str, dict]:
+    """POST /v1/evaluate (a document, or a raw body) and where it ran: the one placement whose count moved."""
+    before = placements(srv)
+    kw = {"json": doc} if body is None else {"content": body, "headers": {"content-type": "application/json"}}
+    r = srv.client.post("/v1/evaluate", timeout=120, **kw)
+    assert r.status_code == 200, r.text[:300]
+    after = placements(srv)
+    [where] = [p for p in after if after[p] != before.get(p, 0.0)]
+    return where, r.json()

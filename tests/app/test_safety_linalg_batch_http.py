@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.app.conftest import Server
+from tests.app.conftest import Server, run_where
 
 
 @pytest.fixture(scope="module")
@@ -16,23 +16,6 @@ def srv():
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_ACCESS_LOG": "false"})
     yield s
     s.stop()
-
-
-def _placements(srv) -> dict:
-    out = {}
-    for ln in srv.client.get("/metrics").text.splitlines():
-        if ln.startswith("gradserve_evaluations_by_placement_total{"):
-            out[ln.split('placement="')[1].split('"')[0]] = float(ln.split()[-1])
-    return out
-
-
-def _run_where(srv, doc) -> tuple[str, dict]:
-    before = _placements(srv)
-    r = srv.client.post("/v1/evaluate", json=doc, timeout=120)
-    assert r.status_code == 200, r.text[:300]
-    after = _placements(srv)
-    [where] = [p for p in after if after[p] != before.get(p, 0.0)]
-    return where, r.json()
 
 
 # op, its outputs, the factory of its [N, 1, 1] float32 input, N; torch's call for the oracle
@@ -64,11 +47,11 @@ def _oracle(op: str, n: int) -> list:
 @pytest.mark.parametrize("op", sorted(CASES))
 def test_many_tiny_matrices_run_in_a_worker(srv, op):
     n = CASES[op][2]
-    where, got = _run_where(srv, _doc(op, n))
+    where, got = run_where(srv, _doc(op, n))
     assert where == "worker", op  # before: "thread" (charged 10-90x under its work)
     assert [got["tensors"][f"s{i}"]["data"] for i in range(CASES[op][0])] == _oracle(op, n)
 
 
 def test_a_small_stack_still_runs_inline(srv):
-    where, got = _run_where(srv, _doc("linalg.svdvals", 100))
+    where, got = run_where(srv, _doc("linalg.svdvals", 100))
     assert where != "worker" and got["tensors"]["s0"]["data"] == 0.0

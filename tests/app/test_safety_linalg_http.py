@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.app.conftest import Server
+from tests.app.conftest import Server, run_where
 
 
 @pytest.fixture(scope="module")
@@ -16,23 +16,6 @@ def srv():
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_ACCESS_LOG": "false"})
     yield s
     s.stop()
-
-
-def _placements(srv) -> dict:
-    out = {}
-    for ln in srv.client.get("/metrics").text.splitlines():
-        if ln.startswith("gradserve_evaluations_by_placement_total{"):
-            out[ln.split('placement="')[1].split('"')[0]] = float(ln.split()[-1])
-    return out
-
-
-def _run_where(srv, doc) -> tuple[str, dict]:
-    before = _placements(srv)
-    r = srv.client.post("/v1/evaluate", json=doc, timeout=120)
-    assert r.status_code == 200, r.text[:300]
-    after = _placements(srv)
-    [where] = [p for p in after if after[p] != before.get(p, 0.0)]
-    return where, r.json()
 
 
 def _solve_doc(k: int, n: int) -> dict:
@@ -46,7 +29,7 @@ def _solve_doc(k: int, n: int) -> dict:
 
 def test_solve_with_a_broadcast_a_runs_in_a_worker(srv):
     """A [1, 64, 64] beside B [400, 64, 1]: 400 factorizations, charged as one before (inline)."""
-    where, doc = _run_where(srv, _solve_doc(64, 400))
+    where, doc = run_where(srv, _solve_doc(64, 400))
     assert where == "worker"
     assert doc["tensors"]["s"]["data"] == torch.linalg.solve(
         2 * torch.eye(64, dtype=torch.float64)[None], torch.ones(400, 64, 1, dtype=torch.float64)).sum().item()
@@ -58,9 +41,9 @@ def test_inv_ex_of_a_singular_batch_runs_in_a_worker_in_one_call(srv):
                    {"name": ["i", "k"], "op": "linalg.inv_ex", "args": ["a"]},
                    {"name": "n", "op": "isnan", "args": ["i"]}, {"name": "c", "op": "sum", "args": ["n"]},
                    {"name": "s", "op": "sum", "args": ["k"]}], "outputs": ["c", "s"]}
-    where, got = _run_where(srv, doc)
+    where, got = run_where(srv, doc)
     assert where == "worker"
     assert got["tensors"]["c"]["data"] == 200_000 and got["tensors"]["s"]["data"] == 200_000
     small = _solve_doc(2, 3)
-    where, got = _run_where(srv, small)
+    where, got = run_where(srv, small)
     assert where != "worker" and np.isclose(got["tensors"]["s"]["data"], 3.0)

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from tests.app.conftest import Server
+from tests.app.conftest import Server, run_where
 
 
 @pytest.fixture(scope="module")
@@ -19,23 +19,6 @@ def srv():
     s = Server({"GRADSERVE_COMPUTE_WORKERS": "1", "GRADSERVE_ACCESS_LOG": "false"})
     yield s
     s.stop()
-
-
-def _placements(srv) -> dict:
-    out = {}
-    for ln in srv.client.get("/metrics").text.splitlines():
-        if ln.startswith("gradserve_evaluations_by_placement_total{"):
-            out[ln.split('placement="')[1].split('"')[0]] = float(ln.split()[-1])
-    return out
-
-
-def _run_where(srv, body: bytes) -> tuple[str, dict]:
-    before = _placements(srv)
-    r = srv.client.post("/v1/evaluate", content=body, headers={"content-type": "application/json"}, timeout=120)
-    assert r.status_code == 200, r.text[:300]
-    after = _placements(srv)
-    [where] = [p for p in after if after[p] != before.get(p, 0.0)]
-    return where, r.json()
 
 
 def _doc(data: list, dtype: str | None) -> bytes:
@@ -49,7 +32,7 @@ def _doc(data: list, dtype: str | None) -> bytes:
 def test_a_long_walk_runs_in_a_worker(srv, data):
     body = _doc(data, None)
     assert len(body) < 1 << 20  # parsed in the server process (under worker_parse_min_bytes)
-    where, got = _run_where(srv, body)
+    where, got = run_where(srv, body=body)
     assert where == "worker"  # before: "thread"
     ref = torch.nansum(torch.tensor([[math.nan if v == "NaN" else v for v in r] if isinstance(r, list) else
                                      math.nan if r == "NaN" else r for r in data]))
@@ -57,5 +40,5 @@ def test_a_long_walk_runs_in_a_worker(srv, data):
 
 
 def test_a_short_walk_stays_in_the_server_process(srv):
-    where, got = _run_where(srv, _doc([1.5, "NaN", 2.5] * 10, "float64"))
+    where, got = run_where(srv, body=_doc([1.5, "NaN", 2.5] * 10, "float64"))
     assert where != "worker" and got["tensors"]["s"]["data"] == 40.0
