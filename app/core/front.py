@@ -198,15 +198,20 @@ class Front:
                     scope["route"] = self._limited_route(scope["path"])
                 await to_response(exc)(scope, receive, send_wrapped)
         finally:
-            elapsed = time.perf_counter() - t0
-            # the connection's own answer (app/core/protocol.py: 408), where it answered in the app's place
-            status = scope.get("extensions", {}).get("gradserve.answered", status) or 500
-            route = _route(scope)
-            if m is not None:
-                m.serving -= 1
-                m.observe(scope["method"], route, status, elapsed, kept, evaluate)
-            if self.log_access:
-                log_access(scope, route, status, elapsed, rid)
+            self._record(scope, m, status, t0, kept, evaluate, rid)
+
+    def _record(self, scope: Scope, m, status: int, t0: float, kept: list, evaluate: bool, rid: str) -> None:
+        """A request's end, on every path: the metrics (serving, the observation) and the access line. The status
+        is the connection's own answer (app/core/protocol.py: 408) where it answered in the app's place, 500 where
+        nothing was sent."""
+        elapsed = time.perf_counter() - t0
+        status = scope.get("extensions", {}).get("gradserve.answered", status) or 500
+        route = _route(scope)
+        if m is not None:
+            m.serving -= 1
+            m.observe(scope["method"], route, status, elapsed, kept, evaluate)
+        if self.log_access:
+            log_access(scope, route, status, elapsed, rid)
 
     async def serve_direct(self, scope: Scope, receive: Receive, send: Send, entry: tuple) -> None:
         """__call__ for a POST to a limited direct route (`entry`, self.fast's): the same steps, answers,
@@ -273,14 +278,7 @@ class Front:
                 finally:
                     status = box[0]
         finally:
-            elapsed = time.perf_counter() - t0
-            status = scope.get("extensions", {}).get("gradserve.answered", status) or 500
-            route = _route(scope)
-            if m is not None:
-                m.serving -= 1
-                m.observe(scope["method"], route, status, elapsed, kept, evaluate)
-            if self.log_access:
-                log_access(scope, route, status, elapsed, rid)
+            self._record(scope, m, status, t0, kept, evaluate, rid)
 
     async def _through(self, response, scope: Scope, receive: Receive, send: Send, rid: str, kept: list,
                        evaluate: bool, box: list) -> None:
