@@ -174,6 +174,8 @@ STRUCTURAL = frozenset((
     "return [int(i) for i in v]",
     "split_size = int(split_size)",  # split's piece size
     "return _split_tensor(tensor, int(split_size_or_sections), dim)",
+    # mse_loss's backward alpha: 2 / numel, rounded to half for a float16 tensor (its dtype, not its values)
+    "return float(np.float16(alpha)) if self._data.dtype == np.float16 else alpha",
 ))
 
 
