@@ -260,8 +260,7 @@ def randn(*size, dtype=None, requires_grad=False, device=None, pin_memory=False)
     return _finish(_generator[0].standard_normal(size).astype(dt), requires_grad, xp)
 
 
-_C_NAMES = {"b": "bool", "int8": "signed char", "uint8": "unsigned char", "int16": "short int", "int32": "int",
-            "int64": "long", "float16": "c10::Half"}
+_C_NAMES = {"int8": "signed char", "uint8": "unsigned char", "int16": "short int", "int32": "int", "int64": "long"}
 
 
 def _randint_bounds(low, high, dt):
