@@ -21,6 +21,7 @@ from engine.ops import sorting as SORTING
 
 
 def killer_tied(n):
+    """redteam13's closed form of aten's quickselect adversary (qs_killer.py), its k-th value given twice."""
     m = n // 2
     i = np.arange(m - 1)
     a = np.where(i % 2 == 0, i + 2, m + 2 + (i - 1) // 2)

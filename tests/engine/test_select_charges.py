@@ -10,19 +10,10 @@ import pytest
 import torch
 
 import engine
+from bench.select_charges import killer_tied
 from engine import budget as B
 from engine.budget import LimitExceeded
 from engine.ops import sorting_select as SEL
-
-
-def killer_tied(n):
-    """redteam13's closed form of aten's quickselect adversary (qs_killer.py), its k-th value given twice."""
-    m = n // 2
-    i = np.arange(m - 1)
-    a = np.where(i % 2 == 0, i + 2, m + 2 + (i - 1) // 2)
-    x = np.concatenate([a, np.arange(1, m + 2, 2), np.arange(3 * m // 2 + 1, n), [0]]).astype(np.float64)
-    x[x == m + 1] = m
-    return x
 
 
 def _run(fn, **limits):
