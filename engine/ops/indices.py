@@ -95,7 +95,10 @@ def _pow_or_inf(b, x):
         return math.pow(b, x)
     except OverflowError:
         return math.inf
-    except ValueError:
+    except ValueError:  # C's pow: a pole at zero (+-inf, the sign of zero for an odd integer power) or NaN
+        if b == 0 and x < 0:
+            odd = x == int(x) and int(x) % 2 == 1
+            return math.copysign(math.inf, b) if odd else math.inf
         return math.nan
 
 
@@ -135,8 +138,11 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=
     e = dt.np.type(end) if dt.category == 2 else int(end)
     if steps == 0:
         vals = np.zeros(0, dtype=np.float64)
-    elif steps == 1:
-        vals = np.power(base, np.float64(float(start)), dtype=np.float64).reshape(1)
+    elif steps == 1:  # the kernel fills std::pow(base, start), a Scalar checked as the dtype stores it
+        v = _pow_or_inf(base, float(start))
+        if dt.np.kind in "iu" or dt.np == np.float32:
+            check_fits(v, dt.np)
+        vals = np.array([bool(v) if dt.np.kind == "b" else v], dtype=np.float64)
     else:
         step = float(e - s) / (steps - 1)
         i = np.arange(steps, dtype=np.float64)

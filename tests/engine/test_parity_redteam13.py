@@ -36,6 +36,24 @@ def test_integer_and_bool_linspace_logspace_as_torch(name, args, dtype):
         _run(torch, lambda L: getattr(L, name)(*args, dtype=getattr(L, dtype), **kw))
 
 
+
+# One step fills std::pow(base, start) as a checked Scalar of the dtype (libm's pow, not NumPy's vectorized one,
+# which is an ulp off at some values); C's pow has a pole at a zero base (+-inf), not NaN.
+ONE_STEP = [((4.654051783517648, 1.2, 1), 10.0, "float64"), ((5.939305443822562, 0, 1), 2.0, "float64"),
+            ((50, 0, 1), 10.0, "float32"), ((400, 0, 1), 10.0, "float32"), ((5, 0, 1), 10.0, "float16"),
+            ((3.5, 0, 1), 2.0, "int8"), ((9.05, 0, 1), 7.25, "int8"), ((-2.46, 0, 1), -2.0, "int32"),
+            ((-1, 0, 1), -1.0, "uint8"), ((-50, 0, 1), 10.0, "bool"), ((-3, 0, 1), 0.0, "float64"),
+            ((-3, 0, 1), -0.0, "float64"), ((-2, 1, 4), 0.0, "float32"), ((-3, -1, 3), -0.0, "float64")]
+
+
+@pytest.mark.parametrize("args,base,dtype", ONE_STEP, ids=repr)
+def test_logspace_single_step_and_zero_base_as_torch(args, base, dtype):
+    def run(L):
+        kind, body = _run(L, lambda L: L.logspace(*args, base=base, dtype=getattr(L, dtype)))
+        return (kind, _bits(body)) if kind.startswith("torch.") else (kind, body)
+    assert run(engine) == run(torch)
+
+
 RANDINT = [(-5, 5, "uint8"), (0, 300, "uint8"), (0, 256, "uint8"), (-128, 128, "int8"), (-129, 0, "int8"),
            (0, 129, "int8"), (0, 2, "bool"), (0, 3, "bool"), (-1, 1, "bool"), (0, 2**31 + 1, "int32"),
            (0, 70000, "float16"), (-65505, 0, "float16"), (5, 5, "int64"), (300, 0, "uint8"), (0, 40000, "int16"),
