@@ -33,7 +33,8 @@ def linspace_values(start, end, steps, dt):
     half = steps // 2
     if dt == np.float16:  # c10::Half arithmetic: every operation rounds to half, no fusion
         h = np.float16
-        s, e = h(start), h(end)
+        with np.errstate(over="ignore"):  # c10 stores a number into float16 through float32 (one rounding each)
+            s, e = (h(np.float32(float32_of_int(v) if type(v) is int else v)) for v in (start, end))
         if steps == 1:
             return np.array([s], dt)
         step = h(h(e - s) / h(steps - 1))

@@ -163,7 +163,7 @@ def full(size, fill_value, *, dtype=None, requires_grad=False, device=None, pin_
     scalar_arg(fill_value)
     dt = dtype or D.result_type(fill_value)
     _charge(size, dt.np.itemsize, "full")
-    return _finish(xp.full(size, _fill_value(fill_value, dt.np), dtype=dt.np), requires_grad, xp)
+    return _finish(xp.full(size, _fill_value(fill_value, dt.np, math.prod(size) == 1), dtype=dt.np), requires_grad, xp)
 
 
 def zeros_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
@@ -184,7 +184,8 @@ def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False, dev
     xp = _xp(device, pin_memory, input)
     dt = (dtype or input.dtype).np
     _charge(input._data.shape, dt.itemsize, "full_like")
-    return _finish(xp.full(input._data.shape, _fill_value(fill_value, dt), dtype=dt), requires_grad, xp)
+    value = _fill_value(fill_value, dt, input._data.size == 1)
+    return _finish(xp.full(input._data.shape, value, dtype=dt), requires_grad, xp)
 
 
 def empty_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
@@ -225,8 +226,10 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None,
     if steps >= 2:  # the kernel's Scalar::to<T>, checked
         check_fits(start, dt.np)
         check_fits(end, dt.np)
-    elif steps == 1 and kind in "iu":  # one step is fill_(start): an integer fill checks start only (a float one
-        check_fits(start, dt.np)  # is unchecked: float16 takes 1e10 as inf); no step checks nothing
+    elif steps == 1 and (kind in "iu" or dt.np == np.float32):  # one step is fill_(start) of one element: it checks
+        check_fits(start, dt.np)  # start only, float16 not at all (1e10 is inf there); no step checks nothing
+    if steps == 1 and kind == "b":
+        start = end = bool(start)  # (NaN is True; the end is not read)
     if dt.np == np.float32:  # an int endpoint cast once, as torch's (redteam12 F9)
         start, end = (float32_of_int(v) if type(v) is int else v for v in (start, end))
     elif kind in "iu" and steps >= 1:  # the endpoints as the dtype stores them (uint8 takes -100 as 156), then

@@ -20,7 +20,7 @@ from engine.ops import join_rearrange as JR
 from engine.ops import reduction as R
 from engine.ops import shape as S
 from engine.ops.registry import entry
-from engine.ops.scalar_fit import check_fits, converted
+from engine.ops.scalar_fit import check_fits, converted, float32_of_int
 from engine.tensor import Tensor
 
 # ----- tril_indices / triu_indices -----
@@ -93,8 +93,8 @@ _CHUNK = 1 << 16
 def _pow_or_inf(b, x):
     try:
         return math.pow(b, x)
-    except OverflowError:
-        return math.inf
+    except OverflowError:  # (a negative base to an odd integer power keeps its sign)
+        return -math.inf if b < 0 and x == int(x) and int(x) % 2 == 1 else math.inf
     except ValueError:  # C's pow: a pole at zero (+-inf, the sign of zero for an odd integer power) or NaN
         if b == 0 and x < 0:
             odd = x == int(x) and int(x) % 2 == 1
@@ -128,27 +128,37 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=
     dt = dtype or D.default_float
     F._charge((steps,), dt.np.itemsize, "logspace", 32, 10)  # the double exponents, powers, index; the cast
     base = float(base)
-    if steps >= 2 and dt.np.kind == "b":
-        raise TorchNotImplementedError('"logspace_cpu" not implemented for \'Bool\'')
-    if steps >= 2 and dt.np.kind in "iu":  # the kernel's checked Scalar::to<T>: wrapped as the dtype stores them
-        check_fits(start, dt.np)
-        check_fits(end, dt.np)
-        start, end = converted(start, dt.np), converted(end, dt.np)
-    s = dt.np.type(start) if dt.category == 2 else int(start)
-    e = dt.np.type(end) if dt.category == 2 else int(end)
+    kind = dt.np.kind
     if steps == 0:
         vals = np.zeros(0, dtype=np.float64)
-    elif steps == 1:  # the kernel fills std::pow(base, start), a Scalar checked as the dtype stores it
-        v = _pow_or_inf(base, float(start))
-        if dt.np.kind in "iu" or dt.np == np.float32:
+    elif steps == 1:  # the kernel fills std::pow(base, start), a Scalar checked as the dtype stores it (float16
+        v = _pow_or_inf(base, float(start))  # unchecked: a one-element fill)
+        if kind in "iu" or dt.np == np.float32:
             check_fits(v, dt.np)
-        vals = np.array([bool(v) if dt.np.kind == "b" else v], dtype=np.float64)
-    else:
-        step = float(e - s) / (steps - 1)
+        vals = np.array([bool(v) if kind == "b" else v], dtype=np.float64)
+    elif kind == "b":
+        raise TorchNotImplementedError('"logspace_cpu" not implemented for \'Bool\'')
+    else:  # the kernel's checked Scalar::to<scalar_t> of both ends, then exponents in double
+        check_fits(start, dt.np)
+        check_fits(end, dt.np)
+        if kind in "iu":  # the ends wrapped as the dtype stores them
+            s, e = converted(start, dt.np), converted(end, dt.np)
+            diff = e - s if dt.np.itemsize < 8 else converted(e - s, dt.np)  # int64's subtraction wraps
+        elif dt.np.itemsize == 8:
+            s, e = float(start), float(end)
+            diff = e - s
+        else:  # c10 converts a number into float32, and into float16 through float32
+            with np.errstate(all="ignore"):
+                s, e = (np.float32(float32_of_int(v) if type(v) is int else v).astype(dt.np) for v in (start, end))
+                diff = e - s  # (in the dtype: float16's difference rounds, or overflows, to float16)
+        step = float(diff) / (steps - 1)
         i = np.arange(steps, dtype=np.float64)
         half = steps // 2
         expo = np.where(i < half, float(s) + step * i, float(e) - step * (steps - i - 1))
         vals = _libm_pow(base, expo)
+    if dt.np == np.float16:  # (a double stored into float16 is rounded through float, as c10's Half)
+        with np.errstate(all="ignore"):
+            vals = vals.astype(np.float32)
     with np.errstate(all="ignore"):
         out = vals.astype(dt.np)
     return F._finish(out, requires_grad)

@@ -382,7 +382,8 @@ def _zeros_like(grad):
 
 
 fill_scalar = defop("fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)",
-                    lambda a, value: np.full_like(a, _fill_value(value, a.dtype)), index=2, rule=R.like("self"),
+                    lambda a, value: np.full_like(a, _fill_value(value, a.dtype, a.size == 1)), index=2,
+                    rule=R.like("self"),
                     jvp="element_wise",
                     self=lambda grad: _zeros_like(grad))
 fill_tensor = defop("fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)",

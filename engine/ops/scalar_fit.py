@@ -94,18 +94,32 @@ def scalar_arg(value) -> None:
         raise TorchOverflowError("can't convert negative int to unsigned")
 
 
-def fill_value(value, dtype):
+def fill_value(value, dtype, one: bool = False):
     """A Python number as a fill kernel stores it into `dtype` (fill_, full, masked_fill, index_fill): parsed as
-    a Scalar (scalar_arg), checked (check_fits), then converted (an integer dtype wraps / truncates)."""
+    a Scalar (scalar_arg), checked (check_fits), then converted (an integer dtype wraps / truncates; float16
+    through float32, c10::Half's rounding). `one`: a fill of one element (fill_'s one-element path), which
+    stores a number into float16 unchecked (70000 is inf there)."""
     tv, k = type(value), getattr(dtype, "kind", None)
     if (tv is float or tv is int) and (k == "f" and -65504 <= value <= 65504 or (
             k == "i" or k == "u") and tv is int and 0 <= value < 128):
+        if tv is float and k == "f" and dtype.itemsize == 2:
+            return _f16_value(value)
         return value  # (the common case: a number every dtype of its kind holds, stored as it is)
     if isinstance(value, np.ndarray | np.generic) and getattr(value, "ndim", 0) != 0:
         return value
     scalar_arg(value)
+    if one and k == "f" and dtype.itemsize == 2 and not isinstance(value, bool | np.bool_):
+        return _f16_value(float32_of_int(value) if type(value) is int else value)
     check_fits(value, dtype)
-    return converted(value, dtype)
+    v = converted(value, dtype)
+    return _f16_value(v) if k == "f" and dtype.itemsize == 2 and type(v) is float else v
+
+
+def _f16_value(v: float) -> float:
+    """A double as c10 stores it into float16: rounded to float32 first, then to half (two roundings: 1 + 2**-11
+    + 2**-40 is 1.0 there, 1.0009765625 rounded once); the float32 value, which NumPy then rounds to half once."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(v))
 
 
 def float32_of_int(v):
