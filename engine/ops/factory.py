@@ -4,6 +4,7 @@ Each charges what it is about to allocate to the request's budget (engine.budget
 a factory is sized by the request's numbers alone, so `randint(0, 10, [12000, 12000])` stops here."""
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 
@@ -13,7 +14,7 @@ from engine import _backend as B
 from engine import _device as _dev
 from engine import budget as _budget
 from engine import dtypes as D
-from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchValueError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops._torch_range import arange_int_values, arange_size, arange_start_step, arange_values, linspace_values
 from engine.ops._util import size_arg
 from engine.ops.scalar_fit import check_fits, converted, float32_of_int, scalar_arg
@@ -288,16 +289,94 @@ def _randint_bounds(low, high, dt):
         raise TorchRuntimeError(f"to - 1 is out of bounds for {name}")
 
 
-def randint(low, high=None, size=(), *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
+_RANDINT_KW = ("Tensor out = None, torch.dtype dtype = None, torch.layout layout = None, torch.device device = None, "
+               "bool pin_memory = False, bool requires_grad = False")
+_RANDINT_FORMS = "".join(f"\n * ({head}, *, {gen}{_RANDINT_KW})" for head in ("int high, tuple of ints size",
+                         "int low, int high, tuple of ints size") for gen in ("torch.Generator generator, ", ""))
+
+
+def _py_name(x) -> str:
+    return "Tensor" if isinstance(x, Tensor) else type(x).__name__
+
+
+def _randint_args(args, kw):
+    """torch's two forms, randint(high, size) and randint(low, high, size) (size positional or a keyword), with
+    the Python argument parser's errors: one form matched by the count names the bad argument, else the forms."""
+    for k in kw:
+        if k not in ("low", "high", "size"):
+            raise TorchTypeError(f"randint() got an unexpected keyword argument '{k}'")
+    low, high, size = kw.get("low"), kw.get("high"), kw.get("size")
+
+    def combination():
+        got = ", ".join(_py_name(x) for x in args)
+        named = "".join(f"{k}={_py_name(v)}, " for k, v in kw.items())
+        got = f"{got}, {named[:-2]}" if args and named else got or named
+        return TorchTypeError(f"randint() received an invalid combination of arguments - got ({got}), but expected "
+                              f"one of:{_RANDINT_FORMS}\n")
+
+    def is_int(x):
+        return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
+
+    def is_size(x):
+        return isinstance(x, tuple | list) and all(is_int(v) for v in x)
+
+    def check(name, x, position):
+        ok, want = (is_size, "tuple of ints") if name == "size" else (is_int, "int")
+        if not ok(x):
+            where = f" (position {position})" if position else ""
+            raise TorchTypeError(f"randint(): argument '{name}'{where} must be {want}, not {_py_name(x)}")
+
+    n = len(args)
+    if n > 3 or n == 3 and kw or n == 2 and (low is not None or high is not None):
+        raise combination()
+    if n == 3:
+        low, high, size = args
+        if not (is_int(low) and is_int(high) and is_size(size)):
+            raise combination()
+    elif n == 2 and size is None:  # randint(high, size)
+        high, size = args
+        check("high", high, 1)
+        check("size", size, 2)
+        low = 0
+    else:
+        if n == 2:
+            low, high = args
+        elif n == 1 and high is None:  # randint(high, size=...)
+            high = args[0]
+            if size is not None:
+                check("high", high, 1)
+        elif n == 1:
+            low = args[0]
+            if size is None:
+                raise TorchTypeError('randint() missing 1 required positional arguments: "size"')
+        if size is None or high is None:
+            raise combination()
+        check("size", size, 0)
+        low = 0 if low is None else low
+        if not (is_int(low) and is_int(high)):
+            raise combination()
+    return int(low), int(high), tuple(int(v) for v in size)
+
+
+def randint(*args, dtype=None, requires_grad=False, device=None, pin_memory=False, **kw) -> Tensor:
+    """Integers drawn from [low, high): torch's randint(high, size) and randint(low, high, size); low, high and
+    size may be keywords."""
     xp = _xp(device, pin_memory)
-    if high is None:
-        low, high = 0, low
-    size = _check_size(tuple(size))
+    low, high, size = _randint_args(args, kw)
+    size = _check_size(size)
     dt = (dtype or D.int64).np
     _randint_bounds(int(low), int(high), dt)
     _charge(size, dt.itemsize, "randint", 8, 10)  # the generator's int64 draws, then the cast
     return _finish(_generator[0].integers(low, high, size).astype(dt), requires_grad, xp)
 
+
+
+randint.__signature__ = inspect.Signature(  # (as the catalog shows it: randint(high, size) binds high to low)
+    [inspect.Parameter("low", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for n in ("high", "size")]
+    + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d) for n, d in (
+        ("dtype", None), ("requires_grad", False), ("device", None), ("pin_memory", False))],
+    return_annotation="Tensor")
 
 def rand_like(input: Tensor, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
     return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad,

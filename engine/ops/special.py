@@ -285,6 +285,12 @@ def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:
     return xlogy_tensor(input, other)
 
 
+def special_xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:
+    """torch.special.xlogy: xlogy, with its own name in the parser's message."""
+    _two_numbers("special_xlogy", input, other)
+    return xlogy(input, other)
+
+
 def xlog1py(input: Tensor | float, other: Tensor | float) -> Tensor:
     _two_numbers("special_xlog1py", input, other)
     if not isinstance(input, Tensor):
@@ -389,7 +395,7 @@ CATALOG = [
     entry("special.erfinv", erfinv, "Alias of erfinv.", erfinv_op, **_SP),
     entry("special.i0", i0, "Alias of i0.", i0_op, **_SP),
     entry("special.sinc", sinc, "Alias of sinc.", sinc_op, **_SP),
-    entry("special.xlogy", xlogy, "Alias of xlogy.", xlogy_tensor, **_SP),
+    entry("special.xlogy", special_xlogy, "Alias of xlogy.", xlogy_tensor, **_SP),
     entry("special.expit", _expit, "Alias of sigmoid.", grad_fns=("SigmoidBackward0",), **_SP),
     entry("special.logsumexp", _special_logsumexp, "Alias of logsumexp.", grad_fns=("LogsumexpBackward0",),
           **_SP),
