@@ -1,7 +1,8 @@
-"""redteam14's F4 against live torch 2.13. randint's two forms as torch parses them: randint(high, size) and randint(low, high, size), size
-positional or a keyword, low/high keywords; the parser's TypeErrors (a float or bool bound, a missing or int size)
-word for word (the first line; the listed forms follow). A program sends the (high, size) form as JSON lists. special.xlogy of two numbers names itself in the parser's
-message (it had reused xlogy's)."""
+"""redteam14's F4 against live torch 2.13. randint's two forms as torch parses them: randint(high, size) and
+randint(low, high, size), size positional or a keyword, low/high keywords; the parser's TypeErrors (a float or
+bool bound, a missing or int size) word for word (the first line; the listed forms follow). A program sends the
+(high, size) form as JSON lists. special.xlogy of two numbers names itself in the parser's message (it had reused
+xlogy's)."""
 from __future__ import annotations
 
 import pytest
