@@ -288,8 +288,27 @@ def _eigh(a, UPLO="L", compute_v=True):  # noqa: N803
     x = _np(a)
     if x.size == 0:
         return _back(np.zeros(x.shape[:-1]), a.dtype), _back(np.zeros(x.shape), a.dtype)
-    w, v = np.linalg.eigh(x, UPLO=UPLO)
+    try:
+        w, v = np.linalg.eigh(x, UPLO=UPLO)
+    except np.linalg.LinAlgError:  # (a NaN: syevd's QL iteration fails on all n - 1 off-diagonals)
+        raise _eigh_failed(x, compute_v) from None
+    if not compute_v and x.shape[-1] > 2 and np.isnan(w).any():  # (eigenvalues alone: sterf fails at any size)
+        raise _eigh_failed(x, compute_v)
     return _back(w, a.dtype), _back(_fortran(v), a.dtype)
+
+
+def _eigh_failed(x, compute_v):
+    """torch's LinAlgError for a matrix syevd cannot diagonalize, naming the first batch element that holds a NaN
+    (the error code is syevd's info, which NumPy does not report: for a NaN matrix, n - 1 with eigenvectors
+    (up to 25 rows; past that syevd's divide and conquer answers), n - 2 for eigenvalues alone)."""
+    n = x.shape[-1]
+    code = n - 1 if compute_v else n - 2
+    where = ""
+    if x.ndim > 2:
+        bad = np.flatnonzero(np.isnan(x.reshape(-1, n, n)).any(axis=(-2, -1)))
+        where = f"(Batch element {int(bad[0]) if bad.size else 0}): "
+    return TorchLinAlgError(f"linalg.eigh: {where}The algorithm failed to converge because the input matrix is "
+                            f"ill-conditioned or has too many repeated eigenvalues (error code: {code}).")
 
 
 def _eigh_backward(grad, result, result1):
@@ -322,7 +341,8 @@ def eigh(A: Tensor, UPLO: str = "L") -> tuple:  # noqa: N803
 
 
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:  # noqa: N803
-    return eigh_op(A, UPLO, True)[0]
+    """torch computes the eigenvectors only where a gradient may need them (compute_v: its error codes differ)."""
+    return eigh_op(A, UPLO, bool(A.requires_grad))[0]
 
 
 # ----- pinv -----

@@ -1,0 +1,32 @@
+"""redteam14 F9: linalg.eigh / eigvalsh of a matrix holding a NaN raise torch 2.13's LinAlgError text (syevd's
+error code: n - 1 with eigenvectors up to 25 rows, n - 2 for eigenvalues alone, which torch computes only where a
+gradient may need them; the first NaN batch element named), not NumPy's "Eigenvalues did not converge"."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+
+CASES = [((3, 3), "eigh", False), ((5, 5), "eigh", False), ((3, 3), "eigvalsh", False), ((3, 3), "eigvalsh", True),
+         ((2, 3, 3), "eigh", False), ((3, 4, 4), "eigvalsh", False), ((8, 8), "eigvalsh", False),
+         ((25, 25), "eigh", False), ((30, 30), "eigvalsh", False), ((2, 2), "eigvalsh", False)]
+
+
+def _run(L, x, fn, rg):
+    try:
+        getattr(L.linalg, fn)(L.tensor(x.tolist(), dtype=L.float64, requires_grad=rg))
+    except Exception as e:  # noqa: BLE001
+        return type(e).__name__, str(e)
+    return "ok"
+
+
+@pytest.mark.parametrize("shape,fn,rg", CASES, ids=repr)
+def test_nan_matrices_fail_as_torch(shape, fn, rg):
+    x = np.random.default_rng(0).standard_normal(shape)
+    x = x + np.swapaxes(x, -1, -2)
+    x[(-1,) * len(shape)] = math.nan
+    assert _run(engine, x, fn, rg) == _run(torch, x, fn, rg)
