@@ -70,7 +70,8 @@ test: $(DEV_STAMP)
 # samples): GRADSERVE_TEST_FULL=1 for tests/engine/test_forward_ad_ops.py (every sample, every check),
 # test_ops.py (every sample in float32 too, not 3 per op), test_parallel.py (every layout in every dtype, both
 # routes), tests/app/test_fuzz.py (120 examples per operation, not 60) and tests/app/test_load_short.py (20 s
-# instead of 10); GRADSERVE_OPINFO_FULL=1 for tests/engine/test_opinfo.py and test_methods_opinfo.py (every OpInfo
+# instead of 10), test_rules.py (float32 at each sample's own size too), test_safety_special.py (polygamma(2) in every
+# layout and dtype) and test_lu_solve_memory.py (1000 broadcast matrices, not 500); GRADSERVE_OPINFO_FULL=1 for tests/engine/test_opinfo.py and test_methods_opinfo.py (every OpInfo
 # sample of every covered op).
 test-full: $(DEV_STAMP)
 	$(PYTEST_ENV) GRADSERVE_TEST_FULL=1 GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
