@@ -69,8 +69,10 @@ test: $(DEV_STAMP)
 # The suites that sample a fixed subset within make test's time run whole (each file's docstring says what make test
 # samples): GRADSERVE_TEST_FULL=1 for tests/engine/test_forward_ad_ops.py (every sample, every check),
 # test_ops.py (every sample in float32 too, not 3 per op), test_parallel.py (every layout in every dtype, both
-# routes), tests/app/test_fuzz.py (120 examples per operation, not 60) and tests/app/test_load_short.py (20 s
-# instead of 10); GRADSERVE_OPINFO_FULL=1 for tests/engine/test_opinfo.py and test_methods_opinfo.py (every OpInfo
+# routes), tests/app/test_fuzz.py (120 examples per operation, not 60), tests/app/test_load_short.py (20 s
+# instead of 10), test_rules.py (float32 at each sample's own size too), test_safety_special.py (polygamma(2) in every
+# layout and dtype), test_lu_solve_memory.py (1000 broadcast matrices, not 500) and test_printing_decades.py (twice
+# the hypothesis examples); GRADSERVE_OPINFO_FULL=1 for tests/engine/test_opinfo.py and test_methods_opinfo.py (every OpInfo
 # sample of every covered op).
 test-full: $(DEV_STAMP)
 	$(PYTEST_ENV) GRADSERVE_TEST_FULL=1 GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)

@@ -1,8 +1,11 @@
 """printing_fast's decade tables (a fixed-point text's width without printing it) against the texts themselves
-and against live torch 2.13 repr() of values on either side of every decade's rounding edge."""
+and against live torch 2.13 repr() of values on either side of every decade's rounding edge. `make test` draws half the
+hypothesis examples of `make test-full` (GRADSERVE_TEST_FULL=1): 200 and 150."""
 from __future__ import annotations
 
+import functools
 import math
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ from engine.printing import DEFAULT_OPTIONS, print_options
 from tests.engine.test_printing_fast import check
 
 PRECISIONS = [0, 1, 2, 3, 4, 6, 8, 10, 12, 17, 25]
+FULL = os.environ.get("GRADSERVE_TEST_FULL") == "1"  # make test-full: twice make test's examples
 
 
 def _digits(text: str) -> int:
@@ -37,9 +41,14 @@ def _fixed_width(vals, p):
     return max(len(f"%.{p}f" % v) for v in vals if v and v - v == 0)
 
 
+# The tables the values are drawn beside, built once per precision here (test_each_threshold_is_the_first_double_of_its
+# decade checks them): a table is a bisection on texts, ~3 ms, and a case draws up to 60 values.
+_edge_table = functools.lru_cache(maxsize=None)(printing_fast._decade_table)
+
+
 def _near_edges(draw, p):
     """A value beside a decade edge of precision p (or anywhere below 1e16), either sign."""
-    table = printing_fast._decade_table(p)
+    table = _edge_table(p)
     where = draw(st.sampled_from(["edge", "below", "above", "any", "power", "small"]))
     k = draw(st.integers(0, len(table) - 1))
     if where == "edge":
@@ -64,7 +73,7 @@ def fixed_cases(draw):
     return p, vals
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400 if FULL else 200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fixed_cases())
 def test_widths_are_the_longest_texts(case):
     """_float_spec's fixed-point width (sci_mode off, so every magnitude is printed in fixed point) is the
@@ -80,7 +89,7 @@ def test_widths_are_the_longest_texts(case):
         assert one == f"%{width}.{p}f" and texts is None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300 if FULL else 150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_reprs_beside_the_edges_are_torchs(data):
     """Whole reprs against live torch: float64, float32 and float16 vectors of values beside the decade edges
