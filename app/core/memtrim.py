@@ -16,12 +16,16 @@ server's small-request path. Off where the C library is not glibc (`_TRIM` None)
 A compute worker also pins glibc's two thresholds at its start (`pin_worker_heap`, mallopt): M_MMAP_THRESHOLD at
 32 MiB and M_TRIM_THRESHOLD at 64 MiB, the ceilings glibc's own dynamic rule may reach. On the defaults a worker
 gave its heap's top back after each batch call (the threshold follows the largest block freed, the trim threshold
-twice it, and a call frees several 0.3-2.8 MB blocks at once) and faulted it in again in the next: ~590 minor
-faults a seed batch at ~3.2 us each on the test VM (docs/runs/batch9.md, batch10.md). Pinned, the worker keeps up
+twice it, and a call frees several 0.3-2.8 MB blocks at once) and faulted it in again in the next: 134-378 minor
+faults a lent batch at ~3.2 us each on the test VM (docs/runs/batch9.md, batch10.md). Pinned, the worker keeps up
 to 64 MiB of free heap top between calls, and `after_call` still trims all that a call freed past TRIM_ABOVE_BYTES
-(malloc_trim does not heed the trim threshold). Not in the server process (batch3: at par there). Off with
-GRADSERVE_WORKER_HEAP=0, where glibc's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ / GLIBC_TUNABLES are
-set (the operator's choice wins), and where the C library is not glibc.
+(malloc_trim does not heed the trim threshold). It also pins M_ARENA_MAX at 1: malloc_trim gives back the free
+pages inside every arena but the top of the main arena's only (a thread's arena shrinks its top only in free(),
+past the trim threshold), so with 64 MiB pinned each thread arena would keep up to that much out of the trim's
+reach; in one arena every thread's frees are the trim's (a worker runs its calls in one thread; its BLAS threads
+allocate their own buffers). Not in the server process (batch3: at par there). Off with GRADSERVE_WORKER_HEAP=0,
+where glibc's own MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ / MALLOC_ARENA_MAX / GLIBC_TUNABLES are set (the
+operator's choice wins), and where the C library is not glibc.
 """
 from __future__ import annotations
 
@@ -48,10 +52,10 @@ def _libc_trim():
 
 
 _TRIM = _libc_trim()
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's malloc.h
 WORKER_MMAP_THRESHOLD = 32 << 20  # HEAP_MAX_SIZE / 2 on 64-bit: the most glibc takes
 WORKER_TRIM_THRESHOLD = 64 << 20
-_OWN_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+_OWN_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _BASE = [0]  # the process's RSS at `mark`
 _FD = [-1]  # /proc/self/statm, kept open (a fresh open() of it costs ~60 us, a pread ~1.4 us)
@@ -81,7 +85,7 @@ def pin_worker_heap() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD)) and \
+    return bool(mallopt(_M_ARENA_MAX, 1)) and bool(mallopt(_M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD)) and \
         bool(mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD))
 
 
