@@ -96,6 +96,7 @@ def _worker_main(conn: Connection, parent_pid: int, preload: tuple[str, ...], th
     # server). Set before `preload` imports NumPy; an explicit setting in the environment wins.
     for var in _THREAD_VARS:
         os.environ.setdefault(var, str(threads))
+    memtrim.pin_worker_heap()  # the heap's top kept between calls (app/core/memtrim.py)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     for name in preload:
         importlib.import_module(name)
