@@ -274,6 +274,8 @@ class Budget:
         count its flops. Raises DeadlinePassed, LimitExceeded (413: the request's limits), ProcessBusy (503) or
         Spill. Every check every charge: one comparison chain against the folded caps (_fold), and where any
         fails, _charge_checks finds which (the checks in their order, the first failing one raising)."""
+        if not flops >= 0.0:  # a rule's negative or NaN count is no work: never budget handed back (redteam14 F2:
+            flops = 0.0  # matrix_exp's -1e22 had undone max_flops and the spill caps for the rest of the request)
         used = self.used_flops + flops
         peak = self.live + nbytes
         if (elements > self._max_elements or time.monotonic() > self._dl or flops > self._op_cap

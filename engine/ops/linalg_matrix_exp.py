@@ -24,7 +24,12 @@ def _expm(a):
     n = a.shape[-1]
     ident = np.broadcast_to(np.eye(n, dtype=a.dtype), a.shape)
     norm = np.abs(a).sum(-2).max(-1) if a.size else np.zeros(a.shape[:-2])
-    s = np.maximum(0, np.ceil(np.log2(np.maximum(norm, 1e-300) / 5.371920351148152))).astype(int)
+    with np.errstate(invalid="ignore"):
+        lg = np.ceil(np.log2(np.maximum(norm, 1e-300) / 5.371920351148152))
+    # a NaN or inf matrix: no squarings (its int cast had been INT64_MIN: s.max() of such a batch then charged
+    # about -1e22 flops, the request's flop caps undone for the rest of its run; redteam14 F2). Its answer is
+    # NaN either way (its Pade step's inf - inf), as before.
+    s = np.where(np.isfinite(lg), np.maximum(lg, 0), 0).astype(int)
     scaled = a / (2.0 ** s)[..., None, None]
     b = _PADE13
     a2 = scaled @ scaled
