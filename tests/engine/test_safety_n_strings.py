@@ -7,7 +7,6 @@ path with no array made: the request's 422 for a value that is not a number, tor
 "NaN" strings. Memory by tracemalloc peak, in-process."""
 from __future__ import annotations
 
-import math
 import tracemalloc
 
 import numpy as np
