@@ -1,7 +1,8 @@
 """safeN over real HTTP (one real server: every request in the server process, max_flops 1e9):
 - a leaf list holding a string: no unicode array made (the server's peak RSS), the request's 422 on every route
   (cold, warm, the text route's fall-back, batch, functional, gradcheck, graph);
-- redteam14 F2: a NaN matrix_exp first no longer undoes max_flops for the request's later charges."""
+- redteam14 F2: a NaN matrix_exp first no longer undoes max_flops for the request's later charges;
+- redteam14 F6: argsort is charged (its int64 order past max_request_bytes: 413, as sort)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,8 @@ BAD_X = 'invalid number \'x\': only "NaN", "Infinity" and "-Infinity" may stand 
 
 @pytest.fixture(scope="module")
 def srv():
-    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_MAX_FLOPS": "1e9"})
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_MAX_FLOPS": "1e9",
+                "GRADSERVE_MAX_REQUEST_BYTES": str(32 * MiB)})
     yield s
     s.stop()
 
@@ -101,3 +103,15 @@ def test_a_nan_matrix_exp_does_not_undo_max_flops(srv):
                                     "outputs": ["s"]})
     assert r.status_code == 413, r.text
     assert "max_flops" in r.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("op", ["argsort", "sort"])
+def test_argsort_is_charged_as_sort(srv, op):
+    # a 2e6-element expanded view (no memory of its own) sorted: ~48 MB of int64 order and temporary, past
+    # max_request_bytes (32 MiB here). Before: sort 413, argsort 200 (charged nothing)
+    ops = [{"name": "z", "op": "zeros", "args": [1], "kwargs": {"dtype": "float64"}},
+           {"name": "e", "op": "expand", "args": ["z", [2_000_000]]},
+           {"name": "o", "op": op, "args": ["e"]}]
+    r = _post(srv, "/v1/evaluate", {"ops": ops, "outputs": ["z"]})
+    assert r.status_code == 413, r.text
+    assert "max_request_bytes" in r.json()["detail"][0]["msg"]

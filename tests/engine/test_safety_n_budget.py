@@ -63,3 +63,30 @@ def test_matrix_exps_own_charges_are_never_negative(monkeypatch):
     with active(Budget()):
         linalg.matrix_exp(tensor([[[math.nan, 1.0], [0.0, 1.0]], [[math.inf, 0.0], [0.0, 1.0]]], dtype=D.float64))
     assert seen and min(seen) >= 0  # before: -9.8e21 (the squarings of INT64_MIN)
+
+
+# ----- argsort (redteam14 F6, medium): a plain function, charged nothing (flops or bytes) -----
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_argsort_is_charged_as_sort(descending):
+    from engine.ops.sorting import argsort, sort  # noqa: PLC0415
+
+    x = tensor(np.random.default_rng(0).random((300, 400)).tolist(), dtype=D.float64)
+    b, ref = Budget(), Budget()
+    with active(b):
+        got = argsort(x, 1, descending)
+    with active(ref):
+        sort(x, 1, descending)
+    assert b.used_flops >= 120_000 * 17 and b.peak >= 3 * 8 * 120_000  # before: 0.0 and 0
+    assert b.used_flops >= 0.5 * ref.used_flops
+    assert b.live >= got._data.nbytes  # its output tracked
+    assert np.array_equal(got._data, torch.argsort(torch.tensor(np.asarray(x._data)), 1, descending).numpy())
+
+
+def test_argsort_past_max_request_bytes_is_refused_before_it_runs():
+    from engine.ops.sorting import argsort  # noqa: PLC0415
+
+    x = tensor(np.zeros(100_000).tolist(), dtype=D.float64)
+    with active(Budget(max_bytes=1 << 20)), pytest.raises(LimitExceeded, match="max_request_bytes"):
+        argsort(x)
