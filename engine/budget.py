@@ -130,6 +130,14 @@ def reserved(nbytes: int, what: str = "the request"):
         release(nbytes)
 
 
+def own_reserved(delta: int) -> None:
+    """Count `delta` bytes, reserved with `reserve` by the caller, as this context's own share of the process's
+    budget (as `reserved` does for a block), until counted off again (a negative delta) in the same context: a
+    batch's answers held while its later documents run (app/services/batch_memory.py). Counted off in another
+    context, the share there is only under-counted: a 503 where a 413 was due, never memory let through."""
+    _RESERVED.set(_RESERVED.get() + delta)
+
+
 class _Local(threading.local):
     budget = None  # the Budget of the request this thread runs, or None (library use)
 
