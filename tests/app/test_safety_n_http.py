@@ -115,3 +115,22 @@ def test_argsort_is_charged_as_sort(srv, op):
     r = _post(srv, "/v1/evaluate", {"ops": ops, "outputs": ["z"]})
     assert r.status_code == 413, r.text
     assert "max_request_bytes" in r.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("op", ["isclose", "bernoulli"])
+def test_isclose_and_bernoulli_are_charged(srv, op):
+    # isclose of [3000, 1] against [1, 3000] float64: ~81 MB of temporaries and output; bernoulli(e, 0.5) of a
+    # 3e6-element view: ~51 MB (its draw, mask and output); past max_request_bytes (32 MiB). Before: 200
+    if op == "isclose":
+        ops = [{"name": "a", "op": "rand", "args": [[3000, 1]], "kwargs": {"dtype": "float64"}},
+               {"name": "b", "op": "rand", "args": [[1, 3000]], "kwargs": {"dtype": "float64"}},
+               {"name": "o", "op": "isclose", "args": ["a", "b"]}]
+    else:
+        ops = [{"name": "z", "op": "zeros", "args": [1], "kwargs": {"dtype": "float64"}},
+               {"name": "a", "op": "expand", "args": ["z", [3_000_000]]},
+               {"name": "o", "op": "bernoulli", "args": ["a", 0.5]}]
+    ops.append({"name": "s", "op": "any", "args": ["o"]})  # (sum would cast to int64: its own 413)
+    r = _post(srv, "/v1/evaluate", {"ops": ops, "outputs": ["s"], "seed": 0})
+    assert r.status_code == 413, r.text
+    msg = r.json()["detail"][0]["msg"]
+    assert msg.startswith(op) and "max_request_bytes" in msg, msg

@@ -90,3 +90,32 @@ def test_argsort_past_max_request_bytes_is_refused_before_it_runs():
     x = tensor(np.zeros(100_000).tolist(), dtype=D.float64)
     with active(Budget(max_bytes=1 << 20)), pytest.raises(LimitExceeded, match="max_request_bytes"):
         argsort(x)
+
+
+# ----- bernoulli(input, p) and isclose (redteam14 F6's others): charged nothing -----
+
+
+def test_bernoulli_with_a_float_p_and_isclose_are_charged():
+    import tracemalloc  # noqa: PLC0415
+
+    from engine.compare import isclose  # noqa: PLC0415
+    from engine.ops.random_ops import bernoulli  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    a, b = tensor(rng.random((1500, 1)).tolist(), dtype=D.float64), tensor(rng.random((1, 1500)).tolist(),
+                                                                           dtype=D.float64)
+    z = tensor(np.zeros((500, 500)).tolist(), dtype=D.float64)
+    for fn in (lambda: isclose(a, b), lambda: bernoulli(z, 0.5)):
+        bud = Budget()
+        tracemalloc.start()
+        try:
+            with active(bud):
+                out = fn()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert bud.used_flops > 0 and bud.live >= out._data.nbytes  # before: 0 and 0
+        assert peak <= 1.5 * bud.peak + (1 << 20), (peak, bud.peak)  # what it holds at most ~its charge
+    ref = torch.isclose(torch.tensor(np.asarray(a._data)), torch.tensor(np.asarray(b._data)))
+    with active(Budget()):
+        assert np.array_equal(isclose(a, b)._data, ref.numpy())
