@@ -81,7 +81,7 @@ class Answers(list):
         batch's holds then given back."""
         want = size + min(max(size >> 2, _MIN_STEP), _MAX_STEP)
         try:
-            budget.reserve(want - self.held, "the batch's answers", own=self.held)
+            budget.reserve(want - self.held, "the batch's answers")  # (its own: the held ones, own_reserved below)
         except (budget.ProcessBusy, LimitExceeded):
             self.release()
             raise
@@ -113,7 +113,7 @@ class Answers(list):
             self._build(size)
         copy = self.held  # the answers' bytes and a step more: their wrappers (~24 bytes a document) in it
         try:
-            budget.reserve(copy, "the batch's answer joined", own=self.held)
+            budget.reserve(copy, "the batch's answer joined")  # (the answers held: this context's own already)
         except (budget.ProcessBusy, LimitExceeded):
             self.release()
             raise
