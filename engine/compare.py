@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine.dtypes import scalar_type_name
 from engine.errors import TorchRuntimeError, TorchTypeError
 from engine.ops._util import broadcast_shapes
@@ -43,7 +44,17 @@ def _isclose(a, b, rtol, atol, equal_nan):
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """Elementwise |input - other| <= atol + rtol * |other| (a bool tensor); both of one dtype, as torch's."""
     a, b = _checked("isclose", input, other, rtol, atol)
-    return Tensor._make(_isclose(a, b, rtol, atol, equal_nan))
+    bud = _budget.current()
+    if bud is not None:  # NumPy's a - b and its abs (the broadcast shape's; |b|'s terms are b's shape) and the bool
+        n = 1  # output (redteam14 F6: charged nothing; [3000, 1] against [1, 3000] float64: 81 MB traced)
+        for d in broadcast_shapes(tuple(a.shape), tuple(b.shape)):
+            n *= d
+        bud.charge(17 * n, 10.0 * n, "isclose", n)  # (two float64-wide temporaries: float32 traces 12 bytes)
+    out = Tensor._make(_isclose(a, b, rtol, atol, equal_nan))
+    if bud is not None:
+        arr = out._data
+        bud.track(arr.base if isinstance(arr.base, np.ndarray) else arr)  # (NumPy's isclose answers a view)
+    return out
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:

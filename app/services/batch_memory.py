@@ -26,6 +26,12 @@ alone would run), the batch's answer could not be sent anyway where the room for
 of a 503 with Retry-After sends the batch again; `max_batch_response_bytes`, the batch's own limit, still
 answers its remaining documents 413 (the route).
 
+The answers held are the batch's own share of the process's budget (engine.budget.own_reserved, in the route's
+context, which its documents' threads copy): a later document run in this process whose tensors, with them, pass
+`max_process_bytes` alone is answered 413 naming it, not 503 "in use by other requests", which no retry could pass
+on an idle server (redteam13 F5's remainder; safeN). A document run in a compute worker is in that process's budget,
+where the answers are not.
+
 What is not here: a vectorized chunk's answers (or a compute worker's, read into a buffer) are counted once
 they are placed in the batch's answer (the route's `size`), not while they wait in the route's `ahead` for the
 documents of other structures before them (at most one chunk a template, each under `offload_min_bytes` of
@@ -75,10 +81,11 @@ class Answers(list):
         batch's holds then given back."""
         want = size + min(max(size >> 2, _MIN_STEP), _MAX_STEP)
         try:
-            budget.reserve(want - self.held, "the batch's answers", own=self.held)
+            budget.reserve(want - self.held, "the batch's answers")  # (its own: the held ones, own_reserved below)
         except (budget.ProcessBusy, LimitExceeded):
             self.release()
             raise
+        budget.own_reserved(want - self.held)  # the batch's own: its later documents' 413, not 503 (below)
         self.held = want
         if want > self.peak:
             self.peak = want
@@ -106,7 +113,7 @@ class Answers(list):
             self._build(size)
         copy = self.held  # the answers' bytes and a step more: their wrappers (~24 bytes a document) in it
         try:
-            budget.reserve(copy, "the batch's answer joined", own=self.held)
+            budget.reserve(copy, "the batch's answer joined")  # (the answers held: this context's own already)
         except (budget.ProcessBusy, LimitExceeded):
             self.release()
             raise
@@ -120,6 +127,7 @@ class Answers(list):
         """Give back every hold (idempotent)."""
         if self.held:
             budget.release(self.held)
+            budget.own_reserved(-self.held)
             self.held = 0
         if self.building:
             BUILDING[0] -= self.building

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine.errors import TorchRuntimeError, TorchValueError
 from engine.ops import pointwise as P
 from engine.ops import shape as S
@@ -51,7 +52,13 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
     if p is not None:  # bernoulli.p: no derivative in torch (a NotImplemented node)
         if not 0 <= p <= 1:
             raise TorchRuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        n = numel(input.shape)  # its float64 draw, the bool mask and the output (redteam14 F6: charged nothing)
+        bud = _budget.current()
+        if bud is not None:
+            bud.charge(n * (9 + input._data.dtype.itemsize), 10.0 * n, "bernoulli", n)
         out = _t(B.xp.asarray((_gen().random(tuple(input.shape)) < p).astype(input._data.dtype)))
+        if bud is not None:
+            bud.track(out._data)
         return P._not_implemented("bernoulli.p", out, input)
     return bernoulli_op(input, generator)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import _backend as B
+from engine import budget as _budget
 from engine.errors import TorchIndexError, TorchNotImplementedError, TorchRuntimeError
 from engine.ops import shape as S
 from engine.ops import sorting_select as SEL
@@ -101,7 +102,16 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: b
     if a.ndim == 0:
         wrap_dim(dim, 0)
         return _t(B.xp.zeros((), dtype=np.int64))
-    return _t(B.xp.asarray(_order(a, wrap_dim(dim, a.ndim), descending)))
+    d = wrap_dim(dim, a.ndim)
+    bud = _budget.current()
+    if bud is not None:  # sort's charge (_sort_cost: its flops, the int64 order, its temporary); a plain function
+        n = a.size  # (no defop), it had been charged nothing: 10**7 of them grew a worker past max_request_bytes
+        bud.charge(24 * n, n * log2ceil(n), "argsort", n)  # (redteam14 F6)
+    out = _t(B.xp.asarray(_order(a, d, descending)))
+    if bud is not None:
+        arr = out._data
+        bud.track(arr if arr.base is None else arr.base)  # (descending: a reversed view of its order)
+    return out
 
 
 def msort(input: Tensor) -> Tensor:

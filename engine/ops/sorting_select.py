@@ -34,28 +34,42 @@ STEP_ELEMENT = 8
 
 class _Steps:
     """The deadline checked at every step of a loop; steps past `free` (what the op's rule charged for: its
-    n log n) charged as they come at their measured cost (a heap step, or a partition level with the elements
-    of its segments); `ahead` charges a count of steps known before they run at once (one charge: max_op_flops
-    and max_flops see the whole of it, a 413 before the work)."""
+    n log n), or past the request's free steps (budget.take_free: shared by all its ops, redteam14 F1), charged as
+    they come at their measured cost (a heap step, or a partition level with the elements of its segments); a heap
+    step's elements always (a free step over many rows had touched them all uncharged: redteam14 F1b); `ahead`
+    charges a count of steps known before they run at once (one charge: max_op_flops and max_flops see the
+    whole of it, a 413 before the work)."""
 
     def __init__(self, n, free=None):
         self.left = 16 * max(int(n), 2).bit_length() + 64 if free is None else int(free)
+        self.paid = 0  # steps `ahead` charged for (or took free), not yet run
 
     def __call__(self, elements=0, level=False):
         _budget.check()
+        if self.paid > 0:
+            self.paid -= 1
+            if not level and elements:
+                _budget.charge(0, 8, float(STEP_ELEMENT) * elements, "the selection's heap steps")
+            return
         self.left -= 1
-        if self.left < 0:
+        if self.left < 0 or not _budget.take_free(1):
             if level:
                 _budget.charge(0, 8, LEVEL_STEP + float(LEVEL_ELEMENT) * elements, "the selection's partition levels")
             else:
                 _budget.charge(0, 8, HEAP_STEP + float(STEP_ELEMENT) * elements, "the selection's heap steps")
+        elif not level and elements:
+            _budget.charge(0, 8, float(STEP_ELEMENT) * elements, "the selection's heap steps")
 
     def ahead(self, steps, what="the selection's heap steps"):
-        """`steps` heap steps charged now past the free ones left; they then run uncharged."""
-        need = int(steps) - max(self.left, 0)
+        """`steps` heap steps charged now past the free ones left (the op's and the request's); they then run
+        with their elements charged only."""
+        steps = int(steps)
+        free = _budget.take_free(min(max(self.left, 0), steps))
+        self.left -= free
+        need = steps - free
         if need > 0:
             _budget.charge(0, 8, float(HEAP_STEP) * need, what)
-            self.left = max(self.left, 0) + need
+        self.paid += steps
 
 
 def heap_steps(m):
