@@ -61,10 +61,8 @@ def row_sums(x):
     t = n - k * w
     if t:
         acc[:, :t] += x[:, k * w:]
-    if w == 16:  # float32's shuffles: lane i + lane i ^ 8, then ^ 4, ^ 2, ^ 1
-        for h in (8, 4, 2, 1):
-            acc = acc[:, :h] + acc[:, h: 2 * h]
-        return acc[:, 0]
+    if w == 16:  # float32's shuffles
+        return _fold16(acc)
     return _in_order(np.ascontiguousarray(acc.T))  # float64: lane by lane
 
 
@@ -89,6 +87,55 @@ def _fused_sum32(g3, o3):
     for i in range(g3.shape[1]):
         s32 = fma32(g3[:, i], o3[:, i], s32)
     return s32
+
+
+def _fold16(acc):
+    """float32's vec_reduce_all over 16 lanes: by halves (lane i + lane i ^ 8, then ^ 4, ^ 2, ^ 1)."""
+    for h in (8, 4, 2, 1):
+        acc = acc[:, :h] + acc[:, h: 2 * h]
+    return acc[:, 0]
+
+
+def half_row_sums(p):
+    """The reduced-float vec::map2_reduce_all (functional_bfloat16.h) on float16 rows, over their float32 products
+    p (R, n): 32 halves a load, converted to two float32 vectors of 16 lanes. Below 32 values: the second
+    vector's values added into the first's lanes, then its 16 lanes (or the n values) in order; else two
+    accumulators over the 32-value blocks, the tail into the first lanes of each, summed lane by lane and folded
+    by halves."""
+    r, n = p.shape
+    if n < 32:
+        if n <= 16:
+            return _in_order(np.ascontiguousarray(p.T)) if n > 1 else p[:, 0].copy()
+        v = np.zeros((r, 16), np.float32)  # the partial load's missing lanes are 0 (0 * 0 after the map)
+        v[:, :] = p[:, :16]
+        v[:, : n - 16] += p[:, 16:]
+        return _in_order(np.ascontiguousarray(v.T))
+    k = n // 32
+    acc = p[:, :32].copy()
+    for j in range(1, k):
+        acc += p[:, 32 * j: 32 * j + 32]
+    t = n - 32 * k
+    if t:
+        acc[:, :t] += p[:, 32 * k:]
+    return _fold16(acc[:, :16] + acc[:, 16:])
+
+
+def softmax_backward_half(g, out, d):
+    """_softmax_backward_data for float16 (the reduced-float kernels compute in float32 and round once): the
+    products of two halves are exact in float32, so the non-last-dim kernel's fused `sum += g * o` is the plain
+    sum; then `(g - sum) * o` in float32, rounded to float16."""
+    g32 = np.ascontiguousarray(g).astype(np.float32)
+    o32 = np.ascontiguousarray(out).astype(np.float32)
+    n = g.shape[d]
+    if d == g.ndim - 1:
+        s = half_row_sums((g32 * o32).reshape(-1, n)).reshape(g.shape[:-1] + (1,))
+        return ((g32 - s) * o32).astype(np.float16)
+    g3 = g32.reshape(int(np.prod(g.shape[:d])), n, -1)
+    o3 = o32.reshape(g3.shape)
+    s = np.zeros((g3.shape[0], g3.shape[2]), np.float32)
+    for i in range(n):
+        s = s + g3[:, i] * o3[:, i]
+    return (o3 * (g3 - s[:, None])).astype(np.float16).reshape(g.shape)
 
 
 def softmax_backward(g, out, d):

@@ -75,6 +75,9 @@ def _softmax_bw_fwd(g, out, dim, input_dtype=None):
             r = _order.softmax_backward(g, out, wrap_dim(dim, g.ndim))
         if r is not None:
             return r
+    if g.ndim and type(g) is np.ndarray and g.dtype == out.dtype == np.float16 and g.shape == out.shape:
+        with _errstate():
+            return _order.softmax_backward_half(g, out, wrap_dim(dim, g.ndim))
     return (out * (g - _asum(g * out, dim))).astype(g.dtype, copy=False)
 
 

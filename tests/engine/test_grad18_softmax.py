@@ -47,6 +47,16 @@ def test_softmax_backward_other_dim_float32_bits(dim):
         assert not _differ(want, got).any(), shape
 
 
+@pytest.mark.parametrize("shape,dim", [((6, n), 1) for n in (1, 5, 16, 17, 31, 32, 33, 70, 100)]
+                         + [((3, 9, 7), 1), ((5, 5), 0), ((4, 3, 1), 0), ((7,), 0)])
+def test_softmax_backward_float16_bits(shape, dim):
+    """float16: the reduced-float kernels in float32 (32 halves a load as two 16-lane float vectors), rounded once."""
+    x, g = _data(shape, "float16", sum(shape))
+    out = torch.softmax(torch.from_numpy(x), dim)
+    want = torch._softmax_backward_data(torch.from_numpy(g), out, dim, out.dtype).numpy()
+    assert not _differ(want, _softmax_bw_fwd(g, out.numpy(), dim)).any()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_log_softmax_backward_last_dim_sum_bits(dtype):
     """With output 0, exp(output) * sum is the sum itself (no rounding, fused or not, and no exp difference):
