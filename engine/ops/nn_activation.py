@@ -14,6 +14,7 @@ from engine.errors import (
     TorchValueError,
 )
 from engine.ops import pointwise as P
+from engine.ops._activation_grads import _hardswish_grad_arr, _log_sigmoid_grad_arr
 from engine.ops._special import erf_array
 from engine.ops._util import at_least, at_most
 from engine.ops.jvp import only, refuse, unsupported
@@ -59,6 +60,15 @@ def _math_type(dt):
     return _F32 if dt == _F16 else dt
 
 
+def _leaky_bw(g, x, negative_slope):
+    """leaky_relu_backward_kernel: float16's `float(grad) * negval` in float (the slope `.to<float>()`), rounded once;
+    else in the dtype."""
+    if g.dtype == _F16:
+        with _errstate():
+            return np.where(x > 0, g, (g.astype(_F32) * _to(negative_slope, _F32)).astype(_F16))
+    return np.where(x > 0, g, g * _scalar(negative_slope, g.dtype))
+
+
 def _bw(schema, fwd, again, reads_self=False):
     # the masks, a scaled gradient; backward: again beside self's zero-filled gradient (elementwise in grad_output,
     # so its forward formula is again on grad_output's tangent; torch's reads self's tangent for threshold only)
@@ -84,15 +94,6 @@ leaky_relu_backward = _bw(
     lambda g, x, negative_slope, self_is_result: _leaky_bw(g, x, negative_slope),
     lambda grad, self, negative_slope: leaky_relu_backward(grad, self, negative_slope, False),
 )
-
-
-def _leaky_bw(g, x, negative_slope):
-    """leaky_relu_backward_kernel: float16's `float(grad) * negval` in float (the slope `.to<float>()`), rounded once;
-    else in the dtype."""
-    if g.dtype == _F16:
-        with _errstate():
-            return np.where(x > 0, g, (g.astype(_F32) * _to(negative_slope, _F32)).astype(_F16))
-    return np.where(x > 0, g, g * _scalar(negative_slope, g.dtype))
 _SIXTH_F = float(np.float32(1.0 / 6.0))  # aten's hardsigmoid_backward constant: 1/6 as a float, in every dtype
 
 
@@ -375,19 +376,6 @@ def _hardswish_fwd(a):
     return (a * np.minimum(np.maximum(a + three, _scalar(0, a.dtype)), six) / six).astype(a.dtype, copy=False)
 
 
-def _hardswish_grad_arr(grad, self):
-    """The formula below on arrays, but for float16 hardswish_backward_kernel's reduced-float branch: `grad * (self /
-    3 + 0.5)` in float, rounded once to float16 (the Tensor formula rounds each step to float16)."""
-    with _errstate():
-        if grad.dtype == _F16 and self.dtype == _F16:
-            g, x = grad.astype(_F32), self.astype(_F32)
-            mid = (g * (x / np.float32(3) + np.float32(0.5))).astype(_F16)
-        else:
-            t = np.result_type(grad, self).type
-            mid = grad * (self / t(3) + t(0.5))
-        return np.where(self <= -3, mid.dtype.type(0), np.where(self < 3, mid, grad))
-
-
 hardswish_op = defop(
     "hardswish(Tensor self) -> Tensor", _hardswish_fwd, jvp="element_wise", index=0, rule=_act(5, temp=4, bwd=6),
     vjp={"self": _hardswish_grad_arr},
@@ -406,7 +394,7 @@ def _log_sigmoid_fwd(a):
 
 
 log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, jvp="element_wise", index=0,
-                       rule=_act(2 * _TR, temp=4, bwd=8),
+                       rule=_act(2 * _TR, temp=4, bwd=8), vjp={"self": _log_sigmoid_grad_arr},
                        self=lambda grad, self: grad * (-self).sigmoid())
 
 
