@@ -15,8 +15,12 @@ def _hardswish_grad_arr(grad, self):
     each step to float16)."""
     with _errstate():
         if grad.dtype == _F16 and self.dtype == _F16:
-            g, x = grad.astype(_F32), self.astype(_F32)
-            mid = (g * (x / np.float32(3) + np.float32(0.5))).astype(_F16)
+            m = self.astype(_F32)  # in place after: one float32 copy (within the charged temporaries)
+            m /= np.float32(3)
+            m += np.float32(0.5)
+            m *= grad
+            mid = m.astype(_F16)
+            del m
         else:
             t = np.result_type(grad, self).type
             mid = grad * (self / t(3) + t(0.5))

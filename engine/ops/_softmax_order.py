@@ -66,25 +66,34 @@ def row_sums(x):
     return _in_order(np.ascontiguousarray(acc.T))  # float64: lane by lane
 
 
+def _rounds_as_fused(steps):
+    """Whether float64 sums (each of two float32 values' exact product and a float32) round to float32 as the
+    fused operation would: not on a float32 tie, not in float32's subnormal range."""
+    t = np.stack(steps)
+    with np.errstate(invalid="ignore"):
+        return not (((t.view(np.int64) & 0x1FFFFFFF) == 0x10000000) | (np.abs(t) < 2.0 ** -125)).any()
+
+
 def _fused_sum32(g3, o3):
     """float32 (P, n, Q): for each (p, q), s = 0 then s = fma(g, o, s) along n, rounded once a step. The exact
     float64 product plus s rounds to float64 and then to float32, which is the fused rounding unless the float64
-    sum falls on a float32 tie or in float32's subnormal range (checked once over every step: then each step by
-    _libm.fma32's exact route)."""
-    p = g3.astype(np.float64) * o3  # exact products
-    s = np.zeros((g3.shape[0], g3.shape[2]))
-    steps = []
-    for i in range(g3.shape[1]):
-        t = p[:, i] + s
+    sum falls on a float32 tie or in float32's subnormal range (checked over the steps a quarter of them at a time,
+    so that the float64 work stays within about one float32 copy of the input: softmax_backward_data's charged
+    temporaries; where one fails, every step again by _libm.fma32's exact route)."""
+    p_, n, q_ = g3.shape
+    s = np.zeros((p_, q_))
+    steps, batch, exact = [], max(1, n // 4), True
+    for i in range(n):
+        t = g3[:, i].astype(np.float64) * o3[:, i] + s  # the product is exact in float64
         steps.append(t)
         s = t.astype(np.float32).astype(np.float64)
-    t = np.stack(steps)
-    with np.errstate(invalid="ignore"):
-        exact = not (((t.view(np.int64) & 0x1FFFFFFF) == 0x10000000) | (np.abs(t) < 2.0 ** -125)).any()
+        if len(steps) == batch or i == n - 1:
+            exact = exact and _rounds_as_fused(steps)
+            steps = []
     if exact:
         return s.astype(np.float32)
-    s32 = np.zeros_like(s, np.float32)
-    for i in range(g3.shape[1]):
+    s32 = np.zeros((p_, q_), np.float32)
+    for i in range(n):
         s32 = fma32(g3[:, i], o3[:, i], s32)
     return s32
 
@@ -124,18 +133,23 @@ def softmax_backward_half(g, out, d):
     """_softmax_backward_data for float16 (the reduced-float kernels compute in float32 and round once): the
     products of two halves are exact in float32, so the non-last-dim kernel's fused `sum += g * o` is the plain
     sum; then `(g - sum) * o` in float32, rounded to float16."""
-    g32 = np.ascontiguousarray(g).astype(np.float32)
-    o32 = np.ascontiguousarray(out).astype(np.float32)
     n = g.shape[d]
     if d == g.ndim - 1:
-        s = half_row_sums((g32 * o32).reshape(-1, n)).reshape(g.shape[:-1] + (1,))
-        return ((g32 - s) * o32).astype(np.float16)
-    g3 = g32.reshape(int(np.prod(g.shape[:d])), n, -1)
-    o3 = o32.reshape(g3.shape)
-    s = np.zeros((g3.shape[0], g3.shape[2]), np.float32)
-    for i in range(n):
-        s = s + g3[:, i] * o3[:, i]
-    return (o3 * (g3 - s[:, None])).astype(np.float16).reshape(g.shape)
+        p = g.astype(np.float32)  # (in place after: one float32 copy at a time, within the charged temporaries)
+        p *= out
+        s = half_row_sums(p.reshape(-1, n)).reshape(g.shape[:-1] + (1,))
+        del p
+    else:
+        g3 = np.ascontiguousarray(g).reshape(int(np.prod(g.shape[:d])), n, -1)
+        o3 = np.ascontiguousarray(out).reshape(g3.shape)
+        s = np.zeros((g3.shape[0], g3.shape[2]), np.float32)
+        for i in range(n):
+            s = s + g3[:, i].astype(np.float32) * o3[:, i]
+        s = s.reshape(g.shape[:d] + (1,) + g.shape[d + 1:])
+    r = g.astype(np.float32)
+    r -= s
+    r *= out
+    return r.astype(np.float16)
 
 
 def softmax_backward(g, out, d):
