@@ -44,15 +44,15 @@ def _in_order(y):
 
 def row_sums(x):
     """vec::reduce_all(+) along the last axis of a 2-D float32 / float64 array (R, n), n >= 1. The whole vectors
-    are added by a reduction over the middle axis of an (R, vectors, lanes) view (NumPy adds it in order), or
-    for a few vectors one slice at a time (cheaper there); a transposed copy of a large fresh array would cost
-    ~50x a plain sum on this machine (measured: docs/runs/grad18.md)."""
+    are added one (R, lanes) slice at a time, or for a few long rows by a reduction over the middle axis of an
+    (R, vectors, lanes) view (NumPy adds it in order; over many rows of a fresh array it can cost 50-100x a plain
+    sum on this machine, as can a transposed copy: docs/runs/grad18.md)."""
     r, n = x.shape
     w = _LANES[x.dtype]
     if n < w:  # one partial vector: lane 0 adds the row's values in order
         return _in_order(np.ascontiguousarray(x.T)) if n > 1 else x[:, 0].copy()
     k = n // w
-    if k > 8:  # whole vectors added lane by lane, in order
+    if k > 16 and r < 32:  # whole vectors added lane by lane, in order
         acc = np.add.reduce(as_strided(x, (r, k, w), (x.strides[0], w * x.itemsize, x.itemsize)), axis=1)
     else:
         acc = x[:, :w].copy()
