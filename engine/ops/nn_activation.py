@@ -14,7 +14,6 @@ from engine.errors import (
     TorchValueError,
 )
 from engine.ops import pointwise as P
-from engine.ops._activation_grads import _hardswish_grad_arr, _log_sigmoid_grad_arr
 from engine.ops._special import erf_array
 from engine.ops._util import at_least, at_most
 from engine.ops.jvp import only, refuse, unsupported
@@ -378,7 +377,6 @@ def _hardswish_fwd(a):
 
 hardswish_op = defop(
     "hardswish(Tensor self) -> Tensor", _hardswish_fwd, jvp="element_wise", index=0, rule=_act(5, temp=4, bwd=6),
-    vjp={"self": _hardswish_grad_arr},
     self=lambda grad, self: P.where(self <= -3.0, 0.0, P.where(self < 3.0, grad * (self / 3.0 + 0.5), grad)),
 )
 
@@ -394,7 +392,7 @@ def _log_sigmoid_fwd(a):
 
 
 log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, jvp="element_wise", index=0,
-                       rule=_act(2 * _TR, temp=4, bwd=8), vjp={"self": _log_sigmoid_grad_arr},
+                       rule=_act(2 * _TR, temp=4, bwd=8),
                        self=lambda grad, self: grad * (-self).sigmoid())
 
 
