@@ -286,7 +286,8 @@ def torch_sum(a, axes):
         return (a + 0.0).reshape(out_shape)
     lo, hi = red[0], red[-1]
     if hi - lo + 1 != len(red):
-        return None
+        res = _ends_sum(a, red, sizes)
+        return None if res is None else (res + 0.0).reshape(out_shape)
     pre, mid, post = math.prod(sizes[:lo]), math.prod(sizes[lo: hi + 1]), math.prod(sizes[hi + 1:])
     if post == 1:
         res = _inner_sum(a.reshape(pre, mid))
@@ -295,3 +296,21 @@ def torch_sum(a, axes):
     else:
         return None  # past GRAIN_SIZE torch splits the biggest kept dim among its threads: not modelled
     return (res + 0.0).reshape(out_shape)
+
+
+def _ends_sum(a, red, sizes):
+    """A sum over leading dims and trailing dims with kept dims between them (a broadcast gradient summed back to
+    (C, 1, 1) from (N, C, H, W), or to (C, 1) from (N, C, L)), as (nA, nK, nB): TensorIterator moves the reduced
+    dims to the front by stride, so its 2-d loop is the trailing block's rows (vectorized / scalar_inner_sum)
+    over the leading block, each row's sum added to the output (+0 start) in the leading block's order; past
+    GRAIN_SIZE its threads split the kept dims, each output's order unchanged (measured, float32 and float64,
+    up to 64 x 3 x 40 x 40: tests/engine/test_grad18_sum_to.py). None for any other set of dims."""
+    la = 0
+    while la < len(red) and red[la] == la:
+        la += 1
+    lb = red[la] if la < len(red) else len(sizes)
+    if not la or red[la:] != list(range(lb, len(sizes))) or lb == len(sizes):
+        return None
+    n_a, n_k, n_b = math.prod(sizes[:la]), math.prod(sizes[la:lb]), math.prod(sizes[lb:])
+    rows = _inner_sum(a.reshape(n_a * n_k, n_b)).reshape(n_a, n_k)
+    return _seq(rows, 0)

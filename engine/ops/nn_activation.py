@@ -59,6 +59,15 @@ def _math_type(dt):
     return _F32 if dt == _F16 else dt
 
 
+def _leaky_bw(g, x, negative_slope):
+    """leaky_relu_backward_kernel: float16's `float(grad) * negval` in float (the slope `.to<float>()`), rounded once;
+    else in the dtype."""
+    if g.dtype == _F16:
+        with _errstate():
+            return np.where(x > 0, g, (g.astype(_F32) * _to(negative_slope, _F32)).astype(_F16))
+    return np.where(x > 0, g, g * _scalar(negative_slope, g.dtype))
+
+
 def _bw(schema, fwd, again, reads_self=False):
     # the masks, a scaled gradient; backward: again beside self's zero-filled gradient (elementwise in grad_output,
     # so its forward formula is again on grad_output's tangent; torch's reads self's tangent for threshold only)
@@ -81,7 +90,7 @@ hardtanh_backward = _bw(
 leaky_relu_backward = _bw(
     "leaky_relu_backward(Tensor grad_output, Tensor self, Scalar negative_slope, bool self_is_result) "
     "-> Tensor",
-    lambda g, x, negative_slope, self_is_result: np.where(x > 0, g, g * _scalar(negative_slope, g.dtype)),
+    lambda g, x, negative_slope, self_is_result: _leaky_bw(g, x, negative_slope),
     lambda grad, self, negative_slope: leaky_relu_backward(grad, self, negative_slope, False),
 )
 _SIXTH_F = float(np.float32(1.0 / 6.0))  # aten's hardsigmoid_backward constant: 1/6 as a float, in every dtype

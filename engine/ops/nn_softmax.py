@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from engine.ops import _softmax_order as _order
 from engine.ops._util import wrap_dim
 from engine.ops.jvp import shifted, tmap, tsum
 from engine.ops.nn_common import _TR, _act, _errstate, _need_float, _pointwise
@@ -69,6 +70,14 @@ def _asum(a, dim):
 def _softmax_bw_fwd(g, out, dim, input_dtype=None):
     if g.size == 0 and out.size == 0:  # no N-long reduction of an empty gradient
         return (g * out).astype(g.dtype, copy=False)
+    if g.ndim and _order.modelled(g) and g.dtype == out.dtype and g.shape == out.shape:
+        with _errstate():
+            r = _order.softmax_backward(g, out, wrap_dim(dim, g.ndim))
+        if r is not None:
+            return r
+    if g.ndim and type(g) is np.ndarray and g.dtype == out.dtype == np.float16 and g.shape == out.shape:
+        with _errstate():
+            return _order.softmax_backward_half(g, out, wrap_dim(dim, g.ndim))
     return (out * (g - _asum(g * out, dim))).astype(g.dtype, copy=False)
 
 
@@ -76,6 +85,10 @@ def _log_softmax_bw_fwd(g, out, dim, input_dtype=None):
     if g.size == 0 and out.size == 0:
         return (g + out).astype(g.dtype, copy=False)
     with _errstate():
+        if g.ndim and _order.modelled(g) and g.dtype == out.dtype and g.shape == out.shape:
+            r = _order.log_softmax_backward(g, out, wrap_dim(dim, g.ndim))
+            if r is not None:
+                return r
         return (g - np.exp(out) * _asum(g, dim)).astype(g.dtype, copy=False)
 
 
