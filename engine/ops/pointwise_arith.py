@@ -168,8 +168,26 @@ _sub.into = _sub_into
 # call, engine/ops/fastcall.py, calls it so where the entry's alpha is the function's default)
 _add.arrays, _sub.arrays, _mul.arrays = operator.add, operator.sub, operator.mul
 # array formulas with their `into`: the same operations in the same order, into the output's chunk
-_grad_times = _threaded(lambda grad, other: grad * other, _ufunc_into(np.multiply))
-_grad_over = _threaded(lambda grad, other: grad / other, _ufunc_into(np.divide))
+def _times(grad, other):
+    """grad * other, mul's array formula; a Python number as torch's mul reads it (float16: in float32, _mul)."""
+    if type(other) is float or type(other) is int:
+        return _mul(grad, other)
+    return grad * other
+
+
+def _self_times(grad, self):
+    return _times(grad, self)
+
+
+_grad_times = _threaded(_times, _mul_into)
+def _over(grad, other):
+    """grad / other, div's array formula; a Python number as torch's div reads it (float16: in float32)."""
+    if type(other) is float or type(other) is int:
+        return _true_div(grad, other)
+    return grad / other
+
+
+_grad_over = _threaded(_over, _div_into)
 
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
@@ -191,7 +209,7 @@ mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
     _threaded(_mul, _mul_into),
     jvp="element_wise", promote=True, cuda="a * b", rule=_binary(opmath=True),
-    vjp={"self": _grad_times, "other": _threaded(lambda grad, self: grad * self, _ufunc_into(np.multiply))},
+    vjp={"self": _grad_times, "other": _threaded(_self_times, _mul_into)},
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
 )

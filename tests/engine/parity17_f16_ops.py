@@ -54,6 +54,8 @@ OPS = {
     "add.alpha": lambda L, v: L.add(_x(L), _y(L), alpha=v), "sub.alpha": lambda L, v: L.sub(_x(L), _y(L), alpha=v),
     "rsub.alpha": lambda L, v: L.rsub(_x(L), _y(L), alpha=v), "add_.alpha": lambda L, v: _x(L).add_(_y(L), alpha=v),
     "add.alpha_number": lambda L, v: L.add(_x(L), 3.0, alpha=v),
+    "torch.mul.left": lambda L, v: L.mul(v, _x(L)), "torch.add.left": lambda L, v: L.add(v, _x(L)),
+    "torch.sub.left": lambda L, v: L.sub(v, _x(L)), "torch.div.left": lambda L, v: L.div(v, _y(L)),
     "mul": lambda L, v: _x(L) * v, "rmul": lambda L, v: v * _x(L), "mul_": lambda L, v: _x(L).mul_(v),
     "div": lambda L, v: _x(L) / v, "rdiv": lambda L, v: v / _y(L), "div_": lambda L, v: _x(L).div_(v),
     "true_divide": lambda L, v: L.true_divide(_x(L), v),
