@@ -51,7 +51,7 @@ def _to(v, dt):
     check_fits(v, dt)
     if type(v) is int and np.dtype(dt) == _F32:
         return np.asarray(float32_of_int(v), dtype=_F32)
-    if type(v) is float and np.dtype(dt) == _F16:  # c10::Half from a double: through float32 (two roundings)
+    if type(v) is float and (dt is _F16 or dt is np.float16):  # c10::Half from a double: through float32
         return np.asarray(f16_value(v)).astype(_F16)
     return np.asarray(converted(v, dt)).astype(dt)
 

@@ -78,7 +78,11 @@ def _result_f16(a, b) -> bool:
 def _add(a, b, alpha=1):
     tb = type(b)
     if tb is float:  # a number beside float16: torch's wrapped number, cast to float16 through float32
-        b = f16_operand(a, b)
+        try:
+            if a.dtype is _F16:
+                b = f16_value(b)
+        except AttributeError:  # (two numbers)
+            pass
     if (tb is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
         a, b = int_operands(a, b)
     if alpha != 1 and type(alpha) in (int, float):
@@ -89,7 +93,11 @@ def _add(a, b, alpha=1):
 def _sub(a, b, alpha=1):
     tb = type(b)
     if tb is float:  # (as _add)
-        b = f16_operand(a, b)
+        try:
+            if a.dtype is _F16:
+                b = f16_value(b)
+        except AttributeError:  # (two numbers)
+            pass
     elif type(a) is float:  # (rsub's number, on the left)
         a = f16_operand(b, a)
     if (tb is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
@@ -168,26 +176,8 @@ _sub.into = _sub_into
 # call, engine/ops/fastcall.py, calls it so where the entry's alpha is the function's default)
 _add.arrays, _sub.arrays, _mul.arrays = operator.add, operator.sub, operator.mul
 # array formulas with their `into`: the same operations in the same order, into the output's chunk
-def _times(grad, other):
-    """grad * other, mul's array formula; a Python number as torch's mul reads it (float16: in float32, _mul)."""
-    if type(other) is float or type(other) is int:
-        return _mul(grad, other)
-    return grad * other
-
-
-def _self_times(grad, self):
-    return _times(grad, self)
-
-
-_grad_times = _threaded(_times, _mul_into)
-def _over(grad, other):
-    """grad / other, div's array formula; a Python number as torch's div reads it (float16: in float32)."""
-    if type(other) is float or type(other) is int:
-        return _true_div(grad, other)
-    return grad / other
-
-
-_grad_over = _threaded(_over, _div_into)
+_grad_times = _threaded(lambda grad, other: grad * other, _ufunc_into(np.multiply))
+_grad_over = _threaded(lambda grad, other: grad / other, _ufunc_into(np.divide))
 
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
@@ -209,7 +199,7 @@ mul_tensor = defop(
     "mul.Tensor(Tensor self, Tensor other) -> Tensor",
     _threaded(_mul, _mul_into),
     jvp="element_wise", promote=True, cuda="a * b", rule=_binary(opmath=True),
-    vjp={"self": _grad_times, "other": _threaded(_self_times, _mul_into)},
+    vjp={"self": _grad_times, "other": _threaded(lambda grad, self: grad * self, _ufunc_into(np.multiply))},
     self=lambda grad, other: grad * other,
     other=lambda grad, self: grad * self,
 )
@@ -260,8 +250,8 @@ rsub_tensor = defop(
 def _rsub(a, b, alpha):
     """rsub(self, other, alpha) = other - alpha * self: torch's sub(other, self, alpha) (fused for floats)."""
     if alpha == 1:
-        if type(b) is float:  # (as _add)
-            b = f16_operand(a, b)
+        if type(b) is float and a.dtype is _F16:  # (as _add; a is the tensor's array)
+            b = f16_value(b)
         return np.subtract(*int_operands(b, a))
     return _sub(b, a, alpha)
 
@@ -613,7 +603,7 @@ def _where_number(x, dt):
     unchecked (70000 and 1e40 are inf there, measured). A float every dtype holds needs no check: the backward
     formulas' where(keep, grad, 0.0) runs no conversion code (the lowering keeps such programs)."""
     if type(x) is float and -65504.0 <= x <= 65504.0:
-        return x if dt != _F16 else f16_value(x)  # (float16: a double through float32, c10::Half's two roundings)
+        return x if dt is not _F16 else f16_value(x)  # (float16: a double through float32, c10::Half's two roundings)
     if dt == np.float16 and not isinstance(x, bool | np.bool_):
         return f16_value(x) if type(x) is float else float(x)
     return fill_value(x, dt)

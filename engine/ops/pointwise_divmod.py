@@ -57,8 +57,8 @@ def prepare(kernel, a, b):
     """The operands as the kernel takes them: the bool refusal (after the shapes), a Python int cast to an
     integer tensor's dtype as C does, then integer division by zero."""
     tb = type(b)
-    if (tb is float or tb is int and -65504 <= b <= 65504) and a.__class__ is _ndarray and a.dtype.kind == "f":
-        if tb is float and a.dtype is _F16:  # torch's wrapped number: into float16 through float32
+    if (tb is float or tb is int and -65504 <= b <= 65504) and a.__class__ is _ndarray and (dt := a.dtype).kind == "f":
+        if dt is _F16 and tb is float:  # torch's wrapped number: into float16 through float32
             b = f16_value(b)
         return a, b  # (the common case: a float tensor and a number it holds: nothing to check)
     a, b = _lift(a, b)

@@ -64,14 +64,11 @@ def _plain(a, v) -> bool:
         (k == "i" or k == "u") and tv is int and 0 <= v < 128)
 
 
-def _bound(a, v):
-    """A plain bound (_plain) as the kernel takes it: into float16 through float32 (c10::Half's two roundings)."""
-    return f16_value(v) if a.dtype is _F16 and type(v) is float else v
-
-
 clamp_min_scalar = defop(
     "clamp_min(Tensor self, Scalar min) -> Tensor", index=0,
-    forward=lambda a, min: at_least(a, _bound(a, min)) if _plain(a, min) else _clamp(a, min=min),
+    # (a plain bound into float16 through float32: c10::Half's two roundings)
+    forward=lambda a, min: at_least(a, min if a.dtype is not _F16 or type(min) is not float else f16_value(min))
+    if _plain(a, min) else _clamp(a, min=min),
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0), rule=_EW)
 clamp_min_tensor = defop(
     "clamp_min.Tensor(Tensor self, Tensor min) -> Tensor", np.maximum, promote=True, index=1,
@@ -79,7 +76,8 @@ clamp_min_tensor = defop(
     min=lambda grad, self, min: P.where(self < min, grad, 0.0), rule=_EW)
 clamp_max_scalar = defop(
     "clamp_max(Tensor self, Scalar max) -> Tensor", index=0,
-    forward=lambda a, max: at_most(a, _bound(a, max)) if _plain(a, max) else _clamp(a, max=max),
+    forward=lambda a, max: at_most(a, max if a.dtype is not _F16 or type(max) is not float else f16_value(max))
+    if _plain(a, max) else _clamp(a, max=max),
     self=lambda grad, self, max: P.where(self <= max, grad, 0.0), rule=_EW)
 clamp_max_tensor = defop(
     "clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", np.minimum, promote=True, index=1,

@@ -29,9 +29,9 @@ PROGRAMS = {  # name: (torch's r of x, the ops making r)
     "clamp_min": (lambda x: torch.clamp_min(x, V), [{"name": "r", "op": "clamp_min", "args": ["x", V]}]),
     "threshold": (lambda x: F.threshold(x, 0.75, V), [{"name": "r", "op": "threshold", "args": ["x", 0.75, V]}]),
     "rpow": (lambda x: torch.pow(V, x), [{"name": "r", "op": "pow", "args": [V, "x"]}]),
-    "nan_to_num": (lambda x: torch.nan_to_num(x * 70000, posinf=BIG, neginf=-V),
-                   [{"name": "y", "op": "mul", "args": ["x", 70000]},
-                    {"name": "r", "op": "nan_to_num", "args": ["y"], "kwargs": {"posinf": BIG, "neginf": -V}}]),
+    "nan_to_num": (lambda x: torch.nan_to_num(x.log(), nan=V, neginf=-BIG),
+                   [{"name": "y", "op": "log", "args": ["x"]},
+                    {"name": "r", "op": "nan_to_num", "args": ["y"], "kwargs": {"nan": V, "neginf": -BIG}}]),
     "xlogy": (lambda x: torch.xlogy(x, V + 1), [{"name": "r", "op": "xlogy", "args": ["x", V + 1]}]),
 }
 VALUES = [[1.0, 1.0009765625, 2.0, 0.5, -1.0], [0.75, -0.5, 1.001953125, 3.0, 1.0],
