@@ -30,7 +30,7 @@ from engine.ops.nn_common import (
     _word,
 )
 from engine.ops.registry import defop
-from engine.ops.scalar_fit import check_fits, converted, float32_of_int, scalar_arg
+from engine.ops.scalar_fit import check_fits, converted, f16_value, float32_of_int, scalar_arg
 from engine.tensor import Tensor
 
 # ----- activations -----
@@ -51,6 +51,8 @@ def _to(v, dt):
     check_fits(v, dt)
     if type(v) is int and np.dtype(dt) == _F32:
         return np.asarray(float32_of_int(v), dtype=_F32)
+    if type(v) is float and (dt is _F16 or dt is np.float16):  # c10::Half from a double: through float32
+        return np.asarray(f16_value(v)).astype(_F16)
     return np.asarray(converted(v, dt)).astype(dt)
 
 

@@ -107,6 +107,7 @@ from engine.ops.nn_softmax import (  # noqa: F401
     torch_softmax,
 )
 from engine.ops.registry import defop
+from engine.ops.scalar_fit import fill_value
 from engine.tensor import Tensor
 
 # ----- linear, dropout, pad, embedding, one_hot -----
@@ -194,9 +195,11 @@ def _constant_pad_fwd(a, pad, value=0):
         return c.copy()
     if a.dtype.kind == "b":
         fill = bool(value)
-    else:
-        fill = _scalar(value, a.dtype)
-    out = B.xp.full(tuple(new_shape), fill, dtype=a.dtype)
+    else:  # torch's output.fill_(value): c10's checked conversion (int8 refuses 300, float16 70000), a double into
+        # float16 through float32; a one-element fill unchecked
+        fill = fill_value(value, a.dtype, one=math.prod(new_shape) == 1)
+    with np.errstate(over="ignore"):  # (a one-element float16 fill of 70000 is inf, unchecked)
+        out = B.xp.full(tuple(new_shape), fill, dtype=a.dtype)
     out[tuple(slice(o, o + s) for o, s in zip(offsets, c.shape))] = c
     return out
 
@@ -371,8 +374,9 @@ def pad(input: Tensor, pad: list[int], mode: str = "constant", value: float | No
         raise TorchRuntimeError(
             "Padding length should be less than or equal to two times the input dimension but got padding "
             f"length {len(pad)} and input of dimension {input.ndim}")
-    if mode == "constant":
-        return constant_pad_nd(input, pad, 0.0 if value is None else value)
+    if mode == "constant":  # (F.pad's value is a `float`: an int is parsed as a double, so uint8 refuses -1 here,
+        # where constant_pad_nd's Scalar takes it as 255)
+        return constant_pad_nd(input, pad, 0.0 if value is None else float(value) if type(value) is int else value)
     if value is not None and value != 0:
         raise TorchRuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
     return _pad_modes.pad_mode(input, pad, mode)

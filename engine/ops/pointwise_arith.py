@@ -35,11 +35,12 @@ from engine.ops.pointwise_base import (
     _zero_grad,
     defop,
     f16_number,
+    f16_operand,
     f16_opmath,
     torch_sign,
 )
 from engine.ops.promotion import _check_broadcast
-from engine.ops.scalar_fit import fill_value, int_operands, scalar_arg
+from engine.ops.scalar_fit import f16_value, fill_value, int_operands, scalar_arg
 from engine.tensor import Tensor
 
 # ----- Binary arithmetic -----
@@ -60,15 +61,29 @@ def _alpha(a, b, alpha):
     if _is_boolish(a) and _is_boolish(b):
         return bool(alpha)
     if -65504.0 <= alpha <= 65504.0 and (type(alpha) is float or alpha >= 0 and alpha < 128):
-        return alpha  # every dtype holds it (a float alpha on integers is refused before): no check to make
+        # every dtype holds it (a float alpha on integers is refused before): no check to make; float16 takes a
+        # double through float32 (alpha.to<Half>(), c10::Half's two roundings)
+        return f16_value(alpha) if type(alpha) is float and _result_f16(a, b) else alpha
     dt = a.dtype if hasattr(a, "dtype") else b.dtype
     if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype != b.dtype:
         dt = np.result_type(a.dtype, b.dtype)
     return fill_value(alpha, dt) if dt.kind != "b" else bool(alpha)  # bool: alpha.to<bool>(), a + b an `or`
 
 
+def _result_f16(a, b) -> bool:
+    """Whether a + b is float16 (the operands are promoted already: an array's dtype is the result's)."""
+    return getattr(a, "dtype", None) is _F16 or getattr(b, "dtype", None) is _F16
+
+
 def _add(a, b, alpha=1):
-    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
+    tb = type(b)
+    if tb is float:  # a number beside float16: torch's wrapped number, cast to float16 through float32
+        try:
+            if a.dtype is _F16:
+                b = f16_value(b)
+        except AttributeError:  # (two numbers)
+            pass
+    if (tb is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
         a, b = int_operands(a, b)
     if alpha != 1 and type(alpha) in (int, float):
         alpha = _alpha(a, b, alpha)
@@ -76,7 +91,16 @@ def _add(a, b, alpha=1):
 
 
 def _sub(a, b, alpha=1):
-    if (type(b) is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
+    tb = type(b)
+    if tb is float:  # (as _add)
+        try:
+            if a.dtype is _F16:
+                b = f16_value(b)
+        except AttributeError:  # (two numbers)
+            pass
+    elif type(a) is float:  # (rsub's number, on the left)
+        a = f16_operand(b, a)
+    if (tb is int and not 0 <= b < 128) or (type(a) is int and not 0 <= a < 128):  # (a small int: as is)
         a, b = int_operands(a, b)
     if alpha != 1 and type(alpha) in (int, float):  # torch: add(a, b, -alpha), -alpha a Scalar (int64 wraps)
         scalar_arg(alpha)
@@ -225,7 +249,11 @@ rsub_tensor = defop(
 )
 def _rsub(a, b, alpha):
     """rsub(self, other, alpha) = other - alpha * self: torch's sub(other, self, alpha) (fused for floats)."""
-    return np.subtract(*int_operands(b, a)) if alpha == 1 else _sub(b, a, alpha)
+    if alpha == 1:
+        if type(b) is float and a.dtype is _F16:  # (as _add; a is the tensor's array)
+            b = f16_value(b)
+        return np.subtract(*int_operands(b, a))
+    return _sub(b, a, alpha)
 
 
 def _rsub_scalar(a, other, alpha=1):
@@ -575,9 +603,9 @@ def _where_number(x, dt):
     unchecked (70000 and 1e40 are inf there, measured). A float every dtype holds needs no check: the backward
     formulas' where(keep, grad, 0.0) runs no conversion code (the lowering keeps such programs)."""
     if type(x) is float and -65504.0 <= x <= 65504.0:
-        return x
+        return x if dt is not _F16 else f16_value(x)  # (float16: a double through float32, c10::Half's two roundings)
     if dt == np.float16 and not isinstance(x, bool | np.bool_):
-        return float(x)
+        return f16_value(x) if type(x) is float else float(x)
     return fill_value(x, dt)
 
 

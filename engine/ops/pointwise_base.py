@@ -10,7 +10,7 @@ from engine.autograd import Node, _seq, edge_of, grad_mode
 from engine.errors import TorchRuntimeError
 from engine.ops import registry as _registry
 from engine.ops import rules as R
-from engine.ops.scalar_fit import int_operands, scalar_arg
+from engine.ops.scalar_fit import f16_value, int_operands, scalar_arg
 from engine.parallel import elementwise
 from engine.tensor import Tensor
 
@@ -143,6 +143,19 @@ def f16_number(a, b) -> bool:
         except AttributeError:  # (a number)
             return False
     return False
+
+
+def f16_operand(a, v: float) -> float:
+    """v, a Python float operand beside `a`, as torch's kernel takes it where `a` is a float16 array: its wrapped
+    number (a 0-d double tensor) cast to float16 through float32 (c10::Half's constructor: two roundings, so 1 +
+    2**-11 + 2**-40 is 1.0, 65520 - 2**-20 inf), which NumPy then rounds exactly once more from the float32 value
+    returned here; a kernel reading the number in float32 (opmath: f16_opmath) reads the same. Anything else: v."""
+    try:
+        if a.dtype is _F16:
+            return f16_value(v)
+    except AttributeError:  # (two numbers)
+        pass
+    return v
 
 
 def f16_opmath(ufunc, a, b):

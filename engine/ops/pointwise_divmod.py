@@ -16,10 +16,11 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops.promotion import _check_broadcast
-from engine.ops.scalar_fit import converted, float32_of_int, int_operands, scalar_arg
+from engine.ops.scalar_fit import converted, f16_value, float32_of_int, int_operands, scalar_arg
 from engine.tensor import Tensor
 
 _ndarray = np.ndarray
+_F16 = np.dtype(np.float16)
 _DIV_KERNEL = {"floor": "div_floor_cpu", "trunc": "div_trunc_cpu"}
 
 
@@ -56,7 +57,9 @@ def prepare(kernel, a, b):
     """The operands as the kernel takes them: the bool refusal (after the shapes), a Python int cast to an
     integer tensor's dtype as C does, then integer division by zero."""
     tb = type(b)
-    if (tb is float or tb is int and -65504 <= b <= 65504) and a.__class__ is _ndarray and a.dtype.kind == "f":
+    if (tb is float or tb is int and -65504 <= b <= 65504) and a.__class__ is _ndarray and (dt := a.dtype).kind == "f":
+        if dt is _F16 and tb is float:  # torch's wrapped number: into float16 through float32
+            b = f16_value(b)
         return a, b  # (the common case: a float tensor and a number it holds: nothing to check)
     a, b = _lift(a, b)
     dt = _dtype(a) if _dtype(a) is not None else _dtype(b)
@@ -74,7 +77,8 @@ def prepare(kernel, a, b):
 
 
 def div_mode(a, b, rounding_mode):
-    number = b if type(b) is float else None
+    tb = type(b)
+    number = b if tb is float or tb is int and not -2048 <= b <= 2048 else None  # (an int float16 holds: as is)
     a, b = prepare(_DIV_KERNEL[rounding_mode], a, b)
     dt = a.dtype if _dtype(a) is not None else b.dtype
     if number is not None and dt == np.float16:
@@ -82,7 +86,8 @@ def div_mode(a, b, rounding_mode):
         # number as float32 (original_scalar_value<opmath_t>), rounding once: the number is not made a float16
         # first (1e-30 would be 0, and 0 // 0 NaN; 0.1 would be 0.09998, and 3 // 0.1 10, not torch's 29)
         with np.errstate(over="ignore"):
-            a32, b32 = np.asarray(a, dtype=np.float32), np.float32(number)
+            a32 = np.asarray(a, dtype=np.float32)  # (an int rounded once into float32: static_cast<float>)
+            b32 = np.float32(float32_of_int(number) if type(number) is int else number)
         with np.errstate(all="ignore"):
             q = np.floor_divide(a32, b32) if rounding_mode != "trunc" else np.trunc(np.true_divide(a32, b32))
             return q.astype(np.float16)
@@ -102,7 +107,10 @@ def fmod(a, b):
 def remainder(a, b):
     if type(b) is float and a.__class__ is _ndarray and a.dtype.kind == "f" and -65504.0 <= b <= 65504.0:
         # (the common case written out: a float tensor % a float it holds.) NumPy's mod is torch's but for a zero
-        # result, which NumPy signs as b and torch as fmod does (as a): only zeros are fixed
+        # result, which NumPy signs as b and torch as fmod does (as a): only zeros are fixed. float16 takes the
+        # number through float32, as torch casts its wrapped number
+        if a.dtype is _F16:
+            b = f16_value(b)
         mod = np.mod(a, b)
         if mod.__class__ is _ndarray:
             if not mod.all():
@@ -115,8 +123,8 @@ def remainder(a, b):
         return np.mod(a, b)  # C's %, then + b where the signs differ: floor modulo, as NumPy's
     if _dtype(b) is None:  # a number: fix where mod's sign is not b's (mod != 0 implied)
         if dt == np.float16 and not -65504 <= b <= 65504:
-            with np.errstate(over="ignore"):
-                b = dt.type(b)  # the number as the tensor's dtype (float16 takes 70000 as inf)
+            with np.errstate(over="ignore"):  # the number as the tensor's dtype (float16 takes 70000 as inf, and
+                b = dt.type(f16_value(b) if type(b) is float else b)  # a double through float32)
         mod = np.fmod(a, b)
         fix = mod < 0 if b > 0 else mod > 0 if b < 0 else None
     else:
@@ -137,13 +145,17 @@ def wrap_number(x, ref):
     tx, dt = type(x), ref._data.dtype
     if tx is float and (dt.itemsize == 8 and dt.kind == "f" or dt.kind == "f" and -65504.0 <= x <= 65504.0) or (
             tx is int and dt.kind in "iuf" and 0 <= x < 128):
+        if dt is _F16 and tx is float:
+            x = f16_value(x)  # a double into float16 through float32, as c10::Half (two roundings)
         return Tensor._make(B.xp.asarray(x, dtype=dt))  # (the common case: the number fits the tensor's dtype)
     number_check(x, ref)
     dt = D.result_type(ref, x).np
     if dt.kind in "iu" and type(x) is int:
         x = converted(x, dt)
     with np.errstate(all="ignore"):
-        if dt.kind == "f":  # an int rounded once into float32, as torch's cast (redteam12 F9)
-            x = float32_of_int(x) if type(x) is int and dt == np.float32 else float(x)
+        if dt.kind == "f":  # an int rounded once into float32, as torch's cast (redteam12 F9); a double into
+            x = float32_of_int(x) if type(x) is int and dt == np.float32 else float(x)  # float16 through float32
+            if dt == _F16 and tx is float:
+                x = f16_value(x)
         v = np.asarray(x).astype(dt)
     return Tensor._make(B.xp.asarray(v))

@@ -27,7 +27,7 @@ from engine.ops.pointwise_base import (
     defop,
     nondiff,
 )
-from engine.ops.scalar_fit import int_operands
+from engine.ops.scalar_fit import f16_value, int_operands
 from engine.tensor import Tensor
 
 _F16 = np.dtype(np.float16)
@@ -252,7 +252,11 @@ sigmoid = defop("sigmoid(Tensor self) -> Tensor", _float_out(_sigmoid_any),
 
 def _logit(a, eps=None):
     if eps is not None:
-        a = np.clip(a, eps, 1 - eps)
+        if a.dtype is _F16:  # eps.to<c10::Half>() (a double through float32), then 1 - eps in half (the kernel's)
+            lo = np.float16(f16_value(eps))
+            a = np.clip(a, lo, np.float16(1) - lo)
+        else:
+            a = np.clip(a, eps, 1 - eps)
     return np.log(a / (1 - a))
 
 

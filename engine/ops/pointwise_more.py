@@ -19,8 +19,10 @@ from engine.ops.pointwise import defop
 from engine.ops.pointwise_arith import _clamp
 from engine.ops.registry import entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
-from engine.ops.scalar_fit import fill_value, scalar_arg
+from engine.ops.scalar_fit import f16_value, fill_value, scalar_arg
 from engine.tensor import Tensor
+
+_F16 = np.dtype(np.float16)
 
 _EW = elementwise()
 _EW_T = elementwise(TRANSCENDENTAL)
@@ -64,7 +66,9 @@ def _plain(a, v) -> bool:
 
 clamp_min_scalar = defop(
     "clamp_min(Tensor self, Scalar min) -> Tensor", index=0,
-    forward=lambda a, min: at_least(a, min) if _plain(a, min) else _clamp(a, min=min),
+    # (a plain bound into float16 through float32: c10::Half's two roundings)
+    forward=lambda a, min: at_least(a, min if a.dtype is not _F16 or type(min) is not float else f16_value(min))
+    if _plain(a, min) else _clamp(a, min=min),
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0), rule=_EW)
 clamp_min_tensor = defop(
     "clamp_min.Tensor(Tensor self, Tensor min) -> Tensor", np.maximum, promote=True, index=1,
@@ -72,7 +76,8 @@ clamp_min_tensor = defop(
     min=lambda grad, self, min: P.where(self < min, grad, 0.0), rule=_EW)
 clamp_max_scalar = defop(
     "clamp_max(Tensor self, Scalar max) -> Tensor", index=0,
-    forward=lambda a, max: at_most(a, max) if _plain(a, max) else _clamp(a, max=max),
+    forward=lambda a, max: at_most(a, max if a.dtype is not _F16 or type(max) is not float else f16_value(max))
+    if _plain(a, max) else _clamp(a, max=max),
     self=lambda grad, self, max: P.where(self <= max, grad, 0.0), rule=_EW)
 clamp_max_tensor = defop(
     "clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", np.minimum, promote=True, index=1,
@@ -267,6 +272,8 @@ def _nan_to_num(a, nan=None, posinf=None, neginf=None):
     if a.dtype.kind != "f":
         return a.copy()
     info = np.finfo(a.dtype)
+    if a.dtype is _F16:  # static_cast<c10::Half>(double): through float32, unchecked (two roundings)
+        nan, posinf, neginf = (None if v is None else f16_value(float(v)) for v in (nan, posinf, neginf))
     return np.nan_to_num(a, nan=0.0 if nan is None else nan, posinf=info.max if posinf is None else posinf,
                          neginf=info.min if neginf is None else neginf)
 
@@ -280,9 +287,28 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
     return nan_to_num_op(input, nan, posinf, neginf)
 
 
-nextafter_op = defop("nextafter(Tensor self, Tensor other) -> Tensor", np.nextafter, promote=True,
+def _nextafter(a, b):
+    """C's nextafter: where the two are equal, the answer is b (nextafter(-0.0, 0.0) is 0.0 in torch); NumPy's
+    float16 loop answers a there (its float32 and float64 ones call C's)."""
+    r = np.nextafter(a, b)
+    if r.dtype is _F16:
+        eq = a == b  # (a byte an element: the rule's float16 temporary)
+        if type(r) is np.ndarray:
+            np.copyto(r, b, where=eq)
+        elif eq:
+            r = r.dtype.type(b)
+    return r
+
+
+def _nextafter_rule(self, other):
+    c = _EW(self, other)
+    return c._replace(temp=c.temp + numel(c.out) // 2) if getattr(self, "dtype", None) is _F16 else c
+
+
+_nextafter_rule.tensors_only = True
+nextafter_op = defop("nextafter(Tensor self, Tensor other) -> Tensor", _nextafter, promote=True,
                      self=lambda grad, self, other: P.where(self != other, grad, 0.0),
-                     other=lambda grad: _zeros(grad), rule=_EW)
+                     other=lambda grad: _zeros(grad), rule=_nextafter_rule)
 
 
 def nextafter(input: Tensor, other: Tensor) -> Tensor:

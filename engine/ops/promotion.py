@@ -4,12 +4,16 @@ cast to torch.result_type of all operands, the casts charged to the request's bu
 """
 from __future__ import annotations
 
+import numpy as np
+
 from engine import budget as _budget
 from engine import dtypes as D
 from engine.errors import TorchRuntimeError
 from engine.ops._util import broadcast_shapes
+from engine.ops.scalar_fit import _f16_value as _f16_number
 
 _PY_SCALARS = (bool, int, float)
+_F16 = np.dtype(np.float16)
 _LO, _UINT, _HI = -(1 << 63), 1 << 63, 1 << 64  # int64's range; a uint64 Scalar up to _HI
 
 
@@ -40,8 +44,11 @@ def _promote(args, arrays):
         elif t1 is float or t1 is int:
             if t1 is int and not _LO <= a1 < _HI:
                 _scalar_arg(a1)  # the parser's OverflowError: no Scalar holds it
-            k = a0.dtype.kind
+            dt = a0.dtype
+            k = dt.kind
             if k == "f" or (t1 is int and k in "iu"):
+                if dt is _F16 and t1 is float:  # torch's wrapped number, cast to float16 through float32
+                    return [a0, _f16_number(a1)]
                 return arrays
         elif t1 is not bool and a1 is not None and type(a0) is not float and a0.dtype == a1.dtype:
             return arrays
@@ -64,7 +71,7 @@ def _promote(args, arrays):
                     ok = False
                     break
         if ok:
-            return arrays
+            return _f16_numbers(arrays) if dt is _F16 else arrays
     big = False
     for a in arrays:
         if type(a) is int and not _LO <= a < _UINT:
@@ -77,4 +84,13 @@ def _promote(args, arrays):
     # the casts are allocations outside the entry's forward: charged to the request first (engine.budget)
     _budget.charge(sum(a.size for a in arrays if a is not None and getattr(a, "dtype", target) != target),
                    target.itemsize, what="the dtype promotion")
-    return [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
+    arrays = [a.astype(target) if a is not None and getattr(a, "dtype", target) != target else a for a in arrays]
+    return _f16_numbers(arrays) if target == _F16 else arrays
+
+
+def _f16_numbers(arrays):
+    """A Python float operand of a float16 computation as torch casts its wrapped number (a 0-d double tensor) to
+    float16: through float32, c10::Half's constructor, two roundings (1 + 2**-11 + 2**-40 is 1.0 there, and 65520 -
+    2**-20 is inf); NumPy, which rounds a Python float into float16 once, then takes the float32 value exactly. A
+    kernel that reads the number in float32 instead (mul, div: iter.original_scalar_value<float>) reads the same."""
+    return [_f16_number(a) if type(a) is float else a for a in arrays]

@@ -14,6 +14,7 @@ from engine import budget as _budget
 from engine.errors import TorchRuntimeError, TorchValueError
 from engine.ops import pointwise as P
 from engine.ops import shape as S
+from engine.ops.nn_activation import _leaky_fwd
 from engine.ops.registry import defop, entry
 from engine.ops.rules import Cost, elementwise, numel
 from engine.tensor import Tensor
@@ -218,8 +219,9 @@ def _rrelu_fwd(a, noise, lower, upper, training=False, generator=None):
         slope = np.where(a >= 0, np.asarray(1, dtype=a.dtype), r)
         noise._data = B.xp.asarray(slope)  # the noise buffer torch fills in place
         return (a * slope).astype(a.dtype)
-    neg = (lower + upper) / 2
-    return np.where(a >= 0, a, a * np.asarray(neg, dtype=a.dtype)).astype(a.dtype)
+    # torch's eval rrelu is leaky_relu at the mean slope, (lower + upper) / 2 in double: that kernel's `a > 0 ? a
+    # : a * slope` (0.0 times a negative slope is -0.0), float16 computed in float with the slope `.to<float>()`
+    return _leaky_fwd(a, (lower + upper) / 2)
 
 
 def _rrelu_backward(grad, self, noise, lower, upper, training):

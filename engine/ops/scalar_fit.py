@@ -122,6 +122,9 @@ def _f16_value(v: float) -> float:
         return float(np.float32(v))
 
 
+f16_value = _f16_value  # (the name the other modules import)
+
+
 def float32_of_int(v):
     """A Python int as torch casts an int Scalar to float (static_cast<float>(int64_t): one rounding), as the
     Python float of that value; NumPy goes through a double (two roundings: 2**60 + 2**36 + 1 is 2**60 there,

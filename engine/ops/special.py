@@ -19,7 +19,7 @@ from engine.ops import reduction as R
 from engine.ops.indexing import masked_fill
 from engine.ops.registry import defop, entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
-from engine.ops.scalar_fit import float32_of_int, scalar_arg
+from engine.ops.scalar_fit import f16_value, float32_of_int, scalar_arg
 from engine.tensor import Tensor
 
 _EW = elementwise(TRANSCENDENTAL)
@@ -231,6 +231,8 @@ def _x_log(logfn):
                                         "promote Bool and UInt64")
         if dt == np.float32:  # an int operand rounded once into float32, as torch's cast (review13a F-G)
             a, b = (float32_of_int(v) if type(v) is int else v for v in (a, b))
+        elif dt == np.float16:  # a float operand into float16 through float32, as c10::Half (two roundings)
+            a, b = (f16_value(v) if type(v) is float else v for v in (a, b))
         x = np.asarray(a, dtype=dt)
         y = np.asarray(b, dtype=dt)
         with np.errstate(all="ignore"):

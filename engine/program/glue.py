@@ -176,6 +176,8 @@ STRUCTURAL = frozenset((
     "return _split_tensor(tensor, int(split_size_or_sections), dim)",
     # mse_loss's backward alpha: 2 / numel, rounded to half for a float16 tensor (its dtype, not its values)
     "return float(np.float16(alpha)) if self._data.dtype == np.float16 else alpha",
+    # scalar_fit.f16_value: a Python number (a Scalar, never a tensor's value) into float16's double rounding
+    "return float(np.float32(v))",
 ))
 
 
