@@ -146,6 +146,27 @@ def sum_kernel(entry):
     return sum_all
 
 
+def mean_kernel(entry):
+    """reduction_sum's `mean` forward (`entry`: _mean over every axis) on a small float32/float64 array of at least one
+    dimension: _mean's own steps there, torch's full sum (small_full_sum: full_sum's bits, what _fsum takes) divided
+    by the count (np.true_divide, as _mean: a NumPy scalar of the array's dtype), without its dtype checks, the
+    dispatch to _fsum and its np.errstate (a lowered program runs under np.errstate(all="ignore") already: the error
+    state decides warnings, never values); else the entry (another dtype, a dtype argument, a 0-d or larger array, a
+    NaN sum)."""
+
+    def mean_all(a, dtype=None):
+        if dtype is None and type(a) is _ndarray and a.ndim and a.size <= 16:
+            r = small_full_sum(a)
+            if r is not None:
+                return _true_divide(r, a.size)
+        return entry(a, dtype)
+
+    return mean_all
+
+
+_true_divide = np.true_divide
+
+
 def sum_to_shape(entry):
     """The lowered backward's sum of a gradient to its input's shape (`entry`: reduction_sum.sum_to_shape_array):
     to a 0-d shape from a small float32/float64 array, small_full_sum (what full_sum, and vector_sum where it
@@ -194,7 +215,8 @@ def bcel_kernel(entry):
     return bcel
 
 
-_MAKERS = {"sigmoid": sigmoid_kernel, "sum": sum_kernel, "binary_cross_entropy_with_logits": bcel_kernel}
+_MAKERS = {"sigmoid": sigmoid_kernel, "sum": sum_kernel, "mean": mean_kernel,
+           "binary_cross_entropy_with_logits": bcel_kernel}
 _KERNELS: dict = {}  # an entry's forward -> its kernel, made on first use
 
 
