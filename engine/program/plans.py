@@ -172,11 +172,38 @@ def _charged_back(bud, mark):
         bud.live -= extra
 
 
-# np.errstate as a decorator: the same error state for the call as `with np.errstate(all="ignore"):`, through
-# NumPy's public API, at half its cost (~0.45 us a call, not ~0.9: no errstate object made per request)
-@np.errstate(all="ignore")
+# `with np.errstate(all="ignore"):` around a replay, at a third of its decorator's cost (~0.3 us a call, not ~0.9:
+# errstate's wrapper frame and its keyword call of _make_extobj per call): the context variable NumPy's errstate
+# sets (numpy/_core/_ufunc_config.py, errstate.__enter__ and __call__), set to the state errstate(all="ignore")
+# makes, made once from the state it replaces (another base state, say np.setbufsize's, makes it afresh) and
+# reset after, as errstate's own exit does. Where NumPy has no such names, errstate itself.
+try:
+    from numpy._core._multiarray_umath import _make_extobj
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+except ImportError:  # pragma: no cover - another NumPy's layout
+    _ERRSTATE = None
+_IGNORING = (None, None)  # (the error state it was made from, errstate(all="ignore")'s state made from it)
+
+
 def _call_lowered(low, arrays):
-    """A lowered program's function on a replay's leaf values: (data, grads)."""
+    """A lowered program's function on a replay's leaf values, under np.errstate(all="ignore"): (data, grads)."""
+    global _IGNORING
+    if _ERRSTATE is None:  # pragma: no cover
+        with np.errstate(all="ignore"):
+            return _call_lowered_in(low, arrays)
+    base = _ERRSTATE.get()
+    was, ignoring = _IGNORING  # (one tuple: another thread's update replaces it whole)
+    if base is not was:
+        ignoring = _make_extobj(all="ignore")
+        _IGNORING = (base, ignoring)
+    token = _ERRSTATE.set(ignoring)
+    try:
+        return _call_lowered_in(low, arrays)
+    finally:
+        _ERRSTATE.reset(token)
+
+
+def _call_lowered_in(low, arrays):
     # as make_tensor converts a leaf's data; a float leaf as a NumPy scalar of its dtype, what the formulas
     # give for a 0-d array anyway (NumPy's scalar arithmetic: ~1.5 us less for the seed). That holds for
     # ufuncs and + - * /, not for `**`: on a scalar it is libm's pow, on an array NumPy's (other roundings at
@@ -282,14 +309,20 @@ class PlanCache:
     def touch(self, key):
         """lookup's bookkeeping for a document whose key the caller found itself (its text: app/services/bytext.py):
         a hit counted and moved to the end, or a miss; the Program or None."""
-        program = self._programs.get(key)
+        programs = self._programs
+        program = programs.get(key)
         if program is None:
             self.misses += 1
         else:
             self.hits += 1
-            with self._lock:
-                if self._programs.pop(key, None) is not None:
-                    self._programs[key] = program
+            try:  # the most recently used already (a structure that recurs): nothing to move
+                last = next(reversed(programs))
+            except (RuntimeError, StopIteration):  # changed by another thread meanwhile
+                last = None
+            if last != key:
+                with self._lock:
+                    if programs.pop(key, None) is not None:
+                        programs[key] = program
         return program
 
     def store(self, key, program, replace=False):

@@ -184,6 +184,68 @@ def test_least_recently_used_goes_first():
     assert kept == [True, False, True]
 
 
+def test_touch_moves_a_hit_to_the_end_and_keeps_the_last_where_it_is():
+    """PlanCache.touch (the text route's hit, app/services/bytext.py): a hit becomes the most recent, whether it was
+    the least recent or already the most recent (then nothing moves), and the least recent goes first."""
+    cache = E.PlanCache(max_entries=2)
+    docs = [_doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]}]) for k in range(4)]
+    keys = [cache.key(d, E.DEFAULT_LIMITS)[0] for d in docs]
+    E.evaluate(docs[0], cache=cache)
+    E.evaluate(docs[1], cache=cache)
+    hits = cache.hits
+    assert cache.touch(keys[1]) is cache.get(keys[1])  # the most recent already
+    assert list(cache._programs) == [keys[0], keys[1]]
+    assert cache.touch(keys[0]) is not None  # the least recent: now the most recent
+    assert list(cache._programs) == [keys[1], keys[0]]
+    assert cache.touch(keys[0]) is not None and list(cache._programs) == [keys[1], keys[0]]
+    assert cache.hits == hits + 3
+    assert cache.touch(keys[3]) is None and cache.misses >= 1
+    E.evaluate(docs[2], cache=cache)  # evicts docs[1], the least recent
+    assert [cache.get(k) is not None for k in keys[:3]] == [True, False, True]
+
+
+def test_a_lowered_replay_ignores_float_errors_and_restores_the_callers_state():
+    """plans._call_lowered runs the lowered function under np.errstate(all="ignore") (whatever the caller's state:
+    its buffer size and error callback kept, as errstate keeps them) and puts the caller's state back after,
+    also where the function raises."""
+    from engine.program import plans
+
+    seen = []
+
+    class Low:
+        scalar_leaves = False
+        leaf_np = (np.dtype(np.float32),)
+
+        @staticmethod
+        def fn(x):
+            seen.append((np.geterr(), np.getbufsize(), np.geterrcall(), float(np.float32(3e38) * x)))
+            if len(seen) == 3:
+                raise ValueError("a replay that raises")
+            return x
+
+    def state():
+        return np.geterr(), np.getbufsize(), np.geterrcall()
+
+    ignore = {"divide": "ignore", "over": "ignore", "under": "ignore", "invalid": "ignore"}
+    with np.errstate(over="raise", invalid="raise"):
+        before = state()
+        plans._call_lowered(Low, [10.0])  # the overflow of 3e38 * 10 in float32: ignored, not raised
+        assert state() == before
+        assert seen[-1][:3] == (ignore, before[1], before[2]) and seen[-1][3] == float("inf")
+    old_size = np.getbufsize()
+    np.setbufsize(16384)
+    try:
+        with np.errstate(call=print, all="call"):
+            before = state()
+            plans._call_lowered(Low, [1.0])  # another base state: the ignoring state made afresh from it
+            assert seen[-1][:3] == (ignore, 16384, print) and state() == before
+            with pytest.raises(ValueError, match="a replay that raises"):
+                plans._call_lowered(Low, [1.0])
+            assert state() == before
+    finally:
+        np.setbufsize(old_size)
+
+
 def test_field_types_are_part_of_the_key():
     """1, 1.0 and True compare equal in Python; as requests they differ (requires_grad must be a bool)."""
     cache = E.PlanCache()
