@@ -204,6 +204,13 @@ def _call_lowered(low, arrays):
 
 
 def _call_lowered_in(low, arrays):
+    caller = low.caller
+    if caller is None:
+        caller = low.caller = _caller(low.leaf_np, low.scalar_leaves)
+    return caller(low, arrays)
+
+
+def _call_generic(low, arrays):
     # as make_tensor converts a leaf's data; a float leaf as a NumPy scalar of its dtype, what the formulas
     # give for a 0-d array anyway (NumPy's scalar arithmetic: ~1.5 us less for the seed). That holds for
     # ufuncs and + - * /, not for `**`: on a scalar it is libm's pow, on an array NumPy's (other roundings at
@@ -215,6 +222,40 @@ def _call_lowered_in(low, arrays):
         if d.kind in "iu":  # replay, which raises its error (not a wrapped value: redteam7 F2)
             wire.check_int_range(a, d)
     return low.fn(*xs)
+
+
+_CALLERS: dict = {}  # (leaf dtypes, scalar_leaves) -> its caller
+_CALLERS_MAX = 256
+
+
+def _caller(leaf_np, scalars):
+    """caller(low, arrays): _call_generic's work for leaves of these dtypes written out, one expression a leaf (no
+    list, no loops, no call a leaf: ~7k instructions less a request for one leaf); _call_generic itself where a
+    leaf is an integer or float16 one (its conversion and range check as there)."""
+    key = (leaf_np, scalars)
+    fn = _CALLERS.get(key)
+    if fn is not None:
+        return fn
+    if not leaf_np or any(d.kind != "f" or d == _F16 for d in leaf_np):
+        fn = _call_generic
+    else:
+        ns = {"array": np.array, "asarray": np.asarray, "cast": wire.cast, "_leaf": _leaf}
+        names, exprs = [], []
+        for i, d in enumerate(leaf_np):
+            ns[f"D{i}"] = d
+            x = f"x{i}"
+            names.append(x)
+            # _leaf's steps for a float dtype other than float16 (np.array, or wire.cast of an integer array)
+            leaf = f'(array({x}, D{i}) if type({x}) is float or {x}.dtype.kind != "i" else cast(asarray({x}), D{i}))'
+            exprs.append(f"(D{i}.type({x}) if type({x}) is float else {leaf})" if scalars else leaf)
+        src = (f"def caller(low, arrays):\n    {', '.join(names)}, = arrays\n"
+               f"    return low.fn({', '.join(exprs)})\n")
+        exec(compile(src, "<engine.program.plans caller>", "exec"), ns)  # noqa: S102 - our own source
+        fn = ns["caller"]
+    if len(_CALLERS) >= _CALLERS_MAX:
+        _CALLERS.clear()
+    _CALLERS[key] = fn
+    return fn
 
 
 def _leaf(a, d):

@@ -215,6 +215,7 @@ def test_a_lowered_replay_ignores_float_errors_and_restores_the_callers_state():
     class Low:
         scalar_leaves = False
         leaf_np = (np.dtype(np.float32),)
+        caller = None
 
         @staticmethod
         def fn(x):
@@ -244,6 +245,39 @@ def test_a_lowered_replay_ignores_float_errors_and_restores_the_callers_state():
             assert state() == before
     finally:
         np.setbufsize(old_size)
+
+
+@pytest.mark.parametrize("scalars", [True, False])
+def test_a_lowered_replays_leaves_are_converted_as_before(scalars):
+    """plans._caller's written-out conversion of a replay's leaves (one expression a leaf) gives the leaves
+    _call_generic gives (its loop: make_tensor's conversion), type, dtype, shape and bits, for every kind of leaf
+    a key holds (a float, float / integer / bool arrays) into float32 and float64; integer and float16 leaves keep
+    _call_generic itself. (2**60 + 2**36 + 1: an integer that float32 rounds otherwise than through a double.)"""
+    from engine.program import plans
+
+    class Low:
+        scalar_leaves = scalars
+        caller = None
+
+        @staticmethod
+        def fn(*xs):
+            return xs
+
+    leaves = [0.1, -0.0, 1e300, np.array([0.1, -2.5, 1e-320]), np.array([3, -4, 2**53 + 1, 2**60 + 2**36 + 1]),
+              np.array([True, False]), np.array([[1.5, 2.5], [3.5, 4.5]]), np.array(7), 16777217.0]
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    for dtypes in ([f32] * len(leaves), [f64] * len(leaves), [f32, f64] * 4 + [f32]):
+        Low.leaf_np = tuple(dtypes)
+        caller = plans._caller(Low.leaf_np, scalars)
+        assert caller is not plans._call_generic
+        with np.errstate(all="ignore"):
+            got, want = caller(Low, leaves), plans._call_generic(Low, leaves)
+        assert len(got) == len(want) == len(leaves)
+        for g, w in zip(got, want):
+            assert type(g) is type(w) and g.dtype == w.dtype and np.shape(g) == np.shape(w)
+            assert np.asarray(g).tobytes() == np.asarray(w).tobytes()
+    for other in ((f32, np.dtype(np.int64)), (np.dtype(np.float16),), (np.dtype(np.bool_), f32)):
+        assert plans._caller(other, scalars) is plans._call_generic
 
 
 def test_field_types_are_part_of_the_key():
