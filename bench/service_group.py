@@ -29,7 +29,26 @@ GOAL = 0.80  # app rps / bare rps
 STACKS = {"h11": "h11 / asyncio", "fast": "httptools / uvloop"}
 
 
+_TAKEN: set = set()  # ports handed out by this process (a server may not have bound its port yet)
+
+
 def _free_port():
+    """A free local port: one the system picks, or with BENCH_PORTS=LO-HI (a session's own range) the first free
+    one in that range not handed out already."""
+    span = os.environ.get("BENCH_PORTS")
+    if span:
+        lo, hi = (int(x) for x in span.split("-"))
+        for port in range(lo, hi + 1):
+            if port in _TAKEN:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _TAKEN.add(port)
+            return port
+        raise SystemExit(f"no free port in BENCH_PORTS={span}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -129,7 +129,8 @@ def _mean(a, dim=None, keepdim=False, dtype=None):
 mean_op = defop(
     "mean(Tensor self, *, ScalarType? dtype=None) -> Tensor",
     lambda a, dtype=None: _mean(a, None, False, dtype),
-    vjp={"self": lambda grad, self_shape: np.broadcast_to(grad, self_shape) / _numel_reduced(self_shape, None)},
+    # (the same view of the 0-d gradient np.broadcast_to gives, made directly: _broadcast_scalar_grad)
+    vjp={"self": lambda grad, self_shape: _broadcast_scalar_grad(grad, self_shape) / _numel_reduced(self_shape, None)},
     rule=lambda self, dtype: _red(self, weight=2, temp=_cast(dtype) + _TORCH_SUM, out_temp=1, bwd=1),
     jvp=batched("linear", lambda op, vals, tangents, out, bsz: _batched_all(mean_dim, tangents[0], vals[1])),
     self=lambda grad, self_shape: grad.expand(self_shape) / _numel_reduced(self_shape, None),

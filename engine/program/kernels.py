@@ -117,6 +117,9 @@ def _f64_0d(r):
     return np.asarray(r, _f64)
 
 
+_ONE_VECTOR = ((TS.VECTOR_BYTES // 4,), "f")  # the shape and dtype char of a float32 vector of one vector's lanes
+
+
 def small_full_sum(a):
     """_torch_sum.full_sum(a) of a C-contiguous float32/float64 ndarray of 1 to SMALL_SUM_MAX values (a 0-d array):
     the same additions in the same order on the values as Python floats (float64's own arithmetic) or float32
@@ -130,6 +133,12 @@ def small_full_sum(a):
         fn = _SUMS[key] = _sum_fn(*key)
     if fn is None or not a.flags.c_contiguous:
         return None
+    if key == _ONE_VECTOR:  # one vector of float32 lanes: full_sum's order is the values' own; vector_sum adds them
+        r = TS.vector_sum(a)  # in one NumPy call (accumulate), where Python's float32 scalar additions cost ~50% more
+        if r is None:
+            return None
+        v = r.item()
+        return r if v == v else None  # (a NaN sum: None, as the other sizes give it)
     return fn(a)
 
 
@@ -144,6 +153,27 @@ def sum_kernel(entry):
         return entry(a, dtype)
 
     return sum_all
+
+
+def mean_kernel(entry):
+    """reduction_sum's `mean` forward (`entry`: _mean over every axis) on a small float32/float64 array of at least one
+    dimension: _mean's own steps there, torch's full sum (small_full_sum: full_sum's bits, what _fsum takes) divided
+    by the count (np.true_divide, as _mean: a NumPy scalar of the array's dtype), without its dtype checks, the
+    dispatch to _fsum and its np.errstate (a lowered program runs under np.errstate(all="ignore") already: the error
+    state decides warnings, never values); else the entry (another dtype, a dtype argument, a 0-d or larger array, a
+    NaN sum)."""
+
+    def mean_all(a, dtype=None):
+        if dtype is None and type(a) is _ndarray and a.ndim and a.size <= 16:
+            r = small_full_sum(a)
+            if r is not None:
+                return _true_divide(r, a.size)
+        return entry(a, dtype)
+
+    return mean_all
+
+
+_true_divide = np.true_divide
 
 
 def sum_to_shape(entry):
@@ -194,7 +224,8 @@ def bcel_kernel(entry):
     return bcel
 
 
-_MAKERS = {"sigmoid": sigmoid_kernel, "sum": sum_kernel, "binary_cross_entropy_with_logits": bcel_kernel}
+_MAKERS = {"sigmoid": sigmoid_kernel, "sum": sum_kernel, "mean": mean_kernel,
+           "binary_cross_entropy_with_logits": bcel_kernel}
 _KERNELS: dict = {}  # an entry's forward -> its kernel, made on first use
 
 

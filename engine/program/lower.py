@@ -50,7 +50,7 @@ from engine.tensor import Tensor
 class Lowered:
     """A lowered program: fn(leaf arrays...) -> (data per response name, grad per response name)."""
 
-    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer", "scalar_leaves")
+    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer", "scalar_leaves", "caller")
 
     def __init__(self, fn, source, leaf_np, reprs, scalar_leaves=True):
         self.fn = fn
@@ -62,6 +62,7 @@ class Lowered:
         # array's): only where every call is an elementwise array formula, for which the two agree (Program.
         # _run_lowered); elsewhere each leaf is the array make_tensor makes, as the full path has it
         self.scalar_leaves = scalar_leaves
+        self.caller = None  # plans._call_lowered's conversion of the leaves and call of fn, made on first use
 
 
 class _NotLowerable(Exception):

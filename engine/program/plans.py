@@ -172,11 +172,45 @@ def _charged_back(bud, mark):
         bud.live -= extra
 
 
-# np.errstate as a decorator: the same error state for the call as `with np.errstate(all="ignore"):`, through
-# NumPy's public API, at half its cost (~0.45 us a call, not ~0.9: no errstate object made per request)
-@np.errstate(all="ignore")
+# `with np.errstate(all="ignore"):` around a replay, at a third of its decorator's cost (~0.3 us a call, not ~0.9:
+# errstate's wrapper frame and its keyword call of _make_extobj per call): the context variable NumPy's errstate
+# sets (numpy/_core/_ufunc_config.py, errstate.__enter__ and __call__), set to the state errstate(all="ignore")
+# makes, made once from the state it replaces (another base state, say np.setbufsize's, makes it afresh) and
+# reset after, as errstate's own exit does. Where NumPy has no such names, errstate itself.
+try:
+    from numpy._core._multiarray_umath import _make_extobj
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+except ImportError:  # pragma: no cover - another NumPy's layout
+    _ERRSTATE = None
+_IGNORING = (None, None)  # (the error state it was made from, errstate(all="ignore")'s state made from it)
+
+
 def _call_lowered(low, arrays):
-    """A lowered program's function on a replay's leaf values: (data, grads)."""
+    """A lowered program's function on a replay's leaf values, under np.errstate(all="ignore"): (data, grads)."""
+    global _IGNORING
+    if _ERRSTATE is None:  # pragma: no cover
+        with np.errstate(all="ignore"):
+            return _call_lowered_in(low, arrays)
+    base = _ERRSTATE.get()
+    was, ignoring = _IGNORING  # (one tuple: another thread's update replaces it whole)
+    if base is not was:
+        ignoring = _make_extobj(all="ignore")
+        _IGNORING = (base, ignoring)
+    token = _ERRSTATE.set(ignoring)
+    try:
+        return _call_lowered_in(low, arrays)
+    finally:
+        _ERRSTATE.reset(token)
+
+
+def _call_lowered_in(low, arrays):
+    caller = low.caller
+    if caller is None:
+        caller = low.caller = _caller(low.leaf_np, low.scalar_leaves)
+    return caller(low, arrays)
+
+
+def _call_generic(low, arrays):
     # as make_tensor converts a leaf's data; a float leaf as a NumPy scalar of its dtype, what the formulas
     # give for a 0-d array anyway (NumPy's scalar arithmetic: ~1.5 us less for the seed). That holds for
     # ufuncs and + - * /, not for `**`: on a scalar it is libm's pow, on an array NumPy's (other roundings at
@@ -188,6 +222,40 @@ def _call_lowered(low, arrays):
         if d.kind in "iu":  # replay, which raises its error (not a wrapped value: redteam7 F2)
             wire.check_int_range(a, d)
     return low.fn(*xs)
+
+
+_CALLERS: dict = {}  # (leaf dtypes, scalar_leaves) -> its caller
+_CALLERS_MAX = 256
+
+
+def _caller(leaf_np, scalars):
+    """caller(low, arrays): _call_generic's work for leaves of these dtypes written out, one expression a leaf (no
+    list, no loops, no call a leaf: ~7k instructions less a request for one leaf); _call_generic itself where a
+    leaf is an integer or float16 one (its conversion and range check as there)."""
+    key = (leaf_np, scalars)
+    fn = _CALLERS.get(key)
+    if fn is not None:
+        return fn
+    if not leaf_np or any(d.kind != "f" or d == _F16 for d in leaf_np):
+        fn = _call_generic
+    else:
+        ns = {"array": np.array, "asarray": np.asarray, "cast": wire.cast, "_leaf": _leaf}
+        names, exprs = [], []
+        for i, d in enumerate(leaf_np):
+            ns[f"D{i}"] = d
+            x = f"x{i}"
+            names.append(x)
+            # _leaf's steps for a float dtype other than float16 (np.array, or wire.cast of an integer array)
+            leaf = f'(array({x}, D{i}) if type({x}) is float or {x}.dtype.kind != "i" else cast(asarray({x}), D{i}))'
+            exprs.append(f"(D{i}.type({x}) if type({x}) is float else {leaf})" if scalars else leaf)
+        src = (f"def caller(low, arrays):\n    {', '.join(names)}, = arrays\n"
+               f"    return low.fn({', '.join(exprs)})\n")
+        exec(compile(src, "<engine.program.plans caller>", "exec"), ns)  # noqa: S102 - our own source
+        fn = ns["caller"]
+    if len(_CALLERS) >= _CALLERS_MAX:
+        _CALLERS.clear()
+    _CALLERS[key] = fn
+    return fn
 
 
 def _leaf(a, d):
@@ -282,14 +350,20 @@ class PlanCache:
     def touch(self, key):
         """lookup's bookkeeping for a document whose key the caller found itself (its text: app/services/bytext.py):
         a hit counted and moved to the end, or a miss; the Program or None."""
-        program = self._programs.get(key)
+        programs = self._programs
+        program = programs.get(key)
         if program is None:
             self.misses += 1
         else:
             self.hits += 1
-            with self._lock:
-                if self._programs.pop(key, None) is not None:
-                    self._programs[key] = program
+            try:  # the most recently used already (a structure that recurs): nothing to move
+                last = next(reversed(programs))
+            except (RuntimeError, StopIteration):  # changed by another thread meanwhile
+                last = None
+            if last != key:
+                with self._lock:
+                    if programs.pop(key, None) is not None:
+                        programs[key] = program
         return program
 
     def store(self, key, program, replace=False):

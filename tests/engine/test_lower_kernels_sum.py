@@ -1,6 +1,6 @@
-"""engine.program.kernels' small full sums (sum's forward, the lowered backward's sum to a 0-d shape) and its
-binary_cross_entropy_with_logits forward: the entry's bits (values, dtype, type, shape) on every input, the
-sums torch's as well (live torch 2.13: float32 / float64, 1 to 64 values, NaN, infinities, -0.0, subnormals,
+"""engine.program.kernels' small full sums (sum's forward, the lowered backward's sum to a 0-d shape, mean's
+forward) and its binary_cross_entropy_with_logits forward: the entry's bits (values, dtype, type, shape) on every
+input, the sums torch's as well (live torch 2.13: float32 / float64, 1 to 64 values, NaN, infinities, -0.0, subnormals,
 overflow); programs using them answer as the full path."""
 from __future__ import annotations
 
@@ -135,6 +135,67 @@ def test_sum_kernel_follows_max_elements(monkeypatch):
     assert K.small_full_sum(a) is None
 
 
+# ----- mean -----
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_arrays())
+def test_mean_kernel_is_the_entry_and_torch(a):
+    op = REGISTRY["mean"]
+    k = kernel(op)
+    assert k is not op.forward
+    with np.errstate(all="ignore"):  # as a lowered program runs
+        want = op.forward(a)
+        _same_bits(k(a), want)
+        _same_bits(k(a, None), op.forward(a, None))
+    if not a.flags.c_contiguous:
+        return
+    t = torch.from_numpy(np.ascontiguousarray(a)).mean().numpy()
+    if np.isnan(t):  # a NaN's sign and payload: the sum's (see test_sum_kernels_are_the_entry_and_torch)
+        assert np.isnan(want)
+    else:
+        assert np.asarray(want).tobytes() == t.tobytes(), (a, want, t)
+
+
+@pytest.mark.parametrize("a", [np.array([0.5, -1.5], np.float16), np.array(2.5, np.float32), np.arange(40.0),
+                               np.arange(12.0).reshape(3, 4)[:, ::2], np.array([1, 2, 3]), np.float32(3.0)])
+def test_mean_kernel_hands_other_inputs_to_the_entry(a):
+    op = REGISTRY["mean"]
+    with np.errstate(all="ignore"):
+        try:
+            want = op.forward(a)
+        except Exception as e:  # noqa: BLE001 - the entry's error (an integer mean) is the kernel's
+            with pytest.raises(type(e), match=re.escape(str(e))):
+                kernel(op)(a)
+            return
+        _same_bits(kernel(op)(a), want)
+    from engine import dtypes as D
+
+    _same_bits(kernel(op)(np.arange(4.0, dtype=np.float32), D.float64),
+               op.forward(np.arange(4.0, dtype=np.float32), D.float64))  # a dtype argument: the entry's
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([np.float32, np.float64]), st.sampled_from([(), (1,), (4,), (3, 4), (0,), (2, 0, 3), (7,)]),
+       st.one_of(st.floats(width=32), st.sampled_from([0.0, -0.0, 1e-45, 3.4e38, float("nan")])))
+def test_mean_backward_is_its_old_formula_and_torch(dtype, shape, value):
+    """MeanBackward0's array formula (the gradient's zero-stride view made directly, not by np.broadcast_to) gives
+    what it gave before, bits and layout, and torch's gradient."""
+    vjp = REGISTRY["mean"].vjp_plan[0][0]
+    g = np.array(value, dtype)
+    n = int(np.prod(shape)) if shape else 1
+    with np.errstate(all="ignore"):
+        got = vjp(g, shape)
+        old = np.broadcast_to(g, shape) / n
+    _same_bits(got, old)
+    assert got.strides == old.strides and got.flags.writeable == old.flags.writeable
+    if not n:
+        return
+    x = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64, requires_grad=True)
+    x.mean().backward(torch.from_numpy(g))
+    assert got.tobytes() == x.grad.numpy().tobytes() or (np.isnan(got).all() and x.grad.isnan().all())
+
+
 # ----- binary_cross_entropy_with_logits -----
 
 
@@ -203,6 +264,10 @@ PROGRAMS = [
                 "y": {"data": [1.0, 0.0, 1.0, 0.0, 1.0, 1.0]}},
      "ops": [{"name": "l", "op": "binary_cross_entropy_with_logits", "args": ["z", "y"]}],
      "backward": [{"tensor": "l"}]},
+    {"leaves": {"x": {"data": [0.466, -1.326, 0.832, -0.482], "requires_grad": True}},  # corpus 36: a mean
+     "ops": [{"name": "y", "op": "exp", "args": ["x"]}, {"name": "a", "op": "sum", "args": ["y"]},
+             {"name": "b", "op": "mean", "args": ["y"]}],
+     "backward": [{"tensor": "a", "retain_graph": True}, {"tensor": "b"}]},
 ]
 
 
@@ -218,7 +283,7 @@ def test_programs_with_these_kernels_answer_as_the_full_path(which, values):
     program = cache.get(key)
     assert program.lowered, E.lower.declined(program)
     ours = {kernel(REGISTRY["sum"]), kernel(REGISTRY["binary_cross_entropy_with_logits"]),
-            sum_to_kernel(registry._SUM_TO[1])}
+            sum_to_kernel(registry._SUM_TO[1]), kernel(REGISTRY["mean"])}
     assert any(v in ours for v in program.lowered.fn.__globals__.values() if callable(v))
     calls = []
     fn = program.lowered.fn

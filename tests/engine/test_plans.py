@@ -184,6 +184,102 @@ def test_least_recently_used_goes_first():
     assert kept == [True, False, True]
 
 
+def test_touch_moves_a_hit_to_the_end_and_keeps_the_last_where_it_is():
+    """PlanCache.touch (the text route's hit, app/services/bytext.py): a hit becomes the most recent, whether it was
+    the least recent or already the most recent (then nothing moves), and the least recent goes first."""
+    cache = E.PlanCache(max_entries=2)
+    docs = [_doc(1.0, [{"name": f"y{k}", "op": "exp", "args": ["x"]}]) for k in range(4)]
+    keys = [cache.key(d, E.DEFAULT_LIMITS)[0] for d in docs]
+    E.evaluate(docs[0], cache=cache)
+    E.evaluate(docs[1], cache=cache)
+    hits = cache.hits
+    assert cache.touch(keys[1]) is cache.get(keys[1])  # the most recent already
+    assert list(cache._programs) == [keys[0], keys[1]]
+    assert cache.touch(keys[0]) is not None  # the least recent: now the most recent
+    assert list(cache._programs) == [keys[1], keys[0]]
+    assert cache.touch(keys[0]) is not None and list(cache._programs) == [keys[1], keys[0]]
+    assert cache.hits == hits + 3
+    assert cache.touch(keys[3]) is None and cache.misses >= 1
+    E.evaluate(docs[2], cache=cache)  # evicts docs[1], the least recent
+    assert [cache.get(k) is not None for k in keys[:3]] == [True, False, True]
+
+
+def test_a_lowered_replay_ignores_float_errors_and_restores_the_callers_state():
+    """plans._call_lowered runs the lowered function under np.errstate(all="ignore") (whatever the caller's state:
+    its buffer size and error callback kept, as errstate keeps them) and puts the caller's state back after,
+    also where the function raises."""
+    from engine.program import plans
+
+    seen = []
+
+    class Low:
+        scalar_leaves = False
+        leaf_np = (np.dtype(np.float32),)
+        caller = None
+
+        @staticmethod
+        def fn(x):
+            seen.append((np.geterr(), np.getbufsize(), np.geterrcall(), float(np.float32(3e38) * x)))
+            if len(seen) == 3:
+                raise ValueError("a replay that raises")
+            return x
+
+    def state():
+        return np.geterr(), np.getbufsize(), np.geterrcall()
+
+    ignore = {"divide": "ignore", "over": "ignore", "under": "ignore", "invalid": "ignore"}
+    with np.errstate(over="raise", invalid="raise"):
+        before = state()
+        plans._call_lowered(Low, [10.0])  # the overflow of 3e38 * 10 in float32: ignored, not raised
+        assert state() == before
+        assert seen[-1][:3] == (ignore, before[1], before[2]) and seen[-1][3] == float("inf")
+    old_size = np.getbufsize()
+    np.setbufsize(16384)
+    try:
+        with np.errstate(call=print, all="call"):
+            before = state()
+            plans._call_lowered(Low, [1.0])  # another base state: the ignoring state made afresh from it
+            assert seen[-1][:3] == (ignore, 16384, print) and state() == before
+            with pytest.raises(ValueError, match="a replay that raises"):
+                plans._call_lowered(Low, [1.0])
+            assert state() == before
+    finally:
+        np.setbufsize(old_size)
+
+
+@pytest.mark.parametrize("scalars", [True, False])
+def test_a_lowered_replays_leaves_are_converted_as_before(scalars):
+    """plans._caller's written-out conversion of a replay's leaves (one expression a leaf) gives the leaves
+    _call_generic gives (its loop: make_tensor's conversion), type, dtype, shape and bits, for every kind of leaf
+    a key holds (a float, float / integer / bool arrays) into float32 and float64; integer and float16 leaves keep
+    _call_generic itself. (2**60 + 2**36 + 1: an integer that float32 rounds otherwise than through a double.)"""
+    from engine.program import plans
+
+    class Low:
+        scalar_leaves = scalars
+        caller = None
+
+        @staticmethod
+        def fn(*xs):
+            return xs
+
+    leaves = [0.1, -0.0, 1e300, np.array([0.1, -2.5, 1e-320]), np.array([3, -4, 2**53 + 1, 2**60 + 2**36 + 1]),
+              np.array([True, False]), np.array([[1.5, 2.5], [3.5, 4.5]]), np.array(7), 16777217.0]
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    for dtypes in ([f32] * len(leaves), [f64] * len(leaves), [f32, f64] * 4 + [f32]):
+        Low.leaf_np = tuple(dtypes)
+        caller = plans._caller(Low.leaf_np, scalars)
+        assert caller is not plans._call_generic
+        with np.errstate(all="ignore"):
+            got, want = caller(Low, leaves), plans._call_generic(Low, leaves)
+        assert len(got) == len(want) == len(leaves)
+        for g, w in zip(got, want):
+            assert type(g) is type(w) and g.dtype == w.dtype and np.shape(g) == np.shape(w)
+            assert np.asarray(g).tobytes() == np.asarray(w).tobytes()
+    for other in ((f32, np.dtype(np.int64)), (np.dtype(np.float16),), (np.dtype(np.bool_), f32)):
+        assert plans._caller(other, scalars) is plans._call_generic
+
+
 def test_field_types_are_part_of_the_key():
     """1, 1.0 and True compare equal in Python; as requests they differ (requires_grad must be a bool)."""
     cache = E.PlanCache()
