@@ -417,7 +417,7 @@ def lowered_checked(run, full_path):
     """The run's Program lowered (engine.program.lower), and checked at two sets of other leaf values against
     the full path (`full_path(spec)` gives its response document), response against response: a constant
     that depended on values after all, or anything else that only the values decide, shows there. False
-    where it does not lower, or disagrees."""
+    where it does not lower, or disagrees; None where the request's deadline or limits stopped the check."""
     program = run.program
     try:
         with np.errstate(all="ignore"):  # the walk runs the forwards and formulas again, on the recording's values
@@ -437,6 +437,9 @@ def lowered_checked(run, full_path):
             if low.writer is not None and program._run_lowered(twin, arrays, encoded=True) != full:
                 low.writer = None
         return low
+    except (_budget.DeadlinePassed, _budget.ProcessBusy, LimitExceeded):
+        program.lowered = None  # the request's time or memory ran out, not the program's doing (a loaded server):
+        return None  # not now, and not never: a later document of this structure tries again
     except Exception as e:  # noqa: BLE001 - lowering is an optimization: the Program's own replay stays
         program.notes["declined"] = f"lowering raised {type(e).__name__}: {e}"[:200]
         return False
