@@ -125,7 +125,7 @@ def _fast_call(op):
             # finish(node, (input,), ((d.shape, d.dtype),), out, bwd), written out: one call less an op
             node._bwd = bwd
             node._seq = next(_seq)
-            node._retained = node._pre_hooks = node._hooks = None
+            node._hooks = None  # (_retained, _pre_hooks: slots no code reads, left unset)
             node._needs = _NEED_ONE
             node._in_meta = m[3]  # ((d.shape, d.dtype),), shared by the calls that repeat one operand's
             node._released = False
@@ -242,7 +242,7 @@ def _fast_call(op):
         # finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd), written out
         node._bwd = bwd
         node._seq = next(_seq)
-        node._retained = node._pre_hooks = node._hooks = None
+        node._hooks = None
         node._needs = _NEED_TWO
         node._in_meta = m[5]  # ((da.shape, da.dtype), (db.shape, db.dtype)), shared by the calls that repeat it
         node._released = False
