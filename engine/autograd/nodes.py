@@ -9,9 +9,6 @@ import itertools
 import sys
 import weakref
 
-from numpy import array as _np_array
-from numpy import generic as _np_scalar
-
 # engine.tensor imports engine.autograd, so the Tensor class is handed over once it exists: engine.autograd._bind
 # sets this global too (accumulate_into and _copy_backwards read it, as a global of this module)
 Tensor = None
@@ -132,15 +129,11 @@ def _fw_accumulated(var, new, stolen):
 
 def _own(arr):
     """The gradient buffer itself where nothing else holds it (torch steals it then), else a copy of it, so that
-    an in-place change of one leaf's .grad never reaches another's (add's backward hands one buffer to both).
-    A NumPy scalar (a 0-d gradient summed as scalars: the array backward's vector_sum, the backward loop's 0-d
-    buffer sums) becomes a 0-d array of its own: a leaf's .grad is always an array the engine owns."""
+    an in-place change of one leaf's .grad never reaches another's (add's backward hands one buffer to both)."""
     # references: the one Tensor that holds it, this frame's argument and getrefcount's own (three, measured
     # on CPython 3.11-3.13); any more is another holder
     if arr.base is None and arr.flags.writeable and sys.getrefcount(arr) <= 3:
         return arr
-    if isinstance(arr, _np_scalar):  # (its bits and dtype: np.array of a NumPy scalar copies them)
-        return _np_array(arr)
     return arr.copy()
 
 

@@ -214,16 +214,14 @@ _ZERO = {"f": np.float32(0), "d": np.float64(0)}  # torch's +0 start, per dtype 
 _LANES_OF = {np.dtype(np.float32): VECTOR_BYTES // 4, np.dtype(np.float64): VECTOR_BYTES // 8}  # (native order)
 
 
-def vector_sum(a, scalar=False):
+def vector_sum(a):
     """full_sum of a 1-d array of one or two vectors' elements (8 or 16 float32, 4 or 8 float64: every gradient
     of a 0-d operand broadcast over a small vector), in two NumPy calls; None for any other array. _small_sum's
     order there: two vectors are one row_sum accumulator's two rows, added lane by lane (v[0] + v[1]), then
     final_acc = 0 plus the lanes one at a time; one vector's lanes are its values. Bit-identical to full_sum
     (tests/engine/test_torch_bits.py, against live torch as well); ~4x cheaper than its general dispatch.
     The result is the running sum's last item as a 0-d view (`acc[-1, ...]`: no scalar made and converted back),
-    its value read once as a Python float for the NaN and zero cases; with `scalar`, that item as a NumPy scalar
-    (`acc[-1]`, the same bits and dtype: the array backward's 0-d gradient, which the backward loop's sums and
-    AccumulateGrad take as NumPy scalars anyway)."""
+    its value read once as a Python float for the NaN and zero cases."""
     w = _LANES_OF.get(a.dtype)
     if w is None or not a.flags.c_contiguous or (MAX_ELEMENTS is not None and a.shape[0] > MAX_ELEMENTS):
         return None
@@ -238,7 +236,7 @@ def vector_sum(a, scalar=False):
         acc[-1] = _lane_nan(a, w, acc[-1])  # (quieted: + 0 would give the same NaN)
     elif not r:  # the +0 start: a zero sum is +0 (r + 0, without a NumPy scalar addition)
         acc[-1] = 0.0
-    return acc[-1] if scalar else acc[-1, ...]
+    return acc[-1, ...]
 
 
 def _full_sum(flat):

@@ -115,9 +115,9 @@ def _make_raw(op):
         lines += [f"        shape, want = meta[{i}]",
                   f"        if {r}.shape != shape:",
                   # a 0-d input's gradient from a small vector (mul by a 0-d w): SUM_TO's first case (vector_sum),
-                  # its frame skipped and the sum a NumPy scalar (shape is an array's: () alone is falsy)
+                  # its frame skipped (shape is an array's: () alone is falsy)
                   f"            if (shape or type({r}) is not ndarray or {r}.ndim != 1"
-                  f" or ({r}s := VSUM({r}, True)) is None):",
+                  f" or ({r}s := VSUM({r})) is None):",
                   f"                {r} = SUM_TO({r}, shape)",
                   "            else:",
                   f"                {r} = {r}s",

@@ -1,8 +1,8 @@
 """The array backward's sum of a 0-d input's gradient (engine/ops/array_vjp.py, the generated `raw`: a small
-vector's gradient to a 0-d operand, mul by a 0-d w) taken by vector_sum as a NumPy scalar, without SUM_TO's frame:
-the same bits and dtype as SUM_TO's sum (engine.ops.reduction_sum.sum_to_shape_array, the route before), a NumPy
-scalar where vector_sum applies (8 or 16 float32, 4 or 8 float64) and SUM_TO's own result elsewhere; and a 0-d
-leaf used once (no buffer sum to make its gradient a scalar before) gets live torch's .grad, bit for bit."""
+vector's gradient to a 0-d operand, mul by a 0-d w) taken by vector_sum without SUM_TO's frame: the same bits,
+dtype and type as SUM_TO's sum (engine.ops.reduction_sum.sum_to_shape_array, the route before: a 0-d array where
+vector_sum applies, 8 or 16 float32, 4 or 8 float64), and a 0-d leaf used once gets live torch's .grad, bit for
+bit, in an array of its own."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,7 +39,7 @@ def _vector_sum_applies(dt, n):
 @pytest.mark.parametrize("dt", sorted(DTYPES))
 def test_raw_sum_to_0d_is_sum_tos(dt, n, case):
     """node._raw's gradient for the 0-d operand against SUM_TO of the same product (the generated code's route
-    before): the same bits; a NumPy scalar where vector_sum takes it, else SUM_TO's very type."""
+    before): the same bits and SUM_TO's very type (a 0-d array where vector_sum takes it)."""
     np_dt = DTYPES[dt][0]
     with np.errstate(all="ignore"):
         x = E.tensor(VALUES[case](n), dtype=getattr(E, dt), requires_grad=True)
@@ -48,11 +48,9 @@ def test_raw_sum_to_0d_is_sum_tos(dt, n, case):
         g = np.full(n, 1.25, np_dt) if case != "overflow" else np.asarray(VALUES[case](n), np_dt)
         gx, gw = type(y.grad_fn)._raw(y.grad_fn, g)
         want = sum_to_shape_array(g * x._data, ())
-    assert _bits(gw) == _bits(want)
+    assert _bits(gw) == _bits(want) and type(gw) is type(want)
     if _vector_sum_applies(dt, n):
-        assert isinstance(gw, np.generic) and type(gw) is np_dt
-    else:
-        assert type(gw) is type(want)
+        assert type(gw) is np.ndarray and gw.shape == ()
     assert _bits(gx) == _bits(g * w._data)
 
 
@@ -69,6 +67,9 @@ def test_a_0d_leaf_used_once_gets_torchs_grad(dt, n, case):
         x = m.tensor(vals, dtype=dtype)
         w = m.tensor(0.5, dtype=dtype, requires_grad=True)
         (x * w).sum().backward()
+        if m is E and _vector_sum_applies(dt, n):  # an array of its own (_own copies vector_sum's 0-d view)
+            d = w.grad._data
+            assert type(d) is np.ndarray and d.base is None and d.flags.writeable and d.flags.owndata
         first = w.grad.numpy().copy()
         (x * w * 3).sum().backward()
         return first, w.grad.numpy(), repr(w.grad)
