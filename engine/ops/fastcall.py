@@ -5,6 +5,8 @@ The runtime flags (`_dual`: forward AD; `_tracing`: tracing) are registry's glob
 (the writers set them on engine.ops.registry)."""
 from __future__ import annotations
 
+import time
+
 from engine import budget as _budget
 from engine import parallel as _P
 from engine.autograd import _seq, edge_of, grad_mode
@@ -21,6 +23,15 @@ _NO = object()
 _new = object.__new__  # a node without the class call's __init__ lookup
 _TRACK_MIN = _budget.TRACK_MIN_BYTES
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
+# _charge_inline: an op's forward charge is Budget.charge's comparisons written out where the budget is a plain Budget
+# (a subclass gets the call): the same comparisons of the same values in one chain, and where any of them fails, or
+# the process's limit is set and passed, the method itself, which raises what it raises (the array loop's charge of
+# a node, engine/autograd/backward_loop.py, is the same; tests/engine/test_forward_charge_inline.py). Unlike there,
+# Budget.charge replaced on the class is not looked for: reading a class attribute costs more than the call saves
+# (~0.3k instructions an op, callgrind), so code that replaces it sees the forward's charges only with a subclass.
+_Budget = _budget.Budget
+_PROCESS = _budget.PROCESS
+_monotonic = time.monotonic
 _ALL_NEED = ((True,), (True, True))
 _NEED_ONE, _NEED_TWO = _ALL_NEED
 
@@ -99,7 +110,19 @@ def _fast_call(op):
                     if c is None:
                         c = _cost_miss(costs, op, key, (d, *vals))
                     last[0] = (shape, dt, c, m[3], m[4])
-                b.charge(c[0], c[1], qualname, c[2])
+                nb, fl = c[0], c[1]
+                if type(b) is _Budget:  # Budget.charge written out (_charge_inline)
+                    used = b.used_flops + fl
+                    peak = b.live + nb
+                    if (c[2] > b._max_elements or _monotonic() > b._dl or fl > b._op_cap or used > b._flop_cap
+                            or peak > b._byte_cap or ((pmax := _PROCESS.max_bytes) and _PROCESS.live + nb > pmax)):
+                        b.charge(nb, fl, qualname, c[2])
+                    else:
+                        b.used_flops = used
+                        if peak > b.peak:
+                            b.peak = peak
+                else:
+                    b.charge(nb, fl, qualname, c[2])
                 bwd = c[3]
             else:
                 bwd = None
@@ -196,7 +219,19 @@ def _fast_call(op):
                 if c is None:
                     c = _cost_miss(costs, op, key, (da, db, *vals))
                 last[0] = (sa, ta, sb, tb2, c, m[5])
-            bud.charge(c[0], c[1], qualname, c[2])
+            nb, fl = c[0], c[1]
+            if type(bud) is _Budget:  # Budget.charge written out (_charge_inline)
+                used = bud.used_flops + fl
+                peak = bud.live + nb
+                if (c[2] > bud._max_elements or _monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap
+                        or peak > bud._byte_cap or ((pmax := _PROCESS.max_bytes) and _PROCESS.live + nb > pmax)):
+                    bud.charge(nb, fl, qualname, c[2])
+                else:
+                    bud.used_flops = used
+                    if peak > bud.peak:
+                        bud.peak = peak
+            else:
+                bud.charge(nb, fl, qualname, c[2])
             bwd = c[3]
         else:
             bwd = None
