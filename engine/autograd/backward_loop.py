@@ -328,7 +328,7 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
             if cost is None:
                 _charge_node(bud, node, grads)
             elif inline:
-                nb, fl = cost[0], cost[1]
+                nb, fl = cost  # (cost_of's backward cost: bytes, flops)
                 used = bud.used_flops + fl
                 peak = bud.live + nb
                 if (bud._max_elements < 0 or monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap

@@ -110,20 +110,19 @@ def _fast_call(op):
                     if c is None:
                         c = _cost_miss(costs, op, key, (d, *vals))
                     last[0] = (shape, dt, c, m[3], m[4])
-                nb, fl = c[0], c[1]
+                nb, fl, el, bwd = c  # (cost_of's four: bytes at the peak, flops, elements, the backward's cost)
                 if type(b) is _Budget:  # Budget.charge written out (_charge_inline)
                     used = b.used_flops + fl
                     peak = b.live + nb
-                    if (c[2] > b._max_elements or _monotonic() > b._dl or fl > b._op_cap or used > b._flop_cap
+                    if (el > b._max_elements or _monotonic() > b._dl or fl > b._op_cap or used > b._flop_cap
                             or peak > b._byte_cap or ((pmax := _PROCESS.max_bytes) and _PROCESS.live + nb > pmax)):
-                        b.charge(nb, fl, qualname, c[2])
+                        b.charge(nb, fl, qualname, el)
                     else:
                         b.used_flops = used
                         if peak > b.peak:
                             b.peak = peak
                 else:
-                    b.charge(nb, fl, qualname, c[2])
-                bwd = c[3]
+                    b.charge(nb, fl, qualname, el)
             else:
                 bwd = None
             # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
@@ -219,20 +218,19 @@ def _fast_call(op):
                 if c is None:
                     c = _cost_miss(costs, op, key, (da, db, *vals))
                 last[0] = (sa, ta, sb, tb2, c, m[5])
-            nb, fl = c[0], c[1]
+            nb, fl, el, bwd = c  # (cost_of's four: bytes at the peak, flops, elements, the backward's cost)
             if type(bud) is _Budget:  # Budget.charge written out (_charge_inline)
                 used = bud.used_flops + fl
                 peak = bud.live + nb
-                if (c[2] > bud._max_elements or _monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap
+                if (el > bud._max_elements or _monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap
                         or peak > bud._byte_cap or ((pmax := _PROCESS.max_bytes) and _PROCESS.live + nb > pmax)):
-                    bud.charge(nb, fl, qualname, c[2])
+                    bud.charge(nb, fl, qualname, el)
                 else:
                     bud.used_flops = used
                     if peak > bud.peak:
                         bud.peak = peak
             else:
-                bud.charge(nb, fl, qualname, c[2])
-            bwd = c[3]
+                bud.charge(nb, fl, qualname, el)
         else:
             bwd = None
         try:

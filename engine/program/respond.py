@@ -35,8 +35,9 @@ def respond(run, spec, caught):
     env = run.env
     grads = spec.get("grads")
     if grads is None:
-        kind = run.kind  # (read once: the comprehension runs for every name the run bound)
-        grads = [n for n in run.order if kind[n] == "leaf" and env[n] is not None and env[n].requires_grad]
+        # the leaves in run.order's order (run.leaves: the names of kind "leaf", bound by build_leaves alone), not a
+        # pass over every name the run bound
+        grads = [n for n in run.leaves if env[n] is not None and env[n].requires_grad]
     for k, n in enumerate(grads):
         lookup(n, env, ["body", "grads", k])
     outputs = spec.get("outputs")
