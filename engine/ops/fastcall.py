@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as _np
+
 from engine import budget as _budget
 from engine import parallel as _P
 from engine.autograd import _seq, edge_of, grad_mode
@@ -32,6 +34,10 @@ _tl = _budget._local  # .budget: the request's Budget on this thread, or None (l
 _Budget = _budget.Budget
 _PROCESS = _budget.PROCESS
 _monotonic = time.monotonic
+# (an output that is no ndarray, or a view, goes to Budget.track, whose own first case is the same test; the
+# commonest float dtypes are known by identity before their kind is read)
+_ndarray = _np.ndarray
+_F32, _F64 = _np.dtype(_np.float32), _np.dtype(_np.float64)
 _ALL_NEED = ((True,), (True, True))
 _NEED_ONE, _NEED_TWO = _ALL_NEED
 
@@ -131,7 +137,7 @@ def _fast_call(op):
                 fwd = m[4]  # pw_fn, or its float_fn where d is a float array
             out = fwd(d) if nv == 0 else (fwd(d, v0) if nv == 1 else fwd(d, *vals))
             if b is not None:  # b.track(out), its small array's case inline
-                if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+                if type(out) is _ndarray and out.base is None and (n := out.nbytes) < _TRACK_MIN:
                     b.small += n
                     b.live += n
                 else:
@@ -165,7 +171,7 @@ def _fast_call(op):
             # tests/engine/test_fastcall_make.py)
             t = _new(Tensor)
             t._data = out
-            if out.dtype.kind == "f":
+            if (odt := out.dtype) is _F32 or odt is _F64 or odt.kind == "f":
                 t._req = True
                 t.grad_fn = node
             else:
@@ -247,7 +253,7 @@ def _fast_call(op):
             _check_broadcast((da, db))
             raise
         if bud is not None:  # bud.track(out), its small array's case inline
-            if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+            if type(out) is _ndarray and out.base is None and (n := out.nbytes) < _TRACK_MIN:
                 bud.small += n
                 bud.live += n
             else:
@@ -295,7 +301,7 @@ def _fast_call(op):
         # tests/engine/test_fastcall_make.py)
         t = _new(Tensor)
         t._data = out
-        if out.dtype.kind == "f":
+        if (odt := out.dtype) is _F32 or odt is _F64 or odt.kind == "f":
             t._req = True
             t.grad_fn = node
         else:
