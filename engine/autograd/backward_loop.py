@@ -101,20 +101,20 @@ def _dependency_counts(roots):
     """dependencies(roots)[0] (the counts alone, which do not depend on the order the walk takes): breadth first
     over a list that grows as it goes, nothing popped (a stack of one or two nodes, popped and pushed a node, has
     the list resized each time)."""
-    deps = {}
+    deps = {None: 1}  # (a constant's edge, (None, 0), counted under None and never queued: popped at the end)
     queue = list(roots)
     for n in queue:
         deps[n] = 0
     get, push = deps.get, queue.append
     for n in queue:  # (the list grows under the loop: every node reached is visited once)
         for nxt, _ in n.next_functions:
-            if nxt is not None:
-                c = get(nxt)
-                if c is None:
-                    deps[nxt] = 1
-                    push(nxt)
-                else:
-                    deps[nxt] = c + 1
+            c = get(nxt)
+            if c is None:
+                deps[nxt] = 1
+                push(nxt)
+            else:  # (a root met again has 0: counted, not queued twice)
+                deps[nxt] = c + 1
+    del deps[None]
     return deps
 
 
@@ -328,7 +328,7 @@ def _run_arrays(ready, buffers, deps, tie, bud, retain_graph):
             if cost is None:
                 _charge_node(bud, node, grads)
             elif inline:
-                nb, fl = cost[0], cost[1]
+                nb, fl = cost  # (cost_of's backward cost: bytes, flops)
                 used = bud.used_flops + fl
                 peak = bud.live + nb
                 if (bud._max_elements < 0 or monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap

@@ -13,6 +13,7 @@ from engine import dtypes as D
 from engine import parallel as _P
 from engine.autograd import graph as _graph
 from engine.autograd.graph import PackedSaved as _PackedSaved
+from engine.ops._torch_sum import vector_sum
 from engine.ops.formula_inline import expression, typed_constants
 from engine.ops.saved import _unpack_other, check_saved_output, check_saved_version
 from engine.tensor import Tensor
@@ -36,6 +37,7 @@ def _make_raw(op):
 
     ns = {"Tensor": Tensor, "np": np, "B": B, "check_saved_version": check_saved_version,
           "check_saved_output": check_saved_output, "SUM_TO": registry._SUM_TO[1], "D": D,
+          "VSUM": vector_sum, "ndarray": np.ndarray,
           "unpack_other": _unpack_other, "Packed": _graph.Packed, "PackedSaved": _PackedSaved}
     lines = ["def raw(self, g):",
              "    # saved through hooks: OpNode.apply unpacks each saved tensor once a call (graph.apply_unpacked)",
@@ -112,7 +114,13 @@ def _make_raw(op):
             lines.append(f"        {r} = {call}(g{''.join(', ' + a for a in args)})")
         lines += [f"        shape, want = meta[{i}]",
                   f"        if {r}.shape != shape:",
-                  f"            {r} = SUM_TO({r}, shape)",
+                  # a 0-d input's gradient from a small vector (mul by a 0-d w): SUM_TO's first case (vector_sum),
+                  # its frame skipped (shape is an array's: () alone is falsy)
+                  f"            if (shape or type({r}) is not ndarray or {r}.ndim != 1"
+                  f" or ({r}s := VSUM({r})) is None):",
+                  f"                {r} = SUM_TO({r}, shape)",
+                  "            else:",
+                  f"                {r} = {r}s",
                   f"        if {r}.dtype is not want and {r}.dtype != want:",
                   f"            {r} = Tensor._make({r}).to(D.FROM_NP[want])._data",
                   "    else:",

@@ -5,6 +5,10 @@ The runtime flags (`_dual`: forward AD; `_tracing`: tracing) are registry's glob
 (the writers set them on engine.ops.registry)."""
 from __future__ import annotations
 
+import time
+
+import numpy as _np
+
 from engine import budget as _budget
 from engine import parallel as _P
 from engine.autograd import _seq, edge_of, grad_mode
@@ -21,6 +25,19 @@ _NO = object()
 _new = object.__new__  # a node without the class call's __init__ lookup
 _TRACK_MIN = _budget.TRACK_MIN_BYTES
 _tl = _budget._local  # .budget: the request's Budget on this thread, or None (library use)
+# _charge_inline: an op's forward charge is Budget.charge's comparisons written out where the budget is a plain Budget
+# (a subclass gets the call): the same comparisons of the same values in one chain, and where any of them fails, or
+# the process's limit is set and passed, the method itself, which raises what it raises (the array loop's charge of
+# a node, engine/autograd/backward_loop.py, is the same; tests/engine/test_forward_charge_inline.py). Unlike there,
+# Budget.charge replaced on the class is not looked for: reading a class attribute costs more than the call saves
+# (~0.3k instructions an op, callgrind), so code that replaces it sees the forward's charges only with a subclass.
+_Budget = _budget.Budget
+_PROCESS = _budget.PROCESS
+_monotonic = time.monotonic
+# (an output that is no ndarray, or a view, goes to Budget.track, whose own first case is the same test; the
+# commonest float dtypes are known by identity before their kind is read)
+_ndarray = _np.ndarray
+_F32, _F64 = _np.dtype(_np.float32), _np.dtype(_np.float64)
 _ALL_NEED = ((True,), (True, True))
 _NEED_ONE, _NEED_TWO = _ALL_NEED
 
@@ -99,8 +116,19 @@ def _fast_call(op):
                     if c is None:
                         c = _cost_miss(costs, op, key, (d, *vals))
                     last[0] = (shape, dt, c, m[3], m[4])
-                b.charge(c[0], c[1], qualname, c[2])
-                bwd = c[3]
+                nb, fl, el, bwd = c  # (cost_of's four: bytes at the peak, flops, elements, the backward's cost)
+                if type(b) is _Budget:  # Budget.charge written out (_charge_inline)
+                    used = b.used_flops + fl
+                    peak = b.live + nb
+                    if (el > b._max_elements or _monotonic() > b._dl or fl > b._op_cap or used > b._flop_cap
+                            or peak > b._byte_cap or ((pmax := _PROCESS.max_bytes) and _PROCESS.live + nb > pmax)):
+                        b.charge(nb, fl, qualname, el)
+                    else:
+                        b.used_flops = used
+                        if peak > b.peak:
+                            b.peak = peak
+                else:
+                    b.charge(nb, fl, qualname, el)
             else:
                 bwd = None
             # (the attributes passed one by one where there are none or one: a call with *vals builds its tuple)
@@ -109,7 +137,7 @@ def _fast_call(op):
                 fwd = m[4]  # pw_fn, or its float_fn where d is a float array
             out = fwd(d) if nv == 0 else (fwd(d, v0) if nv == 1 else fwd(d, *vals))
             if b is not None:  # b.track(out), its small array's case inline
-                if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+                if type(out) is _ndarray and out.base is None and (n := out.nbytes) < _TRACK_MIN:
                     b.small += n
                     b.live += n
                 else:
@@ -125,7 +153,7 @@ def _fast_call(op):
             # finish(node, (input,), ((d.shape, d.dtype),), out, bwd), written out: one call less an op
             node._bwd = bwd
             node._seq = next(_seq)
-            node._retained = node._pre_hooks = node._hooks = None
+            node._hooks = None  # (_retained, _pre_hooks: slots no code reads, left unset)
             node._needs = _NEED_ONE
             node._in_meta = m[3]  # ((d.shape, d.dtype),), shared by the calls that repeat one operand's
             node._released = False
@@ -143,7 +171,7 @@ def _fast_call(op):
             # tests/engine/test_fastcall_make.py)
             t = _new(Tensor)
             t._data = out
-            if out.dtype.kind == "f":
+            if (odt := out.dtype) is _F32 or odt is _F64 or odt.kind == "f":
                 t._req = True
                 t.grad_fn = node
             else:
@@ -196,8 +224,19 @@ def _fast_call(op):
                 if c is None:
                     c = _cost_miss(costs, op, key, (da, db, *vals))
                 last[0] = (sa, ta, sb, tb2, c, m[5])
-            bud.charge(c[0], c[1], qualname, c[2])
-            bwd = c[3]
+            nb, fl, el, bwd = c  # (cost_of's four: bytes at the peak, flops, elements, the backward's cost)
+            if type(bud) is _Budget:  # Budget.charge written out (_charge_inline)
+                used = bud.used_flops + fl
+                peak = bud.live + nb
+                if (el > bud._max_elements or _monotonic() > bud._dl or fl > bud._op_cap or used > bud._flop_cap
+                        or peak > bud._byte_cap or ((pmax := _PROCESS.max_bytes) and _PROCESS.live + nb > pmax)):
+                    bud.charge(nb, fl, qualname, el)
+                else:
+                    bud.used_flops = used
+                    if peak > bud.peak:
+                        bud.peak = peak
+            else:
+                bud.charge(nb, fl, qualname, el)
         else:
             bwd = None
         try:
@@ -214,7 +253,7 @@ def _fast_call(op):
             _check_broadcast((da, db))
             raise
         if bud is not None:  # bud.track(out), its small array's case inline
-            if getattr(out, "base", 0) is None and (n := out.nbytes) < _TRACK_MIN:
+            if type(out) is _ndarray and out.base is None and (n := out.nbytes) < _TRACK_MIN:
                 bud.small += n
                 bud.live += n
             else:
@@ -242,7 +281,7 @@ def _fast_call(op):
         # finish(node, (a, b), ((da.shape, da.dtype), (db.shape, db.dtype)), out, bwd), written out
         node._bwd = bwd
         node._seq = next(_seq)
-        node._retained = node._pre_hooks = node._hooks = None
+        node._hooks = None
         node._needs = _NEED_TWO
         node._in_meta = m[5]  # ((da.shape, da.dtype), (db.shape, db.dtype)), shared by the calls that repeat it
         node._released = False
@@ -262,7 +301,7 @@ def _fast_call(op):
         # tests/engine/test_fastcall_make.py)
         t = _new(Tensor)
         t._data = out
-        if out.dtype.kind == "f":
+        if (odt := out.dtype) is _F32 or odt is _F64 or odt.kind == "f":
             t._req = True
             t.grad_fn = node
         else:

@@ -35,8 +35,9 @@ def respond(run, spec, caught):
     env = run.env
     grads = spec.get("grads")
     if grads is None:
-        kind = run.kind  # (read once: the comprehension runs for every name the run bound)
-        grads = [n for n in run.order if kind[n] == "leaf" and env[n] is not None and env[n].requires_grad]
+        # the leaves in run.order's order (run.leaves: the names of kind "leaf", bound by build_leaves alone), not a
+        # pass over every name the run bound
+        grads = [n for n in run.leaves if env[n] is not None and env[n].requires_grad]
     for k, n in enumerate(grads):
         lookup(n, env, ["body", "grads", k])
     outputs = spec.get("outputs")
@@ -271,6 +272,7 @@ def graph_document(env, names, room=1 << 62):
     out = []
     append, push, ids_get, owner_get = out.append, nodes.append, ids.get, owner.get  # (bound once: per node)
     per_class: dict = {}  # per node class: its wire name where it is the class's own (else None), is it a leaf's sink
+    n = len(nodes)  # (the queue's length, counted here: the next node's id)
     for k, fn in enumerate(nodes):  # breadth first: `nodes` grows as the walk meets new nodes (the queue)
         nf = []
         for nxt, nr in fn.next_functions:
@@ -279,19 +281,20 @@ def graph_document(env, names, room=1 << 62):
             else:
                 i = ids_get(nxt)
                 if i is None:
-                    i = ids[nxt] = len(nodes)
+                    i = ids[nxt] = n
                     if i >= room:
                         raise _graph_too_big(room)
                     push(nxt)
+                    n += 1
                 nf.append([i, nr])
         # _wire_name and _node_tensor written out: this loop runs for every node of every response (a call each
         # cost the seed ~0.5 us)
         cls = type(fn)
-        known = per_class.get(cls)
-        if known is None:
-            known = per_class[cls] = (cls.__name__ if cls.name is Node.name else None,
-                                      issubclass(cls, AccumulateGrad))
-        nm, sink = known
+        try:
+            nm, sink = per_class[cls]
+        except KeyError:
+            nm, sink = per_class[cls] = (cls.__name__ if cls.name is Node.name else None,
+                                         issubclass(cls, AccumulateGrad))
         append({"id": k, "name": nm if nm is not None else fn.name().rsplit("::", 1)[-1],
                 "tensor": leaf_names.get(id(fn.variable)) if sink else owner_get(fn),
                 "next_functions": nf})

@@ -87,6 +87,7 @@ class Run:
         self.env: dict[str, Tensor] = {}
         self.order: list[str] = []
         self.kind: dict[str, str] = {}
+        self.leaves: list[str] = []  # the names build_leaves bound, in order (kind "leaf": respond's default grads)
         self.total = 0
         self.warnings: Warnings = Warnings()
         self._seen_once: set[str] = set()
@@ -240,6 +241,7 @@ def build_leaves(run, spec):
                 e.loc = loc
                 raise
         run.add(name, t, "leaf", loc)
+        run.leaves.append(name)
         if run.program is not None:
             run.program.leaves.append((name, dt, rg, loc))
 

@@ -69,6 +69,7 @@ def run_list(run, ops, where, caught, retain, bud, run_mod):
     ndarray, F32, F64 = np.ndarray, run_mod._F32, run_mod._F64
     op_error, store_one, retain_ = run_mod.op_error, run_mod.store_one, run_mod._retain
     no_kwargs = run_mod._NO_KWARGS
+    name_max = NAME_MAX
     n0 = len(caught)  # (every op leaves `caught` as it found it: its warnings recorded, then cut off)
     for i, op in enumerate(ops):
         if bud is not None and monotonic() > bud._dl:  # past the deadline, or cancelled
@@ -96,7 +97,7 @@ def run_list(run, ops, where, caught, retain, bud, run_mod):
             run_mod.run_op(run, op, [*where, i], caught, retain)
             continue
         fn, direct1, direct2, arities, scalar0, scalar1, shaped = d
-        if (ops_get(opname) is not fn or type(name) is not str or not 1 <= len(name) <= NAME_MAX or name in env
+        if (ops_get(opname) is not fn or type(name) is not str or not name or len(name) > name_max or name in env
                 or type(args_in) is not list or (n_in := len(args_in)) not in arities):
             run_mod.run_op(run, op, [*where, i], caught, retain)
             continue
