@@ -236,6 +236,85 @@ def uncharged(row) -> bool:
     return row is not None and row[0] > 0 and row[1] == 0 and row[2] == 0
 
 
+# ----- big inputs: CPU time and traced memory against the charges (the command line's --big S) -----
+
+LIMITS = {"max_bytes": 1 << 30, "max_flops": 2e10}  # a call charged past these is refused before it runs
+
+
+def measure_big(fn, args, kwargs):
+    """fn(*args, **kwargs) under a Budget of LIMITS, twice (CPU time, then tracemalloc's peak): None where it
+    raised, else (fresh bytes, flops, peak bytes, CPU seconds, traced bytes)."""
+    import time  # noqa: PLC0415
+    import tracemalloc  # noqa: PLC0415
+
+    bud = _budget.Budget(**LIMITS)
+    try:
+        with warnings.catch_warnings(), _budget.active(bud):
+            warnings.simplefilter("ignore")
+            t = time.process_time()
+            out = fn(*args, **kwargs)
+            t = time.process_time() - t
+    except Exception:  # noqa: BLE001 - refused or a pattern the op does not take
+        return None
+    fresh = fresh_bytes(out, (args, kwargs))
+    del out
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        with warnings.catch_warnings(), _budget.active(_budget.Budget(**LIMITS)):
+            warnings.simplefilter("ignore")
+            fn(*args, **kwargs)
+        traced = tracemalloc.get_traced_memory()[1] - base
+    except Exception:  # noqa: BLE001 - an in-place op's second call may fail: its memory unmeasured
+        traced = 0
+    finally:
+        tracemalloc.stop()
+    return fresh, bud.used_flops, bud.peak, t, traced
+
+
+def scan_big(name, s, ns_per_flop, mem_floor=1 << 20, cpu_floor=0.005):
+    """op `name` at size s: (calls that ran, the call of the worst memory ratio, the call of the worst time
+    ratio), each (fresh, flops, peak, cpu, traced, ratio); ratio: traced / charged bytes (memory; only where
+    traced passes charged by mem_floor), CPU per charged flop / ns_per_flop (time; only past cpu_floor)."""
+    fn = OPS[name]
+    ran, mem, cpu = 0, None, None
+    for make in patterns(s) + extra(name, s):
+        try:
+            args, kwargs = make()
+        except Exception:  # noqa: BLE001
+            continue
+        r = measure_big(fn, args, kwargs)
+        if r is None:
+            continue
+        ran += 1
+        fresh, flops, peak, t, traced = r
+        if traced - peak > mem_floor:
+            ratio = traced / max(peak, 1)
+            if mem is None or ratio > mem[-1]:
+                mem = (*r, ratio)
+        if t > cpu_floor:
+            ratio = t * 1e9 / max(flops, 1) / ns_per_flop
+            if cpu is None or ratio > cpu[-1]:
+                cpu = (*r, ratio)
+    return ran, mem, cpu
+
+
+def add_ns_per_flop():
+    """The CPU an elementwise add takes a charged flop, here (the yardstick of the time ratios)."""
+    import time  # noqa: PLC0415
+
+    x = _x((1 << 21,))
+    best = float("inf")
+    for _ in range(5):
+        bud = _budget.Budget()
+        with _budget.active(bud):
+            t = time.process_time()
+            engine.add(x, x)
+            t = time.process_time() - t
+        best = min(best, t * 1e9 / bud.used_flops)
+    return best
+
+
 # ----- OpInfo samples (torch's test suite; the scan's command line only) -----
 
 
@@ -272,11 +351,14 @@ def opinfo_calls(name, limit=24):
     return out
 
 
-def _worker(conn, use_opinfo):
+def _worker(conn, use_opinfo, big=0, ns=1.0):
     while True:
         name = conn.recv()
         if name is None:
             return
+        if big:
+            conn.send(scan_big(name, big, ns))
+            continue
         calls = patterns() + extra(name) + (opinfo_calls(name) if use_opinfo else [])
         conn.send(scan(name, calls))
 
@@ -284,7 +366,7 @@ def _worker(conn, use_opinfo):
 def main(argv):
     import multiprocessing as mp  # noqa: PLC0415
 
-    timeout, names, use_opinfo, as_json, rows = 60.0, [], True, False, {}
+    timeout, names, use_opinfo, as_json, rows, big = 60.0, [], True, False, {}, 0
     it = iter(argv)
     for a in it:
         if a == "--timeout":
@@ -293,9 +375,13 @@ def main(argv):
             use_opinfo = False
         elif a == "--json":
             as_json = True
+        elif a == "--big":
+            big = int(next(it))
         else:
             names.append(a)
     names = names or sorted(n for n in BY_NAME if n not in SKIP)
+    if big:
+        return main_big(names, big, timeout)
     ctx = mp.get_context("fork")
     proc = conn = None
     out = (lambda line: None) if as_json else (lambda line: print(line, flush=True))
@@ -335,6 +421,45 @@ def main(argv):
         proc.join()
     if as_json:
         print(json.dumps(rows))
+
+
+def main_big(names, s, timeout):
+    """The table at size s: each op's worst traced / charged bytes and CPU per charged flop against an add's."""
+    import multiprocessing as mp  # noqa: PLC0415
+
+    ns = add_ns_per_flop()
+    print(f"size {s}: an add takes {ns:.3g} ns of CPU a charged flop; mem = traced / charged bytes where traced "
+          "passes charged by 1 MiB, time = CPU per charged flop / an add's past 5 ms", flush=True)
+    print(f"{'op':32} {'ran':>4} {'mem':>6} {'traced B':>10} {'charged B':>10} {'time':>7} {'cpu s':>7} "
+          f"{'flops':>9}", flush=True)
+    ctx = mp.get_context("fork")
+    proc = conn = None
+    for name in names:
+        if proc is None:
+            conn, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child, False, s, ns), daemon=True)
+            proc.start()
+        conn.send(name)
+        if not conn.poll(timeout):
+            proc.kill()
+            proc.join()
+            proc = None
+            print(f"{name:32} timed out after {timeout:g} s", flush=True)
+            continue
+        try:
+            ran, mem, cpu = conn.recv()
+        except EOFError:
+            proc.join()
+            proc = None
+            print(f"{name:32} worker died", flush=True)
+            continue
+        m = f"{mem[-1]:6.2f} {mem[4]:10} {mem[2]:10}" if mem else f"{'-':>6} {'-':>10} {'-':>10}"
+        c = f"{cpu[-1]:7.2f} {cpu[3]:7.3f} {cpu[1]:9.3g}" if cpu else f"{'-':>7} {'-':>7} {'-':>9}"
+        flag = "  <-" if (mem and mem[-1] > 2) or (cpu and cpu[-1] > 2) else ""
+        print(f"{name:32} {ran:4} {m} {c}{flag}", flush=True)
+    if proc is not None:
+        conn.send(None)
+        proc.join()
 
 
 if __name__ == "__main__":
