@@ -106,3 +106,46 @@ def test_pinv_tensor_rtol_past_max_request_bytes_is_refused():
            {"name": "s", "op": "sum", "args": ["p"]}]
     with pytest.raises(LimitExceeded, match="^linalg_pinv.* would bring .*max_request_bytes"):  # (old: at sum)
         engine.evaluate({"ops": ops, "outputs": ["s"]}, budget=_budget.Budget(max_bytes=32 << 20))
+
+
+def _traced_and_charged(fn):
+    import tracemalloc  # noqa: PLC0415
+
+    b = _budget.Budget()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        with _budget.active(b):
+            fn()
+        traced = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return traced, b.peak
+
+
+@pytest.mark.parametrize("p", [0, 1, 2, 3.5, float("inf")])
+@pytest.mark.parametrize("fn", ["cdist", "pdist"])
+def test_pairwise_distances_charge_what_their_kernels_hold(fn, p):
+    """cdist (its p-norm kernel, not aten's matrix-product form) and pdist, forward and backward, hold three and
+    five arrays of the pairs x features at once: charged so (they were charged one: cdist p=2 of two [200, 200]
+    traced 193 MB for 64 MB charged, its backward 320 MB). Traced bytes (tracemalloc) against charged, no clock."""
+    rng = np.random.default_rng(0)
+    a, c = rng.standard_normal((100, 100)), rng.standard_normal((100, 100))
+    n = (100 * 100 if fn == "cdist" else 100 * 99 // 2) * 100 * 8  # one array of the pairs x features, float64
+    slack = 1 << 20
+
+    def call(x):
+        if fn == "cdist":
+            return engine.cdist(x, engine.tensor(c), p=p, compute_mode="donot_use_mm_for_euclid_dist")
+        return engine.pdist(x, p=p)
+
+    traced, charged = _traced_and_charged(lambda: call(engine.tensor(a)))
+    assert traced >= 2 * n  # the kernel does hold them (the measure is of the real thing)
+    assert traced <= charged + slack, (traced, charged)
+    if p == 0:
+        return
+    x = engine.tensor(a, requires_grad=True)
+    out = call(x).sum()
+    traced, charged = _traced_and_charged(out.backward)
+    assert traced >= 4 * n
+    assert traced <= charged + slack, (traced, charged)
