@@ -120,17 +120,29 @@ def _pdist_backward_fwd(g, a, p, result):
     return B.xp.asarray(out)
 
 
+# The p-norm kernels' arrays of the pairs' size (n: pairs x features), held at once (safeO, traced): the forward
+# 3 (x[i], x[j], diff; then diff, |diff|, its square or power), the backward 5 (diff, sign, |diff|, the products);
+# their passes over them, a transcendental one more for a p that takes np.power (the forward 1, the backward 2).
+# They had been charged one (cdist p=2 of two [200, 200]: 193 MB traced for 64 MB charged; its backward 320 MB).
+def _dist_flops(n, p, passes, powers):
+    p = float(p)
+    return n * (passes + (powers * TRANSCENDENTAL if p not in (0.0, 1.0, 2.0) and not math.isinf(p) else 0))
+
+
 def _pdist_rule(self, p=2.0):
     n, m = (tuple(self.shape) + (0, 0))[:2]
     pairs = n * (n - 1) // 2
-    return Cost((pairs,), 3 * pairs * m, pairs * m)
+    return Cost((pairs,), _dist_flops(pairs * m, p, 4, 1), 3 * pairs * m)
+
+
+def _pdist_bw_rule(grad, self, p, pdist):
+    n = numel(pdist.shape) * (tuple(self.shape) + (0, 0))[1]
+    return Cost(tuple(self.shape), _dist_flops(n, p, 10, 2), 5 * n)
 
 
 pdist_backward_op = defop(
     "_pdist_backward(Tensor grad, Tensor self, float p, Tensor pdist) -> Tensor", _pdist_backward_fwd,
-    grad=_not_implemented("_pdist_backward"), self=_not_implemented("_pdist_backward"),
-    rule=lambda grad, self, p, pdist: Cost(tuple(self.shape), 4 * numel(pdist.shape) * (tuple(self.shape) + (0, 0))[1],
-                                           numel(pdist.shape) * (tuple(self.shape) + (0, 0))[1]),
+    grad=_not_implemented("_pdist_backward"), self=_not_implemented("_pdist_backward"), rule=_pdist_bw_rule,
 )
 pdist_op = defop(
     "_pdist_forward(Tensor self, float p=2) -> Tensor", _pdist_fwd,
@@ -190,13 +202,13 @@ def _cdist_rule(x1, x2, p, compute_mode=None):
     r1, c = x1.shape[-2], x1.shape[-1]
     r2 = x2.shape[-2]
     n = numel(batch) * r1 * r2
-    return Cost((*batch, r1, r2), 3 * n * c, n * c)
+    return Cost((*batch, r1, r2), _dist_flops(n * c, p, 4, 1), 3 * n * c)
 
 
 def _cdist_bw_rule(grad, x1, x2, p, cdist):
     batch = broadcast_shapes(tuple(x1.shape[:-2]), tuple(x2.shape[:-2]))
     n = numel(cdist.shape) * x1.shape[-1]
-    return Cost((*batch, x1.shape[-2], x1.shape[-1]), 4 * n, n)
+    return Cost((*batch, x1.shape[-2], x1.shape[-1]), _dist_flops(n, p, 10, 2), 5 * n)
 
 
 cdist_backward_op = defop(

@@ -51,11 +51,16 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
     if n == 0:  # aten: zeros_like(self).copy_(self), a CopyBackwards node where self requires grad
         from engine.autograd import _copy_backwards, grad_mode  # noqa: PLC0415
 
+        bud = budget.current()
+        if bud is not None:  # the copy, charged as clone's (a copy of self's size) before it is made: a plain
+            bud.charge(x._data.nbytes, x._data.size, "diff", x._data.size)  # copy, it was charged nothing (safeO)
         if x.requires_grad and grad_mode.enabled:
             out = _copy_backwards(x)
             out._data = x._data.copy()
         else:
             out = _t(x._data.copy())
+        if bud is not None:
+            bud.track(out._data)
         from engine import autograd as A  # noqa: PLC0415
 
         if A._fw_levels:  # copy_'s forward formula: the copy's tangent is a copy of self's
