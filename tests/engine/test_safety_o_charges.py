@@ -21,8 +21,6 @@ from engine import budget as _budget
 from engine.errors import LimitExceeded
 from tests.engine.charge_scan import fresh_bytes
 
-# safeN's branch makes these three charged (redteam14 F6); until it is merged they are its, not this sweep's.
-SAFE_N = {"argsort", "bernoulli", "isclose"}
 # Ops no small real-valued call runs (imag of a real tensor is torch's error).
 NO_CALL = {"imag"}
 
@@ -40,7 +38,7 @@ def test_every_catalog_op_charges_its_fresh_outputs(opinfo):
                           check=True)
     rows = json.loads(proc.stdout.splitlines()[-1])
     assert len(rows) > 600
-    uncharged = sorted(n for n, v in rows.items() if v == "UNCHARGED" and n not in SAFE_N)
+    uncharged = sorted(n for n, v in rows.items() if v == "UNCHARGED")
     assert not uncharged, f"fresh outputs charged nothing: {uncharged}"
     broken = sorted(n for n, v in rows.items() if v in ("timed out", "worker died"))
     assert not broken, broken
