@@ -26,6 +26,10 @@ from numpy.lib.stride_tricks import as_strided
 from engine.ops._libm import fma32
 
 _LANES = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
+# The modelled orders step through a dim (or its vectors) in Python, each step a few NumPy calls: bounded here, so
+# that a long dim costs what the op's rule charges (review15 R11: softmax over dim 0 of an expanded (3e5, 1) ran
+# 6 s past a 1 s deadline). Longer: NumPy's own reduction, the last bits as before grad18.
+MAX_STEPS = 1024
 
 
 def modelled(a) -> bool:
@@ -52,7 +56,7 @@ def row_sums(x):
     if n < w:  # one partial vector: lane 0 adds the row's values in order
         return _in_order(np.ascontiguousarray(x.T)) if n > 1 else x[:, 0].copy()
     k = n // w
-    if k > 16 and r < 32:  # whole vectors added lane by lane, in order
+    if k > 16 and r < 32 or k > MAX_STEPS:  # whole vectors added lane by lane, in order
         acc = np.add.reduce(as_strided(x, (r, k, w), (x.strides[0], w * x.itemsize, x.itemsize)), axis=1)
     else:
         acc = x[:, :w].copy()
@@ -120,9 +124,12 @@ def half_row_sums(p):
         v[:, : n - 16] += p[:, 16:]
         return _in_order(np.ascontiguousarray(v.T))
     k = n // 32
-    acc = p[:, :32].copy()
-    for j in range(1, k):
-        acc += p[:, 32 * j: 32 * j + 32]
+    if k > MAX_STEPS:  # (the same order, added by NumPy over the middle axis of a strided view)
+        acc = np.add.reduce(as_strided(p, (r, k, 32), (p.strides[0], 32 * p.itemsize, p.itemsize)), axis=1)
+    else:
+        acc = p[:, :32].copy()
+        for j in range(1, k):
+            acc += p[:, 32 * j: 32 * j + 32]
     t = n - 32 * k
     if t:
         acc[:, :t] += p[:, 32 * k:]
@@ -142,9 +149,12 @@ def softmax_backward_half(g, out, d):
     else:
         g3 = np.ascontiguousarray(g).reshape(int(np.prod(g.shape[:d])), n, -1)
         o3 = np.ascontiguousarray(out).reshape(g3.shape)
-        s = np.zeros((g3.shape[0], g3.shape[2]), np.float32)
-        for i in range(n):
-            s = s + g3[:, i].astype(np.float32) * o3[:, i]
+        if n > MAX_STEPS:
+            s = np.add.reduce(g3.astype(np.float32) * o3, axis=1)
+        else:
+            s = np.zeros((g3.shape[0], g3.shape[2]), np.float32)
+            for i in range(n):
+                s = s + g3[:, i].astype(np.float32) * o3[:, i]
         s = s.reshape(g.shape[:d] + (1,) + g.shape[d + 1:])
     r = g.astype(np.float32)
     r -= s
@@ -160,7 +170,7 @@ def softmax_backward(g, out, d):
     if d == g.ndim - 1:
         s = row_sums(np.ascontiguousarray(g * out).reshape(-1, n)).reshape(g.shape[:-1] + (1,))
         return out * (g - s)
-    if g.dtype != np.float32:
+    if g.dtype != np.float32 or n > MAX_STEPS:
         return None
     g3 = np.ascontiguousarray(g).reshape(int(np.prod(g.shape[:d])), n, -1)
     o3 = np.ascontiguousarray(out).reshape(g3.shape)
