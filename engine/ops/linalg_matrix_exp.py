@@ -141,7 +141,8 @@ def _scale_square(a, norm, theta):
                   "matrix_exp's squarings")
     for i in range(smax):
         budget.check()
-        r = np.where((s > i)[:, None, None], _mm(r, r), r)
+        r = np.where((s > i)[:, None, None], _mm(r, r) if n < 12 else np.matmul(r, r), r)  # (review15 R1: BLAS's
+        # order from 12 rows, where the one-at-a-time sum turned an overflow's inf into NaN)
     return r
 
 
@@ -152,7 +153,9 @@ def _matrix_exp(a):
         return a.copy()
     with np.errstate(all="ignore"):
         if x.shape[-1] == 1:  # (aten: self.exp())
-            return np.exp(x)
+            if x.dtype.itemsize < 8:  # (torch's exp of one element: glibc's, correctly rounded, which the double's
+                return np.exp(x.astype(np.float64)).astype(x.dtype)  # exp rounded reproduces; NumPy's float32
+            return np.exp(x)  # SIMD exp is an ulp off for ~40%: review15 R6)
         if x.dtype.itemsize < 4:
             return _back(_expm(x.astype(np.float32)), a.dtype)
         return _back(_expm(x), a.dtype)

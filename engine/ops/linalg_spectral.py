@@ -292,7 +292,8 @@ def _eigh(a, UPLO="L", compute_v=True):  # noqa: N803
         w, v = np.linalg.eigh(x, UPLO=UPLO)
     except np.linalg.LinAlgError:  # (a NaN: syevd's QL iteration fails on all n - 1 off-diagonals)
         raise _eigh_failed(x, compute_v) from None
-    if not compute_v and x.shape[-1] > 2 and np.isnan(w).any():  # (eigenvalues alone: sterf fails at any size)
+    if not compute_v and x.shape[-1] > 2 and np.isnan(x).any():  # (eigenvalues alone: sterf fails on a NaN
+        # at any size; an inf alone answers NaN, review15 R8)
         raise _eigh_failed(x, compute_v)
     return _back(w, a.dtype), _back(_fortran(v), a.dtype)
 
@@ -342,7 +343,7 @@ def eigh(A: Tensor, UPLO: str = "L") -> tuple:  # noqa: N803
 
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:  # noqa: N803
     """torch computes the eigenvectors only where a gradient may need them (compute_v: its error codes differ)."""
-    return eigh_op(A, UPLO, bool(A.requires_grad))[0]
+    return eigh_op(A, UPLO, A.requires_grad)[0]  # (a flag, not a value: no bool() for the lowering to read)
 
 
 # ----- pinv -----

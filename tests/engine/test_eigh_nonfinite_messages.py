@@ -30,3 +30,23 @@ def test_nan_matrices_fail_as_torch(shape, fn, rg):
     x = x + np.swapaxes(x, -1, -2)
     x[(-1,) * len(shape)] = math.nan
     assert _run(engine, x, fn, rg) == _run(torch, x, fn, rg)
+
+
+def test_a_program_of_eigvalsh_still_lowers():
+    """review15 R9: eigvalsh's compute_v flag written as bool(...) read as a value to the lowering's glue check,
+    and programs using it stopped lowering."""
+    from tests.engine.test_lower import check_lowered
+    x = np.random.default_rng(1).standard_normal((3, 3))
+    spec = {"leaves": {"a": {"data": (x + x.T).tolist(), "requires_grad": True}},
+            "ops": [{"name": "w", "op": "linalg.eigvalsh", "args": ["a"]}, {"name": "s", "op": "sum", "args": ["w"]}],
+            "backward": [{"tensor": "s"}], "outputs": ["w", "s"]}
+    check_lowered(spec)
+
+
+@pytest.mark.parametrize("fn", ["eigh", "eigvalsh"])
+def test_an_inf_without_nan_answers_as_torch(fn):
+    """review15 R8: an inf (no NaN) answers NaN eigenvalues in torch, no error."""
+    x = np.random.default_rng(0).standard_normal((4, 4))
+    x = x + x.T
+    x[0, 0] = math.inf
+    assert _run(engine, x, fn, False) == _run(torch, x, fn, False) == "ok"

@@ -68,3 +68,20 @@ def test_non_finite_matrices_charge_no_negative_work(value):
     doc = {"leaves": {"x": leaf}, "ops": [{"name": "e", "op": "linalg.matrix_exp", "args": ["x"]}], "outputs": []}
     m = measure(doc)
     assert m["status"] == "ok" and m["flops"] > 0, m
+
+
+def test_an_overflowing_12x12_keeps_torchs_infinities():
+    """review15 R1: from 12 rows the squarings take BLAS's order; the one-at-a-time sum had turned inf into NaN."""
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = rng.standard_normal((12, 12)) * 30
+        t, e = _both(x, "float32")
+        assert np.array_equal(np.isnan(t), np.isnan(e)) and np.array_equal(np.isinf(t), np.isinf(e))
+
+
+def test_a_1x1_float32_is_exp_rounded_from_double():
+    """review15 R6: torch's exp of one float32 element is glibc's (correctly rounded); NumPy's float32 SIMD exp is
+    an ulp off for ~40% of values."""
+    x = np.random.default_rng(3).standard_normal(200) * 3
+    same = sum(np.array_equal(*_both(np.array([[v]]), "float32")) for v in x)
+    assert same >= 190, same
