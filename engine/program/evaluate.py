@@ -97,7 +97,9 @@ def _answer_within(spec, limits, cache, found, encoded):
             key, program, arrays = found
             if program is not None:
                 if program.lowered is None and program.replays + 1 >= program.lower_at():
-                    # it has recurred enough: run in full once more, traced, to lower it
+                    # it has recurred enough: run in full once more, traced, to lower it; where the request's
+                    # time or memory stops that (a loaded server), the next try only after as many replays again
+                    program.replays = 0  # (review15 R13: not at every request, each ~5x a replay's cost)
                     out = _evaluate(spec, limits, cache, key, lowering=True)
                 else:
                     if program.lowered is None:

@@ -41,3 +41,22 @@ def test_a_deadline_during_the_lowering_check_does_not_decline_the_structure(mon
         if cache.get(key).lowered:
             break
     assert cache.get(key).lowered, cache.get(key).notes
+
+
+def test_a_structure_whose_lowering_keeps_running_out_of_time_is_not_retried_at_every_request(monkeypatch):
+    """review15 R13: each try costs ~5x a replay; after one, the next waits as many replays as the first did."""
+    spec = next(iter(EXAMPLES.values()))["value"]
+    real = EV.lowered_checked
+    tries = []
+
+    def out_of_time(run, full_path):
+        tries.append(1)
+        with active(Budget(deadline=time.monotonic() - 1.0)):
+            return real(run, full_path)
+
+    monkeypatch.setattr(EV, "lowered_checked", out_of_time)
+    cache = P.PlanCache()
+    for _ in range(40):
+        P.evaluate(copy.deepcopy(spec), cache=cache)
+    key = cache.key(spec, P.DEFAULT_LIMITS)[0]
+    assert 1 <= len(tries) <= 40 // cache.get(key).lower_at() + 1, len(tries)
