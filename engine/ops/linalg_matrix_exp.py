@@ -156,9 +156,7 @@ def _matrix_exp(a):
             if x.dtype.itemsize < 8:  # (torch's exp of one element: glibc's, correctly rounded, which the double's
                 return np.exp(x.astype(np.float64)).astype(x.dtype)  # exp rounded reproduces; NumPy's float32
             return np.exp(x)  # SIMD exp is an ulp off for ~40%: review15 R6)
-        if x.dtype.itemsize < 4:
-            return _back(_expm(x.astype(np.float32)), a.dtype)
-        return _back(_expm(x), a.dtype)
+        return _back(_expm(x), a.dtype)  # (float16 is refused by _square, as torch's dispatch: review15 R7)
 
 
 def _matrix_exp_backward(grad, self):
@@ -176,14 +174,14 @@ matrix_exp_op = defop("linalg_matrix_exp(Tensor self) -> Tensor", _matrix_exp, s
                           self.shape[-1] if self.shape else 1) + per_matrix(self.shape, *_EXPM_CALL),
                           _expm_temp(self)))
 
-# the Pade step's ~15 batched matmuls, sums and its solve, beside their n^3 terms: 120-290 ns a matrix at 1x1,
-# 520-1,045 at 2x2 (charged 30 and 240 before; docs/runs/safeL.md)
+# per matrix beside the n^3 terms (measured for the Pade step this replaced, 120-290 ns a matrix at 1x1 and
+# 520-1,045 at 2x2, docs/runs/safeL.md; mexp's degree-18 batch path costs the same within 10%)
 _EXPM_CALL = (500.0, 100.0)
 
 
 def _expm_temp(self):
     """Elements (of self's itemsize, as charged) that _expm holds at its peak beside the input, in the dtype
-    (float16 in float32): the result, the picked matrices' copy, I, A, A^2, A^3, A^6 and five combinations of
+    : the result, the picked matrices' copy, I, A, A^2, A^3, A^6 and five combinations of
     them, a product and the sum it goes into: 13-15 matrices measured (tracemalloc, 2x2 to 256x256, float32 and
     float64); charged 16."""
     n = numel(self.shape)

@@ -291,14 +291,19 @@ def _eigh(a, UPLO="L", compute_v=True):  # noqa: N803
     try:
         w, v = np.linalg.eigh(x, UPLO=UPLO)
     except np.linalg.LinAlgError:  # (a NaN: syevd's QL iteration fails on all n - 1 off-diagonals)
-        raise _eigh_failed(x, compute_v) from None
-    if not compute_v and x.shape[-1] > 2 and np.isnan(x).any():  # (eigenvalues alone: sterf fails on a NaN
-        # at any size; an inf alone answers NaN, review15 R8)
-        raise _eigh_failed(x, compute_v)
+        raise _eigh_failed(x, compute_v, UPLO) from None
+    if not compute_v and x.shape[-1] > 2 and np.isnan(_triangle(x, UPLO)).any():  # (eigenvalues alone: sterf
+        # fails on a NaN in the triangle read, at any size; an inf alone answers NaN, review15 R8)
+        raise _eigh_failed(x, compute_v, UPLO)
     return _back(w, a.dtype), _back(_fortran(v), a.dtype)
 
 
-def _eigh_failed(x, compute_v):
+def _triangle(x, uplo):
+    """The triangle of x that syevd reads (the other may hold anything)."""
+    return np.tril(x) if uplo == "L" else np.triu(x)
+
+
+def _eigh_failed(x, compute_v, uplo):
     """torch's LinAlgError for a matrix syevd cannot diagonalize, naming the first batch element that holds a NaN
     (the error code is syevd's info, which NumPy does not report: for a NaN matrix, n - 1 with eigenvectors
     (up to 25 rows; past that syevd's divide and conquer answers), n - 2 for eigenvalues alone)."""
@@ -306,7 +311,7 @@ def _eigh_failed(x, compute_v):
     code = n - 1 if compute_v else n - 2
     where = ""
     if x.ndim > 2:
-        bad = np.flatnonzero(np.isnan(x.reshape(-1, n, n)).any(axis=(-2, -1)))
+        bad = np.flatnonzero(np.isnan(_triangle(x, uplo).reshape(-1, n, n)).any(axis=(-2, -1)))
         where = f"(Batch element {int(bad[0]) if bad.size else 0}): "
     return TorchLinAlgError(f"linalg.eigh: {where}The algorithm failed to converge because the input matrix is "
                             f"ill-conditioned or has too many repeated eigenvalues (error code: {code}).")

@@ -50,3 +50,19 @@ def test_an_inf_without_nan_answers_as_torch(fn):
     x = x + x.T
     x[0, 0] = math.inf
     assert _run(engine, x, fn, False) == _run(torch, x, fn, False) == "ok"
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_a_nan_in_the_triangle_not_read_is_ignored_as_torch(uplo):
+    """review15 R8/R10: syevd reads one triangle; a NaN in the other changes nothing."""
+    x = np.random.default_rng(2).standard_normal((2, 4, 4))
+    x = x + np.swapaxes(x, -1, -2)
+    x[0, 0, 3] = math.nan  # upper triangle of element 0
+    x[1, 3, 0] = math.nan  # lower triangle of element 1
+
+    def run(L):
+        try:
+            return L.linalg.eigvalsh(L.tensor(x.tolist(), dtype=L.float64), UPLO=uplo).tolist()
+        except Exception as e:  # noqa: BLE001
+            return type(e).__name__, str(e)
+    assert run(engine) == run(torch)
