@@ -327,8 +327,8 @@ def _logsumexp_backward(grad, self, result, dim, keepdim):
 logsumexp_op = defop(
     "logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor",
     _logsumexp_fwd,
-    # the integer cast, x - max and its exp at once
-    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, R.TRANSCENDENTAL + 2, temp=3, out_temp=3, bwd=3),
+    # the integer cast, x - max and its exp at once, and the ordered sum's partials (leading and trailing dims)
+    rule=lambda self, dim, keepdim: _red(self, dim, keepdim, R.TRANSCENDENTAL + 2, temp=4, out_temp=3, bwd=3),
     jvp=lambda self_t, self, dim, keepdim: _logsumexp_jvp(self_t, self, dim, keepdim),
     self=_logsumexp_backward,
 )

@@ -92,7 +92,8 @@ sum_dim = defop(
     "sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
     _sum,
     vjp={"self": lambda grad, self_shape, dim, keepdim: _expand_reduced_array(grad, self_shape, dim, keepdim)},
-    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, temp=_cast(dtype) + _TORCH_SUM, bwd=1),
+    # (+2 output-sized: a sum over leading and trailing dims holds its rows' sums and their total, _torch_sum)
+    rule=lambda self, dim, keepdim, dtype: _red(self, dim, keepdim, temp=_cast(dtype) + _TORCH_SUM, bwd=1, out_temp=2),
     jvp=shifted("linear", "*dim"),
     self=lambda grad, self_shape, dim, keepdim: _expand_reduced(grad, self_shape, dim, keepdim),
 )
