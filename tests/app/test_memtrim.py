@@ -66,10 +66,12 @@ def _after_big_call(monkeypatch, trim: str) -> tuple[int, int, int]:
 
 def test_a_worker_gives_back_what_a_big_call_freed(monkeypatch):
     base, inside, after = _after_big_call(monkeypatch, "0")
-    assert inside - base > 300 * MiB, (base, inside)  # the call did bloat the worker
-    assert after - base > 300 * MiB, (base, after)  # and, untrimmed, the worker keeps it
+    # (the 400 MB the threads allocate leave 280-350 MiB mapped, by how they interleave in the pinned worker's
+    # one arena: a fresh clone's loaded run saw 287, so the bars are 200)
+    assert inside - base > 200 * MiB, (base, inside)  # the call did bloat the worker
+    assert after - base > 200 * MiB, (base, after)  # and, untrimmed, the worker keeps it
     base, inside, after = _after_big_call(monkeypatch, "1")
-    assert inside - base > 300 * MiB, (base, inside)
+    assert inside - base > 200 * MiB, (base, inside)
     assert after - base < 64 * MiB, f"worker RSS {base / MiB:.0f} -> {inside / MiB:.0f} -> {after / MiB:.0f} MiB"
 
 
