@@ -8,6 +8,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import budget
+from engine.errors import TorchRuntimeError
 from engine.ops import join as J
 from engine.ops.linalg_common import _back, _mH, _np, _square, _t, per_matrix
 from engine.ops.linalg_products import _matmul_np as _mm
@@ -146,17 +147,24 @@ def _scale_square(a, norm, theta):
     return r
 
 
+F16_REFUSED = ("linalg.matrix_exp: float16 matrices of 2 or more rows are not supported (torch 2.13's float16 "
+               "kernel answers garbage for them, e.g. -21040 on the diagonal of matrix_exp(0.5 * eye(2)); "
+               "convert to float32)")
+
+
 def _matrix_exp(a):
-    _square(a, "linalg.matrix_exp")
+    _square(a, "linalg.matrix_exp", float_check=a.dtype != np.float16)
     x = _np(a)
     if x.size == 0:
         return a.copy()
     with np.errstate(all="ignore"):
-        if x.shape[-1] == 1:  # (aten: self.exp())
+        if x.shape[-1] == 1:  # (aten: self.exp(), float16 too: redteam15 F1)
             if x.dtype.itemsize < 8:  # (torch's exp of one element: glibc's, correctly rounded, which the double's
                 return np.exp(x.astype(np.float64)).astype(x.dtype)  # exp rounded reproduces; NumPy's float32
             return np.exp(x)  # SIMD exp is an ulp off for ~40%: review15 R6)
-        return _back(_expm(x), a.dtype)  # (float16 is refused by _square, as torch's dispatch: review15 R7)
+        if x.dtype == np.float16:  # (torch's answer is garbage: refused rather than copied, docs/ENGINE.md)
+            raise TorchRuntimeError(F16_REFUSED)
+        return _back(_expm(x), a.dtype)
 
 
 def _matrix_exp_backward(grad, self):
