@@ -9,6 +9,7 @@ from engine import _backend as B
 from engine.errors import EngineError, LimitExceeded, RequestError
 from engine.ops._util import infer_size, size_arg, wrap_dim
 from engine.ops.rules import PY_STEP
+from engine.program import shapes_gather as G
 from engine.program.bind import OPERAND_OPS, PIECE_OPS, operand_count, returned_count
 from engine.program.limits import DEFAULT_LIMITS, Limits
 from engine.program.wire import TOP_FIELDS, check_fields, numel, req, shape_of
@@ -214,8 +215,9 @@ def _rule_one_hot(args, kwargs):
     return (*t.shape, int(n))
 
 
-def _rule_index(args, kwargs):
-    """Advanced indexing can gather more elements than the input holds."""
+def _old_index_bound(args, kwargs):
+    """Any advanced index gathers at most numel(input) x numel(the largest index) elements: the bound where the
+    exact rules (shapes_gather) cannot read the call (a malformed one raises torch's error when it runs)."""
     t = args[0]
     tensors = [a for a in args[1:] if is_t(a)]
     for v in list(kwargs.values()) + list(args[1:]):
@@ -225,6 +227,22 @@ def _rule_index(args, kwargs):
         return None
     idx = max(x.numel() for x in tensors)
     return (max(idx, 1) * t.numel(),)
+
+
+def _exact_or_old(bound):
+    def rule(args, kwargs):
+        n = bound(args, kwargs) if args and is_t(args[0]) else None
+        return (n,) if n is not None else _old_index_bound(args, kwargs)
+    rule.__name__ = f"_rule_{bound.__name__}"
+    return rule
+
+
+def _rule_index(args, kwargs):
+    """t[index]: an upper bound from shapes (shapes_gather.index_bound), None for basic indexing (a view)."""
+    if len(args) < 2 or not is_t(args[0]):
+        return None
+    n = G.index_bound(args[0], args[1])
+    return (n,) if n is not None else _old_index_bound(args, kwargs)
 
 
 def _rule_pad(args, kwargs):
@@ -244,7 +262,10 @@ def _rule_embedding(args, kwargs):
 
 
 def _rule_einsum(args, kwargs):
-    ts = [a for a in args[1:] if is_t(a)]
+    n = G.einsum_bound(args, kwargs)
+    if n is not None:
+        return (n,)
+    ts = [a for a in args[1:] if is_t(a)]  # an equation the rule cannot read: the operands' product
     if args and isinstance(args[-1], list):
         ts += [a for a in args[-1] if is_t(a)]
     n = 1
@@ -283,8 +304,9 @@ SHAPE_RULES = {
     "zeros": _rule_factory, "ones": _rule_factory, "empty": _rule_factory, "rand": _rule_factory,
     "randn": _rule_factory, "full": _rule_full, "arange": _rule_arange, "linspace": _rule_linspace,
     "logspace": _rule_linspace,
-    "eye": _rule_eye, "one_hot": _rule_one_hot, "getitem": _rule_index, "index_select": _rule_index,
-    "gather": _rule_index, "pad": _rule_pad, "embedding": _rule_embedding, "einsum": _rule_einsum,
+    "eye": _rule_eye, "one_hot": _rule_one_hot, "getitem": _rule_index,
+    "index_select": _exact_or_old(G.index_select_bound), "gather": _exact_or_old(G.gather_bound),
+    "pad": _rule_pad, "embedding": _rule_embedding, "einsum": _rule_einsum,
     "linear": _rule_linear, "addmm": _rule_addmm, "mv": _rule_mv, "dot": lambda a, k: (),
 }
 _MATMULS = {"matmul", "mm", "bmm", "mv", "dot", "linear", "addmm"}  # flops: 2 * out * contraction

@@ -1,0 +1,157 @@
+"""Output bounds of the ops whose output is not their input's shape: advanced indexing (getitem with tensor
+indices or masks), index_select, gather and einsum, from shapes alone (an upper bound where values decide: a
+mask's count of True). evaluate's 413 guard holds the bound to max_tensor_elements before the op runs, so it
+must never be far above what the op can make (redteam15 F11: numel(input) x numel(index) refused x[x > 0] of a
+4,000-element vector; F10: the product of einsum's operands refused a 64x64 matmul), and never below it."""
+from __future__ import annotations
+
+import math
+import string
+
+import numpy as np
+
+from engine.program.wire import numel
+
+
+def _is_t(a) -> bool:
+    return hasattr(a, "shape") and hasattr(a, "ndim") and not isinstance(a, np.generic | np.ndarray)
+
+
+def _is_bool(t) -> bool:
+    """A bool index (a mask) or not; a shape-only stand-in says so if it knows (Shaped.boolean), else not: an
+    integer index's bound is the larger one for the same shape where the mask has more than one dim."""
+    data = getattr(t, "_data", None)
+    if data is not None:
+        return data.dtype == np.bool_
+    return bool(getattr(t, "boolean", False))
+
+
+def _broadcast_numel(shapes) -> int:
+    """The elements of the index tensors' broadcast: np.broadcast_shapes' where the upper-bound shapes broadcast
+    (a mask's count c <= its numel m: (m,) against s broadcasts only where s's last size is 1 or m, and the real
+    (c,) then gives c <= m or fails), else the product of their numels (>= any broadcast of the real shapes)."""
+    try:
+        return numel(np.broadcast_shapes(*shapes))
+    except ValueError:
+        return math.prod(max(numel(s), 1) for s in shapes)
+
+
+def index_bound(t, index) -> int | None:
+    """An upper bound on the elements of t[index] where index holds a tensor (None: basic indexing, a view, or
+    an index the rule cannot read: the caller's own bound applies). Each entry takes dims of t from the left (from
+    the right after an Ellipsis): an integer tensor one, a mask as many as it has, an int or a slice one, None none;
+    the output is the index tensors' broadcast (a mask as the 1-d (numel,) it selects at most) times every dim not
+    taken by a tensor or an int (a slice's dim at its full size: an upper bound)."""
+    entries = list(index) if isinstance(index, list | tuple) else [index]
+    if not any(_is_t(e) for e in entries):
+        return None
+    shape = tuple(t.shape)
+
+    def takes(e) -> int:  # (a Python bool adds a dim of size 0 or 1, as None: it takes none)
+        if _is_t(e):
+            return e.ndim if _is_bool(e) else 1
+        return 0 if e is None or e is Ellipsis or isinstance(e, bool) else 1
+
+    ell = [i for i, e in enumerate(entries) if e is Ellipsis]
+    if len(ell) > 1:
+        return None
+    head = entries[:ell[0]] if ell else entries
+    tail = entries[ell[0] + 1:] if ell else []
+    taken_n = sum(takes(e) for e in head) + sum(takes(e) for e in tail)
+    if taken_n > len(shape):
+        return None  # too many indices: the op raises torch's IndexError
+    kept = [True] * len(shape)  # dims whose full size stays in the output
+    index_shapes = []
+
+    def walk(es, dims):
+        for e, d in zip(es, dims, strict=False):
+            if _is_t(e):
+                index_shapes.append((max(numel(tuple(e.shape)), 1),) if _is_bool(e) else tuple(e.shape))
+                for k in d:
+                    kept[k] = False
+            elif isinstance(e, int | np.integer) and not isinstance(e, bool):
+                kept[d[0]] = False
+
+    def spans(es, start, step):
+        out, pos = [], start
+        for e in es:
+            n = takes(e)
+            out.append(list(range(pos, pos + n)) if step > 0 else list(range(pos - n + 1, pos + 1)))
+            pos += n * step
+        return out
+
+    walk(head, spans(head, 0, 1))
+    walk(tail[::-1], spans(tail[::-1], len(shape) - 1, -1))
+    rest = math.prod(s for s, k in zip(shape, kept, strict=True) if k)
+    return _broadcast_numel(index_shapes) * rest
+
+
+def index_select_bound(args, kwargs) -> int | None:
+    """index_select(t, dim, index): t's shape with dim's size the index's numel."""
+    t = args[0]
+    dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+    index = kwargs.get("index", args[2] if len(args) > 2 else None)
+    if not (_is_t(t) and _is_t(index)) or not isinstance(dim, int):
+        return None
+    shape = tuple(t.shape)
+    if not shape:
+        return numel(tuple(index.shape))
+    if not -len(shape) <= dim < len(shape):
+        return None
+    d = dim % len(shape)
+    return math.prod(s for k, s in enumerate(shape) if k != d) * numel(tuple(index.shape))
+
+
+def gather_bound(args, kwargs) -> int | None:
+    """gather(t, dim, index): the index's shape."""
+    index = kwargs.get("index", args[2] if len(args) > 2 else None)
+    return numel(tuple(index.shape)) if _is_t(index) else None
+
+
+_LABELS = frozenset(string.ascii_letters)
+
+
+def einsum_bound(args, kwargs) -> int | None:
+    """einsum(equation, *operands) (or the operands as one list): the output's elements, each output label at its
+    operands' size (the largest, where broadcasting gives some 1), the ellipsis at its operands' broadcast; an
+    implicit output is the ellipsis and the labels seen once. None for what the rule cannot read (the op then
+    raises torch's error, or the caller's bound applies)."""
+    eq = kwargs.get("equation", args[0] if args else None)
+    if not isinstance(eq, str):
+        return None
+    ops = [a for a in args[1:] if _is_t(a)]
+    for a in args[1:]:
+        if isinstance(a, list | tuple):
+            ops += [x for x in a if _is_t(x)]
+    lhs, arrow, rhs = eq.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ops):
+        return None
+    size: dict[str, int] = {}
+    count: dict[str, int] = {}
+    ell = []
+    for term, op in zip(terms, ops, strict=True):
+        shape = tuple(op.shape)
+        if term.count("...") > 1 or set(term.replace("...", "")) - _LABELS:
+            return None
+        left, has_ell, right = term.partition("...")
+        n_ell = len(shape) - len(left) - len(right)
+        if n_ell < 0 or (n_ell and not has_ell):
+            return None
+        for c, s in [*zip(left, shape[:len(left)], strict=True),
+                     *zip(right, shape[len(shape) - len(right):], strict=True)]:
+            seen = size.get(c)  # (a size of 1 broadcasts against any other; unequal others: torch raises)
+            size[c] = s if seen is None or seen == 1 else seen if s == 1 else max(seen, s)
+            count[c] = count.get(c, 0) + 1
+        if has_ell:
+            ell.append(shape[len(left):len(shape) - len(right)])
+    try:
+        ell_n = numel(np.broadcast_shapes(*ell)) if ell else 1
+    except ValueError:
+        return None
+    if arrow:
+        out = rhs.replace("...", "")
+        if set(out) - set(size):
+            return None
+        return (ell_n if "..." in rhs else 1) * math.prod(size[c] for c in out)
+    return ell_n * math.prod(size[c] for c, k in count.items() if k == 1)
