@@ -43,6 +43,22 @@ def _inplace():
 
 
 ENTRIES += _inplace()  # add_, mul_, ..., fill_, zero_, copy_: the in-place variants of the ops above
+
+
+def _name_closures():
+    """A catalog function made in a factory (the unary table's `_unary.<locals>.f`) takes its first entry's name
+    as its qualified name, which Python's own TypeErrors print: an unknown keyword argument then reads as torch's
+    "acos() got an unexpected keyword argument 'x'" (redteam15 F7), not "_unary.<locals>.f() ..."."""
+    for e in ENTRIES:
+        qual = getattr(e.fn, "__qualname__", "")
+        if "<locals>" in qual and callable(e.fn):
+            try:
+                e.fn.__qualname__ = e.name.replace(".", "_")  # (torch: "special_expit()")
+            except (AttributeError, TypeError):  # a builtin or partial: its own name stands
+                pass
+
+
+_name_closures()
 FUNCTIONS = {e.name: e.fn for e in ENTRIES if e.function}
 METHODS = {e.name: e.fn for e in ENTRIES if e.method}
 FUNCTIONAL = {e.name: e.fn for e in ENTRIES if e.functional}
