@@ -19,7 +19,32 @@ class EngineError(Exception):
             self.type = type
 
     def to_dict(self) -> dict:
-        return {"type": self.type, "loc": self.loc, "msg": self.msg}
+        return cut_error({"type": self.type, "loc": self.loc, "msg": self.msg})
+
+
+# A message or loc entry echoes the client's text (a name, a key, a string where a number goes): past this many
+# characters it is cut, so a 16 MiB body cannot come back as a 16 MiB error (redteam15 F8). torch's own messages
+# are far shorter (its longest, an argument parser's list of overloads, ~2 KB).
+MAX_MSG_CHARS = 8192
+
+
+def _cut(text: str) -> str:
+    return f"{text[:MAX_MSG_CHARS]}... ({len(text) - MAX_MSG_CHARS:,} more characters cut)"
+
+
+def cut_error(err: dict) -> dict:
+    """An error's {type, loc, msg} with any string longer than MAX_MSG_CHARS cut (the same dict where none is)."""
+    msg, loc = err.get("msg"), err.get("loc") or ()
+    long_msg = type(msg) is str and len(msg) > MAX_MSG_CHARS
+    long_loc = any(type(x) is str and len(x) > MAX_MSG_CHARS for x in loc)
+    if not (long_msg or long_loc):
+        return err
+    out = dict(err)
+    if long_msg:
+        out["msg"] = _cut(msg)
+    if long_loc:
+        out["loc"] = [_cut(x) if type(x) is str and len(x) > MAX_MSG_CHARS else x for x in loc]
+    return out
 
 
 # Each class also derives from the Python builtin of the same name, so that library users can

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from app.core.workers import WorkerDied, WorkerTimeout
 from engine.budget import DeadlinePassed, ProcessBusy
-from engine.errors import EngineError, LimitExceeded
+from engine.errors import EngineError, LimitExceeded, cut_error
 from engine.program import DeviceUnavailable as EngineDeviceUnavailable
 
 log = logging.getLogger("gradserve")
@@ -116,7 +116,7 @@ CLIENT_GONE = 499
 
 
 def error_body(errors: list[dict]) -> bytes:
-    return orjson.dumps({"detail": errors})
+    return orjson.dumps({"detail": [cut_error(e) for e in errors]})  # (echoed client text cut: redteam15 F8)
 
 
 def error_response(status_code: int, errors: list[dict], headers: dict[str, str] | None = None) -> Response:

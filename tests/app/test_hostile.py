@@ -220,3 +220,31 @@ def test_integer_overflow(hostile, data, dtype):
     msg = err["msg"].lower()
     assert "overflow" in msg or "json" in msg or "out of" in msg, err
     still_serves(hostile)
+
+
+@pytest.mark.parametrize("where", ["leaf_value", "tensor_name", "kwarg_name", "top_key", "batch_doc"])
+def test_an_error_does_not_echo_megabytes_of_the_body(hostile, where):
+    """redteam15 F8: a 2 MB string where a number, a tensor name, a keyword or a key goes came back whole in the
+    422; the message and loc are cut at engine.errors.MAX_MSG_CHARS."""
+    big = "z" * 2_000_000
+    doc = {"leaves": {"x": {"data": [1.0, 2.0], "requires_grad": True}},
+           "ops": [{"name": "y", "op": "sum", "args": ["x"]}]}
+    if where == "leaf_value":
+        doc["leaves"]["x"]["data"] = [1.0, big]
+    elif where == "tensor_name":
+        doc["ops"][0]["args"] = [big]
+    elif where == "kwarg_name":
+        doc["ops"][0]["kwargs"] = {big: 1}
+    elif where == "top_key":
+        doc[big] = 1
+    if where == "batch_doc":
+        doc["ops"][0]["args"] = [big]
+        r = hostile.client.post("/v1/evaluate/batch", json={"requests": [doc, cheap_program()]})
+        assert r.status_code == 200, r.text[:300]
+        first = r.json()["results"][0]
+        assert first["status"] == 422 and len(r.content) < 40_000, (first["status"], len(r.content))
+    else:
+        r = post(hostile, doc)
+        assert r.status_code == 422 and len(r.content) < 40_000, (r.status_code, len(r.content), r.text[:200])
+        assert "more characters cut" in r.text or big not in r.text
+    still_serves(hostile)
