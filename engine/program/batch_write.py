@@ -16,6 +16,7 @@ fixed-point range (printing.FIXED_RANGE) or not finite is left to the writer (No
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import orjson
@@ -138,8 +139,9 @@ def _fixed_texts(v, p: int):
     text is a row of 4-byte words: the sign, its integer part's digits four at a time (the leading group without
     its leading zeros), the point, the decimals, a comma; bytes not used are NUL, squeezed out in one step, and
     the result split at the commas. The digits come from tables of the 10,000 four-digit texts. Where every
-    integer part is below 10**4 and p <= 4 (the common case), a row is two 8-byte words instead of eight 4-byte
-    ones ("[-]digits", then ".decimals," or "." and the comma: from tables too), half the bytes to squeeze.
+    integer part is below 10**4 and p <= 4 (the common case), a value's text is written at the start of a 16-byte
+    row instead ("[-]digits" from a table, then ".decimals" or "." from another, shifted past them), and the rows
+    are read as a 16-byte text array, whose list drops each row's trailing NULs: nothing squeezed or split.
     Garbage (never an error) for a value outside the fixed-point range."""
     lo, hi = FIXED_RANGE
     scale = 10 ** p
@@ -155,14 +157,17 @@ def _fixed_texts(v, p: int):
     ints = ints.astype(np.int64)
     negative = v < 0
     top = int(ints.max()) if m else 0
-    if top < 10 ** 4 and p <= 4:  # (the common case) two 8-byte words a value: the sign and integer part, the rest
-        ndigits = _LENGTH[ints]
-        words = np.empty((m, 2), np.uint64)
-        words[:, 0] = np.where(negative, _NLEAD8[ints], _LEAD8[ints])
-        words[:, 1] = np.where(whole, _WHOLE8, _DOT8[p][frac])
-        chars = words.view(np.uint8)
-        lengths = negative + ndigits + 1 + (~whole) * p
-        return chars[chars != 0].tobytes().split(b",")[:-1], lengths
+    if top < 10 ** 4 and p <= 4 and _LITTLE:  # (the common case) a value's text in one 16-byte row, at its start
+        # ("[-]digits" then ".decimals" or ".", shifted past them: at most 5 + 5 bytes), NUL-padded: NumPy's list
+        # of a 16-byte text array is the texts, the trailing NULs dropped (no squeeze, no split: 0.42 -> 0.32 ms
+        # for 10,000 values)
+        lead = negative + _LENGTH[ints]  # the sign's and the integer part's bytes: 1 to 5
+        tail = np.where(whole, _WHOLE_AT, _DOT_AT[p][frac])  # at most 5 bytes
+        shift = (lead * 8).astype(np.uint64)  # 8 to 40 bits
+        rows = np.empty((m, 2), np.uint64)
+        rows[:, 0] = np.where(negative, _NLEAD_AT[ints], _LEAD_AT[ints]) | (tail << shift)
+        rows[:, 1] = tail >> (np.uint64(64) - shift)  # what passed the first word
+        return rows.view("S16").ravel().tolist(), lead + 1 + (~whole) * p
     words = np.zeros((m, 8), np.uint32)  # sign, three groups of four digits, point, decimals (two), comma
     words[:, 0] = negative * _MINUS
     if top < 10 ** 4:  # (the common case: one group)
@@ -205,17 +210,19 @@ _TAIL = {p: _table([b"%0*d" % (p, k) for k in range(10 ** p)]) for p in range(1,
 _MINUS, _POINT, _COMMA = (int(_table([c])[0]) for c in (b"-", b".", b","))
 
 
-def _table8(texts, right: bool) -> np.ndarray:
-    """Texts of at most 8 bytes as 8-byte words, NUL-padded at the front (`right`) or at the back."""
-    return np.frombuffer(b"".join(t.rjust(8, b"\0") if right else t.ljust(8, b"\0") for t in texts), np.uint64)
+def _table8(texts) -> np.ndarray:
+    """Texts of at most 8 bytes as 8-byte words, NUL-padded at the back."""
+    return np.frombuffer(b"".join(t.ljust(8, b"\0") for t in texts), np.uint64)
 
 
-# _fixed_texts' two-word rows (integer parts below 10**4, at most 4 decimals): "[-]digits", then ".decimals," or
-# ".," for a whole value ("%.0f.")
-_LEAD8 = _table8([b"%d" % k for k in range(10000)], True)
-_NLEAD8 = _table8([b"-%d" % k for k in range(10000)], True)
-_DOT8 = {p: _table8([b".%0*d," % (p, k) for k in range(10 ** p)], False) for p in range(1, 5)}
-_WHOLE8 = _table8([b".,"], False)[0]
+# _fixed_texts' 16-byte rows (integer parts below 10**4, at most 4 decimals): "[-]digits", then ".decimals" or "."
+# for a whole value ("%.0f."), each as a 64-bit integer whose low bytes are the text (little-endian: the text at
+# the start of the word's bytes; elsewhere the four-byte rows take every value)
+_LITTLE = sys.byteorder == "little"
+_LEAD_AT = _table8([b"%d" % k for k in range(10000)])
+_NLEAD_AT = _table8([b"-%d" % k for k in range(10000)])
+_DOT_AT = {p: _table8([b".%0*d" % (p, k) for k in range(10 ** p)]) for p in range(1, 5)}
+_WHOLE_AT = _table8([b"."])[0]
 
 
 def _texts(dumped: bytes, width: int):
