@@ -7,7 +7,8 @@ from engine.ops.registry import Entry, entry  # noqa: F401 - re-exported
 FAMILIES = ("pointwise", "reduction", "shape", "indexing", "join", "linalg", "nn_functional", "loss", "conv",
             "factory", "steps", "shape_more", "pointwise_more", "special", "scatter", "reduction_more", "sorting",
             "sorting_quantile",
-            "linalg_more", "linalg_decomp", "linalg_spectral", "linalg_matrix_exp", "linalg_lu", "random_ops",
+            "linalg_more", "linalg_decomp", "linalg_spectral", "linalg_eigh", "linalg_pinv", "linalg_matrix_exp",
+            "linalg_lu", "linalg_norms", "random_ops",
             "distance", "loss_more", "nn_more", "pooling",
             # everyday torch functions (the methods branch)
             "aliases", "logical", "counting", "uniques", "searching", "indices", "attributes")

@@ -1,7 +1,7 @@
 """The matrix exponential: linalg.matrix_exp / matrix_exp as aten's mexp (Taylor polynomials of degree 1-18 picked
 by the 1-norm, scaling and squaring past degree 18's theta; its squarings charged once their count is known; the
 products in torch's small-matrix order), FunctionsManual's differential_analytic_matrix_function for the
-backward. (Its catalog entries follow linalg_spectral's.)"""
+backward. (Its catalog entries follow linalg_pinv's.)"""
 from __future__ import annotations
 
 import numpy as np

@@ -282,7 +282,7 @@ def norm(
             raise TorchRuntimeError(
                 f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, _dim))}"
             )
-        from engine.ops.linalg_lu import matrix_norm  # noqa: PLC0415
+        from engine.ops.linalg_norms import matrix_norm  # noqa: PLC0415
 
         return matrix_norm(input, p, _dim, keepdim, dtype=dtype)
     return vector_norm(input, 2.0 if p is None else p, _dim, keepdim, dtype=dtype)

@@ -92,8 +92,12 @@ def test_a_batch_of_one_template_is_read_half_by_a_worker_byte_for_byte(pooled):
     _warm(pooled, _body(bodies[0]))
     expected = [separately(pooled.client, texts) for texts in bodies]
     before = _workers_cpu(pooled)
+    # at least 4 batches (each body twice), then until the workers' CPU passes the bar below, at most 16 (a loaded
+    # machine passes it in a few; with the text split off all 16 go and the test fails)
     for k in range(16):
         assert _post(pooled, _body(bodies[k % 2])) == (200, expected[k % 2]), f"batch {k}"
+        if k >= 3 and _workers_cpu(pooled) - before > 4:
+            break
     assert _text_files(pooled) >= 1  # the worker was handed the text of the batch's rest
     assert _workers_cpu(pooled) - before > 4  # and read and ran it (~3-5 ms of a worker's CPU a batch)
 
@@ -193,7 +197,7 @@ def test_the_response_limit_holds_inside_the_workers_part():
         expected = strict_answer([(r["status"], orjson.dumps(r["body"])) for r in answers], limit)
         first = expected.index(b'"status":413')
         assert expected.count(b'"status":200', 0, first) > 500  # inside the worker's half
-        for _ in range(6):
+        for _ in range(3):  # after the 3 warm-up batches (6 before tidy17: the same check repeated)
             status, answer = _post(s, body)
             assert status == 200
             assert orjson.loads(answer) == orjson.loads(expected)

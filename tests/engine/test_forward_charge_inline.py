@@ -12,15 +12,7 @@ import engine as E
 from engine import budget as B
 from engine.budget import Budget, Spill
 from engine.errors import EngineError
-
-
-class MethodBudget(Budget):
-    """A Budget whose charges go through Budget.charge (the call path writes the charge out for Budget only)."""
-
-    __slots__ = ()
-
-
-X = [0.25, -1.5, 0.75, 2.0, -0.5, 1.25, -2.5, 0.125]
+from tests.engine.inline_charge_cases import MethodBudget, X, budget_cases
 
 
 def _forward(cls, tweak, start=0):
@@ -59,28 +51,7 @@ def _totals():
 
 
 FLOPS, PEAK = _totals()
-FRACTIONS = [0.0, 0.1, 0.33, 0.5, 0.77, 0.99, 1.0, 1.5]
-
-
-def _setter(attr, value_of):
-    def tweak(b, used, peak):
-        setattr(b, attr, value_of(used, peak))
-    return tweak
-
-
-CASES = {"none": lambda b, used, peak: None, "cancelled": lambda b, used, peak: b.cancel()}
-for f in FRACTIONS:
-    CASES[f"max_flops {f}"] = _setter("max_flops", lambda used, peak, f=f: used + f * FLOPS)
-    CASES[f"spill_flops {f}"] = _setter("spill_flops", lambda used, peak, f=f: used + f * FLOPS)
-    CASES[f"op_max_flops {f}"] = _setter("op_max_flops", lambda used, peak, f=f: f * FLOPS / 6)
-    CASES[f"spill_op_flops {f}"] = _setter("spill_op_flops", lambda used, peak, f=f: f * FLOPS / 6)
-    CASES[f"max_bytes {f}"] = _setter("max_bytes", lambda used, peak, f=f: int(PEAK * f))
-    CASES[f"spill_bytes {f}"] = _setter("spill_bytes", lambda used, peak, f=f: int(PEAK * f))
-    CASES[f"held {f}"] = _setter("held", lambda used, peak, f=f: int(PEAK * (1 - f)))
-for n in (-1, 0, 1, 7, 8, 9):
-    CASES[f"max_elements {n}"] = _setter("max_elements", lambda used, peak, n=n: n)
-CASES["max_flops float"] = _setter("max_flops", lambda used, peak: float(used + FLOPS / 2))
-CASES["max_bytes float"] = _setter("max_bytes", lambda used, peak: float(PEAK) / 2)
+CASES = budget_cases(FLOPS, 6, peak=PEAK, elements=(-1, 0, 1, 7, 8, 9))
 
 
 def test_the_cases_reach_the_forward():
