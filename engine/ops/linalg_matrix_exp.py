@@ -152,6 +152,11 @@ F16_REFUSED = ("linalg.matrix_exp: float16 matrices of 2 or more rows are not su
                "convert to float32)")
 
 
+F16_GRAD_REFUSED = ("linalg.matrix_exp: the derivative of a float16 matrix is not supported (torch 2.13 computes it "
+                    "with its float16 kernel for 2 or more rows, which answers garbage: -inf for a 1x1; convert to "
+                    "float32)")
+
+
 def _matrix_exp(a):
     _square(a, "linalg.matrix_exp", float_check=a.dtype != np.float16)
     x = _np(a)
@@ -160,8 +165,10 @@ def _matrix_exp(a):
     with np.errstate(all="ignore"):
         if x.shape[-1] == 1:  # (aten: self.exp(), float16 too: redteam15 F1)
             if x.dtype.itemsize < 8:  # (torch's exp of one element: glibc's, correctly rounded, which the double's
-                return np.exp(x.astype(np.float64)).astype(x.dtype)  # exp rounded reproduces; NumPy's float32
-            return np.exp(x)  # SIMD exp is an ulp off for ~40%: review15 R6)
+                # exp rounded reproduces; NumPy's float32 SIMD exp is an ulp off for ~40%: review15 R6; float16
+                # goes through float32 as torch's half kernel computes, never double -> half: review16 R4)
+                return np.exp(x.astype(np.float64)).astype(np.float32).astype(x.dtype)
+            return np.exp(x)
         if x.dtype == np.float16:  # (torch's answer is garbage: refused rather than copied, docs/ENGINE.md)
             raise TorchRuntimeError(F16_REFUSED)
         return _back(_expm(x), a.dtype)
@@ -170,6 +177,8 @@ def _matrix_exp(a):
 def _matrix_exp_backward(grad, self):
     """FunctionsManual's differential_analytic_matrix_function (adjoint): the top-right block of exp of
     [[A^H, G], [0, A^H]]."""
+    if self._data.dtype == np.float16:  # (its adjoint is a float16 matrix_exp of twice the rows: review16 R4)
+        raise TorchRuntimeError(F16_GRAD_REFUSED)
     A = _mH(self)
     n = A.shape[-1]
     zeros = _t(B.xp.zeros(tuple(A.shape), dtype=grad._data.dtype))

@@ -216,17 +216,20 @@ def _rule_one_hot(args, kwargs):
 
 
 def _old_index_bound(args, kwargs):
-    """Any advanced index gathers at most numel(input) x numel(the largest index) elements: the bound where the
-    exact rules (shapes_gather) cannot read the call (a malformed one raises torch's error when it runs)."""
+    """Any advanced index gathers at most numel(input) x the product of its index tensors' (and nested lists')
+    elements: the bound where the exact rules (shapes_gather) cannot read the call (a malformed one raises torch's
+    error when it runs). None where no index tensor or list is given (basic indexing: a view)."""
     t = args[0]
-    tensors = [a for a in args[1:] if is_t(a)]
-    for v in list(kwargs.values()) + list(args[1:]):
-        if isinstance(v, tuple | list):
-            tensors += [x for x in v if is_t(x)]
-    if not tensors:
+    sizes = []
+    for v in [*args[1:], *kwargs.values()]:
+        for x in (v if isinstance(v, tuple | list) else [v]):
+            if is_t(x):
+                sizes.append(x.numel())
+            elif isinstance(x, tuple | list):
+                sizes.append(int(np.size(np.asarray(x, dtype=object))))
+    if not sizes:
         return None
-    idx = max(x.numel() for x in tensors)
-    return (max(idx, 1) * t.numel(),)
+    return (math.prod(max(n, 1) for n in sizes) * max(t.numel(), 1),)
 
 
 def _exact_or_old(bound):
@@ -239,9 +242,11 @@ def _exact_or_old(bound):
 
 def _rule_index(args, kwargs):
     """t[index]: an upper bound from shapes (shapes_gather.index_bound), None for basic indexing (a view)."""
-    if len(args) < 2 or not is_t(args[0]):
+    if not args or not is_t(args[0]):
         return None
-    n = G.index_bound(args[0], args[1])
+    # (review16 R3: the index as a keyword, whatever its name: getitem has no other argument)
+    index = args[1] if len(args) > 1 else next(iter(kwargs.values())) if len(kwargs) == 1 else None
+    n = G.index_bound(args[0], index)
     return (n,) if n is not None else _old_index_bound(args, kwargs)
 
 

@@ -17,13 +17,31 @@ def _is_t(a) -> bool:
     return hasattr(a, "shape") and hasattr(a, "ndim") and not isinstance(a, np.generic | np.ndarray)
 
 
-def _is_bool(t) -> bool:
-    """A bool index (a mask) or not; a shape-only stand-in says so if it knows (Shaped.boolean), else not: an
-    integer index's bound is the larger one for the same shape where the mask has more than one dim."""
-    data = getattr(t, "_data", None)
+_MASK_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))  # (torch reads a uint8 index as a mask too)
+
+
+def _as_index(e):
+    """An index entry that is a tensor, as (shape, is_mask); a nested list (an index tensor to torch) likewise;
+    None for any other entry; False where it cannot be read (a shape-only stand-in of 2+ dims whose dtype is
+    unknown: a mask takes all its dims, an integer index one)."""
+    if isinstance(e, list | tuple):
+        try:
+            a = np.asarray(e)
+        except (ValueError, TypeError):
+            return False
+        if a.dtype.kind not in "biu":
+            return False if a.size else ((0,), False)
+        return a.shape, a.dtype in _MASK_DTYPES
+    if not _is_t(e):
+        return None
+    data = getattr(e, "_data", None)
+    shape = tuple(e.shape)
     if data is not None:
-        return data.dtype == np.bool_
-    return bool(getattr(t, "boolean", False))
+        return shape, data.dtype in _MASK_DTYPES
+    boolean = getattr(e, "boolean", None)
+    if boolean is None and len(shape) > 1:
+        return False
+    return shape, bool(boolean)
 
 
 def _broadcast_numel(shapes) -> int:
@@ -37,53 +55,54 @@ def _broadcast_numel(shapes) -> int:
 
 
 def index_bound(t, index) -> int | None:
-    """An upper bound on the elements of t[index] where index holds a tensor (None: basic indexing, a view, or
-    an index the rule cannot read: the caller's own bound applies). Each entry takes dims of t from the left (from
-    the right after an Ellipsis): an integer tensor one, a mask as many as it has, an int or a slice one, None none;
-    the output is the index tensors' broadcast (a mask as the 1-d (numel,) it selects at most) times every dim not
-    taken by a tensor or an int (a slice's dim at its full size: an upper bound)."""
+    """An upper bound on the elements of t[index] where index holds a tensor or a nested list (None: basic
+    indexing, a view; or an index the rule cannot read: the caller's own bound applies). Each entry takes dims of t
+    from the left (from the right after an Ellipsis): an integer tensor one, a mask (bool or uint8) as many as it
+    has, an int or a slice one, None and a Python bool none; the output is the index tensors' broadcast (a mask as
+    the 1-d (numel,) it selects at most) times every dim not taken by a tensor or an int (a slice's at its length)."""
     entries = list(index) if isinstance(index, list | tuple) else [index]
-    if not any(_is_t(e) for e in entries):
+    read = [_as_index(e) for e in entries]
+    if any(r is False for r in read):
+        return None
+    if not any(read):
         return None
     shape = tuple(t.shape)
 
-    def takes(e) -> int:  # (a Python bool adds a dim of size 0 or 1, as None: it takes none)
-        if _is_t(e):
-            return e.ndim if _is_bool(e) else 1
-        return 0 if e is None or e is Ellipsis or isinstance(e, bool) else 1
+    def takes(e, r) -> int:
+        if r:
+            return len(r[0]) if r[1] else 1
+        if e is None or e is Ellipsis or isinstance(e, bool):  # (a Python bool adds a dim of 0 or 1, as None)
+            return 0
+        if isinstance(e, int | np.integer | slice):
+            return 1
+        raise ValueError(e)
 
+    try:
+        n_taken = [takes(e, r) for e, r in zip(entries, read, strict=True)]
+    except ValueError:
+        return None  # an entry of another kind: the op raises torch's error
     ell = [i for i, e in enumerate(entries) if e is Ellipsis]
-    if len(ell) > 1:
-        return None
-    head = entries[:ell[0]] if ell else entries
-    tail = entries[ell[0] + 1:] if ell else []
-    taken_n = sum(takes(e) for e in head) + sum(takes(e) for e in tail)
-    if taken_n > len(shape):
-        return None  # too many indices: the op raises torch's IndexError
-    kept = [True] * len(shape)  # dims whose full size stays in the output
+    if len(ell) > 1 or sum(n_taken) > len(shape):
+        return None  # torch's IndexError when the op runs
+    size = list(shape)  # each dim's size in the output (0 where an index takes it away)
     index_shapes = []
-
-    def walk(es, dims):
-        for e, d in zip(es, dims, strict=False):
-            if _is_t(e):
-                index_shapes.append((max(numel(tuple(e.shape)), 1),) if _is_bool(e) else tuple(e.shape))
-                for k in d:
-                    kept[k] = False
-            elif isinstance(e, int | np.integer) and not isinstance(e, bool):
-                kept[d[0]] = False
-
-    def spans(es, start, step):
-        out, pos = [], start
-        for e in es:
-            n = takes(e)
-            out.append(list(range(pos, pos + n)) if step > 0 else list(range(pos - n + 1, pos + 1)))
-            pos += n * step
-        return out
-
-    walk(head, spans(head, 0, 1))
-    walk(tail[::-1], spans(tail[::-1], len(shape) - 1, -1))
-    rest = math.prod(s for s, k in zip(shape, kept, strict=True) if k)
-    return _broadcast_numel(index_shapes) * rest
+    cut = ell[0] if ell else len(entries)
+    pos = 0
+    for k in range(len(entries)):
+        if k == cut:
+            pos = len(shape) - sum(n_taken[cut + 1:])
+            continue
+        e, r, n = entries[k], read[k], n_taken[k]
+        if r:
+            index_shapes.append((max(numel(r[0]), 1),) if r[1] else r[0])
+            for d in range(pos, pos + n):
+                size[d] = 1
+        elif isinstance(e, slice):
+            size[pos] = len(range(*e.indices(shape[pos])))
+        elif n:  # an int
+            size[pos] = 1
+        pos += n
+    return _broadcast_numel(index_shapes) * math.prod(size)
 
 
 def index_select_bound(args, kwargs) -> int | None:

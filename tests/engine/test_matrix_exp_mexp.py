@@ -91,9 +91,13 @@ def test_float16_1x1_is_exp_and_larger_float16_is_refused_honestly():
     """redteam15 F1: torch 2.13 answers exp for 1x1 float16 matrices (a batch of them too); from 2 rows its float16
     kernel answers garbage (-21040 on the diagonal of exp(0.5 I)), which the engine refuses with a message saying
     so instead of the dtype error torch gives only for integers."""
-    x = np.random.default_rng(5).standard_normal((40, 1, 1)) * 2
-    t, e = (L.linalg.matrix_exp(L.tensor(x.tolist(), dtype=L.float16)) for L in (torch, engine))
-    assert e.dtype == engine.float16 and np.array_equal(t.numpy(), e.numpy())
+    v = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    x = v[np.isfinite(v)].reshape(-1, 1, 1)  # every finite float16 (review16 R4: through float32, as torch)
+    t, e = (L.linalg.matrix_exp(L.tensor(x.astype(np.float32).tolist(), dtype=L.float16)) for L in (torch, engine))
+    assert e.dtype == engine.float16 and np.array_equal(t.numpy(), e.numpy(), equal_nan=True)
+    g = engine.tensor([[0.5]], dtype=engine.float16, requires_grad=True)
+    with pytest.raises(RuntimeError, match="the derivative of a float16 matrix is not supported"):
+        engine.linalg.matrix_exp(g).sum().backward()  # (torch's is -inf)
     with pytest.raises(RuntimeError, match="float16 matrices of 2 or more rows are not supported"):
         engine.linalg.matrix_exp(engine.eye(2, dtype=engine.float16) * 0.5)
     with pytest.raises(RuntimeError, match="Expected a floating point or complex tensor as input. Got Long"):

@@ -5,6 +5,7 @@ matmul were refused)."""
 from __future__ import annotations
 
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -23,15 +24,15 @@ def _index_case(rng):
     entries, dim, exact, used_ell = [], 0, True, False
     bshape = tuple(rng.randint(1, 4) for _ in range(rng.randint(0, 2)))
     while dim < len(shape) and len(entries) < 5:
-        kind = rng.choice(["int", "slice", "none", "ell", "itensor", "mask", "pybool"])
+        kind = rng.choice(["int", "slice", "none", "ell", "itensor", "mask", "u8mask", "list", "pybool"])
         if kind == "int" and shape[dim]:
             entries.append(rng.randrange(-shape[dim], shape[dim]))
             dim += 1
         elif kind == "slice":
             full = rng.random() < 0.5
-            entries.append(slice(None) if full else slice(rng.randint(0, 2), None, rng.randint(1, 3)))
-            exact &= full
-            dim += 1
+            entries.append(slice(None) if full else slice(rng.randint(-3, 2), rng.choice([None, -1, 3, 9]),
+                                                          rng.randint(1, 3)))
+            dim += 1  # (a slice's length is exact: review16 R5)
         elif kind == "none":
             entries.append(None)
         elif kind == "pybool":
@@ -45,18 +46,23 @@ def _index_case(rng):
             sub = tuple(s if rng.random() < 0.8 else 1 for s in bshape)
             entries.append(np.array([rng.randrange(shape[dim]) for _ in range(int(np.prod(sub)))]).reshape(sub))
             dim += 1
-        elif kind == "mask":
-            k = rng.randint(1, len(shape) - dim)
+        elif kind in ("mask", "u8mask"):  # (torch reads a uint8 index as a mask: review16 R1)
+            k = rng.randint(0 if kind == "u8mask" else 1, len(shape) - dim)
             entries.append(np.array([rng.random() < 0.5 for _ in range(int(np.prod(shape[dim:dim + k])))],
-                                    dtype=bool).reshape(shape[dim:dim + k]))
+                                    dtype=bool if kind == "mask" else np.uint8).reshape(shape[dim:dim + k]))
             exact = False
             dim += k
+        elif kind == "list" and shape[dim]:  # a nested list is an index tensor (review16 R2)
+            entries.append([rng.randrange(shape[dim]) for _ in range(rng.randint(0, 4))])
+            dim += 1
     return x, entries, exact
 
 
 def _to(lib, e):
-    return lib.tensor(e.tolist(), dtype=lib.bool if e.dtype == bool else lib.int64) if isinstance(e, np.ndarray) \
-        else e
+    if not isinstance(e, np.ndarray):
+        return e
+    return lib.tensor(e.tolist(), dtype=lib.bool if e.dtype == bool else lib.uint8 if e.dtype == np.uint8 else
+                      lib.int64)
 
 
 def test_index_bound_is_never_below_torchs_output_and_exact_without_masks():
@@ -64,10 +70,12 @@ def test_index_bound_is_never_below_torchs_output_and_exact_without_masks():
     checked = exact_seen = 0
     for _ in range(3000):
         x, entries, exact = _index_case(rng)
-        if not any(isinstance(e, np.ndarray) for e in entries):
+        if not any(isinstance(e, np.ndarray | list) for e in entries):
             continue
         try:
-            out = torch.tensor(x)[tuple(_to(torch, e) for e in entries)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # (torch's uint8-mask deprecation)
+                out = torch.tensor(x)[tuple(_to(torch, e) for e in entries)]
         except (IndexError, RuntimeError):
             continue
         bound = G.index_bound(engine.zeros(x.shape), [_to(engine, e) for e in entries])
@@ -77,6 +85,12 @@ def test_index_bound_is_never_below_torchs_output_and_exact_without_masks():
             exact_seen += 1
         checked += 1
     assert checked > 800 and exact_seen > 100, (checked, exact_seen)
+
+
+def test_the_index_as_a_keyword_is_bounded_as_positional():
+    """review16 R3: getitem's index given as a keyword skipped the index rule."""
+    x, i = engine.zeros(100, 10), engine.tensor([0] * 300)
+    assert output_bound("getitem", [x], {"idx": i}) == output_bound("getitem", [x, i], {}) == 3000
 
 
 def test_a_python_bool_in_the_index_takes_no_dim():
