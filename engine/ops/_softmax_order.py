@@ -70,12 +70,11 @@ def row_sums(x):
     return _in_order(np.ascontiguousarray(acc.T))  # float64: lane by lane
 
 
-def _rounds_as_fused(steps):
-    """Whether float64 sums (each of two float32 values' exact product and a float32) round to float32 as the
-    fused operation would: not on a float32 tie, not in float32's subnormal range."""
-    t = np.stack(steps)
-    with np.errstate(invalid="ignore"):
-        return not (((t.view(np.int64) & 0x1FFFFFFF) == 0x10000000) | (np.abs(t) < 2.0 ** -125)).any()
+def _rounds_as_fused(t):
+    """Whether the float64 sums t (each of two float32 values' exact product and a float32; a C-contiguous array)
+    round to float32 as the fused operation would: not on a float32 tie, not in float32's subnormal range (under
+    the caller's errstate: NaN compared)."""
+    return not (((t.view(np.int64) & 0x1FFFFFFF) == 0x10000000) | (np.abs(t) < 2.0 ** -125)).any()
 
 
 def _fused_sum32(g3, o3):
@@ -85,15 +84,22 @@ def _fused_sum32(g3, o3):
     so that the float64 work stays within about one float32 copy of the input: softmax_backward_data's charged
     temporaries; where one fails, every step again by _libm.fma32's exact route)."""
     p_, n, q_ = g3.shape
-    s = np.zeros((p_, q_))
-    steps, batch, exact = [], max(1, n // 4), True
-    for i in range(n):
-        t = g3[:, i].astype(np.float64) * o3[:, i] + s  # the product is exact in float64
-        steps.append(t)
-        s = t.astype(np.float32).astype(np.float64)
-        if len(steps) == batch or i == n - 1:
-            exact = exact and _rounds_as_fused(steps)
-            steps = []
+    s = np.zeros((p_, q_))  # the float32 sum so far, widened (exactly) to float64
+    batch, exact = max(1, n // 4), True
+    with np.errstate(invalid="ignore"):  # (the check compares NaN sums)
+        for lo in range(0, n, batch):
+            # a batch's products at once, step-major and contiguous (NumPy's in-place arithmetic on strided
+            # float64 views cost ~8x), exact in float64; then each step's t = product + s in place and s = t
+            # rounded to float32: the same values as one step at a time
+            t = np.ascontiguousarray(g3[:, lo: lo + batch].transpose(1, 0, 2), np.float64)
+            o = np.ascontiguousarray(o3[:, lo: lo + batch].transpose(1, 0, 2), np.float64)
+            t *= o
+            del o
+            for tj in t:
+                tj += s
+                s = tj.astype(np.float32).astype(np.float64)
+            exact = exact and _rounds_as_fused(t)
+            del t, tj
     if exact:
         return s.astype(np.float32)
     s32 = np.zeros((p_, q_), np.float32)
