@@ -35,8 +35,9 @@ STEP_ELEMENT = 8
 class _Steps:
     """The deadline checked at every step of a loop; steps past `free` (what the op's rule charged for: its
     n log n), or past the request's free steps (budget.take_free: shared by all its ops, redteam14 F1), charged as
-    they come at their measured cost (a heap step, or a partition level with the elements of its segments); a heap
-    step's elements always (a free step over many rows had touched them all uncharged: redteam14 F1b); `ahead`
+    they come at their measured cost (a heap step, or a partition level with the elements of its segments); a
+    step's elements always, free or not (a free step over many rows had touched them all uncharged: redteam14 F1b,
+    and a partition level's: F1's [2048, 188] tied rows); `ahead`
     charges a count of steps known before they run at once (one charge: max_op_flops and max_flops see the
     whole of it, a 413 before the work)."""
 
@@ -57,8 +58,11 @@ class _Steps:
                 _budget.charge(0, 8, LEVEL_STEP + float(LEVEL_ELEMENT) * elements, "the selection's partition levels")
             else:
                 _budget.charge(0, 8, HEAP_STEP + float(STEP_ELEMENT) * elements, "the selection's heap steps")
-        elif not level and elements:
-            _budget.charge(0, 8, float(STEP_ELEMENT) * elements, "the selection's heap steps")
+        elif elements:  # a free step's elements all the same: over many rows one level touches them all (a
+            if level:  # [2048, 188] tied block's 48 free levels had run 40x past their charge: safeP, redteam14 F1)
+                _budget.charge(0, 8, float(LEVEL_ELEMENT) * elements, "the selection's partition levels")
+            else:
+                _budget.charge(0, 8, float(STEP_ELEMENT) * elements, "the selection's heap steps")
 
     def ahead(self, steps, what="the selection's heap steps"):
         """`steps` heap steps charged now past the free ones left (the op's and the request's); they then run

@@ -1,0 +1,47 @@
+"""safeP over real HTTP (one real server, every request in the server process, max_flops 1e8):
+- redteam14 F1's remainder: kthvalue over [2048, 188] tied rows (a 188-value leaf expanded) was charged 7.3e6
+  flops for ~0.3 s of CPU (its 47 partition levels all free, their elements uncharged): now its levels' elements
+  are charged, past max_flops: 413, where one row of it still answers."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bench.select_charges import killer_tied
+from tests.app.conftest import Server
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = Server({"GRADSERVE_COMPUTE_WORKERS": "0", "GRADSERVE_ACCESS_LOG": "false", "GRADSERVE_MAX_FLOPS": "1e8"})
+    yield s
+    s.stop()
+
+
+def _post(srv, path, doc):
+    return srv.client.post(path, content=json.dumps(doc, separators=(",", ":")).encode(), headers=JSON)
+
+
+def _kth_doc(rows):
+    return {"leaves": {"x": {"data": killer_tied(188).tolist(), "dtype": "float64"}},
+            "ops": [{"name": "e", "op": "expand", "args": ["x", [rows, 188]]},
+                    {"name": ["v", "i"], "op": "kthvalue", "args": ["e", 95]},
+                    {"name": "s", "op": "sum", "args": ["i"]}],
+            "outputs": ["s"]}
+
+
+def test_kthvalue_over_many_tied_rows_passes_max_flops(srv):
+    r = _post(srv, "/v1/evaluate", _kth_doc(2048))
+    assert r.status_code == 413, r.text
+    assert "max_flops" in r.json()["detail"][0]["msg"]
+
+
+def test_kthvalue_of_a_few_tied_rows_answers(srv):
+    r = _post(srv, "/v1/evaluate", _kth_doc(4))
+    assert r.status_code == 200, r.text
+    ref = torch.kthvalue(torch.tensor(killer_tied(188)), 95).indices.item() * 4
+    assert r.json()["tensors"]["s"]["data"] == ref
