@@ -1,7 +1,11 @@
 """safeP over real HTTP (one real server, every request in the server process, max_flops 1e8):
 - redteam14 F1's remainder: kthvalue over [2048, 188] tied rows (a 188-value leaf expanded) was charged 7.3e6
   flops for ~0.3 s of CPU (its 47 partition levels all free, their elements uncharged): now its levels' elements
-  are charged, past max_flops: 413, where one row of it still answers."""
+  are charged, past max_flops: 413, where one row of it still answers.
+- redteam15 F5: a batch of documents of 42 kthvalue ops of that row each: every document had its own request-wide
+  free steps (2,048 levels, ~0.5 s of CPU charged ~6e4 flops), 40 of them held a server thread 32 s. Now a level's
+  fixed cost is free only within the op's own rule charge (n log2 n): each document is charged its ~2,000 levels
+  (~4e8 flops), past max_flops: 413 each."""
 from __future__ import annotations
 
 import json
@@ -45,3 +49,23 @@ def test_kthvalue_of_a_few_tied_rows_answers(srv):
     assert r.status_code == 200, r.text
     ref = torch.kthvalue(torch.tensor(killer_tied(188)), 95).indices.item() * 4
     assert r.json()["tensors"]["s"]["data"] == ref
+
+
+def _many_kth_doc(ops):
+    return {"leaves": {"x": {"data": killer_tied(188).tolist(), "dtype": "float64"}},
+            "ops": [{"name": [f"v{j}", f"i{j}"], "op": "kthvalue", "args": ["x", 95]} for j in range(ops)],
+            "outputs": ["v0"]}
+
+
+def test_a_batch_of_small_tied_selections_is_charged_its_levels(srv):
+    r = _post(srv, "/v1/evaluate/batch", {"requests": [_many_kth_doc(42)] * 3})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == [413] * 3, results
+    assert all("max_flops" in x["body"]["detail"][0]["msg"] for x in results)
+
+
+def test_one_tied_selection_answers(srv):
+    r = _post(srv, "/v1/evaluate", _many_kth_doc(1))
+    assert r.status_code == 200, r.text
+    assert r.json()["tensors"]["v0"]["data"] == torch.kthvalue(torch.tensor(killer_tied(188)), 95).values.item()

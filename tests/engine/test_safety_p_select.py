@@ -55,3 +55,13 @@ def test_a_selection_without_ties_takes_no_level():
     x = engine.tensor(np.random.default_rng(1).standard_normal((1000, 100)))
     flops, _ = _charged(lambda: engine.kthvalue(x, 50))
     assert flops < 2e7  # the one-answer shortcut: its rule's charge alone
+
+
+def test_one_small_tied_selection_pays_its_levels_fixed_cost():
+    # 47 levels of a 188-value tied row, ~200 us each: its rule's n log2 n (1.5e3 flops) covers none of them; they
+    # had been free (48 an op, and 2,048 a request: a batch's documents each had their own, redteam15 F5)
+    x = engine.tensor(killer_tied(188))
+    flops, (v, i) = _charged(lambda: engine.kthvalue(x, 95))
+    assert flops >= 40 * SEL.LEVEL_STEP
+    ref = torch.kthvalue(torch.tensor(killer_tied(188)), 95)
+    assert v.item() == ref.values.item() and i.item() == ref.indices.item()
