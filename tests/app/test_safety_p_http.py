@@ -69,3 +69,53 @@ def test_one_tied_selection_answers(srv):
     r = _post(srv, "/v1/evaluate", _many_kth_doc(1))
     assert r.status_code == 200, r.text
     assert r.json()["tensors"]["v0"]["data"] == torch.kthvalue(torch.tensor(killer_tied(188)), 95).values.item()
+
+
+# ----- redteam15 F3: valid programs whose backward raised a Python error in the engine (500 internal_error) -----
+
+X = [[0.5, -1.0], [2.0, -3.0]]
+
+
+def _bwd_doc(op, args, kwargs=None, extra=None):
+    leaves = {"x": {"data": X, "dtype": "float64", "requires_grad": True}, **(extra or {})}
+    return {"leaves": leaves, "ops": [{"name": "y", "op": op, "args": args, "kwargs": kwargs or {}},
+                                      {"name": "s", "op": "sum", "args": ["y"]}],
+            "backward": [{"tensor": "s"}], "outputs": ["x"]}
+
+
+def _grad(r):
+    g = r.json()["tensors"]["x"]["grad"]
+    return [[float(v) for v in row] for row in g]
+
+
+@pytest.mark.parametrize("op,args,kwargs,fn", [
+    ("polygamma", [170, "x"], {}, lambda x: torch.polygamma(170, x)),
+    ("celu", ["x"], {"alpha": 1e-320}, lambda x: torch.nn.functional.celu(x, alpha=1e-320)),
+], ids=["polygamma-170", "celu-alpha-1e-320"])
+def test_a_backward_that_overflows_answers_as_torch(srv, op, args, kwargs, fn):
+    r = _post(srv, "/v1/evaluate", _bwd_doc(op, args, kwargs))
+    assert r.status_code == 200, r.text
+    x = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    fn(x).sum().backward()
+    got, want = _grad(r), x.grad.tolist()
+    assert str(got) == str(want), (got, want)  # inf and nan where torch has them
+
+
+def test_soft_margin_loss_backward_of_a_bool_target_is_torchs_error(srv):
+    r = _post(srv, "/v1/evaluate", _bwd_doc("soft_margin_loss", ["x", "b"],
+                                            extra={"b": {"data": [[True, False], [False, True]]}}))
+    x = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError) as e:
+        torch.nn.functional.soft_margin_loss(x, torch.tensor([[True, False], [False, True]])).backward()
+    assert r.status_code == 422, r.text
+    d = r.json()["detail"][0]
+    assert d["type"] == "RuntimeError" and d["msg"] == str(e.value)
+
+
+def test_polygamma_past_170_answers_inf(srv):
+    doc = {"leaves": {"x": {"data": [1.5, 2.5], "dtype": "float64"}},
+           "ops": [{"name": "y", "op": "polygamma", "args": [171, "x"]}], "outputs": ["y"]}
+    r = _post(srv, "/v1/evaluate", doc)
+    assert r.status_code == 200, r.text
+    want = torch.polygamma(171, torch.tensor([1.5, 2.5], dtype=torch.float64)).tolist()
+    assert [float(v) for v in r.json()["tensors"]["y"]["data"]] == want
