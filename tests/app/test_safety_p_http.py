@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -119,3 +120,28 @@ def test_polygamma_past_170_answers_inf(srv):
     assert r.status_code == 200, r.text
     want = torch.polygamma(171, torch.tensor([1.5, 2.5], dtype=torch.float64)).tolist()
     assert [float(v) for v in r.json()["tensors"]["y"]["data"]] == want
+
+
+# ----- redteam15 F11 (high): advanced indexing's pre-op bound numel(input) x numel(index): valid programs 413 -----
+
+V = [(-1 + 2 * k / 3999) for k in range(4000)]
+
+
+@pytest.mark.parametrize("name,doc,want", [
+    ("mask", {"leaves": {"x": {"data": V}}, "ops": [{"name": "m", "op": "gt", "args": ["x", 0]},
+                                                    {"name": "y", "op": "getitem", "args": ["x", "m"]}]},
+     lambda: torch.tensor(V)[torch.tensor(V) > 0]),
+    ("index_select", {"leaves": {"x": {"data": [[1.0, 2.0, 3.0]] * 4000}, "i": {"data": list(range(3000))}},
+                      "ops": [{"name": "y", "op": "index_select", "args": ["x", 0, "i"]}]},
+     lambda: torch.tensor([[1.0, 2.0, 3.0]] * 4000).index_select(0, torch.arange(3000))),
+    ("gather", {"leaves": {"x": {"data": [[1.0, 2.0, 3.0]] * 2000}, "i": {"data": [[2, 0, 1]] * 2000}},
+                "ops": [{"name": "y", "op": "gather", "args": ["x", 1, "i"]}]},
+     lambda: torch.tensor([[1.0, 2.0, 3.0]] * 2000).gather(1, torch.tensor([[2, 0, 1]] * 2000))),
+], ids=["mask", "index_select", "gather"])
+def test_advanced_indexing_of_a_few_thousand_answers(srv, name, doc, want):
+    r = _post(srv, "/v1/evaluate", {**doc, "outputs": ["y"]})
+    assert r.status_code == 200, r.text
+    y = r.json()["tensors"]["y"]
+    w = want()
+    assert y["shape"] == list(w.shape)
+    assert [float(v) for v in np.ravel(y["data"])] == w.ravel().tolist()
