@@ -335,10 +335,53 @@ def _rule_embedding(args, kwargs):
     return (*idx.shape, w.shape[-1]) if is_t(w) else None
 
 
+def _einsum_shape(eq, ts):
+    """einsum's output shape from its equation and the operands' shapes (a label's size the largest it has: size-1
+    dims broadcast): the labels after '->', or, implicit, the ellipsis's dims then the labels seen once in
+    torch's order (A-Z before a-z). Raises on any form it does not read."""
+    lhs, arrow, rhs = eq.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ts):
+        raise ValueError("operands")
+    sizes, ell, seen = {}, (), []
+    for term, t in zip(terms, ts):
+        shp = tuple(int(d) for d in t.shape)
+        a, dots, b = term.partition("...")
+        if "." in a or "." in b:
+            raise ValueError("dots")
+        ne = len(shp) - len(a) - len(b)
+        if ne < 0 or (ne and not dots):
+            raise ValueError("dims")
+        if dots:
+            e = shp[len(a):len(a) + ne]
+            k = max(len(e), len(ell))
+            e, f = (1,) * (k - len(e)) + e, (1,) * (k - len(ell)) + ell
+            ell = tuple(max(x, y) for x, y in zip(e, f))
+        for label, d in zip(a + b, shp[:len(a)] + shp[len(a) + ne:]):
+            if not label.isalpha():
+                raise ValueError("label")
+            sizes[label] = max(sizes.get(label, d), d)
+            seen.append(label)
+    if arrow:
+        a, dots, b = rhs.partition("...")
+        return tuple(sizes[c] for c in a) + (ell if dots else ()) + tuple(sizes[c] for c in b)
+    once = sorted((c for c in set(seen) if seen.count(c) == 1), key=lambda c: (c.islower(), c))
+    return ell + tuple(sizes[c] for c in once)
+
+
 def _rule_einsum(args, kwargs):
+    """The output's shape from the equation (its contractions' intermediates are charged by the ops it runs). It
+    had been the product of every operand's elements: einsum('ij,jk->ik') of two 64x64 matrices, 16.7e6, answered
+    413 (redteam15 F10); that bound stays for a form _einsum_shape does not read (the op raises its own error)."""
     ts = [a for a in args[1:] if is_t(a)]
     if args and isinstance(args[-1], list):
         ts += [a for a in args[-1] if is_t(a)]
+    eq = args[0] if args and isinstance(args[0], str) else kwargs.get("equation")
+    if isinstance(eq, str) and not kwargs.keys() - {"equation"}:
+        try:
+            return _einsum_shape(eq, ts)
+        except (ValueError, KeyError, TypeError):
+            pass
     n = 1
     for t in ts:
         n *= max(1, t.numel())
