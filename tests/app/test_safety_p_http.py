@@ -145,3 +145,23 @@ def test_advanced_indexing_of_a_few_thousand_answers(srv, name, doc, want):
     w = want()
     assert y["shape"] == list(w.shape)
     assert [float(v) for v in np.ravel(y["data"])] == w.ravel().tolist()
+
+
+# ----- redteam14 F7: tensor data nested past torch's 128 dimensions: torch's message, not NumPy's -----
+
+
+def _nest(depth):
+    v = 1.0
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+def test_data_past_128_levels_is_torchs_value_error(srv):
+    with pytest.raises(ValueError) as e:
+        torch.tensor(_nest(200))
+    r = _post(srv, "/v1/evaluate", {"leaves": {"x": {"data": _nest(200)}},
+                                    "ops": [{"name": "s", "op": "sum", "args": ["x"]}], "outputs": ["s"]})
+    assert r.status_code == 422, r.text
+    d = r.json()["detail"][0]
+    assert d["msg"] == str(e.value) == "too many dimensions 'list'" and d["loc"] == ["body", "leaves", "x"]
