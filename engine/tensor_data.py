@@ -32,6 +32,9 @@ def nodes(shape) -> int:
     return total
 
 
+_TORCH_MAX_DIMS = 128
+
+
 def check_rectangular(data, dt, fits=None):
     """torch.tensor's check, with its messages and its depth-first order, before NumPy sees the data: the
     shape, and with `fits` (an _IntegerFit) each value's conversion, checked where torch stores it."""
@@ -43,6 +46,8 @@ def check_rectangular(data, dt, fits=None):
     x = data
     while isinstance(x, list | tuple):
         shape.append(len(x))
+        if len(shape) > _TORCH_MAX_DIMS:  # torch's compute_sizes (65-128 deep: NumPy's 64-dimension error, a known
+            raise TorchValueError(f"too many dimensions '{type(x).__name__}'")  # difference; redteam14 F7)
         if not x:
             break
         x = x[0]

@@ -281,7 +281,11 @@ def polygamma_array(n, x, check=None, dtype=np.float64, charge=None):
     if dtype == np.float16:  # calc_polygamma<Half>: Half(n) + Half(1), lgammaf, expf; zeta rounded to Half
         fac = np.float32(_LIBM[2](_LIBM[1](np.float32(np.float16(n) + np.float16(1.0)))))
         return (np.float32(sign) * fac) * z.astype(np.float16).astype(np.float32)
-    return sign * math.exp(_LIBM[0](n + 1.0)) * z
+    try:
+        fac = math.exp(_LIBM[0](n + 1.0))
+    except OverflowError:  # n >= 171: n! past double, C's exp gives inf (Python's raised: a 500, redteam15 F3)
+        fac = math.inf
+    return sign * fac * z
 
 
 def _libm():

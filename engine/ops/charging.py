@@ -60,14 +60,19 @@ def cost_of(op, vals):
     else:
         n_out = largest = _rules.numel(out)
     nbytes = (n_out + cost.temp) * isz
+    flops = cost.flops
+    if not flops >= 0.0:  # Budget.charge's guard (redteam14 F2), here once for the copies of its comparisons that
+        flops = 0.0  # read these costs inline (fastcall's _charge_inline, backward_loop's node charge; review15 R12)
     if not op.differentiable:
-        return nbytes, cost.flops, largest, None
+        return nbytes, flops, largest, None
     n_in = 0
     for i in op.tensor_pos:
         n_in += getattr(vals[i], "size", 1)
     bwd_temp = cost.bwd_temp if cost.bwd_temp is not None else cost.temp + n_out
-    bwd_flops = cost.bwd_flops if cost.bwd_flops is not None else 2 * cost.flops
-    return nbytes, cost.flops, largest, ((n_in + bwd_temp) * isz, bwd_flops)
+    bwd_flops = cost.bwd_flops if cost.bwd_flops is not None else 2 * flops
+    if not bwd_flops >= 0.0:
+        bwd_flops = 0.0
+    return nbytes, flops, largest, ((n_in + bwd_temp) * isz, bwd_flops)
 
 
 def _default_cost(op, vals):

@@ -93,6 +93,9 @@ def _soft_margin_fwd(a, t, reduction=MEAN):
 
 
 def _soft_margin_backward_fwd(g, a, t, reduction):
+    if t.dtype == np.bool_:  # its formula's -target (redteam15 F3: NumPy's TypeError had answered 500)
+        raise TorchRuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                                "invert a mask, use the `~` or `logical_not()` operator instead.")
     norm = 1.0 / a.size if reduction == MEAN else 1.0
     with _errstate():
         z = np.exp(-t * a)

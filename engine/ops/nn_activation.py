@@ -242,15 +242,22 @@ def _f32(x):
     return float(np.float32(x))
 
 
+def _inv_f32(alpha):
+    """1 / alpha in float, as celu's backward takes it: inf where alpha rounds to a float zero (1e-320; Python's
+    1.0 / 0.0 had raised ZeroDivisionError: a 500, redteam15 F3)."""
+    with np.errstate(divide="ignore"):
+        return float(np.float32(1.0) / np.float32(alpha)) if np.float32(alpha) == 0 else 1.0 / _f32(alpha)
+
+
 celu_op = defop(
     "celu(Tensor self, Scalar alpha=1.0) -> Tensor", _celu_fwd,
     jvp="element_wise", index=0, rule=_act(_TR, temp=4, bwd=7),
-    self=lambda grad, self, alpha: _elu_grad(grad, self, alpha, 1.0, 1.0 / _f32(alpha)),
+    self=lambda grad, self, alpha: _elu_grad(grad, self, alpha, 1.0, _inv_f32(alpha)),
 )
 celu_inplace_op = defop(
     "celu_(Tensor(a!) self, Scalar alpha=1.0) -> Tensor(a!)", _celu_fwd,
     jvp="element_wise", index=1, rule=_act(_TR, temp=4, bwd=7),
-    self=lambda grad, result, alpha: _elu_grad_result(grad, result, alpha, 1.0, 1.0 / _f32(alpha)),
+    self=lambda grad, result, alpha: _elu_grad_result(grad, result, alpha, 1.0, _inv_f32(alpha)),
 )
 
 

@@ -104,6 +104,7 @@ class OpDef:
         this.qualname = this.base + ("." + this.overload if this.overload else "")
         params = [p.strip() for p in _split_params(m["params"]) if p.strip() and p.strip() != "*"]
         this.tensor_params = []
+        this.list_params = set()
         this.attr_params = []
         this.defaults = {}
         for p in params:
@@ -114,6 +115,8 @@ class OpDef:
                 this.defaults[pname] = _literal(default.strip())
             if typ.startswith("Tensor") and not typ.startswith("Tensor[]"):
                 this.tensor_params.append(pname)
+                if typ.endswith("[]"):  # (Tensor?[]: index's indices, a list of them)
+                    this.list_params.add(pname)
             else:
                 this.attr_params.append(pname)
         this.tensor_index = {n: i for i, n in enumerate(this.tensor_params)}
@@ -231,6 +234,16 @@ class OpDef:
     def __repr__(self):
         return f"<op {self.schema}>"
 
+    def _not_tensor(self, k, a):
+        """torch's TypeError for a list or tuple given for the k-th tensor parameter (a Tensor or Tensor? one): NumPy
+        had stacked it, uncharged (engine.abs([e] * 3) of a 1e6 expanded zero: 24 MB made, 4 bytes charged; safeO)."""
+        name = self.tensor_params[k]
+        if name in self.list_params:
+            return
+        arg = "input" if name == "self" else name
+        raise TypeError(f"{self.base}(): argument '{arg}' (position {self.tensor_pos[k] + 1}) must be Tensor, "
+                        f"not {type(a).__name__}")
+
     def bind(self, args, kwargs):
         """The forward's positional values for a call's arguments (schema order, defaults filled in)."""
         vals = list(args)
@@ -266,6 +279,8 @@ class OpDef:
                     if a._req:
                         req = True
                 else:
+                    if type(a) is list or type(a) is tuple:
+                        self._not_tensor(len(arrays), a)
                     arrays.append(a)
             if self.promote:
                 arrays = _promote(args, arrays)
@@ -312,6 +327,8 @@ class OpDef:
                 if a._req and (diff is None or k in diff):
                     req = True
             else:
+                if type(a) is list or type(a) is tuple:
+                    self._not_tensor(k, a)
                 arrays.append(a)
         if self.promote:
             arrays = _promote(tensors, arrays)

@@ -181,6 +181,19 @@ def log2ceil(n: int) -> int:
     return max(1, math.ceil(math.log2(max(n, 2))))
 
 
+# NumPy's sort of rows of L elements, in flops: SORT_LEVEL an element a level (log2 L levels) and SORT_ELEMENT an
+# element besides (the take_along_axis, the order's copies). Charged n log2 n (1 an element a level) it ran 3-4x past
+# an elementwise add's ns a flop at 1-4M elements (8.7 ns a charged flop at 2^22; redteam14 F8, safeP), and a
+# [250000, 4] sort along its rows of 4 was charged log2 of the whole tensor's 1e6, not of 4: docs/runs/safeP.md.
+SORT_LEVEL = 5
+SORT_ELEMENT = 2
+
+
+def sort_flops(n: int, length: int) -> int:
+    """What sorting n elements in rows of `length` costs, in flops."""
+    return SORT_LEVEL * n * log2ceil(length) + SORT_ELEMENT * n
+
+
 # ----- binding a rule to an entry -----
 
 

@@ -15,7 +15,7 @@ from engine.ops._returns import make
 from engine.ops._util import wrap_dim
 from engine.ops.reduction_extrema import _evenly_distribute_backward
 from engine.ops.registry import defop, entry
-from engine.ops.rules import Cost, log2ceil, numel, reduced_shape, wide
+from engine.ops.rules import Cost, log2ceil, numel, reduced_shape, sort_flops, wide
 from engine.tensor import Tensor
 
 
@@ -59,11 +59,15 @@ def _select_backward(grad, dim, result1, self_shape, keepdim=True):
     return _scatter_back(grad[0], dim, result1, self_shape, keepdim)
 
 
-def _sort_cost(self):
+def _dim_length(shape, dim) -> int:
+    return int(shape[wrap_dim(dim, len(shape))]) if len(shape) else 1
+
+
+def _sort_cost(self, dim=-1):
     """Elements are counted at the input's width (rules.wide): the int64 order, a temporary of it and the int64
     indices output's other half are charged at int64's."""
     n = numel(self.shape)
-    return Cost((tuple(self.shape), tuple(self.shape)), n * log2ceil(n), wide(3 * n, self))
+    return Cost((tuple(self.shape), tuple(self.shape)), sort_flops(n, _dim_length(self.shape, dim)), wide(3 * n, self))
 
 
 # ----- sort, argsort, msort -----
@@ -106,7 +110,7 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: b
     bud = _budget.current()
     if bud is not None:  # sort's charge (_sort_cost: its flops, the int64 order, its temporary); a plain function
         n = a.size  # (no defop), it had been charged nothing: 10**7 of them grew a worker past max_request_bytes
-        bud.charge(24 * n, n * log2ceil(n), "argsort", n)  # (redteam14 F6)
+        bud.charge(24 * n, sort_flops(n, a.shape[d]), "argsort", n)  # (redteam14 F6)
     out = _t(B.xp.asarray(_order(a, d, descending)))
     if bud is not None:
         arr = out._data
@@ -212,10 +216,10 @@ def _kthvalue(a, k, dim=-1, keepdim=False):
 
 def _reduce_dim_rule(self, dim, keepdim):
     """The int64 order, the NaN mask and up to three int64 arrays a row (counts, picks, the indices output's
-    other half: a [1, N] along dim 0 is N rows), at int64's width (rules.wide)."""
+    other half: a [1, N] along dim 0 is N rows), at int64's width (rules.wide); the sort of the dim's rows."""
     out = reduced_shape(tuple(self.shape), dim, bool(keepdim))
     n = numel(self.shape)
-    return Cost((out, out), n * log2ceil(n), wide(4 * n, self) + n)
+    return Cost((out, out), sort_flops(n, _dim_length(self.shape, dim)), wide(4 * n, self) + n)
 
 
 def _select_rule(self, dim, keepdim):
@@ -223,9 +227,10 @@ def _select_rule(self, dim, keepdim):
     partition level's flat (segment, position, key) arrays and stop mask (engine/ops/sorting_select.py), at
     int64's width (rules.wide); rows of at most 2: the stable order's (_reduce_dim_rule)."""
     c = _reduce_dim_rule(self, dim, keepdim)
+    n = numel(self.shape)
+    c = c._replace(flops=n * log2ceil(n))  # no sort: np.argpartition, and the tied rows' levels (charged as they run)
     if not self.shape or int(self.shape[wrap_dim(dim, len(self.shape))]) <= 2:
         return c
-    n = numel(self.shape)
     return c._replace(temp=wide(8 * n, self) + 2 * n)
 
 
@@ -292,7 +297,7 @@ def _median_dim(name, ignore_nan):
 
 def _all_rule(self):
     n = numel(self.shape)
-    return Cost((), n * log2ceil(n), n)
+    return Cost((), sort_flops(n, n), n)
 
 
 median_op = defop("median(Tensor self) -> Tensor", _median_all(False), index=0,
@@ -393,11 +398,15 @@ def _mode_rule(self, dim, keepdim):
     n = numel(self.shape)
     # (rows over 16: the stable order's arrays are freed before last_of's keys, positions and a partition
     # level's flat arrays, engine/ops/sorting_select.py: measured 5.9 int64 an element at most)
+    flops = c.flops + MODE_ELEMENT * n  # its runs' passes (edges, their starts, places, picks) beside the sort
     temp = wide((6 if self.shape and self.shape[dim] > _INSERTION else 5) * n, self) + 2 * n
     if self.dtype.kind in "fc" and (not self.shape or self.shape[dim] <= _INSERTION):  # a block of NaN rows' steps
         temp += wide(SEL.INSERTION_BLOCK_BYTES // 8 * min(n, SEL.INSERTION_BLOCK * _INSERTION), self)
-    return c._replace(temp=temp)
+    return c._replace(flops=flops, temp=temp)
 
+
+# mode's passes over its sorted rows, in flops an element: 35 ns an element of [250000, 4] int64 (docs/runs/safeP.md)
+MODE_ELEMENT = 20
 
 mode_op = defop("mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)", _mode, nout=2,
                 self=lambda grad, dim, result1, self_shape, keepdim: _scatter_back(

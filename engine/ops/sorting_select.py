@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import budget as _budget
+from engine.ops.rules import log2ceil
 
 _BIG = np.iinfo(np.int64).max // 4
 
@@ -33,15 +34,19 @@ STEP_ELEMENT = 8
 
 
 class _Steps:
-    """The deadline checked at every step of a loop; steps past `free` (what the op's rule charged for: its
-    n log n), or past the request's free steps (budget.take_free: shared by all its ops, redteam14 F1), charged as
-    they come at their measured cost (a heap step, or a partition level with the elements of its segments); a heap
-    step's elements always (a free step over many rows had touched them all uncharged: redteam14 F1b); `ahead`
-    charges a count of steps known before they run at once (one charge: max_op_flops and max_flops see the
-    whole of it, a 413 before the work)."""
+    """The deadline checked at every step of a loop; a step's fixed cost (LEVEL_STEP a partition level, HEAP_STEP a
+    heap step) free only while the op's rule's own charge for these elements (n log2 n flops) lasts, and while the
+    request's free steps do (budget.take_free), else charged as it comes; a step's elements always (LEVEL_ELEMENT /
+    STEP_ELEMENT each: over many rows one free step touches them all: redteam14 F1b, and F1's [2048, 188] tied
+    rows). The allowance had been a count of steps whatever n was (16 log2 n + 64; quickselect 4 log2 n + 16): 48
+    free levels (~10 ms of CPU) for a 188-value row charged 1.5e3 flops, and a batch's documents each had a
+    request's free steps of their own (redteam15 F5: a 156 KB batch held a server thread 32 s). `ahead` charges a
+    count of heap steps known before they run at once (one charge: max_op_flops and max_flops see the whole of it,
+    a 413 before the work)."""
 
-    def __init__(self, n, free=None):
-        self.left = 16 * max(int(n), 2).bit_length() + 64 if free is None else int(free)
+    def __init__(self, elements):
+        e = max(int(elements), 2)
+        self.left = float(e * log2ceil(e))  # flops of fixed step costs still free
         self.paid = 0  # steps `ahead` charged for (or took free), not yet run
 
     def __call__(self, elements=0, level=False):
@@ -51,21 +56,21 @@ class _Steps:
             if not level and elements:
                 _budget.charge(0, 8, float(STEP_ELEMENT) * elements, "the selection's heap steps")
             return
-        self.left -= 1
+        fixed = LEVEL_STEP if level else HEAP_STEP
+        self.left -= fixed
+        per = LEVEL_ELEMENT if level else STEP_ELEMENT
+        what = "the selection's partition levels" if level else "the selection's heap steps"
         if self.left < 0 or not _budget.take_free(1):
-            if level:
-                _budget.charge(0, 8, LEVEL_STEP + float(LEVEL_ELEMENT) * elements, "the selection's partition levels")
-            else:
-                _budget.charge(0, 8, HEAP_STEP + float(STEP_ELEMENT) * elements, "the selection's heap steps")
-        elif not level and elements:
-            _budget.charge(0, 8, float(STEP_ELEMENT) * elements, "the selection's heap steps")
+            _budget.charge(0, 8, fixed + float(per) * elements, what)
+        elif elements:
+            _budget.charge(0, 8, float(per) * elements, what)
 
     def ahead(self, steps, what="the selection's heap steps"):
         """`steps` heap steps charged now past the free ones left (the op's and the request's); they then run
         with their elements charged only."""
         steps = int(steps)
-        free = _budget.take_free(min(max(self.left, 0), steps))
-        self.left -= free
+        free = _budget.take_free(min(max(int(self.left // HEAP_STEP), 0), steps))
+        self.left -= free * HEAP_STEP
         need = steps - free
         if need > 0:
             _budget.charge(0, 8, float(HEAP_STEP) * need, what)
@@ -210,7 +215,7 @@ def _quickselect(key, idx, k):
     L = np.zeros(rows, dtype=np.int64)
     R = np.full(rows, n - 1, dtype=np.int64)
     act = np.nonzero(R > L)[0]
-    tick = _Steps(n, free=4 * max(n, 2).bit_length() + 16)  # random rows: ~1-2 log2 n levels
+    tick = _Steps(rows * n)
     while act.size:
         r, lo, hi = act, L[act], R[act]
         tick(int((hi - lo).sum()), level=True)
@@ -285,7 +290,7 @@ def nth_element(key, idx, nth, tick=None):
     last = np.full(rows, n, dtype=np.int64)
     depth = 2 * _lg(n)
     live = np.ones(rows, dtype=bool)
-    tick = tick or _Steps(n)
+    tick = tick or _Steps(rows * n)
     while True:
         act = np.nonzero(live & (last - f > 3))[0]
         if not act.size:
@@ -317,7 +322,7 @@ def sort(key, idx, m, tick=None):
     f = np.zeros(rows, dtype=np.int64)
     last = np.full(rows, m, dtype=np.int64)
     depth = 2 * _lg(m)
-    tick = tick or _Steps(m)
+    tick = tick or _Steps(rows * m)
     while True:
         big = last - f > 16
         r, f, last = r[big], f[big], last[big]
@@ -354,7 +359,7 @@ def last_of(key, idx, focus):
     f = np.zeros(rows, dtype=np.int64)
     last = np.full(rows, m, dtype=np.int64)
     depth = 2 * _lg(m)
-    tick = _Steps(m)
+    tick = _Steps(rows * m)
     while True:
         act = np.nonzero(last - f > 16)[0]
         if not act.size:
@@ -525,7 +530,7 @@ def partial_sort(key, idx, k):
     rows, n = key.shape
     r = _unique_smallest(key, idx, k)
     if r.size:
-        tick = _Steps(n)
+        tick = _Steps(r.size * n)
         tick.ahead(heap_steps(k))  # make_heap and sort_heap of k, before any of it runs
         f = np.zeros(r.size, dtype=np.int64)
         middle = np.full(r.size, k, dtype=np.int64)
