@@ -101,7 +101,8 @@ def not_implemented_formulas(derivative: str, forward: str):
     msg = f"the derivative for '{derivative}' is not implemented."
     fw = (f"Trying to use forward AD with {forward} that does not support it because it has not been implemented "
           "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
-          "feature-request.yml so that we can prioritize its implementation.")
+          "feature-request.yml so that we can prioritize its implementation or submit a PR adding the "
+          "implementation to derivatives.yaml")  # (torch 2.13's whole text: engine.ops.jvp.NOT_IMPLEMENTED)
 
     def backward(grad):
         raise TorchNotImplementedError(msg)
