@@ -42,8 +42,10 @@ def by_place(out, first, second, operands=None):
     pair = _PAIR.get(out.dtype)
     if pair is None or out.size > _GRAIN:
         return out
-    if not isinstance(out, np.ndarray):  # a 0-d answer (NumPy's scalar): one element, the scalar op's (first)
+    if isinstance(out, np.generic):  # a 0-d answer (NumPy's scalar): one element, the scalar op's (first)
         return _first_zero(out, first)
+    if not isinstance(out, np.ndarray):  # (CuPy's arrays: its kernels' zeros)
+        return out
     if not (getattr(first, "flags", None) is None or first.flags.c_contiguous) or not (
             getattr(second, "flags", None) is None or second.flags.c_contiguous):
         return out
@@ -73,8 +75,10 @@ def first_where_equal(out, first):
     """fmax / fmin: std::fmax's first operand where both are zeros (NumPy's loops answer either)."""
     if out.dtype.kind != "f":
         return out
-    if not isinstance(out, np.ndarray):
+    if isinstance(out, np.generic):
         return _first_zero(out, first)
+    if not isinstance(out, np.ndarray):  # (CuPy's arrays: its kernels' zeros)
+        return out
     zero = out == 0
     if zero.any():
         a = np.broadcast_to(np.asarray(first), out.shape)
