@@ -341,7 +341,7 @@ def _zeta_rule(self, other):
     return Cost(shape, (30 * TRANSCENDENTAL + 2 * S.PYPOW_FLOPS) * numel(shape))  # (+ the first term's glibc pow)
 
 
-_zeta_bw, _zeta_fw = not_implemented_formulas("zeta", "special_zeta")
+_zeta_bw, _zeta_fw = not_implemented_formulas("zeta", "special_zeta", pr=True)
 
 
 # derivatives.yaml: self not_implemented("zeta"); other: grad * -self * special_zeta(self + 1., other); forward AD
