@@ -166,7 +166,55 @@ _ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606
 _MACHEP = 1.11022302462515654042e-16
 
 
-def zeta_array(s, q, check=None, charge=None, scalar=np.float64):
+_PYPOW = np.frompyfunc(math.pow, 2, 1)
+
+
+def _glibc_pow(base, e):
+    """std::pow(double, double) as torch's scalar kernels call it (glibc's pow, which Python's math.pow calls;
+    NumPy's SIMD power differs in the last bit on ~5% of arguments): per element in Python where the base is
+    positive and the power finite, NumPy's elsewhere (its special cases are C's). ~200 ns an element."""
+    out = np.power(base, e)
+    ok = (base > 0) & np.isfinite(out) & np.isfinite(e) & np.isfinite(base)
+    if ok.any():
+        be = np.broadcast_arrays(base, e)
+        out[ok] = _PYPOW(be[0][ok], be[1][ok]).astype(np.float64)
+    return out
+
+
+def _libm_powf():
+    """glibc's powf through ctypes (torch's float32 std::pow(float, float) is it: its table-driven float routine
+    differs from the double pow rounded to float on ~0.05% of arguments); None where there is no libm."""
+    import ctypes  # noqa: PLC0415 - only special.zeta's float32 first term needs it
+    import ctypes.util  # noqa: PLC0415
+
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6").powf
+    except (OSError, AttributeError):
+        return None
+    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float, ctypes.c_float]
+    return np.frompyfunc(fn, 2, 1)
+
+
+_POWF = []
+
+
+def _glibc_powf(base, e):
+    """std::pow(float, float) per element (glibc's powf, ~400 ns an element) where the base is positive and the
+    power finite; else the double pow rounded to float (C's special cases agree)."""
+    if not _POWF:
+        _POWF.append(_libm_powf())
+    out = _glibc_pow(np.asarray(base, np.float64), np.asarray(e, np.float64)).astype(np.float32)
+    ok = (base > 0) & np.isfinite(out) & np.isfinite(e) & np.isfinite(base)
+    if _POWF[0] is not None and ok.any():
+        be = np.broadcast_arrays(base, e)
+        out[ok] = _POWF[0](be[0][ok], be[1][ok]).astype(np.float32)
+    return out
+
+
+PYPOW_FLOPS = 250.0  # a math.pow call of _glibc_pow, in flops an element (~180 ns measured at load 17)
+
+
+def zeta_array(s, q, check=None, charge=None, scalar=np.float64, exact_pow=False):
     """Hurwitz zeta(s, q), step for step aten's zeta (cephes'): terms summed until q + i > 9 (at least 9 of
     them), then Euler-Maclaurin with up to 12 Bernoulli terms; an element leaves either loop as soon as its term
     is below MACHEP of its sum, as there (its value then final: the last bits are torch's). check: called once
@@ -174,7 +222,8 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64):
     (q = -1e9 asks for 10^9 of them, each a pass over the array of several NumPy calls). scalar: the input's
     dtype, torch's scalar_t: float32's first term is powf (std::pow of two floats), the rest in float64 (its
     acc_type); float16's whole sum is in float32 (its acc_type, the first term and ::pow(float, Half) both powf).
-    powf: the float64 power rounded to float32."""
+    powf: the float64 power rounded to float32. exact_pow: float64's powers as glibc's std::pow (_glibc_pow, charged
+    PYPOW_FLOPS an element a term) where the exponent is not one whole number (special.zeta; polygamma's is)."""
     work = np.float32 if np.dtype(scalar) == np.float16 else np.float64
     s = np.asarray(s, dtype=work)
     q = np.asarray(q, dtype=work)
@@ -183,22 +232,28 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64):
     whole = int(s.flat[0]) if s.size and work is np.float64 and s.flat[0] == np.floor(s.flat[0]) and \
         1 <= s.flat[0] <= 1e6 and bool((s == s.flat[0]).all()) else None
 
+    glibc = exact_pow and whole is None and work is np.float64
+
     def power(base):
-        return np.power(base, -s) if whole is None else LM.pow_neg_int(base, whole)
+        if whole is not None:
+            return LM.pow_neg_int(base, whole)
+        return _glibc_pow(base, -s) if glibc else np.power(base, -s)
 
     with np.errstate(all="ignore"):
         if np.dtype(scalar) == np.float64:
             total = power(q)
+        elif glibc:  # float32's first term: std::pow(float, float), glibc's powf
+            total = _glibc_powf(q, -s).astype(work)
         else:
             total = _powf(q, -s).astype(work)
         a = q.copy()
         b = np.zeros(s.shape, work)
         pole = (q <= 0) & ((q == np.floor(q)) | (s != np.floor(s)))
-        live = np.isfinite(q) & (s > 1.0) & ~pole
+        live = np.isfinite(q) & ~(s <= 1.0) & ~pole  # (a NaN x sums its NaN terms, as aten)
         looping = q[live]
         steps = max(9, int(math.ceil(9.0 - looping.min())) + 1 if looping.size else 9)
         if charge is not None:
-            per = 8.0 + (30.0 * whole.bit_length() if whole else 0.0)  # the double-double power's squarings
+            per = 8.0 + (30.0 * whole.bit_length() if whole else 0.0) + (PYPOW_FLOPS if glibc else 0.0)
             charge(steps * (per * s.size + 16.0 * PY_STEP))
         for i in range(steps):
             go = live & ((i < 9) | (a <= 9.0))
@@ -227,10 +282,11 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64):
             b = b / w
             k = k + one
         out = np.where(q == np.inf, np.nan, total)  # aten's sum meets 0 * inf (its term b times w = q + 9)
-        out = np.where(s == 1.0, np.inf, out)
-        out = np.where(s < 1.0, np.nan, out)
-        out = np.where((q <= 0) & (q == np.floor(q)), np.inf, out)
+        # cephes' early returns, the first taking precedence (applied last): x == 1 inf, x < 1 NaN, then q <= 0
         out = np.where((q <= 0) & (q != np.floor(q)) & (s != np.floor(s)), np.nan, out)
+        out = np.where((q <= 0) & (q == np.floor(q)), np.inf, out)
+        out = np.where(s < 1.0, np.nan, out)
+        out = np.where(s == 1.0, np.inf, out)
     return out
 
 

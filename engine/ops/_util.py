@@ -94,14 +94,17 @@ def size_arg(size):
     return tuple(size)
 
 
-def not_implemented_formulas(derivative: str, forward: str):
+def not_implemented_formulas(derivative: str, forward: str, pr: bool = False):
     """(backward, jvp) of a derivatives.yaml entry torch marks `not_implemented`: its node is recorded, its backward
     raises torch's "the derivative for '<derivative>' is not implemented.", and a forward-AD tangent through it
     torch's message naming `forward` (the op as the user called it)."""
     msg = f"the derivative for '{derivative}' is not implemented."
     fw = (f"Trying to use forward AD with {forward} that does not support it because it has not been implemented "
           "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
-          "feature-request.yml so that we can prioritize its implementation.")
+          "feature-request.yml so that we can prioritize its implementation" + (
+              " or submit a PR adding the implementation to derivatives.yaml" if pr else "."))
+    # (pr: an op's own derivatives.yaml entry, unique's or zeta's: torch 2.13's longer text, jvp.NOT_IMPLEMENTED;
+    # an in-place op whose out-of-place form has a formula ends at "implementation.")
 
     def backward(grad):
         raise TorchNotImplementedError(msg)

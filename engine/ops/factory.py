@@ -215,6 +215,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, requires_grad=False, device
 
 def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None, pin_memory=False) -> Tensor:
     xp = _xp(device, pin_memory)
+    if type(steps) is int and not -(1 << 63) <= steps < 1 << 63:  # the parser's int64 unpack (2**63 was [])
+        raise TorchValueError("Overflow when unpacking long long")
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
     dt = dtype or D.default_float
@@ -296,79 +298,119 @@ _RANDINT_FORMS = "".join(f"\n * ({head}, *, {gen}{_RANDINT_KW})" for head in ("i
 
 
 def _py_name(x) -> str:
-    return "Tensor" if isinstance(x, Tensor) else type(x).__name__
+    return "Tensor" if isinstance(x, Tensor) else "torch.dtype" if isinstance(x, D.dtype) else type(x).__name__
+
+
+_RANDINT_OPTS = ("out", "dtype", "layout", "device", "pin_memory", "requires_grad")
+# torch's four overloads in its order: (positional parameters, keyword-only ones, whether generator is required)
+_RANDINT_SIGS = ((("high", "size"), ("generator", *_RANDINT_OPTS)), (("high", "size"), _RANDINT_OPTS),
+                 (("low", "high", "size"), ("generator", *_RANDINT_OPTS)), (("low", "high", "size"), _RANDINT_OPTS))
+
+
+def _is_int(x):
+    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
+
+
+def _is_size(x):
+    """The parser's IntArrayRef test: a tuple or list whose first element (only that one) is an int."""
+    return isinstance(x, tuple | list) and (not x or _is_int(x[0]))
+
+
+def _randint_value_ok(name, v):
+    if name in ("low", "high"):
+        return _is_int(v)
+    if name == "size":
+        return _is_size(v)
+    if name in ("generator", "out", "layout"):  # (no generators, out tensors or layouts here: None only)
+        return v is None
+    if name in ("pin_memory", "requires_grad"):
+        return isinstance(v, bool)
+    return True  # dtype / device: their own checks later
+
+
+def _randint_bind(sig, args, kw, raise_=False):
+    """One overload's binding as torch's PythonArgParser does it: None where it does not match (raise_: the
+    parser's message for the one plausible overload instead)."""
+    pos, kwonly = sig
+    if len(args) > len(pos):
+        return None
+    bound = dict(zip(pos, args, strict=False))
+    for i, name in enumerate((*pos, *kwonly)):
+        if name in bound and name in kw and not raise_:  # (given twice: the parser reads the positional one)
+            return None
+        if name not in bound and name not in kw and name in pos:
+            if raise_:
+                missing = pos[i:]
+                raise TorchTypeError(f"randint() missing {len(missing)} required positional argument"
+                                     f"{'s' if len(missing) == 1 else ''}: {', '.join(f'{m!r}' for m in missing)}"
+                                     .replace("'", '"'))
+            return None
+        if name == "generator" and name not in kw:
+            return None
+        v = bound[name] if name in bound else kw.get(name, _ABSENT)
+        if v is _ABSENT:
+            continue
+        if not _randint_value_ok(name, v):
+            if raise_:
+                where = f" (position {i + 1})" if name in bound else ""
+                want = "tuple of ints" if name == "size" else "int" if name in ("low", "high") else name
+                if name == "size" and name in bound and isinstance(v, tuple | list) and v:
+                    raise TorchTypeError(f"randint(): argument 'size'{where} must be tuple of ints, but found "
+                                         f"element of type {_py_name(v[0])} at pos 0")
+                raise TorchTypeError(f"randint(): argument '{name}'{where} must be {want}, not {_py_name(v)}")
+            return None
+        bound[name] = v
+    for k in kw:
+        if k not in pos and k not in kwonly or k in pos[:len(args)]:
+            if raise_:
+                twice = "got multiple values for argument" if k in pos else "got an unexpected keyword argument"
+                raise TorchTypeError(f"randint() {twice} '{k}'")
+            return None
+    return bound
+
+
+_ABSENT = object()
 
 
 def _randint_args(args, kw):
-    """torch's two forms, randint(high, size) and randint(low, high, size) (size positional or a keyword), with
-    the Python argument parser's errors: one form matched by the count names the bad argument, else the forms."""
-    for k in kw:
-        if k not in ("low", "high", "size"):
-            raise TorchTypeError(f"randint() got an unexpected keyword argument '{k}'")
-    low, high, size = kw.get("low"), kw.get("high"), kw.get("size")
-
-    def combination():
-        got = ", ".join(_py_name(x) for x in args)
-        named = "".join(f"{k}={_py_name(v)}, " for k, v in kw.items())
-        got = f"{got}, {named[:-2]}" if args and named else got or named
-        return TorchTypeError(f"randint() received an invalid combination of arguments - got ({got}), but expected "
-                              f"one of:{_RANDINT_FORMS}\n")
-
-    def is_int(x):
-        return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
-
-    def is_size(x):
-        return isinstance(x, tuple | list) and all(is_int(v) for v in x)
-
-    def check(name, x, position):
-        ok, want = (is_size, "tuple of ints") if name == "size" else (is_int, "int")
-        if not ok(x):
-            where = f" (position {position})" if position else ""
-            raise TorchTypeError(f"randint(): argument '{name}'{where} must be {want}, not {_py_name(x)}")
-
-    n = len(args)
-    if n > 3 or n == 3 and kw or n == 2 and (low is not None or high is not None):
-        raise combination()
-    if n == 3:
-        low, high, size = args
-        if not (is_int(low) and is_int(high) and is_size(size)):
-            raise combination()
-    elif n == 2 and size is None:  # randint(high, size)
-        high, size = args
-        check("high", high, 1)
-        check("size", size, 2)
-        low = 0
+    """torch's overloads randint(high, size) and randint(low, high, size) (each with and without a generator;
+    any argument may be a keyword), with the Python argument parser's errors: where no overload binds, the one
+    plausible by the argument count (min / max arguments) raises its own message, else the invalid combination
+    (its keywords listed last to first, as torch prints them). Returns (low, high, size, the keywords)."""
+    for sig in _RANDINT_SIGS:
+        bound = _randint_bind(sig, args, kw)
+        if bound is not None:
+            break
     else:
-        if n == 2:
-            low, high = args
-        elif n == 1 and high is None:  # randint(high, size=...)
-            high = args[0]
-            if size is not None:
-                check("high", high, 1)
-        elif n == 1:
-            low = args[0]
-            if size is None:
-                raise TorchTypeError('randint() missing 1 required positional arguments: "size"')
-        if size is None or high is None:
-            raise combination()
-        check("size", size, 0)
-        low = 0 if low is None else low
-        if not (is_int(low) and is_int(high)):
-            raise combination()
-    return int(low), int(high), tuple(int(v) for v in size)
+        n = len(args) + len(kw)
+        plausible = [sig for sig, lo, hi in zip(_RANDINT_SIGS, (3, 2, 4, 3), (10, 9, 11, 10), strict=True)
+                     if lo <= n <= hi]
+        if len(plausible) == 1:
+            _randint_bind(plausible[0], args, kw, raise_=True)
+        got = ", ".join(_py_name(x) for x in args)
+        named = "".join(f"{k}={_py_name(v)}, " for k, v in reversed(kw.items()))
+        got = f"{got}, {named[:-2]}" if args and named else got or named
+        raise TorchTypeError(f"randint() received an invalid combination of arguments - got ({got}), but expected "
+                             f"one of:{_RANDINT_FORMS}\n")
+    size = bound["size"]
+    for i, v in enumerate(size):  # the elements after the first, unpacked one by one (a bool is an int there)
+        if not isinstance(v, int | np.integer):
+            raise TorchTypeError(f"randint(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                                 f"\"type must be tuple of ints,but got {_py_name(v)}\"")
+    return int(bound.get("low", 0)), int(bound["high"]), tuple(int(v) for v in size), bound
 
 
-def randint(*args, dtype=None, requires_grad=False, device=None, pin_memory=False, **kw) -> Tensor:
+def randint(*args, **kw) -> Tensor:
     """Integers drawn from [low, high): torch's randint(high, size) and randint(low, high, size); low, high and
     size may be keywords."""
-    xp = _xp(device, pin_memory)
-    low, high, size = _randint_args(args, kw)
+    low, high, size, bound = _randint_args(args, kw)
+    dtype, requires_grad = bound.get("dtype"), bound.get("requires_grad", False)
+    xp = _xp(bound.get("device"), bound.get("pin_memory", False))
     size = _check_size(size)
     dt = (dtype or D.int64).np
     _randint_bounds(int(low), int(high), dt)
     _charge(size, dt.itemsize, "randint", 8, 10)  # the generator's int64 draws, then the cast
     return _finish(_generator[0].integers(low, high, size).astype(dt), requires_grad, xp)
-
 
 
 randint.__signature__ = inspect.Signature(  # (as the catalog shows it: randint(high, size) binds high to low)

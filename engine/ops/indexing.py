@@ -259,7 +259,7 @@ def _masked_fill(a, mask, value):
     v = _arr(value)
     if not hasattr(v, "dtype"):  # a number: c10's checked conversion to a's dtype (uint8 300 is refused)
         v = B.xp.asarray(fill_value(v, a.dtype))
-    v = v.astype(a.dtype)
+    v = D.cast_array(v, a.dtype)  # (a float64 tensor's value into float16: c10 rounds through float32)
     return B.xp.where(m, v, a)
 
 
@@ -268,6 +268,8 @@ def _masked_fill_t(a, mask, value):
         raise TorchRuntimeError(
             "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
             f"{value.ndim} dimension(s).")
+    if value.dtype != a.dtype:  # aten: masked_fill_(mask, value.item()), c10's checked conversion of the number
+        value = value.item()
     return _masked_fill(a, mask, value)
 
 
@@ -316,13 +318,17 @@ def index_put(input: Tensor, indices: list[Tensor], values: Tensor, accumulate: 
     return index_put_op(input, _prepare_indices(tuple(input.shape), arrs), values, accumulate)
 
 
-def index_put_(input: Tensor, indices: list[Tensor], values: Tensor, accumulate: bool = False) -> Tensor:
-    """index_put written into input (IndexPutBackward0): what t[idx] = v does for an advanced index."""
+def index_put_(input: Tensor, indices: list[Tensor], values: Tensor, accumulate: bool = False,
+               masked: bool = False) -> Tensor:
+    """index_put written into input (IndexPutBackward0): what t[idx] = v does for an advanced index. `masked`: the
+    index was one bool mask, where aten writes a one-element value as masked_fill_(mask, value.item()) (its
+    dtype then need not match: c10's checked conversion of the number); any other value must have input's dtype."""
     from engine.ops.inplace import apply  # noqa: PLC0415 - engine.ops.inplace imports this module
 
     arrs = [None if i is None else np.asarray(B.to_numpy(i._data if isinstance(i, Tensor) else i)) for i in indices]
     prepared = _prepare_indices(tuple(input.shape), arrs)
-    if values._data.dtype != input._data.dtype and values._data.ndim == 0:
+    if masked and values._data.dtype != input._data.dtype and values._data.size == 1 and not accumulate:
+        fill_value(values._data.reshape(()).item(), input._data.dtype)  # (its overflow check: 70000 into float16)
         values = values.to(input.dtype)
     return apply(input, lambda s: index_put_op(s, prepared, values, accumulate), values._req)
 

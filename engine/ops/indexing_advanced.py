@@ -312,14 +312,18 @@ def getitem(input: Tensor, index: Index) -> Tensor:
 
 def advanced_parts(input: Tensor, index: Index):
     """None where index is basic (input[index] is a view), else (the view its basic parts select, the advanced
-    indices for index_put_ on it), as torch's Tensor.__setitem__ splits an index."""
+    indices for index_put_ on it, whether they are one bool / uint8 mask: aten's canDispatchToMaskedFill, where
+    a one-element value is written as masked_fill_(mask, value.item())), as torch's Tensor.__setitem__ splits
+    an index."""
     result, out = _split_index(input, index)
     if not out:
         return None
     while out and out[-1] is None:
         out.pop()
     arrs = [None if i is None else np.asarray(B.to_numpy(i)) for i in out]
-    return result, _prepare_indices(tuple(result.shape), arrs)
+    defined = [i for i in arrs if i is not None]
+    one_mask = len(defined) == 1 and (defined[0].dtype.kind == "b" or defined[0].dtype == np.uint8)
+    return result, _prepare_indices(tuple(result.shape), arrs), one_mask
 
 
 def _split_index(input, index):

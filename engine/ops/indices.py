@@ -20,7 +20,7 @@ from engine.ops import join_rearrange as JR
 from engine.ops import reduction as R
 from engine.ops import shape as S
 from engine.ops.registry import entry
-from engine.ops.scalar_fit import check_fits, converted, float32_of_int
+from engine.ops.scalar_fit import check_fits, converted, float32_of_int, scalar_arg
 from engine.tensor import Tensor
 
 # ----- tril_indices / triu_indices -----
@@ -122,6 +122,10 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype=
             raise TorchRuntimeError("logspace only supports 0-dimensional start and end tensors, but got start with "
                                     f"{ds} dimension(s) and end with {de} dimension(s).")
         start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
+    scalar_arg(start)  # the parser's Scalars first: OverflowError past uint64 / below int64 (review15 R4)
+    scalar_arg(end)
+    if type(steps) is int and not -(1 << 63) <= steps < 1 << 63:
+        raise TorchValueError("Overflow when unpacking long long")
     steps = int(steps)
     if steps < 0:
         raise TorchRuntimeError("number of steps must be non-negative")
@@ -235,6 +239,7 @@ def fill_diagonal_(self: Tensor, fill_value: float, wrap: bool = False) -> Tenso
     is written through (CopySlices, as torch); the wrap part by storage positions, mapped to self's elements."""
     from engine.ops.shape_strided import as_strided  # noqa: PLC0415
 
+    scalar_arg(fill_value)  # the parser's OverflowError past uint64 / below int64, before any check (review15 R4)
     nd = self.ndim
     if nd < 2:
         raise TorchRuntimeError("dimensions must larger than 1")

@@ -14,6 +14,7 @@ import functools
 import numpy as np
 
 from engine import budget as _budget
+from engine import dtypes as D
 from engine.autograd import CopyBackwards, _seq, edge_of, grad_mode, note_output_storage
 from engine.autograd import forward_ad as FW
 from engine.autograd import graph as _graph
@@ -387,7 +388,7 @@ fill_scalar = defop("fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)",
                     jvp="element_wise",
                     self=lambda grad: _zeros_like(grad))
 fill_tensor = defop("fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)",
-                    lambda a, value: np.full_like(a, value), index=3, rule=R.like("self"),
+                    lambda a, value: np.full_like(a, D.cast_array(value, a.dtype)), index=3, rule=R.like("self"),
                     jvp=lambda self_t, value_t: tsum(tmap(self_t, _zeros_like), value_t),
                     self=lambda grad: _zeros_like(grad), value=lambda grad: grad.sum())
 
@@ -418,7 +419,10 @@ def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
 
     def compute(s):
         _budget.charge(s._data.size, s._data.itemsize, s._data.size, "copy_")
-        out = Tensor._make(np.array(np.broadcast_to(src._data, s._data.shape), dtype=s._data.dtype))
+        sd = src._data
+        if sd.dtype == D._F64 and s._data.dtype == D._F16:  # c10's double -> float -> Half (two roundings)
+            sd = sd.astype(np.float32)
+        out = Tensor._make(np.array(np.broadcast_to(sd, s._data.shape), dtype=s._data.dtype))
         if grad_mode.enabled and (s._req or src._req):
             node = CopyBackwards.__new__(CopyBackwards)
             node.next_functions = (edge_of(s), edge_of(src))
@@ -488,10 +492,10 @@ def setitem(self, index, value):
         view = getitem(self, index)
         copy_(view, value)
         return
-    view, indices = parts
+    view, indices, one_mask = parts
     from engine.ops.indexing import index_put_  # noqa: PLC0415
 
-    index_put_(view, indices, value)
+    index_put_(view, indices, value, masked=one_mask)
 
 
 # ----- installing them -----

@@ -13,6 +13,7 @@ from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import pointwise_divmod as DM
 from engine.ops import pointwise_lerp as LK
 from engine.ops import rules as R
+from engine.ops import signed_zeros as SZ
 from engine.ops._util import at_least, at_most
 from engine.ops.jvp import pointwise, tmap, tsum
 from engine.ops.pointwise_base import (
@@ -415,13 +416,13 @@ def _maxmin_grad(grad, self, other, pick_self):
 
 
 maximum = defop(
-    "maximum(Tensor self, Tensor other) -> Tensor", np.maximum, promote=True, rule=_binary(bwd=6),
+    "maximum(Tensor self, Tensor other) -> Tensor", SZ.placed(np.maximum), promote=True, rule=_binary(bwd=6),
     jvp=pointwise(lambda self_t, other_t, self, other: _maxmin_jvp(self_t, other_t, self, other, self > other)),
     self=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
     other=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
 )
 minimum = defop(
-    "minimum(Tensor self, Tensor other) -> Tensor", np.minimum, promote=True, rule=_binary(bwd=6),
+    "minimum(Tensor self, Tensor other) -> Tensor", SZ.placed(np.minimum), promote=True, rule=_binary(bwd=6),
     jvp=pointwise(lambda self_t, other_t, self, other: _maxmin_jvp(self_t, other_t, self, other, self < other)),
     self=lambda grad, self, other: _maxmin_grad(grad, self, other, self > other),
     other=lambda grad, self, other: _maxmin_grad(grad, self, other, self < other),
@@ -481,10 +482,11 @@ clamp_op = defop(
 
 
 def _clamp_t(a, mn, mx):
-    if mn is not None:
-        a = np.maximum(a, mn)
+    ops = tuple(x for x in (a, mn, mx) if x is not None)  # (aten's zero by place where a meets its bound, the
+    if mn is not None:  # inner loop the three inputs': engine/ops/signed_zeros.py)
+        a = SZ.by_place(np.maximum(a, mn), a, mn, ops)
     if mx is not None:
-        a = np.minimum(a, mx)
+        a = SZ.by_place(np.minimum(a, mx), a, mx, ops)
     return a
 
 

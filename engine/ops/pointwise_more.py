@@ -12,6 +12,7 @@ from engine import _backend as B
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import pointwise as P
+from engine.ops import signed_zeros as SZ
 from engine.ops._returns import make
 from engine.ops._util import at_least, at_most
 from engine.ops.indexing import masked_fill
@@ -71,7 +72,7 @@ clamp_min_scalar = defop(
     if _plain(a, min) else _clamp(a, min=min),
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0), rule=_EW)
 clamp_min_tensor = defop(
-    "clamp_min.Tensor(Tensor self, Tensor min) -> Tensor", np.maximum, promote=True, index=1,
+    "clamp_min.Tensor(Tensor self, Tensor min) -> Tensor", SZ.placed(np.maximum), promote=True, index=1,
     self=lambda grad, self, min: P.where(self >= min, grad, 0.0),
     min=lambda grad, self, min: P.where(self < min, grad, 0.0), rule=_EW)
 clamp_max_scalar = defop(
@@ -80,7 +81,7 @@ clamp_max_scalar = defop(
     if _plain(a, max) else _clamp(a, max=max),
     self=lambda grad, self, max: P.where(self <= max, grad, 0.0), rule=_EW)
 clamp_max_tensor = defop(
-    "clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", np.minimum, promote=True, index=1,
+    "clamp_max.Tensor(Tensor self, Tensor max) -> Tensor", SZ.placed(np.minimum), promote=True, index=1,
     self=lambda grad, self, max: P.where(self <= max, grad, 0.0),
     max=lambda grad, self, max: P.where(self > max, grad, 0.0), rule=_EW)
 
@@ -161,11 +162,11 @@ def frac(input: Tensor) -> Tensor:
 # ----- fmax / fmin -----
 
 fmax_op = defop(
-    "fmax(Tensor self, Tensor other) -> Tensor", np.fmax, promote=True,
+    "fmax(Tensor self, Tensor other) -> Tensor", SZ.first_kept(np.fmax), promote=True,
     self=lambda grad, self, other: masked_fill(grad, ((self >= other) | other.isnan()).logical_not(), 0.0),
     other=lambda grad, self, other: masked_fill(grad, (self >= other) | other.isnan(), 0.0), rule=_EW)
 fmin_op = defop(
-    "fmin(Tensor self, Tensor other) -> Tensor", np.fmin, promote=True,
+    "fmin(Tensor self, Tensor other) -> Tensor", SZ.first_kept(np.fmin), promote=True,
     self=lambda grad, self, other: masked_fill(grad, ((self <= other) | other.isnan()).logical_not(), 0.0),
     other=lambda grad, self, other: masked_fill(grad, (self <= other) | other.isnan(), 0.0), rule=_EW)
 

@@ -6,6 +6,7 @@ import builtins
 
 import numpy as np
 
+from engine.autograd import is_grad_enabled
 from engine.errors import TorchTypeError
 from engine.ops import rules as R
 from engine.ops import shape as S
@@ -103,8 +104,15 @@ def _prod_backward_all(grad, self, result):
     if self.ndim == 0:
         return grad
     self = self.to(grad.dtype)
-    if not (self._data == 0).any():
+    zeros = np.count_nonzero(self._data == 0)
+    if not zeros:
         return grad * (result / self)
+    if zeros > 1 and not is_grad_enabled():
+        # aten prod_backward: two or more zeros and no graph to build answer zeros_like(input) (+0.0 everywhere;
+        # the exclusive products below would give -0.0 where the other factors are negative)
+        from engine.ops.factory import zeros_like  # noqa: PLC0415 - factory imports the reductions
+
+        return zeros_like(self)
     flat = S.reshape(self, (-1,))
     return S.view(grad * _exclusive_prods(flat, 0), *self.shape)
 

@@ -176,6 +176,7 @@ def setitem_value(value, dtype):
     if type(value) is int and not -(1 << 63) <= value < 1 << 63:
         raise TorchValueError("Overflow when unpacking long long")
     if getattr(dtype, "kind", None) == "f" and dtype.itemsize == 2 and not isinstance(value, bool | np.bool_):
+        v = float32_of_int(value) if type(value) is int else _f16_value(float(value))  # c10: through float32
         with np.errstate(over="ignore"):  # float16's one-element fill is unchecked (measured): 65519.0 rounds
-            return np.float16(float(value))  # to 65504, 70000 to inf
+            return np.float16(v)  # to 65504, 70000 to inf
     return fill_value(value, dtype)

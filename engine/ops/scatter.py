@@ -12,6 +12,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import budget
+from engine import dtypes as D
 from engine.errors import TorchIndexError, TorchRuntimeError
 from engine.ops import indexing as I
 from engine.ops import join as J
@@ -315,6 +316,8 @@ def _index_fill(a, dim, index, value):
     if isinstance(v, np.ndarray | type(B.xp.zeros(0))) and getattr(v, "ndim", 0) != 0:  # the value comes first
         raise TorchRuntimeError("index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                               f"{v.ndim} dimension(s).")
+    if hasattr(v, "dtype") and v.dtype != a.dtype:  # aten: index_fill_(dim, index, value.item()), checked
+        value = v.item()
     if isinstance(value, bool | int | float):
         scalar_arg(value)  # the Python parser's OverflowError, before every check
     d, ii = _index_check(a, dim, index, None, "index_fill")
@@ -327,7 +330,7 @@ def _index_fill(a, dim, index, value):
     bad = ii[(ii < -size) | (ii >= size)]
     if bad.size:
         raise TorchIndexError(f"index {int(bad[0])} is out of bounds for dimension {d} with size {size}")
-    out[_dim_prefix(d) + (B.xp.asarray(ii % size if size else ii),)] = B.xp.asarray(v).astype(a.dtype)
+    out[_dim_prefix(d) + (B.xp.asarray(ii % size if size else ii),)] = D.cast_array(B.xp.asarray(v), a.dtype)
     return out
 
 

@@ -414,7 +414,7 @@ def _fill_t(a, value):
     if value.ndim != 0:
         raise TorchRuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
                                 "dimensions.")
-    return B.xp.full(a.shape, value.reshape(()), dtype=a.dtype)
+    return B.xp.full(a.shape, D.cast_array(value.reshape(()), a.dtype), dtype=a.dtype)  # (float64 into half: twice)
 
 
 fill_scalar = defop("fill.Scalar(Tensor self, Scalar value) -> Tensor", _fill,

@@ -1,5 +1,5 @@
 """Special functions: lgamma, digamma, polygamma, mvlgamma, erfinv, i0, sinc, xlogy and torch.special's
-(entr, erfcx, i0e, i1, i1e, log_ndtr, ndtr, ndtri, xlog1py, polygamma and the aliases). The values come from
+(entr, erfcx, i0e, i1, i1e, log_ndtr, ndtr, ndtri, xlog1py, zeta, polygamma and the aliases). The values come from
 engine/ops/_special.py (NumPy only, float64, on the host under CuPy); the derivatives are derivatives.yaml's,
 written with these same functions so that grad-of-grad works."""
 from __future__ import annotations
@@ -11,11 +11,12 @@ import numpy as np
 from engine import _backend as B
 from engine import budget
 from engine import dtypes as D
-from engine.errors import TorchRuntimeError, TorchTypeError
+from engine.errors import TorchNotImplementedError, TorchRuntimeError, TorchTypeError
 from engine.ops import _special as S
 from engine.ops import nn_common as NC
 from engine.ops import pointwise as P
 from engine.ops import reduction as R
+from engine.ops._util import not_implemented_formulas
 from engine.ops.indexing import masked_fill
 from engine.ops.registry import defop, entry
 from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
@@ -302,6 +303,72 @@ def xlog1py(input: Tensor | float, other: Tensor | float) -> Tensor:
     return xlog1py_tensor(input, other)
 
 
+# ----- zeta (torch.special.zeta: Hurwitz zeta(x, q)) -----
+
+
+def _zeta(a, b):
+    """zeta(x, q) elementwise in the promoted float dtype (integers and bools: the default float dtype; float16:
+    torch's CPU kernel has none), aten's cephes zeta in its accumulate type (_special.zeta_array), _CHUNK elements
+    at a time into the output, the series' extra terms charged as polygamma's."""
+    for v in (a, b):
+        scalar_arg(v)  # the parser's OverflowError past int64 / uint64
+    arrays = [v for v in (a, b) if hasattr(v, "dtype")]
+    dt = np.result_type(*arrays) if len(arrays) == 2 else arrays[0].dtype
+    if dt.kind != "f":
+        dt = np.dtype(D.default_float.np)
+    if dt == np.float16:
+        raise TorchNotImplementedError("\"zeta_cpu\" not implemented for 'Half'")
+    if dt == np.float32:  # a number operand as the wrapped number cast to float (an int rounded once)
+        a, b = (float32_of_int(v) if type(v) is int else v for v in (a, b))
+    x, q = (np.asarray(B.to_numpy(v) if hasattr(v, "dtype") else v).astype(dt) for v in (a, b))
+    shape = np.broadcast_shapes(x.shape, q.shape)
+    x, q = (np.broadcast_to(v, shape).reshape(-1) for v in (x, q))
+    out = np.empty(x.size, dt)
+    for i in range(0, x.size, _CHUNK):
+        budget.check()  # the deadline, between chunks
+        z = S.zeta_array(x[i:i + _CHUNK], q[i:i + _CHUNK], budget.check, _charge_zeta_terms, dt,
+                          exact_pow=True)
+        out[i:i + _CHUNK] = np.asarray(z).astype(dt)
+    return B.xp.asarray(out.reshape(shape))
+
+
+def _charge_zeta_terms(flops):
+    budget.charge(0, 8, flops, "zeta's series")
+
+
+def _zeta_rule(self, other):
+    shape = np.broadcast_shapes(*(tuple(o.shape) for o in (self, other) if hasattr(o, "shape")))
+    return Cost(shape, (30 * TRANSCENDENTAL + 2 * S.PYPOW_FLOPS) * numel(shape))  # (+ the first term's glibc pow)
+
+
+_zeta_bw, _zeta_fw = not_implemented_formulas("zeta", "special_zeta", pr=True)
+
+
+# derivatives.yaml: self not_implemented("zeta"); other: grad * -self * special_zeta(self + 1., other); forward AD
+# not implemented (torch's message, naming special_zeta, for any tangent)
+zeta_tensor = defop(
+    "special_zeta(Tensor self, Tensor other) -> Tensor", _zeta, promote=True,
+    jvp=lambda self_t, other_t: _zeta_fw(self_t),
+    self=lambda grad: _zeta_bw(grad),
+    other=lambda grad, self, other: grad * -self * zeta_tensor(self + 1.0, other), rule=_zeta_rule)
+zeta_scalar_self = defop(
+    "special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor", _zeta, jvp=lambda other_t: _zeta_fw(other_t),
+    other=lambda grad, self, other: grad * -self * zeta_scalar_self(float(self) + 1.0, other), rule=_zeta_rule)
+zeta_scalar_other = defop(
+    "special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor", _zeta, jvp=lambda self_t: _zeta_fw(self_t),
+    self=lambda grad: _zeta_bw(grad), rule=_zeta_rule)
+
+
+def zeta(input: Tensor | float, other: Tensor | float) -> Tensor:
+    """torch.special.zeta(input, other): the Hurwitz zeta function zeta(input, other)."""
+    _two_numbers("special_zeta", input, other)
+    if not isinstance(input, Tensor):
+        return zeta_scalar_self(input, other)
+    if not isinstance(other, Tensor):
+        return zeta_scalar_other(input, other)
+    return zeta_tensor(input, other)
+
+
 # ----- the normal distribution, erfcx, entr -----
 
 _SQRT1_2 = 0.70710678118654752440
@@ -398,6 +465,8 @@ CATALOG = [
     entry("special.i0", i0, "Alias of i0.", i0_op, **_SP),
     entry("special.sinc", sinc, "Alias of sinc.", sinc_op, **_SP),
     entry("special.xlogy", special_xlogy, "Alias of xlogy.", xlogy_tensor, **_SP),
+    entry("special.zeta", zeta, "The Hurwitz zeta function zeta(input, other) (no derivative for input).",
+          zeta_tensor, zeta_scalar_self, zeta_scalar_other, **_SP),
     entry("special.expit", _expit, "Alias of sigmoid.", grad_fns=("SigmoidBackward0",), **_SP),
     entry("special.logsumexp", _special_logsumexp, "Alias of logsumexp.", grad_fns=("LogsumexpBackward0",),
           **_SP),

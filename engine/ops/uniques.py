@@ -16,7 +16,7 @@ from engine.tensor import Tensor
 
 
 def _not_implemented(aten):
-    return not_implemented_formulas(aten, aten)
+    return not_implemented_formulas(aten, aten, pr=True)
 
 
 def _groups(keys_sorted_equal, n):
