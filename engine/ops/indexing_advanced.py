@@ -323,6 +323,8 @@ def advanced_parts(input: Tensor, index: Index):
     arrs = [None if i is None else np.asarray(B.to_numpy(i)) for i in out]
     defined = [i for i in arrs if i is not None]
     one_mask = len(defined) == 1 and (defined[0].dtype.kind == "b" or defined[0].dtype == np.uint8)
+    if one_mask and defined[0].dtype == np.uint8:
+        one_mask = "uint8"  # (masked_fill_ then refuses it: review16 R8)
     return result, _prepare_indices(tuple(result.shape), arrs), one_mask
 
 

@@ -493,6 +493,8 @@ def setitem(self, index, value):
         copy_(view, value)
         return
     view, indices, one_mask = parts
+    if one_mask == "uint8" and value._data.size == 1:  # (aten's masked_fill_ dispatch refuses a uint8 mask)
+        raise TorchRuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype unsigned char")
     from engine.ops.indexing import index_put_  # noqa: PLC0415
 
     index_put_(view, indices, value, masked=one_mask)
