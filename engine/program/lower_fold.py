@@ -24,7 +24,7 @@ import numpy as np
 
 _LINE = re.compile(r"^    ([a-z]\d+) = (.+?)(  # .*)?$")
 _NAME = re.compile(r"\b([a-z]\d+)\b")
-FOLD_MAX_BYTES = 1 << 16  # a folded array bigger than this is not kept (a constant of every request's process)
+FOLD_MAX_BYTES = 1 << 16  # the folded arrays of one function, in all (kept with its Program in the plan cache)
 
 
 def fold(source: str, ns: dict) -> tuple[str, dict] | None:
@@ -35,6 +35,7 @@ def fold(source: str, ns: dict) -> tuple[str, dict] | None:
     consts: dict = {}  # the new constants' names -> their values
     out = [lines[0]]
     env = dict(ns)
+    room = FOLD_MAX_BYTES
     for i, line in enumerate(lines[1:], 1):
         m = _LINE.match(line)
         if m is None or line.startswith("    return"):
@@ -52,9 +53,10 @@ def fold(source: str, ns: dict) -> tuple[str, dict] | None:
             out.append(line)
             continue
         if type(value) is np.ndarray:
-            if value.nbytes > FOLD_MAX_BYTES:
+            if value.nbytes > room:  # (a view's nbytes: its logical size, what a copy of it would hold)
                 out.append(line)
                 continue
+            room -= value.nbytes
             # a read-only view of it (its memory and strides; the array itself, which a formula may have
             # returned from elsewhere, untouched): a write through it raises (the replay gives up), never lands
             value = value.view()

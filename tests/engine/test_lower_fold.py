@@ -71,3 +71,15 @@ def test_a_line_that_reads_a_leaf_is_not_folded():
     text, consts = fold(source, ns)
     assert sorted(consts) == ["fg1"] and "    g2 = k1(g1, x0)  # MulBackward0: self" in text.splitlines()
     assert fold("def lowered(x0):\n    y1 = k1(x0, x0)  # mul\n    return (y1, ), (None, )\n", ns) is None
+
+
+def test_folded_arrays_stay_within_their_bound():
+    """At most FOLD_MAX_BYTES of folded arrays a function: a line past it runs per request as before."""
+    from engine.program import lower_fold
+
+    n = lower_fold.FOLD_MAX_BYTES // 8
+    ns = {"k0": np.ones((n // 2 + 1,), np.float64), "k1": np.ones((2,), np.float64)}
+    source = ("def lowered(x0):\n    g1 = k0.copy()  # a\n    g2 = k1.copy()  # b\n    g3 = k0.copy()  # c\n"
+              "    return (x0, ), (g1, g2, g3, )\n")
+    text, consts = fold(source, ns)
+    assert sorted(consts) == ["fg1", "fg2"] and "    g3 = k0.copy()  # c" in text  # g1 and g2 fit, g3 not
