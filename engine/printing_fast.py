@@ -178,6 +178,11 @@ def _decades(p: int) -> list:
     return _kept(_DECADES, p, _decade_table(p))
 
 
+def decade_table(p: int) -> list:
+    """The decade table of precision p (_decade_table), kept."""
+    return _DECADES.get(p) or _decades(p)
+
+
 def _decade_table(p: int) -> list:
     """[T_1, .., T_15]: T_k the least double whose '%.<p>f' text has k + 1 integer digits. Correct rounding
     is monotone, so for 0 <= v < T_15 the text of v has 1 + bisect_right(table, v) integer digits. Found by
@@ -314,6 +319,7 @@ def small_float_repr_of(shape: tuple, dtype, prefix: str, items, opts, fallback)
 
     # for a writer's row: its values read once (layout_of_list: its text's format, filled in the response's)
     rep.of_list, rep.layout_of_list, rep.shape, rep.dtype = of_list, layout_of_list, shape, dtype
+    rep.opts = opts  # (the writer's row decides its common case by these options: writer._vector_row)
     return rep
 
 

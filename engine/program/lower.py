@@ -44,16 +44,19 @@ from engine.ops import registry as R
 from engine.printing import value_repr
 from engine.program.glue import first_value_read, watch
 from engine.program.kernels import SMALL_SUM_MAX, kernel, sum_to_kernel
+from engine.program.lower_fold import fold
 from engine.tensor import Tensor
 
 
 class Lowered:
     """A lowered program: fn(leaf arrays...) -> (data per response name, grad per response name)."""
 
-    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer", "scalar_leaves", "caller")
+    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer", "scalar_leaves", "caller", "single")
 
-    def __init__(self, fn, source, leaf_np, reprs, scalar_leaves=True):
+    def __init__(self, fn, source, leaf_np, reprs, scalar_leaves=True, single=None):
         self.fn = fn
+        # a single request's function: fn with its lines over constants alone computed once (lower_fold), or fn
+        self.single = single if single is not None else fn
         self.source = source  # the generated Python, for reading (docs/ENGINE.md, "Lowering")
         self.leaf_np = leaf_np  # each leaf's NumPy dtype, as _make_tensor converts its data
         self.reprs = reprs  # per response row, its repr as a function of its one value (JSON, 0-d), or None
@@ -213,10 +216,29 @@ class _Lowering:
             t = run.env[n]
             _need(_same(d, t._data))
             _need((g is None and t._grad is None) or (g is not None and _same(g, t._grad._data)))
+        single = self.folded(source, [self.val[p] for p in params], data, gr)
         json = program.respond[2] == "json"
         reprs = [value_repr(dn, suffixes) if json and not shape else None
                  for _n, shape, dn, _rq, _cls, _gf, _rg, suffixes in program.fixed[0]]
-        return Lowered(fn, source, tuple(leaf_np), reprs, self.elementwise)
+        return Lowered(fn, source, tuple(leaf_np), reprs, self.elementwise, single)
+
+    def folded(self, source, args, data, grads):
+        """lower_fold's function of this source, where it gives fn's values and grads on the recording's
+        arrays bit for bit; else None (fn serves single requests too)."""
+        f = fold(source, self.ns)
+        if f is None:
+            return None
+        text, consts = f
+        ns = {**self.ns, **consts}
+        try:
+            exec(compile(text, "<engine.program.lower folded>", "exec"), ns)  # noqa: S102 - our own source
+            d2, g2 = ns["lowered"](*args)
+        except Exception:  # noqa: BLE001 - a formula that writes into a folded array (read-only): not folded
+            return None
+        same = len(d2) == len(data) and len(g2) == len(grads) and all(
+            _same(a, b) for a, b in zip(d2, data)) and all(
+            (a is None) == (b is None) and (a is None or _same(a, b)) for a, b in zip(g2, grads))
+        return ns["lowered"] if same else None
 
     def step(self, st, log):
         """One op of the document: the entries its function ran, in order (F.linear: t, then addmm), each on

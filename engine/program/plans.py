@@ -221,7 +221,7 @@ def _call_generic(low, arrays):
     for a, d in zip(arrays, low.leaf_np):  # the range check make_tensor makes: Program.run falls back to the
         if d.kind in "iu":  # replay, which raises its error (not a wrapped value: redteam7 F2)
             wire.check_int_range(a, d)
-    return low.fn(*xs)
+    return low.single(*xs)
 
 
 _CALLERS: dict = {}  # (leaf dtypes, scalar_leaves) -> its caller
@@ -249,7 +249,7 @@ def _caller(leaf_np, scalars):
             leaf = f'(array({x}, D{i}) if type({x}) is float or {x}.dtype.kind != "i" else cast(asarray({x}), D{i}))'
             exprs.append(f"(D{i}.type({x}) if type({x}) is float else {leaf})" if scalars else leaf)
         src = (f"def caller(low, arrays):\n    {', '.join(names)}, = arrays\n"
-               f"    return low.fn({', '.join(exprs)})\n")
+               f"    return low.single({', '.join(exprs)})\n")
         exec(compile(src, "<engine.program.plans caller>", "exec"), ns)  # noqa: S102 - our own source
         fn = ns["caller"]
     if len(_CALLERS) >= _CALLERS_MAX:

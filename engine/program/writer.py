@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left as _bisect
 
 import numpy as np
 import orjson
 
 from engine import _backend as B
 from engine.printing import FIXED_RANGE, format_tensor, tensor_repr
+from engine.printing_fast import decade_table
 from engine.program.respond import document, encode, tensor_doc
-from engine.program.wire import encode_array, wire_number
+from engine.program.wire import _SUM_CHECK_MAX, encode_array, wire_number
 
 
 class Writer:
@@ -36,26 +38,81 @@ def _vector_row(rep):
     (dumps(encode_array(arr)), key, args), where the repr prints in the response's text: key its '%' format
     (JSON-escaped bytes: the text's format in a JSON string) and args its numbers; or, where it does not (a value
     not finite, a text small_float_repr declines, another shape or dtype), key None and args (rep(arr)'s JSON
-    string's inside,). Where the values are all finite (their sum is), encode_array's list is that list."""
+    string's inside,). Where the values are all finite (their sum is), encode_array's list is that list.
+
+    The common case, every value nonzero and below the first decade of the print options' precision (one
+    integer digit each), not sci_mode and not every value whole, is decided here without the general
+    statistics (printing_fast._float_spec): its decisions on those values, written out. There the width is
+    (p + 2, or 1 for p = 0) + (a negative value), `one` follows from the width alone, and so does the whole
+    format: the key of each of the two widths is the general route's, kept the first time it is seen."""
     layout_of_list, shape, dtype, dumps = rep.layout_of_list, rep.shape, rep.dtype, orjson.dumps
     escaped: dict = {}  # the repr's format -> its JSON-escaped bytes
+    opts = getattr(rep, "opts", None)
+    common = opts is not None and opts.sci_mode is None  # sci_mode set: the general route decides
+    t0 = decade_table(opts.precision)[0] if common else 0.0  # the least value printed with two integer digits
+    widths = [None, None]  # the common case's key, by (a negative value among them)
+
+    def general(vals):
+        fmt = layout_of_list(vals, True)
+        if fmt is None:
+            return None
+        key = escaped.get(fmt)
+        if key is None:
+            if len(escaped) >= _TEMPLATES_MAX:
+                escaped.clear()
+            key = escaped[fmt] = dumps(fmt)[1:-1]
+        return key
 
     def row(arr):
         if type(arr) is np.ndarray and arr.shape == shape and arr.dtype == dtype:
             vals = arr.tolist()
             total = sum(vals)
             if total - total == 0:  # every value finite (NaN - NaN and inf - inf are NaN)
-                fmt = layout_of_list(vals, True)
-                if fmt is not None:
-                    key = escaped.get(fmt)
-                    if key is None:
-                        if len(escaped) >= _TEMPLATES_MAX:
-                            escaped.clear()
-                        key = escaped[fmt] = dumps(fmt)[1:-1]
+                if common:  # _float_spec's statistics on a finite list, for its common case
+                    s = sorted(vals)
+                    lo, hi = s[0], s[-1]
+                    if lo > 0:
+                        amax, amin = hi, lo
+                    elif hi < 0:
+                        amax, amin = -lo, -hi
+                    else:  # both signs, or a zero (amin 0.0: not the common case)
+                        i = _bisect(s, 0.0)
+                        amin, neg = s[i], -s[i - 1]
+                        if neg < amin:
+                            amin = neg
+                        amax = hi if hi > -lo else -lo
+                    # not sci (amax < t0 <= 1e8, amin >= 1e-4, the ratio), not int_mode (an extreme not whole)
+                    if amax < t0 and amin >= 1e-4 and amax / amin <= 1000.0 and not (
+                            hi.is_integer() and lo.is_integer()):
+                        key = widths[lo < 0]
+                        if key is None:
+                            key = general(vals)
+                            if key is None:  # (not reached: the general route prints these values)
+                                return dumps(encode_array(arr)), None, (dumps(rep(arr))[1:-1],)
+                            widths[lo < 0] = key
+                        return dumps(vals), key, vals
+                key = general(vals)
+                if key is not None:
                     return dumps(vals), key, vals
         return dumps(encode_array(arr)), None, (dumps(rep(arr))[1:-1],)
 
     return row
+
+
+def _grad_row(shape, dtype):
+    """dumps(encode_array(g)) of a float vector gradient of `shape` (at most wire's _SUM_CHECK_MAX values) and
+    `dtype`, its finite case written out (encode_array's own: the Python list, checked finite by its sum)."""
+    dumps = orjson.dumps
+
+    def grad(arr):
+        if type(arr) is np.ndarray and arr.shape == shape and arr.dtype == dtype:
+            vals = arr.tolist()
+            total = sum(vals)
+            if total - total == 0:
+                return dumps(vals)
+        return dumps(encode_array(arr))
+
+    return grad
 
 
 _TEMPLATES_MAX = 64  # a writer's texts kept, one per combination of its one-value reprs' choices
@@ -148,7 +205,11 @@ def make_writer(program, data, grads):
                 text_hole = ("texts", len(texts) - 1)
             if g is not None:
                 holes[3 * i + 1] = ("arrays", len(arrays))
-                arrays.append(f"dumps(encode_array(grads[{i}]))")
+                if len(shape) == 1 and shape[0] <= _SUM_CHECK_MAX and type(g) is np.ndarray and g.dtype.kind == "f":
+                    ns[f"grad{i}"] = _grad_row(tuple(shape), g.dtype)
+                    arrays.append(f"grad{i}(grads[{i}])")
+                else:
+                    arrays.append(f"dumps(encode_array(grads[{i}]))")
         holes[3 * i + 2] = text_hole
         tensors[n] = tensor_doc(shape, dn, rq, gf, rg, f"\ue000{3 * i}\ue001",
                                  f"\ue000{3 * i + 1}\ue001" if g is not None else None, f"\ue000{3 * i + 2}\ue001")

@@ -218,7 +218,7 @@ def test_a_lowered_replay_ignores_float_errors_and_restores_the_callers_state():
         caller = None
 
         @staticmethod
-        def fn(x):
+        def single(x):  # (the function a single request runs: Lowered.single)
             seen.append((np.geterr(), np.getbufsize(), np.geterrcall(), float(np.float32(3e38) * x)))
             if len(seen) == 3:
                 raise ValueError("a replay that raises")
@@ -260,7 +260,7 @@ def test_a_lowered_replays_leaves_are_converted_as_before(scalars):
         caller = None
 
         @staticmethod
-        def fn(*xs):
+        def single(*xs):  # (Lowered.single)
             return xs
 
     leaves = [0.1, -0.0, 1e300, np.array([0.1, -2.5, 1e-320]), np.array([3, -4, 2**53 + 1, 2**60 + 2**36 + 1]),
