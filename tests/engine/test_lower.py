@@ -141,8 +141,14 @@ def lowerable(draw):
     return {"leaves": leaves, "ops": ops}
 
 
+_INFINITE = {"leaves": {"x0": {"data": [0.548, -0.921, -1.836], "dtype": "float32", "requires_grad": True}},
+             "ops": [{"name": "t0", "op": "sum", "args": ["x0"]}, {"name": "t1", "op": "sub", "args": ["t0", "t0"]},
+                     {"name": "t2", "op": "div", "args": ["x0", "t1"]}, {"name": "loss", "op": "sum", "args": ["t2"]}]}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lowerable(), st.booleans())
+@example(_INFINITE, True)  # (hypothesis found it: x / (t - t), declined by the gradient check, answered in full)
 def test_random_programs_lower_and_answer_as_the_full_path(doc, backward):
     full = E.evaluate(copy.deepcopy(doc))
     ops_need_grads = all(full["tensors"][o["name"]]["requires_grad"] for o in doc["ops"])
@@ -150,7 +156,34 @@ def test_random_programs_lower_and_answer_as_the_full_path(doc, backward):
         doc["backward"] = [{"tensor": "loss"}]
     if not ops_need_grads:  # ops on constants only (no input needs a grad) lower too, as forwards
         assert any(not full["tensors"][o["name"]]["requires_grad"] for o in doc["ops"])
+    if not _finite(E.evaluate(copy.deepcopy(doc))):
+        # a program whose values or gradients are not finite (x / (t - t)) may be declined: the lowering's check
+        # of its recorded gradients compares infinities and NaN made in another order; declined, the Program's
+        # own replay answers, byte for byte the full path's
+        cache, program = _primed(doc)
+        if not program.lowered:
+            twin = _revalue(doc, np.random.default_rng(1))
+            assert _bytes(E.evaluate(copy.deepcopy(twin), cache=cache)) == _bytes(E.evaluate(copy.deepcopy(twin)))
+            return
     check_lowered(doc)
+
+
+def _finite(answer) -> bool:
+    vals = []
+    for t in answer["tensors"].values():
+        vals += [t["data"], t.get("grad")]
+    flat = [v for v in _leaves(vals) if v is not None]
+    if any(not isinstance(v, int | float) for v in flat):  # (a non-finite number is written as a string)
+        return False
+    return bool(np.isfinite(np.asarray(flat, dtype=np.float64)).all())
+
+
+def _leaves(x):
+    if isinstance(x, list):
+        for y in x:
+            yield from _leaves(y)
+    else:
+        yield x
 
 
 def test_the_seed_lowers_and_reads_as_straight_line_code():
