@@ -83,10 +83,20 @@ threshold_backward = _bw(
     lambda g, x, threshold: np.where(x <= _scalar(threshold, x.dtype), B.xp.zeros((), g.dtype), g),
     lambda grad, self, threshold: threshold_backward(grad, self, threshold), reads_self=True,
 )
+def _hardtanh_bw(g, x, min_val, max_val):
+    """hardtanh_backward_kernel: float16 compared in float, its bounds `.to<float>()` (not rounded to half: x =
+    half(0.1) is inside a max of 0.1; redteam15 F6); else in the dtype."""
+    if x.dtype == _F16:
+        xf = x.astype(_F32)
+        out = (xf <= _to(min_val, _F32)) | (xf >= _to(max_val, _F32))
+    else:
+        out = (x <= _scalar(min_val, x.dtype)) | (x >= _scalar(max_val, x.dtype))
+    return np.where(out, B.xp.zeros((), g.dtype), g)
+
+
 hardtanh_backward = _bw(
     "hardtanh_backward(Tensor grad_output, Tensor self, Scalar min_val, Scalar max_val) -> Tensor",
-    lambda g, x, min_val, max_val: np.where(
-        (x <= _scalar(min_val, x.dtype)) | (x >= _scalar(max_val, x.dtype)), B.xp.zeros((), g.dtype), g),
+    _hardtanh_bw,
     lambda grad, self, min_val, max_val: hardtanh_backward(grad, self, min_val, max_val),
 )
 leaky_relu_backward = _bw(

@@ -78,7 +78,8 @@ def prepare(kernel, a, b):
 
 def div_mode(a, b, rounding_mode):
     tb = type(b)
-    number = b if tb is float or tb is int and not -2048 <= b <= 2048 else None  # (an int float16 holds: as is)
+    # (an int too: its quotient is taken in float32 and truncated before the one rounding to half; redteam15 F6)
+    number = b if tb is float or tb is int else None
     a, b = prepare(_DIV_KERNEL[rounding_mode], a, b)
     dt = a.dtype if _dtype(a) is not None else b.dtype
     if number is not None and dt == np.float16:
