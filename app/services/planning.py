@@ -9,9 +9,12 @@ get it back, to forward. This module imports no event loop or worker code: a wor
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.core.body import check_duplicate_keys, parse_doc, parsed_memory
 from app.core.errors import DeviceUnavailable, OpsLimitExceeded, SchemaError, validation_errors
@@ -20,18 +23,84 @@ from app.services import engine as eng
 from app.services.cuda_forward import force_cuda
 from engine.errors import EngineError
 
+KEYS_PAST_FIELDS = 16  # unknown keys an object may hold before check_envelope refuses it unread
+
 
 def check_envelope(doc, max_ops: int, model=EvaluateRequest) -> None:
-    """Schema of the request (not of tensor data: the engine reads that once, itself)."""
+    """Schema of the request (not of tensor data: the engine reads that once, itself).
+
+    Pydantic reports every error it finds, each built in memory (~0.2-0.4 KB inside pydantic-core, ~0.6 KB more as
+    `errors()`): a body of N bad entries made N errors (redteam16 F2: 1 M of them held 2.4 GB in a worker). So
+    before it reads the request: `ops` is held to max_ops, and no object in the request's structure (the document,
+    a leaf, an op, a backward pass, a custom Function and its parts) may hold more than KEYS_PAST_FIELDS keys past
+    its model's fields (its first unknown keys are listed, then how many more); every list and dict of the
+    schema stops at its first bad entry (app/schemas.py `fail_fast`). So one request's errors are a few dozen."""
     if isinstance(doc, dict) and isinstance(ops := doc.get("ops"), list) and len(ops) > max_ops:
         # Before Pydantic walks them all.
         raise OpsLimitExceeded(f"the request has {len(ops)} ops, over the limit max_ops={max_ops}",
                                ["body", "ops"])
+    if type(doc) is dict:
+        _keys_bounded(doc, model, ("body",))
     try:
         model.model_validate(doc)
     except ValidationError as e:
         errors = e.errors(include_url=False, include_input=False)
         raise SchemaError(validation_errors(errors, ("body",))) from None
+
+
+def _models_in(annotation) -> tuple[str, type] | None:
+    """("one" | "list" | "dict", model) where a field's type holds request models, else None."""
+    origin = get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "one", annotation
+    if origin is Annotated:
+        return _models_in(get_args(annotation)[0])
+    if origin is list:
+        inner = _models_in(get_args(annotation)[0])
+        return ("list", inner[1]) if inner is not None and inner[0] == "one" else None
+    if origin is dict:
+        inner = _models_in(get_args(annotation)[1])
+        return ("dict", inner[1]) if inner is not None and inner[0] == "one" else None
+    for arm in get_args(annotation) if origin in (Union, UnionType) else ():
+        if (inner := _models_in(arm)) is not None:
+            return inner
+    return None
+
+
+@functools.cache
+def _shape_of(model) -> tuple[frozenset, tuple]:
+    """A request model's field names, and its fields that hold models."""
+    fields = model.model_fields
+    subs = tuple((name, *sub) for name, f in fields.items() if (sub := _models_in(f.annotation)) is not None)
+    return frozenset(fields), subs
+
+
+def _keys_bounded(obj: dict, model, loc: tuple) -> None:
+    """SchemaError where an object in `obj`'s structure holds more than KEYS_PAST_FIELDS unknown keys."""
+    fields, subs = _shape_of(model)
+    if len(obj) > KEYS_PAST_FIELDS:  # (fewer keys cannot be more unknown ones)
+        extra = [k for k in obj if k not in fields]
+        if len(extra) > KEYS_PAST_FIELDS:
+            errors = [{"type": "extra_forbidden", "loc": [*loc, k], "msg": "Extra inputs are not permitted"}
+                      for k in extra[:KEYS_PAST_FIELDS]]
+            errors.append({"type": "extra_forbidden", "loc": list(loc),
+                           "msg": f"{len(extra) - KEYS_PAST_FIELDS} more keys that are not fields of "
+                                  f"{model.__name__}, not listed (at most {KEYS_PAST_FIELDS} are)"})
+            raise SchemaError(errors)
+    for name, kind, sub in subs:
+        v = obj.get(name)
+        if kind == "one":
+            if type(v) is dict:
+                _keys_bounded(v, sub, (*loc, name))
+        elif kind == "list":
+            if type(v) is list:
+                for i, x in enumerate(v):
+                    if type(x) is dict:
+                        _keys_bounded(x, sub, (*loc, name, i))
+        elif type(v) is dict:
+            for k, x in v.items():
+                if type(x) is dict:
+                    _keys_bounded(x, sub, (*loc, name, k))
 
 
 @dataclass(frozen=True)
