@@ -11,7 +11,8 @@ names, attributes that are not ops, lambdas, comprehensions, dunder names, ...) 
 The walk over the syntax tree is iterative (an explicit stack): Python's parser accepts operator chains
 ~3,000 deep, past the interpreter's recursion limit, and everything it refuses (nesting past its limits,
 RecursionError, MemoryError) is a clean error too. Work is linear in the text, which is bounded by
-MAX_CHARS_PER_OP characters and MAX_WORDS_PER_OP names and numbers (the syntax tree's size) per allowed op,
+MAX_CHARS_PER_OP characters, MAX_WORDS_PER_OP names and numbers and MAX_TOKENS_PER_OP names, numbers and
+symbols (the syntax tree's size: ~0.6-1.8 KiB a node, so at most ~90 MiB at max_ops=10,000) per allowed op,
 and the ops it makes by max_ops.
 
 The tables of what each piece of syntax maps to, and the readers of literal nodes, are
@@ -55,7 +56,9 @@ LOC = ["body", "expression"]
 OUT = "out"  # the name of a last bare expression
 MAX_CHARS_PER_OP = 32
 MAX_WORDS_PER_OP = 4
+MAX_TOKENS_PER_OP = 10  # `y0 = torch.sin(x);` is 9
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9]+")
+_SYMBOL_CHAR = re.compile(r"[^\sA-Za-z_0-9'\"]")  # a character that may make a syntax node of its own
 
 
 def expand(spec: dict, max_ops: int) -> dict:
@@ -87,6 +90,12 @@ def parse(text: str, leaves=(), max_ops: int = 10_000) -> list[dict]:
     if words > MAX_WORDS_PER_OP * max_ops:
         raise LimitExceeded(f"the expression has {words} names and numbers, over the limit of "
                             f"{MAX_WORDS_PER_OP * max_ops} ({MAX_WORDS_PER_OP} per op of max_ops={max_ops})", LOC)
+    # ... and so does a symbol that makes a node with no name or number in it (`a[:,:,...]` a slice a `:,`,
+    # `[[],[],...]` a list a `[],`: 0.6-0.9 KiB a symbol, so 300 KB of them built 170-260 MiB, redteam16 F10)
+    tokens = words + sum(1 for _ in _SYMBOL_CHAR.finditer(text))
+    if tokens > MAX_TOKENS_PER_OP * max_ops:
+        raise LimitExceeded(f"the expression has {tokens} names, numbers and symbols, over the limit of "
+                            f"{MAX_TOKENS_PER_OP * max_ops} ({MAX_TOKENS_PER_OP} per op of max_ops={max_ops})", LOC)
     if not text.strip():
         raise RequestError("line 1, column 1: the expression is empty", LOC)
     return _Parser(text, leaves, max_ops).run()

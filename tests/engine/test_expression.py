@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import engine
 from app.examples import EXAMPLES
 from engine.errors import EngineError, LimitExceeded, RequestError
-from engine.expression import MAX_CHARS_PER_OP, MAX_WORDS_PER_OP, parse
+from engine.expression import MAX_CHARS_PER_OP, MAX_TOKENS_PER_OP, MAX_WORDS_PER_OP, parse
 from engine.program import Limits
 from tests.torch_reference import DTYPES, resolve
 
@@ -272,7 +272,8 @@ def test_nothing_is_ever_run(tmp_path):
     "[" * 1000 + "]" * 1000,
 ])
 def test_hostile_nesting_is_a_clean_error(text):
-    msg = refused(text)
+    # max_ops large enough that the symbol count lets these reach Python's parser (at 10,000 most are 413 first)
+    msg = refused(text, max_ops=100_000)
     assert msg.startswith("line 1, column "), msg
 
 
@@ -293,6 +294,24 @@ def test_long_text_and_op_count_are_limited():
     assert "more than 100 ops" in msg
     msg = refused("a;" * 401, cls=LimitExceeded, max_ops=100)  # no ops, but a syntax tree of 401 statements
     assert f"401 names and numbers, over the limit of {MAX_WORDS_PER_OP * 100}" in msg
+
+
+@pytest.mark.parametrize("text", [
+    "y = a[" + ":," * 600 + "]",  # slices: one node a `:,`, no name or number in them
+    "y = [" + "[]," * 400 + "]",  # empty lists
+    "y = (" + "()," * 400 + ")",
+])
+def test_symbols_that_make_syntax_nodes_are_limited(text):
+    """redteam16 F10: 300 KB of `:,` or `[],` (under the character limit) built a 170-260 MiB syntax tree, which
+    the count of names and numbers did not see."""
+    msg = refused(text, cls=LimitExceeded, max_ops=100)
+    assert f"names, numbers and symbols, over the limit of {MAX_TOKENS_PER_OP * 100}" in msg, msg
+
+
+def test_symbol_limit_leaves_room_for_ordinary_expressions():
+    """Calls through a namespace are the densest ordinary form: 9 names and symbols an op (`y0=torch.sin(x);`)."""
+    text = ";".join(f"y{i} = torch.sin(x)" for i in range(100))
+    assert len(parse(text, ["x"], max_ops=100)) == 100
 
 
 def test_ops_and_expression_together_are_refused():
