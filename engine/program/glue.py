@@ -84,6 +84,9 @@ def _is_glue(code) -> bool:
     return v
 
 
+_SCANNED = frozenset((list, tuple, dict))  # what _holds_values looks into, an item at a time
+
+
 def _holds_values(obj) -> bool:
     """An array or NumPy scalar, or a list, tuple or dict holding one (one level down)."""
     if isinstance(obj, _VALUES):
@@ -97,6 +100,12 @@ def _holds_values(obj) -> bool:
 
 
 RETURNED = frozenset()  # a watch entry's third item where the engine's code returned an array to glue's line
+OVERFLOW = frozenset(("\x00",))  # a watch entry's third item where its work passed its budget (value_read: a read)
+# A watch's work (a line seen, and each item of its glue frame's variables looked into) for one lowering run, all its
+# watches together: a glue frame holding a list of K tensors made every line of it look at K items, so an einsum of
+# K operands or an index list of K ints cost O(K^2) under the trace (K = 600 froze the event loop 19 s, redteam16
+# F11). Past it the watch stops tracing and the run is not lowered (its Program's replay stays).
+WATCH_WORK = 1_000_000
 
 
 class watch:  # noqa: N801 - a context manager
@@ -105,7 +114,11 @@ class watch:  # noqa: N801 - a context manager
     glue code (the engine's, not its machinery) that ran with arrays or NumPy scalars among its frame's variables
     (arguments and closures included), (code, line number, the names holding them); (code, line number, RETURNED)
     where the engine's code returned one to that line. It borrows the thread's trace hook (sys.settrace), and
-    gives back the one it found."""
+    gives back the one it found. `work`: a one-item list, the work left to the watches of one run (WATCH_WORK
+    where not given); past it, (code, line number, OVERFLOW) and no more tracing."""
+
+    def __init__(self, work: list | None = None):
+        self.work = work if work is not None else [WATCH_WORK]
 
     def __enter__(self):
         self.lines: set = set()
@@ -114,16 +127,33 @@ class watch:  # noqa: N801 - a context manager
         opaque = _opaque_codes()
         lines = self.lines
         add = lines.add
+        work = self.work
+
+        def spent(frame, n) -> bool:
+            work[0] -= n
+            if work[0] >= 0:
+                return False
+            add((frame.f_code, frame.f_lineno, OVERFLOW))
+            sys.settrace(None)  # no more calls of this hook on this thread (__exit__ puts the previous one back)
+            return True
 
         def local(frame, event, arg):
+            if work[0] < 0:
+                return None
             if event == "line":
                 code = frame.f_code
                 add((code, frame.f_lineno))
                 if _is_glue(code):
-                    names = frozenset(k for k, v in frame.f_locals.items() if _holds_values(v))
+                    f_locals = frame.f_locals
+                    if spent(frame, 1 + sum(len(v) for v in f_locals.values() if type(v) in _SCANNED)):
+                        return None
+                    names = frozenset(k for k, v in f_locals.items() if _holds_values(v))
                     if names:
                         add((code, frame.f_lineno, names))
-            elif event == "return" and arg is not None and _holds_values(arg):
+                elif spent(frame, 1):
+                    return None
+            elif event == "return" and arg is not None and not (type(arg) in _SCANNED and spent(frame, len(arg))) \
+                    and _holds_values(arg):
                 back = frame.f_back  # an array the engine's code hands to glue, as a temporary of its line
                 if back is not None and _is_glue(back.f_code) and back.f_code not in opaque:
                     add((back.f_code, back.f_lineno, RETURNED))
@@ -261,7 +291,9 @@ def value_read(code, lineno, held=None) -> str | None:
     path, text = _text(code, lineno)
     if not any(path.endswith(m) for m in _MACHINERY):
         where = f"{path.rsplit('/engine/', 1)[-1]}:{lineno}: {text}"
-        if held is not None:
+        if held is OVERFLOW:
+            found = f"{where} (the trace's work passed WATCH_WORK={WATCH_WORK}: not lowered)"
+        elif held is not None:
             if _reviewed(path, text):
                 pass
             elif held is RETURNED or not held:

@@ -42,7 +42,7 @@ from engine.autograd import AccumulateGrad, dependencies, grad_mode
 from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
 from engine.printing import value_repr
-from engine.program.glue import first_value_read, watch
+from engine.program.glue import WATCH_WORK, first_value_read, watch
 from engine.program.kernels import SMALL_SUM_MAX, kernel, sum_to_kernel
 from engine.program.lower_fold import fold
 from engine.tensor import Tensor
@@ -332,7 +332,10 @@ class _Lowering:
         prev = grad_mode.enabled
         grad_mode.enabled = False
         try:
-            with R.trace() as log, watch() as codes:
+            work = self.__dict__.get("watch_work")  # the watches' work, for the whole lowering (glue.WATCH_WORK)
+            if work is None:
+                work = self.watch_work = [WATCH_WORK]
+            with R.trace() as log, watch(work) as codes:
                 out = fn(*args)
         finally:
             grad_mode.enabled = prev

@@ -27,7 +27,7 @@ from engine.ops import pointwise as _pointwise
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
 from engine.program.bind import _BINDERS, PIECE_OPS, binder, check_names, convert, lookup, op_function
-from engine.program.glue import watch
+from engine.program.glue import WATCH_WORK, watch
 from engine.program.shapes import SHAPE_RULES, bound_reads_values, general_bound, output_bound
 from engine.program.wire import (
     BACKWARD_FIELDS,
@@ -480,7 +480,10 @@ def run_op(run, op, loc, caught, retain):
                 else:
                     out = fn(*args)
         else:  # the lowering run: the entries the op applied, and the code it ran between them (glue.watch)
-            with trace() as log, watch() as codes:
+            work = run.__dict__.get("watch_work")  # the watches' work, for the whole run (glue.WATCH_WORK)
+            if work is None:
+                work = run.watch_work = [WATCH_WORK]
+            with trace() as log, watch(work) as codes:
                 out = fn(*args, **kwargs)
             run.traces.append(log)
             run.glue |= codes
