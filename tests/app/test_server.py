@@ -124,6 +124,9 @@ def test_body_size_limit_with_and_without_content_length(server):
 
 
 def test_deep_json_over_http(server):
+    # 100,000 `[` weigh 6.4 MB where placement is decided (evaluate.LIST_WEIGHT_BYTES): read in a compute worker,
+    # which must be free within the time limit (an earlier test's slow program may still hold one)
+    assert wait_until(lambda: server.ready()["workers"]["idle"] == 2, 20)
     r = server.client.post("/v1/evaluate", content=b"[" * 100_000,
                            headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
