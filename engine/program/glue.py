@@ -183,9 +183,10 @@ STRUCTURAL = frozenset((
 
 # Glue lines that hold an array, or name a tensor's `._data`, without reading its values (reviewed): they store it,
 # wrap it in a Tensor, or read its layout (memory, contiguity, shape, dtype). By file, the line's text; a line changed
-# since no longer matches its entry here, and counts as a read again. Not here, on purpose: cosine_similarity's
-# `n1._data = np.maximum(n1._data, eps)` (an array computed outside the entries: a lowered replay would skip it),
-# max/min.dim's backward mask (`idx = result1._data`: the indices' values), in-place writes (never lowered).
+# since no longer matches its entry here, and counts as a read again. Not here, on purpose: an array computed outside
+# the entries and stored (cosine_similarity's `n1._data = np.maximum(n1._data, eps)` was one: a lowered replay
+# skipped it; it is clamp_min.nn's output now), a mask made from indices' values (max/min.dim's backward was one:
+# `idx = result1._data`; now unsqueeze and scatter entries), in-place writes (never lowered).
 ARRAYS_REVIEWED = {
     "tensor.py": frozenset((  # Tensor._make: a new Tensor of an array; detach; _storage; ones_like_data
         "t = object.__new__(cls)", "t._data = data", "t._req = False", "t.grad_fn = None", "t._grad = None",
@@ -214,6 +215,10 @@ ARRAYS_REVIEWED = {
         "t = target._data",
         "if input.ndim == 1 and t.ndim == 1 and t.dtype in (np.int64, np.uint8) and t.shape[0] != 1:",
         "return nll_loss_forward(input, target, weight, reduction, ignore_index)",
+    )),
+    "ops/nn_normalization.py": frozenset((  # cosine_similarity's clamp of the norms: an entry's output (clamp_min.nn,
+        # run again at replay) stored as the clone's data, as torch's clamp_min_ under no_grad leaves no node
+        "n1._data = clamp_min(n1, eps)._data", "n2._data = clamp_min(n2, eps)._data",
     )),
     "ops/nn_functional.py": frozenset((  # addmm's bias checked by expand's own message (a shape check)
         "S._expand(bias._data, (mat1.shape[0], mat2.shape[1]))",

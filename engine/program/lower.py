@@ -137,6 +137,7 @@ class _Lowering:
         self.val: dict = {}  # variable -> its value in the walk over the recording's arrays
         self.keep: list = []  # the recording's objects whose ids name variables: alive while lowering
         self.ops: dict = {}  # id(node) -> (entry, its call's args, output variables, node)
+        self.outs: dict = {}  # id(tensor) -> the variable of the entry output it was made as (the tensor kept)
         self.n = itertools.count()
         self.elementwise = True  # only array formulas and entries with them: scalar leaves will do (Lowered)
         self.glue: set = set()  # the code the walk ran between entries (Tensor formulas, casts): glue.watch
@@ -257,6 +258,9 @@ class _Lowering:
             v = self.var.get(id(arr))
             if v is not None:
                 return v
+            v = self.made_as(a, arr)
+            if v is not None:
+                return v
             self.elementwise = False
             if type(a) is Tensor and id(a._data) in self.var and a._data.dtype != arr.dtype:
                 # _promote's cast of a tensor operand (a copy: a new array)
@@ -265,6 +269,18 @@ class _Lowering:
             return self.constant_array(a, arr)
         _need(_plain(arr))
         return self.const(arr)
+
+    def made_as(self, a, arr) -> str | None:
+        """An entry's output tensor as the entry made it, where the tensor's array was replaced since by another
+        entry's output (the trace keeps tensors, and the walk binds each output's array as it is after the run:
+        cosine_similarity stores its norms' clamp, an entry under no_grad, as their clones' data, as torch's
+        clamp_min_ does): the variable of the output it was made as, where its bits are arr's; else None. A
+        replacement by an array glue computed itself is the glue check's (glue.first_value_read) to decline."""
+        name = self.outs.get(id(a)) if type(a) is Tensor else None
+        if name is None or not _same(self.val[name], arr):
+            return None
+        self.bind(arr, name)
+        return name
 
     def constant_array(self, a, arr) -> str:
         """An operand no traced entry made: glue made it. Kept as a constant where it is what a number or a
@@ -310,7 +326,7 @@ class _Lowering:
         value = op.forward(*vals)
         outs = (out,) if type(out) is Tensor else out
         values = (value,) if op.nout == 1 else tuple(value)
-        _need(len(values) == len(outs) and all(_same(v, o._data) for v, o in zip(values, outs)))
+        _need(len(values) == len(outs))
         if op.vjp_plan is None:
             self.elementwise = False
         call = f"{self.const(kernel(op))}({', '.join(exprs)})"  # its forward, or a kernel of the same bits
@@ -320,8 +336,14 @@ class _Lowering:
         else:
             whole = self.emit("o", f"{call}  # {note}", value)
             names = tuple(self.emit("y", f"{whole}[{k}]", v) for k, v in enumerate(values))
-        for o, name in zip(outs, names):
-            self.bind(o._data, name)
+        for o, name, v in zip(outs, names, values):
+            # the same bits as the recording's output; where the tensor's array is another now (replaced since by
+            # another entry's output: cosine_similarity's clamp of a zero norm), it is not this entry's: the array
+            # it was made as is bound where a later entry takes it (made_as, which compares the bits then)
+            if _same(v, o._data):
+                self.bind(o._data, name)
+            self.outs[id(o)] = name
+            self.keep.append(o)
             if o.grad_fn is not None:  # (the tuple keeps the node alive while its id is a key)
                 self.ops[id(o.grad_fn)] = (op, args, names, o.grad_fn)
         return names
