@@ -29,6 +29,7 @@ import sys
 import numpy as np
 
 from engine.ops.registry import ENTRY_CODES, REGISTRY
+from engine.ops.value_guard import TESTS
 
 # reading tensor values into Python: a truth value, a number, a list, the positions of nonzeros (a Tensor's
 # __bool__ / __float__ are Python methods: a watch sees their lines run). Calls of int/float/bool are most often
@@ -45,7 +46,7 @@ _MACHINERY = ("engine/budget.py", "engine/ops/rules.py", "engine/ops/registry.py
               # split out of engine/ops/registry.py (the same machinery, in modules of one job each)
               "engine/ops/array_vjp.py", "engine/ops/catalog_entry.py", "engine/ops/charging.py",
               "engine/ops/promotion.py", "engine/ops/saved.py", "engine/ops/schema.py", "engine/ops/tracing.py",
-              "engine/ops/opnode.py", "engine/ops/fastcall.py",
+              "engine/ops/opnode.py", "engine/ops/fastcall.py", "engine/ops/value_guard.py",
               # split out of engine/autograd/__init__.py
               "engine/autograd/modes.py", "engine/autograd/nodes.py", "engine/autograd/backward_loop.py")
 
@@ -57,9 +58,10 @@ def _opaque_codes():
     """Code of every entry's forward, array formula and cost rule: what a watch does not look into (a forward and
     an array formula run again at replay; a rule reads shapes). Recomputed when entries are added or their
     forwards replaced (a test's wrappers, put back: a stale set would count the forwards' own lines as glue)."""
-    key = (hash(tuple([op.forward for op in REGISTRY.values()])), len(ENTRY_CODES))  # ~20 us, once per watch
+    key = (hash(tuple([op.forward for op in REGISTRY.values()])), len(ENTRY_CODES), len(TESTS))  # ~20 us
     if _opaque["key"] != key:
         codes = set(ENTRY_CODES)  # also the entries REGISTRY no longer names (split's per number of pieces)
+        codes.update(f.__code__ for f in TESTS)  # value_guard's tests: run again at replay
         for op in REGISTRY.values():
             fns = [op.forward, op.array_forward, getattr(op.rule, "fn", None)]
             fns += [fn for fn, _spec in (op.vjp_plan or ())]

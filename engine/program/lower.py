@@ -41,6 +41,7 @@ from engine import dtypes as D
 from engine.autograd import AccumulateGrad, dependencies, grad_mode
 from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
+from engine.ops.value_guard import Guard, guard
 from engine.printing import value_repr
 from engine.program.glue import first_value_read, watch
 from engine.program.kernels import SMALL_SUM_MAX, kernel, sum_to_kernel
@@ -312,7 +313,10 @@ class _Lowering:
         return self.const(v)
 
     def entry(self, op, args, arrays, attrs, out, comment=None):
-        """One traced application of an entry, written as a call of its forward; its outputs bound."""
+        """One traced application of an entry, written as a call of its forward; its outputs bound. (A Guard in
+        the trace: a decision glue.decide made, written as a guard.)"""
+        if type(op) is Guard:
+            return self.guard(op, args, arrays)
         _need(type(out) is Tensor or (type(out) is tuple and all(type(o) is Tensor for o in out)))
         vals = [None] * op.nparams
         exprs = [None] * op.nparams
@@ -348,6 +352,16 @@ class _Lowering:
                 self.ops[id(o.grad_fn)] = (op, args, names, o.grad_fn)
         return names
 
+    def guard(self, g, tensors, arrays):
+        """A decision on values (glue.decide: cumprod's backward, whether its input has a zero) as a line that
+        makes it again on the lowered function's own arrays and raises where it comes out otherwise."""
+        self.elementwise = False
+        _need(g.test(*arrays) is g.outcome)
+        exprs = [self.operand(t, arr) for t, arr in zip(tensors, arrays, strict=True)]
+        self.emit("v", f"{self.const(guard)}({self.const(g.test)}, {g.outcome!r}, {', '.join(exprs)})  "
+                       f"# a guard: {g.test.__name__} was {g.outcome}", None)
+        return ()
+
     def traced(self, fn, *args, note=""):
         """fn(*args) with grad mode off, as run_backward runs formulas, under the op trace: each entry it applied
         written out (on known arrays). Its result, whose arrays the caller looks up."""
@@ -360,7 +374,10 @@ class _Lowering:
             grad_mode.enabled = prev
         self.glue |= codes
         for op, a, arrays, attrs, t in log:
-            self.entry(op, a, arrays, attrs, t, comment=f"{op.qualname} in {note}")
+            if type(op) is Guard:
+                self.guard(op, a, arrays)
+            else:
+                self.entry(op, a, arrays, attrs, t, comment=f"{op.qualname} in {note}")
         return out
 
     # ----- the backward passes -----
