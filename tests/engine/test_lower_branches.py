@@ -1,0 +1,208 @@
+"""Lowered replays of programs whose backward decides on values (lower3): max.dim / min.dim (the gradient goes to
+the selected index: ties, NaN), cumprod (another formula where its input has a zero: a guard, engine/ops/
+value_guard.py), cosine_similarity (its norms clamped to eps: a zero row). Hypothesis over values, special ones
+included (0.0, -0.0, NaN, +-inf, ties, subnormals), in float16/32/64: the lowered replay answers byte for byte as
+the full path, and really runs (or its guard declines, exactly where the values take the other branch)."""
+from __future__ import annotations
+
+import copy
+import importlib
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.programs import load
+from engine.ops.value_guard import GuardFailed
+
+E = importlib.import_module("engine.program")
+
+CORPUS = dict(load(("29", "30", "31")))
+
+
+def _values(shape, k=0):
+    """Distinct nonzero values (no tie, no zero): what a program is recorded with here."""
+    n = int(np.prod(shape))
+    return ((np.arange(n) * 0.37 + 0.11 + k) * np.where(np.arange(n) % 3 == 1, -1, 1)).reshape(shape).tolist()
+
+
+def _doc(shapes, ops, loss):
+    return {"leaves": {n: {"data": _values(s, k), "requires_grad": True} for k, (n, s) in enumerate(shapes.items())},
+            "ops": ops + [{"name": "loss", "op": "sum", "args": [loss]}], "backward": [{"tensor": "loss"}]}
+
+
+# the corpus's three, and the same formulas other ways: min, keepdim, a middle dim, another dim, 3-D
+PROGRAMS = {
+    "reductions": CORPUS["reductions"],
+    "cumsum_cumprod": CORPUS["cumsum_cumprod"],
+    "norms_cosine": CORPUS["norms_cosine"],
+    "min_keepdim": _doc({"x": (3, 4)}, [{"name": ["m", "i"], "op": "min", "args": ["x", 1],
+                                         "kwargs": {"keepdim": True}}, {"name": "p", "op": "mul", "args": ["m", "m"]}],
+                        "p"),
+    "max_middle": _doc({"x": (2, 3, 2)}, [{"name": ["m", "i"], "op": "max", "args": ["x", -2]}], "m"),
+    "cumprod_2d": _doc({"x": (3, 4)}, [{"name": "c", "op": "cumprod", "args": ["x", 1]},
+                                       {"name": "p", "op": "mul", "args": ["c", "x"]}], "p"),
+    "cosine_dim0": _doc({"a": (4, 3), "b": (4, 3)}, [{"name": "c", "op": "cosine_similarity", "args": ["a", "b"],
+                                                      "kwargs": {"dim": 0}}], "c"),
+}
+# where a program's guard must decline: cumprod's input has a zero (-0.0 too)
+GUARDED = {"cumsum_cumprod": "x", "cumprod_2d": "x"}
+DTYPES = ("float16", "float32", "float64")
+SPECIAL = [0.0, -0.0, float("nan"), float("inf"), float("-inf"), 1.0, -1.0, 2.0, 0.5, 5e-324, 1e-40, 6e-8, 3e38,
+           70000.0]
+
+
+def _typed(doc, dtype):
+    out = copy.deepcopy(doc)
+    for leaf in out["leaves"].values():
+        leaf["dtype"] = dtype
+    return out
+
+
+def _answer(fn):
+    """fn()'s response as bytes (a document, or evaluate_json's bytes), or the error it raised."""
+    try:
+        out = fn()
+        return out if type(out) is bytes else orjson.dumps(out)
+    except Exception as e:  # noqa: BLE001 - the error, as either path raises it
+        return (type(e).__name__, str(e))
+
+
+_PRIMED: dict = {}
+
+
+def primed(name, dtype):
+    """A plan cache whose program of this structure is lowered (module-wide, once per structure), and the calls
+    of its lowered function: 'ran' or 'guard' (GuardFailed), per call."""
+    key = (name, dtype)
+    if key not in _PRIMED:
+        doc = _typed(PROGRAMS[name], dtype)
+        cache = E.PlanCache()
+        E.evaluate(copy.deepcopy(doc), cache=cache)
+        k, _ = cache.key(doc, E.DEFAULT_LIMITS)
+        program = cache.get(k)
+        for _ in range(program.lower_at()):
+            E.evaluate(copy.deepcopy(doc), cache=cache)
+        program = cache.get(k)  # (the lowering stores the lowered Program anew)
+        assert program.lowered, (name, dtype, E.lower.declined(program))
+        calls: list = []
+        fn = program.lowered.single
+
+        def counted(*a, fn=fn, calls=calls):
+            try:
+                out = fn(*a)
+            except GuardFailed:
+                calls.append("guard")
+                raise
+            calls.append("ran")
+            return out
+
+        program.lowered.single = counted
+        _PRIMED[key] = (doc, cache, calls)
+    return _PRIMED[key]
+
+
+def check(name, dtype, values):
+    """The document with these leaf values: its cached answers (the lowered replay's, as a document and as the
+    writer's bytes) are the full path's; the lowered function ran both times, or its guard declined both times,
+    exactly where the values take the branch the recording did not."""
+    doc, cache, calls = primed(name, dtype)
+    twin = copy.deepcopy(doc)
+    for leaf, v in values.items():
+        twin["leaves"][leaf]["data"] = v
+    full = _answer(lambda: E.evaluate(copy.deepcopy(twin)))
+    del calls[:]
+    assert _answer(lambda: E.evaluate(copy.deepcopy(twin), cache=cache)) == full
+    assert _answer(lambda: E.evaluate_json(copy.deepcopy(twin), cache=cache)) == full
+    guarded = GUARDED.get(name)
+    other_branch = guarded is not None and bool(
+        (np.asarray(values[guarded], dtype=np.float64).astype(dtype) == 0).any())
+    assert calls == (["guard", "guard"] if other_branch else ["ran", "ran"]), (calls, values)
+
+
+def _numbers(dtype):
+    width = {"float16": 16, "float32": 32, "float64": 64}[dtype]
+    return st.one_of(st.sampled_from(SPECIAL), st.sampled_from([-1.0, 0.0, 1.0, 2.0]),  # ties, often
+                     st.floats(width=width, allow_nan=True, allow_infinity=True),
+                     st.floats(-3, 3, width=width))
+
+
+@st.composite
+def cases(draw):
+    name = draw(st.sampled_from(sorted(PROGRAMS)))
+    dtype = draw(st.sampled_from(DTYPES))
+    doc = PROGRAMS[name]
+    values = {}
+    for leaf, spec in doc["leaves"].items():
+        shape = np.asarray(spec["data"]).shape
+        n = int(np.prod(shape))
+        flat = draw(st.lists(_numbers(dtype), min_size=n, max_size=n))
+        values[leaf] = np.asarray(flat, dtype=np.float64).reshape(shape).tolist()
+    return name, dtype, values
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_lowered_replays_answer_as_the_full_path_for_any_values(case):
+    check(*case)
+
+
+def _like(name, fill):
+    doc = PROGRAMS[name]
+    return {leaf: np.full(np.asarray(spec["data"]).shape, fill).tolist() for leaf, spec in doc["leaves"].items()}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_the_other_branches(name, dtype):
+    """Each decision's other side, explicitly: all ties, a NaN, zeros and a -0.0 (cumprod's guard declines: the
+    Program's own replay answers), a zero row / column (cosine_similarity's clamp), and ordinary values."""
+    base = {leaf: (np.arange(np.prod(np.asarray(s["data"]).shape)) % 5 * 0.75 - 1.25).reshape(
+        np.asarray(s["data"]).shape) for leaf, s in PROGRAMS[name]["leaves"].items()}
+    check(name, dtype, {k: v.tolist() for k, v in base.items()})  # ordinary values (no zero: 0.75 steps from -1.25)
+    check(name, dtype, _like(name, 1.5))  # every element tied
+    check(name, dtype, _like(name, 0.0))  # all zeros
+    for fill in (0.0, -0.0, float("nan"), float("inf")):
+        for leaf, a in base.items():
+            one = {k: v.copy() for k, v in base.items()}
+            one[leaf].reshape(-1)[1] = fill  # one element
+            check(name, dtype, {k: v.tolist() for k, v in one.items()})
+            row = {k: v.copy() for k, v in base.items()}
+            row[leaf][0, ...] = fill  # a whole row (dim 0's first)
+            check(name, dtype, {k: v.tolist() for k, v in row.items()})
+            if a.ndim >= 2:
+                col = {k: v.copy() for k, v in base.items()}
+                col[leaf][:, 0, ...] = fill  # a whole column
+                check(name, dtype, {k: v.tolist() for k, v in col.items()})
+
+
+def test_max_dim_double_backward_is_torchs_scatter():
+    """max.dim's backward is torch's value_selecting_reduction_backward (zeros scattered with the gradient at the
+    indices): under create_graph the gradient's grad_fn is ScatterBackward0 (UnsqueezeBackward0 beneath), as
+    torch 2.13 answers (it was WhereBackward0), and its values and second gradient are torch's."""
+    torch = pytest.importorskip("torch")
+    import engine  # noqa: PLC0415
+
+    data = [[1.0, -2.0, 3.0, 0.5], [4.0, 2.0, -1.0, 0.5], [0.0, 7.0, 3.0, 0.5]]
+    for keepdim in (False, True):
+        got, want = [], []
+        for lib, out in ((engine, got), (torch, want)):
+            x = lib.tensor(data, requires_grad=True)
+            v, _ = lib.max(x, 0, keepdim=keepdim)
+            g, = lib.autograd.grad((v * v).sum(), x, create_graph=True)
+            g.sum().backward()
+            out += [type(g.grad_fn).__name__, [type(f).__name__ for f, _ in g.grad_fn.next_functions],
+                    g.tolist(), x.grad.tolist()]
+        assert got == want
+
+
+def test_a_guard_is_a_line_of_the_lowered_function():
+    """cumprod's zero check is written into the lowered function as a guard on its input's variable, and
+    min/max.dim's backward as entries on the indices (no constant mask), cosine_similarity's clamp as an entry."""
+    src = {name: primed(name, "float32")[1] for name in ("cumsum_cumprod", "reductions", "norms_cosine")}
+    lowered = {name: next(iter(c._programs.values())).lowered.source for name, c in src.items()}
+    assert "# a guard: _has_zero was False" in lowered["cumsum_cumprod"]
+    assert "# scatter.src in MaxBackward0" in lowered["reductions"]
+    assert lowered["norms_cosine"].count("# clamp_min.nn") == 3  # cosine_similarity's two, normalize's
