@@ -14,8 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import engine
 from bench.programs import load
-from engine.ops.value_guard import GuardFailed
+from engine.catalog import OPS
+from engine.ops.value_guard import GuardFailed, decide, value_test
+from engine.tensor import Tensor
 
 E = importlib.import_module("engine.program")
 
@@ -183,8 +186,6 @@ def test_max_dim_double_backward_is_torchs_scatter():
     indices): under create_graph the gradient's grad_fn is ScatterBackward0 (UnsqueezeBackward0 beneath), as
     torch 2.13 answers (it was WhereBackward0), and its values and second gradient are torch's."""
     torch = pytest.importorskip("torch")
-    import engine  # noqa: PLC0415
-
     data = [[1.0, -2.0, 3.0, 0.5], [4.0, 2.0, -1.0, 0.5], [0.0, 7.0, 3.0, 0.5]]
     for keepdim in (False, True):
         got, want = [], []
@@ -206,3 +207,71 @@ def test_a_guard_is_a_line_of_the_lowered_function():
     assert "# a guard: _has_zero was False" in lowered["cumsum_cumprod"]
     assert "# scatter.src in MaxBackward0" in lowered["reductions"]
     assert lowered["norms_cosine"].count("# clamp_min.nn") == 3  # cosine_similarity's two, normalize's
+
+
+def test_a_recording_whose_moved_values_take_the_other_branch_still_lowers():
+    """plans.lowered_checked moves the recording's values twice (a * -0.75 + 0.3125, a * 1.5 + 0.75): -0.5 moves to
+    0 under the second, where cumprod's guard declines. That check is skipped (those values are the Program's own
+    replay's), the other one made: the program lowers (it was declined for good: "lowering raised GuardFailed")."""
+    doc = _doc({"x": (3,)}, [{"name": "c", "op": "cumprod", "args": ["x", 0]}], "c")
+    doc["leaves"]["x"]["data"] = [1.5, -0.5, 0.25]
+    cache = E.PlanCache()
+    for _ in range(6):
+        E.evaluate(copy.deepcopy(doc), cache=cache)
+    program = next(iter(cache._programs.values()))
+    assert program.lowered, E.lower.declined(program)
+    for x in ([1.5, -0.5, 0.25], [0.0, 2.0, 3.0], [2.0, -0.0, 1.0], [0.5, 0.75, -3.0]):
+        twin = copy.deepcopy(doc)
+        twin["leaves"]["x"]["data"] = x
+        assert E.evaluate_json(copy.deepcopy(twin), cache=cache) == orjson.dumps(E.evaluate(copy.deepcopy(twin)))
+
+
+@value_test
+def _all_ones(a) -> bool:
+    return bool((a == 1.0).all())
+
+
+def _pick(input: Tensor) -> Tensor:
+    """A catalog function that decides on values through a guard: exp where every element is 1, else sin."""
+    return engine.exp(input) if decide(_all_ones, input) else engine.sin(input)
+
+
+def test_a_guard_declines_exactly_the_values_that_take_the_other_branch(monkeypatch):
+    """decide's guard in general (a catalog function of a test's): recorded on the sin side, the lowered function
+    answers values on that side and declines those on the exp side, whose answers are the full path's; recorded on
+    the exp side ([1, 1]), both checks at other values take the sin side: not checked, not lowered."""
+    monkeypatch.setitem(OPS, "test_decide", _pick)
+    doc = _doc({"x": (2,)}, [{"name": "y", "op": "test_decide", "args": ["x"]}], "y")
+    doc["leaves"]["x"]["data"] = [0.5, 2.0]
+    cache = E.PlanCache()
+    for _ in range(6):
+        E.evaluate(copy.deepcopy(doc), cache=cache)
+    program = next(iter(cache._programs.values()))
+    assert program.lowered, E.lower.declined(program)
+    assert "# a guard: _all_ones was False" in program.lowered.source
+    outcomes = []
+    fn = program.lowered.single
+
+    def counted(*a):
+        try:
+            out = fn(*a)
+        except GuardFailed:
+            outcomes.append("guard")
+            raise
+        outcomes.append("ran")
+        return out
+
+    program.lowered.single = counted
+    for x, want in (([1.0, 1.0], "guard"), ([1.0, 3.0], "ran"), ([-2.0, 0.0], "ran")):
+        twin = copy.deepcopy(doc)
+        twin["leaves"]["x"]["data"] = x
+        del outcomes[:]
+        assert orjson.dumps(E.evaluate(copy.deepcopy(twin), cache=cache)) == orjson.dumps(
+            E.evaluate(copy.deepcopy(twin)))
+        assert outcomes == [want], (x, outcomes)
+    doc["leaves"]["x"]["data"] = [1.0, 1.0]
+    cache = E.PlanCache()
+    for _ in range(6):
+        E.evaluate(copy.deepcopy(doc), cache=cache)
+    program = next(iter(cache._programs.values()))
+    assert program.lowered is False and "guards declined both" in E.lower.declined(program)
