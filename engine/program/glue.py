@@ -5,7 +5,9 @@ A lowered program (engine.program.lower) calls the entries' forwards again on ne
 takes on values is taken again; the code around them, which chose those entries and their constants, is not run
 again: it is written down as the recording ran it. Where that code looked at values (`if (x == 0).any():`, a
 constant from `.item()`, `if a[0] > 0:`, an array it computed itself), the lowered program would answer for the
-recording's values, not the request's (cumprod's backward takes another formula where its input has a zero).
+recording's values, not the request's (cumprod's backward takes another formula where its input has a zero). Such
+a decision made through engine.ops.value_guard's `decide` is no read here: its test is not glue (a watch does not
+look into it), and the lowered program makes the decision again, as a guard.
 
 `watch` records, with the interpreter's trace hook, every line of the engine's Python code a call runs outside the
 forwards, the array formulas (defop's vjp=: a lowered program calls them again) and the entries' cost rules (which
