@@ -52,7 +52,7 @@ from engine.tensor import Tensor
 class Lowered:
     """A lowered program: fn(leaf arrays...) -> (data per response name, grad per response name)."""
 
-    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer", "scalar_leaves", "caller", "single")
+    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer", "scalar_leaves", "caller", "single", "guarded")
 
     def __init__(self, fn, source, leaf_np, reprs, scalar_leaves=True, single=None):
         self.fn = fn
@@ -67,6 +67,9 @@ class Lowered:
         # _run_lowered); elsewhere each leaf is the array make_tensor makes, as the full path has it
         self.scalar_leaves = scalar_leaves
         self.caller = None  # plans._call_lowered's conversion of the leaves and call of fn, made on first use
+        # it has guards (value_guard): documents that take another branch cost what that branch costs, not the
+        # recording's cost its replay charges at its start, so a refusal by that charge is not final (Program.run)
+        self.guarded = False
 
 
 class _NotLowerable(Exception):
@@ -141,6 +144,7 @@ class _Lowering:
         self.outs: dict = {}  # id(tensor) -> the variable of the entry output it was made as (the tensor kept)
         self.n = itertools.count()
         self.elementwise = True  # only array formulas and entries with them: scalar leaves will do (Lowered)
+        self.guarded = False  # a guard was written (Lowered.guarded)
         self.glue: set = set()  # the code the walk ran between entries (Tensor formulas, casts): glue.watch
 
     # ----- names -----
@@ -222,7 +226,9 @@ class _Lowering:
         json = program.respond[2] == "json"
         reprs = [value_repr(dn, suffixes) if json and not shape else None
                  for _n, shape, dn, _rq, _cls, _gf, _rg, suffixes in program.fixed[0]]
-        return Lowered(fn, source, tuple(leaf_np), reprs, self.elementwise, single)
+        low = Lowered(fn, source, tuple(leaf_np), reprs, self.elementwise, single)
+        low.guarded = self.guarded
+        return low
 
     def folded(self, source, args, data, grads):
         """lower_fold's function of this source, where it gives fn's values and grads on the recording's
@@ -356,6 +362,7 @@ class _Lowering:
         """A decision on values (glue.decide: cumprod's backward, whether its input has a zero) as a line that
         makes it again on the lowered function's own arrays and raises where it comes out otherwise."""
         self.elementwise = False
+        self.guarded = True
         _need(g.test(*arrays) is g.outcome)
         exprs = [self.operand(t, arr) for t, arr in zip(tensors, arrays, strict=True)]
         self.emit("v", f"{self.const(guard)}({self.const(g.test)}, {g.outcome!r}, {', '.join(exprs)})  "

@@ -70,8 +70,14 @@ class Program:
         if self.lowered:
             try:
                 return self._run_lowered(spec, arrays, encoded)
-            except (_budget.DeadlinePassed, _budget.ProcessBusy, LimitExceeded):
-                raise  # the cost is the recording's: the full path would pass its limits as well
+            except LimitExceeded:
+                if not self.lowered.guarded:
+                    raise  # the cost is the recording's: the full path would pass its limits as well
+                # with guards it is the recording's branch's: these values may take another (cumprod's input with
+                # a zero), whose cost the replay below charges op by op, as the full path does
+                _charged_back(bud, mark)
+            except (_budget.DeadlinePassed, _budget.ProcessBusy):
+                raise
             except Exception:  # noqa: BLE001 - the replay below answers (or gives up) as it would have
                 _charged_back(bud, mark)
         run = Run(spec, limits)

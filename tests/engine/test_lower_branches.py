@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import engine
 from bench.programs import load
+from engine.budget import Budget
 from engine.catalog import OPS
 from engine.ops.value_guard import GuardFailed, decide, value_test
 from engine.tensor import Tensor
@@ -275,3 +276,32 @@ def test_a_guard_declines_exactly_the_values_that_take_the_other_branch(monkeypa
         E.evaluate(copy.deepcopy(doc), cache=cache)
     program = next(iter(cache._programs.values()))
     assert program.lowered is False and "guards declined both" in E.lower.declined(program)
+
+
+def test_a_guard_that_declines_keeps_the_budgets_charge_and_limits():
+    """A lowered replay charges the recorded run's cost at its start; with a guard, a document that takes the other
+    branch costs that branch's (cumprod's input with a zero: 5504 flops in float32 where the recording's is 5544).
+    Where its guard declines, the start's charge is taken back and the Program's own replay charges its ops
+    (Program.run): under 1.5 runs' flops the document answers as the full path does under the same limit (charged
+    twice it would not); under a limit between the two branches' costs it answers too (the start's charge refused
+    it with the recording's cost: a refusal by it is not final where there are guards, nor on the text route,
+    replay_json); under half a run both refuse it with the same error."""
+    doc, cache, calls = primed("cumsum_cumprod", "float32")
+    twin = copy.deepcopy(doc)
+    twin["leaves"]["x"]["data"] = [0.5, 0.0, 2.0, 1.5, -1.0, 3.0, 0.25, -0.0]
+    used = {}
+    for name, d in (("recorded", doc), ("twin", twin)):
+        probe = Budget()
+        E.evaluate_json(copy.deepcopy(d), budget=probe)
+        used[name] = probe.used_flops
+    assert 0 < used["twin"] < used["recorded"], used
+    between = (used["twin"] + used["recorded"]) / 2
+    for limit in (1.5 * used["twin"], between, 0.5 * used["twin"]):
+        del calls[:]
+        got = _answer(lambda limit=limit: E.evaluate_json(copy.deepcopy(twin), cache=cache,
+                                                          budget=Budget(max_flops=limit)))
+        assert got == _answer(lambda limit=limit: E.evaluate_json(copy.deepcopy(twin), budget=Budget(max_flops=limit)))
+        assert (type(got) is bytes) == (limit > used["twin"]), got
+        assert calls == (["guard"] if limit > used["recorded"] else []), calls
+    key, arrays = cache.key(twin, E.DEFAULT_LIMITS)
+    assert E.replay_json(cache.get(key), arrays, Budget(max_flops=between)) is None  # the usual path answers
