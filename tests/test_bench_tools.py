@@ -36,14 +36,14 @@ def test_functional_group_prints_its_rows_and_checks_them():
 def test_programs_group_prints_a_row_per_program_and_the_lowering_share():
     """bench.programs_group on two corpus programs (--only): a row each with every column timed, the summary row
     and the lowering share (one lowers, one keeps its Program's replay)."""
-    r = subprocess.run([sys.executable, "-m", "bench", "--groups", "programs", "--only", "seed,reductions",
+    r = subprocess.run([sys.executable, "-m", "bench", "--groups", "programs", "--only", "seed,sgd_step_inplace",
                         "--rounds", "1", "--target", "0.01"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    rows = re.findall(r"^\| (seed|reductions) +\| (yes|no) +\|(.*)\|$", r.stdout, re.M)
-    assert {name: lowers for name, lowers, _ in rows} == {"seed": "yes", "reductions": "no"}
+    rows = re.findall(r"^\| (seed|sgd_step_inplace) +\| (yes|no) +\|(.*)\|$", r.stdout, re.M)
+    assert {name: lowers for name, lowers, _ in rows} == {"seed": "yes", "sgd_step_inplace": "no"}
     for _, _, cells in rows:
         assert all(c.strip() not in ("-", "") for c in cells.split("|")), cells
-    assert "covers 1 of 2 programs" in r.stdout and "reductions does not lower" in r.stdout
+    assert "covers 1 of 2 programs" in r.stdout and "sgd_step_inplace does not lower" in r.stdout
 
 
 def test_service_group_programs_run_in_process():

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine import _backend as B
 from engine import dtypes as D
-from engine.autograd import grad_mode
+from engine.autograd import grad_mode, no_grad
 from engine.errors import (
     TorchNotImplementedError,
     TorchRuntimeError,
@@ -18,7 +18,7 @@ from engine.ops import rules as C
 from engine.ops import shape as S
 from engine.ops._util import broadcast_shapes, list_str, wrap_dim
 from engine.ops.jvp import tmap, tsum
-from engine.ops.nn_common import _const, _errstate, _need_float, _scalar, _stat_rule, _word, clamp_min
+from engine.ops.nn_common import _const, _errstate, _need_float, _stat_rule, _word, clamp_min
 from engine.ops.registry import defop
 from engine.tensor import Size, Tensor
 
@@ -334,6 +334,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-08) 
         x2 = S.expand(x2, shape)
     n1 = P.clone(R.vector_norm_op(x1, 2, [dim], True))
     n2 = P.clone(R.vector_norm_op(x2, 2, [dim], True))
-    n1._data = np.maximum(n1._data, _scalar(eps, n1._data.dtype))
-    n2._data = np.maximum(n2._data, _scalar(eps, n2._data.dtype))
+    # the clamp through its entry (clamp_min.nn: np.maximum(n, _scalar(eps, dtype)), the same bits), its output
+    # stored as the norm's data: a lowered replay runs the entry again on its own norms (glue.ARRAYS_REVIEWED)
+    with no_grad():
+        n1._data = clamp_min(n1, eps)._data
+        n2._data = clamp_min(n2, eps)._data
     return R.sum((x1 / n1) * (x2 / n2), dim)

@@ -17,6 +17,7 @@ from engine.ops.reduction_common import _check_autograd_dtype, _out
 from engine.ops.reduction_prod import _reversed_cumsum
 from engine.ops.reduction_sum import sum_dim
 from engine.ops.registry import defop
+from engine.ops.value_guard import decide, value_test
 from engine.tensor import Tensor
 
 # ----- cumsum / cumprod -----
@@ -60,6 +61,12 @@ def _cumsum_backward(grad, self_dtype, dim):
     return _reversed_cumsum(grad, wrap_dim(dim, grad.ndim))
 
 
+@value_test
+def _has_zero(x) -> bool:
+    """cumprod's backward: another formula where the input has a zero (-0.0 too; NaN is none)."""
+    return bool((x == 0).any())
+
+
 def _cumprod_backward(grad, self, dim, result):
     grad = grad.to(self.dtype)
     if self.numel() <= 1:
@@ -68,7 +75,7 @@ def _cumprod_backward(grad, self, dim, result):
     n = self.shape[d]
     if n == 1:
         return grad
-    if not (self._data == 0).any():
+    if not decide(_has_zero, self):  # (a guard where lowered: value_guard)
         return _reversed_cumsum(result * grad, d) / self
     if not grad_mode.enabled:  # no create_graph: torch's O(n) formula, on the arrays
         return Tensor._make(_cumprod_backward_zeros(grad._data, self._data, result._data.astype(grad._data.dtype), d))

@@ -179,19 +179,24 @@ def _value_selecting_jvp(self_t, dim, result1, keepdim):
 
 
 def _value_selecting_backward(grad, dim, result1, self_shape, keepdim):
-    """max.dim / min.dim: the gradient goes to the selected index only."""
+    """max.dim / min.dim: the gradient goes to the selected index only (torch's
+    value_selecting_reduction_backward: zeros of the input's shape, the gradient scattered at the indices). Entries
+    on the indices (unsqueeze, scatter), not a mask read off their values: a lowered replay runs them again on its
+    own indices (engine/program/lower.py)."""
     g = grad[0]
     n = len(self_shape)
     if n == 0:
         return g
+    from engine.ops import shape as S  # noqa: PLC0415 - engine.ops.shape imports the reductions
+    from engine.ops.scatter import scatter_src  # noqa: PLC0415 - engine.ops.scatter imports indexing, this module
+
     d = wrap_dim(dim, n)
-    idx = result1._data
+    idx = result1
     if not keepdim:
-        idx = np.expand_dims(idx, d)
-        g = g.unsqueeze(d)
-    ar = B.xp.arange(self_shape[d]).reshape([-1 if i == d else 1 for i in range(n)])
-    mask = Tensor._make(np.broadcast_to(ar == idx, self_shape))
-    return P.where(mask, g, 0.0)
+        idx = S.unsqueeze(idx, d)
+        g = S.unsqueeze(g, d)
+    zeros = Tensor._make(B.xp.zeros(tuple(self_shape), dtype=g.dtype.np))
+    return scatter_src(zeros, d, idx, g)
 
 
 max_dim = defop(

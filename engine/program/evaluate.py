@@ -53,8 +53,12 @@ def replay_json(program: Program, arrays: list, budget: Budget) -> bytes | None:
     try:
         try:
             out = program._run_lowered(None, arrays, True)
-        except (DeadlinePassed, ProcessBusy, LimitExceeded):
+        except LimitExceeded:
+            if program.lowered.guarded:  # as Program.run: the cost of these values' branch is the document's own
+                return None  # evaluation's to charge
             raise  # as Program.run: the full path would pass its limits as well
+        except (DeadlinePassed, ProcessBusy):
+            raise
         except Exception:  # noqa: BLE001 - as Program.run: the document's own evaluation answers
             return None
         return encode(out) if type(out) is dict else out

@@ -5,7 +5,9 @@ A lowered program (engine.program.lower) calls the entries' forwards again on ne
 takes on values is taken again; the code around them, which chose those entries and their constants, is not run
 again: it is written down as the recording ran it. Where that code looked at values (`if (x == 0).any():`, a
 constant from `.item()`, `if a[0] > 0:`, an array it computed itself), the lowered program would answer for the
-recording's values, not the request's (cumprod's backward takes another formula where its input has a zero).
+recording's values, not the request's (cumprod's backward takes another formula where its input has a zero). Such
+a decision made through engine.ops.value_guard's `decide` is no read here: its test is not glue (a watch does not
+look into it), and the lowered program makes the decision again, as a guard.
 
 `watch` records, with the interpreter's trace hook, every line of the engine's Python code a call runs outside the
 forwards, the array formulas (defop's vjp=: a lowered program calls them again) and the entries' cost rules (which
@@ -29,6 +31,7 @@ import sys
 import numpy as np
 
 from engine.ops.registry import ENTRY_CODES, REGISTRY
+from engine.ops.value_guard import TESTS
 
 # reading tensor values into Python: a truth value, a number, a list, the positions of nonzeros (a Tensor's
 # __bool__ / __float__ are Python methods: a watch sees their lines run). Calls of int/float/bool are most often
@@ -45,7 +48,7 @@ _MACHINERY = ("engine/budget.py", "engine/ops/rules.py", "engine/ops/registry.py
               # split out of engine/ops/registry.py (the same machinery, in modules of one job each)
               "engine/ops/array_vjp.py", "engine/ops/catalog_entry.py", "engine/ops/charging.py",
               "engine/ops/promotion.py", "engine/ops/saved.py", "engine/ops/schema.py", "engine/ops/tracing.py",
-              "engine/ops/opnode.py", "engine/ops/fastcall.py",
+              "engine/ops/opnode.py", "engine/ops/fastcall.py", "engine/ops/value_guard.py",
               # split out of engine/autograd/__init__.py
               "engine/autograd/modes.py", "engine/autograd/nodes.py", "engine/autograd/backward_loop.py")
 
@@ -57,9 +60,10 @@ def _opaque_codes():
     """Code of every entry's forward, array formula and cost rule: what a watch does not look into (a forward and
     an array formula run again at replay; a rule reads shapes). Recomputed when entries are added or their
     forwards replaced (a test's wrappers, put back: a stale set would count the forwards' own lines as glue)."""
-    key = (hash(tuple([op.forward for op in REGISTRY.values()])), len(ENTRY_CODES))  # ~20 us, once per watch
+    key = (hash(tuple([op.forward for op in REGISTRY.values()])), len(ENTRY_CODES), len(TESTS))  # ~20 us
     if _opaque["key"] != key:
         codes = set(ENTRY_CODES)  # also the entries REGISTRY no longer names (split's per number of pieces)
+        codes.update(f.__code__ for f in TESTS)  # value_guard's tests: run again at replay
         for op in REGISTRY.values():
             fns = [op.forward, op.array_forward, getattr(op.rule, "fn", None)]
             fns += [fn for fn, _spec in (op.vjp_plan or ())]
@@ -213,9 +217,10 @@ STRUCTURAL = frozenset((
 
 # Glue lines that hold an array, or name a tensor's `._data`, without reading its values (reviewed): they store it,
 # wrap it in a Tensor, or read its layout (memory, contiguity, shape, dtype). By file, the line's text; a line changed
-# since no longer matches its entry here, and counts as a read again. Not here, on purpose: cosine_similarity's
-# `n1._data = np.maximum(n1._data, eps)` (an array computed outside the entries: a lowered replay would skip it),
-# max/min.dim's backward mask (`idx = result1._data`: the indices' values), in-place writes (never lowered).
+# since no longer matches its entry here, and counts as a read again. Not here, on purpose: an array computed outside
+# the entries and stored (cosine_similarity's `n1._data = np.maximum(n1._data, eps)` was one: a lowered replay
+# skipped it; it is clamp_min.nn's output now), a mask made from indices' values (max/min.dim's backward was one:
+# `idx = result1._data`; now unsqueeze and scatter entries), in-place writes (never lowered).
 ARRAYS_REVIEWED = {
     "tensor.py": frozenset((  # Tensor._make: a new Tensor of an array; detach; _storage; ones_like_data
         "t = object.__new__(cls)", "t._data = data", "t._req = False", "t.grad_fn = None", "t._grad = None",
@@ -244,6 +249,10 @@ ARRAYS_REVIEWED = {
         "t = target._data",
         "if input.ndim == 1 and t.ndim == 1 and t.dtype in (np.int64, np.uint8) and t.shape[0] != 1:",
         "return nll_loss_forward(input, target, weight, reduction, ignore_index)",
+    )),
+    "ops/nn_normalization.py": frozenset((  # cosine_similarity's clamp of the norms: an entry's output (clamp_min.nn,
+        # run again at replay) stored as the clone's data, as torch's clamp_min_ under no_grad leaves no node
+        "n1._data = clamp_min(n1, eps)._data", "n2._data = clamp_min(n2, eps)._data",
     )),
     "ops/nn_functional.py": frozenset((  # addmm's bias checked by expand's own message (a shape check)
         "S._expand(bias._data, (mat1.shape[0], mat2.shape[1]))",

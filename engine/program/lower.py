@@ -41,31 +41,13 @@ from engine import dtypes as D
 from engine.autograd import AccumulateGrad, dependencies, grad_mode
 from engine.autograd.hooks import _store_retained
 from engine.ops import registry as R
+from engine.ops.value_guard import Guard, guard
 from engine.printing import value_repr
 from engine.program.glue import WATCH_WORK, first_value_read, watch
 from engine.program.kernels import SMALL_SUM_MAX, kernel, sum_to_kernel
 from engine.program.lower_fold import fold
+from engine.program.lower_parts import _ARRAYS, Lowered, _only_retains, _plain, _same
 from engine.tensor import Tensor
-
-
-class Lowered:
-    """A lowered program: fn(leaf arrays...) -> (data per response name, grad per response name)."""
-
-    __slots__ = ("fn", "source", "leaf_np", "reprs", "writer", "scalar_leaves", "caller", "single")
-
-    def __init__(self, fn, source, leaf_np, reprs, scalar_leaves=True, single=None):
-        self.fn = fn
-        # a single request's function: fn with its lines over constants alone computed once (lower_fold), or fn
-        self.single = single if single is not None else fn
-        self.source = source  # the generated Python, for reading (docs/ENGINE.md, "Lowering")
-        self.leaf_np = leaf_np  # each leaf's NumPy dtype, as _make_tensor converts its data
-        self.reprs = reprs  # per response row, its repr as a function of its one value (JSON, 0-d), or None
-        self.writer = None  # engine.program.writer.Writer: the response as JSON bytes (JSON encoding only)
-        # a one-value float leaf may be passed as a NumPy scalar (NumPy's scalar arithmetic is faster than a 0-d
-        # array's): only where every call is an elementwise array formula, for which the two agree (Program.
-        # _run_lowered); elsewhere each leaf is the array make_tensor makes, as the full path has it
-        self.scalar_leaves = scalar_leaves
-        self.caller = None  # plans._call_lowered's conversion of the leaves and call of fn, made on first use
 
 
 class _NotLowerable(Exception):
@@ -81,37 +63,6 @@ def declined(program) -> str | None:
     """Why a Program did not lower (for the benchmarks and docs): the check that failed, as a line of this
     module's source, or what else stopped it; None where it lowered or has not tried."""
     return program.notes.get("declined")
-
-
-_CONSTANT_TYPES = (type(None), bool, int, float, str)
-_ARRAYS = (np.ndarray, np.generic)
-
-
-def _plain(v) -> bool:
-    """A constant the generated code may hold: plain data (numbers, strings, None, dtypes, and lists, tuples
-    and slices of them). Whether a number is the structure's or was derived from values is for the checks at
-    other values to show."""
-    if isinstance(v, _CONSTANT_TYPES) or isinstance(v, D.dtype) or v is Ellipsis:
-        return True
-    if isinstance(v, tuple | list):
-        return all(_plain(x) for x in v)
-    if isinstance(v, slice):
-        return _plain(v.start) and _plain(v.stop) and _plain(v.step)
-    return False
-
-
-def _only_retains(hk) -> bool:
-    """A node's hooks (engine.autograd.hooks.NodeHooks) hold nothing but retain_grad captures: no tensor hook, pre-,
-    post- or post-accumulate hook, whose code a lowered function would not run."""
-    return hk is None or (not any(hooks for _ref, _nr, hooks in hk.tensor_pre) and not hk.pre and not hk.post
-                          and not hk.post_acc)
-
-
-def _same(a, b) -> bool:
-    """Bit for bit: the same type of value (array or NumPy scalar), shape, dtype and bytes."""
-    return (type(a) is type(b) and getattr(a, "shape", None) == getattr(b, "shape", None)
-            and getattr(a, "dtype", None) == getattr(b, "dtype", None)
-            and np.asarray(a).tobytes() == np.asarray(b).tobytes())
 
 
 def lower(program, run, traces) -> Lowered | None:
@@ -137,8 +88,10 @@ class _Lowering:
         self.val: dict = {}  # variable -> its value in the walk over the recording's arrays
         self.keep: list = []  # the recording's objects whose ids name variables: alive while lowering
         self.ops: dict = {}  # id(node) -> (entry, its call's args, output variables, node)
+        self.outs: dict = {}  # id(tensor) -> the variable of the entry output it was made as (the tensor kept)
         self.n = itertools.count()
         self.elementwise = True  # only array formulas and entries with them: scalar leaves will do (Lowered)
+        self.guarded = False  # a guard was written (Lowered.guarded)
         self.glue: set = set()  # the code the walk ran between entries (Tensor formulas, casts): glue.watch
 
     # ----- names -----
@@ -220,7 +173,9 @@ class _Lowering:
         json = program.respond[2] == "json"
         reprs = [value_repr(dn, suffixes) if json and not shape else None
                  for _n, shape, dn, _rq, _cls, _gf, _rg, suffixes in program.fixed[0]]
-        return Lowered(fn, source, tuple(leaf_np), reprs, self.elementwise, single)
+        low = Lowered(fn, source, tuple(leaf_np), reprs, self.elementwise, single)
+        low.guarded = self.guarded
+        return low
 
     def folded(self, source, args, data, grads):
         """lower_fold's function of this source, where it gives fn's values and grads on the recording's
@@ -257,6 +212,9 @@ class _Lowering:
             v = self.var.get(id(arr))
             if v is not None:
                 return v
+            v = self.made_as(a, arr)
+            if v is not None:
+                return v
             self.elementwise = False
             if type(a) is Tensor and id(a._data) in self.var and a._data.dtype != arr.dtype:
                 # _promote's cast of a tensor operand (a copy: a new array)
@@ -265,6 +223,18 @@ class _Lowering:
             return self.constant_array(a, arr)
         _need(_plain(arr))
         return self.const(arr)
+
+    def made_as(self, a, arr) -> str | None:
+        """An entry's output tensor as the entry made it, where the tensor's array was replaced since by another
+        entry's output (the trace keeps tensors, and the walk binds each output's array as it is after the run:
+        cosine_similarity stores its norms' clamp, an entry under no_grad, as their clones' data, as torch's
+        clamp_min_ does): the variable of the output it was made as, where its bits are arr's; else None. A
+        replacement by an array glue computed itself is the glue check's (glue.first_value_read) to decline."""
+        name = self.outs.get(id(a)) if type(a) is Tensor else None
+        if name is None or not _same(self.val[name], arr):
+            return None
+        self.bind(arr, name)
+        return name
 
     def constant_array(self, a, arr) -> str:
         """An operand no traced entry made: glue made it. Kept as a constant where it is what a number or a
@@ -296,7 +266,10 @@ class _Lowering:
         return self.const(v)
 
     def entry(self, op, args, arrays, attrs, out, comment=None):
-        """One traced application of an entry, written as a call of its forward; its outputs bound."""
+        """One traced application of an entry, written as a call of its forward; its outputs bound. (A Guard in
+        the trace: a decision glue.decide made, written as a guard.)"""
+        if type(op) is Guard:
+            return self.guard(op, args, arrays)
         _need(type(out) is Tensor or (type(out) is tuple and all(type(o) is Tensor for o in out)))
         vals = [None] * op.nparams
         exprs = [None] * op.nparams
@@ -310,7 +283,7 @@ class _Lowering:
         value = op.forward(*vals)
         outs = (out,) if type(out) is Tensor else out
         values = (value,) if op.nout == 1 else tuple(value)
-        _need(len(values) == len(outs) and all(_same(v, o._data) for v, o in zip(values, outs)))
+        _need(len(values) == len(outs))
         if op.vjp_plan is None:
             self.elementwise = False
         call = f"{self.const(kernel(op))}({', '.join(exprs)})"  # its forward, or a kernel of the same bits
@@ -320,11 +293,28 @@ class _Lowering:
         else:
             whole = self.emit("o", f"{call}  # {note}", value)
             names = tuple(self.emit("y", f"{whole}[{k}]", v) for k, v in enumerate(values))
-        for o, name in zip(outs, names):
-            self.bind(o._data, name)
+        for o, name, v in zip(outs, names, values):
+            # the same bits as the recording's output; where the tensor's array is another now (replaced since by
+            # another entry's output: cosine_similarity's clamp of a zero norm), it is not this entry's: the array
+            # it was made as is bound where a later entry takes it (made_as, which compares the bits then)
+            if _same(v, o._data):
+                self.bind(o._data, name)
+            self.outs[id(o)] = name
+            self.keep.append(o)
             if o.grad_fn is not None:  # (the tuple keeps the node alive while its id is a key)
                 self.ops[id(o.grad_fn)] = (op, args, names, o.grad_fn)
         return names
+
+    def guard(self, g, tensors, arrays):
+        """A decision on values (glue.decide: cumprod's backward, whether its input has a zero) as a line that
+        makes it again on the lowered function's own arrays and raises where it comes out otherwise."""
+        self.elementwise = False
+        self.guarded = True
+        _need(g.test(*arrays) is g.outcome)
+        exprs = [self.operand(t, arr) for t, arr in zip(tensors, arrays, strict=True)]
+        self.emit("v", f"{self.const(guard)}({self.const(g.test)}, {g.outcome!r}, {', '.join(exprs)})  "
+                       f"# a guard: {g.test.__name__} was {g.outcome}", None)
+        return ()
 
     def traced(self, fn, *args, note=""):
         """fn(*args) with grad mode off, as run_backward runs formulas, under the op trace: each entry it applied
@@ -341,7 +331,10 @@ class _Lowering:
             grad_mode.enabled = prev
         self.glue |= codes
         for op, a, arrays, attrs, t in log:
-            self.entry(op, a, arrays, attrs, t, comment=f"{op.qualname} in {note}")
+            if type(op) is Guard:
+                self.guard(op, a, arrays)
+            else:
+                self.entry(op, a, arrays, attrs, t, comment=f"{op.qualname} in {note}")
         return out
 
     # ----- the backward passes -----

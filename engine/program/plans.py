@@ -11,6 +11,7 @@ from engine import _backend as B
 from engine import budget as _budget
 from engine.autograd import grad_mode
 from engine.errors import LimitExceeded
+from engine.ops.value_guard import GuardFailed
 from engine.printing import format_tensor
 from engine.program import wire
 from engine.program.bind import convert
@@ -69,8 +70,14 @@ class Program:
         if self.lowered:
             try:
                 return self._run_lowered(spec, arrays, encoded)
-            except (_budget.DeadlinePassed, _budget.ProcessBusy, LimitExceeded):
-                raise  # the cost is the recording's: the full path would pass its limits as well
+            except LimitExceeded:
+                if not self.lowered.guarded:
+                    raise  # the cost is the recording's: the full path would pass its limits as well
+                # with guards it is the recording's branch's: these values may take another (cumprod's input with
+                # a zero), whose cost the replay below charges op by op, as the full path does
+                _charged_back(bud, mark)
+            except (_budget.DeadlinePassed, _budget.ProcessBusy):
+                raise
             except Exception:  # noqa: BLE001 - the replay below answers (or gives up) as it would have
                 _charged_back(bud, mark)
         run = Run(spec, limits)
@@ -428,14 +435,23 @@ def lowered_checked(run, full_path):
         with np.errstate(all="ignore"):
             data, grads = low.fn(*[run.env[name]._data for name, *_ in program.leaves])
         low.writer = make_writer(program, data, grads)
+        checked = 0
         for k in range(len(MOVES)):
             twin, arrays = other_values(run.spec, k)
+            try:
+                got = program._run_lowered(twin, arrays)
+            except GuardFailed:  # values that take a branch the recording did not (cumprod's input -0.5 moved to
+                continue  # 0): a replay of them is the Program's own, as every such document's; not checked here
+            checked += 1
             full = encode(full_path(twin))
-            if encode(program._run_lowered(twin, arrays)) != full:
+            if encode(got) != full:
                 program.notes["declined"] = "its response at other leaf values differed from the full path's"
                 return False
             if low.writer is not None and program._run_lowered(twin, arrays, encoded=True) != full:
                 low.writer = None
+        if not checked:
+            program.notes["declined"] = "its guards declined both sets of other leaf values: not checked"
+            return False
         return low
     except (_budget.DeadlinePassed, _budget.ProcessBusy, LimitExceeded):
         program.lowered = None  # the request's time or memory ran out, not the program's doing (a loaded server):

@@ -27,7 +27,11 @@ from engine.program import evaluate_json
 from tests.app.conftest import Server
 from tests.lowering import sight_until_lowered
 
-PROGRAMS = dict(load(("01", "02", "05", "06", "11", "37", "28", "13", "09")))
+# (29, 30, 31: max.dim's backward, cumprod's guarded zero check, cosine_similarity's clamp; lower3)
+PROGRAMS = dict(load(("01", "02", "05", "06", "11", "37", "28", "13", "09", "29", "30", "31")))
+# a program whose lowered function has a guard: a body whose values take the other branch (cumprod's input has a
+# zero) is answered by the usual path (its Program's own replay), not from its text
+GUARDED = {"cumsum_cumprod"}
 _HOLE = "@@"
 
 
@@ -128,6 +132,9 @@ def test_every_program_is_answered_from_its_text(services):
                       for j, kind in enumerate(kinds)]
             body = render(skeleton, tokens)
             out = fast._by_text(body, time.monotonic() + 30)
+            if out is None and name in GUARDED:  # (k = 0: sin(0) is 0: cumprod's guard declines)
+                assert 0.0 in [float(t) for t in tokens], (name, tokens)
+                out = answer(fast, body)
             assert out is not None, name
             assert out == answer(plain, body), name
 
@@ -221,10 +228,31 @@ def test_templates_are_bounded_and_made_once_a_fingerprint():
     assert len(texts) >= 1
 
 
+# the corpus programs that do not lower, by design: they change tensors or autograd state (run.STATEFUL), or
+# define their own Functions (never cached)
+NOT_LOWERED = {"sgd_step_inplace", "gradient_penalty", "hessian_vector", "custom_function_legendre",
+               "custom_function_ste"}
+
+
+def test_the_lowered_replay_covers_the_corpus_but_by_design():
+    """Issue 21's goal 2, the bar: every corpus program lowers (bench/programs/, as `python -m bench --groups
+    programs` counts it: 36 of 41 since lower3, was 33) but the five that cannot by design; a formula change that
+    makes one read values in glue again fails here, naming the line."""
+    from bench.programs_group import _lowered  # noqa: PLC0415
+    from engine import program as engine_program  # noqa: PLC0415
+
+    corpus = load()
+    declined = {name: why for name, doc in corpus
+                for lowers, why in [_lowered(engine_program, orjson.dumps(doc))] if not lowers}
+    assert set(declined) == NOT_LOWERED, declined
+    assert len(corpus) - len(declined) >= 36
+
+
 def test_a_program_that_does_not_lower_is_not_tried_again():
     svc = service()
-    doc = {"leaves": {"x": {"data": [1.5, 2.5, 0.5], "requires_grad": True}},
-           "ops": [{"name": "c", "op": "cumprod", "args": ["x", 0]}, {"name": "s", "op": "sum", "args": ["c"]}],
+    # an integer tensor as an index: read with int() in glue (which element is the values' choice)
+    doc = {"leaves": {"x": {"data": [1.5, 2.5, 0.5], "requires_grad": True}, "i": {"data": 1}},
+           "ops": [{"name": "y", "op": "getitem", "args": ["x", "i"]}, {"name": "s", "op": "mul", "args": ["y", 2.0]}],
            "backward": [{"tensor": "s"}]}
     body = orjson.dumps(doc)
     warm(lambda: same(answer(svc, body), evaluate_json(doc)), after=3)  # tried, declined, then 3 more

@@ -244,12 +244,12 @@ def _one(x, ops, backward=True, **top):
     _one([1.0, 2.0], [{"name": "s", "op": "sum", "args": ["x"]}], grads=["x", "s"]),  # a non-leaf's .grad warns
     _one([1.0, 2.0], [{"name": "y", "op": "dropout", "args": ["x", 0.5]}, {"name": "s", "op": "sum", "args": ["y"]}],
          seed=3),  # draws from the request's random stream
-    _one([1.0, 2.0], [{"name": "y", "op": "cumprod", "args": ["x", 0]},  # its backward makes arrays outside entries
-                      {"name": "s", "op": "sum", "args": ["y"]}]),
+    _one([0.0, 2.0], [{"name": "y", "op": "cumprod", "args": ["x", 0]},  # a zero: its backward makes arrays
+                      {"name": "s", "op": "sum", "args": ["y"]}]),  # outside entries (without one, it lowers)
     _one([1.0, 2.0], [{"name": "y", "op": "mul", "args": ["x", 2.0]}, {"name": "z", "op": "exp_", "args": ["y"]},
                       {"name": "s", "op": "sum", "args": ["z"]}]),  # an in-place op
-    _one([[0.5, -1.0], [2.0, 1.5]], [{"name": ["m", "i"], "op": "max", "args": ["x", 1]},
-                                     {"name": "s", "op": "sum", "args": ["m"]}]),  # backward's mask from indices
+    _one([[0.5, -1.0], [2.0, 1.5]], [{"name": "m", "op": "max", "args": ["x"]},
+                                     {"name": "s", "op": "mul", "args": ["m", 2.0]}]),  # backward reads isnan(max)
 ])
 def test_what_does_not_lower_keeps_the_programs_replay(doc):
     cache, program = _primed(doc)
@@ -451,17 +451,18 @@ def test_a_constant_the_first_move_keeps_is_caught_by_the_second(monkeypatch):
 
 
 def test_glue_that_reads_values_does_not_lower(monkeypatch):
-    """Code between the entries that looks at values chose the entries a lowered program would replay: cumprod's
-    backward divides where its input has no zero (the values at lowering, and at both checks), an integer tensor
-    used as an index is read with int(), a catalog function branches on .any(). None of them lowers, and values on
-    the other side of the decision answer as the full path does."""
+    """Code between the entries that looks at values chose the entries a lowered program would replay: max()'s
+    backward shares the gradient among NaNs where the maximum is NaN (the values at lowering, and at both checks),
+    an integer tensor used as an index is read with int(), a catalog function branches on .any(). None of them
+    lowers, and values on the other side of the decision answer as the full path does. (cumprod's backward, which
+    divides where its input has no zero, decides through a guard now: tests/engine/test_lower_branches.py.)"""
     def pick(input: Tensor) -> Tensor:
         return engine.exp(input) if (input._data > 10).any() else engine.sin(input)
 
     monkeypatch.setitem(OPS, "test_pick", pick)
     cases = [
-        (_one([1.0, 2.0, 3.0], [{"name": "y", "op": "cumprod", "args": ["x", 0]},
-                                {"name": "s", "op": "sum", "args": ["y"]}]), {"x": [0.0, 2.0, 3.0]}),
+        (_one([1.0, 2.0, 3.0], [{"name": "y", "op": "max", "args": ["x"]},
+                                {"name": "s", "op": "mul", "args": ["y", 2.0]}]), {"x": [float("nan"), 2.0, 3.0]}),
         (_one([1.0, 2.0, 3.0], [{"name": "y", "op": "getitem", "args": ["x", "i"]}, {"name": "s", "op": "mul",
                                  "args": ["y", 2.0]}], leaves={"i": {"data": 1}}), {"i": 2}),
         (_one([1.0, 2.0], [{"name": "y", "op": "test_pick", "args": ["x"]},
@@ -517,9 +518,10 @@ def test_glue_holding_values_does_not_lower(monkeypatch, fn):
 
 
 def test_cosine_similarity_with_a_zero_row_answers_as_torch():
-    """cosine_similarity clamps its norms to eps by writing the array in glue (np.maximum outside the entries): a
-    lowered replay skipped that, and a row of zeros gave NaN where torch gives 0. The program is declined (its glue
-    holds the norms' values) and the cached replay answers as the full path and torch do."""
+    """cosine_similarity clamps its norms to eps: once by writing the array in glue (np.maximum outside the
+    entries), which a lowered replay skipped, and a row of zeros gave NaN where torch gives 0 (the program was then
+    declined). The clamp is an entry now (clamp_min.nn, its output stored as the clones' data): the program lowers,
+    and its lowered replay of a zero row answers as the full path and torch do."""
     torch = pytest.importorskip("torch")
     a = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]]
     b = [[1.0, 2.0, -0.5], [0.25, -1.5, 2.0]]
@@ -527,10 +529,14 @@ def test_cosine_similarity_with_a_zero_row_answers_as_torch():
            "ops": [{"name": "cs", "op": "cosine_similarity", "args": ["a", "b"]},
                    {"name": "s", "op": "sum", "args": ["cs"]}], "backward": [{"tensor": "s"}]}
     cache, program = _primed(doc)
-    assert program.lowered is False and "nn_normalization" in E.lower.declined(program)
+    assert program.lowered, E.lower.declined(program)
+    calls = []
+    fn = program.lowered.single
+    program.lowered.single = lambda *a: calls.append(1) or fn(*a)
     twin = copy.deepcopy(doc)
     twin["leaves"]["a"]["data"] = [[0.0, 0.0, 0.0], [1.5, 0.25, -0.5]]
     got = E.evaluate(copy.deepcopy(twin), cache=cache)
+    assert calls == [1]  # the lowered replay answered
     assert _bytes(got) == _bytes(E.evaluate(copy.deepcopy(twin)))
     ta = torch.tensor(twin["leaves"]["a"]["data"], requires_grad=True)
     cs = torch.nn.functional.cosine_similarity(ta, torch.tensor(b))
