@@ -109,7 +109,7 @@ OVERFLOW = frozenset(("\x00",))  # a watch entry's third item where its work pas
 # watches together: a glue frame holding a list of K tensors made every line of it look at K items, so an einsum of
 # K operands or an index list of K ints cost O(K^2) under the trace (K = 600 froze the event loop 19 s, redteam16
 # F11). Past it the watch stops tracing and the run is not lowered (its Program's replay stays).
-WATCH_WORK = 1_000_000
+WATCH_WORK = 200_000  # the corpus's largest run takes ~51,000 (32_einsum_bilinear); cat of 100 tensors 42,000
 
 
 class watch:  # noqa: N801 - a context manager
