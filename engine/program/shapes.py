@@ -12,6 +12,7 @@ from engine.ops.rules import PY_STEP
 from engine.program import shapes_gather as G
 from engine.program.bind import OPERAND_OPS, PIECE_OPS, operand_count, returned_count
 from engine.program.limits import DEFAULT_LIMITS, Limits
+from engine.program.shaped import Shaped, is_t
 from engine.program.wire import TOP_FIELDS, check_fields, numel, req, shape_of
 from engine.tensor import Tensor
 
@@ -19,24 +20,6 @@ from engine.tensor import Tensor
 # Each rule takes the op's (args, kwargs) with tensors as engine Tensors (evaluate's guard, before an op
 # allocates) or as Shaped stand-ins (estimate, before anything runs) and returns the output's shape (an
 # upper bound where the exact one depends on values), or None where it cannot say.
-
-
-class Shaped:
-    """Stands in for a tensor in the shape rules: its shape, nothing else."""
-
-    __slots__ = ("shape", "ndim")
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-        self.ndim = len(self.shape)
-
-    def numel(self):
-        return numel(self.shape)
-
-
-def is_t(a) -> bool:
-    return isinstance(a, Tensor | Shaped)
-
 
 
 def bshape(shapes):

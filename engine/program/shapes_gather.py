@@ -10,12 +10,8 @@ import string
 
 import numpy as np
 
+from engine.program.shaped import is_t
 from engine.program.wire import numel
-
-
-def _is_t(a) -> bool:
-    return hasattr(a, "shape") and hasattr(a, "ndim") and not isinstance(a, np.generic | np.ndarray)
-
 
 _MASK_DTYPES = (np.dtype(np.bool_), np.dtype(np.uint8))  # (torch reads a uint8 index as a mask too)
 
@@ -32,7 +28,7 @@ def _as_index(e):
         if a.dtype.kind not in "biu":
             return False if a.size else ((0,), False)
         return a.shape, a.dtype in _MASK_DTYPES
-    if not _is_t(e):
+    if not is_t(e):
         return None
     data = getattr(e, "_data", None)
     shape = tuple(e.shape)
@@ -110,7 +106,7 @@ def index_select_bound(args, kwargs) -> int | None:
     t = args[0]
     dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
     index = kwargs.get("index", args[2] if len(args) > 2 else None)
-    if not (_is_t(t) and _is_t(index)) or not isinstance(dim, int):
+    if not (is_t(t) and is_t(index)) or not isinstance(dim, int):
         return None
     shape = tuple(t.shape)
     if not shape:
@@ -124,7 +120,7 @@ def index_select_bound(args, kwargs) -> int | None:
 def gather_bound(args, kwargs) -> int | None:
     """gather(t, dim, index): the index's shape."""
     index = kwargs.get("index", args[2] if len(args) > 2 else None)
-    return numel(tuple(index.shape)) if _is_t(index) else None
+    return numel(tuple(index.shape)) if is_t(index) else None
 
 
 _LABELS = frozenset(string.ascii_letters)
@@ -138,10 +134,10 @@ def einsum_bound(args, kwargs) -> int | None:
     eq = kwargs.get("equation", args[0] if args else None)
     if not isinstance(eq, str):
         return None
-    ops = [a for a in args[1:] if _is_t(a)]
+    ops = [a for a in args[1:] if is_t(a)]
     for a in args[1:]:
         if isinstance(a, list | tuple):
-            ops += [x for x in a if _is_t(x)]
+            ops += [x for x in a if is_t(x)]
     lhs, arrow, rhs = eq.replace(" ", "").partition("->")
     terms = lhs.split(",")
     if len(terms) != len(ops):

@@ -150,7 +150,7 @@ class Server:
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         self.client = httpx.Client(base_url=self.url, timeout=30,
                                    headers={"x-api-key": api_key} if api_key is not None else None)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # (a start is ~2.4 s of CPU: minutes of wall time at load 20-25)
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "server exited during startup"
             try:

@@ -137,6 +137,7 @@ def test_depth_limit_heap_fallbacks_follow_libstdcxx(monkeypatch, depth):
     # live torch reaches introsort's / introselect's heap fallbacks only on crafted inputs: the engine's
     # whole-array version against libstdc++ transliterated (tests/engine/libstdcxx_ref.py, itself checked
     # against torch at the normal depth below), with the depth limit forced down
+    from engine.ops import sorting_introsort as INTRO
     from engine.ops import sorting_select as SEL
     from tests.engine import libstdcxx_ref as REF
 
@@ -144,7 +145,7 @@ def test_depth_limit_heap_fallbacks_follow_libstdcxx(monkeypatch, depth):
         return x[0] < y[0]
 
     rng = np.random.default_rng(depth)
-    monkeypatch.setattr(SEL, "_lg", lambda n: depth)
+    monkeypatch.setattr(INTRO, "_lg", lambda n: depth)  # nth_element, sort and last_of read it there
     for n in (4, 5, 17, 40, 100, 300):
         key = SEL.keys(rng.integers(0, 4, (40, n)))
         i = np.broadcast_to(np.arange(n), key.shape).copy()
