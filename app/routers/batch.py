@@ -87,6 +87,7 @@ from app.services.batch_split import (
     _split,
     _tail_rows,
 )
+from app.services.planning import KEYS_PAST_FIELDS
 from engine.program import batch_text
 from engine.program.batch import Stacked
 from engine.program.batch_text import Template
@@ -496,8 +497,13 @@ def _documents(body: bytes, limit: int, service) -> tuple[list, list]:
     if not isinstance(batch, dict):
         raise SchemaError([{"type": "model_type", "loc": ["body"],
                             "msg": "Input should be an object with the field `requests`"}])
+    extra = [k for k in batch if k != "requests"]  # listed as check_envelope lists an object's (review17 R10)
     errors = [{"type": "extra_forbidden", "loc": ["body", k], "msg": "Extra inputs are not permitted"}
-              for k in batch if k != "requests"]
+              for k in extra[:KEYS_PAST_FIELDS]]
+    if len(extra) > KEYS_PAST_FIELDS:
+        errors.append({"type": "extra_forbidden", "loc": ["body"],
+                       "msg": f"{len(extra) - KEYS_PAST_FIELDS} more keys that are not fields of BatchRequest, not "
+                              f"listed (at most {KEYS_PAST_FIELDS} are)"})
     if "requests" not in batch:
         errors.append({"type": "missing", "loc": ["body", "requests"], "msg": "Field required"})
     elif not isinstance(batch["requests"], list):

@@ -117,3 +117,17 @@ def test_errors_listed_are_capped(srv):
     assert detail[-1]["type"] == "too_many_errors"
     more = 6 * KEYS_PAST_FIELDS - MAX_ERRORS
     assert detail[-1]["msg"] == f"{more} more errors, not listed (at most {MAX_ERRORS} are)"
+
+
+def test_batch_envelope_keys(srv):
+    """review17 R10: the batch route checks its own top-level keys; 100,000 of them answered 100,000 errors."""
+    small = srv.client.post("/v1/evaluate/batch", content=json.dumps({"requests": [], **_extra(2)}).encode(),
+                            headers=JSON)
+    assert small.status_code == 422
+    r = srv.client.post("/v1/evaluate/batch", content=json.dumps({"requests": [], **_extra(BIG)}).encode(),
+                        headers=JSON)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert detail[:2] == small.json()["detail"] and len(detail) == KEYS_PAST_FIELDS + 1
+    assert detail[-1]["msg"].startswith(f"{BIG - KEYS_PAST_FIELDS} more keys")
+    assert len(r.content) < 8_192
