@@ -12,6 +12,7 @@ import pytest
 
 from app.services.evaluate import LIST_WEIGHT_BYTES
 from tests.app.conftest import Server
+from tests.app.loop_probe import LoopProber
 
 JSON = {"content-type": "application/json"}
 
@@ -65,3 +66,15 @@ def test_deep_large_body_is_read_in_a_worker(srv):
     assert 200_000 < len(deep) < 1 << 20
     assert _where(srv, _flat(len(deep))) == "thread"
     assert _where(srv, deep) == "worker"
+
+
+def test_graph_reads_a_deep_body_off_the_event_loop(srv):
+    """review17 R11: /v1/graph parsed its body (and walked it for duplicate keys) on the event loop before
+    anything placed it: 4 MB of deeply nested lists held the loop 1.9 s. Judged by the server's CPU while a
+    /healthz waited (tests/app/loop_probe.py): the parse alone is ~3-4 s of CPU here."""
+    deep = "[" + ",".join(["[" * 99 + "1.0" + "]" * 99] * 30_000) + "]"
+    body = ('{"leaves":{"x":{"data":1.0}},"ops":[],"unknown":' + deep + ',"format":"dot"}').encode()
+    with LoopProber(srv) as probe:
+        r = srv.client.post("/v1/graph", content=body, headers=JSON, timeout=120)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "unknown"], r.text[:300]
+    assert probe.answered and not probe.late, (probe.late, probe.most_cpu)
