@@ -80,6 +80,18 @@ def test_mvlgamma_holds_no_more_than_it_charges(p, dtype):
         assert traced <= charged, f"p={p} {dtype} terms={terms}: {traced} bytes traced for {charged} charged"
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("shapes", [((C // 16,), (C // 16,)), ((128, 1), (1, 128)), ((C // 16,), ()), ((16,), ())],
+                         ids=str)
+def test_zeta_holds_no_more_than_it_charges(shapes, dtype):
+    """special.zeta (parity18): a chunk's series, the operands' copies and their flat broadcasts ((128, 1)
+    against (1, 128): two 16,384-element copies of inputs of 128; its series is slow: a sixteenth chunk)."""
+    x, q = (_values(int(np.prod(s)), dtype, "mixed").reshape(s) for s in shapes)
+    q = np.abs(q) + 1
+    traced, charged = _traced_and_charged(SP.zeta_tensor, (x, q))
+    assert traced <= charged, f"zeta {shapes} {dtype}: {traced} bytes traced for {charged} charged"
+
+
 def test_an_empty_input_charges_no_chunk():
     for op, vals in [(SP.lgamma_op, (np.zeros((0, 1 << 20), np.float32),)),
                      (SP.mvlgamma_op, (np.zeros((1 << 20, 0), np.float32), 1 << 20))]:
