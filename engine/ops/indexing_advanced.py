@@ -256,12 +256,47 @@ def _bool_index(value):
     return np.zeros(1, dtype=np.int64) if value else np.zeros(0, dtype=np.int64)
 
 
+_NOT_AN_INDEX = "only integer tensors of a single element can be converted to an index"
+
+
+def index_leaves(obj, scalar):
+    """A nested index list with each Tensor in it replaced by scalar(t), and its leaf count, by a walk (no NumPy
+    over the Tensors: np.array stacked a list of k names of a 10^6-element tensor into k x 10^6 elements before
+    any limit; redteam16 F1). torch stores each leaf as an index (THPUtils_unpackLong: Tensor.__index__), so a
+    Tensor leaf of more than one element or of a float dtype is its TypeError; scalar decides what a shape-only
+    stand-in gives."""
+    root, count = [], 0
+    stack = [(obj, root)]  # (no recursion: a list nested a thousand deep is the wire's to refuse, not a crash)
+    while stack:
+        src, dst = stack.pop()
+        for x in src:
+            if isinstance(x, list | tuple):
+                dst.append([])
+                stack.append((x, dst[-1]))
+            else:
+                count += 1
+                dst.append(scalar(x) if hasattr(x, "shape") and hasattr(x, "ndim") and not isinstance(
+                    x, np.generic | np.ndarray) else x)
+    return root, count
+
+
+def tensor_leaf(t):
+    """A Tensor in an index list, as torch's __index__ reads it: its one integer (or bool) value, kept as a NumPy
+    scalar of its dtype so that the list's dtype is inferred as torch's (all bool: a mask; uint8: a byte mask)."""
+    data = getattr(t, "_data", None)
+    if data is None or R.numel(t.shape) != 1 or B.to_numpy(data).dtype.kind not in "biu":
+        raise TorchTypeError(_NOT_AN_INDEX)
+    return B.to_numpy(data).reshape(())[()]
+
+
 def _sequence_index(obj):
     """torch's indexing_tensor_from_data: a bool (or uint8) tensor, else int64."""
     if isinstance(obj, str) or any(isinstance(x, str) for x in _flat(obj)):
         raise TorchTypeError("new(): invalid data type 'str'")
+    obj, count = index_leaves(obj, tensor_leaf)
+    _budget.charge(count, 8, what="the index list")  # the array np.array makes of it, before it is made
     arr = np.array(obj)
-    if arr.dtype.kind == "b":
+    if arr.dtype.kind == "b" or arr.dtype == np.uint8:  # (uint8: a list of uint8 tensors, torch's Byte mask)
         return arr
     if arr.size == 0:
         return arr.astype(np.int64)

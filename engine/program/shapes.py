@@ -8,6 +8,7 @@ import numpy as np
 from engine import _backend as B
 from engine.errors import EngineError, LimitExceeded, RequestError
 from engine.ops._util import infer_size, size_arg, wrap_dim
+from engine.ops.indexing_advanced import index_leaves
 from engine.ops.rules import PY_STEP
 from engine.program import shapes_gather as G
 from engine.program.bind import OPERAND_OPS, PIECE_OPS, operand_count, returned_count
@@ -225,8 +226,8 @@ def _old_index_bound(args, kwargs):
         for x in (v if isinstance(v, tuple | list) else [v]):
             if is_t(x):
                 sizes.append(x.numel())
-            elif isinstance(x, tuple | list):
-                sizes.append(int(np.size(np.asarray(x, dtype=object))))
+            elif isinstance(x, tuple | list):  # its leaves, by a walk: a Tensor in it is one index (or torch's
+                sizes.append(index_leaves(x, lambda t: 0)[1])  # TypeError), never stacked (redteam16 F1)
     if not sizes:
         return None
     return (math.prod(max(n, 1) for n in sizes) * max(t.numel(), 1),)
