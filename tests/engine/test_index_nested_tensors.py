@@ -16,8 +16,8 @@ T = {  # name: maker(m)
     "z5f": lambda m: m.zeros(5), "z5i": lambda m: m.zeros(5, dtype=m.long), "z1i": lambda m: m.tensor([3]),
     "z0i": lambda m: m.tensor(3), "z1f": lambda m: m.tensor([3.0]), "z0f": lambda m: m.tensor(3.0),
     "z0b": lambda m: m.tensor(True), "z1b": lambda m: m.tensor([True]), "z0i32": lambda m: m.tensor(2, dtype=m.int32),
-    "z00": lambda m: m.zeros(0, dtype=m.long), "z11": lambda m: m.tensor([[2]]), "z0u8": lambda m: m.tensor(1, dtype=m.uint8),
-    "z0neg": lambda m: m.tensor(-2), "z0big": lambda m: m.tensor(10),
+    "z00": lambda m: m.zeros(0, dtype=m.long), "z11": lambda m: m.tensor([[2]]),
+    "z0u8": lambda m: m.tensor(1, dtype=m.uint8), "z0neg": lambda m: m.tensor(-2), "z0big": lambda m: m.tensor(10),
 }
 FORMS = {
     "pair": lambda z: ([z, z],), "with_int": lambda z: ([z, 1],), "nested": lambda z: ([[z]],),
