@@ -223,14 +223,26 @@ def _unpack_slice(s):
         step = 1
     if step == 0:
         raise TorchValueError("slice step cannot be zero")
-    step = max(min(int(step), _INT64_MAX), -_INT64_MAX)
-    if start is None:
-        start = _INT64_MAX if step < 0 else 0
-    if stop is None:
-        stop = _INT64_MIN if step < 0 else _INT64_MAX
-    start = max(min(int(start), _INT64_MAX), _INT64_MIN)
-    stop = max(min(int(stop), _INT64_MAX), _INT64_MIN)
+    # torch's __PySlice_Unpack: each bound given as Python's slice index (clamped to int64), then clipped up to
+    # SymInt's smallest inline int, with its warning each (redteam15 F9); None: 0 / INT64_MAX, or for a negative
+    # step INT64_MAX / that smallest int
+    step = _clip_slice_value(step)
+    start = (_INT64_MAX if step < 0 else 0) if start is None else _clip_slice_value(start)
+    stop = (_SYMINT_MIN if step < 0 else _INT64_MAX) if stop is None else _clip_slice_value(stop)
     return start, stop, step
+
+
+_SYMINT_MIN = -(1 << 62)
+SLICE_TRUNCATION_WARNING = ("Truncating the start/stop/step of slice. This is likely because of saved old models when "
+                            "the start/stop/step were larger.")
+
+
+def _clip_slice_value(v):
+    v = max(min(int(v), _INT64_MAX), _INT64_MIN)
+    if v < _SYMINT_MIN:
+        warnings.warn(SLICE_TRUNCATION_WARNING, UserWarning, stacklevel=5)
+        return _SYMINT_MIN
+    return v
 
 
 def _apply_select(t, dim, index, real_dim):
@@ -345,14 +357,14 @@ def getitem(input: Tensor, index: Index) -> Tensor:
     return _dispatch_index(result, out) if out else result
 
 
-def advanced_parts(input: Tensor, index: Index):
-    """None where index is basic (input[index] is a view), else (the view its basic parts select, the advanced
-    indices for index_put_ on it, whether they are one bool / uint8 mask: aten's canDispatchToMaskedFill, where
-    a one-element value is written as masked_fill_(mask, value.item())), as torch's Tensor.__setitem__ splits
-    an index."""
+def advanced_parts(input: Tensor, index: Index, basic: bool = False):
+    """None where index is basic (input[index] is a view; with `basic`, (that view, None, False): the index read
+    once, its warnings once), else (the view its basic parts select, the advanced indices for index_put_ on it,
+    whether they are one bool / uint8 mask: aten's canDispatchToMaskedFill, where a one-element value is written
+    as masked_fill_(mask, value.item())), as torch's Tensor.__setitem__ splits an index."""
     result, out = _split_index(input, index)
     if not out:
-        return None
+        return (result, None, False) if basic else None
     while out and out[-1] is None:
         out.pop()
     arrs = [None if i is None else np.asarray(B.to_numpy(i)) for i in out]
