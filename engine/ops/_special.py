@@ -254,7 +254,10 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64, exact_pow=False
         steps = max(9, int(math.ceil(9.0 - looping.min())) + 1 if looping.size else 9)
         if charge is not None:
             per = 8.0 + (30.0 * whole.bit_length() if whole else 0.0) + (PYPOW_FLOPS if glibc else 0.0)
-            charge(steps * (per * s.size + 16.0 * PY_STEP))
+            # a term's fixed cost: ~16 NumPy calls, and the whole exponent's double-double squarings ~20 a bit
+            # (~60 us a term on one element, where 16 steps were charged: redteam16 F4, 5x under)
+            fixed = 16.0 + (20.0 * whole.bit_length() if whole else 0.0)
+            charge(steps * (per * s.size + fixed * PY_STEP))
         for i in range(steps):
             go = live & ((i < 9) | (a <= 9.0))
             if not go.any():
