@@ -76,10 +76,16 @@ def set_process_limit(max_bytes: int) -> None:
     PROCESS.max_bytes = int(max_bytes)
 
 
+def _capped(n: int) -> int:
+    """A count for a message, held at 2**63: a rule's product of a client's sizes (300 of 2**62) is a bigint of
+    thousands of digits, past Python's int-to-str limit (a 500, redteam16 F9)."""
+    return n if n < 1 << 63 else 1 << 63
+
+
 def process_limit_error(own: int, nbytes: int, what: str) -> LimitExceeded:
     """The 413 where what a request holds of the process's budget itself (`own`) and `nbytes` more pass
     max_process_bytes: no retry can pass, even on an idle server, so no 503 (redteam12 F5)."""
-    return LimitExceeded(f"{what} would bring the request's memory in this server process to {own + nbytes} "
+    return LimitExceeded(f"{what} would bring the request's memory in this server process to {_capped(own + nbytes)} "
                          f"bytes, over the server's memory for requests ({PROCESS.max_bytes} bytes, "
                          "max_process_bytes)")
 
@@ -306,8 +312,8 @@ class Budget:
         """charge's checks one by one, in order: raises the first that fails (where none does, the caps were
         stale: nothing raised, charge goes on to the process's check)."""
         if elements > self._max_elements:
-            raise LimitExceeded(f"tensor of {elements} elements exceeds the limit of {self._max_elements} elements "
-                                "per tensor (max_tensor_elements)")
+            raise LimitExceeded(f"tensor of {_capped(elements)} elements exceeds the limit of {self._max_elements} "
+                                "elements per tensor (max_tensor_elements)")
         if self._cancelled or (self._deadline is not None and time.monotonic() > self._deadline):
             raise DeadlinePassed(timeout_message(self.time_limit_s))
         if flops > self._op_max_flops:
@@ -317,8 +323,8 @@ class Budget:
             raise LimitExceeded(f"the request would cost {used:.3g} flops, over the limit of {self._max_flops:.3g} "
                                 "flops (max_flops)")
         if peak + self._held > self._max_bytes:
-            raise LimitExceeded(f"{what} would bring the request's tensors to {peak + self._held} bytes, over the "
-                                f"limit of {self._max_bytes} bytes (max_request_bytes)")
+            raise LimitExceeded(f"{what} would bring the request's tensors to {_capped(peak + self._held)} bytes, "
+                                f"over the limit of {self._max_bytes} bytes (max_request_bytes)")
         if used > self._spill_flops or peak > self._spill_bytes or flops > self._spill_op_flops:
             raise Spill(what)
 

@@ -174,7 +174,8 @@ def _glibc_pow(base, e):
     NumPy's SIMD power differs in the last bit on ~5% of arguments): per element in Python where the base is
     positive and the power finite, NumPy's elsewhere (its special cases are C's). ~200 ns an element."""
     out = np.power(base, e)
-    ok = (base > 0) & np.isfinite(out) & np.isfinite(e) & np.isfinite(base)
+    # (a negative base with a whole power too: glibc's there, NumPy's 1 ulp off it on some; redteam16 F5)
+    ok = ((base > 0) | ((base < 0) & (e == np.floor(e)))) & np.isfinite(out) & np.isfinite(e) & np.isfinite(base)
     if ok.any():
         be = np.broadcast_arrays(base, e)
         out[ok] = _PYPOW(be[0][ok], be[1][ok]).astype(np.float64)
@@ -211,7 +212,8 @@ def _glibc_powf(base, e):
     return out
 
 
-PYPOW_FLOPS = 250.0  # a math.pow call of _glibc_pow, in flops an element (~180 ns measured at load 17)
+PYPOW_FLOPS = 400.0  # a math.pow call of _glibc_pow, in flops an element (~180 ns measured at load 17; 1.7x under
+# at 64 elements once negative bases took it too, redteam16 F5)
 
 
 def zeta_array(s, q, check=None, charge=None, scalar=np.float64, exact_pow=False):
@@ -228,9 +230,10 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64, exact_pow=False
     s = np.asarray(s, dtype=work)
     q = np.asarray(q, dtype=work)
     s, q = np.broadcast_arrays(s, q)
-    # a whole exponent the same everywhere (polygamma's n + 1): glibc's pow nearly always (engine/ops/_libm.py)
-    whole = int(s.flat[0]) if s.size and work is np.float64 and s.flat[0] == np.floor(s.flat[0]) and \
-        1 <= s.flat[0] <= 1e6 and bool((s == s.flat[0]).all()) else None
+    # a whole exponent the same everywhere (polygamma's n + 1): glibc's pow nearly always (engine/ops/_libm.py);
+    # special.zeta (exact_pow) takes glibc's own for it too (1 ulp off torch on ~0.1% of q before: redteam16 F5)
+    whole = int(s.flat[0]) if not exact_pow and s.size and work is np.float64 and s.flat[0] == np.floor(s.flat[0]) \
+        and 1 <= s.flat[0] <= 1e6 and bool((s == s.flat[0]).all()) else None
 
     glibc = exact_pow and whole is None and work is np.float64
 
@@ -254,7 +257,11 @@ def zeta_array(s, q, check=None, charge=None, scalar=np.float64, exact_pow=False
         steps = max(9, int(math.ceil(9.0 - looping.min())) + 1 if looping.size else 9)
         if charge is not None:
             per = 8.0 + (30.0 * whole.bit_length() if whole else 0.0) + (PYPOW_FLOPS if glibc else 0.0)
-            charge(steps * (per * s.size + 16.0 * PY_STEP))
+            # a term's fixed cost: ~16 NumPy calls, and the whole exponent's double-double squarings ~20 a bit, or
+            # glibc pow's masks and object arrays ~16
+            # (~60 us a term on one element, where 16 steps were charged: redteam16 F4, 5x under)
+            fixed = 16.0 + (20.0 * whole.bit_length() if whole else 0.0) + (16.0 if glibc else 0.0)
+            charge(steps * (per * s.size + fixed * PY_STEP))
         for i in range(steps):
             go = live & ((i < 9) | (a <= 9.0))
             if not go.any():

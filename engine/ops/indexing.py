@@ -230,9 +230,11 @@ index_select_op = defop(
 index_add_op = defop(
     "index_add(Tensor self, int dim, LongTensor index, Tensor source, *, Scalar alpha=1) -> Tensor",
     _index_add,
-    # the copy is the output; source * alpha, the index's int64 copy, add.at's broadcast of the source
-    rule=lambda self, index, source: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(source),
-                                            2 * _numel(source) + R.wide(_numel(index), self)),
+    # the copy is the output; source * alpha, the index's int64 copy, add.at's broadcast of the source; rows of a
+    # 2+-d self go through np.add.at's general path, R.ADD_AT a value (redteam16 F8: 13-19x under before)
+    rule=lambda self, index, source: R.Cost(
+        tuple(self.shape), R.numel(self.shape) + _numel(source) * (R.ADD_AT if len(self.shape) > 1 else 1),
+        2 * _numel(source) + R.wide(_numel(index), self)),
     jvp=shifted("linear", "dim"),
     self=lambda grad: grad,
     source=lambda grad, source, dim, index, alpha: _index_add_source_grad(grad, source, dim, index, alpha))

@@ -17,6 +17,7 @@ from engine.ops.indexing_views import (
     _INT64_MAX,
     _INT64_MIN,
     _index_rule,
+    _indexed,
     _numel,
     _zeros,
     alias_op,
@@ -60,7 +61,8 @@ index_put_impl_op = defop(
     "bool unsafe=False) -> Tensor(a!)",
     _index_put_impl,
     # the copy is the output; np.add.at's broadcast of the values to the index shape
-    rule=lambda self, values: R.Cost(tuple(self.shape), R.numel(self.shape) + _numel(values), _numel(values)),
+    rule=lambda self, indices, values, accumulate: R.Cost(
+        tuple(self.shape), R.numel(self.shape) + _put_flops(self, indices, values, accumulate), _numel(values)),
     jvp="linear",
     self=lambda grad: grad,
     values=lambda grad, indices: index_op(grad, indices))
@@ -81,11 +83,21 @@ _TYPE_WORD = {"float32": "Float", "float64": "Double", "float16": "Half", "int64
               "bool": "Bool", "uint8": "Byte", "int16": "Short", "int8": "Char"}
 
 
-def _index_put_rule(self, indices, values):
-    n = 1
-    for s in self.shape:
-        n *= s
-    return R.Cost(tuple(self.shape), n + getattr(values, "size", 1))
+def _put_flops(self, indices, values, accumulate):
+    """The values written: one flop each, or where they are added through np.add.at's general path (a target of
+    2+ dims: rows, or a tuple of index arrays) ADD_AT each (redteam16 F8: 45x under with two index arrays)."""
+    n = getattr(values, "size", 1)
+    if not accumulate or len(self.shape) < 2:
+        return n
+    try:  # the added values: the index's broadcast and the dims it leaves, whatever the values' own broadcast
+        n = max(n, R.numel(_indexed(tuple(self.shape), list(indices))))
+    except Exception:  # noqa: BLE001 - indices the op refuses (it raises torch's error before it adds)
+        pass
+    return R.ADD_AT * n
+
+
+def _index_put_rule(self, indices, values, accumulate):
+    return R.Cost(tuple(self.shape), R.numel(self.shape) + _put_flops(self, indices, values, accumulate))
 
 
 # torch's index_put (IndexPutBackward0): a copy of self with values written (or added) at the indices; t[idx] = v
@@ -223,14 +235,26 @@ def _unpack_slice(s):
         step = 1
     if step == 0:
         raise TorchValueError("slice step cannot be zero")
-    step = max(min(int(step), _INT64_MAX), -_INT64_MAX)
-    if start is None:
-        start = _INT64_MAX if step < 0 else 0
-    if stop is None:
-        stop = _INT64_MIN if step < 0 else _INT64_MAX
-    start = max(min(int(start), _INT64_MAX), _INT64_MIN)
-    stop = max(min(int(stop), _INT64_MAX), _INT64_MIN)
+    # torch's __PySlice_Unpack: each bound given as Python's slice index (clamped to int64), then clipped up to
+    # SymInt's smallest inline int, with its warning each (redteam15 F9); None: 0 / INT64_MAX, or for a negative
+    # step INT64_MAX / that smallest int
+    step = _clip_slice_value(step)
+    start = (_INT64_MAX if step < 0 else 0) if start is None else _clip_slice_value(start)
+    stop = (_SYMINT_MIN if step < 0 else _INT64_MAX) if stop is None else _clip_slice_value(stop)
     return start, stop, step
+
+
+_SYMINT_MIN = -(1 << 62)
+SLICE_TRUNCATION_WARNING = ("Truncating the start/stop/step of slice. This is likely because of saved old models when "
+                            "the start/stop/step were larger.")
+
+
+def _clip_slice_value(v):
+    v = max(min(int(v), _INT64_MAX), _INT64_MIN)
+    if v < _SYMINT_MIN:
+        warnings.warn(SLICE_TRUNCATION_WARNING, UserWarning, stacklevel=5)
+        return _SYMINT_MIN
+    return v
 
 
 def _apply_select(t, dim, index, real_dim):
@@ -256,12 +280,47 @@ def _bool_index(value):
     return np.zeros(1, dtype=np.int64) if value else np.zeros(0, dtype=np.int64)
 
 
+_NOT_AN_INDEX = "only integer tensors of a single element can be converted to an index"
+
+
+def index_leaves(obj, scalar):
+    """A nested index list with each Tensor in it replaced by scalar(t), and its leaf count, by a walk (no NumPy
+    over the Tensors: np.array stacked a list of k names of a 10^6-element tensor into k x 10^6 elements before
+    any limit; redteam16 F1). torch stores each leaf as an index (THPUtils_unpackLong: Tensor.__index__), so a
+    Tensor leaf of more than one element or of a float dtype is its TypeError; scalar decides what a shape-only
+    stand-in gives."""
+    root, count = [], 0
+    stack = [(obj, root)]  # (no recursion: a list nested a thousand deep is the wire's to refuse, not a crash)
+    while stack:
+        src, dst = stack.pop()
+        for x in src:
+            if isinstance(x, list | tuple):
+                dst.append([])
+                stack.append((x, dst[-1]))
+            else:
+                count += 1
+                dst.append(scalar(x) if hasattr(x, "shape") and hasattr(x, "ndim") and not isinstance(
+                    x, np.generic | np.ndarray) else x)
+    return root, count
+
+
+def tensor_leaf(t):
+    """A Tensor in an index list, as torch's __index__ reads it: its one integer (or bool) value, kept as a NumPy
+    scalar of its dtype so that the list's dtype is inferred as torch's (all bool: a mask; uint8: a byte mask)."""
+    data = getattr(t, "_data", None)
+    if data is None or R.numel(t.shape) != 1 or B.to_numpy(data).dtype.kind not in "biu":
+        raise TorchTypeError(_NOT_AN_INDEX)
+    return B.to_numpy(data).reshape(())[()]
+
+
 def _sequence_index(obj):
     """torch's indexing_tensor_from_data: a bool (or uint8) tensor, else int64."""
     if isinstance(obj, str) or any(isinstance(x, str) for x in _flat(obj)):
         raise TorchTypeError("new(): invalid data type 'str'")
+    obj, count = index_leaves(obj, tensor_leaf)
+    _budget.charge(count, 8, what="the index list")  # the array np.array makes of it, before it is made
     arr = np.array(obj)
-    if arr.dtype.kind == "b":
+    if arr.dtype.kind == "b" or arr.dtype == np.uint8:  # (uint8: a list of uint8 tensors, torch's Byte mask)
         return arr
     if arr.size == 0:
         return arr.astype(np.int64)
@@ -310,14 +369,14 @@ def getitem(input: Tensor, index: Index) -> Tensor:
     return _dispatch_index(result, out) if out else result
 
 
-def advanced_parts(input: Tensor, index: Index):
-    """None where index is basic (input[index] is a view), else (the view its basic parts select, the advanced
-    indices for index_put_ on it, whether they are one bool / uint8 mask: aten's canDispatchToMaskedFill, where
-    a one-element value is written as masked_fill_(mask, value.item())), as torch's Tensor.__setitem__ splits
-    an index."""
+def advanced_parts(input: Tensor, index: Index, basic: bool = False):
+    """None where index is basic (input[index] is a view; with `basic`, (that view, None, False): the index read
+    once, its warnings once), else (the view its basic parts select, the advanced indices for index_put_ on it,
+    whether they are one bool / uint8 mask: aten's canDispatchToMaskedFill, where a one-element value is written
+    as masked_fill_(mask, value.item())), as torch's Tensor.__setitem__ splits an index."""
     result, out = _split_index(input, index)
     if not out:
-        return None
+        return (result, None, False) if basic else None
     while out and out[-1] is None:
         out.pop()
     arrs = [None if i is None else np.asarray(B.to_numpy(i)) for i in out]

@@ -44,7 +44,7 @@ def _sliced(shape, dim, start, end, step):
     d = wrap_dim(dim, len(shape))
     s, e = _slice_bounds(shape[d], start, end, step)
     out = list(shape)
-    out[d] = max(0, -(-(e - s) // int(step)))
+    out[d] = max(0, _slice_size(e - s, int(step)))
     return tuple(out)
 
 
@@ -116,6 +116,50 @@ def _slice_bounds(size, start, end, step):
     return start, end
 
 
+def _wrap64(v):
+    """v as an int64 holds it: C's wrap-around past the range."""
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _slice_size(length, step):
+    """at::slice's size, (len + step - 1) / step in int64 (C's division): a step near 2**63 overflows the sum, so
+    that 4+ elements at a step of INT64_MAX give 0 (not one), 2 or 3 give -1 (as_strided's error)."""
+    v = _wrap64(length + step - 1)
+    return -(-v // step) if v < 0 else v // step
+
+
+def _np_slice(s, e, step):
+    """The NumPy slice that selects at::slice's elements (none where its size arithmetic says none)."""
+    return slice(s, e, step) if _slice_size(e - s, step) > 0 else slice(s, s)
+
+
+def _torch_strides(a):
+    """Element strides as Tensor.stride() gives them (C order where NumPy's layout has no torch counterpart)."""
+    strides = [int(x) // a.itemsize for x in a.strides] if a.itemsize else []
+    if len(strides) != a.ndim or any(x < 0 for x in strides):
+        strides, acc = [], 1
+        for n in reversed(a.shape):
+            strides.insert(0, acc)
+            acc *= n
+    return strides
+
+
+def _check_huge_step(a, d, n, step):
+    """as_strided's checks on at::slice's view where the step is huge (its stride times the step wraps in int64,
+    its size may be -1: redteam15 F9): a negative stride, then a storage size that overflows."""
+    strides = _torch_strides(a)
+    strides[d] = _wrap64(strides[d] * step)
+    if strides[d] < 0:
+        raise TorchRuntimeError(f"as_strided: Negative strides are not supported at the moment, got strides: "
+                                f"{list_str(strides)}")
+    if n < 0 and 0 not in a.shape:
+        sizes = list(a.shape)
+        sizes[d] = n
+        raise TorchRuntimeError(f"Storage size calculation overflowed with sizes={list_str(sizes)} and "
+                                f"strides={list_str(strides)}")
+
+
 def _slice(a, dim=0, start=None, end=None, step=1):
     if a.ndim == 0:
         raise TorchIndexError("slice() cannot be applied to a 0-dim tensor.")
@@ -123,14 +167,17 @@ def _slice(a, dim=0, start=None, end=None, step=1):
     if step <= 0:
         raise TorchRuntimeError("slice step must be positive")
     s, e = _slice_bounds(a.shape[d], start, end, step)
-    return a[_dim_prefix(d) + (slice(s, e, int(step)),)]
+    step = int(step)
+    if step >= 1 << 31:  # (below, no stride times the step nor len + step reaches 2**63)
+        _check_huge_step(a, d, _slice_size(e - s, step), step)
+    return a[_dim_prefix(d) + (_np_slice(s, e, step),)]
 
 
 def _slice_backward(grad, input_sizes, dim, start, end, step):
     out = _zeros(input_sizes, grad.dtype)
     d = wrap_dim(dim, len(input_sizes))
     s, e = _slice_bounds(input_sizes[d], start, end, step)
-    out[_dim_prefix(d) + (slice(s, e, int(step)),)] = grad
+    out[_dim_prefix(d) + (_np_slice(s, e, int(step)),)] = grad
     return out
 
 

@@ -483,16 +483,14 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None
 def setitem(self, index, value):
     """t[index] = value, as torch's Tensor.__setitem__: a basic index writes through the view it selects
     (copy_: CopySlices on the base), an advanced one is index_put_ (IndexPutBackward0)."""
-    from engine.ops.indexing import advanced_parts, getitem  # noqa: PLC0415
+    from engine.ops.indexing import advanced_parts  # noqa: PLC0415
 
     if not isinstance(value, Tensor):  # a number: converted as torch's 0-d tensor of self's dtype (scalar_fit)
         value = Tensor._make(np.array(setitem_value(value, self._data.dtype), dtype=self._data.dtype))
-    parts = advanced_parts(self, index)
-    if parts is None:
-        view = getitem(self, index)
+    view, indices, one_mask = advanced_parts(self, index, basic=True)  # (one reading: its warnings once)
+    if indices is None:
         copy_(view, value)
         return
-    view, indices, one_mask = parts
     if one_mask == "uint8" and value._data.size == 1:  # (aten's masked_fill_ dispatch refuses a uint8 mask)
         raise TorchRuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype unsigned char")
     from engine.ops.indexing import index_put_  # noqa: PLC0415

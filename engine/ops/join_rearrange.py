@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import _backend as B
-from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError
+from engine.errors import TorchIndexError, TorchRuntimeError, TorchTypeError, TorchValueError
 from engine.ops import rules as R
 from engine.ops._util import list_str, wrap_dim, wrap_dims
 from engine.ops.indexing import slice_op
@@ -130,9 +130,17 @@ def flip(input: Tensor, dims: list[int] = None, *more: int) -> Tensor:
     return flip_op(input, list(_vararg_ints(dims, more, "dims")))
 
 
+# below SymInt's smallest inline int (-2**62) a shift is a symbolic node, which roll's CPU kernel refuses first
+_SYMINT_MIN = -(1 << 62)
+_ROLL_SYMINT = ("/__w/pytorch/pytorch/build/aten/src/ATen/RegisterCPU_3.cpp:4890: SymIntArrayRef expected to contain "
+                "only concrete integers")
+
+
 def _roll(a, shifts, dims=()):
     shifts = list(shifts)
     dims = list(dims)
+    if any(s < _SYMINT_MIN for s in shifts):  # (and so the backward of a shift past 2**62, as torch's; F9)
+        raise TorchRuntimeError(_ROLL_SYMINT)
     if not shifts:
         raise TorchRuntimeError("`shifts` required")
     if not dims and len(shifts) == 1:
@@ -155,6 +163,13 @@ roll_op = defop("roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor",
 
 
 def roll(input: Tensor, shifts: int | list[int], dims: int | list[int] | None = None) -> Tensor:
+    shifts = list(_ints(shifts)) if isinstance(shifts, list | tuple) else shifts
+    for i, v in enumerate(shifts if isinstance(shifts, list) else [shifts]):  # the parser's int64 unpack
+        if isinstance(v, int) and not -(1 << 63) <= v < 1 << 63:
+            if not isinstance(shifts, list):
+                raise TorchValueError("Overflow when unpacking long long")
+            raise TorchTypeError(f"roll(): argument 'shifts' failed to unpack the object at pos {i + 1} with error "
+                                 "\"Overflow when unpacking long long\"")
     return roll_op(input, list(_ints(shifts)), [] if dims is None else list(_ints(dims)))
 
 

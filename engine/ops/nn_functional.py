@@ -256,7 +256,8 @@ def _embedding_cost(weight, indices):
     out = tuple(C.shape_of(indices)) + (weight.shape[1],)
     n = C.numel(out)
     bwd = C.numel(weight.shape) + _embedding_backward_temp(n, m, weight.shape[0], weight)
-    return C.Cost(out, n, C.wide(2 * m, weight), True, bwd)
+    # its backward adds the rows through np.add.at's general path: ADD_AT a value (redteam16 F8: 8x under)
+    return C.Cost(out, n, C.wide(2 * m, weight), True, bwd, C.ADD_AT * n)
 
 
 def _embedding_double(grad, indices, padding_idx):
@@ -278,7 +279,7 @@ embedding_dense_backward = defop(
     "bool scale_grad_by_freq) -> Tensor",
     _embedding_backward_fwd, index=0,
     rule=lambda grad_output, indices, num_weights: C.Cost(
-        (int(num_weights), grad_output.shape[-1]), C.numel(grad_output.shape),
+        (int(num_weights), grad_output.shape[-1]), C.ADD_AT * C.numel(grad_output.shape),
         _embedding_backward_temp(C.numel(grad_output.shape), C.numel(C.shape_of(indices)), int(num_weights),
                                  grad_output)),
     jvp="linear",

@@ -49,6 +49,9 @@ PY_STEP = 1000
 # node: about 230 bytes), where an entry returns a number of outputs that the request decides (unbind of a
 # long dim, split into size-1 pieces): 512 bytes at float32's itemsize, 1 KiB at float64's
 OBJECT = 128
+# flops of one value np.add.at adds through its general path (a tuple of index arrays, or rows of a 2+-d target):
+# ~12-16 ns a value where an add is ~0.5 ns an element (redteam16 F8: 25-34x); its 1-d path costs ~2.6x, as charged
+ADD_AT = 32
 
 
 class Cost(NamedTuple):

@@ -388,8 +388,20 @@ def repeat_interleave(input: Tensor, repeats: int | Tensor | None = None, dim: i
 # ----- slice (aten::slice.Tensor as a function), mH, positive, fill, zero_ -----
 
 
+_SLICE_ARGS = (("dim", "int"), ("start", "Optional[int]"), ("end", "Optional[int]"), ("step", "int"))
+
+
 def aten_slice(input: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,
                step: int = 1) -> Tensor:
+    for pos, ((name, typ), v) in enumerate(zip(_SLICE_ARGS, (dim, start, end, step)), 1):
+        if type(v) is int and not -(1 << 63) <= v < 1 << 63:  # the schema's int64 (redteam15 F9; torch's text
+            raise TorchRuntimeError(  # goes on with the other overloads' failures, by the count of arguments)
+                "Overloaded torch operator invoked from Python failed to match any schema:\naten::slice() Expected a "
+                f"value of type '{typ}' for argument '{name}' but instead found type 'int'.\nPosition: {pos}\nValue: "
+                f"{v}\nDeclaration: aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? "
+                "end=None, SymInt step=1) -> Tensor(a)\nCast error details: Unable to cast Python instance of type "
+                "<class 'int'> to C++ type '?' (#define PYBIND11_DETAILED_ERROR_MESSAGES or compile in debug mode for "
+                "details)\n\n")
     return I.slice_op(input, dim, start, end, step)
 
 

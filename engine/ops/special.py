@@ -19,15 +19,29 @@ from engine.ops import reduction as R
 from engine.ops._util import not_implemented_formulas
 from engine.ops.indexing import masked_fill
 from engine.ops.registry import defop, entry
-from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel
+from engine.ops.rules import TRANSCENDENTAL, Cost, elementwise, numel, shape_of
 from engine.ops.scalar_fit import f16_value, float32_of_int, scalar_arg
 from engine.tensor import Tensor
 
 _EW = elementwise(TRANSCENDENTAL)
-_EW_HEAVY = elementwise(8 * TRANSCENDENTAL)  # series and Newton steps: several transcendental calls an element
 
 
 _CHUNK = 1 << 16  # elements per call of a host function: its float64 temporaries stay a few MB (redteam7 F7)
+
+
+def _host_rule(chunk_bytes: int, weight: float = 8 * TRANSCENDENTAL):
+    """An elementwise rule for a `_host` function: `weight` flops an element, and as temp the float64 work arrays
+    of one chunk (min(n, _CHUNK) elements): `chunk_bytes` an element besides the output, the most tracemalloc
+    saw over float16/32/64 and int64 inputs and their value classes (tests/engine/test_safety_host_charges.py holds
+    each to it), in elements of the charge's item size (4 bytes, 8 for a float64 or int64 input)."""
+
+    def rule(self):
+        n = numel(shape_of(self))
+        isz = max(4, getattr(getattr(self, "dtype", None), "itemsize", 4))
+        return Cost(tuple(shape_of(self)), weight * n, -(-min(n, _CHUNK) * chunk_bytes // isz))
+
+    rule.tensors_only = True
+    return rule
 
 
 def _host(fn):
@@ -57,7 +71,7 @@ def _host(fn):
 # ----- gamma family -----
 
 lgamma_op = defop("lgamma(Tensor self) -> Tensor", _host(S.lgamma_array),
-                  self=lambda grad, self: grad * digamma_op(self), rule=_EW_HEAVY)
+                  self=lambda grad, self: grad * digamma_op(self), rule=_host_rule(72))
 def _digamma(a):
     """calc_digamma in float32 for float32 and float16 (torch's Half kernel converts to float), else float64."""
     return _host(lambda x: S.digamma_array(x, _work32(a)))(a)
@@ -70,7 +84,7 @@ def _work32(a):
 
 
 digamma_op = defop("digamma(Tensor self) -> Tensor", _digamma,
-                   self=lambda grad, self: grad * polygamma_op(1, self), rule=_EW_HEAVY)
+                   self=lambda grad, self: grad * polygamma_op(1, self), rule=_host_rule(144))
 
 
 def _polygamma(n, a):
@@ -86,7 +100,7 @@ def _charge_terms(flops):
 
 polygamma_op = defop("polygamma(int n, Tensor self) -> Tensor", _polygamma,
                      self=lambda grad, n, self: grad * polygamma_op(n + 1, self),
-                     rule=lambda self: Cost(tuple(self.shape), 30 * TRANSCENDENTAL * numel(self.shape)))
+                     rule=_host_rule(256, 30 * TRANSCENDENTAL))
 
 
 def lgamma(input: Tensor) -> Tensor:
@@ -110,8 +124,7 @@ def _mvlgamma_args(self_shape, p, dtype):
 def _mvlgamma(a, p):
     if p < 1:
         raise TorchRuntimeError("p has to be greater than or equal to 1")
-    if not bool(np.all(B.to_numpy(a) > 0.5 * (p - 1))):
-        raise TorchRuntimeError("All elements must be greater than (p-1)/2")
+    # no domain check: torch 2.13 answers below (p-1)/2 too (the terms' sum, inf at a pole; redteam15 F9)
     dt = a.dtype if a.dtype.kind == "f" else D.default_float.np
     if a.size == 0:  # torch's empty answer at once: no arange of p terms
         return B.xp.empty(a.shape, dtype=dt)
@@ -136,9 +149,22 @@ def _mvlgamma_backward(grad, self, p):
     return grad * digamma_op(args).sum(-1)
 
 
+_MVLGAMMA_CHUNK_BYTES = 80  # a chunk element's index arrays, sums and lgamma work arrays (tracemalloc: <= 73)
+
+
+def _mvlgamma_rule(self, p):
+    """The (numel, p) lgamma terms, the input's flat copy, the sum before the constant, the p arguments, and one
+    chunk's work arrays (_MVLGAMMA_CHUNK_BYTES an element at the charge's item size): before, only the terms
+    were charged, ~5 MB under on a chunk (redteam15 F9's revert)."""
+    n = numel(self.shape)
+    terms = n * max(p, 1)
+    isz = max(4, getattr(getattr(self, "dtype", None), "itemsize", 4))
+    work = -(-min(terms, _CHUNK) * _MVLGAMMA_CHUNK_BYTES // isz) + (max(p, 1) if n else 0)
+    return Cost(tuple(self.shape), 8 * TRANSCENDENTAL * terms, terms + 2 * n + work)
+
+
 mvlgamma_op = defop("mvlgamma(Tensor self, int p) -> Tensor", _mvlgamma, self=_mvlgamma_backward,
-                    rule=lambda self, p: Cost(tuple(self.shape), 8 * TRANSCENDENTAL * numel(self.shape) * max(p, 1),
-                                              numel(self.shape) * max(p, 1)))
+                    rule=_mvlgamma_rule)
 
 
 def mvlgamma(input: Tensor, p: int) -> Tensor:
@@ -149,9 +175,9 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:
 
 erfinv_op = defop("erfinv(Tensor self) -> Tensor", _host(S.erfinv_array),
                   self=lambda grad, self: 0.5 * math.sqrt(math.pi) * P.exp(erfinv_op(self).pow(2)) * grad,
-                  rule=_EW_HEAVY)
+                  rule=_host_rule(216))
 i0_op = defop("i0(Tensor self) -> Tensor", _host(lambda x: S.bessel_i_array(x, 0)),
-              self=lambda grad, self: grad * i1_op(self), rule=_EW_HEAVY)
+              self=lambda grad, self: grad * i1_op(self), rule=_host_rule(88))
 
 
 def _tiny_safe(self):
@@ -173,11 +199,11 @@ def _i1e_backward(grad, self, result):
 
 
 i0e_op = defop("special_i0e(Tensor self) -> Tensor", _host(lambda x: S.bessel_ie_array(x, 0)),
-               self=lambda grad, self, result: grad * (i1e_op(self) - self.sgn() * result), rule=_EW_HEAVY)
+               self=lambda grad, self, result: grad * (i1e_op(self) - self.sgn() * result), rule=_host_rule(88))
 i1_op = defop("special_i1(Tensor self) -> Tensor", _host(lambda x: S.bessel_i_array(x, 1)),
-              self=_i1_backward, rule=_EW_HEAVY)
+              self=_i1_backward, rule=_host_rule(88))
 i1e_op = defop("special_i1e(Tensor self) -> Tensor", _host(lambda x: S.bessel_ie_array(x, 1)),
-               self=_i1e_backward, rule=_EW_HEAVY)
+               self=_i1e_backward, rule=_host_rule(88))
 
 
 def _sinc(a):
@@ -336,9 +362,21 @@ def _charge_zeta_terms(flops):
     budget.charge(0, 8, flops, "zeta's series")
 
 
+# a chunk element's float64 series work and glibc pow's object arrays, and what a call holds whatever its size
+# (tracemalloc, float32/float64/int64 operands: <= 186 bytes an element from 1,024 elements on, ~75 KB at 16)
+_ZETA_CHUNK_BYTES, _ZETA_FIXED_BYTES = 192, 1 << 17
+
+
 def _zeta_rule(self, other):
-    shape = np.broadcast_shapes(*(tuple(o.shape) for o in (self, other) if hasattr(o, "shape")))
-    return Cost(shape, (30 * TRANSCENDENTAL + 2 * S.PYPOW_FLOPS) * numel(shape))  # (+ the first term's glibc pow)
+    """The output; the operands' copies in the dtype and their flat broadcasts (each up to the output's size);
+    one chunk's series work (before: the output alone, ~6.6 MB under on a chunk)."""
+    tensors = [o for o in (self, other) if hasattr(o, "shape")]
+    shape = np.broadcast_shapes(*(tuple(o.shape) for o in tensors))
+    n = numel(shape)
+    isz = max(4, *(getattr(getattr(o, "dtype", None), "itemsize", 4) for o in tensors))
+    work = -(-(min(n, _CHUNK) * _ZETA_CHUNK_BYTES + (_ZETA_FIXED_BYTES if n else 0)) // isz)
+    temp = 2 * n + sum(numel(o.shape) for o in tensors) + work
+    return Cost(shape, (30 * TRANSCENDENTAL + 2 * S.PYPOW_FLOPS) * n, temp)  # (+ the first term's glibc pow)
 
 
 _zeta_bw, _zeta_fw = not_implemented_formulas("zeta", "special_zeta", pr=True)
@@ -383,13 +421,14 @@ def ndtr(input: Tensor) -> Tensor:
 
 
 ndtri_op = defop("special_ndtri(Tensor self) -> Tensor", _host(S.ndtri_array),
-                 self=lambda grad, result: grad * _SQRT_2PI * (result.square() / 2).exp(), rule=_EW_HEAVY)
+                 self=lambda grad, result: grad * _SQRT_2PI * (result.square() / 2).exp(),
+                 rule=_host_rule(208))
 log_ndtr_op = defop("special_log_ndtr(Tensor self) -> Tensor", _host(S.log_ndtr_array),
                     self=lambda grad, self, result: grad / _SQRT_2PI * (result + self.pow(2) / 2).neg().exp(),
-                    rule=_EW_HEAVY)
+                    rule=_host_rule(152))
 erfcx_op = defop("special_erfcx(Tensor self) -> Tensor", _host(S.erfcx_array),
                  self=lambda grad, self, result: (2.0 * self * result - 2.0 / math.sqrt(math.pi)) * grad,
-                 rule=_EW_HEAVY)
+                 rule=_host_rule(136))
 
 
 def _entr(a):

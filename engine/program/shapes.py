@@ -8,6 +8,7 @@ import numpy as np
 from engine import _backend as B
 from engine.errors import EngineError, LimitExceeded, RequestError
 from engine.ops._util import infer_size, size_arg, wrap_dim
+from engine.ops.indexing_advanced import index_leaves
 from engine.ops.rules import PY_STEP
 from engine.program import shapes_gather as G
 from engine.program.bind import OPERAND_OPS, PIECE_OPS, operand_count, returned_count
@@ -161,6 +162,12 @@ def _rule_full(args, kwargs):
     return (size,) if isinstance(size, int) else tuple(size)
 
 
+def _rule_randint(args, kwargs):
+    """randint(high, size) / randint(low, high, size): its size list (a keyword, or the last list given)."""
+    size = kwargs.get("size", next((a for a in reversed(args) if isinstance(a, list | tuple)), None))
+    return None if size is None else tuple(int(s) for s in size)
+
+
 def _rule_arange(args, kwargs):
     nums = [a for a in args if isinstance(a, int | float)]
     start, end, step = 0, None, kwargs.get("step", 1)
@@ -198,6 +205,25 @@ def _rule_one_hot(args, kwargs):
     return (*t.shape, int(n))
 
 
+# A bound is only compared with the limits: past 2**63 it is held there, so that a client's sizes never make a
+# bigint product (quadratic in its digits; a 413 text of thousands of digits, past Python's int-to-str limit: a 500
+# before, redteam16 F9)
+SATURATED = 1 << 63
+
+
+def sat_prod(sizes) -> int:
+    """The product of `sizes` (ints), held at SATURATED once it reaches it (0 where any size is 0)."""
+    sizes = [int(s) for s in sizes]
+    if 0 in sizes:
+        return 0
+    n = 1
+    for s in sizes:
+        n *= s
+        if not -SATURATED < n < SATURATED:
+            return SATURATED
+    return n
+
+
 def _old_index_bound(args, kwargs):
     """Any advanced index gathers at most numel(input) x the product of its index tensors' (and nested lists')
     elements: the bound where the exact rules (shapes_gather) cannot read the call (a malformed one raises torch's
@@ -208,11 +234,11 @@ def _old_index_bound(args, kwargs):
         for x in (v if isinstance(v, tuple | list) else [v]):
             if is_t(x):
                 sizes.append(x.numel())
-            elif isinstance(x, tuple | list):
-                sizes.append(int(np.size(np.asarray(x, dtype=object))))
+            elif isinstance(x, tuple | list):  # its leaves, by a walk: a Tensor in it is one index (or torch's
+                sizes.append(index_leaves(x, lambda t: 0)[1])  # TypeError), never stacked (redteam16 F1)
     if not sizes:
         return None
-    return (math.prod(max(n, 1) for n in sizes) * max(t.numel(), 1),)
+    return (sat_prod([*(max(n, 1) for n in sizes), max(t.numel(), 1)]),)
 
 
 def _exact_or_old(bound):
@@ -256,10 +282,7 @@ def _rule_einsum(args, kwargs):
     ts = [a for a in args[1:] if is_t(a)]  # an equation the rule cannot read: the operands' product
     if args and isinstance(args[-1], list):
         ts += [a for a in args[-1] if is_t(a)]
-    n = 1
-    for t in ts:
-        n *= max(1, t.numel())
-    return (n,)
+    return (sat_prod(max(1, t.numel()) for t in ts),)
 
 
 def _rule_linear(args, kwargs):
@@ -290,7 +313,8 @@ SHAPE_RULES = {
     "permute": _rule_permute, "t": _rule_reverse, "T": _rule_reverse, "unsqueeze": _rule_unsqueeze,
     "flatten": _rule_flatten,
     "zeros": _rule_factory, "ones": _rule_factory, "empty": _rule_factory, "rand": _rule_factory,
-    "randn": _rule_factory, "full": _rule_full, "arange": _rule_arange, "linspace": _rule_linspace,
+    "randn": _rule_factory, "full": _rule_full, "randint": _rule_randint, "arange": _rule_arange,
+    "linspace": _rule_linspace,
     "logspace": _rule_linspace,
     "eye": _rule_eye, "one_hot": _rule_one_hot, "getitem": _rule_index,
     "index_select": _exact_or_old(G.index_select_bound), "gather": _exact_or_old(G.gather_bound),
@@ -331,7 +355,7 @@ def general_bound(op, args, kwargs) -> int:
     rule = SHAPE_RULES.get(op)
     if rule is not None:
         try:
-            n = None if (shp := rule(args, kwargs)) is None else numel(shp)
+            n = None if (shp := rule(args, kwargs)) is None else sat_prod(shp)
         except Exception:  # a malformed call (a size that is no number): let the op itself raise torch's error
             n = None
         if n is not None:

@@ -10,6 +10,8 @@ import string
 
 import numpy as np
 
+from engine.errors import TorchTypeError
+from engine.ops.indexing_advanced import index_leaves, tensor_leaf
 from engine.program.shaped import is_t
 from engine.program.wire import numel
 
@@ -21,8 +23,23 @@ def _as_index(e):
     None for any other entry; False where it cannot be read (a shape-only stand-in of 2+ dims whose dtype is
     unknown: a mask takes all its dims, an integer index one)."""
     if isinstance(e, list | tuple):
+        unknown = False
+
+        def leaf(t):  # a Tensor in the list: its one integer value, as the op reads it (redteam16 F1: no NumPy
+            nonlocal unknown  # over the list's Tensors, which stacked them whole before any limit)
+            if getattr(t, "_data", None) is None:
+                unknown = True  # a shape-only stand-in: its dtype (a mask or not) is unknown
+                return 0
+            try:
+                return tensor_leaf(t)
+            except TorchTypeError:  # the op raises torch's TypeError: any bound will do
+                return 0
+
+        data = index_leaves(e, leaf)[0]
+        if unknown:
+            return False
         try:
-            a = np.asarray(e)
+            a = np.asarray(data)
         except (ValueError, TypeError):
             return False
         if a.dtype.kind not in "biu":

@@ -168,12 +168,14 @@ def test_matrix_exp_charges_its_squarings():
 
 
 def test_polygamma_charges_the_terms_its_values_ask_for():
-    """zeta(n + 1, x) sums terms until x + i > 9: x = -5e3 asks for 5,000 passes over the array (x = -1e9 for
-    10^9: 26 s at -1e6 before, on the event loop, charged as 30 transcendental flops); now charged when known."""
-    doc = {"ops": [{"name": "x", "op": "full", "args": [[3], -5e3 + 0.5], "kwargs": {"dtype": "float64"}},
+    """zeta(n + 1, x) sums terms until x + i > 9: x = -1.5e3 asks for 1,500 passes over the array (x = -1e9 for
+    10^9: 26 s at -1e6 before, on the event loop, charged as 30 transcendental flops); now charged when known.
+    (x was -5e3: 5,000 terms at redteam16 F4's per-term charge, 56 Python steps for n + 1 = 3, pass measure's
+    1e8-flop cap.)"""
+    doc = {"ops": [{"name": "x", "op": "full", "args": [[3], -1.5e3 + 0.5], "kwargs": {"dtype": "float64"}},
                    {"name": "y", "op": "polygamma", "args": [2, "x"]}], "outputs": []}
     m = measure(doc)
-    assert m["status"] == "ok" and m["checks"] >= 4_900 and excess(m) == [], m
+    assert m["status"] == "ok" and m["checks"] >= 1_400 and excess(m) == [], m
     far = {"ops": [{"name": "x", "op": "full", "args": [[1], -1e9 + 0.5], "kwargs": {"dtype": "float64"}},
                    {"name": "y", "op": "polygamma", "args": [2, "x"]}], "outputs": []}
     with pytest.raises(engine.errors.LimitExceeded):
