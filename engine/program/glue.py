@@ -194,9 +194,7 @@ class watch:  # noqa: N801 - a context manager
 STRUCTURAL = frozenset((
     "return (as_device(dev) if dev is not None else None), dt, bool(copy)",  # Tensor.to's copy flag
     "shape = [int(s) for s in shape]",  # a size argument (a size given as a tensor is checked per replay)
-    "step = max(min(int(step), _INT64_MAX), -_INT64_MAX)",  # a slice's bounds: the document's integers
-    "start = max(min(int(start), _INT64_MAX), _INT64_MIN)",
-    "stop = max(min(int(stop), _INT64_MAX), _INT64_MIN)",
+    "v = max(min(int(v), _INT64_MAX), _INT64_MIN)",  # a slice's bounds: the document's integers (_clip_slice_value)
     "return _apply_select(self, 0, int(index), 0), []",  # an integer index (_is_int: no tensor)
     "result = _apply_select(result, dim, int(obj), i)",
     "return layer_norm_op(input, [int(s) for s in normalized_shape], weight, bias, eps)",
