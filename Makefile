@@ -10,9 +10,11 @@ PYTEST_WORKERS ?= auto
 # Extra arguments for pytest (make test ARGS='-k softmax tests/engine') or the bench.
 ARGS ?=
 
-# Install stamps are keyed on pyproject.toml's checksum: a dependency edit reinstalls, a touch does not,
-# and a second `make test` spends no time on pip. Deleting .venv starts over.
-KEY := $(firstword $(shell cksum pyproject.toml))
+# Install stamps are keyed on the checksum of pyproject.toml and of the C accelerator's source
+# (engine/program/_textfill.c, built by the editable install where a C compiler is present): a dependency or C
+# edit reinstalls (and rebuilds the module in place), a touch does not, and a second `make test` spends no time on
+# pip. Deleting .venv starts over.
+KEY := $(firstword $(shell cat pyproject.toml engine/program/_textfill.c | cksum))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 

@@ -15,6 +15,7 @@ fixed-point range (printing.FIXED_RANGE) or not finite is left to the writer (No
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -22,6 +23,31 @@ import numpy as np
 import orjson
 
 from engine.printing import FIXED_RANGE
+
+
+def _accelerator():
+    """engine.program._textfill (the C filler of write_all's text, engine/program/_textfill.c), or None where it
+    was not built (no C compiler at install) or GRADSERVE_TEXT_ACCEL=0 turns it off: then the pure-Python path
+    below, the reference, writes the same bytes."""
+    if os.environ.get("GRADSERVE_TEXT_ACCEL", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        from engine.program import _textfill  # noqa: PLC0415
+    except ImportError:
+        return None
+    return _textfill
+
+
+ACCEL = _accelerator()  # the module, or None (tests switch it here)
+
+
+def accel_state() -> str:
+    """Which text path the batch fast writer takes in this process, for operators (the startup log, the bench)."""
+    if ACCEL is not None:
+        return "C accelerator (engine.program._textfill)"
+    off = os.environ.get("GRADSERVE_TEXT_ACCEL", "1").strip().lower() in ("0", "false", "no", "off")
+    return "pure Python (GRADSERVE_TEXT_ACCEL=0)" if off else "pure Python (engine.program._textfill not built)"
+
 
 _FMT = re.compile(rb"\A((?:[^%]|%%)*)%\.([1-6])f((?:[^%]|%%)*)\Z")  # 1 to 6 decimals (_fixed_texts)
 _EXACT = frozenset(("float16", "float32"))
