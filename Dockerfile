@@ -14,10 +14,13 @@ RUN mkdir engine app && touch README.md \
  && /opt/gradserve/bin/pip install --quiet ".${EXTRAS}" \
  && /opt/gradserve/bin/pip uninstall --quiet --yes gradserve
 # A C compiler for the batch writer's optional accelerator (engine/program/_textfill.c, built by the install below),
-# in this stage only: the runtime image gets the built module, not gcc. Where the compiler cannot be installed
-# (no package mirror), the install goes on without the module and the image runs the pure-Python path (the same
-# answers, slower batches; docs/ENGINE.md): the RUN after the install says which, in the build's log.
-RUN (apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \
+# in this stage only: the runtime image gets the built module, not gcc. The official image has Python's headers
+# under /usr/local/include; a Debian-built Python (a stand-in of the image) needs python3-dev for them. Where the
+# compiler cannot be installed (no package mirror), the install goes on without the module and the image runs the
+# pure-Python path (the same answers, slower batches; docs/ENGINE.md): the RUN after the install says which.
+RUN headers=$(/opt/gradserve/bin/python -c "import os, sysconfig; \
+print('' if os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')) else 'python3-dev')") \
+ && (apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev $headers >/dev/null \
      && rm -rf /var/lib/apt/lists/*) || echo "no C compiler: the batch writer's accelerator will not be built"
 # Then gradserve itself, from only what the wheel is built of: tests, bench and docs stay out.
 COPY README.md ./
