@@ -117,7 +117,8 @@ def test_the_c_filler_writes_the_python_paths_bytes(seed):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.floats(width=32, allow_subnormal=True) | st.sampled_from([1e-4, -1e-4, 1e8, -1e8, -0.0]),
+@given(st.lists(st.floats(width=32, allow_subnormal=True) | st.sampled_from([1e-4, -1e-4, 1e8, -1e8, -0.0])
+                | st.builds(lambda k, m: k / 2 ** m, st.integers(-2 ** 24, 2 ** 24), st.integers(1, 24)),  # ties
                 min_size=1, max_size=30),
        st.integers(1, 6), st.sampled_from(["float32", "float16"]), st.booleans())
 def test_one_row_of_any_values(values, p, dtype, grad):
