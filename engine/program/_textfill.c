@@ -36,14 +36,21 @@ typedef struct {
 
 static const uint64_t POW10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
 
+/* "00" .. "99": two digits at a time */
+static const char PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 /* The fixed-point range (engine.printing.FIXED_RANGE): the callers pass only documents whose values are in it,
  * but a repr is never written for a value outside it (its size would be unbounded), whatever the caller says. */
 #define FIXED_LO 1.0e-4
 #define FIXED_HI 1.0e8
 
-/* q = |v| * 10**p rounded to the nearest integer, ties to even (exact: see the top); -1 where v is not a
- * float32 value in the fixed-point range (the caller declines). */
-static int64_t scaled(double v, int p)
+/* A repr's code: q = |v| * 10**p rounded to the nearest integer, ties to even (exact: see the top), times 4,
+ * plus 2 where v < 0 and 1 where v is whole; -1 where v is not a float32 value in the fixed-point range (the
+ * caller declines). q is at most 10**14, so the code fits in 49 bits. */
+static int64_t repr_code(double v, int p)
 {
     double a = fabs(v);
     if (!(a >= FIXED_LO && a <= FIXED_HI) || (double)(float)v != v)
@@ -54,128 +61,98 @@ static int64_t scaled(double v, int p)
     int64_t q = (int64_t)f;
     if (d > 0.5 || (d == 0.5 && (q & 1)))
         q += 1;
-    return q;
+    return q * 4 + (v < 0) * 2 + (floor(a) == a);
 }
 
-static int ndigits(uint64_t x)
+static int ndigits(uint64_t x)  /* x below 10**9 here (the integer part of a value up to 10**8) */
 {
     int n = 1;
-    while (x >= 10) {
-        x /= 10;
+    for (uint64_t t = 10; n < 19 && x >= t; t *= 10)
         n++;
-    }
     return n;
 }
 
 /* The repr's length: "[-]ints." and, unless v is whole, p decimals. */
-static Py_ssize_t repr_len(double v, int64_t q, int p)
+static Py_ssize_t repr_len(int64_t code, int p)
 {
-    int whole = floor(fabs(v)) == fabs(v);
-    return (v < 0) + ndigits((uint64_t)q / POW10[p]) + 1 + (whole ? 0 : p);
+    return ((code >> 1) & 1) + ndigits((uint64_t)(code >> 2) / POW10[p]) + 1 + ((code & 1) ? 0 : p);
+}
+
+/* The n low digits of x, written to end before `end`. */
+static void put_digits(char *end, uint64_t x, int n)
+{
+    for (; n >= 2; n -= 2, x /= 100) {
+        end -= 2;
+        memcpy(end, PAIRS + 2 * (x % 100), 2);
+    }
+    if (n)
+        end[-1] = (char)('0' + x % 10);
 }
 
 /* Writes the repr at out (repr_len bytes); returns the bytes written. */
-static Py_ssize_t repr_put(char *out, double v, int64_t q, int p)
+static Py_ssize_t repr_put(char *out, int64_t code, int p)
 {
     char *o = out;
-    uint64_t ints = (uint64_t)q / POW10[p], frac = (uint64_t)q % POW10[p];
+    uint64_t q = (uint64_t)(code >> 2), ints = q / POW10[p];
     int n = ndigits(ints);
-    if (v < 0)
+    if (code & 2)
         *o++ = '-';
-    for (int i = n - 1; i >= 0; i--) {
-        o[i] = (char)('0' + ints % 10);
-        ints /= 10;
-    }
+    put_digits(o + n, ints, n);
     o += n;
     *o++ = '.';
-    if (floor(fabs(v)) != fabs(v)) {
-        for (int i = p - 1; i >= 0; i--) {
-            o[i] = (char)('0' + frac % 10);
-            frac /= 10;
-        }
+    if (!(code & 1)) {
+        put_digits(o + p, q % POW10[p], p);
         o += p;
     }
     return o - out;
 }
 
-/* The end of the number text starting at s: the next ',', else `end` (the closing bracket); NULL past it. */
-static const char *number_end(const char *s, const char *end)
-{
-    if (s > end)
-        return NULL;
-    const char *c = memchr(s, ',', (size_t)(end - s));
-    return c != NULL ? c : end;
-}
-
 typedef struct {
     const char *dump, *dump_end;  /* the numbers' text between the brackets: [dump, dump_end) */
     const Item *items;
-    Py_ssize_t nitems, n, width, rows;
+    Py_ssize_t nitems, n, width, rows, reprs;
     const double *values;         /* rows x n */
     const unsigned char *ok;      /* n */
     const char *w0, *w1;
     Py_ssize_t l0, l1;
+    Py_ssize_t texts;             /* a document's constant texts' bytes */
+    Py_ssize_t *ends;             /* pass 1's: each number's end in dump (n * width) */
+    int64_t *codes;               /* pass 1's: each repr's code, document after document (n * reprs) */
 } Job;
 
-/* Pass 1 (out NULL: sizes only, every read checked) or pass 2 (fills out, sizes as pass 1 gave them). Returns
- * the total bytes, -1 where the input is not what the layout says (ValueError), -2 where a repr's value is
- * declined (the Python path). */
-static Py_ssize_t run(const Job *J, Py_ssize_t *sizes, char *out)
+/* Pass 1: each document's size (its wrap not counted) in sizes, each number's end and each repr's code, every
+ * read checked; nothing written. Returns the total bytes (the wraps counted), -1 where the input is not what the
+ * layout says (ValueError), -2 where a repr's value is declined (the Python path). */
+static Py_ssize_t measure(const Job *J, Py_ssize_t *sizes)
 {
     const char *s = J->dump;
-    Py_ssize_t total = 0, seen = 0;
+    Py_ssize_t total = 0, seen = 0, r = 0;
     for (Py_ssize_t j = 0; j < J->n; j++) {
-        Py_ssize_t size = 0;
-        if (out != NULL) {
-            memcpy(out, J->w0, (size_t)J->l0);
-            out += J->l0;
-        }
+        Py_ssize_t size = J->ok[j] ? J->texts : 0;
         for (Py_ssize_t k = 0; k < J->nitems; k++) {
             const Item *it = &J->items[k];
             if (it->kind == ITEM_NUMBER) {
                 /* each number ends at a comma but the chunk's last, which ends at dump_end (checked below) */
-                const char *e = number_end(s, J->dump_end);
-                if (e == NULL || e <= s)
+                if (s > J->dump_end)
                     return -1;
-                seen++;
-                if (J->ok[j]) {
-                    if (out != NULL) {
-                        memcpy(out, s, (size_t)(e - s));
-                        out += e - s;
-                    }
+                const char *e = memchr(s, ',', (size_t)(J->dump_end - s));
+                if (e == NULL)
+                    e = J->dump_end;
+                if (e == s)
+                    return -1;
+                J->ends[seen++] = e - J->dump;
+                if (J->ok[j])
                     size += e - s;
-                }
                 s = e + 1;
-            } else if (!J->ok[j]) {
-                continue;
-            } else if (it->kind == ITEM_TEXT) {
-                if (out != NULL) {
-                    memcpy(out, it->text, (size_t)it->len);
-                    out += it->len;
-                }
-                size += it->len;
-            } else {
-                double v = J->values[it->row * J->n + j];
-                int64_t q = scaled(v, it->p);
-                if (q < 0)
+            } else if (it->kind == ITEM_REPR && J->ok[j]) {
+                int64_t code = repr_code(J->values[it->row * J->n + j], it->p);
+                if (code < 0)
                     return -2;
-                if (out != NULL) {
-                    Py_ssize_t m = repr_put(out, v, q, it->p);
-                    out += m;
-                    size += m;
-                } else {
-                    size += repr_len(v, q, it->p);
-                }
+                J->codes[r++] = code;
+                size += repr_len(code, it->p);
             }
         }
-        if (out != NULL) {
-            if (size != sizes[j])
-                return -1;
-            memcpy(out, J->w1, (size_t)J->l1);
-            out += J->l1;
-        } else {
-            sizes[j] = size;
-        }
+        sizes[j] = size;
         if (size > PY_SSIZE_T_MAX / 4 - total)
             return -1;
         total += size + J->l0 + J->l1;
@@ -185,10 +162,48 @@ static Py_ssize_t run(const Job *J, Py_ssize_t *sizes, char *out)
     return total;
 }
 
-/* Layout items from the layout tuple: bytes (a constant text), None (the next number), (row, p) (a repr). */
-static Py_ssize_t parse_layout(PyObject *layout, Item *items, Py_ssize_t rows)
+/* Pass 2: every document written at out, from pass 1's ends and codes (no read of them unchecked there); returns
+ * the bytes written, or -1 where a document's size is not pass 1's (cannot be). */
+static Py_ssize_t fill_all(const Job *J, const Py_ssize_t *sizes, char *out)
+{
+    char *start = out;
+    Py_ssize_t seen = 0, r = 0, at = 0;
+    for (Py_ssize_t j = 0; j < J->n; j++) {
+        char *doc = out + J->l0;
+        memcpy(out, J->w0, (size_t)J->l0);
+        out = doc;
+        for (Py_ssize_t k = 0; k < J->nitems; k++) {
+            const Item *it = &J->items[k];
+            if (it->kind == ITEM_NUMBER) {
+                Py_ssize_t end = J->ends[seen++];
+                if (J->ok[j]) {
+                    memcpy(out, J->dump + at, (size_t)(end - at));
+                    out += end - at;
+                }
+                at = end + 1;
+            } else if (!J->ok[j]) {
+                continue;
+            } else if (it->kind == ITEM_TEXT) {
+                memcpy(out, it->text, (size_t)it->len);
+                out += it->len;
+            } else {
+                out += repr_put(out, J->codes[r++], it->p);
+            }
+        }
+        if (out - doc != sizes[j])
+            return -1;
+        memcpy(out, J->w1, (size_t)J->l1);
+        out += J->l1;
+    }
+    return out - start;
+}
+
+/* Layout items from the layout tuple: bytes (a constant text), None (the next number), (row, p) (a repr); the
+ * count of numbers, and in *texts the constant texts' bytes together. */
+static Py_ssize_t parse_layout(PyObject *layout, Item *items, Py_ssize_t rows, Py_ssize_t *texts)
 {
     Py_ssize_t m = PyTuple_GET_SIZE(layout), numbers = 0;
+    *texts = 0;
     for (Py_ssize_t k = 0; k < m; k++) {
         PyObject *x = PyTuple_GET_ITEM(layout, k);
         Item *it = &items[k];
@@ -196,6 +211,11 @@ static Py_ssize_t parse_layout(PyObject *layout, Item *items, Py_ssize_t rows)
             it->kind = ITEM_TEXT;
             it->text = PyBytes_AS_STRING(x);
             it->len = PyBytes_GET_SIZE(x);
+            if (it->len > PY_SSIZE_T_MAX / 8 - *texts) {
+                PyErr_SetString(PyExc_ValueError, "the layout's texts are too long");
+                return -1;
+            }
+            *texts += it->len;
         } else if (x == Py_None) {
             it->kind = ITEM_NUMBER;
             numbers++;
@@ -265,7 +285,7 @@ static PyObject *fill(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t numbers = parse_layout(layout, items, J.rows);
+    Py_ssize_t numbers = parse_layout(layout, items, J.rows, &J.texts);
     if (numbers < 0)
         goto done;
     if (numbers != width) {
@@ -279,7 +299,23 @@ static PyObject *fill(PyObject *self, PyObject *args)
     J.values = vb.buf;
     J.ok = ob.buf;
     J.w0 = w0, J.w1 = w1, J.l0 = l0, J.l1 = l1;
-    Py_ssize_t total = run(&J, sizes, NULL);  /* pass 1: the sizes, every read checked; nothing written */
+    for (Py_ssize_t k = 0; k < J.nitems; k++)
+        J.reprs += items[k].kind == ITEM_REPR;
+    /* scratch sized by what is held already: a number's end per number of dumped (n * width <= its length) and
+     * a code per repr value (n * reprs) */
+    if ((size_t)J.width > PY_SSIZE_T_MAX / sizeof(Py_ssize_t) / (size_t)J.n
+        || (size_t)J.reprs + 1 > PY_SSIZE_T_MAX / sizeof(int64_t) / (size_t)J.n) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* (written by pass 1 before pass 2 reads them: not zeroed) */
+    J.ends = PyMem_Malloc((size_t)J.n * (size_t)J.width * sizeof(Py_ssize_t));
+    J.codes = PyMem_Malloc((size_t)J.n * ((size_t)J.reprs + 1) * sizeof(int64_t));
+    if (J.ends == NULL || J.codes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t total = measure(&J, sizes);  /* pass 1: the sizes, every read checked; nothing written */
     if (total == -2 || (total >= 0 && cap >= 0 && total > cap)) {
         result = Py_NewRef(Py_None);
         goto done;
@@ -292,8 +328,8 @@ static PyObject *fill(PyObject *self, PyObject *args)
     if (text == NULL)
         goto done;
     Py_ssize_t again;
-    Py_BEGIN_ALLOW_THREADS  /* pass 2 touches only the buffers held above, no Python object */
-    again = run(&J, sizes, PyBytes_AS_STRING(text));
+    Py_BEGIN_ALLOW_THREADS  /* pass 2 touches only the buffers held here, no Python object */
+    again = fill_all(&J, sizes, PyBytes_AS_STRING(text));
     Py_END_ALLOW_THREADS
     if (again != total) {
         PyErr_SetString(PyExc_SystemError, "_textfill: the second pass disagrees with the first");
@@ -314,6 +350,8 @@ done:
     Py_XDECREF(list);
     PyMem_Free(items);
     PyMem_Free(sizes);
+    PyMem_Free(J.ends);
+    PyMem_Free(J.codes);
     PyBuffer_Release(&vb);
     PyBuffer_Release(&ob);
     return result;
