@@ -357,8 +357,124 @@ done:
     return result;
 }
 
+/* ---- the scan's hot part (engine/program/batch_text.py _bulk): a run of one template's documents in a
+ * batch's body, read here from client bytes: every read is bounded by the window's end (at most the body's),
+ * nothing is recursive, and what is allocated is a bytes object a hole and a list slot a document found (each
+ * document takes at least its template's text, so no more than the body's length bounds). */
+
+/* The end of the lax hole at s (-?[0-9][-+.0-9eE]*, batch_text._LAX), or NULL where none starts there. */
+static const char *lax_hole(const char *s, const char *end)
+{
+    if (s < end && *s == '-')
+        s++;
+    if (s >= end || *s < '0' || *s > '9')
+        return NULL;
+    for (s++; s < end; s++) {
+        char c = *s;
+        if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'))
+            break;
+    }
+    return s;
+}
+
+PyDoc_STRVAR(bulk_doc,
+"bulk(body, pos, end, lits, sep) -> (holes, ends, whole)\n\n"
+"The documents of a template from body[pos] on, one after another, each its text lits[0], a lax hole, lits[1],\n"
+"..., a lax hole, lits[-1], then sep, wholly before `end`: every hole's text in order (k a document), and each\n"
+"document's end from pos (cumulative). whole: the run stopped at `end` (a document not wholly before it), not\n"
+"at a byte that differs from the template's.");
+
+static PyObject *bulk(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *body, *sep;
+    Py_ssize_t blen, pos, stop, seplen;
+    PyObject *lits, *holes = NULL, *ends = NULL, *result = NULL;
+    const char **at = NULL;
+    if (!PyArg_ParseTuple(args, "y#nnO!y#", &body, &blen, &pos, &stop, &PyTuple_Type, &lits, &sep, &seplen))
+        return NULL;
+    Py_ssize_t k = PyTuple_GET_SIZE(lits) - 1;
+    if (pos < 0 || stop > blen || pos > stop || k < 1) {
+        PyErr_SetString(PyExc_ValueError, "bulk: 0 <= pos <= end <= len(body), and a hole at least");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i <= k; i++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(lits, i))) {
+            PyErr_SetString(PyExc_TypeError, "bulk: lits are bytes");
+            return NULL;
+        }
+    }
+    holes = PyList_New(0);
+    ends = PyList_New(0);
+    at = PyMem_Malloc(2 * (size_t)k * sizeof(char *));  /* each hole's start and end in the current document */
+    if (holes == NULL || ends == NULL || at == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const char *d = body + pos, *lim = body + stop;
+    int whole = 1;
+    for (;;) {
+        const char *p = d;
+        int bad = 0;  /* 1: a byte differs; -1: the document is not wholly before lim */
+        for (Py_ssize_t i = 0; i <= k && !bad; i++) {
+            PyObject *lit = PyTuple_GET_ITEM(lits, i);
+            Py_ssize_t len = PyBytes_GET_SIZE(lit);
+            if (i > 0) {  /* the hole before lits[i] */
+                const char *e = lax_hole(p, lim);
+                if (e == NULL) {
+                    bad = p >= lim || (*p == '-' && p + 1 >= lim) ? -1 : 1;
+                    break;
+                }
+                at[2 * (i - 1)] = p;
+                at[2 * (i - 1) + 1] = e;
+                p = e;
+            }
+            Py_ssize_t room = lim - p, cmp = len < room ? len : room;
+            if (memcmp(p, PyBytes_AS_STRING(lit), (size_t)cmp) != 0)
+                bad = 1;
+            else if (cmp < len)
+                bad = -1;
+            p += len;
+        }
+        if (!bad) {
+            Py_ssize_t room = lim - p, cmp = seplen < room ? seplen : room;
+            if (memcmp(p, sep, (size_t)cmp) != 0)
+                bad = 1;
+            else if (cmp < seplen)
+                bad = -1;
+            p += seplen;
+        }
+        if (bad) {
+            whole = bad < 0;
+            break;
+        }
+        for (Py_ssize_t i = 0; i < k; i++) {
+            PyObject *h = PyBytes_FromStringAndSize(at[2 * i], at[2 * i + 1] - at[2 * i]);
+            if (h == NULL || PyList_Append(holes, h) < 0) {
+                Py_XDECREF(h);
+                goto done;
+            }
+            Py_DECREF(h);
+        }
+        PyObject *e = PyLong_FromSsize_t(p - (body + pos));
+        if (e == NULL || PyList_Append(ends, e) < 0) {
+            Py_XDECREF(e);
+            goto done;
+        }
+        Py_DECREF(e);
+        d = p;
+    }
+    result = Py_BuildValue("(OOO)", holes, ends, whole ? Py_True : Py_False);
+done:
+    Py_XDECREF(holes);
+    Py_XDECREF(ends);
+    PyMem_Free(at);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"fill", fill, METH_VARARGS, fill_doc},
+    {"bulk", bulk, METH_VARARGS, bulk_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -209,3 +209,85 @@ def test_a_float64_row_takes_the_python_path():
     assert fw.layout is None
     out = fw.write_all([np.array([1.5, 2.5])], [None], 2, WRAP)
     assert out.pieces is not None and out[0] == b"a1.5b1.5000c"
+
+
+# ---- the scan's hot part in C (bulk: batch_text._bulk's run of one template's documents), reading client bytes
+
+
+def _scan_both(body: bytes, after: int = 1):
+    """batch_text.scan of `body` with _bulk in C and in Python (runs matched many at a time after `after`
+    documents), each with a fresh plan cache."""
+    from engine.program import PlanCache, batch_text
+    from tests.engine.test_batch_text import _make
+
+    saved, saved_after = batch_write.ACCEL, batch_text._BULK_AFTER
+    out = []
+    try:
+        batch_text._BULK_AFTER = after
+        for accel in (_textfill, None):
+            batch_write.ACCEL = accel
+            make, _ = _make(PlanCache())
+            out.append(batch_text.scan(body, 10_000, make))
+    finally:
+        batch_write.ACCEL, batch_text._BULK_AFTER = saved, saved_after
+    return out
+
+
+def _run_body(n: int, seed: int) -> bytes:
+    from tests.engine.test_batch_text import _long_run
+
+    return b'{"requests": [' + b", ".join(_long_run(n, seed)) + b"]}"
+
+
+_BODY = _run_body(60, 11)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_BODY) - 1), st.sampled_from(["set", "insert", "delete"]),
+                          st.sampled_from(b'0123456789-+.eE ,:{}[]"ab\n\x00\xff')), min_size=1, max_size=4),
+       st.sampled_from([1, 2, 8]))
+def test_the_c_scan_reads_mutated_bodies_as_the_python_scan(mutations, after):
+    """Random bytes set, inserted and deleted anywhere in a run of 60 documents of one template (numbers' and
+    the template's characters, whitespace, NUL, a non-ASCII byte): the scan with _bulk in C reads what it reads
+    in Python: the same documents, starts, templates and numbers, or None."""
+    from tests.engine.test_batch_text import _same_scan
+
+    body = bytearray(_BODY)
+    for at, kind, byte in mutations:
+        at = min(at, len(body) - 1)
+        if kind == "set":
+            body[at] = byte
+        elif kind == "insert":
+            body.insert(at, byte)
+        else:
+            del body[at]
+    c, py = _scan_both(bytes(body), after)
+    _same_scan(py, c)
+
+
+def test_bulk_reads_nothing_past_its_end():
+    """At every end from a document's start to the body's end: the documents found end before it (a document cut
+    by it is not one), the same ones the Python scan's window takes; an end past the body, or before pos, is an
+    error, never a read."""
+    body = _run_body(6, 2)
+    from engine.program import batch_text
+
+    c, _ = _scan_both(body)
+    t = c.templates[0]
+    pos = c.starts[1]
+    sep = body[c.starts[0] + len(b""):c.starts[1]][-2:]  # ", "
+    lits = tuple(t.lits)
+    full = _textfill.bulk(body, pos, len(body), lits, sep)
+    assert len(full[1]) == 4  # documents 1 to 4 (the last is followed by "]}", not the separator)
+    for end in range(pos, len(body) + 1):
+        holes, ends, whole = _textfill.bulk(body, pos, end, lits, sep)
+        assert ends == [e for e in full[1] if e <= end - pos]
+        assert holes == full[0][:len(ends) * t.holes]
+        # stopped by the end (a cut document), not a differing byte, but where the last document's "]}" is seen
+        assert whole == (end <= len(body) - 2)
+    for pos_, end in ((pos, len(body) + 1), (pos, pos - 1), (-1, 10), (len(body) + 1, len(body) + 1)):
+        with pytest.raises(ValueError):
+            _textfill.bulk(body, pos_, end, lits, sep)
+    with pytest.raises(ValueError):  # no hole
+        _textfill.bulk(body, pos, len(body), lits[:1], sep)
+    assert batch_text._LAX == rb"(-?[0-9][-+.0-9eE]*)"  # the C's lax hole is this pattern
