@@ -240,10 +240,14 @@ def _run_body(n: int, seed: int) -> bytes:
 
 
 _BODY = _run_body(60, 11)
+# where mutations tell most: a number's characters and the bytes around them (a hole's ends)
+_NEAR = sorted({i + d for i, c in enumerate(_BODY) if c in b"-.0123456789eE" for d in (-1, 0, 1)
+                if 0 <= i + d < len(_BODY)})
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(_BODY) - 1), st.sampled_from(["set", "insert", "delete"]),
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_BODY) - 1) | st.sampled_from(_NEAR),
+                          st.sampled_from(["set", "insert", "delete"]),
                           st.sampled_from(b'0123456789-+.eE ,:{}[]"ab\n\x00\xff')), min_size=1, max_size=4),
        st.sampled_from([1, 2, 8]))
 def test_the_c_scan_reads_mutated_bodies_as_the_python_scan(mutations, after):
