@@ -112,7 +112,7 @@ typedef struct {
     const Item *items;
     Py_ssize_t nitems, n, width, rows, reprs;
     const double *values;         /* rows x n */
-    const unsigned char *ok;      /* n */
+    const unsigned char *ok;      /* n (a copy of the caller's) */
     const char *w0, *w1;
     Py_ssize_t l0, l1;
     Py_ssize_t texts;             /* a document's constant texts' bytes */
@@ -257,6 +257,7 @@ static PyObject *fill(PyObject *self, PyObject *args)
     Py_ssize_t l0, l1;
     Item *items = NULL;
     Py_ssize_t *sizes = NULL;
+    unsigned char *okc = NULL;
     if (!PyArg_ParseTuple(args, "y#nO!OOy#y#n", &dump, &dlen, &width, &PyTuple_Type, &layout, &vobj, &oobj,
                           &w0, &l0, &w1, &l1, &cap))
         return NULL;
@@ -297,7 +298,6 @@ static PyObject *fill(PyObject *self, PyObject *args)
     J.items = items;
     J.width = width;
     J.values = vb.buf;
-    J.ok = ob.buf;
     J.w0 = w0, J.w1 = w1, J.l0 = l0, J.l1 = l1;
     for (Py_ssize_t k = 0; k < J.nitems; k++)
         J.reprs += items[k].kind == ITEM_REPR;
@@ -311,10 +311,15 @@ static PyObject *fill(PyObject *self, PyObject *args)
     /* (written by pass 1 before pass 2 reads them: not zeroed) */
     J.ends = PyMem_Malloc((size_t)J.n * (size_t)J.width * sizeof(Py_ssize_t));
     J.codes = PyMem_Malloc((size_t)J.n * ((size_t)J.reprs + 1) * sizeof(int64_t));
-    if (J.ends == NULL || J.codes == NULL) {
+    okc = PyMem_Malloc((size_t)J.n);
+    if (J.ends == NULL || J.codes == NULL || okc == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    /* ok copied: pass 2 runs without the GIL, when another thread could change the caller's array; what it
+     * reads is this call's own (the copy, pass 1's ends and codes) or immutable (bytes objects) */
+    memcpy(okc, ob.buf, (size_t)J.n);
+    J.ok = okc;
     Py_ssize_t total = measure(&J, sizes);  /* pass 1: the sizes, every read checked; nothing written */
     if (total == -2 || (total >= 0 && cap >= 0 && total > cap)) {
         result = Py_NewRef(Py_None);
@@ -352,6 +357,7 @@ done:
     PyMem_Free(sizes);
     PyMem_Free(J.ends);
     PyMem_Free(J.codes);
+    PyMem_Free(okc);
     PyBuffer_Release(&vb);
     PyBuffer_Release(&ob);
     return result;
