@@ -162,41 +162,52 @@ static Py_ssize_t measure(const Job *J, Py_ssize_t *sizes)
     return total;
 }
 
-/* Pass 2: every document written at out, from pass 1's ends and codes (no read of them unchecked there); returns
- * the bytes written, or -1 where a document's size is not pass 1's (cannot be). */
-static Py_ssize_t fill_all(const Job *J, const Py_ssize_t *sizes, char *out)
+/* Pass 2: every document written into out[0, total), from pass 1's ends and codes and the copy of ok (nothing
+ * another thread could change); every write is bounded by the buffer's end as well (REPR_MAX: a repr's most
+ * bytes), so that pass 2 is safe by itself. Returns the bytes written, or -1 where a document's size is not pass
+ * 1's or a write would pass the end (neither can be). */
+#define REPR_MAX 32  /* a repr's most bytes for any code: "-", 19 digits (a uint64), ".", 6 decimals: 27 */
+#define PUT(src, len)                                          \
+    do {                                                       \
+        if ((len) < 0 || (len) > limit - out)                  \
+            return -1;                                         \
+        memcpy(out, (src), (size_t)(len));                     \
+        out += (len);                                          \
+    } while (0)
+
+static Py_ssize_t fill_all(const Job *J, const Py_ssize_t *sizes, char *out, Py_ssize_t total)
 {
-    char *start = out;
+    char *start = out, *limit = out + total;
     Py_ssize_t seen = 0, r = 0, at = 0;
     for (Py_ssize_t j = 0; j < J->n; j++) {
-        char *doc = out + J->l0;
-        memcpy(out, J->w0, (size_t)J->l0);
-        out = doc;
+        PUT(J->w0, J->l0);
+        char *doc = out;
         for (Py_ssize_t k = 0; k < J->nitems; k++) {
             const Item *it = &J->items[k];
             if (it->kind == ITEM_NUMBER) {
                 Py_ssize_t end = J->ends[seen++];
-                if (J->ok[j]) {
-                    memcpy(out, J->dump + at, (size_t)(end - at));
-                    out += end - at;
-                }
+                if (J->ok[j])
+                    PUT(J->dump + at, end - at);
                 at = end + 1;
             } else if (!J->ok[j]) {
                 continue;
             } else if (it->kind == ITEM_TEXT) {
-                memcpy(out, it->text, (size_t)it->len);
-                out += it->len;
-            } else {
+                PUT(it->text, it->len);
+            } else if (limit - out >= REPR_MAX) {  /* (the common case: room for any repr, written in place) */
                 out += repr_put(out, J->codes[r++], it->p);
+            } else {
+                char tmp[REPR_MAX];
+                Py_ssize_t m = repr_put(tmp, J->codes[r++], it->p);
+                PUT(tmp, m);
             }
         }
         if (out - doc != sizes[j])
             return -1;
-        memcpy(out, J->w1, (size_t)J->l1);
-        out += J->l1;
+        PUT(J->w1, J->l1);
     }
     return out - start;
 }
+#undef PUT
 
 /* Layout items from the layout tuple: bytes (a constant text), None (the next number), (row, p) (a repr); the
  * count of numbers, and in *texts the constant texts' bytes together. */
@@ -334,7 +345,7 @@ static PyObject *fill(PyObject *self, PyObject *args)
         goto done;
     Py_ssize_t again;
     Py_BEGIN_ALLOW_THREADS  /* pass 2 touches only the buffers held here, no Python object */
-    again = fill_all(&J, sizes, PyBytes_AS_STRING(text));
+    again = fill_all(&J, sizes, PyBytes_AS_STRING(text), total);
     Py_END_ALLOW_THREADS
     if (again != total) {
         PyErr_SetString(PyExc_SystemError, "_textfill: the second pass disagrees with the first");
