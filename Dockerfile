@@ -13,13 +13,24 @@ COPY pyproject.toml ./
 RUN mkdir engine app && touch README.md \
  && /opt/gradserve/bin/pip install --quiet ".${EXTRAS}" \
  && /opt/gradserve/bin/pip uninstall --quiet --yes gradserve
+# A C compiler for the batch writer's optional accelerator (engine/program/_textfill.c, built by the install below),
+# in this stage only: the runtime image gets the built module, not gcc. The official image has Python's headers
+# under /usr/local/include; a Debian-built Python (a stand-in of the image) needs python3-dev for them. Where the
+# compiler cannot be installed (no package mirror), the install goes on without the module and the image runs the
+# pure-Python path (the same answers, slower batches; docs/ENGINE.md): the RUN after the install says which.
+RUN headers=$(/opt/gradserve/bin/python -c "import os, sysconfig; \
+print('' if os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')) else 'python3-dev')") \
+ && (apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev $headers >/dev/null \
+     && rm -rf /var/lib/apt/lists/*) || echo "no C compiler: the batch writer's accelerator will not be built"
 # Then gradserve itself, from only what the wheel is built of: tests, bench and docs stay out.
 COPY README.md ./
 COPY engine ./engine
 COPY app ./app
 COPY gradserve ./gradserve
 RUN /opt/gradserve/bin/pip install --quiet --no-deps . \
- && /opt/gradserve/bin/python -m compileall -q /opt/gradserve/lib
+ && /opt/gradserve/bin/python -m compileall -q /opt/gradserve/lib \
+ && cd / && /opt/gradserve/bin/python -c "from engine.program.batch_write import accel_state; \
+print('batch text writer:', accel_state())"
 
 # ---- runtime: the venv alone on a fresh slim base ----
 FROM python:3.11-slim

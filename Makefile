@@ -10,13 +10,15 @@ PYTEST_WORKERS ?= auto
 # Extra arguments for pytest (make test ARGS='-k softmax tests/engine') or the bench.
 ARGS ?=
 
-# Install stamps are keyed on pyproject.toml's checksum: a dependency edit reinstalls, a touch does not,
-# and a second `make test` spends no time on pip. Deleting .venv starts over.
-KEY := $(firstword $(shell cksum pyproject.toml))
+# Install stamps are keyed on the checksum of pyproject.toml and of the C accelerator's source
+# (engine/program/_textfill.c, built by the editable install where a C compiler is present): a dependency or C
+# edit reinstalls (and rebuilds the module in place), a touch does not, and a second `make test` spends no time on
+# pip. Deleting .venv starts over.
+KEY := $(firstword $(shell cat pyproject.toml engine/program/_textfill.c | cksum))
 RUNTIME_STAMP := $(VENV)/.installed-runtime-$(KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(KEY)
 
-.PHONY: help run test test-full bench lint fuzz fuzz-cli load scale-test redteam screenshots install install-dev clean
+.PHONY: help run test test-full asan bench lint fuzz fuzz-cli load scale-test redteam screenshots install install-dev clean
 .DEFAULT_GOAL := help
 
 help:
@@ -25,6 +27,7 @@ help:
 	@echo "make test-full  make test with the sampled suites run whole (forward AD and OpInfo on every sample)"
 	@echo "make bench  run the benchmarks (python -m bench)"
 	@echo "make lint   ruff check"
+	@echo "make asan   the C accelerator (engine/program/_textfill.c) built with ASan+UBSan and its tests run under it"
 	@echo "make fuzz   schemathesis against the OpenAPI schema of a local server (FUZZ_EXAMPLES=$(FUZZ_EXAMPLES))"
 	@echo "make load   load test + 10-minute soak (python -m bench.load; ARGS='--soak-seconds 20' for short)"
 	@echo "make scale-test  1 vs 2 API replicas behind HAProxy under podman-compose, a replica lost under load"
@@ -76,6 +79,23 @@ test: $(DEV_STAMP)
 # sample of every covered op).
 test-full: $(DEV_STAMP)
 	$(PYTEST_ENV) GRADSERVE_TEST_FULL=1 GRADSERVE_OPINFO_FULL=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
+
+# The C accelerator of the batch writer (engine/program/_textfill.c) built with AddressSanitizer and
+# UndefinedBehaviorSanitizer over the editable install's module, its tests run under it (libasan preloaded into the
+# uninstrumented interpreter, PYTHONMALLOC=malloc so that every object's memory is ASan's to check, not pymalloc's
+# arenas; leaks not reported: the interpreter's own; pytest's -s, so that a report reaches the terminal), then the
+# module built again as the install builds it. A sanitizer report fails the run (halt_on_error,
+# -fno-sanitize-recover).
+TEXTFILL_SO = engine/program/_textfill$(shell $(BIN)/python -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+ASAN_TESTS ?= tests/engine/test_textfill.py tests/engine/test_batch_write.py tests/engine/test_batch_text.py
+asan: $(DEV_STAMP)
+	gcc -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -I$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])") \
+	  engine/program/_textfill.c -o $(TEXTFILL_SO)
+	@PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  $(BIN)/python -m pytest -s -n 0 -p no:warnings $(ASAN_TESTS) $(ARGS); rc=$$?; \
+	  $(BIN)/python -m pip install --quiet --no-deps -e . && exit $$rc
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(ARGS)

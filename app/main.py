@@ -19,6 +19,7 @@ from app.core.workers import WorkerPool
 from app.routers import batch, docs, evaluate, functional, gradcheck, graph, health, metrics, ops, playground
 from app.services import engine as eng
 from app.services.evaluate import EvaluateService
+from engine.program import batch_write
 
 DESCRIPTION = """\
 Gradient-as-a-service: POST a program of tensor operations, get back values, gradients, grad_fn names and the
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await pool.start()
         await anyio.to_thread.run_sync(eng.cuda_status)  # warm the cache off the event loop
         app.state.evaluator = EvaluateService(settings, pool, metrics=app.state.metrics)
+        logging.getLogger("gradserve").info("batch text writer: %s", batch_write.accel_state())
         _tune_gc()
         try:
             yield

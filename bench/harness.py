@@ -209,6 +209,16 @@ def _git():
         return "?"
 
 
+def _text_writer() -> str:
+    """Which path the batch fast writer takes (engine/program/_textfill.c or pure Python; GRADSERVE_TEXT_ACCEL)."""
+    try:
+        from engine.program.batch_write import accel_state  # noqa: PLC0415
+
+        return accel_state()
+    except ImportError:
+        return "?"
+
+
 def header(args) -> str:
     try:
         import torch  # noqa: PLC0415
@@ -243,7 +253,7 @@ def header(args) -> str:
             ),
         ),
         ("threads", f"--threads {args.threads}: {blas_threads()}; {torch_threads}"),
-        ("gradserve", f"git {_git()}"),
+        ("gradserve", f"git {_git()}; batch text writer: {_text_writer()}"),
         (
             "method",
             f"{args.rounds} interleaved rounds per row, each sample >= {args.target * 1e3:.0f} ms of "

@@ -246,7 +246,8 @@ async def _respond(request: Request, service, body: bytes, split: bool) -> JSONB
     while k and not parts[k]:  # (a document the writer wrote among a Written chunk's pieces leaves empty ones)
         k -= 1
     if k:
-        parts[k] = parts[k][:-1]  # the last answer's comma: every answer ends in b"},"
+        parts[k] = memoryview(parts[k])[:-1]  # the last answer's comma: every answer ends in b"},"; a view, not a
+        # copy: the last part may be a whole chunk's text (the C filler's Written.joined, ~2.8 MB a seed batch)
     parts.append(b"]}")
     answer = parts.join(size)
     _give_back(state)
@@ -381,7 +382,8 @@ async def _vectorize_rows(service, i: int, t, ahead: dict, state: dict) -> None:
     h = n - _tail_rows(service, n, state)  # rows answered here; the others by a compute worker
     if h == n:
         try:
-            outs = await service.evaluate_vectorized(program, Stacked(columns, t.arrays(columns, 0), n, _WRAP))
+            outs = await service.evaluate_vectorized(program, Stacked(columns, t.arrays(columns, 0), n, _WRAP,
+                                                                      _cap(service, n)))
         except Exception:  # noqa: BLE001 - a limit or the time limit of the chunk: each document alone answers
             return
         if outs is not None:
@@ -390,7 +392,7 @@ async def _vectorize_rows(service, i: int, t, ahead: dict, state: dict) -> None:
         return
     head, tail = [c[:h] for c in columns], [c[h:] for c in columns]
     if h:
-        here = service.evaluate_vectorized(program, Stacked(head, t.arrays(head, 0), h, _WRAP))
+        here = service.evaluate_vectorized(program, Stacked(head, t.arrays(head, 0), h, _WRAP, _cap(service, h)))
         outs, part = await asyncio.gather(here, _part(service, t, tail, n - h, state), return_exceptions=True)
     else:
         outs, part = None, (await asyncio.gather(_part(service, t, tail, n, state), return_exceptions=True))[0]
@@ -412,6 +414,13 @@ async def _vectorize_rows(service, i: int, t, ahead: dict, state: dict) -> None:
     if isinstance(part, Written):
         t.done += n - h
         _place(ahead, i + h, rows[t.done - n + h:t.done], part)
+
+
+def _cap(service, n: int) -> int:
+    """The most bytes the C filler may make of a chunk of n documents' answers (their wraps included): what the
+    batch may keep of them (max_batch_response_bytes); past it the fast writer makes pieces, as without the
+    filler, and the route keeps them one at a time to the limit."""
+    return service.settings.max_batch_response_bytes + n * (len(_WRAP[0]) + len(_WRAP[1]))
 
 
 def _place(ahead: dict, i: int, done: list, outs) -> None:

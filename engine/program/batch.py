@@ -124,13 +124,15 @@ class _ValuesDoNotConvert(Exception):
 class Stacked:
     """Documents of one structure given by their leaf values already stacked (engine.program.batch_text):
     `columns` per leaf, (documents,) + its shape; `first`: the first document's leaf arrays as PlanCache.key
-    gives them (for the check)."""
+    gives them (for the check); `cap`: the most bytes the C filler may make of their answers, the wraps included
+    (batch_write.FastWriter.write_all; past it the pieces are made, as without the filler); None: no cap."""
 
-    __slots__ = ("columns", "first", "n", "wrap")
+    __slots__ = ("columns", "first", "n", "wrap", "cap")
 
-    def __init__(self, columns: list, first: list, n: int, wrap: tuple = (b"", b"")):
+    def __init__(self, columns: list, first: list, n: int, wrap: tuple = (b"", b""), cap: int | None = None):
         self.columns, self.first, self.n = columns, first, n
         self.wrap = wrap  # texts around each document's response (batch_write.Written), where the fast writer runs
+        self.cap = cap
 
     def __len__(self):
         return self.n
@@ -167,7 +169,7 @@ def _run(program, low, arrays_list, n):
     if fast is not None:  # every row 0-d: per row one (n,) column
         data = [_per_document(d, (), n, rank, None) for d in data]
         grads = [None if g is None else _per_document(g, (), n, rank, None) for g in grads]
-        out = fast.write_all(data, grads, n, arrays_list.wrap if stacked else (b"", b""))
+        out = fast.write_all(data, grads, n, *((arrays_list.wrap, arrays_list.cap) if stacked else ()))
         if out.left:  # the documents left to the writer, which reads their values as Python floats
             data = [d.tolist() for d in data]
             grads = [None if g is None else g.tolist() for g in grads]

@@ -36,6 +36,7 @@ from itertools import chain
 import numpy as np
 import orjson
 
+from engine.program import batch_write
 from engine.program.wire import INT_WIRE
 
 TEXT_MAX = 64 * 1024  # bytes of a document a template is made of
@@ -456,6 +457,16 @@ def _bulk(t: Template, body: bytes, pos: int, stop: int, starts: list, first: in
     document's text (or one that is not whitespace: lax_next's pattern takes all of it) after its separator.
     The rest is left to the loop, document by document."""
     lits, k = t.lits, t.holes
+    window = min(len(body), pos + 2 * (pos - starts[first]) + 1)
+    accel = batch_write.ACCEL
+    if accel is not None:  # the same documents read in C (engine/program/_textfill.c bulk), every read bounded
+        flat, found, whole = accel.bulk(body, pos, window, tuple(lits), sep)
+        n = good = len(found)
+        if not n:
+            return pos, False
+        ends = np.array(found, np.int64)
+        lengths = np.diff(ends, prepend=0)
+        return _take(t, body, pos, stop, starts, flat, ends, lengths, n, good, whole)
     made = t.bulk.get(sep)
     if made is None:
         lead = lits[0][:_BULK_PREFIX]
@@ -469,7 +480,7 @@ def _bulk(t: Template, body: bytes, pos: int, stop: int, starts: list, first: in
         if len(t.bulk) < 4:
             t.bulk[sep] = made
     pattern, unit, fixed = made
-    found = pattern.findall(body, pos, min(len(body), pos + 2 * (pos - starts[first]) + 1))
+    found = pattern.findall(body, pos, window)
     n = len(found)
     if not n:
         return pos, False
@@ -496,6 +507,14 @@ def _bulk(t: Template, body: bytes, pos: int, stop: int, starts: list, first: in
                                        "right"))
         else:
             good = 0
+    return _take(t, body, pos, stop, starts, flat, ends, lengths, n, good, whole)
+
+
+def _take(t, body, pos, stop, starts, flat, ends, lengths, n, good, whole):
+    """_bulk's end: of the n documents found (their holes `flat`, ends and lengths from pos), the first `good`
+    (those before the first byte that differs) taken, but one whose separator is followed by more whitespace and
+    those from the split's position on."""
+    k = t.holes
     if good and pos + ends[good - 1] < len(body) and body[pos + ends[good - 1]] in b" \t\n\r":
         good -= 1  # (its separator is followed by more whitespace, which lax_next would take)
         whole = False

@@ -15,6 +15,7 @@ fixed-point range (printing.FIXED_RANGE) or not finite is left to the writer (No
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -23,6 +24,31 @@ import orjson
 
 from engine.printing import FIXED_RANGE
 
+
+def _accelerator():
+    """engine.program._textfill (the C filler of write_all's text, engine/program/_textfill.c), or None where it
+    was not built (no C compiler at install) or GRADSERVE_TEXT_ACCEL=0 turns it off: then the pure-Python path
+    below, the reference, writes the same bytes."""
+    if os.environ.get("GRADSERVE_TEXT_ACCEL", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        from engine.program import _textfill  # noqa: PLC0415
+    except ImportError:
+        return None
+    return _textfill
+
+
+ACCEL = _accelerator()  # the module, or None (tests switch it here)
+
+
+def accel_state() -> str:
+    """Which text path the batch fast writer takes in this process, for operators (the startup log, the bench)."""
+    if ACCEL is not None:
+        return "C accelerator (engine.program._textfill)"
+    off = os.environ.get("GRADSERVE_TEXT_ACCEL", "1").strip().lower() in ("0", "false", "no", "off")
+    return "pure Python (GRADSERVE_TEXT_ACCEL=0)" if off else "pure Python (engine.program._textfill not built)"
+
+
 _FMT = re.compile(rb"\A((?:[^%]|%%)*)%\.([1-6])f((?:[^%]|%%)*)\Z")  # 1 to 6 decimals (_fixed_texts)
 _EXACT = frozenset(("float16", "float32"))
 
@@ -30,7 +56,7 @@ _EXACT = frozenset(("float16", "float32"))
 class FastWriter:
     """A Writer's text for many documents at once, where every returned tensor is a 0-d float written inline."""
 
-    __slots__ = ("texts", "fixed", "grads", "dtypes", "fast")
+    __slots__ = ("texts", "fixed", "grads", "dtypes", "fast", "layout")
 
     def __init__(self, texts, fixed, grads, dtypes):
         self.texts = texts  # the writer's template cut at its holes (one more text than holes), % unescaped
@@ -39,10 +65,37 @@ class FastWriter:
         self.dtypes = dtypes  # per row, its dtype's name
         self.fast = [self._fast_of(i) for i in range(len(fixed))]  # per row, _fast's answer (a regex match a row:
         # ~8% of write_all's time when it was asked twice a row each call)
+        self.layout = self._layout()  # a document's items for the C filler, or None where it does not apply
 
-    def write_all(self, data, grads, n, wrap: tuple = (b"", b"")) -> Written:
+    def _layout(self):
+        """A document's text as the C filler (_textfill.fill) takes it: constants (bytes), None for the next
+        number, (row, decimals) for a repr made by integer arithmetic; None where a row's reprs are not (_fast:
+        a float64 row), as the C filler writes no other repr."""
+        if any(f is None for f in self.fast):
+            return None
+        items: list = []
+        h = 0
+        for i, (pre, p, post) in enumerate(self.fast):
+            for _ in range(1 + self.grads[i]):
+                items += [self.texts[h], None]
+                h += 1
+            items += [self.texts[h] + pre, (i, p), post]
+            h += 1
+        items.append(self.texts[-1])
+        merged: list = []
+        for x in items:  # constants next to each other as one, empty ones dropped
+            if type(x) is bytes and merged and type(merged[-1]) is bytes:
+                merged[-1] += x
+            elif x != b"":
+                merged.append(x)
+        return tuple(merged)
+
+    def write_all(self, data, grads, n, wrap: tuple = (b"", b""), cap: int | None = None) -> Written:
         """The documents' responses (those in .left to be written by the writer), from per row an (n,) column
-        of its values and of its grads; `wrap`: texts before and after each, not counted in its size."""
+        of its values and of its grads; `wrap`: texts before and after each, not counted in its size. Where the
+        C filler applies (ACCEL, self.layout) every document's text is made as one bytes (Written.joined), its
+        size computed first: where it would pass `cap` bytes (the wraps included), nothing is allocated and the
+        Python path below makes its pieces, as without the filler."""
         lo, hi = FIXED_RANGE
         values = np.stack([np.asarray(d, np.float64) for d in data])  # rows x documents
         columns = []
@@ -57,7 +110,13 @@ class FastWriter:
         with np.errstate(all="ignore"):  # NaN and the infinities: out of the range, written by the writer
             mag = np.abs(values)
             ok = ((mag >= lo) & (mag <= hi)).all(0) & np.isfinite(numbers).all(1)
-            texts, sizes = _texts(orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY), len(columns))
+            dumped = orjson.dumps(numbers.ravel(), option=orjson.OPT_SERIALIZE_NUMPY)
+            if ACCEL is not None and self.layout is not None:
+                got = ACCEL.fill(dumped, len(columns), self.layout, values, ok, wrap[0], wrap[1],
+                                 -1 if cap is None else cap)
+                if got is not None:  # else past the cap, or a value the filler declines: the pieces below
+                    return Written(None, 1, got[1], np.flatnonzero(~ok).tolist(), wrap, got[0])
+            texts, sizes = _texts(dumped, len(columns))
             fixed = self._fixed_all(values)  # per row, its reprs' texts and lengths where made here
             k, width, h = 0, len(columns), 0
             for i in range(len(data)):
@@ -256,11 +315,18 @@ class Written:
 
     def __getitem__(self, j: int) -> bytes:
         """Document j's response (without the wrap)."""
+        if self.pieces is None:  # cut from `joined` alone (the check of one document: no piece made a document)
+            at = sum(self.sizes[:j]) + j * (len(self.wrap[0]) + len(self.wrap[1])) + len(self.wrap[0])
+            return bytes(self.joined[at:at + self.sizes[j]])
         text = b"".join(self.doc_pieces(j))
         return text[len(self.wrap[0]):len(text) - len(self.wrap[1])]
 
     def __iter__(self):
         return (self[j] for j in range(len(self.sizes)))
+
+    def text(self):
+        """Every document's text, the wraps included, in order: `joined`, or the pieces joined."""
+        return self.joined if self.joined is not None else b"".join(self.pieces)
 
     def doc_pieces(self, j: int) -> list:
         """Document j's pieces, the wrap's texts included."""

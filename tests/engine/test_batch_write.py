@@ -185,9 +185,9 @@ def test_a_written_given_as_one_text_is_its_pieces(values, dtype):
     n = len(values)
     for j in out.left:
         out.put(j, b"written alone %d" % j)
-    text = bytearray(b"".join(out.pieces)) + b"and after it"  # (a reused buffer: longer than the answers)
+    text = bytearray(out.text()) + b"and after it"  # (a reused buffer: longer than the answers)
     whole = Written(None, 1, list(out.sizes), [], WRAP, memoryview(text)[:len(text) - 12])
-    assert bytes(whole.joined) == b"".join(out.pieces)
+    assert bytes(whole.joined) == out.text()
     for j in range(n):
         assert whole[j] == out[j]
         assert bytes(b"".join(whole.doc_pieces(j))) == WRAP[0] + out[j] + WRAP[1]
