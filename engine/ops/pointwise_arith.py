@@ -204,11 +204,27 @@ mul_tensor = defop(
 )
 # torch's C++ formulas multiply by a Scalar with mul.Scalar (MulBackward1): the graph of a create_graph backward
 # names it so; a Python `t * 2` is mul.Tensor (MulBackward0), as in torch.
+def _scale_by(a, other):
+    """mul.Scalar: C++'s mul(self, wrapped_scalar_tensor(other)), so a float16 array times a number float16 does
+    not hold computes in float32 and rounds once, as mul.Tensor (pow's backward `exp * self.pow(exp - 1)`:
+    redteam15 F6); else a * other in a's dtype."""
+    if f16_number(a, other):
+        return f16_opmath(np.multiply, a, other)
+    return _scale(a, other)
+
+
+def _scale_by_into(out, a, other):
+    if f16_number(a, other):
+        out[...] = f16_opmath(np.multiply, a, other)
+        return out
+    return np.multiply(a, other, out=out)
+
+
 mul_scalar = defop(
     "mul.Scalar(Tensor self, Scalar other) -> Tensor",
-    _into(lambda a, other: _scale(a, other), _ufunc_into(np.multiply)),
+    _into(_scale_by, _scale_by_into),
     jvp="element_wise", rule=R.like("self"),
-    vjp={"self": _into(lambda grad, other: _scale(grad, other), _ufunc_into(np.multiply))},
+    vjp={"self": _into(_scale_by, _scale_by_into)},
     self=lambda grad, other: mul_scalar(grad, other),
 )
 div_tensor = defop(

@@ -9,7 +9,7 @@ import numpy as np
 from engine import dtypes as D
 from engine.errors import TorchNotImplementedError, TorchRuntimeError
 from engine.ops import pointwise_divmod as DM
-from engine.ops.pointwise_arith import _where_zero, mul_scalar, where
+from engine.ops.pointwise_arith import _scale_by, _where_zero, mul_scalar, where
 from engine.ops.pointwise_base import _TR, _binary, _unary, defop
 from engine.ops.promotion import _check_broadcast
 from engine.ops.scalar_fit import fill_value, scalar_arg
@@ -73,7 +73,7 @@ pow_tensor_scalar = defop(
     rule=_unary(_TR, temp=3, bwd=3),
     # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
     vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
-         else grad * (_pow_ts(self, exponent - 1) * exponent)},
+         else grad * _scale_by(_pow_ts(self, exponent - 1), exponent)},
     self=lambda grad, self, exponent: grad * 0.0 if exponent == 0
     else grad * mul_scalar(self.pow(exponent - 1), exponent),
 )
