@@ -74,11 +74,11 @@ def test_float16_pow_gradient_multiplies_in_float(exponent, create_graph):
 
 
 _ACTS = {
-    "elu0.1": lambda L, t: L.nn.functional.elu(t, 0.1), "elu2.5": lambda L, t: L.nn.functional.elu(t, 2.5),
-    "elu1e3": lambda L, t: L.nn.functional.elu(t, 1e3), "elu_0.1": lambda L, t: L.nn.functional.elu(t * 1, 0.1, True),
-    "celu0.3": lambda L, t: L.nn.functional.celu(t, 0.3), "celu_1.7": lambda L, t: L.nn.functional.celu(t * 1, 1.7, True),
-    "selu": lambda L, t: L.nn.functional.selu(t), "softplus0.1": lambda L, t: L.nn.functional.softplus(t, 0.1),
-    "softplus1": lambda L, t: L.nn.functional.softplus(t), "softplus3_5": lambda L, t: L.nn.functional.softplus(t, 3, 5),
+    "elu0.1": lambda F, t: F.elu(t, 0.1), "elu2.5": lambda F, t: F.elu(t, 2.5), "elu1e3": lambda F, t: F.elu(t, 1e3),
+    "elu_0.1": lambda F, t: F.elu(t * 1, 0.1, True), "celu0.3": lambda F, t: F.celu(t, 0.3),
+    "celu_1.7": lambda F, t: F.celu(t * 1, 1.7, True), "selu": lambda F, t: F.selu(t),
+    "softplus0.1": lambda F, t: F.softplus(t, 0.1), "softplus1": lambda F, t: F.softplus(t),
+    "softplus3_5": lambda F, t: F.softplus(t, 3, 5),
 }
 
 
@@ -89,11 +89,55 @@ def test_float16_activation_gradients_in_float(name):
     out = []
     for L in (torch, engine):
         t = L.tensor(XL, dtype=L.float16, requires_grad=True)
-        y = _ACTS[name](L, t)
+        y = _ACTS[name](L.nn.functional, t)
         g1, = L.autograd.grad(y, t, L.ones_like(y))
-        y = _ACTS[name](L, t)
+        y = _ACTS[name](L.nn.functional, t)
         g, = L.autograd.grad(y, t, L.ones_like(y), create_graph=True)
         gg, = L.autograd.grad(g, t, L.ones_like(g))
         out.append((g1.tolist(), g.tolist(), g.grad_fn.name(), gg.tolist()))
     (a1, a, an, aa), (b1, b, bn, bb) = out
     assert _same(b1, a1) and _same(b, a) and bn == an and _same(bb, aa)
+
+
+_NUMBERS = [1 + 2**-11 + 2**-40, 1 + 2**-11, 0.1, 1 / 3, 65520.0, 70000, -3, 2049, 1e-8, 2.5]
+_BY_NUMBER = {"mul": lambda L, x, s: x * s, "div": lambda L, x, s: x / s, "rdiv": lambda L, x, s: s / x,
+              "mul_": lambda L, x, s: x.clone().mul_(s), "div_": lambda L, x, s: x.clone().div_(s),
+              "true_divide": lambda L, x, s: L.true_divide(x, s),
+              "mul_nan_to_num": lambda L, x, s: (x * s).nan_to_num()}
+
+
+@pytest.mark.parametrize("name", sorted(_BY_NUMBER))
+def test_float16_gradients_by_a_number_in_float(name):
+    """MulBackward0 / DivBackward0 read a Python number in float32 (opmath): x16 * (1 + 2**-11 + 2**-40)'s gradient
+    is 1.0 (not 1.0009765625), x16 * 70000 then nan_to_num has gradient 0 (not NaN), x16 / 65520 is 2**-16."""
+    for s in _NUMBERS:
+        out = []
+        for L in (torch, engine):
+            x = L.tensor(XL, dtype=L.float16, requires_grad=True)
+            y = _BY_NUMBER[name](L, x, s)
+            y.backward(L.ones_like(y))
+            out.append(x.grad.tolist())
+        assert _same(out[1], out[0]), s
+
+
+def test_float16_gradients_by_a_number_lowered():
+    """The lowered replay (engine/program/lower.py: the array formulas' wrappers) answers the same as torch."""
+    import copy  # noqa: PLC0415
+
+    from engine import program as EP  # noqa: PLC0415
+
+    for op, num in (("mul", 1 + 2**-11 + 2**-40), ("div", 1 + 2**-11 + 2**-40), ("mul", 70000), ("div", 65520.0)):
+        spec = {"leaves": {"x": {"data": [25.84, -1.5, 0.3], "dtype": "float16", "requires_grad": True}},
+                "ops": [{"name": "y", "op": op, "args": ["x", num]}, {"name": "z", "op": "nan_to_num", "args": ["y"]},
+                        {"name": "loss", "op": "sum", "args": ["z"]}],
+                "backward": [{"tensor": "loss"}], "outputs": ["loss"]}
+        cache = EP.PlanCache()
+        EP.evaluate(copy.deepcopy(spec), cache=cache)
+        key, _ = cache.key(spec, EP.DEFAULT_LIMITS)
+        for _ in range(cache.get(key).lower_at()):
+            EP.evaluate(copy.deepcopy(spec), cache=cache)
+        assert cache.get(key).lowered
+        got = EP.evaluate(copy.deepcopy(spec), cache=cache)["tensors"]["x"]["grad"]
+        x = torch.tensor([25.84, -1.5, 0.3], dtype=torch.float16, requires_grad=True)
+        getattr(torch, op)(x, num).nan_to_num().sum().backward()
+        assert [float(v) for v in got] == x.grad.tolist(), (op, num)
