@@ -174,31 +174,28 @@ _sub.into = _sub_into
 # what each is for two operands that are not Python numbers (arrays) and alpha 1: the operator itself (the unrolled
 # call, engine/ops/fastcall.py, calls it so where the entry's alpha is the function's default)
 _add.arrays, _sub.arrays, _mul.arrays = operator.add, operator.sub, operator.mul
+def _times(grad, other):
+    """grad * other; a Python number beside a float16 gradient in float32, rounded once (torch's opmath:
+    x16 * (1 + 2**-11 + 2**-40)'s gradient is 1.0; parity19). The thread pool's and the lowering's call; the
+    generated array backward's inline `grad * other` (one thread) is the plain lambda below, after it has sent that
+    case to the Tensor formulas (engine/ops/array_vjp.py)."""
+    if grad.dtype is _F16 and f16_number(grad, other):
+        return f16_opmath(np.multiply, grad, other)
+    return grad * other
+
+
+def _over(grad, other):
+    """grad / other, as _times."""
+    if grad.dtype is _F16 and f16_number(grad, other):
+        return f16_opmath(np.true_divide, grad, other)
+    return grad / other
+
+
 # array formulas with their `into`: the same operations in the same order, into the output's chunk
-_grad_times = _threaded(lambda grad, other: grad * other, _ufunc_into(np.multiply))
-_grad_over = _threaded(lambda grad, other: grad / other, _ufunc_into(np.divide))
-
-
-def _number_aware(wrapped, ufunc):
-    """The wrapper's call (the lowering's and the thread pool's) with a Python number beside a float16 gradient in
-    float32, rounded once (torch's opmath: x16 * (1 + 2**-11 + 2**-40)'s gradient is 1.0; parity19); the generated
-    array backward sends that case to the Tensor formulas before its inline `grad * other` (engine/ops/array_vjp.py),
-    which stays the wrapped lambda's one expression for every other dtype."""
-    plain = wrapped.__wrapped__
-
-    def f(grad, other):
-        if f16_number(grad, other):
-            return f16_opmath(ufunc, grad, other)
-        return wrapped(grad, other)
-
-    f.__wrapped__ = plain
-    f.parallel_into = wrapped.parallel_into
-    f.__name__ = f.__qualname__ = plain.__name__
-    return f
-
-
-_grad_times = _number_aware(_grad_times, np.multiply)
-_grad_over = _number_aware(_grad_over, np.true_divide)
+_grad_times = _threaded(_times, _mul_into)
+_grad_times.__wrapped__ = lambda grad, other: grad * other  # (what formula_inline reads: one expression)
+_grad_over = _threaded(_over, _div_into)
+_grad_over.__wrapped__ = lambda grad, other: grad / other
 
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
