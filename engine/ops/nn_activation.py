@@ -402,7 +402,8 @@ def _hardswish_fwd(a):
 
 hardswish_op = defop(
     "hardswish(Tensor self) -> Tensor", _hardswish_fwd, jvp="element_wise", index=0, rule=_act(5, temp=4, bwd=6),
-    self=lambda grad, self: P.where(self <= -3.0, 0.0, P.where(self < 3.0, grad * (self / 3.0 + 0.5), grad)),
+    self=lambda grad, self: AB.hardswish_backward(grad, self) if self.dtype is D.float16  # in float, as aten
+    else P.where(self <= -3.0, 0.0, P.where(self < 3.0, grad * (self / 3.0 + 0.5), grad)),
 )
 
 

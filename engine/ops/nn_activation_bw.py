@@ -1,4 +1,4 @@
-"""torch's elu_backward and softplus_backward entries for float16 gradients (redteam15 F6, parity19).
+"""torch's elu_backward, softplus_backward and hardswish_backward entries for float16 gradients (parity19).
 
 aten's backward kernels compute a float16 gradient in float (their Scalars `.to<float>()`) and round it once to
 half; the Tensor formulas of engine/ops/nn_activation.py round every step to half (elu(x, 0.1)'s gradient at
@@ -15,6 +15,7 @@ from engine.ops import pointwise as P
 from engine.ops.nn_common import _errstate, _pointwise
 from engine.ops.registry import defop
 from engine.ops.scalar_fit import check_fits, converted, float32_of_int
+from engine.ops.signed_zeros import _inner
 
 _F16, _F32 = np.dtype(np.float16), np.dtype(np.float32)
 
@@ -110,4 +111,30 @@ softplus_backward = defop(
     grad_output=lambda grad, self, beta, threshold: softplus_backward(grad, self, beta, threshold),
     self=lambda grad, grad_output, self, beta, threshold: _softplus_double_backward(
         grad * grad_output, self, beta, threshold),
+)
+
+
+def _hardswish_bw_math(a, b):
+    """hardswish_backward_kernel's float loop: 0 to -3 (included), grad * (x / 3 + 0.5) below 3, grad from 3; a NaN
+    input's gradient is the scalar tail's grad but NaN in the vector body (its blends; whole pairs of 32 halves of
+    the inner loop, measured), as engine/ops/signed_zeros.py places them."""
+    f = np.float32 if a.dtype == _F32 else a.dtype.type
+    mid = b / f(3)
+    mid += f(0.5)
+    mid *= a
+    r = np.where(b <= f(-3), f(0), np.where(b < f(3), mid, a))
+    nan = np.isnan(b)
+    if r.ndim and nan.any():
+        n, broadcast = _inner(r.shape, np.asarray(a), np.asarray(b))
+        if broadcast <= 1 and n:
+            place = np.arange(r.size).reshape(r.shape) % n < n - n % 64
+            r = np.where(nan & place, mid, r)
+    return r
+
+
+hardswish_backward = defop(
+    "hardswish_backward(Tensor grad_output, Tensor self) -> Tensor", _in_float(_hardswish_bw_math),
+    index=0, jvp="element_wise", rule=_pointwise(temp=12, bwd=14),
+    grad_output=lambda grad, self: hardswish_backward(grad, self),
+    self=lambda grad, grad_output, self: P.where((self > -3.0) & (self < 3.0), grad * grad_output / 3.0, 0.0),
 )
