@@ -419,7 +419,8 @@ def _log_sigmoid_fwd(a):
 
 log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, jvp="element_wise", index=0,
                        rule=_act(2 * _TR, temp=4, bwd=8),
-                       self=lambda grad, self: grad * (-self).sigmoid())
+                       self=lambda grad, self: AB.log_sigmoid_backward(grad, self) if self.dtype is D.float16
+                       else grad * (-self).sigmoid())
 
 
 def _threshold_fwd(a, threshold, value):

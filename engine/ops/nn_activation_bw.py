@@ -138,3 +138,29 @@ hardswish_backward = defop(
     grad_output=lambda grad, self: hardswish_backward(grad, self),
     self=lambda grad, grad_output, self: P.where((self > -3.0) & (self < 3.0), grad * grad_output / 3.0, 0.0),
 )
+
+
+def _log_sigmoid_bw(g, x):
+    """log_sigmoid_backward_cpu_kernel for float16: the forward's buffer b = exp(-|x|) in float, stored as half;
+    (max_deriv - sign * b / (1 + b)) * grad in float, rounded once (max_deriv 1 and sign 1 below 0, else 0 and -1)."""
+    with _errstate():
+        xf = x.astype(_F32)
+        b = np.exp(-np.abs(xf)).astype(_F16).astype(_F32)
+        neg = xf < 0
+        q = b / (np.float32(1) + b)
+        r = np.where(neg, np.float32(1) - q, q) * g.astype(_F32)
+        return r.astype(_F16)
+
+
+log_sigmoid_backward = defop(
+    "log_sigmoid_backward(Tensor grad_output, Tensor self) -> Tensor", _log_sigmoid_bw,
+    index=0, jvp="element_wise", rule=_pointwise(temp=12, bwd=14),
+    grad_output=lambda grad, self: log_sigmoid_backward(grad, self),
+    self=lambda grad, grad_output, self: _log_sigmoid_double(grad * grad_output, self),
+)
+
+
+def _log_sigmoid_double(grad, input):
+    """aten's log_sigmoid_double_backward."""
+    z = input.sigmoid()
+    return grad * (z - 1) * z
