@@ -37,7 +37,7 @@ def _make_raw(op):
 
     ns = {"Tensor": Tensor, "np": np, "B": B, "check_saved_version": check_saved_version,
           "check_saved_output": check_saved_output, "SUM_TO": registry._SUM_TO[1], "D": D,
-          "VSUM": vector_sum, "ndarray": np.ndarray,
+          "VSUM": vector_sum, "ndarray": np.ndarray, "F16": np.dtype(np.float16),
           "unpack_other": _unpack_other, "Packed": _graph.Packed, "PackedSaved": _PackedSaved}
     lines = ["def raw(self, g):",
              "    # saved through hooks: OpNode.apply unpacks each saved tensor once a call (graph.apply_unpacked)",
@@ -75,6 +75,10 @@ def _make_raw(op):
                           f"            {v} = unpack_other(self, {name!r}, {v})",
                           f"            if isinstance({v}, Tensor):",
                           f"                {v} = {v}._data",
+                          # a number beside float16: torch's kernels read it in float32 (opmath), the Tensor
+                          # formulas' ops (mul / div) do too; NumPy would round it to half first (parity19)
+                          f"            elif dt is F16 and (type({v}) is float or type({v}) is int):",
+                          "                return None",
                           f"            if getattr({v}, 'dtype', dt) != dt:",
                           "                return None"]
             elif kind == 1:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine import dtypes as D
 from engine.errors import TorchRuntimeError
+from engine.ops import loss_f16_bw as LB
 from engine.ops import nn_functional as NF
 from engine.ops import pointwise as P
 from engine.ops import rules as C
@@ -76,21 +78,21 @@ def _huber_fwd(a, b, reduction=MEAN, delta=1.0):
 
 def _smooth_l1_grad(grad, x, y, reduction, beta, numel_of):
     """smooth_l1_backward(grad, x, y): -g below -beta, g above beta, (x - y) * g / beta between."""
+    if x.dtype is D.float16:  # aten's kernel: float16 in float, its vector body and scalar tail (loss_f16_bw)
+        return LB.smooth_l1_loss_backward(grad, x, y, reduction, beta)
     d = x - y
     norm = _norm(numel_of, reduction)
     g = grad * norm
-    if d._data.dtype == np.float16:  # (torch's half kernel: not matched by either order, the old one is closer)
-        return P.where(d <= -beta, -g, P.where(d >= beta, g, d * g / beta))
     return P.where(d <= -beta, -g, P.where(d >= beta, g, d / beta * norm * grad))  # the kernel's order
 
 
 def _huber_grad(grad, x, y, reduction, delta, numel_of):
     no_forward_formula("huber_loss_backward", grad, x, y)  # torch's huber_loss_backward has none
+    if x.dtype is D.float16:  # aten's kernel: its vector body and scalar tail round differently (loss_f16_bw)
+        return LB.huber_loss_backward(grad, x, y, reduction, delta)
     d = x - y
     norm = _norm(numel_of, reduction)
     g = grad * norm
-    if d._data.dtype == np.float16:  # norm.to<scalar_t>(): rounded to half
-        norm = float(np.float16(norm))
     return P.where(d <= -delta, -g * delta, P.where(d >= delta, g * delta, norm * d * grad))  # the kernel's order
 
 

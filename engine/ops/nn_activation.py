@@ -7,12 +7,14 @@ import math
 import numpy as np
 
 from engine import _backend as B
+from engine import dtypes as D
 from engine.autograd import grad_mode
 from engine.errors import (
     TorchNotImplementedError,
     TorchRuntimeError,
     TorchValueError,
 )
+from engine.ops import nn_activation_bw as AB
 from engine.ops import pointwise as P
 from engine.ops._special import erf_array
 from engine.ops._util import at_least, at_most
@@ -209,6 +211,8 @@ def _elu_fwd(a, alpha=1, scale=1, input_scale=1, kernel="elu_cpu"):
 
 
 def _elu_grad(grad, x, alpha, scale, input_scale):
+    if x.dtype is D.float16:  # aten's elu_backward: in float, rounded once (engine/ops/nn_activation_bw.py)
+        return AB.elu_backward(grad, alpha, scale, input_scale, False, x)
     negcoef = alpha * scale
     # exp of min(x, 0) only (no overflow in the unused branch); its derivative is zero at x = 0, as in
     # torch's elu_double_backward (mask self < 0)
@@ -217,6 +221,8 @@ def _elu_grad(grad, x, alpha, scale, input_scale):
 
 
 def _elu_grad_result(grad, result, alpha, scale, input_scale):
+    if result.dtype is D.float16:
+        return AB.elu_backward(grad, alpha, scale, input_scale, True, result)
     negcoef = alpha * scale
     return P.where(result > 0, grad * scale if scale != 1 else grad, grad * input_scale * (result + negcoef))
 
@@ -352,8 +358,8 @@ def _softplus_fwd(a, beta=1.0, threshold=20.0):
 softplus_op = defop(
     "softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor", _softplus_fwd, jvp="element_wise", index=0,
     rule=_act(2 * _TR, temp=4, bwd=10),
-    self=lambda grad, self, beta, threshold: P.where(
-        self * beta > threshold, grad, grad * (self * beta).sigmoid()),
+    self=lambda grad, self, beta, threshold: AB.softplus_backward(grad, self, beta, threshold)
+    if self.dtype is D.float16 else P.where(self * beta > threshold, grad, grad * (self * beta).sigmoid()),
 )
 
 
@@ -396,7 +402,8 @@ def _hardswish_fwd(a):
 
 hardswish_op = defop(
     "hardswish(Tensor self) -> Tensor", _hardswish_fwd, jvp="element_wise", index=0, rule=_act(5, temp=4, bwd=6),
-    self=lambda grad, self: P.where(self <= -3.0, 0.0, P.where(self < 3.0, grad * (self / 3.0 + 0.5), grad)),
+    self=lambda grad, self: AB.hardswish_backward(grad, self) if self.dtype is D.float16  # in float, as aten
+    else P.where(self <= -3.0, 0.0, P.where(self < 3.0, grad * (self / 3.0 + 0.5), grad)),
 )
 
 
@@ -412,7 +419,8 @@ def _log_sigmoid_fwd(a):
 
 log_sigmoid_op = defop("log_sigmoid_forward(Tensor self) -> Tensor", _log_sigmoid_fwd, jvp="element_wise", index=0,
                        rule=_act(2 * _TR, temp=4, bwd=8),
-                       self=lambda grad, self: grad * (-self).sigmoid())
+                       self=lambda grad, self: AB.log_sigmoid_backward(grad, self) if self.dtype is D.float16
+                       else grad * (-self).sigmoid())
 
 
 def _threshold_fwd(a, threshold, value):

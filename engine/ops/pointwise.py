@@ -11,7 +11,6 @@ from engine.ops import pointwise_divmod as DM
 from engine.ops.jvp import refuse
 from engine.ops.pointwise_arith import (  # noqa: F401 - re-exported: the family's names, as before the split
     _add,
-    _check_int_pow,
     _clamp,
     _clamp_grad,
     _clamp_t,
@@ -22,10 +21,6 @@ from engine.ops.pointwise_arith import (  # noqa: F401 - re-exported: the family
     _maxmin_grad,
     _maxmin_jvp,
     _np_where,
-    _pow_scalar,
-    _pow_scalar_grad,
-    _pow_ts,
-    _pow_tt,
     _sub,
     _where,
     _where_cost,
@@ -50,9 +45,6 @@ from engine.ops.pointwise_arith import (  # noqa: F401 - re-exported: the family
     mul_scalar,
     mul_tensor,
     neg,
-    pow_scalar,
-    pow_tensor_scalar,
-    pow_tensor_tensor,
     reciprocal,
     remainder_scalar,
     remainder_tensor,
@@ -160,6 +152,16 @@ from engine.ops.pointwise_math import (  # noqa: F401 - re-exported: the family'
     tanh_backward,
     to_dtype,
     zero_inplace,
+)
+from engine.ops.pointwise_pow import (  # noqa: F401 - re-exported (split out of pointwise_arith)
+    _check_int_pow,
+    _pow_scalar,
+    _pow_scalar_grad,
+    _pow_ts,
+    _pow_tt,
+    pow_scalar,
+    pow_tensor_scalar,
+    pow_tensor_tensor,
 )
 from engine.tensor import Tensor
 

@@ -1,7 +1,6 @@
 """Elementwise arithmetic: add/sub/mul/div, pow, sign, max/min, clamp, where, remainders, rounding, lerp."""
 from __future__ import annotations
 
-import math
 import operator
 
 import numpy as np
@@ -40,7 +39,6 @@ from engine.ops.pointwise_base import (
     f16_opmath,
     torch_sign,
 )
-from engine.ops.promotion import _check_broadcast
 from engine.ops.scalar_fit import f16_value, fill_value, int_operands, scalar_arg
 from engine.tensor import Tensor
 
@@ -176,9 +174,28 @@ _sub.into = _sub_into
 # what each is for two operands that are not Python numbers (arrays) and alpha 1: the operator itself (the unrolled
 # call, engine/ops/fastcall.py, calls it so where the entry's alpha is the function's default)
 _add.arrays, _sub.arrays, _mul.arrays = operator.add, operator.sub, operator.mul
+def _times(grad, other):
+    """grad * other; a Python number beside a float16 gradient in float32, rounded once (torch's opmath:
+    x16 * (1 + 2**-11 + 2**-40)'s gradient is 1.0; parity19). The thread pool's and the lowering's call; the
+    generated array backward's inline `grad * other` (one thread) is the plain lambda below, after it has sent that
+    case to the Tensor formulas (engine/ops/array_vjp.py)."""
+    if grad.dtype is _F16 and f16_number(grad, other):
+        return f16_opmath(np.multiply, grad, other)
+    return grad * other
+
+
+def _over(grad, other):
+    """grad / other, as _times."""
+    if grad.dtype is _F16 and f16_number(grad, other):
+        return f16_opmath(np.true_divide, grad, other)
+    return grad / other
+
+
 # array formulas with their `into`: the same operations in the same order, into the output's chunk
-_grad_times = _threaded(lambda grad, other: grad * other, _ufunc_into(np.multiply))
-_grad_over = _threaded(lambda grad, other: grad / other, _ufunc_into(np.divide))
+_grad_times = _threaded(_times, _mul_into)
+_grad_times.__wrapped__ = lambda grad, other: grad * other  # (what formula_inline reads: one expression)
+_grad_over = _threaded(_over, _div_into)
+_grad_over.__wrapped__ = lambda grad, other: grad / other
 
 add_tensor = defop(
     "add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor",
@@ -206,11 +223,27 @@ mul_tensor = defop(
 )
 # torch's C++ formulas multiply by a Scalar with mul.Scalar (MulBackward1): the graph of a create_graph backward
 # names it so; a Python `t * 2` is mul.Tensor (MulBackward0), as in torch.
+def _scale_by(a, other):
+    """mul.Scalar: C++'s mul(self, wrapped_scalar_tensor(other)), so a float16 array times a number float16 does
+    not hold computes in float32 and rounds once, as mul.Tensor (pow's backward `exp * self.pow(exp - 1)`:
+    redteam15 F6); else a * other in a's dtype."""
+    if f16_number(a, other):
+        return f16_opmath(np.multiply, a, other)
+    return _scale(a, other)
+
+
+def _scale_by_into(out, a, other):
+    if f16_number(a, other):
+        out[...] = f16_opmath(np.multiply, a, other)
+        return out
+    return np.multiply(a, other, out=out)
+
+
 mul_scalar = defop(
     "mul.Scalar(Tensor self, Scalar other) -> Tensor",
-    _into(lambda a, other: _scale(a, other), _ufunc_into(np.multiply)),
+    _into(_scale_by, _scale_by_into),
     jvp="element_wise", rule=R.like("self"),
-    vjp={"self": _into(lambda grad, other: _scale(grad, other), _ufunc_into(np.multiply))},
+    vjp={"self": _into(_scale_by, _scale_by_into)},
     self=lambda grad, other: mul_scalar(grad, other),
 )
 div_tensor = defop(
@@ -271,119 +304,6 @@ rsub_scalar = defop(
 )
 
 
-def _check_int_pow(a, e):
-    """pow.Tensor_Scalar's meta check on an integer or bool base and an integral exponent: exp.toLong() (c10's
-    checked conversion: 2**63 overflows int64_t), then no negative exponent."""
-    if getattr(a, "dtype", a).kind in "iub" and getattr(e, "dtype", None) is None and type(e) is int:
-        if e >= 1 << 63:
-            raise TorchRuntimeError("value cannot be converted to type int64_t without overflow")
-        if e < 0:
-            raise TorchRuntimeError("Integers to negative integer powers are not allowed.")
-
-
-def _pow_check(self, exponent):
-    if type(exponent) is int:
-        scalar_arg(exponent)  # the parser's OverflowError first
-        if isinstance(self, Tensor) and self._data.dtype.kind in "iub":
-            _check_int_pow(self._data.dtype, exponent)
-
-
-def _pow_ts(a, exponent):
-    _check_int_pow(a, exponent)
-    if a.dtype.kind != "f" and isinstance(exponent, float):
-        a = a.astype(D.default_float.np)
-    if a.dtype.kind == "b" and type(exponent) is not bool:
-        a = a.astype(np.int64)
-    if exponent == 0 or exponent == 1:  # pow_out: fill_(1) for 0 / False, copy_ for 1 / True (also 0.0, 1.0;
-        # pow's backward asks for x ** 1 whenever the exponent is 2: no cast to double and back)
-        return np.ones_like(a) if exponent == 0 else a.copy()
-    if a.dtype.kind in "iu" or a.dtype == np.float16:  # exp.to<scalar_t>(): c10's checked conversion
-        exponent = fill_value(exponent, a.dtype)
-    if exponent == 2:
-        return a * a  # np.multiply for arrays; NumPy's scalar arithmetic (the same IEEE product) for a scalar
-    if a.dtype.kind == "f" and a.dtype != np.float16:
-        # torch's CPU kernel (PowKernel.cpp) multiplies for these exponents rather than calling pow: the same
-        # operations give the same bits
-        if exponent == 3:
-            return a * a * a
-        if exponent == 0.5:
-            return np.sqrt(a)
-        one = a.dtype.type(1)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            if exponent == -1:
-                return one / a
-            if exponent == -2:
-                return one / (a * a)
-            if exponent == -0.5:
-                return one / np.sqrt(a)
-    if a.dtype == np.float32 and type(exponent) in (int, float):  # std::pow(float, double): in double, rounded
-        return np.power(a.astype(np.float64), float(exponent)).astype(np.float32)
-    return np.power(a, exponent)
-
-
-pow_tensor_scalar = defop(
-    "pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor",
-    _pow_ts, jvp="element_wise", check=_pow_check,
-    # x ** 3 as x * x * x (torch's small exponents): one product held; float32 ** 2.7 in float64: two more
-    rule=_unary(_TR, temp=3, bwd=3),
-    # `exponent * t` is t's __rmul__: t * exponent, so the array formula multiplies in that order
-    vjp={"self": lambda grad, self, exponent: grad * 0.0 if exponent == 0
-         else grad * (_pow_ts(self, exponent - 1) * exponent)},
-    self=lambda grad, self, exponent: grad * 0.0 if exponent == 0
-    else grad * mul_scalar(self.pow(exponent - 1), exponent),
-)
-
-
-def _pow_tt(a, b):
-    if a.dtype.kind == "b":  # (both operands promoted to bool)
-        _check_broadcast((a, b))
-        raise TorchNotImplementedError('"pow" not implemented for \'Bool\'')
-    if a.dtype.kind in "iu" and b.dtype.kind in "iu" and np.any(b < 0):
-        # torch's integer pow with tensor exponents: x ** -n is 1 for 1, +-1 for -1, else 0 (no error)
-        neg = b < 0
-        r = np.power(a, np.where(neg, 0, b))
-        inv = np.where(a == 1, 1, np.where(a == -1, np.where(b % 2 == 0, 1, -1), 0))
-        return np.where(neg, inv, r).astype(r.dtype, copy=False)
-    return np.power(a, b)
-
-
-pow_tensor_tensor = defop(
-    "pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor",
-    _pow_tt,
-    jvp="element_wise", promote=True,
-    # integer exponents below 0: the masks and the 1 / -1 table (_pow_tt); each formula holds three
-    rule=_binary(_TR, temp=6, bwd=8),
-    self=lambda grad, self, exponent: _where_zero(exponent == 0.0, grad * (exponent * self.pow(exponent - 1))),
-    exponent=lambda grad, self, exponent, result: _where_zero(
-        (self == 0.0) & (exponent >= 0.0), grad * (result * self.log())
-    ),
-)
-
-
-def _pow_scalar(base, e):
-    """pow(number, tensor): torch wraps the number (a 0-d tensor of the result type, C-cast: uint8 takes 300 as
-    44) and runs pow.Tensor_Tensor (an integer to a negative integer power is 0, 1 or -1, no error)."""
-    b = DM.wrap_number(base, Tensor._make(e))._data
-    if b.dtype.kind == "b":
-        raise TorchNotImplementedError('"pow" not implemented for \'Bool\'')
-    if e.dtype != b.dtype:
-        e = e.astype(b.dtype)
-    with np.errstate(all="ignore"):
-        return _pow_tt(b, e)
-
-
-pow_scalar = defop(
-    "pow.Scalar(Scalar self, Tensor exponent) -> Tensor",
-    _pow_scalar, jvp="element_wise", rule=_unary(_TR, bwd=4),
-    exponent=lambda grad, self, exponent, result: _pow_scalar_grad(grad, self, exponent, result),
-)
-
-
-def _pow_scalar_grad(grad, base, exponent, result):
-    """torch's pow_backward_exponent for a scalar base: 0 ** y has gradient 0 where y >= 0."""
-    if base == 0:
-        return grad * where(exponent >= 0, 0.0, result * -math.inf)
-    return grad * (result * (math.log(base) if base > 0 else math.nan))
 neg = defop("neg(Tensor self) -> Tensor", _threaded(operator.neg, _ufunc_into(np.negative)),
             jvp="element_wise", check=_neg_check, cuda="-a",
             vjp={"self": _into(lambda grad: -grad, _ufunc_into(np.negative))},
