@@ -84,18 +84,20 @@ test-full: $(DEV_STAMP)
 # UndefinedBehaviorSanitizer over the editable install's module, its tests run under it (libasan preloaded into the
 # uninstrumented interpreter, PYTHONMALLOC=malloc so that every object's memory is ASan's to check, not pymalloc's
 # arenas; leaks not reported: the interpreter's own; pytest's -s, so that a report reaches the terminal), then the
-# module built again as the install builds it. A sanitizer report fails the run (halt_on_error,
-# -fno-sanitize-recover).
+# install's own module put back (it is kept aside first and restored on any exit, an interrupt included: an
+# instrumented module left in place makes every process without libasan preloaded exit at import; review17 R6).
+# A sanitizer report fails the run (halt_on_error, -fno-sanitize-recover).
 TEXTFILL_SO = engine/program/_textfill$(shell $(BIN)/python -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 ASAN_TESTS ?= tests/engine/test_textfill.py tests/engine/test_batch_write.py tests/engine/test_batch_text.py
 asan: $(DEV_STAMP)
-	gcc -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
-	  -I$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])") \
-	  engine/program/_textfill.c -o $(TEXTFILL_SO)
-	@PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	@set -e; kept=$$(mktemp); cp $(TEXTFILL_SO) $$kept; \
+	  trap 'cp '"$$kept"' $(TEXTFILL_SO); rm -f '"$$kept" EXIT; trap 'exit 130' INT TERM; \
+	  gcc -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -I$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])") \
+	    engine/program/_textfill.c -o $(TEXTFILL_SO); \
+	  PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
-	  $(BIN)/python -m pytest -s -n 0 -p no:warnings $(ASAN_TESTS) $(ARGS); rc=$$?; \
-	  $(BIN)/python -m pip install --quiet --no-deps -e . && exit $$rc
+	  $(BIN)/python -m pytest -s -n 0 -p no:warnings $(ASAN_TESTS) $(ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(ARGS)
