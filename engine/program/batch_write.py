@@ -322,6 +322,14 @@ class Written:
         return text[len(self.wrap[0]):len(text) - len(self.wrap[1])]
 
     def __iter__(self):
+        if self.pieces is None:  # every document cut from `joined` in one pass (self[j] alone sums the sizes
+            # before j: a loop over a chunk by it was quadratic, 10-15 ms for 1,024 documents; review17 R2)
+            w0, w1 = len(self.wrap[0]), len(self.wrap[1])
+            out, at = [], w0
+            for size in self.sizes:
+                out.append(bytes(self.joined[at:at + size]))
+                at += size + w0 + w1
+            return iter(out)
         return (self[j] for j in range(len(self.sizes)))
 
     def text(self):
