@@ -116,16 +116,29 @@ CLIENT_GONE = 499
 
 
 MAX_ERRORS = 64  # listed in one error response; the rest counted in a last entry
+KEYS_PAST_FIELDS = 16  # unknown keys of one object listed (app/services/planning.py check_envelope refuses more)
 
 
 def error_body(errors: list[dict]) -> bytes:
     """An error response's body: each error's echoed client text cut (redteam15 F8), and at most MAX_ERRORS of
     them, then one saying how many more (redteam16 F2, review17 R10: whatever listed them)."""
-    if len(errors) > MAX_ERRORS + 1:
+    if len(errors) > MAX_ERRORS:
         errors = [*errors[:MAX_ERRORS], {"type": "too_many_errors", "loc": [],
                                          "msg": f"{len(errors) - MAX_ERRORS} more errors, not listed "
                                                 f"(at most {MAX_ERRORS} are)"}]
     return orjson.dumps({"detail": [cut_error(e) for e in errors]})
+
+
+def unknown_keys(extra: list, loc: list, model: str) -> list[dict]:
+    """The errors of an object's unknown keys `extra`, as Pydantic lists them (`extra_forbidden`), the first
+    KEYS_PAST_FIELDS of them, then one saying how many more are not fields of `model`."""
+    errors = [{"type": "extra_forbidden", "loc": [*loc, k], "msg": "Extra inputs are not permitted"}
+              for k in extra[:KEYS_PAST_FIELDS]]
+    if len(extra) > KEYS_PAST_FIELDS:
+        errors.append({"type": "extra_forbidden", "loc": list(loc),
+                       "msg": f"{len(extra) - KEYS_PAST_FIELDS} more keys that are not fields of {model}, not "
+                              f"listed (at most {KEYS_PAST_FIELDS} are)"})
+    return errors
 
 
 def error_response(status_code: int, errors: list[dict], headers: dict[str, str] | None = None) -> Response:
@@ -187,13 +200,9 @@ def to_response(exc: BaseException) -> Response:
 
 
 def validation_errors(errors: list[dict[str, Any]], prefix: tuple = ()) -> list[dict]:
-    """Pydantic/FastAPI errors cut to {type, loc, msg}: `input` would echo (maybe huge) request data back; at most
-    MAX_ERRORS of them, then one saying how many more (redteam16 F2: an error list is never the request's size)."""
-    out = [{"type": e["type"], "loc": [*prefix, *e["loc"]], "msg": e["msg"]} for e in errors[:MAX_ERRORS]]
-    if len(errors) > MAX_ERRORS:
-        out.append({"type": "too_many_errors", "loc": list(prefix),
-                    "msg": f"{len(errors) - MAX_ERRORS} more errors, not listed (at most {MAX_ERRORS} are)"})
-    return out
+    """Pydantic/FastAPI errors cut to {type, loc, msg}: `input` would echo (maybe huge) request data back (how many
+    are listed: error_body)."""
+    return [{"type": e["type"], "loc": [*prefix, *e["loc"]], "msg": e["msg"]} for e in errors]
 
 
 async def _handle_any(request: Request, exc: Exception) -> Response:

@@ -67,7 +67,7 @@ import orjson
 from fastapi import APIRouter, Request
 
 from app.core.body import _keys_and_colons, check_duplicate_keys, check_parse_cost, colons_known, parse_doc, read_body
-from app.core.errors import InvalidJSON, OpsLimitExceeded, SchemaError, ServiceError, to_response
+from app.core.errors import InvalidJSON, OpsLimitExceeded, SchemaError, ServiceError, to_response, unknown_keys
 from app.core.responses import JSONBytes
 from app.core.workers import WorkerTimeout
 from app.examples import BATCH_EXAMPLES
@@ -87,7 +87,6 @@ from app.services.batch_split import (
     _split,
     _tail_rows,
 )
-from app.services.planning import KEYS_PAST_FIELDS
 from engine.program import batch_text
 from engine.program.batch import Stacked
 from engine.program.batch_text import Template
@@ -506,13 +505,8 @@ def _documents(body: bytes, limit: int, service) -> tuple[list, list]:
     if not isinstance(batch, dict):
         raise SchemaError([{"type": "model_type", "loc": ["body"],
                             "msg": "Input should be an object with the field `requests`"}])
-    extra = [k for k in batch if k != "requests"]  # listed as check_envelope lists an object's (review17 R10)
-    errors = [{"type": "extra_forbidden", "loc": ["body", k], "msg": "Extra inputs are not permitted"}
-              for k in extra[:KEYS_PAST_FIELDS]]
-    if len(extra) > KEYS_PAST_FIELDS:
-        errors.append({"type": "extra_forbidden", "loc": ["body"],
-                       "msg": f"{len(extra) - KEYS_PAST_FIELDS} more keys that are not fields of BatchRequest, not "
-                              f"listed (at most {KEYS_PAST_FIELDS} are)"})
+    # listed as check_envelope lists an object's (review17 R10)
+    errors = unknown_keys([k for k in batch if k != "requests"], ["body"], "BatchRequest")
     if "requests" not in batch:
         errors.append({"type": "missing", "loc": ["body", "requests"], "msg": "Field required"})
     elif not isinstance(batch["requests"], list):

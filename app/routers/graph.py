@@ -18,7 +18,7 @@ from app.examples import EXAMPLES
 from app.routers.evaluate import evaluator
 from app.schemas import ErrorResponse
 from app.services import graph as drawings
-from app.services.evaluate import LIST_WEIGHT_BYTES
+from app.services.evaluate import read_weight
 
 router = APIRouter(prefix="/v1", tags=["evaluate"])
 
@@ -70,7 +70,7 @@ async def graph(request: Request) -> Response:
     settings = service.settings
     deadline = time.monotonic() + settings.time_limit_s
     raw = await read_body(request.scope, request.receive, settings.max_body_bytes)
-    if len(raw) + LIST_WEIGHT_BYTES * raw.count(b"[") <= settings.loop_max_body_bytes:
+    if read_weight(raw) <= settings.loop_max_body_bytes:
         fmt, body = _split_format(raw)
     else:  # its parse and duplicate-key walk in a thread, as /v1/evaluate reads such a body (review17 R11: 4 MB of
         # deeply nested lists held the event loop 1.9 s here)

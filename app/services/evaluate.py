@@ -62,6 +62,11 @@ LOOP_MAX_EXPRESSION_BYTES = 1024
 # held a server thread 4.45 s (redteam16 F7). `[` counts every list (and a few bytes of strings: the safe side).
 LIST_WEIGHT_BYTES = 64
 
+
+def read_weight(body: bytes) -> int:
+    """What reading `body` costs, in bytes of flat numbers: its length, each `[` as LIST_WEIGHT_BYTES."""
+    return len(body) + LIST_WEIGHT_BYTES * body.count(b"[")
+
 _TRANSFORM_MODELS = {"functional": FunctionalRequest, "gradcheck": GradcheckRequest}
 
 # A cancelled thread stops at its next check: between two ops, or in a long kernel's loop; one NumPy call is at
@@ -206,7 +211,7 @@ class EvaluateService:
         """The response document, encoded; raises the errors that errors.to_response maps."""
         deadline = time.monotonic() + self.settings.time_limit_s
         size = len(body)
-        weight = size + LIST_WEIGHT_BYTES * body.count(b"[")  # what reading it costs (LIST_WEIGHT_BYTES)
+        weight = read_weight(body)
         # small: parsed and planned here, on the loop; but an expression's parse costs ~40 us an op
         if weight <= self.settings.loop_max_body_bytes and (size <= LOOP_MAX_EXPRESSION_BYTES
                                                             or body.find(b'"expression"') < 0):

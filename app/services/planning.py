@@ -17,13 +17,18 @@ from typing import Annotated, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from app.core.body import check_duplicate_keys, parse_doc, parsed_memory
-from app.core.errors import DeviceUnavailable, OpsLimitExceeded, SchemaError, validation_errors
+from app.core.errors import (
+    KEYS_PAST_FIELDS,
+    DeviceUnavailable,
+    OpsLimitExceeded,
+    SchemaError,
+    unknown_keys,
+    validation_errors,
+)
 from app.schemas import EvaluateRequest
 from app.services import engine as eng
 from app.services.cuda_forward import force_cuda
 from engine.errors import EngineError
-
-KEYS_PAST_FIELDS = 16  # unknown keys an object may hold before check_envelope refuses it unread
 
 
 def check_envelope(doc, max_ops: int, model=EvaluateRequest) -> None:
@@ -81,12 +86,7 @@ def _keys_bounded(obj: dict, model, loc: tuple) -> None:
     if len(obj) > KEYS_PAST_FIELDS:  # (fewer keys cannot be more unknown ones)
         extra = [k for k in obj if k not in fields]
         if len(extra) > KEYS_PAST_FIELDS:
-            errors = [{"type": "extra_forbidden", "loc": [*loc, k], "msg": "Extra inputs are not permitted"}
-                      for k in extra[:KEYS_PAST_FIELDS]]
-            errors.append({"type": "extra_forbidden", "loc": list(loc),
-                           "msg": f"{len(extra) - KEYS_PAST_FIELDS} more keys that are not fields of "
-                                  f"{model.__name__}, not listed (at most {KEYS_PAST_FIELDS} are)"})
-            raise SchemaError(errors)
+            raise SchemaError(unknown_keys(extra, loc, model.__name__))
     for name, kind, sub in subs:
         v = obj.get(name)
         if kind == "one":

@@ -10,6 +10,7 @@ from engine.budget import Budget, DeadlinePassed, ProcessBusy, Spill, _local, ac
 from engine.errors import LimitExceeded
 from engine.expression import expand as expand_expression
 from engine.program import functions
+from engine.program.glue import WATCH_WORK
 from engine.program.limits import DEFAULT_LIMITS, DeviceUnavailable, Limits
 from engine.program.plans import LOWER_MAX_ELEMENTS, LOWER_MAX_OPS, PlanCache, Program, lowered_checked
 from engine.program.respond import encode, respond
@@ -133,6 +134,7 @@ def _evaluate(spec, limits, cache=None, key=None, lowering=False):
         run.program = Program()
         if lowering:
             run.traces = []
+            run.watch_work = [WATCH_WORK]  # the work its watches share (glue.WATCH_WORK)
     with Evaluating(spec) as caught:
         build_leaves(run, spec)
         functions.build(run, spec, caught)

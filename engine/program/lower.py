@@ -93,6 +93,7 @@ class _Lowering:
         self.elementwise = True  # only array formulas and entries with them: scalar leaves will do (Lowered)
         self.guarded = False  # a guard was written (Lowered.guarded)
         self.glue: set = set()  # the code the walk ran between entries (Tensor formulas, casts): glue.watch
+        self.watch_work = [WATCH_WORK]  # the work those watches share (glue.WATCH_WORK)
 
     # ----- names -----
 
@@ -322,10 +323,7 @@ class _Lowering:
         prev = grad_mode.enabled
         grad_mode.enabled = False
         try:
-            work = self.__dict__.get("watch_work")  # the watches' work, for the whole lowering (glue.WATCH_WORK)
-            if work is None:
-                work = self.watch_work = [WATCH_WORK]
-            with R.trace() as log, watch(work) as codes:
+            with R.trace() as log, watch(self.watch_work) as codes:
                 out = fn(*args)
         finally:
             grad_mode.enabled = prev

@@ -27,7 +27,7 @@ from engine.ops import pointwise as _pointwise
 from engine.ops.factory import request_stream
 from engine.ops.registry import trace
 from engine.program.bind import _BINDERS, PIECE_OPS, binder, check_names, convert, lookup, op_function
-from engine.program.glue import WATCH_WORK, watch
+from engine.program.glue import watch
 from engine.program.shapes import SHAPE_RULES, bound_reads_values, general_bound, output_bound
 from engine.program.wire import (
     BACKWARD_FIELDS,
@@ -94,6 +94,7 @@ class Run:
         self.program = None  # a plans.Program filled in as the run goes, where a PlanCache asked for it
         self.functions: dict = {}  # the request's custom Functions by name (engine.program.functions)
         self.traces: list | None = None  # per op, the entries its function ran (registry.trace), to lower
+        self.watch_work: list | None = None  # and the work their glue.watch may still do (set with traces)
         self.glue: set = set()  # and the code that ran between them (engine.program.glue.watch)
 
     def count(self, n, loc):
@@ -480,10 +481,7 @@ def run_op(run, op, loc, caught, retain):
                 else:
                     out = fn(*args)
         else:  # the lowering run: the entries the op applied, and the code it ran between them (glue.watch)
-            work = run.__dict__.get("watch_work")  # the watches' work, for the whole run (glue.WATCH_WORK)
-            if work is None:
-                work = run.watch_work = [WATCH_WORK]
-            with trace() as log, watch(work) as codes:
+            with trace() as log, watch(run.watch_work) as codes:
                 out = fn(*args, **kwargs)
             run.traces.append(log)
             run.glue |= codes
