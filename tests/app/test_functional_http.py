@@ -266,12 +266,13 @@ def test_big_work_spills_to_a_compute_worker(srv):
 
 
 def test_in_flight_limit_covers_functional(srv):
-    # 504 after 3 s: 1,000 backward passes of 20 [1000] x [1000, 1000] products each (a legal Jacobian of 1M
-    # elements; a Hessian of 10^10 elements, as before, is now refused 413 before its passes: redteam11 F7)
+    # 504 after 3 s: 1,000 backward passes of 80 [1000] x [1000, 1000] products each (a legal Jacobian of 1M
+    # elements, ~1.6e11 flops: 20 products a pass, ~4e10, could end within the 3 s on a quiet machine; a Hessian of
+    # 10^10 elements, as before, is now refused 413 before its passes: redteam11 F7)
     chain = [{"name": "W", "op": "eye", "args": [1000], "kwargs": {"dtype": "float64"}},
              {"name": "y0", "op": "mul", "args": ["x", 1.0]}]
-    chain += [{"name": f"y{k + 1}", "op": "matmul", "args": [f"y{k}", "W"]} for k in range(20)]
-    slow = {"leaves": {"x": _zeros(1000)}, "ops": chain, "function": {"inputs": "x", "output": "y20"},
+    chain += [{"name": f"y{k + 1}", "op": "matmul", "args": [f"y{k}", "W"]} for k in range(80)]
+    slow = {"leaves": {"x": _zeros(1000)}, "ops": chain, "function": {"inputs": "x", "output": "y80"},
             "transform": "jacobian"}
     threads = [in_thread(httpx.post, srv.url + "/v1/functional", json=slow, timeout=60, headers=KEY) for _ in range(2)]
     assert wait_until(lambda: srv.ready()["workers"]["in_flight"] == 2, 5)
